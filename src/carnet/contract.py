@@ -1,0 +1,247 @@
+"""The wire contract: pydantic models shared by the phone app and the API server.
+
+Both sides import these models, so the JSON the server writes is exactly the
+JSON the client parses (see ../shared/API.md). Only pydantic and the standard
+library are imported here: this module ships in the phone bundle.
+
+Request models forbid unknown fields; response models ignore them, so an older
+app keeps working when the server adds a field.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+__all__ = [
+    "ApiError",
+    "Carnet",
+    "CarnetPatient",
+    "Cycle",
+    "CycleStatus",
+    "Diagnosis",
+    "Drug",
+    "ErrorBody",
+    "LoginRequest",
+    "Me",
+    "Mixing",
+    "MixingStatus",
+    "PatientRef",
+    "Protocol",
+    "QrCode",
+    "RefreshRequest",
+    "Role",
+    "TokenResponse",
+    "Unit",
+    "UnitLevel",
+    "UserOut",
+    "VerifyPatient",
+    "VerifyReason",
+    "VerifyRequest",
+    "VerifyResponse",
+]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class _Response(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+# ---- enumerations -----------------------------------------------------------
+
+
+class Role(StrEnum):
+    GUARDIAN = "guardian"
+    PHARMACY = "pharmacy"
+    BLOOD_BANK = "blood_bank"
+    CASE_DESK = "case_desk"
+    ADMIN = "admin"
+
+
+class UnitLevel(StrEnum):
+    UMAE = "umae"
+    SEGUNDO_NIVEL = "segundo_nivel"
+
+
+class CycleStatus(StrEnum):
+    PROGRAMADO = "programado"
+    APLICADO = "aplicado"
+    DIFERIDO = "diferido"
+    SUSPENDIDO = "suspendido"
+
+
+class MixingStatus(StrEnum):
+    """Status of a cycle's chemotherapy mixture (mezcla) at the mixing provider."""
+
+    NO_REQUERIDA = "no_requerida"
+    PENDIENTE = "pendiente"
+    SOLICITADA = "solicitada"
+    EN_PREPARACION = "en_preparacion"
+    LISTA = "lista"
+    ENTREGADA = "entregada"
+    RECHAZADA = "rechazada"
+
+
+class VerifyReason(StrEnum):
+    """Why a QR token is not valid (absent when it is)."""
+
+    MALFORMED = "malformed"
+    BAD_SIGNATURE = "bad_signature"
+    UNKNOWN_KEY = "unknown_key"
+    EXPIRED = "expired"
+    NOT_YET_VALID = "not_yet_valid"
+    REVOKED = "revoked"
+    UNKNOWN_PATIENT = "unknown_patient"
+
+
+# ---- errors -----------------------------------------------------------------
+
+
+class ApiError(_Response):
+    code: str
+    message: str
+
+
+class ErrorBody(_Response):
+    """Every 4xx/5xx body: {"error": {"code", "message"}}."""
+
+    error: ApiError
+
+
+# ---- auth -------------------------------------------------------------------
+
+Username = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Password = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class LoginRequest(_Request):
+    username: Username
+    password: Annotated[str, StringConstraints(min_length=1, max_length=256, strip_whitespace=False)]
+
+
+class RefreshRequest(_Request):
+    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=512)]
+
+
+class UserOut(_Response):
+    id: str
+    role: Role
+    display_name: str
+
+
+class TokenResponse(_Response):
+    access_token: str
+    refresh_token: str
+    token_type: str = "bearer"
+    expires_in: int
+    user: UserOut
+
+
+class PatientRef(_Response):
+    id: str
+    display_name: str
+
+
+class Unit(_Response):
+    id: str
+    name: str
+    level: UnitLevel
+    state: str
+
+
+class Me(_Response):
+    id: str
+    role: Role
+    display_name: str
+    patients: list[PatientRef] = Field(default_factory=list)
+    units: list[Unit] = Field(default_factory=list)
+
+
+# ---- carnet -----------------------------------------------------------------
+
+
+class CarnetPatient(_Response):
+    id: str
+    full_name: str
+    display_name: str
+    nss: str
+    curp: str
+    birth_date: date
+    unit: Unit
+
+
+class Diagnosis(_Response):
+    name: str
+    cie10: str | None = None
+    diagnosed_on: date | None = None
+
+
+class Protocol(_Response):
+    name: str
+    description: str | None = None
+
+
+class Drug(_Response):
+    name: str
+    dose: str
+    unit: str
+    route: str
+
+
+class Mixing(_Response):
+    status: MixingStatus
+    updated_at: datetime | None = None
+
+
+class Cycle(_Response):
+    id: str
+    number: int
+    scheduled_for: date
+    status: CycleStatus
+    drugs: list[Drug] = Field(default_factory=list)
+    mixing: Mixing
+
+
+class QrCode(_Response):
+    token: str
+    url: str
+    expires_at: datetime
+
+
+class Carnet(_Response):
+    patient: CarnetPatient
+    diagnosis: Diagnosis | None = None
+    protocol: Protocol | None = None
+    cycles: list[Cycle] = Field(default_factory=list)
+    qr: QrCode
+    generated_at: datetime
+
+
+# ---- pharmacy verification --------------------------------------------------
+
+
+class VerifyRequest(_Request):
+    """The bare token, or the full URL a scanner typed (…/v/<token>)."""
+
+    token: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+
+
+class VerifyPatient(_Response):
+    id: str
+    display_name: str
+    unit: Unit
+
+
+class VerifyResponse(_Response):
+    valid: bool
+    reason: VerifyReason | None = None
+    message: str | None = None
+    expires_at: datetime | None = None
+    patient: VerifyPatient | None = None
+    due: list[Cycle] = Field(default_factory=list)

@@ -1,0 +1,120 @@
+"""Offline verification of the carnet QR token, with cached signing keys.
+
+The QR carries ``{public_url}/v/{jws}``: a compact JWS (RFC 7515) signed with
+EdDSA / Ed25519 (RFC 8037), header ``{"alg": "EdDSA", "kid": …}`` and claims
+``iss, sub, cyc, iat, nbf, exp, jti``. The server signs with joserfc; the phone
+verifies here with ``cryptography`` alone, because joserfc needs a newer
+cryptography than the one built for Android and iOS (see ../shared/FLET.md).
+This module does only what a verifier must: split, decode, check the key,
+the signature and the time window. It never raises on bad input: every
+failure is a ``Verification`` with a reason.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import time
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from carnet.contract import VerifyReason
+
+__all__ = ["Verification", "extract_token", "verify"]
+
+_TOKEN_IN_URL = re.compile(r"/v/([A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+)")
+_MAX_TOKEN = 4096
+_LEEWAY_SECONDS = 60
+# "EdDSA" (RFC 8037) and its fully specified successor "Ed25519" (RFC 9864).
+_ALGORITHMS = frozenset({"EdDSA", "Ed25519"})
+
+
+@dataclass(frozen=True)
+class Verification:
+    valid: bool
+    reason: VerifyReason | None = None
+    kid: str | None = None
+    claims: Mapping[str, Any] = field(default_factory=dict)
+
+
+def extract_token(text: str) -> str:
+    """The bare JWS from what a scanner typed: a full URL or the token itself."""
+    text = text.strip()
+    match = _TOKEN_IN_URL.search(text)
+    return match.group(1) if match else text
+
+
+def _b64decode(part: str) -> bytes:
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+def verify(
+    token_or_url: str,
+    jwks: Mapping[str, Any],
+    *,
+    now: float | None = None,
+    issuer: str | None = None,
+    accepted_kids: Collection[str] = (),
+    revoked_jtis: Collection[str] = (),
+) -> Verification:
+    """Verify a token against a JWKS document; ``accepted_kids`` pins keys when not empty."""
+    token = extract_token(token_or_url)
+    parts = token.split(".")
+    if len(token) > _MAX_TOKEN or len(parts) != 3 or not all(parts):
+        return Verification(False, VerifyReason.MALFORMED)
+    try:
+        header = json.loads(_b64decode(parts[0]))
+        claims = json.loads(_b64decode(parts[1]))
+        signature = _b64decode(parts[2])
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return Verification(False, VerifyReason.MALFORMED)
+    if not isinstance(header, dict) or not isinstance(claims, dict):
+        return Verification(False, VerifyReason.MALFORMED)
+    if header.get("alg") not in _ALGORITHMS or not isinstance(header.get("kid"), str):
+        return Verification(False, VerifyReason.MALFORMED)
+
+    kid = header["kid"]
+    key = _find_key(jwks, kid)
+    if key is None or (accepted_kids and kid not in accepted_kids):
+        return Verification(False, VerifyReason.UNKNOWN_KEY, kid=kid)
+    try:
+        key.verify(signature, f"{parts[0]}.{parts[1]}".encode("ascii"))
+    except (InvalidSignature, UnicodeEncodeError):
+        return Verification(False, VerifyReason.BAD_SIGNATURE, kid=kid)
+
+    reason = _check_claims(claims, now=time.time() if now is None else now, issuer=issuer)
+    if reason is None and claims.get("jti") in revoked_jtis:
+        reason = VerifyReason.REVOKED
+    return Verification(reason is None, reason, kid=kid, claims=claims)
+
+
+def _find_key(jwks: Mapping[str, Any], kid: str) -> Ed25519PublicKey | None:
+    for jwk in jwks.get("keys", ()):
+        if not isinstance(jwk, Mapping) or jwk.get("kid") != kid:
+            continue
+        if jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
+            return None
+        try:
+            return Ed25519PublicKey.from_public_bytes(_b64decode(str(jwk.get("x", ""))))
+        except (ValueError, binascii.Error):
+            return None
+    return None
+
+
+def _check_claims(claims: Mapping[str, Any], *, now: float, issuer: str | None) -> VerifyReason | None:
+    exp, nbf = claims.get("exp"), claims.get("nbf", claims.get("iat"))
+    if not isinstance(exp, int | float) or not isinstance(claims.get("sub"), str):
+        return VerifyReason.MALFORMED
+    if issuer is not None and claims.get("iss") != issuer:
+        return VerifyReason.UNKNOWN_KEY
+    if now > exp + _LEEWAY_SECONDS:
+        return VerifyReason.EXPIRED
+    if isinstance(nbf, int | float) and now + _LEEWAY_SECONDS < nbf:
+        return VerifyReason.NOT_YET_VALID
+    return None

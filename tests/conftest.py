@@ -1,0 +1,30 @@
+"""Suite-wide rules.
+
+In CI (CARNET_REQUIRE_BROWSER / CARNET_REQUIRE_POSTGRES set by .ci/run) a test
+that skips for want of Chromium or PostgreSQL fails instead: nothing is
+silently left out there.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+_REQUIRED = {
+    "browser": "CARNET_REQUIRE_BROWSER",
+    "postgres": "CARNET_REQUIRE_POSTGRES",
+}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    outcome = yield
+    report = outcome.get_result()
+    if not report.skipped:
+        return
+    reason = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    for marker, env in _REQUIRED.items():
+        if os.environ.get(env) and (item.get_closest_marker(marker) or marker in reason.lower()):
+            report.outcome = "failed"
+            report.longrepr = f"{env} is set, but the test was skipped: {reason}"

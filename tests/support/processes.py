@@ -1,0 +1,108 @@
+"""Start the real server and app as child processes on loopback, and stop them.
+
+Every wait is bounded by a deadline and polls; nothing sleeps for state.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+BIN = Path(sys.executable).parent
+STARTUP_SECONDS = 90.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_http_ok(url: str, proc: subprocess.Popen[bytes], *, seconds: float = STARTUP_SECONDS) -> None:
+    """Poll ``url`` until it answers 2xx; fail early if the process died."""
+    deadline = time.monotonic() + seconds
+    last_error: object = None
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
+        try:
+            response = httpx.get(url, timeout=2.0)
+            if response.is_success:
+                return
+            last_error = response.status_code
+        except httpx.HTTPError as exc:
+            last_error = exc
+        time.sleep(0.1)  # poll interval, not a wait for state
+    raise TimeoutError(f"{url} did not answer within {seconds:.0f} s (last: {last_error!r})")
+
+
+def stop(proc: subprocess.Popen[bytes], *, seconds: float = 15.0) -> None:
+    """SIGTERM the process group, then SIGKILL it after a bounded wait."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=seconds)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=seconds)
+
+
+@dataclass
+class RunningServer:
+    url: str
+    data_dir: Path
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+
+    def stop(self) -> None:
+        stop(self.proc)
+
+
+def start_server(data_dir: Path, *, demo: bool = True, port: int | None = None,
+                 env: Mapping[str, str] | None = None) -> RunningServer:
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir / "server.log"
+    full_env = {
+        **os.environ,
+        "CARNET_DATA_DIR": str(data_dir),
+        "CARNET_HOST": "127.0.0.1",
+        "CARNET_PORT": str(port),
+        "CARNET_PUBLIC_URL": url,
+        **(env or {}),
+    }
+    args = [str(BIN / "carnet-server")] + (["--demo"] if demo else [])
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(args, env=full_env, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    server = RunningServer(url, data_dir, proc, log_path)
+    try:
+        wait_until_http_ok(f"{url}/healthz", proc)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+@contextmanager
+def running_server(data_dir: Path, **kwargs: object) -> Iterator[RunningServer]:
+    server = start_server(data_dir, **kwargs)  # type: ignore[arg-type]
+    try:
+        yield server
+    finally:
+        server.stop()
