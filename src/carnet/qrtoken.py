@@ -2,9 +2,10 @@
 
 The QR carries ``{public_url}/v/{jws}``: a compact JWS (RFC 7515) signed with
 EdDSA / Ed25519 (RFC 8037), header ``{"alg": "EdDSA", "kid": …}`` and claims
-``iss, sub, cyc, iat, nbf, exp, jti``. The server signs with joserfc; the phone
-verifies here with ``cryptography`` alone, because joserfc needs a newer
-cryptography than the one built for Android and iOS (see ../shared/FLET.md).
+``iss, sub, cyc, iat, exp, jti`` (``nbf``, when present, else ``iat``). The
+server signs with joserfc; the phone *and* the server verify here, with
+``cryptography`` alone, because joserfc needs a newer cryptography than the
+one built for Android and iOS (see ../shared/FLET.md).
 This module does only what a verifier must: split, decode, check the key,
 the signature and the time window. It never raises on bad input: every
 failure is a ``Verification`` with a reason.
@@ -107,14 +108,24 @@ def _find_key(jwks: Mapping[str, Any], kid: str) -> Ed25519PublicKey | None:
     return None
 
 
+#: Claims every carnet QR token carries, with their JSON types (``nbf`` is optional: it defaults to ``iat``).
+_CLAIM_TYPES: dict[str, type | tuple[type, ...]] = {
+    "iss": str, "sub": str, "cyc": list, "iat": int, "exp": int, "jti": str,
+}
+
+
 def _check_claims(claims: Mapping[str, Any], *, now: float, issuer: str | None) -> VerifyReason | None:
-    exp, nbf = claims.get("exp"), claims.get("nbf", claims.get("iat"))
-    if not isinstance(exp, int | float) or not isinstance(claims.get("sub"), str):
+    for name, kind in _CLAIM_TYPES.items():
+        value = claims.get(name)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            return VerifyReason.MALFORMED
+    nbf = claims.get("nbf", claims["iat"])
+    if not all(isinstance(c, str) for c in claims["cyc"]) or not isinstance(nbf, int) or isinstance(nbf, bool):
         return VerifyReason.MALFORMED
-    if issuer is not None and claims.get("iss") != issuer:
+    if issuer is not None and claims["iss"] != issuer:
         return VerifyReason.UNKNOWN_KEY
-    if now > exp + _LEEWAY_SECONDS:
+    if now >= claims["exp"]:
         return VerifyReason.EXPIRED
-    if isinstance(nbf, int | float) and now + _LEEWAY_SECONDS < nbf:
+    if now + _LEEWAY_SECONDS < nbf:  # a phone's clock may run a little behind
         return VerifyReason.NOT_YET_VALID
     return None

@@ -1,0 +1,56 @@
+"""The FastAPI application: ``create_app(settings)``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from carnet_server.auth.router import router as auth_router
+from carnet_server.context import Context, build_context
+from carnet_server.errors import install_error_handlers
+from carnet_server.patients.router import router as patients_router
+from carnet_server.settings import Settings
+from carnet_server.verification.router import router as verification_router
+
+__all__ = ["app_from_env", "create_app"]
+
+
+def create_app(settings: Settings | None = None, *, context: Context | None = None) -> FastAPI:
+    """The API app; migrates the database and makes the keys on first use."""
+    ctx = context or build_context(settings or Settings())
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        ctx.engine.dispose()
+
+    app = FastAPI(
+        title="Carnet API",
+        version="1",
+        description="Carnet digital de quimioterapia: API (see API.md).",
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    install_error_handlers(app)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/api/v1/ping", tags=["ops"])
+    async def ping() -> dict[str, bool]:
+        """Trivial JSON answer without database access (benchmark baseline)."""
+        return {"pong": True}
+
+    app.include_router(auth_router)
+    app.include_router(patients_router)
+    app.include_router(verification_router)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """For ``uvicorn --factory carnet_server.app:app_from_env`` (several workers)."""
+    return create_app(Settings())

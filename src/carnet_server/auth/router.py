@@ -1,0 +1,69 @@
+"""Routes of the auth domain: login, refresh, logout, and who am I."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from carnet import contract
+from carnet.contract import Role
+from carnet_server.auth import service
+from carnet_server.auth.deps import ClientAddress, ContextDep, CurrentUser, SessionDep
+from carnet_server.errors import ApiException, NotAuthenticated, TooManyRequests
+from carnet_server.patients.service import patients_of_guardian, unit_out, units_of
+
+router = APIRouter(prefix="/api/v1", tags=["auth"])
+
+_ERRORS = {401: {"model": contract.ErrorBody}, 422: {"model": contract.ErrorBody}}
+
+
+def _token_response(tokens: service.IssuedTokens) -> contract.TokenResponse:
+    user = tokens.user
+    return contract.TokenResponse(
+        access_token=tokens.access_token,
+        refresh_token=tokens.refresh_token,
+        expires_in=tokens.expires_in,
+        user=contract.UserOut(id=user.id, role=Role(user.role), display_name=user.display_name),
+    )
+
+
+@router.post("/auth/login", response_model=contract.TokenResponse,
+             responses={**_ERRORS, 429: {"model": contract.ErrorBody}})
+def login(body: contract.LoginRequest, session: SessionDep, ctx: ContextDep,
+          address: ClientAddress) -> contract.TokenResponse:
+    """Trade a username and password for an access and a refresh token."""
+    try:
+        tokens = service.login(session, ctx=ctx, username=body.username, password=body.password, address=address)
+    except service.Throttled as exc:
+        raise TooManyRequests(exc.retry_after) from exc
+    except service.InvalidCredentials as exc:
+        raise ApiException(401, "invalid_credentials") from exc
+    return _token_response(tokens)
+
+
+@router.post("/auth/refresh", response_model=contract.TokenResponse, responses=_ERRORS)
+def refresh(body: contract.RefreshRequest, session: SessionDep, ctx: ContextDep) -> contract.TokenResponse:
+    """Trade a refresh token for a new pair; the old refresh token stops working."""
+    try:
+        return _token_response(service.refresh(session, ctx=ctx, refresh_token=body.refresh_token))
+    except service.InvalidRefreshToken as exc:
+        raise NotAuthenticated("invalid_refresh_token") from exc
+
+
+@router.post("/auth/logout", status_code=204, responses=_ERRORS)
+def logout(user: CurrentUser, session: SessionDep, address: ClientAddress) -> Response:
+    """End this session: its access and refresh tokens stop working."""
+    service.logout(session, principal=user, address=address)
+    return Response(status_code=204)
+
+
+@router.get("/me", response_model=contract.Me, responses=_ERRORS)
+def me(user: CurrentUser, session: SessionDep) -> contract.Me:
+    """The caller, with the children (guardian) or units (staff) they see."""
+    patients = (
+        [contract.PatientRef(id=p.id, display_name=p.display_name)
+         for p in patients_of_guardian(session, user_id=user.id)]
+        if user.role == Role.GUARDIAN else []
+    )
+    units = [unit_out(u) for u in units_of(session, principal=user)] if user.role != Role.GUARDIAN else []
+    return contract.Me(id=user.id, role=Role(user.role), display_name=user.display_name,
+                       patients=patients, units=units)

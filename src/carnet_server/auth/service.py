@@ -1,0 +1,276 @@
+"""Login, refresh, logout and access-token checks (no HTTP here).
+
+    AuthFailure
+     ├── InvalidCredentials      wrong username or password (same for both)
+     ├── Throttled               too many failures; ``retry_after`` seconds
+     ├── InvalidRefreshToken     unknown, used, revoked or expired
+     └── InvalidAccessToken      bad or expired JWT, or its session ended
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2.exceptions import InvalidHashError, VerificationError
+from joserfc import jwt
+from joserfc.errors import JoseError
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from carnet_server import audit
+from carnet_server.auth.tables import AuthSession, LoginAttempt, RefreshToken, User
+from carnet_server.context import Context
+from carnet_server.db import utcnow
+
+__all__ = [
+    "AuthFailure",
+    "InvalidAccessToken",
+    "InvalidCredentials",
+    "InvalidRefreshToken",
+    "IssuedTokens",
+    "Principal",
+    "Throttled",
+    "authenticate",
+    "create_user",
+    "login",
+    "logout",
+    "refresh",
+]
+
+ACCESS_ALG = "HS256"
+
+
+class AuthFailure(Exception):
+    pass
+
+
+class InvalidCredentials(AuthFailure):
+    pass
+
+
+class Throttled(AuthFailure):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+
+
+class InvalidRefreshToken(AuthFailure):
+    pass
+
+
+class InvalidAccessToken(AuthFailure):
+    pass
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller."""
+
+    id: str
+    role: str
+    display_name: str
+    session_id: str
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    user: User
+
+
+def _hash_refresh(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_user(
+    session: Session, *, ctx: Context, username: str, password: str, role: str, display_name: str
+) -> User:
+    user = User(username=username, password_hash=ctx.hasher.hash(password), role=role, display_name=display_name)
+    session.add(user)
+    session.flush()
+    return user
+
+
+# ---- throttling ---------------------------------------------------------------
+
+
+def _retry_after(times: list[datetime], limit: int, window: timedelta, now: datetime) -> int | None:
+    """Seconds until fewer than ``limit`` of ``times`` (newest first) are inside the window."""
+    if len(times) < limit:
+        return None
+    frees_at = times[limit - 1] + window
+    return max(1, math.ceil((frees_at - now).total_seconds()))
+
+
+def _check_throttle(session: Session, *, ctx: Context, username: str, address: str, now: datetime) -> None:
+    settings = ctx.settings
+    window = timedelta(minutes=settings.login_window_minutes)
+    since = now - window
+    last_success = session.scalar(
+        select(func.max(LoginAttempt.at)).where(
+            LoginAttempt.username == username, LoginAttempt.success.is_(True), LoginAttempt.at > since
+        )
+    )
+    user_since = max(since, last_success) if last_success else since
+    by_user = list(
+        session.scalars(
+            select(LoginAttempt.at)
+            .where(LoginAttempt.username == username, LoginAttempt.success.is_(False), LoginAttempt.at > user_since)
+            .order_by(LoginAttempt.at.desc())
+            .limit(settings.login_max_per_username)
+        )
+    )
+    by_address = list(
+        session.scalars(
+            select(LoginAttempt.at)
+            .where(LoginAttempt.address == address, LoginAttempt.success.is_(False), LoginAttempt.at > since)
+            .order_by(LoginAttempt.at.desc())
+            .limit(settings.login_max_per_address)
+        )
+    )
+    waits = [
+        w
+        for w in (
+            _retry_after(by_user, settings.login_max_per_username, window, now),
+            _retry_after(by_address, settings.login_max_per_address, window, now),
+        )
+        if w is not None
+    ]
+    if waits:
+        raise Throttled(max(waits))
+
+
+# ---- tokens -------------------------------------------------------------------
+
+
+def _issue(session: Session, *, ctx: Context, user: User, session_id: str, now: datetime) -> IssuedTokens:
+    ttl = timedelta(minutes=ctx.settings.access_token_minutes)
+    claims = {
+        "sub": user.id,
+        "role": user.role,
+        "sid": session_id,
+        "iat": int(now.timestamp()),
+        "exp": int((now + ttl).timestamp()),
+    }
+    access = jwt.encode({"alg": ACCESS_ALG}, claims, ctx.access_key, algorithms=[ACCESS_ALG])
+    refresh_token = secrets.token_urlsafe(32)
+    session.add(
+        RefreshToken(
+            session_id=session_id,
+            token_hash=_hash_refresh(refresh_token),
+            created_at=now,
+            expires_at=now + timedelta(days=ctx.settings.refresh_token_days),
+        )
+    )
+    return IssuedTokens(access, refresh_token, int(ttl.total_seconds()), user)
+
+
+def login(
+    session: Session, *, ctx: Context, username: str, password: str, address: str, now: datetime | None = None
+) -> IssuedTokens:
+    """Check the throttle, then the password; record the attempt. Commits."""
+    now = now or utcnow()
+    username = username.strip().lower()
+    _check_throttle(session, ctx=ctx, username=username, address=address, now=now)
+    user = session.scalar(select(User).where(User.username == username))
+    ok = False
+    try:
+        ok = ctx.hasher.verify(user.password_hash if user else ctx.dummy_hash, password)
+    except (VerificationError, InvalidHashError):
+        ok = False
+    ok = ok and user is not None and user.active
+    session.add(LoginAttempt(username=username, address=address, at=now, success=ok))
+    if not ok or user is None:
+        session.commit()
+        raise InvalidCredentials()
+    if ctx.hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = ctx.hasher.hash(password)
+    auth_session = AuthSession(user_id=user.id, created_at=now)
+    session.add(auth_session)
+    session.flush()
+    tokens = _issue(session, ctx=ctx, user=user, session_id=auth_session.id, now=now)
+    audit.record(session, action="auth.login", actor_id=user.id, actor_role=user.role, ip=address,
+                 object_type="auth_session", object_id=auth_session.id)
+    session.commit()
+    return tokens
+
+
+def refresh(session: Session, *, ctx: Context, refresh_token: str, now: datetime | None = None) -> IssuedTokens:
+    """Trade a refresh token for a new pair; the old one stops working. Commits."""
+    now = now or utcnow()
+    token_hash = _hash_refresh(refresh_token)
+    claimed = session.execute(
+        update(RefreshToken)
+        .where(
+            RefreshToken.token_hash == token_hash,
+            RefreshToken.used_at.is_(None),
+            RefreshToken.revoked_at.is_(None),
+            RefreshToken.expires_at > now,
+        )
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        raise InvalidRefreshToken()
+    row = session.execute(
+        select(AuthSession, User)
+        .join(User, User.id == AuthSession.user_id)
+        .join(RefreshToken, RefreshToken.session_id == AuthSession.id)
+        .where(RefreshToken.token_hash == token_hash)
+    ).one()
+    auth_session, user = row
+    if auth_session.revoked_at is not None or not user.active:
+        session.rollback()
+        raise InvalidRefreshToken()
+    tokens = _issue(session, ctx=ctx, user=user, session_id=auth_session.id, now=now)
+    session.commit()
+    return tokens
+
+
+def logout(session: Session, *, principal: Principal, address: str | None, now: datetime | None = None) -> None:
+    """End the caller's session: its access and refresh tokens stop working. Commits."""
+    now = now or utcnow()
+    session.execute(
+        update(AuthSession)
+        .where(AuthSession.id == principal.session_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.session_id == principal.session_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    audit.record(session, action="auth.logout", actor_id=principal.id, actor_role=principal.role, ip=address,
+                 object_type="auth_session", object_id=principal.session_id)
+    session.commit()
+
+
+def authenticate(session: Session, *, ctx: Context, access_token: str, now: datetime | None = None) -> Principal:
+    """The caller behind an access token, if the token is good and its session alive."""
+    now = now or utcnow()
+    try:
+        token = jwt.decode(access_token, ctx.access_key, algorithms=[ACCESS_ALG])
+    except (JoseError, ValueError, TypeError) as exc:
+        raise InvalidAccessToken() from exc
+    claims = token.claims
+    exp, sub, sid = claims.get("exp"), claims.get("sub"), claims.get("sid")
+    if not isinstance(exp, int) or exp <= now.timestamp() or not isinstance(sub, str) or not isinstance(sid, str):
+        raise InvalidAccessToken()
+    row = session.execute(
+        select(User, AuthSession.revoked_at)
+        .join(AuthSession, AuthSession.user_id == User.id)
+        .where(AuthSession.id == sid, User.id == sub)
+    ).one_or_none()
+    if row is None:
+        raise InvalidAccessToken()
+    user, revoked_at = row
+    if revoked_at is not None or not user.active:
+        raise InvalidAccessToken()
+    return Principal(id=user.id, role=user.role, display_name=user.display_name, session_id=sid)

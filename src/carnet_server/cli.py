@@ -1,0 +1,110 @@
+"""``carnet-server``: migrate, make keys, optionally seed demo data, and serve.
+
+    carnet-server [--demo] [--host H] [--port P] [--no-serve]
+    carnet-server rotate-key
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from carnet_server.context import build_context
+from carnet_server.settings import Settings
+
+__all__ = ["main"]
+
+EXIT_USAGE = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="carnet-server",
+        description="Servidor API de Carnet / Carnet API server.",
+    )
+    parser.add_argument("command", nargs="?", choices=["serve", "rotate-key"], default="serve",
+                        help="serve (default) or rotate-key: make a new QR signing key")
+    parser.add_argument("--demo", action="store_true",
+                        help="seed demo data into an empty database (refuses a used one)")
+    parser.add_argument("--host", help="address to listen on (default CARNET_HOST or 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (default CARNET_PORT or 8000)")
+    parser.add_argument("--no-serve", action="store_true",
+                        help="prepare the database, keys and demo data, then exit")
+    return parser
+
+
+def _print_banner(settings: Settings, *, demo: bool) -> None:
+    base = f"http://{settings.host}:{settings.port}"
+    lines = [
+        "",
+        "  Carnet API",
+        f"  API:   {base}/api/v1",
+        f"  Docs:  {base}/docs",
+        f"  JWKS:  {base}/.well-known/jwks.json",
+        f"  QR links point to: {settings.base_url}/v/…",
+    ]
+    if demo:
+        from carnet_server.demo import DEMO_PASSWORD, DEMO_USERS
+
+        lines += ["", "  Cuentas demo / demo logins:", f"  {'usuario':<16}{'rol':<12}contraseña"]
+        lines += [f"  {u.username:<16}{u.role.value:<12}{DEMO_PASSWORD}" for u in DEMO_USERS]
+    print("\n".join(lines) + "\n", flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = Settings()
+    updates: dict[str, object] = {}
+    if args.host:
+        updates["host"] = args.host
+    if args.port:
+        updates["port"] = args.port
+    if updates:
+        settings = settings.model_copy(update=updates)
+
+    if args.command == "rotate-key":
+        from carnet_server.signing import rotate_signing_key
+
+        kid = rotate_signing_key(settings)
+        print(f"Nueva clave de firma activa / new active signing key: {kid}")
+        return 0
+
+    ctx = build_context(settings)
+    if args.demo:
+        from carnet_server.demo import DatabaseNotEmpty, seed
+
+        try:
+            with ctx.sessions() as session:
+                seed(session, ctx=ctx)
+        except DatabaseNotEmpty:
+            print(
+                "La base de datos ya tiene usuarios: los datos demo solo se cargan en una base vacía.\n"
+                "The database already has users: demo data only goes into an empty database.\n"
+                f"(data dir: {settings.data_dir})",
+                file=sys.stderr,
+            )
+            ctx.engine.dispose()
+            return EXIT_USAGE
+    if args.no_serve:
+        ctx.engine.dispose()
+        return 0
+
+    import uvicorn
+
+    from carnet_server.app import create_app
+    from carnet_server.logs import log_config
+
+    from carnet_server.signing import MAX_QR_URL_BYTES, qr_url_max_bytes
+
+    _print_banner(settings, demo=args.demo)
+    if qr_url_max_bytes(settings.base_url) > MAX_QR_URL_BYTES:
+        print(f"AVISO / WARNING: CARNET_PUBLIC_URL is too long for a QR version <= 14 at level M "
+              f"(up to {qr_url_max_bytes(settings.base_url)} of {MAX_QR_URL_BYTES} bytes).", file=sys.stderr)
+    uvicorn.run(create_app(context=ctx), host=settings.host, port=settings.port, log_config=log_config(),
+                server_header=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""User-facing text in Spanish (es-MX, the default) and English.
+
+``negotiate`` picks the language from ``Accept-Language``; ``t`` looks a
+message up by key and formats it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+__all__ = ["Lang", "negotiate", "t"]
+
+Lang = Literal["es", "en"]
+
+MESSAGES: dict[str, dict[Lang, str]] = {
+    # errors
+    "bad_request": {"es": "La solicitud no es válida.", "en": "The request is not valid."},
+    "invalid_json": {
+        "es": "El cuerpo de la solicitud no es JSON válido.",
+        "en": "The request body is not valid JSON.",
+    },
+    "validation_error": {
+        "es": "Revise estos datos: {fields}.",
+        "en": "Please check these fields: {fields}.",
+    },
+    "not_authenticated": {
+        "es": "Inicie sesión para continuar.",
+        "en": "Please sign in to continue.",
+    },
+    "invalid_token": {
+        "es": "Su sesión terminó o no es válida. Inicie sesión de nuevo.",
+        "en": "Your session has ended or is not valid. Please sign in again.",
+    },
+    "invalid_credentials": {
+        "es": "Usuario o contraseña incorrectos.",
+        "en": "Wrong username or password.",
+    },
+    "invalid_refresh_token": {
+        "es": "La sesión expiró o fue cerrada. Inicie sesión de nuevo.",
+        "en": "The session expired or was closed. Please sign in again.",
+    },
+    "too_many_attempts": {
+        "es": "Demasiados intentos. Intente de nuevo en {minutes} min.",
+        "en": "Too many attempts. Try again in {minutes} min.",
+    },
+    "forbidden": {
+        "es": "Su cuenta no tiene permiso para esta acción.",
+        "en": "Your account is not allowed to do this.",
+    },
+    "not_found": {"es": "No se encontró lo solicitado.", "en": "Not found."},
+    "patient_not_found": {"es": "No se encontró el paciente.", "en": "Patient not found."},
+    "method_not_allowed": {
+        "es": "Método no permitido para esta dirección.",
+        "en": "Method not allowed for this address.",
+    },
+    "conflict": {
+        "es": "La solicitud choca con el estado actual.",
+        "en": "The request conflicts with the current state.",
+    },
+    "internal_error": {
+        "es": "Ocurrió un error en el servidor. Intente de nuevo más tarde.",
+        "en": "Something went wrong on the server. Please try again later.",
+    },
+    "http_error": {"es": "Error en la solicitud.", "en": "Request error."},
+    # validation reasons
+    "field.missing": {"es": "obligatorio", "en": "required"},
+    "field.extra": {"es": "no permitido", "en": "not allowed"},
+    "field.short": {"es": "vacío", "en": "empty"},
+    "field.long": {"es": "demasiado largo", "en": "too long"},
+    "field.type": {"es": "tipo incorrecto", "en": "wrong type"},
+    "field.invalid": {"es": "valor no válido", "en": "invalid value"},
+    "field.body": {"es": "cuerpo", "en": "body"},
+    # verification
+    "verify.valid": {
+        "es": "Carnet auténtico y vigente.",
+        "en": "Genuine and current carnet.",
+    },
+    "verify.malformed": {
+        "es": "El código no es un carnet válido (está dañado o incompleto).",
+        "en": "The code is not a valid carnet (it is damaged or incomplete).",
+    },
+    "verify.bad_signature": {
+        "es": "La firma no coincide: el código fue alterado o no es auténtico.",
+        "en": "The signature does not match: the code was altered or is not genuine.",
+    },
+    "verify.unknown_key": {
+        "es": "El código no fue firmado por Carnet (clave desconocida).",
+        "en": "The code was not signed by Carnet (unknown key).",
+    },
+    "verify.expired": {
+        "es": "El código expiró. Pida a la familia abrir el carnet actualizado.",
+        "en": "The code has expired. Ask the family to open the updated carnet.",
+    },
+    "verify.not_yet_valid": {
+        "es": "El código todavía no es válido.",
+        "en": "The code is not valid yet.",
+    },
+    "verify.revoked": {
+        "es": "El código fue revocado.",
+        "en": "The code has been revoked.",
+    },
+    "verify.unknown_patient": {
+        "es": "El paciente del código no existe.",
+        "en": "The patient in the code does not exist.",
+    },
+}
+
+
+def negotiate(accept_language: str | None) -> Lang:
+    """``en`` when English is preferred over Spanish in ``Accept-Language``, else ``es``."""
+    if not accept_language:
+        return "es"
+    ranked: list[tuple[float, int, str]] = []
+    for index, part in enumerate(accept_language.split(",")):
+        pieces = part.strip().split(";")
+        tag = pieces[0].strip().lower()
+        q = 1.0
+        for param in pieces[1:]:
+            name, _, value = param.strip().partition("=")
+            if name.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if tag and q > 0:
+            ranked.append((-q, index, tag))
+    for _q, _i, tag in sorted(ranked):
+        if tag.startswith("es"):
+            return "es"
+        if tag.startswith("en"):
+            return "en"
+    return "es"
+
+
+def t(key: str, lang: Lang, **params: object) -> str:
+    entry = MESSAGES.get(key) or MESSAGES["http_error"]
+    text = entry[lang]
+    return text.format(**params) if params else text

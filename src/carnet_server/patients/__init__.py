@@ -1,0 +1,1 @@
+"""Medical units, patients and their carnet (diagnosis, protocol, cycles, QR)."""

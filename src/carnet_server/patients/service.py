@@ -1,0 +1,204 @@
+"""Who may see which patient, the carnet, and its QR token (no HTTP here).
+
+    PatientNotFound    unknown id, or a patient the caller may not see (same thing to them)
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from carnet import contract
+from carnet.contract import CycleStatus, Role
+from carnet_server import audit
+from carnet_server.auth.service import Principal
+from carnet_server.context import Context
+from carnet_server.db import utcnow
+from carnet_server.patients.tables import (
+    Cycle,
+    Diagnosis,
+    GuardianPatient,
+    MedicalUnit,
+    Patient,
+    Protocol,
+    QrToken,
+    UserUnit,
+)
+from carnet_server.signing import new_jti
+
+__all__ = [
+    "MAX_DUE_CYCLES",
+    "PatientNotFound",
+    "current_qr",
+    "cycle_out",
+    "due_cycles",
+    "get_carnet",
+    "patients_of_guardian",
+    "revoke_qr_tokens",
+    "unit_out",
+    "units_of",
+    "visible_patient",
+]
+
+MAX_DUE_CYCLES = 2
+STAFF_ROLES = frozenset({Role.PHARMACY, Role.BLOOD_BANK, Role.CASE_DESK})
+
+
+class PatientNotFound(Exception):
+    pass
+
+
+def unit_out(unit: MedicalUnit) -> contract.Unit:
+    return contract.Unit(id=unit.id, name=unit.name, level=contract.UnitLevel(unit.level), state=unit.state)
+
+
+def cycle_out(cycle: Cycle) -> contract.Cycle:
+    return contract.Cycle(
+        id=cycle.id,
+        number=cycle.number,
+        scheduled_for=cycle.scheduled_for,
+        status=CycleStatus(cycle.status),
+        drugs=[contract.Drug(name=d.name, dose=d.dose, unit=d.unit, route=d.route) for d in cycle.drugs],
+        mixing=contract.Mixing(status=contract.MixingStatus(cycle.mixing_status), updated_at=cycle.mixing_updated_at),
+    )
+
+
+def patients_of_guardian(session: Session, *, user_id: str) -> list[Patient]:
+    return list(
+        session.scalars(
+            select(Patient)
+            .join(GuardianPatient, GuardianPatient.patient_id == Patient.id)
+            .where(GuardianPatient.user_id == user_id)
+            .order_by(Patient.display_name)
+        )
+    )
+
+
+def units_of(session: Session, *, principal: Principal) -> list[MedicalUnit]:
+    """The units a staff member works for (admin: all)."""
+    query = select(MedicalUnit).order_by(MedicalUnit.name)
+    if principal.role != Role.ADMIN:
+        query = query.join(UserUnit, UserUnit.unit_id == MedicalUnit.id).where(UserUnit.user_id == principal.id)
+    return list(session.scalars(query))
+
+
+def visible_patient(session: Session, *, principal: Principal, patient_id: str) -> Patient:
+    """The patient, if the caller may see it; else :class:`PatientNotFound`."""
+    query = select(Patient).where(Patient.id == patient_id)
+    if principal.role == Role.GUARDIAN:
+        query = query.where(
+            exists().where(GuardianPatient.patient_id == Patient.id, GuardianPatient.user_id == principal.id)
+        )
+    elif principal.role in STAFF_ROLES:
+        query = query.where(
+            exists().where(UserUnit.unit_id == Patient.unit_id, UserUnit.user_id == principal.id)
+        )
+    elif principal.role != Role.ADMIN:
+        raise PatientNotFound()
+    patient = session.scalar(query)
+    if patient is None:
+        raise PatientNotFound()
+    return patient
+
+
+def due_cycles(session: Session, *, patient_id: str, today: date) -> list[Cycle]:
+    """The next scheduled cycles (at most two), from today on."""
+    return list(
+        session.scalars(
+            select(Cycle)
+            .where(
+                Cycle.patient_id == patient_id,
+                Cycle.status == CycleStatus.PROGRAMADO.value,
+                Cycle.scheduled_for >= today,
+            )
+            .order_by(Cycle.scheduled_for, Cycle.number)
+            .limit(MAX_DUE_CYCLES)
+        )
+    )
+
+
+def current_qr(session: Session, *, ctx: Context, patient: Patient, now: datetime) -> QrToken:
+    """The patient's QR token: the stored one while still good, else a new one (flushed).
+
+    Reissued when it expires within ``qr_reissue_days``, the due cycles
+    changed, the signing key rotated, or it was revoked.
+    """
+    settings = ctx.settings
+    cycle_ids = ",".join(c.id for c in due_cycles(session, patient_id=patient.id, today=ctx.today(now)))
+    active_kid = ctx.keys.active_kid
+    latest = session.scalar(
+        select(QrToken).where(QrToken.patient_id == patient.id).order_by(QrToken.issued_at.desc()).limit(1)
+    )
+    if (
+        latest is not None
+        and latest.revoked_at is None
+        and latest.kid == active_kid
+        and latest.cycle_ids == cycle_ids
+        and latest.expires_at - now > timedelta(days=settings.qr_reissue_days)
+    ):
+        return latest
+    issued = now.replace(microsecond=0)
+    expires = issued + timedelta(days=settings.qr_ttl_days)
+    jti = new_jti()
+    claims = {
+        "iss": settings.base_url,
+        "sub": patient.id,
+        "cyc": [c for c in cycle_ids.split(",") if c],
+        "iat": int(issued.timestamp()),  # also the not-before time (no "nbf": see signing.py)
+        "exp": int(expires.timestamp()),
+        "jti": jti,
+    }
+    token, kid = ctx.keys.sign(claims)
+    row = QrToken(jti=jti, patient_id=patient.id, kid=kid, cycle_ids=cycle_ids,
+                  issued_at=issued, expires_at=expires, token=token)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def revoke_qr_tokens(session: Session, *, patient_id: str, now: datetime | None = None) -> int:
+    """Revoke every live QR token of a patient (the caller commits); the next carnet read reissues."""
+    now = now or utcnow()
+    rows = list(session.scalars(select(QrToken).where(QrToken.patient_id == patient_id, QrToken.revoked_at.is_(None))))
+    for row in rows:
+        row.revoked_at = now
+    return len(rows)
+
+
+def get_carnet(
+    session: Session, *, ctx: Context, principal: Principal, patient_id: str, ip: str | None,
+    now: datetime | None = None,
+) -> contract.Carnet:
+    """The carnet of a patient the caller may see; staff reads are audited. Commits."""
+    now = now or utcnow()
+    patient = visible_patient(session, principal=principal, patient_id=patient_id)
+    diagnosis = session.scalar(
+        select(Diagnosis).where(Diagnosis.patient_id == patient.id)
+        .order_by(Diagnosis.diagnosed_on.desc(), Diagnosis.id).limit(1)
+    )
+    cycles = list(session.scalars(select(Cycle).where(Cycle.patient_id == patient.id).order_by(Cycle.number)))
+    qr = current_qr(session, ctx=ctx, patient=patient, now=now)
+    due = [c for c in cycles if c.id in qr.cycle_ids.split(",")]
+    # The protocol in course: that of the next due cycle, else of the latest cycle.
+    anchor = due[0] if due else (cycles[-1] if cycles else None)
+    protocol = session.get(Protocol, anchor.protocol_id) if anchor else None
+    if protocol is None:
+        protocol = session.scalar(select(Protocol).where(Protocol.patient_id == patient.id).limit(1))
+    if principal.role != Role.GUARDIAN:
+        audit.record(session, action="carnet.read", actor_id=principal.id, actor_role=principal.role,
+                     object_type="patient", object_id=patient.id, ip=ip)
+    session.commit()
+    return contract.Carnet(
+        patient=contract.CarnetPatient(
+            id=patient.id, full_name=patient.full_name, display_name=patient.display_name,
+            nss=patient.nss, curp=patient.curp, birth_date=patient.birth_date, unit=unit_out(patient.unit),
+        ),
+        diagnosis=contract.Diagnosis(name=diagnosis.name, cie10=diagnosis.cie10, diagnosed_on=diagnosis.diagnosed_on)
+        if diagnosis else None,
+        protocol=contract.Protocol(name=protocol.name, description=protocol.description) if protocol else None,
+        cycles=[cycle_out(c) for c in cycles],
+        qr=contract.QrCode(token=qr.token, url=f"{ctx.settings.base_url}/v/{qr.token}", expires_at=qr.expires_at),
+        generated_at=now,
+    )

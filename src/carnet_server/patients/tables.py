@@ -1,0 +1,151 @@
+"""Tables of the patients domain: units, patients, the carnet, QR tokens, access links."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+
+from sqlalchemy import Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+
+from carnet_server.db import Base, UTCDateTime, new_id, utcnow
+
+__all__ = [
+    "CURP_RE",
+    "NSS_RE",
+    "Cycle",
+    "CycleDrug",
+    "Diagnosis",
+    "GuardianPatient",
+    "MedicalUnit",
+    "Patient",
+    "Protocol",
+    "QrToken",
+    "UserUnit",
+]
+
+# RENAPO's published CURP format (with the state codes and the "NE" of people born abroad).
+CURP_RE = re.compile(
+    r"^[A-Z][AEIOUX][A-Z]{2}\d{2}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])[HMX]"
+    r"(AS|BC|BS|CC|CL|CM|CS|CH|DF|DG|GT|GR|HG|JC|MC|MN|MS|NT|NL|OC|PL|QT|QR|SP|SL|SR|TC|TS|TL|VZ|YN|ZS|NE)"
+    r"[B-DF-HJ-NP-TV-Z]{3}[0-9A-Z]\d$"
+)
+NSS_RE = re.compile(r"^\d{11}$")
+
+
+class MedicalUnit(Base):
+    __tablename__ = "medical_units"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    level: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(64))
+
+
+class UserUnit(Base):
+    """Staff member ↔ the units whose patients they may see."""
+
+    __tablename__ = "user_units"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("medical_units.id", ondelete="CASCADE"), primary_key=True)
+
+
+class GuardianPatient(Base):
+    """Guardian account ↔ a child it may see."""
+
+    __tablename__ = "guardian_patients"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"), primary_key=True)
+
+
+class Patient(Base):
+    __tablename__ = "patients"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    full_name: Mapped[str] = mapped_column(String(200))
+    display_name: Mapped[str] = mapped_column(String(120))
+    nss: Mapped[str] = mapped_column(String(11))
+    curp: Mapped[str] = mapped_column(String(18), unique=True)
+    birth_date: Mapped[date] = mapped_column(Date)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("medical_units.id"), index=True)
+
+    unit: Mapped[MedicalUnit] = relationship(lazy="joined")
+
+    @validates("nss")
+    def _check_nss(self, _key: str, value: str) -> str:
+        if not NSS_RE.match(value):
+            raise ValueError("NSS must be 11 digits")
+        return value
+
+    @validates("curp")
+    def _check_curp(self, _key: str, value: str) -> str:
+        value = value.strip().upper()
+        if not CURP_RE.match(value):
+            raise ValueError("CURP does not match the official format")
+        return value
+
+
+class Diagnosis(Base):
+    __tablename__ = "diagnoses"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    cie10: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    diagnosed_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+
+
+class Protocol(Base):
+    __tablename__ = "protocols"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Cycle(Base):
+    __tablename__ = "cycles"
+    __table_args__ = (UniqueConstraint("patient_id", "number", name="uq_cycles_patient_number"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"), index=True)
+    protocol_id: Mapped[str] = mapped_column(ForeignKey("protocols.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    scheduled_for: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16))
+    mixing_status: Mapped[str] = mapped_column(String(16))
+    mixing_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    drugs: Mapped[list[CycleDrug]] = relationship(
+        order_by="CycleDrug.position", lazy="selectin", cascade="all, delete-orphan"
+    )
+
+
+class CycleDrug(Base):
+    __tablename__ = "cycle_drugs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    cycle_id: Mapped[str] = mapped_column(ForeignKey("cycles.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    dose: Mapped[str] = mapped_column(String(32))
+    unit: Mapped[str] = mapped_column(String(32))
+    route: Mapped[str] = mapped_column(String(16))
+    position: Mapped[int] = mapped_column(Integer)
+
+
+class QrToken(Base):
+    """A signed QR token as issued; kept to reuse it and to revoke it by ``jti``."""
+
+    __tablename__ = "qr_tokens"
+
+    jti: Mapped[str] = mapped_column(String(32), primary_key=True)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"), index=True)
+    kid: Mapped[str] = mapped_column(String(64))
+    cycle_ids: Mapped[str] = mapped_column(String(200))  # the "cyc" claim, comma-separated
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    token: Mapped[str] = mapped_column(Text)

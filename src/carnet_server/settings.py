@@ -1,0 +1,59 @@
+"""Server settings, read from ``CARNET_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import argon2
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Everything the server reads from its environment, typed and defaulted."""
+
+    model_config = SettingsConfigDict(env_prefix="CARNET_", extra="ignore")
+
+    data_dir: Path = Path(".carnet-data")
+    database_url: str | None = None
+    # PostgreSQL only: the schema to work in (set as the connection's search_path).
+    database_schema: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    public_url: str | None = None
+    timezone: str = "America/Mexico_City"
+
+    access_token_minutes: int = Field(default=15, ge=1)
+    refresh_token_days: int = Field(default=30, ge=1)
+    qr_ttl_days: int = Field(default=30, ge=1)
+    qr_reissue_days: int = Field(default=7, ge=0)
+
+    login_window_minutes: int = Field(default=15, ge=1)
+    login_max_per_username: int = Field(default=5, ge=1)
+    login_max_per_address: int = Field(default=20, ge=1)
+
+    # argon2id cost: the library's defaults; only tests lower them.
+    argon2_time_cost: int = Field(default=argon2.DEFAULT_TIME_COST, ge=1)
+    argon2_memory_cost: int = Field(default=argon2.DEFAULT_MEMORY_COST, ge=8)
+    argon2_parallelism: int = Field(default=argon2.DEFAULT_PARALLELISM, ge=1)
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'carnet.db').resolve()}"
+
+    @property
+    def base_url(self) -> str:
+        """The public base URL (no trailing slash): the QR's issuer and link base."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def access_secret_path(self) -> Path:
+        return self.data_dir / "access-token.secret"

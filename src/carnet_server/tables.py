@@ -1,0 +1,10 @@
+"""Imports every domain's tables, so ``Base.metadata`` is complete (Alembic, tests)."""
+
+from carnet_server import audit as _audit  # noqa: F401
+from carnet_server.auth import tables as _auth  # noqa: F401
+from carnet_server.db import Base
+from carnet_server.patients import tables as _patients  # noqa: F401
+
+metadata = Base.metadata
+
+__all__ = ["metadata"]

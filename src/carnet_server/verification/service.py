@@ -1,0 +1,82 @@
+"""One verification, shared by the /v page and POST /api/v1/pharmacy/verify.
+
+Signature and time window come from :func:`carnet.qrtoken.verify` (the phone's own check);
+this adds what only the server knows: revocation and the patient.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from carnet import contract, qrtoken
+from carnet.contract import VerifyReason
+from carnet_server.context import Context
+from carnet_server.db import utcnow
+from carnet_server.i18n import Lang, t
+from carnet_server.patients.service import cycle_out, unit_out
+from carnet_server.patients.tables import Cycle, Patient, QrToken
+
+__all__ = ["Verification", "counter_name", "to_response", "verify"]
+
+
+@dataclass
+class Verification:
+    valid: bool
+    reason: VerifyReason | None = None
+    jti: str | None = None
+    expires_at: datetime | None = None
+    patient: Patient | None = None
+    due: list[Cycle] = field(default_factory=list)
+
+
+def verify(session: Session, *, ctx: Context, token_or_url: str, now: datetime | None = None) -> Verification:
+    """Whether a QR token (or the URL holding it) is genuine and current, and what it covers."""
+    now = now or utcnow()
+    check = qrtoken.verify(token_or_url, ctx.keys.jwks(), now=now.timestamp())
+    claims = check.claims
+    expires_at = datetime.fromtimestamp(claims["exp"], UTC) if "exp" in claims else None
+    if not check.valid:
+        return Verification(False, check.reason, expires_at=expires_at)
+    jti = claims["jti"]
+    stored = session.get(QrToken, jti)
+    if stored is not None and stored.revoked_at is not None:
+        return Verification(False, VerifyReason.REVOKED, jti, expires_at)
+    patient = session.get(Patient, claims["sub"])
+    if patient is None:
+        return Verification(False, VerifyReason.UNKNOWN_PATIENT, jti, expires_at)
+    wanted = [c for c in claims["cyc"] if isinstance(c, str)]
+    due = list(
+        session.scalars(
+            select(Cycle).where(Cycle.patient_id == patient.id, Cycle.id.in_(wanted)).order_by(Cycle.number)
+        )
+    ) if wanted else []
+    return Verification(True, None, jti, expires_at, patient, due)
+
+
+def counter_name(display_name: str) -> str:
+    """What a counter sees of a child's name: first name and the first surname's initial."""
+    words = display_name.split()
+    if len(words) < 2:
+        return display_name
+    return f"{words[0]} {words[1][0]}."
+
+
+def to_response(result: Verification, lang: Lang) -> contract.VerifyResponse:
+    message = t("verify.valid" if result.valid else f"verify.{result.reason}", lang)
+    patient = None
+    if result.valid and result.patient is not None:
+        patient = contract.VerifyPatient(
+            id=result.patient.id, display_name=result.patient.display_name, unit=unit_out(result.patient.unit)
+        )
+    return contract.VerifyResponse(
+        valid=result.valid,
+        reason=result.reason,
+        message=message,
+        expires_at=result.expires_at,
+        patient=patient,
+        due=[cycle_out(c) for c in result.due] if result.valid else [],
+    )

@@ -1,0 +1,121 @@
+"""The real app over an in-process client, on SQLite and (when configured) PostgreSQL.
+
+Each test gets a fresh data dir and a fresh database — a temporary SQLite
+file, or a PostgreSQL schema with a random name (``search_path`` set on every
+connection) dropped afterwards — migrated and seeded with the demo data.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import create_engine, select, text
+
+with warnings.catch_warnings():  # Starlette 1.x nudges towards httpx2; httpx 0.28 is pinned here
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+
+from carnet_server.app import create_app
+from carnet_server.context import Context, build_context
+from carnet_server.demo import DEMO_PASSWORD, seed
+from carnet_server.patients.tables import Patient
+from carnet_server.settings import Settings
+
+PG_ENV = "CARNET_TEST_DATABASE_URL"
+# argon2id at its cheapest: the cost is the library's default outside tests.
+FAST_ARGON2 = {"argon2_time_cost": 1, "argon2_memory_cost": 8, "argon2_parallelism": 1}
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgresql" and not os.environ.get(PG_ENV):
+        pytest.skip(f"postgres: set {PG_ENV} to run the PostgreSQL variant")
+    return str(request.param)
+
+
+@pytest.fixture
+def settings(backend: str, tmp_path: Path) -> Iterator[Settings]:
+    data_dir = tmp_path / "data"
+    if backend == "sqlite":
+        yield Settings(data_dir=data_dir, public_url="https://carnet.example.mx", **FAST_ARGON2)
+        return
+    url = os.environ[PG_ENV]
+    schema = f"carnet_test_{secrets.token_hex(6)}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield Settings(data_dir=data_dir, database_url=url, database_schema=schema,
+                       public_url="https://carnet.example.mx", **FAST_ARGON2)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def ctx(settings: Settings) -> Iterator[Context]:
+    context = build_context(settings)
+    with context.sessions() as session:
+        seed(session, ctx=context)
+    yield context
+    context.engine.dispose()
+
+
+@pytest.fixture
+def app(ctx: Context) -> FastAPI:
+    return create_app(context=ctx)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> TestClient:
+    return TestClient(app)
+
+
+@pytest.fixture
+def patient_ids(ctx: Context) -> dict[str, str]:
+    """Demo patient ids by display name."""
+    with ctx.sessions() as session:
+        return {p.display_name: p.id for p in session.scalars(select(Patient))}
+
+
+def login(client: TestClient, username: str, password: str = DEMO_PASSWORD) -> dict[str, object]:
+    response = client.post("/api/v1/auth/login", json={"username": username, "password": password})
+    assert response.status_code == 200, response.text
+    body: dict[str, object] = response.json()
+    return body
+
+
+def bearer(token: object) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def auth(client: TestClient) -> Callable[[str], dict[str, str]]:
+    """``auth("madre.demo")`` → headers with a fresh access token for that demo user."""
+
+    def make(username: str) -> dict[str, str]:
+        return bearer(login(client, username)["access_token"])
+
+    return make
+
+
+def assert_error(response: object, status: int, code: str | None = None) -> dict[str, str]:
+    """The response has ``status`` and the error shape; returns the error object."""
+    from httpx import Response
+
+    assert isinstance(response, Response)
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"}, body
+    assert set(body["error"]) == {"code", "message"}, body
+    assert body["error"]["message"]
+    if code is not None:
+        assert body["error"]["code"] == code, body
+    return dict(body["error"])
