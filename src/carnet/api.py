@@ -1,0 +1,285 @@
+"""The HTTP client of the Carnet API (the only module that touches httpx).
+
+Every failure leaves this module as one of these exceptions::
+
+    ApiError                      anything that went wrong talking to the API
+     ├── NetworkError             no answer: offline, DNS, refused, timeout
+     ├── ProtocolError            an answer that isn't the contract (bad JSON)
+     └── HttpError                an error answer {"error": {"code", "message"}}
+          ├── BadRequest          400 / 422 — ``message`` is the server's, localized
+          ├── AuthError           401 — bad credentials, or the session ended
+          ├── Forbidden           403 — wrong role
+          ├── NotFound            404
+          ├── Conflict            409
+          ├── RateLimited         429 — ``retry_after`` seconds (Retry-After)
+          └── ServerError         5xx
+
+A request with a bearer token that gets 401 is refreshed once, transparently,
+with the stored refresh token (which rotates: the new pair is handed to
+``on_tokens`` to be stored), then repeated once. Only GETs are retried on
+network errors, a bounded number of times with backoff; login is never
+repeated behind the user's back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from carnet import contract
+
+__all__ = [
+    "ApiClient",
+    "ApiError",
+    "AuthError",
+    "BadRequest",
+    "Conflict",
+    "Forbidden",
+    "HttpError",
+    "NetworkError",
+    "NotFound",
+    "ProtocolError",
+    "RateLimited",
+    "ServerError",
+    "Tokens",
+]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class ApiError(Exception):
+    """Base of every error raised by :class:`ApiClient`."""
+
+
+class NetworkError(ApiError):
+    """The server could not be reached or did not answer in time."""
+
+
+class ProtocolError(ApiError):
+    """The server answered something that does not follow the contract."""
+
+
+class HttpError(ApiError):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class BadRequest(HttpError):
+    pass
+
+
+class AuthError(HttpError):
+    pass
+
+
+class Forbidden(HttpError):
+    pass
+
+
+class NotFound(HttpError):
+    pass
+
+
+class Conflict(HttpError):
+    pass
+
+
+class RateLimited(HttpError):
+    def __init__(self, status: int, code: str, message: str, retry_after: float | None) -> None:
+        super().__init__(status, code, message)
+        self.retry_after = retry_after
+
+
+class ServerError(HttpError):
+    pass
+
+
+_BY_STATUS: dict[int, type[HttpError]] = {
+    400: BadRequest, 422: BadRequest, 401: AuthError, 403: Forbidden,
+    404: NotFound, 409: Conflict,
+}
+
+
+@dataclass(frozen=True)
+class Tokens:
+    access_token: str
+    refresh_token: str
+
+
+TokensCallback = Callable[[contract.TokenResponse], Awaitable[None]]
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds from a Retry-After header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _error_from(response: httpx.Response) -> HttpError:
+    code, message = "http_error", response.reason_phrase or str(response.status_code)
+    try:
+        body = contract.ErrorBody.model_validate_json(response.content)
+        code, message = body.error.code, body.error.message
+    except ValidationError:
+        pass
+    status = response.status_code
+    if status == 429:
+        return RateLimited(status, code, message, parse_retry_after(response.headers.get("Retry-After")))
+    if status >= 500:
+        return ServerError(status, code, message)
+    return _BY_STATUS.get(status, BadRequest)(status, code, message)
+
+
+def default_backoff(attempt: int) -> float:
+    """Seconds to wait before retry number ``attempt`` (1-based): 0.5, 1, 2…"""
+    return min(4.0, 0.5 * 2 ** (attempt - 1))
+
+
+class ApiClient:
+    """Async client of the Carnet API; one per app session."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 10.0,
+        locale: str = "es-MX",
+        tokens: Tokens | None = None,
+        on_tokens: TokensCallback | None = None,
+        get_retries: int = 2,
+        backoff: Callable[[int], float] = default_backoff,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.locale = locale
+        self.tokens = tokens
+        self.on_tokens = on_tokens
+        self._get_retries = get_retries
+        self._backoff = backoff
+        self._refresh_lock = asyncio.Lock()
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+            transport=transport,
+            headers={"Accept": "application/json", "User-Agent": "carnet-app/0.1"},
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # ---- endpoints ---------------------------------------------------------
+
+    async def login(self, username: str, password: str) -> contract.TokenResponse:
+        body = contract.LoginRequest(username=username, password=password)
+        response = await self._send("POST", "/api/v1/auth/login", json=body.model_dump(), retry=False)
+        tokens = self._parse(response, contract.TokenResponse)
+        await self._adopt(tokens)
+        return tokens
+
+    async def refresh(self) -> contract.TokenResponse:
+        """Trade the refresh token for a new pair (it rotates: the old one dies)."""
+        if self.tokens is None:
+            raise AuthError(401, "no_session", "no refresh token")
+        body = contract.RefreshRequest(refresh_token=self.tokens.refresh_token)
+        response = await self._send("POST", "/api/v1/auth/refresh", json=body.model_dump(), retry=False)
+        tokens = self._parse(response, contract.TokenResponse)
+        await self._adopt(tokens)
+        return tokens
+
+    async def logout(self) -> None:
+        try:
+            await self._authed("POST", "/api/v1/auth/logout")
+        finally:
+            self.tokens = None
+
+    async def me(self) -> contract.Me:
+        return self._parse(await self._authed("GET", "/api/v1/me"), contract.Me)
+
+    async def carnet(self, patient_id: str) -> contract.Carnet:
+        path = f"/api/v1/patients/{quote(patient_id, safe='')}/carnet"
+        return self._parse(await self._authed("GET", path), contract.Carnet)
+
+    async def jwks(self) -> dict[str, Any]:
+        response = await self._send("GET", "/.well-known/jwks.json", retry=True)
+        data = self._json(response)
+        if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
+            raise ProtocolError("JWKS without a keys list")
+        return data
+
+    # ---- plumbing ----------------------------------------------------------
+
+    async def _adopt(self, tokens: contract.TokenResponse) -> None:
+        self.tokens = Tokens(tokens.access_token, tokens.refresh_token)
+        if self.on_tokens is not None:
+            await self.on_tokens(tokens)
+
+    async def _authed(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """A bearer request; on 401 refresh once and repeat once."""
+        used = self.tokens
+        try:
+            return await self._send(method, path, bearer=used, retry=method == "GET", **kwargs)
+        except AuthError:
+            if used is None:
+                raise
+        async with self._refresh_lock:
+            # Another request may have refreshed while this one waited.
+            if self.tokens == used:
+                await self.refresh()
+        return await self._send(method, path, bearer=self.tokens, retry=method == "GET", **kwargs)
+
+    async def _send(self, method: str, path: str, *, bearer: Tokens | None = None,
+                    retry: bool, **kwargs: Any) -> httpx.Response:
+        headers = {"Accept-Language": self.locale}
+        if bearer is not None:
+            headers["Authorization"] = f"Bearer {bearer.access_token}"
+        attempts = 1 + (self._get_retries if retry else 0)
+        for attempt in range(1, attempts + 1):
+            try:
+                response = await self._http.request(method, path, headers=headers, **kwargs)
+            except (httpx.TransportError, httpx.TimeoutException) as exc:
+                if attempt >= attempts:
+                    raise NetworkError(str(exc) or type(exc).__name__) from exc
+                await asyncio.sleep(self._backoff(attempt))  # backoff between retries
+                continue
+            if response.is_success:
+                return response
+            raise _error_from(response)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    def _json(response: httpx.Response) -> Any:
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ProtocolError(f"{response.request.url.path}: not JSON") from exc
+
+    @staticmethod
+    def _parse(response: httpx.Response, model: type[M]) -> M:
+        try:
+            return model.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise ProtocolError(f"{response.request.url.path}: {exc.error_count()} invalid fields") from exc
+
+
+def minutes_to_wait(retry_after: float | None) -> int:
+    """Whole minutes to tell a person (at least 1)."""
+    return max(1, math.ceil((retry_after or 60) / 60))

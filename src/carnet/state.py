@@ -1,0 +1,131 @@
+"""What the screens draw (:class:`AppState`) and where it comes from (:class:`CarnetRepository`).
+
+The repository reads and writes only the local encrypted store; the network
+is :mod:`carnet.session`'s business. Views read the state and call session
+methods; they never see the store or the API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from carnet import contract
+from carnet.qr import QrImage
+from carnet.qrtoken import Verification
+from carnet.store import OfflineStore
+
+__all__ = ["AppState", "CarnetRepository", "Phase", "Screen", "current_cycle"]
+
+
+class Phase(StrEnum):
+    STARTING = "starting"
+    LOGIN = "login"
+    READY = "ready"
+
+
+class Screen(StrEnum):
+    CHILDREN = "children"
+    CARNET = "carnet"
+    SETTINGS = "settings"
+
+
+@dataclass
+class AppState:
+    """Everything on screen; changed by the session, which then calls ``changed()``."""
+
+    phase: Phase = Phase.STARTING
+    screen: Screen = Screen.CHILDREN
+    locale: str = "es-MX"
+    #: False when secrets live only in memory (the UI shows a notice).
+    secure_storage: bool = True
+    user: contract.UserOut | None = None
+    children: list[contract.PatientRef] = field(default_factory=list)
+    selected_child_id: str | None = None
+    carnet: contract.Carnet | None = None
+    carnet_fetched_at: datetime | None = None
+    qr: QrImage | None = None
+    qr_check: Verification | None = None
+    #: None until the first sync attempt ends; False = showing cached data.
+    online: bool | None = None
+    syncing: bool = False
+    busy: bool = False
+    #: Translated messages for the login screen and for the top of the app.
+    login_error: str | None = None
+    sync_error: str | None = None
+    notices: list[str] = field(default_factory=list)
+    _listeners: list[Callable[[], None]] = field(default_factory=list, repr=False)
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        self._listeners.append(listener)
+
+    def changed(self) -> None:
+        for listener in list(self._listeners):
+            listener()
+
+    def reset_to_login(self, message: str | None = None) -> None:
+        """Forget the user and everything drawn for them; keep locale and listeners."""
+        fresh = AppState(phase=Phase.LOGIN, locale=self.locale, secure_storage=self.secure_storage,
+                         login_error=message)
+        for name in self.__dataclass_fields__:
+            if name != "_listeners":
+                setattr(self, name, getattr(fresh, name))
+
+    @property
+    def selected_child(self) -> contract.PatientRef | None:
+        return next((c for c in self.children if c.id == self.selected_child_id), None)
+
+
+def current_cycle(carnet: contract.Carnet, today: date) -> contract.Cycle | None:
+    """The next scheduled cycle from today on; else the latest scheduled; else the last."""
+    if not carnet.cycles:
+        return None
+    cycles = sorted(carnet.cycles, key=lambda c: (c.scheduled_for, c.number))
+    scheduled = [c for c in cycles if c.status == contract.CycleStatus.PROGRAMADO]
+    upcoming = [c for c in scheduled if c.scheduled_for >= today]
+    if upcoming:
+        return upcoming[0]
+    if scheduled:
+        return scheduled[-1]
+    return cycles[-1]
+
+
+class CarnetRepository:
+    """One user's cached data in the offline store (reads never touch the network)."""
+
+    ME, CARNET, JWKS = "me", "carnet", "jwks"
+
+    def __init__(self, store: OfflineStore, user_id: str) -> None:
+        self._store = store
+        self.user_id = user_id
+
+    # reads
+    def me(self) -> contract.Me | None:
+        record = self._store.get(self.user_id, self.ME)
+        return contract.Me.model_validate(record.value) if record else None
+
+    def carnet(self, patient_id: str) -> tuple[contract.Carnet, datetime] | None:
+        record = self._store.get(self.user_id, self.CARNET, patient_id)
+        if record is None:
+            return None
+        return contract.Carnet.model_validate(record.value), record.fetched_at
+
+    def jwks(self) -> dict[str, Any] | None:
+        record = self._store.get(self.user_id, self.JWKS)
+        return record.value if record else None
+
+    # writes (by the sync)
+    def save_me(self, me: contract.Me, *, fetched_at: datetime) -> None:
+        self._store.put(self.user_id, self.ME, "", me.model_dump(mode="json"), fetched_at=fetched_at)
+        # Children no longer linked to the account leave the phone too.
+        self._store.delete_kind(self.user_id, self.CARNET, keep={p.id for p in me.patients})
+
+    def save_carnet(self, carnet: contract.Carnet, *, fetched_at: datetime) -> None:
+        self._store.put(self.user_id, self.CARNET, carnet.patient.id,
+                        carnet.model_dump(mode="json"), fetched_at=fetched_at)
+
+    def save_jwks(self, jwks: dict[str, Any], *, fetched_at: datetime) -> None:
+        self._store.put(self.user_id, self.JWKS, "", jwks, fetched_at=fetched_at)

@@ -1,0 +1,111 @@
+"""Pieces every screen shares: app bar, banners, section cards. Drawing only."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import flet as ft
+
+from carnet.i18n import Translator
+from carnet.state import AppState
+
+Handler = Callable[..., Any]
+
+GREEN = "#0B6E4F"
+MIN_TOUCH = 48
+PAGE_PADDING = 16
+
+
+def icon_button(icon: ft.IconData, label: str, on_click: Handler | None, *,
+                color: str | None = None) -> ft.IconButton:
+    """An icon button whose accessible name is ``label`` (tooltip alone names only a wrapper)."""
+    return ft.IconButton(icon=ft.Icon(icon, color=color, semantics_label=label), tooltip=label,
+                         on_click=on_click, icon_size=26, width=MIN_TOUCH, height=MIN_TOUCH)
+
+
+def app_bar(title: str, tr: Translator, *, on_back: Handler | None = None,
+            on_refresh: Handler | None = None, on_settings: Handler | None = None,
+            syncing: bool = False) -> ft.AppBar:
+    actions: list[ft.Control] = []
+    if on_refresh is not None:
+        if syncing:
+            actions.append(ft.Container(
+                ft.ProgressRing(width=22, height=22, stroke_width=3, color=ft.Colors.WHITE,
+                                semantics_label=tr.t("syncing")),
+                width=MIN_TOUCH, height=MIN_TOUCH, alignment=ft.Alignment.CENTER))
+        else:
+            actions.append(icon_button(ft.Icons.REFRESH, tr.t("refresh"), on_refresh, color=ft.Colors.WHITE))
+    if on_settings is not None:
+        actions.append(icon_button(ft.Icons.SETTINGS, tr.t("settings"), on_settings, color=ft.Colors.WHITE))
+    leading = (icon_button(ft.Icons.ARROW_BACK, tr.t("back"), on_back, color=ft.Colors.WHITE)
+               if on_back is not None else None)
+    return ft.AppBar(title=ft.Text(title, color=ft.Colors.WHITE, weight=ft.FontWeight.W_600),
+                     bgcolor=GREEN, leading=leading, automatically_imply_leading=False,
+                     actions=actions)
+
+
+def banner(text: str, *, icon: ft.IconData, bgcolor: str, color: str = ft.Colors.BLACK,
+           on_dismiss: Handler | None = None, dismiss_label: str = "") -> ft.Container:
+    row: list[ft.Control] = [
+        ft.Icon(icon, color=color, size=24),
+        ft.Text(text, color=color, size=15, weight=ft.FontWeight.W_500, expand=True),
+    ]
+    if on_dismiss is not None:
+        row.append(icon_button(ft.Icons.CLOSE, dismiss_label, on_dismiss, color=color))
+    return ft.Container(ft.Row(row, spacing=12, vertical_alignment=ft.CrossAxisAlignment.CENTER),
+                        bgcolor=bgcolor, padding=ft.Padding.symmetric(horizontal=12, vertical=10),
+                        border_radius=8)
+
+
+def status_banners(state: AppState, tr: Translator, *, on_dismiss: Handler | None = None) -> list[ft.Control]:
+    """Insecure storage, erased cache, offline/data-as-of: what the person must know."""
+    found: list[ft.Control] = []
+    if not state.secure_storage:
+        found.append(banner(tr.t("insecure_notice"), icon=ft.Icons.LOCK_OPEN,
+                            bgcolor=ft.Colors.ORANGE_100, color=ft.Colors.BROWN_900))
+    for notice in state.notices:
+        found.append(banner(notice, icon=ft.Icons.INFO_OUTLINE, bgcolor=ft.Colors.BLUE_50,
+                            color=ft.Colors.BLUE_900, on_dismiss=on_dismiss, dismiss_label=tr.t("dismiss")))
+    if state.online is False and state.carnet_fetched_at is not None:
+        found.append(banner(tr.t("offline_banner", when=tr.datetime(state.carnet_fetched_at)),
+                            icon=ft.Icons.CLOUD_OFF, bgcolor=ft.Colors.AMBER_200,
+                            color=ft.Colors.BLACK))
+    if state.sync_error:
+        found.append(banner(state.sync_error, icon=ft.Icons.ERROR_OUTLINE,
+                            bgcolor=ft.Colors.RED_50, color=ft.Colors.RED_900))
+    return found
+
+
+def section(title: str, body: list[ft.Control]) -> ft.Card:
+    return ft.Card(
+        ft.Container(
+            ft.Column([ft.Text(title, size=14, weight=ft.FontWeight.W_700, color=GREEN), *body],
+                      spacing=6),
+            padding=16),
+        variant=ft.CardVariant.OUTLINED, margin=0)
+
+
+def field(label: str, value: str) -> ft.Control:
+    """A label/value pair (two texts a screen reader reads in order).
+
+    Not wrapped in ``ft.Semantics``: in flet 1.0.5 a Semantics control inside a
+    scrolling Column takes an unbounded height and breaks the layout.
+    """
+    return ft.Column([ft.Text(label, size=12, color=ft.Colors.GREY_700),
+                      ft.Text(value, size=16, weight=ft.FontWeight.W_500)], spacing=0)
+
+
+def screen(route: str, appbar: ft.AppBar | None, controls: list[ft.Control]) -> ft.View:
+    return ft.View(
+        route=route, appbar=appbar, padding=0, bgcolor=ft.Colors.WHITE,
+        controls=[ft.Container(ft.Column(controls, spacing=12, scroll=ft.ScrollMode.AUTO,
+                                         horizontal_alignment=ft.CrossAxisAlignment.STRETCH),
+                               padding=PAGE_PADDING, expand=True)],
+    )
+
+
+def starting_view(tr: Translator) -> ft.View:
+    return ft.View(route="/", padding=0, bgcolor=ft.Colors.WHITE, controls=[
+        ft.Container(ft.ProgressRing(semantics_label=tr.t("syncing")),
+                     alignment=ft.Alignment.CENTER, expand=True)])

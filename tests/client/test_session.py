@@ -1,0 +1,207 @@
+"""Use cases end to end over the fake API: login, offline restart, errors, logout."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from carnet.secret_store import MemorySecretStore
+from carnet.session import SESSION_SECRET
+from carnet.state import Phase, Screen, current_cycle
+from carnet.store import DB_NAME, KEY_SECRET
+
+from tests.support.secret_stores import DictSecretStore
+from .fake_api import FakeApi
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_guardian_with_two_children_picks_one(make_session, secrets: DictSecretStore) -> None:
+    session = make_session(secrets)
+    assert await session.start() is False
+    assert session.state.phase is Phase.LOGIN
+    await session.login("madre.demo", "carnet-demo")
+    state = session.state
+    assert state.phase is Phase.READY and state.screen is Screen.CHILDREN
+    assert [c.display_name for c in state.children] == ["Mateo Hernández", "Valentina Hernández"]
+    assert state.online is True and not state.busy and state.login_error is None
+    assert SESSION_SECRET in secrets.data
+    session.select_child("p-mateo")
+    assert state.screen is Screen.CARNET
+    assert state.carnet is not None and state.carnet.patient.full_name == "Mateo Hernández López"
+    assert state.qr is not None and state.qr.version <= 14
+    assert state.qr_check is not None and state.qr_check.valid
+    cycle = current_cycle(state.carnet, session.clock().date())
+    assert cycle is not None and cycle.number == 2
+    session.back()
+    assert state.screen is Screen.CHILDREN
+    await session.close()
+
+
+async def test_single_child_opens_the_carnet_directly(make_session, secrets) -> None:
+    session = make_session(secrets)
+    await session.start()
+    await session.login("padre.demo", "carnet-demo")
+    assert session.state.screen is Screen.CARNET
+    assert session.state.carnet is not None and session.state.carnet.patient.display_name == "Santiago Ramírez"
+    await session.close()
+
+
+async def test_carnet_and_qr_open_offline_after_one_login(make_session, secrets, fake_api: FakeApi) -> None:
+    first = make_session(secrets)
+    await first.start()
+    await first.login("madre.demo", "carnet-demo")
+    first.select_child("p-valentina")
+    fetched_at = first.state.carnet_fetched_at
+    url = first.state.carnet.qr.url  # type: ignore[union-attr]
+    await first.close()
+
+    fake_api.offline = True  # airplane mode, app restarted
+    second = make_session(secrets)
+    assert await second.start() is True
+    state = second.state
+    assert state.phase is Phase.READY
+    second.select_child("p-valentina")
+    assert state.carnet is not None and state.carnet.qr.url == url
+    assert state.qr is not None
+    await second.refresh()
+    assert state.online is False
+    assert state.carnet_fetched_at == fetched_at  # the banner shows when the data is from
+    assert state.carnet is not None and state.phase is Phase.READY
+    await second.close()
+
+
+@pytest.mark.parametrize(("setup", "expected"), [
+    ("wrong_password", "Usuario o contraseña incorrectos."),
+    ("rate_limited", "Demasiados intentos. Intenta de nuevo en 3 minutos."),
+    ("offline", "Sin conexión con el servidor. Revisa tu internet e intenta de nuevo."),
+    ("empty", "Escribe tu usuario y tu contraseña."),
+])
+async def test_login_errors_are_sentences(make_session, secrets, fake_api: FakeApi, setup: str,
+                                          expected: str) -> None:
+    password = "carnet-demo"
+    username = "madre.demo"
+    if setup == "wrong_password":
+        password = "nope"
+    elif setup == "rate_limited":
+        fake_api.login_rate_limited = 150
+    elif setup == "offline":
+        fake_api.offline = True
+    elif setup == "empty":
+        username = "  "
+    session = make_session(secrets)
+    await session.start()
+    await session.login(username, password)
+    assert session.state.phase is Phase.LOGIN
+    assert session.state.login_error == expected
+    assert not session.state.busy
+    assert SESSION_SECRET not in secrets.data
+    await session.close()
+
+
+async def test_staff_account_is_told_and_not_kept(make_session, secrets, fake_api: FakeApi) -> None:
+    session = make_session(secrets)
+    await session.start()
+    await session.login("farmacia.demo", "carnet-demo")
+    assert session.state.phase is Phase.LOGIN
+    assert "personal" in (session.state.login_error or "")
+    assert SESSION_SECRET not in secrets.data
+    assert not fake_api.refresh  # the staff session was closed on the server
+    await session.close()
+
+
+async def test_logout_erases_tokens_and_cache(make_session, secrets, data_dir: Path, fake_api: FakeApi) -> None:
+    session = make_session(secrets)
+    await session.start()
+    await session.login("madre.demo", "carnet-demo")
+    old_key = secrets.data[KEY_SECRET]
+    await session.logout()
+    assert session.state.phase is Phase.LOGIN and session.state.user is None
+    assert SESSION_SECRET not in secrets.data
+    assert secrets.data[KEY_SECRET] != old_key  # a fresh key for the next login
+    with sqlite3.connect(data_dir / DB_NAME) as db:
+        assert db.execute("SELECT COUNT(*) FROM records").fetchone() == (0,)
+    assert not fake_api.refresh
+    await session.close()
+
+
+async def test_revoked_session_goes_back_to_login_and_clears(make_session, secrets, fake_api: FakeApi) -> None:
+    session = make_session(secrets)
+    await session.start()
+    await session.login("padre.demo", "carnet-demo")
+    fake_api.revoke_all()
+    await session.refresh()
+    assert session.state.phase is Phase.LOGIN
+    assert session.state.login_error == "Tu sesión terminó. Inicia sesión de nuevo."
+    assert session.state.carnet is None
+    assert SESSION_SECRET not in secrets.data
+    await session.close()
+
+
+async def test_memory_only_device_says_so_and_forgets_on_restart(make_session) -> None:
+    first = make_session(MemorySecretStore())
+    await first.start()
+    assert first.state.secure_storage is False
+    await first.login("padre.demo", "carnet-demo")
+    await first.close()
+
+    second = make_session(MemorySecretStore())  # restarted: nothing survived
+    assert await second.start() is False
+    assert second.state.phase is Phase.LOGIN
+    assert second.state.notices and "se borraron" in second.state.notices[0]
+    await second.close()
+
+
+async def test_language_switch_reaches_server_and_messages(make_session, secrets, fake_api: FakeApi) -> None:
+    seen: list[str] = []
+
+    def spy(request):  # type: ignore[no-untyped-def]
+        seen.append(request.headers.get("Accept-Language", ""))
+        return None
+
+    fake_api.override = spy
+    session = make_session(secrets)
+    await session.start()
+    await session.set_locale("en")
+    await session.login("madre.demo", "nope")
+    assert session.state.login_error == "Wrong username or password."
+    assert seen[-1] == "en"
+    restarted = make_session(secrets)
+    await restarted.start()
+    assert restarted.state.locale == "en"
+    await session.close()
+    await restarted.close()
+
+
+async def test_second_sync_while_one_runs_is_refused(config, data_dir, secrets, fake_api: FakeApi) -> None:
+    import asyncio
+
+    import httpx
+
+    from carnet.session import AppSession
+
+    gate = asyncio.Event()
+
+    async def gated(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v1/me":
+            await gate.wait()  # hold the first sync in the middle of its work
+        return fake_api.handle(request)
+
+    session = AppSession(config, secrets, data_dir, transport=httpx.MockTransport(gated))
+    await session.start()
+    gate.set()
+    await session.login("madre.demo", "carnet-demo")
+    gate.clear()
+    fake_api.calls.clear()
+    first = asyncio.create_task(session.refresh())
+    while not session.state.syncing:  # let the first sync start (no sleep for state: yield only)
+        await asyncio.sleep(0)
+    await session.refresh()  # refused at once while the first runs
+    assert session.state.syncing
+    gate.set()
+    await first
+    assert sum(1 for _, p in fake_api.calls if p == "/api/v1/me") == 1
+    assert not session.state.syncing
+    await session.close()
