@@ -10,14 +10,24 @@ app keeps working when the server adds a field.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 __all__ = [
     "ApiError",
+    "Appointment",
+    "AppointmentCreate",
+    "AppointmentKind",
+    "AppointmentSource",
+    "AppointmentStatus",
+    "AppointmentUpdate",
+    "GUARDIAN_APPOINTMENT_KINDS",
+    "SyncChange",
+    "SyncPage",
+    "SyncType",
     "Carnet",
     "CarnetPatient",
     "Cycle",
@@ -245,3 +255,134 @@ class VerifyResponse(_Response):
     expires_at: datetime | None = None
     patient: VerifyPatient | None = None
     due: list[Cycle] = Field(default_factory=list)
+
+
+# ---- appointments -----------------------------------------------------------
+
+
+class AppointmentKind(StrEnum):
+    QUIMIOTERAPIA = "quimioterapia"
+    CONSULTA = "consulta"
+    LABORATORIO = "laboratorio"
+    ESTUDIO = "estudio"
+    BANCO_DE_SANGRE = "banco_de_sangre"
+    OTRO = "otro"
+
+
+class AppointmentStatus(StrEnum):
+    PROGRAMADA = "programada"
+    CONFIRMADA = "confirmada"
+    REPROGRAMADA = "reprogramada"
+    CANCELADA = "cancelada"
+    REALIZADA = "realizada"
+
+
+class AppointmentSource(StrEnum):
+    """Who owns the record: the hospital's staff, or the family (their own reminders)."""
+
+    HOSPITAL = "hospital"
+    FAMILIA = "familia"
+
+
+#: Kinds a guardian may add as the family's own appointments (chemotherapy
+#: sessions come from the hospital, blood-bank ones from bookings).
+GUARDIAN_APPOINTMENT_KINDS = frozenset(
+    {AppointmentKind.CONSULTA, AppointmentKind.LABORATORIO, AppointmentKind.ESTUDIO, AppointmentKind.OTRO}
+)
+MAX_APPOINTMENT_LENGTH = timedelta(hours=24)
+
+Title = Annotated[str, StringConstraints(min_length=1, max_length=120)]
+Place = Annotated[str, StringConstraints(max_length=200)]
+Notes = Annotated[str, StringConstraints(max_length=1000)]
+
+
+class Appointment(_Response):
+    """Times are UTC on the wire; the app shows them in America/Mexico_City."""
+
+    id: str
+    patient_id: str
+    kind: AppointmentKind
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    unit: Unit | None = None
+    place: str = ""
+    status: AppointmentStatus
+    notes: str = ""
+    cycle_id: str | None = None
+    source: AppointmentSource
+    #: Bumped on every change (the .ics SEQUENCE).
+    revision: int = 0
+    updated_at: datetime
+
+
+def _check_times(starts_at: datetime | None, ends_at: datetime | None) -> None:
+    if starts_at is not None and ends_at is not None:
+        if ends_at <= starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        if ends_at - starts_at > MAX_APPOINTMENT_LENGTH:
+            raise ValueError("an appointment lasts 24 hours at most")
+
+
+class AppointmentCreate(_Request):
+    """POST /api/v1/patients/{id}/appointments (guardian: family kinds only; staff: any)."""
+
+    kind: AppointmentKind
+    title: Title
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    unit_id: str | None = None
+    place: Place = ""
+    notes: Notes = ""
+    #: Staff only: the chemotherapy cycle a ``quimioterapia`` session applies.
+    cycle_id: str | None = None
+
+    @model_validator(mode="after")
+    def _times(self) -> AppointmentCreate:
+        _check_times(self.starts_at, self.ends_at)
+        return self
+
+
+class AppointmentUpdate(_Request):
+    """PATCH /api/v1/appointments/{id}: only the fields sent change."""
+
+    title: Title | None = None
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
+    unit_id: str | None = None
+    place: Place | None = None
+    notes: Notes | None = None
+    status: AppointmentStatus | None = None
+
+    @model_validator(mode="after")
+    def _times(self) -> AppointmentUpdate:
+        _check_times(self.starts_at, self.ends_at)
+        return self
+
+
+# ---- sync -------------------------------------------------------------------
+
+
+class SyncType(StrEnum):
+    """Record types the sync carries; later issues add bookings and incidents."""
+
+    APPOINTMENT = "appointment"
+
+
+class SyncChange(_Response):
+    type: str  # a SyncType value; unknown types are skipped by older apps
+    id: str
+    op: Literal["upsert", "delete"]
+    #: The record as its response model dumps it (``Appointment`` for appointments); None on delete.
+    data: dict[str, Any] | None = None
+
+
+class SyncPage(_Response):
+    """GET /api/v1/sync: changes after ``cursor`` in change order."""
+
+    cursor: str
+    has_more: bool
+    #: True when the server answered from the beginning (the cursor was from an
+    #: older set of linked children): drop every synced record before applying.
+    reset: bool = False
+    changes: list[SyncChange] = Field(default_factory=list)
