@@ -7,11 +7,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from carnet_server.agenda.router import router as agenda_router
 from carnet_server.auth.router import router as auth_router
 from carnet_server.context import Context, build_context
 from carnet_server.errors import install_error_handlers
+from carnet_server.idempotency.deps import install_idempotency
 from carnet_server.patients.router import router as patients_router
 from carnet_server.settings import Settings
+from carnet_server.sync.router import router as sync_router
 from carnet_server.verification.router import router as verification_router
 
 __all__ = ["app_from_env", "create_app"]
@@ -34,6 +37,7 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
     )
     app.state.ctx = ctx
     install_error_handlers(app)
+    install_idempotency(app)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
@@ -48,6 +52,8 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
     app.include_router(auth_router)
     app.include_router(patients_router)
     app.include_router(verification_router)
+    app.include_router(agenda_router)
+    app.include_router(sync_router)
     return app
 
 

@@ -1,5 +1,6 @@
-"""Demo data: four IMSS units, five children with real paediatric protocols, and
-guardian and staff accounts (password ``carnet-demo``).
+"""Demo data: four IMSS units, five children with real paediatric protocols, a
+year of appointments (agenda/demo.py), and guardian and staff accounts
+(password ``carnet-demo``).
 
 Cycle dates are relative to today, so the next cycle is always ahead. Names,
 NSS and CURP are invented; NSS and CURP carry valid check digits.
@@ -14,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from carnet.contract import CycleStatus, MixingStatus, Role, UnitLevel
+from carnet_server.agenda.demo import seed_appointments
 from carnet_server.auth.service import create_user
 from carnet_server.auth.tables import User
 from carnet_server.context import Context
@@ -198,12 +200,14 @@ def seed(session: Session, *, ctx: Context, today: date | None = None, now: date
     for username, unit_keys in _STAFF_UNITS.items():
         for key in unit_keys:
             session.add(UserUnit(user_id=users[username].id, unit_id=units[key].id))
+    linked: dict[str, tuple[str, str, str]] = {}
     for child in CHILDREN:
         patient = Patient(full_name=child.full_name, display_name=child.display_name, nss=child.nss,
                           curp=child.curp, birth_date=child.birth_date, unit_id=units[child.unit].id)
         session.add(patient)
         session.flush()
         session.add(GuardianPatient(user_id=users[child.guardian].id, patient_id=patient.id))
+        linked[child.display_name] = (patient.id, patient.unit_id, users[child.guardian].id)
         name, cie10, days_ago = child.diagnosis
         session.add(Diagnosis(patient_id=patient.id, name=name, cie10=cie10,
                               diagnosed_on=today - timedelta(days=days_ago)))
@@ -220,4 +224,6 @@ def seed(session: Session, *, ctx: Context, today: date | None = None, now: date
             cycle.drugs = [CycleDrug(name=n, dose=d, unit=u, route=r, position=i)
                            for i, (n, d, u, r) in enumerate(drugs)]
             session.add(cycle)
+    session.flush()
+    seed_appointments(session, patients=linked, staff_id=users["casos.demo"].id, today=today, tz=ctx.tz, now=now)
     session.commit()

@@ -62,6 +62,64 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         "en": "Something went wrong on the server. Please try again later.",
     },
     "http_error": {"es": "Error en la solicitud.", "en": "Request error."},
+    # agenda
+    "appointment_not_found": {"es": "No se encontró la cita.", "en": "Appointment not found."},
+    "hospital_appointment": {
+        "es": "Esta cita la registró el hospital: solo el personal del hospital puede cambiarla.",
+        "en": "This appointment was made by the hospital: only hospital staff can change it.",
+    },
+    "family_appointment": {
+        "es": "Esta cita la registró la familia: solo la familia puede cambiarla.",
+        "en": "This appointment was made by the family: only the family can change it.",
+    },
+    "kind_not_allowed": {
+        "es": "La familia solo puede registrar consultas, laboratorios, estudios u otras citas.",
+        "en": "Families can only add consultations, lab tests, studies or other appointments.",
+    },
+    "cycle_not_allowed": {
+        "es": "Solo el hospital puede ligar una cita a un ciclo de quimioterapia.",
+        "en": "Only the hospital can link an appointment to a chemotherapy cycle.",
+    },
+    "unknown_cycle": {
+        "es": "El ciclo indicado no existe o no es de este paciente.",
+        "en": "The cycle does not exist or belongs to another patient.",
+    },
+    "unknown_unit": {"es": "La unidad médica indicada no existe.", "en": "The medical unit does not exist."},
+    "invalid_times": {
+        "es": "Revise el horario: la cita debe terminar después de empezar y durar 24 horas como máximo.",
+        "en": "Check the times: the appointment must end after it starts and last 24 hours at most.",
+    },
+    "null_field": {
+        "es": "Título, horario y estado no pueden quedar vacíos.",
+        "en": "Title, times and status cannot be empty.",
+    },
+    "invalid_range": {
+        "es": "Revise las fechas «from» y «to»: use fechas AAAA-MM-DD o fecha y hora con zona horaria, "
+              "y que «to» sea posterior a «from».",
+        "en": "Check «from» and «to»: use YYYY-MM-DD dates or date-times with an offset, "
+              "with «to» after «from».",
+    },
+    "range_too_long": {
+        "es": "El periodo solicitado es demasiado largo (400 días como máximo).",
+        "en": "The requested period is too long (400 days at most).",
+    },
+    # sync and idempotency
+    "invalid_cursor": {
+        "es": "El cursor de sincronización no es válido. Sincronice desde el principio.",
+        "en": "The sync cursor is not valid. Sync again from the beginning.",
+    },
+    "invalid_idempotency_key": {
+        "es": "La clave Idempotency-Key no es válida (1 a 200 letras, números o - _ . :).",
+        "en": "The Idempotency-Key is not valid (1 to 200 letters, digits or - _ . :).",
+    },
+    "idempotency_key_reused": {
+        "es": "Esta clave Idempotency-Key ya se usó con otra solicitud.",
+        "en": "This Idempotency-Key was already used with a different request.",
+    },
+    "idempotency_in_progress": {
+        "es": "Una solicitud con la misma clave sigue en proceso. Intente de nuevo en un momento.",
+        "en": "A request with the same key is still in progress. Try again in a moment.",
+    },
     # validation reasons
     "field.missing": {"es": "obligatorio", "en": "required"},
     "field.extra": {"es": "no permitido", "en": "not allowed"},

@@ -1,9 +1,12 @@
 """Imports every domain's tables, so ``Base.metadata`` is complete (Alembic, tests)."""
 
 from carnet_server import audit as _audit  # noqa: F401
+from carnet_server.agenda import tables as _agenda  # noqa: F401
 from carnet_server.auth import tables as _auth  # noqa: F401
 from carnet_server.db import Base
+from carnet_server.idempotency import tables as _idempotency  # noqa: F401
 from carnet_server.patients import tables as _patients  # noqa: F401
+from carnet_server.sync import tables as _sync  # noqa: F401
 
 metadata = Base.metadata
 

@@ -1,0 +1,1 @@
+"""Appointments: the hospital's and the family's own, with .ics export."""

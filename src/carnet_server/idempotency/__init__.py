@@ -1,0 +1,1 @@
+"""``Idempotency-Key`` for creating POSTs: a retry gets the stored response (see ``deps``)."""

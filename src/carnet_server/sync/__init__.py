@@ -1,0 +1,1 @@
+"""The change sequence behind ``GET /api/v1/sync`` (see ``service``)."""

@@ -1,0 +1,57 @@
+"""Routes of the sync domain: ``GET /api/v1/sync`` with a strong ETag and 304."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Response
+
+from carnet import contract
+from carnet.contract import Role
+from carnet_server.auth.deps import ContextDep, SessionDep, require_role
+from carnet_server.auth.service import Principal
+from carnet_server.errors import ApiException
+from carnet_server.sync import service
+
+router = APIRouter(prefix="/api/v1", tags=["sync"])
+
+Guardian = Annotated[Principal, Depends(require_role(Role.GUARDIAN))]
+_ERRORS = {code: {"model": contract.ErrorBody} for code in (401, 403, 422)}
+
+
+def etag_of(body: bytes) -> str:
+    """A strong validator: the hash of the exact response body."""
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """RFC 9110 If-None-Match: weak comparison, lists and ``*``."""
+    if not if_none_match:
+        return False
+    for candidate in if_none_match.split(","):
+        candidate = candidate.strip()
+        if candidate == "*" or candidate.removeprefix("W/") == etag:
+            return True
+    return False
+
+
+@router.get("/sync", response_model=contract.SyncPage, responses={**_ERRORS, 304: {"description": "Not modified"}})
+def read_changes(
+    user: Guardian,
+    session: SessionDep,
+    ctx: ContextDep,
+    cursor: Annotated[str, Query(max_length=service.MAX_CURSOR_LENGTH)] = "",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    if_none_match: Annotated[str | None, Header(max_length=1024)] = None,
+) -> Response:
+    """Changes to the caller's children after ``cursor``; 304 when the ETag still matches."""
+    try:
+        page = service.page(session, ctx=ctx, user_id=user.id, cursor=cursor, limit=limit)
+    except service.InvalidCursor as exc:
+        raise ApiException(422, "invalid_cursor") from exc
+    body = page.model_dump_json().encode("utf-8")
+    headers = {"ETag": etag_of(body), "Cache-Control": "private, no-cache"}
+    if etag_matches(if_none_match, headers["ETag"]):
+        return Response(status_code=304, headers=headers)
+    return Response(content=body, media_type="application/json", headers=headers)
