@@ -12,13 +12,17 @@ Every failure leaves this module as one of these exceptions::
           ├── NotFound            404
           ├── Conflict            409
           ├── RateLimited         429 — ``retry_after`` seconds (Retry-After)
-          └── ServerError         5xx
+          └── ServerError         5xx — ``retry_after`` too when the server sent one
+
+Every HttpError carries ``retry_after`` (None without a Retry-After header).
 
 A request with a bearer token that gets 401 is refreshed once, transparently,
 with the stored refresh token (which rotates: the new pair is handed to
 ``on_tokens`` to be stored), then repeated once. Only GETs are retried on
 network errors, a bounded number of times with backoff; login is never
-repeated behind the user's back.
+repeated behind the user's back. Writes from the outbox (:meth:`ApiClient.send_write`)
+are never repeated here either: the sync engine owns their retries, each with
+its ``Idempotency-Key``.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -50,6 +55,7 @@ __all__ = [
     "ProtocolError",
     "RateLimited",
     "ServerError",
+    "SyncAnswer",
     "Tokens",
 ]
 
@@ -69,11 +75,12 @@ class ProtocolError(ApiError):
 
 
 class HttpError(ApiError):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, retry_after: float | None = None) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code
         self.message = message
+        self.retry_after = retry_after
 
 
 class BadRequest(HttpError):
@@ -97,9 +104,7 @@ class Conflict(HttpError):
 
 
 class RateLimited(HttpError):
-    def __init__(self, status: int, code: str, message: str, retry_after: float | None) -> None:
-        super().__init__(status, code, message)
-        self.retry_after = retry_after
+    pass
 
 
 class ServerError(HttpError):
@@ -110,6 +115,14 @@ _BY_STATUS: dict[int, type[HttpError]] = {
     400: BadRequest, 422: BadRequest, 401: AuthError, 403: Forbidden,
     404: NotFound, 409: Conflict,
 }
+
+
+@dataclass(frozen=True)
+class SyncAnswer:
+    """One answer of GET /api/v1/sync: a page, or None when the server said 304."""
+
+    page: contract.SyncPage | None
+    etag: str | None
 
 
 @dataclass(frozen=True)
@@ -143,11 +156,12 @@ def _error_from(response: httpx.Response) -> HttpError:
     except ValidationError:
         pass
     status = response.status_code
+    retry_after = parse_retry_after(response.headers.get("Retry-After"))
     if status == 429:
-        return RateLimited(status, code, message, parse_retry_after(response.headers.get("Retry-After")))
+        return RateLimited(status, code, message, retry_after)
     if status >= 500:
-        return ServerError(status, code, message)
-    return _BY_STATUS.get(status, BadRequest)(status, code, message)
+        return ServerError(status, code, message, retry_after)
+    return _BY_STATUS.get(status, BadRequest)(status, code, message, retry_after)
 
 
 def default_backoff(attempt: int) -> float:
@@ -218,6 +232,38 @@ class ApiClient:
         path = f"/api/v1/patients/{quote(patient_id, safe='')}/carnet"
         return self._parse(await self._authed("GET", path), contract.Carnet)
 
+    async def sync(self, cursor: str = "", *, limit: int = 200, etag: str | None = None) -> SyncAnswer:
+        """One page of changes after ``cursor``; ``etag`` asks for 304 when nothing changed."""
+        headers = {"If-None-Match": etag} if etag else None
+        response = await self._authed("GET", "/api/v1/sync", params={"cursor": cursor, "limit": limit},
+                                      headers=headers, ok_statuses=(304,))
+        if response.status_code == 304:
+            return SyncAnswer(None, etag)
+        return SyncAnswer(self._parse(response, contract.SyncPage), response.headers.get("ETag"))
+
+    async def send_write(self, method: str, path: str, body: dict[str, Any] | None, *,
+                         idempotency_key: str) -> Any:
+        """One outbox write, sent once (no retry here); the JSON answer, or None (204)."""
+        kwargs: dict[str, Any] = {"headers": {"Idempotency-Key": idempotency_key}}
+        if body is not None:
+            kwargs["json"] = body
+        response = await self._authed(method, path, **kwargs)
+        if response.status_code == 204 or not response.content:
+            return None
+        return self._json(response)
+
+    async def appointments(self, patient_id: str, *, start: datetime | None = None,
+                           end: datetime | None = None) -> list[contract.Appointment]:
+        params = {k: v.isoformat() for k, v in (("from", start), ("to", end)) if v is not None}
+        path = f"/api/v1/patients/{quote(patient_id, safe='')}/appointments"
+        data = self._json(await self._authed("GET", path, params=params))
+        if not isinstance(data, list):
+            raise ProtocolError(f"{path}: not a list")
+        try:
+            return [contract.Appointment.model_validate(item) for item in data]
+        except ValidationError as exc:
+            raise ProtocolError(f"{path}: {exc.error_count()} invalid fields") from exc
+
     async def jwks(self) -> dict[str, Any]:
         response = await self._send("GET", "/.well-known/jwks.json", retry=True)
         data = self._json(response)
@@ -247,8 +293,9 @@ class ApiClient:
         return await self._send(method, path, bearer=self.tokens, retry=method == "GET", **kwargs)
 
     async def _send(self, method: str, path: str, *, bearer: Tokens | None = None,
-                    retry: bool, **kwargs: Any) -> httpx.Response:
-        headers = {"Accept-Language": self.locale}
+                    retry: bool, headers: dict[str, str] | None = None,
+                    ok_statuses: tuple[int, ...] = (), **kwargs: Any) -> httpx.Response:
+        headers = {**(headers or {}), "Accept-Language": self.locale}
         if bearer is not None:
             headers["Authorization"] = f"Bearer {bearer.access_token}"
         attempts = 1 + (self._get_retries if retry else 0)
@@ -260,7 +307,7 @@ class ApiClient:
                     raise NetworkError(str(exc) or type(exc).__name__) from exc
                 await asyncio.sleep(self._backoff(attempt))  # backoff between retries
                 continue
-            if response.is_success:
+            if response.is_success or response.status_code in ok_statuses:
                 return response
             raise _error_from(response)
         raise AssertionError("unreachable")  # pragma: no cover

@@ -11,12 +11,16 @@ import flet as ft
 from carnet.config import load_config
 from carnet.secret_store import SecretStore, select_secret_store
 from carnet.session import AppSession
-from carnet.state import Phase, Screen
+from carnet.state import Phase, Screen, Tab
 from carnet.store import default_data_dir
+from carnet.views import agenda as agenda_view
+from carnet.views import appointment as appointment_view
 from carnet.views import carnet as carnet_view
 from carnet.views import children as children_view
 from carnet.views import settings as settings_view
-from carnet.views.common import GREEN, starting_view
+from carnet.views import sync_status as sync_view
+from carnet.views.appointment_form import AppointmentFormView
+from carnet.views.common import GREEN, nav_bar, starting_view, sync_icon
 from carnet.views.login import LoginView
 
 __all__ = ["CarnetUI", "main"]
@@ -31,7 +35,10 @@ class CarnetUI:
         self.page = page
         self.session = session
         self._login: LoginView | None = None
+        self._form: AppointmentFormView | None = None
         self._tasks: list[Future[Any]] = []
+        #: Flet services (file picker, share sheet, connectivity): kept referenced while the page lives.
+        self.services: dict[str, Any] = {}
         session.state.subscribe(self.render)
 
     # ---- actions (event handlers) -------------------------------------------
@@ -58,6 +65,49 @@ class CarnetUI:
         if locale:
             self.page.run_task(self.session.set_locale, locale)
 
+    def _tab(self, tab: Tab) -> None:
+        self.session.show_tab(tab)
+
+    def _sync_status(self, _: Any = None) -> None:
+        self.session.show_sync_status()
+
+    def _open_appointment(self, appointment_id: str) -> None:
+        self.session.agenda.reload()
+        self.session.state.tab = Tab.AGENDA
+        self.session.agenda.open(appointment_id)
+
+    async def _calendar(self, _: Any = None) -> None:
+        agenda = self.session.agenda
+        selected = self.session.state.agenda.selected_id
+        made = agenda.calendar_file(selected) if selected else None
+        if made is None:
+            return
+        agenda.calendar_result(await self.deliver_file(*made))
+
+    async def deliver_file(self, name: str, data: bytes) -> bool:
+        """Phones: the share sheet (calendar apps import .ics). Web: a download. Desktop: a save dialog."""
+        try:
+            if _platform(self.page) in ("android", "ios"):
+                share = self.services.setdefault("share", ft.Share())
+                result = await share.share_files(
+                    [ft.ShareFile.from_bytes(data, mime_type="text/calendar", name=name)])
+                return result.status != ft.ShareResultStatus.DISMISSED
+            picker = self.services.setdefault("file_picker", ft.FilePicker())
+            path = await picker.save_file(file_name=name, src_bytes=data, file_type=ft.FilePickerFileType.CUSTOM,
+                                          allowed_extensions=["ics"])
+            return bool(self.page.web or path)
+        except Exception as exc:  # noqa: BLE001 - a platform without the service: say so, don't crash
+            log.warning("calendar file not delivered: %s", type(exc).__name__)
+            return False
+
+    def _save_form(self, form: Any) -> None:
+        if self.session.agenda.save(form):
+            self._form = None
+
+    def _back_from_form(self, _: Any = None) -> None:
+        self._form = None
+        self.session.back()
+
     # ---- drawing --------------------------------------------------------------
 
     def build_view(self) -> ft.View:
@@ -69,17 +119,48 @@ class CarnetUI:
                 self._login = LoginView(self.session.login)
             return self._login.build(state, tr)
         self._login = None
+        agenda = self.session.agenda
+        if state.screen is not Screen.APPOINTMENT_FORM:
+            self._form = None
         if state.screen is Screen.SETTINGS:
             return settings_view.build(state, tr, on_back=self._back, on_locale=self._locale,
-                                       on_logout=self._logout)
+                                       on_logout=self._logout, on_sync_status=self._sync_status)
+        if state.screen is Screen.SYNC_STATUS:
+            return sync_view.build(state, tr, on_back=self._back, on_sync_now=self._refresh,
+                                   on_retry=self.session.retry_item, on_discard=self.session.discard_item,
+                                   on_dismiss=self._dismiss)
+        if state.screen is Screen.APPOINTMENT_FORM and state.agenda.form is not None:
+            if self._form is None or self._form.form.record_id != state.agenda.form.record_id:
+                self._form = AppointmentFormView(state.agenda.form, self._save_form)
+            return self._form.build(state, tr, on_back=self._back_from_form,
+                                    on_message_dismiss=lambda _: agenda.dismiss_message())
+        if state.screen is Screen.APPOINTMENT:
+            selected = state.agenda.selected_id
+            return appointment_view.build(
+                state, tr, on_back=self._back, on_calendar=self._calendar,
+                on_edit=lambda _: agenda.edit(selected) if selected else None,
+                on_ask_delete=lambda _: agenda.ask_delete(True), on_cancel_delete=lambda _: agenda.ask_delete(False),
+                on_delete=lambda _: agenda.delete(selected) if selected else None, on_dismiss=self._dismiss,
+                on_message_dismiss=lambda _: agenda.dismiss_message())
+        now = self.session.clock()
+        status_button = sync_icon(state, tr, self._sync_status)
+        if state.screen is Screen.AGENDA:
+            return agenda_view.build(
+                state, tr, agenda.visible(), today=agenda.today(), now=now, on_tab=self._tab,
+                on_refresh=self._refresh, on_settings=self._settings, on_sync_status=self._sync_status,
+                on_dismiss=self._dismiss, on_message_dismiss=lambda _: agenda.dismiss_message(),
+                on_month=agenda.move_month, on_day=agenda.pick_day, on_child=agenda.filter_child,
+                on_kind=agenda.filter_kind, on_open=agenda.open, on_add=lambda _: agenda.new())
+        bar = nav_bar(state, tr, self._tab)
         if state.screen is Screen.CARNET and state.selected_child_id:
-            now = self.session.clock()
             return carnet_view.build(
                 state, tr, today=now.astimezone().date(), now_ts=now.timestamp(),
                 on_back=self._back if len(state.children) > 1 else None,
-                on_refresh=self._refresh, on_settings=self._settings, on_dismiss=self._dismiss)
+                on_refresh=self._refresh, on_settings=self._settings, on_dismiss=self._dismiss,
+                sync_button=status_button, navigation_bar=bar, on_open_appointment=self._open_appointment)
         return children_view.build(state, tr, on_pick=self._pick, on_refresh=self._refresh,
-                                   on_settings=self._settings, on_dismiss=self._dismiss)
+                                   on_settings=self._settings, on_dismiss=self._dismiss,
+                                   sync_button=status_button, navigation_bar=bar)
 
     def render(self) -> None:
         view = self.build_view()
@@ -94,6 +175,21 @@ class CarnetUI:
         if sync_now:
             self._tasks.append(self.page.run_task(self.session.refresh))
         self._tasks.append(self.page.run_task(self.session.run_periodic_sync))
+
+    def watch_connectivity(self) -> None:
+        """Flet's connectivity service: when the network comes back, waiting writes go at once."""
+        try:
+            connectivity = ft.Connectivity()
+        except Exception as exc:  # noqa: BLE001 - not every client has it: the engine's own detection remains
+            log.info("no connectivity service: %s", type(exc).__name__)
+            return
+
+        async def changed(e: ft.ConnectivityChangeEvent) -> None:
+            connected = any(kind != ft.ConnectivityType.NONE for kind in e.connectivity)
+            await self.session.network_changed(connected)
+
+        connectivity.on_change = changed
+        self.services["connectivity"] = connectivity
 
     async def on_lifecycle(self, e: ft.AppLifecycleStateChangeEvent) -> None:
         # Phones suspend background apps: sync again when the app comes back.
@@ -147,6 +243,7 @@ async def main(page: ft.Page) -> None:
     ui.render()
     page.on_app_lifecycle_state_change = ui.on_lifecycle
     page.on_close = ui.shutdown
+    ui.watch_connectivity()
     sync_now = await session.start()
     ui.start_background(sync_now)
 

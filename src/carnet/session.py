@@ -2,9 +2,16 @@
 
 :class:`AppSession` owns the :class:`~carnet.state.AppState` and is the only
 place that joins the API client, the secret store and the offline store.
-Screens show what the repository holds; :meth:`AppSession.refresh` fetches
-from the network, writes the store and only then reloads the state, so a
-failed sync leaves the cached carnet on screen with an offline banner.
+Screens show what the repository holds; :meth:`AppSession.refresh` pushes the
+outbox and pulls changes (:mod:`carnet.sync`), fetches the carnets, writes the
+store and only then reloads the state, so a failed sync leaves the cached
+data on screen with an offline banner. The agenda's use cases live in
+:mod:`carnet.agenda_cases` (``session.agenda``).
+
+Syncs run at start, on the refresh button, every ``sync_interval_seconds``,
+when an outbox item's backoff ends, right after a write, and when the network
+comes back (Flet's connectivity event, or the first request that succeeds
+after failures).
 """
 
 from __future__ import annotations
@@ -20,12 +27,15 @@ import httpx
 from pydantic import ValidationError
 
 from carnet import contract, qrtoken
+from carnet.agenda import AgendaRepository
+from carnet.agenda_cases import AgendaCases
 from carnet.api import (
     ApiClient,
     ApiError,
     AuthError,
     HttpError,
     NetworkError,
+    NotFound,
     ProtocolError,
     RateLimited,
     ServerError,
@@ -34,10 +44,12 @@ from carnet.api import (
 )
 from carnet.config import AppConfig
 from carnet.i18n import Translator
+from carnet.outbox import Backoff, Outbox
 from carnet.qr import render_qr
 from carnet.secret_store import SecretStore
-from carnet.state import AppState, CarnetRepository, Phase, Screen
+from carnet.state import AppState, CarnetRepository, Phase, Screen, Tab
 from carnet.store import OfflineStore, destroy_store, open_store
+from carnet.sync import SyncEngine
 
 __all__ = ["AppSession"]
 
@@ -50,7 +62,8 @@ LOCALE_SECRET = "locale"
 class AppSession:
     def __init__(self, config: AppConfig, secrets: SecretStore, data_dir: Path, *,
                  transport: httpx.AsyncBaseTransport | None = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 backoff: Backoff | None = None) -> None:
         self.config = config
         self.secrets = secrets
         self.data_dir = data_dir
@@ -61,7 +74,13 @@ class AppSession:
                              locale=self.tr.locale, on_tokens=self._save_tokens, transport=transport)
         self.store: OfflineStore | None = None
         self.repo: CarnetRepository | None = None
+        self.outbox: Outbox | None = None
+        self.records: AgendaRepository | None = None
+        self.engine: SyncEngine | None = None
+        self.backoff = backoff or Backoff(cap=float(config.sync_interval_seconds))
+        self.agenda = AgendaCases(self)
         self._sync_lock = asyncio.Lock()
+        self._wake: asyncio.Event | None = None
 
     # ---- lifecycle ---------------------------------------------------------
 
@@ -91,11 +110,38 @@ class AppSession:
             self.store.close()
 
     async def run_periodic_sync(self) -> None:
-        """Sync every ``sync_interval_seconds`` while logged in (cancel to stop)."""
+        """Sync every ``sync_interval_seconds``, sooner when asked or when a retry is due (cancel to stop)."""
+        wake = self._wake_event()
         while True:
-            await asyncio.sleep(self.config.sync_interval_seconds)
+            try:
+                await asyncio.wait_for(wake.wait(), timeout=self._seconds_to_next_sync())
+            except TimeoutError:
+                pass
+            wake.clear()
             if self.state.phase is Phase.READY:
                 await self.refresh()
+
+    def request_sync(self) -> None:
+        """Ask the background loop for a sync now (after a write, a retry, the network back)."""
+        self._wake_event().set()
+
+    async def network_changed(self, connected: bool) -> None:
+        """Flet's connectivity event: when the network is back, waiting writes go at once."""
+        if connected and self.outbox is not None:
+            self.outbox.network_is_back(self.clock())
+            self.request_sync()
+
+    def _wake_event(self) -> asyncio.Event:
+        if self._wake is None:
+            self._wake = asyncio.Event()
+        return self._wake
+
+    def _seconds_to_next_sync(self) -> float:
+        interval = float(self.config.sync_interval_seconds)
+        retry_at = self.outbox.next_attempt_at() if self.outbox is not None else None
+        if retry_at is None:
+            return interval
+        return max(0.0, min(interval, (retry_at - self.clock()).total_seconds()))
 
     # ---- use cases ---------------------------------------------------------
 
@@ -130,15 +176,18 @@ class AppSession:
             state.changed()
 
     async def refresh(self) -> None:
-        """Fetch me, every child's carnet and the JWKS; store them; reload the state."""
-        if self.repo is None or self._sync_lock.locked():
+        """Push the outbox and pull changes; fetch me, every carnet and the JWKS; reload the state."""
+        if self.repo is None or self.engine is None or self._sync_lock.locked():
             return
-        repo, state = self.repo, self.state
+        repo, state, engine = self.repo, self.state, self.engine
         async with self._sync_lock:
             state.syncing = True
             state.changed()
             ended = False
             try:
+                report = await engine.run()
+                if report.offline:
+                    raise NetworkError("sync: no answer")
                 me = await self.api.me()
                 carnets = [await self.api.carnet(p.id) for p in me.patients]
                 try:
@@ -151,7 +200,8 @@ class AppSession:
                     repo.save_carnet(carnet, fetched_at=now)
                 if jwks is not None:
                     repo.save_jwks(jwks, fetched_at=now)
-                state.online, state.sync_error = True, None
+                state.online = True
+                state.sync_error = self.message_for(report.error) if report.error else None
             except NetworkError:
                 state.online = False
             except AuthError:
@@ -170,7 +220,7 @@ class AppSession:
         if not any(c.id == patient_id for c in self.state.children):
             return
         self.state.selected_child_id = patient_id
-        self.state.screen = Screen.CARNET
+        self.state.screen, self.state.tab = Screen.CARNET, Tab.CARNET
         self._load_carnet()
         self.state.changed()
 
@@ -178,14 +228,46 @@ class AppSession:
         self.state.screen = screen
         self.state.changed()
 
-    def back(self) -> None:
-        """From settings to the carnet (or the picker); from a carnet to the picker."""
+    def show_tab(self, tab: Tab) -> None:
+        """The navigation bar: the carnet (or the child picker) or the agenda."""
         state = self.state
-        if state.screen is Screen.SETTINGS and state.selected_child_id:
+        state.tab = tab
+        if tab is Tab.AGENDA:
+            state.screen = Screen.AGENDA
+            self.agenda.reload()
+        else:
+            state.screen = Screen.CARNET if state.selected_child_id else Screen.CHILDREN
+        state.changed()
+
+    def back(self) -> None:
+        """Settings and the sync screen go back to their tab; a carnet goes back to the picker."""
+        state = self.state
+        if state.screen in (Screen.SETTINGS, Screen.SYNC_STATUS) and state.tab is Tab.AGENDA:
+            state.screen = Screen.AGENDA
+        elif state.screen in (Screen.APPOINTMENT, Screen.APPOINTMENT_FORM):
+            self.agenda.close()
+            return
+        elif state.screen in (Screen.SETTINGS, Screen.SYNC_STATUS) and state.selected_child_id:
             state.screen = Screen.CARNET
-        elif len(state.children) > 1 or state.screen is Screen.SETTINGS:
+        elif len(state.children) > 1 or state.screen in (Screen.SETTINGS, Screen.SYNC_STATUS):
             state.screen = Screen.CHILDREN
         state.changed()
+
+    def show_sync_status(self) -> None:
+        self.agenda.reload()
+        self.state.screen = Screen.SYNC_STATUS
+        self.state.changed()
+
+    def retry_item(self, item_id: str) -> None:
+        if self.outbox is not None and self.outbox.retry(item_id):
+            self.agenda.reload()
+            self.state.changed()
+            self.request_sync()
+
+    def discard_item(self, item_id: str) -> None:
+        if self.outbox is not None and self.outbox.discard(item_id):
+            self.agenda.reload()
+            self.state.changed()
 
     async def set_locale(self, locale: str) -> None:
         self._apply_locale(locale)
@@ -215,6 +297,8 @@ class AppSession:
             return t("err_network")
         if isinstance(exc, ServerError):
             return t("err_server")
+        if isinstance(exc, ProtocolError):
+            return t("err_bad_answer")
         if isinstance(exc, HttpError) and exc.message:
             return exc.message  # already localized by the server (Accept-Language)
         return t("err_unexpected")
@@ -232,6 +316,10 @@ class AppSession:
         assert self.store is not None
         self.state.user = user
         self.repo = CarnetRepository(self.store, user.id)
+        self.outbox = Outbox(self.store, user.id)
+        self.records = AgendaRepository(self.store, user.id)
+        self.engine = SyncEngine(self.api, self.outbox, self.records, clock=self.clock, backoff=self.backoff,
+                                 describe=self._describe_rejection)
         self.state.phase = Phase.READY
         self.state.screen = Screen.CHILDREN
         self._load_from_repo()
@@ -251,11 +339,20 @@ class AppSession:
             state.selected_child_id = state.children[0].id
             if state.screen is Screen.CHILDREN:
                 state.screen = Screen.CARNET
+        self.agenda.reload()
         self._load_carnet()
+
+    def _describe_rejection(self, exc: ApiError) -> str:
+        if isinstance(exc, HttpError) and exc.message:
+            return exc.message  # the server's reason, in the app's language
+        if isinstance(exc, NotFound):
+            return self.tr.t("err_record_gone")
+        return self.message_for(exc)
 
     def _load_carnet(self) -> None:
         state, repo = self.state, self.repo
         cached = repo.carnet(state.selected_child_id) if repo and state.selected_child_id else None
+        self.agenda.load_next_appointment()
         if cached is None:
             state.carnet = state.carnet_fetched_at = state.qr = state.qr_check = None
             return
@@ -305,6 +402,6 @@ class AppSession:
             await destroy_store(self.store, self.secrets)
             self.store.close()
             self.store = (await open_store(self.secrets, self.data_dir)).store
-        self.repo = None
+        self.repo = self.outbox = self.records = self.engine = None
         self.state.reset_to_login(message)
         self.state.changed()

@@ -14,11 +14,14 @@ from enum import StrEnum
 from typing import Any
 
 from carnet import contract
+from carnet.agenda import AgendaItem
+from carnet.agenda_form import AppointmentForm
+from carnet.outbox import OutboxItem
 from carnet.qr import QrImage
 from carnet.qrtoken import Verification
 from carnet.store import OfflineStore
 
-__all__ = ["AppState", "CarnetRepository", "Phase", "Screen", "current_cycle"]
+__all__ = ["AgendaUi", "AppState", "CarnetRepository", "Phase", "Screen", "SyncStatus", "Tab", "current_cycle"]
 
 
 class Phase(StrEnum):
@@ -31,6 +34,41 @@ class Screen(StrEnum):
     CHILDREN = "children"
     CARNET = "carnet"
     SETTINGS = "settings"
+    AGENDA = "agenda"
+    APPOINTMENT = "appointment"
+    APPOINTMENT_FORM = "appointment_form"
+    SYNC_STATUS = "sync_status"
+
+
+class Tab(StrEnum):
+    """The navigation bar's destinations (settings stays in the app bar)."""
+
+    CARNET = "carnet"
+    AGENDA = "agenda"
+
+
+@dataclass
+class AgendaUi:
+    """What the agenda screens show: month, day, filters, the chosen appointment, the form."""
+
+    month: date | None = None  # first day of the month shown
+    day: date | None = None
+    patient_id: str | None = None  # None: every child
+    kind: contract.AppointmentKind | None = None  # None: every kind
+    items: list[AgendaItem] = field(default_factory=list)
+    selected_id: str | None = None
+    confirm_delete: bool = False
+    form: AppointmentForm | None = None
+    #: A short confirmation or problem shown at the top of the agenda screens.
+    message: str | None = None
+
+
+@dataclass
+class SyncStatus:
+    last_success_at: datetime | None = None
+    pending: int = 0
+    failed: list[OutboxItem] = field(default_factory=list)
+    retry_at: datetime | None = None
 
 
 @dataclass
@@ -57,6 +95,11 @@ class AppState:
     login_error: str | None = None
     sync_error: str | None = None
     notices: list[str] = field(default_factory=list)
+    tab: Tab = Tab.CARNET
+    agenda: AgendaUi = field(default_factory=AgendaUi)
+    sync: SyncStatus = field(default_factory=SyncStatus)
+    #: The selected child's next appointment (carnet screen).
+    next_appointment: AgendaItem | None = None
     _listeners: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     def subscribe(self, listener: Callable[[], None]) -> None:
@@ -77,6 +120,13 @@ class AppState:
     @property
     def selected_child(self) -> contract.PatientRef | None:
         return next((c for c in self.children if c.id == self.selected_child_id), None)
+
+    def child_name(self, patient_id: str) -> str:
+        return next((c.display_name for c in self.children if c.id == patient_id), "")
+
+    @property
+    def selected_appointment(self) -> AgendaItem | None:
+        return next((i for i in self.agenda.items if i.id == self.agenda.selected_id), None)
 
 
 def current_cycle(carnet: contract.Carnet, today: date) -> contract.Cycle | None:

@@ -1,10 +1,18 @@
 """The offline store: what the app shows without network, encrypted at rest.
 
 One SQLite file (the only module that touches sqlite3) holding, per user, the
-patient list (``me``), the last carnet of each child (with its QR token) and
-the server's JWKS, each with the time it was fetched. Every value is sealed
+patient list (``me``), the last carnet of each child (with its QR token), the
+server's JWKS, the synced records (appointments) with the sync cursor, each
+with the time it was fetched, and the **outbox** of writes not yet accepted by
+the server (see :mod:`carnet.outbox`). Every value is sealed
 with AES-256-GCM: a random 96-bit nonce per record and the associated data
-``records|<user>|<kind>|<key>``, so a record can't be moved to another slot.
+``records|<user>|<kind>|<key>`` (``outbox|<user>|<id>`` for outbox items), so
+a record can't be moved to another slot. Only what ordering and scheduling
+need stays in clear in the outbox: the item's id, order, state, attempts and
+next attempt time.
+
+:meth:`OfflineStore.transaction` groups writes into one SQLite transaction
+(the sync moves its cursor in the same commit as the data it covers).
 
 The 32-byte data key lives in the :class:`~carnet.secret_store.SecretStore`,
 never in the file. When it is missing or wrong (a memory-only secret store
@@ -19,7 +27,8 @@ import json
 import os
 import sqlite3
 import sys
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,8 +39,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from carnet.secret_store import SecretStore
 
-__all__ = ["CachedRecord", "OfflineStore", "StoreOpened", "UnreadableStore", "default_data_dir", "destroy_store",
-           "open_store"]
+__all__ = ["CachedRecord", "OfflineStore", "OutboxRow", "StoreOpened", "UnreadableStore", "default_data_dir",
+           "destroy_store", "open_store"]
 
 KEY_SECRET = "store_key"
 DB_NAME = "carnet-cache.sqlite3"
@@ -42,6 +51,12 @@ CREATE TABLE IF NOT EXISTS records (
     user_id TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL,
     nonce BLOB NOT NULL, sealed BLOB NOT NULL, fetched_at TEXT NOT NULL,
     PRIMARY KEY (user_id, kind, key)
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE, user_id TEXT NOT NULL, created_at TEXT NOT NULL,
+    state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at TEXT,
+    nonce BLOB NOT NULL, sealed BLOB NOT NULL
 );
 """
 
@@ -54,6 +69,19 @@ class UnreadableStore(Exception):
 class CachedRecord:
     value: Any
     fetched_at: datetime
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """One stored outbox item; ``payload`` is the decrypted JSON the outbox put there."""
+
+    id: str
+    seq: int
+    created_at: datetime
+    state: str
+    attempts: int
+    next_attempt_at: datetime | None
+    payload: dict[str, Any]
 
 
 def default_data_dir(env: dict[str, str] | None = None) -> Path:
@@ -81,11 +109,35 @@ class OfflineStore:
         self.path = path
         self._aead = AESGCM(key)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA synchronous=FULL")  # a commit survives a killed app
         self._db.executescript(_SCHEMA)
+        self._depth = 0
         self._check_key()
 
     def close(self) -> None:
         self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Every write inside commits together, or none does (nested calls join the outer one)."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        else:
+            self._db.execute("COMMIT")
+        finally:
+            self._depth = 0
 
     # ---- sealing -------------------------------------------------------------
 
@@ -102,7 +154,8 @@ class OfflineStore:
     def _check_key(self) -> None:
         row = self._db.execute("SELECT nonce, sealed FROM meta WHERE name = 'check'").fetchone()
         if row is None:
-            if self._db.execute("SELECT 1 FROM records LIMIT 1").fetchone():
+            if (self._db.execute("SELECT 1 FROM records LIMIT 1").fetchone()
+                    or self._db.execute("SELECT 1 FROM outbox LIMIT 1").fetchone()):
                 raise UnreadableStore("records without a key check")
             nonce, sealed = self._seal("meta|check", _CHECK_PLAINTEXT)
             self._db.execute("INSERT INTO meta VALUES ('check', ?, ?)", (nonce, sealed))
@@ -135,6 +188,19 @@ class OfflineStore:
         value = json.loads(self._open(self._aad(user_id, kind, key), row[0], row[1]))
         return CachedRecord(value, datetime.fromisoformat(row[2]))
 
+    def get_kind(self, user_id: str, kind: str) -> dict[str, CachedRecord]:
+        """Every record of one kind for a user, by key."""
+        rows = self._db.execute(
+            "SELECT key, nonce, sealed, fetched_at FROM records WHERE user_id=? AND kind=?",
+            (user_id, kind),
+        ).fetchall()
+        return {key: CachedRecord(json.loads(self._open(self._aad(user_id, kind, key), nonce, sealed)),
+                                  datetime.fromisoformat(fetched))
+                for key, nonce, sealed, fetched in rows}
+
+    def delete(self, user_id: str, kind: str, key: str = "") -> None:
+        self._db.execute("DELETE FROM records WHERE user_id=? AND kind=? AND key=?", (user_id, kind, key))
+
     def delete_kind(self, user_id: str, kind: str, *, keep: set[str] | None = None) -> None:
         """Delete a user's records of one kind, except the keys in ``keep``."""
         rows = self._db.execute("SELECT key FROM records WHERE user_id=? AND kind=?",
@@ -144,9 +210,51 @@ class OfflineStore:
                 self._db.execute("DELETE FROM records WHERE user_id=? AND kind=? AND key=?",
                                  (user_id, kind, key))
 
+    # ---- outbox ---------------------------------------------------------------
+
+    @staticmethod
+    def _outbox_aad(user_id: str, item_id: str) -> str:
+        return f"outbox|{user_id}|{item_id}"
+
+    def outbox_add(self, user_id: str, item_id: str, payload: dict[str, Any], *, created_at: datetime) -> None:
+        plaintext = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        nonce, sealed = self._seal(self._outbox_aad(user_id, item_id), plaintext)
+        self._db.execute(
+            "INSERT INTO outbox (id, user_id, created_at, state, attempts, next_attempt_at, nonce, sealed) "
+            "VALUES (?, ?, ?, 'pending', 0, NULL, ?, ?)",
+            (item_id, user_id, created_at.isoformat(), nonce, sealed),
+        )
+
+    def outbox_rows(self, user_id: str) -> list[OutboxRow]:
+        """A user's outbox items, oldest first."""
+        rows = self._db.execute(
+            "SELECT id, seq, created_at, state, attempts, next_attempt_at, nonce, sealed FROM outbox "
+            "WHERE user_id=? ORDER BY seq", (user_id,),
+        ).fetchall()
+        return [OutboxRow(item_id, seq, datetime.fromisoformat(created), state, attempts,
+                          datetime.fromisoformat(next_at) if next_at else None,
+                          json.loads(self._open(self._outbox_aad(user_id, item_id), nonce, sealed)))
+                for item_id, seq, created, state, attempts, next_at, nonce, sealed in rows]
+
+    def outbox_update(self, user_id: str, item_id: str, *, state: str, attempts: int,
+                      next_attempt_at: datetime | None, payload: dict[str, Any] | None = None) -> None:
+        self._db.execute(
+            "UPDATE outbox SET state=?, attempts=?, next_attempt_at=? WHERE user_id=? AND id=?",
+            (state, attempts, next_attempt_at.isoformat() if next_attempt_at else None, user_id, item_id),
+        )
+        if payload is not None:
+            plaintext = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+            nonce, sealed = self._seal(self._outbox_aad(user_id, item_id), plaintext)
+            self._db.execute("UPDATE outbox SET nonce=?, sealed=? WHERE user_id=? AND id=?",
+                             (nonce, sealed, user_id, item_id))
+
+    def outbox_remove(self, user_id: str, item_id: str) -> None:
+        self._db.execute("DELETE FROM outbox WHERE user_id=? AND id=?", (user_id, item_id))
+
     def clear(self) -> None:
-        """Forget every record (logout) and shrink the file."""
+        """Forget every record and outbox item (logout) and shrink the file."""
         self._db.execute("DELETE FROM records")
+        self._db.execute("DELETE FROM outbox")
         self._db.execute("VACUUM")
 
 
@@ -160,7 +268,10 @@ class StoreOpened:
 def _has_records(path: Path) -> bool:
     try:
         with closing(sqlite3.connect(path)) as db:
-            return db.execute("SELECT 1 FROM records LIMIT 1").fetchone() is not None
+            if db.execute("SELECT 1 FROM records LIMIT 1").fetchone() is not None:
+                return True
+            tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            return "outbox" in tables and db.execute("SELECT 1 FROM outbox LIMIT 1").fetchone() is not None
     except sqlite3.DatabaseError:
         return True  # not even SQLite: something was there
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from carnet.secret_store import SecretStore
 
 
@@ -22,3 +24,42 @@ class DictSecretStore(SecretStore):
 
     async def delete(self, key: str) -> None:
         self.data.pop(key, None)
+
+
+class FileSecretStore(SecretStore):
+    """Test only: secrets in a JSON file, so a killed and restarted driver process finds its session.
+
+    Never used by the app (it must never keep secrets in a plain file).
+    """
+
+    secure = True
+    name = "test-file"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _load(self) -> dict[str, str]:
+        import json
+
+        return json.loads(self.path.read_text()) if self.path.exists() else {}
+
+    def _save(self, data: dict[str, str]) -> None:
+        import json
+        import os
+
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, self.path)
+
+    async def get(self, key: str) -> str | None:
+        return self._load().get(key)
+
+    async def set(self, key: str, value: str) -> None:
+        data = self._load()
+        data[key] = value
+        self._save(data)
+
+    async def delete(self, key: str) -> None:
+        data = self._load()
+        data.pop(key, None)
+        self._save(data)

@@ -9,6 +9,7 @@ import flet as ft
 from carnet import contract
 from carnet.i18n import Translator
 from carnet.state import AppState, current_cycle
+from carnet.agenda import MX
 from carnet.views.common import GREEN, Handler, app_bar, field, screen, section, status_banners
 
 QR_MAX_WIDTH = 340
@@ -66,16 +67,40 @@ def _history(tr: Translator, carnet: contract.Carnet) -> ft.Control:
     return section(tr.t("cycles"), rows)
 
 
+def _next_appointment(state: AppState, tr: Translator, on_open: Handler) -> ft.Control:
+    item = state.next_appointment
+    if item is None:
+        return section(tr.t("next_appointment"), [ft.Text(tr.t("no_next_appointment"), size=16)])
+    a = item.appointment
+    start, end = a.starts_at.astimezone(MX), a.ends_at.astimezone(MX)
+    return section(tr.t("next_appointment"), [
+        ft.TextButton(
+            content=ft.Column([
+                ft.Text(a.title, size=18, weight=ft.FontWeight.W_700, color=ft.Colors.BLACK),
+                ft.Text(tr.t("appt_time_range", date=tr.long_date(start.date()), start=f"{start:%H:%M}",
+                             end=f"{end:%H:%M}"), size=16, color=ft.Colors.BLACK),
+                ft.Text(tr.t("kind." + a.kind.value) + (f" · {a.place}" if a.place else ""), size=14,
+                        color=ft.Colors.GREY_800),
+            ], spacing=2),
+            on_click=lambda _: on_open(a.id), style=ft.ButtonStyle(padding=4)),
+    ])
+
+
 def build(state: AppState, tr: Translator, *, today: date, now_ts: float, on_back: Handler | None,
-          on_refresh: Handler, on_settings: Handler, on_dismiss: Handler) -> ft.View:
+          on_refresh: Handler, on_settings: Handler, on_dismiss: Handler,
+          sync_button: ft.Control | None = None, navigation_bar: ft.NavigationBar | None = None,
+          on_open_appointment: Handler = lambda _id: None) -> ft.View:
     carnet = state.carnet
     body: list[ft.Control] = [*status_banners(state, tr, on_dismiss=on_dismiss)]
     if carnet is None:
         body.append(ft.Text(tr.t("no_data_yet"), size=16))
         return screen("/carnet", app_bar(tr.t("carnet_title"), tr, on_back=on_back, on_refresh=on_refresh,
-                                         on_settings=on_settings, syncing=state.syncing), body)
+                                         on_settings=on_settings, syncing=state.syncing, sync_button=sync_button),
+                      body, navigation_bar=navigation_bar)
     patient = carnet.patient
+    # The QR first: with the navigation bar and a banner, it must still fit a 390×844 screen whole.
     body += [
+        _qr_block(state, tr, carnet, now_ts),
         section(tr.t("carnet_title"), [
             ft.Text(patient.full_name, size=22, weight=ft.FontWeight.W_700),
             field(tr.t("nss"), patient.nss),
@@ -83,7 +108,7 @@ def build(state: AppState, tr: Translator, *, today: date, now_ts: float, on_bac
             field(tr.t("birth_date"), tr.date(patient.birth_date)),
             field(tr.t("unit"), patient.unit.name),
         ]),
-        _qr_block(state, tr, carnet, now_ts),
+        _next_appointment(state, tr, on_open_appointment),
         section(tr.t("diagnosis"), [
             ft.Text(carnet.diagnosis.name + (f" ({carnet.diagnosis.cie10})" if carnet.diagnosis.cie10 else ""),
                     size=16) if carnet.diagnosis else ft.Text("—"),
@@ -95,4 +120,5 @@ def build(state: AppState, tr: Translator, *, today: date, now_ts: float, on_bac
         body.append(ft.Text(tr.t("updated_at", when=tr.datetime(state.carnet_fetched_at)), size=13,
                             color=ft.Colors.GREY_700))
     return screen("/carnet", app_bar(patient.display_name, tr, on_back=on_back, on_refresh=on_refresh,
-                                     on_settings=on_settings, syncing=state.syncing), body)
+                                     on_settings=on_settings, syncing=state.syncing, sync_button=sync_button),
+                  body, navigation_bar=navigation_bar)

@@ -13,7 +13,8 @@ from carnet.views.common import GREEN, Handler, app_bar, screen, status_banners
 
 
 def build(state: AppState, tr: Translator, *, on_pick: Callable[[str], Any], on_refresh: Handler,
-          on_settings: Handler, on_dismiss: Handler) -> ft.View:
+          on_settings: Handler, on_dismiss: Handler, sync_button: ft.Control | None = None,
+          navigation_bar: ft.NavigationBar | None = None) -> ft.View:
     body: list[ft.Control] = [*status_banners(state, tr, on_dismiss=on_dismiss)]
     if state.children:
         body.append(ft.Text(tr.t("children_title"), size=22, weight=ft.FontWeight.W_700))
@@ -32,4 +33,5 @@ def build(state: AppState, tr: Translator, *, on_pick: Callable[[str], Any], on_
         body.append(ft.Row([ft.ProgressRing(semantics_label=tr.t("syncing")), ft.Text(tr.t("syncing"))]))
     title = tr.t("app_title")
     return screen("/children", app_bar(title, tr, on_refresh=on_refresh, on_settings=on_settings,
-                                       syncing=state.syncing), body)
+                                       syncing=state.syncing, sync_button=sync_button), body,
+                  navigation_bar=navigation_bar)

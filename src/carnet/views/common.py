@@ -8,7 +8,7 @@ from typing import Any
 import flet as ft
 
 from carnet.i18n import Translator
-from carnet.state import AppState
+from carnet.state import AppState, Tab
 
 Handler = Callable[..., Any]
 
@@ -24,10 +24,22 @@ def icon_button(icon: ft.IconData, label: str, on_click: Handler | None, *,
                          on_click=on_click, icon_size=26, width=MIN_TOUCH, height=MIN_TOUCH)
 
 
+def sync_icon(state: AppState, tr: Translator, on_sync_status: Handler) -> ft.IconButton:
+    """Cloud icon opening the sync screen; its name says whether something waits or failed."""
+    status = state.sync
+    if status.failed:
+        return icon_button(ft.Icons.SYNC_PROBLEM, tr.t("sync_status_failed"), on_sync_status,
+                           color=ft.Colors.AMBER_200)
+    if status.pending:
+        return icon_button(ft.Icons.CLOUD_UPLOAD, tr.t("sync_status_pending", count=status.pending),
+                           on_sync_status, color=ft.Colors.WHITE)
+    return icon_button(ft.Icons.CLOUD_DONE, tr.t("sync_status"), on_sync_status, color=ft.Colors.WHITE)
+
+
 def app_bar(title: str, tr: Translator, *, on_back: Handler | None = None,
             on_refresh: Handler | None = None, on_settings: Handler | None = None,
-            syncing: bool = False) -> ft.AppBar:
-    actions: list[ft.Control] = []
+            syncing: bool = False, sync_button: ft.Control | None = None) -> ft.AppBar:
+    actions: list[ft.Control] = [sync_button] if sync_button is not None else []
     if on_refresh is not None:
         if syncing:
             actions.append(ft.Container(
@@ -96,12 +108,32 @@ def field(label: str, value: str) -> ft.Control:
                       ft.Text(value, size=16, weight=ft.FontWeight.W_500)], spacing=0)
 
 
-def screen(route: str, appbar: ft.AppBar | None, controls: list[ft.Control]) -> ft.View:
+def screen(route: str, appbar: ft.AppBar | None, controls: list[ft.Control], *,
+           navigation_bar: ft.NavigationBar | None = None,
+           floating_action_button: ft.FloatingActionButton | None = None) -> ft.View:
     return ft.View(
         route=route, appbar=appbar, padding=0, bgcolor=ft.Colors.WHITE,
+        navigation_bar=navigation_bar, floating_action_button=floating_action_button,
         controls=[ft.Container(ft.Column(controls, spacing=12, scroll=ft.ScrollMode.AUTO,
                                          horizontal_alignment=ft.CrossAxisAlignment.STRETCH),
                                padding=PAGE_PADDING, expand=True)],
+    )
+
+
+TABS = (Tab.CARNET, Tab.AGENDA)
+
+
+def nav_bar(state: AppState, tr: Translator, on_tab: Callable[[Tab], Any]) -> ft.NavigationBar:
+    """The two destinations; settings stays in the app bar."""
+    return ft.NavigationBar(
+        selected_index=TABS.index(state.tab),
+        on_change=lambda e: on_tab(TABS[int(e.control.selected_index)]),
+        destinations=[
+            ft.NavigationBarDestination(icon=ft.Icons.BADGE_OUTLINED, selected_icon=ft.Icons.BADGE,
+                                        label=tr.t("tab_carnet")),
+            ft.NavigationBarDestination(icon=ft.Icons.CALENDAR_MONTH_OUTLINED,
+                                        selected_icon=ft.Icons.CALENDAR_MONTH, label=tr.t("tab_agenda")),
+        ],
     )
 
 

@@ -13,7 +13,7 @@ from carnet.views.common import Handler, app_bar, screen, section, status_banner
 
 
 def build(state: AppState, tr: Translator, *, on_back: Handler, on_locale: Callable[[str], Any],
-          on_logout: Handler) -> ft.View:
+          on_logout: Handler, on_sync_status: Handler | None = None) -> ft.View:
     language = ft.RadioGroup(
         value=state.locale,
         on_change=lambda e: on_locale(e.control.value),
@@ -24,6 +24,16 @@ def build(state: AppState, tr: Translator, *, on_back: Handler, on_locale: Calla
         *status_banners(state, tr),
         section(tr.t("language"), [language]),
     ]
+    if on_sync_status is not None:
+        sync = state.sync
+        lines: list[ft.Control] = [
+            ft.Text(tr.t("last_sync", when=tr.datetime(sync.last_success_at)) if sync.last_success_at
+                    else tr.t("never_synced"), size=15),
+            ft.Text(tr.t("pending_count", count=sync.pending) if sync.pending else tr.t("nothing_pending"), size=15),
+            ft.FilledTonalButton(content=tr.t("sync_status"), icon=ft.Icons.CLOUD_SYNC, on_click=on_sync_status,
+                              height=52),
+        ]
+        body.append(section(tr.t("sync_status"), lines))
     account: list[ft.Control] = []
     if state.user is not None:
         account.append(ft.Text(tr.t("signed_in_as", name=state.user.display_name), size=16))

@@ -1,0 +1,156 @@
+"""The agenda screens built in-process (no Flutter): navigation, filters, details, add/edit/delete, sync status."""
+
+from __future__ import annotations
+
+import flet as ft
+import pytest
+
+from carnet.outbox import OutboxState
+from carnet.state import Screen, Tab
+
+from tests.support.secret_stores import DictSecretStore
+from .fake_api import FakeApi
+from .test_ui_inprocess import _ui, click, find, page, texts  # noqa: F401  (page is a fixture)
+
+pytestmark = pytest.mark.anyio
+
+
+async def _agenda(page, config, data_dir, fake_api):  # type: ignore[no-untyped-def]
+    ui, session = await _ui(page, config, data_dir, fake_api, DictSecretStore())
+    await session.login("madre.demo", "carnet-demo")
+    [bar] = [c for c in find(page, ft.NavigationBar)] or [page.views[0].navigation_bar]
+    assert [d.label for d in bar.destinations] == ["Carnet", "Agenda"]
+    bar.selected_index = 1
+    bar.on_change(type("E", (), {"control": bar})())
+    assert page.views[0].route == "/agenda"
+    return ui, session
+
+
+def _appointment_buttons(page) -> list[ft.OutlinedButton]:  # type: ignore[no-untyped-def]
+    return [b for b in find(page, ft.OutlinedButton) if isinstance(b.content, ft.Row)]
+
+
+async def test_agenda_filters_open_details_and_calendar_file(page, config, data_dir, fake_api) -> None:
+    ui, session = await _agenda(page, config, data_dir, fake_api)
+    shown = texts(page)
+    assert "Próximas citas" in shown and "Quimioterapia ciclo 2" in shown
+    assert any(t.startswith("Citas del ") for t in shown)
+    # Days with appointments are marked for screen readers too.
+    labels = [t.semantics_label for t in find(page, ft.Text) if t.semantics_label]
+    assert any(label.endswith(", con citas") for label in labels)
+    both = len(_appointment_buttons(page))
+    [valentina] = find(page, ft.OutlinedButton, content="Valentina Hernández")
+    await click(valentina)
+    assert session.state.agenda.patient_id == "p-valentina"
+    only = _appointment_buttons(page)
+    assert 0 < len(only) < both
+    assert all("Valentina Hernández" in [t.value for t in b.content.controls[1].controls] for b in only)
+    [kind] = find(page, ft.Dropdown, label="Tipo de cita")
+    kind.value = "laboratorio"
+    kind.on_select(type("E", (), {"control": kind})())
+    assert all("Laboratorio" in b.content.controls[1].controls[0].value for b in _appointment_buttons(page))
+    await click(_appointment_buttons(page)[0])
+    assert page.views[0].route == "/appointment"
+    shown = texts(page)
+    assert "Biometría hemática" in shown and "Registrada por el hospital" in shown
+    assert "Fecha y hora (hora del centro de México)" in shown
+    assert "Las citas del hospital solo las cambia tu unidad médica." in shown
+    selected = session.state.agenda.selected_id
+    name, data = session.agenda.calendar_file(selected)  # type: ignore[misc,arg-type]
+    assert name.endswith(".ics") and b"BEGIN:VEVENT" in data and b"Biometr" in data
+    await click(find(page, ft.IconButton, tooltip="Volver")[0])
+    assert page.views[0].route == "/agenda"
+    await session.close()
+
+
+async def test_add_with_bad_input_changes_nothing_then_add_edit_delete_through_the_outbox(
+        page, config, data_dir, fake_api: FakeApi) -> None:
+    ui, session = await _agenda(page, config, data_dir, fake_api)
+    [add] = find(page, ft.FloatingActionButton)
+    await click(add)
+    assert page.views[0].route == "/appointment/new"
+    [title] = find(page, ft.TextField, label="Título")
+    [end] = find(page, ft.TextField, label="Hora de fin (HH:MM)")
+    end.value = "08:00"  # before the 09:00 start
+    [save] = find(page, ft.FilledButton, content="Guardar")
+    await click(save)
+    assert session.outbox is not None and session.outbox.items() == []
+    shown = texts(page)
+    assert "Revisa los campos marcados: no se guardó nada." in shown
+    assert find(page, ft.TextField, label="Título")[0].error_text == "Escribe un título."
+    assert find(page, ft.TextField, label="Hora de fin (HH:MM)")[0].error_text == \
+        "La hora de fin debe ser después de la hora de inicio."
+    title.value, end.value = "Consulta de nutrición", "10:30"
+    await click(find(page, ft.FilledButton, content="Guardar")[0])
+    # Shown at once, marked pending, queued in the outbox.
+    assert page.views[0].route == "/appointment"
+    assert "Consulta de nutrición" in texts(page) and "Pendiente de sincronizar" in texts(page)
+    [item] = session.outbox.items()
+    assert item.op.value == "create" and item.body["title"] == "Consulta de nutrición"  # type: ignore[index]
+    await session.refresh()
+    assert session.outbox.items() == [] and fake_api.agenda.created == 1
+    assert "Pendiente de sincronizar" not in texts(page)  # the server's version replaced it
+    # Edit, then delete.
+    await click(find(page, ft.OutlinedButton, content="Editar cita")[0])
+    assert page.views[0].route == "/appointment/edit"
+    find(page, ft.TextField, label="Lugar")[0].value = "Consultorio 12"
+    await click(find(page, ft.FilledButton, content="Guardar")[0])
+    assert "Consultorio 12" in texts(page)
+    await session.refresh()
+    assert any(a["place"] == "Consultorio 12" for a in fake_api.agenda.live(["p-mateo"]).values())
+    await click(find(page, ft.OutlinedButton, content="Borrar cita")[0])
+    await click(find(page, ft.FilledButton, content="Sí, borrar")[0])
+    assert page.views[0].route == "/agenda"
+    assert "Cita borrada en este teléfono. Se borrará en el servidor al sincronizar." in texts(page)
+    await session.refresh()
+    assert not any(a["source"] == "familia" for a in fake_api.agenda.live(["p-mateo"]).values())
+    await session.close()
+
+
+async def test_sync_status_shows_rejections_with_retry_and_discard(page, config, data_dir, fake_api) -> None:
+    ui, session = await _agenda(page, config, data_dir, fake_api)
+    await click(find(page, ft.FloatingActionButton)[0])
+    find(page, ft.TextField, label="Título")[0].value = "Consulta"
+    fake_api.agenda.write_failures.append(FakeApi.error(422, "slot_taken", "Ese horario ya no está disponible."))
+    await click(find(page, ft.FilledButton, content="Guardar")[0])
+    await session.refresh()
+    assert session.state.sync.failed and session.state.sync.failed[0].state is OutboxState.FAILED
+    assert "No se pudo sincronizar" in texts(page)
+    await click(find(page, ft.IconButton, tooltip="Volver")[0])
+    [status] = find(page, ft.IconButton, tooltip="Estado de sincronización: hay cambios rechazados")
+    await click(status)
+    assert page.views[0].route == "/sync"
+    shown = texts(page)
+    assert "Crear cita: Consulta" in shown and "Motivo: Ese horario ya no está disponible." in shown
+    assert any(t.startswith("Última sincronización: ") for t in shown)
+    [retry] = find(page, ft.FilledButton, tooltip="Reintentar: Crear cita: Consulta")
+    await click(retry)
+    assert session.state.sync.failed == [] and session.state.sync.pending == 1
+    await session.refresh()
+    assert fake_api.agenda.created == 1 and session.state.sync.pending == 0
+    assert "Ningún cambio fue rechazado." in texts(page)
+    # Discard: a second rejected creation disappears from the outbox and from the agenda.
+    session.back()
+    session.show_tab(Tab.AGENDA)
+    await click(find(page, ft.FloatingActionButton)[0])
+    find(page, ft.TextField, label="Título")[0].value = "Otra"
+    fake_api.agenda.write_failures.append(FakeApi.error(422, "slot_taken", "Ese horario ya no está disponible."))
+    await click(find(page, ft.FilledButton, content="Guardar")[0])
+    await session.refresh()
+    session.show_sync_status()
+    await click(find(page, ft.OutlinedButton, tooltip="Descartar: Crear cita: Otra")[0])
+    assert session.outbox.items() == [] and not any(i.appointment.title == "Otra" for i in session.state.agenda.items)
+    await session.close()
+
+
+async def test_carnet_shows_the_childs_next_appointment(page, config, data_dir, fake_api) -> None:
+    ui, session = await _ui(page, config, data_dir, fake_api, DictSecretStore())
+    await session.login("padre.demo", "carnet-demo")
+    assert page.views[0].route == "/carnet" and session.state.screen is Screen.CARNET
+    shown = texts(page)
+    assert "Próxima cita" in shown and "Quimioterapia ciclo 2" in shown
+    # It opens the appointment in the agenda tab.
+    [button] = [b for b in find(page, ft.TextButton) if isinstance(b.content, ft.Column)]
+    await click(button)
+    assert page.views[0].route == "/appointment" and session.state.tab is Tab.AGENDA
+    await session.close()

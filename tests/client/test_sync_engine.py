@@ -1,0 +1,276 @@
+"""The sync engine against the fake API, through the real ApiClient and an encrypted store."""
+
+from __future__ import annotations
+
+import os
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from carnet.agenda import AgendaRepository, merge
+from carnet.api import ApiClient
+from carnet.outbox import Backoff, Outbox, OutboxState, WriteOp, new_local_id
+from carnet.store import OfflineStore
+from carnet.sync import SyncEngine
+
+from .fake_api import BASE, FakeApi
+
+pytestmark = pytest.mark.anyio
+USER = "id-madre.demo"
+START = datetime(2026, 12, 1, 16, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class Rig:
+    def __init__(self, tmp_path: Path, fake: FakeApi, *, key: bytes | None = None, limit: int = 200) -> None:
+        self.key = key or os.urandom(32)
+        self.store = OfflineStore(tmp_path / "db.sqlite3", self.key)
+        self.fake = fake
+        self.api = ApiClient(BASE, transport=fake.transport, backoff=lambda attempt: 0.0)
+        self.outbox = Outbox(self.store, USER)
+        self.records = AgendaRepository(self.store, USER)
+        self.clock = Clock()
+        self.engine = SyncEngine(self.api, self.outbox, self.records, clock=self.clock, page_limit=limit,
+                                 backoff=Backoff(base=2.0, cap=300.0, rng=random.Random(7)),
+                                 describe=lambda exc: getattr(exc, "message", "") or type(exc).__name__)
+
+    def create(self, title: str, *, patient: str = "p-mateo", kind: str = "consulta",
+               record_id: str | None = None) -> str:
+        body = {"kind": kind, "title": title, "starts_at": START.isoformat(),
+                "ends_at": (START + timedelta(hours=1)).isoformat(), "place": "Consultorio 3", "notes": ""}
+        return self.outbox.add(type="appointment", op=WriteOp.CREATE, method="POST",
+                               path=f"/api/v1/patients/{patient}/appointments", body=body,
+                               record_id=record_id or new_local_id(), patient_id=patient, label=title,
+                               now=self.clock())
+
+    def edit(self, record_id: str, **fields: Any) -> str:
+        return self.outbox.add(type="appointment", op=WriteOp.UPDATE, method="PATCH",
+                               path="/api/v1/appointments/{record}", body=fields, record_id=record_id,
+                               patient_id="p-mateo", label=str(fields.get("title", "")), now=self.clock())
+
+    def delete(self, record_id: str) -> str:
+        return self.outbox.add(type="appointment", op=WriteOp.DELETE, method="DELETE",
+                               path="/api/v1/appointments/{record}", body=None, record_id=record_id,
+                               patient_id="p-mateo", label="", now=self.clock())
+
+    def server_view(self) -> dict[str, dict[str, Any]]:
+        return self.fake.agenda.live(["p-mateo", "p-valentina"])
+
+    def local_view(self) -> dict[str, dict[str, Any]]:
+        return {k: v.model_dump(mode="json") for k, v in self.records.appointments().items()}
+
+
+@pytest.fixture
+async def rig(tmp_path: Path, fake_api: FakeApi):
+    rig = Rig(tmp_path, fake_api)
+    await rig.api.login("madre.demo", "carnet-demo")
+    yield rig
+    await rig.api.aclose()
+    rig.store.close()
+
+
+def _titles(rig: Rig) -> list[str]:
+    return sorted(str(a["title"]) for a in rig.server_view().values() if a["source"] == "familia")
+
+
+async def test_push_in_order_then_pull_leaves_the_phone_identical_to_the_server(rig: Rig) -> None:
+    record = new_local_id()
+    rig.create("Consulta de nutrición", record_id=record)
+    rig.edit(record, title="Consulta de nutrición (cambio)")
+    rig.create("Estudio de audiometría", kind="estudio")
+    gone = new_local_id()
+    rig.create("Cita que se borra", record_id=gone)
+    rig.delete(gone)
+    report = await rig.engine.run()
+    assert report.ok and report.pushed == 5 and rig.outbox.items() == []
+    writes = [m for m, p in rig.fake.calls if m in ("POST", "PATCH", "DELETE") and "/auth/" not in p]
+    assert writes == ["POST", "PATCH", "POST", "POST", "DELETE"]  # first in, first out
+    assert _titles(rig) == ["Consulta de nutrición (cambio)", "Estudio de audiometría"]
+    assert rig.local_view().keys() == rig.server_view().keys()
+    local = rig.local_view()
+    for key, server in rig.server_view().items():
+        assert local[key]["title"] == server["title"] and local[key]["revision"] == server["revision"]
+    assert rig.records.position().last_success_at == rig.clock.now
+
+
+async def test_network_error_stops_the_push_and_keeps_the_order(rig: Rig) -> None:
+    first, second = rig.create("Primera"), rig.create("Segunda")
+    rig.fake.agenda.write_failures.append(httpx.ConnectError("no route", request=None))  # type: ignore[arg-type]
+    report = await rig.engine.push()
+    assert report.offline and report.pushed == 0
+    items = rig.outbox.items()
+    assert [i.id for i in items] == [first, second]
+    assert items[0].attempts == 1 and items[0].error_kind == "network" and items[1].attempts == 0
+    assert 1.0 <= (items[0].next_attempt_at - rig.clock.now).total_seconds() <= 2.0  # type: ignore[operator]
+    # Not due yet: nothing is sent, and the second item does not overtake the first.
+    calls = len(rig.fake.calls)
+    report = await rig.engine.push()
+    assert len(rig.fake.calls) == calls and report.retry_at == items[0].next_attempt_at
+    rig.clock.now += timedelta(seconds=3)
+    report = await rig.engine.push()
+    assert report.pushed == 2 and _titles(rig) == ["Primera", "Segunda"]
+
+
+async def test_5xx_backs_off_exponentially_with_jitter_and_honours_retry_after(rig: Rig) -> None:
+    rig.create("Laboratorio")
+    waits = []
+    for _ in range(5):
+        rig.fake.agenda.write_failures.append(FakeApi.error(503, "unavailable", "En mantenimiento."))
+        await rig.engine.push()
+        [item] = rig.outbox.items()
+        waits.append((item.next_attempt_at - rig.clock.now).total_seconds())  # type: ignore[operator]
+        rig.clock.now = item.next_attempt_at  # type: ignore[assignment]
+    for attempt, wait in enumerate(waits, start=1):
+        ceiling = 2.0 * 2 ** (attempt - 1)
+        assert ceiling / 2 <= wait <= ceiling, (attempt, wait)
+    rig.fake.agenda.write_failures.append(FakeApi.error(429, "too_many_requests", "Espera.", {"Retry-After": "120"}))
+    await rig.engine.push()
+    [item] = rig.outbox.items()
+    assert (item.next_attempt_at - rig.clock.now).total_seconds() >= 120  # type: ignore[operator]
+    assert item.state is OutboxState.PENDING and item.attempts == 6
+    rig.fake.agenda.write_failures.append(FakeApi.error(409, "idempotency_in_progress", "En curso."))
+    rig.clock.now = item.next_attempt_at  # type: ignore[assignment]
+    await rig.engine.push()
+    [item] = rig.outbox.items()
+    assert item.state is OutboxState.PENDING and item.attempts == 7  # 409 in progress: retried, not failed
+    rig.clock.now = item.next_attempt_at  # type: ignore[assignment]
+    assert (await rig.engine.push()).pushed == 1 and rig.fake.agenda.created == 1
+
+
+async def test_4xx_marks_the_item_failed_with_the_servers_reason_then_retry_or_discard(rig: Rig) -> None:
+    bad = rig.create("Quimio puesta por la familia", kind="quimioterapia")
+    good = rig.create("Consulta")
+    report = await rig.engine.run()
+    assert report.rejected == 1 and report.pushed == 1  # a rejection does not block the others
+    [failed] = rig.outbox.items()
+    assert failed.id == bad and failed.state is OutboxState.FAILED
+    assert failed.error == "Ese tipo de cita lo registra el hospital."
+    # Still shown, marked failed, until the person decides.
+    shown = merge(rig.records.appointments(), rig.outbox.items(), rig.records.server_id)
+    assert [i.mark.value for i in shown if i.id == failed.record_id] == ["failed"]
+    # Failed items are not retried behind the person's back.
+    calls = len(rig.fake.calls)
+    await rig.engine.push()
+    assert len(rig.fake.calls) == calls
+    assert rig.outbox.retry(bad)
+    await rig.engine.push()
+    [again] = rig.outbox.items()
+    assert again.state is OutboxState.FAILED and again.attempts == 1
+    assert rig.outbox.discard(bad) == [bad] and rig.outbox.items() == []
+    assert good not in [i.id for i in rig.outbox.items()]
+
+
+async def test_a_lost_answer_is_replayed_with_the_same_key_and_creates_nothing_twice(rig: Rig) -> None:
+    rig.create("Consulta")
+    original = rig.fake.agenda.handle
+
+    def lose_answer(request, username, patients):  # type: ignore[no-untyped-def]
+        answer = original(request, username, patients)
+        if request.method == "POST":
+            rig.fake.agenda.handle = original  # only once
+            raise httpx.ReadTimeout("answer lost", request=request)
+        return answer
+
+    rig.fake.agenda.handle = lose_answer  # type: ignore[method-assign]
+    await rig.engine.push()
+    assert rig.fake.agenda.created == 1 and len(rig.outbox.items()) == 1  # created, but the phone doesn't know
+    rig.clock.now += timedelta(seconds=5)
+    report = await rig.engine.run()
+    assert report.pushed == 1 and rig.fake.agenda.created == 1 and rig.outbox.items() == []
+    assert _titles(rig) == ["Consulta"]
+    assert sum(1 for a in rig.local_view().values() if a["title"] == "Consulta") == 1
+
+
+async def test_cursor_moves_only_in_the_same_transaction_as_the_data(rig: Rig, monkeypatch) -> None:
+    def broken(position):  # type: ignore[no-untyped-def]
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(rig.records, "save_position", broken)
+    with pytest.raises(RuntimeError):
+        await rig.engine.pull()
+    monkeypatch.undo()
+    assert rig.records.appointments() == {}  # the page's data rolled back with the cursor
+    assert rig.records.position().cursor == ""
+    report = await rig.engine.pull()
+    assert report.pulled == 6 and len(rig.records.appointments()) == 6
+
+
+async def test_pages_304_and_etag(tmp_path: Path, fake_api: FakeApi) -> None:
+    rig = Rig(tmp_path, fake_api, limit=2)
+    await rig.api.login("madre.demo", "carnet-demo")
+    report = await rig.engine.pull()
+    assert report.pulled == 6 and len(rig.records.appointments()) == 6
+    pulls = rig.fake.agenda.sync_requests
+    assert len(pulls) == 3 and pulls[0] == {"cursor": "", "etag": None}
+    assert all(p["etag"] is None for p in pulls)  # no ETag sent with a half-way cursor
+    # Caught up: the ETag is sent with the cursor it belongs to. The server's ETag hashes the
+    # body, so the first empty page differs from the last full one; from then on: 304.
+    second = await rig.engine.pull()
+    assert pulls[-1]["etag"] is not None and second.pulled == 0
+    third = await rig.engine.pull()
+    assert pulls[-1]["etag"] is not None and third.not_modified and third.pulled == 0
+    assert len(rig.records.appointments()) == 6
+    rig.fake.agenda.add("p-valentina", "consulta", "Nueva consulta", START, "hospital")
+    fourth = await rig.engine.pull()
+    assert not fourth.not_modified and fourth.pulled == 1 and len(rig.records.appointments()) == 7
+    await rig.api.aclose()
+
+
+async def test_reset_drops_every_synced_record_first(rig: Rig) -> None:
+    await rig.engine.pull()
+    stale = next(iter(rig.records.appointments().values()))
+    rig.records.put_appointment(stale.model_copy(update={"id": "a-stale", "title": "Ya no existe"}))
+    rig.fake.agenda.force_reset.add("madre.demo")
+    report = await rig.engine.pull()
+    assert report.ok
+    assert "a-stale" not in rig.records.appointments()
+    assert rig.records.appointments().keys() == rig.server_view().keys()
+
+
+async def test_a_refused_cursor_restarts_from_the_beginning(rig: Rig) -> None:
+    await rig.engine.pull()
+    rig.records.put_appointment(next(iter(rig.records.appointments().values())).model_copy(
+        update={"id": "a-stale"}))
+    position = rig.records.position()
+    rig.records.save_position(position.__class__(cursor="padre.demo:3"))  # another user's cursor
+    report = await rig.engine.pull()
+    assert report.ok and report.restarted
+    assert rig.fake.agenda.sync_requests[-2]["cursor"] == "padre.demo:3"
+    assert rig.fake.agenda.sync_requests[-1]["cursor"] == ""
+    assert rig.records.appointments().keys() == rig.server_view().keys()
+    assert rig.records.position().cursor.startswith("madre.demo:")
+
+
+async def test_edit_of_a_record_created_offline_waits_for_its_creation(rig: Rig) -> None:
+    record = new_local_id()
+    rig.create("Consulta", record_id=record)
+    rig.edit(record, title="Consulta (otra hora)")
+    rig.fake.agenda.write_failures.append(FakeApi.error(422, "validation_error", "Fecha no válida."))
+    await rig.engine.push()
+    items = rig.outbox.items()
+    assert [i.state for i in items] == [OutboxState.FAILED, OutboxState.PENDING]  # the edit waits
+    assert rig.outbox.retry(items[0].id)
+    assert (await rig.engine.push()).pushed == 2
+    assert _titles(rig) == ["Consulta (otra hora)"]
+
+
+async def test_deleting_what_the_server_already_deleted_is_done(rig: Rig) -> None:
+    await rig.engine.pull()
+    created = rig.fake.agenda.add("p-mateo", "otro", "Recordatorio", START, "familia")
+    await rig.engine.pull()
+    rig.delete(str(created["id"]))
+    rig.fake.agenda.delete(str(created["id"]))
+    report = await rig.engine.run()
+    assert report.pushed == 1 and rig.outbox.items() == []
+    assert str(created["id"]) not in rig.records.appointments()
