@@ -1,0 +1,117 @@
+"""What every benchmark shares: load from a separate process, summaries, RESULTS.md sections.
+
+Each benchmark alternates rounds of a baseline and its targets so that machine
+noise hits both alike, and reports ratios against the baseline of the same run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import statistics
+import sys
+import time
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+RESULTS = ROOT / "bench" / "RESULTS.md"
+HEADER = ("# Benchmarks\n\nFigures are ratios against a baseline measured in the same run; "
+          "absolute numbers depend on the machine.\n\n")
+
+#: name → (url, headers, expected status)
+Targets = Mapping[str, tuple[str, dict[str, str], int]]
+
+
+async def _load(url: str, headers: dict[str, str], expect: int, requests: int, concurrency: int) -> list[float]:
+    latencies: list[float] = []
+    remaining = requests
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            started = time.perf_counter()
+            response = await client.get(url, headers=headers)
+            latencies.append(time.perf_counter() - started)
+            if response.status_code != expect:
+                raise RuntimeError(f"{url} answered {response.status_code}, expected {expect}")
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=30.0) as client:
+        await client.get(url, headers=headers)  # warm the connection and caches
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+    return latencies
+
+
+def _run_load(args: tuple[str, dict[str, str], int, int, int]) -> tuple[float, list[float]]:
+    url, headers, expect, requests, concurrency = args
+    started = time.perf_counter()
+    latencies = asyncio.run(_load(url, headers, expect, requests, concurrency))
+    return time.perf_counter() - started, latencies
+
+
+def summary(elapsed: float, latencies: list[float]) -> dict[str, float]:
+    ordered = sorted(latencies)
+    return {
+        "rps": len(ordered) / elapsed,
+        "p50_ms": 1000 * statistics.median(ordered),
+        "p99_ms": 1000 * ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
+    }
+
+
+def measure(targets: Targets, *, rounds: int, requests: int, concurrency: int) -> dict[str, dict[str, float]]:
+    """Alternating rounds of GET load on each target, from one separate process."""
+    runs: dict[str, list[tuple[float, list[float]]]] = {name: [] for name in targets}
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        for _ in range(rounds):
+            for name, (url, headers, expect) in targets.items():
+                runs[name].append(pool.apply(_run_load, ((url, headers, expect, requests, concurrency),)))
+    return {
+        name: summary(sum(e for e, _ in rs), [lat for _, lats in rs for lat in lats])
+        for name, rs in runs.items()
+    }
+
+
+def login(base: str, username: str, password: str = "carnet-demo") -> dict[str, str]:
+    response = httpx.post(f"{base}/api/v1/auth/login", json={"username": username, "password": password},
+                          timeout=30)
+    response.raise_for_status()
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def load_table(title: str, command: str, results: Mapping[str, Mapping[str, float]], *,
+               rounds: int, requests: int, concurrency: int) -> list[str]:
+    """The section's title, command, run line and throughput table."""
+    return [
+        f"## {title}",
+        "",
+        f"Command: `{command}`  ",
+        f"Run: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, one server process (SQLite, demo data), "
+        f"load from a separate process, {concurrency} keep-alive connections, "
+        f"{rounds} alternating rounds of {requests} requests each.",
+        "",
+        "| endpoint | requests/s | p50 ms | p99 ms |",
+        "|---|---:|---:|---:|",
+        *(f"| {name} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} |" for name, r in results.items()),
+        "",
+    ]
+
+
+def write_section(path: Path, section: str) -> None:
+    """Replace the ``## …`` section with the same title in ``path`` (or append it); keep the header and the rest."""
+    title = section.splitlines()[0]
+    old = path.read_text(encoding="utf-8") if path.exists() else HEADER
+    head, sep, rest = old.partition("\n## ")
+    sections = [f"## {part}" for part in rest.split("\n## ")] if sep else []
+    body = section.rstrip("\n") + "\n"
+    replaced = [body if s.splitlines()[0] == title else s.rstrip("\n") + "\n" for s in sections]
+    if body not in replaced:
+        replaced.append(body)
+    path.write_text(head.rstrip("\n") + "\n\n" + "\n".join(replaced), encoding="utf-8")
