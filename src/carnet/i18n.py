@@ -32,6 +32,8 @@ _ES: dict[str, str] = {
     "err_staff": ("Esta app es para madres, padres y tutores. Las pantallas para el personal "
                   "(farmacia, banco de sangre, mesa de casos) todavía no están en esta app."),
     "err_session_ended": "Tu sesión terminó. Inicia sesión de nuevo.",
+    "err_session_ended_kept": "Tu sesión terminó. Inicia sesión de nuevo: tus cambios sin enviar "
+                              "siguen guardados en este teléfono y se enviarán al entrar.",
     "insecure_notice": ("Este dispositivo no tiene almacenamiento seguro: la sesión no se "
                         "guardará al cerrar la app"),
     "cache_wiped": ("No se pudieron leer los datos guardados en este dispositivo y se borraron. "
@@ -218,6 +220,8 @@ _EN: dict[str, str] = {
     "err_staff": ("This app is for mothers, fathers and guardians. Staff screens (pharmacy, "
                   "blood bank, case desk) are not in this app yet."),
     "err_session_ended": "Your session ended. Please log in again.",
+    "err_session_ended_kept": "Your session ended. Please log in again: your unsent changes are kept "
+                              "on this phone and will be sent when you do.",
     "insecure_notice": ("This device has no secure storage: your session will not be kept "
                         "when the app closes"),
     "cache_wiped": ("The data saved on this device could not be read and was erased. "

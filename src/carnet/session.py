@@ -57,6 +57,9 @@ log = logging.getLogger(__name__)
 
 SESSION_SECRET = "session"
 LOCALE_SECRET = "locale"
+#: The user id whose data the store still holds after the session expired
+#: (their unsent writes wait for them to log in again).
+KEPT_FOR_SECRET = "kept_for"
 
 
 class AppSession:
@@ -169,6 +172,11 @@ class AppSession:
                 await self._server_logout()
                 state.login_error = self.tr.t("err_staff")
                 return
+            kept_for = await self.secrets.get(KEPT_FOR_SECRET)
+            if kept_for is not None:
+                await self.secrets.delete(KEPT_FOR_SECRET)
+                if kept_for != tokens.user.id:  # another person: nothing of the last one stays
+                    await self._wipe_store()
             self._enter(tokens.user)
             await self.refresh()
         finally:
@@ -211,7 +219,12 @@ class AppSession:
             finally:
                 state.syncing = False
         if ended:
-            await self._end_session(self.tr.t("err_session_ended"))
+            # Expired, not a logout: keep the store, so unsent writes reach the
+            # server once the same person logs in again.
+            user = state.user
+            pending = self.outbox.pending_count() if self.outbox is not None else 0
+            message = self.tr.t("err_session_ended_kept" if pending else "err_session_ended")
+            await self._end_session(message, keep_for=user.id if user else None)
             return
         self._load_from_repo()
         state.changed()
@@ -394,14 +407,25 @@ class AppSession:
             log.info("logout not confirmed by the server: %s", type(exc).__name__)
         self.api.tokens = None
 
-    async def _end_session(self, message: str | None) -> None:
-        """Forget tokens and every cached record; back to the login screen."""
+    async def _end_session(self, message: str | None, *, keep_for: str | None = None) -> None:
+        """Forget the tokens; back to the login screen.
+
+        A logout (``keep_for`` None) erases every cached record and unsent write;
+        an expired session keeps them for ``keep_for`` (the user id) alone.
+        """
         self.api.tokens = None
         await self.secrets.delete(SESSION_SECRET)
+        if keep_for is None:
+            await self.secrets.delete(KEPT_FOR_SECRET)
+            await self._wipe_store()
+        else:
+            await self.secrets.set(KEPT_FOR_SECRET, keep_for)
+        self.repo = self.outbox = self.records = self.engine = None
+        self.state.reset_to_login(message)
+        self.state.changed()
+
+    async def _wipe_store(self) -> None:
         if self.store is not None:
             await destroy_store(self.store, self.secrets)
             self.store.close()
             self.store = (await open_store(self.secrets, self.data_dir)).store
-        self.repo = self.outbox = self.records = self.engine = None
-        self.state.reset_to_login(message)
-        self.state.changed()

@@ -140,6 +140,53 @@ async def test_revoked_session_goes_back_to_login_and_clears(make_session, secre
     await session.close()
 
 
+def _queue_family_appointment(session, title: str) -> None:  # type: ignore[no-untyped-def]
+    session.agenda.new()
+    form = session.agenda._ui.form
+    form.title, form.kind, form.date_text = title, "consulta", "15/12/2026"
+    assert session.agenda.save(form)
+    assert session.outbox.pending_count() == 1
+
+
+async def test_expired_session_keeps_unsent_writes_for_the_same_person(make_session, secrets,
+                                                                       fake_api: FakeApi) -> None:
+    session = make_session(secrets)
+    await session.start()
+    await session.login("padre.demo", "carnet-demo")
+    fake_api.offline = True
+    _queue_family_appointment(session, "Dentista")
+    fake_api.offline = False
+    fake_api.revoke_all()
+    await session.refresh()
+    assert session.state.phase is Phase.LOGIN
+    assert "siguen guardados" in (session.state.login_error or "")
+    assert fake_api.agenda.created == 0
+
+    await session.login("padre.demo", "carnet-demo")
+    assert fake_api.agenda.created == 1, "the kept write reached the server after the new login"
+    assert session.outbox is not None and session.outbox.pending_count() == 0
+    await session.close()
+
+
+async def test_expired_session_data_is_wiped_when_someone_else_logs_in(make_session, secrets,
+                                                                       fake_api: FakeApi) -> None:
+    session = make_session(secrets)
+    await session.start()
+    await session.login("padre.demo", "carnet-demo")
+    fake_api.offline = True
+    _queue_family_appointment(session, "Dentista")
+    fake_api.offline = False
+    fake_api.revoke_all()
+    await session.refresh()
+    assert session.state.phase is Phase.LOGIN
+
+    await session.login("madre.demo", "carnet-demo")
+    assert fake_api.agenda.created == 0, "another person's unsent write is never sent under this account"
+    assert session.outbox is not None and session.outbox.pending_count() == 0
+    assert [c.display_name for c in session.state.children] == ["Mateo Hernández", "Valentina Hernández"]
+    await session.close()
+
+
 async def test_memory_only_device_says_so_and_forgets_on_restart(make_session) -> None:
     first = make_session(MemorySecretStore())
     await first.start()
