@@ -18,6 +18,20 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 
 __all__ = [
     "ApiError",
+    "BloodBank",
+    "Booking",
+    "BookingCreate",
+    "BookingStatus",
+    "DonorCount",
+    "DonorIn",
+    "DonorOut",
+    "DonorSex",
+    "ErrorReason",
+    "Question",
+    "RescheduleRequest",
+    "Slot",
+    "SlotUpdate",
+    "StaffBooking",
     "Appointment",
     "AppointmentCreate",
     "AppointmentKind",
@@ -113,9 +127,18 @@ class VerifyReason(StrEnum):
 # ---- errors -----------------------------------------------------------------
 
 
+class ErrorReason(_Response):
+    """One of several reasons behind an error (e.g. each eligibility rule a donor fails)."""
+
+    code: str
+    message: str
+
+
 class ApiError(_Response):
     code: str
     message: str
+    #: Present when the error has several reasons (422 ``donor_not_eligible``).
+    reasons: list[ErrorReason] | None = None
 
 
 class ErrorBody(_Response):
@@ -367,6 +390,7 @@ class SyncType(StrEnum):
     """Record types the sync carries; later issues add bookings and incidents."""
 
     APPOINTMENT = "appointment"
+    BLOOD_BANK_BOOKING = "blood_bank_booking"
 
 
 class SyncChange(_Response):
@@ -386,3 +410,115 @@ class SyncPage(_Response):
     #: older set of linked children): drop every synced record before applying.
     reset: bool = False
     changes: list[SyncChange] = Field(default_factory=list)
+
+
+# ---- blood bank -------------------------------------------------------------
+
+
+class BloodBank(_Response):
+    id: str
+    name: str
+    unit: Unit
+    address: str
+    phone: str = ""
+    #: What a donor must bring and do (ayuno, identificación oficial…), in Spanish.
+    instructions: str = ""
+
+
+class Slot(_Response):
+    id: str
+    bank_id: str
+    starts_at: datetime
+    ends_at: datetime
+    capacity: int
+    available: int
+    closed: bool = False
+
+
+class SlotUpdate(_Request):
+    """PATCH /api/v1/blood-banks/{id}/slots/{slot_id} (blood-bank staff of the bank's unit)."""
+
+    capacity: Annotated[int, Field(ge=0, le=500)] | None = None
+    closed: bool | None = None
+
+
+class Question(_Response):
+    """A yes/no question of the donor questionnaire; ``text`` follows Accept-Language."""
+
+    id: str
+    text: str
+    eligible_answer: bool
+
+
+class DonorSex(StrEnum):
+    MUJER = "mujer"
+    HOMBRE = "hombre"
+
+
+class DonorIn(_Request):
+    full_name: Annotated[str, StringConstraints(min_length=3, max_length=120)]
+    #: Mexican phone: 10 digits (spaces and dashes allowed when typed).
+    phone: Annotated[str, StringConstraints(min_length=10, max_length=20, pattern=r"^[0-9 \-]+$")]
+    birth_date: date
+    weight_kg: Annotated[float, Field(gt=0, le=400)]
+    sex: DonorSex
+    #: The donor's last blood donation, if any (the interval rule of NOM-253-SSA1-2012).
+    last_donation_on: date | None = None
+
+
+class DonorOut(_Response):
+    full_name: str
+    phone: str
+    birth_date: date
+    weight_kg: float
+    sex: DonorSex
+
+
+class BookingCreate(_Request):
+    """POST /api/v1/blood-bank/bookings (guardian of ``patient_id``)."""
+
+    slot_id: str
+    patient_id: str
+    donor: DonorIn
+    #: question id → the donor's yes/no answer; every question must be answered.
+    answers: dict[str, bool]
+
+
+class RescheduleRequest(_Request):
+    slot_id: str
+
+
+class BookingStatus(StrEnum):
+    CONFIRMADA = "confirmada"
+    CANCELADA = "cancelada"
+    ASISTIO = "asistio"
+    NO_ASISTIO = "no_asistio"
+
+
+class Booking(_Response):
+    id: str
+    #: Readable over the phone, e.g. ``BS-2026-000123``.
+    folio: str
+    patient_id: str
+    bank: BloodBank
+    slot: Slot
+    status: BookingStatus
+    donor: DonorOut
+    created_at: datetime
+    updated_at: datetime
+    checked_in_at: datetime | None = None
+    #: The agenda appointment (kind ``banco_de_sangre``) that mirrors this booking.
+    appointment_id: str | None = None
+
+
+class StaffBooking(Booking):
+    patient_display_name: str
+
+
+class DonorCount(_Response):
+    """Per child, in a bank and a date range: donors booked and donors who came."""
+
+    patient_id: str
+    patient_display_name: str
+    booked: int
+    came: int
