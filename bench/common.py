@@ -14,6 +14,7 @@ import time
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -25,36 +26,65 @@ RESULTS = ROOT / "bench" / "RESULTS.md"
 HEADER = ("# Benchmarks\n\nFigures are ratios against a baseline measured in the same run; "
           "absolute numbers depend on the machine.\n\n")
 
-#: name → (url, headers, expected status)
-Targets = Mapping[str, tuple[str, dict[str, str], int]]
+#: name → (url, headers, expected status) for GET load, or
+#: (url, headers, expected status, JSON bodies) for POST load: request i sends bodies[i % len(bodies)].
+Targets = Mapping[str, tuple[str, dict[str, str], int] | tuple[str, dict[str, str], int, list[Any]]]
+Bodies = list[Any] | None
 
 
-async def _load(url: str, headers: dict[str, str], expect: int, requests: int, concurrency: int) -> list[float]:
+async def _load(url: str, headers: dict[str, str], expect: int, requests: int, concurrency: int,
+                bodies: Bodies = None) -> list[float]:
     latencies: list[float] = []
     remaining = requests
+
+    async def send(client: httpx.AsyncClient, index: int) -> httpx.Response:
+        if bodies is None:
+            return await client.get(url, headers=headers)
+        return await client.post(url, headers=headers, json=bodies[index % len(bodies)])
 
     async def worker(client: httpx.AsyncClient) -> None:
         nonlocal remaining
         while remaining > 0:
             remaining -= 1
             started = time.perf_counter()
-            response = await client.get(url, headers=headers)
+            response = await send(client, remaining)
             latencies.append(time.perf_counter() - started)
             if response.status_code != expect:
                 raise RuntimeError(f"{url} answered {response.status_code}, expected {expect}")
 
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(limits=limits, timeout=30.0) as client:
-        await client.get(url, headers=headers)  # warm the connection and caches
+        await send(client, 0)  # warm the connection and caches
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
     return latencies
 
 
-def _run_load(args: tuple[str, dict[str, str], int, int, int]) -> tuple[float, list[float]]:
-    url, headers, expect, requests, concurrency = args
+def _run_load(args: tuple[str, dict[str, str], int, int, int, Bodies]) -> tuple[float, list[float]]:
+    url, headers, expect, requests, concurrency, bodies = args
     started = time.perf_counter()
-    latencies = asyncio.run(_load(url, headers, expect, requests, concurrency))
+    latencies = asyncio.run(_load(url, headers, expect, requests, concurrency, bodies))
     return time.perf_counter() - started, latencies
+
+
+async def _burst(url: str, headers: dict[str, str], body: Any, count: int) -> list[tuple[int, float]]:
+    limits = httpx.Limits(max_connections=count, max_keepalive_connections=count)
+    async with httpx.AsyncClient(limits=limits, timeout=120.0) as client:
+        async def one() -> tuple[int, float]:
+            started = time.perf_counter()
+            response = await client.post(url, headers=headers, json=body)
+            return response.status_code, time.perf_counter() - started
+
+        return list(await asyncio.gather(*(one() for _ in range(count))))
+
+
+def _run_burst(args: tuple[str, dict[str, str], Any, int]) -> list[tuple[int, float]]:
+    return asyncio.run(_burst(*args))
+
+
+def burst(url: str, headers: dict[str, str], body: Any, *, count: int) -> list[tuple[int, float]]:
+    """``count`` identical POSTs at once over ``count`` connections, from a separate process: (status, seconds)."""
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(_run_burst, ((url, headers, body, count),))
 
 
 def summary(elapsed: float, latencies: list[float]) -> dict[str, float]:
@@ -67,12 +97,13 @@ def summary(elapsed: float, latencies: list[float]) -> dict[str, float]:
 
 
 def measure(targets: Targets, *, rounds: int, requests: int, concurrency: int) -> dict[str, dict[str, float]]:
-    """Alternating rounds of GET load on each target, from one separate process."""
+    """Alternating rounds of load on each target (GET, or POST with bodies), from one separate process."""
     runs: dict[str, list[tuple[float, list[float]]]] = {name: [] for name in targets}
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         for _ in range(rounds):
-            for name, (url, headers, expect) in targets.items():
-                runs[name].append(pool.apply(_run_load, ((url, headers, expect, requests, concurrency),)))
+            for name, (url, headers, expect, *rest) in targets.items():
+                bodies = rest[0] if rest else None
+                runs[name].append(pool.apply(_run_load, ((url, headers, expect, requests, concurrency, bodies),)))
     return {
         name: summary(sum(e for e, _ in rs), [lat for _, lats in rs for lat in lats])
         for name, rs in runs.items()

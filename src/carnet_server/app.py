@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from carnet_server.agenda.router import router as agenda_router
 from carnet_server.auth.router import router as auth_router
+from carnet_server.bloodbank.router import router as blood_bank_router
 from carnet_server.context import Context, build_context
 from carnet_server.errors import install_error_handlers
 from carnet_server.idempotency.deps import install_idempotency
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
     app.include_router(patients_router)
     app.include_router(verification_router)
     app.include_router(agenda_router)
+    app.include_router(blood_bank_router)
     app.include_router(sync_router)
     return app
 

@@ -1,6 +1,7 @@
 """Demo data: four IMSS units, five children with real paediatric protocols, a
-year of appointments (agenda/demo.py), and guardian and staff accounts
-(password ``carnet-demo``).
+year of appointments (agenda/demo.py), a blood bank per unit with weekly
+openings and two donor bookings (bloodbank/demo.py), and guardian and staff
+accounts (password ``carnet-demo``; banco.demo runs the Siglo XXI bank).
 
 Cycle dates are relative to today, so the next cycle is always ahead. Names,
 NSS and CURP are invented; NSS and CURP carry valid check digits.
@@ -18,6 +19,7 @@ from carnet.contract import CycleStatus, MixingStatus, Role, UnitLevel
 from carnet_server.agenda.demo import seed_appointments
 from carnet_server.auth.service import create_user
 from carnet_server.auth.tables import User
+from carnet_server.bloodbank.demo import seed_blood_banks
 from carnet_server.context import Context
 from carnet_server.db import utcnow
 from carnet_server.patients.tables import (
@@ -226,4 +228,5 @@ def seed(session: Session, *, ctx: Context, today: date | None = None, now: date
             session.add(cycle)
     session.flush()
     seed_appointments(session, patients=linked, staff_id=users["casos.demo"].id, today=today, tz=ctx.tz, now=now)
+    seed_blood_banks(session, units=units, patients=linked, today=today, tz=ctx.tz, now=now)
     session.commit()

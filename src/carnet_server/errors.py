@@ -6,7 +6,10 @@
      ├── NotFound                       404
      └── TooManyRequests                429 (+ Retry-After)
 
-Anything else becomes a body ``{"error": {"code", "message"}}`` too:
+An ``ApiException`` may carry several ``reasons`` (code + text per language):
+the body then has ``"reasons": [{"code", "message"}]`` beside code and message
+(422 ``donor_not_eligible``). Anything else becomes a body
+``{"error": {"code", "message"}}`` too:
 Starlette's HTTP errors (unknown route 404, 405, …), FastAPI's validation
 errors (422, or 400 for a body that is not JSON), and — without details — any
 unexpected exception (500). ``message`` follows ``Accept-Language``.
@@ -15,7 +18,7 @@ unexpected exception (500). ``message`` follows ``Accept-Language``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -61,6 +64,7 @@ class ApiException(Exception):
         message_key: str | None = None,
         params: dict[str, object] | None = None,
         headers: dict[str, str] | None = None,
+        reasons: Sequence[tuple[str, Mapping[str, str]]] | None = None,
     ) -> None:
         super().__init__(code)
         self.status = status
@@ -68,6 +72,8 @@ class ApiException(Exception):
         self.message_key = message_key or code
         self.params = params or {}
         self.headers = headers or {}
+        #: (code, {"es": text, "en": text}) for each reason, when there are several.
+        self.reasons = list(reasons) if reasons else None
 
 
 class NotAuthenticated(ApiException):
@@ -100,10 +106,14 @@ def lang_of(request: Request) -> Lang:
 
 
 def error_response(
-    request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None
+    request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None,
+    reasons: list[dict[str, str]] | None = None,
 ) -> JSONResponse:
+    error: dict[str, object] = {"code": code, "message": message}
+    if reasons is not None:
+        error["reasons"] = reasons
     return JSONResponse(
-        {"error": {"code": code, "message": message}},
+        {"error": error},
         status_code=status,
         headers={"Content-Language": "en" if lang_of(request) == "en" else "es-MX", **(headers or {})},
     )
@@ -130,8 +140,12 @@ def _reason(error_type: str) -> str:
 
 async def _api_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiException)
-    message = t(exc.message_key, lang_of(request), **exc.params)
-    return error_response(request, exc.status, exc.code, message, exc.headers)
+    lang = lang_of(request)
+    if exc.reasons is None:
+        return error_response(request, exc.status, exc.code, t(exc.message_key, lang, **exc.params), exc.headers)
+    reasons = [{"code": code, "message": texts[lang]} for code, texts in exc.reasons]
+    message = t(exc.message_key, lang, **exc.params, reasons=" ".join(r["message"] for r in reasons))
+    return error_response(request, exc.status, exc.code, message, exc.headers, reasons)
 
 
 async def _http_exception(request: Request, exc: Exception) -> JSONResponse:

@@ -120,6 +120,57 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         "es": "Una solicitud con la misma clave sigue en proceso. Intente de nuevo en un momento.",
         "en": "A request with the same key is still in progress. Try again in a moment.",
     },
+    # blood bank
+    "blood_bank_not_found": {"es": "No se encontró el banco de sangre.", "en": "Blood bank not found."},
+    "slot_not_found": {"es": "No se encontró el horario.", "en": "Time slot not found."},
+    "booking_not_found": {"es": "No se encontró la cita de donación.", "en": "Donation booking not found."},
+    "donor_not_eligible": {
+        "es": "La persona donante no puede donar por ahora: {reasons}",
+        "en": "The donor cannot give blood for now: {reasons}",
+    },
+    "slot_full": {
+        "es": "Ese horario ya no tiene lugares. Elija otro horario.",
+        "en": "That time slot has no places left. Please choose another one.",
+    },
+    "slot_closed": {
+        "es": "Ese horario ya no recibe citas (ya pasó o el banco de sangre lo cerró). Elija otro horario.",
+        "en": "That time slot no longer takes bookings (it is past or the blood bank closed it). "
+              "Please choose another one.",
+    },
+    "daily_limit_reached": {
+        "es": "Este niño o niña ya tiene {limit} citas de donación ese día, el máximo. Elija otro día.",
+        "en": "This child already has {limit} donation bookings that day, the maximum. Please choose another day.",
+    },
+    "capacity_below_bookings": {
+        "es": "El cupo no puede ser menor que las citas ya confirmadas en ese horario ({booked}).",
+        "en": "The capacity cannot be lower than the bookings already held in that slot ({booked}).",
+    },
+    "booking_not_active": {
+        "es": "Esta cita de donación ya no está confirmada (fue cancelada o ya se registró la asistencia).",
+        "en": "This donation booking is no longer confirmed (it was cancelled or attendance was recorded).",
+    },
+    "same_slot": {
+        "es": "La cita ya está en ese horario. Elija un horario distinto.",
+        "en": "The booking is already in that time slot. Please choose a different one.",
+    },
+    "invalid_date": {
+        "es": "Indique una fecha AAAA-MM-DD de hoy en adelante.",
+        "en": "Give a YYYY-MM-DD date, today or later.",
+    },
+    "date_too_far": {
+        "es": "Solo se puede reservar hasta {days} días adelante.",
+        "en": "Bookings open at most {days} days ahead.",
+    },
+    "answers_invalid": {
+        "es": "Revise el cuestionario: responda todas las preguntas (faltan: {missing}) y solo esas "
+              "(no existen: {unknown}).",
+        "en": "Check the questionnaire: answer every question (missing: {missing}) and only those "
+              "(unknown: {unknown}).",
+    },
+    "last_donation_in_future": {
+        "es": "La fecha de la última donación no puede ser posterior a hoy.",
+        "en": "The date of the last donation cannot be later than today.",
+    },
     # validation reasons
     "field.missing": {"es": "obligatorio", "en": "required"},
     "field.extra": {"es": "no permitido", "en": "not allowed"},

@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     qr_ttl_days: int = Field(default=30, ge=1)
     qr_reissue_days: int = Field(default=7, ge=0)
 
+    # Blood bank: bookings a child may hold on one local day, and how far ahead slots open.
+    blood_bank_daily_limit: int = Field(default=6, ge=1)
+    blood_bank_days_ahead: int = Field(default=60, ge=1)
+
     login_window_minutes: int = Field(default=15, ge=1)
     login_max_per_username: int = Field(default=5, ge=1)
     login_max_per_address: int = Field(default=20, ge=1)

@@ -36,7 +36,9 @@ __all__ = [
     "AppointmentNotFound",
     "Invalid",
     "NotAllowed",
+    "add_linked",
     "appointment_out",
+    "change_linked",
     "create",
     "delete",
     "get",
@@ -284,3 +286,36 @@ def delete(session: Session, *, principal: Principal, appointment_id: str, ip: s
     session.delete(row)
     _audit(session, principal, "appointment.delete", "appointment", record_id, ip, {"patient_id": patient_id})
     sync.touch(session, type=SyncType.APPOINTMENT, record_id=record_id, patient_id=patient_id, deleted=True)
+
+
+# ---- appointments that mirror another domain's record (blood-bank bookings) ----------
+
+
+def add_linked(session: Session, *, patient_id: str, kind: contract.AppointmentKind, title: str,
+               starts_at: datetime, ends_at: datetime, unit_id: str | None, place: str, notes: str,
+               status: AppointmentStatus, created_by: str | None, now: datetime) -> Appointment:
+    """A hospital appointment made on behalf of another domain (the caller checked access); synced."""
+    row = Appointment(
+        patient_id=patient_id, kind=kind.value, title=title[:120], starts_at=starts_at, ends_at=ends_at,
+        unit_id=unit_id, place=place[:200], status=status.value, notes=notes, cycle_id=None,
+        source=AppointmentSource.HOSPITAL.value, created_by=created_by, revision=0, created_at=now, updated_at=now,
+    )
+    session.add(row)
+    session.flush()
+    sync.touch(session, type=SyncType.APPOINTMENT, record_id=row.id, patient_id=patient_id)
+    return row
+
+
+def change_linked(session: Session, *, appointment_id: str | None, now: datetime,
+                  **changes: Any) -> Appointment | None:
+    """Change a linked appointment (revision + 1, synced); None when it was deleted meanwhile."""
+    row = session.get(Appointment, appointment_id) if appointment_id else None
+    if row is None:
+        return None
+    for name, value in changes.items():
+        setattr(row, name, value.value if isinstance(value, AppointmentStatus) else value)
+    row.revision += 1
+    row.updated_at = now
+    session.flush()
+    sync.touch(session, type=SyncType.APPOINTMENT, record_id=row.id, patient_id=row.patient_id)
+    return row

@@ -63,6 +63,11 @@ def get_current_user(
         return authenticate(session, ctx=ctx, access_token=credentials.credentials)
     except InvalidAccessToken as exc:
         raise NotAuthenticated("invalid_token") from exc
+    finally:
+        # Give the connection back to the pool now: between this dependency and the
+        # route the request waits for a worker thread, and a connection held while
+        # waiting can starve the pool under load (every worker blocked on checkout).
+        session.rollback()
 
 
 CurrentUser = Annotated[Principal, Depends(get_current_user)]

@@ -1,0 +1,1 @@
+"""Blood-bank donor bookings: banks, slots from weekly templates, eligibility, bookings, staff day list."""

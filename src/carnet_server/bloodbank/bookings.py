@@ -1,0 +1,342 @@
+"""Donor bookings: create, cancel, reschedule, check-in, no-show, the day list and the counts (no HTTP).
+
+No overbooking, on SQLite and PostgreSQL alike: a place is taken only by
+
+    UPDATE slots SET booked = booked + 1 WHERE id = :id AND NOT closed AND booked < capacity
+
+and a rowcount of 0 means full (or closed). PostgreSQL re-checks the WHERE on
+the newest row version after waiting for the row lock; SQLite runs one writer
+at a time. A reschedule takes the new place first and frees the old one after,
+in the same transaction, so it either moves or changes nothing.
+
+Locks are always taken in one order — patient, booking, slots (by id), folio
+counter, sync counter — so concurrent bookings, moves and cancellations queue
+instead of deadlocking. The patient row lock (PostgreSQL; SQLite serialises
+anyway) makes the per-child daily limit exact: it is counted after the place is
+taken, while no other booking of the same child can commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, case, exists, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from carnet import contract
+from carnet.contract import AppointmentKind, AppointmentStatus, BookingStatus, Role, SyncType
+from carnet_server.agenda import service as agenda
+from carnet_server.auth.service import Principal
+from carnet_server.bloodbank import eligibility
+from carnet_server.bloodbank.service import (
+    ID_RE, BloodBankError, BookingNotFound, Conflict, Invalid, NotAllowed, audit_staff, booking_out, day_bounds,
+    get_slot, staff_bank, works_at,
+)
+from carnet_server.bloodbank.tables import BloodBank, Booking, FolioCounter, Slot
+from carnet_server.db import utcnow
+from carnet_server.patients.service import PatientNotFound, visible_patient
+from carnet_server.patients.tables import GuardianPatient, Patient
+from carnet_server.sync import service as sync
+
+__all__ = [
+    "NotEligible", "cancel", "next_folio", "create", "day_list", "donor_counts", "get", "list_for_guardian", "load_for_sync",
+    "mark", "reschedule",
+]
+
+ACTIVE = BookingStatus.CONFIRMADA.value
+
+
+class NotEligible(BloodBankError):
+    def __init__(self, reasons: Sequence[eligibility.Reason]) -> None:
+        super().__init__("donor_not_eligible")
+        self.reasons = list(reasons)
+
+
+def load_for_sync(session: Session, ids: Sequence[str]) -> Mapping[str, dict[str, Any]]:
+    """Sync loader: the bookings with these ids, as ``Booking`` JSON."""
+    now = utcnow()
+    out: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(ids), 500):
+        for row in session.scalars(select(Booking).where(Booking.id.in_(ids[start:start + 500]))):
+            out[row.id] = booking_out(row, now=now).model_dump(mode="json")
+    return out
+
+
+sync.register_loader(SyncType.BLOOD_BANK_BOOKING, load_for_sync)
+
+
+# ---- visibility -------------------------------------------------------------------------
+
+
+def get(session: Session, *, principal: Principal, booking_id: str) -> Booking:
+    """The booking, if the caller may see it: a guardian of the child, the bank's staff, an admin."""
+    if principal.role not in (Role.GUARDIAN, Role.BLOOD_BANK, Role.ADMIN):
+        raise NotAllowed()
+    row = session.get(Booking, booking_id) if ID_RE.fullmatch(booking_id) else None
+    if row is None:
+        raise BookingNotFound()
+    if principal.role == Role.GUARDIAN:
+        linked = session.get(GuardianPatient, (principal.id, row.patient_id))
+        if linked is None:
+            raise BookingNotFound()
+    elif not works_at(session, principal, row.slot.bank.unit_id):
+        raise BookingNotFound()
+    return row
+
+
+def list_for_guardian(session: Session, *, principal: Principal, patient_id: str | None) -> list[Booking]:
+    """A guardian's bookings (one child, or every linked child), by slot time."""
+    if principal.role != Role.GUARDIAN:
+        raise NotAllowed()
+    query = select(Booking).join(Slot, Slot.id == Booking.slot_id)
+    if patient_id is not None:
+        patient = _patient(session, principal, patient_id)
+        query = query.where(Booking.patient_id == patient.id)
+    else:
+        query = query.where(exists().where(GuardianPatient.patient_id == Booking.patient_id,
+                                           GuardianPatient.user_id == principal.id))
+    return list(session.scalars(query.order_by(Slot.starts_at, Booking.folio)))
+
+
+def _patient(session: Session, principal: Principal, patient_id: str) -> Patient:
+    if not ID_RE.fullmatch(patient_id):
+        raise PatientNotFound()
+    return visible_patient(session, principal=principal, patient_id=patient_id)
+
+
+# ---- the atomic steps -------------------------------------------------------------------
+
+
+def _insert(session: Session) -> Any:
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def _lock_patient(session: Session, patient_id: str) -> None:
+    # FOR UPDATE on PostgreSQL; SQLite renders a plain SELECT (its writers are serial anyway).
+    session.execute(select(Patient.id).where(Patient.id == patient_id).with_for_update())
+
+
+def _take_place(session: Session, slot_id: str) -> None:
+    result = session.execute(
+        update(Slot).where(Slot.id == slot_id, Slot.closed.is_(False), Slot.booked < Slot.capacity)
+        .values(booked=Slot.booked + 1).execution_options(synchronize_session=False))
+    if result.rowcount == 1:  # type: ignore[attr-defined]
+        return
+    closed = session.scalar(select(Slot.closed).where(Slot.id == slot_id))
+    raise Conflict("slot_closed" if closed else "slot_full")
+
+
+def _free_place(session: Session, slot_id: str) -> None:
+    session.execute(update(Slot).where(Slot.id == slot_id, Slot.booked > 0).values(booked=Slot.booked - 1)
+                    .execution_options(synchronize_session=False))
+
+
+def _check_daily_limit(session: Session, *, patient_id: str, day: date, tz: ZoneInfo, limit: int,
+                       moving: str | None = None) -> None:
+    """Counted after the place is taken (under the patient lock): exact under concurrency."""
+    lo, hi = day_bounds(day, tz)
+    query = (select(func.count()).select_from(Booking).join(Slot, Slot.id == Booking.slot_id)
+             .where(Booking.patient_id == patient_id, Booking.status != BookingStatus.CANCELADA.value,
+                    Slot.starts_at >= lo, Slot.starts_at < hi))
+    if moving is not None:
+        query = query.where(Booking.id != moving)
+    if int(session.scalar(query) or 0) >= limit:
+        raise Conflict("daily_limit_reached", limit=limit)
+
+
+def next_folio(session: Session, year: int) -> str:
+    """``BS-{year}-{n:06d}`` from one upsert: atomic on both databases, a rollback gives it back."""
+    statement = (_insert(session)(FolioCounter).values(year=year, value=1)
+                 .on_conflict_do_update(index_elements=["year"], set_={"value": FolioCounter.value + 1})
+                 .returning(FolioCounter.value))
+    return f"BS-{year}-{int(session.execute(statement).scalar_one()):06d}"
+
+
+# ---- guardian writes ----------------------------------------------------------------------
+
+
+def _check_open(slot: Slot, now: datetime) -> None:
+    if slot.closed or slot.starts_at <= now:
+        raise Conflict("slot_closed")
+
+
+def _eligible(donor: contract.DonorIn, answers: Mapping[str, bool], *, on: date, today: date) -> None:
+    try:
+        eligibility.validate_answers(answers)
+    except eligibility.InvalidAnswers as exc:
+        raise Invalid("answers_invalid", missing=", ".join(exc.missing) or "—",
+                      unknown=", ".join(exc.unknown) or "—") from exc
+    if donor.last_donation_on is not None and donor.last_donation_on > today:
+        raise Invalid("last_donation_in_future")
+    reasons = eligibility.evaluate(eligibility.Donor.of(donor, answers, on=on))
+    if reasons:
+        raise NotEligible(reasons)
+
+
+def _place(bank: BloodBank) -> str:
+    return f"{bank.name}, {bank.address}"
+
+
+def create(session: Session, *, principal: Principal, data: contract.BookingCreate, tz: ZoneInfo,
+           daily_limit: int, ip: str | None, now: datetime | None = None) -> Booking:
+    """A guardian books a place for a donor of their child (eligibility first, then one atomic step)."""
+    if principal.role != Role.GUARDIAN:
+        raise NotAllowed()
+    now = now or utcnow()
+    patient = _patient(session, principal, data.patient_id)
+    slot = get_slot(session, data.slot_id)
+    day = slot.starts_at.astimezone(tz).date()
+    _eligible(data.donor, data.answers, on=day, today=now.astimezone(tz).date())
+    _check_open(slot, now)
+    _lock_patient(session, patient.id)
+    _take_place(session, slot.id)
+    _check_daily_limit(session, patient_id=patient.id, day=day, tz=tz, limit=daily_limit)
+    donor = data.donor
+    row = Booking(
+        folio=next_folio(session, now.astimezone(tz).year), slot_id=slot.id, patient_id=patient.id,
+        guardian_id=principal.id, donor_full_name=donor.full_name, donor_phone=donor.phone,
+        donor_birth_date=donor.birth_date, donor_weight_kg=donor.weight_kg, donor_sex=donor.sex.value,
+        donor_last_donation_on=donor.last_donation_on, answers=dict(data.answers), status=ACTIVE,
+        created_at=now, updated_at=now,
+    )
+    session.add(row)
+    session.flush()
+    bank = slot.bank
+    appointment = agenda.add_linked(
+        session, patient_id=patient.id, kind=AppointmentKind.BANCO_DE_SANGRE,
+        title=f"Donación de sangre: {donor.full_name.split()[0]}", starts_at=slot.starts_at, ends_at=slot.ends_at,
+        unit_id=bank.unit_id, place=_place(bank), notes=f"Folio {row.folio}. {bank.instructions}".strip(),
+        status=AppointmentStatus.CONFIRMADA, created_by=principal.id, now=now)
+    row.appointment_id = appointment.id
+    audit_staff(session, principal, "blood_bank.booking.create", "blood_bank_booking", row.id, ip,
+                {"patient_id": patient.id, "slot_id": slot.id, "folio": row.folio})
+    sync.touch(session, type=SyncType.BLOOD_BANK_BOOKING, record_id=row.id, patient_id=patient.id)
+    session.expire_all()  # the slot's ``booked`` changed behind the ORM's back
+    return session.get_one(Booking, row.id)
+
+
+def cancel(session: Session, *, principal: Principal, booking_id: str, ip: str | None,
+           now: datetime | None = None) -> Booking:
+    """The guardian (or the bank's staff) cancels; the place returns to the slot."""
+    now = now or utcnow()
+    row = get(session, principal=principal, booking_id=booking_id)
+    slot_id = session.execute(
+        update(Booking).where(Booking.id == row.id, Booking.status == ACTIVE)
+        .values(status=BookingStatus.CANCELADA.value, updated_at=now).returning(Booking.slot_id)
+        .execution_options(synchronize_session=False)).scalar_one_or_none()
+    if slot_id is None:
+        raise Conflict("booking_not_active")
+    _free_place(session, slot_id)
+    agenda.change_linked(session, appointment_id=row.appointment_id, now=now, status=AppointmentStatus.CANCELADA)
+    audit_staff(session, principal, "blood_bank.booking.cancel", "blood_bank_booking", row.id, ip,
+                {"patient_id": row.patient_id, "slot_id": slot_id})
+    sync.touch(session, type=SyncType.BLOOD_BANK_BOOKING, record_id=row.id, patient_id=row.patient_id)
+    session.expire_all()
+    return session.get_one(Booking, row.id)
+
+
+def reschedule(session: Session, *, principal: Principal, booking_id: str, slot_id: str, tz: ZoneInfo,
+               daily_limit: int, ip: str | None, now: datetime | None = None) -> Booking:
+    """Move a confirmed booking: take the new place, then free the old one — or change nothing."""
+    if principal.role != Role.GUARDIAN:
+        raise NotAllowed()
+    now = now or utcnow()
+    row = get(session, principal=principal, booking_id=booking_id)
+    new = get_slot(session, slot_id)
+    if row.status != ACTIVE:
+        raise Conflict("booking_not_active")
+    if new.id == row.slot_id:
+        raise Invalid("same_slot")
+    day = new.starts_at.astimezone(tz).date()
+    donor = contract.DonorIn.model_construct(
+        full_name=row.donor_full_name, phone=row.donor_phone, birth_date=row.donor_birth_date,
+        weight_kg=row.donor_weight_kg, sex=contract.DonorSex(row.donor_sex), last_donation_on=row.donor_last_donation_on)
+    _eligible(donor, row.answers, on=day, today=now.astimezone(tz).date())
+    _check_open(new, now)
+    _lock_patient(session, row.patient_id)
+    old_id = session.execute(select(Booking.slot_id).where(Booking.id == row.id, Booking.status == ACTIVE)
+                             .with_for_update()).scalar_one_or_none()
+    if old_id is None:
+        raise Conflict("booking_not_active")
+    if old_id == new.id:
+        raise Invalid("same_slot")
+    session.execute(select(Slot.id).where(Slot.id.in_([old_id, new.id])).order_by(Slot.id).with_for_update())
+    _take_place(session, new.id)
+    moved = session.execute(
+        update(Booking).where(Booking.id == row.id, Booking.status == ACTIVE, Booking.slot_id == old_id)
+        .values(slot_id=new.id, updated_at=now).execution_options(synchronize_session=False))
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("booking_not_active")
+    _check_daily_limit(session, patient_id=row.patient_id, day=day, tz=tz, limit=daily_limit, moving=row.id)
+    _free_place(session, old_id)
+    bank = new.bank
+    agenda.change_linked(session, appointment_id=row.appointment_id, now=now, starts_at=new.starts_at,
+                         ends_at=new.ends_at, unit_id=bank.unit_id, place=_place(bank)[:200],
+                         status=AppointmentStatus.REPROGRAMADA)
+    audit_staff(session, principal, "blood_bank.booking.reschedule", "blood_bank_booking", row.id, ip,
+                {"patient_id": row.patient_id, "from_slot_id": old_id, "slot_id": new.id})
+    sync.touch(session, type=SyncType.BLOOD_BANK_BOOKING, record_id=row.id, patient_id=row.patient_id)
+    session.expire_all()
+    return session.get_one(Booking, row.id)
+
+
+# ---- staff ------------------------------------------------------------------------------------
+
+
+def mark(session: Session, *, principal: Principal, booking_id: str, status: BookingStatus, ip: str | None,
+         now: datetime | None = None) -> Booking:
+    """Staff: a confirmed booking becomes ``asistio`` (check-in) or ``no_asistio``."""
+    if principal.role not in (Role.BLOOD_BANK, Role.ADMIN):
+        raise NotAllowed()
+    now = now or utcnow()
+    row = get(session, principal=principal, booking_id=booking_id)
+    came = status == BookingStatus.ASISTIO
+    result = session.execute(
+        update(Booking).where(Booking.id == row.id, Booking.status == ACTIVE)
+        .values(status=status.value, updated_at=now, checked_in_at=now if came else None)
+        .execution_options(synchronize_session=False))
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("booking_not_active")
+    agenda.change_linked(session, appointment_id=row.appointment_id, now=now,
+                         status=AppointmentStatus.REALIZADA if came else AppointmentStatus.CANCELADA)
+    audit_staff(session, principal, "blood_bank.booking.check_in" if came else "blood_bank.booking.no_show",
+                "blood_bank_booking", row.id, ip, {"patient_id": row.patient_id})
+    sync.touch(session, type=SyncType.BLOOD_BANK_BOOKING, record_id=row.id, patient_id=row.patient_id)
+    session.expire_all()
+    return session.get_one(Booking, row.id)
+
+
+def day_list(session: Session, *, principal: Principal, bank_id: str, day: date, tz: ZoneInfo,
+             ip: str | None) -> list[tuple[Booking, str]]:
+    """Staff: the bank's bookings on a local day (every status), by time; with each child's display name."""
+    bank = staff_bank(session, principal=principal, bank_id=bank_id)
+    lo, hi = day_bounds(day, tz)
+    rows = session.execute(
+        select(Booking, Patient.display_name).join(Slot, Slot.id == Booking.slot_id)
+        .join(Patient, Patient.id == Booking.patient_id)
+        .where(Slot.bank_id == bank.id, Slot.starts_at >= lo, Slot.starts_at < hi)
+        .order_by(Slot.starts_at, Booking.folio)).all()
+    audit_staff(session, principal, "blood_bank.day_list.read", "blood_bank", bank.id, ip,
+                {"date": day.isoformat(), "bookings": len(rows)})
+    return [(b, name) for b, name in rows]
+
+
+def donor_counts(session: Session, *, principal: Principal, bank_id: str, start: datetime, end: datetime,
+                 ip: str | None) -> list[contract.DonorCount]:
+    """Staff: per child, donors booked (not cancelled) and donors who came, for slots in [start, end)."""
+    bank = staff_bank(session, principal=principal, bank_id=bank_id)
+    came = func.sum(case((Booking.status == BookingStatus.ASISTIO.value, 1), else_=0))
+    rows = session.execute(
+        select(Booking.patient_id, Patient.display_name, func.count(), came)
+        .join(Slot, Slot.id == Booking.slot_id).join(Patient, Patient.id == Booking.patient_id)
+        .where(and_(Slot.bank_id == bank.id, Slot.starts_at >= start, Slot.starts_at < end,
+                    Booking.status != BookingStatus.CANCELADA.value))
+        .group_by(Booking.patient_id, Patient.display_name).order_by(Patient.display_name)).all()
+    audit_staff(session, principal, "blood_bank.donor_counts.read", "blood_bank", bank.id, ip,
+                {"from": start.isoformat(), "to": end.isoformat()})
+    return [contract.DonorCount(patient_id=p, patient_display_name=n, booked=int(b), came=int(c or 0))
+            for p, n, b, c in rows]
