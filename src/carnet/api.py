@@ -33,7 +33,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -75,12 +75,15 @@ class ProtocolError(ApiError):
 
 
 class HttpError(ApiError):
-    def __init__(self, status: int, code: str, message: str, retry_after: float | None = None) -> None:
+    def __init__(self, status: int, code: str, message: str, retry_after: float | None = None,
+                 reasons: tuple[contract.ErrorReason, ...] = ()) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code
         self.message = message
         self.retry_after = retry_after
+        #: Every reason when the server gave several (422 ``donor_not_eligible``).
+        self.reasons = reasons
 
 
 class BadRequest(HttpError):
@@ -150,9 +153,11 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
 
 def _error_from(response: httpx.Response) -> HttpError:
     code, message = "http_error", response.reason_phrase or str(response.status_code)
+    reasons: tuple[contract.ErrorReason, ...] = ()
     try:
         body = contract.ErrorBody.model_validate_json(response.content)
         code, message = body.error.code, body.error.message
+        reasons = tuple(body.error.reasons or ())
     except ValidationError:
         pass
     status = response.status_code
@@ -161,7 +166,7 @@ def _error_from(response: httpx.Response) -> HttpError:
         return RateLimited(status, code, message, retry_after)
     if status >= 500:
         return ServerError(status, code, message, retry_after)
-    return _BY_STATUS.get(status, BadRequest)(status, code, message, retry_after)
+    return _BY_STATUS.get(status, BadRequest)(status, code, message, retry_after, reasons)
 
 
 def default_backoff(attempt: int) -> float:
@@ -264,6 +269,38 @@ class ApiClient:
         except ValidationError as exc:
             raise ProtocolError(f"{path}: {exc.error_count()} invalid fields") from exc
 
+    # ---- blood bank --------------------------------------------------------
+
+    async def blood_banks(self) -> list[contract.BloodBank]:
+        return await self._list("/api/v1/blood-banks", contract.BloodBank)
+
+    async def slots(self, bank_id: str, day: date) -> list[contract.Slot]:
+        path = f"/api/v1/blood-banks/{quote(bank_id, safe='')}/slots"
+        return await self._list(path, contract.Slot, params={"date": day.isoformat()})
+
+    async def questionnaire(self) -> list[contract.Question]:
+        return await self._list("/api/v1/blood-bank/questionnaire", contract.Question)
+
+    async def bookings(self, patient_id: str) -> list[contract.Booking]:
+        return await self._list("/api/v1/blood-bank/bookings", contract.Booking, params={"patient_id": patient_id})
+
+    async def bank_bookings(self, bank_id: str, day: date) -> list[contract.StaffBooking]:
+        """Staff: the bank's bookings of one day."""
+        path = f"/api/v1/blood-banks/{quote(bank_id, safe='')}/bookings"
+        return await self._list(path, contract.StaffBooking, params={"date": day.isoformat()})
+
+    async def donor_counts(self, bank_id: str, start: date, end: date) -> list[contract.DonorCount]:
+        """Staff: donors booked and donors who came, per child, from ``start`` to ``end`` (dates, inclusive)."""
+        path = f"/api/v1/blood-banks/{quote(bank_id, safe='')}/donor-counts"
+        return await self._list(path, contract.DonorCount, params={"from": start.isoformat(), "to": end.isoformat()})
+
+    async def booking_action(self, booking_id: str, action: str) -> contract.Booking:
+        """Staff: ``check-in`` or ``no-show``, online (never queued: a counter device keeps no outbox)."""
+        if action not in ("check-in", "no-show"):
+            raise ValueError(action)
+        path = f"/api/v1/blood-bank/bookings/{quote(booking_id, safe='')}/{action}"
+        return self._parse(await self._authed("POST", path), contract.Booking)
+
     async def jwks(self) -> dict[str, Any]:
         response = await self._send("GET", "/.well-known/jwks.json", retry=True)
         data = self._json(response)
@@ -311,6 +348,15 @@ class ApiClient:
                 return response
             raise _error_from(response)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _list(self, path: str, model: type[M], *, params: dict[str, str] | None = None) -> list[M]:
+        data = self._json(await self._authed("GET", path, params=params))
+        if not isinstance(data, list):
+            raise ProtocolError(f"{path}: not a list")
+        try:
+            return [model.model_validate(item) for item in data]
+        except ValidationError as exc:
+            raise ProtocolError(f"{path}: {exc.error_count()} invalid fields") from exc
 
     @staticmethod
     def _json(response: httpx.Response) -> Any:

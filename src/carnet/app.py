@@ -14,12 +14,16 @@ from carnet.session import AppSession
 from carnet.state import Phase, Screen, Tab
 from carnet.store import default_data_dir
 from carnet.views import agenda as agenda_view
+from carnet.views import blood_bank as blood_bank_view
+from carnet.views import booking as booking_view
 from carnet.views import appointment as appointment_view
 from carnet.views import carnet as carnet_view
 from carnet.views import children as children_view
 from carnet.views import settings as settings_view
+from carnet.views import staff as staff_view
 from carnet.views import sync_status as sync_view
 from carnet.views.appointment_form import AppointmentFormView
+from carnet.views.booking_form import BookingFormView
 from carnet.views.common import GREEN, nav_bar, starting_view, sync_icon
 from carnet.views.login import LoginView
 
@@ -36,6 +40,7 @@ class CarnetUI:
         self.session = session
         self._login: LoginView | None = None
         self._form: AppointmentFormView | None = None
+        self._booking_form: BookingFormView | None = None
         self._tasks: list[Future[Any]] = []
         #: Flet services (file picker, share sheet, connectivity): kept referenced while the page lives.
         self.services: dict[str, Any] = {}
@@ -44,7 +49,12 @@ class CarnetUI:
     # ---- actions (event handlers) -------------------------------------------
 
     async def _refresh(self, _: Any = None) -> None:
+        if self.session.state.staff_mode:
+            await self.session.staff.load()
+            return
         await self.session.refresh()
+        if self.session.state.screen is Screen.BLOOD_BANK:
+            await self.session.blood_bank.load_slots()  # the places left after this sync
 
     async def _logout(self, _: Any = None) -> None:
         await self.session.logout()
@@ -65,8 +75,11 @@ class CarnetUI:
         if locale:
             self.page.run_task(self.session.set_locale, locale)
 
-    def _tab(self, tab: Tab) -> None:
-        self.session.show_tab(tab)
+    async def _tab(self, tab: Tab) -> None:
+        if tab is Tab.BLOOD_BANK:
+            await self.session.blood_bank.open()
+        else:
+            self.session.show_tab(tab)
 
     def _sync_status(self, _: Any = None) -> None:
         self.session.show_sync_status()
@@ -122,9 +135,24 @@ class CarnetUI:
         agenda = self.session.agenda
         if state.screen is not Screen.APPOINTMENT_FORM:
             self._form = None
+        if state.screen is not Screen.BOOKING_FORM:
+            self._booking_form = None
         if state.screen is Screen.SETTINGS:
             return settings_view.build(state, tr, on_back=self._back, on_locale=self._locale,
-                                       on_logout=self._logout, on_sync_status=self._sync_status)
+                                       on_logout=self._logout,
+                                       on_sync_status=None if state.staff_mode else self._sync_status)
+        if state.staff_mode:
+            return staff_view.build(state, tr, self.session.staff, on_refresh=self._refresh,
+                                    on_settings=self._settings)
+        blood_bank = self.session.blood_bank
+        if state.screen is Screen.BOOKING_FORM and state.blood_bank.form is not None:
+            if self._booking_form is None or self._booking_form.form is not state.blood_bank.form:
+                self._booking_form = BookingFormView(state.blood_bank.form, blood_bank)
+            return self._booking_form.build(state, tr, on_back=self._back)
+        if state.screen is Screen.BOOKING:
+            return booking_view.build(state, tr, blood_bank, now=self.session.clock(), on_back=self._back,
+                                      on_dismiss=self._dismiss, on_retry=self.session.retry_item,
+                                      on_discard=self.session.discard_item)
         if state.screen is Screen.SYNC_STATUS:
             return sync_view.build(state, tr, on_back=self._back, on_sync_now=self._refresh,
                                    on_retry=self.session.retry_item, on_discard=self.session.discard_item,
@@ -144,6 +172,10 @@ class CarnetUI:
                 on_message_dismiss=lambda _: agenda.dismiss_message())
         now = self.session.clock()
         status_button = sync_icon(state, tr, self._sync_status)
+        if state.screen is Screen.BLOOD_BANK:
+            return blood_bank_view.build(state, tr, blood_bank, now=now, on_tab=self._tab, on_refresh=self._refresh,
+                                         on_settings=self._settings, on_sync_status=self._sync_status,
+                                         on_dismiss=self._dismiss)
         if state.screen is Screen.AGENDA:
             return agenda_view.build(
                 state, tr, agenda.visible(), today=agenda.today(), now=now, on_tab=self._tab,

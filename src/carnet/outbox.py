@@ -11,7 +11,7 @@ States::
     pending ──(server accepted)──────────────► removed (the server's record replaces it)
        │  ▲
        │  └──(network / 5xx / 429 / 409 in progress: attempts+1, next_attempt_at = now + backoff)
-       └──(4xx rejection)──► failed (the server's reason kept) ──retry──► pending
+       └──(4xx rejection)──► failed (the server's reason kept) ──retry (new Idempotency-Key)──► pending
                                    └──discard──► removed
 
 A record created on the phone gets a local id (``local-<uuid>``); later edits
@@ -77,6 +77,9 @@ class OutboxItem:
     error: str | None
     #: "network" when the last attempt found no network (retried as soon as it is back).
     error_kind: str | None
+    #: The ``Idempotency-Key`` sent: the item's id, or a new one after the person retried a rejection
+    #: (the server keeps a rejection under its key; a rejected write changed nothing, so a new key is safe).
+    key: str = ""
 
     @classmethod
     def from_row(cls, row: OutboxRow) -> OutboxItem:
@@ -85,12 +88,12 @@ class OutboxItem:
                    attempts=row.attempts, next_attempt_at=row.next_attempt_at, type=p["type"],
                    op=WriteOp(p["op"]), method=p["method"], path=p["path"], body=p.get("body"),
                    record_id=p["record_id"], patient_id=p.get("patient_id", ""), label=p.get("label", ""),
-                   error=p.get("error"), error_kind=p.get("error_kind"))
+                   error=p.get("error"), error_kind=p.get("error_kind"), key=p.get("key") or row.id)
 
     def payload(self, **changes: Any) -> dict[str, Any]:
         data = {"type": self.type, "op": self.op.value, "method": self.method, "path": self.path,
                 "body": self.body, "record_id": self.record_id, "patient_id": self.patient_id,
-                "label": self.label, "error": self.error, "error_kind": self.error_kind}
+                "label": self.label, "error": self.error, "error_kind": self.error_kind, "key": self.key}
         data.update(changes)
         return data
 
@@ -174,7 +177,8 @@ class Outbox:
         if item is None or item.state is not OutboxState.FAILED:
             return False
         self._store.outbox_update(self.user_id, item.id, state=OutboxState.PENDING, attempts=0,
-                                  next_attempt_at=None, payload=item.payload(error=None, error_kind=None))
+                                  next_attempt_at=None,
+                                  payload=item.payload(error=None, error_kind=None, key=str(uuid.uuid4())))
         return True
 
     def discard(self, item_id: str) -> list[str]:

@@ -6,7 +6,10 @@ Screens show what the repository holds; :meth:`AppSession.refresh` pushes the
 outbox and pulls changes (:mod:`carnet.sync`), fetches the carnets, writes the
 store and only then reloads the state, so a failed sync leaves the cached
 data on screen with an offline banner. The agenda's use cases live in
-:mod:`carnet.agenda_cases` (``session.agenda``).
+:mod:`carnet.agenda_cases` (``session.agenda``), the blood-bank bookings' in
+:mod:`carnet.blood_bank_cases` (``session.blood_bank``) and blood-bank staff
+mode in :mod:`carnet.staff_cases` (``session.staff``: online only, its session
+kept in memory, nothing written to the store).
 
 Syncs run at start, on the refresh button, every ``sync_interval_seconds``,
 when an outbox item's backoff ends, right after a write, and when the network
@@ -29,6 +32,8 @@ from pydantic import ValidationError
 from carnet import contract, qrtoken
 from carnet.agenda import AgendaRepository
 from carnet.agenda_cases import AgendaCases
+from carnet.blood_bank import BookingRepository
+from carnet.blood_bank_cases import BloodBankCases
 from carnet.api import (
     ApiClient,
     ApiError,
@@ -49,6 +54,7 @@ from carnet.qr import render_qr
 from carnet.secret_store import SecretStore
 from carnet.state import AppState, CarnetRepository, Phase, Screen, Tab
 from carnet.store import OfflineStore, destroy_store, open_store
+from carnet.staff_cases import StaffCases
 from carnet.sync import SyncEngine
 
 __all__ = ["AppSession"]
@@ -79,9 +85,12 @@ class AppSession:
         self.repo: CarnetRepository | None = None
         self.outbox: Outbox | None = None
         self.records: AgendaRepository | None = None
+        self.bookings: BookingRepository | None = None
         self.engine: SyncEngine | None = None
         self.backoff = backoff or Backoff(cap=float(config.sync_interval_seconds))
         self.agenda = AgendaCases(self)
+        self.blood_bank = BloodBankCases(self)
+        self.staff = StaffCases(self)
         self._sync_lock = asyncio.Lock()
         self._wake: asyncio.Event | None = None
 
@@ -168,6 +177,9 @@ class AppSession:
             except ApiError as exc:
                 state.login_error = self.message_for(exc, login=True)
                 return
+            if tokens.user.role == contract.Role.BLOOD_BANK:
+                await self.staff.enter(tokens.user)  # online only: nothing of it touches the store
+                return
             if tokens.user.role != contract.Role.GUARDIAN:
                 await self._server_logout()
                 state.login_error = self.tr.t("err_staff")
@@ -208,6 +220,7 @@ class AppSession:
                     repo.save_carnet(carnet, fetched_at=now)
                 if jwks is not None:
                     repo.save_jwks(jwks, fetched_at=now)
+                await self.blood_bank.fetch_reference()
                 state.online = True
                 state.sync_error = self.message_for(report.error) if report.error else None
             except NetworkError:
@@ -221,10 +234,7 @@ class AppSession:
         if ended:
             # Expired, not a logout: keep the store, so unsent writes reach the
             # server once the same person logs in again.
-            user = state.user
-            pending = self.outbox.pending_count() if self.outbox is not None else 0
-            message = self.tr.t("err_session_ended_kept" if pending else "err_session_ended")
-            await self._end_session(message, keep_for=user.id if user else None)
+            await self.session_expired()
             return
         self._load_from_repo()
         state.changed()
@@ -248,6 +258,9 @@ class AppSession:
         if tab is Tab.AGENDA:
             state.screen = Screen.AGENDA
             self.agenda.reload()
+        elif tab is Tab.BLOOD_BANK:
+            state.screen = Screen.BLOOD_BANK
+            self.blood_bank.reload()
         else:
             state.screen = Screen.CARNET if state.selected_child_id else Screen.CHILDREN
         state.changed()
@@ -255,8 +268,17 @@ class AppSession:
     def back(self) -> None:
         """Settings and the sync screen go back to their tab; a carnet goes back to the picker."""
         state = self.state
-        if state.screen in (Screen.SETTINGS, Screen.SYNC_STATUS) and state.tab is Tab.AGENDA:
+        if state.staff_mode:
+            state.screen = Screen.STAFF
+        elif state.screen in (Screen.SETTINGS, Screen.SYNC_STATUS) and state.tab is Tab.AGENDA:
             state.screen = Screen.AGENDA
+        elif state.screen in (Screen.SETTINGS, Screen.SYNC_STATUS) and state.tab is Tab.BLOOD_BANK:
+            state.screen = Screen.BLOOD_BANK
+            self.blood_bank.reload()
+        elif state.screen in (Screen.BOOKING_FORM, Screen.BOOKING) or (
+                state.screen is Screen.BLOOD_BANK and state.blood_bank.rescheduling_id):
+            self.blood_bank.close()
+            return
         elif state.screen in (Screen.APPOINTMENT, Screen.APPOINTMENT_FORM):
             self.agenda.close()
             return
@@ -274,12 +296,14 @@ class AppSession:
     def retry_item(self, item_id: str) -> None:
         if self.outbox is not None and self.outbox.retry(item_id):
             self.agenda.reload()
+            self.blood_bank.reload()
             self.state.changed()
             self.request_sync()
 
     def discard_item(self, item_id: str) -> None:
         if self.outbox is not None and self.outbox.discard(item_id):
             self.agenda.reload()
+            self.blood_bank.reload()
             self.state.changed()
 
     async def set_locale(self, locale: str) -> None:
@@ -290,7 +314,25 @@ class AppSession:
 
     async def logout(self) -> None:
         await self._server_logout()
+        if self.state.staff_mode:
+            await self.session_expired(None)
+            return
         await self._end_session(None)
+
+    async def session_expired(self, message: str | None = "") -> None:
+        """The session ended (401 after a refresh, or a logout): back to login.
+
+        Staff mode kept nothing on the device; a family's store keeps its unsent writes for the same person.
+        """
+        if self.state.staff_mode:
+            self.api.tokens = None
+            self.state.reset_to_login(self.tr.t("err_session_ended") if message == "" else message)
+            self.state.changed()
+            return
+        user = self.state.user
+        pending = self.outbox.pending_count() if self.outbox is not None else 0
+        await self._end_session(self.tr.t("err_session_ended_kept" if pending else "err_session_ended"),
+                                keep_for=user.id if user else None)
 
     def dismiss_notices(self) -> None:
         self.state.notices.clear()
@@ -331,8 +373,9 @@ class AppSession:
         self.repo = CarnetRepository(self.store, user.id)
         self.outbox = Outbox(self.store, user.id)
         self.records = AgendaRepository(self.store, user.id)
+        self.bookings = BookingRepository(self.store, user.id)
         self.engine = SyncEngine(self.api, self.outbox, self.records, clock=self.clock, backoff=self.backoff,
-                                 describe=self._describe_rejection)
+                                 describe=self._describe_rejection, bookings=self.bookings)
         self.state.phase = Phase.READY
         self.state.screen = Screen.CHILDREN
         self._load_from_repo()
@@ -353,9 +396,17 @@ class AppSession:
             if state.screen is Screen.CHILDREN:
                 state.screen = Screen.CARNET
         self.agenda.reload()
+        self.blood_bank.reload()
         self._load_carnet()
 
     def _describe_rejection(self, exc: ApiError) -> str:
+        if isinstance(exc, HttpError) and exc.reasons:
+            # Every reason, one per line (e.g. each eligibility rule a donor fails); a message that
+            # already lists them keeps only its lead.
+            lead = exc.message
+            if ":" in lead and all(r.message in lead for r in exc.reasons):
+                lead = lead.split(":", 1)[0] + ":"
+            return "\n".join([lead, *(f"• {r.message}" for r in exc.reasons)])
         if isinstance(exc, HttpError) and exc.message:
             return exc.message  # the server's reason, in the app's language
         if isinstance(exc, NotFound):
@@ -420,7 +471,7 @@ class AppSession:
             await self._wipe_store()
         else:
             await self.secrets.set(KEPT_FOR_SECRET, keep_for)
-        self.repo = self.outbox = self.records = self.engine = None
+        self.repo = self.outbox = self.records = self.engine = self.bookings = None
         self.state.reset_to_login(message)
         self.state.changed()
 

@@ -16,12 +16,15 @@ from typing import Any
 from carnet import contract
 from carnet.agenda import AgendaItem
 from carnet.agenda_form import AppointmentForm
+from carnet.blood_bank import BookingView
+from carnet.blood_bank_form import DonorForm
 from carnet.outbox import OutboxItem
 from carnet.qr import QrImage
 from carnet.qrtoken import Verification
 from carnet.store import OfflineStore
 
-__all__ = ["AgendaUi", "AppState", "CarnetRepository", "Phase", "Screen", "SyncStatus", "Tab", "current_cycle"]
+__all__ = ["AgendaUi", "AppState", "BloodBankUi", "CarnetRepository", "Phase", "Screen", "StaffUi", "SyncStatus",
+           "Tab", "current_cycle"]
 
 
 class Phase(StrEnum):
@@ -38,6 +41,10 @@ class Screen(StrEnum):
     APPOINTMENT = "appointment"
     APPOINTMENT_FORM = "appointment_form"
     SYNC_STATUS = "sync_status"
+    BLOOD_BANK = "blood_bank"
+    BOOKING_FORM = "booking_form"
+    BOOKING = "booking"
+    STAFF = "staff"
 
 
 class Tab(StrEnum):
@@ -45,6 +52,48 @@ class Tab(StrEnum):
 
     CARNET = "carnet"
     AGENDA = "agenda"
+    BLOOD_BANK = "blood_bank"
+
+
+@dataclass
+class BloodBankUi:
+    """The "Banco de sangre" tab: the choices made, the slots shown, the form, "Mis citas de donación"."""
+
+    patient_id: str | None = None
+    bank_id: str | None = None
+    day: date | None = None
+    banks: list[contract.BloodBank] = field(default_factory=list)
+    slots: list[contract.Slot] = field(default_factory=list)
+    #: When the slots shown were fetched (None: none saved for this bank and day).
+    slots_fetched_at: datetime | None = None
+    #: True when the slots shown come from the phone's cache (no answer from the server just now).
+    slots_cached: bool = False
+    loading_slots: bool = False
+    questions: list[contract.Question] = field(default_factory=list)
+    form: DonorForm | None = None
+    bookings: list[BookingView] = field(default_factory=list)
+    selected_id: str | None = None
+    confirm_cancel: bool = False
+    #: The booking whose new slot is being chosen (reschedule), else None.
+    rescheduling_id: str | None = None
+    message: str | None = None
+
+
+@dataclass
+class StaffUi:
+    """Blood-bank staff (online only): their banks, the day's list, donor counts per child."""
+
+    banks: list[contract.BloodBank] = field(default_factory=list)
+    bank_id: str | None = None
+    day: date | None = None
+    bookings: list[contract.StaffBooking] = field(default_factory=list)
+    #: patient id → (display name, came today, came this week, booked this week)
+    counts: list[tuple[str, int, int, int]] = field(default_factory=list)
+    loading: bool = False
+    #: Booking ids whose check-in / no-show is being sent.
+    busy_ids: set[str] = field(default_factory=set)
+    message: str | None = None
+    error: str | None = None
 
 
 @dataclass
@@ -97,6 +146,8 @@ class AppState:
     notices: list[str] = field(default_factory=list)
     tab: Tab = Tab.CARNET
     agenda: AgendaUi = field(default_factory=AgendaUi)
+    blood_bank: BloodBankUi = field(default_factory=BloodBankUi)
+    staff: StaffUi = field(default_factory=StaffUi)
     sync: SyncStatus = field(default_factory=SyncStatus)
     #: The selected child's next appointment (carnet screen).
     next_appointment: AgendaItem | None = None
@@ -123,6 +174,14 @@ class AppState:
 
     def child_name(self, patient_id: str) -> str:
         return next((c.display_name for c in self.children if c.id == patient_id), "")
+
+    @property
+    def selected_booking(self) -> BookingView | None:
+        return next((b for b in self.blood_bank.bookings if b.id == self.blood_bank.selected_id), None)
+
+    @property
+    def staff_mode(self) -> bool:
+        return self.user is not None and self.user.role == contract.Role.BLOOD_BANK
 
     @property
     def selected_appointment(self) -> AgendaItem | None:

@@ -13,6 +13,11 @@ that stores the server's version of the record — if the app dies before that
 commit, the item is sent again with the same ``Idempotency-Key`` and the
 server answers with the stored response, so nothing is created twice.
 
+Records carried: appointments (:class:`~carnet.agenda.AgendaRepository`) and,
+when a :class:`~carnet.blood_bank.BookingRepository` is given, blood-bank
+bookings (type ``blood_bank_booking``; the answer to a booking, cancel or
+reschedule is the ``Booking``). Other types are skipped.
+
 Pull: pages of ``GET /sync`` are applied each in one transaction together with
 the cursor they lead to, so the cursor never runs ahead of the data. ``reset``
 (or a cursor the server refuses with ``422 invalid_cursor``, after which the
@@ -39,6 +44,7 @@ from pydantic import ValidationError
 
 from carnet import contract
 from carnet.agenda import AgendaRepository, SyncPosition
+from carnet.blood_bank import BookingRepository
 from carnet.api import (
     ApiError,
     AuthError,
@@ -99,10 +105,12 @@ def _transient(exc: ApiError) -> bool:
 class SyncEngine:
     def __init__(self, transport: SyncTransport, outbox: Outbox, records: AgendaRepository, *,
                  clock: Callable[[], datetime], backoff: Backoff | None = None, page_limit: int = 200,
-                 describe: Callable[[ApiError], str] = str) -> None:
+                 describe: Callable[[ApiError], str] = str, bookings: BookingRepository | None = None) -> None:
         self.transport = transport
         self.outbox = outbox
         self.records = records
+        #: Blood-bank bookings (None: the engine carries appointments only).
+        self.bookings = bookings
         self.clock = clock
         self.backoff = backoff or Backoff()
         self.page_limit = page_limit
@@ -113,10 +121,24 @@ class SyncEngine:
         """Push, then pull; a request that succeeds after network failures frees the waiting items."""
         report = SyncReport()
         await self.push(report)
+        if self._creation_in_doubt():
+            # A creation went out and no answer came back: the server may hold it under an id
+            # the phone does not know yet, and a pull now would show it twice (the pending local
+            # copy and the server's). Try it again at once (its key replays the stored answer
+            # and maps the ids); pull only once its fate is known.
+            if report.offline or not self.outbox.network_is_back(self.clock()):
+                return report
+            await self.push(report)
+            if self._creation_in_doubt():
+                return report
         await self.pull(report)
         if not report.offline and self.outbox.network_is_back(self.clock()):
             await self.push(report)
         return report
+
+    def _creation_in_doubt(self) -> bool:
+        return any(i.state is OutboxState.PENDING and i.op is WriteOp.CREATE and i.error_kind == "network"
+                   for i in self.outbox.items())
 
     # ---- push --------------------------------------------------------------------------------
 
@@ -141,7 +163,7 @@ class SyncEngine:
                     report.rejected += 1
                 continue
             try:
-                result = await self.transport.send_write(item.method, path, item.body, idempotency_key=item.id)
+                result = await self.transport.send_write(item.method, path, item.body, idempotency_key=item.key)
             except AuthError:
                 raise
             except ApiError as exc:
@@ -159,7 +181,7 @@ class SyncEngine:
             try:
                 self._apply_push_result(item, result)
             except (ValidationError, KeyError, TypeError) as exc:
-                log.warning("outbox item answer is not an appointment: %s", type(exc).__name__)
+                log.warning("outbox item answer is not a %s: %s", item.type, type(exc).__name__)
                 self.outbox.fail(item, self.describe(ProtocolError("bad answer")))
                 report.rejected += 1
                 continue
@@ -200,6 +222,12 @@ class SyncEngine:
                     if item.op is WriteOp.CREATE and is_local_id(item.record_id):
                         self.records.map_id(item.record_id, appointment.id)
                     self.records.put_appointment(appointment)
+            elif item.type == contract.SyncType.BLOOD_BANK_BOOKING and self.bookings is not None:
+                booking = contract.Booking.model_validate(result)
+                if item.op is WriteOp.CREATE and is_local_id(item.record_id):
+                    self.records.map_id(item.record_id, booking.id)
+                self.bookings.put_booking(booking)
+                self.bookings.delete_draft(item.id)
             self.outbox.complete(item.id)
 
     # ---- pull --------------------------------------------------------------------------------
@@ -250,14 +278,26 @@ class SyncEngine:
             (change.id, contract.Appointment.model_validate(change.data) if change.op == "upsert" else None)
             for change in page.changes if change.type == contract.SyncType.APPOINTMENT
         ]
+        bookings = [
+            (change.id, contract.Booking.model_validate(change.data) if change.op == "upsert" else None)
+            for change in page.changes if change.type == contract.SyncType.BLOOD_BANK_BOOKING
+        ] if self.bookings is not None else []
         with self.records.transaction():
             if page.reset or before.needs_reset:
                 self.records.clear_appointments()
+                if self.bookings is not None:
+                    self.bookings.clear_bookings()
             for record_id, appointment in appointments:
                 if appointment is None:
                     self.records.delete_appointment(record_id)
                 else:
                     self.records.put_appointment(appointment)
+            for record_id, booking in bookings:
+                assert self.bookings is not None
+                if booking is None:
+                    self.bookings.delete_booking(record_id)
+                else:
+                    self.bookings.put_booking(booking)
             caught_up = not page.has_more
             self.records.save_position(SyncPosition(
                 cursor=page.cursor, etag=etag if caught_up else None,

@@ -35,6 +35,7 @@ USERS = {
     "madre.demo": ("guardian", "María Hernández", ["p-mateo", "p-valentina"]),
     "padre.demo": ("guardian", "José Ramírez", ["p-santiago"]),
     "farmacia.demo": ("pharmacy", "Farmacia UMAE", []),
+    "banco.demo": ("blood_bank", "Banco de Sangre UMAE", []),
 }
 PATIENTS = {
     "p-mateo": ("Mateo Hernández López", "Mateo Hernández", "12345678901", "HELM150312HDFRPT09"),
@@ -61,6 +62,7 @@ class FakeApi:
         self.override: Callable[[httpx.Request], httpx.Response | None] | None = None
         self.transport = httpx.MockTransport(self.handle)
         self.agenda = FakeAgenda()
+        self.blood_bank = FakeBloodBank(self.agenda)
 
     # ---- helpers for tests --------------------------------------------------------
 
@@ -170,7 +172,8 @@ class FakeApi:
             return httpx.Response(200, json=body.model_dump(mode="json"))
         if path == "/api/v1/me":
             me = contract.Me(id=f"id-{username}", role=role, display_name=name,
-                             patients=[contract.PatientRef(id=p, display_name=PATIENTS[p][1]) for p in patients])
+                             patients=[contract.PatientRef(id=p, display_name=PATIENTS[p][1]) for p in patients],
+                             units=[UNIT] if role == "blood_bank" else [])
             return httpx.Response(200, json=me.model_dump(mode="json"))
         if path.startswith("/api/v1/patients/") and path.endswith("/carnet"):
             patient_id = path.split("/")[4]
@@ -178,6 +181,9 @@ class FakeApi:
                 return self.error(404, "not_found", "No encontrado.")
             return httpx.Response(200, json=self.carnet(patient_id).model_dump(mode="json"))
         answer = self.agenda.handle(request, username, patients)
+        if answer is not None:
+            return answer
+        answer = self.blood_bank.handle(request, role, patients)
         if answer is not None:
             return answer
         return self.error(404, "not_found", "No encontrado.")
@@ -201,6 +207,8 @@ class FakeAgenda:
         #: Users whose next sync answers from the start with reset=True.
         self.force_reset: set[str] = set()
         self.sync_requests: list[dict[str, str | None]] = []
+        #: record id -> sync type (appointments when absent)
+        self.types: dict[str, str] = {}
         base = _now().replace(hour=15, minute=0, second=0)
         for patient in PATIENTS:
             self.add(patient, "quimioterapia", "Quimioterapia ciclo 2", base + timedelta(days=3), "hospital")
@@ -226,7 +234,13 @@ class FakeAgenda:
         self.rows[appointment_id] = (self.seq, None, patient)
 
     def live(self, patients: list[str]) -> dict[str, dict[str, object]]:
-        return {rid: data for rid, (_, data, patient) in self.rows.items() if data is not None and patient in patients}
+        return {rid: data for rid, (_, data, patient) in self.rows.items()
+                if data is not None and patient in patients and rid not in self.types}
+
+    def put_record(self, sync_type: str, data: dict[str, object]) -> None:
+        """Another record type (a booking) in the same change sequence."""
+        self.types[str(data["id"])] = sync_type
+        self._put(data)
 
     # ---- HTTP -----------------------------------------------------------------------------
 
@@ -318,7 +332,7 @@ class FakeAgenda:
             rows = [r for r in rows if r[2] is not None]  # from the start: no tombstones needed
         page, more = rows[:limit], len(rows) > limit
         last = page[-1][0] if page else (after if cursor else self.seq)
-        changes = [{"type": "appointment", "id": rid, "op": "upsert" if data else "delete", "data": data}
+        changes = [{"type": self.types.get(rid, "appointment"), "id": rid, "op": "upsert" if data else "delete", "data": data}
                    for _, rid, data in page]
         body = {"cursor": f"{username}:{last}", "has_more": more, "reset": reset, "changes": changes}
         # Like the real server: a strong ETag of the body, so an unchanged answer gets 304.
@@ -326,3 +340,206 @@ class FakeAgenda:
         if request.headers.get("If-None-Match") == etag:
             return httpx.Response(304, headers={"ETag": etag})
         return httpx.Response(200, json=body, headers={"ETag": etag})
+
+
+BANK = contract.BloodBank(id="bank-1", name="Banco de Sangre UMAE Pediatría", unit=UNIT,
+                          address="Av. Cuauhtémoc 330, Doctores, CDMX", phone="55 5627 6900",
+                          instructions="Trae identificación oficial. No vengas en ayunas.")
+BANK2_UNIT = contract.Unit(id="u2", name="Hospital General de Zona 1", level="segundo_nivel", state="CDMX")
+BANK2 = contract.BloodBank(id="bank-2", name="Banco de Sangre HGZ 1", unit=BANK2_UNIT, address="Calle 1, CDMX")
+QUESTIONS = {
+    "es-MX": [("q-fever", "¿Ha tenido fiebre en los últimos 14 días?", False),
+              ("q-well", "¿Se siente bien de salud hoy?", True)],
+    "en": [("q-fever", "Have you had a fever in the last 14 days?", False),
+           ("q-well", "Do you feel well today?", True)],
+}
+MX_TZ = __import__("zoneinfo").ZoneInfo("America/Mexico_City")
+
+
+class FakeBloodBank:
+    """Banks, slots (Mon–Sat 07:00–11:00, 30 min, capacity 4), questionnaire, bookings; idempotent writes."""
+
+    def __init__(self, agenda: FakeAgenda) -> None:
+        self.agenda = agenda
+        self.slots: dict[str, contract.Slot] = {}
+        self.bookings: dict[str, contract.Booking] = {}
+        self.idempotency: dict[str, tuple[str, int, object]] = {}
+        self.created = 0
+        self.folio = 0
+        #: Answers (or exceptions) used instead of handling the next writes, first in first out.
+        self.write_failures: list[httpx.Response | Exception] = []
+
+    def day_slots(self, bank_id: str, day: date) -> list[contract.Slot]:
+        if day.weekday() == 6:
+            return []
+        found = []
+        for n in range(8):
+            start = datetime(day.year, day.month, day.day, 7, 0, tzinfo=MX_TZ) + timedelta(minutes=30 * n)
+            sid = f"s-{bank_id}-{day.isoformat()}-{n}"
+            if sid not in self.slots:
+                self.slots[sid] = contract.Slot(id=sid, bank_id=bank_id, starts_at=start.astimezone(UTC),
+                                                ends_at=(start + timedelta(minutes=30)).astimezone(UTC),
+                                                capacity=4, available=4)
+            found.append(self.slots[sid])
+        return found
+
+    def set_slot(self, slot_id: str, **changes: object) -> None:
+        self.slots[slot_id] = self.slots[slot_id].model_copy(update=changes)
+
+    def _taken(self, slot_id: str) -> int:
+        return sum(1 for b in self.bookings.values() if b.slot.id == slot_id and b.status == "confirmada")
+
+    def _refresh_slot(self, slot_id: str) -> contract.Slot:
+        slot = self.slots[slot_id]
+        slot = slot.model_copy(update={"available": max(0, slot.capacity - self._taken(slot_id))})
+        self.slots[slot_id] = slot
+        return slot
+
+    def _save(self, booking: contract.Booking) -> contract.Booking:
+        self.bookings[booking.id] = booking
+        self.agenda.put_record("blood_bank_booking", booking.model_dump(mode="json"))
+        return booking
+
+    def handle(self, request: httpx.Request, role: str, patients: list[str]) -> httpx.Response | None:
+        path, method = request.url.path, request.method
+        parts = path.strip("/").split("/")
+        if not path.startswith(("/api/v1/blood-bank", "/api/v1/blood-banks")):
+            return None
+        if method == "POST" and self.write_failures:
+            failure = self.write_failures.pop(0)
+            if isinstance(failure, Exception):
+                raise failure
+            return failure
+        key = request.headers.get("Idempotency-Key")
+        if method == "POST" and key:
+            digest = hashlib.sha256(path.encode() + request.content).hexdigest()
+            stored = self.idempotency.get(key)
+            if stored is not None:
+                if stored[0] != digest:
+                    return FakeApi.error(422, "idempotency_key_reused", "La clave ya se usó con otros datos.")
+                return httpx.Response(stored[1], json=stored[2])
+            answer = self._handle(method, parts, request, role, patients)
+            if answer.status_code < 500:
+                self.idempotency[key] = (digest, answer.status_code, answer.json())
+            return answer
+        return self._handle(method, parts, request, role, patients)
+
+    def _handle(self, method: str, parts: list[str], request: httpx.Request, role: str,
+                patients: list[str]) -> httpx.Response:
+        ok = lambda body, status=200: httpx.Response(status, json=body)  # noqa: E731
+        dump = lambda items: [i.model_dump(mode="json") for i in items]  # noqa: E731
+        banks = {b.id: b for b in (BANK, BANK2)}
+        params = request.url.params
+        if method == "GET" and parts[2:] == ["blood-banks"]:
+            return ok(dump(banks.values()))
+        if method == "GET" and parts[2:] == ["blood-bank", "questionnaire"]:
+            lang = "en" if request.headers.get("Accept-Language", "").startswith("en") else "es-MX"
+            return ok([{"id": i, "text": t, "eligible_answer": e} for i, t, e in QUESTIONS[lang]])
+        if method == "GET" and len(parts) == 5 and parts[2] == "blood-banks" and parts[4] == "slots":
+            if parts[3] not in banks:
+                return FakeApi.error(404, "not_found", "No encontrado.")
+            day = date.fromisoformat(params["date"])
+            return ok(dump(self._refresh_slot(s.id) for s in self.day_slots(parts[3], day)))
+        if method == "POST" and parts[2:] == ["blood-bank", "bookings"]:
+            return self._create(request, role, patients)
+        if method == "GET" and parts[2:] == ["blood-bank", "bookings"]:
+            wanted = params.get("patient_id")
+            return ok(dump(b for b in self.bookings.values() if b.patient_id in patients
+                           and (wanted is None or b.patient_id == wanted)))
+        if method == "POST" and len(parts) == 6 and parts[2] == "blood-bank" and parts[3] == "bookings":
+            return self._change(parts[4], parts[5], request, role, patients)
+        if method == "GET" and len(parts) == 5 and parts[2] == "blood-banks" and role == "blood_bank":
+            bank = banks.get(parts[3])
+            if bank is None or bank.unit.id != UNIT.id:
+                return FakeApi.error(404, "not_found", "No encontrado.")
+            if parts[4] == "bookings":
+                day = date.fromisoformat(params["date"])
+                rows = [b for b in self.bookings.values()
+                        if b.bank.id == bank.id and b.slot.starts_at.astimezone(MX_TZ).date() == day]
+                return ok([{**b.model_dump(mode="json"), "patient_display_name": PATIENTS[b.patient_id][1]}
+                           for b in sorted(rows, key=lambda b: b.slot.starts_at)])
+            if parts[4] == "donor-counts":
+                lo, hi = date.fromisoformat(params["from"]), date.fromisoformat(params["to"])
+                counts: dict[str, list[int]] = {}
+                for b in self.bookings.values():
+                    if b.bank.id == bank.id and b.status != "cancelada" and \
+                            lo <= b.slot.starts_at.astimezone(MX_TZ).date() <= hi:
+                        c = counts.setdefault(b.patient_id, [0, 0])
+                        c[0] += 1
+                        c[1] += b.status == "asistio"
+                return ok([{"patient_id": p, "patient_display_name": PATIENTS[p][1], "booked": c[0], "came": c[1]}
+                           for p, c in counts.items()])
+        if role != "guardian" and parts[2] in ("blood-banks",):
+            return FakeApi.error(403, "forbidden", "Sin permiso.")
+        return FakeApi.error(404, "not_found", "No encontrado.")
+
+    def _create(self, request: httpx.Request, role: str, patients: list[str]) -> httpx.Response:
+        if role != "guardian":
+            return FakeApi.error(403, "forbidden", "Solo familias.")
+        try:
+            body = contract.BookingCreate.model_validate_json(request.content)
+        except ValueError:
+            return FakeApi.error(422, "validation_error", "Datos no válidos.")
+        if body.patient_id not in patients:
+            return FakeApi.error(404, "not_found", "Paciente no encontrado.")
+        slot = self.slots.get(body.slot_id)
+        if slot is None:
+            return FakeApi.error(404, "slot_not_found", "Horario no encontrado.")
+        reasons = []
+        if body.donor.weight_kg < 50:
+            reasons.append({"code": "weight", "message": "Quien dona debe pesar al menos 50 kg."})
+        for qid, _, eligible in QUESTIONS["es-MX"]:
+            if body.answers.get(qid) is not eligible:
+                reasons.append({"code": qid, "message": f"Respuesta que impide donar hoy ({qid})."})
+        if reasons:
+            return httpx.Response(422, json={"error": {"code": "donor_not_eligible",
+                                                       "message": "Quien dona no puede donar por ahora.",
+                                                       "reasons": reasons}})
+        if slot.closed:
+            return FakeApi.error(409, "slot_closed", "Ese horario está cerrado.")
+        if self._refresh_slot(slot.id).available <= 0:
+            return FakeApi.error(409, "slot_full", "Ese horario ya se llenó. Elige otro.")
+        self.folio += 1
+        self.created += 1
+        now = _now()
+        appointment = self.agenda.add(body.patient_id, "banco_de_sangre", "Donación de sangre", slot.starts_at,
+                                      "hospital")
+        booking = contract.Booking(
+            id=f"b-{uuid.uuid4().hex[:10]}", folio=f"BS-2026-{self.folio:06d}", patient_id=body.patient_id,
+            bank=BANK if slot.bank_id == BANK.id else BANK2, slot=slot, status="confirmada",
+            donor=contract.DonorOut(**body.donor.model_dump(exclude={"last_donation_on"})), created_at=now,
+            updated_at=now, appointment_id=str(appointment["id"]))
+        self._save(booking)
+        booking = self._save(booking.model_copy(update={"slot": self._refresh_slot(slot.id)}))
+        return httpx.Response(201, json=booking.model_dump(mode="json"))
+
+    def _change(self, booking_id: str, action: str, request: httpx.Request, role: str,
+                patients: list[str]) -> httpx.Response:
+        booking = self.bookings.get(booking_id)
+        visible = booking is not None and (booking.patient_id in patients or role == "blood_bank")
+        if not visible:
+            return FakeApi.error(404, "not_found", "No encontrado.")
+        assert booking is not None
+        if booking.status != "confirmada":
+            return FakeApi.error(409, "booking_not_active", "La cita ya no está activa.")
+        now = _now()
+        if action == "cancel" and role == "guardian":
+            changed = booking.model_copy(update={"status": contract.BookingStatus.CANCELADA, "updated_at": now})
+        elif action == "reschedule" and role == "guardian":
+            slot_id = json.loads(request.content)["slot_id"]
+            new = self.slots.get(slot_id)
+            if new is None:
+                return FakeApi.error(404, "slot_not_found", "Horario no encontrado.")
+            if self._refresh_slot(slot_id).available <= 0:
+                return FakeApi.error(409, "slot_full", "Ese horario ya se llenó. Elige otro.")
+            changed = booking.model_copy(update={"slot": new, "updated_at": now})
+        elif action in ("check-in", "no-show") and role == "blood_bank":
+            status = contract.BookingStatus.ASISTIO if action == "check-in" else contract.BookingStatus.NO_ASISTIO
+            changed = booking.model_copy(update={"status": status, "updated_at": now,
+                                                 "checked_in_at": now if action == "check-in" else None})
+        else:
+            return FakeApi.error(403, "forbidden", "Sin permiso.")
+        self._save(changed)
+        changed = changed.model_copy(update={"slot": self._refresh_slot(changed.slot.id)})
+        self._refresh_slot(booking.slot.id)
+        return httpx.Response(200, json=self._save(changed).model_dump(mode="json"))

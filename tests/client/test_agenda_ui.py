@@ -19,9 +19,9 @@ async def _agenda(page, config, data_dir, fake_api):  # type: ignore[no-untyped-
     ui, session = await _ui(page, config, data_dir, fake_api, DictSecretStore())
     await session.login("madre.demo", "carnet-demo")
     [bar] = [c for c in find(page, ft.NavigationBar)] or [page.views[0].navigation_bar]
-    assert [d.label for d in bar.destinations] == ["Carnet", "Agenda"]
+    assert [d.label for d in bar.destinations] == ["Carnet", "Agenda", "Banco de sangre"]
     bar.selected_index = 1
-    bar.on_change(type("E", (), {"control": bar})())
+    await bar.on_change(type("E", (), {"control": bar})())
     assert page.views[0].route == "/agenda"
     return ui, session
 

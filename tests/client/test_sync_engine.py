@@ -192,6 +192,33 @@ async def test_a_lost_answer_is_replayed_with_the_same_key_and_creates_nothing_t
     assert sum(1 for a in rig.local_view().values() if a["title"] == "Consulta") == 1
 
 
+async def test_no_pull_while_a_creation_is_in_doubt_so_nothing_shows_twice(rig: Rig) -> None:
+    rig.create("Consulta")
+    original = rig.fake.agenda.handle
+    lost: list[str] = []
+
+    def lose_first_answer(request, username, patients):  # type: ignore[no-untyped-def]
+        answer = original(request, username, patients)
+        if request.method == "POST" and not lost:
+            lost.append(request.url.path)
+            raise httpx.ReadTimeout("answer lost", request=request)
+        return answer
+
+    def shown() -> int:  # what the agenda draws: synced records plus pending creations
+        synced = sum(1 for a in rig.local_view().values() if a["title"] == "Consulta")
+        return synced + sum(1 for i in rig.outbox.items() if i.op is WriteOp.CREATE)
+
+    rig.fake.agenda.handle = lose_first_answer  # type: ignore[method-assign]
+    await rig.engine.run()  # the server created it; the pull that would bring it twice waits
+    assert lost and rig.fake.agenda.created == 1
+    assert shown() == 1
+    rig.clock.now += timedelta(seconds=1)  # before its backoff ends: run() tries it at once
+    report = await rig.engine.run()
+    assert report.pushed == 1 and rig.outbox.items() == [] and rig.fake.agenda.created == 1
+    assert shown() == 1
+    assert report.pulled > 0, "pulled once the creation's fate was known"
+
+
 async def test_cursor_moves_only_in_the_same_transaction_as_the_data(rig: Rig, monkeypatch) -> None:
     def broken(position):  # type: ignore[no-untyped-def]
         raise RuntimeError("disk full")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import flet as ft
@@ -120,19 +121,34 @@ def screen(route: str, appbar: ft.AppBar | None, controls: list[ft.Control], *,
     )
 
 
-TABS = (Tab.CARNET, Tab.AGENDA)
+TABS = (Tab.CARNET, Tab.AGENDA, Tab.BLOOD_BANK)
+
+
+def awaiting(fn: Callable[..., Awaitable[Any]], *args: Any) -> Callable[[Any], Awaitable[None]]:
+    """A click handler that awaits ``fn(*args)`` (Flet awaits only coroutine functions, not lambdas)."""
+    async def handler(_: Any = None) -> None:
+        await fn(*args)
+
+    return handler
 
 
 def nav_bar(state: AppState, tr: Translator, on_tab: Callable[[Tab], Any]) -> ft.NavigationBar:
-    """The two destinations; settings stays in the app bar."""
+    """The three destinations; settings stays in the app bar."""
+    async def changed(e: Any) -> None:
+        result = on_tab(TABS[int(e.control.selected_index)])
+        if inspect.isawaitable(result):
+            await result
+
     return ft.NavigationBar(
         selected_index=TABS.index(state.tab),
-        on_change=lambda e: on_tab(TABS[int(e.control.selected_index)]),
+        on_change=changed,
         destinations=[
             ft.NavigationBarDestination(icon=ft.Icons.BADGE_OUTLINED, selected_icon=ft.Icons.BADGE,
                                         label=tr.t("tab_carnet")),
             ft.NavigationBarDestination(icon=ft.Icons.CALENDAR_MONTH_OUTLINED,
                                         selected_icon=ft.Icons.CALENDAR_MONTH, label=tr.t("tab_agenda")),
+            ft.NavigationBarDestination(icon=ft.Icons.BLOODTYPE_OUTLINED, selected_icon=ft.Icons.BLOODTYPE,
+                                        label=tr.t("tab_blood_bank")),
         ],
     )
 

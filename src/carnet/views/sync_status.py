@@ -7,6 +7,8 @@ from typing import Any
 
 import flet as ft
 
+from carnet import contract
+from carnet.blood_bank import change_of
 from carnet.i18n import Translator
 from carnet.outbox import OutboxItem
 from carnet.state import AppState
@@ -14,6 +16,8 @@ from carnet.views.common import GREEN, Handler, app_bar, screen, section, status
 
 
 def item_label(tr: Translator, item: OutboxItem) -> str:
+    if item.type == contract.SyncType.BLOOD_BANK_BOOKING:
+        return tr.t("item_line", action=tr.t("bb_op." + change_of(item).value), label=item.label)
     return tr.t("item_line", action=tr.t("op." + item.op.value), label=item.label)
 
 

@@ -1,0 +1,243 @@
+"""The blood bank in a real browser: madre.demo books a donor slot (bank, day chip, slot with places left,
+donor form, questionnaire), sees the confirmation with the folio and the appointment in the agenda; then
+banco.demo, in a fresh app with its own data dir, checks the donor in with one tap.
+
+Screenshots: test-artifacts/blood-bank-slots.png, blood-bank-confirmation.png, blood-bank-staff.png.
+Same set-up as test_carnet_browser.py (real server, ``carnet --web``, headless Chromium).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from carnet.agenda import MX
+from carnet.i18n import Translator
+from tests.browser.test_carnet_browser import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PASSWORD,
+    api,  # noqa: F401  (fixture)
+    open_app,
+    playwright_api,
+    screenshot_when_painted,
+    shows,
+    start_app,
+    stop,
+    wait_for,
+)
+
+pytestmark = pytest.mark.browser
+
+DONOR = "Jorge Prueba Navegador"
+TR = Translator("es-MX")
+
+
+def slot_day() -> date:
+    """The next day with slots (Monday to Saturday); tomorrow's 07:30 is always ahead."""
+    day = datetime.now(MX).date() + timedelta(days=1)
+    return day + timedelta(days=1) if day.weekday() == 6 else day
+
+
+def reference(api_url: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The bank of UMAE Pediatría CMN Siglo XXI and the questionnaire in Spanish, as the server gives them."""
+    with httpx.Client(base_url=api_url, timeout=15.0) as client:
+        token = client.post("/api/v1/auth/login", json={"username": "madre.demo", "password": PASSWORD}).json()
+        headers = {"Authorization": f"Bearer {token['access_token']}", "Accept-Language": "es-MX"}
+        banks = client.get("/api/v1/blood-banks", headers=headers).json()
+        questions = client.get("/api/v1/blood-bank/questionnaire", headers=headers).json()
+    return next(b for b in banks if "Siglo XXI" in b["unit"]["name"]), questions
+
+
+def log_in(page, username: str, arrived) -> None:  # type: ignore[no-untyped-def]
+    """Type the credentials (checking what each field holds) and log in until ``arrived`` shows."""
+    wait_for("the login form", page.get_by_role("textbox", name="Usuario").count)
+    problem = page.get_by_text(re.compile("Usuario o contraseña incorrectos|Escribe tu usuario"))
+    for _ in range(3):
+        type_into(page, "Usuario", username)
+        type_into(page, "Contraseña", PASSWORD)
+        page.get_by_role("button", name="Entrar").click()
+        wait_for(f"{username}: home or a login message", lambda: arrived.count() or problem.count())
+        if arrived.count():
+            return
+    wait_for(f"{username} logged in", arrived.count)
+
+
+def reveal(page, locator, what: str, *, down: bool = True) -> None:  # type: ignore[no-untyped-def]
+    """Scroll the screen (mouse wheel over the canvas) until ``locator`` is in the accessibility tree.
+
+    Flutter leaves controls far outside the viewport out of the tree; the wait is bounded and polls.
+    """
+    def found() -> bool:
+        if locator.count():
+            return True
+        page.mouse.move(195, 420)
+        page.mouse.wheel(0, 350 if down else -350)
+        return bool(locator.count())
+
+    wait_for(what, found)
+
+
+def into_view(page, locator, what: str) -> None:  # type: ignore[no-untyped-def]
+    """Scroll until ``locator`` sits clear of the app bar and the navigation bar (bounded, polls).
+
+    At the end of a screen that can't scroll further, a control wholly inside the viewport will do.
+    """
+    last: list[float] = []
+
+    def placed() -> bool:
+        box = locator.first.bounding_box()
+        if box is None:
+            return False
+        if 80 <= box["y"] <= 660:
+            return True
+        if last and abs(last[-1] - box["y"]) < 1 and box["y"] + box["height"] <= 844:
+            return True  # nothing left to scroll
+        last.append(box["y"])
+        page.mouse.move(195, 420)
+        page.mouse.wheel(0, box["y"] - 340)
+        return False
+
+    wait_for(what, placed)
+
+
+def type_into(page, name: str, text: str) -> None:  # type: ignore[no-untyped-def]
+    """Click a text field, wait until *that* field has the focus, type; check what it holds, else type again."""
+    field = page.get_by_role("textbox", name=name)
+    reveal(page, field, f"the field {name}")
+    into_view(page, field, f"the field {name} on screen")
+    is_focused = "e => e === document.activeElement"
+    for _ in range(3):
+        field.first.click()
+        try:
+            wait_for(f"{name} focused", lambda: field.first.evaluate(is_focused), seconds=5.0)
+        except AssertionError:
+            continue  # the click did not reach the field (Flutter was still laying out): click again
+        page.keyboard.press("Control+A")
+        page.keyboard.type(text)
+        if field.first.evaluate("e => e.value") == text:
+            return
+    raise AssertionError(f"could not type into {name}")
+
+
+def click_and_wait(page, name: str, done: str) -> None:  # type: ignore[no-untyped-def]
+    """Click the button ``name`` (scrolled into view) until the button ``done`` shows; bounded."""
+    button = page.get_by_role("button", name=name, exact=True)
+    target = page.get_by_role("button", name=done, exact=True)
+    reveal(page, button, name)
+    for _ in range(3):
+        into_view(page, button, f"{name} on screen")
+        button.first.click()
+        try:
+            wait_for(done, target.count, seconds=10.0)
+            return
+        except AssertionError:
+            if not button.count():
+                reveal(page, button, name)
+    wait_for(done, target.count)
+
+
+def click_in_view(page, locator, what: str) -> None:  # type: ignore[no-untyped-def]
+    reveal(page, locator, what)
+    into_view(page, locator, f"{what} on screen")
+    locator.first.click()
+
+
+def test_guardian_books_a_donor_and_staff_checks_in(api, tmp_path: Path) -> None:  # noqa: F811
+    api_url, _stop_api = api
+    bank, questions = reference(api_url)
+    day = slot_day()
+    family = start_app(api_url, tmp_path / "phone-madre")
+    staff_app = None
+    try:
+        with playwright_api.sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            try:
+                page = browser.new_page(viewport={"width": 390, "height": 844})
+                open_app(page, family.url)
+                log_in(page, "madre.demo", page.get_by_role("button", name="Mateo Hernández"))
+
+                tab = page.get_by_role("tab", name=re.compile("Banco de sangre"))
+                wait_for("the blood-bank tab", tab.count)
+                tab.first.click()
+                wait_for("the blood-bank screen", lambda: shows(page, "Mis citas de donación"))
+                click_and_wait(page, "Donación para Mateo Hernández", "Donación para Mateo Hernández, seleccionado")
+                click_and_wait(page, bank["name"], TR.t("bb_selected", label=bank["name"]))
+                click_and_wait(page, TR.long_date(day), TR.t("bb_selected", label=TR.long_date(day)))
+                slot = page.get_by_role("button", name=re.compile(r"^07:30 a 08:00, \d+ lugar"))
+                reveal(page, slot, "the 07:30 slot with its places left")
+                into_view(page, slot, "the slots on screen")
+                assert shows(page, "Lugares actualizados")
+                screenshot_when_painted(page, slot.first, "blood-bank-slots.png", min_fraction=0.1)
+                click_in_view(page, slot, "the 07:30 slot")
+
+                # The donor form and the questionnaire.
+                type_into(page, "Nombre completo de quien dona", DONOR)
+                type_into(page, "Teléfono (10 dígitos)", "5587654321")
+                type_into(page, "Fecha de nacimiento (DD/MM/AAAA)", "03/07/1988")
+                type_into(page, "Peso en kg", "78")
+                click_and_wait(page, "Sexo Hombre", "Sexo Hombre, seleccionado")
+                for number, question in enumerate(questions, start=1):
+                    answer = "Sí" if question["eligible_answer"] else "No"
+                    name = f"{number}. {question['text']} {answer}"
+                    click_and_wait(page, name, f"{name}, seleccionado")
+                click_in_view(page, page.get_by_role("button", name="Reservar"), "the Reservar button")
+
+                # Confirmed by the server (the app syncs right after a write): the folio, big.
+                folio = page.get_by_text(re.compile(r"^BS-\d{4}-\d+$"))
+                wait_for("the folio", folio.count)
+                assert shows(page, "Confirmada") and shows(page, bank["address"][:30]) and shows(page, DONOR)
+                folio_text = folio.first.inner_text().strip()
+                screenshot_when_painted(page, folio.first, "blood-bank-confirmation.png", min_fraction=0.1)
+
+                # The booking's appointment is in the agenda, on its day.
+                page.get_by_role("button", name="Volver").first.click()
+                agenda_tab = page.get_by_role("tab", name=re.compile("Agenda"))
+                wait_for("the tabs", agenda_tab.count)
+                agenda_tab.first.click()
+                wait_for("the agenda", lambda: shows(page, "Próximas citas"))
+                if day.month != datetime.now(MX).date().month:
+                    page.get_by_role("button", name="Mes siguiente").click()
+                day_cell = page.get_by_role("button", name=re.compile("^" + re.escape(TR.date(day)) + ", con citas"))
+                wait_for("the booking's day marked in the month", day_cell.count)
+                click_in_view(page, day_cell, "the booking's day")
+                appointment = page.get_by_role("button", name=re.compile(r"07:30–08:00 · Banco de sangre"))
+                wait_for("the blood-bank appointment in the agenda", appointment.count)
+                page.close()
+
+                # Staff, in a fresh app with its own data dir.
+                staff_app = start_app(api_url, tmp_path / "phone-banco")
+                page = browser.new_page(viewport={"width": 390, "height": 844})
+                open_app(page, staff_app.url)
+                log_in(page, "banco.demo", page.get_by_role("button", name="Día siguiente"))
+                today = datetime.now(MX).date()
+                for step in range(1, (day - today).days + 1):
+                    page.get_by_role("button", name="Día siguiente").click()
+                    shown_day = page.get_by_text(TR.long_date(today + timedelta(days=step)), exact=True)
+                    wait_for(f"the list of {today + timedelta(days=step)}", shown_day.count)
+                check_in = page.get_by_role("button", name=f"Registrar llegada de {DONOR}")
+                reveal(page, check_in, "the donor in the day list")
+                assert shows(page, "Para: Mateo Hernández") and shows(page, folio_text)
+                click_in_view(page, check_in, "the check-in button")
+                done = page.get_by_text(f"Llegada registrada: {DONOR}.")
+                wait_for("the check-in confirmed", done.count)
+                assert page.get_by_role("button", name=f"Registrar llegada de {DONOR}").count() == 0
+                assert shows(page, "Asistió")
+                screenshot_when_painted(page, done, "blood-bank-staff.png", min_fraction=0.1)
+            except BaseException:
+                for n, open_page in enumerate(browser.contexts[-1].pages if browser.contexts else []):
+                    ARTIFACTS.mkdir(exist_ok=True)  # what was on screen, for whoever reads the failure
+                    open_page.screenshot(path=str(ARTIFACTS / f"blood-bank-failure-{n}.png"))
+                raise
+            finally:
+                browser.close()
+    finally:
+        stop(family.proc)
+        if staff_app is not None:
+            stop(staff_app.proc)

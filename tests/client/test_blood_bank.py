@@ -1,0 +1,336 @@
+"""Blood-bank bookings against the fake API: donor form checks, the outbox (book, cancel, reschedule),
+offline booking then sync, a lost answer, rejections with every reason, cached slots, and staff mode."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+import httpx
+import pytest
+
+from carnet import contract
+from carnet.agenda import MX, Mark
+from carnet.blood_bank_form import DonorForm, check_donor
+from carnet.i18n import Translator
+from carnet.outbox import OutboxState, WriteOp
+from carnet.session import SESSION_SECRET, AppSession
+from carnet.state import Phase, Screen
+
+from .fake_api import QUESTIONS, FakeApi
+
+pytestmark = pytest.mark.anyio
+
+
+def booking_day(today: date | None = None) -> date:
+    """A day after today that has slots (Monday to Saturday)."""
+    day = (today or datetime.now(MX).date()) + timedelta(days=1)
+    return day + timedelta(days=1) if day.weekday() == 6 else day
+
+
+DAY = booking_day()
+#: 06:00 in Mexico City on a day with slots: every slot of that day is still ahead.
+CLOCK = datetime.combine(DAY, time(6, 0), tzinfo=MX)
+QS = [contract.Question(id=i, text=t, eligible_answer=e) for i, t, e in QUESTIONS["es-MX"]]
+GOOD = {"q-fever": False, "q-well": True}
+
+
+def good_form(patient: str = "p-mateo", slot: str = "s-1", **changes: object) -> DonorForm:
+    form = DonorForm(patient_id=patient, slot_id=slot, full_name="Laura  Hernández Ruiz", phone="55 1234-5678",
+                     birth_text="14/02/1990", weight_text="68,5", sex="mujer", answers=dict(GOOD))
+    for name, value in changes.items():
+        setattr(form, name, value)
+    return form
+
+
+# ---- the donor form (pure) --------------------------------------------------------------------
+
+
+def test_good_form_gives_the_wire_body() -> None:
+    result = check_donor(good_form(), QS, Translator(), today=date(2026, 5, 1), children={"p-mateo"})
+    assert result.errors == {}
+    body = contract.BookingCreate.model_validate(result.body)
+    assert body.donor.full_name == "Laura Hernández Ruiz" and body.donor.phone == "5512345678"
+    assert body.donor.weight_kg == 68.5 and body.donor.birth_date == date(1990, 2, 14)
+    assert body.answers == GOOD and body.donor.last_donation_on is None
+
+
+@pytest.mark.parametrize("locale, messages", [
+    ("es-MX", {"full_name": "Escribe el nombre completo (al menos 3 letras).",
+               "phone": "Escribe un teléfono de 10 dígitos, por ejemplo 55 1234 5678.",
+               "birth": "La fecha de nacimiento debe ser una fecha pasada.",
+               "weight": "Escribe el peso en kilos, por ejemplo 70 o 70.5.",
+               "sex": "Elige mujer u hombre.",
+               "last_donation": "Escribe la fecha como DD/MM/AAAA, por ejemplo 05/12/2026.",
+               "answers": "Contesta todas las preguntas (faltan 1)."}),
+    ("en", {"full_name": "Enter the full name (at least 3 letters).",
+            "phone": "Enter a 10-digit phone number, for example 55 1234 5678.",
+            "birth": "The date of birth must be in the past.",
+            "weight": "Enter the weight in kilograms, for example 70 or 70.5.",
+            "sex": "Choose woman or man.",
+            "last_donation": "Enter the date as DD/MM/YYYY, for example 05/12/2026.",
+            "answers": "Answer every question (1 left)."}),
+])
+def test_bad_form_says_what_is_wrong_per_field(locale: str, messages: dict[str, str]) -> None:
+    form = good_form(full_name=" L ", phone="55 1234", birth_text="01/01/2030", weight_text="setenta", sex="",
+                     last_donation_text="31/02/2024", answers={"q-fever": False})
+    result = check_donor(form, QS, Translator(locale), today=date(2026, 5, 1), children={"p-mateo"})
+    assert result.body is None and result.errors == messages
+
+
+def test_form_edge_cases() -> None:
+    tr, today = Translator(), date(2026, 5, 1)
+    check = lambda **kw: check_donor(good_form(**kw), QS, tr, today=today, children={"p-mateo"})  # noqa: E731
+    assert check(birth_text="31/02/1990").errors == {"birth": "Escribe la fecha como DD/MM/AAAA, por ejemplo "
+                                                              "05/12/2026."}
+    assert check(weight_text="0").errors.keys() == {"weight"}
+    assert check(weight_text="401").errors.keys() == {"weight"}
+    assert check(weight_text="70 kg").errors == {}
+    assert check(last_donation_text="02/05/2026").errors == {"last_donation": "Esa fecha todavía no llega."}
+    assert check(last_donation_text="01/01/1980").errors.keys() == {"last_donation"}
+    assert check(last_donation_text="01/11/2025").body["donor"]["last_donation_on"] == "2025-11-01"  # type: ignore[index]
+    assert check(patient_id="p-santiago").errors.keys() == {"patient"}  # not a child of this account
+    assert check_donor(good_form(), [], tr, today=today, children={"p-mateo"}).errors.keys() == {"answers"}
+
+
+# ---- use cases against the fake API -------------------------------------------------------------
+
+
+async def _guardian(make_session, secrets, username: str = "madre.demo") -> AppSession:  # type: ignore[no-untyped-def]
+    session = make_session(secrets, clock=lambda: CLOCK)
+    await session.start()
+    await session.login(username, "carnet-demo")
+    assert session.state.phase is Phase.READY
+    await session.blood_bank.open()
+    ui = session.state.blood_bank
+    assert session.state.screen is Screen.BLOOD_BANK and ui.banks and ui.questions
+    session.blood_bank.pick_child(session.state.children[0].id)
+    await session.blood_bank.pick_bank("bank-1")
+    await session.blood_bank.pick_day(DAY)
+    assert len(ui.slots) == 8 and ui.slots[0].available == 4 and not ui.slots_cached
+    return session
+
+
+def _book(session: AppSession, slot_index: int = 0, **changes: object) -> bool:
+    ui = session.state.blood_bank
+    session.blood_bank.pick_slot(ui.slots[slot_index].id)
+    assert session.state.screen is Screen.BOOKING_FORM and ui.form is not None
+    form = good_form(patient=ui.form.patient_id, slot=ui.form.slot_id, **changes)
+    for qid, value in form.answers.items():
+        session.blood_bank.answer(qid, value)
+    session.blood_bank.set_sex(form.sex)
+    form.answers = ui.form.answers
+    return session.blood_bank.submit(form)
+
+
+async def test_offline_booking_is_pending_then_confirmed_once_with_folio(make_session, secrets,
+                                                                        fake_api: FakeApi) -> None:
+    session = await _guardian(make_session, secrets)
+    fake_api.offline = True
+    assert _book(session)
+    [item] = session.outbox.items()  # type: ignore[union-attr]
+    assert (item.type, item.op, item.method, item.path) == ("blood_bank_booking", WriteOp.CREATE, "POST",
+                                                            "/api/v1/blood-bank/bookings")
+    [view] = session.state.blood_bank.bookings
+    assert session.state.screen is Screen.BOOKING and session.state.blood_bank.selected_id == view.id
+    assert view.mark is Mark.PENDING and view.status is None and view.folio is None
+    assert view.bank is not None and view.bank.name == "Banco de Sangre UMAE Pediatría"
+    await session.refresh()  # still offline
+    assert session.state.online is False and session.outbox.pending_count() == 1  # type: ignore[union-attr]
+
+    fake_api.offline = False
+    await session.refresh()
+    await session.refresh()
+    assert fake_api.blood_bank.created == 1
+    [view] = session.state.blood_bank.bookings
+    assert view.mark is Mark.SYNCED and view.status is contract.BookingStatus.CONFIRMADA
+    assert view.folio == "BS-2026-000001" and session.state.blood_bank.selected_id == view.id
+    assert session.outbox.items() == []  # type: ignore[union-attr]
+    # Its banco_de_sangre appointment came with the sync, into the agenda.
+    assert any(i.appointment.kind is contract.AppointmentKind.BANCO_DE_SANGRE for i in session.state.agenda.items)
+    await session.close()
+
+
+async def test_an_answer_lost_on_the_way_back_still_makes_one_booking(make_session, secrets,
+                                                                      fake_api: FakeApi) -> None:
+    session = await _guardian(make_session, secrets)
+    lost = {"n": 0}
+
+    def lose_first_booking_answer(request: httpx.Request) -> httpx.Response | None:
+        if request.method == "POST" and request.url.path == "/api/v1/blood-bank/bookings" and not lost["n"]:
+            lost["n"] += 1
+            fake_api.override = None
+            fake_api.handle(request)  # the server books it…
+            fake_api.override = lose_first_booking_answer
+            raise httpx.ReadError("connection reset", request=request)  # …the phone never hears back
+        return None
+
+    fake_api.override = lose_first_booking_answer
+    assert _book(session)
+    await session.refresh()
+    assert fake_api.blood_bank.created == 1 and session.outbox.pending_count() == 1  # type: ignore[union-attr]
+    session.outbox.network_is_back(CLOCK + timedelta(days=1))  # type: ignore[union-attr]
+    await session.refresh()
+    assert fake_api.blood_bank.created == 1, "the retry with the same Idempotency-Key created nothing new"
+    [view] = session.state.blood_bank.bookings
+    assert view.status is contract.BookingStatus.CONFIRMADA and view.folio
+    await session.close()
+
+
+async def test_not_eligible_keeps_every_reason_then_discard(make_session, secrets, fake_api: FakeApi) -> None:
+    session = await _guardian(make_session, secrets)
+    assert _book(session, weight_text="45", answers={"q-fever": True, "q-well": True})
+    await session.refresh()
+    [view] = session.state.blood_bank.bookings
+    assert view.mark is Mark.FAILED and view.status is None
+    assert view.error is not None
+    lines = view.error.splitlines()
+    assert lines[0] == "Quien dona no puede donar por ahora."
+    assert "• Quien dona debe pesar al menos 50 kg." in lines and "• Respuesta que impide donar hoy (q-fever)." in lines
+    assert fake_api.blood_bank.created == 0
+    assert session.state.sync.failed and session.state.sync.failed[0].id == view.item_id
+    session.discard_item(view.item_id)  # type: ignore[arg-type]
+    assert session.state.blood_bank.bookings == [] and session.outbox.items() == []  # type: ignore[union-attr]
+    await session.close()
+
+
+async def test_slot_filled_while_offline_is_rejected_with_the_reason_then_retry(make_session, secrets,
+                                                                               fake_api: FakeApi) -> None:
+    session = await _guardian(make_session, secrets)
+    slot_id = session.state.blood_bank.slots[0].id
+    fake_api.offline = True
+    assert _book(session)
+    fake_api.blood_bank.set_slot(slot_id, capacity=0)  # others took the last places meanwhile
+    fake_api.offline = False
+    await session.refresh()
+    [view] = session.state.blood_bank.bookings
+    assert view.mark is Mark.FAILED and view.error == "Ese horario ya se llenó. Elige otro."
+    fake_api.blood_bank.set_slot(slot_id, capacity=4)
+    session.retry_item(view.item_id)  # type: ignore[arg-type]
+    assert session.state.blood_bank.bookings[0].mark is Mark.PENDING
+    await session.refresh()
+    assert session.state.blood_bank.bookings[0].status is contract.BookingStatus.CONFIRMADA
+    assert fake_api.blood_bank.created == 1
+    await session.close()
+
+
+async def test_cancel_and_reschedule_go_through_the_outbox(make_session, secrets, fake_api: FakeApi) -> None:
+    session = await _guardian(make_session, secrets)
+    assert _book(session, 0)
+    session.blood_bank.close()
+    assert _book(session, 1)
+    await session.refresh()
+    first, second = session.state.blood_bank.bookings
+    assert first.status is second.status is contract.BookingStatus.CONFIRMADA
+
+    session.blood_bank.open_booking(first.id)
+    session.blood_bank.ask_cancel(True)
+    session.blood_bank.cancel(first.id)
+    cancel = session.outbox.items()[-1]  # type: ignore[union-attr]
+    assert (cancel.op, cancel.path, cancel.body) == (WriteOp.UPDATE, "/api/v1/blood-bank/bookings/{record}/cancel",
+                                                     None)
+    assert session.state.blood_bank.bookings[0].mark is Mark.PENDING
+
+    await session.blood_bank.start_reschedule(second.id)
+    assert session.state.screen is Screen.BLOOD_BANK and session.state.blood_bank.rescheduling_id == second.id
+    new_slot = session.state.blood_bank.slots[5]
+    session.blood_bank.pick_slot(new_slot.id)
+    move = session.outbox.items()[-1]  # type: ignore[union-attr]
+    assert move.path == "/api/v1/blood-bank/bookings/{record}/reschedule" and move.body == {"slot_id": new_slot.id}
+    moved = next(v for v in session.state.blood_bank.bookings if v.id == second.id)
+    assert moved.mark is Mark.PENDING and moved.slot is not None and moved.slot.id == new_slot.id
+    assert session.state.screen is Screen.BOOKING
+
+    await session.refresh()
+    by_id = {v.id: v for v in session.state.blood_bank.bookings}
+    assert by_id[first.id].status is contract.BookingStatus.CANCELADA and by_id[first.id].mark is Mark.SYNCED
+    assert by_id[second.id].slot.id == new_slot.id and by_id[second.id].mark is Mark.SYNCED  # type: ignore[union-attr]
+    assert fake_api.blood_bank.bookings[first.id].status == "cancelada"
+    assert fake_api.blood_bank.bookings[second.id].slot.id == new_slot.id
+    await session.close()
+
+
+async def test_slots_work_offline_from_the_cache_with_when_they_were_fetched(make_session, secrets,
+                                                                            fake_api: FakeApi) -> None:
+    session = await _guardian(make_session, secrets)
+    fake_api.offline = True
+    await session.blood_bank.pick_day(DAY + timedelta(days=1))  # never fetched: nothing to show
+    ui = session.state.blood_bank
+    assert ui.slots == [] and ui.slots_cached and ui.slots_fetched_at is None
+    await session.blood_bank.pick_day(DAY)
+    assert len(ui.slots) == 8 and ui.slots_cached and ui.slots_fetched_at == CLOCK
+    await session.close()
+
+
+async def test_the_form_refuses_bad_input_and_queues_nothing(make_session, secrets, fake_api: FakeApi) -> None:
+    session = await _guardian(make_session, secrets)
+    assert not _book(session, phone="123")
+    assert session.outbox.items() == []  # type: ignore[union-attr]
+    ui = session.state.blood_bank
+    assert session.state.screen is Screen.BOOKING_FORM and ui.form is not None
+    assert ui.form.errors == {"phone": "Escribe un teléfono de 10 dígitos, por ejemplo 55 1234 5678."}
+    assert ui.message == "Revisa los campos marcados: no se guardó nada."
+    await session.close()
+
+
+# ---- staff ---------------------------------------------------------------------------------------
+
+
+async def test_blood_bank_staff_see_today_check_in_and_counts(make_session, secrets, fake_api: FakeApi) -> None:
+    family = await _guardian(make_session, secrets)
+    assert _book(family, 0)
+    await family.refresh()
+    assert fake_api.blood_bank.created == 1
+    await family.close()
+
+    staff_secrets = type(secrets)()
+    staff = make_session(staff_secrets, clock=lambda: CLOCK)
+    await staff.start()
+    await staff.login("banco.demo", "carnet-demo")
+    ui = staff.state.staff
+    assert staff.state.phase is Phase.READY and staff.state.screen is Screen.STAFF and staff.state.staff_mode
+    assert [b.id for b in ui.banks] == ["bank-1"], "only the banks of the staff member's units"
+    [booking] = ui.bookings
+    assert booking.patient_display_name == "Mateo Hernández" and booking.status is contract.BookingStatus.CONFIRMADA
+    assert ui.counts == [("Mateo Hernández", 0, 0, 1)]
+    await staff.staff.check_in(booking.id)
+    assert ui.bookings[0].status is contract.BookingStatus.ASISTIO
+    assert ui.message == "Llegada registrada: Laura Hernández Ruiz."
+    assert ui.counts == [("Mateo Hernández", 1, 1, 1)]
+    await staff.staff.no_show(booking.id)  # not confirmed any more: nothing sent
+    assert fake_api.blood_bank.bookings[booking.id].status == "asistio"
+    # Online only, nothing kept: no session in the secret store, no record in the phone's store.
+    assert SESSION_SECRET not in staff_secrets.data and staff.outbox is None and staff.bookings is None
+    assert staff.store is not None and staff.store.get_kind("id-banco.demo", "bb_booking") == {}
+    await staff.logout()
+    assert staff.state.phase is Phase.LOGIN and staff.api.tokens is None and staff.state.login_error is None
+    await staff.close()
+
+
+async def test_staff_session_that_ends_goes_back_to_login(make_session, secrets, fake_api: FakeApi) -> None:
+    staff = make_session(secrets, clock=lambda: CLOCK)
+    await staff.start()
+    await staff.login("banco.demo", "carnet-demo")
+    fake_api.revoke_all()
+    await staff.staff.load()
+    assert staff.state.phase is Phase.LOGIN and staff.state.login_error == "Tu sesión terminó. Inicia sesión de nuevo."
+    await staff.close()
+
+
+async def test_other_staff_roles_still_get_a_clear_message(make_session, secrets) -> None:
+    session = make_session(secrets)
+    await session.start()
+    await session.login("farmacia.demo", "carnet-demo")
+    assert session.state.phase is Phase.LOGIN
+    assert "farmacia y mesa de casos todavía no están" in (session.state.login_error or "")
+    await session.close()
+
+
+async def test_network_error_on_sync_keeps_the_item_pending_not_failed(make_session, secrets,
+                                                                      fake_api: FakeApi) -> None:
+    session = await _guardian(make_session, secrets)
+    fake_api.blood_bank.write_failures.append(httpx.ConnectError("down"))
+    assert _book(session)
+    await session.refresh()
+    [item] = session.outbox.items()  # type: ignore[union-attr]
+    assert item.state is OutboxState.PENDING and session.state.blood_bank.bookings[0].mark is Mark.PENDING
+    await session.close()
