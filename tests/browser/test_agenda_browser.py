@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.test_blood_bank_browser import log_in
 from tests.browser.test_carnet_browser import (
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
-    PASSWORD,
     Image,
     _painted,
     api,  # noqa: F401  (fixture)
@@ -73,25 +73,8 @@ def test_guardian_browses_the_agenda_filters_by_child_and_opens_details(api, tmp
             try:
                 page = browser.new_page(viewport={"width": 390, "height": 844})
                 open_app(page, app.url)
-                user = page.get_by_role("textbox", name="Usuario")
-                wait_for("the login form", user.count)
-                enter = page.get_by_role("button", name="Entrar")
-                box = enter.bounding_box()
-                wait_for("the login form painted", lambda: _painted(page.screenshot(), box))
-                user.click()
-                page.keyboard.type("madre.demo")
                 picker = page.get_by_role("button", name="Mateo Hernández")
-                wrong = page.get_by_text("Usuario o contraseña incorrectos.")
-                for _ in range(3):
-                    # The first keys typed into a just-focused Flutter web field can be lost; the app then
-                    # says the password is wrong and empties it: type it again (bounded).
-                    page.get_by_role("textbox", name="Contraseña").click()
-                    page.keyboard.type(PASSWORD)
-                    page.get_by_role("button", name="Entrar").click()
-                    wait_for("the child picker or a login message", lambda: picker.count() or wrong.count())
-                    if picker.count():
-                        break
-                wait_for("the child picker", picker.count)
+                log_in(page, "madre.demo", picker)
 
                 # The navigation bar's second destination.
                 agenda_tab = page.get_by_role("tab", name=re.compile("Agenda"))

@@ -59,7 +59,12 @@ def log_in(page, username: str, arrived) -> None:  # type: ignore[no-untyped-def
     """Type the credentials (checking what each field holds) and log in until ``arrived`` shows."""
     wait_for("the login form", page.get_by_role("textbox", name="Usuario").count)
     problem = page.get_by_text(re.compile("Usuario o contraseña incorrectos|Escribe tu usuario"))
+    enter = page.get_by_role("button", name="Entrar")
     for _ in range(3):
+        # A login still running keeps the form disabled (and may show the last attempt's message).
+        wait_for("home, or the login form ready", lambda: arrived.count() or (enter.count() and enter.is_enabled()))
+        if arrived.count():
+            return
         type_into(page, "Usuario", username)
         type_into(page, "Contraseña", PASSWORD)
         page.get_by_role("button", name="Entrar").click()
