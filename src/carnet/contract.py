@@ -27,6 +27,16 @@ __all__ = [
     "DonorOut",
     "DonorSex",
     "ErrorReason",
+    "Incident",
+    "IncidentCategory",
+    "IncidentCreate",
+    "IncidentPhoto",
+    "IncidentReply",
+    "IncidentStatus",
+    "ReopenRequest",
+    "ReplyCreate",
+    "ShortageCount",
+    "WeeklyFigures",
     "Question",
     "RescheduleRequest",
     "Slot",
@@ -391,6 +401,7 @@ class SyncType(StrEnum):
 
     APPOINTMENT = "appointment"
     BLOOD_BANK_BOOKING = "blood_bank_booking"
+    INCIDENT = "incident"
 
 
 class SyncChange(_Response):
@@ -522,3 +533,110 @@ class DonorCount(_Response):
     patient_display_name: str
     booked: int
     came: int
+
+
+# ---- incidents (casos específicos) ------------------------------------------
+
+
+class IncidentCategory(StrEnum):
+    MEDICAMENTO = "medicamento"
+    INSUMO = "insumo"
+    ATENCION_MEDICA = "atencion_medica"
+    LICENCIA_140_BIS = "licencia_140_bis"
+    CARNET_DIGITAL = "carnet_digital"
+    BANCO_DE_SANGRE = "banco_de_sangre"
+    OTRO = "otro"
+
+
+class IncidentStatus(StrEnum):
+    RECIBIDA = "recibida"
+    EN_ATENCION = "en_atencion"
+    ATENDIDA = "atendida"
+    REABIERTA = "reabierta"
+
+
+class IncidentCreate(_Request):
+    """POST /api/v1/incidents (guardian of ``patient_id``); ``unit_id`` defaults to the child's unit."""
+
+    patient_id: str
+    category: IncidentCategory
+    unit_id: str | None = None
+    description: Annotated[str, StringConstraints(min_length=5, max_length=2000)]
+    #: For ``medicamento`` / ``insumo``: the medicine or supply that is missing.
+    item_name: Annotated[str, StringConstraints(max_length=120)] | None = None
+
+
+class IncidentReply(_Response):
+    author_role: Role
+    #: "Módulo de atención" for staff; the guardian's own name is never shown to others.
+    author_label: str
+    message: str
+    created_at: datetime
+    #: True on the answer that made the incident ``atendida``.
+    resolves: bool = False
+    #: True on a guardian's reopening (the message is the reason).
+    reopens: bool = False
+
+
+class IncidentPhoto(_Response):
+    id: str
+    content_type: str
+    size: int
+    #: Relative to the API base; needs the same authorisation as the incident.
+    url: str
+
+
+class Incident(_Response):
+    id: str
+    #: Readable over the phone, e.g. ``CE-2026-000123``.
+    folio: str
+    patient_id: str
+    category: IncidentCategory
+    unit: Unit
+    description: str
+    item_name: str | None = None
+    status: IncidentStatus
+    created_at: datetime
+    updated_at: datetime
+    first_response_due_at: datetime
+    first_response_at: datetime | None = None
+    resolved_at: datetime | None = None
+    #: Seconds until the first-response deadline (negative when overdue); None once answered.
+    seconds_left: int | None = None
+    overdue: bool = False
+    replies: list[IncidentReply] = Field(default_factory=list)
+    photos: list[IncidentPhoto] = Field(default_factory=list)
+
+
+class ReplyCreate(_Request):
+    """POST /api/v1/incidents/{id}/responses (case desk of the incident's unit, or admin)."""
+
+    message: Annotated[str, StringConstraints(max_length=2000)]
+    resolves: bool = False
+
+
+class ReopenRequest(_Request):
+    """POST /api/v1/incidents/{id}/reopen (the child's guardian): why the answer did not solve it."""
+
+    reason: Annotated[str, StringConstraints(min_length=5, max_length=1000)]
+
+
+class ShortageCount(_Response):
+    unit_name: str
+    item_name: str
+    count: int
+
+
+class WeeklyFigures(_Response):
+    """GET /api/v1/case-desk/weekly?week=YYYY-MM-DD (Monday, Mexico City): the working-group figures."""
+
+    week_start: date
+    week_end: date
+    new_patients: int
+    incidents_new: int
+    by_category: dict[str, int]
+    by_status: dict[str, int]
+    median_hours_to_first_answer: float | None = None
+    median_hours_to_atendida: float | None = None
+    overdue: int
+    shortages: list[ShortageCount] = Field(default_factory=list)
