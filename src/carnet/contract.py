@@ -604,7 +604,8 @@ class Incident(_Response):
     #: Seconds until the first-response deadline (negative when overdue); None once answered.
     seconds_left: int | None = None
     overdue: bool = False
-    replies: list[IncidentReply] = Field(default_factory=list)
+    #: The conversation (API.md: `responses`), oldest first.
+    responses: list[IncidentReply] = Field(default_factory=list)
     photos: list[IncidentPhoto] = Field(default_factory=list)
 
 

@@ -13,6 +13,7 @@ from carnet_server.bloodbank.router import router as blood_bank_router
 from carnet_server.context import Context, build_context
 from carnet_server.errors import install_error_handlers
 from carnet_server.idempotency.deps import install_idempotency
+from carnet_server.incidents.router import router as incidents_router
 from carnet_server.patients.router import router as patients_router
 from carnet_server.settings import Settings
 from carnet_server.sync.router import router as sync_router
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
     app.include_router(verification_router)
     app.include_router(agenda_router)
     app.include_router(blood_bank_router)
+    app.include_router(incidents_router)
     app.include_router(sync_router)
     return app
 

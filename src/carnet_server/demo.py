@@ -1,6 +1,7 @@
 """Demo data: four IMSS units, five children with real paediatric protocols, a
 year of appointments (agenda/demo.py), a blood bank per unit with weekly
-openings and two donor bookings (bloodbank/demo.py), and guardian and staff
+openings and two donor bookings (bloodbank/demo.py), five case-desk incidents
+(incidents/demo.py), and guardian and staff
 accounts (password ``carnet-demo``; banco.demo runs the Siglo XXI bank).
 
 Cycle dates are relative to today, so the next cycle is always ahead. Names,
@@ -22,6 +23,7 @@ from carnet_server.auth.tables import User
 from carnet_server.bloodbank.demo import seed_blood_banks
 from carnet_server.context import Context
 from carnet_server.db import utcnow
+from carnet_server.incidents.demo import seed_incidents
 from carnet_server.patients.tables import (
     Cycle, CycleDrug, Diagnosis, GuardianPatient, MedicalUnit, Patient, Protocol, UserUnit,
 )
@@ -205,7 +207,8 @@ def seed(session: Session, *, ctx: Context, today: date | None = None, now: date
     linked: dict[str, tuple[str, str, str]] = {}
     for child in CHILDREN:
         patient = Patient(full_name=child.full_name, display_name=child.display_name, nss=child.nss,
-                          curp=child.curp, birth_date=child.birth_date, unit_id=units[child.unit].id)
+                          curp=child.curp, birth_date=child.birth_date, unit_id=units[child.unit].id,
+                          created_at=now - timedelta(days=max(child.diagnosis[2] - 7, 1)))
         session.add(patient)
         session.flush()
         session.add(GuardianPatient(user_id=users[child.guardian].id, patient_id=patient.id))
@@ -229,4 +232,5 @@ def seed(session: Session, *, ctx: Context, today: date | None = None, now: date
     session.flush()
     seed_appointments(session, patients=linked, staff_id=users["casos.demo"].id, today=today, tz=ctx.tz, now=now)
     seed_blood_banks(session, units=units, patients=linked, today=today, tz=ctx.tz, now=now)
+    seed_incidents(session, patients=linked, staff_id=users["casos.demo"].id, tz=ctx.tz, now=now)
     session.commit()

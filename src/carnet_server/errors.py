@@ -48,6 +48,7 @@ _STATUS_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    415: "unsupported_media_type",
     422: "validation_error",
     429: "too_many_attempts",
 }

@@ -171,6 +171,39 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         "es": "La fecha de la última donación no puede ser posterior a hoy.",
         "en": "The date of the last donation cannot be later than today.",
     },
+    # incidents (case desk)
+    "incident_not_found": {"es": "No se encontró el caso.", "en": "Case not found."},
+    "photo_not_found": {"es": "No se encontró la foto.", "en": "Photo not found."},
+    "item_name_required": {
+        "es": "Indique el nombre del medicamento o insumo que falta.",
+        "en": "Give the name of the missing medicine or supply.",
+    },
+    "answer_required": {
+        "es": "Para marcar el caso como atendido escriba una respuesta concreta (al menos {chars} caracteres).",
+        "en": "To mark the case as resolved, write a concrete answer (at least {chars} characters).",
+    },
+    "message_required": {"es": "Escriba un mensaje.", "en": "Write a message."},
+    "already_resolved": {
+        "es": "El caso ya está atendido; la familia puede reabrirlo si la respuesta no lo resolvió.",
+        "en": "The case is already resolved; the family may reopen it if the answer did not solve it.",
+    },
+    "not_resolved": {
+        "es": "Sólo se puede reabrir un caso atendido.",
+        "en": "Only a resolved case can be reopened.",
+    },
+    "unsupported_media_type": {
+        "es": "La foto debe ser JPEG o PNG.",
+        "en": "The photo must be a JPEG or PNG image.",
+    },
+    "photo_too_large": {"es": "La foto pesa más de 5 MB.", "en": "The photo is larger than 5 MB."},
+    "too_many_photos": {
+        "es": "El caso ya tiene {max} fotos, el máximo permitido.",
+        "en": "The case already has {max} photos, the most allowed.",
+    },
+    "invalid_week": {
+        "es": "Indique la semana con la fecha de su lunes (AAAA-MM-DD).",
+        "en": "Give the week as the date of its Monday (YYYY-MM-DD).",
+    },
     # validation reasons
     "field.missing": {"es": "obligatorio", "en": "required"},
     "field.extra": {"es": "no permitido", "en": "not allowed"},

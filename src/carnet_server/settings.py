@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import argon2
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     blood_bank_daily_limit: int = Field(default=6, ge=1)
     blood_bank_days_ahead: int = Field(default=60, ge=1)
 
+    # Case desk: first-response deadline overrides in hours per incident category, e.g.
+    # CARNET_INCIDENT_DEADLINE_HOURS='{"medicamento": 2}' (see incidents/deadlines.py for the defaults).
+    incident_deadline_hours: dict[str, float] = Field(default_factory=dict)
+    incident_photo_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
+    incident_max_photos: int = Field(default=3, ge=0)
+
     login_window_minutes: int = Field(default=15, ge=1)
     login_max_per_username: int = Field(default=5, ge=1)
     login_max_per_address: int = Field(default=20, ge=1)
@@ -42,6 +48,19 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(default=argon2.DEFAULT_TIME_COST, ge=1)
     argon2_memory_cost: int = Field(default=argon2.DEFAULT_MEMORY_COST, ge=8)
     argon2_parallelism: int = Field(default=argon2.DEFAULT_PARALLELISM, ge=1)
+
+    @field_validator("incident_deadline_hours")
+    @classmethod
+    def _check_deadlines(cls, value: dict[str, float]) -> dict[str, float]:
+        from carnet.contract import IncidentCategory
+
+        known = {c.value for c in IncidentCategory}
+        for key, hours in value.items():
+            if key not in known:
+                raise ValueError(f"unknown incident category {key!r}")
+            if not 0 < hours <= 24 * 30:
+                raise ValueError(f"deadline for {key!r} must be between 0 and 720 hours")
+        return value
 
     @property
     def resolved_database_url(self) -> str:

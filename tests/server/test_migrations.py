@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from carnet_server.context import Context
 from carnet_server.db import alembic_config
@@ -42,3 +42,26 @@ def test_0002_downgrades_and_upgrades(ctx: Context) -> None:
     assert _diff(ctx) == []
     with ctx.engine.connect() as connection:
         assert connection.execute(metadata.tables["sync_counter"].select()).all() == [(1, 0)]
+
+
+INCIDENT_TABLES = {"incidents", "incident_replies", "incident_photos", "incident_folio_counters"}
+
+
+def test_0004_downgrades_and_upgrades_keeping_the_patients(ctx: Context) -> None:
+    def count(table: str) -> int:
+        with ctx.engine.connect() as connection:
+            return int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+
+    patients, cycles, links = count("patients"), count("cycles"), count("guardian_patients")
+    assert count("incidents") > 0  # the demo's
+    with ctx.sessions() as session:  # the demo's incident sync rows point at records about to disappear
+        session.execute(metadata.tables["sync_state"].delete().where(metadata.tables["sync_state"].c.type == "incident"))
+        session.commit()
+    _run(ctx, "downgrade", "0003")
+    assert not INCIDENT_TABLES & set(inspect(ctx.engine).get_table_names())
+    assert "created_at" not in {c["name"] for c in inspect(ctx.engine).get_columns("patients")}
+    assert (count("patients"), count("cycles"), count("guardian_patients")) == (patients, cycles, links)
+    _run(ctx, "upgrade", "head")
+    assert INCIDENT_TABLES <= set(inspect(ctx.engine).get_table_names())
+    assert _diff(ctx) == []
+    assert count("patients") == patients and count("incidents") == 0

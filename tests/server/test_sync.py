@@ -16,6 +16,7 @@ from carnet_server.auth.tables import User
 from carnet_server.bloodbank.tables import Booking
 from carnet_server.context import Context
 from carnet_server.db import new_id, utcnow
+from carnet_server.incidents.tables import Incident
 from carnet_server.patients.tables import GuardianPatient
 from carnet_server.sync import service as sync
 from carnet_server.sync.tables import SyncState
@@ -59,7 +60,8 @@ def visible_ids(ctx: Context, username: str) -> set[str]:
         user_id = session.scalar(select(User.id).where(User.username == username))
         linked = select(GuardianPatient.patient_id).where(GuardianPatient.user_id == user_id)
         appointments = set(session.scalars(select(Appointment.id).where(Appointment.patient_id.in_(linked))))
-        return appointments | set(session.scalars(select(Booking.id).where(Booking.patient_id.in_(linked))))
+        bookings = set(session.scalars(select(Booking.id).where(Booking.patient_id.in_(linked))))
+        return appointments | bookings | set(session.scalars(select(Incident.id).where(Incident.patient_id.in_(linked))))
 
 
 def test_ten_thousand_changes_page_without_gaps_or_repeats(client: TestClient, ctx: Context, auth: Auth,
@@ -73,7 +75,7 @@ def test_ten_thousand_changes_page_without_gaps_or_repeats(client: TestClient, c
     assert len(ids) == len(set(ids)), "a change came twice"
     assert set(ids) == visible_ids(ctx, "madre.demo")
     assert set(mine) <= set(ids)
-    assert all(c["op"] == "upsert" and c["type"] in ("appointment", "blood_bank_booking") for c in changes)
+    assert all(c["op"] == "upsert" and c["type"] in ("appointment", "blood_bank_booking", "incident") for c in changes)
     assert all(isinstance(c["data"], dict) and c["data"]["id"] == c["id"] for c in changes)
     assert not any("Otra familia" in str(c["data"]) for c in changes)
     assert all(p.has_more for p in pages[:-1]) and not pages[-1].has_more
@@ -210,4 +212,5 @@ def test_every_demo_appointment_has_one_change(ctx: Context) -> None:
             SyncState.deleted.is_(False), SyncState.type == "appointment"))
         distinct = session.scalar(select(func.count(func.distinct(SyncState.seq))))
         bookings = session.scalar(select(func.count()).select_from(Booking))
-        assert appointments and appointments == states and distinct == appointments + bookings
+        incidents = session.scalar(select(func.count()).select_from(Incident))
+        assert appointments and appointments == states and distinct == appointments + bookings + incidents

@@ -70,6 +70,8 @@ class Patient(Base):
     curp: Mapped[str] = mapped_column(String(18), unique=True)
     birth_date: Mapped[date] = mapped_column(Date)
     unit_id: Mapped[str] = mapped_column(ForeignKey("medical_units.id"), index=True)
+    #: When the child was registered (None for children registered before migration 0004).
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow, nullable=True)
 
     unit: Mapped[MedicalUnit] = relationship(lazy="joined")
 

@@ -1,0 +1,1 @@
+"""Case desk: families report problems (incidents), staff answer until atendida; weekly figures."""

@@ -1,0 +1,181 @@
+"""Routes of the incidents domain: report, list, read, answer, reopen, photos, the weekly figures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+from fastapi import APIRouter, File, Query, Response, UploadFile
+from sqlalchemy.orm import Session
+
+from carnet import contract
+from carnet.contract import IncidentCategory, IncidentStatus
+from carnet_server.auth.deps import ClientAddress, ContextDep, CurrentUser, SessionDep
+from carnet_server.db import utcnow
+from carnet_server.errors import ApiException, Forbidden, NotFound
+from carnet_server.idempotency.deps import IdempotencyDep
+from carnet_server.incidents import figures, service
+from carnet_server.patients.service import PatientNotFound
+
+router = APIRouter(prefix="/api/v1", tags=["incidents"])
+
+_ERRORS = {code: {"model": contract.ErrorBody} for code in (401, 403, 404, 409, 413, 415, 422)}
+IdQuery = Annotated[str | None, Query(max_length=64)]
+
+
+def _http_error(exc: Exception) -> Exception:
+    if isinstance(exc, PatientNotFound):
+        return NotFound("patient_not_found")
+    if isinstance(exc, service.IncidentNotFound):
+        return NotFound("incident_not_found")
+    if isinstance(exc, service.PhotoNotFound):
+        return NotFound("photo_not_found")
+    if isinstance(exc, service.NotAllowed):
+        return Forbidden()
+    if isinstance(exc, service.TooLarge):
+        return ApiException(413, "photo_too_large")
+    if isinstance(exc, service.Unsupported):
+        return ApiException(415, "unsupported_media_type")
+    if isinstance(exc, service.Invalid):
+        return ApiException(422, exc.code, params=exc.params)
+    if isinstance(exc, service.Conflict):
+        return ApiException(409, exc.code, params=exc.params)
+    return exc
+
+
+@contextmanager
+def _errors(session: Session) -> Iterator[None]:
+    try:
+        yield
+    except Exception as exc:
+        session.rollback()
+        mapped = _http_error(exc)
+        if mapped is exc:
+            raise
+        raise mapped from exc
+
+
+@router.post("/incidents", status_code=201, response_model=contract.Incident, responses=_ERRORS)
+def create_incident(body: contract.IncidentCreate, user: CurrentUser, session: SessionDep, ctx: ContextDep,
+                    address: ClientAddress, idem: IdempotencyDep) -> Response:
+    """A guardian reports a problem of their child: 201 ``recibida`` with its folio and first-response deadline."""
+    with _errors(session):
+        row = service.create(session, principal=user, data=body, tz=ctx.tz,
+                             deadline_hours=ctx.settings.incident_deadline_hours, ip=address)
+        out = service.incident_out(row, now=utcnow())
+    return idem.respond(session, out, status=201)
+
+
+@router.get("/incidents", response_model=list[contract.Incident], responses=_ERRORS)
+def list_incidents(user: CurrentUser, session: SessionDep, address: ClientAddress,
+                   patient_id: IdQuery = None, status: IncidentStatus | None = None,
+                   category: IncidentCategory | None = None, unit_id: IdQuery = None) -> list[contract.Incident]:
+    """Guardian: their children's; case desk: their units'; admin: all — newest first."""
+    with _errors(session):
+        rows = service.list_incidents(session, principal=user, patient_id=patient_id, status=status,
+                                      category=category, unit_id=unit_id)
+    now = utcnow()
+    out = [service.incident_out(r, now=now) for r in rows]
+    service.audit_staff_read(session, user, "incident.list.read", "-", address,
+                             {"count": len(out), "status": status, "category": category, "unit_id": unit_id})
+    session.commit()
+    return out
+
+
+@router.get("/incidents/{incident_id}", response_model=contract.Incident, responses=_ERRORS)
+def read_incident(incident_id: str, user: CurrentUser, session: SessionDep,
+                  address: ClientAddress) -> contract.Incident:
+    """One incident with its replies and photos."""
+    with _errors(session):
+        row = service.get(session, principal=user, incident_id=incident_id)
+    out = service.incident_out(row, now=utcnow())
+    service.audit_staff_read(session, user, "incident.read", row.id, address, {"patient_id": row.patient_id})
+    session.commit()
+    return out
+
+
+@router.post("/incidents/{incident_id}/responses", response_model=contract.Incident, responses=_ERRORS)
+def reply(incident_id: str, body: contract.ReplyCreate, user: CurrentUser, session: SessionDep,
+          address: ClientAddress, idem: IdempotencyDep) -> Response:
+    """Case desk of the incident's unit (or admin): ``en_atencion``; with ``resolves`` and a concrete answer ``atendida``."""
+    with _errors(session):
+        row = service.reply(session, principal=user, incident_id=incident_id, data=body, ip=address)
+        out = service.incident_out(row, now=utcnow())
+    return idem.respond(session, out, status=200)
+
+
+@router.post("/incidents/{incident_id}/reopen", response_model=contract.Incident, responses=_ERRORS)
+def reopen(incident_id: str, body: contract.ReopenRequest, user: CurrentUser, session: SessionDep,
+           address: ClientAddress, idem: IdempotencyDep) -> Response:
+    """The child's guardian reopens an ``atendida`` incident with a reason: ``reabierta`` (else 409 not_resolved)."""
+    with _errors(session):
+        row = service.reopen(session, principal=user, incident_id=incident_id, data=body, ip=address)
+        out = service.incident_out(row, now=utcnow())
+    return idem.respond(session, out, status=200)
+
+
+@router.post("/incidents/{incident_id}/photos", status_code=201, response_model=contract.Incident,
+             responses=_ERRORS)
+def add_photo(incident_id: str, file: Annotated[UploadFile, File(description="A JPEG or PNG, at most 5 MB")],
+              user: CurrentUser, session: SessionDep, ctx: ContextDep, address: ClientAddress) -> contract.Incident:
+    """The child's guardian attaches a photo (multipart field ``file``); stored without EXIF or other metadata."""
+    limit = ctx.settings.incident_photo_max_bytes
+    data = file.file.read(limit + 1)
+    with _errors(session):
+        row = service.add_photo(session, principal=user, incident_id=incident_id, data=data,
+                                data_dir=ctx.settings.data_dir, max_bytes=limit,
+                                max_photos=ctx.settings.incident_max_photos, ip=address)
+        out = service.incident_out(row, now=utcnow())
+    session.commit()
+    return out
+
+
+@router.get("/incidents/{incident_id}/photos/{photo_id}", responses={**_ERRORS, 200: {"content": {
+    "image/jpeg": {}, "image/png": {}}}})
+def read_photo(incident_id: str, photo_id: str, user: CurrentUser, session: SessionDep, ctx: ContextDep,
+               address: ClientAddress) -> Response:
+    """A photo of an incident the caller may see."""
+    with _errors(session):
+        data, content_type = service.read_photo(session, principal=user, incident_id=incident_id,
+                                                photo_id=photo_id, data_dir=ctx.settings.data_dir, ip=address)
+    session.commit()
+    return Response(content=data, media_type=content_type,
+                    headers={"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"})
+
+
+# ---- weekly figures -------------------------------------------------------------------------------
+
+WeekQuery = Annotated[str, Query(max_length=20, description="The Monday (Mexico City) of the week, YYYY-MM-DD")]
+
+
+def _figures(week: str, user: CurrentUser, session: Session, ctx: ContextDep, address: str) -> contract.WeeklyFigures:
+    with _errors(session):
+        monday = figures.parse_week(week)
+        out = figures.weekly(session, principal=user, monday=monday, tz=ctx.tz, now=utcnow(), ip=address)
+    session.commit()
+    return out
+
+
+@router.get("/case-desk/weekly", response_model=contract.WeeklyFigures, responses=_ERRORS)
+def weekly(week: WeekQuery, user: CurrentUser, session: SessionDep, ctx: ContextDep,
+           address: ClientAddress) -> contract.WeeklyFigures:
+    """Case desk (their units) or admin (all): the week's figures for the working-group session."""
+    return _figures(week, user, session, ctx, address)
+
+
+@router.get("/case-desk/weekly.csv", responses={**_ERRORS, 200: {"content": {"text/csv": {}}}})
+def weekly_csv(week: WeekQuery, user: CurrentUser, session: SessionDep, ctx: ContextDep,
+               address: ClientAddress) -> Response:
+    """The same figures as one CSV table (UTF-8, header row)."""
+    out = _figures(week, user, session, ctx, address)
+    return Response(content=figures.to_csv(out).encode("utf-8"), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="casos-semana-{out.week_start}.csv"'})
+
+
+@router.get("/case-desk/weekly.md", responses={**_ERRORS, 200: {"content": {"text/markdown": {}}}})
+def weekly_md(week: WeekQuery, user: CurrentUser, session: SessionDep, ctx: ContextDep,
+              address: ClientAddress) -> Response:
+    """The same figures as a Spanish Markdown summary ("Sesión de trabajo — semana del …")."""
+    out = _figures(week, user, session, ctx, address)
+    return Response(content=figures.to_markdown(out).encode("utf-8"), media_type="text/markdown; charset=utf-8")
