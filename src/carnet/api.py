@@ -301,6 +301,29 @@ class ApiClient:
         path = f"/api/v1/blood-bank/bookings/{quote(booking_id, safe='')}/{action}"
         return self._parse(await self._authed("POST", path), contract.Booking)
 
+    # ---- incidents (case desk, online) ----------------------------------------
+
+    async def incidents(self, **filters: str | None) -> list[contract.Incident]:
+        """``patient_id``, ``status``, ``category``, ``unit_id``: the ones given filter the list."""
+        params = {k: v for k, v in filters.items() if v}
+        return await self._list("/api/v1/incidents", contract.Incident, params=params)
+
+    async def incident(self, incident_id: str) -> contract.Incident:
+        path = f"/api/v1/incidents/{quote(incident_id, safe='')}"
+        return self._parse(await self._authed("GET", path), contract.Incident)
+
+    async def respond(self, incident_id: str, reply: contract.ReplyCreate, *,
+                      idempotency_key: str) -> contract.Incident:
+        """Case desk: an answer (``resolves`` marks it atendida); sent once, its key makes a retry safe."""
+        path = f"/api/v1/incidents/{quote(incident_id, safe='')}/responses"
+        response = await self._authed("POST", path, json=reply.model_dump(mode="json"),
+                                      headers={"Idempotency-Key": idempotency_key})
+        return self._parse(response, contract.Incident)
+
+    async def weekly(self, week: date) -> contract.WeeklyFigures:
+        response = await self._authed("GET", "/api/v1/case-desk/weekly", params={"week": week.isoformat()})
+        return self._parse(response, contract.WeeklyFigures)
+
     async def jwks(self) -> dict[str, Any]:
         response = await self._send("GET", "/.well-known/jwks.json", retry=True)
         data = self._json(response)

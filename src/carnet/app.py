@@ -19,6 +19,8 @@ from carnet.views import booking as booking_view
 from carnet.views import appointment as appointment_view
 from carnet.views import carnet as carnet_view
 from carnet.views import children as children_view
+from carnet.views import desk as desk_view
+from carnet.views import incidents as incidents_view
 from carnet.views import settings as settings_view
 from carnet.views import staff as staff_view
 from carnet.views import sync_status as sync_view
@@ -41,6 +43,9 @@ class CarnetUI:
         self._login: LoginView | None = None
         self._form: AppointmentFormView | None = None
         self._booking_form: BookingFormView | None = None
+        self._report_form: incidents_view.ReportFormView | None = None
+        self._report_view: incidents_view.ReportView | None = None
+        self._desk_case: desk_view.DeskCaseView | None = None
         self._tasks: list[Future[Any]] = []
         #: Flet services (file picker, share sheet, connectivity): kept referenced while the page lives.
         self.services: dict[str, Any] = {}
@@ -49,6 +54,9 @@ class CarnetUI:
     # ---- actions (event handlers) -------------------------------------------
 
     async def _refresh(self, _: Any = None) -> None:
+        if self.session.state.desk_mode:
+            await self.session.desk.load()
+            return
         if self.session.state.staff_mode:
             await self.session.staff.load()
             return
@@ -80,6 +88,12 @@ class CarnetUI:
             await self.session.blood_bank.open()
         else:
             self.session.show_tab(tab)
+
+    def _report(self, _: Any = None) -> None:
+        self.session.report.start()
+
+    def _reports(self, _: Any = None) -> None:
+        self.session.report.show_list()
 
     def _sync_status(self, _: Any = None) -> None:
         self.session.show_sync_status()
@@ -141,10 +155,56 @@ class CarnetUI:
             return settings_view.build(state, tr, on_back=self._back, on_locale=self._locale,
                                        on_logout=self._logout,
                                        on_sync_status=None if state.staff_mode else self._sync_status)
+        if state.desk_mode:
+            return self._build_desk()
         if state.staff_mode:
             return staff_view.build(state, tr, self.session.staff, on_refresh=self._refresh,
                                     on_settings=self._settings)
         blood_bank = self.session.blood_bank
+        if state.screen not in (Screen.REPORT_FORM,):
+            self._report_form = None
+        if state.screen is not Screen.REPORT:
+            self._report_view = None
+        if state.screen in (Screen.REPORT_FORM, Screen.REPORTS, Screen.REPORT):
+            return self._build_reports()
+        view = self._build_family()
+        if state.screen in (Screen.CHILDREN, Screen.CARNET, Screen.AGENDA, Screen.BLOOD_BANK) \
+                and view.appbar is not None:
+            # "Reportar un problema" from every tab: first action of the app bar.
+            view.appbar.actions = [incidents_view.report_action(tr, self._report), *(view.appbar.actions or [])]
+        return view
+
+    def _build_reports(self) -> ft.View:
+        state, tr, cases = self.session.state, self.session.tr, self.session.report
+        now = self.session.clock()
+        if state.screen is Screen.REPORT_FORM and state.incidents.form is not None:
+            if self._report_form is None or self._report_form.form is not state.incidents.form:
+                self._report_form = incidents_view.ReportFormView(state.incidents.form, cases)
+            return self._report_form.build(state, tr, on_back=self._back, on_list=self._reports)
+        if state.screen is Screen.REPORT and state.selected_report is not None:
+            if self._report_view is None:
+                self._report_view = incidents_view.ReportView(cases)
+            return self._report_view.build(state, tr, now=now, on_back=self._back, on_refresh=self._refresh,
+                                           on_retry=self.session.retry_item, on_discard=self.session.discard_item)
+        return incidents_view.build_list(state, tr, cases, now=now, on_back=self._back, on_new=self._report,
+                                         on_refresh=self._refresh, on_dismiss=self._dismiss)
+
+    def _build_desk(self) -> ft.View:
+        state, tr, desk = self.session.state, self.session.tr, self.session.desk
+        now = self.session.clock()
+        if state.screen is not Screen.DESK_CASE:
+            self._desk_case = None
+        if state.screen is Screen.DESK_CASE:
+            if self._desk_case is None:
+                self._desk_case = desk_view.DeskCaseView(desk)
+            return self._desk_case.build(state, tr, now=now, on_back=self._back)
+        if state.screen is Screen.DESK_WEEKLY:
+            return desk_view.build_weekly(state, tr, desk, on_back=self._back)
+        return desk_view.build_queue(state, tr, desk, now=now, on_refresh=self._refresh, on_settings=self._settings)
+
+    def _build_family(self) -> ft.View:
+        state, tr = self.session.state, self.session.tr
+        agenda, blood_bank = self.session.agenda, self.session.blood_bank
         if state.screen is Screen.BOOKING_FORM and state.blood_bank.form is not None:
             if self._booking_form is None or self._booking_form.form is not state.blood_bank.form:
                 self._booking_form = BookingFormView(state.blood_bank.form, blood_bank)

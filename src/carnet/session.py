@@ -9,7 +9,9 @@ data on screen with an offline banner. The agenda's use cases live in
 :mod:`carnet.agenda_cases` (``session.agenda``), the blood-bank bookings' in
 :mod:`carnet.blood_bank_cases` (``session.blood_bank``) and blood-bank staff
 mode in :mod:`carnet.staff_cases` (``session.staff``: online only, its session
-kept in memory, nothing written to the store).
+kept in memory, nothing written to the store); incident reports in
+:mod:`carnet.incident_cases` (``session.report`` for families, offline-first;
+``session.desk`` for the case desk, online only like blood-bank staff).
 
 Syncs run at start, on the refresh button, every ``sync_interval_seconds``,
 when an outbox item's backoff ends, right after a write, and when the network
@@ -48,6 +50,8 @@ from carnet.api import (
     minutes_to_wait,
 )
 from carnet.config import AppConfig
+from carnet.incident_cases import DeskCases, IncidentCases
+from carnet.incidents import IncidentRepository
 from carnet.i18n import Translator
 from carnet.outbox import Backoff, Outbox
 from carnet.qr import render_qr
@@ -86,11 +90,14 @@ class AppSession:
         self.outbox: Outbox | None = None
         self.records: AgendaRepository | None = None
         self.bookings: BookingRepository | None = None
+        self.incidents: IncidentRepository | None = None
         self.engine: SyncEngine | None = None
         self.backoff = backoff or Backoff(cap=float(config.sync_interval_seconds))
         self.agenda = AgendaCases(self)
         self.blood_bank = BloodBankCases(self)
         self.staff = StaffCases(self)
+        self.report = IncidentCases(self)
+        self.desk = DeskCases(self)
         self._sync_lock = asyncio.Lock()
         self._wake: asyncio.Event | None = None
 
@@ -180,6 +187,9 @@ class AppSession:
             if tokens.user.role == contract.Role.BLOOD_BANK:
                 await self.staff.enter(tokens.user)  # online only: nothing of it touches the store
                 return
+            if tokens.user.role == contract.Role.CASE_DESK:
+                await self.desk.enter(tokens.user)  # online only too
+                return
             if tokens.user.role != contract.Role.GUARDIAN:
                 await self._server_logout()
                 state.login_error = self.tr.t("err_staff")
@@ -268,8 +278,17 @@ class AppSession:
     def back(self) -> None:
         """Settings and the sync screen go back to their tab; a carnet goes back to the picker."""
         state = self.state
-        if state.staff_mode:
+        if state.desk_mode:
+            if state.screen is Screen.SETTINGS or state.screen is Screen.DESK:
+                state.screen = Screen.DESK
+            else:
+                self.desk.back()
+                return
+        elif state.staff_mode:
             state.screen = Screen.STAFF
+        elif state.screen in (Screen.REPORT_FORM, Screen.REPORTS, Screen.REPORT):
+            self.report.back()
+            return
         elif state.screen in (Screen.SETTINGS, Screen.SYNC_STATUS) and state.tab is Tab.AGENDA:
             state.screen = Screen.AGENDA
         elif state.screen in (Screen.SETTINGS, Screen.SYNC_STATUS) and state.tab is Tab.BLOOD_BANK:
@@ -297,6 +316,7 @@ class AppSession:
         if self.outbox is not None and self.outbox.retry(item_id):
             self.agenda.reload()
             self.blood_bank.reload()
+            self.report.reload()
             self.state.changed()
             self.request_sync()
 
@@ -304,6 +324,7 @@ class AppSession:
         if self.outbox is not None and self.outbox.discard(item_id):
             self.agenda.reload()
             self.blood_bank.reload()
+            self.report.reload()
             self.state.changed()
 
     async def set_locale(self, locale: str) -> None:
@@ -374,8 +395,10 @@ class AppSession:
         self.outbox = Outbox(self.store, user.id)
         self.records = AgendaRepository(self.store, user.id)
         self.bookings = BookingRepository(self.store, user.id)
+        self.incidents = IncidentRepository(self.store, user.id)
         self.engine = SyncEngine(self.api, self.outbox, self.records, clock=self.clock, backoff=self.backoff,
-                                 describe=self._describe_rejection, bookings=self.bookings)
+                                 describe=self._describe_rejection, bookings=self.bookings,
+                                 incidents=self.incidents)
         self.state.phase = Phase.READY
         self.state.screen = Screen.CHILDREN
         self._load_from_repo()
@@ -397,6 +420,7 @@ class AppSession:
                 state.screen = Screen.CARNET
         self.agenda.reload()
         self.blood_bank.reload()
+        self.report.reload()
         self._load_carnet()
 
     def _describe_rejection(self, exc: ApiError) -> str:
@@ -471,7 +495,7 @@ class AppSession:
             await self._wipe_store()
         else:
             await self.secrets.set(KEPT_FOR_SECRET, keep_for)
-        self.repo = self.outbox = self.records = self.engine = self.bookings = None
+        self.repo = self.outbox = self.records = self.engine = self.bookings = self.incidents = None
         self.state.reset_to_login(message)
         self.state.changed()
 

@@ -18,12 +18,14 @@ from carnet.agenda import AgendaItem
 from carnet.agenda_form import AppointmentForm
 from carnet.blood_bank import BookingView
 from carnet.blood_bank_form import DonorForm
+from carnet.incident_form import ReportForm
+from carnet.incidents import IncidentView
 from carnet.outbox import OutboxItem
 from carnet.qr import QrImage
 from carnet.qrtoken import Verification
 from carnet.store import OfflineStore
 
-__all__ = ["AgendaUi", "AppState", "BloodBankUi", "CarnetRepository", "Phase", "Screen", "StaffUi", "SyncStatus",
+__all__ = ["AgendaUi", "AppState", "BloodBankUi", "DeskUi", "IncidentUi", "CarnetRepository", "Phase", "Screen", "StaffUi", "SyncStatus",
            "Tab", "current_cycle"]
 
 
@@ -45,6 +47,12 @@ class Screen(StrEnum):
     BOOKING_FORM = "booking_form"
     BOOKING = "booking"
     STAFF = "staff"
+    REPORT_FORM = "report_form"
+    REPORTS = "reports"
+    REPORT = "report"
+    DESK = "desk"
+    DESK_CASE = "desk_case"
+    DESK_WEEKLY = "desk_weekly"
 
 
 class Tab(StrEnum):
@@ -92,6 +100,42 @@ class StaffUi:
     loading: bool = False
     #: Booking ids whose check-in / no-show is being sent.
     busy_ids: set[str] = field(default_factory=set)
+    message: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class IncidentUi:
+    """"Reportar un problema" and "Mis reportes" (the family's reports, readable offline)."""
+
+    form: ReportForm | None = None
+    reports: list[IncidentView] = field(default_factory=list)
+    selected_id: str | None = None
+    #: The "No se resolvió" box is open for the selected report.
+    reopening: bool = False
+    reason_error: str | None = None
+    message: str | None = None
+    #: The screen to go back to from the form / the list.
+    came_from: str | None = None
+
+
+@dataclass
+class DeskUi:
+    """Case desk (online only): the queue, its filters, one incident, the weekly figures."""
+
+    incidents: list[contract.Incident] = field(default_factory=list)
+    units: list[contract.Unit] = field(default_factory=list)
+    category: contract.IncidentCategory | None = None
+    unit_id: str | None = None
+    status: contract.IncidentStatus | None = None
+    selected: contract.Incident | None = None
+    answer_error: str | None = None
+    #: Answers sent (the answer box empties when it grows).
+    sent: int = 0
+    loading: bool = False
+    busy: bool = False
+    week: date | None = None
+    weekly: contract.WeeklyFigures | None = None
     message: str | None = None
     error: str | None = None
 
@@ -148,6 +192,8 @@ class AppState:
     agenda: AgendaUi = field(default_factory=AgendaUi)
     blood_bank: BloodBankUi = field(default_factory=BloodBankUi)
     staff: StaffUi = field(default_factory=StaffUi)
+    incidents: IncidentUi = field(default_factory=IncidentUi)
+    desk: DeskUi = field(default_factory=DeskUi)
     sync: SyncStatus = field(default_factory=SyncStatus)
     #: The selected child's next appointment (carnet screen).
     next_appointment: AgendaItem | None = None
@@ -181,7 +227,16 @@ class AppState:
 
     @property
     def staff_mode(self) -> bool:
-        return self.user is not None and self.user.role == contract.Role.BLOOD_BANK
+        """Online-only staff screens (blood bank, case desk): nothing is kept on the device."""
+        return self.user is not None and self.user.role in (contract.Role.BLOOD_BANK, contract.Role.CASE_DESK)
+
+    @property
+    def desk_mode(self) -> bool:
+        return self.user is not None and self.user.role == contract.Role.CASE_DESK
+
+    @property
+    def selected_report(self) -> IncidentView | None:
+        return next((r for r in self.incidents.reports if r.id == self.incidents.selected_id), None)
 
     @property
     def selected_appointment(self) -> AgendaItem | None:

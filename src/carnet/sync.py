@@ -16,7 +16,9 @@ server answers with the stored response, so nothing is created twice.
 Records carried: appointments (:class:`~carnet.agenda.AgendaRepository`) and,
 when a :class:`~carnet.blood_bank.BookingRepository` is given, blood-bank
 bookings (type ``blood_bank_booking``; the answer to a booking, cancel or
-reschedule is the ``Booking``). Other types are skipped.
+reschedule is the ``Booking``) and, when an :class:`~carnet.incidents.IncidentRepository`
+is given, incident reports (type ``incident``; the answer to a report or a
+reopening is the ``Incident`` with its replies). Other types are skipped.
 
 Pull: pages of ``GET /sync`` are applied each in one transaction together with
 the cursor they lead to, so the cursor never runs ahead of the data. ``reset``
@@ -45,6 +47,7 @@ from pydantic import ValidationError
 from carnet import contract
 from carnet.agenda import AgendaRepository, SyncPosition
 from carnet.blood_bank import BookingRepository
+from carnet.incidents import IncidentRepository
 from carnet.api import (
     ApiError,
     AuthError,
@@ -105,12 +108,15 @@ def _transient(exc: ApiError) -> bool:
 class SyncEngine:
     def __init__(self, transport: SyncTransport, outbox: Outbox, records: AgendaRepository, *,
                  clock: Callable[[], datetime], backoff: Backoff | None = None, page_limit: int = 200,
-                 describe: Callable[[ApiError], str] = str, bookings: BookingRepository | None = None) -> None:
+                 describe: Callable[[ApiError], str] = str, bookings: BookingRepository | None = None,
+                 incidents: IncidentRepository | None = None) -> None:
         self.transport = transport
         self.outbox = outbox
         self.records = records
         #: Blood-bank bookings (None: the engine carries appointments only).
         self.bookings = bookings
+        #: Incident reports (None: not carried).
+        self.incidents = incidents
         self.clock = clock
         self.backoff = backoff or Backoff()
         self.page_limit = page_limit
@@ -228,6 +234,11 @@ class SyncEngine:
                     self.records.map_id(item.record_id, booking.id)
                 self.bookings.put_booking(booking)
                 self.bookings.delete_draft(item.id)
+            elif item.type == contract.SyncType.INCIDENT and self.incidents is not None:
+                incident = contract.Incident.model_validate(result)
+                if item.op is WriteOp.CREATE and is_local_id(item.record_id):
+                    self.records.map_id(item.record_id, incident.id)
+                self.incidents.put_incident(incident)
             self.outbox.complete(item.id)
 
     # ---- pull --------------------------------------------------------------------------------
@@ -282,11 +293,17 @@ class SyncEngine:
             (change.id, contract.Booking.model_validate(change.data) if change.op == "upsert" else None)
             for change in page.changes if change.type == contract.SyncType.BLOOD_BANK_BOOKING
         ] if self.bookings is not None else []
+        incidents = [
+            (change.id, contract.Incident.model_validate(change.data) if change.op == "upsert" else None)
+            for change in page.changes if change.type == contract.SyncType.INCIDENT
+        ] if self.incidents is not None else []
         with self.records.transaction():
             if page.reset or before.needs_reset:
                 self.records.clear_appointments()
                 if self.bookings is not None:
                     self.bookings.clear_bookings()
+                if self.incidents is not None:
+                    self.incidents.clear_incidents()
             for record_id, appointment in appointments:
                 if appointment is None:
                     self.records.delete_appointment(record_id)
@@ -298,6 +315,12 @@ class SyncEngine:
                     self.bookings.delete_booking(record_id)
                 else:
                     self.bookings.put_booking(booking)
+            for record_id, incident in incidents:
+                assert self.incidents is not None
+                if incident is None:
+                    self.incidents.delete_incident(record_id)
+                else:
+                    self.incidents.put_incident(incident)
             caught_up = not page.has_more
             self.records.save_position(SyncPosition(
                 cursor=page.cursor, etag=etag if caught_up else None,

@@ -36,6 +36,7 @@ USERS = {
     "padre.demo": ("guardian", "José Ramírez", ["p-santiago"]),
     "farmacia.demo": ("pharmacy", "Farmacia UMAE", []),
     "banco.demo": ("blood_bank", "Banco de Sangre UMAE", []),
+    "casos.demo": ("case_desk", "Módulo de atención UMAE", []),
 }
 PATIENTS = {
     "p-mateo": ("Mateo Hernández López", "Mateo Hernández", "12345678901", "HELM150312HDFRPT09"),
@@ -63,6 +64,7 @@ class FakeApi:
         self.transport = httpx.MockTransport(self.handle)
         self.agenda = FakeAgenda()
         self.blood_bank = FakeBloodBank(self.agenda)
+        self.incidents = FakeIncidents(self.agenda)
 
     # ---- helpers for tests --------------------------------------------------------
 
@@ -173,7 +175,7 @@ class FakeApi:
         if path == "/api/v1/me":
             me = contract.Me(id=f"id-{username}", role=role, display_name=name,
                              patients=[contract.PatientRef(id=p, display_name=PATIENTS[p][1]) for p in patients],
-                             units=[UNIT] if role == "blood_bank" else [])
+                             units=[UNIT] if role in ("blood_bank", "case_desk") else [])
             return httpx.Response(200, json=me.model_dump(mode="json"))
         if path.startswith("/api/v1/patients/") and path.endswith("/carnet"):
             patient_id = path.split("/")[4]
@@ -184,6 +186,9 @@ class FakeApi:
         if answer is not None:
             return answer
         answer = self.blood_bank.handle(request, role, patients)
+        if answer is not None:
+            return answer
+        answer = self.incidents.handle(request, role, patients)
         if answer is not None:
             return answer
         return self.error(404, "not_found", "No encontrado.")
@@ -543,3 +548,173 @@ class FakeBloodBank:
         changed = changed.model_copy(update={"slot": self._refresh_slot(changed.slot.id)})
         self._refresh_slot(booking.slot.id)
         return httpx.Response(200, json=self._save(changed).model_dump(mode="json"))
+
+
+class FakeIncidents:
+    """Incident reports: create (idempotent), list/get, case-desk answers, reopen, weekly figures.
+
+    Like the server: ``item_name`` is required for medicamento/insumo (422 ``item_name_required``), an
+    unknown unit is refused (422 ``unknown_unit``), resolving needs a concrete answer (422
+    ``answer_required``: at least 10 characters here), reopening needs an ``atendida`` report (409
+    ``not_resolved``). Every change goes into the sync's change sequence (type ``incident``).
+    """
+
+    UNITS = {UNIT.id: UNIT, BANK2_UNIT.id: BANK2_UNIT}
+    FIRST_ANSWER_HOURS = 48
+
+    def __init__(self, agenda: FakeAgenda) -> None:
+        self.agenda = agenda
+        self.rows: dict[str, contract.Incident] = {}
+        self.idempotency: dict[str, tuple[str, int, object]] = {}
+        self.created = 0
+        self.folio = 122
+        self.write_failures: list[httpx.Response | Exception] = []
+        #: the weeks asked for (GET /case-desk/weekly)
+        self.weeks: list[str] = []
+
+    def add(self, patient_id: str, category: str, description: str, *, item_name: str | None = None,
+            unit: contract.Unit = UNIT, created_at: datetime | None = None,
+            status: str = "recibida") -> contract.Incident:
+        now = created_at or _now()
+        self.folio += 1
+        incident = contract.Incident(
+            id=f"i-{uuid.uuid4().hex[:10]}", folio=f"CE-2026-{self.folio:06d}", patient_id=patient_id,
+            category=category, unit=unit, description=description, item_name=item_name, status=status,
+            created_at=now, updated_at=now, first_response_due_at=now + timedelta(hours=self.FIRST_ANSWER_HOURS))
+        return self._save(incident)
+
+    def resolve(self, incident_id: str, message: str) -> contract.Incident:
+        """The case desk answers and marks it atendida (test helper)."""
+        now = _now()
+        incident = self.rows[incident_id]
+        reply = contract.IncidentReply(author_role="case_desk", author_label="Módulo de atención", message=message,
+                                       created_at=now, resolves=True)
+        return self._save(self._copy(incident, responses=[*incident.responses, reply], status="atendida",
+                                     updated_at=now, resolved_at=now,
+                                     first_response_at=incident.first_response_at or now))
+
+    @staticmethod
+    def _copy(incident: contract.Incident, **changes: object) -> contract.Incident:
+        return contract.Incident.model_validate({**incident.model_dump(), **changes})
+
+    def _save(self, incident: contract.Incident) -> contract.Incident:
+        due = incident.first_response_due_at
+        left = None if incident.first_response_at else int((due - _now()).total_seconds())
+        incident = self._copy(incident, seconds_left=left, overdue=left is not None and left < 0)
+        self.rows[incident.id] = incident
+        self.agenda.put_record("incident", incident.model_dump(mode="json"))
+        return incident
+
+    def handle(self, request: httpx.Request, role: str, patients: list[str]) -> httpx.Response | None:
+        path, method = request.url.path, request.method
+        parts = path.strip("/").split("/")
+        if not (path.startswith("/api/v1/incidents") or path.startswith("/api/v1/case-desk/weekly")):
+            return None
+        if method == "POST" and self.write_failures:
+            failure = self.write_failures.pop(0)
+            if isinstance(failure, Exception):
+                raise failure
+            return failure
+        key = request.headers.get("Idempotency-Key")
+        if method == "POST" and key:
+            digest = hashlib.sha256(path.encode() + request.content).hexdigest()
+            stored = self.idempotency.get(key)
+            if stored is not None:
+                if stored[0] != digest:
+                    return FakeApi.error(422, "idempotency_key_reused", "La clave ya se usó con otros datos.")
+                return httpx.Response(stored[1], json=stored[2])
+            answer = self._handle(method, parts, request, role, patients)
+            if answer.status_code < 500:
+                self.idempotency[key] = (digest, answer.status_code, answer.json())
+            return answer
+        return self._handle(method, parts, request, role, patients)
+
+    def _visible(self, incident: contract.Incident, role: str, patients: list[str]) -> bool:
+        if role == "guardian":
+            return incident.patient_id in patients
+        return role == "case_desk" and incident.unit.id == UNIT.id
+
+    def _handle(self, method: str, parts: list[str], request: httpx.Request, role: str,
+                patients: list[str]) -> httpx.Response:
+        ok = lambda body, status=200: httpx.Response(status, json=body)  # noqa: E731
+        params = request.url.params
+        if parts[2:] == ["case-desk", "weekly"] and method == "GET":
+            if role != "case_desk":
+                return FakeApi.error(403, "forbidden", "Sin permiso.")
+            self.weeks.append(params["week"])
+            return ok(self.weekly(date.fromisoformat(params["week"])).model_dump(mode="json"))
+        if parts[2:] == ["incidents"] and method == "POST":
+            return self._create(request, role, patients)
+        if parts[2:] == ["incidents"] and method == "GET":
+            rows = [i for i in self.rows.values() if self._visible(i, role, patients)
+                    and all(params.get(k) in (None, "", v) for k, v in
+                            (("patient_id", i.patient_id), ("status", i.status.value),
+                             ("category", i.category.value), ("unit_id", i.unit.id)))]
+            return ok([i.model_dump(mode="json") for i in sorted(rows, key=lambda i: i.created_at, reverse=True)])
+        incident = self.rows.get(parts[3]) if len(parts) >= 4 else None
+        if incident is None or not self._visible(incident, role, patients):
+            return FakeApi.error(404, "not_found", "No encontrado.")
+        if len(parts) == 4 and method == "GET":
+            return ok(incident.model_dump(mode="json"))
+        now = _now()
+        if len(parts) == 5 and parts[4] == "responses" and method == "POST":
+            if role != "case_desk":
+                return FakeApi.error(403, "forbidden", "Sin permiso.")
+            body = contract.ReplyCreate.model_validate_json(request.content)
+            if body.resolves and len(body.message.strip()) < 10:
+                return FakeApi.error(422, "answer_required",
+                                     "Para marcarlo como atendido escribe una respuesta concreta.")
+            reply = contract.IncidentReply(author_role="case_desk", author_label="Módulo de atención",
+                                           message=body.message, created_at=now, resolves=body.resolves)
+            changes: dict[str, object] = {"responses": [*incident.responses, reply], "updated_at": now,
+                                          "status": "atendida" if body.resolves else "en_atencion",
+                                          "first_response_at": incident.first_response_at or now}
+            if body.resolves:
+                changes["resolved_at"] = now
+            return ok(self._save(self._copy(incident, **changes)).model_dump(mode="json"))
+        if len(parts) == 5 and parts[4] == "reopen" and method == "POST":
+            if role != "guardian":
+                return FakeApi.error(403, "forbidden", "Sin permiso.")
+            body = contract.ReopenRequest.model_validate_json(request.content)
+            if incident.status != "atendida":
+                return FakeApi.error(409, "not_resolved", "El reporte no está atendido.")
+            reply = contract.IncidentReply(author_role="guardian", author_label="Familia", message=body.reason,
+                                           created_at=now, reopens=True)
+            return ok(self._save(self._copy(incident, responses=[*incident.responses, reply], status="reabierta",
+                                            updated_at=now, resolved_at=None)).model_dump(mode="json"))
+        return FakeApi.error(404, "not_found", "No encontrado.")
+
+    def _create(self, request: httpx.Request, role: str, patients: list[str]) -> httpx.Response:
+        if role != "guardian":
+            return FakeApi.error(403, "forbidden", "Solo familias.")
+        try:
+            body = contract.IncidentCreate.model_validate_json(request.content)
+        except ValueError:
+            return FakeApi.error(422, "validation_error", "Datos no válidos.")
+        if body.patient_id not in patients:
+            return FakeApi.error(404, "not_found", "Paciente no encontrado.")
+        if body.category in ("medicamento", "insumo") and not body.item_name:
+            return FakeApi.error(422, "item_name_required", "Escribe qué medicamento o insumo falta.")
+        if body.unit_id is not None and body.unit_id not in self.UNITS:
+            return FakeApi.error(422, "unknown_unit", "Esa unidad no existe.")
+        self.created += 1
+        incident = self.add(body.patient_id, body.category.value, body.description, item_name=body.item_name,
+                            unit=self.UNITS.get(body.unit_id or UNIT.id, UNIT))
+        return httpx.Response(201, json=incident.model_dump(mode="json"))
+
+    def weekly(self, monday: date) -> contract.WeeklyFigures:
+        sunday = monday + timedelta(days=6)
+        rows = [i for i in self.rows.values() if monday <= i.created_at.astimezone(MX_TZ).date() <= sunday]
+        by_category: dict[str, int] = {}
+        by_status: dict[str, int] = {}
+        shortages: dict[tuple[str, str], int] = {}
+        for i in rows:
+            by_category[i.category.value] = by_category.get(i.category.value, 0) + 1
+            by_status[i.status.value] = by_status.get(i.status.value, 0) + 1
+            if i.item_name:
+                shortages[(i.unit.name, i.item_name)] = shortages.get((i.unit.name, i.item_name), 0) + 1
+        return contract.WeeklyFigures(
+            week_start=monday, week_end=sunday, new_patients=0, incidents_new=len(rows), by_category=by_category,
+            by_status=by_status, median_hours_to_first_answer=None, median_hours_to_atendida=None,
+            overdue=sum(1 for i in rows if i.overdue),
+            shortages=[contract.ShortageCount(unit_name=u, item_name=n, count=c) for (u, n), c in shortages.items()])

@@ -77,8 +77,8 @@ async def test_add_with_bad_input_changes_nothing_then_add_edit_delete_through_t
     assert session.outbox is not None and session.outbox.items() == []
     shown = texts(page)
     assert "Revisa los campos marcados: no se guardó nada." in shown
-    assert find(page, ft.TextField, label="Título")[0].error_text == "Escribe un título."
-    assert find(page, ft.TextField, label="Hora de fin (HH:MM)")[0].error_text == \
+    assert find(page, ft.TextField, label="Título")[0].error == "Escribe un título."
+    assert find(page, ft.TextField, label="Hora de fin (HH:MM)")[0].error == \
         "La hora de fin debe ser después de la hora de inicio."
     title.value, end.value = "Consulta de nutrición", "10:30"
     await click(find(page, ft.FilledButton, content="Guardar")[0])

@@ -321,7 +321,7 @@ async def test_other_staff_roles_still_get_a_clear_message(make_session, secrets
     await session.start()
     await session.login("farmacia.demo", "carnet-demo")
     assert session.state.phase is Phase.LOGIN
-    assert "farmacia y mesa de casos todavía no están" in (session.state.login_error or "")
+    assert "pantallas de farmacia todavía no están" in (session.state.login_error or "")
     await session.close()
 
 

@@ -62,7 +62,7 @@ async def test_guardian_books_from_the_tab_with_checks_then_confirmation_and_can
     assert session.outbox is not None and session.outbox.items() == []
     assert "Revisa los campos marcados: no se guardó nada." in texts(page)
     [name] = find(page, ft.TextField, label="Nombre completo de quien dona")
-    assert name.error_text == "Escribe el nombre completo (al menos 3 letras)."
+    assert name.error == "Escribe el nombre completo (al menos 3 letras)."
     assert "Contesta todas las preguntas (faltan 2)." in texts(page)
 
     name.value = "Laura Hernández Ruiz"

@@ -59,7 +59,8 @@ class AppointmentFormView:
                                     (self.start, "start", "form_start"), (self.end, "end", "form_end"),
                                     (self.place, "place", "form_place"), (self.notes, "notes", "form_notes")):
             control.label = tr.t(label)
-            control.error_text = errors.get(key)
+            control.error = errors.get(key)
+        # TextFields draw ``error`` in flet 1.0.5; Dropdowns keep ``error_text``.
         self.patient.error_text, self.kind.error_text = errors.get("patient"), errors.get("kind")
         body: list[ft.Control] = []
         if state.agenda.message and errors:

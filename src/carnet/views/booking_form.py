@@ -67,7 +67,7 @@ class BookingFormView:
                   (self.last_donation, "last_donation", "bb_last_donation"))
         for control, key, label in fields:
             control.label = tr.t(label)
-            control.error_text = errors.get(key)
+            control.error = errors.get(key)
         bank = next((b for b in ui.banks if b.id == ui.bank_id), None)
         slot = next((s for s in ui.slots if s.id == form.slot_id), None)
         body: list[ft.Control] = []

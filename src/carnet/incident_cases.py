@@ -1,0 +1,338 @@
+"""Incident use cases: the family's "Reportar un problema" and "Mis reportes" (``session.incidents``,
+offline-first through the outbox), and the case desk (``session.desk``: online only, like blood-bank
+staff mode — nothing of it is written to the device). No Flet.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from carnet import contract
+from carnet.agenda import Mark, local_date
+from carnet.api import ApiError, AuthError, BadRequest
+from carnet.incident_form import ReportForm, check_reason, check_report
+from carnet.incidents import (
+    INCIDENTS_PATH,
+    REOPEN_PATH,
+    can_reopen,
+    filter_queue,
+    merge,
+    monday_of,
+    queue_order,
+)
+from carnet.outbox import WriteOp, new_local_id
+from carnet.state import DeskUi, IncidentUi, Phase, Screen
+
+if TYPE_CHECKING:
+    from carnet.session import AppSession
+
+__all__ = ["DeskCases", "IncidentCases"]
+
+log = logging.getLogger(__name__)
+
+
+class IncidentCases:
+    def __init__(self, session: AppSession) -> None:
+        self._s = session
+
+    @property
+    def _ui(self) -> IncidentUi:
+        return self._s.state.incidents
+
+    def _redraw(self) -> None:
+        self._s.state.changed()
+
+    def reload(self) -> None:
+        """Re-read the synced reports with the outbox laid over them (no redraw)."""
+        s, ui = self._s, self._ui
+        if s.incidents is None or s.outbox is None or s.records is None:
+            return
+        children = {c.id for c in s.state.children}
+        views = merge(s.incidents.incidents(), s.outbox.items(), s.records.server_id)
+        ui.reports = [v for v in views if not children or v.patient_id in children]
+        if ui.selected_id is not None:
+            ui.selected_id = s.records.server_id(ui.selected_id) or ui.selected_id
+            if s.state.screen is Screen.REPORT and s.state.selected_report is None:
+                s.state.screen = Screen.REPORTS
+                ui.selected_id = None
+        selected = s.state.selected_report
+        if selected is not None and selected.mark is not Mark.PENDING and ui.message in (
+                s.tr.t("inc_saved_pending"), s.tr.t("inc_reopen_pending")):
+            ui.message = None
+
+    def _unit_of(self, patient_id: str | None) -> tuple[str | None, str]:
+        repo = self._s.repo
+        cached = repo.carnet(patient_id) if repo is not None and patient_id else None
+        if cached is None:
+            return None, ""
+        unit = cached[0].patient.unit
+        return unit.id, unit.name
+
+    def _back_screen(self) -> Screen:
+        came = self._ui.came_from
+        return Screen(came) if came in {s.value for s in Screen} else Screen.CHILDREN
+
+    def start(self) -> None:
+        """The report button: the form with the selected child (and its unit) already chosen."""
+        s, ui = self._s, self._ui
+        state = s.state
+        if state.screen not in (Screen.REPORT_FORM, Screen.REPORTS, Screen.REPORT):
+            ui.came_from = state.screen.value
+        children = state.children
+        patient = state.selected_child_id if state.selected_child_id else (
+            children[0].id if len(children) == 1 else None)
+        unit_id, unit_name = self._unit_of(patient)
+        ui.form = ReportForm(patient_id=patient, unit_id=unit_id, unit_name=unit_name)
+        ui.message = None
+        state.screen = Screen.REPORT_FORM
+        self._redraw()
+
+    def pick_child(self, patient_id: str) -> None:
+        form = self._ui.form
+        if form is not None and patient_id in {c.id for c in self._s.state.children}:
+            form.patient_id = patient_id
+            form.unit_id, form.unit_name = self._unit_of(patient_id)
+            form.errors.pop("patient", None)
+            self._redraw()
+
+    def pick_category(self, category: contract.IncidentCategory) -> None:
+        form = self._ui.form
+        if form is not None:
+            form.category = category
+            form.errors.pop("category", None)
+            form.errors.pop("item_name", None)
+            self._redraw()
+
+    def submit(self, form: ReportForm) -> bool:
+        """Check; on success queue the report (type incident, op create) and show it as pending."""
+        s, ui = self._s, self._ui
+        if s.outbox is None or s.store is None:
+            return False
+        result = check_report(form, s.tr, children={c.id for c in s.state.children})
+        if result.body is None:
+            form.errors = result.errors
+            ui.form, ui.message = form, s.tr.t("form_fix")
+            self._redraw()
+            return False
+        form.errors = {}
+        record_id = new_local_id()
+        assert form.category is not None
+        label = s.tr.t("inc_cat." + form.category.value)
+        if form.item_name.strip():
+            label += f": {' '.join(form.item_name.split())}"
+        s.outbox.add(type=contract.SyncType.INCIDENT, op=WriteOp.CREATE, method="POST", path=INCIDENTS_PATH,
+                     body=result.body, record_id=record_id, patient_id=form.patient_id or "", label=label,
+                     now=s.clock())
+        ui.form, ui.selected_id, ui.message = None, record_id, s.tr.t("inc_saved_pending")
+        ui.reopening = False
+        self.reload()
+        s.state.screen = Screen.REPORT
+        self._redraw()
+        s.request_sync()
+        return True
+
+    def show_list(self) -> None:
+        s, ui = self._s, self._ui
+        if s.state.screen not in (Screen.REPORT_FORM, Screen.REPORTS, Screen.REPORT):
+            ui.came_from = s.state.screen.value
+        ui.form, ui.selected_id, ui.reopening, ui.message = None, None, False, None
+        self.reload()
+        s.state.screen = Screen.REPORTS
+        self._redraw()
+
+    def open(self, report_id: str) -> None:
+        ui = self._ui
+        if any(r.id == report_id for r in ui.reports):
+            ui.selected_id, ui.reopening, ui.reason_error, ui.message = report_id, False, None, None
+            self._s.state.screen = Screen.REPORT
+            self._redraw()
+
+    def ask_reopen(self, open_box: bool = True) -> None:
+        self._ui.reopening, self._ui.reason_error = open_box, None
+        self._redraw()
+
+    def reopen(self, report_id: str, reason: str) -> bool:
+        """"No se resolvió": the reason goes to the outbox (POST …/reopen with its own Idempotency-Key)."""
+        s, ui = self._s, self._ui
+        view = next((r for r in ui.reports if r.id == report_id), None)
+        if s.outbox is None or view is None or not can_reopen(view):
+            return False
+        body, error = check_reason(reason, s.tr)
+        if body is None:
+            ui.reason_error = error
+            self._redraw()
+            return False
+        s.outbox.add(type=contract.SyncType.INCIDENT, op=WriteOp.UPDATE, method="POST", path=REOPEN_PATH,
+                     body=body, record_id=view.id, patient_id=view.patient_id,
+                     label=s.tr.t("inc_reopen_label", folio=view.folio or ""), now=s.clock())
+        ui.reopening, ui.reason_error, ui.message = False, None, s.tr.t("inc_reopen_pending")
+        self.reload()
+        self._redraw()
+        s.request_sync()
+        return True
+
+    def back(self) -> None:
+        s, ui = self._s, self._ui
+        if s.state.screen is Screen.REPORT:
+            ui.selected_id, ui.reopening = None, False
+            s.state.screen = Screen.REPORTS
+        else:
+            ui.form, ui.selected_id, ui.message = None, None, None
+            s.state.screen = self._back_screen()
+        self._redraw()
+
+    def dismiss_message(self) -> None:
+        self._ui.message = None
+        self._redraw()
+
+
+class DeskCases:
+    """The case desk: queue by deadline, filters, answer / mark atendida, weekly figures. Online only."""
+
+    def __init__(self, session: AppSession) -> None:
+        self._s = session
+
+    @property
+    def _ui(self) -> DeskUi:
+        return self._s.state.desk
+
+    def _redraw(self) -> None:
+        self._s.state.changed()
+
+    def visible(self) -> list[contract.Incident]:
+        ui = self._ui
+        return queue_order(filter_queue(ui.incidents, category=ui.category, unit_id=ui.unit_id, status=ui.status),
+                           self._s.clock())
+
+    async def enter(self, user: contract.UserOut) -> None:
+        state = self._s.state
+        state.user, state.desk = user, DeskUi()
+        state.phase, state.screen = Phase.READY, Screen.DESK
+        state.children, state.selected_child_id = [], None
+        await self.load()
+
+    async def _guard(self, work) -> bool:  # type: ignore[no-untyped-def]
+        """Run ``work()``; errors become the screen's message. False when the session ended."""
+        s, ui = self._s, self._ui
+        try:
+            await work()
+            s.state.online = True
+            return True
+        except AuthError:
+            await s.session_expired()
+            return False
+        except ApiError as exc:
+            ui.error = s.message_for(exc)
+            return True
+
+    async def load(self) -> None:
+        s, ui = self._s, self._ui
+        if not s.state.desk_mode or ui.loading:
+            return
+        ui.loading, ui.error = True, None
+        self._redraw()
+
+        async def work() -> None:
+            if not ui.units:
+                ui.units = list((await s.api.me()).units)
+            ui.incidents = await s.api.incidents()
+            if ui.selected is not None:
+                ui.selected = next((i for i in ui.incidents if i.id == ui.selected.id), ui.selected)
+
+        try:
+            alive = await self._guard(work)
+        finally:
+            ui.loading = False
+        if alive:
+            self._redraw()
+
+    def set_filter(self, *, category: str | None = "keep", unit_id: str | None = "keep",
+                   status: str | None = "keep") -> None:
+        ui = self._ui
+        if category != "keep":
+            ui.category = contract.IncidentCategory(category) if category else None
+        if unit_id != "keep":
+            ui.unit_id = unit_id or None
+        if status != "keep":
+            ui.status = contract.IncidentStatus(status) if status else None
+        self._redraw()
+
+    async def open(self, incident_id: str) -> None:
+        s, ui = self._s, self._ui
+        ui.selected = next((i for i in ui.incidents if i.id == incident_id), None)
+        ui.answer_error, ui.message, ui.error = None, None, None
+        s.state.screen = Screen.DESK_CASE
+        self._redraw()
+
+        async def work() -> None:
+            ui.selected = await s.api.incident(incident_id)
+
+        if await self._guard(work):
+            self._redraw()
+
+    async def answer(self, message: str, *, resolves: bool) -> bool:
+        """Send an answer (online). Marking atendida needs a concrete answer: the server has the last word."""
+        s, ui = self._s, self._ui
+        incident = ui.selected
+        if incident is None or ui.busy:
+            return False
+        text = (message or "").strip()
+        if not text:
+            ui.answer_error = s.tr.t("desk_err_empty")
+            self._redraw()
+            return False
+        ui.busy, ui.answer_error, ui.message, ui.error = True, None, None, None
+        self._redraw()
+        sent = False
+
+        async def work() -> None:
+            nonlocal sent
+            try:
+                ui.selected = await s.api.respond(incident.id, contract.ReplyCreate(message=text, resolves=resolves),
+                                                  idempotency_key=str(uuid.uuid4()))
+            except BadRequest as exc:
+                ui.answer_error = s.message_for(exc)
+                return
+            sent = True
+            ui.sent += 1
+            ui.incidents = [ui.selected if i.id == incident.id else i for i in ui.incidents]
+            ui.message = s.tr.t("desk_resolved" if resolves else "desk_answered", folio=incident.folio)
+
+        try:
+            alive = await self._guard(work)
+        finally:
+            ui.busy = False
+        if alive:
+            self._redraw()
+        return sent
+
+    def back(self) -> None:
+        ui = self._ui
+        ui.selected, ui.answer_error = None, None
+        self._s.state.screen = Screen.DESK
+        self._redraw()
+
+    async def show_weekly(self, weeks: int = 0) -> None:
+        s, ui = self._s, self._ui
+        today = local_date(s.clock())
+        base = ui.week or monday_of(today)
+        ui.week = monday_of(base + timedelta(weeks=weeks))
+        s.state.screen = Screen.DESK_WEEKLY
+        ui.weekly, ui.error = None, None
+        self._redraw()
+        week = ui.week
+
+        async def work() -> None:
+            figures = await s.api.weekly(week)
+            if ui.week == week:
+                ui.weekly = figures
+
+        if await self._guard(work):
+            self._redraw()
+
+    def dismiss_message(self) -> None:
+        self._ui.message = None
+        self._redraw()

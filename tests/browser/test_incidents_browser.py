@@ -1,0 +1,107 @@
+"""Incidents in a real browser: madre.demo reports a missing medicine (category tile, item, description)
+and gets the folio; casos.demo, in a fresh app with its own data dir, opens it from the queue and answers
+it, marking it atendida; madre.demo syncs and reads the answer.
+
+Screenshots: test-artifacts/incident-report.png, incident-casedesk.png, incident-answered.png.
+Same set-up as test_carnet_browser.py (real server, ``carnet --web``, headless Chromium).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.browser.test_blood_bank_browser import click_and_wait, click_in_view, into_view, log_in, reveal, type_into
+from tests.browser.test_carnet_browser import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    api,  # noqa: F401  (fixture)
+    open_app,
+    playwright_api,
+    screenshot_when_painted,
+    shows,
+    start_app,
+    stop,
+    wait_for,
+)
+
+pytestmark = pytest.mark.browser
+
+if importlib.util.find_spec("carnet_server.incidents") is None:
+    pytest.skip("the server's incidents are not there yet", allow_module_level=True)
+
+DESCRIPTION = "En la farmacia de la UMAE no hay desde el lunes (prueba en navegador)."
+ANSWER = "Ya llegó el metotrexato: recójalo el jueves en la farmacia de la UMAE, ventanilla 3."
+
+
+def test_guardian_reports_a_missing_medicine_case_desk_answers_it(api, tmp_path: Path) -> None:  # noqa: F811
+    api_url, _stop_api = api
+    family = start_app(api_url, tmp_path / "phone-madre")
+    desk_app = None
+    try:
+        with playwright_api.sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            try:
+                page = browser.new_page(viewport={"width": 390, "height": 844})
+                open_app(page, family.url)
+                log_in(page, "madre.demo", page.get_by_role("button", name="Mateo Hernández"))
+                page.get_by_role("button", name="Mateo Hernández").first.click()
+                wait_for("Mateo's carnet", lambda: shows(page, "Ciclo actual"))
+                click_and_wait(page, "Reportar un problema", "Medicamento")
+                click_and_wait(page, "Medicamento", "Medicamento, seleccionado")
+                type_into(page, "¿Qué medicamento falta?", "Metotrexato 2.5 mg")
+                type_into(page, "Cuéntanos qué pasó", DESCRIPTION)
+                tile = page.get_by_role("button", name="Medicamento, seleccionado")
+                reveal(page, tile, "the chosen category", down=False)
+                into_view(page, tile, "the category grid on screen")
+                screenshot_when_painted(page, tile.first, "incident-report.png", min_fraction=0.1)
+                click_in_view(page, page.get_by_role("button", name="Enviar reporte"), "the send button")
+                # The app syncs right after the write: the server's folio replaces "Pendiente de enviar".
+                pattern = re.compile(r"Tu folio: CE-\d{4}-\d+")
+                folio = page.get_by_text(pattern).or_(page.get_by_label(pattern))  # a card merges its texts
+                wait_for("the folio", folio.count)
+                shown = folio.first.inner_text() + " " + (folio.first.get_attribute("aria-label") or "")
+                found = re.search(r"CE-\d{4}-\d+", shown)
+                assert found, shown
+                folio_text = found.group(0)
+                assert shows(page, "Recibida") and shows(page, "Respuesta esperada antes de")
+
+                # The case desk, in a fresh app with its own data dir.
+                desk_app = start_app(api_url, tmp_path / "desk")
+                desk = browser.new_page(viewport={"width": 390, "height": 844})
+                open_app(desk, desk_app.url)
+                log_in(desk, "casos.demo", desk.get_by_role("button", name="Cifras de la semana"))
+                row = desk.get_by_role("button", name=re.compile(re.escape(folio_text)))
+                reveal(desk, row, "the new report in the queue")
+                click_in_view(desk, row, "the new report")
+                wait_for("the report open", lambda: shows(desk, "Falta: Metotrexato 2.5 mg"))
+                wait_for("what the family wrote", lambda: shows(desk, DESCRIPTION))
+                type_into(desk, "Respuesta", ANSWER)
+                screenshot_when_painted(desk, desk.get_by_role("textbox", name="Respuesta").first,
+                                        "incident-casedesk.png", min_fraction=0.1)
+                click_in_view(desk, desk.get_by_role("button", name="Marcar como atendida"), "Marcar como atendida")
+                wait_for("the answer accepted", lambda: shows(desk, f"Reporte {folio_text} marcado como atendido."))
+                desk.close()
+
+                # The family syncs and reads the answer.
+                page.get_by_role("button", name="Actualizar").first.click()
+                answer = page.get_by_text(ANSWER).or_(page.get_by_label(ANSWER, exact=False))
+                reveal(page, answer, "the case desk's answer")
+                into_view(page, answer, "the answer on screen")
+                assert shows(page, "Atendida") and shows(page, "Marcó el reporte como atendido")
+                screenshot_when_painted(page, answer.first, "incident-answered.png", min_fraction=0.1)
+            except BaseException:
+                for n, open_page in enumerate(browser.contexts[-1].pages if browser.contexts else []):
+                    ARTIFACTS.mkdir(exist_ok=True)
+                    open_page.screenshot(path=str(ARTIFACTS / f"incident-failure-{n}.png"))
+                raise
+            finally:
+                browser.close()
+    finally:
+        stop(family.proc)
+        if desk_app is not None:
+            stop(desk_app.proc)

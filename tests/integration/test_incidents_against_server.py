@@ -1,0 +1,155 @@
+"""Incident reports: the app's real services against the real server on loopback.
+
+(a) A missing medicine reported with the server unreachable waits in the outbox
+as "Pendiente de enviar"; then syncs twice, the first answer lost on the way
+back (the flaky proxy cuts it): the server holds exactly one new incident
+(counted through the API) and the phone shows it with the server's folio.
+
+(b) The case desk (real API) resolves it; the phone sees the answer after a
+sync, says "No se resolvió" offline, and the reopening reaches the server
+(status ``reabierta``, once) on the next sync.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from carnet import contract
+from carnet.agenda import Mark
+from carnet.config import AppConfig
+from carnet.outbox import Backoff
+from carnet.session import AppSession
+from carnet.state import Phase
+from tests.support.flaky_proxy import FlakyProxy
+from tests.support.processes import running_server
+from tests.support.secret_stores import DictSecretStore
+
+PASSWORD = "carnet-demo"
+QUIET_SECONDS = 60.0
+
+if importlib.util.find_spec("carnet_server.incidents") is None:
+    pytest.skip("the server's incidents (src/carnet_server/incidents) are not there yet", allow_module_level=True)
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def api_login(client: httpx.Client, username: str) -> dict[str, str]:
+    answer = client.post("/api/v1/auth/login", json={"username": username, "password": PASSWORD})
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def server_incidents(url: str) -> list[dict[str, Any]]:
+    """Every incident of madre.demo's children, through the API."""
+    with httpx.Client(base_url=url, timeout=15.0) as client:
+        answer = client.get("/api/v1/incidents", headers=api_login(client, "madre.demo"))
+        assert answer.status_code == 200, answer.text
+        return list(answer.json())
+
+
+async def _session(url: str, home: Path) -> AppSession:
+    session = AppSession(AppConfig(api_base_url=url, api_timeout_seconds=5.0), DictSecretStore(), home,
+                         backoff=Backoff(base=0.01, cap=0.05))
+    await session.start()
+    await session.login("madre.demo", PASSWORD)
+    assert session.state.phase is Phase.READY, session.state.login_error
+    return session
+
+
+def _report(session: AppSession, text: str) -> str:
+    mateo = next(c for c in session.state.children if c.display_name == "Mateo Hernández")
+    session.select_child(mateo.id)
+    session.report.start()
+    form = session.state.incidents.form
+    assert form is not None and form.unit_id, "the child's unit comes from the cached carnet"
+    session.report.pick_category(contract.IncidentCategory.MEDICAMENTO)
+    form.item_name, form.description = "Metotrexato 2.5 mg", text
+    assert session.report.submit(form), form.errors
+    assert session.state.incidents.selected_id is not None
+    return session.state.incidents.selected_id
+
+
+async def _sync_until_quiet(session: AppSession) -> None:
+    deadline = time.monotonic() + QUIET_SECONDS
+    while time.monotonic() < deadline:
+        await session.refresh()
+        assert session.outbox is not None
+        if session.outbox.items() == [] and session.state.online:
+            return
+        session.outbox.network_is_back(session.clock() + timedelta(hours=1))
+    raise AssertionError("the outbox did not empty in time")
+
+
+async def test_offline_report_synced_twice_with_a_lost_answer_exists_once_then_answer_and_reopen(
+        tmp_path: Path) -> None:
+    text = "En farmacia no hay desde el lunes (prueba de integración)."
+    with running_server(tmp_path / "server") as server:
+        port = int(server.url.rsplit(":", 1)[1])
+        with FlakyProxy(port, seed=3, drop=0.0, lose_answer=0.0, delay=0.0) as proxy:
+            session = await _session(proxy.url, tmp_path / "phone")
+            try:
+                before = len(server_incidents(server.url))
+                proxy.fate.drop = 1.0  # offline
+                local_id = _report(session, text)
+                view = session.state.selected_report
+                assert view is not None and view.mark is Mark.PENDING and view.folio is None
+                await session.refresh()
+                assert session.state.online is False and session.outbox.pending_count() == 1  # type: ignore[union-attr]
+                assert len(server_incidents(server.url)) == before
+
+                proxy.fate.drop, proxy.fate.lose_answer = 0.0, 1.0  # back, but the answer is lost
+                session.outbox.network_is_back(session.clock())  # type: ignore[union-attr]
+                await session.engine.push()  # type: ignore[union-attr]
+                proxy.fate.lose_answer = 0.0
+                assert session.outbox.pending_count() == 1, "the phone did not hear back"  # type: ignore[union-attr]
+                assert len(server_incidents(server.url)) == before + 1, "but the server has it"
+
+                await _sync_until_quiet(session)
+                await session.refresh()  # a second full sync changes nothing
+                mine = server_incidents(server.url)
+                assert len(mine) == before + 1, "exactly one incident on the server"
+                assert sum(1 for i in mine if i["description"] == text) == 1
+                selected = session.state.incidents.selected_id
+                assert selected is not None and selected != local_id, "the pending report got the server's id"
+                view = session.state.selected_report
+                [server_side] = [i for i in mine if i["id"] == selected]
+                assert view is not None and view.mark is Mark.SYNCED and view.folio == server_side["folio"]
+                assert view.status is contract.IncidentStatus.RECIBIDA
+                assert sum(1 for r in session.state.incidents.reports if r.description == text) == 1
+
+                # The case desk resolves it through the API; the phone sees the answer after a sync.
+                answer_text = "Ya llegó el metotrexato: recójalo el jueves en la farmacia de la UMAE."
+                with httpx.Client(base_url=server.url, timeout=15.0) as client:
+                    answer = client.post(f"/api/v1/incidents/{selected}/responses",
+                                         json={"message": answer_text, "resolves": True},
+                                         headers={**api_login(client, "casos.demo"), "Idempotency-Key": "k-desk-1"})
+                    assert answer.status_code == 200, answer.text
+                await session.refresh()
+                view = session.state.selected_report
+                assert view is not None and view.status is contract.IncidentStatus.ATENDIDA
+                assert view.incident is not None and view.incident.responses[-1].message == answer_text
+
+                proxy.fate.drop = 1.0  # "No se resolvió", offline
+                assert session.report.reopen(selected, "En farmacia siguen sin tenerlo.")
+                assert session.state.selected_report.mark is Mark.PENDING  # type: ignore[union-attr]
+                proxy.fate.drop = 0.0
+                await _sync_until_quiet(session)
+                view = session.state.selected_report
+                assert view is not None and view.status is contract.IncidentStatus.REABIERTA
+                [server_side] = [i for i in server_incidents(server.url) if i["id"] == selected]
+                assert server_side["status"] == "reabierta"
+                assert sum(1 for r in server_side["responses"] if r.get("reopens")) == 1
+            finally:
+                await session.close()
