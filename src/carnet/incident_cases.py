@@ -287,15 +287,20 @@ class DeskCases:
         ui.busy, ui.answer_error, ui.message, ui.error = True, None, None, None
         self._redraw()
         sent = False
+        unsent = ui.unsent_answer
+        key = unsent[3] if unsent and unsent[:3] == (incident.id, text, resolves) else str(uuid.uuid4())
+        ui.unsent_answer = (incident.id, text, resolves, key)
 
         async def work() -> None:
             nonlocal sent
             try:
                 ui.selected = await s.api.respond(incident.id, contract.ReplyCreate(message=text, resolves=resolves),
-                                                  idempotency_key=str(uuid.uuid4()))
+                                                  idempotency_key=key)
             except BadRequest as exc:
+                ui.unsent_answer = None  # refused: nothing was written
                 ui.answer_error = s.message_for(exc)
                 return
+            ui.unsent_answer = None
             sent = True
             ui.sent += 1
             ui.incidents = [ui.selected if i.id == incident.id else i for i in ui.incidents]

@@ -132,6 +132,9 @@ class DeskUi:
     answer_error: str | None = None
     #: Answers sent (the answer box empties when it grows).
     sent: int = 0
+    #: ``(incident id, text, resolves, Idempotency-Key)`` of an answer whose fate is unknown
+    #: (no answer came back): sending the same answer again reuses the key, so it is kept once.
+    unsent_answer: tuple[str, str, bool, str] | None = None
     loading: bool = False
     busy: bool = False
     week: date | None = None

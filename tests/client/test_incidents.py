@@ -294,6 +294,30 @@ async def test_case_desk_queue_filters_answer_and_the_servers_422(make_session, 
     await session.close()
 
 
+async def test_case_desk_answer_sent_again_after_a_lost_answer_is_kept_once(make_session, secrets,
+                                                                            fake_api: FakeApi) -> None:
+    incident = fake_api.incidents.add("p-mateo", "medicamento", "No hay.", item_name="Vincristina")
+    session = await _desk(make_session, secrets)
+    await session.desk.open(incident.id)
+    original = fake_api.incidents.handle
+    lost: list[str] = []
+
+    def lose_first_answer(request, role, patients):  # type: ignore[no-untyped-def]
+        answer = original(request, role, patients)
+        if request.url.path.endswith("/responses") and not lost:
+            lost.append(request.headers["Idempotency-Key"])
+            raise httpx.ReadTimeout("answer lost", request=request)
+        return answer
+
+    fake_api.incidents.handle = lose_first_answer  # type: ignore[method-assign]
+    text = "Estamos revisando con farmacia."
+    assert not await session.desk.answer(text, resolves=False)  # no answer came back
+    assert await session.desk.answer(text, resolves=False)  # the person sends it again
+    assert len(fake_api.incidents.rows[incident.id].responses) == 1, "the same answer is kept once"
+    assert session.state.desk.unsent_answer is None
+    await session.close()
+
+
 async def test_case_desk_session_end_goes_back_to_login(make_session, secrets, fake_api: FakeApi) -> None:
     session = await _desk(make_session, secrets)
     fake_api.revoke_all()
