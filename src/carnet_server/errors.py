@@ -18,19 +18,22 @@ unexpected exception (500). ``message`` follows ``Accept-Language``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from carnet_server.i18n import Lang, negotiate, t
 
 __all__ = [
     "ApiException",
+    "mapped_errors",
     "Forbidden",
     "NotAuthenticated",
     "NotFound",
@@ -207,6 +210,20 @@ class CatchAllMiddleware:
             response = await _unexpected(Request(scope), exc)
             if not started:
                 await response(scope, receive, send)
+
+
+@contextmanager
+def mapped_errors(session: Session, to_http: Callable[[Exception], Exception]) -> Iterator[None]:
+    """Turn a domain's service errors into HTTP errors with ``to_http``; on any error end the
+    transaction at once, so its connection goes back to the pool before the answer is made."""
+    try:
+        yield
+    except Exception as exc:
+        session.rollback()
+        mapped = to_http(exc)
+        if mapped is exc:
+            raise
+        raise mapped from exc
 
 
 def install_error_handlers(app: FastAPI) -> None:

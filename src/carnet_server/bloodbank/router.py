@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -15,7 +14,7 @@ from carnet_server.agenda import service as agenda
 from carnet_server.auth.deps import ClientAddress, ContextDep, CurrentUser, LangDep, SessionDep
 from carnet_server.bloodbank import bookings, eligibility, service
 from carnet_server.db import utcnow
-from carnet_server.errors import ApiException, Forbidden, NotFound
+from carnet_server.errors import ApiException, Forbidden, NotFound, mapped_errors
 from carnet_server.idempotency.deps import IdempotencyDep
 from carnet_server.patients.service import PatientNotFound
 
@@ -46,17 +45,8 @@ def _http_error(exc: Exception) -> Exception:
     return exc
 
 
-@contextmanager
-def _errors(session: Session) -> Iterator[None]:
-    """Service errors → HTTP errors; on any error the transaction ends at once (its connection back to the pool)."""
-    try:
-        yield
-    except Exception as exc:
-        session.rollback()
-        mapped = _http_error(exc)
-        if mapped is exc:
-            raise
-        raise mapped from exc
+def _errors(session: Session) -> AbstractContextManager[None]:
+    return mapped_errors(session, _http_error)
 
 
 # ---- banks and slots ---------------------------------------------------------------------------

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Annotated
 
 from fastapi import APIRouter, File, Query, Response, UploadFile
@@ -13,7 +12,7 @@ from carnet import contract
 from carnet.contract import IncidentCategory, IncidentStatus
 from carnet_server.auth.deps import ClientAddress, ContextDep, CurrentUser, SessionDep
 from carnet_server.db import utcnow
-from carnet_server.errors import ApiException, Forbidden, NotFound
+from carnet_server.errors import ApiException, Forbidden, NotFound, mapped_errors
 from carnet_server.idempotency.deps import IdempotencyDep
 from carnet_server.incidents import figures, service
 from carnet_server.patients.service import PatientNotFound
@@ -44,16 +43,8 @@ def _http_error(exc: Exception) -> Exception:
     return exc
 
 
-@contextmanager
-def _errors(session: Session) -> Iterator[None]:
-    try:
-        yield
-    except Exception as exc:
-        session.rollback()
-        mapped = _http_error(exc)
-        if mapped is exc:
-            raise
-        raise mapped from exc
+def _errors(session: Session) -> AbstractContextManager[None]:
+    return mapped_errors(session, _http_error)
 
 
 @router.post("/incidents", status_code=201, response_model=contract.Incident, responses=_ERRORS)
