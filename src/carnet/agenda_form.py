@@ -17,7 +17,7 @@ from carnet import contract
 from carnet.agenda import MX
 from carnet.i18n import Translator
 
-__all__ = ["AppointmentForm", "FormResult", "check_form", "form_for"]
+__all__ = ["AppointmentForm", "FormResult", "check_form", "form_for", "parse_date"]
 
 _DATE = re.compile(r"^\s*(\d{1,2})[/\-.](\d{1,2})[/\-.](\d{4})\s*$")
 _TIME = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")
@@ -59,7 +59,8 @@ def blank_form(patient_id: str, day: date) -> AppointmentForm:
                            date_text=f"{day:%d/%m/%Y}")
 
 
-def _parse_date(text: str) -> date | None:
+def parse_date(text: str) -> date | None:
+    """A date typed as DD/MM/AAAA (also with - or .); None when it is not one."""
     match = _DATE.match(text or "")
     if not match:
         return None
@@ -93,7 +94,7 @@ def check_form(form: AppointmentForm, tr: Translator, *, children: set[str]) -> 
         errors["title"] = t("form_err_title")
     elif len(title) > TITLE_MAX:
         errors["title"] = t("form_err_too_long", max=TITLE_MAX)
-    day = _parse_date(form.date_text)
+    day = parse_date(form.date_text)
     if day is None:
         errors["date"] = t("form_err_date")
     start, end = _parse_time(form.start_text), _parse_time(form.end_text)

@@ -16,11 +16,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from carnet import contract
+from carnet.agenda_form import parse_date
 from carnet.i18n import Translator
 
-__all__ = ["DonorForm", "DonorFormResult", "check_donor", "parse_date"]
+__all__ = ["DonorForm", "DonorFormResult", "check_donor"]
 
-_DATE = re.compile(r"^\s*(\d{1,2})[/\-.](\d{1,2})[/\-.](\d{4})\s*$")
 _WEIGHT = re.compile(r"^\s*(\d{1,3})(?:[.,](\d{1,2}))?\s*(?:kg)?\s*$", re.IGNORECASE)
 NAME_MIN, NAME_MAX = 3, 120
 
@@ -45,16 +45,6 @@ class DonorForm:
 class DonorFormResult:
     body: dict[str, Any] | None
     errors: dict[str, str]
-
-
-def parse_date(text: str) -> date | None:
-    match = _DATE.match(text or "")
-    if not match:
-        return None
-    try:
-        return date(int(match[3]), int(match[2]), int(match[1]))
-    except ValueError:
-        return None
 
 
 def _weight(text: str) -> float | None:
