@@ -14,7 +14,6 @@ of starting one (development only).
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import os
 import subprocess
@@ -92,8 +91,6 @@ def api(tmp_path: Path) -> Iterator[tuple[str, Callable[[], None]]]:
     if external:
         yield external.rstrip("/"), lambda: None
         return
-    if importlib.util.find_spec("carnet_server.cli") is None:
-        pytest.skip("browser: the API server (src/carnet_server/cli.py) is not there yet")
     server = start_server(tmp_path / "server")
     try:
         yield server.url, server.stop

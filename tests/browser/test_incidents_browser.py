@@ -8,7 +8,6 @@ Same set-up as test_carnet_browser.py (real server, ``carnet --web``, headless C
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 
@@ -30,9 +29,6 @@ from tests.browser.test_carnet_browser import (
 )
 
 pytestmark = pytest.mark.browser
-
-if importlib.util.find_spec("carnet_server.incidents") is None:
-    pytest.skip("the server's incidents are not there yet", allow_module_level=True)
 
 DESCRIPTION = "En la farmacia de la UMAE no hay desde el lunes (prueba en navegador)."
 ANSWER = "Ya llegó el metotrexato: recójalo el jueves en la farmacia de la UMAE, ventanilla 3."

@@ -13,7 +13,6 @@ the server.
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -36,15 +35,7 @@ from tests.support.secret_stores import DictSecretStore
 PASSWORD = "carnet-demo"
 QUIET_SECONDS = 60.0
 
-if importlib.util.find_spec("carnet_server.bloodbank") is None:
-    pytest.skip("the server's blood bank (src/carnet_server/bloodbank) is not there yet", allow_module_level=True)
-
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 def next_slot_day() -> date:

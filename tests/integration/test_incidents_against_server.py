@@ -12,7 +12,6 @@ sync, says "No se resolvió" offline, and the reopening reaches the server
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -34,15 +33,7 @@ from tests.support.secret_stores import DictSecretStore
 PASSWORD = "carnet-demo"
 QUIET_SECONDS = 60.0
 
-if importlib.util.find_spec("carnet_server.incidents") is None:
-    pytest.skip("the server's incidents (src/carnet_server/incidents) are not there yet", allow_module_level=True)
-
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 def api_login(client: httpx.Client, username: str) -> dict[str, str]:

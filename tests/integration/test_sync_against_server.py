@@ -14,7 +14,6 @@ sync until quiet: the phone's data ends identical to the server's.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import signal
 import subprocess
@@ -40,14 +39,6 @@ ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "carnet-demo"
 DRIVER_SECONDS = 120.0
 QUIET_SECONDS = 120.0
-
-if importlib.util.find_spec("carnet_server.sync") is None:
-    pytest.skip("the server's sync (src/carnet_server/sync) is not there yet", allow_module_level=True)
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 def server_appointments(url: str, username: str = "madre.demo") -> dict[str, dict[str, Any]]:
