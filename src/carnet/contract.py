@@ -76,6 +76,14 @@ __all__ = [
     "VerifyReason",
     "VerifyRequest",
     "VerifyResponse",
+    "TrustBundle",
+    "DispensationCreate",
+    "Dispensation",
+    "QrRevokeResponse",
+    "MixingOrder",
+    "MixingOrderState",
+    "MixingCallback",
+    "MIXING_CALLBACK_STATUSES",
 ]
 
 
@@ -149,6 +157,8 @@ class ApiError(_Response):
     message: str
     #: Present when the error has several reasons (422 ``donor_not_eligible``).
     reasons: list[ErrorReason] | None = None
+    #: 409 ``already_dispensed``: the first dispensation of the cycle (who and when).
+    dispensation: Dispensation | None = None
 
 
 class ErrorBody(_Response):
@@ -249,6 +259,10 @@ class Cycle(_Response):
     status: CycleStatus
     drugs: list[Drug] = Field(default_factory=list)
     mixing: Mixing
+    #: When the hospital confirmed the cycle (which requests its mixture from the provider).
+    confirmed_at: datetime | None = None
+    #: When a pharmacy dispensed it (at most once).
+    dispensed_at: datetime | None = None
 
 
 class QrCode(_Response):
@@ -288,6 +302,107 @@ class VerifyResponse(_Response):
     expires_at: datetime | None = None
     patient: VerifyPatient | None = None
     due: list[Cycle] = Field(default_factory=list)
+    #: Dispensations already recorded for the due cycles (a signature cannot say that).
+    dispensations: list[Dispensation] = Field(default_factory=list)
+
+
+class TrustBundle(_Response):
+    """GET /api/v1/pharmacy/trust (pharmacy, admin): what a counter caches to verify QR codes offline.
+
+    ``keys`` is the JWKS key list (old keys stay after a rotation); ``revoked`` the
+    ``jti`` of every revoked token not yet expired. A device refreshes it every
+    ``max_age`` seconds when online; a revocation reaches offline counters then.
+    """
+
+    issuer: str
+    keys: list[dict[str, Any]]
+    revoked: list[str] = Field(default_factory=list)
+    generated_at: datetime
+    max_age: int
+
+
+DrugName = Annotated[str, StringConstraints(min_length=1, max_length=120)]
+
+
+class DispensationCreate(_Request):
+    """POST /api/v1/pharmacy/dispensations: ``items`` are drug names of the cycle (default: all of them)."""
+
+    token: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+    cycle_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    items: Annotated[list[DrugName], Field(min_length=1, max_length=30)] | None = None
+
+
+class Dispensation(_Response):
+    id: str
+    patient_id: str
+    cycle_id: str
+    cycle_number: int
+    items: list[Drug]
+    dispensed_at: datetime
+    #: The staff member's display name (e.g. "Farmacia UMAE Siglo XXI").
+    dispensed_by: str
+
+
+class QrRevokeResponse(_Response):
+    """POST /api/v1/patients/{id}/qr/revoke (the child's guardian, admin): tokens revoked; the next read reissues."""
+
+    revoked: int
+
+
+# ---- mixing orders (central mixing provider, e.g. SAFE) ----------------------
+
+
+class MixingOrder(_Response):
+    """What the server sends to the provider (``POST {provider}/orders``, ``Idempotency-Key: <order_id>``)."""
+
+    order_id: str
+    cycle_id: str
+    cycle_number: int
+    patient_id: str
+    #: For the mixture's label.
+    patient_name: str
+    unit: Unit
+    needed_by: date
+    drugs: list[Drug]
+    created_at: datetime
+
+
+class MixingOrderState(_Response):
+    """GET /api/v1/mixing/orders (pharmacy, admin): an order and its delivery to the provider."""
+
+    order_id: str
+    cycle_id: str
+    patient_id: str
+    status: MixingStatus
+    created_at: datetime
+    attempts: int
+    delivered_at: datetime | None = None
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+
+
+#: The statuses a provider may report.
+MIXING_CALLBACK_STATUSES = frozenset(
+    {MixingStatus.EN_PREPARACION, MixingStatus.LISTA, MixingStatus.ENTREGADA, MixingStatus.RECHAZADA}
+)
+
+
+class MixingCallback(_Request):
+    """POST /api/v1/mixing/callbacks from the provider, signed:
+    ``X-Carnet-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>``.
+    """
+
+    event_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    order_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    status: MixingStatus
+    occurred_at: AwareDatetime
+    reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+    @model_validator(mode="after")
+    def _provider_status(self) -> MixingCallback:
+        if self.status not in MIXING_CALLBACK_STATUSES:
+            raise ValueError("status must be en_preparacion, lista, entregada or rechazada")
+        return self
 
 
 # ---- appointments -----------------------------------------------------------
@@ -641,3 +756,7 @@ class WeeklyFigures(_Response):
     median_hours_to_atendida: float | None = None
     overdue: int
     shortages: list[ShortageCount] = Field(default_factory=list)
+
+
+ApiError.model_rebuild()
+ErrorBody.model_rebuild()

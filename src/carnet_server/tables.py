@@ -7,7 +7,9 @@ from carnet_server.bloodbank import tables as _bloodbank  # noqa: F401
 from carnet_server.db import Base
 from carnet_server.idempotency import tables as _idempotency  # noqa: F401
 from carnet_server.incidents import tables as _incidents  # noqa: F401
+from carnet_server.mixing import tables as _mixing  # noqa: F401
 from carnet_server.patients import tables as _patients  # noqa: F401
+from carnet_server.pharmacy import tables as _pharmacy  # noqa: F401
 from carnet_server.sync import tables as _sync  # noqa: F401
 
 metadata = Base.metadata

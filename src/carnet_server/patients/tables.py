@@ -120,6 +120,8 @@ class Cycle(Base):
     status: Mapped[str] = mapped_column(String(16))
     mixing_status: Mapped[str] = mapped_column(String(16))
     mixing_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: When the hospital confirmed the cycle; confirming creates its mixing order.
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     drugs: Mapped[list[CycleDrug]] = relationship(
         order_by="CycleDrug.position", lazy="selectin", cascade="all, delete-orphan"

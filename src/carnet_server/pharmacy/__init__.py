@@ -1,0 +1,1 @@
+"""The pharmacy counter: the offline trust bundle, dispensing a cycle once, revoking QR tokens."""
