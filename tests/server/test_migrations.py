@@ -1,4 +1,4 @@
-"""The migrations build exactly the models' schema, and 0002 downgrades and upgrades cleanly."""
+"""The migrations build exactly the models' schema, and downgrade and upgrade cleanly (each step and all the way)."""
 
 from __future__ import annotations
 
@@ -65,3 +65,26 @@ def test_0004_downgrades_and_upgrades_keeping_the_patients(ctx: Context) -> None
     assert INCIDENT_TABLES <= set(inspect(ctx.engine).get_table_names())
     assert _diff(ctx) == []
     assert count("patients") == patients and count("incidents") == 0
+
+
+PHARMACY_TABLES = {"dispensations", "mixing_orders", "mixing_callback_events"}
+
+
+def test_0005_downgrades_and_upgrades_keeping_the_cycles(ctx: Context) -> None:
+    with ctx.engine.connect() as connection:
+        cycles = connection.execute(text("SELECT count(*) FROM cycles")).scalar_one()
+    _run(ctx, "downgrade", "0004")
+    assert not PHARMACY_TABLES & set(inspect(ctx.engine).get_table_names())
+    assert "confirmed_at" not in {c["name"] for c in inspect(ctx.engine).get_columns("cycles")}
+    _run(ctx, "upgrade", "head")
+    assert PHARMACY_TABLES <= set(inspect(ctx.engine).get_table_names())
+    assert _diff(ctx) == []
+    with ctx.engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM cycles")).scalar_one() == cycles
+
+
+def test_every_migration_downgrades_to_empty_and_upgrades_again(ctx: Context) -> None:
+    _run(ctx, "downgrade", "base")
+    assert set(inspect(ctx.engine).get_table_names()) <= {"alembic_version"}
+    _run(ctx, "upgrade", "head")
+    assert _diff(ctx) == []
