@@ -517,6 +517,8 @@ class SyncType(StrEnum):
     APPOINTMENT = "appointment"
     BLOOD_BANK_BOOKING = "blood_bank_booking"
     INCIDENT = "incident"
+    #: A chemotherapy cycle of a carnet (``Cycle``): its mixing status, confirmation, dispensation.
+    CYCLE = "cycle"
 
 
 class SyncChange(_Response):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,7 +15,11 @@ from carnet_server.context import Context, build_context
 from carnet_server.errors import install_error_handlers
 from carnet_server.idempotency.deps import install_idempotency
 from carnet_server.incidents.router import router as incidents_router
+from carnet_server.mixing.delivery import DeliveryWorker
+from carnet_server.mixing.router import router as mixing_router
 from carnet_server.patients.router import router as patients_router
+from carnet_server.pharmacy.router import install_error_handler as install_pharmacy_errors
+from carnet_server.pharmacy.router import router as pharmacy_router
 from carnet_server.settings import Settings
 from carnet_server.sync.router import router as sync_router
 from carnet_server.verification.router import router as verification_router
@@ -26,9 +31,13 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
     """The API app; migrates the database and makes the keys on first use."""
     ctx = context or build_context(settings or Settings())
 
+    mixing_worker = DeliveryWorker(ctx)  # one per process; the database queue keeps several safe
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        mixing_worker.start()
         yield
+        await asyncio.to_thread(mixing_worker.stop)
         ctx.engine.dispose()
 
     app = FastAPI(
@@ -38,6 +47,7 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
         lifespan=lifespan,
     )
     app.state.ctx = ctx
+    app.state.mixing_worker = mixing_worker
     install_error_handlers(app)
     install_idempotency(app)
 
@@ -54,10 +64,13 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
     app.include_router(auth_router)
     app.include_router(patients_router)
     app.include_router(verification_router)
+    app.include_router(pharmacy_router)
+    install_pharmacy_errors(app)
     app.include_router(agenda_router)
     app.include_router(blood_bank_router)
     app.include_router(incidents_router)
     app.include_router(sync_router)
+    app.include_router(mixing_router)
     return app
 
 

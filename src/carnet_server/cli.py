@@ -2,6 +2,7 @@
 
     carnet-server [--demo] [--host H] [--port P] [--no-serve]
     carnet-server rotate-key
+    carnet-server revoke-qr PATIENT_ID
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ def _parser() -> argparse.ArgumentParser:
         prog="carnet-server",
         description="Servidor API de Carnet / Carnet API server.",
     )
-    parser.add_argument("command", nargs="?", choices=["serve", "rotate-key"], default="serve",
-                        help="serve (default) or rotate-key: make a new QR signing key")
+    parser.add_argument("command", nargs="?", choices=["serve", "rotate-key", "revoke-qr"], default="serve",
+                        help="serve (default); rotate-key: make a new QR signing key; "
+                             "revoke-qr PATIENT_ID: revoke every live QR token of a child")
+    parser.add_argument("patient_id", nargs="?", help="revoke-qr: the child's id")
     parser.add_argument("--demo", action="store_true",
                         help="seed demo data into an empty database (refuses a used one)")
     parser.add_argument("--host", help="address to listen on (default CARNET_HOST or 127.0.0.1)")
@@ -70,6 +73,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"Nueva clave de firma activa / new active signing key: {kid}")
         return 0
 
+    if args.command == "revoke-qr":
+        return _revoke_qr(settings, args.patient_id)
+
     ctx = build_context(settings)
     if args.demo:
         from carnet_server.demo import DatabaseNotEmpty, seed
@@ -103,6 +109,30 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"(up to {qr_url_max_bytes(settings.base_url)} of {MAX_QR_URL_BYTES} bytes).", file=sys.stderr)
     uvicorn.run(create_app(context=ctx), host=settings.host, port=settings.port, log_config=log_config(),
                 server_header=False)
+    return 0
+
+
+def _revoke_qr(settings: Settings, patient_id: str | None) -> int:
+    """Revoke a child's live QR tokens (carnet reissued, phone lost); prints how many."""
+    from carnet_server.patients.tables import Patient
+    from carnet_server.pharmacy.service import revoke
+
+    if not patient_id:
+        print("Indique el id del paciente / give the patient id: carnet-server revoke-qr PATIENT_ID",
+              file=sys.stderr)
+        return EXIT_USAGE
+    ctx = build_context(settings)
+    try:
+        with ctx.sessions() as session:
+            patient = session.get(Patient, patient_id)
+            if patient is None:
+                print("No existe ese paciente / no such patient.", file=sys.stderr)
+                return EXIT_USAGE
+            count = revoke(session, ctx=ctx, patient=patient, actor_id=None, actor_role="cli", ip=None)
+            session.commit()
+    finally:
+        ctx.engine.dispose()
+    print(f"Códigos QR revocados / QR tokens revoked: {count}")
     return 0
 
 

@@ -1,8 +1,9 @@
 """Demo data: four IMSS units, five children with real paediatric protocols, a
 year of appointments (agenda/demo.py), a blood bank per unit with weekly
 openings and two donor bookings (bloodbank/demo.py), five case-desk incidents
-(incidents/demo.py), and guardian and staff
-accounts (password ``carnet-demo``; banco.demo runs the Siglo XXI bank).
+(incidents/demo.py), one confirmed cycle with its mixing order queued
+(mixing/demo.py), and guardian and staff accounts (password ``carnet-demo``;
+banco.demo runs the Siglo XXI bank).
 
 Cycle dates are relative to today, so the next cycle is always ahead. Names,
 NSS and CURP are invented; NSS and CURP carry valid check digits.
@@ -24,6 +25,7 @@ from carnet_server.bloodbank.demo import seed_blood_banks
 from carnet_server.context import Context
 from carnet_server.db import utcnow
 from carnet_server.incidents.demo import seed_incidents
+from carnet_server.mixing.demo import seed_confirmed_cycle
 from carnet_server.patients.tables import (
     Cycle, CycleDrug, Diagnosis, GuardianPatient, MedicalUnit, Patient, Protocol, UserUnit,
 )
@@ -154,7 +156,7 @@ CHILDREN = (
         ("Wilms estadio I–II — régimen EE-4A",
          "Vincristina semanal y dactinomicina cada 3 semanas tras la nefrectomía (18 semanas)."),
         ((-21, _A, _M.ENTREGADA, _WILMS_FULL), (-14, _A, _M.ENTREGADA, _WILMS_VCR),
-         (-7, _A, _M.ENTREGADA, _WILMS_VCR), (7, _P, _M.SOLICITADA, _WILMS_FULL),
+         (-7, _A, _M.ENTREGADA, _WILMS_VCR), (7, _P, _M.PENDIENTE, _WILMS_FULL),
          (14, _P, _M.PENDIENTE, _WILMS_VCR)),
     ),
     DemoChild(
@@ -183,6 +185,11 @@ CHILDREN = (
          (4, _P, _M.EN_PREPARACION, _MAP_M), (21, _P, _M.PENDIENTE, _MAP_AP)),
     ),
 )
+
+
+# Cycles confirmed at seeding (display name, cycle number): their mixing order waits in the queue, so
+# the demo's simulated provider receives it at start (mixing/demo.py).
+CONFIRMED_CYCLES = frozenset({("Valentina Hernández", 4)})
 
 
 def seed(session: Session, *, ctx: Context, today: date | None = None, now: datetime | None = None) -> None:
@@ -229,6 +236,9 @@ def seed(session: Session, *, ctx: Context, today: date | None = None, now: date
             cycle.drugs = [CycleDrug(name=n, dose=d, unit=u, route=r, position=i)
                            for i, (n, d, u, r) in enumerate(drugs)]
             session.add(cycle)
+            if (child.display_name, number) in CONFIRMED_CYCLES:
+                seed_confirmed_cycle(session, cycle=cycle, patient=patient,
+                                     provider=ctx.settings.mixing_provider_name, now=now)
     session.flush()
     seed_appointments(session, patients=linked, staff_id=users["casos.demo"].id, today=today, tz=ctx.tz, now=now)
     seed_blood_banks(session, units=units, patients=linked, today=today, tz=ctx.tz, now=now)

@@ -205,6 +205,29 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         "en": "Give the week as the date of its Monday (YYYY-MM-DD).",
     },
     # validation reasons
+    # mixing orders
+    "cycle_not_found": {"es": "No se encontró el ciclo.", "en": "Cycle not found."},
+    "cycle_not_confirmable": {
+        "es": "Solo se puede confirmar un ciclo programado.",
+        "en": "Only a scheduled cycle can be confirmed.",
+    },
+    "mixing_order_not_found": {"es": "No se encontró la orden de mezcla.", "en": "Mixing order not found."},
+    "invalid_signature": {
+        "es": "La firma de la notificación falta o no es válida.",
+        "en": "The notification's signature is missing or not valid.",
+    },
+    "stale_signature": {
+        "es": "La firma de la notificación es demasiado antigua o adelantada.",
+        "en": "The notification's signature is too old or too far in the future.",
+    },
+    "replayed_callback": {
+        "es": "Esta notificación ya se recibió.",
+        "en": "This notification was already received.",
+    },
+    "callback_too_large": {
+        "es": "La notificación es demasiado grande.",
+        "en": "The notification is too large.",
+    },
     "field.missing": {"es": "obligatorio", "en": "required"},
     "field.extra": {"es": "no permitido", "en": "not allowed"},
     "field.short": {"es": "vacío", "en": "empty"},
@@ -212,6 +235,39 @@ MESSAGES: dict[str, dict[Lang, str]] = {
     "field.type": {"es": "tipo incorrecto", "en": "wrong type"},
     "field.invalid": {"es": "valor no válido", "en": "invalid value"},
     "field.body": {"es": "cuerpo", "en": "body"},
+    # pharmacy counter
+    "token_invalid": {
+        "es": "El código QR no es válido. {reasons}",
+        "en": "The QR code is not valid. {reasons}",
+    },
+    "token_expired": {
+        "es": "El código QR expiró. Pida a la familia abrir el carnet actualizado.",
+        "en": "The QR code has expired. Ask the family to open the updated carnet.",
+    },
+    "token_revoked": {
+        "es": "El código QR fue revocado (carnet reemitido). Pida a la familia abrir el carnet actualizado.",
+        "en": "The QR code was revoked (carnet reissued). Ask the family to open the updated carnet.",
+    },
+    "cycle_not_in_token": {
+        "es": "Ese ciclo no está entre los ciclos por aplicar de este código QR.",
+        "en": "That cycle is not among the cycles due in this QR code.",
+    },
+    "cycle_not_dispensable": {
+        "es": "Solo se puede surtir un ciclo programado; este ya fue aplicado, diferido o suspendido.",
+        "en": "Only a scheduled cycle can be dispensed; this one was given, postponed or suspended.",
+    },
+    "unknown_item": {
+        "es": "Estos medicamentos no son del ciclo: {items}.",
+        "en": "These drugs are not part of the cycle: {items}.",
+    },
+    "duplicate_item": {
+        "es": "Cada medicamento va una sola vez; repetido: {items}.",
+        "en": "List each drug once; repeated: {items}.",
+    },
+    "already_dispensed": {
+        "es": "El ciclo {number} ya fue surtido el {when} por {who}.",
+        "en": "Cycle {number} was already dispensed on {when} by {who}.",
+    },
     # verification
     "verify.valid": {
         "es": "Carnet auténtico y vigente.",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import argon2
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     refresh_token_days: int = Field(default=30, ge=1)
     qr_ttl_days: int = Field(default=30, ge=1)
     qr_reissue_days: int = Field(default=7, ge=0)
+    # Pharmacy counters refresh their offline trust bundle (keys, revoked QR tokens) this often.
+    trust_max_age_seconds: int = Field(default=300, ge=10, le=86400)
 
     # Blood bank: bookings a child may hold on one local day, and how far ahead slots open.
     blood_bank_daily_limit: int = Field(default=6, ge=1)
@@ -39,6 +41,22 @@ class Settings(BaseSettings):
     incident_deadline_hours: dict[str, float] = Field(default_factory=dict)
     incident_photo_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
     incident_max_photos: int = Field(default=3, ge=0)
+
+    # Mixing orders (mixing/): the central mixing provider's base URL (unset: orders wait as "pendiente"),
+    # its name, the HMAC secret shared with it (unset: made once in the data dir), the delivery
+    # queue's backoff (base * 2^attempts, capped, with jitter), poll interval, lease and HTTP timeout,
+    # and how far a signed callback's timestamp may be from our clock.
+    mixing_provider_url: str | None = None
+    mixing_provider_name: str = Field(default="SAFE", min_length=1, max_length=32)
+    mixing_secret: SecretStr | None = None
+    mixing_retry_base_seconds: float = Field(default=5.0, gt=0)
+    mixing_retry_max_seconds: float = Field(default=900.0, gt=0)
+    #: Backoff after a 4xx other than 409 (the provider refuses the order as sent): a person must look.
+    mixing_refused_retry_seconds: float = Field(default=3600.0, gt=0)
+    mixing_poll_seconds: float = Field(default=5.0, gt=0)
+    mixing_lease_seconds: float = Field(default=60.0, gt=0)
+    mixing_timeout_seconds: float = Field(default=10.0, gt=0)
+    mixing_callback_max_skew_seconds: int = Field(default=300, ge=1)
 
     login_window_minutes: int = Field(default=15, ge=1)
     login_max_per_username: int = Field(default=5, ge=1)
@@ -80,3 +98,8 @@ class Settings(BaseSettings):
     @property
     def access_secret_path(self) -> Path:
         return self.data_dir / "access-token.secret"
+
+    @property
+    def mixing_secret_path(self) -> Path:
+        """Where the mixing provider's HMAC secret is made when ``CARNET_MIXING_SECRET`` is unset."""
+        return self.data_dir / "mixing-provider.secret"

@@ -143,6 +143,18 @@ def test_rotation_keeps_old_key_and_old_tokens(settings: Settings, keys: KeyStor
     assert kid == new_kid and verify(new_token, keys.jwks(), now=NOW).valid
 
 
+def test_offline_revocation_list_refuses_only_listed_tokens(settings: Settings, keys: KeyStore) -> None:
+    revoked, _ = keys.sign(claims(jti="revocado"))
+    kept, _ = keys.sign(claims(jti="vigente"))
+    assert verify(revoked, keys.jwks(), now=NOW, revoked_jtis={"revocado"}).reason == VerifyReason.REVOKED
+    assert verify(kept, keys.jwks(), now=NOW, revoked_jtis={"revocado"}).valid
+    # after a rotation the old key stays: still revoked (not "unknown key"), the other still valid
+    rotate_signing_key(settings)
+    assert verify(revoked, keys.jwks(), now=NOW, revoked_jtis={"revocado"}).reason == VerifyReason.REVOKED
+    assert verify(kept, keys.jwks(), now=NOW, revoked_jtis={"revocado"}).valid
+    assert verify(kept, {"keys": []}, now=NOW).reason == VerifyReason.UNKNOWN_KEY
+
+
 @pytest.mark.parametrize("base", ["http://127.0.0.1:8000", "https://carnet.example.mx", "https://carnet.imss.gob.mx"])
 def test_qr_version_at_most_14_at_level_m(keys: KeyStore, base: str) -> None:
     now = int(time.time())

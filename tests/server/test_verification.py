@@ -6,6 +6,7 @@ import base64
 import json
 from collections.abc import Callable
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from joserfc.jwk import OKPKey
@@ -195,3 +196,31 @@ def test_the_phones_offline_verifier_accepts_server_tokens(client: TestClient, m
     result = phone_verify(mateo_qr["url"], jwks, issuer="https://carnet.example.mx")
     assert result.valid, result.reason
     assert phone_verify(tamper(mateo_qr["token"]), jwks).reason == "bad_signature"
+
+
+def test_verify_says_what_was_already_dispensed(client: TestClient, auth: Auth, mateo_qr: dict[str, str]) -> None:
+    """A signature cannot say a cycle was already handed over: the online answer and the page do."""
+    headers = auth("farmacia.demo")
+    before = contract.VerifyResponse.model_validate(
+        client.post(VERIFY, json={"token": mateo_qr["token"]}, headers=headers).json())
+    assert before.dispensations == [] and [c.dispensed_at for c in before.due] == [None, None]
+    assert "No surtido" in client.get(f"/v/{mateo_qr['token']}").text
+    first = before.due[0]
+    made = client.post("/api/v1/pharmacy/dispensations", json={"token": mateo_qr["url"], "cycle_id": first.id},
+                       headers=headers).json()
+
+    after = contract.VerifyResponse.model_validate(
+        client.post(VERIFY, json={"token": mateo_qr["token"]}, headers=headers).json())
+    (dispensation,) = after.dispensations
+    assert dispensation.model_dump(mode="json") == made
+    assert (dispensation.cycle_id, dispensation.cycle_number) == (first.id, first.number)
+    assert dispensation.dispensed_by == "Q.F.B. Laura Méndez"
+    assert [d.name for d in dispensation.items] == [d.name for d in first.drugs]
+    assert after.due[0].dispensed_at == dispensation.dispensed_at and after.due[1].dispensed_at is None
+
+    local = dispensation.dispensed_at.astimezone(ZoneInfo("America/Mexico_City"))
+    html = client.get(f"/v/{mateo_qr['token']}").text
+    assert f"Surtido {local:%d/%m/%Y %H:%M}" in html and html.count("No surtido") == 1
+    assert "Laura" not in html  # the page is public: no staff names either
+    english = client.get(f"/v/{mateo_qr['token']}", headers={"Accept-Language": "en"}).text
+    assert f"Dispensed {local:%Y-%m-%d %H:%M}" in english and english.count("Not dispensed") == 1

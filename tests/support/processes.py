@@ -106,3 +106,56 @@ def running_server(data_dir: Path, **kwargs: object) -> Iterator[RunningServer]:
         yield server
     finally:
         server.stop()
+
+
+@dataclass
+class RunningSimulator:
+    """The mixing provider simulator (``carnet_mixing_sim``) as a child process."""
+
+    url: str
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+    record: Path
+
+    def stop(self) -> None:
+        stop(self.proc)
+
+    def outage(self, seconds: float) -> None:
+        response = httpx.post(f"{self.url}/_control/outage", json={"seconds": seconds}, timeout=5.0)
+        response.raise_for_status()
+
+    def orders(self) -> dict[str, dict[str, object]]:
+        """The simulator's own record, by order id."""
+        response = httpx.get(f"{self.url}/_control/orders", timeout=5.0)
+        response.raise_for_status()
+        return {o["order_id"]: o for o in response.json()["orders"]}
+
+
+def start_simulator(work_dir: Path, *, secret_file: Path, callback_url: str, step_seconds: float = 1.0,
+                    port: int | None = None) -> RunningSimulator:
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}"
+    work_dir.mkdir(parents=True, exist_ok=True)
+    log_path, record = work_dir / "simulator.log", work_dir / "provider-record.sqlite"
+    args = [sys.executable, "-m", "carnet_mixing_sim", "--port", str(port), "--secret-file", str(secret_file),
+            "--callback-url", callback_url, "--record", str(record), "--step-seconds", str(step_seconds),
+            "--retry-seconds", "0.5"]
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+    simulator = RunningSimulator(url, proc, log_path, record)
+    try:
+        wait_until_http_ok(f"{url}/healthz", proc, seconds=30.0)
+    except BaseException:
+        simulator.stop()
+        raise
+    return simulator
+
+
+@contextmanager
+def running_simulator(work_dir: Path, **kwargs: object) -> Iterator[RunningSimulator]:
+    simulator = start_simulator(work_dir, **kwargs)  # type: ignore[arg-type]
+    try:
+        yield simulator
+    finally:
+        simulator.stop()

@@ -5,13 +5,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from carnet import contract
-from carnet.contract import CycleStatus, Role
+from carnet.contract import CycleStatus, Role, SyncType
 from carnet_server import audit
 from carnet_server.auth.service import Principal
 from carnet_server.context import Context
@@ -26,7 +28,9 @@ from carnet_server.patients.tables import (
     QrToken,
     UserUnit,
 )
+from carnet_server.pharmacy.ledger import dispensed_at_of
 from carnet_server.signing import new_jti
+from carnet_server.sync import service as sync
 
 __all__ = [
     "MAX_DUE_CYCLES",
@@ -37,6 +41,7 @@ __all__ = [
     "get_carnet",
     "patients_of_guardian",
     "revoke_qr_tokens",
+    "touch_cycle",
     "unit_out",
     "units_of",
     "visible_patient",
@@ -54,7 +59,8 @@ def unit_out(unit: MedicalUnit) -> contract.Unit:
     return contract.Unit(id=unit.id, name=unit.name, level=contract.UnitLevel(unit.level), state=unit.state)
 
 
-def cycle_out(cycle: Cycle) -> contract.Cycle:
+def cycle_out(cycle: Cycle, *, dispensed_at: datetime | None = None) -> contract.Cycle:
+    """The cycle as the carnet shows it; ``dispensed_at`` comes from the pharmacy ledger (``dispensed_at_of``)."""
     return contract.Cycle(
         id=cycle.id,
         number=cycle.number,
@@ -62,7 +68,23 @@ def cycle_out(cycle: Cycle) -> contract.Cycle:
         status=CycleStatus(cycle.status),
         drugs=[contract.Drug(name=d.name, dose=d.dose, unit=d.unit, route=d.route) for d in cycle.drugs],
         mixing=contract.Mixing(status=contract.MixingStatus(cycle.mixing_status), updated_at=cycle.mixing_updated_at),
+        confirmed_at=cycle.confirmed_at,
+        dispensed_at=dispensed_at,
     )
+
+
+def touch_cycle(session: Session, cycle: Cycle) -> None:
+    """Record a change of a carnet cycle (mixing, confirmation, dispensation) for the family's sync."""
+    sync.touch(session, type=SyncType.CYCLE, record_id=cycle.id, patient_id=cycle.patient_id)
+
+
+def _load_cycles_for_sync(session: Session, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    rows = list(session.scalars(select(Cycle).where(Cycle.id.in_(ids))))
+    dispensed = dispensed_at_of(session, [c.id for c in rows])
+    return {c.id: cycle_out(c, dispensed_at=dispensed.get(c.id)).model_dump(mode="json") for c in rows}
+
+
+sync.register_loader(SyncType.CYCLE, _load_cycles_for_sync)
 
 
 def patients_of_guardian(session: Session, *, user_id: str) -> list[Patient]:
@@ -179,6 +201,7 @@ def get_carnet(
         .order_by(Diagnosis.diagnosed_on.desc(), Diagnosis.id).limit(1)
     )
     cycles = list(session.scalars(select(Cycle).where(Cycle.patient_id == patient.id).order_by(Cycle.number)))
+    dispensed = dispensed_at_of(session, [c.id for c in cycles])  # one query for the whole carnet
     qr = current_qr(session, ctx=ctx, patient=patient, now=now)
     due = [c for c in cycles if c.id in qr.cycle_ids.split(",")]
     # The protocol in course: that of the next due cycle, else of the latest cycle.
@@ -198,7 +221,7 @@ def get_carnet(
         diagnosis=contract.Diagnosis(name=diagnosis.name, cie10=diagnosis.cie10, diagnosed_on=diagnosis.diagnosed_on)
         if diagnosis else None,
         protocol=contract.Protocol(name=protocol.name, description=protocol.description) if protocol else None,
-        cycles=[cycle_out(c) for c in cycles],
+        cycles=[cycle_out(c, dispensed_at=dispensed.get(c.id)) for c in cycles],
         qr=contract.QrCode(token=qr.token, url=f"{ctx.settings.base_url}/v/{qr.token}", expires_at=qr.expires_at),
         generated_at=now,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from carnet_server.db import Base, UTCDateTime, new_id, utcnow
@@ -153,3 +153,9 @@ class QrToken(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     token: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (
+        # The pharmacy trust bundle lists revoked tokens not yet expired: a small partial index.
+        Index("ix_qr_tokens_revoked_expires_at", "expires_at",
+              postgresql_where=text("revoked_at IS NOT NULL"), sqlite_where=text("revoked_at IS NOT NULL")),
+    )

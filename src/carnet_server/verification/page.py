@@ -7,7 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from carnet_server.i18n import Lang, t
-from carnet_server.verification.service import Verification, counter_name
+from carnet_server.verification.service import Verification, counter_name, dispensed_at
 
 __all__ = ["page_context"]
 
@@ -27,6 +27,8 @@ _LABELS: dict[str, dict[Lang, str]] = {
     "date": {"es": "Fecha", "en": "Date"},
     "status": {"es": "Estado", "en": "Status"},
     "mixing": {"es": "Mezcla", "en": "Mixture"},
+    "dispensed": {"es": "Surtido", "en": "Dispensed"},
+    "not_dispensed": {"es": "No surtido", "en": "Not dispensed"},
     "expires": {"es": "Vigente hasta", "en": "Valid until"},
     "reason": {"es": "Motivo", "en": "Reason"},
     "footer": {"es": "Carnet digital de quimioterapia · IMSS", "en": "Digital chemotherapy carnet · IMSS"},
@@ -69,6 +71,8 @@ def page_context(result: Verification, lang: Lang, tz: ZoneInfo) -> dict[str, An
                 "date": c.scheduled_for.strftime("%d/%m/%Y" if lang == "es" else "%Y-%m-%d"),
                 "status": _STATUS[c.status][lang],
                 "mixing": _STATUS[c.mixing_status][lang],
+                # A signature cannot say this: the ledger can (a counter must not hand it over twice).
+                "dispensed": _date(when, lang, tz) if (when := dispensed_at(result, c)) else None,
             }
             for c in result.due
         ],

@@ -55,7 +55,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
              tags=["pharmacy"])
 def pharmacy_verify(body: contract.VerifyRequest, user: AdminOrPharmacy, session: SessionDep, ctx: ContextDep,
                     lang: LangDep, address: ClientAddress) -> contract.VerifyResponse:
-    """Verify a scanned carnet QR (the token or the whole URL); any unit's pharmacy may."""
+    """Verify a scanned carnet QR (the token or the whole URL); any unit's pharmacy may (dispensing: own units)."""
     result = service.verify(session, ctx=ctx, token_or_url=body.token)
     audit.record(
         session, action="pharmacy.verify", actor_id=user.id, actor_role=user.role, ip=address,

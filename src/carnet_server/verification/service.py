@@ -1,7 +1,7 @@
 """One verification, shared by the /v page and POST /api/v1/pharmacy/verify.
 
 Signature and time window come from :func:`carnet.qrtoken.verify` (the phone's own check);
-this adds what only the server knows: revocation and the patient.
+this adds what only the server knows: revocation, the patient, and what was already dispensed.
 """
 
 from __future__ import annotations
@@ -19,8 +19,10 @@ from carnet_server.db import utcnow
 from carnet_server.i18n import Lang, t
 from carnet_server.patients.service import cycle_out, unit_out
 from carnet_server.patients.tables import Cycle, Patient, QrToken
+from carnet_server.pharmacy.ledger import dispensation_out, dispensations_of
+from carnet_server.pharmacy.tables import Dispensation
 
-__all__ = ["Verification", "counter_name", "to_response", "verify"]
+__all__ = ["Verification", "counter_name", "dispensed_at", "to_response", "verify"]
 
 
 @dataclass
@@ -31,6 +33,8 @@ class Verification:
     expires_at: datetime | None = None
     patient: Patient | None = None
     due: list[Cycle] = field(default_factory=list)
+    #: The recorded dispensation of each due cycle that has one, by cycle id.
+    dispensations: dict[str, Dispensation] = field(default_factory=dict)
 
 
 def verify(session: Session, *, ctx: Context, token_or_url: str, now: datetime | None = None) -> Verification:
@@ -54,7 +58,7 @@ def verify(session: Session, *, ctx: Context, token_or_url: str, now: datetime |
             select(Cycle).where(Cycle.patient_id == patient.id, Cycle.id.in_(wanted)).order_by(Cycle.number)
         )
     ) if wanted else []
-    return Verification(True, None, jti, expires_at, patient, due)
+    return Verification(True, None, jti, expires_at, patient, due, dispensations_of(session, [c.id for c in due]))
 
 
 def counter_name(display_name: str) -> str:
@@ -78,5 +82,13 @@ def to_response(result: Verification, lang: Lang) -> contract.VerifyResponse:
         message=message,
         expires_at=result.expires_at,
         patient=patient,
-        due=[cycle_out(c) for c in result.due] if result.valid else [],
+        due=[cycle_out(c, dispensed_at=dispensed_at(result, c)) for c in result.due] if result.valid else [],
+        dispensations=[dispensation_out(result.dispensations[c.id], cycle_number=c.number)
+                       for c in result.due if c.id in result.dispensations] if result.valid else [],
     )
+
+
+def dispensed_at(result: Verification, cycle: Cycle) -> datetime | None:
+    """When a due cycle of this verification was dispensed (None: not yet)."""
+    row = result.dispensations.get(cycle.id)
+    return row.dispensed_at if row is not None else None

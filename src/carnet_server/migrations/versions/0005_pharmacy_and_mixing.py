@@ -1,5 +1,5 @@
 """Pharmacy and mixing: dispensations, mixing orders (the delivery queue), provider callback events;
-cycles.confirmed_at.
+cycles.confirmed_at; a partial index of revoked QR tokens (the pharmacy trust bundle).
 
 Revision ID: 0005
 Revises: 0004
@@ -33,6 +33,8 @@ def upgrade() -> None:
     sa.UniqueConstraint('cycle_id', name=op.f('uq_dispensations_cycle_id'))
     )
     op.create_index(op.f('ix_dispensations_patient_id'), 'dispensations', ['patient_id'], unique=False)
+    op.create_index('ix_qr_tokens_revoked_expires_at', 'qr_tokens', ['expires_at'], unique=False,
+                    postgresql_where=sa.text('revoked_at IS NOT NULL'), sqlite_where=sa.text('revoked_at IS NOT NULL'))
     op.create_table('mixing_orders',
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('cycle_id', sa.String(length=32), nullable=False),
@@ -72,6 +74,7 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_mixing_orders_patient_id'), table_name='mixing_orders')
     op.drop_index('ix_mixing_orders_delivery', table_name='mixing_orders')
     op.drop_table('mixing_orders')
+    op.drop_index('ix_qr_tokens_revoked_expires_at', table_name='qr_tokens')
     op.drop_index(op.f('ix_dispensations_patient_id'), table_name='dispensations')
     op.drop_table('dispensations')
     # A plain ALTER TABLE … DROP COLUMN (SQLite ≥ 3.35 too): no table copy.
