@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import hashlib
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -76,7 +77,8 @@ class ProtocolError(ApiError):
 
 class HttpError(ApiError):
     def __init__(self, status: int, code: str, message: str, retry_after: float | None = None,
-                 reasons: tuple[contract.ErrorReason, ...] = ()) -> None:
+                 reasons: tuple[contract.ErrorReason, ...] = (),
+                 dispensation: contract.Dispensation | None = None) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code
@@ -84,6 +86,8 @@ class HttpError(ApiError):
         self.retry_after = retry_after
         #: Every reason when the server gave several (422 ``donor_not_eligible``).
         self.reasons = reasons
+        #: 409 ``already_dispensed``: the first dispensation of the cycle (who and when).
+        self.dispensation = dispensation
 
 
 class BadRequest(HttpError):
@@ -154,10 +158,12 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
 def _error_from(response: httpx.Response) -> HttpError:
     code, message = "http_error", response.reason_phrase or str(response.status_code)
     reasons: tuple[contract.ErrorReason, ...] = ()
+    dispensation: contract.Dispensation | None = None
     try:
         body = contract.ErrorBody.model_validate_json(response.content)
         code, message = body.error.code, body.error.message
         reasons = tuple(body.error.reasons or ())
+        dispensation = body.error.dispensation
     except ValidationError:
         pass
     status = response.status_code
@@ -166,7 +172,7 @@ def _error_from(response: httpx.Response) -> HttpError:
         return RateLimited(status, code, message, retry_after)
     if status >= 500:
         return ServerError(status, code, message, retry_after)
-    return _BY_STATUS.get(status, BadRequest)(status, code, message, retry_after, reasons)
+    return _BY_STATUS.get(status, BadRequest)(status, code, message, retry_after, reasons, dispensation)
 
 
 def default_backoff(attempt: int) -> float:
@@ -323,6 +329,54 @@ class ApiClient:
     async def weekly(self, week: date) -> contract.WeeklyFigures:
         response = await self._authed("GET", "/api/v1/case-desk/weekly", params={"week": week.isoformat()})
         return self._parse(response, contract.WeeklyFigures)
+
+    async def weekly_export(self, week: date, kind: str) -> bytes:
+        """Case desk: the week's figures as ``csv`` (a table) or ``md`` (the Spanish summary), as sent."""
+        if kind not in ("csv", "md"):
+            raise ValueError(kind)
+        response = await self._authed("GET", f"/api/v1/case-desk/weekly.{kind}", params={"week": week.isoformat()},
+                                      headers={"Accept": "text/csv" if kind == "csv" else "text/markdown"})
+        return response.content
+
+    async def upload_photo(self, path: str, data: bytes, *, content_type: str, file_name: str,
+                           idempotency_key: str) -> Any:
+        """One outbox photo (multipart field ``file``), sent once; the JSON answer (the ``Incident``).
+
+        The multipart boundary is made from the key, so a retry sends the very same bytes and the server's
+        ``Idempotency-Key`` check replays its stored answer instead of storing the photo twice.
+        """
+        boundary = "carnet-" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:40]
+        headers = {"Idempotency-Key": idempotency_key, "Content-Type": f"multipart/form-data; boundary={boundary}"}
+        response = await self._authed("POST", path, files={"file": (file_name, data, content_type)}, headers=headers)
+        return self._json(response)
+
+    async def incident_photo(self, url: str) -> bytes:
+        """A photo of an incident (``IncidentPhoto.url``, a path under the API), with the user's authorisation."""
+        if not url.startswith("/api/v1/incidents/") or "//" in url or ".." in url:
+            raise ProtocolError("photo url outside the API")  # never send the token elsewhere
+        response = await self._authed("GET", url, headers={"Accept": "image/jpeg, image/png"})
+        if response.headers.get("content-type", "").split(";")[0].strip() not in ("image/jpeg", "image/png"):
+            raise ProtocolError(f"{url}: not an image")
+        return response.content
+
+    # ---- pharmacy counter (online) --------------------------------------------------
+
+    async def trust_bundle(self) -> contract.TrustBundle:
+        """Pharmacy, admin: the keys and revoked token ids to verify QR codes offline."""
+        return self._parse(await self._authed("GET", "/api/v1/pharmacy/trust"), contract.TrustBundle)
+
+    async def pharmacy_verify(self, scanned: str) -> contract.VerifyResponse:
+        """The server's verdict on a scanned QR (token or URL): the child, the cycles due, what was dispensed."""
+        body = contract.VerifyRequest(token=scanned)
+        response = await self._authed("POST", "/api/v1/pharmacy/verify", json=body.model_dump())
+        return self._parse(response, contract.VerifyResponse)
+
+    async def dispense(self, body: contract.DispensationCreate, *, idempotency_key: str) -> contract.Dispensation:
+        """Record a cycle as dispensed; sent once (its key makes a retry safe). 409 carries the first one."""
+        response = await self._authed("POST", "/api/v1/pharmacy/dispensations",
+                                      json=body.model_dump(mode="json", exclude_none=True),
+                                      headers={"Idempotency-Key": idempotency_key})
+        return self._parse(response, contract.Dispensation)
 
     async def jwks(self) -> dict[str, Any]:
         response = await self._send("GET", "/.well-known/jwks.json", retry=True)

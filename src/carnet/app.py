@@ -9,6 +9,7 @@ from typing import Any
 import flet as ft
 
 from carnet.config import load_config
+from carnet.modes import staff_refresh
 from carnet.secret_store import SecretStore, select_secret_store
 from carnet.session import AppSession
 from carnet.state import Phase, Screen, Tab
@@ -21,6 +22,7 @@ from carnet.views import carnet as carnet_view
 from carnet.views import children as children_view
 from carnet.views import desk as desk_view
 from carnet.views import incidents as incidents_view
+from carnet.views import pharmacy as pharmacy_view
 from carnet.views import settings as settings_view
 from carnet.views import staff as staff_view
 from carnet.views import sync_status as sync_view
@@ -46,6 +48,7 @@ class CarnetUI:
         self._report_form: incidents_view.ReportFormView | None = None
         self._report_view: incidents_view.ReportView | None = None
         self._desk_case: desk_view.DeskCaseView | None = None
+        self._pharmacy: pharmacy_view.PharmacyView | None = None
         self._tasks: list[Future[Any]] = []
         #: Flet services (file picker, share sheet, connectivity): kept referenced while the page lives.
         self.services: dict[str, Any] = {}
@@ -54,11 +57,7 @@ class CarnetUI:
     # ---- actions (event handlers) -------------------------------------------
 
     async def _refresh(self, _: Any = None) -> None:
-        if self.session.state.desk_mode:
-            await self.session.desk.load()
-            return
-        if self.session.state.staff_mode:
-            await self.session.staff.load()
+        if await staff_refresh(self.session):
             return
         await self.session.refresh()
         if self.session.state.screen is Screen.BLOOD_BANK:
@@ -142,21 +141,31 @@ class CarnetUI:
         if state.phase is Phase.STARTING:
             return starting_view(tr)
         if state.phase is Phase.LOGIN:
+            self._pharmacy = None  # nothing of the last scan survives a logout
             if self._login is None:
                 self._login = LoginView(self.session.login)
             return self._login.build(state, tr)
         self._login = None
+        if not state.pharmacy_mode:
+            self._pharmacy = None
         agenda = self.session.agenda
         if state.screen is not Screen.APPOINTMENT_FORM:
             self._form = None
         if state.screen is not Screen.BOOKING_FORM:
             self._booking_form = None
         if state.screen is Screen.SETTINGS:
+            if self._pharmacy is not None:
+                self._pharmacy.forget_screen()
             return settings_view.build(state, tr, on_back=self._back, on_locale=self._locale,
                                        on_logout=self._logout,
                                        on_sync_status=None if state.staff_mode else self._sync_status)
         if state.desk_mode:
             return self._build_desk()
+        if state.pharmacy_mode:
+            if self._pharmacy is None:
+                self._pharmacy = pharmacy_view.PharmacyView(self.session.pharmacy)
+            return self._pharmacy.build(state, tr, now=self.session.clock(), on_refresh=self._refresh,
+                                        on_settings=self._settings)
         if state.staff_mode:
             return staff_view.build(state, tr, self.session.staff, on_refresh=self._refresh,
                                     on_settings=self._settings)
@@ -257,9 +266,12 @@ class CarnetUI:
     def render(self) -> None:
         view = self.build_view()
         self.page.title = self.session.tr.t("app_title")
-        self.page.views.clear()
-        self.page.views.append(view)
+        if len(self.page.views) != 1 or self.page.views[0] is not view:  # updated in place: kept (focus too)
+            self.page.views.clear()
+            self.page.views.append(view)
         self.page.update()
+        if self._pharmacy is not None and self._pharmacy.take_focus_request():
+            self.page.run_task(self._pharmacy.focus)  # the scanner field is ready for the next code
 
     # ---- background work ----------------------------------------------------
 

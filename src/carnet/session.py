@@ -11,7 +11,11 @@ data on screen with an offline banner. The agenda's use cases live in
 mode in :mod:`carnet.staff_cases` (``session.staff``: online only, its session
 kept in memory, nothing written to the store); incident reports in
 :mod:`carnet.incident_cases` (``session.report`` for families, offline-first;
-``session.desk`` for the case desk, online only like blood-bank staff).
+``session.desk`` for the case desk, online only like blood-bank staff); the
+pharmacy counter in :mod:`carnet.pharmacy_cases` (``session.pharmacy``: scans
+checked offline with the cached trust bundle, dispensing online). Which role
+gets which screen, and the staff modes' navigation, live in :mod:`carnet.modes`;
+error sentences in :mod:`carnet.messages`.
 
 Syncs run at start, on the refresh button, every ``sync_interval_seconds``,
 when an outbox item's backoff ends, right after a write, and when the network
@@ -36,24 +40,15 @@ from carnet.agenda import AgendaRepository
 from carnet.agenda_cases import AgendaCases
 from carnet.blood_bank import BookingRepository
 from carnet.blood_bank_cases import BloodBankCases
-from carnet.api import (
-    ApiClient,
-    ApiError,
-    AuthError,
-    HttpError,
-    NetworkError,
-    NotFound,
-    ProtocolError,
-    RateLimited,
-    ServerError,
-    Tokens,
-    minutes_to_wait,
-)
+from carnet.api import ApiClient, ApiError, AuthError, HttpError, NetworkError, ProtocolError, Tokens
 from carnet.config import AppConfig
 from carnet.incident_cases import DeskCases, IncidentCases
 from carnet.incidents import IncidentRepository
 from carnet.i18n import Translator
+from carnet.messages import describe_rejection, message_for
+from carnet.modes import enter_staff_mode, staff_back
 from carnet.outbox import Backoff, Outbox
+from carnet.pharmacy_cases import PharmacyCases
 from carnet.qr import render_qr
 from carnet.secret_store import SecretStore
 from carnet.state import AppState, CarnetRepository, Phase, Screen, Tab
@@ -98,6 +93,7 @@ class AppSession:
         self.staff = StaffCases(self)
         self.report = IncidentCases(self)
         self.desk = DeskCases(self)
+        self.pharmacy = PharmacyCases(self)
         self._sync_lock = asyncio.Lock()
         self._wake: asyncio.Event | None = None
 
@@ -184,11 +180,7 @@ class AppSession:
             except ApiError as exc:
                 state.login_error = self.message_for(exc, login=True)
                 return
-            if tokens.user.role == contract.Role.BLOOD_BANK:
-                await self.staff.enter(tokens.user)  # online only: nothing of it touches the store
-                return
-            if tokens.user.role == contract.Role.CASE_DESK:
-                await self.desk.enter(tokens.user)  # online only too
+            if await enter_staff_mode(self, tokens.user):  # no patient data of it touches the store
                 return
             if tokens.user.role != contract.Role.GUARDIAN:
                 await self._server_logout()
@@ -207,6 +199,9 @@ class AppSession:
 
     async def refresh(self) -> None:
         """Push the outbox and pull changes; fetch me, every carnet and the JWKS; reload the state."""
+        if self.state.pharmacy_mode:
+            await self.pharmacy.refresh_if_stale()  # the counter's periodic work: its trust bundle
+            return
         if self.repo is None or self.engine is None or self._sync_lock.locked():
             return
         repo, state, engine = self.repo, self.state, self.engine
@@ -278,15 +273,9 @@ class AppSession:
     def back(self) -> None:
         """Settings and the sync screen go back to their tab; a carnet goes back to the picker."""
         state = self.state
-        if state.desk_mode:
-            if state.screen is Screen.SETTINGS or state.screen is Screen.DESK:
-                state.screen = Screen.DESK
-            else:
-                self.desk.back()
-                return
-        elif state.staff_mode:
-            state.screen = Screen.STAFF
-        elif state.screen in (Screen.REPORT_FORM, Screen.REPORTS, Screen.REPORT):
+        if staff_back(self):
+            return
+        if state.screen in (Screen.REPORT_FORM, Screen.REPORTS, Screen.REPORT):
             self.report.back()
             return
         elif state.screen in (Screen.SETTINGS, Screen.SYNC_STATUS) and state.tab is Tab.AGENDA:
@@ -363,21 +352,7 @@ class AppSession:
 
     def message_for(self, exc: ApiError, *, login: bool = False) -> str:
         """One sentence for a person, in the app's language."""
-        t = self.tr.t
-        if isinstance(exc, RateLimited):
-            minutes = minutes_to_wait(exc.retry_after)
-            return t("err_rate_limited_one") if minutes == 1 else t("err_rate_limited", minutes=minutes)
-        if isinstance(exc, AuthError):
-            return t("err_credentials") if login else t("err_session_ended")
-        if isinstance(exc, NetworkError):
-            return t("err_network")
-        if isinstance(exc, ServerError):
-            return t("err_server")
-        if isinstance(exc, ProtocolError):
-            return t("err_bad_answer")
-        if isinstance(exc, HttpError) and exc.message:
-            return exc.message  # already localized by the server (Accept-Language)
-        return t("err_unexpected")
+        return message_for(self.tr, exc, login=login)
 
     # ---- internals ---------------------------------------------------------
 
@@ -424,18 +399,7 @@ class AppSession:
         self._load_carnet()
 
     def _describe_rejection(self, exc: ApiError) -> str:
-        if isinstance(exc, HttpError) and exc.reasons:
-            # Every reason, one per line (e.g. each eligibility rule a donor fails); a message that
-            # already lists them keeps only its lead.
-            lead = exc.message
-            if ":" in lead and all(r.message in lead for r in exc.reasons):
-                lead = lead.split(":", 1)[0] + ":"
-            return "\n".join([lead, *(f"• {r.message}" for r in exc.reasons)])
-        if isinstance(exc, HttpError) and exc.message:
-            return exc.message  # the server's reason, in the app's language
-        if isinstance(exc, NotFound):
-            return self.tr.t("err_record_gone")
-        return self.message_for(exc)
+        return describe_rejection(self.tr, exc)
 
     def _load_carnet(self) -> None:
         state, repo = self.state, self.repo
@@ -456,7 +420,7 @@ class AppSession:
 
     async def _save_tokens(self, tokens: contract.TokenResponse) -> None:
         if tokens.user.role != contract.Role.GUARDIAN:
-            return  # staff sessions are not kept: this app has no staff screens yet
+            return  # staff sessions live in memory only (a shared counter device): log in again
         payload = {"user": tokens.user.model_dump(mode="json"),
                    "access_token": tokens.access_token, "refresh_token": tokens.refresh_token}
         await self.secrets.set(SESSION_SECRET, json.dumps(payload))

@@ -21,11 +21,13 @@ from carnet.blood_bank_form import DonorForm
 from carnet.incident_form import ReportForm
 from carnet.incidents import IncidentView
 from carnet.outbox import OutboxItem
+from carnet.pharmacy import Check
 from carnet.qr import QrImage
 from carnet.qrtoken import Verification
 from carnet.store import OfflineStore
 
-__all__ = ["AgendaUi", "AppState", "BloodBankUi", "DeskUi", "IncidentUi", "CarnetRepository", "Phase", "Screen", "StaffUi", "SyncStatus",
+__all__ = ["AgendaUi", "AppState", "BloodBankUi", "DeskUi", "IncidentUi", "CarnetRepository", "Phase", "PharmacyUi", "Screen", "StaffUi",
+           "SyncStatus",
            "Tab", "current_cycle"]
 
 
@@ -53,6 +55,7 @@ class Screen(StrEnum):
     DESK = "desk"
     DESK_CASE = "desk_case"
     DESK_WEEKLY = "desk_weekly"
+    PHARMACY = "pharmacy"
 
 
 class Tab(StrEnum):
@@ -144,6 +147,40 @@ class DeskUi:
 
 
 @dataclass
+class PharmacyUi:
+    """The pharmacy counter: the trust bundle, the last scan and its dispensation (patient data in memory only)."""
+
+    trust: contract.TrustBundle | None = None
+    #: When this device fetched the bundle (its age decides a refresh).
+    trust_fetched_at: datetime | None = None
+    refreshing: bool = False
+    #: Problem refreshing the keys (offline, server), shown beside their age.
+    trust_error: str | None = None
+    #: The scanned token, kept for the dispensation; never written to the device.
+    token: str | None = None
+    check: Check | None = None
+    #: The server's answer for ``token`` (None: not asked yet, offline, or refused).
+    verified: contract.VerifyResponse | None = None
+    verifying: bool = False
+    #: True when the last online step found no network (the offline verdict stands; no dispensing).
+    offline: bool = False
+    cycle_id: str | None = None
+    #: Drug names ticked for the chosen cycle.
+    items: set[str] = field(default_factory=set)
+    confirming: bool = False
+    busy: bool = False
+    #: ``(token, cycle id, items, Idempotency-Key)`` of a dispensation whose fate is unknown (no answer):
+    #: sending the same again reuses the key, so the server records it once.
+    unsent: tuple[str, str, tuple[str, ...], str] | None = None
+    #: Dispensations this counter recorded for the shown token.
+    recorded: list[contract.Dispensation] = field(default_factory=list)
+    message: str | None = None
+    error: str | None = None
+    #: Grows with every result shown: the view hands the focus back to the scanner field.
+    results: int = 0
+
+
+@dataclass
 class AgendaUi:
     """What the agenda screens show: month, day, filters, the chosen appointment, the form."""
 
@@ -197,6 +234,7 @@ class AppState:
     staff: StaffUi = field(default_factory=StaffUi)
     incidents: IncidentUi = field(default_factory=IncidentUi)
     desk: DeskUi = field(default_factory=DeskUi)
+    pharmacy: PharmacyUi = field(default_factory=PharmacyUi)
     sync: SyncStatus = field(default_factory=SyncStatus)
     #: The selected child's next appointment (carnet screen).
     next_appointment: AgendaItem | None = None
@@ -230,8 +268,14 @@ class AppState:
 
     @property
     def staff_mode(self) -> bool:
-        """Online-only staff screens (blood bank, case desk): nothing is kept on the device."""
-        return self.user is not None and self.user.role in (contract.Role.BLOOD_BANK, contract.Role.CASE_DESK)
+        """Staff screens (blood bank, case desk, pharmacy): no patient data is kept on the device."""
+        return self.user is not None and self.user.role in (
+            contract.Role.BLOOD_BANK, contract.Role.CASE_DESK, contract.Role.PHARMACY, contract.Role.ADMIN)
+
+    @property
+    def pharmacy_mode(self) -> bool:
+        """The pharmacy counter (pharmacy staff, and admin: the screen the app has for them)."""
+        return self.user is not None and self.user.role in (contract.Role.PHARMACY, contract.Role.ADMIN)
 
     @property
     def desk_mode(self) -> bool:

@@ -219,6 +219,16 @@ def pharmacy_verify(api_url: str, scanned: str) -> dict[str, object]:
         return response.json()
 
 
+def pharmacy_dispense(api_url: str, scanned: str, cycle_id: str, key: str) -> httpx.Response:
+    """farmacia.demo records a cycle of the scanned code as dispensed (its own Idempotency-Key)."""
+    with httpx.Client(base_url=api_url, timeout=15.0) as client:
+        login = client.post("/api/v1/auth/login", json={"username": "farmacia.demo", "password": PASSWORD})
+        login.raise_for_status()
+        headers = {"Authorization": f"Bearer {login.json()['access_token']}", "Idempotency-Key": key}
+        return client.post("/api/v1/pharmacy/dispensations", json={"token": scanned, "cycle_id": cycle_id},
+                           headers=headers)
+
+
 # ---- the journey ----------------------------------------------------------------------------
 
 
@@ -266,9 +276,20 @@ def test_guardian_shows_qr_pharmacy_verifies_and_it_opens_offline(api, tmp_path:
                 assert "/v/" in scanned
 
                 # The pharmacy scans it: genuine. One character changed: not genuine.
-                assert pharmacy_verify(api_url, scanned)["valid"] is True
+                verified = pharmacy_verify(api_url, scanned)
+                assert verified["valid"] is True and verified["due"]
                 token = scanned.rsplit("/v/", 1)[1]
                 assert pharmacy_verify(api_url, tamper(token))["valid"] is False
+                # It dispenses the due cycle once; a second time (another key) is 409 with who and when.
+                cycle_id = verified["due"][0]["id"]
+                first = pharmacy_dispense(api_url, scanned, cycle_id, "browser-first")
+                assert first.status_code == 201, first.text
+                again = pharmacy_dispense(api_url, scanned, cycle_id, "browser-second")
+                assert again.status_code == 409 and again.json()["error"]["code"] == "already_dispensed"
+                already = again.json()["error"]["dispensation"]
+                assert already["dispensed_by"] == first.json()["dispensed_by"]
+                assert already["dispensed_at"] == first.json()["dispensed_at"] and already["cycle_id"] == cycle_id
+                assert [d["cycle_id"] for d in pharmacy_verify(api_url, scanned)["dispensations"]] == [cycle_id]
                 page.close()
 
                 # Airplane mode: no API, the app restarted, same phone storage.

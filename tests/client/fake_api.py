@@ -37,6 +37,7 @@ USERS = {
     "farmacia.demo": ("pharmacy", "Farmacia UMAE", []),
     "banco.demo": ("blood_bank", "Banco de Sangre UMAE", []),
     "casos.demo": ("case_desk", "Módulo de atención UMAE", []),
+    "admin.demo": ("admin", "Administración", []),
 }
 PATIENTS = {
     "p-mateo": ("Mateo Hernández López", "Mateo Hernández", "12345678901", "HELM150312HDFRPT09"),
@@ -65,6 +66,7 @@ class FakeApi:
         self.agenda = FakeAgenda()
         self.blood_bank = FakeBloodBank(self.agenda)
         self.incidents = FakeIncidents(self.agenda)
+        self.pharmacy = FakePharmacy(self)
 
     # ---- helpers for tests --------------------------------------------------------
 
@@ -79,12 +81,16 @@ class FakeApi:
         raw = self.key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
         return {"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": self.kid, "x": _b64(raw)}]}
 
-    def sign(self, patient_id: str) -> str:
-        now = int(time.time())
-        header = _b64(json.dumps({"alg": "EdDSA", "kid": self.kid}).encode())
-        claims = _b64(json.dumps({"iss": ISSUER, "sub": patient_id, "cyc": ["c2"], "iat": now,
-                                  "nbf": now, "exp": now + 86400 * 7, "jti": f"j{now}"}).encode())
-        sig = _b64(self.key.sign(f"{header}.{claims}".encode()))
+    def sign(self, patient_id: str, *, cyc: list[str] | None = None, expires_in: int = 86400 * 7,
+             jti: str | None = None, key: Ed25519PrivateKey | None = None, kid: str | None = None,
+             issued_ago: int = 0) -> str:
+        """A carnet QR token; ``key``/``kid`` sign with another key (e.g. one the server never published)."""
+        now = int(time.time()) - issued_ago
+        header = _b64(json.dumps({"alg": "EdDSA", "kid": kid or self.kid}).encode())
+        claims = _b64(json.dumps({"iss": ISSUER, "sub": patient_id, "cyc": ["c2"] if cyc is None else cyc,
+                                  "iat": now, "nbf": now, "exp": now + expires_in,
+                                  "jti": jti or f"j{uuid.uuid4().hex[:10]}"}).encode())
+        sig = _b64((key or self.key).sign(f"{header}.{claims}".encode()))
         return f"{header}.{claims}.{sig}"
 
     # ---- the API ---------------------------------------------------------------------
@@ -119,6 +125,9 @@ class FakeApi:
                                   contract.Drug(name="Metotrexato", dose="12", unit="mg", route="intratecal")],
                            mixing=contract.Mixing(status="en_preparacion")),
         ]
+        # What a pharmacy dispensed shows on the family's carnet too.
+        cycles = [c.model_copy(update={"dispensed_at": done.dispensed_at})
+                  if (done := self.pharmacy.dispensed.get((patient_id, c.id))) else c for c in cycles]
         token = self.sign(patient_id)
         return contract.Carnet(
             patient=contract.CarnetPatient(id=patient_id, full_name=full, display_name=display, nss=nss,
@@ -166,12 +175,8 @@ class FakeApi:
                         del table[token]
             return httpx.Response(204)
         role, name, patients = USERS[username]
-        if path == "/api/v1/pharmacy/verify" and method == "POST":
-            if role != "pharmacy":
-                return self.error(403, "forbidden", "Solo farmacia.")
-            result = verify(json.loads(request.content)["token"], self.jwks())
-            body = contract.VerifyResponse(valid=result.valid, reason=result.reason)
-            return httpx.Response(200, json=body.model_dump(mode="json"))
+        if path.startswith("/api/v1/pharmacy/"):
+            return self.pharmacy.handle(request, role, name)
         if path == "/api/v1/me":
             me = contract.Me(id=f"id-{username}", role=role, display_name=name,
                              patients=[contract.PatientRef(id=p, display_name=PATIENTS[p][1]) for p in patients],
@@ -478,6 +483,30 @@ class FakeBloodBank:
             return FakeApi.error(403, "forbidden", "Sin permiso.")
         return FakeApi.error(404, "not_found", "No encontrado.")
 
+    MAX_PHOTOS, PHOTO_MAX_BYTES = 3, 5 * 1024 * 1024
+
+    def _photo(self, incident: contract.Incident, request: httpx.Request, role: str) -> httpx.Response:
+        """Like the server: multipart field ``file``, JPEG/PNG by content, 5 MB, 3 per incident, guardian only."""
+        if role != "guardian":
+            return FakeApi.error(403, "forbidden", "Sin permiso.")
+        data = _multipart_file(request)
+        if data is None:
+            return FakeApi.error(422, "validation_error", "Falta el archivo.")
+        if len(data) > self.PHOTO_MAX_BYTES:
+            return FakeApi.error(413, "photo_too_large", "La foto pesa más de 5 MB.")
+        if not (data.startswith(b"\xff\xd8\xff") or data.startswith(b"\x89PNG\r\n\x1a\n")):
+            return FakeApi.error(415, "unsupported_media_type", "La foto debe ser una imagen JPEG o PNG.")
+        if len(incident.photos) >= self.MAX_PHOTOS:
+            return FakeApi.error(409, "too_many_photos", "El caso ya tiene 3 fotos, el máximo permitido.")
+        photo_id = f"ph-{uuid.uuid4().hex[:10]}"
+        kind = "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
+        self.photo_bytes[photo_id] = data
+        self.photos_stored += 1
+        photo = contract.IncidentPhoto(id=photo_id, content_type=kind, size=len(data),
+                                       url=f"/api/v1/incidents/{incident.id}/photos/{photo_id}")
+        saved = self._save(self._copy(incident, photos=[*incident.photos, photo], updated_at=_now()))
+        return httpx.Response(201, json=saved.model_dump(mode="json"))
+
     def _create(self, request: httpx.Request, role: str, patients: list[str]) -> httpx.Response:
         if role != "guardian":
             return FakeApi.error(403, "forbidden", "Solo familias.")
@@ -550,6 +579,19 @@ class FakeBloodBank:
         return httpx.Response(200, json=self._save(changed).model_dump(mode="json"))
 
 
+def _multipart_file(request: httpx.Request) -> bytes | None:
+    """The bytes of the multipart field ``file`` (enough of multipart/form-data for one file)."""
+    kind = request.headers.get("Content-Type", "")
+    if not kind.startswith("multipart/form-data") or "boundary=" not in kind:
+        return None
+    boundary = kind.split("boundary=", 1)[1].strip().strip('"').encode()
+    for part in request.content.split(b"--" + boundary):
+        head, sep, rest = part.partition(b"\r\n\r\n")
+        if sep and b'name="file"' in head:
+            return rest[:-2] if rest.endswith(b"\r\n") else rest
+    return None
+
+
 class FakeIncidents:
     """Incident reports: create (idempotent), list/get, case-desk answers, reopen, weekly figures.
 
@@ -571,6 +613,10 @@ class FakeIncidents:
         self.write_failures: list[httpx.Response | Exception] = []
         #: the weeks asked for (GET /case-desk/weekly)
         self.weeks: list[str] = []
+        #: photo id -> bytes as stored (the server's copy); photos really stored (replays not counted)
+        self.photo_bytes: dict[str, bytes] = {}
+        self.photos_stored = 0
+        self.photo_reads: list[str] = []
 
     def add(self, patient_id: str, category: str, description: str, *, item_name: str | None = None,
             unit: contract.Unit = UNIT, created_at: datetime | None = None,
@@ -643,6 +689,17 @@ class FakeIncidents:
                 return FakeApi.error(403, "forbidden", "Sin permiso.")
             self.weeks.append(params["week"])
             return ok(self.weekly(date.fromisoformat(params["week"])).model_dump(mode="json"))
+        if parts[2:] in (["case-desk", "weekly.csv"], ["case-desk", "weekly.md"]) and method == "GET":
+            if role != "case_desk":
+                return FakeApi.error(403, "forbidden", "Sin permiso.")
+            self.weeks.append(params["week"])
+            figures = self.weekly(date.fromisoformat(params["week"]))
+            if parts[3].endswith(".csv"):
+                text = "semana,reportes_nuevos\r\n" + f"{figures.week_start},{figures.incidents_new}\r\n"
+                return httpx.Response(200, content=text.encode(), headers={"Content-Type": "text/csv; charset=utf-8"})
+            text = (f"# Sesión de trabajo — semana del {figures.week_start}\n\n"
+                    f"Reportes nuevos: {figures.incidents_new}\n")
+            return httpx.Response(200, content=text.encode(), headers={"Content-Type": "text/markdown; charset=utf-8"})
         if parts[2:] == ["incidents"] and method == "POST":
             return self._create(request, role, patients)
         if parts[2:] == ["incidents"] and method == "GET":
@@ -656,6 +713,15 @@ class FakeIncidents:
             return FakeApi.error(404, "not_found", "No encontrado.")
         if len(parts) == 4 and method == "GET":
             return ok(incident.model_dump(mode="json"))
+        if len(parts) == 6 and parts[4] == "photos" and method == "GET":
+            data = self.photo_bytes.get(parts[5])
+            if data is None or parts[5] not in {p.id for p in incident.photos}:
+                return FakeApi.error(404, "photo_not_found", "No se encontró la foto.")
+            self.photo_reads.append(parts[5])
+            kind = "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
+            return httpx.Response(200, content=data, headers={"Content-Type": kind})
+        if len(parts) == 5 and parts[4] == "photos" and method == "POST":
+            return self._photo(incident, request, role)
         now = _now()
         if len(parts) == 5 and parts[4] == "responses" and method == "POST":
             if role != "case_desk":
@@ -683,6 +749,30 @@ class FakeIncidents:
             return ok(self._save(self._copy(incident, responses=[*incident.responses, reply], status="reabierta",
                                             updated_at=now, resolved_at=None)).model_dump(mode="json"))
         return FakeApi.error(404, "not_found", "No encontrado.")
+
+    MAX_PHOTOS, PHOTO_MAX_BYTES = 3, 5 * 1024 * 1024
+
+    def _photo(self, incident: contract.Incident, request: httpx.Request, role: str) -> httpx.Response:
+        """Like the server: multipart field ``file``, JPEG/PNG by content, 5 MB, 3 per incident, guardian only."""
+        if role != "guardian":
+            return FakeApi.error(403, "forbidden", "Sin permiso.")
+        data = _multipart_file(request)
+        if data is None:
+            return FakeApi.error(422, "validation_error", "Falta el archivo.")
+        if len(data) > self.PHOTO_MAX_BYTES:
+            return FakeApi.error(413, "photo_too_large", "La foto pesa más de 5 MB.")
+        if not (data.startswith(b"\xff\xd8\xff") or data.startswith(b"\x89PNG\r\n\x1a\n")):
+            return FakeApi.error(415, "unsupported_media_type", "La foto debe ser una imagen JPEG o PNG.")
+        if len(incident.photos) >= self.MAX_PHOTOS:
+            return FakeApi.error(409, "too_many_photos", "El caso ya tiene 3 fotos, el máximo permitido.")
+        photo_id = f"ph-{uuid.uuid4().hex[:10]}"
+        kind = "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
+        self.photo_bytes[photo_id] = data
+        self.photos_stored += 1
+        photo = contract.IncidentPhoto(id=photo_id, content_type=kind, size=len(data),
+                                       url=f"/api/v1/incidents/{incident.id}/photos/{photo_id}")
+        saved = self._save(self._copy(incident, photos=[*incident.photos, photo], updated_at=_now()))
+        return httpx.Response(201, json=saved.model_dump(mode="json"))
 
     def _create(self, request: httpx.Request, role: str, patients: list[str]) -> httpx.Response:
         if role != "guardian":
@@ -718,3 +808,118 @@ class FakeIncidents:
             by_status=by_status, median_hours_to_first_answer=None, median_hours_to_atendida=None,
             overdue=sum(1 for i in rows if i.overdue),
             shortages=[contract.ShortageCount(unit_name=u, item_name=n, count=c) for (u, n), c in shortages.items()])
+
+
+class FakePharmacy:
+    """The pharmacy counter's endpoints: trust bundle, verify (with what was dispensed), dispensations.
+
+    Like the server: a cycle is dispensed at most once (409 ``already_dispensed`` carrying the first
+    dispensation: who and when); a revoked, expired or forged token is refused (422 ``token_revoked`` /
+    ``token_expired`` / ``token_invalid``), a cycle the token does not cover too (422
+    ``cycle_not_in_token``), an item that is not one of the cycle's drugs too (422 ``unknown_item``);
+    ``Idempotency-Key`` replays the stored answer. Pharmacy and admin only (403 otherwise).
+    """
+
+    MAX_AGE = 3600
+
+    def __init__(self, api: FakeApi) -> None:
+        self.api = api
+        self.revoked: set[str] = set()
+        #: (patient id, cycle id) -> the dispensation
+        self.dispensed: dict[tuple[str, str], contract.Dispensation] = {}
+        self.idempotency: dict[str, tuple[str, int, object]] = {}
+        self.created = 0
+        self.trust_fetches = 0
+        self.verifies = 0
+
+    def revoke_patient(self, patient_id: str, token: str) -> None:
+        """Revoke a token (the test knows which tokens it handed out)."""
+        claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "==="))
+        assert claims["sub"] == patient_id
+        self.revoked.add(claims["jti"])
+
+    def bundle(self) -> contract.TrustBundle:
+        return contract.TrustBundle(issuer=ISSUER, keys=list(self.api.jwks()["keys"]), revoked=sorted(self.revoked),
+                                    generated_at=_now(), max_age=self.MAX_AGE)
+
+    def _check(self, token: str) -> tuple[contract.VerifyReason | None, dict[str, object]]:
+        result = verify(token, self.api.jwks(), issuer=ISSUER, revoked_jtis=self.revoked)
+        return result.reason, dict(result.claims)
+
+    def handle(self, request: httpx.Request, role: str, name: str) -> httpx.Response:
+        if role not in ("pharmacy", "admin"):
+            return FakeApi.error(403, "forbidden", "Solo farmacia.")
+        path, method = request.url.path, request.method
+        if path == "/api/v1/pharmacy/trust" and method == "GET":
+            self.trust_fetches += 1
+            return httpx.Response(200, json=self.bundle().model_dump(mode="json"))
+        if path == "/api/v1/pharmacy/verify" and method == "POST":
+            self.verifies += 1
+            return self._verify(contract.VerifyRequest.model_validate_json(request.content).token)
+        if path == "/api/v1/pharmacy/dispensations" and method == "POST":
+            key = request.headers.get("Idempotency-Key")
+            digest = hashlib.sha256(request.content).hexdigest()
+            if key and key in self.idempotency:
+                stored = self.idempotency[key]
+                if stored[0] != digest:
+                    return FakeApi.error(422, "idempotency_key_reused", "La clave ya se usó con otros datos.")
+                return httpx.Response(stored[1], json=stored[2])
+            answer = self._dispense(request, name)
+            if key and answer.status_code < 500:
+                self.idempotency[key] = (digest, answer.status_code, answer.json())
+            return answer
+        return FakeApi.error(404, "not_found", "No encontrado.")
+
+    def _verify(self, token: str) -> httpx.Response:
+        reason, claims = self._check(token)
+        exp = claims.get("exp")
+        expires_at = datetime.fromtimestamp(exp, UTC) if isinstance(exp, int) else None
+        if reason is not None:
+            body = contract.VerifyResponse(valid=False, reason=reason, message=f"No válido: {reason.value}",
+                                           expires_at=expires_at)
+            return httpx.Response(200, json=body.model_dump(mode="json"))
+        patient_id = str(claims["sub"])
+        carnet = self.api.carnet(patient_id)
+        wanted = [str(c) for c in claims["cyc"]]  # type: ignore[union-attr]
+        due = []
+        for cycle in carnet.cycles:
+            if cycle.id in wanted:
+                done = self.dispensed.get((patient_id, cycle.id))
+                due.append(cycle.model_copy(update={"dispensed_at": done.dispensed_at if done else None}))
+        body = contract.VerifyResponse(
+            valid=True, message="Carnet auténtico y vigente.", expires_at=expires_at,
+            patient=contract.VerifyPatient(id=patient_id, display_name=PATIENTS[patient_id][1], unit=UNIT),
+            due=due, dispensations=[d for (p, _), d in self.dispensed.items() if p == patient_id])
+        return httpx.Response(200, json=body.model_dump(mode="json"))
+
+    def _dispense(self, request: httpx.Request, name: str) -> httpx.Response:
+        try:
+            body = contract.DispensationCreate.model_validate_json(request.content)
+        except ValueError:
+            return FakeApi.error(422, "validation_error", "Datos no válidos.")
+        reason, claims = self._check(body.token)
+        if reason is contract.VerifyReason.REVOKED:
+            return FakeApi.error(422, "token_revoked", "Este código fue revocado: el carnet se reemplazó.")
+        if reason is contract.VerifyReason.EXPIRED:
+            return FakeApi.error(422, "token_expired", "Este código venció.")
+        if reason is not None:
+            return FakeApi.error(422, "token_invalid", "Este código no es válido.")
+        patient_id = str(claims["sub"])
+        if body.cycle_id not in claims["cyc"]:  # type: ignore[operator]
+            return FakeApi.error(422, "cycle_not_in_token", "Ese ciclo no está en este código.")
+        cycle = next(c for c in self.api.carnet(patient_id).cycles if c.id == body.cycle_id)
+        names = body.items or [d.name for d in cycle.drugs]
+        unknown = [n for n in names if n not in {d.name for d in cycle.drugs}]
+        if unknown:
+            return FakeApi.error(422, "unknown_item", f"{unknown[0]} no es de este ciclo.")
+        first = self.dispensed.get((patient_id, cycle.id))
+        if first is not None:
+            return httpx.Response(409, json={"error": {
+                "code": "already_dispensed", "message": "Este ciclo ya se surtió.",
+                "dispensation": first.model_dump(mode="json")}})
+        self.created += 1
+        done = contract.Dispensation(id=f"d-{uuid.uuid4().hex[:10]}", patient_id=patient_id, cycle_id=cycle.id,
+                                     cycle_number=cycle.number, items=[d for d in cycle.drugs if d.name in names],
+                                     dispensed_at=_now(), dispensed_by=name)
+        self.dispensed[(patient_id, cycle.id)] = done
+        return httpx.Response(201, json=done.model_dump(mode="json"))

@@ -316,12 +316,12 @@ async def test_staff_session_that_ends_goes_back_to_login(make_session, secrets,
     await staff.close()
 
 
-async def test_other_staff_roles_still_get_a_clear_message(make_session, secrets) -> None:
+async def test_pharmacy_staff_get_their_own_screen_not_the_blood_bank(make_session, secrets) -> None:
     session = make_session(secrets)
     await session.start()
     await session.login("farmacia.demo", "carnet-demo")
-    assert session.state.phase is Phase.LOGIN
-    assert "pantallas de farmacia todavía no están" in (session.state.login_error or "")
+    assert session.state.phase is Phase.READY and session.state.screen is Screen.PHARMACY
+    assert session.state.pharmacy_mode and not session.state.staff.banks
     await session.close()
 
 

@@ -54,16 +54,36 @@ def _cycle_block(tr: Translator, carnet: contract.Carnet, today: date) -> ft.Con
         ft.Text(tr.t("cycle_status", status=tr.t(f"cycle.{cycle.status.value}")), size=15),
         ft.Text(tr.t("mixing", status=tr.t(f"mixing.{cycle.mixing.status.value}")), size=16,
                 weight=ft.FontWeight.W_600),
+        *_milestones(tr, cycle, size=15),
         ft.Text(tr.t("drugs"), size=14, weight=ft.FontWeight.W_700),
         *drugs,
     ]
     return section(tr.t("protocol") + (f": {carnet.protocol.name}" if carnet.protocol else ""), lines)
 
 
+def _milestones(tr: Translator, cycle: contract.Cycle, *, size: int) -> list[ft.Control]:
+    """When the hospital confirmed the cycle and when a pharmacy dispensed it (each once, if it happened)."""
+    lines: list[ft.Control] = []
+    if cycle.confirmed_at is not None:
+        lines.append(ft.Text(tr.t("cycle_confirmed", when=tr.datetime(cycle.confirmed_at)), size=size))
+    if cycle.dispensed_at is not None:
+        lines.append(ft.Text(tr.t("cycle_dispensed", when=tr.datetime(cycle.dispensed_at)), size=size,
+                             color=GREEN, weight=ft.FontWeight.W_600))
+    return lines
+
+
 def _history(tr: Translator, carnet: contract.Carnet) -> ft.Control:
-    rows = [ft.Text(tr.t("cycle_line", number=c.number, date=tr.date(c.scheduled_for),
-                         status=tr.t(f"cycle.{c.status.value}")), size=15)
-            for c in sorted(carnet.cycles, key=lambda c: (c.scheduled_for, c.number))]
+    """Every cycle with its status, its mixture's status and, once dispensed, when."""
+    rows: list[ft.Control] = []
+    for c in sorted(carnet.cycles, key=lambda c: (c.scheduled_for, c.number)):
+        details = [tr.t("mixing", status=tr.t(f"mixing.{c.mixing.status.value}"))]
+        if c.dispensed_at is not None:
+            details.append(tr.t("cycle_dispensed", when=tr.datetime(c.dispensed_at)))
+        rows.append(ft.Column([
+            ft.Text(tr.t("cycle_line", number=c.number, date=tr.date(c.scheduled_for),
+                         status=tr.t(f"cycle.{c.status.value}")), size=15),
+            ft.Text(" · ".join(details), size=13, color=ft.Colors.GREY_800),
+        ], spacing=0))
     return section(tr.t("cycles"), rows)
 
 
