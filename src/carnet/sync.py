@@ -18,7 +18,11 @@ when a :class:`~carnet.blood_bank.BookingRepository` is given, blood-bank
 bookings (type ``blood_bank_booking``; the answer to a booking, cancel or
 reschedule is the ``Booking``) and, when an :class:`~carnet.incidents.IncidentRepository`
 is given, incident reports (type ``incident``; the answer to a report or a
-reopening is the ``Incident`` with its replies). Other types are skipped.
+reopening is the ``Incident`` with its replies) and their photos (type
+``incident_photo``: the bytes wait encrypted in the store and go as a multipart
+upload once the report has its server id; the answer is the ``Incident``, and
+the bytes leave the phone's queue with the item, its thumbnail staying as the
+server photo's, so it is not downloaded again). Other types are skipped.
 
 Pull: pages of ``GET /sync`` are applied each in one transaction together with
 the cursor they lead to, so the cursor never runs ahead of the data. ``reset``
@@ -47,7 +51,7 @@ from pydantic import ValidationError
 from carnet import contract
 from carnet.agenda import AgendaRepository, SyncPosition
 from carnet.blood_bank import BookingRepository
-from carnet.incidents import IncidentRepository
+from carnet.incidents import PHOTO_TYPE, IncidentRepository
 from carnet.api import (
     ApiError,
     AuthError,
@@ -76,6 +80,9 @@ class SyncTransport(Protocol):
 
     async def send_write(self, method: str, path: str, body: dict[str, Any] | None, *,
                          idempotency_key: str) -> Any: ...
+
+    async def upload_photo(self, path: str, data: bytes, *, content_type: str, file_name: str,
+                           idempotency_key: str) -> Any: ...
 
 
 @dataclass
@@ -143,8 +150,9 @@ class SyncEngine:
         return report
 
     def _creation_in_doubt(self) -> bool:
-        return any(i.state is OutboxState.PENDING and i.op is WriteOp.CREATE and i.error_kind == "network"
-                   for i in self.outbox.items())
+        """A creation (or a photo upload: the server may hold it already) went out and no answer came back."""
+        return any(i.state is OutboxState.PENDING and (i.op is WriteOp.CREATE or i.type == PHOTO_TYPE)
+                   and i.error_kind == "network" for i in self.outbox.items())
 
     # ---- push --------------------------------------------------------------------------------
 
@@ -168,8 +176,21 @@ class SyncEngine:
                     self.outbox.fail(item, self.describe(NotFound(404, "not_found", "")))
                     report.rejected += 1
                 continue
+            draft = None
+            if item.type == PHOTO_TYPE:
+                draft = self.incidents.draft(item.id) if self.incidents is not None else None
+                if draft is None:  # its bytes are gone (should not happen): say so, never drop it silently
+                    self.outbox.fail(item, self.describe(NotFound(404, "photo_not_found", "")))
+                    report.rejected += 1
+                    continue
             try:
-                result = await self.transport.send_write(item.method, path, item.body, idempotency_key=item.key)
+                if draft is not None:
+                    result = await self.transport.upload_photo(path, draft.data, content_type=draft.content_type,
+                                                               file_name=draft.upload_name,
+                                                               idempotency_key=item.key)
+                else:
+                    result = await self.transport.send_write(item.method, path, item.body,
+                                                             idempotency_key=item.key)
             except AuthError:
                 raise
             except ApiError as exc:
@@ -239,7 +260,24 @@ class SyncEngine:
                 if item.op is WriteOp.CREATE and is_local_id(item.record_id):
                     self.records.map_id(item.record_id, incident.id)
                 self.incidents.put_incident(incident)
+            elif item.type == PHOTO_TYPE and self.incidents is not None:
+                incident = contract.Incident.model_validate(result)
+                self._keep_own_thumb(item.id, incident)
+                self.incidents.put_incident(incident)
+                self.incidents.delete_draft(item.id)
             self.outbox.complete(item.id)
+
+    def _keep_own_thumb(self, item_id: str, incident: contract.Incident) -> None:
+        """A photo upload was answered: its one new photo in the answer is the phone's own, whose thumbnail is
+        kept for it (nothing to download for "Mis reportes"). When that is not certain, nothing is kept and
+        the screen fetches the photo as for any other."""
+        assert self.incidents is not None
+        before = self.incidents.incident(incident.id)
+        known = {p.id for p in before.photos} if before is not None else set()
+        new = [p for p in incident.photos if p.id not in known]
+        draft = self.incidents.draft(item_id)
+        if len(new) == 1 and draft is not None and draft.thumb:
+            self.incidents.put_thumb(new[0].id, draft.thumb)
 
     # ---- pull --------------------------------------------------------------------------------
 

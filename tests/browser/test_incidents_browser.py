@@ -1,23 +1,32 @@
-"""Incidents in a real browser: madre.demo reports a missing medicine (category tile, item, description)
-and gets the folio; casos.demo, in a fresh app with its own data dir, opens it from the queue and answers
-it, marking it atendida; madre.demo syncs and reads the answer.
+"""Incidents in a real browser: madre.demo reports a missing medicine (category tile, item, description,
+a photo attached through Chromium's file chooser) and gets the folio; casos.demo, in a fresh app with its
+own data dir, opens it from the queue, sees the photo, answers it, marking it atendida, and downloads the
+week's figures as CSV (a real browser download); madre.demo syncs and reads the answer.
 
-Screenshots: test-artifacts/incident-report.png, incident-casedesk.png, incident-answered.png.
-Same set-up as test_carnet_browser.py (real server, ``carnet --web``, headless Chromium).
+Screenshots: test-artifacts/incident-report.png, incident-photo.png, incident-casedesk.png,
+incident-weekly.png, incident-answered.png. Same set-up as test_carnet_browser.py (real server,
+``carnet --web``, headless Chromium).
 """
 
 from __future__ import annotations
 
+import io
 import re
+from datetime import datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
+from PIL import Image
+
+from carnet.agenda import MX
 
 from tests.browser.test_blood_bank_browser import click_and_wait, click_in_view, into_view, log_in, reveal, type_into
 from tests.browser.test_carnet_browser import (
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
+    PASSWORD,
     api,  # noqa: F401  (fixture)
     open_app,
     playwright_api,
@@ -32,6 +41,21 @@ pytestmark = pytest.mark.browser
 
 DESCRIPTION = "En la farmacia de la UMAE no hay desde el lunes (prueba en navegador)."
 ANSWER = "Ya llegó el metotrexato: recójalo el jueves en la farmacia de la UMAE, ventanilla 3."
+
+
+def photo_png() -> bytes:
+    """A small picture of a prescription-coloured square (what the family would photograph)."""
+    out = io.BytesIO()
+    Image.new("RGB", (120, 90), (30, 120, 200)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def server_photos(api_url: str, folio: str) -> list[dict[str, object]]:
+    with httpx.Client(base_url=api_url, timeout=15.0) as client:
+        token = client.post("/api/v1/auth/login", json={"username": "madre.demo", "password": PASSWORD}).json()
+        incidents = client.get("/api/v1/incidents", headers={"Authorization": f"Bearer {token['access_token']}"})
+        [incident] = [i for i in incidents.json() if i["folio"] == folio]
+        return list(incident["photos"])
 
 
 def test_guardian_reports_a_missing_medicine_case_desk_answers_it(api, tmp_path: Path) -> None:  # noqa: F811
@@ -51,6 +75,19 @@ def test_guardian_reports_a_missing_medicine_case_desk_answers_it(api, tmp_path:
                 click_and_wait(page, "Medicamento", "Medicamento, seleccionado")
                 type_into(page, "¿Qué medicamento falta?", "Metotrexato 2.5 mg")
                 type_into(page, "Cuéntanos qué pasó", DESCRIPTION)
+                # A photo, through the browser's own file chooser (the button opens it inside the click).
+                add_photo = page.get_by_role("button", name="Agregar foto")
+                reveal(page, add_photo, "the Agregar foto button")
+                into_view(page, add_photo, "Agregar foto on screen")
+                with page.expect_file_chooser(timeout=30_000) as chooser:
+                    add_photo.first.click()
+                assert chooser.value.is_multiple()
+                chooser.value.set_files({"name": "receta.png", "mimeType": "image/png", "buffer": photo_png()})
+                thumb = page.get_by_role("img", name="Foto 1 del reporte").or_(page.get_by_label("Foto 1 del reporte"))
+                wait_for("the photo's thumbnail", thumb.count)
+                into_view(page, thumb, "the thumbnail on screen")
+                assert page.get_by_role("button", name="Quitar foto 1").count()
+                screenshot_when_painted(page, thumb.first, "incident-photo.png", min_fraction=0.3)
                 tile = page.get_by_role("button", name="Medicamento, seleccionado")
                 reveal(page, tile, "the chosen category", down=False)
                 into_view(page, tile, "the category grid on screen")
@@ -65,6 +102,11 @@ def test_guardian_reports_a_missing_medicine_case_desk_answers_it(api, tmp_path:
                 assert found, shown
                 folio_text = found.group(0)
                 assert shows(page, "Recibida") and shows(page, "Respuesta esperada antes de")
+                # The photo went after the report: the server holds it once; the report shows the server's copy.
+                wait_for("the photo on the server", lambda: len(server_photos(api_url, folio_text)) == 1)
+                wait_for("the photo's upload done", lambda: not shows(page, "Foto pendiente de enviar"))
+                wait_for("the report's photo", page.get_by_role("img", name="Foto 1 del reporte")
+                         .or_(page.get_by_label("Foto 1 del reporte")).count)
 
                 # The case desk, in a fresh app with its own data dir.
                 desk_app = start_app(api_url, tmp_path / "desk")
@@ -76,11 +118,32 @@ def test_guardian_reports_a_missing_medicine_case_desk_answers_it(api, tmp_path:
                 click_in_view(desk, row, "the new report")
                 wait_for("the report open", lambda: shows(desk, "Falta: Metotrexato 2.5 mg"))
                 wait_for("what the family wrote", lambda: shows(desk, DESCRIPTION))
+                family_photo = desk.get_by_role("img", name="Foto 1 del reporte").or_(
+                    desk.get_by_label("Foto 1 del reporte"))
+                reveal(desk, family_photo, "the family's photo")
+                assert shows(desk, "Fotos de la familia")
                 type_into(desk, "Respuesta", ANSWER)
                 screenshot_when_painted(desk, desk.get_by_role("textbox", name="Respuesta").first,
                                         "incident-casedesk.png", min_fraction=0.1)
                 click_in_view(desk, desk.get_by_role("button", name="Marcar como atendida"), "Marcar como atendida")
                 wait_for("the answer accepted", lambda: shows(desk, f"Reporte {folio_text} marcado como atendido."))
+
+                # The week's figures, downloaded as CSV by the browser.
+                desk.get_by_role("button", name="Volver").first.click()
+                click_and_wait(desk, "Cifras de la semana", "Descargar CSV")
+                monday = datetime.now(MX).date() - timedelta(days=datetime.now(MX).weekday())
+                download_button = desk.get_by_role("button", name="Descargar CSV")
+                into_view(desk, download_button, "Descargar CSV on screen")
+                assert desk.get_by_role("button", name="Descargar resumen (Markdown)").count()
+                screenshot_when_painted(desk, download_button.first, "incident-weekly.png", min_fraction=0.1)
+                with desk.expect_download(timeout=30_000) as download:
+                    download_button.first.click()
+                assert download.value.suggested_filename == f"casos-semana-{monday.isoformat()}.csv"
+                csv_text = Path(download.value.path()).read_text(encoding="utf-8")
+                assert csv_text.startswith("indicador,categoria,unidad,insumo,valor")
+                assert f"semana_inicio,,,,{monday.isoformat()}" in csv_text
+                assert re.search(r"^desabasto,,[^,]+,Metotrexato 2\.5 mg,\d+\r?$", csv_text, re.MULTILINE), csv_text
+                wait_for("the download confirmed", lambda: shows(desk, f"Archivo listo: casos-semana-{monday}.csv"))
                 desk.close()
 
                 # The family syncs and reads the answer.

@@ -4,18 +4,33 @@ queue (order, filters), answers and the server's 422, weekly figures."""
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from PIL import ExifTags
 
 from carnet import contract
 from carnet.agenda import Mark
 from carnet.i18n import Translator
-from carnet.incident_form import ReportForm, check_reason, check_report
-from carnet.incidents import INCIDENTS_PATH, deadline_text, filter_queue, queue_order
+from carnet.incident_form import (
+    MAX_PHOTOS,
+    ORIGINAL_MAX_BYTES,
+    PHOTO_MAX_BYTES,
+    ReportForm,
+    add_photos,
+    check_reason,
+    check_report,
+    remove_photo,
+)
+from carnet.incidents import INCIDENTS_PATH, PHOTO_TYPE, PHOTOS_PATH, deadline_text, filter_queue, queue_order
 from carnet.outbox import OutboxState, WriteOp
+from carnet.photo_prep import THUMB_SIDE, thumbnail
 from carnet.state import Phase, Screen
+
+from tests.support.photos import assert_clean_upright_jpeg, bomb_png, camera_jpeg, jpeg, noisy_png, opened, png
+from tests.support.secret_stores import DictSecretStore
 
 from .fake_api import UNIT, FakeApi
 
@@ -323,4 +338,266 @@ async def test_case_desk_session_end_goes_back_to_login(make_session, secrets, f
     fake_api.revoke_all()
     await session.desk.load()
     assert session.state.phase is Phase.LOGIN
+    await session.close()
+
+
+# ---- photos ------------------------------------------------------------------------------------
+
+
+def test_good_photos_are_prepared_and_bad_ones_say_why_and_change_nothing() -> None:
+    form = ReportForm(patient_id="p-mateo", category=MED)
+    assert add_photos(form, [("a.png", png(size=(40, 30))), ("b.jpeg", jpeg(size=(30, 40)))], ES) == []
+    assert [p.content_type for p in form.photos] == ["image/jpeg", "image/jpeg"], "both sent as JPEG"
+    assert [p.upload_name for p in form.photos] == ["foto.jpg", "foto.jpg"]
+    assert [opened(p.data).size for p in form.photos] == [(40, 30), (30, 40)], "small ones are not enlarged"
+    assert [p.name for p in form.photos] == ["a.png", "b.jpeg"] and all(p.thumb for p in form.photos)
+    kept = list(form.photos)
+    good = jpeg()
+    problems = add_photos(form, [("nota.jpg", b"no es una foto"), ("gif.gif", b"GIF89a" + b"\0" * 20),
+                                 ("enorme.jpg", good + b"\0" * (ORIGINAL_MAX_BYTES - len(good) + 1)),
+                                 ("rota.jpg", camera_jpeg()[:600]), ("basura.jpg", b"\xff\xd8\xff\xe0" + b"\0" * 500),
+                                 ("bomba.png", bomb_png()), ("vacia.png", None), ("cero.png", b"")], ES)
+    assert problems == ["«nota.jpg» no es una foto JPG o PNG; no se agregó.",
+                        "«gif.gif» no es una foto JPG o PNG; no se agregó.",
+                        "«enorme.jpg» pesa más de 25 MB; no se agregó.",
+                        "«rota.jpg» no es una foto JPG o PNG; no se agregó.",
+                        "«basura.jpg» no es una foto JPG o PNG; no se agregó.",
+                        "«bomba.png» es una imagen demasiado grande; no se agregó.",
+                        "No se pudo leer «vacia.png»; no se agregó.",
+                        "No se pudo leer «cero.png»; no se agregó."]
+    assert form.photos == kept, "a refused file changes nothing"
+    assert add_photos(form, [("c.png", png("green")), ("d.png", png("red"))], EN) == [
+        "Only 3 photos can be added to a report."]
+    assert len(form.photos) == MAX_PHOTOS
+    assert remove_photo(form, kept[0].id) and [p.id for p in form.photos][:1] == [kept[1].id]
+    assert add_photos(form, [("x.txt", b"hello")], EN) == ["“x.txt” is not a JPG or PNG photo; it was not added."]
+    assert add_photos(form, [("bomb.png", bomb_png())], EN) == ["“bomb.png” is too large an image; it was not added."]
+
+
+def test_a_photo_exactly_at_the_limit_is_accepted_one_byte_more_is_not() -> None:
+    form = ReportForm()
+    good = jpeg(size=(64, 48))
+    at_limit = good + b"\0" * (ORIGINAL_MAX_BYTES - len(good))  # (decoders ignore what follows the image)
+    assert len(at_limit) == ORIGINAL_MAX_BYTES
+    assert add_photos(form, [("limite.jpg", at_limit)], ES) == [] and len(form.photos) == 1
+    assert len(form.photos[0].data) < 50_000, "what is kept is the re-encoded picture, not the padding"
+    assert add_photos(form, [("mas.jpg", at_limit + b"\0")], ES) == ["«mas.jpg» pesa más de 25 MB; no se agregó."]
+    assert len(form.photos) == 1
+
+
+def test_a_large_phone_photo_is_scaled_to_1600_px_with_a_small_thumbnail() -> None:
+    original = noisy_png()
+    assert len(original) > PHOTO_MAX_BYTES, "the server would refuse the original"
+    form = ReportForm()
+    assert add_photos(form, [("IMG_0001.PNG", original)], ES) == []
+    [draft] = form.photos
+    assert opened(draft.data).size == (1600, 1200) and len(draft.data) < PHOTO_MAX_BYTES
+    assert_clean_upright_jpeg(draft.data)
+    thumb = opened(draft.thumb)
+    assert thumb.format == "JPEG" and thumb.size == (THUMB_SIDE, 180) and len(draft.thumb) < 40_000
+
+
+def test_a_camera_photo_is_turned_upright_and_loses_its_exif_and_gps() -> None:
+    original = camera_jpeg()
+    assert opened(original).getexif()[ExifTags.Base.Orientation] == 6 and b"TelefonoDeLaMama" in original
+    form = ReportForm()
+    assert add_photos(form, [("IMG_0002.JPG", original)], ES) == []
+    [draft] = form.photos
+    upright = assert_clean_upright_jpeg(draft.data)
+    assert upright.size == (300, 400), "portrait, as the camera was held"
+    # Stored left half red, right half blue; turned 90° clockwise, red is on top and blue below.
+    top, bottom = upright.getpixel((150, 40)), upright.getpixel((150, 360))
+    assert top[0] > 200 and top[2] < 60 and bottom[2] > 200 and bottom[0] < 60, (top, bottom)
+    assert assert_clean_upright_jpeg(draft.thumb, max_side=THUMB_SIDE).size == (180, 240)
+    assert thumbnail(draft.data) is not None and thumbnail(camera_jpeg()[:700]) is None, "no thumbnail of a wreck"
+
+
+async def _report_with_photos(session, photos: list[bytes]) -> str:  # type: ignore[no-untyped-def]
+    session.select_child("p-mateo")
+    session.report.start()
+    form = session.state.incidents.form
+    assert form is not None
+    assert await session.report.add_photos([(f"foto{n}.png", data) for n, data in enumerate(photos)])
+    assert form.preparing == 0
+    session.report.pick_category(MED)
+    form.item_name, form.description = "Metotrexato", "No hay en farmacia desde el lunes."
+    assert session.report.submit(form), form.errors
+    return session.state.incidents.selected_id
+
+
+async def test_offline_report_with_a_photo_then_online_creates_once_and_uploads_once_despite_a_lost_answer(
+        make_session, secrets, fake_api: FakeApi, data_dir) -> None:  # type: ignore[no-untyped-def]
+    session = await _guardian(make_session, secrets)
+    fake_api.offline = True
+    photo = png("purple", (40, 30))
+    local_id = await _report_with_photos(session, [photo])
+    report_item, photo_item = session.outbox.items()
+    assert (photo_item.type, photo_item.op, photo_item.path, photo_item.record_id) == (
+        PHOTO_TYPE, WriteOp.UPDATE, PHOTOS_PATH, local_id)
+    draft = session.incidents.draft(photo_item.id)
+    assert draft is not None and draft.content_type == "image/jpeg" and opened(draft.data).size == (40, 30)
+    assert photo_item.body == {"content_type": "image/jpeg", "size": len(draft.data)}
+    assert report_item.seq < photo_item.seq
+    raw = (data_dir / "carnet-cache.sqlite3").read_bytes()
+    for kept in (draft.data, draft.thumb):
+        assert kept[-64:] not in raw and base64.b64encode(kept)[-64:] not in raw, "kept encrypted"
+    [shown] = session.report.photos(session.state.selected_report)
+    assert shown.data == draft.thumb and shown.mark is Mark.PENDING, "the screen gets the thumbnail"
+    await session.refresh()  # still offline: both wait
+    assert len(session.outbox.items()) == 2 and fake_api.incidents.created == 0
+
+    lost: list[int] = []
+
+    def lose_first_photo_answer(request: httpx.Request) -> httpx.Response | None:
+        if request.url.path.endswith("/photos") and request.method == "POST" and not lost:
+            answer = fake_api.incidents.handle(request, "guardian", ["p-mateo", "p-valentina"])
+            lost.append(answer.status_code)
+            raise httpx.ReadTimeout("answer lost", request=request)
+        return None
+
+    fake_api.override = lose_first_photo_answer
+    fake_api.offline = False
+    await session.refresh()  # the report goes, the photo goes, its answer is lost: it waits (no pull meanwhile)
+    assert lost == [201]
+    assert fake_api.incidents.created == 1 and fake_api.incidents.photos_stored == 1
+    assert [i.id for i in session.outbox.items()] == [photo_item.id]
+    view = session.state.selected_report
+    assert view is not None and view.folio == "CE-2026-000123" and len(view.photos) == 1
+    assert view.incident is not None and view.incident.photos == [], "shown once: not yet pulled twice"
+    await session.refresh()  # sent again with the same Idempotency-Key: the server replays its answer
+    assert session.outbox.items() == []
+    [incident] = fake_api.incidents.rows.values()
+    [server_photo] = incident.photos
+    assert fake_api.incidents.photo_bytes[server_photo.id] == draft.data, "the prepared copy went, not the original"
+    assert session.incidents.draft(photo_item.id) is None, "the queued bytes leave with the item"
+    await session.refresh()  # nothing more goes
+    assert fake_api.incidents.photos_stored == 1 and len(fake_api.incidents.rows) == 1
+    view = session.state.selected_report
+    assert view is not None and view.id == incident.id and view.photos == ()
+    # "Mis reportes": the phone kept its own thumbnail for the server's photo: nothing to download again.
+    if session.report.photo_task is not None:
+        await session.report.photo_task
+    [shown] = session.report.photos(view)
+    assert shown.key == server_photo.id and shown.data == draft.thumb and shown.mark is Mark.SYNCED
+    assert fake_api.incidents.photo_reads == []
+    # A phone without it (e.g. the report made on another one): fetched with the session, reduced, and only
+    # the thumbnail kept in the encrypted store.
+    session.incidents.prune_photos(keep_photos=set(), keep_drafts=set())
+    assert session.report.photos(view)[0].data is None
+    assert await session.report.load_photos() == 1
+    assert fake_api.incidents.photo_reads == [server_photo.id]
+    [shown] = session.report.photos(view)
+    assert shown.data == session.incidents.thumb(server_photo.id)
+    assert opened(shown.data).size == (40, 30)
+    await session.close()
+
+
+async def test_a_large_photo_is_accepted_and_uploaded_as_a_small_jpeg_without_metadata(
+        make_session, secrets, fake_api: FakeApi) -> None:  # type: ignore[no-untyped-def]
+    session = await _guardian(make_session, secrets)
+    big, camera = noisy_png(), camera_jpeg()
+    assert len(big) > fake_api.incidents.PHOTO_MAX_BYTES
+    await _report_with_photos(session, [big, camera])
+    await session.refresh()
+    assert session.outbox.items() == [] and fake_api.incidents.photos_stored == 2
+    [incident] = fake_api.incidents.rows.values()
+    sent = [fake_api.incidents.photo_bytes[p.id] for p in incident.photos]
+    assert [p.content_type for p in incident.photos] == ["image/jpeg", "image/jpeg"]
+    assert [assert_clean_upright_jpeg(data).size for data in sent] == [(1600, 1200), (300, 400)]
+    assert all(len(data) < 1024 * 1024 for data in sent)
+    await session.close()
+
+
+async def test_a_damaged_photo_picked_in_the_app_says_why_and_changes_nothing(
+        make_session, secrets, fake_api: FakeApi) -> None:  # type: ignore[no-untyped-def]
+    session = await _guardian(make_session, secrets)
+    session.select_child("p-mateo")
+    session.report.start()
+    form = session.state.incidents.form
+    assert form is not None
+    assert await session.report.add_photos([("IMG_0003.jpg", camera_jpeg()[:700])]) is False
+    assert form.errors == {"photos": "«IMG_0003.jpg» no es una foto JPG o PNG; no se agregó."}
+    assert form.photos == [] and form.preparing == 0 and session.outbox.items() == []
+    await session.close()
+
+
+async def test_a_photo_the_server_refuses_is_shown_with_its_reason_then_retried(make_session, secrets,
+                                                                                 fake_api: FakeApi) -> None:
+    session = await _guardian(make_session, secrets)
+    original = fake_api.incidents.handle
+    refusals = [FakeApi.error(409, "too_many_photos", "El caso ya tiene 3 fotos, el máximo permitido.")]
+
+    def refuse_photo(request, role, patients):  # type: ignore[no-untyped-def]
+        if request.url.path.endswith("/photos") and request.method == "POST" and refusals:
+            return refusals.pop(0)
+        return original(request, role, patients)
+
+    fake_api.incidents.handle = refuse_photo  # type: ignore[method-assign]
+    await _report_with_photos(session, [png()])
+    await session.refresh()
+    [item] = session.outbox.items()
+    assert item.type == PHOTO_TYPE and item.state is OutboxState.FAILED
+    assert item.error == "El caso ya tiene 3 fotos, el máximo permitido."
+    view = session.state.selected_report
+    assert view is not None and view.folio == "CE-2026-000123" and view.mark is Mark.SYNCED
+    [pending] = view.photos
+    assert pending.mark is Mark.FAILED and pending.error == "El caso ya tiene 3 fotos, el máximo permitido."
+    [shown] = session.report.photos(view)
+    assert shown.mark is Mark.FAILED and shown.data is not None, "the photo stays on the phone, never lost"
+    session.retry_item(item.id)
+    await session.refresh()
+    assert session.outbox.items() == [] and fake_api.incidents.photos_stored == 1
+    assert len(session.state.selected_report.incident.photos) == 1  # type: ignore[union-attr]
+    await session.close()
+
+
+async def test_photos_wait_behind_a_refused_report_and_leave_with_it(make_session, secrets,
+                                                                      fake_api: FakeApi) -> None:
+    session = await _guardian(make_session, secrets)
+    fake_api.incidents.write_failures.append(FakeApi.error(422, "unknown_unit", "Esa unidad no existe."))
+    await _report_with_photos(session, [png(), jpeg()])
+    await session.refresh()
+    report_item, *photo_items = session.outbox.items()
+    assert report_item.state is OutboxState.FAILED and len(photo_items) == 2
+    assert all(i.state is OutboxState.PENDING and i.attempts == 0 for i in photo_items), "never sent alone"
+    view = session.state.selected_report
+    assert view is not None and view.mark is Mark.FAILED and [p.mark for p in view.photos] == [Mark.PENDING] * 2
+    session.discard_item(report_item.id)
+    assert session.outbox.items() == []
+    assert all(session.incidents.draft(i.id) is None for i in photo_items), "their bytes are gone too"
+    assert fake_api.incidents.photos_stored == 0
+    await session.close()
+
+
+async def test_case_desk_sees_the_photos_in_memory_and_downloads_the_weekly_files(make_session, secrets,
+                                                                                  fake_api: FakeApi) -> None:
+    family = await _guardian(make_session, secrets)
+    await _report_with_photos(family, [noisy_png()])
+    await family.refresh()
+    await family.close()
+    incident = next(iter(fake_api.incidents.rows.values()))
+    session = await _desk(make_session, DictSecretStore())  # another device
+    await session.desk.open(incident.id)
+    [photo] = incident.photos
+    assert session.desk.photo_data == {photo.id: thumbnail(fake_api.incidents.photo_bytes[photo.id])}
+    assert opened(session.desk.photo_data[photo.id]).size == (THUMB_SIDE, 180), "a thumbnail, not the photo"
+    assert session.outbox is None and session.incidents is None, "staff mode keeps nothing on the device"
+    session.desk.back()
+    assert session.desk.photo_data == {}
+    await session.desk.show_weekly()
+    week = session.state.desk.week
+    made = await session.desk.weekly_file("csv")
+    assert made is not None and made[0] == f"casos-semana-{week.isoformat()}.csv"
+    assert made[1].startswith(b"semana,reportes_nuevos")
+    md = await session.desk.weekly_file("md")
+    assert md is not None and md[0].endswith(".md") and md[1].startswith("# Sesión de trabajo".encode())
+    session.desk.file_saved(md[0], True)
+    assert session.state.desk.message == f"Archivo listo: {md[0]}"
+    fake_api.incidents.write_failures.clear()
+    fake_api.override = lambda request: (FakeApi.error(503, "unavailable", "Servicio no disponible.")
+                                         if request.url.path.endswith("weekly.csv") else None)
+    assert await session.desk.weekly_file("csv") is None
+    assert session.state.desk.error == "El servidor tuvo un problema. Intenta de nuevo más tarde."
+    session.desk.file_saved("x.csv", False)
+    assert session.state.desk.error == "No se pudo guardar x.csv."
     await session.close()

@@ -3,14 +3,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
 from typing import Any
 
 import flet as ft
 import pytest
 
 from carnet.app import CarnetUI
+from carnet.photo_prep import thumbnail
 from carnet.session import AppSession
 
+from tests.support.photos import noisy_png, opened, png
 from tests.support.secret_stores import DictSecretStore
 from .fake_api import FakeApi
 from .test_ui_inprocess import click, find, page, texts, walk  # noqa: F401  (page is a fixture)
@@ -161,4 +166,164 @@ async def test_case_desk_answers_and_sees_the_servers_message(page, config, data
     assert page.views[0].route == "/desk/weekly"
     assert "Reportes nuevos: 1" in texts(page) and "Medicamento: 1" in texts(page)
     assert "Vincristina en UMAE Hospital de Pediatría CMN Siglo XXI: 1" in texts(page)
+    await session.close()
+
+
+def _png(colour: str = "blue") -> bytes:
+    return png(colour, (20, 14))
+
+
+def _picked(*files: tuple[str, bytes | None]) -> Any:
+    return type("E", (), {"files": [ft.FilePickerFile(id=n, name=name, size=len(data or b""), bytes=data)
+                                    for n, (name, data) in enumerate(files)]})()
+
+
+async def test_photos_on_a_report_checked_thumbnails_pending_then_the_servers(page, config, data_dir,
+                                                                               fake_api: FakeApi) -> None:
+    ui, session = await _app(page, config, data_dir, fake_api, "madre.demo")
+    await click(find(page, ft.FilledTonalButton)[0])  # Mateo's carnet
+    fake_api.offline = True
+    await click(report_button(page))
+    add = labelled(page, ft.OutlinedButton, "Agregar foto")
+    assert add.height >= 48 and not add.disabled
+    action = add.action
+    assert isinstance(action, ft.PickFiles) and action.with_data and action.allow_multiple
+    assert action.file_type is ft.FilePickerFileType.IMAGE
+    assert ("Hasta 3 fotos JPG o PNG de 25 MB como máximo cada una. Se envían reducidas y sin datos de "
+            "ubicación.") in texts(page)
+    original = noisy_png()  # a phone-sized photo: the screen gets its thumbnail, never the photo
+    await action.file_picker.on_result(_picked(("receta.png", original), ("nota.pdf", b"%PDF-1.4 no es foto")))
+    [draft] = session.state.incidents.form.photos  # type: ignore[union-attr]
+    [thumb] = find(page, ft.Image, semantics_label="Foto 1 del reporte")
+    assert thumb.src == draft.thumb and len(thumb.src) < 40_000 < len(draft.data) < len(original)
+    assert opened(thumb.src).size == (240, 180)
+    photo = draft.thumb
+    assert "«nota.pdf» no es una foto JPG o PNG; no se agregó." in texts(page)
+    [remove] = find(page, ft.IconButton, tooltip="Quitar foto 1")
+    action = labelled(page, ft.OutlinedButton, "Agregar foto").action
+    await action.file_picker.on_result(_picked(("b.png", _png("red")), ("c.png", _png("green"))))
+    assert len(find(page, ft.Image, semantics_label="Foto 3 del reporte")) == 1
+    assert labelled(page, ft.OutlinedButton, "Agregar foto").disabled, "three is the most"
+    await click(find(page, ft.IconButton, tooltip="Quitar foto 3")[0])
+    await click(find(page, ft.IconButton, tooltip="Quitar foto 2")[0])
+    assert find(page, ft.Image, semantics_label="Foto 2 del reporte") == []
+    assert not labelled(page, ft.OutlinedButton, "Agregar foto").disabled
+    await click(tile(page, "Medicamento"))
+    find(page, ft.TextField, label="¿Qué medicamento falta?")[0].value = "Metotrexato"
+    find(page, ft.TextField, label="Cuéntanos qué pasó")[0].value = "En farmacia no hay desde el lunes."
+    assert find(page, ft.Image, semantics_label="Foto 1 del reporte")[0].src == photo, "kept across redraws"
+    await click(labelled(page, ft.FilledButton, "Enviar reporte"))
+    assert page.views[0].route == "/report/one"
+    assert "Foto pendiente de enviar" in texts(page)
+    assert find(page, ft.Image, semantics_label="Foto 1 del reporte")[0].src == photo
+    fake_api.offline = False
+    await session.refresh()
+    assert "Tu folio: CE-2026-000123" in texts(page) and "Foto pendiente de enviar" not in texts(page)
+    assert fake_api.incidents.photos_stored == 1
+    [sent] = fake_api.incidents.photo_bytes.values()
+    assert sent == draft.data and opened(sent).size == (1600, 1200)
+    if session.report.photo_task is not None:
+        await session.report.photo_task
+    [shown] = find(page, ft.Image, semantics_label="Foto 1 del reporte")
+    assert shown.src == photo, "its own thumbnail, kept for the server's photo"
+    assert fake_api.incidents.photo_reads == [], "nothing downloaded again"
+    await session.close()
+
+
+async def test_while_a_photo_is_prepared_the_form_says_so_and_waits(page, config, data_dir, fake_api: FakeApi,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from carnet import incident_cases
+
+    release = threading.Event()
+    real = incident_cases.check_photos
+
+    def slow_check(*args: Any, **kwargs: Any) -> Any:
+        assert release.wait(30), "the test never released the photo"
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(incident_cases, "check_photos", slow_check)
+    ui, session = await _app(page, config, data_dir, fake_api, "madre.demo")
+    await click(find(page, ft.FilledTonalButton)[0])
+    await click(report_button(page))
+    picker = labelled(page, ft.OutlinedButton, "Agregar foto").action.file_picker
+    picking = asyncio.ensure_future(picker.on_result(_picked(("a.png", _png()))))
+    try:
+        deadline = time.monotonic() + 10
+        while "Preparando la foto…" not in texts(page):
+            assert time.monotonic() < deadline, "no sign of the photo being prepared"
+            await asyncio.sleep(0.01)
+        assert find(page, ft.ProgressRing, semantics_label="Preparando la foto…")
+        assert labelled(page, ft.FilledButton, "Enviar reporte").disabled, "not sent without its photo"
+        assert labelled(page, ft.OutlinedButton, "Agregar foto").disabled
+        assert session.report.submit(session.state.incidents.form) is False  # type: ignore[arg-type]
+    finally:
+        release.set()
+        await picking
+    assert "Preparando la foto…" not in texts(page)
+    assert len(find(page, ft.Image, semantics_label="Foto 1 del reporte")) == 1
+    assert not labelled(page, ft.FilledButton, "Enviar reporte").disabled
+    await session.close()
+
+
+async def test_a_refused_photo_shows_the_reason_with_retry_and_discard(page, config, data_dir,
+                                                                       fake_api: FakeApi) -> None:
+    ui, session = await _app(page, config, data_dir, fake_api, "madre.demo")
+    await click(find(page, ft.FilledTonalButton)[0])
+    original = fake_api.incidents.handle
+
+    def refuse(request, role, patients):  # type: ignore[no-untyped-def]
+        if request.url.path.endswith("/photos") and request.method == "POST":
+            return FakeApi.error(415, "unsupported_media_type", "La foto debe ser una imagen JPEG o PNG.")
+        return original(request, role, patients)
+
+    fake_api.incidents.handle = refuse  # type: ignore[method-assign]
+    fake_api.offline = True
+    await click(report_button(page))
+    await labelled(page, ft.OutlinedButton, "Agregar foto").action.file_picker.on_result(_picked(("a.png", _png())))
+    await click(tile(page, "Otro"))
+    find(page, ft.TextField, label="Cuéntanos qué pasó")[0].value = "La enfermera no llegó a la cita."
+    await click(labelled(page, ft.FilledButton, "Enviar reporte"))
+    fake_api.offline = False
+    await session.refresh()
+    shown = texts(page)
+    assert "La foto no se pudo enviar: La foto debe ser una imagen JPEG o PNG." in shown
+    assert find(page, ft.Image, semantics_label="Foto 1 del reporte"), "still on screen, not lost"
+    assert labelled(page, ft.FilledButton, "Reintentar") and labelled(page, ft.OutlinedButton, "Descartar")
+    await click(labelled(page, ft.OutlinedButton, "Descartar"))
+    assert find(page, ft.Image, semantics_label="Foto 1 del reporte") == []
+    assert session.outbox.items() == []  # type: ignore[union-attr]
+    await session.close()
+
+
+async def test_case_desk_sees_the_photo_and_downloads_the_week(page, config, data_dir, fake_api: FakeApi,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from carnet.views import desk as desk_view
+
+    incident = fake_api.incidents.add("p-mateo", "medicamento", "No hay.", item_name="Vincristina")
+    photo = noisy_png()
+    fake_api.incidents.photo_bytes["ph-1"] = photo
+    fake_api.incidents._save(fake_api.incidents._copy(incident, photos=[
+        {"id": "ph-1", "content_type": "image/png", "size": len(photo),
+         "url": f"/api/v1/incidents/{incident.id}/photos/ph-1"}]))
+    saved: list[tuple[str, bytes, str]] = []
+
+    async def fake_save(name: str, data: bytes, extension: str) -> bool:
+        saved.append((name, data, extension))
+        return True
+
+    monkeypatch.setattr(desk_view, "save_bytes", fake_save)
+    ui, session = await _app(page, config, data_dir, fake_api, "casos.demo")
+    await click(find(page, ft.OutlinedButton, tooltip="Abrir CE-2026-000123")[0])
+    assert "Fotos de la familia" in texts(page)
+    [image] = find(page, ft.Image, semantics_label="Foto 1 del reporte")
+    assert image.src == thumbnail(photo) and opened(image.src).size == (240, 180), "the thumbnail only"
+    await click(find(page, ft.IconButton, tooltip="Volver")[0])
+    await click(labelled(page, ft.FilledButton, "Cifras de la semana"))
+    week = session.state.desk.week
+    await click(labelled(page, ft.FilledButton, "Descargar CSV"))
+    await click(labelled(page, ft.OutlinedButton, "Descargar resumen (Markdown)"))
+    assert [(n, e) for n, _, e in saved] == [(f"casos-semana-{week.isoformat()}.csv", "csv"),
+                                             (f"casos-semana-{week.isoformat()}.md", "md")]
+    assert saved[0][1].startswith(b"semana,") and saved[1][1].startswith("# Sesión".encode())
+    assert f"Archivo listo: casos-semana-{week.isoformat()}.md" in texts(page)
     await session.close()

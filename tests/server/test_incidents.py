@@ -328,6 +328,49 @@ def test_photo_limits(client: TestClient, ctx: Context, s: dict[str, Any]) -> No
     assert len(files) == 3
 
 
+def keyed_upload(client: TestClient, headers: dict[str, str], incident: str, data: bytes, key: str,
+                 boundary: str | None = None) -> Any:
+    """A multipart upload with an ``Idempotency-Key`` and a fixed boundary (the app's: the same bytes on a retry)."""
+    boundary = boundary or f"carnet-{key}"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"foto.png\"\r\n"
+            f"Content-Type: image/png\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    return client.post(f"{INCIDENTS}/{incident}/photos", content=body, headers={
+        **headers, "Idempotency-Key": key, "Content-Type": f"multipart/form-data; boundary={boundary}"})
+
+
+def test_photo_retry_with_its_key_is_stored_once(client: TestClient, ctx: Context, s: dict[str, Any]) -> None:
+    made = report(client, s["madre"], s["mateo"])
+    key = str(uuid.uuid4())
+    first = keyed_upload(client, s["madre"], made["id"], png_bytes(), key)
+    assert first.status_code == 201, first.text
+    before = counts(ctx)
+    again = keyed_upload(client, s["madre"], made["id"], png_bytes(), key)  # the answer was lost: sent again
+    assert again.status_code == 201 and again.headers.get("Idempotent-Replayed") == "true"
+    assert again.json() == first.json() and len(again.json()["photos"]) == 1
+    assert counts(ctx) == before
+    files = list((ctx.settings.data_dir / "files" / "incidents" / made["id"]).iterdir())
+    assert len(files) == 1
+    other = keyed_upload(client, s["madre"], made["id"], png_bytes(), str(uuid.uuid4()))  # a new photo, a new key
+    assert other.status_code == 201 and len(other.json()["photos"]) == 2
+
+
+def test_photo_key_reused_for_other_bytes_is_422(client: TestClient, ctx: Context, s: dict[str, Any]) -> None:
+    made = report(client, s["madre"], s["mateo"])
+    key = str(uuid.uuid4())
+    assert keyed_upload(client, s["madre"], made["id"], png_bytes(), key).status_code == 201
+    before = counts(ctx)
+    assert_error(keyed_upload(client, s["madre"], made["id"], png_bytes() + b"\0", key), 422,
+                 "idempotency_key_reused")
+    assert_error(keyed_upload(client, s["madre"], made["id"], b"\xff\xd8\xff\xe0" + b"\0" * (6 * 1024 * 1024),
+                              str(uuid.uuid4())), 413, "photo_too_large")  # refused before it is held whole
+    refused_key = str(uuid.uuid4())
+    assert_error(keyed_upload(client, s["madre"], made["id"], b"no es una foto", refused_key), 415,
+                 "unsupported_media_type")
+    assert_error(keyed_upload(client, s["madre"], made["id"], b"no es una foto", refused_key), 415,
+                 "unsupported_media_type")  # the refusal is kept under its key too
+    assert counts(ctx) == before
+
+
 # ---- sync -------------------------------------------------------------------------------------------------
 
 

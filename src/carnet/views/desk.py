@@ -1,10 +1,18 @@
-"""Case desk (online only): the queue by deadline with filters, one incident with the answer box,
-and the weekly figures with bars drawn from Containers."""
+"""Case desk (online only): the queue by deadline with filters, one incident (the family's photos too)
+with the answer box, and the weekly figures with bars drawn from Containers, downloadable as CSV and as
+the Markdown summary.
+
+Downloads go through Flet's ``FilePicker.save_file(file_name=…, src_bytes=…)``: in a browser the client
+turns the bytes into a download of that name; on a phone the system's save dialog opens; on a desktop
+a save dialog writes the bytes. One picker per page, held here while the page lives.
+"""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
 
 import flet as ft
 
@@ -24,10 +32,43 @@ from carnet.views.common import (
     section,
     status_banners,
 )
-from carnet.views.incidents import CATEGORY_ICONS, STATUS_LOOK
+from carnet.views.incidents import CATEGORY_ICONS, PHOTO, STATUS_LOOK, photo_image
 
 if TYPE_CHECKING:
     from carnet.incident_cases import DeskCases
+
+log = logging.getLogger(__name__)
+#: The save-file picker of each page (a strong reference: Flet drops services nothing refers to).
+_SAVERS: WeakKeyDictionary[Any, ft.FilePicker] = WeakKeyDictionary()
+
+
+async def save_bytes(name: str, data: bytes, extension: str) -> bool | None:
+    """Hand ``data`` to the platform as the file ``name``: True saved (a browser download counts), False
+    failed, None when the person closed the dialog without saving."""
+    try:
+        page = ft.context.page
+        picker = _SAVERS.get(page)
+        if picker is None:
+            picker = _SAVERS[page] = ft.FilePicker()
+        path = await picker.save_file(file_name=name, src_bytes=data, file_type=ft.FilePickerFileType.CUSTOM,
+                                      allowed_extensions=[extension])
+    except Exception as exc:  # noqa: BLE001 - a platform without the service: say so, don't crash
+        log.warning("file not saved: %s", type(exc).__name__)
+        return False
+    if page.web:
+        return True  # the browser downloads it; there is no path to report
+    return True if path else None
+
+
+def _download(desk: DeskCases, kind: str) -> Handler:
+    async def handler(_: Any = None) -> None:
+        made = await desk.weekly_file(kind)
+        if made is None:
+            return
+        name, data = made
+        desk.file_saved(name, await save_bytes(name, data, kind))
+
+    return handler
 
 
 def _chip(label: str, chosen: bool, on_click: Handler, tr: Translator) -> ft.Control:
@@ -136,6 +177,12 @@ class DeskCaseView:
         if incident.item_name:
             head.append(ft.Text(tr.t("desk_item", item=incident.item_name), size=16, weight=ft.FontWeight.W_700))
         body.append(section(incident.folio, head))
+        if incident.photos:
+            shown = [photo_image(tr, n, self._desk.photo_data.get(p.id), side=PHOTO,
+                                 missing=tr.t("desk_photo_failed") if p.id in self._desk.photo_failed
+                                 else tr.t("inc_photo_loading"))
+                     for n, p in enumerate(incident.photos, start=1)]
+            body.append(section(tr.t("desk_photos"), [ft.Row(shown, wrap=True, spacing=10, run_spacing=10)]))
         talk: list[ft.Control] = [_line(tr, "Familia" if tr.locale.startswith("es") else "Family",
                                         incident.description, incident.created_at)]
         for reply in incident.responses:
@@ -196,6 +243,13 @@ def build_weekly(state: AppState, tr: Translator, desk: DeskCases, *, on_back: H
     if figures is None:
         body.append(ft.Text(tr.t("desk_loading"), size=16))
     else:
+        body.append(ft.Row([
+            ft.FilledButton(content=ft.Text(tr.t("desk_download_csv"), size=16), icon=ft.Icons.DOWNLOAD,
+                            height=MIN_TOUCH, disabled=ui.busy, on_click=_download(desk, "csv"),
+                            style=ft.ButtonStyle(bgcolor=GREEN, color=ft.Colors.WHITE)),
+            ft.OutlinedButton(content=ft.Text(tr.t("desk_download_md"), size=16), icon=ft.Icons.DESCRIPTION,
+                              height=MIN_TOUCH, disabled=ui.busy, on_click=_download(desk, "md")),
+        ], wrap=True, spacing=8, run_spacing=8))
         def hours(value: float | None) -> str:
             return tr.t("desk_hours", hours=f"{value:.1f}") if value is not None else tr.t("desk_no_value")
         body.append(section(tr.t("desk_weekly"), [

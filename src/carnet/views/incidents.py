@@ -1,7 +1,17 @@
-""""Reportar un problema" (the form), "Mis reportes" (list) and one report (conversation, "No se resolvió")."""
+""""Reportar un problema" (the form, with up to three photos), "Mis reportes" (list) and one report
+(its photos, conversation, "No se resolvió").
+
+Photos are picked with Flet's ``FilePicker`` through a ``PickFiles`` client action on the "Agregar foto"
+button: the client opens the picker inside the tap itself (browsers, iOS Safari above all, open a file
+chooser only while handling the person's gesture; a ``pick_files()`` call from Python arrives too late
+there), and the files, with their bytes, come back through ``FilePicker.on_result``. The form view owns
+its picker (a strong reference while the form is on screen). Every photo on these screens is drawn from its
+thumbnail (a few KB), never the whole photo: a redraw stays light.
+"""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -10,8 +20,16 @@ import flet as ft
 from carnet import contract
 from carnet.agenda import Mark
 from carnet.i18n import Translator
-from carnet.incident_form import DESCRIPTION_MAX, ITEM_MAX, REASON_MAX, ReportForm
-from carnet.incidents import NEEDS_ITEM, IncidentChange, IncidentView, can_reopen, deadline_text, mx_time
+from carnet.incident_form import DESCRIPTION_MAX, ITEM_MAX, MAX_PHOTOS, ORIGINAL_MAX_BYTES, REASON_MAX, ReportForm
+from carnet.incidents import (
+    NEEDS_ITEM,
+    IncidentChange,
+    IncidentView,
+    ShownPhoto,
+    can_reopen,
+    deadline_text,
+    mx_time,
+)
 from carnet.state import AppState
 from carnet.views.common import (
     GREEN,
@@ -27,6 +45,9 @@ from carnet.views.common import (
 
 if TYPE_CHECKING:
     from carnet.incident_cases import IncidentCases
+
+log = logging.getLogger(__name__)
+THUMB = 104
 
 CATEGORY_ICONS: dict[contract.IncidentCategory, ft.IconData] = {
     contract.IncidentCategory.MEDICAMENTO: ft.Icons.MEDICATION,
@@ -80,6 +101,43 @@ class ReportFormView:
         self.item = ft.TextField(value=form.item_name, max_length=ITEM_MAX, text_size=17)
         self.description = ft.TextField(value=form.description, multiline=True, min_lines=3, max_lines=8,
                                         max_length=DESCRIPTION_MAX, text_size=17)
+        #: The photo picker service (registered with the page; kept referenced while the form lives).
+        self.picker = ft.FilePicker(on_result=self._picked)
+
+    async def _picked(self, e: Any) -> None:
+        """The picker's answer: each file's name and bytes (None when the platform gave none), prepared off
+        the event loop."""
+        picked = [(str(getattr(f, "name", "") or ""), _as_bytes(getattr(f, "bytes", None)))
+                  for f in (getattr(e, "files", None) or [])]
+        if picked:
+            await self._cases.add_photos(picked)
+
+    def _thumb(self, tr: Translator, n: int, photo_id: str, thumb: bytes) -> ft.Control:
+        image = photo_image(tr, n, thumb, missing="", side=THUMB)
+        return ft.Column([image, icon_button(ft.Icons.DELETE_OUTLINE, tr.t("inc_photo_remove", n=n),
+                                             lambda _, pid=photo_id: self._cases.remove_photo(pid),
+                                             color=ft.Colors.RED_900)],
+                         spacing=0, tight=True, horizontal_alignment=ft.CrossAxisAlignment.CENTER)
+
+    def _photos(self, form: ReportForm, tr: Translator) -> list[ft.Control]:
+        found: list[ft.Control] = [ft.Text(tr.t("inc_photos_hint", max=MAX_PHOTOS,
+                                                mb=ORIGINAL_MAX_BYTES // (1024 * 1024)), size=14,
+                                           color=ft.Colors.GREY_800)]
+        if form.photos:
+            found.append(ft.Row([self._thumb(tr, n, p.id, p.thumb) for n, p in enumerate(form.photos, start=1)],
+                                wrap=True, spacing=10, run_spacing=10))
+        if form.preparing:
+            found.append(ft.Row([ft.ProgressRing(width=22, height=22, stroke_width=3,
+                                                 semantics_label=tr.t("inc_photo_preparing")),
+                                 ft.Text(tr.t("inc_photo_preparing"), size=15)], spacing=8))
+        if "photos" in form.errors:
+            found.append(ft.Text(form.errors["photos"], color=ft.Colors.RED_900, size=15, weight=ft.FontWeight.W_600))
+        found.append(ft.OutlinedButton(
+            content=ft.Text(tr.t("inc_add_photo"), size=16), icon=ft.Icons.ADD_A_PHOTO, height=MIN_TOUCH,
+            disabled=len(form.photos) >= MAX_PHOTOS or bool(form.preparing),
+            action=ft.PickFiles(self.picker, file_type=ft.FilePickerFileType.IMAGE, allow_multiple=True,
+                                with_data=True, cancel_upload_on_window_blur=False)))
+        return found
 
     def _submit(self, _: Any = None) -> None:
         self.form.item_name = self.item.value or ""
@@ -151,11 +209,12 @@ class ReportFormView:
         self.description.hint_text = tr.t("inc_description_hint")
         self.description.error = errors.get("description")
         details.append(self.description)
-        details.append(ft.Text(tr.t("inc_photos_later"), size=13, color=ft.Colors.GREY_700))
         body.append(section(tr.t("inc_description"), details))
+        body.append(section(tr.t("inc_photos"), self._photos(form, tr)))
         body += [
             ft.FilledButton(content=ft.Text(tr.t("inc_submit"), size=17), icon=ft.Icons.SEND, height=56,
-                            on_click=self._submit, style=ft.ButtonStyle(bgcolor=GREEN, color=ft.Colors.WHITE)),
+                            on_click=self._submit, disabled=bool(form.preparing),
+                            style=ft.ButtonStyle(bgcolor=GREEN, color=ft.Colors.WHITE)),
             ft.Text(tr.t("inc_submit_note"), size=13, color=ft.Colors.GREY_700),
             ft.OutlinedButton(content=tr.t("cancel"), height=MIN_TOUCH, on_click=on_back),
         ]
@@ -237,6 +296,11 @@ class ReportView:
                 ft.OutlinedButton(content=tr.t("discard"), height=MIN_TOUCH,
                                   on_click=lambda _, i=view.item_id: on_discard(i))], spacing=8, wrap=True))
         body.append(section(tr.t("inc_report"), head))
+        shown = self._cases.photos(view)
+        if shown:
+            body.append(section(tr.t("inc_photos"), [
+                ft.Row([self._photo(tr, n, photo, on_retry, on_discard) for n, photo in enumerate(shown, start=1)],
+                       wrap=True, spacing=10, run_spacing=10)]))
         talk: list[ft.Control] = [_bubble(tr, tr.t("inc_you"), view.description, view.created_at, mine=True)]
         for reply in view.incident.responses if view.incident else []:
             mine = reply.author_role is contract.Role.GUARDIAN
@@ -270,6 +334,53 @@ class ReportView:
         bar = app_bar(view.folio or tr.t("my_reports"), tr, on_back=on_back, on_refresh=on_refresh,
                       syncing=state.syncing)
         return screen("/report/one", bar, body)
+
+    def _photo(self, tr: Translator, n: int, photo: ShownPhoto, on_retry: Handler,
+               on_discard: Handler) -> ft.Control:
+        lines: list[ft.Control] = [photo_image(tr, n, photo.data,
+                                               missing=tr.t("inc_photo_offline")
+                                               if photo.key in self._cases.photo_unavailable
+                                               else tr.t("inc_photo_loading"))]
+        if photo.mark is Mark.PENDING:
+            lines.append(ft.Row([ft.Icon(ft.Icons.CLOUD_UPLOAD, color=ft.Colors.BLUE_GREY_800, size=18),
+                                 ft.Text(tr.t("inc_photo_pending"), size=13, color=ft.Colors.BLUE_GREY_800,
+                                         expand=True)], spacing=4, width=PHOTO))
+        elif photo.mark is Mark.FAILED:
+            lines.append(ft.Text(tr.t("inc_photo_rejected", reason=photo.error or ""), size=14,
+                                 color=ft.Colors.RED_900, weight=ft.FontWeight.W_600, width=PHOTO))
+            lines.append(ft.Row([
+                ft.FilledButton(content=tr.t("retry"), height=MIN_TOUCH,
+                                on_click=lambda _, i=photo.key: on_retry(i)),
+                ft.OutlinedButton(content=tr.t("discard"), height=MIN_TOUCH,
+                                  on_click=lambda _, i=photo.key: on_discard(i))], spacing=8, wrap=True,
+                width=PHOTO))
+        return ft.Column(lines, spacing=4, tight=True)
+
+
+PHOTO = 168
+
+
+def photo_image(tr: Translator, n: int, data: bytes | None, *, missing: str, side: int = PHOTO) -> ft.Control:
+    """A report's photo (named for screen readers: "Foto n del reporte") from its thumbnail, or a placeholder
+    saying why it is not on screen. The bytes come from memory or the encrypted store: never a file or URL."""
+    if data is None:
+        return ft.Container(ft.Text(missing, size=13, color=ft.Colors.GREY_800, text_align=ft.TextAlign.CENTER),
+                            width=side, height=side, bgcolor=ft.Colors.GREY_200, border_radius=8, padding=8,
+                            alignment=ft.Alignment.CENTER)
+    return ft.Image(src=data, width=side, height=side, fit=ft.BoxFit.COVER, border_radius=8, cache_width=2 * side,
+                    semantics_label=tr.t("inc_photo_n", n=n))
+
+
+def _as_bytes(value: Any) -> bytes | None:
+    """The picker's bytes as ``bytes`` (msgpack gives bytes; a list of ints is accepted too)."""
+    if isinstance(value, bytes | bytearray):
+        return bytes(value)
+    if isinstance(value, list) and all(isinstance(v, int) for v in value):
+        try:
+            return bytes(value)
+        except ValueError:
+            return None
+    return None
 
 
 def _bubble(tr: Translator, who: str, text: str, when: datetime | None, *, mine: bool,

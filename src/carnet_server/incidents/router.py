@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from contextlib import AbstractContextManager
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Query, Response, UploadFile
+from fastapi import APIRouter, File, Query, Request, Response, UploadFile
+from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
 from carnet import contract
@@ -106,11 +108,47 @@ def reopen(incident_id: str, body: contract.ReopenRequest, user: CurrentUser, se
     return idem.respond(session, out, status=200)
 
 
-@router.post("/incidents/{incident_id}/photos", status_code=201, response_model=contract.Incident,
-             responses=_ERRORS)
+#: Room for the multipart framing around a photo of the largest size allowed.
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+class _BodyFirstRoute(APIRoute):
+    """Reads a keyed request's raw body before FastAPI parses the form, so ``IdempotencyDep`` can hash it
+    (Starlette keeps the body, as ``Request.body()`` does, and the form is parsed from it). A body larger
+    than any photo allowed is refused (413) without being held in memory."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def read_body_first(request: Request) -> Response:
+            if "idempotency-key" in request.headers:
+                cap = request.app.state.ctx.settings.incident_photo_max_bytes + MULTIPART_OVERHEAD
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > cap:
+                        raise ApiException(413, "photo_too_large")
+                    chunks.append(chunk)
+                request._body = b"".join(chunks)  # what Request.body() keeps
+            return await handler(request)
+
+        return read_body_first
+
+
+_photos = APIRouter(route_class=_BodyFirstRoute)
+
+
+@_photos.post("/incidents/{incident_id}/photos", status_code=201, response_model=contract.Incident,
+              responses=_ERRORS)
 def add_photo(incident_id: str, file: Annotated[UploadFile, File(description="A JPEG or PNG, at most 5 MB")],
-              user: CurrentUser, session: SessionDep, ctx: ContextDep, address: ClientAddress) -> contract.Incident:
-    """The child's guardian attaches a photo (multipart field ``file``); stored without EXIF or other metadata."""
+              user: CurrentUser, session: SessionDep, ctx: ContextDep, address: ClientAddress,
+              idem: IdempotencyDep) -> Response:
+    """The child's guardian attaches a photo (multipart field ``file``); stored without EXIF or other metadata.
+
+    With ``Idempotency-Key`` a retry gets the stored answer and adds nothing; the key covers the raw request
+    body, so a retry must send the same bytes (the app derives the multipart boundary from the key).
+    """
     limit = ctx.settings.incident_photo_max_bytes
     data = file.file.read(limit + 1)
     with _errors(session):
@@ -118,8 +156,10 @@ def add_photo(incident_id: str, file: Annotated[UploadFile, File(description="A 
                                 data_dir=ctx.settings.data_dir, max_bytes=limit,
                                 max_photos=ctx.settings.incident_max_photos, ip=address)
         out = service.incident_out(row, now=utcnow())
-    session.commit()
-    return out
+    return idem.respond(session, out, status=201)
+
+
+router.include_router(_photos)
 
 
 @router.get("/incidents/{incident_id}/photos/{photo_id}", responses={**_ERRORS, 200: {"content": {
