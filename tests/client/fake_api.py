@@ -483,30 +483,6 @@ class FakeBloodBank:
             return FakeApi.error(403, "forbidden", "Sin permiso.")
         return FakeApi.error(404, "not_found", "No encontrado.")
 
-    MAX_PHOTOS, PHOTO_MAX_BYTES = 3, 5 * 1024 * 1024
-
-    def _photo(self, incident: contract.Incident, request: httpx.Request, role: str) -> httpx.Response:
-        """Like the server: multipart field ``file``, JPEG/PNG by content, 5 MB, 3 per incident, guardian only."""
-        if role != "guardian":
-            return FakeApi.error(403, "forbidden", "Sin permiso.")
-        data = _multipart_file(request)
-        if data is None:
-            return FakeApi.error(422, "validation_error", "Falta el archivo.")
-        if len(data) > self.PHOTO_MAX_BYTES:
-            return FakeApi.error(413, "photo_too_large", "La foto pesa más de 5 MB.")
-        if not (data.startswith(b"\xff\xd8\xff") or data.startswith(b"\x89PNG\r\n\x1a\n")):
-            return FakeApi.error(415, "unsupported_media_type", "La foto debe ser una imagen JPEG o PNG.")
-        if len(incident.photos) >= self.MAX_PHOTOS:
-            return FakeApi.error(409, "too_many_photos", "El caso ya tiene 3 fotos, el máximo permitido.")
-        photo_id = f"ph-{uuid.uuid4().hex[:10]}"
-        kind = "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
-        self.photo_bytes[photo_id] = data
-        self.photos_stored += 1
-        photo = contract.IncidentPhoto(id=photo_id, content_type=kind, size=len(data),
-                                       url=f"/api/v1/incidents/{incident.id}/photos/{photo_id}")
-        saved = self._save(self._copy(incident, photos=[*incident.photos, photo], updated_at=_now()))
-        return httpx.Response(201, json=saved.model_dump(mode="json"))
-
     def _create(self, request: httpx.Request, role: str, patients: list[str]) -> httpx.Response:
         if role != "guardian":
             return FakeApi.error(403, "forbidden", "Solo familias.")
