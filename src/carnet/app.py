@@ -270,8 +270,11 @@ class CarnetUI:
             self.page.views.clear()
             self.page.views.append(view)
         self.page.update()
-        if self._pharmacy is not None and self._pharmacy.take_focus_request():
-            self.page.run_task(self._pharmacy.focus)  # the scanner field is ready for the next code
+        if self._pharmacy is not None and self._pharmacy.take_focus_request() \
+                and _platform(self.page) not in ("android", "ios"):
+            # The scanner field is ready for the next code. Not on a phone: there the focus would raise
+            # the soft keyboard over the result after every scan.
+            self.page.run_task(self._pharmacy.focus)
 
     # ---- background work ----------------------------------------------------
 
