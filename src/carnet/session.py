@@ -373,7 +373,7 @@ class AppSession:
         self.incidents = IncidentRepository(self.store, user.id)
         self.engine = SyncEngine(self.api, self.outbox, self.records, clock=self.clock, backoff=self.backoff,
                                  describe=self._describe_rejection, bookings=self.bookings,
-                                 incidents=self.incidents)
+                                 incidents=self.incidents, carnets=self.repo)
         self.state.phase = Phase.READY
         self.state.screen = Screen.CHILDREN
         self._load_from_repo()

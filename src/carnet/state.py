@@ -338,5 +338,20 @@ class CarnetRepository:
         self._store.put(self.user_id, self.CARNET, carnet.patient.id,
                         carnet.model_dump(mode="json"), fetched_at=fetched_at)
 
+    def put_cycle(self, cycle: contract.Cycle) -> bool:
+        """A cycle changed on the server (mixing status, confirmed, dispensed): update the cached carnet
+        holding it, keeping when that carnet was fetched. False when no cached carnet has it (the next
+        carnet read brings it)."""
+        found = False
+        for patient_id, record in self._store.get_kind(self.user_id, self.CARNET).items():
+            carnet = contract.Carnet.model_validate(record.value)
+            if any(c.id == cycle.id for c in carnet.cycles):
+                cycles = [cycle if c.id == cycle.id else c for c in carnet.cycles]
+                self._store.put(self.user_id, self.CARNET, patient_id,
+                                carnet.model_copy(update={"cycles": cycles}).model_dump(mode="json"),
+                                fetched_at=record.fetched_at)
+                found = True
+        return found
+
     def save_jwks(self, jwks: dict[str, Any], *, fetched_at: datetime) -> None:
         self._store.put(self.user_id, self.JWKS, "", jwks, fetched_at=fetched_at)

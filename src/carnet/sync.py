@@ -22,7 +22,10 @@ reopening is the ``Incident`` with its replies) and their photos (type
 ``incident_photo``: the bytes wait encrypted in the store and go as a multipart
 upload once the report has its server id; the answer is the ``Incident``, and
 the bytes leave the phone's queue with the item, its thumbnail staying as the
-server photo's, so it is not downloaded again). Other types are skipped.
+server photo's, so it is not downloaded again); and, when the
+:class:`~carnet.state.CarnetRepository` is given, cycles (type ``cycle``: a
+mixing status, a confirmation or a dispensation updates the cached carnet, so
+it shows offline before the next carnet read). Other types are skipped.
 
 Pull: pages of ``GET /sync`` are applied each in one transaction together with
 the cursor they lead to, so the cursor never runs ahead of the data. ``reset``
@@ -66,6 +69,7 @@ from carnet.api import (
     SyncAnswer,
 )
 from carnet.outbox import Backoff, Outbox, OutboxItem, OutboxState, WriteOp, is_local_id
+from carnet.state import CarnetRepository
 
 __all__ = ["SyncEngine", "SyncReport", "SyncTransport"]
 
@@ -116,7 +120,7 @@ class SyncEngine:
     def __init__(self, transport: SyncTransport, outbox: Outbox, records: AgendaRepository, *,
                  clock: Callable[[], datetime], backoff: Backoff | None = None, page_limit: int = 200,
                  describe: Callable[[ApiError], str] = str, bookings: BookingRepository | None = None,
-                 incidents: IncidentRepository | None = None) -> None:
+                 incidents: IncidentRepository | None = None, carnets: CarnetRepository | None = None) -> None:
         self.transport = transport
         self.outbox = outbox
         self.records = records
@@ -124,6 +128,8 @@ class SyncEngine:
         self.bookings = bookings
         #: Incident reports (None: not carried).
         self.incidents = incidents
+        #: Cached carnets, whose cycles ``cycle`` changes update (None: not carried).
+        self.carnets = carnets
         self.clock = clock
         self.backoff = backoff or Backoff()
         self.page_limit = page_limit
@@ -335,6 +341,10 @@ class SyncEngine:
             (change.id, contract.Incident.model_validate(change.data) if change.op == "upsert" else None)
             for change in page.changes if change.type == contract.SyncType.INCIDENT
         ] if self.incidents is not None else []
+        cycles = [
+            contract.Cycle.model_validate(change.data)
+            for change in page.changes if change.type == contract.SyncType.CYCLE and change.op == "upsert"
+        ] if self.carnets is not None else []
         with self.records.transaction():
             if page.reset or before.needs_reset:
                 self.records.clear_appointments()
@@ -359,6 +369,9 @@ class SyncEngine:
                     self.incidents.delete_incident(record_id)
                 else:
                     self.incidents.put_incident(incident)
+            for cycle in cycles:
+                assert self.carnets is not None
+                self.carnets.put_cycle(cycle)
             caught_up = not page.has_more
             self.records.save_position(SyncPosition(
                 cursor=page.cursor, etag=etag if caught_up else None,

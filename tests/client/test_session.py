@@ -73,6 +73,31 @@ async def test_carnet_and_qr_open_offline_after_one_login(make_session, secrets,
     await second.close()
 
 
+async def test_a_cycle_change_from_sync_updates_the_cached_carnet_offline(make_session, secrets,
+                                                                          fake_api: FakeApi) -> None:
+    session = make_session(secrets)
+    await session.start()
+    await session.login("madre.demo", "carnet-demo")
+    session.select_child("p-valentina")
+    carnet, fetched_at = session.repo.carnet("p-valentina")  # type: ignore[union-attr]
+    cycle = next(c for c in carnet.cycles if c.id == "c2")
+    assert cycle.mixing.status == "en_preparacion"
+
+    # The provider reported the mixture ready: the server sends the cycle as a sync change.
+    ready = cycle.model_copy(update={"mixing": {"status": "lista"}}).model_dump(mode="json")
+    fake_api.agenda.put_record("cycle", {**ready, "patient_id": "p-valentina"})
+    fake_api.agenda.put_record("cycle", {**ready, "id": "c-elsewhere", "patient_id": "p-valentina"})
+    report = await session.engine.run()  # type: ignore[union-attr]
+    assert report.pulled >= 2
+
+    fake_api.offline = True
+    carnet_after, fetched_after = session.repo.carnet("p-valentina")  # type: ignore[union-attr]
+    assert next(c for c in carnet_after.cycles if c.id == "c2").mixing.status == "lista"
+    assert [c.id for c in carnet_after.cycles] == [c.id for c in carnet.cycles]  # an unknown cycle adds nothing
+    assert fetched_after == fetched_at  # the carnet itself was not read again
+    await session.close()
+
+
 @pytest.mark.parametrize(("setup", "expected"), [
     ("wrong_password", "Usuario o contraseña incorrectos."),
     ("rate_limited", "Demasiados intentos. Intenta de nuevo en 3 minutos."),
