@@ -28,3 +28,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
         if os.environ.get(env) and (item.get_closest_marker(marker) or marker in reason.lower()):
             report.outcome = "failed"
             report.longrepr = f"{env} is set, but the test was skipped: {reason}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector):  # type: ignore[no-untyped-def]
+    """The same for a whole module skipped while it is collected (tests/browser/support.py does that)."""
+    outcome = yield
+    report = outcome.get_result()
+    if not report.skipped:
+        return
+    reason = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    for marker, env in _REQUIRED.items():
+        if os.environ.get(env) and (marker in reason.lower() or f"tests/{marker}" in str(collector.path)):
+            report.outcome = "failed"
+            report.longrepr = f"{env} is set, but the module was skipped: {reason}"

@@ -12,15 +12,13 @@ import re
 from pathlib import Path
 
 import pytest
-
-from tests.browser.test_blood_bank_browser import log_in
-from tests.browser.test_carnet_browser import (
+from tests.browser.support import (
+    _painted,
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
     Image,
-    _painted,
-    api,  # noqa: F401  (fixture)
+    log_in,
     open_app,
     playwright_api,
     screenshot_when_painted,

@@ -18,18 +18,23 @@ import pytest
 
 from carnet.agenda import MX
 from carnet.i18n import Translator
-from tests.browser.test_carnet_browser import (
+from tests.browser.support import (
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
-    PASSWORD,
-    api,  # noqa: F401  (fixture)
+    click_and_wait,
+    click_in_view,
+    into_view,
+    log_in,
     open_app,
+    PASSWORD,
     playwright_api,
+    reveal,
     screenshot_when_painted,
     shows,
     start_app,
     stop,
+    type_into,
     wait_for,
 )
 
@@ -53,105 +58,6 @@ def reference(api_url: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         banks = client.get("/api/v1/blood-banks", headers=headers).json()
         questions = client.get("/api/v1/blood-bank/questionnaire", headers=headers).json()
     return next(b for b in banks if "Siglo XXI" in b["unit"]["name"]), questions
-
-
-def log_in(page, username: str, arrived) -> None:  # type: ignore[no-untyped-def]
-    """Type the credentials (checking what each field holds) and log in until ``arrived`` shows."""
-    wait_for("the login form", page.get_by_role("textbox", name="Usuario").count)
-    problem = page.get_by_text(re.compile("Usuario o contraseña incorrectos|Escribe tu usuario"))
-    enter = page.get_by_role("button", name="Entrar")
-    for _ in range(3):
-        # A login still running keeps the form disabled (and may show the last attempt's message).
-        wait_for("home, or the login form ready", lambda: arrived.count() or (enter.count() and enter.is_enabled()))
-        if arrived.count():
-            return
-        type_into(page, "Usuario", username)
-        type_into(page, "Contraseña", PASSWORD)
-        page.get_by_role("button", name="Entrar").click()
-        wait_for(f"{username}: home or a login message", lambda: arrived.count() or problem.count())
-        if arrived.count():
-            return
-    wait_for(f"{username} logged in", arrived.count)
-
-
-def reveal(page, locator, what: str, *, down: bool = True) -> None:  # type: ignore[no-untyped-def]
-    """Scroll the screen (mouse wheel over the canvas) until ``locator`` is in the accessibility tree.
-
-    Flutter leaves controls far outside the viewport out of the tree; the wait is bounded and polls.
-    """
-    def found() -> bool:
-        if locator.count():
-            return True
-        page.mouse.move(195, 420)
-        page.mouse.wheel(0, 350 if down else -350)
-        return bool(locator.count())
-
-    wait_for(what, found)
-
-
-def into_view(page, locator, what: str) -> None:  # type: ignore[no-untyped-def]
-    """Scroll until ``locator`` sits clear of the app bar and the navigation bar (bounded, polls).
-
-    At the end of a screen that can't scroll further, a control wholly inside the viewport will do.
-    """
-    last: list[float] = []
-
-    def placed() -> bool:
-        box = locator.first.bounding_box()
-        if box is None:
-            return False
-        if 80 <= box["y"] <= 660:
-            return True
-        if last and abs(last[-1] - box["y"]) < 1 and box["y"] + box["height"] <= 844:
-            return True  # nothing left to scroll
-        last.append(box["y"])
-        page.mouse.move(195, 420)
-        page.mouse.wheel(0, box["y"] - 340)
-        return False
-
-    wait_for(what, placed)
-
-
-def type_into(page, name: str, text: str) -> None:  # type: ignore[no-untyped-def]
-    """Click a text field, wait until *that* field has the focus, type; check what it holds, else type again."""
-    field = page.get_by_role("textbox", name=name)
-    reveal(page, field, f"the field {name}")
-    into_view(page, field, f"the field {name} on screen")
-    is_focused = "e => e === document.activeElement"
-    for _ in range(3):
-        field.first.click()
-        try:
-            wait_for(f"{name} focused", lambda: field.first.evaluate(is_focused), seconds=5.0)
-        except AssertionError:
-            continue  # the click did not reach the field (Flutter was still laying out): click again
-        page.keyboard.press("Control+A")
-        page.keyboard.type(text)
-        if field.first.evaluate("e => e.value") == text:
-            return
-    raise AssertionError(f"could not type into {name}")
-
-
-def click_and_wait(page, name: str, done: str) -> None:  # type: ignore[no-untyped-def]
-    """Click the button ``name`` (scrolled into view) until the button ``done`` shows; bounded."""
-    button = page.get_by_role("button", name=name, exact=True)
-    target = page.get_by_role("button", name=done, exact=True)
-    reveal(page, button, name)
-    for _ in range(3):
-        into_view(page, button, f"{name} on screen")
-        button.first.click()
-        try:
-            wait_for(done, target.count, seconds=10.0)
-            return
-        except AssertionError:
-            if not button.count():
-                reveal(page, button, name)
-    wait_for(done, target.count)
-
-
-def click_in_view(page, locator, what: str) -> None:  # type: ignore[no-untyped-def]
-    reveal(page, locator, what)
-    into_view(page, locator, f"{what} on screen")
-    locator.first.click()
 
 
 def test_guardian_books_a_donor_and_staff_checks_in(api, tmp_path: Path) -> None:  # noqa: F811

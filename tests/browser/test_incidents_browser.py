@@ -20,20 +20,23 @@ import pytest
 from PIL import Image
 
 from carnet.agenda import MX
-
-from tests.browser.test_blood_bank_browser import click_and_wait, click_in_view, into_view, log_in, reveal, type_into
-from tests.browser.test_carnet_browser import (
+from tests.browser.support import (
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
-    PASSWORD,
-    api,  # noqa: F401  (fixture)
+    click_and_wait,
+    click_in_view,
+    into_view,
+    log_in,
     open_app,
+    PASSWORD,
     playwright_api,
+    reveal,
     screenshot_when_painted,
     shows,
     start_app,
     stop,
+    type_into,
     wait_for,
 )
 

@@ -22,14 +22,14 @@ import httpx
 import pytest
 
 from carnet.i18n import Translator
-from tests.browser.test_blood_bank_browser import click_in_view, log_in
-from tests.browser.test_carnet_browser import (
+from tests.browser.support import (
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
-    PASSWORD,
-    api,  # noqa: F401  (fixture)
+    click_in_view,
+    log_in,
     open_app,
+    PASSWORD,
     playwright_api,
     screenshot_when_painted,
     shows,

@@ -1,0 +1,267 @@
+"""What every browser test shares: the web app as a child process, polling, screenshots, reading the
+screen through Flutter's accessibility tree, logging in.
+
+Importing this module skips the importing test module when Playwright, zxing-cpp, Pillow or Chromium
+are missing (CI requires them: CARNET_REQUIRE_BROWSER turns those skips into failures).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.support.processes import BIN, free_port, stop, wait_until_http_ok
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = os.environ.get("CARNET_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+UI_SECONDS = 60.0
+PASSWORD = "carnet-demo"
+
+playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+zxingcpp = pytest.importorskip("zxingcpp", reason="zxing-cpp is not installed")
+Image = pytest.importorskip("PIL.Image", reason="pillow is not installed")
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"browser: no Chromium at {CHROMIUM}", allow_module_level=True)
+
+
+# ---- processes -------------------------------------------------------------------------------
+
+
+@dataclass
+class WebApp:
+    url: str
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+
+
+def start_app(api_url: str, home: Path, *, env: dict[str, str] | None = None) -> WebApp:
+    """``carnet --web`` on a free port, with its own data dir and a test-only keyring file."""
+    port = free_port()
+    home.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "CARNET_API_URL": api_url,
+        "CARNET_APP_DATA": str(home / "app-data"),
+        "FLET_APP_STORAGE_DATA": str(home / "app-data"),
+        "XDG_DATA_HOME": str(home / "xdg"),
+        "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring",
+        "CARNET_ALLOW_INSECURE_KEYRING": "1",
+        "FLET_FORCE_WEB_SERVER": "true",
+        **(env or {}),
+    }
+    env.pop("DISPLAY", None)
+    log_path = home / "app.log"
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen([str(BIN / "carnet"), "--web", "--port", str(port)], env=env, cwd=ROOT,
+                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+    app = WebApp(f"http://127.0.0.1:{port}", proc, log_path)
+    try:
+        wait_until_http_ok(app.url, proc)
+    except BaseException:
+        stop(proc)
+        raise
+    return app
+
+
+# ---- browser helpers --------------------------------------------------------------------------
+
+
+def wait_for(what: str, check: Callable[[], object], seconds: float = UI_SECONDS) -> object:
+    """Poll ``check`` until it returns something truthy; fail after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.1)  # poll interval, not a wait for state
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def open_app(page, url: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(url)
+    page.wait_for_selector("flt-semantics-placeholder", state="attached", timeout=UI_SECONDS * 1000)
+    # Flutter draws on a canvas; this turns on its accessibility tree (DOM nodes with roles/names).
+    page.evaluate("document.querySelector('flt-semantics-placeholder').click()")
+
+
+def _painted(png: bytes, box: dict[str, float], min_fraction: float = 0.5) -> bool:
+    """Whether the canvas under ``box`` is filled by the control (not the blank loading page).
+
+    The accessibility tree is updated a few frames before the canvas: a node can
+    exist while the old frame (or the loading spinner) is still on screen.
+    """
+    image = Image.open(io.BytesIO(png)).convert("L")
+    histogram = image.histogram()
+    background = max(range(256), key=histogram.__getitem__)
+    crop = image.crop((int(box["x"]), int(box["y"]), int(box["x"] + box["width"]),
+                       int(box["y"] + box["height"])))
+    pixels = crop.tobytes()
+    differing = sum(1 for value in pixels if abs(value - background) > 8)
+    return bool(pixels) and differing / len(pixels) > min_fraction
+
+
+def screenshot_when_painted(page, locator, name: str,  # type: ignore[no-untyped-def]
+                            min_fraction: float = 0.5) -> bytes:
+    """Save a screenshot once the canvas has painted what the accessibility tree already shows."""
+    box = locator.bounding_box()
+
+    def shot() -> bytes | None:
+        png = page.screenshot()
+        return png if _painted(png, box, min_fraction) else None
+
+    png = wait_for(f"{name} painted", shot)
+    assert isinstance(png, bytes)
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / name).write_bytes(png)
+    return png
+
+
+def read_qr(png: bytes) -> str | None:
+    image = Image.open(io.BytesIO(png)).convert("L")
+    found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+    return found[0].text if found else None
+
+
+def qr_from_screen(page, name: str, *, also_painted=None) -> str:  # type: ignore[no-untyped-def]
+    """Screenshots until the QR on screen decodes (and ``also_painted`` shows); saves that one."""
+    holder: dict[str, bytes] = {}
+    box = also_painted.bounding_box() if also_painted is not None else None
+
+    def decoded() -> str | None:
+        png = page.screenshot()
+        if box is not None and not _painted(png, box):
+            return None
+        text = read_qr(png)
+        if text:
+            holder["png"] = png
+        return text
+
+    text = wait_for("a readable QR on screen", decoded)
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / name).write_bytes(holder["png"])
+    assert isinstance(text, str)
+    return text
+
+
+def shows(page, text: str) -> int:  # type: ignore[no-untyped-def]
+    """How many nodes show ``text``: as text, or inside a merged accessible label (cards)."""
+    return page.get_by_text(text, exact=False).count() + page.get_by_label(text, exact=False).count()
+
+
+def tamper(token: str) -> str:
+    """Change one character in the middle of the signature."""
+    head, payload, signature = token.split(".")
+    i = len(signature) // 2
+    swapped = "B" if signature[i] != "B" else "C"
+    return ".".join([head, payload, signature[:i] + swapped + signature[i + 1:]])
+
+
+def log_in(page, username: str, arrived) -> None:  # type: ignore[no-untyped-def]
+    """Type the credentials (checking what each field holds) and log in until ``arrived`` shows."""
+    wait_for("the login form", page.get_by_role("textbox", name="Usuario").count)
+    problem = page.get_by_text(re.compile("Usuario o contraseña incorrectos|Escribe tu usuario"))
+    enter = page.get_by_role("button", name="Entrar")
+    for _ in range(3):
+        # A login still running keeps the form disabled (and may show the last attempt's message).
+        wait_for("home, or the login form ready", lambda: arrived.count() or (enter.count() and enter.is_enabled()))
+        if arrived.count():
+            return
+        type_into(page, "Usuario", username)
+        type_into(page, "Contraseña", PASSWORD)
+        page.get_by_role("button", name="Entrar").click()
+        wait_for(f"{username}: home or a login message", lambda: arrived.count() or problem.count())
+        if arrived.count():
+            return
+    wait_for(f"{username} logged in", arrived.count)
+
+
+def reveal(page, locator, what: str, *, down: bool = True) -> None:  # type: ignore[no-untyped-def]
+    """Scroll the screen (mouse wheel over the canvas) until ``locator`` is in the accessibility tree.
+
+    Flutter leaves controls far outside the viewport out of the tree; the wait is bounded and polls.
+    """
+    def found() -> bool:
+        if locator.count():
+            return True
+        page.mouse.move(195, 420)
+        page.mouse.wheel(0, 350 if down else -350)
+        return bool(locator.count())
+
+    wait_for(what, found)
+
+
+def into_view(page, locator, what: str) -> None:  # type: ignore[no-untyped-def]
+    """Scroll until ``locator`` sits clear of the app bar and the navigation bar (bounded, polls).
+
+    At the end of a screen that can't scroll further, a control wholly inside the viewport will do.
+    """
+    last: list[float] = []
+
+    def placed() -> bool:
+        box = locator.first.bounding_box()
+        if box is None:
+            return False
+        if 80 <= box["y"] <= 660:
+            return True
+        if last and abs(last[-1] - box["y"]) < 1 and box["y"] + box["height"] <= 844:
+            return True  # nothing left to scroll
+        last.append(box["y"])
+        page.mouse.move(195, 420)
+        page.mouse.wheel(0, box["y"] - 340)
+        return False
+
+    wait_for(what, placed)
+
+
+def type_into(page, name: str, text: str) -> None:  # type: ignore[no-untyped-def]
+    """Click a text field, wait until *that* field has the focus, type; check what it holds, else type again."""
+    field = page.get_by_role("textbox", name=name)
+    reveal(page, field, f"the field {name}")
+    into_view(page, field, f"the field {name} on screen")
+    is_focused = "e => e === document.activeElement"
+    for _ in range(3):
+        field.first.click()
+        try:
+            wait_for(f"{name} focused", lambda: field.first.evaluate(is_focused), seconds=5.0)
+        except AssertionError:
+            continue  # the click did not reach the field (Flutter was still laying out): click again
+        page.keyboard.press("Control+A")
+        page.keyboard.type(text)
+        if field.first.evaluate("e => e.value") == text:
+            return
+    raise AssertionError(f"could not type into {name}")
+
+
+def click_and_wait(page, name: str, done: str) -> None:  # type: ignore[no-untyped-def]
+    """Click the button ``name`` (scrolled into view) until the button ``done`` shows; bounded."""
+    button = page.get_by_role("button", name=name, exact=True)
+    target = page.get_by_role("button", name=done, exact=True)
+    reveal(page, button, name)
+    for _ in range(3):
+        into_view(page, button, f"{name} on screen")
+        button.first.click()
+        try:
+            wait_for(done, target.count, seconds=10.0)
+            return
+        except AssertionError:
+            if not button.count():
+                reveal(page, button, name)
+    wait_for(done, target.count)
+
+
+def click_in_view(page, locator, what: str) -> None:  # type: ignore[no-untyped-def]
+    reveal(page, locator, what)
+    into_view(page, locator, f"{what} on screen")
+    locator.first.click()
