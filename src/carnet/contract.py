@@ -67,6 +67,7 @@ __all__ = [
     "Protocol",
     "QrCode",
     "RefreshRequest",
+    "PasswordChange",
     "Role",
     "TokenResponse",
     "Unit",
@@ -180,6 +181,13 @@ class LoginRequest(_Request):
 
 class RefreshRequest(_Request):
     refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=512)]
+
+
+class PasswordChange(_Request):
+    """POST /api/v1/auth/password (any role): 204, and every session of the account ends (log in again)."""
+
+    current_password: Annotated[str, StringConstraints(min_length=1, max_length=256, strip_whitespace=False)]
+    new_password: Annotated[str, StringConstraints(min_length=1, max_length=256, strip_whitespace=False)]
 
 
 class UserOut(_Response):

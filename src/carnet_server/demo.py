@@ -27,7 +27,8 @@ from carnet_server.db import utcnow
 from carnet_server.incidents.demo import seed_incidents
 from carnet_server.mixing.demo import seed_confirmed_cycle
 from carnet_server.patients.tables import (
-    Cycle, CycleDrug, Diagnosis, GuardianPatient, MedicalUnit, Patient, Protocol, UserUnit,
+    Cycle, CycleDrug, Diagnosis, GuardianPatient, MedicalUnit, Patient, Protocol, UserUnit, curp_check_digit,
+    nss_check_digit,
 )
 
 __all__ = ["DEMO_PASSWORD", "DEMO_USERS", "DatabaseNotEmpty", "curp_check_digit", "nss_check_digit", "seed"]
@@ -37,23 +38,6 @@ DEMO_PASSWORD = "carnet-demo"
 
 class DatabaseNotEmpty(Exception):
     """The database already has users: demo data only goes into an empty one."""
-
-
-def nss_check_digit(first10: str) -> str:
-    """The IMSS NSS check digit (Luhn over the first ten digits)."""
-    total = 0
-    for i, ch in enumerate(first10):
-        d = int(ch) * (2 if i % 2 else 1)
-        total += d - 9 if d > 9 else d
-    return str((10 - total % 10) % 10)
-
-
-_CURP_ALPHABET = "0123456789ABCDEFGHIJKLMNÑOPQRSTUVWXYZ"
-
-
-def curp_check_digit(first17: str) -> str:
-    total = sum(_CURP_ALPHABET.index(ch) * (18 - i) for i, ch in enumerate(first17))
-    return str((10 - total % 10) % 10)
 
 
 def _nss(first10: str) -> str:

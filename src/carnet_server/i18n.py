@@ -43,6 +43,22 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         "es": "Demasiados intentos. Intente de nuevo en {minutes} min.",
         "en": "Too many attempts. Try again in {minutes} min.",
     },
+    "wrong_current_password": {
+        "es": "La contraseña actual no es correcta.",
+        "en": "The current password is wrong.",
+    },
+    "password_too_short": {
+        "es": "La nueva contraseña debe tener al menos {min} caracteres.",
+        "en": "The new password must have at least {min} characters.",
+    },
+    "password_is_username": {
+        "es": "La nueva contraseña no puede ser igual a su usuario.",
+        "en": "The new password cannot be your username.",
+    },
+    "password_unchanged": {
+        "es": "La nueva contraseña debe ser distinta de la actual.",
+        "en": "The new password must differ from the current one.",
+    },
     "forbidden": {
         "es": "Su cuenta no tiene permiso para esta acción.",
         "en": "Your account is not allowed to do this.",
@@ -62,6 +78,14 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         "en": "Something went wrong on the server. Please try again later.",
     },
     "http_error": {"es": "Error en la solicitud.", "en": "Request error."},
+    "payload_too_large": {
+        "es": "La solicitud es demasiado grande (máximo {max_kb} KB).",
+        "en": "The request is too large (at most {max_kb} KB).",
+    },
+    "rate_limited": {
+        "es": "Demasiadas solicitudes seguidas de este tipo. Intente de nuevo en {seconds} s.",
+        "en": "Too many requests of this kind in a row. Try again in {seconds} s.",
+    },
     # agenda
     "appointment_not_found": {"es": "No se encontró la cita.", "en": "Appointment not found."},
     "hospital_appointment": {

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+import pytest
 from fastapi import FastAPI
+from sqlalchemy import select
 from starlette.testclient import TestClient
 
+from carnet_server.audit import AuditEntry
 from carnet_server.auth import service
 from carnet_server.context import Context
 from carnet_server.db import utcnow
+from carnet_server.settings import Settings
 from tests.server.conftest import assert_error, bearer, login
 
 
@@ -96,10 +102,58 @@ def test_refresh_rotates(client: TestClient) -> None:
     second = response.json()
     assert second["refresh_token"] != first["refresh_token"]
     assert client.get("/api/v1/me", headers=bearer(second["access_token"])).status_code == 200
-    # the old refresh token no longer works, the new one does
+    # the new refresh token works once too, and rotates again
+    third = client.post("/api/v1/auth/refresh", json={"refresh_token": second["refresh_token"]})
+    assert third.status_code == 200
+    assert third.json()["refresh_token"] not in (first["refresh_token"], second["refresh_token"])
+    assert client.get("/api/v1/me", headers=bearer(third.json()["access_token"])).status_code == 200
+
+
+def test_reusing_a_used_refresh_token_revokes_the_whole_family(client: TestClient, ctx: Context) -> None:
+    first = login(client, "madre.demo")
+    second = client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}).json()
+    third = client.post("/api/v1/auth/refresh", json={"refresh_token": second["refresh_token"]}).json()
+    other_session = login(client, "madre.demo")
+    # the first token again: someone else holds a copy → 401, and the family ends
     assert_error(client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}),
                  401, "invalid_refresh_token")
-    assert client.post("/api/v1/auth/refresh", json={"refresh_token": second["refresh_token"]}).status_code == 200
+    assert_error(client.post("/api/v1/auth/refresh", json={"refresh_token": third["refresh_token"]}),
+                 401, "invalid_refresh_token")
+    for tokens in (first, second, third):  # every access token of the session stops at once
+        assert_error(client.get("/api/v1/me", headers=bearer(tokens["access_token"])), 401, "invalid_token")
+    # another login of the same account is a different family: untouched
+    assert client.get("/api/v1/me", headers=bearer(other_session["access_token"])).status_code == 200
+    assert client.post("/api/v1/auth/refresh",
+                       json={"refresh_token": other_session["refresh_token"]}).status_code == 200
+    with ctx.sessions() as session:
+        reuse = session.scalars(select(AuditEntry).where(AuditEntry.action == "auth.refresh_reuse")).all()
+    assert len(reuse) == 1 and reuse[0].actor_role == "guardian"
+    assert first["refresh_token"] not in str(reuse[0].detail)
+
+
+def test_a_revoked_refresh_token_presented_again_is_refused(client: TestClient) -> None:
+    tokens = login(client, "padre.demo")
+    assert client.post("/api/v1/auth/logout", headers=bearer(tokens["access_token"])).status_code == 204
+    for _ in range(2):
+        assert_error(client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}),
+                     401, "invalid_refresh_token")
+
+
+def test_refresh_race_one_wins_the_loser_counts_as_reuse(ctx: Context) -> None:
+    """Two refreshes with the same token, one after the other in the database's order: the first
+    claims it, the second finds it used — reuse — and ends the family (no grace period)."""
+    with ctx.sessions() as session:
+        tokens = service.login(session, ctx=ctx, username="madre.demo", password="carnet-demo", address="a")
+    now = utcnow()
+    with ctx.sessions() as a, ctx.sessions() as b:
+        winner = service.refresh(a, ctx=ctx, refresh_token=tokens.refresh_token, now=now)
+        with pytest.raises(service.InvalidRefreshToken):
+            service.refresh(b, ctx=ctx, refresh_token=tokens.refresh_token, now=now)
+    with ctx.sessions() as session:
+        with pytest.raises(service.InvalidRefreshToken):
+            service.refresh(session, ctx=ctx, refresh_token=winner.refresh_token)
+        with pytest.raises(service.InvalidAccessToken):
+            service.authenticate(session, ctx=ctx, access_token=winner.access_token)
 
 
 def test_refresh_unknown_and_expired(client: TestClient, ctx: Context) -> None:
@@ -155,3 +209,43 @@ def test_me_staff_and_admin(client: TestClient, auth: Callable[[str], dict[str, 
     assert desk["role"] == "case_desk" and len(desk["units"]) == 2
     admin = client.get("/api/v1/me", headers=auth("admin.demo")).json()
     assert admin["role"] == "admin" and len(admin["units"]) == 4
+
+
+def test_concurrent_refreshes_with_one_token_exactly_one_wins(ctx: Context) -> None:
+    """Real threads, each with its own connection, start together: the conditional UPDATE lets one through."""
+    with ctx.sessions() as session:
+        tokens = service.login(session, ctx=ctx, username="madre.demo", password="carnet-demo", address="a")
+    start = threading.Barrier(4)
+
+    def attempt() -> service.IssuedTokens | None:
+        start.wait(timeout=30)
+        with ctx.sessions() as session:
+            try:
+                return service.refresh(session, ctx=ctx, refresh_token=tokens.refresh_token)
+            except service.InvalidRefreshToken:
+                return None
+
+    with ThreadPoolExecutor(4) as pool:
+        results = [f.result(timeout=60) for f in [pool.submit(attempt) for _ in range(4)]]
+    winners = [r for r in results if r is not None]
+    assert len(winners) == 1
+    with ctx.sessions() as session:  # the losers counted as reuse: the winner's pair is dead too
+        with pytest.raises(service.InvalidAccessToken):
+            service.authenticate(session, ctx=ctx, access_token=winners[0].access_token)
+        with pytest.raises(service.InvalidRefreshToken):
+            service.refresh(session, ctx=ctx, refresh_token=winners[0].refresh_token)
+
+
+def test_access_tokens_live_fifteen_minutes(ctx: Context) -> None:
+    assert Settings.model_fields["access_token_minutes"].default == 15  # the default outside tests too
+    issued = utcnow()
+    with ctx.sessions() as session:
+        tokens = service.login(session, ctx=ctx, username="madre.demo", password="carnet-demo", address="a",
+                               now=issued)
+        assert tokens.expires_in == 15 * 60
+        alive = service.authenticate(session, ctx=ctx, access_token=tokens.access_token,
+                                     now=issued + timedelta(minutes=14, seconds=59))
+        assert alive.role == "guardian"
+        with pytest.raises(service.InvalidAccessToken):
+            service.authenticate(session, ctx=ctx, access_token=tokens.access_token,
+                                 now=issued + timedelta(minutes=15, seconds=1))

@@ -1,4 +1,4 @@
-"""Routes of the auth domain: login, refresh, logout, and who am I."""
+"""Routes of the auth domain: login, refresh, logout, password change, and who am I."""
 
 from __future__ import annotations
 
@@ -53,6 +53,29 @@ def refresh(body: contract.RefreshRequest, session: SessionDep, ctx: ContextDep)
 def logout(user: CurrentUser, session: SessionDep, address: ClientAddress) -> Response:
     """End this session: its access and refresh tokens stop working."""
     service.logout(session, principal=user, address=address)
+    return Response(status_code=204)
+
+
+@router.post("/auth/password", status_code=204, response_class=Response,
+             responses={**_ERRORS, 429: {"model": contract.ErrorBody}})
+def change_password(body: contract.PasswordChange, user: CurrentUser, session: SessionDep, ctx: ContextDep,
+                    address: ClientAddress) -> Response:
+    """Change the caller's password; every session of the account ends, this one included.
+
+    A wrong current password is 422 ``wrong_current_password`` (not 401: the access token is fine,
+    and a 401 would make the app refresh and retry); failures count towards the login throttle.
+    """
+    try:
+        service.change_password(session, ctx=ctx, principal=user, current_password=body.current_password,
+                                new_password=body.new_password, address=address)
+    except service.Throttled as exc:
+        raise TooManyRequests(exc.retry_after) from exc
+    except service.WrongCurrentPassword as exc:
+        raise ApiException(422, "wrong_current_password") from exc
+    except service.WeakPassword as exc:
+        raise ApiException(422, exc.code, params={"min": service.MIN_PASSWORD_LENGTH}) from exc
+    except service.InvalidAccessToken as exc:
+        raise NotAuthenticated("invalid_token") from exc
     return Response(status_code=204)
 
 

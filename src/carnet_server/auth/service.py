@@ -1,10 +1,29 @@
-"""Login, refresh, logout and access-token checks (no HTTP here).
+"""Login, refresh, logout, password change and access-token checks (no HTTP here).
 
     AuthFailure
      ├── InvalidCredentials      wrong username or password (same for both)
      ├── Throttled               too many failures; ``retry_after`` seconds
      ├── InvalidRefreshToken     unknown, used, revoked or expired
-     └── InvalidAccessToken      bad or expired JWT, or its session ended
+     ├── InvalidAccessToken      bad or expired JWT, or its session ended
+     ├── WrongCurrentPassword    password change: the current password is wrong
+     └── WeakPassword(code)      password change: the new password is refused
+
+Sessions and refresh tokens. A login opens an :class:`AuthSession` (the token
+*family*); every access token carries its id, and :func:`authenticate` refuses
+one whose session was revoked, so revoking a session ends its access tokens at
+once. Each refresh token works once: :func:`refresh` claims it with a
+conditional ``UPDATE … WHERE used_at IS NULL AND revoked_at IS NULL`` and issues
+a new one. Presenting a refresh token that was already used (or revoked) again
+is taken as theft — an attacker and the app both hold it — and revokes the
+whole family: every refresh token and the session, hence its access tokens.
+
+Two refreshes racing with the same token: the conditional UPDATE lets exactly
+one win (PostgreSQL's row lock, SQLite's single writer); the loser sees a used
+token and is treated as reuse, which revokes the family — the winner's new pair
+included. There is deliberately no grace period: the app refreshes through one
+lock (``carnet.api``), so a race only comes from a copied token. The cost: an app
+that loses the answer to a refresh (network cut after the server rotated) must
+log in again.
 """
 
 from __future__ import annotations
@@ -18,7 +37,7 @@ from datetime import datetime, timedelta
 from argon2.exceptions import InvalidHashError, VerificationError
 from joserfc import jwt
 from joserfc.errors import JoseError
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from carnet_server import audit
@@ -32,13 +51,18 @@ __all__ = [
     "InvalidCredentials",
     "InvalidRefreshToken",
     "IssuedTokens",
+    "MIN_PASSWORD_LENGTH",
     "Principal",
     "Throttled",
+    "WeakPassword",
+    "WrongCurrentPassword",
     "authenticate",
+    "change_password",
     "create_user",
     "login",
     "logout",
     "refresh",
+    "revoke_all_sessions",
 ]
 
 ACCESS_ALG = "HS256"
@@ -64,6 +88,21 @@ class InvalidRefreshToken(AuthFailure):
 
 class InvalidAccessToken(AuthFailure):
     pass
+
+
+class WrongCurrentPassword(AuthFailure):
+    pass
+
+
+class WeakPassword(AuthFailure):
+    """``code``: ``password_too_short``, ``password_is_username`` or ``password_unchanged``."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+MIN_PASSWORD_LENGTH = 10
 
 
 @dataclass(frozen=True)
@@ -202,7 +241,10 @@ def login(
 
 
 def refresh(session: Session, *, ctx: Context, refresh_token: str, now: datetime | None = None) -> IssuedTokens:
-    """Trade a refresh token for a new pair; the old one stops working. Commits."""
+    """Trade a refresh token for a new pair; the old one stops working. Commits.
+
+    A used or revoked token presented again revokes its whole session (module docstring).
+    """
     now = now or utcnow()
     token_hash = _hash_refresh(refresh_token)
     claimed = session.execute(
@@ -218,6 +260,7 @@ def refresh(session: Session, *, ctx: Context, refresh_token: str, now: datetime
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         session.rollback()
+        _revoke_on_reuse(session, token_hash=token_hash, now=now)
         raise InvalidRefreshToken()
     row = session.execute(
         select(AuthSession, User)
@@ -234,19 +277,84 @@ def refresh(session: Session, *, ctx: Context, refresh_token: str, now: datetime
     return tokens
 
 
+def _revoke_on_reuse(session: Session, *, token_hash: str, now: datetime) -> None:
+    """A refresh token that was not claimed: if it had been used or revoked, end its family. Commits."""
+    row = session.execute(
+        select(RefreshToken.session_id, RefreshToken.used_at, RefreshToken.revoked_at, AuthSession.user_id,
+               AuthSession.revoked_at, User.role)
+        .join(AuthSession, AuthSession.id == RefreshToken.session_id)
+        .join(User, User.id == AuthSession.user_id)
+        .where(RefreshToken.token_hash == token_hash)
+    ).one_or_none()
+    if row is None:
+        return  # unknown token
+    session_id, used_at, revoked_at, user_id, session_revoked_at, role = row
+    if used_at is None and revoked_at is None:
+        return  # merely expired
+    _revoke_sessions(session, AuthSession.id == session_id, now=now)
+    if session_revoked_at is None:  # the first reuse ends a live family: worth a line in the audit log
+        audit.record(session, action="auth.refresh_reuse", actor_id=user_id, actor_role=role,
+                     object_type="auth_session", object_id=session_id)
+    session.commit()
+
+
+def _revoke_sessions(session: Session, which: ColumnElement[bool], *, now: datetime) -> None:
+    """Revoke the sessions matching ``which`` and every refresh token of theirs (the caller commits)."""
+    ids = select(AuthSession.id).where(which).scalar_subquery()
+    session.execute(
+        update(AuthSession).where(which, AuthSession.revoked_at.is_(None)).values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(RefreshToken).where(RefreshToken.session_id.in_(ids), RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now).execution_options(synchronize_session=False)
+    )
+
+
+def revoke_all_sessions(session: Session, *, user_id: str, now: datetime | None = None) -> None:
+    """End every session of a user: all their access and refresh tokens stop working (the caller commits)."""
+    _revoke_sessions(session, AuthSession.user_id == user_id, now=now or utcnow())
+
+
+def _check_new_password(*, username: str, current: str, new: str) -> None:
+    if len(new) < MIN_PASSWORD_LENGTH:
+        raise WeakPassword("password_too_short")
+    if new.strip().lower() == username.strip().lower():
+        raise WeakPassword("password_is_username")
+    if new == current:
+        raise WeakPassword("password_unchanged")
+
+
+def change_password(
+    session: Session, *, ctx: Context, principal: Principal, current_password: str, new_password: str,
+    address: str, now: datetime | None = None,
+) -> None:
+    """Check the current password (throttled like a login), then set the new one and end every
+    session of the user, the caller's included. Commits."""
+    now = now or utcnow()
+    user = session.get(User, principal.id)
+    if user is None or not user.active:
+        raise InvalidAccessToken()
+    _check_throttle(session, ctx=ctx, username=user.username, address=address, now=now)
+    try:
+        ok = ctx.hasher.verify(user.password_hash, current_password)
+    except (VerificationError, InvalidHashError):
+        ok = False
+    if not ok:
+        session.add(LoginAttempt(username=user.username, address=address, at=now, success=False))
+        session.commit()
+        raise WrongCurrentPassword()
+    _check_new_password(username=user.username, current=current_password, new=new_password)
+    user.password_hash = ctx.hasher.hash(new_password)
+    revoke_all_sessions(session, user_id=user.id, now=now)
+    audit.record(session, action="auth.password_change", actor_id=user.id, actor_role=user.role, ip=address,
+                 object_type="user", object_id=user.id)
+    session.commit()
+
+
 def logout(session: Session, *, principal: Principal, address: str | None, now: datetime | None = None) -> None:
     """End the caller's session: its access and refresh tokens stop working. Commits."""
-    now = now or utcnow()
-    session.execute(
-        update(AuthSession)
-        .where(AuthSession.id == principal.session_id, AuthSession.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
-    session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.session_id == principal.session_id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
+    _revoke_sessions(session, AuthSession.id == principal.session_id, now=now or utcnow())
     audit.record(session, action="auth.logout", actor_id=principal.id, actor_role=principal.role, ip=address,
                  object_type="auth_session", object_id=principal.session_id)
     session.commit()

@@ -22,6 +22,10 @@ __all__ = [
     "Protocol",
     "QrToken",
     "UserUnit",
+    "curp_check_digit",
+    "curp_problem",
+    "nss_check_digit",
+    "nss_problem",
 ]
 
 # RENAPO's published CURP format (with the state codes and the "NE" of people born abroad).
@@ -31,6 +35,46 @@ CURP_RE = re.compile(
     r"[B-DF-HJ-NP-TV-Z]{3}[0-9A-Z]\d$"
 )
 NSS_RE = re.compile(r"^\d{11}$")
+
+_CURP_ALPHABET = "0123456789ABCDEFGHIJKLMNÑOPQRSTUVWXYZ"
+
+
+def curp_check_digit(first17: str) -> str:
+    """RENAPO's CURP check digit: each of the first 17 characters weighs 18 - position
+    (its value is its index in ``0-9 A-N Ñ O-Z``); the digit is (10 - sum % 10) % 10."""
+    if len(first17) != 17 or any(ch not in _CURP_ALPHABET for ch in first17):
+        raise ValueError("a CURP check digit needs 17 characters of 0-9, A-Z, Ñ")
+    total = sum(_CURP_ALPHABET.index(ch) * (18 - i) for i, ch in enumerate(first17))
+    return str((10 - total % 10) % 10)
+
+
+def nss_check_digit(first10: str) -> str:
+    """The IMSS NSS check digit: Luhn over the first ten digits (every second digit doubled)."""
+    if len(first10) != 10 or not first10.isdigit():
+        raise ValueError("an NSS check digit needs 10 digits")
+    total = 0
+    for i, ch in enumerate(first10):
+        d = int(ch) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return str((10 - total % 10) % 10)
+
+
+def curp_problem(curp: str) -> str | None:
+    """Why ``curp`` (already upper-cased) is not a valid CURP, or None when it is."""
+    if not CURP_RE.match(curp):
+        return "CURP does not match the official format (18 characters: 4 letters, birth date, sex, state, …)"
+    if curp[17] != curp_check_digit(curp[:17]):
+        return "CURP check digit (18th character) is wrong: the CURP was mistyped"
+    return None
+
+
+def nss_problem(nss: str) -> str | None:
+    """Why ``nss`` is not a valid IMSS NSS, or None when it is."""
+    if not NSS_RE.match(nss):
+        return "NSS must be 11 digits"
+    if nss[10] != nss_check_digit(nss[:10]):
+        return "NSS check digit (11th digit) is wrong: the NSS was mistyped"
+    return None
 
 
 class MedicalUnit(Base):
@@ -77,15 +121,16 @@ class Patient(Base):
 
     @validates("nss")
     def _check_nss(self, _key: str, value: str) -> str:
-        if not NSS_RE.match(value):
-            raise ValueError("NSS must be 11 digits")
+        value = value.strip()
+        if problem := nss_problem(value):
+            raise ValueError(problem)
         return value
 
     @validates("curp")
     def _check_curp(self, _key: str, value: str) -> str:
         value = value.strip().upper()
-        if not CURP_RE.match(value):
-            raise ValueError("CURP does not match the official format")
+        if problem := curp_problem(value):
+            raise ValueError(problem)
         return value
 
 

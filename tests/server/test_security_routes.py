@@ -1,0 +1,283 @@
+"""Authorisation of every route: a walker over ``app.routes`` and a role × endpoint matrix.
+
+``PUBLIC`` lists the routes that need no bearer token, each with its reason; every other
+route must depend on ``get_current_user``. ``MATRIX`` says, for every authenticated route,
+which roles get past authorisation; the others must get 403 ``forbidden``, anonymous
+callers 401. A route in neither table fails the tests until it is added here.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
+from sqlalchemy import select
+from starlette.testclient import TestClient
+
+from carnet_server.agenda.tables import Appointment
+from carnet_server.auth.deps import get_current_user
+from carnet_server.bloodbank.tables import Booking, BloodBank
+from carnet_server.context import Context
+from carnet_server.db import utcnow
+from carnet_server.demo import DEMO_PASSWORD
+from carnet_server.incidents.tables import Incident
+from carnet_server.patients.tables import Cycle, Patient
+from tests.server.blood_bank_support import body as booking_body
+from tests.server.blood_bank_support import open_day
+from tests.server.conftest import bearer, login
+
+# ---- the tables -------------------------------------------------------------------------
+
+PUBLIC: dict[str, tuple[str, frozenset[int]]] = {
+    # route → (why no bearer token, the statuses an anonymous caller may get)
+    "GET /healthz": ("liveness probe, no data", frozenset({200})),
+    "GET /api/v1/ping": ("benchmark baseline, no data", frozenset({200})),
+    "POST /api/v1/auth/login": ("the way in: username and password", frozenset({422})),
+    "POST /api/v1/auth/refresh": ("authenticated by the refresh token in the body", frozenset({422})),
+    "GET /.well-known/jwks.json": ("public keys: anyone may verify a carnet QR", frozenset({200})),
+    "GET /v/{token}": ("the QR's verification page: the signed token is the credential", frozenset({200})),
+    "POST /api/v1/mixing/callbacks": ("the mixing provider, authenticated by an HMAC signature",
+                                      frozenset({401})),
+}
+DOCS = {"/openapi.json": "the API description", "/docs": "Swagger UI", "/docs/oauth2-redirect": "Swagger UI",
+        "/redoc": "ReDoc"}
+
+USERS = {"guardian": "madre.demo", "pharmacy": "farmacia.demo", "blood_bank": "banco.demo",
+         "case_desk": "casos.demo", "admin": "admin.demo"}
+ROLES = tuple(USERS)
+ALL = frozenset(ROLES)
+
+
+def _roles(*names: str) -> frozenset[str]:
+    assert set(names) <= ALL, names
+    return frozenset(names)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One route: the roles let through, and how to call it (path ids from :class:`World`)."""
+
+    allowed: frozenset[str]
+    path: str | None = None  # the route's path with World fields (default: the route's own template)
+    body: Callable[[World], Any] | None = None
+    files: bool = False
+    params: Callable[[], dict[str, str]] | None = None
+    by_role: dict[str, str] = field(default_factory=dict)  # role → path, where a role needs another object
+
+
+GUARDIAN_STAFF_ADMIN = ALL
+WRITERS = _roles("guardian", "case_desk", "admin")  # agenda
+INCIDENT_READERS = _roles("guardian", "case_desk", "admin")
+BANK_STAFF = _roles("blood_bank", "admin")
+PHARMACY = _roles("pharmacy", "admin")
+DESK = _roles("case_desk", "admin")
+GUARDIAN = _roles("guardian")
+
+
+def _day() -> dict[str, str]:
+    return {"date": (utcnow() + timedelta(days=10)).date().isoformat()}
+
+
+def _week() -> dict[str, str]:
+    today = utcnow().date()
+    return {"week": (today - timedelta(days=today.weekday() + 7)).isoformat()}
+
+
+def _appointment(w: World) -> dict[str, Any]:
+    start = utcnow().replace(microsecond=0) + timedelta(days=20)
+    return {"kind": "consulta", "title": "Consulta de control", "starts_at": start.isoformat(),
+            "ends_at": (start + timedelta(hours=1)).isoformat()}
+
+
+MATRIX: dict[str, Call] = {
+    "POST /api/v1/auth/logout": Call(ALL),
+    "POST /api/v1/auth/password": Call(ALL, body=lambda w: {"current_password": DEMO_PASSWORD,
+                                                            "new_password": "otra-clave-segura"}),
+    "GET /api/v1/me": Call(ALL),
+    "GET /api/v1/patients/{patient_id}/carnet": Call(ALL),
+    "POST /api/v1/patients/{patient_id}/qr/revoke": Call(_roles("guardian", "admin")),
+    "POST /api/v1/pharmacy/verify": Call(PHARMACY, body=lambda w: {"token": w.qr_token}),
+    "GET /api/v1/pharmacy/trust": Call(PHARMACY),
+    "POST /api/v1/pharmacy/dispensations": Call(PHARMACY, body=lambda w: {"token": w.qr_token,
+                                                                        "cycle_id": w.cycle_id}),
+    "POST /api/v1/cycles/{cycle_id}/confirm": Call(PHARMACY),
+    "GET /api/v1/mixing/orders": Call(PHARMACY),
+    "GET /api/v1/patients/{patient_id}/appointments": Call(ALL),
+    "GET /api/v1/patients/{patient_id}/appointments.ics": Call(ALL),
+    "POST /api/v1/patients/{patient_id}/appointments": Call(WRITERS, body=_appointment),
+    "GET /api/v1/appointments/{appointment_id}": Call(ALL),
+    "GET /api/v1/appointments/{appointment_id}.ics": Call(ALL),
+    "PATCH /api/v1/appointments/{appointment_id}": Call(
+        WRITERS, body=lambda w: {"notes": "Llevar los estudios"},
+        by_role={"guardian": "/api/v1/appointments/{family_appointment_id}"}),
+    "DELETE /api/v1/appointments/{appointment_id}": Call(
+        WRITERS, by_role={"guardian": "/api/v1/appointments/{family_appointment_id}"}),
+    "GET /api/v1/blood-banks": Call(ALL),
+    "GET /api/v1/blood-banks/{bank_id}/slots": Call(ALL, params=_day),
+    "PATCH /api/v1/blood-banks/{bank_id}/slots/{slot_id}": Call(BANK_STAFF, body=lambda w: {"closed": False}),
+    "GET /api/v1/blood-bank/questionnaire": Call(ALL),
+    "POST /api/v1/blood-bank/bookings": Call(GUARDIAN, body=lambda w: booking_body(w.slot_id, w.patient_id)),
+    "GET /api/v1/blood-bank/bookings": Call(GUARDIAN),
+    "GET /api/v1/blood-bank/bookings/{booking_id}": Call(_roles("guardian", "blood_bank", "admin")),
+    "POST /api/v1/blood-bank/bookings/{booking_id}/cancel": Call(_roles("guardian", "blood_bank", "admin")),
+    "POST /api/v1/blood-bank/bookings/{booking_id}/reschedule": Call(
+        GUARDIAN, body=lambda w: {"slot_id": w.slot_id}),
+    "POST /api/v1/blood-bank/bookings/{booking_id}/check-in": Call(BANK_STAFF),
+    "POST /api/v1/blood-bank/bookings/{booking_id}/no-show": Call(BANK_STAFF),
+    "GET /api/v1/blood-banks/{bank_id}/bookings": Call(BANK_STAFF, params=_day),
+    "GET /api/v1/blood-banks/{bank_id}/donor-counts": Call(BANK_STAFF),
+    "POST /api/v1/incidents": Call(GUARDIAN, body=lambda w: {"patient_id": w.patient_id, "category": "otro",
+                                                             "description": "Prueba de permisos"}),
+    "GET /api/v1/incidents": Call(INCIDENT_READERS),
+    "GET /api/v1/incidents/{incident_id}": Call(INCIDENT_READERS),
+    "POST /api/v1/incidents/{incident_id}/responses": Call(
+        DESK, body=lambda w: {"message": "Se surtió el medicamento en farmacia.", "resolves": False}),
+    "POST /api/v1/incidents/{incident_id}/reopen": Call(
+        GUARDIAN, body=lambda w: {"reason": "Sigue sin resolverse"}),
+    "POST /api/v1/incidents/{incident_id}/photos": Call(GUARDIAN, files=True),
+    "GET /api/v1/incidents/{incident_id}/photos/{photo_id}": Call(INCIDENT_READERS),
+    "GET /api/v1/case-desk/weekly": Call(DESK, params=_week),
+    "GET /api/v1/case-desk/weekly.csv": Call(DESK, params=_week),
+    "GET /api/v1/case-desk/weekly.md": Call(DESK, params=_week),
+    "GET /api/v1/sync": Call(GUARDIAN),
+}
+
+# ---- walking the routes -----------------------------------------------------------------
+
+
+def _api_routes(app: FastAPI) -> Iterator[tuple[str, Any]]:
+    """``("METHOD /path", effective route)`` for every API route, prefixes of included routers applied."""
+    for context in iter_route_contexts(app.routes):
+        if isinstance(context.original_route, APIRoute):
+            for method in sorted(context.methods or ()):
+                yield f"{method} {context.path}", context
+
+
+def _calls(dependant: Dependant) -> Iterator[Any]:
+    for sub in dependant.dependencies:
+        yield sub.call
+        yield from _calls(sub)
+
+
+def test_every_route_needs_authorisation_or_is_listed_public(app: FastAPI) -> None:
+    routes = dict(_api_routes(app))
+    unguarded = sorted(key for key, route in routes.items()
+                       if key not in PUBLIC and get_current_user not in set(_calls(route.dependant)))
+    assert unguarded == [], f"routes without an authorisation dependency: {unguarded}"
+    assert set(PUBLIC) <= set(routes), f"stale PUBLIC entries: {set(PUBLIC) - set(routes)}"
+    others = {context.path for context in iter_route_contexts(app.routes)
+              if not isinstance(context.original_route, APIRoute)}
+    assert others <= set(DOCS), f"non-API routes nobody reviewed: {others - set(DOCS)}"
+
+
+def test_every_route_is_in_the_matrix(app: FastAPI) -> None:
+    routes = {key for key, _ in _api_routes(app)}
+    assert routes - set(PUBLIC) - set(MATRIX) == set(), "new routes: add them to MATRIX (or PUBLIC)"
+    assert set(MATRIX) - routes == set(), "MATRIX lists routes that no longer exist"
+    assert not set(MATRIX) & set(PUBLIC)
+
+
+# ---- the matrix -------------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    """Ids of demo objects every allowed role may see (Mateo, Siglo XXI)."""
+
+    patient_id: str
+    cycle_id: str
+    qr_token: str
+    appointment_id: str  # the hospital's
+    family_appointment_id: str
+    bank_id: str
+    slot_id: str
+    booking_id: str
+    incident_id: str
+    photo_id: str = "AAAAAAAAAAAA"  # none in the demo: allowed roles get 404
+
+
+def _world(client: TestClient, ctx: Context) -> World:
+    with ctx.sessions() as session:
+        patient = session.scalars(select(Patient).where(Patient.display_name == "Mateo Hernández")).one()
+        cycle = session.scalars(select(Cycle).where(Cycle.patient_id == patient.id, Cycle.status == "programado")
+                                .order_by(Cycle.number)).first()
+        appointments = {a.source: a.id for a in session.scalars(
+            select(Appointment).where(Appointment.patient_id == patient.id).order_by(Appointment.starts_at))}
+        bank = session.scalars(select(BloodBank).where(BloodBank.unit_id == patient.unit_id)).one()
+        booking = session.scalars(select(Booking).where(Booking.patient_id == patient.id,
+                                                        Booking.status == "confirmada")).first()
+        incident = session.scalars(select(Incident).where(Incident.patient_id == patient.id)).first()
+    assert cycle and booking and incident and {"familia", "hospital"} <= set(appointments)
+    guardian = bearer(login(client, "madre.demo")["access_token"])
+    qr = client.get(f"/api/v1/patients/{patient.id}/carnet", headers=guardian).json()["qr"]["token"]
+    _day, slots = open_day(client, ctx, guardian, bank.id)
+    return World(patient_id=patient.id, cycle_id=cycle.id, qr_token=qr, appointment_id=appointments["hospital"],
+                 family_appointment_id=appointments["familia"], bank_id=bank.id, slot_id=slots[0]["id"],
+                 booking_id=booking.id, incident_id=incident.id)
+
+
+def _request(client: TestClient, method: str, path: str, call: Call, world: World,
+             headers: dict[str, str]) -> Any:
+    kwargs: dict[str, Any] = {"headers": headers}
+    if call.body is not None:
+        kwargs["json"] = call.body(world)
+    if call.files:
+        kwargs["files"] = {"file": ("foto.png", _png(), "image/png")}
+    if call.params is not None:
+        kwargs["params"] = call.params()
+    return client.request(method, path, **kwargs)
+
+
+def _png() -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(out, format="PNG")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("key", sorted(MATRIX))
+def test_role_matrix(client: TestClient, ctx: Context, key: str) -> None:
+    call = MATRIX[key]
+    method, template = key.split(" ", 1)
+    world = _world(client, ctx)
+    tokens = {role: login(client, user) for role, user in USERS.items()}
+    wrong: list[str] = []
+    seen: list[str] = []
+
+    def path_for(role: str | None) -> str:
+        return (call.by_role.get(role or "", call.path or template)).format(**vars(world))
+
+    anonymous = _request(client, method, path_for(None), call, world, {})
+    if anonymous.status_code != 401:
+        wrong.append(f"anonymous → {anonymous.status_code}")
+    forged = _request(client, method, path_for(None), call, world, bearer("not.a.token"))
+    if forged.status_code != 401:
+        wrong.append(f"bad token → {forged.status_code}")
+    # the refused roles first: a refusal must change nothing, so the allowed ones still find the objects
+    for role in sorted(ALL - call.allowed) + sorted(call.allowed):
+        response = _request(client, method, path_for(role), call, world, bearer(tokens[role]["access_token"]))
+        status = response.status_code
+        seen.append(f"{role}={status}")
+        if role in call.allowed:
+            if status in (401, 403, 500):
+                wrong.append(f"{role} (allowed) → {status} {response.text[:120]}")
+        elif status != 403 or response.json()["error"]["code"] != "forbidden":
+            wrong.append(f"{role} (refused) → {status} {response.text[:120]}")
+    assert wrong == [], f"{key}: {wrong} (all: {seen})"
+
+
+@pytest.mark.parametrize("key", sorted(PUBLIC))
+def test_public_routes_answer_anonymous_callers(client: TestClient, ctx: Context, key: str) -> None:
+    method, template = key.split(" ", 1)
+    world = _world(client, ctx)
+    path = template.format(token=world.qr_token)
+    response = client.request(method, path, json={} if method == "POST" else None)
+    assert response.status_code in PUBLIC[key][1], (key, response.status_code, response.text[:200])
