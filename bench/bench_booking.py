@@ -66,7 +66,8 @@ def main() -> None:
     opts = parser.parse_args()
     load = {"rounds": opts.rounds, "requests": opts.requests, "concurrency": opts.concurrency}
 
-    env = {"CARNET_BLOOD_BANK_DAILY_LIMIT": "1000000"}
+    # one family making thousands of bookings: lift the per-child daily limit and the per-user write rate
+    env = {"CARNET_BLOOD_BANK_DAILY_LIMIT": "1000000", "CARNET_WRITE_RATE_LIMIT": "1000000"}
     with tempfile.TemporaryDirectory() as tmp, running_server(Path(tmp) / "server", env=env) as server:
         base = server.url
         madre, staff = login(base, "madre.demo"), login(base, "banco.demo")

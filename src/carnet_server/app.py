@@ -15,6 +15,7 @@ from carnet_server.context import Context, build_context
 from carnet_server.errors import install_error_handlers
 from carnet_server.idempotency.deps import install_idempotency
 from carnet_server.incidents.router import router as incidents_router
+from carnet_server.limits import BodyLimitMiddleware, document_limits
 from carnet_server.mixing.delivery import DeliveryWorker
 from carnet_server.mixing.router import router as mixing_router
 from carnet_server.patients.router import router as patients_router
@@ -50,6 +51,9 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
     app.state.mixing_worker = mixing_worker
     install_error_handlers(app)
     install_idempotency(app)
+    # Outermost: a too-large body is refused before any route reads it.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=ctx.settings.max_body_bytes,
+                       photo_max_bytes=ctx.settings.incident_photo_max_bytes)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
@@ -71,6 +75,7 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
     app.include_router(incidents_router)
     app.include_router(sync_router)
     app.include_router(mixing_router)
+    document_limits(app)
     return app
 
 

@@ -51,6 +51,7 @@ _STATUS_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_error",
     429: "too_many_attempts",
@@ -155,6 +156,8 @@ async def _api_exception(request: Request, exc: Exception) -> JSONResponse:
 async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _STATUS_CODES.get(exc.status_code, "http_error")
+    if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+        code = "invalid_json"  # FastAPI's answer to a body json cannot parse, e.g. nested too deep
     headers = dict(exc.headers or {})
     return error_response(request, exc.status_code, code, t(code, lang_of(request)), headers)
 

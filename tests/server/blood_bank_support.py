@@ -63,13 +63,13 @@ def open_day(client: TestClient, ctx: Context, headers: dict[str, str], bank: st
 
 
 @contextmanager
-def live_server(app: FastAPI) -> Iterator[str]:
+def live_server(app: FastAPI, **options: Any) -> Iterator[str]:
     """The app under uvicorn in a thread on a loopback port (real sockets, real worker threads)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning", backlog=1024))
+    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning", backlog=1024, **options))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

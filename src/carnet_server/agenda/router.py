@@ -15,6 +15,7 @@ from carnet_server.auth.deps import ClientAddress, ContextDep, CurrentUser, Sess
 from carnet_server.db import utcnow
 from carnet_server.errors import ApiException, Forbidden, NotFound
 from carnet_server.idempotency.deps import IdempotencyDep
+from carnet_server.limits import write_limit
 from carnet_server.patients.service import PatientNotFound
 
 router = APIRouter(prefix="/api/v1", tags=["agenda"])
@@ -75,6 +76,7 @@ def list_appointments_ics(patient_id: str, user: CurrentUser, session: SessionDe
 
 
 @router.post("/patients/{patient_id}/appointments", status_code=201, response_model=contract.Appointment,
+             dependencies=[write_limit("appointments")],
              responses={**_ERRORS, 409: {"model": contract.ErrorBody}})
 def create_appointment(patient_id: str, body: contract.AppointmentCreate, user: CurrentUser,
                        session: SessionDep, address: ClientAddress, idem: IdempotencyDep) -> Response:

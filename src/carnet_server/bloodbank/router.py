@@ -16,6 +16,7 @@ from carnet_server.bloodbank import bookings, eligibility, service
 from carnet_server.db import utcnow
 from carnet_server.errors import ApiException, Forbidden, NotFound, mapped_errors
 from carnet_server.idempotency.deps import IdempotencyDep
+from carnet_server.limits import write_limit
 from carnet_server.patients.service import PatientNotFound
 
 router = APIRouter(prefix="/api/v1", tags=["blood bank"])
@@ -96,7 +97,8 @@ def questionnaire(_user: CurrentUser, lang: LangDep, response: Response) -> list
 # ---- guardian bookings -----------------------------------------------------------------------------
 
 
-@router.post("/blood-bank/bookings", status_code=201, response_model=contract.Booking, responses=_ERRORS)
+@router.post("/blood-bank/bookings", status_code=201, response_model=contract.Booking, responses=_ERRORS,
+             dependencies=[write_limit("bookings")])
 def create_booking(body: contract.BookingCreate, user: CurrentUser, session: SessionDep, ctx: ContextDep,
                    address: ClientAddress, idem: IdempotencyDep) -> Response:
     """A guardian books a donor for their child: 201, or 422 donor_not_eligible with every reason, 409 slot_full."""

@@ -105,7 +105,8 @@ async def idempotency(
         if not idem.completed:
             await run_in_threadpool(session.rollback)  # free the handler's locks first
             response = await _render(request, exc)
-            if response is not None and 400 <= response.status_code < 500:
+            # 429 is not an answer to the request but to its timing: the key is given back for a retry.
+            if response is not None and 400 <= response.status_code < 500 and response.status_code != 429:
                 await run_in_threadpool(service.store, ctx.sessions, user_id=user.id, key=key, token=claimed,
                                         status=response.status_code, body=bytes(response.body))
             else:

@@ -16,6 +16,7 @@ from carnet_server.auth.deps import ClientAddress, ContextDep, CurrentUser, Sess
 from carnet_server.db import utcnow
 from carnet_server.errors import ApiException, Forbidden, NotFound, mapped_errors
 from carnet_server.idempotency.deps import IdempotencyDep
+from carnet_server.limits import write_limit
 from carnet_server.incidents import figures, service
 from carnet_server.patients.service import PatientNotFound
 
@@ -49,7 +50,8 @@ def _errors(session: Session) -> AbstractContextManager[None]:
     return mapped_errors(session, _http_error)
 
 
-@router.post("/incidents", status_code=201, response_model=contract.Incident, responses=_ERRORS)
+@router.post("/incidents", status_code=201, response_model=contract.Incident, responses=_ERRORS,
+             dependencies=[write_limit("incidents")])
 def create_incident(body: contract.IncidentCreate, user: CurrentUser, session: SessionDep, ctx: ContextDep,
                     address: ClientAddress, idem: IdempotencyDep) -> Response:
     """A guardian reports a problem of their child: 201 ``recibida`` with its folio and first-response deadline."""
@@ -140,7 +142,7 @@ _photos = APIRouter(route_class=_BodyFirstRoute)
 
 
 @_photos.post("/incidents/{incident_id}/photos", status_code=201, response_model=contract.Incident,
-              responses=_ERRORS)
+              responses=_ERRORS, dependencies=[write_limit("incident_photos")])
 def add_photo(incident_id: str, file: Annotated[UploadFile, File(description="A JPEG or PNG, at most 5 MB")],
               user: CurrentUser, session: SessionDep, ctx: ContextDep, address: ClientAddress,
               idem: IdempotencyDep) -> Response:

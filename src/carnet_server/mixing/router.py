@@ -18,6 +18,7 @@ from carnet_server.auth.deps import AdminOrPharmacy, ClientAddress, ContextDep, 
 from carnet_server.context import Context
 from carnet_server.db import utcnow
 from carnet_server.errors import ApiException, NotFound, mapped_errors
+from carnet_server.limits import write_limit
 from carnet_server.mixing import service
 from carnet_server.patients.service import cycle_out
 
@@ -50,7 +51,8 @@ def _errors(session: Session) -> AbstractContextManager[None]:
     return mapped_errors(session, _http_error)
 
 
-@router.post("/cycles/{cycle_id}/confirm", response_model=contract.Cycle, responses=_ERRORS)
+@router.post("/cycles/{cycle_id}/confirm", response_model=contract.Cycle, responses=_ERRORS,
+             dependencies=[write_limit("confirm", idempotent=False)])
 def confirm_cycle(cycle_id: str, request: Request, user: AdminOrPharmacy, session: SessionDep, ctx: ContextDep,
                   address: ClientAddress) -> contract.Cycle:
     """The hospital confirms a scheduled cycle: its mixture is ordered from the provider (``pendiente``

@@ -18,6 +18,7 @@ from carnet_server.auth.deps import AdminOrPharmacy, ClientAddress, ContextDep, 
 from carnet_server.errors import ApiException, Forbidden, NotFound, lang_of, mapped_errors
 from carnet_server.i18n import Lang, t
 from carnet_server.idempotency.deps import IdempotencyDep
+from carnet_server.limits import write_limit
 from carnet_server.patients.service import PatientNotFound
 from carnet_server.pharmacy import service
 from carnet_server.pharmacy.ledger import dispensation_out
@@ -98,7 +99,8 @@ def trust(_user: AdminOrPharmacy, session: SessionDep, ctx: ContextDep, response
     return bundle
 
 
-@router.post("/pharmacy/dispensations", status_code=201, response_model=contract.Dispensation, responses=_ERRORS)
+@router.post("/pharmacy/dispensations", status_code=201, response_model=contract.Dispensation, responses=_ERRORS,
+             dependencies=[write_limit("dispensations")])
 def dispense(body: contract.DispensationCreate, user: AdminOrPharmacy, session: SessionDep, ctx: ContextDep,
              address: ClientAddress, idem: IdempotencyDep) -> Response:
     """Record a cycle as dispensed, once: 201; 409 already_dispensed (who, when); 422 token_*, cycle, items."""

@@ -1,0 +1,200 @@
+"""Request limits: body size (an ASGI middleware) and per-user write rates (a route dependency).
+
+Body size
+    ``BodyLimitMiddleware`` refuses a request whose ``Content-Length`` is over the limit with 413
+    before the app runs, and counts the bytes of a body sent without one (chunked) as the app reads
+    it: past the limit the read fails and the answer is the same 413, so a large body is never held
+    in memory. The limit is ``max_body_bytes`` (1 MB), and for the incident photo route the photo
+    limit plus multipart overhead (answered with ``photo_too_large``). A JSON body nested too deep
+    for the parser is a 400 ``invalid_json`` (errors.py), never a RecursionError.
+
+Write rates
+    ``write_limit(bucket)`` is a dependency for creation routes: a user may make at most
+    ``write_rate_limit`` writes of one bucket (appointments, bookings, incidents, photos,
+    dispensations, cycle confirmations) in a sliding window of ``write_rate_window_seconds``;
+    beyond that 429 ``rate_limited`` with ``Retry-After``. The count comes from the audit log — every
+    such write already leaves an audit row with its actor and time — so the limit holds across
+    worker processes without a table of its own, and an idempotent replay (which writes nothing)
+    does not count: it is answered before the check. Writes refused for bad input leave no audit row
+    and are not counted (a refused dispensation is audited, and counts). Two requests racing at the
+    limit may both pass: the limit is a brake on floods, not an exact quota.
+
+Slow clients are uvicorn's business (cli.py): idle keep-alive connections close after
+``keep_alive_seconds``; uvicorn has no timeout for a client that sends its headers slowly, so a
+deployment facing the internet puts a reverse proxy with header/body timeouts in front.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import timedelta
+from typing import Any
+
+from fastapi import Depends, Request
+from sqlalchemy import select
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from carnet_server.audit import AuditEntry
+from carnet_server.auth.deps import ContextDep, CurrentUser, SessionDep
+from carnet_server.db import utcnow
+from carnet_server.errors import ApiException, error_response, lang_of
+from carnet_server.i18n import t
+from carnet_server.idempotency.deps import IdempotencyDep
+
+__all__ = ["BUCKETS", "BodyLimitMiddleware", "PHOTO_MULTIPART_OVERHEAD", "write_limit"]
+
+#: Bytes a multipart envelope may add around a photo (boundaries, part headers, file name).
+PHOTO_MULTIPART_OVERHEAD = 64 * 1024
+_PHOTO_PATH = re.compile(r"/api/v1/incidents/[^/]+/photos/?")
+
+#: bucket → the audit actions that count against it.
+BUCKETS: dict[str, tuple[str, ...]] = {
+    "appointments": ("appointment.create",),
+    "bookings": ("blood_bank.booking.create",),
+    "incidents": ("incident.create",),
+    "incident_photos": ("incident.photo.add",),
+    "dispensations": ("pharmacy.dispense",),
+    "confirm": ("cycle.confirm", "cycle.confirm.repeat"),
+}
+
+
+class _TooLarge(StarletteHTTPException):
+    """Raised to the app by the counting ``receive``; the middleware answers the 413 itself."""
+
+    def __init__(self) -> None:
+        super().__init__(413)
+
+
+class BodyLimitMiddleware:
+    """413 for bodies over the limit: by ``Content-Length`` before the app runs, else while read."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, photo_max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.photo_max_bytes = photo_max_bytes + PHOTO_MULTIPART_OVERHEAD
+
+    def _limit(self, path: str) -> tuple[int, str]:
+        if _PHOTO_PATH.fullmatch(path):
+            return self.photo_max_bytes, "photo_too_large"
+        return self.max_bytes, "payload_too_large"
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int, code: str) -> None:
+        request = Request(scope)
+        message = t(code, lang_of(request), max_kb=limit // 1024)
+        response = error_response(request, 413, code, message, headers={"Connection": "close"})
+        await response(scope, receive, send)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit, code = self._limit(scope["path"])
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = 0
+                if declared > limit:
+                    await self._refuse(scope, receive, send, limit, code)
+                    return
+        received = 0
+        over = False
+
+        async def counting_receive() -> Message:
+            nonlocal received, over
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    over = True
+                    raise _TooLarge()
+            return message
+
+        replaced = False
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal replaced
+            if over:  # whatever the app made of the failed read, the answer is our 413
+                if not replaced:
+                    replaced = True
+                    await self._refuse(scope, receive, send, limit, code)
+                return
+            await send(message)
+
+        await self.app(scope, counting_receive, guarded_send)
+
+
+def _check_rate(ctx: Any, session: Any, user_id: str, bucket: str) -> None:
+    settings = ctx.settings
+    window = timedelta(seconds=settings.write_rate_window_seconds)
+    now = utcnow()
+    try:
+        recent = session.scalars(
+            select(AuditEntry.at)
+            .where(AuditEntry.actor_id == user_id, AuditEntry.action.in_(BUCKETS[bucket]),
+                   AuditEntry.at > now - window)
+            .order_by(AuditEntry.at)
+            .limit(settings.write_rate_limit)
+        ).all()
+    finally:
+        session.rollback()  # give the connection back before the route runs
+    if len(recent) >= settings.write_rate_limit:
+        seconds = max(1, math.ceil((recent[0] + window - now).total_seconds()))
+        raise ApiException(429, "rate_limited", params={"seconds": seconds}, headers={"Retry-After": str(seconds)})
+
+
+def write_limit(bucket: str, *, idempotent: bool = True) -> Any:
+    """``dependencies=[write_limit("incidents")]``: the bucket's write rate per user (see above).
+
+    With ``idempotent`` the request's ``Idempotency-Key`` claim is made first (the same claim the route
+    gets), so a replay is answered from the store and never counted nor refused.
+    """
+    if bucket not in BUCKETS:
+        raise ValueError(f"unknown rate bucket {bucket!r}")
+
+    if idempotent:
+        def dependency(user: CurrentUser, ctx: ContextDep, session: SessionDep, _idem: IdempotencyDep) -> None:
+            _check_rate(ctx, session, user.id, bucket)
+    else:
+        def dependency(user: CurrentUser, ctx: ContextDep, session: SessionDep) -> None:  # type: ignore[misc]
+            _check_rate(ctx, session, user.id, bucket)
+
+    dependency.__name__ = f"write_limit_{bucket}"
+    return Depends(dependency)
+
+
+def document_limits(app: Any) -> None:
+    """Add the limits' answers to the OpenAPI document: 413 and 400 ``invalid_json`` on every operation with
+    a body, 429 on every write-limited one (so clients and the schema tests know them)."""
+    from fastapi.routing import APIRoute, iter_route_contexts
+
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema  # type: ignore[no-any-return]
+        schema: dict[str, Any] = original()
+        error = {"description": "Error", "content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+        for route_ctx in iter_route_contexts(app.routes):
+            route = route_ctx.original_route
+            if not isinstance(route, APIRoute) or not route.include_in_schema:
+                continue
+            limited = any(getattr(d.call, "__name__", "").startswith("write_limit_")
+                          for d in route.dependant.dependencies)
+            for method in route.methods:
+                operation = schema["paths"].get(route_ctx.path, {}).get(method.lower())
+                if operation is None:
+                    continue
+                responses = operation.setdefault("responses", {})
+                if "requestBody" in operation:
+                    responses.setdefault("413", error)
+                    responses.setdefault("400", error)
+                if limited:
+                    responses.setdefault("429", error)
+        return schema
+
+    app.openapi = openapi

@@ -1,0 +1,132 @@
+"""The real server's output, after a session touching every domain, holds no token, password or personal data.
+
+(test_cli_and_logs.py checks the QR token and one child's data after a carnet read; this walks the whole
+API: every demo login, a failed login, a refresh, carnet, sync, booking with a donor, an incident with its
+answer, the pharmacy counter, the verification page, errors.)
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from carnet_server.demo import CHILDREN, DEMO_PASSWORD, DEMO_USERS
+from tests.server.blood_bank_support import eligible_answers
+from tests.support.processes import running_server
+
+FAST = {"CARNET_ARGON2_TIME_COST": "1", "CARNET_ARGON2_MEMORY_COST": "8", "CARNET_ARGON2_PARALLELISM": "1"}
+WRONG_PASSWORD = "contraseña-equivocada-7781"
+DONOR_NAME, DONOR_PHONE = "Eulalia Privada Quintanilla", "55 8123 4567"
+DESCRIPTION = "Descripción privada: el niño tuvo fiebre de 39 grados en la sala 4B"
+ANSWER = "Respuesta privada: se surtió la vincristina en la farmacia del piso 3"
+REOPEN = "Motivo privado de reapertura: sigue faltando"
+
+
+def _scenario(url: str) -> dict[str, Any]:
+    """Drive the API as the demo users would; returns what must not be logged."""
+    secrets: list[str] = [WRONG_PASSWORD, DONOR_NAME, DONOR_PHONE, DESCRIPTION, ANSWER, REOPEN]
+    with httpx.Client(base_url=url, timeout=30) as http:
+        tokens: dict[str, dict[str, Any]] = {}
+        for user in DEMO_USERS:
+            login = http.post("/api/v1/auth/login", json={"username": user.username, "password": DEMO_PASSWORD})
+            assert login.status_code == 200, login.text
+            tokens[user.username] = login.json()
+            secrets += [login.json()["access_token"], login.json()["refresh_token"]]
+        assert http.post("/api/v1/auth/login", json={"username": "madre.demo", "password": WRONG_PASSWORD}
+                         ).status_code == 401
+        refreshed = http.post("/api/v1/auth/refresh", json={"refresh_token": tokens["madre.demo"]["refresh_token"]})
+        assert refreshed.status_code == 200, refreshed.text
+        secrets += [refreshed.json()["access_token"], refreshed.json()["refresh_token"]]
+
+        def h(user: str) -> dict[str, str]:
+            token = refreshed.json()["access_token"] if user == "madre.demo" else tokens[user]["access_token"]
+            return {"Authorization": f"Bearer {token}"}
+
+        me = http.get("/api/v1/me", headers=h("madre.demo")).json()
+        carnets = []
+        for patient in me["patients"]:
+            carnet = http.get(f"/api/v1/patients/{patient['id']}/carnet", headers=h("madre.demo")).json()
+            carnets.append(carnet)
+            secrets += [carnet["qr"]["token"], carnet["patient"]["nss"], carnet["patient"]["curp"]]
+        mateo = carnets[0]
+        assert http.get("/api/v1/sync", headers=h("madre.demo")).status_code == 200
+        # the QR link as a phone camera opens it, with a query string too
+        assert http.get(mateo["qr"]["url"]).status_code == 200
+        assert http.get(f"/v/{mateo['qr']['token']}", params={"curp": mateo["patient"]["curp"]}).status_code == 200
+
+        # blood bank: a booking with the donor's name and phone, then the staff day list
+        bank = next(b for b in http.get("/api/v1/blood-banks", headers=h("madre.demo")).json()
+                    if b["unit"]["id"] == mateo["patient"]["unit"]["id"])
+        booking = None
+        for offset in range(10, 40):
+            day = (date.today() + timedelta(days=offset)).isoformat()
+            slots = http.get(f"/api/v1/blood-banks/{bank['id']}/slots", params={"date": day},
+                             headers=h("madre.demo")).json()
+            free = [s for s in slots if s["available"] > 0]
+            if free:
+                booking = http.post("/api/v1/blood-bank/bookings", headers=h("madre.demo"), json={
+                    "slot_id": free[0]["id"], "patient_id": mateo["patient"]["id"], "answers": eligible_answers(),
+                    "donor": {"full_name": DONOR_NAME, "phone": DONOR_PHONE, "birth_date": "1988-02-03",
+                              "weight_kg": 70, "sex": "mujer"}})
+                break
+        assert booking is not None and booking.status_code == 201, booking and booking.text
+        assert http.get(f"/api/v1/blood-banks/{bank['id']}/bookings", params={"date": day},
+                        headers=h("banco.demo")).status_code == 200
+        # a refused booking (bad phone) says which field, never echoes the value into the log
+        bad = http.post("/api/v1/blood-bank/bookings", headers=h("madre.demo"), json={
+            "slot_id": free[0]["id"], "patient_id": mateo["patient"]["id"], "answers": eligible_answers(),
+            "donor": {"full_name": DONOR_NAME, "phone": "x" * 300, "birth_date": "1988-02-03",
+                      "weight_kg": 70, "sex": "mujer"}})
+        assert bad.status_code == 422
+
+        # incidents: report, answer, reopen, read
+        incident = http.post("/api/v1/incidents", headers=h("madre.demo"), json={
+            "patient_id": mateo["patient"]["id"], "category": "atencion_medica", "description": DESCRIPTION})
+        assert incident.status_code == 201, incident.text
+        iid = incident.json()["id"]
+        assert http.post(f"/api/v1/incidents/{iid}/responses", headers=h("casos.demo"),
+                         json={"message": ANSWER, "resolves": True}).status_code == 200
+        assert http.post(f"/api/v1/incidents/{iid}/reopen", headers=h("madre.demo"),
+                         json={"reason": REOPEN}).status_code == 200
+        assert http.get(f"/api/v1/incidents/{iid}", headers=h("casos.demo")).status_code == 200
+
+        # pharmacy counter: verify and dispense
+        verify = http.post("/api/v1/pharmacy/verify", headers=h("farmacia.demo"), json={"token": mateo["qr"]["url"]})
+        assert verify.status_code == 200 and verify.json()["valid"], verify.text
+        due = verify.json()["due"][0]["id"]
+        dispensed = http.post("/api/v1/pharmacy/dispensations", headers=h("farmacia.demo"),
+                              json={"token": mateo["qr"]["token"], "cycle_id": due})
+        assert dispensed.status_code == 201, dispensed.text
+        assert http.post("/api/v1/pharmacy/dispensations", headers=h("farmacia.demo"),
+                         json={"token": mateo["qr"]["token"], "cycle_id": due}).status_code == 409
+        # a forged token and an unknown id
+        assert http.post("/api/v1/pharmacy/verify", headers=h("farmacia.demo"),
+                         json={"token": mateo["qr"]["token"][:-4] + "AAAA"}).status_code == 200
+        assert http.get("/api/v1/patients/nope/carnet", headers=h("padre.demo")).status_code == 404
+        # the sync of a staff member and of the other family, and a logout
+        assert http.get("/api/v1/sync", headers=h("padre.demo")).status_code == 200
+        assert http.post("/api/v1/auth/logout", headers=h("padre.demo")).status_code == 204
+    for child in CHILDREN:
+        secrets += [child.full_name, child.display_name, child.nss, child.curp]
+    return {"secrets": secrets}
+
+
+def test_server_output_holds_no_personal_data(tmp_path: Path) -> None:
+    with running_server(tmp_path / "srv", env=FAST) as server:
+        found = _scenario(server.url)
+    log = server.log_path.read_text(encoding="utf-8")
+    # the demo banner (printed once at start for the person running the demo) lists the demo logins and
+    # their shared password; everything after start-up is the server's own log
+    assert "Application startup complete" in log
+    after_start = log.split("Application startup complete", 1)[1]
+    # the log did record the session (so its silence about the data means something)
+    for line in ('"POST /api/v1/auth/login HTTP/1.1" 200', '"POST /api/v1/auth/login HTTP/1.1" 401',
+                 '"POST /api/v1/pharmacy/dispensations HTTP/1.1" 409', '"GET /v/… HTTP/1.1" 200',
+                 '"GET /api/v1/patients/nope/carnet HTTP/1.1" 404'):
+        assert line in after_start, line
+    leaked = [s for s in found["secrets"] if s in log]
+    assert not leaked, f"in the server output: {leaked}"
+    assert DEMO_PASSWORD not in after_start
