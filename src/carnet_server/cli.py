@@ -1,13 +1,15 @@
 """``carnet-server``: migrate, make keys, optionally seed demo data, and serve.
 
-    carnet-server [--demo] [--host H] [--port P] [--no-serve]
+    carnet-server [--demo] [--host H] [--port P] [--workers N] [--no-serve]
     carnet-server rotate-key
     carnet-server revoke-qr PATIENT_ID
+    carnet-server generate --patients N [--seed S] [--today YYYY-MM-DD]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -24,9 +26,11 @@ def _parser() -> argparse.ArgumentParser:
         prog="carnet-server",
         description="Servidor API de Carnet / Carnet API server.",
     )
-    parser.add_argument("command", nargs="?", choices=["serve", "rotate-key", "revoke-qr"], default="serve",
+    parser.add_argument("command", nargs="?", choices=["serve", "rotate-key", "revoke-qr", "generate"],
+                        default="serve",
                         help="serve (default); rotate-key: make a new QR signing key; "
-                             "revoke-qr PATIENT_ID: revoke every live QR token of a child")
+                             "revoke-qr PATIENT_ID: revoke every live QR token of a child; "
+                             "generate: fill an empty database with synthetic families (scale.py)")
     parser.add_argument("patient_id", nargs="?", help="revoke-qr: the child's id")
     parser.add_argument("--demo", action="store_true",
                         help="seed demo data into an empty database (refuses a used one)")
@@ -34,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, help="port (default CARNET_PORT or 8000)")
     parser.add_argument("--no-serve", action="store_true",
                         help="prepare the database, keys and demo data, then exit")
+    parser.add_argument("--workers", type=int, help="worker processes (default CARNET_WORKERS or 1)")
+    parser.add_argument("--patients", type=int, help="generate: how many children")
+    parser.add_argument("--seed", type=int, default=1, help="generate: random seed (same seed, same data)")
+    parser.add_argument("--today", help="generate: the day the data is built around (default today)")
     return parser
 
 
@@ -76,6 +84,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "revoke-qr":
         return _revoke_qr(settings, args.patient_id)
 
+    if args.command == "generate":
+        return _generate(settings, args)
+    if args.workers is not None and args.workers < 1:
+        print("--workers: al menos 1 / at least 1", file=sys.stderr)
+        return EXIT_USAGE
+
     ctx = build_context(settings)
     if args.demo:
         from carnet_server.demo import DatabaseNotEmpty, seed
@@ -107,9 +121,61 @@ def main(argv: Sequence[str] | None = None) -> int:
     if qr_url_max_bytes(settings.base_url) > MAX_QR_URL_BYTES:
         print(f"AVISO / WARNING: CARNET_PUBLIC_URL is too long for a QR version <= 14 at level M "
               f"(up to {qr_url_max_bytes(settings.base_url)} of {MAX_QR_URL_BYTES} bytes).", file=sys.stderr)
+    workers = args.workers or settings.workers
+    if workers > 1:
+        # Each worker process builds its own app (and pool) from the environment: pass the overrides on.
+        ctx.engine.dispose()
+        os.environ.update({"CARNET_HOST": settings.host, "CARNET_PORT": str(settings.port)})
+        uvicorn.run("carnet_server.app:app_from_env", factory=True, workers=workers, host=settings.host,
+                    port=settings.port, log_config=log_config(), **server_options(settings))
+        return 0
     uvicorn.run(create_app(context=ctx), host=settings.host, port=settings.port, log_config=log_config(),
-                server_header=False)
+                **server_options(settings))
     return 0
+
+
+def _generate(settings: Settings, args: argparse.Namespace) -> int:
+    """Synthetic families for load tests (see scale.py); refuses a database that has patients."""
+    from datetime import date
+
+    from carnet_server.scale import SCALE_PASSWORD, DatabaseNotEmpty, generate
+
+    if not args.patients or args.patients < 1:
+        print("Indique cuántos pacientes / give the number of patients: --patients N", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        today = date.fromisoformat(args.today) if args.today else None
+    except ValueError:
+        print("--today: fecha AAAA-MM-DD / date YYYY-MM-DD", file=sys.stderr)
+        return EXIT_USAGE
+    ctx = build_context(settings)
+    try:
+        report = generate(ctx, patients=args.patients, seed=args.seed, today=today,
+                          progress=lambda line: print(line, flush=True))
+    except DatabaseNotEmpty:
+        print("La base de datos ya tiene pacientes / the database already has patients.", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        ctx.engine.dispose()
+    print("\n".join(report.lines()))
+    print(f"Contraseña de todas las cuentas / password of every account: {SCALE_PASSWORD}")
+    return 0
+
+
+def server_options(settings: Settings) -> dict[str, object]:
+    """uvicorn's limits for slow or greedy clients (see limits.py).
+
+    Idle keep-alive connections close after ``keep_alive_seconds``; past ``max_connections`` concurrent
+    connections new requests get 503; h11 refuses a request line and headers over 64 KB (httptools has
+    its own fixed limits). uvicorn has no timeout for a client that sends its headers slowly: put a
+    reverse proxy with header and body timeouts in front of a server facing the internet.
+    """
+    return {
+        "server_header": False,
+        "timeout_keep_alive": settings.keep_alive_seconds,
+        "limit_concurrency": settings.max_connections,
+        "h11_max_incomplete_event_size": 64 * 1024,
+    }
 
 
 def _revoke_qr(settings: Settings, patient_id: str | None) -> int:

@@ -96,7 +96,8 @@ def make_engine(settings: Settings) -> Engine:
     connect_args: dict[str, Any] = {}
     if settings.database_schema:
         connect_args["options"] = f"-csearch_path={settings.database_schema}"
-    return create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+    return create_engine(url, connect_args=connect_args, pool_pre_ping=True, pool_size=settings.db_pool_size,
+                         max_overflow=settings.db_max_overflow, pool_timeout=settings.db_pool_timeout_seconds)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -62,6 +62,28 @@ class Settings(BaseSettings):
     login_max_per_username: int = Field(default=5, ge=1)
     login_max_per_address: int = Field(default=20, ge=1)
 
+    # Request limits (limits.py): bodies larger than this are refused with 413 before they are read
+    # (the incident photo route allows incident_photo_max_bytes plus multipart overhead instead).
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Creation endpoints (appointments, bookings, incidents, photos, dispensations, cycle confirmations):
+    # at most this many per user and route class in a sliding window, counted from the audit log
+    # (shared by every worker process); beyond it 429 with Retry-After.
+    write_rate_limit: int = Field(default=30, ge=1)
+    write_rate_window_seconds: int = Field(default=60, ge=1, le=86400)
+    # uvicorn (cli.py): idle keep-alive connections are closed after this many seconds, and beyond
+    # max_connections concurrent connections new requests get 503 (unset: no limit).
+    keep_alive_seconds: int = Field(default=5, ge=1, le=300)
+    max_connections: int | None = Field(default=None, ge=1)
+    # Worker processes of `carnet-server` (each with its own database pool and mixing delivery worker).
+    workers: int = Field(default=1, ge=1, le=64)
+    # PostgreSQL connection pool per worker process: pool_size kept open, max_overflow more under load
+    # (requests beyond both wait up to pool_timeout seconds). Size them so that
+    # workers × (pool_size + max_overflow) ≤ PostgreSQL max_connections − headroom (superuser slots,
+    # migrations, psql, backups): 2 workers × (5 + 10) = 30 of the default 100.
+    db_pool_size: int = Field(default=5, ge=1, le=200)
+    db_max_overflow: int = Field(default=10, ge=0, le=200)
+    db_pool_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+
     # argon2id cost: the library's defaults; only tests lower them.
     argon2_time_cost: int = Field(default=argon2.DEFAULT_TIME_COST, ge=1)
     argon2_memory_cost: int = Field(default=argon2.DEFAULT_MEMORY_COST, ge=8)

@@ -1,0 +1,47 @@
+"""``carnet-server --workers N``: several worker processes serve one database."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+
+from carnet_server.demo import DEMO_PASSWORD
+from tests.support.processes import running_server
+
+
+def _workers(pid: int) -> set[int]:
+    """Child processes of ``pid`` started by multiprocessing's spawn (uvicorn's workers)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if parent == pid and b"spawn_main" in command:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def test_two_workers_serve_the_same_data(tmp_path: Path) -> None:
+    with running_server(tmp_path / "server", env={"CARNET_WORKERS": "2"}) as server:
+        deadline = time.monotonic() + 60
+        while len(workers := _workers(server.proc.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)  # poll interval
+        assert len(workers) == 2
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            login = client.post("/api/v1/auth/login", json={"username": "madre.demo", "password": DEMO_PASSWORD})
+            assert login.status_code == 200, login.text
+            auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
+            child = client.get("/api/v1/me", headers=auth).json()["patients"][0]["id"]
+            # New connections land on either worker: every one sees the token, the data and the same QR.
+            tokens = set()
+            for _ in range(8):
+                with httpx.Client(base_url=server.url, timeout=30) as fresh:
+                    carnet = fresh.get(f"/api/v1/patients/{child}/carnet", headers=auth)
+                    assert carnet.status_code == 200, carnet.text
+                    tokens.add(carnet.json()["qr"]["token"])
+                    assert fresh.get("/api/v1/patients/nope/carnet", headers=auth).status_code == 404
+            assert len(tokens) == 1
