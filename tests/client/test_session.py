@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from carnet import contract
 from carnet.secret_store import MemorySecretStore
 from carnet.session import SESSION_SECRET
 from carnet.state import Phase, Screen, current_cycle
@@ -84,7 +85,7 @@ async def test_a_cycle_change_from_sync_updates_the_cached_carnet_offline(make_s
     assert cycle.mixing.status == "en_preparacion"
 
     # The provider reported the mixture ready: the server sends the cycle as a sync change.
-    ready = cycle.model_copy(update={"mixing": {"status": "lista"}}).model_dump(mode="json")
+    ready = cycle.model_copy(update={"mixing": contract.Mixing(status="lista")}).model_dump(mode="json")
     fake_api.agenda.put_record("cycle", {**ready, "patient_id": "p-valentina"})
     fake_api.agenda.put_record("cycle", {**ready, "id": "c-elsewhere", "patient_id": "p-valentina"})
     report = await session.engine.run()  # type: ignore[union-attr]
