@@ -85,6 +85,13 @@ __all__ = [
     "MixingOrderState",
     "MixingCallback",
     "MIXING_CALLBACK_STATUSES",
+    "ClosureRequest",
+    "ClosureRequestCreate",
+    "ClosureStatus",
+    "PrivacyAcceptanceCreate",
+    "PrivacyNotice",
+    "PrivacySection",
+    "PrivacyStatus",
 ]
 
 
@@ -216,12 +223,76 @@ class Unit(_Response):
     state: str
 
 
+class ClosureStatus(StrEnum):
+    """A request to close a guardian's account: asked, withdrawn by the guardian, or carried out."""
+
+    SOLICITADA = "solicitada"
+    CANCELADA = "cancelada"
+    CERRADA = "cerrada"
+
+
+class ClosureRequest(_Response):
+    id: str
+    status: ClosureStatus
+    requested_at: AwareDatetime
+    #: When the guardian withdrew it or an administrator closed the account.
+    decided_at: AwareDatetime | None = None
+
+
+class PrivacyStatus(_Response):
+    """Where a guardian stands with the privacy notice (``Me.privacy``; absent for staff)."""
+
+    current_version: str
+    accepted_version: str | None = None
+    accepted_at: AwareDatetime | None = None
+    #: The open (``solicitada``) closure request, if any.
+    closure_request: ClosureRequest | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.accepted_version == self.current_version
+
+
 class Me(_Response):
     id: str
     role: Role
     display_name: str
     patients: list[PatientRef] = Field(default_factory=list)
     units: list[Unit] = Field(default_factory=list)
+    #: Guardians only: until the current notice is accepted, health data answers 403
+    #: ``privacy_notice_required``.
+    privacy: PrivacyStatus | None = None
+
+
+# ---- privacy (aviso de privacidad, the family's data, closing the account) ----
+
+
+class PrivacySection(_Response):
+    heading: str
+    body: str
+
+
+class PrivacyNotice(_Response):
+    """GET /api/v1/privacy/notice: the current notice in the caller's language (es-MX or en)."""
+
+    version: str
+    published_on: date
+    lang: str
+    title: str
+    summary: str
+    sections: list[PrivacySection]
+
+
+class PrivacyAcceptanceCreate(_Request):
+    """POST /api/v1/privacy/acceptance: accept this version (409 ``privacy_version_outdated`` if not current)."""
+
+    version: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+
+
+class ClosureRequestCreate(_Request):
+    """POST /api/v1/privacy/closure-request: ask for the account to be closed (reason optional)."""
+
+    reason: Annotated[str, StringConstraints(max_length=1000)] | None = None
 
 
 # ---- carnet -----------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Integer, String
+from sqlalchemy import JSON, Index, Integer, String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from carnet_server.db import Base, UTCDateTime, utcnow
@@ -18,10 +18,12 @@ __all__ = ["AuditEntry", "record"]
 
 class AuditEntry(Base):
     __tablename__ = "audit_log"
+    #: (actor_id, at): the write rate limit counts one user's recent rows (limits.py).
+    __table_args__ = (Index("ix_audit_log_actor_id_at", "actor_id", "at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    actor_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    actor_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     actor_role: Mapped[str | None] = mapped_column(String(16), nullable=True)
     action: Mapped[str] = mapped_column(String(64))
     object_type: Mapped[str | None] = mapped_column(String(32), nullable=True)

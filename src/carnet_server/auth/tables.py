@@ -22,6 +22,9 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(String(120))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: The privacy notice version this user accepted last, and when (guardians; see privacy/tables.py).
+    privacy_version: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    privacy_accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class AuthSession(Base):
