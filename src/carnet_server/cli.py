@@ -125,9 +125,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if workers > 1:
         # Each worker process builds its own app (and pool) from the environment: pass the overrides on.
         ctx.engine.dispose()
-        os.environ.update({"CARNET_HOST": settings.host, "CARNET_PORT": str(settings.port)})
+        os.environ.update({"CARNET_HOST": settings.host, "CARNET_PORT": str(settings.port),
+                           "CARNET_HEAD_TIMEOUT_SECONDS": str(settings.head_timeout_seconds)})
         uvicorn.run("carnet_server.app:app_from_env", factory=True, workers=workers, host=settings.host,
-                    port=settings.port, log_config=log_config(), **server_options(settings))
+                    port=settings.port, log_config=log_config(), **server_options(settings, workers=workers))
         return 0
     uvicorn.run(create_app(context=ctx), host=settings.host, port=settings.port, log_config=log_config(),
                 **server_options(settings))
@@ -162,15 +163,21 @@ def _generate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def server_options(settings: Settings) -> dict[str, object]:
-    """uvicorn's limits for slow or greedy clients (see limits.py).
+def server_options(settings: Settings, *, workers: int = 1) -> dict[str, object]:
+    """uvicorn's limits for slow or greedy clients (see limits.py and http_protocol.py).
 
-    Idle keep-alive connections close after ``keep_alive_seconds``; past ``max_connections`` concurrent
-    connections new requests get 503; h11 refuses a request line and headers over 64 KB (httptools has
-    its own fixed limits). uvicorn has no timeout for a client that sends its headers slowly: put a
-    reverse proxy with header and body timeouts in front of a server facing the internet.
+    A request's line and headers must arrive within ``head_timeout_seconds`` (else 408 and the
+    connection closes); idle keep-alive connections close after ``keep_alive_seconds``; past
+    ``max_connections`` concurrent connections new requests get 503; httptools refuses oversized
+    request lines and headers (h11, if chosen, at 64 KB). Spawned worker processes import the protocol
+    by name and read its deadline from the environment (``serve`` sets it).
     """
+    from carnet_server.http_protocol import head_timeout_protocol
+
+    protocol: object = (head_timeout_protocol(settings.head_timeout_seconds) if workers == 1
+                        else "carnet_server.http_protocol:EnvironmentHeadTimeoutProtocol")
     return {
+        "http": protocol,
         "server_header": False,
         "timeout_keep_alive": settings.keep_alive_seconds,
         "limit_concurrency": settings.max_connections,

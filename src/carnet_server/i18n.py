@@ -78,6 +78,10 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         "en": "Something went wrong on the server. Please try again later.",
     },
     "http_error": {"es": "Error en la solicitud.", "en": "Request error."},
+    "request_timeout": {
+        "es": "La solicitud tardó demasiado en llegar; inténtelo de nuevo.",
+        "en": "The request took too long to arrive; please try again.",
+    },
     "payload_too_large": {
         "es": "La solicitud es demasiado grande (máximo {max_kb} KB).",
         "en": "The request is too large (at most {max_kb} KB).",

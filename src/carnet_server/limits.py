@@ -19,13 +19,16 @@ Write rates
     and are not counted (a refused dispensation is audited, and counts). Two requests racing at the
     limit may both pass: the limit is a brake on floods, not an exact quota.
 
-Slow clients are uvicorn's business (cli.py): idle keep-alive connections close after
-``keep_alive_seconds``; uvicorn has no timeout for a client that sends its headers slowly, so a
-deployment facing the internet puts a reverse proxy with header/body timeouts in front.
+Slow clients
+    A body must arrive within ``body_timeout_seconds`` of the app's first read of it, else 408
+    ``request_timeout`` (a body sent a byte at a time would otherwise hold a worker thread and a
+    connection for as long as the client likes). The request head has its own deadline in the HTTP
+    protocol (http_protocol.py); idle keep-alive connections close after ``keep_alive_seconds`` (cli.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 from datetime import timedelta
@@ -60,30 +63,29 @@ BUCKETS: dict[str, tuple[str, ...]] = {
 }
 
 
-class _TooLarge(StarletteHTTPException):
-    """Raised to the app by the counting ``receive``; the middleware answers the 413 itself."""
-
-    def __init__(self) -> None:
-        super().__init__(413)
+class _Refused(StarletteHTTPException):
+    """Raised to the app by the guarded ``receive``; the middleware answers the 413 or 408 itself."""
 
 
 class BodyLimitMiddleware:
-    """413 for bodies over the limit: by ``Content-Length`` before the app runs, else while read."""
+    """413 for bodies over the limit (by ``Content-Length`` before the app runs, else while read);
+    408 for a body that does not arrive within ``body_timeout`` seconds."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int, photo_max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, photo_max_bytes: int, body_timeout: float = 120.0) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.photo_max_bytes = photo_max_bytes + PHOTO_MULTIPART_OVERHEAD
+        self.body_timeout = body_timeout
 
     def _limit(self, path: str) -> tuple[int, str]:
         if _PHOTO_PATH.fullmatch(path):
             return self.photo_max_bytes, "photo_too_large"
         return self.max_bytes, "payload_too_large"
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int, code: str) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, status: int, code: str, limit: int) -> None:
         request = Request(scope)
         message = t(code, lang_of(request), max_kb=limit // 1024)
-        response = error_response(request, 413, code, message, headers={"Connection": "close"})
+        response = error_response(request, status, code, message, headers={"Connection": "close"})
         await response(scope, receive, send)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -98,33 +100,45 @@ class BodyLimitMiddleware:
                 except ValueError:
                     declared = 0
                 if declared > limit:
-                    await self._refuse(scope, receive, send, limit, code)
+                    await self._refuse(scope, receive, send, 413, code, limit)
                     return
         received = 0
-        over = False
+        body_done = False
+        deadline: float | None = None
+        refusal: tuple[int, str] | None = None
 
-        async def counting_receive() -> Message:
-            nonlocal received, over
-            message = await receive()
+        async def guarded_receive() -> Message:
+            nonlocal received, body_done, deadline, refusal
+            if body_done:  # after the body only http.disconnect comes: no deadline for that wait
+                return await receive()
+            if deadline is None:
+                deadline = asyncio.get_running_loop().time() + self.body_timeout
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                refusal = (408, "request_timeout")
+                raise _Refused(408) from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
+                body_done = not message.get("more_body", False)
                 if received > limit:
-                    over = True
-                    raise _TooLarge()
+                    refusal = (413, code)
+                    raise _Refused(413)
             return message
 
         replaced = False
 
         async def guarded_send(message: Message) -> None:
             nonlocal replaced
-            if over:  # whatever the app made of the failed read, the answer is our 413
+            if refusal is not None:  # whatever the app made of the failed read, the answer is ours
                 if not replaced:
                     replaced = True
-                    await self._refuse(scope, receive, send, limit, code)
+                    await self._refuse(scope, receive, send, *refusal, limit)
                 return
             await send(message)
 
-        await self.app(scope, counting_receive, guarded_send)
+        await self.app(scope, guarded_receive, guarded_send)
 
 
 def _check_rate(ctx: Any, session: Any, user_id: str, bucket: str) -> None:

@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     # uvicorn (cli.py): idle keep-alive connections are closed after this many seconds, and beyond
     # max_connections concurrent connections new requests get 503 (unset: no limit).
     keep_alive_seconds: int = Field(default=5, ge=1, le=300)
+    # Slow clients: a request's line and headers must arrive within head_timeout_seconds of its first
+    # byte (or of the connection opening), and its body within body_timeout_seconds of the first body
+    # read; otherwise 408 request_timeout (http_protocol.py, limits.py).
+    head_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    body_timeout_seconds: float = Field(default=120.0, gt=0, le=3600)
     max_connections: int | None = Field(default=None, ge=1)
     # Worker processes of `carnet-server` (each with its own database pool and mixing delivery worker).
     workers: int = Field(default=1, ge=1, le=64)

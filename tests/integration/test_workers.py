@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from pathlib import Path
 
@@ -26,7 +27,7 @@ def _workers(pid: int) -> set[int]:
 
 
 def test_two_workers_serve_the_same_data(tmp_path: Path) -> None:
-    with running_server(tmp_path / "server", env={"CARNET_WORKERS": "2"}) as server:
+    with running_server(tmp_path / "server", env={"CARNET_WORKERS": "2", "CARNET_HEAD_TIMEOUT_SECONDS": "2"}) as server:
         deadline = time.monotonic() + 60
         while len(workers := _workers(server.proc.pid)) < 2 and time.monotonic() < deadline:
             time.sleep(0.1)  # poll interval
@@ -45,3 +46,10 @@ def test_two_workers_serve_the_same_data(tmp_path: Path) -> None:
                     tokens.add(carnet.json()["qr"]["token"])
                     assert fresh.get("/api/v1/patients/nope/carnet", headers=auth).status_code == 404
             assert len(tokens) == 1
+            # Each worker has the head deadline of the settings: a silent connection gets 408 and the close.
+            host, port = server.url.removeprefix("http://").split(":")
+            with socket.create_connection((host, int(port)), timeout=30) as silent:
+                received = b""
+                while chunk := silent.recv(65536):
+                    received += chunk
+            assert received.startswith(b"HTTP/1.1 408")

@@ -267,6 +267,9 @@ def test_server_options_carry_the_settings(settings: Settings) -> None:
     assert options["timeout_keep_alive"] == 3 and options["limit_concurrency"] == 200
     assert options["h11_max_incomplete_event_size"] == 64 * 1024 and options["server_header"] is False
     assert server_options(settings)["limit_concurrency"] is None  # unset: no limit
+    assert server_options(settings.model_copy(update={"head_timeout_seconds": 7.0}))["http"].head_timeout == 7.0
+    # spawned worker processes import the protocol by name and take the deadline from the environment
+    assert server_options(settings, workers=2)["http"] == "carnet_server.http_protocol:EnvironmentHeadTimeoutProtocol"
     with pytest.raises(ValueError):
         Settings(keep_alive_seconds=0)
 
@@ -286,3 +289,62 @@ def test_idle_keep_alive_connection_is_closed_by_the_server(app: FastAPI, settin
                     break  # the server closed the idle connection
                 received += chunk
             assert received.startswith(b"HTTP/1.1 200")
+
+
+def _read_until_closed(conn: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection (the socket timeout bounds a hang)."""
+    received = b""
+    while chunk := conn.recv(65536):
+        received += chunk
+    return received
+
+
+@pytest.fixture
+def impatient(settings: Settings) -> Iterator[tuple[str, str]]:
+    """A live server whose head and body deadlines are one second."""
+    impatient_settings = settings.model_copy(update={"head_timeout_seconds": 1.0, "body_timeout_seconds": 1.0})
+    context = build_context(impatient_settings)
+    try:
+        with live_server(create_app(context=context), **server_options(impatient_settings)) as base:
+            host, port = base.removeprefix("http://").split(":")
+            yield host, port
+    finally:
+        context.engine.dispose()
+
+
+@pytest.mark.parametrize("sent", [b"", b"GET /healthz HTTP/1.1\r\nHost: x\r\n"], ids=["silent", "slow-headers"])
+def test_a_request_head_that_does_not_arrive_in_time_gets_408_and_the_close(impatient: tuple[str, str],
+                                                                             sent: bytes) -> None:
+    host, port = impatient
+    with socket.create_connection((host, int(port)), timeout=30) as conn:
+        conn.sendall(sent)
+        received = _read_until_closed(conn)
+    assert received.startswith(b"HTTP/1.1 408")
+    assert b'"request_timeout"' in received and "tardó demasiado".encode() in received
+
+
+def test_a_head_sent_in_pieces_within_the_deadline_is_served(impatient: tuple[str, str]) -> None:
+    host, port = impatient
+    with socket.create_connection((host, int(port)), timeout=30) as conn:
+        conn.sendall(b"GET /healthz HTTP/1.1\r\n")
+        conn.sendall(b"Host: x\r\nConnection: close\r\n\r\n")
+        assert _read_until_closed(conn).startswith(b"HTTP/1.1 200")
+
+
+def test_a_body_that_does_not_arrive_in_time_gets_408(impatient: tuple[str, str]) -> None:
+    host, port = impatient
+    with socket.create_connection((host, int(port)), timeout=30) as conn:
+        conn.sendall(b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Accept-Language: en\r\nContent-Length: 100\r\n\r\n{\"username\":")
+        received = _read_until_closed(conn)
+    assert received.startswith(b"HTTP/1.1 408")
+    assert b'"request_timeout"' in received and b"took too long" in received
+
+
+def test_a_whole_body_is_served_whatever_the_body_deadline(impatient: tuple[str, str]) -> None:
+    host, port = impatient
+    body = b'{"username": "madre.demo", "password": "wrong"}'
+    with socket.create_connection((host, int(port)), timeout=30) as conn:
+        conn.sendall(b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Connection: close\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        assert _read_until_closed(conn).startswith(b"HTTP/1.1 401")
