@@ -21,6 +21,7 @@ with warnings.catch_warnings():  # Starlette 1.x nudges towards httpx2; httpx 0.
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
+from carnet.contract import SyncPage
 from carnet_server.app import create_app
 from carnet_server.context import Context, build_context
 from carnet_server.demo import DEMO_PASSWORD, seed
@@ -104,6 +105,23 @@ def auth(client: TestClient) -> Callable[[str], dict[str, str]]:
         return bearer(login(client, username)["access_token"])
 
     return make
+
+
+def sync_all(client: TestClient, headers: dict[str, str], cursor: str = "", limit: int = 1000
+             ) -> tuple[list[dict[str, object]], str, list[SyncPage]]:
+    """Sync to the end: every change, the last cursor, and the pages (at most 100 of them)."""
+    changes: list[dict[str, object]] = []
+    pages: list[SyncPage] = []
+    for _ in range(100):
+        response = client.get("/api/v1/sync", params={"cursor": cursor, "limit": limit}, headers=headers)
+        assert response.status_code == 200, response.text
+        page = SyncPage.model_validate_json(response.content)
+        pages.append(page)
+        changes += [c.model_dump() for c in page.changes]
+        cursor = page.cursor
+        if not page.has_more:
+            return changes, cursor, pages
+    raise AssertionError("sync did not end")
 
 
 def assert_error(response: object, status: int, code: str | None = None) -> dict[str, str]:

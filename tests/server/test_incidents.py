@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 from carnet_server.audit import AuditEntry
 from carnet_server.context import Context
 from carnet_server.incidents.tables import Incident, IncidentPhoto, IncidentReply
-from tests.server.conftest import assert_error
+from tests.server.conftest import assert_error, sync_all
 from tests.server.incident_support import INCIDENTS, LEON, RAZA, SXXI, body, case_desk_of, principal, unit_id
 
 Auth = Callable[[str], dict[str, str]]
@@ -375,13 +375,8 @@ def test_photo_key_reused_for_other_bytes_is_422(client: TestClient, ctx: Contex
 
 
 def sync_changes(client: TestClient, headers: dict[str, str], cursor: str = "") -> tuple[list[dict[str, Any]], str]:
-    changes: list[dict[str, Any]] = []
-    while True:
-        page = client.get("/api/v1/sync", params={"cursor": cursor, "limit": 1000}, headers=headers).json()
-        changes += page["changes"]
-        cursor = page["cursor"]
-        if not page["has_more"]:
-            return changes, cursor
+    changes, cursor, _pages = sync_all(client, headers, cursor)
+    return changes, cursor
 
 
 def test_sync_carries_the_incident_with_its_replies(client: TestClient, s: dict[str, Any]) -> None:

@@ -29,7 +29,7 @@ from carnet_server.pharmacy import service as pharmacy
 from carnet_server.pharmacy.tables import Dispensation
 from carnet_server.signing import sign_claims
 from tests.server.blood_bank_support import live_server
-from tests.server.conftest import assert_error
+from tests.server.conftest import assert_error, sync_all
 from tests.server.test_verification import qr_of, tamper
 
 Auth = Callable[[str], dict[str, str]]
@@ -110,12 +110,7 @@ def test_dispense_named_items_in_the_cycles_order(client: TestClient, auth: Auth
 
 def test_the_familys_sync_carries_the_dispensed_cycle(client: TestClient, auth: Auth, mateo: dict[str, Any]) -> None:
     madre = auth("madre.demo")
-    cursor = ""
-    while True:
-        page = client.get("/api/v1/sync", params={"cursor": cursor, "limit": 1000}, headers=madre).json()
-        cursor = page["cursor"]
-        if not page["has_more"]:
-            break
+    _, cursor, _ = sync_all(client, madre)
     cycle = mateo["due"][0]
     assert client.post(DISPENSE, json={"token": mateo["qr"]["token"], "cycle_id": cycle["id"]},
                        headers=auth("farmacia.demo")).status_code == 201

@@ -23,7 +23,7 @@ from carnet_server.patients.service import current_qr
 from carnet_server.patients.tables import Patient, QrToken
 from carnet_server.settings import Settings
 from carnet_server.signing import rotate_signing_key, sign_claims
-from tests.server.conftest import assert_error
+from tests.server.conftest import assert_error, sync_all
 from tests.server.test_verification import qr_of
 
 Auth = Callable[[str], dict[str, str]]
@@ -135,12 +135,7 @@ def test_guardian_revokes_and_the_token_fails_online_and_offline(client: TestCli
 
 def test_revocation_reaches_the_familys_sync(client: TestClient, auth: Auth, patient_ids: dict[str, str]) -> None:
     madre = auth("madre.demo")
-    cursor = ""
-    while True:
-        page = client.get("/api/v1/sync", params={"cursor": cursor, "limit": 1000}, headers=madre).json()
-        cursor = page["cursor"]
-        if not page["has_more"]:
-            break
+    _, cursor, _ = sync_all(client, madre)
     first = client.get("/api/v1/sync", params={"cursor": cursor}, headers=madre)
     etag = first.headers["etag"]
     assert client.get("/api/v1/sync", params={"cursor": cursor},

@@ -20,7 +20,7 @@ from carnet_server.incidents.tables import Incident
 from carnet_server.patients.tables import GuardianPatient
 from carnet_server.sync import service as sync
 from carnet_server.sync.tables import SyncState
-from tests.server.conftest import assert_error
+from tests.server.conftest import assert_error, sync_all
 
 Auth = Callable[[str], dict[str, str]]
 
@@ -37,22 +37,6 @@ def add_appointments(ctx: Context, patient_id: str, count: int, *, title: str = 
         sync.touch_many(session, type=SyncType.APPOINTMENT, changes=[(r["id"], patient_id, False) for r in rows])
         session.commit()
     return [r["id"] for r in rows]
-
-
-def sync_all(client: TestClient, headers: dict[str, str], cursor: str = "", limit: int = 1000
-             ) -> tuple[list[dict[str, object]], str, list[SyncPage]]:
-    changes: list[dict[str, object]] = []
-    pages: list[SyncPage] = []
-    for _ in range(100):
-        response = client.get("/api/v1/sync", params={"cursor": cursor, "limit": limit}, headers=headers)
-        assert response.status_code == 200, response.text
-        page = SyncPage.model_validate_json(response.content)
-        pages.append(page)
-        changes += [c.model_dump() for c in page.changes]
-        cursor = page.cursor
-        if not page.has_more:
-            return changes, cursor, pages
-    raise AssertionError("sync did not end")
 
 
 def visible_ids(ctx: Context, username: str) -> set[str]:
