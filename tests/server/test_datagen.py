@@ -31,7 +31,7 @@ from carnet_server.settings import Settings
 from carnet_server.sync.tables import SyncCounter, SyncState
 from carnet_server.tables import metadata
 
-from .conftest import FAST_ARGON2, PG_ENV, assert_error, bearer
+from .conftest import FAST_ARGON2, PG_ENV, assert_error, bearer, sync_all
 
 PATIENTS = 50
 DAY = date(2026, 3, 2)
@@ -155,16 +155,8 @@ def test_generated_guardian_sees_exactly_their_children(make_ctx: Callable[[], C
     carnet = client.get(f"/api/v1/patients/{child}/carnet", headers=auth)
     assert carnet.status_code == 200 and 4 <= len(carnet.json()["cycles"]) <= 12
     assert carnet.json()["qr"]["token"]  # issued on this first read
-    synced: set[str] = set()
-    cursor = ""
-    while True:
-        page = client.get("/api/v1/sync", params={"cursor": cursor, "limit": 200}, headers=auth)
-        assert page.status_code == 200
-        synced |= {c["id"] for c in page.json()["changes"]}
-        cursor = page.json()["cursor"]
-        if not page.json()["has_more"]:
-            break
-    assert synced == my_records
+    changes, _cursor, _pages = sync_all(client, auth, limit=200)
+    assert {c["id"] for c in changes} == my_records
     assert_error(client.get(f"/api/v1/patients/{other}/carnet", headers=auth), 404)
     assert_error(client.get(f"/api/v1/patients/{other}/appointments", headers=auth), 404)
     assert client.get("/api/v1/blood-bank/bookings", params={"patient_id": other}, headers=auth).status_code == 404

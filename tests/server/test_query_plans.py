@@ -46,7 +46,7 @@ from carnet_server.patients.tables import GuardianPatient
 from carnet_server.scale import SCALE_PASSWORD, generate
 from carnet_server.settings import Settings
 
-from .conftest import FAST_ARGON2, PG_ENV, bearer
+from .conftest import FAST_ARGON2, PG_ENV, bearer, sync_all
 
 pytestmark = pytest.mark.postgres
 
@@ -119,12 +119,7 @@ def _screens(client: TestClient, username: str, child: str, *, today: date) -> N
     ok(client.get(f"/api/v1/patients/{child}/appointments", headers=auth))
     ok(client.get(f"/api/v1/patients/{child}/appointments", headers=auth,
                   params={"from": f"{today}T00:00:00-06:00", "to": f"{today + timedelta(days=31)}T00:00:00-06:00"}))
-    cursor = ""
-    while True:  # the first sync, page by page
-        page = ok(client.get("/api/v1/sync", params={"cursor": cursor, "limit": 200}, headers=auth))
-        cursor = page["cursor"]
-        if not page["has_more"]:
-            break
+    _changes, cursor, _pages = sync_all(client, auth, limit=200)  # the first sync, page by page
     unchanged = client.get("/api/v1/sync", params={"cursor": cursor}, headers=auth)
     assert client.get("/api/v1/sync", params={"cursor": cursor},
                       headers={**auth, "If-None-Match": unchanged.headers["ETag"]}).status_code == 304
