@@ -77,6 +77,9 @@ log = logging.getLogger(__name__)
 
 MAX_PAGES_PER_RUN = 1000
 RETRYABLE_CONFLICTS = frozenset({"idempotency_in_progress"})
+#: Answers after which a write may or may not have been done (its retry, with the same key, tells).
+IN_DOUBT_STATUSES = frozenset({502, 503, 504})
+IN_DOUBT = "in_doubt"
 
 
 class SyncTransport(Protocol):
@@ -156,9 +159,11 @@ class SyncEngine:
         return report
 
     def _creation_in_doubt(self) -> bool:
-        """A creation (or a photo upload: the server may hold it already) went out and no answer came back."""
+        """A creation (or a photo upload: the server may hold it already) went out and no answer came back —
+        or a 502/503/504, which may come after the write committed (the database dropped the connection
+        while committing, a proxy gave up waiting)."""
         return any(i.state is OutboxState.PENDING and (i.op is WriteOp.CREATE or i.type == PHOTO_TYPE)
-                   and i.error_kind == "network" for i in self.outbox.items())
+                   and i.error_kind in ("network", IN_DOUBT) for i in self.outbox.items())
 
     # ---- push --------------------------------------------------------------------------------
 
@@ -235,8 +240,13 @@ class SyncEngine:
         retry_after = exc.retry_after if isinstance(exc, HttpError) else None
         delay = self.backoff.delay(item.attempts + 1, retry_after=retry_after)
         until = self.clock() + timedelta(seconds=delay)
-        self.outbox.defer(item, until=until, error=None if network else self.describe(exc),
-                          error_kind="network" if network else "server")
+        if network:
+            kind = "network"
+        elif isinstance(exc, ServerError) and exc.status in IN_DOUBT_STATUSES:
+            kind = IN_DOUBT  # it may have been done: no pull until its retry tells (see run)
+        else:
+            kind = "server"
+        self.outbox.defer(item, until=until, error=None if network else self.describe(exc), error_kind=kind)
         report.retry_at = until
         report.offline = report.offline or network
         if not network:

@@ -3,6 +3,13 @@
 SQLite (the default, a file in the data dir) runs with WAL and foreign keys
 on; PostgreSQL goes through psycopg 3. Migrations are Alembic's, configured in
 code (no ``alembic.ini``) and run on every start.
+
+When PostgreSQL restarts, the pool heals by itself: every checkout pings its
+connection first (``pool_pre_ping``) and replaces a dead one, and an error
+that shows a disconnect makes SQLAlchemy invalidate that connection and every
+older one in the pool. While the database is unreachable,
+:func:`is_database_unavailable` tells the errors worth a retry apart; the API
+answers them with 503 ``database_unavailable`` (errors.py).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -25,6 +33,7 @@ from carnet_server.settings import Settings
 __all__ = [
     "Base",
     "UTCDateTime",
+    "is_database_unavailable",
     "make_engine",
     "make_sessionmaker",
     "new_id",
@@ -77,6 +86,24 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+#: psycopg's ``connect_timeout`` (whole seconds).
+CONNECT_TIMEOUT_SECONDS = 5
+
+
+def is_database_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` means the database could not be used just now, so the same request may succeed
+    on a retry: no connection could be made or the pool had none to give in time (restarting, shutting
+    down, starting up, unreachable, overloaded), the connection dropped mid-request, or the database
+    refused the work for the moment (a lock or deadlock timeout, SQLite busy). Not for a bad statement or a
+    constraint violation: those are bugs or conflicts, and a retry would fail the same way."""
+    if isinstance(error, sa_exc.TimeoutError):  # pool checkout timed out
+        return True
+    if isinstance(error, sa_exc.DBAPIError):
+        return bool(error.connection_invalidated) or isinstance(
+            error, sa_exc.OperationalError | sa_exc.InterfaceError)
+    return False
+
+
 def make_engine(settings: Settings) -> Engine:
     url = settings.resolved_database_url
     if url.startswith("sqlite"):
@@ -93,7 +120,8 @@ def make_engine(settings: Settings) -> Engine:
             cur.close()
 
         return engine
-    connect_args: dict[str, Any] = {}
+    # A connection attempt to an unreachable host fails after this long instead of the OS's minutes.
+    connect_args: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
     if settings.database_schema:
         connect_args["options"] = f"-csearch_path={settings.database_schema}"
     return create_engine(url, connect_args=connect_args, pool_pre_ping=True, pool_size=settings.db_pool_size,

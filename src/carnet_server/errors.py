@@ -13,6 +13,12 @@ the body then has ``"reasons": [{"code", "message"}]`` beside code and message
 Starlette's HTTP errors (unknown route 404, 405, …), FastAPI's validation
 errors (422, or 400 for a body that is not JSON), and — without details — any
 unexpected exception (500). ``message`` follows ``Accept-Language``.
+
+A database that cannot be used just now (restarting, unreachable, pool
+exhausted: ``db.is_database_unavailable``) is not a 500 but a 503
+``database_unavailable`` with ``Retry-After``: the client retries the same
+request (a write with the same ``Idempotency-Key``). One log line without the
+error's message (it may quote SQL parameters).
 """
 
 from __future__ import annotations
@@ -26,12 +32,15 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from carnet_server.db import is_database_unavailable
 from carnet_server.i18n import Lang, negotiate, t
 
 __all__ = [
+    "DATABASE_RETRY_AFTER_SECONDS",
     "ApiException",
     "mapped_errors",
     "Forbidden",
@@ -56,6 +65,10 @@ _STATUS_CODES = {
     422: "validation_error",
     429: "too_many_attempts",
 }
+
+
+#: Retry-After of a 503 ``database_unavailable``: PostgreSQL restarts in about a second, a failover in more.
+DATABASE_RETRY_AFTER_SECONDS = 3
 
 
 class ApiException(Exception):
@@ -178,10 +191,24 @@ async def _validation_exception(request: Request, exc: Exception) -> JSONRespons
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    if is_database_unavailable(exc):
+        return _database_unavailable(request, exc)
     # The type and the route template only: messages and URLs may carry personal data.
     route = getattr(request.scope.get("route"), "path", "?")
     log.error("unhandled %s on %s %s", type(exc).__name__, request.method, route)
     return error_response(request, 500, "internal_error", t("internal_error", lang_of(request)))
+
+
+def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    # The driver's error class and SQLSTATE only (e.g. AdminShutdown 57P01): the message may quote SQL
+    # parameters.
+    orig = getattr(exc, "orig", None) or exc
+    sqlstate = getattr(orig, "sqlstate", None)
+    route = getattr(request.scope.get("route"), "path", "?")
+    log.warning("database unavailable (%s%s) on %s %s: answered 503", type(orig).__name__,
+                f" {sqlstate}" if sqlstate else "", request.method, route)
+    return error_response(request, 503, "database_unavailable", t("database_unavailable", lang_of(request)),
+                          {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
 
 
 class CatchAllMiddleware:
@@ -233,5 +260,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiException, _api_exception)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(RequestValidationError, _validation_exception)
+    # Handled (not re-raised by Starlette's last-resort middleware): 503 when unavailable, else the 500.
+    app.add_exception_handler(sa_exc.DBAPIError, _unexpected)
+    app.add_exception_handler(sa_exc.TimeoutError, _unexpected)
     app.add_exception_handler(Exception, _unexpected)
     app.add_middleware(CatchAllMiddleware)

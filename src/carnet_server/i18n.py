@@ -90,6 +90,10 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         "es": "Demasiadas solicitudes seguidas de este tipo. Intente de nuevo en {seconds} s.",
         "en": "Too many requests of this kind in a row. Try again in {seconds} s.",
     },
+    "database_unavailable": {
+        "es": "El servicio no está disponible por un momento. Intente de nuevo en unos segundos.",
+        "en": "The service is unavailable for a moment. Please try again in a few seconds.",
+    },
     # agenda
     "appointment_not_found": {"es": "No se encontró la cita.", "en": "Appointment not found."},
     "hospital_appointment": {

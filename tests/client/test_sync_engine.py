@@ -219,6 +219,44 @@ async def test_no_pull_while_a_creation_is_in_doubt_so_nothing_shows_twice(rig: 
     assert report.pulled > 0, "pulled once the creation's fate was known"
 
 
+async def test_503_database_unavailable_retries_with_the_same_key_after_retry_after(rig: Rig) -> None:
+    """The database dropped the connection while committing: the write is in, the answer is a 503."""
+    rig.create("Consulta")
+    original = rig.fake.agenda.handle
+    keys: list[str] = []
+
+    def commit_then_503(request, username, patients):  # type: ignore[no-untyped-def]
+        answer = original(request, username, patients)
+        if request.method == "POST":
+            keys.append(request.headers["Idempotency-Key"])
+            if len(keys) == 1:
+                return FakeApi.error(503, "database_unavailable", "El servicio no está disponible por un momento.",
+                                     {"Retry-After": "30"})
+        return answer
+
+    def shown() -> int:
+        synced = sum(1 for a in rig.local_view().values() if a["title"] == "Consulta")
+        return synced + sum(1 for i in rig.outbox.items() if i.op is WriteOp.CREATE)
+
+    rig.fake.agenda.handle = commit_then_503  # type: ignore[method-assign]
+    pulls = len(rig.fake.agenda.sync_requests)
+    report = await rig.engine.run()
+    [item] = rig.outbox.items()
+    assert item.state is OutboxState.PENDING and item.attempts == 1  # retried later, never failed
+    assert not report.offline and rig.fake.agenda.created == 1
+    # Retry-After is the floor (the backoff alone would be 1–2 s), and no pull while its fate is unknown.
+    assert (item.next_attempt_at - rig.clock.now).total_seconds() >= 30  # type: ignore[operator]
+    assert len(rig.fake.agenda.sync_requests) == pulls and shown() == 1
+    rig.clock.now += timedelta(seconds=10)
+    await rig.engine.run()
+    assert len(keys) == 1 and len(rig.fake.agenda.sync_requests) == pulls  # not due yet: nothing sent
+    rig.clock.now = item.next_attempt_at  # type: ignore[assignment]
+    report = await rig.engine.run()
+    assert report.pushed == 1 and rig.outbox.items() == []
+    assert keys == [item.key, item.key]  # the same Idempotency-Key: the server replayed its stored answer
+    assert rig.fake.agenda.created == 1 and shown() == 1 and report.pulled > 0
+
+
 async def test_cursor_moves_only_in_the_same_transaction_as_the_data(rig: Rig, monkeypatch) -> None:
     def broken(position):  # type: ignore[no-untyped-def]
         raise RuntimeError("disk full")

@@ -9,27 +9,13 @@ from pathlib import Path
 import httpx
 
 from carnet_server.demo import DEMO_PASSWORD
-from tests.support.processes import running_server
-
-
-def _workers(pid: int) -> set[int]:
-    """Child processes of ``pid`` started by multiprocessing's spawn (uvicorn's workers)."""
-    found = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            command = (stat.parent / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if parent == pid and b"spawn_main" in command:
-            found.add(int(stat.parent.name))
-    return found
+from tests.support.processes import running_server, worker_pids
 
 
 def test_two_workers_serve_the_same_data(tmp_path: Path) -> None:
     with running_server(tmp_path / "server", env={"CARNET_WORKERS": "2", "CARNET_HEAD_TIMEOUT_SECONDS": "2"}) as server:
         deadline = time.monotonic() + 60
-        while len(workers := _workers(server.proc.pid)) < 2 and time.monotonic() < deadline:
+        while len(workers := worker_pids(server.proc.pid)) < 2 and time.monotonic() < deadline:
             time.sleep(0.1)  # poll interval
         assert len(workers) == 2
         with httpx.Client(base_url=server.url, timeout=30) as client:

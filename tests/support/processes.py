@@ -46,6 +46,20 @@ def wait_until_http_ok(url: str, proc: subprocess.Popen[bytes], *, seconds: floa
     raise TimeoutError(f"{url} did not answer within {seconds:.0f} s (last: {last_error!r})")
 
 
+def worker_pids(pid: int) -> set[int]:
+    """Child processes of ``pid`` started by multiprocessing's spawn (uvicorn's ``--workers``)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if parent == pid and b"spawn_main" in command:
+            found.add(int(stat.parent.name))
+    return found
+
+
 def stop(proc: subprocess.Popen[bytes], *, seconds: float = 15.0) -> None:
     """SIGTERM the process group, then SIGKILL it after a bounded wait."""
     if proc.poll() is not None:

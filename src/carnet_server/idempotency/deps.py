@@ -9,14 +9,16 @@ Without the header the route runs as usual. With it: a retry with the same
 body gets the stored status and body (``Idempotent-Replayed: true``), another
 body gets 422 ``idempotency_key_reused``, a retry while the first request still
 runs waits for it (409 ``idempotency_in_progress`` after 10 s). 4xx responses
-are stored too; a 5xx gives the key back.
+are stored too; a 5xx gives the key back — also a 503 ``database_unavailable``
+whose write's commit got no answer: a write that did commit keeps its stored
+response, so the retry replays it (service.py explains each case).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request, Response
 from pydantic import BaseModel
@@ -24,6 +26,8 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from carnet_server.auth.deps import ContextDep, CurrentUser, SessionDep
+from carnet_server.context import Context
+from carnet_server.db import is_database_unavailable
 from carnet_server.errors import ApiException
 from carnet_server.idempotency import service
 
@@ -90,12 +94,18 @@ async def idempotency(
     # End the request session's transaction (authentication read the user): its
     # connection goes back to the pool instead of idling while a claim is awaited.
     await run_in_threadpool(session.rollback)
+    token = service.new_token()
     try:
-        claimed = await run_in_threadpool(service.claim, ctx.sessions, user_id=user.id, key=key, fp=fp)
+        claimed = await run_in_threadpool(service.claim, ctx.sessions, user_id=user.id, key=key, fp=fp,
+                                          token=token)
     except service.KeyReused as exc:
         raise ApiException(422, "idempotency_key_reused") from exc
     except service.InProgress as exc:
         raise ApiException(409, "idempotency_in_progress", headers={"Retry-After": "1"}) from exc
+    except Exception as exc:
+        if is_database_unavailable(exc):  # the claim may have been committed without an answer
+            _pending(request).add(user_id=user.id, key=key, token=token)
+        raise
     if isinstance(claimed, service.Stored):
         raise Replay(claimed)
     idem = Idempotency(user_id=user.id, key=key, token=claimed)
@@ -103,17 +113,46 @@ async def idempotency(
         yield idem
     except Exception as exc:
         if not idem.completed:
-            await run_in_threadpool(session.rollback)  # free the handler's locks first
+            await _rollback(session)  # free the handler's locks first
             response = await _render(request, exc)
             # 429 is not an answer to the request but to its timing: the key is given back for a retry.
             if response is not None and 400 <= response.status_code < 500 and response.status_code != 429:
-                await run_in_threadpool(service.store, ctx.sessions, user_id=user.id, key=key, token=claimed,
-                                        status=response.status_code, body=bytes(response.body))
+                await _settle(request, ctx, service.store, user_id=user.id, key=key, token=claimed,
+                              status=response.status_code, body=bytes(response.body))
             else:
-                await run_in_threadpool(service.release, ctx.sessions, user_id=user.id, key=key, token=claimed)
+                await _settle(request, ctx, service.release, user_id=user.id, key=key, token=claimed)
         raise
     if not idem.completed:  # the route answered without respond(): nothing to replay
-        await run_in_threadpool(service.release, ctx.sessions, user_id=user.id, key=key, token=claimed)
+        await _settle(request, ctx, service.release, user_id=user.id, key=key, token=claimed)
+
+
+async def _rollback(session: Session) -> None:
+    try:
+        await run_in_threadpool(session.rollback)
+    except Exception as exc:
+        if not is_database_unavailable(exc):
+            raise  # a dead connection has nothing left to roll back; anything else is a bug
+
+
+async def _settle(request: Request, ctx: Context, step: Any, *, user_id: str, key: str, token: str,
+                  **kwargs: Any) -> None:
+    """Store the answer or give the key back; with the database unreachable, give it back later instead
+    (a retry then runs the request again, which is what it would have answered)."""
+    try:
+        await run_in_threadpool(step, ctx.sessions, user_id=user_id, key=key, token=token, **kwargs)
+    except Exception as exc:
+        if not is_database_unavailable(exc):
+            raise
+        _pending(request).add(user_id=user_id, key=key, token=token)
+
+
+def _pending(request: Request) -> service.PendingReleases:
+    """The app's background releaser (one per process, made on first use)."""
+    state = request.app.state
+    pending: service.PendingReleases | None = getattr(state, "idempotency_pending", None)
+    if pending is None:
+        pending = state.idempotency_pending = service.PendingReleases(state.ctx.sessions)
+    return pending
 
 
 IdempotencyDep = Annotated[Idempotency, Depends(idempotency, scope="function")]
