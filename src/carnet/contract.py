@@ -92,6 +92,20 @@ __all__ = [
     "PrivacyNotice",
     "PrivacySection",
     "PrivacyStatus",
+    "StaffClosureRequest",
+    "AccessRecordEntry",
+    "EXPORT_FORMAT",
+    "ExportAcceptance",
+    "ExportAccount",
+    "ExportBooking",
+    "ExportChild",
+    "ExportClosureRequest",
+    "ExportDispensation",
+    "ExportIncident",
+    "ExportPhoto",
+    "ExportQrToken",
+    "ExportSession",
+    "FamilyExport",
 ]
 
 
@@ -837,6 +851,116 @@ class WeeklyFigures(_Response):
     median_hours_to_atendida: float | None = None
     overdue: int
     shortages: list[ShortageCount] = Field(default_factory=list)
+
+
+# ---- privacy: the family's data export, closure requests for administrators ------------------------------
+
+
+class StaffClosureRequest(ClosureRequest):
+    """GET /api/v1/privacy/closure-requests (admin): a request with the account it is about."""
+
+    user_id: str
+    username: str
+    display_name: str
+    reason: str | None = None
+
+
+class ExportAccount(_Response):
+    id: str
+    username: str
+    display_name: str
+    role: Role
+    created_at: datetime
+    active: bool
+
+
+class ExportAcceptance(_Response):
+    version: str
+    accepted_at: datetime
+
+
+class ExportClosureRequest(ClosureRequest):
+    reason: str | None = None
+
+
+class ExportSession(_Response):
+    """A sign-in (no tokens): when it started and, if it ended, when."""
+
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class ExportQrToken(_Response):
+    """A QR code issued for the child (the token itself is left out)."""
+
+    issued_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None = None
+
+
+class ExportDispensation(_Response):
+    cycle_id: str
+    cycle_number: int
+    items: list[Drug]
+    dispensed_at: datetime
+    #: Who, as the family sees it: "Farmacia" (never the staff member's name).
+    dispensed_by: str
+
+
+class ExportBooking(Booking):
+    """A donor booking with everything kept about the donor, questionnaire answers included."""
+
+    donor_last_donation_on: date | None = None
+    answers: dict[str, bool] = Field(default_factory=dict)
+
+
+class ExportPhoto(IncidentPhoto):
+    created_at: datetime
+
+
+class ExportIncident(Incident):
+    photos: list[ExportPhoto] = Field(default_factory=list)  # type: ignore[assignment]
+
+
+class AccessRecordEntry(_Response):
+    """One audit row about the child: when, which role (no staff ids, no addresses), what."""
+
+    at: datetime
+    actor_role: str | None = None
+    #: True when the account that made this export did it.
+    by_you: bool = False
+    action: str
+    object_type: str | None = None
+    object_id: str | None = None
+
+
+class ExportChild(_Response):
+    patient: CarnetPatient
+    diagnoses: list[Diagnosis] = Field(default_factory=list)
+    protocols: list[Protocol] = Field(default_factory=list)
+    cycles: list[Cycle] = Field(default_factory=list)
+    dispensations: list[ExportDispensation] = Field(default_factory=list)
+    qr_codes: list[ExportQrToken] = Field(default_factory=list)
+    appointments: list[Appointment] = Field(default_factory=list)
+    blood_bank_bookings: list[ExportBooking] = Field(default_factory=list)
+    incidents: list[ExportIncident] = Field(default_factory=list)
+    #: Who saw or changed the child's records, oldest first.
+    access_record: list[AccessRecordEntry] = Field(default_factory=list)
+
+
+EXPORT_FORMAT = "carnet-export/1"
+
+
+class FamilyExport(_Response):
+    """GET /api/v1/privacy/export (guardian): everything held about the account and its children."""
+
+    format: Literal["carnet-export/1"] = EXPORT_FORMAT
+    generated_at: AwareDatetime
+    account: ExportAccount
+    privacy_acceptances: list[ExportAcceptance] = Field(default_factory=list)
+    closure_requests: list[ExportClosureRequest] = Field(default_factory=list)
+    sessions: list[ExportSession] = Field(default_factory=list)
+    children: list[ExportChild] = Field(default_factory=list)
 
 
 ApiError.model_rebuild()

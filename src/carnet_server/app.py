@@ -21,6 +21,9 @@ from carnet_server.mixing.router import router as mixing_router
 from carnet_server.patients.router import router as patients_router
 from carnet_server.pharmacy.router import install_error_handler as install_pharmacy_errors
 from carnet_server.pharmacy.router import router as pharmacy_router
+from carnet_server.privacy.notices import check_notices
+from carnet_server.privacy.router import document_privacy_gate
+from carnet_server.privacy.router import router as privacy_router
 from carnet_server.settings import Settings
 from carnet_server.sync.router import router as sync_router
 from carnet_server.verification.router import router as verification_router
@@ -31,6 +34,7 @@ __all__ = ["app_from_env", "create_app"]
 def create_app(settings: Settings | None = None, *, context: Context | None = None) -> FastAPI:
     """The API app; migrates the database and makes the keys on first use."""
     ctx = context or build_context(settings or Settings())
+    check_notices(ctx.settings)  # never serve without a readable privacy notice
 
     mixing_worker = DeliveryWorker(ctx)  # one per process; the database queue keeps several safe
 
@@ -76,7 +80,9 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
     app.include_router(incidents_router)
     app.include_router(sync_router)
     app.include_router(mixing_router)
+    app.include_router(privacy_router)
     document_limits(app)
+    document_privacy_gate(app)
     return app
 
 

@@ -3,7 +3,7 @@ year of appointments (agenda/demo.py), a blood bank per unit with weekly
 openings and two donor bookings (bloodbank/demo.py), five case-desk incidents
 (incidents/demo.py), one confirmed cycle with its mixing order queued
 (mixing/demo.py), and guardian and staff accounts (password ``carnet-demo``;
-banco.demo runs the Siglo XXI bank).
+banco.demo runs the Siglo XXI bank). The guardians have accepted the privacy notice in force.
 
 Cycle dates are relative to today, so the next cycle is always ahead. Names,
 NSS and CURP are invented; NSS and CURP carry valid check digits.
@@ -30,6 +30,8 @@ from carnet_server.patients.tables import (
     Cycle, CycleDrug, Diagnosis, GuardianPatient, MedicalUnit, Patient, Protocol, UserUnit, curp_check_digit,
     nss_check_digit,
 )
+from carnet_server.privacy.notices import current_version
+from carnet_server.privacy.service import record_acceptance
 
 __all__ = ["DEMO_PASSWORD", "DEMO_USERS", "DatabaseNotEmpty", "curp_check_digit", "nss_check_digit", "seed"]
 
@@ -191,6 +193,10 @@ def seed(session: Session, *, ctx: Context, today: date | None = None, now: date
                                 display_name=u.display_name)
         for u in DEMO_USERS + _OTHER_GUARDIANS
     }
+    notice = current_version(ctx.settings)
+    for user in users.values():
+        if user.role == Role.GUARDIAN:
+            record_acceptance(session, user=user, version=notice, now=now)
     session.flush()
     for username, unit_keys in _STAFF_UNITS.items():
         for key in unit_keys:

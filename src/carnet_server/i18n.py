@@ -236,6 +236,23 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         "es": "Indique la semana con la fecha de su lunes (AAAA-MM-DD).",
         "en": "Give the week as the date of its Monday (YYYY-MM-DD).",
     },
+    # privacy (aviso de privacidad, closing the account)
+    "privacy_notice_required": {
+        "es": "Antes de ver o guardar los datos de salud de su familia, lea y acepte el aviso de privacidad.",
+        "en": "Before you see or save your family's health data, please read and accept the privacy notice.",
+    },
+    "privacy_version_outdated": {
+        "es": "El aviso de privacidad cambió. Lea la versión actual y acéptela.",
+        "en": "The privacy notice has changed. Please read the current version and accept it.",
+    },
+    "closure_request_not_found": {
+        "es": "No hay una solicitud abierta para cerrar la cuenta.",
+        "en": "There is no open request to close the account.",
+    },
+    "closure_request_not_open": {
+        "es": "Esta solicitud ya no está abierta: la familia la canceló o la cuenta ya se cerró.",
+        "en": "This request is no longer open: the family withdrew it or the account was already closed.",
+    },
     # validation reasons
     # mixing orders
     "cycle_not_found": {"es": "No se encontró el ciclo.", "en": "Cycle not found."},

@@ -11,7 +11,8 @@ Body size
 Write rates
     ``write_limit(bucket)`` is a dependency for creation routes: a user may make at most
     ``write_rate_limit`` writes of one bucket (appointments, bookings, incidents, photos,
-    dispensations, cycle confirmations) in a sliding window of ``write_rate_window_seconds``;
+    dispensations, cycle confirmations, account closure requests, data exports) in a sliding window
+    of ``write_rate_window_seconds``;
     beyond that 429 ``rate_limited`` with ``Retry-After``. The count comes from the audit log — every
     such write already leaves an audit row with its actor and time — so the limit holds across
     worker processes without a table of its own, and an idempotent replay (which writes nothing)
@@ -40,7 +41,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from carnet_server.audit import AuditEntry
-from carnet_server.auth.deps import ContextDep, CurrentUser, SessionDep
+from carnet_server.auth.deps import ContextDep, CurrentUser, SessionDep, SignedInUser
 from carnet_server.db import utcnow
 from carnet_server.errors import ApiException, error_response, lang_of
 from carnet_server.i18n import t
@@ -60,6 +61,8 @@ BUCKETS: dict[str, tuple[str, ...]] = {
     "incident_photos": ("incident.photo.add",),
     "dispensations": ("pharmacy.dispense",),
     "confirm": ("cycle.confirm", "cycle.confirm.repeat"),
+    "closure_requests": ("privacy.closure.request", "privacy.closure.cancel"),
+    "privacy_exports": ("privacy.export",),
 }
 
 
@@ -160,16 +163,24 @@ def _check_rate(ctx: Any, session: Any, user_id: str, bucket: str) -> None:
         raise ApiException(429, "rate_limited", params={"seconds": seconds}, headers={"Retry-After": str(seconds)})
 
 
-def write_limit(bucket: str, *, idempotent: bool = True) -> Any:
+def write_limit(bucket: str, *, idempotent: bool = True, before_privacy_notice: bool = False) -> Any:
     """``dependencies=[write_limit("incidents")]``: the bucket's write rate per user (see above).
 
     With ``idempotent`` the request's ``Idempotency-Key`` claim is made first (the same claim the route
-    gets), so a replay is answered from the store and never counted nor refused.
+    gets), so a replay is answered from the store and never counted nor refused. The caller is a
+    ``CurrentUser`` (a guardian must have accepted the privacy notice); ``before_privacy_notice`` is for
+    the few routes a guardian may use before that (auth/deps.py), which take a ``SignedInUser``.
     """
     if bucket not in BUCKETS:
         raise ValueError(f"unknown rate bucket {bucket!r}")
 
-    if idempotent:
+    if before_privacy_notice:
+        if idempotent:
+            raise ValueError("the Idempotency-Key claim needs a CurrentUser")
+
+        def dependency(user: SignedInUser, ctx: ContextDep, session: SessionDep) -> None:  # type: ignore[misc]
+            _check_rate(ctx, session, user.id, bucket)
+    elif idempotent:
         def dependency(user: CurrentUser, ctx: ContextDep, session: SessionDep, _idem: IdempotencyDep) -> None:
             _check_rate(ctx, session, user.id, bucket)
     else:

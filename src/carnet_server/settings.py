@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     mixing_timeout_seconds: float = Field(default=10.0, gt=0)
     mixing_callback_max_skew_seconds: int = Field(default=300, ge=1)
 
+    # The privacy notice versions (privacy/notices.py): a directory of <version>.toml files, the newest in
+    # force (unset: the notices shipped in the package). Adding a file publishes a new version.
+    privacy_notices_dir: Path | None = None
+
     login_window_minutes: int = Field(default=15, ge=1)
     login_max_per_username: int = Field(default=5, ge=1)
     login_max_per_address: int = Field(default=20, ge=1)
@@ -65,7 +69,8 @@ class Settings(BaseSettings):
     # Request limits (limits.py): bodies larger than this are refused with 413 before they are read
     # (the incident photo route allows incident_photo_max_bytes plus multipart overhead instead).
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
-    # Creation endpoints (appointments, bookings, incidents, photos, dispensations, cycle confirmations):
+    # Creation endpoints (appointments, bookings, incidents, photos, dispensations, cycle confirmations,
+    # account closure requests) and the family's data export:
     # at most this many per user and route class in a sliding window, counted from the audit log
     # (shared by every worker process); beyond it 429 with Retry-After.
     write_rate_limit: int = Field(default=30, ge=1)

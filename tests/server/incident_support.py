@@ -26,7 +26,8 @@ def principal(ctx: Context, username: str) -> Principal:
     with ctx.sessions() as session:
         user = session.scalar(select(User).where(User.username == username))
         assert user is not None
-        return Principal(id=user.id, role=user.role, display_name=user.display_name, session_id="test")
+        return Principal(id=user.id, role=user.role, display_name=user.display_name, session_id="test",
+                         privacy_version=user.privacy_version)
 
 
 def unit_id(ctx: Context, name: str) -> str:

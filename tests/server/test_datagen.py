@@ -151,6 +151,7 @@ def test_generated_guardian_sees_exactly_their_children(make_ctx: Callable[[], C
         my_records = {r.record_id for r in s.scalars(select(SyncState).where(SyncState.patient_id.in_(mine)))}
     me = client.get("/api/v1/me", headers=auth).json()
     assert {p["id"] for p in me["patients"]} == mine
+    assert me["privacy"]["accepted_version"] == me["privacy"]["current_version"]  # else 403 everywhere below
     child = sorted(mine)[0]
     carnet = client.get(f"/api/v1/patients/{child}/carnet", headers=auth)
     assert carnet.status_code == 200 and 4 <= len(carnet.json()["cycles"]) <= 12

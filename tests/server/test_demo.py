@@ -52,3 +52,16 @@ def test_seeded_counts_and_future_cycles(ctx: Context) -> None:
         upcoming = session.scalar(select(func.count()).select_from(Cycle)
                                   .where(Cycle.status == "programado", Cycle.scheduled_for >= today))
         assert upcoming is not None and upcoming >= 2 * len(CHILDREN)
+
+
+def test_demo_guardians_have_accepted_the_privacy_notice(ctx: Context) -> None:
+    from carnet_server.privacy.notices import current_version
+    from carnet_server.privacy.tables import PrivacyAcceptance
+
+    with ctx.sessions() as session:
+        versions = set(session.scalars(select(User.privacy_version).where(User.role == "guardian")))
+        assert versions == {current_version(ctx.settings)}
+        guardians = session.scalar(select(func.count()).select_from(User).where(User.role == "guardian"))
+        assert session.scalar(select(func.count()).select_from(PrivacyAcceptance)) == guardians == 4
+        assert session.scalar(select(func.count()).select_from(User).where(User.role != "guardian",
+                                                                          User.privacy_version.is_not(None))) == 0

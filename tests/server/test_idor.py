@@ -34,10 +34,17 @@ NOT_SCOPED = {
                                                     "(families choose where to donate)",
 }
 
+#: Routes only an administrator may use: every caller below gets 403 whatever the id, and admin.demo (who
+#: sees every account) shows the ids are live — last, as closing an account ends its sessions.
+ADMIN_ONLY = {
+    ("POST", "/api/v1/privacy/closure-requests/{closure_id}/close"): "closing an account is an administrator's "
+                                                                      "decision",
+}
+
 #: path parameter → the key of the object it takes.
 PARAMS = {
     "patient_id": "patient", "appointment_id": "appointment", "booking_id": "booking", "incident_id": "incident",
-    "photo_id": "photo", "cycle_id": "cycle", "bank_id": "bank", "slot_id": "slot",
+    "photo_id": "photo", "cycle_id": "cycle", "bank_id": "bank", "slot_id": "slot", "closure_id": "closure",
 }
 
 
@@ -55,6 +62,7 @@ class Family:
     slot: str
     day: date
     unit: str
+    closure: str  # the guardian's open request to close the account
 
 
 def _body(method: str, path: str, objects: Family) -> dict[str, Any] | None:
@@ -94,11 +102,13 @@ def _setup(client: TestClient, ctx: Context, auth: Any, patient_ids: dict[str, s
                             files={"file": ("f.png", png(), "image/png")}, headers=headers)
         assert photo.status_code == 201, photo.text
         appointments = client.get(f"/api/v1/patients/{patient}/appointments", headers=headers).json()
+        closure = client.post("/api/v1/privacy/closure-request", json={}, headers=headers)
+        assert closure.status_code == 201, closure.text
         families[name] = Family(
             patient=patient, appointment=appointments[0]["id"], booking=booking.json()["id"],
             incident=incident.json()["id"], photo=photo.json()["photos"][0]["id"],
             cycle=next(c["id"] for c in carnet["cycles"] if c["status"] == "programado"),
-            bank=bank, slot=slots[1]["id"], day=day, unit=unit)
+            bank=bank, slot=slots[1]["id"], day=day, unit=unit, closure=closure.json()["id"])
     return families
 
 
@@ -173,12 +183,14 @@ def test_every_id_route_hides_other_families_and_units(app: FastAPI, client: Tes
     assert not leaks, "foreign ids answered differently from ids that do not exist:\n" + "\n".join(map(str, leaks))
 
     # the ids are live: for every route some caller gets past the lookup with their own ids (DELETE last,
-    # so the other routes still find the appointment)
+    # so the other routes still find the appointment; the administrator's routes after that)
     dead = []
-    for method, path, route in sorted(routes, key=lambda r: r[0] == "DELETE"):
+    admin = {"admin.demo": (mateo, santiago)}
+    headers["admin.demo"] = {**auth("admin.demo"), "Accept-Language": "en"}
+    for method, path, route in sorted(routes, key=lambda r: ((r[0], r[1]) in ADMIN_ONLY, r[0] == "DELETE")):
         names = list(route.param_convertors)
         accepted = False
-        for user, (own, _foreign) in callers.items():
+        for user, (own, _foreign) in (admin if (method, path) in ADMIN_ONLY else callers).items():
             random_ids = {n: uuid.uuid4().hex for n in names}
             nowhere = _call(client, method, path, route, random_ids, headers[user], own)
             mine = _call(client, method, path, route, own, headers[user], own)

@@ -23,11 +23,12 @@ DONOR_NAME, DONOR_PHONE = "Eulalia Privada Quintanilla", "55 8123 4567"
 DESCRIPTION = "Descripción privada: el niño tuvo fiebre de 39 grados en la sala 4B"
 ANSWER = "Respuesta privada: se surtió la vincristina en la farmacia del piso 3"
 REOPEN = "Motivo privado de reapertura: sigue faltando"
+CLOSURE_REASON = "Motivo privado para cerrar la cuenta"
 
 
 def _scenario(url: str) -> dict[str, Any]:
     """Drive the API as the demo users would; returns what must not be logged."""
-    secrets: list[str] = [WRONG_PASSWORD, DONOR_NAME, DONOR_PHONE, DESCRIPTION, ANSWER, REOPEN]
+    secrets: list[str] = [WRONG_PASSWORD, DONOR_NAME, DONOR_PHONE, DESCRIPTION, ANSWER, REOPEN, CLOSURE_REASON]
     with httpx.Client(base_url=url, timeout=30) as http:
         tokens: dict[str, dict[str, Any]] = {}
         for user in DEMO_USERS:
@@ -106,6 +107,11 @@ def _scenario(url: str) -> dict[str, Any]:
         assert http.post("/api/v1/pharmacy/verify", headers=h("farmacia.demo"),
                          json={"token": mateo["qr"]["token"][:-4] + "AAAA"}).status_code == 200
         assert http.get("/api/v1/patients/nope/carnet", headers=h("padre.demo")).status_code == 404
+        # privacy: the family's data export, a closure request with a reason, and its withdrawal
+        assert http.get("/api/v1/privacy/export", headers=h("madre.demo")).status_code == 200
+        assert http.post("/api/v1/privacy/closure-request", headers=h("madre.demo"),
+                         json={"reason": CLOSURE_REASON}).status_code == 201
+        assert http.post("/api/v1/privacy/closure-request/cancel", headers=h("madre.demo")).status_code == 200
         # the sync of a staff member and of the other family, and a logout
         assert http.get("/api/v1/sync", headers=h("padre.demo")).status_code == 200
         assert http.post("/api/v1/auth/logout", headers=h("padre.demo")).status_code == 204

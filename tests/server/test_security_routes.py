@@ -1,7 +1,8 @@
 """Authorisation of every route: a walker over ``app.routes`` and a role × endpoint matrix.
 
 ``PUBLIC`` lists the routes that need no bearer token, each with its reason; every other
-route must depend on ``get_current_user``. ``MATRIX`` says, for every authenticated route,
+route must depend on ``get_signed_in_user`` (through ``get_current_user``, which adds the privacy
+notice gate for guardians, or directly: tests/server/test_privacy.py checks which). ``MATRIX`` says, for every authenticated route,
 which roles get past authorisation; the others must get 403 ``forbidden``, anonymous
 callers 401. A route in neither table fails the tests until it is added here.
 """
@@ -16,13 +17,12 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from carnet_server.agenda.tables import Appointment
-from carnet_server.auth.deps import get_current_user
+from carnet_server.auth.deps import dependency_calls, get_signed_in_user
 from carnet_server.bloodbank.tables import Booking, BloodBank
 from carnet_server.context import Context
 from carnet_server.db import utcnow
@@ -45,6 +45,8 @@ PUBLIC: dict[str, tuple[str, frozenset[int]]] = {
     "GET /v/{token}": ("the QR's verification page: the signed token is the credential", frozenset({200})),
     "POST /api/v1/mixing/callbacks": ("the mixing provider, authenticated by an HMAC signature",
                                       frozenset({401})),
+    "GET /api/v1/privacy/notice": ("the privacy notice: read before signing in, no personal data",
+                                   frozenset({200})),
 }
 DOCS = {"/openapi.json": "the API description", "/docs": "Swagger UI", "/docs/oauth2-redirect": "Swagger UI",
         "/redoc": "ReDoc"}
@@ -147,6 +149,12 @@ MATRIX: dict[str, Call] = {
     "GET /api/v1/case-desk/weekly.csv": Call(DESK, params=_week),
     "GET /api/v1/case-desk/weekly.md": Call(DESK, params=_week),
     "GET /api/v1/sync": Call(GUARDIAN),
+    "POST /api/v1/privacy/acceptance": Call(GUARDIAN, body=lambda w: {"version": w.notice_version}),
+    "GET /api/v1/privacy/export": Call(GUARDIAN),
+    "POST /api/v1/privacy/closure-request": Call(GUARDIAN, body=lambda w: {"reason": "Ya no usaremos la app"}),
+    "POST /api/v1/privacy/closure-request/cancel": Call(GUARDIAN),
+    "GET /api/v1/privacy/closure-requests": Call(_roles("admin")),
+    "POST /api/v1/privacy/closure-requests/{closure_id}/close": Call(_roles("admin")),
 }
 
 # ---- walking the routes -----------------------------------------------------------------
@@ -160,16 +168,10 @@ def _api_routes(app: FastAPI) -> Iterator[tuple[str, Any]]:
                 yield f"{method} {context.path}", context
 
 
-def _calls(dependant: Dependant) -> Iterator[Any]:
-    for sub in dependant.dependencies:
-        yield sub.call
-        yield from _calls(sub)
-
-
 def test_every_route_needs_authorisation_or_is_listed_public(app: FastAPI) -> None:
     routes = dict(_api_routes(app))
     unguarded = sorted(key for key, route in routes.items()
-                       if key not in PUBLIC and get_current_user not in set(_calls(route.dependant)))
+                       if key not in PUBLIC and get_signed_in_user not in dependency_calls(route.dependant))
     assert unguarded == [], f"routes without an authorisation dependency: {unguarded}"
     assert set(PUBLIC) <= set(routes), f"stale PUBLIC entries: {set(PUBLIC) - set(routes)}"
     others = {context.path for context in iter_route_contexts(app.routes)
@@ -200,6 +202,8 @@ class World:
     slot_id: str
     booking_id: str
     incident_id: str
+    notice_version: str
+    closure_id: str  # padre.demo's open request to close his account
     photo_id: str = "AAAAAAAAAAAA"  # none in the demo: allowed roles get 404
 
 
@@ -218,9 +222,14 @@ def _world(client: TestClient, ctx: Context) -> World:
     guardian = bearer(login(client, "madre.demo")["access_token"])
     qr = client.get(f"/api/v1/patients/{patient.id}/carnet", headers=guardian).json()["qr"]["token"]
     _day, slots = open_day(client, ctx, guardian, bank.id)
+    closure = client.post("/api/v1/privacy/closure-request", json={},
+                          headers=bearer(login(client, "padre.demo")["access_token"]))
+    assert closure.status_code == 201, closure.text
     return World(patient_id=patient.id, cycle_id=cycle.id, qr_token=qr, appointment_id=appointments["hospital"],
                  family_appointment_id=appointments["familia"], bank_id=bank.id, slot_id=slots[0]["id"],
-                 booking_id=booking.id, incident_id=incident.id)
+                 booking_id=booking.id, incident_id=incident.id,
+                 notice_version=client.get("/api/v1/privacy/notice").json()["version"],
+                 closure_id=closure.json()["id"])
 
 
 def _request(client: TestClient, method: str, path: str, call: Call, world: World,

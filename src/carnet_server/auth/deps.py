@@ -1,9 +1,17 @@
-"""FastAPI dependencies, written once as ``Annotated`` aliases and reused by every route."""
+"""FastAPI dependencies, written once as ``Annotated`` aliases and reused by every route.
+
+``CurrentUser`` is the default for every route: a signed-in caller, and — for a guardian — one who
+accepted the privacy notice in force (else 403 ``privacy_notice_required``), so a new route serves
+health data only after that without anyone remembering to check. ``SignedInUser`` skips the notice
+check; only the routes a guardian needs before accepting use it (who am I, log out, change the
+password, accept the notice, ask to close the account or withdraw that) — tests/server/test_privacy.py
+holds that list and fails when another route uses it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -12,8 +20,9 @@ from sqlalchemy.orm import Session
 from carnet.contract import Role
 from carnet_server.auth.service import InvalidAccessToken, Principal, authenticate
 from carnet_server.context import Context
-from carnet_server.errors import Forbidden, NotAuthenticated
+from carnet_server.errors import ApiException, Forbidden, NotAuthenticated
 from carnet_server.i18n import Lang, negotiate
+from carnet_server.privacy.notices import current_version
 
 __all__ = [
     "AdminOrPharmacy",
@@ -22,6 +31,10 @@ __all__ = [
     "CurrentUser",
     "LangDep",
     "SessionDep",
+    "SignedInUser",
+    "dependency_calls",
+    "get_current_user",
+    "get_signed_in_user",
     "require_role",
 ]
 
@@ -52,11 +65,12 @@ LangDep = Annotated[Lang, Depends(get_lang)]
 ClientAddress = Annotated[str, Depends(get_address)]
 
 
-def get_current_user(
+def get_signed_in_user(
     ctx: ContextDep,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
+    """The caller behind the bearer token (401 without a good one); no privacy notice check."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise NotAuthenticated()
     try:
@@ -68,6 +82,21 @@ def get_current_user(
         # route the request waits for a worker thread, and a connection held while
         # waiting can starve the pool under load (every worker blocked on checkout).
         session.rollback()
+
+
+SignedInUser = Annotated[Principal, Depends(get_signed_in_user)]
+
+
+async def get_current_user(user: SignedInUser, ctx: ContextDep) -> Principal:
+    """The signed-in caller; a guardian must have accepted the current privacy notice (403 otherwise).
+
+    No query: the accepted version came with the user row that authentication read, and the current
+    version is cached (privacy/notices.py; one ``stat`` of its directory). ``async`` on purpose: no
+    trip through the thread pool for a check this small.
+    """
+    if user.role == Role.GUARDIAN and user.privacy_version != current_version(ctx.settings):
+        raise ApiException(403, "privacy_notice_required")
+    return user
 
 
 CurrentUser = Annotated[Principal, Depends(get_current_user)]
@@ -86,3 +115,12 @@ def require_role(*roles: Role) -> Callable[[Principal], Principal]:
 
 
 AdminOrPharmacy = Annotated[Principal, Depends(require_role(Role.PHARMACY, Role.ADMIN))]
+
+
+def dependency_calls(dependant: Any) -> set[Any]:
+    """Every callable a route depends on, directly or through other dependencies (a FastAPI ``Dependant``)."""
+    found = set()
+    for sub in dependant.dependencies:
+        found.add(sub.call)
+        found |= dependency_calls(sub)
+    return found

@@ -7,9 +7,11 @@ from fastapi import APIRouter, Response
 from carnet import contract
 from carnet.contract import Role
 from carnet_server.auth import service
-from carnet_server.auth.deps import ClientAddress, ContextDep, CurrentUser, SessionDep
+from carnet_server.auth.deps import ClientAddress, ContextDep, SessionDep, SignedInUser
 from carnet_server.errors import ApiException, NotAuthenticated, TooManyRequests
 from carnet_server.patients.service import patients_of_guardian, unit_out, units_of
+from carnet_server.privacy import service as privacy
+from carnet_server.privacy.notices import current_version
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
@@ -50,7 +52,7 @@ def refresh(body: contract.RefreshRequest, session: SessionDep, ctx: ContextDep)
 
 
 @router.post("/auth/logout", status_code=204, responses=_ERRORS)
-def logout(user: CurrentUser, session: SessionDep, address: ClientAddress) -> Response:
+def logout(user: SignedInUser, session: SessionDep, address: ClientAddress) -> Response:
     """End this session: its access and refresh tokens stop working."""
     service.logout(session, principal=user, address=address)
     return Response(status_code=204)
@@ -58,7 +60,7 @@ def logout(user: CurrentUser, session: SessionDep, address: ClientAddress) -> Re
 
 @router.post("/auth/password", status_code=204, response_class=Response,
              responses={**_ERRORS, 429: {"model": contract.ErrorBody}})
-def change_password(body: contract.PasswordChange, user: CurrentUser, session: SessionDep, ctx: ContextDep,
+def change_password(body: contract.PasswordChange, user: SignedInUser, session: SessionDep, ctx: ContextDep,
                     address: ClientAddress) -> Response:
     """Change the caller's password; every session of the account ends, this one included.
 
@@ -80,13 +82,16 @@ def change_password(body: contract.PasswordChange, user: CurrentUser, session: S
 
 
 @router.get("/me", response_model=contract.Me, responses=_ERRORS)
-def me(user: CurrentUser, session: SessionDep) -> contract.Me:
-    """The caller, with the children (guardian) or units (staff) they see."""
+def me(user: SignedInUser, session: SessionDep, ctx: ContextDep) -> contract.Me:
+    """The caller, with the children (guardian) or units (staff) they see; for a guardian, where they stand
+    with the privacy notice (answered before it is accepted: the app reads it to ask)."""
     patients = (
         [contract.PatientRef(id=p.id, display_name=p.display_name)
          for p in patients_of_guardian(session, user_id=user.id)]
         if user.role == Role.GUARDIAN else []
     )
     units = [unit_out(u) for u in units_of(session, principal=user)] if user.role != Role.GUARDIAN else []
+    status = (privacy.status_of(session, user_id=user.id, current_version=current_version(ctx.settings))
+              if user.role == Role.GUARDIAN else None)
     return contract.Me(id=user.id, role=Role(user.role), display_name=user.display_name,
-                       patients=patients, units=units)
+                       patients=patients, units=units, privacy=status)

@@ -113,6 +113,9 @@ class Principal:
     role: str
     display_name: str
     session_id: str
+    #: The privacy notice version the user accepted last (``users.privacy_version``): the gate in
+    #: auth/deps.py compares it with the current one without another query.
+    privacy_version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -381,4 +384,5 @@ def authenticate(session: Session, *, ctx: Context, access_token: str, now: date
     user, revoked_at = row
     if revoked_at is not None or not user.active:
         raise InvalidAccessToken()
-    return Principal(id=user.id, role=user.role, display_name=user.display_name, session_id=sid)
+    return Principal(id=user.id, role=user.role, display_name=user.display_name, session_id=sid,
+                     privacy_version=user.privacy_version)

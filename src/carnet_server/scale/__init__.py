@@ -22,7 +22,8 @@ guardian pages through everything, exactly as for real data.
 Rows go in with SQLAlchemy Core in batches (executemany) or, on PostgreSQL,
 with ``COPY … FROM STDIN``; one transaction per batch of children. Every
 account (guardians ``tutor000001``…, case desk ``casos001``… one per unit)
-has the password :data:`SCALE_PASSWORD`, hashed once. Generate into an empty
+has the password :data:`SCALE_PASSWORD`, hashed once; the guardians have accepted the privacy
+notice in force (``users.privacy_version`` and a ``privacy_acceptances`` row). Generate into an empty
 database (:class:`DatabaseNotEmpty` otherwise).
 """
 
@@ -40,6 +41,7 @@ from carnet_server.bloodbank.tables import Booking, FolioCounter, Slot
 from carnet_server.context import Context
 from carnet_server.incidents.tables import Incident, IncidentFolioCounter, IncidentReply
 from carnet_server.patients.tables import Cycle, CycleDrug, Diagnosis, GuardianPatient, Patient, Protocol
+from carnet_server.privacy.tables import PrivacyAcceptance
 from carnet_server.scale.families import (
     BATCH_PATIENTS, SCALE_PASSWORD, Batch, DatabaseNotEmpty, GenerationReport, Generator, guardian_username,
 )
@@ -49,7 +51,8 @@ from carnet_server.scale.writer import Writer, analyze, set_counters, write_chan
 __all__ = ["SCALE_PASSWORD", "DatabaseNotEmpty", "GenerationReport", "generate", "guardian_username"]
 
 # Insert order within a batch (foreign keys first).
-_ORDER = (User, Patient, GuardianPatient, Diagnosis, Protocol, Cycle, CycleDrug, Appointment, Incident, IncidentReply)
+_ORDER = (User, PrivacyAcceptance, Patient, GuardianPatient, Diagnosis, Protocol, Cycle, CycleDrug, Appointment,
+          Incident, IncidentReply)
 
 
 def generate(ctx: Context, *, patients: int, seed: int, today: date | None = None,

@@ -22,6 +22,8 @@ from carnet_server.incidents.tables import Incident, IncidentReply
 from carnet_server.patients.tables import (
     Cycle, CycleDrug, Diagnosis, GuardianPatient, MedicalUnit, Patient, Protocol, UserUnit, nss_check_digit,
 )
+from carnet_server.privacy.notices import current_version
+from carnet_server.privacy.tables import PrivacyAcceptance
 from carnet_server.scale.catalogue import (
     ADULT_MEN, ADULT_WOMEN, ANSWERS, BANK_INSTRUCTIONS, BOYS, DAY_HOSPITAL, DISEASE_WEIGHTS, DISEASES, FAMILY_ERRANDS,
     GIRLS, IMAGING, INCIDENT_WEIGHTS, INCIDENTS, LAB, STATES, SURNAMES, Disease, local_time, make_curp, seeded_id,
@@ -114,6 +116,8 @@ class Generator:
         # One argon2 hash for every generated account (argon2 is slow on purpose); its salt is seeded too.
         self.password_hash = ctx.hasher.hash(SCALE_PASSWORD, salt=self.rng.getrandbits(128).to_bytes(16, "big"))
         self.units: list[_Unit] = []
+        # Generated guardians have accepted the privacy notice in force (else the API would serve them nothing).
+        self.privacy_version = current_version(ctx.settings)
 
     # -- setup: units, their blood bank and case desk -------------------------------------------------
 
@@ -152,8 +156,11 @@ class Generator:
         self.unit_weights = [u.weight for u in self.units]
 
     def _user(self, user_id: str, username: str, role: Role, display_name: str) -> dict[str, Any]:
+        guardian = role == Role.GUARDIAN
         return {"id": user_id, "username": username, "password_hash": self.password_hash, "role": role.value,
-                "display_name": display_name, "active": True, "created_at": self.now - timedelta(days=200)}
+                "display_name": display_name, "active": True, "created_at": self.now - timedelta(days=200),
+                "privacy_version": self.privacy_version if guardian else None,
+                "privacy_accepted_at": self.now - timedelta(days=199) if guardian else None}
 
     # -- families -----------------------------------------------------------------------------------------
 
@@ -171,6 +178,9 @@ class Generator:
             batch.add(User.__table__,  # type: ignore[arg-type]
                       self._user(user_id, guardian_username(self.guardian_number), Role.GUARDIAN,
                                  f"{first} {surname2 if woman else surname1}"))
+            batch.add(PrivacyAcceptance.__table__,  # type: ignore[arg-type]
+                      {"user_id": user_id, "version": self.privacy_version,
+                       "accepted_at": self.now - timedelta(days=199)})
             guardians.append(user_id)
         children = min(remaining, 2 if rng.random() < 0.12 else 1)
         for _ in range(children):
