@@ -9,6 +9,7 @@ Every failure leaves this module as one of these exceptions::
           ├── BadRequest          400 / 422 — ``message`` is the server's, localized
           ├── AuthError           401 — bad credentials, or the session ended
           ├── Forbidden           403 — wrong role
+          │    └── PrivacyNoticeRequired  403 ``privacy_notice_required``: accept the privacy notice first
           ├── NotFound            404
           ├── Conflict            409
           ├── RateLimited         429 — ``retry_after`` seconds (Retry-After)
@@ -18,7 +19,9 @@ Every HttpError carries ``retry_after`` (None without a Retry-After header).
 
 A request with a bearer token that gets 401 is refreshed once, transparently,
 with the stored refresh token (which rotates: the new pair is handed to
-``on_tokens`` to be stored), then repeated once. Only GETs are retried on
+``on_tokens`` to be stored), then repeated once. A 403 ``privacy_notice_required`` (a guardian who has not
+accepted the current privacy notice) is handed to ``on_privacy_required``
+before it is raised, whichever call met it. Only GETs are retried on
 network errors, a bounded number of times with backoff; login is never
 repeated behind the user's back. Writes from the outbox (:meth:`ApiClient.send_write`)
 are never repeated here either: the sync engine owns their retries, each with
@@ -28,9 +31,11 @@ its ``Idempotency-Key``.
 from __future__ import annotations
 
 import asyncio
+import email.message
 import email.utils
 import hashlib
 import math
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -53,11 +58,13 @@ __all__ = [
     "HttpError",
     "NetworkError",
     "NotFound",
+    "PrivacyNoticeRequired",
     "ProtocolError",
     "RateLimited",
     "ServerError",
     "SyncAnswer",
     "Tokens",
+    "export_file_name",
 ]
 
 M = TypeVar("M", bound=BaseModel)
@@ -102,6 +109,10 @@ class Forbidden(HttpError):
     pass
 
 
+class PrivacyNoticeRequired(Forbidden):
+    """403 ``privacy_notice_required``: the guardian has not accepted the current privacy notice."""
+
+
 class NotFound(HttpError):
     pass
 
@@ -139,6 +150,9 @@ class Tokens:
 
 
 TokensCallback = Callable[[contract.TokenResponse], Awaitable[None]]
+PrivacyCallback = Callable[[], Awaitable[None]]
+#: What a privacy export is called when the server names no file.
+EXPORT_FALLBACK_NAME = "carnet-mis-datos.json"
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -172,6 +186,8 @@ def _error_from(response: httpx.Response) -> HttpError:
         return RateLimited(status, code, message, retry_after)
     if status >= 500:
         return ServerError(status, code, message, retry_after)
+    if status == 403 and code == "privacy_notice_required":
+        return PrivacyNoticeRequired(status, code, message, retry_after)
     return _BY_STATUS.get(status, BadRequest)(status, code, message, retry_after, reasons, dispensation)
 
 
@@ -191,6 +207,7 @@ class ApiClient:
         locale: str = "es-MX",
         tokens: Tokens | None = None,
         on_tokens: TokensCallback | None = None,
+        on_privacy_required: PrivacyCallback | None = None,
         get_retries: int = 2,
         backoff: Callable[[int], float] = default_backoff,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -198,6 +215,8 @@ class ApiClient:
         self.locale = locale
         self.tokens = tokens
         self.on_tokens = on_tokens
+        #: Awaited when any call answers 403 ``privacy_notice_required`` (then the error is raised).
+        self.on_privacy_required = on_privacy_required
         self._get_retries = get_retries
         self._backoff = backoff
         self._refresh_lock = asyncio.Lock()
@@ -378,6 +397,49 @@ class ApiClient:
                                       headers={"Idempotency-Key": idempotency_key})
         return self._parse(response, contract.Dispensation)
 
+    # ---- account and privacy ----------------------------------------------------------
+
+    async def change_password(self, current_password: str, new_password: str) -> None:
+        """Any role: 204, and the server ends every session of the account (this one too: log in again).
+
+        422 ``wrong_current_password``, ``password_too_short``, ``password_is_username``,
+        ``password_unchanged``; 429 when throttled. Never repeated here.
+        """
+        body = contract.PasswordChange(current_password=current_password, new_password=new_password)
+        await self._authed("POST", "/api/v1/auth/password", json=body.model_dump())
+        self.tokens = None
+
+    async def privacy_notice(self) -> contract.PrivacyNotice:
+        """The current privacy notice in the app's language (public: no session needed)."""
+        response = await self._send("GET", "/api/v1/privacy/notice", retry=True)
+        return self._parse(response, contract.PrivacyNotice)
+
+    async def accept_privacy(self, version: str) -> contract.PrivacyStatus:
+        """Accept this version of the notice; 409 ``privacy_version_outdated`` when a newer one exists."""
+        body = contract.PrivacyAcceptanceCreate(version=version)
+        response = await self._authed("POST", "/api/v1/privacy/acceptance", json=body.model_dump())
+        return self._parse(response, contract.PrivacyStatus)
+
+    async def privacy_export(self) -> tuple[str, bytes]:
+        """Everything the server holds about the guardian and their children, as a JSON file:
+        ``(file name, bytes as sent)``. The name comes from ``Content-Disposition`` (reduced to a safe
+        base name); bytes that are not JSON are a :class:`ProtocolError`."""
+        response = await self._authed("GET", "/api/v1/privacy/export")
+        self._json(response)  # it must be the JSON document it claims to be
+        return export_file_name(response.headers.get("Content-Disposition")), response.content
+
+    async def request_closure(self, reason: str | None = None) -> contract.ClosureRequest:
+        """Ask the hospital to close the account (201 new, 200 the open one again)."""
+        body = contract.ClosureRequestCreate(reason=reason or None)
+        response = await self._authed("POST", "/api/v1/privacy/closure-request",
+                                      json=body.model_dump(exclude_none=True))
+        return self._parse(response, contract.ClosureRequest)
+
+    async def cancel_closure(self) -> contract.ClosureRequest:
+        """Withdraw the open closure request (``cancelada``); 404 ``closure_request_not_found`` if none."""
+        response = await self._authed("POST", "/api/v1/privacy/closure-request/cancel")
+        return self._parse(response, contract.ClosureRequest)
+
     async def jwks(self) -> dict[str, Any]:
         response = await self._send("GET", "/.well-known/jwks.json", retry=True)
         data = self._json(response)
@@ -393,7 +455,16 @@ class ApiClient:
             await self.on_tokens(tokens)
 
     async def _authed(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """A bearer request; on 401 refresh once and repeat once."""
+        """A bearer request; on 401 refresh once and repeat once; a 403 ``privacy_notice_required`` is
+        reported to ``on_privacy_required`` and raised."""
+        try:
+            return await self._bearer(method, path, **kwargs)
+        except PrivacyNoticeRequired:
+            if self.on_privacy_required is not None:
+                await self.on_privacy_required()
+            raise
+
+    async def _bearer(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         used = self.tokens
         try:
             return await self._send(method, path, bearer=used, retry=method == "GET", **kwargs)
@@ -448,6 +519,23 @@ class ApiClient:
             return model.model_validate_json(response.content)
         except ValidationError as exc:
             raise ProtocolError(f"{response.request.url.path}: {exc.error_count()} invalid fields") from exc
+
+
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def export_file_name(disposition: str | None) -> str:
+    """The file name of a ``Content-Disposition: attachment; filename="…"``, reduced to a safe base name
+    (no folders, no odd characters, ``.json``); :data:`EXPORT_FALLBACK_NAME` when there is none."""
+    if not disposition:
+        return EXPORT_FALLBACK_NAME
+    message = email.message.Message()
+    message["Content-Disposition"] = disposition
+    raw = message.get_filename() or ""
+    name = _SAFE_NAME.sub("_", raw.replace("\\", "/").rsplit("/", 1)[-1]).lstrip(".")[:120]
+    if not name:
+        return EXPORT_FALLBACK_NAME
+    return name if name.lower().endswith(".json") else f"{name}.json"
 
 
 def minutes_to_wait(retry_after: float | None) -> int:

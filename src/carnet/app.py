@@ -12,8 +12,9 @@ from carnet.config import load_config
 from carnet.modes import staff_refresh
 from carnet.secret_store import SecretStore, select_secret_store
 from carnet.session import AppSession
-from carnet.state import Phase, Screen, Tab
+from carnet.state import ACCOUNT_SCREENS, Phase, Screen, Tab
 from carnet.store import default_data_dir
+from carnet.views import account as account_view
 from carnet.views import agenda as agenda_view
 from carnet.views import blood_bank as blood_bank_view
 from carnet.views import booking as booking_view
@@ -23,6 +24,7 @@ from carnet.views import children as children_view
 from carnet.views import desk as desk_view
 from carnet.views import incidents as incidents_view
 from carnet.views import pharmacy as pharmacy_view
+from carnet.views import privacy as privacy_view
 from carnet.views import settings as settings_view
 from carnet.views import staff as staff_view
 from carnet.views import sync_status as sync_view
@@ -49,6 +51,8 @@ class CarnetUI:
         self._report_view: incidents_view.ReportView | None = None
         self._desk_case: desk_view.DeskCaseView | None = None
         self._pharmacy: pharmacy_view.PharmacyView | None = None
+        self._password: account_view.PasswordView | None = None
+        self._closure: account_view.ClosureView | None = None
         self._tasks: list[Future[Any]] = []
         #: Flet services (file picker, share sheet, connectivity): kept referenced while the page lives.
         self.services: dict[str, Any] = {}
@@ -68,6 +72,9 @@ class CarnetUI:
 
     def _settings(self, _: Any = None) -> None:
         self.session.show(Screen.SETTINGS)
+
+    async def _account(self, _: Any = None) -> None:
+        await self.session.account.open()
 
     def _back(self, _: Any = None) -> None:
         self.session.back()
@@ -146,6 +153,8 @@ class CarnetUI:
                 self._login = LoginView(self.session.login)
             return self._login.build(state, tr)
         self._login = None
+        if state.phase is Phase.PRIVACY:
+            return privacy_view.build_gate(state, tr, self.session.privacy)
         if not state.pharmacy_mode:
             self._pharmacy = None
         agenda = self.session.agenda
@@ -153,12 +162,19 @@ class CarnetUI:
             self._form = None
         if state.screen is not Screen.BOOKING_FORM:
             self._booking_form = None
-        if state.screen is Screen.SETTINGS:
+        if state.screen is not Screen.ACCOUNT_PASSWORD:
+            self._password = None
+        if state.screen is not Screen.ACCOUNT_CLOSURE:
+            self._closure = None
+        if state.screen is Screen.SETTINGS or state.screen in ACCOUNT_SCREENS:
             if self._pharmacy is not None:
                 self._pharmacy.forget_screen()
+            if state.screen in ACCOUNT_SCREENS:
+                return self._build_account()
             return settings_view.build(state, tr, on_back=self._back, on_locale=self._locale,
                                        on_logout=self._logout,
-                                       on_sync_status=None if state.staff_mode else self._sync_status)
+                                       on_sync_status=None if state.staff_mode else self._sync_status,
+                                       on_account=self._account)
         if state.desk_mode:
             return self._build_desk()
         if state.pharmacy_mode:
@@ -182,6 +198,23 @@ class CarnetUI:
             # "Reportar un problema" from every tab: first action of the app bar.
             view.appbar.actions = [incidents_view.report_action(tr, self._report), *(view.appbar.actions or [])]
         return view
+
+    def _build_account(self) -> ft.View:
+        """"Mi cuenta" and its screens (every role reaches them from settings)."""
+        state, tr, cases = self.session.state, self.session.tr, self.session.account
+        if state.screen is Screen.ACCOUNT_PASSWORD:
+            if self._password is None:
+                self._password = account_view.PasswordView(cases, state.changed)
+            outbox = self.session.outbox
+            return self._password.build(state, tr, on_back=self._back,
+                                        pending=outbox.pending_count() if outbox is not None else 0)
+        if state.screen is Screen.ACCOUNT_CLOSURE:
+            if self._closure is None:
+                self._closure = account_view.ClosureView(cases)
+            return self._closure.build(state, tr, on_back=self._back)
+        if state.screen is Screen.ACCOUNT_NOTICE:
+            return privacy_view.build_reread(state, tr, self.session.privacy, on_back=self._back)
+        return account_view.build(state, tr, cases, on_back=self._back)
 
     def _build_reports(self) -> ft.View:
         state, tr, cases = self.session.state, self.session.tr, self.session.report

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from carnet.api import (
     ApiError,
     AuthError,
@@ -15,7 +17,23 @@ from carnet.api import (
 )
 from carnet.i18n import Translator
 
-__all__ = ["describe_rejection", "message_for"]
+__all__ = ["OWN_WORDS", "describe_rejection", "message_for", "min_length_in"]
+
+#: Server error codes the app says in its own words (catalogue keys); the rest keep the server's message.
+OWN_WORDS = {
+    "wrong_current_password": "acct_err_wrong_current",
+    "password_is_username": "acct_err_is_username",
+    "password_unchanged": "acct_err_unchanged",
+    "privacy_notice_required": "privacy_required",
+    "privacy_version_outdated": "privacy_outdated",
+    "closure_request_not_found": "acct_closure_not_found",
+}
+
+
+def min_length_in(message: str) -> int | None:
+    """The number in a 422 ``password_too_short`` message ("…al menos 10 caracteres")."""
+    found = re.search(r"\d+", message)
+    return int(found.group()) if found else None
 
 
 def message_for(tr: Translator, exc: ApiError, *, login: bool = False) -> str:
@@ -32,6 +50,10 @@ def message_for(tr: Translator, exc: ApiError, *, login: bool = False) -> str:
         return t("err_server")
     if isinstance(exc, ProtocolError):
         return t("err_bad_answer")
+    if isinstance(exc, HttpError) and exc.code in OWN_WORDS:
+        return t(OWN_WORDS[exc.code])
+    if isinstance(exc, HttpError) and exc.code == "password_too_short":
+        return t("acct_err_short", min=min_length_in(exc.message) or 10)
     if isinstance(exc, HttpError) and exc.message:
         return exc.message  # already localized by the server (Accept-Language)
     return t("err_unexpected")

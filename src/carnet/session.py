@@ -13,7 +13,11 @@ kept in memory, nothing written to the store); incident reports in
 :mod:`carnet.incident_cases` (``session.report`` for families, offline-first;
 ``session.desk`` for the case desk, online only like blood-bank staff); the
 pharmacy counter in :mod:`carnet.pharmacy_cases` (``session.pharmacy``: scans
-checked offline with the cached trust bundle, dispensing online). Which role
+checked offline with the cached trust bundle, dispensing online); the privacy
+notice a guardian accepts before any of the children's data is fetched in
+:mod:`carnet.privacy_cases` (``session.privacy``), and "Mi cuenta" (password,
+the notice again, "Descargar mis datos", account closure) in
+:mod:`carnet.account_cases` (``session.account``). Which role
 gets which screen, and the staff modes' navigation, live in :mod:`carnet.modes`;
 error sentences in :mod:`carnet.messages`.
 
@@ -36,11 +40,21 @@ import httpx
 from pydantic import ValidationError
 
 from carnet import contract, qrtoken
+from carnet.account_cases import AccountCases
 from carnet.agenda import AgendaRepository
 from carnet.agenda_cases import AgendaCases
 from carnet.blood_bank import BookingRepository
 from carnet.blood_bank_cases import BloodBankCases
-from carnet.api import ApiClient, ApiError, AuthError, HttpError, NetworkError, ProtocolError, Tokens
+from carnet.api import (
+    ApiClient,
+    ApiError,
+    AuthError,
+    HttpError,
+    NetworkError,
+    PrivacyNoticeRequired,
+    ProtocolError,
+    Tokens,
+)
 from carnet.config import AppConfig
 from carnet.incident_cases import DeskCases, IncidentCases
 from carnet.incidents import IncidentRepository
@@ -49,6 +63,7 @@ from carnet.messages import describe_rejection, message_for
 from carnet.modes import enter_staff_mode, staff_back
 from carnet.outbox import Backoff, Outbox
 from carnet.pharmacy_cases import PharmacyCases
+from carnet.privacy_cases import PrivacyCases
 from carnet.qr import render_qr
 from carnet.secret_store import SecretStore
 from carnet.state import AppState, CarnetRepository, Phase, Screen, Tab
@@ -79,7 +94,8 @@ class AppSession:
         self.tr = Translator(config.locale)
         self.state = AppState(locale=self.tr.locale, secure_storage=secrets.secure)
         self.api = ApiClient(config.api_base_url, timeout=config.api_timeout_seconds,
-                             locale=self.tr.locale, on_tokens=self._save_tokens, transport=transport)
+                             locale=self.tr.locale, on_tokens=self._save_tokens,
+                             on_privacy_required=self._privacy_required, transport=transport)
         self.store: OfflineStore | None = None
         self.repo: CarnetRepository | None = None
         self.outbox: Outbox | None = None
@@ -94,6 +110,8 @@ class AppSession:
         self.report = IncidentCases(self)
         self.desk = DeskCases(self)
         self.pharmacy = PharmacyCases(self)
+        self.privacy = PrivacyCases(self)
+        self.account = AccountCases(self)
         self._sync_lock = asyncio.Lock()
         self._wake: asyncio.Event | None = None
 
@@ -169,7 +187,7 @@ class AppSession:
             state.login_error = self.tr.t("err_missing_fields")
             state.changed()
             return
-        state.busy, state.login_error = True, None
+        state.busy, state.login_error, state.login_info = True, None, None
         state.changed()
         try:
             try:
@@ -202,18 +220,24 @@ class AppSession:
         if self.state.pharmacy_mode:
             await self.pharmacy.refresh_if_stale()  # the counter's periodic work: its trust bundle
             return
+        if self.privacy.gated:  # nothing syncs until the notice is accepted: only the notice loads
+            if self.state.privacy.notice is None:
+                await self.privacy.load_notice()
+            return
         if self.repo is None or self.engine is None or self._sync_lock.locked():
             return
         repo, state, engine = self.repo, self.state, self.engine
         async with self._sync_lock:
             state.syncing = True
             state.changed()
-            ended = False
+            ended = gated = False
             try:
                 report = await engine.run()
                 if report.offline:
                     raise NetworkError("sync: no answer")
                 me = await self.api.me()
+                if me.privacy is not None and not me.privacy.accepted:
+                    raise PrivacyNoticeRequired(403, "privacy_notice_required", "")  # published meanwhile
                 carnets = [await self.api.carnet(p.id) for p in me.patients]
                 try:
                     jwks: dict[str, object] | None = await self.api.jwks()
@@ -232,10 +256,17 @@ class AppSession:
                 state.online = False
             except AuthError:
                 ended = True
+            except PrivacyNoticeRequired:
+                gated = True
             except ApiError as exc:
                 state.online, state.sync_error = True, self.message_for(exc)
             finally:
                 state.syncing = False
+        if gated:
+            state.online = True
+            await self.privacy.required()  # shown already when a request met the 403
+            state.changed()
+            return
         if ended:
             # Expired, not a logout: keep the store, so unsent writes reach the
             # server once the same person logs in again.
@@ -273,6 +304,8 @@ class AppSession:
     def back(self) -> None:
         """Settings and the sync screen go back to their tab; a carnet goes back to the picker."""
         state = self.state
+        if self.account.back():
+            return
         if staff_back(self):
             return
         if state.screen in (Screen.REPORT_FORM, Screen.REPORTS, Screen.REPORT):
@@ -348,6 +381,33 @@ class AppSession:
         self.state.notices.clear()
         self.state.changed()
 
+    async def password_changed(self) -> None:
+        """The server ended every session of the account: back to login (see ``sign_out_keeping_data``)."""
+        await self.sign_out_keeping_data(self.tr.t("acct_password_changed"))
+
+    async def sign_out_keeping_data(self, info: str) -> None:
+        """End the session (on the server too) but keep the phone's store for the same person.
+
+        For a password change and for "Ahora no" on the privacy notice: the same person logs in again
+        soon, and what they wrote offline (a report, an appointment) must not be lost meanwhile. Another
+        account logging in on the phone wipes the store, as after an expired session.
+        """
+        await self._server_logout()
+        if self.state.staff_mode:
+            self.state.reset_to_login(None)
+        else:
+            user = self.state.user
+            await self._end_session(None, keep_for=user.id if user else None)
+        self.state.login_info = info
+        self.state.changed()
+
+    def reload_from_store(self) -> None:
+        """Re-read what the screens show from the phone's store (no redraw)."""
+        self._load_from_repo()
+
+    async def _privacy_required(self) -> None:
+        await self.privacy.required()
+
     # ---- messages ----------------------------------------------------------
 
     def message_for(self, exc: ApiError, *, login: bool = False) -> str:
@@ -396,6 +456,7 @@ class AppSession:
         self.agenda.reload()
         self.blood_bank.reload()
         self.report.reload()
+        self.account.reload()
         self._load_carnet()
 
     def _describe_rejection(self, exc: ApiError) -> str:

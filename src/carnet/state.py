@@ -26,14 +26,16 @@ from carnet.qr import QrImage
 from carnet.qrtoken import Verification
 from carnet.store import OfflineStore
 
-__all__ = ["AgendaUi", "AppState", "BloodBankUi", "DeskUi", "IncidentUi", "CarnetRepository", "Phase", "PharmacyUi", "Screen", "StaffUi",
-           "SyncStatus",
+__all__ = ["ACCOUNT_SCREENS", "AccountUi", "AgendaUi", "AppState", "BloodBankUi", "DeskUi", "PrivacyUi",
+           "IncidentUi", "CarnetRepository", "Phase", "PharmacyUi", "Screen", "StaffUi", "SyncStatus",
            "Tab", "current_cycle"]
 
 
 class Phase(StrEnum):
     STARTING = "starting"
     LOGIN = "login"
+    #: A guardian must accept the current privacy notice before any of the children's data is fetched.
+    PRIVACY = "privacy"
     READY = "ready"
 
 
@@ -56,6 +58,15 @@ class Screen(StrEnum):
     DESK_CASE = "desk_case"
     DESK_WEEKLY = "desk_weekly"
     PHARMACY = "pharmacy"
+    ACCOUNT = "account"
+    ACCOUNT_PASSWORD = "account_password"
+    ACCOUNT_NOTICE = "account_notice"
+    ACCOUNT_CLOSURE = "account_closure"
+
+
+#: "Mi cuenta" and the screens it opens (reached from settings, by every role).
+ACCOUNT_SCREENS = frozenset({Screen.ACCOUNT, Screen.ACCOUNT_PASSWORD, Screen.ACCOUNT_NOTICE,
+                             Screen.ACCOUNT_CLOSURE})
 
 
 class Tab(StrEnum):
@@ -197,6 +208,38 @@ class AgendaUi:
 
 
 @dataclass
+class PrivacyUi:
+    """The privacy notice: the gate after login (``Phase.PRIVACY``) and "Aviso de privacidad" in Mi cuenta."""
+
+    notice: contract.PrivacyNotice | None = None
+    loading: bool = False
+    #: "Acepto" was pressed and the answer has not come yet.
+    accepting: bool = False
+    error: str | None = None
+    #: Neutral news, e.g. a newer version replaced the one shown.
+    message: str | None = None
+    #: The person accepted an earlier version and this phone holds their data: usable offline.
+    can_continue_offline: bool = False
+
+
+@dataclass
+class AccountUi:
+    """"Mi cuenta": password change, the notice accepted, "Descargar mis datos", account closure."""
+
+    #: Guardians: where they stand with the notice and the closure request (None for staff).
+    status: contract.PrivacyStatus | None = None
+    #: Password form problems by field: ``current``, ``new``, ``repeat``; ``form`` for the whole form.
+    password_errors: dict[str, str] = field(default_factory=dict)
+    changing_password: bool = False
+    exporting: bool = False
+    #: The closure request's confirm step is open.
+    closure_confirm: bool = False
+    closure_busy: bool = False
+    message: str | None = None
+    error: str | None = None
+
+
+@dataclass
 class SyncStatus:
     last_success_at: datetime | None = None
     pending: int = 0
@@ -226,6 +269,8 @@ class AppState:
     busy: bool = False
     #: Translated messages for the login screen and for the top of the app.
     login_error: str | None = None
+    #: A neutral word on the login screen: why the session ended (password changed, notice not accepted).
+    login_info: str | None = None
     sync_error: str | None = None
     notices: list[str] = field(default_factory=list)
     tab: Tab = Tab.CARNET
@@ -235,6 +280,8 @@ class AppState:
     incidents: IncidentUi = field(default_factory=IncidentUi)
     desk: DeskUi = field(default_factory=DeskUi)
     pharmacy: PharmacyUi = field(default_factory=PharmacyUi)
+    privacy: PrivacyUi = field(default_factory=PrivacyUi)
+    account: AccountUi = field(default_factory=AccountUi)
     sync: SyncStatus = field(default_factory=SyncStatus)
     #: The selected child's next appointment (carnet screen).
     next_appointment: AgendaItem | None = None
@@ -247,10 +294,10 @@ class AppState:
         for listener in list(self._listeners):
             listener()
 
-    def reset_to_login(self, message: str | None = None) -> None:
+    def reset_to_login(self, message: str | None = None, *, info: str | None = None) -> None:
         """Forget the user and everything drawn for them; keep locale and listeners."""
         fresh = AppState(phase=Phase.LOGIN, locale=self.locale, secure_storage=self.secure_storage,
-                         login_error=message)
+                         login_error=message, login_info=info)
         for name in self.__dataclass_fields__:
             if name != "_listeners":
                 setattr(self, name, getattr(fresh, name))
@@ -307,7 +354,7 @@ def current_cycle(carnet: contract.Carnet, today: date) -> contract.Cycle | None
 class CarnetRepository:
     """One user's cached data in the offline store (reads never touch the network)."""
 
-    ME, CARNET, JWKS = "me", "carnet", "jwks"
+    ME, CARNET, JWKS, NOTICE = "me", "carnet", "jwks", "privacy_notice"
 
     def __init__(self, store: OfflineStore, user_id: str) -> None:
         self._store = store
@@ -327,6 +374,11 @@ class CarnetRepository:
     def jwks(self) -> dict[str, Any] | None:
         record = self._store.get(self.user_id, self.JWKS)
         return record.value if record else None
+
+    def privacy_notice(self, lang: str) -> contract.PrivacyNotice | None:
+        """The last privacy notice read in ``lang`` (to read it again offline)."""
+        record = self._store.get(self.user_id, self.NOTICE, lang)
+        return contract.PrivacyNotice.model_validate(record.value) if record else None
 
     # writes (by the sync)
     def save_me(self, me: contract.Me, *, fetched_at: datetime) -> None:
@@ -355,3 +407,14 @@ class CarnetRepository:
 
     def save_jwks(self, jwks: dict[str, Any], *, fetched_at: datetime) -> None:
         self._store.put(self.user_id, self.JWKS, "", jwks, fetched_at=fetched_at)
+
+    def save_privacy_notice(self, lang: str, notice: contract.PrivacyNotice, *, fetched_at: datetime) -> None:
+        self._store.put(self.user_id, self.NOTICE, lang, notice.model_dump(mode="json"), fetched_at=fetched_at)
+
+    def save_privacy(self, status: contract.PrivacyStatus) -> None:
+        """A new privacy status (notice accepted, closure asked or withdrawn) into the cached ``me``."""
+        record = self._store.get(self.user_id, self.ME)
+        if record is None:
+            return
+        me = contract.Me.model_validate(record.value).model_copy(update={"privacy": status})
+        self._store.put(self.user_id, self.ME, "", me.model_dump(mode="json"), fetched_at=record.fetched_at)

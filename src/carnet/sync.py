@@ -38,6 +38,7 @@ Errors::
 
     NetworkError           no answer: report.offline, items wait (retried as soon as a request succeeds)
     AuthError              raised to the caller (the session ends)
+    PrivacyNoticeRequired  raised to the caller (the privacy notice first); the item stays as it was
     other ApiError         report.error (pull) or a failed/deferred item (push)
 """
 
@@ -63,6 +64,7 @@ from carnet.api import (
     HttpError,
     NetworkError,
     NotFound,
+    PrivacyNoticeRequired,
     ProtocolError,
     RateLimited,
     ServerError,
@@ -202,7 +204,7 @@ class SyncEngine:
                 else:
                     result = await self.transport.send_write(item.method, path, item.body,
                                                              idempotency_key=item.key)
-            except AuthError:
+            except (AuthError, PrivacyNoticeRequired):
                 raise
             except ApiError as exc:
                 if item.op is WriteOp.DELETE and isinstance(exc, NotFound):
@@ -305,7 +307,7 @@ class SyncEngine:
             etag = position.etag if position.cursor and position.etag_cursor == position.cursor else None
             try:
                 answer = await self.transport.sync(position.cursor, limit=self.page_limit, etag=etag)
-            except AuthError:
+            except (AuthError, PrivacyNoticeRequired):
                 raise
             except BadRequest as exc:
                 if exc.code == "invalid_cursor" and not restarted:

@@ -8,6 +8,12 @@ The agenda half keeps appointments with a change sequence (tombstones for
 deletions), answers ``GET /sync`` in pages with a per-user cursor, an ETag
 and 304, refuses a cursor from another user with ``422 invalid_cursor``, and
 replays ``Idempotency-Key`` answers like the real server.
+
+The privacy half (:class:`FakePrivacy`) keeps a versioned notice: a guardian who
+has not accepted the current version gets ``403 privacy_notice_required`` from
+every health-data route (``/me`` is not gated and carries ``privacy``); it also
+exports the family's data, takes and withdraws closure requests, and changes
+passwords (ending every session of the account) like the server.
 """
 
 from __future__ import annotations
@@ -67,6 +73,8 @@ class FakeApi:
         self.blood_bank = FakeBloodBank(self.agenda)
         self.incidents = FakeIncidents(self.agenda)
         self.pharmacy = FakePharmacy(self)
+        self.privacy = FakePrivacy(self)
+        self.passwords = {username: PASSWORD for username in USERS}
 
     # ---- helpers for tests --------------------------------------------------------
 
@@ -154,7 +162,7 @@ class FakeApi:
                 return self.error(429, "too_many_attempts", "Demasiados intentos.",
                                   {"Retry-After": str(int(self.login_rate_limited))})
             body = json.loads(request.content)
-            if body.get("username") in USERS and body.get("password") == PASSWORD:
+            if body.get("username") in USERS and body.get("password") == self.passwords[body["username"]]:
                 return self._issue(body["username"])
             return self.error(401, "invalid_credentials", "Usuario o contraseña incorrectos.")
         if path == "/api/v1/auth/refresh" and method == "POST":
@@ -165,6 +173,8 @@ class FakeApi:
             return self._issue(username)
         if path == "/.well-known/jwks.json":
             return httpx.Response(200, json=self.jwks())
+        if path == "/api/v1/privacy/notice" and method == "GET":
+            return self.privacy.notice(request)
         username = self._user(request)
         if username is None:
             return self.error(401, "unauthorized", "Token inválido o vencido.")
@@ -175,12 +185,21 @@ class FakeApi:
                         del table[token]
             return httpx.Response(204)
         role, name, patients = USERS[username]
+        if path == "/api/v1/auth/password" and method == "POST":
+            return self._change_password(request, username)
+        if role == "guardian" and not self.privacy.accepted(username) and self.privacy.gated(path):
+            self.privacy.refused.append(path)
+            return self.error(403, "privacy_notice_required",
+                              "Acepta el aviso de privacidad para ver estos datos.")
+        if path.startswith("/api/v1/privacy/"):
+            return self.privacy.handle(request, username, role, patients)
         if path.startswith("/api/v1/pharmacy/"):
             return self.pharmacy.handle(request, role, name)
         if path == "/api/v1/me":
             me = contract.Me(id=f"id-{username}", role=role, display_name=name,
                              patients=[contract.PatientRef(id=p, display_name=PATIENTS[p][1]) for p in patients],
-                             units=[UNIT] if role in ("blood_bank", "case_desk") else [])
+                             units=[UNIT] if role in ("blood_bank", "case_desk") else [],
+                             privacy=self.privacy.status(username) if role == "guardian" else None)
             return httpx.Response(200, json=me.model_dump(mode="json"))
         if path.startswith("/api/v1/patients/") and path.endswith("/carnet"):
             patient_id = path.split("/")[4]
@@ -197,6 +216,127 @@ class FakeApi:
         if answer is not None:
             return answer
         return self.error(404, "not_found", "No encontrado.")
+
+
+    def _change_password(self, request: httpx.Request, username: str) -> httpx.Response:
+        """Like the server: 422 for a wrong current password or a weak new one; 204 ends every session."""
+        body = contract.PasswordChange.model_validate_json(request.content)
+        if body.current_password != self.passwords[username]:
+            return self.error(422, "wrong_current_password", "La contraseña actual no es correcta.")
+        if len(body.new_password) < 10:
+            return self.error(422, "password_too_short", "La nueva contraseña debe tener al menos 10 caracteres.")
+        if body.new_password.strip().lower() == username:
+            return self.error(422, "password_is_username", "La nueva contraseña no puede ser igual a su usuario.")
+        if body.new_password == body.current_password:
+            return self.error(422, "password_unchanged", "La nueva contraseña debe ser distinta de la actual.")
+        self.passwords[username] = body.new_password
+        for table in (self.access, self.refresh):
+            for token, owner in list(table.items()):
+                if owner == username:
+                    del table[token]
+        return httpx.Response(204)
+
+
+class FakePrivacy:
+    """The privacy notice (versioned, es-MX / en), acceptances, the export and closure requests."""
+
+    #: Routes a guardian reaches without accepting the notice (the rest answer 403).
+    OPEN = ("/api/v1/me", "/api/v1/auth/", "/api/v1/privacy/notice", "/api/v1/privacy/acceptance",
+            "/api/v1/privacy/closure-request")
+
+    def __init__(self, api: FakeApi) -> None:
+        self.api = api
+        self.version = "2025-01"
+        #: username -> (version, when); the demo guardians accepted the first version.
+        self.acceptances: dict[str, tuple[str, datetime]] = {
+            u: ("2025-01", datetime(2025, 1, 15, 16, 30, tzinfo=UTC)) for u, (r, _, _) in USERS.items()
+            if r == "guardian"}
+        #: username -> the latest closure request
+        self.closures: dict[str, contract.ClosureRequest] = {}
+        #: Paths refused with 403 privacy_notice_required, in order.
+        self.refused: list[str] = []
+        self.exports = 0
+        self.notices = 0
+
+    # ---- helpers for tests --------------------------------------------------------------------
+
+    def publish(self, version: str) -> None:
+        """A new version: every guardian must accept it before seeing data again."""
+        self.version = version
+
+    def forget(self, username: str) -> None:
+        """The guardian never accepted any version."""
+        self.acceptances.pop(username, None)
+
+    def accepted(self, username: str) -> bool:
+        found = self.acceptances.get(username)
+        return found is not None and found[0] == self.version
+
+    @classmethod
+    def gated(cls, path: str) -> bool:
+        return not path.startswith(cls.OPEN)
+
+    def status(self, username: str) -> contract.PrivacyStatus:
+        version, at = self.acceptances.get(username, (None, None))
+        closure = self.closures.get(username)
+        return contract.PrivacyStatus(
+            current_version=self.version, accepted_version=version, accepted_at=at,
+            closure_request=closure if closure is not None and closure.status == "solicitada" else None)
+
+    # ---- HTTP ------------------------------------------------------------------------------------
+
+    def notice(self, request: httpx.Request) -> httpx.Response:
+        self.notices += 1
+        english = request.headers.get("Accept-Language", "").startswith("en")
+        body = contract.PrivacyNotice(
+            version=self.version, published_on=date(2025, 1, 10), lang="en" if english else "es-MX",
+            title="Privacy notice" if english else "Aviso de privacidad",
+            summary=("We use your children's data only for their care." if english
+                     else "Usamos los datos de tus hijos solo para su atención."),
+            sections=[contract.PrivacySection(heading="Qué datos" if not english else "What data",
+                                              body="Nombre, NSS, CURP y tratamiento." if not english
+                                              else "Name, NSS, CURP and treatment."),
+                      contract.PrivacySection(heading="Tus derechos" if not english else "Your rights",
+                                              body="Acceso, rectificación, cancelación y oposición." if not english
+                                              else "Access, rectification, cancellation and opposition.")])
+        return httpx.Response(200, json=body.model_dump(mode="json"))
+
+    def handle(self, request: httpx.Request, username: str, role: str, patients: list[str]) -> httpx.Response:
+        path, method = request.url.path, request.method
+        if role != "guardian":
+            return FakeApi.error(403, "forbidden", "Solo familias.")
+        if path == "/api/v1/privacy/acceptance" and method == "POST":
+            body = contract.PrivacyAcceptanceCreate.model_validate_json(request.content)
+            if body.version != self.version:
+                return FakeApi.error(409, "privacy_version_outdated", "Hay una versión más nueva del aviso.")
+            if not self.accepted(username):
+                self.acceptances[username] = (body.version, _now())
+            return httpx.Response(200, json=self.status(username).model_dump(mode="json"))
+        if path == "/api/v1/privacy/export" and method == "GET":
+            self.exports += 1
+            data = {"account": {"username": username}, "version": self.status(username).model_dump(mode="json"),
+                    "children": [self.api.carnet(p).model_dump(mode="json") for p in patients]}
+            name = f"carnet-mis-datos-{_now().date().isoformat()}.json"
+            return httpx.Response(200, content=json.dumps(data, ensure_ascii=False).encode(),
+                                  headers={"Content-Type": "application/json",
+                                           "Content-Disposition": f'attachment; filename="{name}"'})
+        if path == "/api/v1/privacy/closure-request" and method == "POST":
+            contract.ClosureRequestCreate.model_validate_json(request.content or b"{}")
+            open_one = self.closures.get(username)
+            if open_one is not None and open_one.status == "solicitada":
+                return httpx.Response(200, json=open_one.model_dump(mode="json"))
+            made = contract.ClosureRequest(id=f"cl-{uuid.uuid4().hex[:8]}", status="solicitada",
+                                           requested_at=_now())
+            self.closures[username] = made
+            return httpx.Response(201, json=made.model_dump(mode="json"))
+        if path == "/api/v1/privacy/closure-request/cancel" and method == "POST":
+            open_one = self.closures.get(username)
+            if open_one is None or open_one.status != "solicitada":
+                return FakeApi.error(404, "closure_request_not_found", "No hay una solicitud de cierre abierta.")
+            done = open_one.model_copy(update={"status": contract.ClosureStatus.CANCELADA, "decided_at": _now()})
+            self.closures[username] = done
+            return httpx.Response(200, json=done.model_dump(mode="json"))
+        return FakeApi.error(404, "not_found", "No encontrado.")
 
 
 def _now() -> datetime:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import flet as ft
 
@@ -12,6 +14,10 @@ from carnet.i18n import Translator
 from carnet.state import AppState, Tab
 
 Handler = Callable[..., Any]
+
+log = logging.getLogger(__name__)
+#: The save-file picker of each page (a strong reference: Flet drops services nothing refers to).
+_SAVERS: WeakKeyDictionary[Any, ft.FilePicker] = WeakKeyDictionary()
 
 GREEN = "#0B6E4F"
 MIN_TOUCH = 48
@@ -157,3 +163,23 @@ def starting_view(tr: Translator) -> ft.View:
     return ft.View(route="/", padding=0, bgcolor=ft.Colors.WHITE, controls=[
         ft.Container(ft.ProgressRing(semantics_label=tr.t("syncing")),
                      alignment=ft.Alignment.CENTER, expand=True)])
+
+
+async def save_bytes(name: str, data: bytes, extension: str) -> bool | None:
+    """Hand ``data`` to the platform as the file ``name`` (Flet's ``FilePicker.save_file``): in a browser the
+    client turns the bytes into a download of that name; on a phone the system's save dialog opens; on a
+    desktop a save dialog writes them. True saved (a browser download counts), False failed, None when the
+    person closed the dialog without saving. One picker per page, held while the page lives."""
+    try:
+        page = ft.context.page
+        picker = _SAVERS.get(page)
+        if picker is None:
+            picker = _SAVERS[page] = ft.FilePicker()
+        path = await picker.save_file(file_name=name, src_bytes=data, file_type=ft.FilePickerFileType.CUSTOM,
+                                      allowed_extensions=[extension])
+    except Exception as exc:  # noqa: BLE001 - a platform without the service: say so, don't crash
+        log.warning("file not saved: %s", type(exc).__name__)
+        return False
+    if page.web:
+        return True  # the browser downloads it; there is no path to report
+    return True if path else None

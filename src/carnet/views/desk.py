@@ -2,9 +2,8 @@
 with the answer box, and the weekly figures with bars drawn from Containers, downloadable as CSV and as
 the Markdown summary.
 
-Downloads go through Flet's ``FilePicker.save_file(file_name=…, src_bytes=…)``: in a browser the client
-turns the bytes into a download of that name; on a phone the system's save dialog opens; on a desktop
-a save dialog writes the bytes. One picker per page, held here while the page lives.
+Downloads go through :func:`carnet.views.common.save_bytes` (Flet's ``FilePicker.save_file``): in a browser
+a download of that name; on a phone the system's save dialog; on a desktop a save dialog.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from weakref import WeakKeyDictionary
 
 import flet as ft
 
@@ -28,6 +26,7 @@ from carnet.views.common import (
     awaiting,
     banner,
     icon_button,
+    save_bytes,
     screen,
     section,
     status_banners,
@@ -38,26 +37,6 @@ if TYPE_CHECKING:
     from carnet.incident_cases import DeskCases
 
 log = logging.getLogger(__name__)
-#: The save-file picker of each page (a strong reference: Flet drops services nothing refers to).
-_SAVERS: WeakKeyDictionary[Any, ft.FilePicker] = WeakKeyDictionary()
-
-
-async def save_bytes(name: str, data: bytes, extension: str) -> bool | None:
-    """Hand ``data`` to the platform as the file ``name``: True saved (a browser download counts), False
-    failed, None when the person closed the dialog without saving."""
-    try:
-        page = ft.context.page
-        picker = _SAVERS.get(page)
-        if picker is None:
-            picker = _SAVERS[page] = ft.FilePicker()
-        path = await picker.save_file(file_name=name, src_bytes=data, file_type=ft.FilePickerFileType.CUSTOM,
-                                      allowed_extensions=[extension])
-    except Exception as exc:  # noqa: BLE001 - a platform without the service: say so, don't crash
-        log.warning("file not saved: %s", type(exc).__name__)
-        return False
-    if page.web:
-        return True  # the browser downloads it; there is no path to report
-    return True if path else None
 
 
 def _download(desk: DeskCases, kind: str) -> Handler:

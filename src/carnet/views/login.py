@@ -8,7 +8,7 @@ import flet as ft
 
 from carnet.i18n import Translator
 from carnet.state import AppState
-from carnet.views.common import GREEN, MIN_TOUCH, screen, status_banners
+from carnet.views.common import GREEN, MIN_TOUCH, banner, screen, status_banners
 
 LoginHandler = Callable[[str, str], Awaitable[None]]
 
@@ -50,6 +50,8 @@ class LoginView:
                     text_align=ft.TextAlign.CENTER),
             ft.Text(tr.t("login_subtitle"), size=16, text_align=ft.TextAlign.CENTER),
             *status_banners(state, tr),
+            *([banner(state.login_info, icon=ft.Icons.INFO_OUTLINE, bgcolor=ft.Colors.BLUE_50,
+                      color=ft.Colors.BLUE_900)] if state.login_info else []),
             ft.AutofillGroup(ft.Column([self.username, self.password], spacing=12)),
             button,
         ]

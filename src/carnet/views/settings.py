@@ -1,4 +1,4 @@
-"""Settings: language and log out."""
+"""Settings: language, the sync, "Mi cuenta" and log out."""
 
 from __future__ import annotations
 
@@ -7,13 +7,15 @@ from typing import Any
 
 import flet as ft
 
+from carnet import contract
 from carnet.i18n import Translator
 from carnet.state import AppState
 from carnet.views.common import Handler, app_bar, screen, section, status_banners
 
 
 def build(state: AppState, tr: Translator, *, on_back: Handler, on_locale: Callable[[str], Any],
-          on_logout: Handler, on_sync_status: Handler | None = None) -> ft.View:
+          on_logout: Handler, on_sync_status: Handler | None = None,
+          on_account: Handler | None = None) -> ft.View:
     language = ft.RadioGroup(
         value=state.locale,
         on_change=lambda e: on_locale(e.control.value),
@@ -34,6 +36,13 @@ def build(state: AppState, tr: Translator, *, on_back: Handler, on_locale: Calla
                               height=52),
         ]
         body.append(section(tr.t("sync_status"), lines))
+    if on_account is not None and state.user is not None:
+        family = state.user.role == contract.Role.GUARDIAN
+        body.append(section(tr.t("acct_title"), [
+            ft.Text(tr.t("acct_settings_note" if family else "acct_settings_note_staff"), size=15),
+            ft.FilledTonalButton(content=tr.t("acct_title"), icon=ft.Icons.MANAGE_ACCOUNTS, on_click=on_account,
+                                 height=52),
+        ]))
     account: list[ft.Control] = []
     if state.user is not None:
         account.append(ft.Text(tr.t("signed_in_as", name=state.user.display_name), size=16))
