@@ -168,8 +168,12 @@ def tamper(token: str) -> str:
     return ".".join([head, payload, signature[:i] + swapped + signature[i + 1:]])
 
 
-def log_in(page, username: str, arrived) -> None:  # type: ignore[no-untyped-def]
-    """Type the credentials (checking what each field holds) and log in until ``arrived`` shows."""
+def log_in(page, username: str, arrived, password: str = PASSWORD) -> None:  # type: ignore[no-untyped-def]
+    """Type the credentials (checking what each field holds) and log in until ``arrived`` shows.
+
+    Tried up to three times: a redraw of the login screen while typing may drop a keystroke the field
+    had not reported yet (the field is checked after typing, but a later redraw can still replace it).
+    """
     wait_for("the login form", page.get_by_role("textbox", name="Usuario").count)
     problem = page.get_by_text(re.compile("Usuario o contraseña incorrectos|Escribe tu usuario"))
     enter = page.get_by_role("button", name="Entrar")
@@ -179,7 +183,7 @@ def log_in(page, username: str, arrived) -> None:  # type: ignore[no-untyped-def
         if arrived.count():
             return
         type_into(page, "Usuario", username)
-        type_into(page, "Contraseña", PASSWORD)
+        type_into(page, "Contraseña", password)
         page.get_by_role("button", name="Entrar").click()
         wait_for(f"{username}: home or a login message", lambda: arrived.count() or problem.count())
         if arrived.count():

@@ -116,10 +116,7 @@ def test_notice_then_my_account_download_closure_and_password(api, tmp_path: Pat
                 type_into(page, "Repite la contraseña nueva", NEW_PASSWORD)
                 click_in_view(page, page.get_by_role("button", name="Cambiar contraseña"), "the submit button")
                 wait_for("back at login", lambda: shows(page, "Contraseña cambiada. Entra de nuevo con la nueva."))
-                type_into(page, "Usuario", "padre.demo")
-                type_into(page, "Contraseña", NEW_PASSWORD)
-                page.get_by_role("button", name="Entrar").click()
-                wait_for("the carnet with the new password", qr.count)
+                log_in(page, "padre.demo", qr, password=NEW_PASSWORD)  # the carnet, with the new password
             finally:
                 browser.close()
     finally:
