@@ -70,6 +70,16 @@ def ctx(settings: Settings) -> Iterator[Context]:
 
 
 @pytest.fixture
+def limited(settings: Settings) -> Iterator[tuple[TestClient, Context]]:
+    """The demo app with at most two writes per bucket and minute."""
+    context = build_context(settings.model_copy(update={"write_rate_limit": 2, "write_rate_window_seconds": 60}))
+    with context.sessions() as session:
+        seed(session, ctx=context)
+    yield TestClient(create_app(context=context)), context
+    context.engine.dispose()
+
+
+@pytest.fixture
 def app(ctx: Context) -> FastAPI:
     return create_app(context=ctx)
 

@@ -525,16 +525,6 @@ def test_a_withdrawn_request_cannot_be_closed(client: TestClient, auth: Any) -> 
 # ---- rate limits -----------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def limited(settings: Settings) -> Iterator[tuple[TestClient, Context]]:
-    """The demo app with at most two writes per bucket and minute."""
-    context = build_context(settings.model_copy(update={"write_rate_limit": 2, "write_rate_window_seconds": 60}))
-    with context.sessions() as session:
-        seed(session, ctx=context)
-    yield TestClient(create_app(context=context)), context
-    context.engine.dispose()
-
-
 def test_closure_requests_and_exports_are_rate_limited(limited: tuple[TestClient, Context]) -> None:
     client, ctx = limited
     madre = bearer(login(client, "madre.demo")["access_token"])

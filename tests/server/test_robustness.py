@@ -22,7 +22,6 @@ from carnet_server.app import create_app
 from carnet_server.cli import server_options
 from carnet_server.context import Context, build_context
 from carnet_server.db import utcnow
-from carnet_server.demo import seed
 from carnet_server.settings import Settings
 from tests.server.blood_bank_support import bank_id, body, live_server, open_day
 from tests.server.conftest import assert_error, bearer, login
@@ -139,16 +138,6 @@ def test_every_integer_query_parameter_is_bounded(app: FastAPI, client: TestClie
 
 
 # ---- write rates ------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def limited(settings: Settings) -> Iterator[tuple[TestClient, Context]]:
-    """The demo app with at most two writes per bucket and minute."""
-    context = build_context(settings.model_copy(update={"write_rate_limit": 2, "write_rate_window_seconds": 60}))
-    with context.sessions() as session:
-        seed(session, ctx=context)
-    yield TestClient(create_app(context=context)), context
-    context.engine.dispose()
 
 
 def _patient_ids(client: TestClient, headers: dict[str, str]) -> dict[str, str]:
