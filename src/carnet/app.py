@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+import os
 from concurrent.futures import Future
 from typing import Any
 
 import flet as ft
 
 from carnet.config import load_config
+from carnet.i18n import Translator
 from carnet.modes import staff_refresh
-from carnet.secret_store import SecretStore, select_secret_store
+from carnet.secret_store import MemorySecretStore, SecretStore, select_secret_store
 from carnet.session import AppSession
 from carnet.state import ACCOUNT_SCREENS, Phase, Screen, Tab
 from carnet.store import default_data_dir
@@ -33,9 +35,14 @@ from carnet.views.booking_form import BookingFormView
 from carnet.views.common import GREEN, nav_bar, starting_view, sync_icon
 from carnet.views.login import LoginView
 
-__all__ = ["CarnetUI", "main"]
+__all__ = ["DEVICE_ENV", "CarnetUI", "main"]
 
 log = logging.getLogger(__name__)
+
+#: ``carnet --web --device`` sets it: the browser shows ONE phone's app (secrets in the keyring, the
+#: offline store in the data folder, kept across restarts), to try offline use where no phone is at hand.
+DEVICE_ENV = "CARNET_WEB_DEVICE"
+_device_in_use = False
 
 
 class CarnetUI:
@@ -375,14 +382,34 @@ async def main(page: ft.Page) -> None:
         supported_locales=[ft.Locale("es", "MX"), ft.Locale("en")],
         current_locale=ft.Locale("es", "MX") if config.locale == "es-MX" else ft.Locale("en"))
     holder: dict[str, Any] = {}
-    secrets = await _secret_store_for(page, holder)
-    session = AppSession(config, secrets, default_data_dir())
+    global _device_in_use
+    emulated_device = page.web and os.environ.get(DEVICE_ENV) == "1"
+    if emulated_device and _device_in_use:
+        # One phone's data folder, one person: a second browser would erase or break the first one's data.
+        page.views.append(ft.View(route="/", controls=[ft.Text(Translator(config.locale).t("device_in_use"),
+                                                               size=18)], padding=24))
+        page.update()
+        return
+    if page.web and not emulated_device:
+        # Web mode serves many people: each browser session has its own secrets and data, in memory only.
+        secrets: SecretStore = MemorySecretStore()
+        session = AppSession(config, secrets, None)
+    else:
+        secrets = await _secret_store_for(page, holder)
+        session = AppSession(config, secrets, default_data_dir())
+        _device_in_use = emulated_device or _device_in_use
     ui = CarnetUI(page, session)
     holder["ui"] = ui
     page.data = holder  # keep services and the UI referenced for the page's lifetime
     ui.render()
     page.on_app_lifecycle_state_change = ui.on_lifecycle
-    page.on_close = ui.shutdown
+    async def close(_: Any = None) -> None:
+        global _device_in_use
+        await ui.shutdown()
+        if emulated_device:
+            _device_in_use = False
+
+    page.on_close = close
     ui.watch_connectivity()
     sync_now = await session.start()
     ui.start_background(sync_now)

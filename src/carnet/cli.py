@@ -1,4 +1,9 @@
-"""``carnet [--web] [--host H] [--port P]``: run the app (a desktop window, or served to a browser)."""
+"""``carnet [--web [--device]] [--host H] [--port P]``: run the app (a desktop window, or served to a browser).
+
+``--web`` serves many people at once: each browser session has its own secrets and data, in memory, gone when
+that browser session ends (online only). ``--web --device`` instead shows ONE phone's app in the browser, with
+its data kept in the data folder across restarts (offline use, tested without a phone); one browser at a time.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +28,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--web", action="store_true", help="serve the app to a web browser")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind in --web mode")
     parser.add_argument("--port", type=int, default=8550, help="port in --web mode (default 8550)")
+    parser.add_argument("--device", action="store_true",
+                        help="with --web: one phone's app, data kept in the data folder (one browser at a time)")
     return parser.parse_args(argv)
 
 
@@ -37,6 +44,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY") and sys.platform.startswith("linux"):
         os.environ.setdefault("FLET_FORCE_WEB_SERVER", "true")  # no display: don't try to open a browser
+    from carnet.app import DEVICE_ENV
+
+    if args.device:
+        os.environ[DEVICE_ENV] = "1"
+    else:
+        # A browser session that lost its connection may come back for 15 minutes; then it ends, and its
+        # secrets and data with it (Flet's default keeps it an hour: too long on a shared desk PC).
+        os.environ.setdefault("FLET_SESSION_TIMEOUT", "900")
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "") else args.host
     print(f"Carnet app: http://{shown_host}:{args.port}", flush=True)
     ft.run(app_main, view=ft.AppView.WEB_BROWSER, host=args.host, port=args.port, no_cdn=True,

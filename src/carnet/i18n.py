@@ -36,6 +36,10 @@ _ES: dict[str, str] = {
                               "siguen guardados en este teléfono y se enviarán al entrar.",
     "insecure_notice": ("Este dispositivo no tiene almacenamiento seguro: la sesión no se "
                         "guardará al cerrar la app"),
+    "web_notice": ("Versión web: tu sesión y tus datos se guardan solo en esta ventana del navegador y se "
+                   "borran al cerrarla. Para usar Carnet sin internet, usa la app en tu teléfono."),
+    "device_in_use": ("Esta app de prueba muestra un solo teléfono y ya está abierta en otra ventana. "
+                      "Ciérrala allí para abrirla aquí."),
     "cache_wiped": ("No se pudieron leer los datos guardados en este dispositivo y se borraron. "
                     "Conéctate para descargarlos de nuevo."),
     "no_children": "Tu cuenta no tiene pacientes vinculados. Acude a tu unidad médica.",
@@ -576,6 +580,10 @@ _EN: dict[str, str] = {
                               "on this phone and will be sent when you do.",
     "insecure_notice": ("This device has no secure storage: your session will not be kept "
                         "when the app closes"),
+    "web_notice": ("Web version: your session and your data are kept only in this browser window and are "
+                   "erased when you close it. To use Carnet without internet, use the app on your phone."),
+    "device_in_use": ("This test app shows one phone and is already open in another window: close it there "
+                      "to open it here."),
     "cache_wiped": ("The data saved on this device could not be read and was erased. "
                     "Connect to download it again."),
     "no_children": "Your account has no linked patients. Please ask at your medical unit.",

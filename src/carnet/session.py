@@ -83,7 +83,13 @@ KEPT_FOR_SECRET = "kept_for"
 
 
 class AppSession:
-    def __init__(self, config: AppConfig, secrets: SecretStore, data_dir: Path, *,
+    """One person's app: on a phone, the app itself; in web mode, one browser session.
+
+    ``data_dir`` None is a browser session of the web app (``carnet --web``): its secrets and its
+    offline store live in memory, private to this object, and end with it (see :meth:`close`).
+    """
+
+    def __init__(self, config: AppConfig, secrets: SecretStore, data_dir: Path | None, *,
                  transport: httpx.AsyncBaseTransport | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  backoff: Backoff | None = None) -> None:
@@ -92,7 +98,7 @@ class AppSession:
         self.data_dir = data_dir
         self.clock = clock
         self.tr = Translator(config.locale)
-        self.state = AppState(locale=self.tr.locale, secure_storage=secrets.secure)
+        self.state = AppState(locale=self.tr.locale, secure_storage=secrets.secure, web_session=data_dir is None)
         self.api = ApiClient(config.api_base_url, timeout=config.api_timeout_seconds,
                              locale=self.tr.locale, on_tokens=self._save_tokens,
                              on_privacy_required=self._privacy_required, transport=transport)
@@ -138,6 +144,9 @@ class AppSession:
         return True
 
     async def close(self) -> None:
+        if self.state.web_session:
+            # The browser session is gone and its tokens with it: end the login on the server too.
+            await self._server_logout()
         await self.api.aclose()
         if self.store is not None:
             self.store.close()

@@ -256,6 +256,8 @@ class AppState:
     locale: str = "es-MX"
     #: False when secrets live only in memory (the UI shows a notice).
     secure_storage: bool = True
+    #: A browser session of the web app: online only, nothing kept after the browser session ends.
+    web_session: bool = False
     user: contract.UserOut | None = None
     children: list[contract.PatientRef] = field(default_factory=list)
     selected_child_id: str | None = None
@@ -297,6 +299,7 @@ class AppState:
     def reset_to_login(self, message: str | None = None, *, info: str | None = None) -> None:
         """Forget the user and everything drawn for them; keep locale and listeners."""
         fresh = AppState(phase=Phase.LOGIN, locale=self.locale, secure_storage=self.secure_storage,
+                         web_session=self.web_session,
                          login_error=message, login_info=info)
         for name in self.__dataclass_fields__:
             if name != "_listeners":

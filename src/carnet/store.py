@@ -15,7 +15,8 @@ next attempt time.
 (the sync moves its cursor in the same commit as the data it covers).
 
 The 32-byte data key lives in the :class:`~carnet.secret_store.SecretStore`,
-never in the file. When it is missing or wrong (a memory-only secret store
+never in the file. Without a data folder (``data_dir`` None: one browser
+session of the web app) the database lives in memory and is gone with it. When it is missing or wrong (a memory-only secret store
 after a restart, a restored backup) the cache is unreadable: :func:`open_store`
 wipes it, makes a new key and reports ``wiped=True`` so the UI can say so.
 """
@@ -102,13 +103,15 @@ def default_data_dir(env: dict[str, str] | None = None) -> Path:
 class OfflineStore:
     """Encrypted key-value records in SQLite; small synchronous calls."""
 
-    def __init__(self, path: Path, key: bytes) -> None:
+    def __init__(self, path: Path | None, key: bytes) -> None:
+        """``path`` None: an in-memory database, private to this object."""
         if len(key) != 32:
             raise ValueError("the data key must be 32 bytes (AES-256)")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._aead = AESGCM(key)
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db = sqlite3.connect(path or ":memory:", isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA synchronous=FULL")  # a commit survives a killed app
         self._db.executescript(_SCHEMA)
         self._depth = 0
@@ -281,8 +284,15 @@ def _erase(path: Path) -> None:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-async def open_store(secrets: SecretStore, data_dir: Path) -> StoreOpened:
-    """Open the cache with the key from ``secrets``; wipe it if the key can't open it."""
+async def open_store(secrets: SecretStore, data_dir: Path | None) -> StoreOpened:
+    """Open the cache with the key from ``secrets``; wipe it if the key can't open it.
+
+    ``data_dir`` None: a new store in memory (a browser session of the web app).
+    """
+    if data_dir is None:
+        key = AESGCM.generate_key(bit_length=256)
+        await secrets.set(KEY_SECRET, base64.b64encode(key).decode())
+        return StoreOpened(OfflineStore(None, key), wiped=False)
     path = data_dir / DB_NAME
     encoded = await secrets.get(KEY_SECRET)
     key = base64.b64decode(encoded) if encoded else None

@@ -45,8 +45,11 @@ class WebApp:
     log_path: Path
 
 
-def start_app(api_url: str, home: Path, *, env: dict[str, str] | None = None) -> WebApp:
-    """``carnet --web`` on a free port, with its own data dir and a test-only keyring file."""
+def start_app(api_url: str, home: Path, *, env: dict[str, str] | None = None, device: bool = False) -> WebApp:
+    """``carnet --web`` on a free port, with its own data dir and a test-only keyring file.
+
+    ``device``: ``carnet --web --device``, one phone's app whose data outlive a restart (offline tests).
+    """
     port = free_port()
     home.mkdir(parents=True, exist_ok=True)
     env = {
@@ -63,7 +66,8 @@ def start_app(api_url: str, home: Path, *, env: dict[str, str] | None = None) ->
     env.pop("DISPLAY", None)
     log_path = home / "app.log"
     with log_path.open("ab") as log:
-        proc = subprocess.Popen([str(BIN / "carnet"), "--web", "--port", str(port)], env=env, cwd=ROOT,
+        proc = subprocess.Popen([str(BIN / "carnet"), "--web", "--port", str(port),
+                                 *(["--device"] if device else [])], env=env, cwd=ROOT,
                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
     app = WebApp(f"http://127.0.0.1:{port}", proc, log_path)

@@ -80,7 +80,7 @@ def pharmacy_dispense(api_url: str, scanned: str, cycle_id: str, key: str) -> ht
 def test_device_without_secure_storage_says_so(tmp_path: Path) -> None:
     """No usable keyring: the login screen says the session won't be kept."""
     env = {"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring", "CARNET_ALLOW_INSECURE_KEYRING": ""}
-    app = start_app("http://127.0.0.1:9", tmp_path / "phone", env=env)
+    app = start_app("http://127.0.0.1:9", tmp_path / "phone", env=env, device=True)
     try:
         with playwright_api.sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
@@ -98,7 +98,7 @@ def test_device_without_secure_storage_says_so(tmp_path: Path) -> None:
 
 def test_guardian_shows_qr_pharmacy_verifies_and_it_opens_offline(api, tmp_path: Path) -> None:
     api_url, stop_api = api
-    app = start_app(api_url, tmp_path / "phone")
+    app = start_app(api_url, tmp_path / "phone", device=True)  # a phone: its data outlive the restart below
     try:
         with playwright_api.sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
@@ -141,7 +141,7 @@ def test_guardian_shows_qr_pharmacy_verifies_and_it_opens_offline(api, tmp_path:
                 stop_api()
                 stop(app.proc)
                 app = start_app(api_url if not os.environ.get("CARNET_TEST_API_URL")
-                                else "http://127.0.0.1:9", tmp_path / "phone")
+                                else "http://127.0.0.1:9", tmp_path / "phone", device=True)
                 page = browser.new_page(viewport={"width": 390, "height": 844})
                 open_app(page, app.url)
                 mateo = page.get_by_role("button", name="Mateo Hernández")

@@ -9,7 +9,7 @@ import pytest
 
 from carnet import contract
 from carnet.secret_store import MemorySecretStore
-from carnet.session import SESSION_SECRET
+from carnet.session import SESSION_SECRET, AppSession
 from carnet.state import Phase, Screen, current_cycle
 from carnet.store import DB_NAME, KEY_SECRET
 
@@ -279,3 +279,26 @@ async def test_second_sync_while_one_runs_is_refused(config, data_dir, secrets, 
     assert sum(1 for _, p in fake_api.calls if p == "/api/v1/me") == 1
     assert not session.state.syncing
     await session.close()
+
+
+async def test_browser_sessions_each_keep_their_own_data_in_memory(config, fake_api: FakeApi, tmp_path: Path) -> None:
+    """Web mode: two people in one process; no file, no shared secret, closing one ends its login."""
+    madre = AppSession(config, MemorySecretStore(), None, transport=fake_api.transport)
+    counter = AppSession(config, MemorySecretStore(), None, transport=fake_api.transport)
+    assert await madre.start() is False and await counter.start() is False
+    assert madre.state.web_session and counter.state.web_session
+    await madre.login("madre.demo", "carnet-demo")
+    assert madre.state.phase is Phase.READY and len(madre.state.children) == 2
+
+    await counter.login("farmacia.demo", "carnet-demo")
+    assert counter.state.pharmacy_mode and counter.state.children == []
+    assert counter.store is not None and counter.store.get(madre.state.user.id, "me", "") is None
+    await counter.logout()  # the counter's logout erases its own store only
+    madre.select_child(madre.state.children[0].id)
+    assert madre.state.carnet is not None and madre.state.qr is not None
+
+    assert "madre.demo" in fake_api.refresh.values()
+    await madre.close()  # the browser session ended: its login ends on the server too
+    assert "madre.demo" not in fake_api.refresh.values()
+    await counter.close()
+    assert not any(tmp_path.iterdir()) and madre.store is not None and madre.store.path is None

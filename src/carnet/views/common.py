@@ -80,7 +80,7 @@ def banner(text: str, *, icon: ft.IconData, bgcolor: str, color: str = ft.Colors
 def status_banners(state: AppState, tr: Translator, *, on_dismiss: Handler | None = None) -> list[ft.Control]:
     """Insecure storage, erased cache, offline/data-as-of: what the person must know."""
     found: list[ft.Control] = []
-    if not state.secure_storage:
+    if not state.secure_storage and not state.web_session:  # a browser session says so on login and settings
         found.append(banner(tr.t("insecure_notice"), icon=ft.Icons.LOCK_OPEN,
                             bgcolor=ft.Colors.ORANGE_100, color=ft.Colors.BROWN_900))
     for notice in state.notices:

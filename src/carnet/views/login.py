@@ -50,6 +50,8 @@ class LoginView:
                     text_align=ft.TextAlign.CENTER),
             ft.Text(tr.t("login_subtitle"), size=16, text_align=ft.TextAlign.CENTER),
             *status_banners(state, tr),
+            *([banner(tr.t("web_notice"), icon=ft.Icons.PUBLIC, bgcolor=ft.Colors.BLUE_50,
+                      color=ft.Colors.BLUE_900)] if state.web_session else []),
             *([banner(state.login_info, icon=ft.Icons.INFO_OUTLINE, bgcolor=ft.Colors.BLUE_50,
                       color=ft.Colors.BLUE_900)] if state.login_info else []),
             ft.AutofillGroup(ft.Column([self.username, self.password], spacing=12)),

@@ -46,7 +46,9 @@ def build(state: AppState, tr: Translator, *, on_back: Handler, on_locale: Calla
     account: list[ft.Control] = []
     if state.user is not None:
         account.append(ft.Text(tr.t("signed_in_as", name=state.user.display_name), size=16))
-    if state.secure_storage:
+    if state.web_session:
+        account.append(ft.Text(tr.t("web_notice"), size=14, color=ft.Colors.GREY_800))
+    elif state.secure_storage:
         account.append(ft.Text(tr.t("storage_secure"), size=14, color=ft.Colors.GREY_800))
     account += [
         ft.Text(tr.t("logout_note"), size=14, color=ft.Colors.GREY_800),
