@@ -306,7 +306,12 @@ class CarnetUI:
     def render(self) -> None:
         view = self.build_view()
         self.page.title = self.session.tr.t("app_title")
-        if len(self.page.views) != 1 or self.page.views[0] is not view:  # updated in place: kept (focus too)
+        live = self.page.views[0] if len(self.page.views) == 1 else None
+        if live is view:
+            pass  # a screen that updates its own controls in place: kept (focus too)
+        elif live is not None and live.route == view.route:
+            _adopt(live, view)  # the same screen redrawn: the live view and its scroll position stay
+        else:
             self.page.views.clear()
             self.page.views.append(view)
         self.page.update()
@@ -348,6 +353,30 @@ class CarnetUI:
             task.cancel()
         self._tasks.clear()
         await self.session.close()
+
+
+def _adopt(live: ft.View, drawn: ft.View) -> None:
+    """Move what was drawn for a screen into the view already on the page.
+
+    Flutter keeps a scrollable's offset while its control lives: replacing the view would reset it (a tap on a
+    day chip or a report category jumped back to the top). Screens made by ``views.common.screen`` hold one
+    scrolling column; its children are swapped, the column itself stays.
+    """
+    live.appbar, live.navigation_bar = drawn.appbar, drawn.navigation_bar
+    live.floating_action_button, live.bgcolor, live.padding = drawn.floating_action_button, drawn.bgcolor, drawn.padding
+    old, new = _scroller(live), _scroller(drawn)
+    if old is not None and new is not None:
+        old.controls = new.controls
+    else:
+        live.controls = drawn.controls
+
+
+def _scroller(view: ft.View) -> ft.Column | None:
+    """The one scrolling column of a screen built by ``views.common.screen``, if that is its shape."""
+    if len(view.controls) != 1 or not isinstance(view.controls[0], ft.Container):
+        return None
+    column = view.controls[0].content
+    return column if isinstance(column, ft.Column) and column.scroll is not None else None
 
 
 def _platform(page: ft.Page) -> str | None:

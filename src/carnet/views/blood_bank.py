@@ -97,6 +97,10 @@ def _slot_button(tr: Translator, slot: contract.Slot, cases: BloodBankCases, cur
                 height=56, disabled=not free, on_click=lambda _, sid=slot.id: cases.pick_slot(sid))
 
 
+#: Grey rows shown while a day's slots load (a morning's template has about this many).
+SLOT_PLACEHOLDERS = 6
+
+
 def _slots(state: AppState, tr: Translator, cases: BloodBankCases, now: datetime) -> list[ft.Control]:
     ui = state.blood_bank
     if not ui.bank_id:
@@ -111,6 +115,10 @@ def _slots(state: AppState, tr: Translator, cases: BloodBankCases, now: datetime
         moving = next((b for b in ui.bookings if b.id == ui.rescheduling_id), None)
         current = moving.slot.id if moving and moving.slot else None
     lines += [_slot_button(tr, slot, cases, current) for slot in ui.slots]
+    if not ui.slots and ui.loading_slots:
+        # Room for the slots on their way: the screen does not shrink under the finger and jump.
+        lines += [ft.Container(height=56, bgcolor=ft.Colors.GREY_100, border_radius=8)
+                  for _ in range(SLOT_PLACEHOLDERS)]
     if not ui.slots and not ui.loading_slots:
         offline = ui.slots_cached and ui.slots_fetched_at is None
         lines.append(ft.Text(tr.t("bb_no_slots_offline" if offline else "bb_no_slots"), size=16))
