@@ -14,10 +14,10 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from carnet import contract
 from carnet.api import ApiError, AuthError, BadRequest, NetworkError, NotFound
 from carnet.messages import min_length_in
 from carnet.state import AccountUi, Screen
+from carnet_contract import models as contract
 
 if TYPE_CHECKING:
     from carnet.session import AppSession

@@ -20,9 +20,9 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from carnet import contract
 from carnet.outbox import OutboxItem, OutboxState, WriteOp, is_local_id
 from carnet.store import OfflineStore
+from carnet_contract import models as contract
 
 __all__ = ["MX", "AgendaItem", "AgendaRepository", "Mark", "SyncPosition", "days_with_appointments", "filter_items",
            "local_date", "merge", "month_weeks", "next_appointment", "on_day", "upcoming"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from carnet import contract
 from carnet.agenda import (
     AgendaItem,
     add_months,
@@ -23,6 +22,7 @@ from carnet.agenda import (
 from carnet.agenda_form import AppointmentForm, blank_form, check_form, form_for
 from carnet.outbox import OutboxState, WriteOp, new_local_id
 from carnet.state import Screen
+from carnet_contract import models as contract
 
 if TYPE_CHECKING:
     from carnet.session import AppSession
@@ -223,7 +223,7 @@ class AgendaCases:
 
     def calendar_file(self, appointment_id: str) -> tuple[str, bytes] | None:
         """(file name, .ics bytes) built on the phone from the stored appointment (works offline)."""
-        from carnet.ics import build_calendar
+        from carnet_contract.ics import build_calendar
 
         item = next((i for i in self._ui.items if i.id == appointment_id), None)
         if item is None:

@@ -13,9 +13,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from carnet import contract
 from carnet.agenda import MX
 from carnet.i18n import Translator
+from carnet_contract import models as contract
 
 __all__ = ["AppointmentForm", "FormResult", "check_form", "form_for", "parse_date"]
 

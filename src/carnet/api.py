@@ -46,7 +46,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from carnet import contract
+from carnet_contract import models as contract
 
 __all__ = [
     "ApiClient",

@@ -22,10 +22,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from carnet import contract
 from carnet.agenda import MX, Mark
 from carnet.outbox import OutboxItem, OutboxState, WriteOp
 from carnet.store import OfflineStore
+from carnet_contract import models as contract
 
 __all__ = ["BOOKINGS_PATH", "BookingChange", "BookingRepository", "BookingView", "bookable_days", "can_change",
            "change_of", "merge", "open_slots"]

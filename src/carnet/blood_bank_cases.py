@@ -16,7 +16,6 @@ import uuid
 from datetime import date
 from typing import TYPE_CHECKING
 
-from carnet import contract
 from carnet.agenda import MX, Mark, local_date
 from carnet.api import ApiError, AuthError, NetworkError
 from carnet.blood_bank import (
@@ -32,6 +31,7 @@ from carnet.blood_bank import (
 from carnet.blood_bank_form import DonorForm, check_donor
 from carnet.outbox import WriteOp, new_local_id
 from carnet.state import Screen, Tab
+from carnet_contract import models as contract
 
 if TYPE_CHECKING:
     from carnet.session import AppSession

@@ -15,9 +15,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from carnet import contract
 from carnet.agenda_form import parse_date
 from carnet.i18n import Translator
+from carnet_contract import models as contract
 
 __all__ = ["DonorForm", "DonorFormResult", "check_donor"]
 

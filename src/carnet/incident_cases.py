@@ -19,7 +19,6 @@ import uuid
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
-from carnet import contract
 from carnet.agenda import Mark, local_date
 from carnet.api import ApiError, AuthError, BadRequest
 from carnet.incident_form import (
@@ -47,6 +46,7 @@ from carnet.incidents import (
 from carnet.outbox import WriteOp, new_local_id
 from carnet.photo_prep import thumbnail
 from carnet.state import DeskUi, IncidentUi, Phase, Screen
+from carnet_contract import models as contract
 
 if TYPE_CHECKING:
     from carnet.session import AppSession

@@ -17,10 +17,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from carnet import contract
 from carnet.i18n import Translator
 from carnet.incidents import NEEDS_ITEM, PhotoDraft, sniff_image
 from carnet.photo_prep import JPEG, ORIGINAL_MAX_BYTES, PhotoRefused, Refusal, prepare_photo
+from carnet_contract import models as contract
 
 __all__ = ["DESCRIPTION_MAX", "DESCRIPTION_MIN", "ITEM_MAX", "MAX_PHOTOS", "ORIGINAL_MAX_BYTES", "PHOTO_MAX_BYTES",
            "PhotoDraft", "ReportForm", "ReportResult", "add_photos", "attach_photos", "check_photos", "check_report",

@@ -33,12 +33,12 @@ from enum import StrEnum
 
 from pydantic import ValidationError
 
-from carnet import contract
 from carnet.agenda import MX, Mark
 from carnet.i18n import Translator
 from carnet.outbox import OutboxItem, OutboxState, WriteOp
 from carnet.photo_prep import PNG, sniff_image
 from carnet.store import OfflineStore
+from carnet_contract import models as contract
 
 __all__ = ["INCIDENTS_PATH", "PHOTOS_PATH", "PHOTO_TYPE", "REOPEN_PATH", "IncidentChange", "IncidentRepository",
            "IncidentView", "PendingPhoto", "PhotoDraft", "ShownPhoto", "can_reopen", "deadline_text", "filter_queue",

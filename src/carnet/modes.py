@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from carnet import contract
 from carnet.state import Screen
+from carnet_contract import models as contract
 
 if TYPE_CHECKING:
     from carnet.session import AppSession

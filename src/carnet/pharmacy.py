@@ -21,10 +21,11 @@ from enum import StrEnum
 
 from pydantic import ValidationError
 
-from carnet import contract, qrtoken
-from carnet.contract import VerifyReason
 from carnet.i18n import Translator
 from carnet.store import OfflineStore
+from carnet_contract import models as contract
+from carnet_contract import qrtoken
+from carnet_contract.models import VerifyReason
 
 __all__ = ["Check", "CheckKind", "LOOKS", "Look", "TrustCache", "age_text", "check_offline", "check_online",
            "describe", "dispensation_for", "dispensed_text", "is_stale"]

@@ -18,7 +18,6 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING
 
-from carnet import contract, qrtoken
 from carnet.api import ApiError, AuthError, Conflict, HttpError, NetworkError
 from carnet.pharmacy import (
     Check,
@@ -31,6 +30,8 @@ from carnet.pharmacy import (
     is_stale,
 )
 from carnet.state import Phase, PharmacyUi, Screen
+from carnet_contract import models as contract
+from carnet_contract import qrtoken
 
 if TYPE_CHECKING:
     from carnet.session import AppSession

@@ -19,9 +19,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from carnet import contract
 from carnet.api import ApiError, AuthError, Conflict, NetworkError
 from carnet.state import Phase, PrivacyUi, Screen
+from carnet_contract import models as contract
 
 if TYPE_CHECKING:
     from carnet.session import AppSession

@@ -39,7 +39,6 @@ from pathlib import Path
 import httpx
 from pydantic import ValidationError
 
-from carnet import contract, qrtoken
 from carnet.account_cases import AccountCases
 from carnet.agenda import AgendaRepository
 from carnet.agenda_cases import AgendaCases
@@ -70,6 +69,8 @@ from carnet.state import AppState, CarnetRepository, Phase, Screen, Tab
 from carnet.store import OfflineStore, destroy_store, open_store
 from carnet.staff_cases import StaffCases
 from carnet.sync import SyncEngine
+from carnet_contract import models as contract
+from carnet_contract import qrtoken
 
 __all__ = ["AppSession"]
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
-from carnet import contract
 from carnet.agenda import local_date
 from carnet.api import ApiError, AuthError
 from carnet.state import Phase, Screen, StaffUi
+from carnet_contract import models as contract
 
 if TYPE_CHECKING:
     from carnet.session import AppSession

@@ -13,7 +13,6 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from carnet import contract
 from carnet.agenda import AgendaItem
 from carnet.agenda_form import AppointmentForm
 from carnet.blood_bank import BookingView
@@ -23,8 +22,9 @@ from carnet.incidents import IncidentView
 from carnet.outbox import OutboxItem
 from carnet.pharmacy import Check
 from carnet.qr import QrImage
-from carnet.qrtoken import Verification
 from carnet.store import OfflineStore
+from carnet_contract import models as contract
+from carnet_contract.qrtoken import Verification
 
 __all__ = ["ACCOUNT_SCREENS", "AccountUi", "AgendaUi", "AppState", "BloodBankUi", "DeskUi", "PrivacyUi",
            "IncidentUi", "CarnetRepository", "Phase", "PharmacyUi", "Screen", "StaffUi", "SyncStatus",

@@ -52,7 +52,6 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from carnet import contract
 from carnet.agenda import AgendaRepository, SyncPosition
 from carnet.blood_bank import BookingRepository
 from carnet.incidents import PHOTO_TYPE, IncidentRepository
@@ -72,6 +71,7 @@ from carnet.api import (
 )
 from carnet.outbox import Backoff, Outbox, OutboxItem, OutboxState, WriteOp, is_local_id
 from carnet.state import CarnetRepository
+from carnet_contract import models as contract
 
 __all__ = ["SyncEngine", "SyncReport", "SyncTransport"]
 

@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from carnet.contract import CycleStatus, MixingStatus, Role, UnitLevel
+from carnet_contract.models import CycleStatus, MixingStatus, Role, UnitLevel
 from carnet_server.agenda.demo import seed_appointments
 from carnet_server.auth.service import create_user
 from carnet_server.auth.tables import User

@@ -102,7 +102,7 @@ class Settings(BaseSettings):
     @field_validator("incident_deadline_hours")
     @classmethod
     def _check_deadlines(cls, value: dict[str, float]) -> dict[str, float]:
-        from carnet.contract import IncidentCategory
+        from carnet_contract.models import IncidentCategory
 
         known = {c.value for c in IncidentCategory}
         for key, hours in value.items():

@@ -15,7 +15,7 @@ verifiers (ours and the phone's) read a missing ``nbf`` as ``iat``
 (RFC 7519 makes it optional). :func:`qr_url_max_bytes` gives the worst case
 for a public URL; the server warns at start when it does not fit.
 
-Verification is :func:`carnet.qrtoken.verify`, the same code the phone runs
+Verification is :func:`carnet_contract.qrtoken.verify`, the same code the phone runs
 offline, fed with :meth:`KeyStore.jwks`.
 """
 

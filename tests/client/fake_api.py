@@ -30,8 +30,8 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from carnet import contract
-from carnet.qrtoken import verify
+from carnet_contract import models as contract
+from carnet_contract.qrtoken import verify
 
 BASE = "http://api.test"
 ISSUER = BASE

@@ -6,7 +6,6 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from carnet import contract
 from carnet.agenda import (
     AgendaItem,
     Mark,
@@ -22,6 +21,7 @@ from carnet.agenda import (
 from carnet.agenda_form import AppointmentForm, check_form, form_for
 from carnet.i18n import CATALOG, Translator
 from carnet.outbox import OutboxItem, OutboxState, WriteOp
+from carnet_contract import models as contract
 
 NOW = datetime(2026, 12, 10, 18, 0, tzinfo=UTC)  # 12:00 in Mexico City
 

@@ -8,7 +8,6 @@ import json
 import httpx
 import pytest
 
-from carnet import contract
 from carnet.api import (
     ApiClient,
     AuthError,
@@ -22,6 +21,7 @@ from carnet.api import (
     minutes_to_wait,
     parse_retry_after,
 )
+from carnet_contract import models as contract
 
 from .fake_api import BASE, FakeApi
 

@@ -11,7 +11,6 @@ import httpx
 import pytest
 from PIL import ExifTags
 
-from carnet import contract
 from carnet.agenda import Mark
 from carnet.i18n import Translator
 from carnet.incident_form import (
@@ -28,6 +27,7 @@ from carnet.incidents import INCIDENTS_PATH, PHOTO_TYPE, PHOTOS_PATH, deadline_t
 from carnet.outbox import OutboxState, WriteOp
 from carnet.photo_prep import THUMB_SIDE, thumbnail
 from carnet.state import Phase, Screen
+from carnet_contract import models as contract
 
 from tests.support.photos import assert_clean_upright_jpeg, bomb_png, camera_jpeg, jpeg, noisy_png, opened, png
 from tests.support.secret_stores import DictSecretStore

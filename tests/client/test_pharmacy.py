@@ -15,7 +15,6 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from carnet import contract
 from carnet.i18n import CATALOG, Translator
 from carnet.pharmacy import (
     LOOKS,
@@ -30,6 +29,7 @@ from carnet.pharmacy import (
 from carnet.session import AppSession
 from carnet.state import Phase, Screen
 from carnet.store import DB_NAME, open_store
+from carnet_contract import models as contract
 
 from tests.support.secret_stores import DictSecretStore
 from .fake_api import BASE, ISSUER, FakeApi

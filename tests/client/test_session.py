@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from carnet import contract
 from carnet.secret_store import MemorySecretStore
 from carnet.session import SESSION_SECRET, AppSession
 from carnet.state import Phase, Screen, current_cycle
 from carnet.store import DB_NAME, KEY_SECRET
+from carnet_contract import models as contract
 
 from tests.support.secret_stores import DictSecretStore
 from .fake_api import FakeApi

@@ -21,13 +21,13 @@ from typing import Any
 import httpx
 import pytest
 
-from carnet import contract
 from carnet.agenda import MX, Mark
 from carnet.blood_bank_form import DonorForm
 from carnet.config import AppConfig
 from carnet.outbox import Backoff
 from carnet.session import AppSession
 from carnet.state import Phase
+from carnet_contract import models as contract
 from tests.support.flaky_proxy import FlakyProxy
 from tests.support.processes import running_server
 from tests.support.secret_stores import DictSecretStore

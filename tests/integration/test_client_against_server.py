@@ -14,11 +14,11 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from carnet import qrtoken
 from carnet.config import AppConfig
-from carnet.qrtoken import VerifyReason
 from carnet.session import AppSession
 from carnet.state import Phase, Screen
+from carnet_contract import qrtoken
+from carnet_contract.models import VerifyReason
 from tests.support.processes import running_server
 from tests.support.secret_stores import DictSecretStore
 

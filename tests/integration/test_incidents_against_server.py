@@ -29,13 +29,13 @@ from typing import Any
 import httpx
 import pytest
 
-from carnet import contract
 from carnet.agenda import Mark
 from carnet.config import AppConfig
 from carnet.outbox import Backoff
 from carnet.photo_prep import thumbnail
 from carnet.session import AppSession
 from carnet.state import Phase
+from carnet_contract import models as contract
 from tests.support.flaky_proxy import FlakyProxy
 from tests.support.photos import assert_clean_upright_jpeg, camera_jpeg, noisy_png
 from tests.support.processes import running_server

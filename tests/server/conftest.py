@@ -21,7 +21,7 @@ with warnings.catch_warnings():  # Starlette 1.x nudges towards httpx2; httpx 0.
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-from carnet.contract import SyncPage
+from carnet_contract.models import SyncPage
 from carnet_server.app import create_app
 from carnet_server.context import Context, build_context
 from carnet_server.demo import DEMO_PASSWORD, seed

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from carnet import contract
+from carnet_contract import models as contract
 from carnet_server.auth.service import Principal, create_user
 from carnet_server.auth.tables import User
 from carnet_server.context import Context

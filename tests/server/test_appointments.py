@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
-from carnet.contract import Appointment as AppointmentOut
+from carnet_contract.models import Appointment as AppointmentOut
 from carnet_server.agenda.tables import Appointment
 from carnet_server.audit import AuditEntry
 from carnet_server.context import Context

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select, update
 from starlette.testclient import TestClient
 
-from carnet.contract import AppointmentKind, AppointmentStatus
+from carnet_contract.models import AppointmentKind, AppointmentStatus
 from carnet_server.agenda.tables import Appointment
 from carnet_server.auth.tables import User
 from carnet_server.bloodbank.bookings import next_folio

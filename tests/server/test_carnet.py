@@ -10,7 +10,7 @@ import segno
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
-from carnet import contract
+from carnet_contract import models as contract
 from carnet_server.audit import AuditEntry
 from carnet_server.context import Context
 from carnet_server.patients.service import revoke_qr_tokens

@@ -1,4 +1,4 @@
-"""carnet.ics: the .ics export parses back with the right times, UIDs and statuses."""
+"""carnet_contract.ics: the .ics export parses back with the right times, UIDs and statuses."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 
-from carnet import contract
-from carnet.ics import build_calendar, event_uid
+from carnet_contract import models as contract
+from carnet_contract.ics import build_calendar, event_uid
 
 MX = ZoneInfo("America/Mexico_City")
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)

@@ -20,8 +20,8 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
-from carnet import contract
-from carnet.contract import SyncPage
+from carnet_contract import models as contract
+from carnet_contract.models import SyncPage
 from carnet_server.audit import AuditEntry
 from carnet_server.context import Context
 from carnet_server.mixing.tables import MixingCallbackEvent, MixingOrder

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
-from carnet import contract
+from carnet_contract import models as contract
 from carnet_server.context import Context
 from carnet_server.db import utcnow
 from carnet_server.mixing import delivery, service

@@ -19,7 +19,7 @@ from joserfc.jwk import OKPKey
 from sqlalchemy import func, select, update
 from starlette.testclient import TestClient
 
-from carnet import contract
+from carnet_contract import models as contract
 from carnet_server.audit import AuditEntry
 from carnet_server.context import Context
 from carnet_server.db import utcnow

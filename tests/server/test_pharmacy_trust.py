@@ -12,9 +12,9 @@ from joserfc.jwk import OKPKey
 from sqlalchemy import inspect, select
 from starlette.testclient import TestClient
 
-from carnet import contract
-from carnet.contract import VerifyReason
-from carnet.qrtoken import verify as offline_verify
+from carnet_contract import models as contract
+from carnet_contract.models import VerifyReason
+from carnet_contract.qrtoken import verify as offline_verify
 from carnet_server.audit import AuditEntry
 from carnet_server.cli import main as cli
 from carnet_server.context import Context

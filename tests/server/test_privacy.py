@@ -17,7 +17,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import event, func, select
 from starlette.testclient import TestClient
 
-from carnet import contract
+from carnet_contract import models as contract
 from carnet_server.app import create_app
 from carnet_server.audit import AuditEntry
 from carnet_server.auth.deps import dependency_calls, get_current_user, get_signed_in_user

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
-from carnet import contract
+from carnet_contract import models as contract
 from carnet_server.agenda.tables import Appointment
 from carnet_server.bloodbank.tables import Booking
 from carnet_server.context import Context

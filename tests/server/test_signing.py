@@ -14,8 +14,8 @@ import pytest
 import segno
 from joserfc.jwk import OKPKey
 
-from carnet.contract import VerifyReason
-from carnet.qrtoken import extract_token, verify
+from carnet_contract.models import VerifyReason
+from carnet_contract.qrtoken import extract_token, verify
 from carnet_server.settings import Settings
 from carnet_server.signing import (
     MAX_QR_URL_BYTES,

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, insert, select
 from starlette.testclient import TestClient
 
-from carnet.contract import SyncPage, SyncType
+from carnet_contract.models import SyncPage, SyncType
 from carnet_server.agenda.tables import Appointment
 from carnet_server.auth.tables import User
 from carnet_server.bloodbank.tables import Booking

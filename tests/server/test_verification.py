@@ -13,7 +13,7 @@ from joserfc.jwk import OKPKey
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from carnet import contract
+from carnet_contract import models as contract
 from carnet_server.audit import AuditEntry
 from carnet_server.context import Context
 from carnet_server.db import utcnow
@@ -190,7 +190,7 @@ def test_verify_page_valid_in_english(client: TestClient, mateo_qr: dict[str, st
 
 def test_the_phones_offline_verifier_accepts_server_tokens(client: TestClient, mateo_qr: dict[str, str]) -> None:
     """Cross-check with the app's own verifier (cryptography only, cached JWKS)."""
-    from carnet.qrtoken import verify as phone_verify
+    from carnet_contract.qrtoken import verify as phone_verify
 
     jwks = client.get("/.well-known/jwks.json").json()
     result = phone_verify(mateo_qr["url"], jwks, issuer="https://carnet.example.mx")

@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from joserfc import jws
 from joserfc.jwk import OKPKey
 
-from carnet.contract import VerifyReason
-from carnet.qrtoken import extract_token, verify
+from carnet_contract.models import VerifyReason
+from carnet_contract.qrtoken import extract_token, verify
 
 ISSUER = "https://carnet.example"
 

@@ -8,7 +8,6 @@ from typing import Any
 
 import flet as ft
 
-from carnet import contract
 from carnet.agenda import MX, AgendaItem, Mark, days_with_appointments, month_weeks, upcoming
 from carnet.agenda import on_day as appointments_on
 from carnet.i18n import Translator
@@ -26,6 +25,7 @@ from carnet.views.common import (
     status_banners,
     sync_icon,
 )
+from carnet_contract import models as contract
 
 KIND_ICONS = {
     contract.AppointmentKind.QUIMIOTERAPIA: ft.Icons.MEDICATION,

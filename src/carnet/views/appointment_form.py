@@ -7,11 +7,11 @@ from typing import Any
 
 import flet as ft
 
-from carnet import contract
 from carnet.agenda_form import AppointmentForm
 from carnet.i18n import Translator
 from carnet.state import AppState
 from carnet.views.common import GREEN, Handler, app_bar, banner, screen
+from carnet_contract import models as contract
 
 FAMILY_KINDS = [k for k in contract.AppointmentKind if k in contract.GUARDIAN_APPOINTMENT_KINDS]
 

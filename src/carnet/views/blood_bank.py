@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 import flet as ft
 
-from carnet import contract
 from carnet.agenda import MX, Mark
 from carnet.blood_bank import BookingChange, BookingView, bookable_days
 from carnet.i18n import Translator
@@ -25,6 +24,7 @@ from carnet.views.common import (
     status_banners,
     sync_icon,
 )
+from carnet_contract import models as contract
 
 if TYPE_CHECKING:
     from carnet.blood_bank_cases import BloodBankCases

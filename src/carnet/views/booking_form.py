@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING, Any
 
 import flet as ft
 
-from carnet import contract
 from carnet.blood_bank_form import DonorForm
 from carnet.i18n import Translator
 from carnet.state import AppState
 from carnet.views.blood_bank import slot_when
 from carnet.views.common import GREEN, MIN_TOUCH, Handler, app_bar, banner, screen, section
+from carnet_contract import models as contract
 
 if TYPE_CHECKING:
     from carnet.blood_bank_cases import BloodBankCases

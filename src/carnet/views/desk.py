@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 import flet as ft
 
-from carnet import contract
 from carnet.i18n import Translator
 from carnet.incidents import deadline_text, mx_time
 from carnet.state import AppState
@@ -32,6 +31,7 @@ from carnet.views.common import (
     status_banners,
 )
 from carnet.views.incidents import CATEGORY_ICONS, PHOTO, STATUS_LOOK, photo_image
+from carnet_contract import models as contract
 
 if TYPE_CHECKING:
     from carnet.incident_cases import DeskCases

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 import flet as ft
 
-from carnet import contract
 from carnet.agenda import Mark
 from carnet.i18n import Translator
 from carnet.incident_form import DESCRIPTION_MAX, ITEM_MAX, MAX_PHOTOS, ORIGINAL_MAX_BYTES, REASON_MAX, ReportForm
@@ -42,6 +41,7 @@ from carnet.views.common import (
     section,
     status_banners,
 )
+from carnet_contract import models as contract
 
 if TYPE_CHECKING:
     from carnet.incident_cases import IncidentCases

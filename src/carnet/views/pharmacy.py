@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 import flet as ft
 
-from carnet import contract
 from carnet.i18n import Translator
 from carnet.pharmacy import age_text, describe, dispensed_text
 from carnet.state import AppState
 from carnet.views.common import GREEN, MIN_TOUCH, Handler, app_bar, awaiting, banner, screen, section, status_banners
+from carnet_contract import models as contract
 
 if TYPE_CHECKING:
     from datetime import datetime

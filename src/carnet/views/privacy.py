@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 import flet as ft
 
-from carnet import contract
 from carnet.i18n import Translator
 from carnet.state import AppState
 from carnet.views.common import (
@@ -22,6 +21,7 @@ from carnet.views.common import (
     screen,
     status_banners,
 )
+from carnet_contract import models as contract
 
 if TYPE_CHECKING:
     from carnet.privacy_cases import PrivacyCases

@@ -7,10 +7,10 @@ from typing import Any
 
 import flet as ft
 
-from carnet import contract
 from carnet.i18n import Translator
 from carnet.state import AppState
 from carnet.views.common import Handler, app_bar, screen, section, status_banners
+from carnet_contract import models as contract
 
 
 def build(state: AppState, tr: Translator, *, on_back: Handler, on_locale: Callable[[str], Any],

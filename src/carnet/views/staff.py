@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING
 
 import flet as ft
 
-from carnet import contract
 from carnet.agenda import MX
 from carnet.i18n import Translator
 from carnet.state import AppState
@@ -22,6 +21,7 @@ from carnet.views.common import (
     section,
     status_banners,
 )
+from carnet_contract import models as contract
 
 if TYPE_CHECKING:
     from carnet.staff_cases import StaffCases

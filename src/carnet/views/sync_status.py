@@ -7,12 +7,12 @@ from typing import Any
 
 import flet as ft
 
-from carnet import contract
 from carnet.blood_bank import change_of
 from carnet.i18n import Translator
 from carnet.outbox import OutboxItem
 from carnet.state import AppState
 from carnet.views.common import GREEN, Handler, app_bar, screen, section, status_banners
+from carnet_contract import models as contract
 
 
 def item_label(tr: Translator, item: OutboxItem) -> str:

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from carnet.contract import AppointmentKind, AppointmentSource, AppointmentStatus, CycleStatus, SyncType
+from carnet_contract.models import AppointmentKind, AppointmentSource, AppointmentStatus, CycleStatus, SyncType
 from carnet_server.agenda.tables import Appointment
 from carnet_server.patients.tables import Cycle
 from carnet_server.sync import service as sync

@@ -8,8 +8,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from carnet import contract
-from carnet.ics import build_calendar
+from carnet_contract import models as contract
+from carnet_contract.ics import build_calendar
 from carnet_server.agenda import service
 from carnet_server.auth.deps import ClientAddress, ContextDep, CurrentUser, SessionDep
 from carnet_server.db import utcnow

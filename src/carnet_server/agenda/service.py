@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from carnet import contract
-from carnet.contract import AppointmentSource, AppointmentStatus, Role, SyncType
+from carnet_contract import models as contract
+from carnet_contract.models import AppointmentSource, AppointmentStatus, Role, SyncType
 from carnet_server import audit
 from carnet_server.agenda.tables import Appointment
 from carnet_server.auth.service import Principal

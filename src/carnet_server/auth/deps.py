@@ -17,7 +17,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from carnet.contract import Role
+from carnet_contract.models import Role
 from carnet_server.auth.service import InvalidAccessToken, Principal, authenticate
 from carnet_server.context import Context
 from carnet_server.errors import ApiException, Forbidden, NotAuthenticated

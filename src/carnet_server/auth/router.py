@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from carnet import contract
-from carnet.contract import Role
+from carnet_contract import models as contract
+from carnet_contract.models import Role
 from carnet_server.auth import service
 from carnet_server.auth.deps import ClientAddress, ContextDep, SessionDep, SignedInUser
 from carnet_server.errors import ApiException, NotAuthenticated, TooManyRequests

@@ -27,8 +27,8 @@ from sqlalchemy import and_, case, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from carnet import contract
-from carnet.contract import AppointmentKind, AppointmentStatus, BookingStatus, Role, SyncType
+from carnet_contract import models as contract
+from carnet_contract.models import AppointmentKind, AppointmentStatus, BookingStatus, Role, SyncType
 from carnet_server.agenda import service as agenda
 from carnet_server.auth.service import Principal
 from carnet_server.bloodbank import eligibility

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from carnet.contract import AppointmentKind, AppointmentStatus, BookingStatus, SyncType
+from carnet_contract.models import AppointmentKind, AppointmentStatus, BookingStatus, SyncType
 from carnet_server.agenda import service as agenda
 from carnet_server.bloodbank.bookings import next_folio
 from carnet_server.bloodbank.eligibility import questions

@@ -18,7 +18,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from carnet.contract import DonorIn
+from carnet_contract.models import DonorIn
 from carnet_server.i18n import Lang
 
 __all__ = [

@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from sqlalchemy.orm import Session
 
-from carnet import contract
-from carnet.contract import BookingStatus
+from carnet_contract import models as contract
+from carnet_contract.models import BookingStatus
 from carnet_server.agenda import service as agenda
 from carnet_server.auth.deps import ClientAddress, ContextDep, CurrentUser, LangDep, SessionDep
 from carnet_server.bloodbank import bookings, eligibility, service

@@ -26,8 +26,8 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from carnet import contract
-from carnet.contract import Role
+from carnet_contract import models as contract
+from carnet_contract.models import Role
 from carnet_server import audit
 from carnet_server.auth.service import Principal
 from carnet_server.bloodbank.tables import BloodBank, Booking, Slot, SlotTemplate

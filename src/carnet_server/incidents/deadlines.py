@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from carnet.contract import IncidentCategory
+from carnet_contract.models import IncidentCategory
 
 __all__ = ["DEFAULT_DEADLINE_HOURS", "deadline_hours", "due_at", "local", "timing"]
 

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from carnet.contract import IncidentStatus, Role, SyncType
+from carnet_contract.models import IncidentStatus, Role, SyncType
 from carnet_server.incidents import deadlines
 from carnet_server.incidents.service import next_folio
 from carnet_server.incidents.tables import Incident, IncidentReply

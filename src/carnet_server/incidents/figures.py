@@ -29,8 +29,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from carnet import contract
-from carnet.contract import IncidentCategory, IncidentStatus, Role
+from carnet_contract import models as contract
+from carnet_contract.models import IncidentCategory, IncidentStatus, Role
 from carnet_server.auth.service import Principal
 from carnet_server.incidents.service import NEEDS_ITEM, Invalid, NotAllowed, audit_write
 from carnet_server.incidents.tables import Incident, IncidentReply

@@ -10,8 +10,8 @@ from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
-from carnet import contract
-from carnet.contract import IncidentCategory, IncidentStatus
+from carnet_contract import models as contract
+from carnet_contract.models import IncidentCategory, IncidentStatus
 from carnet_server.auth.deps import ClientAddress, ContextDep, CurrentUser, SessionDep
 from carnet_server.db import utcnow
 from carnet_server.errors import ApiException, Forbidden, NotFound, mapped_errors

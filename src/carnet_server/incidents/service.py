@@ -35,8 +35,8 @@ from sqlalchemy import exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from carnet import contract
-from carnet.contract import IncidentCategory, IncidentStatus, Role, SyncType
+from carnet_contract import models as contract
+from carnet_contract.models import IncidentCategory, IncidentStatus, Role, SyncType
 from carnet_server import audit
 from carnet_server.auth.service import Principal
 from carnet_server.db import new_id, utcnow

@@ -39,7 +39,7 @@ import httpx
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from carnet.contract import MixingStatus
+from carnet_contract.models import MixingStatus
 from carnet_server.context import Context
 from carnet_server.db import utcnow
 from carnet_server.mixing import service

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from carnet.contract import MixingStatus
+from carnet_contract.models import MixingStatus
 from carnet_server.mixing.service import new_order
 from carnet_server.patients.tables import Cycle, Patient
 

@@ -12,8 +12,8 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from carnet import contract
-from carnet.contract import MixingStatus
+from carnet_contract import models as contract
+from carnet_contract.models import MixingStatus
 from carnet_server.auth.deps import AdminOrPharmacy, ClientAddress, ContextDep, SessionDep
 from carnet_server.context import Context
 from carnet_server.db import utcnow

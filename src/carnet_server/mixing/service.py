@@ -28,8 +28,8 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from carnet import contract
-from carnet.contract import CycleStatus, MixingStatus, Role
+from carnet_contract import models as contract
+from carnet_contract.models import CycleStatus, MixingStatus, Role
 from carnet_server import audit
 from carnet_server.auth.service import Principal
 from carnet_server.db import new_id, utcnow

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from carnet import contract
+from carnet_contract import models as contract
 from carnet_server.auth.deps import ClientAddress, ContextDep, CurrentUser, SessionDep
 from carnet_server.errors import NotFound
 from carnet_server.patients import service

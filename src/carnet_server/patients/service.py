@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from carnet import contract
-from carnet.contract import CycleStatus, Role, SyncType
+from carnet_contract import models as contract
+from carnet_contract.models import CycleStatus, Role, SyncType
 from carnet_server import audit
 from carnet_server.auth.service import Principal
 from carnet_server.context import Context

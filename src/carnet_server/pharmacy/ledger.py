@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from carnet import contract
+from carnet_contract import models as contract
 from carnet_server.pharmacy.tables import Dispensation
 
 __all__ = ["dispensation_out", "dispensations_of", "dispensed_at_of"]

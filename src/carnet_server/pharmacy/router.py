@@ -13,7 +13,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from carnet import contract
+from carnet_contract import models as contract
 from carnet_server.auth.deps import AdminOrPharmacy, ClientAddress, ContextDep, CurrentUser, SessionDep
 from carnet_server.errors import ApiException, Forbidden, NotFound, lang_of, mapped_errors
 from carnet_server.i18n import Lang, t

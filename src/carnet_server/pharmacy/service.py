@@ -31,8 +31,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from carnet import contract
-from carnet.contract import CycleStatus, Role, VerifyReason
+from carnet_contract import models as contract
+from carnet_contract.models import CycleStatus, Role, VerifyReason
 from carnet_server import audit
 from carnet_server.auth.service import Principal
 from carnet_server.context import Context

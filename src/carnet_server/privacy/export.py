@@ -24,7 +24,7 @@ from typing import TypeVar
 from sqlalchemy import and_, select, union_all
 from sqlalchemy.orm import Session
 
-from carnet import contract
+from carnet_contract import models as contract
 from carnet_server import audit
 from carnet_server.agenda.service import appointment_out
 from carnet_server.agenda.tables import Appointment

@@ -36,7 +36,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from carnet import contract
+from carnet_contract import models as contract
 from carnet_server.i18n import Lang
 from carnet_server.settings import Settings
 

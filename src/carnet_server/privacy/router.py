@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy.orm import Session
 
-from carnet import contract
-from carnet.contract import ClosureStatus, Role
+from carnet_contract import models as contract
+from carnet_contract.models import ClosureStatus, Role
 from carnet_server.auth.deps import (
     ClientAddress, ContextDep, CurrentUser, LangDep, SessionDep, SignedInUser, dependency_calls, get_current_user,
     require_role,

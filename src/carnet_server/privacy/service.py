@@ -24,8 +24,8 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from carnet import contract
-from carnet.contract import ClosureStatus, Role
+from carnet_contract import models as contract
+from carnet_contract.models import ClosureStatus, Role
 from carnet_server import audit
 from carnet_server.auth.service import Principal, revoke_all_sessions
 from carnet_server.auth.tables import User

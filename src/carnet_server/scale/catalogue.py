@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
-from carnet.contract import AppointmentKind
+from carnet_contract.models import AppointmentKind
 from carnet_server.patients.tables import curp_check_digit
 
 __all__ = [

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Table
 
-from carnet.contract import (
+from carnet_contract.models import (
     AppointmentKind, AppointmentSource, AppointmentStatus, BookingStatus, CycleStatus, IncidentStatus, MixingStatus,
     Role, SyncType, UnitLevel,
 )

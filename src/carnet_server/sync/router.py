@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 
-from carnet import contract
-from carnet.contract import Role
+from carnet_contract import models as contract
+from carnet_contract.models import Role
 from carnet_server.auth.deps import ContextDep, SessionDep, require_role
 from carnet_server.auth.service import Principal
 from carnet_server.errors import ApiException

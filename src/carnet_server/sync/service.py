@@ -31,8 +31,8 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from carnet import contract
-from carnet.contract import SyncType
+from carnet_contract import models as contract
+from carnet_contract.models import SyncType
 from carnet_server.context import Context
 from carnet_server.patients.tables import GuardianPatient
 from carnet_server.sync.tables import SyncCounter, SyncState

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from carnet import contract
+from carnet_contract import models as contract
 from carnet_server import audit
 from carnet_server.auth.deps import AdminOrPharmacy, ClientAddress, ContextDep, LangDep, SessionDep
 from carnet_server.verification import service

@@ -1,6 +1,6 @@
 """One verification, shared by the /v page and POST /api/v1/pharmacy/verify.
 
-Signature and time window come from :func:`carnet.qrtoken.verify` (the phone's own check);
+Signature and time window come from :func:`carnet_contract.qrtoken.verify` (the phone's own check);
 this adds what only the server knows: revocation, the patient, and what was already dispensed.
 """
 
@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from carnet import contract, qrtoken
-from carnet.contract import VerifyReason
+from carnet_contract import models as contract
+from carnet_contract import qrtoken
+from carnet_contract.models import VerifyReason
 from carnet_server.context import Context
 from carnet_server.db import utcnow
 from carnet_server.i18n import Lang, t

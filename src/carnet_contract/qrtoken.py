@@ -25,7 +25,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from carnet.contract import VerifyReason
+from carnet_contract.models import VerifyReason
 
 __all__ = ["Verification", "extract_token", "verify"]
 

@@ -5,7 +5,7 @@ SEQUENCE is the appointment's revision, so importing the file again updates the
 events a calendar app already holds instead of duplicating them. Times are
 written in ``tz`` (America/Mexico_City by default) with its VTIMEZONE.
 
-Only the standard library, icalendar and carnet.contract are imported here:
+Only the standard library, icalendar and carnet_contract.models are imported here:
 this module ships in the phone bundle.
 """
 
@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 
-from carnet import contract
+from carnet_contract import models as contract
 
 __all__ = ["UID_DOMAIN", "build_calendar", "event_uid"]
 
