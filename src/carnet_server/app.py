@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from carnet_server.agenda.router import router as agenda_router
 from carnet_server.auth.router import router as auth_router
-from carnet_server.bloodbank.router import router as blood_bank_router
+from carnet_server.blood_bank.router import router as blood_bank_router
 from carnet_server.context import Context, build_context
 from carnet_server.errors import install_error_handlers
 from carnet_server.idempotency.deps import install_idempotency

@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 from carnet.contract import SyncPage, SyncType
 from carnet_server.agenda.tables import Appointment
 from carnet_server.auth.tables import User
-from carnet_server.bloodbank.tables import Booking
+from carnet_server.blood_bank.tables import Booking
 from carnet_server.context import Context
 from carnet_server.db import new_id, utcnow
 from carnet_server.incidents.tables import Incident

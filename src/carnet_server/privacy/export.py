@@ -31,8 +31,8 @@ from carnet_server.agenda.tables import Appointment
 from carnet_server.audit import AuditEntry
 from carnet_server.auth.service import Principal
 from carnet_server.auth.tables import AuthSession, User
-from carnet_server.bloodbank.service import booking_out
-from carnet_server.bloodbank.tables import Booking, Slot
+from carnet_server.blood_bank.service import booking_out
+from carnet_server.blood_bank.tables import Booking, Slot
 from carnet_server.db import utcnow
 from carnet_server.incidents.service import incident_out
 from carnet_server.incidents.tables import Incident

@@ -30,7 +30,7 @@ from carnet import contract
 from carnet.contract import Role
 from carnet_server import audit
 from carnet_server.auth.service import Principal
-from carnet_server.bloodbank.tables import BloodBank, Booking, Slot, SlotTemplate
+from carnet_server.blood_bank.tables import BloodBank, Booking, Slot, SlotTemplate
 from carnet_server.db import new_id
 from carnet_server.patients.service import unit_out
 from carnet_server.patients.tables import UserUnit

@@ -31,12 +31,12 @@ from carnet import contract
 from carnet.contract import AppointmentKind, AppointmentStatus, BookingStatus, Role, SyncType
 from carnet_server.agenda import service as agenda
 from carnet_server.auth.service import Principal
-from carnet_server.bloodbank import eligibility
-from carnet_server.bloodbank.service import (
+from carnet_server.blood_bank import eligibility
+from carnet_server.blood_bank.service import (
     ID_RE, BloodBankError, BookingNotFound, Conflict, Invalid, NotAllowed, audit_staff, booking_out, day_bounds,
     get_slot, staff_bank, works_at,
 )
-from carnet_server.bloodbank.tables import BloodBank, Booking, FolioCounter, Slot
+from carnet_server.blood_bank.tables import BloodBank, Booking, FolioCounter, Slot
 from carnet_server.db import utcnow
 from carnet_server.patients.service import PatientNotFound, visible_patient
 from carnet_server.patients.tables import GuardianPatient, Patient

@@ -12,7 +12,7 @@ from carnet import contract
 from carnet.contract import BookingStatus
 from carnet_server.agenda import service as agenda
 from carnet_server.auth.deps import ClientAddress, ContextDep, CurrentUser, LangDep, SessionDep
-from carnet_server.bloodbank import bookings, eligibility, service
+from carnet_server.blood_bank import bookings, eligibility, service
 from carnet_server.db import utcnow
 from carnet_server.errors import ApiException, Forbidden, NotFound, mapped_errors
 from carnet_server.idempotency.deps import IdempotencyDep
