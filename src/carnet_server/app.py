@@ -19,7 +19,6 @@ from carnet_server.limits import BodyLimitMiddleware, document_limits
 from carnet_server.mixing.delivery import DeliveryWorker
 from carnet_server.mixing.router import router as mixing_router
 from carnet_server.patients.router import router as patients_router
-from carnet_server.pharmacy.router import install_error_handler as install_pharmacy_errors
 from carnet_server.pharmacy.router import router as pharmacy_router
 from carnet_server.privacy.notices import check_notices
 from carnet_server.privacy.router import document_privacy_gate
@@ -74,7 +73,6 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
     app.include_router(patients_router)
     app.include_router(verification_router)
     app.include_router(pharmacy_router)
-    install_pharmacy_errors(app)
     app.include_router(agenda_router)
     app.include_router(blood_bank_router)
     app.include_router(incidents_router)

@@ -33,11 +33,11 @@ from carnet_server.agenda import service as agenda
 from carnet_server.auth.service import Principal
 from carnet_server.blood_bank import eligibility
 from carnet_server.blood_bank.service import (
-    ID_RE, BloodBankError, BookingNotFound, Conflict, Invalid, NotAllowed, audit_staff, booking_out, day_bounds,
-    get_slot, staff_bank, works_at,
+    ID_RE, BookingNotFound, audit_staff, booking_out, day_bounds, get_slot, staff_bank, works_at,
 )
 from carnet_server.blood_bank.tables import BloodBank, Booking, FolioCounter, Slot
 from carnet_server.db import utcnow
+from carnet_server.domain_errors import Conflict, Invalid, NotAllowed, Reason
 from carnet_server.patients.service import PatientNotFound, visible_patient
 from carnet_server.patients.tables import GuardianPatient, Patient
 from carnet_server.sync import service as sync
@@ -50,10 +50,14 @@ __all__ = [
 ACTIVE = BookingStatus.CONFIRMADA.value
 
 
-class NotEligible(BloodBankError):
+class NotEligible(Invalid):
+    """The donor may not give blood now; ``reasons``: every rule failed, in both languages."""
+
+    code = "donor_not_eligible"
+
     def __init__(self, reasons: Sequence[eligibility.Reason]) -> None:
-        super().__init__("donor_not_eligible")
-        self.reasons = list(reasons)
+        super().__init__()
+        self.reasons = tuple(Reason(r.code, messages=r.message) for r in reasons)
 
 
 def load_for_sync(session: Session, ids: Sequence[str]) -> Mapping[str, dict[str, Any]]:

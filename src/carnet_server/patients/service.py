@@ -1,6 +1,6 @@
 """Who may see which patient, the carnet, and its QR token (no HTTP here).
 
-    PatientNotFound    unknown id, or a patient the caller may not see (same thing to them)
+    PatientNotFound(NotFound)    unknown id, or a patient the caller may not see (same thing to them)
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from carnet_server import audit
 from carnet_server.auth.service import Principal
 from carnet_server.context import Context
 from carnet_server.db import utcnow
+from carnet_server.domain_errors import NotFound
 from carnet_server.patients.tables import (
     Cycle,
     Diagnosis,
@@ -51,8 +52,8 @@ MAX_DUE_CYCLES = 2
 STAFF_ROLES = frozenset({Role.PHARMACY, Role.BLOOD_BANK, Role.CASE_DESK})
 
 
-class PatientNotFound(Exception):
-    pass
+class PatientNotFound(NotFound):
+    code = "patient_not_found"
 
 
 def unit_out(unit: MedicalUnit) -> contract.Unit:

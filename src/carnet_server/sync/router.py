@@ -11,7 +11,6 @@ from carnet import contract
 from carnet.contract import Role
 from carnet_server.auth.deps import ContextDep, SessionDep, require_role
 from carnet_server.auth.service import Principal
-from carnet_server.errors import ApiException
 from carnet_server.sync import service
 
 router = APIRouter(prefix="/api/v1", tags=["sync"])
@@ -46,10 +45,7 @@ def read_changes(
     if_none_match: Annotated[str | None, Header(max_length=1024)] = None,
 ) -> Response:
     """Changes to the caller's children after ``cursor``; 304 when the ETag still matches."""
-    try:
-        page = service.page(session, ctx=ctx, user_id=user.id, cursor=cursor, limit=limit)
-    except service.InvalidCursor as exc:
-        raise ApiException(422, "invalid_cursor") from exc
+    page = service.page(session, ctx=ctx, user_id=user.id, cursor=cursor, limit=limit)
     body = page.model_dump_json().encode("utf-8")
     headers = {"ETag": etag_of(body), "Cache-Control": "private, no-cache"}
     if etag_matches(if_none_match, headers["ETag"]):

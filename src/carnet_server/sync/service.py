@@ -1,6 +1,6 @@
 """The change sequence and the sync pages (no HTTP here).
 
-    InvalidCursor      malformed, forged, or another user's cursor
+    InvalidCursor(Invalid)      malformed, forged, or another user's cursor
 
 Every write to a synced record calls :func:`touch` (or :func:`touch_many`) in
 the writing transaction. It takes the next number from the single-row
@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from carnet import contract
 from carnet.contract import SyncType
 from carnet_server.context import Context
+from carnet_server.domain_errors import Invalid
 from carnet_server.patients.tables import GuardianPatient
 from carnet_server.sync.tables import SyncCounter, SyncState
 
@@ -61,8 +62,8 @@ Loader = Callable[[Session, Sequence[str]], Mapping[str, dict[str, Any]]]
 _LOADERS: dict[str, Loader] = {}
 
 
-class InvalidCursor(Exception):
-    pass
+class InvalidCursor(Invalid):
+    code = "invalid_cursor"
 
 
 def register_loader(sync_type: SyncType, loader: Loader) -> None:
