@@ -76,9 +76,6 @@ def load_for_sync(session: Session, ids: Sequence[str]) -> Mapping[str, dict[str
     return out
 
 
-sync.register_loader(SyncType.APPOINTMENT, load_for_sync)
-
-
 # ---- visibility -------------------------------------------------------------------
 
 

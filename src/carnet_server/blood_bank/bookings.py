@@ -70,9 +70,6 @@ def load_for_sync(session: Session, ids: Sequence[str]) -> Mapping[str, dict[str
     return out
 
 
-sync.register_loader(SyncType.BLOOD_BANK_BOOKING, load_for_sync)
-
-
 # ---- visibility -------------------------------------------------------------------------
 
 

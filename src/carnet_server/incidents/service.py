@@ -101,9 +101,6 @@ def load_for_sync(session: Session, ids: Sequence[str]) -> Mapping[str, dict[str
     return out
 
 
-sync.register_loader(SyncType.INCIDENT, load_for_sync)
-
-
 # ---- access -------------------------------------------------------------------------------
 
 

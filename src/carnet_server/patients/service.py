@@ -40,6 +40,7 @@ __all__ = [
     "cycle_out",
     "due_cycles",
     "get_carnet",
+    "load_cycles_for_sync",
     "patients_of_guardian",
     "revoke_qr_tokens",
     "touch_cycle",
@@ -79,13 +80,11 @@ def touch_cycle(session: Session, cycle: Cycle) -> None:
     sync.touch(session, type=SyncType.CYCLE, record_id=cycle.id, patient_id=cycle.patient_id)
 
 
-def _load_cycles_for_sync(session: Session, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+def load_cycles_for_sync(session: Session, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Sync loader: the cycles with these ids, as the carnet's ``Cycle`` JSON."""
     rows = list(session.scalars(select(Cycle).where(Cycle.id.in_(ids))))
     dispensed = dispensed_at_of(session, [c.id for c in rows])
     return {c.id: cycle_out(c, dispensed_at=dispensed.get(c.id)).model_dump(mode="json") for c in rows}
-
-
-sync.register_loader(SyncType.CYCLE, _load_cycles_for_sync)
 
 
 def patients_of_guardian(session: Session, *, user_id: str) -> list[Patient]:
