@@ -8,27 +8,43 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from carnet_server.agenda import service as agenda
 from carnet_server.agenda.router import router as agenda_router
 from carnet_server.auth.router import router as auth_router
-from carnet_server.bloodbank.router import router as blood_bank_router
+from carnet_server.blood_bank import bookings as blood_bank
+from carnet_server.blood_bank.router import router as blood_bank_router
 from carnet_server.context import Context, build_context
 from carnet_server.errors import install_error_handlers
 from carnet_server.idempotency.deps import install_idempotency
+from carnet_server.incidents import service as incidents
 from carnet_server.incidents.router import router as incidents_router
 from carnet_server.limits import BodyLimitMiddleware, document_limits
 from carnet_server.mixing.delivery import DeliveryWorker
 from carnet_server.mixing.router import router as mixing_router
+from carnet_server.patients import service as patients
 from carnet_server.patients.router import router as patients_router
-from carnet_server.pharmacy.router import install_error_handler as install_pharmacy_errors
 from carnet_server.pharmacy.router import router as pharmacy_router
 from carnet_server.privacy.notices import check_notices
 from carnet_server.privacy.router import document_privacy_gate
 from carnet_server.privacy.router import router as privacy_router
 from carnet_server.settings import Settings
 from carnet_server.sync.router import router as sync_router
+from carnet_server.sync.service import SyncRegistry
 from carnet_server.verification.router import router as verification_router
 
-__all__ = ["app_from_env", "create_app"]
+__all__ = ["app_from_env", "create_app", "sync_registry"]
+
+
+def sync_registry() -> SyncRegistry:
+    """Each domain's sync loader, registered here (importing a domain registers nothing); every record
+    type of the contract must have one."""
+    registry = SyncRegistry()
+    registry.register("appointment", agenda.load_for_sync)
+    registry.register("blood_bank_booking", blood_bank.load_for_sync)
+    registry.register("incident", incidents.load_for_sync)
+    registry.register("cycle", patients.load_cycles_for_sync)
+    registry.check_complete()
+    return registry
 
 
 def create_app(settings: Settings | None = None, *, context: Context | None = None) -> FastAPI:
@@ -52,6 +68,7 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
         lifespan=lifespan,
     )
     app.state.ctx = ctx
+    app.state.sync_registry = sync_registry()
     app.state.mixing_worker = mixing_worker
     install_error_handlers(app)
     install_idempotency(app)
@@ -74,7 +91,6 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
     app.include_router(patients_router)
     app.include_router(verification_router)
     app.include_router(pharmacy_router)
-    install_pharmacy_errors(app)
     app.include_router(agenda_router)
     app.include_router(blood_bank_router)
     app.include_router(incidents_router)

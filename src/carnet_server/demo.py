@@ -1,6 +1,6 @@
 """Demo data: four IMSS units, five children with real paediatric protocols, a
 year of appointments (agenda/demo.py), a blood bank per unit with weekly
-openings and two donor bookings (bloodbank/demo.py), five case-desk incidents
+openings and two donor bookings (blood_bank/demo.py), five case-desk incidents
 (incidents/demo.py), one confirmed cycle with its mixing order queued
 (mixing/demo.py), and guardian and staff accounts (password ``carnet-demo``;
 banco.demo runs the Siglo XXI bank). The guardians have accepted the privacy notice in force.
@@ -21,7 +21,7 @@ from carnet_contract.models import CycleStatus, MixingStatus, Role, UnitLevel
 from carnet_server.agenda.demo import seed_appointments
 from carnet_server.auth.service import create_user
 from carnet_server.auth.tables import User
-from carnet_server.bloodbank.demo import seed_blood_banks
+from carnet_server.blood_bank.demo import seed_blood_banks
 from carnet_server.context import Context
 from carnet_server.db import utcnow
 from carnet_server.incidents.demo import seed_incidents

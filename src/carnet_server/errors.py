@@ -1,14 +1,23 @@
 """API errors and the handlers that give every 4xx/5xx the same shape.
 
-    ApiException(status, code)          raised by routes and dependencies
+    ApiException(status, code)          raised by routes and dependencies (HTTP-level refusals)
      ├── NotAuthenticated               401 (+ WWW-Authenticate: Bearer)
-     ├── Forbidden                      403
-     ├── NotFound                       404
-     └── TooManyRequests                429 (+ Retry-After)
+     └── Forbidden                      403
 
-An ``ApiException`` may carry several ``reasons`` (code + text per language):
-the body then has ``"reasons": [{"code", "message"}]`` beside code and message
-(422 ``donor_not_eligible``). Anything else becomes a body
+The services raise :class:`~carnet_server.domain_errors.DomainError` instead,
+and one handler (``_domain_error``) answers every one of them, by kind:
+
+    Unauthenticated 401 · NotAllowed 403 · NotFound 404 · Conflict 409 ·
+    TooLarge 413 · Unsupported 415 · Invalid 422 · Throttled 429 (+ Retry-After)
+
+so routes neither catch nor translate them. The body is
+``{"error": {"code", "message"}}``; with several ``reasons`` (code + words) it
+has ``"reasons": [{"code", "message"}]`` too (422 ``donor_not_eligible``,
+``token_invalid``), and an error's ``details`` are added beside them (409
+``already_dispensed``: ``"dispensation"``). ``retry_after`` becomes a
+``Retry-After`` header, ``scheme`` a ``WWW-Authenticate`` one. A transaction
+a refusal interrupts ends when the request's session closes, before the
+answer is made (the dependency's exit runs first). Anything else becomes a body
 ``{"error": {"code", "message"}}`` too:
 Starlette's HTTP errors (unknown route 404, 405, …), FastAPI's validation
 errors (422, or 400 for a body that is not JSON), and — without details — any
@@ -24,8 +33,8 @@ error's message (it may quote SQL parameters).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -33,22 +42,21 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from carnet_server import domain_errors as domain
 from carnet_server.db import is_database_unavailable
 from carnet_server.i18n import Lang, negotiate, t
 
 __all__ = [
     "DATABASE_RETRY_AFTER_SECONDS",
     "ApiException",
-    "mapped_errors",
     "Forbidden",
     "NotAuthenticated",
-    "NotFound",
-    "TooManyRequests",
+    "domain_status",
     "error_response",
     "install_error_handlers",
+    "lang_of",
 ]
 
 log = logging.getLogger("carnet_server.errors")
@@ -82,7 +90,6 @@ class ApiException(Exception):
         message_key: str | None = None,
         params: dict[str, object] | None = None,
         headers: dict[str, str] | None = None,
-        reasons: Sequence[tuple[str, Mapping[str, str]]] | None = None,
     ) -> None:
         super().__init__(code)
         self.status = status
@@ -90,8 +97,6 @@ class ApiException(Exception):
         self.message_key = message_key or code
         self.params = params or {}
         self.headers = headers or {}
-        #: (code, {"es": text, "en": text}) for each reason, when there are several.
-        self.reasons = list(reasons) if reasons else None
 
 
 class NotAuthenticated(ApiException):
@@ -104,32 +109,41 @@ class Forbidden(ApiException):
         super().__init__(403, "forbidden")
 
 
-class NotFound(ApiException):
-    def __init__(self, code: str = "not_found") -> None:
-        super().__init__(404, code)
+#: The status of each kind of domain error (domain_errors.py).
+_DOMAIN_STATUS: dict[type[domain.DomainError], int] = {
+    domain.Unauthenticated: 401,
+    domain.NotAllowed: 403,
+    domain.NotFound: 404,
+    domain.Conflict: 409,
+    domain.TooLarge: 413,
+    domain.Unsupported: 415,
+    domain.Invalid: 422,
+    domain.Throttled: 429,
+}
 
 
-class TooManyRequests(ApiException):
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(
-            429,
-            "too_many_attempts",
-            params={"minutes": max(1, -(-retry_after // 60))},
-            headers={"Retry-After": str(retry_after)},
-        )
+def domain_status(exc: domain.DomainError) -> int | None:
+    """The HTTP status of a domain error's kind (None for an error of no kind: a bug)."""
+    for cls in type(exc).__mro__:
+        if cls in _DOMAIN_STATUS:
+            return _DOMAIN_STATUS[cls]
+    return None
 
 
 def lang_of(request: Request) -> Lang:
+    """The caller's language, from ``Accept-Language``."""
     return negotiate(request.headers.get("accept-language"))
 
 
 def error_response(
     request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None,
-    reasons: list[dict[str, str]] | None = None,
+    reasons: list[dict[str, str]] | None = None, details: Mapping[str, Any] | None = None,
 ) -> JSONResponse:
     error: dict[str, object] = {"code": code, "message": message}
     if reasons is not None:
         error["reasons"] = reasons
+    if details:
+        error.update(details)
     return JSONResponse(
         {"error": error},
         status_code=status,
@@ -158,12 +172,40 @@ def _reason(error_type: str) -> str:
 
 async def _api_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiException)
+    message = t(exc.message_key, lang_of(request), **exc.params)
+    return error_response(request, exc.status, exc.code, message, exc.headers)
+
+
+def _shown(value: object, lang: Lang, request: Request) -> object:
+    """A message parameter as the caller reads it: a moment in local time, in their language's format."""
+    if not isinstance(value, datetime):
+        return value
+    local = value.astimezone(request.app.state.ctx.tz)
+    return local.strftime("%d/%m/%Y a las %H:%M") if lang == "es" else local.strftime("%Y-%m-%d at %H:%M")
+
+
+def _reason_text(reason: domain.Reason, lang: Lang) -> str:
+    return reason.messages[lang] if reason.messages else t(reason.message_key or reason.code, lang)
+
+
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    """Any service's refusal, answered by its kind (the one place domain errors become HTTP)."""
+    assert isinstance(exc, domain.DomainError)
+    status = domain_status(exc)
+    if status is None:
+        return await _unexpected(request, exc)
     lang = lang_of(request)
-    if exc.reasons is None:
-        return error_response(request, exc.status, exc.code, t(exc.message_key, lang, **exc.params), exc.headers)
-    reasons = [{"code": code, "message": texts[lang]} for code, texts in exc.reasons]
-    message = t(exc.message_key, lang, **exc.params, reasons=" ".join(r["message"] for r in reasons))
-    return error_response(request, exc.status, exc.code, message, exc.headers, reasons)
+    params = {name: _shown(value, lang, request) for name, value in exc.params.items()}
+    reasons = [{"code": r.code, "message": _reason_text(r, lang)} for r in exc.reasons] or None
+    if reasons is not None:
+        params["reasons"] = " ".join(r["message"] for r in reasons)
+    headers: dict[str, str] = {}
+    if exc.retry_after is not None:
+        headers["Retry-After"] = str(exc.retry_after)
+    if exc.scheme is not None:
+        headers["WWW-Authenticate"] = exc.scheme
+    return error_response(request, status, exc.code, t(exc.message_key, lang, **params), headers, reasons,
+                          exc.details)
 
 
 async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
@@ -242,22 +284,9 @@ class CatchAllMiddleware:
                 await response(scope, receive, send)
 
 
-@contextmanager
-def mapped_errors(session: Session, to_http: Callable[[Exception], Exception]) -> Iterator[None]:
-    """Turn a domain's service errors into HTTP errors with ``to_http``; on any error end the
-    transaction at once, so its connection goes back to the pool before the answer is made."""
-    try:
-        yield
-    except Exception as exc:
-        session.rollback()
-        mapped = to_http(exc)
-        if mapped is exc:
-            raise
-        raise mapped from exc
-
-
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiException, _api_exception)
+    app.add_exception_handler(domain.DomainError, _domain_error)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(RequestValidationError, _validation_exception)
     # Handled (not re-raised by Starlette's last-resort middleware): 503 when unavailable, else the 500.

@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 from carnet_server.agenda.tables import Appointment
 from carnet_server.audit import AuditEntry
 from carnet_server.auth.service import create_user
-from carnet_server.bloodbank.tables import Booking, Slot
+from carnet_server.blood_bank.tables import Booking, Slot
 from carnet_server.context import Context
 from carnet_server.demo import DEMO_PASSWORD
 from carnet_server.patients.tables import MedicalUnit, UserUnit

@@ -20,8 +20,8 @@ from starlette.testclient import TestClient
 from carnet_contract.models import AppointmentKind, AppointmentStatus
 from carnet_server.agenda.tables import Appointment
 from carnet_server.auth.tables import User
-from carnet_server.bloodbank.bookings import next_folio
-from carnet_server.bloodbank.tables import Booking, Slot
+from carnet_server.blood_bank.bookings import next_folio
+from carnet_server.blood_bank.tables import Booking, Slot
 from carnet_server.context import Context
 from carnet_server.db import utcnow
 from tests.server.blood_bank_support import bank_id, body, eligible_answers, live_server, open_day

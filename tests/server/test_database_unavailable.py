@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from carnet_server.agenda.tables import Appointment
-from carnet_server.bloodbank.tables import Booking, Slot
+from carnet_server.blood_bank.tables import Booking, Slot
 from carnet_server.context import Context
 from carnet_server.db import is_database_unavailable
 from carnet_server.errors import DATABASE_RETRY_AFTER_SECONDS

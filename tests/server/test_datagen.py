@@ -21,7 +21,7 @@ with warnings.catch_warnings():
 from carnet_server.agenda.tables import Appointment
 from carnet_server.app import create_app
 from carnet_server.auth.tables import User
-from carnet_server.bloodbank.tables import Booking, FolioCounter, Slot
+from carnet_server.blood_bank.tables import Booking, FolioCounter, Slot
 from carnet_server.cli import main as cli_main
 from carnet_server.context import Context, build_context
 from carnet_server.incidents.tables import Incident, IncidentFolioCounter, IncidentReply

@@ -6,8 +6,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from carnet_server.bloodbank import eligibility
-from carnet_server.bloodbank.eligibility import Donor, age_on, evaluate, questions, rules, validate_answers
+from carnet_server.blood_bank import eligibility
+from carnet_server.blood_bank.eligibility import Donor, age_on, evaluate, questions, rules, validate_answers
 
 DAY = date(2027, 3, 10)  # the slot's local date
 

@@ -39,7 +39,7 @@ with warnings.catch_warnings():
 
 from carnet_server.app import create_app
 from carnet_server.auth.tables import User
-from carnet_server.bloodbank.tables import Booking
+from carnet_server.blood_bank.tables import Booking
 from carnet_server.context import Context, build_context
 from carnet_server.incidents.tables import Incident
 from carnet_server.patients.tables import GuardianPatient

@@ -19,7 +19,7 @@ from starlette.testclient import TestClient
 
 from carnet_contract import models as contract
 from carnet_server.agenda.tables import Appointment
-from carnet_server.bloodbank.tables import Booking
+from carnet_server.blood_bank.tables import Booking
 from carnet_server.context import Context
 from carnet_server.db import utcnow
 from carnet_server.incidents.tables import Incident

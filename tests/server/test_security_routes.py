@@ -23,7 +23,7 @@ from starlette.testclient import TestClient
 
 from carnet_server.agenda.tables import Appointment
 from carnet_server.auth.deps import dependency_calls, get_signed_in_user
-from carnet_server.bloodbank.tables import Booking, BloodBank
+from carnet_server.blood_bank.tables import Booking, BloodBank
 from carnet_server.context import Context
 from carnet_server.db import utcnow
 from carnet_server.demo import DEMO_PASSWORD

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import base64
+import subprocess
+import sys
+import textwrap
 from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import func, insert, select
 from starlette.testclient import TestClient
 
 from carnet_contract.models import SyncPage, SyncType
 from carnet_server.agenda.tables import Appointment
 from carnet_server.auth.tables import User
-from carnet_server.bloodbank.tables import Booking
+from carnet_server.blood_bank.tables import Booking
 from carnet_server.context import Context
 from carnet_server.db import new_id, utcnow
 from carnet_server.incidents.tables import Incident
@@ -198,3 +202,40 @@ def test_every_demo_appointment_has_one_change(ctx: Context) -> None:
         bookings = session.scalar(select(func.count()).select_from(Booking))
         incidents = session.scalar(select(func.count()).select_from(Incident))
         assert appointments and appointments == states and distinct == appointments + bookings + incidents
+
+
+# ---- the registry of loaders -------------------------------------------------------------------
+
+
+def test_every_record_type_of_the_contract_has_one_loader(app: FastAPI) -> None:
+    registry = app.state.sync_registry
+    assert isinstance(registry, sync.SyncRegistry)
+    assert registry.types() == {t.value for t in SyncType}
+    registry.check_complete()
+
+
+def test_a_type_gets_one_loader_and_must_be_known() -> None:
+    registry = sync.SyncRegistry()
+    with pytest.raises(RuntimeError, match="appointment"):
+        registry.check_complete()
+    registry.register("appointment", lambda session, ids: {})
+    with pytest.raises(ValueError, match="already has a loader"):
+        registry.register(SyncType.APPOINTMENT, lambda session, ids: {})
+    with pytest.raises(ValueError):
+        registry.register("prescription", lambda session, ids: {})
+    assert registry.types() == {"appointment"}
+
+
+def test_importing_a_domain_registers_nothing() -> None:
+    """Registration is create_app's: a fresh interpreter imports every domain (and the app module), and no
+    loader is registered anywhere."""
+    code = textwrap.dedent("""
+        from carnet_server.sync.service import SyncRegistry
+        calls = []
+        SyncRegistry.register = lambda self, *args: calls.append(args)
+        import carnet_server.agenda.service, carnet_server.blood_bank.bookings, carnet_server.incidents.service
+        import carnet_server.patients.service, carnet_server.app
+        assert calls == [], calls
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr

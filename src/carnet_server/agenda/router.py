@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -13,31 +11,14 @@ from carnet_contract.ics import build_calendar
 from carnet_server.agenda import service
 from carnet_server.auth.deps import ClientAddress, ContextDep, CurrentUser, SessionDep
 from carnet_server.db import utcnow
-from carnet_server.errors import ApiException, Forbidden, NotFound
 from carnet_server.idempotency.deps import IdempotencyDep
 from carnet_server.limits import write_limit
-from carnet_server.patients.service import PatientNotFound
 
 router = APIRouter(prefix="/api/v1", tags=["agenda"])
 
 _ERRORS = {code: {"model": contract.ErrorBody} for code in (401, 403, 404, 422)}
 _ICS = {200: {"content": {"text/calendar": {}}}, **_ERRORS}
 ICS_TYPE = "text/calendar; charset=utf-8"
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    """Service errors → HTTP errors."""
-    try:
-        yield
-    except PatientNotFound as exc:
-        raise NotFound("patient_not_found") from exc
-    except service.AppointmentNotFound as exc:
-        raise NotFound("appointment_not_found") from exc
-    except service.NotAllowed as exc:
-        raise (Forbidden() if exc.code == "forbidden" else ApiException(403, exc.code)) from exc
-    except service.Invalid as exc:
-        raise ApiException(422, exc.code) from exc
 
 
 def _ics(data: bytes, filename: str) -> Response:
@@ -51,9 +32,8 @@ def list_appointments(patient_id: str, user: CurrentUser, session: SessionDep, c
                       end: Annotated[str | None, Query(alias="to", max_length=40)] = None,
                       ) -> list[contract.Appointment]:
     """The child's appointments that start in [from, to], by start time (default: 200 days back, 400 days)."""
-    with _errors():
-        lo, hi = service.resolve_range(start, end, tz=ctx.tz, now=utcnow())
-        patient, rows = service.list_for_patient(session, principal=user, patient_id=patient_id, start=lo, end=hi)
+    lo, hi = service.resolve_range(start, end, tz=ctx.tz, now=utcnow())
+    patient, rows = service.list_for_patient(session, principal=user, patient_id=patient_id, start=lo, end=hi)
     service.audit_read(session, principal=user, object_type="patient", object_id=patient.id, ip=address)
     session.commit()
     return [service.appointment_out(r) for r in rows]
@@ -65,9 +45,8 @@ def list_appointments_ics(patient_id: str, user: CurrentUser, session: SessionDe
                           start: Annotated[str | None, Query(alias="from", max_length=40)] = None,
                           end: Annotated[str | None, Query(alias="to", max_length=40)] = None) -> Response:
     """The same appointments as an iCalendar file (text/calendar)."""
-    with _errors():
-        lo, hi = service.resolve_range(start, end, tz=ctx.tz, now=utcnow())
-        patient, rows = service.list_for_patient(session, principal=user, patient_id=patient_id, start=lo, end=hi)
+    lo, hi = service.resolve_range(start, end, tz=ctx.tz, now=utcnow())
+    patient, rows = service.list_for_patient(session, principal=user, patient_id=patient_id, start=lo, end=hi)
     service.audit_read(session, principal=user, object_type="patient", object_id=patient.id, ip=address)
     session.commit()
     data = build_calendar([service.appointment_out(r) for r in rows], name=f"Citas de {patient.display_name}",
@@ -81,8 +60,7 @@ def list_appointments_ics(patient_id: str, user: CurrentUser, session: SessionDe
 def create_appointment(patient_id: str, body: contract.AppointmentCreate, user: CurrentUser,
                        session: SessionDep, address: ClientAddress, idem: IdempotencyDep) -> Response:
     """A new appointment (guardian: the family's own kinds; case desk/admin: the hospital's). Idempotency-Key."""
-    with _errors():
-        row = service.create(session, principal=user, patient_id=patient_id, data=body, ip=address)
+    row = service.create(session, principal=user, patient_id=patient_id, data=body, ip=address)
     return idem.respond(session, service.appointment_out(row), status=201)
 
 
@@ -90,8 +68,7 @@ def create_appointment(patient_id: str, body: contract.AppointmentCreate, user: 
 def read_appointment_ics(appointment_id: str, user: CurrentUser, session: SessionDep, ctx: ContextDep,
                          address: ClientAddress) -> Response:
     """One appointment as an iCalendar file."""
-    with _errors():
-        row, patient = service.get(session, principal=user, appointment_id=appointment_id)
+    row, patient = service.get(session, principal=user, appointment_id=appointment_id)
     out = service.appointment_out(row)
     service.audit_read(session, principal=user, object_type="appointment", object_id=row.id, ip=address)
     session.commit()
@@ -103,8 +80,7 @@ def read_appointment_ics(appointment_id: str, user: CurrentUser, session: Sessio
 def read_appointment(appointment_id: str, user: CurrentUser, session: SessionDep,
                      address: ClientAddress) -> contract.Appointment:
     """One appointment."""
-    with _errors():
-        row, _patient = service.get(session, principal=user, appointment_id=appointment_id)
+    row, _patient = service.get(session, principal=user, appointment_id=appointment_id)
     out = service.appointment_out(row)
     service.audit_read(session, principal=user, object_type="appointment", object_id=row.id, ip=address)
     session.commit()
@@ -115,8 +91,7 @@ def read_appointment(appointment_id: str, user: CurrentUser, session: SessionDep
 def update_appointment(appointment_id: str, body: contract.AppointmentUpdate, user: CurrentUser,
                        session: SessionDep, address: ClientAddress) -> contract.Appointment:
     """Change the fields sent (guardian: the family's own; staff: the hospital's); revision + 1."""
-    with _errors():
-        row = service.update(session, principal=user, appointment_id=appointment_id, data=body, ip=address)
+    row = service.update(session, principal=user, appointment_id=appointment_id, data=body, ip=address)
     out = service.appointment_out(row)
     session.commit()
     return out
@@ -126,7 +101,6 @@ def update_appointment(appointment_id: str, body: contract.AppointmentUpdate, us
 def delete_appointment(appointment_id: str, user: CurrentUser, session: SessionDep,
                        address: ClientAddress) -> Response:
     """Remove an appointment (a tombstone stays for sync)."""
-    with _errors():
-        service.delete(session, principal=user, appointment_id=appointment_id, ip=address)
+    service.delete(session, principal=user, appointment_id=appointment_id, ip=address)
     session.commit()
     return Response(status_code=204)

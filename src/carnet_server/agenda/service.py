@@ -1,9 +1,8 @@
 """Appointments: who may see and change which, and the changes themselves (no HTTP here).
 
-    AgendaError
-     ├── AppointmentNotFound    unknown id, or one the caller may not see
-     ├── NotAllowed(code)       the caller's role may not do this (403)
-     └── Invalid(code)          the request makes no sense (422)
+    AppointmentNotFound(NotFound)    unknown id, or one the caller may not see
+    NotAllowed(code)                 the caller's role may not do this (domain_errors)
+    Invalid(code)                    the request makes no sense (domain_errors)
 
 Writes do not commit: the route commits (with the idempotency record, if any).
 Every write touches the sync state and the audit log in the same transaction.
@@ -26,16 +25,14 @@ from carnet_server import audit
 from carnet_server.agenda.tables import Appointment
 from carnet_server.auth.service import Principal
 from carnet_server.db import utcnow
+from carnet_server.domain_errors import Invalid, NotAllowed, NotFound
 from carnet_server.patients.service import PatientNotFound, unit_out, visible_patient
 from carnet_server.patients.tables import Cycle, MedicalUnit, Patient
 from carnet_server.sync import service as sync
 
 __all__ = [
     "MAX_RANGE",
-    "AgendaError",
     "AppointmentNotFound",
-    "Invalid",
-    "NotAllowed",
     "add_linked",
     "appointment_out",
     "change_linked",
@@ -57,24 +54,8 @@ _WRITERS = frozenset({Role.GUARDIAN, Role.CASE_DESK, Role.ADMIN})
 _RESCHEDULABLE = frozenset({AppointmentStatus.PROGRAMADA, AppointmentStatus.CONFIRMADA})
 
 
-class AgendaError(Exception):
-    pass
-
-
-class AppointmentNotFound(AgendaError):
-    pass
-
-
-class NotAllowed(AgendaError):
-    def __init__(self, code: str = "forbidden") -> None:
-        super().__init__(code)
-        self.code = code
-
-
-class Invalid(AgendaError):
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
+class AppointmentNotFound(NotFound):
+    code = "appointment_not_found"
 
 
 def appointment_out(row: Appointment) -> contract.Appointment:
@@ -93,9 +74,6 @@ def load_for_sync(session: Session, ids: Sequence[str]) -> Mapping[str, dict[str
         for row in session.scalars(select(Appointment).where(Appointment.id.in_(ids[start:start + 500]))):
             out[row.id] = appointment_out(row).model_dump(mode="json")
     return out
-
-
-sync.register_loader(SyncType.APPOINTMENT, load_for_sync)
 
 
 # ---- visibility -------------------------------------------------------------------

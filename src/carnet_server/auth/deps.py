@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 from carnet_contract.models import Role
 from carnet_server.auth.service import InvalidAccessToken, Principal, authenticate
 from carnet_server.context import Context
-from carnet_server.errors import ApiException, Forbidden, NotAuthenticated
-from carnet_server.i18n import Lang, negotiate
+from carnet_server.errors import ApiException, Forbidden, NotAuthenticated, lang_of
+from carnet_server.i18n import Lang
 from carnet_server.privacy.notices import current_version
 
 __all__ = [
@@ -51,17 +51,13 @@ def get_session(ctx: Annotated[Context, Depends(get_context)]) -> Iterator[Sessi
         yield session
 
 
-def get_lang(request: Request) -> Lang:
-    return negotiate(request.headers.get("accept-language"))
-
-
 def get_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
 ContextDep = Annotated[Context, Depends(get_context)]
 SessionDep = Annotated[Session, Depends(get_session)]
-LangDep = Annotated[Lang, Depends(get_lang)]
+LangDep = Annotated[Lang, Depends(lang_of)]  # the same negotiation as the error bodies
 ClientAddress = Annotated[str, Depends(get_address)]
 
 

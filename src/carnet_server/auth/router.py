@@ -8,7 +8,6 @@ from carnet_contract import models as contract
 from carnet_contract.models import Role
 from carnet_server.auth import service
 from carnet_server.auth.deps import ClientAddress, ContextDep, SessionDep, SignedInUser
-from carnet_server.errors import ApiException, NotAuthenticated, TooManyRequests
 from carnet_server.patients.service import patients_of_guardian, unit_out, units_of
 from carnet_server.privacy import service as privacy
 from carnet_server.privacy.notices import current_version
@@ -33,22 +32,14 @@ def _token_response(tokens: service.IssuedTokens) -> contract.TokenResponse:
 def login(body: contract.LoginRequest, session: SessionDep, ctx: ContextDep,
           address: ClientAddress) -> contract.TokenResponse:
     """Trade a username and password for an access and a refresh token."""
-    try:
-        tokens = service.login(session, ctx=ctx, username=body.username, password=body.password, address=address)
-    except service.Throttled as exc:
-        raise TooManyRequests(exc.retry_after) from exc
-    except service.InvalidCredentials as exc:
-        raise ApiException(401, "invalid_credentials") from exc
+    tokens = service.login(session, ctx=ctx, username=body.username, password=body.password, address=address)
     return _token_response(tokens)
 
 
 @router.post("/auth/refresh", response_model=contract.TokenResponse, responses=_ERRORS)
 def refresh(body: contract.RefreshRequest, session: SessionDep, ctx: ContextDep) -> contract.TokenResponse:
     """Trade a refresh token for a new pair; the old refresh token stops working."""
-    try:
-        return _token_response(service.refresh(session, ctx=ctx, refresh_token=body.refresh_token))
-    except service.InvalidRefreshToken as exc:
-        raise NotAuthenticated("invalid_refresh_token") from exc
+    return _token_response(service.refresh(session, ctx=ctx, refresh_token=body.refresh_token))
 
 
 @router.post("/auth/logout", status_code=204, responses=_ERRORS)
@@ -67,17 +58,8 @@ def change_password(body: contract.PasswordChange, user: SignedInUser, session: 
     A wrong current password is 422 ``wrong_current_password`` (not 401: the access token is fine,
     and a 401 would make the app refresh and retry); failures count towards the login throttle.
     """
-    try:
-        service.change_password(session, ctx=ctx, principal=user, current_password=body.current_password,
-                                new_password=body.new_password, address=address)
-    except service.Throttled as exc:
-        raise TooManyRequests(exc.retry_after) from exc
-    except service.WrongCurrentPassword as exc:
-        raise ApiException(422, "wrong_current_password") from exc
-    except service.WeakPassword as exc:
-        raise ApiException(422, exc.code, params={"min": service.MIN_PASSWORD_LENGTH}) from exc
-    except service.InvalidAccessToken as exc:
-        raise NotAuthenticated("invalid_token") from exc
+    service.change_password(session, ctx=ctx, principal=user, current_password=body.current_password,
+                            new_password=body.new_password, address=address)
     return Response(status_code=204)
 
 

@@ -1,12 +1,11 @@
 """Login, refresh, logout, password change and access-token checks (no HTTP here).
 
-    AuthFailure
-     ├── InvalidCredentials      wrong username or password (same for both)
-     ├── Throttled               too many failures; ``retry_after`` seconds
-     ├── InvalidRefreshToken     unknown, used, revoked or expired
-     ├── InvalidAccessToken      bad or expired JWT, or its session ended
-     ├── WrongCurrentPassword    password change: the current password is wrong
-     └── WeakPassword(code)      password change: the new password is refused
+    InvalidCredentials(Unauthenticated)      wrong username or password (same for both)
+    InvalidRefreshToken(Unauthenticated)     unknown, used, revoked or expired (scheme Bearer)
+    InvalidAccessToken(Unauthenticated)      bad or expired JWT, or its session ended (scheme Bearer)
+    WrongCurrentPassword(Invalid)            password change: the current password is wrong
+    WeakPassword(Invalid)(code)              password change: the new password is refused
+    Throttled (domain_errors)                too many failures; ``retry_after`` seconds
 
 Sessions and refresh tokens. A login opens an :class:`AuthSession` (the token
 *family*); every access token carries its id, and :func:`authenticate` refuses
@@ -44,16 +43,15 @@ from carnet_server import audit
 from carnet_server.auth.tables import AuthSession, LoginAttempt, RefreshToken, User
 from carnet_server.context import Context
 from carnet_server.db import utcnow
+from carnet_server.domain_errors import Invalid, Throttled, Unauthenticated
 
 __all__ = [
-    "AuthFailure",
     "InvalidAccessToken",
     "InvalidCredentials",
     "InvalidRefreshToken",
     "IssuedTokens",
     "MIN_PASSWORD_LENGTH",
     "Principal",
-    "Throttled",
     "WeakPassword",
     "WrongCurrentPassword",
     "authenticate",
@@ -68,38 +66,29 @@ __all__ = [
 ACCESS_ALG = "HS256"
 
 
-class AuthFailure(Exception):
-    pass
+class InvalidCredentials(Unauthenticated):
+    code = "invalid_credentials"
 
 
-class InvalidCredentials(AuthFailure):
-    pass
+class InvalidRefreshToken(Unauthenticated):
+    code = "invalid_refresh_token"
+    scheme = "Bearer"
 
 
-class Throttled(AuthFailure):
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(retry_after)
-        self.retry_after = retry_after
+class InvalidAccessToken(Unauthenticated):
+    code = "invalid_token"
+    scheme = "Bearer"
 
 
-class InvalidRefreshToken(AuthFailure):
-    pass
+class WrongCurrentPassword(Invalid):
+    code = "wrong_current_password"
 
 
-class InvalidAccessToken(AuthFailure):
-    pass
-
-
-class WrongCurrentPassword(AuthFailure):
-    pass
-
-
-class WeakPassword(AuthFailure):
+class WeakPassword(Invalid):
     """``code``: ``password_too_short``, ``password_is_username`` or ``password_unchanged``."""
 
     def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
+        super().__init__(code, min=MIN_PASSWORD_LENGTH)
 
 
 MIN_PASSWORD_LENGTH = 10

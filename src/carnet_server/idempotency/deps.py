@@ -62,9 +62,9 @@ class Idempotency:
             try:
                 service.complete(session, user_id=self.user_id, key=self.key, token=self.token,
                                  status=status, body=body)
-            except service.ClaimLost as exc:
+            except service.ClaimLost:
                 session.rollback()
-                raise ApiException(409, "idempotency_in_progress") from exc
+                raise
         session.commit()
         self.completed = True
         return Response(content=body, status_code=status, media_type="application/json")
@@ -98,11 +98,7 @@ async def idempotency(
     try:
         claimed = await run_in_threadpool(service.claim, ctx.sessions, user_id=user.id, key=key, fp=fp,
                                           token=token)
-    except service.KeyReused as exc:
-        raise ApiException(422, "idempotency_key_reused") from exc
-    except service.InProgress as exc:
-        raise ApiException(409, "idempotency_in_progress", headers={"Retry-After": "1"}) from exc
-    except Exception as exc:
+    except Exception as exc:  # KeyReused and InProgress are answered as they are (errors.py)
         if is_database_unavailable(exc):  # the claim may have been committed without an answer
             _pending(request).add(user_id=user.id, key=key, token=token)
         raise

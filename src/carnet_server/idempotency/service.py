@@ -1,9 +1,8 @@
 """Claiming, completing and replaying idempotency keys (no HTTP here).
 
-    IdempotencyError
-     ├── KeyReused        the key was used with another method, path or body
-     ├── InProgress       another request holds the key and did not finish in time
-     └── ClaimLost        a stale claim was taken over by another request meanwhile
+    KeyReused(Invalid)       the key was used with another method, path or body
+    InProgress(Conflict)     another request holds the key and did not finish in time (retry after 1 s)
+    ClaimLost(Conflict)      a stale claim was taken over by another request meanwhile
 
 A request claims its key by inserting a pending row (primary key ``(user_id,
 key)``) and committing, before the handler runs. The handler's writes and the
@@ -41,13 +40,13 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from carnet_server.db import utcnow
+from carnet_server.domain_errors import Conflict, Invalid
 from carnet_server.idempotency.tables import IdempotencyKey
 
 __all__ = [
     "KEEP",
     "STALE_CLAIM",
     "ClaimLost",
-    "IdempotencyError",
     "InProgress",
     "KeyReused",
     "PendingReleases",
@@ -68,20 +67,17 @@ PURGE_ONE_IN = 64
 log = logging.getLogger("carnet_server.idempotency")
 
 
-class IdempotencyError(Exception):
-    pass
+class KeyReused(Invalid):
+    code = "idempotency_key_reused"
 
 
-class KeyReused(IdempotencyError):
-    pass
+class InProgress(Conflict):
+    code = "idempotency_in_progress"
+    retry_after = 1
 
 
-class InProgress(IdempotencyError):
-    pass
-
-
-class ClaimLost(IdempotencyError):
-    pass
+class ClaimLost(Conflict):
+    code = "idempotency_in_progress"
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,8 @@ from sqlalchemy.orm import Session
 from carnet_contract import models as contract
 from carnet_contract.models import IncidentCategory, IncidentStatus, Role
 from carnet_server.auth.service import Principal
-from carnet_server.incidents.service import NEEDS_ITEM, Invalid, NotAllowed, audit_write
+from carnet_server.domain_errors import Invalid, NotAllowed
+from carnet_server.incidents.service import NEEDS_ITEM, audit_write
 from carnet_server.incidents.tables import Incident, IncidentReply
 from carnet_server.patients.service import units_of
 from carnet_server.patients.tables import Patient

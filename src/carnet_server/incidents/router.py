@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from contextlib import AbstractContextManager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile
@@ -14,11 +13,10 @@ from carnet_contract import models as contract
 from carnet_contract.models import IncidentCategory, IncidentStatus
 from carnet_server.auth.deps import ClientAddress, ContextDep, CurrentUser, SessionDep
 from carnet_server.db import utcnow
-from carnet_server.errors import ApiException, Forbidden, NotFound, mapped_errors
+from carnet_server.errors import ApiException
 from carnet_server.idempotency.deps import IdempotencyDep
 from carnet_server.limits import write_limit
 from carnet_server.incidents import figures, service
-from carnet_server.patients.service import PatientNotFound
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"])
 
@@ -26,39 +24,14 @@ _ERRORS = {code: {"model": contract.ErrorBody} for code in (401, 403, 404, 409, 
 IdQuery = Annotated[str | None, Query(max_length=64)]
 
 
-def _http_error(exc: Exception) -> Exception:
-    if isinstance(exc, PatientNotFound):
-        return NotFound("patient_not_found")
-    if isinstance(exc, service.IncidentNotFound):
-        return NotFound("incident_not_found")
-    if isinstance(exc, service.PhotoNotFound):
-        return NotFound("photo_not_found")
-    if isinstance(exc, service.NotAllowed):
-        return Forbidden()
-    if isinstance(exc, service.TooLarge):
-        return ApiException(413, "photo_too_large")
-    if isinstance(exc, service.Unsupported):
-        return ApiException(415, "unsupported_media_type")
-    if isinstance(exc, service.Invalid):
-        return ApiException(422, exc.code, params=exc.params)
-    if isinstance(exc, service.Conflict):
-        return ApiException(409, exc.code, params=exc.params)
-    return exc
-
-
-def _errors(session: Session) -> AbstractContextManager[None]:
-    return mapped_errors(session, _http_error)
-
-
 @router.post("/incidents", status_code=201, response_model=contract.Incident, responses=_ERRORS,
              dependencies=[write_limit("incidents")])
 def create_incident(body: contract.IncidentCreate, user: CurrentUser, session: SessionDep, ctx: ContextDep,
                     address: ClientAddress, idem: IdempotencyDep) -> Response:
     """A guardian reports a problem of their child: 201 ``recibida`` with its folio and first-response deadline."""
-    with _errors(session):
-        row = service.create(session, principal=user, data=body, tz=ctx.tz,
-                             deadline_hours=ctx.settings.incident_deadline_hours, ip=address)
-        out = service.incident_out(row, now=utcnow())
+    row = service.create(session, principal=user, data=body, tz=ctx.tz,
+                         deadline_hours=ctx.settings.incident_deadline_hours, ip=address)
+    out = service.incident_out(row, now=utcnow())
     return idem.respond(session, out, status=201)
 
 
@@ -67,9 +40,8 @@ def list_incidents(user: CurrentUser, session: SessionDep, address: ClientAddres
                    patient_id: IdQuery = None, status: IncidentStatus | None = None,
                    category: IncidentCategory | None = None, unit_id: IdQuery = None) -> list[contract.Incident]:
     """Guardian: their children's; case desk: their units'; admin: all — newest first."""
-    with _errors(session):
-        rows = service.list_incidents(session, principal=user, patient_id=patient_id, status=status,
-                                      category=category, unit_id=unit_id)
+    rows = service.list_incidents(session, principal=user, patient_id=patient_id, status=status,
+                                  category=category, unit_id=unit_id)
     now = utcnow()
     out = [service.incident_out(r, now=now) for r in rows]
     service.audit_staff_read(session, user, "incident.list.read", "-", address,
@@ -82,8 +54,7 @@ def list_incidents(user: CurrentUser, session: SessionDep, address: ClientAddres
 def read_incident(incident_id: str, user: CurrentUser, session: SessionDep,
                   address: ClientAddress) -> contract.Incident:
     """One incident with its replies and photos."""
-    with _errors(session):
-        row = service.get(session, principal=user, incident_id=incident_id)
+    row = service.get(session, principal=user, incident_id=incident_id)
     out = service.incident_out(row, now=utcnow())
     service.audit_staff_read(session, user, "incident.read", row.id, address, {"patient_id": row.patient_id})
     session.commit()
@@ -94,9 +65,8 @@ def read_incident(incident_id: str, user: CurrentUser, session: SessionDep,
 def reply(incident_id: str, body: contract.ReplyCreate, user: CurrentUser, session: SessionDep,
           address: ClientAddress, idem: IdempotencyDep) -> Response:
     """Case desk of the incident's unit (or admin): ``en_atencion``; with ``resolves`` and a concrete answer ``atendida``."""
-    with _errors(session):
-        row = service.reply(session, principal=user, incident_id=incident_id, data=body, ip=address)
-        out = service.incident_out(row, now=utcnow())
+    row = service.reply(session, principal=user, incident_id=incident_id, data=body, ip=address)
+    out = service.incident_out(row, now=utcnow())
     return idem.respond(session, out, status=200)
 
 
@@ -104,9 +74,8 @@ def reply(incident_id: str, body: contract.ReplyCreate, user: CurrentUser, sessi
 def reopen(incident_id: str, body: contract.ReopenRequest, user: CurrentUser, session: SessionDep,
            address: ClientAddress, idem: IdempotencyDep) -> Response:
     """The child's guardian reopens an ``atendida`` incident with a reason: ``reabierta`` (else 409 not_resolved)."""
-    with _errors(session):
-        row = service.reopen(session, principal=user, incident_id=incident_id, data=body, ip=address)
-        out = service.incident_out(row, now=utcnow())
+    row = service.reopen(session, principal=user, incident_id=incident_id, data=body, ip=address)
+    out = service.incident_out(row, now=utcnow())
     return idem.respond(session, out, status=200)
 
 
@@ -153,11 +122,10 @@ def add_photo(incident_id: str, file: Annotated[UploadFile, File(description="A 
     """
     limit = ctx.settings.incident_photo_max_bytes
     data = file.file.read(limit + 1)
-    with _errors(session):
-        row = service.add_photo(session, principal=user, incident_id=incident_id, data=data,
-                                data_dir=ctx.settings.data_dir, max_bytes=limit,
-                                max_photos=ctx.settings.incident_max_photos, ip=address)
-        out = service.incident_out(row, now=utcnow())
+    row = service.add_photo(session, principal=user, incident_id=incident_id, data=data,
+                            data_dir=ctx.settings.data_dir, max_bytes=limit,
+                            max_photos=ctx.settings.incident_max_photos, ip=address)
+    out = service.incident_out(row, now=utcnow())
     return idem.respond(session, out, status=201)
 
 
@@ -169,9 +137,8 @@ router.include_router(_photos)
 def read_photo(incident_id: str, photo_id: str, user: CurrentUser, session: SessionDep, ctx: ContextDep,
                address: ClientAddress) -> Response:
     """A photo of an incident the caller may see."""
-    with _errors(session):
-        data, content_type = service.read_photo(session, principal=user, incident_id=incident_id,
-                                                photo_id=photo_id, data_dir=ctx.settings.data_dir, ip=address)
+    data, content_type = service.read_photo(session, principal=user, incident_id=incident_id,
+                                            photo_id=photo_id, data_dir=ctx.settings.data_dir, ip=address)
     session.commit()
     return Response(content=data, media_type=content_type,
                     headers={"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"})
@@ -183,9 +150,8 @@ WeekQuery = Annotated[str, Query(max_length=20, description="The Monday (Mexico 
 
 
 def _figures(week: str, user: CurrentUser, session: Session, ctx: ContextDep, address: str) -> contract.WeeklyFigures:
-    with _errors(session):
-        monday = figures.parse_week(week)
-        out = figures.weekly(session, principal=user, monday=monday, tz=ctx.tz, now=utcnow(), ip=address)
+    monday = figures.parse_week(week)
+    out = figures.weekly(session, principal=user, monday=monday, tz=ctx.tz, now=utcnow(), ip=address)
     session.commit()
     return out
 

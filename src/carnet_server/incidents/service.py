@@ -1,13 +1,9 @@
 """Incidents: report, list, read, answer, reopen, photos (no HTTP here).
 
-    IncidentError
-     ├── IncidentNotFound    unknown incident, or one the caller may not see (same thing to them)
-     ├── PhotoNotFound       unknown photo of a visible incident
-     ├── NotAllowed          the caller's role may not do this (403)
-     ├── Invalid(code)       the request makes no sense (422)
-     ├── Conflict(code)      it clashes with the current state (409)
-     ├── TooLarge            a photo over the size limit (413)
-     └── Unsupported         not a JPEG or PNG (415)
+    IncidentNotFound(NotFound)    unknown incident, or one the caller may not see (same thing to them)
+    PhotoNotFound(NotFound)       unknown photo of a visible incident
+    and the kinds of domain_errors: NotAllowed (the caller's role), Invalid(code), Conflict(code),
+    TooLarge (a photo over the size limit), Unsupported (not a JPEG or PNG)
 
 Who sees what: a guardian the incidents of their linked children; case-desk
 staff those of the units they work for (the incident's unit); an admin all.
@@ -40,6 +36,7 @@ from carnet_contract.models import IncidentCategory, IncidentStatus, Role, SyncT
 from carnet_server import audit
 from carnet_server.auth.service import Principal
 from carnet_server.db import new_id, utcnow
+from carnet_server.domain_errors import Conflict, Invalid, NotAllowed, NotFound, TooLarge, Unsupported
 from carnet_server.files import write_private
 from carnet_server.incidents import deadlines
 from carnet_server.incidents.tables import Incident, IncidentFolioCounter, IncidentPhoto, IncidentReply
@@ -48,9 +45,8 @@ from carnet_server.patients.tables import GuardianPatient, MedicalUnit, UserUnit
 from carnet_server.sync import service as sync
 
 __all__ = [
-    "STAFF_LABEL", "Conflict", "IncidentError", "IncidentNotFound", "Invalid", "NotAllowed", "PhotoNotFound",
-    "TooLarge", "Unsupported", "add_photo", "create", "get", "incident_out", "list_incidents", "load_for_sync",
-    "next_folio", "read_photo", "reopen", "reply",
+    "STAFF_LABEL", "IncidentNotFound", "PhotoNotFound", "add_photo", "create", "get", "incident_out",
+    "list_incidents", "load_for_sync", "next_folio", "read_photo", "reopen", "reply",
 ]
 
 ID_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
@@ -63,42 +59,12 @@ READERS = frozenset({Role.GUARDIAN, Role.CASE_DESK, Role.ADMIN})
 MAX_PIXELS = 40_000_000
 
 
-class IncidentError(Exception):
-    pass
+class IncidentNotFound(NotFound):
+    code = "incident_not_found"
 
 
-class IncidentNotFound(IncidentError):
-    pass
-
-
-class PhotoNotFound(IncidentError):
-    pass
-
-
-class NotAllowed(IncidentError):
-    pass
-
-
-class TooLarge(IncidentError):
-    pass
-
-
-class Unsupported(IncidentError):
-    pass
-
-
-class Invalid(IncidentError):
-    def __init__(self, code: str, **params: object) -> None:
-        super().__init__(code)
-        self.code = code
-        self.params = params
-
-
-class Conflict(IncidentError):
-    def __init__(self, code: str, **params: object) -> None:
-        super().__init__(code)
-        self.code = code
-        self.params = params
+class PhotoNotFound(NotFound):
+    code = "photo_not_found"
 
 
 # ---- output ---------------------------------------------------------------------------
@@ -133,9 +99,6 @@ def load_for_sync(session: Session, ids: Sequence[str]) -> Mapping[str, dict[str
         for row in session.scalars(select(Incident).where(Incident.id.in_(ids[start:start + 500]))):
             out[row.id] = incident_out(row, now=now).model_dump(mode="json")
     return out
-
-
-sync.register_loader(SyncType.INCIDENT, load_for_sync)
 
 
 # ---- access -------------------------------------------------------------------------------
@@ -365,7 +328,7 @@ def add_photo(session: Session, *, principal: Principal, incident_id: str, data:
     if principal.role != Role.GUARDIAN:
         raise NotAllowed()
     if len(data) > max_bytes:
-        raise TooLarge()
+        raise TooLarge("photo_too_large")
     content_type = sniff(data)
     if content_type is None:
         raise Unsupported()

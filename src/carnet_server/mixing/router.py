@@ -3,13 +3,11 @@ and the staff's view of the delivery queue."""
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from carnet_contract import models as contract
@@ -17,7 +15,7 @@ from carnet_contract.models import MixingStatus
 from carnet_server.auth.deps import AdminOrPharmacy, ClientAddress, ContextDep, SessionDep
 from carnet_server.context import Context
 from carnet_server.db import utcnow
-from carnet_server.errors import ApiException, NotFound, mapped_errors
+from carnet_server.errors import ApiException
 from carnet_server.limits import write_limit
 from carnet_server.mixing import service
 from carnet_server.patients.service import cycle_out
@@ -35,32 +33,15 @@ class CallbackAnswer(BaseModel):
     status: MixingStatus
 
 
-def _http_error(exc: Exception) -> Exception:
-    if isinstance(exc, service.CycleNotFound):
-        return NotFound("cycle_not_found")
-    if isinstance(exc, service.NotConfirmable):
-        return ApiException(409, "cycle_not_confirmable")
-    if isinstance(exc, service.OrderNotFound):
-        return NotFound("mixing_order_not_found")
-    if isinstance(exc, service.ReplayedCallback):
-        return ApiException(401, "replayed_callback")
-    return exc
-
-
-def _errors(session: Session) -> AbstractContextManager[None]:
-    return mapped_errors(session, _http_error)
-
-
 @router.post("/cycles/{cycle_id}/confirm", response_model=contract.Cycle, responses=_ERRORS,
              dependencies=[write_limit("confirm", idempotent=False)])
 def confirm_cycle(cycle_id: str, request: Request, user: AdminOrPharmacy, session: SessionDep, ctx: ContextDep,
                   address: ClientAddress) -> contract.Cycle:
     """The hospital confirms a scheduled cycle: its mixture is ordered from the provider (``pendiente``
     until delivered). Confirming again answers the same cycle and orders nothing more."""
-    with _errors(session):
-        cycle, order = service.confirm_cycle(session, principal=user, cycle_id=cycle_id,
-                                             provider=ctx.settings.mixing_provider_name, ip=address)
-        out = cycle_out(cycle)
+    cycle, order = service.confirm_cycle(session, principal=user, cycle_id=cycle_id,
+                                         provider=ctx.settings.mixing_provider_name, ip=address)
+    out = cycle_out(cycle)
     worker = getattr(request.app.state, "mixing_worker", None)
     if order is not None and worker is not None:
         worker.wake()
@@ -69,18 +50,13 @@ def confirm_cycle(cycle_id: str, request: Request, user: AdminOrPharmacy, sessio
 
 def _receive_callback(ctx: Context, raw: bytes, signature: str | None) -> CallbackAnswer:
     settings = ctx.settings
-    try:
-        service.verify_signature(signature, raw, secret=service.mixing_secret(settings), now=utcnow(),
-                                 max_skew=settings.mixing_callback_max_skew_seconds)
-    except service.InvalidSignature as exc:
-        raise ApiException(401, "invalid_signature") from exc
-    except service.StaleSignature as exc:
-        raise ApiException(401, "stale_signature") from exc
+    service.verify_signature(signature, raw, secret=service.mixing_secret(settings), now=utcnow(),
+                             max_skew=settings.mixing_callback_max_skew_seconds)
     try:
         event = contract.MixingCallback.model_validate_json(raw)
     except ValidationError as exc:
         raise RequestValidationError([{**e, "loc": ("body", *e.get("loc", ()))} for e in exc.errors()]) from exc
-    with ctx.sessions() as session, _errors(session):
+    with ctx.sessions() as session:
         result = service.apply_callback(session, event=event)
     return CallbackAnswer(applied=result.applied, status=result.status)
 
@@ -109,6 +85,5 @@ def list_orders(user: AdminOrPharmacy, session: SessionDep, address: ClientAddre
                 limit: Annotated[int, Query(ge=1, le=500)] = 200) -> list[contract.MixingOrderState]:
     """Mixing orders of the caller's units (admin: all), newest first: ``pending=true`` lists those not yet
     delivered to the provider, with their attempts and last error."""
-    with _errors(session):
-        return service.list_orders(session, principal=user, status=status, pending=pending, limit=limit,
-                                   ip=address)
+    return service.list_orders(session, principal=user, status=status, pending=pending, limit=limit,
+                               ip=address)

@@ -1,12 +1,12 @@
 """Mixing orders: confirm a cycle (which creates its order), the provider's signed callbacks,
 and the staff's view of the queue (no HTTP here).
 
-    CycleNotFound       unknown cycle, or one of a patient the caller may not see
-    NotConfirmable      the cycle is not ``programado``
-    OrderNotFound       a callback for an order we never made
-    InvalidSignature    a callback without a genuine ``X-Carnet-Signature``
-    StaleSignature      a genuine signature whose timestamp is too far from our clock
-    ReplayedCallback    an event id already received
+    CycleNotFound(NotFound)                unknown cycle, or one of a patient the caller may not see
+    NotConfirmable(Conflict)               the cycle is not ``programado``
+    OrderNotFound(NotFound)                a callback for an order we never made
+    InvalidSignature(Unauthenticated)      a callback without a genuine ``X-Carnet-Signature``
+    StaleSignature(Unauthenticated)        a genuine signature whose timestamp is too far from our clock
+    ReplayedCallback(Unauthenticated)      an event id already received
 
 Statuses only move forward: pendiente < solicitada < en_preparacion < lista <
 entregada; ``rechazada`` ends an order from any state before ``entregada``.
@@ -33,6 +33,7 @@ from carnet_contract.models import CycleStatus, MixingStatus, Role
 from carnet_server import audit
 from carnet_server.auth.service import Principal
 from carnet_server.db import new_id, utcnow
+from carnet_server.domain_errors import Conflict, NotFound, Unauthenticated
 from carnet_server.files import read_or_create_secret
 from carnet_server.mixing.tables import MixingCallbackEvent, MixingOrder
 from carnet_server.patients.service import PatientNotFound, touch_cycle, unit_out, units_of, visible_patient
@@ -72,28 +73,28 @@ _RANK = {
 _TERMINAL = frozenset({MixingStatus.ENTREGADA, MixingStatus.RECHAZADA})
 
 
-class CycleNotFound(Exception):
-    pass
+class CycleNotFound(NotFound):
+    code = "cycle_not_found"
 
 
-class NotConfirmable(Exception):
-    pass
+class NotConfirmable(Conflict):
+    code = "cycle_not_confirmable"
 
 
-class OrderNotFound(Exception):
-    pass
+class OrderNotFound(NotFound):
+    code = "mixing_order_not_found"
 
 
-class InvalidSignature(Exception):
-    pass
+class InvalidSignature(Unauthenticated):
+    code = "invalid_signature"
 
 
-class StaleSignature(Exception):
-    pass
+class StaleSignature(Unauthenticated):
+    code = "stale_signature"
 
 
-class ReplayedCallback(Exception):
-    pass
+class ReplayedCallback(Unauthenticated):
+    code = "replayed_callback"
 
 
 # ---- the shared secret and signatures --------------------------------------------

@@ -6,7 +6,6 @@ from fastapi import APIRouter
 
 from carnet_contract import models as contract
 from carnet_server.auth.deps import ClientAddress, ContextDep, CurrentUser, SessionDep
-from carnet_server.errors import NotFound
 from carnet_server.patients import service
 
 router = APIRouter(prefix="/api/v1", tags=["patients"])
@@ -18,7 +17,4 @@ _NOT_FOUND = {404: {"model": contract.ErrorBody}, 401: {"model": contract.ErrorB
 def read_carnet(patient_id: str, user: CurrentUser, session: SessionDep, ctx: ContextDep,
                 address: ClientAddress) -> contract.Carnet:
     """The child's carnet with its signed QR."""
-    try:
-        return service.get_carnet(session, ctx=ctx, principal=user, patient_id=patient_id, ip=address)
-    except service.PatientNotFound as exc:
-        raise NotFound("patient_not_found") from exc
+    return service.get_carnet(session, ctx=ctx, principal=user, patient_id=patient_id, ip=address)

@@ -1,6 +1,6 @@
 """Who may see which patient, the carnet, and its QR token (no HTTP here).
 
-    PatientNotFound    unknown id, or a patient the caller may not see (same thing to them)
+    PatientNotFound(NotFound)    unknown id, or a patient the caller may not see (same thing to them)
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from carnet_server import audit
 from carnet_server.auth.service import Principal
 from carnet_server.context import Context
 from carnet_server.db import utcnow
+from carnet_server.domain_errors import NotFound
 from carnet_server.patients.tables import (
     Cycle,
     Diagnosis,
@@ -39,6 +40,7 @@ __all__ = [
     "cycle_out",
     "due_cycles",
     "get_carnet",
+    "load_cycles_for_sync",
     "patients_of_guardian",
     "revoke_qr_tokens",
     "touch_cycle",
@@ -51,8 +53,8 @@ MAX_DUE_CYCLES = 2
 STAFF_ROLES = frozenset({Role.PHARMACY, Role.BLOOD_BANK, Role.CASE_DESK})
 
 
-class PatientNotFound(Exception):
-    pass
+class PatientNotFound(NotFound):
+    code = "patient_not_found"
 
 
 def unit_out(unit: MedicalUnit) -> contract.Unit:
@@ -78,13 +80,11 @@ def touch_cycle(session: Session, cycle: Cycle) -> None:
     sync.touch(session, type=SyncType.CYCLE, record_id=cycle.id, patient_id=cycle.patient_id)
 
 
-def _load_cycles_for_sync(session: Session, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+def load_cycles_for_sync(session: Session, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Sync loader: the cycles with these ids, as the carnet's ``Cycle`` JSON."""
     rows = list(session.scalars(select(Cycle).where(Cycle.id.in_(ids))))
     dispensed = dispensed_at_of(session, [c.id for c in rows])
     return {c.id: cycle_out(c, dispensed_at=dispensed.get(c.id)).model_dump(mode="json") for c in rows}
-
-
-sync.register_loader(SyncType.CYCLE, _load_cycles_for_sync)
 
 
 def patients_of_guardian(session: Session, *, user_id: str) -> list[Patient]:

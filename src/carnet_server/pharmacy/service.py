@@ -1,13 +1,15 @@
 """The pharmacy counter (no HTTP here): the offline trust bundle, dispensing a cycle once, revoking QR tokens.
 
-    PharmacyError                       refusals of a dispensation (the router audits them)
-     ├── TokenRefused(reason)           the QR does not verify: token_invalid / token_expired / token_revoked
-     ├── NotYourUnit                    the child belongs to a unit the pharmacy user does not work for
-     ├── CycleNotInToken                the cycle is not one of the token's ``cyc`` cycles
-     ├── BadItems(code, names)          unknown_item / duplicate_item
-     ├── NotDispensable                 the cycle is no longer ``programado``
-     └── AlreadyDispensed(first)        the cycle was dispensed before (who, when)
-    NotAllowed                          wrong role (revocation)
+    PharmacyError                       refusals of a dispensation (the router audits them), each of a kind:
+     ├── TokenRefused(reason)           Invalid: the QR does not verify — token_invalid (with the verifier's
+     │                                  reason) / token_expired / token_revoked
+     ├── NotYourUnit                    NotFound: the child belongs to a unit the pharmacy user does not work for
+     ├── CycleNotInToken                Invalid: the cycle is not one of the token's ``cyc`` cycles
+     ├── BadItems(code, names)          Invalid: unknown_item / duplicate_item
+     ├── NotDispensable                 Conflict: the cycle is no longer ``programado``
+     └── AlreadyDispensed(first)        Conflict: the cycle was dispensed before (who, when; ``details``
+                                        carry the first dispensation)
+    NotAllowed (domain_errors)          wrong role (revocation)
     PatientNotFound (patients.service)  a child the caller may not see
 
 Who may do what:
@@ -37,6 +39,7 @@ from carnet_server import audit
 from carnet_server.auth.service import Principal
 from carnet_server.context import Context
 from carnet_server.db import utcnow
+from carnet_server.domain_errors import Conflict, DomainError, Invalid, NotAllowed, NotFound, Reason
 from carnet_server.patients.service import (
     PatientNotFound,
     due_cycles,
@@ -53,7 +56,6 @@ __all__ = [
     "AlreadyDispensed",
     "BadItems",
     "CycleNotInToken",
-    "NotAllowed",
     "NotDispensable",
     "NotYourUnit",
     "PharmacyError",
@@ -66,54 +68,53 @@ __all__ = [
 ]
 
 
-class PharmacyError(Exception):
+class PharmacyError(DomainError):
     """A refused dispensation; ``patient_id`` and ``jti`` when the token said them (for the audit)."""
 
     code = "pharmacy_error"
 
-    def __init__(self, *, patient_id: str | None = None, jti: str | None = None) -> None:
-        super().__init__(self.code)
+    def __init__(self, code: str | None = None, /, *, patient_id: str | None = None, jti: str | None = None,
+                 **params: object) -> None:
+        super().__init__(code, **params)
         self.patient_id = patient_id
         self.jti = jti
 
 
-class TokenRefused(PharmacyError):
+class TokenRefused(PharmacyError, Invalid):
     def __init__(self, reason: VerifyReason, *, jti: str | None = None) -> None:
-        super().__init__(jti=jti)
-        self.reason = reason
-        self.code = {VerifyReason.EXPIRED: "token_expired", VerifyReason.REVOKED: "token_revoked"}.get(
+        code = {VerifyReason.EXPIRED: "token_expired", VerifyReason.REVOKED: "token_revoked"}.get(
             reason, "token_invalid")
+        super().__init__(code, jti=jti)
+        self.reason = reason
+        if code == "token_invalid":  # the verifier's reason, as code and words
+            self.reasons = (Reason(reason.value, message_key=f"verify.{reason.value}"),)
 
 
-class NotYourUnit(PharmacyError):
+class NotYourUnit(PharmacyError, NotFound):
     code = "patient_not_found"
 
 
-class CycleNotInToken(PharmacyError):
+class CycleNotInToken(PharmacyError, Invalid):
     code = "cycle_not_in_token"
 
 
-class BadItems(PharmacyError):
+class BadItems(PharmacyError, Invalid):
     def __init__(self, code: str, names: Sequence[str], **ids: str | None) -> None:
-        super().__init__(**ids)
-        self.code = code
+        super().__init__(code, items=", ".join(names), **ids)
         self.names = list(names)
 
 
-class NotDispensable(PharmacyError):
+class NotDispensable(PharmacyError, Conflict):
     code = "cycle_not_dispensable"
 
 
-class AlreadyDispensed(PharmacyError):
+class AlreadyDispensed(PharmacyError, Conflict):
     code = "already_dispensed"
 
     def __init__(self, first: contract.Dispensation, **ids: str | None) -> None:
-        super().__init__(**ids)
+        super().__init__(number=first.cycle_number, who=first.dispensed_by, when=first.dispensed_at, **ids)
         self.first = first
-
-
-class NotAllowed(Exception):
-    pass
+        self.details = {"dispensation": first.model_dump(mode="json")}
 
 
 # ---- the trust bundle ------------------------------------------------------------------------------

@@ -31,16 +31,16 @@ from carnet_server.agenda.tables import Appointment
 from carnet_server.audit import AuditEntry
 from carnet_server.auth.service import Principal
 from carnet_server.auth.tables import AuthSession, User
-from carnet_server.bloodbank.service import booking_out
-from carnet_server.bloodbank.tables import Booking, Slot
+from carnet_server.blood_bank.service import booking_out
+from carnet_server.blood_bank.tables import Booking, Slot
 from carnet_server.db import utcnow
+from carnet_server.domain_errors import NotAllowed
 from carnet_server.incidents.service import incident_out
 from carnet_server.incidents.tables import Incident
 from carnet_server.patients.service import cycle_out, patients_of_guardian, unit_out
 from carnet_server.patients.tables import Cycle, Diagnosis, Patient, Protocol, QrToken
 from carnet_server.pharmacy.ledger import dispensed_at_of
 from carnet_server.pharmacy.tables import Dispensation
-from carnet_server.privacy.service import NotAllowed
 from carnet_server.privacy.tables import AccountClosureRequest, PrivacyAcceptance
 from carnet_server.sync.tables import SyncState
 

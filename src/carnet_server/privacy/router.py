@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.routing import APIRoute, iter_route_contexts
-from sqlalchemy.orm import Session
 
 from carnet_contract import models as contract
 from carnet_contract.models import ClosureStatus, Role
@@ -17,7 +15,6 @@ from carnet_server.auth.deps import (
 )
 from carnet_server.auth.service import Principal
 from carnet_server.db import utcnow
-from carnet_server.errors import ApiException, Forbidden, NotFound, mapped_errors
 from carnet_server.limits import write_limit
 from carnet_server.privacy import export, notices, service
 
@@ -27,22 +24,6 @@ router = APIRouter(prefix="/api/v1/privacy", tags=["privacy"])
 
 _ERRORS = {code: {"model": contract.ErrorBody} for code in (401, 403, 404, 409, 422)}
 AdminUser = Annotated[Principal, Depends(require_role(Role.ADMIN))]
-
-
-def _http_error(exc: Exception) -> Exception:
-    if isinstance(exc, service.NotAllowed):
-        return Forbidden()
-    if isinstance(exc, service.VersionOutdated):
-        return ApiException(409, "privacy_version_outdated")
-    if isinstance(exc, service.ClosureNotFound):
-        return NotFound("closure_request_not_found")
-    if isinstance(exc, service.ClosureNotOpen):
-        return ApiException(409, "closure_request_not_open")
-    return exc
-
-
-def _errors(session: Session) -> AbstractContextManager[None]:
-    return mapped_errors(session, _http_error)
 
 
 @router.get("/notice", response_model=contract.PrivacyNotice)
@@ -58,17 +39,15 @@ def read_notice(ctx: ContextDep, lang: LangDep, response: Response) -> contract.
 def accept_notice(body: contract.PrivacyAcceptanceCreate, user: SignedInUser, session: SessionDep,
                   ctx: ContextDep, address: ClientAddress) -> contract.PrivacyStatus:
     """A guardian accepts the notice in force (409 ``privacy_version_outdated`` for another version)."""
-    with _errors(session):
-        return service.accept(session, principal=user, version=body.version,
-                              current_version=notices.current_version(ctx.settings), ip=address)
+    return service.accept(session, principal=user, version=body.version,
+                          current_version=notices.current_version(ctx.settings), ip=address)
 
 
 @router.get("/export", response_model=contract.FamilyExport, responses={**_ERRORS, 429: {"model": contract.ErrorBody}},
             dependencies=[write_limit("privacy_exports", idempotent=False)])
 def export_family(user: CurrentUser, session: SessionDep, ctx: ContextDep, address: ClientAddress) -> Response:
     """Everything held about the guardian's account and children, as a JSON file to keep."""
-    with _errors(session):
-        data = export.family_export(session, principal=user, ip=address, now=utcnow())
+    data = export.family_export(session, principal=user, ip=address, now=utcnow())
     filename = f"carnet-mis-datos-{ctx.today(data.generated_at).isoformat()}.json"
     return Response(content=data.model_dump_json(indent=1), media_type="application/json",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"',
@@ -82,8 +61,7 @@ def export_family(user: CurrentUser, session: SessionDep, ctx: ContextDep, addre
 def request_closure(body: contract.ClosureRequestCreate, user: SignedInUser, session: SessionDep,
                     address: ClientAddress, response: Response) -> contract.ClosureRequest:
     """A guardian asks for the account to be closed: 201; while one is open, 200 with that one."""
-    with _errors(session):
-        row, created = service.request_closure(session, principal=user, reason=body.reason, ip=address)
+    row, created = service.request_closure(session, principal=user, reason=body.reason, ip=address)
     if not created:
         response.status_code = 200
     return service.closure_out(row)
@@ -92,16 +70,14 @@ def request_closure(body: contract.ClosureRequestCreate, user: SignedInUser, ses
 @router.post("/closure-request/cancel", response_model=contract.ClosureRequest, responses=_ERRORS)
 def cancel_closure(user: SignedInUser, session: SessionDep, address: ClientAddress) -> contract.ClosureRequest:
     """The guardian withdraws the open request (404 ``closure_request_not_found`` when none is open)."""
-    with _errors(session):
-        return service.closure_out(service.cancel_closure(session, principal=user, ip=address))
+    return service.closure_out(service.cancel_closure(session, principal=user, ip=address))
 
 
 @router.get("/closure-requests", response_model=list[contract.StaffClosureRequest], responses=_ERRORS)
 def list_closures(user: AdminUser, session: SessionDep, status: ClosureStatus | None = None,
                   limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[contract.StaffClosureRequest]:
     """Admin: closure requests, oldest first, optionally of one status."""
-    with _errors(session):
-        return service.list_closures(session, principal=user, status=status, limit=limit)
+    return service.list_closures(session, principal=user, status=status, limit=limit)
 
 
 @router.post("/closure-requests/{closure_id}/close", response_model=contract.StaffClosureRequest,
@@ -109,8 +85,7 @@ def list_closures(user: AdminUser, session: SessionDep, status: ClosureStatus | 
 def close_account(closure_id: str, user: AdminUser, session: SessionDep,
                   address: ClientAddress) -> contract.StaffClosureRequest:
     """Admin: carry out an open request — the account is deactivated and every session ends (its data stay)."""
-    with _errors(session):
-        return service.close_account(session, principal=user, request_id=closure_id, ip=address)
+    return service.close_account(session, principal=user, request_id=closure_id, ip=address)
 
 
 def document_privacy_gate(app: Any) -> None:

@@ -1,10 +1,9 @@
 """Privacy: where a guardian stands with the notice, accepting it, and closing the account (no HTTP here).
 
-    PrivacyError
-     ├── NotAllowed          the caller's role may not do this (403)
-     ├── VersionOutdated     the version accepted is not the one in force (409)
-     ├── ClosureNotFound     no such closure request / none open (404)
-     └── ClosureNotOpen      the request was already withdrawn or carried out (409)
+    VersionOutdated(Conflict)    the version accepted is not the one in force
+    ClosureNotFound(NotFound)    no such closure request / none open
+    ClosureNotOpen(Conflict)     the request was already withdrawn or carried out
+    NotAllowed (domain_errors)   the caller's role may not do this
 
 Accepting records a ``privacy_acceptances`` row (once per user and version) and copies the version
 and time to ``users``, where authentication reads them for the gate (auth/deps.py). A guardian has
@@ -30,10 +29,11 @@ from carnet_server import audit
 from carnet_server.auth.service import Principal, revoke_all_sessions
 from carnet_server.auth.tables import User
 from carnet_server.db import utcnow
+from carnet_server.domain_errors import Conflict, NotAllowed, NotFound
 from carnet_server.privacy.tables import AccountClosureRequest, PrivacyAcceptance
 
 __all__ = [
-    "ClosureNotFound", "ClosureNotOpen", "NotAllowed", "PrivacyError", "VersionOutdated", "accept",
+    "ClosureNotFound", "ClosureNotOpen", "VersionOutdated", "accept",
     "cancel_closure", "close_account", "closure_out", "list_closures", "record_acceptance", "request_closure",
     "status_of",
 ]
@@ -42,24 +42,16 @@ ID_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 OPEN = ClosureStatus.SOLICITADA.value
 
 
-class PrivacyError(Exception):
-    pass
+class VersionOutdated(Conflict):
+    code = "privacy_version_outdated"
 
 
-class NotAllowed(PrivacyError):
-    pass
+class ClosureNotFound(NotFound):
+    code = "closure_request_not_found"
 
 
-class VersionOutdated(PrivacyError):
-    pass
-
-
-class ClosureNotFound(PrivacyError):
-    pass
-
-
-class ClosureNotOpen(PrivacyError):
-    pass
+class ClosureNotOpen(Conflict):
+    code = "closure_request_not_open"
 
 
 def closure_out(row: AccountClosureRequest) -> contract.ClosureRequest:

@@ -37,7 +37,7 @@ from sqlalchemy import func, select
 
 from carnet_server.agenda.tables import Appointment
 from carnet_server.auth.tables import User
-from carnet_server.bloodbank.tables import Booking, FolioCounter, Slot
+from carnet_server.blood_bank.tables import Booking, FolioCounter, Slot
 from carnet_server.context import Context
 from carnet_server.incidents.tables import Incident, IncidentFolioCounter, IncidentReply
 from carnet_server.patients.tables import Cycle, CycleDrug, Diagnosis, GuardianPatient, Patient, Protocol

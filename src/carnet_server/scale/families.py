@@ -15,7 +15,7 @@ from carnet_contract.models import (
 )
 from carnet_server.agenda.tables import Appointment
 from carnet_server.auth.tables import User
-from carnet_server.bloodbank.tables import BloodBank, SlotTemplate
+from carnet_server.blood_bank.tables import BloodBank, SlotTemplate
 from carnet_server.context import Context
 from carnet_server.incidents import deadlines
 from carnet_server.incidents.tables import Incident, IncidentReply
@@ -110,7 +110,7 @@ class Generator:
         self.booking_changes: list[tuple[str, str, str]] = []
         self.booking_folios: dict[int, int] = {}
         self.incident_folios: dict[int, int] = {}
-        from carnet_server.bloodbank.eligibility import questions
+        from carnet_server.blood_bank.eligibility import questions
 
         self.answers = {q.id: q.eligible_answer for q in questions()}
         # One argon2 hash for every generated account (argon2 is slow on purpose); its salt is seeded too.

@@ -5,18 +5,26 @@ from __future__ import annotations
 import hashlib
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from carnet_contract import models as contract
 from carnet_contract.models import Role
 from carnet_server.auth.deps import ContextDep, SessionDep, require_role
 from carnet_server.auth.service import Principal
-from carnet_server.errors import ApiException
 from carnet_server.sync import service
 
 router = APIRouter(prefix="/api/v1", tags=["sync"])
 
 Guardian = Annotated[Principal, Depends(require_role(Role.GUARDIAN))]
+
+
+def get_registry(request: Request) -> service.SyncRegistry:
+    """The app's sync loaders (registered by ``create_app``)."""
+    registry: service.SyncRegistry = request.app.state.sync_registry
+    return registry
+
+
+RegistryDep = Annotated[service.SyncRegistry, Depends(get_registry)]
 _ERRORS = {code: {"model": contract.ErrorBody} for code in (401, 403, 422)}
 
 
@@ -41,15 +49,13 @@ def read_changes(
     user: Guardian,
     session: SessionDep,
     ctx: ContextDep,
+    registry: RegistryDep,
     cursor: Annotated[str, Query(max_length=service.MAX_CURSOR_LENGTH)] = "",
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     if_none_match: Annotated[str | None, Header(max_length=1024)] = None,
 ) -> Response:
     """Changes to the caller's children after ``cursor``; 304 when the ETag still matches."""
-    try:
-        page = service.page(session, ctx=ctx, user_id=user.id, cursor=cursor, limit=limit)
-    except service.InvalidCursor as exc:
-        raise ApiException(422, "invalid_cursor") from exc
+    page = service.page(session, ctx=ctx, registry=registry, user_id=user.id, cursor=cursor, limit=limit)
     body = page.model_dump_json().encode("utf-8")
     headers = {"ETag": etag_of(body), "Cache-Control": "private, no-cache"}
     if etag_matches(if_none_match, headers["ETag"]):

@@ -1,6 +1,10 @@
 """The change sequence and the sync pages (no HTTP here).
 
-    InvalidCursor      malformed, forged, or another user's cursor
+    InvalidCursor(Invalid)      malformed, forged, or another user's cursor
+
+Which records a page carries is up to a :class:`SyncRegistry`: one loader per
+record type of the contract (``SyncType``), registered by ``create_app`` — a
+domain module registers nothing when imported.
 
 Every write to a synced record calls :func:`touch` (or :func:`touch_many`) in
 the writing transaction. It takes the next number from the single-row
@@ -34,6 +38,7 @@ from sqlalchemy.orm import Session
 from carnet_contract import models as contract
 from carnet_contract.models import SyncType
 from carnet_server.context import Context
+from carnet_server.domain_errors import Invalid
 from carnet_server.patients.tables import GuardianPatient
 from carnet_server.sync.tables import SyncCounter, SyncState
 
@@ -41,11 +46,11 @@ __all__ = [
     "Cursor",
     "InvalidCursor",
     "Loader",
+    "SyncRegistry",
     "decode_cursor",
     "encode_cursor",
     "linked_patient_ids",
     "page",
-    "register_loader",
     "touch",
     "touch_many",
 ]
@@ -58,16 +63,37 @@ _CHUNK = 500
 
 #: Batch loader of one record type: ids → the record's response model as JSON-ready dicts.
 Loader = Callable[[Session, Sequence[str]], Mapping[str, dict[str, Any]]]
-_LOADERS: dict[str, Loader] = {}
 
 
-class InvalidCursor(Exception):
-    pass
+class InvalidCursor(Invalid):
+    code = "invalid_cursor"
 
 
-def register_loader(sync_type: SyncType, loader: Loader) -> None:
-    """Make ``sync_type`` records appear in sync pages (each domain registers its own)."""
-    _LOADERS[sync_type.value] = loader
+class SyncRegistry:
+    """The loader of each synced record type (one per app, filled by ``create_app``)."""
+
+    def __init__(self) -> None:
+        self._loaders: dict[str, Loader] = {}
+
+    def register(self, sync_type: SyncType | str, loader: Loader) -> None:
+        """Make ``sync_type`` records appear in sync pages; a type the contract does not know, or a second
+        loader for one, is a ValueError."""
+        name = SyncType(sync_type).value
+        if name in self._loaders:
+            raise ValueError(f"sync type {name!r} already has a loader")
+        self._loaders[name] = loader
+
+    def types(self) -> set[str]:
+        return set(self._loaders)
+
+    def check_complete(self) -> None:
+        """Every record type of the contract has its loader (else RuntimeError, naming the missing ones)."""
+        missing = sorted({t.value for t in SyncType} - self._loaders.keys())
+        if missing:
+            raise RuntimeError(f"no sync loader for {', '.join(missing)}")
+
+    def loaders(self) -> Mapping[str, Loader]:
+        return dict(self._loaders)
 
 
 # ---- writing ------------------------------------------------------------------
@@ -182,8 +208,10 @@ def linked_patient_ids(session: Session, *, user_id: str) -> list[str]:
     return sorted(session.scalars(select(GuardianPatient.patient_id).where(GuardianPatient.user_id == user_id)))
 
 
-def page(session: Session, *, ctx: Context, user_id: str, cursor: str, limit: int) -> contract.SyncPage:
-    """The changes after ``cursor`` to the caller's children, in seq order (``limit`` at most)."""
+def page(session: Session, *, ctx: Context, registry: SyncRegistry, user_id: str, cursor: str,
+         limit: int) -> contract.SyncPage:
+    """The changes after ``cursor`` to the caller's children, in seq order (``limit`` at most); records of a
+    type without a loader in ``registry`` are left out."""
     patient_ids = linked_patient_ids(session, user_id=user_id)
     links = links_hash(patient_ids)
     after, reset = 0, False
@@ -204,14 +232,15 @@ def page(session: Session, *, ctx: Context, user_id: str, cursor: str, limit: in
     )
     has_more = len(rows) > limit
     rows = rows[:limit]
+    loaders = registry.loaders()
     data: dict[str, Mapping[str, dict[str, Any]]] = {}
-    for sync_type, loader in _LOADERS.items():
+    for sync_type, loader in loaders.items():
         ids = [r.record_id for r in rows if r.type == sync_type and not r.deleted]
         if ids:
             data[sync_type] = loader(session, ids)
     changes: list[contract.SyncChange] = []
     for row in rows:
-        if row.type not in _LOADERS:
+        if row.type not in loaders:
             continue
         record = None if row.deleted else data.get(row.type, {}).get(row.record_id)
         changes.append(contract.SyncChange(type=row.type, id=row.record_id,

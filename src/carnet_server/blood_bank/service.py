@@ -1,12 +1,10 @@
 """Blood banks and their slots: who may see and run which, slots made from templates (no HTTP here).
 
-    BloodBankError
-     ├── BankNotFound        unknown bank, or one the staff member does not work for
-     ├── SlotNotFound        unknown slot (or not of that bank)
-     ├── BookingNotFound     unknown booking, or one the caller may not see
-     ├── NotAllowed          the caller's role may not do this (403)
-     ├── Invalid(code)       the request makes no sense (422)
-     └── Conflict(code)      it clashes with the current state (409)
+    BankNotFound(NotFound)       unknown bank, or one the staff member does not work for
+    SlotNotFound(NotFound)       unknown slot (or not of that bank)
+    BookingNotFound(NotFound)    unknown booking, or one the caller may not see
+    NotEligible(Invalid)         the donor may not give blood now: every reason (bookings.py)
+    and the kinds of domain_errors: NotAllowed (the caller's role), Invalid(code), Conflict(code)
 
 Writes do not commit: the route commits. Slots are made lazily: reading a
 day's slots inserts the missing ones from the bank's active weekly templates
@@ -30,13 +28,14 @@ from carnet_contract import models as contract
 from carnet_contract.models import Role
 from carnet_server import audit
 from carnet_server.auth.service import Principal
-from carnet_server.bloodbank.tables import BloodBank, Booking, Slot, SlotTemplate
+from carnet_server.blood_bank.tables import BloodBank, Booking, Slot, SlotTemplate
 from carnet_server.db import new_id
+from carnet_server.domain_errors import Conflict, Invalid, NotAllowed, NotFound
 from carnet_server.patients.service import unit_out
 from carnet_server.patients.tables import UserUnit
 
 __all__ = [
-    "BankNotFound", "BloodBankError", "BookingNotFound", "Conflict", "Invalid", "NotAllowed", "SlotNotFound",
+    "BankNotFound", "BookingNotFound", "SlotNotFound",
     "bank_out", "booking_out", "day_bounds", "list_banks", "read_day", "slot_out", "staff_bank", "update_slot",
 ]
 
@@ -44,38 +43,16 @@ UTC = ZoneInfo("UTC")
 ID_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
-class BloodBankError(Exception):
-    pass
+class BankNotFound(NotFound):
+    code = "blood_bank_not_found"
 
 
-class BankNotFound(BloodBankError):
-    pass
+class SlotNotFound(NotFound):
+    code = "slot_not_found"
 
 
-class SlotNotFound(BloodBankError):
-    pass
-
-
-class BookingNotFound(BloodBankError):
-    pass
-
-
-class NotAllowed(BloodBankError):
-    pass
-
-
-class Invalid(BloodBankError):
-    def __init__(self, code: str, **params: object) -> None:
-        super().__init__(code)
-        self.code = code
-        self.params = params
-
-
-class Conflict(BloodBankError):
-    def __init__(self, code: str, **params: object) -> None:
-        super().__init__(code)
-        self.code = code
-        self.params = params
+class BookingNotFound(NotFound):
+    code = "booking_not_found"
 
 
 # ---- output ---------------------------------------------------------------------------

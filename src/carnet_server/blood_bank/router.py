@@ -2,52 +2,23 @@
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from sqlalchemy.orm import Session
 
 from carnet_contract import models as contract
 from carnet_contract.models import BookingStatus
 from carnet_server.agenda import service as agenda
 from carnet_server.auth.deps import ClientAddress, ContextDep, CurrentUser, LangDep, SessionDep
-from carnet_server.bloodbank import bookings, eligibility, service
+from carnet_server.blood_bank import bookings, eligibility, service
 from carnet_server.db import utcnow
-from carnet_server.errors import ApiException, Forbidden, NotFound, mapped_errors
 from carnet_server.idempotency.deps import IdempotencyDep
 from carnet_server.limits import write_limit
-from carnet_server.patients.service import PatientNotFound
 
 router = APIRouter(prefix="/api/v1", tags=["blood bank"])
 
 _ERRORS = {code: {"model": contract.ErrorBody} for code in (401, 403, 404, 409, 422)}
 DateQuery = Annotated[str, Query(max_length=40, description="A local (America/Mexico_City) date, YYYY-MM-DD")]
-
-
-def _http_error(exc: Exception) -> Exception:
-    """A service error as the HTTP error it means (anything else unchanged)."""
-    if isinstance(exc, PatientNotFound):
-        return NotFound("patient_not_found")
-    if isinstance(exc, service.BankNotFound):
-        return NotFound("blood_bank_not_found")
-    if isinstance(exc, service.SlotNotFound):
-        return NotFound("slot_not_found")
-    if isinstance(exc, service.BookingNotFound):
-        return NotFound("booking_not_found")
-    if isinstance(exc, service.NotAllowed):
-        return Forbidden()
-    if isinstance(exc, bookings.NotEligible):
-        return ApiException(422, "donor_not_eligible", reasons=[(r.code, r.message) for r in exc.reasons])
-    if isinstance(exc, service.Invalid | agenda.Invalid):
-        return ApiException(422, exc.code, params=getattr(exc, "params", None))
-    if isinstance(exc, service.Conflict):
-        return ApiException(409, exc.code, params=exc.params)
-    return exc
-
-
-def _errors(session: Session) -> AbstractContextManager[None]:
-    return mapped_errors(session, _http_error)
 
 
 # ---- banks and slots ---------------------------------------------------------------------------
@@ -66,10 +37,9 @@ def list_slots(bank_id: str, date: DateQuery, _user: CurrentUser, session: Sessi
                ctx: ContextDep) -> list[contract.Slot]:
     """The bank's slots on a local day, today to 60 days ahead (made from the weekly templates)."""
     now = utcnow()
-    with _errors(session):
-        bank = service.get_bank(session, bank_id)
-        day = service.parse_day(date, today=ctx.today(now), days_ahead=ctx.settings.blood_bank_days_ahead)
-        slots = service.read_day(session, bank=bank, day=day, tz=ctx.tz)
+    bank = service.get_bank(session, bank_id)
+    day = service.parse_day(date, today=ctx.today(now), days_ahead=ctx.settings.blood_bank_days_ahead)
+    slots = service.read_day(session, bank=bank, day=day, tz=ctx.tz)
     session.commit()
     return [service.slot_out(s, now=now) for s in slots]
 
@@ -78,9 +48,8 @@ def list_slots(bank_id: str, date: DateQuery, _user: CurrentUser, session: Sessi
 def update_slot(bank_id: str, slot_id: str, body: contract.SlotUpdate, user: CurrentUser, session: SessionDep,
                 address: ClientAddress) -> contract.Slot:
     """Staff: change the capacity (not below the places held: 409) or close/reopen; bookings stay."""
-    with _errors(session):
-        slot = service.update_slot(session, principal=user, bank_id=bank_id, slot_id=slot_id, data=body,
-                                   ip=address)
+    slot = service.update_slot(session, principal=user, bank_id=bank_id, slot_id=slot_id, data=body,
+                               ip=address)
     out = service.slot_out(slot, now=utcnow())
     session.commit()
     return out
@@ -102,9 +71,8 @@ def questionnaire(_user: CurrentUser, lang: LangDep, response: Response) -> list
 def create_booking(body: contract.BookingCreate, user: CurrentUser, session: SessionDep, ctx: ContextDep,
                    address: ClientAddress, idem: IdempotencyDep) -> Response:
     """A guardian books a donor for their child: 201, or 422 donor_not_eligible with every reason, 409 slot_full."""
-    with _errors(session):
-        row = bookings.create(session, principal=user, data=body, tz=ctx.tz,
-                              daily_limit=ctx.settings.blood_bank_daily_limit, ip=address)
+    row = bookings.create(session, principal=user, data=body, tz=ctx.tz,
+                          daily_limit=ctx.settings.blood_bank_daily_limit, ip=address)
     return idem.respond(session, service.booking_out(row, now=utcnow()), status=201)
 
 
@@ -112,8 +80,7 @@ def create_booking(body: contract.BookingCreate, user: CurrentUser, session: Ses
 def list_bookings(user: CurrentUser, session: SessionDep,
                   patient_id: Annotated[str | None, Query(max_length=64)] = None) -> list[contract.Booking]:
     """A guardian's bookings (of one child with ``patient_id``), by slot time."""
-    with _errors(session):
-        rows = bookings.list_for_guardian(session, principal=user, patient_id=patient_id)
+    rows = bookings.list_for_guardian(session, principal=user, patient_id=patient_id)
     now = utcnow()
     out = [service.booking_out(r, now=now) for r in rows]
     session.rollback()
@@ -124,8 +91,7 @@ def list_bookings(user: CurrentUser, session: SessionDep,
 def read_booking(booking_id: str, user: CurrentUser, session: SessionDep,
                  address: ClientAddress) -> contract.Booking:
     """One booking (guardian of the child, the bank's staff, admin)."""
-    with _errors(session):
-        row = bookings.get(session, principal=user, booking_id=booking_id)
+    row = bookings.get(session, principal=user, booking_id=booking_id)
     out = service.booking_out(row, now=utcnow())
     if user.role != "guardian":
         service.audit_staff(session, user, "blood_bank.booking.read", "blood_bank_booking", row.id, address)
@@ -137,8 +103,7 @@ def read_booking(booking_id: str, user: CurrentUser, session: SessionDep,
 def cancel_booking(booking_id: str, user: CurrentUser, session: SessionDep, address: ClientAddress,
                    idem: IdempotencyDep) -> Response:
     """Cancel (guardian of the child, or the bank's staff): 200 ``cancelada``; the place returns."""
-    with _errors(session):
-        row = bookings.cancel(session, principal=user, booking_id=booking_id, ip=address)
+    row = bookings.cancel(session, principal=user, booking_id=booking_id, ip=address)
     return idem.respond(session, service.booking_out(row, now=utcnow()), status=200)
 
 
@@ -146,9 +111,8 @@ def cancel_booking(booking_id: str, user: CurrentUser, session: SessionDep, addr
 def reschedule_booking(booking_id: str, body: contract.RescheduleRequest, user: CurrentUser, session: SessionDep,
                        ctx: ContextDep, address: ClientAddress, idem: IdempotencyDep) -> Response:
     """Move to another slot: the new place is taken before the old one is freed; 409 slot_full changes nothing."""
-    with _errors(session):
-        row = bookings.reschedule(session, principal=user, booking_id=booking_id, slot_id=body.slot_id,
-                                  tz=ctx.tz, daily_limit=ctx.settings.blood_bank_daily_limit, ip=address)
+    row = bookings.reschedule(session, principal=user, booking_id=booking_id, slot_id=body.slot_id,
+                              tz=ctx.tz, daily_limit=ctx.settings.blood_bank_daily_limit, ip=address)
     return idem.respond(session, service.booking_out(row, now=utcnow()), status=200)
 
 
@@ -159,9 +123,8 @@ def reschedule_booking(booking_id: str, body: contract.RescheduleRequest, user: 
 def check_in(booking_id: str, user: CurrentUser, session: SessionDep, address: ClientAddress,
              idem: IdempotencyDep) -> Response:
     """Staff: the donor came — 200 ``asistio`` (only from ``confirmada``, else 409)."""
-    with _errors(session):
-        row = bookings.mark(session, principal=user, booking_id=booking_id, status=BookingStatus.ASISTIO,
-                            ip=address)
+    row = bookings.mark(session, principal=user, booking_id=booking_id, status=BookingStatus.ASISTIO,
+                        ip=address)
     return idem.respond(session, service.booking_out(row, now=utcnow()), status=200)
 
 
@@ -169,9 +132,8 @@ def check_in(booking_id: str, user: CurrentUser, session: SessionDep, address: C
 def no_show(booking_id: str, user: CurrentUser, session: SessionDep, address: ClientAddress,
             idem: IdempotencyDep) -> Response:
     """Staff: the donor did not come — 200 ``no_asistio`` (only from ``confirmada``, else 409)."""
-    with _errors(session):
-        row = bookings.mark(session, principal=user, booking_id=booking_id, status=BookingStatus.NO_ASISTIO,
-                            ip=address)
+    row = bookings.mark(session, principal=user, booking_id=booking_id, status=BookingStatus.NO_ASISTIO,
+                        ip=address)
     return idem.respond(session, service.booking_out(row, now=utcnow()), status=200)
 
 
@@ -180,9 +142,8 @@ def day_list(bank_id: str, date: DateQuery, user: CurrentUser, session: SessionD
              address: ClientAddress) -> list[contract.StaffBooking]:
     """Staff: the bank's bookings on a local day, by time (every status)."""
     now = utcnow()
-    with _errors(session):
-        day = service.parse_day(date, today=ctx.today(now), days_ahead=None)
-        rows = bookings.day_list(session, principal=user, bank_id=bank_id, day=day, tz=ctx.tz, ip=address)
+    day = service.parse_day(date, today=ctx.today(now), days_ahead=None)
+    rows = bookings.day_list(session, principal=user, bank_id=bank_id, day=day, tz=ctx.tz, ip=address)
     out = [contract.StaffBooking(**service.booking_out(b, now=now).model_dump(), patient_display_name=name)
            for b, name in rows]
     session.commit()
@@ -194,8 +155,7 @@ def donor_counts(bank_id: str, user: CurrentUser, session: SessionDep, ctx: Cont
                  start: Annotated[str | None, Query(alias="from", max_length=40)] = None,
                  end: Annotated[str | None, Query(alias="to", max_length=40)] = None) -> list[contract.DonorCount]:
     """Staff: per child, donors booked and donors who came at this bank in [from, to] (default: 200 days back)."""
-    with _errors(session):
-        lo, hi = agenda.resolve_range(start, end, tz=ctx.tz, now=utcnow())
-        out = bookings.donor_counts(session, principal=user, bank_id=bank_id, start=lo, end=hi, ip=address)
+    lo, hi = agenda.resolve_range(start, end, tz=ctx.tz, now=utcnow())
+    out = bookings.donor_counts(session, principal=user, bank_id=bank_id, start=lo, end=hi, ip=address)
     session.commit()
     return out

@@ -31,13 +31,13 @@ from carnet_contract import models as contract
 from carnet_contract.models import AppointmentKind, AppointmentStatus, BookingStatus, Role, SyncType
 from carnet_server.agenda import service as agenda
 from carnet_server.auth.service import Principal
-from carnet_server.bloodbank import eligibility
-from carnet_server.bloodbank.service import (
-    ID_RE, BloodBankError, BookingNotFound, Conflict, Invalid, NotAllowed, audit_staff, booking_out, day_bounds,
-    get_slot, staff_bank, works_at,
+from carnet_server.blood_bank import eligibility
+from carnet_server.blood_bank.service import (
+    ID_RE, BookingNotFound, audit_staff, booking_out, day_bounds, get_slot, staff_bank, works_at,
 )
-from carnet_server.bloodbank.tables import BloodBank, Booking, FolioCounter, Slot
+from carnet_server.blood_bank.tables import BloodBank, Booking, FolioCounter, Slot
 from carnet_server.db import utcnow
+from carnet_server.domain_errors import Conflict, Invalid, NotAllowed, Reason
 from carnet_server.patients.service import PatientNotFound, visible_patient
 from carnet_server.patients.tables import GuardianPatient, Patient
 from carnet_server.sync import service as sync
@@ -50,10 +50,14 @@ __all__ = [
 ACTIVE = BookingStatus.CONFIRMADA.value
 
 
-class NotEligible(BloodBankError):
+class NotEligible(Invalid):
+    """The donor may not give blood now; ``reasons``: every rule failed, in both languages."""
+
+    code = "donor_not_eligible"
+
     def __init__(self, reasons: Sequence[eligibility.Reason]) -> None:
-        super().__init__("donor_not_eligible")
-        self.reasons = list(reasons)
+        super().__init__()
+        self.reasons = tuple(Reason(r.code, messages=r.message) for r in reasons)
 
 
 def load_for_sync(session: Session, ids: Sequence[str]) -> Mapping[str, dict[str, Any]]:
@@ -64,9 +68,6 @@ def load_for_sync(session: Session, ids: Sequence[str]) -> Mapping[str, dict[str
         for row in session.scalars(select(Booking).where(Booking.id.in_(ids[start:start + 500]))):
             out[row.id] = booking_out(row, now=now).model_dump(mode="json")
     return out
-
-
-sync.register_loader(SyncType.BLOOD_BANK_BOOKING, load_for_sync)
 
 
 # ---- visibility -------------------------------------------------------------------------
