@@ -16,9 +16,9 @@ from carnet.state import ACCOUNT_SCREENS, Phase, Screen, Tab
 from carnet.store import default_data_dir
 from carnet.views import account as account_view
 from carnet.views import agenda as agenda_view
+from carnet.views import appointment as appointment_view
 from carnet.views import blood_bank as blood_bank_view
 from carnet.views import booking as booking_view
-from carnet.views import appointment as appointment_view
 from carnet.views import carnet as carnet_view
 from carnet.views import children as children_view
 from carnet.views import desk as desk_view

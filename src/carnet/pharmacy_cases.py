@@ -30,7 +30,7 @@ from carnet.pharmacy import (
     dispensed_text,
     is_stale,
 )
-from carnet.state import Phase, PharmacyUi, Screen
+from carnet.state import PharmacyUi, Phase, Screen
 
 if TYPE_CHECKING:
     from carnet.session import AppSession

@@ -43,8 +43,6 @@ from carnet import contract, qrtoken
 from carnet.account_cases import AccountCases
 from carnet.agenda import AgendaRepository
 from carnet.agenda_cases import AgendaCases
-from carnet.blood_bank import BookingRepository
-from carnet.blood_bank_cases import BloodBankCases
 from carnet.api import (
     ApiClient,
     ApiError,
@@ -55,10 +53,12 @@ from carnet.api import (
     ProtocolError,
     Tokens,
 )
+from carnet.blood_bank import BookingRepository
+from carnet.blood_bank_cases import BloodBankCases
 from carnet.config import AppConfig
+from carnet.i18n import Translator
 from carnet.incident_cases import DeskCases, IncidentCases
 from carnet.incidents import IncidentRepository
-from carnet.i18n import Translator
 from carnet.messages import describe_rejection, message_for
 from carnet.modes import enter_staff_mode, staff_back
 from carnet.outbox import Backoff, Outbox
@@ -66,9 +66,9 @@ from carnet.pharmacy_cases import PharmacyCases
 from carnet.privacy_cases import PrivacyCases
 from carnet.qr import render_qr
 from carnet.secret_store import SecretStore
+from carnet.staff_cases import StaffCases
 from carnet.state import AppState, CarnetRepository, Phase, Screen, Tab
 from carnet.store import OfflineStore, destroy_store, open_store
-from carnet.staff_cases import StaffCases
 from carnet.sync import SyncEngine
 
 __all__ = ["AppSession"]

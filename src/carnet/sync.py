@@ -54,8 +54,6 @@ from pydantic import ValidationError
 
 from carnet import contract
 from carnet.agenda import AgendaRepository, SyncPosition
-from carnet.blood_bank import BookingRepository
-from carnet.incidents import PHOTO_TYPE, IncidentRepository
 from carnet.api import (
     ApiError,
     AuthError,
@@ -70,6 +68,8 @@ from carnet.api import (
     ServerError,
     SyncAnswer,
 )
+from carnet.blood_bank import BookingRepository
+from carnet.incidents import PHOTO_TYPE, IncidentRepository
 from carnet.outbox import Backoff, Outbox, OutboxItem, OutboxState, WriteOp, is_local_id
 from carnet.state import CarnetRepository
 

@@ -114,7 +114,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from carnet_server.app import create_app
     from carnet_server.logs import log_config
-
     from carnet_server.signing import MAX_QR_URL_BYTES, qr_url_max_bytes
 
     _print_banner(settings, demo=args.demo)

@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from joserfc import jws
+from joserfc._rfc8037.jws_eddsa import EdDSAAlgorithm
 from joserfc.jwk import OKPKey
 from joserfc.jws import JWSRegistry
-from joserfc._rfc8037.jws_eddsa import EdDSAAlgorithm
 
 from carnet_server.files import write_private
 from carnet_server.settings import Settings

@@ -33,8 +33,18 @@ from carnet_server.agenda import service as agenda
 from carnet_server.auth.service import Principal
 from carnet_server.bloodbank import eligibility
 from carnet_server.bloodbank.service import (
-    ID_RE, BloodBankError, BookingNotFound, Conflict, Invalid, NotAllowed, audit_staff, booking_out, day_bounds,
-    get_slot, staff_bank, works_at,
+    ID_RE,
+    BloodBankError,
+    BookingNotFound,
+    Conflict,
+    Invalid,
+    NotAllowed,
+    audit_staff,
+    booking_out,
+    day_bounds,
+    get_slot,
+    staff_bank,
+    works_at,
 )
 from carnet_server.bloodbank.tables import BloodBank, Booking, FolioCounter, Slot
 from carnet_server.db import utcnow

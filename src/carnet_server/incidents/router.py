@@ -16,8 +16,8 @@ from carnet_server.auth.deps import ClientAddress, ContextDep, CurrentUser, Sess
 from carnet_server.db import utcnow
 from carnet_server.errors import ApiException, Forbidden, NotFound, mapped_errors
 from carnet_server.idempotency.deps import IdempotencyDep
-from carnet_server.limits import write_limit
 from carnet_server.incidents import figures, service
+from carnet_server.limits import write_limit
 from carnet_server.patients.service import PatientNotFound
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"])

@@ -12,7 +12,14 @@ from sqlalchemy.orm import Session
 from carnet import contract
 from carnet.contract import ClosureStatus, Role
 from carnet_server.auth.deps import (
-    ClientAddress, ContextDep, CurrentUser, LangDep, SessionDep, SignedInUser, dependency_calls, get_current_user,
+    ClientAddress,
+    ContextDep,
+    CurrentUser,
+    LangDep,
+    SessionDep,
+    SignedInUser,
+    dependency_calls,
+    get_current_user,
     require_role,
 )
 from carnet_server.auth.service import Principal

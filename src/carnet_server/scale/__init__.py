@@ -43,10 +43,15 @@ from carnet_server.incidents.tables import Incident, IncidentFolioCounter, Incid
 from carnet_server.patients.tables import Cycle, CycleDrug, Diagnosis, GuardianPatient, Patient, Protocol
 from carnet_server.privacy.tables import PrivacyAcceptance
 from carnet_server.scale.families import (
-    BATCH_PATIENTS, SCALE_PASSWORD, Batch, DatabaseNotEmpty, GenerationReport, Generator, guardian_username,
+    BATCH_PATIENTS,
+    SCALE_PASSWORD,
+    Batch,
+    DatabaseNotEmpty,
+    GenerationReport,
+    Generator,
+    guardian_username,
 )
 from carnet_server.scale.writer import Writer, analyze, set_counters, write_changes
-
 
 __all__ = ["SCALE_PASSWORD", "DatabaseNotEmpty", "GenerationReport", "generate", "guardian_username"]
 

@@ -10,8 +10,16 @@ from typing import Any
 from sqlalchemy import Table
 
 from carnet.contract import (
-    AppointmentKind, AppointmentSource, AppointmentStatus, BookingStatus, CycleStatus, IncidentStatus, MixingStatus,
-    Role, SyncType, UnitLevel,
+    AppointmentKind,
+    AppointmentSource,
+    AppointmentStatus,
+    BookingStatus,
+    CycleStatus,
+    IncidentStatus,
+    MixingStatus,
+    Role,
+    SyncType,
+    UnitLevel,
 )
 from carnet_server.agenda.tables import Appointment
 from carnet_server.auth.tables import User
@@ -20,13 +28,39 @@ from carnet_server.context import Context
 from carnet_server.incidents import deadlines
 from carnet_server.incidents.tables import Incident, IncidentReply
 from carnet_server.patients.tables import (
-    Cycle, CycleDrug, Diagnosis, GuardianPatient, MedicalUnit, Patient, Protocol, UserUnit, nss_check_digit,
+    Cycle,
+    CycleDrug,
+    Diagnosis,
+    GuardianPatient,
+    MedicalUnit,
+    Patient,
+    Protocol,
+    UserUnit,
+    nss_check_digit,
 )
 from carnet_server.privacy.notices import current_version
 from carnet_server.privacy.tables import PrivacyAcceptance
 from carnet_server.scale.catalogue import (
-    ADULT_MEN, ADULT_WOMEN, ANSWERS, BANK_INSTRUCTIONS, BOYS, DAY_HOSPITAL, DISEASE_WEIGHTS, DISEASES, FAMILY_ERRANDS,
-    GIRLS, IMAGING, INCIDENT_WEIGHTS, INCIDENTS, LAB, STATES, SURNAMES, Disease, local_time, make_curp, seeded_id,
+    ADULT_MEN,
+    ADULT_WOMEN,
+    ANSWERS,
+    BANK_INSTRUCTIONS,
+    BOYS,
+    DAY_HOSPITAL,
+    DISEASE_WEIGHTS,
+    DISEASES,
+    FAMILY_ERRANDS,
+    GIRLS,
+    IMAGING,
+    INCIDENT_WEIGHTS,
+    INCIDENTS,
+    LAB,
+    STATES,
+    SURNAMES,
+    Disease,
+    local_time,
+    make_curp,
+    seeded_id,
 )
 from carnet_server.scale.writer import Writer
 
