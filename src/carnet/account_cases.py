@@ -136,7 +136,7 @@ class AccountCases:
         self._redraw()
 
     async def _fetch_status(self) -> None:
-        s, ui = self._s, self._ui
+        s = self._s
         try:
             me = await s.api.me()
         except AuthError:

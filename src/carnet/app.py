@@ -157,7 +157,6 @@ class CarnetUI:
             return privacy_view.build_gate(state, tr, self.session.privacy)
         if not state.pharmacy_mode:
             self._pharmacy = None
-        agenda = self.session.agenda
         if state.screen is not Screen.APPOINTMENT_FORM:
             self._form = None
         if state.screen is not Screen.BOOKING_FORM:
@@ -185,7 +184,6 @@ class CarnetUI:
         if state.staff_mode:
             return staff_view.build(state, tr, self.session.staff, on_refresh=self._refresh,
                                     on_settings=self._settings)
-        blood_bank = self.session.blood_bank
         if state.screen not in (Screen.REPORT_FORM,):
             self._report_form = None
         if state.screen is not Screen.REPORT:

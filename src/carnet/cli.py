@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY") and sys.platform.startswith("linux"):
         os.environ.setdefault("FLET_FORCE_WEB_SERVER", "true")  # no display: don't try to open a browser
-    shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "") else args.host
+    shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "") else args.host  # noqa: S104 — compared, not bound
     print(f"Carnet app: http://{shown_host}:{args.port}", flush=True)
     ft.run(app_main, view=ft.AppView.WEB_BROWSER, host=args.host, port=args.port, no_cdn=True,
            assets_dir=str(assets_dir()))

@@ -542,7 +542,8 @@ _ES: dict[str, str] = {
     "ph_items": "Medicamentos que se entregan",
     "ph_no_items": "Marque al menos un medicamento.",
     "ph_register": "Registrar surtido",
-    "ph_confirm": "¿Registrar el surtido del ciclo {number} ({count} de {total} medicamentos)? Se registra una sola vez.",
+    "ph_confirm": "¿Registrar el surtido del ciclo {number} ({count} de {total} medicamentos)? "
+                  "Se registra una sola vez.",
     "ph_confirm_yes": "Sí, registrar",
     "ph_confirm_no": "Cancelar",
     "ph_sending": "Registrando…",

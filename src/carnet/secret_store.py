@@ -19,6 +19,7 @@ UI layer and passed in.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from abc import ABC, abstractmethod
@@ -96,10 +97,8 @@ class KeyringSecretStore(SecretStore):
     async def delete(self, key: str) -> None:
         import keyring.errors
 
-        try:
+        with contextlib.suppress(keyring.errors.PasswordDeleteError):  # already absent
             await asyncio.to_thread(self._backend.delete_password, self._service, key)
-        except keyring.errors.PasswordDeleteError:
-            pass  # already absent
 
 
 class SecureStorageLike(Protocol):

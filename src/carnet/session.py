@@ -30,6 +30,7 @@ after failures).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Callable
@@ -146,10 +147,8 @@ class AppSession:
         """Sync every ``sync_interval_seconds``, sooner when asked or when a retry is due (cancel to stop)."""
         wake = self._wake_event()
         while True:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=self._seconds_to_next_sync())
-            except TimeoutError:
-                pass
             wake.clear()
             if self.state.phase is Phase.READY:
                 await self.refresh()

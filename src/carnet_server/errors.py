@@ -151,7 +151,7 @@ def _reason(error_type: str) -> str:
         return "field.short"
     if error_type in ("string_too_long", "too_long"):
         return "field.long"
-    if error_type.endswith("_type") or error_type.endswith("_parsing"):
+    if error_type.endswith(("_type", "_parsing")):
         return "field.type"
     return "field.invalid"
 

@@ -58,8 +58,9 @@ class _EdDSA(EdDSAAlgorithm):
 
 
 class _QrRegistry(JWSRegistry):
-    algorithms = {ALG: _EdDSA()}
-    recommended = [ALG]
+    # joserfc's registry API: subclasses replace these class attributes, which its classmethods read
+    algorithms = {ALG: _EdDSA()}  # noqa: RUF012
+    recommended = [ALG]  # noqa: RUF012
 
 
 REGISTRY = _QrRegistry(algorithms=[ALG])

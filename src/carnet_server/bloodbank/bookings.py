@@ -53,8 +53,8 @@ from carnet_server.patients.tables import GuardianPatient, Patient
 from carnet_server.sync import service as sync
 
 __all__ = [
-    "NotEligible", "cancel", "next_folio", "create", "day_list", "donor_counts", "get", "list_for_guardian", "load_for_sync",
-    "mark", "reschedule",
+    "NotEligible", "cancel", "next_folio", "create", "day_list", "donor_counts", "get", "list_for_guardian",
+    "load_for_sync", "mark", "reschedule",
 ]
 
 ACTIVE = BookingStatus.CONFIRMADA.value
@@ -264,7 +264,8 @@ def reschedule(session: Session, *, principal: Principal, booking_id: str, slot_
     day = new.starts_at.astimezone(tz).date()
     donor = contract.DonorIn.model_construct(
         full_name=row.donor_full_name, phone=row.donor_phone, birth_date=row.donor_birth_date,
-        weight_kg=row.donor_weight_kg, sex=contract.DonorSex(row.donor_sex), last_donation_on=row.donor_last_donation_on)
+        weight_kg=row.donor_weight_kg, sex=contract.DonorSex(row.donor_sex),
+        last_donation_on=row.donor_last_donation_on)
     _eligible(donor, row.answers, on=day, today=now.astimezone(tz).date())
     _check_open(new, now)
     _lock_patient(session, row.patient_id)

@@ -231,5 +231,5 @@ def update_slot(session: Session, *, principal: Principal, bank_id: str, slot_id
         if result.rowcount == 0:  # type: ignore[attr-defined]
             raise Conflict("capacity_below_bookings", booked=slot.booked)
     audit_staff(session, principal, "blood_bank.slot.update", "slot", slot.id, ip,
-                {k: v for k, v in values.items()})
+                dict(values))
     return slot

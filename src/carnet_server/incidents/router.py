@@ -93,7 +93,8 @@ def read_incident(incident_id: str, user: CurrentUser, session: SessionDep,
 @router.post("/incidents/{incident_id}/responses", response_model=contract.Incident, responses=_ERRORS)
 def reply(incident_id: str, body: contract.ReplyCreate, user: CurrentUser, session: SessionDep,
           address: ClientAddress, idem: IdempotencyDep) -> Response:
-    """Case desk of the incident's unit (or admin): ``en_atencion``; with ``resolves`` and a concrete answer ``atendida``."""
+    """Case desk of the incident's unit (or admin): ``en_atencion``; with ``resolves`` and a concrete answer
+    ``atendida``."""
     with _errors(session):
         row = service.reply(session, principal=user, incident_id=incident_id, data=body, ip=address)
         out = service.incident_out(row, now=utcnow())

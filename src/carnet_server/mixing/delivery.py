@@ -225,7 +225,7 @@ class DeliveryWorker:
         return bool(self.ctx.settings.mixing_provider_url)
 
     def start(self) -> None:
-        global _warned_unconfigured
+        global _warned_unconfigured  # noqa: PLW0603 — warn once per process, not per instance
         service.mixing_secret(self.ctx.settings)  # made now (data dir, 0600) when not given
         if not self.configured:
             if not _warned_unconfigured:

@@ -54,7 +54,7 @@ T = TypeVar("T")
 def _by_patient(rows: Sequence[T]) -> dict[str, list[T]]:
     grouped: dict[str, list[T]] = defaultdict(list)
     for row in rows:
-        grouped[getattr(row, "patient_id")].append(row)
+        grouped[row.patient_id].append(row)
     return grouped
 
 

@@ -129,7 +129,7 @@ class Batch:
 
 class Generator:
     def __init__(self, ctx: Context, *, patients: int, seed: int, today: date) -> None:
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed)  # noqa: S311 — made-up test data, reproducible from the seed
         self.ctx = ctx
         self.tz = ctx.tz
         self.total = patients
@@ -165,9 +165,9 @@ class Generator:
             umae = number <= len(STATES) or rng.random() < 0.2
             name = (f"UMAE Hospital de Pediatría No. {number} {city}" if umae
                     else f"Hospital General de Zona No. {number} {city}")
-            unit = _Unit(id=seeded_id(rng), name=name, state_code=code, weight=5.0 if umae else 1.0, bank_id=seeded_id(rng),
-                         bank_name=f"Banco de Sangre, {name}", bank_address=f"Av. Principal {number * 10} s/n, {city}",
-                         case_desk_id=seeded_id(rng))
+            unit = _Unit(id=seeded_id(rng), name=name, state_code=code, weight=5.0 if umae else 1.0,
+                         bank_id=seeded_id(rng), bank_name=f"Banco de Sangre, {name}",
+                         bank_address=f"Av. Principal {number * 10} s/n, {city}", case_desk_id=seeded_id(rng))
             self.units.append(unit)
             unit_rows.append({"id": unit.id, "name": name, "level": (UnitLevel.UMAE if umae else
                                                                       UnitLevel.SEGUNDO_NIVEL).value, "state": state})
@@ -175,9 +175,9 @@ class Generator:
                               "address": unit.bank_address, "phone": "800 623 2323",
                               "instructions": BANK_INSTRUCTIONS})
             for weekday in range(6):
-                template_rows.append({"id": seeded_id(rng), "bank_id": unit.bank_id, "weekday": weekday, "start": time(7),
-                                      "end": time(9) if weekday == 5 else time(11), "slot_minutes": 30,
-                                      "capacity": 4, "active": True})
+                template_rows.append({"id": seeded_id(rng), "bank_id": unit.bank_id, "weekday": weekday,
+                                      "start": time(7), "end": time(9) if weekday == 5 else time(11),
+                                      "slot_minutes": 30, "capacity": 4, "active": True})
             staff_rows.append(self._user(unit.case_desk_id, f"casos{number:03d}", Role.CASE_DESK,
                                          f"Módulo de atención {number}"))
             links.append({"user_id": unit.case_desk_id, "unit_id": unit.id})
@@ -288,8 +288,8 @@ class Generator:
             regimen = disease.regimens[(number - 1) % len(disease.regimens)]
             for position, (name, dose, unit, route) in enumerate(regimen):
                 batch.add(CycleDrug.__table__, {  # type: ignore[arg-type]
-                    "id": seeded_id(rng), "cycle_id": cycle_id, "name": name, "dose": dose, "unit": unit, "route": route,
-                    "position": position})
+                    "id": seeded_id(rng), "cycle_id": cycle_id, "name": name, "dose": dose, "unit": unit,
+                    "route": route, "position": position})
                 self.report.cycle_drugs += 1
             batch.touch(SyncType.CYCLE, cycle_id, patient_id)
             out.append((cycle_id, day, status.value))

@@ -29,8 +29,8 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
     """RFC 9110 If-None-Match: weak comparison, lists and ``*``."""
     if not if_none_match:
         return False
-    for candidate in if_none_match.split(","):
-        candidate = candidate.strip()
+    for listed in if_none_match.split(","):
+        candidate = listed.strip()
         if candidate == "*" or candidate.removeprefix("W/") == etag:
             return True
     return False
