@@ -11,6 +11,7 @@ closure request) comes from ``/me``, cached with it on the phone, and is refresh
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -256,7 +257,7 @@ class AccountCases:
             return
         await self._closure(self._s.api.cancel_closure, confirm_done=False)
 
-    async def _closure(self, call, *, confirm_done: bool) -> None:  # type: ignore[no-untyped-def]
+    async def _closure(self, call: Callable[[], Awaitable[contract.ClosureRequest]], *, confirm_done: bool) -> None:
         s, ui = self._s, self._ui
         t = s.tr.t
         ui.closure_busy, ui.message, ui.error = True, None, None

@@ -121,11 +121,11 @@ class CarnetUI:
         """Phones: the share sheet (calendar apps import .ics). Web: a download. Desktop: a save dialog."""
         try:
             if _platform(self.page) in ("android", "ios"):
-                share = self.services.setdefault("share", ft.Share())
+                share: ft.Share = self.services.setdefault("share", ft.Share())
                 result = await share.share_files(
                     [ft.ShareFile.from_bytes(data, mime_type="text/calendar", name=name)])
                 return result.status != ft.ShareResultStatus.DISMISSED
-            picker = self.services.setdefault("file_picker", ft.FilePicker())
+            picker: ft.FilePicker = self.services.setdefault("file_picker", ft.FilePicker())
             path = await picker.save_file(file_name=name, src_bytes=data, file_type=ft.FilePickerFileType.CUSTOM,
                                           allowed_extensions=["ics"])
             return bool(self.page.web or path)
@@ -192,7 +192,7 @@ class CarnetUI:
             return self._build_reports()
         view = self._build_family()
         if state.screen in (Screen.CHILDREN, Screen.CARNET, Screen.AGENDA, Screen.BLOOD_BANK) \
-                and view.appbar is not None:
+                and isinstance(view.appbar, ft.AppBar):
             # "Reportar un problema" from every tab: first action of the app bar.
             view.appbar.actions = [incidents_view.report_action(tr, self._report), *(view.appbar.actions or [])]
         return view

@@ -112,7 +112,7 @@ class Backoff:
         self._rng = rng or random.Random()  # noqa: S311 — retry jitter, not a secret
 
     def ceiling(self, attempt: int) -> float:
-        return min(self.cap, self.base * 2 ** max(0, attempt - 1))
+        return min(self.cap, self.base * 2.0 ** max(0, attempt - 1))
 
     def delay(self, attempt: int, *, retry_after: float | None = None) -> float:
         ceiling = self.ceiling(attempt)

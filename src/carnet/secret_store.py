@@ -132,7 +132,7 @@ def keyring_backend_is_secure(backend: Any, *, allow_insecure: bool = False) -> 
     module = type(backend).__module__
     if module.startswith(_INSECURE_MODULES):
         return False
-    children = getattr(backend, "backends", None)
+    children = getattr(backend, "backends", None) or ()
     if type(backend).__name__ == "ChainerBackend":
         return bool(children) and all(keyring_backend_is_secure(b, allow_insecure=allow_insecure)
                                       for b in children)

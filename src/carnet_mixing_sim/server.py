@@ -307,7 +307,8 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
 
 def _read_secret(args: argparse.Namespace) -> bytes:
     if args.secret:
-        return args.secret.strip().encode("utf-8")
+        secret: str = args.secret
+        return secret.strip().encode("utf-8")
     if args.secret_file:
         return Path(args.secret_file).read_bytes().strip()
     env = os.environ.get("CARNET_MIXING_SECRET", "").strip()
