@@ -54,7 +54,7 @@ _ACTIVE = "active"
 
 class _EdDSA(EdDSAAlgorithm):
     # RFC 9864 prefers "Ed25519"; the phone and outside verifiers read "EdDSA" (RFC 8037).
-    security_warning = None
+    security_warning = ""  # none (joserfc warns when this is non-empty)
 
 
 class _QrRegistry(JWSRegistry):

@@ -94,7 +94,7 @@ def _at(day: date, hour: int, minute: int, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time(hour, minute), tzinfo=tz).astimezone(ZoneInfo("UTC"))
 
 
-def _status(day: date, today: date) -> S:
+def _status(day: date, today: date) -> AppointmentStatus:
     if day < today:
         return S.REALIZADA
     return S.CONFIRMADA if (day - today).days <= 7 else S.PROGRAMADA
@@ -106,7 +106,7 @@ def seed_appointments(session: Session, *, patients: dict[str, tuple[str, str, s
     rows: list[Appointment] = []
 
     def add(patient: str, day: date, kind: AppointmentKind, title: str, hour: int, minutes: int, place: str,
-            notes: str = "", status: S | None = None, cycle_id: str | None = None,
+            notes: str = "", status: AppointmentStatus | None = None, cycle_id: str | None = None,
             source: AppointmentSource = AppointmentSource.HOSPITAL) -> None:
         patient_id, unit_id, guardian_id = patients[patient]
         hospital = source == AppointmentSource.HOSPITAL

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
@@ -20,8 +20,8 @@ from carnet_server.patients.service import PatientNotFound
 
 router = APIRouter(prefix="/api/v1", tags=["agenda"])
 
-_ERRORS = {code: {"model": contract.ErrorBody} for code in (401, 403, 404, 422)}
-_ICS = {200: {"content": {"text/calendar": {}}}, **_ERRORS}
+_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": contract.ErrorBody} for code in (401, 403, 404, 422)}
+_ICS: dict[int | str, dict[str, Any]] = {200: {"content": {"text/calendar": {}}}, **_ERRORS}
 ICS_TYPE = "text/calendar; charset=utf-8"
 
 

@@ -47,7 +47,7 @@ from carnet_server.bloodbank.service import (
     works_at,
 )
 from carnet_server.bloodbank.tables import BloodBank, Booking, FolioCounter, Slot
-from carnet_server.db import utcnow
+from carnet_server.db import rowcount, utcnow
 from carnet_server.patients.service import PatientNotFound, visible_patient
 from carnet_server.patients.tables import GuardianPatient, Patient
 from carnet_server.sync import service as sync
@@ -134,7 +134,7 @@ def _take_place(session: Session, slot_id: str) -> None:
     result = session.execute(
         update(Slot).where(Slot.id == slot_id, Slot.closed.is_(False), Slot.booked < Slot.capacity)
         .values(booked=Slot.booked + 1).execution_options(synchronize_session=False))
-    if result.rowcount == 1:  # type: ignore[attr-defined]
+    if rowcount(result) == 1:
         return
     closed = session.scalar(select(Slot.closed).where(Slot.id == slot_id))
     raise Conflict("slot_closed" if closed else "slot_full")
@@ -280,7 +280,7 @@ def reschedule(session: Session, *, principal: Principal, booking_id: str, slot_
     moved = session.execute(
         update(Booking).where(Booking.id == row.id, Booking.status == ACTIVE, Booking.slot_id == old_id)
         .values(slot_id=new.id, updated_at=now).execution_options(synchronize_session=False))
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(moved) != 1:
         raise Conflict("booking_not_active")
     _check_daily_limit(session, patient_id=row.patient_id, day=day, tz=tz, limit=daily_limit, moving=row.id)
     _free_place(session, old_id)
@@ -310,7 +310,7 @@ def mark(session: Session, *, principal: Principal, booking_id: str, status: Boo
         update(Booking).where(Booking.id == row.id, Booking.status == ACTIVE)
         .values(status=status.value, updated_at=now, checked_in_at=now if came else None)
         .execution_options(synchronize_session=False))
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(result) != 1:
         raise Conflict("booking_not_active")
     agenda.change_linked(session, appointment_id=row.appointment_id, now=now,
                          status=AppointmentStatus.REALIZADA if came else AppointmentStatus.CANCELADA)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from sqlalchemy.orm import Session
@@ -21,7 +21,7 @@ from carnet_server.patients.service import PatientNotFound
 
 router = APIRouter(prefix="/api/v1", tags=["blood bank"])
 
-_ERRORS = {code: {"model": contract.ErrorBody} for code in (401, 403, 404, 409, 422)}
+_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": contract.ErrorBody} for code in (401, 403, 404, 409, 422)}
 DateQuery = Annotated[str, Query(max_length=40, description="A local (America/Mexico_City) date, YYYY-MM-DD")]
 
 

@@ -22,7 +22,8 @@ from carnet_server.patients.service import PatientNotFound
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"])
 
-_ERRORS = {code: {"model": contract.ErrorBody} for code in (401, 403, 404, 409, 413, 415, 422)}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": contract.ErrorBody} for code in (401, 403, 404, 409, 413, 415, 422)}
 IdQuery = Annotated[str | None, Query(max_length=64)]
 
 

@@ -340,7 +340,7 @@ def clean_image(data: bytes, content_type: str) -> bytes:
             Image.MAX_IMAGE_PIXELS = MAX_PIXELS
             with Image.open(io.BytesIO(data)) as opened:
                 opened.load()
-                image = ImageOps.exif_transpose(opened) or opened
+                image = ImageOps.exif_transpose(opened)
                 if content_type == JPEG:
                     pixels = image.convert("RGB") if image.mode not in ("RGB", "L") else image
                 else:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -27,7 +28,7 @@ __all__ = ["AlreadyDispensedError", "install_error_handler", "router"]
 
 router = APIRouter(prefix="/api/v1", tags=["pharmacy"])
 
-_ERRORS = {code: {"model": contract.ErrorBody} for code in (401, 403, 404, 409, 422)}
+_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": contract.ErrorBody} for code in (401, 403, 404, 409, 422)}
 
 
 class AlreadyDispensedError(ApiException):
@@ -61,7 +62,7 @@ def install_error_handler(app: FastAPI) -> None:
     app.add_exception_handler(AlreadyDispensedError, _already_dispensed)
 
 
-def _token_reason(reason: contract.VerifyReason) -> tuple[str, dict[Lang, str]]:
+def _token_reason(reason: contract.VerifyReason) -> tuple[str, dict[str, str]]:
     return reason.value, {"es": t(f"verify.{reason.value}", "es"), "en": t(f"verify.{reason.value}", "en")}
 
 

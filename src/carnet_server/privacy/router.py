@@ -32,7 +32,7 @@ __all__ = ["document_privacy_gate", "router"]
 
 router = APIRouter(prefix="/api/v1/privacy", tags=["privacy"])
 
-_ERRORS = {code: {"model": contract.ErrorBody} for code in (401, 403, 404, 409, 422)}
+_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": contract.ErrorBody} for code in (401, 403, 404, 409, 422)}
 AdminUser = Annotated[Principal, Depends(require_role(Role.ADMIN))]
 
 
@@ -126,8 +126,9 @@ def document_privacy_gate(app: Any) -> None:
     original = app.openapi
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema:
-            return app.openapi_schema  # type: ignore[no-any-return]
+        cached: dict[str, Any] | None = app.openapi_schema
+        if cached:
+            return cached
         schema: dict[str, Any] = original()
         error = {"description": "Forbidden (role, or privacy_notice_required)",
                  "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
@@ -137,7 +138,7 @@ def document_privacy_gate(app: Any) -> None:
                 continue
             if get_current_user not in dependency_calls(route.dependant):
                 continue
-            for method in route.methods:
+            for method in route.methods or ():
                 operation = schema["paths"].get(route_ctx.path, {}).get(method.lower())
                 if operation is not None:
                     operation.setdefault("responses", {}).setdefault("403", error)

@@ -84,18 +84,18 @@ def generate(ctx: Context, *, patients: int, seed: int, today: date | None = Non
             with conn.begin():
                 writer = Writer(conn)
                 for model in _ORDER:
-                    writer.write(model.__table__, batch.tables.get(model.__tablename__, []))  # type: ignore[arg-type]
+                    writer.write(model.__table__, batch.tables.get(model.__tablename__, []))
                 gen.report.sync_rows += write_changes(conn, writer, batch.changes)
             if progress:
                 progress(f"{done}/{patients} patients")
         with conn.begin():
             writer = Writer(conn)
             slots = sorted(gen.slots.values(), key=lambda s: s["starts_at"])
-            writer.write(Slot.__table__, slots)  # type: ignore[arg-type]
-            writer.write(Booking.__table__, gen.bookings)  # type: ignore[arg-type]
+            writer.write(Slot.__table__, slots)
+            writer.write(Booking.__table__, gen.bookings)
             gen.report.sync_rows += write_changes(conn, writer, gen.booking_changes)
-            set_counters(conn, FolioCounter.__table__, gen.booking_folios)  # type: ignore[arg-type]
-            set_counters(conn, IncidentFolioCounter.__table__, gen.incident_folios)  # type: ignore[arg-type]
+            set_counters(conn, FolioCounter.__table__, gen.booking_folios)
+            set_counters(conn, IncidentFolioCounter.__table__, gen.incident_folios)
     analyze(engine)
     gen.report.seconds = clock.perf_counter() - started
     return gen.report

@@ -181,11 +181,11 @@ class Generator:
             staff_rows.append(self._user(unit.case_desk_id, f"casos{number:03d}", Role.CASE_DESK,
                                          f"Módulo de atención {number}"))
             links.append({"user_id": unit.case_desk_id, "unit_id": unit.id})
-        writer.write(MedicalUnit.__table__, unit_rows)  # type: ignore[arg-type]
-        writer.write(BloodBank.__table__, bank_rows)  # type: ignore[arg-type]
-        writer.write(SlotTemplate.__table__, template_rows)  # type: ignore[arg-type]
-        writer.write(User.__table__, staff_rows)  # type: ignore[arg-type]
-        writer.write(UserUnit.__table__, links)  # type: ignore[arg-type]
+        writer.write(MedicalUnit.__table__, unit_rows)
+        writer.write(BloodBank.__table__, bank_rows)
+        writer.write(SlotTemplate.__table__, template_rows)
+        writer.write(User.__table__, staff_rows)
+        writer.write(UserUnit.__table__, links)
         self.report.units = count
         self.unit_weights = [u.weight for u in self.units]
 
@@ -209,10 +209,10 @@ class Generator:
             woman = i == 0 and rng.random() < 0.8
             first = rng.choice(ADULT_WOMEN if woman else ADULT_MEN)
             user_id = seeded_id(rng)
-            batch.add(User.__table__,  # type: ignore[arg-type]
+            batch.add(User.__table__,
                       self._user(user_id, guardian_username(self.guardian_number), Role.GUARDIAN,
                                  f"{first} {surname2 if woman else surname1}"))
-            batch.add(PrivacyAcceptance.__table__,  # type: ignore[arg-type]
+            batch.add(PrivacyAcceptance.__table__,
                       {"user_id": user_id, "version": self.privacy_version,
                        "accepted_at": self.now - timedelta(days=199)})
             guardians.append(user_id)
@@ -220,7 +220,7 @@ class Generator:
         for _ in range(children):
             patient_id = self.child(batch, unit, surname1, surname2, guardians)
             for guardian in guardians:
-                batch.add(GuardianPatient.__table__,  # type: ignore[arg-type]
+                batch.add(GuardianPatient.__table__,
                           {"user_id": guardian, "patient_id": patient_id})
         self.report.guardians += len(guardians)
         return children
@@ -242,15 +242,15 @@ class Generator:
         disease = rng.choices(DISEASES, weights=DISEASE_WEIGHTS)[0]
         diagnosed = self.today - timedelta(days=rng.randint(30, 330))
         patient_id = seeded_id(rng)
-        batch.add(Patient.__table__, {  # type: ignore[arg-type]
+        batch.add(Patient.__table__, {
             "id": patient_id, "full_name": f"{first} {surname1} {surname2}", "display_name": f"{first} {surname1}",
             "nss": nss10 + nss_check_digit(nss10), "curp": curp, "birth_date": birth, "unit_id": unit.id,
             "created_at": local_time(diagnosed + timedelta(days=rng.randint(1, 10)), 9, 0, self.tz)})
-        batch.add(Diagnosis.__table__, {  # type: ignore[arg-type]
+        batch.add(Diagnosis.__table__, {
             "id": seeded_id(rng), "patient_id": patient_id, "name": disease.name, "cie10": disease.cie10,
             "diagnosed_on": diagnosed})
         protocol_id = seeded_id(rng)
-        batch.add(Protocol.__table__, {  # type: ignore[arg-type]
+        batch.add(Protocol.__table__, {
             "id": protocol_id, "patient_id": patient_id, "name": disease.protocol, "description": disease.description})
         self.report.patients += 1
         cycles = self.cycles(batch, patient_id, protocol_id, disease)
@@ -280,14 +280,14 @@ class Generator:
                 status = CycleStatus.PROGRAMADO
                 mixing = MixingStatus.PENDIENTE
             cycle_id = seeded_id(rng)
-            batch.add(Cycle.__table__, {  # type: ignore[arg-type]
+            batch.add(Cycle.__table__, {
                 "id": cycle_id, "patient_id": patient_id, "protocol_id": protocol_id, "number": number,
                 "scheduled_for": day, "status": status.value, "mixing_status": mixing.value,
                 "mixing_updated_at": local_time(day - timedelta(days=1), 18, 0, self.tz) if offset < 0 else None,
                 "confirmed_at": None})
             regimen = disease.regimens[(number - 1) % len(disease.regimens)]
             for position, (name, dose, unit, route) in enumerate(regimen):
-                batch.add(CycleDrug.__table__, {  # type: ignore[arg-type]
+                batch.add(CycleDrug.__table__, {
                     "id": seeded_id(rng), "cycle_id": cycle_id, "name": name, "dose": dose, "unit": unit,
                     "route": route, "position": position})
                 self.report.cycle_drugs += 1
@@ -309,7 +309,7 @@ class Generator:
         start = local_time(day, hour, minute, self.tz)
         created = min(self.now, start) - timedelta(days=self.rng.randint(1, 30))
         appointment_id = seeded_id(self.rng)
-        batch.add(Appointment.__table__, {  # type: ignore[arg-type]
+        batch.add(Appointment.__table__, {
             "id": appointment_id, "patient_id": patient_id, "kind": kind.value, "title": title[:120],
             "starts_at": start, "ends_at": start + timedelta(minutes=minutes), "unit_id": unit_id,
             "place": place[:200], "status": (status or self._status(day)).value, "notes": notes, "cycle_id": cycle_id,
@@ -439,7 +439,7 @@ class Generator:
         for position, (after, staff, answer) in enumerate(replies):
             at = created + timedelta(hours=after)
             resolves, reopens = answer == 1, answer == 2
-            batch.add(IncidentReply.__table__, {  # type: ignore[arg-type]
+            batch.add(IncidentReply.__table__, {
                 "id": seeded_id(rng), "incident_id": incident_id, "position": position,
                 "author_id": unit.case_desk_id if staff else guardian_id,
                 "author_role": (Role.CASE_DESK if staff else Role.GUARDIAN).value, "message": ANSWERS[answer],
@@ -454,6 +454,6 @@ class Generator:
                 row["status"] = IncidentStatus.EN_ATENCION.value
             row["updated_at"] = at
             self.report.replies += 1
-        batch.add(Incident.__table__, row)  # type: ignore[arg-type]
+        batch.add(Incident.__table__, row)
         batch.touch(SyncType.INCIDENT, incident_id, patient_id)
         self.report.incidents += 1

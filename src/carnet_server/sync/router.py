@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 
@@ -17,7 +17,7 @@ from carnet_server.sync import service
 router = APIRouter(prefix="/api/v1", tags=["sync"])
 
 Guardian = Annotated[Principal, Depends(require_role(Role.GUARDIAN))]
-_ERRORS = {code: {"model": contract.ErrorBody} for code in (401, 403, 422)}
+_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": contract.ErrorBody} for code in (401, 403, 422)}
 
 
 def etag_of(body: bytes) -> str:
