@@ -11,6 +11,7 @@ closure request) comes from ``/me``, cached with it on the phone, and is refresh
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -136,7 +137,7 @@ class AccountCases:
         self._redraw()
 
     async def _fetch_status(self) -> None:
-        s, ui = self._s, self._ui
+        s = self._s
         try:
             me = await s.api.me()
         except AuthError:
@@ -256,7 +257,7 @@ class AccountCases:
             return
         await self._closure(self._s.api.cancel_closure, confirm_done=False)
 
-    async def _closure(self, call, *, confirm_done: bool) -> None:  # type: ignore[no-untyped-def]
+    async def _closure(self, call: Callable[[], Awaitable[contract.ClosureRequest]], *, confirm_done: bool) -> None:
         s, ui = self._s, self._ui
         t = s.tr.t
         ui.closure_busy, ui.message, ui.error = True, None, None

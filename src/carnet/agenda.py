@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
@@ -87,7 +88,7 @@ class AgendaRepository:
         self._store = store
         self.user_id = user_id
 
-    def transaction(self):  # type: ignore[no-untyped-def]
+    def transaction(self) -> AbstractContextManager[None]:
         return self._store.transaction()
 
     # appointments

@@ -21,7 +21,7 @@ from carnet.agenda import (
 )
 from carnet.agenda_form import AppointmentForm, blank_form, check_form, form_for
 from carnet.outbox import OutboxState, WriteOp, new_local_id
-from carnet.state import Screen
+from carnet.state import AgendaUi, Screen
 from carnet_contract import models as contract
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ class AgendaCases:
         self._s = session
 
     @property
-    def _ui(self):  # type: ignore[no-untyped-def]
+    def _ui(self) -> AgendaUi:
         return self._s.state.agenda
 
     def today(self) -> date:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from typing import Any
+from typing import Any, TypedDict
 
 from pydantic import ValidationError
 
@@ -77,6 +77,16 @@ def _parse_time(text: str) -> time | None:
     return time(int(match[1]), int(match[2]))
 
 
+class _Fields(TypedDict):
+    """What the form sets on a new appointment and on an edited one."""
+
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    place: str
+    notes: str
+
+
 def check_form(form: AppointmentForm, tr: Translator, *, children: set[str]) -> FormResult:
     """A create body (new) or an update body (editing), or the messages per field."""
     t = tr.t
@@ -114,7 +124,7 @@ def check_form(form: AppointmentForm, tr: Translator, *, children: set[str]) -> 
     assert day is not None and start is not None and end is not None and kind is not None
     starts_at = datetime.combine(day, start, tzinfo=MX)
     ends_at = datetime.combine(day, end, tzinfo=MX)
-    fields = {"title": title, "starts_at": starts_at, "ends_at": ends_at, "place": place, "notes": notes}
+    fields: _Fields = {"title": title, "starts_at": starts_at, "ends_at": ends_at, "place": place, "notes": notes}
     try:
         if form.record_id is None:
             model: contract.AppointmentCreate | contract.AppointmentUpdate = contract.AppointmentCreate(

@@ -193,7 +193,7 @@ def _error_from(response: httpx.Response) -> HttpError:
 
 def default_backoff(attempt: int) -> float:
     """Seconds to wait before retry number ``attempt`` (1-based): 0.5, 1, 2…"""
-    return min(4.0, 0.5 * 2 ** (attempt - 1))
+    return min(4.0, 0.5 * 2.0 ** (attempt - 1))
 
 
 class ApiClient:

@@ -18,9 +18,9 @@ from carnet.state import ACCOUNT_SCREENS, Phase, Screen, Tab
 from carnet.store import default_data_dir
 from carnet.views import account as account_view
 from carnet.views import agenda as agenda_view
+from carnet.views import appointment as appointment_view
 from carnet.views import blood_bank as blood_bank_view
 from carnet.views import booking as booking_view
-from carnet.views import appointment as appointment_view
 from carnet.views import carnet as carnet_view
 from carnet.views import children as children_view
 from carnet.views import desk as desk_view
@@ -42,7 +42,8 @@ log = logging.getLogger(__name__)
 #: ``carnet --web --device`` sets it: the browser shows ONE phone's app (secrets in the keyring, the
 #: offline store in the data folder, kept across restarts), to try offline use where no phone is at hand.
 DEVICE_ENV = "CARNET_WEB_DEVICE"
-_device_in_use = False
+#: Holds one entry while a browser shows the emulated phone (``--device``): a second one is turned away.
+_device_open: set[str] = set()
 
 
 class CarnetUI:
@@ -128,11 +129,11 @@ class CarnetUI:
         """Phones: the share sheet (calendar apps import .ics). Web: a download. Desktop: a save dialog."""
         try:
             if _platform(self.page) in ("android", "ios"):
-                share = self.services.setdefault("share", ft.Share())
+                share: ft.Share = self.services.setdefault("share", ft.Share())
                 result = await share.share_files(
                     [ft.ShareFile.from_bytes(data, mime_type="text/calendar", name=name)])
                 return result.status != ft.ShareResultStatus.DISMISSED
-            picker = self.services.setdefault("file_picker", ft.FilePicker())
+            picker: ft.FilePicker = self.services.setdefault("file_picker", ft.FilePicker())
             path = await picker.save_file(file_name=name, src_bytes=data, file_type=ft.FilePickerFileType.CUSTOM,
                                           allowed_extensions=["ics"])
             return bool(self.page.web or path)
@@ -164,7 +165,6 @@ class CarnetUI:
             return privacy_view.build_gate(state, tr, self.session.privacy)
         if not state.pharmacy_mode:
             self._pharmacy = None
-        agenda = self.session.agenda
         if state.screen is not Screen.APPOINTMENT_FORM:
             self._form = None
         if state.screen is not Screen.BOOKING_FORM:
@@ -192,7 +192,6 @@ class CarnetUI:
         if state.staff_mode:
             return staff_view.build(state, tr, self.session.staff, on_refresh=self._refresh,
                                     on_settings=self._settings)
-        blood_bank = self.session.blood_bank
         if state.screen not in (Screen.REPORT_FORM,):
             self._report_form = None
         if state.screen is not Screen.REPORT:
@@ -201,7 +200,7 @@ class CarnetUI:
             return self._build_reports()
         view = self._build_family()
         if state.screen in (Screen.CHILDREN, Screen.CARNET, Screen.AGENDA, Screen.BLOOD_BANK) \
-                and view.appbar is not None:
+                and isinstance(view.appbar, ft.AppBar):
             # "Reportar un problema" from every tab: first action of the app bar.
             view.appbar.actions = [incidents_view.report_action(tr, self._report), *(view.appbar.actions or [])]
         return view
@@ -411,9 +410,8 @@ async def main(page: ft.Page) -> None:
         supported_locales=[ft.Locale("es", "MX"), ft.Locale("en")],
         current_locale=ft.Locale("es", "MX") if config.locale == "es-MX" else ft.Locale("en"))
     holder: dict[str, Any] = {}
-    global _device_in_use
     emulated_device = page.web and os.environ.get(DEVICE_ENV) == "1"
-    if emulated_device and _device_in_use:
+    if emulated_device and _device_open:
         # One phone's data folder, one person: a second browser would erase or break the first one's data.
         page.views.append(ft.View(route="/", controls=[ft.Text(Translator(config.locale).t("device_in_use"),
                                                                size=18)], padding=24))
@@ -426,17 +424,18 @@ async def main(page: ft.Page) -> None:
     else:
         secrets = await _secret_store_for(page, holder)
         session = AppSession(config, secrets, default_data_dir())
-        _device_in_use = emulated_device or _device_in_use
+        if emulated_device:
+            _device_open.add("device")
     ui = CarnetUI(page, session)
     holder["ui"] = ui
     page.data = holder  # keep services and the UI referenced for the page's lifetime
     ui.render()
     page.on_app_lifecycle_state_change = ui.on_lifecycle
+
     async def close(_: Any = None) -> None:
-        global _device_in_use
         await ui.shutdown()
         if emulated_device:
-            _device_in_use = False
+            _device_open.clear()
 
     page.on_close = close
     ui.watch_connectivity()

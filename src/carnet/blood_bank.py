@@ -15,10 +15,11 @@ server's reason until the person retries or discards it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypedDict
 
 from pydantic import ValidationError
 
@@ -79,7 +80,7 @@ class BookingRepository:
         self._store = store
         self.user_id = user_id
 
-    def transaction(self):  # type: ignore[no-untyped-def]
+    def transaction(self) -> AbstractContextManager[None]:
         return self._store.transaction()
 
     # bookings (written by the sync)
@@ -176,6 +177,15 @@ def _view(booking: contract.Booking) -> BookingView:
                        status=booking.status, folio=booking.folio, donor_name=booking.donor.full_name)
 
 
+class _Marks(TypedDict):
+    """What an outbox item says about a ``BookingView``."""
+
+    mark: Mark
+    change: BookingChange | None
+    error: str | None
+    item_id: str | None
+
+
 def merge(synced: dict[str, contract.Booking], outbox: Iterable[OutboxItem], drafts: dict[str, dict[str, Any]],
           server_id: Callable[[str], str | None] = lambda rid: rid) -> list[BookingView]:
     """The synced bookings with the outbox's booking writes applied in order; soonest first."""
@@ -188,7 +198,7 @@ def merge(synced: dict[str, contract.Booking], outbox: Iterable[OutboxItem], dra
         change = change_of(item)
         bank, slot = _draft_parts(drafts.get(item.id))
         current = views.get(rid)
-        marks = {"mark": mark, "change": change, "error": item.error if mark is Mark.FAILED else None,
+        marks: _Marks = {"mark": mark, "change": change, "error": item.error if mark is Mark.FAILED else None,
                  "item_id": item.id}
         if change is BookingChange.CREATE:
             if current is not None:

@@ -30,7 +30,7 @@ from carnet.blood_bank import (
 )
 from carnet.blood_bank_form import DonorForm, check_donor
 from carnet.outbox import WriteOp, new_local_id
-from carnet.state import Screen, Tab
+from carnet.state import BloodBankUi, Screen, Tab
 from carnet_contract import models as contract
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ class BloodBankCases:
         self._s = session
 
     @property
-    def _ui(self):  # type: ignore[no-untyped-def]
+    def _ui(self) -> BloodBankUi:
         return self._s.state.blood_bank
 
     def today(self) -> date:

@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         # A browser session that lost its connection may come back for 15 minutes; then it ends, and its
         # secrets and data with it (Flet's default keeps it an hour: too long on a shared desk PC).
         os.environ.setdefault("FLET_SESSION_TIMEOUT", "900")
-    shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "") else args.host
+    shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "") else args.host  # noqa: S104 — compared, not bound
     print(f"Carnet app: http://{shown_host}:{args.port}", flush=True)
     ft.run(app_main, view=ft.AppView.WEB_BROWSER, host=args.host, port=args.port, no_cdn=True,
            assets_dir=str(assets_dir()))

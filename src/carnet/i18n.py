@@ -7,6 +7,7 @@ A module-level translator and :func:`t` serve code that has no session.
 
 from __future__ import annotations
 
+import datetime as dt
 from datetime import date, datetime
 
 __all__ = ["CATALOG", "LOCALES", "Translator", "t"]
@@ -546,7 +547,8 @@ _ES: dict[str, str] = {
     "ph_items": "Medicamentos que se entregan",
     "ph_no_items": "Marque al menos un medicamento.",
     "ph_register": "Registrar surtido",
-    "ph_confirm": "¿Registrar el surtido del ciclo {number} ({count} de {total} medicamentos)? Se registra una sola vez.",
+    "ph_confirm": "¿Registrar el surtido del ciclo {number} ({count} de {total} medicamentos)? "
+                  "Se registra una sola vez.",
     "ph_confirm_yes": "Sí, registrar",
     "ph_confirm_no": "Cancelar",
     "ph_sending": "Registrando…",
@@ -1145,15 +1147,15 @@ class Translator:
         local = value.astimezone() if value.tzinfo else value
         return f"{self.date(local.date())}, {local:%H:%M}"
 
-    def month_year(self, value: date) -> str:
+    def month_year(self, value: dt.date) -> str:  # (`date` is the method above)
         """``diciembre 2026`` / ``December 2026``."""
         return f"{_MONTH_NAMES[self.locale][value.month - 1]} {value.year}"
 
-    def long_date(self, value: date) -> str:
+    def long_date(self, value: dt.date) -> str:
         """``martes 1 dic 2026`` / ``Tuesday 1 Dec 2026``."""
         return f"{_WEEKDAYS[self.locale][value.weekday()]} {self.date(value)}"
 
-    def short_day(self, value: date) -> str:
+    def short_day(self, value: dt.date) -> str:
         """``lun 12`` / ``Mon 12``."""
         return f"{_WEEKDAY_SHORT[self.locale][value.weekday()]} {value.day}"
 

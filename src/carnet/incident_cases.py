@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
@@ -361,7 +362,7 @@ class DeskCases:
         state.children, state.selected_child_id = [], None
         await self.load()
 
-    async def _guard(self, work) -> bool:  # type: ignore[no-untyped-def]
+    async def _guard(self, work: Callable[[], Awaitable[None]]) -> bool:
         """Run ``work()``; errors become the screen's message. False when the session ended."""
         s, ui = self._s, self._ui
         try:

@@ -71,8 +71,8 @@ def check_report(form: ReportForm, tr: Translator, *, children: set[str]) -> Rep
         errors["category"] = t("inc_err_category")
     item = _clean(form.item_name)
     needs_item = form.category in NEEDS_ITEM
-    if needs_item and not item:
-        errors["item_name"] = t("inc_err_item_" + form.category.value)  # type: ignore[union-attr]
+    if needs_item and not item and form.category is not None:
+        errors["item_name"] = t("inc_err_item_" + form.category.value)
     elif len(item) > ITEM_MAX:
         errors["item_name"] = t("form_err_too_long", max=ITEM_MAX)
     description = (form.description or "").strip()
@@ -82,6 +82,7 @@ def check_report(form: ReportForm, tr: Translator, *, children: set[str]) -> Rep
         errors["description"] = t("form_err_too_long", max=DESCRIPTION_MAX)
     if errors:
         return ReportResult(None, errors)
+    assert form.patient_id is not None and form.category is not None
     try:
         body = contract.IncidentCreate(patient_id=form.patient_id, category=form.category, unit_id=form.unit_id,
                                        description=description, item_name=item if needs_item else None)

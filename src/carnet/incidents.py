@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from typing import TypedDict
 
 from pydantic import ValidationError
 
@@ -137,7 +139,7 @@ class IncidentRepository:
         self._store = store
         self.user_id = user_id
 
-    def transaction(self):  # type: ignore[no-untyped-def]
+    def transaction(self) -> AbstractContextManager[None]:
         return self._store.transaction()
 
     def incidents(self) -> dict[str, contract.Incident]:
@@ -217,6 +219,14 @@ def _view(incident: contract.Incident) -> IncidentView:
                         created_at=incident.created_at)
 
 
+class _Marks(TypedDict):
+    """What an outbox item says about an ``IncidentView``."""
+
+    mark: Mark
+    error: str | None
+    item_id: str | None
+
+
 def merge(synced: dict[str, contract.Incident], outbox: Iterable[OutboxItem],
           server_id: Callable[[str], str | None] = lambda rid: rid) -> list[IncidentView]:
     """Synced incidents with the outbox's incident writes applied in order; newest first."""
@@ -235,14 +245,14 @@ def merge(synced: dict[str, contract.Incident], outbox: Iterable[OutboxItem],
             continue
         rid = server_id(item.record_id) or item.record_id
         mark = Mark.FAILED if item.state is OutboxState.FAILED else Mark.PENDING
-        marks = {"mark": mark, "error": item.error if mark is Mark.FAILED else None, "item_id": item.id}
+        marks: _Marks = {"mark": mark, "error": item.error if mark is Mark.FAILED else None, "item_id": item.id}
         current = views.get(rid)
         body = item.body or {}
         if item.op is WriteOp.CREATE:
             if current is not None:
                 continue
             try:
-                category = contract.IncidentCategory(body.get("category"))
+                category = contract.IncidentCategory(body.get("category", ""))
             except ValueError:
                 continue
             views[rid] = IncidentView(id=rid, patient_id=item.patient_id, category=category,

@@ -109,10 +109,10 @@ class Backoff:
 
     def __init__(self, *, base: float = 2.0, cap: float = 300.0, rng: random.Random | None = None) -> None:
         self.base, self.cap = base, cap
-        self._rng = rng or random.Random()
+        self._rng = rng or random.Random()  # noqa: S311 — retry jitter, not a secret
 
     def ceiling(self, attempt: int) -> float:
-        return min(self.cap, self.base * 2 ** max(0, attempt - 1))
+        return min(self.cap, self.base * 2.0 ** max(0, attempt - 1))
 
     def delay(self, attempt: int, *, retry_after: float | None = None) -> float:
         ceiling = self.ceiling(attempt)
@@ -148,7 +148,7 @@ class Outbox:
         return min(times) if times else None
 
     # writes
-    def add(self, *, type: str, op: WriteOp, method: str, path: str, body: dict[str, Any] | None,
+    def add(self, *, type: str, op: WriteOp, method: str, path: str, body: dict[str, Any] | None,  # noqa: A002 — the item's "type" field
             record_id: str, patient_id: str, label: str, now: datetime, item_id: str | None = None) -> str:
         item_id = item_id or str(uuid.uuid4())
         payload = {"type": type, "op": op.value, "method": method, "path": path, "body": body,

@@ -29,7 +29,7 @@ from carnet.pharmacy import (
     dispensed_text,
     is_stale,
 )
-from carnet.state import Phase, PharmacyUi, Screen
+from carnet.state import PharmacyUi, Phase, Screen
 from carnet_contract import models as contract
 from carnet_contract import qrtoken
 

@@ -31,5 +31,5 @@ def render_qr(text: str, *, scale: int = 8) -> QrImage:
     code = segno.make(text, error="m", micro=False, boost_error=False)
     buffer = io.BytesIO()
     code.save(buffer, kind="png", scale=scale, border=BORDER, dark="#000000", light="#ffffff")
-    modules = code.symbol_size(scale=1, border=BORDER)[0]
+    modules = int(code.symbol_size(scale=1, border=BORDER)[0])
     return QrImage(png=buffer.getvalue(), version=int(code.version), modules=modules, scale=scale)

@@ -19,6 +19,7 @@ UI layer and passed in.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from abc import ABC, abstractmethod
@@ -96,10 +97,8 @@ class KeyringSecretStore(SecretStore):
     async def delete(self, key: str) -> None:
         import keyring.errors
 
-        try:
+        with contextlib.suppress(keyring.errors.PasswordDeleteError):  # already absent
             await asyncio.to_thread(self._backend.delete_password, self._service, key)
-        except keyring.errors.PasswordDeleteError:
-            pass  # already absent
 
 
 class SecureStorageLike(Protocol):
@@ -133,7 +132,7 @@ def keyring_backend_is_secure(backend: Any, *, allow_insecure: bool = False) -> 
     module = type(backend).__module__
     if module.startswith(_INSECURE_MODULES):
         return False
-    children = getattr(backend, "backends", None)
+    children = getattr(backend, "backends", None) or ()
     if type(backend).__name__ == "ChainerBackend":
         return bool(children) and all(keyring_backend_is_secure(b, allow_insecure=allow_insecure)
                                       for b in children)

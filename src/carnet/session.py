@@ -30,6 +30,7 @@ after failures).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Callable
@@ -42,8 +43,6 @@ from pydantic import ValidationError
 from carnet.account_cases import AccountCases
 from carnet.agenda import AgendaRepository
 from carnet.agenda_cases import AgendaCases
-from carnet.blood_bank import BookingRepository
-from carnet.blood_bank_cases import BloodBankCases
 from carnet.api import (
     ApiClient,
     ApiError,
@@ -54,10 +53,12 @@ from carnet.api import (
     ProtocolError,
     Tokens,
 )
+from carnet.blood_bank import BookingRepository
+from carnet.blood_bank_cases import BloodBankCases
 from carnet.config import AppConfig
+from carnet.i18n import Translator
 from carnet.incident_cases import DeskCases, IncidentCases
 from carnet.incidents import IncidentRepository
-from carnet.i18n import Translator
 from carnet.messages import describe_rejection, message_for
 from carnet.modes import enter_staff_mode, staff_back
 from carnet.outbox import Backoff, Outbox
@@ -65,9 +66,9 @@ from carnet.pharmacy_cases import PharmacyCases
 from carnet.privacy_cases import PrivacyCases
 from carnet.qr import render_qr
 from carnet.secret_store import SecretStore
+from carnet.staff_cases import StaffCases
 from carnet.state import AppState, CarnetRepository, Phase, Screen, Tab
 from carnet.store import OfflineStore, destroy_store, open_store
-from carnet.staff_cases import StaffCases
 from carnet.sync import SyncEngine
 from carnet_contract import models as contract
 from carnet_contract import qrtoken
@@ -156,10 +157,8 @@ class AppSession:
         """Sync every ``sync_interval_seconds``, sooner when asked or when a retry is due (cancel to stop)."""
         wake = self._wake_event()
         while True:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=self._seconds_to_next_sync())
-            except TimeoutError:
-                pass
             wake.clear()
             if self.state.phase is Phase.READY:
                 await self.refresh()

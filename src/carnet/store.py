@@ -15,10 +15,12 @@ next attempt time.
 (the sync moves its cursor in the same commit as the data it covers).
 
 The 32-byte data key lives in the :class:`~carnet.secret_store.SecretStore`,
-never in the file. Without a data folder (``data_dir`` None: one browser
-session of the web app) the database lives in memory and is gone with it. When it is missing or wrong (a memory-only secret store
+never in the file. When it is missing or wrong (a memory-only secret store
 after a restart, a restored backup) the cache is unreadable: :func:`open_store`
 wipes it, makes a new key and reports ``wiped=True`` so the UI can say so.
+
+Without a data folder (``data_dir`` None: one browser session of the web app)
+the database lives in memory, private to its store object, and is gone with it.
 """
 
 from __future__ import annotations
@@ -290,9 +292,9 @@ async def open_store(secrets: SecretStore, data_dir: Path | None) -> StoreOpened
     ``data_dir`` None: a new store in memory (a browser session of the web app).
     """
     if data_dir is None:
-        key = AESGCM.generate_key(bit_length=256)
-        await secrets.set(KEY_SECRET, base64.b64encode(key).decode())
-        return StoreOpened(OfflineStore(None, key), wiped=False)
+        fresh = AESGCM.generate_key(bit_length=256)
+        await secrets.set(KEY_SECRET, base64.b64encode(fresh).decode())
+        return StoreOpened(OfflineStore(None, fresh), wiped=False)
     path = data_dir / DB_NAME
     encoded = await secrets.get(KEY_SECRET)
     key = base64.b64decode(encoded) if encoded else None

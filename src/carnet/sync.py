@@ -53,8 +53,6 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from carnet.agenda import AgendaRepository, SyncPosition
-from carnet.blood_bank import BookingRepository
-from carnet.incidents import PHOTO_TYPE, IncidentRepository
 from carnet.api import (
     ApiError,
     AuthError,
@@ -69,6 +67,8 @@ from carnet.api import (
     ServerError,
     SyncAnswer,
 )
+from carnet.blood_bank import BookingRepository
+from carnet.incidents import PHOTO_TYPE, IncidentRepository
 from carnet.outbox import Backoff, Outbox, OutboxItem, OutboxState, WriteOp, is_local_id
 from carnet.state import CarnetRepository
 from carnet_contract import models as contract

@@ -129,4 +129,5 @@ def build_calendar(
     if first is not None and last is not None:
         # Only the transitions around the exported range keep the VTIMEZONE small.
         calendar.add_missing_timezones(first_date=first - timedelta(days=366), last_date=last + timedelta(days=366))
-    return calendar.to_ical()
+    ical: bytes = calendar.to_ical()  # (icalendar leaves to_ical unannotated)
+    return ical

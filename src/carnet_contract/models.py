@@ -919,7 +919,7 @@ class ExportPhoto(IncidentPhoto):
 
 
 class ExportIncident(Incident):
-    photos: list[ExportPhoto] = Field(default_factory=list)  # type: ignore[assignment]
+    photos: list[ExportPhoto] = Field(default_factory=list)  # type: ignore[assignment]  # list is invariant
 
 
 class AccessRecordEntry(_Response):
@@ -948,7 +948,7 @@ class ExportChild(_Response):
     access_record: list[AccessRecordEntry] = Field(default_factory=list)
 
 
-EXPORT_FORMAT = "carnet-export/1"
+EXPORT_FORMAT: Literal["carnet-export/1"] = "carnet-export/1"
 
 
 class FamilyExport(_Response):

@@ -174,7 +174,7 @@ class Simulator:
         """'done', 'retry' or 'give_up'."""
         body = json.dumps({"event_id": event_id, "order_id": order_id, "status": status,
                            "occurred_at": occurred_at}).encode("utf-8")
-        request = urllib.request.Request(self.callback_url, data=body, method="POST", headers={
+        request = urllib.request.Request(self.callback_url, data=body, method="POST", headers={  # noqa: S310 — our --callback-url
             "Content-Type": "application/json", SIGNATURE_HEADER: sign(self.secret, body)})
         try:
             with _OPENER.open(request, timeout=10) as response:
@@ -196,10 +196,11 @@ class Simulator:
 
     def run_callbacks(self) -> None:
         while not self._stopped.is_set():
-            for order_id, step, event_id, occurred_at in self._due():
+            for order_id, step, event_id, stored_at in self._due():
                 if self._stopped.is_set():
                     return
                 status = STEPS[step]
+                occurred_at = stored_at
                 if not occurred_at:
                     occurred_at = datetime.now(UTC).isoformat()
                     with self._lock:
@@ -253,7 +254,7 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
                 return None
             return self.rfile.read(length)
 
-        def do_GET(self) -> None:  # noqa: N802 — the stdlib's name
+        def do_GET(self) -> None:  # the stdlib's name
             if self.path == "/healthz":
                 self._answer(200, {"status": "ok"})
             elif self.path == "/_control/orders":
@@ -261,7 +262,7 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
             else:
                 self._answer(404, {"error": "not_found"})
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             body = self._body()
             if body is None:
                 self._answer(413, {"error": "too_large"})
@@ -306,7 +307,8 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
 
 def _read_secret(args: argparse.Namespace) -> bytes:
     if args.secret:
-        return args.secret.strip().encode("utf-8")
+        secret: str = args.secret
+        return secret.strip().encode("utf-8")
     if args.secret_file:
         return Path(args.secret_file).read_bytes().strip()
     env = os.environ.get("CARNET_MIXING_SECRET", "").strip()

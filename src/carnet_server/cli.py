@@ -9,9 +9,11 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 from collections.abc import Sequence
+from typing import TypedDict
 
 from carnet_server.context import build_context
 from carnet_server.settings import Settings
@@ -114,7 +116,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from carnet_server.app import create_app
     from carnet_server.logs import log_config
-
     from carnet_server.signing import MAX_QR_URL_BYTES, qr_url_max_bytes
 
     _print_banner(settings, demo=args.demo)
@@ -163,7 +164,17 @@ def _generate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def server_options(settings: Settings, *, workers: int = 1) -> dict[str, object]:
+class ServerOptions(TypedDict):
+    """The keyword arguments of ``uvicorn.run`` that ``server_options`` sets."""
+
+    http: type[asyncio.Protocol] | str
+    server_header: bool
+    timeout_keep_alive: int
+    limit_concurrency: int | None
+    h11_max_incomplete_event_size: int
+
+
+def server_options(settings: Settings, *, workers: int = 1) -> ServerOptions:
     """uvicorn's limits for slow or greedy clients (see limits.py and http_protocol.py).
 
     A request's line and headers must arrive within ``head_timeout_seconds`` (else 408 and the
@@ -174,7 +185,7 @@ def server_options(settings: Settings, *, workers: int = 1) -> dict[str, object]
     """
     from carnet_server.http_protocol import head_timeout_protocol
 
-    protocol: object = (head_timeout_protocol(settings.head_timeout_seconds) if workers == 1
+    protocol: type[asyncio.Protocol] | str = (head_timeout_protocol(settings.head_timeout_seconds) if workers == 1
                         else "carnet_server.http_protocol:EnvironmentHeadTimeoutProtocol")
     return {
         "http": protocol,

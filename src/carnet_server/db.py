@@ -19,12 +19,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, Table, create_engine, event
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -37,6 +38,7 @@ __all__ = [
     "make_engine",
     "make_sessionmaker",
     "new_id",
+    "rowcount",
     "run_migrations",
     "session_scope",
     "utcnow",
@@ -55,6 +57,9 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+    if TYPE_CHECKING:
+        # Every model here maps one Table (DeclarativeBase allows any FromClause).
+        __table__: ClassVar[Table]
 
 
 def new_id() -> str:
@@ -64,6 +69,14 @@ def new_id() -> str:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def rowcount(result: Result[*tuple[Any, ...]]) -> int:
+    """Rows an UPDATE or DELETE matched. ``Session.execute`` returns a ``CursorResult`` for them but is
+    typed to return a plain ``Result``, which has no ``rowcount``."""
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"no row count on {type(result).__name__}: not an UPDATE or DELETE result")
+    return result.rowcount
 
 
 class UTCDateTime(TypeDecorator[datetime]):

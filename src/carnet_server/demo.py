@@ -27,7 +27,15 @@ from carnet_server.db import utcnow
 from carnet_server.incidents.demo import seed_incidents
 from carnet_server.mixing.demo import seed_confirmed_cycle
 from carnet_server.patients.tables import (
-    Cycle, CycleDrug, Diagnosis, GuardianPatient, MedicalUnit, Patient, Protocol, UserUnit, curp_check_digit,
+    Cycle,
+    CycleDrug,
+    Diagnosis,
+    GuardianPatient,
+    MedicalUnit,
+    Patient,
+    Protocol,
+    UserUnit,
+    curp_check_digit,
     nss_check_digit,
 )
 from carnet_server.privacy.notices import current_version

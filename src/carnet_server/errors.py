@@ -40,8 +40,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from sqlalchemy import exc as sa_exc
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from carnet_server import domain_errors as domain
@@ -165,7 +165,7 @@ def _reason(error_type: str) -> str:
         return "field.short"
     if error_type in ("string_too_long", "too_long"):
         return "field.long"
-    if error_type.endswith("_type") or error_type.endswith("_parsing"):
+    if error_type.endswith(("_type", "_parsing")):
         return "field.type"
     return "field.invalid"
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -174,18 +175,22 @@ def write_limit(bucket: str, *, idempotent: bool = True, before_privacy_notice: 
     if bucket not in BUCKETS:
         raise ValueError(f"unknown rate bucket {bucket!r}")
 
+    dependency: Callable[..., None]
     if before_privacy_notice:
         if idempotent:
             raise ValueError("the Idempotency-Key claim needs a CurrentUser")
 
-        def dependency(user: SignedInUser, ctx: ContextDep, session: SessionDep) -> None:  # type: ignore[misc]
+        def signed_in(user: SignedInUser, ctx: ContextDep, session: SessionDep) -> None:
             _check_rate(ctx, session, user.id, bucket)
+        dependency = signed_in
     elif idempotent:
-        def dependency(user: CurrentUser, ctx: ContextDep, session: SessionDep, _idem: IdempotencyDep) -> None:
+        def claimed(user: CurrentUser, ctx: ContextDep, session: SessionDep, _idem: IdempotencyDep) -> None:
             _check_rate(ctx, session, user.id, bucket)
+        dependency = claimed
     else:
-        def dependency(user: CurrentUser, ctx: ContextDep, session: SessionDep) -> None:  # type: ignore[misc]
+        def current(user: CurrentUser, ctx: ContextDep, session: SessionDep) -> None:
             _check_rate(ctx, session, user.id, bucket)
+        dependency = current
 
     dependency.__name__ = f"write_limit_{bucket}"
     return Depends(dependency)
@@ -199,8 +204,9 @@ def document_limits(app: Any) -> None:
     original = app.openapi
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema:
-            return app.openapi_schema  # type: ignore[no-any-return]
+        cached: dict[str, Any] | None = app.openapi_schema
+        if cached:
+            return cached
         schema: dict[str, Any] = original()
         error = {"description": "Error", "content": {"application/json": {
             "schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
@@ -210,7 +216,7 @@ def document_limits(app: Any) -> None:
                 continue
             limited = any(getattr(d.call, "__name__", "").startswith("write_limit_")
                           for d in route.dependant.dependencies)
-            for method in route.methods:
+            for method in route.methods or ():
                 operation = schema["paths"].get(route_ctx.path, {}).get(method.lower())
                 if operation is None:
                     continue

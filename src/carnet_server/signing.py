@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from joserfc import jws
+from joserfc._rfc8037.jws_eddsa import EdDSAAlgorithm
 from joserfc.jwk import OKPKey
 from joserfc.jws import JWSRegistry
-from joserfc._rfc8037.jws_eddsa import EdDSAAlgorithm
 
 from carnet_server.files import write_private
 from carnet_server.settings import Settings
@@ -54,12 +54,13 @@ _ACTIVE = "active"
 
 class _EdDSA(EdDSAAlgorithm):
     # RFC 9864 prefers "Ed25519"; the phone and outside verifiers read "EdDSA" (RFC 8037).
-    security_warning = None
+    security_warning = ""  # none (joserfc warns when this is non-empty)
 
 
 class _QrRegistry(JWSRegistry):
-    algorithms = {ALG: _EdDSA()}
-    recommended = [ALG]
+    # joserfc's registry API: subclasses replace these class attributes, which its classmethods read
+    algorithms = {ALG: _EdDSA()}  # noqa: RUF012
+    recommended = [ALG]  # noqa: RUF012
 
 
 REGISTRY = _QrRegistry(algorithms=[ALG])

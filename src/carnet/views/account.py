@@ -6,6 +6,7 @@ across redraws."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import flet as ft
@@ -120,11 +121,11 @@ class PasswordView:
         self._cases = cases
         self._redraw = redraw
         self.shown = False
-        common = {"autocorrect": False, "enable_suggestions": False, "text_size": 18, "max_length": 256,
-                  "counter": "", "error_max_lines": 3, "helper_max_lines": 2}
-        self.current = ft.TextField(autofill_hints=ft.AutofillHint.PASSWORD, autofocus=True, **common)
-        self.new = ft.TextField(autofill_hints=ft.AutofillHint.NEW_PASSWORD, **common)
-        self.repeat = ft.TextField(autofill_hints=ft.AutofillHint.NEW_PASSWORD, on_submit=self._submit, **common)
+        field = partial(ft.TextField, autocorrect=False, enable_suggestions=False, text_size=18, max_length=256,
+                        counter="", error_max_lines=3, helper_max_lines=2)
+        self.current = field(autofill_hints=ft.AutofillHint.PASSWORD, autofocus=True)
+        self.new = field(autofill_hints=ft.AutofillHint.NEW_PASSWORD)
+        self.repeat = field(autofill_hints=ft.AutofillHint.NEW_PASSWORD, on_submit=self._submit)
 
     def read(self) -> PasswordForm:
         return PasswordForm(current=self.current.value or "", new=self.new.value or "",

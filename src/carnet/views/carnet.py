@@ -6,9 +6,9 @@ from datetime import date
 
 import flet as ft
 
+from carnet.agenda import MX
 from carnet.i18n import Translator
 from carnet.state import AppState, current_cycle
-from carnet.agenda import MX
 from carnet.views.common import GREEN, Handler, app_bar, field, screen, section, status_banners
 from carnet_contract import models as contract
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -96,7 +96,7 @@ def status_banners(state: AppState, tr: Translator, *, on_dismiss: Handler | Non
     return found
 
 
-def section(title: str, body: list[ft.Control]) -> ft.Card:
+def section(title: str, body: Sequence[ft.Control]) -> ft.Card:
     return ft.Card(
         ft.Container(
             ft.Column([ft.Text(title, size=14, weight=ft.FontWeight.W_700, color=GREEN), *body],

@@ -27,7 +27,7 @@ class LoginView:
     async def _focus_password(self, _: ft.Event[ft.TextField]) -> None:
         await self.password.focus()
 
-    async def _submit(self, _: ft.Event[ft.Control]) -> None:
+    async def _submit(self, _: ft.Event[ft.TextField] | ft.Event[ft.Button]) -> None:
         await self._on_login(self.username.value, self.password.value)
 
     def build(self, state: AppState, tr: Translator) -> ft.View:

@@ -39,7 +39,8 @@ class ChildPlan:
 
 _PLANS: dict[str, ChildPlan] = {
     "Mateo Hernández": ChildPlan("Hematología pediátrica", 12, (
-        (-150, K.ESTUDIO, "Aspirado de médula ósea (día 29 de inducción)", 8, 120, "Quirófano de procedimientos, piso 3",
+        (-150, K.ESTUDIO, "Aspirado de médula ósea (día 29 de inducción)", 8, 120,
+         "Quirófano de procedimientos, piso 3",
          "Ayuno de 8 horas. Sedación: llegar 30 minutos antes."),
         (-44, K.ESTUDIO, "Punción lumbar con quimioterapia intratecal", 8, 90, "Quirófano de procedimientos, piso 3",
          "Ayuno de 6 horas."),
@@ -93,7 +94,7 @@ def _at(day: date, hour: int, minute: int, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time(hour, minute), tzinfo=tz).astimezone(ZoneInfo("UTC"))
 
 
-def _status(day: date, today: date) -> S:
+def _status(day: date, today: date) -> AppointmentStatus:
     if day < today:
         return S.REALIZADA
     return S.CONFIRMADA if (day - today).days <= 7 else S.PROGRAMADA
@@ -105,15 +106,16 @@ def seed_appointments(session: Session, *, patients: dict[str, tuple[str, str, s
     rows: list[Appointment] = []
 
     def add(patient: str, day: date, kind: AppointmentKind, title: str, hour: int, minutes: int, place: str,
-            notes: str = "", status: S | None = None, cycle_id: str | None = None,
+            notes: str = "", status: AppointmentStatus | None = None, cycle_id: str | None = None,
             source: AppointmentSource = AppointmentSource.HOSPITAL) -> None:
         patient_id, unit_id, guardian_id = patients[patient]
         hospital = source == AppointmentSource.HOSPITAL
         start = _at(day, hour, 0, tz)
         rows.append(Appointment(
             patient_id=patient_id, kind=kind.value, title=title, starts_at=start,
-            ends_at=start + timedelta(minutes=minutes), unit_id=unit_id if hospital else None, place=place, status=(status or _status(day, today)).value, notes=notes, cycle_id=cycle_id,
-            source=source.value, created_by=staff_id if hospital else guardian_id, revision=0, created_at=now, updated_at=now))
+            ends_at=start + timedelta(minutes=minutes), unit_id=unit_id if hospital else None, place=place,
+            status=(status or _status(day, today)).value, notes=notes, cycle_id=cycle_id, source=source.value,
+            created_by=staff_id if hospital else guardian_id, revision=0, created_at=now, updated_at=now))
 
     for name, plan in _PLANS.items():
         cycles = session.scalars(select(Cycle).where(Cycle.patient_id == patients[name][0]).order_by(Cycle.number))

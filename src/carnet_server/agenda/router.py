@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
@@ -16,8 +16,8 @@ from carnet_server.limits import write_limit
 
 router = APIRouter(prefix="/api/v1", tags=["agenda"])
 
-_ERRORS = {code: {"model": contract.ErrorBody} for code in (401, 403, 404, 422)}
-_ICS = {200: {"content": {"text/calendar": {}}}, **_ERRORS}
+_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": contract.ErrorBody} for code in (401, 403, 404, 422)}
+_ICS: dict[int | str, dict[str, Any]] = {200: {"content": {"text/calendar": {}}}, **_ERRORS}
 ICS_TYPE = "text/calendar; charset=utf-8"
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Response
 
 from carnet_contract import models as contract
@@ -14,7 +16,7 @@ from carnet_server.privacy.notices import current_version
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
-_ERRORS = {401: {"model": contract.ErrorBody}, 422: {"model": contract.ErrorBody}}
+_ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": contract.ErrorBody}, 422: {"model": contract.ErrorBody}}
 
 
 def _token_response(tokens: service.IssuedTokens) -> contract.TokenResponse:

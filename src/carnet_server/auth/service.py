@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session
 from carnet_server import audit
 from carnet_server.auth.tables import AuthSession, LoginAttempt, RefreshToken, User
 from carnet_server.context import Context
-from carnet_server.db import utcnow
+from carnet_server.db import rowcount, utcnow
 from carnet_server.domain_errors import Invalid, Throttled, Unauthenticated
 
 __all__ = [
@@ -250,7 +250,7 @@ def refresh(session: Session, *, ctx: Context, refresh_token: str, now: datetime
         .values(used_at=now)
         .execution_options(synchronize_session=False)
     )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(claimed) != 1:
         session.rollback()
         _revoke_on_reuse(session, token_hash=token_hash, now=now)
         raise InvalidRefreshToken()
@@ -329,7 +329,7 @@ def change_password(
         raise InvalidAccessToken()
     _check_throttle(session, ctx=ctx, username=user.username, address=address, now=now)
     try:
-        ok = ctx.hasher.verify(user.password_hash, current_password)
+        ok: bool = ctx.hasher.verify(user.password_hash, current_password)  # True, or it raises
     except (VerificationError, InvalidHashError):
         ok = False
     if not ok:

@@ -33,18 +33,25 @@ from carnet_server.agenda import service as agenda
 from carnet_server.auth.service import Principal
 from carnet_server.blood_bank import eligibility
 from carnet_server.blood_bank.service import (
-    ID_RE, BookingNotFound, audit_staff, booking_out, day_bounds, get_slot, staff_bank, works_at,
+    ID_RE,
+    BookingNotFound,
+    audit_staff,
+    booking_out,
+    day_bounds,
+    get_slot,
+    staff_bank,
+    works_at,
 )
 from carnet_server.blood_bank.tables import BloodBank, Booking, FolioCounter, Slot
-from carnet_server.db import utcnow
+from carnet_server.db import rowcount, utcnow
 from carnet_server.domain_errors import Conflict, Invalid, NotAllowed, Reason
 from carnet_server.patients.service import PatientNotFound, visible_patient
 from carnet_server.patients.tables import GuardianPatient, Patient
 from carnet_server.sync import service as sync
 
 __all__ = [
-    "NotEligible", "cancel", "next_folio", "create", "day_list", "donor_counts", "get", "list_for_guardian", "load_for_sync",
-    "mark", "reschedule",
+    "NotEligible", "cancel", "next_folio", "create", "day_list", "donor_counts", "get", "list_for_guardian",
+    "load_for_sync", "mark", "reschedule",
 ]
 
 ACTIVE = BookingStatus.CONFIRMADA.value
@@ -125,7 +132,7 @@ def _take_place(session: Session, slot_id: str) -> None:
     result = session.execute(
         update(Slot).where(Slot.id == slot_id, Slot.closed.is_(False), Slot.booked < Slot.capacity)
         .values(booked=Slot.booked + 1).execution_options(synchronize_session=False))
-    if result.rowcount == 1:  # type: ignore[attr-defined]
+    if rowcount(result) == 1:
         return
     closed = session.scalar(select(Slot.closed).where(Slot.id == slot_id))
     raise Conflict("slot_closed" if closed else "slot_full")
@@ -255,7 +262,8 @@ def reschedule(session: Session, *, principal: Principal, booking_id: str, slot_
     day = new.starts_at.astimezone(tz).date()
     donor = contract.DonorIn.model_construct(
         full_name=row.donor_full_name, phone=row.donor_phone, birth_date=row.donor_birth_date,
-        weight_kg=row.donor_weight_kg, sex=contract.DonorSex(row.donor_sex), last_donation_on=row.donor_last_donation_on)
+        weight_kg=row.donor_weight_kg, sex=contract.DonorSex(row.donor_sex),
+        last_donation_on=row.donor_last_donation_on)
     _eligible(donor, row.answers, on=day, today=now.astimezone(tz).date())
     _check_open(new, now)
     _lock_patient(session, row.patient_id)
@@ -270,7 +278,7 @@ def reschedule(session: Session, *, principal: Principal, booking_id: str, slot_
     moved = session.execute(
         update(Booking).where(Booking.id == row.id, Booking.status == ACTIVE, Booking.slot_id == old_id)
         .values(slot_id=new.id, updated_at=now).execution_options(synchronize_session=False))
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(moved) != 1:
         raise Conflict("booking_not_active")
     _check_daily_limit(session, patient_id=row.patient_id, day=day, tz=tz, limit=daily_limit, moving=row.id)
     _free_place(session, old_id)
@@ -300,7 +308,7 @@ def mark(session: Session, *, principal: Principal, booking_id: str, status: Boo
         update(Booking).where(Booking.id == row.id, Booking.status == ACTIVE)
         .values(status=status.value, updated_at=now, checked_in_at=now if came else None)
         .execution_options(synchronize_session=False))
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(result) != 1:
         raise Conflict("booking_not_active")
     agenda.change_linked(session, appointment_id=row.appointment_id, now=now,
                          status=AppointmentStatus.REALIZADA if came else AppointmentStatus.CANCELADA)

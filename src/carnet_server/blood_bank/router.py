@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
@@ -17,7 +17,7 @@ from carnet_server.limits import write_limit
 
 router = APIRouter(prefix="/api/v1", tags=["blood bank"])
 
-_ERRORS = {code: {"model": contract.ErrorBody} for code in (401, 403, 404, 409, 422)}
+_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": contract.ErrorBody} for code in (401, 403, 404, 409, 422)}
 DateQuery = Annotated[str, Query(max_length=40, description="A local (America/Mexico_City) date, YYYY-MM-DD")]
 
 

@@ -29,7 +29,7 @@ from carnet_contract.models import Role
 from carnet_server import audit
 from carnet_server.auth.service import Principal
 from carnet_server.blood_bank.tables import BloodBank, Booking, Slot, SlotTemplate
-from carnet_server.db import new_id
+from carnet_server.db import new_id, rowcount
 from carnet_server.domain_errors import Conflict, Invalid, NotAllowed, NotFound
 from carnet_server.patients.service import unit_out
 from carnet_server.patients.tables import UserUnit
@@ -205,8 +205,8 @@ def update_slot(session: Session, *, principal: Principal, bank_id: str, slot_id
             statement = statement.where(Slot.booked <= data.capacity)
         result = session.execute(statement.execution_options(synchronize_session=False))
         session.refresh(slot)
-        if result.rowcount == 0:  # type: ignore[attr-defined]
+        if rowcount(result) == 0:
             raise Conflict("capacity_below_bookings", booked=slot.booked)
     audit_staff(session, principal, "blood_bank.slot.update", "slot", slot.id, ip,
-                {k: v for k, v in values.items()})
+                dict(values))
     return slot

@@ -12,7 +12,18 @@ from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import (
-    JSON, Boolean, CheckConstraint, Date, Float, ForeignKey, Index, Integer, String, Text, Time, UniqueConstraint,
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 

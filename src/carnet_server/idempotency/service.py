@@ -39,7 +39,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from carnet_server.db import utcnow
+from carnet_server.db import rowcount, utcnow
 from carnet_server.domain_errors import Conflict, Invalid
 from carnet_server.idempotency.tables import IdempotencyKey
 
@@ -108,7 +108,7 @@ def purge(session: Session, *, now: datetime | None = None) -> int:
     """Delete keys older than :data:`KEEP` (the caller commits)."""
     cutoff = (now or utcnow()) - KEEP
     result = session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < cutoff))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return rowcount(result)
 
 
 def _try_insert(sessions: sessionmaker[Session], *, user_id: str, key: str, fp: str, token: str) -> bool:
@@ -156,7 +156,7 @@ def claim(
                         .values(claim=token, claimed_at=utcnow())
                     )
                     session.commit()
-                    if taken.rowcount == 1:  # type: ignore[attr-defined]
+                    if rowcount(taken) == 1:
                         return token
         if time.monotonic() >= deadline:
             raise InProgress()
@@ -171,7 +171,7 @@ def complete(session: Session, *, user_id: str, key: str, token: str, status: in
         .where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key, IdempotencyKey.claim == token)
         .values(claim=None, status_code=status, response_body=body)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(result) != 1:
         raise ClaimLost()
 
 

@@ -15,12 +15,13 @@ from carnet_server.auth.deps import ClientAddress, ContextDep, CurrentUser, Sess
 from carnet_server.db import utcnow
 from carnet_server.errors import ApiException
 from carnet_server.idempotency.deps import IdempotencyDep
-from carnet_server.limits import write_limit
 from carnet_server.incidents import figures, service
+from carnet_server.limits import write_limit
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"])
 
-_ERRORS = {code: {"model": contract.ErrorBody} for code in (401, 403, 404, 409, 413, 415, 422)}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": contract.ErrorBody} for code in (401, 403, 404, 409, 413, 415, 422)}
 IdQuery = Annotated[str | None, Query(max_length=64)]
 
 
@@ -64,7 +65,8 @@ def read_incident(incident_id: str, user: CurrentUser, session: SessionDep,
 @router.post("/incidents/{incident_id}/responses", response_model=contract.Incident, responses=_ERRORS)
 def reply(incident_id: str, body: contract.ReplyCreate, user: CurrentUser, session: SessionDep,
           address: ClientAddress, idem: IdempotencyDep) -> Response:
-    """Case desk of the incident's unit (or admin): ``en_atencion``; with ``resolves`` and a concrete answer ``atendida``."""
+    """Case desk of the incident's unit (or admin): ``en_atencion``; with ``resolves`` and a concrete answer
+    ``atendida``."""
     row = service.reply(session, principal=user, incident_id=incident_id, data=body, ip=address)
     out = service.incident_out(row, now=utcnow())
     return idem.respond(session, out, status=200)

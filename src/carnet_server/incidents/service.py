@@ -84,7 +84,8 @@ def incident_out(row: Incident, *, now: datetime) -> contract.Incident:
         first_response_due_at=row.first_response_due_at, first_response_at=row.first_response_at,
         resolved_at=row.resolved_at, seconds_left=seconds_left, overdue=overdue,
         responses=[contract.IncidentReply(
-            author_role=Role(r.author_role), author_label=FAMILY_LABEL if r.author_role == Role.GUARDIAN else STAFF_LABEL,
+            author_role=Role(r.author_role),
+            author_label=FAMILY_LABEL if r.author_role == Role.GUARDIAN else STAFF_LABEL,
             message=r.message, created_at=r.created_at, resolves=r.resolves, reopens=r.reopens) for r in row.replies],
         photos=[contract.IncidentPhoto(id=p.id, content_type=p.content_type, size=p.size,
                                        url=photo_url(row.id, p.id)) for p in row.photos],
@@ -302,7 +303,7 @@ def clean_image(data: bytes, content_type: str) -> bytes:
             Image.MAX_IMAGE_PIXELS = MAX_PIXELS
             with Image.open(io.BytesIO(data)) as opened:
                 opened.load()
-                image = ImageOps.exif_transpose(opened) or opened
+                image = ImageOps.exif_transpose(opened)
                 if content_type == JPEG:
                     pixels = image.convert("RGB") if image.mode not in ("RGB", "L") else image
                 else:

@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 
 from carnet_contract.models import MixingStatus
 from carnet_server.context import Context
-from carnet_server.db import utcnow
+from carnet_server.db import rowcount, utcnow
 from carnet_server.mixing import service
 from carnet_server.mixing.tables import MixingOrder
 from carnet_server.patients.service import touch_cycle
@@ -65,7 +65,7 @@ class Outcome:
 def backoff_seconds(attempts: int, *, base: float, maximum: float, rng: random.Random | None = None) -> float:
     """Delay before the next try after ``attempts`` failures: min(max, base · 2^(attempts-1)), jittered
     to between half and all of it, so many orders failing together don't retry in step."""
-    delay = min(maximum, base * (2 ** min(max(attempts - 1, 0), 30)))
+    delay = min(maximum, base * (2.0 ** min(max(attempts - 1, 0), 30)))
     return delay * (0.5 + 0.5 * (rng or random).random())
 
 
@@ -79,10 +79,10 @@ def claim_due(session: Session, *, now: datetime, lease_seconds: float,
     until = now + timedelta(seconds=lease_seconds)
     claimed: list[tuple[str, datetime]] = []
     for order_id in ids:
-        won = session.execute(
+        won = rowcount(session.execute(
             update(MixingOrder).where(MixingOrder.id == order_id, *service.due_filter(now))
             .values(lease_until=until).execution_options(synchronize_session=False)
-        ).rowcount
+        ))
         if won == 1:
             claimed.append((order_id, until))
     session.commit()
@@ -104,26 +104,26 @@ def seconds_until_next_due(session: Session, *, now: datetime) -> float | None:
 
 
 def _record_delivered(session: Session, *, order_id: str, now: datetime) -> None:
-    delivered = session.execute(
+    delivered = rowcount(session.execute(
         update(MixingOrder).where(MixingOrder.id == order_id, MixingOrder.delivered_at.is_(None))
         .values(delivered_at=now, lease_until=None, last_error=None)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ))
     if delivered:
         # Only "pendiente" becomes "solicitada": a callback may already have moved it further.
-        moved = session.execute(
+        moved = rowcount(session.execute(
             update(MixingOrder).where(MixingOrder.id == order_id,
                                       MixingOrder.status == MixingStatus.PENDIENTE.value)
             .values(status=MixingStatus.SOLICITADA.value)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        ))
         if moved:
             cycle_id = session.scalar(select(MixingOrder.cycle_id).where(MixingOrder.id == order_id))
-            changed = session.execute(
+            changed = rowcount(session.execute(
                 update(Cycle).where(Cycle.id == cycle_id, Cycle.mixing_status == MixingStatus.PENDIENTE.value)
                 .values(mixing_status=MixingStatus.SOLICITADA.value, mixing_updated_at=now)
                 .execution_options(synchronize_session=False)
-            ).rowcount
+            ))
             cycle = session.get(Cycle, cycle_id) if changed else None
             if cycle is not None:
                 touch_cycle(session, cycle)
@@ -225,7 +225,7 @@ class DeliveryWorker:
         return bool(self.ctx.settings.mixing_provider_url)
 
     def start(self) -> None:
-        global _warned_unconfigured
+        global _warned_unconfigured  # noqa: PLW0603 — warn once per process, not per instance
         service.mixing_secret(self.ctx.settings)  # made now (data dir, 0600) when not given
         if not self.configured:
             if not _warned_unconfigured:

@@ -3,7 +3,7 @@ and the staff's view of the delivery queue."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -22,7 +22,7 @@ from carnet_server.patients.service import cycle_out
 
 router = APIRouter(prefix="/api/v1", tags=["mixing"])
 
-_ERRORS = {code: {"model": contract.ErrorBody} for code in (401, 403, 404, 409, 422)}
+_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": contract.ErrorBody} for code in (401, 403, 404, 409, 422)}
 MAX_CALLBACK_BYTES = 16 * 1024
 
 

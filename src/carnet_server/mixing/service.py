@@ -32,7 +32,7 @@ from carnet_contract import models as contract
 from carnet_contract.models import CycleStatus, MixingStatus, Role
 from carnet_server import audit
 from carnet_server.auth.service import Principal
-from carnet_server.db import new_id, utcnow
+from carnet_server.db import new_id, rowcount, utcnow
 from carnet_server.domain_errors import Conflict, NotFound, Unauthenticated
 from carnet_server.files import read_or_create_secret
 from carnet_server.mixing.tables import MixingCallbackEvent, MixingOrder
@@ -214,12 +214,12 @@ def confirm_cycle(
         values: dict[str, Any] = {"confirmed_at": now, "mixing_status": status.value}
         if status != current:
             values["mixing_updated_at"] = now
-        won = session.execute(
+        won = rowcount(session.execute(
             update(Cycle)
             .where(Cycle.id == cycle.id, Cycle.confirmed_at.is_(None), Cycle.status == CycleStatus.PROGRAMADO.value)
             .values(**values)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        ))
         if won == 1:
             order: MixingOrder | None = None
             try:

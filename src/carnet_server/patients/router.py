@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 
 from carnet_contract import models as contract
@@ -10,7 +12,7 @@ from carnet_server.patients import service
 
 router = APIRouter(prefix="/api/v1", tags=["patients"])
 
-_NOT_FOUND = {404: {"model": contract.ErrorBody}, 401: {"model": contract.ErrorBody}}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": contract.ErrorBody}, 401: {"model": contract.ErrorBody}}
 
 
 @router.get("/patients/{patient_id}/carnet", response_model=contract.Carnet, responses=_NOT_FOUND)

@@ -34,7 +34,7 @@ def dispensed_at_of(session: Session, cycle_ids: Collection[str]) -> dict[str, d
     rows = session.execute(
         select(Dispensation.cycle_id, Dispensation.dispensed_at).where(Dispensation.cycle_id.in_(list(cycle_ids)))
     )
-    return {cycle_id: at for cycle_id, at in rows}
+    return {row.cycle_id: row.dispensed_at for row in rows}
 
 
 def dispensation_out(row: Dispensation, *, cycle_number: int) -> contract.Dispensation:

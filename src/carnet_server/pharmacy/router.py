@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Response
 
 from carnet_contract import models as contract
@@ -18,7 +20,7 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1", tags=["pharmacy"])
 
-_ERRORS = {code: {"model": contract.ErrorBody} for code in (401, 403, 404, 409, 422)}
+_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": contract.ErrorBody} for code in (401, 403, 404, 409, 422)}
 
 
 @router.get("/pharmacy/trust", response_model=contract.TrustBundle, responses=_ERRORS)

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Protocol as TypingProtocol
 from typing import TypeVar
 
 from sqlalchemy import and_, select, union_all
@@ -48,13 +49,18 @@ __all__ = ["PHARMACY_LABEL", "family_export"]
 
 PHARMACY_LABEL = "Farmacia"
 
-T = TypeVar("T")
+class _OfPatient(TypingProtocol):  # (Protocol is the chemotherapy table here)
+    @property
+    def patient_id(self) -> str: ...
+
+
+T = TypeVar("T", bound=_OfPatient)
 
 
 def _by_patient(rows: Sequence[T]) -> dict[str, list[T]]:
     grouped: dict[str, list[T]] = defaultdict(list)
     for row in rows:
-        grouped[getattr(row, "patient_id")].append(row)
+        grouped[row.patient_id].append(row)
     return grouped
 
 

@@ -10,7 +10,14 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from carnet_contract import models as contract
 from carnet_contract.models import ClosureStatus, Role
 from carnet_server.auth.deps import (
-    ClientAddress, ContextDep, CurrentUser, LangDep, SessionDep, SignedInUser, dependency_calls, get_current_user,
+    ClientAddress,
+    ContextDep,
+    CurrentUser,
+    LangDep,
+    SessionDep,
+    SignedInUser,
+    dependency_calls,
+    get_current_user,
     require_role,
 )
 from carnet_server.auth.service import Principal
@@ -22,7 +29,7 @@ __all__ = ["document_privacy_gate", "router"]
 
 router = APIRouter(prefix="/api/v1/privacy", tags=["privacy"])
 
-_ERRORS = {code: {"model": contract.ErrorBody} for code in (401, 403, 404, 409, 422)}
+_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": contract.ErrorBody} for code in (401, 403, 404, 409, 422)}
 AdminUser = Annotated[Principal, Depends(require_role(Role.ADMIN))]
 
 
@@ -94,8 +101,9 @@ def document_privacy_gate(app: Any) -> None:
     original = app.openapi
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema:
-            return app.openapi_schema  # type: ignore[no-any-return]
+        cached: dict[str, Any] | None = app.openapi_schema
+        if cached:
+            return cached
         schema: dict[str, Any] = original()
         error = {"description": "Forbidden (role, or privacy_notice_required)",
                  "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
@@ -105,7 +113,7 @@ def document_privacy_gate(app: Any) -> None:
                 continue
             if get_current_user not in dependency_calls(route.dependant):
                 continue
-            for method in route.methods:
+            for method in route.methods or ():
                 operation = schema["paths"].get(route_ctx.path, {}).get(method.lower())
                 if operation is not None:
                     operation.setdefault("responses", {}).setdefault("403", error)

@@ -72,7 +72,8 @@ def status_of(session: Session, *, user_id: str, current_version: str) -> contra
                                                AccountClosureRequest.status == OPEN))
         .where(User.id == user_id)
     ).one()
-    version, accepted_at, closure = row
+    version, accepted_at, _ = row
+    closure: AccountClosureRequest | None = row[2]  # the outer join's None when no request is open
     return contract.PrivacyStatus(current_version=current_version, accepted_version=version, accepted_at=accepted_at,
                                   closure_request=closure_out(closure) if closure is not None else None)
 

@@ -43,10 +43,15 @@ from carnet_server.incidents.tables import Incident, IncidentFolioCounter, Incid
 from carnet_server.patients.tables import Cycle, CycleDrug, Diagnosis, GuardianPatient, Patient, Protocol
 from carnet_server.privacy.tables import PrivacyAcceptance
 from carnet_server.scale.families import (
-    BATCH_PATIENTS, SCALE_PASSWORD, Batch, DatabaseNotEmpty, GenerationReport, Generator, guardian_username,
+    BATCH_PATIENTS,
+    SCALE_PASSWORD,
+    Batch,
+    DatabaseNotEmpty,
+    GenerationReport,
+    Generator,
+    guardian_username,
 )
 from carnet_server.scale.writer import Writer, analyze, set_counters, write_changes
-
 
 __all__ = ["SCALE_PASSWORD", "DatabaseNotEmpty", "GenerationReport", "generate", "guardian_username"]
 
@@ -79,18 +84,18 @@ def generate(ctx: Context, *, patients: int, seed: int, today: date | None = Non
             with conn.begin():
                 writer = Writer(conn)
                 for model in _ORDER:
-                    writer.write(model.__table__, batch.tables.get(model.__tablename__, []))  # type: ignore[arg-type]
+                    writer.write(model.__table__, batch.tables.get(model.__tablename__, []))
                 gen.report.sync_rows += write_changes(conn, writer, batch.changes)
             if progress:
                 progress(f"{done}/{patients} patients")
         with conn.begin():
             writer = Writer(conn)
             slots = sorted(gen.slots.values(), key=lambda s: s["starts_at"])
-            writer.write(Slot.__table__, slots)  # type: ignore[arg-type]
-            writer.write(Booking.__table__, gen.bookings)  # type: ignore[arg-type]
+            writer.write(Slot.__table__, slots)
+            writer.write(Booking.__table__, gen.bookings)
             gen.report.sync_rows += write_changes(conn, writer, gen.booking_changes)
-            set_counters(conn, FolioCounter.__table__, gen.booking_folios)  # type: ignore[arg-type]
-            set_counters(conn, IncidentFolioCounter.__table__, gen.incident_folios)  # type: ignore[arg-type]
+            set_counters(conn, FolioCounter.__table__, gen.booking_folios)
+            set_counters(conn, IncidentFolioCounter.__table__, gen.incident_folios)
     analyze(engine)
     gen.report.seconds = clock.perf_counter() - started
     return gen.report

@@ -10,8 +10,16 @@ from typing import Any
 from sqlalchemy import Table
 
 from carnet_contract.models import (
-    AppointmentKind, AppointmentSource, AppointmentStatus, BookingStatus, CycleStatus, IncidentStatus, MixingStatus,
-    Role, SyncType, UnitLevel,
+    AppointmentKind,
+    AppointmentSource,
+    AppointmentStatus,
+    BookingStatus,
+    CycleStatus,
+    IncidentStatus,
+    MixingStatus,
+    Role,
+    SyncType,
+    UnitLevel,
 )
 from carnet_server.agenda.tables import Appointment
 from carnet_server.auth.tables import User
@@ -20,13 +28,39 @@ from carnet_server.context import Context
 from carnet_server.incidents import deadlines
 from carnet_server.incidents.tables import Incident, IncidentReply
 from carnet_server.patients.tables import (
-    Cycle, CycleDrug, Diagnosis, GuardianPatient, MedicalUnit, Patient, Protocol, UserUnit, nss_check_digit,
+    Cycle,
+    CycleDrug,
+    Diagnosis,
+    GuardianPatient,
+    MedicalUnit,
+    Patient,
+    Protocol,
+    UserUnit,
+    nss_check_digit,
 )
 from carnet_server.privacy.notices import current_version
 from carnet_server.privacy.tables import PrivacyAcceptance
 from carnet_server.scale.catalogue import (
-    ADULT_MEN, ADULT_WOMEN, ANSWERS, BANK_INSTRUCTIONS, BOYS, DAY_HOSPITAL, DISEASE_WEIGHTS, DISEASES, FAMILY_ERRANDS,
-    GIRLS, IMAGING, INCIDENT_WEIGHTS, INCIDENTS, LAB, STATES, SURNAMES, Disease, local_time, make_curp, seeded_id,
+    ADULT_MEN,
+    ADULT_WOMEN,
+    ANSWERS,
+    BANK_INSTRUCTIONS,
+    BOYS,
+    DAY_HOSPITAL,
+    DISEASE_WEIGHTS,
+    DISEASES,
+    FAMILY_ERRANDS,
+    GIRLS,
+    IMAGING,
+    INCIDENT_WEIGHTS,
+    INCIDENTS,
+    LAB,
+    STATES,
+    SURNAMES,
+    Disease,
+    local_time,
+    make_curp,
+    seeded_id,
 )
 from carnet_server.scale.writer import Writer
 
@@ -95,7 +129,7 @@ class Batch:
 
 class Generator:
     def __init__(self, ctx: Context, *, patients: int, seed: int, today: date) -> None:
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed)  # noqa: S311 — made-up test data, reproducible from the seed
         self.ctx = ctx
         self.tz = ctx.tz
         self.total = patients
@@ -131,9 +165,9 @@ class Generator:
             umae = number <= len(STATES) or rng.random() < 0.2
             name = (f"UMAE Hospital de Pediatría No. {number} {city}" if umae
                     else f"Hospital General de Zona No. {number} {city}")
-            unit = _Unit(id=seeded_id(rng), name=name, state_code=code, weight=5.0 if umae else 1.0, bank_id=seeded_id(rng),
-                         bank_name=f"Banco de Sangre, {name}", bank_address=f"Av. Principal {number * 10} s/n, {city}",
-                         case_desk_id=seeded_id(rng))
+            unit = _Unit(id=seeded_id(rng), name=name, state_code=code, weight=5.0 if umae else 1.0,
+                         bank_id=seeded_id(rng), bank_name=f"Banco de Sangre, {name}",
+                         bank_address=f"Av. Principal {number * 10} s/n, {city}", case_desk_id=seeded_id(rng))
             self.units.append(unit)
             unit_rows.append({"id": unit.id, "name": name, "level": (UnitLevel.UMAE if umae else
                                                                       UnitLevel.SEGUNDO_NIVEL).value, "state": state})
@@ -141,17 +175,17 @@ class Generator:
                               "address": unit.bank_address, "phone": "800 623 2323",
                               "instructions": BANK_INSTRUCTIONS})
             for weekday in range(6):
-                template_rows.append({"id": seeded_id(rng), "bank_id": unit.bank_id, "weekday": weekday, "start": time(7),
-                                      "end": time(9) if weekday == 5 else time(11), "slot_minutes": 30,
-                                      "capacity": 4, "active": True})
+                template_rows.append({"id": seeded_id(rng), "bank_id": unit.bank_id, "weekday": weekday,
+                                      "start": time(7), "end": time(9) if weekday == 5 else time(11),
+                                      "slot_minutes": 30, "capacity": 4, "active": True})
             staff_rows.append(self._user(unit.case_desk_id, f"casos{number:03d}", Role.CASE_DESK,
                                          f"Módulo de atención {number}"))
             links.append({"user_id": unit.case_desk_id, "unit_id": unit.id})
-        writer.write(MedicalUnit.__table__, unit_rows)  # type: ignore[arg-type]
-        writer.write(BloodBank.__table__, bank_rows)  # type: ignore[arg-type]
-        writer.write(SlotTemplate.__table__, template_rows)  # type: ignore[arg-type]
-        writer.write(User.__table__, staff_rows)  # type: ignore[arg-type]
-        writer.write(UserUnit.__table__, links)  # type: ignore[arg-type]
+        writer.write(MedicalUnit.__table__, unit_rows)
+        writer.write(BloodBank.__table__, bank_rows)
+        writer.write(SlotTemplate.__table__, template_rows)
+        writer.write(User.__table__, staff_rows)
+        writer.write(UserUnit.__table__, links)
         self.report.units = count
         self.unit_weights = [u.weight for u in self.units]
 
@@ -175,10 +209,10 @@ class Generator:
             woman = i == 0 and rng.random() < 0.8
             first = rng.choice(ADULT_WOMEN if woman else ADULT_MEN)
             user_id = seeded_id(rng)
-            batch.add(User.__table__,  # type: ignore[arg-type]
+            batch.add(User.__table__,
                       self._user(user_id, guardian_username(self.guardian_number), Role.GUARDIAN,
                                  f"{first} {surname2 if woman else surname1}"))
-            batch.add(PrivacyAcceptance.__table__,  # type: ignore[arg-type]
+            batch.add(PrivacyAcceptance.__table__,
                       {"user_id": user_id, "version": self.privacy_version,
                        "accepted_at": self.now - timedelta(days=199)})
             guardians.append(user_id)
@@ -186,7 +220,7 @@ class Generator:
         for _ in range(children):
             patient_id = self.child(batch, unit, surname1, surname2, guardians)
             for guardian in guardians:
-                batch.add(GuardianPatient.__table__,  # type: ignore[arg-type]
+                batch.add(GuardianPatient.__table__,
                           {"user_id": guardian, "patient_id": patient_id})
         self.report.guardians += len(guardians)
         return children
@@ -208,15 +242,15 @@ class Generator:
         disease = rng.choices(DISEASES, weights=DISEASE_WEIGHTS)[0]
         diagnosed = self.today - timedelta(days=rng.randint(30, 330))
         patient_id = seeded_id(rng)
-        batch.add(Patient.__table__, {  # type: ignore[arg-type]
+        batch.add(Patient.__table__, {
             "id": patient_id, "full_name": f"{first} {surname1} {surname2}", "display_name": f"{first} {surname1}",
             "nss": nss10 + nss_check_digit(nss10), "curp": curp, "birth_date": birth, "unit_id": unit.id,
             "created_at": local_time(diagnosed + timedelta(days=rng.randint(1, 10)), 9, 0, self.tz)})
-        batch.add(Diagnosis.__table__, {  # type: ignore[arg-type]
+        batch.add(Diagnosis.__table__, {
             "id": seeded_id(rng), "patient_id": patient_id, "name": disease.name, "cie10": disease.cie10,
             "diagnosed_on": diagnosed})
         protocol_id = seeded_id(rng)
-        batch.add(Protocol.__table__, {  # type: ignore[arg-type]
+        batch.add(Protocol.__table__, {
             "id": protocol_id, "patient_id": patient_id, "name": disease.protocol, "description": disease.description})
         self.report.patients += 1
         cycles = self.cycles(batch, patient_id, protocol_id, disease)
@@ -246,16 +280,16 @@ class Generator:
                 status = CycleStatus.PROGRAMADO
                 mixing = MixingStatus.PENDIENTE
             cycle_id = seeded_id(rng)
-            batch.add(Cycle.__table__, {  # type: ignore[arg-type]
+            batch.add(Cycle.__table__, {
                 "id": cycle_id, "patient_id": patient_id, "protocol_id": protocol_id, "number": number,
                 "scheduled_for": day, "status": status.value, "mixing_status": mixing.value,
                 "mixing_updated_at": local_time(day - timedelta(days=1), 18, 0, self.tz) if offset < 0 else None,
                 "confirmed_at": None})
             regimen = disease.regimens[(number - 1) % len(disease.regimens)]
             for position, (name, dose, unit, route) in enumerate(regimen):
-                batch.add(CycleDrug.__table__, {  # type: ignore[arg-type]
-                    "id": seeded_id(rng), "cycle_id": cycle_id, "name": name, "dose": dose, "unit": unit, "route": route,
-                    "position": position})
+                batch.add(CycleDrug.__table__, {
+                    "id": seeded_id(rng), "cycle_id": cycle_id, "name": name, "dose": dose, "unit": unit,
+                    "route": route, "position": position})
                 self.report.cycle_drugs += 1
             batch.touch(SyncType.CYCLE, cycle_id, patient_id)
             out.append((cycle_id, day, status.value))
@@ -275,7 +309,7 @@ class Generator:
         start = local_time(day, hour, minute, self.tz)
         created = min(self.now, start) - timedelta(days=self.rng.randint(1, 30))
         appointment_id = seeded_id(self.rng)
-        batch.add(Appointment.__table__, {  # type: ignore[arg-type]
+        batch.add(Appointment.__table__, {
             "id": appointment_id, "patient_id": patient_id, "kind": kind.value, "title": title[:120],
             "starts_at": start, "ends_at": start + timedelta(minutes=minutes), "unit_id": unit_id,
             "place": place[:200], "status": (status or self._status(day)).value, "notes": notes, "cycle_id": cycle_id,
@@ -405,7 +439,7 @@ class Generator:
         for position, (after, staff, answer) in enumerate(replies):
             at = created + timedelta(hours=after)
             resolves, reopens = answer == 1, answer == 2
-            batch.add(IncidentReply.__table__, {  # type: ignore[arg-type]
+            batch.add(IncidentReply.__table__, {
                 "id": seeded_id(rng), "incident_id": incident_id, "position": position,
                 "author_id": unit.case_desk_id if staff else guardian_id,
                 "author_role": (Role.CASE_DESK if staff else Role.GUARDIAN).value, "message": ANSWERS[answer],
@@ -420,6 +454,6 @@ class Generator:
                 row["status"] = IncidentStatus.EN_ATENCION.value
             row["updated_at"] = at
             self.report.replies += 1
-        batch.add(Incident.__table__, row)  # type: ignore[arg-type]
+        batch.add(Incident.__table__, row)
         batch.touch(SyncType.INCIDENT, incident_id, patient_id)
         self.report.incidents += 1

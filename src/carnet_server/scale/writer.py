@@ -38,7 +38,9 @@ class Writer:
         columns = list(rows[0])
         json_columns = {c for c in columns if table.c[c].type.__class__.__name__ == "JSON"}
         names = ", ".join(f'"{c}"' for c in columns)
-        cursor = self.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        driver = self.conn.connection.driver_connection
+        assert driver is not None  # None only once the connection is closed
+        cursor = driver.cursor()
         with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
             for row in rows:
                 copy.write_row([Json(row[c]) if c in json_columns else row[c] for c in columns])
@@ -68,7 +70,7 @@ def write_changes(conn: Connection, writer: Writer, changes: Sequence[tuple[str,
         return 0
     last = _take_seq(conn, len(changes))
     first = last - len(changes) + 1
-    writer.write(SyncState.__table__, [  # type: ignore[arg-type]
+    writer.write(SyncState.__table__, [
         {"type": t, "record_id": r, "patient_id": p, "seq": first + i, "deleted": False}
         for i, (t, r, p) in enumerate(changes)])
     return len(changes)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
@@ -25,7 +25,7 @@ def get_registry(request: Request) -> service.SyncRegistry:
 
 
 RegistryDep = Annotated[service.SyncRegistry, Depends(get_registry)]
-_ERRORS = {code: {"model": contract.ErrorBody} for code in (401, 403, 422)}
+_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": contract.ErrorBody} for code in (401, 403, 422)}
 
 
 def etag_of(body: bytes) -> str:
@@ -37,8 +37,8 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
     """RFC 9110 If-None-Match: weak comparison, lists and ``*``."""
     if not if_none_match:
         return False
-    for candidate in if_none_match.split(","):
-        candidate = candidate.strip()
+    for listed in if_none_match.split(","):
+        candidate = listed.strip()
         if candidate == "*" or candidate.removeprefix("W/") == etag:
             return True
     return False

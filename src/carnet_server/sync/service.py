@@ -115,12 +115,12 @@ def _take(session: Session, count: int) -> int:
     return int(value)
 
 
-def touch(session: Session, *, type: SyncType, record_id: str, patient_id: str, deleted: bool = False) -> int:
+def touch(session: Session, *, type: SyncType, record_id: str, patient_id: str, deleted: bool = False) -> int:  # noqa: A002 — "type" as on the wire
     """Record a change of one synced record in the caller's transaction; returns its seq."""
     return touch_many(session, type=type, changes=[(record_id, patient_id, deleted)])
 
 
-def touch_many(session: Session, *, type: SyncType, changes: Sequence[tuple[str, str, bool]]) -> int:
+def touch_many(session: Session, *, type: SyncType, changes: Sequence[tuple[str, str, bool]]) -> int:  # noqa: A002 — "type" as on the wire
     """Record changes ``(record_id, patient_id, deleted)`` in order with one counter update; returns the last seq."""
     if not changes:
         return 0

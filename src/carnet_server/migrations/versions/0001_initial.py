@@ -1,12 +1,11 @@
 """Initial schema: units, users, auth, patients and carnet, QR tokens, audit log.
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-01-01
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0001'
 down_revision = None
@@ -91,7 +90,8 @@ def upgrade() -> None:
     op.create_table('user_units',
     sa.Column('user_id', sa.String(length=32), nullable=False),
     sa.Column('unit_id', sa.String(length=32), nullable=False),
-    sa.ForeignKeyConstraint(['unit_id'], ['medical_units.id'], name=op.f('fk_user_units_unit_id_medical_units'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['unit_id'], ['medical_units.id'],
+                            name=op.f('fk_user_units_unit_id_medical_units'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_user_units_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('user_id', 'unit_id', name=op.f('pk_user_units'))
     )
@@ -101,7 +101,8 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('cie10', sa.String(length=16), nullable=True),
     sa.Column('diagnosed_on', sa.Date(), nullable=True),
-    sa.ForeignKeyConstraint(['patient_id'], ['patients.id'], name=op.f('fk_diagnoses_patient_id_patients'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['patient_id'], ['patients.id'],
+                            name=op.f('fk_diagnoses_patient_id_patients'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_diagnoses'))
     )
     with op.batch_alter_table('diagnoses', schema=None) as batch_op:
@@ -110,8 +111,10 @@ def upgrade() -> None:
     op.create_table('guardian_patients',
     sa.Column('user_id', sa.String(length=32), nullable=False),
     sa.Column('patient_id', sa.String(length=32), nullable=False),
-    sa.ForeignKeyConstraint(['patient_id'], ['patients.id'], name=op.f('fk_guardian_patients_patient_id_patients'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_guardian_patients_user_id_users'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['patient_id'], ['patients.id'],
+                            name=op.f('fk_guardian_patients_patient_id_patients'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'],
+                            name=op.f('fk_guardian_patients_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('user_id', 'patient_id', name=op.f('pk_guardian_patients'))
     )
     op.create_table('protocols',
@@ -119,7 +122,8 @@ def upgrade() -> None:
     sa.Column('patient_id', sa.String(length=32), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('description', sa.Text(), nullable=True),
-    sa.ForeignKeyConstraint(['patient_id'], ['patients.id'], name=op.f('fk_protocols_patient_id_patients'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['patient_id'], ['patients.id'],
+                            name=op.f('fk_protocols_patient_id_patients'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_protocols'))
     )
     with op.batch_alter_table('protocols', schema=None) as batch_op:
@@ -134,7 +138,8 @@ def upgrade() -> None:
     sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('token', sa.Text(), nullable=False),
-    sa.ForeignKeyConstraint(['patient_id'], ['patients.id'], name=op.f('fk_qr_tokens_patient_id_patients'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['patient_id'], ['patients.id'],
+                            name=op.f('fk_qr_tokens_patient_id_patients'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('jti', name=op.f('pk_qr_tokens'))
     )
     with op.batch_alter_table('qr_tokens', schema=None) as batch_op:
@@ -148,7 +153,8 @@ def upgrade() -> None:
     sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('used_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['session_id'], ['auth_sessions.id'], name=op.f('fk_refresh_tokens_session_id_auth_sessions'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['session_id'], ['auth_sessions.id'],
+                            name=op.f('fk_refresh_tokens_session_id_auth_sessions'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_refresh_tokens')),
     sa.UniqueConstraint('token_hash', name=op.f('uq_refresh_tokens_token_hash'))
     )
@@ -164,8 +170,10 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('mixing_status', sa.String(length=16), nullable=False),
     sa.Column('mixing_updated_at', sa.DateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['patient_id'], ['patients.id'], name=op.f('fk_cycles_patient_id_patients'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['protocol_id'], ['protocols.id'], name=op.f('fk_cycles_protocol_id_protocols'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['patient_id'], ['patients.id'],
+                            name=op.f('fk_cycles_patient_id_patients'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['protocol_id'], ['protocols.id'],
+                            name=op.f('fk_cycles_protocol_id_protocols'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_cycles')),
     sa.UniqueConstraint('patient_id', 'number', name='uq_cycles_patient_number')
     )
@@ -181,7 +189,8 @@ def upgrade() -> None:
     sa.Column('unit', sa.String(length=32), nullable=False),
     sa.Column('route', sa.String(length=16), nullable=False),
     sa.Column('position', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['cycle_id'], ['cycles.id'], name=op.f('fk_cycle_drugs_cycle_id_cycles'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['cycle_id'], ['cycles.id'],
+                            name=op.f('fk_cycle_drugs_cycle_id_cycles'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_cycle_drugs'))
     )
     with op.batch_alter_table('cycle_drugs', schema=None) as batch_op:

@@ -4,9 +4,8 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-26
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0003'
 down_revision = '0002'
@@ -42,7 +41,8 @@ def upgrade() -> None:
     sa.Column('slot_minutes', sa.Integer(), nullable=False),
     sa.Column('capacity', sa.Integer(), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.ForeignKeyConstraint(['bank_id'], ['blood_banks.id'], name=op.f('fk_slot_templates_bank_id_blood_banks'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['bank_id'], ['blood_banks.id'],
+                            name=op.f('fk_slot_templates_bank_id_blood_banks'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_slot_templates'))
     )
     with op.batch_alter_table('slot_templates', schema=None) as batch_op:
@@ -57,7 +57,8 @@ def upgrade() -> None:
     sa.Column('booked', sa.Integer(), nullable=False),
     sa.Column('closed', sa.Boolean(), nullable=False),
     sa.CheckConstraint('booked >= 0 AND booked <= capacity', name=op.f('ck_slots_booked_within_capacity')),
-    sa.ForeignKeyConstraint(['bank_id'], ['blood_banks.id'], name=op.f('fk_slots_bank_id_blood_banks'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['bank_id'], ['blood_banks.id'],
+                            name=op.f('fk_slots_bank_id_blood_banks'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_slots')),
     sa.UniqueConstraint('bank_id', 'starts_at', name='uq_slots_bank_id_starts_at')
     )
@@ -79,9 +80,12 @@ def upgrade() -> None:
     sa.Column('appointment_id', sa.String(length=32), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['appointment_id'], ['appointments.id'], name=op.f('fk_blood_bank_bookings_appointment_id_appointments'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['guardian_id'], ['users.id'], name=op.f('fk_blood_bank_bookings_guardian_id_users'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['patient_id'], ['patients.id'], name=op.f('fk_blood_bank_bookings_patient_id_patients'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['appointment_id'], ['appointments.id'],
+                            name=op.f('fk_blood_bank_bookings_appointment_id_appointments'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['guardian_id'], ['users.id'],
+                            name=op.f('fk_blood_bank_bookings_guardian_id_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['patient_id'], ['patients.id'],
+                            name=op.f('fk_blood_bank_bookings_patient_id_patients'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['slot_id'], ['slots.id'], name=op.f('fk_blood_bank_bookings_slot_id_slots')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_blood_bank_bookings')),
     sa.UniqueConstraint('folio', name=op.f('uq_blood_bank_bookings_folio'))

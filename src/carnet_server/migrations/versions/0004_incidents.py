@@ -7,9 +7,8 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-26
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0004'
 down_revision = '0003'
@@ -39,8 +38,10 @@ def upgrade() -> None:
     sa.Column('first_response_due_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('first_response_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('resolved_at', sa.DateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['patient_id'], ['patients.id'], name=op.f('fk_incidents_patient_id_patients'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['reporter_id'], ['users.id'], name=op.f('fk_incidents_reporter_id_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['patient_id'], ['patients.id'],
+                            name=op.f('fk_incidents_patient_id_patients'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['reporter_id'], ['users.id'],
+                            name=op.f('fk_incidents_reporter_id_users'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['unit_id'], ['medical_units.id'], name=op.f('fk_incidents_unit_id_medical_units')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_incidents')),
     sa.UniqueConstraint('folio', name=op.f('uq_incidents_folio'))
@@ -57,8 +58,10 @@ def upgrade() -> None:
     sa.Column('resolves', sa.Boolean(), nullable=False),
     sa.Column('reopens', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['author_id'], ['users.id'], name=op.f('fk_incident_replies_author_id_users'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['incident_id'], ['incidents.id'], name=op.f('fk_incident_replies_incident_id_incidents'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['author_id'], ['users.id'],
+                            name=op.f('fk_incident_replies_author_id_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['incident_id'], ['incidents.id'],
+                            name=op.f('fk_incident_replies_incident_id_incidents'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_incident_replies'))
     )
     op.create_index(op.f('ix_incident_replies_incident_id'), 'incident_replies', ['incident_id'], unique=False)
@@ -70,8 +73,10 @@ def upgrade() -> None:
     sa.Column('path', sa.String(length=200), nullable=False),
     sa.Column('uploaded_by', sa.String(length=32), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['incident_id'], ['incidents.id'], name=op.f('fk_incident_photos_incident_id_incidents'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['uploaded_by'], ['users.id'], name=op.f('fk_incident_photos_uploaded_by_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['incident_id'], ['incidents.id'],
+                            name=op.f('fk_incident_photos_incident_id_incidents'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['uploaded_by'], ['users.id'],
+                            name=op.f('fk_incident_photos_uploaded_by_users'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_incident_photos'))
     )
     op.create_index(op.f('ix_incident_photos_incident_id'), 'incident_photos', ['incident_id'], unique=False)

@@ -5,9 +5,8 @@ Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-26
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0005'
 down_revision = '0004'
@@ -26,9 +25,12 @@ def upgrade() -> None:
     sa.Column('dispensed_by_id', sa.String(length=32), nullable=True),
     sa.Column('dispensed_by_label', sa.String(length=120), nullable=False),
     sa.Column('dispensed_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['cycle_id'], ['cycles.id'], name=op.f('fk_dispensations_cycle_id_cycles'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['dispensed_by_id'], ['users.id'], name=op.f('fk_dispensations_dispensed_by_id_users'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['patient_id'], ['patients.id'], name=op.f('fk_dispensations_patient_id_patients'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['cycle_id'], ['cycles.id'],
+                            name=op.f('fk_dispensations_cycle_id_cycles'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['dispensed_by_id'], ['users.id'],
+                            name=op.f('fk_dispensations_dispensed_by_id_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['patient_id'], ['patients.id'],
+                            name=op.f('fk_dispensations_patient_id_patients'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_dispensations')),
     sa.UniqueConstraint('cycle_id', name=op.f('uq_dispensations_cycle_id'))
     )
@@ -49,8 +51,10 @@ def upgrade() -> None:
     sa.Column('lease_until', sa.DateTime(timezone=True), nullable=True),
     sa.Column('delivered_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.String(length=200), nullable=True),
-    sa.ForeignKeyConstraint(['cycle_id'], ['cycles.id'], name=op.f('fk_mixing_orders_cycle_id_cycles'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['patient_id'], ['patients.id'], name=op.f('fk_mixing_orders_patient_id_patients'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['cycle_id'], ['cycles.id'],
+                            name=op.f('fk_mixing_orders_cycle_id_cycles'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['patient_id'], ['patients.id'],
+                            name=op.f('fk_mixing_orders_patient_id_patients'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_mixing_orders')),
     sa.UniqueConstraint('cycle_id', name=op.f('uq_mixing_orders_cycle_id'))
     )
@@ -62,7 +66,8 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('occurred_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['order_id'], ['mixing_orders.id'], name=op.f('fk_mixing_callback_events_order_id_mixing_orders'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['order_id'], ['mixing_orders.id'],
+                            name=op.f('fk_mixing_callback_events_order_id_mixing_orders'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('event_id', name=op.f('pk_mixing_callback_events'))
     )
     op.create_index(op.f('ix_mixing_callback_events_order_id'), 'mixing_callback_events', ['order_id'], unique=False)

@@ -13,7 +13,6 @@ Create Date: 2026-12-03
 """
 from alembic import op
 
-
 revision = '0006'
 down_revision = '0005'
 branch_labels = None

@@ -4,17 +4,16 @@ acceptance), account_closure_requests (at most one open per user); audit_log's a
 
 Columns are added and dropped with plain ALTER TABLE (SQLite >= 3.35 drops columns itself): a
 batch rebuild of ``users`` on SQLite would drop the table, and its ON DELETE CASCADE would empty
-the tables that point at it. Existing users get no accepted version: guardians accept the notice at their next login. The
-audit_log indexes are changed with plain CREATE/DROP INDEX (no batch mode: on SQLite a batch
+the tables that point at it. Existing users get no accepted version: guardians accept the notice at
+their next login. The audit_log indexes are changed with plain CREATE/DROP INDEX (no batch mode: on SQLite a batch
 would rebuild the table and lose its append-only triggers from 0006).
 
 Revision ID: 0007
 Revises: 0006
 Create Date: 2026-11-26
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0007'
 down_revision = '0006'
@@ -30,7 +29,8 @@ def upgrade() -> None:
     sa.Column('user_id', sa.String(length=32), nullable=False),
     sa.Column('version', sa.String(length=32), nullable=False),
     sa.Column('accepted_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_privacy_acceptances_user_id_users'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'],
+                            name=op.f('fk_privacy_acceptances_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_privacy_acceptances')),
     sa.UniqueConstraint('user_id', 'version', name=op.f('uq_privacy_acceptances_user_id'))
     )
@@ -43,8 +43,10 @@ def upgrade() -> None:
     sa.Column('requested_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('decided_by_id', sa.String(length=32), nullable=True),
-    sa.ForeignKeyConstraint(['decided_by_id'], ['users.id'], name=op.f('fk_account_closure_requests_decided_by_id_users'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_account_closure_requests_user_id_users'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['decided_by_id'], ['users.id'],
+                            name=op.f('fk_account_closure_requests_decided_by_id_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'],
+                            name=op.f('fk_account_closure_requests_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_account_closure_requests'))
     )
     op.create_index(op.f('ix_account_closure_requests_user_id'), 'account_closure_requests', ['user_id'], unique=False)
