@@ -1,4 +1,4 @@
-""""Mi cuenta" (``session.account``), reached from settings: change the password (every role); for guardians
+""" "Mi cuenta" (``session.account``), reached from settings: change the password (every role); for guardians
 also read the privacy notice again, download their data and ask for the account to be closed. No Flet.
 
 All of it is online: a password change, an export or a closure request needs the server, and says so
@@ -30,8 +30,12 @@ log = logging.getLogger(__name__)
 #: The server's minimum (10); a server that asks for more says so in its 422 and the app follows it.
 MIN_PASSWORD_LENGTH = 10
 #: Where each of the server's password refusals belongs on the form.
-_PASSWORD_FIELDS = {"wrong_current_password": "current", "password_too_short": "new",
-                    "password_is_username": "new", "password_unchanged": "new"}
+_PASSWORD_FIELDS = {
+    "wrong_current_password": "current",
+    "password_too_short": "new",
+    "password_is_username": "new",
+    "password_unchanged": "new",
+}
 REASON_MAX = 1000
 
 
@@ -87,7 +91,7 @@ class AccountCases:
     # ---- navigation ------------------------------------------------------------------------
 
     async def open(self) -> None:
-        """"Mi cuenta": at once from the phone, then the guardian's privacy status from the server."""
+        """ "Mi cuenta": at once from the phone, then the guardian's privacy status from the server."""
         s, ui = self._s, self._ui
         s.state.screen = Screen.ACCOUNT
         ui.message = ui.error = None
@@ -109,7 +113,7 @@ class AccountCases:
         self._redraw()
 
     async def open_notice(self) -> None:
-        """"Aviso de privacidad": the notice again (kept on the phone, refreshed when online)."""
+        """ "Aviso de privacidad": the notice again (kept on the phone, refreshed when online)."""
         s = self._s
         self.show(Screen.ACCOUNT_NOTICE)
         if s.state.screen is not Screen.ACCOUNT_NOTICE:
@@ -200,7 +204,7 @@ class AccountCases:
     # ---- download my data --------------------------------------------------------------------
 
     async def export_file(self) -> tuple[str, bytes] | None:
-        """"Descargar mis datos": the JSON file to save (name, bytes); None with the reason on screen."""
+        """ "Descargar mis datos": the JSON file to save (name, bytes); None with the reason on screen."""
         s, ui = self._s, self._ui
         if ui.exporting or not self.is_guardian:
             return None
@@ -252,7 +256,7 @@ class AccountCases:
         await self._closure(lambda: s.api.request_closure(reason or None), confirm_done=True)
 
     async def withdraw_closure(self) -> None:
-        """"Retirar solicitud": the account goes on as before."""
+        """ "Retirar solicitud": the account goes on as before."""
         if self._ui.closure_busy:
             return
         await self._closure(self._s.api.cancel_closure, confirm_done=False)

@@ -25,8 +25,21 @@ from carnet.outbox import OutboxItem, OutboxState, WriteOp, is_local_id
 from carnet.store import OfflineStore
 from carnet_contract import models as contract
 
-__all__ = ["MX", "AgendaItem", "AgendaRepository", "Mark", "SyncPosition", "days_with_appointments", "filter_items",
-           "local_date", "merge", "month_weeks", "next_appointment", "on_day", "upcoming"]
+__all__ = [
+    "MX",
+    "AgendaItem",
+    "AgendaRepository",
+    "Mark",
+    "SyncPosition",
+    "days_with_appointments",
+    "filter_items",
+    "local_date",
+    "merge",
+    "month_weeks",
+    "next_appointment",
+    "on_day",
+    "upcoming",
+]
 
 MX = ZoneInfo("America/Mexico_City")
 _DONE = {contract.AppointmentStatus.CANCELADA, contract.AppointmentStatus.REALIZADA}
@@ -67,16 +80,24 @@ class SyncPosition:
     last_success_at: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"cursor": self.cursor, "etag": self.etag, "etag_cursor": self.etag_cursor,
-                "needs_reset": self.needs_reset,
-                "last_success_at": self.last_success_at.isoformat() if self.last_success_at else None}
+        return {
+            "cursor": self.cursor,
+            "etag": self.etag,
+            "etag_cursor": self.etag_cursor,
+            "needs_reset": self.needs_reset,
+            "last_success_at": self.last_success_at.isoformat() if self.last_success_at else None,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SyncPosition:
         last = data.get("last_success_at")
-        return cls(cursor=data.get("cursor") or "", etag=data.get("etag"), etag_cursor=data.get("etag_cursor"),
-                   needs_reset=bool(data.get("needs_reset")),
-                   last_success_at=datetime.fromisoformat(last) if last else None)
+        return cls(
+            cursor=data.get("cursor") or "",
+            etag=data.get("etag"),
+            etag_cursor=data.get("etag_cursor"),
+            needs_reset=bool(data.get("needs_reset")),
+            last_success_at=datetime.fromisoformat(last) if last else None,
+        )
 
 
 class AgendaRepository:
@@ -93,8 +114,10 @@ class AgendaRepository:
 
     # appointments
     def appointments(self) -> dict[str, contract.Appointment]:
-        return {key: contract.Appointment.model_validate(record.value)
-                for key, record in self._store.get_kind(self.user_id, self.APPOINTMENT).items()}
+        return {
+            key: contract.Appointment.model_validate(record.value)
+            for key, record in self._store.get_kind(self.user_id, self.APPOINTMENT).items()
+        }
 
     def put_appointment(self, appointment: contract.Appointment) -> None:
         self._store.put(self.user_id, self.APPOINTMENT, appointment.id, appointment.model_dump(mode="json"))
@@ -128,10 +151,18 @@ def _from_create(item: OutboxItem) -> contract.Appointment | None:
     body = item.body or {}
     try:
         return contract.Appointment(
-            id=item.record_id, patient_id=item.patient_id, kind=body["kind"], title=body["title"],
-            starts_at=body["starts_at"], ends_at=body["ends_at"], place=body.get("place", ""),
-            notes=body.get("notes", ""), status=contract.AppointmentStatus.PROGRAMADA,
-            source=contract.AppointmentSource.FAMILIA, updated_at=item.created_at)
+            id=item.record_id,
+            patient_id=item.patient_id,
+            kind=body["kind"],
+            title=body["title"],
+            starts_at=body["starts_at"],
+            ends_at=body["ends_at"],
+            place=body.get("place", ""),
+            notes=body.get("notes", ""),
+            status=contract.AppointmentStatus.PROGRAMADA,
+            source=contract.AppointmentSource.FAMILIA,
+            updated_at=item.created_at,
+        )
     except (KeyError, ValidationError):
         return None
 
@@ -140,8 +171,9 @@ def _worse(a: Mark, b: Mark) -> Mark:
     return a if _RANK[a] >= _RANK[b] else b
 
 
-def merge(synced: dict[str, contract.Appointment], outbox: Iterable[OutboxItem],
-          server_id: Any = lambda rid: rid) -> list[AgendaItem]:
+def merge(
+    synced: dict[str, contract.Appointment], outbox: Iterable[OutboxItem], server_id: Any = lambda rid: rid
+) -> list[AgendaItem]:
     """The synced appointments with the outbox's writes applied in order."""
     items: dict[str, AgendaItem] = {key: AgendaItem(value) for key, value in synced.items()}
     for entry in outbox:
@@ -178,10 +210,15 @@ def local_date(value: datetime) -> date:
     return value.astimezone(MX).date()
 
 
-def filter_items(items: Iterable[AgendaItem], *, patient_id: str | None = None,
-                 kind: contract.AppointmentKind | None = None) -> list[AgendaItem]:
-    return [i for i in items if (patient_id is None or i.appointment.patient_id == patient_id)
-            and (kind is None or i.appointment.kind == kind)]
+def filter_items(
+    items: Iterable[AgendaItem], *, patient_id: str | None = None, kind: contract.AppointmentKind | None = None
+) -> list[AgendaItem]:
+    return [
+        i
+        for i in items
+        if (patient_id is None or i.appointment.patient_id == patient_id)
+        and (kind is None or i.appointment.kind == kind)
+    ]
 
 
 def days_with_appointments(items: Iterable[AgendaItem], year: int, month: int) -> set[int]:
@@ -195,8 +232,9 @@ def days_with_appointments(items: Iterable[AgendaItem], year: int, month: int) -
 
 
 def on_day(items: Iterable[AgendaItem], day: date) -> list[AgendaItem]:
-    return sorted((i for i in items if local_date(i.appointment.starts_at) == day),
-                  key=lambda i: i.appointment.starts_at)
+    return sorted(
+        (i for i in items if local_date(i.appointment.starts_at) == day), key=lambda i: i.appointment.starts_at
+    )
 
 
 def upcoming(items: Iterable[AgendaItem], now: datetime, *, limit: int = 5) -> list[AgendaItem]:

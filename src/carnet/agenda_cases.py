@@ -100,8 +100,9 @@ class AgendaCases:
         ui = self._ui
         assert ui.month is not None
         ui.month = add_months(ui.month, months)
-        ui.day = ui.month if (ui.month.year, ui.month.month) != (self.today().year, self.today().month) \
-            else self.today()
+        ui.day = (
+            ui.month if (ui.month.year, ui.month.month) != (self.today().year, self.today().month) else self.today()
+        )
         self._redraw()
 
     def pick_day(self, day: date) -> None:
@@ -132,8 +133,7 @@ class AgendaCases:
     def close(self) -> None:
         """Back from the details or the form."""
         s, ui = self._s, self._ui
-        if s.state.screen is Screen.APPOINTMENT_FORM and ui.form is not None and ui.form.record_id \
-                and ui.selected_id:
+        if s.state.screen is Screen.APPOINTMENT_FORM and ui.form is not None and ui.form.record_id and ui.selected_id:
             s.state.screen = Screen.APPOINTMENT
         else:
             s.state.screen = Screen.AGENDA
@@ -180,18 +180,33 @@ class AgendaCases:
         form.errors = {}
         if form.record_id is None:
             record_id = new_local_id()
-            s.outbox.add(type=contract.SyncType.APPOINTMENT, op=WriteOp.CREATE, method="POST",
-                         path=CREATE_PATH.format(patient=form.patient_id), body=result.body,
-                         record_id=record_id, patient_id=form.patient_id, label=result.body["title"],
-                         now=s.clock())
+            s.outbox.add(
+                type=contract.SyncType.APPOINTMENT,
+                op=WriteOp.CREATE,
+                method="POST",
+                path=CREATE_PATH.format(patient=form.patient_id),
+                body=result.body,
+                record_id=record_id,
+                patient_id=form.patient_id,
+                label=result.body["title"],
+                now=s.clock(),
+            )
         else:
             item = next((i for i in ui.items if i.id == form.record_id), None)
             if item is None or not item.editable:
                 return False
             record_id = item.id
-            s.outbox.add(type=contract.SyncType.APPOINTMENT, op=WriteOp.UPDATE, method="PATCH",
-                         path=RECORD_PATH, body=result.body, record_id=record_id,
-                         patient_id=item.appointment.patient_id, label=result.body["title"], now=s.clock())
+            s.outbox.add(
+                type=contract.SyncType.APPOINTMENT,
+                op=WriteOp.UPDATE,
+                method="PATCH",
+                path=RECORD_PATH,
+                body=result.body,
+                record_id=record_id,
+                patient_id=item.appointment.patient_id,
+                label=result.body["title"],
+                now=s.clock(),
+            )
         ui.form, ui.selected_id, ui.message = None, record_id, s.tr.t("saved_pending")
         starts = local_date(datetime.fromisoformat(result.body["starts_at"]))
         ui.day, ui.month = starts, starts.replace(day=1)
@@ -210,9 +225,17 @@ class AgendaCases:
         item = next((i for i in ui.items if i.id == appointment_id), None)
         if s.outbox is None or item is None or not item.editable:
             return
-        s.outbox.add(type=contract.SyncType.APPOINTMENT, op=WriteOp.DELETE, method="DELETE", path=RECORD_PATH,
-                     body=None, record_id=item.id, patient_id=item.appointment.patient_id,
-                     label=item.appointment.title, now=s.clock())
+        s.outbox.add(
+            type=contract.SyncType.APPOINTMENT,
+            op=WriteOp.DELETE,
+            method="DELETE",
+            path=RECORD_PATH,
+            body=None,
+            record_id=item.id,
+            patient_id=item.appointment.patient_id,
+            label=item.appointment.title,
+            now=s.clock(),
+        )
         ui.selected_id, ui.confirm_delete, ui.message = None, False, s.tr.t("deleted_pending")
         self.reload()
         s.state.screen = Screen.AGENDA

@@ -48,15 +48,23 @@ class FormResult:
 def form_for(appointment: contract.Appointment) -> AppointmentForm:
     """The edit form, filled with the appointment as the person sees it."""
     start, end = appointment.starts_at.astimezone(MX), appointment.ends_at.astimezone(MX)
-    return AppointmentForm(record_id=appointment.id, patient_id=appointment.patient_id,
-                           kind=appointment.kind.value, title=appointment.title,
-                           date_text=f"{start:%d/%m/%Y}", start_text=f"{start:%H:%M}",
-                           end_text=f"{end:%H:%M}", place=appointment.place, notes=appointment.notes)
+    return AppointmentForm(
+        record_id=appointment.id,
+        patient_id=appointment.patient_id,
+        kind=appointment.kind.value,
+        title=appointment.title,
+        date_text=f"{start:%d/%m/%Y}",
+        start_text=f"{start:%H:%M}",
+        end_text=f"{end:%H:%M}",
+        place=appointment.place,
+        notes=appointment.notes,
+    )
 
 
 def blank_form(patient_id: str, day: date) -> AppointmentForm:
-    return AppointmentForm(record_id=None, patient_id=patient_id, kind=contract.AppointmentKind.CONSULTA.value,
-                           date_text=f"{day:%d/%m/%Y}")
+    return AppointmentForm(
+        record_id=None, patient_id=patient_id, kind=contract.AppointmentKind.CONSULTA.value, date_text=f"{day:%d/%m/%Y}"
+    )
 
 
 def parse_date(text: str) -> date | None:
@@ -128,7 +136,8 @@ def check_form(form: AppointmentForm, tr: Translator, *, children: set[str]) -> 
     try:
         if form.record_id is None:
             model: contract.AppointmentCreate | contract.AppointmentUpdate = contract.AppointmentCreate(
-                kind=kind, **fields)
+                kind=kind, **fields
+            )
         else:
             model = contract.AppointmentUpdate(**fields)
     except ValidationError:

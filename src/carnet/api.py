@@ -83,9 +83,15 @@ class ProtocolError(ApiError):
 
 
 class HttpError(ApiError):
-    def __init__(self, status: int, code: str, message: str, retry_after: float | None = None,
-                 reasons: tuple[contract.ErrorReason, ...] = (),
-                 dispensation: contract.Dispensation | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        retry_after: float | None = None,
+        reasons: tuple[contract.ErrorReason, ...] = (),
+        dispensation: contract.Dispensation | None = None,
+    ) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code
@@ -130,8 +136,12 @@ class ServerError(HttpError):
 
 
 _BY_STATUS: dict[int, type[HttpError]] = {
-    400: BadRequest, 422: BadRequest, 401: AuthError, 403: Forbidden,
-    404: NotFound, 409: Conflict,
+    400: BadRequest,
+    422: BadRequest,
+    401: AuthError,
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
 }
 
 
@@ -265,14 +275,14 @@ class ApiClient:
     async def sync(self, cursor: str = "", *, limit: int = 200, etag: str | None = None) -> SyncAnswer:
         """One page of changes after ``cursor``; ``etag`` asks for 304 when nothing changed."""
         headers = {"If-None-Match": etag} if etag else None
-        response = await self._authed("GET", "/api/v1/sync", params={"cursor": cursor, "limit": limit},
-                                      headers=headers, ok_statuses=(304,))
+        response = await self._authed(
+            "GET", "/api/v1/sync", params={"cursor": cursor, "limit": limit}, headers=headers, ok_statuses=(304,)
+        )
         if response.status_code == 304:
             return SyncAnswer(None, etag)
         return SyncAnswer(self._parse(response, contract.SyncPage), response.headers.get("ETag"))
 
-    async def send_write(self, method: str, path: str, body: dict[str, Any] | None, *,
-                         idempotency_key: str) -> Any:
+    async def send_write(self, method: str, path: str, body: dict[str, Any] | None, *, idempotency_key: str) -> Any:
         """One outbox write, sent once (no retry here); the JSON answer, or None (204)."""
         kwargs: dict[str, Any] = {"headers": {"Idempotency-Key": idempotency_key}}
         if body is not None:
@@ -282,8 +292,9 @@ class ApiClient:
             return None
         return self._json(response)
 
-    async def appointments(self, patient_id: str, *, start: datetime | None = None,
-                           end: datetime | None = None) -> list[contract.Appointment]:
+    async def appointments(
+        self, patient_id: str, *, start: datetime | None = None, end: datetime | None = None
+    ) -> list[contract.Appointment]:
         params = {k: v.isoformat() for k, v in (("from", start), ("to", end)) if v is not None}
         path = f"/api/v1/patients/{quote(patient_id, safe='')}/appointments"
         data = self._json(await self._authed("GET", path, params=params))
@@ -337,12 +348,14 @@ class ApiClient:
         path = f"/api/v1/incidents/{quote(incident_id, safe='')}"
         return self._parse(await self._authed("GET", path), contract.Incident)
 
-    async def respond(self, incident_id: str, reply: contract.ReplyCreate, *,
-                      idempotency_key: str) -> contract.Incident:
+    async def respond(
+        self, incident_id: str, reply: contract.ReplyCreate, *, idempotency_key: str
+    ) -> contract.Incident:
         """Case desk: an answer (``resolves`` marks it atendida); sent once, its key makes a retry safe."""
         path = f"/api/v1/incidents/{quote(incident_id, safe='')}/responses"
-        response = await self._authed("POST", path, json=reply.model_dump(mode="json"),
-                                      headers={"Idempotency-Key": idempotency_key})
+        response = await self._authed(
+            "POST", path, json=reply.model_dump(mode="json"), headers={"Idempotency-Key": idempotency_key}
+        )
         return self._parse(response, contract.Incident)
 
     async def weekly(self, week: date) -> contract.WeeklyFigures:
@@ -353,12 +366,17 @@ class ApiClient:
         """Case desk: the week's figures as ``csv`` (a table) or ``md`` (the Spanish summary), as sent."""
         if kind not in ("csv", "md"):
             raise ValueError(kind)
-        response = await self._authed("GET", f"/api/v1/case-desk/weekly.{kind}", params={"week": week.isoformat()},
-                                      headers={"Accept": "text/csv" if kind == "csv" else "text/markdown"})
+        response = await self._authed(
+            "GET",
+            f"/api/v1/case-desk/weekly.{kind}",
+            params={"week": week.isoformat()},
+            headers={"Accept": "text/csv" if kind == "csv" else "text/markdown"},
+        )
         return response.content
 
-    async def upload_photo(self, path: str, data: bytes, *, content_type: str, file_name: str,
-                           idempotency_key: str) -> Any:
+    async def upload_photo(
+        self, path: str, data: bytes, *, content_type: str, file_name: str, idempotency_key: str
+    ) -> Any:
         """One outbox photo (multipart field ``file``), sent once; the JSON answer (the ``Incident``).
 
         The multipart boundary is made from the key, so a retry sends the very same bytes and the server's
@@ -392,9 +410,12 @@ class ApiClient:
 
     async def dispense(self, body: contract.DispensationCreate, *, idempotency_key: str) -> contract.Dispensation:
         """Record a cycle as dispensed; sent once (its key makes a retry safe). 409 carries the first one."""
-        response = await self._authed("POST", "/api/v1/pharmacy/dispensations",
-                                      json=body.model_dump(mode="json", exclude_none=True),
-                                      headers={"Idempotency-Key": idempotency_key})
+        response = await self._authed(
+            "POST",
+            "/api/v1/pharmacy/dispensations",
+            json=body.model_dump(mode="json", exclude_none=True),
+            headers={"Idempotency-Key": idempotency_key},
+        )
         return self._parse(response, contract.Dispensation)
 
     # ---- account and privacy ----------------------------------------------------------
@@ -431,8 +452,9 @@ class ApiClient:
     async def request_closure(self, reason: str | None = None) -> contract.ClosureRequest:
         """Ask the hospital to close the account (201 new, 200 the open one again)."""
         body = contract.ClosureRequestCreate(reason=reason or None)
-        response = await self._authed("POST", "/api/v1/privacy/closure-request",
-                                      json=body.model_dump(exclude_none=True))
+        response = await self._authed(
+            "POST", "/api/v1/privacy/closure-request", json=body.model_dump(exclude_none=True)
+        )
         return self._parse(response, contract.ClosureRequest)
 
     async def cancel_closure(self) -> contract.ClosureRequest:
@@ -477,9 +499,17 @@ class ApiClient:
                 await self.refresh()
         return await self._send(method, path, bearer=self.tokens, retry=method == "GET", **kwargs)
 
-    async def _send(self, method: str, path: str, *, bearer: Tokens | None = None,
-                    retry: bool, headers: dict[str, str] | None = None,
-                    ok_statuses: tuple[int, ...] = (), **kwargs: Any) -> httpx.Response:
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        bearer: Tokens | None = None,
+        retry: bool,
+        headers: dict[str, str] | None = None,
+        ok_statuses: tuple[int, ...] = (),
+        **kwargs: Any,
+    ) -> httpx.Response:
         headers = {**(headers or {}), "Accept-Language": self.locale}
         if bearer is not None:
             headers["Authorization"] = f"Bearer {bearer.access_token}"

@@ -130,12 +130,12 @@ class CarnetUI:
         try:
             if _platform(self.page) in ("android", "ios"):
                 share: ft.Share = self.services.setdefault("share", ft.Share())
-                result = await share.share_files(
-                    [ft.ShareFile.from_bytes(data, mime_type="text/calendar", name=name)])
+                result = await share.share_files([ft.ShareFile.from_bytes(data, mime_type="text/calendar", name=name)])
                 return result.status != ft.ShareResultStatus.DISMISSED
             picker: ft.FilePicker = self.services.setdefault("file_picker", ft.FilePicker())
-            path = await picker.save_file(file_name=name, src_bytes=data, file_type=ft.FilePickerFileType.CUSTOM,
-                                          allowed_extensions=["ics"])
+            path = await picker.save_file(
+                file_name=name, src_bytes=data, file_type=ft.FilePickerFileType.CUSTOM, allowed_extensions=["ics"]
+            )
             return bool(self.page.web or path)
         except Exception as exc:  # noqa: BLE001 - a platform without the service: say so, don't crash
             log.warning("calendar file not delivered: %s", type(exc).__name__)
@@ -178,20 +178,25 @@ class CarnetUI:
                 self._pharmacy.forget_screen()
             if state.screen in ACCOUNT_SCREENS:
                 return self._build_account()
-            return settings_view.build(state, tr, on_back=self._back, on_locale=self._locale,
-                                       on_logout=self._logout,
-                                       on_sync_status=None if state.staff_mode else self._sync_status,
-                                       on_account=self._account)
+            return settings_view.build(
+                state,
+                tr,
+                on_back=self._back,
+                on_locale=self._locale,
+                on_logout=self._logout,
+                on_sync_status=None if state.staff_mode else self._sync_status,
+                on_account=self._account,
+            )
         if state.desk_mode:
             return self._build_desk()
         if state.pharmacy_mode:
             if self._pharmacy is None:
                 self._pharmacy = pharmacy_view.PharmacyView(self.session.pharmacy)
-            return self._pharmacy.build(state, tr, now=self.session.clock(), on_refresh=self._refresh,
-                                        on_settings=self._settings)
+            return self._pharmacy.build(
+                state, tr, now=self.session.clock(), on_refresh=self._refresh, on_settings=self._settings
+            )
         if state.staff_mode:
-            return staff_view.build(state, tr, self.session.staff, on_refresh=self._refresh,
-                                    on_settings=self._settings)
+            return staff_view.build(state, tr, self.session.staff, on_refresh=self._refresh, on_settings=self._settings)
         if state.screen not in (Screen.REPORT_FORM,):
             self._report_form = None
         if state.screen is not Screen.REPORT:
@@ -199,21 +204,23 @@ class CarnetUI:
         if state.screen in (Screen.REPORT_FORM, Screen.REPORTS, Screen.REPORT):
             return self._build_reports()
         view = self._build_family()
-        if state.screen in (Screen.CHILDREN, Screen.CARNET, Screen.AGENDA, Screen.BLOOD_BANK) \
-                and isinstance(view.appbar, ft.AppBar):
+        if state.screen in (Screen.CHILDREN, Screen.CARNET, Screen.AGENDA, Screen.BLOOD_BANK) and isinstance(
+            view.appbar, ft.AppBar
+        ):
             # "Reportar un problema" from every tab: first action of the app bar.
             view.appbar.actions = [incidents_view.report_action(tr, self._report), *(view.appbar.actions or [])]
         return view
 
     def _build_account(self) -> ft.View:
-        """"Mi cuenta" and its screens (every role reaches them from settings)."""
+        """ "Mi cuenta" and its screens (every role reaches them from settings)."""
         state, tr, cases = self.session.state, self.session.tr, self.session.account
         if state.screen is Screen.ACCOUNT_PASSWORD:
             if self._password is None:
                 self._password = account_view.PasswordView(cases, state.changed)
             outbox = self.session.outbox
-            return self._password.build(state, tr, on_back=self._back,
-                                        pending=outbox.pending_count() if outbox is not None else 0)
+            return self._password.build(
+                state, tr, on_back=self._back, pending=outbox.pending_count() if outbox is not None else 0
+            )
         if state.screen is Screen.ACCOUNT_CLOSURE:
             if self._closure is None:
                 self._closure = account_view.ClosureView(cases)
@@ -232,10 +239,25 @@ class CarnetUI:
         if state.screen is Screen.REPORT and state.selected_report is not None:
             if self._report_view is None:
                 self._report_view = incidents_view.ReportView(cases)
-            return self._report_view.build(state, tr, now=now, on_back=self._back, on_refresh=self._refresh,
-                                           on_retry=self.session.retry_item, on_discard=self.session.discard_item)
-        return incidents_view.build_list(state, tr, cases, now=now, on_back=self._back, on_new=self._report,
-                                         on_refresh=self._refresh, on_dismiss=self._dismiss)
+            return self._report_view.build(
+                state,
+                tr,
+                now=now,
+                on_back=self._back,
+                on_refresh=self._refresh,
+                on_retry=self.session.retry_item,
+                on_discard=self.session.discard_item,
+            )
+        return incidents_view.build_list(
+            state,
+            tr,
+            cases,
+            now=now,
+            on_back=self._back,
+            on_new=self._report,
+            on_refresh=self._refresh,
+            on_dismiss=self._dismiss,
+        )
 
     def _build_desk(self) -> ft.View:
         state, tr, desk = self.session.state, self.session.tr, self.session.desk
@@ -258,49 +280,105 @@ class CarnetUI:
                 self._booking_form = BookingFormView(state.blood_bank.form, blood_bank)
             return self._booking_form.build(state, tr, on_back=self._back)
         if state.screen is Screen.BOOKING:
-            return booking_view.build(state, tr, blood_bank, now=self.session.clock(), on_back=self._back,
-                                      on_dismiss=self._dismiss, on_retry=self.session.retry_item,
-                                      on_discard=self.session.discard_item)
+            return booking_view.build(
+                state,
+                tr,
+                blood_bank,
+                now=self.session.clock(),
+                on_back=self._back,
+                on_dismiss=self._dismiss,
+                on_retry=self.session.retry_item,
+                on_discard=self.session.discard_item,
+            )
         if state.screen is Screen.SYNC_STATUS:
-            return sync_view.build(state, tr, on_back=self._back, on_sync_now=self._refresh,
-                                   on_retry=self.session.retry_item, on_discard=self.session.discard_item,
-                                   on_dismiss=self._dismiss)
+            return sync_view.build(
+                state,
+                tr,
+                on_back=self._back,
+                on_sync_now=self._refresh,
+                on_retry=self.session.retry_item,
+                on_discard=self.session.discard_item,
+                on_dismiss=self._dismiss,
+            )
         if state.screen is Screen.APPOINTMENT_FORM and state.agenda.form is not None:
             if self._form is None or self._form.form.record_id != state.agenda.form.record_id:
                 self._form = AppointmentFormView(state.agenda.form, self._save_form)
-            return self._form.build(state, tr, on_back=self._back_from_form,
-                                    on_message_dismiss=lambda _: agenda.dismiss_message())
+            return self._form.build(
+                state, tr, on_back=self._back_from_form, on_message_dismiss=lambda _: agenda.dismiss_message()
+            )
         if state.screen is Screen.APPOINTMENT:
             selected = state.agenda.selected_id
             return appointment_view.build(
-                state, tr, on_back=self._back, on_calendar=self._calendar,
+                state,
+                tr,
+                on_back=self._back,
+                on_calendar=self._calendar,
                 on_edit=lambda _: agenda.edit(selected) if selected else None,
-                on_ask_delete=lambda _: agenda.ask_delete(True), on_cancel_delete=lambda _: agenda.ask_delete(False),
-                on_delete=lambda _: agenda.delete(selected) if selected else None, on_dismiss=self._dismiss,
-                on_message_dismiss=lambda _: agenda.dismiss_message())
+                on_ask_delete=lambda _: agenda.ask_delete(True),
+                on_cancel_delete=lambda _: agenda.ask_delete(False),
+                on_delete=lambda _: agenda.delete(selected) if selected else None,
+                on_dismiss=self._dismiss,
+                on_message_dismiss=lambda _: agenda.dismiss_message(),
+            )
         now = self.session.clock()
         status_button = sync_icon(state, tr, self._sync_status)
         if state.screen is Screen.BLOOD_BANK:
-            return blood_bank_view.build(state, tr, blood_bank, now=now, on_tab=self._tab, on_refresh=self._refresh,
-                                         on_settings=self._settings, on_sync_status=self._sync_status,
-                                         on_dismiss=self._dismiss)
+            return blood_bank_view.build(
+                state,
+                tr,
+                blood_bank,
+                now=now,
+                on_tab=self._tab,
+                on_refresh=self._refresh,
+                on_settings=self._settings,
+                on_sync_status=self._sync_status,
+                on_dismiss=self._dismiss,
+            )
         if state.screen is Screen.AGENDA:
             return agenda_view.build(
-                state, tr, agenda.visible(), today=agenda.today(), now=now, on_tab=self._tab,
-                on_refresh=self._refresh, on_settings=self._settings, on_sync_status=self._sync_status,
-                on_dismiss=self._dismiss, on_message_dismiss=lambda _: agenda.dismiss_message(),
-                on_month=agenda.move_month, on_day=agenda.pick_day, on_child=agenda.filter_child,
-                on_kind=agenda.filter_kind, on_open=agenda.open, on_add=lambda _: agenda.new())
+                state,
+                tr,
+                agenda.visible(),
+                today=agenda.today(),
+                now=now,
+                on_tab=self._tab,
+                on_refresh=self._refresh,
+                on_settings=self._settings,
+                on_sync_status=self._sync_status,
+                on_dismiss=self._dismiss,
+                on_message_dismiss=lambda _: agenda.dismiss_message(),
+                on_month=agenda.move_month,
+                on_day=agenda.pick_day,
+                on_child=agenda.filter_child,
+                on_kind=agenda.filter_kind,
+                on_open=agenda.open,
+                on_add=lambda _: agenda.new(),
+            )
         bar = nav_bar(state, tr, self._tab)
         if state.screen is Screen.CARNET and state.selected_child_id:
             return carnet_view.build(
-                state, tr, today=now.astimezone().date(), now_ts=now.timestamp(),
+                state,
+                tr,
+                today=now.astimezone().date(),
+                now_ts=now.timestamp(),
                 on_back=self._back if len(state.children) > 1 else None,
-                on_refresh=self._refresh, on_settings=self._settings, on_dismiss=self._dismiss,
-                sync_button=status_button, navigation_bar=bar, on_open_appointment=self._open_appointment)
-        return children_view.build(state, tr, on_pick=self._pick, on_refresh=self._refresh,
-                                   on_settings=self._settings, on_dismiss=self._dismiss,
-                                   sync_button=status_button, navigation_bar=bar)
+                on_refresh=self._refresh,
+                on_settings=self._settings,
+                on_dismiss=self._dismiss,
+                sync_button=status_button,
+                navigation_bar=bar,
+                on_open_appointment=self._open_appointment,
+            )
+        return children_view.build(
+            state,
+            tr,
+            on_pick=self._pick,
+            on_refresh=self._refresh,
+            on_settings=self._settings,
+            on_dismiss=self._dismiss,
+            sync_button=status_button,
+            navigation_bar=bar,
+        )
 
     def render(self) -> None:
         view = self.build_view()
@@ -314,8 +392,11 @@ class CarnetUI:
             self.page.views.clear()
             self.page.views.append(view)
         self.page.update()
-        if self._pharmacy is not None and self._pharmacy.take_focus_request() \
-                and _platform(self.page) not in ("android", "ios"):
+        if (
+            self._pharmacy is not None
+            and self._pharmacy.take_focus_request()
+            and _platform(self.page) not in ("android", "ios")
+        ):
             # The scanner field is ready for the next code. Not on a phone: there the focus would raise
             # the soft keyboard over the result after every scan.
             self.page.run_task(self._pharmacy.focus)
@@ -401,20 +482,24 @@ async def main(page: ft.Page) -> None:
     # Screens replace each other (no back stack): no route animation, and
     # screenshots/screen readers never catch two screens at once.
     none = ft.PageTransitionTheme.NONE
-    page.theme = ft.Theme(color_scheme_seed=GREEN, page_transitions=ft.PageTransitionsTheme(
-        android=none, ios=none, linux=none, macos=none, windows=none))
+    page.theme = ft.Theme(
+        color_scheme_seed=GREEN,
+        page_transitions=ft.PageTransitionsTheme(android=none, ios=none, linux=none, macos=none, windows=none),
+    )
     page.theme_mode = ft.ThemeMode.LIGHT
     page.padding = 0
     config = load_config()
     page.locale_configuration = ft.LocaleConfiguration(
         supported_locales=[ft.Locale("es", "MX"), ft.Locale("en")],
-        current_locale=ft.Locale("es", "MX") if config.locale == "es-MX" else ft.Locale("en"))
+        current_locale=ft.Locale("es", "MX") if config.locale == "es-MX" else ft.Locale("en"),
+    )
     holder: dict[str, Any] = {}
     emulated_device = page.web and os.environ.get(DEVICE_ENV) == "1"
     if emulated_device and _device_open:
         # One phone's data folder, one person: a second browser would erase or break the first one's data.
-        page.views.append(ft.View(route="/", controls=[ft.Text(Translator(config.locale).t("device_in_use"),
-                                                               size=18)], padding=24))
+        page.views.append(
+            ft.View(route="/", controls=[ft.Text(Translator(config.locale).t("device_in_use"), size=18)], padding=24)
+        )
         page.update()
         return
     if page.web and not emulated_device:
@@ -441,4 +526,3 @@ async def main(page: ft.Page) -> None:
     ui.watch_connectivity()
     sync_now = await session.start()
     ui.start_background(sync_now)
-

@@ -28,8 +28,17 @@ from carnet.outbox import OutboxItem, OutboxState, WriteOp
 from carnet.store import OfflineStore
 from carnet_contract import models as contract
 
-__all__ = ["BOOKINGS_PATH", "BookingChange", "BookingRepository", "BookingView", "bookable_days", "can_change",
-           "change_of", "merge", "open_slots"]
+__all__ = [
+    "BOOKINGS_PATH",
+    "BookingChange",
+    "BookingRepository",
+    "BookingView",
+    "bookable_days",
+    "can_change",
+    "change_of",
+    "merge",
+    "open_slots",
+]
 
 BOOKINGS_PATH = "/api/v1/blood-bank/bookings"
 CANCEL_PATH = BOOKINGS_PATH + "/{record}/cancel"
@@ -110,16 +119,16 @@ class BookingRepository:
         return [contract.BloodBank.model_validate(b) for b in record.value], record.fetched_at
 
     def save_banks(self, banks: list[contract.BloodBank], *, fetched_at: datetime) -> None:
-        self._store.put(self.user_id, self.BANKS, "", [b.model_dump(mode="json") for b in banks],
-                        fetched_at=fetched_at)
+        self._store.put(self.user_id, self.BANKS, "", [b.model_dump(mode="json") for b in banks], fetched_at=fetched_at)
 
     def questions(self, locale: str) -> list[contract.Question]:
         record = self._store.get(self.user_id, self.QUESTIONS, locale)
         return [contract.Question.model_validate(q) for q in record.value] if record else []
 
     def save_questions(self, locale: str, questions: list[contract.Question], *, fetched_at: datetime) -> None:
-        self._store.put(self.user_id, self.QUESTIONS, locale, [q.model_dump(mode="json") for q in questions],
-                        fetched_at=fetched_at)
+        self._store.put(
+            self.user_id, self.QUESTIONS, locale, [q.model_dump(mode="json") for q in questions], fetched_at=fetched_at
+        )
 
     @staticmethod
     def _slots_key(bank_id: str, day: date) -> str:
@@ -132,8 +141,13 @@ class BookingRepository:
         return [contract.Slot.model_validate(s) for s in record.value], record.fetched_at
 
     def save_slots(self, bank_id: str, day: date, slots: list[contract.Slot], *, fetched_at: datetime) -> None:
-        self._store.put(self.user_id, self.SLOTS, self._slots_key(bank_id, day),
-                        [s.model_dump(mode="json") for s in slots], fetched_at=fetched_at)
+        self._store.put(
+            self.user_id,
+            self.SLOTS,
+            self._slots_key(bank_id, day),
+            [s.model_dump(mode="json") for s in slots],
+            fetched_at=fetched_at,
+        )
 
     def forget_old_slots(self, today: date) -> None:
         """Slots of past days are of no use: drop them."""
@@ -150,8 +164,12 @@ class BookingRepository:
         return {key: record.value for key, record in self._store.get_kind(self.user_id, self.DRAFT).items()}
 
     def put_draft(self, item_id: str, *, bank: contract.BloodBank, slot: contract.Slot) -> None:
-        self._store.put(self.user_id, self.DRAFT, item_id,
-                        {"bank": bank.model_dump(mode="json"), "slot": slot.model_dump(mode="json")})
+        self._store.put(
+            self.user_id,
+            self.DRAFT,
+            item_id,
+            {"bank": bank.model_dump(mode="json"), "slot": slot.model_dump(mode="json")},
+        )
 
     def delete_draft(self, item_id: str) -> None:
         self._store.delete(self.user_id, self.DRAFT, item_id)
@@ -173,8 +191,15 @@ def _draft_parts(draft: dict[str, Any] | None) -> tuple[contract.BloodBank | Non
 
 
 def _view(booking: contract.Booking) -> BookingView:
-    return BookingView(id=booking.id, patient_id=booking.patient_id, bank=booking.bank, slot=booking.slot,
-                       status=booking.status, folio=booking.folio, donor_name=booking.donor.full_name)
+    return BookingView(
+        id=booking.id,
+        patient_id=booking.patient_id,
+        bank=booking.bank,
+        slot=booking.slot,
+        status=booking.status,
+        folio=booking.folio,
+        donor_name=booking.donor.full_name,
+    )
 
 
 class _Marks(TypedDict):
@@ -186,8 +211,12 @@ class _Marks(TypedDict):
     item_id: str | None
 
 
-def merge(synced: dict[str, contract.Booking], outbox: Iterable[OutboxItem], drafts: dict[str, dict[str, Any]],
-          server_id: Callable[[str], str | None] = lambda rid: rid) -> list[BookingView]:
+def merge(
+    synced: dict[str, contract.Booking],
+    outbox: Iterable[OutboxItem],
+    drafts: dict[str, dict[str, Any]],
+    server_id: Callable[[str], str | None] = lambda rid: rid,
+) -> list[BookingView]:
     """The synced bookings with the outbox's booking writes applied in order; soonest first."""
     views: dict[str, BookingView] = {key: _view(value) for key, value in synced.items()}
     for item in outbox:
@@ -198,14 +227,26 @@ def merge(synced: dict[str, contract.Booking], outbox: Iterable[OutboxItem], dra
         change = change_of(item)
         bank, slot = _draft_parts(drafts.get(item.id))
         current = views.get(rid)
-        marks: _Marks = {"mark": mark, "change": change, "error": item.error if mark is Mark.FAILED else None,
-                 "item_id": item.id}
+        marks: _Marks = {
+            "mark": mark,
+            "change": change,
+            "error": item.error if mark is Mark.FAILED else None,
+            "item_id": item.id,
+        }
         if change is BookingChange.CREATE:
             if current is not None:
                 continue
             donor = (item.body or {}).get("donor") or {}
-            views[rid] = BookingView(id=rid, patient_id=item.patient_id, bank=bank, slot=slot, status=None,
-                                     folio=None, donor_name=str(donor.get("full_name", "")), **marks)
+            views[rid] = BookingView(
+                id=rid,
+                patient_id=item.patient_id,
+                bank=bank,
+                slot=slot,
+                status=None,
+                folio=None,
+                donor_name=str(donor.get("full_name", "")),
+                **marks,
+            )
         elif current is None:
             continue
         elif current.mark is Mark.FAILED:
@@ -220,8 +261,12 @@ def merge(synced: dict[str, contract.Booking], outbox: Iterable[OutboxItem], dra
 
 def can_change(view: BookingView, now: datetime) -> bool:
     """Cancel / reschedule: a confirmed booking, nothing waiting for it, not started yet."""
-    return (view.status is contract.BookingStatus.CONFIRMADA and view.mark is Mark.SYNCED
-            and view.slot is not None and view.slot.starts_at > now)
+    return (
+        view.status is contract.BookingStatus.CONFIRMADA
+        and view.mark is Mark.SYNCED
+        and view.slot is not None
+        and view.slot.starts_at > now
+    )
 
 
 def open_slots(slots: Iterable[contract.Slot], now: datetime) -> list[contract.Slot]:
@@ -236,7 +281,9 @@ def bookable_days(today: date, count: int = 14) -> list[date]:
 
 def upcoming(views: Iterable[BookingView], now: datetime) -> list[BookingView]:
     """Bookings still to come (or waiting/rejected), then the rest: what "Mis citas" lists first."""
+
     def later(v: BookingView) -> bool:
         return v.slot is None or v.slot.ends_at >= now or v.mark is not Mark.SYNCED
+
     views = list(views)
     return [v for v in views if later(v)] + [v for v in views if not later(v)]

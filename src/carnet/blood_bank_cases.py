@@ -83,8 +83,11 @@ class BloodBankCases:
         ui.banks, _ = repo.banks()
         ui.questions = repo.questions(s.tr.locale)
         if ui.patient_id not in children:
-            ui.patient_id = s.state.selected_child_id if s.state.selected_child_id in children else (
-                s.state.children[0].id if len(s.state.children) == 1 else None)
+            ui.patient_id = (
+                s.state.selected_child_id
+                if s.state.selected_child_id in children
+                else (s.state.children[0].id if len(s.state.children) == 1 else None)
+            )
         if ui.bank_id not in {b.id for b in ui.banks}:
             ui.bank_id = ui.banks[0].id if len(ui.banks) == 1 else None
         if ui.day is None or ui.day < self.today():
@@ -98,7 +101,7 @@ class BloodBankCases:
     def _cached_slots(self) -> None:
         s, ui = self._s, self._ui
         cached = s.bookings.slots(ui.bank_id, ui.day) if s.bookings and ui.bank_id and ui.day else None
-        ui.slots, ui.slots_fetched_at = (cached if cached else ([], None))
+        ui.slots, ui.slots_fetched_at = cached if cached else ([], None)
         ui.slots = open_slots(ui.slots, s.clock())
 
     async def fetch_reference(self) -> None:
@@ -248,9 +251,18 @@ class BloodBankCases:
         form.errors = {}
         record_id, item_id = new_local_id(), str(uuid.uuid4())
         with s.store.transaction():  # the write and what draws it, together
-            s.outbox.add(type=contract.SyncType.BLOOD_BANK_BOOKING, op=WriteOp.CREATE, method="POST",
-                         path=BOOKINGS_PATH, body=result.body, record_id=record_id, patient_id=form.patient_id,
-                         label=self._label(bank, slot), now=s.clock(), item_id=item_id)
+            s.outbox.add(
+                type=contract.SyncType.BLOOD_BANK_BOOKING,
+                op=WriteOp.CREATE,
+                method="POST",
+                path=BOOKINGS_PATH,
+                body=result.body,
+                record_id=record_id,
+                patient_id=form.patient_id,
+                label=self._label(bank, slot),
+                now=s.clock(),
+                item_id=item_id,
+            )
             s.bookings.put_draft(item_id, bank=bank, slot=slot)
         ui.form, ui.selected_id, ui.message = None, record_id, s.tr.t("bb_saved_pending")
         self.reload()
@@ -291,9 +303,17 @@ class BloodBankCases:
         view = self._changeable(booking_id)
         if s.outbox is None or view is None or view.bank is None or view.slot is None:
             return
-        s.outbox.add(type=contract.SyncType.BLOOD_BANK_BOOKING, op=WriteOp.UPDATE, method="POST", path=CANCEL_PATH,
-                     body=None, record_id=view.id, patient_id=view.patient_id,
-                     label=self._label(view.bank, view.slot), now=s.clock())
+        s.outbox.add(
+            type=contract.SyncType.BLOOD_BANK_BOOKING,
+            op=WriteOp.UPDATE,
+            method="POST",
+            path=CANCEL_PATH,
+            body=None,
+            record_id=view.id,
+            patient_id=view.patient_id,
+            label=self._label(view.bank, view.slot),
+            now=s.clock(),
+        )
         ui.confirm_cancel, ui.message = False, s.tr.t("bb_cancel_pending")
         self.reload()
         self._redraw()
@@ -320,10 +340,18 @@ class BloodBankCases:
             return
         item_id = str(uuid.uuid4())
         with s.store.transaction():
-            s.outbox.add(type=contract.SyncType.BLOOD_BANK_BOOKING, op=WriteOp.UPDATE, method="POST",
-                         path=RESCHEDULE_PATH, body=contract.RescheduleRequest(slot_id=slot.id).model_dump(),
-                         record_id=view.id, patient_id=view.patient_id, label=self._label(view.bank, slot),
-                         now=s.clock(), item_id=item_id)
+            s.outbox.add(
+                type=contract.SyncType.BLOOD_BANK_BOOKING,
+                op=WriteOp.UPDATE,
+                method="POST",
+                path=RESCHEDULE_PATH,
+                body=contract.RescheduleRequest(slot_id=slot.id).model_dump(),
+                record_id=view.id,
+                patient_id=view.patient_id,
+                label=self._label(view.bank, slot),
+                now=s.clock(),
+                item_id=item_id,
+            )
             s.bookings.put_draft(item_id, bank=view.bank, slot=slot)
         ui.rescheduling_id, ui.selected_id, ui.message = None, view.id, s.tr.t("bb_reschedule_pending")
         self.reload()

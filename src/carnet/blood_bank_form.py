@@ -54,8 +54,9 @@ def _weight(text: str) -> float | None:
     return float(f"{match[1]}.{match[2] or 0}")
 
 
-def check_donor(form: DonorForm, questions: list[contract.Question], tr: Translator, *, today: date,
-                children: set[str]) -> DonorFormResult:
+def check_donor(
+    form: DonorForm, questions: list[contract.Question], tr: Translator, *, today: date, children: set[str]
+) -> DonorFormResult:
     """The create body, or a message per field (nothing else changes)."""
     t = tr.t
     errors: dict[str, str] = {}
@@ -103,10 +104,13 @@ def check_donor(form: DonorForm, questions: list[contract.Question], tr: Transla
     assert birth is not None and weight is not None and sex is not None
     try:
         body = contract.BookingCreate(
-            slot_id=form.slot_id, patient_id=form.patient_id,
-            donor=contract.DonorIn(full_name=name, phone=phone, birth_date=birth, weight_kg=weight, sex=sex,
-                                   last_donation_on=last),
-            answers={q.id: bool(form.answers[q.id]) for q in questions})
+            slot_id=form.slot_id,
+            patient_id=form.patient_id,
+            donor=contract.DonorIn(
+                full_name=name, phone=phone, birth_date=birth, weight_kg=weight, sex=sex, last_donation_on=last
+            ),
+            answers={q.id: bool(form.answers[q.id]) for q in questions},
+        )
     except ValidationError:
         return DonorFormResult(None, {"full_name": t("err_unexpected")})
     return DonorFormResult(body.model_dump(mode="json"), {})

@@ -28,8 +28,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--web", action="store_true", help="serve the app to a web browser")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind in --web mode")
     parser.add_argument("--port", type=int, default=8550, help="port in --web mode (default 8550)")
-    parser.add_argument("--device", action="store_true",
-                        help="with --web: one phone's app, data kept in the data folder (one browser at a time)")
+    parser.add_argument(
+        "--device",
+        action="store_true",
+        help="with --web: one phone's app, data kept in the data folder (one browser at a time)",
+    )
     return parser.parse_args(argv)
 
 
@@ -54,8 +57,9 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("FLET_SESSION_TIMEOUT", "900")
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "") else args.host  # noqa: S104 — compared, not bound
     print(f"Carnet app: http://{shown_host}:{args.port}", flush=True)
-    ft.run(app_main, view=ft.AppView.WEB_BROWSER, host=args.host, port=args.port, no_cdn=True,
-           assets_dir=str(assets_dir()))
+    ft.run(
+        app_main, view=ft.AppView.WEB_BROWSER, host=args.host, port=args.port, no_cdn=True, assets_dir=str(assets_dir())
+    )
     return 0
 
 

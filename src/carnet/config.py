@@ -53,8 +53,9 @@ def _candidates(start: Path) -> list[Path]:
     return found
 
 
-def find_config_file(env: Mapping[str, str] | None = None, *, start: Path | None = None,
-                     cwd: Path | None = None) -> Path | None:
+def find_config_file(
+    env: Mapping[str, str] | None = None, *, start: Path | None = None, cwd: Path | None = None
+) -> Path | None:
     """The profile to read, or None when there is none (defaults apply)."""
     env = os.environ if env is None else env
     explicit = env.get("CARNET_APP_CONFIG")
@@ -77,8 +78,9 @@ def _section(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     return value
 
 
-def load_config(env: Mapping[str, str] | None = None, *, start: Path | None = None,
-                cwd: Path | None = None) -> AppConfig:
+def load_config(
+    env: Mapping[str, str] | None = None, *, start: Path | None = None, cwd: Path | None = None
+) -> AppConfig:
     """Read the profile and apply environment overrides."""
     env = os.environ if env is None else env
     path = find_config_file(env, start=start, cwd=cwd)

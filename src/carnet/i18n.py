@@ -30,19 +30,26 @@ _ES: dict[str, str] = {
     "err_network": "Sin conexión con el servidor. Revisa tu internet e intenta de nuevo.",
     "err_server": "El servidor tuvo un problema. Intenta de nuevo más tarde.",
     "err_unexpected": "Algo salió mal. Intenta de nuevo.",
-    "err_staff": ("Esta app es para madres, padres y tutores, y para el personal de farmacia, "
-                  "del banco de sangre y de la mesa de casos. Esta cuenta no tiene pantallas aquí."),
+    "err_staff": (
+        "Esta app es para madres, padres y tutores, y para el personal de farmacia, "
+        "del banco de sangre y de la mesa de casos. Esta cuenta no tiene pantallas aquí."
+    ),
     "err_session_ended": "Tu sesión terminó. Inicia sesión de nuevo.",
     "err_session_ended_kept": "Tu sesión terminó. Inicia sesión de nuevo: tus cambios sin enviar "
-                              "siguen guardados en este teléfono y se enviarán al entrar.",
-    "insecure_notice": ("Este dispositivo no tiene almacenamiento seguro: la sesión no se "
-                        "guardará al cerrar la app"),
-    "web_notice": ("Versión web: tu sesión y tus datos se guardan solo en esta ventana del navegador y se "
-                   "borran al cerrarla. Para usar Carnet sin internet, usa la app en tu teléfono."),
-    "device_in_use": ("Esta app de prueba muestra un solo teléfono y ya está abierta en otra ventana. "
-                      "Ciérrala allí para abrirla aquí."),
-    "cache_wiped": ("No se pudieron leer los datos guardados en este dispositivo y se borraron. "
-                    "Conéctate para descargarlos de nuevo."),
+    "siguen guardados en este teléfono y se enviarán al entrar.",
+    "insecure_notice": ("Este dispositivo no tiene almacenamiento seguro: la sesión no se guardará al cerrar la app"),
+    "web_notice": (
+        "Versión web: tu sesión y tus datos se guardan solo en esta ventana del navegador y se "
+        "borran al cerrarla. Para usar Carnet sin internet, usa la app en tu teléfono."
+    ),
+    "device_in_use": (
+        "Esta app de prueba muestra un solo teléfono y ya está abierta en otra ventana. "
+        "Ciérrala allí para abrirla aquí."
+    ),
+    "cache_wiped": (
+        "No se pudieron leer los datos guardados en este dispositivo y se borraron. "
+        "Conéctate para descargarlos de nuevo."
+    ),
     "no_children": "Tu cuenta no tiene pacientes vinculados. Acude a tu unidad médica.",
     "no_data_yet": "Aún no hay datos guardados en este teléfono. Conéctate a internet para descargarlos.",
     # children
@@ -93,16 +100,24 @@ _ES: dict[str, str] = {
     "privacy_intro": "Antes de ver los datos de tus hijos, lee el aviso de privacidad y acéptalo.",
     "privacy_accept": "Acepto",
     "privacy_decline": "Ahora no",
-    "privacy_decline_note": ("Si eliges «Ahora no», se cierra la sesión: sin aceptar el aviso, la app no puede "
-                             "mostrar los datos de tus hijos."),
-    "privacy_declined": ("Cerraste la sesión sin aceptar el aviso de privacidad. Sin aceptarlo, la app no puede "
-                         "mostrar los datos de tus hijos. Puedes entrar de nuevo cuando quieras."),
+    "privacy_decline_note": (
+        "Si eliges «Ahora no», se cierra la sesión: sin aceptar el aviso, la app no puede "
+        "mostrar los datos de tus hijos."
+    ),
+    "privacy_declined": (
+        "Cerraste la sesión sin aceptar el aviso de privacidad. Sin aceptarlo, la app no puede "
+        "mostrar los datos de tus hijos. Puedes entrar de nuevo cuando quieras."
+    ),
     "privacy_loading": "Cargando el aviso de privacidad…",
     "privacy_accepting": "Guardando tu aceptación…",
-    "privacy_offline": ("Sin conexión. Para leer y aceptar el aviso de privacidad necesitas internet. "
-                        "Intenta de nuevo cuando tengas señal."),
-    "privacy_offline_accept": ("Sin conexión: tu aceptación no se guardó. Para aceptar el aviso necesitas "
-                               "internet; intenta de nuevo cuando tengas señal."),
+    "privacy_offline": (
+        "Sin conexión. Para leer y aceptar el aviso de privacidad necesitas internet. "
+        "Intenta de nuevo cuando tengas señal."
+    ),
+    "privacy_offline_accept": (
+        "Sin conexión: tu aceptación no se guardó. Para aceptar el aviso necesitas "
+        "internet; intenta de nuevo cuando tengas señal."
+    ),
     "privacy_network_note": "Para aceptar el aviso se necesita conexión a internet.",
     "privacy_retry": "Intentar de nuevo",
     "privacy_continue_offline": "Ver los datos guardados en este teléfono",
@@ -114,12 +129,17 @@ _ES: dict[str, str] = {
     "acct_settings_note": "Tu contraseña, el aviso de privacidad, tus datos y el cierre de la cuenta.",
     "acct_settings_note_staff": "Cambia la contraseña de tu cuenta.",
     "acct_password_title": "Cambiar contraseña",
-    "acct_password_note": ("Al cambiarla se cierra la sesión en todos tus dispositivos, también en este: "
-                           "entrarás de nuevo con la contraseña nueva."),
-    "acct_password_note_family": ("Como al cerrar sesión, se borran los datos guardados en este teléfono; "
-                                  "se descargan otra vez al entrar."),
-    "acct_pending_warning": ("Tienes {count} cambios sin enviar: se quedan en este teléfono y se enviarán "
-                             "cuando entres con la contraseña nueva."),
+    "acct_password_note": (
+        "Al cambiarla se cierra la sesión en todos tus dispositivos, también en este: "
+        "entrarás de nuevo con la contraseña nueva."
+    ),
+    "acct_password_note_family": (
+        "Como al cerrar sesión, se borran los datos guardados en este teléfono; se descargan otra vez al entrar."
+    ),
+    "acct_pending_warning": (
+        "Tienes {count} cambios sin enviar: se quedan en este teléfono y se enviarán "
+        "cuando entres con la contraseña nueva."
+    ),
     "acct_current": "Contraseña actual",
     "acct_new": "Contraseña nueva",
     "acct_repeat": "Repite la contraseña nueva",
@@ -138,8 +158,10 @@ _ES: dict[str, str] = {
     "acct_password_offline": "Sin conexión: la contraseña no se cambió. Necesitas internet para cambiarla.",
     "acct_privacy_read": "Leer el aviso de privacidad",
     "acct_export_title": "Descargar mis datos",
-    "acct_export_note": ("Un archivo JSON con lo que el sistema guarda de tu cuenta y de tus hijos: carnets, "
-                         "citas, donaciones y reportes."),
+    "acct_export_note": (
+        "Un archivo JSON con lo que el sistema guarda de tu cuenta y de tus hijos: carnets, "
+        "citas, donaciones y reportes."
+    ),
     "acct_export": "Descargar mis datos",
     "acct_exporting": "Preparando tus datos…",
     "acct_export_offline": "Necesitas conexión para descargar tus datos.",
@@ -147,22 +169,28 @@ _ES: dict[str, str] = {
     "acct_export_failed": "No se pudo guardar {name}. Intenta de nuevo.",
     "acct_closure_title": "Cierre de cuenta",
     "acct_closure_open": "Solicitar cierre de cuenta",
-    "acct_closure_explain": ("Puedes pedir que se cierre tu cuenta. El hospital revisa la solicitud; cuando la "
-                             "confirme, tu cuenta deja de funcionar y ya no podrás entrar a la app."),
-    "acct_closure_record": ("El expediente clínico de tus hijos se queda en el hospital, como lo exigen las "
-                            "normas de salud: cerrar la cuenta no lo borra."),
+    "acct_closure_explain": (
+        "Puedes pedir que se cierre tu cuenta. El hospital revisa la solicitud; cuando la "
+        "confirme, tu cuenta deja de funcionar y ya no podrás entrar a la app."
+    ),
+    "acct_closure_record": (
+        "El expediente clínico de tus hijos se queda en el hospital, como lo exigen las "
+        "normas de salud: cerrar la cuenta no lo borra."
+    ),
     "acct_closure_withdraw_note": "Mientras el hospital no la confirme, puedes retirar la solicitud.",
     "acct_closure_reason": "Motivo (opcional)",
     "acct_closure_continue": "Continuar",
-    "acct_closure_confirm": ("¿Solicitar el cierre de tu cuenta? Cuando el hospital lo confirme, ya no podrás "
-                             "entrar a la app."),
+    "acct_closure_confirm": (
+        "¿Solicitar el cierre de tu cuenta? Cuando el hospital lo confirme, ya no podrás entrar a la app."
+    ),
     "acct_closure_yes": "Sí, solicitar el cierre",
     "acct_closure_no": "No, volver",
     "acct_closure_sending": "Enviando…",
     "acct_closure_requested": "Solicitud registrada el {when}",
     "acct_closure_withdraw": "Retirar solicitud",
-    "acct_closure_sent": ("Tu solicitud de cierre quedó registrada. El hospital la revisará; mientras tanto "
-                          "puedes retirarla."),
+    "acct_closure_sent": (
+        "Tu solicitud de cierre quedó registrada. El hospital la revisará; mientras tanto puedes retirarla."
+    ),
     "acct_closure_withdrawn": "Retiraste la solicitud. Tu cuenta sigue activa.",
     "acct_closure_not_found": "No hay una solicitud de cierre abierta.",
     "acct_closure_none": "No has pedido cerrar tu cuenta.",
@@ -320,8 +348,9 @@ _ES: dict[str, str] = {
     "bb_sex.hombre": "Hombre",
     "bb_last_donation": "Última donación (DD/MM/AAAA, opcional)",
     "bb_questions": "Cuestionario",
-    "bb_questions_note": ("Contesta con la verdad: el banco de sangre revisa las respuestas para cuidar a quien dona "
-                          "y a quien recibe."),
+    "bb_questions_note": (
+        "Contesta con la verdad: el banco de sangre revisa las respuestas para cuidar a quien dona y a quien recibe."
+    ),
     "bb_yes": "Sí",
     "bb_no": "No",
     "bb_answer_label": "{question} {answer}",
@@ -349,8 +378,9 @@ _ES: dict[str, str] = {
     "bb_failed_cancel": "No se pudo cancelar",
     "bb_failed_reschedule": "No se pudo cambiar el horario",
     "bb_reason": "Motivo:",
-    "bb_saved_pending": ("Cita guardada en este teléfono: pendiente de confirmar. Se enviará al banco de sangre al "
-                         "sincronizar."),
+    "bb_saved_pending": (
+        "Cita guardada en este teléfono: pendiente de confirmar. Se enviará al banco de sangre al sincronizar."
+    ),
     "bb_cancel_pending": "Cancelación guardada en este teléfono. Se enviará al sincronizar.",
     "bb_reschedule_pending": "Nuevo horario guardado en este teléfono. Se enviará al sincronizar.",
     "bb_booking_gone": "Esta cita ya no está en el teléfono.",
@@ -361,8 +391,10 @@ _ES: dict[str, str] = {
     "bb_bank_phone": "Teléfono del banco",
     "bb_donor": "Quien dona",
     "bb_instructions": "Qué llevar",
-    "bb_instructions_default": ("Identificación oficial vigente con fotografía y el folio de tu cita. Pregunta al "
-                                "banco de sangre cuántas horas de ayuno pide. Llega 15 minutos antes."),
+    "bb_instructions_default": (
+        "Identificación oficial vigente con fotografía y el folio de tu cita. Pregunta al "
+        "banco de sangre cuántas horas de ayuno pide. Llega 15 minutos antes."
+    ),
     "bb_reschedule": "Cambiar horario",
     "bb_cancel": "Cancelar cita",
     "bb_confirm_cancel": "¿Cancelar esta cita de donación? El lugar queda libre para otra persona.",
@@ -451,7 +483,7 @@ _ES: dict[str, str] = {
     "inc_selected": "{label}, seleccionado",
     "inc_photos": "Fotos (opcional)",
     "inc_photos_hint": "Hasta {max} fotos JPG o PNG de {mb} MB como máximo cada una. Se envían reducidas y sin "
-                       "datos de ubicación.",
+    "datos de ubicación.",
     "inc_add_photo": "Agregar foto",
     "inc_photo_n": "Foto {n} del reporte",
     "inc_photo_remove": "Quitar foto {n}",
@@ -534,8 +566,10 @@ _ES: dict[str, str] = {
     "ph_checked_here": "Comprobado en este equipo con las claves guardadas.",
     "ph_checked_server": "Comprobado también en el servidor.",
     "ph_verifying": "Consultando al servidor…",
-    "ph_offline": ("Sin conexión: no se puede consultar qué toca surtir ni registrar el surtido. "
-                   "El resultado de arriba se comprobó en este equipo."),
+    "ph_offline": (
+        "Sin conexión: no se puede consultar qué toca surtir ni registrar el surtido. "
+        "El resultado de arriba se comprobó en este equipo."
+    ),
     "ph_patient": "Paciente",
     "ph_due": "Ciclos que toca surtir",
     "ph_no_due": "Este código no tiene ciclos por surtir.",
@@ -548,13 +582,12 @@ _ES: dict[str, str] = {
     "ph_no_items": "Marque al menos un medicamento.",
     "ph_register": "Registrar surtido",
     "ph_confirm": "¿Registrar el surtido del ciclo {number} ({count} de {total} medicamentos)? "
-                  "Se registra una sola vez.",
+    "Se registra una sola vez.",
     "ph_confirm_yes": "Sí, registrar",
     "ph_confirm_no": "Cancelar",
     "ph_sending": "Registrando…",
     "ph_dispensed_ok": "Surtido registrado: ciclo {number}, el {when}.",
-    "ph_dispense_unsent": ("Sin conexión: el surtido no se registró. Intente de nuevo; "
-                           "no se registrará dos veces."),
+    "ph_dispense_unsent": ("Sin conexión: el surtido no se registró. Intente de nuevo; no se registrará dos veces."),
     # carnet: a cycle's dispensation and confirmation
     "cycle_dispensed": "Surtido el {when}",
     "cycle_confirmed": "Confirmado por el hospital el {when}",
@@ -575,19 +608,22 @@ _EN: dict[str, str] = {
     "err_network": "Can't reach the server. Check your internet connection and try again.",
     "err_server": "The server had a problem. Try again later.",
     "err_unexpected": "Something went wrong. Try again.",
-    "err_staff": ("This app is for mothers, fathers and guardians, and for pharmacy, blood-bank and "
-                  "case-desk staff. This account has no screens here."),
+    "err_staff": (
+        "This app is for mothers, fathers and guardians, and for pharmacy, blood-bank and "
+        "case-desk staff. This account has no screens here."
+    ),
     "err_session_ended": "Your session ended. Please log in again.",
     "err_session_ended_kept": "Your session ended. Please log in again: your unsent changes are kept "
-                              "on this phone and will be sent when you do.",
-    "insecure_notice": ("This device has no secure storage: your session will not be kept "
-                        "when the app closes"),
-    "web_notice": ("Web version: your session and your data are kept only in this browser window and are "
-                   "erased when you close it. To use Carnet without internet, use the app on your phone."),
-    "device_in_use": ("This test app shows one phone and is already open in another window: close it there "
-                      "to open it here."),
-    "cache_wiped": ("The data saved on this device could not be read and was erased. "
-                    "Connect to download it again."),
+    "on this phone and will be sent when you do.",
+    "insecure_notice": ("This device has no secure storage: your session will not be kept when the app closes"),
+    "web_notice": (
+        "Web version: your session and your data are kept only in this browser window and are "
+        "erased when you close it. To use Carnet without internet, use the app on your phone."
+    ),
+    "device_in_use": (
+        "This test app shows one phone and is already open in another window: close it there to open it here."
+    ),
+    "cache_wiped": ("The data saved on this device could not be read and was erased. Connect to download it again."),
     "no_children": "Your account has no linked patients. Please ask at your medical unit.",
     "no_data_yet": "No data saved on this phone yet. Connect to the internet to download it.",
     "children_title": "Choose your child",
@@ -635,16 +671,23 @@ _EN: dict[str, str] = {
     "privacy_intro": "Before you see your children's data, read the privacy notice and accept it.",
     "privacy_accept": "I accept",
     "privacy_decline": "Not now",
-    "privacy_decline_note": ("If you choose “Not now”, you are logged out: without accepting the notice, the app "
-                             "cannot show your children's data."),
-    "privacy_declined": ("You logged out without accepting the privacy notice. Without accepting it, the app "
-                         "cannot show your children's data. You can log in again whenever you like."),
+    "privacy_decline_note": (
+        "If you choose “Not now”, you are logged out: without accepting the notice, the app "
+        "cannot show your children's data."
+    ),
+    "privacy_declined": (
+        "You logged out without accepting the privacy notice. Without accepting it, the app "
+        "cannot show your children's data. You can log in again whenever you like."
+    ),
     "privacy_loading": "Loading the privacy notice…",
     "privacy_accepting": "Saving your acceptance…",
-    "privacy_offline": ("No connection. Reading and accepting the privacy notice needs the internet. "
-                        "Try again when you have signal."),
-    "privacy_offline_accept": ("No connection: your acceptance was not saved. Accepting the notice needs the "
-                               "internet; try again when you have signal."),
+    "privacy_offline": (
+        "No connection. Reading and accepting the privacy notice needs the internet. Try again when you have signal."
+    ),
+    "privacy_offline_accept": (
+        "No connection: your acceptance was not saved. Accepting the notice needs the "
+        "internet; try again when you have signal."
+    ),
     "privacy_network_note": "Accepting the notice needs an internet connection.",
     "privacy_retry": "Try again",
     "privacy_continue_offline": "See the data saved on this phone",
@@ -656,12 +699,16 @@ _EN: dict[str, str] = {
     "acct_settings_note": "Your password, the privacy notice, your data and closing the account.",
     "acct_settings_note_staff": "Change your account's password.",
     "acct_password_title": "Change password",
-    "acct_password_note": ("Changing it logs you out on all your devices, this one too: you will log in again "
-                           "with the new password."),
-    "acct_password_note_family": ("As when logging out, the data saved on this phone is erased; it is downloaded "
-                                  "again when you log in."),
-    "acct_pending_warning": ("You have {count} changes not sent yet: they stay on this phone and are sent when "
-                             "you log in with the new password."),
+    "acct_password_note": (
+        "Changing it logs you out on all your devices, this one too: you will log in again with the new password."
+    ),
+    "acct_password_note_family": (
+        "As when logging out, the data saved on this phone is erased; it is downloaded again when you log in."
+    ),
+    "acct_pending_warning": (
+        "You have {count} changes not sent yet: they stay on this phone and are sent when "
+        "you log in with the new password."
+    ),
     "acct_current": "Current password",
     "acct_new": "New password",
     "acct_repeat": "Repeat the new password",
@@ -680,8 +727,10 @@ _EN: dict[str, str] = {
     "acct_password_offline": "No connection: the password was not changed. Changing it needs the internet.",
     "acct_privacy_read": "Read the privacy notice",
     "acct_export_title": "Download my data",
-    "acct_export_note": ("A JSON file with what the system keeps about your account and your children: carnets, "
-                         "appointments, donations and reports."),
+    "acct_export_note": (
+        "A JSON file with what the system keeps about your account and your children: carnets, "
+        "appointments, donations and reports."
+    ),
     "acct_export": "Download my data",
     "acct_exporting": "Preparing your data…",
     "acct_export_offline": "You need a connection to download your data.",
@@ -689,22 +738,28 @@ _EN: dict[str, str] = {
     "acct_export_failed": "{name} could not be saved. Try again.",
     "acct_closure_title": "Closing the account",
     "acct_closure_open": "Ask to close the account",
-    "acct_closure_explain": ("You can ask for your account to be closed. The hospital reviews the request; once it "
-                             "confirms it, your account stops working and you can no longer log in to the app."),
-    "acct_closure_record": ("Your children's clinical record stays with the hospital, as health rules require: "
-                            "closing the account does not erase it."),
+    "acct_closure_explain": (
+        "You can ask for your account to be closed. The hospital reviews the request; once it "
+        "confirms it, your account stops working and you can no longer log in to the app."
+    ),
+    "acct_closure_record": (
+        "Your children's clinical record stays with the hospital, as health rules require: "
+        "closing the account does not erase it."
+    ),
     "acct_closure_withdraw_note": "Until the hospital confirms it, you can withdraw the request.",
     "acct_closure_reason": "Reason (optional)",
     "acct_closure_continue": "Continue",
-    "acct_closure_confirm": ("Ask to close your account? Once the hospital confirms it, you can no longer log in "
-                             "to the app."),
+    "acct_closure_confirm": (
+        "Ask to close your account? Once the hospital confirms it, you can no longer log in to the app."
+    ),
     "acct_closure_yes": "Yes, ask to close it",
     "acct_closure_no": "No, go back",
     "acct_closure_sending": "Sending…",
     "acct_closure_requested": "Request recorded on {when}",
     "acct_closure_withdraw": "Withdraw request",
-    "acct_closure_sent": ("Your request to close the account was recorded. The hospital will review it; until "
-                          "then you can withdraw it."),
+    "acct_closure_sent": (
+        "Your request to close the account was recorded. The hospital will review it; until then you can withdraw it."
+    ),
     "acct_closure_withdrawn": "You withdrew the request. Your account stays active.",
     "acct_closure_not_found": "There is no open request to close the account.",
     "acct_closure_none": "You have not asked to close your account.",
@@ -884,8 +939,10 @@ _EN: dict[str, str] = {
     "bb_failed_cancel": "Could not cancel",
     "bb_failed_reschedule": "Could not change the time",
     "bb_reason": "Reason:",
-    "bb_saved_pending": ("Appointment saved on this phone: waiting for confirmation. It will be sent to the blood "
-                         "bank when the app syncs."),
+    "bb_saved_pending": (
+        "Appointment saved on this phone: waiting for confirmation. It will be sent to the blood "
+        "bank when the app syncs."
+    ),
     "bb_cancel_pending": "Cancellation saved on this phone. It will be sent when the app syncs.",
     "bb_reschedule_pending": "New time saved on this phone. It will be sent when the app syncs.",
     "bb_booking_gone": "This appointment is no longer on the phone.",
@@ -896,8 +953,10 @@ _EN: dict[str, str] = {
     "bb_bank_phone": "Blood bank phone",
     "bb_donor": "Donor",
     "bb_instructions": "What to bring",
-    "bb_instructions_default": ("Valid official photo ID and your appointment folio. Ask the blood bank how many "
-                                "hours of fasting it asks for. Arrive 15 minutes early."),
+    "bb_instructions_default": (
+        "Valid official photo ID and your appointment folio. Ask the blood bank how many "
+        "hours of fasting it asks for. Arrive 15 minutes early."
+    ),
     "bb_reschedule": "Change time",
     "bb_cancel": "Cancel appointment",
     "bb_confirm_cancel": "Cancel this donation appointment? The place becomes free for someone else.",
@@ -986,7 +1045,7 @@ _EN: dict[str, str] = {
     "inc_selected": "{label}, selected",
     "inc_photos": "Photos (optional)",
     "inc_photos_hint": "Up to {max} JPG or PNG photos of at most {mb} MB each. They are sent reduced and "
-                       "without location data.",
+    "without location data.",
     "inc_add_photo": "Add photo",
     "inc_photo_n": "Photo {n} of the report",
     "inc_photo_remove": "Remove photo {n}",
@@ -1069,8 +1128,10 @@ _EN: dict[str, str] = {
     "ph_checked_here": "Checked on this device with the saved keys.",
     "ph_checked_server": "Also checked by the server.",
     "ph_verifying": "Asking the server…",
-    "ph_offline": ("No connection: what is due cannot be looked up nor the dispensation recorded. "
-                   "The result above was checked on this device."),
+    "ph_offline": (
+        "No connection: what is due cannot be looked up nor the dispensation recorded. "
+        "The result above was checked on this device."
+    ),
     "ph_patient": "Patient",
     "ph_due": "Cycles due",
     "ph_no_due": "This code has no cycles to dispense.",
@@ -1087,8 +1148,9 @@ _EN: dict[str, str] = {
     "ph_confirm_no": "Cancel",
     "ph_sending": "Recording…",
     "ph_dispensed_ok": "Dispensation recorded: cycle {number}, on {when}.",
-    "ph_dispense_unsent": ("No connection: the dispensation was not recorded. Try again; "
-                           "it will not be recorded twice."),
+    "ph_dispense_unsent": (
+        "No connection: the dispensation was not recorded. Try again; it will not be recorded twice."
+    ),
     # carnet: a cycle's dispensation and confirmation
     "cycle_dispensed": "Dispensed on {when}",
     "cycle_confirmed": "Confirmed by the hospital on {when}",
@@ -1102,10 +1164,34 @@ _MONTHS = {
 }
 
 _MONTH_NAMES = {
-    "es-MX": ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre",
-              "octubre", "noviembre", "diciembre"),
-    "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-           "October", "November", "December"),
+    "es-MX": (
+        "enero",
+        "febrero",
+        "marzo",
+        "abril",
+        "mayo",
+        "junio",
+        "julio",
+        "agosto",
+        "septiembre",
+        "octubre",
+        "noviembre",
+        "diciembre",
+    ),
+    "en": (
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ),
 }
 _WEEKDAY_INITIALS = {"es-MX": ("L", "M", "M", "J", "V", "S", "D"), "en": ("M", "T", "W", "T", "F", "S", "S")}
 _WEEKDAY_SHORT = {

@@ -81,16 +81,21 @@ class IncidentCases:
         synced, items = s.incidents.incidents(), s.outbox.items()
         views = merge(synced, items, s.records.server_id)
         ui.reports = [v for v in views if not children or v.patient_id in children]
-        s.incidents.prune_photos(keep_photos={p.id for i in synced.values() for p in i.photos},
-                                 keep_drafts={i.id for i in items if i.type == PHOTO_TYPE})
+        s.incidents.prune_photos(
+            keep_photos={p.id for i in synced.values() for p in i.photos},
+            keep_drafts={i.id for i in items if i.type == PHOTO_TYPE},
+        )
         if ui.selected_id is not None:
             ui.selected_id = s.records.server_id(ui.selected_id) or ui.selected_id
             if s.state.screen is Screen.REPORT and s.state.selected_report is None:
                 s.state.screen = Screen.REPORTS
                 ui.selected_id = None
         selected = s.state.selected_report
-        if selected is not None and selected.mark is not Mark.PENDING and ui.message in (
-                s.tr.t("inc_saved_pending"), s.tr.t("inc_reopen_pending")):
+        if (
+            selected is not None
+            and selected.mark is not Mark.PENDING
+            and ui.message in (s.tr.t("inc_saved_pending"), s.tr.t("inc_reopen_pending"))
+        ):
             ui.message = None
         if s.state.screen is Screen.REPORT:
             if s.state.online:
@@ -116,8 +121,9 @@ class IncidentCases:
         if state.screen not in (Screen.REPORT_FORM, Screen.REPORTS, Screen.REPORT):
             ui.came_from = state.screen.value
         children = state.children
-        patient = state.selected_child_id if state.selected_child_id else (
-            children[0].id if len(children) == 1 else None)
+        patient = (
+            state.selected_child_id if state.selected_child_id else (children[0].id if len(children) == 1 else None)
+        )
         unit_id, unit_name = self._unit_of(patient)
         ui.form = ReportForm(patient_id=patient, unit_id=unit_id, unit_name=unit_name)
         ui.message = None
@@ -149,8 +155,9 @@ class IncidentCases:
         form.preparing += 1
         self._redraw()
         try:
-            drafts, problems = await asyncio.to_thread(check_photos, picked, self._s.tr,
-                                                       room=MAX_PHOTOS - len(form.photos))
+            drafts, problems = await asyncio.to_thread(
+                check_photos, picked, self._s.tr, room=MAX_PHOTOS - len(form.photos)
+            )
         finally:
             form.preparing -= 1
         if self._ui.form is not form:
@@ -191,15 +198,30 @@ class IncidentCases:
         repo = s.incidents
         now = s.clock()
         with s.store.transaction():  # the report and its photos are queued together, or not at all
-            s.outbox.add(type=contract.SyncType.INCIDENT, op=WriteOp.CREATE, method="POST", path=INCIDENTS_PATH,
-                         body=result.body, record_id=record_id, patient_id=form.patient_id or "", label=label,
-                         now=now)
+            s.outbox.add(
+                type=contract.SyncType.INCIDENT,
+                op=WriteOp.CREATE,
+                method="POST",
+                path=INCIDENTS_PATH,
+                body=result.body,
+                record_id=record_id,
+                patient_id=form.patient_id or "",
+                label=label,
+                now=now,
+            )
             for n, photo in enumerate(form.photos if repo is not None else [], start=1):
                 assert repo is not None
                 item_id = s.outbox.add(
-                    type=PHOTO_TYPE, op=WriteOp.UPDATE, method="POST", path=PHOTOS_PATH,
-                    body={"content_type": photo.content_type, "size": len(photo.data)}, record_id=record_id,
-                    patient_id=form.patient_id or "", label=s.tr.t("inc_photo_label", n=n, label=label), now=now)
+                    type=PHOTO_TYPE,
+                    op=WriteOp.UPDATE,
+                    method="POST",
+                    path=PHOTOS_PATH,
+                    body={"content_type": photo.content_type, "size": len(photo.data)},
+                    record_id=record_id,
+                    patient_id=form.patient_id or "",
+                    label=s.tr.t("inc_photo_label", n=n, label=label),
+                    now=now,
+                )
                 repo.put_draft(item_id, photo)
         ui.form, ui.selected_id, ui.message = None, record_id, s.tr.t("inc_saved_pending")
         ui.reopening = False
@@ -299,7 +321,7 @@ class IncidentCases:
         self._redraw()
 
     def reopen(self, report_id: str, reason: str) -> bool:
-        """"No se resolvió": the reason goes to the outbox (POST …/reopen with its own Idempotency-Key)."""
+        """ "No se resolvió": the reason goes to the outbox (POST …/reopen with its own Idempotency-Key)."""
         s, ui = self._s, self._ui
         view = next((r for r in ui.reports if r.id == report_id), None)
         if s.outbox is None or view is None or not can_reopen(view):
@@ -309,9 +331,17 @@ class IncidentCases:
             ui.reason_error = error
             self._redraw()
             return False
-        s.outbox.add(type=contract.SyncType.INCIDENT, op=WriteOp.UPDATE, method="POST", path=REOPEN_PATH,
-                     body=body, record_id=view.id, patient_id=view.patient_id,
-                     label=s.tr.t("inc_reopen_label", folio=view.folio or ""), now=s.clock())
+        s.outbox.add(
+            type=contract.SyncType.INCIDENT,
+            op=WriteOp.UPDATE,
+            method="POST",
+            path=REOPEN_PATH,
+            body=body,
+            record_id=view.id,
+            patient_id=view.patient_id,
+            label=s.tr.t("inc_reopen_label", folio=view.folio or ""),
+            now=s.clock(),
+        )
         ui.reopening, ui.reason_error, ui.message = False, None, s.tr.t("inc_reopen_pending")
         self.reload()
         self._redraw()
@@ -352,8 +382,9 @@ class DeskCases:
 
     def visible(self) -> list[contract.Incident]:
         ui = self._ui
-        return queue_order(filter_queue(ui.incidents, category=ui.category, unit_id=ui.unit_id, status=ui.status),
-                           self._s.clock())
+        return queue_order(
+            filter_queue(ui.incidents, category=ui.category, unit_id=ui.unit_id, status=ui.status), self._s.clock()
+        )
 
     async def enter(self, user: contract.UserOut) -> None:
         state = self._s.state
@@ -397,8 +428,9 @@ class DeskCases:
         if alive:
             self._redraw()
 
-    def set_filter(self, *, category: str | None = "keep", unit_id: str | None = "keep",
-                   status: str | None = "keep") -> None:
+    def set_filter(
+        self, *, category: str | None = "keep", unit_id: str | None = "keep", status: str | None = "keep"
+    ) -> None:
         ui = self._ui
         if category != "keep":
             ui.category = contract.IncidentCategory(category) if category else None
@@ -472,8 +504,9 @@ class DeskCases:
         async def work() -> None:
             nonlocal sent
             try:
-                ui.selected = await s.api.respond(incident.id, contract.ReplyCreate(message=text, resolves=resolves),
-                                                  idempotency_key=key)
+                ui.selected = await s.api.respond(
+                    incident.id, contract.ReplyCreate(message=text, resolves=resolves), idempotency_key=key
+                )
             except BadRequest as exc:
                 ui.unsent_answer = None  # refused: nothing was written
                 ui.answer_error = s.message_for(exc)

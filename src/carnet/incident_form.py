@@ -22,9 +22,23 @@ from carnet.incidents import NEEDS_ITEM, PhotoDraft, sniff_image
 from carnet.photo_prep import JPEG, ORIGINAL_MAX_BYTES, PhotoRefused, Refusal, prepare_photo
 from carnet_contract import models as contract
 
-__all__ = ["DESCRIPTION_MAX", "DESCRIPTION_MIN", "ITEM_MAX", "MAX_PHOTOS", "ORIGINAL_MAX_BYTES", "PHOTO_MAX_BYTES",
-           "PhotoDraft", "ReportForm", "ReportResult", "add_photos", "attach_photos", "check_photos", "check_report",
-           "remove_photo", "sniff_image"]
+__all__ = [
+    "DESCRIPTION_MAX",
+    "DESCRIPTION_MIN",
+    "ITEM_MAX",
+    "MAX_PHOTOS",
+    "ORIGINAL_MAX_BYTES",
+    "PHOTO_MAX_BYTES",
+    "PhotoDraft",
+    "ReportForm",
+    "ReportResult",
+    "add_photos",
+    "attach_photos",
+    "check_photos",
+    "check_report",
+    "remove_photo",
+    "sniff_image",
+]
 
 DESCRIPTION_MIN, DESCRIPTION_MAX = 5, 2000
 ITEM_MAX = 120
@@ -84,8 +98,13 @@ def check_report(form: ReportForm, tr: Translator, *, children: set[str]) -> Rep
         return ReportResult(None, errors)
     assert form.patient_id is not None and form.category is not None
     try:
-        body = contract.IncidentCreate(patient_id=form.patient_id, category=form.category, unit_id=form.unit_id,
-                                       description=description, item_name=item if needs_item else None)
+        body = contract.IncidentCreate(
+            patient_id=form.patient_id,
+            category=form.category,
+            unit_id=form.unit_id,
+            description=description,
+            item_name=item if needs_item else None,
+        )
     except ValidationError:
         return ReportResult(None, {"description": t("err_unexpected")})
     return ReportResult(body.model_dump(mode="json", exclude_none=True), {})
@@ -101,8 +120,9 @@ def check_reason(text: str, tr: Translator) -> tuple[dict[str, Any] | None, str 
     return contract.ReopenRequest(reason=reason).model_dump(), None
 
 
-def check_photos(picked: list[tuple[str, bytes | None]], tr: Translator, *,
-                 room: int = MAX_PHOTOS) -> tuple[list[PhotoDraft], list[str]]:
+def check_photos(
+    picked: list[tuple[str, bytes | None]], tr: Translator, *, room: int = MAX_PHOTOS
+) -> tuple[list[PhotoDraft], list[str]]:
     """Prepare the picked files (at most ``room`` of them): the drafts, and a message for each refused file
     (and one when more were picked than fit). Slow (decoding, scaling, encoding) and touches no shared state:
     run it with ``asyncio.to_thread``."""
@@ -119,8 +139,9 @@ def check_photos(picked: list[tuple[str, bytes | None]], tr: Translator, *,
         except PhotoRefused as refused:
             problems.append(_refusal_text(tr, refused.reason, shown))
             continue
-        drafts.append(PhotoDraft(id=str(uuid.uuid4()), content_type=JPEG, data=prepared.data, name=shown,
-                                 thumb=prepared.thumb))
+        drafts.append(
+            PhotoDraft(id=str(uuid.uuid4()), content_type=JPEG, data=prepared.data, name=shown, thumb=prepared.thumb)
+        )
     return drafts, problems
 
 

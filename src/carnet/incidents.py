@@ -42,9 +42,25 @@ from carnet.photo_prep import PNG, sniff_image
 from carnet.store import OfflineStore
 from carnet_contract import models as contract
 
-__all__ = ["INCIDENTS_PATH", "PHOTOS_PATH", "PHOTO_TYPE", "REOPEN_PATH", "IncidentChange", "IncidentRepository",
-           "IncidentView", "PendingPhoto", "PhotoDraft", "ShownPhoto", "can_reopen", "deadline_text", "filter_queue",
-           "merge", "monday_of", "queue_order", "sniff_image"]
+__all__ = [
+    "INCIDENTS_PATH",
+    "PHOTOS_PATH",
+    "PHOTO_TYPE",
+    "REOPEN_PATH",
+    "IncidentChange",
+    "IncidentRepository",
+    "IncidentView",
+    "PendingPhoto",
+    "PhotoDraft",
+    "ShownPhoto",
+    "can_reopen",
+    "deadline_text",
+    "filter_queue",
+    "merge",
+    "monday_of",
+    "queue_order",
+    "sniff_image",
+]
 
 INCIDENTS_PATH = "/api/v1/incidents"
 REOPEN_PATH = INCIDENTS_PATH + "/{record}/reopen"
@@ -171,10 +187,18 @@ class IncidentRepository:
 
     # photos waiting to be sent (keyed by their outbox item), thumbnails of the server's photos (by photo id)
     def put_draft(self, item_id: str, draft: PhotoDraft) -> None:
-        self._store.put(self.user_id, self.DRAFT, item_id, {
-            "content_type": draft.content_type, "name": draft.name, "id": draft.id,
-            "data": base64.b64encode(draft.data).decode("ascii"),
-            "thumb": base64.b64encode(draft.thumb).decode("ascii")})
+        self._store.put(
+            self.user_id,
+            self.DRAFT,
+            item_id,
+            {
+                "content_type": draft.content_type,
+                "name": draft.name,
+                "id": draft.id,
+                "data": base64.b64encode(draft.data).decode("ascii"),
+                "thumb": base64.b64encode(draft.thumb).decode("ascii"),
+            },
+        )
 
     def draft(self, item_id: str) -> PhotoDraft | None:
         record = self._store.get(self.user_id, self.DRAFT, item_id)
@@ -182,9 +206,13 @@ class IncidentRepository:
             return None
         value = record.value
         try:
-            return PhotoDraft(id=str(value["id"]), content_type=str(value["content_type"]),
-                              data=base64.b64decode(value["data"]), name=str(value.get("name", "")),
-                              thumb=base64.b64decode(value.get("thumb", "")))
+            return PhotoDraft(
+                id=str(value["id"]),
+                content_type=str(value["content_type"]),
+                data=base64.b64decode(value["data"]),
+                name=str(value.get("name", "")),
+                thumb=base64.b64decode(value.get("thumb", "")),
+            )
         except (KeyError, TypeError, ValueError):
             return None
 
@@ -214,9 +242,15 @@ class IncidentRepository:
 
 
 def _view(incident: contract.Incident) -> IncidentView:
-    return IncidentView(id=incident.id, patient_id=incident.patient_id, category=incident.category,
-                        description=incident.description, item_name=incident.item_name, incident=incident,
-                        created_at=incident.created_at)
+    return IncidentView(
+        id=incident.id,
+        patient_id=incident.patient_id,
+        category=incident.category,
+        description=incident.description,
+        item_name=incident.item_name,
+        incident=incident,
+        created_at=incident.created_at,
+    )
 
 
 class _Marks(TypedDict):
@@ -227,8 +261,11 @@ class _Marks(TypedDict):
     item_id: str | None
 
 
-def merge(synced: dict[str, contract.Incident], outbox: Iterable[OutboxItem],
-          server_id: Callable[[str], str | None] = lambda rid: rid) -> list[IncidentView]:
+def merge(
+    synced: dict[str, contract.Incident],
+    outbox: Iterable[OutboxItem],
+    server_id: Callable[[str], str | None] = lambda rid: rid,
+) -> list[IncidentView]:
     """Synced incidents with the outbox's incident writes applied in order; newest first."""
     views: dict[str, IncidentView] = {key: _view(value) for key, value in synced.items()}
     for item in outbox:
@@ -237,8 +274,9 @@ def merge(synced: dict[str, contract.Incident], outbox: Iterable[OutboxItem],
             current = views.get(rid)
             if current is not None:
                 failed = item.state is OutboxState.FAILED
-                photo = PendingPhoto(item_id=item.id, mark=Mark.FAILED if failed else Mark.PENDING,
-                                     error=item.error if failed else None)
+                photo = PendingPhoto(
+                    item_id=item.id, mark=Mark.FAILED if failed else Mark.PENDING, error=item.error if failed else None
+                )
                 views[rid] = replace(current, photos=(*current.photos, photo))
             continue
         if item.type != contract.SyncType.INCIDENT:
@@ -255,17 +293,24 @@ def merge(synced: dict[str, contract.Incident], outbox: Iterable[OutboxItem],
                 category = contract.IncidentCategory(body.get("category", ""))
             except ValueError:
                 continue
-            views[rid] = IncidentView(id=rid, patient_id=item.patient_id, category=category,
-                                      description=str(body.get("description", "")),
-                                      item_name=body.get("item_name"), incident=None, created_at=item.created_at,
-                                      change=IncidentChange.CREATE, **marks)
+            views[rid] = IncidentView(
+                id=rid,
+                patient_id=item.patient_id,
+                category=category,
+                description=str(body.get("description", "")),
+                item_name=body.get("item_name"),
+                incident=None,
+                created_at=item.created_at,
+                change=IncidentChange.CREATE,
+                **marks,
+            )
         elif current is not None and current.mark is not Mark.FAILED:
             views[rid] = replace(current, change=IncidentChange.REOPEN, pending_reason=body.get("reason"), **marks)
     return sorted(views.values(), key=lambda v: v.created_at, reverse=True)
 
 
 def can_reopen(view: IncidentView) -> bool:
-    """"No se resolvió": an answered (atendida) report with nothing waiting for it."""
+    """ "No se resolvió": an answered (atendida) report with nothing waiting for it."""
     return view.status is contract.IncidentStatus.ATENDIDA and view.mark is Mark.SYNCED
 
 
@@ -296,17 +341,29 @@ _OPEN = (contract.IncidentStatus.RECIBIDA, contract.IncidentStatus.REABIERTA, co
 
 def queue_order(incidents: Iterable[contract.Incident], now: datetime) -> list[contract.Incident]:
     """The case desk's queue: open before answered; overdue first; then the nearest deadline; then oldest."""
+
     def key(i: contract.Incident) -> tuple[int, int, datetime, datetime]:
         closed = i.status is contract.IncidentStatus.ATENDIDA
         late = (i.first_response_at is None) and (i.overdue or i.first_response_due_at <= now)
         return (1 if closed else 0, 0 if late else 1, i.first_response_due_at, i.created_at)
+
     return sorted(incidents, key=key)
 
 
-def filter_queue(incidents: Iterable[contract.Incident], *, category: contract.IncidentCategory | None = None,
-                 unit_id: str | None = None, status: contract.IncidentStatus | None = None) -> list[contract.Incident]:
-    return [i for i in incidents if (category is None or i.category is category)
-            and (unit_id is None or i.unit.id == unit_id) and (status is None or i.status is status)]
+def filter_queue(
+    incidents: Iterable[contract.Incident],
+    *,
+    category: contract.IncidentCategory | None = None,
+    unit_id: str | None = None,
+    status: contract.IncidentStatus | None = None,
+) -> list[contract.Incident]:
+    return [
+        i
+        for i in incidents
+        if (category is None or i.category is category)
+        and (unit_id is None or i.unit.id == unit_id)
+        and (status is None or i.status is status)
+    ]
 
 
 def monday_of(day: date) -> date:

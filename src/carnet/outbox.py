@@ -30,8 +30,7 @@ from typing import Any
 
 from carnet.store import OfflineStore, OutboxRow
 
-__all__ = ["LOCAL_PREFIX", "Backoff", "Outbox", "OutboxItem", "OutboxState", "WriteOp", "is_local_id",
-           "new_local_id"]
+__all__ = ["LOCAL_PREFIX", "Backoff", "Outbox", "OutboxItem", "OutboxState", "WriteOp", "is_local_id", "new_local_id"]
 
 LOCAL_PREFIX = "local-"
 
@@ -84,16 +83,40 @@ class OutboxItem:
     @classmethod
     def from_row(cls, row: OutboxRow) -> OutboxItem:
         p = row.payload
-        return cls(id=row.id, seq=row.seq, created_at=row.created_at, state=OutboxState(row.state),
-                   attempts=row.attempts, next_attempt_at=row.next_attempt_at, type=p["type"],
-                   op=WriteOp(p["op"]), method=p["method"], path=p["path"], body=p.get("body"),
-                   record_id=p["record_id"], patient_id=p.get("patient_id", ""), label=p.get("label", ""),
-                   error=p.get("error"), error_kind=p.get("error_kind"), key=p.get("key") or row.id)
+        return cls(
+            id=row.id,
+            seq=row.seq,
+            created_at=row.created_at,
+            state=OutboxState(row.state),
+            attempts=row.attempts,
+            next_attempt_at=row.next_attempt_at,
+            type=p["type"],
+            op=WriteOp(p["op"]),
+            method=p["method"],
+            path=p["path"],
+            body=p.get("body"),
+            record_id=p["record_id"],
+            patient_id=p.get("patient_id", ""),
+            label=p.get("label", ""),
+            error=p.get("error"),
+            error_kind=p.get("error_kind"),
+            key=p.get("key") or row.id,
+        )
 
     def payload(self, **changes: Any) -> dict[str, Any]:
-        data = {"type": self.type, "op": self.op.value, "method": self.method, "path": self.path,
-                "body": self.body, "record_id": self.record_id, "patient_id": self.patient_id,
-                "label": self.label, "error": self.error, "error_kind": self.error_kind, "key": self.key}
+        data = {
+            "type": self.type,
+            "op": self.op.value,
+            "method": self.method,
+            "path": self.path,
+            "body": self.body,
+            "record_id": self.record_id,
+            "patient_id": self.patient_id,
+            "label": self.label,
+            "error": self.error,
+            "error_kind": self.error_kind,
+            "key": self.key,
+        }
         data.update(changes)
         return data
 
@@ -143,17 +166,39 @@ class Outbox:
 
     def next_attempt_at(self) -> datetime | None:
         """When the earliest waiting item may be sent again (None: nothing waits)."""
-        times = [i.next_attempt_at for i in self.items()
-                 if i.state is OutboxState.PENDING and i.next_attempt_at is not None]
+        times = [
+            i.next_attempt_at for i in self.items() if i.state is OutboxState.PENDING and i.next_attempt_at is not None
+        ]
         return min(times) if times else None
 
     # writes
-    def add(self, *, type: str, op: WriteOp, method: str, path: str, body: dict[str, Any] | None,  # noqa: A002 — the item's "type" field
-            record_id: str, patient_id: str, label: str, now: datetime, item_id: str | None = None) -> str:
+    def add(
+        self,
+        *,
+        type: str,  # noqa: A002 — the item's "type" field
+        op: WriteOp,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        record_id: str,
+        patient_id: str,
+        label: str,
+        now: datetime,
+        item_id: str | None = None,
+    ) -> str:
         item_id = item_id or str(uuid.uuid4())
-        payload = {"type": type, "op": op.value, "method": method, "path": path, "body": body,
-                   "record_id": record_id, "patient_id": patient_id, "label": label,
-                   "error": None, "error_kind": None}
+        payload = {
+            "type": type,
+            "op": op.value,
+            "method": method,
+            "path": path,
+            "body": body,
+            "record_id": record_id,
+            "patient_id": patient_id,
+            "label": label,
+            "error": None,
+            "error_kind": None,
+        }
         self._store.outbox_add(self.user_id, item_id, payload, created_at=now)
         return item_id
 
@@ -163,22 +208,38 @@ class Outbox:
 
     def defer(self, item: OutboxItem, *, until: datetime, error: str | None, error_kind: str | None) -> None:
         """A transient failure: one more attempt counted, next try not before ``until``."""
-        self._store.outbox_update(self.user_id, item.id, state=OutboxState.PENDING, attempts=item.attempts + 1,
-                                  next_attempt_at=until,
-                                  payload=item.payload(error=error, error_kind=error_kind))
+        self._store.outbox_update(
+            self.user_id,
+            item.id,
+            state=OutboxState.PENDING,
+            attempts=item.attempts + 1,
+            next_attempt_at=until,
+            payload=item.payload(error=error, error_kind=error_kind),
+        )
 
     def fail(self, item: OutboxItem, reason: str) -> None:
         """The server rejected it: kept, with the reason, until the person retries or discards it."""
-        self._store.outbox_update(self.user_id, item.id, state=OutboxState.FAILED, attempts=item.attempts + 1,
-                                  next_attempt_at=None, payload=item.payload(error=reason, error_kind="rejected"))
+        self._store.outbox_update(
+            self.user_id,
+            item.id,
+            state=OutboxState.FAILED,
+            attempts=item.attempts + 1,
+            next_attempt_at=None,
+            payload=item.payload(error=reason, error_kind="rejected"),
+        )
 
     def retry(self, item_id: str) -> bool:
         item = self.get(item_id)
         if item is None or item.state is not OutboxState.FAILED:
             return False
-        self._store.outbox_update(self.user_id, item.id, state=OutboxState.PENDING, attempts=0,
-                                  next_attempt_at=None,
-                                  payload=item.payload(error=None, error_kind=None, key=str(uuid.uuid4())))
+        self._store.outbox_update(
+            self.user_id,
+            item.id,
+            state=OutboxState.PENDING,
+            attempts=0,
+            next_attempt_at=None,
+            payload=item.payload(error=None, error_kind=None, key=str(uuid.uuid4())),
+        )
         return True
 
     def discard(self, item_id: str) -> list[str]:
@@ -201,7 +262,8 @@ class Outbox:
         with self._store.transaction():
             for item in self.items():
                 if item.state is OutboxState.PENDING and item.error_kind == "network" and not item.due(now):
-                    self._store.outbox_update(self.user_id, item.id, state=item.state, attempts=item.attempts,
-                                              next_attempt_at=None)
+                    self._store.outbox_update(
+                        self.user_id, item.id, state=item.state, attempts=item.attempts, next_attempt_at=None
+                    )
                     count += 1
         return count

@@ -27,8 +27,20 @@ from carnet_contract import models as contract
 from carnet_contract import qrtoken
 from carnet_contract.models import VerifyReason
 
-__all__ = ["Check", "CheckKind", "LOOKS", "Look", "TrustCache", "age_text", "check_offline", "check_online",
-           "describe", "dispensation_for", "dispensed_text", "is_stale"]
+__all__ = [
+    "Check",
+    "CheckKind",
+    "LOOKS",
+    "Look",
+    "TrustCache",
+    "age_text",
+    "check_offline",
+    "check_online",
+    "describe",
+    "dispensation_for",
+    "dispensed_text",
+    "is_stale",
+]
 
 
 class CheckKind(StrEnum):
@@ -107,8 +119,9 @@ def check_offline(scanned: str, bundle: contract.TrustBundle | None, *, now: dat
         result = qrtoken.verify(token, {"keys": []}, now=now.timestamp())
         # A code that is not even a carnet code is said so; anything else needs the keys.
         return Check(CheckKind.MALFORMED if result.reason is VerifyReason.MALFORMED else CheckKind.NO_KEYS)
-    result = qrtoken.verify(token, {"keys": bundle.keys}, now=now.timestamp(), issuer=bundle.issuer,
-                            revoked_jtis=frozenset(bundle.revoked))
+    result = qrtoken.verify(
+        token, {"keys": bundle.keys}, now=now.timestamp(), issuer=bundle.issuer, revoked_jtis=frozenset(bundle.revoked)
+    )
     exp = result.claims.get("exp") if result.claims else None
     expires_at = datetime.fromtimestamp(exp, UTC) if isinstance(exp, int) and not isinstance(exp, bool) else None
     if result.valid:
@@ -165,7 +178,7 @@ def is_stale(bundle: contract.TrustBundle | None, fetched_at: datetime | None, n
 
 
 def age_text(tr: Translator, fetched_at: datetime | None, now: datetime) -> str:
-    """"Claves actualizadas hace 3 min" (or that there are none on this device)."""
+    """ "Claves actualizadas hace 3 min" (or that there are none on this device)."""
     if fetched_at is None:
         return tr.t("ph_keys_none")
     seconds = max(0, int((now - fetched_at).total_seconds()))
@@ -181,8 +194,9 @@ def age_text(tr: Translator, fetched_at: datetime | None, now: datetime) -> str:
 # ---- what was already dispensed ------------------------------------------------------------------
 
 
-def dispensation_for(answer: contract.VerifyResponse | None, cycle_id: str,
-                     extra: list[contract.Dispensation] | None = None) -> contract.Dispensation | None:
+def dispensation_for(
+    answer: contract.VerifyResponse | None, cycle_id: str, extra: list[contract.Dispensation] | None = None
+) -> contract.Dispensation | None:
     """The recorded dispensation of a due cycle (the server's list, or one this counter just recorded)."""
     for found in [*(extra or []), *(answer.dispensations if answer else [])]:
         if found.cycle_id == cycle_id:
@@ -191,6 +205,6 @@ def dispensation_for(answer: contract.VerifyResponse | None, cycle_id: str,
 
 
 def dispensed_text(tr: Translator, dispensation: contract.Dispensation, *, conflict: bool = False) -> str:
-    """"Surtido el 3 may 2026, 10:15 por …" — or, for a refused second time, "Este ciclo ya se surtió el …"."""
+    """ "Surtido el 3 may 2026, 10:15 por …" — or, for a refused second time, "Este ciclo ya se surtió el …"."""
     key = "ph_already_dispensed" if conflict else "ph_dispensed_on"
     return tr.t(key, when=tr.datetime(dispensation.dispensed_at), who=dispensation.dispensed_by)

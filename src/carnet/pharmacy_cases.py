@@ -190,8 +190,15 @@ class PharmacyCases:
             return found
         cycle = next((c for c in self.cycles() if c.id == cycle_id), None)
         if cycle is not None and cycle.dispensed_at is not None:  # the time without the who
-            return contract.Dispensation(id="", patient_id="", cycle_id=cycle.id, cycle_number=cycle.number,
-                                         items=[], dispensed_at=cycle.dispensed_at, dispensed_by="—")
+            return contract.Dispensation(
+                id="",
+                patient_id="",
+                cycle_id=cycle.id,
+                cycle_number=cycle.number,
+                items=[],
+                dispensed_at=cycle.dispensed_at,
+                dispensed_by="—",
+            )
         return None
 
     def open_cycles(self) -> list[contract.Cycle]:
@@ -227,8 +234,14 @@ class PharmacyCases:
 
     def can_dispense(self) -> bool:
         ui = self._ui
-        return (ui.verified is not None and ui.verified.valid and not ui.offline and not ui.busy
-                and ui.cycle_id in {c.id for c in self.open_cycles()} and bool(ui.items))
+        return (
+            ui.verified is not None
+            and ui.verified.valid
+            and not ui.offline
+            and not ui.busy
+            and ui.cycle_id in {c.id for c in self.open_cycles()}
+            and bool(ui.items)
+        )
 
     def ask_confirm(self) -> None:
         if self.can_dispense():
@@ -255,8 +268,7 @@ class PharmacyCases:
         token = ui.token
         # The drugs in the cycle's order; all of them is the default the server assumes too.
         items = tuple(d.name for d in cycle.drugs if d.name in ui.items)
-        key = ui.unsent[3] if ui.unsent is not None and ui.unsent[:3] == (token, cycle.id, items) \
-            else str(uuid.uuid4())
+        key = ui.unsent[3] if ui.unsent is not None and ui.unsent[:3] == (token, cycle.id, items) else str(uuid.uuid4())
         ui.unsent = (token, cycle.id, items, key)
         ui.busy, ui.message, ui.error = True, None, None
         self._redraw()
@@ -304,4 +316,3 @@ class PharmacyCases:
         self._ui.message = None
         self._ui.results += 1
         self._redraw()
-

@@ -25,8 +25,21 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from PIL import Image as PILImage
 
-__all__ = ["JPEG", "JPEG_MAX_PIXELS", "ORIGINAL_MAX_BYTES", "PNG", "PNG_MAX_PIXELS", "THUMB_SIDE", "UPLOAD_SIDE",
-           "PhotoRefused", "PreparedPhoto", "Refusal", "prepare_photo", "sniff_image", "thumbnail"]
+__all__ = [
+    "JPEG",
+    "JPEG_MAX_PIXELS",
+    "ORIGINAL_MAX_BYTES",
+    "PNG",
+    "PNG_MAX_PIXELS",
+    "THUMB_SIDE",
+    "UPLOAD_SIDE",
+    "PhotoRefused",
+    "PreparedPhoto",
+    "Refusal",
+    "prepare_photo",
+    "sniff_image",
+    "thumbnail",
+]
 
 JPEG, PNG = "image/jpeg", "image/png"
 #: The largest picked file accepted (what is sent is the small re-encoded copy, far under the server's 5 MB).

@@ -55,8 +55,9 @@ class PrivacyCases:
         if self.gated and (self._ui.notice is not None or self._ui.loading):
             return  # already showing it
         cached = s.repo.me() if s.repo is not None else None
-        s.state.privacy = PrivacyUi(can_continue_offline=bool(
-            cached and cached.privacy and cached.privacy.accepted_version))
+        s.state.privacy = PrivacyUi(
+            can_continue_offline=bool(cached and cached.privacy and cached.privacy.accepted_version)
+        )
         s.state.phase = Phase.PRIVACY
         s.state.syncing = False
         self._redraw()
@@ -84,7 +85,7 @@ class PrivacyCases:
         self._redraw()
 
     async def accept(self) -> None:
-        """"Acepto": accept the version shown, then open the app and run its first sync."""
+        """ "Acepto": accept the version shown, then open the app and run its first sync."""
         s, ui = self._s, self._ui
         notice = ui.notice
         if notice is None or ui.accepting or not self.gated:
@@ -128,7 +129,7 @@ class PrivacyCases:
         self._redraw()
 
     async def decline(self) -> None:
-        """"Ahora no": log out, saying why the app cannot show the children's data without it (what is on
+        """ "Ahora no": log out, saying why the app cannot show the children's data without it (what is on
         the phone stays for the same person, unsent writes included)."""
         s = self._s
         if not self.gated:

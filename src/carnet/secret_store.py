@@ -134,8 +134,7 @@ def keyring_backend_is_secure(backend: Any, *, allow_insecure: bool = False) -> 
         return False
     children = getattr(backend, "backends", None) or ()
     if type(backend).__name__ == "ChainerBackend":
-        return bool(children) and all(keyring_backend_is_secure(b, allow_insecure=allow_insecure)
-                                      for b in children)
+        return bool(children) and all(keyring_backend_is_secure(b, allow_insecure=allow_insecure) for b in children)
     plaintext = "plaintext" in type(backend).__name__.lower() or module.startswith("keyrings.alt")
     return allow_insecure or not plaintext
 

@@ -91,19 +91,30 @@ class AppSession:
     offline store live in memory, private to this object, and end with it (see :meth:`close`).
     """
 
-    def __init__(self, config: AppConfig, secrets: SecretStore, data_dir: Path | None, *,
-                 transport: httpx.AsyncBaseTransport | None = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 backoff: Backoff | None = None) -> None:
+    def __init__(
+        self,
+        config: AppConfig,
+        secrets: SecretStore,
+        data_dir: Path | None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        backoff: Backoff | None = None,
+    ) -> None:
         self.config = config
         self.secrets = secrets
         self.data_dir = data_dir
         self.clock = clock
         self.tr = Translator(config.locale)
         self.state = AppState(locale=self.tr.locale, secure_storage=secrets.secure, web_session=data_dir is None)
-        self.api = ApiClient(config.api_base_url, timeout=config.api_timeout_seconds,
-                             locale=self.tr.locale, on_tokens=self._save_tokens,
-                             on_privacy_required=self._privacy_required, transport=transport)
+        self.api = ApiClient(
+            config.api_base_url,
+            timeout=config.api_timeout_seconds,
+            locale=self.tr.locale,
+            on_tokens=self._save_tokens,
+            on_privacy_required=self._privacy_required,
+            transport=transport,
+        )
         self.store: OfflineStore | None = None
         self.repo: CarnetRepository | None = None
         self.outbox: Outbox | None = None
@@ -326,7 +337,8 @@ class AppSession:
             state.screen = Screen.BLOOD_BANK
             self.blood_bank.reload()
         elif state.screen in (Screen.BOOKING_FORM, Screen.BOOKING) or (
-                state.screen is Screen.BLOOD_BANK and state.blood_bank.rescheduling_id):
+            state.screen is Screen.BLOOD_BANK and state.blood_bank.rescheduling_id
+        ):
             self.blood_bank.close()
             return
         elif state.screen in (Screen.APPOINTMENT, Screen.APPOINTMENT_FORM):
@@ -383,8 +395,9 @@ class AppSession:
             return
         user = self.state.user
         pending = self.outbox.pending_count() if self.outbox is not None else 0
-        await self._end_session(self.tr.t("err_session_ended_kept" if pending else "err_session_ended"),
-                                keep_for=user.id if user else None)
+        await self._end_session(
+            self.tr.t("err_session_ended_kept" if pending else "err_session_ended"), keep_for=user.id if user else None
+        )
 
     def dismiss_notices(self) -> None:
         self.state.notices.clear()
@@ -440,9 +453,17 @@ class AppSession:
         self.records = AgendaRepository(self.store, user.id)
         self.bookings = BookingRepository(self.store, user.id)
         self.incidents = IncidentRepository(self.store, user.id)
-        self.engine = SyncEngine(self.api, self.outbox, self.records, clock=self.clock, backoff=self.backoff,
-                                 describe=self._describe_rejection, bookings=self.bookings,
-                                 incidents=self.incidents, carnets=self.repo)
+        self.engine = SyncEngine(
+            self.api,
+            self.outbox,
+            self.records,
+            clock=self.clock,
+            backoff=self.backoff,
+            describe=self._describe_rejection,
+            bookings=self.bookings,
+            incidents=self.incidents,
+            carnets=self.repo,
+        )
         self.state.phase = Phase.READY
         self.state.screen = Screen.CHILDREN
         self._load_from_repo()
@@ -484,15 +505,21 @@ class AppSession:
         state.carnet, state.carnet_fetched_at = carnet, fetched_at
         jwks = repo.jwks() if repo else None
         state.qr_check = qrtoken.verify(
-            carnet.qr.token, jwks or {"keys": []}, now=self.clock().timestamp(),
-            issuer=self.config.qr_issuer, accepted_kids=self.config.accepted_kids,
+            carnet.qr.token,
+            jwks or {"keys": []},
+            now=self.clock().timestamp(),
+            issuer=self.config.qr_issuer,
+            accepted_kids=self.config.accepted_kids,
         )
 
     async def _save_tokens(self, tokens: contract.TokenResponse) -> None:
         if tokens.user.role != contract.Role.GUARDIAN:
             return  # staff sessions live in memory only (a shared counter device): log in again
-        payload = {"user": tokens.user.model_dump(mode="json"),
-                   "access_token": tokens.access_token, "refresh_token": tokens.refresh_token}
+        payload = {
+            "user": tokens.user.model_dump(mode="json"),
+            "access_token": tokens.access_token,
+            "refresh_token": tokens.refresh_token,
+        }
         await self.secrets.set(SESSION_SECRET, json.dumps(payload))
 
     async def _load_saved_session(self) -> tuple[contract.UserOut, Tokens] | None:

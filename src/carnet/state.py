@@ -26,9 +26,24 @@ from carnet.store import OfflineStore
 from carnet_contract import models as contract
 from carnet_contract.qrtoken import Verification
 
-__all__ = ["ACCOUNT_SCREENS", "AccountUi", "AgendaUi", "AppState", "BloodBankUi", "DeskUi", "PrivacyUi",
-           "IncidentUi", "CarnetRepository", "Phase", "PharmacyUi", "Screen", "StaffUi", "SyncStatus",
-           "Tab", "current_cycle"]
+__all__ = [
+    "ACCOUNT_SCREENS",
+    "AccountUi",
+    "AgendaUi",
+    "AppState",
+    "BloodBankUi",
+    "DeskUi",
+    "PrivacyUi",
+    "IncidentUi",
+    "CarnetRepository",
+    "Phase",
+    "PharmacyUi",
+    "Screen",
+    "StaffUi",
+    "SyncStatus",
+    "Tab",
+    "current_cycle",
+]
 
 
 class Phase(StrEnum):
@@ -65,8 +80,7 @@ class Screen(StrEnum):
 
 
 #: "Mi cuenta" and the screens it opens (reached from settings, by every role).
-ACCOUNT_SCREENS = frozenset({Screen.ACCOUNT, Screen.ACCOUNT_PASSWORD, Screen.ACCOUNT_NOTICE,
-                             Screen.ACCOUNT_CLOSURE})
+ACCOUNT_SCREENS = frozenset({Screen.ACCOUNT, Screen.ACCOUNT_PASSWORD, Screen.ACCOUNT_NOTICE, Screen.ACCOUNT_CLOSURE})
 
 
 class Tab(StrEnum):
@@ -120,7 +134,7 @@ class StaffUi:
 
 @dataclass
 class IncidentUi:
-    """"Reportar un problema" and "Mis reportes" (the family's reports, readable offline)."""
+    """ "Reportar un problema" and "Mis reportes" (the family's reports, readable offline)."""
 
     form: ReportForm | None = None
     reports: list[IncidentView] = field(default_factory=list)
@@ -224,7 +238,7 @@ class PrivacyUi:
 
 @dataclass
 class AccountUi:
-    """"Mi cuenta": password change, the notice accepted, "Descargar mis datos", account closure."""
+    """ "Mi cuenta": password change, the notice accepted, "Descargar mis datos", account closure."""
 
     #: Guardians: where they stand with the notice and the closure request (None for staff).
     status: contract.PrivacyStatus | None = None
@@ -298,9 +312,14 @@ class AppState:
 
     def reset_to_login(self, message: str | None = None, *, info: str | None = None) -> None:
         """Forget the user and everything drawn for them; keep locale and listeners."""
-        fresh = AppState(phase=Phase.LOGIN, locale=self.locale, secure_storage=self.secure_storage,
-                         web_session=self.web_session,
-                         login_error=message, login_info=info)
+        fresh = AppState(
+            phase=Phase.LOGIN,
+            locale=self.locale,
+            secure_storage=self.secure_storage,
+            web_session=self.web_session,
+            login_error=message,
+            login_info=info,
+        )
         for name in self.__dataclass_fields__:
             if name != "_listeners":
                 setattr(self, name, getattr(fresh, name))
@@ -320,7 +339,11 @@ class AppState:
     def staff_mode(self) -> bool:
         """Staff screens (blood bank, case desk, pharmacy): no patient data is kept on the device."""
         return self.user is not None and self.user.role in (
-            contract.Role.BLOOD_BANK, contract.Role.CASE_DESK, contract.Role.PHARMACY, contract.Role.ADMIN)
+            contract.Role.BLOOD_BANK,
+            contract.Role.CASE_DESK,
+            contract.Role.PHARMACY,
+            contract.Role.ADMIN,
+        )
 
     @property
     def pharmacy_mode(self) -> bool:
@@ -390,8 +413,9 @@ class CarnetRepository:
         self._store.delete_kind(self.user_id, self.CARNET, keep={p.id for p in me.patients})
 
     def save_carnet(self, carnet: contract.Carnet, *, fetched_at: datetime) -> None:
-        self._store.put(self.user_id, self.CARNET, carnet.patient.id,
-                        carnet.model_dump(mode="json"), fetched_at=fetched_at)
+        self._store.put(
+            self.user_id, self.CARNET, carnet.patient.id, carnet.model_dump(mode="json"), fetched_at=fetched_at
+        )
 
     def put_cycle(self, cycle: contract.Cycle) -> bool:
         """A cycle changed on the server (mixing status, confirmed, dispensed): update the cached carnet
@@ -402,9 +426,13 @@ class CarnetRepository:
             carnet = contract.Carnet.model_validate(record.value)
             if any(c.id == cycle.id for c in carnet.cycles):
                 cycles = [cycle if c.id == cycle.id else c for c in carnet.cycles]
-                self._store.put(self.user_id, self.CARNET, patient_id,
-                                carnet.model_copy(update={"cycles": cycles}).model_dump(mode="json"),
-                                fetched_at=record.fetched_at)
+                self._store.put(
+                    self.user_id,
+                    self.CARNET,
+                    patient_id,
+                    carnet.model_copy(update={"cycles": cycles}).model_dump(mode="json"),
+                    fetched_at=record.fetched_at,
+                )
                 found = True
         return found
 

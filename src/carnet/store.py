@@ -42,8 +42,16 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from carnet.secret_store import SecretStore
 
-__all__ = ["CachedRecord", "OfflineStore", "OutboxRow", "StoreOpened", "UnreadableStore", "default_data_dir",
-           "destroy_store", "open_store"]
+__all__ = [
+    "CachedRecord",
+    "OfflineStore",
+    "OutboxRow",
+    "StoreOpened",
+    "UnreadableStore",
+    "default_data_dir",
+    "destroy_store",
+    "open_store",
+]
 
 KEY_SECRET = "store_key"
 DB_NAME = "carnet-cache.sqlite3"
@@ -159,8 +167,10 @@ class OfflineStore:
     def _check_key(self) -> None:
         row = self._db.execute("SELECT nonce, sealed FROM meta WHERE name = 'check'").fetchone()
         if row is None:
-            if (self._db.execute("SELECT 1 FROM records LIMIT 1").fetchone()
-                    or self._db.execute("SELECT 1 FROM outbox LIMIT 1").fetchone()):
+            if (
+                self._db.execute("SELECT 1 FROM records LIMIT 1").fetchone()
+                or self._db.execute("SELECT 1 FROM outbox LIMIT 1").fetchone()
+            ):
                 raise UnreadableStore("records without a key check")
             nonce, sealed = self._seal("meta|check", _CHECK_PLAINTEXT)
             self._db.execute("INSERT INTO meta VALUES ('check', ?, ?)", (nonce, sealed))
@@ -173,8 +183,7 @@ class OfflineStore:
     def _aad(user_id: str, kind: str, key: str) -> str:
         return f"records|{user_id}|{kind}|{key}"
 
-    def put(self, user_id: str, kind: str, key: str, value: Any, *,
-            fetched_at: datetime | None = None) -> None:
+    def put(self, user_id: str, kind: str, key: str, value: Any, *, fetched_at: datetime | None = None) -> None:
         when = (fetched_at or datetime.now(UTC)).isoformat()
         plaintext = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
         nonce, sealed = self._seal(self._aad(user_id, kind, key), plaintext)
@@ -199,21 +208,22 @@ class OfflineStore:
             "SELECT key, nonce, sealed, fetched_at FROM records WHERE user_id=? AND kind=?",
             (user_id, kind),
         ).fetchall()
-        return {key: CachedRecord(json.loads(self._open(self._aad(user_id, kind, key), nonce, sealed)),
-                                  datetime.fromisoformat(fetched))
-                for key, nonce, sealed, fetched in rows}
+        return {
+            key: CachedRecord(
+                json.loads(self._open(self._aad(user_id, kind, key), nonce, sealed)), datetime.fromisoformat(fetched)
+            )
+            for key, nonce, sealed, fetched in rows
+        }
 
     def delete(self, user_id: str, kind: str, key: str = "") -> None:
         self._db.execute("DELETE FROM records WHERE user_id=? AND kind=? AND key=?", (user_id, kind, key))
 
     def delete_kind(self, user_id: str, kind: str, *, keep: set[str] | None = None) -> None:
         """Delete a user's records of one kind, except the keys in ``keep``."""
-        rows = self._db.execute("SELECT key FROM records WHERE user_id=? AND kind=?",
-                                (user_id, kind)).fetchall()
+        rows = self._db.execute("SELECT key FROM records WHERE user_id=? AND kind=?", (user_id, kind)).fetchall()
         for (key,) in rows:
             if keep is None or key not in keep:
-                self._db.execute("DELETE FROM records WHERE user_id=? AND kind=? AND key=?",
-                                 (user_id, kind, key))
+                self._db.execute("DELETE FROM records WHERE user_id=? AND kind=? AND key=?", (user_id, kind, key))
 
     # ---- outbox ---------------------------------------------------------------
 
@@ -234,15 +244,32 @@ class OfflineStore:
         """A user's outbox items, oldest first."""
         rows = self._db.execute(
             "SELECT id, seq, created_at, state, attempts, next_attempt_at, nonce, sealed FROM outbox "
-            "WHERE user_id=? ORDER BY seq", (user_id,),
+            "WHERE user_id=? ORDER BY seq",
+            (user_id,),
         ).fetchall()
-        return [OutboxRow(item_id, seq, datetime.fromisoformat(created), state, attempts,
-                          datetime.fromisoformat(next_at) if next_at else None,
-                          json.loads(self._open(self._outbox_aad(user_id, item_id), nonce, sealed)))
-                for item_id, seq, created, state, attempts, next_at, nonce, sealed in rows]
+        return [
+            OutboxRow(
+                item_id,
+                seq,
+                datetime.fromisoformat(created),
+                state,
+                attempts,
+                datetime.fromisoformat(next_at) if next_at else None,
+                json.loads(self._open(self._outbox_aad(user_id, item_id), nonce, sealed)),
+            )
+            for item_id, seq, created, state, attempts, next_at, nonce, sealed in rows
+        ]
 
-    def outbox_update(self, user_id: str, item_id: str, *, state: str, attempts: int,
-                      next_attempt_at: datetime | None, payload: dict[str, Any] | None = None) -> None:
+    def outbox_update(
+        self,
+        user_id: str,
+        item_id: str,
+        *,
+        state: str,
+        attempts: int,
+        next_attempt_at: datetime | None,
+        payload: dict[str, Any] | None = None,
+    ) -> None:
         self._db.execute(
             "UPDATE outbox SET state=?, attempts=?, next_attempt_at=? WHERE user_id=? AND id=?",
             (state, attempts, next_attempt_at.isoformat() if next_attempt_at else None, user_id, item_id),
@@ -250,8 +277,9 @@ class OfflineStore:
         if payload is not None:
             plaintext = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
             nonce, sealed = self._seal(self._outbox_aad(user_id, item_id), plaintext)
-            self._db.execute("UPDATE outbox SET nonce=?, sealed=? WHERE user_id=? AND id=?",
-                             (nonce, sealed, user_id, item_id))
+            self._db.execute(
+                "UPDATE outbox SET nonce=?, sealed=? WHERE user_id=? AND id=?", (nonce, sealed, user_id, item_id)
+            )
 
     def outbox_remove(self, user_id: str, item_id: str) -> None:
         self._db.execute("DELETE FROM outbox WHERE user_id=? AND id=?", (user_id, item_id))

@@ -87,11 +87,11 @@ IN_DOUBT = "in_doubt"
 class SyncTransport(Protocol):
     async def sync(self, cursor: str = "", *, limit: int = 200, etag: str | None = None) -> SyncAnswer: ...
 
-    async def send_write(self, method: str, path: str, body: dict[str, Any] | None, *,
-                         idempotency_key: str) -> Any: ...
+    async def send_write(self, method: str, path: str, body: dict[str, Any] | None, *, idempotency_key: str) -> Any: ...
 
-    async def upload_photo(self, path: str, data: bytes, *, content_type: str, file_name: str,
-                           idempotency_key: str) -> Any: ...
+    async def upload_photo(
+        self, path: str, data: bytes, *, content_type: str, file_name: str, idempotency_key: str
+    ) -> Any: ...
 
 
 @dataclass
@@ -122,10 +122,20 @@ def _transient(exc: ApiError) -> bool:
 
 
 class SyncEngine:
-    def __init__(self, transport: SyncTransport, outbox: Outbox, records: AgendaRepository, *,
-                 clock: Callable[[], datetime], backoff: Backoff | None = None, page_limit: int = 200,
-                 describe: Callable[[ApiError], str] = str, bookings: BookingRepository | None = None,
-                 incidents: IncidentRepository | None = None, carnets: CarnetRepository | None = None) -> None:
+    def __init__(
+        self,
+        transport: SyncTransport,
+        outbox: Outbox,
+        records: AgendaRepository,
+        *,
+        clock: Callable[[], datetime],
+        backoff: Backoff | None = None,
+        page_limit: int = 200,
+        describe: Callable[[ApiError], str] = str,
+        bookings: BookingRepository | None = None,
+        incidents: IncidentRepository | None = None,
+        carnets: CarnetRepository | None = None,
+    ) -> None:
         self.transport = transport
         self.outbox = outbox
         self.records = records
@@ -164,8 +174,12 @@ class SyncEngine:
         """A creation (or a photo upload: the server may hold it already) went out and no answer came back —
         or a 502/503/504, which may come after the write committed (the database dropped the connection
         while committing, a proxy gave up waiting)."""
-        return any(i.state is OutboxState.PENDING and (i.op is WriteOp.CREATE or i.type == PHOTO_TYPE)
-                   and i.error_kind in ("network", IN_DOUBT) for i in self.outbox.items())
+        return any(
+            i.state is OutboxState.PENDING
+            and (i.op is WriteOp.CREATE or i.type == PHOTO_TYPE)
+            and i.error_kind in ("network", IN_DOUBT)
+            for i in self.outbox.items()
+        )
 
     # ---- push --------------------------------------------------------------------------------
 
@@ -173,8 +187,9 @@ class SyncEngine:
         report = report or SyncReport()
         skipped: set[str] = set()
         while True:
-            item = next((i for i in self.outbox.items()
-                         if i.state is OutboxState.PENDING and i.id not in skipped), None)
+            item = next(
+                (i for i in self.outbox.items() if i.state is OutboxState.PENDING and i.id not in skipped), None
+            )
             if item is None:
                 return report
             now = self.clock()
@@ -198,12 +213,15 @@ class SyncEngine:
                     continue
             try:
                 if draft is not None:
-                    result = await self.transport.upload_photo(path, draft.data, content_type=draft.content_type,
-                                                               file_name=draft.upload_name,
-                                                               idempotency_key=item.key)
+                    result = await self.transport.upload_photo(
+                        path,
+                        draft.data,
+                        content_type=draft.content_type,
+                        file_name=draft.upload_name,
+                        idempotency_key=item.key,
+                    )
                 else:
-                    result = await self.transport.send_write(item.method, path, item.body,
-                                                             idempotency_key=item.key)
+                    result = await self.transport.send_write(item.method, path, item.body, idempotency_key=item.key)
             except (AuthError, PrivacyNoticeRequired):
                 raise
             except ApiError as exc:
@@ -235,7 +253,8 @@ class SyncEngine:
 
     def _blocked(self, item: OutboxItem) -> bool:
         return is_local_id(item.record_id) and any(
-            i.op is WriteOp.CREATE and i.record_id == item.record_id for i in self.outbox.items())
+            i.op is WriteOp.CREATE and i.record_id == item.record_id for i in self.outbox.items()
+        )
 
     def _defer(self, item: OutboxItem, exc: ApiError, report: SyncReport) -> None:
         network = isinstance(exc, NetworkError)
@@ -313,8 +332,9 @@ class SyncEngine:
                 if exc.code == "invalid_cursor" and not restarted:
                     restarted = report.restarted = True
                     with self.records.transaction():
-                        self.records.save_position(SyncPosition(needs_reset=True,
-                                                                last_success_at=position.last_success_at))
+                        self.records.save_position(
+                            SyncPosition(needs_reset=True, last_success_at=position.last_success_at)
+                        )
                     continue
                 report.error = exc
                 return report
@@ -343,20 +363,36 @@ class SyncEngine:
         """A page's records and the cursor it leads to, in one local transaction."""
         appointments = [
             (change.id, contract.Appointment.model_validate(change.data) if change.op == "upsert" else None)
-            for change in page.changes if change.type == contract.SyncType.APPOINTMENT
+            for change in page.changes
+            if change.type == contract.SyncType.APPOINTMENT
         ]
-        bookings = [
-            (change.id, contract.Booking.model_validate(change.data) if change.op == "upsert" else None)
-            for change in page.changes if change.type == contract.SyncType.BLOOD_BANK_BOOKING
-        ] if self.bookings is not None else []
-        incidents = [
-            (change.id, contract.Incident.model_validate(change.data) if change.op == "upsert" else None)
-            for change in page.changes if change.type == contract.SyncType.INCIDENT
-        ] if self.incidents is not None else []
-        cycles = [
-            contract.Cycle.model_validate(change.data)
-            for change in page.changes if change.type == contract.SyncType.CYCLE and change.op == "upsert"
-        ] if self.carnets is not None else []
+        bookings = (
+            [
+                (change.id, contract.Booking.model_validate(change.data) if change.op == "upsert" else None)
+                for change in page.changes
+                if change.type == contract.SyncType.BLOOD_BANK_BOOKING
+            ]
+            if self.bookings is not None
+            else []
+        )
+        incidents = (
+            [
+                (change.id, contract.Incident.model_validate(change.data) if change.op == "upsert" else None)
+                for change in page.changes
+                if change.type == contract.SyncType.INCIDENT
+            ]
+            if self.incidents is not None
+            else []
+        )
+        cycles = (
+            [
+                contract.Cycle.model_validate(change.data)
+                for change in page.changes
+                if change.type == contract.SyncType.CYCLE and change.op == "upsert"
+            ]
+            if self.carnets is not None
+            else []
+        )
         with self.records.transaction():
             if page.reset or before.needs_reset:
                 self.records.clear_appointments()
@@ -385,7 +421,11 @@ class SyncEngine:
                 assert self.carnets is not None
                 self.carnets.put_cycle(cycle)
             caught_up = not page.has_more
-            self.records.save_position(SyncPosition(
-                cursor=page.cursor, etag=etag if caught_up else None,
-                etag_cursor=page.cursor if caught_up and etag else None,
-                last_success_at=before.last_success_at))
+            self.records.save_position(
+                SyncPosition(
+                    cursor=page.cursor,
+                    etag=etag if caught_up else None,
+                    etag_cursor=page.cursor if caught_up and etag else None,
+                    last_success_at=before.last_success_at,
+                )
+            )

@@ -110,7 +110,12 @@ def _find_key(jwks: Mapping[str, Any], kid: str) -> Ed25519PublicKey | None:
 
 #: Claims every carnet QR token carries, with their JSON types (``nbf`` is optional: it defaults to ``iat``).
 _CLAIM_TYPES: dict[str, type | tuple[type, ...]] = {
-    "iss": str, "sub": str, "cyc": list, "iat": int, "exp": int, "jti": str,
+    "iss": str,
+    "sub": str,
+    "cyc": list,
+    "iat": int,
+    "exp": int,
+    "jti": str,
 }
 
 

@@ -88,16 +88,18 @@ def verify(header: str | None, body: bytes, secret: bytes, *, now: float | None 
         timestamp = int(fields.get("t", ""))
     except ValueError:
         return False
-    good = hmac.compare_digest(fields.get("v1", "").encode("ascii", "replace"),
-                               _mac(secret, timestamp, body).encode("ascii"))
+    good = hmac.compare_digest(
+        fields.get("v1", "").encode("ascii", "replace"), _mac(secret, timestamp, body).encode("ascii")
+    )
     return good and abs((time.time() if now is None else now) - timestamp) <= MAX_SKEW
 
 
 class Simulator:
     """The provider's state: the durable record, the outage window, the callback sender."""
 
-    def __init__(self, *, secret: bytes, record: Path, callback_url: str, step_seconds: float,
-                 retry_seconds: float = 1.0) -> None:
+    def __init__(
+        self, *, secret: bytes, record: Path, callback_url: str, step_seconds: float, retry_seconds: float = 1.0
+    ) -> None:
         self.secret = secret
         self.callback_url = callback_url
         self.step_seconds = step_seconds
@@ -118,12 +120,16 @@ class Simulator:
         """(status, answer) for a signed order with its idempotency key."""
         digest = hashlib.sha256(body).hexdigest()
         with self._lock:
-            self._db.execute("INSERT INTO received (order_id, count) VALUES (?, 1) "
-                             "ON CONFLICT(order_id) DO UPDATE SET count = count + 1", (key,))
+            self._db.execute(
+                "INSERT INTO received (order_id, count) VALUES (?, 1) "
+                "ON CONFLICT(order_id) DO UPDATE SET count = count + 1",
+                (key,),
+            )
             if time.time() < self.outage_until:
                 return 503, {"error": "outage"}
-            row = self._db.execute("SELECT body_sha256, provider_ref FROM record WHERE order_id = ? "
-                                   "ORDER BY seq LIMIT 1", (key,)).fetchone()
+            row = self._db.execute(
+                "SELECT body_sha256, provider_ref FROM record WHERE order_id = ? ORDER BY seq LIMIT 1", (key,)
+            ).fetchone()
             if row is not None:
                 if row[0] != digest:
                     return 422, {"error": "idempotency_key_reused"}
@@ -131,10 +137,14 @@ class Simulator:
             ref = f"SAFE-{secrets.token_hex(4).upper()}"
             now = time.time()
             self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute("INSERT INTO record (order_id, body_sha256, provider_ref, recorded_at) "
-                             "VALUES (?, ?, ?, ?)", (key, digest, ref, now))
-            self._db.execute("INSERT INTO progress (order_id, step, event_id, occurred_at, due_at) "
-                             "VALUES (?, 0, ?, '', ?)", (key, secrets.token_hex(16), now + self.step_seconds))
+            self._db.execute(
+                "INSERT INTO record (order_id, body_sha256, provider_ref, recorded_at) VALUES (?, ?, ?, ?)",
+                (key, digest, ref, now),
+            )
+            self._db.execute(
+                "INSERT INTO progress (order_id, step, event_id, occurred_at, due_at) VALUES (?, 0, ?, '', ?)",
+                (key, secrets.token_hex(16), now + self.step_seconds),
+            )
             self._db.execute("COMMIT")
         log.info("order %s recorded as %s", key, ref)
         self._wake.set()
@@ -150,10 +160,14 @@ class Simulator:
                 refs.setdefault(order_id, ref)
             progress = {row[0]: row[1:] for row in self._db.execute("SELECT order_id, sent, failures FROM progress")}
         return [
-            {"order_id": key, "received": received.get(key, 0), "recorded": recorded.get(key, 0),
-             "provider_ref": refs.get(key),
-             "callbacks": [s for s in progress.get(key, ("", 0))[0].split(",") if s],
-             "callback_failures": progress.get(key, ("", 0))[1]}
+            {
+                "order_id": key,
+                "received": received.get(key, 0),
+                "recorded": recorded.get(key, 0),
+                "provider_ref": refs.get(key),
+                "callbacks": [s for s in progress.get(key, ("", 0))[0].split(",") if s],
+                "callback_failures": progress.get(key, ("", 0))[1],
+            }
             for key in sorted(set(received) | set(recorded))
         ]
 
@@ -163,7 +177,9 @@ class Simulator:
         with self._lock:
             return self._db.execute(
                 "SELECT order_id, step, event_id, occurred_at FROM progress WHERE step < ? AND due_at <= ? "
-                "ORDER BY due_at", (len(STEPS), time.time())).fetchall()
+                "ORDER BY due_at",
+                (len(STEPS), time.time()),
+            ).fetchall()
 
     def _next_wait(self) -> float:
         with self._lock:
@@ -172,10 +188,18 @@ class Simulator:
 
     def _post_callback(self, order_id: str, status: str, event_id: str, occurred_at: str) -> str:
         """'done', 'retry' or 'give_up'."""
-        body = json.dumps({"event_id": event_id, "order_id": order_id, "status": status,
-                           "occurred_at": occurred_at}).encode("utf-8")
-        request = urllib.request.Request(self.callback_url, data=body, method="POST", headers={  # noqa: S310 — our --callback-url
-            "Content-Type": "application/json", SIGNATURE_HEADER: sign(self.secret, body)})
+        body = json.dumps(
+            {"event_id": event_id, "order_id": order_id, "status": status, "occurred_at": occurred_at}
+        ).encode("utf-8")
+        request = urllib.request.Request(  # noqa: S310 — our own --callback-url
+            self.callback_url,
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                SIGNATURE_HEADER: sign(self.secret, body),
+            },
+        )
         try:
             with _OPENER.open(request, timeout=10) as response:
                 response.read()
@@ -190,8 +214,7 @@ class Simulator:
             log.warning("callback %s for order %s: HTTP %d, will retry", status, order_id, code)
             return "retry"
         except (OSError, urllib.error.URLError) as exc:
-            log.warning("callback %s for order %s: no answer (%s), will retry", status, order_id,
-                        type(exc).__name__)
+            log.warning("callback %s for order %s: no answer (%s), will retry", status, order_id, type(exc).__name__)
             return "retry"
 
     def run_callbacks(self) -> None:
@@ -204,13 +227,16 @@ class Simulator:
                 if not occurred_at:
                     occurred_at = datetime.now(UTC).isoformat()
                     with self._lock:
-                        self._db.execute("UPDATE progress SET occurred_at = ? WHERE order_id = ?",
-                                         (occurred_at, order_id))
+                        self._db.execute(
+                            "UPDATE progress SET occurred_at = ? WHERE order_id = ?", (occurred_at, order_id)
+                        )
                 outcome = self._post_callback(order_id, status, event_id, occurred_at)
                 with self._lock:
                     if outcome == "retry":
-                        self._db.execute("UPDATE progress SET due_at = ?, failures = failures + 1 WHERE order_id = ?",
-                                         (time.time() + self.retry_seconds, order_id))
+                        self._db.execute(
+                            "UPDATE progress SET due_at = ?, failures = failures + 1 WHERE order_id = ?",
+                            (time.time() + self.retry_seconds, order_id),
+                        )
                     elif outcome == "give_up":
                         self._db.execute("UPDATE progress SET step = ? WHERE order_id = ?", (len(STEPS), order_id))
                     else:
@@ -218,7 +244,8 @@ class Simulator:
                         self._db.execute(
                             "UPDATE progress SET step = step + 1, event_id = ?, occurred_at = '', due_at = ?, "
                             "sent = CASE WHEN sent = '' THEN ? ELSE sent || ',' || ? END WHERE order_id = ?",
-                            (secrets.token_hex(16), time.time() + self.step_seconds, status, status, order_id))
+                            (secrets.token_hex(16), time.time() + self.step_seconds, status, status, order_id),
+                        )
             self._wake.wait(self._next_wait())
             self._wake.clear()
 
@@ -318,22 +345,31 @@ def _read_secret(args: argparse.Namespace) -> bytes:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="carnet-mixing-sim",
-                                     description="Simulador del proveedor de mezclas / mixing provider simulator.")
+    parser = argparse.ArgumentParser(
+        prog="carnet-mixing-sim", description="Simulador del proveedor de mezclas / mixing provider simulator."
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--secret-file")
     parser.add_argument("--secret", help="prefer --secret-file or CARNET_MIXING_SECRET (not shown in ps)")
-    parser.add_argument("--callback-url", required=True,
-                        help="the server's callback endpoint, e.g. http://127.0.0.1:8000/api/v1/mixing/callbacks")
+    parser.add_argument(
+        "--callback-url",
+        required=True,
+        help="the server's callback endpoint, e.g. http://127.0.0.1:8000/api/v1/mixing/callbacks",
+    )
     parser.add_argument("--record", required=True, help="SQLite file of the provider's own record")
     parser.add_argument("--step-seconds", type=float, default=5.0)
     parser.add_argument("--retry-seconds", type=float, default=1.0, help="wait before resending a callback")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="mixing-sim: %(message)s", stream=sys.stderr)
 
-    sim = Simulator(secret=_read_secret(args), record=Path(args.record), callback_url=args.callback_url,
-                    step_seconds=args.step_seconds, retry_seconds=args.retry_seconds)
+    sim = Simulator(
+        secret=_read_secret(args),
+        record=Path(args.record),
+        callback_url=args.callback_url,
+        step_seconds=args.step_seconds,
+        retry_seconds=args.retry_seconds,
+    )
     server = ThreadingHTTPServer((args.host, args.port), _handler(sim))
     server.daemon_threads = True
     sender = threading.Thread(target=sim.run_callbacks, name="callbacks", daemon=True)

@@ -73,9 +73,12 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
     install_error_handlers(app)
     install_idempotency(app)
     # Outermost: a too-large body is refused before any route reads it.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=ctx.settings.max_body_bytes,
-                       photo_max_bytes=ctx.settings.incident_photo_max_bytes,
-                       body_timeout=ctx.settings.body_timeout_seconds)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=ctx.settings.max_body_bytes,
+        photo_max_bytes=ctx.settings.incident_photo_max_bytes,
+        body_timeout=ctx.settings.body_timeout_seconds,
+    )
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:

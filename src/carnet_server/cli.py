@@ -1,9 +1,9 @@
 """``carnet-server``: migrate, make keys, optionally seed demo data, and serve.
 
-    carnet-server [--demo] [--host H] [--port P] [--workers N] [--no-serve]
-    carnet-server rotate-key
-    carnet-server revoke-qr PATIENT_ID
-    carnet-server generate --patients N [--seed S] [--today YYYY-MM-DD]
+carnet-server [--demo] [--host H] [--port P] [--workers N] [--no-serve]
+carnet-server rotate-key
+carnet-server revoke-qr PATIENT_ID
+carnet-server generate --patients N [--seed S] [--today YYYY-MM-DD]
 """
 
 from __future__ import annotations
@@ -28,18 +28,22 @@ def _parser() -> argparse.ArgumentParser:
         prog="carnet-server",
         description="Servidor API de Carnet / Carnet API server.",
     )
-    parser.add_argument("command", nargs="?", choices=["serve", "rotate-key", "revoke-qr", "generate"],
-                        default="serve",
-                        help="serve (default); rotate-key: make a new QR signing key; "
-                             "revoke-qr PATIENT_ID: revoke every live QR token of a child; "
-                             "generate: fill an empty database with synthetic families (scale.py)")
+    parser.add_argument(
+        "command",
+        nargs="?",
+        choices=["serve", "rotate-key", "revoke-qr", "generate"],
+        default="serve",
+        help="serve (default); rotate-key: make a new QR signing key; "
+        "revoke-qr PATIENT_ID: revoke every live QR token of a child; "
+        "generate: fill an empty database with synthetic families (scale.py)",
+    )
     parser.add_argument("patient_id", nargs="?", help="revoke-qr: the child's id")
-    parser.add_argument("--demo", action="store_true",
-                        help="seed demo data into an empty database (refuses a used one)")
+    parser.add_argument(
+        "--demo", action="store_true", help="seed demo data into an empty database (refuses a used one)"
+    )
     parser.add_argument("--host", help="address to listen on (default CARNET_HOST or 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (default CARNET_PORT or 8000)")
-    parser.add_argument("--no-serve", action="store_true",
-                        help="prepare the database, keys and demo data, then exit")
+    parser.add_argument("--no-serve", action="store_true", help="prepare the database, keys and demo data, then exit")
     parser.add_argument("--workers", type=int, help="worker processes (default CARNET_WORKERS or 1)")
     parser.add_argument("--patients", type=int, help="generate: how many children")
     parser.add_argument("--seed", type=int, default=1, help="generate: random seed (same seed, same data)")
@@ -120,19 +124,39 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     _print_banner(settings, demo=args.demo)
     if qr_url_max_bytes(settings.base_url) > MAX_QR_URL_BYTES:
-        print(f"AVISO / WARNING: CARNET_PUBLIC_URL is too long for a QR version <= 14 at level M "
-              f"(up to {qr_url_max_bytes(settings.base_url)} of {MAX_QR_URL_BYTES} bytes).", file=sys.stderr)
+        print(
+            f"AVISO / WARNING: CARNET_PUBLIC_URL is too long for a QR version <= 14 at level M "
+            f"(up to {qr_url_max_bytes(settings.base_url)} of {MAX_QR_URL_BYTES} bytes).",
+            file=sys.stderr,
+        )
     workers = args.workers or settings.workers
     if workers > 1:
         # Each worker process builds its own app (and pool) from the environment: pass the overrides on.
         ctx.engine.dispose()
-        os.environ.update({"CARNET_HOST": settings.host, "CARNET_PORT": str(settings.port),
-                           "CARNET_HEAD_TIMEOUT_SECONDS": str(settings.head_timeout_seconds)})
-        uvicorn.run("carnet_server.app:app_from_env", factory=True, workers=workers, host=settings.host,
-                    port=settings.port, log_config=log_config(), **server_options(settings, workers=workers))
+        os.environ.update(
+            {
+                "CARNET_HOST": settings.host,
+                "CARNET_PORT": str(settings.port),
+                "CARNET_HEAD_TIMEOUT_SECONDS": str(settings.head_timeout_seconds),
+            }
+        )
+        uvicorn.run(
+            "carnet_server.app:app_from_env",
+            factory=True,
+            workers=workers,
+            host=settings.host,
+            port=settings.port,
+            log_config=log_config(),
+            **server_options(settings, workers=workers),
+        )
         return 0
-    uvicorn.run(create_app(context=ctx), host=settings.host, port=settings.port, log_config=log_config(),
-                **server_options(settings))
+    uvicorn.run(
+        create_app(context=ctx),
+        host=settings.host,
+        port=settings.port,
+        log_config=log_config(),
+        **server_options(settings),
+    )
     return 0
 
 
@@ -152,8 +176,9 @@ def _generate(settings: Settings, args: argparse.Namespace) -> int:
         return EXIT_USAGE
     ctx = build_context(settings)
     try:
-        report = generate(ctx, patients=args.patients, seed=args.seed, today=today,
-                          progress=lambda line: print(line, flush=True))
+        report = generate(
+            ctx, patients=args.patients, seed=args.seed, today=today, progress=lambda line: print(line, flush=True)
+        )
     except DatabaseNotEmpty:
         print("La base de datos ya tiene pacientes / the database already has patients.", file=sys.stderr)
         return EXIT_USAGE
@@ -185,8 +210,11 @@ def server_options(settings: Settings, *, workers: int = 1) -> ServerOptions:
     """
     from carnet_server.http_protocol import head_timeout_protocol
 
-    protocol: type[asyncio.Protocol] | str = (head_timeout_protocol(settings.head_timeout_seconds) if workers == 1
-                        else "carnet_server.http_protocol:EnvironmentHeadTimeoutProtocol")
+    protocol: type[asyncio.Protocol] | str = (
+        head_timeout_protocol(settings.head_timeout_seconds)
+        if workers == 1
+        else "carnet_server.http_protocol:EnvironmentHeadTimeoutProtocol"
+    )
     return {
         "http": protocol,
         "server_header": False,
@@ -202,8 +230,7 @@ def _revoke_qr(settings: Settings, patient_id: str | None) -> int:
     from carnet_server.pharmacy.service import revoke
 
     if not patient_id:
-        print("Indique el id del paciente / give the patient id: carnet-server revoke-qr PATIENT_ID",
-              file=sys.stderr)
+        print("Indique el id del paciente / give the patient id: carnet-server revoke-qr PATIENT_ID", file=sys.stderr)
         return EXIT_USAGE
     ctx = build_context(settings)
     try:

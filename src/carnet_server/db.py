@@ -112,8 +112,7 @@ def is_database_unavailable(error: BaseException) -> bool:
     if isinstance(error, sa_exc.TimeoutError):  # pool checkout timed out
         return True
     if isinstance(error, sa_exc.DBAPIError):
-        return bool(error.connection_invalidated) or isinstance(
-            error, sa_exc.OperationalError | sa_exc.InterfaceError)
+        return bool(error.connection_invalidated) or isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError)
     return False
 
 
@@ -137,8 +136,14 @@ def make_engine(settings: Settings) -> Engine:
     connect_args: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
     if settings.database_schema:
         connect_args["options"] = f"-csearch_path={settings.database_schema}"
-    return create_engine(url, connect_args=connect_args, pool_pre_ping=True, pool_size=settings.db_pool_size,
-                         max_overflow=settings.db_max_overflow, pool_timeout=settings.db_pool_timeout_seconds)
+    return create_engine(
+        url,
+        connect_args=connect_args,
+        pool_pre_ping=True,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout_seconds,
+    )
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -112,8 +112,11 @@ _ABVD = (
     ("Dacarbazina", "375", "mg/m²", "IV"),
 )
 _NB_CE = (("Carboplatino", "560", "mg/m²", "IV"), ("Etopósido", "120", "mg/m²/día × 3 días", "IV"))
-_NB_CD = (("Ciclofosfamida", "1000", "mg/m²", "IV"), ("Doxorrubicina", "30", "mg/m²", "IV"),
-          ("Mesna", "1000", "mg/m²", "IV"))
+_NB_CD = (
+    ("Ciclofosfamida", "1000", "mg/m²", "IV"),
+    ("Doxorrubicina", "30", "mg/m²", "IV"),
+    ("Mesna", "1000", "mg/m²", "IV"),
+)
 _MAP_AP = (("Cisplatino", "60", "mg/m²/día × 2 días", "IV"), ("Doxorrubicina", "37.5", "mg/m²/día × 2 días", "IV"))
 _MAP_M = (("Metotrexato (dosis altas)", "12", "g/m²", "IV"), ("Leucovorina (rescate)", "15", "mg", "IV"))
 
@@ -134,49 +137,104 @@ class DemoChild:
 
 CHILDREN = (
     DemoChild(
-        "Mateo Hernández López", "Mateo Hernández", _nss("3919194521"), _curp("HELM190314HDFRPTA"),
-        date(2019, 3, 14), "sxxi", "madre.demo",
+        "Mateo Hernández López",
+        "Mateo Hernández",
+        _nss("3919194521"),
+        _curp("HELM190314HDFRPTA"),
+        date(2019, 3, 14),
+        "sxxi",
+        "madre.demo",
         ("Leucemia linfoblástica aguda de precursores B, riesgo estándar", "C91.0", 150),
-        ("LLA riesgo estándar — consolidación",
-         "Consolidación con metotrexato en dosis altas y rescate con leucovorina, vincristina, "
-         "terapia intratecal y mercaptopurina oral diaria."),
-        ((-42, _A, _M.ENTREGADA, _LLA), (-28, _A, _M.ENTREGADA, _LLA), (-14, _A, _M.ENTREGADA, _LLA),
-         (3, _P, _M.EN_PREPARACION, _LLA), (17, _P, _M.SOLICITADA, _LLA), (31, _P, _M.PENDIENTE, _LLA)),
+        (
+            "LLA riesgo estándar — consolidación",
+            "Consolidación con metotrexato en dosis altas y rescate con leucovorina, vincristina, "
+            "terapia intratecal y mercaptopurina oral diaria.",
+        ),
+        (
+            (-42, _A, _M.ENTREGADA, _LLA),
+            (-28, _A, _M.ENTREGADA, _LLA),
+            (-14, _A, _M.ENTREGADA, _LLA),
+            (3, _P, _M.EN_PREPARACION, _LLA),
+            (17, _P, _M.SOLICITADA, _LLA),
+            (31, _P, _M.PENDIENTE, _LLA),
+        ),
     ),
     DemoChild(
-        "Valentina Hernández López", "Valentina Hernández", _nss("3921210388"), _curp("HELV210822MDFRPLB"),
-        date(2021, 8, 22), "raza", "madre.demo",
+        "Valentina Hernández López",
+        "Valentina Hernández",
+        _nss("3921210388"),
+        _curp("HELV210822MDFRPLB"),
+        date(2021, 8, 22),
+        "raza",
+        "madre.demo",
         ("Tumor de Wilms (nefroblastoma) del riñón izquierdo, estadio II", "C64", 60),
-        ("Wilms estadio I–II — régimen EE-4A",
-         "Vincristina semanal y dactinomicina cada 3 semanas tras la nefrectomía (18 semanas)."),
-        ((-21, _A, _M.ENTREGADA, _WILMS_FULL), (-14, _A, _M.ENTREGADA, _WILMS_VCR),
-         (-7, _A, _M.ENTREGADA, _WILMS_VCR), (7, _P, _M.PENDIENTE, _WILMS_FULL),
-         (14, _P, _M.PENDIENTE, _WILMS_VCR)),
+        (
+            "Wilms estadio I–II — régimen EE-4A",
+            "Vincristina semanal y dactinomicina cada 3 semanas tras la nefrectomía (18 semanas).",
+        ),
+        (
+            (-21, _A, _M.ENTREGADA, _WILMS_FULL),
+            (-14, _A, _M.ENTREGADA, _WILMS_VCR),
+            (-7, _A, _M.ENTREGADA, _WILMS_VCR),
+            (7, _P, _M.PENDIENTE, _WILMS_FULL),
+            (14, _P, _M.PENDIENTE, _WILMS_VCR),
+        ),
     ),
     DemoChild(
-        "Santiago Ramírez Cruz", "Santiago Ramírez", _nss("1612120745"), _curp("RACS120509HGTMRNA"),
-        date(2012, 5, 9), "leon", "padre.demo",
+        "Santiago Ramírez Cruz",
+        "Santiago Ramírez",
+        _nss("1612120745"),
+        _curp("RACS120509HGTMRNA"),
+        date(2012, 5, 9),
+        "leon",
+        "padre.demo",
         ("Linfoma de Hodgkin clásico, esclerosis nodular, estadio IIA", "C81.1", 90),
         ("ABVD", "Doxorrubicina, bleomicina, vinblastina y dacarbazina los días 1 y 15 de cada ciclo de 28 días."),
-        ((-56, _A, _M.ENTREGADA, _ABVD), (-42, _A, _M.ENTREGADA, _ABVD), (-28, _D, _M.NO_REQUERIDA, _ABVD),
-         (-21, _A, _M.ENTREGADA, _ABVD), (2, _P, _M.LISTA, _ABVD), (16, _P, _M.PENDIENTE, _ABVD)),
+        (
+            (-56, _A, _M.ENTREGADA, _ABVD),
+            (-42, _A, _M.ENTREGADA, _ABVD),
+            (-28, _D, _M.NO_REQUERIDA, _ABVD),
+            (-21, _A, _M.ENTREGADA, _ABVD),
+            (2, _P, _M.LISTA, _ABVD),
+            (16, _P, _M.PENDIENTE, _ABVD),
+        ),
     ),
     DemoChild(
-        "Emiliano Valenzuela Soto", "Emiliano Valenzuela", _nss("2622220913"), _curp("VASE221103HSRLTMA"),
-        date(2022, 11, 3), "obregon", "rosa.soto",
+        "Emiliano Valenzuela Soto",
+        "Emiliano Valenzuela",
+        _nss("2622220913"),
+        _curp("VASE221103HSRLTMA"),
+        date(2022, 11, 3),
+        "obregon",
+        "rosa.soto",
         ("Neuroblastoma suprarrenal, riesgo intermedio", "C74.9", 70),
-        ("Neuroblastoma riesgo intermedio",
-         "Carboplatino/etopósido alternando con ciclofosfamida/doxorrubicina cada 21 días."),
-        ((-42, _A, _M.ENTREGADA, _NB_CE), (-21, _A, _M.ENTREGADA, _NB_CD),
-         (5, _P, _M.SOLICITADA, _NB_CE), (26, _P, _M.PENDIENTE, _NB_CD)),
+        (
+            "Neuroblastoma riesgo intermedio",
+            "Carboplatino/etopósido alternando con ciclofosfamida/doxorrubicina cada 21 días.",
+        ),
+        (
+            (-42, _A, _M.ENTREGADA, _NB_CE),
+            (-21, _A, _M.ENTREGADA, _NB_CD),
+            (5, _P, _M.SOLICITADA, _NB_CE),
+            (26, _P, _M.PENDIENTE, _NB_CD),
+        ),
     ),
     DemoChild(
-        "Camila Torres Méndez", "Camila Torres", _nss("3911110562"), _curp("TOMC110217MDFRNMA"),
-        date(2011, 2, 17), "sxxi", "luis.torres",
+        "Camila Torres Méndez",
+        "Camila Torres",
+        _nss("3911110562"),
+        _curp("TOMC110217MDFRNMA"),
+        date(2011, 2, 17),
+        "sxxi",
+        "luis.torres",
         ("Osteosarcoma de fémur distal derecho", "C40.2", 80),
         ("MAP — neoadyuvancia", "Metotrexato en dosis altas, doxorrubicina y cisplatino antes de la cirugía."),
-        ((-35, _A, _M.ENTREGADA, _MAP_AP), (-14, _A, _M.ENTREGADA, _MAP_M),
-         (4, _P, _M.EN_PREPARACION, _MAP_M), (21, _P, _M.PENDIENTE, _MAP_AP)),
+        (
+            (-35, _A, _M.ENTREGADA, _MAP_AP),
+            (-14, _A, _M.ENTREGADA, _MAP_M),
+            (4, _P, _M.EN_PREPARACION, _MAP_M),
+            (21, _P, _M.PENDIENTE, _MAP_AP),
+        ),
     ),
 )
 
@@ -197,8 +255,14 @@ def seed(session: Session, *, ctx: Context, today: date | None = None, now: date
         units[key] = MedicalUnit(name=name, level=level.value, state=state)
         session.add(units[key])
     users = {
-        u.username: create_user(session, ctx=ctx, username=u.username, password=DEMO_PASSWORD, role=u.role.value,
-                                display_name=u.display_name)
+        u.username: create_user(
+            session,
+            ctx=ctx,
+            username=u.username,
+            password=DEMO_PASSWORD,
+            role=u.role.value,
+            display_name=u.display_name,
+        )
         for u in DEMO_USERS + _OTHER_GUARDIANS
     }
     notice = current_version(ctx.settings)
@@ -211,32 +275,45 @@ def seed(session: Session, *, ctx: Context, today: date | None = None, now: date
             session.add(UserUnit(user_id=users[username].id, unit_id=units[key].id))
     linked: dict[str, tuple[str, str, str]] = {}
     for child in CHILDREN:
-        patient = Patient(full_name=child.full_name, display_name=child.display_name, nss=child.nss,
-                          curp=child.curp, birth_date=child.birth_date, unit_id=units[child.unit].id,
-                          created_at=now - timedelta(days=max(child.diagnosis[2] - 7, 1)))
+        patient = Patient(
+            full_name=child.full_name,
+            display_name=child.display_name,
+            nss=child.nss,
+            curp=child.curp,
+            birth_date=child.birth_date,
+            unit_id=units[child.unit].id,
+            created_at=now - timedelta(days=max(child.diagnosis[2] - 7, 1)),
+        )
         session.add(patient)
         session.flush()
         session.add(GuardianPatient(user_id=users[child.guardian].id, patient_id=patient.id))
         linked[child.display_name] = (patient.id, patient.unit_id, users[child.guardian].id)
         name, cie10, days_ago = child.diagnosis
-        session.add(Diagnosis(patient_id=patient.id, name=name, cie10=cie10,
-                              diagnosed_on=today - timedelta(days=days_ago)))
+        session.add(
+            Diagnosis(patient_id=patient.id, name=name, cie10=cie10, diagnosed_on=today - timedelta(days=days_ago))
+        )
         protocol = Protocol(patient_id=patient.id, name=child.protocol[0], description=child.protocol[1])
         session.add(protocol)
         session.flush()
         for number, (offset, status, mixing, drugs) in enumerate(child.cycles, start=1):
             day = today + timedelta(days=offset)
             cycle = Cycle(
-                patient_id=patient.id, protocol_id=protocol.id, number=number, scheduled_for=day,
-                status=status.value, mixing_status=mixing.value,
+                patient_id=patient.id,
+                protocol_id=protocol.id,
+                number=number,
+                scheduled_for=day,
+                status=status.value,
+                mixing_status=mixing.value,
                 mixing_updated_at=now - timedelta(days=max(0, -offset) + 2),
             )
-            cycle.drugs = [CycleDrug(name=n, dose=d, unit=u, route=r, position=i)
-                           for i, (n, d, u, r) in enumerate(drugs)]
+            cycle.drugs = [
+                CycleDrug(name=n, dose=d, unit=u, route=r, position=i) for i, (n, d, u, r) in enumerate(drugs)
+            ]
             session.add(cycle)
             if (child.display_name, number) in CONFIRMED_CYCLES:
-                seed_confirmed_cycle(session, cycle=cycle, patient=patient,
-                                     provider=ctx.settings.mixing_provider_name, now=now)
+                seed_confirmed_cycle(
+                    session, cycle=cycle, patient=patient, provider=ctx.settings.mixing_provider_name, now=now
+                )
     session.flush()
     seed_appointments(session, patients=linked, staff_id=users["casos.demo"].id, today=today, tz=ctx.tz, now=now)
     seed_blood_banks(session, units=units, patients=linked, today=today, tz=ctx.tz, now=now)

@@ -136,8 +136,13 @@ def lang_of(request: Request) -> Lang:
 
 
 def error_response(
-    request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None,
-    reasons: list[dict[str, str]] | None = None, details: Mapping[str, Any] | None = None,
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    reasons: list[dict[str, str]] | None = None,
+    details: Mapping[str, Any] | None = None,
 ) -> JSONResponse:
     error: dict[str, object] = {"code": code, "message": message}
     if reasons is not None:
@@ -204,8 +209,7 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
         headers["Retry-After"] = str(exc.retry_after)
     if exc.scheme is not None:
         headers["WWW-Authenticate"] = exc.scheme
-    return error_response(request, status, exc.code, t(exc.message_key, lang, **params), headers, reasons,
-                          exc.details)
+    return error_response(request, status, exc.code, t(exc.message_key, lang, **params), headers, reasons, exc.details)
 
 
 async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
@@ -247,10 +251,20 @@ def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
     orig = getattr(exc, "orig", None) or exc
     sqlstate = getattr(orig, "sqlstate", None)
     route = getattr(request.scope.get("route"), "path", "?")
-    log.warning("database unavailable (%s%s) on %s %s: answered 503", type(orig).__name__,
-                f" {sqlstate}" if sqlstate else "", request.method, route)
-    return error_response(request, 503, "database_unavailable", t("database_unavailable", lang_of(request)),
-                          {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
+    log.warning(
+        "database unavailable (%s%s) on %s %s: answered 503",
+        type(orig).__name__,
+        f" {sqlstate}" if sqlstate else "",
+        request.method,
+        route,
+    )
+    return error_response(
+        request,
+        503,
+        "database_unavailable",
+        t("database_unavailable", lang_of(request)),
+        {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )
 
 
 class CatchAllMiddleware:

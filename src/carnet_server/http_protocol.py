@@ -25,13 +25,20 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 __all__ = ["EnvironmentHeadTimeoutProtocol", "HeadTimeoutProtocol", "head_timeout_protocol"]
 
 #: The head has no Accept-Language yet: the message is in both languages.
-_BODY = json.dumps({"error": {
-    "code": "request_timeout",
-    "message": "La solicitud tardó demasiado en llegar; inténtelo de nuevo. / "
-               "The request took too long to arrive; please try again.",
-}}, ensure_ascii=False).encode()
-_RESPONSE = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
-             b"content-length: " + str(len(_BODY)).encode() + b"\r\nconnection: close\r\n\r\n" + _BODY)
+_BODY = json.dumps(
+    {
+        "error": {
+            "code": "request_timeout",
+            "message": "La solicitud tardó demasiado en llegar; inténtelo de nuevo. / "
+            "The request took too long to arrive; please try again.",
+        }
+    },
+    ensure_ascii=False,
+).encode()
+_RESPONSE = (
+    b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
+    b"content-length: " + str(len(_BODY)).encode() + b"\r\nconnection: close\r\n\r\n" + _BODY
+)
 
 
 class HeadTimeoutProtocol(HttpToolsProtocol):

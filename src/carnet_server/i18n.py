@@ -127,9 +127,8 @@ MESSAGES: dict[str, dict[Lang, str]] = {
     },
     "invalid_range": {
         "es": "Revise las fechas «from» y «to»: use fechas AAAA-MM-DD o fecha y hora con zona horaria, "
-              "y que «to» sea posterior a «from».",
-        "en": "Check «from» and «to»: use YYYY-MM-DD dates or date-times with an offset, "
-              "with «to» after «from».",
+        "y que «to» sea posterior a «from».",
+        "en": "Check «from» and «to»: use YYYY-MM-DD dates or date-times with an offset, with «to» after «from».",
     },
     "range_too_long": {
         "es": "El periodo solicitado es demasiado largo (400 días como máximo).",
@@ -167,7 +166,7 @@ MESSAGES: dict[str, dict[Lang, str]] = {
     "slot_closed": {
         "es": "Ese horario ya no recibe citas (ya pasó o el banco de sangre lo cerró). Elija otro horario.",
         "en": "That time slot no longer takes bookings (it is past or the blood bank closed it). "
-              "Please choose another one.",
+        "Please choose another one.",
     },
     "daily_limit_reached": {
         "es": "Este niño o niña ya tiene {limit} citas de donación ese día, el máximo. Elija otro día.",
@@ -195,9 +194,9 @@ MESSAGES: dict[str, dict[Lang, str]] = {
     },
     "answers_invalid": {
         "es": "Revise el cuestionario: responda todas las preguntas (faltan: {missing}) y solo esas "
-              "(no existen: {unknown}).",
+        "(no existen: {unknown}).",
         "en": "Check the questionnaire: answer every question (missing: {missing}) and only those "
-              "(unknown: {unknown}).",
+        "(unknown: {unknown}).",
     },
     "last_donation_in_future": {
         "es": "La fecha de la última donación no puede ser posterior a hoy.",

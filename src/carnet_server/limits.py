@@ -152,8 +152,7 @@ def _check_rate(ctx: Any, session: Any, user_id: str, bucket: str) -> None:
     try:
         recent = session.scalars(
             select(AuditEntry.at)
-            .where(AuditEntry.actor_id == user_id, AuditEntry.action.in_(BUCKETS[bucket]),
-                   AuditEntry.at > now - window)
+            .where(AuditEntry.actor_id == user_id, AuditEntry.action.in_(BUCKETS[bucket]), AuditEntry.at > now - window)
             .order_by(AuditEntry.at)
             .limit(settings.write_rate_limit)
         ).all()
@@ -182,14 +181,19 @@ def write_limit(bucket: str, *, idempotent: bool = True, before_privacy_notice: 
 
         def signed_in(user: SignedInUser, ctx: ContextDep, session: SessionDep) -> None:
             _check_rate(ctx, session, user.id, bucket)
+
         dependency = signed_in
     elif idempotent:
+
         def claimed(user: CurrentUser, ctx: ContextDep, session: SessionDep, _idem: IdempotencyDep) -> None:
             _check_rate(ctx, session, user.id, bucket)
+
         dependency = claimed
     else:
+
         def current(user: CurrentUser, ctx: ContextDep, session: SessionDep) -> None:
             _check_rate(ctx, session, user.id, bucket)
+
         dependency = current
 
     dependency.__name__ = f"write_limit_{bucket}"
@@ -208,14 +212,17 @@ def document_limits(app: Any) -> None:
         if cached:
             return cached
         schema: dict[str, Any] = original()
-        error = {"description": "Error", "content": {"application/json": {
-            "schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+        error = {
+            "description": "Error",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+        }
         for route_ctx in iter_route_contexts(app.routes):
             route = route_ctx.original_route
             if not isinstance(route, APIRoute) or not route.include_in_schema:
                 continue
-            limited = any(getattr(d.call, "__name__", "").startswith("write_limit_")
-                          for d in route.dependant.dependencies)
+            limited = any(
+                getattr(d.call, "__name__", "").startswith("write_limit_") for d in route.dependant.dependencies
+            )
             for method in route.methods or ():
                 operation = schema["paths"].get(route_ctx.path, {}).get(method.lower())
                 if operation is None:

@@ -171,6 +171,12 @@ def new_jti() -> str:
 def qr_url_max_bytes(base_url: str) -> int:
     """The longest QR URL this server can make with ``base_url`` (two due cycles, 10-digit times)."""
     key = OKPKey.generate_key("Ed25519")
-    claims = {"iss": base_url, "sub": "x" * 12, "cyc": ["x" * 12, "x" * 12], "iat": 9_999_999_999,
-              "exp": 9_999_999_999, "jti": new_jti()}
+    claims = {
+        "iss": base_url,
+        "sub": "x" * 12,
+        "cyc": ["x" * 12, "x" * 12],
+        "iat": 9_999_999_999,
+        "exp": 9_999_999_999,
+        "jti": new_jti(),
+    }
     return len(f"{base_url}/v/{sign_claims(key, kid_of(key), claims)}".encode())

@@ -24,85 +24,142 @@ MIN_TOUCH = 48
 PAGE_PADDING = 16
 
 
-def icon_button(icon: ft.IconData, label: str, on_click: Handler | None, *,
-                color: str | None = None) -> ft.IconButton:
+def icon_button(icon: ft.IconData, label: str, on_click: Handler | None, *, color: str | None = None) -> ft.IconButton:
     """An icon button whose accessible name is ``label`` (tooltip alone names only a wrapper)."""
-    return ft.IconButton(icon=ft.Icon(icon, color=color, semantics_label=label), tooltip=label,
-                         on_click=on_click, icon_size=26, width=MIN_TOUCH, height=MIN_TOUCH)
+    return ft.IconButton(
+        icon=ft.Icon(icon, color=color, semantics_label=label),
+        tooltip=label,
+        on_click=on_click,
+        icon_size=26,
+        width=MIN_TOUCH,
+        height=MIN_TOUCH,
+    )
 
 
 def sync_icon(state: AppState, tr: Translator, on_sync_status: Handler) -> ft.IconButton:
     """Cloud icon opening the sync screen; its name says whether something waits or failed."""
     status = state.sync
     if status.failed:
-        return icon_button(ft.Icons.SYNC_PROBLEM, tr.t("sync_status_failed"), on_sync_status,
-                           color=ft.Colors.AMBER_200)
+        return icon_button(ft.Icons.SYNC_PROBLEM, tr.t("sync_status_failed"), on_sync_status, color=ft.Colors.AMBER_200)
     if status.pending:
-        return icon_button(ft.Icons.CLOUD_UPLOAD, tr.t("sync_status_pending", count=status.pending),
-                           on_sync_status, color=ft.Colors.WHITE)
+        return icon_button(
+            ft.Icons.CLOUD_UPLOAD,
+            tr.t("sync_status_pending", count=status.pending),
+            on_sync_status,
+            color=ft.Colors.WHITE,
+        )
     return icon_button(ft.Icons.CLOUD_DONE, tr.t("sync_status"), on_sync_status, color=ft.Colors.WHITE)
 
 
-def app_bar(title: str, tr: Translator, *, on_back: Handler | None = None,
-            on_refresh: Handler | None = None, on_settings: Handler | None = None,
-            syncing: bool = False, sync_button: ft.Control | None = None) -> ft.AppBar:
+def app_bar(
+    title: str,
+    tr: Translator,
+    *,
+    on_back: Handler | None = None,
+    on_refresh: Handler | None = None,
+    on_settings: Handler | None = None,
+    syncing: bool = False,
+    sync_button: ft.Control | None = None,
+) -> ft.AppBar:
     actions: list[ft.Control] = [sync_button] if sync_button is not None else []
     if on_refresh is not None:
         if syncing:
-            actions.append(ft.Container(
-                ft.ProgressRing(width=22, height=22, stroke_width=3, color=ft.Colors.WHITE,
-                                semantics_label=tr.t("syncing")),
-                width=MIN_TOUCH, height=MIN_TOUCH, alignment=ft.Alignment.CENTER))
+            actions.append(
+                ft.Container(
+                    ft.ProgressRing(
+                        width=22, height=22, stroke_width=3, color=ft.Colors.WHITE, semantics_label=tr.t("syncing")
+                    ),
+                    width=MIN_TOUCH,
+                    height=MIN_TOUCH,
+                    alignment=ft.Alignment.CENTER,
+                )
+            )
         else:
             actions.append(icon_button(ft.Icons.REFRESH, tr.t("refresh"), on_refresh, color=ft.Colors.WHITE))
     if on_settings is not None:
         actions.append(icon_button(ft.Icons.SETTINGS, tr.t("settings"), on_settings, color=ft.Colors.WHITE))
-    leading = (icon_button(ft.Icons.ARROW_BACK, tr.t("back"), on_back, color=ft.Colors.WHITE)
-               if on_back is not None else None)
-    return ft.AppBar(title=ft.Text(title, color=ft.Colors.WHITE, weight=ft.FontWeight.W_600),
-                     bgcolor=GREEN, leading=leading, automatically_imply_leading=False,
-                     actions=actions)
+    leading = (
+        icon_button(ft.Icons.ARROW_BACK, tr.t("back"), on_back, color=ft.Colors.WHITE) if on_back is not None else None
+    )
+    return ft.AppBar(
+        title=ft.Text(title, color=ft.Colors.WHITE, weight=ft.FontWeight.W_600),
+        bgcolor=GREEN,
+        leading=leading,
+        automatically_imply_leading=False,
+        actions=actions,
+    )
 
 
-def banner(text: str, *, icon: ft.IconData, bgcolor: str, color: str = ft.Colors.BLACK,
-           on_dismiss: Handler | None = None, dismiss_label: str = "") -> ft.Container:
+def banner(
+    text: str,
+    *,
+    icon: ft.IconData,
+    bgcolor: str,
+    color: str = ft.Colors.BLACK,
+    on_dismiss: Handler | None = None,
+    dismiss_label: str = "",
+) -> ft.Container:
     row: list[ft.Control] = [
         ft.Icon(icon, color=color, size=24),
         ft.Text(text, color=color, size=15, weight=ft.FontWeight.W_500, expand=True),
     ]
     if on_dismiss is not None:
         row.append(icon_button(ft.Icons.CLOSE, dismiss_label, on_dismiss, color=color))
-    return ft.Container(ft.Row(row, spacing=12, vertical_alignment=ft.CrossAxisAlignment.CENTER),
-                        bgcolor=bgcolor, padding=ft.Padding.symmetric(horizontal=12, vertical=10),
-                        border_radius=8)
+    return ft.Container(
+        ft.Row(row, spacing=12, vertical_alignment=ft.CrossAxisAlignment.CENTER),
+        bgcolor=bgcolor,
+        padding=ft.Padding.symmetric(horizontal=12, vertical=10),
+        border_radius=8,
+    )
 
 
 def status_banners(state: AppState, tr: Translator, *, on_dismiss: Handler | None = None) -> list[ft.Control]:
     """Insecure storage, erased cache, offline/data-as-of: what the person must know."""
     found: list[ft.Control] = []
     if not state.secure_storage and not state.web_session:  # a browser session says so on login and settings
-        found.append(banner(tr.t("insecure_notice"), icon=ft.Icons.LOCK_OPEN,
-                            bgcolor=ft.Colors.ORANGE_100, color=ft.Colors.BROWN_900))
+        found.append(
+            banner(
+                tr.t("insecure_notice"),
+                icon=ft.Icons.LOCK_OPEN,
+                bgcolor=ft.Colors.ORANGE_100,
+                color=ft.Colors.BROWN_900,
+            )
+        )
     for notice in state.notices:
-        found.append(banner(notice, icon=ft.Icons.INFO_OUTLINE, bgcolor=ft.Colors.BLUE_50,
-                            color=ft.Colors.BLUE_900, on_dismiss=on_dismiss, dismiss_label=tr.t("dismiss")))
+        found.append(
+            banner(
+                notice,
+                icon=ft.Icons.INFO_OUTLINE,
+                bgcolor=ft.Colors.BLUE_50,
+                color=ft.Colors.BLUE_900,
+                on_dismiss=on_dismiss,
+                dismiss_label=tr.t("dismiss"),
+            )
+        )
     if state.online is False and state.carnet_fetched_at is not None:
-        found.append(banner(tr.t("offline_banner", when=tr.datetime(state.carnet_fetched_at)),
-                            icon=ft.Icons.CLOUD_OFF, bgcolor=ft.Colors.AMBER_200,
-                            color=ft.Colors.BLACK))
+        found.append(
+            banner(
+                tr.t("offline_banner", when=tr.datetime(state.carnet_fetched_at)),
+                icon=ft.Icons.CLOUD_OFF,
+                bgcolor=ft.Colors.AMBER_200,
+                color=ft.Colors.BLACK,
+            )
+        )
     if state.sync_error:
-        found.append(banner(state.sync_error, icon=ft.Icons.ERROR_OUTLINE,
-                            bgcolor=ft.Colors.RED_50, color=ft.Colors.RED_900))
+        found.append(
+            banner(state.sync_error, icon=ft.Icons.ERROR_OUTLINE, bgcolor=ft.Colors.RED_50, color=ft.Colors.RED_900)
+        )
     return found
 
 
 def section(title: str, body: Sequence[ft.Control]) -> ft.Card:
     return ft.Card(
         ft.Container(
-            ft.Column([ft.Text(title, size=14, weight=ft.FontWeight.W_700, color=GREEN), *body],
-                      spacing=6),
-            padding=16),
-        variant=ft.CardVariant.OUTLINED, margin=0)
+            ft.Column([ft.Text(title, size=14, weight=ft.FontWeight.W_700, color=GREEN), *body], spacing=6), padding=16
+        ),
+        variant=ft.CardVariant.OUTLINED,
+        margin=0,
+    )
 
 
 def field(label: str, value: str) -> ft.Control:
@@ -111,19 +168,36 @@ def field(label: str, value: str) -> ft.Control:
     Not wrapped in ``ft.Semantics``: in flet 1.0.5 a Semantics control inside a
     scrolling Column takes an unbounded height and breaks the layout.
     """
-    return ft.Column([ft.Text(label, size=12, color=ft.Colors.GREY_700),
-                      ft.Text(value, size=16, weight=ft.FontWeight.W_500)], spacing=0)
+    return ft.Column(
+        [ft.Text(label, size=12, color=ft.Colors.GREY_700), ft.Text(value, size=16, weight=ft.FontWeight.W_500)],
+        spacing=0,
+    )
 
 
-def screen(route: str, appbar: ft.AppBar | None, controls: list[ft.Control], *,
-           navigation_bar: ft.NavigationBar | None = None,
-           floating_action_button: ft.FloatingActionButton | None = None) -> ft.View:
+def screen(
+    route: str,
+    appbar: ft.AppBar | None,
+    controls: list[ft.Control],
+    *,
+    navigation_bar: ft.NavigationBar | None = None,
+    floating_action_button: ft.FloatingActionButton | None = None,
+) -> ft.View:
     return ft.View(
-        route=route, appbar=appbar, padding=0, bgcolor=ft.Colors.WHITE,
-        navigation_bar=navigation_bar, floating_action_button=floating_action_button,
-        controls=[ft.Container(ft.Column(controls, spacing=12, scroll=ft.ScrollMode.AUTO,
-                                         horizontal_alignment=ft.CrossAxisAlignment.STRETCH),
-                               padding=PAGE_PADDING, expand=True)],
+        route=route,
+        appbar=appbar,
+        padding=0,
+        bgcolor=ft.Colors.WHITE,
+        navigation_bar=navigation_bar,
+        floating_action_button=floating_action_button,
+        controls=[
+            ft.Container(
+                ft.Column(
+                    controls, spacing=12, scroll=ft.ScrollMode.AUTO, horizontal_alignment=ft.CrossAxisAlignment.STRETCH
+                ),
+                padding=PAGE_PADDING,
+                expand=True,
+            )
+        ],
     )
 
 
@@ -132,6 +206,7 @@ TABS = (Tab.CARNET, Tab.AGENDA, Tab.BLOOD_BANK)
 
 def awaiting(fn: Callable[..., Awaitable[Any]], *args: Any) -> Callable[[Any], Awaitable[None]]:
     """A click handler that awaits ``fn(*args)`` (Flet awaits only coroutine functions, not lambdas)."""
+
     async def handler(_: Any = None) -> None:
         await fn(*args)
 
@@ -140,6 +215,7 @@ def awaiting(fn: Callable[..., Awaitable[Any]], *args: Any) -> Callable[[Any], A
 
 def nav_bar(state: AppState, tr: Translator, on_tab: Callable[[Tab], Any]) -> ft.NavigationBar:
     """The three destinations; settings stays in the app bar."""
+
     async def changed(e: Any) -> None:
         result = on_tab(TABS[int(e.control.selected_index)])
         if inspect.isawaitable(result):
@@ -149,20 +225,28 @@ def nav_bar(state: AppState, tr: Translator, on_tab: Callable[[Tab], Any]) -> ft
         selected_index=TABS.index(state.tab),
         on_change=changed,
         destinations=[
-            ft.NavigationBarDestination(icon=ft.Icons.BADGE_OUTLINED, selected_icon=ft.Icons.BADGE,
-                                        label=tr.t("tab_carnet")),
-            ft.NavigationBarDestination(icon=ft.Icons.CALENDAR_MONTH_OUTLINED,
-                                        selected_icon=ft.Icons.CALENDAR_MONTH, label=tr.t("tab_agenda")),
-            ft.NavigationBarDestination(icon=ft.Icons.BLOODTYPE_OUTLINED, selected_icon=ft.Icons.BLOODTYPE,
-                                        label=tr.t("tab_blood_bank")),
+            ft.NavigationBarDestination(
+                icon=ft.Icons.BADGE_OUTLINED, selected_icon=ft.Icons.BADGE, label=tr.t("tab_carnet")
+            ),
+            ft.NavigationBarDestination(
+                icon=ft.Icons.CALENDAR_MONTH_OUTLINED, selected_icon=ft.Icons.CALENDAR_MONTH, label=tr.t("tab_agenda")
+            ),
+            ft.NavigationBarDestination(
+                icon=ft.Icons.BLOODTYPE_OUTLINED, selected_icon=ft.Icons.BLOODTYPE, label=tr.t("tab_blood_bank")
+            ),
         ],
     )
 
 
 def starting_view(tr: Translator) -> ft.View:
-    return ft.View(route="/", padding=0, bgcolor=ft.Colors.WHITE, controls=[
-        ft.Container(ft.ProgressRing(semantics_label=tr.t("syncing")),
-                     alignment=ft.Alignment.CENTER, expand=True)])
+    return ft.View(
+        route="/",
+        padding=0,
+        bgcolor=ft.Colors.WHITE,
+        controls=[
+            ft.Container(ft.ProgressRing(semantics_label=tr.t("syncing")), alignment=ft.Alignment.CENTER, expand=True)
+        ],
+    )
 
 
 async def save_bytes(name: str, data: bytes, extension: str) -> bool | None:
@@ -175,8 +259,9 @@ async def save_bytes(name: str, data: bytes, extension: str) -> bool | None:
         picker = _SAVERS.get(page)
         if picker is None:
             picker = _SAVERS[page] = ft.FilePicker()
-        path = await picker.save_file(file_name=name, src_bytes=data, file_type=ft.FilePickerFileType.CUSTOM,
-                                      allowed_extensions=[extension])
+        path = await picker.save_file(
+            file_name=name, src_bytes=data, file_type=ft.FilePickerFileType.CUSTOM, allowed_extensions=[extension]
+        )
     except Exception as exc:  # noqa: BLE001 - a platform without the service: say so, don't crash
         log.warning("file not saved: %s", type(exc).__name__)
         return False

@@ -44,10 +44,17 @@ class PharmacyView:
 
     def __init__(self, cases: PharmacyCases) -> None:
         self._cases = cases
-        self.field = ft.TextField(autofocus=True, autocorrect=False, enable_suggestions=False,
-                                  capitalization=ft.TextCapitalization.NONE, text_size=20,
-                                  prefix_icon=ft.Icons.QR_CODE_SCANNER, on_submit=self._submit,
-                                  on_focus=self._focused, on_blur=self._blurred)
+        self.field = ft.TextField(
+            autofocus=True,
+            autocorrect=False,
+            enable_suggestions=False,
+            capitalization=ft.TextCapitalization.NONE,
+            text_size=20,
+            prefix_icon=ft.Icons.QR_CODE_SCANNER,
+            on_submit=self._submit,
+            on_focus=self._focused,
+            on_blur=self._blurred,
+        )
         self._has_focus = False
         self._seen_results = -1
         self._view: ft.View | None = None
@@ -90,8 +97,9 @@ class PharmacyView:
                     return
             await asyncio.sleep(FOCUS_CHECK_SECONDS)  # the client's focus / blur events arrive meanwhile
 
-    def build(self, state: AppState, tr: Translator, *, now: datetime, on_refresh: Handler,
-              on_settings: Handler) -> ft.View:
+    def build(
+        self, state: AppState, tr: Translator, *, now: datetime, on_refresh: Handler, on_settings: Handler
+    ) -> ft.View:
         ui, cases = state.pharmacy, self._cases
         if ui.results != self._seen_results:
             self._seen_results = ui.results
@@ -102,39 +110,73 @@ class PharmacyView:
         body: list[ft.Control] = [*status_banners(state, tr)]
         body.append(self.field)
         actions: list[ft.Control] = [
-            ft.FilledButton(content=ft.Text(tr.t("ph_scan_button"), size=17), icon=ft.Icons.QR_CODE_SCANNER,
-                            height=MIN_TOUCH, expand=True, on_click=self._submit, disabled=ui.busy,
-                            style=ft.ButtonStyle(bgcolor=GREEN, color=ft.Colors.WHITE)),
+            ft.FilledButton(
+                content=ft.Text(tr.t("ph_scan_button"), size=17),
+                icon=ft.Icons.QR_CODE_SCANNER,
+                height=MIN_TOUCH,
+                expand=True,
+                on_click=self._submit,
+                disabled=ui.busy,
+                style=ft.ButtonStyle(bgcolor=GREEN, color=ft.Colors.WHITE),
+            ),
         ]
         if ui.check is not None:
-            actions.append(ft.OutlinedButton(content=ft.Text(tr.t("ph_next"), size=16), icon=ft.Icons.PERSON_ADD_ALT,
-                                             height=MIN_TOUCH, expand=True, on_click=lambda _: cases.clear(),
-                                             disabled=ui.busy))
+            actions.append(
+                ft.OutlinedButton(
+                    content=ft.Text(tr.t("ph_next"), size=16),
+                    icon=ft.Icons.PERSON_ADD_ALT,
+                    height=MIN_TOUCH,
+                    expand=True,
+                    on_click=lambda _: cases.clear(),
+                    disabled=ui.busy,
+                )
+            )
         body.append(ft.Row(actions, spacing=8))
         if ui.check is not None:
             body.append(_verdict(state, tr))
         body.append(_keys_row(state, tr, cases, now))
         if ui.verifying:
-            body.append(ft.Row([ft.ProgressRing(width=24, height=24, semantics_label=tr.t("ph_verifying")),
-                                ft.Text(tr.t("ph_verifying"), size=16)], height=MIN_TOUCH))
+            body.append(
+                ft.Row(
+                    [
+                        ft.ProgressRing(width=24, height=24, semantics_label=tr.t("ph_verifying")),
+                        ft.Text(tr.t("ph_verifying"), size=16),
+                    ],
+                    height=MIN_TOUCH,
+                )
+            )
         if ui.offline:
-            body.append(banner(tr.t("ph_offline"), icon=ft.Icons.CLOUD_OFF, bgcolor=ft.Colors.AMBER_100,
-                               color=ft.Colors.BLACK))
+            body.append(
+                banner(tr.t("ph_offline"), icon=ft.Icons.CLOUD_OFF, bgcolor=ft.Colors.AMBER_100, color=ft.Colors.BLACK)
+            )
         if ui.message:
-            body.append(banner(ui.message, icon=ft.Icons.CHECK_CIRCLE, bgcolor=ft.Colors.GREEN_50, color=GREEN,
-                               on_dismiss=lambda _: cases.dismiss_message(), dismiss_label=tr.t("dismiss")))
+            body.append(
+                banner(
+                    ui.message,
+                    icon=ft.Icons.CHECK_CIRCLE,
+                    bgcolor=ft.Colors.GREEN_50,
+                    color=GREEN,
+                    on_dismiss=lambda _: cases.dismiss_message(),
+                    dismiss_label=tr.t("dismiss"),
+                )
+            )
         if ui.error:
-            body.append(banner(ui.error, icon=ft.Icons.ERROR_OUTLINE, bgcolor=ft.Colors.RED_50,
-                               color=ft.Colors.RED_900))
+            body.append(
+                banner(ui.error, icon=ft.Icons.ERROR_OUTLINE, bgcolor=ft.Colors.RED_50, color=ft.Colors.RED_900)
+            )
         answer = ui.verified
         if answer is not None and answer.valid and answer.patient is not None:
-            body.append(section(tr.t("ph_patient"), [
-                ft.Text(answer.patient.display_name, size=22, weight=ft.FontWeight.W_700),
-                ft.Text(f"{tr.t('unit')}: {answer.patient.unit.name}", size=16),
-            ]))
+            body.append(
+                section(
+                    tr.t("ph_patient"),
+                    [
+                        ft.Text(answer.patient.display_name, size=22, weight=ft.FontWeight.W_700),
+                        ft.Text(f"{tr.t('unit')}: {answer.patient.unit.name}", size=16),
+                    ],
+                )
+            )
             body.append(_cycles(state, tr, cases))
-        bar = app_bar(tr.t("ph_title"), tr, on_refresh=on_refresh, on_settings=on_settings,
-                      syncing=ui.refreshing)
+        bar = app_bar(tr.t("ph_title"), tr, on_refresh=on_refresh, on_settings=on_settings, syncing=ui.refreshing)
         if self._view is None:
             self._view, self.needs_focus = screen("/pharmacy", bar, body), True  # a new screen: focus the field
         else:
@@ -153,12 +195,22 @@ class PharmacyView:
 def _keys_row(state: AppState, tr: Translator, cases: PharmacyCases, now: datetime) -> ft.Control:
     ui = state.pharmacy
     age = tr.t("ph_keys_updating") if ui.refreshing else age_text(tr, ui.trust_fetched_at, now)
-    lines: list[ft.Control] = [ft.Row([
-        ft.Icon(ft.Icons.KEY, color=ft.Colors.GREY_700, size=20),
-        ft.Text(age, size=14, color=ft.Colors.GREY_800, expand=True),
-        ft.OutlinedButton(content=ft.Text(tr.t("ph_refresh_keys"), size=15), height=MIN_TOUCH,
-                          on_click=awaiting(cases.refresh_keys), disabled=ui.refreshing),
-    ], spacing=8, vertical_alignment=ft.CrossAxisAlignment.CENTER)]
+    lines: list[ft.Control] = [
+        ft.Row(
+            [
+                ft.Icon(ft.Icons.KEY, color=ft.Colors.GREY_700, size=20),
+                ft.Text(age, size=14, color=ft.Colors.GREY_800, expand=True),
+                ft.OutlinedButton(
+                    content=ft.Text(tr.t("ph_refresh_keys"), size=15),
+                    height=MIN_TOUCH,
+                    on_click=awaiting(cases.refresh_keys),
+                    disabled=ui.refreshing,
+                ),
+            ],
+            spacing=8,
+            vertical_alignment=ft.CrossAxisAlignment.CENTER,
+        )
+    ]
     if ui.trust_error:
         lines.append(ft.Text(ui.trust_error, size=14, color=ft.Colors.BROWN_700))
     return ft.Column(lines, spacing=2)
@@ -170,14 +222,26 @@ def _verdict(state: AppState, tr: Translator) -> ft.Control:
     look = check.look
     source = tr.t("ph_checked_server" if check.online else "ph_checked_here")
     return ft.Container(
-        ft.Row([
-            ft.Icon(getattr(ft.Icons, look.icon), color=look.colour, size=44),
-            ft.Column([
-                ft.Text(describe(check, tr), size=22, weight=ft.FontWeight.W_700, color=look.colour),
-                ft.Text(source, size=14, color=ft.Colors.GREY_800),
-            ], spacing=2, expand=True),
-        ], spacing=12, vertical_alignment=ft.CrossAxisAlignment.CENTER),
-        bgcolor=look.background, border=ft.Border.all(2, look.colour), border_radius=10, padding=14)
+        ft.Row(
+            [
+                ft.Icon(getattr(ft.Icons, look.icon), color=look.colour, size=44),
+                ft.Column(
+                    [
+                        ft.Text(describe(check, tr), size=22, weight=ft.FontWeight.W_700, color=look.colour),
+                        ft.Text(source, size=14, color=ft.Colors.GREY_800),
+                    ],
+                    spacing=2,
+                    expand=True,
+                ),
+            ],
+            spacing=12,
+            vertical_alignment=ft.CrossAxisAlignment.CENTER,
+        ),
+        bgcolor=look.background,
+        border=ft.Border.all(2, look.colour),
+        border_radius=10,
+        padding=14,
+    )
 
 
 def _cycles(state: AppState, tr: Translator, cases: PharmacyCases) -> ft.Control:
@@ -190,19 +254,47 @@ def _cycles(state: AppState, tr: Translator, cases: PharmacyCases) -> ft.Control
         label = tr.t("ph_cycle", number=cycle.number, date=tr.date(cycle.scheduled_for))
         done = cases.dispensed(cycle.id)
         if done is not None:
-            rows.append(ft.Container(ft.Column([
-                ft.Text(label, size=17, weight=ft.FontWeight.W_700),
-                ft.Row([ft.Icon(ft.Icons.INVENTORY, color=ft.Colors.BLUE_GREY_800, size=20),
-                        ft.Text(dispensed_text(tr, done), size=16, color=ft.Colors.BLUE_GREY_900,
-                                weight=ft.FontWeight.W_600, expand=True)]),
-            ], spacing=4), bgcolor=ft.Colors.GREY_100, border_radius=8, padding=12))
+            rows.append(
+                ft.Container(
+                    ft.Column(
+                        [
+                            ft.Text(label, size=17, weight=ft.FontWeight.W_700),
+                            ft.Row(
+                                [
+                                    ft.Icon(ft.Icons.INVENTORY, color=ft.Colors.BLUE_GREY_800, size=20),
+                                    ft.Text(
+                                        dispensed_text(tr, done),
+                                        size=16,
+                                        color=ft.Colors.BLUE_GREY_900,
+                                        weight=ft.FontWeight.W_600,
+                                        expand=True,
+                                    ),
+                                ]
+                            ),
+                        ],
+                        spacing=4,
+                    ),
+                    bgcolor=ft.Colors.GREY_100,
+                    border_radius=8,
+                    padding=12,
+                )
+            )
             continue
         chosen = cycle.id == ui.cycle_id
-        rows.append((ft.FilledButton if chosen else ft.OutlinedButton)(
-            content=ft.Text(label, size=18, weight=ft.FontWeight.W_600,
-                            semantics_label=tr.t("ph_selected", label=label) if chosen else label),
-            height=56, on_click=lambda _, cid=cycle.id: cases.pick_cycle(cid), disabled=ui.busy,
-            style=ft.ButtonStyle(bgcolor=GREEN if chosen else None, color=ft.Colors.WHITE if chosen else GREEN)))
+        rows.append(
+            (ft.FilledButton if chosen else ft.OutlinedButton)(
+                content=ft.Text(
+                    label,
+                    size=18,
+                    weight=ft.FontWeight.W_600,
+                    semantics_label=tr.t("ph_selected", label=label) if chosen else label,
+                ),
+                height=56,
+                on_click=lambda _, cid=cycle.id: cases.pick_cycle(cid),
+                disabled=ui.busy,
+                style=ft.ButtonStyle(bgcolor=GREEN if chosen else None, color=ft.Colors.WHITE if chosen else GREEN),
+            )
+        )
         if chosen:
             rows.append(_dispense_block(state, tr, cases, cycle))
     if not cases.open_cycles():
@@ -213,35 +305,72 @@ def _cycles(state: AppState, tr: Translator, cases: PharmacyCases) -> ft.Control
 def _dispense_block(state: AppState, tr: Translator, cases: PharmacyCases, cycle: contract.Cycle) -> ft.Control:
     ui = state.pharmacy
     lines: list[ft.Control] = [
-        ft.Text(tr.t("mixing", status=tr.t(f"mixing.{cycle.mixing.status.value}")), size=16,
-                weight=ft.FontWeight.W_600),
+        ft.Text(
+            tr.t("mixing", status=tr.t(f"mixing.{cycle.mixing.status.value}")), size=16, weight=ft.FontWeight.W_600
+        ),
         ft.Text(tr.t("ph_items"), size=14, weight=ft.FontWeight.W_700),
     ]
     for drug in cycle.drugs:
-        lines.append(ft.Checkbox(
-            label=tr.t("drug_line", name=drug.name, dose=drug.dose, unit=drug.unit, route=drug.route),
-            value=drug.name in ui.items, disabled=ui.busy or ui.offline,
-            label_style=ft.TextStyle(size=16),
-            on_change=lambda e, name=drug.name: cases.toggle_item(name, bool(e.control.value))))
+        lines.append(
+            ft.Checkbox(
+                label=tr.t("drug_line", name=drug.name, dose=drug.dose, unit=drug.unit, route=drug.route),
+                value=drug.name in ui.items,
+                disabled=ui.busy or ui.offline,
+                label_style=ft.TextStyle(size=16),
+                on_change=lambda e, name=drug.name: cases.toggle_item(name, bool(e.control.value)),
+            )
+        )
     if not ui.items:
         lines.append(ft.Text(tr.t("ph_no_items"), size=15, color=ft.Colors.RED_900))
     if ui.confirming:
-        lines.append(ft.Container(ft.Column([
-            ft.Text(tr.t("ph_confirm", number=cycle.number, count=len(ui.items), total=len(cycle.drugs)), size=16,
-                    weight=ft.FontWeight.W_600),
-            ft.Row([
-                ft.FilledButton(content=ft.Text(tr.t("ph_confirm_yes"), size=17), icon=ft.Icons.CHECK,
-                                height=56, expand=True, on_click=awaiting(cases.dispense), disabled=ui.busy,
-                                style=ft.ButtonStyle(bgcolor=GREEN, color=ft.Colors.WHITE)),
-                ft.OutlinedButton(content=ft.Text(tr.t("ph_confirm_no"), size=16), height=56,
-                                  on_click=lambda _: cases.cancel_confirm(), disabled=ui.busy),
-            ], spacing=12),
-        ], spacing=8), bgcolor=ft.Colors.AMBER_50, border_radius=8, padding=12))
+        lines.append(
+            ft.Container(
+                ft.Column(
+                    [
+                        ft.Text(
+                            tr.t("ph_confirm", number=cycle.number, count=len(ui.items), total=len(cycle.drugs)),
+                            size=16,
+                            weight=ft.FontWeight.W_600,
+                        ),
+                        ft.Row(
+                            [
+                                ft.FilledButton(
+                                    content=ft.Text(tr.t("ph_confirm_yes"), size=17),
+                                    icon=ft.Icons.CHECK,
+                                    height=56,
+                                    expand=True,
+                                    on_click=awaiting(cases.dispense),
+                                    disabled=ui.busy,
+                                    style=ft.ButtonStyle(bgcolor=GREEN, color=ft.Colors.WHITE),
+                                ),
+                                ft.OutlinedButton(
+                                    content=ft.Text(tr.t("ph_confirm_no"), size=16),
+                                    height=56,
+                                    on_click=lambda _: cases.cancel_confirm(),
+                                    disabled=ui.busy,
+                                ),
+                            ],
+                            spacing=12,
+                        ),
+                    ],
+                    spacing=8,
+                ),
+                bgcolor=ft.Colors.AMBER_50,
+                border_radius=8,
+                padding=12,
+            )
+        )
     else:
-        lines.append(ft.FilledButton(
-            content=ft.Text(tr.t("ph_register"), size=18), icon=ft.Icons.MEDICATION, height=56,
-            on_click=lambda _: cases.ask_confirm(), disabled=not cases.can_dispense(),
-            style=ft.ButtonStyle(bgcolor=GREEN, color=ft.Colors.WHITE)))
+        lines.append(
+            ft.FilledButton(
+                content=ft.Text(tr.t("ph_register"), size=18),
+                icon=ft.Icons.MEDICATION,
+                height=56,
+                on_click=lambda _: cases.ask_confirm(),
+                disabled=not cases.can_dispense(),
+                style=ft.ButtonStyle(bgcolor=GREEN, color=ft.Colors.WHITE),
+            )
+        )
     if ui.busy:
         lines.append(ft.ProgressRing(width=24, height=24, semantics_label=tr.t("ph_sending")))
     return ft.Container(ft.Column(lines, spacing=6), padding=ft.Padding.only(left=8, bottom=8))

@@ -13,14 +13,22 @@ from carnet.views.common import Handler, app_bar, screen, section, status_banner
 from carnet_contract import models as contract
 
 
-def build(state: AppState, tr: Translator, *, on_back: Handler, on_locale: Callable[[str], Any],
-          on_logout: Handler, on_sync_status: Handler | None = None,
-          on_account: Handler | None = None) -> ft.View:
+def build(
+    state: AppState,
+    tr: Translator,
+    *,
+    on_back: Handler,
+    on_locale: Callable[[str], Any],
+    on_logout: Handler,
+    on_sync_status: Handler | None = None,
+    on_account: Handler | None = None,
+) -> ft.View:
     language = ft.RadioGroup(
         value=state.locale,
         on_change=lambda e: on_locale(e.control.value),
-        content=ft.Column([ft.Radio(value="es-MX", label=tr.t("lang_es")),
-                           ft.Radio(value="en", label=tr.t("lang_en"))], spacing=8),
+        content=ft.Column(
+            [ft.Radio(value="es-MX", label=tr.t("lang_es")), ft.Radio(value="en", label=tr.t("lang_en"))], spacing=8
+        ),
     )
     body: list[ft.Control] = [
         *status_banners(state, tr),
@@ -29,20 +37,31 @@ def build(state: AppState, tr: Translator, *, on_back: Handler, on_locale: Calla
     if on_sync_status is not None:
         sync = state.sync
         lines: list[ft.Control] = [
-            ft.Text(tr.t("last_sync", when=tr.datetime(sync.last_success_at)) if sync.last_success_at
-                    else tr.t("never_synced"), size=15),
+            ft.Text(
+                tr.t("last_sync", when=tr.datetime(sync.last_success_at))
+                if sync.last_success_at
+                else tr.t("never_synced"),
+                size=15,
+            ),
             ft.Text(tr.t("pending_count", count=sync.pending) if sync.pending else tr.t("nothing_pending"), size=15),
-            ft.FilledTonalButton(content=tr.t("sync_status"), icon=ft.Icons.CLOUD_SYNC, on_click=on_sync_status,
-                              height=52),
+            ft.FilledTonalButton(
+                content=tr.t("sync_status"), icon=ft.Icons.CLOUD_SYNC, on_click=on_sync_status, height=52
+            ),
         ]
         body.append(section(tr.t("sync_status"), lines))
     if on_account is not None and state.user is not None:
         family = state.user.role == contract.Role.GUARDIAN
-        body.append(section(tr.t("acct_title"), [
-            ft.Text(tr.t("acct_settings_note" if family else "acct_settings_note_staff"), size=15),
-            ft.FilledTonalButton(content=tr.t("acct_title"), icon=ft.Icons.MANAGE_ACCOUNTS, on_click=on_account,
-                                 height=52),
-        ]))
+        body.append(
+            section(
+                tr.t("acct_title"),
+                [
+                    ft.Text(tr.t("acct_settings_note" if family else "acct_settings_note_staff"), size=15),
+                    ft.FilledTonalButton(
+                        content=tr.t("acct_title"), icon=ft.Icons.MANAGE_ACCOUNTS, on_click=on_account, height=52
+                    ),
+                ],
+            )
+        )
     account: list[ft.Control] = []
     if state.user is not None:
         account.append(ft.Text(tr.t("signed_in_as", name=state.user.display_name), size=16))

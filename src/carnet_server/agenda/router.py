@@ -22,15 +22,23 @@ ICS_TYPE = "text/calendar; charset=utf-8"
 
 
 def _ics(data: bytes, filename: str) -> Response:
-    return Response(content=data, media_type=ICS_TYPE,
-                    headers={"Content-Disposition": f'inline; filename="{filename}"', "Cache-Control": "private"})
+    return Response(
+        content=data,
+        media_type=ICS_TYPE,
+        headers={"Content-Disposition": f'inline; filename="{filename}"', "Cache-Control": "private"},
+    )
 
 
 @router.get("/patients/{patient_id}/appointments", response_model=list[contract.Appointment], responses=_ERRORS)
-def list_appointments(patient_id: str, user: CurrentUser, session: SessionDep, ctx: ContextDep,
-                      address: ClientAddress, start: Annotated[str | None, Query(alias="from", max_length=40)] = None,
-                      end: Annotated[str | None, Query(alias="to", max_length=40)] = None,
-                      ) -> list[contract.Appointment]:
+def list_appointments(
+    patient_id: str,
+    user: CurrentUser,
+    session: SessionDep,
+    ctx: ContextDep,
+    address: ClientAddress,
+    start: Annotated[str | None, Query(alias="from", max_length=40)] = None,
+    end: Annotated[str | None, Query(alias="to", max_length=40)] = None,
+) -> list[contract.Appointment]:
     """The child's appointments that start in [from, to], by start time (default: 200 days back, 400 days)."""
     lo, hi = service.resolve_range(start, end, tz=ctx.tz, now=utcnow())
     patient, rows = service.list_for_patient(session, principal=user, patient_id=patient_id, start=lo, end=hi)
@@ -40,45 +48,62 @@ def list_appointments(patient_id: str, user: CurrentUser, session: SessionDep, c
 
 
 @router.get("/patients/{patient_id}/appointments.ics", response_class=Response, responses=_ICS)
-def list_appointments_ics(patient_id: str, user: CurrentUser, session: SessionDep, ctx: ContextDep,
-                          address: ClientAddress,
-                          start: Annotated[str | None, Query(alias="from", max_length=40)] = None,
-                          end: Annotated[str | None, Query(alias="to", max_length=40)] = None) -> Response:
+def list_appointments_ics(
+    patient_id: str,
+    user: CurrentUser,
+    session: SessionDep,
+    ctx: ContextDep,
+    address: ClientAddress,
+    start: Annotated[str | None, Query(alias="from", max_length=40)] = None,
+    end: Annotated[str | None, Query(alias="to", max_length=40)] = None,
+) -> Response:
     """The same appointments as an iCalendar file (text/calendar)."""
     lo, hi = service.resolve_range(start, end, tz=ctx.tz, now=utcnow())
     patient, rows = service.list_for_patient(session, principal=user, patient_id=patient_id, start=lo, end=hi)
     service.audit_read(session, principal=user, object_type="patient", object_id=patient.id, ip=address)
     session.commit()
-    data = build_calendar([service.appointment_out(r) for r in rows], name=f"Citas de {patient.display_name}",
-                          tz=ctx.settings.timezone)
+    data = build_calendar(
+        [service.appointment_out(r) for r in rows], name=f"Citas de {patient.display_name}", tz=ctx.settings.timezone
+    )
     return _ics(data, "citas.ics")
 
 
-@router.post("/patients/{patient_id}/appointments", status_code=201, response_model=contract.Appointment,
-             dependencies=[write_limit("appointments")],
-             responses={**_ERRORS, 409: {"model": contract.ErrorBody}})
-def create_appointment(patient_id: str, body: contract.AppointmentCreate, user: CurrentUser,
-                       session: SessionDep, address: ClientAddress, idem: IdempotencyDep) -> Response:
+@router.post(
+    "/patients/{patient_id}/appointments",
+    status_code=201,
+    response_model=contract.Appointment,
+    dependencies=[write_limit("appointments")],
+    responses={**_ERRORS, 409: {"model": contract.ErrorBody}},
+)
+def create_appointment(
+    patient_id: str,
+    body: contract.AppointmentCreate,
+    user: CurrentUser,
+    session: SessionDep,
+    address: ClientAddress,
+    idem: IdempotencyDep,
+) -> Response:
     """A new appointment (guardian: the family's own kinds; case desk/admin: the hospital's). Idempotency-Key."""
     row = service.create(session, principal=user, patient_id=patient_id, data=body, ip=address)
     return idem.respond(session, service.appointment_out(row), status=201)
 
 
 @router.get("/appointments/{appointment_id}.ics", response_class=Response, responses=_ICS)
-def read_appointment_ics(appointment_id: str, user: CurrentUser, session: SessionDep, ctx: ContextDep,
-                         address: ClientAddress) -> Response:
+def read_appointment_ics(
+    appointment_id: str, user: CurrentUser, session: SessionDep, ctx: ContextDep, address: ClientAddress
+) -> Response:
     """One appointment as an iCalendar file."""
     row, patient = service.get(session, principal=user, appointment_id=appointment_id)
     out = service.appointment_out(row)
     service.audit_read(session, principal=user, object_type="appointment", object_id=row.id, ip=address)
     session.commit()
-    return _ics(build_calendar([out], name=f"Citas de {patient.display_name}", tz=ctx.settings.timezone),
-                "cita.ics")
+    return _ics(build_calendar([out], name=f"Citas de {patient.display_name}", tz=ctx.settings.timezone), "cita.ics")
 
 
 @router.get("/appointments/{appointment_id}", response_model=contract.Appointment, responses=_ERRORS)
-def read_appointment(appointment_id: str, user: CurrentUser, session: SessionDep,
-                     address: ClientAddress) -> contract.Appointment:
+def read_appointment(
+    appointment_id: str, user: CurrentUser, session: SessionDep, address: ClientAddress
+) -> contract.Appointment:
     """One appointment."""
     row, _patient = service.get(session, principal=user, appointment_id=appointment_id)
     out = service.appointment_out(row)
@@ -88,8 +113,13 @@ def read_appointment(appointment_id: str, user: CurrentUser, session: SessionDep
 
 
 @router.patch("/appointments/{appointment_id}", response_model=contract.Appointment, responses=_ERRORS)
-def update_appointment(appointment_id: str, body: contract.AppointmentUpdate, user: CurrentUser,
-                       session: SessionDep, address: ClientAddress) -> contract.Appointment:
+def update_appointment(
+    appointment_id: str,
+    body: contract.AppointmentUpdate,
+    user: CurrentUser,
+    session: SessionDep,
+    address: ClientAddress,
+) -> contract.Appointment:
     """Change the fields sent (guardian: the family's own; staff: the hospital's); revision + 1."""
     row = service.update(session, principal=user, appointment_id=appointment_id, data=body, ip=address)
     out = service.appointment_out(row)
@@ -98,8 +128,7 @@ def update_appointment(appointment_id: str, body: contract.AppointmentUpdate, us
 
 
 @router.delete("/appointments/{appointment_id}", status_code=204, response_class=Response, responses=_ERRORS)
-def delete_appointment(appointment_id: str, user: CurrentUser, session: SessionDep,
-                       address: ClientAddress) -> Response:
+def delete_appointment(appointment_id: str, user: CurrentUser, session: SessionDep, address: ClientAddress) -> Response:
     """Remove an appointment (a tombstone stays for sync)."""
     service.delete(session, principal=user, appointment_id=appointment_id, ip=address)
     session.commit()

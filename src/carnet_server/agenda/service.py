@@ -60,10 +60,20 @@ class AppointmentNotFound(NotFound):
 
 def appointment_out(row: Appointment) -> contract.Appointment:
     return contract.Appointment(
-        id=row.id, patient_id=row.patient_id, kind=contract.AppointmentKind(row.kind), title=row.title,
-        starts_at=row.starts_at, ends_at=row.ends_at, unit=unit_out(row.unit) if row.unit else None,
-        place=row.place, status=AppointmentStatus(row.status), notes=row.notes, cycle_id=row.cycle_id,
-        source=AppointmentSource(row.source), revision=row.revision, updated_at=row.updated_at,
+        id=row.id,
+        patient_id=row.patient_id,
+        kind=contract.AppointmentKind(row.kind),
+        title=row.title,
+        starts_at=row.starts_at,
+        ends_at=row.ends_at,
+        unit=unit_out(row.unit) if row.unit else None,
+        place=row.place,
+        status=AppointmentStatus(row.status),
+        notes=row.notes,
+        cycle_id=row.cycle_id,
+        source=AppointmentSource(row.source),
+        revision=row.revision,
+        updated_at=row.updated_at,
     )
 
 
@@ -71,7 +81,7 @@ def load_for_sync(session: Session, ids: Sequence[str]) -> Mapping[str, dict[str
     """Sync loader: the appointments with these ids, as ``Appointment`` JSON."""
     out: dict[str, dict[str, Any]] = {}
     for start in range(0, len(ids), 500):
-        for row in session.scalars(select(Appointment).where(Appointment.id.in_(ids[start:start + 500]))):
+        for row in session.scalars(select(Appointment).where(Appointment.id.in_(ids[start : start + 500]))):
             out[row.id] = appointment_out(row).model_dump(mode="json")
     return out
 
@@ -97,10 +107,25 @@ def get(session: Session, *, principal: Principal, appointment_id: str) -> tuple
     return row, patient
 
 
-def _audit(session: Session, principal: Principal, action: str, object_type: str, object_id: str,
-           ip: str | None, detail: dict[str, Any] | None = None) -> None:
-    audit.record(session, action=action, actor_id=principal.id, actor_role=principal.role,
-                 object_type=object_type, object_id=object_id, ip=ip, detail=detail)
+def _audit(
+    session: Session,
+    principal: Principal,
+    action: str,
+    object_type: str,
+    object_id: str,
+    ip: str | None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    audit.record(
+        session,
+        action=action,
+        actor_id=principal.id,
+        actor_role=principal.role,
+        object_type=object_type,
+        object_id=object_id,
+        ip=ip,
+        detail=detail,
+    )
 
 
 def audit_read(session: Session, *, principal: Principal, object_type: str, object_id: str, ip: str | None) -> None:
@@ -145,14 +170,17 @@ def resolve_range(start: str | None, end: str | None, *, tz: ZoneInfo, now: date
     return lo, hi
 
 
-def list_for_patient(session: Session, *, principal: Principal, patient_id: str, start: datetime,
-                     end: datetime) -> tuple[Patient, list[Appointment]]:
+def list_for_patient(
+    session: Session, *, principal: Principal, patient_id: str, start: datetime, end: datetime
+) -> tuple[Patient, list[Appointment]]:
     patient = _patient(session, principal, patient_id)
-    rows = list(session.scalars(
-        select(Appointment)
-        .where(Appointment.patient_id == patient.id, Appointment.starts_at >= start, Appointment.starts_at < end)
-        .order_by(Appointment.starts_at, Appointment.id)
-    ))
+    rows = list(
+        session.scalars(
+            select(Appointment)
+            .where(Appointment.patient_id == patient.id, Appointment.starts_at >= start, Appointment.starts_at < end)
+            .order_by(Appointment.starts_at, Appointment.id)
+        )
+    )
     return patient, rows
 
 
@@ -180,8 +208,15 @@ def _may_write(principal: Principal, row_source: AppointmentSource) -> None:
         raise NotAllowed("family_appointment")
 
 
-def create(session: Session, *, principal: Principal, patient_id: str, data: contract.AppointmentCreate,
-           ip: str | None, now: datetime | None = None) -> Appointment:
+def create(
+    session: Session,
+    *,
+    principal: Principal,
+    patient_id: str,
+    data: contract.AppointmentCreate,
+    ip: str | None,
+    now: datetime | None = None,
+) -> Appointment:
     """A new appointment: the family's own (guardian) or the hospital's (case desk, admin)."""
     if principal.role not in _WRITERS:
         raise NotAllowed()
@@ -199,11 +234,21 @@ def create(session: Session, *, principal: Principal, patient_id: str, data: con
     _check_times(data.starts_at, data.ends_at)
     now = now or utcnow()
     row = Appointment(
-        patient_id=patient.id, kind=data.kind.value, title=data.title, starts_at=data.starts_at,
-        ends_at=data.ends_at, unit_id=data.unit_id, place=data.place, status=AppointmentStatus.PROGRAMADA.value,
-        notes=data.notes, cycle_id=data.cycle_id,
+        patient_id=patient.id,
+        kind=data.kind.value,
+        title=data.title,
+        starts_at=data.starts_at,
+        ends_at=data.ends_at,
+        unit_id=data.unit_id,
+        place=data.place,
+        status=AppointmentStatus.PROGRAMADA.value,
+        notes=data.notes,
+        cycle_id=data.cycle_id,
         source=(AppointmentSource.FAMILIA if guardian else AppointmentSource.HOSPITAL).value,
-        created_by=principal.id, revision=0, created_at=now, updated_at=now,
+        created_by=principal.id,
+        revision=0,
+        created_at=now,
+        updated_at=now,
     )
     session.add(row)
     session.flush()
@@ -216,8 +261,15 @@ def create(session: Session, *, principal: Principal, patient_id: str, data: con
 _NOT_NULL = ("title", "starts_at", "ends_at", "status")
 
 
-def update(session: Session, *, principal: Principal, appointment_id: str, data: contract.AppointmentUpdate,
-           ip: str | None, now: datetime | None = None) -> Appointment:
+def update(
+    session: Session,
+    *,
+    principal: Principal,
+    appointment_id: str,
+    data: contract.AppointmentUpdate,
+    ip: str | None,
+    now: datetime | None = None,
+) -> Appointment:
     """Change the fields sent; a new time on a pending appointment makes it ``reprogramada``."""
     row, _patient_row = get(session, principal=principal, appointment_id=appointment_id)
     _may_write(principal, AppointmentSource(row.source))
@@ -269,14 +321,38 @@ def delete(session: Session, *, principal: Principal, appointment_id: str, ip: s
 # ---- appointments that mirror another domain's record (blood-bank bookings) ----------
 
 
-def add_linked(session: Session, *, patient_id: str, kind: contract.AppointmentKind, title: str,
-               starts_at: datetime, ends_at: datetime, unit_id: str | None, place: str, notes: str,
-               status: AppointmentStatus, created_by: str | None, now: datetime) -> Appointment:
+def add_linked(
+    session: Session,
+    *,
+    patient_id: str,
+    kind: contract.AppointmentKind,
+    title: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    unit_id: str | None,
+    place: str,
+    notes: str,
+    status: AppointmentStatus,
+    created_by: str | None,
+    now: datetime,
+) -> Appointment:
     """A hospital appointment made on behalf of another domain (the caller checked access); synced."""
     row = Appointment(
-        patient_id=patient_id, kind=kind.value, title=title[:120], starts_at=starts_at, ends_at=ends_at,
-        unit_id=unit_id, place=place[:200], status=status.value, notes=notes, cycle_id=None,
-        source=AppointmentSource.HOSPITAL.value, created_by=created_by, revision=0, created_at=now, updated_at=now,
+        patient_id=patient_id,
+        kind=kind.value,
+        title=title[:120],
+        starts_at=starts_at,
+        ends_at=ends_at,
+        unit_id=unit_id,
+        place=place[:200],
+        status=status.value,
+        notes=notes,
+        cycle_id=None,
+        source=AppointmentSource.HOSPITAL.value,
+        created_by=created_by,
+        revision=0,
+        created_at=now,
+        updated_at=now,
     )
     session.add(row)
     session.flush()
@@ -284,8 +360,7 @@ def add_linked(session: Session, *, patient_id: str, kind: contract.AppointmentK
     return row
 
 
-def change_linked(session: Session, *, appointment_id: str | None, now: datetime,
-                  **changes: Any) -> Appointment | None:
+def change_linked(session: Session, *, appointment_id: str | None, now: datetime, **changes: Any) -> Appointment | None:
     """Change a linked appointment (revision + 1, synced); None when it was deleted meanwhile."""
     row = session.get(Appointment, appointment_id) if appointment_id else None
     if row is None:

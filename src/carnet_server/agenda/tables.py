@@ -27,8 +27,9 @@ class Appointment(Base):
     place: Mapped[str] = mapped_column(String(200), default="")
     status: Mapped[str] = mapped_column(String(16))
     notes: Mapped[str] = mapped_column(Text, default="")
-    cycle_id: Mapped[str | None] = mapped_column(ForeignKey("cycles.id", ondelete="SET NULL"), nullable=True,
-                                                 index=True)
+    cycle_id: Mapped[str | None] = mapped_column(
+        ForeignKey("cycles.id", ondelete="SET NULL"), nullable=True, index=True
+    )
     source: Mapped[str] = mapped_column(String(16))
     created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     revision: Mapped[int] = mapped_column(Integer, default=0)

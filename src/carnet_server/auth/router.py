@@ -29,10 +29,12 @@ def _token_response(tokens: service.IssuedTokens) -> contract.TokenResponse:
     )
 
 
-@router.post("/auth/login", response_model=contract.TokenResponse,
-             responses={**_ERRORS, 429: {"model": contract.ErrorBody}})
-def login(body: contract.LoginRequest, session: SessionDep, ctx: ContextDep,
-          address: ClientAddress) -> contract.TokenResponse:
+@router.post(
+    "/auth/login", response_model=contract.TokenResponse, responses={**_ERRORS, 429: {"model": contract.ErrorBody}}
+)
+def login(
+    body: contract.LoginRequest, session: SessionDep, ctx: ContextDep, address: ClientAddress
+) -> contract.TokenResponse:
     """Trade a username and password for an access and a refresh token."""
     tokens = service.login(session, ctx=ctx, username=body.username, password=body.password, address=address)
     return _token_response(tokens)
@@ -51,17 +53,28 @@ def logout(user: SignedInUser, session: SessionDep, address: ClientAddress) -> R
     return Response(status_code=204)
 
 
-@router.post("/auth/password", status_code=204, response_class=Response,
-             responses={**_ERRORS, 429: {"model": contract.ErrorBody}})
-def change_password(body: contract.PasswordChange, user: SignedInUser, session: SessionDep, ctx: ContextDep,
-                    address: ClientAddress) -> Response:
+@router.post(
+    "/auth/password",
+    status_code=204,
+    response_class=Response,
+    responses={**_ERRORS, 429: {"model": contract.ErrorBody}},
+)
+def change_password(
+    body: contract.PasswordChange, user: SignedInUser, session: SessionDep, ctx: ContextDep, address: ClientAddress
+) -> Response:
     """Change the caller's password; every session of the account ends, this one included.
 
     A wrong current password is 422 ``wrong_current_password`` (not 401: the access token is fine,
     and a 401 would make the app refresh and retry); failures count towards the login throttle.
     """
-    service.change_password(session, ctx=ctx, principal=user, current_password=body.current_password,
-                            new_password=body.new_password, address=address)
+    service.change_password(
+        session,
+        ctx=ctx,
+        principal=user,
+        current_password=body.current_password,
+        new_password=body.new_password,
+        address=address,
+    )
     return Response(status_code=204)
 
 
@@ -70,12 +83,19 @@ def me(user: SignedInUser, session: SessionDep, ctx: ContextDep) -> contract.Me:
     """The caller, with the children (guardian) or units (staff) they see; for a guardian, where they stand
     with the privacy notice (answered before it is accepted: the app reads it to ask)."""
     patients = (
-        [contract.PatientRef(id=p.id, display_name=p.display_name)
-         for p in patients_of_guardian(session, user_id=user.id)]
-        if user.role == Role.GUARDIAN else []
+        [
+            contract.PatientRef(id=p.id, display_name=p.display_name)
+            for p in patients_of_guardian(session, user_id=user.id)
+        ]
+        if user.role == Role.GUARDIAN
+        else []
     )
     units = [unit_out(u) for u in units_of(session, principal=user)] if user.role != Role.GUARDIAN else []
-    status = (privacy.status_of(session, user_id=user.id, current_version=current_version(ctx.settings))
-              if user.role == Role.GUARDIAN else None)
-    return contract.Me(id=user.id, role=Role(user.role), display_name=user.display_name,
-                       patients=patients, units=units, privacy=status)
+    status = (
+        privacy.status_of(session, user_id=user.id, current_version=current_version(ctx.settings))
+        if user.role == Role.GUARDIAN
+        else None
+    )
+    return contract.Me(
+        id=user.id, role=Role(user.role), display_name=user.display_name, patients=patients, units=units, privacy=status
+    )

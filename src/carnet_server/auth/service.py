@@ -119,9 +119,7 @@ def _hash_refresh(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def create_user(
-    session: Session, *, ctx: Context, username: str, password: str, role: str, display_name: str
-) -> User:
+def create_user(session: Session, *, ctx: Context, username: str, password: str, role: str, display_name: str) -> User:
     user = User(username=username, password_hash=ctx.hasher.hash(password), role=role, display_name=display_name)
     session.add(user)
     session.flush()
@@ -226,8 +224,15 @@ def login(
     session.add(auth_session)
     session.flush()
     tokens = _issue(session, ctx=ctx, user=user, session_id=auth_session.id, now=now)
-    audit.record(session, action="auth.login", actor_id=user.id, actor_role=user.role, ip=address,
-                 object_type="auth_session", object_id=auth_session.id)
+    audit.record(
+        session,
+        action="auth.login",
+        actor_id=user.id,
+        actor_role=user.role,
+        ip=address,
+        object_type="auth_session",
+        object_id=auth_session.id,
+    )
     session.commit()
     return tokens
 
@@ -272,8 +277,14 @@ def refresh(session: Session, *, ctx: Context, refresh_token: str, now: datetime
 def _revoke_on_reuse(session: Session, *, token_hash: str, now: datetime) -> None:
     """A refresh token that was not claimed: if it had been used or revoked, end its family. Commits."""
     row = session.execute(
-        select(RefreshToken.session_id, RefreshToken.used_at, RefreshToken.revoked_at, AuthSession.user_id,
-               AuthSession.revoked_at, User.role)
+        select(
+            RefreshToken.session_id,
+            RefreshToken.used_at,
+            RefreshToken.revoked_at,
+            AuthSession.user_id,
+            AuthSession.revoked_at,
+            User.role,
+        )
         .join(AuthSession, AuthSession.id == RefreshToken.session_id)
         .join(User, User.id == AuthSession.user_id)
         .where(RefreshToken.token_hash == token_hash)
@@ -285,8 +296,14 @@ def _revoke_on_reuse(session: Session, *, token_hash: str, now: datetime) -> Non
         return  # merely expired
     _revoke_sessions(session, AuthSession.id == session_id, now=now)
     if session_revoked_at is None:  # the first reuse ends a live family: worth a line in the audit log
-        audit.record(session, action="auth.refresh_reuse", actor_id=user_id, actor_role=role,
-                     object_type="auth_session", object_id=session_id)
+        audit.record(
+            session,
+            action="auth.refresh_reuse",
+            actor_id=user_id,
+            actor_role=role,
+            object_type="auth_session",
+            object_id=session_id,
+        )
     session.commit()
 
 
@@ -294,12 +311,16 @@ def _revoke_sessions(session: Session, which: ColumnElement[bool], *, now: datet
     """Revoke the sessions matching ``which`` and every refresh token of theirs (the caller commits)."""
     ids = select(AuthSession.id).where(which).scalar_subquery()
     session.execute(
-        update(AuthSession).where(which, AuthSession.revoked_at.is_(None)).values(revoked_at=now)
+        update(AuthSession)
+        .where(which, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=now)
         .execution_options(synchronize_session=False)
     )
     session.execute(
-        update(RefreshToken).where(RefreshToken.session_id.in_(ids), RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=now).execution_options(synchronize_session=False)
+        update(RefreshToken)
+        .where(RefreshToken.session_id.in_(ids), RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
     )
 
 
@@ -318,8 +339,14 @@ def _check_new_password(*, username: str, current: str, new: str) -> None:
 
 
 def change_password(
-    session: Session, *, ctx: Context, principal: Principal, current_password: str, new_password: str,
-    address: str, now: datetime | None = None,
+    session: Session,
+    *,
+    ctx: Context,
+    principal: Principal,
+    current_password: str,
+    new_password: str,
+    address: str,
+    now: datetime | None = None,
 ) -> None:
     """Check the current password (throttled like a login), then set the new one and end every
     session of the user, the caller's included. Commits."""
@@ -339,16 +366,30 @@ def change_password(
     _check_new_password(username=user.username, current=current_password, new=new_password)
     user.password_hash = ctx.hasher.hash(new_password)
     revoke_all_sessions(session, user_id=user.id, now=now)
-    audit.record(session, action="auth.password_change", actor_id=user.id, actor_role=user.role, ip=address,
-                 object_type="user", object_id=user.id)
+    audit.record(
+        session,
+        action="auth.password_change",
+        actor_id=user.id,
+        actor_role=user.role,
+        ip=address,
+        object_type="user",
+        object_id=user.id,
+    )
     session.commit()
 
 
 def logout(session: Session, *, principal: Principal, address: str | None, now: datetime | None = None) -> None:
     """End the caller's session: its access and refresh tokens stop working. Commits."""
     _revoke_sessions(session, AuthSession.id == principal.session_id, now=now or utcnow())
-    audit.record(session, action="auth.logout", actor_id=principal.id, actor_role=principal.role, ip=address,
-                 object_type="auth_session", object_id=principal.session_id)
+    audit.record(
+        session,
+        action="auth.logout",
+        actor_id=principal.id,
+        actor_role=principal.role,
+        ip=address,
+        object_type="auth_session",
+        object_id=principal.session_id,
+    )
     session.commit()
 
 
@@ -373,5 +414,6 @@ def authenticate(session: Session, *, ctx: Context, access_token: str, now: date
     user, revoked_at = row
     if revoked_at is not None or not user.active:
         raise InvalidAccessToken()
-    return Principal(id=user.id, role=user.role, display_name=user.display_name, session_id=sid,
-                     privacy_version=user.privacy_version)
+    return Principal(
+        id=user.id, role=user.role, display_name=user.display_name, session_id=sid, privacy_version=user.privacy_version
+    )

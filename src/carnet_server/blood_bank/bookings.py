@@ -50,8 +50,17 @@ from carnet_server.patients.tables import GuardianPatient, Patient
 from carnet_server.sync import service as sync
 
 __all__ = [
-    "NotEligible", "cancel", "next_folio", "create", "day_list", "donor_counts", "get", "list_for_guardian",
-    "load_for_sync", "mark", "reschedule",
+    "NotEligible",
+    "cancel",
+    "next_folio",
+    "create",
+    "day_list",
+    "donor_counts",
+    "get",
+    "list_for_guardian",
+    "load_for_sync",
+    "mark",
+    "reschedule",
 ]
 
 ACTIVE = BookingStatus.CONFIRMADA.value
@@ -72,7 +81,7 @@ def load_for_sync(session: Session, ids: Sequence[str]) -> Mapping[str, dict[str
     now = utcnow()
     out: dict[str, dict[str, Any]] = {}
     for start in range(0, len(ids), 500):
-        for row in session.scalars(select(Booking).where(Booking.id.in_(ids[start:start + 500]))):
+        for row in session.scalars(select(Booking).where(Booking.id.in_(ids[start : start + 500]))):
             out[row.id] = booking_out(row, now=now).model_dump(mode="json")
     return out
 
@@ -105,8 +114,9 @@ def list_for_guardian(session: Session, *, principal: Principal, patient_id: str
         patient = _patient(session, principal, patient_id)
         query = query.where(Booking.patient_id == patient.id)
     else:
-        query = query.where(exists().where(GuardianPatient.patient_id == Booking.patient_id,
-                                           GuardianPatient.user_id == principal.id))
+        query = query.where(
+            exists().where(GuardianPatient.patient_id == Booking.patient_id, GuardianPatient.user_id == principal.id)
+        )
     return list(session.scalars(query.order_by(Slot.starts_at, Booking.folio)))
 
 
@@ -130,8 +140,11 @@ def _lock_patient(session: Session, patient_id: str) -> None:
 
 def _take_place(session: Session, slot_id: str) -> None:
     result = session.execute(
-        update(Slot).where(Slot.id == slot_id, Slot.closed.is_(False), Slot.booked < Slot.capacity)
-        .values(booked=Slot.booked + 1).execution_options(synchronize_session=False))
+        update(Slot)
+        .where(Slot.id == slot_id, Slot.closed.is_(False), Slot.booked < Slot.capacity)
+        .values(booked=Slot.booked + 1)
+        .execution_options(synchronize_session=False)
+    )
     if rowcount(result) == 1:
         return
     closed = session.scalar(select(Slot.closed).where(Slot.id == slot_id))
@@ -139,17 +152,30 @@ def _take_place(session: Session, slot_id: str) -> None:
 
 
 def _free_place(session: Session, slot_id: str) -> None:
-    session.execute(update(Slot).where(Slot.id == slot_id, Slot.booked > 0).values(booked=Slot.booked - 1)
-                    .execution_options(synchronize_session=False))
+    session.execute(
+        update(Slot)
+        .where(Slot.id == slot_id, Slot.booked > 0)
+        .values(booked=Slot.booked - 1)
+        .execution_options(synchronize_session=False)
+    )
 
 
-def _check_daily_limit(session: Session, *, patient_id: str, day: date, tz: ZoneInfo, limit: int,
-                       moving: str | None = None) -> None:
+def _check_daily_limit(
+    session: Session, *, patient_id: str, day: date, tz: ZoneInfo, limit: int, moving: str | None = None
+) -> None:
     """Counted after the place is taken (under the patient lock): exact under concurrency."""
     lo, hi = day_bounds(day, tz)
-    query = (select(func.count()).select_from(Booking).join(Slot, Slot.id == Booking.slot_id)
-             .where(Booking.patient_id == patient_id, Booking.status != BookingStatus.CANCELADA.value,
-                    Slot.starts_at >= lo, Slot.starts_at < hi))
+    query = (
+        select(func.count())
+        .select_from(Booking)
+        .join(Slot, Slot.id == Booking.slot_id)
+        .where(
+            Booking.patient_id == patient_id,
+            Booking.status != BookingStatus.CANCELADA.value,
+            Slot.starts_at >= lo,
+            Slot.starts_at < hi,
+        )
+    )
     if moving is not None:
         query = query.where(Booking.id != moving)
     if int(session.scalar(query) or 0) >= limit:
@@ -158,9 +184,12 @@ def _check_daily_limit(session: Session, *, patient_id: str, day: date, tz: Zone
 
 def next_folio(session: Session, year: int) -> str:
     """``BS-{year}-{n:06d}`` from one upsert: atomic on both databases, a rollback gives it back."""
-    statement = (_insert(session)(FolioCounter).values(year=year, value=1)
-                 .on_conflict_do_update(index_elements=["year"], set_={"value": FolioCounter.value + 1})
-                 .returning(FolioCounter.value))
+    statement = (
+        _insert(session)(FolioCounter)
+        .values(year=year, value=1)
+        .on_conflict_do_update(index_elements=["year"], set_={"value": FolioCounter.value + 1})
+        .returning(FolioCounter.value)
+    )
     return f"BS-{year}-{int(session.execute(statement).scalar_one()):06d}"
 
 
@@ -176,8 +205,9 @@ def _eligible(donor: contract.DonorIn, answers: Mapping[str, bool], *, on: date,
     try:
         eligibility.validate_answers(answers)
     except eligibility.InvalidAnswers as exc:
-        raise Invalid("answers_invalid", missing=", ".join(exc.missing) or "—",
-                      unknown=", ".join(exc.unknown) or "—") from exc
+        raise Invalid(
+            "answers_invalid", missing=", ".join(exc.missing) or "—", unknown=", ".join(exc.unknown) or "—"
+        ) from exc
     if donor.last_donation_on is not None and donor.last_donation_on > today:
         raise Invalid("last_donation_in_future")
     reasons = eligibility.evaluate(eligibility.Donor.of(donor, answers, on=on))
@@ -189,8 +219,16 @@ def _place(bank: BloodBank) -> str:
     return f"{bank.name}, {bank.address}"
 
 
-def create(session: Session, *, principal: Principal, data: contract.BookingCreate, tz: ZoneInfo,
-           daily_limit: int, ip: str | None, now: datetime | None = None) -> Booking:
+def create(
+    session: Session,
+    *,
+    principal: Principal,
+    data: contract.BookingCreate,
+    tz: ZoneInfo,
+    daily_limit: int,
+    ip: str | None,
+    now: datetime | None = None,
+) -> Booking:
     """A guardian books a place for a donor of their child (eligibility first, then one atomic step)."""
     if principal.role != Role.GUARDIAN:
         raise NotAllowed()
@@ -205,50 +243,95 @@ def create(session: Session, *, principal: Principal, data: contract.BookingCrea
     _check_daily_limit(session, patient_id=patient.id, day=day, tz=tz, limit=daily_limit)
     donor = data.donor
     row = Booking(
-        folio=next_folio(session, now.astimezone(tz).year), slot_id=slot.id, patient_id=patient.id,
-        guardian_id=principal.id, donor_full_name=donor.full_name, donor_phone=donor.phone,
-        donor_birth_date=donor.birth_date, donor_weight_kg=donor.weight_kg, donor_sex=donor.sex.value,
-        donor_last_donation_on=donor.last_donation_on, answers=dict(data.answers), status=ACTIVE,
-        created_at=now, updated_at=now,
+        folio=next_folio(session, now.astimezone(tz).year),
+        slot_id=slot.id,
+        patient_id=patient.id,
+        guardian_id=principal.id,
+        donor_full_name=donor.full_name,
+        donor_phone=donor.phone,
+        donor_birth_date=donor.birth_date,
+        donor_weight_kg=donor.weight_kg,
+        donor_sex=donor.sex.value,
+        donor_last_donation_on=donor.last_donation_on,
+        answers=dict(data.answers),
+        status=ACTIVE,
+        created_at=now,
+        updated_at=now,
     )
     session.add(row)
     session.flush()
     bank = slot.bank
     appointment = agenda.add_linked(
-        session, patient_id=patient.id, kind=AppointmentKind.BANCO_DE_SANGRE,
-        title=f"Donación de sangre: {donor.full_name.split()[0]}", starts_at=slot.starts_at, ends_at=slot.ends_at,
-        unit_id=bank.unit_id, place=_place(bank), notes=f"Folio {row.folio}. {bank.instructions}".strip(),
-        status=AppointmentStatus.CONFIRMADA, created_by=principal.id, now=now)
+        session,
+        patient_id=patient.id,
+        kind=AppointmentKind.BANCO_DE_SANGRE,
+        title=f"Donación de sangre: {donor.full_name.split()[0]}",
+        starts_at=slot.starts_at,
+        ends_at=slot.ends_at,
+        unit_id=bank.unit_id,
+        place=_place(bank),
+        notes=f"Folio {row.folio}. {bank.instructions}".strip(),
+        status=AppointmentStatus.CONFIRMADA,
+        created_by=principal.id,
+        now=now,
+    )
     row.appointment_id = appointment.id
-    audit_staff(session, principal, "blood_bank.booking.create", "blood_bank_booking", row.id, ip,
-                {"patient_id": patient.id, "slot_id": slot.id, "folio": row.folio})
+    audit_staff(
+        session,
+        principal,
+        "blood_bank.booking.create",
+        "blood_bank_booking",
+        row.id,
+        ip,
+        {"patient_id": patient.id, "slot_id": slot.id, "folio": row.folio},
+    )
     sync.touch(session, type=SyncType.BLOOD_BANK_BOOKING, record_id=row.id, patient_id=patient.id)
     session.expire_all()  # the slot's ``booked`` changed behind the ORM's back
     return session.get_one(Booking, row.id)
 
 
-def cancel(session: Session, *, principal: Principal, booking_id: str, ip: str | None,
-           now: datetime | None = None) -> Booking:
+def cancel(
+    session: Session, *, principal: Principal, booking_id: str, ip: str | None, now: datetime | None = None
+) -> Booking:
     """The guardian (or the bank's staff) cancels; the place returns to the slot."""
     now = now or utcnow()
     row = get(session, principal=principal, booking_id=booking_id)
     slot_id = session.execute(
-        update(Booking).where(Booking.id == row.id, Booking.status == ACTIVE)
-        .values(status=BookingStatus.CANCELADA.value, updated_at=now).returning(Booking.slot_id)
-        .execution_options(synchronize_session=False)).scalar_one_or_none()
+        update(Booking)
+        .where(Booking.id == row.id, Booking.status == ACTIVE)
+        .values(status=BookingStatus.CANCELADA.value, updated_at=now)
+        .returning(Booking.slot_id)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
     if slot_id is None:
         raise Conflict("booking_not_active")
     _free_place(session, slot_id)
     agenda.change_linked(session, appointment_id=row.appointment_id, now=now, status=AppointmentStatus.CANCELADA)
-    audit_staff(session, principal, "blood_bank.booking.cancel", "blood_bank_booking", row.id, ip,
-                {"patient_id": row.patient_id, "slot_id": slot_id})
+    audit_staff(
+        session,
+        principal,
+        "blood_bank.booking.cancel",
+        "blood_bank_booking",
+        row.id,
+        ip,
+        {"patient_id": row.patient_id, "slot_id": slot_id},
+    )
     sync.touch(session, type=SyncType.BLOOD_BANK_BOOKING, record_id=row.id, patient_id=row.patient_id)
     session.expire_all()
     return session.get_one(Booking, row.id)
 
 
-def reschedule(session: Session, *, principal: Principal, booking_id: str, slot_id: str, tz: ZoneInfo,
-               daily_limit: int, ip: str | None, now: datetime | None = None) -> Booking:
+def reschedule(
+    session: Session,
+    *,
+    principal: Principal,
+    booking_id: str,
+    slot_id: str,
+    tz: ZoneInfo,
+    daily_limit: int,
+    ip: str | None,
+    now: datetime | None = None,
+) -> Booking:
     """Move a confirmed booking: take the new place, then free the old one — or change nothing."""
     if principal.role != Role.GUARDIAN:
         raise NotAllowed()
@@ -261,14 +344,19 @@ def reschedule(session: Session, *, principal: Principal, booking_id: str, slot_
         raise Invalid("same_slot")
     day = new.starts_at.astimezone(tz).date()
     donor = contract.DonorIn.model_construct(
-        full_name=row.donor_full_name, phone=row.donor_phone, birth_date=row.donor_birth_date,
-        weight_kg=row.donor_weight_kg, sex=contract.DonorSex(row.donor_sex),
-        last_donation_on=row.donor_last_donation_on)
+        full_name=row.donor_full_name,
+        phone=row.donor_phone,
+        birth_date=row.donor_birth_date,
+        weight_kg=row.donor_weight_kg,
+        sex=contract.DonorSex(row.donor_sex),
+        last_donation_on=row.donor_last_donation_on,
+    )
     _eligible(donor, row.answers, on=day, today=now.astimezone(tz).date())
     _check_open(new, now)
     _lock_patient(session, row.patient_id)
-    old_id = session.execute(select(Booking.slot_id).where(Booking.id == row.id, Booking.status == ACTIVE)
-                             .with_for_update()).scalar_one_or_none()
+    old_id = session.execute(
+        select(Booking.slot_id).where(Booking.id == row.id, Booking.status == ACTIVE).with_for_update()
+    ).scalar_one_or_none()
     if old_id is None:
         raise Conflict("booking_not_active")
     if old_id == new.id:
@@ -276,18 +364,35 @@ def reschedule(session: Session, *, principal: Principal, booking_id: str, slot_
     session.execute(select(Slot.id).where(Slot.id.in_([old_id, new.id])).order_by(Slot.id).with_for_update())
     _take_place(session, new.id)
     moved = session.execute(
-        update(Booking).where(Booking.id == row.id, Booking.status == ACTIVE, Booking.slot_id == old_id)
-        .values(slot_id=new.id, updated_at=now).execution_options(synchronize_session=False))
+        update(Booking)
+        .where(Booking.id == row.id, Booking.status == ACTIVE, Booking.slot_id == old_id)
+        .values(slot_id=new.id, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
     if rowcount(moved) != 1:
         raise Conflict("booking_not_active")
     _check_daily_limit(session, patient_id=row.patient_id, day=day, tz=tz, limit=daily_limit, moving=row.id)
     _free_place(session, old_id)
     bank = new.bank
-    agenda.change_linked(session, appointment_id=row.appointment_id, now=now, starts_at=new.starts_at,
-                         ends_at=new.ends_at, unit_id=bank.unit_id, place=_place(bank)[:200],
-                         status=AppointmentStatus.REPROGRAMADA)
-    audit_staff(session, principal, "blood_bank.booking.reschedule", "blood_bank_booking", row.id, ip,
-                {"patient_id": row.patient_id, "from_slot_id": old_id, "slot_id": new.id})
+    agenda.change_linked(
+        session,
+        appointment_id=row.appointment_id,
+        now=now,
+        starts_at=new.starts_at,
+        ends_at=new.ends_at,
+        unit_id=bank.unit_id,
+        place=_place(bank)[:200],
+        status=AppointmentStatus.REPROGRAMADA,
+    )
+    audit_staff(
+        session,
+        principal,
+        "blood_bank.booking.reschedule",
+        "blood_bank_booking",
+        row.id,
+        ip,
+        {"patient_id": row.patient_id, "from_slot_id": old_id, "slot_id": new.id},
+    )
     sync.touch(session, type=SyncType.BLOOD_BANK_BOOKING, record_id=row.id, patient_id=row.patient_id)
     session.expire_all()
     return session.get_one(Booking, row.id)
@@ -296,8 +401,15 @@ def reschedule(session: Session, *, principal: Principal, booking_id: str, slot_
 # ---- staff ------------------------------------------------------------------------------------
 
 
-def mark(session: Session, *, principal: Principal, booking_id: str, status: BookingStatus, ip: str | None,
-         now: datetime | None = None) -> Booking:
+def mark(
+    session: Session,
+    *,
+    principal: Principal,
+    booking_id: str,
+    status: BookingStatus,
+    ip: str | None,
+    now: datetime | None = None,
+) -> Booking:
     """Staff: a confirmed booking becomes ``asistio`` (check-in) or ``no_asistio``."""
     if principal.role not in (Role.BLOOD_BANK, Role.ADMIN):
         raise NotAllowed()
@@ -305,47 +417,89 @@ def mark(session: Session, *, principal: Principal, booking_id: str, status: Boo
     row = get(session, principal=principal, booking_id=booking_id)
     came = status == BookingStatus.ASISTIO
     result = session.execute(
-        update(Booking).where(Booking.id == row.id, Booking.status == ACTIVE)
+        update(Booking)
+        .where(Booking.id == row.id, Booking.status == ACTIVE)
         .values(status=status.value, updated_at=now, checked_in_at=now if came else None)
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)
+    )
     if rowcount(result) != 1:
         raise Conflict("booking_not_active")
-    agenda.change_linked(session, appointment_id=row.appointment_id, now=now,
-                         status=AppointmentStatus.REALIZADA if came else AppointmentStatus.CANCELADA)
-    audit_staff(session, principal, "blood_bank.booking.check_in" if came else "blood_bank.booking.no_show",
-                "blood_bank_booking", row.id, ip, {"patient_id": row.patient_id})
+    agenda.change_linked(
+        session,
+        appointment_id=row.appointment_id,
+        now=now,
+        status=AppointmentStatus.REALIZADA if came else AppointmentStatus.CANCELADA,
+    )
+    audit_staff(
+        session,
+        principal,
+        "blood_bank.booking.check_in" if came else "blood_bank.booking.no_show",
+        "blood_bank_booking",
+        row.id,
+        ip,
+        {"patient_id": row.patient_id},
+    )
     sync.touch(session, type=SyncType.BLOOD_BANK_BOOKING, record_id=row.id, patient_id=row.patient_id)
     session.expire_all()
     return session.get_one(Booking, row.id)
 
 
-def day_list(session: Session, *, principal: Principal, bank_id: str, day: date, tz: ZoneInfo,
-             ip: str | None) -> list[tuple[Booking, str]]:
+def day_list(
+    session: Session, *, principal: Principal, bank_id: str, day: date, tz: ZoneInfo, ip: str | None
+) -> list[tuple[Booking, str]]:
     """Staff: the bank's bookings on a local day (every status), by time; with each child's display name."""
     bank = staff_bank(session, principal=principal, bank_id=bank_id)
     lo, hi = day_bounds(day, tz)
     rows = session.execute(
-        select(Booking, Patient.display_name).join(Slot, Slot.id == Booking.slot_id)
+        select(Booking, Patient.display_name)
+        .join(Slot, Slot.id == Booking.slot_id)
         .join(Patient, Patient.id == Booking.patient_id)
         .where(Slot.bank_id == bank.id, Slot.starts_at >= lo, Slot.starts_at < hi)
-        .order_by(Slot.starts_at, Booking.folio)).all()
-    audit_staff(session, principal, "blood_bank.day_list.read", "blood_bank", bank.id, ip,
-                {"date": day.isoformat(), "bookings": len(rows)})
+        .order_by(Slot.starts_at, Booking.folio)
+    ).all()
+    audit_staff(
+        session,
+        principal,
+        "blood_bank.day_list.read",
+        "blood_bank",
+        bank.id,
+        ip,
+        {"date": day.isoformat(), "bookings": len(rows)},
+    )
     return [(b, name) for b, name in rows]
 
 
-def donor_counts(session: Session, *, principal: Principal, bank_id: str, start: datetime, end: datetime,
-                 ip: str | None) -> list[contract.DonorCount]:
+def donor_counts(
+    session: Session, *, principal: Principal, bank_id: str, start: datetime, end: datetime, ip: str | None
+) -> list[contract.DonorCount]:
     """Staff: per child, donors booked (not cancelled) and donors who came, for slots in [start, end)."""
     bank = staff_bank(session, principal=principal, bank_id=bank_id)
     came = func.sum(case((Booking.status == BookingStatus.ASISTIO.value, 1), else_=0))
     rows = session.execute(
         select(Booking.patient_id, Patient.display_name, func.count(), came)
-        .join(Slot, Slot.id == Booking.slot_id).join(Patient, Patient.id == Booking.patient_id)
-        .where(and_(Slot.bank_id == bank.id, Slot.starts_at >= start, Slot.starts_at < end,
-                    Booking.status != BookingStatus.CANCELADA.value))
-        .group_by(Booking.patient_id, Patient.display_name).order_by(Patient.display_name)).all()
-    audit_staff(session, principal, "blood_bank.donor_counts.read", "blood_bank", bank.id, ip,
-                {"from": start.isoformat(), "to": end.isoformat()})
-    return [contract.DonorCount(patient_id=p, patient_display_name=n, booked=int(b), came=int(c or 0))
-            for p, n, b, c in rows]
+        .join(Slot, Slot.id == Booking.slot_id)
+        .join(Patient, Patient.id == Booking.patient_id)
+        .where(
+            and_(
+                Slot.bank_id == bank.id,
+                Slot.starts_at >= start,
+                Slot.starts_at < end,
+                Booking.status != BookingStatus.CANCELADA.value,
+            )
+        )
+        .group_by(Booking.patient_id, Patient.display_name)
+        .order_by(Patient.display_name)
+    ).all()
+    audit_staff(
+        session,
+        principal,
+        "blood_bank.donor_counts.read",
+        "blood_bank",
+        bank.id,
+        ip,
+        {"from": start.isoformat(), "to": end.isoformat()},
+    )
+    return [
+        contract.DonorCount(patient_id=p, patient_display_name=n, booked=int(b), came=int(c or 0))
+        for p, n, b, c in rows
+    ]

@@ -76,8 +76,14 @@ class Donor:
 
     @classmethod
     def of(cls, donor: DonorIn, answers: Mapping[str, bool], *, on: date) -> Donor:
-        return cls(birth_date=donor.birth_date, weight_kg=donor.weight_kg, sex=donor.sex.value,
-                   last_donation_on=donor.last_donation_on, answers=answers, on=on)
+        return cls(
+            birth_date=donor.birth_date,
+            weight_kg=donor.weight_kg,
+            sex=donor.sex.value,
+            last_donation_on=donor.last_donation_on,
+            answers=answers,
+            on=on,
+        )
 
 
 class InvalidAnswers(Exception):
@@ -156,5 +162,4 @@ def validate_answers(answers: Mapping[str, bool]) -> None:
 
 def evaluate(donor: Donor) -> list[Reason]:
     """Every rule the donor fails (empty: eligible)."""
-    return [Reason(rule.id, rule.message) for rule in rules()
-            if not EVALUATORS[rule.kind](donor, rule.params)]
+    return [Reason(rule.id, rule.message) for rule in rules() if not EVALUATORS[rule.kind](donor, rule.params)]

@@ -35,8 +35,17 @@ from carnet_server.patients.service import unit_out
 from carnet_server.patients.tables import UserUnit
 
 __all__ = [
-    "BankNotFound", "BookingNotFound", "SlotNotFound",
-    "bank_out", "booking_out", "day_bounds", "list_banks", "read_day", "slot_out", "staff_bank", "update_slot",
+    "BankNotFound",
+    "BookingNotFound",
+    "SlotNotFound",
+    "bank_out",
+    "booking_out",
+    "day_bounds",
+    "list_banks",
+    "read_day",
+    "slot_out",
+    "staff_bank",
+    "update_slot",
 ]
 
 UTC = ZoneInfo("UTC")
@@ -59,25 +68,47 @@ class BookingNotFound(NotFound):
 
 
 def bank_out(bank: BloodBank) -> contract.BloodBank:
-    return contract.BloodBank(id=bank.id, name=bank.name, unit=unit_out(bank.unit), address=bank.address,
-                              phone=bank.phone, instructions=bank.instructions)
+    return contract.BloodBank(
+        id=bank.id,
+        name=bank.name,
+        unit=unit_out(bank.unit),
+        address=bank.address,
+        phone=bank.phone,
+        instructions=bank.instructions,
+    )
 
 
 def slot_out(slot: Slot, *, now: datetime) -> contract.Slot:
     open_ = not slot.closed and slot.starts_at > now
-    return contract.Slot(id=slot.id, bank_id=slot.bank_id, starts_at=slot.starts_at, ends_at=slot.ends_at,
-                         capacity=slot.capacity, available=max(0, slot.capacity - slot.booked) if open_ else 0,
-                         closed=slot.closed)
+    return contract.Slot(
+        id=slot.id,
+        bank_id=slot.bank_id,
+        starts_at=slot.starts_at,
+        ends_at=slot.ends_at,
+        capacity=slot.capacity,
+        available=max(0, slot.capacity - slot.booked) if open_ else 0,
+        closed=slot.closed,
+    )
 
 
 def booking_out(row: Booking, *, now: datetime) -> contract.Booking:
     return contract.Booking(
-        id=row.id, folio=row.folio, patient_id=row.patient_id, bank=bank_out(row.slot.bank),
-        slot=slot_out(row.slot, now=now), status=contract.BookingStatus(row.status),
-        donor=contract.DonorOut(full_name=row.donor_full_name, phone=row.donor_phone,
-                                birth_date=row.donor_birth_date, weight_kg=row.donor_weight_kg,
-                                sex=contract.DonorSex(row.donor_sex)),
-        created_at=row.created_at, updated_at=row.updated_at, checked_in_at=row.checked_in_at,
+        id=row.id,
+        folio=row.folio,
+        patient_id=row.patient_id,
+        bank=bank_out(row.slot.bank),
+        slot=slot_out(row.slot, now=now),
+        status=contract.BookingStatus(row.status),
+        donor=contract.DonorOut(
+            full_name=row.donor_full_name,
+            phone=row.donor_phone,
+            birth_date=row.donor_birth_date,
+            weight_kg=row.donor_weight_kg,
+            sex=contract.DonorSex(row.donor_sex),
+        ),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        checked_in_at=row.checked_in_at,
         appointment_id=row.appointment_id,
     )
 
@@ -85,11 +116,26 @@ def booking_out(row: Booking, *, now: datetime) -> contract.Booking:
 # ---- access ---------------------------------------------------------------------------
 
 
-def audit_staff(session: Session, principal: Principal, action: str, object_type: str, object_id: str,
-                ip: str | None, detail: Mapping[str, Any] | None = None) -> None:
+def audit_staff(
+    session: Session,
+    principal: Principal,
+    action: str,
+    object_type: str,
+    object_id: str,
+    ip: str | None,
+    detail: Mapping[str, Any] | None = None,
+) -> None:
     """Audit a read or write by anyone but a guardian (guardian writes are audited by the caller)."""
-    audit.record(session, action=action, actor_id=principal.id, actor_role=principal.role,
-                 object_type=object_type, object_id=object_id, ip=ip, detail=dict(detail) if detail else None)
+    audit.record(
+        session,
+        action=action,
+        actor_id=principal.id,
+        actor_role=principal.role,
+        object_type=object_type,
+        object_id=object_id,
+        ip=ip,
+        detail=dict(detail) if detail else None,
+    )
 
 
 def get_bank(session: Session, bank_id: str) -> BloodBank:
@@ -154,9 +200,17 @@ def _planned(templates: Sequence[SlotTemplate], day: date, tz: ZoneInfo) -> list
         start = datetime.combine(day, tpl.start, tzinfo=tz)
         end = datetime.combine(day, tpl.end, tzinfo=tz)
         while start + step <= end:
-            rows.append({"id": new_id(), "bank_id": tpl.bank_id, "starts_at": start.astimezone(UTC),
-                         "ends_at": (start + step).astimezone(UTC), "capacity": tpl.capacity, "booked": 0,
-                         "closed": False})
+            rows.append(
+                {
+                    "id": new_id(),
+                    "bank_id": tpl.bank_id,
+                    "starts_at": start.astimezone(UTC),
+                    "ends_at": (start + step).astimezone(UTC),
+                    "capacity": tpl.capacity,
+                    "booked": 0,
+                    "closed": False,
+                }
+            )
             start += step
     return rows
 
@@ -172,8 +226,11 @@ def read_day(session: Session, *, bank: BloodBank, day: date, tz: ZoneInfo) -> l
     lo, hi = day_bounds(day, tz)
     query = select(Slot).where(Slot.bank_id == bank.id, Slot.starts_at >= lo, Slot.starts_at < hi)
     existing = list(session.scalars(query.order_by(Slot.starts_at)))
-    templates = session.scalars(select(SlotTemplate).where(
-        SlotTemplate.bank_id == bank.id, SlotTemplate.weekday == day.weekday(), SlotTemplate.active))
+    templates = session.scalars(
+        select(SlotTemplate).where(
+            SlotTemplate.bank_id == bank.id, SlotTemplate.weekday == day.weekday(), SlotTemplate.active
+        )
+    )
     have = {s.starts_at for s in existing}
     missing = [r for r in _planned(list(templates), day, tz) if r["starts_at"] not in have]
     if not missing:
@@ -189,8 +246,9 @@ def get_slot(session: Session, slot_id: str, *, bank_id: str | None = None) -> S
     return slot
 
 
-def update_slot(session: Session, *, principal: Principal, bank_id: str, slot_id: str,
-                data: contract.SlotUpdate, ip: str | None) -> Slot:
+def update_slot(
+    session: Session, *, principal: Principal, bank_id: str, slot_id: str, data: contract.SlotUpdate, ip: str | None
+) -> Slot:
     """Staff: change capacity (never below the places held: one conditional UPDATE) and/or close or reopen."""
     bank = staff_bank(session, principal=principal, bank_id=bank_id)
     slot = get_slot(session, slot_id, bank_id=bank.id)
@@ -207,6 +265,5 @@ def update_slot(session: Session, *, principal: Principal, bank_id: str, slot_id
         session.refresh(slot)
         if rowcount(result) == 0:
             raise Conflict("capacity_below_bookings", booked=slot.booked)
-    audit_staff(session, principal, "blood_bank.slot.update", "slot", slot.id, ip,
-                dict(values))
+    audit_staff(session, principal, "blood_bank.slot.update", "slot", slot.id, ip, dict(values))
     return slot

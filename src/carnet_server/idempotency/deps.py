@@ -60,8 +60,9 @@ class Idempotency:
         body = payload.model_dump_json().encode("utf-8")
         if self.key is not None and self.token is not None:
             try:
-                service.complete(session, user_id=self.user_id, key=self.key, token=self.token,
-                                 status=status, body=body)
+                service.complete(
+                    session, user_id=self.user_id, key=self.key, token=self.token, status=status, body=body
+                )
             except service.ClaimLost:
                 session.rollback()
                 raise
@@ -81,9 +82,18 @@ async def _render(request: Request, exc: Exception) -> Response | None:
 
 
 async def idempotency(
-    request: Request, user: CurrentUser, ctx: ContextDep, session: SessionDep,
-    key: Annotated[str | None, Header(alias=HEADER, description="A UUID made by the client for this write "
-                                      "(1–200 letters, digits, - _ . :); a retry sends the same one.")] = None,
+    request: Request,
+    user: CurrentUser,
+    ctx: ContextDep,
+    session: SessionDep,
+    key: Annotated[
+        str | None,
+        Header(
+            alias=HEADER,
+            description="A UUID made by the client for this write "
+            "(1–200 letters, digits, - _ . :); a retry sends the same one.",
+        ),
+    ] = None,
 ) -> AsyncIterator[Idempotency]:
     if key is None:
         yield Idempotency(user_id=user.id, key=None, token=None)
@@ -96,8 +106,7 @@ async def idempotency(
     await run_in_threadpool(session.rollback)
     token = service.new_token()
     try:
-        claimed = await run_in_threadpool(service.claim, ctx.sessions, user_id=user.id, key=key, fp=fp,
-                                          token=token)
+        claimed = await run_in_threadpool(service.claim, ctx.sessions, user_id=user.id, key=key, fp=fp, token=token)
     except Exception as exc:  # KeyReused and InProgress are answered as they are (errors.py)
         if is_database_unavailable(exc):  # the claim may have been committed without an answer
             _pending(request).add(user_id=user.id, key=key, token=token)
@@ -113,8 +122,16 @@ async def idempotency(
             response = await _render(request, exc)
             # 429 is not an answer to the request but to its timing: the key is given back for a retry.
             if response is not None and 400 <= response.status_code < 500 and response.status_code != 429:
-                await _settle(request, ctx, service.store, user_id=user.id, key=key, token=claimed,
-                              status=response.status_code, body=bytes(response.body))
+                await _settle(
+                    request,
+                    ctx,
+                    service.store,
+                    user_id=user.id,
+                    key=key,
+                    token=claimed,
+                    status=response.status_code,
+                    body=bytes(response.body),
+                )
             else:
                 await _settle(request, ctx, service.release, user_id=user.id, key=key, token=claimed)
         raise
@@ -130,8 +147,9 @@ async def _rollback(session: Session) -> None:
             raise  # a dead connection has nothing left to roll back; anything else is a bug
 
 
-async def _settle(request: Request, ctx: Context, step: Any, *, user_id: str, key: str, token: str,
-                  **kwargs: Any) -> None:
+async def _settle(
+    request: Request, ctx: Context, step: Any, *, user_id: str, key: str, token: str, **kwargs: Any
+) -> None:
     """Store the answer or give the key back; with the database unreachable, give it back later instead
     (a retry then runs the request again, which is what it would have answered)."""
     try:
@@ -156,8 +174,12 @@ IdempotencyDep = Annotated[Idempotency, Depends(idempotency, scope="function")]
 
 async def _replay(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Replay)
-    return Response(content=exc.stored.body, status_code=exc.stored.status, media_type="application/json",
-                    headers={REPLAYED_HEADER: "true"})
+    return Response(
+        content=exc.stored.body,
+        status_code=exc.stored.status,
+        media_type="application/json",
+        headers={REPLAYED_HEADER: "true"},
+    )
 
 
 def install_idempotency(app: FastAPI) -> None:

@@ -114,8 +114,9 @@ def purge(session: Session, *, now: datetime | None = None) -> int:
 def _try_insert(sessions: sessionmaker[Session], *, user_id: str, key: str, fp: str, token: str) -> bool:
     with sessions() as session:
         now = utcnow()
-        session.add(IdempotencyKey(user_id=user_id, key=key, fingerprint=fp, claim=token,
-                                   claimed_at=now, created_at=now))
+        session.add(
+            IdempotencyKey(user_id=user_id, key=key, fingerprint=fp, claim=token, claimed_at=now, created_at=now)
+        )
         try:
             session.commit()
         except IntegrityError:
@@ -128,8 +129,14 @@ def _try_insert(sessions: sessionmaker[Session], *, user_id: str, key: str, fp: 
 
 
 def claim(
-    sessions: sessionmaker[Session], *, user_id: str, key: str, fp: str, wait: float | None = None,
-    poll: float = 0.05, token: str | None = None,
+    sessions: sessionmaker[Session],
+    *,
+    user_id: str,
+    key: str,
+    fp: str,
+    wait: float | None = None,
+    poll: float = 0.05,
+    token: str | None = None,
 ) -> str | Stored:
     """Claim ``key`` for this request (returns the claim token), or the stored response to replay.
 
@@ -151,8 +158,11 @@ def claim(
                 if row.claimed_at < utcnow() - STALE_CLAIM:
                     taken = session.execute(
                         update(IdempotencyKey)
-                        .where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key,
-                               IdempotencyKey.claim == row.claim)
+                        .where(
+                            IdempotencyKey.user_id == user_id,
+                            IdempotencyKey.key == key,
+                            IdempotencyKey.claim == row.claim,
+                        )
                         .values(claim=token, claimed_at=utcnow())
                     )
                     session.commit()
@@ -189,8 +199,11 @@ def store(sessions: sessionmaker[Session], *, user_id: str, key: str, token: str
 def release(sessions: sessionmaker[Session], *, user_id: str, key: str, token: str) -> None:
     """Give the key back (after a 5xx): the next retry runs the handler again."""
     with sessions() as session:
-        session.execute(delete(IdempotencyKey).where(
-            IdempotencyKey.user_id == user_id, IdempotencyKey.key == key, IdempotencyKey.claim == token))
+        session.execute(
+            delete(IdempotencyKey).where(
+                IdempotencyKey.user_id == user_id, IdempotencyKey.key == key, IdempotencyKey.claim == token
+            )
+        )
         session.commit()
 
 

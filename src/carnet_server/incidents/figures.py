@@ -42,14 +42,29 @@ __all__ = ["CATEGORY_LABELS", "STATUS_LABELS", "parse_week", "to_csv", "to_markd
 
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 CATEGORY_LABELS = {
-    "medicamento": "Medicamento", "insumo": "Insumo", "atencion_medica": "Atención médica",
-    "licencia_140_bis": "Licencia 140-Bis", "carnet_digital": "Carnet digital", "banco_de_sangre": "Banco de sangre",
+    "medicamento": "Medicamento",
+    "insumo": "Insumo",
+    "atencion_medica": "Atención médica",
+    "licencia_140_bis": "Licencia 140-Bis",
+    "carnet_digital": "Carnet digital",
+    "banco_de_sangre": "Banco de sangre",
     "otro": "Otro",
 }
-STATUS_LABELS = {"recibida": "Recibida", "en_atencion": "En atención", "atendida": "Atendida",
-                 "reabierta": "Reabierta"}
-_MONTHS = ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre",
-           "noviembre", "diciembre")
+STATUS_LABELS = {"recibida": "Recibida", "en_atencion": "En atención", "atendida": "Atendida", "reabierta": "Reabierta"}
+_MONTHS = (
+    "enero",
+    "febrero",
+    "marzo",
+    "abril",
+    "mayo",
+    "junio",
+    "julio",
+    "agosto",
+    "septiembre",
+    "octubre",
+    "noviembre",
+    "diciembre",
+)
 
 
 def parse_week(text: str | None) -> date:
@@ -67,8 +82,10 @@ def parse_week(text: str | None) -> date:
 
 def week_bounds(monday: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """Local Monday 00:00 to the next local Monday 00:00, as UTC instants (so differences are real hours)."""
-    return (datetime.combine(monday, time(), tzinfo=tz).astimezone(UTC),
-            datetime.combine(monday + timedelta(days=7), time(), tzinfo=tz).astimezone(UTC))
+    return (
+        datetime.combine(monday, time(), tzinfo=tz).astimezone(UTC),
+        datetime.combine(monday + timedelta(days=7), time(), tzinfo=tz).astimezone(UTC),
+    )
 
 
 def _status_at(replies: list[IncidentReply], cut: datetime) -> str:
@@ -93,8 +110,9 @@ def _median(values: list[float]) -> float | None:
     return round(statistics.median(values), 2) if values else None
 
 
-def weekly(session: Session, *, principal: Principal, monday: date, tz: ZoneInfo, now: datetime,
-           ip: str | None) -> contract.WeeklyFigures:
+def weekly(
+    session: Session, *, principal: Principal, monday: date, tz: ZoneInfo, now: datetime, ip: str | None
+) -> contract.WeeklyFigures:
     if principal.role not in (Role.CASE_DESK, Role.ADMIN):
         raise NotAllowed()
     lo, hi = week_bounds(monday, tz)
@@ -134,16 +152,29 @@ def weekly(session: Session, *, principal: Principal, monday: date, tz: ZoneInfo
             key = (row.unit.name, row.item_name.strip().casefold())
             shortages[key] += 1
             shown.setdefault(key, row.item_name.strip())
-    audit_write(session, principal, "case_desk.weekly.read", monday.isoformat(), ip,
-                {"week": monday.isoformat(), "units": sorted(unit_filter) if unit_filter is not None else "all"},
-                object_type="case_desk_week")
+    audit_write(
+        session,
+        principal,
+        "case_desk.weekly.read",
+        monday.isoformat(),
+        ip,
+        {"week": monday.isoformat(), "units": sorted(unit_filter) if unit_filter is not None else "all"},
+        object_type="case_desk_week",
+    )
     return contract.WeeklyFigures(
-        week_start=monday, week_end=monday + timedelta(days=6), new_patients=new_patients,
-        incidents_new=sum(by_category.values()), by_category=by_category, by_status=by_status,
-        median_hours_to_first_answer=_median(to_first), median_hours_to_atendida=_median(to_resolved),
+        week_start=monday,
+        week_end=monday + timedelta(days=6),
+        new_patients=new_patients,
+        incidents_new=sum(by_category.values()),
+        by_category=by_category,
+        by_status=by_status,
+        median_hours_to_first_answer=_median(to_first),
+        median_hours_to_atendida=_median(to_resolved),
         overdue=overdue,
-        shortages=[contract.ShortageCount(unit_name=unit, item_name=shown[(unit, item)], count=n)
-                   for (unit, item), n in sorted(shortages.items(), key=lambda kv: (-kv[1], kv[0]))],
+        shortages=[
+            contract.ShortageCount(unit_name=unit, item_name=shown[(unit, item)], count=n)
+            for (unit, item), n in sorted(shortages.items(), key=lambda kv: (-kv[1], kv[0]))
+        ],
     )
 
 
@@ -160,8 +191,10 @@ def to_csv(figures: contract.WeeklyFigures) -> str:
         writer.writerow(["incidencias_por_categoria", key, "", "", n])
     for key, n in figures.by_status.items():
         writer.writerow(["incidencias_por_estado", key, "", "", n])
-    for name, value in (("mediana_horas_primera_respuesta", figures.median_hours_to_first_answer),
-                        ("mediana_horas_a_atendida", figures.median_hours_to_atendida)):
+    for name, value in (
+        ("mediana_horas_primera_respuesta", figures.median_hours_to_first_answer),
+        ("mediana_horas_a_atendida", figures.median_hours_to_atendida),
+    ):
         writer.writerow([name, "", "", "", "" if value is None else f"{value:.2f}"])
     writer.writerow(["vencidas_sin_respuesta", "", "", "", figures.overdue])
     for s in figures.shortages:

@@ -21,39 +21,66 @@ from carnet_server.limits import write_limit
 router = APIRouter(prefix="/api/v1", tags=["incidents"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": contract.ErrorBody} for code in (401, 403, 404, 409, 413, 415, 422)}
+    code: {"model": contract.ErrorBody} for code in (401, 403, 404, 409, 413, 415, 422)
+}
 IdQuery = Annotated[str | None, Query(max_length=64)]
 
 
-@router.post("/incidents", status_code=201, response_model=contract.Incident, responses=_ERRORS,
-             dependencies=[write_limit("incidents")])
-def create_incident(body: contract.IncidentCreate, user: CurrentUser, session: SessionDep, ctx: ContextDep,
-                    address: ClientAddress, idem: IdempotencyDep) -> Response:
+@router.post(
+    "/incidents",
+    status_code=201,
+    response_model=contract.Incident,
+    responses=_ERRORS,
+    dependencies=[write_limit("incidents")],
+)
+def create_incident(
+    body: contract.IncidentCreate,
+    user: CurrentUser,
+    session: SessionDep,
+    ctx: ContextDep,
+    address: ClientAddress,
+    idem: IdempotencyDep,
+) -> Response:
     """A guardian reports a problem of their child: 201 ``recibida`` with its folio and first-response deadline."""
-    row = service.create(session, principal=user, data=body, tz=ctx.tz,
-                         deadline_hours=ctx.settings.incident_deadline_hours, ip=address)
+    row = service.create(
+        session, principal=user, data=body, tz=ctx.tz, deadline_hours=ctx.settings.incident_deadline_hours, ip=address
+    )
     out = service.incident_out(row, now=utcnow())
     return idem.respond(session, out, status=201)
 
 
 @router.get("/incidents", response_model=list[contract.Incident], responses=_ERRORS)
-def list_incidents(user: CurrentUser, session: SessionDep, address: ClientAddress,
-                   patient_id: IdQuery = None, status: IncidentStatus | None = None,
-                   category: IncidentCategory | None = None, unit_id: IdQuery = None) -> list[contract.Incident]:
+def list_incidents(
+    user: CurrentUser,
+    session: SessionDep,
+    address: ClientAddress,
+    patient_id: IdQuery = None,
+    status: IncidentStatus | None = None,
+    category: IncidentCategory | None = None,
+    unit_id: IdQuery = None,
+) -> list[contract.Incident]:
     """Guardian: their children's; case desk: their units'; admin: all — newest first."""
-    rows = service.list_incidents(session, principal=user, patient_id=patient_id, status=status,
-                                  category=category, unit_id=unit_id)
+    rows = service.list_incidents(
+        session, principal=user, patient_id=patient_id, status=status, category=category, unit_id=unit_id
+    )
     now = utcnow()
     out = [service.incident_out(r, now=now) for r in rows]
-    service.audit_staff_read(session, user, "incident.list.read", "-", address,
-                             {"count": len(out), "status": status, "category": category, "unit_id": unit_id})
+    service.audit_staff_read(
+        session,
+        user,
+        "incident.list.read",
+        "-",
+        address,
+        {"count": len(out), "status": status, "category": category, "unit_id": unit_id},
+    )
     session.commit()
     return out
 
 
 @router.get("/incidents/{incident_id}", response_model=contract.Incident, responses=_ERRORS)
-def read_incident(incident_id: str, user: CurrentUser, session: SessionDep,
-                  address: ClientAddress) -> contract.Incident:
+def read_incident(
+    incident_id: str, user: CurrentUser, session: SessionDep, address: ClientAddress
+) -> contract.Incident:
     """One incident with its replies and photos."""
     row = service.get(session, principal=user, incident_id=incident_id)
     out = service.incident_out(row, now=utcnow())
@@ -63,8 +90,14 @@ def read_incident(incident_id: str, user: CurrentUser, session: SessionDep,
 
 
 @router.post("/incidents/{incident_id}/responses", response_model=contract.Incident, responses=_ERRORS)
-def reply(incident_id: str, body: contract.ReplyCreate, user: CurrentUser, session: SessionDep,
-          address: ClientAddress, idem: IdempotencyDep) -> Response:
+def reply(
+    incident_id: str,
+    body: contract.ReplyCreate,
+    user: CurrentUser,
+    session: SessionDep,
+    address: ClientAddress,
+    idem: IdempotencyDep,
+) -> Response:
     """Case desk of the incident's unit (or admin): ``en_atencion``; with ``resolves`` and a concrete answer
     ``atendida``."""
     row = service.reply(session, principal=user, incident_id=incident_id, data=body, ip=address)
@@ -73,8 +106,14 @@ def reply(incident_id: str, body: contract.ReplyCreate, user: CurrentUser, sessi
 
 
 @router.post("/incidents/{incident_id}/reopen", response_model=contract.Incident, responses=_ERRORS)
-def reopen(incident_id: str, body: contract.ReopenRequest, user: CurrentUser, session: SessionDep,
-           address: ClientAddress, idem: IdempotencyDep) -> Response:
+def reopen(
+    incident_id: str,
+    body: contract.ReopenRequest,
+    user: CurrentUser,
+    session: SessionDep,
+    address: ClientAddress,
+    idem: IdempotencyDep,
+) -> Response:
     """The child's guardian reopens an ``atendida`` incident with a reason: ``reabierta`` (else 409 not_resolved)."""
     row = service.reopen(session, principal=user, incident_id=incident_id, data=body, ip=address)
     out = service.incident_out(row, now=utcnow())
@@ -112,11 +151,22 @@ class _BodyFirstRoute(APIRoute):
 _photos = APIRouter(route_class=_BodyFirstRoute)
 
 
-@_photos.post("/incidents/{incident_id}/photos", status_code=201, response_model=contract.Incident,
-              responses=_ERRORS, dependencies=[write_limit("incident_photos")])
-def add_photo(incident_id: str, file: Annotated[UploadFile, File(description="A JPEG or PNG, at most 5 MB")],
-              user: CurrentUser, session: SessionDep, ctx: ContextDep, address: ClientAddress,
-              idem: IdempotencyDep) -> Response:
+@_photos.post(
+    "/incidents/{incident_id}/photos",
+    status_code=201,
+    response_model=contract.Incident,
+    responses=_ERRORS,
+    dependencies=[write_limit("incident_photos")],
+)
+def add_photo(
+    incident_id: str,
+    file: Annotated[UploadFile, File(description="A JPEG or PNG, at most 5 MB")],
+    user: CurrentUser,
+    session: SessionDep,
+    ctx: ContextDep,
+    address: ClientAddress,
+    idem: IdempotencyDep,
+) -> Response:
     """The child's guardian attaches a photo (multipart field ``file``); stored without EXIF or other metadata.
 
     With ``Idempotency-Key`` a retry gets the stored answer and adds nothing; the key covers the raw request
@@ -124,9 +174,16 @@ def add_photo(incident_id: str, file: Annotated[UploadFile, File(description="A 
     """
     limit = ctx.settings.incident_photo_max_bytes
     data = file.file.read(limit + 1)
-    row = service.add_photo(session, principal=user, incident_id=incident_id, data=data,
-                            data_dir=ctx.settings.data_dir, max_bytes=limit,
-                            max_photos=ctx.settings.incident_max_photos, ip=address)
+    row = service.add_photo(
+        session,
+        principal=user,
+        incident_id=incident_id,
+        data=data,
+        data_dir=ctx.settings.data_dir,
+        max_bytes=limit,
+        max_photos=ctx.settings.incident_max_photos,
+        ip=address,
+    )
     out = service.incident_out(row, now=utcnow())
     return idem.respond(session, out, status=201)
 
@@ -134,16 +191,23 @@ def add_photo(incident_id: str, file: Annotated[UploadFile, File(description="A 
 router.include_router(_photos)
 
 
-@router.get("/incidents/{incident_id}/photos/{photo_id}", responses={**_ERRORS, 200: {"content": {
-    "image/jpeg": {}, "image/png": {}}}})
-def read_photo(incident_id: str, photo_id: str, user: CurrentUser, session: SessionDep, ctx: ContextDep,
-               address: ClientAddress) -> Response:
+@router.get(
+    "/incidents/{incident_id}/photos/{photo_id}",
+    responses={**_ERRORS, 200: {"content": {"image/jpeg": {}, "image/png": {}}}},
+)
+def read_photo(
+    incident_id: str, photo_id: str, user: CurrentUser, session: SessionDep, ctx: ContextDep, address: ClientAddress
+) -> Response:
     """A photo of an incident the caller may see."""
-    data, content_type = service.read_photo(session, principal=user, incident_id=incident_id,
-                                            photo_id=photo_id, data_dir=ctx.settings.data_dir, ip=address)
+    data, content_type = service.read_photo(
+        session, principal=user, incident_id=incident_id, photo_id=photo_id, data_dir=ctx.settings.data_dir, ip=address
+    )
     session.commit()
-    return Response(content=data, media_type=content_type,
-                    headers={"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"})
+    return Response(
+        content=data,
+        media_type=content_type,
+        headers={"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"},
+    )
 
 
 # ---- weekly figures -------------------------------------------------------------------------------
@@ -159,24 +223,30 @@ def _figures(week: str, user: CurrentUser, session: Session, ctx: ContextDep, ad
 
 
 @router.get("/case-desk/weekly", response_model=contract.WeeklyFigures, responses=_ERRORS)
-def weekly(week: WeekQuery, user: CurrentUser, session: SessionDep, ctx: ContextDep,
-           address: ClientAddress) -> contract.WeeklyFigures:
+def weekly(
+    week: WeekQuery, user: CurrentUser, session: SessionDep, ctx: ContextDep, address: ClientAddress
+) -> contract.WeeklyFigures:
     """Case desk (their units) or admin (all): the week's figures for the working-group session."""
     return _figures(week, user, session, ctx, address)
 
 
 @router.get("/case-desk/weekly.csv", responses={**_ERRORS, 200: {"content": {"text/csv": {}}}})
-def weekly_csv(week: WeekQuery, user: CurrentUser, session: SessionDep, ctx: ContextDep,
-               address: ClientAddress) -> Response:
+def weekly_csv(
+    week: WeekQuery, user: CurrentUser, session: SessionDep, ctx: ContextDep, address: ClientAddress
+) -> Response:
     """The same figures as one CSV table (UTF-8, header row)."""
     out = _figures(week, user, session, ctx, address)
-    return Response(content=figures.to_csv(out).encode("utf-8"), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="casos-semana-{out.week_start}.csv"'})
+    return Response(
+        content=figures.to_csv(out).encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="casos-semana-{out.week_start}.csv"'},
+    )
 
 
 @router.get("/case-desk/weekly.md", responses={**_ERRORS, 200: {"content": {"text/markdown": {}}}})
-def weekly_md(week: WeekQuery, user: CurrentUser, session: SessionDep, ctx: ContextDep,
-              address: ClientAddress) -> Response:
+def weekly_md(
+    week: WeekQuery, user: CurrentUser, session: SessionDep, ctx: ContextDep, address: ClientAddress
+) -> Response:
     """The same figures as a Spanish Markdown summary ("Sesión de trabajo — semana del …")."""
     out = _figures(week, user, session, ctx, address)
     return Response(content=figures.to_markdown(out).encode("utf-8"), media_type="text/markdown; charset=utf-8")

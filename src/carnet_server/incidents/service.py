@@ -45,8 +45,19 @@ from carnet_server.patients.tables import GuardianPatient, MedicalUnit, UserUnit
 from carnet_server.sync import service as sync
 
 __all__ = [
-    "STAFF_LABEL", "IncidentNotFound", "PhotoNotFound", "add_photo", "create", "get", "incident_out",
-    "list_incidents", "load_for_sync", "next_folio", "read_photo", "reopen", "reply",
+    "STAFF_LABEL",
+    "IncidentNotFound",
+    "PhotoNotFound",
+    "add_photo",
+    "create",
+    "get",
+    "incident_out",
+    "list_incidents",
+    "load_for_sync",
+    "next_folio",
+    "read_photo",
+    "reopen",
+    "reply",
 ]
 
 ID_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
@@ -75,20 +86,40 @@ def photo_url(incident_id: str, photo_id: str) -> str:
 
 
 def incident_out(row: Incident, *, now: datetime) -> contract.Incident:
-    seconds_left, overdue = deadlines.timing(due=row.first_response_due_at, first_response_at=row.first_response_at,
-                                             now=now)
+    seconds_left, overdue = deadlines.timing(
+        due=row.first_response_due_at, first_response_at=row.first_response_at, now=now
+    )
     return contract.Incident(
-        id=row.id, folio=row.folio, patient_id=row.patient_id, category=IncidentCategory(row.category),
-        unit=unit_out(row.unit), description=row.description, item_name=row.item_name,
-        status=IncidentStatus(row.status), created_at=row.created_at, updated_at=row.updated_at,
-        first_response_due_at=row.first_response_due_at, first_response_at=row.first_response_at,
-        resolved_at=row.resolved_at, seconds_left=seconds_left, overdue=overdue,
-        responses=[contract.IncidentReply(
-            author_role=Role(r.author_role),
-            author_label=FAMILY_LABEL if r.author_role == Role.GUARDIAN else STAFF_LABEL,
-            message=r.message, created_at=r.created_at, resolves=r.resolves, reopens=r.reopens) for r in row.replies],
-        photos=[contract.IncidentPhoto(id=p.id, content_type=p.content_type, size=p.size,
-                                       url=photo_url(row.id, p.id)) for p in row.photos],
+        id=row.id,
+        folio=row.folio,
+        patient_id=row.patient_id,
+        category=IncidentCategory(row.category),
+        unit=unit_out(row.unit),
+        description=row.description,
+        item_name=row.item_name,
+        status=IncidentStatus(row.status),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        first_response_due_at=row.first_response_due_at,
+        first_response_at=row.first_response_at,
+        resolved_at=row.resolved_at,
+        seconds_left=seconds_left,
+        overdue=overdue,
+        responses=[
+            contract.IncidentReply(
+                author_role=Role(r.author_role),
+                author_label=FAMILY_LABEL if r.author_role == Role.GUARDIAN else STAFF_LABEL,
+                message=r.message,
+                created_at=r.created_at,
+                resolves=r.resolves,
+                reopens=r.reopens,
+            )
+            for r in row.replies
+        ],
+        photos=[
+            contract.IncidentPhoto(id=p.id, content_type=p.content_type, size=p.size, url=photo_url(row.id, p.id))
+            for p in row.photos
+        ],
     )
 
 
@@ -97,7 +128,7 @@ def load_for_sync(session: Session, ids: Sequence[str]) -> Mapping[str, dict[str
     now = utcnow()
     out: dict[str, dict[str, Any]] = {}
     for start in range(0, len(ids), 500):
-        for row in session.scalars(select(Incident).where(Incident.id.in_(ids[start:start + 500]))):
+        for row in session.scalars(select(Incident).where(Incident.id.in_(ids[start : start + 500]))):
             out[row.id] = incident_out(row, now=now).model_dump(mode="json")
     return out
 
@@ -105,15 +136,36 @@ def load_for_sync(session: Session, ids: Sequence[str]) -> Mapping[str, dict[str
 # ---- access -------------------------------------------------------------------------------
 
 
-def audit_write(session: Session, principal: Principal, action: str, object_id: str, ip: str | None,
-                detail: Mapping[str, Any] | None = None, object_type: str = "incident") -> None:
+def audit_write(
+    session: Session,
+    principal: Principal,
+    action: str,
+    object_id: str,
+    ip: str | None,
+    detail: Mapping[str, Any] | None = None,
+    object_type: str = "incident",
+) -> None:
     """Ids and codes only: never a description, a message or a name."""
-    audit.record(session, action=action, actor_id=principal.id, actor_role=principal.role,
-                 object_type=object_type, object_id=object_id, ip=ip, detail=dict(detail) if detail else None)
+    audit.record(
+        session,
+        action=action,
+        actor_id=principal.id,
+        actor_role=principal.role,
+        object_type=object_type,
+        object_id=object_id,
+        ip=ip,
+        detail=dict(detail) if detail else None,
+    )
 
 
-def audit_staff_read(session: Session, principal: Principal, action: str, object_id: str, ip: str | None,
-                     detail: Mapping[str, Any] | None = None) -> None:
+def audit_staff_read(
+    session: Session,
+    principal: Principal,
+    action: str,
+    object_id: str,
+    ip: str | None,
+    detail: Mapping[str, Any] | None = None,
+) -> None:
     if principal.role != Role.GUARDIAN:
         audit_write(session, principal, action, object_id, ip, detail)
 
@@ -134,8 +186,12 @@ def get(session: Session, *, principal: Principal, incident_id: str, lock: bool 
         # A no-op UPDATE as the transaction's first statement: a row lock on PostgreSQL, and on SQLite
         # the write lock (pysqlite only BEGINs before a write, so a SELECT … FOR UPDATE would not do).
         # Counts read after it (photos, reply positions) cannot race another writer.
-        session.execute(update(Incident).where(Incident.id == incident_id)
-                        .values(updated_at=Incident.updated_at).execution_options(synchronize_session=False))
+        session.execute(
+            update(Incident)
+            .where(Incident.id == incident_id)
+            .values(updated_at=Incident.updated_at)
+            .execution_options(synchronize_session=False)
+        )
     row = session.get(Incident, incident_id, populate_existing=lock)
     if row is None:
         raise IncidentNotFound()
@@ -147,16 +203,23 @@ def get(session: Session, *, principal: Principal, incident_id: str, lock: bool 
     return row
 
 
-def list_incidents(session: Session, *, principal: Principal, patient_id: str | None = None,
-                   status: IncidentStatus | None = None, category: IncidentCategory | None = None,
-                   unit_id: str | None = None) -> list[Incident]:
+def list_incidents(
+    session: Session,
+    *,
+    principal: Principal,
+    patient_id: str | None = None,
+    status: IncidentStatus | None = None,
+    category: IncidentCategory | None = None,
+    unit_id: str | None = None,
+) -> list[Incident]:
     """Visible incidents, newest first, filtered."""
     if principal.role not in READERS:
         raise NotAllowed()
     query = select(Incident)
     if principal.role == Role.GUARDIAN:
-        query = query.where(exists().where(GuardianPatient.patient_id == Incident.patient_id,
-                                           GuardianPatient.user_id == principal.id))
+        query = query.where(
+            exists().where(GuardianPatient.patient_id == Incident.patient_id, GuardianPatient.user_id == principal.id)
+        )
     elif principal.role == Role.CASE_DESK:
         query = query.where(exists().where(UserUnit.unit_id == Incident.unit_id, UserUnit.user_id == principal.id))
     if patient_id is not None:
@@ -183,14 +246,25 @@ def _insert(session: Session) -> Any:
 
 def next_folio(session: Session, year: int) -> str:
     """``CE-{year}-{n:06d}`` from one upsert: atomic on both databases, a rollback gives it back."""
-    statement = (_insert(session)(IncidentFolioCounter).values(year=year, value=1)
-                 .on_conflict_do_update(index_elements=["year"], set_={"value": IncidentFolioCounter.value + 1})
-                 .returning(IncidentFolioCounter.value))
+    statement = (
+        _insert(session)(IncidentFolioCounter)
+        .values(year=year, value=1)
+        .on_conflict_do_update(index_elements=["year"], set_={"value": IncidentFolioCounter.value + 1})
+        .returning(IncidentFolioCounter.value)
+    )
     return f"CE-{year}-{int(session.execute(statement).scalar_one()):06d}"
 
 
-def create(session: Session, *, principal: Principal, data: contract.IncidentCreate, tz: ZoneInfo,
-           deadline_hours: Mapping[str, float], ip: str | None, now: datetime | None = None) -> Incident:
+def create(
+    session: Session,
+    *,
+    principal: Principal,
+    data: contract.IncidentCreate,
+    tz: ZoneInfo,
+    deadline_hours: Mapping[str, float],
+    ip: str | None,
+    now: datetime | None = None,
+) -> Incident:
     """A guardian reports a problem of their child: ``recibida``, with its first-response deadline."""
     if principal.role != Role.GUARDIAN:
         raise NotAllowed()
@@ -210,30 +284,61 @@ def create(session: Session, *, principal: Principal, data: contract.IncidentCre
         unit_id = unit.id
     hours = deadlines.deadline_hours(deadline_hours)
     row = Incident(
-        folio=next_folio(session, now.astimezone(tz).year), patient_id=patient.id, unit_id=unit_id,
-        reporter_id=principal.id, category=category, description=data.description, item_name=item_name,
-        status=IncidentStatus.RECIBIDA.value, created_at=now, updated_at=now,
+        folio=next_folio(session, now.astimezone(tz).year),
+        patient_id=patient.id,
+        unit_id=unit_id,
+        reporter_id=principal.id,
+        category=category,
+        description=data.description,
+        item_name=item_name,
+        status=IncidentStatus.RECIBIDA.value,
+        created_at=now,
+        updated_at=now,
         first_response_due_at=deadlines.due_at(now, category, hours),
     )
     session.add(row)
     session.flush()
-    audit_write(session, principal, "incident.create", row.id, ip,
-                {"patient_id": patient.id, "unit_id": unit_id, "category": category, "folio": row.folio})
+    audit_write(
+        session,
+        principal,
+        "incident.create",
+        row.id,
+        ip,
+        {"patient_id": patient.id, "unit_id": unit_id, "category": category, "folio": row.folio},
+    )
     sync.touch(session, type=SyncType.INCIDENT, record_id=row.id, patient_id=patient.id)
     return row
 
 
-def _add_reply(session: Session, row: Incident, *, principal: Principal, message: str, resolves: bool,
-               reopens: bool, now: datetime) -> None:
-    position = int(session.scalar(select(func.count()).select_from(IncidentReply)
-                                  .where(IncidentReply.incident_id == row.id)) or 0)
-    session.add(IncidentReply(incident_id=row.id, position=position, author_id=principal.id,
-                              author_role=principal.role, message=message, resolves=resolves, reopens=reopens,
-                              created_at=now))
+def _add_reply(
+    session: Session, row: Incident, *, principal: Principal, message: str, resolves: bool, reopens: bool, now: datetime
+) -> None:
+    position = int(
+        session.scalar(select(func.count()).select_from(IncidentReply).where(IncidentReply.incident_id == row.id)) or 0
+    )
+    session.add(
+        IncidentReply(
+            incident_id=row.id,
+            position=position,
+            author_id=principal.id,
+            author_role=principal.role,
+            message=message,
+            resolves=resolves,
+            reopens=reopens,
+            created_at=now,
+        )
+    )
 
 
-def reply(session: Session, *, principal: Principal, incident_id: str, data: contract.ReplyCreate, ip: str | None,
-          now: datetime | None = None) -> Incident:
+def reply(
+    session: Session,
+    *,
+    principal: Principal,
+    incident_id: str,
+    data: contract.ReplyCreate,
+    ip: str | None,
+    now: datetime | None = None,
+) -> Incident:
     """Case desk of the incident's unit (or admin) answers: ``en_atencion``, or ``atendida`` with ``resolves``."""
     now = (now or utcnow()).astimezone(UTC)
     row = get(session, principal=principal, incident_id=incident_id, lock=True)
@@ -253,15 +358,28 @@ def reply(session: Session, *, principal: Principal, incident_id: str, data: con
     if data.resolves:
         row.resolved_at = now
     row.updated_at = now
-    audit_write(session, principal, "incident.reply", row.id, ip,
-                {"patient_id": row.patient_id, "resolves": data.resolves, "status": row.status})
+    audit_write(
+        session,
+        principal,
+        "incident.reply",
+        row.id,
+        ip,
+        {"patient_id": row.patient_id, "resolves": data.resolves, "status": row.status},
+    )
     sync.touch(session, type=SyncType.INCIDENT, record_id=row.id, patient_id=row.patient_id)
     session.expire_all()
     return session.get_one(Incident, row.id)
 
 
-def reopen(session: Session, *, principal: Principal, incident_id: str, data: contract.ReopenRequest,
-           ip: str | None, now: datetime | None = None) -> Incident:
+def reopen(
+    session: Session,
+    *,
+    principal: Principal,
+    incident_id: str,
+    data: contract.ReopenRequest,
+    ip: str | None,
+    now: datetime | None = None,
+) -> Incident:
     """The child's guardian reopens an ``atendida`` incident, saying why (a reply with ``reopens``)."""
     now = (now or utcnow()).astimezone(UTC)
     row = get(session, principal=principal, incident_id=incident_id, lock=True)
@@ -310,8 +428,7 @@ def clean_image(data: bytes, content_type: str) -> bytes:
                     pixels = image.convert("RGBA") if image.mode not in ("RGB", "RGBA", "L", "LA") else image
                 fresh = Image.new(pixels.mode, pixels.size)
                 fresh.paste(pixels)
-        except (OSError, ValueError, SyntaxError, Image.DecompressionBombWarning,
-                Image.DecompressionBombError) as exc:
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
             raise Unsupported() from exc
     out = io.BytesIO()
     if content_type == JPEG:
@@ -321,8 +438,18 @@ def clean_image(data: bytes, content_type: str) -> bytes:
     return out.getvalue()
 
 
-def add_photo(session: Session, *, principal: Principal, incident_id: str, data: bytes, data_dir: Path,
-              max_bytes: int, max_photos: int, ip: str | None, now: datetime | None = None) -> Incident:
+def add_photo(
+    session: Session,
+    *,
+    principal: Principal,
+    incident_id: str,
+    data: bytes,
+    data_dir: Path,
+    max_bytes: int,
+    max_photos: int,
+    ip: str | None,
+    now: datetime | None = None,
+) -> Incident:
     """The child's guardian attaches a JPEG/PNG (≤ max_bytes, ≤ max_photos per incident), stripped of metadata."""
     now = (now or utcnow()).astimezone(UTC)
     row = get(session, principal=principal, incident_id=incident_id, lock=True)
@@ -333,8 +460,9 @@ def add_photo(session: Session, *, principal: Principal, incident_id: str, data:
     content_type = sniff(data)
     if content_type is None:
         raise Unsupported()
-    count = int(session.scalar(select(func.count()).select_from(IncidentPhoto)
-                               .where(IncidentPhoto.incident_id == row.id)) or 0)
+    count = int(
+        session.scalar(select(func.count()).select_from(IncidentPhoto).where(IncidentPhoto.incident_id == row.id)) or 0
+    )
     if count >= max_photos:
         raise Conflict("too_many_photos", max=max_photos)
     clean = clean_image(data, content_type)
@@ -343,11 +471,26 @@ def add_photo(session: Session, *, principal: Principal, incident_id: str, data:
     path = data_dir / relative
     write_private(path, clean)
     try:
-        session.add(IncidentPhoto(id=photo_id, incident_id=row.id, content_type=content_type, size=len(clean),
-                                  path=relative, uploaded_by=principal.id, created_at=now))
+        session.add(
+            IncidentPhoto(
+                id=photo_id,
+                incident_id=row.id,
+                content_type=content_type,
+                size=len(clean),
+                path=relative,
+                uploaded_by=principal.id,
+                created_at=now,
+            )
+        )
         row.updated_at = now
-        audit_write(session, principal, "incident.photo.add", row.id, ip,
-                    {"patient_id": row.patient_id, "photo_id": photo_id, "size": len(clean)})
+        audit_write(
+            session,
+            principal,
+            "incident.photo.add",
+            row.id,
+            ip,
+            {"patient_id": row.patient_id, "photo_id": photo_id, "size": len(clean)},
+        )
         sync.touch(session, type=SyncType.INCIDENT, record_id=row.id, patient_id=row.patient_id)
     except Exception:
         path.unlink(missing_ok=True)
@@ -356,8 +499,9 @@ def add_photo(session: Session, *, principal: Principal, incident_id: str, data:
     return session.get_one(Incident, row.id)
 
 
-def read_photo(session: Session, *, principal: Principal, incident_id: str, photo_id: str, data_dir: Path,
-               ip: str | None) -> tuple[bytes, str]:
+def read_photo(
+    session: Session, *, principal: Principal, incident_id: str, photo_id: str, data_dir: Path, ip: str | None
+) -> tuple[bytes, str]:
     row = get(session, principal=principal, incident_id=incident_id)
     photo = session.get(IncidentPhoto, photo_id) if ID_RE.fullmatch(photo_id) else None
     if photo is None or photo.incident_id != row.id:

@@ -43,10 +43,11 @@ class Incident(Base):
 
     unit: Mapped[MedicalUnit] = relationship(lazy="joined")
     replies: Mapped[list[IncidentReply]] = relationship(
-        order_by=lambda: IncidentReply.position, lazy="selectin",
-        cascade="all, delete-orphan")
+        order_by=lambda: IncidentReply.position, lazy="selectin", cascade="all, delete-orphan"
+    )
     photos: Mapped[list[IncidentPhoto]] = relationship(
-        order_by=lambda: [IncidentPhoto.created_at, IncidentPhoto.id], lazy="selectin", cascade="all, delete-orphan")
+        order_by=lambda: [IncidentPhoto.created_at, IncidentPhoto.id], lazy="selectin", cascade="all, delete-orphan"
+    )
 
 
 class IncidentReply(Base):

@@ -69,20 +69,29 @@ def backoff_seconds(attempts: int, *, base: float, maximum: float, rng: random.R
     return delay * (0.5 + 0.5 * (rng or random).random())
 
 
-def claim_due(session: Session, *, now: datetime, lease_seconds: float,
-              limit: int = BATCH) -> list[tuple[str, datetime]]:
+def claim_due(
+    session: Session, *, now: datetime, lease_seconds: float, limit: int = BATCH
+) -> list[tuple[str, datetime]]:
     """Lease up to ``limit`` due orders for this worker; returns ``(order id, lease_until)``. Commits."""
-    ids = list(session.scalars(
-        select(MixingOrder.id).where(*service.due_filter(now))
-        .order_by(MixingOrder.next_attempt_at, MixingOrder.created_at).limit(limit)
-    ))
+    ids = list(
+        session.scalars(
+            select(MixingOrder.id)
+            .where(*service.due_filter(now))
+            .order_by(MixingOrder.next_attempt_at, MixingOrder.created_at)
+            .limit(limit)
+        )
+    )
     until = now + timedelta(seconds=lease_seconds)
     claimed: list[tuple[str, datetime]] = []
     for order_id in ids:
-        won = rowcount(session.execute(
-            update(MixingOrder).where(MixingOrder.id == order_id, *service.due_filter(now))
-            .values(lease_until=until).execution_options(synchronize_session=False)
-        ))
+        won = rowcount(
+            session.execute(
+                update(MixingOrder)
+                .where(MixingOrder.id == order_id, *service.due_filter(now))
+                .values(lease_until=until)
+                .execution_options(synchronize_session=False)
+            )
+        )
         if won == 1:
             claimed.append((order_id, until))
     session.commit()
@@ -93,8 +102,10 @@ def seconds_until_next_due(session: Session, *, now: datetime) -> float | None:
     """When the next undelivered order falls due (None: the queue is empty). Each order is due once
     its next attempt time has come and no lease holds it."""
     rows = session.execute(
-        select(MixingOrder.next_attempt_at, MixingOrder.lease_until).where(MixingOrder.delivered_at.is_(None))
-        .order_by(MixingOrder.next_attempt_at).limit(500)
+        select(MixingOrder.next_attempt_at, MixingOrder.lease_until)
+        .where(MixingOrder.delivered_at.is_(None))
+        .order_by(MixingOrder.next_attempt_at)
+        .limit(500)
     ).all()
     session.rollback()
     if not rows:
@@ -104,39 +115,52 @@ def seconds_until_next_due(session: Session, *, now: datetime) -> float | None:
 
 
 def _record_delivered(session: Session, *, order_id: str, now: datetime) -> None:
-    delivered = rowcount(session.execute(
-        update(MixingOrder).where(MixingOrder.id == order_id, MixingOrder.delivered_at.is_(None))
-        .values(delivered_at=now, lease_until=None, last_error=None)
-        .execution_options(synchronize_session=False)
-    ))
+    delivered = rowcount(
+        session.execute(
+            update(MixingOrder)
+            .where(MixingOrder.id == order_id, MixingOrder.delivered_at.is_(None))
+            .values(delivered_at=now, lease_until=None, last_error=None)
+            .execution_options(synchronize_session=False)
+        )
+    )
     if delivered:
         # Only "pendiente" becomes "solicitada": a callback may already have moved it further.
-        moved = rowcount(session.execute(
-            update(MixingOrder).where(MixingOrder.id == order_id,
-                                      MixingOrder.status == MixingStatus.PENDIENTE.value)
-            .values(status=MixingStatus.SOLICITADA.value)
-            .execution_options(synchronize_session=False)
-        ))
+        moved = rowcount(
+            session.execute(
+                update(MixingOrder)
+                .where(MixingOrder.id == order_id, MixingOrder.status == MixingStatus.PENDIENTE.value)
+                .values(status=MixingStatus.SOLICITADA.value)
+                .execution_options(synchronize_session=False)
+            )
+        )
         if moved:
             cycle_id = session.scalar(select(MixingOrder.cycle_id).where(MixingOrder.id == order_id))
-            changed = rowcount(session.execute(
-                update(Cycle).where(Cycle.id == cycle_id, Cycle.mixing_status == MixingStatus.PENDIENTE.value)
-                .values(mixing_status=MixingStatus.SOLICITADA.value, mixing_updated_at=now)
-                .execution_options(synchronize_session=False)
-            ))
+            changed = rowcount(
+                session.execute(
+                    update(Cycle)
+                    .where(Cycle.id == cycle_id, Cycle.mixing_status == MixingStatus.PENDIENTE.value)
+                    .values(mixing_status=MixingStatus.SOLICITADA.value, mixing_updated_at=now)
+                    .execution_options(synchronize_session=False)
+                )
+            )
             cycle = session.get(Cycle, cycle_id) if changed else None
             if cycle is not None:
                 touch_cycle(session, cycle)
     session.commit()
 
 
-def _record_failure(session: Session, *, order_id: str, lease: datetime, now: datetime, error: str,
-                    delay: float) -> None:
+def _record_failure(
+    session: Session, *, order_id: str, lease: datetime, now: datetime, error: str, delay: float
+) -> None:
     session.execute(
         update(MixingOrder)
         .where(MixingOrder.id == order_id, MixingOrder.delivered_at.is_(None), MixingOrder.lease_until == lease)
-        .values(attempts=MixingOrder.attempts + 1, last_error=error[:200], lease_until=None,
-                next_attempt_at=now + timedelta(seconds=delay))
+        .values(
+            attempts=MixingOrder.attempts + 1,
+            last_error=error[:200],
+            lease_until=None,
+            next_attempt_at=now + timedelta(seconds=delay),
+        )
         .execution_options(synchronize_session=False)
     )
     session.commit()
@@ -171,8 +195,11 @@ def deliver_due(ctx: Context, client: httpx.Client, *, rng: random.Random | None
         claimed = claim_due(session, now=utcnow(), lease_seconds=settings.mixing_lease_seconds)
         if not claimed:
             return []
-        rows = session.execute(select(MixingOrder.id, MixingOrder.payload, MixingOrder.attempts)
-                               .where(MixingOrder.id.in_([c[0] for c in claimed]))).all()
+        rows = session.execute(
+            select(MixingOrder.id, MixingOrder.payload, MixingOrder.attempts).where(
+                MixingOrder.id.in_([c[0] for c in claimed])
+            )
+        ).all()
         payloads = {row.id: row.payload for row in rows}
         attempts = {row.id: row.attempts for row in rows}
         session.rollback()
@@ -184,8 +211,12 @@ def deliver_due(ctx: Context, client: httpx.Client, *, rng: random.Random | None
                 response = _send(client, url=url, secret=secret, order_id=order_id, payload=payloads[order_id])
             except httpx.HTTPError as exc:
                 error = f"no answer ({type(exc).__name__})"
-                delay = backoff_seconds(attempts[order_id] + 1, base=settings.mixing_retry_base_seconds,
-                                        maximum=settings.mixing_retry_max_seconds, rng=rng)
+                delay = backoff_seconds(
+                    attempts[order_id] + 1,
+                    base=settings.mixing_retry_base_seconds,
+                    maximum=settings.mixing_retry_max_seconds,
+                    rng=rng,
+                )
             else:
                 code = response.status_code
                 if response.is_success or code == 409:
@@ -195,8 +226,12 @@ def deliver_due(ctx: Context, client: httpx.Client, *, rng: random.Random | None
                     continue
                 if code in (408, 425, 429) or code >= 500:
                     error = f"HTTP {code}"
-                    delay = backoff_seconds(attempts[order_id] + 1, base=settings.mixing_retry_base_seconds,
-                                            maximum=settings.mixing_retry_max_seconds, rng=rng)
+                    delay = backoff_seconds(
+                        attempts[order_id] + 1,
+                        base=settings.mixing_retry_base_seconds,
+                        maximum=settings.mixing_retry_max_seconds,
+                        rng=rng,
+                    )
                     retry_after = _retry_after(response)
                     if retry_after is not None:
                         delay = min(settings.mixing_retry_max_seconds, max(delay, retry_after))
@@ -204,8 +239,13 @@ def deliver_due(ctx: Context, client: httpx.Client, *, rng: random.Random | None
                     error = f"HTTP {code} refused by the provider"
                     delay = settings.mixing_refused_retry_seconds
             _record_failure(session, order_id=order_id, lease=lease, now=utcnow(), error=error, delay=delay)
-            log.warning("mixing order %s not delivered (%s, attempt %d); next try in %.1f s",
-                        order_id, error, attempts[order_id] + 1, delay)
+            log.warning(
+                "mixing order %s not delivered (%s, attempt %d); next try in %.1f s",
+                order_id,
+                error,
+                attempts[order_id] + 1,
+                delay,
+            )
             outcomes.append(Outcome(order_id, False, error))
         return outcomes
 
@@ -230,8 +270,10 @@ class DeliveryWorker:
         if not self.configured:
             if not _warned_unconfigured:
                 _warned_unconfigured = True
-                log.warning("CARNET_MIXING_PROVIDER_URL is not set: mixing orders are kept as 'pendiente' "
-                            "and delivered once it is set")
+                log.warning(
+                    "CARNET_MIXING_PROVIDER_URL is not set: mixing orders are kept as 'pendiente' "
+                    "and delivered once it is set"
+                )
             return
         if self._thread is not None:
             return

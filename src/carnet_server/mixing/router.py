@@ -33,14 +33,20 @@ class CallbackAnswer(BaseModel):
     status: MixingStatus
 
 
-@router.post("/cycles/{cycle_id}/confirm", response_model=contract.Cycle, responses=_ERRORS,
-             dependencies=[write_limit("confirm", idempotent=False)])
-def confirm_cycle(cycle_id: str, request: Request, user: AdminOrPharmacy, session: SessionDep, ctx: ContextDep,
-                  address: ClientAddress) -> contract.Cycle:
+@router.post(
+    "/cycles/{cycle_id}/confirm",
+    response_model=contract.Cycle,
+    responses=_ERRORS,
+    dependencies=[write_limit("confirm", idempotent=False)],
+)
+def confirm_cycle(
+    cycle_id: str, request: Request, user: AdminOrPharmacy, session: SessionDep, ctx: ContextDep, address: ClientAddress
+) -> contract.Cycle:
     """The hospital confirms a scheduled cycle: its mixture is ordered from the provider (``pendiente``
     until delivered). Confirming again answers the same cycle and orders nothing more."""
-    cycle, order = service.confirm_cycle(session, principal=user, cycle_id=cycle_id,
-                                         provider=ctx.settings.mixing_provider_name, ip=address)
+    cycle, order = service.confirm_cycle(
+        session, principal=user, cycle_id=cycle_id, provider=ctx.settings.mixing_provider_name, ip=address
+    )
     out = cycle_out(cycle)
     worker = getattr(request.app.state, "mixing_worker", None)
     if order is not None and worker is not None:
@@ -50,8 +56,13 @@ def confirm_cycle(cycle_id: str, request: Request, user: AdminOrPharmacy, sessio
 
 def _receive_callback(ctx: Context, raw: bytes, signature: str | None) -> CallbackAnswer:
     settings = ctx.settings
-    service.verify_signature(signature, raw, secret=service.mixing_secret(settings), now=utcnow(),
-                             max_skew=settings.mixing_callback_max_skew_seconds)
+    service.verify_signature(
+        signature,
+        raw,
+        secret=service.mixing_secret(settings),
+        now=utcnow(),
+        max_skew=settings.mixing_callback_max_skew_seconds,
+    )
     try:
         event = contract.MixingCallback.model_validate_json(raw)
     except ValidationError as exc:
@@ -61,8 +72,9 @@ def _receive_callback(ctx: Context, raw: bytes, signature: str | None) -> Callba
     return CallbackAnswer(applied=result.applied, status=result.status)
 
 
-@router.post("/mixing/callbacks", response_model=CallbackAnswer,
-             responses={**_ERRORS, 413: {"model": contract.ErrorBody}})
+@router.post(
+    "/mixing/callbacks", response_model=CallbackAnswer, responses={**_ERRORS, 413: {"model": contract.ErrorBody}}
+)
 async def mixing_callback(request: Request, ctx: ContextDep) -> CallbackAnswer:
     """The provider reports progress (``contract.MixingCallback``), signed with the shared secret:
     ``X-Carnet-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>``. A missing or
@@ -80,10 +92,14 @@ async def mixing_callback(request: Request, ctx: ContextDep) -> CallbackAnswer:
 
 
 @router.get("/mixing/orders", response_model=list[contract.MixingOrderState], responses=_ERRORS)
-def list_orders(user: AdminOrPharmacy, session: SessionDep, address: ClientAddress,
-                status: MixingStatus | None = None, pending: bool | None = None,
-                limit: Annotated[int, Query(ge=1, le=500)] = 200) -> list[contract.MixingOrderState]:
+def list_orders(
+    user: AdminOrPharmacy,
+    session: SessionDep,
+    address: ClientAddress,
+    status: MixingStatus | None = None,
+    pending: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+) -> list[contract.MixingOrderState]:
     """Mixing orders of the caller's units (admin: all), newest first: ``pending=true`` lists those not yet
     delivered to the provider, with their attempts and last error."""
-    return service.list_orders(session, principal=user, status=status, pending=pending, limit=limit,
-                               ip=address)
+    return service.list_orders(session, principal=user, status=status, pending=pending, limit=limit, ip=address)

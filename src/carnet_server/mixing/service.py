@@ -165,8 +165,13 @@ def _visible_cycle(session: Session, *, principal: Principal, cycle_id: str) -> 
 
 def _payload(order_id: str, cycle: Cycle, patient: Patient, created_at: datetime) -> dict[str, Any]:
     order = contract.MixingOrder(
-        order_id=order_id, cycle_id=cycle.id, cycle_number=cycle.number, patient_id=patient.id,
-        patient_name=patient.full_name, unit=unit_out(patient.unit), needed_by=cycle.scheduled_for,
+        order_id=order_id,
+        cycle_id=cycle.id,
+        cycle_number=cycle.number,
+        patient_id=patient.id,
+        patient_name=patient.full_name,
+        unit=unit_out(patient.unit),
+        needed_by=cycle.scheduled_for,
         drugs=[contract.Drug(name=d.name, dose=d.dose, unit=d.unit, route=d.route) for d in cycle.drugs],
         created_at=created_at,
     )
@@ -177,14 +182,25 @@ def new_order(cycle: Cycle, patient: Patient, *, provider: str, now: datetime) -
     """The order of a cycle (not added to a session), due for delivery at once."""
     order_id = new_id()
     return MixingOrder(
-        id=order_id, cycle_id=cycle.id, patient_id=patient.id, provider=provider,
-        payload=_payload(order_id, cycle, patient, now), status=MixingStatus.PENDIENTE.value, created_at=now,
-        attempts=0, next_attempt_at=now,
+        id=order_id,
+        cycle_id=cycle.id,
+        patient_id=patient.id,
+        provider=provider,
+        payload=_payload(order_id, cycle, patient, now),
+        status=MixingStatus.PENDIENTE.value,
+        created_at=now,
+        attempts=0,
+        next_attempt_at=now,
     )
 
 
 def confirm_cycle(
-    session: Session, *, principal: Principal, cycle_id: str, provider: str, ip: str | None,
+    session: Session,
+    *,
+    principal: Principal,
+    cycle_id: str,
+    provider: str,
+    ip: str | None,
     now: datetime | None = None,
 ) -> tuple[Cycle, MixingOrder | None]:
     """Confirm a ``programado`` cycle and create its mixing order in the same transaction. Commits.
@@ -214,22 +230,30 @@ def confirm_cycle(
         values: dict[str, Any] = {"confirmed_at": now, "mixing_status": status.value}
         if status != current:
             values["mixing_updated_at"] = now
-        won = rowcount(session.execute(
-            update(Cycle)
-            .where(Cycle.id == cycle.id, Cycle.confirmed_at.is_(None), Cycle.status == CycleStatus.PROGRAMADO.value)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        ))
+        won = rowcount(
+            session.execute(
+                update(Cycle)
+                .where(Cycle.id == cycle.id, Cycle.confirmed_at.is_(None), Cycle.status == CycleStatus.PROGRAMADO.value)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+        )
         if won == 1:
             order: MixingOrder | None = None
             try:
                 if needs_order:
                     order = new_order(cycle, patient, provider=provider, now=now)
                     session.add(order)
-                audit.record(session, action="cycle.confirm", actor_id=principal.id, actor_role=principal.role,
-                             object_type="cycle", object_id=cycle.id, ip=ip,
-                             detail={"patient_id": patient.id, "order_id": order.id if order else None,
-                                     "mixing": status.value})
+                audit.record(
+                    session,
+                    action="cycle.confirm",
+                    actor_id=principal.id,
+                    actor_role=principal.role,
+                    object_type="cycle",
+                    object_id=cycle.id,
+                    ip=ip,
+                    detail={"patient_id": patient.id, "order_id": order.id if order else None, "mixing": status.value},
+                )
                 touch_cycle(session, cycle)
                 session.commit()
                 session.refresh(cycle)
@@ -242,8 +266,16 @@ def confirm_cycle(
     session.refresh(cycle)
     if cycle.confirmed_at is None:
         raise NotConfirmable()
-    audit.record(session, action="cycle.confirm.repeat", actor_id=principal.id, actor_role=principal.role,
-                 object_type="cycle", object_id=cycle.id, ip=ip, detail={"patient_id": patient.id})
+    audit.record(
+        session,
+        action="cycle.confirm.repeat",
+        actor_id=principal.id,
+        actor_role=principal.role,
+        object_type="cycle",
+        object_id=cycle.id,
+        ip=ip,
+        detail={"patient_id": patient.id},
+    )
     session.commit()
     return cycle, None
 
@@ -273,15 +305,24 @@ def apply_callback(session: Session, *, event: contract.MixingCallback, now: dat
         raise OrderNotFound()
     # The event row goes in first: it takes the write lock (SQLite) and, through the event id's
     # primary key, makes a concurrent replay of the same event wait and then fail.
-    session.add(MixingCallbackEvent(event_id=event.event_id, order_id=event.order_id, status=event.status.value,
-                                    occurred_at=event.occurred_at, received_at=now))
+    session.add(
+        MixingCallbackEvent(
+            event_id=event.event_id,
+            order_id=event.order_id,
+            status=event.status.value,
+            occurred_at=event.occurred_at,
+            received_at=now,
+        )
+    )
     try:
         session.flush()
     except IntegrityError as exc:
         session.rollback()
         raise ReplayedCallback() from exc
     order = session.scalar(
-        select(MixingOrder).where(MixingOrder.id == event.order_id).with_for_update()
+        select(MixingOrder)
+        .where(MixingOrder.id == event.order_id)
+        .with_for_update()
         .execution_options(populate_existing=True)
     )
     if order is None:  # deleted in between (with its cycle)
@@ -299,9 +340,19 @@ def apply_callback(session: Session, *, event: contract.MixingCallback, now: dat
             cycle.mixing_status = event.status.value
             cycle.mixing_updated_at = event.occurred_at
             touch_cycle(session, cycle)
-    audit.record(session, action="mixing.callback", actor_role="provider", object_type="mixing_order",
-                 object_id=order.id, detail={"event_id": event.event_id, "status": event.status.value,
-                                             "applied": applied, "cycle_id": order.cycle_id})
+    audit.record(
+        session,
+        action="mixing.callback",
+        actor_role="provider",
+        object_type="mixing_order",
+        object_id=order.id,
+        detail={
+            "event_id": event.event_id,
+            "status": event.status.value,
+            "applied": applied,
+            "cycle_id": order.cycle_id,
+        },
+    )
     session.commit()
     return CallbackResult(applied=applied, status=MixingStatus(order.status))
 
@@ -311,14 +362,25 @@ def apply_callback(session: Session, *, event: contract.MixingCallback, now: dat
 
 def order_state(order: MixingOrder) -> contract.MixingOrderState:
     return contract.MixingOrderState(
-        order_id=order.id, cycle_id=order.cycle_id, patient_id=order.patient_id,
-        status=MixingStatus(order.status), created_at=order.created_at, attempts=order.attempts,
-        delivered_at=order.delivered_at, next_attempt_at=order.next_attempt_at, last_error=order.last_error,
+        order_id=order.id,
+        cycle_id=order.cycle_id,
+        patient_id=order.patient_id,
+        status=MixingStatus(order.status),
+        created_at=order.created_at,
+        attempts=order.attempts,
+        delivered_at=order.delivered_at,
+        next_attempt_at=order.next_attempt_at,
+        last_error=order.last_error,
     )
 
 
 def list_orders(
-    session: Session, *, principal: Principal, status: MixingStatus | None, pending: bool | None, limit: int,
+    session: Session,
+    *,
+    principal: Principal,
+    status: MixingStatus | None,
+    pending: bool | None,
+    limit: int,
     ip: str | None,
 ) -> list[contract.MixingOrderState]:
     """Orders of the caller's units (admin: all), newest first; ``pending``: not yet delivered (or delivered).
@@ -336,9 +398,16 @@ def list_orders(
     elif pending is False:
         query = query.where(MixingOrder.delivered_at.is_not(None))
     out = [order_state(o) for o in session.scalars(query.limit(limit))]
-    audit.record(session, action="mixing.orders.read", actor_id=principal.id, actor_role=principal.role,
-                 object_type="mixing_order", object_id="-", ip=ip,
-                 detail={"count": len(out), "status": status.value if status else None, "pending": pending})
+    audit.record(
+        session,
+        action="mixing.orders.read",
+        actor_id=principal.id,
+        actor_role=principal.role,
+        object_type="mixing_order",
+        object_id="-",
+        ip=ip,
+        detail={"count": len(out), "status": status.value if status else None, "pending": pending},
+    )
     session.commit()
     return out
 

@@ -16,7 +16,8 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": contract.ErrorBody
 
 
 @router.get("/patients/{patient_id}/carnet", response_model=contract.Carnet, responses=_NOT_FOUND)
-def read_carnet(patient_id: str, user: CurrentUser, session: SessionDep, ctx: ContextDep,
-                address: ClientAddress) -> contract.Carnet:
+def read_carnet(
+    patient_id: str, user: CurrentUser, session: SessionDep, ctx: ContextDep, address: ClientAddress
+) -> contract.Carnet:
     """The child's carnet with its signed QR."""
     return service.get_carnet(session, ctx=ctx, principal=user, patient_id=patient_id, ip=address)

@@ -1,6 +1,6 @@
 """Who may see which patient, the carnet, and its QR token (no HTTP here).
 
-    PatientNotFound(NotFound)    unknown id, or a patient the caller may not see (same thing to them)
+PatientNotFound(NotFound)    unknown id, or a patient the caller may not see (same thing to them)
 """
 
 from __future__ import annotations
@@ -114,9 +114,7 @@ def visible_patient(session: Session, *, principal: Principal, patient_id: str) 
             exists().where(GuardianPatient.patient_id == Patient.id, GuardianPatient.user_id == principal.id)
         )
     elif principal.role in STAFF_ROLES:
-        query = query.where(
-            exists().where(UserUnit.unit_id == Patient.unit_id, UserUnit.user_id == principal.id)
-        )
+        query = query.where(exists().where(UserUnit.unit_id == Patient.unit_id, UserUnit.user_id == principal.id))
     elif principal.role != Role.ADMIN:
         raise PatientNotFound()
     patient = session.scalar(query)
@@ -173,8 +171,9 @@ def current_qr(session: Session, *, ctx: Context, patient: Patient, now: datetim
         "jti": jti,
     }
     token, kid = ctx.keys.sign(claims)
-    row = QrToken(jti=jti, patient_id=patient.id, kid=kid, cycle_ids=cycle_ids,
-                  issued_at=issued, expires_at=expires, token=token)
+    row = QrToken(
+        jti=jti, patient_id=patient.id, kid=kid, cycle_ids=cycle_ids, issued_at=issued, expires_at=expires, token=token
+    )
     session.add(row)
     session.flush()
     return row
@@ -190,15 +189,22 @@ def revoke_qr_tokens(session: Session, *, patient_id: str, now: datetime | None 
 
 
 def get_carnet(
-    session: Session, *, ctx: Context, principal: Principal, patient_id: str, ip: str | None,
+    session: Session,
+    *,
+    ctx: Context,
+    principal: Principal,
+    patient_id: str,
+    ip: str | None,
     now: datetime | None = None,
 ) -> contract.Carnet:
     """The carnet of a patient the caller may see; staff reads are audited. Commits."""
     now = now or utcnow()
     patient = visible_patient(session, principal=principal, patient_id=patient_id)
     diagnosis = session.scalar(
-        select(Diagnosis).where(Diagnosis.patient_id == patient.id)
-        .order_by(Diagnosis.diagnosed_on.desc(), Diagnosis.id).limit(1)
+        select(Diagnosis)
+        .where(Diagnosis.patient_id == patient.id)
+        .order_by(Diagnosis.diagnosed_on.desc(), Diagnosis.id)
+        .limit(1)
     )
     cycles = list(session.scalars(select(Cycle).where(Cycle.patient_id == patient.id).order_by(Cycle.number)))
     dispensed = dispensed_at_of(session, [c.id for c in cycles])  # one query for the whole carnet
@@ -210,16 +216,29 @@ def get_carnet(
     if protocol is None:
         protocol = session.scalar(select(Protocol).where(Protocol.patient_id == patient.id).limit(1))
     if principal.role != Role.GUARDIAN:
-        audit.record(session, action="carnet.read", actor_id=principal.id, actor_role=principal.role,
-                     object_type="patient", object_id=patient.id, ip=ip)
+        audit.record(
+            session,
+            action="carnet.read",
+            actor_id=principal.id,
+            actor_role=principal.role,
+            object_type="patient",
+            object_id=patient.id,
+            ip=ip,
+        )
     session.commit()
     return contract.Carnet(
         patient=contract.CarnetPatient(
-            id=patient.id, full_name=patient.full_name, display_name=patient.display_name,
-            nss=patient.nss, curp=patient.curp, birth_date=patient.birth_date, unit=unit_out(patient.unit),
+            id=patient.id,
+            full_name=patient.full_name,
+            display_name=patient.display_name,
+            nss=patient.nss,
+            curp=patient.curp,
+            birth_date=patient.birth_date,
+            unit=unit_out(patient.unit),
         ),
         diagnosis=contract.Diagnosis(name=diagnosis.name, cie10=diagnosis.cie10, diagnosed_on=diagnosis.diagnosed_on)
-        if diagnosis else None,
+        if diagnosis
+        else None,
         protocol=contract.Protocol(name=protocol.name, description=protocol.description) if protocol else None,
         cycles=[cycle_out(c, dispensed_at=dispensed.get(c.id)) for c in cycles],
         qr=contract.QrCode(token=qr.token, url=f"{ctx.settings.base_url}/v/{qr.token}", expires_at=qr.expires_at),

@@ -201,6 +201,10 @@ class QrToken(Base):
 
     __table_args__ = (
         # The pharmacy trust bundle lists revoked tokens not yet expired: a small partial index.
-        Index("ix_qr_tokens_revoked_expires_at", "expires_at",
-              postgresql_where=text("revoked_at IS NOT NULL"), sqlite_where=text("revoked_at IS NOT NULL")),
+        Index(
+            "ix_qr_tokens_revoked_expires_at",
+            "expires_at",
+            postgresql_where=text("revoked_at IS NOT NULL"),
+            sqlite_where=text("revoked_at IS NOT NULL"),
+        ),
     )

@@ -32,10 +32,21 @@ def trust(_user: AdminOrPharmacy, session: SessionDep, ctx: ContextDep, response
     return bundle
 
 
-@router.post("/pharmacy/dispensations", status_code=201, response_model=contract.Dispensation, responses=_ERRORS,
-             dependencies=[write_limit("dispensations")])
-def dispense(body: contract.DispensationCreate, user: AdminOrPharmacy, session: SessionDep, ctx: ContextDep,
-             address: ClientAddress, idem: IdempotencyDep) -> Response:
+@router.post(
+    "/pharmacy/dispensations",
+    status_code=201,
+    response_model=contract.Dispensation,
+    responses=_ERRORS,
+    dependencies=[write_limit("dispensations")],
+)
+def dispense(
+    body: contract.DispensationCreate,
+    user: AdminOrPharmacy,
+    session: SessionDep,
+    ctx: ContextDep,
+    address: ClientAddress,
+    idem: IdempotencyDep,
+) -> Response:
     """Record a cycle as dispensed, once: 201; 409 already_dispensed (who, when); 422 token_*, cycle, items."""
     try:
         row, cycle = service.dispense(session, ctx=ctx, principal=user, data=body, ip=address)
@@ -48,8 +59,9 @@ def dispense(body: contract.DispensationCreate, user: AdminOrPharmacy, session: 
 
 
 @router.post("/patients/{patient_id}/qr/revoke", response_model=contract.QrRevokeResponse, responses=_ERRORS)
-def revoke_qr(patient_id: str, user: CurrentUser, session: SessionDep, ctx: ContextDep,
-              address: ClientAddress) -> contract.QrRevokeResponse:
+def revoke_qr(
+    patient_id: str, user: CurrentUser, session: SessionDep, ctx: ContextDep, address: ClientAddress
+) -> contract.QrRevokeResponse:
     """The child's guardian or an admin: every live QR token stops working; the next carnet read has a new one."""
     count = service.revoke_for(session, ctx=ctx, principal=user, patient_id=patient_id, ip=address)
     session.commit()

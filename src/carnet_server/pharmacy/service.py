@@ -73,8 +73,9 @@ class PharmacyError(DomainError):
 
     code = "pharmacy_error"
 
-    def __init__(self, code: str | None = None, /, *, patient_id: str | None = None, jti: str | None = None,
-                 **params: object) -> None:
+    def __init__(
+        self, code: str | None = None, /, *, patient_id: str | None = None, jti: str | None = None, **params: object
+    ) -> None:
         super().__init__(code, **params)
         self.patient_id = patient_id
         self.jti = jti
@@ -83,7 +84,8 @@ class PharmacyError(DomainError):
 class TokenRefused(PharmacyError, Invalid):
     def __init__(self, reason: VerifyReason, *, jti: str | None = None) -> None:
         code = {VerifyReason.EXPIRED: "token_expired", VerifyReason.REVOKED: "token_revoked"}.get(
-            reason, "token_invalid")
+            reason, "token_invalid"
+        )
         super().__init__(code, jti=jti)
         self.reason = reason
         if code == "token_invalid":  # the verifier's reason, as code and words
@@ -160,7 +162,12 @@ def _first(session: Session, cycle_id: str, number: int) -> contract.Dispensatio
 
 
 def dispense(
-    session: Session, *, ctx: Context, principal: Principal, data: contract.DispensationCreate, ip: str | None,
+    session: Session,
+    *,
+    ctx: Context,
+    principal: Principal,
+    data: contract.DispensationCreate,
+    ip: str | None,
     now: datetime | None = None,
 ) -> tuple[Dispensation, Cycle]:
     """Record that a cycle was handed over (flushed, audited, synced; the caller commits)."""
@@ -183,8 +190,15 @@ def dispense(
     if cycle.status != CycleStatus.PROGRAMADO.value:
         raise NotDispensable(**ids)
 
-    row = Dispensation(cycle_id=cycle.id, patient_id=patient.id, items=items, jti=result.jti or "",
-                       dispensed_by_id=principal.id, dispensed_by_label=principal.display_name, dispensed_at=now)
+    row = Dispensation(
+        cycle_id=cycle.id,
+        patient_id=patient.id,
+        items=items,
+        jti=result.jti or "",
+        dispensed_by_id=principal.id,
+        dispensed_by_label=principal.display_name,
+        dispensed_at=now,
+    )
     session.add(row)
     cycle_id, number = cycle.id, cycle.number
     try:
@@ -195,27 +209,55 @@ def dispense(
         if winner is None:
             raise
         raise AlreadyDispensed(winner, **ids) from None
-    audit.record(session, action="pharmacy.dispense", actor_id=principal.id, actor_role=principal.role, ip=ip,
-                 object_type="patient", object_id=patient.id,
-                 detail={"outcome": "dispensed", "cycle_id": cycle.id, "dispensation_id": row.id,
-                         "jti": result.jti, "items": len(items)})
+    audit.record(
+        session,
+        action="pharmacy.dispense",
+        actor_id=principal.id,
+        actor_role=principal.role,
+        ip=ip,
+        object_type="patient",
+        object_id=patient.id,
+        detail={
+            "outcome": "dispensed",
+            "cycle_id": cycle.id,
+            "dispensation_id": row.id,
+            "jti": result.jti,
+            "items": len(items),
+        },
+    )
     touch_cycle(session, cycle)  # the family's phone shows the cycle as dispensed (last: holds the sync lock)
     return row, cycle
 
 
-def audit_refusal(session: Session, *, principal: Principal, ip: str | None, cycle_id: str,
-                  error: PharmacyError) -> None:
+def audit_refusal(
+    session: Session, *, principal: Principal, ip: str | None, cycle_id: str, error: PharmacyError
+) -> None:
     """One audit row for a refused dispensation (ids and the code only; the caller commits)."""
-    audit.record(session, action="pharmacy.dispense", actor_id=principal.id, actor_role=principal.role, ip=ip,
-                 object_type="patient" if error.patient_id else None, object_id=error.patient_id,
-                 detail={"outcome": error.code, "cycle_id": cycle_id, "jti": error.jti})
+    audit.record(
+        session,
+        action="pharmacy.dispense",
+        actor_id=principal.id,
+        actor_role=principal.role,
+        ip=ip,
+        object_type="patient" if error.patient_id else None,
+        object_id=error.patient_id,
+        detail={"outcome": error.code, "cycle_id": cycle_id, "jti": error.jti},
+    )
 
 
 # ---- revocation ------------------------------------------------------------------------------------
 
 
-def revoke(session: Session, *, ctx: Context, patient: Patient, actor_id: str | None, actor_role: str | None,
-           ip: str | None, now: datetime | None = None) -> int:
+def revoke(
+    session: Session,
+    *,
+    ctx: Context,
+    patient: Patient,
+    actor_id: str | None,
+    actor_role: str | None,
+    ip: str | None,
+    now: datetime | None = None,
+) -> int:
     """Revoke every live QR token of the child (audited, synced; the caller commits); returns how many.
 
     The next carnet read issues a new token; counters refuse the old one at once online and, offline,
@@ -224,8 +266,16 @@ def revoke(session: Session, *, ctx: Context, patient: Patient, actor_id: str | 
     """
     now = now or utcnow()
     count = revoke_qr_tokens(session, patient_id=patient.id, now=now)
-    audit.record(session, action="qr.revoke", actor_id=actor_id, actor_role=actor_role, ip=ip,
-                 object_type="patient", object_id=patient.id, detail={"revoked": count})
+    audit.record(
+        session,
+        action="qr.revoke",
+        actor_id=actor_id,
+        actor_role=actor_role,
+        ip=ip,
+        object_type="patient",
+        object_id=patient.id,
+        detail={"revoked": count},
+    )
     for cycle in due_cycles(session, patient_id=patient.id, today=ctx.today(now)):
         touch_cycle(session, cycle)
     return count

@@ -49,6 +49,7 @@ __all__ = ["PHARMACY_LABEL", "family_export"]
 
 PHARMACY_LABEL = "Farmacia"
 
+
 class _OfPatient(TypingProtocol):  # (Protocol is the chemotherapy table here)
     @property
     def patient_id(self) -> str: ...
@@ -64,12 +65,14 @@ def _by_patient(rows: Sequence[T]) -> dict[str, list[T]]:
     return grouped
 
 
-def _access_record(session: Session, *, patient_ids: list[str],
-                   user_id: str) -> dict[str, list[contract.AccessRecordEntry]]:
+def _access_record(
+    session: Session, *, patient_ids: list[str], user_id: str
+) -> dict[str, list[contract.AccessRecordEntry]]:
     """Audit rows about each child: on the patient itself, or on one of its synced records (cycles,
     appointments — deleted ones too —, bookings, incidents), whose ids ``sync_state`` keeps."""
     about_patient = select(AuditEntry.id, AuditEntry.object_id.label("patient_id")).where(
-        AuditEntry.object_type == "patient", AuditEntry.object_id.in_(patient_ids))
+        AuditEntry.object_type == "patient", AuditEntry.object_id.in_(patient_ids)
+    )
     about_record = (
         select(AuditEntry.id, SyncState.patient_id)
         .join(SyncState, and_(SyncState.record_id == AuditEntry.object_id, SyncState.type == AuditEntry.object_type))
@@ -77,70 +80,141 @@ def _access_record(session: Session, *, patient_ids: list[str],
     )
     found = union_all(about_patient, about_record).subquery()
     rows = session.execute(
-        select(found.c.patient_id, AuditEntry.at, AuditEntry.actor_id, AuditEntry.actor_role, AuditEntry.action,
-               AuditEntry.object_type, AuditEntry.object_id)
+        select(
+            found.c.patient_id,
+            AuditEntry.at,
+            AuditEntry.actor_id,
+            AuditEntry.actor_role,
+            AuditEntry.action,
+            AuditEntry.object_type,
+            AuditEntry.object_id,
+        )
         .join(AuditEntry, AuditEntry.id == found.c.id)
         .order_by(AuditEntry.at, AuditEntry.id)
     ).all()
     out: dict[str, list[contract.AccessRecordEntry]] = defaultdict(list)
     for patient_id, at, actor_id, role, action, object_type, object_id in rows:
-        out[patient_id].append(contract.AccessRecordEntry(
-            at=at, actor_role=role, by_you=actor_id == user_id, action=action, object_type=object_type,
-            object_id=object_id))
+        out[patient_id].append(
+            contract.AccessRecordEntry(
+                at=at,
+                actor_role=role,
+                by_you=actor_id == user_id,
+                action=action,
+                object_type=object_type,
+                object_id=object_id,
+            )
+        )
     return out
 
 
-def _children(session: Session, *, patients: list[Patient], user_id: str,
-              now: datetime) -> list[contract.ExportChild]:
+def _children(session: Session, *, patients: list[Patient], user_id: str, now: datetime) -> list[contract.ExportChild]:
     ids = [p.id for p in patients]
     if not ids:
         return []
-    diagnoses = _by_patient(list(session.scalars(
-        select(Diagnosis).where(Diagnosis.patient_id.in_(ids)).order_by(Diagnosis.diagnosed_on, Diagnosis.id))))
-    protocols = _by_patient(list(session.scalars(
-        select(Protocol).where(Protocol.patient_id.in_(ids)).order_by(Protocol.id))))
+    diagnoses = _by_patient(
+        list(
+            session.scalars(
+                select(Diagnosis).where(Diagnosis.patient_id.in_(ids)).order_by(Diagnosis.diagnosed_on, Diagnosis.id)
+            )
+        )
+    )
+    protocols = _by_patient(
+        list(session.scalars(select(Protocol).where(Protocol.patient_id.in_(ids)).order_by(Protocol.id)))
+    )
     cycle_rows = list(session.scalars(select(Cycle).where(Cycle.patient_id.in_(ids)).order_by(Cycle.number)))
     dispensed = dispensed_at_of(session, [c.id for c in cycle_rows])
     cycles = _by_patient(cycle_rows)
     numbers = {c.id: c.number for c in cycle_rows}
-    dispensations = _by_patient(list(session.scalars(
-        select(Dispensation).where(Dispensation.patient_id.in_(ids)).order_by(Dispensation.dispensed_at))))
-    qr_codes = _by_patient(list(session.execute(  # their dates only: the tokens stay out of the export
-        select(QrToken.patient_id, QrToken.issued_at, QrToken.expires_at, QrToken.revoked_at)
-        .where(QrToken.patient_id.in_(ids)).order_by(QrToken.issued_at))))
-    appointments = _by_patient(list(session.scalars(
-        select(Appointment).where(Appointment.patient_id.in_(ids)).order_by(Appointment.starts_at, Appointment.id))))
-    bookings = _by_patient(list(session.scalars(
-        select(Booking).join(Slot, Slot.id == Booking.slot_id).where(Booking.patient_id.in_(ids))
-        .order_by(Slot.starts_at, Booking.folio))))
-    incidents = _by_patient(list(session.scalars(
-        select(Incident).where(Incident.patient_id.in_(ids)).order_by(Incident.created_at, Incident.folio))))
+    dispensations = _by_patient(
+        list(
+            session.scalars(
+                select(Dispensation).where(Dispensation.patient_id.in_(ids)).order_by(Dispensation.dispensed_at)
+            )
+        )
+    )
+    qr_codes = _by_patient(
+        list(
+            session.execute(  # their dates only: the tokens stay out of the export
+                select(QrToken.patient_id, QrToken.issued_at, QrToken.expires_at, QrToken.revoked_at)
+                .where(QrToken.patient_id.in_(ids))
+                .order_by(QrToken.issued_at)
+            )
+        )
+    )
+    appointments = _by_patient(
+        list(
+            session.scalars(
+                select(Appointment)
+                .where(Appointment.patient_id.in_(ids))
+                .order_by(Appointment.starts_at, Appointment.id)
+            )
+        )
+    )
+    bookings = _by_patient(
+        list(
+            session.scalars(
+                select(Booking)
+                .join(Slot, Slot.id == Booking.slot_id)
+                .where(Booking.patient_id.in_(ids))
+                .order_by(Slot.starts_at, Booking.folio)
+            )
+        )
+    )
+    incidents = _by_patient(
+        list(
+            session.scalars(
+                select(Incident).where(Incident.patient_id.in_(ids)).order_by(Incident.created_at, Incident.folio)
+            )
+        )
+    )
     access = _access_record(session, patient_ids=ids, user_id=user_id)
 
     out = []
     for patient in patients:
         pid = patient.id
-        out.append(contract.ExportChild(
-            patient=contract.CarnetPatient(
-                id=pid, full_name=patient.full_name, display_name=patient.display_name, nss=patient.nss,
-                curp=patient.curp, birth_date=patient.birth_date, unit=unit_out(patient.unit)),
-            diagnoses=[contract.Diagnosis(name=d.name, cie10=d.cie10, diagnosed_on=d.diagnosed_on)
-                       for d in diagnoses[pid]],
-            protocols=[contract.Protocol(name=p.name, description=p.description) for p in protocols[pid]],
-            cycles=[cycle_out(c, dispensed_at=dispensed.get(c.id)) for c in cycles[pid]],
-            dispensations=[contract.ExportDispensation(
-                cycle_id=d.cycle_id, cycle_number=numbers.get(d.cycle_id, 0),
-                items=[contract.Drug.model_validate(i) for i in d.items], dispensed_at=d.dispensed_at,
-                dispensed_by=PHARMACY_LABEL) for d in dispensations[pid]],
-            qr_codes=[contract.ExportQrToken(issued_at=q.issued_at, expires_at=q.expires_at, revoked_at=q.revoked_at)
-                      for q in qr_codes[pid]],
-            appointments=[appointment_out(a) for a in appointments[pid]],
-            blood_bank_bookings=[contract.ExportBooking(
-                **booking_out(b, now=now).model_dump(), donor_last_donation_on=b.donor_last_donation_on,
-                answers={str(k): bool(v) for k, v in (b.answers or {}).items()}) for b in bookings[pid]],
-            incidents=[_incident(i, now=now) for i in incidents[pid]],
-            access_record=access.get(pid, []),
-        ))
+        out.append(
+            contract.ExportChild(
+                patient=contract.CarnetPatient(
+                    id=pid,
+                    full_name=patient.full_name,
+                    display_name=patient.display_name,
+                    nss=patient.nss,
+                    curp=patient.curp,
+                    birth_date=patient.birth_date,
+                    unit=unit_out(patient.unit),
+                ),
+                diagnoses=[
+                    contract.Diagnosis(name=d.name, cie10=d.cie10, diagnosed_on=d.diagnosed_on) for d in diagnoses[pid]
+                ],
+                protocols=[contract.Protocol(name=p.name, description=p.description) for p in protocols[pid]],
+                cycles=[cycle_out(c, dispensed_at=dispensed.get(c.id)) for c in cycles[pid]],
+                dispensations=[
+                    contract.ExportDispensation(
+                        cycle_id=d.cycle_id,
+                        cycle_number=numbers.get(d.cycle_id, 0),
+                        items=[contract.Drug.model_validate(i) for i in d.items],
+                        dispensed_at=d.dispensed_at,
+                        dispensed_by=PHARMACY_LABEL,
+                    )
+                    for d in dispensations[pid]
+                ],
+                qr_codes=[
+                    contract.ExportQrToken(issued_at=q.issued_at, expires_at=q.expires_at, revoked_at=q.revoked_at)
+                    for q in qr_codes[pid]
+                ],
+                appointments=[appointment_out(a) for a in appointments[pid]],
+                blood_bank_bookings=[
+                    contract.ExportBooking(
+                        **booking_out(b, now=now).model_dump(),
+                        donor_last_donation_on=b.donor_last_donation_on,
+                        answers={str(k): bool(v) for k, v in (b.answers or {}).items()},
+                    )
+                    for b in bookings[pid]
+                ],
+                incidents=[_incident(i, now=now) for i in incidents[pid]],
+                access_record=access.get(pid, []),
+            )
+        )
     return out
 
 
@@ -151,33 +225,62 @@ def _incident(row: Incident, *, now: datetime) -> contract.ExportIncident:
     return contract.ExportIncident.model_validate(data)
 
 
-def family_export(session: Session, *, principal: Principal, ip: str | None,
-                  now: datetime | None = None) -> contract.FamilyExport:
+def family_export(
+    session: Session, *, principal: Principal, ip: str | None, now: datetime | None = None
+) -> contract.FamilyExport:
     """Everything held about the guardian's account and linked children; audited (``privacy.export``). Commits."""
     if principal.role != contract.Role.GUARDIAN:
         raise NotAllowed()
     now = now or utcnow()
     user = session.get_one(User, principal.id)
-    acceptances = session.scalars(select(PrivacyAcceptance).where(PrivacyAcceptance.user_id == user.id)
-                                  .order_by(PrivacyAcceptance.accepted_at, PrivacyAcceptance.id))
-    closures = session.scalars(select(AccountClosureRequest).where(AccountClosureRequest.user_id == user.id)
-                               .order_by(AccountClosureRequest.requested_at, AccountClosureRequest.id))
-    sessions = session.scalars(select(AuthSession).where(AuthSession.user_id == user.id)
-                               .order_by(AuthSession.created_at, AuthSession.id))
+    acceptances = session.scalars(
+        select(PrivacyAcceptance)
+        .where(PrivacyAcceptance.user_id == user.id)
+        .order_by(PrivacyAcceptance.accepted_at, PrivacyAcceptance.id)
+    )
+    closures = session.scalars(
+        select(AccountClosureRequest)
+        .where(AccountClosureRequest.user_id == user.id)
+        .order_by(AccountClosureRequest.requested_at, AccountClosureRequest.id)
+    )
+    sessions = session.scalars(
+        select(AuthSession).where(AuthSession.user_id == user.id).order_by(AuthSession.created_at, AuthSession.id)
+    )
     export = contract.FamilyExport(
         generated_at=now,
-        account=contract.ExportAccount(id=user.id, username=user.username, display_name=user.display_name,
-                                       role=contract.Role(user.role), created_at=user.created_at, active=user.active),
-        privacy_acceptances=[contract.ExportAcceptance(version=a.version, accepted_at=a.accepted_at)
-                             for a in acceptances],
-        closure_requests=[contract.ExportClosureRequest(
-            id=c.id, status=contract.ClosureStatus(c.status), requested_at=c.requested_at, decided_at=c.decided_at,
-            reason=c.reason) for c in closures],
+        account=contract.ExportAccount(
+            id=user.id,
+            username=user.username,
+            display_name=user.display_name,
+            role=contract.Role(user.role),
+            created_at=user.created_at,
+            active=user.active,
+        ),
+        privacy_acceptances=[
+            contract.ExportAcceptance(version=a.version, accepted_at=a.accepted_at) for a in acceptances
+        ],
+        closure_requests=[
+            contract.ExportClosureRequest(
+                id=c.id,
+                status=contract.ClosureStatus(c.status),
+                requested_at=c.requested_at,
+                decided_at=c.decided_at,
+                reason=c.reason,
+            )
+            for c in closures
+        ],
         sessions=[contract.ExportSession(created_at=s.created_at, revoked_at=s.revoked_at) for s in sessions],
-        children=_children(session, patients=patients_of_guardian(session, user_id=user.id), user_id=user.id,
-                           now=now),
+        children=_children(session, patients=patients_of_guardian(session, user_id=user.id), user_id=user.id, now=now),
     )
-    audit.record(session, action="privacy.export", actor_id=user.id, actor_role=user.role, ip=ip,
-                 object_type="user", object_id=user.id, detail={"children": len(export.children)})
+    audit.record(
+        session,
+        action="privacy.export",
+        actor_id=user.id,
+        actor_role=user.role,
+        ip=ip,
+        object_type="user",
+        object_id=user.id,
+        detail={"children": len(export.children)},
+    )
     session.commit()
     return export

@@ -40,8 +40,16 @@ from carnet_contract import models as contract
 from carnet_server.i18n import Lang
 from carnet_server.settings import Settings
 
-__all__ = ["DEFAULT_DIR", "Notice", "NoticeError", "check_notices", "current_notice", "current_version",
-           "notice_out", "notices_dir"]
+__all__ = [
+    "DEFAULT_DIR",
+    "Notice",
+    "NoticeError",
+    "check_notices",
+    "current_notice",
+    "current_version",
+    "notice_out",
+    "notices_dir",
+]
 
 log = logging.getLogger("carnet_server.privacy")
 
@@ -160,7 +168,10 @@ def check_notices(settings: Settings) -> Notice:
 def notice_out(notice: Notice, lang: Lang) -> contract.PrivacyNotice:
     texts = notice.en if lang == "en" else notice.es
     return contract.PrivacyNotice(
-        version=notice.version, published_on=notice.published_on, lang="en" if lang == "en" else "es-MX",
-        title=texts.title, summary=texts.summary,
+        version=notice.version,
+        published_on=notice.published_on,
+        lang="en" if lang == "en" else "es-MX",
+        title=texts.title,
+        summary=texts.summary,
         sections=[contract.PrivacySection(heading=s.heading, body=s.body) for s in texts.sections],
     )

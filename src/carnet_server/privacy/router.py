@@ -43,30 +43,53 @@ def read_notice(ctx: ContextDep, lang: LangDep, response: Response) -> contract.
 
 
 @router.post("/acceptance", response_model=contract.PrivacyStatus, responses=_ERRORS)
-def accept_notice(body: contract.PrivacyAcceptanceCreate, user: SignedInUser, session: SessionDep,
-                  ctx: ContextDep, address: ClientAddress) -> contract.PrivacyStatus:
+def accept_notice(
+    body: contract.PrivacyAcceptanceCreate,
+    user: SignedInUser,
+    session: SessionDep,
+    ctx: ContextDep,
+    address: ClientAddress,
+) -> contract.PrivacyStatus:
     """A guardian accepts the notice in force (409 ``privacy_version_outdated`` for another version)."""
-    return service.accept(session, principal=user, version=body.version,
-                          current_version=notices.current_version(ctx.settings), ip=address)
+    return service.accept(
+        session, principal=user, version=body.version, current_version=notices.current_version(ctx.settings), ip=address
+    )
 
 
-@router.get("/export", response_model=contract.FamilyExport, responses={**_ERRORS, 429: {"model": contract.ErrorBody}},
-            dependencies=[write_limit("privacy_exports", idempotent=False)])
+@router.get(
+    "/export",
+    response_model=contract.FamilyExport,
+    responses={**_ERRORS, 429: {"model": contract.ErrorBody}},
+    dependencies=[write_limit("privacy_exports", idempotent=False)],
+)
 def export_family(user: CurrentUser, session: SessionDep, ctx: ContextDep, address: ClientAddress) -> Response:
     """Everything held about the guardian's account and children, as a JSON file to keep."""
     data = export.family_export(session, principal=user, ip=address, now=utcnow())
     filename = f"carnet-mis-datos-{ctx.today(data.generated_at).isoformat()}.json"
-    return Response(content=data.model_dump_json(indent=1), media_type="application/json",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"',
-                             "Cache-Control": "no-store"})
+    return Response(
+        content=data.model_dump_json(indent=1),
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )
 
 
-@router.post("/closure-request", status_code=201, response_model=contract.ClosureRequest,
-             responses={**_ERRORS, 200: {"model": contract.ClosureRequest,
-                                         "description": "A request was already open: that one"}},
-             dependencies=[write_limit("closure_requests", idempotent=False, before_privacy_notice=True)])
-def request_closure(body: contract.ClosureRequestCreate, user: SignedInUser, session: SessionDep,
-                    address: ClientAddress, response: Response) -> contract.ClosureRequest:
+@router.post(
+    "/closure-request",
+    status_code=201,
+    response_model=contract.ClosureRequest,
+    responses={
+        **_ERRORS,
+        200: {"model": contract.ClosureRequest, "description": "A request was already open: that one"},
+    },
+    dependencies=[write_limit("closure_requests", idempotent=False, before_privacy_notice=True)],
+)
+def request_closure(
+    body: contract.ClosureRequestCreate,
+    user: SignedInUser,
+    session: SessionDep,
+    address: ClientAddress,
+    response: Response,
+) -> contract.ClosureRequest:
     """A guardian asks for the account to be closed: 201; while one is open, 200 with that one."""
     row, created = service.request_closure(session, principal=user, reason=body.reason, ip=address)
     if not created:
@@ -81,16 +104,20 @@ def cancel_closure(user: SignedInUser, session: SessionDep, address: ClientAddre
 
 
 @router.get("/closure-requests", response_model=list[contract.StaffClosureRequest], responses=_ERRORS)
-def list_closures(user: AdminUser, session: SessionDep, status: ClosureStatus | None = None,
-                  limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[contract.StaffClosureRequest]:
+def list_closures(
+    user: AdminUser,
+    session: SessionDep,
+    status: ClosureStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[contract.StaffClosureRequest]:
     """Admin: closure requests, oldest first, optionally of one status."""
     return service.list_closures(session, principal=user, status=status, limit=limit)
 
 
-@router.post("/closure-requests/{closure_id}/close", response_model=contract.StaffClosureRequest,
-             responses=_ERRORS)
-def close_account(closure_id: str, user: AdminUser, session: SessionDep,
-                  address: ClientAddress) -> contract.StaffClosureRequest:
+@router.post("/closure-requests/{closure_id}/close", response_model=contract.StaffClosureRequest, responses=_ERRORS)
+def close_account(
+    closure_id: str, user: AdminUser, session: SessionDep, address: ClientAddress
+) -> contract.StaffClosureRequest:
     """Admin: carry out an open request — the account is deactivated and every session ends (its data stay)."""
     return service.close_account(session, principal=user, request_id=closure_id, ip=address)
 
@@ -105,8 +132,10 @@ def document_privacy_gate(app: Any) -> None:
         if cached:
             return cached
         schema: dict[str, Any] = original()
-        error = {"description": "Forbidden (role, or privacy_notice_required)",
-                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+        error = {
+            "description": "Forbidden (role, or privacy_notice_required)",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+        }
         for route_ctx in iter_route_contexts(app.routes):
             route = route_ctx.original_route
             if not isinstance(route, APIRoute) or not route.include_in_schema:

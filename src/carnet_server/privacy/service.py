@@ -33,8 +33,16 @@ from carnet_server.domain_errors import Conflict, NotAllowed, NotFound
 from carnet_server.privacy.tables import AccountClosureRequest, PrivacyAcceptance
 
 __all__ = [
-    "ClosureNotFound", "ClosureNotOpen", "VersionOutdated", "accept",
-    "cancel_closure", "close_account", "closure_out", "list_closures", "record_acceptance", "request_closure",
+    "ClosureNotFound",
+    "ClosureNotOpen",
+    "VersionOutdated",
+    "accept",
+    "cancel_closure",
+    "close_account",
+    "closure_out",
+    "list_closures",
+    "record_acceptance",
+    "request_closure",
     "status_of",
 ]
 
@@ -55,8 +63,9 @@ class ClosureNotOpen(Conflict):
 
 
 def closure_out(row: AccountClosureRequest) -> contract.ClosureRequest:
-    return contract.ClosureRequest(id=row.id, status=ClosureStatus(row.status), requested_at=row.requested_at,
-                                   decided_at=row.decided_at)
+    return contract.ClosureRequest(
+        id=row.id, status=ClosureStatus(row.status), requested_at=row.requested_at, decided_at=row.decided_at
+    )
 
 
 def _guardian(principal: Principal) -> None:
@@ -68,14 +77,19 @@ def status_of(session: Session, *, user_id: str, current_version: str) -> contra
     """The user's accepted version and time, and the open closure request (one query)."""
     row = session.execute(
         select(User.privacy_version, User.privacy_accepted_at, AccountClosureRequest)
-        .outerjoin(AccountClosureRequest, and_(AccountClosureRequest.user_id == User.id,
-                                               AccountClosureRequest.status == OPEN))
+        .outerjoin(
+            AccountClosureRequest, and_(AccountClosureRequest.user_id == User.id, AccountClosureRequest.status == OPEN)
+        )
         .where(User.id == user_id)
     ).one()
     version, accepted_at, _ = row
     closure: AccountClosureRequest | None = row[2]  # the outer join's None when no request is open
-    return contract.PrivacyStatus(current_version=current_version, accepted_version=version, accepted_at=accepted_at,
-                                  closure_request=closure_out(closure) if closure is not None else None)
+    return contract.PrivacyStatus(
+        current_version=current_version,
+        accepted_version=version,
+        accepted_at=accepted_at,
+        closure_request=closure_out(closure) if closure is not None else None,
+    )
 
 
 # ---- the notice ---------------------------------------------------------------------------------------
@@ -88,21 +102,39 @@ def record_acceptance(session: Session, *, user: User, version: str, now: dateti
     user.privacy_accepted_at = now
 
 
-def accept(session: Session, *, principal: Principal, version: str, current_version: str, ip: str | None,
-           now: datetime | None = None) -> contract.PrivacyStatus:
+def accept(
+    session: Session,
+    *,
+    principal: Principal,
+    version: str,
+    current_version: str,
+    ip: str | None,
+    now: datetime | None = None,
+) -> contract.PrivacyStatus:
     """A guardian accepts the notice in force; accepting it again changes nothing (same time, no new row)."""
     _guardian(principal)
     if version != current_version:
         raise VersionOutdated()
     now = now or utcnow()
     user = session.get_one(User, principal.id)
-    earlier = session.scalar(select(PrivacyAcceptance.accepted_at).where(
-        PrivacyAcceptance.user_id == user.id, PrivacyAcceptance.version == version))
+    earlier = session.scalar(
+        select(PrivacyAcceptance.accepted_at).where(
+            PrivacyAcceptance.user_id == user.id, PrivacyAcceptance.version == version
+        )
+    )
     if earlier is None:
         try:
             record_acceptance(session, user=user, version=version, now=now)
-            audit.record(session, action="privacy.accept", actor_id=user.id, actor_role=user.role, ip=ip,
-                         object_type="user", object_id=user.id, detail={"version": version})
+            audit.record(
+                session,
+                action="privacy.accept",
+                actor_id=user.id,
+                actor_role=user.role,
+                ip=ip,
+                object_type="user",
+                object_id=user.id,
+                detail={"version": version},
+            )
             session.commit()
         except IntegrityError:  # the same guardian accepting twice at once: the other request recorded it
             session.rollback()
@@ -116,19 +148,22 @@ def accept(session: Session, *, principal: Principal, version: str, current_vers
 
 
 def _open_request(session: Session, user_id: str) -> AccountClosureRequest | None:
-    return session.scalar(select(AccountClosureRequest).where(AccountClosureRequest.user_id == user_id,
-                                                              AccountClosureRequest.status == OPEN))
+    return session.scalar(
+        select(AccountClosureRequest).where(
+            AccountClosureRequest.user_id == user_id, AccountClosureRequest.status == OPEN
+        )
+    )
 
 
-def request_closure(session: Session, *, principal: Principal, reason: str | None, ip: str | None,
-                    now: datetime | None = None) -> tuple[AccountClosureRequest, bool]:
+def request_closure(
+    session: Session, *, principal: Principal, reason: str | None, ip: str | None, now: datetime | None = None
+) -> tuple[AccountClosureRequest, bool]:
     """Ask for the account to be closed; with one already open, that one (``created`` False)."""
     _guardian(principal)
     existing = _open_request(session, principal.id)
     if existing is not None:
         return existing, False
-    row = AccountClosureRequest(user_id=principal.id, reason=reason or None, status=OPEN,
-                                requested_at=now or utcnow())
+    row = AccountClosureRequest(user_id=principal.id, reason=reason or None, status=OPEN, requested_at=now or utcnow())
     session.add(row)
     try:
         session.flush()
@@ -138,14 +173,22 @@ def request_closure(session: Session, *, principal: Principal, reason: str | Non
         if existing is None:
             raise
         return existing, False
-    audit.record(session, action="privacy.closure.request", actor_id=principal.id, actor_role=principal.role,
-                 ip=ip, object_type="closure_request", object_id=row.id)
+    audit.record(
+        session,
+        action="privacy.closure.request",
+        actor_id=principal.id,
+        actor_role=principal.role,
+        ip=ip,
+        object_type="closure_request",
+        object_id=row.id,
+    )
     session.commit()
     return row, True
 
 
-def cancel_closure(session: Session, *, principal: Principal, ip: str | None,
-                   now: datetime | None = None) -> AccountClosureRequest:
+def cancel_closure(
+    session: Session, *, principal: Principal, ip: str | None, now: datetime | None = None
+) -> AccountClosureRequest:
     """The guardian withdraws the open request (``cancelada``); :class:`ClosureNotFound` when none is open."""
     _guardian(principal)
     now = now or utcnow()
@@ -159,34 +202,49 @@ def cancel_closure(session: Session, *, principal: Principal, ip: str | None,
     if request_id is None:
         session.rollback()
         raise ClosureNotFound()
-    audit.record(session, action="privacy.closure.cancel", actor_id=principal.id, actor_role=principal.role,
-                 ip=ip, object_type="closure_request", object_id=request_id)
+    audit.record(
+        session,
+        action="privacy.closure.cancel",
+        actor_id=principal.id,
+        actor_role=principal.role,
+        ip=ip,
+        object_type="closure_request",
+        object_id=request_id,
+    )
     session.commit()
     return session.get_one(AccountClosureRequest, request_id, populate_existing=True)
 
 
 def _staff_out(row: AccountClosureRequest, user: User) -> contract.StaffClosureRequest:
-    return contract.StaffClosureRequest(**closure_out(row).model_dump(), user_id=user.id, username=user.username,
-                                        display_name=user.display_name, reason=row.reason)
+    return contract.StaffClosureRequest(
+        **closure_out(row).model_dump(),
+        user_id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        reason=row.reason,
+    )
 
 
-def list_closures(session: Session, *, principal: Principal, status: ClosureStatus | None,
-                  limit: int) -> list[contract.StaffClosureRequest]:
+def list_closures(
+    session: Session, *, principal: Principal, status: ClosureStatus | None, limit: int
+) -> list[contract.StaffClosureRequest]:
     """Admin: closure requests, oldest first (the queue), optionally of one status."""
     if principal.role != Role.ADMIN:
         raise NotAllowed()
     query = select(AccountClosureRequest, User).join(User, User.id == AccountClosureRequest.user_id)
     if status is not None:
         query = query.where(AccountClosureRequest.status == status.value)
-    rows = session.execute(query.order_by(AccountClosureRequest.requested_at, AccountClosureRequest.id)
-                           .limit(limit)).all()
+    rows = session.execute(
+        query.order_by(AccountClosureRequest.requested_at, AccountClosureRequest.id).limit(limit)
+    ).all()
     out = [_staff_out(row, user) for row, user in rows]
     session.rollback()
     return out
 
 
-def close_account(session: Session, *, principal: Principal, request_id: str, ip: str | None,
-                  now: datetime | None = None) -> contract.StaffClosureRequest:
+def close_account(
+    session: Session, *, principal: Principal, request_id: str, ip: str | None, now: datetime | None = None
+) -> contract.StaffClosureRequest:
     """Admin: carry out an open request — the account becomes inactive and every session of it ends."""
     if principal.role != Role.ADMIN:
         raise NotAllowed()
@@ -205,11 +263,20 @@ def close_account(session: Session, *, principal: Principal, request_id: str, ip
         if session.get(AccountClosureRequest, request_id) is None:
             raise ClosureNotFound()
         raise ClosureNotOpen()
-    session.execute(update(User).where(User.id == user_id).values(active=False)
-                    .execution_options(synchronize_session=False))
+    session.execute(
+        update(User).where(User.id == user_id).values(active=False).execution_options(synchronize_session=False)
+    )
     revoke_all_sessions(session, user_id=user_id, now=now)
-    audit.record(session, action="privacy.closure.close", actor_id=principal.id, actor_role=principal.role, ip=ip,
-                 object_type="closure_request", object_id=request_id, detail={"user_id": user_id})
+    audit.record(
+        session,
+        action="privacy.closure.close",
+        actor_id=principal.id,
+        actor_role=principal.role,
+        ip=ip,
+        object_type="closure_request",
+        object_id=request_id,
+        detail={"user_id": user_id},
+    )
     session.commit()
     row = session.get_one(AccountClosureRequest, request_id, populate_existing=True)
     return _staff_out(row, session.get_one(User, user_id, populate_existing=True))

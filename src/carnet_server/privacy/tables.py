@@ -33,8 +33,13 @@ class AccountClosureRequest(Base):
 
     __tablename__ = "account_closure_requests"
     __table_args__ = (
-        Index("uq_account_closure_requests_open", "user_id", unique=True,
-              postgresql_where=text("status = 'solicitada'"), sqlite_where=text("status = 'solicitada'")),
+        Index(
+            "uq_account_closure_requests_open",
+            "user_id",
+            unique=True,
+            postgresql_where=text("status = 'solicitada'"),
+            sqlite_where=text("status = 'solicitada'"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)

@@ -56,12 +56,30 @@ from carnet_server.scale.writer import Writer, analyze, set_counters, write_chan
 __all__ = ["SCALE_PASSWORD", "DatabaseNotEmpty", "GenerationReport", "generate", "guardian_username"]
 
 # Insert order within a batch (foreign keys first).
-_ORDER = (User, PrivacyAcceptance, Patient, GuardianPatient, Diagnosis, Protocol, Cycle, CycleDrug, Appointment,
-          Incident, IncidentReply)
+_ORDER = (
+    User,
+    PrivacyAcceptance,
+    Patient,
+    GuardianPatient,
+    Diagnosis,
+    Protocol,
+    Cycle,
+    CycleDrug,
+    Appointment,
+    Incident,
+    IncidentReply,
+)
 
 
-def generate(ctx: Context, *, patients: int, seed: int, today: date | None = None,
-             batch_patients: int = BATCH_PATIENTS, progress: Callable[[str], None] | None = None) -> GenerationReport:
+def generate(
+    ctx: Context,
+    *,
+    patients: int,
+    seed: int,
+    today: date | None = None,
+    batch_patients: int = BATCH_PATIENTS,
+    progress: Callable[[str], None] | None = None,
+) -> GenerationReport:
     """Fill an empty (migrated) database with ``patients`` children and their families; one commit per batch."""
     if patients < 1:
         raise ValueError("patients must be at least 1")

@@ -31,7 +31,7 @@ class Writer:
             return
         if not self.copy:
             for start in range(0, len(rows), _INSERT_CHUNK):
-                self.conn.execute(insert(table), list(rows[start:start + _INSERT_CHUNK]))
+                self.conn.execute(insert(table), list(rows[start : start + _INSERT_CHUNK]))
             return
         from psycopg.types.json import Json
 
@@ -49,8 +49,12 @@ class Writer:
 
 def _take_seq(conn: Connection, count: int) -> int:
     """Reserve ``count`` sync sequence numbers as ``sync.service`` does; returns the last one."""
-    statement = (update(SyncCounter).where(SyncCounter.id == COUNTER_ID)
-                 .values(value=SyncCounter.value + count).returning(SyncCounter.value))
+    statement = (
+        update(SyncCounter)
+        .where(SyncCounter.id == COUNTER_ID)
+        .values(value=SyncCounter.value + count)
+        .returning(SyncCounter.value)
+    )
     value = conn.execute(statement).scalar_one_or_none()
     if value is None:
         conn.execute(insert(SyncCounter).values(id=COUNTER_ID, value=0))
@@ -70,9 +74,13 @@ def write_changes(conn: Connection, writer: Writer, changes: Sequence[tuple[str,
         return 0
     last = _take_seq(conn, len(changes))
     first = last - len(changes) + 1
-    writer.write(SyncState.__table__, [
-        {"type": t, "record_id": r, "patient_id": p, "seq": first + i, "deleted": False}
-        for i, (t, r, p) in enumerate(changes)])
+    writer.write(
+        SyncState.__table__,
+        [
+            {"type": t, "record_id": r, "patient_id": p, "seq": first + i, "deleted": False}
+            for i, (t, r, p) in enumerate(changes)
+        ],
+    )
     return len(changes)
 
 

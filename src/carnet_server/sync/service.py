@@ -130,10 +130,17 @@ def touch_many(session: Session, *, type: SyncType, changes: Sequence[tuple[str,
     ids = [record_id for record_id, _, _ in changes]
     existing: set[str] = set()
     for start in range(0, len(ids), _CHUNK):
-        existing.update(session.scalars(select(SyncState.record_id).where(
-            SyncState.type == type.value, SyncState.record_id.in_(ids[start:start + _CHUNK]))))
-    rows = [{"type": type.value, "record_id": record_id, "patient_id": patient_id, "seq": first + i,
-             "deleted": deleted} for i, (record_id, patient_id, deleted) in enumerate(changes)]
+        existing.update(
+            session.scalars(
+                select(SyncState.record_id).where(
+                    SyncState.type == type.value, SyncState.record_id.in_(ids[start : start + _CHUNK])
+                )
+            )
+        )
+    rows = [
+        {"type": type.value, "record_id": record_id, "patient_id": patient_id, "seq": first + i, "deleted": deleted}
+        for i, (record_id, patient_id, deleted) in enumerate(changes)
+    ]
     new = [r for r in rows if r["record_id"] not in existing]
     old = [r for r in rows if r["record_id"] in existing]
     if old:
@@ -208,8 +215,9 @@ def linked_patient_ids(session: Session, *, user_id: str) -> list[str]:
     return sorted(session.scalars(select(GuardianPatient.patient_id).where(GuardianPatient.user_id == user_id)))
 
 
-def page(session: Session, *, ctx: Context, registry: SyncRegistry, user_id: str, cursor: str,
-         limit: int) -> contract.SyncPage:
+def page(
+    session: Session, *, ctx: Context, registry: SyncRegistry, user_id: str, cursor: str, limit: int
+) -> contract.SyncPage:
     """The changes after ``cursor`` to the caller's children, in seq order (``limit`` at most); records of a
     type without a loader in ``registry`` are left out."""
     patient_ids = linked_patient_ids(session, user_id=user_id)
@@ -228,7 +236,8 @@ def page(session: Session, *, ctx: Context, registry: SyncRegistry, user_id: str
             .order_by(SyncState.seq)
             .limit(limit + 1)
         ).all()
-        if patient_ids else []
+        if patient_ids
+        else []
     )
     has_more = len(rows) > limit
     rows = rows[:limit]
@@ -243,8 +252,11 @@ def page(session: Session, *, ctx: Context, registry: SyncRegistry, user_id: str
         if row.type not in loaders:
             continue
         record = None if row.deleted else data.get(row.type, {}).get(row.record_id)
-        changes.append(contract.SyncChange(type=row.type, id=row.record_id,
-                                           op="delete" if record is None else "upsert", data=record))
+        changes.append(
+            contract.SyncChange(
+                type=row.type, id=row.record_id, op="delete" if record is None else "upsert", data=record
+            )
+        )
     last = rows[-1].seq if rows else after
     next_cursor = encode_cursor(ctx, Cursor(user_id, last, links))
     return contract.SyncPage(cursor=next_cursor, has_more=has_more, reset=reset, changes=changes)

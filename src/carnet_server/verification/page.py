@@ -15,10 +15,14 @@ _LABELS: dict[str, dict[Lang, str]] = {
     "title": {"es": "Verificación de carnet", "en": "Carnet verification"},
     "genuine": {"es": "AUTÉNTICO", "en": "GENUINE"},
     "not_genuine": {"es": "NO VÁLIDO", "en": "NOT VALID"},
-    "valid_lead": {"es": "Este carnet de quimioterapia es auténtico y está vigente.",
-                   "en": "This chemotherapy carnet is genuine and current."},
-    "invalid_lead": {"es": "Este código NO es un carnet válido. No lo acepte.",
-                     "en": "This code is NOT a valid carnet. Do not accept it."},
+    "valid_lead": {
+        "es": "Este carnet de quimioterapia es auténtico y está vigente.",
+        "en": "This chemotherapy carnet is genuine and current.",
+    },
+    "invalid_lead": {
+        "es": "Este código NO es un carnet válido. No lo acepte.",
+        "en": "This code is NOT a valid carnet. Do not accept it.",
+    },
     "patient": {"es": "Paciente", "en": "Patient"},
     "unit": {"es": "Unidad médica", "en": "Medical unit"},
     "due": {"es": "Ciclos por aplicar", "en": "Cycles due"},

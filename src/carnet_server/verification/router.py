@@ -46,23 +46,29 @@ def verify_page(token: str, request: Request, session: SessionDep, ctx: ContextD
     )
 
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": contract.ErrorBody} for code in (401, 403, 422)
-}
+_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": contract.ErrorBody} for code in (401, 403, 422)}
 
 
-@router.post("/api/v1/pharmacy/verify", response_model=contract.VerifyResponse, responses=_ERRORS,
-             tags=["pharmacy"])
-def pharmacy_verify(body: contract.VerifyRequest, user: AdminOrPharmacy, session: SessionDep, ctx: ContextDep,
-                    lang: LangDep, address: ClientAddress) -> contract.VerifyResponse:
+@router.post("/api/v1/pharmacy/verify", response_model=contract.VerifyResponse, responses=_ERRORS, tags=["pharmacy"])
+def pharmacy_verify(
+    body: contract.VerifyRequest,
+    user: AdminOrPharmacy,
+    session: SessionDep,
+    ctx: ContextDep,
+    lang: LangDep,
+    address: ClientAddress,
+) -> contract.VerifyResponse:
     """Verify a scanned carnet QR (the token or the whole URL); any unit's pharmacy may (dispensing: own units)."""
     result = service.verify(session, ctx=ctx, token_or_url=body.token)
     audit.record(
-        session, action="pharmacy.verify", actor_id=user.id, actor_role=user.role, ip=address,
+        session,
+        action="pharmacy.verify",
+        actor_id=user.id,
+        actor_role=user.role,
+        ip=address,
         object_type="patient" if result.patient else None,
         object_id=result.patient.id if result.patient else None,
-        detail={"valid": result.valid, "reason": result.reason.value if result.reason else None,
-                "jti": result.jti},
+        detail={"valid": result.valid, "reason": result.reason.value if result.reason else None, "jti": result.jti},
     )
     session.commit()
     return service.to_response(result, lang)

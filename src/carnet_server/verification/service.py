@@ -54,11 +54,15 @@ def verify(session: Session, *, ctx: Context, token_or_url: str, now: datetime |
     if patient is None:
         return Verification(False, VerifyReason.UNKNOWN_PATIENT, jti, expires_at)
     wanted = [c for c in claims["cyc"] if isinstance(c, str)]
-    due = list(
-        session.scalars(
-            select(Cycle).where(Cycle.patient_id == patient.id, Cycle.id.in_(wanted)).order_by(Cycle.number)
+    due = (
+        list(
+            session.scalars(
+                select(Cycle).where(Cycle.patient_id == patient.id, Cycle.id.in_(wanted)).order_by(Cycle.number)
+            )
         )
-    ) if wanted else []
+        if wanted
+        else []
+    )
     return Verification(True, None, jti, expires_at, patient, due, dispensations_of(session, [c.id for c in due]))
 
 
@@ -84,8 +88,13 @@ def to_response(result: Verification, lang: Lang) -> contract.VerifyResponse:
         expires_at=result.expires_at,
         patient=patient,
         due=[cycle_out(c, dispensed_at=dispensed_at(result, c)) for c in result.due] if result.valid else [],
-        dispensations=[dispensation_out(result.dispensations[c.id], cycle_number=c.number)
-                       for c in result.due if c.id in result.dispensations] if result.valid else [],
+        dispensations=[
+            dispensation_out(result.dispensations[c.id], cycle_number=c.number)
+            for c in result.due
+            if c.id in result.dispensations
+        ]
+        if result.valid
+        else [],
     )
 
 

@@ -11,18 +11,19 @@ Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-03
 """
+
 from alembic import op
 
-revision = '0006'
-down_revision = '0005'
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
-MESSAGE = 'audit_log is append-only'
+MESSAGE = "audit_log is append-only"
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name == 'postgresql':
+    if op.get_bind().dialect.name == "postgresql":
         op.execute(f"""
             CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
@@ -39,7 +40,7 @@ def upgrade() -> None:
             FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()
         """)
     else:
-        for event in ('UPDATE', 'DELETE'):
+        for event in ("UPDATE", "DELETE"):
             op.execute(f"""
                 CREATE TRIGGER audit_log_no_{event.lower()} BEFORE {event} ON audit_log
                 BEGIN SELECT RAISE(ABORT, '{MESSAGE}'); END
@@ -47,10 +48,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == 'postgresql':
-        op.execute('DROP TRIGGER IF EXISTS audit_log_no_truncate ON audit_log')
-        op.execute('DROP TRIGGER IF EXISTS audit_log_no_update_delete ON audit_log')
-        op.execute('DROP FUNCTION IF EXISTS audit_log_append_only()')
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER IF EXISTS audit_log_no_truncate ON audit_log")
+        op.execute("DROP TRIGGER IF EXISTS audit_log_no_update_delete ON audit_log")
+        op.execute("DROP FUNCTION IF EXISTS audit_log_append_only()")
     else:
-        op.execute('DROP TRIGGER IF EXISTS audit_log_no_delete')
-        op.execute('DROP TRIGGER IF EXISTS audit_log_no_update')
+        op.execute("DROP TRIGGER IF EXISTS audit_log_no_delete")
+        op.execute("DROP TRIGGER IF EXISTS audit_log_no_update")
