@@ -9,13 +9,13 @@ import json
 import httpx
 import pytest
 
-from carnet.account_cases import PasswordForm, check_password_form
-from carnet.agenda_form import AppointmentForm
-from carnet.api import ApiClient, BadRequest, Conflict, NotFound, PrivacyNoticeRequired, ProtocolError, export_file_name
-from carnet.messages import message_for, min_length_in
-from carnet.i18n import Translator
-from carnet.session import KEPT_FOR_SECRET, SESSION_SECRET
-from carnet.state import Phase, Screen
+from carnet.auth.account import PasswordForm, check_password_form
+from carnet.agenda.form import AppointmentForm
+from carnet.data.api import ApiClient, BadRequest, Conflict, NotFound, PrivacyNoticeRequired, ProtocolError, export_file_name
+from carnet.data.messages import message_for, min_length_in
+from carnet.core.i18n import Translator
+from carnet.shell.session import KEPT_FOR_SECRET, SESSION_SECRET
+from carnet.core.navigation import Phase, Screen
 from carnet_contract import models as contract
 
 from tests.support.secret_stores import DictSecretStore

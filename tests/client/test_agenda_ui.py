@@ -5,8 +5,8 @@ from __future__ import annotations
 import flet as ft
 import pytest
 
-from carnet.outbox import OutboxState
-from carnet.state import Screen, Tab
+from carnet.data.outbox import OutboxState
+from carnet.core.navigation import Screen, Tab
 
 from tests.support.secret_stores import DictSecretStore
 from .fake_api import FakeApi

@@ -8,12 +8,13 @@ from datetime import date, datetime, time, timedelta
 import httpx
 import pytest
 
-from carnet.agenda import MX, Mark
-from carnet.blood_bank_form import DonorForm, check_donor
-from carnet.i18n import Translator
-from carnet.outbox import OutboxState, WriteOp
-from carnet.session import SESSION_SECRET, AppSession
-from carnet.state import Phase, Screen
+from carnet.core.clock import MX
+from carnet.data.records import Mark
+from carnet.blood_bank.form import DonorForm, check_donor
+from carnet.core.i18n import Translator
+from carnet.data.outbox import OutboxState, WriteOp
+from carnet.shell.session import SESSION_SECRET, AppSession
+from carnet.core.navigation import Phase, Screen
 from carnet_contract import models as contract
 
 from .fake_api import QUESTIONS, FakeApi

@@ -11,22 +11,13 @@ import httpx
 import pytest
 from PIL import ExifTags
 
-from carnet.agenda import Mark
-from carnet.i18n import Translator
-from carnet.incident_form import (
-    MAX_PHOTOS,
-    ORIGINAL_MAX_BYTES,
-    PHOTO_MAX_BYTES,
-    ReportForm,
-    add_photos,
-    check_reason,
-    check_report,
-    remove_photo,
-)
-from carnet.incidents import INCIDENTS_PATH, PHOTO_TYPE, PHOTOS_PATH, deadline_text, filter_queue, queue_order
-from carnet.outbox import OutboxState, WriteOp
-from carnet.photo_prep import THUMB_SIDE, thumbnail
-from carnet.state import Phase, Screen
+from carnet.data.records import Mark
+from carnet.core.i18n import Translator
+from carnet.incidents.form import MAX_PHOTOS, ORIGINAL_MAX_BYTES, PHOTO_MAX_BYTES, ReportForm, add_photos, check_reason, check_report, remove_photo
+from carnet.incidents.repository import INCIDENTS_PATH, PHOTO_TYPE, PHOTOS_PATH, deadline_text, filter_queue, queue_order
+from carnet.data.outbox import OutboxState, WriteOp
+from carnet.incidents.photos import THUMB_SIDE, thumbnail
+from carnet.core.navigation import Phase, Screen
 from carnet_contract import models as contract
 
 from tests.support.photos import assert_clean_upright_jpeg, bomb_png, camera_jpeg, jpeg, noisy_png, opened, png

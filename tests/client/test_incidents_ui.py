@@ -11,9 +11,9 @@ from typing import Any
 import flet as ft
 import pytest
 
-from carnet.app import CarnetUI
-from carnet.photo_prep import thumbnail
-from carnet.session import AppSession
+from carnet.shell.app import CarnetUI
+from carnet.incidents.photos import thumbnail
+from carnet.shell.session import AppSession
 
 from tests.support.photos import noisy_png, opened, png
 from tests.support.secret_stores import DictSecretStore
@@ -232,7 +232,7 @@ async def test_photos_on_a_report_checked_thumbnails_pending_then_the_servers(pa
 
 async def test_while_a_photo_is_prepared_the_form_says_so_and_waits(page, config, data_dir, fake_api: FakeApi,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    from carnet import incident_cases
+    from carnet.incidents import cases as incident_cases
 
     release = threading.Event()
     real = incident_cases.check_photos
@@ -297,7 +297,7 @@ async def test_a_refused_photo_shows_the_reason_with_retry_and_discard(page, con
 
 async def test_case_desk_sees_the_photo_and_downloads_the_week(page, config, data_dir, fake_api: FakeApi,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    from carnet.views import desk as desk_view
+    from carnet.views.incidents import desk as desk_view
 
     incident = fake_api.incidents.add("p-mateo", "medicamento", "No hay.", item_name="Vincristina")
     photo = noisy_png()

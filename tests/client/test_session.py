@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from carnet.secret_store import MemorySecretStore
-from carnet.session import SESSION_SECRET, AppSession
-from carnet.state import Phase, Screen, current_cycle
-from carnet.store import DB_NAME, KEY_SECRET
+from carnet.data.secret_store import MemorySecretStore
+from carnet.shell.session import SESSION_SECRET, AppSession
+from carnet.core.navigation import Phase, Screen
+from carnet.patients.cycles import current_cycle
+from carnet.data.store import DB_NAME, KEY_SECRET
 from carnet_contract import models as contract
 
 from tests.support.secret_stores import DictSecretStore
@@ -254,7 +255,7 @@ async def test_second_sync_while_one_runs_is_refused(config, data_dir, secrets, 
 
     import httpx
 
-    from carnet.session import AppSession
+    from carnet.shell.session import AppSession
 
     gate = asyncio.Event()
 

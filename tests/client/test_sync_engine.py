@@ -11,11 +11,12 @@ from typing import Any
 import httpx
 import pytest
 
-from carnet.agenda import AgendaRepository, merge
-from carnet.api import ApiClient
-from carnet.outbox import Backoff, Outbox, OutboxState, WriteOp, new_local_id
-from carnet.store import OfflineStore
-from carnet.sync import SyncEngine
+from carnet.agenda.repository import AgendaRepository, merge
+from carnet.data.api import ApiClient
+from carnet.data.outbox import Backoff, Outbox, OutboxState, WriteOp
+from carnet.core.ids import new_local_id
+from carnet.data.store import OfflineStore
+from carnet.data.sync import SyncEngine
 
 from .fake_api import BASE, FakeApi
 

@@ -17,10 +17,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from carnet.account_cases import PasswordForm
-from carnet.config import AppConfig
-from carnet.session import AppSession
-from carnet.state import Phase, Screen
+from carnet.auth.account import PasswordForm
+from carnet.core.config import AppConfig
+from carnet.shell.session import AppSession
+from carnet.core.navigation import Phase, Screen
 from carnet_server.privacy.notices import DEFAULT_DIR
 from tests.support.processes import running_server
 from tests.support.secret_stores import DictSecretStore

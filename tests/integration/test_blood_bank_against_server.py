@@ -21,12 +21,13 @@ from typing import Any
 import httpx
 import pytest
 
-from carnet.agenda import MX, Mark
-from carnet.blood_bank_form import DonorForm
-from carnet.config import AppConfig
-from carnet.outbox import Backoff
-from carnet.session import AppSession
-from carnet.state import Phase
+from carnet.core.clock import MX
+from carnet.data.records import Mark
+from carnet.blood_bank.form import DonorForm
+from carnet.core.config import AppConfig
+from carnet.data.outbox import Backoff
+from carnet.shell.session import AppSession
+from carnet.core.navigation import Phase
 from carnet_contract import models as contract
 from tests.support.flaky_proxy import FlakyProxy
 from tests.support.processes import running_server

@@ -14,9 +14,9 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from carnet.config import AppConfig
-from carnet.session import AppSession
-from carnet.state import Phase, Screen
+from carnet.core.config import AppConfig
+from carnet.shell.session import AppSession
+from carnet.core.navigation import Phase, Screen
 from carnet_contract import qrtoken
 from carnet_contract.models import VerifyReason
 from tests.support.processes import running_server

@@ -29,12 +29,12 @@ from typing import Any
 import httpx
 import pytest
 
-from carnet.agenda import Mark
-from carnet.config import AppConfig
-from carnet.outbox import Backoff
-from carnet.photo_prep import thumbnail
-from carnet.session import AppSession
-from carnet.state import Phase
+from carnet.data.records import Mark
+from carnet.core.config import AppConfig
+from carnet.data.outbox import Backoff
+from carnet.incidents.photos import thumbnail
+from carnet.shell.session import AppSession
+from carnet.core.navigation import Phase
 from carnet_contract import models as contract
 from tests.support.flaky_proxy import FlakyProxy
 from tests.support.photos import assert_clean_upright_jpeg, camera_jpeg, noisy_png

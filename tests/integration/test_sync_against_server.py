@@ -26,11 +26,11 @@ from typing import Any
 import httpx
 import pytest
 
-from carnet.agenda_form import form_for
-from carnet.config import AppConfig
-from carnet.outbox import Backoff
-from carnet.session import AppSession
-from carnet.state import Phase
+from carnet.agenda.form import form_for
+from carnet.core.config import AppConfig
+from carnet.data.outbox import Backoff
+from carnet.shell.session import AppSession
+from carnet.core.navigation import Phase
 from tests.support.flaky_proxy import FlakyProxy
 from tests.support.processes import running_server
 from tests.support.secret_stores import DictSecretStore

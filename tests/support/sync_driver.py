@@ -22,12 +22,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from carnet.agenda import MX
-from carnet.agenda_form import AppointmentForm
-from carnet.config import AppConfig
-from carnet.session import AppSession
-from carnet.state import Phase
-from carnet.sync import SyncEngine
+from carnet.core.clock import MX
+from carnet.agenda.form import AppointmentForm
+from carnet.core.config import AppConfig
+from carnet.shell.session import AppSession
+from carnet.core.navigation import Phase
+from carnet.data.sync import SyncEngine
 from tests.support.secret_stores import FileSecretStore
 
 PASSWORD = "carnet-demo"

@@ -1,0 +1,1 @@
+""" "Mi cuenta": the password change, and the account's privacy actions reached from it."""

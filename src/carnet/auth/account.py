@@ -1,0 +1,298 @@
+""" "Mi cuenta" (``session.account``), reached from settings: change the password (every role); for guardians
+also read the privacy notice again, download their data and ask for the account to be closed. No Flet.
+
+All of it is online: a password change, an export or a closure request needs the server, and says so
+plainly when there is no connection. A password change ends every session of the account on the server
+(this one too): the app then ends the session the way logging out does and shows the login screen with
+"Contraseña cambiada. Entra de nuevo con la nueva." The guardian's privacy status (notice accepted,
+closure request) comes from ``/me``, cached with it on the phone, and is refreshed when "Mi cuenta" opens.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from carnet.auth.state import AccountUi
+from carnet.core.navigation import Screen
+from carnet.data.api import ApiError, AuthError, BadRequest, NetworkError, NotFound
+from carnet.data.messages import min_length_in
+from carnet_contract import models as contract
+
+if TYPE_CHECKING:
+    from carnet.shell.session import AppSession
+
+__all__ = ["MIN_PASSWORD_LENGTH", "AccountCases", "PasswordForm", "check_password_form"]
+
+log = logging.getLogger(__name__)
+
+#: The server's minimum (10); a server that asks for more says so in its 422 and the app follows it.
+MIN_PASSWORD_LENGTH = 10
+#: Where each of the server's password refusals belongs on the form.
+_PASSWORD_FIELDS = {
+    "wrong_current_password": "current",
+    "password_too_short": "new",
+    "password_is_username": "new",
+    "password_unchanged": "new",
+}
+REASON_MAX = 1000
+
+
+@dataclass(frozen=True)
+class PasswordForm:
+    current: str
+    new: str
+    repeat: str
+
+
+Problems = dict[str, tuple[str, dict[str, object]]]
+
+
+def check_password_form(form: PasswordForm, *, min_length: int = MIN_PASSWORD_LENGTH) -> Problems:
+    """What is wrong before asking the server: field → (message key, its values). Empty: send it."""
+    problems: Problems = {}
+    if not form.current:
+        problems["current"] = ("acct_err_current_missing", {})
+    if len(form.new) < min_length:
+        problems["new"] = ("acct_err_short", {"min": min_length})
+    elif form.current and form.new == form.current:
+        problems["new"] = ("acct_err_unchanged", {})
+    if form.repeat != form.new:
+        problems["repeat"] = ("acct_err_mismatch", {})
+    return problems
+
+
+class AccountCases:
+    def __init__(self, session: AppSession) -> None:
+        self._s = session
+        #: Raised when the server's 422 ``password_too_short`` names a larger minimum.
+        self.min_length = MIN_PASSWORD_LENGTH
+
+    @property
+    def _ui(self) -> AccountUi:
+        return self._s.state.account
+
+    def _redraw(self) -> None:
+        self._s.state.changed()
+
+    @property
+    def is_guardian(self) -> bool:
+        user = self._s.state.user
+        return user is not None and user.role == contract.Role.GUARDIAN
+
+    def reload(self) -> None:
+        """The privacy status from the cached ``me`` (no redraw)."""
+        s = self._s
+        me = s.repo.me() if s.repo is not None and self.is_guardian else None
+        if me is not None:
+            self._ui.status = me.privacy
+
+    # ---- navigation ------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """ "Mi cuenta": at once from the phone, then the guardian's privacy status from the server."""
+        s, ui = self._s, self._ui
+        s.state.screen = Screen.ACCOUNT
+        ui.message = ui.error = None
+        ui.password_errors, ui.closure_confirm = {}, False
+        self.reload()
+        self._redraw()
+        if self.is_guardian:
+            await self._fetch_status()
+
+    def show(self, screen: Screen) -> None:
+        if screen not in (Screen.ACCOUNT_PASSWORD, Screen.ACCOUNT_NOTICE, Screen.ACCOUNT_CLOSURE):
+            return
+        if screen is not Screen.ACCOUNT_PASSWORD and not self.is_guardian:
+            return
+        ui = self._ui
+        ui.message = ui.error = None
+        ui.password_errors, ui.closure_confirm = {}, False
+        self._s.state.screen = screen
+        self._redraw()
+
+    async def open_notice(self) -> None:
+        """ "Aviso de privacidad": the notice again (kept on the phone, refreshed when online)."""
+        s = self._s
+        self.show(Screen.ACCOUNT_NOTICE)
+        if s.state.screen is not Screen.ACCOUNT_NOTICE:
+            return
+        shown = s.state.privacy.notice
+        if (shown is None or shown.lang[:2] != s.tr.locale[:2]) and s.repo is not None:
+            s.state.privacy.notice = s.repo.privacy_notice(s.tr.locale) or shown  # in the app's language
+        await s.privacy.load_notice()
+
+    def back(self) -> bool:
+        """The back button on these screens; False when not on one."""
+        state = self._s.state
+        if state.screen is Screen.ACCOUNT:
+            state.screen = Screen.SETTINGS
+        elif state.screen in (Screen.ACCOUNT_PASSWORD, Screen.ACCOUNT_NOTICE, Screen.ACCOUNT_CLOSURE):
+            state.screen = Screen.ACCOUNT
+            self._ui.password_errors, self._ui.closure_confirm = {}, False
+        else:
+            return False
+        self._redraw()
+        return True
+
+    def dismiss_message(self) -> None:
+        self._ui.message = self._ui.error = None
+        self._redraw()
+
+    async def _fetch_status(self) -> None:
+        s = self._s
+        try:
+            me = await s.api.me()
+        except AuthError:
+            await s.session_expired()
+            return
+        except ApiError as exc:
+            log.info("privacy status not refreshed: %s", type(exc).__name__)
+            return
+        if me.privacy is not None:
+            self._keep(me.privacy)
+            if not me.privacy.accepted:
+                await s.privacy.required()  # a newer notice was published meanwhile
+                return
+        self._redraw()
+
+    def _keep(self, status: contract.PrivacyStatus) -> None:
+        self._ui.status = status
+        if self._s.repo is not None:
+            self._s.repo.save_privacy(status)
+
+    # ---- password ----------------------------------------------------------------------------
+
+    async def change_password(self, form: PasswordForm) -> bool:
+        """Check the form, then ask the server; True when it changed (the session has ended then)."""
+        s, ui = self._s, self._ui
+        if ui.changing_password:
+            return False
+        t = s.tr.t
+        problems = check_password_form(form, min_length=self.min_length)
+        ui.password_errors = {name: t(key, **values) for name, (key, values) in problems.items()}
+        ui.message = ui.error = None
+        if problems:
+            self._redraw()
+            return False
+        ui.changing_password = True
+        self._redraw()
+        try:
+            await s.api.change_password(form.current, form.new)
+        except AuthError:
+            ui.changing_password = False
+            await s.session_expired()
+            return False
+        except BadRequest as exc:
+            if exc.code == "password_too_short":
+                self.min_length = max(self.min_length, min_length_in(exc.message) or self.min_length)
+            name = _PASSWORD_FIELDS.get(exc.code, "form")
+            ui.password_errors = {name: s.message_for(exc)}
+        except NetworkError:
+            ui.password_errors = {"form": t("acct_password_offline")}
+        except ApiError as exc:
+            ui.password_errors = {"form": s.message_for(exc)}
+        else:
+            ui.changing_password = False
+            await s.password_changed()
+            return True
+        ui.changing_password = False
+        self._redraw()
+        return False
+
+    # ---- download my data --------------------------------------------------------------------
+
+    async def export_file(self) -> tuple[str, bytes] | None:
+        """ "Descargar mis datos": the JSON file to save (name, bytes); None with the reason on screen."""
+        s, ui = self._s, self._ui
+        if ui.exporting or not self.is_guardian:
+            return None
+        ui.exporting, ui.message, ui.error = True, None, None
+        self._redraw()
+        made: tuple[str, bytes] | None = None
+        ended = False
+        try:
+            made = await s.api.privacy_export()
+        except AuthError:
+            ended = True
+        except NetworkError:
+            ui.error = s.tr.t("acct_export_offline")
+        except ApiError as exc:
+            ui.error = s.message_for(exc)
+        finally:
+            ui.exporting = False
+        if ended:
+            await s.session_expired()
+            return None
+        self._redraw()
+        return made
+
+    def file_saved(self, name: str, saved: bool | None) -> None:
+        """What the save dialog / download did (None: the person closed the dialog: nothing to say)."""
+        ui, t = self._ui, self._s.tr.t
+        if saved:
+            ui.message, ui.error = t("acct_export_done", name=name), None
+        elif saved is None:
+            ui.message = None
+        else:
+            ui.message, ui.error = None, t("acct_export_failed", name=name)
+        self._redraw()
+
+    # ---- account closure -----------------------------------------------------------------------
+
+    def ask_closure(self, asking: bool) -> None:
+        """Open (or close) the confirm step of a closure request."""
+        self._ui.closure_confirm = asking and self.is_guardian
+        self._ui.message = self._ui.error = None
+        self._redraw()
+
+    async def request_closure(self, reason: str) -> None:
+        """The confirmed request: "Solicitud registrada el <fecha>" (the hospital confirms it later)."""
+        s, ui = self._s, self._ui
+        if ui.closure_busy or not ui.closure_confirm:
+            return
+        reason = reason.strip()[:REASON_MAX]
+        await self._closure(lambda: s.api.request_closure(reason or None), confirm_done=True)
+
+    async def withdraw_closure(self) -> None:
+        """ "Retirar solicitud": the account goes on as before."""
+        if self._ui.closure_busy:
+            return
+        await self._closure(self._s.api.cancel_closure, confirm_done=False)
+
+    async def _closure(self, call: Callable[[], Awaitable[contract.ClosureRequest]], *, confirm_done: bool) -> None:
+        s, ui = self._s, self._ui
+        t = s.tr.t
+        ui.closure_busy, ui.message, ui.error = True, None, None
+        self._redraw()
+        ended = False
+        try:
+            answer: contract.ClosureRequest = await call()
+        except AuthError:
+            ended = True
+        except NotFound as exc:  # nothing open to withdraw (withdrawn elsewhere, or already decided)
+            ui.error = s.message_for(exc)
+            await self._fetch_status()
+        except NetworkError:
+            ui.error = t("acct_offline")
+        except ApiError as exc:
+            ui.error = s.message_for(exc)
+        else:
+            open_request = answer if answer.status is contract.ClosureStatus.SOLICITADA else None
+            status = ui.status
+            if status is not None:
+                self._keep(status.model_copy(update={"closure_request": open_request}))
+            if confirm_done:  # back to Mi cuenta, where the request shows with "Retirar solicitud"
+                ui.closure_confirm = False
+                s.state.screen = Screen.ACCOUNT
+            ui.message = t("acct_closure_sent") if open_request else t("acct_closure_withdrawn")
+            if status is None:
+                await self._fetch_status()
+        finally:
+            ui.closure_busy = False
+        if ended:
+            await s.session_expired()
+            return
+        self._redraw()
