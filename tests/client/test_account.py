@@ -163,7 +163,7 @@ async def test_a_new_version_closes_the_gate_on_any_call_and_409_reloads(make_se
     await session.login("madre.demo", "carnet-demo")
     state = session.state
     assert state.phase is Phase.READY
-    pending_before = session.outbox.pending_count()
+    pending_before = session.scope.outbox.pending_count()
     fake_api.privacy.publish("2025-06")
     await session.blood_bank.open()
     assert state.phase is Phase.READY  # from the phone: nothing asked yet
@@ -180,7 +180,7 @@ async def test_a_new_version_closes_the_gate_on_any_call_and_409_reloads(make_se
     assert state.privacy.notice is not None and state.privacy.notice.version == "2025-07"
     await session.privacy.accept()
     assert state.phase is Phase.READY and state.online is True
-    assert session.outbox.pending_count() == pending_before  # nothing was failed or dropped by the 403
+    assert session.scope.outbox.pending_count() == pending_before  # nothing was failed or dropped by the 403
     await session.close()
 
 
@@ -193,16 +193,16 @@ async def test_a_write_refused_by_the_gate_waits_instead_of_failing(make_session
     assert session.agenda.save(AppointmentForm(
         record_id=None, patient_id="p-mateo", kind="laboratorio", title="Biometría", date_text="15/12/2030",
         start_text="08:30", end_text="09:15", place="Lab 2", notes=""))
-    assert session.outbox.pending_count() == 1
+    assert session.scope.outbox.pending_count() == 1
     fake_api.privacy.publish("2025-06")
     fake_api.offline = False
     await session.refresh()
     assert session.state.phase is Phase.PRIVACY
     assert fake_api.privacy.refused == ["/api/v1/patients/p-mateo/appointments"]  # the push met the gate first
     # The refused push is not a rejection of the person's write: it waits for the acceptance.
-    assert not session.outbox.failed() and session.outbox.pending_count() == 1
+    assert not session.scope.outbox.failed() and session.scope.outbox.pending_count() == 1
     await session.privacy.accept()
-    assert session.outbox.pending_count() == 0 and not session.outbox.failed()
+    assert session.scope.outbox.pending_count() == 0 and not session.scope.outbox.failed()
     await session.close()
 
 
@@ -314,7 +314,7 @@ async def test_password_change_bad_input_then_good(make_session, secrets, fake_a
     state = session.state
     assert state.phase is Phase.LOGIN and SESSION_SECRET not in secrets.data
     assert state.login_info == "Contraseña cambiada. Entra de nuevo con la nueva."
-    assert session.repo is None and session.store is not None
+    assert session.login_scope is None and session.store is not None
     # the same person logs in again soon: the phone's data (unsent writes too) stay for them alone
     assert session.store.get("id-madre.demo", "me") and secrets.data[KEPT_FOR_SECRET] == "id-madre.demo"
     await session.login("madre.demo", "carnet-demo")
@@ -387,7 +387,7 @@ async def test_closure_request_and_withdraw(make_session, secrets, fake_api: Fak
     assert ui.status is not None and ui.status.closure_request is not None
     assert ui.status.closure_request.status is contract.ClosureStatus.SOLICITADA
     assert fake_api.privacy.closures["madre.demo"].status == "solicitada"
-    assert session.repo is not None and session.repo.me().privacy.closure_request is not None  # kept offline
+    assert session.scope.carnets is not None and session.scope.carnets.me().privacy.closure_request is not None  # kept offline
     # Withdrawn elsewhere meanwhile: 404 says so, and the status follows the server.
     fake_api.privacy.closures["madre.demo"] = fake_api.privacy.closures["madre.demo"].model_copy(
         update={"status": contract.ClosureStatus.CANCELADA})

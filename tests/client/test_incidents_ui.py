@@ -88,7 +88,7 @@ async def test_report_a_missing_medicine_offline_then_the_folio(page, config, da
     assert "Mateo Hernández, seleccionado" in [t.semantics_label for t in find(page, ft.Text)]
     assert "UMAE Hospital de Pediatría CMN Siglo XXI" in texts(page)  # the child's unit, shown
     await click(labelled(page, ft.FilledButton, "Enviar reporte"))  # empty: messages, nothing queued
-    assert session.outbox is not None and session.outbox.items() == []
+    assert session.scope.outbox is not None and session.scope.outbox.items() == []
     assert "Elige qué pasó tocando una de las opciones." in texts(page)
     [description] = find(page, ft.TextField, label="Cuéntanos qué pasó")
     assert description.error == "Cuéntanos qué pasó (al menos 5 letras)."
@@ -137,7 +137,7 @@ async def test_my_reports_read_offline_with_the_conversation(page, config, data_
     reason.value = "No había en el almacén."
     await click(labelled(page, ft.FilledButton, "Enviar"))
     assert "Reapertura pendiente de enviar" in texts(page)
-    [item] = session.outbox.items()  # type: ignore[union-attr]
+    [item] = session.scope.outbox.items()  # type: ignore[union-attr]
     assert item.body == {"reason": "No había en el almacén."}
     await session.close()
 
@@ -291,7 +291,7 @@ async def test_a_refused_photo_shows_the_reason_with_retry_and_discard(page, con
     assert labelled(page, ft.FilledButton, "Reintentar") and labelled(page, ft.OutlinedButton, "Descartar")
     await click(labelled(page, ft.OutlinedButton, "Descartar"))
     assert find(page, ft.Image, semantics_label="Foto 1 del reporte") == []
-    assert session.outbox.items() == []  # type: ignore[union-attr]
+    assert session.scope.outbox.items() == []  # type: ignore[union-attr]
     await session.close()
 
 

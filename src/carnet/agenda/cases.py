@@ -8,20 +8,20 @@ at once, marked pending; the background sync sends it. Part of the session
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from carnet.agenda.form import AppointmentForm, blank_form, check_form, form_for
-from carnet.agenda.repository import AgendaItem, add_months, filter_items, merge, next_appointment
+from carnet.agenda.repository import AgendaItem, AgendaRepository, add_months, filter_items, merge, next_appointment
 from carnet.agenda.state import AgendaUi
-from carnet.core.clock import local_date
+from carnet.core.clock import Clock, local_date
+from carnet.core.i18n import Translator
 from carnet.core.ids import new_local_id
-from carnet.core.navigation import Screen
-from carnet.data.outbox import OutboxState, WriteOp
+from carnet.core.navigation import Navigator, Screen
+from carnet.data.outbox import Outbox, OutboxState, WriteOp
+from carnet.data.records import SyncStatus
 from carnet_contract import models as contract
-
-if TYPE_CHECKING:
-    from carnet.shell.session import AppSession
 
 __all__ = ["AgendaCases"]
 
@@ -29,59 +29,81 @@ CREATE_PATH = "/api/v1/patients/{patient}/appointments"
 RECORD_PATH = "/api/v1/appointments/{record}"
 
 
+class AgendaHost(Navigator, Protocol):
+    """What of the app's state the agenda reads and changes besides its own."""
+
+    agenda: AgendaUi
+    children: list[contract.PatientRef]
+    selected_child_id: str | None
+    sync: SyncStatus
+    next_appointment: AgendaItem | None
+
+    def child_name(self, patient_id: str) -> str: ...
+
+
 class AgendaCases:
-    def __init__(self, session: AppSession) -> None:
-        self._s = session
+    def __init__(
+        self,
+        *,
+        state: AgendaHost,
+        records: AgendaRepository,
+        outbox: Outbox,
+        tr: Translator,
+        clock: Clock,
+        request_sync: Callable[[], None],
+    ) -> None:
+        self._state = state
+        self._records = records
+        self._outbox = outbox
+        self._tr = tr
+        self._clock = clock
+        self._request_sync = request_sync
 
     @property
     def _ui(self) -> AgendaUi:
-        return self._s.state.agenda
+        return self._state.agenda
 
     def today(self) -> date:
-        return local_date(self._s.clock())
+        return local_date(self._clock())
 
     # ---- loading ---------------------------------------------------------------------
 
     def all_items(self) -> list[AgendaItem]:
-        s = self._s
-        if s.records is None or s.outbox is None:
-            return []
-        children = {c.id for c in s.state.children}
-        items = merge(s.records.appointments(), s.outbox.items(), s.records.server_id)
+        children = {c.id for c in self._state.children}
+        items = merge(self._records.appointments(), self._outbox.items(), self._records.server_id)
         # Only children still linked to the account (the server drops the rest at the next sync).
         return [i for i in items if not children or i.appointment.patient_id in children]
 
     def reload(self) -> None:
         """Re-read appointments, the sync status and the carnet's next appointment (no redraw)."""
-        s, ui = self._s, self._ui
+        ui = self._ui
         if ui.month is None or ui.day is None:
             ui.day = self.today()
             ui.month = ui.day.replace(day=1)
-        if ui.patient_id is not None and ui.patient_id not in {c.id for c in s.state.children}:
+        if ui.patient_id is not None and ui.patient_id not in {c.id for c in self._state.children}:
             ui.patient_id = None
         ui.items = self.all_items()
-        if ui.selected_id is not None and s.records is not None:
+        if ui.selected_id is not None:
             # A record created on the phone keeps showing once the server's version replaces it.
-            ui.selected_id = s.records.server_id(ui.selected_id) or ui.selected_id
+            ui.selected_id = self._records.server_id(ui.selected_id) or ui.selected_id
         if ui.selected_id is not None and not any(i.id == ui.selected_id for i in ui.items):
-            if s.state.screen is Screen.APPOINTMENT:
-                ui.message = s.tr.t("appt_not_found")
-                s.state.screen = Screen.AGENDA
+            if self._state.screen is Screen.APPOINTMENT:
+                ui.message = self._tr.t("appt_not_found")
+                self._state.screen = Screen.AGENDA
             ui.selected_id = None
-        status = s.state.sync
-        if s.outbox is not None and s.records is not None:
-            outbox_items = s.outbox.items()
+        status = self._state.sync
+        if self._outbox is not None:
+            outbox_items = self._outbox.items()
             status.pending = sum(1 for i in outbox_items if i.state is OutboxState.PENDING)
             status.failed = [i for i in outbox_items if i.state is OutboxState.FAILED]
-            status.retry_at = s.outbox.next_attempt_at()
-            status.last_success_at = s.records.position().last_success_at
+            status.retry_at = self._outbox.next_attempt_at()
+            status.last_success_at = self._records.position().last_success_at
         self.load_next_appointment(ui.items)
 
     def load_next_appointment(self, items: list[AgendaItem] | None = None) -> None:
-        s = self._s
-        child = s.state.selected_child_id
+        child = self._state.selected_child_id
         items = self.all_items() if items is None else items
-        s.state.next_appointment = next_appointment(items, child, s.clock()) if child else None
+        self._state.next_appointment = next_appointment(items, child, self._clock()) if child else None
 
     def visible(self) -> list[AgendaItem]:
         ui = self._ui
@@ -90,7 +112,7 @@ class AgendaCases:
     # ---- browsing --------------------------------------------------------------------------
 
     def _redraw(self) -> None:
-        self._s.state.changed()
+        self._state.changed()
 
     def move_month(self, months: int) -> None:
         ui = self._ui
@@ -107,7 +129,7 @@ class AgendaCases:
         self._redraw()
 
     def filter_child(self, patient_id: str | None) -> None:
-        if patient_id is None or patient_id in {c.id for c in self._s.state.children}:
+        if patient_id is None or patient_id in {c.id for c in self._state.children}:
             self._ui.patient_id = patient_id
         self._redraw()
 
@@ -123,16 +145,21 @@ class AgendaCases:
         if not any(i.id == appointment_id for i in ui.items):
             return
         ui.selected_id, ui.confirm_delete, ui.message = appointment_id, False, None
-        self._s.state.screen = Screen.APPOINTMENT
+        self._state.screen = Screen.APPOINTMENT
         self._redraw()
 
     def close(self) -> None:
         """Back from the details or the form."""
-        s, ui = self._s, self._ui
-        if s.state.screen is Screen.APPOINTMENT_FORM and ui.form is not None and ui.form.record_id and ui.selected_id:
-            s.state.screen = Screen.APPOINTMENT
+        ui = self._ui
+        if (
+            self._state.screen is Screen.APPOINTMENT_FORM
+            and ui.form is not None
+            and ui.form.record_id
+            and ui.selected_id
+        ):
+            self._state.screen = Screen.APPOINTMENT
         else:
-            s.state.screen = Screen.AGENDA
+            self._state.screen = Screen.AGENDA
             ui.selected_id = None
         ui.form, ui.confirm_delete = None, False
         self._redraw()
@@ -144,13 +171,13 @@ class AgendaCases:
     # ---- writes (through the outbox) -----------------------------------------------------
 
     def new(self) -> None:
-        s, ui = self._s, self._ui
-        if not s.state.children:
+        ui = self._ui
+        if not self._state.children:
             return
-        patient = ui.patient_id or s.state.selected_child_id or s.state.children[0].id
+        patient = ui.patient_id or self._state.selected_child_id or self._state.children[0].id
         ui.form = blank_form(patient, ui.day or self.today())
         ui.selected_id, ui.message = None, None
-        s.state.screen = Screen.APPOINTMENT_FORM
+        self._state.screen = Screen.APPOINTMENT_FORM
         self._redraw()
 
     def edit(self, appointment_id: str) -> None:
@@ -158,25 +185,23 @@ class AgendaCases:
         if item is None or not item.editable:
             return
         self._ui.form, self._ui.selected_id = form_for(item.appointment), appointment_id
-        self._s.state.screen = Screen.APPOINTMENT_FORM
+        self._state.screen = Screen.APPOINTMENT_FORM
         self._redraw()
 
     def save(self, form: AppointmentForm) -> bool:
         """Check the form; on success queue the write and show it at once. False: messages, nothing changed."""
-        s, ui = self._s, self._ui
-        if s.outbox is None:
-            return False
-        result = check_form(form, s.tr, children={c.id for c in s.state.children})
+        ui = self._ui
+        result = check_form(form, self._tr, children={c.id for c in self._state.children})
         if result.body is None:
             form.errors = result.errors
             ui.form = form
-            ui.message = s.tr.t("form_fix")
+            ui.message = self._tr.t("form_fix")
             self._redraw()
             return False
         form.errors = {}
         if form.record_id is None:
             record_id = new_local_id()
-            s.outbox.add(
+            self._outbox.add(
                 type=contract.SyncType.APPOINTMENT,
                 op=WriteOp.CREATE,
                 method="POST",
@@ -185,14 +210,14 @@ class AgendaCases:
                 record_id=record_id,
                 patient_id=form.patient_id,
                 label=result.body["title"],
-                now=s.clock(),
+                now=self._clock(),
             )
         else:
             item = next((i for i in ui.items if i.id == form.record_id), None)
             if item is None or not item.editable:
                 return False
             record_id = item.id
-            s.outbox.add(
+            self._outbox.add(
                 type=contract.SyncType.APPOINTMENT,
                 op=WriteOp.UPDATE,
                 method="PATCH",
@@ -201,15 +226,15 @@ class AgendaCases:
                 record_id=record_id,
                 patient_id=item.appointment.patient_id,
                 label=result.body["title"],
-                now=s.clock(),
+                now=self._clock(),
             )
-        ui.form, ui.selected_id, ui.message = None, record_id, s.tr.t("saved_pending")
+        ui.form, ui.selected_id, ui.message = None, record_id, self._tr.t("saved_pending")
         starts = local_date(datetime.fromisoformat(result.body["starts_at"]))
         ui.day, ui.month = starts, starts.replace(day=1)
         self.reload()
-        s.state.screen = Screen.APPOINTMENT
+        self._state.screen = Screen.APPOINTMENT
         self._redraw()
-        s.request_sync()
+        self._request_sync()
         return True
 
     def ask_delete(self, confirm: bool = True) -> None:
@@ -217,11 +242,11 @@ class AgendaCases:
         self._redraw()
 
     def delete(self, appointment_id: str) -> None:
-        s, ui = self._s, self._ui
+        ui = self._ui
         item = next((i for i in ui.items if i.id == appointment_id), None)
-        if s.outbox is None or item is None or not item.editable:
+        if item is None or not item.editable:
             return
-        s.outbox.add(
+        self._outbox.add(
             type=contract.SyncType.APPOINTMENT,
             op=WriteOp.DELETE,
             method="DELETE",
@@ -230,13 +255,13 @@ class AgendaCases:
             record_id=item.id,
             patient_id=item.appointment.patient_id,
             label=item.appointment.title,
-            now=s.clock(),
+            now=self._clock(),
         )
-        ui.selected_id, ui.confirm_delete, ui.message = None, False, s.tr.t("deleted_pending")
+        ui.selected_id, ui.confirm_delete, ui.message = None, False, self._tr.t("deleted_pending")
         self.reload()
-        s.state.screen = Screen.AGENDA
+        self._state.screen = Screen.AGENDA
         self._redraw()
-        s.request_sync()
+        self._request_sync()
 
     # ---- export ----------------------------------------------------------------------------
 
@@ -248,11 +273,11 @@ class AgendaCases:
         if item is None:
             return None
         appointment = item.appointment
-        name = self._s.state.child_name(appointment.patient_id)
+        name = self._state.child_name(appointment.patient_id)
         data = build_calendar([appointment], name=f"Carnet — {name}" if name else "Carnet")
         day = local_date(appointment.starts_at)
         return f"cita-{day:%Y-%m-%d}-{appointment.kind.value}.ics", data
 
     def calendar_result(self, ok: bool) -> None:
-        self._ui.message = self._s.tr.t("calendar_saved" if ok else "calendar_failed")
+        self._ui.message = self._tr.t("calendar_saved" if ok else "calendar_failed")
         self._redraw()

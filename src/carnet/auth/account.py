@@ -13,16 +13,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from carnet.auth.state import AccountUi
-from carnet.core.navigation import Screen
-from carnet.data.api import ApiError, AuthError, BadRequest, NetworkError, NotFound
-from carnet.data.messages import min_length_in
+from carnet.core.i18n import Translator
+from carnet.core.navigation import Navigator, Screen
+from carnet.data.api import ApiClient, ApiError, AuthError, BadRequest, NetworkError, NotFound
+from carnet.data.messages import message_for, min_length_in
+from carnet.patients.repository import CarnetRepository
+from carnet.privacy.cases import PrivacyCases
+from carnet.privacy.state import PrivacyUi
 from carnet_contract import models as contract
-
-if TYPE_CHECKING:
-    from carnet.shell.session import AppSession
 
 __all__ = ["MIN_PASSWORD_LENGTH", "AccountCases", "PasswordForm", "check_password_form"]
 
@@ -38,6 +39,14 @@ _PASSWORD_FIELDS = {
     "password_unchanged": "new",
 }
 REASON_MAX = 1000
+
+
+class AccountHost(Navigator, Protocol):
+    """What of the app's state "Mi cuenta" reads and changes besides its own."""
+
+    account: AccountUi
+    privacy: PrivacyUi
+    user: contract.UserOut | None
 
 
 @dataclass(frozen=True)
@@ -65,27 +74,43 @@ def check_password_form(form: PasswordForm, *, min_length: int = MIN_PASSWORD_LE
 
 
 class AccountCases:
-    def __init__(self, session: AppSession) -> None:
-        self._s = session
+    def __init__(
+        self,
+        *,
+        state: AccountHost,
+        api: ApiClient,
+        carnets: Callable[[], CarnetRepository | None],
+        tr: Translator,
+        privacy: PrivacyCases,
+        password_changed: Callable[[], Awaitable[None]],
+        session_expired: Callable[[], Awaitable[None]],
+    ) -> None:
+        self._state = state
+        self._api = api
+        self._carnets = carnets
+        self._tr = tr
+        self._privacy = privacy
+        self._password_changed = password_changed
+        self._session_expired = session_expired
         #: Raised when the server's 422 ``password_too_short`` names a larger minimum.
         self.min_length = MIN_PASSWORD_LENGTH
 
     @property
     def _ui(self) -> AccountUi:
-        return self._s.state.account
+        return self._state.account
 
     def _redraw(self) -> None:
-        self._s.state.changed()
+        self._state.changed()
 
     @property
     def is_guardian(self) -> bool:
-        user = self._s.state.user
+        user = self._state.user
         return user is not None and user.role == contract.Role.GUARDIAN
 
     def reload(self) -> None:
         """The privacy status from the cached ``me`` (no redraw)."""
-        s = self._s
-        me = s.repo.me() if s.repo is not None and self.is_guardian else None
+        carnets = self._carnets()
+        me = carnets.me() if carnets is not None and self.is_guardian else None
         if me is not None:
             self._ui.status = me.privacy
 
@@ -93,8 +118,8 @@ class AccountCases:
 
     async def open(self) -> None:
         """ "Mi cuenta": at once from the phone, then the guardian's privacy status from the server."""
-        s, ui = self._s, self._ui
-        s.state.screen = Screen.ACCOUNT
+        ui = self._ui
+        self._state.screen = Screen.ACCOUNT
         ui.message = ui.error = None
         ui.password_errors, ui.closure_confirm = {}, False
         self.reload()
@@ -110,23 +135,23 @@ class AccountCases:
         ui = self._ui
         ui.message = ui.error = None
         ui.password_errors, ui.closure_confirm = {}, False
-        self._s.state.screen = screen
+        self._state.screen = screen
         self._redraw()
 
     async def open_notice(self) -> None:
         """ "Aviso de privacidad": the notice again (kept on the phone, refreshed when online)."""
-        s = self._s
         self.show(Screen.ACCOUNT_NOTICE)
-        if s.state.screen is not Screen.ACCOUNT_NOTICE:
+        if self._state.screen is not Screen.ACCOUNT_NOTICE:
             return
-        shown = s.state.privacy.notice
-        if (shown is None or shown.lang[:2] != s.tr.locale[:2]) and s.repo is not None:
-            s.state.privacy.notice = s.repo.privacy_notice(s.tr.locale) or shown  # in the app's language
-        await s.privacy.load_notice()
+        shown = self._state.privacy.notice
+        carnets = self._carnets()
+        if (shown is None or shown.lang[:2] != self._tr.locale[:2]) and carnets is not None:
+            self._state.privacy.notice = carnets.privacy_notice(self._tr.locale) or shown  # in the app's language
+        await self._privacy.load_notice()
 
     def back(self) -> bool:
         """The back button on these screens; False when not on one."""
-        state = self._s.state
+        state = self._state
         if state.screen is Screen.ACCOUNT:
             state.screen = Screen.SETTINGS
         elif state.screen in (Screen.ACCOUNT_PASSWORD, Screen.ACCOUNT_NOTICE, Screen.ACCOUNT_CLOSURE):
@@ -142,11 +167,10 @@ class AccountCases:
         self._redraw()
 
     async def _fetch_status(self) -> None:
-        s = self._s
         try:
-            me = await s.api.me()
+            me = await self._api.me()
         except AuthError:
-            await s.session_expired()
+            await self._session_expired()
             return
         except ApiError as exc:
             log.info("privacy status not refreshed: %s", type(exc).__name__)
@@ -154,23 +178,23 @@ class AccountCases:
         if me.privacy is not None:
             self._keep(me.privacy)
             if not me.privacy.accepted:
-                await s.privacy.required()  # a newer notice was published meanwhile
+                await self._privacy.required()  # a newer notice was published meanwhile
                 return
         self._redraw()
 
     def _keep(self, status: contract.PrivacyStatus) -> None:
         self._ui.status = status
-        if self._s.repo is not None:
-            self._s.repo.save_privacy(status)
+        if (carnets := self._carnets()) is not None:
+            carnets.save_privacy(status)
 
     # ---- password ----------------------------------------------------------------------------
 
     async def change_password(self, form: PasswordForm) -> bool:
         """Check the form, then ask the server; True when it changed (the session has ended then)."""
-        s, ui = self._s, self._ui
+        ui = self._ui
         if ui.changing_password:
             return False
-        t = s.tr.t
+        t = self._tr.t
         problems = check_password_form(form, min_length=self.min_length)
         ui.password_errors = {name: t(key, **values) for name, (key, values) in problems.items()}
         ui.message = ui.error = None
@@ -180,23 +204,23 @@ class AccountCases:
         ui.changing_password = True
         self._redraw()
         try:
-            await s.api.change_password(form.current, form.new)
+            await self._api.change_password(form.current, form.new)
         except AuthError:
             ui.changing_password = False
-            await s.session_expired()
+            await self._session_expired()
             return False
         except BadRequest as exc:
             if exc.code == "password_too_short":
                 self.min_length = max(self.min_length, min_length_in(exc.message) or self.min_length)
             name = _PASSWORD_FIELDS.get(exc.code, "form")
-            ui.password_errors = {name: s.message_for(exc)}
+            ui.password_errors = {name: message_for(self._tr, exc)}
         except NetworkError:
             ui.password_errors = {"form": t("acct_password_offline")}
         except ApiError as exc:
-            ui.password_errors = {"form": s.message_for(exc)}
+            ui.password_errors = {"form": message_for(self._tr, exc)}
         else:
             ui.changing_password = False
-            await s.password_changed()
+            await self._password_changed()
             return True
         ui.changing_password = False
         self._redraw()
@@ -206,7 +230,7 @@ class AccountCases:
 
     async def export_file(self) -> tuple[str, bytes] | None:
         """ "Descargar mis datos": the JSON file to save (name, bytes); None with the reason on screen."""
-        s, ui = self._s, self._ui
+        ui = self._ui
         if ui.exporting or not self.is_guardian:
             return None
         ui.exporting, ui.message, ui.error = True, None, None
@@ -214,24 +238,24 @@ class AccountCases:
         made: tuple[str, bytes] | None = None
         ended = False
         try:
-            made = await s.api.privacy_export()
+            made = await self._api.privacy_export()
         except AuthError:
             ended = True
         except NetworkError:
-            ui.error = s.tr.t("acct_export_offline")
+            ui.error = self._tr.t("acct_export_offline")
         except ApiError as exc:
-            ui.error = s.message_for(exc)
+            ui.error = message_for(self._tr, exc)
         finally:
             ui.exporting = False
         if ended:
-            await s.session_expired()
+            await self._session_expired()
             return None
         self._redraw()
         return made
 
     def file_saved(self, name: str, saved: bool | None) -> None:
         """What the save dialog / download did (None: the person closed the dialog: nothing to say)."""
-        ui, t = self._ui, self._s.tr.t
+        ui, t = self._ui, self._tr.t
         if saved:
             ui.message, ui.error = t("acct_export_done", name=name), None
         elif saved is None:
@@ -250,21 +274,21 @@ class AccountCases:
 
     async def request_closure(self, reason: str) -> None:
         """The confirmed request: "Solicitud registrada el <fecha>" (the hospital confirms it later)."""
-        s, ui = self._s, self._ui
+        ui = self._ui
         if ui.closure_busy or not ui.closure_confirm:
             return
         reason = reason.strip()[:REASON_MAX]
-        await self._closure(lambda: s.api.request_closure(reason or None), confirm_done=True)
+        await self._closure(lambda: self._api.request_closure(reason or None), confirm_done=True)
 
     async def withdraw_closure(self) -> None:
         """ "Retirar solicitud": the account goes on as before."""
         if self._ui.closure_busy:
             return
-        await self._closure(self._s.api.cancel_closure, confirm_done=False)
+        await self._closure(self._api.cancel_closure, confirm_done=False)
 
     async def _closure(self, call: Callable[[], Awaitable[contract.ClosureRequest]], *, confirm_done: bool) -> None:
-        s, ui = self._s, self._ui
-        t = s.tr.t
+        ui = self._ui
+        t = self._tr.t
         ui.closure_busy, ui.message, ui.error = True, None, None
         self._redraw()
         ended = False
@@ -273,12 +297,12 @@ class AccountCases:
         except AuthError:
             ended = True
         except NotFound as exc:  # nothing open to withdraw (withdrawn elsewhere, or already decided)
-            ui.error = s.message_for(exc)
+            ui.error = message_for(self._tr, exc)
             await self._fetch_status()
         except NetworkError:
             ui.error = t("acct_offline")
         except ApiError as exc:
-            ui.error = s.message_for(exc)
+            ui.error = message_for(self._tr, exc)
         else:
             open_request = answer if answer.status is contract.ClosureStatus.SOLICITADA else None
             status = ui.status
@@ -286,13 +310,13 @@ class AccountCases:
                 self._keep(status.model_copy(update={"closure_request": open_request}))
             if confirm_done:  # back to Mi cuenta, where the request shows with "Retirar solicitud"
                 ui.closure_confirm = False
-                s.state.screen = Screen.ACCOUNT
+                self._state.screen = Screen.ACCOUNT
             ui.message = t("acct_closure_sent") if open_request else t("acct_closure_withdrawn")
             if status is None:
                 await self._fetch_status()
         finally:
             ui.closure_busy = False
         if ended:
-            await s.session_expired()
+            await self._session_expired()
             return
         self._redraw()

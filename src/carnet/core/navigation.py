@@ -1,8 +1,13 @@
-"""Where the app is: its phase, the screen shown and the navigation bar's tab."""
+"""Where the app is: its phase, the screen shown and the navigation bar's tab.
+
+:class:`Navigator` is what a feature may read and change of it; the shell's ``AppState`` is one. A
+feature's cases declare, as a protocol extending it, the few more fields of the app's state they use.
+"""
 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Protocol
 
 
 class Phase(StrEnum):
@@ -48,3 +53,15 @@ class Tab(StrEnum):
     CARNET = "carnet"
     AGENDA = "agenda"
     BLOOD_BANK = "blood_bank"
+
+
+class Navigator(Protocol):
+    """Where the app is, as a feature reads and changes it; ``changed()`` redraws."""
+
+    phase: Phase
+    screen: Screen
+    tab: Tab
+    #: None until the first sync attempt ends; False = showing cached data.
+    online: bool | None
+
+    def changed(self) -> None: ...

@@ -1,11 +1,14 @@
-"""The synced-records bookkeeping every feature shares: a record's sync mark and the sync position."""
+"""The synced-records bookkeeping every feature shares: a record's sync mark, the sync position and
+what the sync screen shows of it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+
+from carnet.data.outbox import OutboxItem
 
 
 class Mark(StrEnum):
@@ -43,3 +46,11 @@ class SyncPosition:
             needs_reset=bool(data.get("needs_reset")),
             last_success_at=datetime.fromisoformat(last) if last else None,
         )
+
+
+@dataclass
+class SyncStatus:
+    last_success_at: datetime | None = None
+    pending: int = 0
+    failed: list[OutboxItem] = field(default_factory=list)
+    retry_at: datetime | None = None

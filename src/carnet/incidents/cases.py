@@ -1,4 +1,4 @@
-"""Incident use cases: the family's "Reportar un problema" and "Mis reportes" (``session.incidents``,
+"""Incident use cases: the family's "Reportar un problema" and "Mis reportes" (``session.report``,
 offline-first through the outbox), and the case desk (``session.desk``: online only, like blood-bank
 staff mode — nothing of it is written to the device). No Flet.
 
@@ -15,13 +15,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Protocol
 
+from carnet.agenda.repository import AgendaRepository
+from carnet.core.clock import Clock
+from carnet.core.i18n import Translator
 from carnet.core.ids import new_local_id
-from carnet.core.navigation import Screen
-from carnet.data.api import ApiError, AuthError
-from carnet.data.outbox import WriteOp
+from carnet.core.navigation import Navigator, Screen
+from carnet.data.api import ApiClient, ApiError, AuthError
+from carnet.data.outbox import Outbox, WriteOp
 from carnet.data.records import Mark
+from carnet.data.store import OfflineStore
 from carnet.incidents.form import (
     MAX_PHOTOS,
     ReportForm,
@@ -37,25 +42,59 @@ from carnet.incidents.repository import (
     PHOTO_TYPE,
     PHOTOS_PATH,
     REOPEN_PATH,
+    IncidentRepository,
     IncidentView,
     ShownPhoto,
     can_reopen,
     merge,
 )
 from carnet.incidents.state import IncidentUi
+from carnet.patients.repository import CarnetRepository
 from carnet_contract import models as contract
-
-if TYPE_CHECKING:
-    from carnet.shell.session import AppSession
 
 __all__ = ["IncidentCases"]
 
 log = logging.getLogger(__name__)
 
 
+class ReportsHost(Navigator, Protocol):
+    """What of the app's state the families' reports read and change besides their own."""
+
+    incidents: IncidentUi
+    children: list[contract.PatientRef]
+    selected_child_id: str | None
+
+    @property
+    def selected_report(self) -> IncidentView | None: ...
+
+
 class IncidentCases:
-    def __init__(self, session: AppSession) -> None:
-        self._s = session
+    def __init__(
+        self,
+        *,
+        state: ReportsHost,
+        api: ApiClient,
+        incidents: IncidentRepository,
+        outbox: Outbox,
+        records: AgendaRepository,
+        store: OfflineStore,
+        carnets: CarnetRepository,
+        tr: Translator,
+        clock: Clock,
+        request_sync: Callable[[], None],
+    ) -> None:
+        self._state = state
+        self._api = api
+        self._incidents = incidents
+        self._outbox = outbox
+        self._records = records
+        self._store = store
+        self._carnets = carnets
+        self._tr = tr
+        self._clock = clock
+        self._request_sync = request_sync
+        #: True once the login that made these cases ended (a late photo is not kept then).
+        self._ended = False
         #: The running fetch of the selected report's photos (a strong reference to the task).
         self.photo_task: asyncio.Task[None] | None = None
         #: Photo ids that could not be fetched on the last try (shown as "when there is a connection").
@@ -63,44 +102,41 @@ class IncidentCases:
 
     @property
     def _ui(self) -> IncidentUi:
-        return self._s.state.incidents
+        return self._state.incidents
 
     def _redraw(self) -> None:
-        self._s.state.changed()
+        self._state.changed()
 
     def reload(self) -> None:
         """Re-read the synced reports with the outbox laid over them (no redraw)."""
-        s, ui = self._s, self._ui
-        if s.incidents is None or s.outbox is None or s.records is None:
-            return
-        children = {c.id for c in s.state.children}
-        synced, items = s.incidents.incidents(), s.outbox.items()
-        views = merge(synced, items, s.records.server_id)
+        ui = self._ui
+        children = {c.id for c in self._state.children}
+        synced, items = self._incidents.incidents(), self._outbox.items()
+        views = merge(synced, items, self._records.server_id)
         ui.reports = [v for v in views if not children or v.patient_id in children]
-        s.incidents.prune_photos(
+        self._incidents.prune_photos(
             keep_photos={p.id for i in synced.values() for p in i.photos},
             keep_drafts={i.id for i in items if i.type == PHOTO_TYPE},
         )
         if ui.selected_id is not None:
-            ui.selected_id = s.records.server_id(ui.selected_id) or ui.selected_id
-            if s.state.screen is Screen.REPORT and s.state.selected_report is None:
-                s.state.screen = Screen.REPORTS
+            ui.selected_id = self._records.server_id(ui.selected_id) or ui.selected_id
+            if self._state.screen is Screen.REPORT and self._state.selected_report is None:
+                self._state.screen = Screen.REPORTS
                 ui.selected_id = None
-        selected = s.state.selected_report
+        selected = self._state.selected_report
         if (
             selected is not None
             and selected.mark is not Mark.PENDING
-            and ui.message in (s.tr.t("inc_saved_pending"), s.tr.t("inc_reopen_pending"))
+            and ui.message in (self._tr.t("inc_saved_pending"), self._tr.t("inc_reopen_pending"))
         ):
             ui.message = None
-        if s.state.screen is Screen.REPORT:
-            if s.state.online:
+        if self._state.screen is Screen.REPORT:
+            if self._state.online:
                 self.photo_unavailable.clear()  # the network answers again: try the missing ones once more
             self._fetch_photos_soon()
 
     def _unit_of(self, patient_id: str | None) -> tuple[str | None, str]:
-        repo = self._s.repo
-        cached = repo.carnet(patient_id) if repo is not None and patient_id else None
+        cached = self._carnets.carnet(patient_id) if patient_id else None
         if cached is None:
             return None, ""
         unit = cached[0].patient.unit
@@ -108,12 +144,12 @@ class IncidentCases:
 
     def _back_screen(self) -> Screen:
         came = self._ui.came_from
-        return Screen(came) if came in {s.value for s in Screen} else Screen.CHILDREN
+        return Screen(came) if came in {x.value for x in Screen} else Screen.CHILDREN
 
     def start(self) -> None:
         """The report button: the form with the selected child (and its unit) already chosen."""
-        s, ui = self._s, self._ui
-        state = s.state
+        ui = self._ui
+        state = self._state
         if state.screen not in (Screen.REPORT_FORM, Screen.REPORTS, Screen.REPORT):
             ui.came_from = state.screen.value
         children = state.children
@@ -128,7 +164,7 @@ class IncidentCases:
 
     def pick_child(self, patient_id: str) -> None:
         form = self._ui.form
-        if form is not None and patient_id in {c.id for c in self._s.state.children}:
+        if form is not None and patient_id in {c.id for c in self._state.children}:
             form.patient_id = patient_id
             form.unit_id, form.unit_name = self._unit_of(patient_id)
             form.errors.pop("patient", None)
@@ -152,14 +188,14 @@ class IncidentCases:
         self._redraw()
         try:
             drafts, problems = await asyncio.to_thread(
-                check_photos, picked, self._s.tr, room=MAX_PHOTOS - len(form.photos)
+                check_photos, picked, self._tr, room=MAX_PHOTOS - len(form.photos)
             )
         finally:
             form.preparing -= 1
         if self._ui.form is not form:
             return False  # the form was sent or closed meanwhile
         before = len(form.photos)
-        problems += [p for p in attach_photos(form, drafts, self._s.tr) if p not in problems]
+        problems += [p for p in attach_photos(form, drafts, self._tr) if p not in problems]
         if problems:
             form.errors["photos"] = "\n".join(problems)
         else:
@@ -176,25 +212,25 @@ class IncidentCases:
     def submit(self, form: ReportForm) -> bool:
         """Check; on success queue the report (type incident, op create) and its photos behind it, and show
         it as pending."""
-        s, ui = self._s, self._ui
-        if s.outbox is None or s.store is None or form.preparing:
+        ui = self._ui
+        if form.preparing:
             return False  # (the send button is disabled while a photo is being prepared)
-        result = check_report(form, s.tr, children={c.id for c in s.state.children})
+        result = check_report(form, self._tr, children={c.id for c in self._state.children})
         if result.body is None:
             form.errors = result.errors
-            ui.form, ui.message = form, s.tr.t("form_fix")
+            ui.form, ui.message = form, self._tr.t("form_fix")
             self._redraw()
             return False
         form.errors = {}
         record_id = new_local_id()
         assert form.category is not None
-        label = s.tr.t("inc_cat." + form.category.value)
+        label = self._tr.t("inc_cat." + form.category.value)
         if form.item_name.strip():
             label += f": {' '.join(form.item_name.split())}"
-        repo = s.incidents
-        now = s.clock()
-        with s.store.transaction():  # the report and its photos are queued together, or not at all
-            s.outbox.add(
+        repo = self._incidents
+        now = self._clock()
+        with self._store.transaction():  # the report and its photos are queued together, or not at all
+            self._outbox.add(
                 type=contract.SyncType.INCIDENT,
                 op=WriteOp.CREATE,
                 method="POST",
@@ -205,9 +241,8 @@ class IncidentCases:
                 label=label,
                 now=now,
             )
-            for n, photo in enumerate(form.photos if repo is not None else [], start=1):
-                assert repo is not None
-                item_id = s.outbox.add(
+            for n, photo in enumerate(form.photos, start=1):
+                item_id = self._outbox.add(
                     type=PHOTO_TYPE,
                     op=WriteOp.UPDATE,
                     method="POST",
@@ -215,32 +250,32 @@ class IncidentCases:
                     body={"content_type": photo.content_type, "size": len(photo.data)},
                     record_id=record_id,
                     patient_id=form.patient_id or "",
-                    label=s.tr.t("inc_photo_label", n=n, label=label),
+                    label=self._tr.t("inc_photo_label", n=n, label=label),
                     now=now,
                 )
                 repo.put_draft(item_id, photo)
-        ui.form, ui.selected_id, ui.message = None, record_id, s.tr.t("inc_saved_pending")
+        ui.form, ui.selected_id, ui.message = None, record_id, self._tr.t("inc_saved_pending")
         ui.reopening = False
         self.reload()
-        s.state.screen = Screen.REPORT
+        self._state.screen = Screen.REPORT
         self._redraw()
-        s.request_sync()
+        self._request_sync()
         return True
 
     def show_list(self) -> None:
-        s, ui = self._s, self._ui
-        if s.state.screen not in (Screen.REPORT_FORM, Screen.REPORTS, Screen.REPORT):
-            ui.came_from = s.state.screen.value
+        ui = self._ui
+        if self._state.screen not in (Screen.REPORT_FORM, Screen.REPORTS, Screen.REPORT):
+            ui.came_from = self._state.screen.value
         ui.form, ui.selected_id, ui.reopening, ui.message = None, None, False, None
         self.reload()
-        s.state.screen = Screen.REPORTS
+        self._state.screen = Screen.REPORTS
         self._redraw()
 
     def open(self, report_id: str) -> None:
         ui = self._ui
         if any(r.id == report_id for r in ui.reports):
             ui.selected_id, ui.reopening, ui.reason_error, ui.message = report_id, False, None, None
-            self._s.state.screen = Screen.REPORT
+            self._state.screen = Screen.REPORT
             self.photo_unavailable.clear()
             self._redraw()
             self._fetch_photos_soon()
@@ -250,9 +285,7 @@ class IncidentCases:
     def photos(self, view: IncidentView) -> list[ShownPhoto]:
         """What the report screen shows, as thumbnails: the server's photos (None until fetched), then those
         still queued."""
-        repo = self._s.incidents
-        if repo is None:
-            return []
+        repo = self._incidents
         shown = [ShownPhoto(key=p.id, data=repo.thumb(p.id)) for p in (view.incident.photos if view.incident else [])]
         for pending in view.photos:
             draft = repo.draft(pending.item_id)
@@ -261,8 +294,8 @@ class IncidentCases:
         return shown
 
     def _missing_photos(self) -> list[contract.IncidentPhoto]:
-        repo, view = self._s.incidents, self._s.state.selected_report
-        if repo is None or view is None or view.incident is None:
+        repo, view = self._incidents, self._state.selected_report
+        if view is None or view.incident is None:
             return []
         return [p for p in view.incident.photos if p.id not in self.photo_unavailable and repo.thumb(p.id) is None]
 
@@ -285,14 +318,11 @@ class IncidentCases:
     async def load_photos(self) -> int:
         """Fetch the selected report's photos that are not on the phone yet (with the person's session);
         their thumbnails are kept in the encrypted store (made off the event loop). How many arrived."""
-        s = self._s
         got = 0
         while missing := self._missing_photos():  # asked again each time: a sync may bring more meanwhile
-            photo, repo = missing[0], s.incidents
-            if repo is None:
-                break
+            photo, repo = missing[0], self._incidents
             try:
-                data = await s.api.incident_photo(photo.url)
+                data = await self._api.incident_photo(photo.url)
             except AuthError:
                 self.photo_unavailable.add(photo.id)
                 break  # the next sync ends the session
@@ -301,7 +331,7 @@ class IncidentCases:
                 self.photo_unavailable.add(photo.id)
                 continue
             thumb = await asyncio.to_thread(thumbnail, data)
-            if s.incidents is not repo:
+            if self._ended:
                 break  # another person's session now: not theirs to keep
             if thumb is None:  # not a picture the phone can decode: say it is not available
                 self.photo_unavailable.add(photo.id)
@@ -318,16 +348,16 @@ class IncidentCases:
 
     def reopen(self, report_id: str, reason: str) -> bool:
         """ "No se resolvió": the reason goes to the outbox (POST …/reopen with its own Idempotency-Key)."""
-        s, ui = self._s, self._ui
+        ui = self._ui
         view = next((r for r in ui.reports if r.id == report_id), None)
-        if s.outbox is None or view is None or not can_reopen(view):
+        if view is None or not can_reopen(view):
             return False
-        body, error = check_reason(reason, s.tr)
+        body, error = check_reason(reason, self._tr)
         if body is None:
             ui.reason_error = error
             self._redraw()
             return False
-        s.outbox.add(
+        self._outbox.add(
             type=contract.SyncType.INCIDENT,
             op=WriteOp.UPDATE,
             method="POST",
@@ -335,23 +365,27 @@ class IncidentCases:
             body=body,
             record_id=view.id,
             patient_id=view.patient_id,
-            label=s.tr.t("inc_reopen_label", folio=view.folio or ""),
-            now=s.clock(),
+            label=self._tr.t("inc_reopen_label", folio=view.folio or ""),
+            now=self._clock(),
         )
-        ui.reopening, ui.reason_error, ui.message = False, None, s.tr.t("inc_reopen_pending")
+        ui.reopening, ui.reason_error, ui.message = False, None, self._tr.t("inc_reopen_pending")
         self.reload()
         self._redraw()
-        s.request_sync()
+        self._request_sync()
         return True
 
+    def end(self) -> None:
+        """The login ended: a photo still being fetched is not kept."""
+        self._ended = True
+
     def back(self) -> None:
-        s, ui = self._s, self._ui
-        if s.state.screen is Screen.REPORT:
+        ui = self._ui
+        if self._state.screen is Screen.REPORT:
             ui.selected_id, ui.reopening = None, False
-            s.state.screen = Screen.REPORTS
+            self._state.screen = Screen.REPORTS
         else:
             ui.form, ui.selected_id, ui.message = None, None, None
-            s.state.screen = self._back_screen()
+            self._state.screen = self._back_screen()
         self._redraw()
 
     def dismiss_message(self) -> None:

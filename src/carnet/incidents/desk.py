@@ -7,28 +7,50 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from carnet.core.clock import local_date
-from carnet.core.navigation import Phase, Screen
-from carnet.data.api import ApiError, AuthError, BadRequest
+from carnet.core.clock import Clock, local_date
+from carnet.core.i18n import Translator
+from carnet.core.navigation import Navigator, Phase, Screen
+from carnet.data.api import ApiClient, ApiError, AuthError, BadRequest
+from carnet.data.messages import message_for
 from carnet.incidents.photos import thumbnail
 from carnet.incidents.repository import filter_queue, monday_of, queue_order
 from carnet.incidents.state import DeskUi
 from carnet_contract import models as contract
 
-if TYPE_CHECKING:
-    from carnet.shell.session import AppSession
-
-
 log = logging.getLogger(__name__)
+
+
+class DeskHost(Navigator, Protocol):
+    """What of the app's state the case desk reads and changes besides its own."""
+
+    desk: DeskUi
+    user: contract.UserOut | None
+    children: list[contract.PatientRef]
+    selected_child_id: str | None
+
+    @property
+    def desk_mode(self) -> bool: ...
 
 
 class DeskCases:
     """The case desk: queue by deadline, filters, answer / mark atendida, weekly figures. Online only."""
 
-    def __init__(self, session: AppSession) -> None:
-        self._s = session
+    def __init__(
+        self,
+        *,
+        state: DeskHost,
+        api: ApiClient,
+        tr: Translator,
+        clock: Clock,
+        session_expired: Callable[[], Awaitable[None]],
+    ) -> None:
+        self._state = state
+        self._api = api
+        self._tr = tr
+        self._clock = clock
+        self._session_expired = session_expired
         #: The open incident's photos as thumbnails (photo id → bytes), in memory only; ids that could not be
         #: fetched (or decoded).
         self.photo_data: dict[str, bytes] = {}
@@ -36,19 +58,19 @@ class DeskCases:
 
     @property
     def _ui(self) -> DeskUi:
-        return self._s.state.desk
+        return self._state.desk
 
     def _redraw(self) -> None:
-        self._s.state.changed()
+        self._state.changed()
 
     def visible(self) -> list[contract.Incident]:
         ui = self._ui
         return queue_order(
-            filter_queue(ui.incidents, category=ui.category, unit_id=ui.unit_id, status=ui.status), self._s.clock()
+            filter_queue(ui.incidents, category=ui.category, unit_id=ui.unit_id, status=ui.status), self._clock()
         )
 
     async def enter(self, user: contract.UserOut) -> None:
-        state = self._s.state
+        state = self._state
         state.user, state.desk = user, DeskUi()
         state.phase, state.screen = Phase.READY, Screen.DESK
         state.children, state.selected_child_id = [], None
@@ -56,29 +78,29 @@ class DeskCases:
 
     async def _guard(self, work: Callable[[], Awaitable[None]]) -> bool:
         """Run ``work()``; errors become the screen's message. False when the session ended."""
-        s, ui = self._s, self._ui
+        ui = self._ui
         try:
             await work()
-            s.state.online = True
+            self._state.online = True
             return True
         except AuthError:
-            await s.session_expired()
+            await self._session_expired()
             return False
         except ApiError as exc:
-            ui.error = s.message_for(exc)
+            ui.error = message_for(self._tr, exc)
             return True
 
     async def load(self) -> None:
-        s, ui = self._s, self._ui
-        if not s.state.desk_mode or ui.loading:
+        ui = self._ui
+        if not self._state.desk_mode or ui.loading:
             return
         ui.loading, ui.error = True, None
         self._redraw()
 
         async def work() -> None:
             if not ui.units:
-                ui.units = list((await s.api.me()).units)
-            ui.incidents = await s.api.incidents()
+                ui.units = list((await self._api.me()).units)
+            ui.incidents = await self._api.incidents()
             if ui.selected is not None:
                 ui.selected = next((i for i in ui.incidents if i.id == ui.selected.id), ui.selected)
 
@@ -102,15 +124,15 @@ class DeskCases:
         self._redraw()
 
     async def open(self, incident_id: str) -> None:
-        s, ui = self._s, self._ui
+        ui = self._ui
         self.photo_data, self.photo_failed = {}, set()
         ui.selected = next((i for i in ui.incidents if i.id == incident_id), None)
         ui.answer_error, ui.message, ui.error = None, None, None
-        s.state.screen = Screen.DESK_CASE
+        self._state.screen = Screen.DESK_CASE
         self._redraw()
 
         async def work() -> None:
-            ui.selected = await s.api.incident(incident_id)
+            ui.selected = await self._api.incident(incident_id)
 
         if await self._guard(work):
             self._redraw()
@@ -118,16 +140,16 @@ class DeskCases:
 
     async def load_photos(self) -> None:
         """The open incident's photos, fetched with the staff session and held in memory only."""
-        s, ui = self._s, self._ui
+        ui = self._ui
         incident = ui.selected
         if incident is None:
             return
         wanted = [p for p in incident.photos if p.id not in self.photo_data]
         for photo in wanted:
             try:
-                data = await s.api.incident_photo(photo.url)
+                data = await self._api.incident_photo(photo.url)
             except AuthError:
-                await s.session_expired()
+                await self._session_expired()
                 return
             except ApiError as exc:
                 log.info("incident photo not fetched: %s", type(exc).__name__)
@@ -146,13 +168,13 @@ class DeskCases:
 
     async def answer(self, message: str, *, resolves: bool) -> bool:
         """Send an answer (online). Marking atendida needs a concrete answer: the server has the last word."""
-        s, ui = self._s, self._ui
+        ui = self._ui
         incident = ui.selected
         if incident is None or ui.busy:
             return False
         text = (message or "").strip()
         if not text:
-            ui.answer_error = s.tr.t("desk_err_empty")
+            ui.answer_error = self._tr.t("desk_err_empty")
             self._redraw()
             return False
         ui.busy, ui.answer_error, ui.message, ui.error = True, None, None, None
@@ -165,18 +187,18 @@ class DeskCases:
         async def work() -> None:
             nonlocal sent
             try:
-                ui.selected = await s.api.respond(
+                ui.selected = await self._api.respond(
                     incident.id, contract.ReplyCreate(message=text, resolves=resolves), idempotency_key=key
                 )
             except BadRequest as exc:
                 ui.unsent_answer = None  # refused: nothing was written
-                ui.answer_error = s.message_for(exc)
+                ui.answer_error = message_for(self._tr, exc)
                 return
             ui.unsent_answer = None
             sent = True
             ui.sent += 1
             ui.incidents = [ui.selected if i.id == incident.id else i for i in ui.incidents]
-            ui.message = s.tr.t("desk_resolved" if resolves else "desk_answered", folio=incident.folio)
+            ui.message = self._tr.t("desk_resolved" if resolves else "desk_answered", folio=incident.folio)
 
         try:
             alive = await self._guard(work)
@@ -190,21 +212,21 @@ class DeskCases:
         ui = self._ui
         ui.selected, ui.answer_error = None, None
         self.photo_data, self.photo_failed = {}, set()
-        self._s.state.screen = Screen.DESK
+        self._state.screen = Screen.DESK
         self._redraw()
 
     async def show_weekly(self, weeks: int = 0) -> None:
-        s, ui = self._s, self._ui
-        today = local_date(s.clock())
+        ui = self._ui
+        today = local_date(self._clock())
         base = ui.week or monday_of(today)
         ui.week = monday_of(base + timedelta(weeks=weeks))
-        s.state.screen = Screen.DESK_WEEKLY
+        self._state.screen = Screen.DESK_WEEKLY
         ui.weekly, ui.error = None, None
         self._redraw()
         week = ui.week
 
         async def work() -> None:
-            figures = await s.api.weekly(week)
+            figures = await self._api.weekly(week)
             if ui.week == week:
                 ui.weekly = figures
 
@@ -214,7 +236,7 @@ class DeskCases:
     async def weekly_file(self, kind: str) -> tuple[str, bytes] | None:
         """The shown week's figures as ``csv`` or ``md`` (``casos-semana-<Monday>.<kind>``), fetched with the
         session; None with the reason on screen when it could not be fetched."""
-        s, ui = self._s, self._ui
+        ui = self._ui
         week: date | None = ui.week
         if week is None or ui.busy:
             return None
@@ -223,7 +245,7 @@ class DeskCases:
         found: list[bytes] = []
 
         async def work() -> None:
-            found.append(await s.api.weekly_export(week, kind))
+            found.append(await self._api.weekly_export(week, kind))
 
         try:
             alive = await self._guard(work)
@@ -236,7 +258,7 @@ class DeskCases:
 
     def file_saved(self, name: str, saved: bool | None) -> None:
         """What the save dialog / download did, in words (None: the person closed the dialog: nothing to say)."""
-        ui, t = self._ui, self._s.tr.t
+        ui, t = self._ui, self._tr.t
         if saved:
             ui.message, ui.error = t("desk_downloaded", name=name), None
         elif saved is None:

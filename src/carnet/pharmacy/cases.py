@@ -16,10 +16,15 @@ record it twice. Part of the session (``session.pharmacy``); no Flet.
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import Protocol
 
-from carnet.core.navigation import Phase, Screen
-from carnet.data.api import ApiError, AuthError, Conflict, HttpError, NetworkError
+from carnet.core.clock import Clock
+from carnet.core.i18n import Translator
+from carnet.core.navigation import Navigator, Phase, Screen
+from carnet.data.api import ApiClient, ApiError, AuthError, Conflict, HttpError, NetworkError
+from carnet.data.messages import message_for
+from carnet.data.store import OfflineStore
 from carnet.pharmacy.checks import (
     Check,
     CheckKind,
@@ -34,33 +39,57 @@ from carnet.pharmacy.state import PharmacyUi
 from carnet_contract import models as contract
 from carnet_contract import qrtoken
 
-if TYPE_CHECKING:
-    from carnet.shell.session import AppSession
-
 __all__ = ["PharmacyCases"]
 
 #: Longest text a scan may hold (the contract's limit for a token).
 MAX_SCAN = 4096
 
 
+class CounterHost(Navigator, Protocol):
+    """What of the app's state the pharmacy counter reads and changes besides its own."""
+
+    pharmacy: PharmacyUi
+    user: contract.UserOut | None
+    children: list[contract.PatientRef]
+    selected_child_id: str | None
+
+    @property
+    def pharmacy_mode(self) -> bool: ...
+
+
 class PharmacyCases:
-    def __init__(self, session: AppSession) -> None:
-        self._s = session
+    def __init__(
+        self,
+        *,
+        state: CounterHost,
+        api: ApiClient,
+        store: Callable[[], OfflineStore | None],
+        tr: Translator,
+        clock: Clock,
+        session_expired: Callable[[], Awaitable[None]],
+    ) -> None:
+        self._state = state
+        self._api = api
+        self._store = store
+        self._tr = tr
+        self._clock = clock
+        self._session_expired = session_expired
 
     @property
     def _ui(self) -> PharmacyUi:
-        return self._s.state.pharmacy
+        return self._state.pharmacy
 
     def _redraw(self) -> None:
-        self._s.state.changed()
+        self._state.changed()
 
     def _cache(self) -> TrustCache | None:
-        return TrustCache(self._s.store) if self._s.store is not None else None
+        store = self._store()
+        return TrustCache(store) if store is not None else None
 
     # ---- entering, the keys ------------------------------------------------------------------
 
     async def enter(self, user: contract.UserOut) -> None:
-        state = self._s.state
+        state = self._state
         state.user, state.pharmacy = user, PharmacyUi()
         state.phase, state.screen = Phase.READY, Screen.PHARMACY
         state.children, state.selected_child_id = [], None
@@ -72,46 +101,48 @@ class PharmacyCases:
 
     async def refresh_keys(self) -> bool:
         """Fetch the trust bundle and keep it; False when it could not (the cached one stays)."""
-        s, ui = self._s, self._ui
-        if not s.state.pharmacy_mode or ui.refreshing:
+        ui = self._ui
+        if not self._state.pharmacy_mode or ui.refreshing:
             return False
         ui.refreshing = True
         self._redraw()
         ended = fetched = False
         try:
-            bundle = await s.api.trust_bundle()
+            bundle = await self._api.trust_bundle()
         except AuthError:
             ended = True
         except ApiError as exc:
-            ui.trust_error = s.tr.t("ph_keys_offline") if isinstance(exc, NetworkError) else s.message_for(exc)
-            s.state.online = not isinstance(exc, NetworkError)
+            ui.trust_error = (
+                self._tr.t("ph_keys_offline") if isinstance(exc, NetworkError) else message_for(self._tr, exc)
+            )
+            self._state.online = not isinstance(exc, NetworkError)
         else:
-            now = s.clock()
+            now = self._clock()
             ui.trust, ui.trust_fetched_at, ui.trust_error = bundle, now, None
-            s.state.online = fetched = True
+            self._state.online = fetched = True
             cache = self._cache()
             if cache is not None:
                 cache.save(bundle, fetched_at=now)
         finally:
             ui.refreshing = False
         if ended:
-            await s.session_expired()
+            await self._session_expired()
             return False
         if fetched and ui.token is not None and (ui.check is None or not ui.check.online):
-            ui.check = check_offline(ui.token, ui.trust, now=s.clock())  # new keys or revocations
+            ui.check = check_offline(ui.token, ui.trust, now=self._clock())  # new keys or revocations
         self._redraw()
         return fetched
 
     async def refresh_if_stale(self) -> None:
         ui = self._ui
-        if is_stale(ui.trust, ui.trust_fetched_at, self._s.clock()):
+        if is_stale(ui.trust, ui.trust_fetched_at, self._clock()):
             await self.refresh_keys()
 
     # ---- a scan ------------------------------------------------------------------------------
 
     async def scan(self, scanned: str) -> None:
         """What the scanner typed (URL or bare token): the offline verdict now, then the server's."""
-        s, ui = self._s, self._ui
+        ui = self._ui
         text = (scanned or "").strip()
         if not text or ui.busy:
             return
@@ -123,7 +154,7 @@ class PharmacyCases:
             self._redraw()
             return
         ui.token = token
-        ui.check = check_offline(token, ui.trust, now=s.clock())
+        ui.check = check_offline(token, ui.trust, now=self._clock())
         ui.results += 1
         self._redraw()
         if ui.check.kind is CheckKind.MALFORMED:
@@ -134,23 +165,23 @@ class PharmacyCases:
         await self._verify_online(token)
 
     async def _verify_online(self, token: str) -> None:
-        s, ui = self._s, self._ui
+        ui = self._ui
         ui.verifying = True
         self._redraw()
         ended = False
         try:
-            answer = await s.api.pharmacy_verify(token)
+            answer = await self._api.pharmacy_verify(token)
         except AuthError:
             ended = True
         except NetworkError:
             if ui.token == token:
                 ui.offline = True
-            s.state.online = False
+            self._state.online = False
         except ApiError as exc:
             if ui.token == token:
-                ui.error = s.message_for(exc)
+                ui.error = message_for(self._tr, exc)
         else:
-            s.state.online = True
+            self._state.online = True
             if ui.token == token:
                 ui.offline = False
                 ui.verified = answer
@@ -159,7 +190,7 @@ class PharmacyCases:
         finally:
             ui.verifying = False
         if ended:
-            await s.session_expired()
+            await self._session_expired()
             return
         ui.results += 1
         self._redraw()
@@ -262,7 +293,7 @@ class PharmacyCases:
 
     async def dispense(self) -> None:
         """Record the chosen cycle with the ticked items (after the confirm step)."""
-        s, ui = self._s, self._ui
+        ui = self._ui
         cycle = self.selected_cycle()
         if not ui.confirming or not self.can_dispense() or cycle is None or ui.token is None:
             return
@@ -276,35 +307,37 @@ class PharmacyCases:
         body = contract.DispensationCreate(token=token, cycle_id=cycle.id, items=list(items))
         ended = False
         try:
-            done = await s.api.dispense(body, idempotency_key=key)
+            done = await self._api.dispense(body, idempotency_key=key)
         except AuthError:
             ended = True
         except NetworkError:
-            s.state.online = False
-            ui.error = s.tr.t("ph_dispense_unsent")  # the key is kept: trying again is safe
+            self._state.online = False
+            ui.error = self._tr.t("ph_dispense_unsent")  # the key is kept: trying again is safe
         except Conflict as exc:
             ui.unsent = None
             if exc.dispensation is not None:
                 ui.recorded.append(exc.dispensation)
-                ui.error = dispensed_text(s.tr, exc.dispensation, conflict=True)
+                ui.error = dispensed_text(self._tr, exc.dispensation, conflict=True)
             else:
-                ui.error = s.message_for(exc)
+                ui.error = message_for(self._tr, exc)
             self._after_change()
         except HttpError as exc:
             ui.unsent = None if exc.status < 500 else ui.unsent
-            ui.error = s.message_for(exc)
+            ui.error = message_for(self._tr, exc)
         except ApiError as exc:
-            ui.error = s.message_for(exc)
+            ui.error = message_for(self._tr, exc)
         else:
-            s.state.online = True
+            self._state.online = True
             ui.unsent = None
             ui.recorded.append(done)
-            ui.message = s.tr.t("ph_dispensed_ok", number=done.cycle_number, when=s.tr.datetime(done.dispensed_at))
+            ui.message = self._tr.t(
+                "ph_dispensed_ok", number=done.cycle_number, when=self._tr.datetime(done.dispensed_at)
+            )
             self._after_change()
         finally:
             ui.busy = ui.confirming = False
         if ended:
-            await s.session_expired()
+            await self._session_expired()
             return
         ui.results += 1
         self._redraw()

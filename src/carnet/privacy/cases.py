@@ -17,77 +17,110 @@ Staff have no notice (``Me.privacy`` is None) and are never gated.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import Protocol
 
-from carnet.core.navigation import Phase, Screen
-from carnet.data.api import ApiError, AuthError, Conflict, NetworkError
+from carnet.auth.state import AccountUi
+from carnet.core.clock import Clock
+from carnet.core.i18n import Translator
+from carnet.core.navigation import Navigator, Phase, Screen
+from carnet.data.api import ApiClient, ApiError, AuthError, Conflict, NetworkError
+from carnet.data.messages import message_for
+from carnet.patients.repository import CarnetRepository
 from carnet.privacy.state import PrivacyUi
 from carnet_contract import models as contract
-
-if TYPE_CHECKING:
-    from carnet.shell.session import AppSession
 
 __all__ = ["PrivacyCases"]
 
 log = logging.getLogger(__name__)
 
 
+class PrivacyHost(Navigator, Protocol):
+    """What of the app's state the privacy notice gate reads and changes besides its own."""
+
+    privacy: PrivacyUi
+    account: AccountUi
+    user: contract.UserOut | None
+    syncing: bool
+    sync_error: str | None
+
+
 class PrivacyCases:
-    def __init__(self, session: AppSession) -> None:
-        self._s = session
+    def __init__(
+        self,
+        *,
+        state: PrivacyHost,
+        api: ApiClient,
+        carnets: Callable[[], CarnetRepository | None],
+        tr: Translator,
+        clock: Clock,
+        refresh: Callable[[], Awaitable[None]],
+        reload_from_store: Callable[[], None],
+        sign_out_keeping_data: Callable[[str], Awaitable[None]],
+        session_expired: Callable[[], Awaitable[None]],
+    ) -> None:
+        self._state = state
+        self._api = api
+        self._carnets = carnets
+        self._tr = tr
+        self._clock = clock
+        self._refresh = refresh
+        self._reload_from_store = reload_from_store
+        self._sign_out_keeping_data = sign_out_keeping_data
+        self._session_expired = session_expired
 
     @property
     def _ui(self) -> PrivacyUi:
-        return self._s.state.privacy
+        return self._state.privacy
 
     def _redraw(self) -> None:
-        self._s.state.changed()
+        self._state.changed()
 
     @property
     def gated(self) -> bool:
-        return self._s.state.phase is Phase.PRIVACY
+        return self._state.phase is Phase.PRIVACY
 
     async def required(self) -> None:
         """The server asked for the notice (403 ``privacy_notice_required``): close the gate and load it."""
-        s = self._s
-        user = s.state.user
-        if user is None or user.role != contract.Role.GUARDIAN or s.state.phase is Phase.LOGIN:
+        user = self._state.user
+        if user is None or user.role != contract.Role.GUARDIAN or self._state.phase is Phase.LOGIN:
             return
         if self.gated and (self._ui.notice is not None or self._ui.loading):
             return  # already showing it
-        cached = s.repo.me() if s.repo is not None else None
-        s.state.privacy = PrivacyUi(
+        carnets = self._carnets()
+        cached = carnets.me() if carnets is not None else None
+        self._state.privacy = PrivacyUi(
             can_continue_offline=bool(cached and cached.privacy and cached.privacy.accepted_version)
         )
-        s.state.phase = Phase.PRIVACY
-        s.state.syncing = False
+        self._state.phase = Phase.PRIVACY
+        self._state.syncing = False
         self._redraw()
         await self.load_notice()
 
     async def load_notice(self) -> None:
         """The current notice in the app's language (kept on the phone to read again offline)."""
-        s, ui = self._s, self._ui
+        ui = self._ui
         if ui.loading:
             return
         ui.loading, ui.error = True, None
         self._redraw()
         try:
-            notice = await s.api.privacy_notice()
+            notice = await self._api.privacy_notice()
         except NetworkError:
-            ui.error = s.tr.t("privacy_offline")
+            ui.error = self._tr.t("privacy_offline")
         except ApiError as exc:
-            ui.error = s.message_for(exc)
+            ui.error = message_for(self._tr, exc)
         else:
             ui.notice = notice
-            if s.repo is not None:
-                s.repo.save_privacy_notice(s.tr.locale, notice, fetched_at=s.clock())
+            if (carnets := self._carnets()) is not None:
+                carnets.save_privacy_notice(self._tr.locale, notice, fetched_at=self._clock())
         finally:
             ui.loading = False
         self._redraw()
 
     async def accept(self) -> None:
         """ "Acepto": accept the version shown, then open the app and run its first sync."""
-        s, ui = self._s, self._ui
+        ui = self._ui
         notice = ui.notice
         if notice is None or ui.accepting or not self.gated:
             return
@@ -95,55 +128,53 @@ class PrivacyCases:
         self._redraw()
         ended = outdated = False
         try:
-            status = await s.api.accept_privacy(notice.version)
+            status = await self._api.accept_privacy(notice.version)
         except AuthError:
             ended = True
         except Conflict as exc:
             if exc.code != "privacy_version_outdated":
-                ui.error = s.message_for(exc)
+                ui.error = message_for(self._tr, exc)
             else:
                 outdated = True
         except NetworkError:
-            ui.error = s.tr.t("privacy_offline_accept")
+            ui.error = self._tr.t("privacy_offline_accept")
         except ApiError as exc:
-            ui.error = s.message_for(exc)
+            ui.error = message_for(self._tr, exc)
         else:
-            if s.repo is not None:
-                s.repo.save_privacy(status)
-            s.state.account.status = status
-            s.state.privacy = PrivacyUi()
-            s.state.phase, s.state.screen = Phase.READY, Screen.CHILDREN
-            s.state.sync_error = None
-            s.reload_from_store()
+            if (carnets := self._carnets()) is not None:
+                carnets.save_privacy(status)
+            self._state.account.status = status
+            self._state.privacy = PrivacyUi()
+            self._state.phase, self._state.screen = Phase.READY, Screen.CHILDREN
+            self._state.sync_error = None
+            self._reload_from_store()
             self._redraw()
-            await s.refresh()
+            await self._refresh()
             return
         finally:
             ui.accepting = False
         if ended:
-            await s.session_expired()
+            await self._session_expired()
             return
         if outdated:  # a newer version was published meanwhile: that one is to be read and accepted
             ui.notice = None
             await self.load_notice()
-            ui.message = s.tr.t("privacy_outdated")
+            ui.message = self._tr.t("privacy_outdated")
         self._redraw()
 
     async def decline(self) -> None:
         """ "Ahora no": log out, saying why the app cannot show the children's data without it (what is on
         the phone stays for the same person, unsent writes included)."""
-        s = self._s
         if not self.gated:
             return
-        await s.sign_out_keeping_data(s.tr.t("privacy_declined"))
+        await self._sign_out_keeping_data(self._tr.t("privacy_declined"))
         self._redraw()
 
     def continue_offline(self) -> None:
         """Offline, after accepting an earlier version: the data already on the phone, read only as it is."""
-        s = self._s
         if not self.gated or not self._ui.can_continue_offline:
             return
-        s.state.privacy = PrivacyUi()
-        s.state.phase, s.state.online = Phase.READY, False
-        s.reload_from_store()
+        self._state.privacy = PrivacyUi()
+        self._state.phase, self._state.online = Phase.READY, False
+        self._reload_from_store()
         self._redraw()

@@ -14,7 +14,6 @@ from carnet.core.i18n import Translator
 from carnet.core.navigation import ACCOUNT_SCREENS, Phase, Screen, Tab
 from carnet.data.secret_store import MemorySecretStore, SecretStore, select_secret_store
 from carnet.data.store import default_data_dir
-from carnet.shell.roles import staff_refresh
 from carnet.shell.session import AppSession
 from carnet.views import settings as settings_view
 from carnet.views import sync_status as sync_view
@@ -69,7 +68,7 @@ class CarnetUI:
     # ---- actions (event handlers) -------------------------------------------
 
     async def _refresh(self, _: Any = None) -> None:
-        if await staff_refresh(self.session):
+        if await self.session.staff_modes.refresh():
             return
         await self.session.refresh()
         if self.session.state.screen is Screen.BLOOD_BANK:
@@ -217,10 +216,7 @@ class CarnetUI:
         if state.screen is Screen.ACCOUNT_PASSWORD:
             if self._password is None:
                 self._password = account_view.PasswordView(cases, state.changed)
-            outbox = self.session.outbox
-            return self._password.build(
-                state, tr, on_back=self._back, pending=outbox.pending_count() if outbox is not None else 0
-            )
+            return self._password.build(state, tr, on_back=self._back, pending=self.session.pending_count())
         if state.screen is Screen.ACCOUNT_CLOSURE:
             if self._closure is None:
                 self._closure = account_view.ClosureView(cases)

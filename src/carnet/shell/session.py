@@ -1,25 +1,20 @@
 """The app's use cases: start, log in, sync, pick a child, switch language, log out.
 
-:class:`AppSession` owns the :class:`~carnet.shell.state.AppState` and is the only
-place that joins the API client, the secret store and the offline store.
-Screens show what the repository holds; :meth:`AppSession.refresh` pushes the
-outbox and pulls changes (:mod:`carnet.data.sync`), fetches the carnets, writes the
-store and only then reloads the state, so a failed sync leaves the cached
-data on screen with an offline banner. The agenda's use cases live in
-:mod:`carnet.agenda.cases` (``session.agenda``), the blood-bank bookings' in
-:mod:`carnet.blood_bank.cases` (``session.blood_bank``) and blood-bank staff
-mode in :mod:`carnet.blood_bank.staff` (``session.staff``: online only, its session
-kept in memory, nothing written to the store); incident reports in
-:mod:`carnet.incidents.cases` (``session.report`` for families, offline-first;
-``session.desk`` for the case desk, online only like blood-bank staff); the
-pharmacy counter in :mod:`carnet.pharmacy.cases` (``session.pharmacy``: scans
-checked offline with the cached trust bundle, dispensing online); the privacy
-notice a guardian accepts before any of the children's data is fetched in
-:mod:`carnet.privacy.cases` (``session.privacy``), and "Mi cuenta" (password,
-the notice again, "Descargar mis datos", account closure) in
-:mod:`carnet.auth.account` (``session.account``). Which role
-gets which screen, and the staff modes' navigation, live in :mod:`carnet.shell.roles`;
-error sentences in :mod:`carnet.data.messages`.
+:class:`AppSession` is the composition root: it owns the :class:`~carnet.shell.state.AppState`, the
+API client, the secret store and the offline store, and builds every feature's use cases, handing each
+exactly what it uses. A family's login gets a :class:`~carnet.shell.scope.LoginScope` (its
+store-bound repositories, outbox, sync engine and the per-login cases: ``session.agenda``,
+``session.blood_bank``, ``session.report``), dropped at logout. Screens show what the repositories
+hold; :meth:`AppSession.refresh` pushes the outbox and pulls changes (:mod:`carnet.data.sync`),
+fetches the carnets, writes the store and only then reloads the state, so a failed sync leaves the
+cached data on screen with an offline banner. Device-wide cases live on the session itself:
+blood-bank staff (``session.staff``, :mod:`carnet.blood_bank.staff`), the case desk
+(``session.desk``, :mod:`carnet.incidents.desk`), the pharmacy counter (``session.pharmacy``),
+all online only and keeping no patient data; the privacy notice a guardian accepts before any
+of the children's data is fetched (``session.privacy``, :mod:`carnet.privacy.cases`) and
+"Mi cuenta" (``session.account``, :mod:`carnet.auth.account`). Which role gets which screen, and the
+staff modes' navigation, live in :mod:`carnet.shell.roles`; error sentences in
+:mod:`carnet.data.messages`.
 
 Syncs run at start, on the refresh button, every ``sync_interval_seconds``,
 when an outbox item's backoff ends, right after a write, and when the network
@@ -41,10 +36,8 @@ import httpx
 from pydantic import ValidationError
 
 from carnet.agenda.cases import AgendaCases
-from carnet.agenda.repository import AgendaRepository
 from carnet.auth.account import AccountCases
 from carnet.blood_bank.cases import BloodBankCases
-from carnet.blood_bank.repository import BookingRepository
 from carnet.blood_bank.staff import StaffCases
 from carnet.core.config import AppConfig
 from carnet.core.i18n import Translator
@@ -60,18 +53,17 @@ from carnet.data.api import (
     Tokens,
 )
 from carnet.data.messages import describe_rejection, message_for
-from carnet.data.outbox import Backoff, Outbox
+from carnet.data.outbox import Backoff
 from carnet.data.secret_store import SecretStore
 from carnet.data.store import OfflineStore, destroy_store, open_store
-from carnet.data.sync import SyncEngine
 from carnet.incidents.cases import IncidentCases
 from carnet.incidents.desk import DeskCases
-from carnet.incidents.repository import IncidentRepository
 from carnet.patients.qr import render_qr
 from carnet.patients.repository import CarnetRepository
 from carnet.pharmacy.cases import PharmacyCases
 from carnet.privacy.cases import PrivacyCases
-from carnet.shell.roles import enter_staff_mode, staff_back
+from carnet.shell.roles import StaffModes
+from carnet.shell.scope import LoginScope
 from carnet.shell.state import AppState
 from carnet_contract import models as contract
 from carnet_contract import qrtoken
@@ -119,23 +111,71 @@ class AppSession:
             transport=transport,
         )
         self.store: OfflineStore | None = None
-        self.repo: CarnetRepository | None = None
-        self.outbox: Outbox | None = None
-        self.records: AgendaRepository | None = None
-        self.bookings: BookingRepository | None = None
-        self.incidents: IncidentRepository | None = None
-        self.engine: SyncEngine | None = None
+        #: The logged-in family's objects (None: logged out, or a staff role).
+        self._login: LoginScope | None = None
         self.backoff = backoff or Backoff(cap=float(config.sync_interval_seconds))
-        self.agenda = AgendaCases(self)
-        self.blood_bank = BloodBankCases(self)
-        self.staff = StaffCases(self)
-        self.report = IncidentCases(self)
-        self.desk = DeskCases(self)
-        self.pharmacy = PharmacyCases(self)
-        self.privacy = PrivacyCases(self)
-        self.account = AccountCases(self)
+        tr, state, api = self.tr, self.state, self.api
+        self.staff = StaffCases(state=state, api=api, tr=tr, clock=clock, session_expired=self.session_expired)
+        self.desk = DeskCases(state=state, api=api, tr=tr, clock=clock, session_expired=self.session_expired)
+        self.pharmacy = PharmacyCases(
+            state=state, api=api, store=lambda: self.store, tr=tr, clock=clock, session_expired=self.session_expired
+        )
+        self.privacy = PrivacyCases(
+            state=state,
+            api=api,
+            carnets=self._carnets,
+            tr=tr,
+            clock=clock,
+            refresh=self.refresh,
+            reload_from_store=self.reload_from_store,
+            sign_out_keeping_data=self.sign_out_keeping_data,
+            session_expired=self.session_expired,
+        )
+        self.account = AccountCases(
+            state=state,
+            api=api,
+            carnets=self._carnets,
+            tr=tr,
+            privacy=self.privacy,
+            password_changed=self.password_changed,
+            session_expired=self.session_expired,
+        )
+        self.staff_modes = StaffModes(state, self.staff, self.desk, self.pharmacy)
         self._sync_lock = asyncio.Lock()
         self._wake: asyncio.Event | None = None
+
+    # ---- the login scope ---------------------------------------------------
+
+    @property
+    def scope(self) -> LoginScope:
+        """The logged-in family's objects (only while a family's person is logged in)."""
+        if self._login is None:
+            raise RuntimeError("no family login")
+        return self._login
+
+    @property
+    def login_scope(self) -> LoginScope | None:
+        """The logged-in family's objects, or None (logged out, or a staff role)."""
+        return self._login
+
+    @property
+    def agenda(self) -> AgendaCases:
+        return self.scope.agenda
+
+    @property
+    def blood_bank(self) -> BloodBankCases:
+        return self.scope.blood_bank
+
+    @property
+    def report(self) -> IncidentCases:
+        return self.scope.report
+
+    def pending_count(self) -> int:
+        """Writes not yet accepted by the server (0 without a family login)."""
+        return self._login.outbox.pending_count() if self._login is not None else 0
+
+    def _carnets(self) -> CarnetRepository | None:
+        return self._login.carnets if self._login is not None else None
 
     # ---- lifecycle ---------------------------------------------------------
 
@@ -183,8 +223,8 @@ class AppSession:
 
     async def network_changed(self, connected: bool) -> None:
         """Flet's connectivity event: when the network is back, waiting writes go at once."""
-        if connected and self.outbox is not None:
-            self.outbox.network_is_back(self.clock())
+        if connected and self._login is not None:
+            self._login.outbox.network_is_back(self.clock())
             self.request_sync()
 
     def _wake_event(self) -> asyncio.Event:
@@ -194,7 +234,7 @@ class AppSession:
 
     def _seconds_to_next_sync(self) -> float:
         interval = float(self.config.sync_interval_seconds)
-        retry_at = self.outbox.next_attempt_at() if self.outbox is not None else None
+        retry_at = self._login.outbox.next_attempt_at() if self._login is not None else None
         if retry_at is None:
             return interval
         return max(0.0, min(interval, (retry_at - self.clock()).total_seconds()))
@@ -221,7 +261,7 @@ class AppSession:
             except ApiError as exc:
                 state.login_error = self.message_for(exc, login=True)
                 return
-            if await enter_staff_mode(self, tokens.user):  # no patient data of it touches the store
+            if await self.staff_modes.enter(tokens.user):  # no patient data of it touches the store
                 return
             if tokens.user.role != contract.Role.GUARDIAN:
                 await self._server_logout()
@@ -247,9 +287,10 @@ class AppSession:
             if self.state.privacy.notice is None:
                 await self.privacy.load_notice()
             return
-        if self.repo is None or self.engine is None or self._sync_lock.locked():
+        if self._login is None or self._sync_lock.locked():
             return
-        repo, state, engine = self.repo, self.state, self.engine
+        scope, state = self._login, self.state
+        repo, engine = scope.carnets, scope.engine
         async with self._sync_lock:
             state.syncing = True
             state.changed()
@@ -272,7 +313,7 @@ class AppSession:
                     repo.save_carnet(carnet, fetched_at=now)
                 if jwks is not None:
                     repo.save_jwks(jwks, fetched_at=now)
-                await self.blood_bank.fetch_reference()
+                await scope.blood_bank.fetch_reference()
                 state.online = True
                 state.sync_error = self.message_for(report.error) if report.error else None
             except NetworkError:
@@ -329,7 +370,7 @@ class AppSession:
         state = self.state
         if self.account.back():
             return
-        if staff_back(self):
+        if self.staff_modes.back():
             return
         if state.screen in (Screen.REPORT_FORM, Screen.REPORTS, Screen.REPORT):
             self.report.back()
@@ -359,7 +400,7 @@ class AppSession:
         self.state.changed()
 
     def retry_item(self, item_id: str) -> None:
-        if self.outbox is not None and self.outbox.retry(item_id):
+        if self._login is not None and self._login.outbox.retry(item_id):
             self.agenda.reload()
             self.blood_bank.reload()
             self.report.reload()
@@ -367,7 +408,7 @@ class AppSession:
             self.request_sync()
 
     def discard_item(self, item_id: str) -> None:
-        if self.outbox is not None and self.outbox.discard(item_id):
+        if self._login is not None and self._login.outbox.discard(item_id):
             self.agenda.reload()
             self.blood_bank.reload()
             self.report.reload()
@@ -397,7 +438,7 @@ class AppSession:
             self.state.changed()
             return
         user = self.state.user
-        pending = self.outbox.pending_count() if self.outbox is not None else 0
+        pending = self._login.outbox.pending_count() if self._login is not None else 0
         await self._end_session(
             self.tr.t("err_session_ended_kept" if pending else "err_session_ended"), keep_for=user.id if user else None
         )
@@ -451,31 +492,27 @@ class AppSession:
     def _enter(self, user: contract.UserOut) -> None:
         assert self.store is not None
         self.state.user = user
-        self.repo = CarnetRepository(self.store, user.id)
-        self.outbox = Outbox(self.store, user.id)
-        self.records = AgendaRepository(self.store, user.id)
-        self.bookings = BookingRepository(self.store, user.id)
-        self.incidents = IncidentRepository(self.store, user.id)
-        self.engine = SyncEngine(
-            self.api,
-            self.outbox,
-            self.records,
+        self._login = LoginScope.open(
+            user.id,
+            store=self.store,
+            state=self.state,
+            api=self.api,
+            tr=self.tr,
             clock=self.clock,
             backoff=self.backoff,
             describe=self._describe_rejection,
-            bookings=self.bookings,
-            incidents=self.incidents,
-            carnets=self.repo,
+            request_sync=self.request_sync,
+            session_expired=self.session_expired,
         )
         self.state.phase = Phase.READY
         self.state.screen = Screen.CHILDREN
         self._load_from_repo()
 
     def _load_from_repo(self) -> None:
-        state, repo = self.state, self.repo
-        if repo is None:
+        state, scope = self.state, self._login
+        if scope is None:
             return
-        me = repo.me()
+        me = scope.carnets.me()
         state.children = list(me.patients) if me else []
         ids = {c.id for c in state.children}
         if state.selected_child_id not in ids:
@@ -486,9 +523,9 @@ class AppSession:
             state.selected_child_id = state.children[0].id
             if state.screen is Screen.CHILDREN:
                 state.screen = Screen.CARNET
-        self.agenda.reload()
-        self.blood_bank.reload()
-        self.report.reload()
+        scope.agenda.reload()
+        scope.blood_bank.reload()
+        scope.report.reload()
         self.account.reload()
         self._load_carnet()
 
@@ -496,9 +533,12 @@ class AppSession:
         return describe_rejection(self.tr, exc)
 
     def _load_carnet(self) -> None:
-        state, repo = self.state, self.repo
-        cached = repo.carnet(state.selected_child_id) if repo and state.selected_child_id else None
-        self.agenda.load_next_appointment()
+        state, scope = self.state, self._login
+        if scope is None:
+            return
+        repo = scope.carnets
+        cached = repo.carnet(state.selected_child_id) if state.selected_child_id else None
+        scope.agenda.load_next_appointment()
         if cached is None:
             state.carnet = state.carnet_fetched_at = state.qr = state.qr_check = None
             return
@@ -506,7 +546,7 @@ class AppSession:
         if state.qr is None or state.carnet is None or state.carnet.qr.url != carnet.qr.url:
             state.qr = render_qr(carnet.qr.url)
         state.carnet, state.carnet_fetched_at = carnet, fetched_at
-        jwks = repo.jwks() if repo else None
+        jwks = repo.jwks()
         state.qr_check = qrtoken.verify(
             carnet.qr.token,
             jwks or {"keys": []},
@@ -559,7 +599,9 @@ class AppSession:
             await self._wipe_store()
         else:
             await self.secrets.set(KEPT_FOR_SECRET, keep_for)
-        self.repo = self.outbox = self.records = self.engine = self.bookings = self.incidents = None
+        if self._login is not None:
+            self._login.end()
+            self._login = None
         self.state.reset_to_login(message)
         self.state.changed()
 

@@ -15,7 +15,7 @@ from carnet.auth.state import AccountUi
 from carnet.blood_bank.repository import BookingView
 from carnet.blood_bank.state import BloodBankUi, StaffUi
 from carnet.core.navigation import Phase, Screen, Tab
-from carnet.data.outbox import OutboxItem
+from carnet.data.records import SyncStatus
 from carnet.incidents.repository import IncidentView
 from carnet.incidents.state import DeskUi, IncidentUi
 from carnet.patients.qr import QrImage
@@ -24,15 +24,7 @@ from carnet.privacy.state import PrivacyUi
 from carnet_contract import models as contract
 from carnet_contract.qrtoken import Verification
 
-__all__ = ["AppState", "SyncStatus"]
-
-
-@dataclass
-class SyncStatus:
-    last_success_at: datetime | None = None
-    pending: int = 0
-    failed: list[OutboxItem] = field(default_factory=list)
-    retry_at: datetime | None = None
+__all__ = ["AppState"]
 
 
 @dataclass

@@ -1,0 +1,116 @@
+"""One family login's objects, created at login and dropped at logout (:class:`LoginScope`).
+
+The store-bound repositories, the outbox, the sync engine with the features' syncables, and the
+per-login use cases (agenda, blood-bank bookings, incident reports) all belong to one person's
+login; the session holds one scope or none, so nothing per-user is left half-set between logins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from carnet.agenda.cases import AgendaCases
+from carnet.agenda.repository import AgendaRepository
+from carnet.blood_bank.cases import BloodBankCases
+from carnet.blood_bank.repository import BookingRepository
+from carnet.core.clock import Clock
+from carnet.core.i18n import Translator
+from carnet.data.api import ApiClient, ApiError
+from carnet.data.outbox import Backoff, Outbox
+from carnet.data.store import OfflineStore
+from carnet.data.sync import SyncEngine
+from carnet.incidents.cases import IncidentCases
+from carnet.incidents.repository import IncidentRepository
+from carnet.patients.repository import CarnetRepository
+from carnet.shell.state import AppState
+
+__all__ = ["LoginScope"]
+
+
+@dataclass
+class LoginScope:
+    """What exists only while one person is logged in (a family's account)."""
+
+    user_id: str
+    carnets: CarnetRepository
+    outbox: Outbox
+    records: AgendaRepository
+    bookings: BookingRepository
+    incidents: IncidentRepository
+    engine: SyncEngine
+    agenda: AgendaCases
+    blood_bank: BloodBankCases
+    report: IncidentCases
+
+    @classmethod
+    def open(
+        cls,
+        user_id: str,
+        *,
+        store: OfflineStore,
+        state: AppState,
+        api: ApiClient,
+        tr: Translator,
+        clock: Clock,
+        backoff: Backoff,
+        describe: Callable[[ApiError], str],
+        request_sync: Callable[[], None],
+        session_expired: Callable[[], Awaitable[None]],
+    ) -> LoginScope:
+        carnets = CarnetRepository(store, user_id)
+        outbox = Outbox(store, user_id)
+        records = AgendaRepository(store, user_id)
+        bookings = BookingRepository(store, user_id)
+        incidents = IncidentRepository(store, user_id)
+        engine = SyncEngine(
+            api,
+            outbox,
+            records,
+            clock=clock,
+            backoff=backoff,
+            describe=describe,
+            bookings=bookings,
+            incidents=incidents,
+            carnets=carnets,
+        )
+        return cls(
+            user_id=user_id,
+            carnets=carnets,
+            outbox=outbox,
+            records=records,
+            bookings=bookings,
+            incidents=incidents,
+            engine=engine,
+            agenda=AgendaCases(
+                state=state, records=records, outbox=outbox, tr=tr, clock=clock, request_sync=request_sync
+            ),
+            blood_bank=BloodBankCases(
+                state=state,
+                api=api,
+                bookings=bookings,
+                outbox=outbox,
+                records=records,
+                store=store,
+                tr=tr,
+                clock=clock,
+                request_sync=request_sync,
+                session_expired=session_expired,
+            ),
+            report=IncidentCases(
+                state=state,
+                api=api,
+                incidents=incidents,
+                outbox=outbox,
+                records=records,
+                store=store,
+                carnets=carnets,
+                tr=tr,
+                clock=clock,
+                request_sync=request_sync,
+            ),
+        )
+
+    def end(self) -> None:
+        """The login ended (logout, expiry): work still running for it keeps nothing."""
+        self.report.end()
