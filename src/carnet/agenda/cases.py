@@ -1,8 +1,8 @@
 """The agenda's use cases: browse months and days, filter, open, add, edit, delete, export.
 
 Reads come from the offline store with the outbox laid over them
-(:func:`carnet.agenda.merge`). Every write goes to the outbox first and shows
-at once, marked pending; the background sync sends it. Part of the session
+(:func:`carnet.agenda.repository.merge`). Every write goes to the outbox first and shows
+at once, marked pending; the background sync sends it. Part of a family's login scope
 (``session.agenda``); no Flet here.
 """
 
@@ -20,7 +20,7 @@ from carnet.core.i18n import Translator
 from carnet.core.ids import new_local_id
 from carnet.core.navigation import Navigator, Screen
 from carnet.data.outbox import Outbox, OutboxState, WriteOp
-from carnet.data.records import SyncStatus
+from carnet.data.records import SyncLedger, SyncStatus
 from carnet_contract import models as contract
 
 __all__ = ["AgendaCases"]
@@ -47,6 +47,7 @@ class AgendaCases:
         *,
         state: AgendaHost,
         records: AgendaRepository,
+        ledger: SyncLedger,
         outbox: Outbox,
         tr: Translator,
         clock: Clock,
@@ -54,6 +55,7 @@ class AgendaCases:
     ) -> None:
         self._state = state
         self._records = records
+        self._ledger = ledger
         self._outbox = outbox
         self._tr = tr
         self._clock = clock
@@ -70,7 +72,7 @@ class AgendaCases:
 
     def all_items(self) -> list[AgendaItem]:
         children = {c.id for c in self._state.children}
-        items = merge(self._records.appointments(), self._outbox.items(), self._records.server_id)
+        items = merge(self._records.appointments(), self._outbox.items(), self._ledger.server_id)
         # Only children still linked to the account (the server drops the rest at the next sync).
         return [i for i in items if not children or i.appointment.patient_id in children]
 
@@ -85,7 +87,7 @@ class AgendaCases:
         ui.items = self.all_items()
         if ui.selected_id is not None:
             # A record created on the phone keeps showing once the server's version replaces it.
-            ui.selected_id = self._records.server_id(ui.selected_id) or ui.selected_id
+            ui.selected_id = self._ledger.server_id(ui.selected_id) or ui.selected_id
         if ui.selected_id is not None and not any(i.id == ui.selected_id for i in ui.items):
             if self._state.screen is Screen.APPOINTMENT:
                 ui.message = self._tr.t("appt_not_found")
@@ -97,7 +99,7 @@ class AgendaCases:
             status.pending = sum(1 for i in outbox_items if i.state is OutboxState.PENDING)
             status.failed = [i for i in outbox_items if i.state is OutboxState.FAILED]
             status.retry_at = self._outbox.next_attempt_at()
-            status.last_success_at = self._records.position().last_success_at
+            status.last_success_at = self._ledger.position().last_success_at
         self.load_next_appointment(ui.items)
 
     def load_next_appointment(self, items: list[AgendaItem] | None = None) -> None:

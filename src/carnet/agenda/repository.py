@@ -20,9 +20,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from carnet.core.clock import local_date
-from carnet.core.ids import is_local_id
 from carnet.data.outbox import OutboxItem, OutboxState, WriteOp
-from carnet.data.records import Mark, SyncPosition
+from carnet.data.records import Mark
 from carnet.data.store import OfflineStore
 from carnet_contract import models as contract
 
@@ -60,9 +59,9 @@ class AgendaItem:
 
 
 class AgendaRepository:
-    """One user's synced appointments and sync position in the offline store."""
+    """One user's synced appointments in the offline store."""
 
-    APPOINTMENT, POSITION, ID_MAP = "appointment", "sync_position", "id_map"
+    APPOINTMENT = "appointment"
 
     def __init__(self, store: OfflineStore, user_id: str) -> None:
         self._store = store
@@ -86,24 +85,6 @@ class AgendaRepository:
 
     def clear_appointments(self) -> None:
         self._store.delete_kind(self.user_id, self.APPOINTMENT)
-
-    # sync position
-    def position(self) -> SyncPosition:
-        record = self._store.get(self.user_id, self.POSITION)
-        return SyncPosition.from_json(record.value) if record else SyncPosition()
-
-    def save_position(self, position: SyncPosition) -> None:
-        self._store.put(self.user_id, self.POSITION, "", position.to_json())
-
-    # local ids of records created on the phone
-    def map_id(self, local_id: str, server_id: str) -> None:
-        self._store.put(self.user_id, self.ID_MAP, local_id, server_id)
-
-    def server_id(self, record_id: str) -> str | None:
-        if not is_local_id(record_id):
-            return record_id
-        record = self._store.get(self.user_id, self.ID_MAP, record_id)
-        return str(record.value) if record else None
 
 
 def _from_create(item: OutboxItem) -> contract.Appointment | None:

@@ -1,5 +1,5 @@
 """The "Banco de sangre" use cases for families: choose child, bank, day and slot; the donor form;
-"Mis citas de donación" with cancel and reschedule. Part of the session (``session.blood_bank``); no Flet.
+"Mis citas de donación" with cancel and reschedule. Part of a family's login scope (``session.blood_bank``); no Flet.
 
 Reads come from the offline store: banks, questionnaire and the last slots
 fetched for each bank and day are cached (with when they were fetched), so the
@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Protocol
 
-from carnet.agenda.repository import AgendaRepository
 from carnet.blood_bank.form import DonorForm, check_donor
 from carnet.blood_bank.repository import (
     BOOKINGS_PATH,
@@ -38,7 +37,7 @@ from carnet.core.navigation import Navigator, Screen, Tab
 from carnet.data.api import ApiClient, ApiError, AuthError, NetworkError
 from carnet.data.messages import message_for
 from carnet.data.outbox import Outbox, WriteOp
-from carnet.data.records import Mark
+from carnet.data.records import Mark, SyncLedger
 from carnet.data.store import OfflineStore
 from carnet_contract import models as contract
 
@@ -63,7 +62,7 @@ class BloodBankCases:
         api: ApiClient,
         bookings: BookingRepository,
         outbox: Outbox,
-        records: AgendaRepository,
+        ledger: SyncLedger,
         store: OfflineStore,
         tr: Translator,
         clock: Clock,
@@ -74,7 +73,7 @@ class BloodBankCases:
         self._api = api
         self._bookings = bookings
         self._outbox = outbox
-        self._records = records
+        self._ledger = ledger
         self._store = store
         self._tr = tr
         self._clock = clock
@@ -102,10 +101,10 @@ class BloodBankCases:
         with repo.transaction():
             repo.forget_drafts(keep={i.id for i in items})
             repo.forget_old_slots(self.today())
-        views = merge(repo.bookings(), items, repo.drafts(), self._records.server_id)
+        views = merge(repo.bookings(), items, repo.drafts(), self._ledger.server_id)
         ui.bookings = upcoming([v for v in views if not children or v.patient_id in children], self._clock())
         if ui.selected_id is not None:
-            ui.selected_id = self._records.server_id(ui.selected_id) or ui.selected_id
+            ui.selected_id = self._ledger.server_id(ui.selected_id) or ui.selected_id
             if not any(v.id == ui.selected_id for v in ui.bookings):
                 if self._state.screen is Screen.BOOKING:
                     self._state.screen = Screen.BLOOD_BANK

@@ -7,7 +7,7 @@ fetched per bank and day, each with when it was fetched) and the *drafts*
 so a pending write can be drawn before the server answers). Never the network.
 
 :func:`merge` lays the outbox over the synced bookings, like
-:func:`carnet.agenda.merge` does for appointments: a booking just made shows
+:func:`carnet.agenda.repository.merge` does for appointments: a booking just made shows
 at once as pending ("pendiente de confirmar"); a rejected one shows the
 server's reason until the person retries or discards it.
 """

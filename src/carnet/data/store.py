@@ -14,7 +14,7 @@ next attempt time.
 :meth:`OfflineStore.transaction` groups writes into one SQLite transaction
 (the sync moves its cursor in the same commit as the data it covers).
 
-The 32-byte data key lives in the :class:`~carnet.secret_store.SecretStore`,
+The 32-byte data key lives in the :class:`~carnet.data.secret_store.SecretStore`,
 never in the file. When it is missing or wrong (a memory-only secret store
 after a restart, a restored backup) the cache is unreadable: :func:`open_store`
 wipes it, makes a new key and reports ``wiped=True`` so the UI can say so.

@@ -13,19 +13,12 @@ that stores the server's version of the record — if the app dies before that
 commit, the item is sent again with the same ``Idempotency-Key`` and the
 server answers with the stored response, so nothing is created twice.
 
-Records carried: appointments (:class:`~carnet.agenda.AgendaRepository`) and,
-when a :class:`~carnet.blood_bank.BookingRepository` is given, blood-bank
-bookings (type ``blood_bank_booking``; the answer to a booking, cancel or
-reschedule is the ``Booking``) and, when an :class:`~carnet.incidents.IncidentRepository`
-is given, incident reports (type ``incident``; the answer to a report or a
-reopening is the ``Incident`` with its replies) and their photos (type
-``incident_photo``: the bytes wait encrypted in the store and go as a multipart
-upload once the report has its server id; the answer is the ``Incident``, and
-the bytes leave the phone's queue with the item, its thumbnail staying as the
-server photo's, so it is not downloaded again); and, when the
-:class:`~carnet.patients.repository.CarnetRepository` is given, cycles (type ``cycle``: a
-mixing status, a confirmation or a dispensation updates the cached carnet, so
-it shows offline before the next carnet read). Other types are skipped.
+Records: the engine knows no record type. Each feature registers a
+:class:`~carnet.data.syncable.Syncable` for the types it carries (the shell does, when it opens a
+login): the engine hands it the pulled changes of its types (validated before, stored inside, the
+page's transaction), the answers to its accepted writes (stored with the item's removal, ids mapped
+in the :class:`~carnet.data.records.SyncLedger`), a full resync's reset, and, for its upload types
+(incident photos), the bytes to send as a multipart file. Types nobody registered are skipped.
 
 Pull: pages of ``GET /sync`` are applied each in one transaction together with
 the cursor they lead to, so the cursor never runs ahead of the data. ``reset``
@@ -45,15 +38,13 @@ Errors::
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from carnet.agenda.repository import AgendaRepository
-from carnet.blood_bank.repository import BookingRepository
 from carnet.core.ids import is_local_id
 from carnet.data.api import (
     ApiError,
@@ -70,9 +61,8 @@ from carnet.data.api import (
     SyncAnswer,
 )
 from carnet.data.outbox import Backoff, Outbox, OutboxItem, OutboxState, WriteOp
-from carnet.data.records import SyncPosition
-from carnet.incidents.repository import PHOTO_TYPE, IncidentRepository
-from carnet.patients.repository import CarnetRepository
+from carnet.data.records import SyncLedger, SyncPosition
+from carnet.data.syncable import Syncable, Upload
 from carnet_contract import models as contract
 
 __all__ = ["SyncEngine", "SyncReport", "SyncTransport"]
@@ -128,30 +118,37 @@ class SyncEngine:
         self,
         transport: SyncTransport,
         outbox: Outbox,
-        records: AgendaRepository,
+        ledger: SyncLedger,
         *,
         clock: Callable[[], datetime],
+        syncables: Iterable[Syncable] = (),
         backoff: Backoff | None = None,
         page_limit: int = 200,
         describe: Callable[[ApiError], str] = str,
-        bookings: BookingRepository | None = None,
-        incidents: IncidentRepository | None = None,
-        carnets: CarnetRepository | None = None,
     ) -> None:
         self.transport = transport
         self.outbox = outbox
-        self.records = records
-        #: Blood-bank bookings (None: the engine carries appointments only).
-        self.bookings = bookings
-        #: Incident reports (None: not carried).
-        self.incidents = incidents
-        #: Cached carnets, whose cycles ``cycle`` changes update (None: not carried).
-        self.carnets = carnets
+        self.ledger = ledger
+        self._syncables: list[Syncable] = []
+        #: Record type → the syncable that carries it.
+        self._owners: dict[str, Syncable] = {}
+        self._uploads: set[str] = set()
+        for syncable in syncables:
+            self.register(syncable)
         self.clock = clock
         self.backoff = backoff or Backoff()
         self.page_limit = page_limit
         #: Turns an error into the sentence kept on a failed item (the session localises).
         self.describe = describe
+
+    def register(self, syncable: Syncable) -> None:
+        """Carry a feature's record types from now on (each type has one owner)."""
+        taken = syncable.types & self._owners.keys()
+        if taken:
+            raise ValueError(f"record types already registered: {sorted(taken)}")
+        self._syncables.append(syncable)
+        self._owners.update(dict.fromkeys(syncable.types, syncable))
+        self._uploads |= syncable.uploads
 
     async def run(self) -> SyncReport:
         """Push, then pull; a request that succeeds after network failures frees the waiting items."""
@@ -178,7 +175,7 @@ class SyncEngine:
         while committing, a proxy gave up waiting)."""
         return any(
             i.state is OutboxState.PENDING
-            and (i.op is WriteOp.CREATE or i.type == PHOTO_TYPE)
+            and (i.op is WriteOp.CREATE or i.type in self._uploads)
             and i.error_kind in ("network", IN_DOUBT)
             for i in self.outbox.items()
         )
@@ -206,20 +203,20 @@ class SyncEngine:
                     self.outbox.fail(item, self.describe(NotFound(404, "not_found", "")))
                     report.rejected += 1
                 continue
-            draft = None
-            if item.type == PHOTO_TYPE:
-                draft = self.incidents.draft(item.id) if self.incidents is not None else None
-                if draft is None:  # its bytes are gone (should not happen): say so, never drop it silently
+            upload: Upload | None = None
+            if item.type in self._uploads:
+                upload = self._owners[item.type].upload(item)
+                if upload is None:  # its bytes are gone (should not happen): say so, never drop it silently
                     self.outbox.fail(item, self.describe(NotFound(404, "photo_not_found", "")))
                     report.rejected += 1
                     continue
             try:
-                if draft is not None:
+                if upload is not None:
                     result = await self.transport.upload_photo(
                         path,
-                        draft.data,
-                        content_type=draft.content_type,
-                        file_name=draft.upload_name,
+                        upload.data,
+                        content_type=upload.content_type,
+                        file_name=upload.file_name,
                         idempotency_key=item.key,
                     )
                 else:
@@ -250,7 +247,7 @@ class SyncEngine:
     def _resolve(self, item: OutboxItem) -> str | None:
         if "{record}" not in item.path:
             return item.path
-        server_id = self.records.server_id(item.record_id)
+        server_id = self.ledger.server_id(item.record_id)
         return item.path.replace("{record}", server_id) if server_id else None
 
     def _blocked(self, item: OutboxItem) -> bool:
@@ -276,47 +273,12 @@ class SyncEngine:
             report.errors.append(exc)
 
     def _apply_push_result(self, item: OutboxItem, result: Any) -> None:
-        """The server's answer and the item's removal, in one local transaction."""
-        with self.records.transaction():
-            if item.type == contract.SyncType.APPOINTMENT:
-                if item.op is WriteOp.DELETE:
-                    server_id = self.records.server_id(item.record_id)
-                    if server_id:
-                        self.records.delete_appointment(server_id)
-                else:
-                    appointment = contract.Appointment.model_validate(result)
-                    if item.op is WriteOp.CREATE and is_local_id(item.record_id):
-                        self.records.map_id(item.record_id, appointment.id)
-                    self.records.put_appointment(appointment)
-            elif item.type == contract.SyncType.BLOOD_BANK_BOOKING and self.bookings is not None:
-                booking = contract.Booking.model_validate(result)
-                if item.op is WriteOp.CREATE and is_local_id(item.record_id):
-                    self.records.map_id(item.record_id, booking.id)
-                self.bookings.put_booking(booking)
-                self.bookings.delete_draft(item.id)
-            elif item.type == contract.SyncType.INCIDENT and self.incidents is not None:
-                incident = contract.Incident.model_validate(result)
-                if item.op is WriteOp.CREATE and is_local_id(item.record_id):
-                    self.records.map_id(item.record_id, incident.id)
-                self.incidents.put_incident(incident)
-            elif item.type == PHOTO_TYPE and self.incidents is not None:
-                incident = contract.Incident.model_validate(result)
-                self._keep_own_thumb(item.id, incident)
-                self.incidents.put_incident(incident)
-                self.incidents.delete_draft(item.id)
+        """The server's answer (stored by the item's syncable) and the item's removal, in one local transaction."""
+        with self.ledger.transaction():
+            owner = self._owners.get(item.type)
+            if owner is not None:
+                owner.settle(item, result, self.ledger)
             self.outbox.complete(item.id)
-
-    def _keep_own_thumb(self, item_id: str, incident: contract.Incident) -> None:
-        """A photo upload was answered: its one new photo in the answer is the phone's own, whose thumbnail is
-        kept for it (nothing to download for "Mis reportes"). When that is not certain, nothing is kept and
-        the screen fetches the photo as for any other."""
-        assert self.incidents is not None
-        before = self.incidents.incident(incident.id)
-        known = {p.id for p in before.photos} if before is not None else set()
-        new = [p for p in incident.photos if p.id not in known]
-        draft = self.incidents.draft(item_id)
-        if len(new) == 1 and draft is not None and draft.thumb:
-            self.incidents.put_thumb(new[0].id, draft.thumb)
 
     # ---- pull --------------------------------------------------------------------------------
 
@@ -324,7 +286,7 @@ class SyncEngine:
         report = report or SyncReport()
         restarted = False
         for _ in range(MAX_PAGES_PER_RUN):
-            position = self.records.position()
+            position = self.ledger.position()
             etag = position.etag if position.cursor and position.etag_cursor == position.cursor else None
             try:
                 answer = await self.transport.sync(position.cursor, limit=self.page_limit, etag=etag)
@@ -333,8 +295,8 @@ class SyncEngine:
             except BadRequest as exc:
                 if exc.code == "invalid_cursor" and not restarted:
                     restarted = report.restarted = True
-                    with self.records.transaction():
-                        self.records.save_position(
+                    with self.ledger.transaction():
+                        self.ledger.save_position(
                             SyncPosition(needs_reset=True, last_success_at=position.last_success_at)
                         )
                     continue
@@ -357,73 +319,25 @@ class SyncEngine:
             report.pulled += len(answer.page.changes)
             if not answer.page.has_more:
                 break
-        with self.records.transaction():
-            self.records.save_position(replace(self.records.position(), last_success_at=self.clock()))
+        with self.ledger.transaction():
+            self.ledger.save_position(replace(self.ledger.position(), last_success_at=self.clock()))
         return report
 
     def _apply_page(self, page: contract.SyncPage, etag: str | None, before: SyncPosition) -> None:
-        """A page's records and the cursor it leads to, in one local transaction."""
-        appointments = [
-            (change.id, contract.Appointment.model_validate(change.data) if change.op == "upsert" else None)
+        """A page's records and the cursor it leads to, in one local transaction (each record checked first)."""
+        read = [
+            (change, owner, owner.read(change))
             for change in page.changes
-            if change.type == contract.SyncType.APPOINTMENT
+            if (owner := self._owners.get(change.type)) is not None
         ]
-        bookings = (
-            [
-                (change.id, contract.Booking.model_validate(change.data) if change.op == "upsert" else None)
-                for change in page.changes
-                if change.type == contract.SyncType.BLOOD_BANK_BOOKING
-            ]
-            if self.bookings is not None
-            else []
-        )
-        incidents = (
-            [
-                (change.id, contract.Incident.model_validate(change.data) if change.op == "upsert" else None)
-                for change in page.changes
-                if change.type == contract.SyncType.INCIDENT
-            ]
-            if self.incidents is not None
-            else []
-        )
-        cycles = (
-            [
-                contract.Cycle.model_validate(change.data)
-                for change in page.changes
-                if change.type == contract.SyncType.CYCLE and change.op == "upsert"
-            ]
-            if self.carnets is not None
-            else []
-        )
-        with self.records.transaction():
+        with self.ledger.transaction():
             if page.reset or before.needs_reset:
-                self.records.clear_appointments()
-                if self.bookings is not None:
-                    self.bookings.clear_bookings()
-                if self.incidents is not None:
-                    self.incidents.clear_incidents()
-            for record_id, appointment in appointments:
-                if appointment is None:
-                    self.records.delete_appointment(record_id)
-                else:
-                    self.records.put_appointment(appointment)
-            for record_id, booking in bookings:
-                assert self.bookings is not None
-                if booking is None:
-                    self.bookings.delete_booking(record_id)
-                else:
-                    self.bookings.put_booking(booking)
-            for record_id, incident in incidents:
-                assert self.incidents is not None
-                if incident is None:
-                    self.incidents.delete_incident(record_id)
-                else:
-                    self.incidents.put_incident(incident)
-            for cycle in cycles:
-                assert self.carnets is not None
-                self.carnets.put_cycle(cycle)
+                for syncable in self._syncables:
+                    syncable.reset()
+            for change, owner, record in read:
+                owner.apply(change, record)
             caught_up = not page.has_more
-            self.records.save_position(
+            self.ledger.save_position(
                 SyncPosition(
                     cursor=page.cursor,
                     etag=etag if caught_up else None,

@@ -1,14 +1,13 @@
 """Incident use cases: the family's "Reportar un problema" and "Mis reportes" (``session.report``,
-offline-first through the outbox), and the case desk (``session.desk``: online only, like blood-bank
-staff mode — nothing of it is written to the device). No Flet.
+offline-first through the outbox; part of a family's login scope). The case desk is
+:mod:`carnet.incidents.desk`. No Flet.
 
 Photos: each picked file is prepared on the phone, off the event loop (upright, at most 1600 px, a JPEG
 without metadata, and a thumbnail); on "Enviar" the report and one outbox item per photo are queued in
 one local transaction (the prepared bytes sealed in the store), and the sync sends the photos once the
 report has its server id. A report's screen shows thumbnails only: of the server's photos (fetched with
 the person's session, reduced, kept only in the encrypted store — or the phone's own, kept when its
-upload was answered), of the ones still waiting, and of a refused one with the server's reason. The case
-desk sees thumbnails of the photos too (fetched, held in memory only).
+upload was answered), of the ones still waiting, and of a refused one with the server's reason.
 """
 
 from __future__ import annotations
@@ -18,14 +17,13 @@ import logging
 from collections.abc import Callable
 from typing import Protocol
 
-from carnet.agenda.repository import AgendaRepository
 from carnet.core.clock import Clock
 from carnet.core.i18n import Translator
 from carnet.core.ids import new_local_id
 from carnet.core.navigation import Navigator, Screen
 from carnet.data.api import ApiClient, ApiError, AuthError
 from carnet.data.outbox import Outbox, WriteOp
-from carnet.data.records import Mark
+from carnet.data.records import Mark, SyncLedger
 from carnet.data.store import OfflineStore
 from carnet.incidents.form import (
     MAX_PHOTOS,
@@ -76,7 +74,7 @@ class IncidentCases:
         api: ApiClient,
         incidents: IncidentRepository,
         outbox: Outbox,
-        records: AgendaRepository,
+        ledger: SyncLedger,
         store: OfflineStore,
         carnets: CarnetRepository,
         tr: Translator,
@@ -87,7 +85,7 @@ class IncidentCases:
         self._api = api
         self._incidents = incidents
         self._outbox = outbox
-        self._records = records
+        self._ledger = ledger
         self._store = store
         self._carnets = carnets
         self._tr = tr
@@ -112,14 +110,14 @@ class IncidentCases:
         ui = self._ui
         children = {c.id for c in self._state.children}
         synced, items = self._incidents.incidents(), self._outbox.items()
-        views = merge(synced, items, self._records.server_id)
+        views = merge(synced, items, self._ledger.server_id)
         ui.reports = [v for v in views if not children or v.patient_id in children]
         self._incidents.prune_photos(
             keep_photos={p.id for i in synced.values() for p in i.photos},
             keep_drafts={i.id for i in items if i.type == PHOTO_TYPE},
         )
         if ui.selected_id is not None:
-            ui.selected_id = self._records.server_id(ui.selected_id) or ui.selected_id
+            ui.selected_id = self._ledger.server_id(ui.selected_id) or ui.selected_id
             if self._state.screen is Screen.REPORT and self._state.selected_report is None:
                 self._state.screen = Screen.REPORTS
                 ui.selected_id = None

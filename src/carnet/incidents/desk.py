@@ -1,4 +1,6 @@
-"""The case desk's use cases (online only, like blood-bank staff): the queue, a case, the weekly report."""
+"""The case desk's use cases (``session.desk``: online only, like blood-bank staff mode — nothing of it is
+written to the device): the queue, a case, the weekly report. It sees thumbnails of the photos too
+(fetched, held in memory only). No Flet."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 The counter's session lives in memory only, like blood-bank staff: the scanned
 token, the child and the cycles never reach the device's store. Only the trust
-bundle (public keys and revoked token ids, :class:`carnet.pharmacy.TrustCache`)
+bundle (public keys and revoked token ids, :class:`carnet.pharmacy.checks.TrustCache`)
 is kept, so a scan is checked even when the network is down. The bundle is
 fetched on login, when older than its ``max_age`` (on the next scan or the
 periodic sync) and on "Actualizar claves".

@@ -12,17 +12,22 @@ from dataclasses import dataclass
 
 from carnet.agenda.cases import AgendaCases
 from carnet.agenda.repository import AgendaRepository
+from carnet.agenda.syncable import AppointmentSyncable
 from carnet.blood_bank.cases import BloodBankCases
 from carnet.blood_bank.repository import BookingRepository
+from carnet.blood_bank.syncable import BookingSyncable
 from carnet.core.clock import Clock
 from carnet.core.i18n import Translator
 from carnet.data.api import ApiClient, ApiError
 from carnet.data.outbox import Backoff, Outbox
+from carnet.data.records import SyncLedger
 from carnet.data.store import OfflineStore
 from carnet.data.sync import SyncEngine
 from carnet.incidents.cases import IncidentCases
 from carnet.incidents.repository import IncidentRepository
+from carnet.incidents.syncable import IncidentSyncable
 from carnet.patients.repository import CarnetRepository
+from carnet.patients.syncable import CycleSyncable
 from carnet.shell.state import AppState
 
 __all__ = ["LoginScope"]
@@ -35,6 +40,7 @@ class LoginScope:
     user_id: str
     carnets: CarnetRepository
     outbox: Outbox
+    ledger: SyncLedger
     records: AgendaRepository
     bookings: BookingRepository
     incidents: IncidentRepository
@@ -63,34 +69,37 @@ class LoginScope:
         records = AgendaRepository(store, user_id)
         bookings = BookingRepository(store, user_id)
         incidents = IncidentRepository(store, user_id)
-        engine = SyncEngine(
-            api,
-            outbox,
-            records,
-            clock=clock,
-            backoff=backoff,
-            describe=describe,
-            bookings=bookings,
-            incidents=incidents,
-            carnets=carnets,
-        )
+        ledger = SyncLedger(store, user_id)
+        engine = SyncEngine(api, outbox, ledger, clock=clock, backoff=backoff, describe=describe)
+        # What each feature syncs: a new record type is registered here, and written in its feature only.
+        engine.register(AppointmentSyncable(records))
+        engine.register(BookingSyncable(bookings))
+        engine.register(IncidentSyncable(incidents))
+        engine.register(CycleSyncable(carnets))
         return cls(
             user_id=user_id,
             carnets=carnets,
             outbox=outbox,
+            ledger=ledger,
             records=records,
             bookings=bookings,
             incidents=incidents,
             engine=engine,
             agenda=AgendaCases(
-                state=state, records=records, outbox=outbox, tr=tr, clock=clock, request_sync=request_sync
+                state=state,
+                records=records,
+                ledger=ledger,
+                outbox=outbox,
+                tr=tr,
+                clock=clock,
+                request_sync=request_sync,
             ),
             blood_bank=BloodBankCases(
                 state=state,
                 api=api,
                 bookings=bookings,
                 outbox=outbox,
-                records=records,
+                ledger=ledger,
                 store=store,
                 tr=tr,
                 clock=clock,
@@ -102,7 +111,7 @@ class LoginScope:
                 api=api,
                 incidents=incidents,
                 outbox=outbox,
-                records=records,
+                ledger=ledger,
                 store=store,
                 carnets=carnets,
                 tr=tr,
