@@ -353,17 +353,17 @@ async def test_export_online_and_offline(make_session, secrets, fake_api: FakeAp
     await session.login("madre.demo", "carnet-demo")
     await session.account.open()
     fake_api.offline = True
-    assert await session.account.export_file() is None
+    assert await session.rights.export_file() is None
     assert session.state.account.error == "Necesitas conexión para descargar tus datos."
     fake_api.offline = False
-    made = await session.account.export_file()
+    made = await session.rights.export_file()
     assert made is not None
     name, data = made
     assert name.endswith(".json") and json.loads(data)["children"]
     assert not session.state.account.exporting and session.state.account.error is None
-    session.account.file_saved(name, True)
+    session.rights.file_saved(name, True)
     assert session.state.account.message == f"Listo: se descargó {name}."
-    session.account.file_saved(name, False)
+    session.rights.file_saved(name, False)
     assert session.state.account.error == f"No se pudo guardar {name}. Intenta de nuevo."
     await session.close()
 
@@ -374,15 +374,16 @@ async def test_closure_request_and_withdraw(make_session, secrets, fake_api: Fak
     await session.login("madre.demo", "carnet-demo")
     await session.account.open()
     account, ui = session.account, session.state.account
+    rights = session.rights
     account.show(Screen.ACCOUNT_CLOSURE)
-    await account.request_closure("Cambiamos de hospital")  # no confirm step yet: nothing sent
+    await rights.request_closure("Cambiamos de hospital")  # no confirm step yet: nothing sent
     assert "madre.demo" not in fake_api.privacy.closures
-    account.ask_closure(True)
+    rights.ask_closure(True)
     fake_api.offline = True
-    await account.request_closure("Cambiamos de hospital")
+    await rights.request_closure("Cambiamos de hospital")
     assert ui.error and "Sin conexión" in ui.error and ui.closure_confirm
     fake_api.offline = False
-    await account.request_closure("Cambiamos de hospital")
+    await rights.request_closure("Cambiamos de hospital")
     assert session.state.screen is Screen.ACCOUNT
     assert ui.status is not None and ui.status.closure_request is not None
     assert ui.status.closure_request.status is contract.ClosureStatus.SOLICITADA
@@ -391,12 +392,12 @@ async def test_closure_request_and_withdraw(make_session, secrets, fake_api: Fak
     # Withdrawn elsewhere meanwhile: 404 says so, and the status follows the server.
     fake_api.privacy.closures["madre.demo"] = fake_api.privacy.closures["madre.demo"].model_copy(
         update={"status": contract.ClosureStatus.CANCELADA})
-    await account.withdraw_closure()
+    await rights.withdraw_closure()
     assert ui.error == "No hay una solicitud de cierre abierta." and ui.status.closure_request is None
     account.show(Screen.ACCOUNT_CLOSURE)
-    account.ask_closure(True)
-    await account.request_closure("")
-    await account.withdraw_closure()
+    rights.ask_closure(True)
+    await rights.request_closure("")
+    await rights.withdraw_closure()
     assert ui.message == "Retiraste la solicitud. Tu cuenta sigue activa."
     assert ui.status is not None and ui.status.closure_request is None
     assert fake_api.privacy.closures["madre.demo"].status == "cancelada"

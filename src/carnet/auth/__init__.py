@@ -1,1 +1,2 @@
-""" "Mi cuenta": the password change, and the account's privacy actions reached from it."""
+""" "Mi cuenta": the password change (every role), and the way to a guardian's data rights
+(:mod:`carnet.privacy.rights`)."""

@@ -1,11 +1,10 @@
 """ "Mi cuenta" (``session.account``), reached from settings: change the password (every role); for guardians
-also read the privacy notice again, download their data and ask for the account to be closed. No Flet.
+the way to the privacy notice again, "Descargar mis datos" and the account closure request, whose use
+cases live in the privacy feature (:mod:`carnet.privacy.rights`, ``session.rights``). No Flet.
 
-All of it is online: a password change, an export or a closure request needs the server, and says so
-plainly when there is no connection. A password change ends every session of the account on the server
-(this one too): the app then ends the session the way logging out does and shows the login screen with
-"Contraseña cambiada. Entra de nuevo con la nueva." The guardian's privacy status (notice accepted,
-closure request) comes from ``/me``, cached with it on the phone, and is refreshed when "Mi cuenta" opens.
+A password change needs the server, and says so plainly when there is no connection. It ends every
+session of the account on the server (this one too): the app then ends the session the way logging out
+does and shows the login screen with "Contraseña cambiada. Entra de nuevo con la nueva."
 """
 
 from __future__ import annotations
@@ -18,10 +17,11 @@ from typing import Protocol
 from carnet.auth.state import AccountUi
 from carnet.core.i18n import Translator
 from carnet.core.navigation import Navigator, Screen
-from carnet.data.api import ApiClient, ApiError, AuthError, BadRequest, NetworkError, NotFound
+from carnet.data.api import ApiClient, ApiError, AuthError, BadRequest, NetworkError
 from carnet.data.messages import message_for, min_length_in
 from carnet.patients.repository import CarnetRepository
 from carnet.privacy.cases import PrivacyCases
+from carnet.privacy.rights import DataRightsCases
 from carnet.privacy.state import PrivacyUi
 from carnet_contract import models as contract
 
@@ -38,7 +38,6 @@ _PASSWORD_FIELDS = {
     "password_is_username": "new",
     "password_unchanged": "new",
 }
-REASON_MAX = 1000
 
 
 class AccountHost(Navigator, Protocol):
@@ -82,6 +81,7 @@ class AccountCases:
         carnets: Callable[[], CarnetRepository | None],
         tr: Translator,
         privacy: PrivacyCases,
+        rights: DataRightsCases,
         password_changed: Callable[[], Awaitable[None]],
         session_expired: Callable[[], Awaitable[None]],
     ) -> None:
@@ -90,6 +90,7 @@ class AccountCases:
         self._carnets = carnets
         self._tr = tr
         self._privacy = privacy
+        self._rights = rights
         self._password_changed = password_changed
         self._session_expired = session_expired
         #: Raised when the server's 422 ``password_too_short`` names a larger minimum.
@@ -107,13 +108,6 @@ class AccountCases:
         user = self._state.user
         return user is not None and user.role == contract.Role.GUARDIAN
 
-    def reload(self) -> None:
-        """The privacy status from the cached ``me`` (no redraw)."""
-        carnets = self._carnets()
-        me = carnets.me() if carnets is not None and self.is_guardian else None
-        if me is not None:
-            self._ui.status = me.privacy
-
     # ---- navigation ------------------------------------------------------------------------
 
     async def open(self) -> None:
@@ -122,10 +116,10 @@ class AccountCases:
         self._state.screen = Screen.ACCOUNT
         ui.message = ui.error = None
         ui.password_errors, ui.closure_confirm = {}, False
-        self.reload()
+        self._rights.reload()
         self._redraw()
         if self.is_guardian:
-            await self._fetch_status()
+            await self._rights.fetch_status()
 
     def show(self, screen: Screen) -> None:
         if screen not in (Screen.ACCOUNT_PASSWORD, Screen.ACCOUNT_NOTICE, Screen.ACCOUNT_CLOSURE):
@@ -166,27 +160,6 @@ class AccountCases:
         self._ui.message = self._ui.error = None
         self._redraw()
 
-    async def _fetch_status(self) -> None:
-        try:
-            me = await self._api.me()
-        except AuthError:
-            await self._session_expired()
-            return
-        except ApiError as exc:
-            log.info("privacy status not refreshed: %s", type(exc).__name__)
-            return
-        if me.privacy is not None:
-            self._keep(me.privacy)
-            if not me.privacy.accepted:
-                await self._privacy.required()  # a newer notice was published meanwhile
-                return
-        self._redraw()
-
-    def _keep(self, status: contract.PrivacyStatus) -> None:
-        self._ui.status = status
-        if (carnets := self._carnets()) is not None:
-            carnets.save_privacy(status)
-
     # ---- password ----------------------------------------------------------------------------
 
     async def change_password(self, form: PasswordForm) -> bool:
@@ -225,98 +198,3 @@ class AccountCases:
         ui.changing_password = False
         self._redraw()
         return False
-
-    # ---- download my data --------------------------------------------------------------------
-
-    async def export_file(self) -> tuple[str, bytes] | None:
-        """ "Descargar mis datos": the JSON file to save (name, bytes); None with the reason on screen."""
-        ui = self._ui
-        if ui.exporting or not self.is_guardian:
-            return None
-        ui.exporting, ui.message, ui.error = True, None, None
-        self._redraw()
-        made: tuple[str, bytes] | None = None
-        ended = False
-        try:
-            made = await self._api.privacy_export()
-        except AuthError:
-            ended = True
-        except NetworkError:
-            ui.error = self._tr.t("acct_export_offline")
-        except ApiError as exc:
-            ui.error = message_for(self._tr, exc)
-        finally:
-            ui.exporting = False
-        if ended:
-            await self._session_expired()
-            return None
-        self._redraw()
-        return made
-
-    def file_saved(self, name: str, saved: bool | None) -> None:
-        """What the save dialog / download did (None: the person closed the dialog: nothing to say)."""
-        ui, t = self._ui, self._tr.t
-        if saved:
-            ui.message, ui.error = t("acct_export_done", name=name), None
-        elif saved is None:
-            ui.message = None
-        else:
-            ui.message, ui.error = None, t("acct_export_failed", name=name)
-        self._redraw()
-
-    # ---- account closure -----------------------------------------------------------------------
-
-    def ask_closure(self, asking: bool) -> None:
-        """Open (or close) the confirm step of a closure request."""
-        self._ui.closure_confirm = asking and self.is_guardian
-        self._ui.message = self._ui.error = None
-        self._redraw()
-
-    async def request_closure(self, reason: str) -> None:
-        """The confirmed request: "Solicitud registrada el <fecha>" (the hospital confirms it later)."""
-        ui = self._ui
-        if ui.closure_busy or not ui.closure_confirm:
-            return
-        reason = reason.strip()[:REASON_MAX]
-        await self._closure(lambda: self._api.request_closure(reason or None), confirm_done=True)
-
-    async def withdraw_closure(self) -> None:
-        """ "Retirar solicitud": the account goes on as before."""
-        if self._ui.closure_busy:
-            return
-        await self._closure(self._api.cancel_closure, confirm_done=False)
-
-    async def _closure(self, call: Callable[[], Awaitable[contract.ClosureRequest]], *, confirm_done: bool) -> None:
-        ui = self._ui
-        t = self._tr.t
-        ui.closure_busy, ui.message, ui.error = True, None, None
-        self._redraw()
-        ended = False
-        try:
-            answer: contract.ClosureRequest = await call()
-        except AuthError:
-            ended = True
-        except NotFound as exc:  # nothing open to withdraw (withdrawn elsewhere, or already decided)
-            ui.error = message_for(self._tr, exc)
-            await self._fetch_status()
-        except NetworkError:
-            ui.error = t("acct_offline")
-        except ApiError as exc:
-            ui.error = message_for(self._tr, exc)
-        else:
-            open_request = answer if answer.status is contract.ClosureStatus.SOLICITADA else None
-            status = ui.status
-            if status is not None:
-                self._keep(status.model_copy(update={"closure_request": open_request}))
-            if confirm_done:  # back to Mi cuenta, where the request shows with "Retirar solicitud"
-                ui.closure_confirm = False
-                self._state.screen = Screen.ACCOUNT
-            ui.message = t("acct_closure_sent") if open_request else t("acct_closure_withdrawn")
-            if status is None:
-                await self._fetch_status()
-        finally:
-            ui.closure_busy = False
-        if ended:
-            await self._session_expired()
-            return
-        self._redraw()

@@ -1,1 +1,2 @@
-"""The privacy notice a guardian accepts before any of the children's data is fetched."""
+"""Privacy: the notice a guardian accepts before any of the children's data is fetched, and their data
+rights (their privacy status, "Descargar mis datos", the account closure request)."""

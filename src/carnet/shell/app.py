@@ -219,11 +219,11 @@ class CarnetUI:
             return self._password.build(state, tr, on_back=self._back, pending=self.session.pending_count())
         if state.screen is Screen.ACCOUNT_CLOSURE:
             if self._closure is None:
-                self._closure = account_view.ClosureView(cases)
+                self._closure = account_view.ClosureView(cases, self.session.rights)
             return self._closure.build(state, tr, on_back=self._back)
         if state.screen is Screen.ACCOUNT_NOTICE:
             return privacy_view.build_reread(state, tr, self.session.privacy, on_back=self._back)
-        return account_view.build(state, tr, cases, on_back=self._back)
+        return account_view.build(state, tr, cases, self.session.rights, on_back=self._back)
 
     def _build_reports(self) -> ft.View:
         state, tr, cases = self.session.state, self.session.tr, self.session.report

@@ -11,7 +11,8 @@ cached data on screen with an offline banner. Device-wide cases live on the sess
 blood-bank staff (``session.staff``, :mod:`carnet.blood_bank.staff`), the case desk
 (``session.desk``, :mod:`carnet.incidents.desk`), the pharmacy counter (``session.pharmacy``),
 all online only and keeping no patient data; the privacy notice a guardian accepts before any
-of the children's data is fetched (``session.privacy``, :mod:`carnet.privacy.cases`) and
+of the children's data is fetched (``session.privacy``, :mod:`carnet.privacy.cases`), the guardian's data rights
+(``session.rights``, :mod:`carnet.privacy.rights`: privacy status, "Descargar mis datos", closure) and
 "Mi cuenta" (``session.account``, :mod:`carnet.auth.account`). Which role gets which screen, and the
 staff modes' navigation, live in :mod:`carnet.shell.roles`; error sentences in
 :mod:`carnet.data.messages`.
@@ -62,6 +63,7 @@ from carnet.patients.qr import render_qr
 from carnet.patients.repository import CarnetRepository
 from carnet.pharmacy.cases import PharmacyCases
 from carnet.privacy.cases import PrivacyCases
+from carnet.privacy.rights import DataRightsCases
 from carnet.shell.roles import StaffModes
 from carnet.shell.scope import LoginScope
 from carnet.shell.state import AppState
@@ -131,12 +133,21 @@ class AppSession:
             sign_out_keeping_data=self.sign_out_keeping_data,
             session_expired=self.session_expired,
         )
+        self.rights = DataRightsCases(
+            state=state,
+            api=api,
+            carnets=self._carnets,
+            tr=tr,
+            privacy=self.privacy,
+            session_expired=self.session_expired,
+        )
         self.account = AccountCases(
             state=state,
             api=api,
             carnets=self._carnets,
             tr=tr,
             privacy=self.privacy,
+            rights=self.rights,
             password_changed=self.password_changed,
             session_expired=self.session_expired,
         )
@@ -526,7 +537,7 @@ class AppSession:
         scope.agenda.reload()
         scope.blood_bank.reload()
         scope.report.reload()
-        self.account.reload()
+        self.rights.reload()
         self._load_carnet()
 
     def _describe_rejection(self, exc: ApiError) -> str:

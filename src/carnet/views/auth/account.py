@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import flet as ft
 
-from carnet.auth.account import REASON_MAX, PasswordForm
+from carnet.auth.account import PasswordForm
 from carnet.core.i18n import Translator
 from carnet.core.navigation import Screen
+from carnet.privacy.rights import REASON_MAX
 from carnet.shell.state import AppState
 from carnet.views.common import (
     GREEN,
@@ -30,6 +31,7 @@ from carnet.views.common import (
 
 if TYPE_CHECKING:
     from carnet.auth.account import AccountCases
+    from carnet.privacy.rights import DataRightsCases
 
 BIG = 56
 
@@ -70,18 +72,20 @@ def _notes(state: AppState, tr: Translator, cases: AccountCases) -> list[ft.Cont
     return found
 
 
-def _download(cases: AccountCases) -> Handler:
+def _download(rights: DataRightsCases) -> Handler:
     async def handler(_: Any = None) -> None:
-        made = await cases.export_file()
+        made = await rights.export_file()
         if made is None:
             return
         name, data = made
-        cases.file_saved(name, await save_bytes(name, data, "json"))
+        rights.file_saved(name, await save_bytes(name, data, "json"))
 
     return handler
 
 
-def build(state: AppState, tr: Translator, cases: AccountCases, *, on_back: Handler) -> ft.View:
+def build(
+    state: AppState, tr: Translator, cases: AccountCases, rights: DataRightsCases, *, on_back: Handler
+) -> ft.View:
     """ "Mi cuenta": one section per thing the person can do."""
     ui, status = state.account, state.account.status
     body = _notes(state, tr, cases)
@@ -137,18 +141,18 @@ def build(state: AppState, tr: Translator, cases: AccountCases, *, on_back: Hand
                 icon=ft.Icons.DOWNLOAD,
                 height=BIG,
                 disabled=ui.exporting,
-                on_click=_download(cases),
+                on_click=_download(rights),
                 style=ft.ButtonStyle(bgcolor=GREEN, color=ft.Colors.WHITE),
             ),
         ]
         if ui.exporting:
             export.append(_busy(tr.t("acct_exporting")))
         body.append(section(tr.t("acct_export_title"), export))
-        body.append(section(tr.t("acct_closure_title"), _closure_summary(state, tr, cases)))
+        body.append(section(tr.t("acct_closure_title"), _closure_summary(state, tr, cases, rights)))
     return screen("/account", app_bar(tr.t("acct_title"), tr, on_back=on_back), body)
 
 
-def _closure_summary(state: AppState, tr: Translator, cases: AccountCases) -> list[ft.Control]:
+def _closure_summary(state: AppState, tr: Translator, cases: AccountCases, rights: DataRightsCases) -> list[ft.Control]:
     ui, status = state.account, state.account.status
     request = status.closure_request if status is not None else None
     if request is None:
@@ -180,7 +184,7 @@ def _closure_summary(state: AppState, tr: Translator, cases: AccountCases) -> li
             icon=ft.Icons.UNDO,
             height=BIG,
             disabled=ui.closure_busy,
-            on_click=awaiting(cases.withdraw_closure),
+            on_click=awaiting(rights.withdraw_closure),
         ),
     ]
     if ui.closure_busy:
@@ -280,15 +284,16 @@ class PasswordView:
 class ClosureView:
     """Ask to close the account: what happens, an optional reason, then a confirm step."""
 
-    def __init__(self, cases: AccountCases) -> None:
+    def __init__(self, cases: AccountCases, rights: DataRightsCases) -> None:
         self._cases = cases
+        self._rights = rights
         self.reason = ft.TextField(multiline=True, min_lines=2, max_lines=5, max_length=REASON_MAX, text_size=17)
 
     async def _send(self, _: Any = None) -> None:
-        await self._cases.request_closure(self.reason.value or "")
+        await self._rights.request_closure(self.reason.value or "")
 
     def build(self, state: AppState, tr: Translator, *, on_back: Handler) -> ft.View:
-        ui, cases = state.account, self._cases
+        ui, cases, rights = state.account, self._cases, self._rights
         self.reason.label = tr.t("acct_closure_reason")
         self.reason.disabled = ui.closure_busy
         body = _notes(state, tr, cases)
@@ -309,7 +314,7 @@ class ClosureView:
                     content=ft.Text(tr.t("acct_closure_continue"), size=17),
                     height=BIG,
                     icon=ft.Icons.ARROW_FORWARD,
-                    on_click=lambda _: cases.ask_closure(True),
+                    on_click=lambda _: rights.ask_closure(True),
                 )
             )
         else:
@@ -335,7 +340,7 @@ class ClosureView:
                                 content=ft.Text(tr.t("acct_closure_no"), size=17),
                                 height=BIG,
                                 disabled=ui.closure_busy,
-                                on_click=lambda _: cases.ask_closure(False),
+                                on_click=lambda _: rights.ask_closure(False),
                             ),
                         ],
                         spacing=10,
