@@ -112,9 +112,7 @@ class CarnetUI:
         self.session.show_sync_status()
 
     def _open_appointment(self, appointment_id: str) -> None:
-        self.session.agenda.reload()
-        self.session.state.tab = Tab.AGENDA
-        self.session.agenda.open(appointment_id)
+        self.session.open_appointment(appointment_id)
 
     async def _calendar(self, _: Any = None) -> None:
         agenda = self.session.agenda

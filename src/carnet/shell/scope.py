@@ -1,7 +1,7 @@
 """One family login's objects, created at login and dropped at logout (:class:`LoginScope`).
 
 The store-bound repositories, the outbox, the sync engine with the features' syncables, and the
-per-login use cases (agenda, blood-bank bookings, incident reports) all belong to one person's
+per-login use cases (children and carnets, agenda, blood-bank bookings, incident reports) all belong to one person's
 login; the session holds one scope or none, so nothing per-user is left half-set between logins.
 """
 
@@ -26,6 +26,7 @@ from carnet.data.sync import SyncEngine
 from carnet.incidents.cases import IncidentCases
 from carnet.incidents.repository import IncidentRepository
 from carnet.incidents.syncable import IncidentSyncable
+from carnet.patients.cases import CarnetCases
 from carnet.patients.repository import CarnetRepository
 from carnet.patients.syncable import CycleSyncable
 from carnet.shell.state import AppState
@@ -48,6 +49,7 @@ class LoginScope:
     agenda: AgendaCases
     blood_bank: BloodBankCases
     report: IncidentCases
+    patients: CarnetCases
 
     @classmethod
     def open(
@@ -63,6 +65,8 @@ class LoginScope:
         describe: Callable[[ApiError], str],
         request_sync: Callable[[], None],
         session_expired: Callable[[], Awaitable[None]],
+        qr_issuer: str | None,
+        accepted_kids: tuple[str, ...],
     ) -> LoginScope:
         carnets = CarnetRepository(store, user_id)
         outbox = Outbox(store, user_id)
@@ -76,6 +80,15 @@ class LoginScope:
         engine.register(BookingSyncable(bookings))
         engine.register(IncidentSyncable(incidents))
         engine.register(CycleSyncable(carnets))
+        agenda = AgendaCases(
+            state=state,
+            records=records,
+            ledger=ledger,
+            outbox=outbox,
+            tr=tr,
+            clock=clock,
+            request_sync=request_sync,
+        )
         return cls(
             user_id=user_id,
             carnets=carnets,
@@ -85,15 +98,7 @@ class LoginScope:
             bookings=bookings,
             incidents=incidents,
             engine=engine,
-            agenda=AgendaCases(
-                state=state,
-                records=records,
-                ledger=ledger,
-                outbox=outbox,
-                tr=tr,
-                clock=clock,
-                request_sync=request_sync,
-            ),
+            agenda=agenda,
             blood_bank=BloodBankCases(
                 state=state,
                 api=api,
@@ -105,6 +110,14 @@ class LoginScope:
                 clock=clock,
                 request_sync=request_sync,
                 session_expired=session_expired,
+            ),
+            patients=CarnetCases(
+                state=state,
+                carnets=carnets,
+                clock=clock,
+                qr_issuer=qr_issuer,
+                accepted_kids=accepted_kids,
+                child_changed=agenda.load_next_appointment,
             ),
             report=IncidentCases(
                 state=state,

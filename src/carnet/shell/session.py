@@ -3,8 +3,8 @@
 :class:`AppSession` is the composition root: it owns the :class:`~carnet.shell.state.AppState`, the
 API client, the secret store and the offline store, and builds every feature's use cases, handing each
 exactly what it uses. A family's login gets a :class:`~carnet.shell.scope.LoginScope` (its
-store-bound repositories, outbox, sync engine and the per-login cases: ``session.agenda``,
-``session.blood_bank``, ``session.report``), dropped at logout. Screens show what the repositories
+store-bound repositories, outbox, sync engine and the per-login cases: ``session.patients``,
+``session.agenda``, ``session.blood_bank``, ``session.report``), dropped at logout. Screens show what the repositories
 hold; :meth:`AppSession.refresh` pushes the outbox and pulls changes (:mod:`carnet.data.sync`),
 fetches the carnets, writes the store and only then reloads the state, so a failed sync leaves the
 cached data on screen with an offline banner. Device-wide cases live on the session itself:
@@ -59,7 +59,7 @@ from carnet.data.secret_store import SecretStore
 from carnet.data.store import OfflineStore, destroy_store, open_store
 from carnet.incidents.cases import IncidentCases
 from carnet.incidents.desk import DeskCases
-from carnet.patients.qr import render_qr
+from carnet.patients.cases import CarnetCases
 from carnet.patients.repository import CarnetRepository
 from carnet.pharmacy.cases import PharmacyCases
 from carnet.privacy.cases import PrivacyCases
@@ -68,7 +68,6 @@ from carnet.shell.roles import StaffModes
 from carnet.shell.scope import LoginScope
 from carnet.shell.state import AppState
 from carnet_contract import models as contract
-from carnet_contract import qrtoken
 
 __all__ = ["AppSession"]
 
@@ -168,6 +167,10 @@ class AppSession:
     def login_scope(self) -> LoginScope | None:
         """The logged-in family's objects, or None (logged out, or a staff role)."""
         return self._login
+
+    @property
+    def patients(self) -> CarnetCases:
+        return self.scope.patients
 
     @property
     def agenda(self) -> AgendaCases:
@@ -351,12 +354,8 @@ class AppSession:
         state.changed()
 
     def select_child(self, patient_id: str) -> None:
-        if not any(c.id == patient_id for c in self.state.children):
-            return
-        self.state.selected_child_id = patient_id
-        self.state.screen, self.state.tab = Screen.CARNET, Tab.CARNET
-        self._load_carnet()
-        self.state.changed()
+        if self._login is not None:
+            self._login.patients.select_child(patient_id)
 
     def show(self, screen: Screen) -> None:
         self.state.screen = screen
@@ -375,6 +374,14 @@ class AppSession:
         else:
             state.screen = Screen.CARNET if state.selected_child_id else Screen.CHILDREN
         state.changed()
+
+    def open_appointment(self, appointment_id: str) -> None:
+        """The carnet's next appointment, opened in the agenda tab."""
+        if self._login is None:
+            return
+        self._login.agenda.reload()
+        self.state.tab = Tab.AGENDA
+        self._login.agenda.open(appointment_id)
 
     def back(self) -> None:
         """Settings and the sync screen go back to their tab; a carnet goes back to the picker."""
@@ -514,57 +521,26 @@ class AppSession:
             describe=self._describe_rejection,
             request_sync=self.request_sync,
             session_expired=self.session_expired,
+            qr_issuer=self.config.qr_issuer,
+            accepted_kids=self.config.accepted_kids,
         )
         self.state.phase = Phase.READY
         self.state.screen = Screen.CHILDREN
         self._load_from_repo()
 
     def _load_from_repo(self) -> None:
-        state, scope = self.state, self._login
+        scope = self._login
         if scope is None:
             return
-        me = scope.carnets.me()
-        state.children = list(me.patients) if me else []
-        ids = {c.id for c in state.children}
-        if state.selected_child_id not in ids:
-            state.selected_child_id = None
-            if state.screen is Screen.CARNET:
-                state.screen = Screen.CHILDREN
-        if len(state.children) == 1 and state.selected_child_id is None:
-            state.selected_child_id = state.children[0].id
-            if state.screen is Screen.CHILDREN:
-                state.screen = Screen.CARNET
+        scope.patients.reload()
         scope.agenda.reload()
         scope.blood_bank.reload()
         scope.report.reload()
         self.rights.reload()
-        self._load_carnet()
+        scope.patients.load_carnet()
 
     def _describe_rejection(self, exc: ApiError) -> str:
         return describe_rejection(self.tr, exc)
-
-    def _load_carnet(self) -> None:
-        state, scope = self.state, self._login
-        if scope is None:
-            return
-        repo = scope.carnets
-        cached = repo.carnet(state.selected_child_id) if state.selected_child_id else None
-        scope.agenda.load_next_appointment()
-        if cached is None:
-            state.carnet = state.carnet_fetched_at = state.qr = state.qr_check = None
-            return
-        carnet, fetched_at = cached
-        if state.qr is None or state.carnet is None or state.carnet.qr.url != carnet.qr.url:
-            state.qr = render_qr(carnet.qr.url)
-        state.carnet, state.carnet_fetched_at = carnet, fetched_at
-        jwks = repo.jwks()
-        state.qr_check = qrtoken.verify(
-            carnet.qr.token,
-            jwks or {"keys": []},
-            now=self.clock().timestamp(),
-            issuer=self.config.qr_issuer,
-            accepted_kids=self.config.accepted_kids,
-        )
 
     async def _save_tokens(self, tokens: contract.TokenResponse) -> None:
         if tokens.user.role != contract.Role.GUARDIAN:
