@@ -9,7 +9,7 @@ if _SRC.is_dir() and str(_SRC) not in sys.path:
 
 import flet as ft  # noqa: E402
 
-import carnet.app  # noqa: E402
+import carnet.shell.app  # noqa: E402
 
 if __name__ == "__main__":
-    ft.run(carnet.app.main, assets_dir="assets")
+    ft.run(carnet.shell.app.main, assets_dir="assets")

@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from carnet.agenda import MX
-from carnet.i18n import Translator
+from carnet.core.clock import MX
+from carnet.core.i18n import Translator
 from tests.browser.support import (
     ARTIFACTS,
     CHROMIUM,

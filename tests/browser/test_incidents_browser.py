@@ -19,7 +19,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from carnet.agenda import MX
+from carnet.core.clock import MX
 from tests.browser.support import (
     ARTIFACTS,
     CHROMIUM,

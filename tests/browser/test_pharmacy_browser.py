@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from carnet.i18n import Translator
+from carnet.core.i18n import Translator
 from tests.browser.support import (
     ARTIFACTS,
     CHROMIUM,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from carnet.config import AppConfig
-from carnet.session import AppSession
+from carnet.core.config import AppConfig
+from carnet.shell.session import AppSession
 
 from tests.support.secret_stores import DictSecretStore
 

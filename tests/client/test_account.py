@@ -9,13 +9,13 @@ import json
 import httpx
 import pytest
 
-from carnet.account_cases import PasswordForm, check_password_form
-from carnet.agenda_form import AppointmentForm
-from carnet.api import ApiClient, BadRequest, Conflict, NotFound, PrivacyNoticeRequired, ProtocolError, export_file_name
-from carnet.messages import message_for, min_length_in
-from carnet.i18n import Translator
-from carnet.session import KEPT_FOR_SECRET, SESSION_SECRET
-from carnet.state import Phase, Screen
+from carnet.auth.account import PasswordForm, check_password_form
+from carnet.agenda.form import AppointmentForm
+from carnet.data.api import ApiClient, BadRequest, Conflict, NotFound, PrivacyNoticeRequired, ProtocolError, export_file_name
+from carnet.data.messages import message_for, min_length_in
+from carnet.core.i18n import Translator
+from carnet.shell.session import KEPT_FOR_SECRET, SESSION_SECRET
+from carnet.core.navigation import Phase, Screen
 from carnet_contract import models as contract
 
 from tests.support.secret_stores import DictSecretStore
@@ -163,7 +163,7 @@ async def test_a_new_version_closes_the_gate_on_any_call_and_409_reloads(make_se
     await session.login("madre.demo", "carnet-demo")
     state = session.state
     assert state.phase is Phase.READY
-    pending_before = session.outbox.pending_count()
+    pending_before = session.scope.outbox.pending_count()
     fake_api.privacy.publish("2025-06")
     await session.blood_bank.open()
     assert state.phase is Phase.READY  # from the phone: nothing asked yet
@@ -180,7 +180,7 @@ async def test_a_new_version_closes_the_gate_on_any_call_and_409_reloads(make_se
     assert state.privacy.notice is not None and state.privacy.notice.version == "2025-07"
     await session.privacy.accept()
     assert state.phase is Phase.READY and state.online is True
-    assert session.outbox.pending_count() == pending_before  # nothing was failed or dropped by the 403
+    assert session.scope.outbox.pending_count() == pending_before  # nothing was failed or dropped by the 403
     await session.close()
 
 
@@ -193,16 +193,16 @@ async def test_a_write_refused_by_the_gate_waits_instead_of_failing(make_session
     assert session.agenda.save(AppointmentForm(
         record_id=None, patient_id="p-mateo", kind="laboratorio", title="Biometría", date_text="15/12/2030",
         start_text="08:30", end_text="09:15", place="Lab 2", notes=""))
-    assert session.outbox.pending_count() == 1
+    assert session.scope.outbox.pending_count() == 1
     fake_api.privacy.publish("2025-06")
     fake_api.offline = False
     await session.refresh()
     assert session.state.phase is Phase.PRIVACY
     assert fake_api.privacy.refused == ["/api/v1/patients/p-mateo/appointments"]  # the push met the gate first
     # The refused push is not a rejection of the person's write: it waits for the acceptance.
-    assert not session.outbox.failed() and session.outbox.pending_count() == 1
+    assert not session.scope.outbox.failed() and session.scope.outbox.pending_count() == 1
     await session.privacy.accept()
-    assert session.outbox.pending_count() == 0 and not session.outbox.failed()
+    assert session.scope.outbox.pending_count() == 0 and not session.scope.outbox.failed()
     await session.close()
 
 
@@ -314,7 +314,7 @@ async def test_password_change_bad_input_then_good(make_session, secrets, fake_a
     state = session.state
     assert state.phase is Phase.LOGIN and SESSION_SECRET not in secrets.data
     assert state.login_info == "Contraseña cambiada. Entra de nuevo con la nueva."
-    assert session.repo is None and session.store is not None
+    assert session.login_scope is None and session.store is not None
     # the same person logs in again soon: the phone's data (unsent writes too) stay for them alone
     assert session.store.get("id-madre.demo", "me") and secrets.data[KEPT_FOR_SECRET] == "id-madre.demo"
     await session.login("madre.demo", "carnet-demo")
@@ -353,17 +353,17 @@ async def test_export_online_and_offline(make_session, secrets, fake_api: FakeAp
     await session.login("madre.demo", "carnet-demo")
     await session.account.open()
     fake_api.offline = True
-    assert await session.account.export_file() is None
+    assert await session.rights.export_file() is None
     assert session.state.account.error == "Necesitas conexión para descargar tus datos."
     fake_api.offline = False
-    made = await session.account.export_file()
+    made = await session.rights.export_file()
     assert made is not None
     name, data = made
     assert name.endswith(".json") and json.loads(data)["children"]
     assert not session.state.account.exporting and session.state.account.error is None
-    session.account.file_saved(name, True)
+    session.rights.file_saved(name, True)
     assert session.state.account.message == f"Listo: se descargó {name}."
-    session.account.file_saved(name, False)
+    session.rights.file_saved(name, False)
     assert session.state.account.error == f"No se pudo guardar {name}. Intenta de nuevo."
     await session.close()
 
@@ -374,29 +374,30 @@ async def test_closure_request_and_withdraw(make_session, secrets, fake_api: Fak
     await session.login("madre.demo", "carnet-demo")
     await session.account.open()
     account, ui = session.account, session.state.account
+    rights = session.rights
     account.show(Screen.ACCOUNT_CLOSURE)
-    await account.request_closure("Cambiamos de hospital")  # no confirm step yet: nothing sent
+    await rights.request_closure("Cambiamos de hospital")  # no confirm step yet: nothing sent
     assert "madre.demo" not in fake_api.privacy.closures
-    account.ask_closure(True)
+    rights.ask_closure(True)
     fake_api.offline = True
-    await account.request_closure("Cambiamos de hospital")
+    await rights.request_closure("Cambiamos de hospital")
     assert ui.error and "Sin conexión" in ui.error and ui.closure_confirm
     fake_api.offline = False
-    await account.request_closure("Cambiamos de hospital")
+    await rights.request_closure("Cambiamos de hospital")
     assert session.state.screen is Screen.ACCOUNT
     assert ui.status is not None and ui.status.closure_request is not None
     assert ui.status.closure_request.status is contract.ClosureStatus.SOLICITADA
     assert fake_api.privacy.closures["madre.demo"].status == "solicitada"
-    assert session.repo is not None and session.repo.me().privacy.closure_request is not None  # kept offline
+    assert session.scope.carnets is not None and session.scope.carnets.me().privacy.closure_request is not None  # kept offline
     # Withdrawn elsewhere meanwhile: 404 says so, and the status follows the server.
     fake_api.privacy.closures["madre.demo"] = fake_api.privacy.closures["madre.demo"].model_copy(
         update={"status": contract.ClosureStatus.CANCELADA})
-    await account.withdraw_closure()
+    await rights.withdraw_closure()
     assert ui.error == "No hay una solicitud de cierre abierta." and ui.status.closure_request is None
     account.show(Screen.ACCOUNT_CLOSURE)
-    account.ask_closure(True)
-    await account.request_closure("")
-    await account.withdraw_closure()
+    rights.ask_closure(True)
+    await rights.request_closure("")
+    await rights.withdraw_closure()
     assert ui.message == "Retiraste la solicitud. Tu cuenta sigue activa."
     assert ui.status is not None and ui.status.closure_request is None
     assert fake_api.privacy.closures["madre.demo"].status == "cancelada"

@@ -7,9 +7,9 @@ import json
 import flet as ft
 import pytest
 
-from carnet.app import CarnetUI
-from carnet.session import AppSession
-from carnet.views import account as account_view
+from carnet.shell.app import CarnetUI
+from carnet.shell.session import AppSession
+from carnet.views.auth import account as account_view
 
 from tests.support.secret_stores import DictSecretStore
 from .fake_api import FakeApi

@@ -6,21 +6,11 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from carnet.agenda import (
-    AgendaItem,
-    Mark,
-    add_months,
-    days_with_appointments,
-    filter_items,
-    merge,
-    month_weeks,
-    next_appointment,
-    on_day,
-    upcoming,
-)
-from carnet.agenda_form import AppointmentForm, check_form, form_for
-from carnet.i18n import CATALOG, Translator
-from carnet.outbox import OutboxItem, OutboxState, WriteOp
+from carnet.agenda.repository import AgendaItem, add_months, days_with_appointments, filter_items, merge, month_weeks, next_appointment, on_day, upcoming
+from carnet.data.records import Mark
+from carnet.agenda.form import AppointmentForm, check_form, form_for
+from carnet.core.i18n import CATALOG, Translator
+from carnet.data.outbox import OutboxItem, OutboxState, WriteOp
 from carnet_contract import models as contract
 
 NOW = datetime(2026, 12, 10, 18, 0, tzinfo=UTC)  # 12:00 in Mexico City

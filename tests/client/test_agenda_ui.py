@@ -5,8 +5,8 @@ from __future__ import annotations
 import flet as ft
 import pytest
 
-from carnet.outbox import OutboxState
-from carnet.state import Screen, Tab
+from carnet.data.outbox import OutboxState
+from carnet.core.navigation import Screen, Tab
 
 from tests.support.secret_stores import DictSecretStore
 from .fake_api import FakeApi
@@ -74,7 +74,7 @@ async def test_add_with_bad_input_changes_nothing_then_add_edit_delete_through_t
     end.value = "08:00"  # before the 09:00 start
     [save] = find(page, ft.FilledButton, content="Guardar")
     await click(save)
-    assert session.outbox is not None and session.outbox.items() == []
+    assert session.scope.outbox is not None and session.scope.outbox.items() == []
     shown = texts(page)
     assert "Revisa los campos marcados: no se guardó nada." in shown
     assert find(page, ft.TextField, label="Título")[0].error == "Escribe un título."
@@ -85,10 +85,10 @@ async def test_add_with_bad_input_changes_nothing_then_add_edit_delete_through_t
     # Shown at once, marked pending, queued in the outbox.
     assert page.views[0].route == "/appointment"
     assert "Consulta de nutrición" in texts(page) and "Pendiente de sincronizar" in texts(page)
-    [item] = session.outbox.items()
+    [item] = session.scope.outbox.items()
     assert item.op.value == "create" and item.body["title"] == "Consulta de nutrición"  # type: ignore[index]
     await session.refresh()
-    assert session.outbox.items() == [] and fake_api.agenda.created == 1
+    assert session.scope.outbox.items() == [] and fake_api.agenda.created == 1
     assert "Pendiente de sincronizar" not in texts(page)  # the server's version replaced it
     # Edit, then delete.
     await click(find(page, ft.OutlinedButton, content="Editar cita")[0])
@@ -139,7 +139,7 @@ async def test_sync_status_shows_rejections_with_retry_and_discard(page, config,
     await session.refresh()
     session.show_sync_status()
     await click(find(page, ft.OutlinedButton, tooltip="Descartar: Crear cita: Otra")[0])
-    assert session.outbox.items() == [] and not any(i.appointment.title == "Otra" for i in session.state.agenda.items)
+    assert session.scope.outbox.items() == [] and not any(i.appointment.title == "Otra" for i in session.state.agenda.items)
     await session.close()
 
 

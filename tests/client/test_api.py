@@ -8,19 +8,7 @@ import json
 import httpx
 import pytest
 
-from carnet.api import (
-    ApiClient,
-    AuthError,
-    BadRequest,
-    Forbidden,
-    NetworkError,
-    NotFound,
-    ProtocolError,
-    RateLimited,
-    ServerError,
-    minutes_to_wait,
-    parse_retry_after,
-)
+from carnet.data.api import ApiClient, AuthError, BadRequest, Forbidden, NetworkError, NotFound, ProtocolError, RateLimited, ServerError, minutes_to_wait, parse_retry_after
 from carnet_contract import models as contract
 
 from .fake_api import BASE, FakeApi
@@ -63,7 +51,7 @@ async def test_sends_accept_language_and_bearer() -> None:
         return httpx.Response(200, json={"id": "u", "role": "guardian", "display_name": "X"})
 
     client = ApiClient(BASE, locale="en", transport=httpx.MockTransport(handler))
-    from carnet.api import Tokens
+    from carnet.data.api import Tokens
 
     client.tokens = Tokens("acc", "ref")
     await client.me()

@@ -8,12 +8,13 @@ from datetime import date, datetime, time, timedelta
 import httpx
 import pytest
 
-from carnet.agenda import MX, Mark
-from carnet.blood_bank_form import DonorForm, check_donor
-from carnet.i18n import Translator
-from carnet.outbox import OutboxState, WriteOp
-from carnet.session import SESSION_SECRET, AppSession
-from carnet.state import Phase, Screen
+from carnet.core.clock import MX
+from carnet.data.records import Mark
+from carnet.blood_bank.form import DonorForm, check_donor
+from carnet.core.i18n import Translator
+from carnet.data.outbox import OutboxState, WriteOp
+from carnet.shell.session import SESSION_SECRET, AppSession
+from carnet.core.navigation import Phase, Screen
 from carnet_contract import models as contract
 
 from .fake_api import QUESTIONS, FakeApi
@@ -127,7 +128,7 @@ async def test_offline_booking_is_pending_then_confirmed_once_with_folio(make_se
     session = await _guardian(make_session, secrets)
     fake_api.offline = True
     assert _book(session)
-    [item] = session.outbox.items()  # type: ignore[union-attr]
+    [item] = session.scope.outbox.items()  # type: ignore[union-attr]
     assert (item.type, item.op, item.method, item.path) == ("blood_bank_booking", WriteOp.CREATE, "POST",
                                                             "/api/v1/blood-bank/bookings")
     [view] = session.state.blood_bank.bookings
@@ -135,7 +136,7 @@ async def test_offline_booking_is_pending_then_confirmed_once_with_folio(make_se
     assert view.mark is Mark.PENDING and view.status is None and view.folio is None
     assert view.bank is not None and view.bank.name == "Banco de Sangre UMAE Pediatría"
     await session.refresh()  # still offline
-    assert session.state.online is False and session.outbox.pending_count() == 1  # type: ignore[union-attr]
+    assert session.state.online is False and session.scope.outbox.pending_count() == 1  # type: ignore[union-attr]
 
     fake_api.offline = False
     await session.refresh()
@@ -144,7 +145,7 @@ async def test_offline_booking_is_pending_then_confirmed_once_with_folio(make_se
     [view] = session.state.blood_bank.bookings
     assert view.mark is Mark.SYNCED and view.status is contract.BookingStatus.CONFIRMADA
     assert view.folio == "BS-2026-000001" and session.state.blood_bank.selected_id == view.id
-    assert session.outbox.items() == []  # type: ignore[union-attr]
+    assert session.scope.outbox.items() == []  # type: ignore[union-attr]
     # Its banco_de_sangre appointment came with the sync, into the agenda.
     assert any(i.appointment.kind is contract.AppointmentKind.BANCO_DE_SANGRE for i in session.state.agenda.items)
     await session.close()
@@ -167,8 +168,8 @@ async def test_an_answer_lost_on_the_way_back_still_makes_one_booking(make_sessi
     fake_api.override = lose_first_booking_answer
     assert _book(session)
     await session.refresh()
-    assert fake_api.blood_bank.created == 1 and session.outbox.pending_count() == 1  # type: ignore[union-attr]
-    session.outbox.network_is_back(CLOCK + timedelta(days=1))  # type: ignore[union-attr]
+    assert fake_api.blood_bank.created == 1 and session.scope.outbox.pending_count() == 1  # type: ignore[union-attr]
+    session.scope.outbox.network_is_back(CLOCK + timedelta(days=1))  # type: ignore[union-attr]
     await session.refresh()
     assert fake_api.blood_bank.created == 1, "the retry with the same Idempotency-Key created nothing new"
     [view] = session.state.blood_bank.bookings
@@ -189,7 +190,7 @@ async def test_not_eligible_keeps_every_reason_then_discard(make_session, secret
     assert fake_api.blood_bank.created == 0
     assert session.state.sync.failed and session.state.sync.failed[0].id == view.item_id
     session.discard_item(view.item_id)  # type: ignore[arg-type]
-    assert session.state.blood_bank.bookings == [] and session.outbox.items() == []  # type: ignore[union-attr]
+    assert session.state.blood_bank.bookings == [] and session.scope.outbox.items() == []  # type: ignore[union-attr]
     await session.close()
 
 
@@ -225,7 +226,7 @@ async def test_cancel_and_reschedule_go_through_the_outbox(make_session, secrets
     session.blood_bank.open_booking(first.id)
     session.blood_bank.ask_cancel(True)
     session.blood_bank.cancel(first.id)
-    cancel = session.outbox.items()[-1]  # type: ignore[union-attr]
+    cancel = session.scope.outbox.items()[-1]  # type: ignore[union-attr]
     assert (cancel.op, cancel.path, cancel.body) == (WriteOp.UPDATE, "/api/v1/blood-bank/bookings/{record}/cancel",
                                                      None)
     assert session.state.blood_bank.bookings[0].mark is Mark.PENDING
@@ -234,7 +235,7 @@ async def test_cancel_and_reschedule_go_through_the_outbox(make_session, secrets
     assert session.state.screen is Screen.BLOOD_BANK and session.state.blood_bank.rescheduling_id == second.id
     new_slot = session.state.blood_bank.slots[5]
     session.blood_bank.pick_slot(new_slot.id)
-    move = session.outbox.items()[-1]  # type: ignore[union-attr]
+    move = session.scope.outbox.items()[-1]  # type: ignore[union-attr]
     assert move.path == "/api/v1/blood-bank/bookings/{record}/reschedule" and move.body == {"slot_id": new_slot.id}
     moved = next(v for v in session.state.blood_bank.bookings if v.id == second.id)
     assert moved.mark is Mark.PENDING and moved.slot is not None and moved.slot.id == new_slot.id
@@ -264,7 +265,7 @@ async def test_slots_work_offline_from_the_cache_with_when_they_were_fetched(mak
 async def test_the_form_refuses_bad_input_and_queues_nothing(make_session, secrets, fake_api: FakeApi) -> None:
     session = await _guardian(make_session, secrets)
     assert not _book(session, phone="123")
-    assert session.outbox.items() == []  # type: ignore[union-attr]
+    assert session.scope.outbox.items() == []  # type: ignore[union-attr]
     ui = session.state.blood_bank
     assert session.state.screen is Screen.BOOKING_FORM and ui.form is not None
     assert ui.form.errors == {"phone": "Escribe un teléfono de 10 dígitos, por ejemplo 55 1234 5678."}
@@ -299,7 +300,7 @@ async def test_blood_bank_staff_see_today_check_in_and_counts(make_session, secr
     await staff.staff.no_show(booking.id)  # not confirmed any more: nothing sent
     assert fake_api.blood_bank.bookings[booking.id].status == "asistio"
     # Online only, nothing kept: no session in the secret store, no record in the phone's store.
-    assert SESSION_SECRET not in staff_secrets.data and staff.outbox is None and staff.bookings is None
+    assert SESSION_SECRET not in staff_secrets.data and staff.login_scope is None
     assert staff.store is not None and staff.store.get_kind("id-banco.demo", "bb_booking") == {}
     await staff.logout()
     assert staff.state.phase is Phase.LOGIN and staff.api.tokens is None and staff.state.login_error is None
@@ -331,6 +332,6 @@ async def test_network_error_on_sync_keeps_the_item_pending_not_failed(make_sess
     fake_api.blood_bank.write_failures.append(httpx.ConnectError("down"))
     assert _book(session)
     await session.refresh()
-    [item] = session.outbox.items()  # type: ignore[union-attr]
+    [item] = session.scope.outbox.items()  # type: ignore[union-attr]
     assert item.state is OutboxState.PENDING and session.state.blood_bank.bookings[0].mark is Mark.PENDING
     await session.close()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import flet as ft
 import pytest
 
-from carnet.app import CarnetUI
-from carnet.i18n import Translator
-from carnet.session import AppSession
+from carnet.shell.app import CarnetUI
+from carnet.core.i18n import Translator
+from carnet.shell.session import AppSession
 
 from tests.support.secret_stores import DictSecretStore
 from .fake_api import FakeApi
@@ -59,7 +59,7 @@ async def test_guardian_books_from_the_tab_with_checks_then_confirmation_and_can
     assert page.views[0].route == "/blood-bank/form"
 
     await click(button(page, "Reservar"))  # empty: messages, nothing queued
-    assert session.outbox is not None and session.outbox.items() == []
+    assert session.scope.outbox is not None and session.scope.outbox.items() == []
     assert "Revisa los campos marcados: no se guardó nada." in texts(page)
     [name] = find(page, ft.TextField, label="Nombre completo de quien dona")
     assert name.error == "Escribe el nombre completo (al menos 3 letras)."
@@ -112,7 +112,7 @@ async def test_rejection_shows_every_reason_with_retry_and_discard(page, config,
     assert "• Quien dona debe pesar al menos 50 kg." in shown
     assert "• Respuesta que impide donar hoy (q-fever)." in shown
     await click(button(page, "Descartar"))
-    assert session.outbox is not None and session.outbox.items() == []
+    assert session.scope.outbox is not None and session.scope.outbox.items() == []
     await session.close()
 
 

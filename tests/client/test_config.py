@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from carnet.config import AppConfig, ConfigError, find_config_file, load_config
+from carnet.core.config import AppConfig, ConfigError, find_config_file, load_config
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,8 +7,8 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from carnet import i18n
-from carnet.i18n import CATALOG, Translator
+from carnet.core import i18n
+from carnet.core.i18n import CATALOG, Translator
 
 
 def test_both_languages_have_the_same_keys_and_placeholders() -> None:

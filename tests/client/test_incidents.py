@@ -11,22 +11,13 @@ import httpx
 import pytest
 from PIL import ExifTags
 
-from carnet.agenda import Mark
-from carnet.i18n import Translator
-from carnet.incident_form import (
-    MAX_PHOTOS,
-    ORIGINAL_MAX_BYTES,
-    PHOTO_MAX_BYTES,
-    ReportForm,
-    add_photos,
-    check_reason,
-    check_report,
-    remove_photo,
-)
-from carnet.incidents import INCIDENTS_PATH, PHOTO_TYPE, PHOTOS_PATH, deadline_text, filter_queue, queue_order
-from carnet.outbox import OutboxState, WriteOp
-from carnet.photo_prep import THUMB_SIDE, thumbnail
-from carnet.state import Phase, Screen
+from carnet.data.records import Mark
+from carnet.core.i18n import Translator
+from carnet.incidents.form import MAX_PHOTOS, ORIGINAL_MAX_BYTES, PHOTO_MAX_BYTES, ReportForm, add_photos, check_reason, check_report, remove_photo
+from carnet.incidents.repository import INCIDENTS_PATH, PHOTO_TYPE, PHOTOS_PATH, deadline_text, filter_queue, queue_order
+from carnet.data.outbox import OutboxState, WriteOp
+from carnet.incidents.photos import THUMB_SIDE, thumbnail
+from carnet.core.navigation import Phase, Screen
 from carnet_contract import models as contract
 
 from tests.support.photos import assert_clean_upright_jpeg, bomb_png, camera_jpeg, jpeg, noisy_png, opened, png
@@ -170,7 +161,7 @@ async def test_offline_report_is_queued_shown_pending_then_gets_its_folio(make_s
     form = session.state.incidents.form
     assert form is not None and form.unit_id == UNIT.id and form.unit_name == UNIT.name  # the child's unit
     assert _report(session)
-    [item] = session.outbox.items()  # type: ignore[union-attr]
+    [item] = session.scope.outbox.items()  # type: ignore[union-attr]
     assert (item.type, item.op, item.method, item.path) == ("incident", WriteOp.CREATE, "POST", INCIDENTS_PATH)
     assert item.body == {"patient_id": "p-mateo", "category": "medicamento", "unit_id": "u1",
                          "description": "No hay en farmacia desde el lunes.", "item_name": "Metotrexato"}
@@ -183,7 +174,7 @@ async def test_offline_report_is_queued_shown_pending_then_gets_its_folio(make_s
     await session.refresh()
     view = session.state.selected_report
     assert view is not None and view.mark is Mark.SYNCED and view.folio == "CE-2026-000123"
-    assert view.status is contract.IncidentStatus.RECIBIDA and session.outbox.items() == []  # type: ignore[union-attr]
+    assert view.status is contract.IncidentStatus.RECIBIDA and session.scope.outbox.items() == []  # type: ignore[union-attr]
     assert fake_api.incidents.created == 1
     await session.close()
 
@@ -201,12 +192,12 @@ async def test_a_lost_answer_is_sent_again_with_the_same_key_and_created_once(ma
 
     fake_api.override = lose_first_answer
     assert _report(session)
-    [item] = session.outbox.items()  # type: ignore[union-attr]
+    [item] = session.scope.outbox.items()  # type: ignore[union-attr]
     await session.refresh()  # the answer is lost: the item waits (network)
     assert fake_api.incidents.created == 1 and answered[0].status_code == 201
-    assert [i.id for i in session.outbox.items()] == [item.id]  # type: ignore[union-attr]
+    assert [i.id for i in session.scope.outbox.items()] == [item.id]  # type: ignore[union-attr]
     await session.refresh()  # sent again with the same Idempotency-Key: the stored answer comes back
-    assert session.outbox.items() == []  # type: ignore[union-attr]
+    assert session.scope.outbox.items() == []  # type: ignore[union-attr]
     [report] = session.state.incidents.reports
     assert report.folio == answered[0].json()["folio"] and report.mark is Mark.SYNCED
     assert len(fake_api.incidents.rows) == 1
@@ -218,7 +209,7 @@ async def test_server_refusal_is_kept_with_its_reason(make_session, secrets, fak
     fake_api.incidents.write_failures.append(FakeApi.error(422, "unknown_unit", "Esa unidad no existe."))
     assert _report(session)
     await session.refresh()
-    [item] = session.outbox.items()  # type: ignore[union-attr]
+    [item] = session.scope.outbox.items()  # type: ignore[union-attr]
     assert item.state is OutboxState.FAILED and item.error == "Esa unidad no existe."
     [view] = session.state.incidents.reports
     assert view.mark is Mark.FAILED and view.error == "Esa unidad no existe."
@@ -256,7 +247,7 @@ async def test_not_solved_reopens_through_the_outbox(make_session, secrets, fake
     assert not session.report.reopen(incident.id, "no")
     assert session.state.incidents.reason_error == "Escribe por qué no se resolvió (al menos 5 letras)."
     assert session.report.reopen(incident.id, "En farmacia siguen sin tenerla.")
-    [item] = session.outbox.items()  # type: ignore[union-attr]
+    [item] = session.scope.outbox.items()  # type: ignore[union-attr]
     assert (item.op, item.path, item.body) == (WriteOp.UPDATE, "/api/v1/incidents/{record}/reopen",
                                                 {"reason": "En farmacia siguen sin tenerla."})
     view = session.state.selected_report
@@ -301,7 +292,7 @@ async def test_case_desk_queue_filters_answer_and_the_servers_422(make_session, 
     assert await session.desk.answer("Llegó el medicamento: recójalo el jueves en farmacia.", resolves=True)
     assert state.desk.selected.status is contract.IncidentStatus.ATENDIDA
     assert state.desk.message == "Reporte CE-2026-000123 marcado como atendido."
-    assert session.outbox is None  # online only: nothing of it goes to the device
+    assert session.login_scope is None  # online only: nothing of it goes to the device
     await session.desk.show_weekly()
     assert state.screen is Screen.DESK_WEEKLY and state.desk.weekly is not None
     assert state.desk.week is not None and state.desk.week.weekday() == 0
@@ -431,10 +422,10 @@ async def test_offline_report_with_a_photo_then_online_creates_once_and_uploads_
     fake_api.offline = True
     photo = png("purple", (40, 30))
     local_id = await _report_with_photos(session, [photo])
-    report_item, photo_item = session.outbox.items()
+    report_item, photo_item = session.scope.outbox.items()
     assert (photo_item.type, photo_item.op, photo_item.path, photo_item.record_id) == (
         PHOTO_TYPE, WriteOp.UPDATE, PHOTOS_PATH, local_id)
-    draft = session.incidents.draft(photo_item.id)
+    draft = session.scope.incidents.draft(photo_item.id)
     assert draft is not None and draft.content_type == "image/jpeg" and opened(draft.data).size == (40, 30)
     assert photo_item.body == {"content_type": "image/jpeg", "size": len(draft.data)}
     assert report_item.seq < photo_item.seq
@@ -444,7 +435,7 @@ async def test_offline_report_with_a_photo_then_online_creates_once_and_uploads_
     [shown] = session.report.photos(session.state.selected_report)
     assert shown.data == draft.thumb and shown.mark is Mark.PENDING, "the screen gets the thumbnail"
     await session.refresh()  # still offline: both wait
-    assert len(session.outbox.items()) == 2 and fake_api.incidents.created == 0
+    assert len(session.scope.outbox.items()) == 2 and fake_api.incidents.created == 0
 
     lost: list[int] = []
 
@@ -460,16 +451,16 @@ async def test_offline_report_with_a_photo_then_online_creates_once_and_uploads_
     await session.refresh()  # the report goes, the photo goes, its answer is lost: it waits (no pull meanwhile)
     assert lost == [201]
     assert fake_api.incidents.created == 1 and fake_api.incidents.photos_stored == 1
-    assert [i.id for i in session.outbox.items()] == [photo_item.id]
+    assert [i.id for i in session.scope.outbox.items()] == [photo_item.id]
     view = session.state.selected_report
     assert view is not None and view.folio == "CE-2026-000123" and len(view.photos) == 1
     assert view.incident is not None and view.incident.photos == [], "shown once: not yet pulled twice"
     await session.refresh()  # sent again with the same Idempotency-Key: the server replays its answer
-    assert session.outbox.items() == []
+    assert session.scope.outbox.items() == []
     [incident] = fake_api.incidents.rows.values()
     [server_photo] = incident.photos
     assert fake_api.incidents.photo_bytes[server_photo.id] == draft.data, "the prepared copy went, not the original"
-    assert session.incidents.draft(photo_item.id) is None, "the queued bytes leave with the item"
+    assert session.scope.incidents.draft(photo_item.id) is None, "the queued bytes leave with the item"
     await session.refresh()  # nothing more goes
     assert fake_api.incidents.photos_stored == 1 and len(fake_api.incidents.rows) == 1
     view = session.state.selected_report
@@ -482,12 +473,12 @@ async def test_offline_report_with_a_photo_then_online_creates_once_and_uploads_
     assert fake_api.incidents.photo_reads == []
     # A phone without it (e.g. the report made on another one): fetched with the session, reduced, and only
     # the thumbnail kept in the encrypted store.
-    session.incidents.prune_photos(keep_photos=set(), keep_drafts=set())
+    session.scope.incidents.prune_photos(keep_photos=set(), keep_drafts=set())
     assert session.report.photos(view)[0].data is None
     assert await session.report.load_photos() == 1
     assert fake_api.incidents.photo_reads == [server_photo.id]
     [shown] = session.report.photos(view)
-    assert shown.data == session.incidents.thumb(server_photo.id)
+    assert shown.data == session.scope.incidents.thumb(server_photo.id)
     assert opened(shown.data).size == (40, 30)
     await session.close()
 
@@ -499,7 +490,7 @@ async def test_a_large_photo_is_accepted_and_uploaded_as_a_small_jpeg_without_me
     assert len(big) > fake_api.incidents.PHOTO_MAX_BYTES
     await _report_with_photos(session, [big, camera])
     await session.refresh()
-    assert session.outbox.items() == [] and fake_api.incidents.photos_stored == 2
+    assert session.scope.outbox.items() == [] and fake_api.incidents.photos_stored == 2
     [incident] = fake_api.incidents.rows.values()
     sent = [fake_api.incidents.photo_bytes[p.id] for p in incident.photos]
     assert [p.content_type for p in incident.photos] == ["image/jpeg", "image/jpeg"]
@@ -517,7 +508,7 @@ async def test_a_damaged_photo_picked_in_the_app_says_why_and_changes_nothing(
     assert form is not None
     assert await session.report.add_photos([("IMG_0003.jpg", camera_jpeg()[:700])]) is False
     assert form.errors == {"photos": "«IMG_0003.jpg» no es una foto JPG o PNG; no se agregó."}
-    assert form.photos == [] and form.preparing == 0 and session.outbox.items() == []
+    assert form.photos == [] and form.preparing == 0 and session.scope.outbox.items() == []
     await session.close()
 
 
@@ -535,7 +526,7 @@ async def test_a_photo_the_server_refuses_is_shown_with_its_reason_then_retried(
     fake_api.incidents.handle = refuse_photo  # type: ignore[method-assign]
     await _report_with_photos(session, [png()])
     await session.refresh()
-    [item] = session.outbox.items()
+    [item] = session.scope.outbox.items()
     assert item.type == PHOTO_TYPE and item.state is OutboxState.FAILED
     assert item.error == "El caso ya tiene 3 fotos, el máximo permitido."
     view = session.state.selected_report
@@ -546,7 +537,7 @@ async def test_a_photo_the_server_refuses_is_shown_with_its_reason_then_retried(
     assert shown.mark is Mark.FAILED and shown.data is not None, "the photo stays on the phone, never lost"
     session.retry_item(item.id)
     await session.refresh()
-    assert session.outbox.items() == [] and fake_api.incidents.photos_stored == 1
+    assert session.scope.outbox.items() == [] and fake_api.incidents.photos_stored == 1
     assert len(session.state.selected_report.incident.photos) == 1  # type: ignore[union-attr]
     await session.close()
 
@@ -557,14 +548,14 @@ async def test_photos_wait_behind_a_refused_report_and_leave_with_it(make_sessio
     fake_api.incidents.write_failures.append(FakeApi.error(422, "unknown_unit", "Esa unidad no existe."))
     await _report_with_photos(session, [png(), jpeg()])
     await session.refresh()
-    report_item, *photo_items = session.outbox.items()
+    report_item, *photo_items = session.scope.outbox.items()
     assert report_item.state is OutboxState.FAILED and len(photo_items) == 2
     assert all(i.state is OutboxState.PENDING and i.attempts == 0 for i in photo_items), "never sent alone"
     view = session.state.selected_report
     assert view is not None and view.mark is Mark.FAILED and [p.mark for p in view.photos] == [Mark.PENDING] * 2
     session.discard_item(report_item.id)
-    assert session.outbox.items() == []
-    assert all(session.incidents.draft(i.id) is None for i in photo_items), "their bytes are gone too"
+    assert session.scope.outbox.items() == []
+    assert all(session.scope.incidents.draft(i.id) is None for i in photo_items), "their bytes are gone too"
     assert fake_api.incidents.photos_stored == 0
     await session.close()
 
@@ -581,7 +572,7 @@ async def test_case_desk_sees_the_photos_in_memory_and_downloads_the_weekly_file
     [photo] = incident.photos
     assert session.desk.photo_data == {photo.id: thumbnail(fake_api.incidents.photo_bytes[photo.id])}
     assert opened(session.desk.photo_data[photo.id]).size == (THUMB_SIDE, 180), "a thumbnail, not the photo"
-    assert session.outbox is None and session.incidents is None, "staff mode keeps nothing on the device"
+    assert session.login_scope is None, "staff mode keeps nothing on the device"
     session.desk.back()
     assert session.desk.photo_data == {}
     await session.desk.show_weekly()

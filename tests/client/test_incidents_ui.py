@@ -11,9 +11,9 @@ from typing import Any
 import flet as ft
 import pytest
 
-from carnet.app import CarnetUI
-from carnet.photo_prep import thumbnail
-from carnet.session import AppSession
+from carnet.shell.app import CarnetUI
+from carnet.incidents.photos import thumbnail
+from carnet.shell.session import AppSession
 
 from tests.support.photos import noisy_png, opened, png
 from tests.support.secret_stores import DictSecretStore
@@ -88,7 +88,7 @@ async def test_report_a_missing_medicine_offline_then_the_folio(page, config, da
     assert "Mateo Hernández, seleccionado" in [t.semantics_label for t in find(page, ft.Text)]
     assert "UMAE Hospital de Pediatría CMN Siglo XXI" in texts(page)  # the child's unit, shown
     await click(labelled(page, ft.FilledButton, "Enviar reporte"))  # empty: messages, nothing queued
-    assert session.outbox is not None and session.outbox.items() == []
+    assert session.scope.outbox is not None and session.scope.outbox.items() == []
     assert "Elige qué pasó tocando una de las opciones." in texts(page)
     [description] = find(page, ft.TextField, label="Cuéntanos qué pasó")
     assert description.error == "Cuéntanos qué pasó (al menos 5 letras)."
@@ -137,7 +137,7 @@ async def test_my_reports_read_offline_with_the_conversation(page, config, data_
     reason.value = "No había en el almacén."
     await click(labelled(page, ft.FilledButton, "Enviar"))
     assert "Reapertura pendiente de enviar" in texts(page)
-    [item] = session.outbox.items()  # type: ignore[union-attr]
+    [item] = session.scope.outbox.items()  # type: ignore[union-attr]
     assert item.body == {"reason": "No había en el almacén."}
     await session.close()
 
@@ -232,7 +232,7 @@ async def test_photos_on_a_report_checked_thumbnails_pending_then_the_servers(pa
 
 async def test_while_a_photo_is_prepared_the_form_says_so_and_waits(page, config, data_dir, fake_api: FakeApi,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    from carnet import incident_cases
+    from carnet.incidents import cases as incident_cases
 
     release = threading.Event()
     real = incident_cases.check_photos
@@ -291,13 +291,13 @@ async def test_a_refused_photo_shows_the_reason_with_retry_and_discard(page, con
     assert labelled(page, ft.FilledButton, "Reintentar") and labelled(page, ft.OutlinedButton, "Descartar")
     await click(labelled(page, ft.OutlinedButton, "Descartar"))
     assert find(page, ft.Image, semantics_label="Foto 1 del reporte") == []
-    assert session.outbox.items() == []  # type: ignore[union-attr]
+    assert session.scope.outbox.items() == []  # type: ignore[union-attr]
     await session.close()
 
 
 async def test_case_desk_sees_the_photo_and_downloads_the_week(page, config, data_dir, fake_api: FakeApi,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    from carnet.views import desk as desk_view
+    from carnet.views.incidents import desk as desk_view
 
     incident = fake_api.incidents.add("p-mateo", "medicamento", "No hay.", item_name="Vincristina")
     photo = noisy_png()

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from carnet.outbox import Backoff, Outbox, OutboxState, WriteOp, new_local_id
-from carnet.store import OfflineStore
+from carnet.data.outbox import Backoff, Outbox, OutboxState, WriteOp
+from carnet.core.ids import new_local_id
+from carnet.data.store import OfflineStore
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 

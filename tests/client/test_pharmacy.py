@@ -15,20 +15,11 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from carnet.i18n import CATALOG, Translator
-from carnet.pharmacy import (
-    LOOKS,
-    Check,
-    CheckKind,
-    TrustCache,
-    age_text,
-    check_offline,
-    describe,
-    is_stale,
-)
-from carnet.session import AppSession
-from carnet.state import Phase, Screen
-from carnet.store import DB_NAME, open_store
+from carnet.core.i18n import CATALOG, Translator
+from carnet.pharmacy.checks import LOOKS, Check, CheckKind, TrustCache, age_text, check_offline, describe, is_stale
+from carnet.shell.session import AppSession
+from carnet.core.navigation import Phase, Screen
+from carnet.data.store import DB_NAME, open_store
 from carnet_contract import models as contract
 
 from tests.support.secret_stores import DictSecretStore

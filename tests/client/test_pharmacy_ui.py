@@ -8,9 +8,9 @@ from __future__ import annotations
 import flet as ft
 import pytest
 
-from carnet.app import CarnetUI
-from carnet.i18n import Translator
-from carnet.session import AppSession
+from carnet.shell.app import CarnetUI
+from carnet.core.i18n import Translator
+from carnet.shell.session import AppSession
 
 from tests.support.secret_stores import DictSecretStore
 from .fake_api import FakeApi

@@ -8,7 +8,7 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from carnet.qr import MAX_VERSION, render_qr
+from carnet.patients.qr import MAX_VERSION, render_qr
 
 from .fake_api import FakeApi
 

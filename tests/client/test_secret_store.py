@@ -15,13 +15,7 @@ import keyring.backends.null
 import pytest
 from keyrings.alt.file import PlaintextKeyring
 
-from carnet.secret_store import (
-    FletSecureStorage,
-    KeyringSecretStore,
-    MemorySecretStore,
-    keyring_backend_is_secure,
-    select_secret_store,
-)
+from carnet.data.secret_store import FletSecureStorage, KeyringSecretStore, MemorySecretStore, keyring_backend_is_secure, select_secret_store
 
 pytestmark = pytest.mark.anyio
 
@@ -136,7 +130,7 @@ async def test_broken_keyring_means_memory_only(chosen_keyring) -> None:
 
 
 def test_keyring_backend_env_var_is_honoured_in_a_fresh_process(tmp_path: Path) -> None:
-    code = ("import asyncio; from carnet.secret_store import select_secret_store; "
+    code = ("import asyncio; from carnet.data.secret_store import select_secret_store; "
             "s = asyncio.run(select_secret_store('linux')); print(type(s).__name__, s.secure)")
     env = {**os.environ, "XDG_DATA_HOME": str(tmp_path)}
     env.pop("CARNET_ALLOW_INSECURE_KEYRING", None)

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from carnet.secret_store import MemorySecretStore
-from carnet.session import SESSION_SECRET, AppSession
-from carnet.state import Phase, Screen, current_cycle
-from carnet.store import DB_NAME, KEY_SECRET
+from carnet.data.secret_store import MemorySecretStore
+from carnet.shell.session import SESSION_SECRET, AppSession
+from carnet.core.navigation import Phase, Screen
+from carnet.patients.cycles import current_cycle
+from carnet.data.store import DB_NAME, KEY_SECRET
 from carnet_contract import models as contract
 
 from tests.support.secret_stores import DictSecretStore
@@ -80,7 +81,7 @@ async def test_a_cycle_change_from_sync_updates_the_cached_carnet_offline(make_s
     await session.start()
     await session.login("madre.demo", "carnet-demo")
     session.select_child("p-valentina")
-    carnet, fetched_at = session.repo.carnet("p-valentina")  # type: ignore[union-attr]
+    carnet, fetched_at = session.scope.carnets.carnet("p-valentina")  # type: ignore[union-attr]
     cycle = next(c for c in carnet.cycles if c.id == "c2")
     assert cycle.mixing.status == "en_preparacion"
 
@@ -88,11 +89,11 @@ async def test_a_cycle_change_from_sync_updates_the_cached_carnet_offline(make_s
     ready = cycle.model_copy(update={"mixing": contract.Mixing(status="lista")}).model_dump(mode="json")
     fake_api.agenda.put_record("cycle", {**ready, "patient_id": "p-valentina"})
     fake_api.agenda.put_record("cycle", {**ready, "id": "c-elsewhere", "patient_id": "p-valentina"})
-    report = await session.engine.run()  # type: ignore[union-attr]
+    report = await session.scope.engine.run()  # type: ignore[union-attr]
     assert report.pulled >= 2
 
     fake_api.offline = True
-    carnet_after, fetched_after = session.repo.carnet("p-valentina")  # type: ignore[union-attr]
+    carnet_after, fetched_after = session.scope.carnets.carnet("p-valentina")  # type: ignore[union-attr]
     assert next(c for c in carnet_after.cycles if c.id == "c2").mixing.status == "lista"
     assert [c.id for c in carnet_after.cycles] == [c.id for c in carnet.cycles]  # an unknown cycle adds nothing
     assert fetched_after == fetched_at  # the carnet itself was not read again
@@ -172,7 +173,7 @@ def _queue_family_appointment(session, title: str) -> None:  # type: ignore[no-u
     form = session.agenda._ui.form
     form.title, form.kind, form.date_text = title, "consulta", "15/12/2026"
     assert session.agenda.save(form)
-    assert session.outbox.pending_count() == 1
+    assert session.scope.outbox.pending_count() == 1
 
 
 async def test_expired_session_keeps_unsent_writes_for_the_same_person(make_session, secrets,
@@ -191,7 +192,7 @@ async def test_expired_session_keeps_unsent_writes_for_the_same_person(make_sess
 
     await session.login("padre.demo", "carnet-demo")
     assert fake_api.agenda.created == 1, "the kept write reached the server after the new login"
-    assert session.outbox is not None and session.outbox.pending_count() == 0
+    assert session.scope.outbox is not None and session.scope.outbox.pending_count() == 0
     await session.close()
 
 
@@ -209,7 +210,7 @@ async def test_expired_session_data_is_wiped_when_someone_else_logs_in(make_sess
 
     await session.login("madre.demo", "carnet-demo")
     assert fake_api.agenda.created == 0, "another person's unsent write is never sent under this account"
-    assert session.outbox is not None and session.outbox.pending_count() == 0
+    assert session.scope.outbox is not None and session.scope.outbox.pending_count() == 0
     assert [c.display_name for c in session.state.children] == ["Mateo Hernández", "Valentina Hernández"]
     await session.close()
 
@@ -254,7 +255,7 @@ async def test_second_sync_while_one_runs_is_refused(config, data_dir, secrets, 
 
     import httpx
 
-    from carnet.session import AppSession
+    from carnet.shell.session import AppSession
 
     gate = asyncio.Event()
 

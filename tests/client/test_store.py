@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from carnet.secret_store import MemorySecretStore
-from carnet.store import DB_NAME, KEY_SECRET, OfflineStore, UnreadableStore, default_data_dir, destroy_store, open_store
+from carnet.data.secret_store import MemorySecretStore
+from carnet.data.store import DB_NAME, KEY_SECRET, OfflineStore, UnreadableStore, default_data_dir, destroy_store, open_store
 
 from tests.support.secret_stores import DictSecretStore
 from .fake_api import FakeApi

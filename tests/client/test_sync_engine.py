@@ -11,11 +11,14 @@ from typing import Any
 import httpx
 import pytest
 
-from carnet.agenda import AgendaRepository, merge
-from carnet.api import ApiClient
-from carnet.outbox import Backoff, Outbox, OutboxState, WriteOp, new_local_id
-from carnet.store import OfflineStore
-from carnet.sync import SyncEngine
+from carnet.agenda.repository import AgendaRepository, merge
+from carnet.data.api import ApiClient
+from carnet.data.outbox import Backoff, Outbox, OutboxState, WriteOp
+from carnet.core.ids import new_local_id
+from carnet.data.store import OfflineStore
+from carnet.data.records import SyncLedger
+from carnet.data.sync import SyncEngine
+from carnet.agenda.syncable import AppointmentSyncable
 
 from .fake_api import BASE, FakeApi
 
@@ -41,7 +44,9 @@ class Rig:
         self.outbox = Outbox(self.store, USER)
         self.records = AgendaRepository(self.store, USER)
         self.clock = Clock()
-        self.engine = SyncEngine(self.api, self.outbox, self.records, clock=self.clock, page_limit=limit,
+        self.ledger = SyncLedger(self.store, USER)
+        self.engine = SyncEngine(self.api, self.outbox, self.ledger, clock=self.clock, page_limit=limit,
+                                 syncables=[AppointmentSyncable(self.records)],
                                  backoff=Backoff(base=2.0, cap=300.0, rng=random.Random(7)),
                                  describe=lambda exc: getattr(exc, "message", "") or type(exc).__name__)
 
@@ -101,7 +106,7 @@ async def test_push_in_order_then_pull_leaves_the_phone_identical_to_the_server(
     local = rig.local_view()
     for key, server in rig.server_view().items():
         assert local[key]["title"] == server["title"] and local[key]["revision"] == server["revision"]
-    assert rig.records.position().last_success_at == rig.clock.now
+    assert rig.ledger.position().last_success_at == rig.clock.now
 
 
 async def test_network_error_stops_the_push_and_keeps_the_order(rig: Rig) -> None:
@@ -157,7 +162,7 @@ async def test_4xx_marks_the_item_failed_with_the_servers_reason_then_retry_or_d
     assert failed.id == bad and failed.state is OutboxState.FAILED
     assert failed.error == "Ese tipo de cita lo registra el hospital."
     # Still shown, marked failed, until the person decides.
-    shown = merge(rig.records.appointments(), rig.outbox.items(), rig.records.server_id)
+    shown = merge(rig.records.appointments(), rig.outbox.items(), rig.ledger.server_id)
     assert [i.mark.value for i in shown if i.id == failed.record_id] == ["failed"]
     # Failed items are not retried behind the person's back.
     calls = len(rig.fake.calls)
@@ -261,12 +266,12 @@ async def test_cursor_moves_only_in_the_same_transaction_as_the_data(rig: Rig, m
     def broken(position):  # type: ignore[no-untyped-def]
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(rig.records, "save_position", broken)
+    monkeypatch.setattr(rig.ledger, "save_position", broken)
     with pytest.raises(RuntimeError):
         await rig.engine.pull()
     monkeypatch.undo()
     assert rig.records.appointments() == {}  # the page's data rolled back with the cursor
-    assert rig.records.position().cursor == ""
+    assert rig.ledger.position().cursor == ""
     report = await rig.engine.pull()
     assert report.pulled == 6 and len(rig.records.appointments()) == 6
 
@@ -307,14 +312,14 @@ async def test_a_refused_cursor_restarts_from_the_beginning(rig: Rig) -> None:
     await rig.engine.pull()
     rig.records.put_appointment(next(iter(rig.records.appointments().values())).model_copy(
         update={"id": "a-stale"}))
-    position = rig.records.position()
-    rig.records.save_position(position.__class__(cursor="padre.demo:3"))  # another user's cursor
+    position = rig.ledger.position()
+    rig.ledger.save_position(position.__class__(cursor="padre.demo:3"))  # another user's cursor
     report = await rig.engine.pull()
     assert report.ok and report.restarted
     assert rig.fake.agenda.sync_requests[-2]["cursor"] == "padre.demo:3"
     assert rig.fake.agenda.sync_requests[-1]["cursor"] == ""
     assert rig.records.appointments().keys() == rig.server_view().keys()
-    assert rig.records.position().cursor.startswith("madre.demo:")
+    assert rig.ledger.position().cursor.startswith("madre.demo:")
 
 
 async def test_edit_of_a_record_created_offline_waits_for_its_creation(rig: Rig) -> None:

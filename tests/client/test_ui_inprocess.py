@@ -22,10 +22,10 @@ from flet.messaging.protocol import configure_encode_object_for_msgpack, decode_
 from flet.messaging.session import Session
 from flet.pubsub.pubsub_hub import PubSubHub
 
-from carnet.app import CarnetUI
-from carnet.config import AppConfig
-from carnet.secret_store import MemorySecretStore, SecretStore
-from carnet.session import AppSession
+from carnet.shell.app import CarnetUI
+from carnet.core.config import AppConfig
+from carnet.data.secret_store import MemorySecretStore, SecretStore
+from carnet.shell.session import AppSession
 
 from tests.support.secret_stores import DictSecretStore
 from .fake_api import FakeApi

@@ -17,10 +17,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from carnet.account_cases import PasswordForm
-from carnet.config import AppConfig
-from carnet.session import AppSession
-from carnet.state import Phase, Screen
+from carnet.auth.account import PasswordForm
+from carnet.core.config import AppConfig
+from carnet.shell.session import AppSession
+from carnet.core.navigation import Phase, Screen
 from carnet_server.privacy.notices import DEFAULT_DIR
 from tests.support.processes import running_server
 from tests.support.secret_stores import DictSecretStore
@@ -71,7 +71,7 @@ async def test_notice_gate_export_closure_and_password(tmp_path: Path) -> None:
 
             # Descargar mis datos.
             await session.account.open()
-            made = await session.account.export_file()
+            made = await session.rights.export_file()
             assert made is not None, state.account.error
             name, data = made
             assert re.fullmatch(r"carnet-mis-datos-\d{4}-\d{2}-\d{2}\.json", name)
@@ -83,18 +83,18 @@ async def test_notice_gate_export_closure_and_password(tmp_path: Path) -> None:
 
             # Ask to close the account, then withdraw it.
             session.account.show(Screen.ACCOUNT_CLOSURE)
-            session.account.ask_closure(True)
-            await session.account.request_closure("Prueba de cierre")
+            session.rights.ask_closure(True)
+            await session.rights.request_closure("Prueba de cierre")
             status = state.account.status
             assert state.screen is Screen.ACCOUNT and status is not None and status.closure_request is not None
             asked = status.closure_request
             await session.account.open()  # read again from the server: the request is there
             assert state.account.status is not None and state.account.status.closure_request is not None
             assert state.account.status.closure_request.id == asked.id
-            await session.account.withdraw_closure()
+            await session.rights.withdraw_closure()
             assert state.account.status is not None and state.account.status.closure_request is None
             assert state.account.message == "Retiraste la solicitud. Tu cuenta sigue activa."
-            await session.account.withdraw_closure()  # nothing open any more: 404, said plainly
+            await session.rights.withdraw_closure()  # nothing open any more: 404, said plainly
             assert state.account.error == "No hay una solicitud de cierre abierta."
 
             # Change the password: bad input first, then the session ends everywhere.

@@ -21,12 +21,13 @@ from typing import Any
 import httpx
 import pytest
 
-from carnet.agenda import MX, Mark
-from carnet.blood_bank_form import DonorForm
-from carnet.config import AppConfig
-from carnet.outbox import Backoff
-from carnet.session import AppSession
-from carnet.state import Phase
+from carnet.core.clock import MX
+from carnet.data.records import Mark
+from carnet.blood_bank.form import DonorForm
+from carnet.core.config import AppConfig
+from carnet.data.outbox import Backoff
+from carnet.shell.session import AppSession
+from carnet.core.navigation import Phase
 from carnet_contract import models as contract
 from tests.support.flaky_proxy import FlakyProxy
 from tests.support.processes import running_server
@@ -100,10 +101,10 @@ async def _sync_until_quiet(session: AppSession) -> None:
     deadline = time.monotonic() + QUIET_SECONDS
     while time.monotonic() < deadline:
         await session.refresh()
-        assert session.outbox is not None
-        if session.outbox.items() == [] and session.state.online:
+        assert session.scope.outbox is not None
+        if session.scope.outbox.items() == [] and session.state.online:
             return
-        session.outbox.network_is_back(session.clock() + timedelta(hours=1))
+        session.scope.outbox.network_is_back(session.clock() + timedelta(hours=1))
     raise AssertionError("the outbox did not empty in time")
 
 
@@ -119,15 +120,15 @@ async def test_offline_booking_then_sync_twice_with_a_lost_answer_makes_exactly_
                 view = _shown(session, local_id)
                 assert view.mark is Mark.PENDING and view.status is None
                 await session.refresh()
-                assert session.state.online is False and session.outbox.pending_count() == 1  # type: ignore[union-attr]
+                assert session.state.online is False and session.scope.outbox.pending_count() == 1  # type: ignore[union-attr]
                 assert len(server_bookings(server.url)) == before
 
                 # Back online, but the answer to the booking is lost on the way back.
                 proxy.fate.drop, proxy.fate.lose_answer = 0.0, 1.0
-                session.outbox.network_is_back(session.clock())  # type: ignore[union-attr]
-                await session.engine.push()  # type: ignore[union-attr]
+                session.scope.outbox.network_is_back(session.clock())  # type: ignore[union-attr]
+                await session.scope.engine.push()  # type: ignore[union-attr]
                 proxy.fate.lose_answer = 0.0
-                assert session.outbox.pending_count() == 1, "the phone did not hear back"  # type: ignore[union-attr]
+                assert session.scope.outbox.pending_count() == 1, "the phone did not hear back"  # type: ignore[union-attr]
                 assert len(server_bookings(server.url)) == before + 1, "but the server booked it"
 
                 await _sync_until_quiet(session)
@@ -165,7 +166,7 @@ async def test_slot_filled_while_offline_is_rejected_with_the_reason(tmp_path: P
                     assert answer.status_code == 200, answer.text
                 before = server_bookings(server.url)
                 proxy.fate.drop = 0.0
-                session.outbox.network_is_back(session.clock())  # type: ignore[union-attr]
+                session.scope.outbox.network_is_back(session.clock())  # type: ignore[union-attr]
                 await session.refresh()
                 view = _shown(session, local_id)
                 assert view.mark is Mark.FAILED and view.status is None

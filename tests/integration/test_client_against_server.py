@@ -14,9 +14,9 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from carnet.config import AppConfig
-from carnet.session import AppSession
-from carnet.state import Phase, Screen
+from carnet.core.config import AppConfig
+from carnet.shell.session import AppSession
+from carnet.core.navigation import Phase, Screen
 from carnet_contract import qrtoken
 from carnet_contract.models import VerifyReason
 from tests.support.processes import running_server
@@ -75,8 +75,8 @@ async def test_login_load_stop_server_and_the_carnet_stays(tmp_path: Path) -> No
         assert state.qr_check is not None and state.qr_check.valid, state.qr_check
 
         # The offline check really uses the cached keys: a changed signature fails.
-        assert offline.repo is not None
-        jwks = offline.repo.jwks()
+        assert offline.scope.carnets is not None
+        jwks = offline.scope.carnets.jwks()
         assert jwks is not None
         header, payload, signature = state.carnet.qr.token.split(".")
         middle = len(signature) // 2

@@ -29,12 +29,12 @@ from typing import Any
 import httpx
 import pytest
 
-from carnet.agenda import Mark
-from carnet.config import AppConfig
-from carnet.outbox import Backoff
-from carnet.photo_prep import thumbnail
-from carnet.session import AppSession
-from carnet.state import Phase
+from carnet.data.records import Mark
+from carnet.core.config import AppConfig
+from carnet.data.outbox import Backoff
+from carnet.incidents.photos import thumbnail
+from carnet.shell.session import AppSession
+from carnet.core.navigation import Phase
 from carnet_contract import models as contract
 from tests.support.flaky_proxy import FlakyProxy
 from tests.support.photos import assert_clean_upright_jpeg, camera_jpeg, noisy_png
@@ -87,10 +87,10 @@ async def _sync_until_quiet(session: AppSession) -> None:
     deadline = time.monotonic() + QUIET_SECONDS
     while time.monotonic() < deadline:
         await session.refresh()
-        assert session.outbox is not None
-        if session.outbox.items() == [] and session.state.online:
+        assert session.scope.outbox is not None
+        if session.scope.outbox.items() == [] and session.state.online:
             return
-        session.outbox.network_is_back(session.clock() + timedelta(hours=1))
+        session.scope.outbox.network_is_back(session.clock() + timedelta(hours=1))
     raise AssertionError("the outbox did not empty in time")
 
 
@@ -108,14 +108,14 @@ async def test_offline_report_synced_twice_with_a_lost_answer_exists_once_then_a
                 view = session.state.selected_report
                 assert view is not None and view.mark is Mark.PENDING and view.folio is None
                 await session.refresh()
-                assert session.state.online is False and session.outbox.pending_count() == 1  # type: ignore[union-attr]
+                assert session.state.online is False and session.scope.outbox.pending_count() == 1  # type: ignore[union-attr]
                 assert len(server_incidents(server.url)) == before
 
                 proxy.fate.drop, proxy.fate.lose_answer = 0.0, 1.0  # back, but the answer is lost
-                session.outbox.network_is_back(session.clock())  # type: ignore[union-attr]
-                await session.engine.push()  # type: ignore[union-attr]
+                session.scope.outbox.network_is_back(session.clock())  # type: ignore[union-attr]
+                await session.scope.engine.push()  # type: ignore[union-attr]
                 proxy.fate.lose_answer = 0.0
-                assert session.outbox.pending_count() == 1, "the phone did not hear back"  # type: ignore[union-attr]
+                assert session.scope.outbox.pending_count() == 1, "the phone did not hear back"  # type: ignore[union-attr]
                 assert len(server_incidents(server.url)) == before + 1, "but the server has it"
 
                 await _sync_until_quiet(session)
@@ -206,15 +206,15 @@ async def test_offline_report_with_a_photo_reaches_the_server_once_without_exif(
                 form.item_name, form.description = "Metotrexato 2.5 mg", text
                 assert session.report.submit(form), form.errors
                 await session.refresh()
-                assert session.state.online is False and len(session.outbox.items()) == 3  # type: ignore[union-attr]
+                assert session.state.online is False and len(session.scope.outbox.items()) == 3  # type: ignore[union-attr]
                 phone_db = (tmp_path / "phone" / "carnet-cache.sqlite3").read_bytes()
                 assert b"TelefonoDeLaMama" not in phone_db and original[-48:] not in phone_db
 
                 proxy.fate.drop = 0.0  # back: the report goes, the first photo's answer is lost once
-                session.outbox.network_is_back(session.clock())  # type: ignore[union-attr]
-                await session.engine.push()  # type: ignore[union-attr]
+                session.scope.outbox.network_is_back(session.clock())  # type: ignore[union-attr]
+                await session.scope.engine.push()  # type: ignore[union-attr]
                 assert transport.lost == 1
-                waiting = session.outbox.items()  # type: ignore[union-attr]
+                waiting = session.scope.outbox.items()  # type: ignore[union-attr]
                 assert [w.type for w in waiting] == ["incident_photo"] * 2, "no answer about the first photo"
                 [on_server] = [i for i in server_incidents(server.url) if i["description"] == text]
                 assert len(on_server["photos"]) == 1, "but the server has it"
@@ -251,7 +251,7 @@ async def test_offline_report_with_a_photo_reaches_the_server_once_without_exif(
                 shown = session.report.photos(session.state.selected_report)  # type: ignore[arg-type]
                 assert [s.data for s in shown] == thumbs
                 # … and a phone without them fetches the photos with its session and keeps thumbnails only.
-                session.incidents.prune_photos(keep_photos=set(), keep_drafts=set())  # type: ignore[union-attr]
+                session.scope.incidents.prune_photos(keep_photos=set(), keep_drafts=set())  # type: ignore[union-attr]
                 assert await session.report.load_photos() == 2
                 shown = session.report.photos(session.state.selected_report)  # type: ignore[arg-type]
                 assert [s.data for s in shown] == [thumbnail(data) for data in stored]

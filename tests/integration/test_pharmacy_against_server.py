@@ -18,10 +18,10 @@ from typing import Any
 import httpx
 import pytest
 
-from carnet.config import AppConfig
-from carnet.pharmacy import CheckKind
-from carnet.session import AppSession
-from carnet.state import Phase
+from carnet.core.config import AppConfig
+from carnet.pharmacy.checks import CheckKind
+from carnet.shell.session import AppSession
+from carnet.core.navigation import Phase
 from carnet_server.signing import KeyStore, new_jti
 from tests.client.fake_api import FakeApi
 from tests.client.test_pharmacy import tamper_signature as tamper

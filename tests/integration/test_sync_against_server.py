@@ -26,11 +26,11 @@ from typing import Any
 import httpx
 import pytest
 
-from carnet.agenda_form import form_for
-from carnet.config import AppConfig
-from carnet.outbox import Backoff
-from carnet.session import AppSession
-from carnet.state import Phase
+from carnet.agenda.form import form_for
+from carnet.core.config import AppConfig
+from carnet.data.outbox import Backoff
+from carnet.shell.session import AppSession
+from carnet.core.navigation import Phase
 from tests.support.flaky_proxy import FlakyProxy
 from tests.support.processes import running_server
 from tests.support.secret_stores import DictSecretStore
@@ -104,13 +104,13 @@ def test_sigkill_between_the_servers_answer_and_the_local_commit(tmp_path: Path)
 
 async def _quiet(session: AppSession, deadline: float) -> None:
     """Sync until the outbox is empty and a whole sync succeeded (bounded; polls, never waits for state)."""
-    assert session.outbox is not None
+    assert session.scope.outbox is not None
     while time.monotonic() < deadline:
         await session.refresh()
-        if not session.outbox.items() and session.state.online and session.state.sync_error is None:
+        if not session.scope.outbox.items() and session.state.online and session.state.sync_error is None:
             return
         await asyncio.sleep(0.05)  # poll interval while the network misbehaves
-    raise AssertionError(f"no quiet sync before the deadline; outbox: {session.outbox.items()}")
+    raise AssertionError(f"no quiet sync before the deadline; outbox: {session.scope.outbox.items()}")
 
 
 @pytest.mark.anyio
@@ -163,8 +163,8 @@ async def test_flaky_network_ends_identical_to_the_server(tmp_path: Path) -> Non
         reopened = AppSession(AppConfig(api_base_url="http://127.0.0.1:9"), session.secrets, tmp_path / "phone")
         try:
             await reopened.start()
-            assert reopened.records is not None
-            local = in_window({k: v.model_dump(mode="json") for k, v in reopened.records.appointments().items()})
+            assert reopened.login_scope is not None
+            local = in_window({k: v.model_dump(mode="json") for k, v in reopened.login_scope.records.appointments().items()})
         finally:
             await reopened.close()
         assert sorted(map(comparable, local.values())) == sorted(map(comparable, server_side.values()))

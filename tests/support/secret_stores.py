@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from carnet.secret_store import SecretStore
+from carnet.data.secret_store import SecretStore
 
 
 class DictSecretStore(SecretStore):

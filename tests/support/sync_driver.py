@@ -22,12 +22,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from carnet.agenda import MX
-from carnet.agenda_form import AppointmentForm
-from carnet.config import AppConfig
-from carnet.session import AppSession
-from carnet.state import Phase
-from carnet.sync import SyncEngine
+from carnet.core.clock import MX
+from carnet.agenda.form import AppointmentForm
+from carnet.core.config import AppConfig
+from carnet.shell.session import AppSession
+from carnet.core.navigation import Phase
+from carnet.data.sync import SyncEngine
 from tests.support.secret_stores import FileSecretStore
 
 PASSWORD = "carnet-demo"
@@ -58,8 +58,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await session.login(args.username, PASSWORD)
             if session.state.phase is not Phase.READY:
                 raise SystemExit(f"login failed: {session.state.login_error}")
-        assert session.engine is not None and session.outbox is not None
-        session.engine.page_limit = args.page_limit
+        assert session.scope.engine is not None and session.scope.outbox is not None
+        session.scope.engine.page_limit = args.page_limit
         patient = session.state.children[0].id
         base = datetime.now(UTC).astimezone(MX).replace(hour=9, minute=0, second=0, microsecond=0)
         for n in range(args.create):
@@ -74,12 +74,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         if args.kill_before_page_commit:
             _die_on_call("_apply_page", args.kill_before_page_commit)
         await session.refresh()
-        assert session.records is not None
+        assert session.scope.records is not None
         return {
             "online": session.state.online,
             "sync_error": session.state.sync_error,
-            "outbox": [{"id": i.id, "state": i.state.value, "error": i.error} for i in session.outbox.items()],
-            "appointments": {k: v.model_dump(mode="json") for k, v in session.records.appointments().items()},
+            "outbox": [{"id": i.id, "state": i.state.value, "error": i.error} for i in session.scope.outbox.items()],
+            "appointments": {k: v.model_dump(mode="json") for k, v in session.scope.records.appointments().items()},
         }
     finally:
         await session.close()

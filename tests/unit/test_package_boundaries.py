@@ -12,11 +12,11 @@ and ``importlib.import_module("…")`` / ``__import__("…")`` with a literal na
 
 from __future__ import annotations
 
-import ast
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.support.imports import imported_modules
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
@@ -28,22 +28,6 @@ FORBIDDEN: dict[str, set[str]] = {
     "carnet_contract": APP_ONLY | SERVER,
     "carnet": SERVER,
 }
-
-
-def imported_modules(source: str, filename: str = "<source>") -> Iterator[tuple[int, str]]:
-    """(line, absolute module name) of every import in ``source``, wherever it sits in the file."""
-    for node in ast.walk(ast.parse(source, filename)):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                yield node.lineno, alias.name
-        elif isinstance(node, ast.ImportFrom):
-            if node.level == 0 and node.module:
-                yield node.lineno, node.module
-        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
-            func = node.func
-            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
-            if name in {"import_module", "__import__"} and isinstance(node.args[0].value, str):
-                yield node.lineno, node.args[0].value
 
 
 def is_forbidden(module: str, forbidden: set[str]) -> bool:

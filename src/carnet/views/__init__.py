@@ -1,5 +1,2 @@
-"""One module per screen; they draw the state and hand events back. Nothing else."""
-
-from carnet.views import carnet, children, common, login, settings
-
-__all__ = ["carnet", "children", "common", "login", "settings"]
+"""The screens, one folder per feature (as :mod:`carnet`'s feature folders); they draw the state and hand
+events back. Nothing else. ``common`` holds what every screen shares."""

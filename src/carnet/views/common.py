@@ -10,8 +10,9 @@ from weakref import WeakKeyDictionary
 
 import flet as ft
 
-from carnet.i18n import Translator
-from carnet.state import AppState, Tab
+from carnet.core.i18n import Translator
+from carnet.core.navigation import Tab
+from carnet.shell.state import AppState
 
 Handler = Callable[..., Any]
 

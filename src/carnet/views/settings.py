@@ -7,8 +7,8 @@ from typing import Any
 
 import flet as ft
 
-from carnet.i18n import Translator
-from carnet.state import AppState
+from carnet.core.i18n import Translator
+from carnet.shell.state import AppState
 from carnet.views.common import Handler, app_bar, screen, section, status_banners
 from carnet_contract import models as contract
 

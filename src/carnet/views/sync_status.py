@@ -7,10 +7,10 @@ from typing import Any
 
 import flet as ft
 
-from carnet.blood_bank import change_of
-from carnet.i18n import Translator
-from carnet.outbox import OutboxItem
-from carnet.state import AppState
+from carnet.blood_bank.repository import change_of
+from carnet.core.i18n import Translator
+from carnet.data.outbox import OutboxItem
+from carnet.shell.state import AppState
 from carnet.views.common import GREEN, Handler, app_bar, screen, section, status_banners
 from carnet_contract import models as contract
 

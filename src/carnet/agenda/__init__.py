@@ -1,0 +1,1 @@
+"""The families' appointments, offline-first."""

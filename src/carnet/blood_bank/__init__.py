@@ -1,0 +1,1 @@
+"""Blood-bank bookings (families, offline-first) and the staff's day list (online only)."""

@@ -1,0 +1,389 @@
+"""The "Banco de sangre" use cases for families: choose child, bank, day and slot; the donor form;
+"Mis citas de donación" with cancel and reschedule. Part of a family's login scope (``session.blood_bank``); no Flet.
+
+Reads come from the offline store: banks, questionnaire and the last slots
+fetched for each bank and day are cached (with when they were fetched), so the
+screen works offline. Every write — book, cancel, reschedule — goes to the
+outbox first and shows at once as pending; the sync sends it, and the
+server's answer (confirmed with a folio, or rejected with every reason)
+replaces it.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import Protocol
+
+from carnet.blood_bank.form import DonorForm, check_donor
+from carnet.blood_bank.repository import (
+    BOOKINGS_PATH,
+    CANCEL_PATH,
+    RESCHEDULE_PATH,
+    BookingRepository,
+    BookingView,
+    can_change,
+    merge,
+    open_slots,
+    upcoming,
+)
+from carnet.blood_bank.state import BloodBankUi
+from carnet.core.clock import MX, Clock, local_date
+from carnet.core.i18n import Translator
+from carnet.core.ids import new_local_id
+from carnet.core.navigation import Navigator, Screen, Tab
+from carnet.data.api import ApiClient, ApiError, AuthError, NetworkError
+from carnet.data.messages import message_for
+from carnet.data.outbox import Outbox, WriteOp
+from carnet.data.records import Mark, SyncLedger
+from carnet.data.store import OfflineStore
+from carnet_contract import models as contract
+
+__all__ = ["BloodBankCases"]
+
+log = logging.getLogger(__name__)
+
+
+class BloodBankHost(Navigator, Protocol):
+    """What of the app's state the blood-bank bookings read and change besides their own."""
+
+    blood_bank: BloodBankUi
+    children: list[contract.PatientRef]
+    selected_child_id: str | None
+
+
+class BloodBankCases:
+    def __init__(
+        self,
+        *,
+        state: BloodBankHost,
+        api: ApiClient,
+        bookings: BookingRepository,
+        outbox: Outbox,
+        ledger: SyncLedger,
+        store: OfflineStore,
+        tr: Translator,
+        clock: Clock,
+        request_sync: Callable[[], None],
+        session_expired: Callable[[], Awaitable[None]],
+    ) -> None:
+        self._state = state
+        self._api = api
+        self._bookings = bookings
+        self._outbox = outbox
+        self._ledger = ledger
+        self._store = store
+        self._tr = tr
+        self._clock = clock
+        self._request_sync = request_sync
+        self._session_expired = session_expired
+
+    @property
+    def _ui(self) -> BloodBankUi:
+        return self._state.blood_bank
+
+    def today(self) -> date:
+        return local_date(self._clock())
+
+    def _redraw(self) -> None:
+        self._state.changed()
+
+    # ---- loading -----------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Re-read bookings (outbox laid over), banks, questionnaire and cached slots (no redraw)."""
+        ui = self._ui
+        repo = self._bookings
+        children = {c.id for c in self._state.children}
+        items = self._outbox.items()
+        with repo.transaction():
+            repo.forget_drafts(keep={i.id for i in items})
+            repo.forget_old_slots(self.today())
+        views = merge(repo.bookings(), items, repo.drafts(), self._ledger.server_id)
+        ui.bookings = upcoming([v for v in views if not children or v.patient_id in children], self._clock())
+        if ui.selected_id is not None:
+            ui.selected_id = self._ledger.server_id(ui.selected_id) or ui.selected_id
+            if not any(v.id == ui.selected_id for v in ui.bookings):
+                if self._state.screen is Screen.BOOKING:
+                    self._state.screen = Screen.BLOOD_BANK
+                    ui.message = self._tr.t("bb_booking_gone")
+                ui.selected_id = None
+        selected = next((v for v in ui.bookings if v.id == ui.selected_id), None)
+        if selected is not None and selected.mark is not Mark.PENDING and ui.message in self._pending_messages():
+            ui.message = None  # the server answered: the "pending" note is no longer true
+        ui.banks, _ = repo.banks()
+        ui.questions = repo.questions(self._tr.locale)
+        if ui.patient_id not in children:
+            ui.patient_id = (
+                self._state.selected_child_id
+                if self._state.selected_child_id in children
+                else (self._state.children[0].id if len(self._state.children) == 1 else None)
+            )
+        if ui.bank_id not in {b.id for b in ui.banks}:
+            ui.bank_id = ui.banks[0].id if len(ui.banks) == 1 else None
+        if ui.day is None or ui.day < self.today():
+            ui.day = self.today()
+        self._cached_slots()
+
+    def _pending_messages(self) -> set[str]:
+        t = self._tr.t
+        return {t("bb_saved_pending"), t("bb_cancel_pending"), t("bb_reschedule_pending")}
+
+    def _cached_slots(self) -> None:
+        ui = self._ui
+        cached = self._bookings.slots(ui.bank_id, ui.day) if ui.bank_id and ui.day else None
+        ui.slots, ui.slots_fetched_at = cached if cached else ([], None)
+        ui.slots = open_slots(ui.slots, self._clock())
+
+    async def fetch_reference(self) -> None:
+        """Online: the banks and the questionnaire (in the app's language) into the cache."""
+        try:
+            banks = await self._api.blood_banks()
+            questions = await self._api.questionnaire()
+        except AuthError:
+            raise
+        except ApiError as exc:
+            log.info("blood-bank reference data not refreshed: %s", type(exc).__name__)
+            return
+        now = self._clock()
+        with self._bookings.transaction():
+            self._bookings.save_banks(banks, fetched_at=now)
+            self._bookings.save_questions(self._tr.locale, questions, fetched_at=now)
+
+    async def open(self) -> None:
+        """The tab: cached data at once, then fresh slots (and, if missing, the reference data)."""
+        self._state.tab, self._state.screen = Tab.BLOOD_BANK, Screen.BLOOD_BANK
+        self.reload()
+        self._redraw()
+        if not self._ui.banks or not self._ui.questions:
+            try:
+                await self.fetch_reference()
+            except AuthError:
+                await self._session_expired()
+                return
+            self.reload()
+            self._redraw()
+        await self.load_slots()
+
+    async def load_slots(self) -> None:
+        """The chosen bank and day: the cached slots at once, then the server's (kept with the time fetched)."""
+        ui = self._ui
+        if not ui.bank_id or ui.day is None:
+            return
+        bank_id, day = ui.bank_id, ui.day
+        self._cached_slots()
+        ui.loading_slots, ui.slots_cached = True, False
+        self._redraw()
+        try:
+            slots = await self._api.slots(bank_id, day)
+        except AuthError:
+            ui.loading_slots = False
+            await self._session_expired()
+            return
+        except NetworkError:
+            ui.slots_cached = True
+            self._state.online = False
+        except ApiError as exc:
+            ui.slots_cached = True
+            ui.message = message_for(self._tr, exc)
+        else:
+            if self._bookings is not None:
+                with self._bookings.transaction():
+                    self._bookings.save_slots(bank_id, day, slots, fetched_at=self._clock())
+        finally:
+            ui.loading_slots = False
+        if (ui.bank_id, ui.day) == (bank_id, day):  # the person may have moved on meanwhile
+            self._cached_slots()
+        self._redraw()
+
+    # ---- choices ------------------------------------------------------------------------------
+
+    def pick_child(self, patient_id: str) -> None:
+        if patient_id in {c.id for c in self._state.children}:
+            self._ui.patient_id = patient_id
+        self._redraw()
+
+    async def pick_bank(self, bank_id: str) -> None:
+        if bank_id in {b.id for b in self._ui.banks} and not self._ui.rescheduling_id:
+            self._ui.bank_id = bank_id
+            await self.load_slots()
+
+    async def pick_day(self, day: date) -> None:
+        if day >= self.today():
+            self._ui.day = day
+            await self.load_slots()
+
+    def pick_slot(self, slot_id: str) -> None:
+        """A free slot: the donor form (or, when rescheduling, the change goes to the outbox)."""
+        ui = self._ui
+        slot = next((x for x in ui.slots if x.id == slot_id), None)
+        if slot is None or slot.closed or slot.available <= 0:
+            return
+        if ui.rescheduling_id:
+            self._queue_reschedule(ui.rescheduling_id, slot)
+            return
+        if ui.patient_id is None:
+            ui.message = self._tr.t("bb_pick_child_first")
+            self._redraw()
+            return
+        keep = ui.form if ui.form is not None else None
+        ui.form = DonorForm(patient_id=ui.patient_id, slot_id=slot.id)
+        if keep is not None:  # a second try keeps what was typed
+            for name in ("full_name", "phone", "birth_text", "weight_text", "sex", "last_donation_text"):
+                setattr(ui.form, name, getattr(keep, name))
+            ui.form.answers = dict(keep.answers)
+        ui.message = None
+        self._state.screen = Screen.BOOKING_FORM
+        self._redraw()
+
+    def answer(self, question_id: str, value: bool) -> None:
+        form = self._ui.form
+        if form is not None and any(q.id == question_id for q in self._ui.questions):
+            form.answers[question_id] = value
+            form.errors.pop("answers", None)
+            self._redraw()
+
+    def set_sex(self, value: str) -> None:
+        if self._ui.form is not None:
+            self._ui.form.sex = value
+            self._ui.form.errors.pop("sex", None)
+            self._redraw()
+
+    def dismiss_message(self) -> None:
+        self._ui.message = None
+        self._redraw()
+
+    # ---- writes (through the outbox) ------------------------------------------------------------
+
+    def _bank(self, bank_id: str | None) -> contract.BloodBank | None:
+        return next((b for b in self._ui.banks if b.id == bank_id), None)
+
+    def _label(self, bank: contract.BloodBank, slot: contract.Slot) -> str:
+        start = slot.starts_at.astimezone(MX)
+        return f"{self._tr.date(start.date())} {start:%H:%M} · {bank.name}"
+
+    def submit(self, form: DonorForm) -> bool:
+        """Check the form; on success queue the booking and show it as pending. False: messages, nothing queued."""
+        ui = self._ui
+        result = check_donor(
+            form, ui.questions, self._tr, today=self.today(), children={c.id for c in self._state.children}
+        )
+        bank = self._bank(ui.bank_id)
+        slot = next((x for x in ui.slots if x.id == form.slot_id), None)
+        if result.body is None or bank is None or slot is None:
+            form.errors = result.errors or {"slot": self._tr.t("bb_err_slot")}
+            ui.form, ui.message = form, self._tr.t("form_fix")
+            self._redraw()
+            return False
+        form.errors = {}
+        record_id, item_id = new_local_id(), str(uuid.uuid4())
+        with self._store.transaction():  # the write and what draws it, together
+            self._outbox.add(
+                type=contract.SyncType.BLOOD_BANK_BOOKING,
+                op=WriteOp.CREATE,
+                method="POST",
+                path=BOOKINGS_PATH,
+                body=result.body,
+                record_id=record_id,
+                patient_id=form.patient_id,
+                label=self._label(bank, slot),
+                now=self._clock(),
+                item_id=item_id,
+            )
+            self._bookings.put_draft(item_id, bank=bank, slot=slot)
+        ui.form, ui.selected_id, ui.message = None, record_id, self._tr.t("bb_saved_pending")
+        self.reload()
+        self._state.screen = Screen.BOOKING
+        self._redraw()
+        self._request_sync()
+        return True
+
+    def open_booking(self, booking_id: str) -> None:
+        ui = self._ui
+        if any(v.id == booking_id for v in ui.bookings):
+            ui.selected_id, ui.confirm_cancel, ui.message = booking_id, False, None
+            self._state.screen = Screen.BOOKING
+            self._redraw()
+
+    def close(self) -> None:
+        """Back from the form, the booking, or a reschedule."""
+        ui = self._ui
+        if ui.rescheduling_id and self._state.screen is Screen.BLOOD_BANK:
+            ui.selected_id, ui.rescheduling_id = ui.rescheduling_id, None
+            self._state.screen = Screen.BOOKING
+        else:
+            self._state.screen = Screen.BLOOD_BANK
+            ui.selected_id, ui.confirm_cancel = None, False
+        ui.form = None
+        self._redraw()
+
+    def ask_cancel(self, confirm: bool = True) -> None:
+        self._ui.confirm_cancel = confirm
+        self._redraw()
+
+    def _changeable(self, booking_id: str) -> BookingView | None:
+        view = next((v for v in self._ui.bookings if v.id == booking_id), None)
+        return view if view is not None and can_change(view, self._clock()) else None
+
+    def cancel(self, booking_id: str) -> None:
+        ui = self._ui
+        view = self._changeable(booking_id)
+        if view is None or view.bank is None or view.slot is None:
+            return
+        self._outbox.add(
+            type=contract.SyncType.BLOOD_BANK_BOOKING,
+            op=WriteOp.UPDATE,
+            method="POST",
+            path=CANCEL_PATH,
+            body=None,
+            record_id=view.id,
+            patient_id=view.patient_id,
+            label=self._label(view.bank, view.slot),
+            now=self._clock(),
+        )
+        ui.confirm_cancel, ui.message = False, self._tr.t("bb_cancel_pending")
+        self.reload()
+        self._redraw()
+        self._request_sync()
+
+    async def start_reschedule(self, booking_id: str) -> None:
+        ui = self._ui
+        view = self._changeable(booking_id)
+        if view is None or view.bank is None or view.slot is None:
+            return
+        ui.rescheduling_id, ui.bank_id, ui.confirm_cancel = view.id, view.bank.id, False
+        ui.day = max(local_date(view.slot.starts_at), self.today())
+        ui.message = None
+        self._state.screen = Screen.BLOOD_BANK
+        self._redraw()
+        await self.load_slots()
+
+    def _queue_reschedule(self, booking_id: str, slot: contract.Slot) -> None:
+        ui = self._ui
+        view = self._changeable(booking_id)
+        if view is None or view.bank is None:
+            return
+        if view.slot is not None and view.slot.id == slot.id:
+            return
+        item_id = str(uuid.uuid4())
+        with self._store.transaction():
+            self._outbox.add(
+                type=contract.SyncType.BLOOD_BANK_BOOKING,
+                op=WriteOp.UPDATE,
+                method="POST",
+                path=RESCHEDULE_PATH,
+                body=contract.RescheduleRequest(slot_id=slot.id).model_dump(),
+                record_id=view.id,
+                patient_id=view.patient_id,
+                label=self._label(view.bank, slot),
+                now=self._clock(),
+                item_id=item_id,
+            )
+            self._bookings.put_draft(item_id, bank=view.bank, slot=slot)
+        ui.rescheduling_id, ui.selected_id, ui.message = None, view.id, self._tr.t("bb_reschedule_pending")
+        self.reload()
+        self._state.screen = Screen.BOOKING
+        self._redraw()
+        self._request_sync()

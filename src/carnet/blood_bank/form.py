@@ -1,0 +1,116 @@
+"""The donor form: what was typed and answered, checked into a ``BookingCreate`` body or clear messages.
+
+The phone checks only the shape of what was typed (a real date, a 10-digit
+phone, a weight in kg, every question answered); whether the person may
+donate is the server's decision (``422 donor_not_eligible`` with every
+reason). Dates are typed DD/MM/AAAA. Nothing here touches the store.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from pydantic import ValidationError
+
+from carnet.agenda.form import parse_date
+from carnet.core.i18n import Translator
+from carnet_contract import models as contract
+
+__all__ = ["DonorForm", "DonorFormResult", "check_donor"]
+
+_WEIGHT = re.compile(r"^\s*(\d{1,3})(?:[.,](\d{1,2}))?\s*(?:kg)?\s*$", re.IGNORECASE)
+NAME_MIN, NAME_MAX = 3, 120
+
+
+@dataclass
+class DonorForm:
+    patient_id: str
+    slot_id: str
+    full_name: str = ""
+    phone: str = ""
+    birth_text: str = ""
+    weight_text: str = ""
+    sex: str = ""
+    last_donation_text: str = ""
+    #: question id → True (sí) / False (no); a missing id is not answered yet.
+    answers: dict[str, bool] = field(default_factory=dict)
+    #: field name ("full_name", "phone", "birth", "weight", "sex", "last_donation", "answers") → message.
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DonorFormResult:
+    body: dict[str, Any] | None
+    errors: dict[str, str]
+
+
+def _weight(text: str) -> float | None:
+    match = _WEIGHT.match(text or "")
+    if not match:
+        return None
+    return float(f"{match[1]}.{match[2] or 0}")
+
+
+def check_donor(
+    form: DonorForm, questions: list[contract.Question], tr: Translator, *, today: date, children: set[str]
+) -> DonorFormResult:
+    """The create body, or a message per field (nothing else changes)."""
+    t = tr.t
+    errors: dict[str, str] = {}
+    if form.patient_id not in children:
+        errors["patient"] = t("form_err_patient")
+    if not form.slot_id:
+        errors["slot"] = t("bb_err_slot")
+    name = " ".join((form.full_name or "").split())
+    if len(name) < NAME_MIN:
+        errors["full_name"] = t("bb_err_name")
+    elif len(name) > NAME_MAX:
+        errors["full_name"] = t("form_err_too_long", max=NAME_MAX)
+    phone = re.sub(r"[\s\-]", "", form.phone or "")
+    if not (phone.isdigit() and len(phone) == 10):
+        errors["phone"] = t("bb_err_phone")
+    birth = parse_date(form.birth_text)
+    if birth is None:
+        errors["birth"] = t("form_err_date")
+    elif birth >= today or birth.year < 1900:
+        errors["birth"] = t("bb_err_birth")
+    weight = _weight(form.weight_text)
+    if weight is None or not 0 < weight <= 400:
+        errors["weight"] = t("bb_err_weight")
+    try:
+        sex = contract.DonorSex(form.sex)
+    except ValueError:
+        sex = None
+        errors["sex"] = t("bb_err_sex")
+    last: date | None = None
+    if (form.last_donation_text or "").strip():
+        last = parse_date(form.last_donation_text)
+        if last is None:
+            errors["last_donation"] = t("form_err_date")
+        elif last > today:
+            errors["last_donation"] = t("bb_err_future")
+        elif birth is not None and last <= birth:
+            errors["last_donation"] = t("bb_err_last_before_birth")
+    missing = [q for q in questions if q.id not in form.answers]
+    if not questions:
+        errors["answers"] = t("bb_err_no_questions")
+    elif missing:
+        errors["answers"] = t("bb_err_answers", count=len(missing))
+    if errors:
+        return DonorFormResult(None, errors)
+    assert birth is not None and weight is not None and sex is not None
+    try:
+        body = contract.BookingCreate(
+            slot_id=form.slot_id,
+            patient_id=form.patient_id,
+            donor=contract.DonorIn(
+                full_name=name, phone=phone, birth_date=birth, weight_kg=weight, sex=sex, last_donation_on=last
+            ),
+            answers={q.id: bool(form.answers[q.id]) for q in questions},
+        )
+    except ValidationError:
+        return DonorFormResult(None, {"full_name": t("err_unexpected")})
+    return DonorFormResult(body.model_dump(mode="json"), {})

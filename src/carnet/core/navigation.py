@@ -1,0 +1,67 @@
+"""Where the app is: its phase, the screen shown and the navigation bar's tab.
+
+:class:`Navigator` is what a feature may read and change of it; the shell's ``AppState`` is one. A
+feature's cases declare, as a protocol extending it, the few more fields of the app's state they use.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Protocol
+
+
+class Phase(StrEnum):
+    STARTING = "starting"
+    LOGIN = "login"
+    #: A guardian must accept the current privacy notice before any of the children's data is fetched.
+    PRIVACY = "privacy"
+    READY = "ready"
+
+
+class Screen(StrEnum):
+    CHILDREN = "children"
+    CARNET = "carnet"
+    SETTINGS = "settings"
+    AGENDA = "agenda"
+    APPOINTMENT = "appointment"
+    APPOINTMENT_FORM = "appointment_form"
+    SYNC_STATUS = "sync_status"
+    BLOOD_BANK = "blood_bank"
+    BOOKING_FORM = "booking_form"
+    BOOKING = "booking"
+    STAFF = "staff"
+    REPORT_FORM = "report_form"
+    REPORTS = "reports"
+    REPORT = "report"
+    DESK = "desk"
+    DESK_CASE = "desk_case"
+    DESK_WEEKLY = "desk_weekly"
+    PHARMACY = "pharmacy"
+    ACCOUNT = "account"
+    ACCOUNT_PASSWORD = "account_password"
+    ACCOUNT_NOTICE = "account_notice"
+    ACCOUNT_CLOSURE = "account_closure"
+
+
+#: "Mi cuenta" and the screens it opens (reached from settings, by every role).
+ACCOUNT_SCREENS = frozenset({Screen.ACCOUNT, Screen.ACCOUNT_PASSWORD, Screen.ACCOUNT_NOTICE, Screen.ACCOUNT_CLOSURE})
+
+
+class Tab(StrEnum):
+    """The navigation bar's destinations (settings stays in the app bar)."""
+
+    CARNET = "carnet"
+    AGENDA = "agenda"
+    BLOOD_BANK = "blood_bank"
+
+
+class Navigator(Protocol):
+    """Where the app is, as a feature reads and changes it; ``changed()`` redraws."""
+
+    phase: Phase
+    screen: Screen
+    tab: Tab
+    #: None until the first sync attempt ends; False = showing cached data.
+    online: bool | None
+
+    def changed(self) -> None: ...

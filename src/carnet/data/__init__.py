@@ -1,0 +1,1 @@
+"""The data layer: API client, secret store, encrypted offline store, outbox, sync engine. No feature, no Flet."""

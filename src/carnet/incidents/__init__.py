@@ -1,0 +1,1 @@
+"""Incident reports (families, offline-first) and the case desk (online only)."""

@@ -1,0 +1,1 @@
+"""The pharmacy counter: scans checked offline with the cached trust bundle, dispensing online."""

@@ -1,0 +1,71 @@
+"""Which screens a role gets after login, and how the staff modes navigate and refresh.
+
+Families (``guardian``) get the offline-first app that :class:`carnet.shell.session.AppSession`
+itself runs, over a per-login :class:`carnet.shell.scope.LoginScope`. Staff get screens that keep no
+patient data on the device:
+
+* blood bank → :class:`carnet.blood_bank.staff.StaffCases`, online only;
+* case desk → :class:`carnet.incidents.desk.DeskCases`, online only;
+* pharmacy, and admin → :class:`carnet.pharmacy.cases.PharmacyCases`: a scan is checked
+  offline with the cached trust bundle, then online; dispensing is online only.
+"""
+
+from __future__ import annotations
+
+from carnet.blood_bank.staff import StaffCases
+from carnet.core.navigation import Screen
+from carnet.incidents.desk import DeskCases
+from carnet.pharmacy.cases import PharmacyCases
+from carnet.shell.state import AppState
+from carnet_contract import models as contract
+
+__all__ = ["StaffModes"]
+
+
+class StaffModes:
+    """The staff roles' screens: entered at login, their back button and refresh."""
+
+    def __init__(self, state: AppState, staff: StaffCases, desk: DeskCases, pharmacy: PharmacyCases) -> None:
+        self._state, self._staff, self._desk, self._pharmacy = state, staff, desk, pharmacy
+
+    async def enter(self, user: contract.UserOut) -> bool:
+        """Open the role's staff screen; False for a role that has none (a family's account)."""
+        if user.role == contract.Role.BLOOD_BANK:
+            await self._staff.enter(user)
+        elif user.role == contract.Role.CASE_DESK:
+            await self._desk.enter(user)
+        elif user.role in (contract.Role.PHARMACY, contract.Role.ADMIN):
+            await self._pharmacy.enter(user)
+        else:
+            return False
+        return True
+
+    def back(self) -> bool:
+        """The back button in a staff mode (settings go back to the staff screen); False when not in one."""
+        state = self._state
+        if state.desk_mode:
+            if state.screen is not Screen.SETTINGS and state.screen is not Screen.DESK:
+                self._desk.back()
+                return True
+            state.screen = Screen.DESK
+        elif state.pharmacy_mode:
+            state.screen = Screen.PHARMACY
+        elif state.staff_mode:
+            state.screen = Screen.STAFF
+        else:
+            return False
+        state.changed()
+        return True
+
+    async def refresh(self) -> bool:
+        """The refresh button in a staff mode; False when not in one."""
+        state = self._state
+        if state.desk_mode:
+            await self._desk.load()
+        elif state.pharmacy_mode:
+            await self._pharmacy.refresh_keys()
+        elif state.staff_mode:
+            await self._staff.load()
+        else:
+            return False
+        return True

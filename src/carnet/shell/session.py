@@ -1,0 +1,599 @@
+"""The app's use cases: start, log in, sync, pick a child, switch language, log out.
+
+:class:`AppSession` is the composition root: it owns the :class:`~carnet.shell.state.AppState`, the
+API client, the secret store and the offline store, and builds every feature's use cases, handing each
+exactly what it uses. A family's login gets a :class:`~carnet.shell.scope.LoginScope` (its
+store-bound repositories, outbox, sync engine and the per-login cases: ``session.patients``,
+``session.agenda``, ``session.blood_bank``, ``session.report``), dropped at logout. Screens show what the repositories
+hold; :meth:`AppSession.refresh` pushes the outbox and pulls changes (:mod:`carnet.data.sync`),
+fetches the carnets, writes the store and only then reloads the state, so a failed sync leaves the
+cached data on screen with an offline banner. Device-wide cases live on the session itself:
+blood-bank staff (``session.staff``, :mod:`carnet.blood_bank.staff`), the case desk
+(``session.desk``, :mod:`carnet.incidents.desk`), the pharmacy counter (``session.pharmacy``),
+all online only and keeping no patient data; the privacy notice a guardian accepts before any
+of the children's data is fetched (``session.privacy``, :mod:`carnet.privacy.cases`), the guardian's data rights
+(``session.rights``, :mod:`carnet.privacy.rights`: privacy status, "Descargar mis datos", closure) and
+"Mi cuenta" (``session.account``, :mod:`carnet.auth.account`). Which role gets which screen, and the
+staff modes' navigation, live in :mod:`carnet.shell.roles`; error sentences in
+:mod:`carnet.data.messages`.
+
+Syncs run at start, on the refresh button, every ``sync_interval_seconds``,
+when an outbox item's backoff ends, right after a write, and when the network
+comes back (Flet's connectivity event, or the first request that succeeds
+after failures).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+from pydantic import ValidationError
+
+from carnet.agenda.cases import AgendaCases
+from carnet.auth.account import AccountCases
+from carnet.blood_bank.cases import BloodBankCases
+from carnet.blood_bank.staff import StaffCases
+from carnet.core.config import AppConfig
+from carnet.core.i18n import Translator
+from carnet.core.navigation import Phase, Screen, Tab
+from carnet.data.api import (
+    ApiClient,
+    ApiError,
+    AuthError,
+    HttpError,
+    NetworkError,
+    PrivacyNoticeRequired,
+    ProtocolError,
+    Tokens,
+)
+from carnet.data.messages import describe_rejection, message_for
+from carnet.data.outbox import Backoff
+from carnet.data.secret_store import SecretStore
+from carnet.data.store import OfflineStore, destroy_store, open_store
+from carnet.incidents.cases import IncidentCases
+from carnet.incidents.desk import DeskCases
+from carnet.patients.cases import CarnetCases
+from carnet.patients.repository import CarnetRepository
+from carnet.pharmacy.cases import PharmacyCases
+from carnet.privacy.cases import PrivacyCases
+from carnet.privacy.rights import DataRightsCases
+from carnet.shell.roles import StaffModes
+from carnet.shell.scope import LoginScope
+from carnet.shell.state import AppState
+from carnet_contract import models as contract
+
+__all__ = ["AppSession"]
+
+log = logging.getLogger(__name__)
+
+SESSION_SECRET = "session"
+LOCALE_SECRET = "locale"
+#: The user id whose data the store still holds after the session expired
+#: (their unsent writes wait for them to log in again).
+KEPT_FOR_SECRET = "kept_for"
+
+
+class AppSession:
+    """One person's app: on a phone, the app itself; in web mode, one browser session.
+
+    ``data_dir`` None is a browser session of the web app (``carnet --web``): its secrets and its
+    offline store live in memory, private to this object, and end with it (see :meth:`close`).
+    """
+
+    def __init__(
+        self,
+        config: AppConfig,
+        secrets: SecretStore,
+        data_dir: Path | None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.config = config
+        self.secrets = secrets
+        self.data_dir = data_dir
+        self.clock = clock
+        self.tr = Translator(config.locale)
+        self.state = AppState(locale=self.tr.locale, secure_storage=secrets.secure, web_session=data_dir is None)
+        self.api = ApiClient(
+            config.api_base_url,
+            timeout=config.api_timeout_seconds,
+            locale=self.tr.locale,
+            on_tokens=self._save_tokens,
+            on_privacy_required=self._privacy_required,
+            transport=transport,
+        )
+        self.store: OfflineStore | None = None
+        #: The logged-in family's objects (None: logged out, or a staff role).
+        self._login: LoginScope | None = None
+        self.backoff = backoff or Backoff(cap=float(config.sync_interval_seconds))
+        tr, state, api = self.tr, self.state, self.api
+        self.staff = StaffCases(state=state, api=api, tr=tr, clock=clock, session_expired=self.session_expired)
+        self.desk = DeskCases(state=state, api=api, tr=tr, clock=clock, session_expired=self.session_expired)
+        self.pharmacy = PharmacyCases(
+            state=state, api=api, store=lambda: self.store, tr=tr, clock=clock, session_expired=self.session_expired
+        )
+        self.privacy = PrivacyCases(
+            state=state,
+            api=api,
+            carnets=self._carnets,
+            tr=tr,
+            clock=clock,
+            refresh=self.refresh,
+            reload_from_store=self.reload_from_store,
+            sign_out_keeping_data=self.sign_out_keeping_data,
+            session_expired=self.session_expired,
+        )
+        self.rights = DataRightsCases(
+            state=state,
+            api=api,
+            carnets=self._carnets,
+            tr=tr,
+            privacy=self.privacy,
+            session_expired=self.session_expired,
+        )
+        self.account = AccountCases(
+            state=state,
+            api=api,
+            carnets=self._carnets,
+            tr=tr,
+            privacy=self.privacy,
+            rights=self.rights,
+            password_changed=self.password_changed,
+            session_expired=self.session_expired,
+        )
+        self.staff_modes = StaffModes(state, self.staff, self.desk, self.pharmacy)
+        self._sync_lock = asyncio.Lock()
+        self._wake: asyncio.Event | None = None
+
+    # ---- the login scope ---------------------------------------------------
+
+    @property
+    def scope(self) -> LoginScope:
+        """The logged-in family's objects (only while a family's person is logged in)."""
+        if self._login is None:
+            raise RuntimeError("no family login")
+        return self._login
+
+    @property
+    def login_scope(self) -> LoginScope | None:
+        """The logged-in family's objects, or None (logged out, or a staff role)."""
+        return self._login
+
+    @property
+    def patients(self) -> CarnetCases:
+        return self.scope.patients
+
+    @property
+    def agenda(self) -> AgendaCases:
+        return self.scope.agenda
+
+    @property
+    def blood_bank(self) -> BloodBankCases:
+        return self.scope.blood_bank
+
+    @property
+    def report(self) -> IncidentCases:
+        return self.scope.report
+
+    def pending_count(self) -> int:
+        """Writes not yet accepted by the server (0 without a family login)."""
+        return self._login.outbox.pending_count() if self._login is not None else 0
+
+    def _carnets(self) -> CarnetRepository | None:
+        return self._login.carnets if self._login is not None else None
+
+    # ---- lifecycle ---------------------------------------------------------
+
+    async def start(self) -> bool:
+        """Open the store, restore a saved session; True when a sync should follow."""
+        saved_locale = await self.secrets.get(LOCALE_SECRET)
+        if saved_locale:
+            self._apply_locale(saved_locale)
+        opened = await open_store(self.secrets, self.data_dir)
+        self.store = opened.store
+        if opened.wiped:
+            self.state.notices.append(self.tr.t("cache_wiped"))
+        saved = await self._load_saved_session()
+        if saved is None:
+            self.state.phase = Phase.LOGIN
+            self.state.changed()
+            return False
+        user, tokens = saved
+        self.api.tokens = tokens
+        self._enter(user)
+        self.state.changed()
+        return True
+
+    async def close(self) -> None:
+        if self.state.web_session:
+            # The browser session is gone and its tokens with it: end the login on the server too.
+            await self._server_logout()
+        await self.api.aclose()
+        if self.store is not None:
+            self.store.close()
+
+    async def run_periodic_sync(self) -> None:
+        """Sync every ``sync_interval_seconds``, sooner when asked or when a retry is due (cancel to stop)."""
+        wake = self._wake_event()
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=self._seconds_to_next_sync())
+            wake.clear()
+            if self.state.phase is Phase.READY:
+                await self.refresh()
+
+    def request_sync(self) -> None:
+        """Ask the background loop for a sync now (after a write, a retry, the network back)."""
+        self._wake_event().set()
+
+    async def network_changed(self, connected: bool) -> None:
+        """Flet's connectivity event: when the network is back, waiting writes go at once."""
+        if connected and self._login is not None:
+            self._login.outbox.network_is_back(self.clock())
+            self.request_sync()
+
+    def _wake_event(self) -> asyncio.Event:
+        if self._wake is None:
+            self._wake = asyncio.Event()
+        return self._wake
+
+    def _seconds_to_next_sync(self) -> float:
+        interval = float(self.config.sync_interval_seconds)
+        retry_at = self._login.outbox.next_attempt_at() if self._login is not None else None
+        if retry_at is None:
+            return interval
+        return max(0.0, min(interval, (retry_at - self.clock()).total_seconds()))
+
+    # ---- use cases ---------------------------------------------------------
+
+    async def login(self, username: str, password: str) -> None:
+        state = self.state
+        if state.busy:
+            return
+        username = username.strip()
+        if not username or not password:
+            state.login_error = self.tr.t("err_missing_fields")
+            state.changed()
+            return
+        state.busy, state.login_error, state.login_info = True, None, None
+        state.changed()
+        try:
+            try:
+                tokens = await self.api.login(username, password)
+            except ValidationError:
+                state.login_error = self.tr.t("err_credentials")
+                return
+            except ApiError as exc:
+                state.login_error = self.message_for(exc, login=True)
+                return
+            if await self.staff_modes.enter(tokens.user):  # no patient data of it touches the store
+                return
+            if tokens.user.role != contract.Role.GUARDIAN:
+                await self._server_logout()
+                state.login_error = self.tr.t("err_staff")
+                return
+            kept_for = await self.secrets.get(KEPT_FOR_SECRET)
+            if kept_for is not None:
+                await self.secrets.delete(KEPT_FOR_SECRET)
+                if kept_for != tokens.user.id:  # another person: nothing of the last one stays
+                    await self._wipe_store()
+            self._enter(tokens.user)
+            await self.refresh()
+        finally:
+            state.busy = False
+            state.changed()
+
+    async def refresh(self) -> None:
+        """Push the outbox and pull changes; fetch me, every carnet and the JWKS; reload the state."""
+        if self.state.pharmacy_mode:
+            await self.pharmacy.refresh_if_stale()  # the counter's periodic work: its trust bundle
+            return
+        if self.privacy.gated:  # nothing syncs until the notice is accepted: only the notice loads
+            if self.state.privacy.notice is None:
+                await self.privacy.load_notice()
+            return
+        if self._login is None or self._sync_lock.locked():
+            return
+        scope, state = self._login, self.state
+        repo, engine = scope.carnets, scope.engine
+        async with self._sync_lock:
+            state.syncing = True
+            state.changed()
+            ended = gated = False
+            try:
+                report = await engine.run()
+                if report.offline:
+                    raise NetworkError("sync: no answer")
+                me = await self.api.me()
+                if me.privacy is not None and not me.privacy.accepted:
+                    raise PrivacyNoticeRequired(403, "privacy_notice_required", "")  # published meanwhile
+                carnets = [await self.api.carnet(p.id) for p in me.patients]
+                try:
+                    jwks: dict[str, object] | None = await self.api.jwks()
+                except (HttpError, ProtocolError):
+                    jwks = None
+                now = self.clock()
+                repo.save_me(me, fetched_at=now)
+                for carnet in carnets:
+                    repo.save_carnet(carnet, fetched_at=now)
+                if jwks is not None:
+                    repo.save_jwks(jwks, fetched_at=now)
+                await scope.blood_bank.fetch_reference()
+                state.online = True
+                state.sync_error = self.message_for(report.error) if report.error else None
+            except NetworkError:
+                state.online = False
+            except AuthError:
+                ended = True
+            except PrivacyNoticeRequired:
+                gated = True
+            except ApiError as exc:
+                state.online, state.sync_error = True, self.message_for(exc)
+            finally:
+                state.syncing = False
+        if gated:
+            state.online = True
+            await self.privacy.required()  # shown already when a request met the 403
+            state.changed()
+            return
+        if ended:
+            # Expired, not a logout: keep the store, so unsent writes reach the
+            # server once the same person logs in again.
+            await self.session_expired()
+            return
+        self._load_from_repo()
+        state.changed()
+
+    def select_child(self, patient_id: str) -> None:
+        if self._login is not None:
+            self._login.patients.select_child(patient_id)
+
+    def show(self, screen: Screen) -> None:
+        self.state.screen = screen
+        self.state.changed()
+
+    def show_tab(self, tab: Tab) -> None:
+        """The navigation bar: the carnet (or the child picker) or the agenda."""
+        state = self.state
+        state.tab = tab
+        if tab is Tab.AGENDA:
+            state.screen = Screen.AGENDA
+            self.agenda.reload()
+        elif tab is Tab.BLOOD_BANK:
+            state.screen = Screen.BLOOD_BANK
+            self.blood_bank.reload()
+        else:
+            state.screen = Screen.CARNET if state.selected_child_id else Screen.CHILDREN
+        state.changed()
+
+    def open_appointment(self, appointment_id: str) -> None:
+        """The carnet's next appointment, opened in the agenda tab."""
+        if self._login is None:
+            return
+        self._login.agenda.reload()
+        self.state.tab = Tab.AGENDA
+        self._login.agenda.open(appointment_id)
+
+    def back(self) -> None:
+        """Settings and the sync screen go back to their tab; a carnet goes back to the picker."""
+        state = self.state
+        if self.account.back():
+            return
+        if self.staff_modes.back():
+            return
+        if state.screen in (Screen.REPORT_FORM, Screen.REPORTS, Screen.REPORT):
+            self.report.back()
+            return
+        elif state.screen in (Screen.SETTINGS, Screen.SYNC_STATUS) and state.tab is Tab.AGENDA:
+            state.screen = Screen.AGENDA
+        elif state.screen in (Screen.SETTINGS, Screen.SYNC_STATUS) and state.tab is Tab.BLOOD_BANK:
+            state.screen = Screen.BLOOD_BANK
+            self.blood_bank.reload()
+        elif state.screen in (Screen.BOOKING_FORM, Screen.BOOKING) or (
+            state.screen is Screen.BLOOD_BANK and state.blood_bank.rescheduling_id
+        ):
+            self.blood_bank.close()
+            return
+        elif state.screen in (Screen.APPOINTMENT, Screen.APPOINTMENT_FORM):
+            self.agenda.close()
+            return
+        elif state.screen in (Screen.SETTINGS, Screen.SYNC_STATUS) and state.selected_child_id:
+            state.screen = Screen.CARNET
+        elif len(state.children) > 1 or state.screen in (Screen.SETTINGS, Screen.SYNC_STATUS):
+            state.screen = Screen.CHILDREN
+        state.changed()
+
+    def show_sync_status(self) -> None:
+        self.agenda.reload()
+        self.state.screen = Screen.SYNC_STATUS
+        self.state.changed()
+
+    def retry_item(self, item_id: str) -> None:
+        if self._login is not None and self._login.outbox.retry(item_id):
+            self.agenda.reload()
+            self.blood_bank.reload()
+            self.report.reload()
+            self.state.changed()
+            self.request_sync()
+
+    def discard_item(self, item_id: str) -> None:
+        if self._login is not None and self._login.outbox.discard(item_id):
+            self.agenda.reload()
+            self.blood_bank.reload()
+            self.report.reload()
+            self.state.changed()
+
+    async def set_locale(self, locale: str) -> None:
+        self._apply_locale(locale)
+        self.state.login_error = self.state.sync_error = None
+        await self.secrets.set(LOCALE_SECRET, self.tr.locale)
+        self.state.changed()
+
+    async def logout(self) -> None:
+        await self._server_logout()
+        if self.state.staff_mode:
+            await self.session_expired(None)
+            return
+        await self._end_session(None)
+
+    async def session_expired(self, message: str | None = "") -> None:
+        """The session ended (401 after a refresh, or a logout): back to login.
+
+        Staff mode kept nothing on the device; a family's store keeps its unsent writes for the same person.
+        """
+        if self.state.staff_mode:
+            self.api.tokens = None
+            self.state.reset_to_login(self.tr.t("err_session_ended") if message == "" else message)
+            self.state.changed()
+            return
+        user = self.state.user
+        pending = self._login.outbox.pending_count() if self._login is not None else 0
+        await self._end_session(
+            self.tr.t("err_session_ended_kept" if pending else "err_session_ended"), keep_for=user.id if user else None
+        )
+
+    def dismiss_notices(self) -> None:
+        self.state.notices.clear()
+        self.state.changed()
+
+    async def password_changed(self) -> None:
+        """The server ended every session of the account: back to login (see ``sign_out_keeping_data``)."""
+        await self.sign_out_keeping_data(self.tr.t("acct_password_changed"))
+
+    async def sign_out_keeping_data(self, info: str) -> None:
+        """End the session (on the server too) but keep the phone's store for the same person.
+
+        For a password change and for "Ahora no" on the privacy notice: the same person logs in again
+        soon, and what they wrote offline (a report, an appointment) must not be lost meanwhile. Another
+        account logging in on the phone wipes the store, as after an expired session.
+        """
+        await self._server_logout()
+        if self.state.staff_mode:
+            self.state.reset_to_login(None)
+        else:
+            user = self.state.user
+            await self._end_session(None, keep_for=user.id if user else None)
+        self.state.login_info = info
+        self.state.changed()
+
+    def reload_from_store(self) -> None:
+        """Re-read what the screens show from the phone's store (no redraw)."""
+        self._load_from_repo()
+
+    async def _privacy_required(self) -> None:
+        await self.privacy.required()
+
+    # ---- messages ----------------------------------------------------------
+
+    def message_for(self, exc: ApiError, *, login: bool = False) -> str:
+        """One sentence for a person, in the app's language."""
+        return message_for(self.tr, exc, login=login)
+
+    # ---- internals ---------------------------------------------------------
+
+    def _apply_locale(self, locale: str) -> None:
+        try:
+            self.tr.set_locale(locale)
+        except ValueError:
+            return
+        self.api.locale = self.state.locale = self.tr.locale
+
+    def _enter(self, user: contract.UserOut) -> None:
+        assert self.store is not None
+        self.state.user = user
+        self._login = LoginScope.open(
+            user.id,
+            store=self.store,
+            state=self.state,
+            api=self.api,
+            tr=self.tr,
+            clock=self.clock,
+            backoff=self.backoff,
+            describe=self._describe_rejection,
+            request_sync=self.request_sync,
+            session_expired=self.session_expired,
+            qr_issuer=self.config.qr_issuer,
+            accepted_kids=self.config.accepted_kids,
+        )
+        self.state.phase = Phase.READY
+        self.state.screen = Screen.CHILDREN
+        self._load_from_repo()
+
+    def _load_from_repo(self) -> None:
+        scope = self._login
+        if scope is None:
+            return
+        scope.patients.reload()
+        scope.agenda.reload()
+        scope.blood_bank.reload()
+        scope.report.reload()
+        self.rights.reload()
+        scope.patients.load_carnet()
+
+    def _describe_rejection(self, exc: ApiError) -> str:
+        return describe_rejection(self.tr, exc)
+
+    async def _save_tokens(self, tokens: contract.TokenResponse) -> None:
+        if tokens.user.role != contract.Role.GUARDIAN:
+            return  # staff sessions live in memory only (a shared counter device): log in again
+        payload = {
+            "user": tokens.user.model_dump(mode="json"),
+            "access_token": tokens.access_token,
+            "refresh_token": tokens.refresh_token,
+        }
+        await self.secrets.set(SESSION_SECRET, json.dumps(payload))
+
+    async def _load_saved_session(self) -> tuple[contract.UserOut, Tokens] | None:
+        raw = await self.secrets.get(SESSION_SECRET)
+        if not raw:
+            return None
+        try:
+            data = json.loads(raw)
+            user = contract.UserOut.model_validate(data["user"])
+            return user, Tokens(str(data["access_token"]), str(data["refresh_token"]))
+        except (ValueError, KeyError, TypeError):
+            await self.secrets.delete(SESSION_SECRET)
+            return None
+
+    async def _server_logout(self) -> None:
+        if self.api.tokens is None:
+            return
+        try:
+            await self.api.logout()
+        except ApiError as exc:  # offline: the local session ends anyway
+            log.info("logout not confirmed by the server: %s", type(exc).__name__)
+        self.api.tokens = None
+
+    async def _end_session(self, message: str | None, *, keep_for: str | None = None) -> None:
+        """Forget the tokens; back to the login screen.
+
+        A logout (``keep_for`` None) erases every cached record and unsent write;
+        an expired session keeps them for ``keep_for`` (the user id) alone.
+        """
+        self.api.tokens = None
+        await self.secrets.delete(SESSION_SECRET)
+        if keep_for is None:
+            await self.secrets.delete(KEPT_FOR_SECRET)
+            await self._wipe_store()
+        else:
+            await self.secrets.set(KEPT_FOR_SECRET, keep_for)
+        if self._login is not None:
+            self._login.end()
+            self._login = None
+        self.state.reset_to_login(message)
+        self.state.changed()
+
+    async def _wipe_store(self) -> None:
+        if self.store is not None:
+            await destroy_store(self.store, self.secrets)
+            self.store.close()
+            self.store = (await open_store(self.secrets, self.data_dir)).store

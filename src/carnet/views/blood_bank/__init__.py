@@ -1,0 +1,1 @@
+"""The blood_bank screens."""

@@ -1,0 +1,400 @@
+"""Case desk (online only): the queue by deadline with filters, one incident (the family's photos too)
+with the answer box, and the weekly figures with bars drawn from Containers, downloadable as CSV and as
+the Markdown summary.
+
+Downloads go through :func:`carnet.views.common.save_bytes` (Flet's ``FilePicker.save_file``): in a browser
+a download of that name; on a phone the system's save dialog; on a desktop a save dialog.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import flet as ft
+
+from carnet.core.i18n import Translator
+from carnet.incidents.repository import deadline_text, mx_time
+from carnet.shell.state import AppState
+from carnet.views.common import (
+    GREEN,
+    MIN_TOUCH,
+    Handler,
+    app_bar,
+    awaiting,
+    banner,
+    icon_button,
+    save_bytes,
+    screen,
+    section,
+    status_banners,
+)
+from carnet.views.incidents.reports import CATEGORY_ICONS, PHOTO, STATUS_LOOK, photo_image
+from carnet_contract import models as contract
+
+if TYPE_CHECKING:
+    from carnet.incidents.desk import DeskCases
+
+log = logging.getLogger(__name__)
+
+
+def _download(desk: DeskCases, kind: str) -> Handler:
+    async def handler(_: Any = None) -> None:
+        made = await desk.weekly_file(kind)
+        if made is None:
+            return
+        name, data = made
+        desk.file_saved(name, await save_bytes(name, data, kind))
+
+    return handler
+
+
+def _chip(label: str, chosen: bool, on_click: Handler, tr: Translator) -> ft.Control:
+    return (ft.FilledButton if chosen else ft.OutlinedButton)(
+        content=ft.Text(label, size=14, semantics_label=tr.t("inc_selected", label=label) if chosen else label),
+        height=MIN_TOUCH,
+        on_click=on_click,
+    )
+
+
+def _status(tr: Translator, status: contract.IncidentStatus) -> ft.Control:
+    icon, colour = STATUS_LOOK[status]
+    return ft.Row(
+        [
+            ft.Icon(icon, color=colour, size=20),
+            ft.Text(tr.t("inc_status." + status.value), color=colour, size=15, weight=ft.FontWeight.W_700),
+        ],
+        spacing=6,
+        tight=True,
+    )
+
+
+def _queue_row(tr: Translator, incident: contract.Incident, now: datetime, desk: DeskCases) -> ft.Control:
+    text, late = deadline_text(tr, incident, now)
+    lines: list[ft.Control] = [
+        ft.Row(
+            [ft.Text(incident.folio, size=16, weight=ft.FontWeight.W_700), _status(tr, incident.status)],
+            spacing=12,
+            wrap=True,
+        ),
+        ft.Text(
+            tr.t("desk_for", category=tr.t("inc_cat." + incident.category.value), unit=incident.unit.name), size=15
+        ),
+    ]
+    if incident.item_name:
+        lines.append(ft.Text(tr.t("desk_item", item=incident.item_name), size=15, weight=ft.FontWeight.W_600))
+    lines.append(
+        ft.Text(
+            text,
+            size=14,
+            color=ft.Colors.RED_900 if late else ft.Colors.GREY_800,
+            weight=ft.FontWeight.W_700 if late else None,
+        )
+    )
+    return ft.OutlinedButton(
+        content=ft.Row(
+            [
+                ft.Icon(CATEGORY_ICONS[incident.category], color=GREEN, size=30),
+                ft.Column(lines, spacing=2, expand=True),
+            ],
+            spacing=12,
+        ),
+        tooltip=tr.t("desk_open", folio=incident.folio),
+        on_click=awaiting(desk.open, incident.id),
+        style=ft.ButtonStyle(
+            padding=ft.Padding.symmetric(horizontal=12, vertical=10), shape=ft.RoundedRectangleBorder(radius=10)
+        ),
+    )
+
+
+def _notes(state: AppState, tr: Translator, desk: DeskCases) -> list[ft.Control]:
+    ui = state.desk
+    found: list[ft.Control] = [
+        *status_banners(state, tr),
+        ft.Text(tr.t("desk_online_only"), size=13, color=ft.Colors.GREY_700),
+    ]
+    if ui.message:
+        found.append(
+            banner(
+                ui.message,
+                icon=ft.Icons.CHECK_CIRCLE,
+                bgcolor=ft.Colors.GREEN_50,
+                color=GREEN,
+                on_dismiss=lambda _: desk.dismiss_message(),
+                dismiss_label=tr.t("dismiss"),
+            )
+        )
+    if ui.error:
+        found.append(banner(ui.error, icon=ft.Icons.ERROR_OUTLINE, bgcolor=ft.Colors.RED_50, color=ft.Colors.RED_900))
+    return found
+
+
+def build_queue(
+    state: AppState, tr: Translator, desk: DeskCases, *, now: datetime, on_refresh: Handler, on_settings: Handler
+) -> ft.View:
+    ui = state.desk
+    body = _notes(state, tr, desk)
+    body.append(
+        ft.FilledButton(
+            content=ft.Text(tr.t("desk_weekly"), size=16),
+            icon=ft.Icons.BAR_CHART,
+            height=MIN_TOUCH,
+            on_click=awaiting(desk.show_weekly, 0),
+        )
+    )
+    cats = [_chip(tr.t("desk_all"), ui.category is None, lambda _: desk.set_filter(category=None), tr)]
+    cats += [
+        _chip(tr.t("inc_cat." + c.value), ui.category is c, lambda _, v=c.value: desk.set_filter(category=v), tr)
+        for c in contract.IncidentCategory
+    ]
+    states = [_chip(tr.t("desk_all"), ui.status is None, lambda _: desk.set_filter(status=None), tr)]
+    states += [
+        _chip(tr.t("inc_status." + s.value), ui.status is s, lambda _, v=s.value: desk.set_filter(status=v), tr)
+        for s in contract.IncidentStatus
+    ]
+    filters: list[ft.Control] = [
+        ft.Text(tr.t("desk_filter_category"), size=14, weight=ft.FontWeight.W_600),
+        ft.Row(cats, wrap=True, spacing=6, run_spacing=6),
+        ft.Text(tr.t("desk_filter_status"), size=14, weight=ft.FontWeight.W_600),
+        ft.Row(states, wrap=True, spacing=6, run_spacing=6),
+    ]
+    if len(ui.units) > 1:
+        units = [_chip(tr.t("desk_all"), ui.unit_id is None, lambda _: desk.set_filter(unit_id=None), tr)]
+        units += [_chip(u.name, ui.unit_id == u.id, lambda _, v=u.id: desk.set_filter(unit_id=v), tr) for u in ui.units]
+        filters += [
+            ft.Text(tr.t("desk_filter_unit"), size=14, weight=ft.FontWeight.W_600),
+            ft.Row(units, wrap=True, spacing=6, run_spacing=6),
+        ]
+    body.append(section(tr.t("desk_title"), filters))
+    rows = [_queue_row(tr, i, now, desk) for i in desk.visible()]
+    if not rows:
+        rows = [ft.Text(tr.t("desk_loading") if ui.loading else tr.t("desk_none"), size=16)]
+    body += rows
+    bar = app_bar(tr.t("desk_title"), tr, on_refresh=on_refresh, on_settings=on_settings, syncing=ui.loading)
+    return screen("/desk", bar, body)
+
+
+class DeskCaseView:
+    """One incident: what the family wrote, the conversation, the answer box (its text kept across redraws)."""
+
+    def __init__(self, desk: DeskCases) -> None:
+        self._desk = desk
+        self.incident_id: str | None = None
+        self._sent = 0
+        self.answer = ft.TextField(multiline=True, min_lines=3, max_lines=8, max_length=2000, text_size=17)
+
+    async def _send(self, resolves: bool) -> None:
+        await self._desk.answer(self.answer.value or "", resolves=resolves)
+
+    def build(self, state: AppState, tr: Translator, *, now: datetime, on_back: Handler) -> ft.View:
+        ui, incident = state.desk, state.desk.selected
+        body = _notes(state, tr, self._desk)
+        if incident is None:
+            return screen("/desk/case", app_bar(tr.t("desk_title"), tr, on_back=on_back), body)
+        if incident.id != self.incident_id or ui.sent != self._sent:
+            self.incident_id, self._sent, self.answer.value = incident.id, ui.sent, ""  # a new case, or sent
+        text, late = deadline_text(tr, incident, now)
+        head: list[ft.Control] = [
+            _status(tr, incident.status),
+            ft.Text(
+                tr.t("desk_for", category=tr.t("inc_cat." + incident.category.value), unit=incident.unit.name),
+                size=16,
+                weight=ft.FontWeight.W_600,
+            ),
+            ft.Text(text, size=15, color=ft.Colors.RED_900 if late else ft.Colors.GREY_800),
+        ]
+        if incident.item_name:
+            head.append(ft.Text(tr.t("desk_item", item=incident.item_name), size=16, weight=ft.FontWeight.W_700))
+        body.append(section(incident.folio, head))
+        if incident.photos:
+            shown = [
+                photo_image(
+                    tr,
+                    n,
+                    self._desk.photo_data.get(p.id),
+                    side=PHOTO,
+                    missing=tr.t("desk_photo_failed") if p.id in self._desk.photo_failed else tr.t("inc_photo_loading"),
+                )
+                for n, p in enumerate(incident.photos, start=1)
+            ]
+            body.append(section(tr.t("desk_photos"), [ft.Row(shown, wrap=True, spacing=10, run_spacing=10)]))
+        talk: list[ft.Control] = [
+            _line(tr, "Familia" if tr.locale.startswith("es") else "Family", incident.description, incident.created_at)
+        ]
+        for reply in incident.responses:
+            note = (
+                tr.t("inc_resolved_mark") if reply.resolves else (tr.t("inc_reopened_mark") if reply.reopens else None)
+            )
+            talk.append(_line(tr, reply.author_label, reply.message, reply.created_at, note))
+        body.append(section(tr.t("inc_conversation"), talk))
+        self.answer.label = tr.t("desk_answer")
+        self.answer.hint_text = tr.t("desk_answer_hint")
+        self.answer.error = ui.answer_error
+        body.append(
+            section(
+                tr.t("desk_answer"),
+                [
+                    self.answer,
+                    ft.Row(
+                        [
+                            ft.OutlinedButton(
+                                content=ft.Text(tr.t("desk_send"), size=16),
+                                icon=ft.Icons.SEND,
+                                height=56,
+                                disabled=ui.busy,
+                                on_click=awaiting(self._send, False),
+                            ),
+                            ft.FilledButton(
+                                content=ft.Text(tr.t("desk_resolve"), size=16),
+                                icon=ft.Icons.CHECK_CIRCLE,
+                                height=56,
+                                disabled=ui.busy,
+                                on_click=awaiting(self._send, True),
+                                style=ft.ButtonStyle(bgcolor=GREEN, color=ft.Colors.WHITE),
+                            ),
+                        ],
+                        wrap=True,
+                        spacing=8,
+                        run_spacing=8,
+                    ),
+                ],
+            )
+        )
+        return screen("/desk/case", app_bar(incident.folio, tr, on_back=on_back), body)
+
+
+def _line(tr: Translator, who: str, text: str, when: datetime, note: str | None = None) -> ft.Control:
+    lines: list[ft.Control] = [
+        ft.Text(f"{who} · {mx_time(tr, when)}", size=13, weight=ft.FontWeight.W_700, color=ft.Colors.GREY_800)
+    ]
+    if note:
+        lines.append(ft.Text(note, size=13, weight=ft.FontWeight.W_700, color=GREEN))
+    lines.append(ft.Text(text, size=16))
+    return ft.Container(ft.Column(lines, spacing=2), padding=10, border_radius=10, bgcolor=ft.Colors.GREY_100)
+
+
+def bars(rows: list[tuple[str, int]], colour: str = GREEN) -> list[ft.Control]:
+    """A horizontal bar per row, drawn with Containers (no chart package on the phone)."""
+    top = max((n for _, n in rows), default=0) or 1
+    found: list[ft.Control] = []
+    for label, count in rows:
+        found.append(
+            ft.Column(
+                [
+                    ft.Text(f"{label}: {count}", size=14),
+                    ft.Row(
+                        [
+                            ft.Container(
+                                height=14,
+                                expand=max(1, round(100 * count / top)) if count else 1,
+                                bgcolor=colour if count else ft.Colors.GREY_300,
+                                border_radius=4,
+                            ),
+                            ft.Container(height=14, expand=max(0, 100 - round(100 * count / top)) or None),
+                        ],
+                        spacing=0,
+                    ),
+                ],
+                spacing=2,
+            )
+        )
+    return found
+
+
+def build_weekly(state: AppState, tr: Translator, desk: DeskCases, *, on_back: Handler) -> ft.View:
+    ui, figures = state.desk, state.desk.weekly
+    body = _notes(state, tr, desk)
+    week = ui.week
+    if week is not None:
+        body.append(
+            ft.Row(
+                [
+                    icon_button(ft.Icons.CHEVRON_LEFT, tr.t("desk_prev_week"), awaiting(desk.show_weekly, -1)),
+                    ft.Text(
+                        tr.t("desk_week", start=tr.date(week), end=tr.date(week + timedelta(days=6))),
+                        size=16,
+                        weight=ft.FontWeight.W_700,
+                        expand=True,
+                        text_align=ft.TextAlign.CENTER,
+                    ),
+                    icon_button(ft.Icons.CHEVRON_RIGHT, tr.t("desk_next_week"), awaiting(desk.show_weekly, 1)),
+                ]
+            )
+        )
+    if figures is None:
+        body.append(ft.Text(tr.t("desk_loading"), size=16))
+    else:
+        body.append(
+            ft.Row(
+                [
+                    ft.FilledButton(
+                        content=ft.Text(tr.t("desk_download_csv"), size=16),
+                        icon=ft.Icons.DOWNLOAD,
+                        height=MIN_TOUCH,
+                        disabled=ui.busy,
+                        on_click=_download(desk, "csv"),
+                        style=ft.ButtonStyle(bgcolor=GREEN, color=ft.Colors.WHITE),
+                    ),
+                    ft.OutlinedButton(
+                        content=ft.Text(tr.t("desk_download_md"), size=16),
+                        icon=ft.Icons.DESCRIPTION,
+                        height=MIN_TOUCH,
+                        disabled=ui.busy,
+                        on_click=_download(desk, "md"),
+                    ),
+                ],
+                wrap=True,
+                spacing=8,
+                run_spacing=8,
+            )
+        )
+
+        def hours(value: float | None) -> str:
+            return tr.t("desk_hours", hours=f"{value:.1f}") if value is not None else tr.t("desk_no_value")
+
+        body.append(
+            section(
+                tr.t("desk_weekly"),
+                [
+                    ft.Text(tr.t("desk_new", count=figures.incidents_new), size=18, weight=ft.FontWeight.W_700),
+                    ft.Text(tr.t("desk_new_patients", count=figures.new_patients), size=16),
+                    ft.Text(
+                        tr.t("desk_overdue", count=figures.overdue),
+                        size=16,
+                        color=ft.Colors.RED_900 if figures.overdue else None,
+                    ),
+                    ft.Text(tr.t("desk_median_first", hours=hours(figures.median_hours_to_first_answer)), size=16),
+                    ft.Text(tr.t("desk_median_done", hours=hours(figures.median_hours_to_atendida)), size=16),
+                ],
+            )
+        )
+        body.append(
+            section(
+                tr.t("desk_by_category"),
+                bars(
+                    [
+                        (tr.t("inc_cat." + c.value), figures.by_category.get(c.value, 0))
+                        for c in contract.IncidentCategory
+                    ]
+                ),
+            )
+        )
+        body.append(
+            section(
+                tr.t("desk_by_status"),
+                bars(
+                    [
+                        (tr.t("inc_status." + s.value), figures.by_status.get(s.value, 0))
+                        for s in contract.IncidentStatus
+                    ],
+                    ft.Colors.BLUE_700,
+                ),
+            )
+        )
+        lines: list[Any] = [
+            ft.Text(tr.t("desk_shortage_line", item=s.item_name, unit=s.unit_name, count=s.count), size=15)
+            for s in figures.shortages
+        ]
+        body.append(section(tr.t("desk_shortages"), lines or [ft.Text(tr.t("desk_no_shortages"), size=15)]))
+    return screen("/desk/weekly", app_bar(tr.t("desk_weekly"), tr, on_back=on_back), body)

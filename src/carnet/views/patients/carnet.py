@@ -1,0 +1,250 @@
+"""The carnet: child card, diagnosis, protocol, current cycle, drugs, mixing, large QR."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import flet as ft
+
+from carnet.core.clock import MX
+from carnet.core.i18n import Translator
+from carnet.patients.cycles import current_cycle
+from carnet.shell.state import AppState
+from carnet.views.common import GREEN, Handler, app_bar, field, screen, section, status_banners
+from carnet_contract import models as contract
+
+QR_MAX_WIDTH = 340
+
+
+def _qr_block(state: AppState, tr: Translator, carnet: contract.Carnet, today_utc_ts: float) -> ft.Control:
+    qr = state.qr
+    assert qr is not None
+    # Largest whole number of screen pixels per module that fits the phone width.
+    per_module = max(3, QR_MAX_WIDTH // qr.modules)
+    side = qr.modules * per_module
+    expires = carnet.qr.expires_at
+    expired = expires.timestamp() < today_utc_ts
+    validity = (
+        tr.t("qr_expired", when=tr.datetime(expires)) if expired else tr.t("qr_valid_until", when=tr.datetime(expires))
+    )
+    lines: list[ft.Control] = [
+        ft.Container(
+            ft.Image(
+                src=qr.png,
+                width=side,
+                height=side,
+                fit=ft.BoxFit.CONTAIN,
+                filter_quality=ft.FilterQuality.NONE,
+                semantics_label=tr.t("qr_alt", name=carnet.patient.display_name),
+            ),
+            alignment=ft.Alignment.CENTER,
+            bgcolor=ft.Colors.WHITE,
+        ),
+        ft.Text(
+            validity,
+            size=17,
+            weight=ft.FontWeight.W_600,
+            text_align=ft.TextAlign.CENTER,
+            color=ft.Colors.RED_900 if expired else ft.Colors.BLACK,
+        ),
+    ]
+    if state.qr_check is not None and state.qr_check.valid:
+        lines.append(
+            ft.Row(
+                [
+                    ft.Icon(ft.Icons.VERIFIED, color=GREEN, size=20),
+                    ft.Text(tr.t("qr_signature_ok"), size=14, color=GREEN),
+                ],
+                alignment=ft.MainAxisAlignment.CENTER,
+            )
+        )
+    return section(tr.t("qr_title"), lines)
+
+
+def _cycle_block(tr: Translator, carnet: contract.Carnet, today: date) -> ft.Control:
+    cycle = current_cycle(carnet, today)
+    if cycle is None:
+        return section(tr.t("cycles"), [ft.Text(tr.t("no_upcoming"), size=16)])
+    drugs = [
+        ft.Text("• " + tr.t("drug_line", name=d.name, dose=d.dose, unit=d.unit, route=d.route), size=16)
+        for d in cycle.drugs
+    ] or [ft.Text(tr.t("no_drugs"), size=16)]
+    lines: list[ft.Control] = [
+        ft.Text(tr.t("current_cycle", number=cycle.number), size=20, weight=ft.FontWeight.W_700),
+        ft.Text(
+            tr.t("next_date", date=tr.date(cycle.scheduled_for))
+            if cycle.status == contract.CycleStatus.PROGRAMADO
+            else tr.t("no_upcoming"),
+            size=17,
+        ),
+        ft.Text(tr.t("cycle_status", status=tr.t(f"cycle.{cycle.status.value}")), size=15),
+        ft.Text(
+            tr.t("mixing", status=tr.t(f"mixing.{cycle.mixing.status.value}")), size=16, weight=ft.FontWeight.W_600
+        ),
+        *_milestones(tr, cycle, size=15),
+        ft.Text(tr.t("drugs"), size=14, weight=ft.FontWeight.W_700),
+        *drugs,
+    ]
+    return section(tr.t("protocol") + (f": {carnet.protocol.name}" if carnet.protocol else ""), lines)
+
+
+def _milestones(tr: Translator, cycle: contract.Cycle, *, size: int) -> list[ft.Control]:
+    """When the hospital confirmed the cycle and when a pharmacy dispensed it (each once, if it happened)."""
+    lines: list[ft.Control] = []
+    if cycle.confirmed_at is not None:
+        lines.append(ft.Text(tr.t("cycle_confirmed", when=tr.datetime(cycle.confirmed_at)), size=size))
+    if cycle.dispensed_at is not None:
+        lines.append(
+            ft.Text(
+                tr.t("cycle_dispensed", when=tr.datetime(cycle.dispensed_at)),
+                size=size,
+                color=GREEN,
+                weight=ft.FontWeight.W_600,
+            )
+        )
+    return lines
+
+
+def _history(tr: Translator, carnet: contract.Carnet) -> ft.Control:
+    """Every cycle with its status, its mixture's status and, once dispensed, when."""
+    rows: list[ft.Control] = []
+    for c in sorted(carnet.cycles, key=lambda c: (c.scheduled_for, c.number)):
+        details = [tr.t("mixing", status=tr.t(f"mixing.{c.mixing.status.value}"))]
+        if c.dispensed_at is not None:
+            details.append(tr.t("cycle_dispensed", when=tr.datetime(c.dispensed_at)))
+        rows.append(
+            ft.Column(
+                [
+                    ft.Text(
+                        tr.t(
+                            "cycle_line",
+                            number=c.number,
+                            date=tr.date(c.scheduled_for),
+                            status=tr.t(f"cycle.{c.status.value}"),
+                        ),
+                        size=15,
+                    ),
+                    ft.Text(" · ".join(details), size=13, color=ft.Colors.GREY_800),
+                ],
+                spacing=0,
+            )
+        )
+    return section(tr.t("cycles"), rows)
+
+
+def _next_appointment(state: AppState, tr: Translator, on_open: Handler) -> ft.Control:
+    item = state.next_appointment
+    if item is None:
+        return section(tr.t("next_appointment"), [ft.Text(tr.t("no_next_appointment"), size=16)])
+    a = item.appointment
+    start, end = a.starts_at.astimezone(MX), a.ends_at.astimezone(MX)
+    return section(
+        tr.t("next_appointment"),
+        [
+            ft.TextButton(
+                content=ft.Column(
+                    [
+                        ft.Text(a.title, size=18, weight=ft.FontWeight.W_700, color=ft.Colors.BLACK),
+                        ft.Text(
+                            tr.t(
+                                "appt_time_range",
+                                date=tr.long_date(start.date()),
+                                start=f"{start:%H:%M}",
+                                end=f"{end:%H:%M}",
+                            ),
+                            size=16,
+                            color=ft.Colors.BLACK,
+                        ),
+                        ft.Text(
+                            tr.t("kind." + a.kind.value) + (f" · {a.place}" if a.place else ""),
+                            size=14,
+                            color=ft.Colors.GREY_800,
+                        ),
+                    ],
+                    spacing=2,
+                ),
+                on_click=lambda _: on_open(a.id),
+                style=ft.ButtonStyle(padding=4),
+            ),
+        ],
+    )
+
+
+def build(
+    state: AppState,
+    tr: Translator,
+    *,
+    today: date,
+    now_ts: float,
+    on_back: Handler | None,
+    on_refresh: Handler,
+    on_settings: Handler,
+    on_dismiss: Handler,
+    sync_button: ft.Control | None = None,
+    navigation_bar: ft.NavigationBar | None = None,
+    on_open_appointment: Handler = lambda _id: None,
+) -> ft.View:
+    carnet = state.carnet
+    body: list[ft.Control] = [*status_banners(state, tr, on_dismiss=on_dismiss)]
+    if carnet is None:
+        body.append(ft.Text(tr.t("no_data_yet"), size=16))
+        return screen(
+            "/carnet",
+            app_bar(
+                tr.t("carnet_title"),
+                tr,
+                on_back=on_back,
+                on_refresh=on_refresh,
+                on_settings=on_settings,
+                syncing=state.syncing,
+                sync_button=sync_button,
+            ),
+            body,
+            navigation_bar=navigation_bar,
+        )
+    patient = carnet.patient
+    # The QR first: with the navigation bar and a banner, it must still fit a 390×844 screen whole.
+    body += [
+        _qr_block(state, tr, carnet, now_ts),
+        section(
+            tr.t("carnet_title"),
+            [
+                ft.Text(patient.full_name, size=22, weight=ft.FontWeight.W_700),
+                field(tr.t("nss"), patient.nss),
+                field(tr.t("curp"), patient.curp),
+                field(tr.t("birth_date"), tr.date(patient.birth_date)),
+                field(tr.t("unit"), patient.unit.name),
+            ],
+        ),
+        _next_appointment(state, tr, on_open_appointment),
+        section(
+            tr.t("diagnosis"),
+            [
+                ft.Text(
+                    carnet.diagnosis.name + (f" ({carnet.diagnosis.cie10})" if carnet.diagnosis.cie10 else ""), size=16
+                )
+                if carnet.diagnosis
+                else ft.Text("—"),
+            ],
+        ),
+        _cycle_block(tr, carnet, today),
+        _history(tr, carnet),
+    ]
+    if state.carnet_fetched_at is not None and state.online is not False:
+        body.append(
+            ft.Text(tr.t("updated_at", when=tr.datetime(state.carnet_fetched_at)), size=13, color=ft.Colors.GREY_700)
+        )
+    return screen(
+        "/carnet",
+        app_bar(
+            patient.display_name,
+            tr,
+            on_back=on_back,
+            on_refresh=on_refresh,
+            on_settings=on_settings,
+            syncing=state.syncing,
+            sync_button=sync_button,
+        ),
+        body,
+        navigation_bar=navigation_bar,
+    )

@@ -1,0 +1,376 @@
+"""The pharmacy counter: the scanner field, the verdict (colour, icon, words), the cycles due, dispensing.
+
+The field keeps the focus for a hand-held scanner (it types the QR's URL and
+Enter, like a keyboard) and gets it back after every result. Works wherever
+the app runs: counter PC (desktop or web), tablet, phone with a USB/Bluetooth
+scanner, or by pasting the URL/token.
+
+Camera scanning: Flet 1.0.5 has no official barcode/QR extension. The
+official ``flet-camera`` gives a preview, ``take_picture`` (image bytes) and an
+image stream on Android, iOS and web, but does not decode codes; decoding in
+Python on the phone needs a binary decoder (zxing-cpp, pyzbar) that is not on
+Flet's mobile package index, so no camera button is wired. On a phone, the
+system camera app reads the QR and opens its ``/v/…`` verification page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+import flet as ft
+
+from carnet.core.i18n import Translator
+from carnet.pharmacy.checks import age_text, describe, dispensed_text
+from carnet.shell.state import AppState
+from carnet.views.common import GREEN, MIN_TOUCH, Handler, app_bar, awaiting, banner, screen, section, status_banners
+from carnet_contract import models as contract
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from carnet.pharmacy.cases import PharmacyCases
+
+#: Focus requests after a result, and the pause after each for the client's answer (about 4 s in all).
+FOCUS_TRIES, FOCUS_CHECK_SECONDS = 16, 0.25
+
+
+class PharmacyView:
+    """Keeps the scanner field and its screen across redraws.
+
+    The same ``ft.View`` and scrolling column are updated in place (not replaced), so
+    Flutter keeps the field's widget, and its focus, while the rest of the screen changes.
+    """
+
+    def __init__(self, cases: PharmacyCases) -> None:
+        self._cases = cases
+        self.field = ft.TextField(
+            autofocus=True,
+            autocorrect=False,
+            enable_suggestions=False,
+            capitalization=ft.TextCapitalization.NONE,
+            text_size=20,
+            prefix_icon=ft.Icons.QR_CODE_SCANNER,
+            on_submit=self._submit,
+            on_focus=self._focused,
+            on_blur=self._blurred,
+        )
+        self._has_focus = False
+        self._seen_results = -1
+        self._view: ft.View | None = None
+        #: True when a new result was drawn: the app hands the focus back to the field after the update.
+        self.needs_focus = False
+
+    async def _submit(self, _: Any = None) -> None:
+        scanned = self.field.value or ""
+        self.field.value = ""  # ready for the next scan
+        await self._cases.scan(scanned)
+
+    def forget_screen(self) -> None:
+        """Another screen (settings) replaced this one: the next build makes a new one."""
+        self._view = None
+
+    def take_focus_request(self) -> bool:
+        """True once after each new result: the caller hands the focus back to the field."""
+        wanted, self.needs_focus = self.needs_focus, False
+        return wanted
+
+    def _focused(self, _: Any = None) -> None:
+        self._has_focus = True
+
+    def _blurred(self, _: Any = None) -> None:
+        self._has_focus = False
+
+    async def focus(self) -> None:
+        """Hand the focus to the field, and again while the client settles the new screen (bounded).
+
+        A request that reaches the client before it has laid out a new screen is dropped there, and
+        rebuilding the screen's accessibility nodes can take the focus away once: the field asks for it
+        again whenever it lost it, for about four seconds.
+        """
+        self._has_focus = False
+        for _ in range(FOCUS_TRIES):
+            if not self._has_focus:
+                try:
+                    await self.field.focus()
+                except Exception:  # noqa: BLE001 - not on a page (any more): nothing to focus
+                    return
+            await asyncio.sleep(FOCUS_CHECK_SECONDS)  # the client's focus / blur events arrive meanwhile
+
+    def build(
+        self, state: AppState, tr: Translator, *, now: datetime, on_refresh: Handler, on_settings: Handler
+    ) -> ft.View:
+        ui, cases = state.pharmacy, self._cases
+        if ui.results != self._seen_results:
+            self._seen_results = ui.results
+            self.needs_focus = True
+        self.field.label = tr.t("ph_scan_label")
+        self.field.hint_text = tr.t("ph_scan_hint")
+        self.field.disabled = ui.busy
+        body: list[ft.Control] = [*status_banners(state, tr)]
+        body.append(self.field)
+        actions: list[ft.Control] = [
+            ft.FilledButton(
+                content=ft.Text(tr.t("ph_scan_button"), size=17),
+                icon=ft.Icons.QR_CODE_SCANNER,
+                height=MIN_TOUCH,
+                expand=True,
+                on_click=self._submit,
+                disabled=ui.busy,
+                style=ft.ButtonStyle(bgcolor=GREEN, color=ft.Colors.WHITE),
+            ),
+        ]
+        if ui.check is not None:
+            actions.append(
+                ft.OutlinedButton(
+                    content=ft.Text(tr.t("ph_next"), size=16),
+                    icon=ft.Icons.PERSON_ADD_ALT,
+                    height=MIN_TOUCH,
+                    expand=True,
+                    on_click=lambda _: cases.clear(),
+                    disabled=ui.busy,
+                )
+            )
+        body.append(ft.Row(actions, spacing=8))
+        if ui.check is not None:
+            body.append(_verdict(state, tr))
+        body.append(_keys_row(state, tr, cases, now))
+        if ui.verifying:
+            body.append(
+                ft.Row(
+                    [
+                        ft.ProgressRing(width=24, height=24, semantics_label=tr.t("ph_verifying")),
+                        ft.Text(tr.t("ph_verifying"), size=16),
+                    ],
+                    height=MIN_TOUCH,
+                )
+            )
+        if ui.offline:
+            body.append(
+                banner(tr.t("ph_offline"), icon=ft.Icons.CLOUD_OFF, bgcolor=ft.Colors.AMBER_100, color=ft.Colors.BLACK)
+            )
+        if ui.message:
+            body.append(
+                banner(
+                    ui.message,
+                    icon=ft.Icons.CHECK_CIRCLE,
+                    bgcolor=ft.Colors.GREEN_50,
+                    color=GREEN,
+                    on_dismiss=lambda _: cases.dismiss_message(),
+                    dismiss_label=tr.t("dismiss"),
+                )
+            )
+        if ui.error:
+            body.append(
+                banner(ui.error, icon=ft.Icons.ERROR_OUTLINE, bgcolor=ft.Colors.RED_50, color=ft.Colors.RED_900)
+            )
+        answer = ui.verified
+        if answer is not None and answer.valid and answer.patient is not None:
+            body.append(
+                section(
+                    tr.t("ph_patient"),
+                    [
+                        ft.Text(answer.patient.display_name, size=22, weight=ft.FontWeight.W_700),
+                        ft.Text(f"{tr.t('unit')}: {answer.patient.unit.name}", size=16),
+                    ],
+                )
+            )
+            body.append(_cycles(state, tr, cases))
+        bar = app_bar(tr.t("ph_title"), tr, on_refresh=on_refresh, on_settings=on_settings, syncing=ui.refreshing)
+        if self._view is None:
+            self._view, self.needs_focus = screen("/pharmacy", bar, body), True  # a new screen: focus the field
+        else:
+            self._view.appbar = bar
+            self._column().controls = body
+        return self._view
+
+    def _column(self) -> ft.Column:
+        """The scrolling column of :func:`carnet.views.common.screen` (the field stays its child)."""
+        assert self._view is not None
+        container = self._view.controls[0]
+        assert isinstance(container, ft.Container) and isinstance(container.content, ft.Column)
+        return container.content
+
+
+def _keys_row(state: AppState, tr: Translator, cases: PharmacyCases, now: datetime) -> ft.Control:
+    ui = state.pharmacy
+    age = tr.t("ph_keys_updating") if ui.refreshing else age_text(tr, ui.trust_fetched_at, now)
+    lines: list[ft.Control] = [
+        ft.Row(
+            [
+                ft.Icon(ft.Icons.KEY, color=ft.Colors.GREY_700, size=20),
+                ft.Text(age, size=14, color=ft.Colors.GREY_800, expand=True),
+                ft.OutlinedButton(
+                    content=ft.Text(tr.t("ph_refresh_keys"), size=15),
+                    height=MIN_TOUCH,
+                    on_click=awaiting(cases.refresh_keys),
+                    disabled=ui.refreshing,
+                ),
+            ],
+            spacing=8,
+            vertical_alignment=ft.CrossAxisAlignment.CENTER,
+        )
+    ]
+    if ui.trust_error:
+        lines.append(ft.Text(ui.trust_error, size=14, color=ft.Colors.BROWN_700))
+    return ft.Column(lines, spacing=2)
+
+
+def _verdict(state: AppState, tr: Translator) -> ft.Control:
+    check = state.pharmacy.check
+    assert check is not None
+    look = check.look
+    source = tr.t("ph_checked_server" if check.online else "ph_checked_here")
+    return ft.Container(
+        ft.Row(
+            [
+                ft.Icon(getattr(ft.Icons, look.icon), color=look.colour, size=44),
+                ft.Column(
+                    [
+                        ft.Text(describe(check, tr), size=22, weight=ft.FontWeight.W_700, color=look.colour),
+                        ft.Text(source, size=14, color=ft.Colors.GREY_800),
+                    ],
+                    spacing=2,
+                    expand=True,
+                ),
+            ],
+            spacing=12,
+            vertical_alignment=ft.CrossAxisAlignment.CENTER,
+        ),
+        bgcolor=look.background,
+        border=ft.Border.all(2, look.colour),
+        border_radius=10,
+        padding=14,
+    )
+
+
+def _cycles(state: AppState, tr: Translator, cases: PharmacyCases) -> ft.Control:
+    ui = state.pharmacy
+    cycles = cases.cycles()
+    if not cycles:
+        return section(tr.t("ph_due"), [ft.Text(tr.t("ph_no_due"), size=16)])
+    rows: list[ft.Control] = []
+    for cycle in cycles:
+        label = tr.t("ph_cycle", number=cycle.number, date=tr.date(cycle.scheduled_for))
+        done = cases.dispensed(cycle.id)
+        if done is not None:
+            rows.append(
+                ft.Container(
+                    ft.Column(
+                        [
+                            ft.Text(label, size=17, weight=ft.FontWeight.W_700),
+                            ft.Row(
+                                [
+                                    ft.Icon(ft.Icons.INVENTORY, color=ft.Colors.BLUE_GREY_800, size=20),
+                                    ft.Text(
+                                        dispensed_text(tr, done),
+                                        size=16,
+                                        color=ft.Colors.BLUE_GREY_900,
+                                        weight=ft.FontWeight.W_600,
+                                        expand=True,
+                                    ),
+                                ]
+                            ),
+                        ],
+                        spacing=4,
+                    ),
+                    bgcolor=ft.Colors.GREY_100,
+                    border_radius=8,
+                    padding=12,
+                )
+            )
+            continue
+        chosen = cycle.id == ui.cycle_id
+        rows.append(
+            (ft.FilledButton if chosen else ft.OutlinedButton)(
+                content=ft.Text(
+                    label,
+                    size=18,
+                    weight=ft.FontWeight.W_600,
+                    semantics_label=tr.t("ph_selected", label=label) if chosen else label,
+                ),
+                height=56,
+                on_click=lambda _, cid=cycle.id: cases.pick_cycle(cid),
+                disabled=ui.busy,
+                style=ft.ButtonStyle(bgcolor=GREEN if chosen else None, color=ft.Colors.WHITE if chosen else GREEN),
+            )
+        )
+        if chosen:
+            rows.append(_dispense_block(state, tr, cases, cycle))
+    if not cases.open_cycles():
+        rows.append(ft.Text(tr.t("ph_all_dispensed"), size=16, weight=ft.FontWeight.W_600))
+    return section(tr.t("ph_due"), rows)
+
+
+def _dispense_block(state: AppState, tr: Translator, cases: PharmacyCases, cycle: contract.Cycle) -> ft.Control:
+    ui = state.pharmacy
+    lines: list[ft.Control] = [
+        ft.Text(
+            tr.t("mixing", status=tr.t(f"mixing.{cycle.mixing.status.value}")), size=16, weight=ft.FontWeight.W_600
+        ),
+        ft.Text(tr.t("ph_items"), size=14, weight=ft.FontWeight.W_700),
+    ]
+    for drug in cycle.drugs:
+        lines.append(
+            ft.Checkbox(
+                label=tr.t("drug_line", name=drug.name, dose=drug.dose, unit=drug.unit, route=drug.route),
+                value=drug.name in ui.items,
+                disabled=ui.busy or ui.offline,
+                label_style=ft.TextStyle(size=16),
+                on_change=lambda e, name=drug.name: cases.toggle_item(name, bool(e.control.value)),
+            )
+        )
+    if not ui.items:
+        lines.append(ft.Text(tr.t("ph_no_items"), size=15, color=ft.Colors.RED_900))
+    if ui.confirming:
+        lines.append(
+            ft.Container(
+                ft.Column(
+                    [
+                        ft.Text(
+                            tr.t("ph_confirm", number=cycle.number, count=len(ui.items), total=len(cycle.drugs)),
+                            size=16,
+                            weight=ft.FontWeight.W_600,
+                        ),
+                        ft.Row(
+                            [
+                                ft.FilledButton(
+                                    content=ft.Text(tr.t("ph_confirm_yes"), size=17),
+                                    icon=ft.Icons.CHECK,
+                                    height=56,
+                                    expand=True,
+                                    on_click=awaiting(cases.dispense),
+                                    disabled=ui.busy,
+                                    style=ft.ButtonStyle(bgcolor=GREEN, color=ft.Colors.WHITE),
+                                ),
+                                ft.OutlinedButton(
+                                    content=ft.Text(tr.t("ph_confirm_no"), size=16),
+                                    height=56,
+                                    on_click=lambda _: cases.cancel_confirm(),
+                                    disabled=ui.busy,
+                                ),
+                            ],
+                            spacing=12,
+                        ),
+                    ],
+                    spacing=8,
+                ),
+                bgcolor=ft.Colors.AMBER_50,
+                border_radius=8,
+                padding=12,
+            )
+        )
+    else:
+        lines.append(
+            ft.FilledButton(
+                content=ft.Text(tr.t("ph_register"), size=18),
+                icon=ft.Icons.MEDICATION,
+                height=56,
+                on_click=lambda _: cases.ask_confirm(),
+                disabled=not cases.can_dispense(),
+                style=ft.ButtonStyle(bgcolor=GREEN, color=ft.Colors.WHITE),
+            )
+        )
+    if ui.busy:
+        lines.append(ft.ProgressRing(width=24, height=24, semantics_label=tr.t("ph_sending")))
+    return ft.Container(ft.Column(lines, spacing=6), padding=ft.Padding.only(left=8, bottom=8))
