@@ -3,6 +3,9 @@
 In CI (CARNET_REQUIRE_BROWSER / CARNET_REQUIRE_POSTGRES set by .ci/run) a test
 that skips for want of Chromium or PostgreSQL fails instead: nothing is
 silently left out there.
+
+Under pytest-xdist (scripts/test runs ``-n auto --dist loadgroup``) the tests of a module that share a
+module- or class-scoped fixture run on one worker, so that fixture is made once.
 """
 
 from __future__ import annotations
@@ -42,3 +45,18 @@ def pytest_make_collect_report(collector: pytest.Collector):  # type: ignore[no-
         if os.environ.get(env) and (marker in reason.lower() or f"tests/{marker}" in str(collector.path)):
             report.outcome = "failed"
             report.longrepr = f"{env} is set, but the module was skipped: {reason}"
+
+
+_SHARED_SCOPES = {"package", "module", "class"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None:
+            continue
+        for name in info.names_closure:
+            definitions = info.name2fixturedefs.get(name)
+            if definitions and definitions[-1].scope in _SHARED_SCOPES:
+                item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+                break

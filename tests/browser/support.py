@@ -119,9 +119,10 @@ def _painted(png: bytes, box: dict[str, float], min_fraction: float = 0.5) -> bo
 def screenshot_when_painted(page, locator, name: str,  # type: ignore[no-untyped-def]
                             min_fraction: float = 0.5) -> bytes:
     """Save a screenshot once the canvas has painted what the accessibility tree already shows."""
-    box = locator.bounding_box()
-
     def shot() -> bytes | None:
+        box = locator.bounding_box()  # None while the node is not laid out (yet, or again after a redraw)
+        if box is None:
+            return None
         png = page.screenshot()
         return png if _painted(png, box, min_fraction) else None
 
@@ -141,9 +142,11 @@ def read_qr(png: bytes) -> str | None:
 def qr_from_screen(page, name: str, *, also_painted=None) -> str:  # type: ignore[no-untyped-def]
     """Screenshots until the QR on screen decodes (and ``also_painted`` shows); saves that one."""
     holder: dict[str, bytes] = {}
-    box = also_painted.bounding_box() if also_painted is not None else None
 
     def decoded() -> str | None:
+        box = also_painted.bounding_box() if also_painted is not None else None
+        if also_painted is not None and box is None:  # not laid out (yet, or again after a redraw)
+            return None
         png = page.screenshot()
         if box is not None and not _painted(png, box):
             return None

@@ -1,8 +1,13 @@
 """The real app over an in-process client, on SQLite and (when configured) PostgreSQL.
 
 Each test gets a fresh data dir and a fresh database — a temporary SQLite
-file, or a PostgreSQL schema with a random name (``search_path`` set on every
-connection) dropped afterwards — migrated and seeded with the demo data.
+file, or on PostgreSQL a database of its own (``search_path`` set on every
+connection to the schema in it) dropped afterwards — migrated and seeded with
+the demo data. The migrated and seeded database is made once per session (and
+xdist worker) and copied for each test that asks for ``ctx`` or ``limited``
+(tests/support/databases.py; on PostgreSQL when the role may create
+databases). A test that only asks for ``settings`` gets an empty data dir
+and, on PostgreSQL, an empty schema with a random name.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from carnet_server.context import Context, build_context
 from carnet_server.demo import DEMO_PASSWORD, seed
 from carnet_server.patients.tables import Patient
 from carnet_server.settings import Settings
+from tests.support.databases import DemoTemplates
 
 PG_ENV = "CARNET_TEST_DATABASE_URL"
 # argon2id at its cheapest: the cost is the library's default outside tests.
@@ -40,11 +46,35 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+#: Fixtures that seed the demo data into the test's database: with one of them, ``settings`` hands out a copy
+#: of an already seeded database and they do not seed again.
+SEEDED_BY = ("ctx", "limited")
+_FROM_TEMPLATE = pytest.StashKey[Settings]()
+
+
+@pytest.fixture(scope="session")
+def demo_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoTemplates]:
+    templates = DemoTemplates(tmp_path_factory.mktemp("demo-templates"), os.environ.get(PG_ENV))
+    yield templates
+    templates.close()
+
+
+def _settings(data_dir: Path, **location: str) -> Settings:
+    return Settings(data_dir=data_dir, public_url="https://carnet.example.mx", **location, **FAST_ARGON2)
+
+
 @pytest.fixture
-def settings(backend: str, tmp_path: Path) -> Iterator[Settings]:
+def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Settings]:
     data_dir = tmp_path / "data"
+    if any(name in request.fixturenames for name in SEEDED_BY):
+        templates: DemoTemplates = request.getfixturevalue("demo_templates")
+        if templates.usable(backend):
+            with templates.copy(backend, _settings(data_dir)) as seeded:
+                request.node.stash[_FROM_TEMPLATE] = seeded
+                yield seeded
+            return
     if backend == "sqlite":
-        yield Settings(data_dir=data_dir, public_url="https://carnet.example.mx", **FAST_ARGON2)
+        yield _settings(data_dir)
         return
     url = os.environ[PG_ENV]
     schema = f"carnet_test_{secrets.token_hex(6)}"
@@ -52,29 +82,36 @@ def settings(backend: str, tmp_path: Path) -> Iterator[Settings]:
     with admin.connect() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     try:
-        yield Settings(data_dir=data_dir, database_url=url, database_schema=schema,
-                       public_url="https://carnet.example.mx", **FAST_ARGON2)
+        yield _settings(data_dir, database_url=url, database_schema=schema)
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
 
 
+def _seeded(request: pytest.FixtureRequest, settings: Settings) -> bool:
+    """Whether ``settings`` came from a seeded template (else the caller seeds, as a module's own
+    ``settings`` fixture leaves it to)."""
+    return request.node.stash.get(_FROM_TEMPLATE, None) is settings
+
+
 @pytest.fixture
-def ctx(settings: Settings) -> Iterator[Context]:
-    context = build_context(settings)
-    with context.sessions() as session:
-        seed(session, ctx=context)
+def ctx(settings: Settings, request: pytest.FixtureRequest) -> Iterator[Context]:
+    context = build_context(settings)  # the copy is at the newest migration already: this checks it
+    if not _seeded(request, settings):
+        with context.sessions() as session:
+            seed(session, ctx=context)
     yield context
     context.engine.dispose()
 
 
 @pytest.fixture
-def limited(settings: Settings) -> Iterator[tuple[TestClient, Context]]:
+def limited(settings: Settings, request: pytest.FixtureRequest) -> Iterator[tuple[TestClient, Context]]:
     """The demo app with at most two writes per bucket and minute."""
     context = build_context(settings.model_copy(update={"write_rate_limit": 2, "write_rate_window_seconds": 60}))
-    with context.sessions() as session:
-        seed(session, ctx=context)
+    if not _seeded(request, settings):
+        with context.sessions() as session:
+            seed(session, ctx=context)
     yield TestClient(create_app(context=context)), context
     context.engine.dispose()
 

@@ -86,6 +86,11 @@ class RunningServer:
         stop(self.proc)
 
 
+#: argon2id at its cheapest, as in the in-process server tests (the library's default cost outside tests: it
+#: makes every demo seed and login take a fifth of a second of CPU). The environment or ``env`` may set others.
+FAST_ARGON2_ENV = {"CARNET_ARGON2_TIME_COST": "1", "CARNET_ARGON2_MEMORY_COST": "8", "CARNET_ARGON2_PARALLELISM": "1"}
+
+
 def start_server(data_dir: Path, *, demo: bool = True, port: int | None = None,
                  env: Mapping[str, str] | None = None) -> RunningServer:
     port = port or free_port()
@@ -93,6 +98,7 @@ def start_server(data_dir: Path, *, demo: bool = True, port: int | None = None,
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / "server.log"
     full_env = {
+        **FAST_ARGON2_ENV,
         **os.environ,
         "CARNET_DATA_DIR": str(data_dir),
         "CARNET_HOST": "127.0.0.1",

@@ -1,0 +1,80 @@
+"""The seeded databases that ``ctx`` copies from a template (tests/support/databases.py): each copy is the
+test's own, and holds what migrating and seeding would have made."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, delete, func, select, text
+
+from carnet_server.auth.tables import User
+from carnet_server.context import Context, build_context
+from carnet_server.db import Base
+from carnet_server.demo import seed
+from carnet_server.settings import Settings
+from tests.support.databases import DemoTemplates
+
+from .conftest import FAST_ARGON2, PG_ENV
+
+
+def _settings(data_dir: Path, **location: str) -> Settings:
+    return Settings(data_dir=data_dir, public_url="https://carnet.example.mx", **location, **FAST_ARGON2)
+
+
+def _counts(ctx: Context) -> dict[str, int]:
+    with ctx.sessions() as session:
+        return {table.name: int(session.scalar(select(func.count()).select_from(table)) or 0)
+                for table in Base.metadata.sorted_tables}
+
+
+def test_copies_are_separate(backend: str, tmp_path: Path, demo_templates: DemoTemplates) -> None:
+    if not demo_templates.usable(backend):
+        pytest.skip("postgres: the role may not create databases, so no templates are made")
+    with demo_templates.copy(backend, _settings(tmp_path / "a")) as a, \
+            demo_templates.copy(backend, _settings(tmp_path / "b")) as b:
+        assert (a.data_dir, a.resolved_database_url) != (b.data_dir, b.resolved_database_url)
+        first, second = build_context(a), build_context(b)
+        try:
+            users = _counts(second)["users"]
+            assert users > 0
+            with first.sessions() as session:
+                session.execute(delete(User).where(User.username == "madre.demo"))
+                session.commit()
+            assert _counts(first)["users"] == users - 1
+            assert _counts(second)["users"] == users
+        finally:
+            first.engine.dispose()
+            second.engine.dispose()
+    with demo_templates.copy(backend, _settings(tmp_path / "c")) as c:  # the template is untouched
+        third = build_context(c)
+        try:
+            assert _counts(third)["users"] == users
+        finally:
+            third.engine.dispose()
+
+
+def test_a_copy_holds_what_migrating_and_seeding_makes(backend: str, ctx: Context, tmp_path: Path) -> None:
+    location: dict[str, str] = {}
+    admin = None
+    if backend == "postgresql":  # a schema of its own in the shared test database, migrated and seeded here
+        admin = create_engine(os.environ[PG_ENV], isolation_level="AUTOCOMMIT")
+        schema = f"carnet_test_{secrets.token_hex(6)}"
+        location = {"database_url": os.environ[PG_ENV], "database_schema": schema}
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    fresh = build_context(_settings(tmp_path / "fresh", **location))
+    try:
+        with fresh.sessions() as session:
+            seed(session, ctx=fresh)
+        assert _counts(ctx) == _counts(fresh)
+        assert sorted(p.name for p in ctx.settings.data_dir.iterdir()) == \
+            sorted(p.name for p in fresh.settings.data_dir.iterdir())
+    finally:
+        fresh.engine.dispose()
+        if admin is not None:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            admin.dispose()
