@@ -243,10 +243,11 @@ def type_into(page, name: str, text: str) -> None:  # type: ignore[no-untyped-de
     into_view(page, field, f"the field {name} on screen")
     is_focused = "e => e === document.activeElement"
     for _ in range(3):
-        field.first.click()
         try:
+            # A redraw may replace the field's node while Playwright waits for it to hold still: try again.
+            field.first.click(timeout=10_000)
             wait_for(f"{name} focused", lambda: field.first.evaluate(is_focused), seconds=5.0)
-        except AssertionError:
+        except (AssertionError, playwright_api.TimeoutError):
             continue  # the click did not reach the field (Flutter was still laying out): click again
         page.keyboard.press("Control+A")
         page.keyboard.type(text)
