@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from carnet_server.admin.router import router as admin_router
 from carnet_server.agenda import service as agenda
 from carnet_server.agenda.router import router as agenda_router
 from carnet_server.auth.router import router as auth_router
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
     app.include_router(sync_router)
     app.include_router(mixing_router)
     app.include_router(privacy_router)
+    app.include_router(admin_router)
     document_limits(app)
     document_privacy_gate(app)
     return app

@@ -3,7 +3,8 @@ year of appointments (agenda/demo.py), a blood bank per unit with weekly
 openings and two donor bookings (blood_bank/demo.py), five case-desk incidents
 (incidents/demo.py), one confirmed cycle with its mixing order queued
 (mixing/demo.py), and guardian and staff accounts (password ``carnet-demo``;
-banco.demo runs the Siglo XXI bank). The guardians have accepted the privacy notice in force.
+banco.demo runs the Siglo XXI bank, oncologia.demo registers children there). The guardians have
+accepted the privacy notice in force.
 
 Cycle dates are relative to today, so the next cycle is always ahead. Names,
 NSS and CURP are invented; NSS and CURP carry valid check digits.
@@ -71,6 +72,7 @@ DEMO_USERS = (
     DemoUser("farmacia.demo", Role.PHARMACY, "Q.F.B. Laura Méndez"),
     DemoUser("banco.demo", Role.BLOOD_BANK, "Dr. Arturo Salinas"),
     DemoUser("casos.demo", Role.CASE_DESK, "Lic. Patricia Núñez"),
+    DemoUser("oncologia.demo", Role.ONCOLOGY, "Dra. Elena Villaseñor"),
     DemoUser("admin.demo", Role.ADMIN, "Administración Carnet"),
 )
 # Guardians of the other two children: real accounts in the demo, not advertised.
@@ -85,7 +87,12 @@ _UNITS = {
     "leon": ("UMAE Hospital de Gineco-Pediatría No. 48 León", UnitLevel.UMAE, "Guanajuato"),
     "obregon": ("HGR No. 1 Cd. Obregón", UnitLevel.SEGUNDO_NIVEL, "Sonora"),
 }
-_STAFF_UNITS = {"farmacia.demo": ("sxxi", "raza"), "banco.demo": ("sxxi",), "casos.demo": ("sxxi", "raza")}
+_STAFF_UNITS = {
+    "farmacia.demo": ("sxxi", "raza"),
+    "banco.demo": ("sxxi",),
+    "casos.demo": ("sxxi", "raza"),
+    "oncologia.demo": ("sxxi",),
+}
 
 # (name, dose, unit, route)
 Drug = tuple[str, str, str, str]

@@ -23,6 +23,7 @@ from starlette.testclient import TestClient
 
 from carnet_server.agenda.tables import Appointment
 from carnet_server.auth.deps import dependency_calls, get_signed_in_user
+from carnet_server.auth.tables import User
 from carnet_server.blood_bank.tables import Booking, BloodBank
 from carnet_server.context import Context
 from carnet_server.db import utcnow
@@ -52,7 +53,7 @@ DOCS = {"/openapi.json": "the API description", "/docs": "Swagger UI", "/docs/oa
         "/redoc": "ReDoc"}
 
 USERS = {"guardian": "madre.demo", "pharmacy": "farmacia.demo", "blood_bank": "banco.demo",
-         "case_desk": "casos.demo", "admin": "admin.demo"}
+         "case_desk": "casos.demo", "oncology": "oncologia.demo", "admin": "admin.demo"}
 ROLES = tuple(USERS)
 ALL = frozenset(ROLES)
 
@@ -81,6 +82,7 @@ BANK_STAFF = _roles("blood_bank", "admin")
 PHARMACY = _roles("pharmacy", "admin")
 DESK = _roles("case_desk", "admin")
 GUARDIAN = _roles("guardian")
+ADMIN = _roles("admin")
 
 
 def _day() -> dict[str, str]:
@@ -155,6 +157,16 @@ MATRIX: dict[str, Call] = {
     "POST /api/v1/privacy/closure-request/cancel": Call(GUARDIAN),
     "GET /api/v1/privacy/closure-requests": Call(_roles("admin")),
     "POST /api/v1/privacy/closure-requests/{closure_id}/close": Call(_roles("admin")),
+    # administration
+    "GET /api/v1/units": Call(ALL),
+    "POST /api/v1/admin/units": Call(ADMIN, body=lambda w: {"name": "HGZ No. 2", "level": "segundo_nivel",
+                                                            "state": "Sonora"}),
+    "PATCH /api/v1/admin/units/{unit_id}": Call(ADMIN, body=lambda w: {"state": "Ciudad de México"}),
+    "GET /api/v1/admin/users": Call(ADMIN),
+    "POST /api/v1/admin/users": Call(ADMIN, body=lambda w: {"username": "nuevo.personal", "display_name": "Nuevo",
+                                                            "role": "oncology", "unit_ids": [w.unit_id]}),
+    "PATCH /api/v1/admin/users/{staff_id}": Call(ADMIN, body=lambda w: {"display_name": "Lic. P. Núñez"}),
+    "POST /api/v1/admin/users/{staff_id}/password-reset": Call(ADMIN),
 }
 
 # ---- walking the routes -----------------------------------------------------------------
@@ -204,6 +216,8 @@ class World:
     incident_id: str
     notice_version: str
     closure_id: str  # padre.demo's open request to close his account
+    unit_id: str  # Mateo's (Siglo XXI)
+    staff_id: str  # casos.demo
     photo_id: str = "AAAAAAAAAAAA"  # none in the demo: allowed roles get 404
 
 
@@ -218,6 +232,7 @@ def _world(client: TestClient, ctx: Context) -> World:
         booking = session.scalars(select(Booking).where(Booking.patient_id == patient.id,
                                                         Booking.status == "confirmada")).first()
         incident = session.scalars(select(Incident).where(Incident.patient_id == patient.id)).first()
+        staff_id = session.scalars(select(User.id).where(User.username == "casos.demo")).one()
     assert cycle and booking and incident and {"familia", "hospital"} <= set(appointments)
     guardian = bearer(login(client, "madre.demo")["access_token"])
     qr = client.get(f"/api/v1/patients/{patient.id}/carnet", headers=guardian).json()["qr"]["token"]
@@ -229,7 +244,7 @@ def _world(client: TestClient, ctx: Context) -> World:
                  family_appointment_id=appointments["familia"], bank_id=bank.id, slot_id=slots[0]["id"],
                  booking_id=booking.id, incident_id=incident.id,
                  notice_version=client.get("/api/v1/privacy/notice").json()["version"],
-                 closure_id=closure.json()["id"])
+                 closure_id=closure.json()["id"], unit_id=patient.unit_id, staff_id=staff_id)
 
 
 def _request(client: TestClient, method: str, path: str, call: Call, world: World,

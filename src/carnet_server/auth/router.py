@@ -26,6 +26,7 @@ def _token_response(tokens: service.IssuedTokens) -> contract.TokenResponse:
         refresh_token=tokens.refresh_token,
         expires_in=tokens.expires_in,
         user=contract.UserOut(id=user.id, role=Role(user.role), display_name=user.display_name),
+        password_change_required=user.must_change_password,
     )
 
 

@@ -105,6 +105,8 @@ class Principal:
     #: The privacy notice version the user accepted last (``users.privacy_version``): the gate in
     #: auth/deps.py compares it with the current one without another query.
     privacy_version: str | None = None
+    #: The account has a temporary password: only the routes of ``SignedInUser`` answer until it is changed.
+    must_change_password: bool = False
 
 
 @dataclass(frozen=True)
@@ -119,8 +121,23 @@ def _hash_refresh(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def create_user(session: Session, *, ctx: Context, username: str, password: str, role: str, display_name: str) -> User:
-    user = User(username=username, password_hash=ctx.hasher.hash(password), role=role, display_name=display_name)
+def create_user(
+    session: Session,
+    *,
+    ctx: Context,
+    username: str,
+    password: str,
+    role: str,
+    display_name: str,
+    must_change_password: bool = False,
+) -> User:
+    user = User(
+        username=username,
+        password_hash=ctx.hasher.hash(password),
+        role=role,
+        display_name=display_name,
+        must_change_password=must_change_password,
+    )
     session.add(user)
     session.flush()
     return user
@@ -365,6 +382,7 @@ def change_password(
         raise WrongCurrentPassword()
     _check_new_password(username=user.username, current=current_password, new=new_password)
     user.password_hash = ctx.hasher.hash(new_password)
+    user.must_change_password = False
     revoke_all_sessions(session, user_id=user.id, now=now)
     audit.record(
         session,
@@ -415,5 +433,10 @@ def authenticate(session: Session, *, ctx: Context, access_token: str, now: date
     if revoked_at is not None or not user.active:
         raise InvalidAccessToken()
     return Principal(
-        id=user.id, role=user.role, display_name=user.display_name, session_id=sid, privacy_version=user.privacy_version
+        id=user.id,
+        role=user.role,
+        display_name=user.display_name,
+        session_id=sid,
+        privacy_version=user.privacy_version,
+        must_change_password=user.must_change_password,
     )
