@@ -25,6 +25,7 @@ from carnet_server.auth.tables import User
 from carnet_server.blood_bank.demo import seed_blood_banks
 from carnet_server.context import Context
 from carnet_server.db import utcnow
+from carnet_server.enrolment.identity import name_key
 from carnet_server.incidents.demo import seed_incidents
 from carnet_server.mixing.demo import seed_confirmed_cycle
 from carnet_server.patients.tables import (
@@ -282,9 +283,15 @@ def seed(session: Session, *, ctx: Context, today: date | None = None, now: date
             session.add(UserUnit(user_id=users[username].id, unit_id=units[key].id))
     linked: dict[str, tuple[str, str, str]] = {}
     for child in CHILDREN:
+        given, paternal, maternal = child.full_name.split(" ")
         patient = Patient(
             full_name=child.full_name,
             display_name=child.display_name,
+            given_names=given,
+            paternal_surname=paternal,
+            maternal_surname=maternal,
+            sex="mujer" if child.curp[10] == "M" else "hombre",
+            name_key=name_key(paternal, maternal, given),
             nss=child.nss,
             curp=child.curp,
             birth_date=child.birth_date,

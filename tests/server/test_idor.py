@@ -84,6 +84,7 @@ def _body(method: str, path: str, objects: Family) -> dict[str, Any] | None:
         ("POST", "/api/v1/incidents/{incident_id}/reopen"): {"json": {"reason": "No se resolvió."}},
         ("POST", "/api/v1/incidents/{incident_id}/photos"): {"files": {"file": ("f.png", png(), "image/png")}},
         ("PATCH", "/api/v1/admin/units/{unit_id}"): {"json": {"state": "Ciudad de México"}},
+        ("PATCH", "/api/v1/patients/{patient_id}"): {"json": {"allergies": "Ninguna conocida"}},
         ("PATCH", "/api/v1/admin/users/{staff_id}"): {"json": {"display_name": "Personal"}},
     }
     return bodies.get((method, path))
@@ -248,6 +249,8 @@ def test_body_and_query_ids_are_checked_too(app: FastAPI, client: TestClient, ct
             json={**_body("POST", "/api/v1/patients/{patient_id}/appointments", mateo)["json"],  # type: ignore
                   "kind": "quimioterapia", "cycle_id": cid}),
         ("PATCH", "/api/v1/appointments/{appointment_id}", "unit_id"): None,  # units are public
+        # units are public; registering at a unit not the caller's is 403 unit_not_yours (test_registry.py)
+        ("POST", "/api/v1/patients", "unit_id"): None,
     }
     # generated: every *_id in a query string or a JSON body of the schema is listed above
     schema = app.openapi()

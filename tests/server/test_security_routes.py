@@ -33,6 +33,7 @@ from carnet_server.patients.tables import Cycle, Patient
 from tests.server.blood_bank_support import body as booking_body
 from tests.server.blood_bank_support import open_day
 from tests.server.conftest import bearer, login
+from tests.server.enrolment_support import child
 
 # ---- the tables -------------------------------------------------------------------------
 
@@ -83,6 +84,8 @@ PHARMACY = _roles("pharmacy", "admin")
 DESK = _roles("case_desk", "admin")
 GUARDIAN = _roles("guardian")
 ADMIN = _roles("admin")
+REGISTRY_WRITERS = _roles("oncology", "admin")
+REGISTRY_READERS = _roles("oncology", "case_desk", "admin")
 
 
 def _day() -> dict[str, str]:
@@ -167,6 +170,13 @@ MATRIX: dict[str, Call] = {
                                                             "role": "oncology", "unit_ids": [w.unit_id]}),
     "PATCH /api/v1/admin/users/{staff_id}": Call(ADMIN, body=lambda w: {"display_name": "Lic. P. Núñez"}),
     "POST /api/v1/admin/users/{staff_id}/password-reset": Call(ADMIN),
+    # the registry
+    "GET /api/v1/registry/diagnoses": Call(ALL),
+    "POST /api/v1/patients": Call(REGISTRY_WRITERS, body=lambda w: child(w.unit_id)),
+    "GET /api/v1/patients": Call(REGISTRY_READERS, params=lambda: {"q": "mateo"}),
+    "GET /api/v1/patients/{patient_id}": Call(REGISTRY_READERS),
+    "PATCH /api/v1/patients/{patient_id}": Call(REGISTRY_WRITERS, body=lambda w: {"allergies": "Ninguna conocida"}),
+    "GET /api/v1/patients/{patient_id}/corrections": Call(REGISTRY_READERS),
 }
 
 # ---- walking the routes -----------------------------------------------------------------

@@ -53,6 +53,68 @@ MESSAGES: dict[str, dict[Literal["es", "en"], str]] = {
         "es": "Escriba al menos 3 letras del nombre, o la CURP o el NSS.",
         "en": "Type at least 3 letters of the name, or the CURP or the NSS.",
     },
+    # the reasons of patient_invalid, each naming its field
+    "reason.invalid_name": {
+        "es": "{field}: use solo letras, espacios, apóstrofo, punto o guion.",
+        "en": "{field}: use letters, spaces, apostrophes, dots or hyphens only.",
+    },
+    "reason.required_field": {"es": "{field}: no puede quedar vacío.", "en": "{field}: cannot be empty."},
+    "reason.birth_date_in_future": {
+        "es": "{field}: la fecha de nacimiento no puede ser futura.",
+        "en": "{field}: the birth date cannot be in the future.",
+    },
+    "reason.curp_format": {
+        "es": "{field}: la CURP no tiene el formato oficial (18 caracteres: 4 letras, fecha de nacimiento, sexo, "
+        "entidad, 3 consonantes, homoclave y dígito verificador).",
+        "en": "{field}: the CURP does not have the official format (18 characters: 4 letters, birth date, sex, "
+        "state, 3 consonants, homoclave and check digit).",
+    },
+    "reason.curp_check_digit": {
+        "es": "{field}: el dígito verificador de la CURP (carácter 18) no corresponde; revise que esté bien escrita.",
+        "en": "{field}: the CURP's check digit (character 18) does not match; check it was typed right.",
+    },
+    "reason.curp_birth_date_mismatch": {
+        "es": "{field}: la fecha de la CURP (caracteres 5 a 10) no coincide con la fecha de nacimiento.",
+        "en": "{field}: the CURP's date (characters 5 to 10) does not match the birth date.",
+    },
+    "reason.curp_sex_mismatch": {
+        "es": "{field}: el sexo de la CURP (carácter 11) no coincide con el sexo indicado.",
+        "en": "{field}: the CURP's sex (character 11) does not match the sex given.",
+    },
+    "reason.nss_format": {
+        "es": "{field}: el NSS debe tener 11 dígitos.",
+        "en": "{field}: the NSS must have 11 digits.",
+    },
+    "reason.nss_check_digit": {
+        "es": "{field}: el dígito verificador del NSS (dígito 11) no corresponde; revise que esté bien escrito.",
+        "en": "{field}: the NSS check digit (digit 11) does not match; check it was typed right.",
+    },
+    "reason.agregado_format": {
+        "es": "{field}: el agregado médico tiene 8 caracteres: un dígito, F o M, el año de nacimiento y el "
+        "régimen (por ejemplo 1F2010OR).",
+        "en": "{field}: the agregado médico has 8 characters: a digit, F or M, the year of birth and the "
+        "regime (for example 1F2010OR).",
+    },
+    "reason.agregado_sex_mismatch": {
+        "es": "{field}: el sexo del agregado médico (F o M) no coincide con el sexo indicado.",
+        "en": "{field}: the agregado médico's sex (F or M) does not match the sex given.",
+    },
+    "reason.agregado_year_mismatch": {
+        "es": "{field}: el año del agregado médico no coincide con el año de nacimiento.",
+        "en": "{field}: the agregado médico's year does not match the year of birth.",
+    },
+    "reason.unknown_diagnosis": {
+        "es": "{field}: el diagnóstico no está en el catálogo (clave CIE-10 de cáncer infantil).",
+        "en": "{field}: the diagnosis is not in the catalogue (a CIE-10 code of childhood cancer).",
+    },
+    "reason.diagnosed_in_future": {
+        "es": "{field}: la fecha de diagnóstico no puede ser futura.",
+        "en": "{field}: the date of diagnosis cannot be in the future.",
+    },
+    "reason.diagnosed_before_birth": {
+        "es": "{field}: la fecha de diagnóstico es anterior al nacimiento.",
+        "en": "{field}: the date of diagnosis is before the birth date.",
+    },
     # guardians
     "invitation_not_found": {"es": "No se encontró el código de activación.", "en": "Activation code not found."},
     "invitation_not_pending": {

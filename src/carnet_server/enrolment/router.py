@@ -1,0 +1,86 @@
+"""Routes of the registry: the diagnosis catalogue, register, search, read, correct and its history."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from carnet_contract import enrolment as wire
+from carnet_contract import models as contract
+from carnet_contract.models import Role
+from carnet_server.auth.deps import ClientAddress, ContextDep, CurrentUser, SessionDep, require_role
+from carnet_server.auth.service import Principal
+from carnet_server.db import utcnow
+from carnet_server.enrolment import catalogue, registry
+from carnet_server.idempotency.deps import IdempotencyDep
+
+router = APIRouter(prefix="/api/v1", tags=["registry"])
+
+Writer = Annotated[Principal, Depends(require_role(Role.ONCOLOGY, Role.ADMIN))]
+Reader = Annotated[Principal, Depends(require_role(Role.ONCOLOGY, Role.CASE_DESK, Role.ADMIN))]
+ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": contract.ErrorBody} for code in (401, 403, 404, 409, 422)}
+
+
+@router.get("/registry/diagnoses", response_model=list[wire.DiagnosisEntry], responses=ERRORS)
+def diagnoses(user: CurrentUser) -> list[wire.DiagnosisEntry]:
+    """The diagnosis catalogue: CIE-10 codes of childhood cancers, by ICCC-3 group."""
+    return catalogue.entries()
+
+
+@router.post("/patients", status_code=201, response_model=wire.PatientRecord, responses=ERRORS)
+def register(
+    body: wire.PatientCreate,
+    user: Writer,
+    session: SessionDep,
+    ctx: ContextDep,
+    address: ClientAddress,
+    idem: IdempotencyDep,
+) -> Response:
+    """Register a child at one of the caller's units: 409 ``patient_exists`` (same CURP, or NSS + agregado),
+    409 ``patient_similar`` (similar name, same birth date: repeat with ``confirm_similar``)."""
+    now = utcnow()
+    patient = registry.register(session, principal=user, body=body, ip=address, today=ctx.today(now), now=now)
+    return idem.respond(session, registry.record_out(session, patient), status=201)
+
+
+@router.get("/patients", response_model=list[wire.PatientRecord], responses=ERRORS)
+def search(
+    q: Annotated[str, Query(min_length=1, max_length=100, description="A name, a CURP or an NSS")],
+    user: Reader,
+    session: SessionDep,
+    address: ClientAddress,
+) -> list[wire.PatientRecord]:
+    """Children of the caller's units by name, CURP or NSS (at most 50)."""
+    return registry.search(session, principal=user, q=q, ip=address)
+
+
+@router.get("/patients/{patient_id}", response_model=wire.PatientRecord, responses=ERRORS)
+def read(patient_id: str, user: Reader, session: SessionDep, address: ClientAddress) -> wire.PatientRecord:
+    """The child's registry record."""
+    return registry.read(session, principal=user, patient_id=patient_id, ip=address)
+
+
+@router.patch("/patients/{patient_id}", response_model=wire.PatientRecord, responses=ERRORS)
+def correct(
+    patient_id: str,
+    body: wire.PatientUpdate,
+    user: Writer,
+    session: SessionDep,
+    ctx: ContextDep,
+    address: ClientAddress,
+) -> wire.PatientRecord:
+    """Correct the record; each changed field is kept in its history (who, what, old → new, when)."""
+    now = utcnow()
+    patient = registry.update(
+        session, principal=user, patient_id=patient_id, body=body, ip=address, today=ctx.today(now), now=now
+    )
+    out = registry.record_out(session, patient)
+    session.commit()
+    return out
+
+
+@router.get("/patients/{patient_id}/corrections", response_model=list[wire.Correction], responses=ERRORS)
+def corrections(patient_id: str, user: Reader, session: SessionDep, address: ClientAddress) -> list[wire.Correction]:
+    """The record's corrections and referrals, oldest first."""
+    return registry.corrections(session, principal=user, patient_id=patient_id, ip=address)
