@@ -15,6 +15,7 @@ from carnet_server.auth.router import router as auth_router
 from carnet_server.blood_bank import bookings as blood_bank
 from carnet_server.blood_bank.router import router as blood_bank_router
 from carnet_server.context import Context, build_context
+from carnet_server.enrolment.guardian_router import router as guardian_router
 from carnet_server.enrolment.router import router as enrolment_router
 from carnet_server.errors import install_error_handlers
 from carnet_server.idempotency.deps import install_idempotency
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
     app.include_router(privacy_router)
     app.include_router(admin_router)
     app.include_router(enrolment_router)
+    app.include_router(guardian_router)
     document_limits(app)
     document_privacy_gate(app)
     return app

@@ -48,7 +48,7 @@ ADMIN_ONLY = {
 PARAMS = {
     "patient_id": "patient", "appointment_id": "appointment", "booking_id": "booking", "incident_id": "incident",
     "photo_id": "photo", "cycle_id": "cycle", "bank_id": "bank", "slot_id": "slot", "closure_id": "closure",
-    "unit_id": "unit", "staff_id": "staff",
+    "unit_id": "unit", "staff_id": "staff", "invitation_id": "invitation", "user_id": "guardian",
 }
 
 
@@ -68,6 +68,8 @@ class Family:
     unit: str
     closure: str  # the guardian's open request to close the account
     staff: str  # a staff account (administrators manage it)
+    invitation: str  # a pending activation code for a new guardian of the child
+    guardian: str  # the guardian's account id
 
 
 def _body(method: str, path: str, objects: Family) -> dict[str, Any] | None:
@@ -85,6 +87,8 @@ def _body(method: str, path: str, objects: Family) -> dict[str, Any] | None:
         ("POST", "/api/v1/incidents/{incident_id}/photos"): {"files": {"file": ("f.png", png(), "image/png")}},
         ("PATCH", "/api/v1/admin/units/{unit_id}"): {"json": {"state": "Ciudad de México"}},
         ("PATCH", "/api/v1/patients/{patient_id}"): {"json": {"allergies": "Ninguna conocida"}},
+        ("POST", "/api/v1/patients/{patient_id}/guardian-invitations"): {
+            "json": {"full_name": "Ana Méndez", "relationship": "tía", "phone": "5512345678"}},
         ("PATCH", "/api/v1/admin/users/{staff_id}"): {"json": {"display_name": "Personal"}},
     }
     return bodies.get((method, path))
@@ -113,6 +117,9 @@ def _setup(client: TestClient, ctx: Context, auth: Any, patient_ids: dict[str, s
                             files={"file": ("f.png", png(), "image/png")}, headers=headers)
         assert photo.status_code == 201, photo.text
         appointments = client.get(f"/api/v1/patients/{patient}/appointments", headers=headers).json()
+        invitation = client.post(f"/api/v1/patients/{patient}/guardian-invitations", headers=admin,
+                                 json={"full_name": "Ana Méndez", "relationship": "tía", "phone": "5512345678"})
+        assert invitation.status_code == 201, invitation.text
         closure = client.post("/api/v1/privacy/closure-request", json={}, headers=headers)
         assert closure.status_code == 201, closure.text
         families[name] = Family(
@@ -120,7 +127,8 @@ def _setup(client: TestClient, ctx: Context, auth: Any, patient_ids: dict[str, s
             incident=incident.json()["id"], photo=photo.json()["photos"][0]["id"],
             cycle=next(c["id"] for c in carnet["cycles"] if c["status"] == "programado"),
             bank=bank, slot=slots[1]["id"], day=day, unit=unit, closure=closure.json()["id"],
-            staff=staff[name])
+            staff=staff[name], invitation=invitation.json()["id"],
+            guardian=client.get("/api/v1/me", headers=headers).json()["id"])
     return families
 
 

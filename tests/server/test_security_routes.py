@@ -49,6 +49,8 @@ PUBLIC: dict[str, tuple[str, frozenset[int]]] = {
                                       frozenset({401})),
     "GET /api/v1/privacy/notice": ("the privacy notice: read before signing in, no personal data",
                                    frozenset({200})),
+    "POST /api/v1/auth/activate": ("the way in for a family: a one-time activation code from the hospital",
+                                   frozenset({422})),
 }
 DOCS = {"/openapi.json": "the API description", "/docs": "Swagger UI", "/docs/oauth2-redirect": "Swagger UI",
         "/redoc": "ReDoc"}
@@ -177,6 +179,15 @@ MATRIX: dict[str, Call] = {
     "GET /api/v1/patients/{patient_id}": Call(REGISTRY_READERS),
     "PATCH /api/v1/patients/{patient_id}": Call(REGISTRY_WRITERS, body=lambda w: {"allergies": "Ninguna conocida"}),
     "GET /api/v1/patients/{patient_id}/corrections": Call(REGISTRY_READERS),
+    # guardians
+    "POST /api/v1/patients/{patient_id}/guardian-invitations": Call(
+        REGISTRY_WRITERS, body=lambda w: {"full_name": "Ana Méndez", "relationship": "tía", "phone": "5512345678"}),
+    "GET /api/v1/patients/{patient_id}/guardian-invitations": Call(REGISTRY_READERS),
+    "DELETE /api/v1/patients/{patient_id}/guardian-invitations/{invitation_id}": Call(REGISTRY_WRITERS),
+    "POST /api/v1/patients/{patient_id}/guardian-invitations/{invitation_id}/reissue": Call(REGISTRY_WRITERS),
+    "POST /api/v1/me/activation": Call(GUARDIAN, body=lambda w: {"code": "ABCDE-FGHJK"}),
+    "GET /api/v1/patients/{patient_id}/guardians": Call(_roles("guardian", "oncology", "case_desk", "admin")),
+    "DELETE /api/v1/patients/{patient_id}/guardians/{user_id}": Call(REGISTRY_WRITERS),
 }
 
 # ---- walking the routes -----------------------------------------------------------------
@@ -228,6 +239,8 @@ class World:
     closure_id: str  # padre.demo's open request to close his account
     unit_id: str  # Mateo's (Siglo XXI)
     staff_id: str  # casos.demo
+    invitation_id: str  # a pending activation code for Mateo
+    user_id: str  # madre.demo, Mateo's guardian
     photo_id: str = "AAAAAAAAAAAA"  # none in the demo: allowed roles get 404
 
 
@@ -243,10 +256,15 @@ def _world(client: TestClient, ctx: Context) -> World:
                                                         Booking.status == "confirmada")).first()
         incident = session.scalars(select(Incident).where(Incident.patient_id == patient.id)).first()
         staff_id = session.scalars(select(User.id).where(User.username == "casos.demo")).one()
+        madre_id = session.scalars(select(User.id).where(User.username == "madre.demo")).one()
     assert cycle and booking and incident and {"familia", "hospital"} <= set(appointments)
     guardian = bearer(login(client, "madre.demo")["access_token"])
     qr = client.get(f"/api/v1/patients/{patient.id}/carnet", headers=guardian).json()["qr"]["token"]
     _day, slots = open_day(client, ctx, guardian, bank.id)
+    invitation = client.post(f"/api/v1/patients/{patient.id}/guardian-invitations",
+                             json={"full_name": "Ana Méndez", "relationship": "tía", "phone": "5512345678"},
+                             headers=bearer(login(client, "oncologia.demo")["access_token"]))
+    assert invitation.status_code == 201, invitation.text
     closure = client.post("/api/v1/privacy/closure-request", json={},
                           headers=bearer(login(client, "padre.demo")["access_token"]))
     assert closure.status_code == 201, closure.text
@@ -254,7 +272,8 @@ def _world(client: TestClient, ctx: Context) -> World:
                  family_appointment_id=appointments["familia"], bank_id=bank.id, slot_id=slots[0]["id"],
                  booking_id=booking.id, incident_id=incident.id,
                  notice_version=client.get("/api/v1/privacy/notice").json()["version"],
-                 closure_id=closure.json()["id"], unit_id=patient.unit_id, staff_id=staff_id)
+                 closure_id=closure.json()["id"], unit_id=patient.unit_id, staff_id=staff_id,
+                 invitation_id=invitation.json()["id"], user_id=madre_id)
 
 
 def _request(client: TestClient, method: str, path: str, call: Call, world: World,

@@ -121,6 +121,18 @@ MESSAGES: dict[str, dict[Literal["es", "en"], str]] = {
         "es": "Ese código ya se usó, venció o fue revocado.",
         "en": "That code was already used, has expired or was revoked.",
     },
+    "invitation_used": {
+        "es": "Ese código ya se usó: el familiar ya tiene acceso.",
+        "en": "That code was already used: the guardian already has access.",
+    },
+    "invalid_guardian_name": {
+        "es": "Escriba el nombre del familiar con letras, espacios, apóstrofo, punto o guion.",
+        "en": "Write the guardian's name with letters, spaces, apostrophes, dots or hyphens.",
+    },
+    "invalid_phone": {
+        "es": "El celular debe tener 10 dígitos (puede empezar con +52).",
+        "en": "The mobile number must have 10 digits (it may start with +52).",
+    },
     "guardian_not_found": {"es": "No se encontró a ese familiar.", "en": "Guardian not found."},
     "activation_code_invalid": {
         "es": "El código de activación no es válido: revise que esté bien escrito, o pida uno nuevo al "
