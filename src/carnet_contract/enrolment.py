@@ -240,10 +240,10 @@ class Correction(_Response):
 
 
 class ReferralCreate(_Request):
-    """POST /api/v1/patients/{patient_id}/referral (oncology of the current unit, admin)."""
+    """POST /api/v1/patients/{patient_id}/referral (oncology of the current unit, admin): the record moves to
+    ``unit_id`` with its history; staff of the old unit lose access at once, the family keeps everything."""
 
     unit_id: Id
-    reason: Annotated[str, StringConstraints(max_length=500)] | None = None
 
 
 class DiagnosisEntry(_Response):

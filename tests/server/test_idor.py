@@ -87,6 +87,8 @@ def _body(method: str, path: str, objects: Family) -> dict[str, Any] | None:
         ("POST", "/api/v1/incidents/{incident_id}/photos"): {"files": {"file": ("f.png", png(), "image/png")}},
         ("PATCH", "/api/v1/admin/units/{unit_id}"): {"json": {"state": "Ciudad de México"}},
         ("PATCH", "/api/v1/patients/{patient_id}"): {"json": {"allergies": "Ninguna conocida"}},
+        # to its own unit: 409 same_unit once past the lookup (nothing moves during the walk)
+        ("POST", "/api/v1/patients/{patient_id}/referral"): {"json": {"unit_id": objects.unit}},
         ("POST", "/api/v1/patients/{patient_id}/guardian-invitations"): {
             "json": {"full_name": "Ana Méndez", "relationship": "tía", "phone": "5512345678"}},
         ("PATCH", "/api/v1/admin/users/{staff_id}"): {"json": {"display_name": "Personal"}},
@@ -259,6 +261,7 @@ def test_body_and_query_ids_are_checked_too(app: FastAPI, client: TestClient, ct
         ("PATCH", "/api/v1/appointments/{appointment_id}", "unit_id"): None,  # units are public
         # units are public; registering at a unit not the caller's is 403 unit_not_yours (test_registry.py)
         ("POST", "/api/v1/patients", "unit_id"): None,
+        ("POST", "/api/v1/patients/{patient_id}/referral", "unit_id"): None,  # any unit may receive a child
     }
     # generated: every *_id in a query string or a JSON body of the schema is listed above
     schema = app.openapi()

@@ -199,3 +199,37 @@ def test_agregado_format() -> None:
         assert AGREGADO_RE.fullmatch(good), good
     for bad in ("1F2010", "0F2010OR", "1X2010OR", "1F1810OR", "1F2010O1", "1f2010or", "11F2010OR"):
         assert not AGREGADO_RE.fullmatch(bad), bad
+
+
+def test_referral_moves_the_record_the_old_unit_loses_access_the_family_keeps_it(
+        client: TestClient, ctx: Context, auth: Any, patient_ids: dict[str, str]) -> None:
+    onco, admin, family = auth("oncologia.demo"), auth("admin.demo"), auth("luis.torres")
+    ids = units(client, onco)
+    camila = patient_ids["Camila Torres"]
+    carnet = client.get(f"{PATIENTS}/{camila}/carnet", headers=family).json()
+    before = counts(ctx)
+    assert_error(client.post(f"{PATIENTS}/{camila}/referral", headers=onco, json={"unit_id": ids["sxxi"]}), 409,
+                 "same_unit")
+    assert_error(client.post(f"{PATIENTS}/{camila}/referral", headers=onco, json={"unit_id": "nope"}), 422,
+                 "unknown_unit")
+    assert_error(client.post(f"{PATIENTS}/{camila}/referral", headers=auth("casos.demo"),
+                             json={"unit_id": ids["leon"]}), 403, "forbidden")
+    assert counts(ctx) == before
+
+    referred = client.post(f"{PATIENTS}/{camila}/referral", headers=onco, json={"unit_id": ids["leon"]})
+    assert referred.status_code == 200, referred.text
+    assert referred.json()["unit"]["id"] == ids["leon"]
+    # the old unit's staff, at once
+    for user, path in (("oncologia.demo", ""), ("oncologia.demo", "/carnet"), ("farmacia.demo", "/carnet"),
+                       ("casos.demo", "/corrections")):
+        assert_error(client.get(f"{PATIENTS}/{camila}{path}", headers=auth(user)), 404, "patient_not_found")
+    assert client.get(PATIENTS, params={"q": "camila"}, headers=onco).json() == []
+    # the family keeps everything, now at León
+    moved = client.get(f"{PATIENTS}/{camila}/carnet", headers=family).json()
+    assert moved["patient"]["unit"]["id"] == ids["leon"] and moved["cycles"] == carnet["cycles"]
+    history = client.get(f"{PATIENTS}/{camila}/corrections", headers=admin).json()
+    assert [(h["kind"], h["field"]) for h in history] == [("referencia", "unit_id")]
+    assert "Siglo XXI" in history[0]["old_value"] and "León" in history[0]["new_value"]
+    # and back: the record comes back with its history
+    assert client.post(f"{PATIENTS}/{camila}/referral", headers=admin, json={"unit_id": ids["sxxi"]}).status_code == 200
+    assert len(client.get(f"{PATIENTS}/{camila}/corrections", headers=onco).json()) == 2

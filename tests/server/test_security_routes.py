@@ -179,6 +179,7 @@ MATRIX: dict[str, Call] = {
     "GET /api/v1/patients/{patient_id}": Call(REGISTRY_READERS),
     "PATCH /api/v1/patients/{patient_id}": Call(REGISTRY_WRITERS, body=lambda w: {"allergies": "Ninguna conocida"}),
     "GET /api/v1/patients/{patient_id}/corrections": Call(REGISTRY_READERS),
+    "POST /api/v1/patients/{patient_id}/referral": Call(REGISTRY_WRITERS, body=lambda w: {"unit_id": w.unit_id}),
     # guardians
     "POST /api/v1/patients/{patient_id}/guardian-invitations": Call(
         REGISTRY_WRITERS, body=lambda w: {"full_name": "Ana Méndez", "relationship": "tía", "phone": "5512345678"}),

@@ -62,6 +62,7 @@ __all__ = [
     "find_duplicate",
     "read",
     "record_out",
+    "refer",
     "register",
     "search",
     "update",
@@ -414,6 +415,47 @@ def update(
         )
     _audit(session, principal, "patient.correct", patient.id, ip, fields=changed)
     session.flush()
+    return patient
+
+
+def refer(
+    session: Session,
+    *,
+    principal: Principal,
+    patient_id: str,
+    unit_id: str,
+    ip: str | None,
+    now: datetime | None = None,
+) -> Patient:
+    """Move the child to another unit (any: a second-level hospital sends to an UMAE, or back). The record keeps
+    its history, cycles, appointments and guardians; visibility follows ``patients.unit_id`` on every request,
+    so staff of the old unit lose access at once. Flushes; the caller commits."""
+    patient = visible_patient(session, principal=principal, patient_id=patient_id)
+    if principal.role not in WRITERS:
+        raise NotAllowed()
+    target = session.get(MedicalUnit, unit_id)
+    if target is None:
+        raise Invalid("unknown_unit")
+    if target.id == patient.unit_id:
+        raise Conflict("same_unit")
+    source = patient.unit
+    session.add(
+        PatientCorrection(
+            patient_id=patient.id,
+            kind=wire.CorrectionKind.REFERENCIA.value,
+            field="unit_id",
+            old_value=source.name,
+            new_value=target.name,
+            changed_by_id=principal.id,
+            changed_by_name=principal.display_name,
+            changed_by_role=principal.role,
+            changed_at=now or utcnow(),
+        )
+    )
+    patient.unit_id = target.id
+    _audit(session, principal, "patient.refer", patient.id, ip, from_unit=source.id, to_unit=target.id)
+    session.flush()
+    session.refresh(patient)
     return patient
 
 

@@ -80,6 +80,17 @@ def correct(
     return out
 
 
+@router.post("/patients/{patient_id}/referral", response_model=wire.PatientRecord, responses=ERRORS)
+def refer(
+    patient_id: str, body: wire.ReferralCreate, user: Writer, session: SessionDep, address: ClientAddress
+) -> wire.PatientRecord:
+    """Refer the child to another unit: the record moves with its history; the old unit's staff lose access."""
+    patient = registry.refer(session, principal=user, patient_id=patient_id, unit_id=body.unit_id, ip=address)
+    out = registry.record_out(session, patient)
+    session.commit()
+    return out
+
+
 @router.get("/patients/{patient_id}/corrections", response_model=list[wire.Correction], responses=ERRORS)
 def corrections(patient_id: str, user: Reader, session: SessionDep, address: ClientAddress) -> list[wire.Correction]:
     """The record's corrections and referrals, oldest first."""
