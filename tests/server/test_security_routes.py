@@ -179,6 +179,9 @@ MATRIX: dict[str, Call] = {
     "GET /api/v1/patients/{patient_id}": Call(REGISTRY_READERS),
     "PATCH /api/v1/patients/{patient_id}": Call(REGISTRY_WRITERS, body=lambda w: {"allergies": "Ninguna conocida"}),
     "GET /api/v1/patients/{patient_id}/corrections": Call(REGISTRY_READERS),
+    "GET /api/v1/registry/figures": Call(REGISTRY_READERS, params=_week),
+    "GET /api/v1/registry/figures.csv": Call(REGISTRY_READERS, params=_week),
+    "GET /api/v1/registry/figures.md": Call(REGISTRY_READERS, params=_week),
     "POST /api/v1/patients/{patient_id}/referral": Call(REGISTRY_WRITERS, body=lambda w: {"unit_id": w.unit_id}),
     # guardians
     "POST /api/v1/patients/{patient_id}/guardian-invitations": Call(

@@ -1,4 +1,5 @@
-"""Routes of the registry: the diagnosis catalogue, register, search, read, correct and its history."""
+"""Routes of the registry: the diagnosis catalogue, register, search, read, correct, refer, the history and
+the weekly figures."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from carnet_contract.models import Role
 from carnet_server.auth.deps import ClientAddress, ContextDep, CurrentUser, SessionDep, require_role
 from carnet_server.auth.service import Principal
 from carnet_server.db import utcnow
-from carnet_server.enrolment import catalogue, registry
+from carnet_server.enrolment import catalogue, figures, registry
 from carnet_server.idempotency.deps import IdempotencyDep
+from carnet_server.incidents.figures import parse_week
 
 router = APIRouter(prefix="/api/v1", tags=["registry"])
 
@@ -95,3 +97,42 @@ def refer(
 def corrections(patient_id: str, user: Reader, session: SessionDep, address: ClientAddress) -> list[wire.Correction]:
     """The record's corrections and referrals, oldest first."""
     return registry.corrections(session, principal=user, patient_id=patient_id, ip=address)
+
+
+WeekQuery = Annotated[str, Query(max_length=20, description="The Monday (Mexico City) of the week, YYYY-MM-DD")]
+
+
+def _figures(week: str, user: Principal, session: SessionDep, ctx: ContextDep, address: str) -> wire.RegistryFigures:
+    out = figures.weekly(session, principal=user, monday=parse_week(week), tz=ctx.tz, now=utcnow(), ip=address)
+    session.commit()
+    return out
+
+
+@router.get("/registry/figures", response_model=wire.RegistryFigures, responses=ERRORS)
+def registry_figures(
+    week: WeekQuery, user: Reader, session: SessionDep, ctx: ContextDep, address: ClientAddress
+) -> wire.RegistryFigures:
+    """Registered children (total, new this week) by unit and level: the caller's units (admin: all)."""
+    return _figures(week, user, session, ctx, address)
+
+
+@router.get("/registry/figures.csv", responses={**ERRORS, 200: {"content": {"text/csv": {}}}})
+def registry_figures_csv(
+    week: WeekQuery, user: Reader, session: SessionDep, ctx: ContextDep, address: ClientAddress
+) -> Response:
+    """The same figures as one CSV table (UTF-8, header row)."""
+    out = _figures(week, user, session, ctx, address)
+    return Response(
+        content=figures.to_csv(out).encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="registro-semana-{out.week_start}.csv"'},
+    )
+
+
+@router.get("/registry/figures.md", responses={**ERRORS, 200: {"content": {"text/markdown": {}}}})
+def registry_figures_md(
+    week: WeekQuery, user: Reader, session: SessionDep, ctx: ContextDep, address: ClientAddress
+) -> Response:
+    """The Spanish summary for the working-group session, as Markdown."""
+    out = _figures(week, user, session, ctx, address)
+    return Response(content=figures.to_markdown(out).encode("utf-8"), media_type="text/markdown; charset=utf-8")
