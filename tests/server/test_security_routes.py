@@ -182,6 +182,7 @@ MATRIX: dict[str, Call] = {
     "GET /api/v1/registry/figures": Call(REGISTRY_READERS, params=_week),
     "GET /api/v1/registry/figures.csv": Call(REGISTRY_READERS, params=_week),
     "GET /api/v1/registry/figures.md": Call(REGISTRY_READERS, params=_week),
+    "POST /api/v1/registry/import": Call(REGISTRY_WRITERS, files=True),
     "POST /api/v1/patients/{patient_id}/referral": Call(REGISTRY_WRITERS, body=lambda w: {"unit_id": w.unit_id}),
     # guardians
     "POST /api/v1/patients/{patient_id}/guardian-invitations": Call(

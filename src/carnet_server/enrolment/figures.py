@@ -21,7 +21,7 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from carnet_contract import enrolment as wire
@@ -35,8 +35,27 @@ from carnet_server.patients.tables import MedicalUnit, Patient
 __all__ = ["LEVEL_LABELS", "summary", "to_csv", "to_markdown", "weekly"]
 
 LEVEL_LABELS = {UnitLevel.UMAE.value: "UMAE", UnitLevel.SEGUNDO_NIVEL.value: "Segundo nivel"}
-_MONTHS = ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre",
-           "noviembre", "diciembre")  # fmt: skip
+_MONTHS = (
+    "enero",
+    "febrero",
+    "marzo",
+    "abril",
+    "mayo",
+    "junio",
+    "julio",
+    "agosto",
+    "septiembre",
+    "octubre",
+    "noviembre",
+    "diciembre",
+)
+
+
+def _counts(session: Session, query: Select[str, int]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for unit_id, n in session.execute(query).all():
+        found[unit_id] = int(n)
+    return found
 
 
 def weekly(
@@ -52,20 +71,16 @@ def weekly(
     )
     ids = [u.id for u in units]
     registered = or_(Patient.created_at.is_(None), Patient.created_at < cut)
-    totals: dict[str, int] = {
-        unit_id: n
-        for unit_id, n in session.execute(
-            select(Patient.unit_id, func.count()).where(Patient.unit_id.in_(ids), registered).group_by(Patient.unit_id)
-        ).all()
-    }
-    new: dict[str, int] = {
-        unit_id: n
-        for unit_id, n in session.execute(
-            select(Patient.unit_id, func.count())
-            .where(Patient.unit_id.in_(ids), Patient.created_at >= lo, Patient.created_at < cut)
-            .group_by(Patient.unit_id)
-        ).all()
-    }
+    totals = _counts(
+        session,
+        select(Patient.unit_id, func.count()).where(Patient.unit_id.in_(ids), registered).group_by(Patient.unit_id),
+    )
+    new = _counts(
+        session,
+        select(Patient.unit_id, func.count())
+        .where(Patient.unit_id.in_(ids), Patient.created_at >= lo, Patient.created_at < cut)
+        .group_by(Patient.unit_id),
+    )
     by_unit = [
         wire.UnitFigures(
             unit_id=u.id,

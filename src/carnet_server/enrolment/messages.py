@@ -149,6 +149,30 @@ MESSAGES: dict[str, dict[Literal["es", "en"], str]] = {
         "es": "No se importó nada: corrija estas filas y vuelva a intentarlo. {reasons}",
         "en": "Nothing was imported: correct these rows and try again. {reasons}",
     },
+    "import_missing_columns": {
+        "es": "Faltan columnas en el encabezado: {columns}.",
+        "en": "Columns missing from the header: {columns}.",
+    },
+    "import_unknown_columns": {
+        "es": "Columnas desconocidas en el encabezado (revise cómo están escritas): {columns}.",
+        "en": "Unknown columns in the header (check their spelling): {columns}.",
+    },
+    "import_bad_values": {
+        "es": "valores vacíos o no válidos en {columns}.",
+        "en": "empty or invalid values in {columns}.",
+    },
+    "import_repeated_curp": {
+        "es": "la CURP ya aparece en la fila {other} de este archivo.",
+        "en": "the CURP already appears on row {other} of this file.",
+    },
+    "import_guardian_incomplete": {
+        "es": "llene las tres columnas del tutor (nombre, parentesco y celular) o ninguna.",
+        "en": "fill the three guardian columns (name, relationship and mobile) or none.",
+    },
+    "import_conflicting_record": {
+        "es": "ya hay un paciente registrado con esta CURP y otros datos; corríjalo en su expediente.",
+        "en": "a patient with this CURP is already registered with other data; correct it in the record.",
+    },
     "import_not_csv": {
         "es": "El archivo debe ser un CSV en UTF-8 con la fila de encabezados.",
         "en": "The file must be a UTF-8 CSV with its header row.",

@@ -61,6 +61,7 @@ __all__ = [
     "corrections",
     "find_duplicate",
     "read",
+    "record_fields",
     "record_out",
     "refer",
     "register",
@@ -195,6 +196,11 @@ def _fields_of(patient: Patient, diagnosis: Diagnosis | None) -> Fields:
         allergies=patient.allergies,
         central_venous_catheter=patient.central_venous_catheter,
     )
+
+
+def record_fields(session: Session, patient: Patient) -> Fields:
+    """The record's fields as registered (its latest diagnosis)."""
+    return _fields_of(patient, _latest_diagnosis(session, patient.id))
 
 
 def _audit(session: Session, principal: Principal, action: str, object_id: str, ip: str | None, **detail: Any) -> None:

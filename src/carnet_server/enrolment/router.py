@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
 
 from carnet_contract import enrolment as wire
 from carnet_contract import models as contract
@@ -13,7 +13,7 @@ from carnet_contract.models import Role
 from carnet_server.auth.deps import ClientAddress, ContextDep, CurrentUser, SessionDep, require_role
 from carnet_server.auth.service import Principal
 from carnet_server.db import utcnow
-from carnet_server.enrolment import catalogue, figures, registry
+from carnet_server.enrolment import catalogue, figures, importer, registry
 from carnet_server.idempotency.deps import IdempotencyDep
 from carnet_server.incidents.figures import parse_week
 
@@ -136,3 +136,21 @@ def registry_figures_md(
     """The Spanish summary for the working-group session, as Markdown."""
     out = _figures(week, user, session, ctx, address)
     return Response(content=figures.to_markdown(out).encode("utf-8"), media_type="text/markdown; charset=utf-8")
+
+
+@router.post("/registry/import", response_model=wire.ImportResult, responses=ERRORS)
+def import_csv(
+    file: Annotated[UploadFile, File(description="A UTF-8 CSV with a header row (docs/enrolment.md)")],
+    user: Writer,
+    session: SessionDep,
+    ctx: ContextDep,
+    address: ClientAddress,
+    dry_run: Annotated[bool, Query(description="Check every row and write nothing")] = False,
+) -> wire.ImportResult:
+    """Import children and guardians: every row checked, all or nothing (422 ``import_invalid`` with every row's
+    reason), safe to run twice; guardians' activation codes come in the answer, once."""
+    now = utcnow()
+    content = file.file.read()
+    return importer.run(
+        session, ctx=ctx, principal=user, content=content, dry_run=dry_run, ip=address, today=ctx.today(now), now=now
+    )
