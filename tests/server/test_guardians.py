@@ -46,8 +46,8 @@ def test_a_family_activates_its_account_with_the_code(client: TestClient, ctx: C
     code = invitation["code"]
     assert len(code) == 11 and code[5] == "-" and set(code.replace("-", "")) <= set(ALPHABET)
     listed = client.get(f"/api/v1/patients/{camila}/guardian-invitations", headers=auth("oncologia.demo")).json()
-    assert [(i["id"], i["status"], i["phone"]) for i in listed] == [(invitation["id"], "pendiente", "5512345678")]
-    assert "code" not in listed[0]
+    assert [(i["id"], i["status"], i["phone"]) for i in listed][0] == (invitation["id"], "pendiente", "5512345678")
+    assert len(listed) == 2 and all("code" not in i for i in listed)  # and the demo's
 
     answer = _activate(client, f"  {code.lower().replace('-', ' ')} ")  # typed loosely
     assert answer.status_code == 201, answer.text
@@ -69,7 +69,7 @@ def test_a_family_activates_its_account_with_the_code(client: TestClient, ctx: C
     assert next(g for g in staff if g["phone"])["relationship"] == "madre"
     assert_error(client.get(f"/api/v1/patients/{camila}/guardians", headers=auth("farmacia.demo")), 403)
     statuses = client.get(f"/api/v1/patients/{camila}/guardian-invitations", headers=auth("oncologia.demo")).json()
-    assert [i["status"] for i in statuses] == ["usada"]
+    assert [i["status"] for i in statuses] == ["usada", "pendiente"]  # the demo's code is still pending
 
 
 def test_used_unknown_expired_and_revoked_codes_get_the_same_answer(client: TestClient, ctx: Context, auth: Any,
@@ -115,7 +115,7 @@ def test_guessing_codes_is_throttled_by_address(client: TestClient, ctx: Context
     assert int(throttled.headers["Retry-After"]) > 0
     # the code was not spent: after the window it still works
     with ctx.sessions() as session:
-        assert session.scalars(select(GuardianInvitation.used_at)).all() == [None]
+        assert session.scalars(select(GuardianInvitation.used_at)).all() == [None, None]  # the demo's too
 
 
 def test_refusals_after_a_good_code_do_not_spend_it(client: TestClient, ctx: Context, auth: Any,
@@ -188,3 +188,21 @@ def test_removing_a_guardian_ends_access_at_once(client: TestClient, ctx: Contex
             QrToken.patient_id == camila)))
     assert_error(client.delete(f"/api/v1/patients/{camila}/guardians/{luis_id}", headers=auth("oncologia.demo")),
                  404, "guardian_not_found")
+
+
+def test_the_demo_prints_a_code_that_works(client: TestClient, ctx: Context, patient_ids: dict[str, str]) -> None:
+    from carnet_server.cli import _print_banner
+    from carnet_server.demo import DEMO_ACTIVATION
+
+    answer = _activate(client, DEMO_ACTIVATION.code, username="ana.demo")
+    assert answer.status_code == 201, answer.text
+    me = client.get("/api/v1/me", headers=bearer(answer.json()["access_token"])).json()
+    assert me["display_name"] == DEMO_ACTIVATION.full_name
+    assert [p["id"] for p in me["patients"]] == [patient_ids[DEMO_ACTIVATION.child]]
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        _print_banner(ctx.settings, demo=True)
+    assert DEMO_ACTIVATION.code in out.getvalue() and "oncologia.demo" in out.getvalue()
