@@ -68,6 +68,19 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
     return httpx.Response(status, json={"error": {"code": code, "message": message}}, headers=headers)
 
 
+def multipart_file(request: httpx.Request) -> bytes | None:
+    """The bytes of the multipart field ``file`` of a request (enough of multipart/form-data for one file)."""
+    kind = request.headers.get("Content-Type", "")
+    if not kind.startswith("multipart/form-data") or "boundary=" not in kind:
+        return None
+    boundary = kind.split("boundary=", 1)[1].strip().strip('"').encode()
+    for part in request.content.split(b"--" + boundary):
+        head, sep, rest = part.partition(b"\r\n\r\n")
+        if sep and b'name="file"' in head:
+            return rest[:-2] if rest.endswith(b"\r\n") else rest
+    return None
+
+
 # ---- faults -------------------------------------------------------------------------------------------------
 
 
@@ -94,6 +107,8 @@ class FaultTransport(httpx.AsyncBaseTransport):
         self.calls: list[tuple[str, str]] = []
         #: A hand-made answer instead of the server's (None: ask the server); it may raise.
         self.override: Callable[[httpx.Request], httpx.Response | None] | None = None
+        #: Every request, in order (bodies read: ``request.content`` works).
+        self.requests: list[httpx.Request] = []
         #: (method, path, the answer) of every request answered (by the server, a fault or the override).
         self.answers: list[tuple[str, str, httpx.Response]] = []
         self._faults: list[_Fault] = []
@@ -110,6 +125,11 @@ class FaultTransport(httpx.AsyncBaseTransport):
         by default, or ``outcome`` arrives instead)."""
         self.fail(method, path, outcome or httpx.ReadError("connection cut after the request was sent"),
                   times=times, after_server=True)
+
+    def uploads(self, path: str) -> list[bytes]:
+        """The bytes of the multipart field ``file`` of every POST to ``path`` (fnmatch), in order."""
+        return [data for r in self.requests if r.method == "POST" and fnmatch.fnmatchcase(r.url.path, path)
+                and (data := multipart_file(r)) is not None]
 
     def clear_faults(self) -> None:
         self._faults.clear()
@@ -138,6 +158,8 @@ class FaultTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.calls.append((request.method, request.url.path))
+        await request.aread()
+        self.requests.append(request)
         response = await self._answer(request)
         self.answers.append((request.method, request.url.path, response))
         return response
@@ -213,6 +235,19 @@ class InProcessServer:
     def live_sessions(self, username: str) -> int:
         """Sessions of a user whose tokens still work (not logged out, not revoked)."""
         return self.count(AuthSession, AuthSession.user_id == self.user_id(username), AuthSession.revoked_at.is_(None))
+
+    @contextmanager
+    def configured(self, **changes: Any) -> Iterator[None]:
+        """The server's settings changed for a while (those it reads on each request: limits, counts)."""
+        settings = self.ctx.settings
+        before = {name: getattr(settings, name) for name in changes}
+        for name, value in changes.items():
+            setattr(settings, name, value)
+        try:
+            yield
+        finally:
+            for name, value in before.items():
+                setattr(settings, name, value)
 
     def password_is(self, username: str, password: str) -> bool:
         with self.db() as session:
