@@ -326,6 +326,17 @@ class InProcessServer:
             return self.ctx.keys.sign(claims)[0]
         return sign_claims(key, kid or self.ctx.keys.active_kid, claims)
 
+    def guardian_of(self, patient_id: str) -> str:
+        """The username of a child's (first) guardian."""
+        with self.db() as session:
+            return session.scalars(select(User.username).join(GuardianPatient, GuardianPatient.user_id == User.id)
+                                   .where(GuardianPatient.patient_id == patient_id).order_by(User.username)).first()
+
+    def carnet_qr(self, patient_id: str) -> dict[str, Any]:
+        """The QR of a child's carnet as its guardian's app gets it (``token``, ``url``, ``expires_at``)."""
+        carnet = self.ok(self.guardian_of(patient_id), "GET", f"/api/v1/patients/{patient_id}/carnet")
+        return dict(carnet["qr"])
+
     # ---- requests as a demo user (straight to the app, never through the faults) --------------------------
 
     def headers(self, username: str) -> dict[str, str]:
