@@ -15,7 +15,6 @@ import pytest
 from carnet.core.config import AppConfig
 from carnet.data.secret_store import SecretStore
 from carnet.shell.session import AppSession
-
 from tests.support.databases import DemoTemplates
 from tests.support.inprocess_server import BASE, FaultTransport, InProcessServer, start_server
 from tests.support.secret_stores import DictSecretStore
@@ -33,11 +32,19 @@ def client_demo_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     templates.close()
 
 
-@pytest.fixture
-def server(client_demo_templates: DemoTemplates, tmp_path_factory: pytest.TempPathFactory
-           ) -> Iterator[InProcessServer]:
+@pytest.fixture(scope="session")
+def shared_server(
+    client_demo_templates: DemoTemplates, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[InProcessServer]:
     with start_server(client_demo_templates, tmp_path_factory.mktemp("server")) as running:
         yield running
+
+
+@pytest.fixture
+def server(shared_server: InProcessServer) -> InProcessServer:
+    """The server with a fresh copy of the seeded demo database (this test's own) and a new transport."""
+    shared_server.reset()
+    return shared_server
 
 
 @pytest.fixture

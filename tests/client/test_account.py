@@ -9,18 +9,24 @@ import json
 import httpx
 import pytest
 
-from carnet.auth.account import PasswordForm, check_password_form
 from carnet.agenda.form import AppointmentForm
-from carnet.data.api import ApiClient, BadRequest, Conflict, NotFound, PrivacyNoticeRequired, ProtocolError, export_file_name
-from carnet.data.messages import message_for, min_length_in
+from carnet.auth.account import PasswordForm, check_password_form
 from carnet.core.i18n import Translator
-from carnet.shell.session import KEPT_FOR_SECRET, SESSION_SECRET
 from carnet.core.navigation import Phase, Screen
+from carnet.data.api import (
+    ApiClient,
+    BadRequest,
+    Conflict,
+    NotFound,
+    PrivacyNoticeRequired,
+    ProtocolError,
+    export_file_name,
+)
+from carnet.data.messages import message_for, min_length_in
+from carnet.shell.session import KEPT_FOR_SECRET, SESSION_SECRET
 from carnet_contract import models as contract
 from carnet_server.agenda.tables import Appointment
-
 from tests.support.inprocess_server import BASE, FaultTransport, InProcessServer, error_response
-from tests.support.secret_stores import DictSecretStore
 
 pytestmark = pytest.mark.anyio
 

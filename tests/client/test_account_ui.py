@@ -6,18 +6,17 @@ import json
 
 import flet as ft
 import pytest
-
-from carnet.shell.app import CarnetUI
-from carnet.shell.session import AppSession
-from carnet.views.auth import account as account_view
-
-from tests.support.secret_stores import DictSecretStore
 from sqlalchemy import select
 
 from carnet.core.i18n import Translator
+from carnet.shell.app import CarnetUI
+from carnet.shell.session import AppSession
+from carnet.views.auth import account as account_view
 from carnet_server.auth.tables import User
 from carnet_server.privacy.notices import current_notice
 from tests.support.inprocess_server import InProcessServer
+from tests.support.secret_stores import DictSecretStore
+
 from .test_ui_inprocess import click, find, page, texts  # noqa: F401  (page is a fixture)
 
 pytestmark = pytest.mark.anyio

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import flet as ft
 import pytest
-
-from carnet.data.outbox import OutboxState
-from carnet.core.navigation import Screen, Tab
-
-from tests.support.secret_stores import DictSecretStore
 from sqlalchemy import select
 
+from carnet.core.navigation import Screen, Tab
+from carnet.data.outbox import OutboxState
 from carnet_server.agenda.tables import Appointment
 from carnet_server.db import utcnow
 from carnet_server.patients.service import due_cycles
 from tests.support.inprocess_server import InProcessServer, error_response
+from tests.support.secret_stores import DictSecretStore
+
 from .test_ui_inprocess import _ui, click, find, page, texts  # noqa: F401  (page is a fixture)
 
 pytestmark = pytest.mark.anyio

@@ -9,13 +9,23 @@ import math
 
 import httpx
 import pytest
-
-from carnet.data.api import Tokens
-from carnet.data.api import ApiClient, AuthError, BadRequest, Forbidden, NetworkError, NotFound, ProtocolError, RateLimited, ServerError, minutes_to_wait, parse_retry_after
-from carnet_contract import models as contract
-
 from sqlalchemy import select
 
+from carnet.data.api import (
+    ApiClient,
+    AuthError,
+    BadRequest,
+    Forbidden,
+    NetworkError,
+    NotFound,
+    ProtocolError,
+    RateLimited,
+    ServerError,
+    Tokens,
+    minutes_to_wait,
+    parse_retry_after,
+)
+from carnet_contract import models as contract
 from carnet_server.auth.tables import AuthSession, RefreshToken
 from carnet_server.patients.tables import Patient
 from tests.support.inprocess_server import BASE, FaultTransport, InProcessServer, error_response

@@ -7,18 +7,16 @@ from datetime import date, datetime, time, timedelta
 
 import httpx
 import pytest
-
-from carnet.core.clock import MX
-from carnet.data.records import Mark
-from carnet.blood_bank.form import DonorForm, check_donor
-from carnet.core.i18n import Translator
-from carnet.data.outbox import OutboxState, WriteOp
-from carnet.shell.session import SESSION_SECRET, AppSession
-from carnet.core.navigation import Phase, Screen
-from carnet_contract import models as contract
-
 from sqlalchemy import select
 
+from carnet.blood_bank.form import DonorForm, check_donor
+from carnet.core.clock import MX
+from carnet.core.i18n import Translator
+from carnet.core.navigation import Phase, Screen
+from carnet.data.outbox import OutboxState, WriteOp
+from carnet.data.records import Mark
+from carnet.shell.session import SESSION_SECRET, AppSession
+from carnet_contract import models as contract
 from carnet_server.blood_bank.eligibility import questions, rules
 from carnet_server.blood_bank.tables import BloodBank, Booking
 from carnet_server.i18n import t as server_text

@@ -5,14 +5,14 @@ from __future__ import annotations
 import flet as ft
 import pytest
 
-from carnet.shell.app import CarnetUI
 from carnet.core.i18n import Translator
+from carnet.shell.app import CarnetUI
 from carnet.shell.session import AppSession
-
-from tests.support.secret_stores import DictSecretStore
 from carnet_server.blood_bank.demo import BANKS, INSTRUCTIONS
 from carnet_server.blood_bank.eligibility import rules
 from tests.support.inprocess_server import InProcessServer
+from tests.support.secret_stores import DictSecretStore
+
 from .test_blood_bank import CLOCK, DAY, QS, SIGLO_XXI, bank_id, made
 from .test_ui_inprocess import click, find, page, texts  # noqa: F401  (page is a fixture)
 

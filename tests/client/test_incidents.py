@@ -10,27 +10,40 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from PIL import ExifTags
-
-from carnet.data.records import Mark
-from carnet.core.i18n import Translator
-from carnet.incidents.form import MAX_PHOTOS, ORIGINAL_MAX_BYTES, PHOTO_MAX_BYTES, ReportForm, add_photos, check_reason, check_report, remove_photo
-from carnet.incidents.repository import INCIDENTS_PATH, PHOTO_TYPE, PHOTOS_PATH, deadline_text, filter_queue, queue_order
-from carnet.data.outbox import OutboxState, WriteOp
-from carnet.incidents.photos import THUMB_SIDE, thumbnail
-from carnet.core.navigation import Phase, Screen
-from carnet_contract import models as contract
-
-from tests.support.photos import assert_clean_upright_jpeg, bomb_png, camera_jpeg, jpeg, noisy_png, opened, png
-from tests.support.secret_stores import DictSecretStore
-
 from sqlalchemy import select, update
 
+from carnet.core.i18n import Translator
+from carnet.core.navigation import Phase, Screen
+from carnet.data.outbox import OutboxState, WriteOp
+from carnet.data.records import Mark
+from carnet.incidents.form import (
+    MAX_PHOTOS,
+    ORIGINAL_MAX_BYTES,
+    PHOTO_MAX_BYTES,
+    ReportForm,
+    add_photos,
+    check_reason,
+    check_report,
+    remove_photo,
+)
+from carnet.incidents.photos import THUMB_SIDE, thumbnail
+from carnet.incidents.repository import (
+    INCIDENTS_PATH,
+    PHOTO_TYPE,
+    PHOTOS_PATH,
+    deadline_text,
+    filter_queue,
+    queue_order,
+)
+from carnet_contract import models as contract
+from carnet_server.i18n import t as server_text
 from carnet_server.incidents import deadlines
 from carnet_server.incidents.service import MIN_ANSWER_CHARS
 from carnet_server.incidents.tables import Incident, IncidentPhoto
-from carnet_server.i18n import t as server_text
 from carnet_server.patients.tables import MedicalUnit, Patient
 from tests.support.inprocess_server import FaultTransport, InProcessServer, error_response
+from tests.support.photos import assert_clean_upright_jpeg, bomb_png, camera_jpeg, jpeg, noisy_png, opened, png
+from tests.support.secret_stores import DictSecretStore
 
 pytestmark = pytest.mark.anyio
 #: A unit for the pure tests (the queue rules).

@@ -11,15 +11,15 @@ from typing import Any
 import flet as ft
 import pytest
 
-from carnet.shell.app import CarnetUI
 from carnet.incidents.photos import thumbnail
+from carnet.shell.app import CarnetUI
 from carnet.shell.session import AppSession
-
-from tests.support.photos import noisy_png, opened, png
-from tests.support.secret_stores import DictSecretStore
 from carnet_server.i18n import t as server_text
 from carnet_server.incidents.service import MIN_ANSWER_CHARS
 from tests.support.inprocess_server import InProcessServer
+from tests.support.photos import noisy_png, opened, png
+from tests.support.secret_stores import DictSecretStore
+
 from .test_incidents import MATEO, PHOTO_POSTS, add_incident, ours, photos_on, resolve, stored
 from .test_ui_inprocess import click, find, page, texts, walk  # noqa: F401  (page is a fixture)
 

@@ -17,18 +17,17 @@ from joserfc.jwk import OKPKey
 from sqlalchemy import select
 
 from carnet.core.i18n import CATALOG, Translator
-from carnet.pharmacy.checks import LOOKS, Check, CheckKind, TrustCache, age_text, check_offline, describe, is_stale
-from carnet.shell.session import AppSession
 from carnet.core.navigation import Phase, Screen
 from carnet.data.store import DB_NAME, open_store
+from carnet.pharmacy.checks import LOOKS, Check, CheckKind, TrustCache, age_text, check_offline, describe, is_stale
+from carnet.shell.session import AppSession
 from carnet_contract import models as contract
-
-from tests.support.secret_stores import DictSecretStore
 from carnet_server.i18n import t as server_text
 from carnet_server.patients.service import touch_cycle
-from carnet_server.patients.tables import Cycle, CycleDrug
+from carnet_server.patients.tables import Cycle
 from carnet_server.pharmacy.tables import Dispensation
 from tests.support.inprocess_server import BASE, FaultTransport, InProcessServer
+from tests.support.secret_stores import DictSecretStore
 
 pytestmark = pytest.mark.anyio
 TR = Translator("es-MX")

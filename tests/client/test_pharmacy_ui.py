@@ -8,14 +8,13 @@ from __future__ import annotations
 import flet as ft
 import pytest
 
-from carnet.shell.app import CarnetUI
 from carnet.core.i18n import Translator
+from carnet.shell.app import CarnetUI
 from carnet.shell.session import AppSession
-
-from tests.support.secret_stores import DictSecretStore
 from tests.support.inprocess_server import BASE, InProcessServer
-from .test_pharmacy import dispensations, due_cycles_of, mateo_token
-from .test_pharmacy import tamper_signature
+from tests.support.secret_stores import DictSecretStore
+
+from .test_pharmacy import dispensations, due_cycles_of, mateo_token, tamper_signature
 from .test_ui_inprocess import click, find, page, texts  # noqa: F401  (page is a fixture)
 
 pytestmark = pytest.mark.anyio

@@ -9,7 +9,6 @@ import zxingcpp
 from PIL import Image
 
 from carnet.patients.qr import MAX_VERSION, render_qr
-
 from tests.support.inprocess_server import InProcessServer
 
 

@@ -7,15 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from carnet.data.secret_store import MemorySecretStore
-from carnet.shell.session import SESSION_SECRET, AppSession
 from carnet.core.navigation import Phase, Screen
-from carnet.patients.cycles import current_cycle
+from carnet.data.secret_store import MemorySecretStore
 from carnet.data.store import DB_NAME, KEY_SECRET
-from carnet_contract import models as contract
-
-from sqlalchemy import select
-
+from carnet.patients.cycles import current_cycle
+from carnet.shell.session import SESSION_SECRET, AppSession
 from carnet_server.agenda.tables import Appointment
 from carnet_server.patients.service import due_cycles, touch_cycle
 from carnet_server.patients.tables import Cycle, CycleDrug

@@ -10,10 +10,17 @@ from pathlib import Path
 import pytest
 
 from carnet.data.secret_store import MemorySecretStore
-from carnet.data.store import DB_NAME, KEY_SECRET, OfflineStore, UnreadableStore, default_data_dir, destroy_store, open_store
-
-from tests.support.secret_stores import DictSecretStore
+from carnet.data.store import (
+    DB_NAME,
+    KEY_SECRET,
+    OfflineStore,
+    UnreadableStore,
+    default_data_dir,
+    destroy_store,
+    open_store,
+)
 from tests.support.inprocess_server import InProcessServer
+from tests.support.secret_stores import DictSecretStore
 
 pytestmark = pytest.mark.anyio
 

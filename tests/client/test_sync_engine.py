@@ -10,25 +10,22 @@ from typing import Any
 
 import httpx
 import pytest
-
-from carnet.agenda.repository import AgendaRepository, merge
-from carnet.data.api import ApiClient
-from carnet.data.outbox import Backoff, Outbox, OutboxState, WriteOp
-from carnet.core.ids import new_local_id
-from carnet.data.store import OfflineStore
-from carnet.data.records import SyncLedger
-from carnet.data.sync import SyncEngine
-from carnet.agenda.syncable import AppointmentSyncable
-
 from sqlalchemy import select
 
-from carnet_contract import models as contract
+from carnet.agenda.repository import AgendaRepository, merge
+from carnet.agenda.syncable import AppointmentSyncable
+from carnet.core.ids import new_local_id
+from carnet.data.api import ApiClient
+from carnet.data.outbox import Backoff, Outbox, OutboxState, WriteOp
+from carnet.data.records import SyncLedger
+from carnet.data.store import OfflineStore
+from carnet.data.sync import SyncEngine
 from carnet_server.agenda.service import appointment_out
 from carnet_server.agenda.tables import Appointment
 from carnet_server.i18n import t as server_text
 from carnet_server.patients.tables import GuardianPatient
 from carnet_server.sync.service import decode_cursor
-from tests.support.inprocess_server import BASE, FaultTransport, InProcessServer, error_response
+from tests.support.inprocess_server import BASE, InProcessServer, error_response
 
 pytestmark = pytest.mark.anyio
 APPOINTMENTS = "/api/v1/patients/*/appointments"

@@ -21,17 +21,15 @@ from flet.messaging.connection import Connection
 from flet.messaging.protocol import configure_encode_object_for_msgpack, decode_ext_from_msgpack
 from flet.messaging.session import Session
 from flet.pubsub.pubsub_hub import PubSubHub
-
-from carnet.shell.app import CarnetUI
-from carnet.core.config import AppConfig
-from carnet.data.secret_store import MemorySecretStore, SecretStore
-from carnet.shell.session import AppSession
-
-from tests.support.secret_stores import DictSecretStore
 from sqlalchemy import select
 
+from carnet.core.config import AppConfig
+from carnet.data.secret_store import MemorySecretStore, SecretStore
+from carnet.shell.app import CarnetUI
+from carnet.shell.session import AppSession
 from carnet_server.patients.tables import Patient
 from tests.support.inprocess_server import InProcessServer
+from tests.support.secret_stores import DictSecretStore
 
 pytestmark = pytest.mark.anyio
 

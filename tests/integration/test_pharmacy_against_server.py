@@ -17,13 +17,12 @@ from typing import Any
 
 import httpx
 import pytest
-
-from carnet.core.config import AppConfig
-from carnet.pharmacy.checks import CheckKind
-from carnet.shell.session import AppSession
-from carnet.core.navigation import Phase
 from joserfc.jwk import OKPKey
 
+from carnet.core.config import AppConfig
+from carnet.core.navigation import Phase
+from carnet.pharmacy.checks import CheckKind
+from carnet.shell.session import AppSession
 from carnet_server.signing import KeyStore, new_jti, sign_claims
 from tests.client.test_pharmacy import tamper_signature as tamper
 from tests.support.flaky_proxy import FlakyProxy

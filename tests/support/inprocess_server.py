@@ -23,7 +23,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -52,7 +52,6 @@ from carnet_server.privacy.notices import DEFAULT_DIR, current_notice, current_v
 from carnet_server.privacy.tables import AccountClosureRequest, PrivacyAcceptance
 from carnet_server.settings import Settings
 from carnet_server.signing import new_jti, sign_claims
-
 from tests.support.databases import DemoTemplates
 
 __all__ = ["BASE", "DEMO_PASSWORD", "FaultTransport", "InProcessServer", "error_response", "start_server"]
@@ -113,23 +112,39 @@ class FaultTransport(httpx.AsyncBaseTransport):
         self.answers: list[tuple[str, str, httpx.Response]] = []
         self._faults: list[_Fault] = []
 
-    def fail(self, method: str, path: str, outcome: httpx.Response | BaseException, *, times: int = 1,
-             after_server: bool = False) -> None:
+    def fail(
+        self,
+        method: str,
+        path: str,
+        outcome: httpx.Response | BaseException,
+        *,
+        times: int = 1,
+        after_server: bool = False,
+    ) -> None:
         """The next ``times`` requests matching ``method`` and ``path`` (fnmatch) get ``outcome`` (an answer,
         or an exception raised) — before reaching the server, or with ``after_server`` once it processed them."""
         self._faults.append(_Fault(method, path, outcome, after_server, times))
 
-    def lose_answer(self, method: str, path: str, *, times: int = 1,
-                    outcome: httpx.Response | BaseException | None = None) -> None:
+    def lose_answer(
+        self, method: str, path: str, *, times: int = 1, outcome: httpx.Response | BaseException | None = None
+    ) -> None:
         """The server processes the next matching request(s), then the answer is lost (the connection is cut
         by default, or ``outcome`` arrives instead)."""
-        self.fail(method, path, outcome or httpx.ReadError("connection cut after the request was sent"),
-                  times=times, after_server=True)
+        self.fail(
+            method,
+            path,
+            outcome or httpx.ReadError("connection cut after the request was sent"),
+            times=times,
+            after_server=True,
+        )
 
     def uploads(self, path: str) -> list[bytes]:
         """The bytes of the multipart field ``file`` of every POST to ``path`` (fnmatch), in order."""
-        return [data for r in self.requests if r.method == "POST" and fnmatch.fnmatchcase(r.url.path, path)
-                and (data := multipart_file(r)) is not None]
+        return [
+            data
+            for r in self.requests
+            if r.method == "POST" and fnmatch.fnmatchcase(r.url.path, path) and (data := multipart_file(r)) is not None
+        ]
 
     def clear_faults(self) -> None:
         self._faults.clear()
@@ -153,8 +168,7 @@ class FaultTransport(httpx.AsyncBaseTransport):
             if isinstance(outcome, httpx.RequestError):
                 outcome.request = request
             raise outcome
-        return httpx.Response(outcome.status_code, headers=outcome.headers, content=outcome.content,
-                              request=request)
+        return httpx.Response(outcome.status_code, headers=outcome.headers, content=outcome.content, request=request)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.calls.append((request.method, request.url.path))
@@ -187,18 +201,43 @@ class FaultTransport(httpx.AsyncBaseTransport):
 # ---- the server ---------------------------------------------------------------------------------------------
 
 
-@dataclass
 class InProcessServer:
-    ctx: Context
-    app: FastAPI
-    transport: FaultTransport
-    #: The notices directory of this server (a copy of the package's): add a file to publish a version.
-    notices_dir: Path
-    http: TestClient = field(init=False)
+    """The real app on a copy of the seeded demo database; :meth:`reset` gives the next test a fresh copy.
 
-    def __post_init__(self) -> None:
+    One app, context and engine serve every test of a session (SQLAlchemy keeps its compiled statements per
+    engine: a new one per test costs more than the test), each test on a database, data dir and notices
+    directory of its own — copied again from the template at the same place — and with a new transport.
+    """
+
+    def __init__(self, templates: DemoTemplates, root: Path, **settings: Any) -> None:
+        self.templates = templates
+        self._wanted = Settings(data_dir=root / "server", public_url=BASE, **FAST_ARGON2, **settings)
+        #: The notices directory of this server (a copy of the package's): add a file to publish a version.
+        self.notices_dir = root / "notices"
+        self._fresh_copy()
+        self.ctx: Context = build_context(self._wanted.model_copy(update={"privacy_notices_dir": self.notices_dir}))
+        self.app: FastAPI = create_app(context=self.ctx)
         self.http = TestClient(self.app, base_url=BASE)
+        self._asgi = httpx.ASGITransport(app=self.app, client=("127.0.0.1", 50000))
+        self.transport = FaultTransport(self._asgi)
         self._headers: dict[str, dict[str, str]] = {}
+        #: Sessions the helpers below opened (not the app's): :meth:`live_sessions` leaves them out.
+        self._own_sessions: set[str] = set()
+
+    def _fresh_copy(self) -> None:
+        shutil.rmtree(self._wanted.data_dir, ignore_errors=True)
+        with self.templates.copy("sqlite", self._wanted):
+            pass  # (SQLite: the template's data dir, database included, copied to ours)
+        shutil.rmtree(self.notices_dir, ignore_errors=True)
+        shutil.copytree(DEFAULT_DIR, self.notices_dir)
+
+    def reset(self) -> None:
+        """A fresh copy of the seeded database (nothing of the last test left) and a new transport."""
+        self.ctx.engine.dispose()  # no connection to the old file survives
+        self._fresh_copy()
+        self.transport = FaultTransport(self._asgi)
+        self._headers.clear()
+        self._own_sessions.clear()
 
     # ---- the database ----------------------------------------------------------------------------------
 
@@ -225,7 +264,7 @@ class InProcessServer:
                 .join(User, User.id == GuardianPatient.user_id)
                 .where(User.username == username)
             ).all()
-        return {name: pid for name, pid in rows}
+        return {str(name): str(pid) for name, pid in rows}
 
     def count(self, entity: Any, *where: Any) -> int:
         """Rows of a table (an ORM class) matching ``where``."""
@@ -233,8 +272,13 @@ class InProcessServer:
             return int(session.scalar(select(func.count()).select_from(entity).where(*where)) or 0)
 
     def live_sessions(self, username: str) -> int:
-        """Sessions of a user whose tokens still work (not logged out, not revoked)."""
-        return self.count(AuthSession, AuthSession.user_id == self.user_id(username), AuthSession.revoked_at.is_(None))
+        """Sessions of a user whose tokens still work (not logged out, not revoked), the test helpers' aside."""
+        return self.count(
+            AuthSession,
+            AuthSession.user_id == self.user_id(username),
+            AuthSession.revoked_at.is_(None),
+            AuthSession.id.not_in(self._own_sessions),
+        )
 
     @contextmanager
     def configured(self, **changes: Any) -> Iterator[None]:
@@ -306,22 +350,40 @@ class InProcessServer:
     def closure_statuses(self, username: str) -> list[str]:
         """The statuses of a user's account closure requests, oldest first."""
         with self.db() as session:
-            return list(session.scalars(
-                select(AccountClosureRequest.status).where(AccountClosureRequest.user_id == self.user_id(username))
-                .order_by(AccountClosureRequest.requested_at)))
+            return list(
+                session.scalars(
+                    select(AccountClosureRequest.status)
+                    .where(AccountClosureRequest.user_id == self.user_id(username))
+                    .order_by(AccountClosureRequest.requested_at)
+                )
+            )
 
     # ---- QR tokens -------------------------------------------------------------------------------------------
 
-    def qr_token(self, patient_id: str, *, cyc: list[str] | None = None, issued_ago: int = 0,
-                 expires_in: int = 7 * 86400, jti: str | None = None, key: OKPKey | None = None,
-                 kid: str | None = None) -> str:
+    def qr_token(
+        self,
+        patient_id: str,
+        *,
+        cyc: list[str] | None = None,
+        issued_ago: int = 0,
+        expires_in: int = 7 * 86400,
+        jti: str | None = None,
+        key: OKPKey | None = None,
+        kid: str | None = None,
+    ) -> str:
         """A carnet QR token for ``patient_id`` with the server's claims (its issuer; the cycles due unless
         ``cyc``), signed with the server's active key — or with ``key``/``kid`` (a key the server never had)."""
         now = int(time.time()) - issued_ago
         with self.db() as session:
             due = [c.id for c in due_cycles(session, patient_id=patient_id, today=self.ctx.today(utcnow()))]
-        claims = {"iss": self.ctx.settings.base_url, "sub": patient_id, "cyc": due if cyc is None else cyc,
-                  "iat": now, "exp": now + expires_in, "jti": jti or new_jti()}
+        claims = {
+            "iss": self.ctx.settings.base_url,
+            "sub": patient_id,
+            "cyc": due if cyc is None else cyc,
+            "iat": now,
+            "exp": now + expires_in,
+            "jti": jti or new_jti(),
+        }
         if key is None:
             return self.ctx.keys.sign(claims)[0]
         return sign_claims(key, kid or self.ctx.keys.active_kid, claims)
@@ -329,8 +391,12 @@ class InProcessServer:
     def guardian_of(self, patient_id: str) -> str:
         """The username of a child's (first) guardian."""
         with self.db() as session:
-            return session.scalars(select(User.username).join(GuardianPatient, GuardianPatient.user_id == User.id)
-                                   .where(GuardianPatient.patient_id == patient_id).order_by(User.username)).first()
+            return session.scalars(
+                select(User.username)
+                .join(GuardianPatient, GuardianPatient.user_id == User.id)
+                .where(GuardianPatient.patient_id == patient_id)
+                .order_by(User.username)
+            ).first()
 
     def carnet_qr(self, patient_id: str) -> dict[str, Any]:
         """The QR of a child's carnet as its guardian's app gets it (``token``, ``url``, ``expires_at``)."""
@@ -343,12 +409,19 @@ class InProcessServer:
         if username not in self._headers:
             answer = self.http.post("/api/v1/auth/login", json={"username": username, "password": DEMO_PASSWORD})
             assert answer.status_code == 200, answer.text
-            self._headers[username] = {"Authorization": f"Bearer {answer.json()['access_token']}"}
+            access = answer.json()["access_token"]
+            self._own_sessions.add(str(jwt.decode(access, self.ctx.access_key, algorithms=[ACCESS_ALG]).claims["sid"]))
+            self._headers[username] = {"Authorization": f"Bearer {access}"}
         return self._headers[username]
 
     def call(self, username: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """A request as ``username`` (a demo user), straight to the app."""
-        return self.http.request(method, path, headers=self.headers(username), **kwargs)
+        """A request as ``username`` (a demo user), straight to the app (logged in again if the test ended the
+        helper's session)."""
+        answer = self.http.request(method, path, headers=self.headers(username), **kwargs)
+        if answer.status_code == 401:
+            del self._headers[username]
+            answer = self.http.request(method, path, headers=self.headers(username), **kwargs)
+        return answer
 
     def ok(self, username: str, method: str, path: str, **kwargs: Any) -> Any:
         """:meth:`call` that must succeed; its JSON (None for 204)."""
@@ -362,16 +435,9 @@ class InProcessServer:
 
 @contextmanager
 def start_server(templates: DemoTemplates, tmp_path: Path, **settings: Any) -> Iterator[InProcessServer]:
-    """A server on a copy of the seeded demo database (its own data dir under ``tmp_path``)."""
-    wanted = Settings(data_dir=tmp_path / "server", public_url=BASE, **FAST_ARGON2, **settings)
-    with templates.copy("sqlite", wanted) as seeded:
-        notices = tmp_path / "notices"
-        shutil.copytree(seeded.privacy_notices_dir or DEFAULT_DIR, notices)
-        ctx = build_context(seeded.model_copy(update={"privacy_notices_dir": notices}))
-        app = create_app(context=ctx)
-        transport = FaultTransport(httpx.ASGITransport(app=app, client=("127.0.0.1", 50000)))
-        server = InProcessServer(ctx, app, transport, notices)
-        try:
-            yield server
-        finally:
-            server.close()
+    """A server on a copy of the seeded demo database (its data dir and notices under ``tmp_path``)."""
+    server = InProcessServer(templates, tmp_path, **settings)
+    try:
+        yield server
+    finally:
+        server.close()
