@@ -6,6 +6,7 @@ feature's cases declare, as a protocol extending it, the few more fields of the 
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from enum import StrEnum
 from typing import Protocol
 
@@ -65,3 +66,9 @@ class Navigator(Protocol):
     online: bool | None
 
     def changed(self) -> None: ...
+
+    def go_to(self, screen: Screen, *, tab: Tab | None = None) -> None: ...
+
+    def set_online(self, online: bool | None) -> None: ...
+
+    def batch(self) -> AbstractContextManager[None]: ...

@@ -12,6 +12,7 @@ import flet as ft
 from carnet.core.config import load_config
 from carnet.core.i18n import Translator
 from carnet.core.navigation import ACCOUNT_SCREENS, Phase, Screen, Tab
+from carnet.core.observable import Observable
 from carnet.data.secret_store import MemorySecretStore, SecretStore, select_secret_store
 from carnet.data.store import default_data_dir
 from carnet.shell.session import AppSession
@@ -63,7 +64,10 @@ class CarnetUI:
         self._tasks: list[Future[Any]] = []
         #: Flet services (file picker, share sheet, connectivity): kept referenced while the page lives.
         self.services: dict[str, Any] = {}
-        session.state.subscribe(self.render)
+        session.state.subscribe(self._state_changed)
+
+    def _state_changed(self, parts: frozenset[Observable]) -> None:
+        self.render()
 
     # ---- actions (event handlers) -------------------------------------------
 

@@ -5,7 +5,6 @@ Views read the state and call session methods; they never see the store or the A
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -15,6 +14,7 @@ from carnet.auth.state import AccountUi
 from carnet.blood_bank.repository import BookingView
 from carnet.blood_bank.state import BloodBankUi, StaffUi
 from carnet.core.navigation import Phase, Screen, Tab
+from carnet.core.observable import Observable, change
 from carnet.data.records import SyncStatus
 from carnet.incidents.repository import IncidentView
 from carnet.incidents.state import DeskUi, IncidentUi
@@ -27,9 +27,13 @@ from carnet_contract.qrtoken import Verification
 __all__ = ["AppState"]
 
 
-@dataclass
-class AppState:
-    """Everything on screen; changed by the session, which then calls ``changed()``."""
+@dataclass(eq=False)
+class AppState(Observable):
+    """Everything on screen: where the app is, who is logged in, and each feature's screen state.
+
+    It tells its listeners about its own changes and about those of the feature states it holds (one
+    notification per outermost change or :meth:`batch`, naming the parts that changed).
+    """
 
     phase: Phase = Phase.STARTING
     screen: Screen = Screen.CHILDREN
@@ -67,15 +71,51 @@ class AppState:
     sync: SyncStatus = field(default_factory=SyncStatus)
     #: The selected child's next appointment (carnet screen).
     next_appointment: AgendaItem | None = None
-    _listeners: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
-    def subscribe(self, listener: Callable[[], None]) -> None:
-        self._listeners.append(listener)
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._writing = 1  # (until every feature changes it through its methods)
+        for part in self._parts():
+            if isinstance(part, Observable):
+                self.relay(part)
 
+    def _parts(self) -> tuple[object, ...]:
+        return (
+            self.agenda,
+            self.blood_bank,
+            self.staff,
+            self.incidents,
+            self.desk,
+            self.pharmacy,
+            self.privacy,
+            self.account,
+        )
+
+    @change
     def changed(self) -> None:
-        for listener in list(self._listeners):
-            listener()
+        """Redraw (the fields changed by hand)."""
 
+    # ---- where the app is -------------------------------------------------------------------------
+
+    @change
+    def go_to(self, screen: Screen, *, tab: Tab | None = None) -> None:
+        """Show ``screen`` (and select ``tab`` in the navigation bar)."""
+        self.screen = screen
+        if tab is not None:
+            self.tab = tab
+
+    @change
+    def set_online(self, online: bool | None) -> None:
+        """Whether the server answered the last request (None: not asked yet)."""
+        self.online = online
+
+    @change
+    def enter_staff(self, user: contract.UserOut, screen: Screen) -> None:
+        """A staff role's screen: no children, nothing of a family on it."""
+        self.user, self.phase, self.screen = user, Phase.READY, screen
+        self.children, self.selected_child_id = [], None
+
+    @change
     def reset_to_login(self, message: str | None = None, *, info: str | None = None) -> None:
         """Forget the user and everything drawn for them; keep locale and listeners."""
         fresh = AppState(
@@ -86,8 +126,12 @@ class AppState:
             login_error=message,
             login_info=info,
         )
+        parts = {id(part) for part in self._parts()}
         for name in self.__dataclass_fields__:
-            if name != "_listeners":
+            value = getattr(self, name)
+            if id(value) in parts and isinstance(value, Observable):
+                value.reset()  # the same object: its listeners stay
+            else:
                 setattr(self, name, getattr(fresh, name))
 
     @property
