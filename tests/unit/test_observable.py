@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 
+from carnet.agenda.state import AgendaUi
 from carnet.blood_bank.state import BloodBankUi, StaffUi
 from carnet.core.observable import Observable, change
 
@@ -161,3 +162,13 @@ def test_blood_bank_choices_notify() -> None:
     ui.stop_loading_slots(cached=True)
     assert (ui.day, ui.loading_slots, ui.slots_cached) == (date(2026, 1, 5), False, True)
     assert len(calls) == 3
+
+
+def test_agenda_save_moves_to_the_day_in_one_change() -> None:
+    ui = AgendaUi()
+    calls = recorder(ui)
+    ui.saved("a1", date(2026, 3, 9), "ok")
+    assert (ui.selected_id, ui.day, ui.month, ui.message) == ("a1", date(2026, 3, 9), date(2026, 3, 1), "ok")
+    assert len(calls) == 1
+    with pytest.raises(AttributeError):
+        ui.day = None

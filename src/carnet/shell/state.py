@@ -110,6 +110,15 @@ class AppState(Observable):
         self.online = online
 
     @change
+    def show_sync_status(self, status: SyncStatus) -> None:
+        self.sync = status
+
+    @change
+    def show_next_appointment(self, item: AgendaItem | None) -> None:
+        """The selected child's next appointment, on the carnet screen."""
+        self.next_appointment = item
+
+    @change
     def enter_staff(self, user: contract.UserOut, screen: Screen) -> None:
         """A staff role's screen: no children, nothing of a family on it."""
         self.user, self.phase, self.screen = user, Phase.READY, screen
