@@ -119,6 +119,21 @@ class AppState(Observable):
         self.next_appointment = item
 
     @change
+    def gate_privacy(self) -> None:
+        """The privacy notice is to be accepted before anything syncs."""
+        self.phase, self.syncing = Phase.PRIVACY, False
+
+    @change
+    def notice_accepted(self) -> None:
+        """Past the privacy notice: the children, and their first sync."""
+        self.phase, self.screen, self.sync_error = Phase.READY, Screen.CHILDREN, None
+
+    @change
+    def continue_offline(self) -> None:
+        """Past the privacy notice without the network: what is on the phone, as it is."""
+        self.phase, self.online = Phase.READY, False
+
+    @change
     def enter_staff(self, user: contract.UserOut, screen: Screen) -> None:
         """A staff role's screen: no children, nothing of a family on it."""
         self.user, self.phase, self.screen = user, Phase.READY, screen
