@@ -74,12 +74,10 @@ class AppState(Observable):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self._writing = 1  # (until every feature changes it through its methods)
         for part in self._parts():
-            if isinstance(part, Observable):
-                self.relay(part)
+            self.relay(part)
 
-    def _parts(self) -> tuple[object, ...]:
+    def _parts(self) -> tuple[Observable, ...]:
         return (
             self.agenda,
             self.blood_bank,
@@ -91,10 +89,6 @@ class AppState(Observable):
             self.account,
         )
 
-    @change
-    def changed(self) -> None:
-        """Redraw (the fields changed by hand)."""
-
     # ---- where the app is -------------------------------------------------------------------------
 
     @change
@@ -103,6 +97,92 @@ class AppState(Observable):
         self.screen = screen
         if tab is not None:
             self.tab = tab
+
+    @change
+    def choose_tab(self, tab: Tab) -> None:
+        self.tab = tab
+
+    @change
+    def show_in(self, locale: str) -> None:
+        """The app's language (the session's translator already speaks it)."""
+        self.locale = locale
+
+    @change
+    def clear_errors(self) -> None:
+        self.login_error = self.sync_error = None
+
+    @change
+    def add_notice(self, notice: str) -> None:
+        self.notices = [*self.notices, notice]
+
+    @change
+    def dismiss_notices(self) -> None:
+        self.notices = []
+
+    # ---- logging in -------------------------------------------------------------------------------
+
+    @change
+    def ask_login(self) -> None:
+        self.phase = Phase.LOGIN
+
+    @change
+    def start_login(self) -> None:
+        self.busy, self.login_error, self.login_info = True, None, None
+
+    @change
+    def login_refused(self, error: str) -> None:
+        self.login_error = error
+
+    @change
+    def stop_login(self) -> None:
+        self.busy = False
+
+    @change
+    def show_login_info(self, info: str) -> None:
+        """A neutral word on the login screen: why the session ended."""
+        self.login_info = info
+
+    @change
+    def enter_family(self, user: contract.UserOut) -> None:
+        """A family's login: the children first."""
+        self.user, self.phase, self.screen = user, Phase.READY, Screen.CHILDREN
+
+    # ---- syncing ----------------------------------------------------------------------------------
+
+    @change
+    def start_sync(self) -> None:
+        self.syncing = True
+
+    @change
+    def sync_done(self, *, online: bool | None = None, error: str | None = None, keep_error: bool = False) -> None:
+        """The sync ended: whether the server answered (None: unknown) and its problem, if any (``keep_error``:
+        the last one stays)."""
+        self.syncing = False
+        if online is not None:
+            self.online = online
+        if not keep_error:
+            self.sync_error = error
+
+    # ---- the children and the carnet ------------------------------------------------------------------
+
+    @change
+    def show_children(self, children: list[contract.PatientRef]) -> None:
+        self.children = children
+
+    @change
+    def select_child(self, patient_id: str | None) -> None:
+        self.selected_child_id = patient_id
+
+    @change
+    def show_carnet(
+        self,
+        carnet: contract.Carnet | None,
+        fetched_at: datetime | None,
+        qr: QrImage | None,
+        qr_check: Verification | None,
+    ) -> None:
+        """The selected child's cached carnet, its QR and the QR's offline check (all None: none cached)."""
+        self.carnet, self.carnet_fetched_at, self.qr, self.qr_check = carnet, fetched_at, qr, qr_check
 
     @change
     def set_online(self, online: bool | None) -> None:
@@ -153,7 +233,7 @@ class AppState(Observable):
         parts = {id(part) for part in self._parts()}
         for name in self.__dataclass_fields__:
             value = getattr(self, name)
-            if id(value) in parts and isinstance(value, Observable):
+            if isinstance(value, Observable) and id(value) in parts:
                 value.reset()  # the same object: its listeners stay
             else:
                 setattr(self, name, getattr(fresh, name))
