@@ -6,6 +6,9 @@ silently left out there.
 
 Under pytest-xdist (scripts/test runs ``-n auto --dist loadgroup``) the tests of a module that share a
 module- or class-scoped fixture run on one worker, so that fixture is made once.
+
+A run starts by dropping the PostgreSQL databases and schemas that killed runs left behind
+(tests/support/databases.py, :func:`sweep_leftovers`).
 """
 
 from __future__ import annotations
@@ -45,6 +48,14 @@ def pytest_make_collect_report(collector: pytest.Collector):  # type: ignore[no-
         if os.environ.get(env) and (marker in reason.lower() or f"tests/{marker}" in str(collector.path)):
             report.outcome = "failed"
             report.longrepr = f"{env} is set, but the module was skipped: {reason}"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    url = os.environ.get("CARNET_TEST_DATABASE_URL")
+    if url and not hasattr(session.config, "workerinput"):  # once per run: in xdist's controller, not per worker
+        from tests.support.databases import sweep_leftovers  # only when PostgreSQL is there
+
+        sweep_leftovers(url)
 
 
 _SHARED_SCOPES = {"package", "module", "class"}

@@ -241,7 +241,19 @@ def type_into(page, name: str, text: str) -> None:  # type: ignore[no-untyped-de
     field = page.get_by_role("textbox", name=name)
     reveal(page, field, f"the field {name}")
     into_view(page, field, f"the field {name} on screen")
-    is_focused = "e => e === document.activeElement"
+    # Where the text goes: the field itself, or the input Flutter lays over it to edit it (a field with autofill
+    # hints is edited through an input of its own, placed where the field is painted, whose value the field's
+    # node does not always show).
+    editor = """e => {
+        const active = document.activeElement;
+        if (active === e) return e;
+        if (!active || !active.classList.contains("flt-text-editing")) return null;
+        const a = active.getBoundingClientRect(), f = e.getBoundingClientRect();
+        const x = a.left + a.width / 2, y = a.top + a.height / 2;
+        return f.left <= x && x <= f.right && f.top <= y && y <= f.bottom ? active : null;
+    }"""
+    is_focused = f"e => ({editor})(e) !== null"
+    holds = f"(e, text) => {{ const editing = ({editor})(e); return (editing || e).value === text || e.value === text; }}"
     for _ in range(3):
         try:
             # A redraw may replace the field's node while Playwright waits for it to hold still: try again.
@@ -251,7 +263,7 @@ def type_into(page, name: str, text: str) -> None:  # type: ignore[no-untyped-de
             continue  # the click did not reach the field (Flutter was still laying out): click again
         page.keyboard.press("Control+A")
         page.keyboard.type(text)
-        if field.first.evaluate("e => e.value") == text:
+        if field.first.evaluate(holds, text):
             return
     raise AssertionError(f"could not type into {name}")
 

@@ -436,7 +436,7 @@ async def test_reading_the_notice_again_works_offline_after_once(make_session, s
     state = session.state
     assert state.screen is Screen.ACCOUNT_NOTICE and state.privacy.notice is not None
     assert state.account.status is not None and state.account.status.accepted_at is not None
-    state.privacy.notice = None
+    state.privacy.show_notice(None)
     net.offline = True
     await session.account.open_notice()
     assert state.privacy.notice is not None and state.privacy.notice.version == server.notice_version()  # from the phone

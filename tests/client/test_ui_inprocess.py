@@ -147,8 +147,7 @@ async def test_wrong_password_shows_message_and_keeps_username(page, config, dat
 
 async def test_progress_is_visible_while_logging_in(page, config, data_dir, server) -> None:
     ui, session = await _ui(page, config, data_dir, server, DictSecretStore())
-    session.state.busy = True
-    session.state.changed()
+    session.state.start_login()
     assert find(page, ft.ProgressRing, semantics_label="Entrando…")
     assert find(page, ft.FilledButton)[0].disabled
     await session.close()

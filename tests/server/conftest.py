@@ -13,7 +13,6 @@ and, on PostgreSQL, an empty schema with a random name.
 from __future__ import annotations
 
 import os
-import secrets
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -32,7 +31,7 @@ from carnet_server.context import Context, build_context
 from carnet_server.demo import DEMO_PASSWORD, seed
 from carnet_server.patients.tables import Patient
 from carnet_server.settings import Settings
-from tests.support.databases import DemoTemplates
+from tests.support.databases import DemoTemplates, SCHEMA_PREFIX, scratch_name
 
 PG_ENV = "CARNET_TEST_DATABASE_URL"
 # argon2id at its cheapest: the cost is the library's default outside tests.
@@ -77,7 +76,7 @@ def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> It
         yield _settings(data_dir)
         return
     url = os.environ[PG_ENV]
-    schema = f"carnet_test_{secrets.token_hex(6)}"
+    schema = scratch_name(SCHEMA_PREFIX)
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -30,6 +29,7 @@ from carnet_server.scale import SCALE_PASSWORD, DatabaseNotEmpty, generate, guar
 from carnet_server.settings import Settings
 from carnet_server.sync.tables import SyncCounter, SyncState
 from carnet_server.tables import metadata
+from tests.support.databases import SCHEMA_PREFIX, scratch_name
 
 from .conftest import FAST_ARGON2, PG_ENV, assert_error, bearer, sync_all
 
@@ -49,7 +49,7 @@ def make_ctx(backend: str, tmp_path: Path) -> Iterator[Callable[[], Context]]:
             settings = Settings(data_dir=data_dir, public_url="https://carnet.example.mx", **FAST_ARGON2)
             schema = None
         else:
-            schema = f"carnet_test_{secrets.token_hex(6)}"
+            schema = scratch_name(SCHEMA_PREFIX)
             with admin.connect() as conn:
                 conn.execute(text(f'CREATE SCHEMA "{schema}"'))
             settings = Settings(data_dir=data_dir, database_url=os.environ[PG_ENV], database_schema=schema,

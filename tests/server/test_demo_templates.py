@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,7 @@ from carnet_server.context import Context, build_context
 from carnet_server.db import Base
 from carnet_server.demo import seed
 from carnet_server.settings import Settings
-from tests.support.databases import DemoTemplates
+from tests.support.databases import PG_PREFIX, SCHEMA_PREFIX, DemoTemplates, scratch_name, sweep_leftovers
 
 from .conftest import FAST_ARGON2, PG_ENV
 
@@ -61,7 +63,7 @@ def test_a_copy_holds_what_migrating_and_seeding_makes(backend: str, ctx: Contex
     admin = None
     if backend == "postgresql":  # a schema of its own in the shared test database, migrated and seeded here
         admin = create_engine(os.environ[PG_ENV], isolation_level="AUTOCOMMIT")
-        schema = f"carnet_test_{secrets.token_hex(6)}"
+        schema = scratch_name(SCHEMA_PREFIX)
         location = {"database_url": os.environ[PG_ENV], "database_schema": schema}
         with admin.connect() as conn:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
@@ -78,3 +80,37 @@ def test_a_copy_holds_what_migrating_and_seeding_makes(backend: str, ctx: Contex
             with admin.connect() as conn:
                 conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
             admin.dispose()
+
+
+@pytest.mark.postgres
+def test_what_a_killed_run_left_is_dropped_and_a_running_one_is_kept() -> None:
+    url = os.environ.get(PG_ENV)
+    if not url:
+        pytest.skip(f"postgres: set {PG_ENV} to check the sweep")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],  # a process id that has ended
+                          check=True, capture_output=True, text=True).stdout.strip()
+    left = {"DATABASE": f"{PG_PREFIX}{dead}_{secrets.token_hex(6)}",
+            "SCHEMA": f"{SCHEMA_PREFIX}{dead}_{secrets.token_hex(6)}"}
+    kept = {"DATABASE": scratch_name(PG_PREFIX), "SCHEMA": scratch_name(SCHEMA_PREFIX)}
+    other = "carnet_testing_notes"  # not a name tests make: never touched
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+
+    def names() -> set[str]:
+        with admin.connect() as conn:
+            return set(conn.execute(text("SELECT datname FROM pg_database UNION ALL "
+                                         "SELECT nspname FROM pg_namespace")).scalars())
+
+    try:
+        with admin.connect() as conn:
+            for kind, name in [*left.items(), *kept.items(), ("SCHEMA", other)]:
+                conn.execute(text(f'CREATE {kind} "{name}"'))
+        dropped = sweep_leftovers(url)
+        assert set(left.values()) <= set(dropped)
+        assert not set(left.values()) & names()
+        assert {*kept.values(), other} <= names()
+    finally:
+        with admin.connect() as conn:
+            for kind, name in [*left.items(), *kept.items(), ("SCHEMA", other)]:
+                suffix = " WITH (FORCE)" if kind == "DATABASE" else " CASCADE"
+                conn.execute(text(f'DROP {kind} IF EXISTS "{name}"{suffix}'))
+        admin.dispose()

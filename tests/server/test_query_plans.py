@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -45,6 +44,7 @@ from carnet_server.incidents.tables import Incident
 from carnet_server.patients.tables import GuardianPatient
 from carnet_server.scale import SCALE_PASSWORD, generate
 from carnet_server.settings import Settings
+from tests.support.databases import scratch_name
 
 from .conftest import FAST_ARGON2, PG_ENV, bearer, sync_all
 
@@ -75,7 +75,7 @@ def scale_ctx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Context]:
     url = os.environ.get(PG_ENV)
     if not url:
         pytest.skip(f"postgres: set {PG_ENV} to check the query plans")
-    schema = f"carnet_plans_{secrets.token_hex(6)}"
+    schema = scratch_name("carnet_plans_")
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))

@@ -13,11 +13,16 @@ data are relative to now and today, as they would be if seeded by the test itsel
 On PostgreSQL a ``CREATE DATABASE`` waits on the disk, so the next test's copy is made in a background
 thread while the current test runs, and a finished test's database is dropped there too (each copy is
 still used by exactly one test). Under pytest-xdist every worker has its own templates and copies.
+
+Every database and schema a test makes on the shared server is named by :func:`scratch_name`, with the id of
+the process that made it, so that what a killed run could not drop is found and dropped by the next run
+(:func:`sweep_leftovers`), and nothing of a run still going is touched.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import time
@@ -43,6 +48,10 @@ MAX_AGE = 300.0
 PG_SCHEMA = "carnet_test"
 #: Prefix of every database made here, followed by the owning process id.
 PG_PREFIX = "carnet_t"
+#: Prefix of the schemas tests make in the shared database (tests/server), likewise followed by a process id.
+SCHEMA_PREFIX = "carnet_test_"
+#: What :func:`scratch_name` makes, with any of the prefixes above (or test_query_plans.py's "carnet_plans_").
+_SCRATCH = re.compile(r"carnet_(?:t|test_|plans_)(?P<pid>[0-9]+)_[0-9a-f]{12}")
 _LOCATION = {"data_dir", "database_url", "database_schema"}
 
 
@@ -55,6 +64,47 @@ def _days(settings: Settings) -> tuple[date, date]:
     """Today in UTC and in the server's time zone."""
     now = utcnow()
     return now.date(), now.astimezone(ZoneInfo(settings.timezone)).date()
+
+
+def scratch_name(prefix: str) -> str:
+    """A name for a database or schema that this process makes and drops: ``prefix``, the process id, random."""
+    return f"{prefix}{os.getpid()}_{secrets.token_hex(6)}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def sweep_leftovers(url: str) -> list[str]:
+    """Drop the databases and the schemas (in ``url``'s database) that test processes no longer running left
+    behind, and return their names. A process killed before its cleanup leaves them; with the test process
+    gone nothing uses them. A name whose process runs (this one, another worker, another run) is kept."""
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    dropped: list[str] = []
+    try:
+        with admin.connect() as conn:
+            databases = conn.execute(text("SELECT datname FROM pg_database")).scalars().all()
+            schemas = conn.execute(text("SELECT nspname FROM pg_namespace")).scalars().all()
+            for kind, names in (("DATABASE", databases), ("SCHEMA", schemas)):
+                for name in names:
+                    match = _SCRATCH.fullmatch(name)
+                    if match is None or _alive(int(match["pid"])):
+                        continue
+                    tail = " WITH (FORCE)" if kind == "DATABASE" else " CASCADE"
+                    try:
+                        conn.execute(text(f'DROP {kind} IF EXISTS "{name}"{tail}'))
+                    except OperationalError:  # another run's sweep got there first, or it is busy: next time
+                        continue
+                    dropped.append(name)
+    finally:
+        admin.dispose()
+    return dropped
 
 
 @dataclass
@@ -109,7 +159,7 @@ class DemoTemplates:
             conn.execute(text(sql))
 
     def _new_name(self) -> str:
-        return f"{PG_PREFIX}{os.getpid()}_{secrets.token_hex(6)}"
+        return scratch_name(PG_PREFIX)
 
     def _copy_database(self, template: str) -> str:
         name = self._new_name()
