@@ -166,12 +166,17 @@ async def _guardian(make_session, secrets, **kwargs):  # type: ignore[no-untyped
     await session.start()
     await session.login("madre.demo", "carnet-demo")
     assert session.state.phase is Phase.READY
-    session.test_mateo = session.state.children[[c.display_name for c in session.state.children].index(MATEO)].id
+    assert _mateo(session)
     return session
 
 
+def _mateo(session) -> str:  # type: ignore[no-untyped-def]
+    """Mateo's id, as the guardian's app knows it."""
+    return next(c.id for c in session.state.children if c.display_name == MATEO)
+
+
 def _report(session, *, category=MED, item="Metotrexato", text=TEXT, unit_id: str | None = None) -> bool:  # type: ignore[no-untyped-def]
-    mateo = session.test_mateo
+    mateo = _mateo(session)
     session.select_child(mateo)
     session.report.start()
     form = session.state.incidents.form
@@ -234,7 +239,7 @@ async def test_offline_report_is_queued_shown_pending_then_gets_its_folio(make_s
                                                                          server: InProcessServer,
                                                                          net: FaultTransport) -> None:
     session = await _guardian(make_session, secrets)
-    mateo, unit = session.test_mateo, unit_of(server, MATEO)
+    mateo, unit = _mateo(session), unit_of(server, MATEO)
     net.offline = True
     session.select_child(mateo)
     session.report.start()
@@ -501,7 +506,7 @@ PHOTO_POSTS = "/api/v1/incidents/*/photos"
 
 
 async def _report_with_photos(session, photos: list[bytes], unit_id: str | None = None) -> str:  # type: ignore[no-untyped-def]
-    session.select_child(session.test_mateo)
+    session.select_child(_mateo(session))
     session.report.start()
     form = session.state.incidents.form
     assert form is not None
@@ -599,7 +604,7 @@ async def test_a_large_photo_is_accepted_and_uploaded_as_a_small_jpeg_without_me
 async def test_a_damaged_photo_picked_in_the_app_says_why_and_changes_nothing(
         make_session, secrets, server: InProcessServer) -> None:  # type: ignore[no-untyped-def]
     session = await _guardian(make_session, secrets)
-    session.select_child(session.test_mateo)
+    session.select_child(_mateo(session))
     session.report.start()
     form = session.state.incidents.form
     assert form is not None
