@@ -254,18 +254,30 @@ def type_into(page, name: str, text: str) -> None:  # type: ignore[no-untyped-de
     }"""
     is_focused = f"e => ({editor})(e) !== null"
     holds = f"(e, text) => {{ const editing = ({editor})(e); return (editing || e).value === text || e.value === text; }}"
+    seen: list[str] = []  # what each attempt found, for the failure's message
     for _ in range(3):
         try:
             # A redraw may replace the field's node while Playwright waits for it to hold still: try again.
             field.first.click(timeout=10_000)
             wait_for(f"{name} focused", lambda: field.first.evaluate(is_focused), seconds=5.0)
-        except (AssertionError, playwright_api.TimeoutError):
+        except (AssertionError, playwright_api.TimeoutError) as error:
+            seen.append(f"not focused ({type(error).__name__}; focus on {_active(page)})")
             continue  # the click did not reach the field (Flutter was still laying out): click again
         page.keyboard.press("Control+A")
         page.keyboard.type(text)
         if field.first.evaluate(holds, text):
             return
-    raise AssertionError(f"could not type into {name}")
+        seen.append(f"typed, the field holds {field.first.evaluate('e => e.value')!r} (focus on {_active(page)})")
+    page.screenshot(path=str(ARTIFACTS / f"type-failure-{name}.png"))
+    raise AssertionError(f"could not type into {name}: " + "; ".join(seen))
+
+
+def _active(page) -> str:  # type: ignore[no-untyped-def]
+    """The focused element, in short (tag, class, name, value, box)."""
+    return str(page.evaluate("""() => { const a = document.activeElement; if (!a) return null;
+        const b = a.getBoundingClientRect();
+        return [a.tagName, a.className, a.getAttribute("aria-label") || a.name, a.value,
+                [b.left, b.top, b.width, b.height].map(Math.round)].join(" | "); }"""))
 
 
 def click_and_wait(page, name: str, done: str) -> None:  # type: ignore[no-untyped-def]

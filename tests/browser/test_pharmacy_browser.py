@@ -147,7 +147,14 @@ def test_pharmacy_scans_dispenses_once_and_refuses_a_tampered_code(api, tmp_path
 
                 # Scanned again: cycle 4 says who dispensed it; cycle 5 is chosen, but another counter is faster.
                 focus_is_back(page)
-                scan(page, url, lambda: shows(page, "por Q.F.B. Laura Méndez"))
+                # This scan's answer, the server's included: the last message gone (the dispensation's words
+                # name the pharmacist too), the server's list saying who dispensed cycle 4, cycle 5 chosen.
+                scan(page, url, lambda: not done.count() and shows(page, "Comprobado también en el servidor.")
+                     and shows(page, "por Q.F.B. Laura Méndez"))
+                label = TR.t("ph_cycle", number=second_cycle["number"],
+                             date=TR.date(date.fromisoformat(second_cycle["scheduled_for"])))
+                wait_for("the second due cycle chosen",
+                         page.get_by_role("button", name=TR.t("ph_selected", label=label)).count)
                 other = dispense_elsewhere(api_url, url, second_cycle["id"])
                 click_in_view(page, page.get_by_role("button", name="Registrar surtido"), "Registrar surtido")
                 click_in_view(page, page.get_by_role("button", name="Sí, registrar"), "the confirm button")

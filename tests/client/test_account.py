@@ -1,4 +1,4 @@
-"""Privacy notice gate and "Mi cuenta" over the fake API: the API client's new calls, the gate after login,
+"""Privacy notice gate and "Mi cuenta" against the real server in process: the API client's new calls, the gate after login,
 on restart and on a newly published version, accepting (409 outdated too), "Ahora no", password change
 (client checks and the server's refusals), "Descargar mis datos" (offline too) and account closure."""
 
@@ -9,48 +9,63 @@ import json
 import httpx
 import pytest
 
-from carnet.auth.account import PasswordForm, check_password_form
 from carnet.agenda.form import AppointmentForm
-from carnet.data.api import ApiClient, BadRequest, Conflict, NotFound, PrivacyNoticeRequired, ProtocolError, export_file_name
-from carnet.data.messages import message_for, min_length_in
+from carnet.auth.account import PasswordForm, check_password_form
 from carnet.core.i18n import Translator
-from carnet.shell.session import KEPT_FOR_SECRET, SESSION_SECRET
 from carnet.core.navigation import Phase, Screen
+from carnet.data.api import (
+    ApiClient,
+    BadRequest,
+    Conflict,
+    NotFound,
+    PrivacyNoticeRequired,
+    ProtocolError,
+    export_file_name,
+)
+from carnet.data.messages import message_for, min_length_in
+from carnet.shell.session import KEPT_FOR_SECRET, SESSION_SECRET
 from carnet_contract import models as contract
-
-from tests.support.secret_stores import DictSecretStore
-from .fake_api import BASE, FakeApi
+from carnet_server.agenda.tables import Appointment
+from tests.support.inprocess_server import BASE, FaultTransport, InProcessServer, error_response
 
 pytestmark = pytest.mark.anyio
-HEALTH = ("/api/v1/sync", "/api/v1/patients/p-santiago/carnet", "/api/v1/patients/p-mateo/carnet")
 
 
-def _client(api: FakeApi, **kwargs: object) -> ApiClient:
-    return ApiClient(BASE, transport=api.transport, backoff=lambda attempt: 0.0, **kwargs)  # type: ignore[arg-type]
+def _client(net: FaultTransport, **kwargs: object) -> ApiClient:
+    return ApiClient(BASE, transport=net, backoff=lambda attempt: 0.0, **kwargs)  # type: ignore[arg-type]
 
 
-def _health_calls(api: FakeApi) -> list[str]:
-    return [p for _, p in api.calls if p.startswith(HEALTH)]
+def _health_calls(net: FaultTransport) -> list[str]:
+    """Requests for health data (the sync, a carnet)."""
+    return [p for _, p in net.calls if p == "/api/v1/sync" or (p.startswith("/api/v1/patients/")
+                                                                and p.endswith("/carnet"))]
+
+
+def _refused(net: FaultTransport) -> list[str]:
+    """Paths the server refused with 403 privacy_notice_required, in order."""
+    return [path for _, path, answer in net.answers
+            if answer.status_code == 403 and answer.json()["error"]["code"] == "privacy_notice_required"]
 
 
 # ---- the API client --------------------------------------------------------------------------
 
 
-async def test_api_privacy_calls_and_the_403_hook(fake_api: FakeApi) -> None:
+async def test_api_privacy_calls_and_the_403_hook(server: InProcessServer, net: FaultTransport) -> None:
     heard: list[str] = []
 
     async def hook() -> None:
         heard.append("privacy")
 
-    client = _client(fake_api, on_privacy_required=hook)
+    santiago = server.patient_id("Santiago Ramírez")
+    client = _client(net, on_privacy_required=hook)
     notice = await client.privacy_notice()  # public: no session
-    assert notice.version == "2025-01" and notice.sections and notice.lang == "es-MX"
+    assert notice.version == server.notice_version() and notice.sections and notice.lang == "es-MX"
     await client.login("padre.demo", "carnet-demo")
-    fake_api.privacy.forget("padre.demo")
+    server.forget_acceptance("padre.demo")
     me = await client.me()  # /me is not gated and says where the guardian stands
     assert me.privacy is not None and not me.privacy.accepted and me.privacy.accepted_version is None
     with pytest.raises(PrivacyNoticeRequired) as refused:
-        await client.carnet("p-santiago")
+        await client.carnet(santiago)
     assert refused.value.status == 403 and heard == ["privacy"]
     # Bad input next to good: an old version is 409, the current one is accepted.
     with pytest.raises(Conflict) as outdated:
@@ -58,18 +73,18 @@ async def test_api_privacy_calls_and_the_403_hook(fake_api: FakeApi) -> None:
     assert outdated.value.code == "privacy_version_outdated"
     status = await client.accept_privacy(notice.version)
     assert status.accepted and status.accepted_at is not None
-    assert (await client.carnet("p-santiago")).patient.id == "p-santiago"
+    assert (await client.carnet(santiago)).patient.id == santiago
     assert heard == ["privacy"]  # only the one refusal was reported
     await client.aclose()
 
 
-async def test_api_export_closure_and_password(fake_api: FakeApi) -> None:
-    client = _client(fake_api)
+async def test_api_export_closure_and_password(server: InProcessServer, net: FaultTransport) -> None:
+    client = _client(net)
     await client.login("madre.demo", "carnet-demo")
     name, data = await client.privacy_export()
     assert name.startswith("carnet-mis-datos-") and name.endswith(".json")
     exported = json.loads(data)
-    assert {c["patient"]["id"] for c in exported["children"]} == {"p-mateo", "p-valentina"}
+    assert {c["patient"]["id"] for c in exported["children"]} == set(server.children("madre.demo").values())
 
     with pytest.raises(NotFound) as nothing_open:
         await client.cancel_closure()
@@ -133,81 +148,85 @@ def test_password_form_checks_and_server_words() -> None:
 
 
 async def test_guardian_who_never_accepted_sees_the_notice_then_the_carnet(make_session, secrets,
-                                                                           fake_api: FakeApi) -> None:
-    fake_api.privacy.forget("padre.demo")
+                                                                           server: InProcessServer,
+                                                                           net: FaultTransport) -> None:
+    server.forget_acceptance("padre.demo")
     session = make_session(secrets)
     await session.start()
     await session.login("padre.demo", "carnet-demo")
     state = session.state
     assert state.phase is Phase.PRIVACY
-    assert state.privacy.notice is not None and state.privacy.notice.title == "Aviso de privacidad"
+    assert state.privacy.notice is not None and state.privacy.notice.title == "Aviso de privacidad de Carnet"
     assert not state.privacy.can_continue_offline  # nothing accepted before: nothing to go on with
-    assert state.carnet is None and not _health_calls(fake_api)[1:]  # only the first sync asked, refused
-    assert fake_api.privacy.refused == ["/api/v1/sync"]
+    assert state.carnet is None and not _health_calls(net)[1:]  # only the first sync asked, refused
+    assert _refused(net) == ["/api/v1/sync"]
     # No loop: refreshing while the gate is closed asks nothing gated.
     await session.refresh()
     await session.refresh()
-    assert fake_api.privacy.refused == ["/api/v1/sync"]
+    assert _refused(net) == ["/api/v1/sync"]
 
     await session.privacy.accept()
     assert state.phase is Phase.READY and state.screen is Screen.CARNET
-    assert state.carnet is not None and state.carnet.patient.id == "p-santiago"  # the first sync ran
+    assert state.carnet is not None and state.carnet.patient.id == server.patient_id("Santiago Ramírez")  # synced
     assert state.account.status is not None and state.account.status.accepted
     await session.close()
 
 
 async def test_a_new_version_closes_the_gate_on_any_call_and_409_reloads(make_session, secrets,
-                                                                         fake_api: FakeApi) -> None:
+                                                                         server: InProcessServer) -> None:
     session = make_session(secrets)
     await session.start()
     await session.login("madre.demo", "carnet-demo")
     state = session.state
     assert state.phase is Phase.READY
     pending_before = session.scope.outbox.pending_count()
-    fake_api.privacy.publish("2025-06")
+    server.publish_notice("2030-06")
     await session.blood_bank.open()
     assert state.phase is Phase.READY  # from the phone: nothing asked yet
     await session.blood_bank.pick_bank(state.blood_bank.banks[0].id)  # any call that meets the 403 shows it
     assert state.phase is Phase.PRIVACY and state.privacy.notice is not None
-    assert state.privacy.notice.version == "2025-06"
+    assert state.privacy.notice.version == "2030-06"
     assert state.privacy.can_continue_offline  # an earlier version was accepted: the phone's data may be read
 
-    fake_api.privacy.publish("2025-07")  # published while the person reads the older one
+    server.publish_notice("2030-07")  # published while the person reads the older one
     await session.privacy.accept()
     assert state.phase is Phase.PRIVACY
     assert state.privacy.message == ("Se publicó una versión nueva del aviso de privacidad. "
                                      "Léela y acéptala para continuar.")
-    assert state.privacy.notice is not None and state.privacy.notice.version == "2025-07"
+    assert state.privacy.notice is not None and state.privacy.notice.version == "2030-07"
     await session.privacy.accept()
     assert state.phase is Phase.READY and state.online is True
     assert session.scope.outbox.pending_count() == pending_before  # nothing was failed or dropped by the 403
     await session.close()
 
 
-async def test_a_write_refused_by_the_gate_waits_instead_of_failing(make_session, secrets,
-                                                                    fake_api: FakeApi) -> None:
+async def test_a_write_refused_by_the_gate_waits_instead_of_failing(make_session, secrets, server: InProcessServer,
+                                                                    net: FaultTransport) -> None:
+    mateo = server.patient_id("Mateo Hernández")
     session = make_session(secrets)
     await session.start()
     await session.login("madre.demo", "carnet-demo")
-    fake_api.offline = True
+    net.offline = True
     assert session.agenda.save(AppointmentForm(
-        record_id=None, patient_id="p-mateo", kind="laboratorio", title="Biometría", date_text="15/12/2030",
+        record_id=None, patient_id=mateo, kind="laboratorio", title="Biometría", date_text="15/12/2030",
         start_text="08:30", end_text="09:15", place="Lab 2", notes=""))
     assert session.scope.outbox.pending_count() == 1
-    fake_api.privacy.publish("2025-06")
-    fake_api.offline = False
+    server.publish_notice("2030-06")
+    net.offline = False
     await session.refresh()
     assert session.state.phase is Phase.PRIVACY
-    assert fake_api.privacy.refused == ["/api/v1/patients/p-mateo/appointments"]  # the push met the gate first
+    assert _refused(net) == [f"/api/v1/patients/{mateo}/appointments"]  # the push met the gate first
     # The refused push is not a rejection of the person's write: it waits for the acceptance.
     assert not session.scope.outbox.failed() and session.scope.outbox.pending_count() == 1
     await session.privacy.accept()
     assert session.scope.outbox.pending_count() == 0 and not session.scope.outbox.failed()
+    assert server.count(Appointment, Appointment.patient_id == mateo, Appointment.title == "Biometría",
+                        Appointment.source == "familia") == 1  # the write arrived, once
     await session.close()
 
 
-async def test_ahora_no_logs_out_and_says_why(make_session, secrets, fake_api: FakeApi) -> None:
-    fake_api.privacy.forget("padre.demo")
+async def test_ahora_no_logs_out_and_says_why(make_session, secrets, server: InProcessServer) -> None:
+    server.forget_acceptance("padre.demo")
     session = make_session(secrets)
     await session.start()
     await session.login("padre.demo", "carnet-demo")
@@ -216,60 +235,63 @@ async def test_ahora_no_logs_out_and_says_why(make_session, secrets, fake_api: F
     state = session.state
     assert state.phase is Phase.LOGIN and SESSION_SECRET not in secrets.data
     assert state.login_info and "sin aceptar el aviso de privacidad" in state.login_info
-    assert secrets.data[KEPT_FOR_SECRET] == "id-padre.demo"  # what is on the phone stays for padre alone
-    assert not fake_api.access  # the server session ended too
+    assert secrets.data[KEPT_FOR_SECRET] == server.user_id("padre.demo")  # the phone's data stay for padre alone
+    assert server.live_sessions("padre.demo") == 0  # the server session ended too
     await session.close()
 
 
 async def test_restart_with_saved_session_offline_keeps_the_cached_carnet(make_session, secrets,
-                                                                          fake_api: FakeApi) -> None:
+                                                                          server: InProcessServer,
+                                                                          net: FaultTransport) -> None:
     first = make_session(secrets)
     await first.start()
     await first.login("padre.demo", "carnet-demo")
     await first.close()
-    fake_api.privacy.publish("2025-06")
-    fake_api.offline = True
+    server.publish_notice("2030-06")
+    net.offline = True
     second = make_session(secrets)
     assert await second.start() is True
     await second.refresh()
     state = second.state
     assert state.phase is Phase.READY and state.online is False  # accepted before: usable offline
     assert state.carnet is not None
-    fake_api.offline = False
+    net.offline = False
     await second.refresh()  # online again: the new version is asked for
     assert state.phase is Phase.PRIVACY
     await second.close()
 
 
 async def test_gate_offline_says_so_and_may_go_on_with_the_phone_data(make_session, secrets,
-                                                                      fake_api: FakeApi) -> None:
+                                                                      server: InProcessServer,
+                                                                      net: FaultTransport) -> None:
     session = make_session(secrets)
     await session.start()
     await session.login("padre.demo", "carnet-demo")
-    fake_api.privacy.publish("2025-06")
+    server.publish_notice("2030-06")
 
     def no_notice(request: httpx.Request) -> httpx.Response | None:
         if request.url.path == "/api/v1/privacy/notice":
             raise httpx.ConnectError("network is unreachable", request=request)
         return None
 
-    fake_api.override = no_notice
+    net.override = no_notice
     await session.refresh()
     state = session.state
     assert state.phase is Phase.PRIVACY and state.privacy.notice is None
     assert state.privacy.error and "necesitas internet" in state.privacy.error
     session.privacy.continue_offline()
     assert state.phase is Phase.READY and state.online is False and state.carnet is not None
-    fake_api.override = None
+    net.override = None
     await session.refresh()
     assert state.phase is Phase.PRIVACY and state.privacy.notice is not None
-    fake_api.offline = True
+    net.offline = True
     await session.privacy.accept()
     assert state.phase is Phase.PRIVACY and "no se guardó" in (state.privacy.error or "")
     await session.close()
 
 
-async def test_staff_are_never_gated(make_session, secrets, fake_api: FakeApi) -> None:
+async def test_staff_are_never_gated(make_session, secrets, server: InProcessServer) -> None:
+    server.publish_notice("2030-06")  # staff accept nothing
     session = make_session(secrets)
     await session.start()
     await session.login("casos.demo", "carnet-demo")
@@ -284,30 +306,31 @@ async def test_staff_are_never_gated(make_session, secrets, fake_api: FakeApi) -
 # ---- Mi cuenta -----------------------------------------------------------------------------------
 
 
-async def test_password_change_bad_input_then_good(make_session, secrets, fake_api: FakeApi) -> None:
+async def test_password_change_bad_input_then_good(make_session, secrets, server: InProcessServer,
+                                                   net: FaultTransport) -> None:
     session = make_session(secrets)
     await session.start()
     await session.login("madre.demo", "carnet-demo")
     await session.account.open()
     session.account.show(Screen.ACCOUNT_PASSWORD)
-    ui, calls = session.state.account, len(fake_api.calls)
+    ui, calls = session.state.account, len(net.calls)
     change = session.account.change_password
 
     assert not await change(PasswordForm("carnet-demo", "corta", "corta"))
     assert ui.password_errors == {"new": "La contraseña nueva debe tener al menos 10 caracteres."}
     assert not await change(PasswordForm("carnet-demo", "una-clave-nueva", "otra-clave-nueva"))
     assert ui.password_errors == {"repeat": "Las dos contraseñas nuevas no coinciden."}
-    assert len(fake_api.calls) == calls  # caught on the phone: nothing sent
+    assert len(net.calls) == calls  # caught on the phone: nothing sent
 
     assert not await change(PasswordForm("not-the-one", "una-clave-nueva", "una-clave-nueva"))
     assert ui.password_errors == {"current": "La contraseña actual no es correcta."}
     assert not await change(PasswordForm("carnet-demo", "madre.demo", "madre.demo"))
     assert ui.password_errors == {"new": "La contraseña nueva no puede ser tu usuario."}
-    fake_api.offline = True
+    net.offline = True
     assert not await change(PasswordForm("carnet-demo", "una-clave-nueva", "una-clave-nueva"))
     assert "Sin conexión" in ui.password_errors["form"]
-    fake_api.offline = False
-    assert fake_api.passwords["madre.demo"] == "carnet-demo"  # nothing changed so far
+    net.offline = False
+    assert server.password_is("madre.demo", "carnet-demo")  # nothing changed so far
     assert session.state.phase is Phase.READY
 
     assert await change(PasswordForm("carnet-demo", "una-clave-nueva", "una-clave-nueva"))
@@ -316,7 +339,9 @@ async def test_password_change_bad_input_then_good(make_session, secrets, fake_a
     assert state.login_info == "Contraseña cambiada. Entra de nuevo con la nueva."
     assert session.login_scope is None and session.store is not None
     # the same person logs in again soon: the phone's data (unsent writes too) stay for them alone
-    assert session.store.get("id-madre.demo", "me") and secrets.data[KEPT_FOR_SECRET] == "id-madre.demo"
+    madre = server.user_id("madre.demo")
+    assert session.store.get(madre, "me") and secrets.data[KEPT_FOR_SECRET] == madre
+    assert server.password_is("madre.demo", "una-clave-nueva") and server.live_sessions("madre.demo") == 0
     await session.login("madre.demo", "carnet-demo")
     assert state.phase is Phase.LOGIN and state.login_error == "Usuario o contraseña incorrectos."
     await session.login("madre.demo", "una-clave-nueva")
@@ -324,38 +349,35 @@ async def test_password_change_bad_input_then_good(make_session, secrets, fake_a
     await session.close()
 
 
-async def test_password_change_follows_a_larger_server_minimum(make_session, secrets, fake_api: FakeApi) -> None:
+async def test_password_change_follows_a_larger_server_minimum(make_session, secrets, server: InProcessServer,
+                                                               net: FaultTransport) -> None:
     session = make_session(secrets)
     await session.start()
     await session.login("farmacia.demo", "carnet-demo")
-
-    def stricter(request: httpx.Request) -> httpx.Response | None:
-        if request.url.path == "/api/v1/auth/password":
-            return FakeApi.error(422, "password_too_short", "La nueva contraseña debe tener al menos 14 caracteres.")
-        return None
-
-    fake_api.override = stricter
+    # A newer server with a larger minimum (this one's is 10): its refusal, hand-made.
+    net.fail("POST", "/api/v1/auth/password",
+             error_response(422, "password_too_short", "La nueva contraseña debe tener al menos 14 caracteres."))
     assert not await session.account.change_password(PasswordForm("carnet-demo", "doce-letras!", "doce-letras!"))
     assert session.state.account.password_errors == {"new": "La contraseña nueva debe tener al menos 14 caracteres."}
     assert session.account.min_length == 14
-    calls = len(fake_api.calls)
+    calls = len(net.calls)
     assert not await session.account.change_password(PasswordForm("carnet-demo", "trece-letras!", "trece-letras!"))
-    assert len(fake_api.calls) == calls  # now caught on the phone
-    fake_api.override = None
+    assert len(net.calls) == calls  # now caught on the phone
     assert await session.account.change_password(PasswordForm("carnet-demo", "catorce-letras", "catorce-letras"))
     assert session.state.phase is Phase.LOGIN  # staff too: back to login, nothing kept
+    assert server.password_is("farmacia.demo", "catorce-letras")
     await session.close()
 
 
-async def test_export_online_and_offline(make_session, secrets, fake_api: FakeApi) -> None:
+async def test_export_online_and_offline(make_session, secrets, net: FaultTransport) -> None:
     session = make_session(secrets)
     await session.start()
     await session.login("madre.demo", "carnet-demo")
     await session.account.open()
-    fake_api.offline = True
+    net.offline = True
     assert await session.rights.export_file() is None
     assert session.state.account.error == "Necesitas conexión para descargar tus datos."
-    fake_api.offline = False
+    net.offline = False
     made = await session.rights.export_file()
     assert made is not None
     name, data = made
@@ -368,7 +390,8 @@ async def test_export_online_and_offline(make_session, secrets, fake_api: FakeAp
     await session.close()
 
 
-async def test_closure_request_and_withdraw(make_session, secrets, fake_api: FakeApi) -> None:
+async def test_closure_request_and_withdraw(make_session, secrets, server: InProcessServer,
+                                             net: FaultTransport) -> None:
     session = make_session(secrets)
     await session.start()
     await session.login("madre.demo", "carnet-demo")
@@ -377,21 +400,20 @@ async def test_closure_request_and_withdraw(make_session, secrets, fake_api: Fak
     rights = session.rights
     account.show(Screen.ACCOUNT_CLOSURE)
     await rights.request_closure("Cambiamos de hospital")  # no confirm step yet: nothing sent
-    assert "madre.demo" not in fake_api.privacy.closures
+    assert server.closure_statuses("madre.demo") == []
     rights.ask_closure(True)
-    fake_api.offline = True
+    net.offline = True
     await rights.request_closure("Cambiamos de hospital")
     assert ui.error and "Sin conexión" in ui.error and ui.closure_confirm
-    fake_api.offline = False
+    net.offline = False
     await rights.request_closure("Cambiamos de hospital")
     assert session.state.screen is Screen.ACCOUNT
     assert ui.status is not None and ui.status.closure_request is not None
     assert ui.status.closure_request.status is contract.ClosureStatus.SOLICITADA
-    assert fake_api.privacy.closures["madre.demo"].status == "solicitada"
+    assert server.closure_statuses("madre.demo") == ["solicitada"]
     assert session.scope.carnets is not None and session.scope.carnets.me().privacy.closure_request is not None  # kept offline
-    # Withdrawn elsewhere meanwhile: 404 says so, and the status follows the server.
-    fake_api.privacy.closures["madre.demo"] = fake_api.privacy.closures["madre.demo"].model_copy(
-        update={"status": contract.ClosureStatus.CANCELADA})
+    # Withdrawn elsewhere meanwhile (another phone): 404 says so, and the status follows the server.
+    server.ok("madre.demo", "POST", "/api/v1/privacy/closure-request/cancel")
     await rights.withdraw_closure()
     assert ui.error == "No hay una solicitud de cierre abierta." and ui.status.closure_request is None
     account.show(Screen.ACCOUNT_CLOSURE)
@@ -400,11 +422,12 @@ async def test_closure_request_and_withdraw(make_session, secrets, fake_api: Fak
     await rights.withdraw_closure()
     assert ui.message == "Retiraste la solicitud. Tu cuenta sigue activa."
     assert ui.status is not None and ui.status.closure_request is None
-    assert fake_api.privacy.closures["madre.demo"].status == "cancelada"
+    assert server.closure_statuses("madre.demo") == ["cancelada", "cancelada"]
     await session.close()
 
 
-async def test_reading_the_notice_again_works_offline_after_once(make_session, secrets, fake_api: FakeApi) -> None:
+async def test_reading_the_notice_again_works_offline_after_once(make_session, secrets, server: InProcessServer,
+                                                                 net: FaultTransport) -> None:
     session = make_session(secrets)
     await session.start()
     await session.login("madre.demo", "carnet-demo")
@@ -413,10 +436,10 @@ async def test_reading_the_notice_again_works_offline_after_once(make_session, s
     state = session.state
     assert state.screen is Screen.ACCOUNT_NOTICE and state.privacy.notice is not None
     assert state.account.status is not None and state.account.status.accepted_at is not None
-    state.privacy.notice = None
-    fake_api.offline = True
+    state.privacy.show_notice(None)
+    net.offline = True
     await session.account.open_notice()
-    assert state.privacy.notice is not None and state.privacy.notice.version == "2025-01"  # from the phone
+    assert state.privacy.notice is not None and state.privacy.notice.version == server.notice_version()  # from the phone
     session.back()
     assert state.screen is Screen.ACCOUNT
     session.back()

@@ -6,20 +6,24 @@ import json
 
 import flet as ft
 import pytest
+from sqlalchemy import select
 
+from carnet.core.i18n import Translator
 from carnet.shell.app import CarnetUI
 from carnet.shell.session import AppSession
 from carnet.views.auth import account as account_view
-
+from carnet_server.auth.tables import User
+from carnet_server.privacy.notices import current_notice
+from tests.support.inprocess_server import InProcessServer
 from tests.support.secret_stores import DictSecretStore
-from .fake_api import FakeApi
+
 from .test_ui_inprocess import click, find, page, texts  # noqa: F401  (page is a fixture)
 
 pytestmark = pytest.mark.anyio
 
 
-async def _app(page, config, data_dir, fake_api, username: str):  # type: ignore[no-untyped-def]
-    session = AppSession(config, DictSecretStore(), data_dir, transport=fake_api.transport)
+async def _app(page, config, data_dir, server, username: str):  # type: ignore[no-untyped-def]
+    session = AppSession(config, DictSecretStore(), data_dir, transport=server.transport)
     session.api._backoff = lambda attempt: 0.0
     ui = CarnetUI(page, session)
     ui.render()
@@ -38,18 +42,20 @@ def button(page, name: str):  # type: ignore[no-untyped-def]
 
 
 async def test_notice_gate_shows_the_text_and_accept_opens_the_carnet(page, config, data_dir,
-                                                                      fake_api: FakeApi) -> None:
-    fake_api.privacy.forget("padre.demo")
-    ui, session = await _app(page, config, data_dir, fake_api, "padre.demo")
+                                                                      server: InProcessServer) -> None:
+    server.forget_acceptance("padre.demo")
+    ui, session = await _app(page, config, data_dir, server, "padre.demo")
     assert page.views[0].route == "/privacy"
     shown = texts(page)
-    assert "Aviso de privacidad" in shown and "Usamos los datos de tus hijos solo para su atención." in shown
-    assert "Qué datos" in shown and "Tus derechos" in shown
-    assert "Versión 2025-01, publicada el 10 ene 2025" in shown
+    notice = current_notice(server.ctx.settings)  # the server's notice in force, in Spanish
+    assert notice.es.title in shown and notice.es.summary in shown
+    assert [s.heading for s in notice.es.sections] == [t for t in shown if t in {s.heading for s in notice.es.sections}]
+    assert f"Versión {notice.version}, publicada el {Translator('es-MX').date(notice.published_on)}" in shown
     assert "Para aceptar el aviso se necesita conexión a internet." in shown
     accept, decline = button(page, "Acepto"), button(page, "Ahora no")
     assert accept.height >= 48 and decline.height >= 48 and not accept.disabled
-    read = [t for t in find(page, ft.Text) if t.value in ("Qué datos", "Nombre, NSS, CURP y tratamiento.")]
+    first = notice.es.sections[0]
+    read = [t for t in find(page, ft.Text) if t.value in (first.heading, first.body)]
     assert len(read) == 2 and all(t.size >= 15 for t in read)
     await click(accept)
     assert page.views[0].route == "/carnet"
@@ -57,22 +63,25 @@ async def test_notice_gate_shows_the_text_and_accept_opens_the_carnet(page, conf
     await session.close()
 
 
-async def test_ahora_no_goes_back_to_login_with_the_reason(page, config, data_dir, fake_api: FakeApi) -> None:
-    fake_api.privacy.forget("padre.demo")
-    ui, session = await _app(page, config, data_dir, fake_api, "padre.demo")
+async def test_ahora_no_goes_back_to_login_with_the_reason(page, config, data_dir, server: InProcessServer) -> None:
+    server.forget_acceptance("padre.demo")
+    ui, session = await _app(page, config, data_dir, server, "padre.demo")
     await click(button(page, "Ahora no"))
     assert page.views[0].route == "/login"
     assert any("sin aceptar el aviso de privacidad" in t for t in texts(page))
     await session.close()
 
 
-async def test_mi_cuenta_password_form_by_click(page, config, data_dir, fake_api: FakeApi) -> None:
-    ui, session = await _app(page, config, data_dir, fake_api, "madre.demo")
+async def test_mi_cuenta_password_form_by_click(page, config, data_dir, server: InProcessServer) -> None:
+    ui, session = await _app(page, config, data_dir, server, "madre.demo")
     await click(find(page, ft.IconButton, tooltip="Ajustes")[0])
     await click(button(page, "Mi cuenta"))
     assert page.views[0].route == "/account"
     shown = texts(page)
-    assert any(t.startswith("Aceptado el 15 ene 2025") for t in shown)
+    with server.db() as db:  # when the demo guardian accepted the notice, as the server keeps it
+        accepted_at = db.scalars(select(User.privacy_accepted_at).where(User.username == "madre.demo")).one()
+    assert accepted_at is not None
+    assert f"Aceptado el {Translator('es-MX').datetime(accepted_at)}" in shown
     for name in ("Cambiar contraseña", "Leer el aviso de privacidad", "Descargar mis datos",
                  "Solicitar cierre de cuenta"):
         assert button(page, name).height >= 48
@@ -102,7 +111,7 @@ async def test_mi_cuenta_password_form_by_click(page, config, data_dir, fake_api
     await session.close()
 
 
-async def test_export_and_closure_by_click(page, config, data_dir, fake_api: FakeApi, monkeypatch) -> None:
+async def test_export_and_closure_by_click(page, config, data_dir, server: InProcessServer, monkeypatch) -> None:
     saved: list[tuple[str, bytes, str]] = []
 
     async def fake_save(name: str, data: bytes, extension: str) -> bool:
@@ -110,12 +119,12 @@ async def test_export_and_closure_by_click(page, config, data_dir, fake_api: Fak
         return True
 
     monkeypatch.setattr(account_view, "save_bytes", fake_save)
-    ui, session = await _app(page, config, data_dir, fake_api, "madre.demo")
+    ui, session = await _app(page, config, data_dir, server, "madre.demo")
     await session.account.open()
     await click(button(page, "Descargar mis datos"))
     [(name, data, extension)] = saved
     assert extension == "json" and name.startswith("carnet-mis-datos-")
-    assert {c["patient"]["id"] for c in json.loads(data)["children"]} == {"p-mateo", "p-valentina"}
+    assert {c["patient"]["id"] for c in json.loads(data)["children"]} == set(server.children("madre.demo").values())
     assert f"Listo: se descargó {name}." in texts(page)
 
     await click(button(page, "Solicitar cierre de cuenta"))
@@ -139,8 +148,8 @@ async def test_export_and_closure_by_click(page, config, data_dir, fake_api: Fak
     await session.close()
 
 
-async def test_staff_mi_cuenta_has_the_password_only(page, config, data_dir, fake_api: FakeApi) -> None:
-    ui, session = await _app(page, config, data_dir, fake_api, "farmacia.demo")
+async def test_staff_mi_cuenta_has_the_password_only(page, config, data_dir, server: InProcessServer) -> None:
+    ui, session = await _app(page, config, data_dir, server, "farmacia.demo")
     await click(find(page, ft.IconButton, tooltip="Ajustes")[0])
     await click(button(page, "Mi cuenta"))
     assert page.views[0].route == "/account"

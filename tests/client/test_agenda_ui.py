@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import flet as ft
 import pytest
+from sqlalchemy import select
 
-from carnet.data.outbox import OutboxState
 from carnet.core.navigation import Screen, Tab
-
+from carnet.data.outbox import OutboxState
+from carnet_server.agenda.tables import Appointment
+from carnet_server.db import utcnow
+from carnet_server.patients.service import due_cycles
+from tests.support.inprocess_server import InProcessServer, error_response
 from tests.support.secret_stores import DictSecretStore
-from .fake_api import FakeApi
+
 from .test_ui_inprocess import _ui, click, find, page, texts  # noqa: F401  (page is a fixture)
 
 pytestmark = pytest.mark.anyio
 
 
-async def _agenda(page, config, data_dir, fake_api):  # type: ignore[no-untyped-def]
-    ui, session = await _ui(page, config, data_dir, fake_api, DictSecretStore())
+async def _agenda(page, config, data_dir, server):  # type: ignore[no-untyped-def]
+    ui, session = await _ui(page, config, data_dir, server, DictSecretStore())
     await session.login("madre.demo", "carnet-demo")
     [bar] = [c for c in find(page, ft.NavigationBar)] or [page.views[0].navigation_bar]
     assert [d.label for d in bar.destinations] == ["Carnet", "Agenda", "Banco de sangre"]
@@ -26,24 +30,38 @@ async def _agenda(page, config, data_dir, fake_api):  # type: ignore[no-untyped-
     return ui, session
 
 
+def _family(server: InProcessServer, title: str) -> list[str]:
+    """The places of the family appointments called ``title`` on the server."""
+    with server.db() as db:
+        return list(db.scalars(select(Appointment.place).where(Appointment.title == title,
+                                                               Appointment.source == "familia")))
+
+
 def _appointment_buttons(page) -> list[ft.OutlinedButton]:  # type: ignore[no-untyped-def]
     return [b for b in find(page, ft.OutlinedButton) if isinstance(b.content, ft.Row)]
 
 
-async def test_agenda_filters_open_details_and_calendar_file(page, config, data_dir, fake_api) -> None:
-    ui, session = await _agenda(page, config, data_dir, fake_api)
+async def test_agenda_filters_open_details_and_calendar_file(page, config, data_dir, server) -> None:
+    ui, session = await _agenda(page, config, data_dir, server)
     shown = texts(page)
-    assert "Próximas citas" in shown and "Quimioterapia ciclo 2" in shown
+    with server.db() as db:  # Mateo's next chemotherapy session, as the server scheduled it
+        mateo_next = due_cycles(db, patient_id=server.patient_id("Mateo Hernández"),
+                                today=server.ctx.today(utcnow()))[0].number
+    assert "Próximas citas" in shown and f"Quimioterapia, ciclo {mateo_next}" in shown
     assert any(t.startswith("Citas del ") for t in shown)
     # Days with appointments are marked for screen readers too.
     labels = [t.semantics_label for t in find(page, ft.Text) if t.semantics_label]
     assert any(label.endswith(", con citas") for label in labels)
-    both = len(_appointment_buttons(page))
+    def children_shown() -> set[str]:
+        names = {"Mateo Hernández", "Valentina Hernández"}
+        return {t.value for b in _appointment_buttons(page) for t in b.content.controls[1].controls} & names
+
+    assert children_shown() == {"Mateo Hernández", "Valentina Hernández"}  # both children's, unfiltered
     [valentina] = find(page, ft.OutlinedButton, content="Valentina Hernández")
     await click(valentina)
-    assert session.state.agenda.patient_id == "p-valentina"
+    assert session.state.agenda.patient_id == server.patient_id("Valentina Hernández")
     only = _appointment_buttons(page)
-    assert 0 < len(only) < both
+    assert len(only) > 0 and children_shown() == {"Valentina Hernández"}
     assert all("Valentina Hernández" in [t.value for t in b.content.controls[1].controls] for b in only)
     [kind] = find(page, ft.Dropdown, label="Tipo de cita")
     kind.value = "laboratorio"
@@ -52,7 +70,7 @@ async def test_agenda_filters_open_details_and_calendar_file(page, config, data_
     await click(_appointment_buttons(page)[0])
     assert page.views[0].route == "/appointment"
     shown = texts(page)
-    assert "Biometría hemática" in shown and "Registrada por el hospital" in shown
+    assert "Biometría hemática y química sanguínea" in shown and "Registrada por el hospital" in shown
     assert "Fecha y hora (hora del centro de México)" in shown
     assert "Las citas del hospital solo las cambia tu unidad médica." in shown
     selected = session.state.agenda.selected_id
@@ -64,8 +82,8 @@ async def test_agenda_filters_open_details_and_calendar_file(page, config, data_
 
 
 async def test_add_with_bad_input_changes_nothing_then_add_edit_delete_through_the_outbox(
-        page, config, data_dir, fake_api: FakeApi) -> None:
-    ui, session = await _agenda(page, config, data_dir, fake_api)
+        page, config, data_dir, server: InProcessServer) -> None:
+    ui, session = await _agenda(page, config, data_dir, server)
     [add] = find(page, ft.FloatingActionButton)
     await click(add)
     assert page.views[0].route == "/appointment/new"
@@ -88,7 +106,7 @@ async def test_add_with_bad_input_changes_nothing_then_add_edit_delete_through_t
     [item] = session.scope.outbox.items()
     assert item.op.value == "create" and item.body["title"] == "Consulta de nutrición"  # type: ignore[index]
     await session.refresh()
-    assert session.scope.outbox.items() == [] and fake_api.agenda.created == 1
+    assert session.scope.outbox.items() == [] and _family(server, "Consulta de nutrición") == [""]
     assert "Pendiente de sincronizar" not in texts(page)  # the server's version replaced it
     # Edit, then delete.
     await click(find(page, ft.OutlinedButton, content="Editar cita")[0])
@@ -97,23 +115,25 @@ async def test_add_with_bad_input_changes_nothing_then_add_edit_delete_through_t
     await click(find(page, ft.FilledButton, content="Guardar")[0])
     assert "Consultorio 12" in texts(page)
     await session.refresh()
-    assert any(a["place"] == "Consultorio 12" for a in fake_api.agenda.live(["p-mateo"]).values())
+    assert _family(server, "Consulta de nutrición") == ["Consultorio 12"]
     await click(find(page, ft.OutlinedButton, content="Borrar cita")[0])
     await click(find(page, ft.FilledButton, content="Sí, borrar")[0])
     assert page.views[0].route == "/agenda"
     assert "Cita borrada en este teléfono. Se borrará en el servidor al sincronizar." in texts(page)
     await session.refresh()
-    assert not any(a["source"] == "familia" for a in fake_api.agenda.live(["p-mateo"]).values())
+    assert _family(server, "Consulta de nutrición") == []
     await session.close()
 
 
-async def test_sync_status_shows_rejections_with_retry_and_discard(page, config, data_dir, fake_api) -> None:
-    ui, session = await _agenda(page, config, data_dir, fake_api)
+async def test_sync_status_shows_rejections_with_retry_and_discard(page, config, data_dir, server) -> None:
+    ui, session = await _agenda(page, config, data_dir, server)
     await click(find(page, ft.FloatingActionButton)[0])
     find(page, ft.TextField, label="Título")[0].value = "Consulta"
-    fake_api.agenda.write_failures.append(FakeApi.error(422, "slot_taken", "Ese horario ya no está disponible."))
+    server.transport.fail("POST", "/api/v1/patients/*/appointments",
+                          error_response(422, "slot_taken", "Ese horario ya no está disponible."))
     await click(find(page, ft.FilledButton, content="Guardar")[0])
     await session.refresh()
+    assert _family(server, "Consulta") == []
     assert session.state.sync.failed and session.state.sync.failed[0].state is OutboxState.FAILED
     assert "No se pudo sincronizar" in texts(page)
     await click(find(page, ft.IconButton, tooltip="Volver")[0])
@@ -127,28 +147,35 @@ async def test_sync_status_shows_rejections_with_retry_and_discard(page, config,
     await click(retry)
     assert session.state.sync.failed == [] and session.state.sync.pending == 1
     await session.refresh()
-    assert fake_api.agenda.created == 1 and session.state.sync.pending == 0
+    assert _family(server, "Consulta") == [""] and session.state.sync.pending == 0
     assert "Ningún cambio fue rechazado." in texts(page)
     # Discard: a second rejected creation disappears from the outbox and from the agenda.
     session.back()
     session.show_tab(Tab.AGENDA)
     await click(find(page, ft.FloatingActionButton)[0])
     find(page, ft.TextField, label="Título")[0].value = "Otra"
-    fake_api.agenda.write_failures.append(FakeApi.error(422, "slot_taken", "Ese horario ya no está disponible."))
+    server.transport.fail("POST", "/api/v1/patients/*/appointments",
+                          error_response(422, "slot_taken", "Ese horario ya no está disponible."))
     await click(find(page, ft.FilledButton, content="Guardar")[0])
     await session.refresh()
     session.show_sync_status()
     await click(find(page, ft.OutlinedButton, tooltip="Descartar: Crear cita: Otra")[0])
     assert session.scope.outbox.items() == [] and not any(i.appointment.title == "Otra" for i in session.state.agenda.items)
+    assert _family(server, "Otra") == []
     await session.close()
 
 
-async def test_carnet_shows_the_childs_next_appointment(page, config, data_dir, fake_api) -> None:
-    ui, session = await _ui(page, config, data_dir, fake_api, DictSecretStore())
+async def test_carnet_shows_the_childs_next_appointment(page, config, data_dir, server) -> None:
+    ui, session = await _ui(page, config, data_dir, server, DictSecretStore())
     await session.login("padre.demo", "carnet-demo")
     assert page.views[0].route == "/carnet" and session.state.screen is Screen.CARNET
     shown = texts(page)
-    assert "Próxima cita" in shown and "Quimioterapia ciclo 2" in shown
+    with server.db() as db:  # Santiago's next appointment on the server
+        first = db.scalars(select(Appointment).where(
+            Appointment.patient_id == server.patient_id("Santiago Ramírez"), Appointment.starts_at > utcnow(),
+            Appointment.status != "cancelada").order_by(Appointment.starts_at).limit(1)).one()
+    assert "Próxima cita" in shown and first.title in shown
+    assert shown.index(first.title) == shown.index("Próxima cita") + 1
     # It opens the appointment in the agenda tab.
     [button] = [b for b in find(page, ft.TextButton) if isinstance(b.content, ft.Column)]
     await click(button)

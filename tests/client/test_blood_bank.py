@@ -1,4 +1,4 @@
-"""Blood-bank bookings against the fake API: donor form checks, the outbox (book, cancel, reschedule),
+"""Blood-bank bookings against the real server in process: donor form checks, the outbox (book, cancel, reschedule),
 offline booking then sync, a lost answer, rejections with every reason, cached slots, and staff mode."""
 
 from __future__ import annotations
@@ -7,32 +7,41 @@ from datetime import date, datetime, time, timedelta
 
 import httpx
 import pytest
+from sqlalchemy import select
 
-from carnet.core.clock import MX
-from carnet.data.records import Mark
 from carnet.blood_bank.form import DonorForm, check_donor
+from carnet.core.clock import MX
 from carnet.core.i18n import Translator
-from carnet.data.outbox import OutboxState, WriteOp
-from carnet.shell.session import SESSION_SECRET, AppSession
 from carnet.core.navigation import Phase, Screen
+from carnet.data.outbox import OutboxState, WriteOp
+from carnet.data.records import Mark
+from carnet.shell.session import SESSION_SECRET, AppSession
 from carnet_contract import models as contract
-
-from .fake_api import QUESTIONS, FakeApi
+from carnet_server.blood_bank.eligibility import questions, rules
+from carnet_server.blood_bank.tables import BloodBank, Booking
+from carnet_server.i18n import t as server_text
+from tests.support.inprocess_server import FaultTransport, InProcessServer
 
 pytestmark = pytest.mark.anyio
 
 
 def booking_day(today: date | None = None) -> date:
-    """A day after today that has slots (Monday to Saturday)."""
-    day = (today or datetime.now(MX).date()) + timedelta(days=1)
-    return day + timedelta(days=1) if day.weekday() == 6 else day
+    """A Monday with slots (07:00–11:00, eight of them) in a week without any of the demo's bookings: the week
+    after the one of its confirmed booking (on the first weekday from three days ahead)."""
+    demo = (today or datetime.now(MX).date()) + timedelta(days=3)
+    while demo.weekday() >= 5:
+        demo += timedelta(days=1)
+    return demo - timedelta(days=demo.weekday()) + timedelta(days=7)
 
 
 DAY = booking_day()
 #: 06:00 in Mexico City on a day with slots: every slot of that day is still ahead.
 CLOCK = datetime.combine(DAY, time(6, 0), tzinfo=MX)
-QS = [contract.Question(id=i, text=t, eligible_answer=e) for i, t, e in QUESTIONS["es-MX"]]
-GOOD = {"q-fever": False, "q-well": True}
+#: The server's questionnaire, and the answers that let a donor give blood.
+QS = [contract.Question(id=q.id, text=q.text["es"], eligible_answer=q.eligible_answer) for q in questions()]
+GOOD = {q.id: q.eligible_answer for q in QS}
+DONOR = "Laura Hernández Ruiz"
+SIGLO_XXI = "Banco Central de Sangre, CMN Siglo XXI"  # the bank of Mateo's unit, run by banco.demo
 
 
 def good_form(patient: str = "p-mateo", slot: str = "s-1", **changes: object) -> DonorForm:
@@ -73,7 +82,7 @@ def test_good_form_gives_the_wire_body() -> None:
 ])
 def test_bad_form_says_what_is_wrong_per_field(locale: str, messages: dict[str, str]) -> None:
     form = good_form(full_name=" L ", phone="55 1234", birth_text="01/01/2030", weight_text="setenta", sex="",
-                     last_donation_text="31/02/2024", answers={"q-fever": False})
+                     last_donation_text="31/02/2024", answers=dict(list(GOOD.items())[1:]))
     result = check_donor(form, QS, Translator(locale), today=date(2026, 5, 1), children={"p-mateo"})
     assert result.body is None and result.errors == messages
 
@@ -93,10 +102,27 @@ def test_form_edge_cases() -> None:
     assert check_donor(good_form(), [], tr, today=today, children={"p-mateo"}).errors.keys() == {"answers"}
 
 
-# ---- use cases against the fake API -------------------------------------------------------------
+# ---- use cases against the server ----------------------------------------------------------------
 
 
-async def _guardian(make_session, secrets, username: str = "madre.demo") -> AppSession:  # type: ignore[no-untyped-def]
+def bank_id(server: InProcessServer, name: str = SIGLO_XXI) -> str:
+    with server.db() as db:
+        return db.scalars(select(BloodBank.id).where(BloodBank.name == name)).one()
+
+
+def made(server: InProcessServer) -> list[Booking]:
+    """The bookings the server made for this test's donor."""
+    with server.db() as db:
+        return list(db.scalars(select(Booking).where(Booking.donor_full_name == DONOR).order_by(Booking.created_at)))
+
+
+def ours(session: AppSession) -> list:  # type: ignore[type-arg]
+    """The family's bookings for this test's donor (the demo's own bookings aside)."""
+    return [v for v in session.state.blood_bank.bookings if v.donor_name == DONOR]
+
+
+async def _guardian(make_session, secrets, server: InProcessServer,  # type: ignore[no-untyped-def]
+                    username: str = "madre.demo") -> AppSession:
     session = make_session(secrets, clock=lambda: CLOCK)
     await session.start()
     await session.login(username, "carnet-demo")
@@ -104,8 +130,8 @@ async def _guardian(make_session, secrets, username: str = "madre.demo") -> AppS
     await session.blood_bank.open()
     ui = session.state.blood_bank
     assert session.state.screen is Screen.BLOOD_BANK and ui.banks and ui.questions
-    session.blood_bank.pick_child(session.state.children[0].id)
-    await session.blood_bank.pick_bank("bank-1")
+    session.blood_bank.pick_child(server.patient_id("Mateo Hernández"))
+    await session.blood_bank.pick_bank(bank_id(server))
     await session.blood_bank.pick_day(DAY)
     assert len(ui.slots) == 8 and ui.slots[0].available == 4 and not ui.slots_cached
     return session
@@ -124,103 +150,101 @@ def _book(session: AppSession, slot_index: int = 0, **changes: object) -> bool:
 
 
 async def test_offline_booking_is_pending_then_confirmed_once_with_folio(make_session, secrets,
-                                                                        fake_api: FakeApi) -> None:
-    session = await _guardian(make_session, secrets)
-    fake_api.offline = True
+                                                                        server: InProcessServer,
+                                                                        net: FaultTransport) -> None:
+    session = await _guardian(make_session, secrets, server)
+    net.offline = True
     assert _book(session)
     [item] = session.scope.outbox.items()  # type: ignore[union-attr]
     assert (item.type, item.op, item.method, item.path) == ("blood_bank_booking", WriteOp.CREATE, "POST",
                                                             "/api/v1/blood-bank/bookings")
-    [view] = session.state.blood_bank.bookings
+    [view] = ours(session)
     assert session.state.screen is Screen.BOOKING and session.state.blood_bank.selected_id == view.id
     assert view.mark is Mark.PENDING and view.status is None and view.folio is None
-    assert view.bank is not None and view.bank.name == "Banco de Sangre UMAE Pediatría"
+    assert view.bank is not None and view.bank.name == SIGLO_XXI
     await session.refresh()  # still offline
     assert session.state.online is False and session.scope.outbox.pending_count() == 1  # type: ignore[union-attr]
 
-    fake_api.offline = False
+    net.offline = False
     await session.refresh()
     await session.refresh()
-    assert fake_api.blood_bank.created == 1
-    [view] = session.state.blood_bank.bookings
+    [booked] = made(server)
+    [view] = ours(session)
     assert view.mark is Mark.SYNCED and view.status is contract.BookingStatus.CONFIRMADA
-    assert view.folio == "BS-2026-000001" and session.state.blood_bank.selected_id == view.id
+    assert view.folio == booked.folio and view.id == booked.id and booked.status == "confirmada"
+    assert session.state.blood_bank.selected_id == view.id
     assert session.scope.outbox.items() == []  # type: ignore[union-attr]
     # Its banco_de_sangre appointment came with the sync, into the agenda.
-    assert any(i.appointment.kind is contract.AppointmentKind.BANCO_DE_SANGRE for i in session.state.agenda.items)
+    assert any(i.appointment.id == booked.appointment_id
+               and i.appointment.kind is contract.AppointmentKind.BANCO_DE_SANGRE for i in session.state.agenda.items)
     await session.close()
 
 
 async def test_an_answer_lost_on_the_way_back_still_makes_one_booking(make_session, secrets,
-                                                                      fake_api: FakeApi) -> None:
-    session = await _guardian(make_session, secrets)
-    lost = {"n": 0}
-
-    def lose_first_booking_answer(request: httpx.Request) -> httpx.Response | None:
-        if request.method == "POST" and request.url.path == "/api/v1/blood-bank/bookings" and not lost["n"]:
-            lost["n"] += 1
-            fake_api.override = None
-            fake_api.handle(request)  # the server books it…
-            fake_api.override = lose_first_booking_answer
-            raise httpx.ReadError("connection reset", request=request)  # …the phone never hears back
-        return None
-
-    fake_api.override = lose_first_booking_answer
+                                                                      server: InProcessServer,
+                                                                      net: FaultTransport) -> None:
+    session = await _guardian(make_session, secrets, server)
+    # The server books it… the phone never hears back.
+    net.lose_answer("POST", "/api/v1/blood-bank/bookings", outcome=httpx.ReadError("connection reset"))
     assert _book(session)
     await session.refresh()
-    assert fake_api.blood_bank.created == 1 and session.scope.outbox.pending_count() == 1  # type: ignore[union-attr]
+    assert len(made(server)) == 1 and session.scope.outbox.pending_count() == 1  # type: ignore[union-attr]
     session.scope.outbox.network_is_back(CLOCK + timedelta(days=1))  # type: ignore[union-attr]
     await session.refresh()
-    assert fake_api.blood_bank.created == 1, "the retry with the same Idempotency-Key created nothing new"
-    [view] = session.state.blood_bank.bookings
+    assert len(made(server)) == 1, "the retry with the same Idempotency-Key created nothing new"
+    assert net.count("/api/v1/blood-bank/bookings", "POST") == 2
+    [view] = ours(session)
     assert view.status is contract.BookingStatus.CONFIRMADA and view.folio
     await session.close()
 
 
-async def test_not_eligible_keeps_every_reason_then_discard(make_session, secrets, fake_api: FakeApi) -> None:
-    session = await _guardian(make_session, secrets)
-    assert _book(session, weight_text="45", answers={"q-fever": True, "q-well": True})
+async def test_not_eligible_keeps_every_reason_then_discard(make_session, secrets, server: InProcessServer) -> None:
+    session = await _guardian(make_session, secrets, server)
+    assert _book(session, weight_text="45", answers={**GOOD, "fever_infection": True})
     await session.refresh()
-    [view] = session.state.blood_bank.bookings
+    [view] = ours(session)
     assert view.mark is Mark.FAILED and view.status is None
     assert view.error is not None
     lines = view.error.splitlines()
-    assert lines[0] == "Quien dona no puede donar por ahora."
-    assert "• Quien dona debe pesar al menos 50 kg." in lines and "• Respuesta que impide donar hoy (q-fever)." in lines
-    assert fake_api.blood_bank.created == 0
+    why = {r.id: r.message["es"] for r in rules()}  # the server's reasons, every one of them
+    assert lines[0].startswith("La persona donante no puede donar por ahora")
+    assert f"• {why['weight']}" in lines and f"• {why['fever_infection']}" in lines
+    assert made(server) == []
     assert session.state.sync.failed and session.state.sync.failed[0].id == view.item_id
     session.discard_item(view.item_id)  # type: ignore[arg-type]
-    assert session.state.blood_bank.bookings == [] and session.scope.outbox.items() == []  # type: ignore[union-attr]
+    assert ours(session) == [] and session.scope.outbox.items() == []  # type: ignore[union-attr]
     await session.close()
 
 
 async def test_slot_filled_while_offline_is_rejected_with_the_reason_then_retry(make_session, secrets,
-                                                                               fake_api: FakeApi) -> None:
-    session = await _guardian(make_session, secrets)
-    slot_id = session.state.blood_bank.slots[0].id
-    fake_api.offline = True
+                                                                               server: InProcessServer,
+                                                                               net: FaultTransport) -> None:
+    session = await _guardian(make_session, secrets, server)
+    slot_id, bank = session.state.blood_bank.slots[0].id, bank_id(server)
+    net.offline = True
     assert _book(session)
-    fake_api.blood_bank.set_slot(slot_id, capacity=0)  # others took the last places meanwhile
-    fake_api.offline = False
+    # Others took the last places meanwhile: the bank's staff leave the slot no room.
+    server.ok("banco.demo", "PATCH", f"/api/v1/blood-banks/{bank}/slots/{slot_id}", json={"capacity": 0})
+    net.offline = False
     await session.refresh()
-    [view] = session.state.blood_bank.bookings
-    assert view.mark is Mark.FAILED and view.error == "Ese horario ya se llenó. Elige otro."
-    fake_api.blood_bank.set_slot(slot_id, capacity=4)
+    [view] = ours(session)
+    assert view.mark is Mark.FAILED and view.error == server_text("slot_full", "es")
+    server.ok("banco.demo", "PATCH", f"/api/v1/blood-banks/{bank}/slots/{slot_id}", json={"capacity": 4})
     session.retry_item(view.item_id)  # type: ignore[arg-type]
-    assert session.state.blood_bank.bookings[0].mark is Mark.PENDING
+    assert ours(session)[0].mark is Mark.PENDING
     await session.refresh()
-    assert session.state.blood_bank.bookings[0].status is contract.BookingStatus.CONFIRMADA
-    assert fake_api.blood_bank.created == 1
+    assert ours(session)[0].status is contract.BookingStatus.CONFIRMADA
+    assert [b.slot_id for b in made(server)] == [slot_id]
     await session.close()
 
 
-async def test_cancel_and_reschedule_go_through_the_outbox(make_session, secrets, fake_api: FakeApi) -> None:
-    session = await _guardian(make_session, secrets)
+async def test_cancel_and_reschedule_go_through_the_outbox(make_session, secrets, server: InProcessServer) -> None:
+    session = await _guardian(make_session, secrets, server)
     assert _book(session, 0)
     session.blood_bank.close()
     assert _book(session, 1)
     await session.refresh()
-    first, second = session.state.blood_bank.bookings
+    first, second = sorted(ours(session), key=lambda v: v.slot.starts_at)  # type: ignore[union-attr]
     assert first.status is second.status is contract.BookingStatus.CONFIRMADA
 
     session.blood_bank.open_booking(first.id)
@@ -229,7 +253,7 @@ async def test_cancel_and_reschedule_go_through_the_outbox(make_session, secrets
     cancel = session.scope.outbox.items()[-1]  # type: ignore[union-attr]
     assert (cancel.op, cancel.path, cancel.body) == (WriteOp.UPDATE, "/api/v1/blood-bank/bookings/{record}/cancel",
                                                      None)
-    assert session.state.blood_bank.bookings[0].mark is Mark.PENDING
+    assert next(v for v in ours(session) if v.id == first.id).mark is Mark.PENDING
 
     await session.blood_bank.start_reschedule(second.id)
     assert session.state.screen is Screen.BLOOD_BANK and session.state.blood_bank.rescheduling_id == second.id
@@ -245,15 +269,17 @@ async def test_cancel_and_reschedule_go_through_the_outbox(make_session, secrets
     by_id = {v.id: v for v in session.state.blood_bank.bookings}
     assert by_id[first.id].status is contract.BookingStatus.CANCELADA and by_id[first.id].mark is Mark.SYNCED
     assert by_id[second.id].slot.id == new_slot.id and by_id[second.id].mark is Mark.SYNCED  # type: ignore[union-attr]
-    assert fake_api.blood_bank.bookings[first.id].status == "cancelada"
-    assert fake_api.blood_bank.bookings[second.id].slot.id == new_slot.id
+    on_server = {b.id: b for b in made(server)}
+    assert on_server[first.id].status == "cancelada"
+    assert on_server[second.id].slot_id == new_slot.id and on_server[second.id].status == "confirmada"
     await session.close()
 
 
 async def test_slots_work_offline_from_the_cache_with_when_they_were_fetched(make_session, secrets,
-                                                                            fake_api: FakeApi) -> None:
-    session = await _guardian(make_session, secrets)
-    fake_api.offline = True
+                                                                            server: InProcessServer,
+                                                                            net: FaultTransport) -> None:
+    session = await _guardian(make_session, secrets, server)
+    net.offline = True
     await session.blood_bank.pick_day(DAY + timedelta(days=1))  # never fetched: nothing to show
     ui = session.state.blood_bank
     assert ui.slots == [] and ui.slots_cached and ui.slots_fetched_at is None
@@ -262,8 +288,8 @@ async def test_slots_work_offline_from_the_cache_with_when_they_were_fetched(mak
     await session.close()
 
 
-async def test_the_form_refuses_bad_input_and_queues_nothing(make_session, secrets, fake_api: FakeApi) -> None:
-    session = await _guardian(make_session, secrets)
+async def test_the_form_refuses_bad_input_and_queues_nothing(make_session, secrets, server: InProcessServer) -> None:
+    session = await _guardian(make_session, secrets, server)
     assert not _book(session, phone="123")
     assert session.scope.outbox.items() == []  # type: ignore[union-attr]
     ui = session.state.blood_bank
@@ -276,11 +302,11 @@ async def test_the_form_refuses_bad_input_and_queues_nothing(make_session, secre
 # ---- staff ---------------------------------------------------------------------------------------
 
 
-async def test_blood_bank_staff_see_today_check_in_and_counts(make_session, secrets, fake_api: FakeApi) -> None:
-    family = await _guardian(make_session, secrets)
+async def test_blood_bank_staff_see_today_check_in_and_counts(make_session, secrets, server: InProcessServer) -> None:
+    family = await _guardian(make_session, secrets, server)
     assert _book(family, 0)
     await family.refresh()
-    assert fake_api.blood_bank.created == 1
+    assert len(made(server)) == 1
     await family.close()
 
     staff_secrets = type(secrets)()
@@ -289,7 +315,7 @@ async def test_blood_bank_staff_see_today_check_in_and_counts(make_session, secr
     await staff.login("banco.demo", "carnet-demo")
     ui = staff.state.staff
     assert staff.state.phase is Phase.READY and staff.state.screen is Screen.STAFF and staff.state.staff_mode
-    assert [b.id for b in ui.banks] == ["bank-1"], "only the banks of the staff member's units"
+    assert [b.id for b in ui.banks] == [bank_id(server)], "only the banks of the staff member's units"
     [booking] = ui.bookings
     assert booking.patient_display_name == "Mateo Hernández" and booking.status is contract.BookingStatus.CONFIRMADA
     assert ui.counts == [("Mateo Hernández", 0, 0, 1)]
@@ -298,20 +324,20 @@ async def test_blood_bank_staff_see_today_check_in_and_counts(make_session, secr
     assert ui.message == "Llegada registrada: Laura Hernández Ruiz."
     assert ui.counts == [("Mateo Hernández", 1, 1, 1)]
     await staff.staff.no_show(booking.id)  # not confirmed any more: nothing sent
-    assert fake_api.blood_bank.bookings[booking.id].status == "asistio"
+    assert [(b.id, b.status) for b in made(server)] == [(booking.id, "asistio")]
     # Online only, nothing kept: no session in the secret store, no record in the phone's store.
     assert SESSION_SECRET not in staff_secrets.data and staff.login_scope is None
-    assert staff.store is not None and staff.store.get_kind("id-banco.demo", "bb_booking") == {}
+    assert staff.store is not None and staff.store.get_kind(server.user_id("banco.demo"), "bb_booking") == {}
     await staff.logout()
     assert staff.state.phase is Phase.LOGIN and staff.api.tokens is None and staff.state.login_error is None
     await staff.close()
 
 
-async def test_staff_session_that_ends_goes_back_to_login(make_session, secrets, fake_api: FakeApi) -> None:
+async def test_staff_session_that_ends_goes_back_to_login(make_session, secrets, server: InProcessServer) -> None:
     staff = make_session(secrets, clock=lambda: CLOCK)
     await staff.start()
     await staff.login("banco.demo", "carnet-demo")
-    fake_api.revoke_all()
+    server.revoke_all("banco.demo")
     await staff.staff.load()
     assert staff.state.phase is Phase.LOGIN and staff.state.login_error == "Tu sesión terminó. Inicia sesión de nuevo."
     await staff.close()
@@ -327,11 +353,13 @@ async def test_pharmacy_staff_get_their_own_screen_not_the_blood_bank(make_sessi
 
 
 async def test_network_error_on_sync_keeps_the_item_pending_not_failed(make_session, secrets,
-                                                                      fake_api: FakeApi) -> None:
-    session = await _guardian(make_session, secrets)
-    fake_api.blood_bank.write_failures.append(httpx.ConnectError("down"))
+                                                                      server: InProcessServer,
+                                                                      net: FaultTransport) -> None:
+    session = await _guardian(make_session, secrets, server)
+    net.fail("POST", "/api/v1/blood-bank/bookings", httpx.ConnectError("down"))
     assert _book(session)
     await session.refresh()
     [item] = session.scope.outbox.items()  # type: ignore[union-attr]
-    assert item.state is OutboxState.PENDING and session.state.blood_bank.bookings[0].mark is Mark.PENDING
+    assert item.state is OutboxState.PENDING and ours(session)[0].mark is Mark.PENDING
+    assert made(server) == []
     await session.close()

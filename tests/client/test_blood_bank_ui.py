@@ -5,21 +5,23 @@ from __future__ import annotations
 import flet as ft
 import pytest
 
-from carnet.shell.app import CarnetUI
 from carnet.core.i18n import Translator
+from carnet.shell.app import CarnetUI
 from carnet.shell.session import AppSession
-
+from carnet_server.blood_bank.demo import BANKS, INSTRUCTIONS
+from carnet_server.blood_bank.eligibility import rules
+from tests.support.inprocess_server import InProcessServer
 from tests.support.secret_stores import DictSecretStore
-from .fake_api import FakeApi
-from .test_blood_bank import CLOCK, DAY
+
+from .test_blood_bank import CLOCK, DAY, QS, SIGLO_XXI, bank_id, made
 from .test_ui_inprocess import click, find, page, texts  # noqa: F401  (page is a fixture)
 
 pytestmark = pytest.mark.anyio
 TR = Translator()
 
 
-async def _app(page, config, data_dir, fake_api, username: str):  # type: ignore[no-untyped-def]
-    session = AppSession(config, DictSecretStore(), data_dir, transport=fake_api.transport, clock=lambda: CLOCK)
+async def _app(page, config, data_dir, server, username: str):  # type: ignore[no-untyped-def]
+    session = AppSession(config, DictSecretStore(), data_dir, transport=server.transport, clock=lambda: CLOCK)
     ui = CarnetUI(page, session)
     ui.render()
     await session.start()
@@ -36,17 +38,27 @@ def button(page, name: str):  # type: ignore[no-untyped-def]
     return found[0]
 
 
+LEON = BANKS["leon"][0]  # the bank of Santiago's unit (padre.demo's only child, who has no booking yet)
+
+
+async def _answer_all(page, fever: bool = False) -> None:  # type: ignore[no-untyped-def]
+    """Every question of the server's questionnaire answered as a donor who may give blood (but ``fever``)."""
+    for number, question in enumerate(QS, start=1):
+        value = fever if question.id == "fever_infection" else question.eligible_answer
+        await click(button(page, f"{number}. {question.text} {'Sí' if value else 'No'}"))
+
+
 async def test_guardian_books_from_the_tab_with_checks_then_confirmation_and_cancel(page, config, data_dir,
-                                                                                   fake_api: FakeApi) -> None:
-    ui, session = await _app(page, config, data_dir, fake_api, "madre.demo")
+                                                                                   server: InProcessServer) -> None:
+    ui, session = await _app(page, config, data_dir, server, "padre.demo")
     bar = page.views[0].navigation_bar
     assert [d.label for d in bar.destinations] == ["Carnet", "Agenda", "Banco de sangre"]
     bar.selected_index = 2
     await bar.on_change(type("E", (), {"control": bar})())
     assert page.views[0].route == "/blood-bank"
     assert "Mis citas de donación" in texts(page) and "Aún no hay citas de donación." in texts(page)
-    await click(button(page, "Donación para Mateo Hernández"))
-    await click(button(page, "Banco de Sangre UMAE Pediatría"))
+    assert "Elige el banco de sangre" in texts(page)  # his only child: no child to choose
+    await click(button(page, LEON))
     assert button(page, TR.t("bb_selected", label=TR.long_date(DAY)))  # today (the clock's day) is chosen
     slot = button(page, "07:30 a 08:00, 4 lugares")
     assert any(t.startswith("Lugares actualizados: ") for t in texts(page))
@@ -63,16 +75,16 @@ async def test_guardian_books_from_the_tab_with_checks_then_confirmation_and_can
     assert "Revisa los campos marcados: no se guardó nada." in texts(page)
     [name] = find(page, ft.TextField, label="Nombre completo de quien dona")
     assert name.error == "Escribe el nombre completo (al menos 3 letras)."
-    assert "Contesta todas las preguntas (faltan 2)." in texts(page)
+    assert f"Contesta todas las preguntas (faltan {len(QS)})." in texts(page)
 
     name.value = "Laura Hernández Ruiz"
     find(page, ft.TextField, label="Teléfono (10 dígitos)")[0].value = "55 1234 5678"
     find(page, ft.TextField, label="Fecha de nacimiento (DD/MM/AAAA)")[0].value = "14/02/1990"
     find(page, ft.TextField, label="Peso en kg")[0].value = "62"
     await click(button(page, "Sexo Mujer"))
-    await click(button(page, "1. ¿Ha tenido fiebre en los últimos 14 días? No"))
-    await click(button(page, "2. ¿Se siente bien de salud hoy? Sí"))
-    assert button(page, "2. ¿Se siente bien de salud hoy? Sí, seleccionado")
+    await _answer_all(page)
+    last = QS[-1]
+    assert button(page, f"{len(QS)}. {last.text} {'Sí' if last.eligible_answer else 'No'}, seleccionado")
     assert find(page, ft.TextField, label="Peso en kg")[0].value == "62", "typed text survives the redraws"
     await click(button(page, "Reservar"))
     assert page.views[0].route == "/blood-bank/booking"
@@ -81,57 +93,59 @@ async def test_guardian_books_from_the_tab_with_checks_then_confirmation_and_can
 
     await session.refresh()
     shown = texts(page)
-    assert "Confirmada" in shown and "BS-2026-000001" in shown
-    assert "Av. Cuauhtémoc 330, Doctores, CDMX" in shown
-    assert "Trae identificación oficial. No vengas en ayunas." in shown  # the bank's instructions
+    [booked] = made(server)
+    assert "Confirmada" in shown and booked.folio in shown
+    assert BANKS["leon"][1] in shown
+    assert INSTRUCTIONS in shown  # the bank's instructions
     await click(button(page, "Cancelar cita"))
     assert "¿Cancelar esta cita de donación? El lugar queda libre para otra persona." in texts(page)
     await click(button(page, "Sí, cancelar"))
     assert "Cancelación pendiente de enviar" in texts(page)
     await session.refresh()
     assert "Cancelada" in texts(page)
+    assert [b.status for b in made(server)] == ["cancelada"]
     await session.close()
 
 
-async def test_rejection_shows_every_reason_with_retry_and_discard(page, config, data_dir, fake_api) -> None:
-    ui, session = await _app(page, config, data_dir, fake_api, "padre.demo")
+async def test_rejection_shows_every_reason_with_retry_and_discard(page, config, data_dir, server) -> None:
+    ui, session = await _app(page, config, data_dir, server, "padre.demo")
     await session.blood_bank.open()
-    await click(button(page, "Banco de Sangre UMAE Pediatría"))
+    await click(button(page, LEON))
     assert button(page, TR.t("bb_selected", label=TR.long_date(DAY)))  # today (the clock's day) is chosen
     await click(button(page, "07:00 a 07:30, 4 lugares"))
     for label, value in (("Nombre completo de quien dona", "Luis Ramírez"), ("Teléfono (10 dígitos)", "5511112222"),
                          ("Fecha de nacimiento (DD/MM/AAAA)", "01/01/1985"), ("Peso en kg", "45")):
         find(page, ft.TextField, label=label)[0].value = value
     await click(button(page, "Sexo Hombre"))
-    await click(button(page, "1. ¿Ha tenido fiebre en los últimos 14 días? Sí"))
-    await click(button(page, "2. ¿Se siente bien de salud hoy? Sí"))
+    await _answer_all(page, fever=True)
     await click(button(page, "Reservar"))
     await session.refresh()
     shown = texts(page)
+    why = {r.id: r.message["es"] for r in rules()}  # the server's reasons
     assert "Rechazada" in shown and "Motivo:" in shown
-    assert "• Quien dona debe pesar al menos 50 kg." in shown
-    assert "• Respuesta que impide donar hoy (q-fever)." in shown
+    assert f"• {why['weight']}" in shown
+    assert f"• {why['fever_infection']}" in shown
     await click(button(page, "Descartar"))
     assert session.scope.outbox is not None and session.scope.outbox.items() == []
     await session.close()
 
 
-async def test_staff_home_lists_the_day_and_checks_in_with_one_tap(page, config, data_dir, fake_api) -> None:
-    family = AppSession(config, DictSecretStore(), data_dir / "family", transport=fake_api.transport,
+async def test_staff_home_lists_the_day_and_checks_in_with_one_tap(page, config, data_dir, server) -> None:
+    family = AppSession(config, DictSecretStore(), data_dir / "family", transport=server.transport,
                         clock=lambda: CLOCK)
     await family.start()
     await family.login("madre.demo", "carnet-demo")
     await family.blood_bank.open()
     from .test_blood_bank import _book  # the same booking as the use-case tests
 
-    family.blood_bank.pick_child("p-valentina")
-    await family.blood_bank.pick_bank("bank-1")
+    family.blood_bank.pick_child(server.patient_id("Valentina Hernández"))
+    await family.blood_bank.pick_bank(bank_id(server, SIGLO_XXI))
     await family.blood_bank.pick_day(DAY)
     assert _book(family)
     await family.refresh()
     await family.close()
 
-    ui, session = await _app(page, config, data_dir, fake_api, "banco.demo")
+    ui, session = await _app(page, config, data_dir, server, "banco.demo")
     assert page.views[0].route == "/staff"
     assert page.views[0].navigation_bar is None, "no family tabs in staff mode"
     shown = texts(page)
@@ -144,6 +158,7 @@ async def test_staff_home_lists_the_day_and_checks_in_with_one_tap(page, config,
     assert "Valentina Hernández: el día 1 · la semana 1 (de 1 citas)" in shown
     assert not [b for b in find(page, ft.FilledButton) if isinstance(b.content, ft.Text)
                 and b.content.value == "Registrar llegada"]
+    assert [b.status for b in made(server)] == ["asistio"]
     await click(find(page, ft.IconButton, tooltip="Día siguiente")[0])
     assert "No hay citas este día en este banco." in texts(page)
     await session.close()

@@ -11,13 +11,16 @@ from typing import Any
 import flet as ft
 import pytest
 
-from carnet.shell.app import CarnetUI
 from carnet.incidents.photos import thumbnail
+from carnet.shell.app import CarnetUI
 from carnet.shell.session import AppSession
-
+from carnet_server.i18n import t as server_text
+from carnet_server.incidents.service import MIN_ANSWER_CHARS
+from tests.support.inprocess_server import InProcessServer
 from tests.support.photos import noisy_png, opened, png
 from tests.support.secret_stores import DictSecretStore
-from .fake_api import FakeApi
+
+from .test_incidents import MATEO, PHOTO_POSTS, add_incident, ours, photos_on, resolve, stored
 from .test_ui_inprocess import click, find, page, texts, walk  # noqa: F401  (page is a fixture)
 
 pytestmark = pytest.mark.anyio
@@ -25,8 +28,8 @@ CATEGORIES = ["Medicamento", "Insumo", "Atención médica", "Licencia 140-Bis", 
               "Otro"]
 
 
-async def _app(page, config, data_dir, fake_api, username: str, secrets=None):  # type: ignore[no-untyped-def]
-    session = AppSession(config, secrets or DictSecretStore(), data_dir, transport=fake_api.transport)
+async def _app(page, config, data_dir, server, username: str, secrets=None):  # type: ignore[no-untyped-def]
+    session = AppSession(config, secrets or DictSecretStore(), data_dir, transport=server.transport)
     session.api._backoff = lambda attempt: 0.0
     ui = CarnetUI(page, session)
     ui.render()
@@ -63,9 +66,9 @@ async def _go(page, tab: int) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("tab, route", [(0, "/children"), (1, "/agenda"), (2, "/blood-bank")])
-async def test_report_button_is_on_every_tab_and_back_returns_there(page, config, data_dir, fake_api: FakeApi,
+async def test_report_button_is_on_every_tab_and_back_returns_there(page, config, data_dir, server: InProcessServer,
                                                                    tab: int, route: str) -> None:
-    ui, session = await _app(page, config, data_dir, fake_api, "madre.demo")
+    ui, session = await _app(page, config, data_dir, server, "madre.demo")
     await _go(page, tab)
     assert page.views[0].route == route
     button = report_button(page)
@@ -79,11 +82,11 @@ async def test_report_button_is_on_every_tab_and_back_returns_there(page, config
     await session.close()
 
 
-async def test_report_a_missing_medicine_offline_then_the_folio(page, config, data_dir, fake_api: FakeApi) -> None:
-    ui, session = await _app(page, config, data_dir, fake_api, "madre.demo")
+async def test_report_a_missing_medicine_offline_then_the_folio(page, config, data_dir, server: InProcessServer) -> None:
+    ui, session = await _app(page, config, data_dir, server, "madre.demo")
     await click(find(page, ft.FilledTonalButton)[0])  # Mateo's carnet
     assert page.views[0].route == "/carnet"
-    fake_api.offline = True
+    server.transport.offline = True
     await click(report_button(page))
     assert "Mateo Hernández, seleccionado" in [t.semantics_label for t in find(page, ft.Text)]
     assert "UMAE Hospital de Pediatría CMN Siglo XXI" in texts(page)  # the child's unit, shown
@@ -105,28 +108,30 @@ async def test_report_a_missing_medicine_offline_then_the_folio(page, config, da
     shown = texts(page)
     assert "Pendiente de enviar" in shown and "El folio llega cuando el reporte se envíe." in shown
     assert "Reporte guardado. Se enviará en cuanto haya conexión." in shown
-    fake_api.offline = False
+    server.transport.offline = False
     await session.refresh()
     shown = texts(page)
-    assert "Tu folio: CE-2026-000123" in shown and "Recibida" in shown
+    [made] = ours(server, "En farmacia no hay desde el lunes.")
+    assert f"Tu folio: {made.folio}" in shown and "Recibida" in shown and made.item_name == "Metotrexato"
     assert any(t.startswith("Respuesta esperada antes de ") for t in shown)
     await session.close()
 
 
-async def test_my_reports_read_offline_with_the_conversation(page, config, data_dir, fake_api: FakeApi) -> None:
-    incident = fake_api.incidents.add("p-valentina", "insumo", "No hay catéter.", item_name="Catéter")
-    fake_api.incidents.resolve(incident.id, "Ya hay catéter en el almacén, pase a recogerlo.")
+async def test_my_reports_read_offline_with_the_conversation(page, config, data_dir, server: InProcessServer) -> None:
+    incident_id = add_incident(server, "Valentina Hernández", "insumo", "No hay catéter.", item_name="Catéter")
+    resolve(server, incident_id, "Ya hay catéter en el almacén, pase a recogerlo.")
+    [folio] = [i.folio for i in ours(server, "No hay catéter.")]
     secrets = DictSecretStore()
-    first = AppSession(config, secrets, data_dir, transport=fake_api.transport)
+    first = AppSession(config, secrets, data_dir, transport=server.transport)
     await first.start()
     await first.login("madre.demo", "carnet-demo")
     await first.close()
-    fake_api.offline = True
-    ui, session = await _app(page, config, data_dir, fake_api, "madre.demo", secrets)
+    server.transport.offline = True
+    ui, session = await _app(page, config, data_dir, server, "madre.demo", secrets)
     await click(report_button(page))
     await click(labelled(page, ft.OutlinedButton, "Mis reportes"))
     assert page.views[0].route == "/reports"
-    [row] = find(page, ft.OutlinedButton, tooltip="Ver reporte CE-2026-000123")
+    [row] = find(page, ft.OutlinedButton, tooltip=f"Ver reporte {folio}")
     await click(row)
     shown = texts(page)
     assert "Atendida" in shown and "Insumo: Catéter" in shown and "Valentina Hernández" in shown
@@ -142,30 +147,38 @@ async def test_my_reports_read_offline_with_the_conversation(page, config, data_
     await session.close()
 
 
-async def test_case_desk_answers_and_sees_the_servers_message(page, config, data_dir, fake_api: FakeApi) -> None:
-    fake_api.incidents.add("p-mateo", "medicamento", "No hay.", item_name="Vincristina")
-    ui, session = await _app(page, config, data_dir, fake_api, "casos.demo")
+async def test_case_desk_answers_and_sees_the_servers_message(page, config, data_dir, server: InProcessServer) -> None:
+    add_incident(server, MATEO, "medicamento", "No hay.", item_name="Vincristina")
+    [folio] = [i.folio for i in ours(server, "No hay.")]
+    ui, session = await _app(page, config, data_dir, server, "casos.demo")
     assert page.views[0].route == "/desk" and page.views[0].navigation_bar is None
     assert "Modo personal: solo en línea; nada se guarda en este dispositivo." in texts(page)
-    await click(find(page, ft.OutlinedButton, tooltip="Abrir CE-2026-000123")[0])
+    await click(find(page, ft.OutlinedButton, tooltip=f"Abrir {folio}")[0])
     assert page.views[0].route == "/desk/case"
     assert "Falta: Vincristina" in texts(page)
     [answer] = find(page, ft.TextField, label="Respuesta")
     answer.value = "ok"
     await click(labelled(page, ft.FilledButton, "Marcar como atendida"))
     answer = find(page, ft.TextField, label="Respuesta")[0]
-    assert answer.error == "Para marcarlo como atendido escribe una respuesta concreta."
+    assert answer.error == server_text("answer_required", "es", chars=MIN_ANSWER_CHARS)
     assert answer.value == "ok", "the typed answer survives the refusal"
     answer.value = "Llegó el medicamento: recójalo el jueves en farmacia."
     await click(labelled(page, ft.FilledButton, "Marcar como atendida"))
     shown = texts(page)
-    assert "Reporte CE-2026-000123 marcado como atendido." in shown and "Atendida" in shown
+    assert f"Reporte {folio} marcado como atendido." in shown and "Atendida" in shown
+    assert [i.status for i in ours(server, "No hay.")] == ["atendida"]
     assert find(page, ft.TextField, label="Respuesta")[0].value == ""
     await click(find(page, ft.IconButton, tooltip="Volver")[0])
     await click(labelled(page, ft.FilledButton, "Cifras de la semana"))
     assert page.views[0].route == "/desk/weekly"
-    assert "Reportes nuevos: 1" in texts(page) and "Medicamento: 1" in texts(page)
-    assert "Vincristina en UMAE Hospital de Pediatría CMN Siglo XXI: 1" in texts(page)
+    week = session.state.desk.week
+    figures = server.ok("casos.demo", "GET", "/api/v1/case-desk/weekly", params={"week": week.isoformat()})
+    [vincristina] = [s for s in figures["shortages"] if s["item_name"] == "Vincristina"
+                     and s["unit_name"] == "UMAE Hospital de Pediatría CMN Siglo XXI"]
+    assert figures["incidents_new"] >= 1 and vincristina["count"] >= 1  # the new report is this week's
+    assert f"Reportes nuevos: {figures['incidents_new']}" in texts(page)
+    assert f"Medicamento: {figures['by_category']['medicamento']}" in texts(page)
+    assert f"Vincristina en UMAE Hospital de Pediatría CMN Siglo XXI: {vincristina['count']}" in texts(page)
     await session.close()
 
 
@@ -179,10 +192,10 @@ def _picked(*files: tuple[str, bytes | None]) -> Any:
 
 
 async def test_photos_on_a_report_checked_thumbnails_pending_then_the_servers(page, config, data_dir,
-                                                                               fake_api: FakeApi) -> None:
-    ui, session = await _app(page, config, data_dir, fake_api, "madre.demo")
+                                                                               server: InProcessServer) -> None:
+    ui, session = await _app(page, config, data_dir, server, "madre.demo")
     await click(find(page, ft.FilledTonalButton)[0])  # Mateo's carnet
-    fake_api.offline = True
+    server.transport.offline = True
     await click(report_button(page))
     add = labelled(page, ft.OutlinedButton, "Agregar foto")
     assert add.height >= 48 and not add.disabled
@@ -216,21 +229,23 @@ async def test_photos_on_a_report_checked_thumbnails_pending_then_the_servers(pa
     assert page.views[0].route == "/report/one"
     assert "Foto pendiente de enviar" in texts(page)
     assert find(page, ft.Image, semantics_label="Foto 1 del reporte")[0].src == photo
-    fake_api.offline = False
+    server.transport.offline = False
     await session.refresh()
-    assert "Tu folio: CE-2026-000123" in texts(page) and "Foto pendiente de enviar" not in texts(page)
-    assert fake_api.incidents.photos_stored == 1
-    [sent] = fake_api.incidents.photo_bytes.values()
+    [made] = ours(server, "En farmacia no hay desde el lunes.")
+    assert f"Tu folio: {made.folio}" in texts(page) and "Foto pendiente de enviar" not in texts(page)
+    [kept] = photos_on(server)
+    [sent] = server.transport.uploads(PHOTO_POSTS)
     assert sent == draft.data and opened(sent).size == (1600, 1200)
+    assert kept.incident_id == made.id and opened(stored(server, kept)).size == (1600, 1200)
     if session.report.photo_task is not None:
         await session.report.photo_task
     [shown] = find(page, ft.Image, semantics_label="Foto 1 del reporte")
     assert shown.src == photo, "its own thumbnail, kept for the server's photo"
-    assert fake_api.incidents.photo_reads == [], "nothing downloaded again"
+    assert server.transport.count("/api/v1/incidents/*/photos/*", "GET") == 0, "nothing downloaded again"
     await session.close()
 
 
-async def test_while_a_photo_is_prepared_the_form_says_so_and_waits(page, config, data_dir, fake_api: FakeApi,
+async def test_while_a_photo_is_prepared_the_form_says_so_and_waits(page, config, data_dir, server: InProcessServer,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     from carnet.incidents import cases as incident_cases
 
@@ -242,7 +257,7 @@ async def test_while_a_photo_is_prepared_the_form_says_so_and_waits(page, config
         return real(*args, **kwargs)
 
     monkeypatch.setattr(incident_cases, "check_photos", slow_check)
-    ui, session = await _app(page, config, data_dir, fake_api, "madre.demo")
+    ui, session = await _app(page, config, data_dir, server, "madre.demo")
     await click(find(page, ft.FilledTonalButton)[0])
     await click(report_button(page))
     picker = labelled(page, ft.OutlinedButton, "Agregar foto").action.file_picker
@@ -266,27 +281,21 @@ async def test_while_a_photo_is_prepared_the_form_says_so_and_waits(page, config
 
 
 async def test_a_refused_photo_shows_the_reason_with_retry_and_discard(page, config, data_dir,
-                                                                       fake_api: FakeApi) -> None:
-    ui, session = await _app(page, config, data_dir, fake_api, "madre.demo")
+                                                                       server: InProcessServer) -> None:
+    ui, session = await _app(page, config, data_dir, server, "madre.demo")
     await click(find(page, ft.FilledTonalButton)[0])
-    original = fake_api.incidents.handle
-
-    def refuse(request, role, patients):  # type: ignore[no-untyped-def]
-        if request.url.path.endswith("/photos") and request.method == "POST":
-            return FakeApi.error(415, "unsupported_media_type", "La foto debe ser una imagen JPEG o PNG.")
-        return original(request, role, patients)
-
-    fake_api.incidents.handle = refuse  # type: ignore[method-assign]
-    fake_api.offline = True
+    server.transport.offline = True
     await click(report_button(page))
     await labelled(page, ft.OutlinedButton, "Agregar foto").action.file_picker.on_result(_picked(("a.png", _png())))
     await click(tile(page, "Otro"))
     find(page, ft.TextField, label="Cuéntanos qué pasó")[0].value = "La enfermera no llegó a la cita."
     await click(labelled(page, ft.FilledButton, "Enviar reporte"))
-    fake_api.offline = False
-    await session.refresh()
+    server.transport.offline = False
+    with server.configured(incident_max_photos=0):  # the server takes no photo now
+        await session.refresh()
     shown = texts(page)
-    assert "La foto no se pudo enviar: La foto debe ser una imagen JPEG o PNG." in shown
+    assert f"La foto no se pudo enviar: {server_text('too_many_photos', 'es', max=0)}" in shown
+    assert photos_on(server) == []
     assert find(page, ft.Image, semantics_label="Foto 1 del reporte"), "still on screen, not lost"
     assert labelled(page, ft.FilledButton, "Reintentar") and labelled(page, ft.OutlinedButton, "Descartar")
     await click(labelled(page, ft.OutlinedButton, "Descartar"))
@@ -295,16 +304,17 @@ async def test_a_refused_photo_shows_the_reason_with_retry_and_discard(page, con
     await session.close()
 
 
-async def test_case_desk_sees_the_photo_and_downloads_the_week(page, config, data_dir, fake_api: FakeApi,
+async def test_case_desk_sees_the_photo_and_downloads_the_week(page, config, data_dir, server: InProcessServer,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     from carnet.views.incidents import desk as desk_view
 
-    incident = fake_api.incidents.add("p-mateo", "medicamento", "No hay.", item_name="Vincristina")
-    photo = noisy_png()
-    fake_api.incidents.photo_bytes["ph-1"] = photo
-    fake_api.incidents._save(fake_api.incidents._copy(incident, photos=[
-        {"id": "ph-1", "content_type": "image/png", "size": len(photo),
-         "url": f"/api/v1/incidents/{incident.id}/photos/ph-1"}]))
+    incident_id = add_incident(server, MATEO, "medicamento", "No hay.", item_name="Vincristina")
+    [folio] = [i.folio for i in ours(server, "No hay.")]
+    # The family sends a photo (from another phone, straight to the server).
+    server.ok("madre.demo", "POST", f"/api/v1/incidents/{incident_id}/photos",
+              files={"file": ("foto.png", png("blue", (800, 600)), "image/png")})
+    [kept] = photos_on(server)
+    photo = stored(server, kept)
     saved: list[tuple[str, bytes, str]] = []
 
     async def fake_save(name: str, data: bytes, extension: str) -> bool:
@@ -312,8 +322,8 @@ async def test_case_desk_sees_the_photo_and_downloads_the_week(page, config, dat
         return True
 
     monkeypatch.setattr(desk_view, "save_bytes", fake_save)
-    ui, session = await _app(page, config, data_dir, fake_api, "casos.demo")
-    await click(find(page, ft.OutlinedButton, tooltip="Abrir CE-2026-000123")[0])
+    ui, session = await _app(page, config, data_dir, server, "casos.demo")
+    await click(find(page, ft.OutlinedButton, tooltip=f"Abrir {folio}")[0])
     assert "Fotos de la familia" in texts(page)
     [image] = find(page, ft.Image, semantics_label="Foto 1 del reporte")
     assert image.src == thumbnail(photo) and opened(image.src).size == (240, 180), "the thumbnail only"
@@ -324,6 +334,6 @@ async def test_case_desk_sees_the_photo_and_downloads_the_week(page, config, dat
     await click(labelled(page, ft.OutlinedButton, "Descargar resumen (Markdown)"))
     assert [(n, e) for n, _, e in saved] == [(f"casos-semana-{week.isoformat()}.csv", "csv"),
                                              (f"casos-semana-{week.isoformat()}.md", "md")]
-    assert saved[0][1].startswith(b"semana,") and saved[1][1].startswith("# Sesión".encode())
+    assert saved[0][1].startswith(b"indicador,") and saved[1][1].startswith("# Sesión".encode())
     assert f"Archivo listo: casos-semana-{week.isoformat()}.md" in texts(page)
     await session.close()

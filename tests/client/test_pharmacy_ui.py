@@ -8,13 +8,13 @@ from __future__ import annotations
 import flet as ft
 import pytest
 
-from carnet.shell.app import CarnetUI
 from carnet.core.i18n import Translator
+from carnet.shell.app import CarnetUI
 from carnet.shell.session import AppSession
-
+from tests.support.inprocess_server import BASE, InProcessServer
 from tests.support.secret_stores import DictSecretStore
-from .fake_api import FakeApi
-from .test_pharmacy import tamper_signature
+
+from .test_pharmacy import dispensations, due_cycles_of, mateo_token, tamper_signature
 from .test_ui_inprocess import click, find, page, texts  # noqa: F401  (page is a fixture)
 
 pytestmark = pytest.mark.anyio
@@ -23,8 +23,8 @@ TR = Translator()
 focus_requests: list[str] = []
 
 
-async def _app(page, config, data_dir, fake_api, username: str):  # type: ignore[no-untyped-def]
-    session = AppSession(config, DictSecretStore(), data_dir, transport=fake_api.transport)
+async def _app(page, config, data_dir, server, username: str):  # type: ignore[no-untyped-def]
+    session = AppSession(config, DictSecretStore(), data_dir, transport=server.transport)
     ui = CarnetUI(page, session)
     focus_requests.clear()
 
@@ -60,30 +60,32 @@ async def scan(page, text: str) -> None:  # type: ignore[no-untyped-def]
     await field.on_submit(None)
 
 
-async def test_scan_verify_and_dispense_on_the_screen(page, config, data_dir, fake_api: FakeApi) -> None:
-    ui, session = await _app(page, config, data_dir, fake_api, "farmacia.demo")
+async def test_scan_verify_and_dispense_on_the_screen(page, config, data_dir, server: InProcessServer) -> None:
+    ui, session = await _app(page, config, data_dir, server, "farmacia.demo")
     assert page.views[0].route == "/pharmacy"
     field = scanner(page)
     assert field.autofocus and field.on_submit is not None
     assert "Claves actualizadas hace menos de 1 min" in texts(page)
     assert button(page, "Actualizar claves").height >= 48
 
-    carnet = fake_api.carnet("p-mateo")
+    first_due = due_cycles_of(server, "Mateo Hernández")[0]
+    token = mateo_token(server, cyc=[first_due.id])  # a QR naming Mateo's next cycle only
+    unit = server.ok("madre.demo", "GET", f"/api/v1/patients/{first_due.patient_id}/carnet")["patient"]["unit"]
     asked = focus_requests.count("focus")
     assert asked >= 1  # on open
     ui.render()
     assert focus_requests.count("focus") == asked  # a redraw alone doesn't take the focus
-    await scan(page, carnet.qr.url)
+    await scan(page, f"{BASE}/v/{token}")
     assert scanner(page).value == ""  # ready for the next code
     assert focus_requests.count("focus") >= asked + 2  # the offline verdict, then the server's answer
     shown = texts(page)
     assert "Auténtico y vigente" in shown and "Comprobado también en el servidor." in shown
-    assert "Mateo Hernández" in shown and f"Unidad: {carnet.patient.unit.name}" in shown
-    label = TR.t("ph_cycle", number=2, date=TR.date(carnet.cycles[1].scheduled_for))
+    assert "Mateo Hernández" in shown and f"Unidad: {unit['name']}" in shown
+    label = TR.t("ph_cycle", number=first_due.number, date=TR.date(first_due.scheduled_for))
     assert button(page, f"{label}, seleccionado")
     boxes = find(page, ft.Checkbox)
-    assert [b.label for b in boxes] == ["Vincristina: 1.5 mg/m², vía intravenosa",
-                                        "Metotrexato: 12 mg, vía intratecal"]
+    drugs = sorted(first_due.drugs, key=lambda d: d.position)
+    assert [b.label for b in boxes] == [f"{d.name}: {d.dose} {d.unit}, vía {d.route}" for d in drugs]
     assert all(b.value for b in boxes) and "Mezcla: en preparación" in shown
     # Every button is a large target; every icon button has a name.
     for control in find(page, ft.FilledButton) + find(page, ft.OutlinedButton):
@@ -92,19 +94,20 @@ async def test_scan_verify_and_dispense_on_the_screen(page, config, data_dir, fa
         assert icon.icon.semantics_label == icon.tooltip and icon.width >= 48
 
     await click(button(page, "Registrar surtido"))
-    assert any(t.startswith("¿Registrar el surtido del ciclo 2 (2 de 2 medicamentos)?") for t in texts(page))
-    assert fake_api.pharmacy.created == 0
+    question = f"¿Registrar el surtido del ciclo {first_due.number} ({len(drugs)} de {len(drugs)} medicamentos)?"
+    assert any(t.startswith(question) for t in texts(page))
+    assert dispensations(server) == []
     await click(button(page, "Sí, registrar"))
-    assert fake_api.pharmacy.created == 1
-    [done] = fake_api.pharmacy.dispensed.values()
+    [done] = dispensations(server)
+    assert done.cycle_id == first_due.id and len(done.items) == len(drugs)
     shown = texts(page)
-    assert f"Surtido registrado: ciclo 2, el {TR.datetime(done.dispensed_at)}." in shown
-    assert f"Surtido el {TR.datetime(done.dispensed_at)} por Farmacia UMAE" in shown
+    assert f"Surtido registrado: ciclo {first_due.number}, el {TR.datetime(done.dispensed_at)}." in shown
+    assert f"Surtido el {TR.datetime(done.dispensed_at)} por Q.F.B. Laura Méndez" in shown
     assert "Todos los ciclos de este código ya se surtieron." in shown
     assert not find(page, ft.Checkbox)
 
     # A tampered code: red, plain words, nothing about the patient.
-    await scan(page, tamper_signature(carnet.qr.token))
+    await scan(page, tamper_signature(token))
     shown = texts(page)
     assert "Alterado: la firma no corresponde" in shown and "Mateo Hernández" not in shown
     [verdict] = [t for t in find(page, ft.Text) if t.value == "Alterado: la firma no corresponde"]
@@ -112,24 +115,25 @@ async def test_scan_verify_and_dispense_on_the_screen(page, config, data_dir, fa
     await session.close()
 
 
-async def test_second_counter_sees_the_409_words_and_english(page, config, data_dir, fake_api: FakeApi) -> None:
-    ui, session = await _app(page, config, data_dir, fake_api, "farmacia.demo")
-    url = fake_api.carnet("p-valentina").qr.url
+async def test_second_counter_sees_the_409_words_and_english(page, config, data_dir, server: InProcessServer) -> None:
+    ui, session = await _app(page, config, data_dir, server, "farmacia.demo")
+    url = server.carnet_qr(server.patient_id("Valentina Hernández"))["url"]
     await scan(page, url)
-    # Another counter records it first (the fake's own handler, as the other counter's request would).
-    other = AppSession(session.config, DictSecretStore(), data_dir.parent / "other", transport=fake_api.transport)
+    # Another counter records it first.
+    other = AppSession(session.config, DictSecretStore(), data_dir.parent / "other", transport=server.transport)
     await other.start()
     await other.login("admin.demo", "carnet-demo")
     await other.pharmacy.scan(url)
     other.pharmacy.ask_confirm()
     await other.pharmacy.dispense()
-    assert fake_api.pharmacy.created == 1
+    assert len(dispensations(server)) == 1
 
     await click(button(page, "Registrar surtido"))
     await click(button(page, "Sí, registrar"))
-    [first] = fake_api.pharmacy.dispensed.values()
-    expected = f"Este ciclo ya se surtió el {TR.datetime(first.dispensed_at)} por Administración. No se registró nada."
-    assert expected in texts(page) and fake_api.pharmacy.created == 1
+    [first] = dispensations(server)
+    expected = (f"Este ciclo ya se surtió el {TR.datetime(first.dispensed_at)} por Administración Carnet. "
+                "No se registró nada.")
+    assert expected in texts(page) and len(dispensations(server)) == 1
 
     await session.set_locale("en")
     assert find(page, ft.TextField, label="Scan or paste the QR code")
@@ -138,10 +142,10 @@ async def test_second_counter_sees_the_409_words_and_english(page, config, data_
     await session.close()
 
 
-async def test_offline_counter_says_so_and_offers_no_dispensing(page, config, data_dir, fake_api: FakeApi) -> None:
-    ui, session = await _app(page, config, data_dir, fake_api, "farmacia.demo")
-    fake_api.offline = True
-    await scan(page, fake_api.carnet("p-mateo").qr.url)
+async def test_offline_counter_says_so_and_offers_no_dispensing(page, config, data_dir, server: InProcessServer) -> None:
+    ui, session = await _app(page, config, data_dir, server, "farmacia.demo")
+    server.transport.offline = True
+    await scan(page, server.carnet_qr(server.patient_id("Mateo Hernández"))["url"])
     shown = texts(page)
     assert "Auténtico y vigente" in shown and "Comprobado en este equipo con las claves guardadas." in shown
     assert TR.t("ph_offline") in shown
@@ -155,21 +159,23 @@ async def test_offline_counter_says_so_and_offers_no_dispensing(page, config, da
     await session.close()
 
 
-async def test_family_carnet_shows_mixing_and_dispensed(page, config, data_dir, fake_api: FakeApi) -> None:
-    counter = AppSession(config, DictSecretStore(), data_dir.parent / "counter", transport=fake_api.transport)
+async def test_family_carnet_shows_mixing_and_dispensed(page, config, data_dir, server: InProcessServer) -> None:
+    counter = AppSession(config, DictSecretStore(), data_dir.parent / "counter", transport=server.transport)
     await counter.start()
-    await counter.login("farmacia.demo", "carnet-demo")
-    await counter.pharmacy.scan(fake_api.carnet("p-santiago").qr.url)
+    await counter.login("admin.demo", "carnet-demo")  # (Santiago's unit, León, is no unit of farmacia.demo)
+    await counter.pharmacy.scan(server.carnet_qr(server.patient_id("Santiago Ramírez"))["url"])
     counter.pharmacy.ask_confirm()
     await counter.pharmacy.dispense()
-    [done] = fake_api.pharmacy.dispensed.values()
+    [done] = dispensations(server)
+    cycle = next(c for c in due_cycles_of(server, "Santiago Ramírez") if c.id == done.cycle_id)
+    assert cycle.mixing_status == "lista"
 
-    ui, session = await _app(page, config, data_dir, fake_api, "padre.demo")
+    ui, session = await _app(page, config, data_dir, server, "padre.demo")
     assert page.views[0].route == "/carnet"
     shown = texts(page)
     when = TR.datetime(done.dispensed_at)
     assert f"Surtido el {when}" in shown  # the current cycle's block
-    assert f"Mezcla: en preparación · Surtido el {when}" in shown  # the history line of cycle 2
+    assert f"Mezcla: lista para entregar · Surtido el {when}" in shown  # the history line of that cycle
     assert "Mezcla: entregada" in shown  # cycle 1's mixture, in the history
     await counter.close()
     await session.close()

@@ -9,8 +9,7 @@ import zxingcpp
 from PIL import Image
 
 from carnet.patients.qr import MAX_VERSION, render_qr
-
-from .fake_api import FakeApi
+from tests.support.inprocess_server import InProcessServer
 
 
 def _decode(png: bytes) -> list[str]:
@@ -19,8 +18,8 @@ def _decode(png: bytes) -> list[str]:
 
 
 @pytest.mark.parametrize("base", ["http://127.0.0.1:8000", "https://carnet.imss.gob.mx"])
-def test_carnet_url_renders_scans_and_fits(base: str) -> None:
-    token = FakeApi().sign("p-mateo-0123456789")  # a real EdDSA compact JWS
+def test_carnet_url_renders_scans_and_fits(server: InProcessServer, base: str) -> None:
+    token = server.carnet_qr(server.patient_id("Mateo Hernández"))["token"]  # the server's EdDSA compact JWS
     url = f"{base}/v/{token}"
     qr = render_qr(url)
     assert qr.png.startswith(b"\x89PNG")

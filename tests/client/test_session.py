@@ -1,4 +1,4 @@
-"""Use cases end to end over the fake API: login, offline restart, errors, logout."""
+"""Use cases end to end against the real server in process: login, offline restart, errors, logout."""
 
 from __future__ import annotations
 
@@ -7,20 +7,22 @@ from pathlib import Path
 
 import pytest
 
-from carnet.data.secret_store import MemorySecretStore
-from carnet.shell.session import SESSION_SECRET, AppSession
 from carnet.core.navigation import Phase, Screen
-from carnet.patients.cycles import current_cycle
+from carnet.data.secret_store import MemorySecretStore
 from carnet.data.store import DB_NAME, KEY_SECRET
-from carnet_contract import models as contract
-
+from carnet.patients.cycles import current_cycle
+from carnet.shell.session import SESSION_SECRET, AppSession
+from carnet_server.agenda.tables import Appointment
+from carnet_server.patients.service import due_cycles, touch_cycle
+from carnet_server.patients.tables import Cycle, CycleDrug
+from tests.support.inprocess_server import FaultTransport, InProcessServer
 from tests.support.secret_stores import DictSecretStore
-from .fake_api import FakeApi
 
 pytestmark = pytest.mark.anyio
 
 
-async def test_guardian_with_two_children_picks_one(make_session, secrets: DictSecretStore) -> None:
+async def test_guardian_with_two_children_picks_one(make_session, secrets: DictSecretStore,
+                                                    server: InProcessServer) -> None:
     session = make_session(secrets)
     assert await session.start() is False
     assert session.state.phase is Phase.LOGIN
@@ -30,13 +32,16 @@ async def test_guardian_with_two_children_picks_one(make_session, secrets: DictS
     assert [c.display_name for c in state.children] == ["Mateo Hernández", "Valentina Hernández"]
     assert state.online is True and not state.busy and state.login_error is None
     assert SESSION_SECRET in secrets.data
-    session.select_child("p-mateo")
+    mateo = server.patient_id("Mateo Hernández")
+    session.select_child(mateo)
     assert state.screen is Screen.CARNET
     assert state.carnet is not None and state.carnet.patient.full_name == "Mateo Hernández López"
     assert state.qr is not None and state.qr.version <= 14
     assert state.qr_check is not None and state.qr_check.valid
     cycle = current_cycle(state.carnet, session.clock().date())
-    assert cycle is not None and cycle.number == 2
+    with server.db() as db:  # the next cycle the server has scheduled
+        due = due_cycles(db, patient_id=mateo, today=server.ctx.today(session.clock()))[0]
+    assert cycle is not None and (cycle.id, cycle.number) == (due.id, due.number)
     session.back()
     assert state.screen is Screen.CHILDREN
     await session.close()
@@ -51,21 +56,23 @@ async def test_single_child_opens_the_carnet_directly(make_session, secrets) -> 
     await session.close()
 
 
-async def test_carnet_and_qr_open_offline_after_one_login(make_session, secrets, fake_api: FakeApi) -> None:
+async def test_carnet_and_qr_open_offline_after_one_login(make_session, secrets, server: InProcessServer,
+                                                         net: FaultTransport) -> None:
+    valentina = server.patient_id("Valentina Hernández")
     first = make_session(secrets)
     await first.start()
     await first.login("madre.demo", "carnet-demo")
-    first.select_child("p-valentina")
+    first.select_child(valentina)
     fetched_at = first.state.carnet_fetched_at
     url = first.state.carnet.qr.url  # type: ignore[union-attr]
     await first.close()
 
-    fake_api.offline = True  # airplane mode, app restarted
+    net.offline = True  # airplane mode, app restarted
     second = make_session(secrets)
     assert await second.start() is True
     state = second.state
     assert state.phase is Phase.READY
-    second.select_child("p-valentina")
+    second.select_child(valentina)
     assert state.carnet is not None and state.carnet.qr.url == url
     assert state.qr is not None
     await second.refresh()
@@ -76,25 +83,36 @@ async def test_carnet_and_qr_open_offline_after_one_login(make_session, secrets,
 
 
 async def test_a_cycle_change_from_sync_updates_the_cached_carnet_offline(make_session, secrets,
-                                                                          fake_api: FakeApi) -> None:
+                                                                          server: InProcessServer,
+                                                                          net: FaultTransport) -> None:
+    valentina = server.patient_id("Valentina Hernández")
     session = make_session(secrets)
     await session.start()
     await session.login("madre.demo", "carnet-demo")
-    session.select_child("p-valentina")
-    carnet, fetched_at = session.scope.carnets.carnet("p-valentina")  # type: ignore[union-attr]
-    cycle = next(c for c in carnet.cycles if c.id == "c2")
-    assert cycle.mixing.status == "en_preparacion"
+    session.select_child(valentina)
+    carnet, fetched_at = session.scope.carnets.carnet(valentina)  # type: ignore[union-attr]
+    cycle = next(c for c in carnet.cycles if c.mixing.status == "pendiente")  # one the provider has not started
 
-    # The provider reported the mixture ready: the server sends the cycle as a sync change.
-    ready = cycle.model_copy(update={"mixing": contract.Mixing(status="lista")}).model_dump(mode="json")
-    fake_api.agenda.put_record("cycle", {**ready, "patient_id": "p-valentina"})
-    fake_api.agenda.put_record("cycle", {**ready, "id": "c-elsewhere", "patient_id": "p-valentina"})
+    # The provider reported the mixture ready: the server sends the cycle as a sync change; a cycle
+    # the oncology team added since (not in the cached carnet) comes as a change too.
+    with server.db() as db:
+        row = db.get_one(Cycle, cycle.id)
+        row.mixing_status = "lista"
+        touch_cycle(db, row)
+        added = Cycle(patient_id=valentina, protocol_id=row.protocol_id, number=99,
+                      scheduled_for=row.scheduled_for.replace(year=row.scheduled_for.year + 1), status="programado",
+                      mixing_status="pendiente", mixing_updated_at=row.mixing_updated_at,
+                      drugs=[CycleDrug(name="Vincristina", dose="0.05", unit="mg/kg", route="IV", position=0)])
+        db.add(added)
+        db.flush()
+        touch_cycle(db, added)
+        db.commit()
     report = await session.scope.engine.run()  # type: ignore[union-attr]
     assert report.pulled >= 2
 
-    fake_api.offline = True
-    carnet_after, fetched_after = session.scope.carnets.carnet("p-valentina")  # type: ignore[union-attr]
-    assert next(c for c in carnet_after.cycles if c.id == "c2").mixing.status == "lista"
+    net.offline = True
+    carnet_after, fetched_after = session.scope.carnets.carnet(valentina)  # type: ignore[union-attr]
+    assert next(c for c in carnet_after.cycles if c.id == cycle.id).mixing.status == "lista"
     assert [c.id for c in carnet_after.cycles] == [c.id for c in carnet.cycles]  # an unknown cycle adds nothing
     assert fetched_after == fetched_at  # the carnet itself was not read again
     await session.close()
@@ -102,20 +120,22 @@ async def test_a_cycle_change_from_sync_updates_the_cached_carnet_offline(make_s
 
 @pytest.mark.parametrize(("setup", "expected"), [
     ("wrong_password", "Usuario o contraseña incorrectos."),
-    ("rate_limited", "Demasiados intentos. Intenta de nuevo en 3 minutos."),
+    ("rate_limited", "Demasiados intentos. Intenta de nuevo en 15 minutos."),
     ("offline", "Sin conexión con el servidor. Revisa tu internet e intenta de nuevo."),
     ("empty", "Escribe tu usuario y tu contraseña."),
 ])
-async def test_login_errors_are_sentences(make_session, secrets, fake_api: FakeApi, setup: str,
-                                          expected: str) -> None:
+async def test_login_errors_are_sentences(make_session, secrets, server: InProcessServer, net: FaultTransport,
+                                          setup: str, expected: str) -> None:
     password = "carnet-demo"
     username = "madre.demo"
     if setup == "wrong_password":
         password = "nope"
-    elif setup == "rate_limited":
-        fake_api.login_rate_limited = 150
+    elif setup == "rate_limited":  # the server's throttle: the 15-minute window starts now
+        for _ in range(server.ctx.settings.login_max_per_username):
+            assert server.http.post("/api/v1/auth/login", json={"username": username, "password": "no"}
+                                    ).status_code == 401
     elif setup == "offline":
-        fake_api.offline = True
+        net.offline = True
     elif setup == "empty":
         username = "  "
     session = make_session(secrets)
@@ -128,7 +148,7 @@ async def test_login_errors_are_sentences(make_session, secrets, fake_api: FakeA
     await session.close()
 
 
-async def test_staff_session_is_not_kept_and_logout_closes_it(make_session, secrets, fake_api: FakeApi) -> None:
+async def test_staff_session_is_not_kept_and_logout_closes_it(make_session, secrets, server: InProcessServer) -> None:
     session = make_session(secrets)
     await session.start()
     await session.login("farmacia.demo", "carnet-demo")
@@ -136,11 +156,11 @@ async def test_staff_session_is_not_kept_and_logout_closes_it(make_session, secr
     assert SESSION_SECRET not in secrets.data  # a shared counter device: memory only
     await session.logout()
     assert session.state.phase is Phase.LOGIN
-    assert not fake_api.refresh  # the staff session was closed on the server
+    assert server.live_sessions("farmacia.demo") == 0  # the staff session was closed on the server
     await session.close()
 
 
-async def test_logout_erases_tokens_and_cache(make_session, secrets, data_dir: Path, fake_api: FakeApi) -> None:
+async def test_logout_erases_tokens_and_cache(make_session, secrets, data_dir: Path, server: InProcessServer) -> None:
     session = make_session(secrets)
     await session.start()
     await session.login("madre.demo", "carnet-demo")
@@ -151,15 +171,15 @@ async def test_logout_erases_tokens_and_cache(make_session, secrets, data_dir: P
     assert secrets.data[KEY_SECRET] != old_key  # a fresh key for the next login
     with sqlite3.connect(data_dir / DB_NAME) as db:
         assert db.execute("SELECT COUNT(*) FROM records").fetchone() == (0,)
-    assert not fake_api.refresh
+    assert server.live_sessions("madre.demo") == 0
     await session.close()
 
 
-async def test_revoked_session_goes_back_to_login_and_clears(make_session, secrets, fake_api: FakeApi) -> None:
+async def test_revoked_session_goes_back_to_login_and_clears(make_session, secrets, server: InProcessServer) -> None:
     session = make_session(secrets)
     await session.start()
     await session.login("padre.demo", "carnet-demo")
-    fake_api.revoke_all()
+    server.revoke_all("padre.demo")
     await session.refresh()
     assert session.state.phase is Phase.LOGIN
     assert session.state.login_error == "Tu sesión terminó. Inicia sesión de nuevo."
@@ -176,40 +196,47 @@ def _queue_family_appointment(session, title: str) -> None:  # type: ignore[no-u
     assert session.scope.outbox.pending_count() == 1
 
 
+def _dentists(server: InProcessServer) -> int:
+    """Family appointments called "Dentista" on the server."""
+    return server.count(Appointment, Appointment.title == "Dentista", Appointment.source == "familia")
+
+
 async def test_expired_session_keeps_unsent_writes_for_the_same_person(make_session, secrets,
-                                                                       fake_api: FakeApi) -> None:
+                                                                       server: InProcessServer,
+                                                                       net: FaultTransport) -> None:
     session = make_session(secrets)
     await session.start()
     await session.login("padre.demo", "carnet-demo")
-    fake_api.offline = True
+    net.offline = True
     _queue_family_appointment(session, "Dentista")
-    fake_api.offline = False
-    fake_api.revoke_all()
+    net.offline = False
+    server.revoke_all("padre.demo")
     await session.refresh()
     assert session.state.phase is Phase.LOGIN
     assert "siguen guardados" in (session.state.login_error or "")
-    assert fake_api.agenda.created == 0
+    assert _dentists(server) == 0
 
     await session.login("padre.demo", "carnet-demo")
-    assert fake_api.agenda.created == 1, "the kept write reached the server after the new login"
+    assert _dentists(server) == 1, "the kept write reached the server after the new login"
     assert session.scope.outbox is not None and session.scope.outbox.pending_count() == 0
     await session.close()
 
 
 async def test_expired_session_data_is_wiped_when_someone_else_logs_in(make_session, secrets,
-                                                                       fake_api: FakeApi) -> None:
+                                                                       server: InProcessServer,
+                                                                       net: FaultTransport) -> None:
     session = make_session(secrets)
     await session.start()
     await session.login("padre.demo", "carnet-demo")
-    fake_api.offline = True
+    net.offline = True
     _queue_family_appointment(session, "Dentista")
-    fake_api.offline = False
-    fake_api.revoke_all()
+    net.offline = False
+    server.revoke_all("padre.demo")
     await session.refresh()
     assert session.state.phase is Phase.LOGIN
 
     await session.login("madre.demo", "carnet-demo")
-    assert fake_api.agenda.created == 0, "another person's unsent write is never sent under this account"
+    assert _dentists(server) == 0, "another person's unsent write is never sent under this account"
     assert session.scope.outbox is not None and session.scope.outbox.pending_count() == 0
     assert [c.display_name for c in session.state.children] == ["Mateo Hernández", "Valentina Hernández"]
     await session.close()
@@ -229,14 +256,14 @@ async def test_memory_only_device_says_so_and_forgets_on_restart(make_session) -
     await second.close()
 
 
-async def test_language_switch_reaches_server_and_messages(make_session, secrets, fake_api: FakeApi) -> None:
+async def test_language_switch_reaches_server_and_messages(make_session, secrets, net: FaultTransport) -> None:
     seen: list[str] = []
 
     def spy(request):  # type: ignore[no-untyped-def]
         seen.append(request.headers.get("Accept-Language", ""))
         return None
 
-    fake_api.override = spy
+    net.override = spy
     session = make_session(secrets)
     await session.start()
     await session.set_locale("en")
@@ -250,7 +277,7 @@ async def test_language_switch_reaches_server_and_messages(make_session, secrets
     await restarted.close()
 
 
-async def test_second_sync_while_one_runs_is_refused(config, data_dir, secrets, fake_api: FakeApi) -> None:
+async def test_second_sync_while_one_runs_is_refused(config, data_dir, secrets, net: FaultTransport) -> None:
     import asyncio
 
     import httpx
@@ -259,17 +286,18 @@ async def test_second_sync_while_one_runs_is_refused(config, data_dir, secrets, 
 
     gate = asyncio.Event()
 
-    async def gated(request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/api/v1/me":
-            await gate.wait()  # hold the first sync in the middle of its work
-        return fake_api.handle(request)
+    class Gated(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if request.url.path == "/api/v1/me":
+                await gate.wait()  # hold the first sync in the middle of its work
+            return await net.handle_async_request(request)
 
-    session = AppSession(config, secrets, data_dir, transport=httpx.MockTransport(gated))
+    session = AppSession(config, secrets, data_dir, transport=Gated())
     await session.start()
     gate.set()
     await session.login("madre.demo", "carnet-demo")
     gate.clear()
-    fake_api.calls.clear()
+    net.calls.clear()
     first = asyncio.create_task(session.refresh())
     while not session.state.syncing:  # let the first sync start (no sleep for state: yield only)
         await asyncio.sleep(0)
@@ -277,15 +305,16 @@ async def test_second_sync_while_one_runs_is_refused(config, data_dir, secrets, 
     assert session.state.syncing
     gate.set()
     await first
-    assert sum(1 for _, p in fake_api.calls if p == "/api/v1/me") == 1
+    assert net.count("/api/v1/me") == 1
     assert not session.state.syncing
     await session.close()
 
 
-async def test_browser_sessions_each_keep_their_own_data_in_memory(config, fake_api: FakeApi, tmp_path: Path) -> None:
+async def test_browser_sessions_each_keep_their_own_data_in_memory(config, server: InProcessServer,
+                                                                   net: FaultTransport, tmp_path: Path) -> None:
     """Web mode: two people in one process; no file, no shared secret, closing one ends its login."""
-    madre = AppSession(config, MemorySecretStore(), None, transport=fake_api.transport)
-    counter = AppSession(config, MemorySecretStore(), None, transport=fake_api.transport)
+    madre = AppSession(config, MemorySecretStore(), None, transport=net)
+    counter = AppSession(config, MemorySecretStore(), None, transport=net)
     assert await madre.start() is False and await counter.start() is False
     assert madre.state.web_session and counter.state.web_session
     await madre.login("madre.demo", "carnet-demo")
@@ -298,8 +327,8 @@ async def test_browser_sessions_each_keep_their_own_data_in_memory(config, fake_
     madre.select_child(madre.state.children[0].id)
     assert madre.state.carnet is not None and madre.state.qr is not None
 
-    assert "madre.demo" in fake_api.refresh.values()
+    assert server.live_sessions("madre.demo") == 1
     await madre.close()  # the browser session ended: its login ends on the server too
-    assert "madre.demo" not in fake_api.refresh.values()
+    assert server.live_sessions("madre.demo") == 0
     await counter.close()
     assert not any(tmp_path.iterdir()) and madre.store is not None and madre.store.path is None

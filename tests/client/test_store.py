@@ -10,10 +10,17 @@ from pathlib import Path
 import pytest
 
 from carnet.data.secret_store import MemorySecretStore
-from carnet.data.store import DB_NAME, KEY_SECRET, OfflineStore, UnreadableStore, default_data_dir, destroy_store, open_store
-
+from carnet.data.store import (
+    DB_NAME,
+    KEY_SECRET,
+    OfflineStore,
+    UnreadableStore,
+    default_data_dir,
+    destroy_store,
+    open_store,
+)
+from tests.support.inprocess_server import InProcessServer
 from tests.support.secret_stores import DictSecretStore
-from .fake_api import FakeApi
 
 pytestmark = pytest.mark.anyio
 
@@ -24,11 +31,11 @@ def _all_bytes(folder: Path) -> bytes:
     return b"".join(p.read_bytes() for p in folder.rglob("*") if p.is_file())
 
 
-async def test_roundtrip_and_nothing_readable_on_disk(tmp_path: Path) -> None:
+async def test_roundtrip_and_nothing_readable_on_disk(tmp_path: Path, server: InProcessServer) -> None:
     secrets = DictSecretStore()
     opened = await open_store(secrets, tmp_path)
     assert not opened.wiped
-    carnet = FakeApi().carnet("p-mateo").model_dump(mode="json")
+    carnet = server.ok("madre.demo", "GET", f"/api/v1/patients/{server.patient_id('Mateo Hernández')}/carnet")
     opened.store.put("u1", "carnet", "p-mateo", carnet, fetched_at=WHEN)
     record = opened.store.get("u1", "carnet", "p-mateo")
     assert record is not None and record.value == carnet and record.fetched_at == WHEN
@@ -36,7 +43,10 @@ async def test_roundtrip_and_nothing_readable_on_disk(tmp_path: Path) -> None:
     opened.store.close()
 
     raw = _all_bytes(tmp_path)
-    for secret in ("12345678901", "Mateo", "HELM150312HDFRPT09", "Leucemia", "Vincristina"):
+    patient = carnet["patient"]
+    for secret in (patient["nss"], "Mateo", patient["curp"], "Leucemia", "Vincristina"):
+        assert secret in str(carnet)
+    for secret in (patient["nss"], "Mateo", patient["curp"], "Leucemia", "Vincristina"):
         assert secret.encode() not in raw
         assert secret.encode("utf-16-le") not in raw
     key = base64.b64decode(secrets.data[KEY_SECRET])

@@ -21,14 +21,15 @@ from flet.messaging.connection import Connection
 from flet.messaging.protocol import configure_encode_object_for_msgpack, decode_ext_from_msgpack
 from flet.messaging.session import Session
 from flet.pubsub.pubsub_hub import PubSubHub
+from sqlalchemy import select
 
-from carnet.shell.app import CarnetUI
 from carnet.core.config import AppConfig
 from carnet.data.secret_store import MemorySecretStore, SecretStore
+from carnet.shell.app import CarnetUI
 from carnet.shell.session import AppSession
-
+from carnet_server.patients.tables import Patient
+from tests.support.inprocess_server import InProcessServer
 from tests.support.secret_stores import DictSecretStore
-from .fake_api import FakeApi
 
 pytestmark = pytest.mark.anyio
 
@@ -61,9 +62,9 @@ async def page() -> Iterator[ft.Page]:
     _context_page.reset(token)
 
 
-async def _ui(page: ft.Page, config: AppConfig, data_dir: Path, fake_api: FakeApi,
+async def _ui(page: ft.Page, config: AppConfig, data_dir: Path, server: InProcessServer,
               secrets: SecretStore) -> tuple[CarnetUI, AppSession]:
-    session = AppSession(config, secrets, data_dir, transport=fake_api.transport)
+    session = AppSession(config, secrets, data_dir, transport=server.transport)
     ui = CarnetUI(page, session)
     ui.render()
     await session.start()
@@ -100,8 +101,8 @@ async def click(control: Any) -> None:
         await result
 
 
-async def test_login_pick_child_and_carnet(page, config, data_dir, fake_api) -> None:
-    ui, session = await _ui(page, config, data_dir, fake_api, DictSecretStore())
+async def test_login_pick_child_and_carnet(page, config, data_dir, server) -> None:
+    ui, session = await _ui(page, config, data_dir, server, DictSecretStore())
     assert page.views[0].route == "/login"
     [user] = find(page, ft.TextField, label="Usuario")
     [password] = find(page, ft.TextField, label="Contraseña")
@@ -120,18 +121,20 @@ async def test_login_pick_child_and_carnet(page, config, data_dir, fake_api) -> 
     [qr] = find(page, ft.Image, semantics_label="Código QR del carnet de Mateo Hernández")
     assert isinstance(qr.src, bytes) and qr.src.startswith(b"\x89PNG") and qr.width >= 250
     shown = texts(page)
-    assert "Mateo Hernández López" in shown and "12345678901" in shown
+    with server.db() as db:  # Mateo as the server keeps him
+        mateo = db.scalars(select(Patient).where(Patient.display_name == "Mateo Hernández")).one()
+    assert "Mateo Hernández López" in shown and mateo.nss in shown
     assert any(t.startswith("Válido hasta ") for t in shown)
-    assert "Mezcla: en preparación" in shown
-    assert any("Metotrexato: 12 mg, vía intratecal" in t for t in shown)
+    assert "Mezcla: en preparación" in shown  # his next cycle's mixture
+    assert any("Metotrexato intratecal: 12 mg, vía IT" in t for t in shown)
     for button in find(page, ft.IconButton):  # every icon button has a name and a touch-sized target
         assert button.tooltip and button.icon.semantics_label == button.tooltip
         assert button.width >= 48 and button.height >= 48
     await session.close()
 
 
-async def test_wrong_password_shows_message_and_keeps_username(page, config, data_dir, fake_api) -> None:
-    ui, session = await _ui(page, config, data_dir, fake_api, DictSecretStore())
+async def test_wrong_password_shows_message_and_keeps_username(page, config, data_dir, server) -> None:
+    ui, session = await _ui(page, config, data_dir, server, DictSecretStore())
     [user] = find(page, ft.TextField, label="Usuario")
     [password] = find(page, ft.TextField, label="Contraseña")
     user.value, password.value = "madre.demo", "nope"
@@ -142,24 +145,23 @@ async def test_wrong_password_shows_message_and_keeps_username(page, config, dat
     await session.close()
 
 
-async def test_progress_is_visible_while_logging_in(page, config, data_dir, fake_api) -> None:
-    ui, session = await _ui(page, config, data_dir, fake_api, DictSecretStore())
-    session.state.busy = True
-    session.state.changed()
+async def test_progress_is_visible_while_logging_in(page, config, data_dir, server) -> None:
+    ui, session = await _ui(page, config, data_dir, server, DictSecretStore())
+    session.state.start_login()
     assert find(page, ft.ProgressRing, semantics_label="Entrando…")
     assert find(page, ft.FilledButton)[0].disabled
     await session.close()
 
 
-async def test_memory_only_device_shows_the_notice(page, config, data_dir, fake_api) -> None:
-    ui, session = await _ui(page, config, data_dir, fake_api, MemorySecretStore())
+async def test_memory_only_device_shows_the_notice(page, config, data_dir, server) -> None:
+    ui, session = await _ui(page, config, data_dir, server, MemorySecretStore())
     assert ("Este dispositivo no tiene almacenamiento seguro: la sesión no se guardará al cerrar la app"
             in texts(page))
     await session.close()
 
 
-async def test_settings_language_and_logout(page, config, data_dir, fake_api) -> None:
-    ui, session = await _ui(page, config, data_dir, fake_api, DictSecretStore())
+async def test_settings_language_and_logout(page, config, data_dir, server) -> None:
+    ui, session = await _ui(page, config, data_dir, server, DictSecretStore())
     await session.login("padre.demo", "carnet-demo")
     assert page.views[0].route == "/carnet"
     [settings] = find(page, ft.IconButton, tooltip="Ajustes")
@@ -184,14 +186,14 @@ async def test_settings_language_and_logout(page, config, data_dir, fake_api) ->
     await session.close()
 
 
-async def test_offline_start_shows_cached_carnet_with_banner(page, config, data_dir, fake_api) -> None:
+async def test_offline_start_shows_cached_carnet_with_banner(page, config, data_dir, server) -> None:
     secrets = DictSecretStore()
-    first = AppSession(config, secrets, data_dir, transport=fake_api.transport)
+    first = AppSession(config, secrets, data_dir, transport=server.transport)
     await first.start()
     await first.login("padre.demo", "carnet-demo")
     await first.close()
-    fake_api.offline = True
-    ui, session = await _ui(page, config, data_dir, fake_api, secrets)
+    server.transport.offline = True
+    ui, session = await _ui(page, config, data_dir, server, secrets)
     session.api._backoff = lambda attempt: 0.0
     assert page.views[0].route == "/carnet"
     await session.refresh()

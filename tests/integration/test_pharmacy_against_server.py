@@ -17,13 +17,13 @@ from typing import Any
 
 import httpx
 import pytest
+from joserfc.jwk import OKPKey
 
 from carnet.core.config import AppConfig
+from carnet.core.navigation import Phase
 from carnet.pharmacy.checks import CheckKind
 from carnet.shell.session import AppSession
-from carnet.core.navigation import Phase
-from carnet_server.signing import KeyStore, new_jti
-from tests.client.fake_api import FakeApi
+from carnet_server.signing import KeyStore, new_jti, sign_claims
 from tests.client.test_pharmacy import tamper_signature as tamper
 from tests.support.flaky_proxy import FlakyProxy
 from tests.support.processes import running_server
@@ -119,7 +119,10 @@ async def test_two_counters_one_dispensation_and_every_refused_token(tmp_path: P
                 refused = {
                     CheckKind.TAMPERED: tamper(token),
                     CheckKind.EXPIRED: expired,
-                    CheckKind.UNKNOWN_KEY: FakeApi().sign(patient_id, kid="k-nobody-knows"),
+                    CheckKind.UNKNOWN_KEY: sign_claims(  # a key the server never had
+                        OKPKey.generate_key("Ed25519"), "k-nobody-knows",
+                        {"iss": server.url, "sub": patient_id, "cyc": [first_cycle], "iat": now, "nbf": now,
+                         "exp": now + 3600, "jti": new_jti()}),
                     CheckKind.MALFORMED: f"{server.url}/v/not-a-token",
                 }
                 for kind, scanned in refused.items():

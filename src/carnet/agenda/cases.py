@@ -40,6 +40,10 @@ class AgendaHost(Navigator, Protocol):
 
     def child_name(self, patient_id: str) -> str: ...
 
+    def show_sync_status(self, status: SyncStatus) -> None: ...
+
+    def show_next_appointment(self, item: AgendaItem | None) -> None: ...
+
 
 class AgendaCases:
     def __init__(
@@ -77,35 +81,43 @@ class AgendaCases:
         return [i for i in items if not children or i.appointment.patient_id in children]
 
     def reload(self) -> None:
-        """Re-read appointments, the sync status and the carnet's next appointment (no redraw)."""
+        """Re-read appointments, the sync status and the carnet's next appointment (one redraw)."""
+        with self._state.batch():
+            self._reload()
+
+    def _reload(self) -> None:
         ui = self._ui
         if ui.month is None or ui.day is None:
-            ui.day = self.today()
-            ui.month = ui.day.replace(day=1)
+            ui.show_day(self.today())
         if ui.patient_id is not None and ui.patient_id not in {c.id for c in self._state.children}:
-            ui.patient_id = None
-        ui.items = self.all_items()
-        if ui.selected_id is not None:
+            ui.filter_child(None)
+        items = self.all_items()
+        selected_id = ui.selected_id
+        if selected_id is not None:
             # A record created on the phone keeps showing once the server's version replaces it.
-            ui.selected_id = self._ledger.server_id(ui.selected_id) or ui.selected_id
-        if ui.selected_id is not None and not any(i.id == ui.selected_id for i in ui.items):
+            selected_id = self._ledger.server_id(selected_id) or selected_id
+        if selected_id is not None and not any(i.id == selected_id for i in items):
             if self._state.screen is Screen.APPOINTMENT:
-                ui.message = self._tr.t("appt_not_found")
-                self._state.screen = Screen.AGENDA
-            ui.selected_id = None
-        status = self._state.sync
+                ui.show_message(self._tr.t("appt_not_found"))
+                self._state.go_to(Screen.AGENDA)
+            selected_id = None
+        ui.show_items(items, selected_id)
         if self._outbox is not None:
             outbox_items = self._outbox.items()
-            status.pending = sum(1 for i in outbox_items if i.state is OutboxState.PENDING)
-            status.failed = [i for i in outbox_items if i.state is OutboxState.FAILED]
-            status.retry_at = self._outbox.next_attempt_at()
-            status.last_success_at = self._ledger.position().last_success_at
-        self.load_next_appointment(ui.items)
+            self._state.show_sync_status(
+                SyncStatus(
+                    pending=sum(1 for i in outbox_items if i.state is OutboxState.PENDING),
+                    failed=[i for i in outbox_items if i.state is OutboxState.FAILED],
+                    retry_at=self._outbox.next_attempt_at(),
+                    last_success_at=self._ledger.position().last_success_at,
+                )
+            )
+        self.load_next_appointment(items)
 
     def load_next_appointment(self, items: list[AgendaItem] | None = None) -> None:
         child = self._state.selected_child_id
         items = self.all_items() if items is None else items
-        self._state.next_appointment = next_appointment(items, child, self._clock()) if child else None
+        self._state.show_next_appointment(next_appointment(items, child, self._clock()) if child else None)
 
     def visible(self) -> list[AgendaItem]:
         ui = self._ui
@@ -113,62 +125,52 @@ class AgendaCases:
 
     # ---- browsing --------------------------------------------------------------------------
 
-    def _redraw(self) -> None:
-        self._state.changed()
-
     def move_month(self, months: int) -> None:
         ui = self._ui
         assert ui.month is not None
-        ui.month = add_months(ui.month, months)
-        ui.day = (
-            ui.month if (ui.month.year, ui.month.month) != (self.today().year, self.today().month) else self.today()
-        )
-        self._redraw()
+        month = add_months(ui.month, months)
+        today = self.today()
+        ui.show_month(month, month if (month.year, month.month) != (today.year, today.month) else today)
 
     def pick_day(self, day: date) -> None:
-        self._ui.day = day
-        self._ui.month = day.replace(day=1)
-        self._redraw()
+        self._ui.show_day(day)
 
     def filter_child(self, patient_id: str | None) -> None:
-        if patient_id is None or patient_id in {c.id for c in self._state.children}:
-            self._ui.patient_id = patient_id
-        self._redraw()
+        ui = self._ui
+        ui.filter_child(
+            patient_id if patient_id is None or patient_id in {c.id for c in self._state.children} else ui.patient_id
+        )
 
     def filter_kind(self, kind: str | None) -> None:
         try:
-            self._ui.kind = contract.AppointmentKind(kind) if kind else None
+            chosen = contract.AppointmentKind(kind) if kind else None
         except ValueError:
-            self._ui.kind = None
-        self._redraw()
+            chosen = None
+        self._ui.filter_kind(chosen)
 
     def open(self, appointment_id: str) -> None:
         ui = self._ui
         if not any(i.id == appointment_id for i in ui.items):
             return
-        ui.selected_id, ui.confirm_delete, ui.message = appointment_id, False, None
-        self._state.screen = Screen.APPOINTMENT
-        self._redraw()
+        with self._state.batch():
+            ui.open(appointment_id)
+            self._state.go_to(Screen.APPOINTMENT)
 
     def close(self) -> None:
         """Back from the details or the form."""
         ui = self._ui
-        if (
+        to_details = bool(
             self._state.screen is Screen.APPOINTMENT_FORM
             and ui.form is not None
             and ui.form.record_id
             and ui.selected_id
-        ):
-            self._state.screen = Screen.APPOINTMENT
-        else:
-            self._state.screen = Screen.AGENDA
-            ui.selected_id = None
-        ui.form, ui.confirm_delete = None, False
-        self._redraw()
+        )
+        with self._state.batch():
+            self._state.go_to(Screen.APPOINTMENT if to_details else Screen.AGENDA)
+            ui.close(keep_selected=to_details)
 
     def dismiss_message(self) -> None:
-        self._ui.message = None
-        self._redraw()
+        self._ui.dismiss_message()
 
     # ---- writes (through the outbox) -----------------------------------------------------
 
@@ -177,18 +179,17 @@ class AgendaCases:
         if not self._state.children:
             return
         patient = ui.patient_id or self._state.selected_child_id or self._state.children[0].id
-        ui.form = blank_form(patient, ui.day or self.today())
-        ui.selected_id, ui.message = None, None
-        self._state.screen = Screen.APPOINTMENT_FORM
-        self._redraw()
+        with self._state.batch():
+            ui.start_new(blank_form(patient, ui.day or self.today()))
+            self._state.go_to(Screen.APPOINTMENT_FORM)
 
     def edit(self, appointment_id: str) -> None:
         item = next((i for i in self._ui.items if i.id == appointment_id), None)
         if item is None or not item.editable:
             return
-        self._ui.form, self._ui.selected_id = form_for(item.appointment), appointment_id
-        self._state.screen = Screen.APPOINTMENT_FORM
-        self._redraw()
+        with self._state.batch():
+            self._ui.start_edit(form_for(item.appointment), appointment_id)
+            self._state.go_to(Screen.APPOINTMENT_FORM)
 
     def save(self, form: AppointmentForm) -> bool:
         """Check the form; on success queue the write and show it at once. False: messages, nothing changed."""
@@ -196,9 +197,7 @@ class AgendaCases:
         result = check_form(form, self._tr, children={c.id for c in self._state.children})
         if result.body is None:
             form.errors = result.errors
-            ui.form = form
-            ui.message = self._tr.t("form_fix")
-            self._redraw()
+            ui.form_refused(form, self._tr.t("form_fix"))
             return False
         form.errors = {}
         if form.record_id is None:
@@ -230,18 +229,16 @@ class AgendaCases:
                 label=result.body["title"],
                 now=self._clock(),
             )
-        ui.form, ui.selected_id, ui.message = None, record_id, self._tr.t("saved_pending")
         starts = local_date(datetime.fromisoformat(result.body["starts_at"]))
-        ui.day, ui.month = starts, starts.replace(day=1)
-        self.reload()
-        self._state.screen = Screen.APPOINTMENT
-        self._redraw()
+        with self._state.batch():
+            ui.saved(record_id, starts, self._tr.t("saved_pending"))
+            self._reload()
+            self._state.go_to(Screen.APPOINTMENT)
         self._request_sync()
         return True
 
     def ask_delete(self, confirm: bool = True) -> None:
-        self._ui.confirm_delete = confirm
-        self._redraw()
+        self._ui.ask_delete(confirm)
 
     def delete(self, appointment_id: str) -> None:
         ui = self._ui
@@ -259,10 +256,10 @@ class AgendaCases:
             label=item.appointment.title,
             now=self._clock(),
         )
-        ui.selected_id, ui.confirm_delete, ui.message = None, False, self._tr.t("deleted_pending")
-        self.reload()
-        self._state.screen = Screen.AGENDA
-        self._redraw()
+        with self._state.batch():
+            ui.deleted(self._tr.t("deleted_pending"))
+            self._reload()
+            self._state.go_to(Screen.AGENDA)
         self._request_sync()
 
     # ---- export ----------------------------------------------------------------------------
@@ -281,5 +278,4 @@ class AgendaCases:
         return f"cita-{day:%Y-%m-%d}-{appointment.kind.value}.ics", data
 
     def calendar_result(self, ok: bool) -> None:
-        self._ui.message = self._tr.t("calendar_saved" if ok else "calendar_failed")
-        self._redraw()
+        self._ui.show_message(self._tr.t("calendar_saved" if ok else "calendar_failed"))

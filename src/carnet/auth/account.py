@@ -100,9 +100,6 @@ class AccountCases:
     def _ui(self) -> AccountUi:
         return self._state.account
 
-    def _redraw(self) -> None:
-        self._state.changed()
-
     @property
     def is_guardian(self) -> bool:
         user = self._state.user
@@ -112,12 +109,10 @@ class AccountCases:
 
     async def open(self) -> None:
         """ "Mi cuenta": at once from the phone, then the guardian's privacy status from the server."""
-        ui = self._ui
-        self._state.screen = Screen.ACCOUNT
-        ui.message = ui.error = None
-        ui.password_errors, ui.closure_confirm = {}, False
-        self._rights.reload()
-        self._redraw()
+        with self._state.batch():
+            self._state.go_to(Screen.ACCOUNT)
+            self._ui.open_screen()
+            self._rights.reload()
         if self.is_guardian:
             await self._rights.fetch_status()
 
@@ -126,11 +121,9 @@ class AccountCases:
             return
         if screen is not Screen.ACCOUNT_PASSWORD and not self.is_guardian:
             return
-        ui = self._ui
-        ui.message = ui.error = None
-        ui.password_errors, ui.closure_confirm = {}, False
-        self._state.screen = screen
-        self._redraw()
+        with self._state.batch():
+            self._ui.open_screen()
+            self._state.go_to(screen)
 
     async def open_notice(self) -> None:
         """ "Aviso de privacidad": the notice again (kept on the phone, refreshed when online)."""
@@ -140,25 +133,24 @@ class AccountCases:
         shown = self._state.privacy.notice
         carnets = self._carnets()
         if (shown is None or shown.lang[:2] != self._tr.locale[:2]) and carnets is not None:
-            self._state.privacy.notice = carnets.privacy_notice(self._tr.locale) or shown  # in the app's language
+            self._state.privacy.show_notice(carnets.privacy_notice(self._tr.locale) or shown)  # in the app's language
         await self._privacy.load_notice()
 
     def back(self) -> bool:
         """The back button on these screens; False when not on one."""
         state = self._state
         if state.screen is Screen.ACCOUNT:
-            state.screen = Screen.SETTINGS
+            state.go_to(Screen.SETTINGS)
         elif state.screen in (Screen.ACCOUNT_PASSWORD, Screen.ACCOUNT_NOTICE, Screen.ACCOUNT_CLOSURE):
-            state.screen = Screen.ACCOUNT
-            self._ui.password_errors, self._ui.closure_confirm = {}, False
+            with state.batch():
+                state.go_to(Screen.ACCOUNT)
+                self._ui.leave_screen()
         else:
             return False
-        self._redraw()
         return True
 
     def dismiss_message(self) -> None:
-        self._ui.message = self._ui.error = None
-        self._redraw()
+        self._ui.dismiss_message()
 
     # ---- password ----------------------------------------------------------------------------
 
@@ -169,32 +161,31 @@ class AccountCases:
             return False
         t = self._tr.t
         problems = check_password_form(form, min_length=self.min_length)
-        ui.password_errors = {name: t(key, **values) for name, (key, values) in problems.items()}
-        ui.message = ui.error = None
+        errors = {name: t(key, **values) for name, (key, values) in problems.items()}
         if problems:
-            self._redraw()
+            ui.password_checked(errors)
             return False
-        ui.changing_password = True
-        self._redraw()
+        with self._state.batch():
+            ui.password_checked(errors)
+            ui.start_password_change()
         try:
             await self._api.change_password(form.current, form.new)
         except AuthError:
-            ui.changing_password = False
+            ui.stop_password_change()
             await self._session_expired()
             return False
         except BadRequest as exc:
             if exc.code == "password_too_short":
                 self.min_length = max(self.min_length, min_length_in(exc.message) or self.min_length)
             name = _PASSWORD_FIELDS.get(exc.code, "form")
-            ui.password_errors = {name: message_for(self._tr, exc)}
+            errors = {name: message_for(self._tr, exc)}
         except NetworkError:
-            ui.password_errors = {"form": t("acct_password_offline")}
+            errors = {"form": t("acct_password_offline")}
         except ApiError as exc:
-            ui.password_errors = {"form": message_for(self._tr, exc)}
+            errors = {"form": message_for(self._tr, exc)}
         else:
-            ui.changing_password = False
+            ui.stop_password_change()
             await self._password_changed()
             return True
-        ui.changing_password = False
-        self._redraw()
+        ui.stop_password_change(errors)
         return False

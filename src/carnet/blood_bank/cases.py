@@ -87,13 +87,14 @@ class BloodBankCases:
     def today(self) -> date:
         return local_date(self._clock())
 
-    def _redraw(self) -> None:
-        self._state.changed()
-
     # ---- loading -----------------------------------------------------------------------------
 
     def reload(self) -> None:
-        """Re-read bookings (outbox laid over), banks, questionnaire and cached slots (no redraw)."""
+        """Re-read bookings (outbox laid over), banks, questionnaire and cached slots (one redraw)."""
+        with self._state.batch():
+            self._reload()
+
+    def _reload(self) -> None:
         ui = self._ui
         repo = self._bookings
         children = {c.id for c in self._state.children}
@@ -102,29 +103,31 @@ class BloodBankCases:
             repo.forget_drafts(keep={i.id for i in items})
             repo.forget_old_slots(self.today())
         views = merge(repo.bookings(), items, repo.drafts(), self._ledger.server_id)
-        ui.bookings = upcoming([v for v in views if not children or v.patient_id in children], self._clock())
-        if ui.selected_id is not None:
-            ui.selected_id = self._ledger.server_id(ui.selected_id) or ui.selected_id
-            if not any(v.id == ui.selected_id for v in ui.bookings):
+        bookings = upcoming([v for v in views if not children or v.patient_id in children], self._clock())
+        selected_id = ui.selected_id
+        if selected_id is not None:
+            selected_id = self._ledger.server_id(selected_id) or selected_id
+            if not any(v.id == selected_id for v in bookings):
                 if self._state.screen is Screen.BOOKING:
-                    self._state.screen = Screen.BLOOD_BANK
-                    ui.message = self._tr.t("bb_booking_gone")
-                ui.selected_id = None
-        selected = next((v for v in ui.bookings if v.id == ui.selected_id), None)
+                    self._state.go_to(Screen.BLOOD_BANK)
+                    ui.show_message(self._tr.t("bb_booking_gone"))
+                selected_id = None
+        ui.show_bookings(bookings, selected_id)
+        selected = next((v for v in bookings if v.id == selected_id), None)
         if selected is not None and selected.mark is not Mark.PENDING and ui.message in self._pending_messages():
-            ui.message = None  # the server answered: the "pending" note is no longer true
-        ui.banks, _ = repo.banks()
-        ui.questions = repo.questions(self._tr.locale)
+            ui.dismiss_message()  # the server answered: the "pending" note is no longer true
+        banks, _ = repo.banks()
+        ui.show_reference(banks, repo.questions(self._tr.locale))
         if ui.patient_id not in children:
-            ui.patient_id = (
+            ui.choose_child(
                 self._state.selected_child_id
                 if self._state.selected_child_id in children
                 else (self._state.children[0].id if len(self._state.children) == 1 else None)
             )
-        if ui.bank_id not in {b.id for b in ui.banks}:
-            ui.bank_id = ui.banks[0].id if len(ui.banks) == 1 else None
+        if ui.bank_id not in {b.id for b in banks}:
+            ui.choose_bank(banks[0].id if len(banks) == 1 else None)
         if ui.day is None or ui.day < self.today():
-            ui.day = self.today()
+            ui.choose_day(self.today())
         self._cached_slots()
 
     def _pending_messages(self) -> set[str]:
@@ -134,8 +137,8 @@ class BloodBankCases:
     def _cached_slots(self) -> None:
         ui = self._ui
         cached = self._bookings.slots(ui.bank_id, ui.day) if ui.bank_id and ui.day else None
-        ui.slots, ui.slots_fetched_at = cached if cached else ([], None)
-        ui.slots = open_slots(ui.slots, self._clock())
+        slots, fetched_at = cached if cached else ([], None)
+        ui.show_slots(open_slots(slots, self._clock()), fetched_at)
 
     async def fetch_reference(self) -> None:
         """Online: the banks and the questionnaire (in the app's language) into the cache."""
@@ -154,9 +157,9 @@ class BloodBankCases:
 
     async def open(self) -> None:
         """The tab: cached data at once, then fresh slots (and, if missing, the reference data)."""
-        self._state.tab, self._state.screen = Tab.BLOOD_BANK, Screen.BLOOD_BANK
-        self.reload()
-        self._redraw()
+        with self._state.batch():
+            self._state.go_to(Screen.BLOOD_BANK, tab=Tab.BLOOD_BANK)
+            self._reload()
         if not self._ui.banks or not self._ui.questions:
             try:
                 await self.fetch_reference()
@@ -164,7 +167,6 @@ class BloodBankCases:
                 await self._session_expired()
                 return
             self.reload()
-            self._redraw()
         await self.load_slots()
 
     async def load_slots(self) -> None:
@@ -173,46 +175,45 @@ class BloodBankCases:
         if not ui.bank_id or ui.day is None:
             return
         bank_id, day = ui.bank_id, ui.day
-        self._cached_slots()
-        ui.loading_slots, ui.slots_cached = True, False
-        self._redraw()
+        with self._state.batch():
+            self._cached_slots()
+            ui.start_loading_slots()
+        problem: ApiError | None = None
         try:
             slots = await self._api.slots(bank_id, day)
         except AuthError:
-            ui.loading_slots = False
+            ui.stop_loading_slots()
             await self._session_expired()
             return
-        except NetworkError:
-            ui.slots_cached = True
-            self._state.online = False
         except ApiError as exc:
-            ui.slots_cached = True
-            ui.message = message_for(self._tr, exc)
+            problem = exc
         else:
             if self._bookings is not None:
                 with self._bookings.transaction():
                     self._bookings.save_slots(bank_id, day, slots, fetched_at=self._clock())
-        finally:
-            ui.loading_slots = False
-        if (ui.bank_id, ui.day) == (bank_id, day):  # the person may have moved on meanwhile
-            self._cached_slots()
-        self._redraw()
+        with self._state.batch():
+            if isinstance(problem, NetworkError):
+                self._state.set_online(False)
+            elif problem is not None:
+                ui.show_message(message_for(self._tr, problem))
+            ui.stop_loading_slots(cached=problem is not None)
+            if (ui.bank_id, ui.day) == (bank_id, day):  # the person may have moved on meanwhile
+                self._cached_slots()
 
     # ---- choices ------------------------------------------------------------------------------
 
     def pick_child(self, patient_id: str) -> None:
         if patient_id in {c.id for c in self._state.children}:
-            self._ui.patient_id = patient_id
-        self._redraw()
+            self._ui.choose_child(patient_id)
 
     async def pick_bank(self, bank_id: str) -> None:
         if bank_id in {b.id for b in self._ui.banks} and not self._ui.rescheduling_id:
-            self._ui.bank_id = bank_id
+            self._ui.choose_bank(bank_id)
             await self.load_slots()
 
     async def pick_day(self, day: date) -> None:
         if day >= self.today():
-            self._ui.day = day
+            self._ui.choose_day(day)
             await self.load_slots()
 
     def pick_slot(self, slot_id: str) -> None:
@@ -225,35 +226,28 @@ class BloodBankCases:
             self._queue_reschedule(ui.rescheduling_id, slot)
             return
         if ui.patient_id is None:
-            ui.message = self._tr.t("bb_pick_child_first")
-            self._redraw()
+            ui.show_message(self._tr.t("bb_pick_child_first"))
             return
         keep = ui.form if ui.form is not None else None
-        ui.form = DonorForm(patient_id=ui.patient_id, slot_id=slot.id)
+        form = DonorForm(patient_id=ui.patient_id, slot_id=slot.id)
         if keep is not None:  # a second try keeps what was typed
             for name in ("full_name", "phone", "birth_text", "weight_text", "sex", "last_donation_text"):
-                setattr(ui.form, name, getattr(keep, name))
-            ui.form.answers = dict(keep.answers)
-        ui.message = None
-        self._state.screen = Screen.BOOKING_FORM
-        self._redraw()
+                setattr(form, name, getattr(keep, name))
+            form.answers = dict(keep.answers)
+        with self._state.batch():
+            ui.open_form(form)
+            self._state.go_to(Screen.BOOKING_FORM)
 
     def answer(self, question_id: str, value: bool) -> None:
-        form = self._ui.form
-        if form is not None and any(q.id == question_id for q in self._ui.questions):
-            form.answers[question_id] = value
-            form.errors.pop("answers", None)
-            self._redraw()
+        if self._ui.form is not None and any(q.id == question_id for q in self._ui.questions):
+            self._ui.answer(question_id, value)
 
     def set_sex(self, value: str) -> None:
         if self._ui.form is not None:
-            self._ui.form.sex = value
-            self._ui.form.errors.pop("sex", None)
-            self._redraw()
+            self._ui.choose_sex(value)
 
     def dismiss_message(self) -> None:
-        self._ui.message = None
-        self._redraw()
+        self._ui.dismiss_message()
 
     # ---- writes (through the outbox) ------------------------------------------------------------
 
@@ -274,8 +268,7 @@ class BloodBankCases:
         slot = next((x for x in ui.slots if x.id == form.slot_id), None)
         if result.body is None or bank is None or slot is None:
             form.errors = result.errors or {"slot": self._tr.t("bb_err_slot")}
-            ui.form, ui.message = form, self._tr.t("form_fix")
-            self._redraw()
+            ui.form_refused(form, self._tr.t("form_fix"))
             return False
         form.errors = {}
         record_id, item_id = new_local_id(), str(uuid.uuid4())
@@ -293,35 +286,33 @@ class BloodBankCases:
                 item_id=item_id,
             )
             self._bookings.put_draft(item_id, bank=bank, slot=slot)
-        ui.form, ui.selected_id, ui.message = None, record_id, self._tr.t("bb_saved_pending")
-        self.reload()
-        self._state.screen = Screen.BOOKING
-        self._redraw()
+        with self._state.batch():
+            ui.booking_queued(record_id, self._tr.t("bb_saved_pending"))
+            self._reload()
+            self._state.go_to(Screen.BOOKING)
         self._request_sync()
         return True
 
     def open_booking(self, booking_id: str) -> None:
         ui = self._ui
         if any(v.id == booking_id for v in ui.bookings):
-            ui.selected_id, ui.confirm_cancel, ui.message = booking_id, False, None
-            self._state.screen = Screen.BOOKING
-            self._redraw()
+            with self._state.batch():
+                ui.open_booking(booking_id)
+                self._state.go_to(Screen.BOOKING)
 
     def close(self) -> None:
         """Back from the form, the booking, or a reschedule."""
         ui = self._ui
-        if ui.rescheduling_id and self._state.screen is Screen.BLOOD_BANK:
-            ui.selected_id, ui.rescheduling_id = ui.rescheduling_id, None
-            self._state.screen = Screen.BOOKING
-        else:
-            self._state.screen = Screen.BLOOD_BANK
-            ui.selected_id, ui.confirm_cancel = None, False
-        ui.form = None
-        self._redraw()
+        with self._state.batch():
+            if ui.rescheduling_id and self._state.screen is Screen.BLOOD_BANK:
+                ui.stop_reschedule()
+                self._state.go_to(Screen.BOOKING)
+            else:
+                self._state.go_to(Screen.BLOOD_BANK)
+                ui.close_booking()
 
     def ask_cancel(self, confirm: bool = True) -> None:
-        self._ui.confirm_cancel = confirm
-        self._redraw()
+        self._ui.ask_cancel(confirm)
 
     def _changeable(self, booking_id: str) -> BookingView | None:
         view = next((v for v in self._ui.bookings if v.id == booking_id), None)
@@ -343,9 +334,9 @@ class BloodBankCases:
             label=self._label(view.bank, view.slot),
             now=self._clock(),
         )
-        ui.confirm_cancel, ui.message = False, self._tr.t("bb_cancel_pending")
-        self.reload()
-        self._redraw()
+        with self._state.batch():
+            ui.cancel_queued(self._tr.t("bb_cancel_pending"))
+            self._reload()
         self._request_sync()
 
     async def start_reschedule(self, booking_id: str) -> None:
@@ -353,11 +344,9 @@ class BloodBankCases:
         view = self._changeable(booking_id)
         if view is None or view.bank is None or view.slot is None:
             return
-        ui.rescheduling_id, ui.bank_id, ui.confirm_cancel = view.id, view.bank.id, False
-        ui.day = max(local_date(view.slot.starts_at), self.today())
-        ui.message = None
-        self._state.screen = Screen.BLOOD_BANK
-        self._redraw()
+        with self._state.batch():
+            ui.start_reschedule(view.id, view.bank.id, max(local_date(view.slot.starts_at), self.today()))
+            self._state.go_to(Screen.BLOOD_BANK)
         await self.load_slots()
 
     def _queue_reschedule(self, booking_id: str, slot: contract.Slot) -> None:
@@ -382,8 +371,8 @@ class BloodBankCases:
                 item_id=item_id,
             )
             self._bookings.put_draft(item_id, bank=view.bank, slot=slot)
-        ui.rescheduling_id, ui.selected_id, ui.message = None, view.id, self._tr.t("bb_reschedule_pending")
-        self.reload()
-        self._state.screen = Screen.BOOKING
-        self._redraw()
+        with self._state.batch():
+            ui.reschedule_queued(view.id, self._tr.t("bb_reschedule_pending"))
+            self._reload()
+            self._state.go_to(Screen.BOOKING)
         self._request_sync()

@@ -15,7 +15,7 @@ from typing import Protocol
 from carnet.blood_bank.state import StaffUi
 from carnet.core.clock import Clock, local_date
 from carnet.core.i18n import Translator
-from carnet.core.navigation import Navigator, Phase, Screen
+from carnet.core.navigation import Navigator, Screen
 from carnet.data.api import ApiClient, ApiError, AuthError
 from carnet.data.messages import message_for
 from carnet_contract import models as contract
@@ -39,6 +39,8 @@ class StaffHost(Navigator, Protocol):
 
     @property
     def staff_mode(self) -> bool: ...
+
+    def enter_staff(self, user: contract.UserOut, screen: Screen) -> None: ...
 
 
 class StaffCases:
@@ -64,14 +66,10 @@ class StaffCases:
     def today(self) -> date:
         return local_date(self._clock())
 
-    def _redraw(self) -> None:
-        self._state.changed()
-
     async def enter(self, user: contract.UserOut) -> None:
-        state = self._state
-        state.user, state.staff = user, StaffUi()
-        state.phase, state.screen = Phase.READY, Screen.STAFF
-        state.children, state.selected_child_id = [], None
+        with self._state.batch():
+            self._ui.reset()
+            self._state.enter_staff(user, Screen.STAFF)
         await self.load()
 
     async def load(self) -> None:
@@ -79,55 +77,57 @@ class StaffCases:
         ui = self._ui
         if not self._state.staff_mode or ui.loading:
             return
-        ui.loading = True
-        self._redraw()
-        ended = False
+        ui.start_loading()
+        banks, bank_id, day = ui.banks, ui.bank_id, ui.day
+        day_list: tuple[list[contract.StaffBooking], list[tuple[str, int, int, int]]] | None = None
+        error = ui.error
+        reached = False
         try:
-            if not ui.banks:
+            if not banks:
                 me = await self._api.me()
                 units = {u.id for u in me.units}
-                ui.banks = [b for b in await self._api.blood_banks() if b.unit.id in units]
-            if ui.bank_id not in {b.id for b in ui.banks}:
-                ui.bank_id = ui.banks[0].id if ui.banks else None
-            ui.day = ui.day or self.today()
-            if ui.bank_id is not None:
-                await self._load_day(ui.bank_id, ui.day)
-            ui.error = None
-            self._state.online = True
+                banks = [b for b in await self._api.blood_banks() if b.unit.id in units]
+            if bank_id not in {b.id for b in banks}:
+                bank_id = banks[0].id if banks else None
+            day = day or self.today()
+            if bank_id is not None:
+                day_list = await self._load_day(bank_id, day)
+            error, reached = None, True
         except AuthError:
-            ended = True
-        except ApiError as exc:
-            ui.error = message_for(self._tr, exc)
-        finally:
-            ui.loading = False
-        if ended:
+            ui.stop_loading()
             await self._session_expired()
             return
-        self._redraw()
+        except ApiError as exc:
+            error = message_for(self._tr, exc)
+        with self._state.batch():
+            ui.loaded(banks=banks, bank_id=bank_id, day=day, day_list=day_list, error=error)
+            if reached:
+                self._state.set_online(True)
 
-    async def _load_day(self, bank_id: str, day: date) -> None:
-        ui = self._ui
+    async def _load_day(
+        self, bank_id: str, day: date
+    ) -> tuple[list[contract.StaffBooking], list[tuple[str, int, int, int]]]:
+        """The day's bookings (by time, then donor) and the donor counts per child."""
         bookings = await self._api.bank_bookings(bank_id, day)
         monday, sunday = week_of(day)
         week = await self._api.donor_counts(bank_id, monday, sunday)
         today = {c.patient_id: c for c in await self._api.donor_counts(bank_id, day, day)}
-        ui.bookings = sorted(bookings, key=lambda b: (b.slot.starts_at, b.donor.full_name))
+        listed = sorted(bookings, key=lambda b: (b.slot.starts_at, b.donor.full_name))
         counts = {c.patient_id: (c.patient_display_name, 0, c.came, c.booked) for c in week}
         for pid, c in today.items():
             name, _, came_week, booked_week = counts.get(pid, (c.patient_display_name, 0, c.came, c.booked))
             counts[pid] = (name, c.came, came_week, booked_week)
-        ui.counts = sorted(counts.values(), key=lambda c: c[0])
+        return listed, sorted(counts.values(), key=lambda c: c[0])
 
     async def move_day(self, days: int) -> None:
         """Another day's list (today by default); the counts follow that day and its week."""
         ui = self._ui
-        ui.day = (ui.day or self.today()) + timedelta(days=days)
-        ui.bookings, ui.counts, ui.message = [], [], None
+        ui.move_to(day=(ui.day or self.today()) + timedelta(days=days))
         await self.load()
 
     async def pick_bank(self, bank_id: str) -> None:
         if bank_id in {b.id for b in self._ui.banks}:
-            self._ui.bank_id, self._ui.bookings, self._ui.counts = bank_id, [], []
+            self._ui.move_to(bank_id=bank_id)
             await self.load()
 
     async def check_in(self, booking_id: str) -> None:
@@ -141,28 +141,20 @@ class StaffCases:
         booking = next((b for b in ui.bookings if b.id == booking_id), None)
         if booking is None or booking_id in ui.busy_ids or booking.status is not contract.BookingStatus.CONFIRMADA:
             return
-        ui.busy_ids.add(booking_id)
-        ui.message = ui.error = None
-        self._redraw()
-        ended = False
+        ui.start_marking(booking_id)
         try:
             answer = await self._api.booking_action(booking_id, action)
         except AuthError:
-            ended = True
-        except ApiError as exc:
-            ui.error = message_for(self._tr, exc)
-        else:
-            done = contract.StaffBooking(**answer.model_dump(), patient_display_name=booking.patient_display_name)
-            ui.bookings = [done if b.id == booking_id else b for b in ui.bookings]
-            key = "staff_checked_in" if action == "check-in" else "staff_no_show_done"
-            ui.message = self._tr.t(key, name=booking.donor.full_name)
-        finally:
-            ui.busy_ids.discard(booking_id)
-        if ended:
+            ui.marked(booking_id, None, message=None, error=None)
             await self._session_expired()
             return
+        except ApiError as exc:
+            ui.marked(booking_id, None, message=None, error=message_for(self._tr, exc))
+        else:
+            done = contract.StaffBooking(**answer.model_dump(), patient_display_name=booking.patient_display_name)
+            key = "staff_checked_in" if action == "check-in" else "staff_no_show_done"
+            ui.marked(booking_id, done, message=self._tr.t(key, name=booking.donor.full_name), error=None)
         await self.load()  # the counts follow (and another desk's changes show)
 
     def dismiss_message(self) -> None:
-        self._ui.message = None
-        self._redraw()
+        self._ui.dismiss_message()

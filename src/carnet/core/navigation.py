@@ -6,6 +6,7 @@ feature's cases declare, as a protocol extending it, the few more fields of the 
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from enum import StrEnum
 from typing import Protocol
 
@@ -56,12 +57,22 @@ class Tab(StrEnum):
 
 
 class Navigator(Protocol):
-    """Where the app is, as a feature reads and changes it; ``changed()`` redraws."""
+    """Where the app is, as a feature reads it and changes it (through its methods, which redraw)."""
 
-    phase: Phase
-    screen: Screen
-    tab: Tab
+    @property
+    def phase(self) -> Phase: ...
+    @property
+    def screen(self) -> Screen: ...
+    @property
+    def tab(self) -> Tab: ...
     #: None until the first sync attempt ends; False = showing cached data.
-    online: bool | None
+    @property
+    def online(self) -> bool | None: ...
 
-    def changed(self) -> None: ...
+    def go_to(self, screen: Screen, *, tab: Tab | None = None) -> None: ...
+
+    def set_online(self, online: bool | None) -> None: ...
+
+    def batch(self) -> AbstractContextManager[None]:
+        """Changes made in the block redraw once, at its end."""
+        ...

@@ -102,32 +102,34 @@ class IncidentCases:
     def _ui(self) -> IncidentUi:
         return self._state.incidents
 
-    def _redraw(self) -> None:
-        self._state.changed()
-
     def reload(self) -> None:
-        """Re-read the synced reports with the outbox laid over them (no redraw)."""
+        """Re-read the synced reports with the outbox laid over them (one redraw)."""
+        with self._state.batch():
+            self._reload()
+
+    def _reload(self) -> None:
         ui = self._ui
         children = {c.id for c in self._state.children}
         synced, items = self._incidents.incidents(), self._outbox.items()
         views = merge(synced, items, self._ledger.server_id)
-        ui.reports = [v for v in views if not children or v.patient_id in children]
+        selected_id = ui.selected_id
+        if selected_id is not None:
+            selected_id = self._ledger.server_id(selected_id) or selected_id
+        ui.show_reports([v for v in views if not children or v.patient_id in children], selected_id)
         self._incidents.prune_photos(
             keep_photos={p.id for i in synced.values() for p in i.photos},
             keep_drafts={i.id for i in items if i.type == PHOTO_TYPE},
         )
-        if ui.selected_id is not None:
-            ui.selected_id = self._ledger.server_id(ui.selected_id) or ui.selected_id
-            if self._state.screen is Screen.REPORT and self._state.selected_report is None:
-                self._state.screen = Screen.REPORTS
-                ui.selected_id = None
+        if selected_id is not None and self._state.screen is Screen.REPORT and self._state.selected_report is None:
+            self._state.go_to(Screen.REPORTS)
+            ui.close_report()
         selected = self._state.selected_report
         if (
             selected is not None
             and selected.mark is not Mark.PENDING
             and ui.message in (self._tr.t("inc_saved_pending"), self._tr.t("inc_reopen_pending"))
         ):
-            ui.message = None
+            ui.dismiss_message()
         if self._state.screen is Screen.REPORT:
             if self._state.online:
                 self.photo_unavailable.clear()  # the network answers again: try the missing ones once more
@@ -148,17 +150,17 @@ class IncidentCases:
         """The report button: the form with the selected child (and its unit) already chosen."""
         ui = self._ui
         state = self._state
+        came_from = None
         if state.screen not in (Screen.REPORT_FORM, Screen.REPORTS, Screen.REPORT):
-            ui.came_from = state.screen.value
+            came_from = state.screen.value
         children = state.children
         patient = (
             state.selected_child_id if state.selected_child_id else (children[0].id if len(children) == 1 else None)
         )
         unit_id, unit_name = self._unit_of(patient)
-        ui.form = ReportForm(patient_id=patient, unit_id=unit_id, unit_name=unit_name)
-        ui.message = None
-        state.screen = Screen.REPORT_FORM
-        self._redraw()
+        with state.batch():
+            ui.start_report(ReportForm(patient_id=patient, unit_id=unit_id, unit_name=unit_name), came_from=came_from)
+            state.go_to(Screen.REPORT_FORM)
 
     def pick_child(self, patient_id: str) -> None:
         form = self._ui.form
@@ -166,7 +168,7 @@ class IncidentCases:
             form.patient_id = patient_id
             form.unit_id, form.unit_name = self._unit_of(patient_id)
             form.errors.pop("patient", None)
-            self._redraw()
+            self._ui.form_edited()
 
     def pick_category(self, category: contract.IncidentCategory) -> None:
         form = self._ui.form
@@ -174,7 +176,7 @@ class IncidentCases:
             form.category = category
             form.errors.pop("category", None)
             form.errors.pop("item_name", None)
-            self._redraw()
+            self._ui.form_edited()
 
     async def add_photos(self, picked: list[tuple[str, bytes | None]]) -> bool:
         """Files from the picker: the good ones are prepared (off the event loop: the screen says so meanwhile)
@@ -183,7 +185,7 @@ class IncidentCases:
         if form is None:
             return False
         form.preparing += 1
-        self._redraw()
+        self._ui.form_edited()
         try:
             drafts, problems = await asyncio.to_thread(
                 check_photos, picked, self._tr, room=MAX_PHOTOS - len(form.photos)
@@ -198,14 +200,14 @@ class IncidentCases:
             form.errors["photos"] = "\n".join(problems)
         else:
             form.errors.pop("photos", None)
-        self._redraw()
+        self._ui.form_edited()
         return len(form.photos) > before
 
     def remove_photo(self, photo_id: str) -> None:
         form = self._ui.form
         if form is not None and remove_photo(form, photo_id):
             form.errors.pop("photos", None)
-            self._redraw()
+            self._ui.form_edited()
 
     def submit(self, form: ReportForm) -> bool:
         """Check; on success queue the report (type incident, op create) and its photos behind it, and show
@@ -216,8 +218,7 @@ class IncidentCases:
         result = check_report(form, self._tr, children={c.id for c in self._state.children})
         if result.body is None:
             form.errors = result.errors
-            ui.form, ui.message = form, self._tr.t("form_fix")
-            self._redraw()
+            ui.form_refused(form, self._tr.t("form_fix"))
             return False
         form.errors = {}
         record_id = new_local_id()
@@ -252,30 +253,28 @@ class IncidentCases:
                     now=now,
                 )
                 repo.put_draft(item_id, photo)
-        ui.form, ui.selected_id, ui.message = None, record_id, self._tr.t("inc_saved_pending")
-        ui.reopening = False
-        self.reload()
-        self._state.screen = Screen.REPORT
-        self._redraw()
+        with self._state.batch():
+            ui.report_queued(record_id, self._tr.t("inc_saved_pending"))
+            self._reload()
+            self._state.go_to(Screen.REPORT)
         self._request_sync()
         return True
 
     def show_list(self) -> None:
-        ui = self._ui
-        if self._state.screen not in (Screen.REPORT_FORM, Screen.REPORTS, Screen.REPORT):
-            ui.came_from = self._state.screen.value
-        ui.form, ui.selected_id, ui.reopening, ui.message = None, None, False, None
-        self.reload()
-        self._state.screen = Screen.REPORTS
-        self._redraw()
+        screen = self._state.screen
+        with self._state.batch():
+            outside = screen not in (Screen.REPORT_FORM, Screen.REPORTS, Screen.REPORT)
+            self._ui.show_list(came_from=screen.value if outside else None)
+            self._reload()
+            self._state.go_to(Screen.REPORTS)
 
     def open(self, report_id: str) -> None:
         ui = self._ui
         if any(r.id == report_id for r in ui.reports):
-            ui.selected_id, ui.reopening, ui.reason_error, ui.message = report_id, False, None, None
-            self._state.screen = Screen.REPORT
             self.photo_unavailable.clear()
-            self._redraw()
+            with self._state.batch():
+                ui.open_report(report_id)
+                self._state.go_to(Screen.REPORT)
             self._fetch_photos_soon()
 
     # ---- photos of a report ------------------------------------------------------------------
@@ -337,12 +336,11 @@ class IncidentCases:
             repo.put_thumb(photo.id, thumb)
             got += 1
         if got or self.photo_unavailable:
-            self._redraw()
+            self._ui.photos_changed()
         return got
 
     def ask_reopen(self, open_box: bool = True) -> None:
-        self._ui.reopening, self._ui.reason_error = open_box, None
-        self._redraw()
+        self._ui.ask_reopen(open_box)
 
     def reopen(self, report_id: str, reason: str) -> bool:
         """ "No se resolvió": the reason goes to the outbox (POST …/reopen with its own Idempotency-Key)."""
@@ -352,8 +350,7 @@ class IncidentCases:
             return False
         body, error = check_reason(reason, self._tr)
         if body is None:
-            ui.reason_error = error
-            self._redraw()
+            ui.reason_refused(error)
             return False
         self._outbox.add(
             type=contract.SyncType.INCIDENT,
@@ -366,9 +363,9 @@ class IncidentCases:
             label=self._tr.t("inc_reopen_label", folio=view.folio or ""),
             now=self._clock(),
         )
-        ui.reopening, ui.reason_error, ui.message = False, None, self._tr.t("inc_reopen_pending")
-        self.reload()
-        self._redraw()
+        with self._state.batch():
+            ui.reopen_queued(self._tr.t("inc_reopen_pending"))
+            self._reload()
         self._request_sync()
         return True
 
@@ -378,14 +375,14 @@ class IncidentCases:
 
     def back(self) -> None:
         ui = self._ui
-        if self._state.screen is Screen.REPORT:
-            ui.selected_id, ui.reopening = None, False
-            self._state.screen = Screen.REPORTS
-        else:
-            ui.form, ui.selected_id, ui.message = None, None, None
-            self._state.screen = self._back_screen()
-        self._redraw()
+        with self._state.batch():
+            if self._state.screen is Screen.REPORT:
+                ui.close_report()
+                self._state.go_to(Screen.REPORTS)
+            else:
+                back = self._back_screen()
+                ui.leave()
+                self._state.go_to(back)
 
     def dismiss_message(self) -> None:
-        self._ui.message = None
-        self._redraw()
+        self._ui.dismiss_message()

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from carnet.core.clock import Clock, local_date
 from carnet.core.i18n import Translator
-from carnet.core.navigation import Navigator, Phase, Screen
+from carnet.core.navigation import Navigator, Screen
 from carnet.data.api import ApiClient, ApiError, AuthError, BadRequest
 from carnet.data.messages import message_for
 from carnet.incidents.photos import thumbnail
@@ -34,6 +34,8 @@ class DeskHost(Navigator, Protocol):
 
     @property
     def desk_mode(self) -> bool: ...
+
+    def enter_staff(self, user: contract.UserOut, screen: Screen) -> None: ...
 
 
 class DeskCases:
@@ -62,9 +64,6 @@ class DeskCases:
     def _ui(self) -> DeskUi:
         return self._state.desk
 
-    def _redraw(self) -> None:
-        self._state.changed()
-
     def visible(self) -> list[contract.Incident]:
         ui = self._ui
         return queue_order(
@@ -72,72 +71,71 @@ class DeskCases:
         )
 
     async def enter(self, user: contract.UserOut) -> None:
-        state = self._state
-        state.user, state.desk = user, DeskUi()
-        state.phase, state.screen = Phase.READY, Screen.DESK
-        state.children, state.selected_child_id = [], None
+        with self._state.batch():
+            self._ui.reset()
+            self._state.enter_staff(user, Screen.DESK)
         await self.load()
 
-    async def _guard(self, work: Callable[[], Awaitable[None]]) -> bool:
-        """Run ``work()``; errors become the screen's message. False when the session ended."""
-        ui = self._ui
+    async def _guard(
+        self, work: Callable[[], Awaitable[Callable[[], None]]], finish: Callable[[], None] = lambda: None
+    ) -> bool:
+        """Run ``work()``, then show what it fetched (the function it returns) and ``finish()`` in one redraw;
+        errors become the screen's message. False when the session ended."""
         try:
-            await work()
-            self._state.online = True
-            return True
+            show = await work()
         except AuthError:
+            finish()
             await self._session_expired()
             return False
         except ApiError as exc:
-            ui.error = message_for(self._tr, exc)
+            with self._state.batch():
+                self._ui.show_error(message_for(self._tr, exc))
+                finish()
             return True
+        except BaseException:
+            finish()
+            raise
+        with self._state.batch():
+            show()
+            self._state.set_online(True)
+            finish()
+        return True
 
     async def load(self) -> None:
         ui = self._ui
         if not self._state.desk_mode or ui.loading:
             return
-        ui.loading, ui.error = True, None
-        self._redraw()
+        ui.start_loading()
 
-        async def work() -> None:
-            if not ui.units:
-                ui.units = list((await self._api.me()).units)
-            ui.incidents = await self._api.incidents()
-            if ui.selected is not None:
-                ui.selected = next((i for i in ui.incidents if i.id == ui.selected.id), ui.selected)
+        async def work() -> Callable[[], None]:
+            units = ui.units or list((await self._api.me()).units)
+            incidents = await self._api.incidents()
+            return lambda: ui.show_queue(units, incidents)
 
-        try:
-            alive = await self._guard(work)
-        finally:
-            ui.loading = False
-        if alive:
-            self._redraw()
+        await self._guard(work, ui.stop_loading)
 
     def set_filter(
         self, *, category: str | None = "keep", unit_id: str | None = "keep", status: str | None = "keep"
     ) -> None:
         ui = self._ui
-        if category != "keep":
-            ui.category = contract.IncidentCategory(category) if category else None
-        if unit_id != "keep":
-            ui.unit_id = unit_id or None
-        if status != "keep":
-            ui.status = contract.IncidentStatus(status) if status else None
-        self._redraw()
+        ui.filter(
+            (contract.IncidentCategory(category) if category else None) if category != "keep" else ui.category,
+            (unit_id or None) if unit_id != "keep" else ui.unit_id,
+            (contract.IncidentStatus(status) if status else None) if status != "keep" else ui.status,
+        )
 
     async def open(self, incident_id: str) -> None:
         ui = self._ui
         self.photo_data, self.photo_failed = {}, set()
-        ui.selected = next((i for i in ui.incidents if i.id == incident_id), None)
-        ui.answer_error, ui.message, ui.error = None, None, None
-        self._state.screen = Screen.DESK_CASE
-        self._redraw()
+        with self._state.batch():
+            ui.open_case(next((i for i in ui.incidents if i.id == incident_id), None))
+            self._state.go_to(Screen.DESK_CASE)
 
-        async def work() -> None:
-            ui.selected = await self._api.incident(incident_id)
+        async def work() -> Callable[[], None]:
+            incident = await self._api.incident(incident_id)
+            return lambda: ui.show_case(incident)
 
         if await self._guard(work):
-            self._redraw()
             await self.load_photos()
 
     async def load_photos(self) -> None:
@@ -166,7 +164,7 @@ class DeskCases:
             self.photo_data[photo.id] = thumb
             self.photo_failed.discard(photo.id)
         if wanted:
-            self._redraw()
+            ui.photos_changed()
 
     async def answer(self, message: str, *, resolves: bool) -> bool:
         """Send an answer (online). Marking atendida needs a concrete answer: the server has the last word."""
@@ -176,64 +174,54 @@ class DeskCases:
             return False
         text = (message or "").strip()
         if not text:
-            ui.answer_error = self._tr.t("desk_err_empty")
-            self._redraw()
+            ui.answer_refused(self._tr.t("desk_err_empty"))
             return False
-        ui.busy, ui.answer_error, ui.message, ui.error = True, None, None, None
-        self._redraw()
         sent = False
         unsent = ui.unsent_answer
         key = unsent[3] if unsent and unsent[:3] == (incident.id, text, resolves) else str(uuid.uuid4())
-        ui.unsent_answer = (incident.id, text, resolves, key)
+        ui.start_answer((incident.id, text, resolves, key))
 
-        async def work() -> None:
+        async def work() -> Callable[[], None]:
             nonlocal sent
             try:
-                ui.selected = await self._api.respond(
+                answered = await self._api.respond(
                     incident.id, contract.ReplyCreate(message=text, resolves=resolves), idempotency_key=key
                 )
             except BadRequest as exc:
-                ui.unsent_answer = None  # refused: nothing was written
-                ui.answer_error = message_for(self._tr, exc)
-                return
-            ui.unsent_answer = None
-            sent = True
-            ui.sent += 1
-            ui.incidents = [ui.selected if i.id == incident.id else i for i in ui.incidents]
-            ui.message = self._tr.t("desk_resolved" if resolves else "desk_answered", folio=incident.folio)
+                problem = message_for(self._tr, exc)
 
-        try:
-            alive = await self._guard(work)
-        finally:
-            ui.busy = False
-        if alive:
-            self._redraw()
+                def refused() -> None:
+                    ui.forget_unsent_answer()  # refused: nothing was written
+                    ui.answer_refused(problem)
+
+                return refused
+            sent = True
+            done = self._tr.t("desk_resolved" if resolves else "desk_answered", folio=incident.folio)
+            return lambda: ui.answered(answered, done)
+
+        await self._guard(work, ui.stop_busy)
         return sent
 
     def back(self) -> None:
-        ui = self._ui
-        ui.selected, ui.answer_error = None, None
         self.photo_data, self.photo_failed = {}, set()
-        self._state.screen = Screen.DESK
-        self._redraw()
+        with self._state.batch():
+            self._ui.close_case()
+            self._state.go_to(Screen.DESK)
 
     async def show_weekly(self, weeks: int = 0) -> None:
         ui = self._ui
         today = local_date(self._clock())
         base = ui.week or monday_of(today)
-        ui.week = monday_of(base + timedelta(weeks=weeks))
-        self._state.screen = Screen.DESK_WEEKLY
-        ui.weekly, ui.error = None, None
-        self._redraw()
-        week = ui.week
+        week = monday_of(base + timedelta(weeks=weeks))
+        with self._state.batch():
+            ui.open_week(week)
+            self._state.go_to(Screen.DESK_WEEKLY)
 
-        async def work() -> None:
+        async def work() -> Callable[[], None]:
             figures = await self._api.weekly(week)
-            if ui.week == week:
-                ui.weekly = figures
+            return lambda: ui.show_weekly(week, figures)
 
-        if await self._guard(work):
-            self._redraw()
+        await self._guard(work)
 
     async def weekly_file(self, kind: str) -> tuple[str, bytes] | None:
         """The shown week's figures as ``csv`` or ``md`` (``casos-semana-<Monday>.<kind>``), fetched with the
@@ -242,33 +230,26 @@ class DeskCases:
         week: date | None = ui.week
         if week is None or ui.busy:
             return None
-        ui.busy, ui.error, ui.message = True, None, None
-        self._redraw()
+        ui.start_busy()
         found: list[bytes] = []
 
-        async def work() -> None:
+        async def work() -> Callable[[], None]:
             found.append(await self._api.weekly_export(week, kind))
+            return lambda: None
 
-        try:
-            alive = await self._guard(work)
-        finally:
-            ui.busy = False
-        if not alive:
+        if not await self._guard(work, ui.stop_busy):
             return None
-        self._redraw()
         return (f"casos-semana-{week.isoformat()}.{kind}", found[0]) if found else None
 
     def file_saved(self, name: str, saved: bool | None) -> None:
         """What the save dialog / download did, in words (None: the person closed the dialog: nothing to say)."""
         ui, t = self._ui, self._tr.t
         if saved:
-            ui.message, ui.error = t("desk_downloaded", name=name), None
+            ui.file_saved(message=t("desk_downloaded", name=name), error=None)
         elif saved is None:
-            ui.message = None
+            ui.file_saved(message=None, error=ui.error)
         else:
-            ui.message, ui.error = None, t("desk_download_failed", name=name)
-        self._redraw()
+            ui.file_saved(message=None, error=t("desk_download_failed", name=name))
 
     def dismiss_message(self) -> None:
-        self._ui.message = None
-        self._redraw()
+        self._ui.dismiss_message()

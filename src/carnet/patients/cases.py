@@ -24,12 +24,26 @@ __all__ = ["CarnetCases", "PatientsHost"]
 class PatientsHost(Navigator, Protocol):
     """What of the app's state the children list and the carnet screen read and change."""
 
-    children: list[contract.PatientRef]
-    selected_child_id: str | None
-    carnet: contract.Carnet | None
-    carnet_fetched_at: datetime | None
-    qr: QrImage | None
-    qr_check: Verification | None
+    @property
+    def children(self) -> list[contract.PatientRef]: ...
+    @property
+    def selected_child_id(self) -> str | None: ...
+    @property
+    def carnet(self) -> contract.Carnet | None: ...
+    @property
+    def qr(self) -> QrImage | None: ...
+
+    def show_children(self, children: list[contract.PatientRef]) -> None: ...
+
+    def select_child(self, patient_id: str | None) -> None: ...
+
+    def show_carnet(
+        self,
+        carnet: contract.Carnet | None,
+        fetched_at: datetime | None,
+        qr: QrImage | None,
+        qr_check: Verification | None,
+    ) -> None: ...
 
 
 class CarnetCases:
@@ -52,46 +66,52 @@ class CarnetCases:
         self._child_changed = child_changed
 
     def reload(self) -> None:
-        """The children from the cached account; one child is selected at once (no redraw)."""
+        """The children from the cached account; one child is selected at once (one redraw)."""
         state = self._state
         me = self._carnets.me()
-        state.children = list(me.patients) if me else []
-        ids = {c.id for c in state.children}
-        if state.selected_child_id not in ids:
-            state.selected_child_id = None
-            if state.screen is Screen.CARNET:
-                state.screen = Screen.CHILDREN
-        if len(state.children) == 1 and state.selected_child_id is None:
-            state.selected_child_id = state.children[0].id
-            if state.screen is Screen.CHILDREN:
-                state.screen = Screen.CARNET
+        children = list(me.patients) if me else []
+        with state.batch():
+            state.show_children(children)
+            if state.selected_child_id not in {c.id for c in children}:
+                state.select_child(None)
+                if state.screen is Screen.CARNET:
+                    state.go_to(Screen.CHILDREN)
+            if len(children) == 1 and state.selected_child_id is None:
+                state.select_child(children[0].id)
+                if state.screen is Screen.CHILDREN:
+                    state.go_to(Screen.CARNET)
 
     def select_child(self, patient_id: str) -> None:
         state = self._state
         if not any(c.id == patient_id for c in state.children):
             return
-        state.selected_child_id = patient_id
-        state.screen, state.tab = Screen.CARNET, Tab.CARNET
-        self.load_carnet()
-        state.changed()
+        with state.batch():
+            state.select_child(patient_id)
+            state.go_to(Screen.CARNET, tab=Tab.CARNET)
+            self.load_carnet()
 
     def load_carnet(self) -> None:
-        """The selected child's cached carnet, its QR and the QR's offline check (no redraw)."""
+        """The selected child's cached carnet, its QR and the QR's offline check (one redraw)."""
+        with self._state.batch():
+            self._load_carnet()
+
+    def _load_carnet(self) -> None:
         state = self._state
         cached = self._carnets.carnet(state.selected_child_id) if state.selected_child_id else None
         self._child_changed()
         if cached is None:
-            state.carnet = state.carnet_fetched_at = state.qr = state.qr_check = None
+            state.show_carnet(None, None, None, None)
             return
         carnet, fetched_at = cached
-        if state.qr is None or state.carnet is None or state.carnet.qr.url != carnet.qr.url:
-            state.qr = render_qr(carnet.qr.url)
-        state.carnet, state.carnet_fetched_at = carnet, fetched_at
+        qr = state.qr
+        if qr is None or state.carnet is None or state.carnet.qr.url != carnet.qr.url:
+            qr = render_qr(carnet.qr.url)
         jwks = self._carnets.jwks()
-        state.qr_check = qrtoken.verify(
+        check = qrtoken.verify(
             carnet.qr.token,
             jwks or {"keys": []},
             now=self._clock().timestamp(),
             issuer=self._qr_issuer,
             accepted_kids=self._accepted_kids,
         )
+        state.show_carnet(carnet, fetched_at, qr, check)

@@ -21,7 +21,7 @@ from typing import Protocol
 
 from carnet.core.clock import Clock
 from carnet.core.i18n import Translator
-from carnet.core.navigation import Navigator, Phase, Screen
+from carnet.core.navigation import Navigator, Screen
 from carnet.data.api import ApiClient, ApiError, AuthError, Conflict, HttpError, NetworkError
 from carnet.data.messages import message_for
 from carnet.data.store import OfflineStore
@@ -56,6 +56,8 @@ class CounterHost(Navigator, Protocol):
     @property
     def pharmacy_mode(self) -> bool: ...
 
+    def enter_staff(self, user: contract.UserOut, screen: Screen) -> None: ...
+
 
 class PharmacyCases:
     def __init__(
@@ -79,9 +81,6 @@ class PharmacyCases:
     def _ui(self) -> PharmacyUi:
         return self._state.pharmacy
 
-    def _redraw(self) -> None:
-        self._state.changed()
-
     def _cache(self) -> TrustCache | None:
         store = self._store()
         return TrustCache(store) if store is not None else None
@@ -89,14 +88,13 @@ class PharmacyCases:
     # ---- entering, the keys ------------------------------------------------------------------
 
     async def enter(self, user: contract.UserOut) -> None:
-        state = self._state
-        state.user, state.pharmacy = user, PharmacyUi()
-        state.phase, state.screen = Phase.READY, Screen.PHARMACY
-        state.children, state.selected_child_id = [], None
         cache = self._cache()
         cached = cache.load() if cache is not None else None
-        if cached is not None:
-            self._ui.trust, self._ui.trust_fetched_at = cached
+        with self._state.batch():
+            self._ui.reset()
+            self._state.enter_staff(user, Screen.PHARMACY)
+            if cached is not None:
+                self._ui.show_trust(*cached)
         await self.refresh_keys()
 
     async def refresh_keys(self) -> bool:
@@ -104,34 +102,30 @@ class PharmacyCases:
         ui = self._ui
         if not self._state.pharmacy_mode or ui.refreshing:
             return False
-        ui.refreshing = True
-        self._redraw()
-        ended = fetched = False
+        ui.start_refreshing()
         try:
             bundle = await self._api.trust_bundle()
         except AuthError:
-            ended = True
+            ui.stop_refreshing()
+            await self._session_expired()
+            return False
         except ApiError as exc:
-            ui.trust_error = (
-                self._tr.t("ph_keys_offline") if isinstance(exc, NetworkError) else message_for(self._tr, exc)
-            )
-            self._state.online = not isinstance(exc, NetworkError)
-        else:
-            now = self._clock()
-            ui.trust, ui.trust_fetched_at, ui.trust_error = bundle, now, None
-            self._state.online = fetched = True
+            with self._state.batch():
+                ui.keys_failed(
+                    self._tr.t("ph_keys_offline") if isinstance(exc, NetworkError) else message_for(self._tr, exc)
+                )
+                self._state.set_online(not isinstance(exc, NetworkError))
+            return False
+        now = self._clock()
+        with self._state.batch():
+            ui.keys_fetched(bundle, now)
+            self._state.set_online(True)
             cache = self._cache()
             if cache is not None:
                 cache.save(bundle, fetched_at=now)
-        finally:
-            ui.refreshing = False
-        if ended:
-            await self._session_expired()
-            return False
-        if fetched and ui.token is not None and (ui.check is None or not ui.check.online):
-            ui.check = check_offline(ui.token, ui.trust, now=self._clock())  # new keys or revocations
-        self._redraw()
-        return fetched
+            if ui.token is not None and (ui.check is None or not ui.check.online):
+                ui.show_check(check_offline(ui.token, ui.trust, now=self._clock()))  # new keys or revocations
+        return True
 
     async def refresh_if_stale(self) -> None:
         ui = self._ui
@@ -147,17 +141,12 @@ class PharmacyCases:
         if not text or ui.busy:
             return
         token = qrtoken.extract_token(text)
-        self._forget_scan()
         if len(token) > MAX_SCAN:
-            ui.check = Check(CheckKind.MALFORMED)
-            ui.results += 1
-            self._redraw()
+            ui.scanned(None, Check(CheckKind.MALFORMED))
             return
-        ui.token = token
-        ui.check = check_offline(token, ui.trust, now=self._clock())
-        ui.results += 1
-        self._redraw()
-        if ui.check.kind is CheckKind.MALFORMED:
+        check = check_offline(token, ui.trust, now=self._clock())
+        ui.scanned(token, check)
+        if check.kind is CheckKind.MALFORMED:
             return  # not a carnet code: nothing to ask the server
         await self.refresh_if_stale()
         if ui.token != token:
@@ -166,48 +155,36 @@ class PharmacyCases:
 
     async def _verify_online(self, token: str) -> None:
         ui = self._ui
-        ui.verifying = True
-        self._redraw()
-        ended = False
+        ui.start_verifying()
         try:
             answer = await self._api.pharmacy_verify(token)
         except AuthError:
-            ended = True
-        except NetworkError:
-            if ui.token == token:
-                ui.offline = True
-            self._state.online = False
-        except ApiError as exc:
-            if ui.token == token:
-                ui.error = message_for(self._tr, exc)
-        else:
-            self._state.online = True
-            if ui.token == token:
-                ui.offline = False
-                ui.verified = answer
-                ui.check = check_online(answer)
-                self._choose_default_cycle()
-        finally:
-            ui.verifying = False
-        if ended:
+            ui.stop_verifying()
             await self._session_expired()
             return
-        ui.results += 1
-        self._redraw()
-
-    def _forget_scan(self) -> None:
-        ui = self._ui
-        ui.token = ui.check = ui.verified = ui.cycle_id = None
-        ui.items = set()
-        ui.recorded = []
-        ui.confirming = ui.offline = False
-        ui.message = ui.error = None
+        except NetworkError:
+            with self._state.batch():
+                ui.verify_failed(token, offline=True)
+                self._state.set_online(False)
+                ui.stop_verifying()
+                ui.result_shown()
+        except ApiError as exc:
+            with self._state.batch():
+                ui.verify_failed(token, error=message_for(self._tr, exc))
+                ui.stop_verifying()
+                ui.result_shown()
+        else:
+            with self._state.batch():
+                self._state.set_online(True)
+                if ui.token == token:
+                    ui.verify_answered(token, answer, check_online(answer))
+                    self._choose_default_cycle()
+                ui.stop_verifying()
+                ui.result_shown()
 
     def clear(self) -> None:
         """Forget the shown patient (the next one is coming to the counter)."""
-        self._forget_scan()
-        self._ui.results += 1
-        self._redraw()
+        self._ui.clear()
 
     # ---- choosing what to dispense -------------------------------------------------------------
 
@@ -240,29 +217,21 @@ class PharmacyCases:
         ui = self._ui
         open_cycles = self.open_cycles()
         chosen = open_cycles[0] if open_cycles else None
-        ui.cycle_id = chosen.id if chosen else None
-        ui.items = {d.name for d in chosen.drugs} if chosen else set()
+        ui.default_cycle(chosen.id if chosen else None, {d.name for d in chosen.drugs} if chosen else set())
 
     def pick_cycle(self, cycle_id: str) -> None:
         ui = self._ui
         cycle = next((c for c in self.open_cycles() if c.id == cycle_id), None)
         if cycle is None or ui.busy:
             return
-        ui.cycle_id, ui.items, ui.confirming = cycle.id, {d.name for d in cycle.drugs}, False
-        ui.message = ui.error = None
-        self._redraw()
+        ui.pick_cycle(cycle.id, {d.name for d in cycle.drugs})
 
     def toggle_item(self, name: str, checked: bool) -> None:
         ui = self._ui
         cycle = next((c for c in self.open_cycles() if c.id == ui.cycle_id), None)
         if cycle is None or name not in {d.name for d in cycle.drugs} or ui.busy:
             return
-        if checked:
-            ui.items.add(name)
-        else:
-            ui.items.discard(name)
-        ui.confirming = False
-        self._redraw()
+        ui.tick(name, checked)
 
     def can_dispense(self) -> bool:
         ui = self._ui
@@ -277,14 +246,10 @@ class PharmacyCases:
 
     def ask_confirm(self) -> None:
         if self.can_dispense():
-            self._ui.confirming = True
-            self._ui.message = self._ui.error = None
-            self._redraw()
+            self._ui.ask_confirm()
 
     def cancel_confirm(self) -> None:
-        self._ui.confirming = False
-        self._ui.results += 1
-        self._redraw()
+        self._ui.cancel_confirm()
 
     def selected_cycle(self) -> contract.Cycle | None:
         return next((c for c in self.cycles() if c.id == self._ui.cycle_id), None)
@@ -301,52 +266,50 @@ class PharmacyCases:
         # The drugs in the cycle's order; all of them is the default the server assumes too.
         items = tuple(d.name for d in cycle.drugs if d.name in ui.items)
         key = ui.unsent[3] if ui.unsent is not None and ui.unsent[:3] == (token, cycle.id, items) else str(uuid.uuid4())
-        ui.unsent = (token, cycle.id, items, key)
-        ui.busy, ui.message, ui.error = True, None, None
-        self._redraw()
+        ui.start_dispensing((token, cycle.id, items, key))
         body = contract.DispensationCreate(token=token, cycle_id=cycle.id, items=list(items))
-        ended = False
         try:
             done = await self._api.dispense(body, idempotency_key=key)
         except AuthError:
-            ended = True
-        except NetworkError:
-            self._state.online = False
-            ui.error = self._tr.t("ph_dispense_unsent")  # the key is kept: trying again is safe
-        except Conflict as exc:
-            ui.unsent = None
-            if exc.dispensation is not None:
-                ui.recorded.append(exc.dispensation)
-                ui.error = dispensed_text(self._tr, exc.dispensation, conflict=True)
-            else:
-                ui.error = message_for(self._tr, exc)
-            self._after_change()
-        except HttpError as exc:
-            ui.unsent = None if exc.status < 500 else ui.unsent
-            ui.error = message_for(self._tr, exc)
-        except ApiError as exc:
-            ui.error = message_for(self._tr, exc)
-        else:
-            self._state.online = True
-            ui.unsent = None
-            ui.recorded.append(done)
-            ui.message = self._tr.t(
-                "ph_dispensed_ok", number=done.cycle_number, when=self._tr.datetime(done.dispensed_at)
-            )
-            self._after_change()
-        finally:
-            ui.busy = ui.confirming = False
-        if ended:
+            ui.stop_dispensing()
             await self._session_expired()
             return
-        ui.results += 1
-        self._redraw()
+        except ApiError as exc:
+            with self._state.batch():
+                self._dispense_failed(exc)
+                ui.stop_dispensing()
+                ui.result_shown()
+            return
+        with self._state.batch():
+            self._state.set_online(True)
+            ui.dispensed(
+                done,
+                self._tr.t("ph_dispensed_ok", number=done.cycle_number, when=self._tr.datetime(done.dispensed_at)),
+            )
+            self._after_change()
+            ui.stop_dispensing()
+            ui.result_shown()
+
+    def _dispense_failed(self, exc: ApiError) -> None:
+        ui = self._ui
+        if isinstance(exc, NetworkError):
+            self._state.set_online(False)
+            ui.dispense_failed(self._tr.t("ph_dispense_unsent"))  # the key is kept: trying again is safe
+        elif isinstance(exc, Conflict):
+            if exc.dispensation is not None:
+                text = dispensed_text(self._tr, exc.dispensation, conflict=True)
+                ui.dispense_failed(text, forget_unsent=True, recorded=exc.dispensation)
+            else:
+                ui.dispense_failed(message_for(self._tr, exc), forget_unsent=True)
+            self._after_change()
+        elif isinstance(exc, HttpError):
+            ui.dispense_failed(message_for(self._tr, exc), forget_unsent=exc.status < 500)
+        else:
+            ui.dispense_failed(message_for(self._tr, exc))
 
     def _after_change(self) -> None:
         """After a dispensation (ours or another counter's): the next open cycle, if any, is chosen."""
         self._choose_default_cycle()
 
     def dismiss_message(self) -> None:
-        self._ui.message = None
-        self._ui.results += 1
-        self._redraw()
+        self._ui.dismiss_message()

@@ -23,7 +23,7 @@ from typing import Protocol
 from carnet.auth.state import AccountUi
 from carnet.core.clock import Clock
 from carnet.core.i18n import Translator
-from carnet.core.navigation import Navigator, Phase, Screen
+from carnet.core.navigation import Navigator, Phase
 from carnet.data.api import ApiClient, ApiError, AuthError, Conflict, NetworkError
 from carnet.data.messages import message_for
 from carnet.patients.repository import CarnetRepository
@@ -43,6 +43,12 @@ class PrivacyHost(Navigator, Protocol):
     user: contract.UserOut | None
     syncing: bool
     sync_error: str | None
+
+    def gate_privacy(self) -> None: ...
+
+    def notice_accepted(self) -> None: ...
+
+    def continue_offline(self) -> None: ...
 
 
 class PrivacyCases:
@@ -73,9 +79,6 @@ class PrivacyCases:
     def _ui(self) -> PrivacyUi:
         return self._state.privacy
 
-    def _redraw(self) -> None:
-        self._state.changed()
-
     @property
     def gated(self) -> bool:
         return self._state.phase is Phase.PRIVACY
@@ -89,12 +92,11 @@ class PrivacyCases:
             return  # already showing it
         carnets = self._carnets()
         cached = carnets.me() if carnets is not None else None
-        self._state.privacy = PrivacyUi(
-            can_continue_offline=bool(cached and cached.privacy and cached.privacy.accepted_version)
-        )
-        self._state.phase = Phase.PRIVACY
-        self._state.syncing = False
-        self._redraw()
+        with self._state.batch():
+            self._ui.close_gate(
+                can_continue_offline=bool(cached and cached.privacy and cached.privacy.accepted_version)
+            )
+            self._state.gate_privacy()
         await self.load_notice()
 
     async def load_notice(self) -> None:
@@ -102,21 +104,17 @@ class PrivacyCases:
         ui = self._ui
         if ui.loading:
             return
-        ui.loading, ui.error = True, None
-        self._redraw()
+        ui.start_loading()
         try:
             notice = await self._api.privacy_notice()
         except NetworkError:
-            ui.error = self._tr.t("privacy_offline")
+            ui.notice_failed(self._tr.t("privacy_offline"))
         except ApiError as exc:
-            ui.error = message_for(self._tr, exc)
+            ui.notice_failed(message_for(self._tr, exc))
         else:
-            ui.notice = notice
             if (carnets := self._carnets()) is not None:
                 carnets.save_privacy_notice(self._tr.locale, notice, fetched_at=self._clock())
-        finally:
-            ui.loading = False
-        self._redraw()
+            ui.notice_loaded(notice)
 
     async def accept(self) -> None:
         """ "Acepto": accept the version shown, then open the app and run its first sync."""
@@ -124,43 +122,38 @@ class PrivacyCases:
         notice = ui.notice
         if notice is None or ui.accepting or not self.gated:
             return
-        ui.accepting, ui.error = True, None
-        self._redraw()
-        ended = outdated = False
+        ui.start_accepting()
+        error: str | None = None
+        outdated = False
         try:
             status = await self._api.accept_privacy(notice.version)
         except AuthError:
-            ended = True
+            ui.not_accepted(error=None, outdated=False)
+            await self._session_expired()
+            return
         except Conflict as exc:
             if exc.code != "privacy_version_outdated":
-                ui.error = message_for(self._tr, exc)
+                error = message_for(self._tr, exc)
             else:
                 outdated = True
         except NetworkError:
-            ui.error = self._tr.t("privacy_offline_accept")
+            error = self._tr.t("privacy_offline_accept")
         except ApiError as exc:
-            ui.error = message_for(self._tr, exc)
+            error = message_for(self._tr, exc)
         else:
             if (carnets := self._carnets()) is not None:
                 carnets.save_privacy(status)
-            self._state.account.status = status
-            self._state.privacy = PrivacyUi()
-            self._state.phase, self._state.screen = Phase.READY, Screen.CHILDREN
-            self._state.sync_error = None
-            self._reload_from_store()
-            self._redraw()
+            with self._state.batch():
+                self._state.account.show_status(status)
+                ui.reset()
+                self._state.notice_accepted()
+                self._reload_from_store()
             await self._refresh()
             return
-        finally:
-            ui.accepting = False
-        if ended:
-            await self._session_expired()
-            return
+        ui.not_accepted(error=error, outdated=outdated)
         if outdated:  # a newer version was published meanwhile: that one is to be read and accepted
-            ui.notice = None
             await self.load_notice()
-            ui.message = self._tr.t("privacy_outdated")
-        self._redraw()
+            ui.show_message(self._tr.t("privacy_outdated"))
 
     async def decline(self) -> None:
         """ "Ahora no": log out, saying why the app cannot show the children's data without it (what is on
@@ -168,13 +161,12 @@ class PrivacyCases:
         if not self.gated:
             return
         await self._sign_out_keeping_data(self._tr.t("privacy_declined"))
-        self._redraw()
 
     def continue_offline(self) -> None:
         """Offline, after accepting an earlier version: the data already on the phone, read only as it is."""
         if not self.gated or not self._ui.can_continue_offline:
             return
-        self._state.privacy = PrivacyUi()
-        self._state.phase, self._state.online = Phase.READY, False
-        self._reload_from_store()
-        self._redraw()
+        with self._state.batch():
+            self._ui.reset()
+            self._state.continue_offline()
+            self._reload_from_store()

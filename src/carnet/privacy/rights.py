@@ -58,9 +58,6 @@ class DataRightsCases:
     def _ui(self) -> AccountUi:
         return self._state.account
 
-    def _redraw(self) -> None:
-        self._state.changed()
-
     @property
     def is_guardian(self) -> bool:
         user = self._state.user
@@ -73,7 +70,7 @@ class DataRightsCases:
         carnets = self._carnets()
         me = carnets.me() if carnets is not None and self.is_guardian else None
         if me is not None:
-            self._ui.status = me.privacy
+            self._ui.show_status(me.privacy)
 
     async def fetch_status(self) -> None:
         """The status from the server (guardians); a newer notice sends them to the notice gate."""
@@ -90,10 +87,9 @@ class DataRightsCases:
             if not me.privacy.accepted:
                 await self._privacy.required()  # a newer notice was published meanwhile
                 return
-        self._redraw()
 
     def _keep(self, status: contract.PrivacyStatus) -> None:
-        self._ui.status = status
+        self._ui.show_status(status)
         if (carnets := self._carnets()) is not None:
             carnets.save_privacy(status)
 
@@ -104,44 +100,37 @@ class DataRightsCases:
         ui = self._ui
         if ui.exporting or not self.is_guardian:
             return None
-        ui.exporting, ui.message, ui.error = True, None, None
-        self._redraw()
+        ui.start_export()
         made: tuple[str, bytes] | None = None
-        ended = False
+        error: str | None = None
         try:
             made = await self._api.privacy_export()
         except AuthError:
-            ended = True
-        except NetworkError:
-            ui.error = self._tr.t("acct_export_offline")
-        except ApiError as exc:
-            ui.error = message_for(self._tr, exc)
-        finally:
-            ui.exporting = False
-        if ended:
+            ui.export_done(None)
             await self._session_expired()
             return None
-        self._redraw()
+        except NetworkError:
+            error = self._tr.t("acct_export_offline")
+        except ApiError as exc:
+            error = message_for(self._tr, exc)
+        ui.export_done(error)
         return made
 
     def file_saved(self, name: str, saved: bool | None) -> None:
         """What the save dialog / download did (None: the person closed the dialog: nothing to say)."""
         ui, t = self._ui, self._tr.t
         if saved:
-            ui.message, ui.error = t("acct_export_done", name=name), None
+            ui.file_saved(message=t("acct_export_done", name=name), error=None)
         elif saved is None:
-            ui.message = None
+            ui.file_saved(message=None, error=ui.error)
         else:
-            ui.message, ui.error = None, t("acct_export_failed", name=name)
-        self._redraw()
+            ui.file_saved(message=None, error=t("acct_export_failed", name=name))
 
     # ---- account closure -----------------------------------------------------------------------
 
     def ask_closure(self, asking: bool) -> None:
         """Open (or close) the confirm step of a closure request."""
-        self._ui.closure_confirm = asking and self.is_guardian
-        self._ui.message = self._ui.error = None
-        self._redraw()
+        self._ui.ask_closure(asking and self.is_guardian)
 
     async def request_closure(self, reason: str) -> None:
         """The confirmed request: "Solicitud registrada el <fecha>" (the hospital confirms it later)."""
@@ -160,34 +149,34 @@ class DataRightsCases:
     async def _closure(self, call: Callable[[], Awaitable[contract.ClosureRequest]], *, confirm_done: bool) -> None:
         ui = self._ui
         t = self._tr.t
-        ui.closure_busy, ui.message, ui.error = True, None, None
-        self._redraw()
-        ended = False
+        ui.start_closure()
+        problem: str | None = None
         try:
             answer: contract.ClosureRequest = await call()
         except AuthError:
-            ended = True
+            ui.stop_closure()
+            await self._session_expired()
+            return
         except NotFound as exc:  # nothing open to withdraw (withdrawn elsewhere, or already decided)
-            ui.error = message_for(self._tr, exc)
+            ui.closure_failed(message_for(self._tr, exc))
             await self.fetch_status()
         except NetworkError:
-            ui.error = t("acct_offline")
+            problem = t("acct_offline")
         except ApiError as exc:
-            ui.error = message_for(self._tr, exc)
+            problem = message_for(self._tr, exc)
         else:
             open_request = answer if answer.status is contract.ClosureStatus.SOLICITADA else None
             status = ui.status
-            if status is not None:
-                self._keep(status.model_copy(update={"closure_request": open_request}))
-            if confirm_done:  # back to Mi cuenta, where the request shows with "Retirar solicitud"
-                ui.closure_confirm = False
-                self._state.screen = Screen.ACCOUNT
-            ui.message = t("acct_closure_sent") if open_request else t("acct_closure_withdrawn")
+            with self._state.batch():
+                if status is not None:
+                    self._keep(status.model_copy(update={"closure_request": open_request}))
+                if confirm_done:  # back to Mi cuenta, where the request shows with "Retirar solicitud"
+                    self._state.go_to(Screen.ACCOUNT)
+                message = t("acct_closure_sent") if open_request else t("acct_closure_withdrawn")
+                ui.closure_answered(message, confirm_done=confirm_done)
             if status is None:
                 await self.fetch_status()
-        finally:
-            ui.closure_busy = False
-        if ended:
-            await self._session_expired()
-            return
-        self._redraw()
+        with self._state.batch():
+            if problem is not None:
+                ui.closure_failed(problem)
+            ui.stop_closure()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
@@ -12,9 +13,11 @@ import flet as ft
 from carnet.core.config import load_config
 from carnet.core.i18n import Translator
 from carnet.core.navigation import ACCOUNT_SCREENS, Phase, Screen, Tab
+from carnet.core.observable import Observable
 from carnet.data.secret_store import MemorySecretStore, SecretStore, select_secret_store
 from carnet.data.store import default_data_dir
 from carnet.shell.session import AppSession
+from carnet.shell.state import AppState
 from carnet.views import settings as settings_view
 from carnet.views import sync_status as sync_view
 from carnet.views.agenda import appointment as appointment_view
@@ -63,7 +66,31 @@ class CarnetUI:
         self._tasks: list[Future[Any]] = []
         #: Flet services (file picker, share sheet, connectivity): kept referenced while the page lives.
         self.services: dict[str, Any] = {}
-        session.state.subscribe(self.render)
+        session.state.subscribe(self._state_changed)
+
+    def _state_changed(self, parts: frozenset[Observable]) -> None:
+        """A change redraws the screen shown only when that screen draws what changed."""
+        state = self.session.state
+        if state in parts or not parts.isdisjoint(self._drawn_parts()):
+            self.render()
+
+    def _drawn_parts(self) -> tuple[Observable, ...]:
+        """The feature states the screen shown draws (besides the app's own fields, which every screen may)."""
+        state = self.session.state
+        if state.phase is Phase.PRIVACY:
+            return state.privacy, state.account
+        if state.phase is not Phase.READY or state.screen is Screen.SETTINGS:
+            return ()
+        if state.screen in ACCOUNT_SCREENS:
+            return state.account, state.privacy
+        if state.desk_mode:
+            return (state.desk,)
+        if state.pharmacy_mode:
+            return (state.pharmacy,)
+        if state.staff_mode:
+            return (state.staff,)
+        drawn = _FAMILY_PARTS.get(state.screen)
+        return drawn(state) if drawn is not None else ()
 
     # ---- actions (event handlers) -------------------------------------------
 
@@ -213,7 +240,7 @@ class CarnetUI:
         state, tr, cases = self.session.state, self.session.tr, self.session.account
         if state.screen is Screen.ACCOUNT_PASSWORD:
             if self._password is None:
-                self._password = account_view.PasswordView(cases, state.changed)
+                self._password = account_view.PasswordView(cases, self.render)
             return self._password.build(state, tr, on_back=self._back, pending=self.session.pending_count())
         if state.screen is Screen.ACCOUNT_CLOSURE:
             if self._closure is None:
@@ -427,6 +454,20 @@ class CarnetUI:
             task.cancel()
         self._tasks.clear()
         await self.session.close()
+
+
+#: The feature state each family screen draws (the carnet, the children and the sync screen draw the app's own).
+_FAMILY_PARTS: dict[Screen, Callable[[AppState], tuple[Observable, ...]]] = {
+    Screen.AGENDA: lambda s: (s.agenda,),
+    Screen.APPOINTMENT: lambda s: (s.agenda,),
+    Screen.APPOINTMENT_FORM: lambda s: (s.agenda,),
+    Screen.BLOOD_BANK: lambda s: (s.blood_bank,),
+    Screen.BOOKING: lambda s: (s.blood_bank,),
+    Screen.BOOKING_FORM: lambda s: (s.blood_bank,),
+    Screen.REPORT_FORM: lambda s: (s.incidents,),
+    Screen.REPORTS: lambda s: (s.incidents,),
+    Screen.REPORT: lambda s: (s.incidents,),
+}
 
 
 def _adopt(live: ft.View, drawn: ft.View) -> None:

@@ -47,14 +47,13 @@ class StaffModes:
             if state.screen is not Screen.SETTINGS and state.screen is not Screen.DESK:
                 self._desk.back()
                 return True
-            state.screen = Screen.DESK
+            state.go_to(Screen.DESK)
         elif state.pharmacy_mode:
-            state.screen = Screen.PHARMACY
+            state.go_to(Screen.PHARMACY)
         elif state.staff_mode:
-            state.screen = Screen.STAFF
+            state.go_to(Screen.STAFF)
         else:
             return False
-        state.changed()
         return True
 
     async def refresh(self) -> bool:

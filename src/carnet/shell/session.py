@@ -201,16 +201,14 @@ class AppSession:
         opened = await open_store(self.secrets, self.data_dir)
         self.store = opened.store
         if opened.wiped:
-            self.state.notices.append(self.tr.t("cache_wiped"))
+            self.state.add_notice(self.tr.t("cache_wiped"))
         saved = await self._load_saved_session()
         if saved is None:
-            self.state.phase = Phase.LOGIN
-            self.state.changed()
+            self.state.ask_login()
             return False
         user, tokens = saved
         self.api.tokens = tokens
         self._enter(user)
-        self.state.changed()
         return True
 
     async def close(self) -> None:
@@ -261,25 +259,24 @@ class AppSession:
             return
         username = username.strip()
         if not username or not password:
-            state.login_error = self.tr.t("err_missing_fields")
-            state.changed()
+            state.login_refused(self.tr.t("err_missing_fields"))
             return
-        state.busy, state.login_error, state.login_info = True, None, None
-        state.changed()
+        state.start_login()
+        refused: str | None = None
         try:
             try:
                 tokens = await self.api.login(username, password)
             except ValidationError:
-                state.login_error = self.tr.t("err_credentials")
+                refused = self.tr.t("err_credentials")
                 return
             except ApiError as exc:
-                state.login_error = self.message_for(exc, login=True)
+                refused = self.message_for(exc, login=True)
                 return
             if await self.staff_modes.enter(tokens.user):  # no patient data of it touches the store
                 return
             if tokens.user.role != contract.Role.GUARDIAN:
                 await self._server_logout()
-                state.login_error = self.tr.t("err_staff")
+                refused = self.tr.t("err_staff")
                 return
             kept_for = await self.secrets.get(KEPT_FOR_SECRET)
             if kept_for is not None:
@@ -289,8 +286,10 @@ class AppSession:
             self._enter(tokens.user)
             await self.refresh()
         finally:
-            state.busy = False
-            state.changed()
+            with state.batch():
+                if refused is not None:
+                    state.login_refused(refused)
+                state.stop_login()
 
     async def refresh(self) -> None:
         """Push the outbox and pull changes; fetch me, every carnet and the JWKS; reload the state."""
@@ -306,9 +305,11 @@ class AppSession:
         scope, state = self._login, self.state
         repo, engine = scope.carnets, scope.engine
         async with self._sync_lock:
-            state.syncing = True
-            state.changed()
+            state.start_sync()
             ended = gated = False
+            online: bool | None = None
+            error: str | None = None
+            keep_error = True
             try:
                 report = await engine.run()
                 if report.offline:
@@ -328,60 +329,61 @@ class AppSession:
                 if jwks is not None:
                     repo.save_jwks(jwks, fetched_at=now)
                 await scope.blood_bank.fetch_reference()
-                state.online = True
-                state.sync_error = self.message_for(report.error) if report.error else None
+                error = self.message_for(report.error) if report.error else None
+                online, keep_error = True, False
             except NetworkError:
-                state.online = False
+                online, keep_error = False, True
             except AuthError:
-                ended = True
+                online, keep_error, ended = None, True, True
             except PrivacyNoticeRequired:
-                gated = True
+                online, keep_error, gated = True, True, True
             except ApiError as exc:
-                state.online, state.sync_error = True, self.message_for(exc)
-            finally:
-                state.syncing = False
+                online, keep_error, error = True, False, self.message_for(exc)
+            except BaseException:
+                state.sync_done(keep_error=True)
+                raise
         if gated:
-            state.online = True
+            state.sync_done(online=online, keep_error=keep_error)
             await self.privacy.required()  # shown already when a request met the 403
-            state.changed()
             return
         if ended:
+            state.sync_done(keep_error=True)
             # Expired, not a logout: keep the store, so unsent writes reach the
             # server once the same person logs in again.
             await self.session_expired()
             return
-        self._load_from_repo()
-        state.changed()
+        with state.batch():
+            state.sync_done(online=online, error=error, keep_error=keep_error)
+            self._load_from_repo()
 
     def select_child(self, patient_id: str) -> None:
         if self._login is not None:
             self._login.patients.select_child(patient_id)
 
     def show(self, screen: Screen) -> None:
-        self.state.screen = screen
-        self.state.changed()
+        self.state.go_to(screen)
 
     def show_tab(self, tab: Tab) -> None:
         """The navigation bar: the carnet (or the child picker) or the agenda."""
         state = self.state
-        state.tab = tab
-        if tab is Tab.AGENDA:
-            state.screen = Screen.AGENDA
-            self.agenda.reload()
-        elif tab is Tab.BLOOD_BANK:
-            state.screen = Screen.BLOOD_BANK
-            self.blood_bank.reload()
-        else:
-            state.screen = Screen.CARNET if state.selected_child_id else Screen.CHILDREN
-        state.changed()
+        with state.batch():
+            if tab is Tab.AGENDA:
+                state.go_to(Screen.AGENDA, tab=tab)
+                self.agenda.reload()
+            elif tab is Tab.BLOOD_BANK:
+                state.go_to(Screen.BLOOD_BANK, tab=tab)
+                self.blood_bank.reload()
+            else:
+                state.go_to(Screen.CARNET if state.selected_child_id else Screen.CHILDREN, tab=tab)
 
     def open_appointment(self, appointment_id: str) -> None:
         """The carnet's next appointment, opened in the agenda tab."""
         if self._login is None:
             return
-        self._login.agenda.reload()
-        self.state.tab = Tab.AGENDA
-        self._login.agenda.open(appointment_id)
+        with self.state.batch():
+            self._login.agenda.reload()
+            self.state.choose_tab(Tab.AGENDA)
+            self._login.agenda.open(appointment_id)
 
     def back(self) -> None:
         """Settings and the sync screen go back to their tab; a carnet goes back to the picker."""
@@ -394,10 +396,11 @@ class AppSession:
             self.report.back()
             return
         elif state.screen in (Screen.SETTINGS, Screen.SYNC_STATUS) and state.tab is Tab.AGENDA:
-            state.screen = Screen.AGENDA
+            state.go_to(Screen.AGENDA)
         elif state.screen in (Screen.SETTINGS, Screen.SYNC_STATUS) and state.tab is Tab.BLOOD_BANK:
-            state.screen = Screen.BLOOD_BANK
-            self.blood_bank.reload()
+            with state.batch():
+                state.go_to(Screen.BLOOD_BANK)
+                self.blood_bank.reload()
         elif state.screen in (Screen.BOOKING_FORM, Screen.BOOKING) or (
             state.screen is Screen.BLOOD_BANK and state.blood_bank.rescheduling_id
         ):
@@ -407,36 +410,35 @@ class AppSession:
             self.agenda.close()
             return
         elif state.screen in (Screen.SETTINGS, Screen.SYNC_STATUS) and state.selected_child_id:
-            state.screen = Screen.CARNET
+            state.go_to(Screen.CARNET)
         elif len(state.children) > 1 or state.screen in (Screen.SETTINGS, Screen.SYNC_STATUS):
-            state.screen = Screen.CHILDREN
-        state.changed()
+            state.go_to(Screen.CHILDREN)
 
     def show_sync_status(self) -> None:
-        self.agenda.reload()
-        self.state.screen = Screen.SYNC_STATUS
-        self.state.changed()
+        with self.state.batch():
+            self.agenda.reload()
+            self.state.go_to(Screen.SYNC_STATUS)
 
     def retry_item(self, item_id: str) -> None:
         if self._login is not None and self._login.outbox.retry(item_id):
-            self.agenda.reload()
-            self.blood_bank.reload()
-            self.report.reload()
-            self.state.changed()
+            with self.state.batch():
+                self.agenda.reload()
+                self.blood_bank.reload()
+                self.report.reload()
             self.request_sync()
 
     def discard_item(self, item_id: str) -> None:
         if self._login is not None and self._login.outbox.discard(item_id):
-            self.agenda.reload()
-            self.blood_bank.reload()
-            self.report.reload()
-            self.state.changed()
+            with self.state.batch():
+                self.agenda.reload()
+                self.blood_bank.reload()
+                self.report.reload()
 
     async def set_locale(self, locale: str) -> None:
-        self._apply_locale(locale)
-        self.state.login_error = self.state.sync_error = None
+        with self.state.batch():
+            self._apply_locale(locale)
+            self.state.clear_errors()
         await self.secrets.set(LOCALE_SECRET, self.tr.locale)
-        self.state.changed()
 
     async def logout(self) -> None:
         await self._server_logout()
@@ -453,7 +455,6 @@ class AppSession:
         if self.state.staff_mode:
             self.api.tokens = None
             self.state.reset_to_login(self.tr.t("err_session_ended") if message == "" else message)
-            self.state.changed()
             return
         user = self.state.user
         pending = self._login.outbox.pending_count() if self._login is not None else 0
@@ -462,8 +463,7 @@ class AppSession:
         )
 
     def dismiss_notices(self) -> None:
-        self.state.notices.clear()
-        self.state.changed()
+        self.state.dismiss_notices()
 
     async def password_changed(self) -> None:
         """The server ended every session of the account: back to login (see ``sign_out_keeping_data``)."""
@@ -482,8 +482,7 @@ class AppSession:
         else:
             user = self.state.user
             await self._end_session(None, keep_for=user.id if user else None)
-        self.state.login_info = info
-        self.state.changed()
+        self.state.show_login_info(info)
 
     def reload_from_store(self) -> None:
         """Re-read what the screens show from the phone's store (no redraw)."""
@@ -505,11 +504,18 @@ class AppSession:
             self.tr.set_locale(locale)
         except ValueError:
             return
-        self.api.locale = self.state.locale = self.tr.locale
+        self.api.locale = self.tr.locale
+        self.state.show_in(self.tr.locale)
 
     def _enter(self, user: contract.UserOut) -> None:
         assert self.store is not None
-        self.state.user = user
+        with self.state.batch():
+            self.state.enter_family(user)
+            self._open_scope(user)
+            self._load_from_repo()
+
+    def _open_scope(self, user: contract.UserOut) -> None:
+        assert self.store is not None
         self._login = LoginScope.open(
             user.id,
             store=self.store,
@@ -524,20 +530,18 @@ class AppSession:
             qr_issuer=self.config.qr_issuer,
             accepted_kids=self.config.accepted_kids,
         )
-        self.state.phase = Phase.READY
-        self.state.screen = Screen.CHILDREN
-        self._load_from_repo()
 
     def _load_from_repo(self) -> None:
         scope = self._login
         if scope is None:
             return
-        scope.patients.reload()
-        scope.agenda.reload()
-        scope.blood_bank.reload()
-        scope.report.reload()
-        self.rights.reload()
-        scope.patients.load_carnet()
+        with self.state.batch():
+            scope.patients.reload()
+            scope.agenda.reload()
+            scope.blood_bank.reload()
+            scope.report.reload()
+            self.rights.reload()
+            scope.patients.load_carnet()
 
     def _describe_rejection(self, exc: ApiError) -> str:
         return describe_rejection(self.tr, exc)
@@ -590,7 +594,6 @@ class AppSession:
             self._login.end()
             self._login = None
         self.state.reset_to_login(message)
-        self.state.changed()
 
     async def _wipe_store(self) -> None:
         if self.store is not None:

@@ -5,7 +5,6 @@ Views read the state and call session methods; they never see the store or the A
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -15,6 +14,7 @@ from carnet.auth.state import AccountUi
 from carnet.blood_bank.repository import BookingView
 from carnet.blood_bank.state import BloodBankUi, StaffUi
 from carnet.core.navigation import Phase, Screen, Tab
+from carnet.core.observable import Observable, change
 from carnet.data.records import SyncStatus
 from carnet.incidents.repository import IncidentView
 from carnet.incidents.state import DeskUi, IncidentUi
@@ -27,9 +27,13 @@ from carnet_contract.qrtoken import Verification
 __all__ = ["AppState"]
 
 
-@dataclass
-class AppState:
-    """Everything on screen; changed by the session, which then calls ``changed()``."""
+@dataclass(eq=False)
+class AppState(Observable):
+    """Everything on screen: where the app is, who is logged in, and each feature's screen state.
+
+    It tells its listeners about its own changes and about those of the feature states it holds (one
+    notification per outermost change or :meth:`batch`, naming the parts that changed).
+    """
 
     phase: Phase = Phase.STARTING
     screen: Screen = Screen.CHILDREN
@@ -67,15 +71,155 @@ class AppState:
     sync: SyncStatus = field(default_factory=SyncStatus)
     #: The selected child's next appointment (carnet screen).
     next_appointment: AgendaItem | None = None
-    _listeners: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
-    def subscribe(self, listener: Callable[[], None]) -> None:
-        self._listeners.append(listener)
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for part in self._parts():
+            self.relay(part)
 
-    def changed(self) -> None:
-        for listener in list(self._listeners):
-            listener()
+    def _parts(self) -> tuple[Observable, ...]:
+        return (
+            self.agenda,
+            self.blood_bank,
+            self.staff,
+            self.incidents,
+            self.desk,
+            self.pharmacy,
+            self.privacy,
+            self.account,
+        )
 
+    # ---- where the app is -------------------------------------------------------------------------
+
+    @change
+    def go_to(self, screen: Screen, *, tab: Tab | None = None) -> None:
+        """Show ``screen`` (and select ``tab`` in the navigation bar)."""
+        self.screen = screen
+        if tab is not None:
+            self.tab = tab
+
+    @change
+    def choose_tab(self, tab: Tab) -> None:
+        self.tab = tab
+
+    @change
+    def show_in(self, locale: str) -> None:
+        """The app's language (the session's translator already speaks it)."""
+        self.locale = locale
+
+    @change
+    def clear_errors(self) -> None:
+        self.login_error = self.sync_error = None
+
+    @change
+    def add_notice(self, notice: str) -> None:
+        self.notices = [*self.notices, notice]
+
+    @change
+    def dismiss_notices(self) -> None:
+        self.notices = []
+
+    # ---- logging in -------------------------------------------------------------------------------
+
+    @change
+    def ask_login(self) -> None:
+        self.phase = Phase.LOGIN
+
+    @change
+    def start_login(self) -> None:
+        self.busy, self.login_error, self.login_info = True, None, None
+
+    @change
+    def login_refused(self, error: str) -> None:
+        self.login_error = error
+
+    @change
+    def stop_login(self) -> None:
+        self.busy = False
+
+    @change
+    def show_login_info(self, info: str) -> None:
+        """A neutral word on the login screen: why the session ended."""
+        self.login_info = info
+
+    @change
+    def enter_family(self, user: contract.UserOut) -> None:
+        """A family's login: the children first."""
+        self.user, self.phase, self.screen = user, Phase.READY, Screen.CHILDREN
+
+    # ---- syncing ----------------------------------------------------------------------------------
+
+    @change
+    def start_sync(self) -> None:
+        self.syncing = True
+
+    @change
+    def sync_done(self, *, online: bool | None = None, error: str | None = None, keep_error: bool = False) -> None:
+        """The sync ended: whether the server answered (None: unknown) and its problem, if any (``keep_error``:
+        the last one stays)."""
+        self.syncing = False
+        if online is not None:
+            self.online = online
+        if not keep_error:
+            self.sync_error = error
+
+    # ---- the children and the carnet ------------------------------------------------------------------
+
+    @change
+    def show_children(self, children: list[contract.PatientRef]) -> None:
+        self.children = children
+
+    @change
+    def select_child(self, patient_id: str | None) -> None:
+        self.selected_child_id = patient_id
+
+    @change
+    def show_carnet(
+        self,
+        carnet: contract.Carnet | None,
+        fetched_at: datetime | None,
+        qr: QrImage | None,
+        qr_check: Verification | None,
+    ) -> None:
+        """The selected child's cached carnet, its QR and the QR's offline check (all None: none cached)."""
+        self.carnet, self.carnet_fetched_at, self.qr, self.qr_check = carnet, fetched_at, qr, qr_check
+
+    @change
+    def set_online(self, online: bool | None) -> None:
+        """Whether the server answered the last request (None: not asked yet)."""
+        self.online = online
+
+    @change
+    def show_sync_status(self, status: SyncStatus) -> None:
+        self.sync = status
+
+    @change
+    def show_next_appointment(self, item: AgendaItem | None) -> None:
+        """The selected child's next appointment, on the carnet screen."""
+        self.next_appointment = item
+
+    @change
+    def gate_privacy(self) -> None:
+        """The privacy notice is to be accepted before anything syncs."""
+        self.phase, self.syncing = Phase.PRIVACY, False
+
+    @change
+    def notice_accepted(self) -> None:
+        """Past the privacy notice: the children, and their first sync."""
+        self.phase, self.screen, self.sync_error = Phase.READY, Screen.CHILDREN, None
+
+    @change
+    def continue_offline(self) -> None:
+        """Past the privacy notice without the network: what is on the phone, as it is."""
+        self.phase, self.online = Phase.READY, False
+
+    @change
+    def enter_staff(self, user: contract.UserOut, screen: Screen) -> None:
+        """A staff role's screen: no children, nothing of a family on it."""
+        self.user, self.phase, self.screen = user, Phase.READY, screen
+        self.children, self.selected_child_id = [], None
+
+    @change
     def reset_to_login(self, message: str | None = None, *, info: str | None = None) -> None:
         """Forget the user and everything drawn for them; keep locale and listeners."""
         fresh = AppState(
@@ -86,8 +230,12 @@ class AppState:
             login_error=message,
             login_info=info,
         )
+        parts = {id(part) for part in self._parts()}
         for name in self.__dataclass_fields__:
-            if name != "_listeners":
+            value = getattr(self, name)
+            if isinstance(value, Observable) and id(value) in parts:
+                value.reset()  # the same object: its listeners stay
+            else:
                 setattr(self, name, getattr(fresh, name))
 
     @property
