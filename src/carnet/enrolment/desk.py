@@ -255,6 +255,7 @@ class OncologyCases:
         with self._state.batch():
             self._ui.forget_code()
             self._ui.guardian_refused({})
+            self._ui.dismiss_message()
             self._state.go_to(Screen.ONCOLOGY_INVITE)
 
     async def invite(self, form: GuardianForm) -> bool:

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 import flet as ft
 
 from carnet.core.i18n import Translator
-from carnet.enrolment.codes import CODE_LENGTH
 from carnet.enrolment.form import ActivationForm
 from carnet.shell.state import AppState
 from carnet.views.common import GREEN, MIN_TOUCH, Handler, app_bar, banner, screen, section, status_banners
@@ -36,10 +35,8 @@ def _code_field(**kwargs: Any) -> ft.TextField:
     return ft.TextField(
         autocorrect=False,
         enable_suggestions=False,
-        capitalization=ft.TextCapitalization.CHARACTERS,
+        capitalization=ft.TextCapitalization.NONE,
         text_size=22,
-        max_length=CODE_LENGTH + 6,
-        counter="",
         error_max_lines=4,
         helper_max_lines=3,
         **kwargs,
@@ -53,7 +50,7 @@ class ActivationView:
         self._cases = cases
         self._redraw = redraw
         self.shown = False
-        self.code = _code_field(autofocus=True)
+        self.code = _code_field()
         text = partial(
             ft.TextField,
             autocorrect=False,
@@ -148,7 +145,7 @@ class LinkChildView:
 
     def __init__(self, cases: FamilyEnrolmentCases) -> None:
         self._cases = cases
-        self.code = _code_field(autofocus=True, on_submit=self._submit)
+        self.code = _code_field(on_submit=self._submit)
 
     async def _submit(self, _: Any = None) -> None:
         await self._cases.link_child(self.code.value or "")

@@ -137,7 +137,11 @@ class OncologyView:
         self.fields["curp"].capitalization = ft.TextCapitalization.CHARACTERS
         self.fields["agregado"].capitalization = ft.TextCapitalization.CHARACTERS
         self.fields["allergies"].multiline = True
-        self.diagnosis_filter = _text(ft.KeyboardType.TEXT, on_change=lambda _: self._redraw())
+        self.diagnosis_filter = _text(ft.KeyboardType.TEXT, on_change=self._filter_changed)
+        #: The catalogue entries matching the filter: updated in place while typing (a redraw would take the
+        #: focus from the filter).
+        self.diagnosis_matches = ft.Column(spacing=6, horizontal_alignment=ft.CrossAxisAlignment.STRETCH)
+        self._picker: tuple[Translator, list[wire.DiagnosisEntry]] | None = None
         self.sex = ""
         self.unit_id = ""
         self.diagnosis_code = ""
@@ -331,7 +335,7 @@ class OncologyView:
                 [
                     ft.Text(tr.t("onc_f_blood_group"), size=14, weight=ft.FontWeight.W_600),
                     ft.Row(blood, wrap=True, spacing=6, run_spacing=6),
-                    self.fields["allergies"],
+                    ft.ResponsiveRow([self.fields["allergies"]]),
                     ft.Checkbox(
                         label=tr.t("onc_f_catheter"),
                         value=self.catheter,
@@ -398,27 +402,42 @@ class OncologyView:
             return [*found, *_error_text(state.oncology.form_errors.get("diagnosis_code"))]
         self.diagnosis_filter.label = tr.t("onc_diagnosis_search")
         self.diagnosis_filter.hint_text = tr.t("onc_diagnosis_hint")
-        found.append(self.diagnosis_filter)
+        self._picker = (tr, ui.diagnoses)
+        self._fill_matches()
+        found += [self.diagnosis_filter, self.diagnosis_matches]
+        return [*found, *_error_text(state.oncology.form_errors.get("diagnosis_code"))]
+
+    def _fill_matches(self) -> None:
+        if self._picker is None:
+            return
+        tr, diagnoses = self._picker
         words = _plain(self.diagnosis_filter.value or "").split()
         matches = (
-            [d for d in ui.diagnoses if all(w in _plain(f"{d.code} {d.name} {d.group_name}") for w in words)]
+            [d for d in diagnoses if all(w in _plain(f"{d.code} {d.name} {d.group_name}") for w in words)]
             if words
             else []
         )
-        for entry in matches[:8]:
-            found.append(
-                ft.OutlinedButton(
-                    content=ft.Text(f"{entry.code} · {entry.name}", size=15),
-                    tooltip=tr.t("onc_choose_diagnosis", name=f"{entry.code} {entry.name}"),
-                    height=MIN_TOUCH,
-                    on_click=self._choose("diagnosis_code", entry.code),
-                )
+        shown: list[ft.Control] = [
+            ft.OutlinedButton(
+                content=ft.Text(f"{entry.code} · {entry.name}", size=15),
+                tooltip=tr.t("onc_choose_diagnosis", name=f"{entry.code} {entry.name}"),
+                height=MIN_TOUCH,
+                on_click=self._choose("diagnosis_code", entry.code),
             )
+            for entry in matches[:8]
+        ]
         if words and not matches:
-            found.append(ft.Text(tr.t("onc_diagnosis_none"), size=14))
+            shown.append(ft.Text(tr.t("onc_diagnosis_none"), size=14))
         elif len(matches) > 8:
-            found.append(ft.Text(tr.t("onc_diagnosis_more", count=len(matches) - 8), size=14))
-        return [*found, *_error_text(state.oncology.form_errors.get("diagnosis_code"))]
+            shown.append(ft.Text(tr.t("onc_diagnosis_more", count=len(matches) - 8), size=14))
+        self.diagnosis_matches.controls = shown
+
+    def _filter_changed(self, _: Any = None) -> None:
+        self._fill_matches()
+        try:
+            self.diagnosis_matches.update()
+        except RuntimeError:  # not on a page (yet): the next redraw shows them
+            self._redraw()
 
     # ---- a child's page ------------------------------------------------------------------------------
 
@@ -648,7 +667,8 @@ class OncologyView:
                     style=ft.ButtonStyle(bgcolor=GREEN, color=ft.Colors.WHITE),
                 ),
             ]
-            body.append(section(tr.t("onc_code_title"), block))
+            centred = ft.Column(block, spacing=10, horizontal_alignment=ft.CrossAxisAlignment.CENTER)
+            body.append(section(tr.t("onc_code_title"), [ft.Container(centred, alignment=ft.Alignment.CENTER)]))
             return screen("/oncology/code", app_bar(tr.t("onc_code_title"), tr, on_back=on_back), body)
         errors = ui.guardian_errors
         for name, label, _ in GUARDIAN_FIELDS:
