@@ -125,6 +125,8 @@ class Role(StrEnum):
     PHARMACY = "pharmacy"
     BLOOD_BANK = "blood_bank"
     CASE_DESK = "case_desk"
+    #: The hospital's paediatric oncology team (physicians, nurses, social work): registers the children.
+    ONCOLOGY = "oncology"
     ADMIN = "admin"
 
 
@@ -223,6 +225,9 @@ class TokenResponse(_Response):
     token_type: str = "bearer"
     expires_in: int
     user: UserOut
+    #: The account has a temporary password (made by an administrator): until it is changed
+    #: (POST /api/v1/auth/password) every other route answers 403 ``password_change_required``.
+    password_change_required: bool = False
 
 
 class PatientRef(_Response):

@@ -8,13 +8,16 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from carnet_server.admin.router import router as admin_router
 from carnet_server.agenda import service as agenda
 from carnet_server.agenda.router import router as agenda_router
 from carnet_server.auth.router import router as auth_router
 from carnet_server.blood_bank import bookings as blood_bank
 from carnet_server.blood_bank.router import router as blood_bank_router
 from carnet_server.context import Context, build_context
+from carnet_server.enrolment.router import router as enrolment_router
 from carnet_server.errors import install_error_handlers
+from carnet_server.guardians.router import router as guardian_router
 from carnet_server.idempotency.deps import install_idempotency
 from carnet_server.incidents import service as incidents
 from carnet_server.incidents.router import router as incidents_router
@@ -100,6 +103,9 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
     app.include_router(sync_router)
     app.include_router(mixing_router)
     app.include_router(privacy_router)
+    app.include_router(admin_router)
+    app.include_router(enrolment_router)
+    app.include_router(guardian_router)
     document_limits(app)
     document_privacy_gate(app)
     return app

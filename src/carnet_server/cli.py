@@ -62,10 +62,17 @@ def _print_banner(settings: Settings, *, demo: bool) -> None:
         f"  QR links point to: {settings.base_url}/v/…",
     ]
     if demo:
-        from carnet_server.demo import DEMO_PASSWORD, DEMO_USERS
+        from carnet_server.demo import DEMO_ACTIVATION, DEMO_PASSWORD, DEMO_USERS
 
         lines += ["", "  Cuentas demo / demo logins:", f"  {'usuario':<16}{'rol':<12}contraseña"]
         lines += [f"  {u.username:<16}{u.role.value:<12}{DEMO_PASSWORD}" for u in DEMO_USERS]
+        lines += [
+            "",
+            f"  Código de activación / activation code: {DEMO_ACTIVATION.code}",
+            "  (de una madre demo sin cuenta aún / for a demo mother with no account yet: «Tengo un código de",
+            f"  activación»; una vez, {settings.activation_code_hours} h desde la carga / once, within "
+            f"{settings.activation_code_hours} h of seeding)",
+        ]
     print("\n".join(lines) + "\n", flush=True)
 
 

@@ -3,7 +3,9 @@ year of appointments (agenda/demo.py), a blood bank per unit with weekly
 openings and two donor bookings (blood_bank/demo.py), five case-desk incidents
 (incidents/demo.py), one confirmed cycle with its mixing order queued
 (mixing/demo.py), and guardian and staff accounts (password ``carnet-demo``;
-banco.demo runs the Siglo XXI bank). The guardians have accepted the privacy notice in force.
+banco.demo runs the Siglo XXI bank, oncologia.demo registers children there). The guardians have
+accepted the privacy notice in force. One more guardian of Camila Torres has no account yet: her
+activation code (``DEMO_ACTIVATION``) is printed at start, so a newcomer can try the family's way in.
 
 Cycle dates are relative to today, so the next cycle is always ahead. Names,
 NSS and CURP are invented; NSS and CURP carry valid check digits.
@@ -24,6 +26,8 @@ from carnet_server.auth.tables import User
 from carnet_server.blood_bank.demo import seed_blood_banks
 from carnet_server.context import Context
 from carnet_server.db import utcnow
+from carnet_server.enrolment.identity import name_key
+from carnet_server.enrolment.invitations import issue
 from carnet_server.incidents.demo import seed_incidents
 from carnet_server.mixing.demo import seed_confirmed_cycle
 from carnet_server.patients.tables import (
@@ -41,9 +45,32 @@ from carnet_server.patients.tables import (
 from carnet_server.privacy.notices import current_version
 from carnet_server.privacy.service import record_acceptance
 
-__all__ = ["DEMO_PASSWORD", "DEMO_USERS", "DatabaseNotEmpty", "curp_check_digit", "nss_check_digit", "seed"]
+__all__ = [
+    "DEMO_ACTIVATION",
+    "DEMO_PASSWORD",
+    "DEMO_USERS",
+    "DatabaseNotEmpty",
+    "curp_check_digit",
+    "nss_check_digit",
+    "seed",
+]
 
 DEMO_PASSWORD = "carnet-demo"
+
+
+@dataclass(frozen=True)
+class DemoActivation:
+    """A guardian without an account yet, and the activation code the hospital gave her (printed by
+    ``carnet-server --demo``; valid ``activation_code_hours`` from seeding, like any code)."""
+
+    code: str
+    child: str  # display name
+    full_name: str
+    relationship: str
+    phone: str
+
+
+DEMO_ACTIVATION = DemoActivation("FAM7Y-23HXQ", "Camila Torres", "Ana Méndez Ruiz", "madre", "5512345678")
 
 
 class DatabaseNotEmpty(Exception):
@@ -71,6 +98,7 @@ DEMO_USERS = (
     DemoUser("farmacia.demo", Role.PHARMACY, "Q.F.B. Laura Méndez"),
     DemoUser("banco.demo", Role.BLOOD_BANK, "Dr. Arturo Salinas"),
     DemoUser("casos.demo", Role.CASE_DESK, "Lic. Patricia Núñez"),
+    DemoUser("oncologia.demo", Role.ONCOLOGY, "Dra. Elena Villaseñor"),
     DemoUser("admin.demo", Role.ADMIN, "Administración Carnet"),
 )
 # Guardians of the other two children: real accounts in the demo, not advertised.
@@ -85,7 +113,12 @@ _UNITS = {
     "leon": ("UMAE Hospital de Gineco-Pediatría No. 48 León", UnitLevel.UMAE, "Guanajuato"),
     "obregon": ("HGR No. 1 Cd. Obregón", UnitLevel.SEGUNDO_NIVEL, "Sonora"),
 }
-_STAFF_UNITS = {"farmacia.demo": ("sxxi", "raza"), "banco.demo": ("sxxi",), "casos.demo": ("sxxi", "raza")}
+_STAFF_UNITS = {
+    "farmacia.demo": ("sxxi", "raza"),
+    "banco.demo": ("sxxi",),
+    "casos.demo": ("sxxi", "raza"),
+    "oncologia.demo": ("sxxi",),
+}
 
 # (name, dose, unit, route)
 Drug = tuple[str, str, str, str]
@@ -275,9 +308,15 @@ def seed(session: Session, *, ctx: Context, today: date | None = None, now: date
             session.add(UserUnit(user_id=users[username].id, unit_id=units[key].id))
     linked: dict[str, tuple[str, str, str]] = {}
     for child in CHILDREN:
+        given, paternal, maternal = child.full_name.split(" ")
         patient = Patient(
             full_name=child.full_name,
             display_name=child.display_name,
+            given_names=given,
+            paternal_surname=paternal,
+            maternal_surname=maternal,
+            sex="mujer" if child.curp[10] == "M" else "hombre",
+            name_key=name_key(paternal, maternal, given),
             nss=child.nss,
             curp=child.curp,
             birth_date=child.birth_date,
@@ -315,6 +354,17 @@ def seed(session: Session, *, ctx: Context, today: date | None = None, now: date
                     session, cycle=cycle, patient=patient, provider=ctx.settings.mixing_provider_name, now=now
                 )
     session.flush()
+    issue(
+        session,
+        ctx=ctx,
+        patient_id=linked[DEMO_ACTIVATION.child][0],
+        full_name=DEMO_ACTIVATION.full_name,
+        relationship=DEMO_ACTIVATION.relationship,
+        phone=DEMO_ACTIVATION.phone,
+        created_by_id=users["oncologia.demo"].id,
+        now=now,
+        code=DEMO_ACTIVATION.code,
+    )
     seed_appointments(session, patients=linked, staff_id=users["casos.demo"].id, today=today, tz=ctx.tz, now=now)
     seed_blood_banks(session, units=units, patients=linked, today=today, tz=ctx.tz, now=now)
     seed_incidents(session, patients=linked, staff_id=users["casos.demo"].id, tz=ctx.tz, now=now)

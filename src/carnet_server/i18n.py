@@ -352,6 +352,11 @@ MESSAGES: dict[str, dict[Lang, str]] = {
 }
 
 
+from carnet_server.enrolment.messages import MESSAGES as _ENROLMENT  # noqa: E402 — after the dict it joins
+
+MESSAGES.update(_ENROLMENT)
+
+
 def negotiate(accept_language: str | None) -> Lang:
     """``en`` when English is preferred over Spanish in ``Accept-Language``, else ``es``."""
     if not accept_language:

@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     login_window_minutes: int = Field(default=15, ge=1)
     login_max_per_username: int = Field(default=5, ge=1)
     login_max_per_address: int = Field(default=20, ge=1)
+    # Guardians' activation codes (enrolment/invitations.py): valid this long, once; wrong codes from one
+    # address are throttled like logins (same window), at most this many.
+    activation_code_hours: int = Field(default=72, ge=1, le=24 * 30)
+    activation_max_per_address: int = Field(default=10, ge=1)
 
     # Request limits (limits.py): bodies larger than this are refused with 413 before they are read
     # (the incident photo route allows incident_photo_max_bytes plus multipart overhead instead).

@@ -5,6 +5,7 @@ from carnet_server.agenda import tables as _agenda  # noqa: F401
 from carnet_server.auth import tables as _auth  # noqa: F401
 from carnet_server.blood_bank import tables as _blood_bank  # noqa: F401
 from carnet_server.db import Base
+from carnet_server.enrolment import tables as _enrolment  # noqa: F401
 from carnet_server.idempotency import tables as _idempotency  # noqa: F401
 from carnet_server.incidents import tables as _incidents  # noqa: F401
 from carnet_server.mixing import tables as _mixing  # noqa: F401

@@ -47,7 +47,7 @@ def test_curp_check_digit_depends_on_every_position() -> None:
 
 def test_seeded_counts_and_future_cycles(ctx: Context) -> None:
     with ctx.sessions() as session:
-        assert session.scalar(select(func.count()).select_from(User)) == 8
+        assert session.scalar(select(func.count()).select_from(User)) == 9
         today = ctx.today(utcnow())
         upcoming = session.scalar(select(func.count()).select_from(Cycle)
                                   .where(Cycle.status == "programado", Cycle.scheduled_for >= today))

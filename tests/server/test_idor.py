@@ -39,12 +39,16 @@ NOT_SCOPED = {
 ADMIN_ONLY = {
     ("POST", "/api/v1/privacy/closure-requests/{closure_id}/close"): "closing an account is an administrator's "
                                                                       "decision",
+    ("PATCH", "/api/v1/admin/units/{unit_id}"): "units are managed by administrators",
+    ("PATCH", "/api/v1/admin/users/{staff_id}"): "staff accounts are managed by administrators",
+    ("POST", "/api/v1/admin/users/{staff_id}/password-reset"): "likewise",
 }
 
 #: path parameter → the key of the object it takes.
 PARAMS = {
     "patient_id": "patient", "appointment_id": "appointment", "booking_id": "booking", "incident_id": "incident",
     "photo_id": "photo", "cycle_id": "cycle", "bank_id": "bank", "slot_id": "slot", "closure_id": "closure",
+    "unit_id": "unit", "staff_id": "staff", "invitation_id": "invitation", "user_id": "guardian",
 }
 
 
@@ -63,6 +67,9 @@ class Family:
     day: date
     unit: str
     closure: str  # the guardian's open request to close the account
+    staff: str  # a staff account (administrators manage it)
+    invitation: str  # a pending activation code for a new guardian of the child
+    guardian: str  # the guardian's account id
 
 
 def _body(method: str, path: str, objects: Family) -> dict[str, Any] | None:
@@ -78,12 +85,22 @@ def _body(method: str, path: str, objects: Family) -> dict[str, Any] | None:
         ("POST", "/api/v1/incidents/{incident_id}/responses"): {"json": {"message": "Respuesta de prueba."}},
         ("POST", "/api/v1/incidents/{incident_id}/reopen"): {"json": {"reason": "No se resolvió."}},
         ("POST", "/api/v1/incidents/{incident_id}/photos"): {"files": {"file": ("f.png", png(), "image/png")}},
+        ("PATCH", "/api/v1/admin/units/{unit_id}"): {"json": {"state": "Ciudad de México"}},
+        ("PATCH", "/api/v1/patients/{patient_id}"): {"json": {"allergies": "Ninguna conocida"}},
+        # to its own unit: 409 same_unit once past the lookup (nothing moves during the walk)
+        ("POST", "/api/v1/patients/{patient_id}/referral"): {"json": {"unit_id": objects.unit}},
+        ("POST", "/api/v1/patients/{patient_id}/guardian-invitations"): {
+            "json": {"full_name": "Ana Méndez", "relationship": "tía", "phone": "5512345678"}},
+        ("PATCH", "/api/v1/admin/users/{staff_id}"): {"json": {"display_name": "Personal"}},
     }
     return bodies.get((method, path))
 
 
 def _setup(client: TestClient, ctx: Context, auth: Any, patient_ids: dict[str, str]) -> dict[str, Family]:
     families = {}
+    admin = auth("admin.demo")
+    accounts = {a["username"]: a["id"] for a in client.get("/api/v1/admin/users", headers=admin).json()}
+    staff = {MATEO: accounts["casos.demo"], SANTIAGO: accounts["banco.demo"]}
     for name, guardian in ((MATEO, "madre.demo"), (SANTIAGO, "padre.demo")):
         headers = auth(guardian)
         patient = patient_ids[name]
@@ -102,13 +119,18 @@ def _setup(client: TestClient, ctx: Context, auth: Any, patient_ids: dict[str, s
                             files={"file": ("f.png", png(), "image/png")}, headers=headers)
         assert photo.status_code == 201, photo.text
         appointments = client.get(f"/api/v1/patients/{patient}/appointments", headers=headers).json()
+        invitation = client.post(f"/api/v1/patients/{patient}/guardian-invitations", headers=admin,
+                                 json={"full_name": "Ana Méndez", "relationship": "tía", "phone": "5512345678"})
+        assert invitation.status_code == 201, invitation.text
         closure = client.post("/api/v1/privacy/closure-request", json={}, headers=headers)
         assert closure.status_code == 201, closure.text
         families[name] = Family(
             patient=patient, appointment=appointments[0]["id"], booking=booking.json()["id"],
             incident=incident.json()["id"], photo=photo.json()["photos"][0]["id"],
             cycle=next(c["id"] for c in carnet["cycles"] if c["status"] == "programado"),
-            bank=bank, slot=slots[1]["id"], day=day, unit=unit, closure=closure.json()["id"])
+            bank=bank, slot=slots[1]["id"], day=day, unit=unit, closure=closure.json()["id"],
+            staff=staff[name], invitation=invitation.json()["id"],
+            guardian=client.get("/api/v1/me", headers=headers).json()["id"])
     return families
 
 
@@ -147,7 +169,8 @@ def test_every_id_route_hides_other_families_and_units(app: FastAPI, client: Tes
     mateo, santiago = families[MATEO], families[SANTIAGO]
     # caller → (own family, foreign family); the staff work at Siglo XXI (and La Raza), Santiago is in León
     callers = {"madre.demo": (mateo, santiago), "padre.demo": (santiago, mateo), "farmacia.demo": (mateo, santiago),
-               "banco.demo": (mateo, santiago), "casos.demo": (mateo, santiago)}
+               "banco.demo": (mateo, santiago), "casos.demo": (mateo, santiago),
+               "oncologia.demo": (mateo, santiago)}
     headers = {u: {**auth(u), "Accept-Language": "en"} for u in callers}
 
     routes = [r for r in _routes(app) if r[2].param_convertors and (r[0], r[1]) not in NOT_SCOPED]
@@ -236,6 +259,9 @@ def test_body_and_query_ids_are_checked_too(app: FastAPI, client: TestClient, ct
             json={**_body("POST", "/api/v1/patients/{patient_id}/appointments", mateo)["json"],  # type: ignore
                   "kind": "quimioterapia", "cycle_id": cid}),
         ("PATCH", "/api/v1/appointments/{appointment_id}", "unit_id"): None,  # units are public
+        # units are public; registering at a unit not the caller's is 403 unit_not_yours (test_registry.py)
+        ("POST", "/api/v1/patients", "unit_id"): None,
+        ("POST", "/api/v1/patients/{patient_id}/referral", "unit_id"): None,  # any unit may receive a child
     }
     # generated: every *_id in a query string or a JSON body of the schema is listed above
     schema = app.openapi()

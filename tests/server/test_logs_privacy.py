@@ -15,6 +15,8 @@ import httpx
 
 from carnet_server.demo import CHILDREN, DEMO_PASSWORD, DEMO_USERS
 from tests.server.blood_bank_support import eligible_answers
+from tests.server.enrolment_support import SOFIA_CURP, SOFIA_NSS, curp, nss
+from tests.server.enrolment_support import child as child_body
 from tests.support.processes import running_server
 
 FAST = {"CARNET_ARGON2_TIME_COST": "1", "CARNET_ARGON2_MEMORY_COST": "8", "CARNET_ARGON2_PARALLELISM": "1"}
@@ -24,6 +26,10 @@ DESCRIPTION = "Descripción privada: el niño tuvo fiebre de 39 grados en la sal
 ANSWER = "Respuesta privada: se surtió la vincristina en la farmacia del piso 3"
 REOPEN = "Motivo privado de reapertura: sigue faltando"
 CLOSURE_REASON = "Motivo privado para cerrar la cuenta"
+GUARDIAN_NAME, GUARDIAN_PHONE = "Guadalupe Reservada Íñiguez", "5587654321"
+IMPORT_HEADER = ("nombres,primer_apellido,segundo_apellido,fecha_nacimiento,sexo,curp,nss,agregado,unidad,"
+                 "diagnostico_cie10,fecha_diagnostico")
+IMPORT_CURP, IMPORT_NSS = curp("PAXL170404MDFRXCA"), nss("5566778899")
 
 
 def _scenario(url: str) -> dict[str, Any]:
@@ -31,7 +37,7 @@ def _scenario(url: str) -> dict[str, Any]:
     secrets: list[str] = [WRONG_PASSWORD, DONOR_NAME, DONOR_PHONE, DESCRIPTION, ANSWER, REOPEN, CLOSURE_REASON]
     with httpx.Client(base_url=url, timeout=30) as http:
         tokens: dict[str, dict[str, Any]] = {}
-        for user in DEMO_USERS:
+        for user in DEMO_USERS:  # oncologia.demo among them
             login = http.post("/api/v1/auth/login", json={"username": user.username, "password": DEMO_PASSWORD})
             assert login.status_code == 200, login.text
             tokens[user.username] = login.json()
@@ -112,6 +118,39 @@ def _scenario(url: str) -> dict[str, Any]:
         assert http.post("/api/v1/privacy/closure-request", headers=h("madre.demo"),
                          json={"reason": CLOSURE_REASON}).status_code == 201
         assert http.post("/api/v1/privacy/closure-request/cancel", headers=h("madre.demo")).status_code == 200
+        # enrolment: register a child, search it, correct it, a code for its guardian who activates an account
+        onco = h("oncologia.demo")
+        sxxi = mateo["patient"]["unit"]["id"]
+        registered = http.post("/api/v1/patients", headers=onco, json=child_body(sxxi))
+        assert registered.status_code == 201, registered.text
+        pid = registered.json()["id"]
+        secrets += ["Sofía", "Ramírez Ortega", SOFIA_CURP, SOFIA_NSS, "3F2018OR", "Penicilina"]
+        assert http.post("/api/v1/patients", headers=onco, json=child_body(sxxi)).status_code == 409
+        assert http.post("/api/v1/patients", headers=onco, json=child_body(sxxi, curp=SOFIA_CURP[:-1] + "X")
+                         ).status_code == 422
+        assert http.get("/api/v1/patients", params={"q": SOFIA_CURP}, headers=onco).status_code == 200
+        assert http.get("/api/v1/patients", params={"q": "Sofía Ramírez"}, headers=onco).status_code == 200
+        assert http.patch(f"/api/v1/patients/{pid}", headers=onco, json={"allergies": "Sulfas privadas"}
+                          ).status_code == 200
+        secrets.append("Sulfas privadas")
+        invitation = http.post(f"/api/v1/patients/{pid}/guardian-invitations", headers=onco,
+                               json={"full_name": GUARDIAN_NAME, "relationship": "madre", "phone": GUARDIAN_PHONE})
+        assert invitation.status_code == 201, invitation.text
+        code = invitation.json()["code"]
+        secrets += [code, code.replace("-", ""), GUARDIAN_NAME, GUARDIAN_PHONE]
+        assert http.post("/api/v1/auth/activate", json={"code": "ZZZZZ-ZZZZZ", "username": "x.privada",
+                                                        "password": "clave-privada-123"}).status_code == 422
+        activated = http.post("/api/v1/auth/activate", json={"code": code, "username": "guardiana.privada",
+                                                             "password": "clave-privada-123"})
+        assert activated.status_code == 201, activated.text
+        secrets += ["clave-privada-123", activated.json()["access_token"], activated.json()["refresh_token"]]
+        import_file = (f"{IMPORT_HEADER}\nLucía,Privada,,2017-04-04,mujer,{IMPORT_CURP},{IMPORT_NSS},,{sxxi},"
+                       "C64,2026-10-01\n")
+        imported = http.post("/api/v1/registry/import", headers=onco,
+                             files={"file": ("p.csv", import_file.encode("utf-8"), "text/csv")})
+        assert imported.status_code == 200, imported.text
+        secrets += [IMPORT_CURP, IMPORT_NSS, "Lucía"]
+
         # the sync of a staff member and of the other family, and a logout
         assert http.get("/api/v1/sync", headers=h("padre.demo")).status_code == 200
         assert http.post("/api/v1/auth/logout", headers=h("padre.demo")).status_code == 204

@@ -23,6 +23,7 @@ from starlette.testclient import TestClient
 
 from carnet_server.agenda.tables import Appointment
 from carnet_server.auth.deps import dependency_calls, get_signed_in_user
+from carnet_server.auth.tables import User
 from carnet_server.blood_bank.tables import Booking, BloodBank
 from carnet_server.context import Context
 from carnet_server.db import utcnow
@@ -32,6 +33,7 @@ from carnet_server.patients.tables import Cycle, Patient
 from tests.server.blood_bank_support import body as booking_body
 from tests.server.blood_bank_support import open_day
 from tests.server.conftest import bearer, login
+from tests.server.enrolment_support import child
 
 # ---- the tables -------------------------------------------------------------------------
 
@@ -47,12 +49,14 @@ PUBLIC: dict[str, tuple[str, frozenset[int]]] = {
                                       frozenset({401})),
     "GET /api/v1/privacy/notice": ("the privacy notice: read before signing in, no personal data",
                                    frozenset({200})),
+    "POST /api/v1/auth/activate": ("the way in for a family: a one-time activation code from the hospital",
+                                   frozenset({422})),
 }
 DOCS = {"/openapi.json": "the API description", "/docs": "Swagger UI", "/docs/oauth2-redirect": "Swagger UI",
         "/redoc": "ReDoc"}
 
 USERS = {"guardian": "madre.demo", "pharmacy": "farmacia.demo", "blood_bank": "banco.demo",
-         "case_desk": "casos.demo", "admin": "admin.demo"}
+         "case_desk": "casos.demo", "oncology": "oncologia.demo", "admin": "admin.demo"}
 ROLES = tuple(USERS)
 ALL = frozenset(ROLES)
 
@@ -81,6 +85,9 @@ BANK_STAFF = _roles("blood_bank", "admin")
 PHARMACY = _roles("pharmacy", "admin")
 DESK = _roles("case_desk", "admin")
 GUARDIAN = _roles("guardian")
+ADMIN = _roles("admin")
+REGISTRY_WRITERS = _roles("oncology", "admin")
+REGISTRY_READERS = _roles("oncology", "case_desk", "admin")
 
 
 def _day() -> dict[str, str]:
@@ -155,6 +162,37 @@ MATRIX: dict[str, Call] = {
     "POST /api/v1/privacy/closure-request/cancel": Call(GUARDIAN),
     "GET /api/v1/privacy/closure-requests": Call(_roles("admin")),
     "POST /api/v1/privacy/closure-requests/{closure_id}/close": Call(_roles("admin")),
+    # administration
+    "GET /api/v1/units": Call(ALL),
+    "POST /api/v1/admin/units": Call(ADMIN, body=lambda w: {"name": "HGZ No. 2", "level": "segundo_nivel",
+                                                            "state": "Sonora"}),
+    "PATCH /api/v1/admin/units/{unit_id}": Call(ADMIN, body=lambda w: {"state": "Ciudad de México"}),
+    "GET /api/v1/admin/users": Call(ADMIN),
+    "POST /api/v1/admin/users": Call(ADMIN, body=lambda w: {"username": "nuevo.personal", "display_name": "Nuevo",
+                                                            "role": "oncology", "unit_ids": [w.unit_id]}),
+    "PATCH /api/v1/admin/users/{staff_id}": Call(ADMIN, body=lambda w: {"display_name": "Lic. P. Núñez"}),
+    "POST /api/v1/admin/users/{staff_id}/password-reset": Call(ADMIN),
+    # the registry
+    "GET /api/v1/registry/diagnoses": Call(ALL),
+    "POST /api/v1/patients": Call(REGISTRY_WRITERS, body=lambda w: child(w.unit_id)),
+    "GET /api/v1/patients": Call(REGISTRY_READERS, params=lambda: {"q": "mateo"}),
+    "GET /api/v1/patients/{patient_id}": Call(REGISTRY_READERS),
+    "PATCH /api/v1/patients/{patient_id}": Call(REGISTRY_WRITERS, body=lambda w: {"allergies": "Ninguna conocida"}),
+    "GET /api/v1/patients/{patient_id}/corrections": Call(REGISTRY_READERS),
+    "GET /api/v1/registry/figures": Call(REGISTRY_READERS, params=_week),
+    "GET /api/v1/registry/figures.csv": Call(REGISTRY_READERS, params=_week),
+    "GET /api/v1/registry/figures.md": Call(REGISTRY_READERS, params=_week),
+    "POST /api/v1/registry/import": Call(REGISTRY_WRITERS, files=True),
+    "POST /api/v1/patients/{patient_id}/referral": Call(REGISTRY_WRITERS, body=lambda w: {"unit_id": w.unit_id}),
+    # guardians
+    "POST /api/v1/patients/{patient_id}/guardian-invitations": Call(
+        REGISTRY_WRITERS, body=lambda w: {"full_name": "Ana Méndez", "relationship": "tía", "phone": "5512345678"}),
+    "GET /api/v1/patients/{patient_id}/guardian-invitations": Call(REGISTRY_READERS),
+    "DELETE /api/v1/patients/{patient_id}/guardian-invitations/{invitation_id}": Call(REGISTRY_WRITERS),
+    "POST /api/v1/patients/{patient_id}/guardian-invitations/{invitation_id}/reissue": Call(REGISTRY_WRITERS),
+    "POST /api/v1/me/activation": Call(GUARDIAN, body=lambda w: {"code": "ABCDE-FGHJK"}),
+    "GET /api/v1/patients/{patient_id}/guardians": Call(_roles("guardian", "oncology", "case_desk", "admin")),
+    "DELETE /api/v1/patients/{patient_id}/guardians/{user_id}": Call(REGISTRY_WRITERS),
 }
 
 # ---- walking the routes -----------------------------------------------------------------
@@ -204,6 +242,10 @@ class World:
     incident_id: str
     notice_version: str
     closure_id: str  # padre.demo's open request to close his account
+    unit_id: str  # Mateo's (Siglo XXI)
+    staff_id: str  # casos.demo
+    invitation_id: str  # a pending activation code for Mateo
+    user_id: str  # madre.demo, Mateo's guardian
     photo_id: str = "AAAAAAAAAAAA"  # none in the demo: allowed roles get 404
 
 
@@ -218,10 +260,16 @@ def _world(client: TestClient, ctx: Context) -> World:
         booking = session.scalars(select(Booking).where(Booking.patient_id == patient.id,
                                                         Booking.status == "confirmada")).first()
         incident = session.scalars(select(Incident).where(Incident.patient_id == patient.id)).first()
+        staff_id = session.scalars(select(User.id).where(User.username == "casos.demo")).one()
+        madre_id = session.scalars(select(User.id).where(User.username == "madre.demo")).one()
     assert cycle and booking and incident and {"familia", "hospital"} <= set(appointments)
     guardian = bearer(login(client, "madre.demo")["access_token"])
     qr = client.get(f"/api/v1/patients/{patient.id}/carnet", headers=guardian).json()["qr"]["token"]
     _day, slots = open_day(client, ctx, guardian, bank.id)
+    invitation = client.post(f"/api/v1/patients/{patient.id}/guardian-invitations",
+                             json={"full_name": "Ana Méndez", "relationship": "tía", "phone": "5512345678"},
+                             headers=bearer(login(client, "oncologia.demo")["access_token"]))
+    assert invitation.status_code == 201, invitation.text
     closure = client.post("/api/v1/privacy/closure-request", json={},
                           headers=bearer(login(client, "padre.demo")["access_token"]))
     assert closure.status_code == 201, closure.text
@@ -229,7 +277,8 @@ def _world(client: TestClient, ctx: Context) -> World:
                  family_appointment_id=appointments["familia"], bank_id=bank.id, slot_id=slots[0]["id"],
                  booking_id=booking.id, incident_id=incident.id,
                  notice_version=client.get("/api/v1/privacy/notice").json()["version"],
-                 closure_id=closure.json()["id"])
+                 closure_id=closure.json()["id"], unit_id=patient.unit_id, staff_id=staff_id,
+                 invitation_id=invitation.json()["id"], user_id=madre_id)
 
 
 def _request(client: TestClient, method: str, path: str, call: Call, world: World,

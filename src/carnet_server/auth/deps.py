@@ -1,8 +1,9 @@
 """FastAPI dependencies, written once as ``Annotated`` aliases and reused by every route.
 
-``CurrentUser`` is the default for every route: a signed-in caller, and — for a guardian — one who
-accepted the privacy notice in force (else 403 ``privacy_notice_required``), so a new route serves
-health data only after that without anyone remembering to check. ``SignedInUser`` skips the notice
+``CurrentUser`` is the default for every route: a signed-in caller whose password is not a temporary
+one an administrator made (else 403 ``password_change_required``: change it first), and — for a
+guardian — one who accepted the privacy notice in force (else 403 ``privacy_notice_required``), so a
+new route serves health data only after that without anyone remembering to check. ``SignedInUser`` skips the notice
 check; only the routes a guardian needs before accepting use it (who am I, log out, change the
 password, accept the notice, ask to close the account or withdraw that) — tests/server/test_privacy.py
 holds that list and fails when another route uses it.
@@ -84,12 +85,15 @@ SignedInUser = Annotated[Principal, Depends(get_signed_in_user)]
 
 
 async def get_current_user(user: SignedInUser, ctx: ContextDep) -> Principal:
-    """The signed-in caller; a guardian must have accepted the current privacy notice (403 otherwise).
+    """The signed-in caller, with a password of their own; a guardian must have accepted the current privacy
+    notice (403 otherwise).
 
     No query: the accepted version came with the user row that authentication read, and the current
     version is cached (privacy/notices.py; one ``stat`` of its directory). ``async`` on purpose: no
     trip through the thread pool for a check this small.
     """
+    if user.must_change_password:
+        raise ApiException(403, "password_change_required")
     if user.role == Role.GUARDIAN and user.privacy_version != current_version(ctx.settings):
         raise ApiException(403, "privacy_notice_required")
     return user

@@ -19,13 +19,14 @@ router = APIRouter(prefix="/api/v1", tags=["auth"])
 _ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": contract.ErrorBody}, 422: {"model": contract.ErrorBody}}
 
 
-def _token_response(tokens: service.IssuedTokens) -> contract.TokenResponse:
+def token_response(tokens: service.IssuedTokens) -> contract.TokenResponse:
     user = tokens.user
     return contract.TokenResponse(
         access_token=tokens.access_token,
         refresh_token=tokens.refresh_token,
         expires_in=tokens.expires_in,
         user=contract.UserOut(id=user.id, role=Role(user.role), display_name=user.display_name),
+        password_change_required=user.must_change_password,
     )
 
 
@@ -37,13 +38,13 @@ def login(
 ) -> contract.TokenResponse:
     """Trade a username and password for an access and a refresh token."""
     tokens = service.login(session, ctx=ctx, username=body.username, password=body.password, address=address)
-    return _token_response(tokens)
+    return token_response(tokens)
 
 
 @router.post("/auth/refresh", response_model=contract.TokenResponse, responses=_ERRORS)
 def refresh(body: contract.RefreshRequest, session: SessionDep, ctx: ContextDep) -> contract.TokenResponse:
     """Trade a refresh token for a new pair; the old refresh token stops working."""
-    return _token_response(service.refresh(session, ctx=ctx, refresh_token=body.refresh_token))
+    return token_response(service.refresh(session, ctx=ctx, refresh_token=body.refresh_token))
 
 
 @router.post("/auth/logout", status_code=204, responses=_ERRORS)

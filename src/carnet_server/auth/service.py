@@ -56,6 +56,10 @@ __all__ = [
     "WrongCurrentPassword",
     "authenticate",
     "change_password",
+    "check_address_throttle",
+    "check_new_password",
+    "record_failure",
+    "start_session",
     "create_user",
     "login",
     "logout",
@@ -105,6 +109,8 @@ class Principal:
     #: The privacy notice version the user accepted last (``users.privacy_version``): the gate in
     #: auth/deps.py compares it with the current one without another query.
     privacy_version: str | None = None
+    #: The account has a temporary password: only the routes of ``SignedInUser`` answer until it is changed.
+    must_change_password: bool = False
 
 
 @dataclass(frozen=True)
@@ -119,8 +125,23 @@ def _hash_refresh(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def create_user(session: Session, *, ctx: Context, username: str, password: str, role: str, display_name: str) -> User:
-    user = User(username=username, password_hash=ctx.hasher.hash(password), role=role, display_name=display_name)
+def create_user(
+    session: Session,
+    *,
+    ctx: Context,
+    username: str,
+    password: str,
+    role: str,
+    display_name: str,
+    must_change_password: bool = False,
+) -> User:
+    user = User(
+        username=username,
+        password_hash=ctx.hasher.hash(password),
+        role=role,
+        display_name=display_name,
+        must_change_password=must_change_password,
+    )
     session.add(user)
     session.flush()
     return user
@@ -175,6 +196,36 @@ def _check_throttle(session: Session, *, ctx: Context, username: str, address: s
         raise Throttled(max(waits))
 
 
+def check_address_throttle(
+    session: Session, *, ctx: Context, bucket: str, limit: int, address: str, now: datetime
+) -> None:
+    """Too many failures of ``bucket`` (a pseudo-username that no account can have, e.g. ``#activation``) from
+    ``address`` within the login window: :class:`Throttled`. The failures are login attempts too, so they also
+    count towards the login throttle of that address."""
+    window = timedelta(minutes=ctx.settings.login_window_minutes)
+    recent = list(
+        session.scalars(
+            select(LoginAttempt.at)
+            .where(
+                LoginAttempt.username == bucket,
+                LoginAttempt.address == address,
+                LoginAttempt.success.is_(False),
+                LoginAttempt.at > now - window,
+            )
+            .order_by(LoginAttempt.at.desc())
+            .limit(limit)
+        )
+    )
+    wait = _retry_after(recent, limit, window, now)
+    if wait is not None:
+        raise Throttled(wait)
+
+
+def record_failure(session: Session, *, bucket: str, address: str, now: datetime) -> None:
+    """One failure of ``bucket`` from ``address`` (the caller commits)."""
+    session.add(LoginAttempt(username=bucket, address=address, at=now, success=False))
+
+
 # ---- tokens -------------------------------------------------------------------
 
 
@@ -220,6 +271,13 @@ def login(
         raise InvalidCredentials()
     if ctx.hasher.check_needs_rehash(user.password_hash):
         user.password_hash = ctx.hasher.hash(password)
+    tokens = start_session(session, ctx=ctx, user=user, address=address, now=now)
+    session.commit()
+    return tokens
+
+
+def start_session(session: Session, *, ctx: Context, user: User, address: str | None, now: datetime) -> IssuedTokens:
+    """Open a session for ``user`` and issue its first tokens, audited as a login (the caller commits)."""
     auth_session = AuthSession(user_id=user.id, created_at=now)
     session.add(auth_session)
     session.flush()
@@ -233,7 +291,6 @@ def login(
         object_type="auth_session",
         object_id=auth_session.id,
     )
-    session.commit()
     return tokens
 
 
@@ -329,7 +386,8 @@ def revoke_all_sessions(session: Session, *, user_id: str, now: datetime | None 
     _revoke_sessions(session, AuthSession.user_id == user_id, now=now or utcnow())
 
 
-def _check_new_password(*, username: str, current: str, new: str) -> None:
+def check_new_password(*, username: str, current: str, new: str) -> None:
+    """The password rules (:class:`WeakPassword`): long enough, not the username, not the current one."""
     if len(new) < MIN_PASSWORD_LENGTH:
         raise WeakPassword("password_too_short")
     if new.strip().lower() == username.strip().lower():
@@ -363,8 +421,9 @@ def change_password(
         session.add(LoginAttempt(username=user.username, address=address, at=now, success=False))
         session.commit()
         raise WrongCurrentPassword()
-    _check_new_password(username=user.username, current=current_password, new=new_password)
+    check_new_password(username=user.username, current=current_password, new=new_password)
     user.password_hash = ctx.hasher.hash(new_password)
+    user.must_change_password = False
     revoke_all_sessions(session, user_id=user.id, now=now)
     audit.record(
         session,
@@ -415,5 +474,10 @@ def authenticate(session: Session, *, ctx: Context, access_token: str, now: date
     if revoked_at is not None or not user.active:
         raise InvalidAccessToken()
     return Principal(
-        id=user.id, role=user.role, display_name=user.display_name, session_id=sid, privacy_version=user.privacy_version
+        id=user.id,
+        role=user.role,
+        display_name=user.display_name,
+        session_id=sid,
+        privacy_version=user.privacy_version,
+        must_change_password=user.must_change_password,
     )

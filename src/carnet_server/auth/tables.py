@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from carnet_server.db import Base, UTCDateTime, new_id, utcnow
@@ -25,6 +25,9 @@ class User(Base):
     #: The privacy notice version this user accepted last, and when (guardians; see privacy/tables.py).
     privacy_version: Mapped[str | None] = mapped_column(String(32), nullable=True)
     privacy_accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: The password is a temporary one an administrator made (new account, reset): until the user changes it,
+    #: only the routes that do not need it answer (auth/deps.py).
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class AuthSession(Base):

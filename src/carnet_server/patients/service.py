@@ -50,7 +50,7 @@ __all__ = [
 ]
 
 MAX_DUE_CYCLES = 2
-STAFF_ROLES = frozenset({Role.PHARMACY, Role.BLOOD_BANK, Role.CASE_DESK})
+STAFF_ROLES = frozenset({Role.PHARMACY, Role.BLOOD_BANK, Role.CASE_DESK, Role.ONCOLOGY})
 
 
 class PatientNotFound(NotFound):

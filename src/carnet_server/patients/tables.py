@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from carnet_server.db import Base, UTCDateTime, new_id, utcnow
@@ -102,10 +102,29 @@ class GuardianPatient(Base):
 
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"), primary_key=True)
+    #: From the activation code that made the link (None for links made before migration 0008).
+    relationship: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    phone: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    linked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class Patient(Base):
+    """A registered child. ``full_name`` and ``display_name`` are derived from the name parts when the registry
+    writes them (enrolment/registry.py); children registered before migration 0008 have no parts."""
+
     __tablename__ = "patients"
+    __table_args__ = (
+        # The same NSS + agregado médico is the same beneficiary (siblings share the NSS of the insured parent).
+        Index(
+            "uq_patients_nss_agregado",
+            "nss",
+            "agregado",
+            unique=True,
+            postgresql_where=text("agregado IS NOT NULL"),
+            sqlite_where=text("agregado IS NOT NULL"),
+        ),
+        Index("ix_patients_name_key", "name_key"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     full_name: Mapped[str] = mapped_column(String(200))
@@ -116,6 +135,20 @@ class Patient(Base):
     unit_id: Mapped[str] = mapped_column(ForeignKey("medical_units.id"), index=True)
     #: When the child was registered (None for children registered before migration 0004).
     created_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow, nullable=True)
+    # The registry's fields (migration 0008; None for children registered before it).
+    given_names: Mapped[str | None] = mapped_column(String(60), nullable=True)
+    paternal_surname: Mapped[str | None] = mapped_column(String(60), nullable=True)
+    maternal_surname: Mapped[str | None] = mapped_column(String(60), nullable=True)
+    #: ``mujer`` or ``hombre``.
+    sex: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    #: The agregado médico beside the NSS (e.g. ``4M2019OR``; enrolment/identity.py).
+    agregado: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    treating_oncologist: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    blood_group: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    allergies: Mapped[str | None] = mapped_column(Text, nullable=True)
+    central_venous_catheter: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    #: The full name without accents, case or extra spaces: for search and the similar-name check.
+    name_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
     unit: Mapped[MedicalUnit] = relationship(lazy="joined")
 

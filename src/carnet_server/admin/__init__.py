@@ -1,0 +1,1 @@
+"""Administration: medical units and staff accounts (no self-registration for staff)."""
