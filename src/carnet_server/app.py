@@ -15,9 +15,9 @@ from carnet_server.auth.router import router as auth_router
 from carnet_server.blood_bank import bookings as blood_bank
 from carnet_server.blood_bank.router import router as blood_bank_router
 from carnet_server.context import Context, build_context
-from carnet_server.enrolment.guardian_router import router as guardian_router
 from carnet_server.enrolment.router import router as enrolment_router
 from carnet_server.errors import install_error_handlers
+from carnet_server.guardians.router import router as guardian_router
 from carnet_server.idempotency.deps import install_idempotency
 from carnet_server.incidents import service as incidents
 from carnet_server.incidents.router import router as incidents_router

@@ -42,13 +42,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from carnet_server.audit import AuditEntry
-from carnet_server.auth.deps import ContextDep, CurrentUser, SessionDep, SignedInUser
+from carnet_server.auth.deps import ClientAddress, ContextDep, CurrentUser, SessionDep, SignedInUser
+from carnet_server.auth.service import check_address_throttle
 from carnet_server.db import utcnow
 from carnet_server.errors import ApiException, error_response, lang_of
 from carnet_server.i18n import t
 from carnet_server.idempotency.deps import IdempotencyDep
 
-__all__ = ["BUCKETS", "BodyLimitMiddleware", "PHOTO_MULTIPART_OVERHEAD", "write_limit"]
+__all__ = ["BUCKETS", "BodyLimitMiddleware", "PHOTO_MULTIPART_OVERHEAD", "address_limit", "write_limit"]
 
 #: Bytes a multipart envelope may add around a photo (boundaries, part headers, file name).
 PHOTO_MULTIPART_OVERHEAD = 64 * 1024
@@ -64,6 +65,9 @@ BUCKETS: dict[str, tuple[str, ...]] = {
     "confirm": ("cycle.confirm", "cycle.confirm.repeat"),
     "closure_requests": ("privacy.closure.request", "privacy.closure.cancel"),
     "privacy_exports": ("privacy.export",),
+    "registrations": ("patient.create",),
+    "invitations": ("guardian.invitation.create", "guardian.invitation.reissue"),
+    "administration": ("admin.unit.create", "admin.staff.create", "admin.staff.password_reset"),
 }
 
 
@@ -197,6 +201,24 @@ def write_limit(bucket: str, *, idempotent: bool = True, before_privacy_notice: 
         dependency = current
 
     dependency.__name__ = f"write_limit_{bucket}"
+    return Depends(dependency)
+
+
+def address_limit(bucket: str, *, limit: Callable[[Any], int]) -> Any:
+    """``dependencies=[address_limit(...)]`` for a route with no signed-in caller that creates something
+    (``POST /api/v1/auth/activate``): the failures of ``bucket`` recorded from the caller's address in the
+    login window, at most ``limit(settings)`` (auth/service.py ``check_address_throttle``); beyond that 429
+    with Retry-After. Named like the write limits, so the walkers and the OpenAPI document see it."""
+
+    def dependency(ctx: ContextDep, session: SessionDep, address: ClientAddress) -> None:
+        try:
+            check_address_throttle(
+                session, ctx=ctx, bucket=bucket, limit=limit(ctx.settings), address=address, now=utcnow()
+            )
+        finally:
+            session.rollback()  # give the connection back before the route runs
+
+    dependency.__name__ = f"write_limit_address_{bucket.strip('#')}"
     return Depends(dependency)
 
 

@@ -233,3 +233,14 @@ def test_referral_moves_the_record_the_old_unit_loses_access_the_family_keeps_it
     # and back: the record comes back with its history
     assert client.post(f"{PATIENTS}/{camila}/referral", headers=admin, json={"unit_id": ids["sxxi"]}).status_code == 200
     assert len(client.get(f"{PATIENTS}/{camila}/corrections", headers=onco).json()) == 2
+
+
+def test_control_characters_are_refused_before_the_database(client: TestClient, ctx: Context, auth: Any) -> None:
+    onco, admin = auth("oncologia.demo"), auth("admin.demo")
+    before = counts(ctx)
+    body = child(units(client, onco)["sxxi"], allergies="Penicilina\u0000")
+    assert_error(client.post(PATIENTS, headers=onco, json=body), 422, "validation_error")
+    assert_error(client.post("/api/v1/admin/units", headers=admin,
+                             json={"name": "\u009a7", "level": "umae", "state": "9bS$\u0000"}), 422, "validation_error")
+    assert_error(client.get(PATIENTS, params={"q": "mateo\u0000"}, headers=onco), 422)
+    assert counts(ctx) == before

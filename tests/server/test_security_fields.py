@@ -31,6 +31,7 @@ from tests.server.conftest import assert_error, bearer, login
 # Routes whose body is not a JSON model, with the reason.
 NOT_JSON = {
     "POST /api/v1/incidents/{incident_id}/photos": "multipart upload: only the part named `file` is read",
+    "POST /api/v1/registry/import": "multipart upload: only the part named `file` (a CSV) is read",
 }
 # Routes that read the raw body themselves (to check a signature first), with the model they parse it into.
 RAW_BODY = {"POST /api/v1/mixing/callbacks": contract.MixingCallback}

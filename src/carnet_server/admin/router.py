@@ -12,6 +12,7 @@ from carnet_contract.models import Role
 from carnet_server.admin import service
 from carnet_server.auth.deps import ClientAddress, ContextDep, CurrentUser, SessionDep, require_role
 from carnet_server.auth.service import Principal
+from carnet_server.limits import write_limit
 from carnet_server.patients.service import unit_out
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
@@ -26,7 +27,13 @@ def list_units(user: CurrentUser, session: SessionDep) -> list[contract.Unit]:
     return [unit_out(u) for u in service.list_units(session)]
 
 
-@router.post("/admin/units", status_code=201, response_model=contract.Unit, responses=_ERRORS)
+@router.post(
+    "/admin/units",
+    status_code=201,
+    response_model=contract.Unit,
+    responses=_ERRORS,
+    dependencies=[write_limit("administration", idempotent=False)],
+)
 def create_unit(body: wire.UnitCreate, user: AdminUser, session: SessionDep, address: ClientAddress) -> contract.Unit:
     """A new medical unit (name, level, state)."""
     return unit_out(service.create_unit(session, principal=user, body=body, ip=address))
@@ -46,7 +53,13 @@ def list_staff(user: AdminUser, session: SessionDep) -> list[wire.StaffAccount]:
     return service.list_staff(session)
 
 
-@router.post("/admin/users", status_code=201, response_model=wire.StaffWithPassword, responses=_ERRORS)
+@router.post(
+    "/admin/users",
+    status_code=201,
+    response_model=wire.StaffWithPassword,
+    responses=_ERRORS,
+    dependencies=[write_limit("administration", idempotent=False)],
+)
 def create_staff(
     body: wire.StaffCreate, user: AdminUser, session: SessionDep, ctx: ContextDep, address: ClientAddress
 ) -> wire.StaffWithPassword:

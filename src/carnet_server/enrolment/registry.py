@@ -545,6 +545,8 @@ def search(session: Session, *, principal: Principal, q: str, ip: str | None) ->
     word, without accents or case); at most 50, by name. Audited without the query. Commits."""
     if principal.role not in READERS:
         raise NotAllowed()
+    if wire.has_control_characters(q):
+        raise Invalid("search_query_too_short")
     text = " ".join(q.split())
     compact = text.replace(" ", "").upper()
     query = select(Patient)

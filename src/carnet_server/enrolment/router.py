@@ -16,6 +16,7 @@ from carnet_server.db import utcnow
 from carnet_server.enrolment import catalogue, figures, importer, registry
 from carnet_server.idempotency.deps import IdempotencyDep
 from carnet_server.incidents.figures import parse_week
+from carnet_server.limits import write_limit
 
 router = APIRouter(prefix="/api/v1", tags=["registry"])
 
@@ -30,7 +31,13 @@ def diagnoses(user: CurrentUser) -> list[wire.DiagnosisEntry]:
     return catalogue.entries()
 
 
-@router.post("/patients", status_code=201, response_model=wire.PatientRecord, responses=ERRORS)
+@router.post(
+    "/patients",
+    status_code=201,
+    response_model=wire.PatientRecord,
+    responses=ERRORS,
+    dependencies=[write_limit("registrations")],
+)
 def register(
     body: wire.PatientCreate,
     user: Writer,

@@ -15,6 +15,7 @@ from carnet_server.auth.router import token_response
 from carnet_server.auth.service import Principal
 from carnet_server.enrolment import invitations
 from carnet_server.enrolment.router import ERRORS, Reader, Writer
+from carnet_server.limits import address_limit, write_limit
 
 router = APIRouter(prefix="/api/v1", tags=["guardians"])
 
@@ -24,7 +25,11 @@ _THROTTLED: dict[int | str, dict[str, Any]] = {**ERRORS, 429: {"model": contract
 
 
 @router.post(
-    "/patients/{patient_id}/guardian-invitations", status_code=201, response_model=wire.Invitation, responses=ERRORS
+    "/patients/{patient_id}/guardian-invitations",
+    status_code=201,
+    response_model=wire.Invitation,
+    responses=ERRORS,
+    dependencies=[write_limit("invitations", idempotent=False)],
 )
 def invite(
     patient_id: str,
@@ -64,6 +69,7 @@ def revoke_invitation(
     status_code=201,
     response_model=wire.Invitation,
     responses=ERRORS,
+    dependencies=[write_limit("invitations", idempotent=False)],
 )
 def reissue_invitation(
     patient_id: str, invitation_id: str, user: Writer, session: SessionDep, ctx: ContextDep, address: ClientAddress
@@ -74,7 +80,15 @@ def reissue_invitation(
     )
 
 
-@router.post("/auth/activate", status_code=201, response_model=contract.TokenResponse, responses=_THROTTLED)
+@router.post(
+    "/auth/activate",
+    status_code=201,
+    response_model=contract.TokenResponse,
+    responses=_THROTTLED,
+    dependencies=[
+        address_limit(invitations.ACTIVATION_BUCKET, limit=lambda settings: settings.activation_max_per_address)
+    ],
+)
 def activate(
     body: wire.ActivationRequest, session: SessionDep, ctx: ContextDep, address: ClientAddress
 ) -> contract.TokenResponse:
