@@ -12,7 +12,7 @@ import pytest
 from carnet.auth.account import PasswordForm
 from carnet.core.navigation import Phase, Screen
 from carnet.enrolment.codes import display_code, read_code
-from carnet.enrolment.form import ActivationForm, GuardianForm, RegistrationForm, parse_day
+from carnet.enrolment.form import ActivationForm, GuardianForm, RegistrationForm, form_of, parse_day
 from carnet.shell.session import SESSION_SECRET
 from carnet_server.auth.tables import User
 from carnet_server.enrolment.tables import GuardianInvitation
@@ -331,4 +331,44 @@ async def test_a_lost_answer_registers_once(make_session, server: InProcessServe
     assert server.count(Patient) == patients + 1
     keys = {r.headers["Idempotency-Key"] for r in net.requests if r.method == "POST" and r.url.path == "/api/v1/patients"}
     assert len(keys) == 1
+    await session.close()
+
+
+async def test_correct_a_record_then_refer_the_child_away(make_session, server: InProcessServer,
+                                                          net: FaultTransport) -> None:
+    session = await _oncology(make_session)
+    state, desk, ui = session.state, session.oncology, session.state.oncology
+    desk.new_child()
+    assert await desk.register(sofia())
+    assert ui.record is not None
+    record_id = ui.record.id
+    desk.edit()
+    assert state.screen is Screen.ONCOLOGY_EDIT
+    form = form_of(ui.record)
+    assert form.given_names == "Sofía" and form.curp == SOFIA_CURP and form.central_venous_catheter
+    # Nothing changed: said so, nothing sent. A wrong CURP: beside the field, nothing written.
+    assert not await desk.correct(form)
+    assert "No cambió" in ui.form_errors["form"] and net.count(f"/api/v1/patients/{record_id}", "PATCH") == 0
+    wrong = SOFIA_CURP[:-1] + ("0" if SOFIA_CURP[-1] != "0" else "1")
+    assert not await desk.correct(RegistrationForm(**{**form.__dict__, "curp": wrong}))
+    assert "dígito verificador" in ui.form_errors["curp"]
+    assert not ui.corrections
+    # Right: the allergies and the oncologist's name emptied; both in the history.
+    assert await desk.correct(RegistrationForm(**{**form.__dict__, "allergies": "Ninguna conocida",
+                                                  "treating_oncologist": ""}))
+    assert state.screen is Screen.ONCOLOGY_CHILD and ui.record.allergies == "Ninguna conocida"
+    assert ui.record.treating_oncologist is None
+    assert {c.field for c in ui.corrections} == {"allergies", "treating_oncologist"}
+    # Referral to a unit where this account does not work: confirm, then the record is no longer shown.
+    await desk.start_referral()
+    assert state.screen is Screen.ONCOLOGY_REFER and len(ui.all_units) > 1
+    raza = next(u for u in ui.all_units if "Raza" in u.name)
+    assert not await desk.refer()  # nothing chosen: nothing sent
+    desk.choose_referral(raza.id)
+    assert await desk.refer()
+    assert state.screen is Screen.ONCOLOGY and ui.record is None and "ya no está en sus unidades" in (ui.message or "")
+    with server.db() as db:
+        assert db.get(Patient, record_id).unit_id == raza.id  # type: ignore[union-attr]
+    await desk.search("Sofía Ramírez")
+    assert ui.results == []  # this account's units no longer have her
     await session.close()

@@ -167,3 +167,31 @@ async def test_oncology_desk_registers_and_shows_a_code_that_scans(page, config,
     assert page.views[0].route == "/oncology/child"
     assert "Pendiente" in " ".join(texts(page))
     await session.close()
+
+
+async def test_correction_and_referral_screens(page, config, data_dir, server: InProcessServer) -> None:
+    ui, session = await _app(page, config, data_dir, server)
+    await session.login("oncologia.demo", "carnet-demo")
+    field(page, "Nombre, CURP o NSS").value = "camila"
+    await click(button(page, "Buscar"))
+    [open_camila] = [b for b in find(page, ft.OutlinedButton) if (b.tooltip or "").startswith("Abrir el registro")]
+    await click(open_camila)
+    assert page.views[0].route == "/oncology/child"
+    touch_targets_are_big(page)
+    assert "Historial de cambios" in texts(page)
+    await click(button(page, "Corregir datos"))
+    assert page.views[0].route == "/oncology/edit"
+    assert field(page, "CURP").value == session.state.oncology.record.curp  # type: ignore[union-attr]
+    assert "La unidad cambia solo por referencia." in texts(page)
+    touch_targets_are_big(page)
+    await click(find(page, ft.IconButton, tooltip="Volver")[0])
+    assert page.views[0].route == "/oncology/child"
+    await click(button(page, "Referir a otra unidad"))
+    assert page.views[0].route == "/oncology/referral"
+    raza = [b for b in find(page, ft.OutlinedButton) if "Raza" in str(getattr(b.content, "value", ""))]
+    await click(raza[0])
+    assert any(t.startswith("¿Referir a Camila Torres a") for t in texts(page))
+    touch_targets_are_big(page)
+    await click(button(page, "Cancelar"))
+    assert not any(t.startswith("¿Referir a") for t in texts(page))
+    await session.close()

@@ -48,6 +48,8 @@ class Screen(StrEnum):
     ONCOLOGY_REGISTER = "oncology_register"
     ONCOLOGY_INVITE = "oncology_invite"
     ONCOLOGY_FIGURES = "oncology_figures"
+    ONCOLOGY_EDIT = "oncology_edit"
+    ONCOLOGY_REFER = "oncology_refer"
 
 
 #: "Mi cuenta" and the screens it opens (reached from settings, by every role).

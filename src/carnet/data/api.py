@@ -513,6 +513,22 @@ class ApiClient:
         )
         return self._parse(response, wire.PatientRecord)
 
+    async def correct_patient(self, patient_id: str, body: wire.PatientUpdate) -> wire.PatientRecord:
+        """A correction: only the fields given change (``null`` clears an optional one); each change is kept."""
+        response = await self._authed(
+            "PATCH", self._patient(patient_id), json=body.model_dump(mode="json", exclude_unset=True)
+        )
+        return self._parse(response, wire.PatientRecord)
+
+    async def corrections(self, patient_id: str) -> list[wire.Correction]:
+        return await self._list(f"{self._patient(patient_id)}/corrections", wire.Correction)
+
+    async def refer(self, patient_id: str, unit_id: str) -> wire.PatientRecord:
+        """Refer the child to another unit: the record moves with its history."""
+        body = wire.ReferralCreate(unit_id=unit_id)
+        response = await self._authed("POST", f"{self._patient(patient_id)}/referral", json=body.model_dump())
+        return self._parse(response, wire.PatientRecord)
+
     async def invite_guardian(self, patient_id: str, body: wire.InvitationCreate) -> wire.Invitation:
         """A one-time activation code for a guardian (shown this once)."""
         response = await self._authed(

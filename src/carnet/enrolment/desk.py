@@ -21,6 +21,7 @@ from carnet.enrolment.form import (
     GUARDIAN_CODES,
     GuardianForm,
     RegistrationForm,
+    changes_of,
     check_guardian,
     check_registration,
     reasons_by_field,
@@ -161,10 +162,12 @@ class OncologyCases:
             record = await self._api.patient(patient_id)
             guardians = await self._api.guardians(patient_id)
             invitations = await self._api.invitations(patient_id)
+            history = await self._api.corrections(patient_id)
 
             def show() -> None:
                 ui.open_record(record)
                 ui.show_access(guardians, invitations)
+                ui.show_history(history)
 
             return show
 
@@ -179,7 +182,8 @@ class OncologyCases:
         """Back from a child, the form or the figures: the search (a child's new code is not kept)."""
         ui, screen = self._ui, self._state.screen
         with self._state.batch():
-            if screen is Screen.ONCOLOGY_INVITE and ui.record is not None:
+            if screen in (Screen.ONCOLOGY_INVITE, Screen.ONCOLOGY_EDIT, Screen.ONCOLOGY_REFER) and ui.record:
+                ui.choose_referral(None)
                 ui.forget_code()
                 self._state.go_to(Screen.ONCOLOGY_CHILD)
                 return
@@ -248,6 +252,116 @@ class OncologyCases:
         """A field changed after a similar-name warning: the confirmation no longer holds."""
         if self._ui.similar:
             self._ui.form_refused({})
+
+    # ---- corrections and referral ----------------------------------------------------------------------
+
+    def edit(self) -> None:
+        """ "Corregir datos": the record's form (the unit changes by referral only)."""
+        if self._ui.record is None:
+            return
+        with self._state.batch():
+            self._ui.start_form()
+            self._state.go_to(Screen.ONCOLOGY_EDIT)
+
+    async def correct(self, form: RegistrationForm) -> bool:
+        """Send what changed; the same checks as a registration, and a similar name asks to confirm."""
+        ui, record, t = self._ui, self._ui.record, self._tr.t
+        if record is None or ui.busy:
+            return False
+        form = RegistrationForm(**{**form.__dict__, "unit_id": record.unit.id})
+        problems = check_registration(form, today=local_date(self._clock()))
+        if problems:
+            ui.form_refused({name: t(key, **values) for name, (key, values) in problems.items()})
+            return False
+        changes = changes_of(record, form)
+        if not changes:
+            ui.form_refused({"form": t("onc_nothing_changed")})
+            return False
+        body = wire.PatientUpdate.model_validate({**changes, "confirm_similar": bool(ui.similar)})
+        ui.start_busy()
+        done = False
+
+        async def work() -> Callable[[], None]:
+            nonlocal done
+            try:
+                updated = await self._api.correct_patient(record.id, body)
+            except BadRequest as exc:
+                errors = reasons_by_field(exc)
+                return lambda: ui.form_refused(errors)
+            except Conflict as exc:
+                if exc.code == "patient_similar":
+                    similar = [str(i) for i in exc.details.get("similar") or []] or ["?"]
+                    return lambda: ui.form_refused({"form": t("onc_similar")}, similar=similar)
+                existing = exc.details.get("patient_id")
+                words = t("onc_exists") if existing else message_for(self._tr, exc)
+                return lambda: ui.form_refused({"form": words}, existing_id=str(existing) if existing else None)
+            done = True
+            log.info("record corrected")
+            history = await self._api.corrections(record.id)
+
+            def show() -> None:
+                ui.corrected(updated, t("onc_corrected", count=len(changes)))
+                ui.show_history(history)
+                self._state.go_to(Screen.ONCOLOGY_CHILD)
+
+            return show
+
+        await self._guard(work, ui.stop_busy)
+        return done
+
+    async def start_referral(self) -> None:
+        ui = self._ui
+        if ui.record is None:
+            return
+        with self._state.batch():
+            ui.choose_referral(None)
+            ui.dismiss_message()
+            self._state.go_to(Screen.ONCOLOGY_REFER)
+
+        async def work() -> Callable[[], None]:
+            units = await self._api.units()
+            return lambda: ui.show_all_units(units)
+
+        ui.start_loading()
+        await self._guard(work, ui.stop_loading)
+
+    def choose_referral(self, unit_id: str | None) -> None:
+        self._ui.choose_referral(unit_id)
+
+    async def refer(self) -> bool:
+        """Refer the child to the chosen unit (after its confirm step). When the unit is not one of the caller's,
+        the record is no longer theirs to see: back to the search, saying where it went."""
+        ui, record = self._ui, self._ui.record
+        target = ui.refer_to
+        if record is None or target is None or ui.busy:
+            return False
+        name = next((u.name for u in ui.all_units if u.id == target), "")
+        ui.start_busy()
+        done = False
+
+        async def work() -> Callable[[], None]:
+            nonlocal done
+            moved = await self._api.refer(record.id, target)
+            done = True
+            log.info("child referred")
+            stays = any(u.id == target for u in ui.units)
+            history = await self._api.corrections(record.id) if stays else []
+
+            def show() -> None:
+                if stays:
+                    ui.corrected(moved, self._tr.t("onc_referred", unit=name))
+                    ui.show_history(history)
+                    self._state.go_to(Screen.ONCOLOGY_CHILD)
+                else:
+                    ui.open_record(None)
+                    ui.choose_referral(None)
+                    ui.show_message(self._tr.t("onc_referred_away", name=record.display_name, unit=name))
+                    self._state.go_to(Screen.ONCOLOGY)
+
+            return show
+
+        await self._guard(work, ui.stop_busy)
+        return done
 
     # ---- guardians and codes --------------------------------------------------------------------------
 

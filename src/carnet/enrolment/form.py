@@ -112,32 +112,66 @@ class RegistrationForm:
     allergies: str = ""
     central_venous_catheter: bool = False
 
-    def to_request(self, *, confirm_similar: bool = False) -> wire.PatientCreate:
-        """The request (call only when :func:`check_registration` found nothing)."""
-        born, diagnosed = parse_day(self.birth_date), parse_day(self.diagnosed_on)
-        assert born is not None and diagnosed is not None
+    def values(self) -> dict[str, object]:
+        """The fields as the server takes them (trimmed, upper case where it is; "" → None; dates parsed)."""
 
         def optional(text: str) -> str | None:
             return text.strip() or None
 
-        return wire.PatientCreate(
-            given_names=self.given_names.strip(),
-            paternal_surname=self.paternal_surname.strip(),
-            maternal_surname=optional(self.maternal_surname),
-            birth_date=born,
-            sex=wire.Sex(self.sex),
-            curp=self.curp.strip().replace(" ", ""),
-            nss=re.sub(r"[\s-]", "", self.nss),
-            agregado=optional(self.agregado.replace(" ", "")),
-            unit_id=self.unit_id,
-            diagnosis_code=self.diagnosis_code,
-            diagnosed_on=diagnosed,
-            treating_oncologist=optional(self.treating_oncologist),
-            blood_group=self.blood_group or None,  # type: ignore[arg-type]
-            allergies=optional(self.allergies),
-            central_venous_catheter=self.central_venous_catheter,
-            confirm_similar=confirm_similar,
-        )
+        return {
+            "given_names": self.given_names.strip(),
+            "paternal_surname": self.paternal_surname.strip(),
+            "maternal_surname": optional(self.maternal_surname),
+            "birth_date": parse_day(self.birth_date),
+            "sex": self.sex or None,
+            "curp": self.curp.strip().replace(" ", "").upper(),
+            "nss": re.sub(r"[\s-]", "", self.nss),
+            "agregado": optional(self.agregado.replace(" ", "").upper()),
+            "unit_id": self.unit_id,
+            "diagnosis_code": self.diagnosis_code.upper() or None,
+            "diagnosed_on": parse_day(self.diagnosed_on),
+            "treating_oncologist": optional(self.treating_oncologist),
+            "blood_group": self.blood_group or None,
+            "allergies": optional(self.allergies),
+            "central_venous_catheter": self.central_venous_catheter,
+        }
+
+    def to_request(self, *, confirm_similar: bool = False) -> wire.PatientCreate:
+        """The request (call only when :func:`check_registration` found nothing)."""
+        return wire.PatientCreate.model_validate({**self.values(), "confirm_similar": confirm_similar})
+
+
+def form_of(record: wire.PatientRecord) -> RegistrationForm:
+    """A record as its form, to correct it."""
+    return RegistrationForm(
+        given_names=record.given_names or "",
+        paternal_surname=record.paternal_surname or "",
+        maternal_surname=record.maternal_surname or "",
+        birth_date=record.birth_date.isoformat(),
+        sex=record.sex.value if record.sex else "",
+        curp=record.curp,
+        nss=record.nss,
+        agregado=record.agregado or "",
+        unit_id=record.unit.id,
+        diagnosis_code=record.diagnosis.code if record.diagnosis else "",
+        diagnosed_on=record.diagnosis.diagnosed_on.isoformat()
+        if record.diagnosis and record.diagnosis.diagnosed_on
+        else "",
+        treating_oncologist=record.treating_oncologist or "",
+        blood_group=record.blood_group or "",
+        allergies=record.allergies or "",
+        central_venous_catheter=bool(record.central_venous_catheter),
+    )
+
+
+def changes_of(record: wire.PatientRecord, form: RegistrationForm) -> dict[str, object]:
+    """The fields a correction changes (an emptied optional field as None); call after :func:`check_registration`."""
+    before, after = form_of(record).values(), form.values()
+    return {
+        name: after[name]
+        for name in wire.PatientUpdate.model_fields
+        if name != "confirm_similar" and name in after and after[name] != before[name]
+    }
 
 
 _REQUIRED = (

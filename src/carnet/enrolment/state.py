@@ -78,6 +78,11 @@ class OncologyUi(Observable):
     record: wire.PatientRecord | None = None
     guardians: list[wire.GuardianOut] = field(default_factory=list)
     invitations: list[wire.InvitationOut] = field(default_factory=list)
+    #: The record's history: corrections and referrals (who, what, old → new, when).
+    corrections: list[wire.Correction] = field(default_factory=list)
+    #: Every unit (a referral names any), and the one chosen for the referral's confirm step.
+    all_units: list[contract.Unit] = field(default_factory=list)
+    refer_to: str | None = None
     #: The code just made (shown this once, large and as a QR), for whom, and its QR.
     issued: wire.Invitation | None = None
     issued_for: str = ""
@@ -129,7 +134,7 @@ class OncologyUi(Observable):
     def open_record(self, record: wire.PatientRecord | None) -> None:
         """Another child (or none): nothing of the last one's codes or confirm steps stays."""
         if record is None or self.record is None or record.id != self.record.id:
-            self.guardians, self.invitations = [], []
+            self.guardians, self.invitations, self.corrections = [], [], []
             self.issued, self.issued_for, self.issued_qr = None, "", None
         self.record, self.removing, self.guardian_errors = record, None, {}
         self.message = self.error = None
@@ -137,6 +142,25 @@ class OncologyUi(Observable):
     @change
     def show_access(self, guardians: list[wire.GuardianOut], invitations: list[wire.InvitationOut]) -> None:
         self.guardians, self.invitations = guardians, invitations
+
+    @change
+    def show_history(self, corrections: list[wire.Correction]) -> None:
+        self.corrections = corrections
+
+    @change
+    def show_all_units(self, units: list[contract.Unit]) -> None:
+        self.all_units = units
+
+    @change
+    def choose_referral(self, unit_id: str | None) -> None:
+        self.refer_to = unit_id
+
+    @change
+    def corrected(self, record: wire.PatientRecord, message: str) -> None:
+        """A correction or a referral accepted: the record as the server has it now."""
+        self.form_errors, self.similar, self.existing_id, self.refer_to = {}, [], None, None
+        self.record, self.message, self.error = record, message, None
+        self.sent += 1
 
     @change
     def start_form(self) -> None:

@@ -15,7 +15,7 @@ import flet as ft
 from carnet.core.i18n import Translator
 from carnet.core.navigation import Screen
 from carnet.enrolment.codes import display_code
-from carnet.enrolment.form import GuardianForm, RegistrationForm
+from carnet.enrolment.form import GuardianForm, RegistrationForm, form_of
 from carnet.shell.state import AppState
 from carnet.views.common import (
     GREEN,
@@ -149,6 +149,8 @@ class OncologyView:
         self.catheter = False
         self.guardian = {name: _text(kind) for name, _, kind in GUARDIAN_FIELDS}
         self._sent = 0
+        #: The screen drawn last: entering the correction form fills it with the record.
+        self._last: Screen | None = None
 
     # ---- events ----------------------------------------------------------------------------------
 
@@ -180,6 +182,16 @@ class OncologyView:
     async def _register(self, _: Any = None) -> None:
         await self._cases.register(self.read_registration())
 
+    async def _correct(self, _: Any = None) -> None:
+        await self._cases.correct(self.read_registration())
+
+    def _fill(self, form: RegistrationForm) -> None:
+        for name, _, _ in TEXT_FIELDS:
+            self.fields[name].value = getattr(form, name)
+        self.sex, self.unit_id, self.diagnosis_code = form.sex, form.unit_id, form.diagnosis_code
+        self.blood_group, self.catheter = form.blood_group, form.central_venous_catheter
+        self.diagnosis_filter.value = ""
+
     async def _invite(self, _: Any = None) -> None:
         await self._cases.invite(GuardianForm(**{name: c.value or "" for name, c in self.guardian.items()}))
 
@@ -198,8 +210,15 @@ class OncologyView:
         self, state: AppState, tr: Translator, *, on_back: Handler, on_refresh: Handler, on_settings: Handler
     ) -> ft.View:
         self._empty_forms_when_sent(state.oncology.sent)
+        entering, self._last = state.screen is not self._last, state.screen
         if state.screen is Screen.ONCOLOGY_REGISTER:
             return self._registration(state, tr, on_back)
+        if state.screen is Screen.ONCOLOGY_EDIT and state.oncology.record is not None:
+            if entering:
+                self._fill(form_of(state.oncology.record))
+            return self._registration(state, tr, on_back, editing=True)
+        if state.screen is Screen.ONCOLOGY_REFER and state.oncology.record is not None:
+            return self._referral(state, tr, on_back)
         if state.screen is Screen.ONCOLOGY_INVITE and state.oncology.record is not None:
             return self._invitation(state, tr, on_back)
         if state.screen is Screen.ONCOLOGY_CHILD:
@@ -274,7 +293,7 @@ class OncologyView:
 
     # ---- registration --------------------------------------------------------------------------------
 
-    def _registration(self, state: AppState, tr: Translator, on_back: Handler) -> ft.View:
+    def _registration(self, state: AppState, tr: Translator, on_back: Handler, *, editing: bool = False) -> ft.View:
         ui, cases = state.oncology, self._cases
         errors = ui.form_errors
         for name, label, _ in TEXT_FIELDS:
@@ -302,7 +321,9 @@ class OncologyView:
         ids = [self.fields[n] for n in ("curp", "nss", "agregado")]
         body.append(section(tr.t("onc_s_ids"), [_wide(list(ids))]))
         units: list[ft.Control] = []
-        if len(ui.units) > 1:
+        if editing and ui.record is not None:
+            units = [field(tr.t("onc_f_unit"), ui.record.unit.name), ft.Text(tr.t("onc_unit_by_referral"), size=13)]
+        elif len(ui.units) > 1:
             units = [
                 ft.Text(tr.t("onc_f_unit"), size=14, weight=ft.FontWeight.W_600),
                 ft.Row(
@@ -358,7 +379,7 @@ class OncologyView:
                     on_click=awaiting(cases.open, ui.existing_id),
                 )
             )
-        label = "onc_register_confirm" if ui.similar else "onc_register_send"
+        label = "onc_register_confirm" if ui.similar else ("onc_correct_send" if editing else "onc_register_send")
         body.append(
             ft.FilledButton(
                 content=ft.Text(
@@ -367,13 +388,76 @@ class OncologyView:
                 icon=ft.Icons.SAVE,
                 height=BIG,
                 disabled=ui.busy,
-                on_click=self._register,
+                on_click=self._correct if editing else self._register,
                 style=ft.ButtonStyle(bgcolor=ft.Colors.ORANGE_900 if ui.similar else GREEN, color=ft.Colors.WHITE),
             )
         )
         if ui.busy:
             body.append(_busy(tr.t("onc_registering")))
+        if editing:
+            return screen("/oncology/edit", app_bar(tr.t("onc_correct"), tr, on_back=on_back), body)
         return screen("/oncology/register", app_bar(tr.t("onc_register"), tr, on_back=on_back), body)
+
+    def _referral(self, state: AppState, tr: Translator, on_back: Handler) -> ft.View:
+        ui, cases, record = state.oncology, self._cases, state.oncology.record
+        assert record is not None
+        body = _notes(state, tr, cases)
+        body.append(ft.Text(tr.t("onc_refer_explain", name=record.display_name, unit=record.unit.name), size=15))
+        others = [u for u in ui.all_units if u.id != record.unit.id]
+        chips = [
+            _chip(
+                f"{u.name} ({tr.t('onc_level.' + u.level.value)}, {u.state})",
+                ui.refer_to == u.id,
+                lambda _, uid=u.id: cases.choose_referral(uid),
+                tr,
+            )
+            for u in others
+        ]
+        if chips:
+            body.append(section(tr.t("onc_refer_to"), [ft.Row(chips, wrap=True, spacing=6, run_spacing=6)]))
+        elif ui.loading:
+            body.append(_busy(tr.t("desk_loading")))
+        target = next((u for u in others if u.id == ui.refer_to), None)
+        if target is not None:
+            body.append(
+                ft.Container(
+                    ft.Column(
+                        [
+                            ft.Text(
+                                tr.t(
+                                    "onc_refer_confirm",
+                                    name=record.display_name,
+                                    unit=target.name,
+                                    old=record.unit.name,
+                                ),
+                                size=16,
+                                weight=ft.FontWeight.W_700,
+                                color=ft.Colors.ORANGE_900,
+                            ),
+                            ft.FilledButton(
+                                content=ft.Text(tr.t("onc_refer_yes", unit=target.name), size=16),
+                                icon=ft.Icons.MOVE_UP,
+                                height=BIG,
+                                disabled=ui.busy,
+                                on_click=awaiting(cases.refer),
+                                style=ft.ButtonStyle(bgcolor=ft.Colors.ORANGE_900, color=ft.Colors.WHITE),
+                            ),
+                            ft.OutlinedButton(
+                                content=ft.Text(tr.t("onc_remove_no"), size=16),
+                                height=BIG,
+                                disabled=ui.busy,
+                                on_click=lambda _: cases.choose_referral(None),
+                            ),
+                        ],
+                        spacing=10,
+                        horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
+                    ),
+                    bgcolor=ft.Colors.ORANGE_50,
+                    padding=12,
+                    border_radius=8,
+                )
+            )
+        return screen("/oncology/referral", app_bar(tr.t("onc_refer"), tr, on_back=on_back), body)
 
     def _diagnosis_picker(self, state: AppState, tr: Translator) -> list[ft.Control]:
         ui = state.oncology
@@ -481,6 +565,29 @@ class OncologyView:
         ]
         body.append(section(tr.t("onc_s_record"), details))
         body.append(
+            ft.Row(
+                [
+                    ft.OutlinedButton(
+                        content=ft.Text(tr.t("onc_correct"), size=16),
+                        icon=ft.Icons.EDIT,
+                        height=MIN_TOUCH,
+                        disabled=ui.busy,
+                        on_click=lambda _: cases.edit(),
+                    ),
+                    ft.OutlinedButton(
+                        content=ft.Text(tr.t("onc_refer"), size=16),
+                        icon=ft.Icons.MOVE_UP,
+                        height=MIN_TOUCH,
+                        disabled=ui.busy,
+                        on_click=awaiting(cases.start_referral),
+                    ),
+                ],
+                wrap=True,
+                spacing=8,
+                run_spacing=8,
+            )
+        )
+        body.append(
             ft.FilledButton(
                 content=ft.Text(tr.t("onc_add_guardian"), size=17),
                 icon=ft.Icons.PERSON_ADD,
@@ -492,6 +599,7 @@ class OncologyView:
         )
         body.append(section(tr.t("onc_guardians"), self._guardians(state, tr)))
         body.append(section(tr.t("onc_codes"), self._codes(state, tr)))
+        body.append(section(tr.t("onc_history"), self._history(state, tr)))
         bar = app_bar(record.display_name, tr, on_back=on_back, on_refresh=on_refresh, syncing=ui.loading)
         return screen("/oncology/child", bar, body)
 
@@ -607,6 +715,25 @@ class OncologyView:
                 )
             )
         return rows
+
+    def _history(self, state: AppState, tr: Translator) -> list[ft.Control]:
+        rows: list[ft.Control] = []
+        for c in state.oncology.corrections:
+            what = tr.t("onc_h_referral") if c.kind is wire.CorrectionKind.REFERENCIA else tr.t("onc_h_" + c.field)
+            rows.append(
+                ft.Column(
+                    [
+                        ft.Text(f"{what}: {c.old_value or '—'} → {c.new_value or '—'}", size=15),
+                        ft.Text(
+                            tr.t("onc_h_by", who=c.changed_by, when=tr.datetime(c.changed_at)),
+                            size=13,
+                            color=ft.Colors.GREY_800,
+                        ),
+                    ],
+                    spacing=0,
+                )
+            )
+        return rows or [ft.Text(tr.t("onc_h_none"), size=15)]
 
     # ---- a guardian's code ------------------------------------------------------------------------------
 
