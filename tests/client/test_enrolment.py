@@ -372,3 +372,48 @@ async def test_correct_a_record_then_refer_the_child_away(make_session, server: 
     await desk.search("Sofía Ramírez")
     assert ui.results == []  # this account's units no longer have her
     await session.close()
+
+
+# ---- administration ----------------------------------------------------------------------------------------------
+
+
+async def test_admin_creates_an_account_whose_temporary_password_must_be_changed(make_session,
+                                                                               server: InProcessServer) -> None:
+    admin = make_session(DictSecretStore())
+    await admin.start()
+    await admin.login("admin.demo", "carnet-demo")
+    await admin.admin.open()
+    state, cases, ui = admin.state, admin.admin, admin.state.admin
+    assert state.screen is Screen.ADMIN and any(a.username == "oncologia.demo" for a in ui.staff) and ui.units
+    users = server.count(User)
+    # Bad input beside its field, nothing sent.
+    assert not await cases.create_staff("Dra Ruiz", "", "oncology", [])
+    assert set(ui.staff_errors) == {"username", "display_name", "units"}
+    assert not await cases.create_staff("oncologia.demo", "Dra. Ruiz", "oncology", [ui.units[0].id])
+    assert "ya existe" in ui.staff_errors["username"] and server.count(User) == users
+    # Right: the temporary password, shown once.
+    assert await cases.create_staff("dra.ruiz", "Dra. Ruiz", "oncology", [ui.units[0].id])
+    assert ui.issued is not None and ui.issued.account.username == "dra.ruiz" and ui.issued.temporary_password
+    temporary = ui.issued.temporary_password
+    admin.back()
+    assert state.screen is Screen.SETTINGS and state.admin.issued is None  # not left on screen
+    # The new account logs in: the password change first.
+    staff = make_session(DictSecretStore())
+    await staff.start()
+    await staff.login("dra.ruiz", temporary)
+    assert staff.state.screen is Screen.ACCOUNT_PASSWORD and staff.state.password_change_required
+    await staff.close()
+    # Deactivate it: only after the confirm step.
+    await cases.open()
+    account = next(a for a in ui.staff if a.username == "dra.ruiz")
+    await cases.set_active(account.id, False)
+    assert next(a for a in ui.staff if a.username == "dra.ruiz").active
+    cases.ask(account.id, "deactivate")
+    await cases.set_active(account.id, False)
+    assert not next(a for a in ui.staff if a.username == "dra.ruiz").active
+    # A unit: its level is required.
+    assert not await cases.create_unit("HGZ 1 Tapachula", "", "Chiapas")
+    assert "level" in ui.unit_errors
+    assert await cases.create_unit("HGZ 1 Tapachula", "segundo_nivel", "Chiapas")
+    assert any(u.name == "HGZ 1 Tapachula" for u in ui.units)
+    await admin.close()

@@ -195,3 +195,30 @@ async def test_correction_and_referral_screens(page, config, data_dir, server: I
     await click(button(page, "Cancelar"))
     assert not any(t.startswith("¿Referir a") for t in texts(page))
     await session.close()
+
+
+async def test_admin_screen_from_settings(page, config, data_dir, server: InProcessServer) -> None:
+    ui, session = await _app(page, config, data_dir, server)
+    await session.login("admin.demo", "carnet-demo")
+    await click(find(page, ft.IconButton, tooltip="Ajustes")[0])
+    await click(button(page, "Administración"))
+    assert page.views[0].route == "/admin"
+    touch_targets_are_big(page)
+    field(page, "Usuario").value = "q.f.b.soto"
+    field(page, "Nombre para mostrar").value = "Q.F.B. Soto"
+    await click(button(page, "Farmacia"))
+    await click(button(page, "Crear cuenta"))
+    assert "Asigne al menos una unidad médica a la cuenta." in texts(page)
+    assert field(page, "Usuario").value == "q.f.b.soto"  # kept across the redraw
+    await click(button(page, session.state.admin.units[0].name))
+    await click(button(page, "Crear cuenta"))
+    issued = session.state.admin.issued
+    assert issued is not None
+    [big] = [t for t in find(page, ft.Text) if t.value == issued.temporary_password]
+    assert big.size >= 30
+    await click(button(page, "Restablecer contraseña de farmacia.demo"))
+    assert "¿Restablecer la contraseña de farmacia.demo? Sus sesiones terminan ahora." in texts(page)
+    await click(button(page, "Cancelar"))
+    await click(find(page, ft.IconButton, tooltip="Volver")[0])
+    assert page.views[0].route == "/settings"
+    await session.close()

@@ -50,6 +50,7 @@ class Screen(StrEnum):
     ONCOLOGY_FIGURES = "oncology_figures"
     ONCOLOGY_EDIT = "oncology_edit"
     ONCOLOGY_REFER = "oncology_refer"
+    ADMIN = "admin"
 
 
 #: "Mi cuenta" and the screens it opens (reached from settings, by every role).

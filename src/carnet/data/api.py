@@ -554,6 +554,29 @@ class ApiClient:
         params = {"week": week.isoformat()} if week is not None else None
         return self._parse(await self._authed("GET", "/api/v1/registry/figures", params=params), wire.RegistryFigures)
 
+    # ---- administration (admin) -------------------------------------------------------------------
+
+    async def admin_staff(self) -> list[wire.StaffAccount]:
+        return await self._list("/api/v1/admin/users", wire.StaffAccount)
+
+    async def create_staff(self, body: wire.StaffCreate) -> wire.StaffWithPassword:
+        """A staff account; the answer carries its temporary password (shown once)."""
+        response = await self._authed("POST", "/api/v1/admin/users", json=body.model_dump(mode="json"))
+        return self._parse(response, wire.StaffWithPassword)
+
+    async def update_staff(self, staff_id: str, body: wire.StaffUpdate) -> wire.StaffAccount:
+        path = f"/api/v1/admin/users/{quote(staff_id, safe='')}"
+        response = await self._authed("PATCH", path, json=body.model_dump(mode="json", exclude_none=True))
+        return self._parse(response, wire.StaffAccount)
+
+    async def reset_staff_password(self, staff_id: str) -> wire.StaffWithPassword:
+        path = f"/api/v1/admin/users/{quote(staff_id, safe='')}/password-reset"
+        return self._parse(await self._authed("POST", path), wire.StaffWithPassword)
+
+    async def create_unit(self, body: wire.UnitCreate) -> contract.Unit:
+        response = await self._authed("POST", "/api/v1/admin/units", json=body.model_dump(mode="json"))
+        return self._parse(response, contract.Unit)
+
     @staticmethod
     def _patient(patient_id: str) -> str:
         return f"/api/v1/patients/{quote(patient_id, safe='')}"

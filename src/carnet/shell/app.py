@@ -20,6 +20,7 @@ from carnet.shell.session import AppSession
 from carnet.shell.state import AppState
 from carnet.views import settings as settings_view
 from carnet.views import sync_status as sync_view
+from carnet.views.admin import screen as admin_view
 from carnet.views.agenda import appointment as appointment_view
 from carnet.views.agenda import calendar as agenda_view
 from carnet.views.agenda.appointment_form import AppointmentFormView
@@ -68,6 +69,7 @@ class CarnetUI:
         self._activation: activation_view.ActivationView | None = None
         self._link: activation_view.LinkChildView | None = None
         self._oncology: oncology_view.OncologyView | None = None
+        self._admin: admin_view.AdminView | None = None
         self._tasks: list[Future[Any]] = []
         #: Flet services (file picker, share sheet, connectivity): kept referenced while the page lives.
         self.services: dict[str, Any] = {}
@@ -90,6 +92,8 @@ class CarnetUI:
             return ()
         if state.screen in ACCOUNT_SCREENS:
             return state.account, state.privacy
+        if state.screen is Screen.ADMIN:
+            return (state.admin,)
         if state.desk_mode:
             return (state.desk,)
         if state.oncology_mode:
@@ -118,6 +122,9 @@ class CarnetUI:
 
     async def _account(self, _: Any = None) -> None:
         await self.session.account.open()
+
+    async def _admin_screen(self, _: Any = None) -> None:
+        await self.session.admin.open()
 
     def _back(self, _: Any = None) -> None:
         self.session.back()
@@ -215,6 +222,8 @@ class CarnetUI:
             self._link = None
         if not state.oncology_mode:
             self._oncology = None
+        if state.screen is not Screen.ADMIN:
+            self._admin = None
         if state.screen is Screen.SETTINGS or state.screen in ACCOUNT_SCREENS:
             if self._pharmacy is not None:
                 self._pharmacy.forget_screen()
@@ -228,7 +237,12 @@ class CarnetUI:
                 on_logout=self._logout,
                 on_sync_status=None if state.staff_mode else self._sync_status,
                 on_account=self._account,
+                on_admin=self._admin_screen,
             )
+        if state.screen is Screen.ADMIN:
+            if self._admin is None:
+                self._admin = admin_view.AdminView(self.session.admin, self.render)
+            return self._admin.build(state, tr, on_back=self._back)
         if state.desk_mode:
             return self._build_desk()
         if state.oncology_mode:

@@ -36,6 +36,7 @@ from pathlib import Path
 import httpx
 from pydantic import ValidationError
 
+from carnet.admin.cases import AdminCases
 from carnet.agenda.cases import AgendaCases
 from carnet.auth.account import AccountCases
 from carnet.blood_bank.cases import BloodBankCases
@@ -161,6 +162,7 @@ class AppSession:
             refresh=self.refresh,
             session_expired=self.session_expired,
         )
+        self.admin = AdminCases(state=state, api=api, tr=tr, session_expired=self.session_expired)
         self.staff_modes = StaffModes(state, self.staff, self.desk, self.pharmacy, self.oncology)
         self._sync_lock = asyncio.Lock()
         self._wake: asyncio.Event | None = None
@@ -410,7 +412,7 @@ class AppSession:
     def back(self) -> None:
         """Settings and the sync screen go back to their tab; a carnet goes back to the picker."""
         state = self.state
-        if self.account.back():
+        if self.account.back() or self.admin.back():
             return
         if self.staff_modes.back():
             return

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from carnet.admin.state import AdminUi
 from carnet.agenda.repository import AgendaItem
 from carnet.agenda.state import AgendaUi
 from carnet.auth.state import AccountUi
@@ -71,6 +72,7 @@ class AppState(Observable):
     account: AccountUi = field(default_factory=AccountUi)
     enrolment: FamilyEnrolmentUi = field(default_factory=FamilyEnrolmentUi)
     oncology: OncologyUi = field(default_factory=OncologyUi)
+    admin: AdminUi = field(default_factory=AdminUi)
     #: The account's password is a temporary one (an administrator's reset): its change comes first.
     password_change_required: bool = False
     sync: SyncStatus = field(default_factory=SyncStatus)
@@ -94,6 +96,7 @@ class AppState(Observable):
             self.account,
             self.enrolment,
             self.oncology,
+            self.admin,
         )
 
     # ---- where the app is -------------------------------------------------------------------------
