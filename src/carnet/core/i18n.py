@@ -32,7 +32,7 @@ _ES: dict[str, str] = {
     "err_unexpected": "Algo salió mal. Intenta de nuevo.",
     "err_staff": (
         "Esta app es para madres, padres y tutores, y para el personal de farmacia, "
-        "del banco de sangre y de la mesa de casos. Esta cuenta no tiene pantallas aquí."
+        "del banco de sangre, de la mesa de casos y de oncología. Esta cuenta no tiene pantallas aquí."
     ),
     "err_session_ended": "Tu sesión terminó. Inicia sesión de nuevo.",
     "err_session_ended_kept": "Tu sesión terminó. Inicia sesión de nuevo: tus cambios sin enviar "
@@ -609,8 +609,8 @@ _EN: dict[str, str] = {
     "err_server": "The server had a problem. Try again later.",
     "err_unexpected": "Something went wrong. Try again.",
     "err_staff": (
-        "This app is for mothers, fathers and guardians, and for pharmacy, blood-bank and "
-        "case-desk staff. This account has no screens here."
+        "This app is for mothers, fathers and guardians, and for pharmacy, blood-bank, "
+        "case-desk and oncology staff. This account has no screens here."
     ),
     "err_session_ended": "Your session ended. Please log in again.",
     "err_session_ended_kept": "Your session ended. Please log in again: your unsent changes are kept "
