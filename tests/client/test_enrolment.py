@@ -302,6 +302,10 @@ async def test_search_open_and_remove_a_guardian_with_a_confirm_step(make_sessio
     assert "ya no tiene acceso" in (ui.message or "")
     await desk.show_figures()
     assert session.state.screen is Screen.ONCOLOGY_FIGURES and ui.figures is not None and ui.figures.total >= 1
+    made = await desk.figures_file("md")
+    assert made is not None and made[0].startswith("registro-semana-") and "pacientes registrados" in made[1].decode()
+    made = await desk.figures_file("csv")
+    assert made is not None and made[0].endswith(".csv") and made[1]
     await session.close()
 
 

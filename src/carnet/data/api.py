@@ -554,6 +554,18 @@ class ApiClient:
         params = {"week": week.isoformat()} if week is not None else None
         return self._parse(await self._authed("GET", "/api/v1/registry/figures", params=params), wire.RegistryFigures)
 
+    async def registry_figures_export(self, week: date, kind: str) -> bytes:
+        """The week's registry figures as ``csv`` (a table) or ``md`` (the Spanish summary), as sent."""
+        if kind not in ("csv", "md"):
+            raise ValueError(kind)
+        response = await self._authed(
+            "GET",
+            f"/api/v1/registry/figures.{kind}",
+            params={"week": week.isoformat()},
+            headers={"Accept": "text/csv" if kind == "csv" else "text/markdown"},
+        )
+        return response.content
+
     # ---- administration (admin) -------------------------------------------------------------------
 
     async def admin_staff(self) -> list[wire.StaffAccount]:

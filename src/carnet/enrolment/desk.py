@@ -486,5 +486,29 @@ class OncologyCases:
 
         await self._guard(work, ui.stop_loading)
 
+    async def figures_file(self, kind: str) -> tuple[str, bytes] | None:
+        """The shown week's figures as ``csv`` or ``md`` (``registro-semana-<Monday>.<kind>``), fetched with the
+        session; None with the reason on screen when it could not be fetched."""
+        ui = self._ui
+        week = ui.week
+        if week is None or ui.busy:
+            return None
+        ui.start_busy()
+        found: list[bytes] = []
+
+        async def work() -> Callable[[], None]:
+            found.append(await self._api.registry_figures_export(week, kind))
+            return lambda: None
+
+        await self._guard(work, ui.stop_busy)
+        return (f"registro-semana-{week.isoformat()}.{kind}", found[0]) if found else None
+
+    def file_saved(self, name: str, saved: bool | None) -> None:
+        """What the download did, in words (None: the save dialog was closed: nothing to say)."""
+        if saved:
+            self._ui.show_message(self._tr.t("desk_downloaded", name=name))
+        elif saved is False:
+            self._ui.show_error(self._tr.t("desk_download_failed", name=name))
+
     def dismiss_message(self) -> None:
         self._ui.dismiss_message()

@@ -26,6 +26,7 @@ from carnet.views.common import (
     banner,
     field,
     icon_button,
+    save_bytes,
     screen,
     section,
     status_banners,
@@ -825,6 +826,16 @@ class OncologyView:
         )
         return screen("/oncology/guardian", app_bar(tr.t("onc_add_guardian"), tr, on_back=on_back), body)
 
+    def _download(self, kind: str) -> Handler:
+        async def handler(_: Any = None) -> None:
+            made = await self._cases.figures_file(kind)
+            if made is None:
+                return
+            name, data = made
+            self._cases.file_saved(name, await save_bytes(name, data, kind))
+
+        return handler
+
     # ---- registry figures -------------------------------------------------------------------------------
 
     def _figures(self, state: AppState, tr: Translator, on_back: Handler) -> ft.View:
@@ -849,6 +860,30 @@ class OncologyView:
         if figures is None:
             body.append(_busy(tr.t("desk_loading")) if ui.loading else ft.Text("—"))
         else:
+            body.append(
+                ft.Row(
+                    [
+                        ft.FilledButton(
+                            content=ft.Text(tr.t("desk_download_csv"), size=16),
+                            icon=ft.Icons.DOWNLOAD,
+                            height=MIN_TOUCH,
+                            disabled=ui.busy,
+                            on_click=self._download("csv"),
+                            style=ft.ButtonStyle(bgcolor=GREEN, color=ft.Colors.WHITE),
+                        ),
+                        ft.OutlinedButton(
+                            content=ft.Text(tr.t("desk_download_md"), size=16),
+                            icon=ft.Icons.DESCRIPTION,
+                            height=MIN_TOUCH,
+                            disabled=ui.busy,
+                            on_click=self._download("md"),
+                        ),
+                    ],
+                    wrap=True,
+                    spacing=8,
+                    run_spacing=8,
+                )
+            )
             levels = figures.units_by_level
             body.append(
                 section(
