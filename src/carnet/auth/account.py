@@ -141,7 +141,12 @@ class AccountCases:
         state = self._state
         if state.screen is Screen.ACCOUNT:
             state.go_to(Screen.SETTINGS)
-        elif state.screen in (Screen.ACCOUNT_PASSWORD, Screen.ACCOUNT_NOTICE, Screen.ACCOUNT_CLOSURE):
+        elif state.screen in (
+            Screen.ACCOUNT_PASSWORD,
+            Screen.ACCOUNT_NOTICE,
+            Screen.ACCOUNT_CLOSURE,
+            Screen.ACCOUNT_LINK,
+        ):
             with state.batch():
                 state.go_to(Screen.ACCOUNT)
                 self._ui.leave_screen()

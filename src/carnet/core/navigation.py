@@ -42,10 +42,21 @@ class Screen(StrEnum):
     ACCOUNT_PASSWORD = "account_password"
     ACCOUNT_NOTICE = "account_notice"
     ACCOUNT_CLOSURE = "account_closure"
+    ACCOUNT_LINK = "account_link"
+    ONCOLOGY = "oncology"
+    ONCOLOGY_CHILD = "oncology_child"
+    ONCOLOGY_REGISTER = "oncology_register"
+    ONCOLOGY_INVITE = "oncology_invite"
+    ONCOLOGY_FIGURES = "oncology_figures"
+    ONCOLOGY_EDIT = "oncology_edit"
+    ONCOLOGY_REFER = "oncology_refer"
+    ADMIN = "admin"
 
 
 #: "Mi cuenta" and the screens it opens (reached from settings, by every role).
-ACCOUNT_SCREENS = frozenset({Screen.ACCOUNT, Screen.ACCOUNT_PASSWORD, Screen.ACCOUNT_NOTICE, Screen.ACCOUNT_CLOSURE})
+ACCOUNT_SCREENS = frozenset(
+    {Screen.ACCOUNT, Screen.ACCOUNT_PASSWORD, Screen.ACCOUNT_NOTICE, Screen.ACCOUNT_CLOSURE, Screen.ACCOUNT_LINK}
+)
 
 
 class Tab(StrEnum):

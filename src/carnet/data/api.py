@@ -46,6 +46,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from carnet_contract import enrolment as wire
 from carnet_contract import models as contract
 
 __all__ = [
@@ -91,6 +92,7 @@ class HttpError(ApiError):
         retry_after: float | None = None,
         reasons: tuple[contract.ErrorReason, ...] = (),
         dispensation: contract.Dispensation | None = None,
+        details: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
@@ -101,6 +103,9 @@ class HttpError(ApiError):
         self.reasons = reasons
         #: 409 ``already_dispensed``: the first dispensation of the cycle (who and when).
         self.dispensation = dispensation
+        #: What else the error said beside code and message (422 ``field``/``fields``, 409 ``patient_id``,
+        #: ``similar``), as sent.
+        self.details: dict[str, Any] = details or {}
 
 
 class BadRequest(HttpError):
@@ -183,12 +188,16 @@ def _error_from(response: httpx.Response) -> HttpError:
     code, message = "http_error", response.reason_phrase or str(response.status_code)
     reasons: tuple[contract.ErrorReason, ...] = ()
     dispensation: contract.Dispensation | None = None
+    details: dict[str, Any] = {}
     try:
         body = contract.ErrorBody.model_validate_json(response.content)
         code, message = body.error.code, body.error.message
         reasons = tuple(body.error.reasons or ())
         dispensation = body.error.dispensation
-    except ValidationError:
+        raw = response.json().get("error")
+        if isinstance(raw, dict):
+            details = {k: v for k, v in raw.items() if k not in ("code", "message", "reasons", "dispensation")}
+    except (ValidationError, ValueError, AttributeError):
         pass
     status = response.status_code
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
@@ -198,7 +207,7 @@ def _error_from(response: httpx.Response) -> HttpError:
         return ServerError(status, code, message, retry_after)
     if status == 403 and code == "privacy_notice_required":
         return PrivacyNoticeRequired(status, code, message, retry_after)
-    return _BY_STATUS.get(status, BadRequest)(status, code, message, retry_after, reasons, dispensation)
+    return _BY_STATUS.get(status, BadRequest)(status, code, message, retry_after, reasons, dispensation, details)
 
 
 def default_backoff(attempt: int) -> float:
@@ -461,6 +470,128 @@ class ApiClient:
         """Withdraw the open closure request (``cancelada``); 404 ``closure_request_not_found`` if none."""
         response = await self._authed("POST", "/api/v1/privacy/closure-request/cancel")
         return self._parse(response, contract.ClosureRequest)
+
+    # ---- enrolment: activation codes (families), the registry (oncology) ----------------------
+
+    async def activate(self, code: str, username: str, password: str) -> contract.TokenResponse:
+        """No session: an activation code and the chosen username and password → a login answer (never repeated)."""
+        body = wire.ActivationRequest(code=code, username=username, password=password)
+        response = await self._send("POST", "/api/v1/auth/activate", json=body.model_dump(), retry=False)
+        tokens = self._parse(response, contract.TokenResponse)
+        await self._adopt(tokens)
+        return tokens
+
+    async def link_child(self, code: str) -> wire.LinkedPatient:
+        """A guardian: link one more child with its activation code."""
+        body = wire.ActivationLink(code=code)
+        response = await self._authed("POST", "/api/v1/me/activation", json=body.model_dump())
+        return self._parse(response, wire.LinkedPatient)
+
+    async def guardians(self, patient_id: str) -> list[wire.GuardianOut]:
+        """Who has access to the child (its guardians; staff see the phones too)."""
+        return await self._list(f"{self._patient(patient_id)}/guardians", wire.GuardianOut)
+
+    async def diagnoses(self) -> list[wire.DiagnosisEntry]:
+        return await self._list("/api/v1/registry/diagnoses", wire.DiagnosisEntry)
+
+    async def units(self) -> list[contract.Unit]:
+        return await self._list("/api/v1/units", contract.Unit)
+
+    async def search_patients(self, query: str) -> list[wire.PatientRecord]:
+        return await self._list("/api/v1/patients", wire.PatientRecord, params={"q": query})
+
+    async def patient(self, patient_id: str) -> wire.PatientRecord:
+        return self._parse(await self._authed("GET", self._patient(patient_id)), wire.PatientRecord)
+
+    async def register_patient(self, body: wire.PatientCreate, *, idempotency_key: str) -> wire.PatientRecord:
+        """Register a child; sent once (its key makes a retry safe). 409 ``patient_exists`` / ``patient_similar``."""
+        response = await self._authed(
+            "POST",
+            "/api/v1/patients",
+            json=body.model_dump(mode="json", exclude_none=True),
+            headers={"Idempotency-Key": idempotency_key},
+        )
+        return self._parse(response, wire.PatientRecord)
+
+    async def correct_patient(self, patient_id: str, body: wire.PatientUpdate) -> wire.PatientRecord:
+        """A correction: only the fields given change (``null`` clears an optional one); each change is kept."""
+        response = await self._authed(
+            "PATCH", self._patient(patient_id), json=body.model_dump(mode="json", exclude_unset=True)
+        )
+        return self._parse(response, wire.PatientRecord)
+
+    async def corrections(self, patient_id: str) -> list[wire.Correction]:
+        return await self._list(f"{self._patient(patient_id)}/corrections", wire.Correction)
+
+    async def refer(self, patient_id: str, unit_id: str) -> wire.PatientRecord:
+        """Refer the child to another unit: the record moves with its history."""
+        body = wire.ReferralCreate(unit_id=unit_id)
+        response = await self._authed("POST", f"{self._patient(patient_id)}/referral", json=body.model_dump())
+        return self._parse(response, wire.PatientRecord)
+
+    async def invite_guardian(self, patient_id: str, body: wire.InvitationCreate) -> wire.Invitation:
+        """A one-time activation code for a guardian (shown this once)."""
+        response = await self._authed(
+            "POST", f"{self._patient(patient_id)}/guardian-invitations", json=body.model_dump()
+        )
+        return self._parse(response, wire.Invitation)
+
+    async def invitations(self, patient_id: str) -> list[wire.InvitationOut]:
+        return await self._list(f"{self._patient(patient_id)}/guardian-invitations", wire.InvitationOut)
+
+    async def revoke_invitation(self, patient_id: str, invitation_id: str) -> None:
+        path = f"{self._patient(patient_id)}/guardian-invitations/{quote(invitation_id, safe='')}"
+        await self._authed("DELETE", path)
+
+    async def reissue_invitation(self, patient_id: str, invitation_id: str) -> wire.Invitation:
+        path = f"{self._patient(patient_id)}/guardian-invitations/{quote(invitation_id, safe='')}/reissue"
+        return self._parse(await self._authed("POST", path), wire.Invitation)
+
+    async def remove_guardian(self, patient_id: str, user_id: str) -> None:
+        await self._authed("DELETE", f"{self._patient(patient_id)}/guardians/{quote(user_id, safe='')}")
+
+    async def registry_figures(self, week: date | None = None) -> wire.RegistryFigures:
+        params = {"week": week.isoformat()} if week is not None else None
+        return self._parse(await self._authed("GET", "/api/v1/registry/figures", params=params), wire.RegistryFigures)
+
+    async def registry_figures_export(self, week: date, kind: str) -> bytes:
+        """The week's registry figures as ``csv`` (a table) or ``md`` (the Spanish summary), as sent."""
+        if kind not in ("csv", "md"):
+            raise ValueError(kind)
+        response = await self._authed(
+            "GET",
+            f"/api/v1/registry/figures.{kind}",
+            params={"week": week.isoformat()},
+            headers={"Accept": "text/csv" if kind == "csv" else "text/markdown"},
+        )
+        return response.content
+
+    # ---- administration (admin) -------------------------------------------------------------------
+
+    async def admin_staff(self) -> list[wire.StaffAccount]:
+        return await self._list("/api/v1/admin/users", wire.StaffAccount)
+
+    async def create_staff(self, body: wire.StaffCreate) -> wire.StaffWithPassword:
+        """A staff account; the answer carries its temporary password (shown once)."""
+        response = await self._authed("POST", "/api/v1/admin/users", json=body.model_dump(mode="json"))
+        return self._parse(response, wire.StaffWithPassword)
+
+    async def update_staff(self, staff_id: str, body: wire.StaffUpdate) -> wire.StaffAccount:
+        path = f"/api/v1/admin/users/{quote(staff_id, safe='')}"
+        response = await self._authed("PATCH", path, json=body.model_dump(mode="json", exclude_none=True))
+        return self._parse(response, wire.StaffAccount)
+
+    async def reset_staff_password(self, staff_id: str) -> wire.StaffWithPassword:
+        path = f"/api/v1/admin/users/{quote(staff_id, safe='')}/password-reset"
+        return self._parse(await self._authed("POST", path), wire.StaffWithPassword)
+
+    async def create_unit(self, body: wire.UnitCreate) -> contract.Unit:
+        response = await self._authed("POST", "/api/v1/admin/units", json=body.model_dump(mode="json"))
+        return self._parse(response, contract.Unit)
+
+    @staticmethod
+    def _patient(patient_id: str) -> str:
+        return f"/api/v1/patients/{quote(patient_id, safe='')}"
 
     async def jwks(self) -> dict[str, Any]:
         response = await self._send("GET", "/.well-known/jwks.json", retry=True)

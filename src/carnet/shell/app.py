@@ -20,6 +20,7 @@ from carnet.shell.session import AppSession
 from carnet.shell.state import AppState
 from carnet.views import settings as settings_view
 from carnet.views import sync_status as sync_view
+from carnet.views.admin import screen as admin_view
 from carnet.views.agenda import appointment as appointment_view
 from carnet.views.agenda import calendar as agenda_view
 from carnet.views.agenda.appointment_form import AppointmentFormView
@@ -30,6 +31,8 @@ from carnet.views.blood_bank import bookings as blood_bank_view
 from carnet.views.blood_bank import staff as staff_view
 from carnet.views.blood_bank.booking_form import BookingFormView
 from carnet.views.common import GREEN, nav_bar, starting_view, sync_icon
+from carnet.views.enrolment import activation as activation_view
+from carnet.views.enrolment import desk as oncology_view
 from carnet.views.incidents import desk as desk_view
 from carnet.views.incidents import reports as incidents_view
 from carnet.views.patients import carnet as carnet_view
@@ -63,6 +66,10 @@ class CarnetUI:
         self._pharmacy: pharmacy_view.PharmacyView | None = None
         self._password: account_view.PasswordView | None = None
         self._closure: account_view.ClosureView | None = None
+        self._activation: activation_view.ActivationView | None = None
+        self._link: activation_view.LinkChildView | None = None
+        self._oncology: oncology_view.OncologyView | None = None
+        self._admin: admin_view.AdminView | None = None
         self._tasks: list[Future[Any]] = []
         #: Flet services (file picker, share sheet, connectivity): kept referenced while the page lives.
         self.services: dict[str, Any] = {}
@@ -77,14 +84,20 @@ class CarnetUI:
     def _drawn_parts(self) -> tuple[Observable, ...]:
         """The feature states the screen shown draws (besides the app's own fields, which every screen may)."""
         state = self.session.state
+        if state.phase is Phase.LOGIN:
+            return (state.enrolment,)
         if state.phase is Phase.PRIVACY:
             return state.privacy, state.account
         if state.phase is not Phase.READY or state.screen is Screen.SETTINGS:
             return ()
         if state.screen in ACCOUNT_SCREENS:
             return state.account, state.privacy
+        if state.screen is Screen.ADMIN:
+            return (state.admin,)
         if state.desk_mode:
             return (state.desk,)
+        if state.oncology_mode:
+            return (state.oncology,)
         if state.pharmacy_mode:
             return (state.pharmacy,)
         if state.staff_mode:
@@ -109,6 +122,9 @@ class CarnetUI:
 
     async def _account(self, _: Any = None) -> None:
         await self.session.account.open()
+
+    async def _admin_screen(self, _: Any = None) -> None:
+        await self.session.admin.open()
 
     def _back(self, _: Any = None) -> None:
         self.session.back()
@@ -180,11 +196,16 @@ class CarnetUI:
         if state.phase is Phase.STARTING:
             return starting_view(tr)
         if state.phase is Phase.LOGIN:
-            self._pharmacy = None  # nothing of the last scan survives a logout
+            self._pharmacy = self._oncology = None  # nothing of the last scan or child survives a logout
+            if state.enrolment.activating:
+                if self._activation is None:
+                    self._activation = activation_view.ActivationView(self.session.activation, self.render)
+                return self._activation.build(state, tr, on_back=lambda _: self.session.activation.open(False))
+            self._activation = None
             if self._login is None:
-                self._login = LoginView(self.session.login)
+                self._login = LoginView(self.session.login, on_activate=lambda _: self.session.activation.open())
             return self._login.build(state, tr)
-        self._login = None
+        self._login = self._activation = None
         if state.phase is Phase.PRIVACY:
             return privacy_view.build_gate(state, tr, self.session.privacy)
         if not state.pharmacy_mode:
@@ -197,6 +218,12 @@ class CarnetUI:
             self._password = None
         if state.screen is not Screen.ACCOUNT_CLOSURE:
             self._closure = None
+        if state.screen is not Screen.ACCOUNT_LINK:
+            self._link = None
+        if not state.oncology_mode:
+            self._oncology = None
+        if state.screen is not Screen.ADMIN:
+            self._admin = None
         if state.screen is Screen.SETTINGS or state.screen in ACCOUNT_SCREENS:
             if self._pharmacy is not None:
                 self._pharmacy.forget_screen()
@@ -210,9 +237,20 @@ class CarnetUI:
                 on_logout=self._logout,
                 on_sync_status=None if state.staff_mode else self._sync_status,
                 on_account=self._account,
+                on_admin=self._admin_screen,
             )
+        if state.screen is Screen.ADMIN:
+            if self._admin is None:
+                self._admin = admin_view.AdminView(self.session.admin, self.render)
+            return self._admin.build(state, tr, on_back=self._back)
         if state.desk_mode:
             return self._build_desk()
+        if state.oncology_mode:
+            if self._oncology is None:
+                self._oncology = oncology_view.OncologyView(self.session.oncology, self.render)
+            return self._oncology.build(
+                state, tr, on_back=self._back, on_refresh=self._refresh, on_settings=self._settings
+            )
         if state.pharmacy_mode:
             if self._pharmacy is None:
                 self._pharmacy = pharmacy_view.PharmacyView(self.session.pharmacy)
@@ -241,14 +279,27 @@ class CarnetUI:
         if state.screen is Screen.ACCOUNT_PASSWORD:
             if self._password is None:
                 self._password = account_view.PasswordView(cases, self.render)
-            return self._password.build(state, tr, on_back=self._back, pending=self.session.pending_count())
+            # A temporary password: nothing else until it is changed; "back" ends the session.
+            back = self._logout if state.password_change_required else self._back
+            return self._password.build(state, tr, on_back=back, pending=self.session.pending_count())
+        if state.screen is Screen.ACCOUNT_LINK:
+            if self._link is None:
+                self._link = activation_view.LinkChildView(self.session.activation)
+            return self._link.build(state, tr, on_back=self._back)
         if state.screen is Screen.ACCOUNT_CLOSURE:
             if self._closure is None:
                 self._closure = account_view.ClosureView(cases, self.session.rights)
             return self._closure.build(state, tr, on_back=self._back)
         if state.screen is Screen.ACCOUNT_NOTICE:
             return privacy_view.build_reread(state, tr, self.session.privacy, on_back=self._back)
-        return account_view.build(state, tr, cases, self.session.rights, on_back=self._back)
+        return account_view.build(
+            state,
+            tr,
+            cases,
+            self.session.rights,
+            on_back=self._back,
+            on_link=lambda _: self.session.activation.show_link(),
+        )
 
     def _build_reports(self) -> ft.View:
         state, tr, cases = self.session.state, self.session.tr, self.session.report
@@ -389,6 +440,7 @@ class CarnetUI:
                 sync_button=status_button,
                 navigation_bar=bar,
                 on_open_appointment=self._open_appointment,
+                access=activation_view.access_section(state, tr, state.selected_child_id),
             )
         return children_view.build(
             state,
@@ -458,6 +510,7 @@ class CarnetUI:
 
 #: The feature state each family screen draws (the carnet, the children and the sync screen draw the app's own).
 _FAMILY_PARTS: dict[Screen, Callable[[AppState], tuple[Observable, ...]]] = {
+    Screen.CARNET: lambda s: (s.enrolment,),
     Screen.AGENDA: lambda s: (s.agenda,),
     Screen.APPOINTMENT: lambda s: (s.agenda,),
     Screen.APPOINTMENT_FORM: lambda s: (s.agenda,),

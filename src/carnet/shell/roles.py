@@ -6,6 +6,7 @@ patient data on the device:
 
 * blood bank → :class:`carnet.blood_bank.staff.StaffCases`, online only;
 * case desk → :class:`carnet.incidents.desk.DeskCases`, online only;
+* oncology → :class:`carnet.enrolment.desk.OncologyCases`, online only;
 * pharmacy, and admin → :class:`carnet.pharmacy.cases.PharmacyCases`: a scan is checked
   offline with the cached trust bundle, then online; dispensing is online only.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from carnet.blood_bank.staff import StaffCases
 from carnet.core.navigation import Screen
+from carnet.enrolment.desk import OncologyCases
 from carnet.incidents.desk import DeskCases
 from carnet.pharmacy.cases import PharmacyCases
 from carnet.shell.state import AppState
@@ -25,8 +27,11 @@ __all__ = ["StaffModes"]
 class StaffModes:
     """The staff roles' screens: entered at login, their back button and refresh."""
 
-    def __init__(self, state: AppState, staff: StaffCases, desk: DeskCases, pharmacy: PharmacyCases) -> None:
+    def __init__(
+        self, state: AppState, staff: StaffCases, desk: DeskCases, pharmacy: PharmacyCases, oncology: OncologyCases
+    ) -> None:
         self._state, self._staff, self._desk, self._pharmacy = state, staff, desk, pharmacy
+        self._oncology = oncology
 
     async def enter(self, user: contract.UserOut) -> bool:
         """Open the role's staff screen; False for a role that has none (a family's account)."""
@@ -34,6 +39,8 @@ class StaffModes:
             await self._staff.enter(user)
         elif user.role == contract.Role.CASE_DESK:
             await self._desk.enter(user)
+        elif user.role == contract.Role.ONCOLOGY:
+            await self._oncology.enter(user)
         elif user.role in (contract.Role.PHARMACY, contract.Role.ADMIN):
             await self._pharmacy.enter(user)
         else:
@@ -48,6 +55,11 @@ class StaffModes:
                 self._desk.back()
                 return True
             state.go_to(Screen.DESK)
+        elif state.oncology_mode:
+            if state.screen is Screen.SETTINGS:
+                state.go_to(Screen.ONCOLOGY_CHILD if state.oncology.record is not None else Screen.ONCOLOGY)
+            else:
+                self._oncology.back()
         elif state.pharmacy_mode:
             state.go_to(Screen.PHARMACY)
         elif state.staff_mode:
@@ -61,6 +73,8 @@ class StaffModes:
         state = self._state
         if state.desk_mode:
             await self._desk.load()
+        elif state.oncology_mode:
+            await self._oncology.refresh()
         elif state.pharmacy_mode:
             await self._pharmacy.refresh_keys()
         elif state.staff_mode:

@@ -36,6 +36,7 @@ from pathlib import Path
 import httpx
 from pydantic import ValidationError
 
+from carnet.admin.cases import AdminCases
 from carnet.agenda.cases import AgendaCases
 from carnet.auth.account import AccountCases
 from carnet.blood_bank.cases import BloodBankCases
@@ -57,6 +58,8 @@ from carnet.data.messages import describe_rejection, message_for
 from carnet.data.outbox import Backoff
 from carnet.data.secret_store import SecretStore
 from carnet.data.store import OfflineStore, destroy_store, open_store
+from carnet.enrolment.activation import FamilyEnrolmentCases
+from carnet.enrolment.desk import OncologyCases
 from carnet.incidents.cases import IncidentCases
 from carnet.incidents.desk import DeskCases
 from carnet.patients.cases import CarnetCases
@@ -150,7 +153,17 @@ class AppSession:
             password_changed=self.password_changed,
             session_expired=self.session_expired,
         )
-        self.staff_modes = StaffModes(state, self.staff, self.desk, self.pharmacy)
+        self.oncology = OncologyCases(state=state, api=api, tr=tr, clock=clock, session_expired=self.session_expired)
+        self.activation = FamilyEnrolmentCases(
+            state=state,
+            api=api,
+            tr=tr,
+            signed_in=self._signed_in,
+            refresh=self.refresh,
+            session_expired=self.session_expired,
+        )
+        self.admin = AdminCases(state=state, api=api, tr=tr, session_expired=self.session_expired)
+        self.staff_modes = StaffModes(state, self.staff, self.desk, self.pharmacy, self.oncology)
         self._sync_lock = asyncio.Lock()
         self._wake: asyncio.Event | None = None
 
@@ -272,27 +285,37 @@ class AppSession:
             except ApiError as exc:
                 refused = self.message_for(exc, login=True)
                 return
-            if await self.staff_modes.enter(tokens.user):  # no patient data of it touches the store
-                return
-            if tokens.user.role != contract.Role.GUARDIAN:
-                await self._server_logout()
-                refused = self.tr.t("err_staff")
-                return
-            kept_for = await self.secrets.get(KEPT_FOR_SECRET)
-            if kept_for is not None:
-                await self.secrets.delete(KEPT_FOR_SECRET)
-                if kept_for != tokens.user.id:  # another person: nothing of the last one stays
-                    await self._wipe_store()
-            self._enter(tokens.user)
-            await self.refresh()
+            refused = await self._signed_in(tokens)
         finally:
             with state.batch():
                 if refused is not None:
                     state.login_refused(refused)
                 state.stop_login()
 
+    async def _signed_in(self, tokens: contract.TokenResponse) -> str | None:
+        """After a login or an activation: the role's screens (a temporary password's change first); the
+        reason when this app has no screens for the account."""
+        if tokens.password_change_required:
+            self.state.require_password_change(tokens.user)  # nothing else until it is changed
+            return None
+        if await self.staff_modes.enter(tokens.user):  # no patient data of it touches the store
+            return None
+        if tokens.user.role != contract.Role.GUARDIAN:
+            await self._server_logout()
+            return self.tr.t("err_staff")
+        kept_for = await self.secrets.get(KEPT_FOR_SECRET)
+        if kept_for is not None:
+            await self.secrets.delete(KEPT_FOR_SECRET)
+            if kept_for != tokens.user.id:  # another person: nothing of the last one stays
+                await self._wipe_store()
+        self._enter(tokens.user)
+        await self.refresh()
+        return None
+
     async def refresh(self) -> None:
         """Push the outbox and pull changes; fetch me, every carnet and the JWKS; reload the state."""
+        if self.state.password_change_required:
+            return  # every route but the password change answers 403 until then
         if self.state.pharmacy_mode:
             await self.pharmacy.refresh_if_stale()  # the counter's periodic work: its trust bundle
             return
@@ -329,6 +352,7 @@ class AppSession:
                 if jwks is not None:
                     repo.save_jwks(jwks, fetched_at=now)
                 await scope.blood_bank.fetch_reference()
+                await self.activation.fetch_guardians(list(me.patients))
                 error = self.message_for(report.error) if report.error else None
                 online, keep_error = True, False
             except NetworkError:
@@ -388,7 +412,7 @@ class AppSession:
     def back(self) -> None:
         """Settings and the sync screen go back to their tab; a carnet goes back to the picker."""
         state = self.state
-        if self.account.back():
+        if self.account.back() or self.admin.back():
             return
         if self.staff_modes.back():
             return
@@ -442,7 +466,7 @@ class AppSession:
 
     async def logout(self) -> None:
         await self._server_logout()
-        if self.state.staff_mode:
+        if self.state.staff_mode or self.state.password_change_required:
             await self.session_expired(None)
             return
         await self._end_session(None)
@@ -452,7 +476,7 @@ class AppSession:
 
         Staff mode kept nothing on the device; a family's store keeps its unsent writes for the same person.
         """
-        if self.state.staff_mode:
+        if self.state.staff_mode or self.state.password_change_required:
             self.api.tokens = None
             self.state.reset_to_login(self.tr.t("err_session_ended") if message == "" else message)
             return
@@ -477,7 +501,7 @@ class AppSession:
         account logging in on the phone wipes the store, as after an expired session.
         """
         await self._server_logout()
-        if self.state.staff_mode:
+        if self.state.staff_mode or self.state.password_change_required:
             self.state.reset_to_login(None)
         else:
             user = self.state.user
@@ -547,7 +571,7 @@ class AppSession:
         return describe_rejection(self.tr, exc)
 
     async def _save_tokens(self, tokens: contract.TokenResponse) -> None:
-        if tokens.user.role != contract.Role.GUARDIAN:
+        if tokens.user.role != contract.Role.GUARDIAN or tokens.password_change_required:
             return  # staff sessions live in memory only (a shared counter device): log in again
         payload = {
             "user": tokens.user.model_dump(mode="json"),

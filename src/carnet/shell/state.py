@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from carnet.admin.state import AdminUi
 from carnet.agenda.repository import AgendaItem
 from carnet.agenda.state import AgendaUi
 from carnet.auth.state import AccountUi
@@ -16,6 +17,7 @@ from carnet.blood_bank.state import BloodBankUi, StaffUi
 from carnet.core.navigation import Phase, Screen, Tab
 from carnet.core.observable import Observable, change
 from carnet.data.records import SyncStatus
+from carnet.enrolment.state import FamilyEnrolmentUi, OncologyUi
 from carnet.incidents.repository import IncidentView
 from carnet.incidents.state import DeskUi, IncidentUi
 from carnet.patients.qr import QrImage
@@ -68,6 +70,11 @@ class AppState(Observable):
     pharmacy: PharmacyUi = field(default_factory=PharmacyUi)
     privacy: PrivacyUi = field(default_factory=PrivacyUi)
     account: AccountUi = field(default_factory=AccountUi)
+    enrolment: FamilyEnrolmentUi = field(default_factory=FamilyEnrolmentUi)
+    oncology: OncologyUi = field(default_factory=OncologyUi)
+    admin: AdminUi = field(default_factory=AdminUi)
+    #: The account's password is a temporary one (an administrator's reset): its change comes first.
+    password_change_required: bool = False
     sync: SyncStatus = field(default_factory=SyncStatus)
     #: The selected child's next appointment (carnet screen).
     next_appointment: AgendaItem | None = None
@@ -87,6 +94,9 @@ class AppState(Observable):
             self.pharmacy,
             self.privacy,
             self.account,
+            self.enrolment,
+            self.oncology,
+            self.admin,
         )
 
     # ---- where the app is -------------------------------------------------------------------------
@@ -220,6 +230,13 @@ class AppState(Observable):
         self.children, self.selected_child_id = [], None
 
     @change
+    def require_password_change(self, user: contract.UserOut) -> None:
+        """A temporary password: the password change before anything else (no children, no staff screen)."""
+        self.user, self.phase, self.screen = user, Phase.READY, Screen.ACCOUNT_PASSWORD
+        self.children, self.selected_child_id = [], None
+        self.password_change_required = True
+
+    @change
     def reset_to_login(self, message: str | None = None, *, info: str | None = None) -> None:
         """Forget the user and everything drawn for them; keep locale and listeners."""
         fresh = AppState(
@@ -251,13 +268,19 @@ class AppState(Observable):
 
     @property
     def staff_mode(self) -> bool:
-        """Staff screens (blood bank, case desk, pharmacy): no patient data is kept on the device."""
+        """Staff screens (blood bank, case desk, pharmacy, oncology): no patient data is kept on the device."""
         return self.user is not None and self.user.role in (
             contract.Role.BLOOD_BANK,
             contract.Role.CASE_DESK,
             contract.Role.PHARMACY,
+            contract.Role.ONCOLOGY,
             contract.Role.ADMIN,
         )
+
+    @property
+    def oncology_mode(self) -> bool:
+        """The oncology desk: the registry, guardians' codes, the registry figures."""
+        return self.user is not None and self.user.role == contract.Role.ONCOLOGY
 
     @property
     def pharmacy_mode(self) -> bool:

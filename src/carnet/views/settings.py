@@ -22,6 +22,7 @@ def build(
     on_logout: Handler,
     on_sync_status: Handler | None = None,
     on_account: Handler | None = None,
+    on_admin: Handler | None = None,
 ) -> ft.View:
     language = ft.RadioGroup(
         value=state.locale,
@@ -58,6 +59,18 @@ def build(
                     ft.Text(tr.t("acct_settings_note" if family else "acct_settings_note_staff"), size=15),
                     ft.FilledTonalButton(
                         content=tr.t("acct_title"), icon=ft.Icons.MANAGE_ACCOUNTS, on_click=on_account, height=52
+                    ),
+                ],
+            )
+        )
+    if on_admin is not None and state.user is not None and state.user.role == contract.Role.ADMIN:
+        body.append(
+            section(
+                tr.t("adm_title"),
+                [
+                    ft.Text(tr.t("adm_settings_note"), size=15),
+                    ft.FilledTonalButton(
+                        content=tr.t("adm_title"), icon=ft.Icons.ADMIN_PANEL_SETTINGS, on_click=on_admin, height=52
                     ),
                 ],
             )

@@ -84,7 +84,13 @@ def _download(rights: DataRightsCases) -> Handler:
 
 
 def build(
-    state: AppState, tr: Translator, cases: AccountCases, rights: DataRightsCases, *, on_back: Handler
+    state: AppState,
+    tr: Translator,
+    cases: AccountCases,
+    rights: DataRightsCases,
+    *,
+    on_back: Handler,
+    on_link: Handler | None = None,
 ) -> ft.View:
     """ "Mi cuenta": one section per thing the person can do."""
     ui, status = state.account, state.account.status
@@ -103,6 +109,21 @@ def build(
             ],
         )
     )
+    if cases.is_guardian and on_link is not None:
+        body.append(
+            section(
+                tr.t("enr_link_title"),
+                [
+                    ft.Text(tr.t("enr_link_note"), size=15),
+                    ft.FilledTonalButton(
+                        content=ft.Text(tr.t("enr_link_open"), size=16),
+                        icon=ft.Icons.PERSON_ADD,
+                        height=MIN_TOUCH,
+                        on_click=on_link,
+                    ),
+                ],
+            )
+        )
     if cases.is_guardian:
         accepted: list[ft.Control] = []
         if status is not None and status.accepted_at is not None:
@@ -231,12 +252,20 @@ class PasswordView:
             ("new", self.new, "acct_new"),
             ("repeat", self.repeat, "acct_repeat"),
         ):
-            field.label = tr.t(label)
+            field.label = tr.t(
+                "acct_current_temporary" if name == "current" and state.password_change_required else label
+            )
             field.password = not self.shown
             field.error = errors.get(name)
             field.disabled = ui.changing_password
         self.new.helper = tr.t("acct_new_hint", min=self._cases.min_length)
         body = _notes(state, tr, self._cases)
+        if state.password_change_required:
+            body.append(
+                banner(
+                    tr.t("acct_temporary"), icon=ft.Icons.LOCK_RESET, bgcolor=ft.Colors.AMBER_100, color=ft.Colors.BLACK
+                )
+            )
         notes: list[ft.Control] = [ft.Text(tr.t("acct_password_note"), size=15)]
         if self._cases.is_guardian:
             notes.append(ft.Text(tr.t("acct_password_note_family"), size=15, color=ft.Colors.GREY_800))

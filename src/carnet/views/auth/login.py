@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import flet as ft
 
@@ -14,8 +15,9 @@ LoginHandler = Callable[[str, str], Awaitable[None]]
 
 
 class LoginView:
-    def __init__(self, on_login: LoginHandler) -> None:
+    def __init__(self, on_login: LoginHandler, on_activate: Callable[[Any], None] | None = None) -> None:
         self._on_login = on_login
+        self._on_activate = on_activate
         self.username = ft.TextField(
             autofocus=True,
             autocorrect=False,
@@ -86,6 +88,16 @@ class LoginView:
             ft.AutofillGroup(ft.Column([self.username, self.password], spacing=12)),
             button,
         ]
+        if self._on_activate is not None:
+            body.append(
+                ft.OutlinedButton(
+                    content=ft.Text(tr.t("enr_have_code"), size=17),
+                    icon=ft.Icons.QR_CODE_2,
+                    height=MIN_TOUCH + 8,
+                    disabled=busy,
+                    on_click=self._on_activate,
+                )
+            )
         if busy:
             body.append(
                 ft.Row(

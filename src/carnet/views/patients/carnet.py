@@ -183,6 +183,7 @@ def build(
     sync_button: ft.Control | None = None,
     navigation_bar: ft.NavigationBar | None = None,
     on_open_appointment: Handler = lambda _id: None,
+    access: ft.Control | None = None,
 ) -> ft.View:
     carnet = state.carnet
     body: list[ft.Control] = [*status_banners(state, tr, on_dismiss=on_dismiss)]
@@ -229,6 +230,7 @@ def build(
         ),
         _cycle_block(tr, carnet, today),
         _history(tr, carnet),
+        *([access] if access is not None else []),
     ]
     if state.carnet_fetched_at is not None and state.online is not False:
         body.append(

@@ -1,0 +1,1 @@
+"""Administration (role ``admin``): medical units and staff accounts, online only. No Flet."""

@@ -1,0 +1,224 @@
+"""Administration's use cases (``session.admin``): the units, the staff accounts (create with a role and units,
+deactivate or reactivate, reset a password); a new account's or a reset's temporary password is shown once.
+Online only, nothing kept on the device. No Flet."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from carnet.admin.state import AdminUi
+from carnet.core.i18n import Translator
+from carnet.core.navigation import Navigator, Screen
+from carnet.data.api import ApiClient, ApiError, AuthError, BadRequest, Conflict, NetworkError
+from carnet.data.messages import message_for
+from carnet.enrolment.form import USERNAME_RE
+from carnet_contract import enrolment as wire
+from carnet_contract import models as contract
+
+__all__ = ["AdminCases"]
+
+log = logging.getLogger(__name__)
+
+
+class AdminHost(Navigator, Protocol):
+    admin: AdminUi
+    user: contract.UserOut | None
+
+
+class AdminCases:
+    def __init__(
+        self, *, state: AdminHost, api: ApiClient, tr: Translator, session_expired: Callable[[], Awaitable[None]]
+    ) -> None:
+        self._state = state
+        self._api = api
+        self._tr = tr
+        self._session_expired = session_expired
+
+    @property
+    def _ui(self) -> AdminUi:
+        return self._state.admin
+
+    @property
+    def allowed(self) -> bool:
+        user = self._state.user
+        return user is not None and user.role == contract.Role.ADMIN
+
+    async def _guard(self, work: Callable[[], Awaitable[Callable[[], None]]], finish: Callable[[], None]) -> bool:
+        try:
+            show = await work()
+        except AuthError:
+            finish()
+            await self._session_expired()
+            return False
+        except NetworkError:
+            with self._state.batch():
+                self._ui.show_error(self._tr.t("onc_offline"))
+                finish()
+            return False
+        except ApiError as exc:
+            with self._state.batch():
+                self._ui.show_error(message_for(self._tr, exc))
+                finish()
+            return False
+        with self._state.batch():
+            show()
+            finish()
+        return True
+
+    async def open(self) -> None:
+        if not self.allowed:
+            return
+        with self._state.batch():
+            self._ui.reset()
+            self._state.go_to(Screen.ADMIN)
+        await self.load()
+
+    async def load(self) -> None:
+        ui = self._ui
+        ui.start_loading()
+
+        async def work() -> Callable[[], None]:
+            units = await self._api.units()
+            staff = await self._api.admin_staff()
+            return lambda: ui.show(units, staff)
+
+        await self._guard(work, ui.stop_loading)
+
+    def back(self) -> bool:
+        """The back button on the administration screen (to settings); False when not on it."""
+        if self._state.screen is not Screen.ADMIN:
+            return False
+        with self._state.batch():
+            self._ui.reset()  # no temporary password stays on screen
+            self._state.go_to(Screen.SETTINGS)
+        return True
+
+    async def create_staff(self, username: str, display_name: str, role: str, unit_ids: list[str]) -> bool:
+        ui, t = self._ui, self._tr.t
+        if ui.busy:
+            return False
+        username = username.strip().lower()
+        errors: dict[str, str] = {}
+        if not USERNAME_RE.fullmatch(username):
+            errors["username"] = t("enr_err_username_form")
+        if not display_name.strip():
+            errors["display_name"] = t("enr_err_required")
+        if role not in {r.value for r in wire.StaffRole}:
+            errors["role"] = t("enr_err_required")
+        elif role != wire.StaffRole.ADMIN.value and not unit_ids:
+            errors["units"] = t("adm_err_units")
+        if errors:
+            ui.staff_refused(errors)
+            return False
+        body = wire.StaffCreate(
+            username=username, display_name=display_name.strip(), role=wire.StaffRole(role), unit_ids=unit_ids
+        )
+        ui.start_busy()
+        done = False
+
+        async def work() -> Callable[[], None]:
+            nonlocal done
+            try:
+                created = await self._api.create_staff(body)
+            except (BadRequest, Conflict) as exc:
+                where = "username" if exc.code in ("username_taken", "invalid_username") else "form"
+                words = message_for(self._tr, exc)
+                return lambda: ui.staff_refused({where: words})
+            done = True
+            log.info("staff account created")
+            staff = await self._api.admin_staff()
+
+            def show() -> None:
+                ui.password_issued(created, t("adm_created", username=created.account.username))
+                ui.show(ui.units, staff)
+
+            return show
+
+        await self._guard(work, ui.stop_busy)
+        return done
+
+    def ask(self, staff_id: str | None, action: str = "") -> None:
+        self._ui.ask((staff_id, action) if staff_id else None)
+
+    async def reset_password(self, staff_id: str) -> None:
+        ui = self._ui
+        if ui.busy or ui.confirming != (staff_id, "reset"):
+            return
+        ui.start_busy()
+
+        async def work() -> Callable[[], None]:
+            issued = await self._api.reset_staff_password(staff_id)
+            log.info("staff password reset")
+            staff = await self._api.admin_staff()
+
+            def show() -> None:
+                ui.password_issued(issued, self._tr.t("adm_reset_done", username=issued.account.username))
+                ui.show(ui.units, staff)
+
+            return show
+
+        await self._guard(work, ui.stop_busy)
+
+    async def set_active(self, staff_id: str, active: bool) -> None:
+        ui = self._ui
+        if ui.busy or (not active and ui.confirming != (staff_id, "deactivate")):
+            return
+        ui.start_busy()
+
+        async def work() -> Callable[[], None]:
+            account = await self._api.update_staff(staff_id, wire.StaffUpdate(active=active))
+            staff = await self._api.admin_staff()
+
+            def show() -> None:
+                key = "adm_reactivated" if active else "adm_deactivated"
+                ui.show_message(self._tr.t(key, username=account.username))
+                ui.show(ui.units, staff)
+
+            return show
+
+        await self._guard(work, ui.stop_busy)
+
+    async def create_unit(self, name: str, level: str, state: str) -> bool:
+        ui, t = self._ui, self._tr.t
+        if ui.busy:
+            return False
+        errors: dict[str, str] = {}
+        if not name.strip():
+            errors["name"] = t("enr_err_required")
+        if level not in {lv.value for lv in contract.UnitLevel}:
+            errors["level"] = t("enr_err_required")
+        if not state.strip():
+            errors["state"] = t("enr_err_required")
+        if errors:
+            ui.unit_refused(errors)
+            return False
+        body = wire.UnitCreate(name=name.strip(), level=contract.UnitLevel(level), state=state.strip())
+        ui.start_busy()
+        done = False
+
+        async def work() -> Callable[[], None]:
+            nonlocal done
+            try:
+                unit = await self._api.create_unit(body)
+            except (BadRequest, Conflict) as exc:
+                words = message_for(self._tr, exc)
+                return lambda: ui.unit_refused({"form": words})
+            done = True
+            units = await self._api.units()
+
+            def show() -> None:
+                ui.unit_created(t("adm_unit_created", name=unit.name))
+                ui.show(units, ui.staff)
+
+            return show
+
+        await self._guard(work, ui.stop_busy)
+        return done
+
+    def forget_password(self) -> None:
+        self._ui.forget_password()
+
+    def dismiss_message(self) -> None:
+        self._ui.dismiss_message()

@@ -1,0 +1,87 @@
+"""What the administration screen draws; changed only by its own methods."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from carnet.core.observable import Observable, change
+from carnet_contract import enrolment as wire
+from carnet_contract import models as contract
+
+
+@dataclass(eq=False)
+class AdminUi(Observable):
+    """Units and staff accounts (online only, nothing kept on the device)."""
+
+    units: list[contract.Unit] = field(default_factory=list)
+    staff: list[wire.StaffAccount] = field(default_factory=list)
+    #: A new account or a reset: the temporary password, shown this once.
+    issued: wire.StaffWithPassword | None = None
+    #: Problems of the new-account form and of the new-unit form, by field (``form`` for the whole form).
+    staff_errors: dict[str, str] = field(default_factory=dict)
+    unit_errors: dict[str, str] = field(default_factory=dict)
+    #: The account whose deactivation or password reset awaits its confirm step: (staff id, "deactivate"|"reset").
+    confirming: tuple[str, str] | None = None
+    #: Bumped when a form was accepted (the view empties it).
+    sent: int = 0
+    loading: bool = False
+    busy: bool = False
+    message: str | None = None
+    error: str | None = None
+
+    @change
+    def start_loading(self) -> None:
+        self.loading, self.error = True, None
+
+    @change
+    def stop_loading(self) -> None:
+        self.loading = False
+
+    @change
+    def start_busy(self) -> None:
+        self.busy, self.error = True, None
+
+    @change
+    def stop_busy(self) -> None:
+        self.busy = False
+
+    @change
+    def show(self, units: list[contract.Unit], staff: list[wire.StaffAccount]) -> None:
+        self.units, self.staff = units, staff
+
+    @change
+    def staff_refused(self, errors: dict[str, str]) -> None:
+        self.staff_errors = errors
+
+    @change
+    def unit_refused(self, errors: dict[str, str]) -> None:
+        self.unit_errors = errors
+
+    @change
+    def password_issued(self, issued: wire.StaffWithPassword, message: str) -> None:
+        self.issued, self.staff_errors, self.confirming = issued, {}, None
+        self.message, self.sent = message, self.sent + 1
+
+    @change
+    def unit_created(self, message: str) -> None:
+        self.unit_errors, self.message, self.sent = {}, message, self.sent + 1
+
+    @change
+    def ask(self, confirming: tuple[str, str] | None) -> None:
+        self.confirming = confirming
+
+    @change
+    def forget_password(self) -> None:
+        self.issued = None
+
+    @change
+    def show_message(self, message: str | None) -> None:
+        self.message, self.confirming = message, None
+
+    @change
+    def show_error(self, error: str | None) -> None:
+        self.error = error
+
+    @change
+    def dismiss_message(self) -> None:
+        self.message = self.error = None

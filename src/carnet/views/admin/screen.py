@@ -1,0 +1,301 @@
+"""Administration (admin, online only): staff accounts (create with a role and units, deactivate or reactivate,
+reset a password — its temporary password shown once, large) and medical units (add one). Drawing only; the
+forms keep what was typed across redraws."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import flet as ft
+
+from carnet.core.i18n import Translator
+from carnet.shell.state import AppState
+from carnet.views.common import GREEN, MIN_TOUCH, Handler, app_bar, awaiting, banner, screen, section, status_banners
+from carnet_contract import enrolment as wire
+from carnet_contract import models as contract
+
+if TYPE_CHECKING:
+    from carnet.admin.cases import AdminCases
+
+BIG = 56
+
+
+def _chip(label: str, chosen: bool, on_click: Handler, tr: Translator) -> ft.Control:
+    return (ft.FilledButton if chosen else ft.OutlinedButton)(
+        content=ft.Text(label, size=15, semantics_label=tr.t("inc_selected", label=label) if chosen else label),
+        height=MIN_TOUCH,
+        on_click=on_click,
+    )
+
+
+def _text(**kwargs: Any) -> ft.TextField:
+    return ft.TextField(autocorrect=False, enable_suggestions=False, text_size=17, error_max_lines=3, **kwargs)
+
+
+class AdminView:
+    def __init__(self, cases: AdminCases, redraw: Callable[[], None]) -> None:
+        self._cases = cases
+        self._redraw = redraw
+        self.username = _text(capitalization=ft.TextCapitalization.NONE)
+        self.display_name = _text()
+        self.role = ""
+        self.unit_ids: list[str] = []
+        self.unit_name = _text()
+        self.unit_state = _text()
+        self.unit_level = ""
+        self._sent = 0
+
+    def _choose(self, name: str, value: Any) -> Handler:
+        def handler(_: Any = None) -> None:
+            if name == "unit_ids":
+                self.unit_ids = (
+                    [u for u in self.unit_ids if u != value]
+                    if value in self.unit_ids
+                    else [
+                        *self.unit_ids,
+                        value,
+                    ]
+                )
+            else:
+                setattr(self, name, value)
+            self._redraw()
+
+        return handler
+
+    async def _create_staff(self, _: Any = None) -> None:
+        await self._cases.create_staff(
+            self.username.value or "", self.display_name.value or "", self.role, list(self.unit_ids)
+        )
+
+    async def _create_unit(self, _: Any = None) -> None:
+        await self._cases.create_unit(self.unit_name.value or "", self.unit_level, self.unit_state.value or "")
+
+    def build(self, state: AppState, tr: Translator, *, on_back: Handler) -> ft.View:
+        ui, cases = state.admin, self._cases
+        if ui.sent != self._sent:
+            self._sent = ui.sent
+            for control in (self.username, self.display_name, self.unit_name, self.unit_state):
+                control.value = ""
+            self.role, self.unit_ids, self.unit_level = "", [], ""
+        body: list[ft.Control] = [
+            *status_banners(state, tr),
+            ft.Text(tr.t("onc_online_only"), size=13, color=ft.Colors.GREY_700),
+        ]
+        if ui.message:
+            body.append(
+                banner(
+                    ui.message,
+                    icon=ft.Icons.CHECK_CIRCLE,
+                    bgcolor=ft.Colors.GREEN_50,
+                    color=GREEN,
+                    on_dismiss=lambda _: cases.dismiss_message(),
+                    dismiss_label=tr.t("dismiss"),
+                )
+            )
+        if ui.error:
+            body.append(
+                banner(ui.error, icon=ft.Icons.ERROR_OUTLINE, bgcolor=ft.Colors.RED_50, color=ft.Colors.RED_900)
+            )
+        if ui.issued is not None:
+            body.append(self._password(ui.issued, tr))
+        body.append(
+            section(
+                tr.t("adm_staff"),
+                [self._account(a, state, tr) for a in ui.staff]
+                or [ft.Text(tr.t("desk_loading") if ui.loading else "—", size=15)],
+            )
+        )
+        body.append(self._new_account(state, tr))
+        body.append(
+            section(
+                tr.t("adm_units"),
+                [ft.Text(f"{u.name} · {tr.t('onc_level.' + u.level.value)} · {u.state}", size=15) for u in ui.units]
+                or [ft.Text("—")],
+            )
+        )
+        body.append(self._new_unit(state, tr))
+        bar = app_bar(tr.t("adm_title"), tr, on_back=on_back, on_refresh=awaiting(cases.load), syncing=ui.loading)
+        return screen("/admin", bar, body)
+
+    def _password(self, issued: wire.StaffWithPassword, tr: Translator) -> ft.Control:
+        return ft.Container(
+            ft.Column(
+                [
+                    ft.Text(
+                        tr.t("adm_temporary_for", username=issued.account.username), size=16, weight=ft.FontWeight.W_600
+                    ),
+                    ft.Text(
+                        issued.temporary_password,
+                        size=34,
+                        weight=ft.FontWeight.W_800,
+                        selectable=True,
+                        font_family="monospace",
+                    ),
+                    ft.Text(tr.t("adm_temporary_note"), size=14),
+                    ft.OutlinedButton(
+                        content=ft.Text(tr.t("adm_temporary_hide"), size=15),
+                        height=MIN_TOUCH,
+                        on_click=lambda _: self._cases.forget_password(),
+                    ),
+                ],
+                spacing=8,
+            ),
+            bgcolor=ft.Colors.AMBER_50,
+            border=ft.Border.all(2, ft.Colors.AMBER_700),
+            border_radius=10,
+            padding=14,
+        )
+
+    def _account(self, account: wire.StaffAccount, state: AppState, tr: Translator) -> ft.Control:
+        ui, cases = state.admin, self._cases
+        units = ", ".join(u.name for u in account.units) or "—"
+        lines: list[ft.Control] = [
+            ft.Text(f"{account.display_name} ({account.username})", size=16, weight=ft.FontWeight.W_700),
+            ft.Text(f"{tr.t('adm_role.' + account.role.value)} · {units}", size=14),
+        ]
+        if not account.active:
+            lines.append(ft.Text(tr.t("adm_inactive"), size=14, color=ft.Colors.RED_900, weight=ft.FontWeight.W_600))
+        elif account.password_change_required:
+            lines.append(ft.Text(tr.t("adm_must_change"), size=14, color=ft.Colors.ORANGE_900))
+        mine = state.user is not None and state.user.id == account.id
+        if ui.confirming is not None and ui.confirming[0] == account.id:
+            action = ui.confirming[1]
+            yes = (
+                awaiting(cases.set_active, account.id, False)
+                if action == "deactivate"
+                else awaiting(cases.reset_password, account.id)
+            )
+            lines.append(
+                ft.Container(
+                    ft.Column(
+                        [
+                            ft.Text(
+                                tr.t(f"adm_confirm_{action}", username=account.username),
+                                size=15,
+                                weight=ft.FontWeight.W_700,
+                                color=ft.Colors.RED_900,
+                            ),
+                            ft.Row(
+                                [
+                                    ft.FilledButton(
+                                        content=ft.Text(tr.t(f"adm_yes_{action}"), size=15),
+                                        height=MIN_TOUCH,
+                                        disabled=ui.busy,
+                                        on_click=yes,
+                                        style=ft.ButtonStyle(bgcolor=ft.Colors.RED_800, color=ft.Colors.WHITE),
+                                    ),
+                                    ft.OutlinedButton(
+                                        content=ft.Text(tr.t("onc_remove_no"), size=15),
+                                        height=MIN_TOUCH,
+                                        on_click=lambda _: cases.ask(None),
+                                    ),
+                                ],
+                                wrap=True,
+                                spacing=8,
+                            ),
+                        ],
+                        spacing=6,
+                    ),
+                    bgcolor=ft.Colors.RED_50,
+                    padding=10,
+                    border_radius=8,
+                )
+            )
+        elif not mine:
+            actions: list[ft.Control] = [
+                ft.OutlinedButton(
+                    content=ft.Text(tr.t("adm_reset", username=account.username), size=15),
+                    icon=ft.Icons.LOCK_RESET,
+                    height=MIN_TOUCH,
+                    disabled=ui.busy or not account.active,
+                    on_click=lambda _, i=account.id: cases.ask(i, "reset"),
+                ),
+            ]
+            if account.active:
+                actions.append(
+                    ft.OutlinedButton(
+                        content=ft.Text(tr.t("adm_deactivate", username=account.username), size=15),
+                        icon=ft.Icons.PERSON_OFF,
+                        height=MIN_TOUCH,
+                        disabled=ui.busy,
+                        on_click=lambda _, i=account.id: cases.ask(i, "deactivate"),
+                    )
+                )
+            else:
+                actions.append(
+                    ft.OutlinedButton(
+                        content=ft.Text(tr.t("adm_reactivate", username=account.username), size=15),
+                        icon=ft.Icons.PERSON,
+                        height=MIN_TOUCH,
+                        disabled=ui.busy,
+                        on_click=awaiting(cases.set_active, account.id, True),
+                    )
+                )
+            lines.append(ft.Row(actions, wrap=True, spacing=8, run_spacing=8))
+        return ft.Column(lines, spacing=4)
+
+    def _new_account(self, state: AppState, tr: Translator) -> ft.Control:
+        ui = state.admin
+        errors = ui.staff_errors
+        self.username.label, self.username.error = tr.t("adm_username"), errors.get("username")
+        self.username.helper = tr.t("enr_username_hint")
+        self.display_name.label, self.display_name.error = tr.t("adm_display_name"), errors.get("display_name")
+        roles = [
+            _chip(tr.t("adm_role." + r.value), self.role == r.value, self._choose("role", r.value), tr)
+            for r in wire.StaffRole
+        ]
+        units = [_chip(u.name, u.id in self.unit_ids, self._choose("unit_ids", u.id), tr) for u in ui.units]
+        found: list[ft.Control] = [
+            self.username,
+            self.display_name,
+            ft.Text(tr.t("adm_role"), size=14, weight=ft.FontWeight.W_600),
+            ft.Row(roles, wrap=True, spacing=6, run_spacing=6),
+            *([ft.Text(errors["role"], color=ft.Colors.RED_900, size=14)] if errors.get("role") else []),
+            ft.Text(tr.t("adm_units_of"), size=14, weight=ft.FontWeight.W_600),
+            ft.Row(units, wrap=True, spacing=6, run_spacing=6),
+            *([ft.Text(errors["units"], color=ft.Colors.RED_900, size=14)] if errors.get("units") else []),
+            *(
+                [banner(errors["form"], icon=ft.Icons.ERROR_OUTLINE, bgcolor=ft.Colors.RED_50, color=ft.Colors.RED_900)]
+                if errors.get("form")
+                else []
+            ),
+            ft.FilledButton(
+                content=ft.Text(tr.t("adm_create"), size=16),
+                icon=ft.Icons.PERSON_ADD,
+                height=BIG,
+                disabled=ui.busy,
+                on_click=self._create_staff,
+                style=ft.ButtonStyle(bgcolor=GREEN, color=ft.Colors.WHITE),
+            ),
+        ]
+        return section(tr.t("adm_new_account"), found)
+
+    def _new_unit(self, state: AppState, tr: Translator) -> ft.Control:
+        ui = state.admin
+        errors = ui.unit_errors
+        self.unit_name.label, self.unit_name.error = tr.t("adm_unit_name"), errors.get("name")
+        self.unit_state.label, self.unit_state.error = tr.t("adm_unit_state"), errors.get("state")
+        levels = [
+            _chip(tr.t("onc_level." + lv.value), self.unit_level == lv.value, self._choose("unit_level", lv.value), tr)
+            for lv in contract.UnitLevel
+        ]
+        found: list[ft.Control] = [
+            self.unit_name,
+            ft.Row(levels, wrap=True, spacing=6),
+            *([ft.Text(errors["level"], color=ft.Colors.RED_900, size=14)] if errors.get("level") else []),
+            self.unit_state,
+            *(
+                [banner(errors["form"], icon=ft.Icons.ERROR_OUTLINE, bgcolor=ft.Colors.RED_50, color=ft.Colors.RED_900)]
+                if errors.get("form")
+                else []
+            ),
+            ft.FilledTonalButton(
+                content=ft.Text(tr.t("adm_unit_create"), size=16),
+                icon=ft.Icons.ADD_BUSINESS,
+                height=BIG,
+                disabled=ui.busy,
+                on_click=self._create_unit,
+            ),
+        ]
+        return section(tr.t("adm_new_unit"), found)

@@ -1,0 +1,1 @@
+"""The enrolment screens: activation (login), linking a child (Mi cuenta), the oncology desk."""
