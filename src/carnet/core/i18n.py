@@ -1393,6 +1393,29 @@ _ES.update(
         "adm_unit_state": "Estado (entidad)",
         "adm_unit_create": "Agregar unidad",
         "adm_unit_created": "Unidad agregada: {name}.",
+        "imp_open": "Importar pacientes (CSV)",
+        "imp_title": "Importar pacientes (CSV)",
+        "imp_hint": (
+            "Elija un archivo CSV (UTF-8, con encabezados). Primero se revisa sin guardar nada; "
+            "después puede importarlo."
+        ),
+        "imp_pick": "Elegir archivo CSV",
+        "imp_file": "Archivo: {name}",
+        "imp_checking": "Revisando el archivo…",
+        "imp_refused": "Filas con errores: {count}",
+        "imp_nothing_written": "No se importó nada. Corrija el archivo y vuelva a elegirlo.",
+        "imp_rows": "Filas en el archivo: {count}",
+        "imp_would_create": "Pacientes nuevos que se crearían: {count}",
+        "imp_created": "Pacientes nuevos creados: {count}",
+        "imp_unchanged": "Ya registrados (sin cambios): {count}",
+        "imp_run": "Importar",
+        "imp_check_title": "Revisión (no se guardó nada)",
+        "imp_done_title": "Importación terminada",
+        "imp_done": "Importación terminada: {created} nuevos, {unchanged} ya registrados.",
+        "imp_code": "Fila {row}: código de {name}: {code}",
+        "imp_codes_once": "Anote o entregue estos códigos ahora: no se vuelven a mostrar.",
+        "imp_err_empty": "El archivo está vacío o no se pudo leer.",
+        "imp_err_too_big": "El archivo pasa de {mb} MB. Divídalo en partes.",
     }
 )
 
@@ -1627,6 +1650,29 @@ _EN.update(
         "adm_unit_state": "State",
         "adm_unit_create": "Add the unit",
         "adm_unit_created": "Unit added: {name}.",
+        "imp_open": "Import patients (CSV)",
+        "imp_title": "Import patients (CSV)",
+        "imp_hint": (
+            "Choose a CSV file (UTF-8, with a header row). It is checked first without saving anything; "
+            "then you can import it."
+        ),
+        "imp_pick": "Choose a CSV file",
+        "imp_file": "File: {name}",
+        "imp_checking": "Checking the file…",
+        "imp_refused": "Rows with errors: {count}",
+        "imp_nothing_written": "Nothing was imported. Fix the file and choose it again.",
+        "imp_rows": "Rows in the file: {count}",
+        "imp_would_create": "New patients that would be created: {count}",
+        "imp_created": "New patients created: {count}",
+        "imp_unchanged": "Already registered (unchanged): {count}",
+        "imp_run": "Import",
+        "imp_check_title": "Check (nothing was saved)",
+        "imp_done_title": "Import finished",
+        "imp_done": "Import finished: {created} new, {unchanged} already registered.",
+        "imp_code": "Row {row}: code for {name}: {code}",
+        "imp_codes_once": "Write down or hand over these codes now: they are not shown again.",
+        "imp_err_empty": "The file is empty or could not be read.",
+        "imp_err_too_big": "The file is over {mb} MB. Split it into parts.",
     }
 )
 

@@ -566,6 +566,17 @@ class ApiClient:
         )
         return response.content
 
+    async def import_registry(self, file_name: str, data: bytes, *, dry_run: bool) -> wire.ImportResult:
+        """Bulk CSV import (multipart field ``file``); ``dry_run`` checks every row and writes nothing. Any
+        refused row: 422 ``import_invalid`` with every reason ("Fila N: …")."""
+        response = await self._authed(
+            "POST",
+            "/api/v1/registry/import",
+            params={"dry_run": "true" if dry_run else "false"},
+            files={"file": (file_name or "pacientes.csv", data, "text/csv")},
+        )
+        return self._parse(response, wire.ImportResult)
+
     # ---- administration (admin) -------------------------------------------------------------------
 
     async def admin_staff(self) -> list[wire.StaffAccount]:
