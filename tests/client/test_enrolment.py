@@ -478,3 +478,57 @@ async def test_bulk_import_checks_first_then_imports_and_a_bad_file_writes_nothi
     cases.back()
     assert state.screen is Screen.ONCOLOGY
     await session.close()
+
+
+# ---- administration: editing a unit and an account ------------------------------------------------------------
+
+
+async def test_admin_edits_a_unit_and_an_account_bad_input_sends_nothing(
+        make_session, server: InProcessServer, net: FaultTransport) -> None:
+    admin = make_session(DictSecretStore())
+    await admin.start()
+    await admin.login("admin.demo", "carnet-demo")
+    await admin.admin.open()
+    cases, ui = admin.admin, admin.state.admin
+    unit = ui.units[0]
+    patches = net.count("/api/v1/admin/*", "PATCH")
+    # Not being edited: nothing happens.
+    assert not await cases.update_unit(unit.id, "Otro nombre", unit.level.value, unit.state)
+    cases.edit("unit", unit.id)
+    assert ui.editing == ("unit", unit.id)
+    # An empty name and state: said beside each, nothing sent.
+    assert not await cases.update_unit(unit.id, "  ", unit.level.value, "")
+    assert ui.edit_errors == {"name": "Falta este dato.", "state": "Falta este dato."}
+    # Nothing changed: said, nothing sent.
+    assert not await cases.update_unit(unit.id, unit.name, unit.level.value, unit.state)
+    assert ui.edit_errors == {"form": "No hay cambios que guardar."}
+    assert net.count("/api/v1/admin/*", "PATCH") == patches
+    # Right: saved on the server, the form closed, the list shows it.
+    other = "segundo_nivel" if unit.level.value == "umae" else "umae"
+    assert await cases.update_unit(unit.id, unit.name + " (Norte)", other, "Ciudad de México")
+    assert net.count("/api/v1/admin/*", "PATCH") == patches + 1
+    saved = next(u for u in ui.units if u.id == unit.id)
+    assert (saved.name, saved.level.value, saved.state) == (unit.name + " (Norte)", other, "Ciudad de México")
+    assert ui.editing is None and ui.message == f"Unidad guardada: {unit.name} (Norte)."
+    # A staff account: an empty display name or no units refused, nothing sent.
+    account = next(a for a in ui.staff if a.username == "oncologia.demo")
+    cases.edit("staff", account.id)
+    patches = net.count("/api/v1/admin/*", "PATCH")
+    assert not await cases.update_account(account.id, "   ", [])
+    assert ui.edit_errors == {"display_name": "Falta este dato.",
+                              "units": "Asigne al menos una unidad médica a la cuenta."}
+    assert net.count("/api/v1/admin/*", "PATCH") == patches
+    assert next(a for a in ui.staff if a.id == account.id).display_name == account.display_name
+    # Right: a new name and one more unit.
+    more = [u.id for u in account.units] + [u.id for u in ui.units if u.id not in {x.id for x in account.units}][:1]
+    assert await cases.update_account(account.id, "Dra. Elena Villaseñor Ruiz", more)
+    changed = next(a for a in ui.staff if a.id == account.id)
+    assert changed.display_name == "Dra. Elena Villaseñor Ruiz" and sorted(u.id for u in changed.units) == sorted(more)
+    assert ui.message == "Cuenta guardada: oncologia.demo." and ui.editing is None
+    # Offline: said, nothing changed.
+    cases.edit("staff", account.id)
+    net.offline = True
+    assert not await cases.update_account(account.id, "Otra", more)
+    assert ui.error == "Sin conexión con el servidor: no se hizo ningún cambio. Intente de nuevo."
+    net.offline = False
+    await admin.close()

@@ -259,3 +259,31 @@ async def test_csv_import_screen_labels_sizes_and_flow(page, config, data_dir, s
     await click(find(page, ft.IconButton, tooltip="Volver")[0])
     assert page.views[0].route == "/oncology"
     await session.close()
+
+
+async def test_admin_edits_a_unit_and_an_account_on_screen(page, config, data_dir, server: InProcessServer) -> None:
+    ui, session = await _app(page, config, data_dir, server)
+    await session.login("admin.demo", "carnet-demo")
+    await session.admin.open()
+    assert page.views[0].route == "/admin"
+    unit = session.state.admin.units[0]
+    await click(button(page, f"Editar {unit.name}"))
+    touch_targets_are_big(page)
+    assert "Editar unidad" in texts(page)
+    name = [f for f in find(page, ft.TextField, label="Nombre de la unidad") if f.value == unit.name]
+    assert name, [f.value for f in find(page, ft.TextField)]
+    name[0].value = ""
+    await click(button(page, "Guardar cambios"))
+    assert name[0].error == "Falta este dato."
+    name[0].value = "UMAE Pediatría Siglo XXI"
+    await click(button(page, "Guardar cambios"))
+    assert "Unidad guardada: UMAE Pediatría Siglo XXI." in texts(page)
+    await click(button(page, "Editar oncologia.demo"))
+    touch_targets_are_big(page)
+    display = [f for f in find(page, ft.TextField, label="Nombre para mostrar") if f.value]
+    assert display
+    display[0].value = "Dra. Elena Villaseñor Ruiz"
+    await click(button(page, "Guardar cambios"))
+    assert "Cuenta guardada: oncologia.demo." in texts(page)
+    assert any(t.startswith("Dra. Elena Villaseñor Ruiz (oncologia.demo)") for t in texts(page))
+    await session.close()

@@ -1416,6 +1416,15 @@ _ES.update(
         "imp_codes_once": "Anote o entregue estos códigos ahora: no se vuelven a mostrar.",
         "imp_err_empty": "El archivo está vacío o no se pudo leer.",
         "imp_err_too_big": "El archivo pasa de {mb} MB. Divídalo en partes.",
+        "adm_edit_unit": "Editar {name}",
+        "adm_edit_unit_title": "Editar unidad",
+        "adm_edit_account": "Editar {username}",
+        "adm_edit_account_title": "Editar cuenta de {username}",
+        "adm_save": "Guardar cambios",
+        "adm_cancel_edit": "Cancelar edición",
+        "adm_unit_saved": "Unidad guardada: {name}.",
+        "adm_account_saved": "Cuenta guardada: {username}.",
+        "adm_no_changes": "No hay cambios que guardar.",
     }
 )
 
@@ -1673,6 +1682,15 @@ _EN.update(
         "imp_codes_once": "Write down or hand over these codes now: they are not shown again.",
         "imp_err_empty": "The file is empty or could not be read.",
         "imp_err_too_big": "The file is over {mb} MB. Split it into parts.",
+        "adm_edit_unit": "Edit {name}",
+        "adm_edit_unit_title": "Edit the unit",
+        "adm_edit_account": "Edit {username}",
+        "adm_edit_account_title": "Edit {username}'s account",
+        "adm_save": "Save changes",
+        "adm_cancel_edit": "Cancel editing",
+        "adm_unit_saved": "Unit saved: {name}.",
+        "adm_account_saved": "Account saved: {username}.",
+        "adm_no_changes": "There are no changes to save.",
     }
 )
 

@@ -577,6 +577,11 @@ class ApiClient:
         )
         return self._parse(response, wire.ImportResult)
 
+    async def update_unit(self, unit_id: str, body: wire.UnitUpdate) -> contract.Unit:
+        path = f"/api/v1/admin/units/{quote(unit_id, safe='')}"
+        response = await self._authed("PATCH", path, json=body.model_dump(mode="json", exclude_none=True))
+        return self._parse(response, contract.Unit)
+
     # ---- administration (admin) -------------------------------------------------------------------
 
     async def admin_staff(self) -> list[wire.StaffAccount]:
