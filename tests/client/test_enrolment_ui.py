@@ -287,3 +287,27 @@ async def test_admin_edits_a_unit_and_an_account_on_screen(page, config, data_di
     assert "Cuenta guardada: oncologia.demo." in texts(page)
     assert any(t.startswith("Dra. Elena Villaseñor Ruiz (oncologia.demo)") for t in texts(page))
     await session.close()
+
+
+async def test_admin_imports_a_csv_from_the_administration_screen(page, config, data_dir,
+                                                                   server: InProcessServer) -> None:
+    from tests.server.test_registry_import import HEADER, LUCAS, SOFIA
+
+    ui, session = await _app(page, config, data_dir, server)
+    await session.login("admin.demo", "carnet-demo")
+    await click(find(page, ft.IconButton, tooltip="Ajustes")[0])
+    await click(button(page, "Administración"))
+    assert page.views[0].route == "/admin" and "Importar pacientes (CSV)" in texts(page)
+    pick = button(page, "Elegir archivo CSV")
+    assert pick.height >= 48 and isinstance(pick.action, ft.PickFiles)
+    bad = ("\n".join((HEADER, LUCAS.replace("2016-02-10", "2016-02-30"))) + "\n").encode()
+    await pick.action.file_picker.on_result(_picked("malo.csv", bad))
+    assert any(t.startswith("Fila 2:") for t in texts(page))
+    good = ("\n".join((HEADER, SOFIA, LUCAS)) + "\n").encode()
+    await button(page, "Elegir archivo CSV").action.file_picker.on_result(_picked("pacientes.csv", good))
+    assert "Pacientes nuevos que se crearían: 2" in texts(page)
+    touch_targets_are_big(page)
+    await click(button(page, "Importar"))
+    assert "Pacientes nuevos creados: 2" in texts(page)
+    assert "Importación terminada: 2 nuevos, 0 ya registrados." in texts(page)
+    await session.close()

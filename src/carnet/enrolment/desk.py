@@ -515,6 +515,12 @@ class OncologyCases:
             self._ui.open_import()
             self._state.go_to(Screen.ONCOLOGY_IMPORT)
 
+    def clear_import(self) -> None:
+        """Nothing picked, nothing said (the administration screen opened: its import section starts empty)."""
+        with self._state.batch():
+            self._ui.open_import()
+            self._ui.dismiss_message()
+
     async def pick_import(self, name: str, data: bytes | None) -> bool:
         """A picked file: checked at once by a dry run (nothing written). False when it could not be read or
         was refused (the reasons on screen)."""

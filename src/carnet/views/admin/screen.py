@@ -12,11 +12,13 @@ import flet as ft
 from carnet.core.i18n import Translator
 from carnet.shell.state import AppState
 from carnet.views.common import GREEN, MIN_TOUCH, Handler, app_bar, awaiting, banner, screen, section, status_banners
+from carnet.views.enrolment.desk import import_controls, import_picker
 from carnet_contract import enrolment as wire
 from carnet_contract import models as contract
 
 if TYPE_CHECKING:
     from carnet.admin.cases import AdminCases
+    from carnet.enrolment.desk import OncologyCases
 
 BIG = 56
 
@@ -34,8 +36,11 @@ def _text(**kwargs: Any) -> ft.TextField:
 
 
 class AdminView:
-    def __init__(self, cases: AdminCases, redraw: Callable[[], None]) -> None:
+    def __init__(self, cases: AdminCases, redraw: Callable[[], None], importer: OncologyCases | None = None) -> None:
         self._cases = cases
+        #: The bulk CSV import (the oncology desk's use cases; admin may import too) and its picker.
+        self._importer = importer
+        self.import_picker = import_picker(importer) if importer is not None else None
         self._redraw = redraw
         self.username = _text(capitalization=ft.TextCapitalization.NONE)
         self.display_name = _text()
@@ -237,8 +242,31 @@ class AdminView:
             )
         )
         body.append(self._new_unit(state, tr))
+        if self._importer is not None and self.import_picker is not None:
+            body.append(self._import(state, tr, self._importer, self.import_picker))
         bar = app_bar(tr.t("adm_title"), tr, on_back=on_back, on_refresh=awaiting(cases.load), syncing=ui.loading)
         return screen("/admin", bar, body)
+
+    def _import(self, state: AppState, tr: Translator, importer: OncologyCases, picker: ft.FilePicker) -> ft.Control:
+        onc = state.oncology
+        found: list[ft.Control] = []
+        if onc.message:
+            found.append(
+                banner(
+                    onc.message,
+                    icon=ft.Icons.CHECK_CIRCLE,
+                    bgcolor=ft.Colors.GREEN_50,
+                    color=GREEN,
+                    on_dismiss=lambda _: importer.dismiss_message(),
+                    dismiss_label=tr.t("dismiss"),
+                )
+            )
+        if onc.error:
+            found.append(
+                banner(onc.error, icon=ft.Icons.ERROR_OUTLINE, bgcolor=ft.Colors.RED_50, color=ft.Colors.RED_900)
+            )
+        found.extend(import_controls(state, tr, importer, picker))
+        return section(tr.t("imp_title"), found)
 
     def _password(self, issued: wire.StaffWithPassword, tr: Translator) -> ft.Control:
         return ft.Container(

@@ -151,17 +151,11 @@ class OncologyView:
         self.guardian = {name: _text(kind) for name, _, kind in GUARDIAN_FIELDS}
         self._sent = 0
         #: The CSV picker (bulk import), kept referenced while the desk lives.
-        self.import_picker = ft.FilePicker(on_result=self._import_picked)
+        self.import_picker = import_picker(cases)
         #: The screen drawn last: entering the correction form fills it with the record.
         self._last: Screen | None = None
 
     # ---- events ----------------------------------------------------------------------------------
-
-    async def _import_picked(self, e: Any) -> None:
-        """The picker's answer: the first file's name and bytes, checked at once by a dry run."""
-        files = list(getattr(e, "files", None) or [])
-        if files:
-            await self._cases.pick_import(str(getattr(files[0], "name", "") or ""), _as_bytes(files[0].bytes))
 
     async def _search(self, _: Any = None) -> None:
         await self._cases.search(self.query.value or "")
@@ -928,81 +922,99 @@ class OncologyView:
     # ---- bulk CSV import ---------------------------------------------------------------------------------
 
     def _import(self, state: AppState, tr: Translator, on_back: Handler) -> ft.View:
-        ui, cases = state.oncology, self._cases
-        body = _notes(state, tr, cases)
-        body.append(ft.Text(tr.t("imp_hint"), size=15))
+        body = _notes(state, tr, self._cases)
+        body.extend(import_controls(state, tr, self._cases, self.import_picker))
+        return screen("/oncology/import", app_bar(tr.t("imp_title"), tr, on_back=on_back), body)
+
+
+def import_picker(cases: OncologyCases) -> ft.FilePicker:
+    """The CSV picker of the bulk import: the first picked file's name and bytes, checked at once by a dry run."""
+
+    async def picked(e: Any) -> None:
+        files = list(getattr(e, "files", None) or [])
+        if files:
+            await cases.pick_import(
+                str(getattr(files[0], "name", "") or ""), _as_bytes(getattr(files[0], "bytes", None))
+            )
+
+    return ft.FilePicker(on_result=picked)
+
+
+def import_controls(state: AppState, tr: Translator, cases: OncologyCases, picker: ft.FilePicker) -> list[ft.Control]:
+    """The bulk import's controls (the oncology desk's import screen, and the administration screen): the CSV
+    picker, the dry run's counts or every refused row, then "Importar" and the guardians' codes."""
+    ui = state.oncology
+    body: list[ft.Control] = []
+    body.append(ft.Text(tr.t("imp_hint"), size=15))
+    body.append(
+        ft.OutlinedButton(
+            content=ft.Text(tr.t("imp_pick"), size=16),
+            icon=ft.Icons.UPLOAD_FILE,
+            height=MIN_TOUCH,
+            disabled=ui.busy,
+            action=ft.PickFiles(
+                picker,
+                file_type=ft.FilePickerFileType.CUSTOM,
+                allowed_extensions=["csv"],
+                allow_multiple=False,
+                with_data=True,
+                cancel_upload_on_window_blur=False,
+            ),
+        )
+    )
+    if ui.import_file is not None:
+        body.append(ft.Text(tr.t("imp_file", name=ui.import_file[0] or "—"), size=15, weight=ft.FontWeight.W_600))
+    if ui.busy:
+        body.append(_busy(tr.t("imp_checking")))
+    result = ui.import_result
+    if ui.import_errors:
         body.append(
-            ft.OutlinedButton(
-                content=ft.Text(tr.t("imp_pick"), size=16),
-                icon=ft.Icons.UPLOAD_FILE,
-                height=MIN_TOUCH,
-                disabled=ui.busy,
-                action=ft.PickFiles(
-                    self.import_picker,
-                    file_type=ft.FilePickerFileType.CUSTOM,
-                    allowed_extensions=["csv"],
-                    allow_multiple=False,
-                    with_data=True,
-                    cancel_upload_on_window_blur=False,
-                ),
+            section(
+                tr.t("imp_refused", count=len(ui.import_errors)),
+                [ft.Text(tr.t("imp_nothing_written"), size=15, weight=ft.FontWeight.W_700, color=ft.Colors.RED_900)]
+                + [ft.Text(reason, size=15, color=ft.Colors.RED_900, selectable=True) for reason in ui.import_errors],
             )
         )
-        if ui.import_file is not None:
-            body.append(ft.Text(tr.t("imp_file", name=ui.import_file[0] or "—"), size=15, weight=ft.FontWeight.W_600))
-        if ui.busy:
-            body.append(_busy(tr.t("imp_checking")))
-        result = ui.import_result
-        if ui.import_errors:
-            body.append(
-                section(
-                    tr.t("imp_refused", count=len(ui.import_errors)),
-                    [ft.Text(tr.t("imp_nothing_written"), size=15, weight=ft.FontWeight.W_700, color=ft.Colors.RED_900)]
-                    + [
-                        ft.Text(reason, size=15, color=ft.Colors.RED_900, selectable=True)
-                        for reason in ui.import_errors
-                    ],
+    elif result is not None:
+        lines: list[ft.Control] = [
+            ft.Text(tr.t("imp_rows", count=result.rows), size=16),
+            ft.Text(
+                tr.t("imp_would_create" if result.dry_run else "imp_created", count=result.created),
+                size=18,
+                weight=ft.FontWeight.W_700,
+            ),
+            ft.Text(tr.t("imp_unchanged", count=result.unchanged), size=16),
+        ]
+        if result.dry_run:
+            lines.append(
+                ft.FilledButton(
+                    content=ft.Text(tr.t("imp_run"), size=16),
+                    icon=ft.Icons.CLOUD_UPLOAD,
+                    height=BIG,
+                    disabled=ui.busy,
+                    on_click=awaiting(cases.run_import),
+                    style=ft.ButtonStyle(bgcolor=GREEN, color=ft.Colors.WHITE),
                 )
             )
-        elif result is not None:
-            lines: list[ft.Control] = [
-                ft.Text(tr.t("imp_rows", count=result.rows), size=16),
-                ft.Text(
-                    tr.t("imp_would_create" if result.dry_run else "imp_created", count=result.created),
-                    size=18,
-                    weight=ft.FontWeight.W_700,
-                ),
-                ft.Text(tr.t("imp_unchanged", count=result.unchanged), size=16),
-            ]
-            if result.dry_run:
+        else:
+            for invitation in result.invitations:
                 lines.append(
-                    ft.FilledButton(
-                        content=ft.Text(tr.t("imp_run"), size=16),
-                        icon=ft.Icons.CLOUD_UPLOAD,
-                        height=BIG,
-                        disabled=ui.busy,
-                        on_click=awaiting(cases.run_import),
-                        style=ft.ButtonStyle(bgcolor=GREEN, color=ft.Colors.WHITE),
+                    ft.Text(
+                        tr.t(
+                            "imp_code",
+                            row=invitation.row,
+                            name=invitation.guardian_name,
+                            code=display_code(invitation.code),
+                        ),
+                        size=17,
+                        weight=ft.FontWeight.W_600,
+                        selectable=True,
                     )
                 )
-            else:
-                for invitation in result.invitations:
-                    lines.append(
-                        ft.Text(
-                            tr.t(
-                                "imp_code",
-                                row=invitation.row,
-                                name=invitation.guardian_name,
-                                code=display_code(invitation.code),
-                            ),
-                            size=17,
-                            weight=ft.FontWeight.W_600,
-                            selectable=True,
-                        )
-                    )
-                if result.invitations:
-                    lines.append(ft.Text(tr.t("imp_codes_once"), size=14, color=ft.Colors.ORANGE_900))
-            body.append(section(tr.t("imp_check_title" if result.dry_run else "imp_done_title"), lines))
-        return screen("/oncology/import", app_bar(tr.t("imp_title"), tr, on_back=on_back), body)
+            if result.invitations:
+                lines.append(ft.Text(tr.t("imp_codes_once"), size=14, color=ft.Colors.ORANGE_900))
+        body.append(section(tr.t("imp_check_title" if result.dry_run else "imp_done_title"), lines))
+    return body
 
 
 def _as_bytes(value: Any) -> bytes | None:
