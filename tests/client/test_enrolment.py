@@ -421,3 +421,114 @@ async def test_admin_creates_an_account_whose_temporary_password_must_be_changed
     assert await cases.create_unit("HGZ 1 Tapachula", "segundo_nivel", "Chiapas")
     assert any(u.name == "HGZ 1 Tapachula" for u in ui.units)
     await admin.close()
+
+
+# ---- bulk CSV import ----------------------------------------------------------------------------------------
+
+
+def _csv(*lines: str) -> bytes:
+    from tests.server.test_registry_import import HEADER
+
+    return ("\n".join((HEADER, *lines)) + "\n").encode("utf-8")
+
+
+async def test_bulk_import_checks_first_then_imports_and_a_bad_file_writes_nothing(
+        make_session, server: InProcessServer, net: FaultTransport) -> None:
+    from tests.server.test_registry_import import LUCAS, SOFIA
+
+    session = await _oncology(make_session)
+    cases, ui, state = session.oncology, session.state.oncology, session.state
+    cases.open_import()
+    assert state.screen is Screen.ONCOLOGY_IMPORT and ui.import_file is None
+    patients, invitations = server.count(Patient), server.count(GuardianInvitation)
+    # A bad file beside a good one: every bad row said with its number, nothing written, "Importar" refused.
+    bad_lucas = LUCAS.replace("2016-02-10", "2016-02-30")
+    assert not await cases.pick_import("malo.csv", _csv(SOFIA, bad_lucas, "Solo,un,nombre"))
+    assert ui.import_result is None and len(ui.import_errors) >= 2
+    assert all(reason.startswith("Fila ") for reason in ui.import_errors)
+    assert any(reason.startswith("Fila 3:") for reason in ui.import_errors)
+    assert any(reason.startswith("Fila 4:") for reason in ui.import_errors)
+    assert not await cases.run_import()
+    assert (server.count(Patient), server.count(GuardianInvitation)) == (patients, invitations)
+    # An empty file: refused before sending.
+    assert not await cases.pick_import("vacio.csv", b"")
+    assert ui.error == "El archivo está vacío o no se pudo leer." and ui.import_file is None
+    # The good file: the dry run counts, writes nothing; then "Importar" writes, with the guardian's code.
+    assert await cases.pick_import("pacientes.csv", _csv(SOFIA, LUCAS))
+    checked = ui.import_result
+    assert checked is not None and checked.dry_run and (checked.rows, checked.created, checked.unchanged) == (2, 2, 0)
+    assert not ui.import_errors and not ui.error
+    assert (server.count(Patient), server.count(GuardianInvitation)) == (patients, invitations)
+    assert await cases.run_import()
+    done = ui.import_result
+    assert done is not None and not done.dry_run and done.created == 2
+    assert [i.guardian_name for i in done.invitations] == ["Ana Ortega"]
+    assert ui.message == "Importación terminada: 2 nuevos, 0 ya registrados."
+    assert (server.count(Patient), server.count(GuardianInvitation)) == (patients + 2, invitations + 1)
+    assert not await cases.run_import()  # once
+    # The same file again: all already there.
+    assert await cases.pick_import("pacientes.csv", _csv(SOFIA, LUCAS))
+    again = ui.import_result
+    assert again is not None and (again.created, again.unchanged) == (0, 2)
+    # Offline: said, nothing changed.
+    net.offline = True
+    assert not await cases.pick_import("pacientes.csv", _csv(SOFIA, LUCAS))
+    assert ui.error == "Sin conexión con el servidor: no se hizo ningún cambio. Intente de nuevo."
+    net.offline = False
+    cases.back()
+    assert state.screen is Screen.ONCOLOGY
+    await session.close()
+
+
+# ---- administration: editing a unit and an account ------------------------------------------------------------
+
+
+async def test_admin_edits_a_unit_and_an_account_bad_input_sends_nothing(
+        make_session, server: InProcessServer, net: FaultTransport) -> None:
+    admin = make_session(DictSecretStore())
+    await admin.start()
+    await admin.login("admin.demo", "carnet-demo")
+    await admin.admin.open()
+    cases, ui = admin.admin, admin.state.admin
+    unit = ui.units[0]
+    patches = net.count("/api/v1/admin/*", "PATCH")
+    # Not being edited: nothing happens.
+    assert not await cases.update_unit(unit.id, "Otro nombre", unit.level.value, unit.state)
+    cases.edit("unit", unit.id)
+    assert ui.editing == ("unit", unit.id)
+    # An empty name and state: said beside each, nothing sent.
+    assert not await cases.update_unit(unit.id, "  ", unit.level.value, "")
+    assert ui.edit_errors == {"name": "Falta este dato.", "state": "Falta este dato."}
+    # Nothing changed: said, nothing sent.
+    assert not await cases.update_unit(unit.id, unit.name, unit.level.value, unit.state)
+    assert ui.edit_errors == {"form": "No hay cambios que guardar."}
+    assert net.count("/api/v1/admin/*", "PATCH") == patches
+    # Right: saved on the server, the form closed, the list shows it.
+    other = "segundo_nivel" if unit.level.value == "umae" else "umae"
+    assert await cases.update_unit(unit.id, unit.name + " (Norte)", other, "Ciudad de México")
+    assert net.count("/api/v1/admin/*", "PATCH") == patches + 1
+    saved = next(u for u in ui.units if u.id == unit.id)
+    assert (saved.name, saved.level.value, saved.state) == (unit.name + " (Norte)", other, "Ciudad de México")
+    assert ui.editing is None and ui.message == f"Unidad guardada: {unit.name} (Norte)."
+    # A staff account: an empty display name or no units refused, nothing sent.
+    account = next(a for a in ui.staff if a.username == "oncologia.demo")
+    cases.edit("staff", account.id)
+    patches = net.count("/api/v1/admin/*", "PATCH")
+    assert not await cases.update_account(account.id, "   ", [])
+    assert ui.edit_errors == {"display_name": "Falta este dato.",
+                              "units": "Asigne al menos una unidad médica a la cuenta."}
+    assert net.count("/api/v1/admin/*", "PATCH") == patches
+    assert next(a for a in ui.staff if a.id == account.id).display_name == account.display_name
+    # Right: a new name and one more unit.
+    more = [u.id for u in account.units] + [u.id for u in ui.units if u.id not in {x.id for x in account.units}][:1]
+    assert await cases.update_account(account.id, "Dra. Elena Villaseñor Ruiz", more)
+    changed = next(a for a in ui.staff if a.id == account.id)
+    assert changed.display_name == "Dra. Elena Villaseñor Ruiz" and sorted(u.id for u in changed.units) == sorted(more)
+    assert ui.message == "Cuenta guardada: oncologia.demo." and ui.editing is None
+    # Offline: said, nothing changed.
+    cases.edit("staff", account.id)
+    net.offline = True
+    assert not await cases.update_account(account.id, "Otra", more)
+    assert ui.error == "Sin conexión con el servidor: no se hizo ningún cambio. Intente de nuevo."
+    net.offline = False
+    await admin.close()

@@ -222,3 +222,92 @@ async def test_admin_screen_from_settings(page, config, data_dir, server: InProc
     await click(find(page, ft.IconButton, tooltip="Volver")[0])
     assert page.views[0].route == "/settings"
     await session.close()
+
+
+def _picked(name: str, data: bytes) -> object:
+    return type("E", (), {"files": [ft.FilePickerFile(id=0, name=name, size=len(data), bytes=data)]})()
+
+
+async def test_csv_import_screen_labels_sizes_and_flow(page, config, data_dir, server: InProcessServer) -> None:
+    from tests.server.test_registry_import import HEADER, LUCAS, SOFIA
+
+    ui, session = await _app(page, config, data_dir, server)
+    await session.login("oncologia.demo", "carnet-demo")
+    await click(button(page, "Importar pacientes (CSV)"))
+    assert page.views[0].route == "/oncology/import"
+    touch_targets_are_big(page)
+    pick = button(page, "Elegir archivo CSV")
+    assert pick.height >= 48
+    action = pick.action
+    assert isinstance(action, ft.PickFiles) and action.with_data and action.allowed_extensions == ["csv"]
+    bad = ("\n".join((HEADER, SOFIA, LUCAS.replace("2016-02-10", "2016-02-30"))) + "\n").encode()
+    await action.file_picker.on_result(_picked("malo.csv", bad))
+    shown = texts(page)
+    assert "No se importó nada. Corrija el archivo y vuelva a elegirlo." in shown
+    assert any(t.startswith("Fila 3:") for t in shown)
+    assert not [b for b in find(page, ft.FilledButton) if b.content.value == "Importar"]
+    touch_targets_are_big(page)
+    good = ("\n".join((HEADER, SOFIA, LUCAS)) + "\n").encode()
+    await button(page, "Elegir archivo CSV").action.file_picker.on_result(_picked("pacientes.csv", good))
+    assert "Pacientes nuevos que se crearían: 2" in texts(page)
+    run = button(page, "Importar")
+    assert run.height >= 48
+    touch_targets_are_big(page)
+    await click(run)
+    shown = texts(page)
+    assert "Pacientes nuevos creados: 2" in shown and any(t.startswith("Fila 2: código de Ana Ortega") for t in shown)
+    await click(find(page, ft.IconButton, tooltip="Volver")[0])
+    assert page.views[0].route == "/oncology"
+    await session.close()
+
+
+async def test_admin_edits_a_unit_and_an_account_on_screen(page, config, data_dir, server: InProcessServer) -> None:
+    ui, session = await _app(page, config, data_dir, server)
+    await session.login("admin.demo", "carnet-demo")
+    await session.admin.open()
+    assert page.views[0].route == "/admin"
+    unit = session.state.admin.units[0]
+    await click(button(page, f"Editar {unit.name}"))
+    touch_targets_are_big(page)
+    assert "Editar unidad" in texts(page)
+    name = [f for f in find(page, ft.TextField, label="Nombre de la unidad") if f.value == unit.name]
+    assert name, [f.value for f in find(page, ft.TextField)]
+    name[0].value = ""
+    await click(button(page, "Guardar cambios"))
+    assert name[0].error == "Falta este dato."
+    name[0].value = "UMAE Pediatría Siglo XXI"
+    await click(button(page, "Guardar cambios"))
+    assert "Unidad guardada: UMAE Pediatría Siglo XXI." in texts(page)
+    await click(button(page, "Editar oncologia.demo"))
+    touch_targets_are_big(page)
+    display = [f for f in find(page, ft.TextField, label="Nombre para mostrar") if f.value]
+    assert display
+    display[0].value = "Dra. Elena Villaseñor Ruiz"
+    await click(button(page, "Guardar cambios"))
+    assert "Cuenta guardada: oncologia.demo." in texts(page)
+    assert any(t.startswith("Dra. Elena Villaseñor Ruiz (oncologia.demo)") for t in texts(page))
+    await session.close()
+
+
+async def test_admin_imports_a_csv_from_the_administration_screen(page, config, data_dir,
+                                                                   server: InProcessServer) -> None:
+    from tests.server.test_registry_import import HEADER, LUCAS, SOFIA
+
+    ui, session = await _app(page, config, data_dir, server)
+    await session.login("admin.demo", "carnet-demo")
+    await click(find(page, ft.IconButton, tooltip="Ajustes")[0])
+    await click(button(page, "Administración"))
+    assert page.views[0].route == "/admin" and "Importar pacientes (CSV)" in texts(page)
+    pick = button(page, "Elegir archivo CSV")
+    assert pick.height >= 48 and isinstance(pick.action, ft.PickFiles)
+    bad = ("\n".join((HEADER, LUCAS.replace("2016-02-10", "2016-02-30"))) + "\n").encode()
+    await pick.action.file_picker.on_result(_picked("malo.csv", bad))
+    assert any(t.startswith("Fila 2:") for t in texts(page))
+    good = ("\n".join((HEADER, SOFIA, LUCAS)) + "\n").encode()
+    await button(page, "Elegir archivo CSV").action.file_picker.on_result(_picked("pacientes.csv", good))
+    assert "Pacientes nuevos que se crearían: 2" in texts(page)
+    touch_targets_are_big(page)
+    await click(button(page, "Importar"))
+    assert "Pacientes nuevos creados: 2" in texts(page)
+    assert "Importación terminada: 2 nuevos, 0 ya registrados." in texts(page)
+    await session.close()

@@ -217,6 +217,107 @@ class AdminCases:
         await self._guard(work, ui.stop_busy)
         return done
 
+    # ---- editing a unit or an account ----------------------------------------------------------------
+
+    def edit(self, kind: str | None = None, item_id: str = "") -> None:
+        """Open the edit form of a unit (``kind="unit"``) or a staff account (``"staff"``); None closes it."""
+        self._ui.start_edit((kind, item_id) if kind in ("unit", "staff") and item_id else None)
+
+    async def update_unit(self, unit_id: str, name: str, level: str, state: str) -> bool:
+        """Save a unit's name, level and state: only what changed is sent; an empty field is refused beside it
+        and nothing is sent."""
+        ui, t = self._ui, self._tr.t
+        unit = next((u for u in ui.units if u.id == unit_id), None)
+        if ui.busy or unit is None or ui.editing != ("unit", unit_id):
+            return False
+        name, state = name.strip(), state.strip()
+        errors: dict[str, str] = {}
+        if not name:
+            errors["name"] = t("enr_err_required")
+        if level not in {lv.value for lv in contract.UnitLevel}:
+            errors["level"] = t("enr_err_required")
+        if not state:
+            errors["state"] = t("enr_err_required")
+        if errors:
+            ui.edit_refused(errors)
+            return False
+        body = wire.UnitUpdate(
+            name=name if name != unit.name else None,
+            level=contract.UnitLevel(level) if level != unit.level.value else None,
+            state=state if state != unit.state else None,
+        )
+        if not body.model_dump(exclude_none=True):
+            ui.edit_refused({"form": t("adm_no_changes")})
+            return False
+        ui.start_busy()
+        done = False
+
+        async def work() -> Callable[[], None]:
+            nonlocal done
+            try:
+                saved = await self._api.update_unit(unit_id, body)
+            except (BadRequest, Conflict) as exc:
+                words = message_for(self._tr, exc)
+                return lambda: ui.edit_refused({"form": words})
+            done = True
+            units = await self._api.units()
+            staff = await self._api.admin_staff()
+
+            def show() -> None:
+                ui.edited(t("adm_unit_saved", name=saved.name))
+                ui.show(units, staff)
+
+            return show
+
+        await self._guard(work, ui.stop_busy)
+        return done
+
+    async def update_account(self, staff_id: str, display_name: str, unit_ids: list[str]) -> bool:
+        """Save a staff account's display name and units: only what changed is sent; an empty name, or no unit
+        for a role that works at units, is refused and nothing is sent."""
+        ui, t = self._ui, self._tr.t
+        account = next((a for a in ui.staff if a.id == staff_id), None)
+        if ui.busy or account is None or ui.editing != ("staff", staff_id):
+            return False
+        display_name = " ".join(display_name.split())
+        errors: dict[str, str] = {}
+        if not display_name:
+            errors["display_name"] = t("enr_err_required")
+        if account.role != contract.Role.ADMIN and not unit_ids:
+            errors["units"] = t("adm_err_units")
+        if errors:
+            ui.edit_refused(errors)
+            return False
+        units_now = sorted(u.id for u in account.units)
+        body = wire.StaffUpdate(
+            display_name=display_name if display_name != account.display_name else None,
+            unit_ids=sorted(set(unit_ids)) if sorted(set(unit_ids)) != units_now else None,
+        )
+        if not body.model_dump(exclude_none=True):
+            ui.edit_refused({"form": t("adm_no_changes")})
+            return False
+        ui.start_busy()
+        done = False
+
+        async def work() -> Callable[[], None]:
+            nonlocal done
+            try:
+                saved = await self._api.update_staff(staff_id, body)
+            except (BadRequest, Conflict) as exc:
+                words = message_for(self._tr, exc)
+                return lambda: ui.edit_refused({"form": words})
+            done = True
+            staff = await self._api.admin_staff()
+
+            def show() -> None:
+                ui.edited(t("adm_account_saved", username=saved.username))
+                ui.show(ui.units, staff)
+
+            return show
+
+        await self._guard(work, ui.stop_busy)
+        return done
+
     def forget_password(self) -> None:
         self._ui.forget_password()
 

@@ -22,6 +22,9 @@ class AdminUi(Observable):
     unit_errors: dict[str, str] = field(default_factory=dict)
     #: The account whose deactivation or password reset awaits its confirm step: (staff id, "deactivate"|"reset").
     confirming: tuple[str, str] | None = None
+    #: What is being edited: ("unit", unit id) or ("staff", staff id); its problems by field.
+    editing: tuple[str, str] | None = None
+    edit_errors: dict[str, str] = field(default_factory=dict)
     #: Bumped when a form was accepted (the view empties it).
     sent: int = 0
     loading: bool = False
@@ -65,6 +68,18 @@ class AdminUi(Observable):
     @change
     def unit_created(self, message: str) -> None:
         self.unit_errors, self.message, self.sent = {}, message, self.sent + 1
+
+    @change
+    def start_edit(self, editing: tuple[str, str] | None) -> None:
+        self.editing, self.edit_errors, self.confirming = editing, {}, None
+
+    @change
+    def edit_refused(self, errors: dict[str, str]) -> None:
+        self.edit_errors = errors
+
+    @change
+    def edited(self, message: str) -> None:
+        self.editing, self.edit_errors, self.message = None, {}, message
 
     @change
     def ask(self, confirming: tuple[str, str] | None) -> None:

@@ -50,6 +50,7 @@ class Screen(StrEnum):
     ONCOLOGY_FIGURES = "oncology_figures"
     ONCOLOGY_EDIT = "oncology_edit"
     ONCOLOGY_REFER = "oncology_refer"
+    ONCOLOGY_IMPORT = "oncology_import"
     ADMIN = "admin"
 
 

@@ -566,6 +566,22 @@ class ApiClient:
         )
         return response.content
 
+    async def import_registry(self, file_name: str, data: bytes, *, dry_run: bool) -> wire.ImportResult:
+        """Bulk CSV import (multipart field ``file``); ``dry_run`` checks every row and writes nothing. Any
+        refused row: 422 ``import_invalid`` with every reason ("Fila N: …")."""
+        response = await self._authed(
+            "POST",
+            "/api/v1/registry/import",
+            params={"dry_run": "true" if dry_run else "false"},
+            files={"file": (file_name or "pacientes.csv", data, "text/csv")},
+        )
+        return self._parse(response, wire.ImportResult)
+
+    async def update_unit(self, unit_id: str, body: wire.UnitUpdate) -> contract.Unit:
+        path = f"/api/v1/admin/units/{quote(unit_id, safe='')}"
+        response = await self._authed("PATCH", path, json=body.model_dump(mode="json", exclude_none=True))
+        return self._parse(response, contract.Unit)
+
     # ---- administration (admin) -------------------------------------------------------------------
 
     async def admin_staff(self) -> list[wire.StaffAccount]:

@@ -37,6 +37,10 @@ __all__ = ["OncologyCases"]
 log = logging.getLogger(__name__)
 
 
+#: The server's body limit (1 MB): a bigger file is refused before sending.
+IMPORT_MAX_BYTES = 1024 * 1024
+
+
 class OncologyHost(Navigator, Protocol):
     oncology: OncologyUi
     user: contract.UserOut | None
@@ -502,6 +506,79 @@ class OncologyCases:
 
         await self._guard(work, ui.stop_busy)
         return (f"registro-semana-{week.isoformat()}.{kind}", found[0]) if found else None
+
+    # ---- bulk CSV import -------------------------------------------------------------------------------
+
+    def open_import(self) -> None:
+        """ "Importar pacientes (CSV)": nothing picked yet."""
+        with self._state.batch():
+            self._ui.open_import()
+            self._state.go_to(Screen.ONCOLOGY_IMPORT)
+
+    def clear_import(self) -> None:
+        """Nothing picked, nothing said (the administration screen opened: its import section starts empty)."""
+        with self._state.batch():
+            self._ui.open_import()
+            self._ui.dismiss_message()
+
+    async def pick_import(self, name: str, data: bytes | None) -> bool:
+        """A picked file: checked at once by a dry run (nothing written). False when it could not be read or
+        was refused (the reasons on screen)."""
+        ui, t = self._ui, self._tr.t
+        if ui.busy:
+            return False
+        if not data:
+            with self._state.batch():
+                ui.open_import()
+                ui.show_error(t("imp_err_empty"))
+            return False
+        if len(data) > IMPORT_MAX_BYTES:
+            with self._state.batch():
+                ui.open_import()
+                ui.show_error(t("imp_err_too_big", mb=IMPORT_MAX_BYTES // (1024 * 1024)))
+            return False
+        with self._state.batch():
+            ui.dismiss_message()
+            ui.import_picked(name, data)
+        return await self._send_import(dry_run=True)
+
+    async def run_import(self) -> bool:
+        """ "Importar": only after a dry run of the same file found every row good."""
+        ui = self._ui
+        checked = ui.import_result
+        if ui.busy or ui.import_file is None or checked is None or not checked.dry_run or ui.import_errors:
+            return False
+        return await self._send_import(dry_run=False)
+
+    async def _send_import(self, *, dry_run: bool) -> bool:
+        ui, t = self._ui, self._tr.t
+        picked = ui.import_file
+        if picked is None:
+            return False
+        name, data = picked
+        ui.start_busy()
+        done = False
+
+        async def work() -> Callable[[], None]:
+            nonlocal done
+            try:
+                result = await self._api.import_registry(name, data, dry_run=dry_run)
+            except BadRequest as exc:
+                reasons = [r.message for r in exc.reasons] or [message_for(self._tr, exc)]
+                return lambda: ui.import_checked(None, reasons)
+            done = True
+            if not dry_run:
+                log.info("registry import written")
+
+            def show() -> None:
+                ui.import_checked(result, [])
+                if not dry_run:
+                    ui.show_message(t("imp_done", created=result.created, unchanged=result.unchanged))
+
+            return show
+
+        await self._guard(work, ui.stop_busy)
+        return done
 
     def file_saved(self, name: str, saved: bool | None) -> None:
         """What the download did, in words (None: the save dialog was closed: nothing to say)."""

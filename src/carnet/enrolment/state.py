@@ -101,6 +101,11 @@ class OncologyUi(Observable):
     sent: int = 0
     week: date | None = None
     figures: wire.RegistryFigures | None = None
+    #: Bulk import: the picked file (name, bytes), the last answer (a dry run or the import) and every
+    #: refused row's reason ("Fila N: …").
+    import_file: tuple[str, bytes] | None = None
+    import_result: wire.ImportResult | None = None
+    import_errors: list[str] = field(default_factory=list)
     loading: bool = False
     busy: bool = False
     message: str | None = None
@@ -207,6 +212,18 @@ class OncologyUi(Observable):
     def show_figures(self, week: date, figures: wire.RegistryFigures) -> None:
         if self.week == week:
             self.figures = figures
+
+    @change
+    def open_import(self) -> None:
+        self.import_file, self.import_result, self.import_errors = None, None, []
+
+    @change
+    def import_picked(self, name: str, data: bytes) -> None:
+        self.import_file, self.import_result, self.import_errors = (name, data), None, []
+
+    @change
+    def import_checked(self, result: wire.ImportResult | None, errors: list[str]) -> None:
+        self.import_result, self.import_errors = result, errors
 
     @change
     def show_message(self, message: str | None) -> None:

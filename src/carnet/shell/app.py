@@ -93,7 +93,7 @@ class CarnetUI:
         if state.screen in ACCOUNT_SCREENS:
             return state.account, state.privacy
         if state.screen is Screen.ADMIN:
-            return (state.admin,)
+            return state.admin, state.oncology
         if state.desk_mode:
             return (state.desk,)
         if state.oncology_mode:
@@ -124,6 +124,7 @@ class CarnetUI:
         await self.session.account.open()
 
     async def _admin_screen(self, _: Any = None) -> None:
+        self.session.oncology.clear_import()
         await self.session.admin.open()
 
     def _back(self, _: Any = None) -> None:
@@ -241,7 +242,7 @@ class CarnetUI:
             )
         if state.screen is Screen.ADMIN:
             if self._admin is None:
-                self._admin = admin_view.AdminView(self.session.admin, self.render)
+                self._admin = admin_view.AdminView(self.session.admin, self.render, self.session.oncology)
             return self._admin.build(state, tr, on_back=self._back)
         if state.desk_mode:
             return self._build_desk()

@@ -12,11 +12,13 @@ import flet as ft
 from carnet.core.i18n import Translator
 from carnet.shell.state import AppState
 from carnet.views.common import GREEN, MIN_TOUCH, Handler, app_bar, awaiting, banner, screen, section, status_banners
+from carnet.views.enrolment.desk import import_controls, import_picker
 from carnet_contract import enrolment as wire
 from carnet_contract import models as contract
 
 if TYPE_CHECKING:
     from carnet.admin.cases import AdminCases
+    from carnet.enrolment.desk import OncologyCases
 
 BIG = 56
 
@@ -34,8 +36,11 @@ def _text(**kwargs: Any) -> ft.TextField:
 
 
 class AdminView:
-    def __init__(self, cases: AdminCases, redraw: Callable[[], None]) -> None:
+    def __init__(self, cases: AdminCases, redraw: Callable[[], None], importer: OncologyCases | None = None) -> None:
         self._cases = cases
+        #: The bulk CSV import (the oncology desk's use cases; admin may import too) and its picker.
+        self._importer = importer
+        self.import_picker = import_picker(importer) if importer is not None else None
         self._redraw = redraw
         self.username = _text(capitalization=ft.TextCapitalization.NONE)
         self.display_name = _text()
@@ -44,19 +49,19 @@ class AdminView:
         self.unit_name = _text()
         self.unit_state = _text()
         self.unit_level = ""
+        # The edit form of a unit or an account (one at a time), filled when "Editar" is pressed.
+        self.edit_name = _text()
+        self.edit_state = _text()
+        self.edit_level = ""
+        self.edit_display = _text()
+        self.edit_units: list[str] = []
         self._sent = 0
 
     def _choose(self, name: str, value: Any) -> Handler:
         def handler(_: Any = None) -> None:
-            if name == "unit_ids":
-                self.unit_ids = (
-                    [u for u in self.unit_ids if u != value]
-                    if value in self.unit_ids
-                    else [
-                        *self.unit_ids,
-                        value,
-                    ]
-                )
+            if name in ("unit_ids", "edit_units"):
+                chosen: list[str] = getattr(self, name)
+                setattr(self, name, [u for u in chosen if u != value] if value in chosen else [*chosen, value])
             else:
                 setattr(self, name, value)
             self._redraw()
@@ -70,6 +75,129 @@ class AdminView:
 
     async def _create_unit(self, _: Any = None) -> None:
         await self._cases.create_unit(self.unit_name.value or "", self.unit_level, self.unit_state.value or "")
+
+    def _edit_unit(self, unit: contract.Unit) -> Handler:
+        def handler(_: Any = None) -> None:
+            self.edit_name.value, self.edit_state.value = unit.name, unit.state
+            self.edit_level = unit.level.value
+            self._cases.edit("unit", unit.id)
+
+        return handler
+
+    def _edit_account(self, account: wire.StaffAccount) -> Handler:
+        def handler(_: Any = None) -> None:
+            self.edit_display.value = account.display_name
+            self.edit_units = [u.id for u in account.units]
+            self._cases.edit("staff", account.id)
+
+        return handler
+
+    async def _save_unit(self, unit_id: str) -> None:
+        await self._cases.update_unit(unit_id, self.edit_name.value or "", self.edit_level, self.edit_state.value or "")
+
+    async def _save_account(self, staff_id: str) -> None:
+        await self._cases.update_account(staff_id, self.edit_display.value or "", list(self.edit_units))
+
+    def _edit_buttons(self, state: AppState, tr: Translator, save: Handler) -> ft.Control:
+        ui = state.admin
+        found: list[ft.Control] = []
+        if ui.edit_errors.get("form"):
+            found.append(
+                banner(
+                    ui.edit_errors["form"],
+                    icon=ft.Icons.ERROR_OUTLINE,
+                    bgcolor=ft.Colors.RED_50,
+                    color=ft.Colors.RED_900,
+                )
+            )
+        found.append(
+            ft.Row(
+                [
+                    ft.FilledButton(
+                        content=ft.Text(tr.t("adm_save"), size=15),
+                        icon=ft.Icons.SAVE,
+                        height=MIN_TOUCH,
+                        disabled=ui.busy,
+                        on_click=save,
+                        style=ft.ButtonStyle(bgcolor=GREEN, color=ft.Colors.WHITE),
+                    ),
+                    ft.OutlinedButton(
+                        content=ft.Text(tr.t("adm_cancel_edit"), size=15),
+                        height=MIN_TOUCH,
+                        on_click=lambda _: self._cases.edit(None),
+                    ),
+                ],
+                wrap=True,
+                spacing=8,
+                run_spacing=8,
+            )
+        )
+        return ft.Column(found, spacing=6)
+
+    def _unit(self, unit: contract.Unit, state: AppState, tr: Translator) -> ft.Control:
+        ui = state.admin
+        line = ft.Text(f"{unit.name} · {tr.t('onc_level.' + unit.level.value)} · {unit.state}", size=15)
+        if ui.editing != ("unit", unit.id):
+            return ft.Column(
+                [
+                    line,
+                    ft.OutlinedButton(
+                        content=ft.Text(tr.t("adm_edit_unit", name=unit.name), size=15),
+                        icon=ft.Icons.EDIT,
+                        height=MIN_TOUCH,
+                        disabled=ui.busy,
+                        on_click=self._edit_unit(unit),
+                    ),
+                ],
+                spacing=4,
+            )
+        errors = ui.edit_errors
+        self.edit_name.label, self.edit_name.error = tr.t("adm_unit_name"), errors.get("name")
+        self.edit_state.label, self.edit_state.error = tr.t("adm_unit_state"), errors.get("state")
+        levels = [
+            _chip(tr.t("onc_level." + lv.value), self.edit_level == lv.value, self._choose("edit_level", lv.value), tr)
+            for lv in contract.UnitLevel
+        ]
+        return ft.Container(
+            ft.Column(
+                [
+                    ft.Text(tr.t("adm_edit_unit_title"), size=16, weight=ft.FontWeight.W_700),
+                    self.edit_name,
+                    ft.Row(levels, wrap=True, spacing=6),
+                    *([ft.Text(errors["level"], color=ft.Colors.RED_900, size=14)] if errors.get("level") else []),
+                    self.edit_state,
+                    self._edit_buttons(state, tr, awaiting(self._save_unit, unit.id)),
+                ],
+                spacing=8,
+            ),
+            bgcolor=ft.Colors.BLUE_GREY_50,
+            padding=10,
+            border_radius=8,
+        )
+
+    def _account_form(self, account: wire.StaffAccount, state: AppState, tr: Translator) -> ft.Control:
+        ui = state.admin
+        errors = ui.edit_errors
+        self.edit_display.label, self.edit_display.error = tr.t("adm_display_name"), errors.get("display_name")
+        units = [_chip(u.name, u.id in self.edit_units, self._choose("edit_units", u.id), tr) for u in ui.units]
+        return ft.Container(
+            ft.Column(
+                [
+                    ft.Text(
+                        tr.t("adm_edit_account_title", username=account.username), size=16, weight=ft.FontWeight.W_700
+                    ),
+                    self.edit_display,
+                    ft.Text(tr.t("adm_units_of"), size=14, weight=ft.FontWeight.W_600),
+                    ft.Row(units, wrap=True, spacing=6, run_spacing=6),
+                    *([ft.Text(errors["units"], color=ft.Colors.RED_900, size=14)] if errors.get("units") else []),
+                    self._edit_buttons(state, tr, awaiting(self._save_account, account.id)),
+                ],
+                spacing=8,
+            ),
+            bgcolor=ft.Colors.BLUE_GREY_50,
+            padding=10,
+            border_radius=8,
+        )
 
     def build(self, state: AppState, tr: Translator, *, on_back: Handler) -> ft.View:
         ui, cases = state.admin, self._cases
@@ -110,13 +238,35 @@ class AdminView:
         body.append(
             section(
                 tr.t("adm_units"),
-                [ft.Text(f"{u.name} · {tr.t('onc_level.' + u.level.value)} · {u.state}", size=15) for u in ui.units]
-                or [ft.Text("—")],
+                [self._unit(u, state, tr) for u in ui.units] or [ft.Text("—")],
             )
         )
         body.append(self._new_unit(state, tr))
+        if self._importer is not None and self.import_picker is not None:
+            body.append(self._import(state, tr, self._importer, self.import_picker))
         bar = app_bar(tr.t("adm_title"), tr, on_back=on_back, on_refresh=awaiting(cases.load), syncing=ui.loading)
         return screen("/admin", bar, body)
+
+    def _import(self, state: AppState, tr: Translator, importer: OncologyCases, picker: ft.FilePicker) -> ft.Control:
+        onc = state.oncology
+        found: list[ft.Control] = []
+        if onc.message:
+            found.append(
+                banner(
+                    onc.message,
+                    icon=ft.Icons.CHECK_CIRCLE,
+                    bgcolor=ft.Colors.GREEN_50,
+                    color=GREEN,
+                    on_dismiss=lambda _: importer.dismiss_message(),
+                    dismiss_label=tr.t("dismiss"),
+                )
+            )
+        if onc.error:
+            found.append(
+                banner(onc.error, icon=ft.Icons.ERROR_OUTLINE, bgcolor=ft.Colors.RED_50, color=ft.Colors.RED_900)
+            )
+        found.extend(import_controls(state, tr, importer, picker))
+        return section(tr.t("imp_title"), found)
 
     def _password(self, issued: wire.StaffWithPassword, tr: Translator) -> ft.Control:
         return ft.Container(
@@ -159,7 +309,9 @@ class AdminView:
         elif account.password_change_required:
             lines.append(ft.Text(tr.t("adm_must_change"), size=14, color=ft.Colors.ORANGE_900))
         mine = state.user is not None and state.user.id == account.id
-        if ui.confirming is not None and ui.confirming[0] == account.id:
+        if ui.editing == ("staff", account.id):
+            lines.append(self._account_form(account, state, tr))
+        elif ui.confirming is not None and ui.confirming[0] == account.id:
             action = ui.confirming[1]
             yes = (
                 awaiting(cases.set_active, account.id, False)
@@ -204,6 +356,13 @@ class AdminView:
             )
         elif not mine:
             actions: list[ft.Control] = [
+                ft.OutlinedButton(
+                    content=ft.Text(tr.t("adm_edit_account", username=account.username), size=15),
+                    icon=ft.Icons.EDIT,
+                    height=MIN_TOUCH,
+                    disabled=ui.busy,
+                    on_click=self._edit_account(account),
+                ),
                 ft.OutlinedButton(
                     content=ft.Text(tr.t("adm_reset", username=account.username), size=15),
                     icon=ft.Icons.LOCK_RESET,

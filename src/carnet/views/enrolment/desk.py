@@ -150,6 +150,8 @@ class OncologyView:
         self.catheter = False
         self.guardian = {name: _text(kind) for name, _, kind in GUARDIAN_FIELDS}
         self._sent = 0
+        #: The CSV picker (bulk import), kept referenced while the desk lives.
+        self.import_picker = import_picker(cases)
         #: The screen drawn last: entering the correction form fills it with the record.
         self._last: Screen | None = None
 
@@ -226,6 +228,8 @@ class OncologyView:
             return self._child(state, tr, on_back, on_refresh)
         if state.screen is Screen.ONCOLOGY_FIGURES:
             return self._figures(state, tr, on_back)
+        if state.screen is Screen.ONCOLOGY_IMPORT:
+            return self._import(state, tr, on_back)
         return self._search_screen(state, tr, on_refresh, on_settings)
 
     def _search_screen(self, state: AppState, tr: Translator, on_refresh: Handler, on_settings: Handler) -> ft.View:
@@ -246,6 +250,12 @@ class OncologyView:
                         icon=ft.Icons.BAR_CHART,
                         height=MIN_TOUCH,
                         on_click=awaiting(cases.show_figures, 0),
+                    ),
+                    ft.OutlinedButton(
+                        content=ft.Text(tr.t("imp_open"), size=16),
+                        icon=ft.Icons.UPLOAD_FILE,
+                        height=MIN_TOUCH,
+                        on_click=lambda _: cases.open_import(),
                     ),
                 ],
                 wrap=True,
@@ -908,6 +918,115 @@ class OncologyView:
                 section(tr.t("onc_fig_by_unit"), bars([(u.name, u.total) for u in figures.by_unit]) or [ft.Text("—")])
             )
         return screen("/oncology/figures", app_bar(tr.t("onc_figures"), tr, on_back=on_back), body)
+
+    # ---- bulk CSV import ---------------------------------------------------------------------------------
+
+    def _import(self, state: AppState, tr: Translator, on_back: Handler) -> ft.View:
+        body = _notes(state, tr, self._cases)
+        body.extend(import_controls(state, tr, self._cases, self.import_picker))
+        return screen("/oncology/import", app_bar(tr.t("imp_title"), tr, on_back=on_back), body)
+
+
+def import_picker(cases: OncologyCases) -> ft.FilePicker:
+    """The CSV picker of the bulk import: the first picked file's name and bytes, checked at once by a dry run."""
+
+    async def picked(e: Any) -> None:
+        files = list(getattr(e, "files", None) or [])
+        if files:
+            await cases.pick_import(
+                str(getattr(files[0], "name", "") or ""), _as_bytes(getattr(files[0], "bytes", None))
+            )
+
+    return ft.FilePicker(on_result=picked)
+
+
+def import_controls(state: AppState, tr: Translator, cases: OncologyCases, picker: ft.FilePicker) -> list[ft.Control]:
+    """The bulk import's controls (the oncology desk's import screen, and the administration screen): the CSV
+    picker, the dry run's counts or every refused row, then "Importar" and the guardians' codes."""
+    ui = state.oncology
+    body: list[ft.Control] = []
+    body.append(ft.Text(tr.t("imp_hint"), size=15))
+    body.append(
+        ft.OutlinedButton(
+            content=ft.Text(tr.t("imp_pick"), size=16),
+            icon=ft.Icons.UPLOAD_FILE,
+            height=MIN_TOUCH,
+            disabled=ui.busy,
+            action=ft.PickFiles(
+                picker,
+                file_type=ft.FilePickerFileType.CUSTOM,
+                allowed_extensions=["csv"],
+                allow_multiple=False,
+                with_data=True,
+                cancel_upload_on_window_blur=False,
+            ),
+        )
+    )
+    if ui.import_file is not None:
+        body.append(ft.Text(tr.t("imp_file", name=ui.import_file[0] or "—"), size=15, weight=ft.FontWeight.W_600))
+    if ui.busy:
+        body.append(_busy(tr.t("imp_checking")))
+    result = ui.import_result
+    if ui.import_errors:
+        body.append(
+            section(
+                tr.t("imp_refused", count=len(ui.import_errors)),
+                [ft.Text(tr.t("imp_nothing_written"), size=15, weight=ft.FontWeight.W_700, color=ft.Colors.RED_900)]
+                + [ft.Text(reason, size=15, color=ft.Colors.RED_900, selectable=True) for reason in ui.import_errors],
+            )
+        )
+    elif result is not None:
+        lines: list[ft.Control] = [
+            ft.Text(tr.t("imp_rows", count=result.rows), size=16),
+            ft.Text(
+                tr.t("imp_would_create" if result.dry_run else "imp_created", count=result.created),
+                size=18,
+                weight=ft.FontWeight.W_700,
+            ),
+            ft.Text(tr.t("imp_unchanged", count=result.unchanged), size=16),
+        ]
+        if result.dry_run:
+            lines.append(
+                ft.FilledButton(
+                    content=ft.Text(tr.t("imp_run"), size=16),
+                    icon=ft.Icons.CLOUD_UPLOAD,
+                    height=BIG,
+                    disabled=ui.busy,
+                    on_click=awaiting(cases.run_import),
+                    style=ft.ButtonStyle(bgcolor=GREEN, color=ft.Colors.WHITE),
+                )
+            )
+        else:
+            for invitation in result.invitations:
+                lines.append(
+                    ft.Text(
+                        tr.t(
+                            "imp_code",
+                            row=invitation.row,
+                            name=invitation.guardian_name,
+                            code=display_code(invitation.code),
+                        ),
+                        size=17,
+                        weight=ft.FontWeight.W_600,
+                        selectable=True,
+                    )
+                )
+            if result.invitations:
+                lines.append(ft.Text(tr.t("imp_codes_once"), size=14, color=ft.Colors.ORANGE_900))
+        body.append(section(tr.t("imp_check_title" if result.dry_run else "imp_done_title"), lines))
+    return body
+
+
+def _as_bytes(value: Any) -> bytes | None:
+    """The picker's bytes as ``bytes`` (msgpack gives bytes; a list of ints is accepted too)."""
+    if isinstance(value, bytes | bytearray):
+        return bytes(value)
+    if isinstance(value, list) and all(isinstance(v, int) for v in value):
+        try:
+            return bytes(value)
+        except ValueError:
+            return None
+    return None
 
 
 def _plain(text: str) -> str:
