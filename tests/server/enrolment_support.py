@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from sqlalchemy import func, select
-from starlette.testclient import TestClient
+
+with warnings.catch_warnings():  # Starlette 1.x nudges towards httpx2; httpx 0.28 is pinned here
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
 
 from carnet_server.auth.tables import User
 from carnet_server.context import Context
