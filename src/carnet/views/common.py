@@ -153,6 +153,46 @@ def status_banners(state: AppState, tr: Translator, *, on_dismiss: Handler | Non
     return found
 
 
+def notes(
+    state: AppState,
+    tr: Translator,
+    *,
+    message: str | None,
+    error: str | None,
+    on_dismiss: Handler,
+    online_only: str | None = None,
+    dismiss_error: bool = False,
+) -> list[ft.Control]:
+    """The top of a screen: the status banners, an "online only" line, the last use case's message (green, can be
+    dismissed) and error (red; dismissable with ``dismiss_error``)."""
+    found: list[ft.Control] = [*status_banners(state, tr)]
+    if online_only is not None:
+        found.append(ft.Text(online_only, size=13, color=ft.Colors.GREY_700))
+    if message:
+        found.append(
+            banner(
+                message,
+                icon=ft.Icons.CHECK_CIRCLE,
+                bgcolor=ft.Colors.GREEN_50,
+                color=GREEN,
+                on_dismiss=on_dismiss,
+                dismiss_label=tr.t("dismiss"),
+            )
+        )
+    if error:
+        found.append(
+            banner(
+                error,
+                icon=ft.Icons.ERROR_OUTLINE,
+                bgcolor=ft.Colors.RED_50,
+                color=ft.Colors.RED_900,
+                on_dismiss=on_dismiss if dismiss_error else None,
+                dismiss_label=tr.t("dismiss") if dismiss_error else "",
+            )
+        )
+    return found
+
+
 def section(title: str, body: Sequence[ft.Control]) -> ft.Card:
     return ft.Card(
         ft.Container(

@@ -23,10 +23,10 @@ from carnet.views.common import (
     app_bar,
     awaiting,
     banner,
+    notes,
     save_bytes,
     screen,
     section,
-    status_banners,
 )
 
 if TYPE_CHECKING:
@@ -46,30 +46,9 @@ def _busy(label: str) -> ft.Control:
 
 def _notes(state: AppState, tr: Translator, cases: AccountCases) -> list[ft.Control]:
     ui = state.account
-    found: list[ft.Control] = [*status_banners(state, tr)]
-    if ui.message:
-        found.append(
-            banner(
-                ui.message,
-                icon=ft.Icons.CHECK_CIRCLE,
-                bgcolor=ft.Colors.GREEN_50,
-                color=GREEN,
-                on_dismiss=lambda _: cases.dismiss_message(),
-                dismiss_label=tr.t("dismiss"),
-            )
-        )
-    if ui.error:
-        found.append(
-            banner(
-                ui.error,
-                icon=ft.Icons.ERROR_OUTLINE,
-                bgcolor=ft.Colors.RED_50,
-                color=ft.Colors.RED_900,
-                on_dismiss=lambda _: cases.dismiss_message(),
-                dismiss_label=tr.t("dismiss"),
-            )
-        )
-    return found
+    return notes(
+        state, tr, message=ui.message, error=ui.error, on_dismiss=lambda _: cases.dismiss_message(), dismiss_error=True
+    )
 
 
 def _download(rights: DataRightsCases) -> Handler:

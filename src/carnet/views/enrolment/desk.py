@@ -26,10 +26,10 @@ from carnet.views.common import (
     banner,
     field,
     icon_button,
+    notes,
     save_bytes,
     screen,
     section,
-    status_banners,
 )
 from carnet.views.incidents.desk import bars
 from carnet_contract import enrolment as wire
@@ -100,24 +100,14 @@ def _error_text(text: str | None) -> list[ft.Control]:
 
 def _notes(state: AppState, tr: Translator, cases: OncologyCases) -> list[ft.Control]:
     ui = state.oncology
-    found: list[ft.Control] = [
-        *status_banners(state, tr),
-        ft.Text(tr.t("onc_online_only"), size=13, color=ft.Colors.GREY_700),
-    ]
-    if ui.message:
-        found.append(
-            banner(
-                ui.message,
-                icon=ft.Icons.CHECK_CIRCLE,
-                bgcolor=ft.Colors.GREEN_50,
-                color=GREEN,
-                on_dismiss=lambda _: cases.dismiss_message(),
-                dismiss_label=tr.t("dismiss"),
-            )
-        )
-    if ui.error:
-        found.append(banner(ui.error, icon=ft.Icons.ERROR_OUTLINE, bgcolor=ft.Colors.RED_50, color=ft.Colors.RED_900))
-    return found
+    return notes(
+        state,
+        tr,
+        message=ui.message,
+        error=ui.error,
+        on_dismiss=lambda _: cases.dismiss_message(),
+        online_only=tr.t("onc_online_only"),
+    )
 
 
 def _wide(controls: list[ft.Control]) -> ft.ResponsiveRow:

@@ -23,12 +23,11 @@ from carnet.views.common import (
     Handler,
     app_bar,
     awaiting,
-    banner,
     icon_button,
+    notes,
     save_bytes,
     screen,
     section,
-    status_banners,
 )
 from carnet.views.incidents.reports import CATEGORY_ICONS, PHOTO, STATUS_LOOK, photo_image
 from carnet_contract import models as contract
@@ -110,24 +109,14 @@ def _queue_row(tr: Translator, incident: contract.Incident, now: datetime, desk:
 
 def _notes(state: AppState, tr: Translator, desk: DeskCases) -> list[ft.Control]:
     ui = state.desk
-    found: list[ft.Control] = [
-        *status_banners(state, tr),
-        ft.Text(tr.t("desk_online_only"), size=13, color=ft.Colors.GREY_700),
-    ]
-    if ui.message:
-        found.append(
-            banner(
-                ui.message,
-                icon=ft.Icons.CHECK_CIRCLE,
-                bgcolor=ft.Colors.GREEN_50,
-                color=GREEN,
-                on_dismiss=lambda _: desk.dismiss_message(),
-                dismiss_label=tr.t("dismiss"),
-            )
-        )
-    if ui.error:
-        found.append(banner(ui.error, icon=ft.Icons.ERROR_OUTLINE, bgcolor=ft.Colors.RED_50, color=ft.Colors.RED_900))
-    return found
+    return notes(
+        state,
+        tr,
+        message=ui.message,
+        error=ui.error,
+        on_dismiss=lambda _: desk.dismiss_message(),
+        online_only=tr.t("desk_online_only"),
+    )
 
 
 def build_queue(
