@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from carnet.core.observable import Observable, change
+from carnet.core.observable import OnlineScreenUi, change
 from carnet_contract import enrolment as wire
 from carnet_contract import models as contract
 
 
 @dataclass(eq=False)
-class AdminUi(Observable):
+class AdminUi(OnlineScreenUi):
     """Units and staff accounts (online only, nothing kept on the device)."""
 
     units: list[contract.Unit] = field(default_factory=list)
@@ -27,26 +27,6 @@ class AdminUi(Observable):
     edit_errors: dict[str, str] = field(default_factory=dict)
     #: Bumped when a form was accepted (the view empties it).
     sent: int = 0
-    loading: bool = False
-    busy: bool = False
-    message: str | None = None
-    error: str | None = None
-
-    @change
-    def start_loading(self) -> None:
-        self.loading, self.error = True, None
-
-    @change
-    def stop_loading(self) -> None:
-        self.loading = False
-
-    @change
-    def start_busy(self) -> None:
-        self.busy, self.error = True, None
-
-    @change
-    def stop_busy(self) -> None:
-        self.busy = False
 
     @change
     def show(self, units: list[contract.Unit], staff: list[wire.StaffAccount]) -> None:
@@ -92,11 +72,3 @@ class AdminUi(Observable):
     @change
     def show_message(self, message: str | None) -> None:
         self.message, self.confirming = message, None
-
-    @change
-    def show_error(self, error: str | None) -> None:
-        self.error = error
-
-    @change
-    def dismiss_message(self) -> None:
-        self.message = self.error = None

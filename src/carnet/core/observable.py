@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-__all__ = ["Listener", "Observable", "change"]
+__all__ = ["Listener", "Observable", "OnlineScreenUi", "change"]
 
 #: Told the parts that changed (each an :class:`Observable`), once per outermost change or batch.
 Listener = Callable[[frozenset["Observable"]], None]
@@ -119,3 +119,38 @@ def change(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P]
             return method(self, *args, **kwargs)
 
     return changing
+
+
+@dataclasses.dataclass(eq=False)
+class OnlineScreenUi(Observable):
+    """What every online-only staff screen shows besides its own data: loading, a request being sent, the last
+    use case's message and error."""
+
+    loading: bool = False
+    busy: bool = False
+    message: str | None = None
+    error: str | None = None
+
+    @change
+    def start_loading(self) -> None:
+        self.loading, self.error = True, None
+
+    @change
+    def stop_loading(self) -> None:
+        self.loading = False
+
+    @change
+    def start_busy(self) -> None:
+        self.busy, self.error = True, None
+
+    @change
+    def stop_busy(self) -> None:
+        self.busy = False
+
+    @change
+    def show_error(self, error: str | None) -> None:
+        self.error = error
+
+    @change
+    def dismiss_message(self) -> None:
+        self.message = self.error = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from carnet.core.observable import Observable, change
+from carnet.core.observable import Observable, OnlineScreenUi, change
 from carnet.patients.qr import QrImage
 from carnet_contract import enrolment as wire
 from carnet_contract import models as contract
@@ -65,7 +65,7 @@ class FamilyEnrolmentUi(Observable):
 
 
 @dataclass(eq=False)
-class OncologyUi(Observable):
+class OncologyUi(OnlineScreenUi):
     """The oncology desk (online only, nothing kept on the device): search, a child's record and guardians, the
     registration form, a guardian's new activation code, the registry figures."""
 
@@ -106,26 +106,6 @@ class OncologyUi(Observable):
     import_file: tuple[str, bytes] | None = None
     import_result: wire.ImportResult | None = None
     import_errors: list[str] = field(default_factory=list)
-    loading: bool = False
-    busy: bool = False
-    message: str | None = None
-    error: str | None = None
-
-    @change
-    def start_loading(self) -> None:
-        self.loading, self.error = True, None
-
-    @change
-    def stop_loading(self) -> None:
-        self.loading = False
-
-    @change
-    def start_busy(self) -> None:
-        self.busy, self.error = True, None
-
-    @change
-    def stop_busy(self) -> None:
-        self.busy = False
 
     @change
     def show_reference(self, units: list[contract.Unit], diagnoses: list[wire.DiagnosisEntry]) -> None:
@@ -228,11 +208,3 @@ class OncologyUi(Observable):
     @change
     def show_message(self, message: str | None) -> None:
         self.message = message
-
-    @change
-    def show_error(self, error: str | None) -> None:
-        self.error = error
-
-    @change
-    def dismiss_message(self) -> None:
-        self.message = self.error = None
