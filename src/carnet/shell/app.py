@@ -16,6 +16,7 @@ from carnet.core.navigation import ACCOUNT_SCREENS, Phase, Screen, Tab
 from carnet.core.observable import Observable
 from carnet.data.secret_store import MemorySecretStore, SecretStore, select_secret_store
 from carnet.data.store import default_data_dir
+from carnet.shell.graft import Grafter
 from carnet.shell.session import AppSession
 from carnet.shell.state import AppState
 from carnet.views import settings as settings_view
@@ -73,6 +74,7 @@ class CarnetUI:
         self._tasks: list[Future[Any]] = []
         #: Flet services (file picker, share sheet, connectivity): kept referenced while the page lives.
         self.services: dict[str, Any] = {}
+        self._graft = Grafter()
         session.state.subscribe(self._state_changed)
 
     def _state_changed(self, parts: frozenset[Observable]) -> None:
@@ -455,17 +457,19 @@ class CarnetUI:
         )
 
     def render(self) -> None:
+        self._graft.start()
         view = self.build_view()
         self.page.title = self.session.tr.t("app_title")
         live = self.page.views[0] if len(self.page.views) == 1 else None
         if live is view:
             pass  # a screen that updates its own controls in place: kept (focus too)
         elif live is not None and live.route == view.route:
-            _adopt(live, view)  # the same screen redrawn: the live view and its scroll position stay
+            _adopt(live, view, self._graft)  # the same screen redrawn: the live view, its scroll and fields stay
         else:
             self.page.views.clear()
             self.page.views.append(view)
         self.page.update()
+        self._graft.drawn(self.page.views[0])
         if (
             self._pharmacy is not None
             and self._pharmacy.take_focus_request()
@@ -524,20 +528,20 @@ _FAMILY_PARTS: dict[Screen, Callable[[AppState], tuple[Observable, ...]]] = {
 }
 
 
-def _adopt(live: ft.View, drawn: ft.View) -> None:
+def _adopt(live: ft.View, drawn: ft.View, grafter: Grafter) -> None:
     """Move what was drawn for a screen into the view already on the page.
 
     Flutter keeps a scrollable's offset while its control lives: replacing the view would reset it (a tap on a
     day chip or a report category jumped back to the top). Screens made by ``views.common.screen`` hold one
-    scrolling column; its children are swapped, the column itself stays.
+    scrolling column; its children are grafted on (``shell/graft.py``), the column itself stays.
     """
     live.appbar, live.navigation_bar = drawn.appbar, drawn.navigation_bar
     live.floating_action_button, live.bgcolor, live.padding = drawn.floating_action_button, drawn.bgcolor, drawn.padding
     old, new = _scroller(live), _scroller(drawn)
     if old is not None and new is not None:
-        old.controls = new.controls
+        old.controls = grafter.graft(old.controls, new.controls)
     else:
-        live.controls = drawn.controls
+        live.controls = grafter.graft(live.controls, drawn.controls)
 
 
 def _scroller(view: ft.View) -> ft.Column | None:
