@@ -57,6 +57,9 @@ __all__ = [
     "Cycle",
     "CycleStatus",
     "Diagnosis",
+    "Deferral",
+    "Dose",
+    "DoseBasis",
     "Drug",
     "ErrorBody",
     "LoginRequest",
@@ -136,7 +139,11 @@ class UnitLevel(StrEnum):
 
 
 class CycleStatus(StrEnum):
+    """A cycle's life: programado → confirmado (pharmacy or oncology; its mixture is ordered) → aplicado;
+    diferido (with a reason and a new date) or suspendido on the way."""
+
     PROGRAMADO = "programado"
+    CONFIRMADO = "confirmado"
     APLICADO = "aplicado"
     DIFERIDO = "diferido"
     SUSPENDIDO = "suspendido"
@@ -338,16 +345,51 @@ class Protocol(_Response):
     description: str | None = None
 
 
+class DoseBasis(StrEnum):
+    """What a protocol's dose is per: body surface (m²), body weight (kg), or a fixed amount."""
+
+    M2 = "m2"
+    KG = "kg"
+    FIXED = "fixed"
+
+
+class Dose(_Response):
+    """A prescribed dose, structured: what is given (``amount`` ``unit``) and where it comes from."""
+
+    amount: float
+    unit: str
+    basis: DoseBasis
+    #: The protocol's dose per m² or per kg (``fixed``: the amount itself).
+    per_basis: float
+    #: The protocol's dose for this child, rounded by the drug's rule and capped (None: written before doses
+    #: were computed, e.g. migrated from free text).
+    computed: float | None = None
+    #: The computed dose hit the protocol's cap (``cap``, in ``unit`` per dose).
+    capped: bool = False
+    cap: float | None = None
+    #: Set when the prescriber changed the dose by hand from the computed one: why.
+    changed_reason: str | None = None
+
+
 class Drug(_Response):
     name: str
-    dose: str
-    unit: str
     route: str
+    dose: Dose
+    #: The cycle's days it is given on (1: the cycle's first day).
+    days: list[int] = Field(default_factory=list)
+    #: Taken at home by mouth: "diario" or "semanal" (None: given at the hospital).
+    home_schedule: str | None = None
 
 
 class Mixing(_Response):
     status: MixingStatus
     updated_at: datetime | None = None
+
+
+class Deferral(_Response):
+    reason: str
+    #: The date the cycle had before it was deferred.
+    previous_date: date
 
 
 class Cycle(_Response):
@@ -357,6 +399,19 @@ class Cycle(_Response):
     status: CycleStatus
     drugs: list[Drug] = Field(default_factory=list)
     mixing: Mixing
+    #: The protocol's phase (e.g. "Inducción") and how many cycles it has (cycle ``number`` of ``of``).
+    phase: str | None = None
+    of: int | None = None
+    #: Body surface (Mosteller, m²) and the measurements the doses were computed from.
+    bsa_m2: float | None = None
+    weight_kg: float | None = None
+    height_cm: float | None = None
+    #: The days of hospital sessions (the first is ``scheduled_for``).
+    sessions: list[date] = Field(default_factory=list)
+    deferral: Deferral | None = None
+    suspended_reason: str | None = None
+    #: Bumped by every change: a change sent with an older version is refused (409) with the current cycle.
+    version: int = 1
     #: When the hospital confirmed the cycle (which requests its mixture from the provider).
     confirmed_at: datetime | None = None
     #: When a pharmacy dispensed it (at most once).
