@@ -356,7 +356,8 @@ class DoseBasis(StrEnum):
 class Dose(_Response):
     """A prescribed dose, structured: what is given (``amount`` ``unit``) and where it comes from."""
 
-    amount: float
+    #: None: never computed (a dose migrated from free text: only ``per_basis`` is known).
+    amount: float | None = None
     unit: str
     basis: DoseBasis
     #: The protocol's dose per m² or per kg (``fixed``: the amount itself).
@@ -399,9 +400,10 @@ class Cycle(_Response):
     status: CycleStatus
     drugs: list[Drug] = Field(default_factory=list)
     mixing: Mixing
-    #: The protocol's phase (e.g. "Inducción") and how many cycles it has (cycle ``number`` of ``of``).
+    #: The protocol's phase (e.g. "Inducción"): this is its cycle ``phase_number`` of ``phase_cycles``.
     phase: str | None = None
-    of: int | None = None
+    phase_number: int | None = None
+    phase_cycles: int | None = None
     #: Body surface (Mosteller, m²) and the measurements the doses were computed from.
     bsa_m2: float | None = None
     weight_kg: float | None = None
@@ -518,6 +520,10 @@ class MixingOrder(_Response):
     needed_by: date
     drugs: list[Drug]
     created_at: datetime
+    #: What the doses were computed from (None: a cycle written before doses were computed).
+    bsa_m2: float | None = None
+    weight_kg: float | None = None
+    height_cm: float | None = None
 
 
 class MixingOrderState(_Response):

@@ -4,6 +4,7 @@ from carnet_server import audit as _audit  # noqa: F401
 from carnet_server.agenda import tables as _agenda  # noqa: F401
 from carnet_server.auth import tables as _auth  # noqa: F401
 from carnet_server.blood_bank import tables as _blood_bank  # noqa: F401
+from carnet_server.chemotherapy import tables as _chemotherapy  # noqa: F401
 from carnet_server.db import Base
 from carnet_server.enrolment import tables as _enrolment  # noqa: F401
 from carnet_server.idempotency import tables as _idempotency  # noqa: F401

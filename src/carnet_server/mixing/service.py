@@ -36,7 +36,14 @@ from carnet_server.db import new_id, rowcount, utcnow
 from carnet_server.domain_errors import Conflict, NotFound, Unauthenticated
 from carnet_server.files import read_or_create_secret
 from carnet_server.mixing.tables import MixingCallbackEvent, MixingOrder
-from carnet_server.patients.service import PatientNotFound, touch_cycle, unit_out, units_of, visible_patient
+from carnet_server.patients.service import (
+    PatientNotFound,
+    drug_out,
+    touch_cycle,
+    unit_out,
+    units_of,
+    visible_patient,
+)
 from carnet_server.patients.tables import Cycle, Patient
 from carnet_server.settings import Settings
 
@@ -172,8 +179,11 @@ def _payload(order_id: str, cycle: Cycle, patient: Patient, created_at: datetime
         patient_name=patient.full_name,
         unit=unit_out(patient.unit),
         needed_by=cycle.scheduled_for,
-        drugs=[contract.Drug(name=d.name, dose=d.dose, unit=d.unit, route=d.route) for d in cycle.drugs],
+        drugs=[drug_out(d) for d in cycle.drugs],
         created_at=created_at,
+        bsa_m2=cycle.bsa_m2,
+        weight_kg=cycle.weight_kg,
+        height_cm=cycle.height_cm,
     )
     return order.model_dump(mode="json")
 
@@ -203,7 +213,8 @@ def confirm_cycle(
     ip: str | None,
     now: datetime | None = None,
 ) -> tuple[Cycle, MixingOrder | None]:
-    """Confirm a ``programado`` cycle and create its mixing order in the same transaction. Commits.
+    """Confirm a ``programado`` cycle (now ``confirmado``) and create its mixing order in the same transaction.
+    Commits.
 
     Idempotent: a confirmed cycle is returned as it is (no second order; the
     unique ``cycle_id`` of orders holds even against concurrent requests). A
@@ -227,7 +238,12 @@ def confirm_cycle(
     if cycle.confirmed_at is None:
         # The conditional UPDATE decides who confirms: a concurrent request waits for the row
         # (PostgreSQL) or the write lock (SQLite), then finds confirmed_at set and changes nothing.
-        values: dict[str, Any] = {"confirmed_at": now, "mixing_status": status.value}
+        values: dict[str, Any] = {
+            "confirmed_at": now,
+            "mixing_status": status.value,
+            "status": CycleStatus.CONFIRMADO.value,
+            "version": Cycle.version + 1,
+        }
         if status != current:
             values["mixing_updated_at"] = now
         won = rowcount(

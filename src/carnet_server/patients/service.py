@@ -21,6 +21,7 @@ from carnet_server.db import utcnow
 from carnet_server.domain_errors import NotFound
 from carnet_server.patients.tables import (
     Cycle,
+    CycleDrug,
     Diagnosis,
     GuardianPatient,
     MedicalUnit,
@@ -38,6 +39,7 @@ __all__ = [
     "PatientNotFound",
     "current_qr",
     "cycle_out",
+    "drug_out",
     "due_cycles",
     "get_carnet",
     "load_cycles_for_sync",
@@ -61,17 +63,50 @@ def unit_out(unit: MedicalUnit) -> contract.Unit:
     return contract.Unit(id=unit.id, name=unit.name, level=contract.UnitLevel(unit.level), state=unit.state)
 
 
+def drug_out(drug: CycleDrug) -> contract.Drug:
+    """A cycle's drug with its structured dose."""
+    return contract.Drug(
+        name=drug.name,
+        route=drug.route,
+        dose=contract.Dose(
+            amount=drug.amount,
+            unit=drug.dose_unit,
+            basis=contract.DoseBasis(drug.basis),
+            per_basis=drug.per_basis,
+            computed=drug.computed,
+            capped=drug.capped,
+            cap=drug.cap,
+            changed_reason=drug.changed_reason,
+        ),
+        days=[int(day) for day in drug.days.split(",") if day],
+        home_schedule=drug.home_schedule,
+    )
+
+
 def cycle_out(cycle: Cycle, *, dispensed_at: datetime | None = None) -> contract.Cycle:
     """The cycle as the carnet shows it; ``dispensed_at`` comes from the pharmacy ledger (``dispensed_at_of``)."""
+    deferral = None
+    if cycle.deferred_reason and cycle.previous_date:
+        deferral = contract.Deferral(reason=cycle.deferred_reason, previous_date=cycle.previous_date)
     return contract.Cycle(
         id=cycle.id,
         number=cycle.number,
         scheduled_for=cycle.scheduled_for,
         status=CycleStatus(cycle.status),
-        drugs=[contract.Drug(name=d.name, dose=d.dose, unit=d.unit, route=d.route) for d in cycle.drugs],
+        drugs=[drug_out(d) for d in cycle.drugs],
         mixing=contract.Mixing(status=contract.MixingStatus(cycle.mixing_status), updated_at=cycle.mixing_updated_at),
         confirmed_at=cycle.confirmed_at,
         dispensed_at=dispensed_at,
+        phase=cycle.phase,
+        phase_number=cycle.phase_number,
+        phase_cycles=cycle.phase_cycles,
+        bsa_m2=cycle.bsa_m2,
+        weight_kg=cycle.weight_kg,
+        height_cm=cycle.height_cm,
+        sessions=[date.fromisoformat(day) for day in cycle.sessions.split(",") if day] or [cycle.scheduled_for],
+        deferral=deferral,
+        suspended_reason=cycle.suspended_reason,
+        version=cycle.version,
     )
 
 
@@ -130,7 +165,7 @@ def due_cycles(session: Session, *, patient_id: str, today: date) -> list[Cycle]
             select(Cycle)
             .where(
                 Cycle.patient_id == patient_id,
-                Cycle.status == CycleStatus.PROGRAMADO.value,
+                Cycle.status.in_((CycleStatus.PROGRAMADO.value, CycleStatus.CONFIRMADO.value)),
                 Cycle.scheduled_for >= today,
             )
             .order_by(Cycle.scheduled_for, Cycle.number)

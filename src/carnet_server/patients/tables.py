@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from carnet_server.db import Base, UTCDateTime, new_id, utcnow
@@ -200,6 +200,26 @@ class Cycle(Base):
     mixing_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     #: When the hospital confirmed the cycle; confirming creates its mixing order.
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: The catalogue regimen (one version of it) the cycle was written from; None: written before the catalogue.
+    #: No foreign key (as ``prescribed_by``): SQLite cannot drop such a column on a downgrade without rebuilding
+    #: ``cycles``, and regimen versions and users are never deleted.
+    regimen_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    phase: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    phase_code: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    #: Cycle n of N within the phase.
+    phase_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    phase_cycles: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    bsa_m2: Mapped[float | None] = mapped_column(Float, nullable=True)
+    weight_kg: Mapped[float | None] = mapped_column(Float, nullable=True)
+    height_cm: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: The hospital session days, ISO dates comma-separated (the first is ``scheduled_for``).
+    sessions: Mapped[str] = mapped_column(Text, default="", server_default="")
+    deferred_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    previous_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    suspended_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: Optimistic lock: every change bumps it; a change made on an older version is refused (409).
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    prescribed_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
     drugs: Mapped[list[CycleDrug]] = relationship(
         order_by="CycleDrug.position", lazy="selectin", cascade="all, delete-orphan"
@@ -212,10 +232,24 @@ class CycleDrug(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     cycle_id: Mapped[str] = mapped_column(ForeignKey("cycles.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(120))
-    dose: Mapped[str] = mapped_column(String(32))
-    unit: Mapped[str] = mapped_column(String(32))
     route: Mapped[str] = mapped_column(String(16))
     position: Mapped[int] = mapped_column(Integer)
+    #: The catalogue's drug code (None: written before the catalogue).
+    code: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    #: The dose, structured (``carnet_contract.models.Dose``): what is given, in ``dose_unit``; None when it
+    #: was never computed (free text migrated: only the per-m²/kg figure is known).
+    amount: Mapped[float | None] = mapped_column(Float, nullable=True)
+    dose_unit: Mapped[str] = mapped_column(String(8))
+    basis: Mapped[str] = mapped_column(String(8))
+    per_basis: Mapped[float] = mapped_column(Float)
+    computed: Mapped[float | None] = mapped_column(Float, nullable=True)
+    capped: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    cap: Mapped[float | None] = mapped_column(Float, nullable=True)
+    changed_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    family: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    #: The cycle's days it is given on, comma-separated (1: the first day).
+    days: Mapped[str] = mapped_column(String(1200), default="", server_default="")
+    home_schedule: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class QrToken(Base):

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 from datetime import datetime
 
 from sqlalchemy import select
@@ -43,6 +44,7 @@ from carnet_server.domain_errors import Conflict, DomainError, Invalid, NotAllow
 from carnet_server.patients.service import (
     PatientNotFound,
     due_cycles,
+    drug_out,
     revoke_qr_tokens,
     touch_cycle,
     visible_patient,
@@ -140,9 +142,9 @@ def trust_bundle(session: Session, *, ctx: Context, now: datetime | None = None)
 # ---- dispensing ------------------------------------------------------------------------------------
 
 
-def _items(cycle: Cycle, names: Sequence[str] | None, ids: dict[str, str | None]) -> list[dict[str, str]]:
+def _items(cycle: Cycle, names: Sequence[str] | None, ids: dict[str, str | None]) -> list[dict[str, Any]]:
     """The drugs handed over, in the cycle's order: all of them, or those named (each once, all of the cycle)."""
-    drugs = [{"name": d.name, "dose": d.dose, "unit": d.unit, "route": d.route} for d in cycle.drugs]
+    drugs = [drug_out(d).model_dump(mode="json") for d in cycle.drugs]
     if names is None:
         return drugs
     repeated = [name for name, count in Counter(names).items() if count > 1]
@@ -187,7 +189,7 @@ def dispense(
     first = result.dispensations.get(cycle.id)
     if first is not None:
         raise AlreadyDispensed(dispensation_out(first, cycle_number=cycle.number), **ids)
-    if cycle.status != CycleStatus.PROGRAMADO.value:
+    if cycle.status not in (CycleStatus.PROGRAMADO.value, CycleStatus.CONFIRMADO.value):
         raise NotDispensable(**ids)
 
     row = Dispensation(
