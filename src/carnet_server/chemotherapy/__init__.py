@@ -1,0 +1,1 @@
+"""The chemotherapy plan on the server: dose arithmetic (``dosing``) and the example regimen catalogue."""
