@@ -19,6 +19,7 @@ from carnet_contract.models import Cycle, DoseBasis
 
 __all__ = [
     "Catalogue",
+    "ChemotherapyPlan",
     "CumulativeDose",
     "CycleAction",
     "CycleActionKind",
@@ -190,6 +191,8 @@ class CycleCreate(_Request):
     scheduled_for: date
     weight_kg: Annotated[float, Field(gt=0, le=300)]
     height_cm: Annotated[float, Field(gt=0, le=250)]
+    #: When the child was weighed and measured (default: today).
+    measured_on: date | None = None
     overrides: Annotated[list[DoseOverride], Field(max_length=30)] = Field(default_factory=list)
     #: The prescriber saw that the last weight is old, or changed a lot, and confirms these measurements.
     confirm_measurements: bool = False
@@ -214,17 +217,27 @@ class Measurement(_Response):
     height_cm: float
 
 
-class PrescribedCycle(_Response):
+class PrescribedCycle(Cycle):
+    """A cycle as written (or, on a dry run, as it would be): the carnet's cycle and what the prescriber sees."""
+
     patient_id: str
     protocol_id: str
     protocol_name: str
     protocol_version: int
     example: bool = False
-    cycle: Cycle
     cumulative: list[CumulativeDose] = Field(default_factory=list)
     #: The last measurements before these (None: the first).
     previous: Measurement | None = None
     saved: bool = True
+
+
+class ChemotherapyPlan(_Response):
+    """GET /api/v1/patients/{id}/chemotherapy (staff of the child's unit): the cycles and what the next needs."""
+
+    patient_id: str
+    cycles: list[Cycle]
+    measurements: list[Measurement]
+    cumulative: list[CumulativeDose]
 
 
 class CycleActionKind(StrEnum):

@@ -14,6 +14,7 @@ from carnet_server.agenda.router import router as agenda_router
 from carnet_server.auth.router import router as auth_router
 from carnet_server.blood_bank import bookings as blood_bank
 from carnet_server.blood_bank.router import router as blood_bank_router
+from carnet_server.chemotherapy.router import router as chemotherapy_router
 from carnet_server.context import Context, build_context
 from carnet_server.enrolment.router import router as enrolment_router
 from carnet_server.errors import install_error_handlers
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
     app.include_router(privacy_router)
     app.include_router(admin_router)
     app.include_router(enrolment_router)
+    app.include_router(chemotherapy_router)
     app.include_router(guardian_router)
     document_limits(app)
     document_privacy_gate(app)

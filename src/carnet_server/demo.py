@@ -24,6 +24,8 @@ from carnet_server.agenda.demo import seed_appointments
 from carnet_server.auth.service import create_user
 from carnet_server.auth.tables import User
 from carnet_server.blood_bank.demo import seed_blood_banks
+from carnet_server.chemotherapy.demo import demo_cycle_drugs, demo_measurements
+from carnet_server.chemotherapy.service import seed_example_catalogue
 from carnet_server.context import Context
 from carnet_server.db import utcnow
 from carnet_server.enrolment.identity import name_key
@@ -32,7 +34,6 @@ from carnet_server.incidents.demo import seed_incidents
 from carnet_server.mixing.demo import seed_confirmed_cycle
 from carnet_server.patients.tables import (
     Cycle,
-    CycleDrug,
     Diagnosis,
     GuardianPatient,
     MedicalUnit,
@@ -334,8 +335,10 @@ def seed(session: Session, *, ctx: Context, today: date | None = None, now: date
         protocol = Protocol(patient_id=patient.id, name=child.protocol[0], description=child.protocol[1])
         session.add(protocol)
         session.flush()
+        weight, height = demo_measurements(child.birth_date, today)
         for number, (offset, status, mixing, drugs) in enumerate(child.cycles, start=1):
             day = today + timedelta(days=offset)
+            bsa, drug_rows = demo_cycle_drugs(drugs, weight_kg=weight, height_cm=height)
             cycle = Cycle(
                 patient_id=patient.id,
                 protocol_id=protocol.id,
@@ -344,16 +347,21 @@ def seed(session: Session, *, ctx: Context, today: date | None = None, now: date
                 status=status.value,
                 mixing_status=mixing.value,
                 mixing_updated_at=now - timedelta(days=max(0, -offset) + 2),
+                phase_number=number,
+                phase_cycles=len(child.cycles),
+                bsa_m2=float(bsa),
+                weight_kg=weight,
+                height_cm=height,
+                sessions=day.isoformat(),
             )
-            cycle.drugs = [
-                CycleDrug(name=n, dose=d, unit=u, route=r, position=i) for i, (n, d, u, r) in enumerate(drugs)
-            ]
+            cycle.drugs = drug_rows
             session.add(cycle)
             if (child.display_name, number) in CONFIRMED_CYCLES:
                 seed_confirmed_cycle(
                     session, cycle=cycle, patient=patient, provider=ctx.settings.mixing_provider_name, now=now
                 )
     session.flush()
+    seed_example_catalogue(session)
     issue(
         session,
         ctx=ctx,

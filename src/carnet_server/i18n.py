@@ -356,6 +356,10 @@ from carnet_server.enrolment.messages import MESSAGES as _ENROLMENT  # noqa: E40
 
 MESSAGES.update(_ENROLMENT)
 
+from carnet_server.chemotherapy.messages import MESSAGES as _CHEMOTHERAPY  # noqa: E402
+
+MESSAGES.update(_CHEMOTHERAPY)
+
 
 def negotiate(accept_language: str | None) -> Lang:
     """``en`` when English is preferred over Spanish in ``Accept-Language``, else ``es``."""

@@ -63,6 +63,7 @@ BUCKETS: dict[str, tuple[str, ...]] = {
     "incident_photos": ("incident.photo.add",),
     "dispensations": ("pharmacy.dispense",),
     "confirm": ("cycle.confirm", "cycle.confirm.repeat"),
+    "prescriptions": ("cycle.prescribe", "cycle.apply", "cycle.defer", "cycle.suspend", "regimen.load"),
     "closure_requests": ("privacy.closure.request", "privacy.closure.cancel"),
     "privacy_exports": ("privacy.export",),
     "registrations": ("patient.create",),

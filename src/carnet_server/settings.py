@@ -36,6 +36,13 @@ class Settings(BaseSettings):
     blood_bank_daily_limit: int = Field(default=6, ge=1)
     blood_bank_days_ahead: int = Field(default=60, ge=1)
 
+    # Chemotherapy plan (chemotherapy/): the lifetime anthracycline total (mg/m² of doxorubicin equivalents) at
+    # which a new cycle warns; a weight older than this many days, or changed by more than this percent since the
+    # last cycle, must be confirmed by the prescriber.
+    chemo_anthracycline_warning_mg_m2: float = Field(default=300.0, gt=0)
+    chemo_measurement_max_age_days: int = Field(default=7, ge=0)
+    chemo_weight_change_percent: float = Field(default=10.0, gt=0)
+
     # Case desk: first-response deadline overrides in hours per incident category, e.g.
     # CARNET_INCIDENT_DEADLINE_HOURS='{"medicamento": 2}' (see incidents/deadlines.py for the defaults).
     incident_deadline_hours: dict[str, float] = Field(default_factory=dict)

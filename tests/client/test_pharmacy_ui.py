@@ -85,7 +85,10 @@ async def test_scan_verify_and_dispense_on_the_screen(page, config, data_dir, se
     assert button(page, f"{label}, seleccionado")
     boxes = find(page, ft.Checkbox)
     drugs = sorted(first_due.drugs, key=lambda d: d.position)
-    assert [b.label for b in boxes] == [f"{d.name}: {d.dose} {d.unit}, vía {d.route}" for d in drugs]
+    # each dose as given: "Vincristina: 1.2 mg, vía IV", computed from the child's BSA
+    assert [b.label for b in boxes] == [f"{d.name}: {d.amount:g} {d.dose_unit}, vía {d.route}"
+                                        + (" — en casa, cada día" if d.home_schedule else "") for d in drugs]
+    assert any(t.startswith(f"{drugs[0].per_basis:g} mg/") and " = " in t for t in shown)  # where it came from
     assert all(b.value for b in boxes) and "Mezcla: en preparación" in shown
     # Every button is a large target; every icon button has a name.
     for control in find(page, ft.FilledButton) + find(page, ft.OutlinedButton):

@@ -102,7 +102,8 @@ async def test_a_cycle_change_from_sync_updates_the_cached_carnet_offline(make_s
         added = Cycle(patient_id=valentina, protocol_id=row.protocol_id, number=99,
                       scheduled_for=row.scheduled_for.replace(year=row.scheduled_for.year + 1), status="programado",
                       mixing_status="pendiente", mixing_updated_at=row.mixing_updated_at,
-                      drugs=[CycleDrug(name="Vincristina", dose="0.05", unit="mg/kg", route="IV", position=0)])
+                      drugs=[CycleDrug(name="Vincristina", route="IV", position=0, amount=0.63, dose_unit="mg",
+                                      basis="kg", per_basis=0.05, computed=0.63, days="1")])
         db.add(added)
         db.flush()
         touch_cycle(db, added)

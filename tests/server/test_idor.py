@@ -70,6 +70,7 @@ class Family:
     staff: str  # a staff account (administrators manage it)
     invitation: str  # a pending activation code for a new guardian of the child
     guardian: str  # the guardian's account id
+    regimen: str  # a catalogue regimen (not a family's object: the same for both)
 
 
 def _body(method: str, path: str, objects: Family) -> dict[str, Any] | None:
@@ -92,6 +93,12 @@ def _body(method: str, path: str, objects: Family) -> dict[str, Any] | None:
         ("POST", "/api/v1/patients/{patient_id}/guardian-invitations"): {
             "json": {"full_name": "Ana Méndez", "relationship": "tía", "phone": "5512345678"}},
         ("PATCH", "/api/v1/admin/users/{staff_id}"): {"json": {"display_name": "Personal"}},
+        # a dry run: the doses as they would be, nothing written during the walk
+        ("POST", "/api/v1/patients/{patient_id}/cycles"): {
+            "json": {"protocol_id": objects.regimen, "scheduled_for": (start + timedelta(days=5)).date().isoformat(),
+                     "weight_kg": 20, "height_cm": 110, "dry_run": True}},
+        # a version nobody saw: 409 cycle_changed once past the lookup (nothing moves during the walk)
+        ("POST", "/api/v1/cycles/{cycle_id}/actions"): {"json": {"action": "apply", "version": 999}},
     }
     return bodies.get((method, path))
 
@@ -99,6 +106,7 @@ def _body(method: str, path: str, objects: Family) -> dict[str, Any] | None:
 def _setup(client: TestClient, ctx: Context, auth: Any, patient_ids: dict[str, str]) -> dict[str, Family]:
     families = {}
     admin = auth("admin.demo")
+    regimen = client.get("/api/v1/protocols", headers=admin).json()["regimens"][0]["id"]
     accounts = {a["username"]: a["id"] for a in client.get("/api/v1/admin/users", headers=admin).json()}
     staff = {MATEO: accounts["casos.demo"], SANTIAGO: accounts["banco.demo"]}
     for name, guardian in ((MATEO, "madre.demo"), (SANTIAGO, "padre.demo")):
@@ -130,7 +138,7 @@ def _setup(client: TestClient, ctx: Context, auth: Any, patient_ids: dict[str, s
             cycle=next(c["id"] for c in carnet["cycles"] if c["status"] == "programado"),
             bank=bank, slot=slots[1]["id"], day=day, unit=unit, closure=closure.json()["id"],
             staff=staff[name], invitation=invitation.json()["id"],
-            guardian=client.get("/api/v1/me", headers=headers).json()["id"])
+            guardian=client.get("/api/v1/me", headers=headers).json()["id"], regimen=regimen)
     return families
 
 
@@ -262,6 +270,8 @@ def test_body_and_query_ids_are_checked_too(app: FastAPI, client: TestClient, ct
         # units are public; registering at a unit not the caller's is 403 unit_not_yours (test_registry.py)
         ("POST", "/api/v1/patients", "unit_id"): None,
         ("POST", "/api/v1/patients/{patient_id}/referral", "unit_id"): None,  # any unit may receive a child
+        # the regimen catalogue is the same for every unit (GET /api/v1/protocols to any staff)
+        ("POST", "/api/v1/patients/{patient_id}/cycles", "protocol_id"): None,
     }
     # generated: every *_id in a query string or a JSON body of the schema is listed above
     schema = app.openapi()

@@ -25,6 +25,7 @@ from carnet_contract.models import SyncPage
 from carnet_server.audit import AuditEntry
 from carnet_server.context import Context
 from carnet_server.mixing.tables import MixingCallbackEvent, MixingOrder
+from carnet_server.patients.service import drug_out
 from carnet_server.patients.tables import Cycle, CycleDrug
 from tests.server.blood_bank_support import live_server
 from tests.server.conftest import assert_error
@@ -72,8 +73,10 @@ def test_pharmacy_confirms_a_cycle_and_one_order_is_made(client: TestClient, ctx
     assert payload.patient_name == "Mateo Hernández López"
     assert payload.needed_by == row.scheduled_for and payload.cycle_number == 6
     assert payload.unit.name == "UMAE Hospital de Pediatría CMN Siglo XXI"
-    assert [(d.name, d.dose, d.unit, d.route) for d in payload.drugs] == \
-        [(d.name, d.dose, d.unit, d.route) for d in row.drugs]
+    assert payload.drugs == [drug_out(d) for d in row.drugs]  # the structured doses
+    assert payload.drugs[0].dose.amount is not None and payload.drugs[0].dose.unit == "mg"
+    assert payload.bsa_m2 == row.bsa_m2 and payload.weight_kg == row.weight_kg and payload.bsa_m2
+    assert row.status == "confirmado" and cycle.status == "confirmado" and cycle.version == row.version == 2
     with ctx.sessions() as session:
         audit = session.scalars(select(AuditEntry).where(AuditEntry.action == "cycle.confirm",
                                                          AuditEntry.object_id == cid)).all()
@@ -326,7 +329,7 @@ def test_staff_list_the_orders_of_their_units(client: TestClient, ctx: Context, 
 def test_demo_queues_one_confirmed_cycle(ctx: Context, patient_ids: dict[str, str]) -> None:
     cid = cycle_id(ctx, patient_ids[VALENTINA], 4)
     row = cycle_row(ctx, cid)
-    assert row.status == "programado" and row.confirmed_at is not None and row.mixing_status == "pendiente"
+    assert row.status == "confirmado" and row.confirmed_at is not None and row.mixing_status == "pendiente"
     (order,) = orders_of(ctx, cid)
     assert order.delivered_at is None and order.payload["patient_name"] == "Valentina Hernández López"
     with ctx.sessions() as session:

@@ -25,6 +25,7 @@ from carnet_server.agenda.tables import Appointment
 from carnet_server.auth.deps import dependency_calls, get_signed_in_user
 from carnet_server.auth.tables import User
 from carnet_server.blood_bank.tables import Booking, BloodBank
+from carnet_server.chemotherapy.tables import Regimen
 from carnet_server.context import Context
 from carnet_server.db import utcnow
 from carnet_server.demo import DEMO_PASSWORD
@@ -88,6 +89,13 @@ GUARDIAN = _roles("guardian")
 ADMIN = _roles("admin")
 REGISTRY_WRITERS = _roles("oncology", "admin")
 REGISTRY_READERS = _roles("oncology", "case_desk", "admin")
+
+
+def _regimen() -> dict[str, Any]:
+    drug = {"code": "vincristina", "name": "Vincristina", "route": "IV", "basis": "m2", "per_basis": 1.5,
+            "unit": "mg", "round_to": 0.1, "cap": 2, "days": [1]}
+    return {"code": "prueba", "name": "Prueba", "example": True,
+            "phases": [{"code": "unica", "name": "Única", "cycles": 1, "interval_days": 21, "drugs": [drug]}]}
 
 
 def _day() -> dict[str, str]:
@@ -193,6 +201,16 @@ MATRIX: dict[str, Call] = {
     "POST /api/v1/me/activation": Call(GUARDIAN, body=lambda w: {"code": "ABCDE-FGHJK"}),
     "GET /api/v1/patients/{patient_id}/guardians": Call(_roles("guardian", "oncology", "case_desk", "admin")),
     "DELETE /api/v1/patients/{patient_id}/guardians/{user_id}": Call(REGISTRY_WRITERS),
+    # the chemotherapy plan
+    "GET /api/v1/protocols": Call(_roles("oncology", "pharmacy", "case_desk", "blood_bank", "admin")),
+    "POST /api/v1/protocols": Call(ADMIN, body=lambda w: _regimen()),
+    "GET /api/v1/patients/{patient_id}/chemotherapy": Call(REGISTRY_WRITERS),
+    "POST /api/v1/patients/{patient_id}/cycles": Call(REGISTRY_WRITERS, body=lambda w: {
+        "protocol_id": w.regimen_id, "scheduled_for": (utcnow() + timedelta(days=10)).date().isoformat(),
+        "weight_kg": 20, "height_cm": 110, "dry_run": True}),
+    # pharmacy may only confirm (a 403 from the service for other steps): confirm a version nobody saw → 409
+    "POST /api/v1/cycles/{cycle_id}/actions": Call(_roles("oncology", "pharmacy", "admin"),
+                                                   body=lambda w: {"action": "confirm", "version": 999}),
 }
 
 # ---- walking the routes -----------------------------------------------------------------
@@ -246,6 +264,7 @@ class World:
     staff_id: str  # casos.demo
     invitation_id: str  # a pending activation code for Mateo
     user_id: str  # madre.demo, Mateo's guardian
+    regimen_id: str  # a catalogue regimen
     photo_id: str = "AAAAAAAAAAAA"  # none in the demo: allowed roles get 404
 
 
@@ -262,6 +281,8 @@ def _world(client: TestClient, ctx: Context) -> World:
         incident = session.scalars(select(Incident).where(Incident.patient_id == patient.id)).first()
         staff_id = session.scalars(select(User.id).where(User.username == "casos.demo")).one()
         madre_id = session.scalars(select(User.id).where(User.username == "madre.demo")).one()
+        regimen_id = session.scalars(select(Regimen.id)).first()
+    assert regimen_id
     assert cycle and booking and incident and {"familia", "hospital"} <= set(appointments)
     guardian = bearer(login(client, "madre.demo")["access_token"])
     qr = client.get(f"/api/v1/patients/{patient.id}/carnet", headers=guardian).json()["qr"]["token"]
@@ -278,7 +299,7 @@ def _world(client: TestClient, ctx: Context) -> World:
                  booking_id=booking.id, incident_id=incident.id,
                  notice_version=client.get("/api/v1/privacy/notice").json()["version"],
                  closure_id=closure.json()["id"], unit_id=patient.unit_id, staff_id=staff_id,
-                 invitation_id=invitation.json()["id"], user_id=madre_id)
+                 invitation_id=invitation.json()["id"], user_id=madre_id, regimen_id=regimen_id)
 
 
 def _request(client: TestClient, method: str, path: str, call: Call, world: World,

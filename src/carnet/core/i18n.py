@@ -68,7 +68,6 @@ _ES: dict[str, str] = {
     "no_upcoming": "No hay ciclos programados.",
     "cycle_status": "Estado: {status}",
     "drugs": "Medicamentos",
-    "drug_line": "{name}: {dose} {unit}, vía {route}",
     "no_drugs": "Sin medicamentos registrados para este ciclo.",
     "mixing": "Mezcla: {status}",
     "cycles": "Ciclos",
@@ -640,7 +639,6 @@ _EN: dict[str, str] = {
     "no_upcoming": "No scheduled cycles.",
     "cycle_status": "Status: {status}",
     "drugs": "Medicines",
-    "drug_line": "{name}: {dose} {unit}, {route}",
     "no_drugs": "No medicines recorded for this cycle.",
     "mixing": "Mixture: {status}",
     "cycles": "Cycles",
@@ -1691,6 +1689,52 @@ _EN.update(
         "adm_unit_saved": "Unit saved: {name}.",
         "adm_account_saved": "Account saved: {username}.",
         "adm_no_changes": "There are no changes to save.",
+    }
+)
+
+# The chemotherapy plan: doses, a cycle's phase and life (carnet, pharmacy, oncology desk).
+_ES.update(
+    {
+        "drug_line": "{name}: {dose}, vía {route}",
+        "dose_amount": "{amount} {unit}",
+        "dose_per": "{per} {unit}/{basis}",
+        "dose_from": "{per} {unit}/{basis} × {size} {basis} = {computed} {unit}",
+        "dose_capped": "dosis máxima: {cap} {unit}",
+        "dose_changed": "ajustada por su médico: {reason}",
+        "dose_days": "días {days}",
+        "and_word": " y ",
+        "home.diario": "en casa, cada día",
+        "home.semanal": "en casa, una vez por semana",
+        "cycle.confirmado": "confirmado",
+        "cycle_of_phase": "{phase}: ciclo {number} de {total}",
+        "cycle_of": "Ciclo {number} de {total}",
+        "next_session": "Próxima sesión: {date}",
+        "cycle_deferred": "Se cambió del {before} al {after}: {reason}",
+        "cycle_suspended": "Suspendido: {reason}",
+        "cycle_bsa": "Calculado con {weight} kg y {height} cm (superficie corporal {bsa} m²)",
+        "example_protocol": "Protocolo de ejemplo (datos de demostración, no es una guía clínica)",
+    }
+)
+_EN.update(
+    {
+        "drug_line": "{name}: {dose}, {route}",
+        "dose_amount": "{amount} {unit}",
+        "dose_per": "{per} {unit}/{basis}",
+        "dose_from": "{per} {unit}/{basis} × {size} {basis} = {computed} {unit}",
+        "dose_capped": "maximum dose: {cap} {unit}",
+        "dose_changed": "adjusted by the doctor: {reason}",
+        "dose_days": "days {days}",
+        "and_word": " and ",
+        "home.diario": "at home, every day",
+        "home.semanal": "at home, once a week",
+        "cycle.confirmado": "confirmed",
+        "cycle_of_phase": "{phase}: cycle {number} of {total}",
+        "cycle_of": "Cycle {number} of {total}",
+        "next_session": "Next session: {date}",
+        "cycle_deferred": "Moved from {before} to {after}: {reason}",
+        "cycle_suspended": "Suspended: {reason}",
+        "cycle_bsa": "Computed with {weight} kg and {height} cm (body surface {bsa} m²)",
+        "example_protocol": "Example protocol (demo data, not clinical guidance)",
     }
 )
 

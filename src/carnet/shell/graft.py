@@ -23,7 +23,7 @@ from flet.controls.base_control import BaseControl
 from flet.controls.id_counter import ControlId
 
 #: Controls that only lay others out: safe to re-describe in place.
-LAYOUT: tuple[type, ...] = (
+LAYOUT: tuple[type[BaseControl], ...] = (
     ft.AutofillGroup,
     ft.Card,
     ft.Column,

@@ -335,6 +335,7 @@ def add_linked(
     status: AppointmentStatus,
     created_by: str | None,
     now: datetime,
+    cycle_id: str | None = None,
 ) -> Appointment:
     """A hospital appointment made on behalf of another domain (the caller checked access); synced."""
     row = Appointment(
@@ -347,7 +348,7 @@ def add_linked(
         place=place[:200],
         status=status.value,
         notes=notes,
-        cycle_id=None,
+        cycle_id=cycle_id,
         source=AppointmentSource.HOSPITAL.value,
         created_by=created_by,
         revision=0,

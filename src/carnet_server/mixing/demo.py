@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from carnet_contract.models import MixingStatus
+from carnet_contract.models import CycleStatus, MixingStatus
 from carnet_server.mixing.service import new_order
 from carnet_server.patients.tables import Cycle, Patient
 
@@ -15,9 +15,10 @@ __all__ = ["seed_confirmed_cycle"]
 
 
 def seed_confirmed_cycle(session: Session, *, cycle: Cycle, patient: Patient, provider: str, now: datetime) -> None:
-    """Confirm ``cycle`` (with drugs, ``programado``) and queue its mixing order."""
+    """Confirm ``cycle`` (with drugs, ``programado``: now ``confirmado``) and queue its mixing order."""
     session.flush()
     cycle.confirmed_at = now
+    cycle.status = CycleStatus.CONFIRMADO.value
     cycle.mixing_status = MixingStatus.PENDIENTE.value
     cycle.mixing_updated_at = now
     session.add(new_order(cycle, patient, provider=provider, now=now))

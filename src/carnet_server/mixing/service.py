@@ -204,6 +204,10 @@ def new_order(cycle: Cycle, patient: Patient, *, provider: str, now: datetime) -
     )
 
 
+#: A deferred cycle is still to be given (on its new date): it may be confirmed too.
+_CONFIRMABLE = (CycleStatus.PROGRAMADO.value, CycleStatus.DIFERIDO.value)
+
+
 def confirm_cycle(
     session: Session,
     *,
@@ -225,7 +229,7 @@ def confirm_cycle(
     """
     now = now or utcnow()
     cycle, patient = _visible_cycle(session, principal=principal, cycle_id=cycle_id)
-    if cycle.confirmed_at is None and cycle.status != CycleStatus.PROGRAMADO.value:
+    if cycle.confirmed_at is None and cycle.status not in _CONFIRMABLE:
         raise NotConfirmable()
     current = MixingStatus(cycle.mixing_status)
     needs_order = bool(cycle.drugs) and current in (MixingStatus.PENDIENTE, MixingStatus.NO_REQUERIDA)
@@ -249,7 +253,7 @@ def confirm_cycle(
         won = rowcount(
             session.execute(
                 update(Cycle)
-                .where(Cycle.id == cycle.id, Cycle.confirmed_at.is_(None), Cycle.status == CycleStatus.PROGRAMADO.value)
+                .where(Cycle.id == cycle.id, Cycle.confirmed_at.is_(None), Cycle.status.in_(_CONFIRMABLE))
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )

@@ -27,8 +27,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -43,8 +43,8 @@ from carnet_server.db import utcnow
 from carnet_server.domain_errors import Conflict, DomainError, Invalid, NotAllowed, NotFound, Reason
 from carnet_server.patients.service import (
     PatientNotFound,
-    due_cycles,
     drug_out,
+    due_cycles,
     revoke_qr_tokens,
     touch_cycle,
     visible_patient,

@@ -6,11 +6,12 @@ from datetime import date
 
 import flet as ft
 
+from carnet.chemotherapy.doses import dose_detail, drug_text, figure, next_session
 from carnet.core.clock import MX
 from carnet.core.i18n import Translator
-from carnet.patients.cycles import current_cycle
+from carnet.patients.cycles import PENDING, current_cycle
 from carnet.shell.state import AppState
-from carnet.views.common import GREEN, Handler, app_bar, field, screen, section, status_banners
+from carnet.views.common import GREEN, Handler, app_bar, banner, field, screen, section, status_banners
 from carnet_contract import models as contract
 
 QR_MAX_WIDTH = 340
@@ -61,20 +62,69 @@ def _qr_block(state: AppState, tr: Translator, carnet: contract.Carnet, today_ut
     return section(tr.t("qr_title"), lines)
 
 
+def _drug_lines(tr: Translator, cycle: contract.Cycle) -> list[ft.Control]:
+    """Each drug and its dose in words, and where the dose came from (arithmetic, cap, a change by hand)."""
+    lines: list[ft.Control] = []
+    for d in cycle.drugs:
+        lines.append(ft.Text("• " + drug_text(tr, d), size=16))
+        detail = dose_detail(tr, d.dose, cycle)
+        if detail:
+            lines.append(ft.Text("   " + " · ".join(detail), size=13, color=ft.Colors.GREY_800))
+    return lines or [ft.Text(tr.t("no_drugs"), size=16)]
+
+
+def _plan_lines(tr: Translator, cycle: contract.Cycle, today: date) -> list[ft.Control]:
+    """Cycle n of N of its phase, the next session, a deferral or suspension with its reason."""
+    lines: list[ft.Control] = []
+    if cycle.phase_number and cycle.phase_cycles:
+        key = "cycle_of_phase" if cycle.phase else "cycle_of"
+        text = tr.t(key, phase=cycle.phase, number=cycle.phase_number, total=cycle.phase_cycles)
+        lines.append(ft.Text(text, size=16, weight=ft.FontWeight.W_600))
+    upcoming = next_session(cycle, today)
+    pending = cycle.status in PENDING
+    if pending and upcoming is not None and len(cycle.sessions) > 1:
+        lines.append(ft.Text(tr.t("next_session", date=tr.long_date(upcoming)), size=16))
+    if cycle.deferral is not None:
+        lines.append(
+            banner(
+                tr.t(
+                    "cycle_deferred",
+                    before=tr.date(cycle.deferral.previous_date),
+                    after=tr.date(cycle.scheduled_for),
+                    reason=cycle.deferral.reason,
+                ),
+                icon=ft.Icons.EVENT_REPEAT,
+                bgcolor=ft.Colors.AMBER_50,
+                color=ft.Colors.BROWN_900,
+            )
+        )
+    if cycle.suspended_reason:
+        lines.append(ft.Text(tr.t("cycle_suspended", reason=cycle.suspended_reason), size=15))
+    if cycle.bsa_m2 and cycle.weight_kg and cycle.height_cm:
+        lines.append(
+            ft.Text(
+                tr.t(
+                    "cycle_bsa",
+                    weight=figure(cycle.weight_kg),
+                    height=figure(cycle.height_cm),
+                    bsa=figure(cycle.bsa_m2),
+                ),
+                size=13,
+                color=ft.Colors.GREY_800,
+            )
+        )
+    return lines
+
+
 def _cycle_block(tr: Translator, carnet: contract.Carnet, today: date) -> ft.Control:
     cycle = current_cycle(carnet, today)
     if cycle is None:
         return section(tr.t("cycles"), [ft.Text(tr.t("no_upcoming"), size=16)])
-    drugs = [
-        ft.Text("• " + tr.t("drug_line", name=d.name, dose=d.dose, unit=d.unit, route=d.route), size=16)
-        for d in cycle.drugs
-    ] or [ft.Text(tr.t("no_drugs"), size=16)]
     lines: list[ft.Control] = [
         ft.Text(tr.t("current_cycle", number=cycle.number), size=20, weight=ft.FontWeight.W_700),
+        *_plan_lines(tr, cycle, today),
         ft.Text(
-            tr.t("next_date", date=tr.date(cycle.scheduled_for))
-            if cycle.status == contract.CycleStatus.PROGRAMADO
-            else tr.t("no_upcoming"),
+            tr.t("next_date", date=tr.date(cycle.scheduled_for)) if cycle.status in PENDING else tr.t("no_upcoming"),
             size=17,
         ),
         ft.Text(tr.t("cycle_status", status=tr.t(f"cycle.{cycle.status.value}")), size=15),
@@ -83,7 +133,7 @@ def _cycle_block(tr: Translator, carnet: contract.Carnet, today: date) -> ft.Con
         ),
         *_milestones(tr, cycle, size=15),
         ft.Text(tr.t("drugs"), size=14, weight=ft.FontWeight.W_700),
-        *drugs,
+        *_drug_lines(tr, cycle),
     ]
     return section(tr.t("protocol") + (f": {carnet.protocol.name}" if carnet.protocol else ""), lines)
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import flet as ft
 
+from carnet.chemotherapy.doses import dose_detail, drug_text
 from carnet.core.i18n import Translator
 from carnet.pharmacy.checks import age_text, describe, dispensed_text
 from carnet.shell.state import AppState
@@ -313,13 +314,25 @@ def _dispense_block(state: AppState, tr: Translator, cases: PharmacyCases, cycle
     for drug in cycle.drugs:
         lines.append(
             ft.Checkbox(
-                label=tr.t("drug_line", name=drug.name, dose=drug.dose, unit=drug.unit, route=drug.route),
+                label=drug_text(tr, drug),
                 value=drug.name in ui.items,
                 disabled=ui.busy or ui.offline,
                 label_style=ft.TextStyle(size=16),
                 on_change=lambda e, name=drug.name: cases.toggle_item(name, bool(e.control.value)),
             )
         )
+        # What the pharmacist checks: the computed dose, a cap, a dose changed by hand and why.
+        detail = dose_detail(tr, drug.dose, cycle)
+        if detail:
+            changed = drug.dose.changed_reason is not None
+            lines.append(
+                ft.Text(
+                    " · ".join(detail),
+                    size=14,
+                    color=ft.Colors.RED_900 if changed else ft.Colors.GREY_800,
+                    weight=ft.FontWeight.W_600 if changed else None,
+                )
+            )
     if not ui.items:
         lines.append(ft.Text(tr.t("ph_no_items"), size=15, color=ft.Colors.RED_900))
     if ui.confirming:

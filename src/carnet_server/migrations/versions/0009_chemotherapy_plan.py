@@ -72,7 +72,7 @@ def _structured(dose: str, unit: str) -> dict[str, Any]:
             "computed": None,
             "days": "1",
         }
-    base, per, daily, days = match.groups()
+    base, per, _daily, days = match.groups()
     basis = {"m²": "m2", "m2": "m2", "kg": "kg"}.get(per or "", "fixed")
     count = int(days) if days else 1
     return {
@@ -115,8 +115,8 @@ def _legacy_item(new: dict[str, Any]) -> dict[str, Any]:
 def _rewrite_items(convert: Any) -> None:
     connection = op.get_bind()
     dispensations = sa.table("dispensations", sa.column("id"), sa.column("items", sa.JSON()))
-    for row in connection.execute(sa.select(dispensations.c.id, dispensations.c.items)).all():
-        items = [convert(item) for item in row.items or []]
+    for row in connection.execute(sa.select(dispensations.c.id, dispensations.c["items"])).all():
+        items = [convert(item) for item in row[1] or []]
         connection.execute(dispensations.update().where(dispensations.c.id == row.id).values(items=items))
 
 

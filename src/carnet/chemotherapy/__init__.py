@@ -1,0 +1,1 @@
+"""The chemotherapy plan on the phone and the desks: doses as words, the oncology desk's prescription."""
