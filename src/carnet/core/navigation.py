@@ -51,8 +51,14 @@ class Screen(StrEnum):
     ONCOLOGY_EDIT = "oncology_edit"
     ONCOLOGY_REFER = "oncology_refer"
     ONCOLOGY_IMPORT = "oncology_import"
+    #: A child's chemotherapy plan (cycles, their life) and writing the next cycle.
+    CHEMO_PLAN = "chemo_plan"
+    CHEMO_PRESCRIBE = "chemo_prescribe"
     ADMIN = "admin"
 
+
+#: The oncology desk's chemotherapy screens (``carnet.chemotherapy``).
+CHEMO_SCREENS = frozenset({Screen.CHEMO_PLAN, Screen.CHEMO_PRESCRIBE})
 
 #: "Mi cuenta" and the screens it opens (reached from settings, by every role).
 ACCOUNT_SCREENS = frozenset(

@@ -46,6 +46,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from carnet_contract import chemotherapy as chemo
 from carnet_contract import enrolment as wire
 from carnet_contract import models as contract
 
@@ -519,6 +520,33 @@ class ApiClient:
             "PATCH", self._patient(patient_id), json=body.model_dump(mode="json", exclude_unset=True)
         )
         return self._parse(response, wire.PatientRecord)
+
+    # ---- the chemotherapy plan ----------------------------------------------------------------------
+
+    async def protocols(self) -> chemo.Catalogue:
+        return self._parse(await self._authed("GET", "/api/v1/protocols"), chemo.Catalogue)
+
+    async def chemotherapy_plan(self, patient_id: str) -> chemo.ChemotherapyPlan:
+        return self._parse(
+            await self._authed("GET", f"{self._patient(patient_id)}/chemotherapy"), chemo.ChemotherapyPlan
+        )
+
+    async def prescribe(
+        self, patient_id: str, body: chemo.CycleCreate, *, idempotency_key: str | None = None
+    ) -> chemo.PrescribedCycle:
+        """Write a cycle (or, ``dry_run``, compute it). 409 ``measurements_unconfirmed``: confirm and send again."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        response = await self._authed(
+            "POST", f"{self._patient(patient_id)}/cycles", json=body.model_dump(mode="json"), headers=headers
+        )
+        return self._parse(response, chemo.PrescribedCycle)
+
+    async def cycle_action(self, cycle_id: str, body: chemo.CycleAction) -> contract.Cycle:
+        """A step of a cycle's life on the version seen; 409 ``cycle_changed`` carries the current cycle."""
+        response = await self._authed(
+            "POST", f"/api/v1/cycles/{quote(cycle_id, safe='')}/actions", json=body.model_dump(mode="json")
+        )
+        return self._parse(response, contract.Cycle)
 
     async def corrections(self, patient_id: str) -> list[wire.Correction]:
         return await self._list(f"{self._patient(patient_id)}/corrections", wire.Correction)

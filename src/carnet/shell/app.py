@@ -12,7 +12,7 @@ import flet as ft
 
 from carnet.core.config import load_config
 from carnet.core.i18n import Translator
-from carnet.core.navigation import ACCOUNT_SCREENS, Phase, Screen, Tab
+from carnet.core.navigation import ACCOUNT_SCREENS, CHEMO_SCREENS, Phase, Screen, Tab
 from carnet.core.observable import Observable
 from carnet.data.secret_store import MemorySecretStore, SecretStore, select_secret_store
 from carnet.data.store import default_data_dir
@@ -31,6 +31,7 @@ from carnet.views.blood_bank import booking as booking_view
 from carnet.views.blood_bank import bookings as blood_bank_view
 from carnet.views.blood_bank import staff as staff_view
 from carnet.views.blood_bank.booking_form import BookingFormView
+from carnet.views.chemotherapy.plan import ChemotherapyView
 from carnet.views.common import GREEN, nav_bar, starting_view, sync_icon
 from carnet.views.enrolment import activation as activation_view
 from carnet.views.enrolment import desk as oncology_view
@@ -70,6 +71,7 @@ class CarnetUI:
         self._activation: activation_view.ActivationView | None = None
         self._link: activation_view.LinkChildView | None = None
         self._oncology: oncology_view.OncologyView | None = None
+        self._chemotherapy: ChemotherapyView | None = None
         self._admin: admin_view.AdminView | None = None
         self._tasks: list[Future[Any]] = []
         #: Flet services (file picker, share sheet, connectivity): kept referenced while the page lives.
@@ -99,7 +101,7 @@ class CarnetUI:
         if state.desk_mode:
             return (state.desk,)
         if state.oncology_mode:
-            return (state.oncology,)
+            return state.oncology, state.chemotherapy
         if state.pharmacy_mode:
             return (state.pharmacy,)
         if state.staff_mode:
@@ -199,7 +201,7 @@ class CarnetUI:
         if state.phase is Phase.STARTING:
             return starting_view(tr)
         if state.phase is Phase.LOGIN:
-            self._pharmacy = self._oncology = None  # nothing of the last scan or child survives a logout
+            self._pharmacy = self._oncology = self._chemotherapy = None  # nothing of the last scan or child stays
             if state.enrolment.activating:
                 if self._activation is None:
                     self._activation = activation_view.ActivationView(self.session.activation, self.render)
@@ -224,7 +226,7 @@ class CarnetUI:
         if state.screen is not Screen.ACCOUNT_LINK:
             self._link = None
         if not state.oncology_mode:
-            self._oncology = None
+            self._oncology = self._chemotherapy = None
         if state.screen is not Screen.ADMIN:
             self._admin = None
         if state.screen is Screen.SETTINGS or state.screen in ACCOUNT_SCREENS:
@@ -248,9 +250,15 @@ class CarnetUI:
             return self._admin.build(state, tr, on_back=self._back)
         if state.desk_mode:
             return self._build_desk()
+        if state.oncology_mode and state.screen in CHEMO_SCREENS:
+            if self._chemotherapy is None:
+                self._chemotherapy = ChemotherapyView(self.session.chemotherapy, self.render, self.session.clock)
+            return self._chemotherapy.build(state, tr, on_back=self._back, on_refresh=self._refresh)
         if state.oncology_mode:
             if self._oncology is None:
-                self._oncology = oncology_view.OncologyView(self.session.oncology, self.render)
+                self._oncology = oncology_view.OncologyView(
+                    self.session.oncology, self.render, open_plan=self.session.chemotherapy.open
+                )
             return self._oncology.build(
                 state, tr, on_back=self._back, on_refresh=self._refresh, on_settings=self._settings
             )

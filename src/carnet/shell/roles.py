@@ -14,7 +14,8 @@ patient data on the device:
 from __future__ import annotations
 
 from carnet.blood_bank.staff import StaffCases
-from carnet.core.navigation import Screen
+from carnet.chemotherapy.cases import ChemotherapyCases
+from carnet.core.navigation import CHEMO_SCREENS, Screen
 from carnet.enrolment.desk import OncologyCases
 from carnet.incidents.desk import DeskCases
 from carnet.pharmacy.cases import PharmacyCases
@@ -28,10 +29,16 @@ class StaffModes:
     """The staff roles' screens: entered at login, their back button and refresh."""
 
     def __init__(
-        self, state: AppState, staff: StaffCases, desk: DeskCases, pharmacy: PharmacyCases, oncology: OncologyCases
+        self,
+        state: AppState,
+        staff: StaffCases,
+        desk: DeskCases,
+        pharmacy: PharmacyCases,
+        oncology: OncologyCases,
+        chemotherapy: ChemotherapyCases,
     ) -> None:
         self._state, self._staff, self._desk, self._pharmacy = state, staff, desk, pharmacy
-        self._oncology = oncology
+        self._oncology, self._chemotherapy = oncology, chemotherapy
 
     async def enter(self, user: contract.UserOut) -> bool:
         """Open the role's staff screen; False for a role that has none (a family's account)."""
@@ -58,7 +65,7 @@ class StaffModes:
         elif state.oncology_mode:
             if state.screen is Screen.SETTINGS:
                 state.go_to(Screen.ONCOLOGY_CHILD if state.oncology.record is not None else Screen.ONCOLOGY)
-            else:
+            elif not self._chemotherapy.back():
                 self._oncology.back()
         elif state.pharmacy_mode:
             state.go_to(Screen.PHARMACY)
@@ -73,6 +80,8 @@ class StaffModes:
         state = self._state
         if state.desk_mode:
             await self._desk.load()
+        elif state.oncology_mode and state.screen in CHEMO_SCREENS:
+            await self._chemotherapy.reload()
         elif state.oncology_mode:
             await self._oncology.refresh()
         elif state.pharmacy_mode:

@@ -41,6 +41,7 @@ from carnet.agenda.cases import AgendaCases
 from carnet.auth.account import AccountCases
 from carnet.blood_bank.cases import BloodBankCases
 from carnet.blood_bank.staff import StaffCases
+from carnet.chemotherapy.cases import ChemotherapyCases
 from carnet.core.config import AppConfig
 from carnet.core.i18n import Translator
 from carnet.core.navigation import Phase, Screen, Tab
@@ -154,6 +155,9 @@ class AppSession:
             session_expired=self.session_expired,
         )
         self.oncology = OncologyCases(state=state, api=api, tr=tr, clock=clock, session_expired=self.session_expired)
+        self.chemotherapy = ChemotherapyCases(
+            state=state, api=api, tr=tr, clock=clock, session_expired=self.session_expired
+        )
         self.activation = FamilyEnrolmentCases(
             state=state,
             api=api,
@@ -163,7 +167,7 @@ class AppSession:
             session_expired=self.session_expired,
         )
         self.admin = AdminCases(state=state, api=api, tr=tr, session_expired=self.session_expired)
-        self.staff_modes = StaffModes(state, self.staff, self.desk, self.pharmacy, self.oncology)
+        self.staff_modes = StaffModes(state, self.staff, self.desk, self.pharmacy, self.oncology, self.chemotherapy)
         self._sync_lock = asyncio.Lock()
         self._wake: asyncio.Event | None = None
 

@@ -14,6 +14,7 @@ from carnet.agenda.state import AgendaUi
 from carnet.auth.state import AccountUi
 from carnet.blood_bank.repository import BookingView
 from carnet.blood_bank.state import BloodBankUi, StaffUi
+from carnet.chemotherapy.state import ChemoUi
 from carnet.core.navigation import Phase, Screen, Tab
 from carnet.core.observable import Observable, change
 from carnet.data.records import SyncStatus
@@ -72,6 +73,7 @@ class AppState(Observable):
     account: AccountUi = field(default_factory=AccountUi)
     enrolment: FamilyEnrolmentUi = field(default_factory=FamilyEnrolmentUi)
     oncology: OncologyUi = field(default_factory=OncologyUi)
+    chemotherapy: ChemoUi = field(default_factory=ChemoUi)
     admin: AdminUi = field(default_factory=AdminUi)
     #: The account's password is a temporary one (an administrator's reset): its change comes first.
     password_change_required: bool = False
@@ -96,6 +98,7 @@ class AppState(Observable):
             self.account,
             self.enrolment,
             self.oncology,
+            self.chemotherapy,
             self.admin,
         )
 

@@ -6,7 +6,7 @@ width the form lays its fields two by two."""
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -120,9 +120,16 @@ def _wide(controls: list[ft.Control]) -> ft.ResponsiveRow:
 class OncologyView:
     """Every screen of the oncology desk; holds the typed fields and the form's choices across redraws."""
 
-    def __init__(self, cases: OncologyCases, redraw: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        cases: OncologyCases,
+        redraw: Callable[[], None],
+        open_plan: Callable[[str, str], Awaitable[None]] | None = None,
+    ) -> None:
         self._cases = cases
         self._redraw = redraw
+        #: The child's chemotherapy plan (``carnet.chemotherapy``), given the child's id and name.
+        self._open_plan = open_plan
         self.query = _text(ft.KeyboardType.TEXT, on_submit=self._search, autofocus=True)
         self.fields = {name: _text(kind, on_change=self._edited) for name, _, kind in TEXT_FIELDS}
         self.fields["curp"].capitalization = ft.TextCapitalization.CHARACTERS
@@ -588,6 +595,16 @@ class OncologyView:
                 run_spacing=8,
             )
         )
+        if self._open_plan is not None:
+            body.append(
+                ft.FilledTonalButton(
+                    content=ft.Text(tr.t("chemo_open"), size=17),
+                    icon=ft.Icons.MEDICATION,
+                    height=BIG,
+                    disabled=ui.busy,
+                    on_click=awaiting(self._open_plan, record.id, record.display_name),
+                )
+            )
         body.append(
             ft.FilledButton(
                 content=ft.Text(tr.t("onc_add_guardian"), size=17),

@@ -1,0 +1,122 @@
+"""The oncology desk's chemotherapy screens in process, against the real server: the child's plan, writing the
+next cycle (doses computed first, a dose by hand needs its reason), a cycle deferred, a stale version."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import flet as ft
+import pytest
+from sqlalchemy import select, update
+
+from carnet.core.clock import local_date
+from carnet_server.chemotherapy.tables import Regimen
+from carnet_server.patients.tables import Cycle
+from tests.support.inprocess_server import InProcessServer
+
+from .test_account_ui import button
+from .test_enrolment_ui import _app, field, touch_targets_are_big
+from .test_ui_inprocess import click, find, page, texts  # noqa: F401  (page is a fixture)
+
+pytestmark = pytest.mark.anyio
+
+
+async def _plan_of_camila(page, session) -> None:  # type: ignore[no-untyped-def]
+    await session.login("oncologia.demo", "carnet-demo")
+    field(page, "Nombre, CURP o NSS").value = "camila"
+    await click(button(page, "Buscar"))
+    [open_camila] = [b for b in find(page, ft.OutlinedButton) if (b.tooltip or "").startswith("Abrir el registro")]
+    await click(open_camila)
+    await click(button(page, "Plan de quimioterapia"))
+    assert page.views[0].route == "/oncology/chemo"
+
+
+async def test_write_a_cycle_with_a_dose_by_hand(page, config, data_dir, server: InProcessServer) -> None:
+    ui, session = await _app(page, config, data_dir, server)
+    await _plan_of_camila(page, session)
+    touch_targets_are_big(page)
+    shown = texts(page)
+    assert "Camila Torres" in shown and any(t.startswith("Ciclo 1 · ") for t in shown)
+    before = len(session.state.chemotherapy.plan.cycles)  # type: ignore[union-attr]
+    await click(button(page, "Escribir el siguiente ciclo"))
+    assert page.views[0].route == "/oncology/chemo/new"
+    with server.db() as db:
+        lla = db.scalar(select(Regimen.id).where(Regimen.code == "lla-induccion"))
+    [protocol] = [d for d in find(page, ft.Dropdown) if d.label == "Protocolo"]
+    protocol.value = lla
+    ui.render()
+    [phase] = [d for d in find(page, ft.Dropdown) if d.label == "Fase"]
+    assert phase.value == "induccion" and len(phase.options) == 2
+    assert "Protocolo de ejemplo (datos de demostración, no es una guía clínica)" in texts(page)
+    # Bad input first: the weight in grams is refused beside its field, nothing computed.
+    field(page, "Peso").value = "20000"
+    field(page, "Talla").value = "110"
+    await click(button(page, "Calcular dosis"))
+    assert field(page, "Peso").error == "Escriba el peso en kilogramos, por ejemplo 18.5."
+    assert session.state.chemotherapy.preview is None
+    # The height in metres: the server's words, beside the field.
+    field(page, "Peso").value = "20"
+    field(page, "Talla").value = "1.1"
+    await click(button(page, "Calcular dosis"))
+    assert "metros" in (field(page, "Talla").error or "")
+    field(page, "Talla").value = "110"
+    await click(button(page, "Calcular dosis"))
+    shown = texts(page)
+    assert "Vincristina: 1.2 mg, vía IV — días 1, 8, 15 y 22" in shown
+    assert "1.5 mg/m² × 0.78 m² = 1.2 mg" in shown
+    assert any(t.startswith("Antraciclinas acumuladas:") for t in shown)
+    touch_targets_are_big(page)
+    # A dose by hand without its reason: said beside the reason, nothing written.
+    [dauno] = [f for f in find(page, ft.TextField) if (f.label or "").startswith("Dosis a mano (calculada: 20 mg)")]
+    dauno.value = "18"
+    await click(button(page, "Escribir ciclo"))
+    assert field(page, "Motivo del cambio de Daunorrubicina").error == "Escriba el motivo (al menos 3 letras)."
+    field(page, "Motivo del cambio de Daunorrubicina").value = "Fracción de eyección limítrofe"
+    await click(button(page, "Escribir ciclo"))
+    assert page.views[0].route == "/oncology/chemo"
+    plan = session.state.chemotherapy.plan
+    assert plan is not None and len(plan.cycles) == before + 1
+    written = max(plan.cycles, key=lambda c: c.number)
+    dose = next(d.dose for d in written.drugs if d.name == "Daunorrubicina")
+    assert dose.amount == 18 and dose.computed == 20 and dose.changed_reason == "Fracción de eyección limítrofe"
+    shown = texts(page)
+    assert f"Ciclo {written.number} escrito para el {session.tr.date(written.scheduled_for)}." in shown
+    assert any("ajustada por su médico: Fracción de eyección limítrofe" in t for t in shown)
+    await session.close()
+
+
+async def test_defer_a_cycle_and_a_stale_version(page, config, data_dir, server: InProcessServer) -> None:
+    ui, session = await _app(page, config, data_dir, server)
+    await _plan_of_camila(page, session)
+    plan = session.state.chemotherapy.plan
+    assert plan is not None
+    pending = [c for c in plan.cycles if c.status.value == "programado"]
+    assert pending
+    cycle = min(pending, key=lambda c: c.scheduled_for)
+    [defer] = [b for b in find(page, ft.OutlinedButton) if b.tooltip == f"Diferir el ciclo {cycle.number}"]
+    await click(defer)
+    # Without a reason: said beside it, nothing changed.
+    field(page, "Motivo").value = ""
+    await click(button(page, "Diferir"))
+    assert field(page, "Motivo").error == "Escriba el motivo (al menos 3 letras)."
+    field(page, "Motivo").value = "Neutrófilos bajos"
+    new_date = cycle.scheduled_for + timedelta(days=7)
+    assert field(page, "Nueva fecha").value == new_date.isoformat()
+    await click(button(page, "Diferir"))
+    changed = next(c for c in session.state.chemotherapy.plan.cycles if c.id == cycle.id)  # type: ignore[union-attr]
+    assert changed.status.value == "diferido" and changed.scheduled_for == new_date and changed.version == 2
+    assert f"Ciclo {cycle.number}: diferido." in texts(page)
+    assert any(t.endswith("Neutrófilos bajos") and t.startswith("Se cambió del") for t in texts(page))
+    # Someone else changes the cycle meanwhile: suspending on the old version shows the cycle as it is now.
+    with server.db() as db:
+        db.execute(update(Cycle).where(Cycle.id == cycle.id).values(version=Cycle.version + 1))
+        db.commit()
+    [suspend] = [b for b in find(page, ft.OutlinedButton) if b.tooltip == f"Suspender el ciclo {cycle.number}"]
+    await click(suspend)
+    field(page, "Motivo").value = "Cambio de plan"
+    await click(button(page, "Suspender"))
+    assert "Alguien más cambió este ciclo; así está ahora. Revise y vuelva a intentar." in texts(page)
+    now = next(c for c in session.state.chemotherapy.plan.cycles if c.id == cycle.id)  # type: ignore[union-attr]
+    assert now.version == 3 and now.status.value == "diferido"  # nothing lost, nothing suspended
+    assert local_date(session.clock()) <= now.scheduled_for
+    await session.close()
