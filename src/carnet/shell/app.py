@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Callable
@@ -9,6 +10,7 @@ from concurrent.futures import Future
 from typing import Any
 
 import flet as ft
+from flet.controls.base_control import BaseControl
 
 from carnet.core.config import load_config
 from carnet.core.i18n import Translator
@@ -474,6 +476,8 @@ class CarnetUI:
         elif live is not None and live.route == view.route:
             _adopt(live, view, self._graft)  # the same screen redrawn: the live view, its scroll and fields stay
         else:
+            if live is not None and _drop_autofill_groups(live):
+                self.page.update()  # the groups leave now, while the old screen is still the current one
             self.page.views.clear()
             self.page.views.append(view)
         self.page.update()
@@ -550,6 +554,39 @@ def _adopt(live: ft.View, drawn: ft.View, grafter: Grafter) -> None:
         old.controls = grafter.graft(old.controls, new.controls)
     else:
         live.controls = grafter.graft(live.controls, drawn.controls)
+
+
+def _drop_autofill_groups(control: Any) -> bool:
+    """Take every autofill group (and the fields in it) out of a screen about to be replaced.
+
+    Flutter keeps a replaced screen mounted until the next one's route transition ends (300 ms, later under
+    load), and an autofill group that goes then ends the browser's whole autofill context: the text input
+    connection of whatever field has the focus by that time closes, on the *new* screen. Someone who had
+    already tapped the activation code after "Tengo un código de activación" lost that field's focus, and every
+    key after it went nowhere. Dropped from the old screen first, the group goes in the frame the new screen
+    appears in, before anything on it can have the focus. The group is removed, not unwrapped: its fields
+    would move, and Flet would send them whole again for a screen that is leaving. True when one was found.
+    """
+    if not isinstance(control, BaseControl):
+        return False
+    found = False
+    for f in dataclasses.fields(control):
+        if f.name.startswith("_"):
+            continue
+        value = getattr(control, f.name, None)
+        if isinstance(value, ft.AutofillGroup):
+            setattr(control, f.name, None)
+            found = True
+        elif isinstance(value, list):
+            kept = [item for item in value if not isinstance(item, ft.AutofillGroup)]
+            if len(kept) != len(value):
+                value[:] = kept
+                found = True
+            for item in kept:
+                found = _drop_autofill_groups(item) or found
+        else:
+            found = _drop_autofill_groups(value) or found
+    return found
 
 
 def _scroller(view: ft.View) -> ft.Column | None:
