@@ -88,3 +88,36 @@ def test_every_migration_downgrades_to_empty_and_upgrades_again(ctx: Context) ->
     assert set(inspect(ctx.engine).get_table_names()) <= {"alembic_version"}
     _run(ctx, "upgrade", "head")
     assert _diff(ctx) == []
+
+
+def test_0009_downgrades_doses_to_text_and_upgrades_them_to_structured_doses(ctx: Context) -> None:
+    def drugs() -> dict[str, dict[str, object]]:
+        with ctx.engine.connect() as connection:
+            rows = connection.execute(text("SELECT * FROM cycle_drugs")).mappings().all()
+        return {str(row["name"]): dict(row) for row in rows}
+
+    def rows() -> tuple[int, int]:
+        with ctx.engine.connect() as connection:
+            cycles = connection.execute(text("SELECT count(*) FROM cycles")).scalar_one()
+            return int(cycles), int(connection.execute(text("SELECT count(*) FROM cycle_drugs")).scalar_one())
+
+    before = rows()
+    _run(ctx, "downgrade", "0008")
+    assert not {"regimens", "body_measurements"} & set(inspect(ctx.engine).get_table_names())
+    assert "version" not in {c["name"] for c in inspect(ctx.engine).get_columns("cycles")}
+    legacy = drugs()
+    assert "amount" not in legacy["Vincristina"] and "basis" not in legacy["Vincristina"]
+    assert (legacy["Metotrexato intratecal"]["dose"], legacy["Metotrexato intratecal"]["unit"]) == ("12", "mg")
+    assert (legacy["Vincristina"]["dose"], legacy["Vincristina"]["unit"]) in {("1.5", "mg/m²"), ("0.05", "mg/kg")}
+    assert (legacy["Etopósido"]["dose"], legacy["Etopósido"]["unit"]) == ("120", "mg/m²/día × 3 días")
+    assert (legacy["Mercaptopurina"]["dose"], legacy["Mercaptopurina"]["unit"]) == ("50", "mg/m²/día")
+    _run(ctx, "upgrade", "head")
+    assert _diff(ctx) == []
+    structured = drugs()
+    assert len(structured) == len(legacy) and rows() == before
+    intrathecal = structured["Metotrexato intratecal"]
+    assert (intrathecal["basis"], intrathecal["amount"], intrathecal["computed"]) == ("fixed", 12, 12)
+    assert (intrathecal["dose_unit"], intrathecal["per_basis"], intrathecal["days"]) == ("mg", 12, "1")
+    etoposide = structured["Etopósido"]
+    assert (etoposide["basis"], etoposide["per_basis"], etoposide["dose_unit"]) == ("m2", 120, "mg")
+    assert etoposide["days"] == "1,2,3" and etoposide["amount"] is None and etoposide["computed"] is None

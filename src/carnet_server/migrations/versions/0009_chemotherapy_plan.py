@@ -103,13 +103,24 @@ def _legacy_item(new: dict[str, Any]) -> dict[str, Any]:
     dose = new.get("dose")
     if not isinstance(dose, dict):
         return new
-    per = {"m2": "/m²", "kg": "/kg"}.get(dose.get("basis", ""), "")
+    days = ",".join(str(day) for day in new.get("days") or [])
     return {
         "name": new.get("name", ""),
         "dose": f"{dose.get('per_basis', 0):g}",
-        "unit": f"{dose.get('unit', '')}{per}",
+        "unit": _legacy_unit(dose.get("unit", ""), dose.get("basis", ""), days, new.get("home_schedule")),
         "route": new.get("route", ""),
     }
+
+
+def _legacy_unit(unit: str, basis: str, days: str, home_schedule: str | None) -> str:
+    """The free-text unit again: "mg/m²", "mg/kg", "mg"; daily at home "mg/m²/día"; days 1..N "… × N días"."""
+    per = {"m2": "/m²", "kg": "/kg"}.get(basis, "")
+    count = len([day for day in days.split(",") if day])
+    if home_schedule == "diario":
+        return f"{unit}{per}/día"
+    if count > 1 and days == ",".join(str(day) for day in range(1, count + 1)):
+        return f"{unit}{per}/día × {count} días"
+    return f"{unit}{per}"
 
 
 def _rewrite_items(convert: Any) -> None:
@@ -194,12 +205,15 @@ def downgrade() -> None:
     connection = op.get_bind()
     drugs = sa.table(
         "cycle_drugs",
-        *(sa.column(name) for name in ("id", "dose", "unit", "amount", "dose_unit", "basis", "per_basis")),
+        *(
+            sa.column(name)
+            for name in ("id", "dose", "unit", "amount", "dose_unit", "basis", "per_basis", "days", "home_schedule")
+        ),
     )
     for row in connection.execute(sa.select(drugs)).all():
-        per = {"m2": "/m²", "kg": "/kg"}.get(row.basis, "")
         figure = f"{row.per_basis:g}"
-        connection.execute(drugs.update().where(drugs.c.id == row.id).values(dose=figure, unit=f"{row.dose_unit}{per}"))
+        unit = _legacy_unit(row.dose_unit, row.basis, row.days, row.home_schedule)
+        connection.execute(drugs.update().where(drugs.c.id == row.id).values(dose=figure, unit=unit))
     for name, _type, _options in reversed(_DRUG_COLUMNS):
         op.drop_column("cycle_drugs", name)
     op.drop_column("cycles", "prescribed_by")
