@@ -136,9 +136,21 @@ def act(
     if body.action is chemo.CycleActionKind.CONFIRM:
         cycle, _ = service.visible_cycle(session, principal=user, cycle_id=cycle_id)
         service.check_step(cycle, body, principal=user, today=today)
-        cycle, order = mixing.confirm_cycle(
-            session, principal=user, cycle_id=cycle_id, provider=ctx.settings.mixing_provider_name, ip=address
-        )
+        try:
+            cycle, order = mixing.confirm_cycle(
+                session,
+                principal=user,
+                cycle_id=cycle_id,
+                provider=ctx.settings.mixing_provider_name,
+                ip=address,
+                version=body.version,
+            )
+        except mixing.NotConfirmable:
+            session.rollback()
+            current, _ = service.visible_cycle(session, principal=user, cycle_id=cycle_id)
+            if current.version != body.version:  # changed between the check and the confirmation
+                raise service.CycleChanged(cycle_out(current)) from None
+            raise
         worker = getattr(request.app.state, "mixing_worker", None)
         if order is not None and worker is not None:
             worker.wake()

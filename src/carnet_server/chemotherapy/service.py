@@ -604,7 +604,8 @@ def _schedule_sessions(session: Session, cycle: Cycle, patient: Patient, princip
 
 
 def _move_sessions(session: Session, cycle: Cycle, shift: timedelta, *, cancel: bool) -> None:
-    """Deferral moves the cycle's sessions still ahead by ``shift`` (saying the old date); suspension cancels."""
+    """Deferral moves the cycle's sessions not yet held (programada, confirmada, reprogramada) by ``shift``,
+    saying the old date; suspension cancels them."""
     now = utcnow()
     for row in session.execute(
         select(Appointment.id, Appointment.starts_at, Appointment.ends_at, Appointment.status).where(

@@ -216,6 +216,7 @@ def confirm_cycle(
     provider: str,
     ip: str | None,
     now: datetime | None = None,
+    version: int | None = None,
 ) -> tuple[Cycle, MixingOrder | None]:
     """Confirm a ``programado`` cycle (now ``confirmado``) and create its mixing order in the same transaction.
     Commits.
@@ -225,7 +226,8 @@ def confirm_cycle(
     cycle without drugs needs no mixture (``no_requerida``, no order). A cycle
     whose mixture was already requested outside Carnet (status past
     ``pendiente``, as in data loaded before this feature) is confirmed without
-    a new order. Returns the cycle and the order made now (None if none).
+    a new order. Returns the cycle and the order made now (None if none). With ``version`` (the chemotherapy
+    plan's steps) only that version of the cycle is confirmed: one changed meanwhile is :class:`NotConfirmable`.
     """
     now = now or utcnow()
     cycle, patient = _visible_cycle(session, principal=principal, cycle_id=cycle_id)
@@ -253,7 +255,12 @@ def confirm_cycle(
         won = rowcount(
             session.execute(
                 update(Cycle)
-                .where(Cycle.id == cycle.id, Cycle.confirmed_at.is_(None), Cycle.status.in_(_CONFIRMABLE))
+                .where(
+                    Cycle.id == cycle.id,
+                    Cycle.confirmed_at.is_(None),
+                    Cycle.status.in_(_CONFIRMABLE),
+                    *([Cycle.version == version] if version is not None else []),
+                )
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )

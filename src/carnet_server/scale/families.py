@@ -24,6 +24,7 @@ from carnet_contract.models import (
 from carnet_server.agenda.tables import Appointment
 from carnet_server.auth.tables import User
 from carnet_server.blood_bank.tables import BloodBank, SlotTemplate
+from carnet_server.chemotherapy.demo import demo_cycle_drugs
 from carnet_server.context import Context
 from carnet_server.incidents import deadlines
 from carnet_server.incidents.tables import Incident, IncidentReply
@@ -77,6 +78,26 @@ __all__ = [
 
 SCALE_PASSWORD = "carnet-escala"
 BATCH_PATIENTS = 2000
+
+
+#: The structured dose's columns of a cycle drug (``patients.tables.CycleDrug``), as the demo computes them.
+_DRUG_COLUMNS = (
+    "name",
+    "route",
+    "position",
+    "code",
+    "amount",
+    "dose_unit",
+    "basis",
+    "per_basis",
+    "computed",
+    "capped",
+    "cap",
+    "changed_reason",
+    "family",
+    "days",
+    "home_schedule",
+)
 
 
 class DatabaseNotEmpty(Exception):
@@ -340,6 +361,8 @@ class Generator:
         count = rng.randint(4, 12)
         interval = rng.randint(*disease.interval_days)
         day = self.today - timedelta(days=rng.randint(0, (count - 1) * interval))
+        age = rng.randint(1, 17)
+        weight, height = float(2 * age + 8), float(6 * age + 77)  # the usual estimates for the age
         out = []
         for number in range(1, count + 1):
             offset = (day - self.today).days
@@ -351,6 +374,8 @@ class Generator:
                 status = CycleStatus.PROGRAMADO
                 mixing = MixingStatus.PENDIENTE
             cycle_id = seeded_id(rng)
+            regimen = disease.regimens[(number - 1) % len(disease.regimens)]
+            bsa, rows = demo_cycle_drugs(regimen, weight_kg=weight, height_cm=height)
             batch.add(
                 Cycle.__table__,
                 {
@@ -363,21 +388,19 @@ class Generator:
                     "mixing_status": mixing.value,
                     "mixing_updated_at": local_time(day - timedelta(days=1), 18, 0, self.tz) if offset < 0 else None,
                     "confirmed_at": None,
+                    "phase_number": number,
+                    "phase_cycles": count,
+                    "bsa_m2": float(bsa),
+                    "weight_kg": weight,
+                    "height_cm": height,
+                    "sessions": day.isoformat(),
+                    "version": 1,
                 },
             )
-            regimen = disease.regimens[(number - 1) % len(disease.regimens)]
-            for position, (name, dose, unit, route) in enumerate(regimen):
+            for row in rows:
                 batch.add(
                     CycleDrug.__table__,
-                    {
-                        "id": seeded_id(rng),
-                        "cycle_id": cycle_id,
-                        "name": name,
-                        "dose": dose,
-                        "unit": unit,
-                        "route": route,
-                        "position": position,
-                    },
+                    {"id": seeded_id(rng), "cycle_id": cycle_id, **{c: getattr(row, c) for c in _DRUG_COLUMNS}},
                 )
                 self.report.cycle_drugs += 1
             batch.touch(SyncType.CYCLE, cycle_id, patient_id)
