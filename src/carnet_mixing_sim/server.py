@@ -18,7 +18,9 @@ signature), and a ``401 replayed_callback`` answer means it had arrived after al
 Control endpoints (tests, demo): ``POST /_control/outage {"seconds": N}`` answers 503 to
 orders for N seconds; ``GET /_control/orders`` lists the record: per order id, how many signed
 requests were received and how many times it was recorded (must be 1), the callbacks
-acknowledged and the callback attempts that failed. ``GET /healthz``. Logs carry order ids and
+acknowledged and the callback attempts that failed, and what the mixture is made of (each drug's
+name, amount and unit, and the child's BSA: an order without structured doses is refused with 422,
+as a provider could not mix it). ``GET /healthz``. Logs carry order ids and
 HTTP codes only, never the payload.
 """
 
@@ -64,7 +66,31 @@ CREATE TABLE IF NOT EXISTS record (
 CREATE TABLE IF NOT EXISTS progress (
     order_id TEXT PRIMARY KEY, step INTEGER NOT NULL, event_id TEXT NOT NULL, occurred_at TEXT NOT NULL,
     due_at REAL NOT NULL, sent TEXT NOT NULL DEFAULT '', failures INTEGER NOT NULL DEFAULT 0);
+-- What the mixture is made of, as the order said: each drug's dose (name, amount, unit) and the child's BSA.
+CREATE TABLE IF NOT EXISTS doses (order_id TEXT PRIMARY KEY, drugs TEXT NOT NULL, bsa_m2 REAL);
 """
+
+
+def _doses(body: bytes) -> tuple[list[dict[str, Any]], float | None] | None:
+    """The order's structured doses and BSA; None when the order does not carry them (it cannot be mixed)."""
+    try:
+        order = json.loads(body)
+    except ValueError:
+        return None
+    drugs = order.get("drugs") if isinstance(order, dict) else None
+    if not isinstance(drugs, list):
+        return None
+    found = []
+    for drug in drugs:
+        dose = drug.get("dose") if isinstance(drug, dict) else None
+        if not isinstance(dose, dict) or not isinstance(dose.get("unit"), str):
+            return None
+        amount = dose.get("amount")
+        if amount is not None and not isinstance(amount, int | float):
+            return None
+        found.append({"name": drug.get("name"), "amount": amount, "unit": dose["unit"], "basis": dose.get("basis")})
+    bsa = order.get("bsa_m2")
+    return found, bsa if isinstance(bsa, int | float) else None
 
 
 def _mac(secret: bytes, timestamp: int, body: bytes) -> str:
@@ -119,6 +145,7 @@ class Simulator:
     def take_order(self, key: str, body: bytes) -> tuple[int, dict[str, Any]]:
         """(status, answer) for a signed order with its idempotency key."""
         digest = hashlib.sha256(body).hexdigest()
+        doses = _doses(body)
         with self._lock:
             self._db.execute(
                 "INSERT INTO received (order_id, count) VALUES (?, 1) "
@@ -134,6 +161,8 @@ class Simulator:
                 if row[0] != digest:
                     return 422, {"error": "idempotency_key_reused"}
                 return 200, {"provider_ref": row[1], "order_id": key}
+            if doses is None:
+                return 422, {"error": "order_without_structured_doses"}
             ref = f"SAFE-{secrets.token_hex(4).upper()}"
             now = time.time()
             self._db.execute("BEGIN IMMEDIATE")
@@ -144,6 +173,9 @@ class Simulator:
             self._db.execute(
                 "INSERT INTO progress (order_id, step, event_id, occurred_at, due_at) VALUES (?, 0, ?, '', ?)",
                 (key, secrets.token_hex(16), now + self.step_seconds),
+            )
+            self._db.execute(
+                "INSERT INTO doses (order_id, drugs, bsa_m2) VALUES (?, ?, ?)", (key, json.dumps(doses[0]), doses[1])
             )
             self._db.execute("COMMIT")
         log.info("order %s recorded as %s", key, ref)
@@ -159,6 +191,7 @@ class Simulator:
                 recorded[order_id] = recorded.get(order_id, 0) + 1
                 refs.setdefault(order_id, ref)
             progress = {row[0]: row[1:] for row in self._db.execute("SELECT order_id, sent, failures FROM progress")}
+            doses = {row[0]: (json.loads(row[1]), row[2]) for row in self._db.execute("SELECT * FROM doses")}
         return [
             {
                 "order_id": key,
@@ -167,6 +200,8 @@ class Simulator:
                 "provider_ref": refs.get(key),
                 "callbacks": [s for s in progress.get(key, ("", 0))[0].split(",") if s],
                 "callback_failures": progress.get(key, ("", 0))[1],
+                "doses": doses.get(key, ([], None))[0],
+                "bsa_m2": doses.get(key, ([], None))[1],
             }
             for key in sorted(set(received) | set(recorded))
         ]

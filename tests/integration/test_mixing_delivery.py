@@ -129,6 +129,10 @@ def test_orders_survive_a_provider_outage_and_a_server_restart(tmp_path: Path) -
                 o["status"] == "entregada" for o in orders(server.url, admin).values()))
             record = provider.orders()
             assert all(v["callbacks"] == ["en_preparacion", "lista", "entregada"] for v in record.values()), record
+            # Each mixture as the provider received it: structured doses (an amount in a unit) and the child's BSA.
+            for v in record.values():
+                assert v["doses"] and all(isinstance(d["amount"], float | int) and d["unit"] for d in v["doses"]), v
+                assert isinstance(v["bsa_m2"], float) and 0.3 < v["bsa_m2"] < 2.5, v
             # A family's carnet shows it: Valentina's cycles 4 (confirmed by the demo seed) and 5, Mateo's 6.
             shown = []
             for patient_id in children_of(server.url, madre):
@@ -187,5 +191,9 @@ def test_the_simulator_checks_signatures_and_keys(tmp_path: Path) -> None:
         record = provider.orders()
         assert record["ord-1"]["recorded"] == 1 and record["ord-1"]["received"] == 3  # signed, with its key
         assert record["ord-3"]["recorded"] == 0
+        # An order whose drugs carry no structured dose cannot be mixed: refused, not recorded.
+        text_dose = b'{"order_id":"ord-4","drugs":[{"name":"Vincristina","dose":"1.5","unit":"mg/m2"}]}'
+        assert send(text_dose, key="ord-4").status_code == 422
+        assert provider.orders()["ord-4"]["recorded"] == 0
         poll("a failed callback is retried", lambda: provider.orders()["ord-1"]["callback_failures"] >= 2)
         assert provider.orders()["ord-1"]["callbacks"] == []
