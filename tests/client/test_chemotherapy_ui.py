@@ -7,10 +7,9 @@ from datetime import timedelta
 
 import flet as ft
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from carnet.core.clock import local_date
-from carnet_server.chemotherapy.tables import Regimen
 from carnet_server.patients.tables import Cycle
 from tests.support.inprocess_server import InProcessServer
 
@@ -40,13 +39,9 @@ async def test_write_a_cycle_with_a_dose_by_hand(page, config, data_dir, server:
     before = len(session.state.chemotherapy.plan.cycles)  # type: ignore[union-attr]
     await click(button(page, "Escribir el siguiente ciclo"))
     assert page.views[0].route == "/oncology/chemo/new"
-    with server.db() as db:
-        lla = db.scalar(select(Regimen.id).where(Regimen.code == "lla-induccion"))
-    [protocol] = [d for d in find(page, ft.Dropdown) if d.label == "Protocolo"]
-    protocol.value = lla
-    ui.render()
-    [phase] = [d for d in find(page, ft.Dropdown) if d.label == "Fase"]
-    assert phase.value == "induccion" and len(phase.options) == 2
+    await click(button(page, "LLA — inducción (ejemplo)"))
+    assert button(page, "Inducción (1 ciclo)").content.semantics_label == "Inducción (1 ciclo), seleccionado"
+    assert button(page, "Mantenimiento (8 ciclos)").content.semantics_label == "Mantenimiento (8 ciclos)"
     assert "Protocolo de ejemplo (datos de demostración, no es una guía clínica)" in texts(page)
     # Bad input first: the weight in grams is refused beside its field, nothing computed.
     field(page, "Peso").value = "20000"

@@ -193,6 +193,15 @@ def notes(
     return found
 
 
+def chip(label: str, chosen: bool, on_click: Handler, tr: Translator, *, size: int = 15) -> ft.Control:
+    """One choice of several: filled when chosen (and read out as "seleccionado"), outlined otherwise."""
+    return (ft.FilledButton if chosen else ft.OutlinedButton)(
+        content=ft.Text(label, size=size, semantics_label=tr.t("inc_selected", label=label) if chosen else label),
+        height=MIN_TOUCH,
+        on_click=on_click,
+    )
+
+
 def section(title: str, body: Sequence[ft.Control]) -> ft.Card:
     return ft.Card(
         ft.Container(

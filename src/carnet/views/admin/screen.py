@@ -11,7 +11,18 @@ import flet as ft
 
 from carnet.core.i18n import Translator
 from carnet.shell.state import AppState
-from carnet.views.common import GREEN, MIN_TOUCH, Handler, app_bar, awaiting, banner, screen, section, status_banners
+from carnet.views.common import (
+    GREEN,
+    MIN_TOUCH,
+    Handler,
+    app_bar,
+    awaiting,
+    banner,
+    chip,
+    screen,
+    section,
+    status_banners,
+)
 from carnet.views.enrolment.desk import import_controls, import_picker
 from carnet_contract import enrolment as wire
 from carnet_contract import models as contract
@@ -21,14 +32,6 @@ if TYPE_CHECKING:
     from carnet.enrolment.desk import OncologyCases
 
 BIG = 56
-
-
-def _chip(label: str, chosen: bool, on_click: Handler, tr: Translator) -> ft.Control:
-    return (ft.FilledButton if chosen else ft.OutlinedButton)(
-        content=ft.Text(label, size=15, semantics_label=tr.t("inc_selected", label=label) if chosen else label),
-        height=MIN_TOUCH,
-        on_click=on_click,
-    )
 
 
 def _text(**kwargs: Any) -> ft.TextField:
@@ -155,7 +158,7 @@ class AdminView:
         self.edit_name.label, self.edit_name.error = tr.t("adm_unit_name"), errors.get("name")
         self.edit_state.label, self.edit_state.error = tr.t("adm_unit_state"), errors.get("state")
         levels = [
-            _chip(tr.t("onc_level." + lv.value), self.edit_level == lv.value, self._choose("edit_level", lv.value), tr)
+            chip(tr.t("onc_level." + lv.value), self.edit_level == lv.value, self._choose("edit_level", lv.value), tr)
             for lv in contract.UnitLevel
         ]
         return ft.Container(
@@ -179,7 +182,7 @@ class AdminView:
         ui = state.admin
         errors = ui.edit_errors
         self.edit_display.label, self.edit_display.error = tr.t("adm_display_name"), errors.get("display_name")
-        units = [_chip(u.name, u.id in self.edit_units, self._choose("edit_units", u.id), tr) for u in ui.units]
+        units = [chip(u.name, u.id in self.edit_units, self._choose("edit_units", u.id), tr) for u in ui.units]
         return ft.Container(
             ft.Column(
                 [
@@ -401,10 +404,10 @@ class AdminView:
         self.username.helper = tr.t("enr_username_hint")
         self.display_name.label, self.display_name.error = tr.t("adm_display_name"), errors.get("display_name")
         roles = [
-            _chip(tr.t("adm_role." + r.value), self.role == r.value, self._choose("role", r.value), tr)
+            chip(tr.t("adm_role." + r.value), self.role == r.value, self._choose("role", r.value), tr)
             for r in wire.StaffRole
         ]
-        units = [_chip(u.name, u.id in self.unit_ids, self._choose("unit_ids", u.id), tr) for u in ui.units]
+        units = [chip(u.name, u.id in self.unit_ids, self._choose("unit_ids", u.id), tr) for u in ui.units]
         found: list[ft.Control] = [
             self.username,
             self.display_name,
@@ -436,7 +439,7 @@ class AdminView:
         self.unit_name.label, self.unit_name.error = tr.t("adm_unit_name"), errors.get("name")
         self.unit_state.label, self.unit_state.error = tr.t("adm_unit_state"), errors.get("state")
         levels = [
-            _chip(tr.t("onc_level." + lv.value), self.unit_level == lv.value, self._choose("unit_level", lv.value), tr)
+            chip(tr.t("onc_level." + lv.value), self.unit_level == lv.value, self._choose("unit_level", lv.value), tr)
             for lv in contract.UnitLevel
         ]
         found: list[ft.Control] = [

@@ -16,7 +16,7 @@ from carnet.core.i18n import Translator
 from carnet.core.navigation import Screen
 from carnet.patients.cycles import PENDING
 from carnet.shell.state import AppState
-from carnet.views.common import GREEN, MIN_TOUCH, Handler, app_bar, banner, notes, screen, section
+from carnet.views.common import GREEN, MIN_TOUCH, Handler, app_bar, banner, chip, notes, screen, section
 from carnet_contract import chemotherapy as chemo
 from carnet_contract import models as contract
 
@@ -38,8 +38,9 @@ class ChemotherapyView:
         self._cases = cases
         self._redraw = redraw
         self._clock = clock
-        self.protocol = ft.Dropdown(enable_search=False, expand=True, on_select=self._protocol_chosen)
-        self.phase = ft.Dropdown(enable_search=False, expand=True)
+        #: The regimen (version id) and phase chosen with their chips.
+        self.protocol_id = ""
+        self.phase_code = ""
         self.date = _text(keyboard_type=ft.KeyboardType.DATETIME)
         self.weight = _text(keyboard_type=ft.KeyboardType.NUMBER, suffix="kg")
         self.height = _text(keyboard_type=ft.KeyboardType.NUMBER, suffix="cm")
@@ -53,8 +54,8 @@ class ChemotherapyView:
 
     def read(self) -> PrescriptionForm:
         return PrescriptionForm(
-            protocol_id=self.protocol.value or "",
-            phase=self.phase.value or "",
+            protocol_id=self.protocol_id,
+            phase=self.phase_code,
             scheduled_for=self.date.value or "",
             weight_kg=self.weight.value or "",
             height_cm=self.height.value or "",
@@ -66,9 +67,20 @@ class ChemotherapyView:
             control.value = ""
         self.reason.value = self.new_date.value = ""
 
-    def _protocol_chosen(self, _: Any = None) -> None:
-        self.phase.value = None
-        self._redraw()
+    def _choose_protocol(self, regimen_id: str) -> Handler:
+        def choose(_: Any = None) -> None:
+            if regimen_id != self.protocol_id:
+                self.protocol_id, self.phase_code = regimen_id, ""
+                self._redraw()
+
+        return choose
+
+    def _choose_phase(self, code: str) -> Handler:
+        def choose(_: Any = None) -> None:
+            self.phase_code = code
+            self._redraw()
+
+        return choose
 
     async def _compute(self, _: Any = None) -> None:
         await self._cases.compute(self.read())
@@ -261,20 +273,30 @@ class ChemotherapyView:
         catalogue = ui.catalogue
         regimens = catalogue.regimens if catalogue else []
         errors = ui.errors
-        self.protocol.label, self.phase.label = tr.t("chemo_protocol"), tr.t("chemo_phase")
-        self.protocol.options = [
-            ft.DropdownOption(key=r.id, text=r.name + (f" · v{r.version}" if r.version > 1 else "")) for r in regimens
-        ]
-        if self.protocol.value is None and len(regimens) == 1:
-            self.protocol.value = regimens[0].id
-        regimen = next((r for r in regimens if r.id == self.protocol.value), None)
+        if not self.protocol_id and len(regimens) == 1:
+            self.protocol_id = regimens[0].id
+        regimen = next((r for r in regimens if r.id == self.protocol_id), None)
         phases = regimen.phases if regimen else []
-        self.phase.options = [
-            ft.DropdownOption(key=p.code, text=tr.t("chemo_phase_option", name=p.name, cycles=p.cycles)) for p in phases
+        if not self.phase_code and phases:
+            self.phase_code = phases[0].code
+        protocol_chips = [
+            chip(
+                r.name + (f" · v{r.version}" if r.version > 1 else ""),
+                r.id == self.protocol_id,
+                self._choose_protocol(r.id),
+                tr,
+            )
+            for r in regimens
         ]
-        if self.phase.value is None and phases:
-            self.phase.value = phases[0].code
-        self.protocol.error_text, self.phase.error_text = errors.get("protocol_id"), errors.get("phase")
+        phase_chips = [
+            chip(
+                tr.t("chemo_phase_one" if p.cycles == 1 else "chemo_phase_option", name=p.name, cycles=p.cycles),
+                p.code == self.phase_code,
+                self._choose_phase(p.code),
+                tr,
+            )
+            for p in phases
+        ]
         if not self.date.value:
             self.date.value = (local_date(self._clock()) + timedelta(days=1)).isoformat()
         if ui.plan is not None and ui.plan.measurements and not self.height.value:
@@ -303,10 +325,19 @@ class ChemotherapyView:
                 banner(errors["form"], icon=ft.Icons.ERROR_OUTLINE, bgcolor=ft.Colors.RED_50, color=ft.Colors.RED_900)
             )
         body += [
+            ft.Text(tr.t("chemo_protocol"), size=15, weight=ft.FontWeight.W_600),
+            ft.Row(protocol_chips, wrap=True, spacing=8, run_spacing=8),
+            *_error_text(errors.get("protocol_id")),
+        ]
+        if phase_chips:
+            body += [
+                ft.Text(tr.t("chemo_phase"), size=15, weight=ft.FontWeight.W_600),
+                ft.Row(phase_chips, wrap=True, spacing=8, run_spacing=8),
+            ]
+        body += [
+            *_error_text(errors.get("phase")),
             ft.ResponsiveRow(
                 [
-                    ft.Container(self.protocol, col={"xs": 12, "md": 8}),
-                    ft.Container(self.phase, col={"xs": 12, "md": 4}),
                     ft.Container(self.date, col={"xs": 12, "md": 4}),
                     ft.Container(self.weight, col={"xs": 6, "md": 4}),
                     ft.Container(self.height, col={"xs": 6, "md": 4}),
@@ -397,6 +428,10 @@ class ChemotherapyView:
                 )
             )
         return [section(tr.t("chemo_preview_title"), lines), *_cumulative(tr, preview.cumulative)]
+
+
+def _error_text(text: str | None) -> list[ft.Control]:
+    return [ft.Text(text, size=14, color=ft.Colors.RED_900, weight=ft.FontWeight.W_500)] if text else []
 
 
 def _cumulative(tr: Translator, totals: list[chemo.CumulativeDose]) -> list[ft.Control]:

@@ -24,6 +24,7 @@ from carnet.views.common import (
     app_bar,
     awaiting,
     banner,
+    chip,
     field,
     icon_button,
     notes,
@@ -75,14 +76,6 @@ def _text(keyboard: ft.KeyboardType, **kwargs: Any) -> ft.TextField:
         error_max_lines=4,
         helper_max_lines=2,
         **kwargs,
-    )
-
-
-def _chip(label: str, chosen: bool, on_click: Handler, tr: Translator) -> ft.Control:
-    return (ft.FilledButton if chosen else ft.OutlinedButton)(
-        content=ft.Text(label, size=15, semantics_label=tr.t("inc_selected", label=label) if chosen else label),
-        height=MIN_TOUCH,
-        on_click=on_click,
     )
 
 
@@ -317,7 +310,7 @@ class OncologyView:
             ft.Text(tr.t("onc_f_sex"), size=14, weight=ft.FontWeight.W_600),
             ft.Row(
                 [
-                    _chip(tr.t("onc_sex." + s.value), self.sex == s.value, self._choose("sex", s.value), tr)
+                    chip(tr.t("onc_sex." + s.value), self.sex == s.value, self._choose("sex", s.value), tr)
                     for s in wire.Sex
                 ],
                 wrap=True,
@@ -335,7 +328,7 @@ class OncologyView:
             units = [
                 ft.Text(tr.t("onc_f_unit"), size=14, weight=ft.FontWeight.W_600),
                 ft.Row(
-                    [_chip(u.name, self.unit_id == u.id, self._choose("unit_id", u.id), tr) for u in ui.units],
+                    [chip(u.name, self.unit_id == u.id, self._choose("unit_id", u.id), tr) for u in ui.units],
                     wrap=True,
                     spacing=6,
                     run_spacing=6,
@@ -355,9 +348,9 @@ class OncologyView:
             )
         )
         blood = [
-            _chip(group, self.blood_group == group, self._choose("blood_group", group), tr) for group in BLOOD_GROUPS
+            chip(group, self.blood_group == group, self._choose("blood_group", group), tr) for group in BLOOD_GROUPS
         ]
-        blood.append(_chip(tr.t("onc_blood_unknown"), not self.blood_group, self._choose("blood_group", ""), tr))
+        blood.append(chip(tr.t("onc_blood_unknown"), not self.blood_group, self._choose("blood_group", ""), tr))
         body.append(
             section(
                 tr.t("onc_s_emergency"),
@@ -413,7 +406,7 @@ class OncologyView:
         body.append(ft.Text(tr.t("onc_refer_explain", name=record.display_name, unit=record.unit.name), size=15))
         others = [u for u in ui.all_units if u.id != record.unit.id]
         chips = [
-            _chip(
+            chip(
                 f"{u.name} ({tr.t('onc_level.' + u.level.value)}, {u.state})",
                 ui.refer_to == u.id,
                 lambda _, uid=u.id: cases.choose_referral(uid),

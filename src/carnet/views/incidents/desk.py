@@ -23,6 +23,7 @@ from carnet.views.common import (
     Handler,
     app_bar,
     awaiting,
+    chip,
     icon_button,
     notes,
     save_bytes,
@@ -47,14 +48,6 @@ def _download(desk: DeskCases, kind: str) -> Handler:
         desk.file_saved(name, await save_bytes(name, data, kind))
 
     return handler
-
-
-def _chip(label: str, chosen: bool, on_click: Handler, tr: Translator) -> ft.Control:
-    return (ft.FilledButton if chosen else ft.OutlinedButton)(
-        content=ft.Text(label, size=14, semantics_label=tr.t("inc_selected", label=label) if chosen else label),
-        height=MIN_TOUCH,
-        on_click=on_click,
-    )
 
 
 def _status(tr: Translator, status: contract.IncidentStatus) -> ft.Control:
@@ -132,14 +125,16 @@ def build_queue(
             on_click=awaiting(desk.show_weekly, 0),
         )
     )
-    cats = [_chip(tr.t("desk_all"), ui.category is None, lambda _: desk.set_filter(category=None), tr)]
+    cats = [chip(tr.t("desk_all"), ui.category is None, lambda _: desk.set_filter(category=None), tr, size=14)]
     cats += [
-        _chip(tr.t("inc_cat." + c.value), ui.category is c, lambda _, v=c.value: desk.set_filter(category=v), tr)
+        chip(
+            tr.t("inc_cat." + c.value), ui.category is c, lambda _, v=c.value: desk.set_filter(category=v), tr, size=14
+        )
         for c in contract.IncidentCategory
     ]
-    states = [_chip(tr.t("desk_all"), ui.status is None, lambda _: desk.set_filter(status=None), tr)]
+    states = [chip(tr.t("desk_all"), ui.status is None, lambda _: desk.set_filter(status=None), tr, size=14)]
     states += [
-        _chip(tr.t("inc_status." + s.value), ui.status is s, lambda _, v=s.value: desk.set_filter(status=v), tr)
+        chip(tr.t("inc_status." + s.value), ui.status is s, lambda _, v=s.value: desk.set_filter(status=v), tr, size=14)
         for s in contract.IncidentStatus
     ]
     filters: list[ft.Control] = [
@@ -149,8 +144,11 @@ def build_queue(
         ft.Row(states, wrap=True, spacing=6, run_spacing=6),
     ]
     if len(ui.units) > 1:
-        units = [_chip(tr.t("desk_all"), ui.unit_id is None, lambda _: desk.set_filter(unit_id=None), tr)]
-        units += [_chip(u.name, ui.unit_id == u.id, lambda _, v=u.id: desk.set_filter(unit_id=v), tr) for u in ui.units]
+        units = [chip(tr.t("desk_all"), ui.unit_id is None, lambda _: desk.set_filter(unit_id=None), tr, size=14)]
+        units += [
+            chip(u.name, ui.unit_id == u.id, lambda _, v=u.id: desk.set_filter(unit_id=v), tr, size=14)
+            for u in ui.units
+        ]
         filters += [
             ft.Text(tr.t("desk_filter_unit"), size=14, weight=ft.FontWeight.W_600),
             ft.Row(units, wrap=True, spacing=6, run_spacing=6),
