@@ -182,3 +182,26 @@ async def test_family_carnet_shows_mixing_and_dispensed(page, config, data_dir, 
     assert "Mezcla: entregada" in shown  # cycle 1's mixture, in the history
     await counter.close()
     await session.close()
+
+
+async def test_the_counter_confirms_a_cycle_and_its_mixture_is_ordered(page, config, data_dir,
+                                                                       server: InProcessServer) -> None:
+    ui, session = await _app(page, config, data_dir, server, "farmacia.demo")
+    first_due = due_cycles_of(server, "Mateo Hernández")[0]
+    assert first_due.confirmed_at is None
+    await scan(page, f"{BASE}/v/{mateo_token(server, cyc=[first_due.id])}")
+    confirm = button(page, f"Confirmar el ciclo {first_due.number} y pedir la mezcla")
+    assert confirm.height >= 48 and not confirm.disabled
+    await click(confirm)
+    mixing = TR.t(f"mixing.{first_due.mixing_status}")  # as it was: this demo mixture was already asked for
+    assert f"Ciclo {first_due.number} confirmado; mezcla: {mixing}." in texts(page)
+    assert not [b for b in find(page, ft.OutlinedButton) if isinstance(b.content, ft.Text)
+                and (b.content.value or "").startswith("Confirmar el ciclo")]  # confirmed: the button is gone
+    carnet = server.ok("madre.demo", "GET", f"/api/v1/patients/{first_due.patient_id}/carnet")
+    row = next(c for c in carnet["cycles"] if c["id"] == first_due.id)
+    assert row["status"] == "confirmado" and row["confirmed_at"] and row["version"] == first_due.version + 1
+    # Dispensing it still works once confirmed.
+    await click(button(page, "Registrar surtido"))
+    await click(button(page, "Sí, registrar"))
+    assert [d.cycle_id for d in dispensations(server)] == [first_due.id]
+    await session.close()

@@ -36,6 +36,7 @@ from carnet.pharmacy.checks import (
     is_stale,
 )
 from carnet.pharmacy.state import PharmacyUi
+from carnet_contract import chemotherapy as chemo
 from carnet_contract import models as contract
 from carnet_contract import qrtoken
 
@@ -253,6 +254,44 @@ class PharmacyCases:
 
     def selected_cycle(self) -> contract.Cycle | None:
         return next((c for c in self.cycles() if c.id == self._ui.cycle_id), None)
+
+    # ---- confirming a cycle (its mixture is ordered) -------------------------------------------------
+
+    def can_confirm(self, cycle: contract.Cycle) -> bool:
+        """A cycle still to be confirmed (its mixture not ordered yet), while the server answers."""
+        ui = self._ui
+        return cycle.confirmed_at is None and not ui.offline and not ui.busy and ui.verified is not None
+
+    async def confirm_cycle(self) -> None:
+        """Confirm the chosen cycle as shown (its version): the server orders its mixture from the provider."""
+        ui, cycle = self._ui, self.selected_cycle()
+        if cycle is None or not self.can_confirm(cycle):
+            return
+        ui.start_confirming_cycle()
+        body = chemo.CycleAction(action=chemo.CycleActionKind.CONFIRM, version=cycle.version)
+        try:
+            done = await self._api.cycle_action(cycle.id, body)
+        except AuthError:
+            ui.confirm_failed("")
+            await self._session_expired()
+            return
+        except Conflict as exc:
+            current = exc.details.get("cycle")
+            if exc.code == "cycle_changed" and isinstance(current, dict):
+                ui.cycle_confirmed(contract.Cycle.model_validate(current), None, message_for(self._tr, exc))
+            else:
+                ui.confirm_failed(message_for(self._tr, exc))
+            return
+        except NetworkError:
+            with self._state.batch():
+                self._state.set_online(False)
+                ui.confirm_failed(self._tr.t("ph_confirm_unsent"))
+            return
+        except ApiError as exc:
+            ui.confirm_failed(message_for(self._tr, exc))
+            return
+        mixing = self._tr.t(f"mixing.{done.mixing.status.value}")
+        ui.cycle_confirmed(done, self._tr.t("ph_cycle_confirmed", number=done.number, mixing=mixing))
 
     # ---- dispensing -------------------------------------------------------------------------
 

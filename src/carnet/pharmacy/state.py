@@ -142,6 +142,26 @@ class PharmacyUi(Observable):
         self.confirming = False
         self.results += 1
 
+    # ---- confirming (the mixture is ordered) ---------------------------------------------------------
+
+    @change
+    def start_confirming_cycle(self) -> None:
+        self.busy, self.message, self.error = True, None, None
+
+    @change
+    def cycle_confirmed(self, cycle: contract.Cycle, message: str | None, error: str | None = None) -> None:
+        """The cycle as the server has it now (confirmed here, or changed meanwhile: ``error``)."""
+        if self.verified is not None:
+            due = [cycle if c.id == cycle.id else c for c in self.verified.due]
+            self.verified = self.verified.model_copy(update={"due": due})
+        self.busy, self.message, self.error = False, message, error
+        self.results += 1
+
+    @change
+    def confirm_failed(self, error: str) -> None:
+        self.busy, self.error = False, error
+        self.results += 1
+
     # ---- dispensing -------------------------------------------------------------------------------
 
     @change

@@ -335,6 +335,16 @@ def _dispense_block(state: AppState, tr: Translator, cases: PharmacyCases, cycle
             )
     if not ui.items:
         lines.append(ft.Text(tr.t("ph_no_items"), size=15, color=ft.Colors.RED_900))
+    if cycle.confirmed_at is None:  # its mixture not ordered yet: the pharmacy confirms the cycle first
+        lines.append(
+            ft.OutlinedButton(
+                content=ft.Text(tr.t("ph_confirm_cycle", number=cycle.number), size=16),
+                icon=ft.Icons.SCIENCE,
+                height=MIN_TOUCH,
+                disabled=not cases.can_confirm(cycle),
+                on_click=awaiting(cases.confirm_cycle),
+            )
+        )
     if ui.confirming:
         lines.append(
             ft.Container(
