@@ -110,3 +110,12 @@ async def test_a_changed_field_is_still_sent_and_a_new_one_whole(page, config, d
     assert page.views[0].route == "/login"
     assert len(list(_sent_text_fields(messages))) == 2  # a new screen: its two fields, whole
     await session.close()
+
+
+async def test_the_oncology_search_field_is_not_sent_again_on_a_redraw(page, config, data_dir, server) -> None:
+    ui, session = await _app(page, config, data_dir, server)
+    await session.login("oncologia.demo", "carnet-demo")
+    assert page.views[0].route == "/oncology"
+    messages = await _typed_then_redrawn(page, ui, session, ["Nombre, CURP o NSS"])
+    assert list(_sent_text_fields(messages)) == []
+    await session.close()

@@ -57,7 +57,9 @@ def verify(session: Session, *, ctx: Context, token_or_url: str, now: datetime |
     due = (
         list(
             session.scalars(
-                select(Cycle).where(Cycle.patient_id == patient.id, Cycle.id.in_(wanted)).order_by(Cycle.number)
+                select(Cycle)
+                .where(Cycle.patient_id == patient.id, Cycle.id.in_(wanted))
+                .order_by(Cycle.scheduled_for, Cycle.number)  # the one due first comes first
             )
         )
         if wanted
