@@ -400,7 +400,9 @@ class Cycle(_Response):
     status: CycleStatus
     drugs: list[Drug] = Field(default_factory=list)
     mixing: Mixing
-    #: The protocol's phase (e.g. "Inducción"): this is its cycle ``phase_number`` of ``phase_cycles``.
+    #: The protocol it was written from (its name), and its phase (e.g. "Inducción"): this is the phase's cycle
+    #: ``phase_number`` of ``phase_cycles``.
+    protocol: str | None = None
     phase: str | None = None
     phase_number: int | None = None
     phase_cycles: int | None = None

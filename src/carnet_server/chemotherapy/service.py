@@ -529,7 +529,7 @@ def _prescribed(
         cycle.confirmed_at = None
     out = cycle_out(cycle)
     return chemo.PrescribedCycle(
-        **out.model_dump(),
+        **{**out.model_dump(), "protocol": out.protocol or regimen.name},
         patient_id=patient.id,
         protocol_id=regimen.id,
         protocol_name=regimen.name,

@@ -97,6 +97,7 @@ def cycle_out(cycle: Cycle, *, dispensed_at: datetime | None = None) -> contract
         mixing=contract.Mixing(status=contract.MixingStatus(cycle.mixing_status), updated_at=cycle.mixing_updated_at),
         confirmed_at=cycle.confirmed_at,
         dispensed_at=dispensed_at,
+        protocol=cycle.protocol.name if cycle.protocol is not None else None,
         phase=cycle.phase,
         phase_number=cycle.phase_number,
         phase_cycles=cycle.phase_cycles,
@@ -244,7 +245,7 @@ def get_carnet(
     cycles = list(session.scalars(select(Cycle).where(Cycle.patient_id == patient.id).order_by(Cycle.number)))
     dispensed = dispensed_at_of(session, [c.id for c in cycles])  # one query for the whole carnet
     qr = current_qr(session, ctx=ctx, patient=patient, now=now)
-    due = [c for c in cycles if c.id in qr.cycle_ids.split(",")]
+    due = sorted((c for c in cycles if c.id in qr.cycle_ids.split(",")), key=lambda c: (c.scheduled_for, c.number))
     # The protocol in course: that of the next due cycle, else of the latest cycle.
     anchor = due[0] if due else (cycles[-1] if cycles else None)
     protocol = session.get(Protocol, anchor.protocol_id) if anchor else None

@@ -224,6 +224,7 @@ class Cycle(Base):
     drugs: Mapped[list[CycleDrug]] = relationship(
         order_by="CycleDrug.position", lazy="selectin", cascade="all, delete-orphan"
     )
+    protocol: Mapped[Protocol | None] = relationship(lazy="selectin")
 
 
 class CycleDrug(Base):

@@ -82,7 +82,7 @@ def _plan_lines(tr: Translator, cycle: contract.Cycle, today: date) -> list[ft.C
         lines.append(ft.Text(text, size=16, weight=ft.FontWeight.W_600))
     upcoming = next_session(cycle, today)
     pending = cycle.status in PENDING
-    if pending and upcoming is not None and len(cycle.sessions) > 1:
+    if pending and upcoming is not None and upcoming != cycle.scheduled_for:
         lines.append(ft.Text(tr.t("next_session", date=tr.long_date(upcoming)), size=16))
     if cycle.deferral is not None:
         lines.append(
@@ -135,7 +135,8 @@ def _cycle_block(tr: Translator, carnet: contract.Carnet, today: date) -> ft.Con
         ft.Text(tr.t("drugs"), size=14, weight=ft.FontWeight.W_700),
         *_drug_lines(tr, cycle),
     ]
-    return section(tr.t("protocol") + (f": {carnet.protocol.name}" if carnet.protocol else ""), lines)
+    name = cycle.protocol or (carnet.protocol.name if carnet.protocol else None)
+    return section(tr.t("protocol") + (f": {name}" if name else ""), lines)
 
 
 def _milestones(tr: Translator, cycle: contract.Cycle, *, size: int) -> list[ft.Control]:
