@@ -18,7 +18,7 @@ from carnet_server.db import utcnow
 from carnet_server.idempotency.deps import IdempotencyDep
 from carnet_server.limits import write_limit
 from carnet_server.mixing import service as mixing
-from carnet_server.patients.service import cycle_out
+from carnet_server.patients.service import cycle_out, visible_cycle
 
 router = APIRouter(prefix="/api/v1", tags=["chemotherapy"])
 
@@ -134,7 +134,7 @@ def act(
     (reason, new date: its sessions move), suspend (reason). 409 ``cycle_changed`` with the current cycle."""
     today = ctx.today(utcnow())
     if body.action is chemo.CycleActionKind.CONFIRM:
-        cycle, _ = service.visible_cycle(session, principal=user, cycle_id=cycle_id)
+        cycle, _ = visible_cycle(session, principal=user, cycle_id=cycle_id)
         service.check_step(cycle, body, principal=user, today=today)
         try:
             cycle, order = mixing.confirm_cycle(
@@ -147,7 +147,7 @@ def act(
             )
         except mixing.NotConfirmable:
             session.rollback()
-            current, _ = service.visible_cycle(session, principal=user, cycle_id=cycle_id)
+            current, _ = visible_cycle(session, principal=user, cycle_id=cycle_id)
             if current.version != body.version:  # changed between the check and the confirmation
                 raise service.CycleChanged(cycle_out(current)) from None
             raise

@@ -37,7 +37,7 @@ from carnet_server.chemotherapy.catalogue import ANTHRACYCLINE_FAMILY, load_exam
 from carnet_server.chemotherapy.tables import BodyMeasurement, Regimen
 from carnet_server.db import utcnow
 from carnet_server.domain_errors import Conflict, Invalid, NotAllowed, NotFound, Reason
-from carnet_server.patients.service import PatientNotFound, cycle_out, touch_cycle, visible_patient
+from carnet_server.patients.service import CycleNotFound, cycle_out, touch_cycle, visible_cycle, visible_patient
 from carnet_server.patients.tables import Cycle, CycleDrug, Patient, Protocol
 
 __all__ = [
@@ -64,10 +64,6 @@ _SESSION_HOURS = 6
 
 class RegimenNotFound(NotFound):
     code = "protocol_not_found"
-
-
-class CycleNotFound(NotFound):
-    code = "cycle_not_found"
 
 
 @dataclass(frozen=True)
@@ -654,17 +650,6 @@ _ROLES: dict[chemo.CycleActionKind, frozenset[str]] = {
     chemo.CycleActionKind.DEFER: frozenset({Role.ONCOLOGY.value, Role.ADMIN.value}),
     chemo.CycleActionKind.SUSPEND: frozenset({Role.ONCOLOGY.value, Role.ADMIN.value}),
 }
-
-
-def visible_cycle(session: Session, *, principal: Principal, cycle_id: str) -> tuple[Cycle, Patient]:
-    cycle = session.get(Cycle, cycle_id)
-    if cycle is None:
-        raise CycleNotFound()
-    try:
-        patient = visible_patient(session, principal=principal, patient_id=cycle.patient_id)
-    except PatientNotFound as exc:
-        raise CycleNotFound() from exc
-    return cycle, patient
 
 
 def check_step(cycle: Cycle, data: chemo.CycleAction, *, principal: Principal, today: date) -> None:

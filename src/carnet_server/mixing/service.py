@@ -37,12 +37,12 @@ from carnet_server.domain_errors import Conflict, NotFound, Unauthenticated
 from carnet_server.files import read_or_create_secret
 from carnet_server.mixing.tables import MixingCallbackEvent, MixingOrder
 from carnet_server.patients.service import (
-    PatientNotFound,
+    CycleNotFound,
     drug_out,
     touch_cycle,
     unit_out,
     units_of,
-    visible_patient,
+    visible_cycle,
 )
 from carnet_server.patients.tables import Cycle, Patient
 from carnet_server.settings import Settings
@@ -78,10 +78,6 @@ _RANK = {
     MixingStatus.ENTREGADA: 4,
 }
 _TERMINAL = frozenset({MixingStatus.ENTREGADA, MixingStatus.RECHAZADA})
-
-
-class CycleNotFound(NotFound):
-    code = "cycle_not_found"
 
 
 class NotConfirmable(Conflict):
@@ -159,17 +155,6 @@ def order_body(payload: dict[str, Any]) -> bytes:
 # ---- confirming a cycle --------------------------------------------------------------
 
 
-def _visible_cycle(session: Session, *, principal: Principal, cycle_id: str) -> tuple[Cycle, Patient]:
-    cycle = session.get(Cycle, cycle_id)
-    if cycle is None:
-        raise CycleNotFound()
-    try:
-        patient = visible_patient(session, principal=principal, patient_id=cycle.patient_id)
-    except PatientNotFound as exc:
-        raise CycleNotFound() from exc
-    return cycle, patient
-
-
 def _payload(order_id: str, cycle: Cycle, patient: Patient, created_at: datetime) -> dict[str, Any]:
     order = contract.MixingOrder(
         order_id=order_id,
@@ -230,7 +215,7 @@ def confirm_cycle(
     plan's steps) only that version of the cycle is confirmed: one changed meanwhile is :class:`NotConfirmable`.
     """
     now = now or utcnow()
-    cycle, patient = _visible_cycle(session, principal=principal, cycle_id=cycle_id)
+    cycle, patient = visible_cycle(session, principal=principal, cycle_id=cycle_id)
     if cycle.confirmed_at is None and cycle.status not in _CONFIRMABLE:
         raise NotConfirmable()
     current = MixingStatus(cycle.mixing_status)

@@ -36,6 +36,7 @@ from carnet_server.sync import service as sync
 
 __all__ = [
     "MAX_DUE_CYCLES",
+    "CycleNotFound",
     "PatientNotFound",
     "current_qr",
     "cycle_out",
@@ -48,6 +49,7 @@ __all__ = [
     "touch_cycle",
     "unit_out",
     "units_of",
+    "visible_cycle",
     "visible_patient",
 ]
 
@@ -57,6 +59,10 @@ STAFF_ROLES = frozenset({Role.PHARMACY, Role.BLOOD_BANK, Role.CASE_DESK, Role.ON
 
 class PatientNotFound(NotFound):
     code = "patient_not_found"
+
+
+class CycleNotFound(NotFound):
+    code = "cycle_not_found"
 
 
 def unit_out(unit: MedicalUnit) -> contract.Unit:
@@ -157,6 +163,19 @@ def visible_patient(session: Session, *, principal: Principal, patient_id: str) 
     if patient is None:
         raise PatientNotFound()
     return patient
+
+
+def visible_cycle(session: Session, *, principal: Principal, cycle_id: str) -> tuple[Cycle, Patient]:
+    """The cycle and its patient, if the caller may see the patient; else :class:`CycleNotFound` (the same
+    answer for an unknown cycle)."""
+    cycle = session.get(Cycle, cycle_id)
+    if cycle is None:
+        raise CycleNotFound()
+    try:
+        patient = visible_patient(session, principal=principal, patient_id=cycle.patient_id)
+    except PatientNotFound as exc:
+        raise CycleNotFound() from exc
+    return cycle, patient
 
 
 def due_cycles(session: Session, *, patient_id: str, today: date) -> list[Cycle]:
