@@ -115,3 +115,30 @@ async def test_defer_a_cycle_and_a_stale_version(page, config, data_dir, server:
     assert now.version == 3 and now.status.value == "diferido"  # nothing lost, nothing suspended
     assert local_date(session.clock()) <= now.scheduled_for
     await session.close()
+
+
+async def test_admin_loads_a_protocol_file_as_a_new_version(page, config, data_dir, server: InProcessServer) -> None:
+    from carnet_server.chemotherapy.catalogue import CATALOGUE_DIR
+
+    from .test_enrolment_ui import _picked
+
+    ui, session = await _app(page, config, data_dir, server)
+    await session.login("admin.demo", "carnet-demo")
+    await session.admin.open()
+    assert "Protocolos de quimioterapia" in texts(page)
+    assert "LLA — inducción (ejemplo) · versión 1 · Inducción, Mantenimiento" in texts(page)
+    picker = ui._admin.regimen_picker  # type: ignore[union-attr]
+    good = (CATALOGUE_DIR / "lla-induccion.json").read_bytes()
+    # A file with a bad unit: every problem said with its place, nothing loaded.
+    await picker.on_result(_picked("mal.json", good.replace(b'"unit": "mg"', b'"unit": "mg/m2"', 1)))
+    assert any(t.startswith("mal.json: phases > 1 > drugs > 1 > unit: ") for t in texts(page)), texts(page)
+    assert "LLA — inducción (ejemplo) · versión 1 · Inducción, Mantenimiento" in texts(page)
+    # Not JSON at all: said too.
+    await picker.on_result(_picked("notas.json", b"no es json"))
+    assert any(t.startswith("notas.json: ") for t in texts(page))
+    # The good file: the code's next version.
+    await picker.on_result(_picked("lla.json", good))
+    assert "Protocolo cargado: LLA — inducción (ejemplo), versión 2." in texts(page)
+    assert "LLA — inducción (ejemplo) · versión 2 · Inducción, Mantenimiento" in texts(page)
+    assert not any(t.startswith(("mal.json", "notas.json")) for t in texts(page))
+    await session.close()

@@ -5,8 +5,11 @@ Online only, nothing kept on the device. No Flet."""
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Protocol
+
+from pydantic import ValidationError
 
 from carnet.admin.state import AdminUi
 from carnet.core.i18n import Translator
@@ -14,6 +17,7 @@ from carnet.core.navigation import Navigator, Screen
 from carnet.data.api import ApiClient, ApiError, AuthError, BadRequest, Conflict, NetworkError
 from carnet.data.messages import message_for
 from carnet.enrolment.form import USERNAME_RE
+from carnet_contract import chemotherapy as chemo
 from carnet_contract import enrolment as wire
 from carnet_contract import models as contract
 
@@ -25,6 +29,11 @@ log = logging.getLogger(__name__)
 class AdminHost(Navigator, Protocol):
     admin: AdminUi
     user: contract.UserOut | None
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    """A pydantic error's place as a person reads it: "phases > 1 > drugs > 2 > unit" (counted from 1)."""
+    return " > ".join(str(part + 1) if isinstance(part, int) else str(part) for part in loc) or "—"
 
 
 class AdminCases:
@@ -82,9 +91,42 @@ class AdminCases:
         async def work() -> Callable[[], None]:
             units = await self._api.units()
             staff = await self._api.admin_staff()
-            return lambda: ui.show(units, staff)
+            catalogue = await self._api.protocols()
+
+            def show() -> None:
+                ui.show(units, staff)
+                ui.show_catalogue(catalogue)
+
+            return show
 
         await self._guard(work, ui.stop_loading)
+
+    async def load_regimen(self, name: str, data: bytes) -> bool:
+        """A protocol file (JSON, the catalogue's shape): checked here, then loaded as its code's next version."""
+        ui = self._ui
+        try:
+            regimen = chemo.RegimenIn.model_validate_json(data)
+        except ValidationError as exc:
+            ui.regimen_refused(
+                [
+                    self._tr.t("adm_regimen_problem", file=name, where=_where(e["loc"]), what=e["msg"])
+                    for e in exc.errors()[:10]
+                ]
+            )
+            return False
+        ui.start_busy()
+
+        async def work() -> Callable[[], None]:
+            loaded = await self._api.load_regimen(regimen, idempotency_key=uuid.uuid4().hex)
+            catalogue = await self._api.protocols()
+
+            def show() -> None:
+                ui.show_catalogue(catalogue)
+                ui.show_message(self._tr.t("adm_regimen_loaded", name=loaded.name, version=loaded.version))
+
+            return show
+
+        return await self._guard(work, ui.stop_busy)
 
     def back(self) -> bool:
         """The back button on the administration screen (to settings); False when not on it."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from carnet.core.observable import OnlineScreenUi, change
+from carnet_contract import chemotherapy as chemo
 from carnet_contract import enrolment as wire
 from carnet_contract import models as contract
 
@@ -27,10 +28,21 @@ class AdminUi(OnlineScreenUi):
     edit_errors: dict[str, str] = field(default_factory=dict)
     #: Bumped when a form was accepted (the view empties it).
     sent: int = 0
+    #: The chemotherapy protocol catalogue (newest versions), and the problems of the last file loaded.
+    catalogue: chemo.Catalogue | None = None
+    regimen_errors: list[str] = field(default_factory=list)
 
     @change
     def show(self, units: list[contract.Unit], staff: list[wire.StaffAccount]) -> None:
         self.units, self.staff = units, staff
+
+    @change
+    def show_catalogue(self, catalogue: chemo.Catalogue) -> None:
+        self.catalogue, self.regimen_errors = catalogue, []
+
+    @change
+    def regimen_refused(self, errors: list[str]) -> None:
+        self.regimen_errors = errors
 
     @change
     def staff_refused(self, errors: dict[str, str]) -> None:

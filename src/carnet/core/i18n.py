@@ -1714,6 +1714,15 @@ _ES.update(
         "cycle_bsa": "Calculado con {weight} kg y {height} cm (superficie corporal {bsa} m²)",
         "example_protocol": "Protocolo de ejemplo (datos de demostración, no es una guía clínica)",
         "chemo_open": "Plan de quimioterapia",
+        "adm_regimens": "Protocolos de quimioterapia",
+        "adm_regimens_hint": (
+            "Cargar un archivo con un código que ya existe crea su versión siguiente; los ciclos ya escritos "
+            "conservan la suya."
+        ),
+        "adm_regimen_line": "{name} · versión {version} · {phases}",
+        "adm_regimen_pick": "Cargar protocolo (JSON)",
+        "adm_regimen_loaded": "Protocolo cargado: {name}, versión {version}.",
+        "adm_regimen_problem": "{file}: {where}: {what}",
         "ph_confirm_cycle": "Confirmar el ciclo {number} y pedir la mezcla",
         "ph_cycle_confirmed": "Ciclo {number} confirmado; mezcla: {mixing}.",
         "ph_confirm_unsent": "Sin conexión: el ciclo no se confirmó. Intente de nuevo.",
@@ -1784,6 +1793,14 @@ _EN.update(
         "cycle_bsa": "Computed with {weight} kg and {height} cm (body surface {bsa} m²)",
         "example_protocol": "Example protocol (demo data, not clinical guidance)",
         "chemo_open": "Chemotherapy plan",
+        "adm_regimens": "Chemotherapy protocols",
+        "adm_regimens_hint": (
+            "Loading a file whose code exists already makes its next version; cycles already written keep theirs."
+        ),
+        "adm_regimen_line": "{name} · version {version} · {phases}",
+        "adm_regimen_pick": "Load a protocol (JSON)",
+        "adm_regimen_loaded": "Protocol loaded: {name}, version {version}.",
+        "adm_regimen_problem": "{file}: {where}: {what}",
         "ph_confirm_cycle": "Confirm cycle {number} and order the mixture",
         "ph_cycle_confirmed": "Cycle {number} confirmed; mixture: {mixing}.",
         "ph_confirm_unsent": "No connection: the cycle was not confirmed. Try again.",

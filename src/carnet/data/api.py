@@ -526,6 +526,13 @@ class ApiClient:
     async def protocols(self) -> chemo.Catalogue:
         return self._parse(await self._authed("GET", "/api/v1/protocols"), chemo.Catalogue)
 
+    async def load_regimen(self, body: chemo.RegimenIn, *, idempotency_key: str) -> chemo.Regimen:
+        """An administrator loads a protocol: a new code, or its code's next version."""
+        response = await self._authed(
+            "POST", "/api/v1/protocols", json=body.model_dump(mode="json"), headers={"Idempotency-Key": idempotency_key}
+        )
+        return self._parse(response, chemo.Regimen)
+
     async def chemotherapy_plan(self, patient_id: str) -> chemo.ChemotherapyPlan:
         return self._parse(
             await self._authed("GET", f"{self._patient(patient_id)}/chemotherapy"), chemo.ChemotherapyPlan

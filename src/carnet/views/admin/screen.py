@@ -23,7 +23,7 @@ from carnet.views.common import (
     section,
     status_banners,
 )
-from carnet.views.enrolment.desk import import_controls, import_picker
+from carnet.views.enrolment.desk import file_bytes, import_controls, import_picker
 from carnet_contract import enrolment as wire
 from carnet_contract import models as contract
 
@@ -45,6 +45,15 @@ class AdminView:
         self._importer = importer
         self.import_picker = import_picker(importer) if importer is not None else None
         self._redraw = redraw
+
+        async def regimen_picked(e: Any) -> None:
+            files = list(getattr(e, "files", None) or [])
+            if files:
+                name = str(getattr(files[0], "name", "") or "")
+                await cases.load_regimen(name, file_bytes(getattr(files[0], "bytes", None)) or b"")
+
+        #: A chemotherapy protocol file (JSON) to load into the catalogue.
+        self.regimen_picker = ft.FilePicker(on_result=regimen_picked)
         self.username = _text(capitalization=ft.TextCapitalization.NONE)
         self.display_name = _text()
         self.role = ""
@@ -245,10 +254,42 @@ class AdminView:
             )
         )
         body.append(self._new_unit(state, tr))
+        body.append(self._catalogue(state, tr))
         if self._importer is not None and self.import_picker is not None:
             body.append(self._import(state, tr, self._importer, self.import_picker))
         bar = app_bar(tr.t("adm_title"), tr, on_back=on_back, on_refresh=awaiting(cases.load), syncing=ui.loading)
         return screen("/admin", bar, body)
+
+    def _catalogue(self, state: AppState, tr: Translator) -> ft.Control:
+        """The chemotherapy protocols (newest versions) and "Cargar protocolo (JSON)": a new code or a new version."""
+        ui = state.admin
+        lines: list[ft.Control] = [ft.Text(tr.t("adm_regimens_hint"), size=14, color=ft.Colors.GREY_800)]
+        for regimen in ui.catalogue.regimens if ui.catalogue else []:
+            phases = ", ".join(p.name for p in regimen.phases)
+            lines.append(
+                ft.Text(
+                    tr.t("adm_regimen_line", name=regimen.name, version=regimen.version, phases=phases),
+                    size=15,
+                )
+            )
+        lines.append(
+            ft.OutlinedButton(
+                content=ft.Text(tr.t("adm_regimen_pick"), size=16),
+                icon=ft.Icons.UPLOAD_FILE,
+                height=MIN_TOUCH,
+                disabled=ui.busy,
+                action=ft.PickFiles(
+                    self.regimen_picker,
+                    file_type=ft.FilePickerFileType.CUSTOM,
+                    allowed_extensions=["json"],
+                    allow_multiple=False,
+                    with_data=True,
+                    cancel_upload_on_window_blur=False,
+                ),
+            )
+        )
+        lines += [ft.Text(error, size=14, color=ft.Colors.RED_900) for error in ui.regimen_errors]
+        return section(tr.t("adm_regimens"), lines)
 
     def _import(self, state: AppState, tr: Translator, importer: OncologyCases, picker: ft.FilePicker) -> ft.Control:
         onc = state.oncology

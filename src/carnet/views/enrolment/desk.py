@@ -934,7 +934,7 @@ def import_picker(cases: OncologyCases) -> ft.FilePicker:
         files = list(getattr(e, "files", None) or [])
         if files:
             await cases.pick_import(
-                str(getattr(files[0], "name", "") or ""), _as_bytes(getattr(files[0], "bytes", None))
+                str(getattr(files[0], "name", "") or ""), file_bytes(getattr(files[0], "bytes", None))
             )
 
     return ft.FilePicker(on_result=picked)
@@ -1017,7 +1017,7 @@ def import_controls(state: AppState, tr: Translator, cases: OncologyCases, picke
     return body
 
 
-def _as_bytes(value: Any) -> bytes | None:
+def file_bytes(value: Any) -> bytes | None:
     """The picker's bytes as ``bytes`` (msgpack gives bytes; a list of ints is accepted too)."""
     if isinstance(value, bytes | bytearray):
         return bytes(value)
