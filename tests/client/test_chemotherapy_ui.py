@@ -9,7 +9,7 @@ import flet as ft
 import pytest
 from sqlalchemy import update
 
-from carnet.core.clock import local_date
+from carnet.core.clock import MX, local_date
 from carnet_server.patients.tables import Cycle
 from tests.support.inprocess_server import InProcessServer
 
@@ -141,4 +141,36 @@ async def test_admin_loads_a_protocol_file_as_a_new_version(page, config, data_d
     assert "Protocolo cargado: LLA — inducción (ejemplo), versión 2." in texts(page)
     assert "LLA — inducción (ejemplo) · versión 2 · Inducción, Mantenimiento" in texts(page)
     assert not any(t.startswith(("mal.json", "notas.json")) for t in texts(page))
+    await session.close()
+
+
+async def test_the_oncology_team_schedules_a_consultation(page, config, data_dir, server: InProcessServer) -> None:
+    ui, session = await _app(page, config, data_dir, server)
+    await _plan_of_camila(page, session)
+    assert "Citar consulta, laboratorio o estudio" in texts(page)
+    tomorrow = (local_date(session.clock()) + timedelta(days=1)).isoformat()
+    field(page, "Fecha").value = tomorrow
+    field(page, "Hora de inicio (HH:MM)").value = "09:30"
+    field(page, "Hora de fin (HH:MM)").value = "9"
+    # No kind chosen, an end time that is not a time: each said, nothing sent.
+    await click(button(page, "Agendar"))
+    assert "Elija si es consulta, laboratorio o estudio." in texts(page)
+    assert field(page, "Hora de fin (HH:MM)").error == "Escriba la hora como HH:MM, por ejemplo 09:30."
+    await click(button(page, "Laboratorio"))
+    field(page, "Hora de fin (HH:MM)").value = "09:00"  # before the start
+    await click(button(page, "Agendar"))
+    assert field(page, "Hora de fin (HH:MM)").error == "La hora de fin debe ser después de la de inicio."
+    field(page, "Hora de fin (HH:MM)").value = "10:00"
+    await click(button(page, "Agendar"))
+    assert any(t.startswith("Agendado: Laboratorio,") for t in texts(page)), texts(page)
+    assert field(page, "Fecha").value == ""  # an empty form for the next one
+    camila = session.state.chemotherapy.patient_id
+    with server.db() as db:
+        from carnet_server.agenda.tables import Appointment
+        from sqlalchemy import select
+
+        [row] = db.scalars(select(Appointment).where(Appointment.patient_id == camila,
+                                                     Appointment.kind == "laboratorio",
+                                                     Appointment.title == "Laboratorio")).all()
+    assert row.source == "hospital" and row.starts_at.astimezone(MX).strftime("%Y-%m-%d %H:%M") == f"{tomorrow} 09:30"
     await session.close()

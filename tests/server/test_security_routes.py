@@ -80,7 +80,7 @@ class Call:
 
 
 GUARDIAN_STAFF_ADMIN = ALL
-WRITERS = _roles("guardian", "case_desk", "admin")  # agenda
+WRITERS = _roles("guardian", "case_desk", "oncology", "admin")  # agenda
 INCIDENT_READERS = _roles("guardian", "case_desk", "admin")
 BANK_STAFF = _roles("blood_bank", "admin")
 PHARMACY = _roles("pharmacy", "admin")

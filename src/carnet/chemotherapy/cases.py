@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import date
+from datetime import date, datetime, time
 from typing import Protocol
 
 from carnet.chemotherapy.form import PrescriptionForm, check_prescription
 from carnet.chemotherapy.state import ChemoUi, Step
-from carnet.core.clock import Clock, local_date
+from carnet.core.clock import MX, Clock, local_date
 from carnet.core.i18n import Translator
 from carnet.core.navigation import Navigator, Screen
 from carnet.data.api import ApiClient, ApiError, AuthError, Conflict, HttpError, NetworkError
@@ -20,6 +20,13 @@ from carnet_contract import chemotherapy as chemo
 from carnet_contract import models as contract
 
 __all__ = ["ChemotherapyCases"]
+
+#: What the oncology team schedules besides the cycles' sessions.
+STAFF_KINDS = (
+    contract.AppointmentKind.CONSULTA,
+    contract.AppointmentKind.LABORATORIO,
+    contract.AppointmentKind.ESTUDIO,
+)
 
 #: The server's reason codes that name a form field (others are shown above the form).
 FIELDS = frozenset({"protocol_id", "phase", "scheduled_for", "weight_kg", "height_cm", "measured_on"})
@@ -183,6 +190,60 @@ class ChemotherapyCases:
                 self._state.go_to(Screen.CHEMO_PLAN)
 
             return show
+
+        return await self._call(work, refused=refused)
+
+    # ---- other hospital appointments ----------------------------------------------------------------
+
+    async def schedule(self, kind: str, title: str, day: str, start: str, end: str, place: str) -> bool:
+        """A consultation, laboratory or study for the child: on the family's agenda at its next sync."""
+        ui, patient_id = self._ui, self._ui.patient_id
+        if patient_id is None or ui.busy:
+            return False
+        errors: dict[str, str] = {}
+        try:
+            chosen = contract.AppointmentKind(kind)
+            if chosen not in STAFF_KINDS:
+                raise ValueError(kind)
+        except ValueError:
+            errors["kind"] = self._tr.t("chemo_appt_kind")
+        try:
+            date_ = date.fromisoformat(day.strip())
+        except ValueError:
+            errors["date"] = self._tr.t("chemo_date_format")
+        times = []
+        for name, text in (("start", start), ("end", end)):
+            try:
+                times.append(time.fromisoformat(text.strip()))
+            except ValueError:
+                errors[name] = self._tr.t("chemo_time_format")
+        if not errors:
+            starts, ends = (datetime.combine(date_, t, tzinfo=MX) for t in times)
+            if ends <= starts:
+                errors["end"] = self._tr.t("chemo_time_order")
+            elif starts < self._clock():
+                errors["date"] = self._tr.t("chemo_date_past")
+        if errors:
+            ui.appointment_refused(errors)
+            return False
+        body = contract.AppointmentCreate(
+            kind=chosen,
+            title=title.strip() or self._tr.t(f"kind.{chosen.value}"),
+            starts_at=starts,
+            ends_at=ends,
+            place=place.strip(),
+        )
+
+        def refused(exc: HttpError) -> bool:
+            if exc.status == 422:
+                ui.appointment_refused({"form": exc.message})
+                return True
+            return False
+
+        async def work() -> Callable[[], None]:
+            made = await self._api.create_appointment(patient_id, body, idempotency_key=uuid.uuid4().hex)
+            when = self._tr.datetime(made.starts_at)
+            return lambda: ui.appointment_scheduled(self._tr.t("chemo_appt_done", title=made.title, when=when))
 
         return await self._call(work, refused=refused)
 

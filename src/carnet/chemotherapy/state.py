@@ -36,6 +36,10 @@ class ChemoUi(OnlineScreenUi):
     step_errors: dict[str, str] = field(default_factory=dict)
     #: Bumped when a cycle was written (the form's fields are emptied).
     sent: int = 0
+    #: "Citar consulta, laboratorio o estudio": its problems by field, and a count of those scheduled (the
+    #: view empties the form).
+    appointment_errors: dict[str, str] = field(default_factory=dict)
+    scheduled: int = 0
 
     @change
     def open_patient(self, patient_id: str, name: str) -> None:
@@ -69,6 +73,15 @@ class ChemoUi(OnlineScreenUi):
     def written(self, cycle: chemo.PrescribedCycle, message: str) -> None:
         self.preview, self.errors, self.confirm_reasons, self.message = None, {}, [], message
         self.sent += 1
+
+    @change
+    def appointment_refused(self, errors: dict[str, str]) -> None:
+        self.appointment_errors = errors
+
+    @change
+    def appointment_scheduled(self, message: str) -> None:
+        self.appointment_errors, self.message = {}, message
+        self.scheduled += 1
 
     @change
     def ask_step(self, step: Step | None) -> None:

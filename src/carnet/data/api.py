@@ -533,6 +533,18 @@ class ApiClient:
         )
         return self._parse(response, chemo.Regimen)
 
+    async def create_appointment(
+        self, patient_id: str, body: contract.AppointmentCreate, *, idempotency_key: str
+    ) -> contract.Appointment:
+        """Staff schedule a hospital appointment for the child (the family's phone gets it at its next sync)."""
+        response = await self._authed(
+            "POST",
+            f"{self._patient(patient_id)}/appointments",
+            json=body.model_dump(mode="json", exclude_none=True),
+            headers={"Idempotency-Key": idempotency_key},
+        )
+        return self._parse(response, contract.Appointment)
+
     async def chemotherapy_plan(self, patient_id: str) -> chemo.ChemotherapyPlan:
         return self._parse(
             await self._authed("GET", f"{self._patient(patient_id)}/chemotherapy"), chemo.ChemotherapyPlan

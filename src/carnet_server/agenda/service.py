@@ -50,7 +50,7 @@ DEFAULT_PAST = timedelta(days=200)
 EARLIEST = datetime(2000, 1, 1, tzinfo=ZoneInfo("UTC"))
 LATEST = datetime(2100, 1, 1, tzinfo=ZoneInfo("UTC"))
 _ID_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
-_WRITERS = frozenset({Role.GUARDIAN, Role.CASE_DESK, Role.ADMIN})
+_WRITERS = frozenset({Role.GUARDIAN, Role.CASE_DESK, Role.ONCOLOGY, Role.ADMIN})
 _RESCHEDULABLE = frozenset({AppointmentStatus.PROGRAMADA, AppointmentStatus.CONFIRMADA})
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import flet as ft
 
+from carnet.chemotherapy.cases import STAFF_KINDS
 from carnet.chemotherapy.doses import dose_detail, dose_text, drug_text, figure
 from carnet.chemotherapy.form import PrescriptionForm
 from carnet.core.clock import local_date
@@ -49,6 +50,14 @@ class ChemotherapyView:
         self.reason = _text(multiline=True, min_lines=1, max_lines=3, max_length=500)
         self.new_date = _text(keyboard_type=ft.KeyboardType.DATETIME)
         self._sent = 0
+        # "Citar consulta, laboratorio o estudio"
+        self.appt_kind = ""
+        self.appt_title = _text(max_length=120, counter="")
+        self.appt_date = _text(keyboard_type=ft.KeyboardType.DATETIME)
+        self.appt_start = _text(keyboard_type=ft.KeyboardType.DATETIME)
+        self.appt_end = _text(keyboard_type=ft.KeyboardType.DATETIME)
+        self.appt_place = _text(max_length=200, counter="")
+        self._scheduled = 0
 
     # ---- reading and clearing the form -------------------------------------------------------------
 
@@ -150,7 +159,73 @@ class ChemotherapyView:
             body.append(ft.Text(tr.t("chemo_no_cycles"), size=16))
         for cycle in sorted(plan.cycles, key=lambda c: (c.scheduled_for, c.number), reverse=True):
             body.append(self._cycle_card(state, tr, cycle))
+        body.append(self._appointment_form(state, tr))
         return body
+
+    def _appointment_form(self, state: AppState, tr: Translator) -> ft.Control:
+        """A consultation, laboratory or study for the child (the family sees it on the agenda)."""
+        ui = state.chemotherapy
+        if ui.scheduled != self._scheduled:  # one was scheduled: an empty form for the next
+            self._scheduled = ui.scheduled
+            self.appt_kind = ""
+            for control in (self.appt_title, self.appt_date, self.appt_start, self.appt_end, self.appt_place):
+                control.value = ""
+        errors = ui.appointment_errors
+
+        def choose(kind: str) -> Handler:
+            def handler(_: Any = None) -> None:
+                self.appt_kind = kind
+                self._redraw()
+
+            return handler
+
+        kinds = [chip(tr.t(f"kind.{k.value}"), self.appt_kind == k.value, choose(k.value), tr) for k in STAFF_KINDS]
+        for control, key, label in (
+            (self.appt_title, "title", "chemo_appt_title"),
+            (self.appt_date, "date", "chemo_appt_date"),
+            (self.appt_start, "start", "chemo_appt_start"),
+            (self.appt_end, "end", "chemo_appt_end"),
+            (self.appt_place, "place", "chemo_appt_place"),
+        ):
+            control.label = tr.t(label)
+            control.error = errors.get(key)
+            control.disabled = ui.busy
+        self.appt_date.helper = tr.t("date_hint")
+
+        async def schedule(_: Any = None) -> None:
+            await self._cases.schedule(
+                self.appt_kind,
+                self.appt_title.value or "",
+                self.appt_date.value or "",
+                self.appt_start.value or "",
+                self.appt_end.value or "",
+                self.appt_place.value or "",
+            )
+
+        return section(
+            tr.t("chemo_appt_section"),
+            [
+                ft.Row(kinds, wrap=True, spacing=8, run_spacing=8),
+                *_error_text(errors.get("kind") or errors.get("form")),
+                ft.ResponsiveRow(
+                    [
+                        ft.Container(self.appt_title, col={"xs": 12, "md": 6}),
+                        ft.Container(self.appt_place, col={"xs": 12, "md": 6}),
+                        ft.Container(self.appt_date, col={"xs": 12, "md": 4}),
+                        ft.Container(self.appt_start, col={"xs": 6, "md": 4}),
+                        ft.Container(self.appt_end, col={"xs": 6, "md": 4}),
+                    ],
+                    run_spacing=12,
+                ),
+                ft.FilledTonalButton(
+                    content=ft.Text(tr.t("chemo_appt_send"), size=16),
+                    icon=ft.Icons.EVENT_AVAILABLE,
+                    height=MIN_TOUCH,
+                    disabled=ui.busy,
+                    on_click=schedule,
+                ),
+            ],
+        )
 
     def _cycle_card(self, state: AppState, tr: Translator, cycle: contract.Cycle) -> ft.Control:
         ui = state.chemotherapy
