@@ -73,3 +73,18 @@ def test_a_merged_control_is_merged_once() -> None:
     # The field is drawn once, but two new columns of the same kind compete for the old one's place.
     result = grafter.graft(live, [ft.Column([field]), ft.Column([ft.Text("otra")])])
     assert result[0] is live[0] and result[1] is not live[0]
+
+
+def test_a_view_control_made_during_a_drawing_is_never_re_described_once_drawn_again() -> None:
+    """A view made lazily while the first screen is drawn: its own column looks fresh that once."""
+    grafter = Grafter()
+    grafter.start()
+    owned = ft.Column([ft.Text("coincidencias")])  # the view's, made during the drawing
+    live = [owned]
+    grafter.drawn(ft.Column(live))
+
+    grafter.start()
+    fresh = ft.Column([ft.Text("otra cosa")])
+    result = grafter.graft(live, [fresh, owned])  # the view draws its column again, below something new
+    assert result[0] is fresh and result[1] is owned
+    assert owned.controls[0].value == "coincidencias"

@@ -43,16 +43,28 @@ class Grafter:
     def __init__(self) -> None:
         self._floor = 0  # controls numbered from here on were made by the drawing under way
         self._disposable: set[int] = set()  # on the page and made by a drawing (no view keeps them)
+        self._kept: set[int] = set()  # what the drawing being grafted holds again (views' own controls)
 
     def start(self) -> None:
         self._floor = ControlId.next()
 
     def drawn(self, root: BaseControl) -> None:
         """What is on the page now that a drawing made (and so may be re-described next time)."""
-        self._disposable = {c._i for c in _walk(root) if c._i >= self._floor or c._i in self._disposable}
+        self._disposable = {
+            c._i for c in _walk(root) if (c._i >= self._floor or c._i in self._disposable) and c._i not in self._kept
+        }
 
     def graft(self, live: list[Any], drawn: list[Any]) -> list[Any]:
         """The list to put on the page: ``drawn``, where each mergeable item is a ``live`` one re-described.
+
+        Whatever this drawing holds again (a view's own controls, even one made lazily during an earlier
+        drawing) is never re-described, here or later.
+        """
+        self._kept = {c._i for item in drawn for c in _walk(item) if c._i < self._floor}
+        return self._graft(live, drawn)
+
+    def _graft(self, live: list[Any], drawn: list[Any]) -> list[Any]:
+        """``graft`` one level down (the kept controls known).
 
         A drawn layout control takes the place of the live one holding the same kept controls (a field inside
         a new column replaces the column that held it); one that holds no kept control, of the live one at the
@@ -88,7 +100,7 @@ class Grafter:
         return isinstance(control, LAYOUT) and control._i >= self._floor
 
     def _mergeable_old(self, control: Any) -> bool:
-        return isinstance(control, LAYOUT) and control._i in self._disposable
+        return isinstance(control, LAYOUT) and control._i in self._disposable and control._i not in self._kept
 
     def _merge(self, old: Any, new: Any) -> Any:
         """``old`` described as ``new`` (only what differs reaches the browser); children grafted likewise."""
@@ -98,9 +110,9 @@ class Grafter:
             value = getattr(new, f.name)
             current = getattr(old, f.name)
             if isinstance(value, list) and any(isinstance(item, BaseControl) for item in value):
-                value = self.graft(current if isinstance(current, list) else [], value)
+                value = self._graft(current if isinstance(current, list) else [], value)
             elif isinstance(value, BaseControl):
-                [value] = self.graft([current] if current is not None else [], [value])
+                [value] = self._graft([current] if current is not None else [], [value])
             setattr(old, f.name, value)
         return old
 
