@@ -312,6 +312,21 @@ def click_and_wait(page, name: str, done: str) -> None:  # type: ignore[no-untyp
     wait_for(done, target.count)
 
 
+def click_until(page, locator, what: str, done: Callable[[], object]) -> None:  # type: ignore[no-untyped-def]
+    """Click ``locator`` until ``done()`` holds (bounded). A tap that lands while Flutter replaces the node (a
+    redraw under load, a list updated in place) is lost, as a person's would be; like them, tap again."""
+    for _ in range(3):
+        if done():
+            return
+        click_in_view(page, locator, what)
+        try:
+            wait_for(f"{what}: its effect", done, seconds=10.0)
+            return
+        except AssertionError:
+            continue
+    wait_for(f"{what}: its effect", done)
+
+
 def click_in_view(page, locator, what: str) -> None:  # type: ignore[no-untyped-def]
     reveal(page, locator, what)
     into_view(page, locator, f"{what} on screen")

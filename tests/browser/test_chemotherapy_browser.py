@@ -22,7 +22,7 @@ from tests.browser.support import (
     CHROMIUM_ARGS,
     PASSWORD,
     click_and_wait,
-    click_in_view,
+    click_until,
     into_view,
     log_in,
     open_app,
@@ -72,27 +72,24 @@ def test_a_cycle_written_at_the_desk_reaches_the_family_the_pharmacy_and_the_pro
                     search = desk.get_by_role("button", name="Buscar")
                     log_in(desk, "oncologia.demo", search)
                     type_into(desk, "Nombre, CURP o NSS", "Mateo")
-                    search.first.click()
                     record = desk.get_by_role("button", name=re.compile("Mateo Hernández López"))
-                    wait_for("Mateo in the results", record.count)
-                    record.first.click()
-                    wait_for("Mateo's record", desk.get_by_role("button", name="Plan de quimioterapia").count)
+                    click_until(desk, search, "Buscar", record.count)
+                    click_until(desk, record, "Mateo's record",
+                                desk.get_by_role("button", name="Plan de quimioterapia").count)
                     # (a button is disabled while its screen loads: clicked until the next screen shows)
                     click_and_wait(desk, "Plan de quimioterapia", "Escribir el siguiente ciclo")
                     click_and_wait(desk, "Escribir el siguiente ciclo", "LLA — inducción (ejemplo)")
-                    click_in_view(desk, desk.get_by_role("button", name="LLA — inducción (ejemplo)"), "the protocol")
-                    wait_for("the induction phase chosen",
-                             lambda: desk.get_by_role("button", name="Inducción (1 ciclo), seleccionado").count())
+                    click_until(desk, desk.get_by_role("button", name="LLA — inducción (ejemplo)"), "the protocol",
+                                desk.get_by_role("button", name="Inducción (1 ciclo), seleccionado").count)
                     type_into(desk, "Peso", "20")
                     type_into(desk, "Talla", "110")
-                    click_in_view(desk, desk.get_by_role("button", name="Calcular dosis"), "Calcular dosis")
-                    wait_for("the computed doses", lambda: shows(desk, VINCRISTINA))
+                    click_until(desk, desk.get_by_role("button", name="Calcular dosis"), "Calcular dosis",
+                                lambda: shows(desk, VINCRISTINA))
                     assert shows(desk, "1.5 mg/m² × 0.78 m² = 1.2 mg")
                     assert shows(desk, "Protocolo de ejemplo (datos de demostración, no es una guía clínica)")
                     write = desk.get_by_role("button", name="Escribir ciclo", exact=True)
                     screenshot_when_painted(desk, write.first, "chemo-prescribe.png", min_fraction=0.2)
-                    click_in_view(desk, write, "Escribir ciclo")
-                    wait_for("the cycle written", lambda: shows(desk, "Ciclo 7 escrito para el"))
+                    click_until(desk, write, "Escribir ciclo", lambda: shows(desk, "Ciclo 7 escrito para el"))
                     desk.context.close()
 
                     # The family's phone: the carnet and the agenda show the new cycle.
@@ -100,8 +97,7 @@ def test_a_cycle_written_at_the_desk_reaches_the_family_the_pharmacy_and_the_pro
                     open_app(phone, app.url)
                     mateo = phone.get_by_role("button", name="Mateo Hernández")
                     log_in(phone, "madre.demo", mateo)
-                    mateo.first.click()
-                    wait_for("the new cycle on the carnet", lambda: shows(phone, VINCRISTINA))
+                    click_until(phone, mateo, "Mateo's carnet", lambda: shows(phone, VINCRISTINA))
                     assert shows(phone, "Inducción: ciclo 1 de 1")
                     assert shows(phone, "Ciclo actual: 7")
                     cycle = phone.get_by_text("Ciclo actual: 7")
@@ -110,8 +106,7 @@ def test_a_cycle_written_at_the_desk_reaches_the_family_the_pharmacy_and_the_pro
                     agenda = phone.get_by_role("tab", name=re.compile("Agenda"))
                     if not agenda.count():
                         agenda = phone.get_by_role("button", name=re.compile("^Agenda"))
-                    agenda.first.click()
-                    wait_for("the session on the agenda", lambda: shows(phone, "Quimioterapia, ciclo 7 (sesión 1 de 5)"))
+                    click_until(phone, agenda, "Agenda", lambda: shows(phone, "Quimioterapia, ciclo 7 (sesión 1 de 5)"))
                     phone.context.close()
 
                     # The pharmacy counter: scan, confirm (the mixture is ordered), dispense.
@@ -126,11 +121,11 @@ def test_a_cycle_written_at_the_desk_reaches_the_family_the_pharmacy_and_the_pro
                     # cycle 7 is due first (tomorrow): chosen by default
                     wait_for("the verdict and cycle 7", lambda: shows(counter, "Auténtico y vigente") and confirm.count())
                     assert shows(counter, VINCRISTINA)
-                    click_in_view(counter, confirm, "Confirmar el ciclo 7")
-                    wait_for("cycle 7 confirmed", lambda: shows(counter, "Ciclo 7 confirmado; mezcla:"))
-                    click_in_view(counter, counter.get_by_role("button", name="Registrar surtido"), "Registrar surtido")
-                    click_in_view(counter, counter.get_by_role("button", name="Sí, registrar"), "Sí, registrar")
-                    wait_for("the dispensation", lambda: shows(counter, "Surtido registrado: ciclo 7"))
+                    click_until(counter, confirm, "Confirmar el ciclo 7", lambda: shows(counter, "Ciclo 7 confirmado; mezcla:"))
+                    yes = counter.get_by_role("button", name="Sí, registrar")
+                    click_until(counter, counter.get_by_role("button", name="Registrar surtido"), "Registrar surtido",
+                                yes.count)
+                    click_until(counter, yes, "Sí, registrar", lambda: shows(counter, "Surtido registrado: ciclo 7"))
                     screenshot_when_painted(counter, counter.get_by_role("button", name="Verificar").first,
                                             "chemo-pharmacy.png", min_fraction=0.2)
                 except BaseException:

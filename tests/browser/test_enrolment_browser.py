@@ -20,6 +20,7 @@ from tests.browser.support import (
     CHROMIUM,
     CHROMIUM_ARGS,
     click_in_view,
+    click_until,
     into_view,
     log_in,
     open_app,
@@ -54,8 +55,7 @@ def test_oncology_registers_a_child_and_a_new_guardian_activates_the_account(api
                 log_in(desk, "oncologia.demo", register)
 
                 # Register Mateo Gómez López at the desk.
-                register.click()
-                wait_for("the registration form", desk.get_by_role("textbox", name="Nombre(s)").count)
+                click_until(desk, register, "Registrar paciente", desk.get_by_role("textbox", name="Nombre(s)").count)
                 for label, value in [("Nombre(s)", "Mateo"), ("Primer apellido", "Gómez"),
                                      ("Segundo apellido", "López"), ("Fecha de nacimiento", "22/03/2019"),
                                      ("CURP", CHILD_CURP), ("NSS", CHILD_NSS),
@@ -63,19 +63,9 @@ def test_oncology_registers_a_child_and_a_new_guardian_activates_the_account(api
                     type_into(desk, label, value)
                 click_in_view(desk, desk.get_by_role("button", name="Hombre"), "the sex")
                 type_into(desk, "Buscar diagnóstico", "C91.0")
-                # The matches are redrawn in place as the filter is typed: a click on a match being replaced is
-                # lost, so it is clicked again until the choice shows (bounded).
-                match, change = desk.get_by_role("button", name=re.compile(r"^C91\.0")), desk.get_by_role(
-                    "button", name="Cambiar")
-                for _ in range(3):
-                    if change.count():
-                        break
-                    click_in_view(desk, match, "the diagnosis")
-                    try:
-                        wait_for("the diagnosis chosen", change.count, seconds=10.0)
-                    except AssertionError:
-                        continue
-                wait_for("the diagnosis chosen", change.count)
+                # The matches are redrawn in place as the filter is typed: a tap on one being replaced is lost.
+                click_until(desk, desk.get_by_role("button", name=re.compile(r"^C91\.0")), "the diagnosis",
+                            lambda: desk.get_by_role("button", name="Cambiar").count())
                 click_in_view(desk, desk.get_by_role("button", name="O+", exact=True), "the blood group")
                 send = desk.get_by_role("button", name="Registrar", exact=True)
                 into_view(desk, send, "Registrar on screen")
