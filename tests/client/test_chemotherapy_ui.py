@@ -174,3 +174,29 @@ async def test_the_oncology_team_schedules_a_consultation(page, config, data_dir
                                                      Appointment.title == "Laboratorio")).all()
     assert row.source == "hospital" and row.starts_at.astimezone(MX).strftime("%Y-%m-%d %H:%M") == f"{tomorrow} 09:30"
     await session.close()
+
+
+async def test_an_old_or_changed_weight_is_confirmed_before_writing(page, config, data_dir,
+                                                                   server: InProcessServer) -> None:
+    ui, session = await _app(page, config, data_dir, server)
+    await _plan_of_camila(page, session)
+    await click(button(page, "Escribir el siguiente ciclo"))
+    await click(button(page, "LLA — inducción (ejemplo)"))
+    field(page, "Peso").value, field(page, "Talla").value = "20", "110"
+    # Weighed a month ago: the server asks first, nothing is written until confirmed.
+    field(page, "Fecha de peso y talla").value = (local_date(session.clock()) - timedelta(days=30)).isoformat()
+    await click(button(page, "Calcular dosis"))
+    await click(button(page, "Escribir ciclo"))
+    assert page.views[0].route == "/oncology/chemo/new"
+    assert any(t.startswith("Revise antes de escribir: El peso es de hace 30 días") for t in texts(page)), texts(page)
+    # A date ahead is refused beside the field.
+    field(page, "Fecha de peso y talla").value = (local_date(session.clock()) + timedelta(days=1)).isoformat()
+    await click(button(page, "Confirmar peso y talla, y escribir ciclo"))
+    assert field(page, "Fecha de peso y talla").error == "La fecha de medición no puede ser futura."
+    field(page, "Fecha de peso y talla").value = (local_date(session.clock()) - timedelta(days=30)).isoformat()
+    await click(button(page, "Confirmar peso y talla, y escribir ciclo"))
+    assert page.views[0].route == "/oncology/chemo"
+    plan = session.state.chemotherapy.plan
+    assert plan is not None and plan.measurements[0].weight_kg == 20
+    assert any(t.startswith("Última medición: 20 kg, 110 cm") for t in texts(page))
+    await session.close()

@@ -18,6 +18,8 @@ class PrescriptionForm:
     scheduled_for: str = ""  # YYYY-MM-DD
     weight_kg: str = ""
     height_cm: str = ""
+    #: When the child was weighed and measured (YYYY-MM-DD; empty: today).
+    measured_on: str = ""
     #: drug code → (amount, reason) typed by hand; an empty amount keeps the computed dose.
     overrides: dict[str, tuple[str, str]] = field(default_factory=dict)
 
@@ -44,6 +46,14 @@ def check_prescription(
     except ValueError:
         scheduled = today
         errors["scheduled_for"] = tr.t("chemo_date_format")
+    measured: date | None = None
+    if form.measured_on.strip():
+        try:
+            measured = date.fromisoformat(form.measured_on.strip())
+            if measured > today:
+                errors["measured_on"] = tr.t("chemo_measured_future")
+        except ValueError:
+            errors["measured_on"] = tr.t("chemo_date_format")
     weight, height = number(form.weight_kg), number(form.height_cm)
     if weight is None or not 0 < weight <= 300:
         errors["weight_kg"] = tr.t("chemo_weight_bad")
@@ -70,6 +80,7 @@ def check_prescription(
             scheduled_for=scheduled,
             weight_kg=weight,
             height_cm=height,
+            measured_on=measured,
             overrides=overrides,
             confirm_measurements=confirm,
             dry_run=dry_run,

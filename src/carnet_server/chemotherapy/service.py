@@ -415,7 +415,7 @@ def prescribe(
         raise PrescriptionInvalid(problems)
 
     previous = _last_measurement(session, patient.id)
-    if not data.confirm_measurements:
+    if not data.confirm_measurements and not data.dry_run:  # a dry run shows the doses; writing asks
         unconfirmed = _measurement_problems(data, measured_on, previous, today, policy)
         if unconfirmed:
             raise MeasurementsUnconfirmed(unconfirmed, _measurement(previous) if previous else None)

@@ -45,6 +45,7 @@ class ChemotherapyView:
         self.date = _text(keyboard_type=ft.KeyboardType.DATETIME)
         self.weight = _text(keyboard_type=ft.KeyboardType.NUMBER, suffix="kg")
         self.height = _text(keyboard_type=ft.KeyboardType.NUMBER, suffix="cm")
+        self.measured_on = _text(keyboard_type=ft.KeyboardType.DATETIME)
         #: drug code → (amount, reason) fields, made when the drug is first shown.
         self.overrides: dict[str, tuple[ft.TextField, ft.TextField]] = {}
         self.reason = _text(multiline=True, min_lines=1, max_lines=3, max_length=500)
@@ -68,11 +69,18 @@ class ChemotherapyView:
             scheduled_for=self.date.value or "",
             weight_kg=self.weight.value or "",
             height_cm=self.height.value or "",
+            measured_on=self.measured_on.value or "",
             overrides={code: (a.value or "", r.value or "") for code, (a, r) in self.overrides.items()},
         )
 
     def _clear(self, state: AppState) -> None:
-        for control in (self.weight, self.height, self.date, *[f for pair in self.overrides.values() for f in pair]):
+        for control in (
+            self.weight,
+            self.height,
+            self.date,
+            self.measured_on,
+            *[f for pair in self.overrides.values() for f in pair],
+        ):
             control.value = ""
         self.reason.value = self.new_date.value = ""
 
@@ -380,11 +388,13 @@ class ChemotherapyView:
             (self.date, "scheduled_for", "chemo_date"),
             (self.weight, "weight_kg", "chemo_weight"),
             (self.height, "height_cm", "chemo_height"),
+            (self.measured_on, "measured_on", "chemo_measured_on"),
         ):
             control.label = tr.t(label)
             control.error = errors.get(key)
             control.disabled = ui.busy
         self.date.helper = tr.t("date_hint")
+        self.measured_on.helper = tr.t("chemo_measured_hint")
         body: list[ft.Control] = [ft.Text(ui.patient_name, size=20, weight=ft.FontWeight.W_700)]
         if regimen is not None and regimen.example:
             body.append(
@@ -416,6 +426,7 @@ class ChemotherapyView:
                     ft.Container(self.date, col={"xs": 12, "md": 4}),
                     ft.Container(self.weight, col={"xs": 6, "md": 4}),
                     ft.Container(self.height, col={"xs": 6, "md": 4}),
+                    ft.Container(self.measured_on, col={"xs": 12, "md": 4}),
                 ],
                 run_spacing=12,
             ),
