@@ -183,9 +183,7 @@ class ChemotherapyCases:
             catalogue = ui.catalogue or await self._api.protocols()
 
             def show() -> None:
-                ui.written(
-                    cycle, self._tr.t("chemo_written", number=cycle.number, date=self._tr.date(cycle.scheduled_for))
-                )
+                ui.written(self._tr.t("chemo_written", number=cycle.number, date=self._tr.date(cycle.scheduled_for)))
                 ui.show_plan(catalogue, plan)
                 self._state.go_to(Screen.CHEMO_PLAN)
 

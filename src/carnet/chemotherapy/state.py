@@ -70,7 +70,7 @@ class ChemoUi(OnlineScreenUi):
         self.confirm_reasons = reasons
 
     @change
-    def written(self, cycle: chemo.PrescribedCycle, message: str) -> None:
+    def written(self, message: str) -> None:
         self.preview, self.errors, self.confirm_reasons, self.message = None, {}, [], message
         self.sent += 1
 

@@ -73,7 +73,7 @@ class ChemotherapyView:
             overrides={code: (a.value or "", r.value or "") for code, (a, r) in self.overrides.items()},
         )
 
-    def _clear(self, state: AppState) -> None:
+    def _clear(self) -> None:
         for control in (
             self.weight,
             self.height,
@@ -111,7 +111,7 @@ class ChemotherapyView:
         ui = state.chemotherapy
         if ui.sent != self._sent:  # a cycle was written: an empty form for the next one
             self._sent = ui.sent
-            self._clear(state)
+            self._clear()
         top = notes(
             state,
             tr,
