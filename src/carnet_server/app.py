@@ -19,6 +19,7 @@ from carnet_server.context import Context, build_context
 from carnet_server.enrolment.router import router as enrolment_router
 from carnet_server.errors import install_error_handlers
 from carnet_server.guardians.router import router as guardian_router
+from carnet_server.headers import SecurityHeadersMiddleware
 from carnet_server.idempotency.deps import install_idempotency
 from carnet_server.incidents import service as incidents
 from carnet_server.incidents.router import router as incidents_router
@@ -70,19 +71,25 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
         version="1",
         description="Carnet digital de quimioterapia: API (see API.md).",
         lifespan=lifespan,
+        # The interactive docs only with CARNET_DOCS (off in production); /openapi.json stays (tests and
+        # schemathesis read it).
+        docs_url="/docs" if ctx.settings.docs else None,
+        redoc_url="/redoc" if ctx.settings.docs else None,
     )
     app.state.ctx = ctx
     app.state.sync_registry = sync_registry()
     app.state.mixing_worker = mixing_worker
     install_error_handlers(app)
     install_idempotency(app)
-    # Outermost: a too-large body is refused before any route reads it.
+    # A too-large body is refused before any route reads it.
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=ctx.settings.max_body_bytes,
         photo_max_bytes=ctx.settings.incident_photo_max_bytes,
         body_timeout=ctx.settings.body_timeout_seconds,
     )
+    # Outside that: every answer, the refusals above included, gets nosniff, and API answers no-store.
+    app.add_middleware(SecurityHeadersMiddleware)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:

@@ -57,7 +57,7 @@ def _print_banner(settings: Settings, *, demo: bool) -> None:
         "",
         "  Carnet API",
         f"  API:   {base}/api/v1",
-        f"  Docs:  {base}/docs",
+        f"  Docs:  {base}/docs" if settings.docs else "  Docs:  off (CARNET_DOCS=1 serves /docs and /redoc)",
         f"  JWKS:  {base}/.well-known/jwks.json",
         f"  QR links point to: {settings.base_url}/v/…",
     ]

@@ -130,6 +130,10 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         "y que «to» sea posterior a «from».",
         "en": "Check «from» and «to»: use YYYY-MM-DD dates or date-times with an offset, with «to» after «from».",
     },
+    "date_out_of_range": {
+        "es": "Las fechas deben estar entre los años {first} y {last}.",
+        "en": "Dates must be between the years {first} and {last}.",
+    },
     "range_too_long": {
         "es": "El periodo solicitado es demasiado largo (400 días como máximo).",
         "en": "The requested period is too long (400 days at most).",

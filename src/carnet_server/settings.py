@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     public_url: str | None = None
     timezone: str = "America/Mexico_City"
+    # The interactive API docs (/docs, /redoc): off unless CARNET_DOCS=1 (development, the demo).
+    docs: bool = False
 
     access_token_minutes: int = Field(default=15, ge=1)
     refresh_token_days: int = Field(default=30, ge=1)

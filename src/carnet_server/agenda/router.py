@@ -25,7 +25,7 @@ def _ics(data: bytes, filename: str) -> Response:
     return Response(
         content=data,
         media_type=ICS_TYPE,
-        headers={"Content-Disposition": f'inline; filename="{filename}"', "Cache-Control": "private"},
+        headers={"Content-Disposition": f'inline; filename="{filename}"'},  # no-store: headers.py
     )
 
 

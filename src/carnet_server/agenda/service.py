@@ -24,6 +24,7 @@ from carnet_contract.models import AppointmentSource, AppointmentStatus, Role, S
 from carnet_server import audit
 from carnet_server.agenda.tables import Appointment
 from carnet_server.auth.service import Principal
+from carnet_server.dates import check_day
 from carnet_server.db import utcnow
 from carnet_server.domain_errors import Invalid, NotAllowed, NotFound
 from carnet_server.patients.service import PatientNotFound, unit_out, visible_patient
@@ -140,10 +141,11 @@ def audit_read(session: Session, *, principal: Principal, object_type: str, obje
 def _bound(text: str, *, tz: ZoneInfo, end: bool) -> datetime:
     try:
         if len(text) == 10:
-            day = date.fromisoformat(text)
+            day = check_day(date.fromisoformat(text))
             value = datetime.combine(day + timedelta(days=1) if end else day, time(), tzinfo=tz)
         else:
             value = datetime.fromisoformat(text)
+            check_day(value.date())  # in its own offset: 2099-12-31T23:00-06:00 is still 2099
         if value.tzinfo is None:
             raise Invalid("invalid_range")
         return value.astimezone(ZoneInfo("UTC"))
@@ -152,7 +154,8 @@ def _bound(text: str, *, tz: ZoneInfo, end: bool) -> datetime:
 
 
 def resolve_range(start: str | None, end: str | None, *, tz: ZoneInfo, now: datetime) -> tuple[datetime, datetime]:
-    """``from``/``to`` as UTC datetimes: ISO dates (local days, ``to`` inclusive) or datetimes with offset."""
+    """``from``/``to`` as UTC datetimes: ISO dates (local days, ``to`` inclusive) or datetimes with offset,
+    in the years 2000–2099 (dates.py; else 422 ``date_out_of_range``)."""
     lo = _bound(start, tz=tz, end=False) if start else None
     hi = _bound(end, tz=tz, end=True) if end else None
     if lo is None and hi is None:

@@ -29,6 +29,7 @@ from carnet_contract.models import Role
 from carnet_server import audit
 from carnet_server.auth.service import Principal
 from carnet_server.blood_bank.tables import BloodBank, Booking, Slot, SlotTemplate
+from carnet_server.dates import check_day
 from carnet_server.db import new_id, rowcount
 from carnet_server.domain_errors import Conflict, Invalid, NotAllowed, NotFound
 from carnet_server.patients.service import unit_out
@@ -178,7 +179,7 @@ def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
 
 
 def parse_day(text: str | None, *, today: date, days_ahead: int | None) -> date:
-    """A YYYY-MM-DD date; with ``days_ahead``, from today to today + days_ahead only."""
+    """A YYYY-MM-DD date in 2000–2099 (dates.py); with ``days_ahead``, from today to today + days_ahead only."""
     try:
         day = date.fromisoformat(text or "")
     except ValueError as exc:
@@ -190,7 +191,7 @@ def parse_day(text: str | None, *, today: date, days_ahead: int | None) -> date:
             raise Invalid("invalid_date")
         if day > today + timedelta(days=days_ahead):
             raise Invalid("date_too_far", days=days_ahead)
-    return day
+    return check_day(day)
 
 
 def _planned(templates: Sequence[SlotTemplate], day: date, tz: ZoneInfo) -> list[dict[str, Any]]:

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from carnet_contract import models as contract
 from carnet_contract.models import IncidentCategory, IncidentStatus, Role
 from carnet_server.auth.service import Principal
+from carnet_server.dates import check_day
 from carnet_server.domain_errors import Invalid, NotAllowed
 from carnet_server.incidents.service import NEEDS_ITEM, audit_write
 from carnet_server.incidents.tables import Incident, IncidentReply
@@ -68,7 +69,7 @@ _MONTHS = (
 
 
 def parse_week(text: str | None) -> date:
-    """A Monday as ``YYYY-MM-DD``; else 422 ``invalid_week``."""
+    """A Monday as ``YYYY-MM-DD``; else 422 ``invalid_week`` (outside 2000–2099: ``date_out_of_range``)."""
     if text is None or not DATE_RE.fullmatch(text):
         raise Invalid("invalid_week")
     try:
@@ -77,7 +78,7 @@ def parse_week(text: str | None) -> date:
         raise Invalid("invalid_week") from exc
     if day.weekday() != 0:
         raise Invalid("invalid_week")
-    return day
+    return check_day(day)
 
 
 def week_bounds(monday: date, tz: ZoneInfo) -> tuple[datetime, datetime]:

@@ -203,11 +203,7 @@ def read_photo(
         session, principal=user, incident_id=incident_id, photo_id=photo_id, data_dir=ctx.settings.data_dir, ip=address
     )
     session.commit()
-    return Response(
-        content=data,
-        media_type=content_type,
-        headers={"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"},
-    )
+    return Response(content=data, media_type=content_type)  # no-store and nosniff: headers.py
 
 
 # ---- weekly figures -------------------------------------------------------------------------------

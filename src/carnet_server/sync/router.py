@@ -57,7 +57,7 @@ def read_changes(
     """Changes to the caller's children after ``cursor``; 304 when the ETag still matches."""
     page = service.page(session, ctx=ctx, registry=registry, user_id=user.id, cursor=cursor, limit=limit)
     body = page.model_dump_json().encode("utf-8")
-    headers = {"ETag": etag_of(body), "Cache-Control": "private, no-cache"}
+    headers = {"ETag": etag_of(body)}  # no-store (headers.py): the app keeps its own copy and sends If-None-Match
     if etag_matches(if_none_match, headers["ETag"]):
         return Response(status_code=304, headers=headers)
     return Response(content=body, media_type="application/json", headers=headers)
