@@ -10,10 +10,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from joserfc import jws
 from joserfc.jwk import OKPKey
+from tests.support.qr_variants import flip_spare_bits, padded, sign_raw, with_crit
 
 from carnet_contract.models import VerifyReason
 from carnet_contract.qrtoken import extract_token, verify
-from tests.support.qr_variants import flip_spare_bits, padded, sign_raw, with_crit
 
 ISSUER = "https://carnet.example"
 
