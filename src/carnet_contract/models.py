@@ -834,7 +834,7 @@ class IncidentStatus(StrEnum):
 
 
 class IncidentCreate(_Request):
-    """POST /api/v1/incidents (guardian of ``patient_id``); ``unit_id`` defaults to the child's unit."""
+    """POST /api/v1/incidents (guardian of ``patient_id``); ``unit_id``: the child's unit (the default), no other."""
 
     patient_id: str
     category: IncidentCategory

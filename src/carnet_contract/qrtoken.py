@@ -7,8 +7,15 @@ server signs with joserfc; the phone *and* the server verify here, with
 ``cryptography`` alone, because joserfc needs a newer cryptography than the
 one built for Android and iOS (see ../shared/FLET.md).
 This module does only what a verifier must: split, decode, check the key,
-the signature and the time window. It never raises on bad input: every
-failure is a ``Verification`` with a reason.
+the signature, the issuer and the time window. It never raises on bad input:
+every failure is a ``Verification`` with a reason.
+
+Only one spelling of a token verifies: each segment must be canonical
+base64url (no ``=`` padding, no spare bits set in the last character, no
+characters outside the alphabet), else ``malformed`` — so a token's text, and
+what is compared or logged, is the one the server signed. A header with
+``crit`` is ``malformed`` too: no extension is understood here (RFC 7515
+§4.1.11). An ``iss`` other than the expected issuer is ``unknown_key``.
 """
 
 from __future__ import annotations
@@ -29,7 +36,9 @@ from carnet_contract.models import VerifyReason
 
 __all__ = ["Verification", "extract_token", "verify"]
 
-_TOKEN_IN_URL = re.compile(r"/v/([A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+)")
+# "=" is taken in, so that a padded token inside a URL is refused rather than cut short and accepted.
+_TOKEN_IN_URL = re.compile(r"/v/([A-Za-z0-9_\-=]+\.[A-Za-z0-9_\-=]+\.[A-Za-z0-9_\-=]+)")
+_BASE64URL = re.compile(r"[A-Za-z0-9_\-]*")
 _MAX_TOKEN = 4096
 _LEEWAY_SECONDS = 60
 # "EdDSA" (RFC 8037) and its fully specified successor "Ed25519" (RFC 9864).
@@ -52,7 +61,13 @@ def extract_token(text: str) -> str:
 
 
 def _b64decode(part: str) -> bytes:
-    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+    """Canonical base64url only (RFC 7515 §2): unpadded, and the decoded bytes encode back to ``part``."""
+    if not _BASE64URL.fullmatch(part):
+        raise ValueError("not base64url")
+    data = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+    if base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii") != part:
+        raise ValueError("not the canonical base64url encoding")
+    return data
 
 
 def verify(
@@ -64,7 +79,10 @@ def verify(
     accepted_kids: Collection[str] = (),
     revoked_jtis: Collection[str] = (),
 ) -> Verification:
-    """Verify a token against a JWKS document; ``accepted_kids`` pins keys when not empty."""
+    """Verify a token against a JWKS document; ``accepted_kids`` pins keys when not empty.
+
+    ``issuer``: the expected ``iss`` (another one is ``unknown_key``); None skips that check.
+    """
     token = extract_token(token_or_url)
     parts = token.split(".")
     if len(token) > _MAX_TOKEN or len(parts) != 3 or not all(parts):
@@ -78,6 +96,8 @@ def verify(
     if not isinstance(header, dict) or not isinstance(claims, dict):
         return Verification(False, VerifyReason.MALFORMED)
     if header.get("alg") not in _ALGORITHMS or not isinstance(header.get("kid"), str):
+        return Verification(False, VerifyReason.MALFORMED)
+    if "crit" in header:  # no extension is understood here, so none may be critical (RFC 7515 §4.1.11)
         return Verification(False, VerifyReason.MALFORMED)
 
     kid = header["kid"]

@@ -117,6 +117,10 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         "en": "The cycle does not exist or belongs to another patient.",
     },
     "unknown_unit": {"es": "La unidad médica indicada no existe.", "en": "The medical unit does not exist."},
+    "unit_not_treating": {
+        "es": "Esa unidad médica no atiende a este paciente: el reporte solo puede enviarse a su unidad.",
+        "en": "That medical unit does not treat this patient: the report can only go to the patient's unit.",
+    },
     "invalid_times": {
         "es": "Revise el horario: la cita debe terminar después de empezar y durar 24 horas como máximo.",
         "en": "Check the times: the appointment must end after it starts and last 24 hours at most.",

@@ -6,6 +6,7 @@ never published); the trust bundle is the server's and goes through the encrypte
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 from datetime import UTC, datetime, timedelta
@@ -27,6 +28,7 @@ from carnet_server.patients.service import touch_cycle
 from carnet_server.patients.tables import Cycle
 from carnet_server.pharmacy.tables import Dispensation
 from tests.support.inprocess_server import BASE, FaultTransport, InProcessServer
+from tests.support.qr_variants import decode, flip_spare_bits, padded, server_key, with_crit
 from tests.support.secret_stores import DictSecretStore
 
 pytestmark = pytest.mark.anyio
@@ -112,6 +114,20 @@ def test_unknown_key_and_other_issuer(server: InProcessServer) -> None:
     # The right key id but another key: a forgery, not an unknown key.
     assert check_offline(mateo_token(server, key=other_key()), bundle_of(server),
                          now=now()).kind is CheckKind.TAMPERED
+
+
+def test_only_the_canonical_token_of_the_bundles_issuer_is_genuine(server: InProcessServer) -> None:
+    """Genuinely signed, yet refused offline: non-canonical base64url, an unknown crit, another issuer."""
+    token = mateo_token(server)
+    assert check_offline(token, bundle_of(server), now=now()).kind is CheckKind.GENUINE
+    key, kid = server_key(server.ctx.keys)
+    claims = json.loads(decode(token.split(".")[1]))
+    foreign, _ = server.ctx.keys.sign({**claims, "iss": "https://otro.example.mx"})
+    for scanned, kind in ((flip_spare_bits(token), CheckKind.MALFORMED), (padded(token), CheckKind.MALFORMED),
+                          (f"{BASE}/v/{padded(token)}", CheckKind.MALFORMED),
+                          (with_crit(key, kid, claims), CheckKind.MALFORMED), (foreign, CheckKind.UNKNOWN_KEY)):
+        check = check_offline(scanned, bundle_of(server), now=now())
+        assert check.kind is kind and not check.valid, scanned
 
 
 def test_revoked_token_is_refused_once_the_bundle_lists_it(server: InProcessServer) -> None:

@@ -248,7 +248,8 @@ def test_body_and_query_ids_are_checked_too(app: FastAPI, client: TestClient, ct
         ("POST", "/api/v1/incidents", "patient_id"): lambda pid: client.post(
             "/api/v1/incidents", headers=madre,
             json={"patient_id": pid, "category": "otro", "description": "Prueba de acceso ajeno."}),
-        ("POST", "/api/v1/incidents", "unit_id"): None,  # any unit may be named: units are public
+        # units are public; a unit other than the child's is 422 unit_not_treating (test_incidents.py)
+        ("POST", "/api/v1/incidents", "unit_id"): None,
         ("GET", "/api/v1/incidents", "patient_id"): lambda pid: client.get(
             "/api/v1/incidents", params={"patient_id": pid}, headers=madre),
         ("GET", "/api/v1/incidents", "unit_id"): lambda uid: client.get(

@@ -76,11 +76,20 @@ def test_guardian_reports_and_reads(client: TestClient, ctx: Context, s: dict[st
     assert int(second["folio"][-6:]) == int(made["folio"][-6:]) + 1
 
 
-def test_unit_defaults_to_the_childs_and_may_be_another(client: TestClient, ctx: Context,
-                                                       s: dict[str, Any]) -> None:
-    made = report(client, s["madre"], s["mateo"], unit_id=unit_id(ctx, RAZA), category="atencion_medica",
-                  item_name=None)
-    assert made["unit"]["name"] == RAZA and made["item_name"] is None
+def test_unit_defaults_to_the_childs_and_may_not_be_another(client: TestClient, ctx: Context,
+                                                           s: dict[str, Any]) -> None:
+    """A family reports only to the unit that treats the child: another unit's desk would see the child."""
+    made = report(client, s["madre"], s["mateo"], category="atencion_medica", item_name=None)
+    assert made["unit"]["name"] == SXXI and made["item_name"] is None
+    named = report(client, s["madre"], s["mateo"], unit_id=unit_id(ctx, SXXI))
+    assert named["unit"]["name"] == SXXI
+    before = counts(ctx)
+    for language, text in (("es", "no atiende"), ("en", "does not treat")):
+        refused = client.post(INCIDENTS, json=body(s["mateo"], unit_id=unit_id(ctx, RAZA)),
+                              headers={**s["madre"], "Accept-Language": language})
+        assert_error(refused, 422, "unit_not_treating")
+        assert text in refused.text
+    assert counts(ctx) == before
 
 
 @pytest.mark.parametrize(("changes", "code"), [

@@ -21,6 +21,7 @@ from carnet_server.patients.service import current_qr, revoke_qr_tokens
 from carnet_server.patients.tables import Patient
 from carnet_server.signing import rotate_signing_key, sign_claims
 from tests.server.conftest import assert_error
+from tests.support.qr_variants import decode, flip_spare_bits, padded, server_key, with_crit
 
 Auth = Callable[[str], dict[str, str]]
 VERIFY = "/api/v1/pharmacy/verify"
@@ -224,3 +225,34 @@ def test_verify_says_what_was_already_dispensed(client: TestClient, auth: Auth, 
     assert "Laura" not in html  # the page is public: no staff names either
     english = client.get(f"/v/{mateo_qr['token']}", headers={"Accept-Language": "en"}).text
     assert f"Dispensed {local:%Y-%m-%d %H:%M}" in english and english.count("Not dispensed") == 1
+
+
+def _refusals(ctx: Context, token: str) -> dict[str, tuple[str, str]]:
+    """Genuinely signed by the server's key, but in a form or with a header or issuer it must refuse."""
+    key, kid = server_key(ctx.keys)
+    claims = json.loads(decode(token.split(".")[1]))
+    foreign, _ = ctx.keys.sign({**claims, "iss": "https://otro.example.mx"})
+    return {
+        "spare bits in the signature": (flip_spare_bits(token), "malformed"),
+        "padding": (padded(token), "malformed"),
+        "unknown crit": (with_crit(key, kid, claims), "malformed"),
+        "another issuer": (foreign, "unknown_key"),
+    }
+
+
+def test_only_the_canonical_token_of_this_issuer_verifies(client: TestClient, auth: Auth, ctx: Context,
+                                                         mateo_qr: dict[str, str]) -> None:
+    headers = auth("farmacia.demo")
+    assert client.post(VERIFY, json={"token": mateo_qr["token"]}, headers=headers).json()["valid"] is True
+    for case, (token, reason) in _refusals(ctx, mateo_qr["token"]).items():
+        for presented in (token, f"{ctx.settings.base_url}/v/{token}"):
+            body = client.post(VERIFY, json={"token": presented}, headers=headers).json()
+            assert (body["valid"], body["reason"], body["patient"]) == (False, reason, None), (case, body)
+
+
+def test_the_page_refuses_non_canonical_tokens_too(client: TestClient, ctx: Context,
+                                                  mateo_qr: dict[str, str]) -> None:
+    assert "AUTÉNTICO" in client.get(f"/v/{mateo_qr['token']}").text
+    for case, (token, _) in _refusals(ctx, mateo_qr["token"]).items():
+        html = client.get(f"/v/{token}").text
+        assert "NO VÁLIDO" in html and "AUTÉNTICO" not in html and "Mateo" not in html, case

@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from joserfc import jws
 from joserfc.jwk import OKPKey
+from tests.support.qr_variants import flip_spare_bits, padded, sign_raw, with_crit
 
 from carnet_contract.models import VerifyReason
 from carnet_contract.qrtoken import extract_token, verify
@@ -90,3 +91,41 @@ def test_wrong_issuer_and_revoked_jti_are_refused() -> None:
 def test_garbage_is_malformed_never_an_exception(garbage: str) -> None:
     result = verify(garbage, JWKS)
     assert not result.valid and result.reason is VerifyReason.MALFORMED
+
+
+# ---- only the canonical encoding, the expected issuer, no unknown crit --------------------------
+
+
+def _genuine_claims() -> dict[str, object]:
+    now = int(time.time())
+    return {"iss": ISSUER, "sub": "p1", "cyc": ["c1"], "iat": now, "exp": now + 3600, "jti": "j1"}
+
+
+def test_non_canonical_base64_is_malformed() -> None:
+    """The same signature bytes spelled another way: a verifier accepts only the one encoding."""
+    token = _sign()
+    head, payload, signature = token.split(".")
+    assert verify(token, JWKS, issuer=ISSUER).valid
+    for variant in (flip_spare_bits(token), padded(token), f"{head}.{payload}=.{signature}",
+                    f"{head}.{payload}.{signature}=", f"{head}.{payload}.{signature}%3D%3D"):
+        result = verify(variant, JWKS, issuer=ISSUER)
+        assert not result.valid and result.reason is VerifyReason.MALFORMED, variant
+    # Inside the URL too: the padding is not cut off and the rest taken.
+    assert verify(f"{ISSUER}/v/{padded(token)}", JWKS, issuer=ISSUER).reason is VerifyReason.MALFORMED
+
+
+def test_wrong_issuer_is_an_unknown_key() -> None:
+    result = verify(_sign({"iss": "https://evil.example"}), JWKS, issuer=ISSUER)
+    assert not result.valid and result.reason is VerifyReason.UNKNOWN_KEY
+
+
+def test_an_unknown_crit_header_is_malformed() -> None:
+    claims = _genuine_claims()
+    plain = sign_raw(KEY, {"alg": "EdDSA", "kid": "k1"}, claims)
+    assert verify(plain, JWKS, issuer=ISSUER).valid  # the hand signer makes genuine tokens
+    for header in ({"alg": "EdDSA", "kid": "k1", "crit": ["x-carnet"], "x-carnet": 1},
+                   {"alg": "EdDSA", "kid": "k1", "crit": []},
+                   {"alg": "EdDSA", "kid": "k1", "crit": ["b64"], "b64": True}):
+        result = verify(sign_raw(KEY, header, claims), JWKS, issuer=ISSUER)
+        assert not result.valid and result.reason is VerifyReason.MALFORMED, header
+    assert verify(with_crit(KEY, "k1", claims), JWKS, issuer=ISSUER).reason is VerifyReason.MALFORMED

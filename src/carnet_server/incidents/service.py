@@ -2,7 +2,8 @@
 
     IncidentNotFound(NotFound)    unknown incident, or one the caller may not see (same thing to them)
     PhotoNotFound(NotFound)       unknown photo of a visible incident
-    and the kinds of domain_errors: NotAllowed (the caller's role), Invalid(code), Conflict(code),
+    and the kinds of domain_errors: NotAllowed (the caller's role), Invalid(code) (e.g. ``unit_not_treating``:
+    a report names a unit other than the child's), Conflict(code),
     TooLarge (a photo over the size limit), Unsupported (not a JPEG or PNG)
 
 Who sees what: a guardian the incidents of their linked children; case-desk
@@ -265,7 +266,10 @@ def create(
     ip: str | None,
     now: datetime | None = None,
 ) -> Incident:
-    """A guardian reports a problem of their child: ``recibida``, with its first-response deadline."""
+    """A guardian reports a problem of their child to the child's unit: ``recibida``, with its deadline.
+
+    ``unit_id``, when given, must be that unit (else 422 ``unknown_unit`` / ``unit_not_treating``).
+    """
     if principal.role != Role.GUARDIAN:
         raise NotAllowed()
     now = (now or utcnow()).astimezone(UTC)
@@ -276,12 +280,15 @@ def create(
     item_name = (data.item_name or "").strip() or None
     if category in NEEDS_ITEM and item_name is None:
         raise Invalid("item_name_required")
+    # The report goes to the unit that treats the child (its current unit): that unit's case desk will see
+    # the child's id and the text, so a family may not send it anywhere else. ``unit_id`` may name it again.
     unit_id = patient.unit_id
     if data.unit_id is not None:
         unit = session.get(MedicalUnit, data.unit_id) if ID_RE.fullmatch(data.unit_id) else None
         if unit is None:
             raise Invalid("unknown_unit")
-        unit_id = unit.id
+        if unit.id != patient.unit_id:
+            raise Invalid("unit_not_treating")
     hours = deadlines.deadline_hours(deadline_hours)
     row = Incident(
         folio=next_folio(session, now.astimezone(tz).year),

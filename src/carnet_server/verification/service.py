@@ -1,6 +1,7 @@
 """One verification, shared by the /v page and POST /api/v1/pharmacy/verify.
 
-Signature and time window come from :func:`carnet_contract.qrtoken.verify` (the phone's own check);
+Encoding, signature, issuer (this server's base URL) and time window come from
+:func:`carnet_contract.qrtoken.verify` (the phone's own check);
 this adds what only the server knows: revocation, the patient, and what was already dispensed.
 """
 
@@ -41,7 +42,7 @@ class Verification:
 def verify(session: Session, *, ctx: Context, token_or_url: str, now: datetime | None = None) -> Verification:
     """Whether a QR token (or the URL holding it) is genuine and current, and what it covers."""
     now = now or utcnow()
-    check = qrtoken.verify(token_or_url, ctx.keys.jwks(), now=now.timestamp())
+    check = qrtoken.verify(token_or_url, ctx.keys.jwks(), now=now.timestamp(), issuer=ctx.settings.base_url)
     claims = check.claims
     expires_at = datetime.fromtimestamp(claims["exp"], UTC) if "exp" in claims else None
     if not check.valid:
