@@ -235,6 +235,10 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         "en": "The photo must be a JPEG or PNG image.",
     },
     "photo_too_large": {"es": "La foto pesa más de 5 MB.", "en": "The photo is larger than 5 MB."},
+    "photo_too_large_decoded": {
+        "es": "La foto es demasiado grande en píxeles: como máximo {max} píxeles por lado y {megapixels} megapíxeles.",
+        "en": "The photo has too many pixels: at most {max} pixels per side and {megapixels} megapixels.",
+    },
     "too_many_photos": {
         "es": "El caso ya tiene {max} fotos, el máximo permitido.",
         "en": "The case already has {max} photos, the most allowed.",

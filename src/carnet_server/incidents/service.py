@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -68,7 +70,15 @@ FAMILY_LABEL = "Familia"
 MIN_ANSWER_CHARS = 10
 NEEDS_ITEM = frozenset({IncidentCategory.MEDICAMENTO.value, IncidentCategory.INSUMO.value})
 READERS = frozenset({Role.GUARDIAN, Role.CASE_DESK, Role.ADMIN})
-MAX_PIXELS = 40_000_000
+# Decoded size bounds for an incident photo, checked from the header before any pixel is decoded.
+# The app scales every photo to at most 1600 px on its longest side before sending it, so these are
+# far above anything it sends, yet a tiny file that decodes huge (a few-KB 1-bit 6300×6300 PNG is
+# ~40 MP, ~160 MB once converted) is refused: 4096 px on the longest side, 16 MP in all.
+MAX_SIDE = 4096
+MAX_PIXELS = 16_000_000
+# Decodes/re-encodes at once per process (each may hold tens of MB); further uploads wait their turn.
+MAX_CONCURRENT_DECODES = 2
+_DECODES = threading.BoundedSemaphore(MAX_CONCURRENT_DECODES)
 
 
 class IncidentNotFound(NotFound):
@@ -418,15 +428,30 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
+@contextmanager
+def decode_slot() -> Iterator[None]:
+    """One of the process's ``MAX_CONCURRENT_DECODES`` slots for decoding and re-encoding an image."""
+    with _DECODES:
+        yield
+
+
 def clean_image(data: bytes, content_type: str) -> bytes:
-    """Decode and re-encode: no EXIF (GPS!), no text chunks, no ICC or XMP; orientation applied."""
+    """Decode and re-encode: no EXIF (GPS!), no text chunks, no ICC or XMP; orientation applied.
+
+    The size is read from the header first (``Image.open`` is lazy) and anything over ``MAX_SIDE`` or
+    ``MAX_PIXELS`` is refused (``TooLarge("photo_too_large_decoded")``) before a pixel is decoded; the
+    decode itself runs in a :func:`decode_slot`.
+    """
     from PIL import Image, ImageOps
 
-    with warnings.catch_warnings():
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow's own bomb check, as a second line
+    with decode_slot(), warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            Image.MAX_IMAGE_PIXELS = MAX_PIXELS
             with Image.open(io.BytesIO(data)) as opened:
+                width, height = opened.size
+                if max(width, height) > MAX_SIDE or width * height > MAX_PIXELS:
+                    raise TooLarge("photo_too_large_decoded", max=MAX_SIDE, megapixels=MAX_PIXELS // 1_000_000)
                 opened.load()
                 image = ImageOps.exif_transpose(opened)
                 if content_type == JPEG:
@@ -435,14 +460,16 @@ def clean_image(data: bytes, content_type: str) -> bytes:
                     pixels = image.convert("RGBA") if image.mode not in ("RGB", "RGBA", "L", "LA") else image
                 fresh = Image.new(pixels.mode, pixels.size)
                 fresh.paste(pixels)
-        except (OSError, ValueError, SyntaxError, Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise TooLarge("photo_too_large_decoded", max=MAX_SIDE, megapixels=MAX_PIXELS // 1_000_000) from exc
+        except (OSError, ValueError, SyntaxError) as exc:
             raise Unsupported() from exc
-    out = io.BytesIO()
-    if content_type == JPEG:
-        fresh.save(out, format="JPEG", quality=88, optimize=True)
-    else:
-        fresh.save(out, format="PNG", optimize=True)
-    return out.getvalue()
+        out = io.BytesIO()
+        if content_type == JPEG:
+            fresh.save(out, format="JPEG", quality=88, optimize=True)
+        else:
+            fresh.save(out, format="PNG", optimize=True)
+        return out.getvalue()
 
 
 def add_photo(
