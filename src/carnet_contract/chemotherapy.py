@@ -16,6 +16,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from carnet_contract.models import Cycle, DoseBasis
+from carnet_contract.models import _Request as _BaseRequest
 
 __all__ = [
     "Catalogue",
@@ -45,8 +46,8 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
 
 
-class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class _Request(_BaseRequest):
+    pass
 
 
 class _Response(BaseModel):

@@ -12,9 +12,10 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from carnet_contract.models import Role, Unit, UnitLevel
+from carnet_contract.models import Role, Unit, UnitLevel, has_control_characters
+from carnet_contract.models import _Request as _BaseRequest
 
 __all__ = [
     "ActivationLink",
@@ -51,22 +52,8 @@ __all__ = [
 ]
 
 
-def has_control_characters(text: str) -> bool:
-    """NUL and the other control characters (tab and line breaks aside), and lone surrogates: text that no
-    name, identifier or note needs, and that a database refuses."""
-    return any((ord(ch) < 32 and ch not in "\t\n\r") or ord(ch) == 127 or 0xD800 <= ord(ch) <= 0xDFFF for ch in text)
-
-
-class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    @model_validator(mode="after")
-    def _no_control_characters(self) -> _Request:
-        for name, value in self:
-            values = value if isinstance(value, list) else [value]
-            if any(isinstance(v, str) and has_control_characters(v) for v in values):
-                raise ValueError(f"{name}: control characters are not allowed")
-        return self
+class _Request(_BaseRequest):
+    pass
 
 
 class _Response(BaseModel):

@@ -14,9 +14,11 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 __all__ = [
+    "has_control_characters",
     "ApiError",
     "BloodBank",
     "Booking",
@@ -112,8 +114,36 @@ __all__ = [
 ]
 
 
+def has_control_characters(text: str) -> bool:
+    """NUL and the other control characters (tab and line breaks aside), and lone surrogates: text that no
+    name, identifier or note needs, and that a database refuses (PostgreSQL: NUL)."""
+    return any((ord(ch) < 32 and ch not in "\t\n\r") or ord(ch) == 127 or 0xD800 <= ord(ch) <= 0xDFFF for ch in text)
+
+
+def _holds_control_characters(value: object) -> bool:
+    """Whether a field's value, or a string in its lists, tuples or mappings, has control characters (nested
+    request models check their own fields)."""
+    if isinstance(value, str):
+        return has_control_characters(value)
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(_holds_control_characters(v) for v in value)
+    if isinstance(value, dict):
+        return any(_holds_control_characters(k) or _holds_control_characters(v) for k, v in value.items())
+    return False
+
+
 class _Request(BaseModel):
+    """Every request body: unknown fields forbidden, text stripped, and no control characters in any text
+    field (422 ``validation_error`` naming the field, on every database: PostgreSQL cannot store a NUL)."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after", check_fields=False)
+    @classmethod
+    def _no_control_characters(cls, value: object) -> object:
+        if _holds_control_characters(value):
+            raise PydanticCustomError("control_characters", "control characters are not allowed")
+        return value
 
 
 class _Response(BaseModel):

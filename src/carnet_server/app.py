@@ -35,6 +35,7 @@ from carnet_server.privacy.router import router as privacy_router
 from carnet_server.settings import Settings
 from carnet_server.sync.router import router as sync_router
 from carnet_server.sync.service import SyncRegistry
+from carnet_server.text_guard import ControlCharactersMiddleware
 from carnet_server.verification.router import router as verification_router
 
 __all__ = ["app_from_env", "create_app", "sync_registry"]
@@ -88,6 +89,8 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
         photo_max_bytes=ctx.settings.incident_photo_max_bytes,
         body_timeout=ctx.settings.body_timeout_seconds,
     )
+    # A path or query parameter with control characters is refused before anything reads it (text_guard.py).
+    app.add_middleware(ControlCharactersMiddleware)
     # Outside that: every answer, the refusals above included, gets nosniff, and API answers no-store.
     app.add_middleware(SecurityHeadersMiddleware)
 

@@ -164,6 +164,8 @@ def _field_name(loc: Sequence[Any], lang: Lang) -> str:
 def _reason(error_type: str) -> str:
     if error_type == "missing":
         return "field.missing"
+    if error_type == "control_characters":
+        return "field.control"
     if error_type == "extra_forbidden":
         return "field.extra"
     if error_type in ("string_too_short", "too_short"):

@@ -294,6 +294,7 @@ MESSAGES: dict[str, dict[Lang, str]] = {
     "field.long": {"es": "demasiado largo", "en": "too long"},
     "field.type": {"es": "tipo incorrecto", "en": "wrong type"},
     "field.invalid": {"es": "valor no válido", "en": "invalid value"},
+    "field.control": {"es": "caracteres de control no permitidos", "en": "control characters are not allowed"},
     "field.body": {"es": "cuerpo", "en": "body"},
     # pharmacy counter
     "token_invalid": {
