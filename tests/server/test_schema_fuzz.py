@@ -1,8 +1,8 @@
 """schemathesis over ``/openapi.json``, in process, as every demo role: no 500, no answer outside the schema.
 
 Every operation of the schema gets a few generated requests, valid ones and invalid ones, each sent
-as every role (and anonymous), derandomized so a run is repeatable; path ids are half the time real ids of the demo data, so requests get past the lookups
-into the routes. Checks: ``not_a_server_error``, ``response_schema_conformance`` (bodies match the
+as every role (and anonymous), derandomized so a run is repeatable; path ids are half the time real ids
+of the demo data, so requests get past the lookups into the routes. Checks: ``not_a_server_error``, ``response_schema_conformance`` (bodies match the
 documented models, errors the ``ErrorBody``) and ``status_code_conformance`` (every status answered is
 documented). ``POST /api/v1/auth/logout`` gets a fresh session per example (it ends the caller's).
 """
@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis.errors import Unsatisfiable
 from hypothesis import strategies as st
+from hypothesis.errors import Unsatisfiable
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
