@@ -2,9 +2,10 @@
 
 Every operation of the schema gets a few generated requests, valid ones and invalid ones, each sent
 as every role (and anonymous), derandomized so a run is repeatable; path ids are half the time real ids
-of the demo data, so requests get past the lookups into the routes. Checks: ``not_a_server_error``, ``response_schema_conformance`` (bodies match the
-documented models, errors the ``ErrorBody``) and ``status_code_conformance`` (every status answered is
-documented). ``POST /api/v1/auth/logout`` gets a fresh session per example (it ends the caller's).
+of the demo data, so requests get past the lookups into the routes. Checks: ``not_a_server_error``,
+``response_schema_conformance`` (bodies match the documented models, errors the ``ErrorBody``) and
+``status_code_conformance`` (every status answered is documented). ``POST /api/v1/auth/logout`` gets a
+fresh session per example (it ends the caller's).
 """
 
 from __future__ import annotations
