@@ -331,3 +331,41 @@ def click_in_view(page, locator, what: str) -> None:  # type: ignore[no-untyped-
     reveal(page, locator, what)
     into_view(page, locator, f"{what} on screen")
     locator.first.click()
+
+
+# ---- accessibility: axe-core ------------------------------------------------------------------
+
+#: axe-core from npm (tests/browser/package.json, installed by .ci/run and scripts/test).
+AXE_JS = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
+#: The rules that make sense on Flutter's semantics tree: every control has a name, images have a text.
+#: Left out, as false positives on Flutter web (checked on this app with axe-core 4.10):
+#: ``region`` (Flutter's tree has no landmarks: every node is "outside a landmark"), ``meta-viewport``
+#: (Flutter's own index.html turns zoom off: the engine handles scaling itself), and every rule about
+#: colours or what is drawn (``color-contrast`` and others): the pixels are on a canvas axe cannot see.
+AXE_RULES = (
+    "button-name",
+    "aria-command-name",
+    "input-button-name",
+    "label",
+    "aria-input-field-name",
+    "aria-toggle-field-name",
+    "select-name",
+    "link-name",
+    "image-alt",
+    "role-img-alt",
+)
+
+
+def axe_violations(page, rules: tuple[str, ...] = AXE_RULES) -> list[str]:  # type: ignore[no-untyped-def]
+    """axe-core's violations of ``rules`` on the page (Flutter's semantics on), one line each."""
+    if not AXE_JS.exists():
+        raise AssertionError(f"no {AXE_JS}: run `npm install --no-audit --no-fund` in tests/browser")
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE_JS.read_text(encoding="utf-8"))
+    found = page.evaluate(
+        """async rules => (await axe.run(document, {runOnly: {type: "rule", values: rules},
+                                                   resultTypes: ["violations"]})).violations
+            .map(v => v.nodes.map(n => `${v.id}: ${n.html.slice(0, 160)}`)).flat()""",
+        list(rules),
+    )
+    return [str(line) for line in found]

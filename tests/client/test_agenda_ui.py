@@ -84,7 +84,7 @@ async def test_agenda_filters_open_details_and_calendar_file(page, config, data_
 async def test_add_with_bad_input_changes_nothing_then_add_edit_delete_through_the_outbox(
         page, config, data_dir, server: InProcessServer) -> None:
     ui, session = await _agenda(page, config, data_dir, server)
-    [add] = find(page, ft.FloatingActionButton)
+    [add] = find(page, ft.FilledButton, content="Agregar cita")
     await click(add)
     assert page.views[0].route == "/appointment/new"
     [title] = find(page, ft.TextField, label="Título")
@@ -127,7 +127,7 @@ async def test_add_with_bad_input_changes_nothing_then_add_edit_delete_through_t
 
 async def test_sync_status_shows_rejections_with_retry_and_discard(page, config, data_dir, server) -> None:
     ui, session = await _agenda(page, config, data_dir, server)
-    await click(find(page, ft.FloatingActionButton)[0])
+    await click(find(page, ft.FilledButton, content="Agregar cita")[0])
     find(page, ft.TextField, label="Título")[0].value = "Consulta"
     server.transport.fail("POST", "/api/v1/patients/*/appointments",
                           error_response(422, "slot_taken", "Ese horario ya no está disponible."))
@@ -152,7 +152,7 @@ async def test_sync_status_shows_rejections_with_retry_and_discard(page, config,
     # Discard: a second rejected creation disappears from the outbox and from the agenda.
     session.back()
     session.show_tab(Tab.AGENDA)
-    await click(find(page, ft.FloatingActionButton)[0])
+    await click(find(page, ft.FilledButton, content="Agregar cita")[0])
     find(page, ft.TextField, label="Título")[0].value = "Otra"
     server.transport.fail("POST", "/api/v1/patients/*/appointments",
                           error_response(422, "slot_taken", "Ese horario ya no está disponible."))

@@ -83,6 +83,8 @@ _ES: dict[str, str] = {
     "refresh": "Actualizar",
     "back": "Volver",
     "dismiss": "Cerrar aviso",
+    "show_password": "Mostrar contraseña",
+    "hide_password": "Ocultar contraseña",
     "change_child": "Cambiar de paciente",
     # settings
     "settings": "Ajustes",
@@ -654,6 +656,8 @@ _EN: dict[str, str] = {
     "refresh": "Refresh",
     "back": "Back",
     "dismiss": "Dismiss",
+    "show_password": "Show password",
+    "hide_password": "Hide password",
     "change_child": "Change patient",
     "settings": "Settings",
     "language": "Language",

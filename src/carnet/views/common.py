@@ -83,7 +83,16 @@ def app_bar(
         icon_button(ft.Icons.ARROW_BACK, tr.t("back"), on_back, color=ft.Colors.WHITE) if on_back is not None else None
     )
     return ft.AppBar(
-        title=ft.Text(title, color=ft.Colors.WHITE, weight=ft.FontWeight.W_600),
+        # Up to two lines: a child's name beside four actions at 360–390 px must be read whole, not cut.
+        title=ft.Text(
+            title,
+            color=ft.Colors.WHITE,
+            weight=ft.FontWeight.W_600,
+            size=18,
+            max_lines=2,
+            overflow=ft.TextOverflow.ELLIPSIS,
+        ),
+        title_spacing=8,
         bgcolor=GREEN,
         leading=leading,
         automatically_imply_leading=False,
@@ -100,16 +109,17 @@ def banner(
     on_dismiss: Handler | None = None,
     dismiss_label: str = "",
 ) -> ft.Container:
+    # Compact (small icon, tight padding): at 360×640 banners must leave room for what the screen is for.
     row: list[ft.Control] = [
-        ft.Icon(icon, color=color, size=24),
-        ft.Text(text, color=color, size=15, weight=ft.FontWeight.W_500, expand=True),
+        ft.Icon(icon, color=color, size=20),
+        ft.Text(text, color=color, size=14, weight=ft.FontWeight.W_500, expand=True),
     ]
     if on_dismiss is not None:
         row.append(icon_button(ft.Icons.CLOSE, dismiss_label, on_dismiss, color=color))
     return ft.Container(
-        ft.Row(row, spacing=12, vertical_alignment=ft.CrossAxisAlignment.CENTER),
+        ft.Row(row, spacing=8, vertical_alignment=ft.CrossAxisAlignment.CENTER),
         bgcolor=bgcolor,
-        padding=ft.Padding.symmetric(horizontal=12, vertical=10),
+        padding=ft.Padding.symmetric(horizontal=10, vertical=6),
         border_radius=8,
     )
 
@@ -200,6 +210,18 @@ def chip(label: str, chosen: bool, on_click: Handler, tr: Translator, *, size: i
         height=MIN_TOUCH,
         on_click=on_click,
     )
+
+
+def labelled(control: ft.Control, label: str, *, expand: bool = False) -> ft.Control:
+    """``control`` read out with the name ``label``: flet 1.0.5's Dropdown shows its label but leaves its
+    semantics node (a button) unnamed, so the label is merged into that node."""
+    return ft.MergeSemantics(ft.Semantics(content=control, label=label), expand=expand)
+
+
+def touch_target(control: ft.Control) -> ft.Control:
+    """A radio or checkbox as a >= 48 px target: in a browser flet draws them 40 px tall (a desktop's tap-target
+    size, which flet 1.0.5 cannot change), so 4 px above and below, merged into the control's one node."""
+    return ft.MergeSemantics(ft.Container(control, padding=ft.Padding.symmetric(vertical=4)))
 
 
 def section(title: str, body: Sequence[ft.Control]) -> ft.Card:

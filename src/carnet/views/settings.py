@@ -9,7 +9,7 @@ import flet as ft
 
 from carnet.core.i18n import Translator
 from carnet.shell.state import AppState
-from carnet.views.common import Handler, app_bar, screen, section, status_banners
+from carnet.views.common import Handler, app_bar, screen, section, status_banners, touch_target
 from carnet_contract import models as contract
 
 
@@ -28,7 +28,12 @@ def build(
         value=state.locale,
         on_change=lambda e: on_locale(e.control.value),
         content=ft.Column(
-            [ft.Radio(value="es-MX", label=tr.t("lang_es")), ft.Radio(value="en", label=tr.t("lang_en"))], spacing=8
+            [
+                # Standard density: 48 px targets (a browser's default density makes them 32 px).
+                touch_target(ft.Radio(value="es-MX", label=tr.t("lang_es"), visual_density=ft.VisualDensity.STANDARD)),
+                touch_target(ft.Radio(value="en", label=tr.t("lang_en"), visual_density=ft.VisualDensity.STANDARD)),
+            ],
+            spacing=0,
         ),
     )
     body: list[ft.Control] = [

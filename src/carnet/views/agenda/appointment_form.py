@@ -10,7 +10,7 @@ import flet as ft
 from carnet.agenda.form import AppointmentForm
 from carnet.core.i18n import Translator
 from carnet.shell.state import AppState
-from carnet.views.common import GREEN, Handler, app_bar, banner, screen
+from carnet.views.common import GREEN, Handler, app_bar, banner, labelled, screen
 from carnet_contract import models as contract
 
 FAMILY_KINDS = [k for k in contract.AppointmentKind if k in contract.GUARDIAN_APPOINTMENT_KINDS]
@@ -88,8 +88,8 @@ class AppointmentFormView:
                 )
             )
         body += [
-            ft.Row([self.patient]),
-            ft.Row([self.kind]),
+            ft.Row([labelled(self.patient, tr.t("form_patient"), expand=True)]),
+            ft.Row([labelled(self.kind, tr.t("form_kind"), expand=True)]),
             self.title,
             self.date,
             ft.Row([self.start, self.end], spacing=12),

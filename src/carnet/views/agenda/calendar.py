@@ -21,6 +21,7 @@ from carnet.views.common import (
     app_bar,
     banner,
     icon_button,
+    labelled,
     nav_bar,
     screen,
     section,
@@ -231,9 +232,19 @@ def build(
         )
     if len(state.children) > 1:
         body.append(_child_filter(state, tr, on_child))
-    body.append(ft.Row([_kind_filter(state, tr, on_kind)]))
+    body.append(ft.Row([labelled(_kind_filter(state, tr, on_kind), tr.t("filter_kind"), expand=True)]))
     marks = days_with_appointments(items, ui.month.year, ui.month.month)
     body.append(_month(state, tr, marks, today, on_month=on_month, on_day=on_day))
+    # In the page, not floating: a floating button covered the calendar's last week at 360 px.
+    body.append(
+        ft.FilledButton(
+            content=tr.t("add_appointment"),
+            icon=ft.Icons.ADD,
+            height=MIN_TOUCH,
+            on_click=on_add,
+            style=ft.ButtonStyle(bgcolor=GREEN, color=ft.Colors.WHITE),
+        )
+    )
     day_items = appointments_on(items, ui.day)
     day_list: list[ft.Control] = [appointment_button(state, tr, i, on_open, with_date=False) for i in day_items] or [
         ft.Text(tr.t("no_appointments_day"), size=16)
@@ -244,15 +255,6 @@ def build(
         ft.Text(tr.t("agenda_empty") if not ui.items else tr.t("no_upcoming_appointments"), size=16)
     ]
     body.append(section(tr.t("upcoming_title"), soon_list))
-    body.append(ft.Container(height=72))  # room above the "add" button
-    add = ft.FloatingActionButton(
-        icon=ft.Icons.ADD,
-        content=tr.t("add_appointment"),
-        tooltip=tr.t("add_appointment"),
-        on_click=on_add,
-        bgcolor=GREEN,
-        foreground_color=ft.Colors.WHITE,
-    )
     bar = app_bar(
         tr.t("agenda_title"),
         tr,
@@ -261,4 +263,4 @@ def build(
         syncing=state.syncing,
         sync_button=sync_icon(state, tr, on_sync_status),
     )
-    return screen("/agenda", bar, body, navigation_bar=nav_bar(state, tr, on_tab), floating_action_button=add)
+    return screen("/agenda", bar, body, navigation_bar=nav_bar(state, tr, on_tab))

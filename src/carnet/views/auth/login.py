@@ -9,7 +9,7 @@ import flet as ft
 
 from carnet.core.i18n import Translator
 from carnet.shell.state import AppState
-from carnet.views.common import GREEN, MIN_TOUCH, banner, screen, status_banners
+from carnet.views.common import GREEN, MIN_TOUCH, banner, icon_button, screen, status_banners
 
 LoginHandler = Callable[[str, str], Awaitable[None]]
 
@@ -18,6 +18,7 @@ class LoginView:
     def __init__(self, on_login: LoginHandler, on_activate: Callable[[Any], None] | None = None) -> None:
         self._on_login = on_login
         self._on_activate = on_activate
+        self._tr = Translator("es-MX")
         self.username = ft.TextField(
             autofocus=True,
             autocorrect=False,
@@ -28,13 +29,25 @@ class LoginView:
             text_size=18,
         )
         self.password = ft.TextField(
-            password=True,
-            can_reveal_password=True,
+            password=True,  # revealed by our own named button (flet's reveal icon has no accessible name)
             autocorrect=False,
             enable_suggestions=False,
             autofill_hints=ft.AutofillHint.PASSWORD,
             on_submit=self._submit,
             text_size=18,
+        )
+
+    def _toggle_password(self, _: Any = None) -> None:
+        self.password.password = not self.password.password
+        self._reveal_button()
+        self.password.update()
+
+    def _reveal_button(self) -> None:
+        hidden = bool(self.password.password)
+        self.password.suffix_icon = icon_button(
+            ft.Icons.VISIBILITY if hidden else ft.Icons.VISIBILITY_OFF,
+            self._tr.t("show_password" if hidden else "hide_password"),
+            self._toggle_password,
         )
 
     async def _focus_password(self, _: ft.Event[ft.TextField]) -> None:
@@ -45,6 +58,8 @@ class LoginView:
 
     def build(self, state: AppState, tr: Translator) -> ft.View:
         busy = state.busy
+        self._tr = tr
+        self._reveal_button()
         self.username.label = tr.t("username")
         self.password.label = tr.t("password")
         self.username.disabled = self.password.disabled = busy
@@ -67,6 +82,13 @@ class LoginView:
             ),
             ft.Text(tr.t("login_title"), size=26, weight=ft.FontWeight.W_700, text_align=ft.TextAlign.CENTER),
             ft.Text(tr.t("login_subtitle"), size=16, text_align=ft.TextAlign.CENTER),
+            # The form first: at 360×640 the notices below must not push "Entrar" off the screen.
+            ft.AutofillGroup(
+                ft.Column(
+                    [self.username, self.password], spacing=12, horizontal_alignment=ft.CrossAxisAlignment.STRETCH
+                )
+            ),
+            button,
             *status_banners(state, tr),
             *(
                 [banner(tr.t("web_notice"), icon=ft.Icons.PUBLIC, bgcolor=ft.Colors.BLUE_50, color=ft.Colors.BLUE_900)]
@@ -85,8 +107,6 @@ class LoginView:
                 if state.login_info
                 else []
             ),
-            ft.AutofillGroup(ft.Column([self.username, self.password], spacing=12)),
-            button,
         ]
         if self._on_activate is not None:
             body.append(

@@ -259,8 +259,8 @@ class ReportFormView:
                         spacing=4,
                         tight=True,
                     ),
-                    width=146,
                     height=104,
+                    col={"xs": 6, "sm": 4},  # two to a row on a phone, over the whole width
                     data=category.value,
                     on_click=lambda _, c=category: self._cases.pick_category(c),
                     style=ft.ButtonStyle(
@@ -271,9 +271,7 @@ class ReportFormView:
                     ),
                 )
             )
-        cat_section: list[ft.Control] = [
-            ft.Row(tiles, wrap=True, spacing=10, run_spacing=10, alignment=ft.MainAxisAlignment.CENTER)
-        ]
+        cat_section: list[ft.Control] = [ft.ResponsiveRow(tiles, spacing=10, run_spacing=10)]
         if "category" in errors:
             cat_section.append(
                 ft.Text(errors["category"], color=ft.Colors.RED_900, size=15, weight=ft.FontWeight.W_600)

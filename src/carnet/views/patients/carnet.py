@@ -255,9 +255,11 @@ def build(
             navigation_bar=navigation_bar,
         )
     patient = carnet.patient
-    # The QR first: with the navigation bar and a banner, it must still fit a 390×844 screen whole.
+    # The QR first, then the notices: with the navigation bar it must fit a 360×640 screen whole.
+    banners, body = body, []
     body += [
         _qr_block(state, tr, carnet, now_ts),
+        *banners,
         section(
             tr.t("carnet_title"),
             [

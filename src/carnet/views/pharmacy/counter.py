@@ -24,7 +24,18 @@ from carnet.chemotherapy.doses import dose_detail, drug_text
 from carnet.core.i18n import Translator
 from carnet.pharmacy.checks import age_text, describe, dispensed_text
 from carnet.shell.state import AppState
-from carnet.views.common import GREEN, MIN_TOUCH, Handler, app_bar, awaiting, banner, screen, section, status_banners
+from carnet.views.common import (
+    GREEN,
+    MIN_TOUCH,
+    Handler,
+    app_bar,
+    awaiting,
+    banner,
+    screen,
+    section,
+    status_banners,
+    touch_target,
+)
 from carnet_contract import models as contract
 
 if TYPE_CHECKING:
@@ -222,26 +233,33 @@ def _verdict(state: AppState, tr: Translator) -> ft.Control:
     assert check is not None
     look = check.look
     source = tr.t("ph_checked_server" if check.online else "ph_checked_here")
-    return ft.Container(
-        ft.Row(
-            [
-                ft.Icon(getattr(ft.Icons, look.icon), color=look.colour, size=44),
-                ft.Column(
+    # A live region whose label is the verdict's words (merged): a screen reader announces it when it appears or
+    # changes (Flutter web speaks it through its aria-live="polite" announcement element).
+    return ft.MergeSemantics(
+        ft.Semantics(
+            live_region=True,
+            content=ft.Container(
+                ft.Row(
                     [
-                        ft.Text(describe(check, tr), size=22, weight=ft.FontWeight.W_700, color=look.colour),
-                        ft.Text(source, size=14, color=ft.Colors.GREY_800),
+                        ft.Icon(getattr(ft.Icons, look.icon), color=look.colour, size=44),
+                        ft.Column(
+                            [
+                                ft.Text(describe(check, tr), size=22, weight=ft.FontWeight.W_700, color=look.colour),
+                                ft.Text(source, size=14, color=ft.Colors.GREY_800),
+                            ],
+                            spacing=2,
+                            expand=True,
+                        ),
                     ],
-                    spacing=2,
-                    expand=True,
+                    spacing=12,
+                    vertical_alignment=ft.CrossAxisAlignment.CENTER,
                 ),
-            ],
-            spacing=12,
-            vertical_alignment=ft.CrossAxisAlignment.CENTER,
-        ),
-        bgcolor=look.background,
-        border=ft.Border.all(2, look.colour),
-        border_radius=10,
-        padding=14,
+                bgcolor=look.background,
+                border=ft.Border.all(2, look.colour),
+                border_radius=10,
+                padding=14,
+            ),
+        )
     )
 
 
@@ -313,12 +331,15 @@ def _dispense_block(state: AppState, tr: Translator, cases: PharmacyCases, cycle
     ]
     for drug in cycle.drugs:
         lines.append(
-            ft.Checkbox(
-                label=drug_text(tr, drug),
-                value=drug.name in ui.items,
-                disabled=ui.busy or ui.offline,
-                label_style=ft.TextStyle(size=16),
-                on_change=lambda e, name=drug.name: cases.toggle_item(name, bool(e.control.value)),
+            touch_target(
+                ft.Checkbox(
+                    label=drug_text(tr, drug),
+                    value=drug.name in ui.items,
+                    disabled=ui.busy or ui.offline,
+                    label_style=ft.TextStyle(size=16),
+                    visual_density=ft.VisualDensity.STANDARD,  # a 48 px target (40 px at a browser's density)
+                    on_change=lambda e, name=drug.name: cases.toggle_item(name, bool(e.control.value)),
+                )
             )
         )
         # What the pharmacist checks: the computed dose, a cap, a dose changed by hand and why.
