@@ -167,7 +167,8 @@ def test_pharmacy_scans_dispenses_once_and_refuses_a_tampered_code(api, tmp_path
                 # A tampered code: refused at once (offline check), in plain words.
                 token = url.rsplit("/v/", 1)[1]
                 focus_is_back(page)
-                tampered = page.get_by_text("Alterado: la firma no corresponde")
+                # the verdict, not its copy in Flutter's live-region announcer (flt-announcement-host)
+                tampered = page.locator("flt-semantics").get_by_text("Alterado: la firma no corresponde")
                 scan(page, url.rsplit("/v/", 1)[0] + "/v/" + tamper(token), tampered.count)
                 # the last patient's card goes with the new verdict (the tree may lag the verdict by a frame)
                 wait_for("no patient shown for a tampered code", lambda: not shows(page, "Mateo Hernández"))
