@@ -119,8 +119,11 @@ async def test_logout_asks_first_and_cancel_keeps_every_unsent_write(
     await session.close()
 
 
-async def test_logout_and_discard_really_erases_them(page, config, data_dir, server: InProcessServer) -> None:
-    _ui, session = await _offline_writes(page, config, data_dir, server)
+@pytest.mark.parametrize("web", [False, True], ids=["phone", "web-session"])
+async def test_logout_and_discard_really_erases_them(
+    page, config, data_dir, server: InProcessServer, web: bool
+) -> None:
+    _ui, session = await _offline_writes(page, config, None if web else data_dir, server)
     await click(_button(page, "Cerrar sesión"))
     await click(_button(page, "Cerrar sesión y descartar"))
     assert session.state.phase is Phase.LOGIN and page.views[0].route == "/login"

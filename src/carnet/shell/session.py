@@ -18,9 +18,14 @@ staff modes' navigation, live in :mod:`carnet.shell.roles`; error sentences in
 :mod:`carnet.data.messages`.
 
 Syncs run at start, on the refresh button, every ``sync_interval_seconds``,
-when an outbox item's backoff ends, right after a write, and when the network
+when an outbox item's backoff ends, right after a write, when the network
 comes back (Flet's connectivity event, or the first request that succeeds
-after failures).
+after failures), when the app comes back to the foreground after being hidden,
+and when the family opens "Mis reportes" (a case-desk answer shows at once).
+
+"Cerrar sesión" with writes not sent yet asks first (:meth:`AppSession.ask_logout`): it says how many
+and what, and offers to send them first (the logout only once nothing is left), to discard them
+(the store is erased) or to cancel (nothing changes).
 """
 
 from __future__ import annotations
