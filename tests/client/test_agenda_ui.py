@@ -103,11 +103,13 @@ async def test_add_with_bad_input_changes_nothing_then_add_edit_delete_through_t
     # Shown at once, marked pending, queued in the outbox.
     assert page.views[0].route == "/appointment"
     assert "Consulta de nutrición" in texts(page) and "Pendiente de sincronizar" in texts(page)
+    assert "Cita guardada en este teléfono. Se enviará cuando haya conexión." in texts(page)
     [item] = session.scope.outbox.items()
     assert item.op.value == "create" and item.body["title"] == "Consulta de nutrición"  # type: ignore[index]
     await session.refresh()
     assert session.scope.outbox.items() == [] and _family(server, "Consulta de nutrición") == [""]
     assert "Pendiente de sincronizar" not in texts(page)  # the server's version replaced it
+    assert "Cita guardada en este teléfono. Se enviará cuando haya conexión." not in texts(page)  # sent: no longer so
     # Edit, then delete.
     await click(find(page, ft.OutlinedButton, content="Editar cita")[0])
     assert page.views[0].route == "/appointment/edit"
@@ -119,9 +121,11 @@ async def test_add_with_bad_input_changes_nothing_then_add_edit_delete_through_t
     await click(find(page, ft.OutlinedButton, content="Borrar cita")[0])
     await click(find(page, ft.FilledButton, content="Sí, borrar")[0])
     assert page.views[0].route == "/agenda"
-    assert "Cita borrada en este teléfono. Se borrará en el servidor al sincronizar." in texts(page)
+    deleted = "Cita borrada en este teléfono. El cambio se enviará cuando haya conexión."
+    assert deleted in texts(page)
     await session.refresh()
     assert _family(server, "Consulta de nutrición") == []
+    assert deleted not in texts(page)
     await session.close()
 
 

@@ -104,6 +104,10 @@ class AgendaCases:
         ui.show_items(items, selected_id)
         if self._outbox is not None:
             outbox_items = self._outbox.items()
+            if ui.message in self._pending_messages() and not any(
+                i.type == contract.SyncType.APPOINTMENT and i.state is OutboxState.PENDING for i in outbox_items
+            ):
+                ui.dismiss_message()  # sent: "se enviará cuando haya conexión" is no longer true
             self._state.show_sync_status(
                 SyncStatus(
                     pending=sum(1 for i in outbox_items if i.state is OutboxState.PENDING),
@@ -113,6 +117,9 @@ class AgendaCases:
                 )
             )
         self.load_next_appointment(items)
+
+    def _pending_messages(self) -> set[str]:
+        return {self._tr.t("saved_pending"), self._tr.t("deleted_pending")}
 
     def load_next_appointment(self, items: list[AgendaItem] | None = None) -> None:
         child = self._state.selected_child_id

@@ -267,6 +267,7 @@ class IncidentCases:
             self._ui.show_list(came_from=screen.value if outside else None)
             self._reload()
             self._state.go_to(Screen.REPORTS)
+        self._request_sync()  # the case desk's answers since the last sync, without waiting for the interval
 
     def open(self, report_id: str) -> None:
         ui = self._ui

@@ -123,6 +123,15 @@ class CarnetUI:
     async def _logout(self, _: Any = None) -> None:
         await self.session.logout()
 
+    async def _ask_logout(self, _: Any = None) -> None:
+        await self.session.ask_logout()
+
+    async def _send_and_logout(self, _: Any = None) -> None:
+        await self.session.send_and_logout()
+
+    def _cancel_logout(self, _: Any = None) -> None:
+        self.session.cancel_logout()
+
     def _settings(self, _: Any = None) -> None:
         self.session.show(Screen.SETTINGS)
 
@@ -241,7 +250,10 @@ class CarnetUI:
                 tr,
                 on_back=self._back,
                 on_locale=self._locale,
-                on_logout=self._logout,
+                on_logout=self._ask_logout,
+                on_send_and_logout=self._send_and_logout,
+                on_discard_and_logout=self._logout,
+                on_cancel_logout=self._cancel_logout,
                 on_sync_status=None if state.staff_mode else self._sync_status,
                 on_account=self._account,
                 on_admin=self._admin_screen,
@@ -514,9 +526,8 @@ class CarnetUI:
         self.services["connectivity"] = connectivity
 
     async def on_lifecycle(self, e: ft.AppLifecycleStateChangeEvent) -> None:
-        # Phones suspend background apps: sync again when the app comes back.
-        if e.state == ft.AppLifecycleState.RESUME and self.session.state.phase is Phase.READY:
-            await self.session.refresh()
+        # Phones suspend background apps: sync again when the app comes back to the foreground.
+        await self.session.app_lifecycle(e.state.value)
 
     async def shutdown(self, _: Any = None) -> None:
         for task in self._tasks:

@@ -18,9 +18,14 @@ staff modes' navigation, live in :mod:`carnet.shell.roles`; error sentences in
 :mod:`carnet.data.messages`.
 
 Syncs run at start, on the refresh button, every ``sync_interval_seconds``,
-when an outbox item's backoff ends, right after a write, and when the network
+when an outbox item's backoff ends, right after a write, when the network
 comes back (Flet's connectivity event, or the first request that succeeds
-after failures).
+after failures), when the app comes back to the foreground after being hidden,
+and when the family opens "Mis reportes" (a case-desk answer shows at once).
+
+"Cerrar sesión" with writes not sent yet asks first (:meth:`AppSession.ask_logout`): it says how many
+and what, and offers to send them first (the logout only once nothing is left), to discard them
+(the store is erased) or to cancel (nothing changes).
 """
 
 from __future__ import annotations
@@ -56,7 +61,7 @@ from carnet.data.api import (
     Tokens,
 )
 from carnet.data.messages import describe_rejection, message_for
-from carnet.data.outbox import Backoff
+from carnet.data.outbox import Backoff, OutboxItem
 from carnet.data.secret_store import SecretStore
 from carnet.data.store import OfflineStore, destroy_store, open_store
 from carnet.enrolment.activation import FamilyEnrolmentCases
@@ -71,6 +76,7 @@ from carnet.privacy.rights import DataRightsCases
 from carnet.shell.roles import StaffModes
 from carnet.shell.scope import LoginScope
 from carnet.shell.state import AppState
+from carnet.shell.unsent import describe_unsent
 from carnet_contract import models as contract
 
 __all__ = ["AppSession"]
@@ -170,6 +176,8 @@ class AppSession:
         self.staff_modes = StaffModes(state, self.staff, self.desk, self.pharmacy, self.oncology, self.chemotherapy)
         self._sync_lock = asyncio.Lock()
         self._wake: asyncio.Event | None = None
+        #: The app went to the background (hidden, paused) and has not come back yet.
+        self._hidden = False
 
     # ---- the login scope ---------------------------------------------------
 
@@ -251,10 +259,25 @@ class AppSession:
         self._wake_event().set()
 
     async def network_changed(self, connected: bool) -> None:
-        """Flet's connectivity event: when the network is back, waiting writes go at once."""
-        if connected and self._login is not None:
+        """Flet's connectivity event: when the network is back, waiting writes go at once; when it is gone, the
+        screens say so at once (the next sync would find out only later)."""
+        if not connected:
+            if self.state.phase is Phase.READY:
+                self.state.set_online(False)
+            return
+        if self._login is not None:
             self._login.outbox.network_is_back(self.clock())
             self.request_sync()
+
+    async def app_lifecycle(self, change: str) -> None:
+        """Flet's app lifecycle event (its value: "hide", "resume"…): back in the foreground after being in the
+        background, a sync at once, so a case-desk answer shows without waiting for the sync interval."""
+        if change in ("hide", "pause"):
+            self._hidden = True
+        elif change in ("show", "resume") and self._hidden:
+            self._hidden = False
+            if self.state.phase is Phase.READY:
+                await self.refresh()
 
     def _wake_event(self) -> asyncio.Event:
         if self._wake is None:
@@ -468,7 +491,45 @@ class AppSession:
             self.state.clear_errors()
         await self.secrets.set(LOCALE_SECRET, self.tr.locale)
 
+    def unsent(self) -> list[OutboxItem]:
+        """The writes this phone has not got to the server yet (waiting or refused), oldest first."""
+        return self._login.outbox.items() if self._login is not None else []
+
+    async def ask_logout(self) -> None:
+        """ "Cerrar sesión": at once when nothing is unsent; else the question, saying how many and what (a logout
+        erases them with the rest of the phone's data)."""
+        unsent = self.unsent()
+        if not unsent:
+            await self.logout()
+            return
+        self.state.ask_logout(describe_unsent(self.tr, unsent))
+
+    def cancel_logout(self) -> None:
+        """ "Cancelar": the session and every unsent write stay as they were."""
+        self.state.close_logout_question()
+
+    async def send_and_logout(self) -> None:
+        """ "Enviar y cerrar sesión": a sync now; the logout only once nothing is left unsent, else what stayed."""
+        state, scope = self.state, self._login
+        if scope is None or state.logout_sending:
+            return
+        state.start_logout_send()
+        scope.outbox.network_is_back(self.clock())  # the person asked for it: writes waiting for the network go now
+        async with self._sync_lock:
+            pass  # a sync already under way ends first
+        await self.refresh()
+        if self._login is not scope:
+            return  # the session ended meanwhile (expired: its writes are kept for the same person)
+        left = scope.outbox.items()
+        if not left:
+            await self.logout()
+            return
+        what = describe_unsent(self.tr, left)
+        problem = "logout_not_sent_offline" if state.online is False else "logout_not_sent"
+        state.logout_send_failed(self.tr.t(problem, what=what), what)
+
     async def logout(self) -> None:
+        """Log out now: a family's cached data and unsent writes are erased (``ask_logout`` asks first)."""
         await self._server_logout()
         if self.state.staff_mode or self.state.password_change_required:
             await self.session_expired(None)

@@ -80,6 +80,12 @@ class AppState(Observable):
     sync: SyncStatus = field(default_factory=SyncStatus)
     #: The selected child's next appointment (carnet screen).
     next_appointment: AgendaItem | None = None
+    #: "Cerrar sesión" with writes not sent yet: what they are ("1 reporte y 1 cita"); None: no question open.
+    logout_unsent: str | None = None
+    #: "Enviar y cerrar sesión" is running.
+    logout_sending: bool = False
+    #: Why the last "Enviar y cerrar sesión" did not log out (what stayed unsent).
+    logout_problem: str | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -106,10 +112,12 @@ class AppState(Observable):
 
     @change
     def go_to(self, screen: Screen, *, tab: Tab | None = None) -> None:
-        """Show ``screen`` (and select ``tab`` in the navigation bar)."""
+        """Show ``screen`` (and select ``tab`` in the navigation bar); leaving settings closes its logout question."""
         self.screen = screen
         if tab is not None:
             self.tab = tab
+        if screen is not Screen.SETTINGS and not self.logout_sending:
+            self.logout_unsent = self.logout_problem = None
 
     @change
     def choose_tab(self, tab: Tab) -> None:
@@ -159,6 +167,27 @@ class AppState(Observable):
     def enter_family(self, user: contract.UserOut) -> None:
         """A family's login: the children first."""
         self.user, self.phase, self.screen = user, Phase.READY, Screen.CHILDREN
+
+    # ---- logging out with writes not sent ----------------------------------------------------------
+
+    @change
+    def ask_logout(self, unsent: str) -> None:
+        """Ask before a logout would lose the writes not sent yet (``unsent`` says what they are)."""
+        self.logout_unsent, self.logout_problem, self.logout_sending = unsent, None, False
+
+    @change
+    def start_logout_send(self) -> None:
+        self.logout_sending, self.logout_problem = True, None
+
+    @change
+    def logout_send_failed(self, problem: str, unsent: str) -> None:
+        """Not everything went: the session stays open, the question too, saying what stayed."""
+        self.logout_sending, self.logout_problem, self.logout_unsent = False, problem, unsent
+
+    @change
+    def close_logout_question(self) -> None:
+        self.logout_unsent = self.logout_problem = None
+        self.logout_sending = False
 
     # ---- syncing ----------------------------------------------------------------------------------
 

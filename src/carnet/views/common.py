@@ -38,8 +38,11 @@ def icon_button(icon: ft.IconData, label: str, on_click: Handler | None, *, colo
 
 
 def sync_icon(state: AppState, tr: Translator, on_sync_status: Handler) -> ft.IconButton:
-    """Cloud icon opening the sync screen; its name says whether something waits or failed."""
+    """Cloud icon opening the sync screen; its name says whether the app is offline, something waits or failed."""
     status = state.sync
+    if state.online is False:  # known as soon as a request (the start's sync, a connectivity event) found no network
+        label = tr.t("offline_status_pending", count=status.pending) if status.pending else tr.t("offline_status")
+        return icon_button(ft.Icons.CLOUD_OFF, label, on_sync_status, color=ft.Colors.AMBER_200)
     if status.failed:
         return icon_button(ft.Icons.SYNC_PROBLEM, tr.t("sync_status_failed"), on_sync_status, color=ft.Colors.AMBER_200)
     if status.pending:

@@ -9,7 +9,7 @@ import flet as ft
 
 from carnet.core.i18n import Translator
 from carnet.shell.state import AppState
-from carnet.views.common import Handler, app_bar, screen, section, status_banners, touch_target
+from carnet.views.common import GREEN, Handler, app_bar, screen, section, status_banners, touch_target
 from carnet_contract import models as contract
 
 
@@ -20,6 +20,9 @@ def build(
     on_back: Handler,
     on_locale: Callable[[str], Any],
     on_logout: Handler,
+    on_send_and_logout: Handler | None = None,
+    on_discard_and_logout: Handler | None = None,
+    on_cancel_logout: Handler | None = None,
     on_sync_status: Handler | None = None,
     on_account: Handler | None = None,
     on_admin: Handler | None = None,
@@ -87,9 +90,64 @@ def build(
         account.append(ft.Text(tr.t("web_notice"), size=14, color=ft.Colors.GREY_800))
     elif state.secure_storage:
         account.append(ft.Text(tr.t("storage_secure"), size=14, color=ft.Colors.GREY_800))
-    account += [
-        ft.Text(tr.t("logout_note"), size=14, color=ft.Colors.GREY_800),
-        ft.OutlinedButton(content=tr.t("logout"), icon=ft.Icons.LOGOUT, on_click=on_logout, height=52),
-    ]
+    account.append(ft.Text(tr.t("logout_note"), size=14, color=ft.Colors.GREY_800))
+    if state.logout_unsent:
+        account += _logout_question(
+            state,
+            tr,
+            on_send=on_send_and_logout,
+            on_discard=on_discard_and_logout or on_logout,
+            on_cancel=on_cancel_logout,
+        )
+    else:
+        account.append(ft.OutlinedButton(content=tr.t("logout"), icon=ft.Icons.LOGOUT, on_click=on_logout, height=52))
     body.append(section(tr.t("logout"), account))
     return screen("/settings", app_bar(tr.t("settings"), tr, on_back=on_back), body)
+
+
+def _logout_question(
+    state: AppState, tr: Translator, *, on_send: Handler | None, on_discard: Handler, on_cancel: Handler | None
+) -> list[ft.Control]:
+    """Writes not sent yet: say how many and what; send them first, lose them (said plainly) or cancel."""
+    sending = state.logout_sending
+    found: list[ft.Control] = [
+        ft.Text(tr.t("logout_unsent", what=state.logout_unsent), size=16, weight=ft.FontWeight.W_600),
+        ft.Text(tr.t("logout_unsent_note"), size=15),
+    ]
+    if state.logout_problem:
+        found.append(ft.Text(state.logout_problem, size=15, color=ft.Colors.RED_900))
+    if sending:
+        found.append(
+            ft.Row(
+                [
+                    ft.ProgressRing(width=22, height=22, semantics_label=tr.t("logout_sending")),
+                    ft.Text(tr.t("logout_sending")),
+                ]
+            )
+        )
+    buttons: list[ft.Control] = []
+    if on_send is not None:
+        buttons.append(
+            ft.FilledButton(
+                content=tr.t("logout_send_first"),
+                icon=ft.Icons.CLOUD_UPLOAD,
+                height=52,
+                on_click=on_send,
+                disabled=sending,
+                style=ft.ButtonStyle(bgcolor=GREEN, color=ft.Colors.WHITE),
+            )
+        )
+    buttons.append(
+        ft.OutlinedButton(
+            content=tr.t("logout_discard"),
+            icon=ft.Icons.DELETE_OUTLINE,
+            height=52,
+            on_click=on_discard,
+            disabled=sending,
+            style=ft.ButtonStyle(color=ft.Colors.RED_900),
+        )
+    )
+    if on_cancel is not None:
+        buttons.append(ft.TextButton(content=tr.t("cancel"), height=52, on_click=on_cancel, disabled=sending))
+    found.append(ft.Row(buttons, wrap=True, spacing=12, run_spacing=8))
+    return found
