@@ -211,9 +211,10 @@ def server_options(settings: Settings, *, workers: int = 1) -> ServerOptions:
 
     A request's line and headers must arrive within ``head_timeout_seconds`` (else 408 and the
     connection closes); idle keep-alive connections close after ``keep_alive_seconds``; past
-    ``max_connections`` concurrent connections new requests get 503; httptools refuses oversized
-    request lines and headers (h11, if chosen, at 64 KB). Spawned worker processes import the protocol
-    by name and read its deadline from the environment (``serve`` sets it).
+    ``max_connections`` concurrent connections new requests get 503; a request line and headers over
+    64 KB get 431 (h11, if chosen, refuses them at 64 KB too); uvicorn's own refusals answer in the API's
+    error shape (http_protocol.py). Spawned worker processes import the protocol by name and read its
+    deadline from the environment (``serve`` sets it).
     """
     from carnet_server.http_protocol import head_timeout_protocol
 
