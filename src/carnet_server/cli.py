@@ -201,6 +201,7 @@ class ServerOptions(TypedDict):
 
     http: type[asyncio.Protocol] | str
     server_header: bool
+    proxy_headers: bool
     timeout_keep_alive: int
     limit_concurrency: int | None
     h11_max_incomplete_event_size: int
@@ -215,6 +216,10 @@ def server_options(settings: Settings, *, workers: int = 1) -> ServerOptions:
     64 KB get 431 (h11, if chosen, refuses them at 64 KB too); uvicorn's own refusals answer in the API's
     error shape (http_protocol.py). Spawned worker processes import the protocol by name and read its
     deadline from the environment (``serve`` sets it).
+
+    uvicorn's own ``X-Forwarded-For`` handling is off: it would believe any local connection (127.0.0.1 by
+    default), so a proxy on this machine would let anyone pick the address the login throttle counts. The app
+    believes the header only from ``CARNET_TRUSTED_PROXIES`` (app.py).
     """
     from carnet_server.http_protocol import head_timeout_protocol
 
@@ -226,6 +231,7 @@ def server_options(settings: Settings, *, workers: int = 1) -> ServerOptions:
     return {
         "http": protocol,
         "server_header": False,
+        "proxy_headers": False,
         "timeout_keep_alive": settings.keep_alive_seconds,
         "limit_concurrency": settings.max_connections,
         "h11_max_incomplete_event_size": 64 * 1024,
