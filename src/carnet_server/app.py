@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from carnet_server.admin.router import router as admin_router
 from carnet_server.agenda import service as agenda
@@ -93,6 +94,10 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
     app.add_middleware(ControlCharactersMiddleware)
     # Outside that: every answer, the refusals above included, gets nosniff, and API answers no-store.
     app.add_middleware(SecurityHeadersMiddleware)
+    # Outermost: the client's address from X-Forwarded-For, only when the connection comes from a configured
+    # proxy (CARNET_TRUSTED_PROXIES; uvicorn's own proxy handling is off, cli.server_options).
+    if ctx.settings.trusted_proxies:
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=ctx.settings.trusted_proxies)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:

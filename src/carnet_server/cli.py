@@ -201,6 +201,7 @@ class ServerOptions(TypedDict):
 
     http: type[asyncio.Protocol] | str
     server_header: bool
+    proxy_headers: bool
     timeout_keep_alive: int
     limit_concurrency: int | None
     h11_max_incomplete_event_size: int
@@ -211,9 +212,14 @@ def server_options(settings: Settings, *, workers: int = 1) -> ServerOptions:
 
     A request's line and headers must arrive within ``head_timeout_seconds`` (else 408 and the
     connection closes); idle keep-alive connections close after ``keep_alive_seconds``; past
-    ``max_connections`` concurrent connections new requests get 503; httptools refuses oversized
-    request lines and headers (h11, if chosen, at 64 KB). Spawned worker processes import the protocol
-    by name and read its deadline from the environment (``serve`` sets it).
+    ``max_connections`` concurrent connections new requests get 503; a request line and headers over
+    64 KB get 431 (h11, if chosen, refuses them at 64 KB too); uvicorn's own refusals answer in the API's
+    error shape (http_protocol.py). Spawned worker processes import the protocol by name and read its
+    deadline from the environment (``serve`` sets it).
+
+    uvicorn's own ``X-Forwarded-For`` handling is off: it would believe any local connection (127.0.0.1 by
+    default), so a proxy on this machine would let anyone pick the address the login throttle counts. The app
+    believes the header only from ``CARNET_TRUSTED_PROXIES`` (app.py).
     """
     from carnet_server.http_protocol import head_timeout_protocol
 
@@ -225,6 +231,7 @@ def server_options(settings: Settings, *, workers: int = 1) -> ServerOptions:
     return {
         "http": protocol,
         "server_header": False,
+        "proxy_headers": False,
         "timeout_keep_alive": settings.keep_alive_seconds,
         "limit_concurrency": settings.max_connections,
         "h11_max_incomplete_event_size": 64 * 1024,

@@ -82,6 +82,14 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         "es": "La solicitud tardó demasiado en llegar; inténtelo de nuevo.",
         "en": "The request took too long to arrive; please try again.",
     },
+    "headers_too_large": {
+        "es": "La línea de la solicitud y sus encabezados son demasiado grandes (máximo {max_kb} KB).",
+        "en": "The request line and headers are too large (at most {max_kb} KB).",
+    },
+    "server_busy": {
+        "es": "El servidor está ocupado. Intente de nuevo en unos segundos.",
+        "en": "The server is busy. Please try again in a few seconds.",
+    },
     "payload_too_large": {
         "es": "La solicitud es demasiado grande (máximo {max_kb} KB).",
         "en": "The request is too large (at most {max_kb} KB).",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import argon2
@@ -71,6 +72,15 @@ class Settings(BaseSettings):
     # force (unset: the notices shipped in the package). Adding a file publishes a new version.
     privacy_notices_dir: Path | None = None
 
+    # Reverse proxies whose X-Forwarded-For (and X-Forwarded-Proto) are believed: a comma-separated list of
+    # addresses or networks, e.g. "10.0.0.5,192.168.10.0/24". Empty (the default): the headers are ignored and
+    # the client is the connection's peer, so nobody can choose the address the login throttle counts.
+    trusted_proxies: str = ""
+
+    # Login throttle (auth/service.py): an account with login_max_per_username failures since its last login
+    # within the window is locked (429, even for the right password); an address with login_max_per_address
+    # failures within the window gets 429 for wrong credentials only, so families behind one address whose
+    # credentials are right still log in.
     login_window_minutes: int = Field(default=15, ge=1)
     login_max_per_username: int = Field(default=5, ge=1)
     login_max_per_address: int = Field(default=20, ge=1)
@@ -111,6 +121,17 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(default=argon2.DEFAULT_TIME_COST, ge=1)
     argon2_memory_cost: int = Field(default=argon2.DEFAULT_MEMORY_COST, ge=8)
     argon2_parallelism: int = Field(default=argon2.DEFAULT_PARALLELISM, ge=1)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: str) -> str:
+        entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+        for entry in entries:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"trusted proxy {entry!r} is not an IP address or network") from None
+        return ",".join(entries)
 
     @field_validator("incident_deadline_hours")
     @classmethod

@@ -6,17 +6,24 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
+from carnet_server.app import create_app
 from carnet_server.audit import AuditEntry
 from carnet_server.auth import service
-from carnet_server.context import Context
+from carnet_server.auth.tables import LoginAttempt
+from carnet_server.cli import server_options
+from carnet_server.context import Context, build_context
 from carnet_server.db import utcnow
+from carnet_server.demo import DEMO_PASSWORD
 from carnet_server.settings import Settings
+from tests.server.blood_bank_support import live_server
 from tests.server.conftest import assert_error, bearer, login
 
 
@@ -63,15 +70,94 @@ def test_throttle_per_account(client: TestClient) -> None:
                        json={"username": "madre.demo", "password": "carnet-demo"}).status_code == 200
 
 
-def test_throttle_per_address(app: FastAPI) -> None:
-    attacker = TestClient(app, client=("203.0.113.7", 40000))
-    for i in range(20):  # 20 different accounts, each below its own limit
-        assert_error(attacker.post("/api/v1/auth/login", json={"username": f"user{i}", "password": "x"}), 401)
-    blocked = attacker.post("/api/v1/auth/login", json={"username": "madre.demo", "password": "carnet-demo"})
-    assert_error(blocked, 429, "too_many_attempts")
-    assert int(blocked.headers["Retry-After"]) > 0
+def _attempt(client: Any, username: str, word: str = "x", **headers: str) -> Any:
+    return client.post("/api/v1/auth/login", json={"username": username, "password": word}, headers=headers)
+
+
+def test_failures_from_one_address_slow_strangers_but_not_a_family_with_the_right_password(
+        app: FastAPI, ctx: Context) -> None:
+    """Thousands of families share few addresses (carrier NAT, hospital Wi-Fi): a noisy address gets 429 for
+    wrong credentials only; the right password of an account that is not locked still logs in."""
+    shared = TestClient(app, client=("203.0.113.7", 40000))
+    limit = ctx.settings.login_max_per_address
+    for i in range(limit):  # `limit` different accounts, each below its own limit
+        assert_error(_attempt(shared, f"user{i}"), 401, "invalid_credentials")
+    # now a wrong guess from that address is refused with the wait, in the API's error shape, in both languages
+    slowed = _attempt(shared, "user-next")
+    assert assert_error(slowed, 429, "too_many_attempts")["message"].startswith("Demasiados intentos.")
+    assert 0 < int(slowed.headers["Retry-After"]) <= ctx.settings.login_window_minutes * 60
+    english = _attempt(shared, "madre.demo", "wrong", **{"Accept-Language": "en"})
+    assert assert_error(english, 429, "too_many_attempts")["message"].startswith("Too many attempts.")
+    # a family behind the same address with the right password is not locked out, nor is the next one
+    assert _attempt(shared, "madre.demo", DEMO_PASSWORD).status_code == 200
+    assert _attempt(shared, "padre.demo", DEMO_PASSWORD).status_code == 200
+    # elsewhere nothing changed
     other = TestClient(app, client=("198.51.100.9", 40000))
-    assert other.post("/api/v1/auth/login", json={"username": "madre.demo", "password": "carnet-demo"}).status_code == 200
+    assert_error(_attempt(other, "user-next"), 401, "invalid_credentials")
+
+
+def test_wrong_guesses_from_a_noisy_address_still_lock_the_account(app: FastAPI, ctx: Context) -> None:
+    shared = TestClient(app, client=("203.0.113.7", 40000))
+    for i in range(ctx.settings.login_max_per_address):
+        _attempt(shared, f"user{i}")
+    for _ in range(ctx.settings.login_max_per_username):
+        assert_error(_attempt(shared, "padre.demo", "bad"), 429, "too_many_attempts")
+    # those refusals were failures of padre.demo's too: the account is locked, from any address
+    elsewhere = TestClient(app, client=("198.51.100.9", 40000))
+    assert_error(_attempt(elsewhere, "padre.demo", DEMO_PASSWORD), 429, "too_many_attempts")
+    assert _attempt(elsewhere, "madre.demo", DEMO_PASSWORD).status_code == 200
+
+
+def test_repeated_failures_on_one_account_lock_it_whatever_the_address(app: FastAPI, ctx: Context) -> None:
+    for i in range(ctx.settings.login_max_per_username):  # each from its own address: the count is the account's
+        assert_error(_attempt(TestClient(app, client=(f"198.51.100.{i + 1}", 40000)), "padre.demo", "bad"), 401)
+    fresh = TestClient(app, client=("192.0.2.50", 40000))
+    locked = _attempt(fresh, "padre.demo", DEMO_PASSWORD)
+    assert_error(locked, 429, "too_many_attempts")
+    assert int(locked.headers["Retry-After"]) > 0
+    assert _attempt(fresh, "madre.demo", DEMO_PASSWORD).status_code == 200
+
+
+def _addresses(ctx: Context) -> set[str]:
+    with ctx.sessions() as session:
+        return set(session.scalars(select(LoginAttempt.address)))
+
+
+def test_forwarded_for_from_a_local_connection_is_not_believed_by_default(app: FastAPI, ctx: Context,
+                                                                          settings: Settings) -> None:
+    """Under uvicorn with cli.py's options (uvicorn alone would believe 127.0.0.1's X-Forwarded-For), a client
+    on this machine cannot pick the address the throttle counts: a header per attempt does not reset it."""
+    limit = ctx.settings.login_max_per_address
+    with live_server(app, **server_options(settings)) as base, httpx.Client(base_url=base, timeout=30) as client:
+        for i in range(limit):
+            assert_error(_attempt(client, f"user{i}", **{"X-Forwarded-For": f"198.51.100.{i + 1}"}), 401)
+        slowed = _attempt(client, "user-next", **{"X-Forwarded-For": "192.0.2.99"})
+    assert_error(slowed, 429, "too_many_attempts")
+    assert _addresses(ctx) == {"127.0.0.1"}
+    assert server_options(settings)["proxy_headers"] is False
+
+
+def test_forwarded_for_is_believed_only_from_a_trusted_proxy(settings: Settings, ctx: Context) -> None:
+    trusting = build_context(settings.model_copy(update={"trusted_proxies": "127.0.0.1, 10.1.0.0/16"}))
+    try:
+        app = create_app(context=trusting)
+        proxied = TestClient(app, client=("10.1.2.3", 40000))
+        assert_error(_attempt(proxied, "user1", **{"X-Forwarded-For": "198.51.100.7"}), 401)
+        # a proxy in front of the trusted one: the first untrusted address from the right is the client
+        assert_error(_attempt(proxied, "user1", **{"X-Forwarded-For": "198.51.100.8, 127.0.0.1"}), 401)
+        stranger = TestClient(app, client=("203.0.113.7", 40000))
+        assert_error(_attempt(stranger, "user1", **{"X-Forwarded-For": "198.51.100.9"}), 401)
+        assert _addresses(trusting) == {"198.51.100.7", "198.51.100.8", "203.0.113.7"}
+    finally:
+        trusting.engine.dispose()
+
+
+@pytest.mark.parametrize("value", ["*", "proxy.local", "10.0.0.0/33", "127.0.0.1;10.0.0.1"])
+def test_trusted_proxies_must_be_addresses_or_networks(value: str) -> None:
+    with pytest.raises(ValueError, match="trusted proxy"):
+        Settings(trusted_proxies=value)
+    assert Settings(trusted_proxies=" 10.0.0.5 ,192.168.0.0/24,::1").trusted_proxies == "10.0.0.5,192.168.0.0/24,::1"
+    assert Settings().trusted_proxies == ""
 
 
 def test_throttle_window_ends(ctx: Context) -> None:

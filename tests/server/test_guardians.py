@@ -6,14 +6,19 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import httpx
+from fastapi import FastAPI
 from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
+from carnet_server.cli import server_options
 from carnet_server.context import Context
 from carnet_server.db import utcnow
 from carnet_server.enrolment.codes import ALPHABET
 from carnet_server.enrolment.tables import GuardianInvitation
 from carnet_server.patients.tables import QrToken
+from carnet_server.settings import Settings
+from tests.server.blood_bank_support import live_server
 from tests.server.conftest import assert_error, bearer, login, sync_all
 from tests.server.enrolment_support import counts
 
@@ -116,6 +121,24 @@ def test_guessing_codes_is_throttled_by_address(client: TestClient, ctx: Context
     # the code was not spent: after the window it still works
     with ctx.sessions() as session:
         assert session.scalars(select(GuardianInvitation.used_at)).all() == [None, None]  # the demo's too
+
+
+def test_forwarded_for_cannot_reset_the_code_throttle(app: FastAPI, settings: Settings, ctx: Context, auth: Any,
+                                                      patient_ids: dict[str, str]) -> None:
+    """Under uvicorn with cli.py's options, a client on this machine that sends a new X-Forwarded-For with each
+    guess is still one address: the right code waits like after any other guesses (no proxy is trusted)."""
+    good = _invite(TestClient(app), auth, patient_ids[CAMILA])["code"]
+    with live_server(app, **server_options(settings)) as base, httpx.Client(base_url=base, timeout=30) as client:
+        for i in range(ctx.settings.activation_max_per_address):
+            guess = client.post("/api/v1/auth/activate", headers={"X-Forwarded-For": f"198.51.100.{i + 1}"},
+                                json={"code": f"ABCDE-{ALPHABET[i]}2345", "username": "ana.mendez",
+                                      "password": "una-clave-larga-1"})
+            assert_error(guess, 422, "activation_code_invalid")
+        throttled = client.post("/api/v1/auth/activate", headers={"X-Forwarded-For": "192.0.2.99"},
+                                json={"code": good, "username": "ana.mendez", "password": "una-clave-larga-1"})
+    assert_error(throttled, 429, "too_many_attempts")
+    with ctx.sessions() as session:
+        assert session.scalars(select(GuardianInvitation.used_at)).all() == [None, None]
 
 
 def test_refusals_after_a_good_code_do_not_spend_it(client: TestClient, ctx: Context, auth: Any,

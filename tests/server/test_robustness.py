@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import uuid
 import warnings
@@ -22,6 +23,7 @@ from carnet_server.app import create_app
 from carnet_server.cli import server_options
 from carnet_server.context import Context, build_context
 from carnet_server.db import utcnow
+from carnet_server.http_protocol import MAX_HEAD_BYTES
 from carnet_server.settings import Settings
 from tests.server.blood_bank_support import bank_id, body, live_server, open_day
 from tests.server.conftest import assert_error, bearer, login
@@ -337,3 +339,81 @@ def test_a_whole_body_is_served_whatever_the_body_deadline(impatient: tuple[str,
         conn.sendall(b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                      b"Connection: close\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
         assert _read_until_closed(conn).startswith(b"HTTP/1.1 401")
+
+
+# ---- requests uvicorn refuses before the app: the API's error shape too -----------------------------------------
+
+
+def _answer(received: bytes) -> tuple[int, dict[str, str], dict[str, Any]]:
+    """Status, headers (lower-case names) and JSON body of one raw HTTP/1.1 answer."""
+    head, _, body = received.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
+    assert int(headers["content-length"]) == len(body)
+    return int(status_line.split()[1]), headers, json.loads(body)
+
+
+@pytest.fixture
+def served(app: FastAPI, settings: Settings) -> Iterator[tuple[str, int]]:
+    """The demo app under uvicorn with cli.py's options (host, port)."""
+    with live_server(app, **server_options(settings)) as base:
+        host, port = base.removeprefix("http://").split(":")
+        yield host, int(port)
+
+
+def _send(address: tuple[str, int], request: bytes) -> bytes:
+    with socket.create_connection(address, timeout=30) as conn:
+        conn.sendall(request)
+        return _read_until_closed(conn)
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status", "code"),
+    [
+        (b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+         400, "bad_request"),
+        (b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+         b"0\r\n\r\n", 400, "bad_request"),
+        (b"GET /healthz HTTP/9.9\r\nHost: x\r\n\r\n", 400, "bad_request"),
+        (b"\x00\x01 not http\r\n\r\n", 400, "bad_request"),
+        (b"GET /api/v1/ping?q=" + b"a" * (MAX_HEAD_BYTES + 1) + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+         431, "headers_too_large"),
+        (b"GET /api/v1/ping HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (MAX_HEAD_BYTES + 1) + b"\r\n\r\n",
+         431, "headers_too_large"),
+        (b"GET /api/v1/ping HTTP/1.1\r\nHost: x\r\n" + b"X-Many: aaaaaaaaaaaaaaaaaaaaaaaaaa\r\n" * 3000 + b"\r\n",
+         431, "headers_too_large"),
+    ],
+    ids=["two-content-lengths", "content-length-and-chunked", "bad-version", "not-http", "long-request-line",
+         "long-header", "many-headers"],
+)
+def test_requests_refused_before_the_app_get_the_json_error_shape(served: tuple[str, int], request_bytes: bytes,
+                                                                  status: int, code: str) -> None:
+    received = _send(served, request_bytes)
+    got, headers, body = _answer(received)
+    assert got == status
+    assert headers["content-type"] == "application/json"
+    assert headers["cache-control"] == "no-store" and headers["x-content-type-options"] == "nosniff"
+    assert headers["connection"] == "close"
+    assert body["error"]["code"] == code
+    spanish, english = body["error"]["message"].split(" / ")
+    assert spanish and english and spanish != english
+    if code == "headers_too_large":
+        assert "64 KB" in spanish and "64 KB" in english
+
+
+def test_a_head_just_under_the_bound_is_served(served: tuple[str, int]) -> None:
+    line = b"GET /api/v1/ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Fill: "
+    filler = b"a" * (MAX_HEAD_BYTES - len("/api/v1/ping") - len("HostxConnectioncloseX-Fill"))
+    got, _, body = _answer(_send(served, line + filler + b"\r\n\r\n"))
+    assert (got, body) == (200, {"pong": True})
+
+
+def test_beyond_max_connections_the_503_has_the_json_error_shape(app: FastAPI, settings: Settings) -> None:
+    """With one connection allowed, a request on it is already one too many (uvicorn counts the connection)."""
+    with live_server(app, **server_options(settings.model_copy(update={"max_connections": 1}))) as base:
+        host, port = base.removeprefix("http://").split(":")
+        got, headers, body = _answer(_send((host, int(port)), b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"))
+    assert got == 503 and body["error"]["code"] == "server_busy"
+    assert headers["content-type"] == "application/json" and int(headers["retry-after"]) > 0
+    assert headers["cache-control"] == "no-store" and headers["x-content-type-options"] == "nosniff"
+    assert "ocupado" in body["error"]["message"] and "busy" in body["error"]["message"]

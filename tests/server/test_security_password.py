@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
@@ -98,3 +99,19 @@ def test_guessing_the_current_password_is_throttled(client: TestClient) -> None:
     assert_error(locked, 429, "too_many_attempts")
     assert int(locked.headers["Retry-After"]) > 0
     assert _alive(client, tokens)  # refused, and nothing changed
+
+
+def test_behind_a_noisy_address_the_right_current_password_still_changes_it(app: FastAPI, ctx: Context) -> None:
+    """The address rule of the login throttle (many families, one address) holds for a password change too: a
+    wrong current password from a noisy address gets 429, the right one goes through."""
+    shared = TestClient(app, client=("203.0.113.7", 40000))
+    for i in range(ctx.settings.login_max_per_address):
+        shared.post("/api/v1/auth/login", json={"username": f"user{i}", "password": "x"})
+    tokens = login(TestClient(app, client=("198.51.100.9", 40000)), "padre.demo")
+    headers = bearer(tokens["access_token"])
+    assert_error(shared.post(URL, headers=headers, json={"current_password": "guess-1234", "new_password": NEW}),
+                 429, "too_many_attempts")
+    assert _alive(shared, tokens)
+    assert shared.post(URL, headers=headers, json={"current_password": DEMO_PASSWORD, "new_password": NEW}
+                       ).status_code == 204
+    assert _alive(shared, login(shared, "padre.demo", NEW))

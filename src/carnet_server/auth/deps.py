@@ -53,6 +53,8 @@ def get_session(ctx: Annotated[Context, Depends(get_context)]) -> Iterator[Sessi
 
 
 def get_address(request: Request) -> str:
+    """The client's address as the throttles count it: the connection's peer, or what a proxy listed in
+    ``CARNET_TRUSTED_PROXIES`` forwarded (app.py); never a header from anyone else."""
     return request.client.host if request.client else "unknown"
 
 

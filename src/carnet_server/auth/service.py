@@ -5,7 +5,8 @@
     InvalidAccessToken(Unauthenticated)      bad or expired JWT, or its session ended (scheme Bearer)
     WrongCurrentPassword(Invalid)            password change: the current password is wrong
     WeakPassword(Invalid)(code)              password change: the new password is refused
-    Throttled (domain_errors)                too many failures; ``retry_after`` seconds
+    Throttled (domain_errors)                account locked, or wrong credentials from a noisy address
+                                             (see ``login``); ``retry_after`` seconds
 
 Sessions and refresh tokens. A login opens an :class:`AuthSession` (the token
 *family*); every access token carries its id, and :func:`authenticate` refuses
@@ -158,7 +159,21 @@ def _retry_after(times: list[datetime], limit: int, window: timedelta, now: date
     return max(1, math.ceil((frees_at - now).total_seconds()))
 
 
-def _check_throttle(session: Session, *, ctx: Context, username: str, address: str, now: datetime) -> None:
+def _failures(session: Session, *, which: ColumnElement[bool], since: datetime, limit: int) -> list[datetime]:
+    """The times of the newest ``limit`` failed attempts matching ``which`` after ``since``, newest first."""
+    return list(
+        session.scalars(
+            select(LoginAttempt.at)
+            .where(which, LoginAttempt.success.is_(False), LoginAttempt.at > since)
+            .order_by(LoginAttempt.at.desc())
+            .limit(limit)
+        )
+    )
+
+
+def _account_wait(session: Session, *, ctx: Context, username: str, now: datetime) -> int | None:
+    """Seconds the account stays locked: ``login_max_per_username`` failures since its last login within the
+    window lock it, whoever tries and from wherever (None: not locked)."""
     settings = ctx.settings
     window = timedelta(minutes=settings.login_window_minutes)
     since = now - window
@@ -167,41 +182,34 @@ def _check_throttle(session: Session, *, ctx: Context, username: str, address: s
             LoginAttempt.username == username, LoginAttempt.success.is_(True), LoginAttempt.at > since
         )
     )
-    user_since = max(since, last_success) if last_success else since
-    by_user = list(
-        session.scalars(
-            select(LoginAttempt.at)
-            .where(LoginAttempt.username == username, LoginAttempt.success.is_(False), LoginAttempt.at > user_since)
-            .order_by(LoginAttempt.at.desc())
-            .limit(settings.login_max_per_username)
-        )
+    failures = _failures(
+        session,
+        which=LoginAttempt.username == username,
+        since=max(since, last_success) if last_success else since,
+        limit=settings.login_max_per_username,
     )
-    by_address = list(
-        session.scalars(
-            select(LoginAttempt.at)
-            .where(LoginAttempt.address == address, LoginAttempt.success.is_(False), LoginAttempt.at > since)
-            .order_by(LoginAttempt.at.desc())
-            .limit(settings.login_max_per_address)
-        )
+    return _retry_after(failures, settings.login_max_per_username, window, now)
+
+
+def _address_wait(session: Session, *, ctx: Context, address: str, now: datetime) -> int | None:
+    """Seconds until the address has fewer than ``login_max_per_address`` failures (of any account) within the
+    window (None: it has fewer now). Such an address gets 429 for wrong credentials only (see :func:`login`)."""
+    settings = ctx.settings
+    window = timedelta(minutes=settings.login_window_minutes)
+    failures = _failures(
+        session, which=LoginAttempt.address == address, since=now - window, limit=settings.login_max_per_address
     )
-    waits = [
-        w
-        for w in (
-            _retry_after(by_user, settings.login_max_per_username, window, now),
-            _retry_after(by_address, settings.login_max_per_address, window, now),
-        )
-        if w is not None
-    ]
-    if waits:
-        raise Throttled(max(waits))
+    return _retry_after(failures, settings.login_max_per_address, window, now)
 
 
 def check_address_throttle(
     session: Session, *, ctx: Context, bucket: str, limit: int, address: str, now: datetime
 ) -> None:
     """Too many failures of ``bucket`` (a pseudo-username that no account can have, e.g. ``#activation``) from
-    ``address`` within the login window: :class:`Throttled`. The failures are login attempts too, so they also
-    count towards the login throttle of that address."""
+    ``address`` within the login window: :class:`Throttled`, whatever the request holds. Unlike a login's, this
+    rule refuses the right answer too: a code has no password behind it, so only the address bounds guessing
+    (the address is the connection's, or a trusted proxy's X-Forwarded-For: app.py). The failures are login
+    attempts too, so they also count towards the login rule of that address."""
     window = timedelta(minutes=ctx.settings.login_window_minutes)
     recent = list(
         session.scalars(
@@ -254,10 +262,20 @@ def _issue(session: Session, *, ctx: Context, user: User, session_id: str, now: 
 def login(
     session: Session, *, ctx: Context, username: str, password: str, address: str, now: datetime | None = None
 ) -> IssuedTokens:
-    """Check the throttle, then the password; record the attempt. Commits."""
+    """Check the account's lock, then the password; record the attempt. Commits.
+
+    The throttle is by account first: a locked account (:func:`_account_wait`) is refused before the password
+    is checked, even the right one. The address only slows strangers down: many families share one address
+    (mobile carriers' NAT, a hospital's Wi-Fi), so from an address with too many failures (:func:`_address_wait`)
+    wrong credentials get :class:`Throttled` instead of :class:`InvalidCredentials`, while the right password
+    of an account that is not locked still logs in. Every failure is recorded, and counts for its account.
+    """
     now = now or utcnow()
     username = username.strip().lower()
-    _check_throttle(session, ctx=ctx, username=username, address=address, now=now)
+    account_wait = _account_wait(session, ctx=ctx, username=username, now=now)
+    if account_wait is not None:
+        raise Throttled(account_wait)
+    address_wait = _address_wait(session, ctx=ctx, address=address, now=now)
     user = session.scalar(select(User).where(User.username == username))
     ok = False
     try:
@@ -268,6 +286,8 @@ def login(
     session.add(LoginAttempt(username=username, address=address, at=now, success=ok))
     if not ok or user is None:
         session.commit()
+        if address_wait is not None:
+            raise Throttled(address_wait)
         raise InvalidCredentials()
     if ctx.hasher.check_needs_rehash(user.password_hash):
         user.password_hash = ctx.hasher.hash(password)
@@ -406,13 +426,16 @@ def change_password(
     address: str,
     now: datetime | None = None,
 ) -> None:
-    """Check the current password (throttled like a login), then set the new one and end every
+    """Check the current password (throttled like a login: :func:`login`), then set the new one and end every
     session of the user, the caller's included. Commits."""
     now = now or utcnow()
     user = session.get(User, principal.id)
     if user is None or not user.active:
         raise InvalidAccessToken()
-    _check_throttle(session, ctx=ctx, username=user.username, address=address, now=now)
+    account_wait = _account_wait(session, ctx=ctx, username=user.username, now=now)
+    if account_wait is not None:
+        raise Throttled(account_wait)
+    address_wait = _address_wait(session, ctx=ctx, address=address, now=now)
     try:
         ok: bool = ctx.hasher.verify(user.password_hash, current_password)  # True, or it raises
     except (VerificationError, InvalidHashError):
@@ -420,6 +443,8 @@ def change_password(
     if not ok:
         session.add(LoginAttempt(username=user.username, address=address, at=now, success=False))
         session.commit()
+        if address_wait is not None:
+            raise Throttled(address_wait)
         raise WrongCurrentPassword()
     check_new_password(username=user.username, current=current_password, new=new_password)
     user.password_hash = ctx.hasher.hash(new_password)
