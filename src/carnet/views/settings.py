@@ -39,8 +39,9 @@ def build(
             spacing=0,
         ),
     )
+    banners = status_banners(state, tr)
     body: list[ft.Control] = [
-        *status_banners(state, tr),
+        *banners,
         section(tr.t("language"), [language]),
     ]
     if on_sync_status is not None:
@@ -101,7 +102,11 @@ def build(
         )
     else:
         account.append(ft.OutlinedButton(content=tr.t("logout"), icon=ft.Icons.LOGOUT, on_click=on_logout, height=52))
-    body.append(section(tr.t("logout"), account))
+    if state.logout_unsent:
+        # The question goes first, where the family sees it without scrolling (the section sits at the bottom).
+        body.insert(len(banners), section(tr.t("logout"), account))
+    else:
+        body.append(section(tr.t("logout"), account))
     return screen("/settings", app_bar(tr.t("settings"), tr, on_back=on_back), body)
 
 
