@@ -148,7 +148,7 @@ class Resolver:
             return None
         if dist is not None and Version(dist.version) == version:
             return Pick(
-                key, version, pure, list(dist.requires or []), dist.metadata["Requires-Python"] or "", "installed"
+                key, version, pure, list(dist.requires or []), dist.metadata.get("Requires-Python") or "", "installed"
             )
         record = next((entry for v, entry in records.items() if Version(v) == version), None)
         if record is None:
