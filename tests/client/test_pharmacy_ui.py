@@ -109,11 +109,15 @@ async def test_scan_verify_and_dispense_on_the_screen(page, config, data_dir, se
     # each dose as given: "Vincristina: 1.2 mg, vía IV", computed from the child's BSA
     doses = [f"{d.amount:g} {d.dose_unit}, vía {d.route}" + (" — en casa, cada día" if d.home_schedule else "")
              for d in drugs]
-    assert [b.semantics_label for b in boxes] == [f"{d.name}: {dose}" for d, dose in zip(drugs, doses, strict=True)]
-    # on the screen: the name, and the dose on a line of its own under it
+    # each box in one row with (and named by) the drug's name and, on a line of its own under it, its dose
+    rows = find(page, ft.MergeSemantics)
+    assert len(rows) == len(boxes) == len(drugs)
+    for row, box, d, dose in zip(rows, boxes, drugs, doses, strict=True):
+        assert row.content.controls[0] is box
+        lines = [t for t in row.content.controls[1].content.controls if isinstance(t, ft.Text)]
+        assert [t.value for t in lines[:2]] == [d.name, dose]
+        assert all(t.max_lines is None and not t.no_wrap for t in lines)  # every line wraps, none is cut
     shown = texts(page)
-    for d, dose in zip(drugs, doses, strict=True):
-        assert shown[shown.index(d.name) + 1] == dose
     assert any(t.startswith(f"{drugs[0].per_basis:g} mg/") and " = " in t for t in shown)  # where it came from
     assert all(b.value for b in boxes) and "Mezcla: en preparación" in shown
     # Every button is a large target; every icon button has a name.

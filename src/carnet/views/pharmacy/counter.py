@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import flet as ft
 
-from carnet.chemotherapy.doses import days_text, dose_detail, dose_text, drug_text
+from carnet.chemotherapy.doses import days_text, dose_detail, dose_text
 from carnet.core.i18n import Translator
 from carnet.pharmacy.checks import age_text, describe, dispensed_text
 from carnet.shell.state import AppState
@@ -349,23 +349,25 @@ def _drug_row(
                 weight=ft.FontWeight.W_600 if changed else None,
             )
         )
-    return ft.Row(
-        [
-            ft.Checkbox(
-                value=ticked,
-                semantics_label=drug_text(tr, drug),
-                disabled=disabled,
-                on_change=lambda e, name=drug.name: cases.toggle_item(name, bool(e.control.value)),
-            ),
-            ft.Container(
-                ft.Column(lines, spacing=2),
-                expand=True,
-                padding=ft.Padding.symmetric(vertical=6),
-                on_click=None if disabled else lambda _, name=drug.name: cases.toggle_item(name, not ticked),
-            ),
-        ],
-        spacing=4,
-        vertical_alignment=ft.CrossAxisAlignment.START,
+    # One checkbox for screen readers, named by the lines beside it; the lines toggle it too.
+    return ft.MergeSemantics(
+        ft.Row(
+            [
+                ft.Checkbox(
+                    value=ticked,
+                    disabled=disabled,
+                    on_change=lambda e, name=drug.name: cases.toggle_item(name, bool(e.control.value)),
+                ),
+                ft.Container(
+                    ft.Column(lines, spacing=2),
+                    expand=True,
+                    padding=ft.Padding.symmetric(vertical=6),
+                    on_click=None if disabled else lambda _, name=drug.name: cases.toggle_item(name, not ticked),
+                ),
+            ],
+            spacing=4,
+            vertical_alignment=ft.CrossAxisAlignment.START,
+        )
     )
 
 
