@@ -118,9 +118,15 @@ def test_a_cycle_written_at_the_desk_reaches_the_family_the_pharmacy_and_the_pro
                     type_into(counter, "Escanee o pegue el código QR", _qr_url(server.url))
                     counter.keyboard.press("Enter")
                     confirm = counter.get_by_role("button", name="Confirmar el ciclo 7 y pedir la mezcla")
-                    # cycle 7 is due first (tomorrow): chosen by default
-                    wait_for("the verdict and cycle 7", lambda: shows(counter, "Auténtico y vigente") and confirm.count())
-                    assert shows(counter, VINCRISTINA)
+                    # cycle 7 is due first, but tomorrow: shown, not chosen by itself; the pharmacist picks it
+                    cycle_7 = counter.get_by_role("button", name=re.compile(r"^Ciclo 7 · [^,]*$"))
+                    wait_for("the verdict and cycle 7",
+                             lambda: shows(counter, "Auténtico y vigente") and cycle_7.count())
+                    click_until(counter, cycle_7, "Ciclo 7", confirm.count)
+                    # the counter's checkbox: the drug's name, and its dose on the line under it
+                    vincristine = counter.get_by_role("checkbox", name=re.compile(
+                        r"^Vincristina\s+" + re.escape(VINCRISTINA.split(": ", 1)[1])))
+                    assert vincristine.count() == 1
                     click_until(counter, confirm, "Confirmar el ciclo 7", lambda: shows(counter, "Ciclo 7 confirmado; mezcla:"))
                     yes = counter.get_by_role("button", name="Sí, registrar")
                     click_until(counter, counter.get_by_role("button", name="Registrar surtido"), "Registrar surtido",

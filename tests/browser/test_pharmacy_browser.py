@@ -2,8 +2,11 @@
 
 The scanner field has the focus on open and after every result; the test types
 madre.demo's real carnet QR URL (from the API) and Enter: "Auténtico y vigente";
-cycle 4 is chosen, "Registrar surtido", confirm → recorded. Scanned again: cycle 4
-shows who dispensed it; cycle 5 is chosen, but another counter (admin.demo, through
+cycle 4 (in three days: not due today) is shown unchosen with its date and "Registrar surtido"
+disabled; the pharmacist picks it: every drug name and its dose (e.g. "Metotrexato (dosis altas,
+infusión 24 h)" over its dose) are whole inside the 390 px screen; "Registrar surtido", confirm →
+recorded, and cycle 5 (weeks away) is not chosen by itself. Scanned again: cycle 4
+shows who dispensed it; cycle 5 is picked, but another counter (admin.demo, through
 the API) records it first → the red 409 words with who and when, nothing recorded.
 A tampered URL → "Alterado".
 
@@ -15,19 +18,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from carnet.chemotherapy.doses import days_text, dose_text
+from carnet.core.clock import local_date
 from carnet.core.i18n import Translator
+from carnet_contract import models as contract
 from tests.browser.support import (
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
+    _enabled,
     click_in_view,
+    into_view,
     log_in,
     open_app,
     PASSWORD,
@@ -44,6 +52,9 @@ pytestmark = pytest.mark.browser
 
 TR = Translator("es-MX")
 SCANNER = "Escanee o pegue el código QR"
+WIDTH = 390
+#: The longest drug name of the demo (Mateo's cycles), whose dose was cut at 390 px.
+LONG_DRUG = "Metotrexato (dosis altas, infusión 24 h)"
 IS_FOCUSED = "e => e === document.activeElement"
 
 
@@ -107,6 +118,31 @@ def scan(page, text: str, answered: Callable[[], object]) -> None:  # type: igno
     raise AssertionError("the scan got no answer")
 
 
+def cycle_label(cycle: dict[str, Any]) -> str:
+    return TR.t("ph_cycle", number=cycle["number"], date=TR.date(date.fromisoformat(cycle["scheduled_for"])))
+
+
+def literal(text: str) -> str:
+    """``text`` inside a regular expression Playwright sends to the page (a JavaScript /…/ literal)."""
+    return re.escape(text).replace("/", r"\/")
+
+
+def dose_line(drug: contract.Drug) -> str:
+    """The dose line the counter shows under a drug's name (the screen's own words)."""
+    dose = TR.t("ph_dose_line", dose=dose_text(TR, drug.dose), route=drug.route)
+    when = days_text(TR, drug)
+    return f"{dose} — {when}" if when else dose
+
+
+def inside_the_screen(page, locator, what: str) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """``locator``'s node, scrolled into view: its box wholly inside the screen's width."""
+    into_view(page, locator, what)
+    box = locator.first.bounding_box()
+    assert box is not None and box["width"] > 0 and box["height"] > 0, what
+    assert box["x"] >= 0 and box["x"] + box["width"] <= WIDTH, (what, box)
+    return dict(box)
+
+
 def focus_is_back(page) -> None:  # type: ignore[no-untyped-def]
     field = page.get_by_role("textbox", name=SCANNER)
     wait_for("the focus back on the scanner field", lambda: field.count() and field.first.evaluate(IS_FOCUSED),
@@ -122,7 +158,7 @@ def test_pharmacy_scans_dispenses_once_and_refuses_a_tampered_code(api, tmp_path
         with playwright_api.sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
             try:
-                page = browser.new_page(viewport={"width": 390, "height": 844})
+                page = browser.new_page(viewport={"width": WIDTH, "height": 844})
                 open_app(page, app.url)
                 log_in(page, "farmacia.demo", page.get_by_role("textbox", name=SCANNER))
                 wait_for("the keys' age", lambda: shows(page, "Claves actualizadas hace"))
@@ -132,28 +168,55 @@ def test_pharmacy_scans_dispenses_once_and_refuses_a_tampered_code(api, tmp_path
                 scan(page, url, genuine.count)
                 wait_for("the server's answer", lambda: shows(page, "Comprobado también en el servidor."))
                 assert shows(page, "Mateo Hernández")
-                label = TR.t("ph_cycle", number=first_cycle["number"],
-                             date=TR.date(date.fromisoformat(first_cycle["scheduled_for"])))
-                wait_for("the first due cycle chosen",
-                         page.get_by_role("button", name=TR.t("ph_selected", label=label)).count)
+                # Cycle 4 is in three days: shown with its date, not chosen, "Registrar surtido" disabled.
+                label = cycle_label(first_cycle)
+                wait_for("the first cycle shown, not chosen", page.get_by_role("button", name=label, exact=True).count)
+                assert date.fromisoformat(first_cycle["scheduled_for"]) > local_date(datetime.now(UTC))
+                assert not page.get_by_role("button", name=TR.t("ph_selected", label=label)).count()
+                register = page.get_by_role("button", name="Registrar surtido")
+                wait_for("Registrar surtido, disabled", lambda: register.count() and not register.first.is_enabled())
                 focus_is_back(page)  # after the result
                 screenshot_when_painted(page, genuine, "pharmacy-genuine.png", min_fraction=0.1)
+
+                # The pharmacist picks it: each drug's name, and its whole dose on the line under it.
+                click_in_view(page, page.get_by_role("button", name=label, exact=True), "cycle 4")
+                wait_for("cycle 4 chosen", page.get_by_role("button", name=TR.t("ph_selected", label=label)).count)
+                drugs = contract.Cycle.model_validate(first_cycle).drugs
+                assert LONG_DRUG in [d.name for d in drugs]
+                for drug in drugs:
+                    # One checkbox per drug, named by its lines: the name, then the whole dose.
+                    box = page.get_by_role("checkbox", name=re.compile(
+                        rf"^{literal(drug.name)}\s+{literal(dose_line(drug))}(\s|$)"))
+                    inside_the_screen(page, box, f"{drug.name} and its dose")
+                # The long name wraps, and its dose and the 2000 mg/m² it comes from are lines of their own.
+                long = page.get_by_role("checkbox",
+                                        name=re.compile(literal(LONG_DRUG) + r"[\s\S]*" + literal("2000 mg/m²")))
+                assert long.count() == 1
+                box = inside_the_screen(page, long, "the long drug name and its dose")
+                assert box["height"] >= 4 * 16, box  # two lines of name, the dose, the figure: nothing cut
+                screenshot_when_painted(page, long, "pharmacy-doses.png", min_fraction=0.05)
 
                 click_in_view(page, page.get_by_role("button", name="Registrar surtido"), "Registrar surtido")
                 click_in_view(page, page.get_by_role("button", name="Sí, registrar"), "the confirm button")
                 done = page.get_by_text(re.compile(rf"^Surtido registrado: ciclo {first_cycle['number']}, el "))
                 wait_for("the dispensation recorded", done.count)
                 screenshot_when_painted(page, done, "pharmacy-dispensed.png", min_fraction=0.1)
+                # Cycle 5 is weeks away: not chosen by itself; its date is said; nothing can be sent.
+                label = cycle_label(second_cycle)
+                assert page.get_by_role("button", name=label, exact=True).count()
+                assert not page.get_by_role("button", name=TR.t("ph_selected", label=label)).count()
+                later = TR.date(date.fromisoformat(second_cycle["scheduled_for"]))
+                assert shows(page, f"Todavía no toca: es para el {later}.")
+                assert register.count() and not _enabled(register)
 
-                # Scanned again: cycle 4 says who dispensed it; cycle 5 is chosen, but another counter is faster.
+                # Scanned again: cycle 4 says who dispensed it; cycle 5 is picked, but another counter is faster.
                 focus_is_back(page)
                 # This scan's answer, the server's included: the last message gone (the dispensation's words
                 # name the pharmacist too), the server's list saying who dispensed cycle 4, cycle 5 chosen.
                 scan(page, url, lambda: not done.count() and shows(page, "Comprobado también en el servidor.")
                      and shows(page, "por Q.F.B. Laura Méndez"))
-                label = TR.t("ph_cycle", number=second_cycle["number"],
-                             date=TR.date(date.fromisoformat(second_cycle["scheduled_for"])))
-                wait_for("the second due cycle chosen",
+                click_in_view(page, page.get_by_role("button", name=label, exact=True), "cycle 5")
+                wait_for("the second cycle chosen",
                          page.get_by_role("button", name=TR.t("ph_selected", label=label)).count)
                 other = dispense_elsewhere(api_url, url, second_cycle["id"])
                 click_in_view(page, page.get_by_role("button", name="Registrar surtido"), "Registrar surtido")

@@ -216,6 +216,12 @@ async def test_admin_gets_the_counter_too(make_session) -> None:
     await session.close()
 
 
+def choose_first_open(ph) -> None:  # type: ignore[no-untyped-def]
+    """The pharmacist picks the first open cycle (the demo's next cycles are days away: none is chosen by itself)."""
+    assert ph.selected_cycle() is None
+    ph.pick_cycle(ph.open_cycles()[0].id)
+
+
 def due_cycles_of(server: InProcessServer, display_name: str) -> list[Cycle]:
     """The cycles a child's QR names (the next ones due), as the server has them, drugs loaded."""
     from carnet_server.db import utcnow
@@ -238,7 +244,11 @@ async def test_scan_verify_dispense_once_then_the_cycle_shows_dispensed(make_ses
     assert ui.check is not None and ui.check.kind is CheckKind.GENUINE and ui.check.online
     assert ui.verified is not None and ui.verified.patient is not None
     assert ui.verified.patient.display_name == "Mateo Hernández"
-    assert [c.id for c in ph.cycles()] == [first_due.id] and ui.cycle_id == first_due.id
+    # In three days, not today: shown, not chosen, nothing to send until the pharmacist picks it.
+    assert first_due.scheduled_for > server.ctx.today(now())
+    assert [c.id for c in ph.cycles()] == [first_due.id] and ui.cycle_id is None and not ph.can_dispense()
+    ph.pick_cycle(first_due.id)
+    assert ui.cycle_id == first_due.id
     assert ui.items == drugs and "Vincristina" in drugs and len(drugs) > 1
     # Nothing is sent without the confirm step.
     await ph.dispense()
@@ -272,6 +282,8 @@ async def test_second_counter_gets_409_with_who_and_when(make_session, server: I
     url = server.carnet_qr(server.patient_id("Valentina Hernández"))["url"]
     await one.pharmacy.scan(url)
     await two.pharmacy.scan(url)  # both counters see the same next cycle open
+    choose_first_open(one.pharmacy)
+    choose_first_open(two.pharmacy)
     assert one.state.pharmacy.cycle_id == two.state.pharmacy.cycle_id is not None
     cycle_id = one.state.pharmacy.cycle_id
     one.pharmacy.ask_confirm()
@@ -293,6 +305,7 @@ async def test_other_refusals_show_the_servers_words_and_record_nothing(make_ses
     session = await _counter(make_session)
     ph, ui = session.pharmacy, session.state.pharmacy
     await ph.scan(server.carnet_qr(server.patient_id("Mateo Hernández"))["url"])
+    choose_first_open(ph)
     with server.db() as db:  # meanwhile the oncology team postponed the cycle
         cycle = db.get_one(Cycle, ui.cycle_id)
         cycle.status = "diferido"
@@ -319,6 +332,7 @@ async def test_offline_the_verdict_stands_and_dispensing_is_not_offered(make_ses
     # Back online: the same scan gets the server's data.
     net.offline = False
     await ph.scan(token)
+    choose_first_open(ph)
     assert not ui.offline and ui.verified is not None and ph.can_dispense()
     await session.close()
 
@@ -445,6 +459,7 @@ async def test_a_lost_answer_is_sent_again_with_the_same_key_and_recorded_once(m
     session = await _counter(make_session)
     ph, ui = session.pharmacy, session.state.pharmacy
     await ph.scan(server.carnet_qr(server.patient_id("Camila Torres"))["url"])  # a child of the counter's unit
+    choose_first_open(ph)
     # Recorded by the server… but the answer is lost.
     net.lose_answer("POST", DISPENSE, outcome=httpx.ReadError("connection reset"))
     ph.ask_confirm()
@@ -466,9 +481,10 @@ async def test_logout_forgets_the_patient_and_the_store_holds_only_the_public_bu
     ph = session.pharmacy
     token = mateo_token(server)
     await ph.scan(token)
+    choose_first_open(ph)
     ph.ask_confirm()
     await ph.dispense()
-    assert session.state.pharmacy.verified is not None
+    assert session.state.pharmacy.verified is not None and session.state.pharmacy.recorded
     await session.logout()
     ui = session.state.pharmacy
     assert session.state.phase is Phase.LOGIN

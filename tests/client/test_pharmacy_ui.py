@@ -60,6 +60,20 @@ async def scan(page, text: str) -> None:  # type: ignore[no-untyped-def]
     await field.on_submit(None)
 
 
+def register_button(page):  # type: ignore[no-untyped-def]
+    [found] = [b for b in find(page, ft.FilledButton)
+               if isinstance(b.content, ft.Text) and b.content.value == "Registrar surtido"]
+    return found
+
+
+async def pick(page, session: AppSession) -> None:  # type: ignore[no-untyped-def]
+    """The pharmacist taps the first open cycle (the demo's next cycles are days away: none is chosen by itself)."""
+    cycle = session.pharmacy.open_cycles()[0]
+    label = TR.t("ph_cycle", number=cycle.number, date=TR.date(cycle.scheduled_for))
+    await click(button(page, label))
+    assert button(page, f"{label}, seleccionado")
+
+
 async def test_scan_verify_and_dispense_on_the_screen(page, config, data_dir, server: InProcessServer) -> None:
     ui, session = await _app(page, config, data_dir, server, "farmacia.demo")
     assert page.views[0].route == "/pharmacy"
@@ -82,12 +96,28 @@ async def test_scan_verify_and_dispense_on_the_screen(page, config, data_dir, se
     assert "Auténtico y vigente" in shown and "Comprobado también en el servidor." in shown
     assert "Mateo Hernández" in shown and f"Unidad: {unit['name']}" in shown
     label = TR.t("ph_cycle", number=first_due.number, date=TR.date(first_due.scheduled_for))
+    # In three days: shown with its date, not chosen; "Registrar surtido" there but disabled.
+    assert button(page, label).content.semantics_label == label and not find(page, ft.Checkbox)
+    assert f"Todavía no toca: es para el {TR.date(first_due.scheduled_for)}." in shown
+    assert register_button(page).disabled
+    await click(button(page, label))
     assert button(page, f"{label}, seleccionado")
+    assert f"Este ciclo es para el {TR.date(first_due.scheduled_for)}: hoy se surtiría antes de su fecha." in texts(
+        page)
     boxes = find(page, ft.Checkbox)
     drugs = sorted(first_due.drugs, key=lambda d: d.position)
     # each dose as given: "Vincristina: 1.2 mg, vía IV", computed from the child's BSA
-    assert [b.label for b in boxes] == [f"{d.name}: {d.amount:g} {d.dose_unit}, vía {d.route}"
-                                        + (" — en casa, cada día" if d.home_schedule else "") for d in drugs]
+    doses = [f"{d.amount:g} {d.dose_unit}, vía {d.route}" + (" — en casa, cada día" if d.home_schedule else "")
+             for d in drugs]
+    # each box in one row with (and named by) the drug's name and, on a line of its own under it, its dose
+    rows = find(page, ft.MergeSemantics)
+    assert len(rows) == len(boxes) == len(drugs)
+    for row, box, d, dose in zip(rows, boxes, drugs, doses, strict=True):
+        assert row.content.controls[0] is box
+        lines = [t for t in row.content.controls[1].content.controls if isinstance(t, ft.Text)]
+        assert [t.value for t in lines[:2]] == [d.name, dose]
+        assert all(t.max_lines is None and not t.no_wrap for t in lines)  # every line wraps, none is cut
+    shown = texts(page)
     assert any(t.startswith(f"{drugs[0].per_basis:g} mg/") and " = " in t for t in shown)  # where it came from
     assert all(b.value for b in boxes) and "Mezcla: en preparación" in shown
     # Every button is a large target; every icon button has a name.
@@ -122,11 +152,13 @@ async def test_second_counter_sees_the_409_words_and_english(page, config, data_
     ui, session = await _app(page, config, data_dir, server, "farmacia.demo")
     url = server.carnet_qr(server.patient_id("Valentina Hernández"))["url"]
     await scan(page, url)
+    await pick(page, session)
     # Another counter records it first.
     other = AppSession(session.config, DictSecretStore(), data_dir.parent / "other", transport=server.transport)
     await other.start()
     await other.login("admin.demo", "carnet-demo")
     await other.pharmacy.scan(url)
+    other.pharmacy.pick_cycle(other.pharmacy.open_cycles()[0].id)
     other.pharmacy.ask_confirm()
     await other.pharmacy.dispense()
     assert len(dispensations(server)) == 1
@@ -167,6 +199,7 @@ async def test_family_carnet_shows_mixing_and_dispensed(page, config, data_dir, 
     await counter.start()
     await counter.login("admin.demo", "carnet-demo")  # (Santiago's unit, León, is no unit of farmacia.demo)
     await counter.pharmacy.scan(server.carnet_qr(server.patient_id("Santiago Ramírez"))["url"])
+    counter.pharmacy.pick_cycle(counter.pharmacy.open_cycles()[0].id)
     counter.pharmacy.ask_confirm()
     await counter.pharmacy.dispense()
     [done] = dispensations(server)
@@ -190,6 +223,7 @@ async def test_the_counter_confirms_a_cycle_and_its_mixture_is_ordered(page, con
     first_due = due_cycles_of(server, "Mateo Hernández")[0]
     assert first_due.confirmed_at is None
     await scan(page, f"{BASE}/v/{mateo_token(server, cyc=[first_due.id])}")
+    await pick(page, session)
     confirm = button(page, f"Confirmar el ciclo {first_due.number} y pedir la mezcla")
     assert confirm.height >= 48 and not confirm.disabled
     await click(confirm)
@@ -204,4 +238,46 @@ async def test_the_counter_confirms_a_cycle_and_its_mixture_is_ordered(page, con
     await click(button(page, "Registrar surtido"))
     await click(button(page, "Sí, registrar"))
     assert [d.cycle_id for d in dispensations(server)] == [first_due.id]
+    await session.close()
+
+
+async def test_only_the_cycle_due_today_is_chosen_and_after_it_nothing(page, config, data_dir,
+                                                                        server: InProcessServer) -> None:
+    """Mateo's next cycle moved to today, the one after in two weeks: scanned, today's is chosen with all its
+    medicines; once dispensed, the next one is shown with its date, unchosen, and nothing can be sent."""
+    from datetime import timedelta
+
+    from carnet_server.db import utcnow
+    from carnet_server.patients.tables import Cycle
+
+    today = server.ctx.today(utcnow())
+    first, second = due_cycles_of(server, "Mateo Hernández")[:2]
+    with server.db() as db:
+        db.get_one(Cycle, first.id).scheduled_for = today
+        db.get_one(Cycle, second.id).scheduled_for = today + timedelta(days=14)
+        db.commit()
+    _ui, session = await _app(page, config, data_dir, server, "farmacia.demo")
+    await scan(page, f"{BASE}/v/{mateo_token(server, cyc=[first.id, second.id])}")
+    today_label = TR.t("ph_cycle", number=first.number, date=TR.date(today))
+    later = today + timedelta(days=14)
+    later_label = TR.t("ph_cycle", number=second.number, date=TR.date(later))
+    assert button(page, f"{today_label}, seleccionado")
+    assert button(page, later_label).content.semantics_label == later_label  # shown, not chosen
+    assert f"Todavía no toca: es para el {TR.date(later)}." in texts(page)
+    boxes = find(page, ft.Checkbox)
+    assert len(boxes) == len(first.drugs) and all(b.value for b in boxes)
+    assert not register_button(page).disabled
+
+    await click(register_button(page))
+    await click(button(page, "Sí, registrar"))
+    assert [d.cycle_id for d in dispensations(server)] == [first.id]
+    shown = texts(page)
+    assert any(t.startswith(f"Surtido registrado: ciclo {first.number}") for t in shown)
+    # The next cycle is two weeks away: not chosen, its date said, "Registrar surtido" disabled.
+    assert session.state.pharmacy.cycle_id is None and not session.state.pharmacy.items
+    assert button(page, later_label).content.semantics_label == later_label
+    assert f"Todavía no toca: es para el {TR.date(later)}." in shown and TR.t("ph_pick_cycle") in shown
+    assert not find(page, ft.Checkbox) and register_button(page).disabled
+    await click(register_button(page))  # (a click that gets through anyway asks nothing)
+    assert not session.state.pharmacy.confirming and len(dispensations(server)) == 1
     await session.close()

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import date
 from typing import Protocol
 
-from carnet.core.clock import Clock
+from carnet.core.clock import Clock, local_date
 from carnet.core.i18n import Translator
 from carnet.core.navigation import Navigator, Screen
 from carnet.data.api import ApiClient, ApiError, AuthError, Conflict, HttpError, NetworkError
@@ -44,6 +45,8 @@ __all__ = ["PharmacyCases"]
 
 #: Longest text a scan may hold (the contract's limit for a token).
 MAX_SCAN = 4096
+#: The cycle states the server dispenses (any other answers 409 ``not_dispensable``).
+_DISPENSABLE = frozenset({contract.CycleStatus.PROGRAMADO, contract.CycleStatus.CONFIRMADO})
 
 
 class CounterHost(Navigator, Protocol):
@@ -214,10 +217,22 @@ class PharmacyCases:
     def open_cycles(self) -> list[contract.Cycle]:
         return [c for c in self.cycles() if self.dispensed(c.id) is None]
 
+    def today(self) -> date:
+        """The counter's day (Mexico City time, like the server's unit day)."""
+        return local_date(self._clock())
+
+    def is_due(self, cycle: contract.Cycle) -> bool:
+        """Due today: its date has come (today, or passed and still not dispensed) and it can still be dispensed.
+
+        The server lists a token's cycles by date (the one due first comes first); the next one, often
+        weeks away, is shown but never chosen by itself: handing it over early takes the pharmacist's choice.
+        """
+        return cycle.scheduled_for <= self.today() and cycle.status in _DISPENSABLE
+
     def _choose_default_cycle(self) -> None:
+        """Choose (with all its items) the first open cycle due today; none when nothing is due today."""
         ui = self._ui
-        open_cycles = self.open_cycles()
-        chosen = open_cycles[0] if open_cycles else None
+        chosen = next((c for c in self.open_cycles() if self.is_due(c)), None)
         ui.default_cycle(chosen.id if chosen else None, {d.name for d in chosen.drugs} if chosen else set())
 
     def pick_cycle(self, cycle_id: str) -> None:
@@ -347,7 +362,7 @@ class PharmacyCases:
             ui.dispense_failed(message_for(self._tr, exc))
 
     def _after_change(self) -> None:
-        """After a dispensation (ours or another counter's): the next open cycle, if any, is chosen."""
+        """After a dispensation (ours or another counter's): the next open cycle due today, if any, is chosen."""
         self._choose_default_cycle()
 
     def dismiss_message(self) -> None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import flet as ft
 
-from carnet.chemotherapy.doses import dose_detail, drug_text
+from carnet.chemotherapy.doses import days_text, dose_detail, dose_text
 from carnet.core.i18n import Translator
 from carnet.pharmacy.checks import age_text, describe, dispensed_text
 from carnet.shell.state import AppState
@@ -34,7 +34,6 @@ from carnet.views.common import (
     screen,
     section,
     status_banners,
-    touch_target,
 )
 from carnet_contract import models as contract
 
@@ -316,9 +315,78 @@ def _cycles(state: AppState, tr: Translator, cases: PharmacyCases) -> ft.Control
         )
         if chosen:
             rows.append(_dispense_block(state, tr, cases, cycle))
-    if not cases.open_cycles():
+        elif not cases.is_due(cycle):  # shown, never chosen by itself: its date says when it is due
+            rows.append(
+                ft.Text(tr.t("ph_not_due", date=tr.date(cycle.scheduled_for)), size=15, color=ft.Colors.GREY_800)
+            )
+    open_cycles = cases.open_cycles()
+    if not open_cycles:
         rows.append(ft.Text(tr.t("ph_all_dispensed"), size=16, weight=ft.FontWeight.W_600))
+    elif ui.cycle_id not in {c.id for c in open_cycles}:
+        # Nothing due today is chosen: the button is there, and says so by being disabled.
+        rows.append(ft.Text(tr.t("ph_pick_cycle"), size=16, weight=ft.FontWeight.W_600))
+        rows.append(_register_button(tr, cases))
     return section(tr.t("ph_due"), rows)
+
+
+def _register_button(tr: Translator, cases: PharmacyCases) -> ft.Control:
+    """ "Registrar surtido": enabled only with a cycle chosen and at least one medicine ticked."""
+    return ft.FilledButton(
+        content=ft.Text(tr.t("ph_register"), size=18),
+        icon=ft.Icons.MEDICATION,
+        height=56,
+        on_click=lambda _: cases.ask_confirm(),
+        disabled=not cases.can_dispense(),
+        style=ft.ButtonStyle(bgcolor=GREEN, color=ft.Colors.WHITE),
+    )
+
+
+def _drug_row(
+    state: AppState, tr: Translator, cases: PharmacyCases, cycle: contract.Cycle, drug: contract.Drug
+) -> ft.Control:
+    """A medicine to tick: its name, and its dose under it (both wrap: nothing is cut at a phone's width)."""
+    ui = state.pharmacy
+    ticked = drug.name in ui.items
+    disabled = ui.busy or ui.offline
+    dose = tr.t("ph_dose_line", dose=dose_text(tr, drug.dose), route=drug.route)
+    when = days_text(tr, drug)
+    lines: list[ft.Control] = [
+        ft.Text(drug.name, size=16, weight=ft.FontWeight.W_600),
+        ft.Text(f"{dose} — {when}" if when else dose, size=16),
+    ]
+    # What the pharmacist checks: the computed dose, a cap, a dose changed by hand and why.
+    detail = dose_detail(tr, drug.dose, cycle)
+    if detail:
+        changed = drug.dose.changed_reason is not None
+        lines.append(
+            ft.Text(
+                " · ".join(detail),
+                size=14,
+                color=ft.Colors.RED_900 if changed else ft.Colors.GREY_800,
+                weight=ft.FontWeight.W_600 if changed else None,
+            )
+        )
+    # One checkbox for screen readers, named by the lines beside it; the lines toggle it too.
+    return ft.MergeSemantics(
+        ft.Row(
+            [
+                ft.Checkbox(
+                    value=ticked,
+                    disabled=disabled,
+                    visual_density=ft.VisualDensity.STANDARD,
+                    on_change=lambda e, name=drug.name: cases.toggle_item(name, bool(e.control.value)),
+                ),
+                ft.Container(
+                    ft.Column(lines, spacing=2),
+                    expand=True,
+                    padding=ft.Padding.symmetric(vertical=6),
+                    on_click=None if disabled else lambda _, name=drug.name: cases.toggle_item(name, not ticked),
+                ),
+            ],
+            spacing=4,
+            vertical_alignment=ft.CrossAxisAlignment.START,
+        )
+    )
 
 
 def _dispense_block(state: AppState, tr: Translator, cases: PharmacyCases, cycle: contract.Cycle) -> ft.Control:
@@ -329,31 +397,9 @@ def _dispense_block(state: AppState, tr: Translator, cases: PharmacyCases, cycle
         ),
         ft.Text(tr.t("ph_items"), size=14, weight=ft.FontWeight.W_700),
     ]
-    for drug in cycle.drugs:
-        lines.append(
-            touch_target(
-                ft.Checkbox(
-                    label=drug_text(tr, drug),
-                    value=drug.name in ui.items,
-                    disabled=ui.busy or ui.offline,
-                    label_style=ft.TextStyle(size=16),
-                    visual_density=ft.VisualDensity.STANDARD,  # a 48 px target (40 px at a browser's density)
-                    on_change=lambda e, name=drug.name: cases.toggle_item(name, bool(e.control.value)),
-                )
-            )
-        )
-        # What the pharmacist checks: the computed dose, a cap, a dose changed by hand and why.
-        detail = dose_detail(tr, drug.dose, cycle)
-        if detail:
-            changed = drug.dose.changed_reason is not None
-            lines.append(
-                ft.Text(
-                    " · ".join(detail),
-                    size=14,
-                    color=ft.Colors.RED_900 if changed else ft.Colors.GREY_800,
-                    weight=ft.FontWeight.W_600 if changed else None,
-                )
-            )
+    if not cases.is_due(cycle):  # chosen by hand: handed over before its date
+        lines.append(ft.Text(tr.t("ph_early", date=tr.date(cycle.scheduled_for)), size=15, color=ft.Colors.BROWN_700))
+    lines.extend(_drug_row(state, tr, cases, cycle, drug) for drug in cycle.drugs)
     if not ui.items:
         lines.append(ft.Text(tr.t("ph_no_items"), size=15, color=ft.Colors.RED_900))
     if cycle.confirmed_at is None:  # its mixture not ordered yet: the pharmacy confirms the cycle first
@@ -405,16 +451,7 @@ def _dispense_block(state: AppState, tr: Translator, cases: PharmacyCases, cycle
             )
         )
     else:
-        lines.append(
-            ft.FilledButton(
-                content=ft.Text(tr.t("ph_register"), size=18),
-                icon=ft.Icons.MEDICATION,
-                height=56,
-                on_click=lambda _: cases.ask_confirm(),
-                disabled=not cases.can_dispense(),
-                style=ft.ButtonStyle(bgcolor=GREEN, color=ft.Colors.WHITE),
-            )
-        )
+        lines.append(_register_button(tr, cases))
     if ui.busy:
         lines.append(ft.ProgressRing(width=24, height=24, semantics_label=tr.t("ph_sending")))
     return ft.Container(ft.Column(lines, spacing=6), padding=ft.Padding.only(left=8, bottom=8))
