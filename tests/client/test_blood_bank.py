@@ -198,21 +198,71 @@ async def test_an_answer_lost_on_the_way_back_still_makes_one_booking(make_sessi
     await session.close()
 
 
-async def test_not_eligible_keeps_every_reason_then_discard(make_session, secrets, server: InProcessServer) -> None:
+async def test_not_eligible_on_the_phone_is_an_answer_with_the_form_kept(make_session, secrets,
+                                                                        server: InProcessServer) -> None:
+    """The phone applies the server's rules before sending: the reasons come back as the answer, the form
+    keeps what was typed, nothing is queued and the sync has nothing to warn about."""
+    session = await _guardian(make_session, secrets, server)
+    assert not _book(session, weight_text="45", answers={**GOOD, "fever_infection": True})
+    ui = session.state.blood_bank
+    why = {r.id: r.message["es"] for r in rules()}
+    assert session.state.screen is Screen.BOOKING_FORM and ui.form is not None
+    assert ui.form.refusal == [why["weight"], why["fever_infection"]] and ui.form.errors == {}
+    assert ui.form.full_name == "Laura  Hernández Ruiz" and ui.form.weight_text == "45"
+    assert ui.form.answers["fever_infection"] is True
+    assert session.scope.outbox.items() == [] and session.state.sync.failed == []  # type: ignore[union-attr]
+    assert made(server) == []
+    await session.close()
+
+
+async def test_a_refusal_from_the_server_is_an_answer_not_a_sync_failure(make_session, secrets, monkeypatch,
+                                                                         server: InProcessServer) -> None:
+    """A phone whose copy of the rules lags the server's sends the booking; the server's 422
+    donor_not_eligible comes back as the answer: the form, filled as sent, with every reason — no failed
+    item, no "Rechazada", nothing under the sync's failures — and it can be corrected and sent again."""
+    monkeypatch.setattr("carnet.blood_bank.form.eligibility.evaluate", lambda *a, **k: [])
     session = await _guardian(make_session, secrets, server)
     assert _book(session, weight_text="45", answers={**GOOD, "fever_infection": True})
+    assert session.state.screen is Screen.BOOKING
     await session.refresh()
+    ui = session.state.blood_bank
+    why = {r.id: r.message["es"] for r in rules()}
+    assert session.scope.outbox.items() == [] and session.state.sync.failed == []  # type: ignore[union-attr]
+    assert ours(session) == [] and made(server) == []
+    [refusal] = ui.refusals
+    assert why["weight"] in refusal.reasons and why["fever_infection"] in refusal.reasons
+    # The person was looking at the pending booking: the answer opens its form, filled as sent.
+    assert session.state.screen is Screen.BOOKING_FORM and ui.form is not None
+    assert ui.form.refusal == refusal.reasons and ui.form.refused_id == refusal.id
+    assert (ui.form.full_name, ui.form.phone, ui.form.birth_text, ui.form.weight_text, ui.form.sex) == (
+        DONOR, "5512345678", "14/02/1990", "45", "mujer")
+    assert ui.form.answers["fever_infection"] is True and ui.form.slot_id == ui.slots[0].id
+    # Corrected and sent again: the answer leaves, the booking is made.
+    corrected = ui.form
+    corrected.weight_text = "68"
+    session.blood_bank.answer("fever_infection", False)
+    assert session.blood_bank.submit(corrected)
+    await session.refresh()
+    assert ui.refusals == [] and session.scope.bookings.refusals() == []  # type: ignore[union-attr]
     [view] = ours(session)
-    assert view.mark is Mark.FAILED and view.status is None
-    assert view.error is not None
-    lines = view.error.splitlines()
-    why = {r.id: r.message["es"] for r in rules()}  # the server's reasons, every one of them
-    assert lines[0].startswith("La persona donante no puede donar por ahora")
-    assert f"• {why['weight']}" in lines and f"• {why['fever_infection']}" in lines
-    assert made(server) == []
-    assert session.state.sync.failed and session.state.sync.failed[0].id == view.item_id
-    session.discard_item(view.item_id)  # type: ignore[arg-type]
-    assert ours(session) == [] and session.scope.outbox.items() == []  # type: ignore[union-attr]
+    assert view.status is contract.BookingStatus.CONFIRMADA and view.folio
+    await session.close()
+
+
+async def test_a_refusal_seen_later_can_be_corrected_or_removed(make_session, secrets, monkeypatch,
+                                                              server: InProcessServer) -> None:
+    monkeypatch.setattr("carnet.blood_bank.form.eligibility.evaluate", lambda *a, **k: [])
+    session = await _guardian(make_session, secrets, server)
+    assert _book(session, weight_text="45")
+    session.blood_bank.close()  # back to the tab before the answer comes
+    await session.refresh()
+    ui = session.state.blood_bank
+    assert session.state.screen is Screen.BLOOD_BANK and len(ui.refusals) == 1 and ui.form is None
+    await session.blood_bank.correct(ui.refusals[0].id)
+    assert session.state.screen is Screen.BOOKING_FORM and ui.form is not None and ui.form.weight_text == "45"
+    session.blood_bank.close()
+    session.blood_bank.forget_refusal(ui.refusals[0].id)
+    assert ui.refusals == [] and session.scope.outbox.items() == []  # type: ignore[union-attr]
     await session.close()
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "BookingChange",
     "BookingRepository",
     "BookingView",
+    "Refusal",
     "bookable_days",
     "can_change",
     "change_of",
@@ -81,10 +82,25 @@ class BookingView:
     item_id: str | None = None
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """A booking the server answered "this donor may not donate yet": an answer kept for the family
+    (every reason, and what was typed, so the form comes back filled), not a failed write."""
+
+    id: str
+    patient_id: str
+    #: The ``BookingCreate`` body that was sent.
+    body: dict[str, Any]
+    reasons: list[str]
+    bank: contract.BloodBank | None
+    slot: contract.Slot | None
+
+
 class BookingRepository:
     """One user's bookings and blood-bank reference data in the offline store."""
 
     BOOKING, BANKS, QUESTIONS, SLOTS, DRAFT = "bb_booking", "bb_banks", "bb_questions", "bb_slots", "bb_draft"
+    REFUSAL = "bb_refusal"
 
     def __init__(self, store: OfflineStore, user_id: str) -> None:
         self._store = store
@@ -177,6 +193,33 @@ class BookingRepository:
 
     def forget_drafts(self, keep: set[str]) -> None:
         self._store.delete_kind(self.user_id, self.DRAFT, keep=keep)
+
+    # refusals (eligibility answers, keyed by the refused booking's local id)
+    def refusals(self) -> list[Refusal]:
+        found = []
+        for key, record in self._store.get_kind(self.user_id, self.REFUSAL).items():
+            value = record.value
+            bank, slot = _draft_parts(value.get("draft"))
+            found.append(
+                Refusal(
+                    id=key,
+                    patient_id=str(value.get("patient_id", "")),
+                    body=value.get("body") or {},
+                    reasons=[str(r) for r in value.get("reasons") or []],
+                    bank=bank,
+                    slot=slot,
+                )
+            )
+        return found
+
+    def put_refusal(
+        self, record_id: str, *, patient_id: str, body: dict[str, Any], reasons: list[str], draft: dict[str, Any] | None
+    ) -> None:
+        value = {"patient_id": patient_id, "body": body, "reasons": reasons, "draft": draft}
+        self._store.put(self.user_id, self.REFUSAL, record_id, value)
+
+    def delete_refusal(self, record_id: str) -> None:
+        self._store.delete(self.user_id, self.REFUSAL, record_id)
 
 
 # ---- pure functions ------------------------------------------------------------------------

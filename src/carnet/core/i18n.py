@@ -377,6 +377,11 @@ _ES: dict[str, str] = {
     "bb_failed_cancel": "No se pudo cancelar",
     "bb_failed_reschedule": "No se pudo cambiar el horario",
     "bb_reason": "Motivo:",
+    "bb_not_eligible_title": "Esta persona no puede donar todavía",
+    "bb_not_eligible_note": "Puedes corregir los datos y enviarlos de nuevo, o invitar a otra persona a donar.",
+    "bb_refused_title": "No se apartó el lugar: esta persona no puede donar todavía",
+    "bb_refused_correct": "Corregir y enviar de nuevo",
+    "bb_refused_forget": "Quitar",
     "bb_saved_pending": (
         "Cita guardada en este teléfono: pendiente de confirmar. Se enviará al banco de sangre al sincronizar."
     ),
@@ -937,6 +942,11 @@ _EN: dict[str, str] = {
     "bb_failed_cancel": "Could not cancel",
     "bb_failed_reschedule": "Could not change the time",
     "bb_reason": "Reason:",
+    "bb_not_eligible_title": "This person cannot donate yet",
+    "bb_not_eligible_note": "You can correct the details and send them again, or ask someone else to donate.",
+    "bb_refused_title": "The place was not booked: this person cannot donate yet",
+    "bb_refused_correct": "Correct and send again",
+    "bb_refused_forget": "Remove",
     "bb_saved_pending": (
         "Appointment saved on this phone: waiting for confirmation. It will be sent to the blood "
         "bank when the app syncs."

@@ -9,7 +9,7 @@ import flet as ft
 from carnet.blood_bank.form import DonorForm
 from carnet.core.i18n import Translator
 from carnet.shell.state import AppState
-from carnet.views.blood_bank.bookings import slot_when
+from carnet.views.blood_bank.bookings import refusal_card, slot_when
 from carnet.views.common import GREEN, MIN_TOUCH, Handler, app_bar, banner, screen, section
 from carnet_contract import models as contract
 
@@ -110,6 +110,8 @@ class BookingFormView:
                     dismiss_label=tr.t("dismiss"),
                 )
             )
+        if form.refusal:
+            body.append(refusal_card(tr, form.refusal))
         for key in ("patient", "slot"):
             if key in errors:
                 body.append(ft.Text(errors[key], color=ft.Colors.RED_900, size=15))

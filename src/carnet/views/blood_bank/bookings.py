@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import flet as ft
 
-from carnet.blood_bank.repository import BookingChange, BookingView, bookable_days
+from carnet.blood_bank.repository import BookingChange, BookingView, Refusal, bookable_days
 from carnet.core.clock import MX
 from carnet.core.i18n import Translator
 from carnet.data.records import Mark
@@ -79,6 +79,63 @@ def _booking_button(state: AppState, tr: Translator, view: BookingView, cases: B
         style=ft.ButtonStyle(
             padding=ft.Padding.symmetric(horizontal=12, vertical=10), shape=ft.RoundedRectangleBorder(radius=10)
         ),
+    )
+
+
+def refusal_card(tr: Translator, reasons: list[str], *, title: str | None = None) -> ft.Control:
+    """The answer "this donor may not donate yet", with every reason: information, not an error."""
+    lines: list[ft.Control] = [
+        ft.Row(
+            [
+                ft.Icon(ft.Icons.INFO_OUTLINE, color=ft.Colors.BROWN_900, size=24),
+                ft.Text(
+                    title or tr.t("bb_not_eligible_title"),
+                    size=17,
+                    weight=ft.FontWeight.W_700,
+                    color=ft.Colors.BROWN_900,
+                    expand=True,
+                ),
+            ],
+            spacing=8,
+        )
+    ]
+    lines += [ft.Text(f"• {reason}", size=16, color=ft.Colors.BLACK) for reason in reasons]
+    lines.append(ft.Text(tr.t("bb_not_eligible_note"), size=14, color=ft.Colors.GREY_800))
+    return ft.Container(
+        ft.Column(lines, spacing=6),
+        padding=16,
+        border_radius=12,
+        bgcolor=ft.Colors.AMBER_50,
+        border=ft.Border.all(1, ft.Colors.AMBER_200),
+    )
+
+
+def _refusal(tr: Translator, refusal: Refusal, cases: BloodBankCases) -> ft.Control:
+    """A booking the blood bank answered "may not donate yet": why, and the way to correct it."""
+    head = [ft.Text(slot_when(tr, refusal.slot), size=15, color=ft.Colors.GREY_800)] if refusal.slot else []
+    return ft.Column(
+        [
+            *head,
+            refusal_card(tr, refusal.reasons, title=tr.t("bb_refused_title")),
+            ft.Row(
+                [
+                    ft.FilledButton(
+                        content=tr.t("bb_refused_correct"),
+                        icon=ft.Icons.EDIT,
+                        height=52,
+                        on_click=awaiting(cases.correct, refusal.id),
+                    ),
+                    ft.OutlinedButton(
+                        content=tr.t("bb_refused_forget"),
+                        height=52,
+                        on_click=lambda _, rid=refusal.id: cases.forget_refusal(rid),
+                    ),
+                ],
+                wrap=True,
+                spacing=12,
+            ),
+        ],
+        spacing=8,
     )
 
 
@@ -205,7 +262,8 @@ def build(
             ft.OutlinedButton(content=tr.t("bb_stop_reschedule"), height=MIN_TOUCH, on_click=lambda _: cases.close())
         )
     else:
-        mine = [_booking_button(state, tr, v, cases) for v in ui.bookings]
+        mine = [_refusal(tr, r, cases) for r in ui.refusals]
+        mine += [_booking_button(state, tr, v, cases) for v in ui.bookings]
         body.append(section(tr.t("bb_my_bookings"), mine or [ft.Text(tr.t("bb_no_bookings"), size=16)]))
         body.append(ft.Text(tr.t("bb_new"), size=20, weight=ft.FontWeight.W_700))
         if len(state.children) > 1:
