@@ -70,14 +70,14 @@ def test_good_form_gives_the_wire_body() -> None:
                "birth": "La fecha de nacimiento debe ser una fecha pasada.",
                "weight": "Escribe el peso en kilos, por ejemplo 70 o 70.5.",
                "sex": "Elige mujer u hombre.",
-               "last_donation": "Escribe la fecha como DD/MM/AAAA, por ejemplo 05/12/2026.",
+               "last_donation": "Ese día no existe.",
                "answers": "Contesta todas las preguntas (faltan 1)."}),
     ("en", {"full_name": "Enter the full name (at least 3 letters).",
             "phone": "Enter a 10-digit phone number, for example 55 1234 5678.",
             "birth": "The date of birth must be in the past.",
             "weight": "Enter the weight in kilograms, for example 70 or 70.5.",
             "sex": "Choose woman or man.",
-            "last_donation": "Enter the date as DD/MM/YYYY, for example 05/12/2026.",
+            "last_donation": "That day does not exist.",
             "answers": "Answer every question (1 left)."}),
 ])
 def test_bad_form_says_what_is_wrong_per_field(locale: str, messages: dict[str, str]) -> None:
@@ -90,8 +90,8 @@ def test_bad_form_says_what_is_wrong_per_field(locale: str, messages: dict[str, 
 def test_form_edge_cases() -> None:
     tr, today = Translator(), date(2026, 5, 1)
     check = lambda **kw: check_donor(good_form(**kw), QS, tr, today=today, children={"p-mateo"})  # noqa: E731
-    assert check(birth_text="31/02/1990").errors == {"birth": "Escribe la fecha como DD/MM/AAAA, por ejemplo "
-                                                              "05/12/2026."}
+    assert check(birth_text="31/02/1990").errors == {"birth": "Ese día no existe."}
+    assert check(birth_text="1990-02-14").errors == {"birth": "Escribe DD/MM/AAAA, p. ej. 05/12/2026."}
     assert check(weight_text="0").errors.keys() == {"weight"}
     assert check(weight_text="401").errors.keys() == {"weight"}
     assert check(weight_text="70 kg").errors == {}
@@ -100,6 +100,33 @@ def test_form_edge_cases() -> None:
     assert check(last_donation_text="01/11/2025").body["donor"]["last_donation_on"] == "2025-11-01"  # type: ignore[index]
     assert check(patient_id="p-santiago").errors.keys() == {"patient"}  # not a child of this account
     assert check_donor(good_form(), [], tr, today=today, children={"p-mateo"}).errors.keys() == {"answers"}
+
+
+def test_the_phone_applies_the_servers_eligibility_rules_on_the_donation_day() -> None:
+    """Age on the slot's day, weight, the 56 days since the last donation and the answers: the contract's rules,
+    the same the server applies; a refusal is every reason, as the answer (no field error, no body)."""
+    tr, today, on = Translator(), date(2026, 5, 1), date(2026, 5, 20)
+    why = {r.id: r.message["es"] for r in rules()}
+
+    def check(**kw: object) -> tuple[str, ...]:
+        result = check_donor(good_form(**kw), QS, tr, today=today, children={"p-mateo"}, on=on)
+        assert result.errors == {} and (result.body is None) == bool(result.refusal)
+        return result.refusal
+
+    assert check() == ()
+    assert check(birth_text="21/05/2008") == (why["age"],)  # 17 on the day of the donation
+    assert check(birth_text="20/05/2008") == ()  # 18 that very day
+    assert check(birth_text="19/05/1960") == (why["age"],)  # 66
+    assert check(weight_text="49.9") == (why["weight"],) and check(weight_text="50") == ()
+    assert check(last_donation_text="26/03/2026") == (why["donation_interval"],)  # 55 days: too soon
+    assert check(last_donation_text="25/03/2026") == ()  # 56 days
+    assert check(weight_text="45", answers={**GOOD, "alcohol": True}) == (why["weight"], why["alcohol"])
+    english = check_donor(good_form(weight_text="45"), QS, Translator("en"), today=today, children={"p-mateo"}, on=on)
+    assert english.refusal == (next(r.message["en"] for r in rules() if r.id == "weight"),)
+    # A question the phone's cached questionnaire does not have is left to the server.
+    asked = [q for q in QS if q.id != "alcohol"]
+    answers = {q.id: q.eligible_answer for q in asked}
+    assert check_donor(good_form(answers=answers), asked, tr, today=today, children={"p-mateo"}, on=on).refusal == ()
 
 
 # ---- use cases against the server ----------------------------------------------------------------

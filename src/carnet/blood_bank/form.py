@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from carnet.agenda.form import parse_date
+from carnet.agenda.form import date_error, parse_date
 from carnet.core.i18n import Translator
 from carnet_contract import eligibility
 from carnet_contract import models as contract
@@ -90,7 +90,7 @@ def check_donor(
         errors["phone"] = t("bb_err_phone")
     birth = parse_date(form.birth_text)
     if birth is None:
-        errors["birth"] = t("form_err_date")
+        errors["birth"] = t(date_error(form.birth_text))
     elif birth >= today or birth.year < 1900:
         errors["birth"] = t("bb_err_birth")
     weight = _weight(form.weight_text)
@@ -105,7 +105,7 @@ def check_donor(
     if (form.last_donation_text or "").strip():
         last = parse_date(form.last_donation_text)
         if last is None:
-            errors["last_donation"] = t("form_err_date")
+            errors["last_donation"] = t(date_error(form.last_donation_text))
         elif last > today:
             errors["last_donation"] = t("bb_err_future")
         elif birth is not None and last <= birth:

@@ -29,12 +29,14 @@ class BookingFormView:
             autocorrect=False,
         )
         self.phone = ft.TextField(value=form.phone, keyboard_type=ft.KeyboardType.PHONE, text_size=17, max_length=20)
-        self.birth = ft.TextField(value=form.birth_text, keyboard_type=ft.KeyboardType.DATETIME, text_size=17)
+        self.birth = ft.TextField(
+            value=form.birth_text, keyboard_type=ft.KeyboardType.DATETIME, text_size=17, error_max_lines=3
+        )
         self.weight = ft.TextField(
             value=form.weight_text, keyboard_type=ft.KeyboardType.NUMBER, text_size=17, suffix="kg"
         )
         self.last_donation = ft.TextField(
-            value=form.last_donation_text, keyboard_type=ft.KeyboardType.DATETIME, text_size=17
+            value=form.last_donation_text, keyboard_type=ft.KeyboardType.DATETIME, text_size=17, error_max_lines=3
         )
 
     def read(self) -> DonorForm:
