@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from carnet.blood_bank.form import DonorForm, check_donor
+from carnet.blood_bank.repository import bookable_days
 from carnet.core.clock import MX
 from carnet.core.i18n import Translator
 from carnet.core.navigation import Phase, Screen
@@ -127,6 +128,31 @@ def test_the_phone_applies_the_servers_eligibility_rules_on_the_donation_day() -
     asked = [q for q in QS if q.id != "alcohol"]
     answers = {q.id: q.eligible_answer for q in asked}
     assert check_donor(good_form(answers=answers), asked, tr, today=today, children={"p-mateo"}, on=on).refusal == ()
+
+
+def test_day_chips_are_only_days_the_bank_has_slots() -> None:
+    saturday = date(2026, 12, 5)
+    days = bookable_days(saturday, open_weekdays=[0, 1, 2, 3, 4, 5])
+    assert date(2026, 12, 6) not in days and date(2026, 12, 13) not in days  # Sundays: no slots
+    assert days[:2] == [saturday, date(2026, 12, 7)] and len(days) == 12
+    assert date(2026, 12, 6) in bookable_days(saturday)  # the bank did not say: every day
+    assert bookable_days(saturday, open_weekdays=[]) == []
+
+
+async def test_on_a_sunday_the_first_day_offered_is_monday(make_session, secrets, server: InProcessServer) -> None:
+    sunday = DAY - timedelta(days=1)
+    assert sunday.weekday() == 6
+    session = make_session(secrets, clock=lambda: datetime.combine(sunday, time(9, 0), tzinfo=MX))
+    await session.start()
+    await session.login("madre.demo", "carnet-demo")
+    await session.blood_bank.open()
+    session.blood_bank.pick_child(server.patient_id("Mateo Hernández"))
+    await session.blood_bank.pick_bank(bank_id(server))
+    ui = session.state.blood_bank
+    days = session.blood_bank.days()
+    assert days[0] == DAY and all(d.weekday() != 6 for d in days) and len(days) == 12
+    assert ui.day == DAY and len(ui.slots) == 8  # Monday's slots, not an empty Sunday
+    await session.close()
 
 
 # ---- use cases against the server ----------------------------------------------------------------

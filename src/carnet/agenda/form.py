@@ -13,7 +13,7 @@ from typing import Any, TypedDict
 
 from pydantic import ValidationError
 
-from carnet.core.clock import MX
+from carnet.core.clock import MX, hhmm, unit_time
 from carnet.core.i18n import Translator
 from carnet_contract import models as contract
 
@@ -47,15 +47,15 @@ class FormResult:
 
 def form_for(appointment: contract.Appointment) -> AppointmentForm:
     """The edit form, filled with the appointment as the person sees it."""
-    start, end = appointment.starts_at.astimezone(MX), appointment.ends_at.astimezone(MX)
+    start, end = unit_time(appointment.starts_at), unit_time(appointment.ends_at)
     return AppointmentForm(
         record_id=appointment.id,
         patient_id=appointment.patient_id,
         kind=appointment.kind.value,
         title=appointment.title,
         date_text=f"{start:%d/%m/%Y}",
-        start_text=f"{start:%H:%M}",
-        end_text=f"{end:%H:%M}",
+        start_text=hhmm(start),
+        end_text=hhmm(end),
         place=appointment.place,
         notes=appointment.notes,
     )

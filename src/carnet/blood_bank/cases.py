@@ -27,13 +27,14 @@ from carnet.blood_bank.repository import (
     RESCHEDULE_PATH,
     BookingRepository,
     BookingView,
+    bookable_days,
     can_change,
     merge,
     open_slots,
     upcoming,
 )
 from carnet.blood_bank.state import BloodBankUi
-from carnet.core.clock import MX, Clock, local_date
+from carnet.core.clock import Clock, hhmm, local_date
 from carnet.core.i18n import Translator
 from carnet.core.ids import new_local_id
 from carnet.core.navigation import Navigator, Screen, Tab
@@ -137,9 +138,20 @@ class BloodBankCases:
             )
         if ui.bank_id not in {b.id for b in banks}:
             ui.choose_bank(banks[0].id if len(banks) == 1 else None)
-        if ui.day is None or ui.day < self.today():
-            ui.choose_day(self.today())
+        self._day_with_slots()
         self._cached_slots()
+
+    def days(self) -> list[date]:
+        """The day chips: the days ahead on which the chosen bank has slots."""
+        bank = self._bank(self._ui.bank_id)
+        return bookable_days(self.today(), open_weekdays=bank.open_weekdays if bank else None)
+
+    def _day_with_slots(self) -> None:
+        """The chosen day, if it is still ahead and the bank has slots on it; else the first that is."""
+        ui, today = self._ui, self.today()
+        days = self.days()
+        if ui.day is None or ui.day < today or (ui.day not in days and not ui.rescheduling_id):
+            ui.choose_day(days[0] if days else today)
 
     def _pending_messages(self) -> set[str]:
         t = self._tr.t
@@ -219,7 +231,9 @@ class BloodBankCases:
 
     async def pick_bank(self, bank_id: str) -> None:
         if bank_id in {b.id for b in self._ui.banks} and not self._ui.rescheduling_id:
-            self._ui.choose_bank(bank_id)
+            with self._state.batch():
+                self._ui.choose_bank(bank_id)
+                self._day_with_slots()
             await self.load_slots()
 
     async def pick_day(self, day: date) -> None:
@@ -266,8 +280,7 @@ class BloodBankCases:
         return next((b for b in self._ui.banks if b.id == bank_id), None)
 
     def _label(self, bank: contract.BloodBank, slot: contract.Slot) -> str:
-        start = slot.starts_at.astimezone(MX)
-        return f"{self._tr.date(start.date())} {start:%H:%M} · {bank.name}"
+        return f"{self._tr.date(local_date(slot.starts_at))} {hhmm(slot.starts_at)} · {bank.name}"
 
     def submit(self, form: DonorForm) -> bool:
         """Check the form, then the donor's eligibility on the slot's day; on success queue the booking and

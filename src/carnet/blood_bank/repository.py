@@ -318,9 +318,14 @@ def open_slots(slots: Iterable[contract.Slot], now: datetime) -> list[contract.S
     return sorted((s for s in slots if s.starts_at > now), key=lambda s: s.starts_at)
 
 
-def bookable_days(today: date, count: int = 14) -> list[date]:
-    """The next ``count`` days from today (Mexico City), within the server's window."""
-    return [today + timedelta(days=n) for n in range(min(count, MAX_DAYS_AHEAD + 1))]
+def bookable_days(today: date, count: int = 14, *, open_weekdays: Iterable[int] | None = None) -> list[date]:
+    """The days of the next ``count`` from today (Mexico City), within the server's window, on which the bank
+    has slots (``open_weekdays``, 0 = Monday; None: the bank did not say, every day)."""
+    days = [today + timedelta(days=n) for n in range(min(count, MAX_DAYS_AHEAD + 1))]
+    if open_weekdays is None:
+        return days
+    weekdays = set(open_weekdays)
+    return [d for d in days if d.weekday() in weekdays]
 
 
 def upcoming(views: Iterable[BookingView], now: datetime) -> list[BookingView]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from datetime import date, datetime
 
+from carnet.core.clock import hhmm, unit_time
+
 __all__ = ["CATALOG", "LOCALES", "Translator", "t"]
 
 LOCALES = ("es-MX", "en")
@@ -236,6 +238,8 @@ _ES: dict[str, str] = {
     "appt_title": "Cita",
     "appt_when": "Fecha y hora (hora del centro de México)",
     "appt_time_range": "{date}, {start} a {end}",
+    "tz_label": "hora del centro de México",
+    "bb_slots_zone": "Horarios en hora del centro de México.",
     "appt_unit": "Unidad",
     "appt_place": "Lugar",
     "appt_status": "Estado",
@@ -461,7 +465,7 @@ _ES: dict[str, str] = {
     "inc_folio_pending": "El folio llega cuando el reporte se envíe.",
     "inc_none": "Aún no has hecho reportes.",
     "inc_new": "Nuevo reporte",
-    "inc_due_before": "Respuesta esperada antes de {when} (hora del centro)",
+    "inc_due_before": "Respuesta esperada antes de {when}",
     "inc_overdue": "Vencido: la respuesta debía llegar antes de {when}",
     "inc_first_answer_at": "Primera respuesta: {when}",
     "inc_conversation": "Conversación",
@@ -808,6 +812,8 @@ _EN: dict[str, str] = {
     "appt_title": "Appointment",
     "appt_when": "Date and time (Mexico City time)",
     "appt_time_range": "{date}, {start} to {end}",
+    "tz_label": "Mexico City time",
+    "bb_slots_zone": "Times in Mexico City time.",
     "appt_unit": "Unit",
     "appt_place": "Place",
     "appt_status": "Status",
@@ -1028,7 +1034,7 @@ _EN: dict[str, str] = {
     "inc_folio_pending": "The folio arrives once the report is sent.",
     "inc_none": "You have not made any reports yet.",
     "inc_new": "New report",
-    "inc_due_before": "Answer expected before {when} (Mexico City time)",
+    "inc_due_before": "Answer expected before {when}",
     "inc_overdue": "Overdue: the answer was due before {when}",
     "inc_first_answer_at": "First answer: {when}",
     "inc_conversation": "Conversation",
@@ -1963,10 +1969,21 @@ class Translator:
         """``22 nov 2026`` / ``22 Nov 2026``."""
         return f"{value.day} {_MONTHS[self.locale][value.month - 1]} {value.year}"
 
-    def datetime(self, value: datetime) -> str:
-        """``22 nov 2026, 10:15`` in the device's local time."""
-        local = value.astimezone() if value.tzinfo else value
-        return f"{self.date(local.date())}, {local:%H:%M}"
+    def datetime(self, value: datetime, *, zone: bool = True) -> str:
+        """``22 nov 2026, 10:15 (hora del centro de México)``: the unit's local time, whatever the device's zone
+        (``zone`` False: without the zone's name, for text that names it already)."""
+        text = f"{self.date(unit_time(value).date())}, {hhmm(value)}"
+        return f"{text} ({self.t('tz_label')})" if zone else text
+
+    def time(self, value: dt.datetime) -> str:
+        """``10:15``: the unit's local time (a list whose heading names the zone)."""
+        return hhmm(value)
+
+    def time_range(self, start: dt.datetime, end: dt.datetime) -> str:
+        """``martes 1 dic 2026, 10:30 a 11:00 (hora del centro de México)``, on the unit's clock."""
+        day = unit_time(start).date()
+        text = self.t("appt_time_range", date=self.long_date(day), start=hhmm(start), end=hhmm(end))
+        return f"{text} ({self.t('tz_label')})"
 
     def month_year(self, value: dt.date) -> str:  # (`date` is the method above)
         """``diciembre 2026`` / ``December 2026``."""

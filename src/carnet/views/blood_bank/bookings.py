@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 import flet as ft
 
-from carnet.blood_bank.repository import BookingChange, BookingView, Refusal, bookable_days
-from carnet.core.clock import MX
+from carnet.blood_bank.repository import BookingChange, BookingView, Refusal
+from carnet.core.clock import hhmm
 from carnet.core.i18n import Translator
 from carnet.data.records import Mark
 from carnet.shell.state import AppState
@@ -55,8 +55,7 @@ def status_text(tr: Translator, view: BookingView) -> tuple[str, str]:
 def slot_when(tr: Translator, slot: contract.Slot | None) -> str:
     if slot is None:
         return "—"
-    start, end = slot.starts_at.astimezone(MX), slot.ends_at.astimezone(MX)
-    return tr.t("appt_time_range", date=tr.long_date(start.date()), start=f"{start:%H:%M}", end=f"{end:%H:%M}")
+    return tr.time_range(slot.starts_at, slot.ends_at)
 
 
 def _booking_button(state: AppState, tr: Translator, view: BookingView, cases: BloodBankCases) -> ft.Control:
@@ -153,7 +152,7 @@ def _choice(
 
 
 def _slot_button(tr: Translator, slot: contract.Slot, cases: BloodBankCases, current: str | None) -> ft.Control:
-    start, end = slot.starts_at.astimezone(MX), slot.ends_at.astimezone(MX)
+    start, end = hhmm(slot.starts_at), hhmm(slot.ends_at)
     if slot.closed:
         places = tr.t("bb_closed")
     elif slot.available <= 0:
@@ -161,12 +160,10 @@ def _slot_button(tr: Translator, slot: contract.Slot, cases: BloodBankCases, cur
     else:
         places = tr.t("bb_place_one") if slot.available == 1 else tr.t("bb_places", count=slot.available)
     free = not slot.closed and slot.available > 0 and slot.id != current
-    label = tr.t("bb_slot_label", start=f"{start:%H:%M}", end=f"{end:%H:%M}", places=places)
+    label = tr.t("bb_slot_label", start=start, end=end, places=places)
     kind = ft.FilledTonalButton if free else ft.OutlinedButton
     return kind(
-        content=ft.Text(
-            f"{start:%H:%M}–{end:%H:%M}  ·  {places}", size=18, weight=ft.FontWeight.W_600, semantics_label=label
-        ),
+        content=ft.Text(f"{start}–{end}  ·  {places}", size=18, weight=ft.FontWeight.W_600, semantics_label=label),
         height=56,
         disabled=not free,
         on_click=lambda _, sid=slot.id: cases.pick_slot(sid),
@@ -196,6 +193,8 @@ def _slots(state: AppState, tr: Translator, cases: BloodBankCases, now: datetime
     if ui.rescheduling_id:
         moving = next((b for b in ui.bookings if b.id == ui.rescheduling_id), None)
         current = moving.slot.id if moving and moving.slot else None
+    if ui.slots:
+        lines.append(ft.Text(tr.t("bb_slots_zone"), size=14, color=ft.Colors.GREY_800))
     lines += [_slot_button(tr, slot, cases, current) for slot in ui.slots]
     if not ui.slots and ui.loading_slots:
         # Room for the slots on their way: the screen does not shrink under the finger and jump.
@@ -298,7 +297,7 @@ def build(
     if ui.bank_id and ui.day is not None:
         days = [
             _choice(tr, tr.short_day(d), d == ui.day, awaiting(cases.pick_day, d), semantics=tr.long_date(d))
-            for d in bookable_days(cases.today())
+            for d in cases.days()
         ]
         body.append(section(tr.t("bb_day"), [ft.Row(days, wrap=True, spacing=8, run_spacing=8)]))
     body += _slots(state, tr, cases, now)
