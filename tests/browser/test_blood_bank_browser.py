@@ -217,7 +217,8 @@ def test_a_refused_donor_gets_the_reasons_as_the_answer_with_the_form_still_fill
 
                 # The answer: who may not donate yet, and why — on the form, still filled.
                 title = page.get_by_text(TR.t("bb_not_eligible_title"), exact=True)
-                reveal(page, title, "the answer", down=False)
+                reveal(page, title, "the answer")
+                into_view(page, title, "the answer on screen, where Reservar was tapped")
                 assert shows(page, why["weight"]) and shows(page, why["donation_interval"])
                 assert not shows(page, "Rechazada") and not shows(page, "Reintentar")
                 screenshot_when_painted(page, title.first, "blood-bank-refusal.png", min_fraction=0.1)

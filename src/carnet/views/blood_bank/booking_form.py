@@ -112,8 +112,8 @@ class BookingFormView:
                     dismiss_label=tr.t("dismiss"),
                 )
             )
-        if form.refusal:
-            body.append(refusal_card(tr, form.refusal))
+        if form.refusal and form.refused_id:
+            body.append(refusal_card(tr, form.refusal))  # reopened from the blood bank's answer: why, first
         for key in ("patient", "slot"):
             if key in errors:
                 body.append(ft.Text(errors[key], color=ft.Colors.RED_900, size=15))
@@ -154,6 +154,8 @@ class BookingFormView:
         if "answers" in errors:
             questions.append(ft.Text(errors["answers"], color=ft.Colors.RED_900, size=15, weight=ft.FontWeight.W_600))
         body.append(section(tr.t("bb_questions"), questions))
+        if form.refusal and not form.refused_id:
+            body.append(refusal_card(tr, form.refusal))  # the phone's answer, where "Reservar" was tapped
         body += [
             ft.FilledButton(
                 content=tr.t("bb_submit"),
