@@ -742,6 +742,9 @@ class BloodBank(_Response):
     phone: str = ""
     #: What a donor must bring and do (ayuno, identificación oficial…), in Spanish.
     instructions: str = ""
+    #: The weekdays (0 = Monday) the bank has slots, so only those days are offered; None: not said
+    #: (a bank inside a booking, or an older server): every day is offered.
+    open_weekdays: list[int] | None = None
 
 
 class Slot(_Response):

@@ -1,6 +1,7 @@
 """The blood bank in a real browser: madre.demo books a donor slot (bank, day chip, slot with places left,
 donor form, questionnaire), sees the confirmation with the folio and the appointment in the agenda; then
-banco.demo, in a fresh app with its own data dir, checks the donor in with one tap.
+banco.demo, in a fresh app with its own data dir, checks the donor in with one tap. A donor who may not
+donate yet gets the reasons as the answer, on the form still filled, with no sync warning.
 
 Screenshots: test-artifacts/blood-bank-slots.png, blood-bank-confirmation.png, blood-bank-staff.png.
 Same set-up as test_carnet_browser.py (real server, ``carnet --web``, headless Chromium).
@@ -18,6 +19,7 @@ import pytest
 
 from carnet.core.clock import MX
 from carnet.core.i18n import Translator
+from carnet_contract.eligibility import rules
 from tests.browser.support import (
     ARTIFACTS,
     CHROMIUM,
@@ -152,3 +154,92 @@ def test_guardian_books_a_donor_and_staff_checks_in(api, tmp_path: Path) -> None
         stop(family.proc)
         if staff_app is not None:
             stop(staff_app.proc)
+
+
+#: The input Flutter edits a focused field through (its semantics node holds no value of its own).
+EDITING = """(e, text) => {
+    const a = document.activeElement;
+    if (!a) return false;
+    if (a === e) return e.value === text;
+    if (!a.classList.contains("flt-text-editing")) return false;
+    const r = a.getBoundingClientRect(), f = e.getBoundingClientRect();
+    const x = r.left + r.width / 2, y = r.top + r.height / 2;
+    return f.left <= x && x <= f.right && f.top <= y && y <= f.bottom && a.value === text;
+}"""
+
+
+def holds(page, field, text: str) -> bool:  # type: ignore[no-untyped-def]
+    """Whether the text field holds ``text``: focus it (a tap, nothing typed) and read what its editor holds."""
+    for _ in range(3):
+        field.first.click()
+        try:
+            wait_for("the field focused with its text", lambda: field.first.evaluate(EDITING, text), seconds=5.0)
+        except AssertionError:
+            continue
+        return True
+    return False
+
+
+def test_a_refused_donor_gets_the_reasons_as_the_answer_with_the_form_still_filled(api, tmp_path: Path) -> None:
+    api_url, _stop_api = api
+    bank, questions = reference(api_url)
+    day = slot_day()
+    why = {r.id: r.message["es"] for r in rules()}  # the rules the server applies, shared with the phone
+    typed = {"Nombre completo de quien dona": DONOR, "Teléfono (10 dígitos)": "5587654321",
+             "Fecha de nacimiento (DD/MM/AAAA)": "03/07/1988", "Peso en kg": "45",
+             "Última donación (DD/MM/AAAA, opcional)": f"{day - timedelta(days=20):%d/%m/%Y}"}
+    family = start_app(api_url, tmp_path / "phone-madre")
+    try:
+        with playwright_api.sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            try:
+                page = browser.new_page(viewport={"width": 390, "height": 844})
+                open_app(page, family.url)
+                log_in(page, "madre.demo", page.get_by_role("button", name="Mateo Hernández"))
+                tab = page.get_by_role("tab", name=re.compile("Banco de sangre"))
+                wait_for("the blood-bank tab", tab.count)
+                tab.first.click()
+                wait_for("the blood-bank screen", lambda: shows(page, "Mis citas de donación"))
+                click_and_wait(page, "Donación para Mateo Hernández", "Donación para Mateo Hernández, seleccionado")
+                click_and_wait(page, bank["name"], TR.t("bb_selected", label=bank["name"]))
+                click_and_wait(page, TR.long_date(day), TR.t("bb_selected", label=TR.long_date(day)))
+                slot = page.get_by_role("button", name=re.compile(r"^08:00 a 08:30, \d+ lugar"))
+                reveal(page, slot, "the 08:00 slot")
+                click_in_view(page, slot, "the 08:00 slot")
+                for label, value in typed.items():
+                    type_into(page, label, value)
+                click_and_wait(page, "Sexo Hombre", "Sexo Hombre, seleccionado")
+                for number, question in enumerate(questions, start=1):
+                    answer = "Sí" if question["eligible_answer"] else "No"
+                    name = f"{number}. {question['text']} {answer}"
+                    click_and_wait(page, name, f"{name}, seleccionado")
+                click_in_view(page, page.get_by_role("button", name="Reservar"), "the Reservar button")
+
+                # The answer: who may not donate yet, and why — on the form, still filled.
+                title = page.get_by_text(TR.t("bb_not_eligible_title"), exact=True)
+                reveal(page, title, "the answer")
+                into_view(page, title, "the answer on screen, where Reservar was tapped")
+                assert shows(page, why["weight"]) and shows(page, why["donation_interval"])
+                assert not shows(page, "Rechazada") and not shows(page, "Reintentar")
+                screenshot_when_painted(page, title.first, "blood-bank-refusal.png", min_fraction=0.1)
+                for label, value in typed.items():
+                    field = page.get_by_role("textbox", name=label)
+                    reveal(page, field, f"the field {label}")
+                    into_view(page, field, f"the field {label} on screen")
+                    assert holds(page, field, value), label
+
+                # Nothing was sent and nothing failed: the tab's sync icon has nothing to warn about.
+                page.get_by_role("button", name="Volver").first.click()
+                wait_for("the blood-bank screen", lambda: shows(page, "Mis citas de donación"))
+                wait_for("the sync icon", lambda: page.get_by_role("button", name=TR.t("sync_status")).count())
+                assert not page.get_by_role("button", name=re.compile("hay cambios rechazados")).count()
+                assert not shows(page, DONOR)  # no booking, pending or refused, was made
+            except BaseException:
+                for n, open_page in enumerate(browser.contexts[-1].pages if browser.contexts else []):
+                    ARTIFACTS.mkdir(exist_ok=True)
+                    open_page.screenshot(path=str(ARTIFACTS / f"blood-bank-refusal-failure-{n}.png"))
+                raise
+            finally:
+                browser.close()
+    finally:
+        stop(family.proc)

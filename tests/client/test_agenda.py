@@ -8,7 +8,7 @@ import pytest
 
 from carnet.agenda.repository import AgendaItem, add_months, days_with_appointments, filter_items, merge, month_weeks, next_appointment, on_day, upcoming
 from carnet.data.records import Mark
-from carnet.agenda.form import AppointmentForm, check_form, form_for
+from carnet.agenda.form import AppointmentForm, check_form, form_for, parse_date
 from carnet.core.i18n import CATALOG, Translator
 from carnet.data.outbox import OutboxItem, OutboxState, WriteOp
 from carnet_contract import models as contract
@@ -119,8 +119,9 @@ def test_form_gives_a_body_in_utc_aware_times() -> None:
 
 @pytest.mark.parametrize(("changes", "field", "message"), [
     ({"title": "   "}, "title", "Escribe un título."),
-    ({"date_text": "2026-12-15"}, "date", "Escribe la fecha como DD/MM/AAAA, por ejemplo 05/12/2026."),
-    ({"date_text": "31/02/2026"}, "date", "Escribe la fecha como DD/MM/AAAA, por ejemplo 05/12/2026."),
+    ({"date_text": "2026-12-15"}, "date", "Escribe DD/MM/AAAA, p. ej. 05/12/2026."),
+    ({"date_text": "31/02/2026"}, "date", "Ese día no existe."),
+    ({"date_text": "29/02/2027"}, "date", "Ese día no existe."),
     ({"start_text": "25:00"}, "start", "Escribe la hora como HH:MM, por ejemplo 09:30."),
     ({"end_text": "08:00"}, "end", "La hora de fin debe ser después de la hora de inicio."),
     ({"kind": "quimioterapia"}, "kind", "Elige consulta, laboratorio, estudio u otro."),
@@ -130,6 +131,27 @@ def test_form_gives_a_body_in_utc_aware_times() -> None:
 def test_bad_input_gets_a_clear_spanish_message(changes: dict[str, str], field: str, message: str) -> None:
     result = check_form(_form(**changes), Translator("es-MX"), children={"p-mateo"})
     assert result.body is None and result.errors[field] == message
+
+
+@pytest.mark.parametrize(("text", "parsed", "message"), [
+    ("31/02/2026", None, "That day does not exist."),
+    ("29/02/2027", None, "That day does not exist."),  # 2027 is not a leap year
+    ("29/02/2028", date(2028, 2, 29), None),  # 2028 is
+    ("2026-02-28", None, "Use DD/MM/YYYY, e.g. 05/12/2026."),
+    ("28 feb", None, "Use DD/MM/YYYY, e.g. 05/12/2026."),
+])
+def test_a_day_that_does_not_exist_is_told_apart_from_a_bad_format(text: str, parsed: date | None,
+                                                                   message: str | None) -> None:
+    assert parse_date(text) == parsed
+    errors = check_form(_form(date_text=text), Translator("en"), children={"p-mateo"}).errors
+    assert errors.get("date") == message
+
+
+def test_date_messages_fit_a_360_px_field() -> None:
+    """The field's error line holds about 40 characters at 360 px (it may wrap too, but should not need to)."""
+    for locale in ("es-MX", "en"):
+        tr = Translator(locale)
+        assert all(len(tr.t(key)) <= 40 for key in ("form_err_date", "form_err_no_such_day")), locale
 
 
 def test_bad_input_in_english() -> None:

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from carnet.blood_bank.form import DonorForm, check_donor
+from carnet.blood_bank.repository import bookable_days
 from carnet.core.clock import MX
 from carnet.core.i18n import Translator
 from carnet.core.navigation import Phase, Screen
@@ -70,14 +71,14 @@ def test_good_form_gives_the_wire_body() -> None:
                "birth": "La fecha de nacimiento debe ser una fecha pasada.",
                "weight": "Escribe el peso en kilos, por ejemplo 70 o 70.5.",
                "sex": "Elige mujer u hombre.",
-               "last_donation": "Escribe la fecha como DD/MM/AAAA, por ejemplo 05/12/2026.",
+               "last_donation": "Ese día no existe.",
                "answers": "Contesta todas las preguntas (faltan 1)."}),
     ("en", {"full_name": "Enter the full name (at least 3 letters).",
             "phone": "Enter a 10-digit phone number, for example 55 1234 5678.",
             "birth": "The date of birth must be in the past.",
             "weight": "Enter the weight in kilograms, for example 70 or 70.5.",
             "sex": "Choose woman or man.",
-            "last_donation": "Enter the date as DD/MM/YYYY, for example 05/12/2026.",
+            "last_donation": "That day does not exist.",
             "answers": "Answer every question (1 left)."}),
 ])
 def test_bad_form_says_what_is_wrong_per_field(locale: str, messages: dict[str, str]) -> None:
@@ -90,8 +91,8 @@ def test_bad_form_says_what_is_wrong_per_field(locale: str, messages: dict[str, 
 def test_form_edge_cases() -> None:
     tr, today = Translator(), date(2026, 5, 1)
     check = lambda **kw: check_donor(good_form(**kw), QS, tr, today=today, children={"p-mateo"})  # noqa: E731
-    assert check(birth_text="31/02/1990").errors == {"birth": "Escribe la fecha como DD/MM/AAAA, por ejemplo "
-                                                              "05/12/2026."}
+    assert check(birth_text="31/02/1990").errors == {"birth": "Ese día no existe."}
+    assert check(birth_text="1990-02-14").errors == {"birth": "Escribe DD/MM/AAAA, p. ej. 05/12/2026."}
     assert check(weight_text="0").errors.keys() == {"weight"}
     assert check(weight_text="401").errors.keys() == {"weight"}
     assert check(weight_text="70 kg").errors == {}
@@ -100,6 +101,58 @@ def test_form_edge_cases() -> None:
     assert check(last_donation_text="01/11/2025").body["donor"]["last_donation_on"] == "2025-11-01"  # type: ignore[index]
     assert check(patient_id="p-santiago").errors.keys() == {"patient"}  # not a child of this account
     assert check_donor(good_form(), [], tr, today=today, children={"p-mateo"}).errors.keys() == {"answers"}
+
+
+def test_the_phone_applies_the_servers_eligibility_rules_on_the_donation_day() -> None:
+    """Age on the slot's day, weight, the 56 days since the last donation and the answers: the contract's rules,
+    the same the server applies; a refusal is every reason, as the answer (no field error, no body)."""
+    tr, today, on = Translator(), date(2026, 5, 1), date(2026, 5, 20)
+    why = {r.id: r.message["es"] for r in rules()}
+
+    def check(**kw: object) -> tuple[str, ...]:
+        result = check_donor(good_form(**kw), QS, tr, today=today, children={"p-mateo"}, on=on)
+        assert result.errors == {} and (result.body is None) == bool(result.refusal)
+        return result.refusal
+
+    assert check() == ()
+    assert check(birth_text="21/05/2008") == (why["age"],)  # 17 on the day of the donation
+    assert check(birth_text="20/05/2008") == ()  # 18 that very day
+    assert check(birth_text="19/05/1960") == (why["age"],)  # 66
+    assert check(weight_text="49.9") == (why["weight"],) and check(weight_text="50") == ()
+    assert check(last_donation_text="26/03/2026") == (why["donation_interval"],)  # 55 days: too soon
+    assert check(last_donation_text="25/03/2026") == ()  # 56 days
+    assert check(weight_text="45", answers={**GOOD, "alcohol": True}) == (why["weight"], why["alcohol"])
+    english = check_donor(good_form(weight_text="45"), QS, Translator("en"), today=today, children={"p-mateo"}, on=on)
+    assert english.refusal == (next(r.message["en"] for r in rules() if r.id == "weight"),)
+    # A question the phone's cached questionnaire does not have is left to the server.
+    asked = [q for q in QS if q.id != "alcohol"]
+    answers = {q.id: q.eligible_answer for q in asked}
+    assert check_donor(good_form(answers=answers), asked, tr, today=today, children={"p-mateo"}, on=on).refusal == ()
+
+
+def test_day_chips_are_only_days_the_bank_has_slots() -> None:
+    saturday = date(2026, 12, 5)
+    days = bookable_days(saturday, open_weekdays=[0, 1, 2, 3, 4, 5])
+    assert date(2026, 12, 6) not in days and date(2026, 12, 13) not in days  # Sundays: no slots
+    assert days[:2] == [saturday, date(2026, 12, 7)] and len(days) == 12
+    assert date(2026, 12, 6) in bookable_days(saturday)  # the bank did not say: every day
+    assert bookable_days(saturday, open_weekdays=[]) == []
+
+
+async def test_on_a_sunday_the_first_day_offered_is_monday(make_session, secrets, server: InProcessServer) -> None:
+    sunday = DAY - timedelta(days=1)
+    assert sunday.weekday() == 6
+    session = make_session(secrets, clock=lambda: datetime.combine(sunday, time(9, 0), tzinfo=MX))
+    await session.start()
+    await session.login("madre.demo", "carnet-demo")
+    await session.blood_bank.open()
+    session.blood_bank.pick_child(server.patient_id("Mateo Hernández"))
+    await session.blood_bank.pick_bank(bank_id(server))
+    ui = session.state.blood_bank
+    days = session.blood_bank.days()
+    assert days[0] == DAY and all(d.weekday() != 6 for d in days) and len(days) == 12
+    assert ui.day == DAY and len(ui.slots) == 8  # Monday's slots, not an empty Sunday
+    await session.close()
 
 
 # ---- use cases against the server ----------------------------------------------------------------
@@ -198,21 +251,71 @@ async def test_an_answer_lost_on_the_way_back_still_makes_one_booking(make_sessi
     await session.close()
 
 
-async def test_not_eligible_keeps_every_reason_then_discard(make_session, secrets, server: InProcessServer) -> None:
+async def test_not_eligible_on_the_phone_is_an_answer_with_the_form_kept(make_session, secrets,
+                                                                        server: InProcessServer) -> None:
+    """The phone applies the server's rules before sending: the reasons come back as the answer, the form
+    keeps what was typed, nothing is queued and the sync has nothing to warn about."""
+    session = await _guardian(make_session, secrets, server)
+    assert not _book(session, weight_text="45", answers={**GOOD, "fever_infection": True})
+    ui = session.state.blood_bank
+    why = {r.id: r.message["es"] for r in rules()}
+    assert session.state.screen is Screen.BOOKING_FORM and ui.form is not None
+    assert ui.form.refusal == [why["weight"], why["fever_infection"]] and ui.form.errors == {}
+    assert ui.form.full_name == "Laura  Hernández Ruiz" and ui.form.weight_text == "45"
+    assert ui.form.answers["fever_infection"] is True
+    assert session.scope.outbox.items() == [] and session.state.sync.failed == []  # type: ignore[union-attr]
+    assert made(server) == []
+    await session.close()
+
+
+async def test_a_refusal_from_the_server_is_an_answer_not_a_sync_failure(make_session, secrets, monkeypatch,
+                                                                         server: InProcessServer) -> None:
+    """A phone whose copy of the rules lags the server's sends the booking; the server's 422
+    donor_not_eligible comes back as the answer: the form, filled as sent, with every reason — no failed
+    item, no "Rechazada", nothing under the sync's failures — and it can be corrected and sent again."""
+    monkeypatch.setattr("carnet.blood_bank.form.eligibility.evaluate", lambda *a, **k: [])
     session = await _guardian(make_session, secrets, server)
     assert _book(session, weight_text="45", answers={**GOOD, "fever_infection": True})
+    assert session.state.screen is Screen.BOOKING
     await session.refresh()
+    ui = session.state.blood_bank
+    why = {r.id: r.message["es"] for r in rules()}
+    assert session.scope.outbox.items() == [] and session.state.sync.failed == []  # type: ignore[union-attr]
+    assert ours(session) == [] and made(server) == []
+    [refusal] = ui.refusals
+    assert why["weight"] in refusal.reasons and why["fever_infection"] in refusal.reasons
+    # The person was looking at the pending booking: the answer opens its form, filled as sent.
+    assert session.state.screen is Screen.BOOKING_FORM and ui.form is not None
+    assert ui.form.refusal == refusal.reasons and ui.form.refused_id == refusal.id
+    assert (ui.form.full_name, ui.form.phone, ui.form.birth_text, ui.form.weight_text, ui.form.sex) == (
+        DONOR, "5512345678", "14/02/1990", "45", "mujer")
+    assert ui.form.answers["fever_infection"] is True and ui.form.slot_id == ui.slots[0].id
+    # Corrected and sent again: the answer leaves, the booking is made.
+    corrected = ui.form
+    corrected.weight_text = "68"
+    session.blood_bank.answer("fever_infection", False)
+    assert session.blood_bank.submit(corrected)
+    await session.refresh()
+    assert ui.refusals == [] and session.scope.bookings.refusals() == []  # type: ignore[union-attr]
     [view] = ours(session)
-    assert view.mark is Mark.FAILED and view.status is None
-    assert view.error is not None
-    lines = view.error.splitlines()
-    why = {r.id: r.message["es"] for r in rules()}  # the server's reasons, every one of them
-    assert lines[0].startswith("La persona donante no puede donar por ahora")
-    assert f"• {why['weight']}" in lines and f"• {why['fever_infection']}" in lines
-    assert made(server) == []
-    assert session.state.sync.failed and session.state.sync.failed[0].id == view.item_id
-    session.discard_item(view.item_id)  # type: ignore[arg-type]
-    assert ours(session) == [] and session.scope.outbox.items() == []  # type: ignore[union-attr]
+    assert view.status is contract.BookingStatus.CONFIRMADA and view.folio
+    await session.close()
+
+
+async def test_a_refusal_seen_later_can_be_corrected_or_removed(make_session, secrets, monkeypatch,
+                                                              server: InProcessServer) -> None:
+    monkeypatch.setattr("carnet.blood_bank.form.eligibility.evaluate", lambda *a, **k: [])
+    session = await _guardian(make_session, secrets, server)
+    assert _book(session, weight_text="45")
+    session.blood_bank.close()  # back to the tab before the answer comes
+    await session.refresh()
+    ui = session.state.blood_bank
+    assert session.state.screen is Screen.BLOOD_BANK and len(ui.refusals) == 1 and ui.form is None
+    await session.blood_bank.correct(ui.refusals[0].id)
+    assert session.state.screen is Screen.BOOKING_FORM and ui.form is not None and ui.form.weight_text == "45"
+    session.blood_bank.close()
+    session.blood_bank.forget_refusal(ui.refusals[0].id)
+    assert ui.refusals == [] and session.scope.outbox.items() == []  # type: ignore[union-attr]
     await session.close()
 
 

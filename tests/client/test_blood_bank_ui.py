@@ -107,26 +107,29 @@ async def test_guardian_books_from_the_tab_with_checks_then_confirmation_and_can
     await session.close()
 
 
-async def test_rejection_shows_every_reason_with_retry_and_discard(page, config, data_dir, server) -> None:
+async def test_a_donor_who_may_not_donate_gets_the_reasons_as_the_answer_on_the_filled_form(page, config, data_dir,
+                                                                                            server) -> None:
     ui, session = await _app(page, config, data_dir, server, "padre.demo")
     await session.blood_bank.open()
     await click(button(page, LEON))
     assert button(page, TR.t("bb_selected", label=TR.long_date(DAY)))  # today (the clock's day) is chosen
     await click(button(page, "07:00 a 07:30, 4 lugares"))
-    for label, value in (("Nombre completo de quien dona", "Luis Ramírez"), ("Teléfono (10 dígitos)", "5511112222"),
-                         ("Fecha de nacimiento (DD/MM/AAAA)", "01/01/1985"), ("Peso en kg", "45")):
+    typed = {"Nombre completo de quien dona": "Luis Ramírez", "Teléfono (10 dígitos)": "5511112222",
+             "Fecha de nacimiento (DD/MM/AAAA)": "01/01/1985", "Peso en kg": "45"}
+    for label, value in typed.items():
         find(page, ft.TextField, label=label)[0].value = value
     await click(button(page, "Sexo Hombre"))
     await _answer_all(page, fever=True)
     await click(button(page, "Reservar"))
-    await session.refresh()
     shown = texts(page)
-    why = {r.id: r.message["es"] for r in rules()}  # the server's reasons
-    assert "Rechazada" in shown and "Motivo:" in shown
-    assert f"• {why['weight']}" in shown
-    assert f"• {why['fever_infection']}" in shown
-    await click(button(page, "Descartar"))
+    why = {r.id: r.message["es"] for r in rules()}  # the same rules the server applies
+    assert TR.t("bb_not_eligible_title") in shown
+    assert f"• {why['weight']}" in shown and f"• {why['fever_infection']}" in shown
+    assert "Rechazada" not in shown and "Reintentar" not in shown
+    for label, value in typed.items():  # the form is still filled, to correct and send again
+        assert find(page, ft.TextField, label=label)[0].value == value
     assert session.scope.outbox is not None and session.scope.outbox.items() == []
+    assert session.state.sync.failed == [] and made(server) == []
     await session.close()
 
 

@@ -125,13 +125,15 @@ NOW = datetime(2026, 11, 26, 18, 0, tzinfo=UTC)  # 12:00 in Mexico City
 def test_deadline_text_in_mexico_city_time() -> None:
     due = datetime(2026, 11, 27, 21, 30, tzinfo=UTC)  # 15:30 in Mexico City (UTC-6)
     assert deadline_text(ES, _incident(1, due=due), NOW) == (
-        "Respuesta esperada antes de 27 nov 2026, 15:30 (hora del centro)", False)
+        "Respuesta esperada antes de 27 nov 2026, 15:30 (hora del centro de México)", False)
     assert deadline_text(EN, _incident(1, due=due), NOW)[0] == \
         "Answer expected before 27 Nov 2026, 15:30 (Mexico City time)"
     late = _incident(2, due=NOW - timedelta(minutes=1))
-    assert deadline_text(ES, late, NOW) == ("Vencido: la respuesta debía llegar antes de 26 nov 2026, 11:59", True)
+    assert deadline_text(ES, late, NOW) == (
+        "Vencido: la respuesta debía llegar antes de 26 nov 2026, 11:59 (hora del centro de México)", True)
     answered = _incident(3, due=NOW - timedelta(hours=1), answered=NOW - timedelta(hours=2))
-    assert deadline_text(ES, answered, NOW) == ("Primera respuesta: 26 nov 2026, 10:00", False)
+    assert deadline_text(ES, answered, NOW) == ("Primera respuesta: 26 nov 2026, 10:00 (hora del centro de México)",
+                                                False)
 
 
 def test_queue_puts_overdue_first_then_nearest_deadline_and_answered_last() -> None:

@@ -75,6 +75,8 @@ def test_every_user_lists_the_banks(client: TestClient, auth: Auth) -> None:
     for user in ("madre.demo", "banco.demo", "farmacia.demo"):
         banks = client.get("/api/v1/blood-banks", headers=auth(user)).json()
         assert len(banks) == 4 and all(b["address"] and b["instructions"] and b["unit"]["id"] for b in banks)
+        # The demo's templates open Monday to Saturday: the phone offers only those days.
+        assert all(b["open_weekdays"] == [0, 1, 2, 3, 4, 5] for b in banks)
     assert_error(client.get("/api/v1/blood-banks"), 401)
 
 

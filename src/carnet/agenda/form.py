@@ -13,11 +13,11 @@ from typing import Any, TypedDict
 
 from pydantic import ValidationError
 
-from carnet.core.clock import MX
+from carnet.core.clock import MX, hhmm, unit_time
 from carnet.core.i18n import Translator
 from carnet_contract import models as contract
 
-__all__ = ["AppointmentForm", "FormResult", "check_form", "form_for", "parse_date"]
+__all__ = ["AppointmentForm", "FormResult", "check_form", "date_error", "form_for", "parse_date"]
 
 _DATE = re.compile(r"^\s*(\d{1,2})[/\-.](\d{1,2})[/\-.](\d{4})\s*$")
 _TIME = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")
@@ -47,15 +47,15 @@ class FormResult:
 
 def form_for(appointment: contract.Appointment) -> AppointmentForm:
     """The edit form, filled with the appointment as the person sees it."""
-    start, end = appointment.starts_at.astimezone(MX), appointment.ends_at.astimezone(MX)
+    start, end = unit_time(appointment.starts_at), unit_time(appointment.ends_at)
     return AppointmentForm(
         record_id=appointment.id,
         patient_id=appointment.patient_id,
         kind=appointment.kind.value,
         title=appointment.title,
         date_text=f"{start:%d/%m/%Y}",
-        start_text=f"{start:%H:%M}",
-        end_text=f"{end:%H:%M}",
+        start_text=hhmm(start),
+        end_text=hhmm(end),
         place=appointment.place,
         notes=appointment.notes,
     )
@@ -76,6 +76,12 @@ def parse_date(text: str) -> date | None:
         return date(int(match[3]), int(match[2]), int(match[1]))
     except ValueError:
         return None
+
+
+def date_error(text: str) -> str:
+    """The message key for a typed date :func:`parse_date` refused: a day that does not exist (31/02/2026,
+    29/02/2027) is told apart from text that is not DD/MM/AAAA at all."""
+    return "form_err_no_such_day" if _DATE.match(text or "") else "form_err_date"
 
 
 def _parse_time(text: str) -> time | None:
@@ -114,7 +120,7 @@ def check_form(form: AppointmentForm, tr: Translator, *, children: set[str]) -> 
         errors["title"] = t("form_err_too_long", max=TITLE_MAX)
     day = parse_date(form.date_text)
     if day is None:
-        errors["date"] = t("form_err_date")
+        errors["date"] = t(date_error(form.date_text))
     start, end = _parse_time(form.start_text), _parse_time(form.end_text)
     if start is None:
         errors["start"] = t("form_err_time")

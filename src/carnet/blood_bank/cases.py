@@ -6,7 +6,10 @@ fetched for each bank and day are cached (with when they were fetched), so the
 screen works offline. Every write — book, cancel, reschedule — goes to the
 outbox first and shows at once as pending; the sync sends it, and the
 server's answer (confirmed with a folio, or rejected with every reason)
-replaces it.
+replaces it. A donor who may not donate yet is an answer, not a failure: the
+phone checks the shared eligibility rules before queueing, and a refusal the
+server still gives comes back as a ``Refusal`` whose form opens filled, with
+every reason, to correct and send again.
 """
 
 from __future__ import annotations
@@ -17,20 +20,21 @@ from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Protocol
 
-from carnet.blood_bank.form import DonorForm, check_donor
+from carnet.blood_bank.form import DonorForm, check_donor, form_of
 from carnet.blood_bank.repository import (
     BOOKINGS_PATH,
     CANCEL_PATH,
     RESCHEDULE_PATH,
     BookingRepository,
     BookingView,
+    bookable_days,
     can_change,
     merge,
     open_slots,
     upcoming,
 )
 from carnet.blood_bank.state import BloodBankUi
-from carnet.core.clock import MX, Clock, local_date
+from carnet.core.clock import Clock, hhmm, local_date
 from carnet.core.i18n import Translator
 from carnet.core.ids import new_local_id
 from carnet.core.navigation import Navigator, Screen, Tab
@@ -104,10 +108,18 @@ class BloodBankCases:
             repo.forget_old_slots(self.today())
         views = merge(repo.bookings(), items, repo.drafts(), self._ledger.server_id)
         bookings = upcoming([v for v in views if not children or v.patient_id in children], self._clock())
+        refusals = [r for r in repo.refusals() if not children or r.patient_id in children]
+        ui.show_refusals(refusals)
         selected_id = ui.selected_id
         if selected_id is not None:
             selected_id = self._ledger.server_id(selected_id) or selected_id
-            if not any(v.id == selected_id for v in bookings):
+            refused = next((r for r in refusals if r.id == selected_id), None)
+            if refused is not None and self._state.screen is Screen.BOOKING:
+                # The booking being watched was answered "may not donate yet": its form, filled, with why.
+                ui.show_bookings(bookings, None)
+                self._open_refusal(refused.id)
+                selected_id = None
+            elif not any(v.id == selected_id for v in bookings):
                 if self._state.screen is Screen.BOOKING:
                     self._state.go_to(Screen.BLOOD_BANK)
                     ui.show_message(self._tr.t("bb_booking_gone"))
@@ -126,9 +138,20 @@ class BloodBankCases:
             )
         if ui.bank_id not in {b.id for b in banks}:
             ui.choose_bank(banks[0].id if len(banks) == 1 else None)
-        if ui.day is None or ui.day < self.today():
-            ui.choose_day(self.today())
+        self._day_with_slots()
         self._cached_slots()
+
+    def days(self) -> list[date]:
+        """The day chips: the days ahead on which the chosen bank has slots."""
+        bank = self._bank(self._ui.bank_id)
+        return bookable_days(self.today(), open_weekdays=bank.open_weekdays if bank else None)
+
+    def _day_with_slots(self) -> None:
+        """The chosen day, if it is still ahead and the bank has slots on it; else the first that is."""
+        ui, today = self._ui, self.today()
+        days = self.days()
+        if ui.day is None or ui.day < today or (ui.day not in days and not ui.rescheduling_id):
+            ui.choose_day(days[0] if days else today)
 
     def _pending_messages(self) -> set[str]:
         t = self._tr.t
@@ -208,7 +231,9 @@ class BloodBankCases:
 
     async def pick_bank(self, bank_id: str) -> None:
         if bank_id in {b.id for b in self._ui.banks} and not self._ui.rescheduling_id:
-            self._ui.choose_bank(bank_id)
+            with self._state.batch():
+                self._ui.choose_bank(bank_id)
+                self._day_with_slots()
             await self.load_slots()
 
     async def pick_day(self, day: date) -> None:
@@ -255,22 +280,32 @@ class BloodBankCases:
         return next((b for b in self._ui.banks if b.id == bank_id), None)
 
     def _label(self, bank: contract.BloodBank, slot: contract.Slot) -> str:
-        start = slot.starts_at.astimezone(MX)
-        return f"{self._tr.date(start.date())} {start:%H:%M} · {bank.name}"
+        return f"{self._tr.date(local_date(slot.starts_at))} {hhmm(slot.starts_at)} · {bank.name}"
 
     def submit(self, form: DonorForm) -> bool:
-        """Check the form; on success queue the booking and show it as pending. False: messages, nothing queued."""
+        """Check the form, then the donor's eligibility on the slot's day; on success queue the booking and
+        show it as pending. False: field messages or the refusal's reasons, the form as typed, nothing queued."""
         ui = self._ui
-        result = check_donor(
-            form, ui.questions, self._tr, today=self.today(), children={c.id for c in self._state.children}
-        )
         bank = self._bank(ui.bank_id)
         slot = next((x for x in ui.slots if x.id == form.slot_id), None)
+        result = check_donor(
+            form,
+            ui.questions,
+            self._tr,
+            today=self.today(),
+            children={c.id for c in self._state.children},
+            on=local_date(slot.starts_at) if slot is not None else None,
+        )
+        if result.refusal and bank is not None and slot is not None:
+            form.errors, form.refusal = {}, list(result.refusal)
+            ui.form_refused(form, None)
+            return False
         if result.body is None or bank is None or slot is None:
             form.errors = result.errors or {"slot": self._tr.t("bb_err_slot")}
+            form.refusal = []
             ui.form_refused(form, self._tr.t("form_fix"))
             return False
-        form.errors = {}
+        form.errors, form.refusal = {}, []
         record_id, item_id = new_local_id(), str(uuid.uuid4())
         with self._store.transaction():  # the write and what draws it, together
             self._outbox.add(
@@ -286,12 +321,44 @@ class BloodBankCases:
                 item_id=item_id,
             )
             self._bookings.put_draft(item_id, bank=bank, slot=slot)
+            if form.refused_id:
+                self._bookings.delete_refusal(form.refused_id)  # corrected and sent again
         with self._state.batch():
             ui.booking_queued(record_id, self._tr.t("bb_saved_pending"))
             self._reload()
             self._state.go_to(Screen.BOOKING)
         self._request_sync()
         return True
+
+    def _open_refusal(self, refusal_id: str) -> bool:
+        """The refused booking's form, filled as sent, at its bank and day, with every reason."""
+        ui = self._ui
+        refusal = next((r for r in ui.refusals if r.id == refusal_id), None)
+        form = form_of(refusal.body, refusal=refusal.reasons, refused_id=refusal.id) if refusal else None
+        if refusal is None or form is None:
+            return False
+        if refusal.slot is not None and not ui.rescheduling_id:
+            ui.choose_bank(refusal.slot.bank_id)
+            ui.choose_day(max(local_date(refusal.slot.starts_at), self.today()))
+        if form.patient_id in {c.id for c in self._state.children}:
+            ui.choose_child(form.patient_id)
+        self._cached_slots()
+        ui.correct_refusal(form)
+        self._state.go_to(Screen.BOOKING_FORM)
+        return True
+
+    async def correct(self, refusal_id: str) -> None:
+        """ "Corregir y enviar de nuevo": the refused booking's form, filled, then that day's slots fresh."""
+        with self._state.batch():
+            opened = self._open_refusal(refusal_id)
+        if opened:
+            await self.load_slots()
+
+    def forget_refusal(self, refusal_id: str) -> None:
+        """The family read the answer and does not want to correct it: it leaves "Mis citas"."""
+        with self._bookings.transaction():
+            self._bookings.delete_refusal(refusal_id)
+        self.reload()
 
     def open_booking(self, booking_id: str) -> None:
         ui = self._ui

@@ -1,9 +1,12 @@
 """The donor form: what was typed and answered, checked into a ``BookingCreate`` body or clear messages.
 
-The phone checks only the shape of what was typed (a real date, a 10-digit
-phone, a weight in kg, every question answered); whether the person may
-donate is the server's decision (``422 donor_not_eligible`` with every
-reason). Dates are typed DD/MM/AAAA. Nothing here touches the store.
+The phone checks the shape of what was typed (a real date, a 10-digit
+phone, a weight in kg, every question answered), then the eligibility rules
+the server applies (:mod:`carnet_contract.eligibility`, one definition for
+both: age on the donation day, weight, days since the last donation, the
+answers). A donor who may not donate yet is an *answer* (``refusal``: every
+reason), not a field error; the server still decides (``422
+donor_not_eligible``). Dates are typed DD/MM/AAAA. Nothing here touches the store.
 """
 
 from __future__ import annotations
@@ -15,11 +18,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from carnet.agenda.form import parse_date
+from carnet.agenda.form import date_error, parse_date
 from carnet.core.i18n import Translator
+from carnet_contract import eligibility
 from carnet_contract import models as contract
 
-__all__ = ["DonorForm", "DonorFormResult", "check_donor"]
+__all__ = ["DonorForm", "DonorFormResult", "check_donor", "form_of"]
 
 _WEIGHT = re.compile(r"^\s*(\d{1,3})(?:[.,](\d{1,2}))?\s*(?:kg)?\s*$", re.IGNORECASE)
 NAME_MIN, NAME_MAX = 3, 120
@@ -39,12 +43,18 @@ class DonorForm:
     answers: dict[str, bool] = field(default_factory=dict)
     #: field name ("full_name", "phone", "birth", "weight", "sex", "last_donation", "answers") → message.
     errors: dict[str, str] = field(default_factory=dict)
+    #: Why this donor may not donate yet (every reason), from the phone's check or the server's answer.
+    refusal: list[str] = field(default_factory=list)
+    #: The refused booking (its local id) this form corrects; it is forgotten once the form is sent again.
+    refused_id: str | None = None
 
 
 @dataclass(frozen=True)
 class DonorFormResult:
     body: dict[str, Any] | None
     errors: dict[str, str]
+    #: The donor may not donate on that day: every reason, in the app's language (body None, errors empty).
+    refusal: tuple[str, ...] = ()
 
 
 def _weight(text: str) -> float | None:
@@ -55,9 +65,15 @@ def _weight(text: str) -> float | None:
 
 
 def check_donor(
-    form: DonorForm, questions: list[contract.Question], tr: Translator, *, today: date, children: set[str]
+    form: DonorForm,
+    questions: list[contract.Question],
+    tr: Translator,
+    *,
+    today: date,
+    children: set[str],
+    on: date | None = None,
 ) -> DonorFormResult:
-    """The create body, or a message per field (nothing else changes)."""
+    """The create body, or a message per field, or (``on``: the donation day) the eligibility refusal."""
     t = tr.t
     errors: dict[str, str] = {}
     if form.patient_id not in children:
@@ -74,7 +90,7 @@ def check_donor(
         errors["phone"] = t("bb_err_phone")
     birth = parse_date(form.birth_text)
     if birth is None:
-        errors["birth"] = t("form_err_date")
+        errors["birth"] = t(date_error(form.birth_text))
     elif birth >= today or birth.year < 1900:
         errors["birth"] = t("bb_err_birth")
     weight = _weight(form.weight_text)
@@ -89,7 +105,7 @@ def check_donor(
     if (form.last_donation_text or "").strip():
         last = parse_date(form.last_donation_text)
         if last is None:
-            errors["last_donation"] = t("form_err_date")
+            errors["last_donation"] = t(date_error(form.last_donation_text))
         elif last > today:
             errors["last_donation"] = t("bb_err_future")
         elif birth is not None and last <= birth:
@@ -113,4 +129,33 @@ def check_donor(
         )
     except ValidationError:
         return DonorFormResult(None, {"full_name": t("err_unexpected")})
+    if on is not None:
+        donor = eligibility.Donor.of(body.donor, body.answers, on=on)
+        lang = "en" if tr.locale == "en" else "es"
+        reasons = eligibility.evaluate(donor, asked={q.id for q in questions})
+        if reasons:
+            return DonorFormResult(None, {}, tuple(r.text(lang) for r in reasons))
     return DonorFormResult(body.model_dump(mode="json"), {})
+
+
+def form_of(body: dict[str, Any], *, refusal: list[str], refused_id: str | None) -> DonorForm | None:
+    """A refused booking's body as the form it came from (dates back to DD/MM/AAAA), or None if unreadable."""
+    try:
+        sent = contract.BookingCreate.model_validate(body)
+    except ValidationError:
+        return None
+    donor = sent.donor
+    weight = f"{donor.weight_kg:g}"
+    return DonorForm(
+        patient_id=sent.patient_id,
+        slot_id=sent.slot_id,
+        full_name=donor.full_name,
+        phone=donor.phone,
+        birth_text=f"{donor.birth_date:%d/%m/%Y}",
+        weight_text=weight,
+        sex=donor.sex.value,
+        last_donation_text=f"{donor.last_donation_on:%d/%m/%Y}" if donor.last_donation_on else "",
+        answers=dict(sent.answers),
+        refusal=list(refusal),
+        refused_id=refused_id,
+    )

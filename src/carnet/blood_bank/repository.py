@@ -34,6 +34,7 @@ __all__ = [
     "BookingChange",
     "BookingRepository",
     "BookingView",
+    "Refusal",
     "bookable_days",
     "can_change",
     "change_of",
@@ -81,10 +82,25 @@ class BookingView:
     item_id: str | None = None
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """A booking the server answered "this donor may not donate yet": an answer kept for the family
+    (every reason, and what was typed, so the form comes back filled), not a failed write."""
+
+    id: str
+    patient_id: str
+    #: The ``BookingCreate`` body that was sent.
+    body: dict[str, Any]
+    reasons: list[str]
+    bank: contract.BloodBank | None
+    slot: contract.Slot | None
+
+
 class BookingRepository:
     """One user's bookings and blood-bank reference data in the offline store."""
 
     BOOKING, BANKS, QUESTIONS, SLOTS, DRAFT = "bb_booking", "bb_banks", "bb_questions", "bb_slots", "bb_draft"
+    REFUSAL = "bb_refusal"
 
     def __init__(self, store: OfflineStore, user_id: str) -> None:
         self._store = store
@@ -177,6 +193,33 @@ class BookingRepository:
 
     def forget_drafts(self, keep: set[str]) -> None:
         self._store.delete_kind(self.user_id, self.DRAFT, keep=keep)
+
+    # refusals (eligibility answers, keyed by the refused booking's local id)
+    def refusals(self) -> list[Refusal]:
+        found = []
+        for key, record in self._store.get_kind(self.user_id, self.REFUSAL).items():
+            value = record.value
+            bank, slot = _draft_parts(value.get("draft"))
+            found.append(
+                Refusal(
+                    id=key,
+                    patient_id=str(value.get("patient_id", "")),
+                    body=value.get("body") or {},
+                    reasons=[str(r) for r in value.get("reasons") or []],
+                    bank=bank,
+                    slot=slot,
+                )
+            )
+        return found
+
+    def put_refusal(
+        self, record_id: str, *, patient_id: str, body: dict[str, Any], reasons: list[str], draft: dict[str, Any] | None
+    ) -> None:
+        value = {"patient_id": patient_id, "body": body, "reasons": reasons, "draft": draft}
+        self._store.put(self.user_id, self.REFUSAL, record_id, value)
+
+    def delete_refusal(self, record_id: str) -> None:
+        self._store.delete(self.user_id, self.REFUSAL, record_id)
 
 
 # ---- pure functions ------------------------------------------------------------------------
@@ -275,9 +318,14 @@ def open_slots(slots: Iterable[contract.Slot], now: datetime) -> list[contract.S
     return sorted((s for s in slots if s.starts_at > now), key=lambda s: s.starts_at)
 
 
-def bookable_days(today: date, count: int = 14) -> list[date]:
-    """The next ``count`` days from today (Mexico City), within the server's window."""
-    return [today + timedelta(days=n) for n in range(min(count, MAX_DAYS_AHEAD + 1))]
+def bookable_days(today: date, count: int = 14, *, open_weekdays: Iterable[int] | None = None) -> list[date]:
+    """The days of the next ``count`` from today (Mexico City), within the server's window, on which the bank
+    has slots (``open_weekdays``, 0 = Monday; None: the bank did not say, every day)."""
+    days = [today + timedelta(days=n) for n in range(min(count, MAX_DAYS_AHEAD + 1))]
+    if open_weekdays is None:
+        return days
+    weekdays = set(open_weekdays)
+    return [d for d in days if d.weekday() in weekdays]
 
 
 def upcoming(views: Iterable[BookingView], now: datetime) -> list[BookingView]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from carnet.blood_bank.form import DonorForm
-from carnet.blood_bank.repository import BookingView
+from carnet.blood_bank.repository import BookingView, Refusal
 from carnet.core.observable import Observable, change
 from carnet_contract import models as contract
 
@@ -28,6 +28,8 @@ class BloodBankUi(Observable):
     questions: list[contract.Question] = field(default_factory=list)
     form: DonorForm | None = None
     bookings: list[BookingView] = field(default_factory=list)
+    #: Bookings answered "this donor may not donate yet" (answers, not sync failures).
+    refusals: list[Refusal] = field(default_factory=list)
     selected_id: str | None = None
     confirm_cancel: bool = False
     #: The booking whose new slot is being chosen (reschedule), else None.
@@ -39,6 +41,10 @@ class BloodBankUi(Observable):
     @change
     def show_bookings(self, bookings: list[BookingView], selected_id: str | None) -> None:
         self.bookings, self.selected_id = bookings, selected_id
+
+    @change
+    def show_refusals(self, refusals: list[Refusal]) -> None:
+        self.refusals = refusals
 
     @change
     def show_reference(self, banks: list[contract.BloodBank], questions: list[contract.Question]) -> None:
@@ -89,8 +95,15 @@ class BloodBankUi(Observable):
             self.form.errors.pop("sex", None)
 
     @change
-    def form_refused(self, form: DonorForm, message: str) -> None:
+    def form_refused(self, form: DonorForm, message: str | None) -> None:
+        """The form comes back (as typed): field messages, or the donor's refusal (``form.refusal``)."""
         self.form, self.message = form, message
+
+    @change
+    def correct_refusal(self, form: DonorForm) -> None:
+        """A refused booking's form, filled as it was sent, with the reasons: to correct and send again."""
+        self.form, self.message, self.selected_id, self.confirm_cancel = form, None, None, False
+        self.rescheduling_id = None
 
     # ---- bookings -------------------------------------------------------------------------------
 

@@ -1,5 +1,8 @@
 """What the blood bank syncs: families' bookings (type ``blood_bank_booking``; the answer to a booking, a
-cancellation or a reschedule is the ``Booking``, and the item's draft leaves with it)."""
+cancellation or a reschedule is the ``Booking``, and the item's draft leaves with it).
+
+A booking refused with ``422 donor_not_eligible`` is an answer, not a sync failure: it is kept as a
+:class:`~carnet.blood_bank.repository.Refusal` (reasons and what was typed) and the item leaves the outbox."""
 
 from __future__ import annotations
 
@@ -7,12 +10,16 @@ from typing import Any
 
 from carnet.blood_bank.repository import BookingRepository
 from carnet.core.ids import is_local_id
+from carnet.data.api import HttpError
 from carnet.data.outbox import OutboxItem, WriteOp
 from carnet.data.records import SyncLedger
 from carnet.data.syncable import Upload
 from carnet_contract import models as contract
 
 __all__ = ["BookingSyncable"]
+
+#: The server's answer "this donor may not donate (yet)", with every reason.
+NOT_ELIGIBLE = "donor_not_eligible"
 
 
 class BookingSyncable:
@@ -37,6 +44,18 @@ class BookingSyncable:
             ledger.map_id(item.record_id, booking.id)
         self._bookings.put_booking(booking)
         self._bookings.delete_draft(item.id)
+
+    def refused(self, item: OutboxItem, exc: Any) -> bool:
+        """A new booking refused for eligibility: kept as the family's answer (see ``AnswersRefusals``)."""
+        if item.op is not WriteOp.CREATE or not isinstance(exc, HttpError) or exc.code != NOT_ELIGIBLE:
+            return False
+        reasons = [r.message for r in exc.reasons] or [exc.message]
+        draft = self._bookings.drafts().get(item.id)
+        self._bookings.put_refusal(
+            item.record_id, patient_id=item.patient_id, body=item.body or {}, reasons=reasons, draft=draft
+        )
+        self._bookings.delete_draft(item.id)
+        return True
 
     def reset(self) -> None:
         self._bookings.clear_bookings()

@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from datetime import date, datetime
 
+from carnet.core.clock import hhmm, unit_time
+
 __all__ = ["CATALOG", "LOCALES", "Translator", "t"]
 
 LOCALES = ("es-MX", "en")
@@ -260,6 +262,8 @@ _ES: dict[str, str] = {
     "appt_title": "Cita",
     "appt_when": "Fecha y hora (hora del centro de México)",
     "appt_time_range": "{date}, {start} a {end}",
+    "tz_label": "hora del centro de México",
+    "bb_slots_zone": "Horarios en hora del centro de México.",
     "appt_unit": "Unidad",
     "appt_place": "Lugar",
     "appt_status": "Estado",
@@ -295,7 +299,8 @@ _ES: dict[str, str] = {
     "form_err_kind": "Elige consulta, laboratorio, estudio u otro.",
     "form_err_title": "Escribe un título.",
     "form_err_too_long": "Máximo {max} caracteres.",
-    "form_err_date": "Escribe la fecha como DD/MM/AAAA, por ejemplo 05/12/2026.",
+    "form_err_date": "Escribe DD/MM/AAAA, p. ej. 05/12/2026.",
+    "form_err_no_such_day": "Ese día no existe.",
     "form_err_time": "Escribe la hora como HH:MM, por ejemplo 09:30.",
     "form_err_end_before_start": "La hora de fin debe ser después de la hora de inicio.",
     # carnet: next appointment
@@ -401,6 +406,11 @@ _ES: dict[str, str] = {
     "bb_failed_cancel": "No se pudo cancelar",
     "bb_failed_reschedule": "No se pudo cambiar el horario",
     "bb_reason": "Motivo:",
+    "bb_not_eligible_title": "Esta persona no puede donar todavía",
+    "bb_not_eligible_note": "Puedes corregir los datos y enviarlos de nuevo, o invitar a otra persona a donar.",
+    "bb_refused_title": "No se apartó el lugar: esta persona no puede donar todavía",
+    "bb_refused_correct": "Corregir y enviar de nuevo",
+    "bb_refused_forget": "Quitar",
     "bb_saved_pending": (
         "Cita guardada en este teléfono: pendiente de confirmar. Se enviará al banco de sangre al sincronizar."
     ),
@@ -479,7 +489,7 @@ _ES: dict[str, str] = {
     "inc_folio_pending": "El folio llega cuando el reporte se envíe.",
     "inc_none": "Aún no has hecho reportes.",
     "inc_new": "Nuevo reporte",
-    "inc_due_before": "Respuesta esperada antes de {when} (hora del centro)",
+    "inc_due_before": "Respuesta esperada antes de {when}",
     "inc_overdue": "Vencido: la respuesta debía llegar antes de {when}",
     "inc_first_answer_at": "Primera respuesta: {when}",
     "inc_conversation": "Conversación",
@@ -854,6 +864,8 @@ _EN: dict[str, str] = {
     "appt_title": "Appointment",
     "appt_when": "Date and time (Mexico City time)",
     "appt_time_range": "{date}, {start} to {end}",
+    "tz_label": "Mexico City time",
+    "bb_slots_zone": "Times in Mexico City time.",
     "appt_unit": "Unit",
     "appt_place": "Place",
     "appt_status": "Status",
@@ -888,7 +900,8 @@ _EN: dict[str, str] = {
     "form_err_kind": "Choose consultation, laboratory, imaging/test or other.",
     "form_err_title": "Enter a title.",
     "form_err_too_long": "At most {max} characters.",
-    "form_err_date": "Enter the date as DD/MM/YYYY, for example 05/12/2026.",
+    "form_err_date": "Use DD/MM/YYYY, e.g. 05/12/2026.",
+    "form_err_no_such_day": "That day does not exist.",
     "form_err_time": "Enter the time as HH:MM, for example 09:30.",
     "form_err_end_before_start": "The end time must be after the start time.",
     "next_appointment": "Next appointment",
@@ -989,6 +1002,11 @@ _EN: dict[str, str] = {
     "bb_failed_cancel": "Could not cancel",
     "bb_failed_reschedule": "Could not change the time",
     "bb_reason": "Reason:",
+    "bb_not_eligible_title": "This person cannot donate yet",
+    "bb_not_eligible_note": "You can correct the details and send them again, or ask someone else to donate.",
+    "bb_refused_title": "The place was not booked: this person cannot donate yet",
+    "bb_refused_correct": "Correct and send again",
+    "bb_refused_forget": "Remove",
     "bb_saved_pending": (
         "Appointment saved on this phone: waiting for confirmation. It will be sent to the blood "
         "bank when the app syncs."
@@ -1068,7 +1086,7 @@ _EN: dict[str, str] = {
     "inc_folio_pending": "The folio arrives once the report is sent.",
     "inc_none": "You have not made any reports yet.",
     "inc_new": "New report",
-    "inc_due_before": "Answer expected before {when} (Mexico City time)",
+    "inc_due_before": "Answer expected before {when}",
     "inc_overdue": "Overdue: the answer was due before {when}",
     "inc_first_answer_at": "First answer: {when}",
     "inc_conversation": "Conversation",
@@ -2007,10 +2025,21 @@ class Translator:
         """``22 nov 2026`` / ``22 Nov 2026``."""
         return f"{value.day} {_MONTHS[self.locale][value.month - 1]} {value.year}"
 
-    def datetime(self, value: datetime) -> str:
-        """``22 nov 2026, 10:15`` in the device's local time."""
-        local = value.astimezone() if value.tzinfo else value
-        return f"{self.date(local.date())}, {local:%H:%M}"
+    def datetime(self, value: datetime, *, zone: bool = True) -> str:
+        """``22 nov 2026, 10:15 (hora del centro de México)``: the unit's local time, whatever the device's zone
+        (``zone`` False: without the zone's name, for text that names it already)."""
+        text = f"{self.date(unit_time(value).date())}, {hhmm(value)}"
+        return f"{text} ({self.t('tz_label')})" if zone else text
+
+    def time(self, value: dt.datetime) -> str:
+        """``10:15``: the unit's local time (a list whose heading names the zone)."""
+        return hhmm(value)
+
+    def time_range(self, start: dt.datetime, end: dt.datetime) -> str:
+        """``martes 1 dic 2026, 10:30 a 11:00 (hora del centro de México)``, on the unit's clock."""
+        day = unit_time(start).date()
+        text = self.t("appt_time_range", date=self.long_date(day), start=hhmm(start), end=hhmm(end))
+        return f"{text} ({self.t('tz_label')})"
 
     def month_year(self, value: dt.date) -> str:  # (`date` is the method above)
         """``diciembre 2026`` / ``December 2026``."""

@@ -8,7 +8,9 @@ Push: outbox items go one at a time, oldest first. The first network error
 never overtake earlier ones; the item waits with exponential backoff and
 jitter (a Retry-After is honoured). A 4xx rejection marks the item failed with
 the server's localised reason: it stays visible until the person retries or
-discards it. An accepted write leaves the outbox in the same local transaction
+discards it — unless its feature takes the refusal as an answer (a donor who
+may not donate yet: :class:`~carnet.data.syncable.AnswersRefusals`), then the
+item leaves and the feature shows the answer. An accepted write leaves the outbox in the same local transaction
 that stores the server's version of the record — if the app dies before that
 commit, the item is sent again with the same ``Idempotency-Key`` and the
 server answers with the stored response, so nothing is created twice.
@@ -62,7 +64,7 @@ from carnet.data.api import (
 )
 from carnet.data.outbox import Backoff, Outbox, OutboxItem, OutboxState, WriteOp
 from carnet.data.records import SyncLedger, SyncPosition
-from carnet.data.syncable import Syncable, Upload
+from carnet.data.syncable import AnswersRefusals, Syncable, Upload
 from carnet_contract import models as contract
 
 __all__ = ["SyncEngine", "SyncReport", "SyncTransport"]
@@ -90,6 +92,8 @@ class SyncTransport(Protocol):
 class SyncReport:
     pushed: int = 0
     rejected: int = 0
+    #: Refusals that are answers (kept by their feature, not failed items: see ``AnswersRefusals``).
+    answered: int = 0
     #: Changes applied from the server.
     pulled: int = 0
     not_modified: bool = False
@@ -231,6 +235,9 @@ class SyncEngine:
                 if _transient(exc):
                     self._defer(item, exc, report)
                     return report
+                if self._answered(item, exc):
+                    report.answered += 1
+                    continue
                 self.outbox.fail(item, self.describe(exc))
                 report.rejected += 1
                 report.errors.append(exc)
@@ -271,6 +278,18 @@ class SyncEngine:
         report.offline = report.offline or network
         if not network:
             report.errors.append(exc)
+
+    def _answered(self, item: OutboxItem, exc: ApiError) -> bool:
+        """A refusal its syncable keeps as an answer (see :class:`AnswersRefusals`): the item leaves, in one
+        local transaction with what the syncable stored."""
+        owner: object = self._owners.get(item.type)
+        if not isinstance(owner, AnswersRefusals):
+            return False
+        with self.ledger.transaction():
+            if not owner.refused(item, exc):
+                return False
+            self.outbox.complete(item.id)
+        return True
 
     def _apply_push_result(self, item: OutboxItem, result: Any) -> None:
         """The server's answer (stored by the item's syncable) and the item's removal, in one local transaction."""

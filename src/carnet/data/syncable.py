@@ -8,13 +8,13 @@ it pushes. A new record type touches only its feature (its syncable, registered 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from carnet.data.outbox import OutboxItem
 from carnet.data.records import SyncLedger
 from carnet_contract import models as contract
 
-__all__ = ["Syncable", "Upload"]
+__all__ = ["AnswersRefusals", "Syncable", "Upload"]
 
 
 @dataclass(frozen=True)
@@ -56,3 +56,15 @@ class Syncable(Protocol):
     def upload(self, item: OutboxItem) -> Upload | None:
         """An upload item's bytes (None: they are gone, the item fails visibly)."""
         ...
+
+
+@runtime_checkable
+class AnswersRefusals(Protocol):
+    """A syncable for which some refusals are answers, not sync failures (a donor who may not donate yet).
+
+    The engine asks it about every 4xx rejection of its items, inside the local transaction that would
+    remove the item: True means it kept the answer for the person (its own record, shown by its own
+    screen) and the item leaves the outbox — no failed item, no sync warning. False: the usual failed item.
+    """
+
+    def refused(self, item: OutboxItem, exc: Any) -> bool: ...

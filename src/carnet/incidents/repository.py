@@ -35,7 +35,6 @@ from typing import TypedDict
 
 from pydantic import ValidationError
 
-from carnet.core.clock import MX
 from carnet.core.i18n import Translator
 from carnet.data.outbox import OutboxItem, OutboxState, WriteOp
 from carnet.data.records import Mark
@@ -328,8 +327,7 @@ def deadline_text(tr: Translator, incident: contract.Incident, now: datetime) ->
 
 
 def _mx(tr: Translator, moment: datetime) -> str:
-    local = moment.astimezone(MX)
-    return f"{tr.date(local.date())}, {local:%H:%M}"
+    return tr.datetime(moment)
 
 
 def mx_time(tr: Translator, moment: datetime) -> str:

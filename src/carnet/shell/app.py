@@ -12,6 +12,7 @@ from typing import Any
 import flet as ft
 from flet.controls.base_control import BaseControl
 
+from carnet.core.clock import local_date
 from carnet.core.config import load_config
 from carnet.core.i18n import Translator
 from carnet.core.navigation import ACCOUNT_SCREENS, CHEMO_SCREENS, Phase, Screen, Tab
@@ -456,7 +457,7 @@ class CarnetUI:
             return carnet_view.build(
                 state,
                 tr,
-                today=now.astimezone().date(),
+                today=local_date(now),
                 now_ts=now.timestamp(),
                 on_back=self._back if len(state.children) > 1 else None,
                 on_refresh=self._refresh,

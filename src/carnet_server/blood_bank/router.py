@@ -27,7 +27,8 @@ DateQuery = Annotated[str, Query(max_length=40, description="A local (America/Me
 @router.get("/blood-banks", response_model=list[contract.BloodBank], responses=_ERRORS)
 def list_banks(_user: CurrentUser, session: SessionDep) -> list[contract.BloodBank]:
     """Every blood bank (a family may book at any)."""
-    out = [service.bank_out(b) for b in service.list_banks(session)]
+    weekdays = service.open_weekdays(session)
+    out = [service.bank_out(b, open_weekdays=weekdays.get(b.id, [])) for b in service.list_banks(session)]
     session.rollback()
     return out
 

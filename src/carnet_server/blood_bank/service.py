@@ -68,8 +68,9 @@ class BookingNotFound(NotFound):
 # ---- output ---------------------------------------------------------------------------
 
 
-def bank_out(bank: BloodBank) -> contract.BloodBank:
+def bank_out(bank: BloodBank, *, open_weekdays: list[int] | None = None) -> contract.BloodBank:
     return contract.BloodBank(
+        open_weekdays=open_weekdays,
         id=bank.id,
         name=bank.name,
         unit=unit_out(bank.unit),
@@ -167,6 +168,15 @@ def staff_bank(session: Session, *, principal: Principal, bank_id: str) -> Blood
 
 def list_banks(session: Session) -> list[BloodBank]:
     return list(session.scalars(select(BloodBank).order_by(BloodBank.name)))
+
+
+def open_weekdays(session: Session) -> dict[str, list[int]]:
+    """Bank id → the weekdays (0 = Monday) its active templates make slots on."""
+    found: dict[str, set[int]] = {}
+    rows = session.execute(select(SlotTemplate.bank_id, SlotTemplate.weekday).where(SlotTemplate.active).distinct())
+    for bank_id, weekday in rows:
+        found.setdefault(bank_id, set()).add(weekday)
+    return {bank_id: sorted(days) for bank_id, days in found.items()}
 
 
 # ---- days and slots ---------------------------------------------------------------------

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import flet as ft
 
-from carnet.core.clock import MX
 from carnet.core.i18n import Translator
 from carnet.shell.state import AppState
 from carnet.views.agenda.calendar import mark_text
@@ -43,13 +42,12 @@ def build(
         body.append(ft.Text(tr.t("appt_not_found"), size=16))
         return screen("/appointment", bar, body)
     a = item.appointment
-    start, end = a.starts_at.astimezone(MX), a.ends_at.astimezone(MX)
     facts: list[ft.Control] = [
         ft.Text(a.title, size=22, weight=ft.FontWeight.W_700),
         field(tr.t("appt_kind"), tr.t("kind." + a.kind.value)),
         field(
             tr.t("appt_when"),
-            tr.t("appt_time_range", date=tr.long_date(start.date()), start=f"{start:%H:%M}", end=f"{end:%H:%M}"),
+            tr.time_range(a.starts_at, a.ends_at),
         ),
     ]
     if len(state.children) > 1:

@@ -25,11 +25,15 @@ class AppointmentFormView:
         self.title = ft.TextField(
             value=form.title, max_length=120, text_size=17, capitalization=ft.TextCapitalization.SENTENCES
         )
-        self.date = ft.TextField(value=form.date_text, keyboard_type=ft.KeyboardType.DATETIME, text_size=17)
-        self.start = ft.TextField(
-            value=form.start_text, keyboard_type=ft.KeyboardType.DATETIME, text_size=17, expand=True
+        self.date = ft.TextField(
+            value=form.date_text, keyboard_type=ft.KeyboardType.DATETIME, text_size=17, error_max_lines=3
         )
-        self.end = ft.TextField(value=form.end_text, keyboard_type=ft.KeyboardType.DATETIME, text_size=17, expand=True)
+        self.start = ft.TextField(
+            value=form.start_text, keyboard_type=ft.KeyboardType.DATETIME, text_size=17, error_max_lines=3, expand=True
+        )
+        self.end = ft.TextField(
+            value=form.end_text, keyboard_type=ft.KeyboardType.DATETIME, text_size=17, error_max_lines=3, expand=True
+        )
         self.place = ft.TextField(value=form.place, max_length=200, text_size=17)
         self.notes = ft.TextField(
             value=form.notes, max_length=1000, multiline=True, min_lines=2, max_lines=5, text_size=17

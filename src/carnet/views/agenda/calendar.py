@@ -10,7 +10,7 @@ import flet as ft
 
 from carnet.agenda.repository import AgendaItem, days_with_appointments, month_weeks, upcoming
 from carnet.agenda.repository import on_day as appointments_on
-from carnet.core.clock import MX
+from carnet.core.clock import hhmm, local_date
 from carnet.core.i18n import Translator
 from carnet.data.records import Mark
 from carnet.shell.state import AppState
@@ -41,9 +41,8 @@ KIND_ICONS = {
 
 
 def when_text(tr: Translator, appointment: contract.Appointment, *, with_date: bool) -> str:
-    start, end = appointment.starts_at.astimezone(MX), appointment.ends_at.astimezone(MX)
-    hours = f"{start:%H:%M}–{end:%H:%M}"
-    return f"{tr.date(start.date())}, {hours}" if with_date else hours
+    hours = f"{hhmm(appointment.starts_at)}–{hhmm(appointment.ends_at)}"
+    return f"{tr.date(local_date(appointment.starts_at))}, {hours}" if with_date else hours
 
 
 def mark_text(tr: Translator, item: AgendaItem) -> ft.Control | None:

@@ -9,7 +9,7 @@ import flet as ft
 from carnet.blood_bank.form import DonorForm
 from carnet.core.i18n import Translator
 from carnet.shell.state import AppState
-from carnet.views.blood_bank.bookings import slot_when
+from carnet.views.blood_bank.bookings import refusal_card, slot_when
 from carnet.views.common import GREEN, MIN_TOUCH, Handler, app_bar, banner, screen, section
 from carnet_contract import models as contract
 
@@ -29,12 +29,14 @@ class BookingFormView:
             autocorrect=False,
         )
         self.phone = ft.TextField(value=form.phone, keyboard_type=ft.KeyboardType.PHONE, text_size=17, max_length=20)
-        self.birth = ft.TextField(value=form.birth_text, keyboard_type=ft.KeyboardType.DATETIME, text_size=17)
+        self.birth = ft.TextField(
+            value=form.birth_text, keyboard_type=ft.KeyboardType.DATETIME, text_size=17, error_max_lines=3
+        )
         self.weight = ft.TextField(
             value=form.weight_text, keyboard_type=ft.KeyboardType.NUMBER, text_size=17, suffix="kg"
         )
         self.last_donation = ft.TextField(
-            value=form.last_donation_text, keyboard_type=ft.KeyboardType.DATETIME, text_size=17
+            value=form.last_donation_text, keyboard_type=ft.KeyboardType.DATETIME, text_size=17, error_max_lines=3
         )
 
     def read(self) -> DonorForm:
@@ -110,6 +112,8 @@ class BookingFormView:
                     dismiss_label=tr.t("dismiss"),
                 )
             )
+        if form.refusal and form.refused_id:
+            body.append(refusal_card(tr, form.refusal))  # reopened from the blood bank's answer: why, first
         for key in ("patient", "slot"):
             if key in errors:
                 body.append(ft.Text(errors[key], color=ft.Colors.RED_900, size=15))
@@ -150,6 +154,8 @@ class BookingFormView:
         if "answers" in errors:
             questions.append(ft.Text(errors["answers"], color=ft.Colors.RED_900, size=15, weight=ft.FontWeight.W_600))
         body.append(section(tr.t("bb_questions"), questions))
+        if form.refusal and not form.refused_id:
+            body.append(refusal_card(tr, form.refusal))  # the phone's answer, where "Reservar" was tapped
         body += [
             ft.FilledButton(
                 content=tr.t("bb_submit"),

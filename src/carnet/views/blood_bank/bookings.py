@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 import flet as ft
 
-from carnet.blood_bank.repository import BookingChange, BookingView, bookable_days
-from carnet.core.clock import MX
+from carnet.blood_bank.repository import BookingChange, BookingView, Refusal
+from carnet.core.clock import hhmm
 from carnet.core.i18n import Translator
 from carnet.data.records import Mark
 from carnet.shell.state import AppState
@@ -55,8 +55,7 @@ def status_text(tr: Translator, view: BookingView) -> tuple[str, str]:
 def slot_when(tr: Translator, slot: contract.Slot | None) -> str:
     if slot is None:
         return "—"
-    start, end = slot.starts_at.astimezone(MX), slot.ends_at.astimezone(MX)
-    return tr.t("appt_time_range", date=tr.long_date(start.date()), start=f"{start:%H:%M}", end=f"{end:%H:%M}")
+    return tr.time_range(slot.starts_at, slot.ends_at)
 
 
 def _booking_button(state: AppState, tr: Translator, view: BookingView, cases: BloodBankCases) -> ft.Control:
@@ -82,6 +81,63 @@ def _booking_button(state: AppState, tr: Translator, view: BookingView, cases: B
     )
 
 
+def refusal_card(tr: Translator, reasons: list[str], *, title: str | None = None) -> ft.Control:
+    """The answer "this donor may not donate yet", with every reason: information, not an error."""
+    lines: list[ft.Control] = [
+        ft.Row(
+            [
+                ft.Icon(ft.Icons.INFO_OUTLINE, color=ft.Colors.BROWN_900, size=24),
+                ft.Text(
+                    title or tr.t("bb_not_eligible_title"),
+                    size=17,
+                    weight=ft.FontWeight.W_700,
+                    color=ft.Colors.BROWN_900,
+                    expand=True,
+                ),
+            ],
+            spacing=8,
+        )
+    ]
+    lines += [ft.Text(f"• {reason}", size=16, color=ft.Colors.BLACK) for reason in reasons]
+    lines.append(ft.Text(tr.t("bb_not_eligible_note"), size=14, color=ft.Colors.GREY_800))
+    return ft.Container(
+        ft.Column(lines, spacing=6),
+        padding=16,
+        border_radius=12,
+        bgcolor=ft.Colors.AMBER_50,
+        border=ft.Border.all(1, ft.Colors.AMBER_200),
+    )
+
+
+def _refusal(tr: Translator, refusal: Refusal, cases: BloodBankCases) -> ft.Control:
+    """A booking the blood bank answered "may not donate yet": why, and the way to correct it."""
+    head = [ft.Text(slot_when(tr, refusal.slot), size=15, color=ft.Colors.GREY_800)] if refusal.slot else []
+    return ft.Column(
+        [
+            *head,
+            refusal_card(tr, refusal.reasons, title=tr.t("bb_refused_title")),
+            ft.Row(
+                [
+                    ft.FilledButton(
+                        content=tr.t("bb_refused_correct"),
+                        icon=ft.Icons.EDIT,
+                        height=52,
+                        on_click=awaiting(cases.correct, refusal.id),
+                    ),
+                    ft.OutlinedButton(
+                        content=tr.t("bb_refused_forget"),
+                        height=52,
+                        on_click=lambda _, rid=refusal.id: cases.forget_refusal(rid),
+                    ),
+                ],
+                wrap=True,
+                spacing=12,
+            ),
+        ],
+        spacing=8,
+    )
+
+
 def _choice(
     tr: Translator, label: str, selected: bool, on_click: Handler, *, semantics: str | None = None
 ) -> ft.Control:
@@ -96,7 +152,7 @@ def _choice(
 
 
 def _slot_button(tr: Translator, slot: contract.Slot, cases: BloodBankCases, current: str | None) -> ft.Control:
-    start, end = slot.starts_at.astimezone(MX), slot.ends_at.astimezone(MX)
+    start, end = hhmm(slot.starts_at), hhmm(slot.ends_at)
     if slot.closed:
         places = tr.t("bb_closed")
     elif slot.available <= 0:
@@ -104,12 +160,10 @@ def _slot_button(tr: Translator, slot: contract.Slot, cases: BloodBankCases, cur
     else:
         places = tr.t("bb_place_one") if slot.available == 1 else tr.t("bb_places", count=slot.available)
     free = not slot.closed and slot.available > 0 and slot.id != current
-    label = tr.t("bb_slot_label", start=f"{start:%H:%M}", end=f"{end:%H:%M}", places=places)
+    label = tr.t("bb_slot_label", start=start, end=end, places=places)
     kind = ft.FilledTonalButton if free else ft.OutlinedButton
     return kind(
-        content=ft.Text(
-            f"{start:%H:%M}–{end:%H:%M}  ·  {places}", size=18, weight=ft.FontWeight.W_600, semantics_label=label
-        ),
+        content=ft.Text(f"{start}–{end}  ·  {places}", size=18, weight=ft.FontWeight.W_600, semantics_label=label),
         height=56,
         disabled=not free,
         on_click=lambda _, sid=slot.id: cases.pick_slot(sid),
@@ -139,6 +193,8 @@ def _slots(state: AppState, tr: Translator, cases: BloodBankCases, now: datetime
     if ui.rescheduling_id:
         moving = next((b for b in ui.bookings if b.id == ui.rescheduling_id), None)
         current = moving.slot.id if moving and moving.slot else None
+    if ui.slots:
+        lines.append(ft.Text(tr.t("bb_slots_zone"), size=14, color=ft.Colors.GREY_800))
     lines += [_slot_button(tr, slot, cases, current) for slot in ui.slots]
     if not ui.slots and ui.loading_slots:
         # Room for the slots on their way: the screen does not shrink under the finger and jump.
@@ -205,7 +261,8 @@ def build(
             ft.OutlinedButton(content=tr.t("bb_stop_reschedule"), height=MIN_TOUCH, on_click=lambda _: cases.close())
         )
     else:
-        mine = [_booking_button(state, tr, v, cases) for v in ui.bookings]
+        mine = [_refusal(tr, r, cases) for r in ui.refusals]
+        mine += [_booking_button(state, tr, v, cases) for v in ui.bookings]
         body.append(section(tr.t("bb_my_bookings"), mine or [ft.Text(tr.t("bb_no_bookings"), size=16)]))
         body.append(ft.Text(tr.t("bb_new"), size=20, weight=ft.FontWeight.W_700))
         if len(state.children) > 1:
@@ -240,7 +297,7 @@ def build(
     if ui.bank_id and ui.day is not None:
         days = [
             _choice(tr, tr.short_day(d), d == ui.day, awaiting(cases.pick_day, d), semantics=tr.long_date(d))
-            for d in bookable_days(cases.today())
+            for d in cases.days()
         ]
         body.append(section(tr.t("bb_day"), [ft.Row(days, wrap=True, spacing=8, run_spacing=8)]))
     body += _slots(state, tr, cases, now)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import flet as ft
 
-from carnet.core.clock import MX
+from carnet.core.clock import hhmm
 from carnet.core.i18n import Translator
 from carnet.shell.state import AppState
 from carnet.views.common import (
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
 
 def _row(tr: Translator, booking: contract.StaffBooking, staff: StaffCases, busy: bool) -> ft.Control:
-    start = booking.slot.starts_at.astimezone(MX)
     name = booking.donor.full_name
     done = booking.status is not contract.BookingStatus.CONFIRMADA
     colour = (
@@ -37,7 +36,7 @@ def _row(tr: Translator, booking: contract.StaffBooking, staff: StaffCases, busy
         else (ft.Colors.RED_900 if done else ft.Colors.BLUE_900)
     )
     lines: list[ft.Control] = [
-        ft.Text(f"{start:%H:%M} · {name}", size=18, weight=ft.FontWeight.W_700),
+        ft.Text(f"{hhmm(booking.slot.starts_at)} · {name}", size=18, weight=ft.FontWeight.W_700),
         ft.Text(tr.t("staff_for", name=booking.patient_display_name), size=15),
         ft.Text(
             f"{tr.t('bb_folio')} {booking.folio} · {tr.t('bb_status.' + booking.status.value)}",
@@ -47,7 +46,7 @@ def _row(tr: Translator, booking: contract.StaffBooking, staff: StaffCases, busy
         ),
     ]
     if booking.checked_in_at is not None:
-        lines.append(ft.Text(tr.t("staff_arrived", time=f"{booking.checked_in_at.astimezone(MX):%H:%M}"), size=14))
+        lines.append(ft.Text(tr.t("staff_arrived", time=hhmm(booking.checked_in_at)), size=14))
     if not done:
         lines.append(
             ft.Row(

@@ -7,7 +7,6 @@ from datetime import date
 import flet as ft
 
 from carnet.chemotherapy.doses import dose_detail, drug_text, figure, next_session
-from carnet.core.clock import MX
 from carnet.core.i18n import Translator
 from carnet.patients.cycles import PENDING, current_cycle
 from carnet.shell.state import AppState
@@ -188,7 +187,6 @@ def _next_appointment(state: AppState, tr: Translator, on_open: Handler) -> ft.C
     if item is None:
         return section(tr.t("next_appointment"), [ft.Text(tr.t("no_next_appointment"), size=16)])
     a = item.appointment
-    start, end = a.starts_at.astimezone(MX), a.ends_at.astimezone(MX)
     return section(
         tr.t("next_appointment"),
         [
@@ -197,12 +195,7 @@ def _next_appointment(state: AppState, tr: Translator, on_open: Handler) -> ft.C
                     [
                         ft.Text(a.title, size=18, weight=ft.FontWeight.W_700, color=ft.Colors.BLACK),
                         ft.Text(
-                            tr.t(
-                                "appt_time_range",
-                                date=tr.long_date(start.date()),
-                                start=f"{start:%H:%M}",
-                                end=f"{end:%H:%M}",
-                            ),
+                            tr.time_range(a.starts_at, a.ends_at),
                             size=16,
                             color=ft.Colors.BLACK,
                         ),
