@@ -110,7 +110,8 @@ async def test_scan_verify_and_dispense_on_the_screen(page, config, data_dir, se
     doses = [f"{d.amount:g} {d.dose_unit}, vía {d.route}" + (" — en casa, cada día" if d.home_schedule else "")
              for d in drugs]
     # each box in one row with (and named by) the drug's name and, on a line of its own under it, its dose
-    rows = find(page, ft.MergeSemantics)
+    rows = [m for m in find(page, ft.MergeSemantics)  # (the verdict is one too: a live region)
+            if isinstance(m.content, ft.Row) and isinstance(m.content.controls[0], ft.Checkbox)]
     assert len(rows) == len(boxes) == len(drugs)
     for row, box, d, dose in zip(rows, boxes, drugs, doses, strict=True):
         assert row.content.controls[0] is box
