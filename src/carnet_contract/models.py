@@ -44,6 +44,7 @@ __all__ = [
     "Slot",
     "SlotUpdate",
     "StaffBooking",
+    "StaffIncident",
     "Appointment",
     "AppointmentCreate",
     "AppointmentKind",
@@ -915,6 +916,14 @@ class Incident(_Response):
     #: The conversation (API.md: `responses`), oldest first.
     responses: list[IncidentReply] = Field(default_factory=list)
     photos: list[IncidentPhoto] = Field(default_factory=list)
+
+
+class StaffIncident(Incident):
+    """An incident as the case desk (or an admin) gets it: which child it is about, by name. Guardians get
+    :class:`Incident` (they know their own child); the unit's name is ``unit.name``."""
+
+    #: The child's full name, as registered.
+    patient_name: str
 
 
 class ReplyCreate(_Request):

@@ -349,24 +349,25 @@ class ApiClient:
 
     # ---- incidents (case desk, online) ----------------------------------------
 
-    async def incidents(self, **filters: str | None) -> list[contract.Incident]:
-        """``patient_id``, ``status``, ``category``, ``unit_id``: the ones given filter the list."""
+    async def incidents(self, **filters: str | None) -> list[contract.StaffIncident]:
+        """``patient_id``, ``status``, ``category``, ``unit_id``: the ones given filter the list (each with the
+        child's name: staff only)."""
         params = {k: v for k, v in filters.items() if v}
-        return await self._list("/api/v1/incidents", contract.Incident, params=params)
+        return await self._list("/api/v1/incidents", contract.StaffIncident, params=params)
 
-    async def incident(self, incident_id: str) -> contract.Incident:
+    async def incident(self, incident_id: str) -> contract.StaffIncident:
         path = f"/api/v1/incidents/{quote(incident_id, safe='')}"
-        return self._parse(await self._authed("GET", path), contract.Incident)
+        return self._parse(await self._authed("GET", path), contract.StaffIncident)
 
     async def respond(
         self, incident_id: str, reply: contract.ReplyCreate, *, idempotency_key: str
-    ) -> contract.Incident:
+    ) -> contract.StaffIncident:
         """Case desk: an answer (``resolves`` marks it atendida); sent once, its key makes a retry safe."""
         path = f"/api/v1/incidents/{quote(incident_id, safe='')}/responses"
         response = await self._authed(
             "POST", path, json=reply.model_dump(mode="json"), headers={"Idempotency-Key": idempotency_key}
         )
-        return self._parse(response, contract.Incident)
+        return self._parse(response, contract.StaffIncident)
 
     async def weekly(self, week: date) -> contract.WeeklyFigures:
         response = await self._authed("GET", "/api/v1/case-desk/weekly", params={"week": week.isoformat()})
