@@ -41,6 +41,8 @@ __all__ = [
     "WeeklyFigures",
     "Question",
     "RescheduleRequest",
+    "CheckInRequest",
+    "UndoCheckInRequest",
     "Slot",
     "SlotUpdate",
     "StaffBooking",
@@ -806,6 +808,21 @@ class BookingCreate(_Request):
 
 class RescheduleRequest(_Request):
     slot_id: str
+
+
+class CheckInRequest(_Request):
+    """POST /api/v1/blood-bank/bookings/{id}/check-in (the bank's staff); the body is optional.
+
+    Check-in is for the booking's own local day; on any other day it is refused (422 ``check_in_wrong_day``)
+    unless ``override_reason`` says why (at least 5 characters; stored and audited)."""
+
+    override_reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+class UndoCheckInRequest(_Request):
+    """POST /api/v1/blood-bank/bookings/{id}/undo-check-in (the bank's staff): why (at least 5 characters)."""
+
+    reason: Annotated[str, StringConstraints(max_length=500)]
 
 
 class BookingStatus(StrEnum):

@@ -340,12 +340,19 @@ class ApiClient:
         path = f"/api/v1/blood-banks/{quote(bank_id, safe='')}/donor-counts"
         return await self._list(path, contract.DonorCount, params={"from": start.isoformat(), "to": end.isoformat()})
 
-    async def booking_action(self, booking_id: str, action: str) -> contract.Booking:
-        """Staff: ``check-in`` or ``no-show``, online (never queued: a counter device keeps no outbox)."""
-        if action not in ("check-in", "no-show"):
+    async def booking_action(
+        self,
+        booking_id: str,
+        action: str,
+        body: contract.CheckInRequest | contract.UndoCheckInRequest | None = None,
+    ) -> contract.Booking:
+        """Staff: ``check-in`` (``body``: the reason for a check-in on another day), ``no-show`` or
+        ``undo-check-in`` (``body``: why), online (never queued: a counter device keeps no outbox)."""
+        if action not in ("check-in", "no-show", "undo-check-in"):
             raise ValueError(action)
         path = f"/api/v1/blood-bank/bookings/{quote(booking_id, safe='')}/{action}"
-        return self._parse(await self._authed("POST", path), contract.Booking)
+        json = body.model_dump(mode="json", exclude_none=True) if body is not None else None
+        return self._parse(await self._authed("POST", path, json=json), contract.Booking)
 
     # ---- incidents (case desk, online) ----------------------------------------
 
