@@ -41,9 +41,12 @@ __all__ = [
     "WeeklyFigures",
     "Question",
     "RescheduleRequest",
+    "CheckInRequest",
+    "UndoCheckInRequest",
     "Slot",
     "SlotUpdate",
     "StaffBooking",
+    "StaffIncident",
     "Appointment",
     "AppointmentCreate",
     "AppointmentKind",
@@ -810,6 +813,21 @@ class RescheduleRequest(_Request):
     slot_id: str
 
 
+class CheckInRequest(_Request):
+    """POST /api/v1/blood-bank/bookings/{id}/check-in (the bank's staff); the body is optional.
+
+    Check-in is for the booking's own local day; on any other day it is refused (422 ``check_in_wrong_day``)
+    unless ``override_reason`` says why (at least 5 characters; stored and audited)."""
+
+    override_reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+class UndoCheckInRequest(_Request):
+    """POST /api/v1/blood-bank/bookings/{id}/undo-check-in (the bank's staff): why (at least 5 characters)."""
+
+    reason: Annotated[str, StringConstraints(max_length=500)]
+
+
 class BookingStatus(StrEnum):
     CONFIRMADA = "confirmada"
     CANCELADA = "cancelada"
@@ -918,6 +936,14 @@ class Incident(_Response):
     #: The conversation (API.md: `responses`), oldest first.
     responses: list[IncidentReply] = Field(default_factory=list)
     photos: list[IncidentPhoto] = Field(default_factory=list)
+
+
+class StaffIncident(Incident):
+    """An incident as the case desk (or an admin) gets it: which child it is about, by name. Guardians get
+    :class:`Incident` (they know their own child); the unit's name is ``unit.name``."""
+
+    #: The child's full name, as registered.
+    patient_name: str
 
 
 class ReplyCreate(_Request):

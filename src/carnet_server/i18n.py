@@ -196,6 +196,18 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         "es": "Esta cita de donación ya no está confirmada (fue cancelada o ya se registró la asistencia).",
         "en": "This donation booking is no longer confirmed (it was cancelled or attendance was recorded).",
     },
+    "check_in_wrong_day": {
+        "es": "Esta cita es del {day}, no de hoy ({today}). Para registrar la llegada otro día, indique el motivo.",
+        "en": "This booking is for {day}, not today ({today}). To check the donor in on another day, give the reason.",
+    },
+    "reason_required": {
+        "es": "Escriba el motivo (al menos {chars} caracteres).",
+        "en": "Write the reason (at least {chars} characters).",
+    },
+    "booking_not_checked_in": {
+        "es": "Esta cita no tiene una llegada registrada que deshacer.",
+        "en": "This booking has no check-in to undo.",
+    },
     "same_slot": {
         "es": "La cita ya está en ese horario. Elija un horario distinto.",
         "en": "The booking is already in that time slot. Please choose a different one.",

@@ -1,7 +1,8 @@
 """The blood bank in a real browser: madre.demo books a donor slot (bank, day chip, slot with places left,
 donor form, questionnaire), sees the confirmation with the folio and the appointment in the agenda; then
-banco.demo, in a fresh app with its own data dir, checks the donor in with one tap. A donor who may not
-donate yet gets the reasons as the answer, on the form still filled, with no sync warning.
+banco.demo, in a fresh app with its own data dir, checks the donor in (the booking is not today's: with a
+reason) and undoes that check-in (confirmed, with a reason). A donor who may not donate yet gets the reasons
+as the answer, on the form still filled, with no sync warning.
 
 Screenshots: test-artifacts/blood-bank-slots.png, blood-bank-confirmation.png, blood-bank-staff.png.
 Same set-up as test_carnet_browser.py (real server, ``carnet --web``, headless Chromium).
@@ -50,6 +51,14 @@ def slot_day() -> date:
     """The next day with slots (Monday to Saturday); tomorrow's 07:30 is always ahead."""
     day = datetime.now(MX).date() + timedelta(days=1)
     return day + timedelta(days=1) if day.weekday() == 6 else day
+
+
+def booking_status(api_url: str, folio: str) -> str:
+    """The booking's status as the server has it (the family's view)."""
+    with httpx.Client(base_url=api_url, timeout=15.0) as client:
+        token = client.post("/api/v1/auth/login", json={"username": "madre.demo", "password": PASSWORD}).json()
+        found = client.get("/api/v1/blood-bank/bookings", headers={"Authorization": f"Bearer {token['access_token']}"})
+        return str(next(b["status"] for b in found.json() if b["folio"] == folio))
 
 
 def reference(api_url: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -138,11 +147,26 @@ def test_guardian_books_a_donor_and_staff_checks_in(api, tmp_path: Path) -> None
                 reveal(page, check_in, "the donor in the day list")
                 assert shows(page, "Para: Mateo Hernández") and shows(page, folio_text)
                 click_in_view(page, check_in, "the check-in button")
+                # The booking is not today's: the reason is asked first (issue #16 item 11).
+                wait_for("the reason asked", lambda: shows(page, "no de hoy"))
+                type_into(page, "Motivo", "Llegó un día antes por indicación médica.")
+                click_in_view(page, page.get_by_role("button", name="Registrar llegada con este motivo"),
+                              "the check-in with its reason")
                 done = page.get_by_text(f"Llegada registrada: {DONOR}.")
                 wait_for("the check-in confirmed", done.count)
                 assert page.get_by_role("button", name=f"Registrar llegada de {DONOR}").count() == 0
                 assert shows(page, "Asistió")
                 screenshot_when_painted(page, done, "blood-bank-staff.png", min_fraction=0.1)
+                # A mistaken check-in is undone, after a confirmation with the reason.
+                click_in_view(page, page.get_by_role("button", name=f"Deshacer la llegada de {DONOR}"), "Deshacer")
+                wait_for("the undo asked", lambda: shows(page, "deja de contar como asistencia"))
+                assert booking_status(api_url, folio_text) == "asistio"
+                type_into(page, "Motivo", "Se registró a otra persona por error.")
+                click_in_view(page, page.get_by_role("button", name="Sí, deshacer llegada"), "the undo confirmed")
+                wait_for("the undo done", page.get_by_text(f"Llegada deshecha: {DONOR}.", exact=False).count)
+                wait_for("the check-in offered again",
+                         page.get_by_role("button", name=f"Registrar llegada de {DONOR}").count)
+                assert booking_status(api_url, folio_text) == "confirmada"
             except BaseException:
                 for n, open_page in enumerate(browser.contexts[-1].pages if browser.contexts else []):
                     ARTIFACTS.mkdir(exist_ok=True)  # what was on screen, for whoever reads the failure

@@ -1,7 +1,8 @@
 """Incidents in a real browser: madre.demo reports a missing medicine (category tile, item, description,
 a photo attached through Chromium's file chooser) and gets the folio; casos.demo, in a fresh app with its
-own data dir, opens it from the queue, sees the photo, answers it, marking it atendida, and downloads the
-week's figures as CSV (a real browser download); madre.demo syncs and reads the answer.
+own data dir, sees which child it is about (name · unit) in the queue, opens it (the name again), sees the
+photo, answers it, marking it atendida, and downloads the week's figures as CSV (a real browser download);
+madre.demo syncs and reads the answer.
 
 Screenshots: test-artifacts/incident-report.png, incident-photo.png, incident-casedesk.png,
 incident-weekly.png, incident-answered.png. Same set-up as test_carnet_browser.py (real server,
@@ -118,8 +119,12 @@ def test_guardian_reports_a_missing_medicine_case_desk_answers_it(api, tmp_path:
                 log_in(desk, "casos.demo", desk.get_by_role("button", name="Cifras de la semana"))
                 row = desk.get_by_role("button", name=re.compile(re.escape(folio_text)))
                 reveal(desk, row, "the new report in the queue")
+                # Which child and which unit, in the queue and in the case (issue #16 item 12).
+                child = "Mateo Hernández López · UMAE Hospital de Pediatría CMN Siglo XXI"
+                assert child in (row.first.get_attribute("aria-label") or "") + row.first.inner_text()
                 click_in_view(desk, row, "the new report")
                 wait_for("the report open", lambda: shows(desk, "Falta: Metotrexato 2.5 mg"))
+                assert shows(desk, child)
                 wait_for("what the family wrote", lambda: shows(desk, DESCRIPTION))
                 family_photo = desk.get_by_role("img", name="Foto 1 del reporte").or_(
                     desk.get_by_label("Foto 1 del reporte"))

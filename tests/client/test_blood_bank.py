@@ -3,7 +3,7 @@ offline booking then sync, a lost answer, rejections with every reason, cached s
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import httpx
 import pytest
@@ -18,6 +18,7 @@ from carnet.data.outbox import OutboxState, WriteOp
 from carnet.data.records import Mark
 from carnet.shell.session import SESSION_SECRET, AppSession
 from carnet_contract import models as contract
+from carnet_server.blood_bank import bookings
 from carnet_server.blood_bank.eligibility import questions, rules
 from carnet_server.blood_bank.tables import BloodBank, Booking
 from carnet_server.i18n import t as server_text
@@ -405,7 +406,9 @@ async def test_the_form_refuses_bad_input_and_queues_nothing(make_session, secre
 # ---- staff ---------------------------------------------------------------------------------------
 
 
-async def test_blood_bank_staff_see_today_check_in_and_counts(make_session, secrets, server: InProcessServer) -> None:
+async def test_blood_bank_staff_see_today_check_in_and_counts(make_session, secrets, server: InProcessServer,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bookings, "utcnow", lambda: CLOCK.astimezone(UTC))  # the server's day is the booking's
     family = await _guardian(make_session, secrets, server)
     assert _book(family, 0)
     await family.refresh()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, timedelta
+
 import flet as ft
 import pytest
 
 from carnet.core.i18n import Translator
 from carnet.shell.app import CarnetUI
 from carnet.shell.session import AppSession
+from carnet_server.blood_bank import bookings
 from carnet_server.blood_bank.demo import BANKS, INSTRUCTIONS
 from carnet_server.blood_bank.eligibility import rules
 from tests.support.inprocess_server import InProcessServer
@@ -20,8 +23,8 @@ pytestmark = pytest.mark.anyio
 TR = Translator()
 
 
-async def _app(page, config, data_dir, server, username: str):  # type: ignore[no-untyped-def]
-    session = AppSession(config, DictSecretStore(), data_dir, transport=server.transport, clock=lambda: CLOCK)
+async def _app(page, config, data_dir, server, username: str, clock=CLOCK):  # type: ignore[no-untyped-def]
+    session = AppSession(config, DictSecretStore(), data_dir, transport=server.transport, clock=lambda: clock)
     ui = CarnetUI(page, session)
     ui.render()
     await session.start()
@@ -133,7 +136,7 @@ async def test_a_donor_who_may_not_donate_gets_the_reasons_as_the_answer_on_the_
     await session.close()
 
 
-async def test_staff_home_lists_the_day_and_checks_in_with_one_tap(page, config, data_dir, server) -> None:
+async def _book_for_valentina(config, data_dir, server) -> None:  # type: ignore[no-untyped-def]
     family = AppSession(config, DictSecretStore(), data_dir / "family", transport=server.transport,
                         clock=lambda: CLOCK)
     await family.start()
@@ -148,20 +151,92 @@ async def test_staff_home_lists_the_day_and_checks_in_with_one_tap(page, config,
     await family.refresh()
     await family.close()
 
+
+async def test_staff_home_lists_the_day_and_checks_in_with_one_tap(page, config, data_dir, server,
+                                                                   monkeypatch) -> None:
+    monkeypatch.setattr(bookings, "utcnow", lambda: CLOCK.astimezone(UTC))  # the server's day is the booking's
+    await _book_for_valentina(config, data_dir, server)
+
     ui, session = await _app(page, config, data_dir, server, "banco.demo")
     assert page.views[0].route == "/staff"
     assert page.views[0].navigation_bar is None, "no family tabs in staff mode"
     shown = texts(page)
     assert "Modo personal: solo en línea; nada se guarda en este dispositivo." in shown
     assert "07:00 · Laura Hernández Ruiz" in shown and "Para: Valentina Hernández" in shown
-    assert "Valentina Hernández: el día 0 · la semana 0 (de 1 citas)" in shown
+    assert "Valentina Hernández: el día 0 · la semana 0 (de 1 cita)" in shown
     await click(button(page, "Registrar llegada de Laura Hernández Ruiz"))
     shown = texts(page)
     assert "Llegada registrada: Laura Hernández Ruiz." in shown
-    assert "Valentina Hernández: el día 1 · la semana 1 (de 1 citas)" in shown
+    assert "Valentina Hernández: el día 1 · la semana 1 (de 1 cita)" in shown
     assert not [b for b in find(page, ft.FilledButton) if isinstance(b.content, ft.Text)
                 and b.content.value == "Registrar llegada"]
     assert [b.status for b in made(server)] == ["asistio"]
     await click(find(page, ft.IconButton, tooltip="Día siguiente")[0])
     assert "No hay citas este día en este banco." in texts(page)
+    await session.close()
+
+
+def reason_field(page):  # type: ignore[no-untyped-def]
+    [field] = find(page, ft.TextField, label="Motivo")
+    return field
+
+
+def type_reason(page, text: str) -> None:  # type: ignore[no-untyped-def]
+    field = reason_field(page)
+    field.value = text
+    field.on_change(type("E", (), {"control": field})())
+
+
+async def test_staff_check_in_on_another_day_asks_why_and_undo_asks_to_confirm(page, config, data_dir,
+                                                                              server) -> None:
+    """Issue #16 item 11: the day before the booking, a check-in asks for the reason first; a check-in can be
+    undone, after a confirmation with the reason; the counts follow."""
+    await _book_for_valentina(config, data_dir, server)
+    _ui, session = await _app(page, config, data_dir, server, "banco.demo", clock=CLOCK - timedelta(days=1))
+    await click(find(page, ft.IconButton, tooltip="Día siguiente")[0])
+    assert "07:00 · Laura Hernández Ruiz" in texts(page)
+    await click(button(page, "Registrar llegada de Laura Hernández Ruiz"))
+    shown = texts(page)
+    ask = (f"Esta cita es del {TR.long_date(DAY)}, no de hoy. Para registrar la llegada de Laura Hernández Ruiz "
+           "de todos modos, escribe el motivo.")
+    assert ask in shown and [b.status for b in made(server)] == ["confirmada"], "nothing sent before the reason"
+    await click(button(page, "Registrar llegada con este motivo"))
+    assert reason_field(page).error == "Escribe el motivo (al menos 5 caracteres)."
+    assert [b.status for b in made(server)] == ["confirmada"]
+    await click(button(page, "No, volver"))
+    assert not find(page, ft.TextField, label="Motivo") and [b.status for b in made(server)] == ["confirmada"]
+    await click(button(page, "Registrar llegada de Laura Hernández Ruiz"))
+    type_reason(page, "Viene un día antes: su cirugía se adelantó.")
+    await click(button(page, "Registrar llegada con este motivo"))
+    shown = texts(page)
+    assert "Llegada registrada: Laura Hernández Ruiz." in shown
+    assert "Valentina Hernández: el día 1 · la semana 1 (de 1 cita)" in shown
+    assert [b.status for b in made(server)] == ["asistio"]
+    # Undo: a confirmation with the reason first.
+    await click(button(page, "Deshacer la llegada de Laura Hernández Ruiz"))
+    assert ("¿Deshacer la llegada de Laura Hernández Ruiz? La cita vuelve a quedar confirmada y deja de contar como "
+            "asistencia. Escribe el motivo.") in texts(page)
+    assert reason_field(page).value == "", "the last reason is not offered again"
+    assert [b.status for b in made(server)] == ["asistio"]
+    type_reason(page, "Se registró a otra persona donante.")
+    await click(button(page, "Sí, deshacer llegada"))
+    shown = texts(page)
+    assert "Llegada deshecha: Laura Hernández Ruiz. La cita vuelve a estar confirmada." in shown
+    assert "Valentina Hernández: el día 0 · la semana 0 (de 1 cita)" in shown
+    assert [b.status for b in made(server)] == ["confirmada"]
+    assert button(page, "Registrar llegada de Laura Hernández Ruiz")
+    await session.close()
+
+
+async def test_a_check_in_the_server_dates_otherwise_asks_why(page, config, data_dir, server) -> None:
+    """The phone's clock says it is the booking's day, the server's does not: its refusal opens the reason box."""
+    await _book_for_valentina(config, data_dir, server)
+    _ui, session = await _app(page, config, data_dir, server, "banco.demo")  # the phone: the booking's day
+    await click(button(page, "Registrar llegada de Laura Hernández Ruiz"))
+    assert [b.status for b in made(server)] == ["confirmada"]
+    assert session.state.staff.asking is not None and reason_field(page)
+    assert any(t and t.startswith(f"Esta cita es del {DAY.isoformat()}, no de hoy") for t in texts(page))
+    type_reason(page, "El reloj de este equipo está mal.")
+    await click(button(page, "Registrar llegada con este motivo"))
+    assert [b.status for b in made(server)] == ["asistio"]
     await session.close()

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import uvicorn
@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from starlette.testclient import TestClient
 
 from carnet_server.blood_bank.eligibility import questions
+from carnet_server.blood_bank.tables import Booking
 from carnet_server.context import Context
 from carnet_server.db import utcnow
 
@@ -83,3 +84,15 @@ def live_server(app: FastAPI, **options: Any) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=30)
         sock.close()
+
+
+def due_today(ctx: Context, booking_id: str) -> None:
+    """The booking's day comes: its slot moves to today (local), at the same time of day plus 17 s, so that no
+    slot of today's templates (on whole minutes) can collide with it. Bookings are made days ahead (a slot must
+    be in the future), and check-in is only for the booking's own day."""
+    with ctx.sessions() as session:
+        slot = session.get_one(Booking, booking_id).slot
+        local = slot.starts_at.astimezone(ctx.tz)
+        start = datetime.combine(today(ctx), local.time(), tzinfo=ctx.tz) + timedelta(seconds=17)
+        slot.starts_at, slot.ends_at = start, start + (slot.ends_at - slot.starts_at)
+        session.commit()

@@ -16,11 +16,11 @@ from starlette.testclient import TestClient
 from carnet_server.agenda.tables import Appointment
 from carnet_server.audit import AuditEntry
 from carnet_server.auth.service import create_user
-from carnet_server.blood_bank.tables import Booking, Slot
+from carnet_server.blood_bank.tables import Booking, CheckInNote, Slot
 from carnet_server.context import Context
 from carnet_server.demo import DEMO_PASSWORD
 from carnet_server.patients.tables import MedicalUnit, UserUnit
-from tests.server.blood_bank_support import RAZA, bank_id, body, eligible_answers, open_day, today
+from tests.server.blood_bank_support import RAZA, bank_id, body, due_today, eligible_answers, open_day, today
 from tests.server.conftest import assert_error
 
 Auth = Callable[[str], dict[str, str]]
@@ -401,6 +401,7 @@ def test_day_list_check_in_no_show_and_counts(client: TestClient, ctx: Context, 
     listed = client.get(url, params={"date": setup["day"].isoformat()}, headers=staff).json()
     assert [b["id"] for b in listed] == [early["id"], gone["id"], late["id"]]
     assert {b["patient_display_name"] for b in listed} == {"Mateo Hernández"}
+    due_today(ctx, early["id"])
     came = client.post(f"{BOOKINGS}/{early['id']}/check-in", headers=staff)
     assert came.status_code == 200 and came.json()["status"] == "asistio" and came.json()["checked_in_at"]
     appointment = client.get(f"/api/v1/appointments/{early['appointment_id']}", headers=setup["madre"]).json()
@@ -408,6 +409,7 @@ def test_day_list_check_in_no_show_and_counts(client: TestClient, ctx: Context, 
     assert_error(client.post(f"{BOOKINGS}/{early['id']}/check-in", headers=staff), 409, "booking_not_active")
     assert_error(client.post(f"{BOOKINGS}/{early['id']}/no-show", headers=staff), 409, "booking_not_active")
     assert_error(client.post(f"{BOOKINGS}/{early['id']}/cancel", headers=setup["madre"]), 409, "booking_not_active")
+    due_today(ctx, gone["id"])
     assert_error(client.post(f"{BOOKINGS}/{gone['id']}/check-in", headers=staff), 409, "booking_not_active")
     absent = client.post(f"{BOOKINGS}/{late['id']}/no-show", headers=staff).json()
     assert absent["status"] == "no_asistio" and absent["checked_in_at"] is None
@@ -428,8 +430,110 @@ def test_day_list_check_in_no_show_and_counts(client: TestClient, ctx: Context, 
     assert "Zoe" not in details and "55 1234 5678" not in details
 
 
-def test_admin_runs_every_bank(client: TestClient, auth: Auth, setup: dict[str, Any]) -> None:
+def counts_of(client: TestClient, ctx: Context, s: dict[str, Any], staff: dict[str, str]) -> list[Any]:
+    params = {"from": (today(ctx) - timedelta(days=30)).isoformat(), "to": s["day"].isoformat()}
+    response = client.get(f"/api/v1/blood-banks/{s['bank']}/donor-counts", params=params, headers=staff)
+    assert response.status_code == 200, response.text
+    return [(c["booked"], c["came"]) for c in response.json()]
+
+
+def check_in_trail(ctx: Context, booking_id: str) -> tuple[str, list[tuple[str, str]], list[tuple[str, Any]]]:
+    """(the booking's status, its notes (action, reason), its staff audit rows (action, detail))."""
+    with ctx.sessions() as session:
+        status = session.get_one(Booking, booking_id).status
+        notes = [(n.action, n.reason) for n in session.scalars(
+            select(CheckInNote).where(CheckInNote.booking_id == booking_id).order_by(CheckInNote.at))]
+        audits = [(a.action, a.detail) for a in session.scalars(
+            select(AuditEntry).where(AuditEntry.object_id == booking_id, AuditEntry.actor_role == "blood_bank")
+            .order_by(AuditEntry.id))]
+    return status, notes, audits
+
+
+def test_check_in_is_for_the_bookings_day_unless_staff_say_why(client: TestClient, ctx: Context, auth: Auth,
+                                                                setup: dict[str, Any]) -> None:
+    """Issue #16 item 11: a check-in on another day is refused, unless staff give a reason (kept and audited)."""
+    staff = auth("banco.demo")
     booking = book(client, setup)
+    url = f"{BOOKINGS}/{booking['id']}/check-in"
+    before = check_in_trail(ctx, booking["id"])
+    day = setup["day"].isoformat()
+    refused = client.post(url, headers=staff)
+    assert_error(refused, 422, "check_in_wrong_day")
+    assert day in refused.json()["error"]["message"] and "motivo" in refused.json()["error"]["message"]
+    english = client.post(url, headers={**staff, "Accept-Language": "en"})
+    assert_error(english, 422, "check_in_wrong_day")
+    assert english.json()["error"]["message"].startswith(f"This booking is for {day}, not today")
+    for reason in ("", "    ", "ok"):
+        assert_error(client.post(url, json={"override_reason": reason}, headers=staff), 422, "reason_required")
+    assert_error(client.post(url, json={"override_reason": "x" * 501}, headers=staff), 422, "validation_error")
+    assert check_in_trail(ctx, booking["id"]) == before == ("confirmada", [], [])
+    reason = "Vino un día antes por indicación de su médico."
+    key = {**staff, "Idempotency-Key": str(uuid.uuid4())}
+    came = client.post(url, json={"override_reason": reason}, headers=key)
+    assert came.status_code == 200, came.text
+    assert came.json()["status"] == "asistio" and came.json()["checked_in_at"]
+    again = client.post(url, json={"override_reason": reason}, headers=key)  # a retry: the stored answer
+    assert again.status_code == 200 and again.json() == came.json()
+    status, notes, audits = check_in_trail(ctx, booking["id"])
+    assert status == "asistio" and notes == [("override", reason)]
+    [(action, detail)] = audits
+    assert action == "blood_bank.booking.check_in"
+    assert detail["override"] is True and detail["booking_day"] == day and detail["note_id"]
+    assert "médico" not in str(detail)  # the audit log names the note; the words stay in the note
+    appointment = client.get(f"/api/v1/appointments/{booking['appointment_id']}", headers=setup["madre"]).json()
+    assert appointment["status"] == "realizada"
+
+
+def test_a_mistaken_check_in_is_undone_by_staff(client: TestClient, ctx: Context, auth: Auth,
+                                                setup: dict[str, Any]) -> None:
+    """Issue #16 item 11: undo goes back to ``confirmada`` with a reason, audited; the counts follow."""
+    staff, madre = auth("banco.demo"), setup["madre"]
+    booking = book(client, setup)
+    due_today(ctx, booking["id"])
+    url = f"{BOOKINGS}/{booking['id']}/undo-check-in"
+    reason = "Registré la llegada de otro donador por error."
+    assert_error(client.post(url, json={"reason": reason}, headers=staff), 409, "booking_not_checked_in")
+    counted = counts_of(client, ctx, setup, staff)
+    assert client.post(f"{BOOKINGS}/{booking['id']}/check-in", headers=staff).json()["status"] == "asistio"
+    came = counts_of(client, ctx, setup, staff)
+    assert [(b, c - 1) for b, c in came] == counted
+    with ctx.sessions() as session:
+        held = session.get_one(Slot, session.get_one(Booking, booking["id"]).slot_id).booked
+    trail = check_in_trail(ctx, booking["id"])
+    # Who may not, and bad reasons: nothing changes.
+    staff_of(ctx, "Hospital General CMN La Raza")
+    assert_error(client.post(url, json={"reason": reason}, headers=madre), 403, "forbidden")
+    assert_error(client.post(url, json={"reason": reason}, headers=auth("farmacia.demo")), 403, "forbidden")
+    assert_error(client.post(url, json={"reason": reason}, headers=auth("banco.raza")), 404, "booking_not_found")
+    assert_error(client.post(url, headers=staff), 422, "validation_error")
+    for bad in ("", "   ", "uy"):
+        assert_error(client.post(url, json={"reason": bad}, headers=staff), 422, "reason_required")
+    assert check_in_trail(ctx, booking["id"]) == trail
+    # The bank's staff undo it.
+    key = {**staff, "Idempotency-Key": str(uuid.uuid4())}
+    undone = client.post(url, json={"reason": reason}, headers=key)
+    assert undone.status_code == 200, undone.text
+    assert undone.json()["status"] == "confirmada" and undone.json()["checked_in_at"] is None
+    assert client.post(url, json={"reason": reason}, headers=key).json() == undone.json()  # a retry, stored once
+    assert counts_of(client, ctx, setup, staff) == counted
+    with ctx.sessions() as session:
+        assert session.get_one(Slot, session.get_one(Booking, booking["id"]).slot_id).booked == held
+    appointment = client.get(f"/api/v1/appointments/{booking['appointment_id']}", headers=madre).json()
+    assert appointment["status"] == "confirmada"
+    assert client.get(f"{BOOKINGS}/{booking['id']}", headers=madre).json()["status"] == "confirmada"
+    status, notes, audits = check_in_trail(ctx, booking["id"])
+    assert status == "confirmada" and notes == [("undo", reason)]
+    assert [a for a, _ in audits] == ["blood_bank.booking.check_in", "blood_bank.booking.check_in_undo"]
+    assert audits[-1][1]["note_id"] and "error" not in str(audits[-1][1])
+    assert_error(client.post(url, json={"reason": reason}, headers=staff), 409, "booking_not_checked_in")
+    # The donor really arrives: checked in again, counted once.
+    assert client.post(f"{BOOKINGS}/{booking['id']}/check-in", headers=staff).json()["status"] == "asistio"
+    assert counts_of(client, ctx, setup, staff) == came
+
+
+def test_admin_runs_every_bank(client: TestClient, ctx: Context, auth: Auth, setup: dict[str, Any]) -> None:
+    booking = book(client, setup)
+    due_today(ctx, booking["id"])
     admin = auth("admin.demo")
     assert client.get(f"{BOOKINGS}/{booking['id']}", headers=admin).status_code == 200
     assert client.post(f"{BOOKINGS}/{booking['id']}/check-in", headers=admin).json()["status"] == "asistio"

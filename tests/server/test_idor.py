@@ -83,6 +83,10 @@ def _body(method: str, path: str, objects: Family) -> dict[str, Any] | None:
         ("PATCH", "/api/v1/appointments/{appointment_id}"): {"json": {"notes": "Llevar estudios."}},
         ("PATCH", "/api/v1/blood-banks/{bank_id}/slots/{slot_id}"): {"json": {"closed": False}},
         ("POST", "/api/v1/blood-bank/bookings/{booking_id}/reschedule"): {"json": {"slot_id": objects.slot}},
+        # not the booking's day, no reason: 422 check_in_wrong_day once past the lookup (nothing written)
+        ("POST", "/api/v1/blood-bank/bookings/{booking_id}/check-in"): {"json": {}},
+        # not checked in: 409 booking_not_checked_in once past the lookup (nothing written)
+        ("POST", "/api/v1/blood-bank/bookings/{booking_id}/undo-check-in"): {"json": {"reason": "Por error."}},
         ("POST", "/api/v1/incidents/{incident_id}/responses"): {"json": {"message": "Respuesta de prueba."}},
         ("POST", "/api/v1/incidents/{incident_id}/reopen"): {"json": {"reason": "No se resolvió."}},
         ("POST", "/api/v1/incidents/{incident_id}/photos"): {"files": {"file": ("f.png", png(), "image/png")}},

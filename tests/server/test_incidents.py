@@ -156,6 +156,44 @@ def test_case_desk_sees_its_units_admin_all(client: TestClient, ctx: Context, s:
     assert_error(client.get(f"{INCIDENTS}/{leon['id']}", headers=s["farmacia"]), 403, "forbidden")
 
 
+def test_staff_see_which_child_guardians_get_the_familys_view(client: TestClient, ctx: Context, s: dict[str, Any],
+                                                               auth: Auth) -> None:
+    """Issue #16 item 12: the case desk sees the child's name and unit; guardians' answers stay as they were."""
+    made = report(client, s["madre"], s["mateo"])
+    leon = report(client, s["padre"], s["santiago"], category="licencia_140_bis", item_name=None)
+    url = f"{INCIDENTS}/{made['id']}"
+    for who in ("casos", "admin"):
+        listed = {i["id"]: i for i in client.get(INCIDENTS, headers=s[who]).json()}
+        assert listed[made["id"]]["patient_name"] == "Mateo Hernández López"
+        assert listed[made["id"]]["unit"]["name"] == SXXI
+        assert all(i["patient_name"] for i in listed.values())
+        one = client.get(url, headers=s[who]).json()
+        assert (one["patient_name"], one["unit"]["name"]) == ("Mateo Hernández López", SXXI)
+    answered = answer(client, s, made["id"]).json()
+    assert answered["patient_name"] == "Mateo Hernández López"
+    # Guardians: the field is absent from every answer they get.
+    assert "patient_name" not in made and "patient_name" not in client.get(url, headers=s["madre"]).json()
+    assert all("patient_name" not in i for i in client.get(INCIDENTS, headers=s["madre"]).json())
+    reopened = client.post(f"{url}/reopen", json={"reason": "Sigue sin resolverse."}, headers=s["madre"])
+    assert reopened.status_code == 409 and "patient_name" not in reopened.text
+    photo = client.post(f"{url}/photos", files={"file": ("a.png", png_bytes(), "image/png")}, headers=s["madre"])
+    assert photo.status_code == 201 and "patient_name" not in photo.json()
+    # A desk of another unit still sees nothing of it, name included.
+    case_desk_of(ctx, LEON)
+    other = client.get(INCIDENTS, headers=auth("casos.leon")).json()
+    assert [(i["id"], i["patient_name"]) for i in other] == [(leon["id"], "Santiago Ramírez Cruz")]
+    hidden = client.get(url, headers=auth("casos.leon"))
+    assert_error(hidden, 404, "incident_not_found")
+    assert "Mateo" not in hidden.text
+    # Staff reads stay audited, with ids only (no name in the detail).
+    with ctx.sessions() as session:
+        rows = list(session.scalars(select(AuditEntry).where(AuditEntry.action.in_(["incident.read",
+                                                                                     "incident.list.read"]))))
+    assert {r.actor_role for r in rows if r.action == "incident.read" and r.object_id == made["id"]} == {
+        "case_desk", "admin"}
+    assert not any("Hernández" in str(r.detail) or "Ramírez" in str(r.detail) for r in rows)
+
+
 def test_filters(client: TestClient, ctx: Context, s: dict[str, Any]) -> None:
     demo = client.get(INCIDENTS, headers=s["casos"]).json()
     assert {i["status"] for i in demo} == {"recibida", "en_atencion", "atendida", "reabierta"}

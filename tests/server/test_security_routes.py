@@ -147,6 +147,8 @@ MATRIX: dict[str, Call] = {
     "POST /api/v1/blood-bank/bookings/{booking_id}/reschedule": Call(
         GUARDIAN, body=lambda w: {"slot_id": w.slot_id}),
     "POST /api/v1/blood-bank/bookings/{booking_id}/check-in": Call(BANK_STAFF),
+    "POST /api/v1/blood-bank/bookings/{booking_id}/undo-check-in": Call(
+        BANK_STAFF, body=lambda w: {"reason": "Registrada por error"}),
     "POST /api/v1/blood-bank/bookings/{booking_id}/no-show": Call(BANK_STAFF),
     "GET /api/v1/blood-banks/{bank_id}/bookings": Call(BANK_STAFF, params=_day),
     "GET /api/v1/blood-banks/{bank_id}/donor-counts": Call(BANK_STAFF),

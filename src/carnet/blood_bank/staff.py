@@ -16,11 +16,16 @@ from carnet.blood_bank.state import StaffUi
 from carnet.core.clock import Clock, local_date
 from carnet.core.i18n import Translator
 from carnet.core.navigation import Navigator, Screen
-from carnet.data.api import ApiClient, ApiError, AuthError
+from carnet.data.api import ApiClient, ApiError, AuthError, HttpError
 from carnet.data.messages import message_for
 from carnet_contract import models as contract
 
-__all__ = ["StaffCases", "week_of"]
+__all__ = ["MIN_REASON_CHARS", "StaffCases", "week_of"]
+
+#: The reason for an out-of-day check-in or an undo: at least this many characters (as the server asks).
+MIN_REASON_CHARS = 5
+#: The message each staff action leaves once done.
+DONE = {"check-in": "staff_checked_in", "no-show": "staff_no_show_done", "undo-check-in": "staff_undone"}
 
 
 def week_of(day: date) -> tuple[date, date]:
@@ -58,6 +63,8 @@ class StaffCases:
         self._tr = tr
         self._clock = clock
         self._session_expired = session_expired
+        #: The reason being typed for the check-in or undo asked for (``StaffUi.asking``).
+        self.reason = ""
 
     @property
     def _ui(self) -> StaffUi:
@@ -130,31 +137,87 @@ class StaffCases:
             self._ui.move_to(bank_id=bank_id)
             await self.load()
 
+    def booking_day(self, booking: contract.Booking) -> date:
+        """The booking's own day, in the unit's local time (Mexico City)."""
+        return local_date(booking.slot.starts_at)
+
     async def check_in(self, booking_id: str) -> None:
+        """The donor came. On the booking's own day at once; on any other day the reason is asked first."""
+        booking = self._find(booking_id)
+        if booking is not None and self.booking_day(booking) != self.today():
+            self.ask(booking_id, "override")
+            return
         await self._mark(booking_id, "check-in")
 
     async def no_show(self, booking_id: str) -> None:
         await self._mark(booking_id, "no-show")
 
-    async def _mark(self, booking_id: str, action: str) -> None:
+    def ask_undo(self, booking_id: str) -> None:
+        """A mistaken check-in: ask for the reason (and so for confirmation) before undoing it."""
+        booking = self._find(booking_id)
+        if booking is not None and booking.status is contract.BookingStatus.ASISTIO:
+            self.ask(booking_id, "undo")
+
+    def ask(self, booking_id: str, kind: str, error: str | None = None) -> None:
+        self.reason = ""
+        self._ui.ask((booking_id, kind), error)
+
+    def stop_asking(self) -> None:
+        self.reason = ""
+        self._ui.ask(None)
+
+    def set_reason(self, text: str) -> None:
+        """What is typed in the reason box (kept here: typing redraws nothing)."""
+        self.reason = text
+
+    async def confirm(self) -> None:
+        """Send the out-of-day check-in or the undo that was asked for, with its reason."""
         ui = self._ui
-        booking = next((b for b in ui.bookings if b.id == booking_id), None)
-        if booking is None or booking_id in ui.busy_ids or booking.status is not contract.BookingStatus.CONFIRMADA:
+        if ui.asking is None:
+            return
+        booking_id, kind = ui.asking
+        reason = " ".join(self.reason.split())
+        if len(reason) < MIN_REASON_CHARS:
+            ui.reason_refused(self._tr.t("staff_reason_required", chars=MIN_REASON_CHARS))
+            return
+        if kind == "override":
+            await self._mark(booking_id, "check-in", contract.CheckInRequest(override_reason=reason))
+        else:
+            await self._mark(booking_id, "undo-check-in", contract.UndoCheckInRequest(reason=reason))
+
+    def _find(self, booking_id: str) -> contract.StaffBooking | None:
+        return next((b for b in self._ui.bookings if b.id == booking_id), None)
+
+    async def _mark(
+        self,
+        booking_id: str,
+        action: str,
+        body: contract.CheckInRequest | contract.UndoCheckInRequest | None = None,
+    ) -> None:
+        ui = self._ui
+        booking = self._find(booking_id)
+        wanted = contract.BookingStatus.ASISTIO if action == "undo-check-in" else contract.BookingStatus.CONFIRMADA
+        if booking is None or booking_id in ui.busy_ids or booking.status is not wanted:
             return
         ui.start_marking(booking_id)
+        other_day: str | None = None
         try:
-            answer = await self._api.booking_action(booking_id, action)
+            answer = await self._api.booking_action(booking_id, action, body)
         except AuthError:
             ui.marked(booking_id, None, message=None, error=None)
             await self._session_expired()
             return
         except ApiError as exc:
             ui.marked(booking_id, None, message=None, error=message_for(self._tr, exc))
+            if isinstance(exc, HttpError) and exc.code == "check_in_wrong_day" and body is None:
+                other_day = message_for(self._tr, exc)  # the server's day is not this device's: ask why
         else:
             done = contract.StaffBooking(**answer.model_dump(), patient_display_name=booking.patient_display_name)
-            key = "staff_checked_in" if action == "check-in" else "staff_no_show_done"
-            ui.marked(booking_id, done, message=self._tr.t(key, name=booking.donor.full_name), error=None)
+            self.reason = ""
+            ui.marked(booking_id, done, message=self._tr.t(DONE[action], name=booking.donor.full_name), error=None)
         await self.load()  # the counts follow (and another desk's changes show)
+        if other_day is not None:
+            self.ask(booking_id, "override", error=other_day)
 
     def dismiss_message(self) -> None:
         self._ui.dismiss_message()

@@ -165,6 +165,10 @@ class StaffUi(Observable):
     busy_ids: set[str] = field(default_factory=set)
     message: str | None = None
     error: str | None = None
+    #: ``(booking id, "override" | "undo")``: a check-in on another day, or an undo, waiting for its reason.
+    asking: tuple[str, str] | None = None
+    #: Why the reason typed was refused (shown under its field).
+    reason_error: str | None = None
 
     @change
     def start_loading(self) -> None:
@@ -198,11 +202,21 @@ class StaffUi(Observable):
         if bank_id is not None:
             self.bank_id = bank_id
         self.bookings, self.counts = [], []
+        self.asking, self.reason_error = None, None
 
     @change
     def start_marking(self, booking_id: str) -> None:
         self.busy_ids = self.busy_ids | {booking_id}
         self.message = self.error = None
+
+    @change
+    def ask(self, asking: tuple[str, str] | None, error: str | None = None) -> None:
+        """Ask for the reason of an out-of-day check-in or of an undo (None: stop asking)."""
+        self.asking, self.reason_error, self.message, self.error = asking, None, None, error
+
+    @change
+    def reason_refused(self, error: str) -> None:
+        self.reason_error = error
 
     @change
     def marked(
@@ -212,6 +226,8 @@ class StaffUi(Observable):
         self.busy_ids = self.busy_ids - {booking_id}
         if done is not None:
             self.bookings = [done if b.id == booking_id else b for b in self.bookings]
+            if self.asking is not None and self.asking[0] == booking_id:
+                self.asking, self.reason_error = None, None
         if message is not None:
             self.message = message
         if error is not None:

@@ -340,33 +340,41 @@ class ApiClient:
         path = f"/api/v1/blood-banks/{quote(bank_id, safe='')}/donor-counts"
         return await self._list(path, contract.DonorCount, params={"from": start.isoformat(), "to": end.isoformat()})
 
-    async def booking_action(self, booking_id: str, action: str) -> contract.Booking:
-        """Staff: ``check-in`` or ``no-show``, online (never queued: a counter device keeps no outbox)."""
-        if action not in ("check-in", "no-show"):
+    async def booking_action(
+        self,
+        booking_id: str,
+        action: str,
+        body: contract.CheckInRequest | contract.UndoCheckInRequest | None = None,
+    ) -> contract.Booking:
+        """Staff: ``check-in`` (``body``: the reason for a check-in on another day), ``no-show`` or
+        ``undo-check-in`` (``body``: why), online (never queued: a counter device keeps no outbox)."""
+        if action not in ("check-in", "no-show", "undo-check-in"):
             raise ValueError(action)
         path = f"/api/v1/blood-bank/bookings/{quote(booking_id, safe='')}/{action}"
-        return self._parse(await self._authed("POST", path), contract.Booking)
+        json = body.model_dump(mode="json", exclude_none=True) if body is not None else None
+        return self._parse(await self._authed("POST", path, json=json), contract.Booking)
 
     # ---- incidents (case desk, online) ----------------------------------------
 
-    async def incidents(self, **filters: str | None) -> list[contract.Incident]:
-        """``patient_id``, ``status``, ``category``, ``unit_id``: the ones given filter the list."""
+    async def incidents(self, **filters: str | None) -> list[contract.StaffIncident]:
+        """``patient_id``, ``status``, ``category``, ``unit_id``: the ones given filter the list (each with the
+        child's name: staff only)."""
         params = {k: v for k, v in filters.items() if v}
-        return await self._list("/api/v1/incidents", contract.Incident, params=params)
+        return await self._list("/api/v1/incidents", contract.StaffIncident, params=params)
 
-    async def incident(self, incident_id: str) -> contract.Incident:
+    async def incident(self, incident_id: str) -> contract.StaffIncident:
         path = f"/api/v1/incidents/{quote(incident_id, safe='')}"
-        return self._parse(await self._authed("GET", path), contract.Incident)
+        return self._parse(await self._authed("GET", path), contract.StaffIncident)
 
     async def respond(
         self, incident_id: str, reply: contract.ReplyCreate, *, idempotency_key: str
-    ) -> contract.Incident:
+    ) -> contract.StaffIncident:
         """Case desk: an answer (``resolves`` marks it atendida); sent once, its key makes a retry safe."""
         path = f"/api/v1/incidents/{quote(incident_id, safe='')}/responses"
         response = await self._authed(
             "POST", path, json=reply.model_dump(mode="json"), headers={"Idempotency-Key": idempotency_key}
         )
-        return self._parse(response, contract.Incident)
+        return self._parse(response, contract.StaffIncident)
 
     async def weekly(self, week: date) -> contract.WeeklyFigures:
         response = await self._authed("GET", "/api/v1/case-desk/weekly", params={"week": week.isoformat()})

@@ -64,7 +64,7 @@ class DeskCases:
     def _ui(self) -> DeskUi:
         return self._state.desk
 
-    def visible(self) -> list[contract.Incident]:
+    def visible(self) -> list[contract.StaffIncident]:
         ui = self._ui
         return queue_order(
             filter_queue(ui.incidents, category=ui.category, unit_id=ui.unit_id, status=ui.status), self._clock()

@@ -31,7 +31,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import TypedDict
+from typing import TypedDict, TypeVar
 
 from pydantic import ValidationError
 
@@ -337,7 +337,11 @@ def mx_time(tr: Translator, moment: datetime) -> str:
 _OPEN = (contract.IncidentStatus.RECIBIDA, contract.IncidentStatus.REABIERTA, contract.IncidentStatus.EN_ATENCION)
 
 
-def queue_order(incidents: Iterable[contract.Incident], now: datetime) -> list[contract.Incident]:
+#: An incident as the family has it, or as the case desk does (``StaffIncident``).
+AnyIncident = TypeVar("AnyIncident", bound=contract.Incident)
+
+
+def queue_order(incidents: Iterable[AnyIncident], now: datetime) -> list[AnyIncident]:
     """The case desk's queue: open before answered; overdue first; then the nearest deadline; then oldest."""
 
     def key(i: contract.Incident) -> tuple[int, int, datetime, datetime]:
@@ -349,12 +353,12 @@ def queue_order(incidents: Iterable[contract.Incident], now: datetime) -> list[c
 
 
 def filter_queue(
-    incidents: Iterable[contract.Incident],
+    incidents: Iterable[AnyIncident],
     *,
     category: contract.IncidentCategory | None = None,
     unit_id: str | None = None,
     status: contract.IncidentStatus | None = None,
-) -> list[contract.Incident]:
+) -> list[AnyIncident]:
     return [
         i
         for i in incidents

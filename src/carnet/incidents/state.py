@@ -97,12 +97,12 @@ class IncidentUi(Observable):
 class DeskUi(Observable):
     """Case desk (online only): the queue, its filters, one incident, the weekly figures."""
 
-    incidents: list[contract.Incident] = field(default_factory=list)
+    incidents: list[contract.StaffIncident] = field(default_factory=list)
     units: list[contract.Unit] = field(default_factory=list)
     category: contract.IncidentCategory | None = None
     unit_id: str | None = None
     status: contract.IncidentStatus | None = None
-    selected: contract.Incident | None = None
+    selected: contract.StaffIncident | None = None
     answer_error: str | None = None
     #: Answers sent (the answer box empties when it grows).
     sent: int = 0
@@ -125,7 +125,7 @@ class DeskUi(Observable):
         self.loading = False
 
     @change
-    def show_queue(self, units: list[contract.Unit], incidents: list[contract.Incident]) -> None:
+    def show_queue(self, units: list[contract.Unit], incidents: list[contract.StaffIncident]) -> None:
         """The queue as the server has it now (the open case follows it)."""
         self.units, self.incidents = units, incidents
         if self.selected is not None:
@@ -142,12 +142,12 @@ class DeskUi(Observable):
         self.category, self.unit_id, self.status = category, unit_id, status
 
     @change
-    def open_case(self, incident: contract.Incident | None) -> None:
+    def open_case(self, incident: contract.StaffIncident | None) -> None:
         self.selected = incident
         self.answer_error, self.message, self.error = None, None, None
 
     @change
-    def show_case(self, incident: contract.Incident) -> None:
+    def show_case(self, incident: contract.StaffIncident) -> None:
         self.selected = incident
 
     @change
@@ -174,7 +174,7 @@ class DeskUi(Observable):
         self.unsent_answer = None
 
     @change
-    def answered(self, incident: contract.Incident, message: str) -> None:
+    def answered(self, incident: contract.StaffIncident, message: str) -> None:
         self.unsent_answer = None
         self.sent += 1
         self.selected = incident

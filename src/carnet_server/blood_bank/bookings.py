@@ -42,7 +42,7 @@ from carnet_server.blood_bank.service import (
     staff_bank,
     works_at,
 )
-from carnet_server.blood_bank.tables import BloodBank, Booking, FolioCounter, Slot
+from carnet_server.blood_bank.tables import BloodBank, Booking, CheckInNote, FolioCounter, Slot
 from carnet_server.db import rowcount, utcnow
 from carnet_server.domain_errors import Conflict, Invalid, NotAllowed, Reason
 from carnet_server.patients.service import PatientNotFound, visible_patient
@@ -52,6 +52,7 @@ from carnet_server.sync import service as sync
 __all__ = [
     "NotEligible",
     "cancel",
+    "check_in",
     "next_folio",
     "create",
     "day_list",
@@ -59,8 +60,9 @@ __all__ = [
     "get",
     "list_for_guardian",
     "load_for_sync",
-    "mark",
+    "no_show",
     "reschedule",
+    "undo_check_in",
 ]
 
 ACTIVE = BookingStatus.CONFIRMADA.value
@@ -401,44 +403,117 @@ def reschedule(
 # ---- staff ------------------------------------------------------------------------------------
 
 
-def mark(
+#: A reason given by staff (an out-of-day check-in, an undone check-in) has at least this many characters.
+MIN_REASON_CHARS = 5
+
+
+def _reason(text: str | None) -> str:
+    reason = (text or "").strip()
+    if len(reason) < MIN_REASON_CHARS:
+        raise Invalid("reason_required", chars=MIN_REASON_CHARS)
+    return reason
+
+
+def _staff_booking(session: Session, principal: Principal, booking_id: str) -> Booking:
+    if principal.role not in (Role.BLOOD_BANK, Role.ADMIN):
+        raise NotAllowed()
+    return get(session, principal=principal, booking_id=booking_id)
+
+
+def _note(session: Session, principal: Principal, booking_id: str, action: str, reason: str, now: datetime) -> str:
+    note = CheckInNote(booking_id=booking_id, action=action, reason=reason, actor_id=principal.id, at=now)
+    session.add(note)
+    session.flush()
+    return note.id
+
+
+def check_in(
     session: Session,
     *,
     principal: Principal,
     booking_id: str,
-    status: BookingStatus,
+    tz: ZoneInfo,
+    override_reason: str | None,
     ip: str | None,
     now: datetime | None = None,
 ) -> Booking:
-    """Staff: a confirmed booking becomes ``asistio`` (check-in) or ``no_asistio``."""
-    if principal.role not in (Role.BLOOD_BANK, Role.ADMIN):
-        raise NotAllowed()
+    """Staff: the donor came — ``asistio``, on the booking's local day only; on another day only with
+    ``override_reason`` (422 ``check_in_wrong_day`` without one; the reason is kept as a note and audited)."""
     now = now or utcnow()
-    row = get(session, principal=principal, booking_id=booking_id)
-    came = status == BookingStatus.ASISTIO
-    result = session.execute(
-        update(Booking)
-        .where(Booking.id == row.id, Booking.status == ACTIVE)
-        .values(status=status.value, updated_at=now, checked_in_at=now if came else None)
-        .execution_options(synchronize_session=False)
-    )
-    if rowcount(result) != 1:
-        raise Conflict("booking_not_active")
-    agenda.change_linked(
-        session,
-        appointment_id=row.appointment_id,
-        now=now,
-        status=AppointmentStatus.REALIZADA if came else AppointmentStatus.CANCELADA,
-    )
+    row = _staff_booking(session, principal, booking_id)
+    if row.status != ACTIVE:
+        raise Conflict("booking_not_active")  # (said before the day: a reason would not help)
+    day, today = row.slot.starts_at.astimezone(tz).date(), now.astimezone(tz).date()
+    override = day != today
+    if override and override_reason is None:
+        raise Invalid("check_in_wrong_day", day=day.isoformat(), today=today.isoformat())
+    reason = _reason(override_reason) if override else None
+    _set_status(session, row, frm=ACTIVE, to=BookingStatus.ASISTIO, now=now)
+    detail: dict[str, Any] = {"patient_id": row.patient_id}
+    if reason is not None:
+        note_id = _note(session, principal, row.id, "override", reason, now)
+        detail |= {"override": True, "booking_day": day.isoformat(), "note_id": note_id}
+    audit_staff(session, principal, "blood_bank.booking.check_in", "blood_bank_booking", row.id, ip, detail)
+    return _touched(session, row)
+
+
+def undo_check_in(
+    session: Session, *, principal: Principal, booking_id: str, reason: str, ip: str | None, now: datetime | None = None
+) -> Booking:
+    """Staff: a mistaken check-in is undone — back to ``confirmada`` (the place stays held, as it was), with
+    the reason kept as a note and audited; 409 ``booking_not_checked_in`` if it is not ``asistio``."""
+    now = now or utcnow()
+    row = _staff_booking(session, principal, booking_id)
+    why = _reason(reason)
+    _set_status(session, row, frm=BookingStatus.ASISTIO.value, to=BookingStatus.CONFIRMADA, now=now)
+    note_id = _note(session, principal, row.id, "undo", why, now)
     audit_staff(
         session,
         principal,
-        "blood_bank.booking.check_in" if came else "blood_bank.booking.no_show",
+        "blood_bank.booking.check_in_undo",
         "blood_bank_booking",
         row.id,
         ip,
-        {"patient_id": row.patient_id},
+        {"patient_id": row.patient_id, "note_id": note_id},
     )
+    return _touched(session, row)
+
+
+def no_show(
+    session: Session, *, principal: Principal, booking_id: str, ip: str | None, now: datetime | None = None
+) -> Booking:
+    """Staff: the donor did not come — a confirmed booking becomes ``no_asistio``."""
+    now = now or utcnow()
+    row = _staff_booking(session, principal, booking_id)
+    _set_status(session, row, frm=ACTIVE, to=BookingStatus.NO_ASISTIO, now=now)
+    detail = {"patient_id": row.patient_id}
+    audit_staff(session, principal, "blood_bank.booking.no_show", "blood_bank_booking", row.id, ip, detail)
+    return _touched(session, row)
+
+
+#: What the mirrored agenda appointment becomes with each booking status set by staff.
+_APPOINTMENT = {
+    BookingStatus.ASISTIO: AppointmentStatus.REALIZADA,
+    BookingStatus.NO_ASISTIO: AppointmentStatus.CANCELADA,
+    BookingStatus.CONFIRMADA: AppointmentStatus.CONFIRMADA,
+}
+
+
+def _set_status(session: Session, row: Booking, *, frm: str, to: BookingStatus, now: datetime) -> None:
+    """One conditional UPDATE from ``frm`` (else 409); the slot's place is held in every one of these states,
+    so ``slots.booked`` does not change. The agenda appointment follows."""
+    result = session.execute(
+        update(Booking)
+        .where(Booking.id == row.id, Booking.status == frm)
+        .values(status=to.value, updated_at=now, checked_in_at=now if to is BookingStatus.ASISTIO else None)
+        .execution_options(synchronize_session=False)
+    )
+    if rowcount(result) != 1:
+        raise Conflict("booking_not_active" if frm == ACTIVE else "booking_not_checked_in")
+    agenda.change_linked(session, appointment_id=row.appointment_id, now=now, status=_APPOINTMENT[to])
+
+
+def _touched(session: Session, row: Booking) -> Booking:
     sync.touch(session, type=SyncType.BLOOD_BANK_BOOKING, record_id=row.id, patient_id=row.patient_id)
     session.expire_all()
     return session.get_one(Booking, row.id)

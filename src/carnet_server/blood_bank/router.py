@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from carnet_contract import models as contract
-from carnet_contract.models import BookingStatus
 from carnet_server.agenda import service as agenda
 from carnet_server.auth.deps import ClientAddress, ContextDep, CurrentUser, LangDep, SessionDep
 from carnet_server.blood_bank import bookings, eligibility, service
@@ -157,10 +156,40 @@ def reschedule_booking(
 
 @router.post("/blood-bank/bookings/{booking_id}/check-in", response_model=contract.Booking, responses=_ERRORS)
 def check_in(
-    booking_id: str, user: CurrentUser, session: SessionDep, address: ClientAddress, idem: IdempotencyDep
+    booking_id: str,
+    user: CurrentUser,
+    session: SessionDep,
+    ctx: ContextDep,
+    address: ClientAddress,
+    idem: IdempotencyDep,
+    body: contract.CheckInRequest | None = None,
 ) -> Response:
-    """Staff: the donor came — 200 ``asistio`` (only from ``confirmada``, else 409)."""
-    row = bookings.mark(session, principal=user, booking_id=booking_id, status=BookingStatus.ASISTIO, ip=address)
+    """Staff: the donor came — 200 ``asistio`` (only from ``confirmada``, else 409). Only on the booking's local
+    day: on another day 422 ``check_in_wrong_day``, unless ``override_reason`` says why (422 ``reason_required``
+    when it is too short)."""
+    row = bookings.check_in(
+        session,
+        principal=user,
+        booking_id=booking_id,
+        tz=ctx.tz,
+        override_reason=body.override_reason if body else None,
+        ip=address,
+    )
+    return idem.respond(session, service.booking_out(row, now=utcnow()), status=200)
+
+
+@router.post("/blood-bank/bookings/{booking_id}/undo-check-in", response_model=contract.Booking, responses=_ERRORS)
+def undo_check_in(
+    booking_id: str,
+    body: contract.UndoCheckInRequest,
+    user: CurrentUser,
+    session: SessionDep,
+    address: ClientAddress,
+    idem: IdempotencyDep,
+) -> Response:
+    """Staff: a mistaken check-in is undone, with the reason — 200 ``confirmada`` again (only from ``asistio``,
+    else 409 ``booking_not_checked_in``); the donor counts follow."""
+    row = bookings.undo_check_in(session, principal=user, booking_id=booking_id, reason=body.reason, ip=address)
     return idem.respond(session, service.booking_out(row, now=utcnow()), status=200)
 
 
@@ -169,7 +198,7 @@ def no_show(
     booking_id: str, user: CurrentUser, session: SessionDep, address: ClientAddress, idem: IdempotencyDep
 ) -> Response:
     """Staff: the donor did not come — 200 ``no_asistio`` (only from ``confirmada``, else 409)."""
-    row = bookings.mark(session, principal=user, booking_id=booking_id, status=BookingStatus.NO_ASISTIO, ip=address)
+    row = bookings.no_show(session, principal=user, booking_id=booking_id, ip=address)
     return idem.respond(session, service.booking_out(row, now=utcnow()), status=200)
 
 

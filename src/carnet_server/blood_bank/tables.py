@@ -30,7 +30,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from carnet_server.db import Base, UTCDateTime, new_id, utcnow
 from carnet_server.patients.tables import MedicalUnit
 
-__all__ = ["BloodBank", "Booking", "FolioCounter", "Slot", "SlotTemplate"]
+__all__ = ["BloodBank", "Booking", "CheckInNote", "FolioCounter", "Slot", "SlotTemplate"]
 
 
 class BloodBank(Base):
@@ -104,6 +104,20 @@ class Booking(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     slot: Mapped[Slot] = relationship(lazy="joined")
+
+
+class CheckInNote(Base):
+    """Why staff checked a donor in on a day other than the booking's (``override``), or undid a check-in
+    (``undo``): the staff member's own words, kept here; the audit log names the note by id only."""
+
+    __tablename__ = "blood_bank_check_in_notes"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    booking_id: Mapped[str] = mapped_column(ForeignKey("blood_bank_bookings.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    actor_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class FolioCounter(Base):

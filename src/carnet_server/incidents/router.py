@@ -10,7 +10,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
 from carnet_contract import models as contract
-from carnet_contract.models import IncidentCategory, IncidentStatus
+from carnet_contract.models import IncidentCategory, IncidentStatus, Role
 from carnet_server.auth.deps import ClientAddress, ContextDep, CurrentUser, SessionDep
 from carnet_server.db import utcnow
 from carnet_server.errors import ApiException
@@ -24,6 +24,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": contract.ErrorBody} for code in (401, 403, 404, 409, 413, 415, 422)
 }
 IdQuery = Annotated[str | None, Query(max_length=64)]
+#: Staff (case desk, admin) get each incident with the child's name; guardians the family's view.
+AnyIncident = contract.StaffIncident | contract.Incident
 
 
 @router.post(
@@ -49,7 +51,7 @@ def create_incident(
     return idem.respond(session, out, status=201)
 
 
-@router.get("/incidents", response_model=list[contract.Incident], responses=_ERRORS)
+@router.get("/incidents", response_model=list[AnyIncident], responses=_ERRORS)
 def list_incidents(
     user: CurrentUser,
     session: SessionDep,
@@ -58,13 +60,17 @@ def list_incidents(
     status: IncidentStatus | None = None,
     category: IncidentCategory | None = None,
     unit_id: IdQuery = None,
-) -> list[contract.Incident]:
-    """Guardian: their children's; case desk: their units'; admin: all — newest first."""
+) -> list[AnyIncident]:
+    """Guardian: their children's; case desk: their units' (with the child's name); admin: all — newest first."""
     rows = service.list_incidents(
         session, principal=user, patient_id=patient_id, status=status, category=category, unit_id=unit_id
     )
     now = utcnow()
-    out = [service.incident_out(r, now=now) for r in rows]
+    out: list[AnyIncident] = (
+        [service.incident_out(r, now=now) for r in rows]
+        if user.role == Role.GUARDIAN
+        else list(service.staff_out(session, rows, now=now))
+    )
     service.audit_staff_read(
         session,
         user,
@@ -77,19 +83,17 @@ def list_incidents(
     return out
 
 
-@router.get("/incidents/{incident_id}", response_model=contract.Incident, responses=_ERRORS)
-def read_incident(
-    incident_id: str, user: CurrentUser, session: SessionDep, address: ClientAddress
-) -> contract.Incident:
-    """One incident with its replies and photos."""
+@router.get("/incidents/{incident_id}", response_model=AnyIncident, responses=_ERRORS)
+def read_incident(incident_id: str, user: CurrentUser, session: SessionDep, address: ClientAddress) -> AnyIncident:
+    """One incident with its replies and photos (staff: with the child's name)."""
     row = service.get(session, principal=user, incident_id=incident_id)
-    out = service.incident_out(row, now=utcnow())
+    out = service.out_for(session, user, row, now=utcnow())
     service.audit_staff_read(session, user, "incident.read", row.id, address, {"patient_id": row.patient_id})
     session.commit()
     return out
 
 
-@router.post("/incidents/{incident_id}/responses", response_model=contract.Incident, responses=_ERRORS)
+@router.post("/incidents/{incident_id}/responses", response_model=contract.StaffIncident, responses=_ERRORS)
 def reply(
     incident_id: str,
     body: contract.ReplyCreate,
@@ -101,7 +105,7 @@ def reply(
     """Case desk of the incident's unit (or admin): ``en_atencion``; with ``resolves`` and a concrete answer
     ``atendida``."""
     row = service.reply(session, principal=user, incident_id=incident_id, data=body, ip=address)
-    out = service.incident_out(row, now=utcnow())
+    out = service.out_for(session, user, row, now=utcnow())
     return idem.respond(session, out, status=200)
 
 

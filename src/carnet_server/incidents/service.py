@@ -44,7 +44,7 @@ from carnet_server.files import write_private
 from carnet_server.incidents import deadlines
 from carnet_server.incidents.tables import Incident, IncidentFolioCounter, IncidentPhoto, IncidentReply
 from carnet_server.patients.service import PatientNotFound, unit_out, visible_patient
-from carnet_server.patients.tables import GuardianPatient, MedicalUnit, UserUnit
+from carnet_server.patients.tables import GuardianPatient, MedicalUnit, Patient, UserUnit
 from carnet_server.sync import service as sync
 
 __all__ = [
@@ -58,9 +58,11 @@ __all__ = [
     "list_incidents",
     "load_for_sync",
     "next_folio",
+    "out_for",
     "read_photo",
     "reopen",
     "reply",
+    "staff_out",
 ]
 
 ID_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
@@ -132,6 +134,29 @@ def incident_out(row: Incident, *, now: datetime) -> contract.Incident:
             for p in row.photos
         ],
     )
+
+
+def staff_out(session: Session, rows: Sequence[Incident], *, now: datetime) -> list[contract.StaffIncident]:
+    """Incidents as the case desk gets them: each with the child's name (one query for all)."""
+    ids = sorted({r.patient_id for r in rows})
+    names: dict[str, str] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        found = session.execute(select(Patient.id, Patient.full_name).where(Patient.id.in_(chunk)))
+        names.update((pid, name) for pid, name in found)
+    return [
+        contract.StaffIncident(**incident_out(r, now=now).model_dump(), patient_name=names.get(r.patient_id, ""))
+        for r in rows
+    ]
+
+
+def out_for(
+    session: Session, principal: Principal, row: Incident, *, now: datetime
+) -> contract.Incident | contract.StaffIncident:
+    """One incident as ``principal`` gets it: a guardian the family's view, staff with the child's name."""
+    if principal.role == Role.GUARDIAN:
+        return incident_out(row, now=now)
+    return staff_out(session, [row], now=now)[0]
 
 
 def load_for_sync(session: Session, ids: Sequence[str]) -> Mapping[str, dict[str, Any]]:

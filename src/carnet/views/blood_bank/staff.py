@@ -25,9 +25,59 @@ from carnet_contract import models as contract
 
 if TYPE_CHECKING:
     from carnet.blood_bank.staff import StaffCases
+    from carnet.blood_bank.state import StaffUi
 
 
-def _row(tr: Translator, booking: contract.StaffBooking, staff: StaffCases, busy: bool) -> ft.Control:
+def _asking(
+    tr: Translator, booking: contract.StaffBooking, staff: StaffCases, ui: StaffUi, kind: str, busy: bool
+) -> ft.Control:
+    """The reason for a check-in on another day, or for undoing a check-in; nothing is sent until confirmed."""
+    name = booking.donor.full_name
+    if kind == "override":
+        question = tr.t("staff_override_ask", day=tr.long_date(staff.booking_day(booking)), name=name)
+        yes, icon, colour = tr.t("staff_override_yes"), ft.Icons.HOW_TO_REG, GREEN
+    else:
+        question = tr.t("staff_undo_ask", name=name)
+        yes, icon, colour = tr.t("staff_undo_yes"), ft.Icons.UNDO, ft.Colors.RED_800
+    reason = ft.TextField(
+        label=tr.t("staff_reason"),
+        value=staff.reason,
+        max_length=500,
+        text_size=16,
+        error=ui.reason_error,
+        on_change=lambda e: staff.set_reason(e.control.value or ""),
+    )
+    return ft.Column(
+        [
+            ft.Text(question, size=15, weight=ft.FontWeight.W_600),
+            reason,
+            ft.Row(
+                [
+                    ft.FilledButton(
+                        content=ft.Text(yes, size=16),
+                        icon=icon,
+                        height=MIN_TOUCH,
+                        disabled=busy,
+                        on_click=awaiting(staff.confirm),
+                        style=ft.ButtonStyle(bgcolor=colour, color=ft.Colors.WHITE),
+                    ),
+                    ft.OutlinedButton(
+                        content=ft.Text(tr.t("staff_keep"), size=16),
+                        height=MIN_TOUCH,
+                        on_click=lambda _: staff.stop_asking(),
+                    ),
+                ],
+                wrap=True,
+                spacing=12,
+                run_spacing=8,
+            ),
+        ],
+        spacing=8,
+    )
+
+
+def _row(tr: Translator, booking: contract.StaffBooking, staff: StaffCases, ui: StaffUi) -> ft.Control:
+    busy = booking.id in ui.busy_ids
     name = booking.donor.full_name
     done = booking.status is not contract.BookingStatus.CONFIRMADA
     colour = (
@@ -47,7 +97,9 @@ def _row(tr: Translator, booking: contract.StaffBooking, staff: StaffCases, busy
     ]
     if booking.checked_in_at is not None:
         lines.append(ft.Text(tr.t("staff_arrived", time=hhmm(booking.checked_in_at)), size=14))
-    if not done:
+    if ui.asking is not None and ui.asking[0] == booking.id:
+        lines.append(_asking(tr, booking, staff, ui, ui.asking[1], busy))
+    elif not done:
         lines.append(
             ft.Row(
                 [
@@ -72,6 +124,17 @@ def _row(tr: Translator, booking: contract.StaffBooking, staff: StaffCases, busy
                     ),
                 ],
                 spacing=12,
+            )
+        )
+    elif booking.status is contract.BookingStatus.ASISTIO:
+        lines.append(
+            ft.OutlinedButton(
+                content=ft.Text(tr.t("staff_undo"), size=16, semantics_label=tr.t("staff_undo_label", name=name)),
+                icon=ft.Icons.UNDO,
+                height=MIN_TOUCH,
+                disabled=busy,
+                on_click=lambda _, b=booking.id: staff.ask_undo(b),
+                style=ft.ButtonStyle(color=ft.Colors.RED_800),
             )
         )
     return ft.Card(ft.Container(ft.Column(lines, spacing=4), padding=12), variant=ft.CardVariant.OUTLINED, margin=0)
@@ -114,7 +177,7 @@ def build(state: AppState, tr: Translator, staff: StaffCases, *, on_refresh: Han
     if bank is not None:
         body.append(ft.Text(bank.name, size=18, weight=ft.FontWeight.W_700))
         day = ui.day
-        rows: list[ft.Control] = [_row(tr, b, staff, b.id in ui.busy_ids) for b in ui.bookings]
+        rows: list[ft.Control] = [_row(tr, b, staff, ui) for b in ui.bookings]
         if not rows:
             rows = [ft.Text(tr.t("staff_loading") if ui.loading else tr.t("staff_none"), size=16)]
         if day is not None:
@@ -132,7 +195,16 @@ def build(state: AppState, tr: Translator, staff: StaffCases, *, on_refresh: Han
             )
         body.append(section(tr.t("staff_list"), rows))
         counts = [
-            ft.Text(tr.t("staff_count_line", name=name, today=today, week=week, booked=booked), size=16)
+            ft.Text(
+                tr.t(
+                    "staff_count_line_one" if booked == 1 else "staff_count_line",
+                    name=name,
+                    today=today,
+                    week=week,
+                    booked=booked,
+                ),
+                size=16,
+            )
             for name, today, week, booked in ui.counts
         ]
         body.append(section(tr.t("staff_counts"), counts or [ft.Text(tr.t("staff_no_counts"), size=16)]))

@@ -62,7 +62,14 @@ def _status(tr: Translator, status: contract.IncidentStatus) -> ft.Control:
     )
 
 
-def _queue_row(tr: Translator, incident: contract.Incident, now: datetime, desk: DeskCases) -> ft.Control:
+def _child(tr: Translator, incident: contract.StaffIncident, size: int) -> ft.Control:
+    """Which child the report is about, and the unit: "Nombre del niño · Unidad"."""
+    return ft.Text(
+        tr.t("desk_child", name=incident.patient_name, unit=incident.unit.name), size=size, weight=ft.FontWeight.W_600
+    )
+
+
+def _queue_row(tr: Translator, incident: contract.StaffIncident, now: datetime, desk: DeskCases) -> ft.Control:
     text, late = deadline_text(tr, incident, now)
     lines: list[ft.Control] = [
         ft.Row(
@@ -70,9 +77,8 @@ def _queue_row(tr: Translator, incident: contract.Incident, now: datetime, desk:
             spacing=12,
             wrap=True,
         ),
-        ft.Text(
-            tr.t("desk_for", category=tr.t("inc_cat." + incident.category.value), unit=incident.unit.name), size=15
-        ),
+        _child(tr, incident, 15),
+        ft.Text(tr.t("inc_cat." + incident.category.value), size=15),
     ]
     if incident.item_name:
         lines.append(ft.Text(tr.t("desk_item", item=incident.item_name), size=15, weight=ft.FontWeight.W_600))
@@ -184,11 +190,8 @@ class DeskCaseView:
         text, late = deadline_text(tr, incident, now)
         head: list[ft.Control] = [
             _status(tr, incident.status),
-            ft.Text(
-                tr.t("desk_for", category=tr.t("inc_cat." + incident.category.value), unit=incident.unit.name),
-                size=16,
-                weight=ft.FontWeight.W_600,
-            ),
+            _child(tr, incident, 17),
+            ft.Text(tr.t("inc_cat." + incident.category.value), size=16, weight=ft.FontWeight.W_600),
             ft.Text(text, size=15, color=ft.Colors.RED_900 if late else ft.Colors.GREY_800),
         ]
         if incident.item_name:
