@@ -25,7 +25,7 @@ from .test_incidents import MATEO, PHOTO_POSTS, add_incident, ours, photos_on, r
 from .test_ui_inprocess import click, find, page, texts, walk  # noqa: F401  (page is a fixture)
 
 pytestmark = pytest.mark.anyio
-CATEGORIES = ["Medicamento", "Insumo", "Atención médica", "Licencia 140-Bis", "Carnet digital", "Banco de sangre",
+CATEGORIES = ["Medicamento", "Material médico", "Atención médica", "Licencia 140-Bis", "Carnet digital", "Banco de sangre",
               "Otro"]
 
 
@@ -94,7 +94,7 @@ async def test_every_family_screen_has_the_report_button_in_words(page, config, 
     """Every family screen but the forms carries "Reportar un problema" in words, and it opens the form; the
     report form itself and the forms being filled (leaving them drops what was typed) do not."""
     add_incident(server, "Mateo Hernández", "otro", "El código QR no se ve en el carnet.")
-    ui, session = await _app(page, config, data_dir, server, "madre.demo")
+    _ui, session = await _app(page, config, data_dir, server, "madre.demo")
     state = session.state
     routes: dict[str, int] = {}
 
@@ -186,9 +186,9 @@ async def test_my_reports_read_offline_with_the_conversation(page, config, data_
     [row] = find(page, ft.OutlinedButton, tooltip=f"Ver reporte {folio}")
     await click(row)
     shown = texts(page)
-    assert "Atendida" in shown and "Insumo: Catéter" in shown and "Valentina Hernández" in shown
+    assert "Atendida" in shown and "Material médico: Catéter" in shown and "Valentina Hernández" in shown
     assert "Ya hay catéter en el almacén, pase a recogerlo." in shown and "Marcó el reporte como atendido" in shown
-    assert any(t.startswith("Módulo de atención · ") for t in shown)
+    assert any(t.startswith("Oficina de atención a casos · ") for t in shown)
     await click(labelled(page, ft.OutlinedButton, "No se resolvió"))
     [reason] = find(page, ft.TextField, label="¿Por qué no se resolvió?")
     reason.value = "No había en el almacén."
@@ -204,7 +204,7 @@ async def test_case_desk_answers_and_sees_the_servers_message(page, config, data
     [folio] = [i.folio for i in ours(server, "No hay.")]
     ui, session = await _app(page, config, data_dir, server, "casos.demo")
     assert page.views[0].route == "/desk" and page.views[0].navigation_bar is None
-    assert "Modo personal: solo en línea; nada se guarda en este dispositivo." in texts(page)
+    assert "Pantalla del personal: funciona solo con internet y no guarda datos en este equipo." in texts(page)
     await click(find(page, ft.OutlinedButton, tooltip=f"Abrir {folio}")[0])
     assert page.views[0].route == "/desk/case"
     assert "Falta: Vincristina" in texts(page)
