@@ -16,19 +16,19 @@ MESSAGES: dict[str, dict[Lang, str]] = {
     # errors
     "bad_request": {"es": "La solicitud no es válida.", "en": "The request is not valid."},
     "invalid_json": {
-        "es": "El cuerpo de la solicitud no es JSON válido.",
+        "es": "La solicitud llegó dañada o incompleta.",
         "en": "The request body is not valid JSON.",
     },
     "validation_error": {
-        "es": "Revise estos datos: {fields}.",
+        "es": "Revisa estos datos: {fields}.",
         "en": "Please check these fields: {fields}.",
     },
     "not_authenticated": {
-        "es": "Inicie sesión para continuar.",
+        "es": "Inicia sesión para continuar.",
         "en": "Please sign in to continue.",
     },
     "invalid_token": {
-        "es": "Su sesión terminó o no es válida. Inicie sesión de nuevo.",
+        "es": "Tu sesión terminó o no es válida. Inicia sesión de nuevo.",
         "en": "Your session has ended or is not valid. Please sign in again.",
     },
     "invalid_credentials": {
@@ -36,11 +36,11 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         "en": "Wrong username or password.",
     },
     "invalid_refresh_token": {
-        "es": "La sesión expiró o fue cerrada. Inicie sesión de nuevo.",
+        "es": "La sesión expiró o se cerró. Inicia sesión de nuevo.",
         "en": "The session expired or was closed. Please sign in again.",
     },
     "too_many_attempts": {
-        "es": "Demasiados intentos. Intente de nuevo en {minutes} min.",
+        "es": "Demasiados intentos. Intenta de nuevo en {minutes} min.",
         "en": "Too many attempts. Try again in {minutes} min.",
     },
     "wrong_current_password": {
@@ -52,7 +52,7 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         "en": "The new password must have at least {min} characters.",
     },
     "password_is_username": {
-        "es": "La nueva contraseña no puede ser igual a su usuario.",
+        "es": "La nueva contraseña no puede ser igual a tu usuario.",
         "en": "The new password cannot be your username.",
     },
     "password_unchanged": {
@@ -60,7 +60,7 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         "en": "The new password must differ from the current one.",
     },
     "forbidden": {
-        "es": "Su cuenta no tiene permiso para esta acción.",
+        "es": "Tu cuenta no tiene permiso para esta acción.",
         "en": "Your account is not allowed to do this.",
     },
     "not_found": {"es": "No se encontró lo solicitado.", "en": "Not found."},
@@ -74,12 +74,12 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         "en": "The request conflicts with the current state.",
     },
     "internal_error": {
-        "es": "Ocurrió un error en el servidor. Intente de nuevo más tarde.",
+        "es": "Algo salió mal en el sistema. Intenta de nuevo más tarde.",
         "en": "Something went wrong on the server. Please try again later.",
     },
     "http_error": {"es": "Error en la solicitud.", "en": "Request error."},
     "request_timeout": {
-        "es": "La solicitud tardó demasiado en llegar; inténtelo de nuevo.",
+        "es": "La solicitud tardó demasiado en llegar; intenta de nuevo.",
         "en": "The request took too long to arrive; please try again.",
     },
     "headers_too_large": {
@@ -87,7 +87,7 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         "en": "The request line and headers are too large (at most {max_kb} KB).",
     },
     "server_busy": {
-        "es": "El servidor está ocupado. Intente de nuevo en unos segundos.",
+        "es": "El sistema está ocupado. Intenta de nuevo en unos segundos.",
         "en": "The server is busy. Please try again in a few seconds.",
     },
     "payload_too_large": {
@@ -95,11 +95,11 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         "en": "The request is too large (at most {max_kb} KB).",
     },
     "rate_limited": {
-        "es": "Demasiadas solicitudes seguidas de este tipo. Intente de nuevo en {seconds} s.",
+        "es": "Demasiadas solicitudes seguidas de este tipo. Intenta de nuevo en {seconds} s.",
         "en": "Too many requests of this kind in a row. Try again in {seconds} s.",
     },
     "database_unavailable": {
-        "es": "El servicio no está disponible por un momento. Intente de nuevo en unos segundos.",
+        "es": "El servicio no está disponible por un momento. Intenta de nuevo en unos segundos.",
         "en": "The service is unavailable for a moment. Please try again in a few seconds.",
     },
     # agenda
@@ -126,11 +126,11 @@ MESSAGES: dict[str, dict[Lang, str]] = {
     },
     "unknown_unit": {"es": "La unidad médica indicada no existe.", "en": "The medical unit does not exist."},
     "unit_not_treating": {
-        "es": "Esa unidad médica no atiende a este paciente: el reporte solo puede enviarse a su unidad.",
+        "es": "Esa unidad médica no atiende a este paciente: solo puedes enviar el reporte a su unidad.",
         "en": "That medical unit does not treat this patient: the report can only go to the patient's unit.",
     },
     "invalid_times": {
-        "es": "Revise el horario: la cita debe terminar después de empezar y durar 24 horas como máximo.",
+        "es": "Revisa el horario: la cita debe terminar después de empezar y durar 24 horas como máximo.",
         "en": "Check the times: the appointment must end after it starts and last 24 hours at most.",
     },
     "null_field": {
@@ -138,7 +138,7 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         "en": "Title, times and status cannot be empty.",
     },
     "invalid_range": {
-        "es": "Revise las fechas «from» y «to»: use fechas AAAA-MM-DD o fecha y hora con zona horaria, "
+        "es": "Revisa las fechas «from» y «to»: usa fechas AAAA-MM-DD o fecha y hora con zona horaria, "
         "y que «to» sea posterior a «from».",
         "en": "Check «from» and «to»: use YYYY-MM-DD dates or date-times with an offset, with «to» after «from».",
     },
@@ -152,7 +152,7 @@ MESSAGES: dict[str, dict[Lang, str]] = {
     },
     # sync and idempotency
     "invalid_cursor": {
-        "es": "El cursor de sincronización no es válido. Sincronice desde el principio.",
+        "es": "El punto de partida de la actualización no es válido. Vuelve a descargar todo desde el principio.",
         "en": "The sync cursor is not valid. Sync again from the beginning.",
     },
     "invalid_idempotency_key": {
@@ -164,7 +164,7 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         "en": "This Idempotency-Key was already used with a different request.",
     },
     "idempotency_in_progress": {
-        "es": "Una solicitud con la misma clave sigue en proceso. Intente de nuevo en un momento.",
+        "es": "Una solicitud con la misma clave sigue en proceso. Intenta de nuevo en un momento.",
         "en": "A request with the same key is still in progress. Try again in a moment.",
     },
     # blood bank
@@ -176,16 +176,16 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         "en": "The donor cannot give blood for now: {reasons}",
     },
     "slot_full": {
-        "es": "Ese horario ya no tiene lugares. Elija otro horario.",
+        "es": "Ese horario ya no tiene lugares. Elige otro horario.",
         "en": "That time slot has no places left. Please choose another one.",
     },
     "slot_closed": {
-        "es": "Ese horario ya no recibe citas (ya pasó o el banco de sangre lo cerró). Elija otro horario.",
+        "es": "Ese horario ya no recibe citas (ya pasó o el banco de sangre lo cerró). Elige otro horario.",
         "en": "That time slot no longer takes bookings (it is past or the blood bank closed it). "
         "Please choose another one.",
     },
     "daily_limit_reached": {
-        "es": "Este niño o niña ya tiene {limit} citas de donación ese día, el máximo. Elija otro día.",
+        "es": "Este niño o niña ya tiene {limit} citas de donación ese día, el máximo. Elige otro día.",
         "en": "This child already has {limit} donation bookings that day, the maximum. Please choose another day.",
     },
     "capacity_below_bookings": {
@@ -209,11 +209,11 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         "en": "This booking has no check-in to undo.",
     },
     "same_slot": {
-        "es": "La cita ya está en ese horario. Elija un horario distinto.",
+        "es": "La cita ya está en ese horario. Elige un horario distinto.",
         "en": "The booking is already in that time slot. Please choose a different one.",
     },
     "invalid_date": {
-        "es": "Indique una fecha AAAA-MM-DD de hoy en adelante.",
+        "es": "Indica una fecha AAAA-MM-DD de hoy en adelante.",
         "en": "Give a YYYY-MM-DD date, today or later.",
     },
     "date_too_far": {
@@ -221,7 +221,7 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         "en": "Bookings open at most {days} days ahead.",
     },
     "answers_invalid": {
-        "es": "Revise el cuestionario: responda todas las preguntas (faltan: {missing}) y solo esas "
+        "es": "Revisa el cuestionario: responde todas las preguntas (faltan: {missing}) y solo esas "
         "(no existen: {unknown}).",
         "en": "Check the questionnaire: answer every question (missing: {missing}) and only those "
         "(unknown: {unknown}).",
@@ -234,14 +234,14 @@ MESSAGES: dict[str, dict[Lang, str]] = {
     "incident_not_found": {"es": "No se encontró el caso.", "en": "Case not found."},
     "photo_not_found": {"es": "No se encontró la foto.", "en": "Photo not found."},
     "item_name_required": {
-        "es": "Indique el nombre del medicamento o insumo que falta.",
+        "es": "Indica el nombre del medicamento o material médico que falta.",
         "en": "Give the name of the missing medicine or supply.",
     },
     "answer_required": {
-        "es": "Para marcar el caso como atendido escriba una respuesta concreta (al menos {chars} caracteres).",
+        "es": "Para marcar el caso como atendido escribe una respuesta concreta (al menos {chars} caracteres).",
         "en": "To mark the case as resolved, write a concrete answer (at least {chars} characters).",
     },
-    "message_required": {"es": "Escriba un mensaje.", "en": "Write a message."},
+    "message_required": {"es": "Escribe un mensaje.", "en": "Write a message."},
     "already_resolved": {
         "es": "El caso ya está atendido; la familia puede reabrirlo si la respuesta no lo resolvió.",
         "en": "The case is already resolved; the family may reopen it if the answer did not solve it.",
@@ -264,16 +264,16 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         "en": "The case already has {max} photos, the most allowed.",
     },
     "invalid_week": {
-        "es": "Indique la semana con la fecha de su lunes (AAAA-MM-DD).",
+        "es": "Indica la semana con la fecha de su lunes (AAAA-MM-DD).",
         "en": "Give the week as the date of its Monday (YYYY-MM-DD).",
     },
     # privacy (aviso de privacidad, closing the account)
     "privacy_notice_required": {
-        "es": "Antes de ver o guardar los datos de salud de su familia, lea y acepte el aviso de privacidad.",
+        "es": "Antes de ver o guardar los datos de salud de tu familia, lee y acepta el aviso de privacidad.",
         "en": "Before you see or save your family's health data, please read and accept the privacy notice.",
     },
     "privacy_version_outdated": {
-        "es": "El aviso de privacidad cambió. Lea la versión actual y acéptela.",
+        "es": "El aviso de privacidad cambió. Lee la versión actual y acéptala.",
         "en": "The privacy notice has changed. Please read the current version and accept it.",
     },
     "closure_request_not_found": {
@@ -322,11 +322,11 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         "en": "The QR code is not valid. {reasons}",
     },
     "token_expired": {
-        "es": "El código QR expiró. Pida a la familia abrir el carnet actualizado.",
+        "es": "El código QR expiró. Pide a la familia abrir el carnet actualizado.",
         "en": "The QR code has expired. Ask the family to open the updated carnet.",
     },
     "token_revoked": {
-        "es": "El código QR fue revocado (carnet reemitido). Pida a la familia abrir el carnet actualizado.",
+        "es": "El código QR fue revocado (carnet reemitido). Pide a la familia abrir el carnet actualizado.",
         "en": "The QR code was revoked (carnet reissued). Ask the family to open the updated carnet.",
     },
     "cycle_not_in_token": {
@@ -367,7 +367,7 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         "en": "The code was not signed by Carnet (unknown key).",
     },
     "verify.expired": {
-        "es": "El código expiró. Pida a la familia abrir el carnet actualizado.",
+        "es": "El código expiró. Pide a la familia abrir el carnet actualizado.",
         "en": "The code has expired. Ask the family to open the updated carnet.",
     },
     "verify.not_yet_valid": {

@@ -62,6 +62,16 @@ def server_photos(api_url: str, folio: str) -> list[dict[str, object]]:
         return list(incident["photos"])
 
 
+def report_button_in_words(page, width: int) -> None:  # type: ignore[no-untyped-def]
+    """ "Reportar un problema" is a button with its words on screen (far wider than a 48-px icon), whole inside
+    a screen ``width`` wide."""
+    button = page.get_by_role("button", name="Reportar un problema", exact=True)
+    wait_for("the report button", button.count)
+    into_view(page, button, "the report button on screen")
+    box = button.first.bounding_box()
+    assert box is not None and box["width"] >= 150 and box["x"] >= 0 and box["x"] + box["width"] <= width, box
+
+
 def test_guardian_reports_a_missing_medicine_case_desk_answers_it(api, tmp_path: Path) -> None:  # noqa: F811
     api_url, _stop_api = api
     family = start_app(api_url, tmp_path / "phone-madre")
@@ -75,6 +85,9 @@ def test_guardian_reports_a_missing_medicine_case_desk_answers_it(api, tmp_path:
                 log_in(page, "madre.demo", page.get_by_role("button", name="Mateo Hernández"))
                 page.get_by_role("button", name="Mateo Hernández").first.click()
                 wait_for("Mateo's carnet", lambda: shows(page, "Ciclo actual"))
+                page.set_viewport_size({"width": 360, "height": 640})  # the smallest phone: the button still fits
+                report_button_in_words(page, 360)
+                page.set_viewport_size({"width": 390, "height": 844})
                 click_and_wait(page, "Reportar un problema", "Medicamento")
                 click_and_wait(page, "Medicamento", "Medicamento, seleccionado")
                 type_into(page, "¿Qué medicamento falta?", "Metotrexato 2.5 mg")
@@ -161,6 +174,9 @@ def test_guardian_reports_a_missing_medicine_case_desk_answers_it(api, tmp_path:
                 into_view(page, answer, "the answer on screen")
                 assert shows(page, "Atendida") and shows(page, "Marcó el reporte como atendido")
                 screenshot_when_painted(page, answer.first, "incident-answered.png", min_fraction=0.1)
+                # A detail screen (the report itself) has the button too, and it opens the form.
+                report_button_in_words(page, 390)
+                click_and_wait(page, "Reportar un problema", "Medicamento")
             except BaseException:
                 for n, open_page in enumerate(browser.contexts[-1].pages if browser.contexts else []):
                     ARTIFACTS.mkdir(exist_ok=True)

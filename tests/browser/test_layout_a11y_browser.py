@@ -119,7 +119,7 @@ def test_small_phone_layout_and_accessibility(api, tmp_path: Path) -> None:
                 # A new report: the categories two to a row, over the whole width.
                 click_and_wait(page, "Reportar un problema", "Medicamento")
                 medicine = box(page.get_by_role("button", name="Medicamento", exact=True), "Medicamento")
-                supply = box(page.get_by_role("button", name="Insumo", exact=True), "Insumo")
+                supply = box(page.get_by_role("button", name="Material médico", exact=True), "Material médico")
                 assert abs(medicine["y"] - supply["y"]) <= 2, (medicine, supply)
                 assert supply["x"] + supply["width"] - medicine["x"] >= WIDTH - 2 * 32 - 2, (medicine, supply)
                 check_screen(page, "report")

@@ -102,13 +102,13 @@ async def test_add_with_bad_input_changes_nothing_then_add_edit_delete_through_t
     await click(find(page, ft.FilledButton, content="Guardar")[0])
     # Shown at once, marked pending, queued in the outbox.
     assert page.views[0].route == "/appointment"
-    assert "Consulta de nutrición" in texts(page) and "Pendiente de sincronizar" in texts(page)
+    assert "Consulta de nutrición" in texts(page) and "Pendiente de enviar" in texts(page)
     assert "Cita guardada en este teléfono. Se enviará cuando haya conexión." in texts(page)
     [item] = session.scope.outbox.items()
     assert item.op.value == "create" and item.body["title"] == "Consulta de nutrición"  # type: ignore[index]
     await session.refresh()
     assert session.scope.outbox.items() == [] and _family(server, "Consulta de nutrición") == [""]
-    assert "Pendiente de sincronizar" not in texts(page)  # the server's version replaced it
+    assert "Pendiente de enviar" not in texts(page)  # the server's version replaced it
     assert "Cita guardada en este teléfono. Se enviará cuando haya conexión." not in texts(page)  # sent: no longer so
     # Edit, then delete.
     await click(find(page, ft.OutlinedButton, content="Editar cita")[0])
@@ -139,20 +139,20 @@ async def test_sync_status_shows_rejections_with_retry_and_discard(page, config,
     await session.refresh()
     assert _family(server, "Consulta") == []
     assert session.state.sync.failed and session.state.sync.failed[0].state is OutboxState.FAILED
-    assert "No se pudo sincronizar" in texts(page)
+    assert "No se pudo guardar" in texts(page)
     await click(find(page, ft.IconButton, tooltip="Volver")[0])
-    [status] = find(page, ft.IconButton, tooltip="Estado de sincronización: hay cambios rechazados")
+    [status] = find(page, ft.IconButton, tooltip="Estado de envío: hay cambios que no se pudieron guardar")
     await click(status)
     assert page.views[0].route == "/sync"
     shown = texts(page)
     assert "Crear cita: Consulta" in shown and "Motivo: Ese horario ya no está disponible." in shown
-    assert any(t.startswith("Última sincronización: ") for t in shown)
+    assert any(t.startswith("Últimos datos recibidos: ") for t in shown)
     [retry] = find(page, ft.FilledButton, tooltip="Reintentar: Crear cita: Consulta")
     await click(retry)
     assert session.state.sync.failed == [] and session.state.sync.pending == 1
     await session.refresh()
     assert _family(server, "Consulta") == [""] and session.state.sync.pending == 0
-    assert "Ningún cambio fue rechazado." in texts(page)
+    assert "Ningún cambio quedó sin guardar." in texts(page)
     # Discard: a second rejected creation disappears from the outbox and from the agenda.
     session.back()
     session.show_tab(Tab.AGENDA)

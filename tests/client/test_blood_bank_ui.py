@@ -161,7 +161,7 @@ async def test_staff_home_lists_the_day_and_checks_in_with_one_tap(page, config,
     assert page.views[0].route == "/staff"
     assert page.views[0].navigation_bar is None, "no family tabs in staff mode"
     shown = texts(page)
-    assert "Modo personal: solo en línea; nada se guarda en este dispositivo." in shown
+    assert "Pantalla del personal: funciona solo con internet y no guarda datos en este equipo." in shown
     assert "07:00 · Laura Hernández Ruiz" in shown and "Para: Valentina Hernández" in shown
     assert "Valentina Hernández: el día 0 · la semana 0 (de 1 cita)" in shown
     await click(button(page, "Registrar llegada de Laura Hernández Ruiz"))

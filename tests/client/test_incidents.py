@@ -87,7 +87,7 @@ def test_empty_form_says_what_is_missing_in_each_language(tr: Translator, messag
 
 @pytest.mark.parametrize("category, tr, message", [
     ("medicamento", ES, "Escribe qué medicamento falta."),
-    ("insumo", ES, "Escribe qué insumo falta."),
+    ("insumo", ES, "Escribe qué material falta."),
     ("medicamento", EN, "Write which medicine is missing."),
 ])
 def test_missing_item_needs_its_name(category: str, tr: Translator, message: str) -> None:
@@ -330,7 +330,7 @@ async def test_not_solved_reopens_through_the_outbox(make_session, secrets, serv
     await session.refresh()
     view = session.state.selected_report
     assert view is not None and view.status is contract.IncidentStatus.ATENDIDA
-    assert [r.author_label for r in view.incident.responses] == ["Módulo de atención"]  # type: ignore[union-attr]
+    assert [r.author_label for r in view.incident.responses] == ["Oficina de atención a casos"]  # type: ignore[union-attr]
     net.offline = True
     session.report.ask_reopen()
     assert not session.report.reopen(incident_id, "no")
@@ -687,7 +687,7 @@ async def test_case_desk_sees_the_photos_in_memory_and_downloads_the_weekly_file
     net.fail("GET", "/api/v1/case-desk/weekly.csv", error_response(503, "unavailable", "Servicio no disponible."),
              times=5)  # down for a while
     assert await session.desk.weekly_file("csv") is None
-    assert session.state.desk.error == "El servidor tuvo un problema. Intenta de nuevo más tarde."
+    assert session.state.desk.error == "El sistema tuvo un problema. Intenta de nuevo más tarde."
     session.desk.file_saved("x.csv", False)
     assert session.state.desk.error == "No se pudo guardar x.csv."
     await session.close()

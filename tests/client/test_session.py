@@ -122,7 +122,7 @@ async def test_a_cycle_change_from_sync_updates_the_cached_carnet_offline(make_s
 @pytest.mark.parametrize(("setup", "expected"), [
     ("wrong_password", "Usuario o contraseña incorrectos."),
     ("rate_limited", "Demasiados intentos. Intenta de nuevo en 15 minutos."),
-    ("offline", "Sin conexión con el servidor. Revisa tu internet e intenta de nuevo."),
+    ("offline", "No se pudo conectar. Revisa tu internet e intenta de nuevo."),
     ("empty", "Escribe tu usuario y tu contraseña."),
 ])
 async def test_login_errors_are_sentences(make_session, secrets, server: InProcessServer, net: FaultTransport,

@@ -45,7 +45,7 @@ def test_unparseable_json_400(client: TestClient) -> None:
 )
 def test_bad_bodies_422_name_the_fields(client: TestClient, body: object, fields: list[str]) -> None:
     error = assert_error(client.post("/api/v1/auth/login", json=body), 422, "validation_error")
-    assert error["message"].startswith("Revise estos datos:")
+    assert error["message"].startswith("Revisa estos datos:")
     for field in fields:
         assert field in error["message"]
 
@@ -73,7 +73,7 @@ def test_unexpected_error_is_500_without_details(app: FastAPI, caplog: pytest.Lo
         response = TestClient(app).get("/api/v1/boom")  # not re-raised: handled for good
     error = assert_error(response, 500, "internal_error")
     assert "CURP" not in response.text and "secret" not in response.text
-    assert error["message"].startswith("Ocurrió un error")
+    assert error["message"].startswith("Algo salió mal")
     assert "RuntimeError" in caplog.text and "CURP" not in caplog.text and "secret" not in caplog.text
     english = TestClient(app).get("/api/v1/boom", headers=EN)
     assert assert_error(english, 500)["message"].startswith("Something went wrong")

@@ -246,7 +246,7 @@ def test_state_flow(client: TestClient, ctx: Context, s: dict[str, Any]) -> None
     got = first.json()
     assert got["status"] == "en_atencion" and got["first_response_at"] and got["seconds_left"] is None
     assert got["overdue"] is False and got["resolved_at"] is None
-    assert got["responses"] == [{"author_role": "case_desk", "author_label": "Módulo de atención",
+    assert got["responses"] == [{"author_role": "case_desk", "author_label": "Oficina de atención a casos",
                                "message": "Estamos revisando su caso.", "created_at": got["responses"][0]["created_at"],
                                "resolves": False, "reopens": False}]
     before = counts(ctx)
@@ -438,7 +438,7 @@ def test_sync_carries_the_incident_with_its_replies(client: TestClient, s: dict[
     assert len(mine) == 1 and mine[0]["op"] == "upsert"
     data = mine[0]["data"]
     assert data["status"] == "atendida" and data["responses"][0]["message"] == ANSWER
-    assert data["responses"][0]["author_label"] == "Módulo de atención"
+    assert data["responses"][0]["author_label"] == "Oficina de atención a casos"
     client.post(f"{INCIDENTS}/{made['id']}/reopen", json={"reason": "Siguen sin surtirla."}, headers=s["madre"])
     upload(client, s["madre"], made["id"], png_bytes(), "x.png")
     changes, _ = sync_changes(client, s["madre"], cursor)

@@ -86,7 +86,7 @@ def test_notice_is_public_in_spanish_first_and_english(client: TestClient, ctx: 
     assert notice.version == _current(ctx) and notice.lang == "es-MX"
     assert notice.title == "Aviso de privacidad de Carnet" and notice.summary
     text = " ".join(f"{s.heading} {s.body}" for s in notice.sections)
-    for words in ("Qué datos guardamos", "NSS", "CURP", "expediente del hospital", "se cierre su cuenta",
+    for words in ("Qué datos guardamos", "NSS", "CURP", "expediente del hospital", "se cierre tu cuenta",
                   "ARCO", "Ley General de Protección de Datos Personales en Posesión de Sujetos Obligados",
                   "mezclas", "registro de accesos"):
         assert words in text, words

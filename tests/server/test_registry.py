@@ -73,7 +73,7 @@ def test_several_problems_are_reported_together_in_spanish(client: TestClient, c
     body = child(units(client, onco)["sxxi"], nss="1234", agregado="XX", diagnosis_code="Z00")
     error = client.post(PATIENTS, headers=onco, json=body).json()["error"]
     assert error["fields"] == ["nss", "agregado", "diagnosis_code"]
-    assert error["message"].startswith("Revise los datos del paciente: nss: el NSS debe tener 11 dígitos.")
+    assert error["message"].startswith("Revisa los datos del paciente: nss: el NSS debe tener 11 dígitos.")
 
 
 def test_units_and_roles(client: TestClient, ctx: Context, auth: Any) -> None:

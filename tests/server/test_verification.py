@@ -76,7 +76,7 @@ def test_admin_may_verify(client: TestClient, auth: Auth, mateo_qr: dict[str, st
 def test_other_roles_get_403(client: TestClient, auth: Auth, mateo_qr: dict[str, str], username: str) -> None:
     error = assert_error(client.post(VERIFY, json={"token": mateo_qr["token"]}, headers=auth(username)),
                          403, "forbidden")
-    assert error["message"] == "Su cuenta no tiene permiso para esta acción."
+    assert error["message"] == "Tu cuenta no tiene permiso para esta acción."
 
 
 def test_no_auth_401(client: TestClient, mateo_qr: dict[str, str]) -> None:

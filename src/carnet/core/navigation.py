@@ -65,6 +65,26 @@ ACCOUNT_SCREENS = frozenset(
     {Screen.ACCOUNT, Screen.ACCOUNT_PASSWORD, Screen.ACCOUNT_NOTICE, Screen.ACCOUNT_CLOSURE, Screen.ACCOUNT_LINK}
 )
 
+#: The family screens that carry "Reportar un problema" (a labelled bar under the app bar): every one but the
+#: report form itself and the forms being filled (leaving a form drops what was typed); login and enrolment
+#: come before a family is known.
+REPORT_BUTTON_SCREENS = frozenset(
+    {
+        Screen.CHILDREN,
+        Screen.CARNET,
+        Screen.AGENDA,
+        Screen.APPOINTMENT,
+        Screen.BLOOD_BANK,
+        Screen.BOOKING,
+        Screen.SYNC_STATUS,
+        Screen.REPORTS,
+        Screen.REPORT,
+        Screen.SETTINGS,
+        Screen.ACCOUNT,
+        Screen.ACCOUNT_NOTICE,
+    }
+)
+
 
 class Tab(StrEnum):
     """The navigation bar's destinations (settings stays in the app bar)."""

@@ -15,7 +15,7 @@ from flet.controls.base_control import BaseControl
 from carnet.core.clock import local_date
 from carnet.core.config import load_config
 from carnet.core.i18n import Translator
-from carnet.core.navigation import ACCOUNT_SCREENS, CHEMO_SCREENS, Phase, Screen, Tab
+from carnet.core.navigation import ACCOUNT_SCREENS, CHEMO_SCREENS, REPORT_BUTTON_SCREENS, Phase, Screen, Tab
 from carnet.core.observable import Observable
 from carnet.data.secret_store import MemorySecretStore, SecretStore, select_secret_store
 from carnet.data.store import default_data_dir
@@ -209,6 +209,20 @@ class CarnetUI:
     # ---- drawing --------------------------------------------------------------
 
     def build_view(self) -> ft.View:
+        view = self._build_view()
+        state = self.session.state
+        if (
+            state.phase is Phase.READY
+            and state.user is not None
+            and not state.staff_mode
+            and state.screen in REPORT_BUTTON_SCREENS
+            and not any(getattr(c, "data", None) == incidents_view.REPORT_BAR for c in view.controls)
+        ):
+            # "Reportar un problema", in words, under the app bar of every family screen but forms.
+            view.controls.insert(0, incidents_view.report_bar(self.session.tr, self._report))
+        return view
+
+    def _build_view(self) -> ft.View:
         state, tr = self.session.state, self.session.tr
         if state.phase is Phase.STARTING:
             return starting_view(tr)
@@ -291,13 +305,7 @@ class CarnetUI:
             self._report_view = None
         if state.screen in (Screen.REPORT_FORM, Screen.REPORTS, Screen.REPORT):
             return self._build_reports()
-        view = self._build_family()
-        if state.screen in (Screen.CHILDREN, Screen.CARNET, Screen.AGENDA, Screen.BLOOD_BANK) and isinstance(
-            view.appbar, ft.AppBar
-        ):
-            # "Reportar un problema" from every tab: first action of the app bar.
-            view.appbar.actions = [incidents_view.report_action(tr, self._report), *(view.appbar.actions or [])]
-        return view
+        return self._build_family()
 
     def _build_account(self) -> ft.View:
         """ "Mi cuenta" and its screens (every role reaches them from settings)."""

@@ -9,13 +9,13 @@ __all__ = ["MESSAGES"]
 MESSAGES: dict[str, dict[Literal["es", "en"], str]] = {
     "protocol_not_found": {"es": "No se encontró el protocolo.", "en": "Protocol not found."},
     "cycle_not_found": {"es": "No se encontró el ciclo.", "en": "Cycle not found."},
-    "prescription_invalid": {"es": "Revise la prescripción: {reasons}", "en": "Check the prescription: {reasons}"},
+    "prescription_invalid": {"es": "Revisa la prescripción: {reasons}", "en": "Check the prescription: {reasons}"},
     "measurements_unconfirmed": {
-        "es": "Confirme el peso y la talla: {reasons}",
+        "es": "Confirma el peso y la talla: {reasons}",
         "en": "Confirm the weight and height: {reasons}",
     },
     "cycle_changed": {
-        "es": "Alguien más cambió este ciclo mientras lo veía; revise la versión actual antes de seguir.",
+        "es": "Alguien más cambió este ciclo mientras lo veías; revisa la versión actual antes de seguir.",
         "en": "Someone else changed this cycle while you were looking at it; check the current version first.",
     },
     "cycle_transition_invalid": {

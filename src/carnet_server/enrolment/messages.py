@@ -9,13 +9,13 @@ __all__ = ["MESSAGES"]
 MESSAGES: dict[str, dict[Literal["es", "en"], str]] = {
     # administration
     "password_change_required": {
-        "es": "Su contraseña es temporal: cámbiela antes de continuar.",
+        "es": "Tu contraseña es temporal: cámbiala antes de continuar.",
         "en": "Your password is a temporary one: change it before you go on.",
     },
     "unit_not_found": {"es": "No se encontró la unidad médica.", "en": "Medical unit not found."},
     "staff_not_found": {"es": "No se encontró la cuenta de personal.", "en": "Staff account not found."},
     "username_taken": {
-        "es": "Ese nombre de usuario ya existe; elija otro.",
+        "es": "Ese nombre de usuario ya existe; elige otro.",
         "en": "That username is taken; choose another one.",
     },
     "invalid_username": {
@@ -25,37 +25,37 @@ MESSAGES: dict[str, dict[Literal["es", "en"], str]] = {
         "starting with a letter or digit.",
     },
     "units_required": {
-        "es": "Asigne al menos una unidad médica a la cuenta.",
+        "es": "Asigna al menos una unidad médica a la cuenta.",
         "en": "Give the account at least one medical unit.",
     },
     "own_account": {
-        "es": "No puede desactivar su propia cuenta.",
+        "es": "No puedes desactivar tu propia cuenta.",
         "en": "You cannot deactivate your own account.",
     },
     # the registry
     "unit_not_yours": {
-        "es": "Solo puede registrar o referir pacientes desde las unidades en que trabaja.",
+        "es": "Solo puedes registrar o referir pacientes desde las unidades en que trabajas.",
         "en": "You can only register or refer patients from the units you work at.",
     },
-    "patient_invalid": {"es": "Revise los datos del paciente: {reasons}", "en": "Check the patient's data: {reasons}"},
+    "patient_invalid": {"es": "Revisa los datos del paciente: {reasons}", "en": "Check the patient's data: {reasons}"},
     "patient_exists": {
         "es": "El paciente ya está registrado (misma CURP, o mismo NSS y agregado médico).",
         "en": "The patient is already registered (same CURP, or same NSS and agregado médico).",
     },
     "patient_similar": {
         "es": "Ya hay un paciente registrado con un nombre parecido y la misma fecha de nacimiento. "
-        "Revise que no sea el mismo niño; si no lo es, confirme el registro.",
+        "Revisa que no sea el mismo niño; si no lo es, confirma el registro.",
         "en": "A patient with a similar name and the same birth date is already registered. Check it is not "
         "the same child; if it is not, confirm the registration.",
     },
     "same_unit": {"es": "El paciente ya está en esa unidad.", "en": "The patient is already at that unit."},
     "search_query_too_short": {
-        "es": "Escriba al menos 3 letras del nombre, o la CURP o el NSS.",
+        "es": "Escribe al menos 3 letras del nombre, o la CURP o el NSS.",
         "en": "Type at least 3 letters of the name, or the CURP or the NSS.",
     },
     # the reasons of patient_invalid, each naming its field
     "reason.invalid_name": {
-        "es": "{field}: use solo letras, espacios, apóstrofo, punto o guion.",
+        "es": "{field}: usa solo letras, espacios, apóstrofo, punto o guion.",
         "en": "{field}: use letters, spaces, apostrophes, dots or hyphens only.",
     },
     "reason.required_field": {"es": "{field}: no puede quedar vacío.", "en": "{field}: cannot be empty."},
@@ -70,7 +70,7 @@ MESSAGES: dict[str, dict[Literal["es", "en"], str]] = {
         "state, 3 consonants, homoclave and check digit).",
     },
     "reason.curp_check_digit": {
-        "es": "{field}: el dígito verificador de la CURP (carácter 18) no corresponde; revise que esté bien escrita.",
+        "es": "{field}: el dígito verificador de la CURP (carácter 18) no corresponde; revisa que esté bien escrita.",
         "en": "{field}: the CURP's check digit (character 18) does not match; check it was typed right.",
     },
     "reason.curp_birth_date_mismatch": {
@@ -86,7 +86,7 @@ MESSAGES: dict[str, dict[Literal["es", "en"], str]] = {
         "en": "{field}: the NSS must have 11 digits.",
     },
     "reason.nss_check_digit": {
-        "es": "{field}: el dígito verificador del NSS (dígito 11) no corresponde; revise que esté bien escrito.",
+        "es": "{field}: el dígito verificador del NSS (dígito 11) no corresponde; revisa que esté bien escrito.",
         "en": "{field}: the NSS check digit (digit 11) does not match; check it was typed right.",
     },
     "reason.agregado_format": {
@@ -126,7 +126,7 @@ MESSAGES: dict[str, dict[Literal["es", "en"], str]] = {
         "en": "That code was already used: the guardian already has access.",
     },
     "invalid_guardian_name": {
-        "es": "Escriba el nombre del familiar con letras, espacios, apóstrofo, punto o guion.",
+        "es": "Escribe el nombre del familiar con letras, espacios, apóstrofo, punto o guion.",
         "en": "Write the guardian's name with letters, spaces, apostrophes, dots or hyphens.",
     },
     "invalid_phone": {
@@ -135,18 +135,18 @@ MESSAGES: dict[str, dict[Literal["es", "en"], str]] = {
     },
     "guardian_not_found": {"es": "No se encontró a ese familiar.", "en": "Guardian not found."},
     "activation_code_invalid": {
-        "es": "El código de activación no es válido: revise que esté bien escrito, o pida uno nuevo al "
+        "es": "El código de activación no es válido: revisa que esté bien escrito, o pide uno nuevo al "
         "hospital (vale 72 horas y una sola vez).",
         "en": "The activation code is not valid: check how it was typed, or ask the hospital for a new one "
         "(it works once, for 72 hours).",
     },
     "already_linked": {
-        "es": "Su cuenta ya tiene acceso a este paciente.",
+        "es": "Tu cuenta ya tiene acceso a este paciente.",
         "en": "Your account already has access to this patient.",
     },
     # registry figures and import
     "import_invalid": {
-        "es": "No se importó nada: corrija estas filas y vuelva a intentarlo. {reasons}",
+        "es": "No se importó nada: corrige estas filas y vuelve a intentarlo. {reasons}",
         "en": "Nothing was imported: correct these rows and try again. {reasons}",
     },
     "import_missing_columns": {
@@ -154,7 +154,7 @@ MESSAGES: dict[str, dict[Literal["es", "en"], str]] = {
         "en": "Columns missing from the header: {columns}.",
     },
     "import_unknown_columns": {
-        "es": "Columnas desconocidas en el encabezado (revise cómo están escritas): {columns}.",
+        "es": "Columnas desconocidas en el encabezado (revisa cómo están escritas): {columns}.",
         "en": "Unknown columns in the header (check their spelling): {columns}.",
     },
     "import_bad_values": {
@@ -166,11 +166,11 @@ MESSAGES: dict[str, dict[Literal["es", "en"], str]] = {
         "en": "the CURP already appears on row {other} of this file.",
     },
     "import_guardian_incomplete": {
-        "es": "llene las tres columnas del tutor (nombre, parentesco y celular) o ninguna.",
+        "es": "llena las tres columnas del tutor (nombre, parentesco y celular) o ninguna.",
         "en": "fill the three guardian columns (name, relationship and mobile) or none.",
     },
     "import_conflicting_record": {
-        "es": "ya hay un paciente registrado con esta CURP y otros datos; corríjalo en su expediente.",
+        "es": "ya hay un paciente registrado con esta CURP y otros datos; corrígelo en su expediente.",
         "en": "a patient with this CURP is already registered with other data; correct it in the record.",
     },
     "import_not_csv": {
@@ -178,7 +178,7 @@ MESSAGES: dict[str, dict[Literal["es", "en"], str]] = {
         "en": "The file must be a UTF-8 CSV with its header row.",
     },
     "import_too_many_rows": {
-        "es": "El archivo tiene demasiadas filas (máximo {max}); divídalo en varios.",
+        "es": "El archivo tiene demasiadas filas (máximo {max}); divídelo en varios.",
         "en": "The file has too many rows (at most {max}); split it into several.",
     },
 }

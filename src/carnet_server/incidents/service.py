@@ -66,7 +66,7 @@ __all__ = [
 ]
 
 ID_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
-STAFF_LABEL = "Módulo de atención"
+STAFF_LABEL = "Oficina de atención a casos"
 FAMILY_LABEL = "Familia"
 #: A resolving answer must say something concrete: at least this many characters (after trimming).
 MIN_ANSWER_CHARS = 10

@@ -261,7 +261,7 @@ class AdminView:
         return screen("/admin", bar, body)
 
     def _catalogue(self, state: AppState, tr: Translator) -> ft.Control:
-        """The chemotherapy protocols (newest versions) and "Cargar protocolo (JSON)": a new code or a new version."""
+        """The chemotherapy protocols (newest versions) and "Cargar archivo de protocolo": a new code or version."""
         ui = state.admin
         lines: list[ft.Control] = [ft.Text(tr.t("adm_regimens_hint"), size=14, color=ft.Colors.GREY_800)]
         for regimen in ui.catalogue.regimens if ui.catalogue else []:

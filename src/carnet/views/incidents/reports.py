@@ -88,10 +88,33 @@ def status_chip(tr: Translator, view: IncidentView) -> ft.Control:
     )
 
 
-def report_action(tr: Translator, on_click: Handler) -> ft.Control:
-    """The app-bar action on every family tab: a warning icon named "Reportar un problema" (tooltip and
-    screen readers). Icon only: at 390 px the bar also holds the title, sync, refresh and settings."""
-    return icon_button(ft.Icons.REPORT_PROBLEM, tr.t("report_button"), on_click, color=ft.Colors.AMBER_300)
+#: Marks the bar below, so a view drawn again in place does not get a second one.
+REPORT_BAR = "report-bar"
+
+
+def report_bar(tr: Translator, on_click: Handler) -> ft.Control:
+    """ "Reportar un problema" in words, in a slim strip under the app bar of the family screens: a parent
+    looks for words, not for a warning triangle. Its own strip, not an app-bar action: at 360 px the app bar
+    already holds the back arrow, the child's name on two lines, sync, refresh and settings."""
+    return ft.Container(
+        ft.Row(
+            [
+                ft.TextButton(
+                    content=ft.Text(
+                        tr.t("report_button"), size=15, weight=ft.FontWeight.W_600, color=ft.Colors.BROWN_900
+                    ),
+                    icon=ft.Icons.REPORT_PROBLEM,
+                    icon_color=ft.Colors.AMBER_900,
+                    height=MIN_TOUCH,
+                    on_click=on_click,
+                )
+            ],
+            alignment=ft.MainAxisAlignment.END,
+        ),
+        bgcolor=ft.Colors.AMBER_50,
+        padding=ft.Padding.symmetric(horizontal=8),
+        data=REPORT_BAR,
+    )
 
 
 class ReportFormView:
