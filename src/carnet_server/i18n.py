@@ -197,11 +197,11 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         "en": "This donation booking is no longer confirmed (it was cancelled or attendance was recorded).",
     },
     "check_in_wrong_day": {
-        "es": "Esta cita es del {day}, no de hoy ({today}). Para registrar la llegada otro día, indique el motivo.",
+        "es": "Esta cita es del {day}, no de hoy ({today}). Para registrar la llegada otro día, indica el motivo.",
         "en": "This booking is for {day}, not today ({today}). To check the donor in on another day, give the reason.",
     },
     "reason_required": {
-        "es": "Escriba el motivo (al menos {chars} caracteres).",
+        "es": "Escribe el motivo (al menos {chars} caracteres).",
         "en": "Write the reason (at least {chars} characters).",
     },
     "booking_not_checked_in": {

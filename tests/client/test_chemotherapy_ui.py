@@ -76,7 +76,7 @@ async def test_write_a_cycle_with_a_dose_by_hand(page, config, data_dir, server:
     assert dose.amount == 18 and dose.computed == 20 and dose.changed_reason == "Fracción de eyección limítrofe"
     shown = texts(page)
     assert f"Ciclo {written.number} escrito para el {session.tr.date(written.scheduled_for)}." in shown
-    assert any("ajustada por su médico: Fracción de eyección limítrofe" in t for t in shown)
+    assert any("ajustada por el médico: Fracción de eyección limítrofe" in t for t in shown)
     await session.close()
 
 

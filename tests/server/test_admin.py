@@ -71,7 +71,7 @@ def test_new_staff_account_must_change_its_temporary_password(client: TestClient
     error = assert_error(client.get("/api/v1/units", headers=headers), 403, "password_change_required")
     assert "temporary" in error["message"]
     assert assert_error(client.get("/api/v1/units", headers=bearer(answer["access_token"])), 403)["message"].startswith(
-        "Su contraseña es temporal")
+        "Tu contraseña es temporal")
     assert client.get("/api/v1/me", headers=headers).status_code == 200
     assert client.post("/api/v1/auth/password", headers=headers,
                        json={"current_password": temporary, "new_password": "mi-clave-nueva-2026"}).status_code == 204

@@ -28,7 +28,7 @@ def test_unparseable_json_400(client: TestClient) -> None:
     response = client.post("/api/v1/auth/login", content=b"{not json",
                            headers={"Content-Type": "application/json"})
     error = assert_error(response, 400, "invalid_json")
-    assert "JSON" in error["message"]
+    assert error["message"] == "La solicitud llegó dañada o incompleta."
     english = client.post("/api/v1/auth/login", content=b"{", headers={"Content-Type": "application/json", **EN})
     assert assert_error(english, 400)["message"] == "The request body is not valid JSON."
 

@@ -118,7 +118,7 @@ def test_bad_cursors_are_422(client: TestClient, auth: Auth) -> None:
            cursor[:-2], "c2" + cursor[2:], "\x00"]
     for value in bad:
         error = assert_error(client.get("/api/v1/sync", params={"cursor": value}, headers=madre), 422, "invalid_cursor")
-        assert "cursor" in error["message"]
+        assert "punto de partida" in error["message"]
     assert_error(client.get("/api/v1/sync", params={"cursor": "x" * 300}, headers=madre), 422)
     english = client.get("/api/v1/sync", params={"cursor": "garbage"}, headers={**madre, "Accept-Language": "en"})
     assert assert_error(english, 422, "invalid_cursor")["message"].startswith("The sync cursor")

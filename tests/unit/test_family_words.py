@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 
+import carnet_contract
 from carnet.core.i18n import CATALOG
-from carnet_server.blood_bank.eligibility import RULES_FILE
+from carnet_contract.eligibility import RULES_FILE
 from carnet_server.i18n import MESSAGES
 from carnet_server.privacy.notices import DEFAULT_DIR
 
@@ -61,9 +62,7 @@ def _privacy_notice() -> dict[str, str]:
 
 def _donor_questionnaire() -> dict[str, str]:
     """The blood bank's questions and refusals, read by the donor on the family's phone."""
-    import carnet_server.blood_bank as blood_bank
-
-    data = json.loads((Path(blood_bank.__file__).parent / RULES_FILE).read_text("utf-8"))
+    data = json.loads((Path(carnet_contract.__file__).parent / RULES_FILE).read_text("utf-8"))
     texts = {f"q{n}": q["text"]["es"] for n, q in enumerate(data["questions"])}
     return texts | {f"r{n}": r["message"]["es"] for n, r in enumerate(data["rules"])}
 
