@@ -164,7 +164,8 @@ def test_pharmacy_scans_dispenses_once_and_refuses_a_tampered_code(api, tmp_path
                 wait_for("the keys' age", lambda: shows(page, "Claves actualizadas hace"))
                 focus_is_back(page)  # on open
 
-                genuine = page.get_by_text("Auténtico y vigente")
+                # the verdict, not its copy in Flutter's live-region announcer (flt-announcement-host)
+                genuine = page.locator("flt-semantics").get_by_text("Auténtico y vigente")
                 scan(page, url, genuine.count)
                 wait_for("the server's answer", lambda: shows(page, "Comprobado también en el servidor."))
                 assert shows(page, "Mateo Hernández")
