@@ -17,10 +17,11 @@ from tests.browser.support import (
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
+    UI_SECONDS,
     click_until,
     log_in,
-    open_app,
     playwright_api,
+    screenshot_when_painted,
     shows,
     start_app,
     stop,
@@ -28,7 +29,7 @@ from tests.browser.support import (
     wait_for,
 )
 from tests.browser.test_layout_a11y_browser import NODES
-from tests.browser.test_pharmacy_browser import SCANNER, mateo_qr, scan
+from tests.browser.test_pharmacy_browser import SCANNER, mateo_qr
 
 pytestmark = pytest.mark.browser
 
@@ -65,8 +66,9 @@ def stacked(first, then) -> bool:  # type: ignore[no-untyped-def]
     return top is not None and (under is None or under["y"] >= top["y"] + top["height"])
 
 
-def fits_a_phone(page, name: str, gone) -> None:  # type: ignore[no-untyped-def]
-    """Narrowed to a phone's width: once the desk layout is gone (``gone()``), nothing wider than the window."""
+def fits_a_phone(page, name: str, gone, painted) -> None:  # type: ignore[no-untyped-def]
+    """Narrowed to a phone's width: once the phone layout shows (``gone()``: the desk layout gone), nothing
+    wider than the window; a screenshot once ``painted`` is on the canvas."""
     page.set_viewport_size({"width": PHONE, "height": PHONE_HEIGHT})
     wait_for(f"{name}: the phone layout", gone)
 
@@ -74,11 +76,36 @@ def fits_a_phone(page, name: str, gone) -> None:  # type: ignore[no-untyped-def]
         nodes = page.evaluate(NODES)
         return bool(nodes) and max(n["x"] + n["width"] for n in nodes) <= PHONE + 1
 
-    try:
-        wait_for(f"{name}: nothing wider than {PHONE} px", fitting, seconds=10.0)
-    finally:
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"desk-{name}-phone.png"))
+    wait_for(f"{name}: nothing wider than {PHONE} px", fitting, seconds=10.0)
+    screenshot_when_painted(page, painted.first, f"desk-{name}-phone.png", min_fraction=0.05)
+
+
+def wait_then_enable(page) -> None:  # type: ignore[no-untyped-def]
+    """``support.open_app`` for a page already loading: Flutter's accessibility tree turned on once it is up."""
+    page.wait_for_selector("flt-semantics-placeholder", state="attached", timeout=UI_SECONDS * 1000)
+    page.evaluate("document.querySelector('flt-semantics-placeholder').click()")
+
+
+def paste_scan(page, text: str, answered) -> None:  # type: ignore[no-untyped-def]
+    """A scanner's code put into the field at once (not key by key), then Enter; again if no answer came."""
+    field = page.get_by_role("textbox", name=SCANNER)
+    for _ in range(3):
+        field.first.click()
+        try:
+            wait_for("the scanner focused", lambda: field.first.evaluate("e => e === document.activeElement"), 5.0)
+        except AssertionError:
+            continue
+        page.keyboard.press("Control+A")
+        page.keyboard.insert_text(text)
+        if field.first.evaluate("e => e.value") != text:
+            continue
+        page.keyboard.press("Enter")
+        try:
+            wait_for("the scan's answer", answered, seconds=10.0)
+            return
+        except AssertionError:
+            continue
+    raise AssertionError("the scan got no answer")
 
 
 def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
@@ -93,14 +120,17 @@ def test_staff_desks_use_a_desk_width_and_fit_a_phone(api, tmp_path: Path) -> No
         with playwright_api.sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
 
-            def desk_pc():  # type: ignore[no-untyped-def]
-                page = browser.new_context(viewport={"width": WIDTH, "height": HEIGHT}).new_page()
-                open_app(page, app.url)
-                return page
-
             try:
+                # Four desk PCs, loading side by side (each its own session of the one app).
+                cases, bank, counter, onco = pages = [
+                    browser.new_context(viewport={"width": WIDTH, "height": HEIGHT}).new_page() for _ in range(4)
+                ]
+                for page in pages:
+                    page.goto(app.url, wait_until="commit")
+                for page in pages:
+                    wait_then_enable(page)
+
                 # The case desk: the queue as a table over the width; a case opens beside it.
-                cases = desk_pc()
                 log_in(cases, "casos.demo", cases.get_by_role("button", name="Cifras de la semana"))
                 headers(cases, QUEUE)
                 row = cases.get_by_role("button", name=re.compile(r"CE-\d{4}-\d+"))
@@ -111,12 +141,10 @@ def test_staff_desks_use_a_desk_width_and_fit_a_phone(api, tmp_path: Path) -> No
                 beside(box(row, "the report's row"), box(answer, "the answer box"), "the case beside the queue")
                 assert cases.get_by_role("button", name="Cerrar el reporte").count() == 1
                 shot(cases, "cases")
-                fits_a_phone(
-                    cases, "cases", lambda: not cases.get_by_text("Plazo", exact=True).count() and answer.count()
-                )
+                back = cases.get_by_role("button", name="Volver")  # the case on its own screen, as on a phone
+                fits_a_phone(cases, "cases", lambda: back.count() and answer.count(), back)
 
                 # The blood bank: the day's list and the donor counts side by side.
-                bank = desk_pc()
                 day_list = bank.get_by_text("Citas del día")  # a section: its card reads out title and lines
                 log_in(bank, "banco.demo", day_list)
                 beside(
@@ -125,23 +153,21 @@ def test_staff_desks_use_a_desk_width_and_fit_a_phone(api, tmp_path: Path) -> No
                     "the counts beside the list",
                 )
                 shot(bank, "bank")
-                fits_a_phone(bank, "bank", lambda: stacked(day_list, bank.get_by_text(COUNTS_TITLE)))
+                fits_a_phone(bank, "bank", lambda: stacked(day_list, bank.get_by_text(COUNTS_TITLE)), day_list)
 
                 # The pharmacy: the scanner and its verdict on the left, the cycles to dispense on the right.
-                counter = desk_pc()
                 scanner = counter.get_by_role("textbox", name=SCANNER)
                 log_in(counter, "farmacia.demo", scanner)
                 due = counter.get_by_text("Ciclos que toca surtir").or_(
                     counter.get_by_label("Ciclos que toca surtir", exact=False)
                 )
-                scan(counter, mateo_qr(api_url), due.count)
+                paste_scan(counter, mateo_qr(api_url), due.count)
                 wait_for("the server's answer", lambda: shows(counter, "Comprobado también en el servidor."))
                 beside(box(scanner, "the scanner"), box(due, "the cycles"), "the cycles beside the scanner")
                 shot(counter, "pharmacy")
-                fits_a_phone(counter, "pharmacy", lambda: stacked(scanner, due))
+                fits_a_phone(counter, "pharmacy", lambda: stacked(scanner, due), due)
 
                 # The oncology desk: the results as a table; the child's record beside them.
-                onco = desk_pc()
                 search = onco.get_by_role("button", name="Buscar")
                 log_in(onco, "oncologia.demo", search)
                 type_into(onco, "Nombre, CURP o NSS", "Mateo")
@@ -153,7 +179,8 @@ def test_staff_desks_use_a_desk_width_and_fit_a_phone(api, tmp_path: Path) -> No
                 click_until(onco, record, "Mateo's record", plan.count)
                 beside(box(record, "Mateo's row"), box(plan, "the record"), "the record beside the results")
                 shot(onco, "oncology")
-                fits_a_phone(onco, "oncology", lambda: plan.count() and not record.count())
+                back = onco.get_by_role("button", name="Volver")  # the record on its own screen, as on a phone
+                fits_a_phone(onco, "oncology", lambda: back.count() and plan.count(), back)
             except BaseException:
                 for n, context in enumerate(browser.contexts):
                     for m, open_page in enumerate(context.pages):

@@ -92,8 +92,9 @@ class CarnetUI:
 
     def on_resize(self, _: Any = None) -> None:
         """The window was resized (Flet has already set ``page.width``): a staff screen is drawn again when
-        the window crossed the desk width."""
-        if self.wide != self._drawn_wide and self.session.state.phase is Phase.READY:
+        the window crossed the desk width (a family's screen is the same at any width: left as it is)."""
+        state = self.session.state
+        if self.wide != self._drawn_wide and state.phase is Phase.READY and state.staff_mode:
             self.render()
 
     def _state_changed(self, parts: frozenset[Observable]) -> None:
