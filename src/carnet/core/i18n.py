@@ -1976,6 +1976,58 @@ _EN.update(
     }
 )
 
+# Staff desks on a desk PC: lists as tables (column titles), the detail beside the list.
+_ES.update(
+    {
+        "col_folio": "Folio",
+        "col_child": "Niño o niña · unidad",
+        "col_category": "Categoría",
+        "col_status": "Estado",
+        "col_deadline": "Plazo",
+        "col_time": "Hora",
+        "col_donor": "Donador",
+        "col_for": "Para",
+        "col_actions": "Acciones",
+        "col_patient": "Paciente",
+        "col_today": "Ese día",
+        "col_week": "Semana",
+        "col_booked": "Citas",
+        "col_name": "Nombre",
+        "col_born": "Nacimiento",
+        "col_curp": "CURP",
+        "col_unit": "Unidad",
+        "desk_pick_case": "Elige un reporte de la lista para verlo aquí.",
+        "desk_close_case": "Cerrar el reporte",
+        "onc_pick_child": "Busca y elige un niño o niña para ver su expediente aquí.",
+        "onc_close_child": "Cerrar el expediente",
+    }
+)
+_EN.update(
+    {
+        "col_folio": "Folio",
+        "col_child": "Child · unit",
+        "col_category": "Category",
+        "col_status": "Status",
+        "col_deadline": "Deadline",
+        "col_time": "Time",
+        "col_donor": "Donor",
+        "col_for": "For",
+        "col_actions": "Actions",
+        "col_patient": "Patient",
+        "col_today": "That day",
+        "col_week": "Week",
+        "col_booked": "Bookings",
+        "col_name": "Name",
+        "col_born": "Born",
+        "col_curp": "CURP",
+        "col_unit": "Unit",
+        "desk_pick_case": "Pick a report from the list to see it here.",
+        "desk_close_case": "Close the report",
+        "onc_pick_child": "Search and pick a child to see their record here.",
+        "onc_close_child": "Close the record",
+    }
+)
+
 CATALOG: dict[str, dict[str, str]] = {"es-MX": _ES, "en": _EN}
 
 _MONTHS = {

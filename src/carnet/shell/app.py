@@ -35,7 +35,7 @@ from carnet.views.blood_bank import bookings as blood_bank_view
 from carnet.views.blood_bank import staff as staff_view
 from carnet.views.blood_bank.booking_form import BookingFormView
 from carnet.views.chemotherapy.plan import ChemotherapyView
-from carnet.views.common import GREEN, nav_bar, starting_view, sync_icon
+from carnet.views.common import GREEN, is_wide, nav_bar, starting_view, sync_icon
 from carnet.views.enrolment import activation as activation_view
 from carnet.views.enrolment import desk as oncology_view
 from carnet.views.incidents import desk as desk_view
@@ -80,7 +80,22 @@ class CarnetUI:
         #: Flet services (file picker, share sheet, connectivity): kept referenced while the page lives.
         self.services: dict[str, Any] = {}
         self._graft = Grafter()
+        #: The layout last drawn: a desk PC's window (True) or a phone's; a resize across it redraws.
+        self._drawn_wide = False
         session.state.subscribe(self._state_changed)
+
+    @property
+    def wide(self) -> bool:
+        """A desk PC's window (``page.width``, kept current by the client): staff desks show their list as a
+        table with the detail beside it. Family screens stay phone screens at any width."""
+        return is_wide(self.page.width)
+
+    def on_resize(self, _: Any = None) -> None:
+        """The window was resized (Flet has already set ``page.width``): a staff screen is drawn again when
+        the window crossed the desk width (a family's screen is the same at any width: left as it is)."""
+        state = self.session.state
+        if self.wide != self._drawn_wide and state.phase is Phase.READY and state.staff_mode:
+            self.render()
 
     def _state_changed(self, parts: frozenset[Observable]) -> None:
         """A change redraws the screen shown only when that screen draws what changed."""
@@ -276,29 +291,36 @@ class CarnetUI:
         if state.screen is Screen.ADMIN:
             if self._admin is None:
                 self._admin = admin_view.AdminView(self.session.admin, self.render, self.session.oncology)
-            return self._admin.build(state, tr, on_back=self._back)
+            return self._admin.build(state, tr, on_back=self._back, wide=self.wide)
         if state.desk_mode:
             return self._build_desk()
         if state.oncology_mode and state.screen in CHEMO_SCREENS:
             if self._chemotherapy is None:
                 self._chemotherapy = ChemotherapyView(self.session.chemotherapy, self.render, self.session.clock)
-            return self._chemotherapy.build(state, tr, on_back=self._back, on_refresh=self._refresh)
+            return self._chemotherapy.build(state, tr, on_back=self._back, on_refresh=self._refresh, wide=self.wide)
         if state.oncology_mode:
             if self._oncology is None:
                 self._oncology = oncology_view.OncologyView(
                     self.session.oncology, self.render, open_plan=self.session.chemotherapy.open
                 )
             return self._oncology.build(
-                state, tr, on_back=self._back, on_refresh=self._refresh, on_settings=self._settings
+                state, tr, on_back=self._back, on_refresh=self._refresh, on_settings=self._settings, wide=self.wide
             )
         if state.pharmacy_mode:
             if self._pharmacy is None:
                 self._pharmacy = pharmacy_view.PharmacyView(self.session.pharmacy)
             return self._pharmacy.build(
-                state, tr, now=self.session.clock(), on_refresh=self._refresh, on_settings=self._settings
+                state,
+                tr,
+                now=self.session.clock(),
+                on_refresh=self._refresh,
+                on_settings=self._settings,
+                wide=self.wide,
             )
         if state.staff_mode:
-            return staff_view.build(state, tr, self.session.staff, on_refresh=self._refresh, on_settings=self._settings)
+            return staff_view.build(
+                state, tr, self.session.staff, on_refresh=self._refresh, on_settings=self._settings, wide=self.wide
+            )
         if state.screen not in (Screen.REPORT_FORM,):
             self._report_form = None
         if state.screen is not Screen.REPORT:
@@ -373,10 +395,17 @@ class CarnetUI:
         if state.screen is Screen.DESK_CASE:
             if self._desk_case is None:
                 self._desk_case = desk_view.DeskCaseView(desk)
+            if self.wide:  # a desk PC: the case beside the queue, on the queue's screen
+                case = self._desk_case.pane(state, tr, now=now, on_close=self._back)
+                return desk_view.build_queue(
+                    state, tr, desk, now=now, on_refresh=self._refresh, on_settings=self._settings, wide=True, case=case
+                )
             return self._desk_case.build(state, tr, now=now, on_back=self._back)
         if state.screen is Screen.DESK_WEEKLY:
             return desk_view.build_weekly(state, tr, desk, on_back=self._back)
-        return desk_view.build_queue(state, tr, desk, now=now, on_refresh=self._refresh, on_settings=self._settings)
+        return desk_view.build_queue(
+            state, tr, desk, now=now, on_refresh=self._refresh, on_settings=self._settings, wide=self.wide
+        )
 
     def _build_family(self) -> ft.View:
         state, tr = self.session.state, self.session.tr
@@ -489,6 +518,7 @@ class CarnetUI:
 
     def render(self) -> None:
         self._graft.start()
+        self._drawn_wide = self.wide
         view = self.build_view()
         self.page.title = self.session.tr.t("app_title")
         live = self.page.views[0] if len(self.page.views) == 1 else None
@@ -674,6 +704,7 @@ async def main(page: ft.Page) -> None:
     page.data = holder  # keep services and the UI referenced for the page's lifetime
     ui.render()
     page.on_app_lifecycle_state_change = ui.on_lifecycle
+    page.on_resize = ui.on_resize
 
     async def close(_: Any = None) -> None:
         await ui.shutdown()

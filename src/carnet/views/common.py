@@ -23,6 +23,9 @@ _SAVERS: WeakKeyDictionary[Any, ft.FilePicker] = WeakKeyDictionary()
 GREEN = "#0B6E4F"
 MIN_TOUCH = 48
 PAGE_PADDING = 16
+#: From this window width (logical px; ResponsiveRow's "lg") a staff desk is on a desk PC: its list is a table
+#: and the detail stands beside it. Narrower, the phone layout: the list, then the detail on its own.
+DESK_WIDTH = 992
 
 
 def icon_button(icon: ft.IconData, label: str, on_click: Handler | None, *, color: str | None = None) -> ft.IconButton:
@@ -246,6 +249,109 @@ def field(label: str, value: str) -> ft.Control:
     return ft.Column(
         [ft.Text(label, size=12, color=ft.Colors.GREY_700), ft.Text(value, size=16, weight=ft.FontWeight.W_500)],
         spacing=0,
+    )
+
+
+def is_wide(width: float | None) -> bool:
+    """Whether a window ``width`` wide (``page.width``; None before the client said) is a desk PC's."""
+    return width is not None and width >= DESK_WIDTH
+
+
+def desk_layout(
+    list_pane: Sequence[ft.Control], detail_pane: Sequence[ft.Control], *, list_share: int = 5
+) -> ft.ResponsiveRow:
+    """A staff desk at a desk width: the list on the left (``list_share`` of 12 columns, 5 unless its rows
+    hold buttons), the detail beside it (the rest). Side by side from the ResponsiveRow's "md" up (any window
+    wide by :data:`DESK_WIDTH`, however the row measures itself); stacked should a stale width reach a phone.
+
+    Only layout controls (a row of two columns): a redraw grafts them onto the ones on the page
+    (``shell/graft.py``), so the fields inside keep their place and what is typed in them.
+    """
+    return ft.ResponsiveRow(
+        [
+            ft.Column(
+                list(list_pane),
+                col={"xs": 12, "md": list_share},
+                spacing=12,
+                horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
+            ),
+            ft.Column(
+                list(detail_pane),
+                col={"xs": 12, "md": 12 - list_share},
+                spacing=12,
+                horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
+            ),
+        ],
+        spacing=16,
+        run_spacing=12,
+        vertical_alignment=ft.CrossAxisAlignment.START,
+    )
+
+
+def table_header(columns: Sequence[tuple[str, int]]) -> ft.Control:
+    """A table's header row: each column's title over its share (``expand``) of the width.
+
+    Each title is a node of its own, a header (a card would otherwise read the titles out merged into its own
+    label): a screen reader finds the column titles, and reads each row's cells after them.
+    """
+    return ft.Container(
+        ft.Row(
+            [
+                ft.Semantics(
+                    content=ft.Text(title, size=14, weight=ft.FontWeight.W_700, color=ft.Colors.GREY_900),
+                    container=True,
+                    header=True,
+                    expand=share,
+                )
+                for title, share in columns
+            ],
+            spacing=12,
+            vertical_alignment=ft.CrossAxisAlignment.CENTER,
+        ),
+        bgcolor=ft.Colors.GREY_100,
+        border_radius=6,
+        padding=ft.Padding.symmetric(horizontal=12, vertical=10),
+    )
+
+
+def table_cells(columns: Sequence[tuple[str, int]], cells: Sequence[ft.Control | str]) -> ft.Row:
+    """A table row's cells, each as wide as its column in :func:`table_header` (a text or any control)."""
+    placed: list[ft.Control] = []
+    for (_, share), cell in zip(columns, cells, strict=True):
+        if isinstance(cell, str):
+            placed.append(ft.Text(cell, size=15, expand=share))
+        else:
+            placed.append(ft.Container(cell, expand=share))
+    return ft.Row(placed, spacing=12, vertical_alignment=ft.CrossAxisAlignment.CENTER)
+
+
+def table_row(
+    columns: Sequence[tuple[str, int]],
+    cells: Sequence[ft.Control | str],
+    *,
+    on_click: Handler | None = None,
+    tooltip: str | None = None,
+    chosen: bool = False,
+) -> ft.Control:
+    """One row of a table: a button over the whole row when it opens something (read out as its cells' words,
+    at least 48 px tall), else a plain row."""
+    row = table_cells(columns, cells)
+    if on_click is None:
+        return ft.Container(
+            row,
+            padding=ft.Padding.symmetric(horizontal=12, vertical=8),
+            border=ft.Border.only(bottom=ft.BorderSide(1, ft.Colors.GREY_300)),
+        )
+    return ft.OutlinedButton(
+        content=row,
+        tooltip=tooltip,
+        on_click=on_click,
+        style=ft.ButtonStyle(
+            padding=ft.Padding.symmetric(horizontal=12, vertical=14),  # one line of text: still 48 px
+            shape=ft.RoundedRectangleBorder(radius=6),
+            bgcolor=ft.Colors.GREEN_50 if chosen else None,
+            side=ft.BorderSide(2, GREEN) if chosen else None,
+        ),
     )
 
 

@@ -19,6 +19,7 @@ from carnet.views.common import (
     awaiting,
     banner,
     chip,
+    desk_layout,
     screen,
     section,
     status_banners,
@@ -211,7 +212,8 @@ class AdminView:
             border_radius=8,
         )
 
-    def build(self, state: AppState, tr: Translator, *, on_back: Handler) -> ft.View:
+    def build(self, state: AppState, tr: Translator, *, on_back: Handler, wide: bool = False) -> ft.View:
+        """Accounts, units, the catalogue: one column (a phone), two side by side (``wide``, a desk PC)."""
         ui, cases = state.admin, self._cases
         if ui.sent != self._sent:
             self._sent = ui.sent
@@ -239,24 +241,28 @@ class AdminView:
             )
         if ui.issued is not None:
             body.append(self._password(ui.issued, tr))
-        body.append(
+        people: list[ft.Control] = [
             section(
                 tr.t("adm_staff"),
                 [self._account(a, state, tr) for a in ui.staff]
                 or [ft.Text(tr.t("desk_loading") if ui.loading else "—", size=15)],
-            )
-        )
-        body.append(self._new_account(state, tr))
-        body.append(
+            ),
+            self._new_account(state, tr),
+        ]
+        places: list[ft.Control] = [
             section(
                 tr.t("adm_units"),
                 [self._unit(u, state, tr) for u in ui.units] or [ft.Text("—")],
-            )
-        )
-        body.append(self._new_unit(state, tr))
-        body.append(self._catalogue(state, tr))
+            ),
+            self._new_unit(state, tr),
+            self._catalogue(state, tr),
+        ]
         if self._importer is not None and self.import_picker is not None:
-            body.append(self._import(state, tr, self._importer, self.import_picker))
+            places.append(self._import(state, tr, self._importer, self.import_picker))
+        if wide:  # a desk PC: the staff accounts on the left, the units and the catalogue beside them
+            body.append(desk_layout(people, places, list_share=6))
+        else:
+            body += people + places
         bar = app_bar(tr.t("adm_title"), tr, on_back=on_back, on_refresh=awaiting(cases.load), syncing=ui.loading)
         return screen("/admin", bar, body)
 

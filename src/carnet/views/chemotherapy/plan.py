@@ -17,7 +17,18 @@ from carnet.core.i18n import Translator
 from carnet.core.navigation import Screen
 from carnet.patients.cycles import PENDING
 from carnet.shell.state import AppState
-from carnet.views.common import GREEN, MIN_TOUCH, Handler, app_bar, banner, chip, notes, screen, section
+from carnet.views.common import (
+    GREEN,
+    MIN_TOUCH,
+    Handler,
+    app_bar,
+    banner,
+    chip,
+    desk_layout,
+    notes,
+    screen,
+    section,
+)
 from carnet_contract import chemotherapy as chemo
 from carnet_contract import models as contract
 
@@ -107,7 +118,10 @@ class ChemotherapyView:
 
     # ---- drawing -------------------------------------------------------------------------------------
 
-    def build(self, state: AppState, tr: Translator, *, on_back: Handler, on_refresh: Handler) -> ft.View:
+    def build(
+        self, state: AppState, tr: Translator, *, on_back: Handler, on_refresh: Handler, wide: bool = False
+    ) -> ft.View:
+        """The plan (or the prescription form); ``wide`` (a desk PC): the appointment form beside the cycles."""
         ui = state.chemotherapy
         if ui.sent != self._sent:  # a cycle was written: an empty form for the next one
             self._sent = ui.sent
@@ -123,8 +137,13 @@ class ChemotherapyView:
         if state.screen is Screen.CHEMO_PRESCRIBE:
             body = [*top, *self._form(state, tr)]
             title = tr.t("chemo_new_title")
+        elif wide and ui.plan is not None:  # a desk PC: the cycles on the left, the appointment form beside them
+            body = [*top, desk_layout(self._plan(state, tr), [self._appointment_form(state, tr)], list_share=7)]
+            title = tr.t("chemo_title")
         else:
             body = [*top, *self._plan(state, tr)]
+            if ui.plan is not None:
+                body.append(self._appointment_form(state, tr))
             title = tr.t("chemo_title")
         if ui.busy or ui.loading:
             body.append(ft.ProgressRing(width=28, height=28, semantics_label=tr.t("loading")))
@@ -167,7 +186,6 @@ class ChemotherapyView:
             body.append(ft.Text(tr.t("chemo_no_cycles"), size=16))
         for cycle in sorted(plan.cycles, key=lambda c: (c.scheduled_for, c.number), reverse=True):
             body.append(self._cycle_card(state, tr, cycle))
-        body.append(self._appointment_form(state, tr))
         return body
 
     def _appointment_form(self, state: AppState, tr: Translator) -> ft.Control:

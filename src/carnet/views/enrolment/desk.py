@@ -25,12 +25,15 @@ from carnet.views.common import (
     awaiting,
     banner,
     chip,
+    desk_layout,
     field,
     icon_button,
     notes,
     save_bytes,
     screen,
     section,
+    table_header,
+    table_row,
 )
 from carnet.views.incidents.desk import bars
 from carnet_contract import enrolment as wire
@@ -200,8 +203,16 @@ class OncologyView:
     # ---- screens -----------------------------------------------------------------------------------
 
     def build(
-        self, state: AppState, tr: Translator, *, on_back: Handler, on_refresh: Handler, on_settings: Handler
+        self,
+        state: AppState,
+        tr: Translator,
+        *,
+        on_back: Handler,
+        on_refresh: Handler,
+        on_settings: Handler,
+        wide: bool = False,
     ) -> ft.View:
+        """The desk's screens; ``wide`` (a desk PC): results as a table, a child's record beside them."""
         self._empty_forms_when_sent(state.oncology.sent)
         entering, self._last = state.screen is not self._last, state.screen
         if state.screen is Screen.ONCOLOGY_REGISTER:
@@ -215,16 +226,28 @@ class OncologyView:
         if state.screen is Screen.ONCOLOGY_INVITE and state.oncology.record is not None:
             return self._invitation(state, tr, on_back)
         if state.screen is Screen.ONCOLOGY_CHILD:
-            return self._child(state, tr, on_back, on_refresh)
+            return self._child(state, tr, on_back, on_refresh, on_settings, wide=wide)
         if state.screen is Screen.ONCOLOGY_FIGURES:
             return self._figures(state, tr, on_back)
         if state.screen is Screen.ONCOLOGY_IMPORT:
             return self._import(state, tr, on_back)
-        return self._search_screen(state, tr, on_refresh, on_settings)
+        return self._search_screen(state, tr, on_refresh, on_settings, wide=wide)
 
-    def _search_screen(self, state: AppState, tr: Translator, on_refresh: Handler, on_settings: Handler) -> ft.View:
+    def _search_screen(
+        self, state: AppState, tr: Translator, on_refresh: Handler, on_settings: Handler, *, wide: bool = False
+    ) -> ft.View:
+        ui = state.oncology
+        body = _notes(state, tr, self._cases) + self._search_pane(state, tr, wide=wide)
+        bar = app_bar(tr.t("onc_title"), tr, on_refresh=on_refresh, on_settings=on_settings, syncing=ui.loading)
+        return screen("/oncology", bar, body)
+
+    def _search_pane(
+        self, state: AppState, tr: Translator, *, wide: bool, chosen: wire.PatientRecord | None = None
+    ) -> list[ft.Control]:
+        """The desk's buttons, the search and its results: cards (a phone) or a table (``wide``, a desk PC;
+        fewer columns when the ``chosen`` child's record stands beside it)."""
         ui, cases = state.oncology, self._cases
-        body = _notes(state, tr, cases)
+        body: list[ft.Control] = []
         body.append(
             ft.Row(
                 [
@@ -264,14 +287,39 @@ class OncologyView:
         )
         body.append(section(tr.t("onc_search_title"), [self.query, search]))
         if ui.results is not None:
-            rows: list[ft.Control] = [self._result(tr, r) for r in ui.results]
-            if not rows:
+            rows: list[ft.Control]
+            if not ui.results:
                 rows = [ft.Text(tr.t("onc_none_found"), size=16)]
+            elif wide:
+                rows = self._result_table(tr, ui.results, chosen)
+            else:
+                rows = [self._result(tr, r) for r in ui.results]
             body.append(section(tr.t("onc_results", count=len(ui.results)), rows))
-        elif ui.loading:
+        elif ui.loading and chosen is None:
             body.append(_busy(tr.t("desk_loading")))
-        bar = app_bar(tr.t("onc_title"), tr, on_refresh=on_refresh, on_settings=on_settings, syncing=ui.loading)
-        return screen("/oncology", bar, body)
+        return body
+
+    def _result_table(
+        self, tr: Translator, records: list[wire.PatientRecord], chosen: wire.PatientRecord | None
+    ) -> list[ft.Control]:
+        """The results as a table (a desk PC): a header row, a row per child (a button that opens the record)."""
+        columns = [(tr.t("col_name"), 4), (tr.t("col_born"), 2), (tr.t("col_curp"), 4), (tr.t("col_unit"), 3)]
+        if chosen is not None:
+            columns = [(tr.t("col_name"), 4), (tr.t("col_curp"), 4)]
+        found: list[ft.Control] = [table_header(columns)]
+        for record in records:
+            name = ft.Text(record.full_name, size=16, weight=ft.FontWeight.W_700)
+            cells: list[ft.Control | str] = [name, tr.date(record.birth_date), record.curp, record.unit.name]
+            found.append(
+                table_row(
+                    columns,
+                    [name, record.curp] if chosen is not None else cells,
+                    on_click=awaiting(self._cases.open, record.id),
+                    tooltip=tr.t("onc_open", name=record.full_name),
+                    chosen=chosen is not None and chosen.id == record.id,
+                )
+            )
+        return found
 
     def _result(self, tr: Translator, record: wire.PatientRecord) -> ft.Control:
         return ft.OutlinedButton(
@@ -526,12 +574,51 @@ class OncologyView:
 
     # ---- a child's page ------------------------------------------------------------------------------
 
-    def _child(self, state: AppState, tr: Translator, on_back: Handler, on_refresh: Handler) -> ft.View:
+    def _child(
+        self,
+        state: AppState,
+        tr: Translator,
+        on_back: Handler,
+        on_refresh: Handler,
+        on_settings: Handler,
+        *,
+        wide: bool = False,
+    ) -> ft.View:
+        """A child's record: on its own screen (a phone); beside the search and its results (``wide``), on the
+        search's screen."""
+        ui, record = state.oncology, state.oncology.record
+        if wide:
+            body = _notes(state, tr, self._cases)
+            record_pane: list[ft.Control] = [
+                ft.Row(
+                    [
+                        ft.OutlinedButton(
+                            content=ft.Text(tr.t("onc_close_child"), size=16),
+                            icon=ft.Icons.CLOSE,
+                            height=MIN_TOUCH,
+                            on_click=on_back,
+                        )
+                    ],
+                    alignment=ft.MainAxisAlignment.END,
+                ),
+                *self._child_pane(state, tr),
+            ]
+            body.append(desk_layout(self._search_pane(state, tr, wide=True, chosen=record), record_pane))
+            bar = app_bar(tr.t("onc_title"), tr, on_refresh=on_refresh, on_settings=on_settings, syncing=ui.loading)
+            return screen("/oncology", bar, body)
+        body = _notes(state, tr, self._cases) + self._child_pane(state, tr)
+        if record is None:
+            return screen("/oncology/child", app_bar(tr.t("onc_title"), tr, on_back=on_back), body)
+        bar = app_bar(record.display_name, tr, on_back=on_back, on_refresh=on_refresh, syncing=ui.loading)
+        return screen("/oncology/child", bar, body)
+
+    def _child_pane(self, state: AppState, tr: Translator) -> list[ft.Control]:
+        """What a child's record shows: the record, the buttons, guardians, codes, corrections."""
         ui, cases, record = state.oncology, self._cases, state.oncology.record
-        body = _notes(state, tr, cases)
+        body: list[ft.Control] = []
         if record is None:
             body.append(_busy(tr.t("desk_loading")) if ui.loading else ft.Text(tr.t("onc_none_found"), size=16))
-            return screen("/oncology/child", app_bar(tr.t("onc_title"), tr, on_back=on_back), body)
+            return body
         yes, no = tr.t("onc_yes"), tr.t("onc_no")
         details: list[ft.Control] = [
             ft.Text(record.full_name, size=22, weight=ft.FontWeight.W_700),
@@ -611,8 +698,7 @@ class OncologyView:
         body.append(section(tr.t("onc_guardians"), self._guardians(state, tr)))
         body.append(section(tr.t("onc_codes"), self._codes(state, tr)))
         body.append(section(tr.t("onc_history"), self._history(state, tr)))
-        bar = app_bar(record.display_name, tr, on_back=on_back, on_refresh=on_refresh, syncing=ui.loading)
-        return screen("/oncology/child", bar, body)
+        return body
 
     def _guardians(self, state: AppState, tr: Translator) -> list[ft.Control]:
         ui, cases = state.oncology, self._cases

@@ -24,11 +24,14 @@ from carnet.views.common import (
     app_bar,
     awaiting,
     chip,
+    desk_layout,
     icon_button,
     notes,
     save_bytes,
     screen,
     section,
+    table_header,
+    table_row,
 )
 from carnet.views.incidents.reports import CATEGORY_ICONS, PHOTO, STATUS_LOOK, photo_image
 from carnet_contract import models as contract
@@ -106,6 +109,64 @@ def _queue_row(tr: Translator, incident: contract.StaffIncident, now: datetime, 
     )
 
 
+def _queue_columns(tr: Translator, *, beside: bool) -> list[tuple[str, int]]:
+    """The queue's columns at a desk width; fewer when a case is open beside it."""
+    if beside:
+        return [(tr.t("col_folio"), 3), (tr.t("col_child"), 4), (tr.t("col_deadline"), 3)]
+    return [
+        (tr.t("col_folio"), 2),
+        (tr.t("col_child"), 4),
+        (tr.t("col_category"), 3),
+        (tr.t("col_status"), 2),
+        (tr.t("col_deadline"), 3),
+    ]
+
+
+def _queue_table(
+    tr: Translator,
+    incidents: list[contract.StaffIncident],
+    now: datetime,
+    desk: DeskCases,
+    *,
+    beside: bool,
+    chosen: str | None,
+) -> list[ft.Control]:
+    """The queue as a table (a desk PC): a header row, then one row per report (a button that opens it);
+    ``beside``: an open report stands beside it (fewer columns), ``chosen`` that report's row."""
+    columns = _queue_columns(tr, beside=beside)
+    rows: list[ft.Control] = [table_header(columns)]
+    for incident in incidents:
+        text, late = deadline_text(tr, incident, now)
+        deadline = ft.Text(
+            text,
+            size=14,
+            color=ft.Colors.RED_900 if late else ft.Colors.GREY_800,
+            weight=ft.FontWeight.W_700 if late else None,
+        )
+        child = tr.t("desk_child", name=incident.patient_name, unit=incident.unit.name)
+        folio: ft.Control = ft.Column(
+            [ft.Text(incident.folio, size=15, weight=ft.FontWeight.W_700), _status(tr, incident.status)], spacing=2
+        )
+        if beside:
+            cells: list[ft.Control | str] = [folio, child, deadline]
+        else:
+            folio = ft.Text(incident.folio, size=15, weight=ft.FontWeight.W_700)
+            category = tr.t("inc_cat." + incident.category.value)
+            if incident.item_name:
+                category += " · " + incident.item_name
+            cells = [folio, child, category, _status(tr, incident.status), deadline]
+        rows.append(
+            table_row(
+                columns,
+                cells,
+                on_click=awaiting(desk.open, incident.id),
+                tooltip=tr.t("desk_open", folio=incident.folio),
+                chosen=incident.id == chosen,
+            )
+        )
+    return rows
+
+
 def _notes(state: AppState, tr: Translator, desk: DeskCases) -> list[ft.Control]:
     ui = state.desk
     return notes(
@@ -119,11 +180,21 @@ def _notes(state: AppState, tr: Translator, desk: DeskCases) -> list[ft.Control]
 
 
 def build_queue(
-    state: AppState, tr: Translator, desk: DeskCases, *, now: datetime, on_refresh: Handler, on_settings: Handler
+    state: AppState,
+    tr: Translator,
+    desk: DeskCases,
+    *,
+    now: datetime,
+    on_refresh: Handler,
+    on_settings: Handler,
+    wide: bool = False,
+    case: list[ft.Control] | None = None,
 ) -> ft.View:
+    """The queue. ``wide`` (a desk PC): a table over the whole width, or beside ``case`` (the open report)."""
     ui = state.desk
     body = _notes(state, tr, desk)
-    body.append(
+    queue: list[ft.Control] = []
+    queue.append(
         ft.FilledButton(
             content=ft.Text(tr.t("desk_weekly"), size=16),
             icon=ft.Icons.BAR_CHART,
@@ -159,11 +230,19 @@ def build_queue(
             ft.Text(tr.t("desk_filter_unit"), size=14, weight=ft.FontWeight.W_600),
             ft.Row(units, wrap=True, spacing=6, run_spacing=6),
         ]
-    body.append(section(tr.t("desk_title"), filters))
-    rows = [_queue_row(tr, i, now, desk) for i in desk.visible()]
-    if not rows:
-        rows = [ft.Text(tr.t("desk_loading") if ui.loading else tr.t("desk_none"), size=16)]
-    body += rows
+    queue.append(section(tr.t("desk_title"), filters))
+    visible = desk.visible()
+    if not visible:
+        queue.append(ft.Text(tr.t("desk_loading") if ui.loading else tr.t("desk_none"), size=16))
+    elif wide:
+        chosen = ui.selected.id if case is not None and ui.selected is not None else None
+        queue += _queue_table(tr, visible, now, desk, beside=case is not None, chosen=chosen)
+    else:
+        queue += [_queue_row(tr, i, now, desk) for i in visible]
+    if wide and case is not None:
+        body.append(desk_layout(queue, case))
+    else:
+        body += queue
     bar = app_bar(tr.t("desk_title"), tr, on_refresh=on_refresh, on_settings=on_settings, syncing=ui.loading)
     return screen("/desk", bar, body)
 
@@ -181,10 +260,36 @@ class DeskCaseView:
         await self._desk.answer(self.answer.value or "", resolves=resolves)
 
     def build(self, state: AppState, tr: Translator, *, now: datetime, on_back: Handler) -> ft.View:
+        """The case on its own screen (a phone)."""
+        incident = state.desk.selected
+        body = _notes(state, tr, self._desk) + self.pane(state, tr, now=now)
+        title = incident.folio if incident is not None else tr.t("desk_title")
+        return screen("/desk/case", app_bar(title, tr, on_back=on_back), body)
+
+    def pane(
+        self, state: AppState, tr: Translator, *, now: datetime, on_close: Handler | None = None
+    ) -> list[ft.Control]:
+        """What the case shows: on its own screen, or beside the queue (``on_close``: a button that closes it)."""
         ui, incident = state.desk, state.desk.selected
-        body = _notes(state, tr, self._desk)
+        body: list[ft.Control] = []
+        if on_close is not None:
+            body.append(
+                ft.Row(
+                    [
+                        ft.OutlinedButton(
+                            content=ft.Text(tr.t("desk_close_case"), size=16),
+                            icon=ft.Icons.CLOSE,
+                            height=MIN_TOUCH,
+                            on_click=on_close,
+                        )
+                    ],
+                    alignment=ft.MainAxisAlignment.END,
+                )
+            )
         if incident is None:
-            return screen("/desk/case", app_bar(tr.t("desk_title"), tr, on_back=on_back), body)
+            if on_close is not None:  # beside the queue: what the empty side is waiting for
+                body.append(ft.Text(tr.t("desk_loading") if ui.loading else tr.t("desk_pick_case"), size=16))
+            return body
         if incident.id != self.incident_id or ui.sent != self._sent:
             self.incident_id, self._sent, self.answer.value = incident.id, ui.sent, ""  # a new case, or sent
         text, late = deadline_text(tr, incident, now)
@@ -251,7 +356,7 @@ class DeskCaseView:
                 ],
             )
         )
-        return screen("/desk/case", app_bar(incident.folio, tr, on_back=on_back), body)
+        return body
 
 
 def _line(tr: Translator, who: str, text: str, when: datetime, note: str | None = None) -> ft.Control:

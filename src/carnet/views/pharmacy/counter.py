@@ -31,6 +31,7 @@ from carnet.views.common import (
     app_bar,
     awaiting,
     banner,
+    desk_layout,
     screen,
     section,
     status_banners,
@@ -69,6 +70,8 @@ class PharmacyView:
         self._has_focus = False
         self._seen_results = -1
         self._view: ft.View | None = None
+        #: The two panes at a desk width (kept, like the screen: the field stays in the same column).
+        self._panes: ft.ResponsiveRow | None = None
         #: True when a new result was drawn: the app hands the focus back to the field after the update.
         self.needs_focus = False
 
@@ -109,8 +112,17 @@ class PharmacyView:
             await asyncio.sleep(FOCUS_CHECK_SECONDS)  # the client's focus / blur events arrive meanwhile
 
     def build(
-        self, state: AppState, tr: Translator, *, now: datetime, on_refresh: Handler, on_settings: Handler
+        self,
+        state: AppState,
+        tr: Translator,
+        *,
+        now: datetime,
+        on_refresh: Handler,
+        on_settings: Handler,
+        wide: bool = False,
     ) -> ft.View:
+        """The counter: one column (a phone); at a desk width (``wide``) the scanner and its verdict on the left,
+        the child and the cycles to dispense on the right."""
         ui, cases = state.pharmacy, self._cases
         if ui.results != self._seen_results:
             self._seen_results = ui.results
@@ -118,7 +130,8 @@ class PharmacyView:
         self.field.label = tr.t("ph_scan_label")
         self.field.hint_text = tr.t("ph_scan_hint")
         self.field.disabled = ui.busy
-        body: list[ft.Control] = [*status_banners(state, tr)]
+        banners: list[ft.Control] = [*status_banners(state, tr)]
+        body: list[ft.Control] = []
         body.append(self.field)
         actions: list[ft.Control] = [
             ft.FilledButton(
@@ -176,8 +189,9 @@ class PharmacyView:
                 banner(ui.error, icon=ft.Icons.ERROR_OUTLINE, bgcolor=ft.Colors.RED_50, color=ft.Colors.RED_900)
             )
         answer = ui.verified
+        dispensing: list[ft.Control] = []
         if answer is not None and answer.valid and answer.patient is not None:
-            body.append(
+            dispensing.append(
                 section(
                     tr.t("ph_patient"),
                     [
@@ -186,7 +200,16 @@ class PharmacyView:
                     ],
                 )
             )
-            body.append(_cycles(state, tr, cases))
+            dispensing.append(_cycles(state, tr, cases))
+        if wide:
+            if self._panes is None:
+                self._panes = desk_layout([], [])
+            scanning, beside = self._panes.controls
+            assert isinstance(scanning, ft.Column) and isinstance(beside, ft.Column)
+            scanning.controls, beside.controls = body, dispensing
+            body = [*banners, self._panes]
+        else:
+            body = [*banners, *body, *dispensing]
         bar = app_bar(tr.t("ph_title"), tr, on_refresh=on_refresh, on_settings=on_settings, syncing=ui.refreshing)
         if self._view is None:
             self._view, self.needs_focus = screen("/pharmacy", bar, body), True  # a new screen: focus the field
