@@ -29,7 +29,7 @@ from tests.browser.support import (
     wait_for,
 )
 from tests.browser.test_layout_a11y_browser import NODES
-from tests.browser.test_pharmacy_browser import SCANNER, mateo_qr
+from tests.browser.test_pharmacy_browser import SCANNER, mateo_qr, scan
 
 pytestmark = pytest.mark.browser
 
@@ -86,28 +86,6 @@ def wait_then_enable(page) -> None:  # type: ignore[no-untyped-def]
     page.evaluate("document.querySelector('flt-semantics-placeholder').click()")
 
 
-def paste_scan(page, text: str, answered) -> None:  # type: ignore[no-untyped-def]
-    """A scanner's code put into the field at once (not key by key), then Enter; again if no answer came."""
-    field = page.get_by_role("textbox", name=SCANNER)
-    for _ in range(3):
-        field.first.click()
-        try:
-            wait_for("the scanner focused", lambda: field.first.evaluate("e => e === document.activeElement"), 5.0)
-        except AssertionError:
-            continue
-        page.keyboard.press("Control+A")
-        page.keyboard.insert_text(text)
-        if field.first.evaluate("e => e.value") != text:
-            continue
-        page.keyboard.press("Enter")
-        try:
-            wait_for("the scan's answer", answered, seconds=10.0)
-            return
-        except AssertionError:
-            continue
-    raise AssertionError("the scan got no answer")
-
-
 def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"desk-{name}.png"))
@@ -161,7 +139,7 @@ def test_staff_desks_use_a_desk_width_and_fit_a_phone(api, tmp_path: Path) -> No
                 due = counter.get_by_text("Ciclos que toca surtir").or_(
                     counter.get_by_label("Ciclos que toca surtir", exact=False)
                 )
-                paste_scan(counter, mateo_qr(api_url), due.count)
+                scan(counter, mateo_qr(api_url), due.count)
                 wait_for("the server's answer", lambda: shows(counter, "Comprobado también en el servidor."))
                 beside(box(scanner, "the scanner"), box(due, "the cycles"), "the cycles beside the scanner")
                 shot(counter, "pharmacy")
