@@ -42,7 +42,7 @@ def decode_qr(picture: bytes) -> str | None:
         return None
     for found in pyzbar.decode(gray, symbols=[pyzbar.ZBarSymbol.QRCODE]):
         try:
-            text = found.data.decode("utf-8").strip()
+            text = str(found.data.decode("utf-8")).strip()
         except UnicodeDecodeError:
             continue
         if text and len(text) <= MAX_TEXT:
