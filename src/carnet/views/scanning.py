@@ -81,6 +81,9 @@ class CameraScanner:
         self.torch_supported = True
         self._web = False
         self._camera: fc.Camera | None = None
+        #: The camera's frame: the same object while it is open (a new parent would make Flutter start the
+        #: camera widget afresh, uninitialised).
+        self._preview: ft.Container | None = None
         self._permissions: fph.PermissionHandler | None = None
         self._gate = FrameGate()
         self._streaming = False
@@ -128,8 +131,8 @@ class CameraScanner:
                 ),
             ]
         else:
-            if self._camera is not None:
-                items.append(ft.Container(self._camera, height=PREVIEW_HEIGHT, alignment=ft.Alignment.CENTER))
+            if self._preview is not None:
+                items.append(self._preview)
             if self.phase is Phase.OPENING:
                 label = tr.t("cam_opening")
                 items.append(
@@ -234,6 +237,7 @@ class CameraScanner:
         camera = self._camera = fc.Camera(
             preview_enabled=True, expand=True, height=PREVIEW_HEIGHT, on_stream_image=self._frame
         )
+        self._preview = ft.Container(camera, height=PREVIEW_HEIGHT, alignment=ft.Alignment.CENTER)
         self._show()  # the camera control must be on the page before it is asked anything
         try:
             cameras = await camera.get_available_cameras()
@@ -335,7 +339,7 @@ class CameraScanner:
         """Stop at once (the screen is going, or a failure): the picture loop ends and the preview goes; removing
         the camera control disposes of the camera (its stream and torch with it)."""
         self.phase, self.torch_on = Phase.CLOSED, False
-        self._camera, self._streaming = None, False
+        self._camera, self._preview, self._streaming = None, None, False
         pictures, self._pictures = self._pictures, None
         if pictures is not None and pictures is not _current_task():
             pictures.cancel()  # (the loop itself, having read a code, ends by returning)
