@@ -190,8 +190,8 @@ class CameraScanner:
 
     async def _start(self, _: Any = None) -> None:
         self.message, self.offer_settings = None, False
-        page = ft.context.page
-        self._web = bool(page.web)
+        with contextlib.suppress(RuntimeError):  # (no page: a test drives the scanner)
+            self._web = bool(ft.context.page.web)
         status: fph.PermissionStatus | None = None
         try:
             status = await self._handler().get_status(fph.Permission.CAMERA)
