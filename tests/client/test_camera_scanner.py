@@ -16,6 +16,7 @@ from PIL import Image
 
 from carnet.core.i18n import Translator
 from carnet.patients.qr import render_qr
+from carnet.views.enrolment.activation import ActivationView
 from carnet.views.scanning import CameraScanner, Phase
 
 TR = Translator("es-MX")
@@ -153,3 +154,18 @@ def test_leaving_the_screen_stops_the_camera() -> None:
     scanner._camera, scanner.phase = FakeCamera(), Phase.OPEN  # type: ignore[assignment]
     scanner.control.will_unmount()
     assert scanner.phase is Phase.CLOSED and scanner._camera is None
+
+
+def test_the_activation_qr_read_fills_the_code_field() -> None:
+    """A guardian's phone: the activation sheet's QR, read by the same scanner, lands in the code field."""
+    redraws: list[int] = []
+    view = ActivationView(object(), lambda: redraws.append(1), camera=True)  # type: ignore[arg-type]
+    assert view.camera is not None
+    assert ActivationView(object(), lambda: None).camera is None  # a desktop window: no camera
+    asyncio.run(_read(view.camera))
+    assert view.code.value == "FAM7Y-23HXQ" and redraws == [1]
+
+
+async def _read(scanner: CameraScanner) -> None:
+    scanner._camera, scanner.phase = FakeCamera(), Phase.OPEN  # type: ignore[assignment]
+    assert await scanner._decode(jpeg_of("FAM7Y-23HXQ"))
