@@ -1261,7 +1261,6 @@ _ES.update(
             "Después aceptarás el aviso de privacidad y verás el carnet de tu hija o hijo."
         ),
         "enr_online_only": "Se necesita conexión a internet para usar el código.",
-        "enr_no_scan_yet": "Por ahora el código se escribe; pronto podrás escanearlo con la cámara.",
         "enr_code": "Código de activación",
         "enr_code_hint": "10 letras y números, como FAM7Y-23HXQ. No importan mayúsculas, espacios ni guiones.",
         "enr_username": "Elige tu usuario",
@@ -1532,7 +1531,6 @@ _EN.update(
             "Then you will accept the privacy notice and see your child's carnet."
         ),
         "enr_online_only": "Using the code needs an internet connection.",
-        "enr_no_scan_yet": "For now the code is typed; soon you will be able to scan it with the camera.",
         "enr_code": "Activation code",
         "enr_code_hint": "10 letters and digits, like FAM7Y-23HXQ. Case, spaces and dashes do not matter.",
         "enr_username": "Choose your username",
@@ -2025,6 +2023,74 @@ _EN.update(
         "desk_close_case": "Close the report",
         "onc_pick_child": "Search and pick a child to see their record here.",
         "onc_close_child": "Close the record",
+    }
+)
+
+# The camera scanner (counter and activation): views/scanning.py
+_ES.update(
+    {
+        "cam_scan": "Escanear con la cámara",
+        "cam_reason": (
+            "Para leer el código QR, Carnet necesita usar la cámara. Solo la usa mientras está abierta en esta "
+            "pantalla y no guarda fotos."
+        ),
+        "cam_allow": "Permitir la cámara",
+        "cam_cancel": "Cancelar",
+        "cam_opening": "Abriendo la cámara…",
+        "cam_aim": "El código QR se lee en cuanto aparece en la cámara.",
+        "cam_close": "Cerrar la cámara",
+        "cam_torch_on": "Encender la linterna",
+        "cam_torch_off": "Apagar la linterna",
+        "cam_no_torch": "Esta cámara no tiene linterna.",
+        "cam_denied": (
+            "Sin permiso para usar la cámara, no se abrió. El código se puede seguir escribiendo, pegando o "
+            "escaneando con un lector en el campo de texto."
+        ),
+        "cam_denied_settings": (
+            "Sin permiso para usar la cámara, no se abrió. Para usarla, permite la cámara a Carnet en los ajustes "
+            "del teléfono. Mientras tanto, el código se puede escribir en el campo de texto."
+        ),
+        "cam_settings": "Abrir los ajustes",
+        "cam_none": "No se encontró ninguna cámara. El código se puede escribir en el campo de texto.",
+        "cam_failed": "No se pudo abrir la cámara. El código se puede escribir en el campo de texto.",
+        "cam_no_decoder": (
+            "Este equipo no puede leer códigos con la cámara (falta la biblioteca zbar). "
+            "El código se puede escribir en el campo de texto."
+        ),
+        "enr_scan_hint": "También puedes escanear el código QR de tu hoja con la cámara.",
+    }
+)
+_EN.update(
+    {
+        "cam_scan": "Scan with the camera",
+        "cam_reason": (
+            "To read the QR code, Carnet needs the camera. It uses it only while it is open on this screen and "
+            "keeps no pictures."
+        ),
+        "cam_allow": "Allow the camera",
+        "cam_cancel": "Cancel",
+        "cam_opening": "Opening the camera…",
+        "cam_aim": "The QR code is read as soon as the camera sees it.",
+        "cam_close": "Close the camera",
+        "cam_torch_on": "Turn the torch on",
+        "cam_torch_off": "Turn the torch off",
+        "cam_no_torch": "This camera has no torch.",
+        "cam_denied": (
+            "No permission to use the camera, so it did not open. The code can still be typed, pasted or scanned "
+            "with a reader in the text field."
+        ),
+        "cam_denied_settings": (
+            "No permission to use the camera, so it did not open. To use it, allow Carnet the camera in the phone's "
+            "settings. Meanwhile the code can be typed in the text field."
+        ),
+        "cam_settings": "Open settings",
+        "cam_none": "No camera was found. The code can be typed in the text field.",
+        "cam_failed": "The camera could not be opened. The code can be typed in the text field.",
+        "cam_no_decoder": (
+            "This computer cannot read codes with the camera (the zbar library is missing). "
+            "The code can be typed in the text field."
+        ),
+        "enr_scan_hint": "You can also scan the QR code on your sheet with the camera.",
     }
 )
 

@@ -90,6 +90,11 @@ class CarnetUI:
         table with the detail beside it. Family screens stay phone screens at any width."""
         return is_wide(self.page.width)
 
+    @property
+    def has_camera(self) -> bool:
+        """flet-camera works in a browser and on Android/iOS, not in a desktop window."""
+        return bool(self.page.web) or _platform(self.page) in ("android", "ios")
+
     def on_resize(self, _: Any = None) -> None:
         """The window was resized (Flet has already set ``page.width``): a staff screen is drawn again when
         the window crossed the desk width (a family's screen is the same at any width: left as it is)."""
@@ -245,7 +250,9 @@ class CarnetUI:
             self._pharmacy = self._oncology = self._chemotherapy = None  # nothing of the last scan or child stays
             if state.enrolment.activating:
                 if self._activation is None:
-                    self._activation = activation_view.ActivationView(self.session.activation, self.render)
+                    self._activation = activation_view.ActivationView(
+                        self.session.activation, self.render, camera=self.has_camera
+                    )
                 return self._activation.build(state, tr, on_back=lambda _: self.session.activation.open(False))
             self._activation = None
             if self._login is None:
@@ -308,7 +315,7 @@ class CarnetUI:
             )
         if state.pharmacy_mode:
             if self._pharmacy is None:
-                self._pharmacy = pharmacy_view.PharmacyView(self.session.pharmacy)
+                self._pharmacy = pharmacy_view.PharmacyView(self.session.pharmacy, camera=self.has_camera)
             return self._pharmacy.build(
                 state,
                 tr,

@@ -12,6 +12,7 @@ from carnet.core.i18n import Translator
 from carnet.enrolment.form import ActivationForm
 from carnet.shell.state import AppState
 from carnet.views.common import GREEN, MIN_TOUCH, Handler, app_bar, banner, screen, section, status_banners
+from carnet.views.scanning import CameraScanner
 
 if TYPE_CHECKING:
     from carnet.enrolment.activation import FamilyEnrolmentCases
@@ -46,11 +47,13 @@ def _code_field(**kwargs: Any) -> ft.TextField:
 class ActivationView:
     """Code, username, password and its repetition; one show/hide switch for both passwords."""
 
-    def __init__(self, cases: FamilyEnrolmentCases, redraw: Any) -> None:
+    def __init__(self, cases: FamilyEnrolmentCases, redraw: Any, *, camera: bool = False) -> None:
         self._cases = cases
         self._redraw = redraw
         self.shown = False
         self.code = _code_field()
+        #: The activation sheet's QR read with the camera (a phone, a browser) fills the code field.
+        self.camera = CameraScanner(self._camera_read) if camera else None
         text = partial(
             ft.TextField,
             autocorrect=False,
@@ -75,6 +78,10 @@ class ActivationView:
 
     async def _submit(self, _: Any = None) -> None:
         await self._cases.activate(self.read())
+
+    def _camera_read(self, text: str) -> None:
+        self.code.value = text
+        self._redraw()
 
     def _toggle(self, _: Any = None) -> None:
         self.shown = not self.shown
@@ -103,14 +110,16 @@ class ActivationView:
                 [
                     ft.Text(tr.t("enr_explain"), size=16),
                     ft.Text(tr.t("enr_online_only"), size=14, color=ft.Colors.GREY_800),
-                    ft.Text(tr.t("enr_no_scan_yet"), size=14, color=ft.Colors.GREY_800),
+                    *([ft.Text(tr.t("enr_scan_hint"), size=14, color=ft.Colors.GREY_800)] if self.camera else []),
                 ],
             )
         )
         if errors.get("form"):
             body.append(_error(errors["form"]))
+        body.append(self.code)
+        if self.camera is not None:
+            body.append(self.camera.draw(tr))
         body += [
-            self.code,
             ft.AutofillGroup(
                 ft.Column(
                     [self.username, self.password, self.repeat],

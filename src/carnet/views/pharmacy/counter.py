@@ -5,12 +5,9 @@ Enter, like a keyboard) and gets it back after every result. Works wherever
 the app runs: counter PC (desktop or web), tablet, phone with a USB/Bluetooth
 scanner, or by pasting the URL/token.
 
-Camera scanning: Flet 1.0.5 has no official barcode/QR extension. The
-official ``flet-camera`` gives a preview, ``take_picture`` (image bytes) and an
-image stream on Android, iOS and web, but does not decode codes; decoding in
-Python on the phone needs a binary decoder (zxing-cpp, pyzbar) that is not on
-Flet's mobile package index, so no camera button is wired. On a phone, the
-system camera app reads the QR and opens its ``/v/…`` verification page.
+Camera scanning ("Escanear con la cámara", where there is a camera: a phone or a browser): the QR read from
+the preview goes the same way as a scanned or pasted URL (``PharmacyCases.scan``), so the verdict, offline too, is
+the same; see ``views/scanning.py``.
 """
 
 from __future__ import annotations
@@ -36,6 +33,7 @@ from carnet.views.common import (
     section,
     status_banners,
 )
+from carnet.views.scanning import CameraScanner
 from carnet_contract import models as contract
 
 if TYPE_CHECKING:
@@ -54,8 +52,10 @@ class PharmacyView:
     Flutter keeps the field's widget, and its focus, while the rest of the screen changes.
     """
 
-    def __init__(self, cases: PharmacyCases) -> None:
+    def __init__(self, cases: PharmacyCases, *, camera: bool = False) -> None:
         self._cases = cases
+        #: "Escanear con la cámara" beside the field, where the app has a camera (a phone, a browser).
+        self.camera = CameraScanner(self._camera_read) if camera else None
         self.field = ft.TextField(
             autofocus=True,
             autocorrect=False,
@@ -80,9 +80,15 @@ class PharmacyView:
         self.field.value = ""  # ready for the next scan
         await self._cases.scan(scanned)
 
+    async def _camera_read(self, text: str) -> None:
+        """The camera read a code: the same path as the hand-held scanner's."""
+        await self._cases.scan(text)
+
     def forget_screen(self) -> None:
-        """Another screen (settings) replaced this one: the next build makes a new one."""
+        """Another screen (settings) replaced this one: the next build makes a new one (the camera stops)."""
         self._view = None
+        if self.camera is not None:
+            self.camera.halt()
 
     def take_focus_request(self) -> bool:
         """True once after each new result: the caller hands the focus back to the field."""
@@ -156,6 +162,8 @@ class PharmacyView:
                 )
             )
         body.append(ft.Row(actions, spacing=8))
+        if self.camera is not None:
+            body.append(self.camera.draw(tr))
         if ui.check is not None:
             body.append(_verdict(state, tr))
         body.append(_keys_row(state, tr, cases, now))
