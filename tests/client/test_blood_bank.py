@@ -19,7 +19,7 @@ from carnet.data.records import Mark
 from carnet.shell.session import SESSION_SECRET, AppSession
 from carnet_contract import models as contract
 from carnet_server.blood_bank import bookings
-from carnet_server.blood_bank.eligibility import questions, rules
+from carnet_contract.eligibility import questions, rules
 from carnet_server.blood_bank.tables import BloodBank, Booking
 from carnet_server.i18n import t as server_text
 from tests.support.inprocess_server import FaultTransport, InProcessServer
@@ -274,7 +274,7 @@ async def test_a_refusal_from_the_server_is_an_answer_not_a_sync_failure(make_se
     """A phone whose copy of the rules lags the server's sends the booking; the server's 422
     donor_not_eligible comes back as the answer: the form, filled as sent, with every reason — no failed
     item, no "Rechazada", nothing under the sync's failures — and it can be corrected and sent again."""
-    monkeypatch.setattr("carnet.blood_bank.form.eligibility.evaluate", lambda *a, **k: [])
+    monkeypatch.setattr("carnet.blood_bank.form.evaluate", lambda *a, **k: [])
     session = await _guardian(make_session, secrets, server)
     assert _book(session, weight_text="45", answers={**GOOD, "fever_infection": True})
     assert session.state.screen is Screen.BOOKING
@@ -305,7 +305,7 @@ async def test_a_refusal_from_the_server_is_an_answer_not_a_sync_failure(make_se
 
 async def test_a_refusal_seen_later_can_be_corrected_or_removed(make_session, secrets, monkeypatch,
                                                               server: InProcessServer) -> None:
-    monkeypatch.setattr("carnet.blood_bank.form.eligibility.evaluate", lambda *a, **k: [])
+    monkeypatch.setattr("carnet.blood_bank.form.evaluate", lambda *a, **k: [])
     session = await _guardian(make_session, secrets, server)
     assert _book(session, weight_text="45")
     session.blood_bank.close()  # back to the tab before the answer comes

@@ -12,7 +12,7 @@ from carnet.shell.app import CarnetUI
 from carnet.shell.session import AppSession
 from carnet_server.blood_bank import bookings
 from carnet_server.blood_bank.demo import BANKS, INSTRUCTIONS
-from carnet_server.blood_bank.eligibility import rules
+from carnet_contract.eligibility import rules
 from tests.support.inprocess_server import InProcessServer
 from tests.support.secret_stores import DictSecretStore
 

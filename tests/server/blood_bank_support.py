@@ -14,7 +14,7 @@ import uvicorn
 from fastapi import FastAPI
 from starlette.testclient import TestClient
 
-from carnet_server.blood_bank.eligibility import questions
+from carnet_contract.eligibility import questions
 from carnet_server.blood_bank.tables import Booking
 from carnet_server.context import Context
 from carnet_server.db import utcnow

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 
 from carnet_contract import eligibility  # the rules themselves (shared with the phone)
-from carnet_server.blood_bank.eligibility import Donor, age_on, evaluate, questions, rules, validate_answers
+from carnet_contract.eligibility import Donor, age_on, evaluate, questions, rules, validate_answers
 
 DAY = date(2027, 3, 10)  # the slot's local date
 

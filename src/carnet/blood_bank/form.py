@@ -20,8 +20,8 @@ from pydantic import ValidationError
 
 from carnet.agenda.form import date_error, parse_date
 from carnet.core.i18n import Translator
-from carnet_contract import eligibility
 from carnet_contract import models as contract
+from carnet_contract.eligibility import Donor, evaluate
 
 __all__ = ["DonorForm", "DonorFormResult", "check_donor", "form_of"]
 
@@ -130,9 +130,9 @@ def check_donor(
     except ValidationError:
         return DonorFormResult(None, {"full_name": t("err_unexpected")})
     if on is not None:
-        donor = eligibility.Donor.of(body.donor, body.answers, on=on)
+        donor = Donor.of(body.donor, body.answers, on=on)
         lang = "en" if tr.locale == "en" else "es"
-        reasons = eligibility.evaluate(donor, asked={q.id for q in questions})
+        reasons = evaluate(donor, asked={q.id for q in questions})
         if reasons:
             return DonorFormResult(None, {}, tuple(r.text(lang) for r in reasons))
     return DonorFormResult(body.model_dump(mode="json"), {})

@@ -27,11 +27,11 @@ from sqlalchemy import and_, case, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from carnet_contract import eligibility
 from carnet_contract import models as contract
 from carnet_contract.models import AppointmentKind, AppointmentStatus, BookingStatus, Role, SyncType
 from carnet_server.agenda import service as agenda
 from carnet_server.auth.service import Principal
-from carnet_server.blood_bank import eligibility
 from carnet_server.blood_bank.service import (
     ID_RE,
     BookingNotFound,

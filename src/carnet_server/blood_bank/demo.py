@@ -12,10 +12,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from carnet_contract.eligibility import questions
 from carnet_contract.models import AppointmentKind, AppointmentStatus, BookingStatus, SyncType
 from carnet_server.agenda import service as agenda
 from carnet_server.blood_bank.bookings import next_folio
-from carnet_server.blood_bank.eligibility import questions
 from carnet_server.blood_bank.tables import BloodBank, Booking, Slot, SlotTemplate
 from carnet_server.patients.tables import MedicalUnit
 from carnet_server.sync import service as sync

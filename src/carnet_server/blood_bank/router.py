@@ -6,10 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
+from carnet_contract import eligibility
 from carnet_contract import models as contract
 from carnet_server.agenda import service as agenda
 from carnet_server.auth.deps import ClientAddress, ContextDep, CurrentUser, LangDep, SessionDep
-from carnet_server.blood_bank import bookings, eligibility, service
+from carnet_server.blood_bank import bookings, service
 from carnet_server.db import utcnow
 from carnet_server.idempotency.deps import IdempotencyDep
 from carnet_server.limits import write_limit

@@ -173,7 +173,7 @@ class Generator:
         self.booking_changes: list[tuple[str, str, str]] = []
         self.booking_folios: dict[int, int] = {}
         self.incident_folios: dict[int, int] = {}
-        from carnet_server.blood_bank.eligibility import questions
+        from carnet_contract.eligibility import questions
 
         self.answers = {q.id: q.eligible_answer for q in questions()}
         # One argon2 hash for every generated account (argon2 is slow on purpose); its salt is seeded too.
