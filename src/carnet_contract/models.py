@@ -35,6 +35,12 @@ __all__ = [
     "IncidentPhoto",
     "IncidentReply",
     "IncidentStatus",
+    "IncidentChannel",
+    "ReminderKind",
+    "ReminderPreferences",
+    "WhatsAppLink",
+    "WhatsAppLinkCode",
+    "WhatsAppUnlink",
     "ReopenRequest",
     "ReplyCreate",
     "ShortageCount",
@@ -789,6 +795,8 @@ class DonorIn(_Request):
     sex: DonorSex
     #: The donor's last blood donation, if any (the interval rule of NOM-253-SSA1-2012).
     last_donation_on: date | None = None
+    #: The donor agrees to a WhatsApp reminder at ``phone`` the day before the donation.
+    reminder_consent: bool = False
 
 
 class DonorOut(_Response):
@@ -797,6 +805,7 @@ class DonorOut(_Response):
     birth_date: date
     weight_kg: float
     sex: DonorSex
+    reminder_consent: bool = False
 
 
 class BookingCreate(_Request):
@@ -877,6 +886,13 @@ class IncidentCategory(StrEnum):
     OTRO = "otro"
 
 
+class IncidentChannel(StrEnum):
+    """Where a report came from: the app, or the WhatsApp bot ("Mi Chat ONCOIMSS")."""
+
+    APP = "app"
+    WHATSAPP = "whatsapp"
+
+
 class IncidentStatus(StrEnum):
     RECIBIDA = "recibida"
     EN_ATENCION = "en_atencion"
@@ -936,6 +952,8 @@ class Incident(_Response):
     #: The conversation (API.md: `responses`), oldest first.
     responses: list[IncidentReply] = Field(default_factory=list)
     photos: list[IncidentPhoto] = Field(default_factory=list)
+    #: Where it was reported: answers to a WhatsApp report also go back to that chat.
+    channel: IncidentChannel = IncidentChannel.APP
 
 
 class StaffIncident(Incident):
@@ -1092,3 +1110,52 @@ class FamilyExport(_Response):
 
 ApiError.model_rebuild()
 ErrorBody.model_rebuild()
+
+
+# ---- WhatsApp channel and reminders -------------------------------------------------------
+
+
+class WhatsAppLinkCode(_Response):
+    """POST /api/v1/me/whatsapp/link-code (guardian): the code to send to the bot from the family's phone."""
+
+    code: str
+    expires_at: datetime
+    #: The bot's number as families dial it (e.g. ``+52 55 1234 5678``), or "" when not configured.
+    bot_number: str = ""
+
+
+class WhatsAppLink(_Response):
+    """GET /api/v1/me/whatsapp (guardian): whether a WhatsApp number gets this account's information."""
+
+    linked: bool
+    #: Only the last four digits, e.g. ``•••• 5678``.
+    number: str | None = None
+    linked_at: datetime | None = None
+    bot_number: str = ""
+
+
+class WhatsAppUnlink(_Request):
+    """POST /api/v1/whatsapp/unlink (case desk, admin): end a number's link (a lost phone, a family's call)."""
+
+    #: The number as the family says it: 10 digits, or with the country code (52…); spaces and dashes allowed.
+    phone: Annotated[str, StringConstraints(min_length=10, max_length=20, pattern=r"^\+?[0-9 \-]+$")]
+
+
+class ReminderKind(StrEnum):
+    """What a family may be reminded of (Ajustes → Recordatorios)."""
+
+    #: A chemotherapy session, consultation or laboratory appointment tomorrow.
+    APPOINTMENT_TOMORROW = "cita_manana"
+    #: A cycle's mixture is ready (``lista``).
+    MIXTURE_READY = "mezcla_lista"
+    #: The case desk answered a report.
+    REPORT_ANSWERED = "reporte_respondido"
+    #: A donor booked for one of the children donates tomorrow.
+    DONOR_TOMORROW = "donacion_manana"
+
+
+class ReminderPreferences(_Request):
+    """GET / PUT /api/v1/me/reminders (guardian): the kinds chosen (WhatsApp to a linked number, and the
+    phone's own notifications)."""
+
+    kinds: list[ReminderKind]

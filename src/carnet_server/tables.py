@@ -13,7 +13,9 @@ from carnet_server.mixing import tables as _mixing  # noqa: F401
 from carnet_server.patients import tables as _patients  # noqa: F401
 from carnet_server.pharmacy import tables as _pharmacy  # noqa: F401
 from carnet_server.privacy import tables as _privacy  # noqa: F401
+from carnet_server.reminders import tables as _reminders  # noqa: F401
 from carnet_server.sync import tables as _sync  # noqa: F401
+from carnet_server.whatsapp import tables as _whatsapp  # noqa: F401
 
 metadata = Base.metadata
 

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -94,6 +95,8 @@ class Booking(Base):
     donor_weight_kg: Mapped[float] = mapped_column(Float)
     donor_sex: Mapped[str] = mapped_column(String(8))
     donor_last_donation_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    #: The donor agreed to a WhatsApp reminder the day before (reminders/).
+    donor_reminder_consent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     answers: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16))
     checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

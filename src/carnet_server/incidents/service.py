@@ -35,7 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from carnet_contract import models as contract
-from carnet_contract.models import IncidentCategory, IncidentStatus, Role, SyncType
+from carnet_contract.models import IncidentCategory, IncidentChannel, IncidentStatus, Role, SyncType
 from carnet_server import audit
 from carnet_server.auth.service import Principal
 from carnet_server.db import new_id, utcnow
@@ -133,6 +133,7 @@ def incident_out(row: Incident, *, now: datetime) -> contract.Incident:
             contract.IncidentPhoto(id=p.id, content_type=p.content_type, size=p.size, url=photo_url(row.id, p.id))
             for p in row.photos
         ],
+        channel=IncidentChannel(row.channel or IncidentChannel.APP.value),
     )
 
 

@@ -40,6 +40,8 @@ class Incident(Base):
     first_response_due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: ``app`` or ``whatsapp`` (``IncidentChannel``): a WhatsApp report's answers also go back to the chat.
+    channel: Mapped[str] = mapped_column(String(16), default="app", server_default="app")
 
     unit: Mapped[MedicalUnit] = relationship(lazy="joined")
     replies: Mapped[list[IncidentReply]] = relationship(
