@@ -68,6 +68,27 @@ class Settings(BaseSettings):
     mixing_timeout_seconds: float = Field(default=10.0, gt=0)
     mixing_callback_max_skew_seconds: int = Field(default=300, ge=1)
 
+    # WhatsApp channel (whatsapp/): the Cloud API app secret (X-Hub-Signature-256 of every webhook; unset: the
+    # webhook refuses every POST), the verify token of Meta's subscription handshake, the provider's base URL
+    # (unset: answers wait in the durable queue), the business number's id and access token, the number as
+    # families dial it (shown in the app), the queue's backoff, per-number limit and the link codes' life.
+    whatsapp_app_secret: SecretStr | None = None
+    whatsapp_verify_token: SecretStr | None = None
+    whatsapp_api_url: str | None = None
+    whatsapp_phone_number_id: str = Field(default="", max_length=64)
+    whatsapp_access_token: SecretStr | None = None
+    whatsapp_bot_number: str = Field(default="", max_length=32)
+    whatsapp_retry_base_seconds: float = Field(default=2.0, gt=0)
+    whatsapp_retry_max_seconds: float = Field(default=600.0, gt=0)
+    whatsapp_max_attempts: int = Field(default=12, ge=1)
+    whatsapp_poll_seconds: float = Field(default=2.0, gt=0)
+    whatsapp_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: Messages one number may send per minute; beyond it they are not processed (one notice per minute).
+    whatsapp_max_per_minute: int = Field(default=20, ge=1)
+    whatsapp_link_code_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    #: How often the reminders pass runs (reminders/).
+    reminders_every_seconds: float = Field(default=60.0, gt=0)
+
     # The privacy notice versions (privacy/notices.py): a directory of <version>.toml files, the newest in
     # force (unset: the notices shipped in the package). Adding a file publishes a new version.
     privacy_notices_dir: Path | None = None

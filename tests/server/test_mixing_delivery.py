@@ -20,8 +20,9 @@ from carnet_contract import models as contract
 from carnet_server.context import Context
 from carnet_server.db import utcnow
 from carnet_server.mixing import delivery, service
-from carnet_server.mixing.delivery import DeliveryWorker, backoff_seconds, claim_due, deliver_due
+from carnet_server.mixing.delivery import DeliveryWorker, claim_due, deliver_due
 from carnet_server.mixing.tables import MixingOrder
+from carnet_server.retry import backoff_seconds
 from carnet_server.sync.tables import SyncState
 from tests.server.mixing_support import confirm_url, cycle_id, cycle_row, event, signed_post
 

@@ -46,8 +46,9 @@ from carnet_server.mixing import service
 from carnet_server.mixing.tables import MixingOrder
 from carnet_server.patients.service import touch_cycle
 from carnet_server.patients.tables import Cycle
+from carnet_server.retry import backoff_seconds, retry_after
 
-__all__ = ["DeliveryWorker", "Outcome", "backoff_seconds", "claim_due", "deliver_due"]
+__all__ = ["DeliveryWorker", "Outcome", "claim_due", "deliver_due"]
 
 log = logging.getLogger("carnet_server.mixing")
 
@@ -60,13 +61,6 @@ class Outcome:
     order_id: str
     delivered: bool
     error: str | None = None
-
-
-def backoff_seconds(attempts: int, *, base: float, maximum: float, rng: random.Random | None = None) -> float:
-    """Delay before the next try after ``attempts`` failures: min(max, base · 2^(attempts-1)), jittered
-    to between half and all of it, so many orders failing together don't retry in step."""
-    delay = min(maximum, base * (2.0 ** min(max(attempts - 1, 0), 30)))
-    return delay * (0.5 + 0.5 * (rng or random).random())
 
 
 def claim_due(
@@ -166,14 +160,6 @@ def _record_failure(
     session.commit()
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after", "")
-    try:
-        return max(0.0, float(value)) if value else None
-    except ValueError:
-        return None
-
-
 def _send(client: httpx.Client, *, url: str, secret: bytes, order_id: str, payload: dict[str, Any]) -> httpx.Response:
     body = service.order_body(payload)
     headers = {
@@ -232,9 +218,9 @@ def deliver_due(ctx: Context, client: httpx.Client, *, rng: random.Random | None
                         maximum=settings.mixing_retry_max_seconds,
                         rng=rng,
                     )
-                    retry_after = _retry_after(response)
-                    if retry_after is not None:
-                        delay = min(settings.mixing_retry_max_seconds, max(delay, retry_after))
+                    asked = retry_after(response)
+                    if asked is not None:
+                        delay = min(settings.mixing_retry_max_seconds, max(delay, asked))
                 else:
                     error = f"HTTP {code} refused by the provider"
                     delay = settings.mixing_refused_retry_seconds
