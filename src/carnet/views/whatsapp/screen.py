@@ -49,8 +49,10 @@ def build(state: AppState, tr: Translator, cases: WhatsAppCases, *, on_back: Han
     )
     link = ui.link
     status: list[ft.Control] = []
-    if link is None:
+    if link is None:  # not known (yet): offline, "Vincular WhatsApp" still says why it cannot go
         status.append(_busy(t("wa_loading")) if ui.loading else ft.Text(t("wa_unknown"), size=15))
+        if not ui.loading and ui.code is None:
+            status.append(_link_button(tr, cases, busy=ui.busy))
     elif link.linked:
         status.append(_status_line(ft.Icons.CHECK_CIRCLE, GREEN, t("wa_linked", number=link.number or "")))
         if link.linked_at is not None:
@@ -71,16 +73,7 @@ def build(state: AppState, tr: Translator, cases: WhatsAppCases, *, on_back: Han
         status.append(_status_line(ft.Icons.LINK_OFF, ft.Colors.GREY_800, t("wa_not_linked")))
         status.append(ft.Text(t("wa_not_linked_note"), size=15))
         if ui.code is None:
-            status.append(
-                ft.FilledButton(
-                    content=ft.Text(t("wa_link"), size=17),
-                    icon=ft.Icons.CHAT,
-                    height=BIG,
-                    disabled=ui.busy,
-                    on_click=awaiting(cases.request_code),
-                    style=ft.ButtonStyle(bgcolor=GREEN, color=ft.Colors.WHITE),
-                )
-            )
+            status.append(_link_button(tr, cases, busy=ui.busy))
     body.append(section(t("wa_title"), status))
     if link is not None and link.linked and ui.confirm_unlink:
         body.append(_confirm_unlink(tr, cases, busy=ui.busy))
@@ -90,6 +83,17 @@ def build(state: AppState, tr: Translator, cases: WhatsAppCases, *, on_back: Han
     if ui.busy:
         body.append(_busy(t("wa_busy")))
     return screen(ROUTE, app_bar(t("wa_title"), tr, on_back=on_back), body)
+
+
+def _link_button(tr: Translator, cases: WhatsAppCases, *, busy: bool) -> ft.Control:
+    return ft.FilledButton(
+        content=ft.Text(tr.t("wa_link"), size=17),
+        icon=ft.Icons.CHAT,
+        height=BIG,
+        disabled=busy,
+        on_click=awaiting(cases.request_code),
+        style=ft.ButtonStyle(bgcolor=GREEN, color=ft.Colors.WHITE),
+    )
 
 
 def _code_card(
