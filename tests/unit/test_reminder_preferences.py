@@ -150,6 +150,7 @@ def test_offline_the_choice_is_kept_encrypted_and_sent_when_back() -> None:
     assert w.server.puts[-1][1] == item.key  # sent with its idempotency key
     w.cases.reload()  # what the session does after a sync
     assert not ui.pending and ui.kinds == {K.APPOINTMENT_TOMORROW, K.MIXTURE_READY}
+    assert ui.message is None  # "kept on this phone" is old news once it went
 
 
 def test_a_switch_to_what_is_already_chosen_queues_nothing() -> None:

@@ -175,9 +175,13 @@ class ReminderPreferenceCases:
         return any(i.state is OutboxState.PENDING for i in self._repo.waiting())
 
     def reload(self) -> None:
-        """The kinds from the phone's store (no redraw)."""
+        """The kinds from the phone's store (no redraw); once nothing waits, "kept on this phone" is old news."""
         kept = self._repo.kinds()
-        self._ui.show(kept if kept is not None else frozenset(contract.ReminderKind), pending=self._pending())
+        pending = self._pending()
+        with self._state.batch():
+            self._ui.show(kept if kept is not None else frozenset(contract.ReminderKind), pending=pending)
+            if not pending and self._ui.message == self._tr.t("rem_saved_offline"):
+                self._ui.show_message(None)
 
     async def open(self) -> None:
         """Ajustes → Recordatorios: the phone's copy at once, then the server's."""

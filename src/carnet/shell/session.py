@@ -487,6 +487,7 @@ class AppSession:
                 self.agenda.reload()
                 self.blood_bank.reload()
                 self.report.reload()
+                self.reminders.reload()
             self.request_sync()
 
     def discard_item(self, item_id: str) -> None:
@@ -495,6 +496,7 @@ class AppSession:
                 self.agenda.reload()
                 self.blood_bank.reload()
                 self.report.reload()
+                self.reminders.reload()
 
     async def set_locale(self, locale: str) -> None:
         with self.state.batch():
