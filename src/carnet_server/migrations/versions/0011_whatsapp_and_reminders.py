@@ -52,6 +52,7 @@ def upgrade() -> None:
         "whatsapp_outbound",
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("phone", sa.String(length=20), nullable=False),
+        sa.Column("user_id", sa.String(length=32), nullable=True),
         sa.Column("session_body", sa.JSON(), nullable=True),
         sa.Column("template", sa.JSON(), nullable=True),
         sa.Column("purpose", sa.String(length=32), nullable=False),
