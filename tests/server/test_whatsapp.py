@@ -528,3 +528,19 @@ def test_no_message_text_or_number_in_the_logs(
     assert "whatsapp message" in logged
     for secret in ("Texto privado", MOTHER_PHONE, "11112222", "Mateo", "Hernández", base64.b64encode(b"x").decode()):
         assert secret not in logged
+
+
+def test_a_number_verified_at_enrolment_is_linked_on_activation(
+    client: TestClient, auth: Auth, wa_ctx: Context, cloud: FakeCloud, patient_ids: dict[str, str]
+) -> None:
+    camila = patient_ids["Camila Torres"]
+    for verified, phone, username in ((False, "55 3333 4444", "tia.sin"), (True, "55 1234 5678", "ana.mendez")):
+        body = {"full_name": "Ana Méndez Ruiz", "relationship": "madre", "phone": phone, "whatsapp_verified": verified}
+        made = client.post(f"/api/v1/patients/{camila}/guardian-invitations", json=body, headers=auth("oncologia.demo"))
+        assert made.status_code == 201, made.text
+        activated = client.post("/api/v1/auth/activate", json={"code": made.json()["code"], "username": username,
+                                                               "password": "una-clave-larga-1"})
+        assert activated.status_code == 201, activated.text
+    with wa_ctx.sessions() as session:
+        rows = session.execute(select(WhatsAppLink.phone, WhatsAppLink.method)).all()
+    assert [tuple(r) for r in rows] == [("525512345678", "enrolment")]

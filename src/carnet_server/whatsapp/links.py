@@ -37,6 +37,7 @@ __all__ = [
     "issue_code",
     "link_by_code",
     "link_status",
+    "link_verified_at_enrolment",
     "linked_phone",
     "mask",
     "normalize_wa_id",
@@ -154,6 +155,25 @@ def link_by_code(session: Session, *, ctx: Context, phone: str, raw: str, now: d
         detail={"method": "code"},
     )
     return code.user_id
+
+
+def link_verified_at_enrolment(session: Session, *, user_id: str, phone_text: str, now: datetime) -> bool:
+    """Link the number staff verified in person at enrolment to the guardian's account, unless it already speaks
+    for another account or the account has a number (then the family links from the app). Does not commit."""
+    phone = normalize_wa_id(phone_text)
+    if phone is None or user_for_phone(session, phone) is not None or session.get(WhatsAppLink, user_id) is not None:
+        return False
+    session.add(WhatsAppLink(user_id=user_id, phone=phone, method="enrolment", linked_at=now))
+    audit.record(
+        session,
+        action="whatsapp.link",
+        actor_id=user_id,
+        actor_role=Role.GUARDIAN,
+        object_type="user",
+        object_id=user_id,
+        detail={"method": "enrolment"},
+    )
+    return True
 
 
 def unlink_user(session: Session, *, principal: Principal, ip: str | None) -> None:
