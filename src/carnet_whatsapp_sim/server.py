@@ -75,15 +75,20 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        def _json(self) -> Any:
+        def _raw(self) -> bytes | None:
+            """The request body, read whole before any answer (a closed socket with unread data resets)."""
             try:
                 length = int(self.headers.get("Content-Length") or "0")
             except ValueError:
-                length = -1
+                return None
             if length < 0 or length > MAX_BODY:
-                raise Refused(413, "Cuerpo demasiado grande / body too large")
+                return None
+            return self.rfile.read(length)
+
+        @staticmethod
+        def _json(raw: bytes) -> Any:
             try:
-                return json.loads(self.rfile.read(length) or b"null")
+                return json.loads(raw or b"null")
             except ValueError:
                 raise Refused(400, "El cuerpo no es JSON / the body is not JSON") from None
 
@@ -137,11 +142,16 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             path = urllib.parse.urlsplit(self.path).path
+            raw = self._raw()
+            if raw is None:
+                self.close_connection = True
+                self._answer(413, {"error": "too_large", "message": "Cuerpo demasiado grande / body too large"})
+                return
             try:
                 if path == f"/{sim.phone_number_id}/messages" or (
                     path.endswith("/messages") and path.count("/") == 2 and not path.startswith("/_sim/")
                 ):
-                    self._messages(path)
+                    self._messages(path, raw)
                     return
                 controls = {
                     "/_sim/inbound": sim.inbound,
@@ -152,11 +162,11 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
                 if path not in controls:
                     self._answer(404, {"error": "not_found"})
                     return
-                self._answer(200, controls[path](self._json()))
+                self._answer(200, controls[path](self._json(raw)))
             except Refused as exc:
                 self._answer(exc.status, {"error": "refused", "message": exc.message})
 
-        def _messages(self, path: str) -> None:
+        def _messages(self, path: str, raw: bytes) -> None:
             failure = sim.take_failure()
             if failure is not None:
                 log.info("send answered %d on demand", failure)
@@ -173,7 +183,7 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
                 self._answer(400, cloudapi.error(100, "Unsupported post request", "Unknown phone number id"))
                 return
             try:
-                body = self._json()
+                body = self._json(raw)
             except Refused as exc:
                 self._answer(400, cloudapi.error(100, "(#100) Invalid parameter", exc.message))
                 return

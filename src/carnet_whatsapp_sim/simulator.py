@@ -201,8 +201,11 @@ class Simulator:
         return {**option, "title": option["id"]}
 
     def _content(self, number: str, request: dict[str, Any]) -> dict[str, Any]:
-        if isinstance(request.get("text"), str):
-            return {"type": "text", "text": {"body": request["text"]}}
+        if "text" in request:
+            text = request["text"]
+            if not isinstance(text, str) or not text.strip() or len(text) > cloudapi.TEXT_MAX:
+                raise Refused(400, "text: de 1 a 4096 caracteres / text: 1 to 4096 characters")
+            return {"type": "text", "text": {"body": text}}
         if "button" in request:
             reply = self._title(number, _option("button", request["button"]))
             reply.pop("description", None)

@@ -173,7 +173,13 @@ def test_a_delivery_that_gets_no_answer_reports_status_0(tmp_path: Path) -> None
 
 
 def test_bad_control_input_is_refused_in_spanish_then_english(sim: WhatsAppSim, webhook: Webhook) -> None:
-    for request in ({"from": "+52 55", "text": "x"}, {"from": PHONE}, {"from": PHONE, "text": "x", "deliveries": 0}):
+    for request in (
+        {"from": "+52 55", "text": "x"},
+        {"from": PHONE},
+        {"from": PHONE, "text": " "},
+        {"from": PHONE, "text": "x", "deliveries": 0},
+        {"from": PHONE, "button": {"title": "sin id"}},
+    ):
         response = sim.client.post("/_sim/inbound", json=request)
         assert response.status_code == 400
         assert " / " in response.json()["message"]
@@ -326,6 +332,17 @@ def test_a_button_reply_carries_the_title_the_bot_gave_it(sim: WhatsAppSim, webh
     )
 
 
+def test_a_status_webhook_reports_on_a_recorded_message(sim: WhatsAppSim, webhook: Webhook) -> None:
+    sim.inbound(from_=PHONE, text="hola")
+    wamid = sim.send(text("Tu folio es R-000123.")).json()["messages"][0]["id"]
+    assert sim.client.post("/_sim/status", json={"id": wamid, "status": "read"}).json() == {"statuses": [200]}
+    headers, body = webhook.received[-1]
+    assert verifies(headers, body)
+    [status] = json.loads(body)["entry"][0]["changes"][0]["value"]["statuses"]
+    assert (status["id"], status["status"], status["recipient_id"]) == (wamid, "read", PHONE)
+    assert sim.client.post("/_sim/status", json={"id": "wamid.nope", "status": "read"}).status_code == 404
+
+
 # ---- the command ----------------------------------------------------------------------------
 
 
@@ -345,6 +362,24 @@ def test_write_prints_the_bots_replies_without_stdin(sim: WhatsAppSim, webhook: 
         "Bot: ¿Qué quieres hacer?\n  [1] Reportar un problema (id: menu:report)\n  [2] Mis reportes (id: menu:mine)\n"
     )
     assert message_of(webhook.received[0][1])["text"] == {"body": "hola"}
+
+
+def test_write_taps_buttons_and_sends_photos(sim: WhatsAppSim, webhook: Webhook, tmp_path: Path) -> None:
+    sim.inbound(from_=PHONE, text="hola")
+    sim.send(MENU)
+    tapped = _cli("write", "--sim", sim.url, "--from", PHONE, "--button", "menu:mine", "--wait", "0.2")
+    assert (tapped.returncode, tapped.stdout) == (0, "")
+    assert "sin respuesta" in tapped.stderr and "no reply" in tapped.stderr
+    reply = message_of(webhook.received[-1][1])["interactive"]["button_reply"]
+    assert reply == {"id": "menu:mine", "title": "Mis reportes"}
+    (tmp_path / "receta.png").write_bytes(PNG)
+    photo = _cli("write", "--sim", sim.url, "--from", PHONE, "--image", str(tmp_path / "receta.png"), "--wait", "0")
+    assert photo.returncode == 0, photo.stderr
+    image = message_of(webhook.received[-1][1])["image"]
+    assert (image["mime_type"], image["sha256"]) == ("image/png", hashlib.sha256(PNG).hexdigest())
+    webhook.status = 401
+    refused = _cli("write", "--sim", sim.url, "--from", PHONE, "hola", "--wait", "0")
+    assert refused.returncode == 3 and "[401]" in refused.stderr
 
 
 def test_write_says_so_when_the_simulator_is_not_reachable() -> None:
