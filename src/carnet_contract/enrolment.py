@@ -266,6 +266,9 @@ class InvitationCreate(_Request):
     full_name: Annotated[str, StringConstraints(min_length=1, max_length=120)]
     relationship: Annotated[str, StringConstraints(min_length=1, max_length=40)]
     phone: Annotated[str, StringConstraints(min_length=1, max_length=20)]
+    #: Staff checked in person that this phone is the guardian's WhatsApp (e.g. the guardian showed the chat):
+    #: on activation the number is linked to the new account for "Mi Chat ONCOIMSS".
+    whatsapp_verified: bool = False
 
 
 class Invitation(_Response):

@@ -38,6 +38,8 @@ from carnet_server.sync.router import router as sync_router
 from carnet_server.sync.service import SyncRegistry
 from carnet_server.text_guard import ControlCharactersMiddleware
 from carnet_server.verification.router import router as verification_router
+from carnet_server.whatsapp.router import router as whatsapp_router
+from carnet_server.whatsapp.worker import WhatsAppWorker
 
 __all__ = ["app_from_env", "create_app", "sync_registry"]
 
@@ -60,12 +62,14 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
     check_notices(ctx.settings)  # never serve without a readable privacy notice
 
     mixing_worker = DeliveryWorker(ctx)  # one per process; the database queue keeps several safe
+    whatsapp_worker = WhatsAppWorker(ctx)  # likewise (whatsapp/worker.py)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         mixing_worker.start()
+        whatsapp_worker.start()
         yield
-        await asyncio.to_thread(mixing_worker.stop)
+        await asyncio.gather(asyncio.to_thread(mixing_worker.stop), asyncio.to_thread(whatsapp_worker.stop))
         ctx.engine.dispose()
 
     app = FastAPI(
@@ -81,6 +85,7 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
     app.state.ctx = ctx
     app.state.sync_registry = sync_registry()
     app.state.mixing_worker = mixing_worker
+    app.state.whatsapp_worker = whatsapp_worker
     install_error_handlers(app)
     install_idempotency(app)
     # A too-large body is refused before any route reads it.
@@ -123,6 +128,7 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
     app.include_router(enrolment_router)
     app.include_router(chemotherapy_router)
     app.include_router(guardian_router)
+    app.include_router(whatsapp_router)
     document_limits(app)
     document_privacy_gate(app)
     return app

@@ -393,6 +393,10 @@ from carnet_server.chemotherapy.messages import MESSAGES as _CHEMOTHERAPY  # noq
 
 MESSAGES.update(_CHEMOTHERAPY)
 
+from carnet_server.whatsapp.messages import MESSAGES as _WHATSAPP  # noqa: E402
+
+MESSAGES.update(_WHATSAPP)
+
 
 def negotiate(accept_language: str | None) -> Lang:
     """``en`` when English is preferred over Spanish in ``Accept-Language``, else ``es``."""

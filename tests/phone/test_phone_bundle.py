@@ -32,6 +32,7 @@ PYVENV_CFG = "pyvenv.cfg"
 _FORBIDDEN_DIRS = {
     "carnet_server": "server code",
     "carnet_mixing_sim": "the mixing provider simulator",
+    "carnet_whatsapp_sim": "the WhatsApp Cloud API simulator",
     "server": "the server project",
     "tests": "tests",
     "bench": "benchmarks",

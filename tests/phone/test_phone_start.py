@@ -27,7 +27,7 @@ SCRIPT = Path(__file__).resolve().parent / "phone_start.py"
 #: Flet's desktop/web/CLI sides, test tools.
 NOT_ON_A_PHONE = {
     "keyring", "keyrings", "secretstorage", "jeepney",
-    "carnet_server", "carnet_mixing_sim",
+    "carnet_server", "carnet_mixing_sim", "carnet_whatsapp_sim",
     "sqlalchemy", "alembic", "fastapi", "starlette", "uvicorn", "uvloop", "httptools", "watchfiles",
     "argon2", "_argon2_cffi_bindings", "psycopg", "psycopg_binary", "joserfc", "pydantic_settings", "jinja2",
     "multipart", "python_multipart",

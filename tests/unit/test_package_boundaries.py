@@ -1,6 +1,6 @@
 """Which package may import which: read from the source files (AST), nothing is imported.
 
-- ``carnet_server``, ``carnet_mixing_sim`` and ``carnet_contract`` never import the
+- ``carnet_server``, the simulators and ``carnet_contract`` never import the
   app (``carnet``) or Flet, nor the app-only packages the server install lacks
   (keyring, segno): ``pip install ./server`` carries neither.
 - ``carnet_contract`` ships in the phone bundle too: it imports no server code.
@@ -21,10 +21,11 @@ from tests.support.imports import imported_modules
 SRC = Path(__file__).resolve().parents[2] / "src"
 
 APP_ONLY = {"carnet", "flet", "keyring", "segno"}
-SERVER = {"carnet_server", "carnet_mixing_sim"}
+SERVER = {"carnet_server", "carnet_mixing_sim", "carnet_whatsapp_sim"}
 FORBIDDEN: dict[str, set[str]] = {
     "carnet_server": APP_ONLY,
     "carnet_mixing_sim": APP_ONLY,
+    "carnet_whatsapp_sim": APP_ONLY | {"carnet_server"},
     "carnet_contract": APP_ONLY | SERVER,
     "carnet": SERVER,
 }

@@ -48,6 +48,10 @@ def test_the_server_install_carries_no_flet() -> None:
 
 def test_the_server_distribution_holds_no_app_code() -> None:
     top_level = (metadata.distribution(SERVER).read_text("top_level.txt") or "").split()
-    assert sorted(top_level) == ["carnet_contract", "carnet_mixing_sim", "carnet_server"]
+    assert sorted(top_level) == ["carnet_contract", "carnet_mixing_sim", "carnet_server", "carnet_whatsapp_sim"]
     scripts = {ep.name: ep.value for ep in metadata.distribution(SERVER).entry_points}
-    assert scripts == {"carnet-server": "carnet_server.cli:main", "carnet-mixing-sim": "carnet_mixing_sim.server:main"}
+    assert scripts == {
+        "carnet-server": "carnet_server.cli:main",
+        "carnet-mixing-sim": "carnet_mixing_sim.server:main",
+        "carnet-whatsapp-sim": "carnet_whatsapp_sim.cli:main",
+    }

@@ -51,6 +51,7 @@ from carnet_server.enrolment.identity import clean_name, name_problem
 from carnet_server.enrolment.tables import GuardianInvitation
 from carnet_server.patients.service import revoke_qr_tokens, visible_patient
 from carnet_server.patients.tables import GuardianPatient, Patient
+from carnet_server.whatsapp import links
 
 __all__ = [
     "ACTIVATION_BUCKET",
@@ -193,6 +194,7 @@ def create(
         created_by_id=principal.id,
         now=now,
     )
+    row.whatsapp_verified = body.whatsapp_verified
     _audit(
         session,
         action="guardian.invitation.create",
@@ -294,6 +296,7 @@ def reissue(
         created_by_id=principal.id,
         now=now,
     )
+    row.whatsapp_verified = old.whatsapp_verified
     _audit(
         session,
         action="guardian.invitation.reissue",
@@ -351,6 +354,8 @@ def _link(session: Session, *, invitation: GuardianInvitation, user: User, now: 
         )
     )
     invitation.used_by_id = user.id
+    if invitation.whatsapp_verified:
+        links.link_verified_at_enrolment(session, user_id=user.id, phone_text=invitation.phone, now=now)
 
 
 def activate(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import Boolean, ForeignKey, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from carnet_server.db import Base, UTCDateTime, new_id, utcnow
@@ -30,6 +30,8 @@ class GuardianInvitation(Base):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     used_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: Staff verified in person that ``phone`` is the guardian's WhatsApp: activation links it (whatsapp/links.py).
+    whatsapp_verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class PatientCorrection(Base):

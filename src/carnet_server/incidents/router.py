@@ -17,6 +17,7 @@ from carnet_server.errors import ApiException
 from carnet_server.idempotency.deps import IdempotencyDep
 from carnet_server.incidents import figures, service
 from carnet_server.limits import write_limit
+from carnet_server.whatsapp import notify as whatsapp_notify
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"])
 
@@ -95,6 +96,7 @@ def read_incident(incident_id: str, user: CurrentUser, session: SessionDep, addr
 
 @router.post("/incidents/{incident_id}/responses", response_model=contract.StaffIncident, responses=_ERRORS)
 def reply(
+    request: Request,
     incident_id: str,
     body: contract.ReplyCreate,
     user: CurrentUser,
@@ -106,7 +108,13 @@ def reply(
     ``atendida``."""
     row = service.reply(session, principal=user, incident_id=incident_id, data=body, ip=address)
     out = service.out_for(session, user, row, now=utcnow())
-    return idem.respond(session, out, status=200)
+    # A report made over WhatsApp gets the answer in that chat too, queued in this transaction.
+    queued = whatsapp_notify.incident_answered(session, row, message=body.message, resolves=body.resolves)
+    response = idem.respond(session, out, status=200)
+    worker = getattr(request.app.state, "whatsapp_worker", None)
+    if queued and worker is not None:
+        worker.wake()
+    return response
 
 
 @router.post("/incidents/{incident_id}/reopen", response_model=contract.Incident, responses=_ERRORS)

@@ -52,6 +52,7 @@ __all__ = [
     "IncidentNotFound",
     "PhotoNotFound",
     "add_photo",
+    "comment",
     "create",
     "get",
     "incident_out",
@@ -301,6 +302,7 @@ def create(
     deadline_hours: Mapping[str, float],
     ip: str | None,
     now: datetime | None = None,
+    channel: IncidentChannel = IncidentChannel.APP,
 ) -> Incident:
     """A guardian reports a problem of their child to the child's unit: ``recibida``, with its deadline.
 
@@ -338,6 +340,7 @@ def create(
         created_at=now,
         updated_at=now,
         first_response_due_at=deadlines.due_at(now, category, hours),
+        channel=channel.value,
     )
     session.add(row)
     session.flush()
@@ -347,7 +350,13 @@ def create(
         "incident.create",
         row.id,
         ip,
-        {"patient_id": patient.id, "unit_id": unit_id, "category": category, "folio": row.folio},
+        {
+            "patient_id": patient.id,
+            "unit_id": unit_id,
+            "category": category,
+            "folio": row.folio,
+            "channel": channel.value,
+        },
     )
     sync.touch(session, type=SyncType.INCIDENT, record_id=row.id, patient_id=patient.id)
     return row
@@ -435,6 +444,34 @@ def reopen(
     row.resolved_at = None
     row.updated_at = now
     audit_write(session, principal, "incident.reopen", row.id, ip, {"patient_id": row.patient_id})
+    sync.touch(session, type=SyncType.INCIDENT, record_id=row.id, patient_id=row.patient_id)
+    session.expire_all()
+    return session.get_one(Incident, row.id)
+
+
+def comment(
+    session: Session,
+    *,
+    principal: Principal,
+    incident_id: str,
+    message: str,
+    ip: str | None,
+    now: datetime | None = None,
+) -> Incident:
+    """The child's guardian adds a message to a report that is still open (the family's reply in the WhatsApp
+    chat); an ``atendida`` one is reopened with a reason instead (Conflict ``already_resolved``)."""
+    now = (now or utcnow()).astimezone(UTC)
+    row = get(session, principal=principal, incident_id=incident_id, lock=True)
+    if principal.role != Role.GUARDIAN:
+        raise NotAllowed()
+    text = message.strip()
+    if not text:
+        raise Invalid("message_required")
+    if row.status == IncidentStatus.ATENDIDA.value:
+        raise Conflict("already_resolved")
+    _add_reply(session, row, principal=principal, message=text[:2000], resolves=False, reopens=False, now=now)
+    row.updated_at = now
+    audit_write(session, principal, "incident.comment", row.id, ip, {"patient_id": row.patient_id})
     sync.touch(session, type=SyncType.INCIDENT, record_id=row.id, patient_id=row.patient_id)
     session.expire_all()
     return session.get_one(Incident, row.id)

@@ -70,6 +70,9 @@ class OutboundMessage(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     phone: Mapped[str] = mapped_column(String(20))
+    #: When set, the message carries this account's information: it goes only while ``phone`` is still linked to
+    #: it (an unlink stops what is queued too).
+    user_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     #: The Cloud API message body without ``to`` (text, interactive), for inside the 24-hour window; None when only
     #: a template is meant.
     session_body: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)

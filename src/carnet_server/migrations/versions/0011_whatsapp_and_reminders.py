@@ -52,6 +52,7 @@ def upgrade() -> None:
         "whatsapp_outbound",
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("phone", sa.String(length=20), nullable=False),
+        sa.Column("user_id", sa.String(length=32), nullable=True),
         sa.Column("session_body", sa.JSON(), nullable=True),
         sa.Column("template", sa.JSON(), nullable=True),
         sa.Column("purpose", sa.String(length=32), nullable=False),
@@ -115,8 +116,14 @@ def upgrade() -> None:
     with op.batch_alter_table("incidents", schema=None) as batch_op:
         batch_op.add_column(sa.Column("channel", sa.String(length=16), server_default="app", nullable=False))
 
+    with op.batch_alter_table("guardian_invitations", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("whatsapp_verified", sa.Boolean(), server_default=sa.false(), nullable=False))
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("guardian_invitations", schema=None) as batch_op:
+        batch_op.drop_column("whatsapp_verified")
+
     with op.batch_alter_table("incidents", schema=None) as batch_op:
         batch_op.drop_column("channel")
 

@@ -1,0 +1,5 @@
+import sys
+
+from carnet_whatsapp_sim.cli import main
+
+sys.exit(main())

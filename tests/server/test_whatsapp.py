@@ -1,0 +1,546 @@
+"""The WhatsApp channel on both databases, against a fake Cloud API (httpx.MockTransport): the webhook's
+handshake and signatures, the durable queues, linking, the conversation, the desk's answer back in the chat,
+the 24-hour window, unlinking, and the per-number limit. The end-to-end run against the real simulator over
+HTTP is tests/integration/test_whatsapp_sim.py."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import hmac
+import io
+import itertools
+import json
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from PIL import Image
+from sqlalchemy import func, select, update
+from starlette.testclient import TestClient
+
+from carnet_server.app import create_app
+from carnet_server.context import Context
+from carnet_server.db import utcnow
+from carnet_server.incidents.tables import Incident
+from carnet_server.whatsapp import inbound, outbox
+from carnet_server.whatsapp.tables import Conversation, InboundMessage, OutboundMessage, WhatsAppLink
+from tests.server.conftest import assert_error
+
+Auth = Callable[[str], dict[str, str]]
+API = "http://cloud.test/v21.0"
+SECRET = "app-secret-for-tests"
+VERIFY = "verify-token-for-tests"
+TOKEN = "access-token-for-tests"
+MOTHER_PHONE = "5215511112222"
+STRANGER = "5215599998888"
+MATEO = "Mateo Hernández"
+SANTIAGO = "Santiago Ramírez"
+_ids = itertools.count(1)
+
+
+class FakeCloud:
+    """The Cloud API's messages and media endpoints; ``fail`` plans answers for the next sends."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.fail: list[httpx.Response] = []
+        self.media: dict[str, bytes] = {}
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        assert request.headers["authorization"] == f"Bearer {TOKEN}"
+        path = request.url.path
+        if request.method == "POST" and path.endswith("/pnid-test/messages"):
+            if self.fail:
+                return self.fail.pop(0)
+            self.sent.append(json.loads(request.content))
+            return httpx.Response(200, json={"messages": [{"id": f"wamid.out{len(self.sent)}"}]})
+        if request.method == "GET" and path.startswith("/v21.0/media-"):
+            return httpx.Response(200, json={"url": f"{API}/_media/{path.rsplit('/', 1)[1]}"})
+        if request.method == "GET" and "/_media/" in path:
+            return httpx.Response(200, content=self.media[path.rsplit("/", 1)[1]])
+        return httpx.Response(404)
+
+    def texts_to(self, phone: str) -> list[str]:
+        out = []
+        for body in self.sent:
+            if body["to"] != phone:
+                continue
+            if body["type"] == "text":
+                out.append(body["text"]["body"])
+            elif body["type"] == "interactive":
+                out.append(body["interactive"]["body"]["text"])
+            else:
+                out.append("TEMPLATE " + json.dumps(body["template"], ensure_ascii=False))
+        return out
+
+
+@pytest.fixture
+def wa_ctx(ctx: Context) -> Context:
+    settings = ctx.settings.model_copy(
+        update={
+            "whatsapp_app_secret": SECRET,
+            "whatsapp_verify_token": VERIFY,
+            "whatsapp_api_url": API,
+            "whatsapp_phone_number_id": "pnid-test",
+            "whatsapp_access_token": TOKEN,
+            "whatsapp_bot_number": "+52 55 0000 0000",
+            "whatsapp_max_per_minute": 15,
+        }
+    )
+    from pydantic import SecretStr
+
+    settings = settings.model_copy(
+        update={
+            k: SecretStr(getattr(settings, k))
+            for k in ("whatsapp_app_secret", "whatsapp_verify_token", "whatsapp_access_token")
+        }
+    )
+    return dataclasses.replace(ctx, settings=settings)
+
+
+@pytest.fixture
+def app(wa_ctx: Context) -> FastAPI:
+    return create_app(context=wa_ctx)
+
+
+@pytest.fixture
+def cloud() -> FakeCloud:
+    return FakeCloud()
+
+
+def webhook_body(phone: str, message: dict[str, Any], message_id: str | None = None) -> bytes:
+    message = {"from": phone, "id": message_id or f"wamid.in{next(_ids)}", "timestamp": "1700000000", **message}
+    body = {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": "waba",
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {"display_phone_number": "5215500000000", "phone_number_id": "pnid-test"},
+                            "contacts": [{"profile": {"name": "Alguien"}, "wa_id": phone}],
+                            "messages": [message],
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+    return json.dumps(body).encode()
+
+
+def sign(body: bytes, secret: str = SECRET) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def post(client: TestClient, body: bytes, signature: str | None = None) -> httpx.Response:
+    headers = {"Content-Type": "application/json"}
+    if signature != "":
+        headers["X-Hub-Signature-256"] = signature or sign(body)
+    return client.post("/api/v1/whatsapp/webhook", content=body, headers=headers)
+
+
+def pump(ctx: Context, cloud: FakeCloud) -> None:
+    """Run the worker's rounds until both queues are idle (bounded)."""
+    with httpx.Client(transport=httpx.MockTransport(cloud)) as http:
+        for _ in range(60):  # one message per number and round
+            handled = inbound.process_due(ctx, http)
+            sent = outbox.send_due(ctx, http)
+            if not handled and not sent:
+                return
+    raise AssertionError("the queues did not settle")
+
+
+class Chat:
+    """A phone writing to the bot through the signed webhook; ``replies`` are what came back since last time."""
+
+    def __init__(self, client: TestClient, ctx: Context, cloud: FakeCloud, phone: str) -> None:
+        self.client, self.ctx, self.cloud, self.phone = client, ctx, cloud, phone
+        self.seen = 0
+
+    def send(self, message: dict[str, Any], message_id: str | None = None) -> str:
+        body = webhook_body(self.phone, message, message_id)
+        assert post(self.client, body).status_code == 200
+        pump(self.ctx, self.cloud)
+        texts = self.cloud.texts_to(self.phone)
+        new, self.seen = texts[self.seen :], len(texts)
+        return "\n---\n".join(new)
+
+    def text(self, text: str) -> str:
+        return self.send({"type": "text", "text": {"body": text}})
+
+    def choose(self, choice_id: str) -> str:
+        return self.send(
+            {
+                "type": "interactive",
+                "interactive": {"type": "list_reply", "list_reply": {"id": choice_id, "title": "x"}},
+            }
+        )
+
+
+def link(client: TestClient, auth: Auth, chat: Chat, username: str = "madre.demo") -> str:
+    code = client.post("/api/v1/me/whatsapp/link-code", headers=auth(username))
+    assert code.status_code == 201, code.text
+    return chat.text(f"Hola, mi código es {code.json()['code']}")
+
+
+def jpeg() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(out, format="JPEG")
+    return out.getvalue()
+
+
+# ---- the webhook --------------------------------------------------------------------------------------
+
+
+def test_handshake_answers_the_challenge_only_with_the_verify_token(client: TestClient) -> None:
+    ok = client.get(
+        "/api/v1/whatsapp/webhook",
+        params={"hub.mode": "subscribe", "hub.verify_token": VERIFY, "hub.challenge": "1158201444"},
+    )
+    assert ok.status_code == 200 and ok.text == "1158201444"
+    assert ok.headers["content-type"].startswith("text/plain")
+    wrong = client.get(
+        "/api/v1/whatsapp/webhook", params={"hub.mode": "subscribe", "hub.verify_token": "nope", "hub.challenge": "1"}
+    )
+    assert_error(wrong, 403, "whatsapp_verify_failed")
+
+
+def test_forged_or_missing_signature_changes_nothing(client: TestClient, wa_ctx: Context) -> None:
+    body = webhook_body(STRANGER, {"type": "text", "text": {"body": "hola"}})
+    assert_error(post(client, body, sign(body, "not-the-secret")), 401, "whatsapp_signature_invalid")
+    assert_error(post(client, body, ""), 401, "whatsapp_signature_invalid")
+    assert_error(post(client, body + b" ", sign(body)), 401)  # signed another body
+    with wa_ctx.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(InboundMessage)) == 0
+
+
+def test_a_signed_body_that_is_not_json_is_refused_and_statuses_are_ignored(
+    client: TestClient, wa_ctx: Context
+) -> None:
+    assert_error(post(client, b"not json"), 400, "whatsapp_body_invalid")
+    statuses = json.dumps(
+        {
+            "object": "whatsapp_business_account",
+            "entry": [
+                {"changes": [{"field": "messages", "value": {"statuses": [{"id": "wamid.x", "status": "read"}]}}]}
+            ],
+        }
+    ).encode()
+    assert post(client, statuses).status_code == 200
+    with wa_ctx.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(InboundMessage)) == 0
+
+
+def test_an_unconfigured_server_refuses_the_webhook(ctx: Context) -> None:
+    bare = TestClient(create_app(context=ctx))
+    assert_error(bare.post("/api/v1/whatsapp/webhook", content=b"{}"), 503, "whatsapp_not_configured")
+
+
+# ---- who is talking ----------------------------------------------------------------------------------
+
+
+def test_an_unknown_number_learns_how_to_link_and_nothing_about_any_child(
+    client: TestClient, wa_ctx: Context, cloud: FakeCloud
+) -> None:
+    chat = Chat(client, wa_ctx, cloud, STRANGER)
+    for text in ("hola", "1", "Mis reportes", "persona"):
+        reply = chat.text(text)
+        assert "vincula este número" in reply
+        for name in ("Mateo", "Valentina", "Santiago", "CE-"):
+            assert name not in reply
+    assert "vincula este número" in chat.choose("menu:reports")
+    with wa_ctx.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Incident).where(Incident.channel == "whatsapp")) == 0
+
+
+def test_link_by_code_then_status_and_unlink(client: TestClient, auth: Auth, wa_ctx: Context, cloud: FakeCloud) -> None:
+    mother = auth("madre.demo")
+    assert client.get("/api/v1/me/whatsapp", headers=mother).json()["linked"] is False
+    chat = Chat(client, wa_ctx, cloud, MOTHER_PHONE)
+    reply = link(client, auth, chat)
+    assert "quedó vinculado" in reply and "Mateo" in reply
+    status = client.get("/api/v1/me/whatsapp", headers=mother).json()
+    assert status["linked"] is True and status["number"] == "•••• 2222" and status["bot_number"] == "+52 55 0000 0000"
+    # The code worked once.
+    with wa_ctx.sessions() as session:
+        assert session.scalar(select(WhatsAppLink.phone)) == MOTHER_PHONE
+    assert client.delete("/api/v1/me/whatsapp", headers=mother).status_code == 204
+    assert client.get("/api/v1/me/whatsapp", headers=mother).json()["linked"] is False
+    assert "vincula este número" in chat.text("menu")
+
+
+def test_a_wrong_or_used_code_links_nothing(client: TestClient, auth: Auth, wa_ctx: Context, cloud: FakeCloud) -> None:
+    chat = Chat(client, wa_ctx, cloud, STRANGER)
+    assert "no es válido" in chat.text("CARNET-22222")
+    code = client.post("/api/v1/me/whatsapp/link-code", headers=auth("madre.demo")).json()["code"]
+    assert "vinculado" in chat.text(code)
+    other = Chat(client, wa_ctx, cloud, MOTHER_PHONE)
+    assert "no es válido" in other.text(code)  # once only
+    with wa_ctx.sessions() as session:
+        assert list(session.scalars(select(WhatsAppLink.phone))) == [STRANGER]
+
+
+def test_link_code_is_for_guardians_only(client: TestClient, auth: Auth) -> None:
+    assert_error(client.post("/api/v1/me/whatsapp/link-code", headers=auth("casos.demo")), 403)
+    assert_error(client.get("/api/v1/me/whatsapp", headers=auth("farmacia.demo")), 403)
+    assert_error(client.post("/api/v1/me/whatsapp/link-code"), 401)
+
+
+def test_staff_unlink_a_number_and_bad_input(client: TestClient, auth: Auth, wa_ctx: Context, cloud: FakeCloud) -> None:
+    link(client, auth, Chat(client, wa_ctx, cloud, MOTHER_PHONE))
+    desk = auth("casos.demo")
+    assert_error(client.post("/api/v1/whatsapp/unlink", json={"phone": "55 12"}, headers=desk), 422)
+    assert_error(
+        client.post("/api/v1/whatsapp/unlink", json={"phone": "55 9999 8888"}, headers=desk),
+        404,
+        "whatsapp_number_not_linked",
+    )
+    assert_error(
+        client.post("/api/v1/whatsapp/unlink", json={"phone": "55 1111 2222"}, headers=auth("madre.demo")), 403
+    )
+    with wa_ctx.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(WhatsAppLink)) == 1
+    assert client.post("/api/v1/whatsapp/unlink", json={"phone": "+52 1 55 1111 2222"}, headers=desk).status_code == 204
+    with wa_ctx.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(WhatsAppLink)) == 0
+
+
+# ---- the conversation ----------------------------------------------------------------------------------
+
+
+def test_report_a_missing_medicine_with_a_photo_and_follow_it(
+    client: TestClient, auth: Auth, wa_ctx: Context, cloud: FakeCloud, patient_ids: dict[str, str]
+) -> None:
+    chat = Chat(client, wa_ctx, cloud, MOTHER_PHONE)
+    link(client, auth, chat)
+    assert "¿De quién es el reporte?" in chat.text("1")
+    # A child of another family is not offered and not accepted.
+    assert "No encontré esa opción" in chat.choose(f"child:{patient_ids[SANTIAGO]}")
+    chat.choose(f"child:{patient_ids[MATEO]}")
+    assert "¿Qué medicamento falta?" in chat.choose("cat:medicamento")
+    chat.text("Ondansetrón 8 mg")
+    reply = chat.text("En la farmacia de la UMAE no hay ondansetrón desde el lunes.")
+    assert "folio CE-" in reply
+    cloud.media["media-1"] = jpeg()
+    photo = chat.send({"type": "image", "image": {"id": "media-1", "mime_type": "image/jpeg"}})
+    assert "Foto 1 recibida" in photo
+    assert "Gracias" in chat.choose("photos:done")
+    with wa_ctx.sessions() as session:
+        row = session.scalars(select(Incident).where(Incident.channel == "whatsapp")).one()
+        assert (row.patient_id, row.category, row.item_name) == (patient_ids[MATEO], "medicamento", "Ondansetrón 8 mg")
+        assert len(row.photos) == 1
+        incident_id, folio = row.id, row.folio
+    # The desk sees the channel; its answer goes back to the chat.
+    desk = auth("casos.demo")
+    listed = client.get(f"/api/v1/incidents/{incident_id}", headers=desk).json()
+    assert listed["channel"] == "whatsapp"
+    answer = "Ya surtimos el ondansetrón: pasa hoy a la farmacia de la UMAE con tu receta."
+    assert (
+        client.post(f"/api/v1/incidents/{incident_id}/responses", json={"message": answer}, headers=desk).status_code
+        == 200
+    )
+    pump(wa_ctx, cloud)
+    last = cloud.texts_to(MOTHER_PHONE)[-1]
+    assert folio in last and answer in last
+    # The family's reply in the chat joins the report's conversation.
+    assert "Agregamos tu mensaje" in chat.text("Gracias, ¿también hay granisetrón?")
+    chat.seen = len(cloud.texts_to(MOTHER_PHONE))
+    responses = client.get(f"/api/v1/incidents/{incident_id}", headers=auth("madre.demo")).json()["responses"]
+    assert [r["author_role"] for r in responses] == ["case_desk", "guardian"]
+    # Mis reportes shows it with the last answer.
+    mine = chat.choose("menu:reports")
+    assert folio in mine and "Ya surtimos" in mine
+
+
+def test_the_same_webhook_twice_makes_one_report(
+    client: TestClient, auth: Auth, wa_ctx: Context, cloud: FakeCloud, patient_ids: dict[str, str]
+) -> None:
+    chat = Chat(client, wa_ctx, cloud, MOTHER_PHONE)
+    link(client, auth, chat)
+    chat.choose("menu:report")
+    chat.choose(f"child:{patient_ids[MATEO]}")
+    chat.choose("cat:atencion_medica")
+    body = webhook_body(
+        MOTHER_PHONE, {"type": "text", "text": {"body": "No nos han dado cita de consulta."}}, "wamid.retried"
+    )
+    assert post(client, body).status_code == 200
+    assert post(client, body).status_code == 200  # Meta's retry
+    pump(wa_ctx, cloud)
+    assert post(client, body).status_code == 200  # even after it was processed
+    pump(wa_ctx, cloud)
+    with wa_ctx.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Incident).where(Incident.channel == "whatsapp")) == 1
+        processed = session.get_one(InboundMessage, "wamid.retried")
+        assert processed.processed_at is not None and processed.payload is None  # the text is not kept
+
+
+def test_reopen_an_answered_report_with_a_reason(
+    client: TestClient, auth: Auth, wa_ctx: Context, cloud: FakeCloud, patient_ids: dict[str, str]
+) -> None:
+    chat = Chat(client, wa_ctx, cloud, MOTHER_PHONE)
+    link(client, auth, chat)
+    chat.choose("menu:human")
+    chat.choose(f"child:{patient_ids[MATEO]}")
+    with wa_ctx.sessions() as session:
+        incident_id = session.scalars(select(Incident.id).where(Incident.channel == "whatsapp")).one()
+    client.post(
+        f"/api/v1/incidents/{incident_id}/responses",
+        headers=auth("casos.demo"),
+        json={"message": "Te llamamos al número registrado el martes.", "resolves": True},
+    )
+    pump(wa_ctx, cloud)
+    assert "¿Por qué" in chat.choose(f"reopen:{incident_id}")
+    assert "Reabrimos tu reporte" in chat.text("Nadie nos llamó el martes.")
+    assert client.get(f"/api/v1/incidents/{incident_id}", headers=auth("madre.demo")).json()["status"] == "reabierta"
+
+
+def test_next_appointments_of_each_child(client: TestClient, auth: Auth, wa_ctx: Context, cloud: FakeCloud) -> None:
+    chat = Chat(client, wa_ctx, cloud, MOTHER_PHONE)
+    link(client, auth, chat)
+    reply = chat.text("3")
+    assert "Próximas citas" in reply and "Mateo" in reply and "Valentina" in reply
+    assert "Santiago" not in reply
+
+
+def test_what_it_does_not_understand_gets_the_menu(
+    client: TestClient, auth: Auth, wa_ctx: Context, cloud: FakeCloud
+) -> None:
+    chat = Chat(client, wa_ctx, cloud, MOTHER_PHONE)
+    link(client, auth, chat)
+    reply = chat.text("asdfgh")
+    assert "No entendí" in reply and "Reportar un problema" in reply
+
+
+# ---- the outbound queue --------------------------------------------------------------------------------
+
+
+def answered_report(client: TestClient, auth: Auth, ctx: Context, cloud: FakeCloud, mateo: str) -> str:
+    chat = Chat(client, ctx, cloud, MOTHER_PHONE)
+    link(client, auth, chat)
+    chat.choose("menu:human")
+    chat.choose(f"child:{mateo}")
+    with ctx.sessions() as session:
+        return session.scalars(select(Incident.id).where(Incident.channel == "whatsapp")).one()
+
+
+def test_outside_the_window_the_answer_goes_as_the_template(
+    client: TestClient, auth: Auth, wa_ctx: Context, cloud: FakeCloud, patient_ids: dict[str, str]
+) -> None:
+    incident_id = answered_report(client, auth, wa_ctx, cloud, patient_ids[MATEO])
+    with wa_ctx.sessions() as session:
+        session.execute(update(Conversation).values(last_inbound_at=utcnow() - timedelta(hours=25)))
+        session.commit()
+    client.post(
+        f"/api/v1/incidents/{incident_id}/responses",
+        headers=auth("casos.demo"),
+        json={"message": "Tu licencia 140-Bis está lista\nen ventanilla."},
+    )
+    pump(wa_ctx, cloud)
+    last = cloud.sent[-1]
+    assert last["type"] == "template" and last["template"]["name"] == "carnet_respuesta_reporte"
+    params = [p["text"] for p in last["template"]["components"][0]["parameters"]]
+    assert params[1] == "Tu licencia 140-Bis está lista en ventanilla."  # one line, as Meta requires
+
+
+def test_provider_says_window_closed_falls_back_to_the_template(
+    client: TestClient, auth: Auth, wa_ctx: Context, cloud: FakeCloud, patient_ids: dict[str, str]
+) -> None:
+    incident_id = answered_report(client, auth, wa_ctx, cloud, patient_ids[MATEO])
+    cloud.fail.append(httpx.Response(400, json={"error": {"code": 131047, "message": "Re-engagement message"}}))
+    client.post(f"/api/v1/incidents/{incident_id}/responses", headers=auth("casos.demo"), json={"message": "Listo."})
+    pump(wa_ctx, cloud)
+    assert cloud.sent[-1]["type"] == "template"
+    with wa_ctx.sessions() as session:
+        assert session.scalars(select(OutboundMessage.outcome).where(OutboundMessage.purpose == "answer")).one() == (
+            "template"
+        )
+
+
+def test_provider_failures_are_retried_with_backoff(
+    client: TestClient, auth: Auth, wa_ctx: Context, cloud: FakeCloud, patient_ids: dict[str, str]
+) -> None:
+    incident_id = answered_report(client, auth, wa_ctx, cloud, patient_ids[MATEO])
+    cloud.fail.extend([httpx.Response(503), httpx.Response(429, headers={"Retry-After": "30"})])
+    client.post(f"/api/v1/incidents/{incident_id}/responses", headers=auth("casos.demo"), json={"message": "Listo."})
+    before = len(cloud.sent)
+    for expected_attempts in (1, 2):
+        pump(wa_ctx, cloud)
+        with wa_ctx.sessions() as session:
+            row = session.scalars(select(OutboundMessage).where(OutboundMessage.purpose == "answer")).one()
+            assert row.attempts == expected_attempts and row.done_at is None
+            assert row.next_attempt_at is not None and row.next_attempt_at > utcnow()
+            if expected_attempts == 2:
+                assert row.next_attempt_at > utcnow() + timedelta(seconds=25)  # Retry-After honoured
+            session.execute(update(OutboundMessage).values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+            session.commit()
+    pump(wa_ctx, cloud)
+    assert len(cloud.sent) == before + 1
+
+
+def test_unlinking_stops_what_is_queued(
+    client: TestClient, auth: Auth, wa_ctx: Context, cloud: FakeCloud, patient_ids: dict[str, str]
+) -> None:
+    incident_id = answered_report(client, auth, wa_ctx, cloud, patient_ids[MATEO])
+    sent = len(cloud.sent)
+    client.post(f"/api/v1/incidents/{incident_id}/responses", headers=auth("casos.demo"), json={"message": "Listo."})
+    assert client.delete("/api/v1/me/whatsapp", headers=auth("madre.demo")).status_code == 204
+    pump(wa_ctx, cloud)
+    assert len(cloud.sent) == sent
+    with wa_ctx.sessions() as session:
+        row = session.scalars(select(OutboundMessage).where(OutboundMessage.purpose == "answer")).one()
+        assert (row.outcome, row.last_error) == ("dropped", "unlinked")
+
+
+def test_a_number_over_its_limit_is_not_read_and_told_once(
+    client: TestClient, auth: Auth, wa_ctx: Context, cloud: FakeCloud
+) -> None:
+    for n in range(20):
+        assert post(client, webhook_body(STRANGER, {"type": "text", "text": {"body": f"hola {n}"}})).status_code == 200
+    pump(wa_ctx, cloud)
+    texts = cloud.texts_to(STRANGER)
+    assert sum("muchos mensajes" in t for t in texts) == 1
+    assert sum("vincula este número" in t for t in texts) == 15
+
+
+def test_no_message_text_or_number_in_the_logs(
+    client: TestClient,
+    auth: Auth,
+    wa_ctx: Context,
+    cloud: FakeCloud,
+    caplog: pytest.LogCaptureFixture,
+    patient_ids: dict[str, str],
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    chat = Chat(client, wa_ctx, cloud, MOTHER_PHONE)
+    link(client, auth, chat)
+    chat.text("Texto privado de la familia 12345")
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "whatsapp message" in logged
+    for secret in ("Texto privado", MOTHER_PHONE, "11112222", "Mateo", "Hernández", base64.b64encode(b"x").decode()):
+        assert secret not in logged
+
+
+def test_a_number_verified_at_enrolment_is_linked_on_activation(
+    client: TestClient, auth: Auth, wa_ctx: Context, cloud: FakeCloud, patient_ids: dict[str, str]
+) -> None:
+    camila = patient_ids["Camila Torres"]
+    for verified, phone, username in ((False, "55 3333 4444", "tia.sin"), (True, "55 1234 5678", "ana.mendez")):
+        body = {"full_name": "Ana Méndez Ruiz", "relationship": "madre", "phone": phone, "whatsapp_verified": verified}
+        made = client.post(f"/api/v1/patients/{camila}/guardian-invitations", json=body, headers=auth("oncologia.demo"))
+        assert made.status_code == 201, made.text
+        activated = client.post("/api/v1/auth/activate", json={"code": made.json()["code"], "username": username,
+                                                               "password": "una-clave-larga-1"})
+        assert activated.status_code == 201, activated.text
+    with wa_ctx.sessions() as session:
+        rows = session.execute(select(WhatsAppLink.phone, WhatsAppLink.method)).all()
+    assert [tuple(r) for r in rows] == [("525512345678", "enrolment")]
