@@ -117,7 +117,6 @@ def _code_card(
                 weight=ft.FontWeight.W_800,
                 color=ft.Colors.BLACK,
                 selectable=True,
-                font_family="monospace",
                 semantics_label=t("wa_code_label", code=" ".join(code.code)),
                 text_align=ft.TextAlign.CENTER,
             ),
@@ -133,7 +132,14 @@ def _code_card(
             ft.Column(
                 [
                     ft.Text(t("wa_bot_number"), size=14, color=ft.Colors.GREY_800),
-                    ft.Text(bot_number, size=24, weight=ft.FontWeight.W_700, color=ft.Colors.BLACK, selectable=True),
+                    ft.Text(
+                        bot_number,
+                        size=24,
+                        weight=ft.FontWeight.W_700,
+                        color=ft.Colors.BLACK,
+                        selectable=True,
+                        semantics_label=bot_number,  # selectable text has no name of its own on the web
+                    ),
                 ],
                 spacing=0,
             )
