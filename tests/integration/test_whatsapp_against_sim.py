@@ -110,13 +110,15 @@ async def test_a_linked_number_reports_and_gets_the_desks_answer(tmp_path: Path)
 
             # The guardian links her number with the app's code.
             mother = Phone(sim, MOTHER)
-            code = httpx.post(f"{server.url}/api/v1/me/whatsapp/link-code", headers=api_login(server.url, "madre.demo"),
-                              timeout=15).json()["code"]
+            code = httpx.post(
+                f"{server.url}/api/v1/me/whatsapp/link-code", headers=api_login(server.url, "madre.demo"), timeout=15
+            ).json()["code"]
             assert "Mateo" in mother.send("quedó vinculado", text=f"Mi código: {code}")
 
             # A forged signature changes nothing: no answer, still at the menu.
-            forged = sim.inbound(from_=MOTHER, list={"id": "menu:report", "title": "Reportar un problema"},
-                                 signature="forged")
+            forged = sim.inbound(
+                from_=MOTHER, list={"id": "menu:report", "title": "Reportar un problema"}, signature="forged"
+            )
             assert forged["statuses"] == [401]
 
             # A missing medicine, with a photo.
@@ -133,14 +135,16 @@ async def test_a_linked_number_reports_and_gets_the_desks_answer(tmp_path: Path)
             assert folio is not None
             mother.after = sim.messages(to=MOTHER)[-1]["seq"]
             assert "Foto 1 recibida" in mother.send("Foto 1", image_b64=photo_b64(), mime_type="image/jpeg")
-            reports = poll("one WhatsApp report with its photo",
-                           lambda: [i for i in whatsapp_incidents(server.url) if i["photos"]])
+            reports = poll(
+                "one WhatsApp report with its photo", lambda: [i for i in whatsapp_incidents(server.url) if i["photos"]]
+            )
             assert len(whatsapp_incidents(server.url)) == 1
             assert reports[0]["folio"] == folio.group(0) and reports[0]["item_name"] == "Ondansetrón 8 mg"
 
             # The case desk answers in the app; the answer arrives in the chat.
-            desk = AppSession(AppConfig(api_base_url=server.url, api_timeout_seconds=5.0), DictSecretStore(),
-                              tmp_path / "desk")
+            desk = AppSession(
+                AppConfig(api_base_url=server.url, api_timeout_seconds=5.0), DictSecretStore(), tmp_path / "desk"
+            )
             try:
                 await desk.start()
                 await desk.login("casos.demo", PASSWORD)
