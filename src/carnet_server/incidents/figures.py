@@ -40,7 +40,16 @@ from carnet_server.incidents.tables import Incident, IncidentReply
 from carnet_server.patients.service import units_of
 from carnet_server.patients.tables import Patient
 
-__all__ = ["CATEGORY_LABELS", "CHANNEL_LABELS", "STATUS_LABELS", "parse_week", "to_csv", "to_markdown", "week_bounds", "weekly"]
+__all__ = [
+    "CATEGORY_LABELS",
+    "CHANNEL_LABELS",
+    "STATUS_LABELS",
+    "parse_week",
+    "to_csv",
+    "to_markdown",
+    "week_bounds",
+    "weekly",
+]
 
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 CATEGORY_LABELS = {
