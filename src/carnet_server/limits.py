@@ -69,6 +69,7 @@ BUCKETS: dict[str, tuple[str, ...]] = {
     "registrations": ("patient.create",),
     "invitations": ("guardian.invitation.create", "guardian.invitation.reissue"),
     "administration": ("admin.unit.create", "admin.staff.create", "admin.staff.password_reset"),
+    "reminder_preferences": ("reminders.preferences.set",),
 }
 
 
