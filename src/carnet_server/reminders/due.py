@@ -325,6 +325,7 @@ def run_pass(
     local = now.astimezone(tz)
     due = _due(session, local, tz)
     if not due:
+        session.commit()  # end the reads' transaction: the worker's session stays clean
         return 0
     guardians = _guardians(session, [d.patient_id for d in due if d.patient_id is not None])
     kinds = chosen_kinds(
