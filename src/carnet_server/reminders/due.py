@@ -260,7 +260,9 @@ def _answers(session: Session, now: datetime) -> Iterator[_Due]:
         .where(IncidentReply.incident_id.in_({row[2] for row in recent}), IncidentReply.created_at <= now)
         .group_by(IncidentReply.incident_id)
     )
-    last = {incident_id: position for incident_id, position in latest}
+    last: dict[str, int] = {}
+    for incident_id, position in latest:  # (a Result has keys(): dict(latest) would read it as a mapping)
+        last[incident_id] = position
     for reply_id, position, incident_id, folio, patient_id in recent:
         if last.get(incident_id) == position:  # still the report's last word: the family has not answered
             yield _Due(
