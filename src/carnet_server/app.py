@@ -33,6 +33,7 @@ from carnet_server.pharmacy.router import router as pharmacy_router
 from carnet_server.privacy.notices import check_notices
 from carnet_server.privacy.router import document_privacy_gate
 from carnet_server.privacy.router import router as privacy_router
+from carnet_server.reminders.router import router as reminders_router
 from carnet_server.settings import Settings
 from carnet_server.sync.router import router as sync_router
 from carnet_server.sync.service import SyncRegistry
@@ -129,6 +130,7 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
     app.include_router(chemotherapy_router)
     app.include_router(guardian_router)
     app.include_router(whatsapp_router)
+    app.include_router(reminders_router)
     document_limits(app)
     document_privacy_gate(app)
     return app

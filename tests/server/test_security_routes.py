@@ -176,6 +176,9 @@ MATRIX: dict[str, Call] = {
     "POST /api/v1/privacy/closure-request/cancel": Call(GUARDIAN),
     "GET /api/v1/privacy/closure-requests": Call(_roles("admin")),
     "POST /api/v1/privacy/closure-requests/{closure_id}/close": Call(_roles("admin")),
+    # reminders
+    "GET /api/v1/me/reminders": Call(GUARDIAN),
+    "PUT /api/v1/me/reminders": Call(GUARDIAN, body=lambda w: {"kinds": ["cita_manana"]}),
     # administration
     "GET /api/v1/units": Call(ALL),
     "POST /api/v1/admin/units": Call(ADMIN, body=lambda w: {"name": "HGZ No. 2", "level": "segundo_nivel",
