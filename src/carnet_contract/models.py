@@ -992,6 +992,8 @@ class WeeklyFigures(_Response):
     incidents_new: int
     by_category: dict[str, int]
     by_status: dict[str, int]
+    #: ``IncidentChannel`` value → incidents reported that way (every channel present; empty from an older server).
+    by_channel: dict[str, int] = Field(default_factory=dict)
     median_hours_to_first_answer: float | None = None
     median_hours_to_atendida: float | None = None
     overdue: int

@@ -17,6 +17,7 @@ from carnet_server.blood_bank import bookings as blood_bank
 from carnet_server.blood_bank.router import router as blood_bank_router
 from carnet_server.chemotherapy.router import router as chemotherapy_router
 from carnet_server.context import Context, build_context
+from carnet_server.db import utcnow
 from carnet_server.enrolment.router import router as enrolment_router
 from carnet_server.errors import install_error_handlers
 from carnet_server.guardians.router import router as guardian_router
@@ -33,11 +34,14 @@ from carnet_server.pharmacy.router import router as pharmacy_router
 from carnet_server.privacy.notices import check_notices
 from carnet_server.privacy.router import document_privacy_gate
 from carnet_server.privacy.router import router as privacy_router
+from carnet_server.reminders.due import run_pass
+from carnet_server.reminders.router import router as reminders_router
 from carnet_server.settings import Settings
 from carnet_server.sync.router import router as sync_router
 from carnet_server.sync.service import SyncRegistry
 from carnet_server.text_guard import ControlCharactersMiddleware
 from carnet_server.verification.router import router as verification_router
+from carnet_server.whatsapp import links, outbox
 from carnet_server.whatsapp.router import router as whatsapp_router
 from carnet_server.whatsapp.worker import WhatsAppWorker
 
@@ -56,13 +60,20 @@ def sync_registry() -> SyncRegistry:
     return registry
 
 
+def send_reminders(ctx: Context) -> int:
+    """The reminders due now, queued as WhatsApp templates to the linked numbers (reminders/due.py)."""
+    with ctx.sessions() as session:
+        return run_pass(session, now=utcnow(), tz=ctx.tz, enqueue=outbox.enqueue, linked_phone=links.linked_phone)
+
+
 def create_app(settings: Settings | None = None, *, context: Context | None = None) -> FastAPI:
     """The API app; migrates the database and makes the keys on first use."""
     ctx = context or build_context(settings or Settings())
     check_notices(ctx.settings)  # never serve without a readable privacy notice
 
     mixing_worker = DeliveryWorker(ctx)  # one per process; the database queue keeps several safe
-    whatsapp_worker = WhatsAppWorker(ctx)  # likewise (whatsapp/worker.py)
+    # Likewise (whatsapp/worker.py); it also runs the reminders pass every CARNET_REMINDERS_EVERY_SECONDS.
+    whatsapp_worker = WhatsAppWorker(ctx, periodic=send_reminders)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -129,6 +140,7 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
     app.include_router(chemotherapy_router)
     app.include_router(guardian_router)
     app.include_router(whatsapp_router)
+    app.include_router(reminders_router)
     document_limits(app)
     document_privacy_gate(app)
     return app

@@ -70,6 +70,7 @@ BUCKETS: dict[str, tuple[str, ...]] = {
     "invitations": ("guardian.invitation.create", "guardian.invitation.reissue"),
     "administration": ("admin.unit.create", "admin.staff.create", "admin.staff.password_reset"),
     "whatsapp_link_codes": ("whatsapp.link_code.issue",),
+    "reminder_preferences": ("reminders.preferences.set",),
 }
 
 

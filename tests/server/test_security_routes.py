@@ -52,6 +52,10 @@ PUBLIC: dict[str, tuple[str, frozenset[int]]] = {
                                    frozenset({200})),
     "POST /api/v1/auth/activate": ("the way in for a family: a one-time activation code from the hospital",
                                    frozenset({422})),
+    "GET /api/v1/whatsapp/webhook": ("Meta's subscription handshake, authenticated by the verify token",
+                                     frozenset({403, 503})),
+    "POST /api/v1/whatsapp/webhook": ("WhatsApp Cloud API notifications, authenticated by an HMAC signature",
+                                      frozenset({401, 503})),
 }
 DOCS = {"/openapi.json": "the API description", "/docs": "Swagger UI", "/docs/oauth2-redirect": "Swagger UI",
         "/redoc": "ReDoc"}
@@ -172,6 +176,9 @@ MATRIX: dict[str, Call] = {
     "POST /api/v1/privacy/closure-request/cancel": Call(GUARDIAN),
     "GET /api/v1/privacy/closure-requests": Call(_roles("admin")),
     "POST /api/v1/privacy/closure-requests/{closure_id}/close": Call(_roles("admin")),
+    # reminders
+    "GET /api/v1/me/reminders": Call(GUARDIAN),
+    "PUT /api/v1/me/reminders": Call(GUARDIAN, body=lambda w: {"kinds": ["cita_manana"]}),
     # administration
     "GET /api/v1/units": Call(ALL),
     "POST /api/v1/admin/units": Call(ADMIN, body=lambda w: {"name": "HGZ No. 2", "level": "segundo_nivel",
@@ -203,6 +210,11 @@ MATRIX: dict[str, Call] = {
     "POST /api/v1/me/activation": Call(GUARDIAN, body=lambda w: {"code": "ABCDE-FGHJK"}),
     "GET /api/v1/patients/{patient_id}/guardians": Call(_roles("guardian", "oncology", "case_desk", "admin")),
     "DELETE /api/v1/patients/{patient_id}/guardians/{user_id}": Call(REGISTRY_WRITERS),
+    # the WhatsApp channel
+    "POST /api/v1/me/whatsapp/link-code": Call(GUARDIAN),
+    "GET /api/v1/me/whatsapp": Call(GUARDIAN),
+    "DELETE /api/v1/me/whatsapp": Call(GUARDIAN),
+    "POST /api/v1/whatsapp/unlink": Call(_roles("case_desk", "admin"), body=lambda w: {"phone": "55 9999 8888"}),
     # the chemotherapy plan
     "GET /api/v1/protocols": Call(_roles("oncology", "pharmacy", "case_desk", "blood_bank", "admin")),
     "POST /api/v1/protocols": Call(ADMIN, body=lambda w: _regimen()),

@@ -36,6 +36,7 @@ from starlette.testclient import TestClient
 
 from carnet_server.audit import AuditEntry
 from carnet_server.context import Context
+from carnet_server.incidents.tables import Incident
 from carnet_server.patients.tables import Patient
 from tests.server.conftest import assert_error
 from tests.server.incident_support import RAZA, SXXI, reopen_at, reply_at, report_at
@@ -90,6 +91,7 @@ def expected(admin: bool) -> dict[str, Any]:
         "by_category": {"medicamento": 2, "insumo": 1, "atencion_medica": 1, "licencia_140_bis": 0,
                         "carnet_digital": 1, "banco_de_sangre": 1, "otro": 1 if admin else 0},
         "by_status": {"recibida": 3 if admin else 2, "en_atencion": 1, "atendida": 2, "reabierta": 1},
+        "by_channel": {"app": 7 if admin else 6, "whatsapp": 0},
         "median_hours_to_first_answer": 8.0,
         "median_hours_to_atendida": 10.0,
         "overdue": 3 if admin else 2,
@@ -139,6 +141,24 @@ def test_markdown(client: TestClient, auth: Auth, fixture: None) -> None:
                   "plazo vencido al cierre de la semana: **2**", f"| {SXXI} | Vincristina | 2 |",
                   "| Reabierta | 1 |", "| Licencia 140-Bis | 0 |"):
         assert piece in text, piece
+
+
+def test_by_channel(client: TestClient, ctx: Context, auth: Auth, fixture: None) -> None:
+    """Two of the week's six reports came through WhatsApp: the JSON, the CSV and the summary say so."""
+    with ctx.sessions() as session:
+        week = session.scalars(select(Incident).where(Incident.category.in_(("carnet_digital", "banco_de_sangre"))))
+        for row in week:
+            row.channel = "whatsapp"
+        session.commit()
+    got = client.get(WEEKLY, params={"week": WEEK}, headers=auth("casos.demo")).json()
+    assert got["by_channel"] == {"app": 4, "whatsapp": 2}
+    assert got["incidents_new"] == 6
+    rows = list(csv.reader(io.StringIO(client.get(f"{WEEKLY}.csv", params={"week": WEEK},
+                                                  headers=auth("casos.demo")).content.decode("utf-8"))))
+    assert ["incidencias_por_canal", "app", "", "", "4"] in rows
+    assert ["incidencias_por_canal", "whatsapp", "", "", "2"] in rows
+    text = client.get(f"{WEEKLY}.md", params={"week": WEEK}, headers=auth("casos.demo")).content.decode("utf-8")
+    assert "### Por canal" in text and "| App | 4 |" in text and "| WhatsApp | 2 |" in text
 
 
 @pytest.mark.parametrize("week", ["2022-10-25", "2022-13-01", "24/10/2022", "lunes", "", "2022-10-24T00:00"])

@@ -544,3 +544,34 @@ def test_a_number_verified_at_enrolment_is_linked_on_activation(
     with wa_ctx.sessions() as session:
         rows = session.execute(select(WhatsAppLink.phone, WhatsAppLink.method)).all()
     assert [tuple(r) for r in rows] == [("525512345678", "enrolment")]
+
+
+def test_reminders_go_out_as_approved_templates(
+    client: TestClient, auth: Auth, wa_ctx: Context, cloud: FakeCloud, patient_ids: dict[str, str]
+) -> None:
+    from carnet_server.agenda.tables import Appointment
+    from carnet_server.app import send_reminders
+    from carnet_server.reminders.due import run_pass
+    from carnet_server.whatsapp import links
+
+    link(client, auth, Chat(client, wa_ctx, cloud, MOTHER_PHONE))
+    assert send_reminders(wa_ctx) >= 0  # the worker's hook runs against the real outbox
+    with wa_ctx.sessions() as session:
+        first = session.scalars(
+            select(Appointment)
+            .where(Appointment.patient_id == patient_ids[MATEO], Appointment.kind == "quimioterapia",
+                   Appointment.starts_at > utcnow())
+            .order_by(Appointment.starts_at)
+        ).first()
+        assert first is not None
+        eve = first.starts_at.astimezone(wa_ctx.tz).replace(hour=18, minute=30) - timedelta(days=1)
+        assert run_pass(session, now=eve, tz=wa_ctx.tz, enqueue=outbox.enqueue, linked_phone=links.linked_phone) >= 1
+        assert run_pass(session, now=eve, tz=wa_ctx.tz, enqueue=outbox.enqueue, linked_phone=links.linked_phone) == 0
+        session.execute(update(OutboundMessage).values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+        session.commit()
+    pump(wa_ctx, cloud)
+    templates = [b["template"] for b in cloud.sent if b["type"] == "template" and b["to"] == MOTHER_PHONE]
+    assert any(t["name"] == "carnet_cita_manana" for t in templates)
+    params = [p["text"] for p in next(t for t in templates if t["name"] == "carnet_cita_manana")["components"][0][
+        "parameters"]]
+    assert params[0] == "Mateo" and len(params) == 4

@@ -2226,6 +2226,42 @@ _EN.update(
 
 CATALOG: dict[str, dict[str, str]] = {"es-MX": _ES, "en": _EN}
 
+# The phone's own reminders (carnet/reminders/schedule.py): local notifications.
+_ES.update(
+    {
+        "notif_child_fallback": "Tu hija o hijo",
+        "notif_what_quimioterapia": "sesión de quimioterapia",
+        "notif_what_consulta": "consulta",
+        "notif_what_laboratorio": "cita de laboratorio",
+        "notif_appt_title": "Cita mañana",
+        "notif_appt_body": "{child} tiene {what} mañana a las {time} en {place}.",
+        "notif_appt_body_noplace": "{child} tiene {what} mañana a las {time}.",
+        "notif_donor_title": "Donación de sangre mañana",
+        "notif_donor_body": "{donor} dona sangre para {child} mañana a las {time} en {bank}.",
+        "notif_mix_title": "Mezcla lista",
+        "notif_mix_body": "La mezcla del ciclo {cycle} de {child} ya está lista en la farmacia.",
+        "notif_answer_title": "Tu reporte tiene respuesta",
+        "notif_answer_body": "El reporte {folio} tiene una respuesta nueva. Ábrelo en Mis reportes.",
+    }
+)
+_EN.update(
+    {
+        "notif_child_fallback": "Your child",
+        "notif_what_quimioterapia": "a chemotherapy session",
+        "notif_what_consulta": "a consultation",
+        "notif_what_laboratorio": "a laboratory appointment",
+        "notif_appt_title": "Appointment tomorrow",
+        "notif_appt_body": "{child} has {what} tomorrow at {time} at {place}.",
+        "notif_appt_body_noplace": "{child} has {what} tomorrow at {time}.",
+        "notif_donor_title": "Blood donation tomorrow",
+        "notif_donor_body": "{donor} donates blood for {child} tomorrow at {time} at {bank}.",
+        "notif_mix_title": "Mixture ready",
+        "notif_mix_body": "The mixture for cycle {cycle} of {child} is ready at the pharmacy.",
+        "notif_answer_title": "Your report has an answer",
+        "notif_answer_body": "Report {folio} has a new answer. Open it in My reports.",
+    }
+)
+
 _MONTHS = {
     "es-MX": ("ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sep", "oct", "nov", "dic"),
     "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),

@@ -1,2 +1,2 @@
-"""Reminders: the kinds a family chose (Ajustes → Recordatorios), sent by WhatsApp to a linked number and
-shown as the phone's own notifications."""
+"""Reminders on the phone: the kinds the family chose (Ajustes → Recordatorios; sent by WhatsApp to a linked
+number too), and the local notifications scheduled from synced data."""

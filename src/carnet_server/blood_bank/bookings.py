@@ -255,6 +255,7 @@ def create(
         donor_weight_kg=donor.weight_kg,
         donor_sex=donor.sex.value,
         donor_last_donation_on=donor.last_donation_on,
+        donor_reminder_consent=donor.reminder_consent,
         answers=dict(data.answers),
         status=ACTIVE,
         created_at=now,

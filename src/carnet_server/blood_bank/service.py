@@ -107,6 +107,7 @@ def booking_out(row: Booking, *, now: datetime) -> contract.Booking:
             birth_date=row.donor_birth_date,
             weight_kg=row.donor_weight_kg,
             sex=contract.DonorSex(row.donor_sex),
+            reminder_consent=row.donor_reminder_consent,
         ),
         created_at=row.created_at,
         updated_at=row.updated_at,

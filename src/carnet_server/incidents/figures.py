@@ -6,8 +6,9 @@ the week's end (or now, for the current week), so a past week's report never
 changes:
 
 * ``new_patients``: children registered in the week (``patients.created_at``) in the units;
-* ``incidents_new``, ``by_category``, ``by_status``: incidents created in the week in the units,
-  by category and by their status at the cut-off (replayed from the replies; every key present);
+* ``incidents_new``, ``by_category``, ``by_status``, ``by_channel``: incidents created in the week in the
+  units, by category, by their status at the cut-off (replayed from the replies) and by where they were
+  reported (the app or WhatsApp); every key present;
 * ``median_hours_to_first_answer`` / ``median_hours_to_atendida``: over those incidents first
   answered / first made ``atendida`` by the cut-off (None when there are none), from creation;
 * ``overdue``: incidents of the units (created any time before the cut-off) still without any
@@ -30,7 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from carnet_contract import models as contract
-from carnet_contract.models import IncidentCategory, IncidentStatus, Role
+from carnet_contract.models import IncidentCategory, IncidentChannel, IncidentStatus, Role
 from carnet_server.auth.service import Principal
 from carnet_server.dates import check_day
 from carnet_server.domain_errors import Invalid, NotAllowed
@@ -39,7 +40,16 @@ from carnet_server.incidents.tables import Incident, IncidentReply
 from carnet_server.patients.service import units_of
 from carnet_server.patients.tables import Patient
 
-__all__ = ["CATEGORY_LABELS", "STATUS_LABELS", "parse_week", "to_csv", "to_markdown", "week_bounds", "weekly"]
+__all__ = [
+    "CATEGORY_LABELS",
+    "CHANNEL_LABELS",
+    "STATUS_LABELS",
+    "parse_week",
+    "to_csv",
+    "to_markdown",
+    "week_bounds",
+    "weekly",
+]
 
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 CATEGORY_LABELS = {
@@ -51,6 +61,7 @@ CATEGORY_LABELS = {
     "banco_de_sangre": "Banco de sangre",
     "otro": "Otro",
 }
+CHANNEL_LABELS = {"app": "App", "whatsapp": "WhatsApp"}
 STATUS_LABELS = {"recibida": "Recibida", "en_atencion": "En atención", "atendida": "Atendida", "reabierta": "Reabierta"}
 _MONTHS = (
     "enero",
@@ -130,6 +141,7 @@ def weekly(
 
     by_category = {c.value: 0 for c in IncidentCategory}
     by_status = {s.value: 0 for s in IncidentStatus}
+    by_channel = {c.value: 0 for c in IncidentChannel}
     to_first: list[float] = []
     to_resolved: list[float] = []
     overdue = 0
@@ -144,6 +156,7 @@ def weekly(
             continue
         by_category[row.category] += 1
         by_status[_status_at(replies, cut)] += 1
+        by_channel[row.channel] = by_channel.get(row.channel, 0) + 1
         if staff:
             to_first.append(_hours(row.created_at, staff[0].created_at))
         resolving = next((r for r in staff if r.resolves), None)
@@ -169,6 +182,7 @@ def weekly(
         incidents_new=sum(by_category.values()),
         by_category=by_category,
         by_status=by_status,
+        by_channel=by_channel,
         median_hours_to_first_answer=_median(to_first),
         median_hours_to_atendida=_median(to_resolved),
         overdue=overdue,
@@ -192,6 +206,8 @@ def to_csv(figures: contract.WeeklyFigures) -> str:
         writer.writerow(["incidencias_por_categoria", key, "", "", n])
     for key, n in figures.by_status.items():
         writer.writerow(["incidencias_por_estado", key, "", "", n])
+    for key, n in figures.by_channel.items():
+        writer.writerow(["incidencias_por_canal", key, "", "", n])
     for name, value in (
         ("mediana_horas_primera_respuesta", figures.median_hours_to_first_answer),
         ("mediana_horas_a_atendida", figures.median_hours_to_atendida),
@@ -243,6 +259,12 @@ def to_markdown(figures: contract.WeeklyFigures) -> str:
         "| Estado | Casos |",
         "|---|---:|",
         *[f"| {STATUS_LABELS.get(k, k)} | {n} |" for k, n in figures.by_status.items()],
+        "",
+        "### Por canal",
+        "",
+        "| Canal | Casos |",
+        "|---|---:|",
+        *[f"| {CHANNEL_LABELS.get(k, k)} | {n} |" for k, n in figures.by_channel.items()],
         "",
         "## Desabasto reportado (medicamentos e insumos)",
         "",

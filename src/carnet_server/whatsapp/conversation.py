@@ -548,15 +548,19 @@ class Bot:
             line = f"• {r.folio} ({names.get(r.patient_id, '')}): {CATEGORY_TITLES.get(r.category, r.category)}, "
             line += STATUS_TITLES.get(r.status, r.status)
             if r.first_response_at is None:
-                line += f"; respuesta a más tardar el {_local(r.first_response_due_at, self.ctx.tz)}"
+                due = _local(r.first_response_due_at, self.ctx.tz)
+                if r.first_response_due_at < self.now:
+                    line += f"; el plazo de respuesta venció el {due}: el módulo ya lo tiene en prioridad"
+                else:
+                    line += f"; respuesta a más tardar el {due}"
             staff = [x for x in r.replies if x.author_role != Role.GUARDIAN]
             if staff:
                 line += f"\n  Última respuesta: {staff[-1].message[:300]}"
             lines.append(line)
             if r.status == IncidentStatus.ATENDIDA.value:
-                options.append((f"reopen:{r.id}", f"Reabrir {r.folio}"[:24], "La respuesta no lo resolvió"))
+                options.append((f"reopen:{r.id}", f"Reabrir {r.folio}", "La respuesta no lo resolvió"))
             else:
-                options.append((f"reply:{r.id}", f"Escribir a {r.folio}"[:24], "Agregar un mensaje al reporte"))
+                options.append((f"reply:{r.id}", f"Escribir {r.folio}", "Agregar un mensaje al reporte"))
         options.append(("menu", "Menú", "Volver al menú"))
         self.state = {}
         self.say("Tus reportes:\n" + "\n".join(lines), rows=options[:10], list_button="Opciones")
