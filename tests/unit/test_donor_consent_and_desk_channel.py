@@ -96,7 +96,15 @@ def incident(channel: contract.IncidentChannel) -> contract.StaffIncident:
 
 
 class Desk:
-    async def open(self, incident_id: str) -> None:  # pragma: no cover - not clicked here
+    """What the desk's views hold of the desk's cases (nothing is clicked here)."""
+
+    async def open(self, incident_id: str) -> None:  # pragma: no cover
+        return None
+
+    async def show_weekly(self, step: int) -> None:  # pragma: no cover
+        return None
+
+    def dismiss_message(self) -> None:  # pragma: no cover
         return None
 
 
@@ -122,3 +130,29 @@ def test_each_report_on_the_desk_says_its_channel(channel: contract.IncidentChan
     assert (
         Translator("en").t("desk_channel", channel=Translator("en").t("desk_channel.whatsapp")) == "Channel: WhatsApp"
     )
+
+
+def test_the_weekly_figures_count_reports_by_channel_in_words() -> None:
+    from carnet.shell.state import AppState
+
+    state = AppState()
+    week = date(2026, 11, 30)
+    figures = contract.WeeklyFigures(
+        week_start=week,
+        week_end=week + timedelta(days=6),
+        new_patients=0,
+        incidents_new=4,
+        by_category={},
+        by_status={},
+        by_channel={"app": 3, "whatsapp": 1},
+        overdue=0,
+    )
+    state.desk.open_week(week)
+    state.desk.show_weekly(week, figures)
+    drawn = desk_view.build_weekly(state, Translator("es-MX"), Desk(), on_back=lambda _: None)  # type: ignore[arg-type]
+    words = [c.value for c in walk(drawn) if isinstance(c, ft.Text)]
+    assert "Reportes nuevos por canal" in words and "App: 3" in words and "WhatsApp: 1" in words
+    older = figures.model_copy(update={"by_channel": {}})  # an older server: no such section
+    state.desk.show_weekly(week, older)
+    drawn = desk_view.build_weekly(state, Translator("es-MX"), Desk(), on_back=lambda _: None)  # type: ignore[arg-type]
+    assert "Reportes nuevos por canal" not in [c.value for c in walk(drawn) if isinstance(c, ft.Text)]

@@ -2157,6 +2157,7 @@ _ES.update(
         "desk_channel.app": "App",
         "desk_channel.whatsapp": "WhatsApp",
         "desk_channel": "Canal: {channel}",
+        "desk_by_channel": "Reportes nuevos por canal",
     }
 )
 _EN.update(
@@ -2221,6 +2222,7 @@ _EN.update(
         "desk_channel.app": "App",
         "desk_channel.whatsapp": "WhatsApp",
         "desk_channel": "Channel: {channel}",
+        "desk_by_channel": "New reports by channel",
     }
 )
 

@@ -516,6 +516,19 @@ def build_weekly(state: AppState, tr: Translator, desk: DeskCases, *, on_back: H
                 ),
             )
         )
+        if figures.by_channel:  # an older server sends none
+            body.append(
+                section(
+                    tr.t("desk_by_channel"),
+                    bars(
+                        [
+                            (tr.t("desk_channel." + c.value), figures.by_channel.get(c.value, 0))
+                            for c in contract.IncidentChannel
+                        ],
+                        ft.Colors.TEAL_800,
+                    ),
+                )
+            )
         lines: list[Any] = [
             ft.Text(tr.t("desk_shortage_line", item=s.item_name, unit=s.unit_name, count=s.count), size=15)
             for s in figures.shortages
