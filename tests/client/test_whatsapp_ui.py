@@ -58,6 +58,14 @@ def has_button(page, name: str) -> bool:  # type: ignore[no-untyped-def]
     return True
 
 
+def all_targets_big(page) -> bool:  # type: ignore[no-untyped-def]
+    """Every button on screen is at least 48 px tall, and says what it does."""
+    kinds = (ft.FilledButton, ft.OutlinedButton, ft.FilledTonalButton, ft.TextButton)
+    found = [b for kind in kinds for b in find(page, kind)]
+    assert found
+    return all((b.height or 0) >= 48 and b.content for b in found)
+
+
 def the_code(page) -> str:  # type: ignore[no-untyped-def]
     [code] = [t for t in texts(page) if t and CODE.match(t)]
     return code
@@ -98,6 +106,7 @@ async def test_link_recheck_and_unlink_by_click(page, config, data_dir, server: 
         [big] = find(page, ft.Text, value=code)
         assert big.selectable and big.size >= 32 and big.color == ft.Colors.BLACK
         assert linked_phone(server, "madre.demo") is None
+        assert all_targets_big(page)
         await click(button(page, "Ya lo envié"))  # not sent yet
         assert any("aún no llega" in t for t in texts(page))
         assert the_code(page) == code
@@ -113,6 +122,7 @@ async def test_link_recheck_and_unlink_by_click(page, config, data_dir, server: 
         await click(button(page, "Cancelar"))
         assert "¿Desvincular tu WhatsApp?" not in texts(page) and linked_phone(server, "madre.demo") == PHONE
         await click(button(page, "Desvincular"))
+        assert all_targets_big(page)
         await click(button(page, "Sí, desvincular"))
         assert "WhatsApp no vinculado" in texts(page) and "Tu WhatsApp quedó desvinculado." in texts(page)
         assert linked_phone(server, "madre.demo") is None
@@ -183,6 +193,7 @@ async def test_reminder_switches_reach_the_server_offline_too(page, config, data
         "Donación de mañana",
     ]
     assert all(s.value for s in shown.values())
+    assert all_targets_big(page)
     await flip(shown["Mezcla lista"], False)
     await session.refresh()
     assert server.ok("madre.demo", "GET", "/api/v1/me/reminders")["kinds"] == [
