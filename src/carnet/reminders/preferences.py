@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any, Protocol
 
 from pydantic import ValidationError
@@ -85,7 +86,7 @@ class ReminderRepository:
         """The queued choices (pending or refused), oldest first."""
         return [i for i in self._outbox.items() if i.type == REMINDERS_TYPE]
 
-    def queue(self, kinds: Kinds, *, label: str, now: Any) -> None:
+    def queue(self, kinds: Kinds, *, label: str, now: datetime) -> None:
         """Keep the choice and queue its ``PUT`` in place of any queued before (the whole set goes each time, so
         an older one, waiting or refused, says nothing the new one does not); one local transaction."""
         with self._store.transaction():
