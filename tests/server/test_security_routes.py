@@ -53,9 +53,9 @@ PUBLIC: dict[str, tuple[str, frozenset[int]]] = {
     "POST /api/v1/auth/activate": ("the way in for a family: a one-time activation code from the hospital",
                                    frozenset({422})),
     "GET /api/v1/whatsapp/webhook": ("Meta's subscription handshake, authenticated by the verify token",
-                                     frozenset({403, 503})),
+                                     frozenset({403, 404})),
     "POST /api/v1/whatsapp/webhook": ("WhatsApp Cloud API notifications, authenticated by an HMAC signature",
-                                      frozenset({401, 503})),
+                                      frozenset({401, 404})),
 }
 DOCS = {"/openapi.json": "the API description", "/docs": "Swagger UI", "/docs/oauth2-redirect": "Swagger UI",
         "/redoc": "ReDoc"}

@@ -243,7 +243,7 @@ def test_a_signed_body_that_is_not_json_is_refused_and_statuses_are_ignored(
 
 def test_an_unconfigured_server_refuses_the_webhook(ctx: Context) -> None:
     bare = TestClient(create_app(context=ctx))
-    assert_error(bare.post("/api/v1/whatsapp/webhook", content=b"{}"), 503, "whatsapp_not_configured")
+    assert_error(bare.post("/api/v1/whatsapp/webhook", content=b"{}"), 404, "whatsapp_not_configured")
 
 
 # ---- who is talking ----------------------------------------------------------------------------------

@@ -8,8 +8,8 @@ __all__ = ["MESSAGES"]
 
 MESSAGES: dict[str, dict[Lang, str]] = {
     "whatsapp_not_configured": {
-        "es": "El canal de WhatsApp no está configurado en este servidor.",
-        "en": "The WhatsApp channel is not configured on this server.",
+        "es": "El canal de WhatsApp no está activo aquí.",
+        "en": "The WhatsApp channel is not active here.",
     },
     "whatsapp_signature_invalid": {
         "es": "La firma del mensaje no es válida.",

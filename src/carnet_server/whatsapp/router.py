@@ -30,7 +30,7 @@ Desk = Annotated[Principal, Depends(require_role(Role.CASE_DESK, Role.ADMIN))]
 @router.get(
     "/whatsapp/webhook",
     response_class=PlainTextResponse,
-    responses={403: {"model": contract.ErrorBody}, 503: {"model": contract.ErrorBody}},
+    responses={403: {"model": contract.ErrorBody}, 404: {"model": contract.ErrorBody}},
 )
 def verify_subscription(
     ctx: ContextDep,
@@ -41,7 +41,7 @@ def verify_subscription(
     """Meta's subscription handshake: the challenge back as text when the verify token matches, else 403."""
     expected = ctx.settings.whatsapp_verify_token
     if expected is None:
-        raise ApiException(503, "whatsapp_not_configured")
+        raise ApiException(404, "whatsapp_not_configured")
     if mode != "subscribe" or not hmac.compare_digest(token.encode(), expected.get_secret_value().encode()):
         raise ApiException(403, "whatsapp_verify_failed")
     return PlainTextResponse(challenge)
@@ -62,7 +62,7 @@ def _store(ctx: Context, body: bytes) -> int:
     responses={
         400: {"model": contract.ErrorBody},
         401: {"model": contract.ErrorBody},
-        503: {"model": contract.ErrorBody},
+        404: {"model": contract.ErrorBody},
     },
 )
 async def receive(request: Request, ctx: ContextDep) -> dict[str, str]:
@@ -71,7 +71,7 @@ async def receive(request: Request, ctx: ContextDep) -> dict[str, str]:
     id adds nothing)."""
     secret = ctx.settings.whatsapp_app_secret
     if secret is None:
-        raise ApiException(503, "whatsapp_not_configured")
+        raise ApiException(404, "whatsapp_not_configured")
     body = await request.body()
     if not inbound.verify_signature(
         secret.get_secret_value().encode(), body, request.headers.get("x-hub-signature-256")
