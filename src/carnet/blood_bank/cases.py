@@ -256,7 +256,15 @@ class BloodBankCases:
         keep = ui.form if ui.form is not None else None
         form = DonorForm(patient_id=ui.patient_id, slot_id=slot.id)
         if keep is not None:  # a second try keeps what was typed
-            for name in ("full_name", "phone", "birth_text", "weight_text", "sex", "last_donation_text"):
+            for name in (
+                "full_name",
+                "phone",
+                "birth_text",
+                "weight_text",
+                "sex",
+                "last_donation_text",
+                "reminder_consent",
+            ):
                 setattr(form, name, getattr(keep, name))
             form.answers = dict(keep.answers)
         with self._state.batch():

@@ -39,6 +39,8 @@ class DonorForm:
     weight_text: str = ""
     sex: str = ""
     last_donation_text: str = ""
+    #: The donor agrees to a WhatsApp reminder the day before (``DonorIn.reminder_consent``; off unless ticked).
+    reminder_consent: bool = False
     #: question id → True (sí) / False (no); a missing id is not answered yet.
     answers: dict[str, bool] = field(default_factory=dict)
     #: field name ("full_name", "phone", "birth", "weight", "sex", "last_donation", "answers") → message.
@@ -123,7 +125,13 @@ def check_donor(
             slot_id=form.slot_id,
             patient_id=form.patient_id,
             donor=contract.DonorIn(
-                full_name=name, phone=phone, birth_date=birth, weight_kg=weight, sex=sex, last_donation_on=last
+                full_name=name,
+                phone=phone,
+                birth_date=birth,
+                weight_kg=weight,
+                sex=sex,
+                last_donation_on=last,
+                reminder_consent=form.reminder_consent,
             ),
             answers={q.id: bool(form.answers[q.id]) for q in questions},
         )
@@ -155,6 +163,7 @@ def form_of(body: dict[str, Any], *, refusal: list[str], refused_id: str | None)
         weight_text=weight,
         sex=donor.sex.value,
         last_donation_text=f"{donor.last_donation_on:%d/%m/%Y}" if donor.last_donation_on else "",
+        reminder_consent=donor.reminder_consent,
         answers=dict(sent.answers),
         refusal=list(refusal),
         refused_id=refused_id,

@@ -2094,6 +2094,138 @@ _EN.update(
     }
 )
 
+# WhatsApp ("Mi Chat ONCOIMSS") and reminders: views/whatsapp, views/reminders; the donor's consent; the desk's channel
+_ES.update(
+    {
+        "wa_title": "WhatsApp",
+        "wa_settings_title": "WhatsApp y recordatorios",
+        "wa_settings_note": "Usa Mi Chat ONCOIMSS en WhatsApp y elige qué recordatorios quieres recibir.",
+        "wa_online_only": "Para vincular o desvincular tu WhatsApp se necesita conexión a internet.",
+        "wa_loading": "Consultando tu WhatsApp…",
+        "wa_unknown": "Aún no se sabe si tu WhatsApp está vinculado.",
+        "wa_linked": "Vinculado: {number}",
+        "wa_linked_since": "Desde el {when}",
+        "wa_linked_note": "Mi Chat ONCOIMSS te responde en ese número: tus reportes, tus citas y tus recordatorios.",
+        "wa_not_linked": "WhatsApp no vinculado",
+        "wa_not_linked_note": (
+            "Vincula tu WhatsApp para reportar problemas, ver tus citas y recibir recordatorios en Mi Chat ONCOIMSS."
+        ),
+        "wa_link": "Vincular WhatsApp",
+        "wa_busy": "Un momento…",
+        "wa_code_title": "Tu código para WhatsApp",
+        "wa_step_open": "Abre WhatsApp en tu teléfono.",
+        "wa_step_write": "Escribe a Mi Chat ONCOIMSS al {number}.",
+        "wa_step_write_bot": "Escribe a Mi Chat ONCOIMSS.",
+        "wa_step_send": "Envía este código:",
+        "wa_code_label": "Código: {code}",
+        "wa_bot_number": "Número de Mi Chat ONCOIMSS",
+        "wa_code_expires": "El código vence el {when}.",
+        "wa_code_expired": "Este código ya venció. Pide otro código.",
+        "wa_sent": "Ya lo envié",
+        "wa_new_code": "Pedir otro código",
+        "wa_not_yet": (
+            "Tu código aún no llega. Revisa que lo enviaste tal como aparece y vuelve a tocar «Ya lo envié» "
+            "en un momento."
+        ),
+        "wa_linked_now": "Listo: tu WhatsApp {number} quedó vinculado.",
+        "wa_unlink": "Desvincular",
+        "wa_unlink_question": "¿Desvincular tu WhatsApp?",
+        "wa_unlink_note": (
+            "Ese número dejará de recibir información de tu cuenta y de tus hijos. Puedes vincularlo de nuevo "
+            "cuando quieras."
+        ),
+        "wa_unlink_yes": "Sí, desvincular",
+        "wa_unlinked": "Tu WhatsApp quedó desvinculado.",
+        "wa_offline_status": "Sin conexión: no se puede consultar tu WhatsApp ahora. Intenta de nuevo con internet.",
+        "wa_offline_code": "Sin conexión: para pedir un código se necesita internet. Intenta de nuevo con conexión.",
+        "wa_offline_unlink": "Sin conexión: tu WhatsApp no se desvinculó. Intenta de nuevo con internet.",
+        "rem_title": "Recordatorios",
+        "rem_note": ("Te llegan por WhatsApp si tu número está vinculado, y como notificaciones en tu teléfono."),
+        "rem_kind.cita_manana": "Cita de mañana (quimioterapia, consulta, laboratorio)",
+        "rem_kind.mezcla_lista": "Mezcla lista",
+        "rem_kind.reporte_respondido": "Respuesta a un reporte",
+        "rem_kind.donacion_manana": "Donación de mañana",
+        "rem_pending": "Tu elección está guardada en este teléfono y se enviará en cuanto haya conexión.",
+        "rem_loading": "Consultando tus recordatorios…",
+        "rem_offline": "Sin conexión: se muestra la elección guardada en este teléfono.",
+        "rem_saved_offline": (
+            "Sin conexión: tu elección se guardó en este teléfono y se enviará cuando vuelva internet."
+        ),
+        "rem_item": "Cambiar recordatorios",
+        "bb_reminder_consent": "Enviar al donante un recordatorio por WhatsApp el día anterior",
+        "bb_reminder_consent_note": "Al teléfono de arriba, solo si el donante está de acuerdo.",
+        "desk_channel.app": "App",
+        "desk_channel.whatsapp": "WhatsApp",
+        "desk_channel": "Canal: {channel}",
+        "desk_by_channel": "Reportes nuevos por canal",
+    }
+)
+_EN.update(
+    {
+        "wa_title": "WhatsApp",
+        "wa_settings_title": "WhatsApp and reminders",
+        "wa_settings_note": "Use Mi Chat ONCOIMSS on WhatsApp and choose which reminders you want.",
+        "wa_online_only": "Linking or unlinking your WhatsApp needs an internet connection.",
+        "wa_loading": "Checking your WhatsApp…",
+        "wa_unknown": "Not known yet whether your WhatsApp is linked.",
+        "wa_linked": "Linked: {number}",
+        "wa_linked_since": "Since {when}",
+        "wa_linked_note": "Mi Chat ONCOIMSS answers you at that number: your reports, appointments and reminders.",
+        "wa_not_linked": "WhatsApp not linked",
+        "wa_not_linked_note": (
+            "Link your WhatsApp to report problems, see your appointments and get reminders in Mi Chat ONCOIMSS."
+        ),
+        "wa_link": "Link WhatsApp",
+        "wa_busy": "One moment…",
+        "wa_code_title": "Your code for WhatsApp",
+        "wa_step_open": "Open WhatsApp on your phone.",
+        "wa_step_write": "Write to Mi Chat ONCOIMSS at {number}.",
+        "wa_step_write_bot": "Write to Mi Chat ONCOIMSS.",
+        "wa_step_send": "Send this code:",
+        "wa_code_label": "Code: {code}",
+        "wa_bot_number": "Mi Chat ONCOIMSS number",
+        "wa_code_expires": "The code expires on {when}.",
+        "wa_code_expired": "This code has expired. Ask for another code.",
+        "wa_sent": "I sent it",
+        "wa_new_code": "Ask for another code",
+        "wa_not_yet": (
+            "Your code has not arrived yet. Check you sent it exactly as shown and tap \u201cI sent it\u201d again "
+            "in a moment."
+        ),
+        "wa_linked_now": "Done: your WhatsApp {number} is linked.",
+        "wa_unlink": "Unlink",
+        "wa_unlink_question": "Unlink your WhatsApp?",
+        "wa_unlink_note": (
+            "That number will no longer get information about your account and your children. You can link it "
+            "again whenever you want."
+        ),
+        "wa_unlink_yes": "Yes, unlink",
+        "wa_unlinked": "Your WhatsApp has been unlinked.",
+        "wa_offline_status": "No connection: your WhatsApp cannot be checked now. Try again with internet.",
+        "wa_offline_code": "No connection: asking for a code needs the internet. Try again when connected.",
+        "wa_offline_unlink": "No connection: your WhatsApp was not unlinked. Try again with internet.",
+        "rem_title": "Reminders",
+        "rem_note": "They reach you by WhatsApp if your number is linked, and as notifications on your phone.",
+        "rem_kind.cita_manana": "Appointment tomorrow (chemotherapy, consultation, laboratory)",
+        "rem_kind.mezcla_lista": "Mixture ready",
+        "rem_kind.reporte_respondido": "Answer to a report",
+        "rem_kind.donacion_manana": "Donation tomorrow",
+        "rem_pending": "Your choice is kept on this phone and will be sent as soon as there is a connection.",
+        "rem_loading": "Checking your reminders…",
+        "rem_offline": "No connection: showing the choice kept on this phone.",
+        "rem_saved_offline": (
+            "No connection: your choice was kept on this phone and will be sent when internet is back."
+        ),
+        "rem_item": "Change reminders",
+        "bb_reminder_consent": "Send the donor a WhatsApp reminder the day before",
+        "bb_reminder_consent_note": "To the phone above, only if the donor agrees.",
+        "desk_channel.app": "App",
+        "desk_channel.whatsapp": "WhatsApp",
+        "desk_channel": "Channel: {channel}",
+        "desk_by_channel": "New reports by channel",
+    }
+)
+
 CATALOG: dict[str, dict[str, str]] = {"es-MX": _ES, "en": _EN}
 
 # The phone's own reminders (carnet/reminders/schedule.py): local notifications.

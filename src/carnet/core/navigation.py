@@ -55,6 +55,10 @@ class Screen(StrEnum):
     CHEMO_PLAN = "chemo_plan"
     CHEMO_PRESCRIBE = "chemo_prescribe"
     ADMIN = "admin"
+    #: Ajustes → WhatsApp (guardians): link the family's WhatsApp number to "Mi Chat ONCOIMSS".
+    WHATSAPP = "whatsapp"
+    #: Ajustes → Recordatorios (guardians): the reminder kinds chosen.
+    REMINDERS = "reminders"
 
 
 #: The oncology desk's chemotherapy screens (``carnet.chemotherapy``).
@@ -82,6 +86,8 @@ REPORT_BUTTON_SCREENS = frozenset(
         Screen.SETTINGS,
         Screen.ACCOUNT,
         Screen.ACCOUNT_NOTICE,
+        Screen.WHATSAPP,
+        Screen.REMINDERS,
     }
 )
 

@@ -62,6 +62,7 @@ __all__ = [
     "NotFound",
     "PrivacyNoticeRequired",
     "ProtocolError",
+    "REMINDERS_PATH",
     "RateLimited",
     "ServerError",
     "SyncAnswer",
@@ -169,6 +170,8 @@ TokensCallback = Callable[[contract.TokenResponse], Awaitable[None]]
 PrivacyCallback = Callable[[], Awaitable[None]]
 #: What a privacy export is called when the server names no file.
 EXPORT_FALLBACK_NAME = "carnet-mis-datos.json"
+#: GET / PUT the reminder kinds a guardian chose (the PUT goes through the outbox: :mod:`carnet.reminders`).
+REMINDERS_PATH = "/api/v1/me/reminders"
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -479,6 +482,25 @@ class ApiClient:
         """Withdraw the open closure request (``cancelada``); 404 ``closure_request_not_found`` if none."""
         response = await self._authed("POST", "/api/v1/privacy/closure-request/cancel")
         return self._parse(response, contract.ClosureRequest)
+
+    # ---- WhatsApp link and reminder preferences (guardians) ------------------------------------
+
+    async def whatsapp_link_code(self) -> contract.WhatsAppLinkCode:
+        """A new code to send to the bot from the family's WhatsApp (201; never repeated here)."""
+        response = await self._authed("POST", "/api/v1/me/whatsapp/link-code")
+        return self._parse(response, contract.WhatsAppLinkCode)
+
+    async def whatsapp_link(self) -> contract.WhatsAppLink:
+        """Whether a WhatsApp number gets this account's information (the number masked)."""
+        return self._parse(await self._authed("GET", "/api/v1/me/whatsapp"), contract.WhatsAppLink)
+
+    async def whatsapp_unlink(self) -> None:
+        """End the link (204; idempotent)."""
+        await self._authed("DELETE", "/api/v1/me/whatsapp")
+
+    async def reminder_preferences(self) -> contract.ReminderPreferences:
+        """The reminder kinds chosen (every kind for an account that never chose)."""
+        return self._parse(await self._authed("GET", REMINDERS_PATH), contract.ReminderPreferences)
 
     # ---- enrolment: activation codes (families), the registry (oncology) ----------------------
 

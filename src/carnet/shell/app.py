@@ -44,6 +44,8 @@ from carnet.views.patients import carnet as carnet_view
 from carnet.views.patients import children as children_view
 from carnet.views.pharmacy import counter as pharmacy_view
 from carnet.views.privacy import notice as privacy_view
+from carnet.views.reminders import screen as reminders_view
+from carnet.views.whatsapp import screen as whatsapp_view
 
 __all__ = ["DEVICE_ENV", "CarnetUI", "main"]
 
@@ -119,6 +121,10 @@ class CarnetUI:
             return ()
         if state.screen in ACCOUNT_SCREENS:
             return state.account, state.privacy
+        if state.screen is Screen.WHATSAPP:
+            return (state.whatsapp,)
+        if state.screen is Screen.REMINDERS:
+            return (state.reminders,)
         if state.screen is Screen.ADMIN:
             return state.admin, state.oncology
         if state.desk_mode:
@@ -158,6 +164,13 @@ class CarnetUI:
 
     async def _account(self, _: Any = None) -> None:
         await self.session.account.open()
+
+    async def _whatsapp(self, _: Any = None) -> None:
+        await self.session.whatsapp.open()
+
+    async def _reminders(self, _: Any = None) -> None:
+        if self.session.login_scope is not None:
+            await self.session.reminders.open()
 
     async def _admin_screen(self, _: Any = None) -> None:
         self.session.oncology.clear_import()
@@ -277,6 +290,10 @@ class CarnetUI:
             self._oncology = self._chemotherapy = None
         if state.screen is not Screen.ADMIN:
             self._admin = None
+        if state.screen is Screen.WHATSAPP:
+            return whatsapp_view.build(state, tr, self.session.whatsapp, on_back=self._back)
+        if state.screen is Screen.REMINDERS and self.session.login_scope is not None:
+            return reminders_view.build(state, tr, self.session.reminders, on_back=self._back)
         if state.screen is Screen.SETTINGS or state.screen in ACCOUNT_SCREENS:
             if self._pharmacy is not None:
                 self._pharmacy.forget_screen()
@@ -294,6 +311,8 @@ class CarnetUI:
                 on_sync_status=None if state.staff_mode else self._sync_status,
                 on_account=self._account,
                 on_admin=self._admin_screen,
+                on_whatsapp=None if state.staff_mode else self._whatsapp,
+                on_reminders=None if state.staff_mode or self.session.login_scope is None else self._reminders,
             )
         if state.screen is Screen.ADMIN:
             if self._admin is None:

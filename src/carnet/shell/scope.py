@@ -1,7 +1,8 @@
 """One family login's objects, created at login and dropped at logout (:class:`LoginScope`).
 
 The store-bound repositories, the outbox, the sync engine with the features' syncables, and the
-per-login use cases (children and carnets, agenda, blood-bank bookings, incident reports) all belong to one person's
+per-login use cases (children and carnets, agenda, blood-bank bookings, incident reports, reminder
+preferences) all belong to one person's
 login; the session holds one scope or none, so nothing per-user is left half-set between logins.
 """
 
@@ -29,6 +30,7 @@ from carnet.incidents.syncable import IncidentSyncable
 from carnet.patients.cases import CarnetCases
 from carnet.patients.repository import CarnetRepository
 from carnet.patients.syncable import CycleSyncable
+from carnet.reminders.preferences import ReminderPreferenceCases, ReminderRepository, ReminderSyncable
 from carnet.shell.state import AppState
 
 __all__ = ["LoginScope"]
@@ -50,6 +52,7 @@ class LoginScope:
     blood_bank: BloodBankCases
     report: IncidentCases
     patients: CarnetCases
+    reminders: ReminderPreferenceCases
 
     @classmethod
     def open(
@@ -80,6 +83,8 @@ class LoginScope:
         engine.register(BookingSyncable(bookings))
         engine.register(IncidentSyncable(incidents))
         engine.register(CycleSyncable(carnets))
+        reminders = ReminderRepository(store, outbox)
+        engine.register(ReminderSyncable(reminders))
         agenda = AgendaCases(
             state=state,
             records=records,
@@ -130,6 +135,15 @@ class LoginScope:
                 tr=tr,
                 clock=clock,
                 request_sync=request_sync,
+            ),
+            reminders=ReminderPreferenceCases(
+                state=state,
+                api=api,
+                repository=reminders,
+                tr=tr,
+                clock=clock,
+                request_sync=request_sync,
+                session_expired=session_expired,
             ),
         )
 

@@ -13,7 +13,9 @@ blood-bank staff (``session.staff``, :mod:`carnet.blood_bank.staff`), the case d
 all online only and keeping no patient data; the privacy notice a guardian accepts before any
 of the children's data is fetched (``session.privacy``, :mod:`carnet.privacy.cases`), the guardian's data rights
 (``session.rights``, :mod:`carnet.privacy.rights`: privacy status, "Descargar mis datos", closure) and
-"Mi cuenta" (``session.account``, :mod:`carnet.auth.account`). Which role gets which screen, and the
+"Mi cuenta" (``session.account``, :mod:`carnet.auth.account`), and a guardian's WhatsApp link
+(``session.whatsapp``, :mod:`carnet.whatsapp.cases`; the reminder kinds are per login:
+``session.reminders``, :mod:`carnet.reminders.preferences`). Which role gets which screen, and the
 staff modes' navigation, live in :mod:`carnet.shell.roles`; error sentences in
 :mod:`carnet.data.messages`.
 
@@ -73,10 +75,12 @@ from carnet.patients.repository import CarnetRepository
 from carnet.pharmacy.cases import PharmacyCases
 from carnet.privacy.cases import PrivacyCases
 from carnet.privacy.rights import DataRightsCases
+from carnet.reminders.preferences import ReminderPreferenceCases
 from carnet.shell.roles import StaffModes
 from carnet.shell.scope import LoginScope
 from carnet.shell.state import AppState
 from carnet.shell.unsent import describe_unsent
+from carnet.whatsapp.cases import WhatsAppCases
 from carnet_contract import models as contract
 
 __all__ = ["AppSession"]
@@ -173,6 +177,7 @@ class AppSession:
             session_expired=self.session_expired,
         )
         self.admin = AdminCases(state=state, api=api, tr=tr, session_expired=self.session_expired)
+        self.whatsapp = WhatsAppCases(state=state, api=api, tr=tr, clock=clock, session_expired=self.session_expired)
         self.staff_modes = StaffModes(state, self.staff, self.desk, self.pharmacy, self.oncology, self.chemotherapy)
         self._sync_lock = asyncio.Lock()
         self._wake: asyncio.Event | None = None
@@ -208,6 +213,10 @@ class AppSession:
     @property
     def report(self) -> IncidentCases:
         return self.scope.report
+
+    @property
+    def reminders(self) -> ReminderPreferenceCases:
+        return self.scope.reminders
 
     def pending_count(self) -> int:
         """Writes not yet accepted by the server (0 without a family login)."""
@@ -439,7 +448,9 @@ class AppSession:
     def back(self) -> None:
         """Settings and the sync screen go back to their tab; a carnet goes back to the picker."""
         state = self.state
-        if self.account.back() or self.admin.back():
+        if self.account.back() or self.admin.back() or self.whatsapp.back():
+            return
+        if self._login is not None and self._login.reminders.back():
             return
         if self.staff_modes.back():
             return
@@ -476,6 +487,7 @@ class AppSession:
                 self.agenda.reload()
                 self.blood_bank.reload()
                 self.report.reload()
+                self.reminders.reload()
             self.request_sync()
 
     def discard_item(self, item_id: str) -> None:
@@ -484,6 +496,7 @@ class AppSession:
                 self.agenda.reload()
                 self.blood_bank.reload()
                 self.report.reload()
+                self.reminders.reload()
 
     async def set_locale(self, locale: str) -> None:
         with self.state.batch():
@@ -629,6 +642,7 @@ class AppSession:
             scope.agenda.reload()
             scope.blood_bank.reload()
             scope.report.reload()
+            scope.reminders.reload()
             self.rights.reload()
             scope.patients.load_carnet()
 

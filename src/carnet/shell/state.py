@@ -24,6 +24,8 @@ from carnet.incidents.state import DeskUi, IncidentUi
 from carnet.patients.qr import QrImage
 from carnet.pharmacy.state import PharmacyUi
 from carnet.privacy.state import PrivacyUi
+from carnet.reminders.state import ReminderPreferencesState
+from carnet.whatsapp.state import WhatsAppUi
 from carnet_contract import models as contract
 from carnet_contract.qrtoken import Verification
 
@@ -75,6 +77,9 @@ class AppState(Observable):
     oncology: OncologyUi = field(default_factory=OncologyUi)
     chemotherapy: ChemoUi = field(default_factory=ChemoUi)
     admin: AdminUi = field(default_factory=AdminUi)
+    whatsapp: WhatsAppUi = field(default_factory=WhatsAppUi)
+    #: The reminder kinds chosen (Ajustes → Recordatorios; the phone's notifications read ``reminders.kinds``).
+    reminders: ReminderPreferencesState = field(default_factory=ReminderPreferencesState)
     #: The account's password is a temporary one (an administrator's reset): its change comes first.
     password_change_required: bool = False
     sync: SyncStatus = field(default_factory=SyncStatus)
@@ -106,6 +111,8 @@ class AppState(Observable):
             self.oncology,
             self.chemotherapy,
             self.admin,
+            self.whatsapp,
+            self.reminders,
         )
 
     # ---- where the app is -------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Settings: language, the sync, "Mi cuenta" and log out."""
+"""Settings: language, the sync, "Mi cuenta", WhatsApp and reminders (families), and log out."""
 
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ def build(
     on_sync_status: Handler | None = None,
     on_account: Handler | None = None,
     on_admin: Handler | None = None,
+    on_whatsapp: Handler | None = None,
+    on_reminders: Handler | None = None,
 ) -> ft.View:
     language = ft.RadioGroup(
         value=state.locale,
@@ -69,6 +71,28 @@ def build(
                     ft.FilledTonalButton(
                         content=tr.t("acct_title"), icon=ft.Icons.MANAGE_ACCOUNTS, on_click=on_account, height=52
                     ),
+                ],
+            )
+        )
+    if state.user is not None and state.user.role == contract.Role.GUARDIAN and (on_whatsapp or on_reminders):
+        # One section, two buttons side by side: the logout below stays where a thumb finds it.
+        buttons: list[ft.Control] = []
+        if on_whatsapp is not None:
+            buttons.append(
+                ft.FilledTonalButton(content=tr.t("wa_title"), icon=ft.Icons.CHAT, on_click=on_whatsapp, height=52)
+            )
+        if on_reminders is not None:
+            buttons.append(
+                ft.FilledTonalButton(
+                    content=tr.t("rem_title"), icon=ft.Icons.NOTIFICATIONS_ACTIVE, on_click=on_reminders, height=52
+                )
+            )
+        body.append(
+            section(
+                tr.t("wa_settings_title"),
+                [
+                    ft.Text(tr.t("wa_settings_note"), size=15),
+                    ft.Row(buttons, wrap=True, spacing=12, run_spacing=8),
                 ],
             )
         )

@@ -10,6 +10,7 @@ import flet as ft
 from carnet.blood_bank.repository import change_of
 from carnet.core.i18n import Translator
 from carnet.data.outbox import OutboxItem
+from carnet.reminders.preferences import REMINDERS_TYPE
 from carnet.shell.state import AppState
 from carnet.views.common import GREEN, Handler, app_bar, screen, section, status_banners
 from carnet_contract import models as contract
@@ -18,6 +19,8 @@ from carnet_contract import models as contract
 def item_label(tr: Translator, item: OutboxItem) -> str:
     if item.type == contract.SyncType.BLOOD_BANK_BOOKING:
         return tr.t("item_line", action=tr.t("bb_op." + change_of(item).value), label=item.label)
+    if item.type == REMINDERS_TYPE:
+        return tr.t("rem_item")
     return tr.t("item_line", action=tr.t("op." + item.op.value), label=item.label)
 
 

@@ -38,6 +38,8 @@ class BookingFormView:
         self.last_donation = ft.TextField(
             value=form.last_donation_text, keyboard_type=ft.KeyboardType.DATETIME, text_size=17, error_max_lines=3
         )
+        #: The donor's consent to a WhatsApp reminder the day before (off by default; kept across redraws).
+        self.reminder = ft.Checkbox(value=form.reminder_consent, visual_density=ft.VisualDensity.STANDARD)
 
     def read(self) -> DonorForm:
         f = self.form
@@ -50,7 +52,35 @@ class BookingFormView:
             weight_text=self.weight.value or "",
             sex=f.sex,
             last_donation_text=self.last_donation.value or "",
+            reminder_consent=bool(self.reminder.value),
             answers=f.answers,
+        )
+
+    def _toggle_reminder(self, _: Any = None) -> None:
+        self.reminder.value = not self.reminder.value
+        self.reminder.update()
+
+    def _reminder_row(self, tr: Translator) -> ft.Control:
+        """The consent checkbox, named by the words beside it (which toggle it too, and wrap on a narrow phone)."""
+        return ft.MergeSemantics(
+            ft.Row(
+                [
+                    self.reminder,
+                    ft.Container(
+                        ft.Column(
+                            [
+                                ft.Text(tr.t("bb_reminder_consent"), size=16),
+                                ft.Text(tr.t("bb_reminder_consent_note"), size=13, color=ft.Colors.GREY_800),
+                            ],
+                            spacing=2,
+                        ),
+                        expand=True,
+                        padding=ft.Padding.symmetric(vertical=6),
+                        on_click=self._toggle_reminder,
+                    ),
+                ],
+                spacing=4,
+            )
         )
 
     def _submit(self, _: Any = None) -> None:
@@ -143,6 +173,7 @@ class BookingFormView:
         if "sex" in errors:
             donor.append(ft.Text(errors["sex"], color=ft.Colors.RED_900, size=14))
         donor.append(self.last_donation)
+        donor.append(self._reminder_row(tr))
         body.append(section(tr.t("bb_form_title"), donor))
         questions: list[ft.Control] = [ft.Text(tr.t("bb_questions_note"), size=14, color=ft.Colors.GREY_800)]
         for number, q in enumerate(ui.questions, start=1):

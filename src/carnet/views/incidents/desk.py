@@ -65,6 +65,26 @@ def _status(tr: Translator, status: contract.IncidentStatus) -> ft.Control:
     )
 
 
+#: Where a report came from, shown by an icon and its name (never the colour alone).
+CHANNEL_ICONS = {
+    contract.IncidentChannel.APP: ft.Icons.PHONE_ANDROID,
+    contract.IncidentChannel.WHATSAPP: ft.Icons.CHAT,
+}
+
+
+def _channel(tr: Translator, incident: contract.Incident, size: int = 14) -> ft.Control:
+    """ "Canal: App" / "Canal: WhatsApp", with its icon."""
+    name = tr.t("desk_channel." + incident.channel.value)
+    return ft.Row(
+        [
+            ft.Icon(CHANNEL_ICONS[incident.channel], color=ft.Colors.GREY_800, size=size + 4),
+            ft.Text(tr.t("desk_channel", channel=name), size=size, color=ft.Colors.GREY_900),
+        ],
+        spacing=4,
+        tight=True,
+    )
+
+
 def _child(tr: Translator, incident: contract.StaffIncident, size: int) -> ft.Control:
     """Which child the report is about, and the unit: "Nombre del niño · Unidad"."""
     return ft.Text(
@@ -82,6 +102,7 @@ def _queue_row(tr: Translator, incident: contract.StaffIncident, now: datetime, 
         ),
         _child(tr, incident, 15),
         ft.Text(tr.t("inc_cat." + incident.category.value), size=15),
+        _channel(tr, incident),
     ]
     if incident.item_name:
         lines.append(ft.Text(tr.t("desk_item", item=incident.item_name), size=15, weight=ft.FontWeight.W_600))
@@ -145,12 +166,19 @@ def _queue_table(
         )
         child = tr.t("desk_child", name=incident.patient_name, unit=incident.unit.name)
         folio: ft.Control = ft.Column(
-            [ft.Text(incident.folio, size=15, weight=ft.FontWeight.W_700), _status(tr, incident.status)], spacing=2
+            [
+                ft.Text(incident.folio, size=15, weight=ft.FontWeight.W_700),
+                _status(tr, incident.status),
+                _channel(tr, incident),
+            ],
+            spacing=2,
         )
         if beside:
             cells: list[ft.Control | str] = [folio, child, deadline]
         else:
-            folio = ft.Text(incident.folio, size=15, weight=ft.FontWeight.W_700)
+            folio = ft.Column(
+                [ft.Text(incident.folio, size=15, weight=ft.FontWeight.W_700), _channel(tr, incident)], spacing=2
+            )
             category = tr.t("inc_cat." + incident.category.value)
             if incident.item_name:
                 category += " · " + incident.item_name
@@ -297,6 +325,7 @@ class DeskCaseView:
             _status(tr, incident.status),
             _child(tr, incident, 17),
             ft.Text(tr.t("inc_cat." + incident.category.value), size=16, weight=ft.FontWeight.W_600),
+            _channel(tr, incident, 15),
             ft.Text(text, size=15, color=ft.Colors.RED_900 if late else ft.Colors.GREY_800),
         ]
         if incident.item_name:
@@ -487,6 +516,19 @@ def build_weekly(state: AppState, tr: Translator, desk: DeskCases, *, on_back: H
                 ),
             )
         )
+        if figures.by_channel:  # an older server sends none
+            body.append(
+                section(
+                    tr.t("desk_by_channel"),
+                    bars(
+                        [
+                            (tr.t("desk_channel." + c.value), figures.by_channel.get(c.value, 0))
+                            for c in contract.IncidentChannel
+                        ],
+                        ft.Colors.TEAL_800,
+                    ),
+                )
+            )
         lines: list[Any] = [
             ft.Text(tr.t("desk_shortage_line", item=s.item_name, unit=s.unit_name, count=s.count), size=15)
             for s in figures.shortages

@@ -1,0 +1,1 @@
+"""Ajustes → Recordatorios."""
