@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from carnet.data.store import OfflineStore
 from carnet.reminders.schedule import LocalNotification
 
-__all__ = ["HandedIds", "MemoryHanded", "NotificationPlugin", "Notifier", "Reconciled"]
+__all__ = ["HandedIds", "MemoryHanded", "NotificationPlugin", "Notifier", "Reconciled", "StoreHanded"]
 
 log = logging.getLogger("carnet.reminders")
 
@@ -57,6 +58,22 @@ class HandedIds(Protocol):
     def load(self) -> set[int]: ...
 
     def save(self, ids: set[int]) -> None: ...
+
+
+@dataclass
+class StoreHanded:
+    """The handed ids in the phone's encrypted store, per account (a logout's wipe forgets them)."""
+
+    store: OfflineStore
+    user_id: str
+    KIND = "notifications"
+
+    def load(self) -> set[int]:
+        found = self.store.get(self.user_id, self.KIND, "handed")
+        return {int(i) for i in found.value} if found is not None and isinstance(found.value, list) else set()
+
+    def save(self, ids: set[int]) -> None:
+        self.store.put(self.user_id, self.KIND, "handed", sorted(ids))
 
 
 @dataclass

@@ -20,6 +20,7 @@ from carnet.core.observable import Observable
 from carnet.data.secret_store import MemorySecretStore, SecretStore, select_secret_store
 from carnet.data.store import default_data_dir
 from carnet.shell.graft import Grafter
+from carnet.shell.notifications import notification_plugin
 from carnet.shell.session import AppSession
 from carnet.shell.state import AppState
 from carnet.views import settings as settings_view
@@ -725,6 +726,7 @@ async def main(page: ft.Page) -> None:
         session = AppSession(config, secrets, default_data_dir())
         if emulated_device:
             _device_open.add("device")
+    session.notification_plugin = notification_plugin(page)  # None on the web and desktops
     ui = CarnetUI(page, session)
     holder["ui"] = ui
     page.data = holder  # keep services and the UI referenced for the page's lifetime

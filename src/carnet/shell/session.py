@@ -75,6 +75,8 @@ from carnet.patients.repository import CarnetRepository
 from carnet.pharmacy.cases import PharmacyCases
 from carnet.privacy.cases import PrivacyCases
 from carnet.privacy.rights import DataRightsCases
+from carnet.reminders import schedule
+from carnet.reminders.notifier import MemoryHanded, NotificationPlugin, Notifier, StoreHanded
 from carnet.reminders.preferences import ReminderPreferenceCases
 from carnet.shell.roles import StaffModes
 from carnet.shell.scope import LoginScope
@@ -126,6 +128,9 @@ class AppSession:
             transport=transport,
         )
         self.store: OfflineStore | None = None
+        #: The phone's notification plugin (shell/notifications.py, Android and iOS); None: no local reminders.
+        self.notification_plugin: NotificationPlugin | None = None
+        self._notifications_asked = False
         #: The logged-in family's objects (None: logged out, or a staff role).
         self._login: LoginScope | None = None
         self.backoff = backoff or Backoff(cap=float(config.sync_interval_seconds))
@@ -415,6 +420,41 @@ class AppSession:
         with state.batch():
             state.sync_done(online=online, error=error, keep_error=keep_error)
             self._load_from_repo()
+        await self.reschedule_reminders()
+
+    def _notifier(self) -> Notifier | None:
+        scope = self._login
+        if self.notification_plugin is None or scope is None or self.state.staff_mode:
+            return None
+        handed = StoreHanded(self.store, scope.user_id) if self.store is not None else MemoryHanded()
+        return Notifier(self.notification_plugin, handed)
+
+    async def reschedule_reminders(self) -> None:
+        """The phone's own reminders (a phone only: ``notification_plugin``), from the synced records and the
+        kinds chosen in Ajustes → Recordatorios; each rings once (carnet/reminders/)."""
+        notifier, scope = self._notifier(), self._login
+        if notifier is None or scope is None:
+            return
+        carnets = [found[0] for p in self.state.children if (found := scope.carnets.carnet(p.id)) is not None]
+        wanted = schedule.wanted(
+            kinds=self.state.reminders.kinds,
+            now=self.clock(),
+            appointments=scope.records.appointments().values(),
+            bookings=scope.bookings.bookings().values(),
+            carnets=carnets,
+            incidents=scope.incidents.incidents().values(),
+            translator=self.tr,
+        )
+        if wanted and not self._notifications_asked:
+            # Android 13+ and iOS ask the person once, when there is first something to remind them of.
+            self._notifications_asked = True
+            ask = getattr(self.notification_plugin, "request_permissions", None)
+            if ask is not None:
+                try:
+                    await ask()
+                except Exception as exc:  # noqa: BLE001 - no permission: the reminders just do not ring
+                    log.warning("notifications: the permission request failed (%s)", type(exc).__name__)
+        await notifier.reconcile(wanted)
 
     def select_child(self, patient_id: str) -> None:
         if self._login is not None:
@@ -689,6 +729,9 @@ class AppSession:
         self.api.tokens = None
         await self.secrets.delete(SESSION_SECRET)
         if keep_for is None:
+            notifier = self._notifier()
+            if notifier is not None:  # a logout: nothing naming the children rings any more
+                await notifier.clear()
             await self.secrets.delete(KEPT_FOR_SECRET)
             await self._wipe_store()
         else:
