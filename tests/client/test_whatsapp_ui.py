@@ -226,3 +226,29 @@ async def test_reminder_switches_reach_the_server_offline_too(page, config, data
     await click(button(page, "Recordatorios"))
     assert [w for w, s in switches(page).items() if s.value] == ["Mezcla lista"]
     await session.close()
+
+
+async def test_the_case_desk_unlinks_a_lost_phones_number(page, config, data_dir, server: InProcessServer) -> None:
+    """The family's phone was lost: the desk types the number and the link ends; a wrong number changes nothing."""
+    from carnet_server.whatsapp import links
+
+    with server.db() as db:
+        db.add(links.WhatsAppLink(user_id=server.user_id("madre.demo"), phone=PHONE, method="code"))
+        db.commit()
+    _ui, session = await _app(page, config, data_dir, server, "casos.demo")
+    assert "WhatsApp: desvincular un número" in texts(page)
+    field = next(f for f in find(page, ft.TextField) if f.label == "Número de WhatsApp (10 dígitos)")
+    for typed, expected in (("55 12", "Escriba el número con 10 dígitos"),
+                            ("55 9999 8888", "no está vinculado a ninguna cuenta")):
+        field.value = typed
+        field.on_change(type("E", (), {"control": field})())
+        await click(button(page, "Desvincular número"))
+        assert any(expected in (t or "") for t in texts(page)), texts(page)
+        assert linked_phone(server, "madre.demo") == PHONE
+        field = next(f for f in find(page, ft.TextField) if f.label == "Número de WhatsApp (10 dígitos)")
+    field.value = "55 1234 5678"
+    field.on_change(type("E", (), {"control": field})())
+    await click(button(page, "Desvincular número"))
+    assert "Número desvinculado: ya no recibe información por WhatsApp." in texts(page)
+    assert linked_phone(server, "madre.demo") is None
+    await session.close()

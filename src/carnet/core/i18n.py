@@ -552,6 +552,15 @@ _ES: dict[str, str] = {
     "desk_filter_status": "Estado",
     "desk_none": "No hay reportes con estos filtros.",
     "desk_weekly": "Cifras de la semana",
+    "desk_wa_title": "WhatsApp: desvincular un número",
+    "desk_wa_help": (
+        "Si una familia perdió su teléfono o ya no quiere usar Mi Chat ONCOIMSS, escriba el número: deja de "
+        "recibir información al instante."
+    ),
+    "desk_wa_number": "Número de WhatsApp (10 dígitos)",
+    "desk_wa_unlink": "Desvincular número",
+    "desk_wa_unlinked": "Número desvinculado: ya no recibe información por WhatsApp.",
+    "desk_wa_err_number": "Escriba el número con 10 dígitos, o con la clave del país (52…).",
     "desk_answer": "Respuesta",
     "desk_answer_hint": "Escribe una respuesta concreta: qué se hizo, dónde y cuándo.",
     "desk_send": "Enviar respuesta",
@@ -1160,6 +1169,15 @@ _EN: dict[str, str] = {
     "desk_filter_status": "Status",
     "desk_none": "No reports with these filters.",
     "desk_weekly": "Weekly figures",
+    "desk_wa_title": "WhatsApp: unlink a number",
+    "desk_wa_help": (
+        "If a family lost its phone or no longer wants Mi Chat ONCOIMSS, type the number: it stops getting "
+        "information at once."
+    ),
+    "desk_wa_number": "WhatsApp number (10 digits)",
+    "desk_wa_unlink": "Unlink number",
+    "desk_wa_unlinked": "Number unlinked: it no longer gets information over WhatsApp.",
+    "desk_wa_err_number": "Type the number with 10 digits, or with the country code (52…).",
     "desk_answer": "Answer",
     "desk_answer_hint": "Write a concrete answer: what was done, where and when.",
     "desk_send": "Send answer",

@@ -498,6 +498,11 @@ class ApiClient:
         """End the link (204; idempotent)."""
         await self._authed("DELETE", "/api/v1/me/whatsapp")
 
+    async def whatsapp_unlink_number(self, phone: str) -> None:
+        """Case desk: end a number's WhatsApp link (a lost phone, the family's call); 404 when it is not linked."""
+        body = contract.WhatsAppUnlink(phone=phone).model_dump(mode="json")
+        await self._authed("POST", "/api/v1/whatsapp/unlink", json=body)
+
     async def reminder_preferences(self) -> contract.ReminderPreferences:
         """The reminder kinds chosen (every kind for an account that never chose)."""
         return self._parse(await self._authed("GET", REMINDERS_PATH), contract.ReminderPreferences)

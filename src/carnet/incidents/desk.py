@@ -59,6 +59,8 @@ class DeskCases:
         #: fetched (or decoded).
         self.photo_data: dict[str, bytes] = {}
         self.photo_failed: set[str] = set()
+        #: What the desk typed in "WhatsApp: desvincular un número" (kept across redraws, in memory only).
+        self.unlink_phone = ""
 
     @property
     def _ui(self) -> DeskUi:
@@ -201,6 +203,31 @@ class DeskCases:
 
         await self._guard(work, ui.stop_busy)
         return sent
+
+    async def unlink_whatsapp(self) -> bool:
+        """End the WhatsApp link of the number typed (online): the family's lost phone gets nothing more."""
+        ui, t = self._ui, self._tr.t
+        phone = self.unlink_phone.strip()
+        if ui.busy:
+            return False
+        if sum(ch.isdigit() for ch in phone) < 10 or any(ch not in "+0123456789 -" for ch in phone):
+            ui.show_error(t("desk_wa_err_number"))
+            return False
+        done: list[bool] = []
+        ui.start_busy()
+
+        async def work() -> Callable[[], None]:
+            await self._api.whatsapp_unlink_number(phone)
+            done.append(True)
+
+            def show() -> None:
+                self.unlink_phone = ""
+                ui.show_message(t("desk_wa_unlinked"))
+
+            return show
+
+        await self._guard(work, ui.stop_busy)
+        return bool(done)
 
     def back(self) -> None:
         self.photo_data, self.photo_failed = {}, set()

@@ -267,12 +267,38 @@ def build_queue(
         queue += _queue_table(tr, visible, now, desk, beside=case is not None, chosen=chosen)
     else:
         queue += [_queue_row(tr, i, now, desk) for i in visible]
+    queue.append(_unlink_section(state, tr, desk))
     if wide and case is not None:
         body.append(desk_layout(queue, case))
     else:
         body += queue
     bar = app_bar(tr.t("desk_title"), tr, on_refresh=on_refresh, on_settings=on_settings, syncing=ui.loading)
     return screen("/desk", bar, body)
+
+
+def _unlink_section(state: AppState, tr: Translator, desk: DeskCases) -> ft.Control:
+    """A family lost its phone, or asks to stop the bot: end that number's WhatsApp link."""
+    ui = state.desk
+
+    def typed(e: Any) -> None:
+        desk.unlink_phone = e.control.value or ""
+
+    number = ft.TextField(
+        label=tr.t("desk_wa_number"),
+        value=desk.unlink_phone,
+        keyboard_type=ft.KeyboardType.PHONE,
+        max_length=20,
+        on_change=typed,
+        on_submit=awaiting(desk.unlink_whatsapp),
+    )
+    button = ft.FilledTonalButton(
+        content=ft.Text(tr.t("desk_wa_unlink"), size=16),
+        icon=ft.Icons.PHONELINK_ERASE,
+        height=MIN_TOUCH,
+        disabled=ui.busy,
+        on_click=awaiting(desk.unlink_whatsapp),
+    )
+    return section(tr.t("desk_wa_title"), [ft.Text(tr.t("desk_wa_help"), size=14), number, button])
 
 
 class DeskCaseView:
