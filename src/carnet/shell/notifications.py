@@ -1,10 +1,9 @@
 """The notification plugin for :class:`carnet.reminders.notifier.Notifier`, where there is one.
 
 ``flet-notifications`` (a third-party Flet extension over ``flutter_local_notifications``) schedules on
-Android and iOS only; on the web, on a desktop, or when the package is not installed (it is not yet in
-pyproject.toml: a phone build also needs the POST_NOTIFICATIONS / RECEIVE_BOOT_COMPLETED permissions and the
-package's ``flet-notifications-patch`` step after ``flet build``) this answers None and the notifier does
-nothing. Built here, in
+Android and iOS only; on the web, on a desktop, or when the package is not installed this answers None and the
+notifier does nothing (a phone build also needs the POST_NOTIFICATIONS / RECEIVE_BOOT_COMPLETED permissions and
+the package's ``flet-notifications-patch`` step after ``flet build``: docs/phone-builds.md). Built here, in
 the shell, because only the shell and the views import Flet packages. The reminders are not alarms: the
 schedule mode is Android's inexact one, which needs no exact-alarm permission (a few minutes late is fine).
 """
