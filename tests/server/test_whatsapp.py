@@ -277,6 +277,14 @@ def test_link_by_code_then_status_and_unlink(client: TestClient, auth: Auth, wa_
     assert client.delete("/api/v1/me/whatsapp", headers=mother).status_code == 204
     assert client.get("/api/v1/me/whatsapp", headers=mother).json()["linked"] is False
     assert "vincula este número" in chat.text("menu")
+    # Every link and unlink is audited, with ids and codes only (never the number).
+    from carnet_server.audit import AuditEntry
+
+    with wa_ctx.sessions() as session:
+        rows = list(session.scalars(select(AuditEntry).where(AuditEntry.action.like("whatsapp.%"))
+                                    .order_by(AuditEntry.id)))
+    assert [r.action for r in rows] == ["whatsapp.link_code.issue", "whatsapp.link", "whatsapp.unlink"]
+    assert MOTHER_PHONE not in repr([(r.detail, r.object_id) for r in rows])
 
 
 def test_a_wrong_or_used_code_links_nothing(client: TestClient, auth: Auth, wa_ctx: Context, cloud: FakeCloud) -> None:

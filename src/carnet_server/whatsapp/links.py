@@ -56,6 +56,29 @@ class NumberNotLinked(NotFound):
     code = "whatsapp_number_not_linked"
 
 
+def _audit(
+    session: Session,
+    action: str,
+    *,
+    user_id: str,
+    actor_id: str,
+    actor_role: str,
+    ip: str | None = None,
+    detail: dict[str, object] | None = None,
+) -> None:
+    """Ids and codes only: never the number."""
+    audit.record(
+        session,
+        action=action,
+        actor_id=actor_id,
+        actor_role=actor_role,
+        object_type="user",
+        object_id=user_id,
+        ip=ip,
+        detail=detail,
+    )
+
+
 def _key(ctx: Context) -> bytes:
     return hmac.new(ctx.access_key.raw_value, b"carnet/whatsapp-link-code/v1", hashlib.sha256).digest()
 
@@ -105,13 +128,12 @@ def issue_code(
     raw = _draw(CODE_CHARS)
     expires = now + timedelta(minutes=ctx.settings.whatsapp_link_code_minutes)
     session.add(LinkCode(code_hash=_hash(ctx, raw), user_id=principal.id, created_at=now, expires_at=expires))
-    audit.record(
+    _audit(
         session,
-        action="whatsapp.link_code.issue",
+        "whatsapp.link_code.issue",
+        user_id=principal.id,
         actor_id=principal.id,
         actor_role=principal.role,
-        object_type="user",
-        object_id=principal.id,
         ip=ip,
     )
     session.commit()
@@ -145,13 +167,12 @@ def link_by_code(session: Session, *, ctx: Context, phone: str, raw: str, now: d
         session.add(WhatsAppLink(user_id=code.user_id, phone=phone, method="code", linked_at=now))
     else:
         row.phone, row.method, row.linked_at = phone, "code", now
-    audit.record(
+    _audit(
         session,
-        action="whatsapp.link",
+        "whatsapp.link",
+        user_id=code.user_id,
         actor_id=code.user_id,
         actor_role=Role.GUARDIAN,
-        object_type="user",
-        object_id=code.user_id,
         detail={"method": "code"},
     )
     return code.user_id
@@ -164,13 +185,12 @@ def link_verified_at_enrolment(session: Session, *, user_id: str, phone_text: st
     if phone is None or user_for_phone(session, phone) is not None or session.get(WhatsAppLink, user_id) is not None:
         return False
     session.add(WhatsAppLink(user_id=user_id, phone=phone, method="enrolment", linked_at=now))
-    audit.record(
+    _audit(
         session,
-        action="whatsapp.link",
+        "whatsapp.link",
+        user_id=user_id,
         actor_id=user_id,
         actor_role=Role.GUARDIAN,
-        object_type="user",
-        object_id=user_id,
         detail={"method": "enrolment"},
     )
     return True
@@ -181,13 +201,12 @@ def unlink_user(session: Session, *, principal: Principal, ip: str | None) -> No
     if principal.role != Role.GUARDIAN:
         raise NotAllowed()
     removed = rowcount(session.execute(delete(WhatsAppLink).where(WhatsAppLink.user_id == principal.id)))
-    audit.record(
+    _audit(
         session,
-        action="whatsapp.unlink",
+        "whatsapp.unlink",
+        user_id=principal.id,
         actor_id=principal.id,
         actor_role=principal.role,
-        object_type="user",
-        object_id=principal.id,
         ip=ip,
         detail={"by": "guardian", "was_linked": bool(removed)},
     )
@@ -209,13 +228,12 @@ def unlink_number(session: Session, *, principal: Principal, phone_text: str, ip
     if user_id is None:
         raise NumberNotLinked()
     session.execute(delete(WhatsAppLink).where(WhatsAppLink.user_id == user_id))
-    audit.record(
+    _audit(
         session,
-        action="whatsapp.unlink",
+        "whatsapp.unlink",
+        user_id=user_id,
         actor_id=principal.id,
         actor_role=principal.role,
-        object_type="user",
-        object_id=user_id,
         ip=ip,
         detail={"by": "staff"},
     )
