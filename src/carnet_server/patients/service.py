@@ -47,6 +47,7 @@ __all__ = [
     "patients_of_guardian",
     "revoke_qr_tokens",
     "touch_cycle",
+    "unit_emergency_out",
     "unit_out",
     "units_of",
     "visible_cycle",
@@ -65,8 +66,28 @@ class CycleNotFound(NotFound):
     code = "cycle_not_found"
 
 
+def unit_emergency_out(unit: MedicalUnit) -> contract.UnitEmergency | None:
+    """The unit's emergency service as the family's app gets it (None until the hospital writes phone and address)."""
+    if not unit.emergency_phone or not unit.emergency_address:
+        return None
+    return contract.UnitEmergency(
+        phone=unit.emergency_phone,
+        address=unit.emergency_address,
+        map_url=unit.emergency_map_url,
+        bring=list(unit.emergency_bring or []),
+        avoid=list(unit.emergency_avoid or []),
+        oncology_phone=unit.oncology_phone,
+    )
+
+
 def unit_out(unit: MedicalUnit) -> contract.Unit:
-    return contract.Unit(id=unit.id, name=unit.name, level=contract.UnitLevel(unit.level), state=unit.state)
+    return contract.Unit(
+        id=unit.id,
+        name=unit.name,
+        level=contract.UnitLevel(unit.level),
+        state=unit.state,
+        emergency=unit_emergency_out(unit),
+    )
 
 
 def drug_out(drug: CycleDrug) -> contract.Drug:

@@ -5,7 +5,20 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from carnet_server.db import Base, UTCDateTime, new_id, utcnow
@@ -84,6 +97,14 @@ class MedicalUnit(Base):
     name: Mapped[str] = mapped_column(String(200))
     level: Mapped[str] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(64))
+    # The unit's emergency service (migration 0012; fever/): a 24-hour phone, the address, a map link, what a
+    # family brings and what it must not do — the hospital's own words, shown as they are. None: not written.
+    emergency_phone: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    emergency_address: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    emergency_map_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    emergency_bring: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    emergency_avoid: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    oncology_phone: Mapped[str | None] = mapped_column(String(40), nullable=True)
 
 
 class UserUnit(Base):
