@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import quote_plus
 
-from carnet_server.patients.tables import MedicalUnit
+from carnet_server.patients.tables import MedicalUnit, UnitEmergency
 
 __all__ = ["AVOID", "BRING", "CLINICAL", "seed_unit_emergency"]
 
@@ -56,12 +56,14 @@ def seed_unit_emergency(units: Mapping[str, MedicalUnit]) -> None:
         if key not in _UNITS:
             continue
         phone, address, oncology = _UNITS[key]
-        unit.emergency_phone = phone
-        unit.emergency_address = address
-        unit.emergency_map_url = f"https://www.google.com/maps/search/?api=1&query={quote_plus(address)}"
-        unit.emergency_bring = list(BRING)
-        unit.emergency_avoid = list(AVOID)
-        unit.oncology_phone = oncology
+        unit.emergency = UnitEmergency(
+            phone=phone,
+            address=address,
+            map_url=f"https://www.google.com/maps/search/?api=1&query={quote_plus(address)}",
+            bring=list(BRING),
+            avoid=list(AVOID),
+            oncology_phone=oncology,
+        )
 
 
 #: What the emergency card shows beyond the carnet, by demo child (display name): blood group, allergies as the

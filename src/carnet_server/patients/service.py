@@ -68,15 +68,16 @@ class CycleNotFound(NotFound):
 
 def unit_emergency_out(unit: MedicalUnit) -> contract.UnitEmergency | None:
     """The unit's emergency service as the family's app gets it (None until the hospital writes phone and address)."""
-    if not unit.emergency_phone or not unit.emergency_address:
+    row = unit.emergency
+    if row is None:
         return None
     return contract.UnitEmergency(
-        phone=unit.emergency_phone,
-        address=unit.emergency_address,
-        map_url=unit.emergency_map_url,
-        bring=list(unit.emergency_bring or []),
-        avoid=list(unit.emergency_avoid or []),
-        oncology_phone=unit.oncology_phone,
+        phone=row.phone,
+        address=row.address,
+        map_url=row.map_url,
+        bring=list(row.bring or []),
+        avoid=list(row.avoid or []),
+        oncology_phone=row.oncology_phone,
     )
 
 

@@ -16,6 +16,20 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_table(
+        "unit_emergency",
+        sa.Column("unit_id", sa.String(length=32), nullable=False),
+        sa.Column("phone", sa.String(length=40), nullable=False),
+        sa.Column("address", sa.String(length=300), nullable=False),
+        sa.Column("map_url", sa.String(length=500), nullable=True),
+        sa.Column("bring", sa.JSON(), nullable=False),
+        sa.Column("avoid", sa.JSON(), nullable=False),
+        sa.Column("oncology_phone", sa.String(length=40), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["unit_id"], ["medical_units.id"], name=op.f("fk_unit_emergency_unit_id_medical_units"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("unit_id", name=op.f("pk_unit_emergency")),
+    )
+    op.create_table(
         "emergency_tokens",
         sa.Column("jti", sa.String(length=32), nullable=False),
         sa.Column("patient_id", sa.String(length=32), nullable=False),
@@ -61,24 +75,8 @@ def upgrade() -> None:
         batch_op.create_index("ix_fever_episodes_patient_id_created_at", ["patient_id", "created_at"], unique=False)
         batch_op.create_index("ix_fever_episodes_unit_id_created_at", ["unit_id", "created_at"], unique=False)
 
-    with op.batch_alter_table("medical_units", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("emergency_phone", sa.String(length=40), nullable=True))
-        batch_op.add_column(sa.Column("emergency_address", sa.String(length=300), nullable=True))
-        batch_op.add_column(sa.Column("emergency_map_url", sa.String(length=500), nullable=True))
-        batch_op.add_column(sa.Column("emergency_bring", sa.JSON(), nullable=True))
-        batch_op.add_column(sa.Column("emergency_avoid", sa.JSON(), nullable=True))
-        batch_op.add_column(sa.Column("oncology_phone", sa.String(length=40), nullable=True))
-
 
 def downgrade() -> None:
-    with op.batch_alter_table("medical_units", schema=None) as batch_op:
-        batch_op.drop_column("oncology_phone")
-        batch_op.drop_column("emergency_avoid")
-        batch_op.drop_column("emergency_bring")
-        batch_op.drop_column("emergency_map_url")
-        batch_op.drop_column("emergency_address")
-        batch_op.drop_column("emergency_phone")
-
     with op.batch_alter_table("fever_episodes", schema=None) as batch_op:
         batch_op.drop_index("ix_fever_episodes_unit_id_created_at")
         batch_op.drop_index("ix_fever_episodes_patient_id_created_at")
@@ -88,3 +86,4 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_emergency_tokens_patient_id"))
 
     op.drop_table("emergency_tokens")
+    op.drop_table("unit_emergency")
