@@ -466,3 +466,22 @@ def test_the_figures_of_a_past_week_do_not_change(ctx: Context, client: TestClie
     assert first.status_code == 200 and first.json()["episodes"] == 0
     assert first.json()["share_within_60"] is None
     assert datetime.now(UTC) > week_bounds(monday, ctx.tz)[1]
+
+
+def test_an_administrator_writes_the_units_emergency_service(
+    client: TestClient, auth: Auth, patient_ids: dict[str, str]
+) -> None:
+    admin = auth("admin.demo")
+    carnet = client.get(f"/api/v1/patients/{patient_ids['Mateo Hernández']}/carnet", headers=auth("madre.demo"))
+    unit_id = carnet.json()["patient"]["unit"]["id"]
+    emergency = {"phone": "55 1234 5678", "address": "Av. Cuauhtémoc 330, Doctores", "map_url": "https://maps.example/x",
+                 "bring": ["Carnet"], "avoid": ["No le des medicina para bajar la fiebre antes de que lo revisen"],
+                 "oncology_phone": "55 8765 4321"}
+    response = client.patch(f"/api/v1/admin/units/{unit_id}", json={"emergency": emergency}, headers=admin)
+    assert response.status_code == 200, response.text
+    created = _alert(client, auth("madre.demo"), patient_ids["Mateo Hernández"]).json()
+    assert created["emergency"]["phone"] == "55 1234 5678"
+    assert created["unit"]["emergency"]["avoid"] == emergency["avoid"]
+    bad = client.patch(f"/api/v1/admin/units/{unit_id}", json={"emergency": {**emergency, "map_url": "javascript:x"}},
+                       headers=admin)
+    assert_error(bad, 422, "validation_error")
