@@ -21,6 +21,7 @@ from carnet_server.db import utcnow
 from carnet_server.enrolment.router import router as enrolment_router
 from carnet_server.errors import install_error_handlers
 from carnet_server.fever import service as fever
+from carnet_server.fever.page import router as fever_page_router
 from carnet_server.fever.router import router as fever_router
 from carnet_server.guardians.router import router as guardian_router
 from carnet_server.headers import SecurityHeadersMiddleware
@@ -145,6 +146,7 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
     app.include_router(whatsapp_router)
     app.include_router(reminders_router)
     app.include_router(fever_router)
+    app.include_router(fever_page_router)
     document_limits(app)
     document_privacy_gate(app)
     return app

@@ -485,3 +485,17 @@ def test_an_administrator_writes_the_units_emergency_service(
     bad = client.patch(f"/api/v1/admin/units/{unit_id}", json={"emergency": {**emergency, "map_url": "javascript:x"}},
                        headers=admin)
     assert_error(bad, 422, "validation_error")
+
+
+def test_the_qr_page_says_genuine_without_clinical_data(
+    client: TestClient, auth: Auth, patient_ids: dict[str, str], ctx: Context
+) -> None:
+    mateo = patient_ids["Mateo Hernández"]
+    url = client.get(f"/api/v1/patients/{mateo}/emergency-card", headers=auth("madre.demo")).json()["qr"]["url"]
+    page = client.get(url.removeprefix(ctx.settings.base_url))
+    assert page.status_code == 200 and "AUTÉNTICA" in page.text and "Mateo H." in page.text
+    assert "Leucemia" not in page.text and "O+" not in page.text and "López" not in page.text
+    carnet = client.get(f"/api/v1/patients/{mateo}/carnet", headers=auth("madre.demo")).json()["qr"]["token"]
+    refused = client.get(f"/e/{carnet}")
+    assert refused.status_code == 200 and "NO VÁLIDA" in refused.text and "otro tipo" in refused.text
+    assert "NO VÁLIDA" in client.get("/e/no.es.token").text

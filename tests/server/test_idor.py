@@ -30,6 +30,7 @@ MATEO, SANTIAGO = "Mateo Hernández", "Santiago Ramírez"
 #: Routes with an id that is not an object of a family or unit, and why.
 NOT_SCOPED = {
     ("GET", "/v/{token}"): "public verification page: the signed QR token is the credential (verification tests)",
+    ("GET", "/e/{token}"): "the emergency card's public page: likewise (test_fever.py)",
     ("GET", "/api/v1/blood-banks/{bank_id}/slots"): "every signed-in user may see any bank's open slots "
                                                     "(families choose where to donate)",
 }

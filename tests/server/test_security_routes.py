@@ -46,6 +46,7 @@ PUBLIC: dict[str, tuple[str, frozenset[int]]] = {
     "POST /api/v1/auth/refresh": ("authenticated by the refresh token in the body", frozenset({422})),
     "GET /.well-known/jwks.json": ("public keys: anyone may verify a carnet QR", frozenset({200})),
     "GET /v/{token}": ("the QR's verification page: the signed token is the credential", frozenset({200})),
+    "GET /e/{token}": ("the emergency card QR's page: the signed token is the credential", frozenset({200})),
     "POST /api/v1/mixing/callbacks": ("the mixing provider, authenticated by an HMAC signature",
                                       frozenset({401})),
     "GET /api/v1/privacy/notice": ("the privacy notice: read before signing in, no personal data",
