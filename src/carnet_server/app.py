@@ -21,7 +21,7 @@ from carnet_server.db import utcnow
 from carnet_server.enrolment.router import router as enrolment_router
 from carnet_server.errors import install_error_handlers
 from carnet_server.fever import service as fever
-from carnet_server.fever.page import router as fever_page_router
+from carnet_server.fever.router import page_router as fever_page_router
 from carnet_server.fever.router import router as fever_router
 from carnet_server.guardians.router import router as guardian_router
 from carnet_server.headers import SecurityHeadersMiddleware

@@ -10,18 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter
-from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.orm import Session
 
 from carnet_contract.models import VerifyReason
-from carnet_server.auth.deps import ContextDep, LangDep, SessionDep
+from carnet_server.context import Context
 from carnet_server.fever import card
 from carnet_server.i18n import Lang, t
 from carnet_server.patients.tables import Patient
 from carnet_server.verification.service import counter_name
 
-router = APIRouter(tags=["verification"])
+__all__ = ["HEADERS", "page_context", "render"]
 
 _templates = Environment(
     loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "templates"),
@@ -46,7 +45,7 @@ _LABELS: dict[str, dict[Lang, str]] = {
 }
 
 
-def page_context(session: Any, ctx: Any, token: str, lang: Lang) -> dict[str, Any]:
+def page_context(session: Session, ctx: Context, token: str, lang: Lang) -> dict[str, Any]:
     labels = {key: value[lang] for key, value in _LABELS.items()}
     context: dict[str, Any] = {"lang": "es-MX" if lang == "es" else "en", "l": labels, "valid": False}
     result = card.verify(ctx, token)
@@ -70,17 +69,14 @@ def page_context(session: Any, ctx: Any, token: str, lang: Lang) -> dict[str, An
     return context
 
 
-@router.get("/e/{token}", response_class=HTMLResponse, include_in_schema=False)
-def emergency_page(token: str, session: SessionDep, ctx: ContextDep, lang: LangDep) -> HTMLResponse:
-    """The page a phone camera opens from the emergency card's QR."""
-    html = _templates.get_template("emergency.html").render(**page_context(session, ctx, token, lang))
-    return HTMLResponse(
-        html,
-        headers={
-            "Cache-Control": "no-store",
-            "Content-Language": "en" if lang == "en" else "es-MX",
-            "Referrer-Policy": "no-referrer",
-            "X-Robots-Tag": "noindex",
-            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
-        },
-    )
+HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Robots-Tag": "noindex",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+}
+
+
+def render(session: Session, ctx: Context, token: str, lang: Lang) -> str:
+    """The page's HTML for a scanned token."""
+    return _templates.get_template("emergency.html").render(**page_context(session, ctx, token, lang))

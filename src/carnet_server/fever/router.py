@@ -7,6 +7,7 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
+from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from carnet_contract import models as contract
@@ -15,7 +16,7 @@ from carnet_server.auth.deps import ClientAddress, ContextDep, CurrentUser, Lang
 from carnet_server.auth.service import Principal
 from carnet_server.db import utcnow
 from carnet_server.domain_errors import NotAllowed
-from carnet_server.fever import card, figures, ips, service
+from carnet_server.fever import card, figures, ips, page, service
 from carnet_server.i18n import t
 from carnet_server.idempotency.deps import IdempotencyDep
 from carnet_server.incidents.figures import parse_week
@@ -23,6 +24,8 @@ from carnet_server.limits import write_limit
 from carnet_server.patients.service import PatientNotFound, visible_patient
 
 router = APIRouter(prefix="/api/v1", tags=["fever"])
+#: The emergency card QR's public page (no prefix, beside the carnet's ``/v/``).
+page_router = APIRouter(tags=["verification"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": contract.ErrorBody} for code in (401, 403, 404, 409, 422)}
 IdQuery = Annotated[str | None, Query(max_length=64)]
@@ -242,3 +245,13 @@ def weekly_md(
     """The same figures as a Spanish Markdown summary ("Hora Dorada — semana del …")."""
     out = _figures(week, user, session, ctx, address)
     return Response(content=figures.to_markdown(out).encode("utf-8"), media_type="text/markdown; charset=utf-8")
+
+
+# ---- the QR's public page ------------------------------------------------------------------------------
+
+
+@page_router.get("/e/{token}", response_class=HTMLResponse, include_in_schema=False)
+def emergency_page(token: str, session: SessionDep, ctx: ContextDep, lang: LangDep) -> HTMLResponse:
+    """The page a phone camera opens from the emergency card's QR (fever/page.py)."""
+    headers = {**page.HEADERS, "Content-Language": "en" if lang == "en" else "es-MX"}
+    return HTMLResponse(page.render(session, ctx, token, lang), headers=headers)
