@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
@@ -238,10 +239,8 @@ def test_emergency_card_has_what_the_team_needs_and_a_qr_of_its_own_type(
     wrong = qrtoken.verify(carnet_token, jwks, kind=qrtoken.TokenKind.EMERGENCY)
     assert wrong.reason is VerifyReason.WRONG_TYPE
     # tampered: another child's id in the same signature
-    head, payload, signature = got.qr.token.split(".")
+    head, _payload, signature = got.qr.token.split(".")
     claims = dict(ok.claims, sub=patient_ids["Santiago Ramírez"])
-    import base64
-
     forged_payload = base64.urlsafe_b64encode(json.dumps(claims, separators=(",", ":")).encode()).rstrip(b"=")
     tampered = f"{head}.{forged_payload.decode()}.{signature}"
     assert qrtoken.verify(tampered, jwks, kind=qrtoken.TokenKind.EMERGENCY).reason is VerifyReason.BAD_SIGNATURE
