@@ -1123,6 +1123,7 @@ class ExportChild(_Response):
     appointments: list[Appointment] = Field(default_factory=list)
     blood_bank_bookings: list[ExportBooking] = Field(default_factory=list)
     incidents: list[ExportIncident] = Field(default_factory=list)
+    fever_episodes: list[FeverEpisode] = Field(default_factory=list)
     #: Who saw or changed the child's records, oldest first.
     access_record: list[AccessRecordEntry] = Field(default_factory=list)
 

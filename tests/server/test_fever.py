@@ -498,3 +498,17 @@ def test_the_qr_page_says_genuine_without_clinical_data(
     refused = client.get(f"/e/{carnet}")
     assert refused.status_code == 200 and "NO VÁLIDA" in refused.text and "otro tipo" in refused.text
     assert "NO VÁLIDA" in client.get("/e/no.es.token").text
+
+
+def test_the_family_export_holds_the_episodes_and_who_recorded_their_steps(
+    client: TestClient, auth: Auth, patient_ids: dict[str, str]
+) -> None:
+    madre = auth("madre.demo")
+    episode_id = _alert(client, madre, patient_ids["Mateo Hernández"]).json()["id"]
+    assert _step(client, auth("oncologia.demo"), episode_id, "arrival").status_code == 200
+    export = client.get("/api/v1/privacy/export", headers=madre)
+    assert export.status_code == 200, export.text
+    child = next(c for c in export.json()["children"] if c["patient"]["id"] == patient_ids["Mateo Hernández"])
+    assert [e["id"] for e in child["fever_episodes"]] == [episode_id]
+    steps = [a for a in child["access_record"] if a["action"] == "fever.step"]
+    assert steps and steps[0]["actor_role"] == "oncology" and not steps[0]["by_you"]
