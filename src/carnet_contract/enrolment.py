@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from carnet_contract.models import Role, Unit, UnitLevel, has_control_characters
+from carnet_contract.models import Role, Unit, UnitEmergencyUpdate, UnitLevel, has_control_characters
 from carnet_contract.models import _Request as _BaseRequest
 
 __all__ = [
@@ -83,6 +83,9 @@ class UnitUpdate(_Request):
     name: Text200 | None = None
     level: UnitLevel | None = None
     state: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    #: The unit's emergency service (fever, "Hora Dorada"), replaced as a whole; the families' apps get it
+    #: with the unit.
+    emergency: UnitEmergencyUpdate | None = None
 
 
 class StaffRole(StrEnum):

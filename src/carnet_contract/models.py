@@ -120,6 +120,18 @@ __all__ = [
     "ExportQrToken",
     "ExportSession",
     "FamilyExport",
+    "EmergencyCard",
+    "EmergencyVerifyRequest",
+    "EmergencyVerifyResponse",
+    "FeverEpisode",
+    "FeverEpisodeCreate",
+    "FeverStatus",
+    "FeverStep",
+    "FeverStepKind",
+    "FeverUnitFigures",
+    "FeverWeeklyFigures",
+    "UnitEmergency",
+    "UnitEmergencyUpdate",
 ]
 
 
@@ -210,6 +222,8 @@ class VerifyReason(StrEnum):
     NOT_YET_VALID = "not_yet_valid"
     REVOKED = "revoked"
     UNKNOWN_PATIENT = "unknown_patient"
+    #: A genuine token of another type (an emergency card's where a carnet's is expected, or the reverse).
+    WRONG_TYPE = "wrong_type"
 
 
 # ---- errors -----------------------------------------------------------------
@@ -281,11 +295,27 @@ class PatientRef(_Response):
     display_name: str
 
 
+class UnitEmergency(_Response):
+    """What a family needs to reach the unit's emergency service (the hospital writes it, the app shows it as is):
+    the 24-hour number, the address, a map link, what to bring, what not to do."""
+
+    phone: str
+    address: str
+    map_url: str | None = None
+    bring: list[str] = Field(default_factory=list)
+    avoid: list[str] = Field(default_factory=list)
+    #: The oncology team's phone (the emergency card shows it).
+    oncology_phone: str | None = None
+
+
 class Unit(_Response):
     id: str
     name: str
     level: UnitLevel
     state: str
+    #: The unit's emergency service (fever: "Hora Dorada"); None while the hospital has not written it. It comes
+    #: with every unit the family already has (the carnet's), so the app has it offline.
+    emergency: UnitEmergency | None = None
 
 
 class ClosureStatus(StrEnum):
@@ -719,6 +749,8 @@ class SyncType(StrEnum):
     INCIDENT = "incident"
     #: A chemotherapy cycle of a carnet (``Cycle``): its mixing status, confirmation, dispensation.
     CYCLE = "cycle"
+    #: A fever episode of a child (``FeverEpisode``): created by the family, its steps recorded by the unit.
+    FEVER_EPISODE = "fever_episode"
 
 
 class SyncChange(_Response):
@@ -1091,6 +1123,7 @@ class ExportChild(_Response):
     appointments: list[Appointment] = Field(default_factory=list)
     blood_bank_bookings: list[ExportBooking] = Field(default_factory=list)
     incidents: list[ExportIncident] = Field(default_factory=list)
+    fever_episodes: list[FeverEpisode] = Field(default_factory=list)
     #: Who saw or changed the child's records, oldest first.
     access_record: list[AccessRecordEntry] = Field(default_factory=list)
 
@@ -1161,3 +1194,164 @@ class ReminderPreferences(_Request):
     phone's own notifications)."""
 
     kinds: list[ReminderKind]
+
+
+# ---- fever (Hora Dorada) ------------------------------------------------------------------------------------
+
+#: The temperature range a thermometer reading may have (°C); 38.0 or more is fever.
+FEVER_MIN_C = 35.0
+FEVER_MAX_C = 43.0
+FEVER_THRESHOLD_C = 38.0
+#: How far in the future (a phone's clock ahead) and in the past a reading's time may be.
+FEVER_FUTURE_LEEWAY = timedelta(minutes=5)
+FEVER_MAX_AGE = timedelta(hours=24)
+#: The goal: the first antibiotic within this many minutes of arrival.
+GOLDEN_HOUR_MINUTES = 60
+
+
+class FeverStatus(StrEnum):
+    """avisada (the family pressed the button) → en_urgencias (arrival) → triage → antibiotico; or cerrada."""
+
+    AVISADA = "avisada"
+    EN_URGENCIAS = "en_urgencias"
+    TRIAGE = "triage"
+    ANTIBIOTICO = "antibiotico"
+    CERRADA = "cerrada"
+
+
+class FeverStepKind(StrEnum):
+    """The steps staff record, in this order, each once; ``close`` ends an open episode without an antibiotic."""
+
+    ARRIVAL = "arrival"
+    TRIAGE = "triage"
+    ANTIBIOTIC = "antibiotic"
+    CLOSE = "close"
+
+
+class FeverEpisodeCreate(_Request):
+    """POST /api/v1/patients/{id}/fever-episodes (the child's guardian; Idempotency-Key: the outbox item's UUID).
+
+    ``measured_at`` may be at most 5 minutes ahead of the server's clock and at most 24 hours old (422
+    ``fever_measured_at_out_of_range``)."""
+
+    temperature_c: Annotated[float, Field(ge=FEVER_MIN_C, le=FEVER_MAX_C, allow_inf_nan=False)]
+    measured_at: AwareDatetime
+
+
+class FeverEpisodeEmergency(_Response):
+    phone: str
+    address: str
+    map_url: str | None = None
+
+
+class FeverEpisode(_Response):
+    """A fever episode as the family and the unit see it (also the ``fever_episode`` sync record)."""
+
+    id: str
+    patient_id: str
+    status: FeverStatus
+    temperature_c: float
+    measured_at: datetime
+    created_at: datetime
+    arrived_at: datetime | None = None
+    triage_at: datetime | None = None
+    antibiotic_at: datetime | None = None
+    #: Arrival → first antibiotic, in whole minutes (None until both are recorded).
+    minutes_to_antibiotic: int | None = None
+    unit: Unit
+    #: The unit's emergency service (None while the hospital has not written it).
+    emergency: FeverEpisodeEmergency | None = None
+    #: Staff lists only: the child's name.
+    patient_name: str | None = None
+
+
+class FeverStep(_Request):
+    """POST /api/v1/fever-episodes/{id}/steps (oncology, case desk of the child's unit; admin): each step once,
+    in order; ``at`` defaults to now, may not be in the future nor before the family's reading (or the previous
+    step)."""
+
+    step: FeverStepKind
+    at: AwareDatetime | None = None
+
+
+class EmergencyCard(_Response):
+    """GET /api/v1/patients/{id}/emergency-card: what the emergency team must know without asking, and a signed
+    QR of its own type (``typ`` ``emergencia``, valid 72 hours) that a counter verifies offline."""
+
+    patient_id: str
+    full_name: str
+    birth_date: date
+    age_years: int
+    sex: str | None = None
+    weight_kg: float | None = None
+    diagnosis: Diagnosis | None = None
+    protocol: str | None = None
+    phase: str | None = None
+    last_chemotherapy_date: date | None = None
+    last_chemotherapy_drugs: list[str] = Field(default_factory=list)
+    central_venous_catheter: bool | None = None
+    #: As the team wrote them; None: not recorded.
+    allergies: str | None = None
+    blood_group: str | None = None
+    treating_oncologist: str | None = None
+    unit: Unit
+    oncology_phone: str | None = None
+    qr: QrCode
+    generated_at: datetime
+
+
+class EmergencyVerifyRequest(_Request):
+    """POST /api/v1/emergency-cards/verify (staff): the scanned token or URL."""
+
+    token: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+
+
+class EmergencyVerifyResponse(_Response):
+    valid: bool
+    reason: VerifyReason | None = None
+    message: str | None = None
+    expires_at: datetime | None = None
+    #: Valid, and the caller works at the child's unit: the current card (without its QR).
+    patient_id: str | None = None
+    card: EmergencyCard | None = None
+
+
+class UnitEmergencyUpdate(_Request):
+    """Part of PATCH /api/v1/admin/units/{id}: the unit's emergency service, replaced as a whole."""
+
+    phone: Annotated[str, StringConstraints(min_length=3, max_length=40)]
+    address: Annotated[str, StringConstraints(min_length=3, max_length=300)]
+    map_url: Annotated[str, StringConstraints(max_length=500, pattern=r"^https://")] | None = None
+    bring: Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=200)]], Field(max_length=12)] = (
+        Field(default_factory=list)
+    )
+    avoid: Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=300)]], Field(max_length=12)] = (
+        Field(default_factory=list)
+    )
+    oncology_phone: Annotated[str, StringConstraints(min_length=3, max_length=40)] | None = None
+
+
+class FeverUnitFigures(_Response):
+    unit_id: str
+    unit_name: str
+    episodes: int
+    with_antibiotic: int
+    within_60: int
+    #: within_60 / episodes with an arrival (0–1, 3 decimals); None when none arrived.
+    share_within_60: float | None = None
+    median_minutes_to_antibiotic: float | None = None
+    without_antibiotic: int
+
+
+class FeverWeeklyFigures(_Response):
+    """GET /api/v1/fever/weekly?week=YYYY-MM-DD (oncology, case desk: their units; admin: all); ``.csv``, ``.md``."""
+
+    week_start: date
+    week_end: date
+    episodes: int
+    arrived: int
+    within_60: int
+    share_within_60: float | None = None
+    median_minutes_to_antibiotic: float | None = None
+    without_antibiotic: int
+    by_unit: list[FeverUnitFigures] = Field(default_factory=list)

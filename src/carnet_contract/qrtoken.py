@@ -16,6 +16,13 @@ characters outside the alphabet), else ``malformed`` — so a token's text, and
 what is compared or logged, is the one the server signed. A header with
 ``crit`` is ``malformed`` too: no extension is understood here (RFC 7515
 §4.1.11). An ``iss`` other than the expected issuer is ``unknown_key``.
+
+Two token types share the keys (and the trust bundle's revocation list): the
+carnet's (no ``typ`` claim: every token issued before types existed is one)
+and the emergency card's (``"typ": "em"``, claims ``iss, sub, typ, iat, exp,
+jti``; no cycles). A verifier says which it expects (``kind``); a genuine token
+of the other type is ``wrong_type``, checked after the signature, so a forged
+``typ`` is ``bad_signature`` first.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import re
 import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -34,15 +42,37 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from carnet_contract.models import VerifyReason
 
-__all__ = ["Verification", "extract_token", "verify"]
+__all__ = ["EMERGENCY_TYPE", "TokenKind", "Verification", "extract_token", "token_kind", "verify"]
 
 # "=" is taken in, so that a padded token inside a URL is refused rather than cut short and accepted.
-_TOKEN_IN_URL = re.compile(r"/v/([A-Za-z0-9_\-=]+\.[A-Za-z0-9_\-=]+\.[A-Za-z0-9_\-=]+)")
+# ``/v/`` holds a carnet token, ``/e/`` an emergency card's.
+_TOKEN_IN_URL = re.compile(r"/[ve]/([A-Za-z0-9_\-=]+\.[A-Za-z0-9_\-=]+\.[A-Za-z0-9_\-=]+)")
 _BASE64URL = re.compile(r"[A-Za-z0-9_\-]*")
 _MAX_TOKEN = 4096
 _LEEWAY_SECONDS = 60
 # "EdDSA" (RFC 8037) and its fully specified successor "Ed25519" (RFC 9864).
 _ALGORITHMS = frozenset({"EdDSA", "Ed25519"})
+
+
+#: The ``typ`` claim of an emergency card token.
+EMERGENCY_TYPE = "em"
+
+
+class TokenKind(StrEnum):
+    """Which token a verifier expects."""
+
+    CARNET = "carnet"
+    EMERGENCY = "emergency"
+
+
+def token_kind(claims: Mapping[str, Any]) -> TokenKind | None:
+    """The type a token's claims say (None: a ``typ`` this code does not know)."""
+    typ = claims.get("typ")
+    if typ is None:
+        return TokenKind.CARNET
+    if typ == EMERGENCY_TYPE:
+        return TokenKind.EMERGENCY
+    return None
 
 
 @dataclass(frozen=True)
@@ -78,10 +108,12 @@ def verify(
     issuer: str | None = None,
     accepted_kids: Collection[str] = (),
     revoked_jtis: Collection[str] = (),
+    kind: TokenKind = TokenKind.CARNET,
 ) -> Verification:
     """Verify a token against a JWKS document; ``accepted_kids`` pins keys when not empty.
 
     ``issuer``: the expected ``iss`` (another one is ``unknown_key``); None skips that check.
+    ``kind``: the token type expected; a genuine token of another type is ``wrong_type``.
     """
     token = extract_token(token_or_url)
     parts = token.split(".")
@@ -109,7 +141,9 @@ def verify(
     except (InvalidSignature, UnicodeEncodeError):
         return Verification(False, VerifyReason.BAD_SIGNATURE, kid=kid)
 
-    reason = _check_claims(claims, now=time.time() if now is None else now, issuer=issuer)
+    if token_kind(claims) is not kind:
+        return Verification(False, VerifyReason.WRONG_TYPE, kid=kid, claims=claims)
+    reason = _check_claims(claims, now=time.time() if now is None else now, issuer=issuer, kind=kind)
     if reason is None and claims.get("jti") in revoked_jtis:
         reason = VerifyReason.REVOKED
     return Verification(reason is None, reason, kid=kid, claims=claims)
@@ -139,13 +173,29 @@ _CLAIM_TYPES: dict[str, type | tuple[type, ...]] = {
 }
 
 
-def _check_claims(claims: Mapping[str, Any], *, now: float, issuer: str | None) -> VerifyReason | None:
-    for name, kind in _CLAIM_TYPES.items():
+#: Claims every emergency card token carries (no cycles).
+_EMERGENCY_CLAIM_TYPES: dict[str, type | tuple[type, ...]] = {
+    "iss": str,
+    "sub": str,
+    "typ": str,
+    "iat": int,
+    "exp": int,
+    "jti": str,
+}
+
+
+def _check_claims(
+    claims: Mapping[str, Any], *, now: float, issuer: str | None, kind: TokenKind = TokenKind.CARNET
+) -> VerifyReason | None:
+    types = _CLAIM_TYPES if kind is TokenKind.CARNET else _EMERGENCY_CLAIM_TYPES
+    for name, json_type in types.items():
         value = claims.get(name)
-        if not isinstance(value, kind) or isinstance(value, bool):
+        if not isinstance(value, json_type) or isinstance(value, bool):
             return VerifyReason.MALFORMED
     nbf = claims.get("nbf", claims["iat"])
-    if not all(isinstance(c, str) for c in claims["cyc"]) or not isinstance(nbf, int) or isinstance(nbf, bool):
+    if kind is TokenKind.CARNET and not all(isinstance(c, str) for c in claims["cyc"]):
+        return VerifyReason.MALFORMED
+    if not isinstance(nbf, int) or isinstance(nbf, bool):
         return VerifyReason.MALFORMED
     if issuer is not None and claims["iss"] != issuer:
         return VerifyReason.UNKNOWN_KEY

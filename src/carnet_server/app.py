@@ -20,6 +20,9 @@ from carnet_server.context import Context, build_context
 from carnet_server.db import utcnow
 from carnet_server.enrolment.router import router as enrolment_router
 from carnet_server.errors import install_error_handlers
+from carnet_server.fever import service as fever
+from carnet_server.fever.router import page_router as fever_page_router
+from carnet_server.fever.router import router as fever_router
 from carnet_server.guardians.router import router as guardian_router
 from carnet_server.headers import SecurityHeadersMiddleware
 from carnet_server.idempotency.deps import install_idempotency
@@ -56,6 +59,7 @@ def sync_registry() -> SyncRegistry:
     registry.register("blood_bank_booking", blood_bank.load_for_sync)
     registry.register("incident", incidents.load_for_sync)
     registry.register("cycle", patients.load_cycles_for_sync)
+    registry.register("fever_episode", fever.load_for_sync)
     registry.check_complete()
     return registry
 
@@ -141,6 +145,8 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
     app.include_router(guardian_router)
     app.include_router(whatsapp_router)
     app.include_router(reminders_router)
+    app.include_router(fever_router)
+    app.include_router(fever_page_router)
     document_limits(app)
     document_privacy_gate(app)
     return app

@@ -30,6 +30,7 @@ from carnet_server.context import Context
 from carnet_server.db import utcnow
 from carnet_server.enrolment.identity import name_key
 from carnet_server.enrolment.invitations import issue
+from carnet_server.fever.demo import CLINICAL, seed_unit_emergency
 from carnet_server.incidents.demo import seed_incidents
 from carnet_server.mixing.demo import seed_confirmed_cycle
 from carnet_server.patients.tables import (
@@ -288,6 +289,7 @@ def seed(session: Session, *, ctx: Context, today: date | None = None, now: date
     for key, (name, level, state) in _UNITS.items():
         units[key] = MedicalUnit(name=name, level=level.value, state=state)
         session.add(units[key])
+    seed_unit_emergency(units)
     users = {
         u.username: create_user(
             session,
@@ -324,6 +326,10 @@ def seed(session: Session, *, ctx: Context, today: date | None = None, now: date
             unit_id=units[child.unit].id,
             created_at=now - timedelta(days=max(child.diagnosis[2] - 7, 1)),
         )
+        if child.display_name in CLINICAL:
+            blood, allergies, catheter, oncologist = CLINICAL[child.display_name]
+            patient.blood_group, patient.allergies = blood, allergies
+            patient.central_venous_catheter, patient.treating_oncologist = catheter, oncologist
         session.add(patient)
         session.flush()
         session.add(GuardianPatient(user_id=users[child.guardian].id, patient_id=patient.id))

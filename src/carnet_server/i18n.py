@@ -397,6 +397,10 @@ from carnet_server.whatsapp.messages import MESSAGES as _WHATSAPP  # noqa: E402
 
 MESSAGES.update(_WHATSAPP)
 
+from carnet_server.fever.messages import MESSAGES as _FEVER  # noqa: E402
+
+MESSAGES.update(_FEVER)
+
 
 def negotiate(accept_language: str | None) -> Lang:
     """``en`` when English is preferred over Spanish in ``Accept-Language``, else ``es``."""

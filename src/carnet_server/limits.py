@@ -71,6 +71,8 @@ BUCKETS: dict[str, tuple[str, ...]] = {
     "administration": ("admin.unit.create", "admin.staff.create", "admin.staff.password_reset"),
     "whatsapp_link_codes": ("whatsapp.link_code.issue",),
     "reminder_preferences": ("reminders.preferences.set",),
+    "fever_episodes": ("fever.create",),
+    "fever_steps": ("fever.step",),
 }
 
 

@@ -7,6 +7,7 @@ from carnet_server.blood_bank import tables as _blood_bank  # noqa: F401
 from carnet_server.chemotherapy import tables as _chemotherapy  # noqa: F401
 from carnet_server.db import Base
 from carnet_server.enrolment import tables as _enrolment  # noqa: F401
+from carnet_server.fever import tables as _fever  # noqa: F401
 from carnet_server.idempotency import tables as _idempotency  # noqa: F401
 from carnet_server.incidents import tables as _incidents  # noqa: F401
 from carnet_server.mixing import tables as _mixing  # noqa: F401

@@ -30,6 +30,7 @@ MATEO, SANTIAGO = "Mateo Hernández", "Santiago Ramírez"
 #: Routes with an id that is not an object of a family or unit, and why.
 NOT_SCOPED = {
     ("GET", "/v/{token}"): "public verification page: the signed QR token is the credential (verification tests)",
+    ("GET", "/e/{token}"): "the emergency card's public page: likewise (test_fever.py)",
     ("GET", "/api/v1/blood-banks/{bank_id}/slots"): "every signed-in user may see any bank's open slots "
                                                     "(families choose where to donate)",
 }
@@ -49,6 +50,7 @@ PARAMS = {
     "patient_id": "patient", "appointment_id": "appointment", "booking_id": "booking", "incident_id": "incident",
     "photo_id": "photo", "cycle_id": "cycle", "bank_id": "bank", "slot_id": "slot", "closure_id": "closure",
     "unit_id": "unit", "staff_id": "staff", "invitation_id": "invitation", "user_id": "guardian",
+    "episode_id": "episode",
 }
 
 
@@ -71,6 +73,7 @@ class Family:
     invitation: str  # a pending activation code for a new guardian of the child
     guardian: str  # the guardian's account id
     regimen: str  # a catalogue regimen (not a family's object: the same for both)
+    episode: str  # a fever episode of the child (avisada)
 
 
 def _body(method: str, path: str, objects: Family) -> dict[str, Any] | None:
@@ -103,6 +106,11 @@ def _body(method: str, path: str, objects: Family) -> dict[str, Any] | None:
                      "weight_kg": 20, "height_cm": 110, "dry_run": True}},
         # a version nobody saw: 409 cycle_changed once past the lookup (nothing moves during the walk)
         ("POST", "/api/v1/cycles/{cycle_id}/actions"): {"json": {"action": "apply", "version": 999}},
+        # a reading two days old: 422 fever_measured_at_out_of_range once past the lookup (nothing written)
+        ("POST", "/api/v1/patients/{patient_id}/fever-episodes"): {
+            "json": {"temperature_c": 38.5, "measured_at": (utcnow() - timedelta(days=2)).isoformat()}},
+        # the antibiotic before arrival: 409 fever_step_out_of_order once past the lookup (nothing written)
+        ("POST", "/api/v1/fever-episodes/{episode_id}/steps"): {"json": {"step": "antibiotic"}},
     }
     return bodies.get((method, path))
 
@@ -134,6 +142,9 @@ def _setup(client: TestClient, ctx: Context, auth: Any, patient_ids: dict[str, s
         invitation = client.post(f"/api/v1/patients/{patient}/guardian-invitations", headers=admin,
                                  json={"full_name": "Ana Méndez", "relationship": "tía", "phone": "5512345678"})
         assert invitation.status_code == 201, invitation.text
+        episode = client.post(f"/api/v1/patients/{patient}/fever-episodes", headers=headers, json={
+            "temperature_c": 38.5, "measured_at": utcnow().isoformat()})
+        assert episode.status_code == 201, episode.text
         closure = client.post("/api/v1/privacy/closure-request", json={}, headers=headers)
         assert closure.status_code == 201, closure.text
         families[name] = Family(
@@ -142,7 +153,8 @@ def _setup(client: TestClient, ctx: Context, auth: Any, patient_ids: dict[str, s
             cycle=next(c["id"] for c in carnet["cycles"] if c["status"] == "programado"),
             bank=bank, slot=slots[1]["id"], day=day, unit=unit, closure=closure.json()["id"],
             staff=staff[name], invitation=invitation.json()["id"],
-            guardian=client.get("/api/v1/me", headers=headers).json()["id"], regimen=regimen)
+            guardian=client.get("/api/v1/me", headers=headers).json()["id"], regimen=regimen,
+            episode=episode.json()["id"])
     return families
 
 
@@ -277,6 +289,8 @@ def test_body_and_query_ids_are_checked_too(app: FastAPI, client: TestClient, ct
         ("POST", "/api/v1/patients/{patient_id}/referral", "unit_id"): None,  # any unit may receive a child
         # the regimen catalogue is the same for every unit (GET /api/v1/protocols to any staff)
         ("POST", "/api/v1/patients/{patient_id}/cycles", "protocol_id"): None,
+        ("GET", "/api/v1/fever-episodes", "unit_id"): lambda uid: client.get(
+            "/api/v1/fever-episodes", params={"unit_id": uid}, headers=casos),
     }
     # generated: every *_id in a query string or a JSON body of the schema is listed above
     schema = app.openapi()
@@ -297,7 +311,8 @@ def test_body_and_query_ids_are_checked_too(app: FastAPI, client: TestClient, ct
 
     wrong_patient = {("POST", "/api/v1/patients/{patient_id}/appointments", "cycle_id"): santiago.cycle,
                      ("POST", "/api/v1/pharmacy/dispensations", "cycle_id"): santiago.cycle,
-                     ("GET", "/api/v1/incidents", "unit_id"): santiago.unit}
+                     ("GET", "/api/v1/incidents", "unit_id"): santiago.unit,
+                     ("GET", "/api/v1/fever-episodes", "unit_id"): santiago.unit}
     for key, call in cases.items():
         if call is None:
             continue

@@ -55,6 +55,7 @@ PATIENTS = 2000
 #: Tables that may be read sequentially, and why.
 EXEMPT = {
     "medical_units": "one row per IMSS unit (a few hundred nationally), read whole for a screen",
+    "unit_emergency": "at most one row per unit, joined to every unit read (its emergency service)",
     "blood_banks": "one per unit; the list is read whole",
     "slot_templates": "six rows per bank",
     "sync_counter": "a single row",

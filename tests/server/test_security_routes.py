@@ -46,6 +46,7 @@ PUBLIC: dict[str, tuple[str, frozenset[int]]] = {
     "POST /api/v1/auth/refresh": ("authenticated by the refresh token in the body", frozenset({422})),
     "GET /.well-known/jwks.json": ("public keys: anyone may verify a carnet QR", frozenset({200})),
     "GET /v/{token}": ("the QR's verification page: the signed token is the credential", frozenset({200})),
+    "GET /e/{token}": ("the emergency card QR's page: the signed token is the credential", frozenset({200})),
     "POST /api/v1/mixing/callbacks": ("the mixing provider, authenticated by an HMAC signature",
                                       frozenset({401})),
     "GET /api/v1/privacy/notice": ("the privacy notice: read before signing in, no personal data",
@@ -93,6 +94,8 @@ GUARDIAN = _roles("guardian")
 ADMIN = _roles("admin")
 REGISTRY_WRITERS = _roles("oncology", "admin")
 REGISTRY_READERS = _roles("oncology", "case_desk", "admin")
+FEVER_STAFF = _roles("oncology", "case_desk", "admin")
+FEVER_READERS = _roles("guardian", "oncology", "case_desk", "admin")
 
 
 def _regimen() -> dict[str, Any]:
@@ -225,6 +228,19 @@ MATRIX: dict[str, Call] = {
     # pharmacy may only confirm (a 403 from the service for other steps): confirm a version nobody saw → 409
     "POST /api/v1/cycles/{cycle_id}/actions": Call(_roles("oncology", "pharmacy", "admin"),
                                                    body=lambda w: {"action": "confirm", "version": 999}),
+    # fever (Hora Dorada)
+    "POST /api/v1/patients/{patient_id}/fever-episodes": Call(GUARDIAN, body=lambda w: {
+        "temperature_c": 38.5, "measured_at": utcnow().isoformat()}),
+    "GET /api/v1/patients/{patient_id}/fever-episodes": Call(FEVER_READERS),
+    "GET /api/v1/fever-episodes": Call(FEVER_STAFF),
+    "GET /api/v1/fever-episodes/{episode_id}": Call(FEVER_READERS),
+    "POST /api/v1/fever-episodes/{episode_id}/steps": Call(FEVER_STAFF, body=lambda w: {"step": "antibiotic"}),
+    "GET /api/v1/patients/{patient_id}/emergency-card": Call(FEVER_READERS),
+    "GET /api/v1/patients/{patient_id}/ips": Call(FEVER_READERS),
+    "POST /api/v1/emergency-cards/verify": Call(ALL - GUARDIAN, body=lambda w: {"token": w.qr_token}),
+    "GET /api/v1/fever/weekly": Call(FEVER_STAFF, params=_week),
+    "GET /api/v1/fever/weekly.csv": Call(FEVER_STAFF, params=_week),
+    "GET /api/v1/fever/weekly.md": Call(FEVER_STAFF, params=_week),
 }
 
 # ---- walking the routes -----------------------------------------------------------------
@@ -279,6 +295,7 @@ class World:
     invitation_id: str  # a pending activation code for Mateo
     user_id: str  # madre.demo, Mateo's guardian
     regimen_id: str  # a catalogue regimen
+    episode_id: str  # a fever episode of Mateo's (avisada)
     photo_id: str = "AAAAAAAAAAAA"  # none in the demo: allowed roles get 404
 
 
@@ -305,6 +322,9 @@ def _world(client: TestClient, ctx: Context) -> World:
                              json={"full_name": "Ana Méndez", "relationship": "tía", "phone": "5512345678"},
                              headers=bearer(login(client, "oncologia.demo")["access_token"]))
     assert invitation.status_code == 201, invitation.text
+    episode = client.post(f"/api/v1/patients/{patient.id}/fever-episodes", headers=guardian,
+                          json={"temperature_c": 38.5, "measured_at": utcnow().isoformat()})
+    assert episode.status_code == 201, episode.text
     closure = client.post("/api/v1/privacy/closure-request", json={},
                           headers=bearer(login(client, "padre.demo")["access_token"]))
     assert closure.status_code == 201, closure.text
@@ -313,7 +333,8 @@ def _world(client: TestClient, ctx: Context) -> World:
                  booking_id=booking.id, incident_id=incident.id,
                  notice_version=client.get("/api/v1/privacy/notice").json()["version"],
                  closure_id=closure.json()["id"], unit_id=patient.unit_id, staff_id=staff_id,
-                 invitation_id=invitation.json()["id"], user_id=madre_id, regimen_id=regimen_id)
+                 invitation_id=invitation.json()["id"], user_id=madre_id, regimen_id=regimen_id,
+                 episode_id=episode.json()["id"])
 
 
 def _request(client: TestClient, method: str, path: str, call: Call, world: World,

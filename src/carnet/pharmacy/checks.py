@@ -64,6 +64,8 @@ _BY_REASON: dict[VerifyReason, CheckKind] = {
     VerifyReason.NOT_YET_VALID: CheckKind.NOT_YET_VALID,
     VerifyReason.REVOKED: CheckKind.REVOKED,
     VerifyReason.UNKNOWN_PATIENT: CheckKind.UNKNOWN_PATIENT,
+    # A genuine emergency card's code scanned at the pharmacy: not a carnet code.
+    VerifyReason.WRONG_TYPE: CheckKind.MALFORMED,
 }
 
 

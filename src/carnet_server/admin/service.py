@@ -30,7 +30,7 @@ from carnet_server.context import Context
 from carnet_server.domain_errors import Conflict, Invalid, NotFound
 from carnet_server.enrolment.codes import temporary_password
 from carnet_server.patients.service import unit_out
-from carnet_server.patients.tables import MedicalUnit, UserUnit
+from carnet_server.patients.tables import MedicalUnit, UnitEmergency, UserUnit
 
 __all__ = [
     "USERNAME_RE",
@@ -124,6 +124,14 @@ def update_unit(
         if value is not None and value != getattr(unit, name):
             setattr(unit, name, str(value))
             changed.append(name)
+    if body.emergency is not None:
+        data = body.emergency
+        if unit.emergency is None:
+            unit.emergency = UnitEmergency(unit_id=unit.id, phone=data.phone, address=data.address)
+        row = unit.emergency
+        row.phone, row.address, row.map_url = data.phone, data.address, data.map_url
+        row.bring, row.avoid, row.oncology_phone = list(data.bring), list(data.avoid), data.oncology_phone
+        changed.append("emergency")
     _audit(session, principal, "admin.unit.update", "unit", unit.id, ip, fields=changed)
     session.commit()
     return unit

@@ -47,6 +47,7 @@ __all__ = [
     "patients_of_guardian",
     "revoke_qr_tokens",
     "touch_cycle",
+    "unit_emergency_out",
     "unit_out",
     "units_of",
     "visible_cycle",
@@ -65,8 +66,29 @@ class CycleNotFound(NotFound):
     code = "cycle_not_found"
 
 
+def unit_emergency_out(unit: MedicalUnit) -> contract.UnitEmergency | None:
+    """The unit's emergency service as the family's app gets it (None until the hospital writes phone and address)."""
+    row = unit.emergency
+    if row is None:
+        return None
+    return contract.UnitEmergency(
+        phone=row.phone,
+        address=row.address,
+        map_url=row.map_url,
+        bring=list(row.bring or []),
+        avoid=list(row.avoid or []),
+        oncology_phone=row.oncology_phone,
+    )
+
+
 def unit_out(unit: MedicalUnit) -> contract.Unit:
-    return contract.Unit(id=unit.id, name=unit.name, level=contract.UnitLevel(unit.level), state=unit.state)
+    return contract.Unit(
+        id=unit.id,
+        name=unit.name,
+        level=contract.UnitLevel(unit.level),
+        state=unit.state,
+        emergency=unit_emergency_out(unit),
+    )
 
 
 def drug_out(drug: CycleDrug) -> contract.Drug:

@@ -5,7 +5,20 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from carnet_server.db import Base, UTCDateTime, new_id, utcnow
@@ -21,6 +34,7 @@ __all__ = [
     "Patient",
     "Protocol",
     "QrToken",
+    "UnitEmergency",
     "UserUnit",
     "curp_check_digit",
     "curp_problem",
@@ -84,6 +98,25 @@ class MedicalUnit(Base):
     name: Mapped[str] = mapped_column(String(200))
     level: Mapped[str] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(64))
+    #: The unit's emergency service (None: not written yet).
+    emergency: Mapped[UnitEmergency | None] = relationship(lazy="joined", uselist=False, cascade="all, delete-orphan")
+
+
+class UnitEmergency(Base):
+    """A unit's emergency service (migration 0012; fever/): a 24-hour phone, the address, a map link, what a
+    family brings and what it must not do — the hospital's own words, shown as they are. A table of its own:
+    SQLite cannot drop columns of ``medical_units`` on a downgrade without rebuilding a table many others
+    reference."""
+
+    __tablename__ = "unit_emergency"
+
+    unit_id: Mapped[str] = mapped_column(ForeignKey("medical_units.id", ondelete="CASCADE"), primary_key=True)
+    phone: Mapped[str] = mapped_column(String(40))
+    address: Mapped[str] = mapped_column(String(300))
+    map_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    bring: Mapped[list[str]] = mapped_column(JSON, default=list)
+    avoid: Mapped[list[str]] = mapped_column(JSON, default=list)
+    oncology_phone: Mapped[str | None] = mapped_column(String(40), nullable=True)
 
 
 class UserUnit(Base):

@@ -4,7 +4,7 @@ The account (never the password hash), its privacy acceptances, closure requests
 only, no tokens); and for each linked child: the carnet data (no live QR token: the QR codes issued
 appear with their dates only), every cycle with its mixing status, the dispensations (by "Farmacia",
 never a staff member's name), appointments, blood-bank bookings with the donors' data and
-questionnaire answers, incidents with the replies and the photos' metadata (not the bytes), and the
+questionnaire answers, incidents with the replies and the photos' metadata (not the bytes), fever episodes, and the
 access record — the audit rows about the child or one of its records, with the actor's role but no
 staff ids or addresses.
 
@@ -36,6 +36,8 @@ from carnet_server.blood_bank.service import booking_out
 from carnet_server.blood_bank.tables import Booking, Slot
 from carnet_server.db import utcnow
 from carnet_server.domain_errors import NotAllowed
+from carnet_server.fever.service import episode_out
+from carnet_server.fever.tables import FeverEpisode
 from carnet_server.incidents.service import incident_out
 from carnet_server.incidents.tables import Incident
 from carnet_server.patients.service import cycle_out, patients_of_guardian, unit_out
@@ -167,6 +169,15 @@ def _children(session: Session, *, patients: list[Patient], user_id: str, now: d
             )
         )
     )
+    fever = _by_patient(
+        list(
+            session.scalars(
+                select(FeverEpisode)
+                .where(FeverEpisode.patient_id.in_(ids))
+                .order_by(FeverEpisode.created_at, FeverEpisode.id)
+            )
+        )
+    )
     access = _access_record(session, patient_ids=ids, user_id=user_id)
 
     out = []
@@ -212,6 +223,7 @@ def _children(session: Session, *, patients: list[Patient], user_id: str, now: d
                     for b in bookings[pid]
                 ],
                 incidents=[_incident(i, now=now) for i in incidents[pid]],
+                fever_episodes=[episode_out(e) for e in fever[pid]],
                 access_record=access.get(pid, []),
             )
         )
