@@ -167,3 +167,22 @@ def test_qr_reissued_on_rotation_revocation_and_cycle_change(
     assert token() != after_revoke
     with ctx.sessions() as session:
         assert session.scalar(select(func.count()).select_from(AuditEntry)) is not None
+
+
+def test_due_cycles_picked_from_the_loaded_cycles_match_the_query(ctx: Context) -> None:
+    """The carnet read picks the QR's due cycles from the cycles it loaded; the same as the query would."""
+    from datetime import timedelta
+
+    from sqlalchemy import select as _select
+
+    from carnet_server.db import utcnow
+    from carnet_server.patients.service import due_cycle_ids, due_cycles
+    from carnet_server.patients.tables import Cycle, Patient
+
+    with ctx.sessions() as session:
+        for patient in session.scalars(_select(Patient)):
+            cycles = list(session.scalars(_select(Cycle).where(Cycle.patient_id == patient.id)))
+            for days in (-30, 0, 10, 40):
+                today = ctx.today(utcnow()) + timedelta(days=days)
+                expected = [c.id for c in due_cycles(session, patient_id=patient.id, today=today)]
+                assert due_cycle_ids(cycles, today=today) == expected

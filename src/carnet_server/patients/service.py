@@ -200,30 +200,45 @@ def visible_cycle(session: Session, *, principal: Principal, cycle_id: str) -> t
     return cycle, patient
 
 
-def due_cycles(session: Session, *, patient_id: str, today: date) -> list[Cycle]:
-    """The next scheduled cycles (at most two), from today on."""
-    return list(
-        session.scalars(
-            select(Cycle)
-            .where(
-                Cycle.patient_id == patient_id,
-                Cycle.status.in_((CycleStatus.PROGRAMADO.value, CycleStatus.CONFIRMADO.value)),
-                Cycle.scheduled_for >= today,
-            )
-            .order_by(Cycle.scheduled_for, Cycle.number)
-            .limit(MAX_DUE_CYCLES)
-        )
+_DUE_STATUSES = (CycleStatus.PROGRAMADO.value, CycleStatus.CONFIRMADO.value)
+
+
+def _due_query(columns: Any, *, patient_id: str, today: date) -> Any:
+    return (
+        select(columns)
+        .where(Cycle.patient_id == patient_id, Cycle.status.in_(_DUE_STATUSES), Cycle.scheduled_for >= today)
+        .order_by(Cycle.scheduled_for, Cycle.number)
+        .limit(MAX_DUE_CYCLES)
     )
 
 
-def current_qr(session: Session, *, ctx: Context, patient: Patient, now: datetime) -> QrToken:
+def due_cycles(session: Session, *, patient_id: str, today: date) -> list[Cycle]:
+    """The next scheduled cycles (at most two), from today on."""
+    return list(session.scalars(_due_query(Cycle, patient_id=patient_id, today=today)))
+
+
+def due_cycle_ids(cycles: Sequence[Cycle], *, today: date) -> list[str]:
+    """What :func:`due_cycles` selects, picked from the patient's cycles already loaded (no query)."""
+    due = sorted(
+        (c for c in cycles if c.status in _DUE_STATUSES and c.scheduled_for >= today),
+        key=lambda c: (c.scheduled_for, c.number),
+    )
+    return [c.id for c in due[:MAX_DUE_CYCLES]]
+
+
+def current_qr(
+    session: Session, *, ctx: Context, patient: Patient, now: datetime, due_ids: Sequence[str] | None = None
+) -> QrToken:
     """The patient's QR token: the stored one while still good, else a new one (flushed).
 
     Reissued when it expires within ``qr_reissue_days``, the due cycles
-    changed, the signing key rotated, or it was revoked.
+    changed, the signing key rotated, or it was revoked. ``due_ids``: the due cycles when the caller has them
+    (the carnet read has every cycle loaded already); else their ids are read (ids only, no cycle objects).
     """
     settings = ctx.settings
-    cycle_ids = ",".join(c.id for c in due_cycles(session, patient_id=patient.id, today=ctx.today(now)))
+    if due_ids is None:
+        due_ids = list(session.scalars(_due_query(Cycle.id, patient_id=patient.id, today=ctx.today(now))))
+    cycle_ids = ",".join(due_ids)
     active_kid = ctx.keys.active_kid
     latest = session.scalar(
         select(QrToken).where(QrToken.patient_id == patient.id).order_by(QrToken.issued_at.desc()).limit(1)
@@ -285,7 +300,7 @@ def get_carnet(
     )
     cycles = list(session.scalars(select(Cycle).where(Cycle.patient_id == patient.id).order_by(Cycle.number)))
     dispensed = dispensed_at_of(session, [c.id for c in cycles])  # one query for the whole carnet
-    qr = current_qr(session, ctx=ctx, patient=patient, now=now)
+    qr = current_qr(session, ctx=ctx, patient=patient, now=now, due_ids=due_cycle_ids(cycles, today=ctx.today(now)))
     due = sorted((c for c in cycles if c.id in qr.cycle_ids.split(",")), key=lambda c: (c.scheduled_for, c.number))
     # The protocol in course: that of the next due cycle, else of the latest cycle.
     anchor = due[0] if due else (cycles[-1] if cycles else None)
