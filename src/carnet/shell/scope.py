@@ -1,8 +1,8 @@
 """One family login's objects, created at login and dropped at logout (:class:`LoginScope`).
 
 The store-bound repositories, the outbox, the sync engine with the features' syncables, and the
-per-login use cases (children and carnets, agenda, blood-bank bookings, incident reports) all belong to one person's
-login; the session holds one scope or none, so nothing per-user is left half-set between logins.
+per-login use cases (children and carnets, agenda, blood-bank bookings, incident reports, fever) all belong
+to one person's login; the session holds one scope or none, so nothing per-user is left half-set between logins.
 """
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ from carnet.data.outbox import Backoff, Outbox
 from carnet.data.records import SyncLedger
 from carnet.data.store import OfflineStore
 from carnet.data.sync import SyncEngine
+from carnet.fever.cases import FeverCases
+from carnet.fever.repository import FeverRepository
+from carnet.fever.syncable import FeverSyncable
 from carnet.incidents.cases import IncidentCases
 from carnet.incidents.repository import IncidentRepository
 from carnet.incidents.syncable import IncidentSyncable
@@ -50,6 +53,8 @@ class LoginScope:
     blood_bank: BloodBankCases
     report: IncidentCases
     patients: CarnetCases
+    fever_records: FeverRepository
+    fever: FeverCases
 
     @classmethod
     def open(
@@ -80,6 +85,8 @@ class LoginScope:
         engine.register(BookingSyncable(bookings))
         engine.register(IncidentSyncable(incidents))
         engine.register(CycleSyncable(carnets))
+        fever_records = FeverRepository(store, user_id)
+        engine.register(FeverSyncable(fever_records))
         agenda = AgendaCases(
             state=state,
             records=records,
@@ -129,6 +136,20 @@ class LoginScope:
                 carnets=carnets,
                 tr=tr,
                 clock=clock,
+                request_sync=request_sync,
+            ),
+            fever_records=fever_records,
+            fever=FeverCases(
+                state=state,
+                api=api,
+                fever=fever_records,
+                carnets=carnets,
+                outbox=outbox,
+                ledger=ledger,
+                tr=tr,
+                clock=clock,
+                qr_issuer=qr_issuer,
+                accepted_kids=accepted_kids,
                 request_sync=request_sync,
             ),
         )

@@ -19,6 +19,7 @@ from carnet.core.navigation import Phase, Screen, Tab
 from carnet.core.observable import Observable, change
 from carnet.data.records import SyncStatus
 from carnet.enrolment.state import FamilyEnrolmentUi, OncologyUi
+from carnet.fever.state import FeverDeskUi, FeverUi
 from carnet.incidents.repository import IncidentView
 from carnet.incidents.state import DeskUi, IncidentUi
 from carnet.patients.qr import QrImage
@@ -75,6 +76,8 @@ class AppState(Observable):
     oncology: OncologyUi = field(default_factory=OncologyUi)
     chemotherapy: ChemoUi = field(default_factory=ChemoUi)
     admin: AdminUi = field(default_factory=AdminUi)
+    fever: FeverUi = field(default_factory=FeverUi)
+    fever_desk: FeverDeskUi = field(default_factory=FeverDeskUi)
     #: The account's password is a temporary one (an administrator's reset): its change comes first.
     password_change_required: bool = False
     sync: SyncStatus = field(default_factory=SyncStatus)
@@ -106,6 +109,8 @@ class AppState(Observable):
             self.oncology,
             self.chemotherapy,
             self.admin,
+            self.fever,
+            self.fever_desk,
         )
 
     # ---- where the app is -------------------------------------------------------------------------
