@@ -181,6 +181,7 @@ class FeverCases:
         if pid is None or pid not in {c.id for c in state.children}:
             return
         with state.batch():
+            self._ui.dismiss_message()  # the card's own messages only (its file)
             self._ui.open_child(pid, came_from=state.screen.value, card=True)
             self._reload()
             state.go_to(Screen.EMERGENCY_CARD)

@@ -372,10 +372,12 @@ class CarnetUI:
         state, tr, cases = self.session.state, self.session.tr, self.session.fever
         now = self.session.clock()
         if state.screen is Screen.EMERGENCY_CARD:
-            return fever_view.build_card(state, tr, cases, now=now, on_back=self._back)
+            return fever_view.build_card(state, tr, cases, now=now, on_back=self._back, on_refresh=self._refresh)
         if self._fever is None:
             self._fever = fever_view.FeverView(cases, now)
-        return self._fever.build(state, tr, on_back=self._back, on_card=lambda _: cases.open_card())
+        return self._fever.build(
+            state, tr, on_back=self._back, on_card=lambda _: cases.open_card(), on_refresh=self._refresh
+        )
 
     def _build_account(self) -> ft.View:
         """ "Mi cuenta" and its screens (every role reaches them from settings)."""

@@ -58,7 +58,7 @@ class FeverDeskView:
     def __init__(self, cases: FeverDeskCases) -> None:
         self._cases = cases
         self._sent = 0
-        self.at = ft.TextField(text_size=18, width=160, max_length=5, keyboard_type=ft.KeyboardType.DATETIME)
+        self.at = ft.TextField(text_size=18, width=200, keyboard_type=ft.KeyboardType.DATETIME)
 
     def _notes(self, state: AppState, tr: Translator) -> list[ft.Control]:
         ui = state.fever_desk

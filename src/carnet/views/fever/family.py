@@ -85,10 +85,10 @@ class FeverView:
         self._cases = cases
         self._sent = -1
         self.temperature = ft.TextField(
-            text_size=20, keyboard_type=ft.KeyboardType.NUMBER, width=200, max_length=5, on_submit=self._submit
+            text_size=20, keyboard_type=ft.KeyboardType.NUMBER, width=240, on_submit=self._submit
         )
         self.time = ft.TextField(
-            value=hhmm(now), text_size=20, keyboard_type=ft.KeyboardType.DATETIME, width=200, max_length=5
+            value=hhmm(now), text_size=20, keyboard_type=ft.KeyboardType.DATETIME, width=240
         )
 
     def _submit(self, _: Any = None) -> None:
@@ -103,7 +103,7 @@ class FeverView:
             return [section(tr.t("fever_where"), [ft.Text(tr.t("fever_no_emergency", unit=unit_name), size=17)])]
         where: list[ft.Control] = [
             ft.Text(unit_name, size=18, weight=ft.FontWeight.W_700),
-            ft.Text(emergency.address, size=17, selectable=True),
+            ft.Text(emergency.address, size=17),
             _link_button(tr.t("fever_call", phone=emergency.phone), ft.Icons.PHONE, _tel(emergency.phone), filled=True),
         ]
         if emergency.map_url:
@@ -135,7 +135,9 @@ class FeverView:
         lines += [ft.Text(line, size=16) for line in step_lines(tr, view)]
         return [section(tr.t("fever_status"), lines)]
 
-    def build(self, state: AppState, tr: Translator, *, on_back: Handler, on_card: Handler) -> ft.View:
+    def build(
+        self, state: AppState, tr: Translator, *, on_back: Handler, on_card: Handler, on_refresh: Handler | None = None
+    ) -> ft.View:
         ui = state.fever
         if ui.sent != self._sent:
             if self._sent >= 0:
@@ -196,7 +198,8 @@ class FeverView:
             )
         )
         body.append(card_button(tr, on_card))
-        return screen("/fever", app_bar(tr.t("fever_title"), tr, on_back=on_back), body)
+        bar = app_bar(tr.t("fever_title"), tr, on_back=on_back, on_refresh=on_refresh, syncing=state.syncing)
+        return screen("/fever", bar, body)
 
 
 def _qr_block(tr: Translator, state: AppState, now: datetime) -> list[ft.Control]:
@@ -256,7 +259,15 @@ def _yes_no(tr: Translator, value: bool | None) -> str:
     return tr.t("fever_card_yes" if value else "fever_card_no")
 
 
-def build_card(state: AppState, tr: Translator, cases: FeverCases, *, now: datetime, on_back: Handler) -> ft.View:
+def build_card(
+    state: AppState,
+    tr: Translator,
+    cases: FeverCases,
+    *,
+    now: datetime,
+    on_back: Handler,
+    on_refresh: Handler | None = None,
+) -> ft.View:
     """The emergency card: every field large, then its signed QR; the IPS file (online)."""
     ui = state.fever
     card = ui.card
@@ -285,7 +296,11 @@ def build_card(state: AppState, tr: Translator, cases: FeverCases, *, now: datet
         )
     if card is None:
         body.append(ft.Text(tr.t("fever_card_none"), size=17))
-        return screen("/emergency-card", app_bar(tr.t("fever_card_title"), tr, on_back=on_back), body)
+        return screen(
+            "/emergency-card",
+            app_bar(tr.t("fever_card_title"), tr, on_back=on_back, on_refresh=on_refresh, syncing=state.syncing),
+            body,
+        )
     unknown = tr.t("fever_card_unknown")
     diagnosis = unknown
     if card.diagnosis is not None:
@@ -347,4 +362,8 @@ def build_card(state: AppState, tr: Translator, cases: FeverCases, *, now: datet
     body.append(ft.Text(tr.t("fever_ips_note"), size=13, color=ft.Colors.GREY_700))
     if ui.card_fetched_at is not None:
         body.append(field(tr.t("fever_card_as_of"), tr.datetime(ui.card_fetched_at)))
-    return screen("/emergency-card", app_bar(tr.t("fever_card_title"), tr, on_back=on_back), body)
+    return screen(
+        "/emergency-card",
+        app_bar(tr.t("fever_card_title"), tr, on_back=on_back, on_refresh=on_refresh, syncing=state.syncing),
+        body,
+    )
