@@ -17,7 +17,6 @@ from tests.browser.support import (
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
-    click_in_view,
     click_until,
     into_view,
     log_in,
