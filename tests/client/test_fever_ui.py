@@ -7,6 +7,7 @@ refuses it tampered, expired or as a carnet code; the week's figures count the e
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime
 
@@ -208,3 +209,45 @@ def test_the_counter_verifies_an_emergency_card_offline(server) -> None:  # type
     assert describe(expired, tr).startswith("Tarjeta de urgencias vencida el")
     # A carnet's code is still a carnet's.
     assert check_offline(server.qr_token(pid), bundle, now=now).kind is CheckKind.GENUINE
+
+
+async def test_case_desk_sees_the_units_episodes_and_the_family_saves_the_ips(page, config, data_dir, server) -> None:  # type: ignore[no-untyped-def]
+    pid = server.patient_id("Mateo Hernández")
+    server.ok(
+        "madre.demo",
+        "POST",
+        f"/api/v1/patients/{pid}/fever-episodes",
+        json={"temperature_c": 39.1, "measured_at": datetime.now(UTC).replace(microsecond=0).isoformat()},
+    )
+    # The case desk (casos.demo: Siglo XXI and La Raza) reaches the same list from its queue.
+    desk = AppSession(config, DictSecretStore(), data_dir.parent / "cases", transport=server.transport)
+    ui = CarnetUI(page, desk)
+    ui.render()
+    await desk.start()
+    await desk.login("casos.demo", "carnet-demo")
+    await click(_button(page, ft.FilledButton, "Fiebre: Hora Dorada"))
+    assert page.views[0].route == "/fever-desk"
+    assert "Aún no llega a urgencias." in texts(page)
+    desk.back()
+    assert desk.state.screen is Screen.DESK
+    await desk.close()
+
+    # The family: the IPS document (online), a FHIR Bundle of type document; offline it says so.
+    family = AppSession(config, DictSecretStore(), data_dir, transport=server.transport)
+    await family.start()
+    await family.login("madre.demo", "carnet-demo")
+    family.select_child(pid)
+    family.fever.open_card()
+    made = await family.fever.ips_file()
+    assert made is not None
+    name, data = made
+    bundle = json.loads(data)
+    assert name.endswith(".json") and bundle["resourceType"] == "Bundle" and bundle["type"] == "document"
+    server.transport.offline = True
+    assert await family.fever.ips_file() is None
+    assert family.state.fever.error == "Sin conexión: el resumen médico se puede guardar cuando tengas internet."
+    await family.set_locale("en")
+    family.fever.open()
+    shown_es = family.state.fever.episodes
+    assert [round(e.temperature_c, 1) for e in shown_es] == [39.1]  # synced at login, readable offline
+    await family.close()

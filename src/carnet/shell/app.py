@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import os
@@ -63,6 +64,8 @@ log = logging.getLogger(__name__)
 #: ``carnet --web --device`` sets it: the browser shows ONE phone's app (secrets in the keyring, the
 #: offline store in the data folder, kept across restarts), to try offline use where no phone is at hand.
 DEVICE_ENV = "CARNET_WEB_DEVICE"
+#: Seconds between two refreshes of the fever desk's open episodes while it is on screen.
+FEVER_DESK_TICK = 30.0
 #: Holds one entry while a browser shows the emulated phone (``--device``): a second one is turned away.
 _device_open: set[str] = set()
 
@@ -619,6 +622,19 @@ class CarnetUI:
         if sync_now:
             self._tasks.append(self.page.run_task(self.session.refresh))
         self._tasks.append(self.page.run_task(self.session.run_periodic_sync))
+        self._tasks.append(self.page.run_task(self._fever_clock))
+
+    async def _fever_clock(self) -> None:
+        """The unit's fever desk runs a 60-minute clock: while it is on screen, its episodes are fetched again every
+        :data:`FEVER_DESK_TICK` seconds (a family's new notice appears, the minutes since arrival move on)."""
+        while True:
+            await asyncio.sleep(FEVER_DESK_TICK)  # a clock's tick, not a wait for state
+            state = self.session.state
+            if state.phase is Phase.READY and state.staff_mode and state.screen is Screen.FEVER_DESK:
+                try:
+                    await self.session.fever_desk.load()
+                except Exception as exc:  # noqa: BLE001 - a background tick: the next one tries again
+                    log.info("fever desk not refreshed: %s", type(exc).__name__)
 
     def watch_connectivity(self) -> None:
         """Flet's connectivity service: when the network comes back, waiting writes go at once."""
