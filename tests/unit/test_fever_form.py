@@ -11,6 +11,7 @@ from carnet.data.records import Mark
 from carnet.fever.cases import step_lines
 from carnet.fever.form import FeverForm, check_fever, parse_temperature, parse_time
 from carnet.fever.repository import EPISODE_TYPE, merge
+from carnet.shell.unsent import describe_unsent
 from carnet_contract import models as contract
 
 ES, EN = Translator(), Translator("en")
@@ -97,3 +98,8 @@ def test_an_episode_on_the_phone_then_each_step_of_the_unit() -> None:
         "Assessment in the emergency room (triage)",
         "First antibiotic",
     ]
+
+
+def test_an_unsent_fever_notice_is_named_at_logout() -> None:
+    assert describe_unsent(ES, [_item()]) == "1 aviso de fiebre"
+    assert describe_unsent(EN, [_item(), _item()]) == "2 fever notices"

@@ -266,10 +266,8 @@ class FeverCases:
         for pid in patient_ids:
             try:
                 card = await self._api.emergency_card(pid)
-            except NetworkError:
-                raise
-            except AuthError:
-                raise
+            except (NetworkError, AuthError):
+                raise  # the refresh's own business (offline banner, session ended)
             except ApiError as exc:
                 log.info("emergency card not fetched: %s", type(exc).__name__)
                 continue
