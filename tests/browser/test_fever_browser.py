@@ -17,6 +17,7 @@ from tests.browser.support import (
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
+    axe_violations,
     click_until,
     into_view,
     log_in,
@@ -62,10 +63,12 @@ def test_fever_offline_reaches_the_unit_which_records_the_golden_hour(api, tmp_p
                     click_until(page, send, "Avisar al hospital", lambda: shows(page, "Te esperan en urgencias"))
                     assert shows(page, "Pendiente de enviar")
                     screenshot_when_painted(page, send.first, "fever-instructions.png")
+                    assert axe_violations(page) == []  # every control named, for a screen reader
 
                     card = page.get_by_role("button", name="Tarjeta de urgencias")
                     click_until(page, card, "Tarjeta de urgencias", lambda: shows(page, "Grupo sanguíneo"))
                     assert shows(page, "Catéter venoso central")
+                    assert axe_violations(page) == []
                     qr = page.get_by_role("img", name="Código QR de la tarjeta de urgencias de Mateo Hernández López")
                     reveal(page, qr, "the card's QR")
                     into_view(page, qr, "the card's QR on screen")
@@ -94,6 +97,7 @@ def test_fever_offline_reaches_the_unit_which_records_the_golden_hour(api, tmp_p
                             assert shows(desk, "min desde la llegada")
                             screenshot_when_painted(desk, desk.get_by_role("button", name=step).first, "fever-desk.png")
                         click_until(desk, desk.get_by_role("button", name=step), step, lambda d=done: shows(desk, d))
+                    assert axe_violations(desk) == []
                     figures = desk.get_by_role("button", name="Cifras de fiebre de la semana")
                     click_until(desk, figures, "the fever figures", lambda: shows(desk, "Episodios de fiebre: 1"))
                     assert shows(desk, "Sin antibiótico registrado: 0")
