@@ -174,9 +174,16 @@ async def test_staff_desk_by_click_with_a_corrected_time(page, config, data_dir,
     assert find(page, ft.TextField, label="Hora (HH:MM)")[0].error.startswith("Escriba la hora")
     await click(_button(page, ft.FilledButton, "Registrar llegada de Mateo Hernández (ahora)"))
     assert any(t.startswith("0 min desde la llegada") for t in texts(page))
+    # No antibiotic after all (another diagnosis): closed, with a confirm step.
+    await click(_button(page, ft.TextButton, "Cerrar el episodio de Mateo Hernández sin antibiótico"))
+    [closing] = find(page, ft.TextField, label="Hora del cierre (HH:MM; vacío: ahora)")
+    closing.value = ""
+    await click(_button(page, ft.FilledButton, "Cerrar sin antibiótico"))
+    assert "Episodio de Mateo Hernández cerrado." in texts(page)
+    assert "No hay episodios de fiebre abiertos en sus unidades." in texts(page)
     await click(_button(page, ft.OutlinedButton, "Cifras de fiebre de la semana"))
     assert page.views[0].route == "/fever-desk/figures"
-    assert "Episodios de fiebre: 1" in texts(page)
+    assert "Episodios de fiebre: 1" in texts(page) and "Sin antibiótico registrado: 1" in texts(page)
     await session.close()
 
 

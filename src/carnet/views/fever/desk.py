@@ -58,6 +58,7 @@ class FeverDeskView:
     def __init__(self, cases: FeverDeskCases) -> None:
         self._cases = cases
         self._sent = 0
+        self._error: str | None = None
         self.at = ft.TextField(text_size=18, width=200, keyboard_type=ft.KeyboardType.DATETIME)
 
     def _notes(self, state: AppState, tr: Translator) -> list[ft.Control]:
@@ -82,6 +83,7 @@ class FeverDeskView:
         wide: bool = False,
     ) -> ft.View:
         ui = state.fever_desk
+        self._error = ui.correct_error
         if ui.sent != self._sent:
             self.at.value, self._sent = "", ui.sent
         if state.screen is Screen.FEVER_FIGURES:
@@ -151,47 +153,60 @@ class FeverDeskView:
                     style=ft.ButtonStyle(bgcolor=GREEN, color=ft.Colors.WHITE),
                 )
             )
-            if ui.correcting == (episode.id, step):
-                self.at.label = tr.t("desk_fever_at_label")
-                self.at.hint_text = "14:30"
-                self.at.error = ui.correct_error
-
-                async def save(_: Any = None, eid: str = episode.id, kind: FeverStepKind = step) -> None:
-                    await cases.record_at(eid, kind, self.at.value or "")
-
-                lines += [
-                    self.at,
-                    ft.Row(
-                        [
-                            ft.FilledButton(
-                                content=ft.Text(tr.t("desk_fever_at_save"), size=16),
-                                height=MIN_TOUCH,
-                                disabled=ui.busy,
-                                on_click=save,
-                            ),
-                            ft.OutlinedButton(
-                                content=ft.Text(tr.t("cancel"), size=16),
-                                height=MIN_TOUCH,
-                                on_click=lambda _: cases.ask_correction(None),
-                            ),
-                        ],
-                        wrap=True,
-                        spacing=8,
-                    ),
-                ]
+            if ui.correcting is not None and ui.correcting[0] == episode.id:
+                lines += self._correction(tr, episode.id, ui.correcting[1], busy=ui.busy)
             else:
-                lines.append(
+                lines += [
                     ft.TextButton(
                         content=ft.Text(tr.t(f"desk_fever_other_time_{step.value}", name=name), size=15),
                         height=MIN_TOUCH,
                         on_click=lambda _, eid=episode.id, kind=step: cases.ask_correction(eid, kind),
-                    )
-                )
+                    ),
+                    ft.TextButton(
+                        content=ft.Text(tr.t("desk_fever_step_close", name=name), size=15),
+                        height=MIN_TOUCH,
+                        on_click=lambda _, eid=episode.id: cases.ask_correction(eid, FeverStepKind.CLOSE),
+                    ),
+                ]
         return ft.Card(
             ft.Container(ft.Column(lines, spacing=6), padding=16),
             variant=ft.CardVariant.OUTLINED,
             margin=0,
         )
+
+    def _correction(self, tr: Translator, episode_id: str, kind: FeverStepKind, *, busy: bool) -> list[ft.Control]:
+        """A step at another time (``HH:MM``), or closing without an antibiotic (the time empty: now): the field,
+        "Guardar" (the confirm step) and "Cancelar"."""
+        cases = self._cases
+        self.at.label = tr.t("desk_fever_at_label_close" if kind is FeverStepKind.CLOSE else "desk_fever_at_label")
+        self.at.hint_text = "14:30"
+        self.at.error = self._error
+
+        async def save(_: Any = None) -> None:
+            text = self.at.value or ""
+            if kind is FeverStepKind.CLOSE and not text.strip():
+                await cases.record(episode_id, kind, None)
+            else:
+                await cases.record_at(episode_id, kind, text)
+
+        save_label = "desk_fever_close_save" if kind is FeverStepKind.CLOSE else "desk_fever_at_save"
+        return [
+            self.at,
+            ft.Row(
+                [
+                    ft.FilledButton(
+                        content=ft.Text(tr.t(save_label), size=16), height=MIN_TOUCH, disabled=busy, on_click=save
+                    ),
+                    ft.OutlinedButton(
+                        content=ft.Text(tr.t("cancel"), size=16),
+                        height=MIN_TOUCH,
+                        on_click=lambda _: cases.ask_correction(None),
+                    ),
+                ],
+                wrap=True,
+                spacing=8,
+            ),
+        ]
 
     # ---- weekly figures ---------------------------------------------------------------------------------
 
