@@ -189,6 +189,8 @@ class FeverDeskCases:
         base = ui.week if ui.week is not None and self._state.screen is Screen.FEVER_FIGURES else None
         week = monday_of((base or local_date(self._clock())) + timedelta(weeks=weeks))
         with self._state.batch():
+            if self._state.screen is not Screen.FEVER_FIGURES:
+                ui.dismiss_message()  # the list's last message stays with the list
             ui.open_week(week)
             self._state.go_to(Screen.FEVER_FIGURES)
         ui.start_loading()

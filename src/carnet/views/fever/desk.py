@@ -266,7 +266,7 @@ class FeverDeskView:
                     run_spacing=8,
                 )
             )
-            body.append(section(tr.t("desk_fever_figures"), _figure_lines(tr, figures)))
+            body.append(section(tr.t("desk_fever_all_units"), _figure_lines(tr, figures)))
             for unit in figures.by_unit:
                 body.append(section(unit.unit_name, _figure_lines(tr, unit)))
         bar = app_bar(tr.t("desk_fever_figures"), tr, on_back=on_back, on_refresh=on_refresh, syncing=ui.loading)
