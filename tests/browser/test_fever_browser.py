@@ -4,7 +4,7 @@ phone with the carnet), sends the reading (queued), sees "Te esperan en urgencia
 QR; back online the episode reaches the unit; oncologia.demo, on a desk-width window, sees it, records arrival,
 triage and first antibiotic, and the week's fever figures count it; the family then sees each step.
 
-Screenshots: test-artifacts/fever-instructions.png, fever-card.png, fever-desk.png, fever-figures.png.
+Screenshots: test-artifacts/fever-go-now.png, fever-instructions.png, fever-card.png, fever-desk.png, fever-figures.png.
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ def test_fever_offline_reaches_the_unit_which_records_the_golden_hour(api, tmp_p
                     fever = page.get_by_role("button", name="Tiene fiebre (38 °C o más)")
                     click_until(page, fever, "Tiene fiebre", lambda: shows(page, "Lleva ya a Mateo Hernández"))
                     assert shows(page, "Av. Cuauhtémoc 330")
+                    screenshot_when_painted(page, page.get_by_role("button", name="Volver").first, "fever-go-now.png")
                     assert shows(page, "Llamar a urgencias (24 horas): 55 5555 0101")
                     type_into(page, "Temperatura (°C)", "38,7")
                     send = page.get_by_role("button", name="Avisar al hospital")
