@@ -2149,6 +2149,7 @@ _ES.update(
             "Tu hospital aún no ha escrito los datos de su servicio de urgencias. Ve a urgencias de {unit} "
             "o a las más cercanas."
         ),
+        "fever_no_unit": "Ve ya a urgencias de tu hospital o a las más cercanas.",
         "fever_bring": "Qué llevar",
         "fever_avoid": "Qué no hacer",
         "fever_tell": "Avisa al hospital",
@@ -2276,6 +2277,7 @@ _EN.update(
             "Your hospital has not written its emergency service's details yet. Go to the emergency room of {unit} "
             "or the nearest one."
         ),
+        "fever_no_unit": "Go now to your hospital's emergency room or the nearest one.",
         "fever_bring": "What to bring",
         "fever_avoid": "What not to do",
         "fever_tell": "Tell the hospital",

@@ -87,9 +87,7 @@ class FeverView:
         self.temperature = ft.TextField(
             text_size=20, keyboard_type=ft.KeyboardType.NUMBER, width=240, on_submit=self._submit
         )
-        self.time = ft.TextField(
-            value=hhmm(now), text_size=20, keyboard_type=ft.KeyboardType.DATETIME, width=240
-        )
+        self.time = ft.TextField(value=hhmm(now), text_size=20, keyboard_type=ft.KeyboardType.DATETIME, width=240)
 
     def _submit(self, _: Any = None) -> None:
         form = FeverForm(temperature=self.temperature.value or "", time=self.time.value or "")
@@ -100,7 +98,8 @@ class FeverView:
         emergency, unit = cases.emergency(), cases.unit()
         unit_name = unit.name if unit is not None else ""
         if emergency is None:
-            return [section(tr.t("fever_where"), [ft.Text(tr.t("fever_no_emergency", unit=unit_name), size=17)])]
+            words = tr.t("fever_no_emergency", unit=unit_name) if unit_name else tr.t("fever_no_unit")
+            return [section(tr.t("fever_where"), [ft.Text(words, size=17)])]
         where: list[ft.Control] = [
             ft.Text(unit_name, size=18, weight=ft.FontWeight.W_700),
             ft.Text(emergency.address, size=17),
