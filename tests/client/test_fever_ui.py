@@ -237,6 +237,13 @@ async def test_case_desk_sees_the_units_episodes_and_the_family_saves_the_ips(pa
     assert "Aún no llega a urgencias." in texts(page)
     desk.back()
     assert desk.state.screen is Screen.DESK
+    # Beside the case desk's weekly figures: the fever figures, and back to the weekly figures.
+    await desk.desk.show_weekly(0)
+    await click(_button(page, ft.OutlinedButton, "Cifras de fiebre de la semana"))
+    assert page.views[0].route == "/fever-desk/figures"
+    assert "Episodios de fiebre: 1" in texts(page)
+    desk.back()
+    assert desk.state.screen is Screen.DESK_WEEKLY
     await desk.close()
 
     # The family: the IPS document (online), a FHIR Bundle of type document; offline it says so.

@@ -53,6 +53,7 @@ def over_the_hour(episode: contract.FeverEpisode, now: datetime) -> bool:
 
 class FeverDeskHost(Navigator, Protocol):
     fever_desk: FeverDeskUi
+    user: contract.UserOut | None
 
 
 class FeverDeskCases:
@@ -134,11 +135,13 @@ class FeverDeskCases:
         state, ui = self._state, self._ui
         with state.batch():
             ui.dismiss_message()
-            if state.screen is Screen.FEVER_FIGURES:
-                state.go_to(Screen.FEVER_DESK)
-                return
-            home = ui.home
-            state.go_to(Screen(home) if home in {s.value for s in Screen} else Screen.SETTINGS)
+            screens = {s.value for s in Screen}
+            back = ui.figures_back if state.screen is Screen.FEVER_FIGURES else ui.home
+            if back in screens:
+                state.go_to(Screen(back))
+            else:  # the role's home screen
+                oncology = state.user is not None and state.user.role == contract.Role.ONCOLOGY
+                state.go_to(Screen.ONCOLOGY if oncology else Screen.DESK)
 
     # ---- steps ----------------------------------------------------------------------------------
 
@@ -189,9 +192,11 @@ class FeverDeskCases:
         base = ui.week if ui.week is not None and self._state.screen is Screen.FEVER_FIGURES else None
         week = monday_of((base or local_date(self._clock())) + timedelta(weeks=weeks))
         with self._state.batch():
+            came_from = None
             if self._state.screen is not Screen.FEVER_FIGURES:
                 ui.dismiss_message()  # the list's last message stays with the list
-            ui.open_week(week)
+                came_from = self._state.screen.value
+            ui.open_week(week, came_from=came_from)
             self._state.go_to(Screen.FEVER_FIGURES)
         ui.start_loading()
 

@@ -99,8 +99,10 @@ class FeverDeskUi(OnlineScreenUi):
     #: The episode whose time is being corrected, and which step.
     correcting: tuple[str, contract.FeverStepKind] | None = None
     correct_error: str | None = None
-    #: The screen to go back to (the role's home: the case desk's queue or the oncology desk).
+    #: The screen to go back to (the role's home: the case desk's queue or the oncology desk), and from the
+    #: figures (the list, or the weekly figures they were opened from).
     home: str | None = None
+    figures_back: str | None = None
     week: date | None = None
     figures: contract.FeverWeeklyFigures | None = None
     #: Bumped when a correction was sent and accepted (the view empties its field).
@@ -133,8 +135,10 @@ class FeverDeskUi(OnlineScreenUi):
         self.correct_error = error
 
     @change
-    def open_week(self, week: date) -> None:
+    def open_week(self, week: date, *, came_from: str | None = None) -> None:
         self.week, self.figures = week, None
+        if came_from is not None:
+            self.figures_back = came_from
 
     @change
     def show_figures(self, week: date, figures: contract.FeverWeeklyFigures) -> None:
