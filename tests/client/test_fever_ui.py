@@ -265,3 +265,25 @@ async def test_case_desk_sees_the_units_episodes_and_the_family_saves_the_ips(pa
     shown_es = family.state.fever.episodes
     assert [round(e.temperature_c, 1) for e in shown_es] == [39.1]  # synced at login, readable offline
     await family.close()
+
+
+async def test_the_counter_screen_says_genuine_emergency_card_offline(page, config, data_dir, server) -> None:  # type: ignore[no-untyped-def]
+    pid = server.patient_id("Mateo Hernández")
+    card = server.ok("madre.demo", "GET", f"/api/v1/patients/{pid}/emergency-card")
+    session = AppSession(config, DictSecretStore(), data_dir, transport=server.transport)
+    ui = CarnetUI(page, session)
+    ui.render()
+    await session.start()
+    await session.login("farmacia.demo", "carnet-demo")
+    assert page.views[0].route == "/pharmacy"
+    server.transport.offline = True  # the trust bundle is on the device: the check needs no network
+    await session.pharmacy.scan(card["qr"]["url"])
+    shown = texts(page)
+    assert "Tarjeta de urgencias auténtica" in shown
+    assert f"Paciente (identificador): {pid}" in shown
+    assert "Es la tarjeta de urgencias, no el carnet: no hay nada que surtir con ella." in shown
+    head, payload, signature = card["qr"]["token"].split(".")
+    await session.pharmacy.scan(".".join([head, payload, ("A" if signature[0] != "A" else "B") + signature[1:]]))
+    assert "Tarjeta de urgencias auténtica" not in texts(page)
+    assert session.state.pharmacy.check is not None and session.state.pharmacy.check.kind is CheckKind.TAMPERED
+    await session.close()
