@@ -59,10 +59,22 @@ class Screen(StrEnum):
     WHATSAPP = "whatsapp"
     #: Ajustes → Recordatorios (guardians): the reminder kinds chosen.
     REMINDERS = "reminders"
+    #: A child has fever (Hora Dorada): where to go now, the reading, the episode's steps.
+    FEVER = "fever"
+    #: The child's emergency card, readable and as a signed QR.
+    EMERGENCY_CARD = "emergency_card"
+    #: Staff (oncology desk, case desk): the open fever episodes of their units with the 60-minute clock.
+    FEVER_DESK = "fever_desk"
+    FEVER_FIGURES = "fever_figures"
 
 
 #: The oncology desk's chemotherapy screens (``carnet.chemotherapy``).
 CHEMO_SCREENS = frozenset({Screen.CHEMO_PLAN, Screen.CHEMO_PRESCRIBE})
+
+#: The family's fever screens (``carnet.fever``).
+FEVER_SCREENS = frozenset({Screen.FEVER, Screen.EMERGENCY_CARD})
+#: The staff's fever screens (``carnet.fever.desk``), reached from the oncology desk and the case desk.
+FEVER_DESK_SCREENS = frozenset({Screen.FEVER_DESK, Screen.FEVER_FIGURES})
 
 #: "Mi cuenta" and the screens it opens (reached from settings, by every role).
 ACCOUNT_SCREENS = frozenset(

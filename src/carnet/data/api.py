@@ -687,6 +687,53 @@ class ApiClient:
         response = await self._authed("POST", "/api/v1/admin/units", json=body.model_dump(mode="json"))
         return self._parse(response, contract.Unit)
 
+    # ---- fever (Hora Dorada) ---------------------------------------------------------------------------
+
+    async def emergency_card(self, patient_id: str) -> contract.EmergencyCard:
+        response = await self._authed("GET", f"{self._patient(patient_id)}/emergency-card")
+        return self._parse(response, contract.EmergencyCard)
+
+    async def ips(self, patient_id: str) -> bytes:
+        """The child's FHIR International Patient Summary (a ``Bundle`` document), as sent; not JSON is a
+        :class:`ProtocolError`."""
+        response = await self._authed(
+            "GET", f"{self._patient(patient_id)}/ips", headers={"Accept": "application/fhir+json"}
+        )
+        self._json(response)
+        return response.content
+
+    async def fever_episodes(self, unit_id: str | None = None) -> list[contract.FeverEpisode]:
+        """Staff: the open fever episodes of their units, oldest first."""
+        params = {"unit_id": unit_id} if unit_id else None
+        return await self._list("/api/v1/fever-episodes", contract.FeverEpisode, params=params)
+
+    async def fever_step(
+        self, episode_id: str, body: contract.FeverStep, *, idempotency_key: str
+    ) -> contract.FeverEpisode:
+        response = await self._authed(
+            "POST",
+            f"/api/v1/fever-episodes/{quote(episode_id, safe='')}/steps",
+            json=body.model_dump(mode="json", exclude_none=True),
+            headers={"Idempotency-Key": idempotency_key},
+        )
+        return self._parse(response, contract.FeverEpisode)
+
+    async def fever_weekly(self, week: date) -> contract.FeverWeeklyFigures:
+        response = await self._authed("GET", "/api/v1/fever/weekly", params={"week": week.isoformat()})
+        return self._parse(response, contract.FeverWeeklyFigures)
+
+    async def fever_weekly_export(self, week: date, kind: str) -> bytes:
+        """The week's fever figures as ``csv`` (a table) or ``md`` (the Spanish summary), as sent."""
+        if kind not in ("csv", "md"):
+            raise ValueError(kind)
+        response = await self._authed(
+            "GET",
+            f"/api/v1/fever/weekly.{kind}",
+            params={"week": week.isoformat()},
+            headers={"Accept": "text/csv" if kind == "csv" else "text/markdown"},
+        )
+        return response.content
+
     @staticmethod
     def _patient(patient_id: str) -> str:
         return f"/api/v1/patients/{quote(patient_id, safe='')}"

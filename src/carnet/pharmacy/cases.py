@@ -150,8 +150,8 @@ class PharmacyCases:
             return
         check = check_offline(token, ui.trust, now=self._clock())
         ui.scanned(token, check)
-        if check.kind is CheckKind.MALFORMED:
-            return  # not a carnet code: nothing to ask the server
+        if check.kind is CheckKind.MALFORMED or check.emergency:
+            return  # not a carnet code (an emergency card's is verified here, offline): nothing to dispense
         await self.refresh_if_stale()
         if ui.token != token:
             return  # another scan came meanwhile

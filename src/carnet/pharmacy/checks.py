@@ -54,6 +54,8 @@ class CheckKind(StrEnum):
     UNKNOWN_PATIENT = "unknown_patient"
     #: No trust bundle on this device yet (never online since install): nothing to check against.
     NO_KEYS = "no_keys"
+    #: A genuine emergency card's code (fever, "Hora Dorada"): not a carnet code, nothing to dispense.
+    EMERGENCY = "emergency"
 
 
 _BY_REASON: dict[VerifyReason, CheckKind] = {
@@ -91,6 +93,7 @@ LOOKS: dict[CheckKind, Look] = {
     CheckKind.MALFORMED: Look("#37474F", "#ECEFF1", "QR_CODE_2"),
     CheckKind.UNKNOWN_PATIENT: Look(*_RED, "PERSON_OFF"),
     CheckKind.NO_KEYS: Look("#37474F", "#ECEFF1", "CLOUD_OFF"),
+    CheckKind.EMERGENCY: Look("#0B6E4F", "#E3F4EC", "MEDICAL_INFORMATION"),
 }
 
 
@@ -104,18 +107,34 @@ class Check:
     expires_at: datetime | None = None
     #: The server's own sentence, when it gave one.
     message: str | None = None
+    #: The code is an emergency card's (genuine or not, once its signature was good): the fields its token
+    #: carries — the patient's opaque id and when it was issued — beside the expiry.
+    emergency: bool = False
+    subject: str | None = None
+    issued_at: datetime | None = None
 
     @property
     def valid(self) -> bool:
+        """A genuine carnet code (one to dispense against)."""
         return self.kind is CheckKind.GENUINE
+
+    @property
+    def valid_emergency(self) -> bool:
+        """A genuine emergency card's code."""
+        return self.kind is CheckKind.EMERGENCY
 
     @property
     def look(self) -> Look:
         return LOOKS[self.kind]
 
 
+def _instant(value: object) -> datetime | None:
+    return datetime.fromtimestamp(value, UTC) if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def check_offline(scanned: str, bundle: contract.TrustBundle | None, *, now: datetime) -> Check:
-    """Verify what the scanner typed (URL or bare token) with the cached bundle alone."""
+    """Verify what the scanner typed (URL or bare token) with the cached bundle alone: a carnet code, or an
+    emergency card's (the same keys; its own token type, checked once the signature is good)."""
     token = qrtoken.extract_token(scanned)
     if bundle is None:
         result = qrtoken.verify(token, {"keys": []}, now=now.timestamp())
@@ -124,12 +143,39 @@ def check_offline(scanned: str, bundle: contract.TrustBundle | None, *, now: dat
     result = qrtoken.verify(
         token, {"keys": bundle.keys}, now=now.timestamp(), issuer=bundle.issuer, revoked_jtis=frozenset(bundle.revoked)
     )
-    exp = result.claims.get("exp") if result.claims else None
-    expires_at = datetime.fromtimestamp(exp, UTC) if isinstance(exp, int) and not isinstance(exp, bool) else None
+    if result.reason is VerifyReason.WRONG_TYPE:
+        return _check_emergency(token, bundle, now)
+    expires_at = _instant(result.claims.get("exp")) if result.claims else None
     if result.valid:
         return Check(CheckKind.GENUINE, expires_at=expires_at)
     assert result.reason is not None
     return Check(_BY_REASON[result.reason], expires_at=expires_at)
+
+
+def _check_emergency(token: str, bundle: contract.TrustBundle, now: datetime) -> Check:
+    """A genuinely signed code that is not a carnet's: checked as an emergency card's (expiry, issuer)."""
+    result = qrtoken.verify(
+        token,
+        {"keys": bundle.keys},
+        now=now.timestamp(),
+        issuer=bundle.issuer,
+        revoked_jtis=frozenset(bundle.revoked),
+        kind=qrtoken.TokenKind.EMERGENCY,
+    )
+    claims = result.claims or {}
+    sub = claims.get("sub")
+    if result.valid:
+        kind = CheckKind.EMERGENCY
+    else:
+        assert result.reason is not None
+        kind = _BY_REASON[result.reason]
+    return Check(
+        kind,
+        expires_at=_instant(claims.get("exp")),
+        emergency=True,
+        subject=sub if isinstance(sub, str) else None,
+        issued_at=_instant(claims.get("iat")),
+    )
 
 
 def check_online(answer: contract.VerifyResponse) -> Check:
@@ -142,6 +188,8 @@ def check_online(answer: contract.VerifyResponse) -> Check:
 
 def describe(check: Check, tr: Translator) -> str:
     """The verdict in one plain sentence, in the app's language."""
+    if check.emergency and check.kind is CheckKind.EXPIRED and check.expires_at is not None:
+        return tr.t("ph_kind.emergency_expired_on", when=tr.datetime(check.expires_at))
     if check.kind is CheckKind.EXPIRED and check.expires_at is not None:
         return tr.t("ph_kind.expired_on", when=tr.datetime(check.expires_at))
     return tr.t(f"ph_kind.{check.kind.value}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import os
@@ -15,7 +16,16 @@ from flet.controls.base_control import BaseControl
 from carnet.core.clock import local_date
 from carnet.core.config import load_config
 from carnet.core.i18n import Translator
-from carnet.core.navigation import ACCOUNT_SCREENS, CHEMO_SCREENS, REPORT_BUTTON_SCREENS, Phase, Screen, Tab
+from carnet.core.navigation import (
+    ACCOUNT_SCREENS,
+    CHEMO_SCREENS,
+    FEVER_DESK_SCREENS,
+    FEVER_SCREENS,
+    REPORT_BUTTON_SCREENS,
+    Phase,
+    Screen,
+    Tab,
+)
 from carnet.core.observable import Observable
 from carnet.data.secret_store import MemorySecretStore, SecretStore, select_secret_store
 from carnet.data.store import default_data_dir
@@ -36,9 +46,11 @@ from carnet.views.blood_bank import bookings as blood_bank_view
 from carnet.views.blood_bank import staff as staff_view
 from carnet.views.blood_bank.booking_form import BookingFormView
 from carnet.views.chemotherapy.plan import ChemotherapyView
-from carnet.views.common import GREEN, is_wide, nav_bar, starting_view, sync_icon
+from carnet.views.common import GREEN, awaiting, is_wide, nav_bar, starting_view, sync_icon
 from carnet.views.enrolment import activation as activation_view
 from carnet.views.enrolment import desk as oncology_view
+from carnet.views.fever import desk as fever_desk_view
+from carnet.views.fever import family as fever_view
 from carnet.views.incidents import desk as desk_view
 from carnet.views.incidents import reports as incidents_view
 from carnet.views.patients import carnet as carnet_view
@@ -55,6 +67,8 @@ log = logging.getLogger(__name__)
 #: ``carnet --web --device`` sets it: the browser shows ONE phone's app (secrets in the keyring, the
 #: offline store in the data folder, kept across restarts), to try offline use where no phone is at hand.
 DEVICE_ENV = "CARNET_WEB_DEVICE"
+#: Seconds between two refreshes of the fever desk's open episodes while it is on screen.
+FEVER_DESK_TICK = 30.0
 #: Holds one entry while a browser shows the emulated phone (``--device``): a second one is turned away.
 _device_open: set[str] = set()
 
@@ -79,6 +93,8 @@ class CarnetUI:
         self._oncology: oncology_view.OncologyView | None = None
         self._chemotherapy: ChemotherapyView | None = None
         self._admin: admin_view.AdminView | None = None
+        self._fever: fever_view.FeverView | None = None
+        self._fever_desk: fever_desk_view.FeverDeskView | None = None
         self._tasks: list[Future[Any]] = []
         #: Flet services (file picker, share sheet, connectivity): kept referenced while the page lives.
         self.services: dict[str, Any] = {}
@@ -128,6 +144,8 @@ class CarnetUI:
             return (state.reminders,)
         if state.screen is Screen.ADMIN:
             return state.admin, state.oncology
+        if state.staff_mode and state.screen in FEVER_DESK_SCREENS:
+            return (state.fever_desk,)
         if state.desk_mode:
             return (state.desk,)
         if state.oncology_mode:
@@ -291,6 +309,10 @@ class CarnetUI:
             self._oncology = self._chemotherapy = None
         if state.screen is not Screen.ADMIN:
             self._admin = None
+        if state.screen is not Screen.FEVER:
+            self._fever = None
+        if not state.staff_mode:
+            self._fever_desk = None
         if state.screen is Screen.WHATSAPP:
             return whatsapp_view.build(state, tr, self.session.whatsapp, on_back=self._back)
         if state.screen is Screen.REMINDERS and self.session.login_scope is not None:
@@ -319,6 +341,12 @@ class CarnetUI:
             if self._admin is None:
                 self._admin = admin_view.AdminView(self.session.admin, self.render, self.session.oncology)
             return self._admin.build(state, tr, on_back=self._back, wide=self.wide)
+        if state.staff_mode and state.screen in FEVER_DESK_SCREENS:
+            if self._fever_desk is None:
+                self._fever_desk = fever_desk_view.FeverDeskView(self.session.fever_desk)
+            return self._fever_desk.build(
+                state, tr, now=self.session.clock(), on_back=self._back, on_refresh=self._refresh, wide=self.wide
+            )
         if state.desk_mode:
             return self._build_desk()
         if state.oncology_mode and state.screen in CHEMO_SCREENS:
@@ -328,7 +356,11 @@ class CarnetUI:
         if state.oncology_mode:
             if self._oncology is None:
                 self._oncology = oncology_view.OncologyView(
-                    self.session.oncology, self.render, open_plan=self.session.chemotherapy.open
+                    self.session.oncology,
+                    self.render,
+                    open_plan=self.session.chemotherapy.open,
+                    open_fever=self.session.fever_desk.open,
+                    open_fever_figures=self.session.fever_desk.show_figures,
                 )
             return self._oncology.build(
                 state, tr, on_back=self._back, on_refresh=self._refresh, on_settings=self._settings, wide=self.wide
@@ -354,7 +386,21 @@ class CarnetUI:
             self._report_view = None
         if state.screen in (Screen.REPORT_FORM, Screen.REPORTS, Screen.REPORT):
             return self._build_reports()
+        if state.screen in FEVER_SCREENS:
+            return self._build_fever()
         return self._build_family()
+
+    def _build_fever(self) -> ft.View:
+        """ "Tiene fiebre" and the emergency card (readable offline)."""
+        state, tr, cases = self.session.state, self.session.tr, self.session.fever
+        now = self.session.clock()
+        if state.screen is Screen.EMERGENCY_CARD:
+            return fever_view.build_card(state, tr, cases, now=now, on_back=self._back, on_refresh=self._refresh)
+        if self._fever is None:
+            self._fever = fever_view.FeverView(cases, now)
+        return self._fever.build(
+            state, tr, on_back=self._back, on_card=lambda _: cases.open_card(), on_refresh=self._refresh
+        )
 
     def _build_account(self) -> ft.View:
         """ "Mi cuenta" and its screens (every role reaches them from settings)."""
@@ -425,13 +471,30 @@ class CarnetUI:
             if self.wide:  # a desk PC: the case beside the queue, on the queue's screen
                 case = self._desk_case.pane(state, tr, now=now, on_close=self._back)
                 return desk_view.build_queue(
-                    state, tr, desk, now=now, on_refresh=self._refresh, on_settings=self._settings, wide=True, case=case
+                    state,
+                    tr,
+                    desk,
+                    now=now,
+                    on_refresh=self._refresh,
+                    on_settings=self._settings,
+                    wide=True,
+                    case=case,
+                    on_fever=awaiting(self.session.fever_desk.open),
                 )
             return self._desk_case.build(state, tr, now=now, on_back=self._back)
         if state.screen is Screen.DESK_WEEKLY:
-            return desk_view.build_weekly(state, tr, desk, on_back=self._back)
+            return desk_view.build_weekly(
+                state, tr, desk, on_back=self._back, on_fever=awaiting(self.session.fever_desk.show_figures, 0)
+            )
         return desk_view.build_queue(
-            state, tr, desk, now=now, on_refresh=self._refresh, on_settings=self._settings, wide=self.wide
+            state,
+            tr,
+            desk,
+            now=now,
+            on_refresh=self._refresh,
+            on_settings=self._settings,
+            wide=self.wide,
+            on_fever=awaiting(self.session.fever_desk.open),
         )
 
     def _build_family(self) -> ft.View:
@@ -531,6 +594,10 @@ class CarnetUI:
                 navigation_bar=bar,
                 on_open_appointment=self._open_appointment,
                 access=activation_view.access_section(state, tr, state.selected_child_id),
+                fever=[
+                    fever_view.fever_button(tr, lambda _: self.session.fever.open()),
+                    fever_view.card_button(tr, lambda _: self.session.fever.open_card()),
+                ],
             )
         return children_view.build(
             state,
@@ -575,6 +642,19 @@ class CarnetUI:
         if sync_now:
             self._tasks.append(self.page.run_task(self.session.refresh))
         self._tasks.append(self.page.run_task(self.session.run_periodic_sync))
+        self._tasks.append(self.page.run_task(self._fever_clock))
+
+    async def _fever_clock(self) -> None:
+        """The unit's fever desk runs a 60-minute clock: while it is on screen, its episodes are fetched again every
+        :data:`FEVER_DESK_TICK` seconds (a family's new notice appears, the minutes since arrival move on)."""
+        while True:
+            await asyncio.sleep(FEVER_DESK_TICK)  # a clock's tick, not a wait for state
+            state = self.session.state
+            if state.phase is Phase.READY and state.staff_mode and state.screen is Screen.FEVER_DESK:
+                try:
+                    await self.session.fever_desk.load()
+                except Exception as exc:  # noqa: BLE001 - a background tick: the next one tries again
+                    log.info("fever desk not refreshed: %s", type(exc).__name__)
 
     def watch_connectivity(self) -> None:
         """Flet's connectivity service: when the network comes back, waiting writes go at once."""
@@ -614,6 +694,8 @@ _FAMILY_PARTS: dict[Screen, Callable[[AppState], tuple[Observable, ...]]] = {
     Screen.REPORT_FORM: lambda s: (s.incidents,),
     Screen.REPORTS: lambda s: (s.incidents,),
     Screen.REPORT: lambda s: (s.incidents,),
+    Screen.FEVER: lambda s: (s.fever,),
+    Screen.EMERGENCY_CARD: lambda s: (s.fever,),
 }
 
 

@@ -6,6 +6,8 @@ patient data on the device:
 
 * blood bank → :class:`carnet.blood_bank.staff.StaffCases`, online only;
 * case desk → :class:`carnet.incidents.desk.DeskCases`, online only;
+* oncology desk and case desk, fever episodes ("Hora Dorada") → :class:`carnet.fever.desk.FeverDeskCases`,
+  online only;
 * oncology → :class:`carnet.enrolment.desk.OncologyCases`, online only;
 * pharmacy, and admin → :class:`carnet.pharmacy.cases.PharmacyCases`: a scan is checked
   offline with the cached trust bundle, then online; dispensing is online only.
@@ -15,8 +17,9 @@ from __future__ import annotations
 
 from carnet.blood_bank.staff import StaffCases
 from carnet.chemotherapy.cases import ChemotherapyCases
-from carnet.core.navigation import CHEMO_SCREENS, Screen
+from carnet.core.navigation import CHEMO_SCREENS, FEVER_DESK_SCREENS, Screen
 from carnet.enrolment.desk import OncologyCases
+from carnet.fever.desk import FeverDeskCases
 from carnet.incidents.desk import DeskCases
 from carnet.pharmacy.cases import PharmacyCases
 from carnet.shell.state import AppState
@@ -36,9 +39,10 @@ class StaffModes:
         pharmacy: PharmacyCases,
         oncology: OncologyCases,
         chemotherapy: ChemotherapyCases,
+        fever_desk: FeverDeskCases,
     ) -> None:
         self._state, self._staff, self._desk, self._pharmacy = state, staff, desk, pharmacy
-        self._oncology, self._chemotherapy = oncology, chemotherapy
+        self._oncology, self._chemotherapy, self._fever_desk = oncology, chemotherapy, fever_desk
 
     async def enter(self, user: contract.UserOut) -> bool:
         """Open the role's staff screen; False for a role that has none (a family's account)."""
@@ -57,6 +61,9 @@ class StaffModes:
     def back(self) -> bool:
         """The back button in a staff mode (settings go back to the staff screen); False when not in one."""
         state = self._state
+        if state.staff_mode and state.screen in FEVER_DESK_SCREENS:
+            self._fever_desk.back()
+            return True
         if state.desk_mode:
             if state.screen is not Screen.SETTINGS and state.screen is not Screen.DESK:
                 self._desk.back()
@@ -78,7 +85,9 @@ class StaffModes:
     async def refresh(self) -> bool:
         """The refresh button in a staff mode; False when not in one."""
         state = self._state
-        if state.desk_mode:
+        if state.staff_mode and state.screen in FEVER_DESK_SCREENS:
+            await self._fever_desk.refresh()
+        elif state.desk_mode:
             await self._desk.load()
         elif state.oncology_mode and state.screen in CHEMO_SCREENS:
             await self._chemotherapy.reload()

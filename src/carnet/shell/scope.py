@@ -2,8 +2,8 @@
 
 The store-bound repositories, the outbox, the sync engine with the features' syncables, and the
 per-login use cases (children and carnets, agenda, blood-bank bookings, incident reports, reminder
-preferences) all belong to one person's
-login; the session holds one scope or none, so nothing per-user is left half-set between logins.
+preferences, fever) all belong to one person's login; the session holds one scope or none, so nothing per-user
+is left half-set between logins.
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ from carnet.data.outbox import Backoff, Outbox
 from carnet.data.records import SyncLedger
 from carnet.data.store import OfflineStore
 from carnet.data.sync import SyncEngine
+from carnet.fever.cases import FeverCases
+from carnet.fever.repository import FeverRepository
+from carnet.fever.syncable import FeverSyncable
 from carnet.incidents.cases import IncidentCases
 from carnet.incidents.repository import IncidentRepository
 from carnet.incidents.syncable import IncidentSyncable
@@ -53,6 +56,8 @@ class LoginScope:
     report: IncidentCases
     patients: CarnetCases
     reminders: ReminderPreferenceCases
+    fever_records: FeverRepository
+    fever: FeverCases
 
     @classmethod
     def open(
@@ -85,6 +90,8 @@ class LoginScope:
         engine.register(CycleSyncable(carnets))
         reminders = ReminderRepository(store, outbox)
         engine.register(ReminderSyncable(reminders))
+        fever_records = FeverRepository(store, user_id)
+        engine.register(FeverSyncable(fever_records))
         agenda = AgendaCases(
             state=state,
             records=records,
@@ -144,6 +151,20 @@ class LoginScope:
                 clock=clock,
                 request_sync=request_sync,
                 session_expired=session_expired,
+            ),
+            fever_records=fever_records,
+            fever=FeverCases(
+                state=state,
+                api=api,
+                fever=fever_records,
+                carnets=carnets,
+                outbox=outbox,
+                ledger=ledger,
+                tr=tr,
+                clock=clock,
+                qr_issuer=qr_issuer,
+                accepted_kids=accepted_kids,
+                request_sync=request_sync,
             ),
         )
 

@@ -51,7 +51,7 @@ from carnet.blood_bank.staff import StaffCases
 from carnet.chemotherapy.cases import ChemotherapyCases
 from carnet.core.config import AppConfig
 from carnet.core.i18n import Translator
-from carnet.core.navigation import Phase, Screen, Tab
+from carnet.core.navigation import FEVER_SCREENS, Phase, Screen, Tab
 from carnet.data.api import (
     ApiClient,
     ApiError,
@@ -68,6 +68,8 @@ from carnet.data.secret_store import SecretStore
 from carnet.data.store import OfflineStore, destroy_store, open_store
 from carnet.enrolment.activation import FamilyEnrolmentCases
 from carnet.enrolment.desk import OncologyCases
+from carnet.fever.cases import FeverCases
+from carnet.fever.desk import FeverDeskCases
 from carnet.incidents.cases import IncidentCases
 from carnet.incidents.desk import DeskCases
 from carnet.patients.cases import CarnetCases
@@ -183,7 +185,10 @@ class AppSession:
         )
         self.admin = AdminCases(state=state, api=api, tr=tr, session_expired=self.session_expired)
         self.whatsapp = WhatsAppCases(state=state, api=api, tr=tr, clock=clock, session_expired=self.session_expired)
-        self.staff_modes = StaffModes(state, self.staff, self.desk, self.pharmacy, self.oncology, self.chemotherapy)
+        self.fever_desk = FeverDeskCases(state=state, api=api, tr=tr, clock=clock, session_expired=self.session_expired)
+        self.staff_modes = StaffModes(
+            state, self.staff, self.desk, self.pharmacy, self.oncology, self.chemotherapy, self.fever_desk
+        )
         self._sync_lock = asyncio.Lock()
         self._wake: asyncio.Event | None = None
         #: The app went to the background (hidden, paused) and has not come back yet.
@@ -222,6 +227,10 @@ class AppSession:
     @property
     def reminders(self) -> ReminderPreferenceCases:
         return self.scope.reminders
+
+    @property
+    def fever(self) -> FeverCases:
+        return self.scope.fever
 
     def pending_count(self) -> int:
         """Writes not yet accepted by the server (0 without a family login)."""
@@ -392,6 +401,7 @@ class AppSession:
                     repo.save_carnet(carnet, fetched_at=now)
                 if jwks is not None:
                     repo.save_jwks(jwks, fetched_at=now)
+                await scope.fever.fetch_cards([p.id for p in me.patients])
                 await scope.blood_bank.fetch_reference()
                 await self.activation.fetch_guardians(list(me.patients))
                 error = self.message_for(report.error) if report.error else None
@@ -497,6 +507,9 @@ class AppSession:
         if state.screen in (Screen.REPORT_FORM, Screen.REPORTS, Screen.REPORT):
             self.report.back()
             return
+        if state.screen in FEVER_SCREENS:
+            self.fever.back()
+            return
         elif state.screen in (Screen.SETTINGS, Screen.SYNC_STATUS) and state.tab is Tab.AGENDA:
             state.go_to(Screen.AGENDA)
         elif state.screen in (Screen.SETTINGS, Screen.SYNC_STATUS) and state.tab is Tab.BLOOD_BANK:
@@ -528,6 +541,7 @@ class AppSession:
                 self.blood_bank.reload()
                 self.report.reload()
                 self.reminders.reload()
+                self.fever.reload()
             self.request_sync()
 
     def discard_item(self, item_id: str) -> None:
@@ -537,6 +551,7 @@ class AppSession:
                 self.blood_bank.reload()
                 self.report.reload()
                 self.reminders.reload()
+                self.fever.reload()
 
     async def set_locale(self, locale: str) -> None:
         with self.state.batch():
@@ -683,6 +698,7 @@ class AppSession:
             scope.blood_bank.reload()
             scope.report.reload()
             scope.reminders.reload()
+            scope.fever.reload()
             self.rights.reload()
             scope.patients.load_carnet()
 

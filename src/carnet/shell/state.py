@@ -19,6 +19,7 @@ from carnet.core.navigation import Phase, Screen, Tab
 from carnet.core.observable import Observable, change
 from carnet.data.records import SyncStatus
 from carnet.enrolment.state import FamilyEnrolmentUi, OncologyUi
+from carnet.fever.state import FeverDeskUi, FeverUi
 from carnet.incidents.repository import IncidentView
 from carnet.incidents.state import DeskUi, IncidentUi
 from carnet.patients.qr import QrImage
@@ -80,6 +81,8 @@ class AppState(Observable):
     whatsapp: WhatsAppUi = field(default_factory=WhatsAppUi)
     #: The reminder kinds chosen (Ajustes → Recordatorios; the phone's notifications read ``reminders.kinds``).
     reminders: ReminderPreferencesState = field(default_factory=ReminderPreferencesState)
+    fever: FeverUi = field(default_factory=FeverUi)
+    fever_desk: FeverDeskUi = field(default_factory=FeverDeskUi)
     #: The account's password is a temporary one (an administrator's reset): its change comes first.
     password_change_required: bool = False
     sync: SyncStatus = field(default_factory=SyncStatus)
@@ -113,6 +116,8 @@ class AppState(Observable):
             self.admin,
             self.whatsapp,
             self.reminders,
+            self.fever,
+            self.fever_desk,
         )
 
     # ---- where the app is -------------------------------------------------------------------------

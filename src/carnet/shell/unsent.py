@@ -13,7 +13,7 @@ from carnet_contract import models as contract
 __all__ = ["describe_unsent"]
 
 #: The order the kinds are named in.
-KINDS = ("report", "reply", "photo", "appointment", "donation", "other")
+KINDS = ("fever", "report", "reply", "photo", "appointment", "donation", "other")
 
 
 def _kind(item: OutboxItem) -> str:
@@ -25,6 +25,8 @@ def _kind(item: OutboxItem) -> str:
         return "appointment"
     if item.type == contract.SyncType.BLOOD_BANK_BOOKING:
         return "donation"
+    if item.type == contract.SyncType.FEVER_EPISODE:
+        return "fever"
     return "other"
 
 

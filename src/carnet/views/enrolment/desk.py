@@ -35,6 +35,8 @@ from carnet.views.common import (
     table_header,
     table_row,
 )
+from carnet.views.fever.desk import entry_button as fever_entry
+from carnet.views.fever.desk import figures_button as fever_figures_button
 from carnet.views.incidents.desk import bars
 from carnet_contract import enrolment as wire
 
@@ -121,8 +123,12 @@ class OncologyView:
         cases: OncologyCases,
         redraw: Callable[[], None],
         open_plan: Callable[[str, str], Awaitable[None]] | None = None,
+        open_fever: Callable[[], Awaitable[None]] | None = None,
+        open_fever_figures: Callable[[int], Awaitable[None]] | None = None,
     ) -> None:
         self._cases = cases
+        #: The unit's fever episodes and their weekly figures (``carnet.fever.desk``).
+        self._open_fever, self._open_fever_figures = open_fever, open_fever_figures
         self._redraw = redraw
         #: The child's chemotherapy plan (``carnet.chemotherapy``), given the child's id and name.
         self._open_plan = open_plan
@@ -270,6 +276,7 @@ class OncologyView:
                         height=MIN_TOUCH,
                         on_click=lambda _: cases.open_import(),
                     ),
+                    *([fever_entry(tr, awaiting(self._open_fever))] if self._open_fever is not None else []),
                 ],
                 wrap=True,
                 spacing=8,
@@ -937,6 +944,8 @@ class OncologyView:
     def _figures(self, state: AppState, tr: Translator, on_back: Handler) -> ft.View:
         ui, cases, figures = state.oncology, self._cases, state.oncology.figures
         body = _notes(state, tr, cases)
+        if self._open_fever_figures is not None:
+            body.append(fever_figures_button(tr, awaiting(self._open_fever_figures, 0)))
         if ui.week is not None:
             body.append(
                 ft.Row(

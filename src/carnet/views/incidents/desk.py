@@ -33,6 +33,7 @@ from carnet.views.common import (
     table_header,
     table_row,
 )
+from carnet.views.fever.desk import entry_button, figures_button
 from carnet.views.incidents.reports import CATEGORY_ICONS, PHOTO, STATUS_LOOK, photo_image
 from carnet_contract import models as contract
 
@@ -217,6 +218,7 @@ def build_queue(
     on_settings: Handler,
     wide: bool = False,
     case: list[ft.Control] | None = None,
+    on_fever: Handler | None = None,
 ) -> ft.View:
     """The queue. ``wide`` (a desk PC): a table over the whole width, or beside ``case`` (the open report)."""
     ui = state.desk
@@ -230,6 +232,8 @@ def build_queue(
             on_click=awaiting(desk.show_weekly, 0),
         )
     )
+    if on_fever is not None:
+        queue.append(entry_button(tr, on_fever))
     cats = [chip(tr.t("desk_all"), ui.category is None, lambda _: desk.set_filter(category=None), tr, size=14)]
     cats += [
         chip(
@@ -452,9 +456,13 @@ def bars(rows: list[tuple[str, int]], colour: str = GREEN) -> list[ft.Control]:
     return found
 
 
-def build_weekly(state: AppState, tr: Translator, desk: DeskCases, *, on_back: Handler) -> ft.View:
+def build_weekly(
+    state: AppState, tr: Translator, desk: DeskCases, *, on_back: Handler, on_fever: Handler | None = None
+) -> ft.View:
     ui, figures = state.desk, state.desk.weekly
     body = _notes(state, tr, desk)
+    if on_fever is not None:
+        body.append(figures_button(tr, on_fever))
     week = ui.week
     if week is not None:
         body.append(

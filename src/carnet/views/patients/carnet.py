@@ -228,6 +228,7 @@ def build(
     navigation_bar: ft.NavigationBar | None = None,
     on_open_appointment: Handler = lambda _id: None,
     access: ft.Control | None = None,
+    fever: list[ft.Control] | None = None,
 ) -> ft.View:
     carnet = state.carnet
     body: list[ft.Control] = [*status_banners(state, tr, on_dismiss=on_dismiss)]
@@ -253,6 +254,8 @@ def build(
     body += [
         _qr_block(state, tr, carnet, now_ts),
         *banners,
+        # Fever during chemotherapy: the big worded button (and the emergency card), right under the QR.
+        *(fever or []),
         section(
             tr.t("carnet_title"),
             [

@@ -263,6 +263,19 @@ def _verdict(state: AppState, tr: Translator) -> ft.Control:
     assert check is not None
     look = check.look
     source = tr.t("ph_checked_server" if check.online else "ph_checked_here")
+    words: list[ft.Control] = [
+        ft.Text(describe(check, tr), size=22, weight=ft.FontWeight.W_700, color=look.colour),
+        ft.Text(source, size=14, color=ft.Colors.GREY_800),
+    ]
+    if check.emergency and check.valid_emergency:
+        # What the emergency card's token carries (no name, no diagnosis: the card itself shows those).
+        if check.subject:
+            words.append(ft.Text(tr.t("ph_em_patient", id=check.subject), size=15))
+        if check.issued_at is not None:
+            words.append(ft.Text(tr.t("ph_em_issued", when=tr.datetime(check.issued_at)), size=15))
+        if check.expires_at is not None:
+            words.append(ft.Text(tr.t("ph_em_valid_until", when=tr.datetime(check.expires_at)), size=15))
+        words.append(ft.Text(tr.t("ph_em_nothing_to_dispense"), size=14, color=ft.Colors.GREY_800))
     # A live region whose label is the verdict's words (merged): a screen reader announces it when it appears or
     # changes (Flutter web speaks it through its aria-live="polite" announcement element).
     return ft.MergeSemantics(
@@ -272,14 +285,7 @@ def _verdict(state: AppState, tr: Translator) -> ft.Control:
                 ft.Row(
                     [
                         ft.Icon(getattr(ft.Icons, look.icon), color=look.colour, size=44),
-                        ft.Column(
-                            [
-                                ft.Text(describe(check, tr), size=22, weight=ft.FontWeight.W_700, color=look.colour),
-                                ft.Text(source, size=14, color=ft.Colors.GREY_800),
-                            ],
-                            spacing=2,
-                            expand=True,
-                        ),
+                        ft.Column(words, spacing=2, expand=True),
                     ],
                     spacing=12,
                     vertical_alignment=ft.CrossAxisAlignment.CENTER,

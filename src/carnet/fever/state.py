@@ -1,0 +1,149 @@
+"""What the fever screens draw: the family's (:class:`FeverUi`) and the unit's (:class:`FeverDeskUi`); changed only by
+their own methods. No Flet."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from carnet.core.observable import Observable, OnlineScreenUi, change
+from carnet.fever.repository import EpisodeView
+from carnet.patients.qr import QrImage
+from carnet_contract import models as contract
+from carnet_contract.qrtoken import Verification
+
+__all__ = ["FeverDeskUi", "FeverUi"]
+
+
+@dataclass(eq=False)
+class FeverUi(Observable):
+    """ "Tiene fiebre" and the emergency card of one child (readable offline)."""
+
+    patient_id: str | None = None
+    #: The child's episodes, the newest reading first (synced, or still on the phone).
+    episodes: list[EpisodeView] = field(default_factory=list)
+    #: The last emergency card fetched for the child, when, its QR and the QR's check with the cached keys.
+    card: contract.EmergencyCard | None = None
+    card_fetched_at: datetime | None = None
+    card_qr: QrImage | None = None
+    card_check: Verification | None = None
+    #: Problems of the form by field (``temperature``, ``time``).
+    errors: dict[str, str] = field(default_factory=dict)
+    message: str | None = None
+    error: str | None = None
+    #: Bumped when an episode was queued (the view empties its fields).
+    sent: int = 0
+    #: The IPS file is being fetched.
+    busy: bool = False
+    #: The screen to go back to from the fever screen, and from the card (the fever screen or the carnet).
+    came_from: str | None = None
+    card_came_from: str | None = None
+
+    @change
+    def open_child(self, patient_id: str, *, came_from: str | None, card: bool = False) -> None:
+        if patient_id != self.patient_id:
+            self.errors, self.message, self.error = {}, None, None
+        self.patient_id = patient_id
+        if card:
+            self.card_came_from = came_from
+        elif came_from is not None:
+            self.came_from = came_from
+
+    @change
+    def show_episodes(self, episodes: list[EpisodeView]) -> None:
+        self.episodes = episodes
+
+    @change
+    def show_card(
+        self,
+        card: contract.EmergencyCard | None,
+        fetched_at: datetime | None,
+        qr: QrImage | None,
+        check: Verification | None,
+    ) -> None:
+        self.card, self.card_fetched_at, self.card_qr, self.card_check = card, fetched_at, qr, check
+
+    @change
+    def refused(self, errors: dict[str, str]) -> None:
+        self.errors = errors
+
+    @change
+    def queued(self, message: str) -> None:
+        self.errors, self.message, self.error = {}, message, None
+        self.sent += 1
+
+    @change
+    def start_busy(self) -> None:
+        self.busy, self.error = True, None
+
+    @change
+    def stop_busy(self) -> None:
+        self.busy = False
+
+    @change
+    def say(self, message: str | None = None, error: str | None = None) -> None:
+        self.message, self.error = message, error
+
+    @change
+    def dismiss_message(self) -> None:
+        self.message = self.error = None
+
+
+@dataclass(eq=False)
+class FeverDeskUi(OnlineScreenUi):
+    """The unit's fever episodes (online only: nothing of them is kept on the device) and the weekly figures."""
+
+    episodes: list[contract.FeverEpisode] = field(default_factory=list)
+    #: When the list was fetched (the clock runs from the screen's own "now").
+    fetched_at: datetime | None = None
+    #: The episode whose time is being corrected, and which step.
+    correcting: tuple[str, contract.FeverStepKind] | None = None
+    correct_error: str | None = None
+    #: The screen to go back to (the role's home: the case desk's queue or the oncology desk), and from the
+    #: figures (the list, or the weekly figures they were opened from).
+    home: str | None = None
+    figures_back: str | None = None
+    week: date | None = None
+    figures: contract.FeverWeeklyFigures | None = None
+    #: Bumped when a correction was sent and accepted (the view empties its field).
+    sent: int = 0
+
+    @change
+    def open(self, home: str | None) -> None:
+        if home is not None:
+            self.home = home
+
+    @change
+    def show_episodes(self, episodes: list[contract.FeverEpisode], fetched_at: datetime) -> None:
+        self.episodes, self.fetched_at = episodes, fetched_at
+
+    @change
+    def replace(self, episode: contract.FeverEpisode, message: str) -> None:
+        """A step was recorded: the episode as the server has it now (it leaves the list once it is over)."""
+        open_ = episode.status not in (contract.FeverStatus.ANTIBIOTICO, contract.FeverStatus.CERRADA)
+        self.episodes = [e if e.id != episode.id else episode for e in self.episodes if e.id != episode.id or open_]
+        self.message, self.correcting, self.correct_error = message, None, None
+        self.sent += 1
+
+    @change
+    def ask_correction(self, episode_id: str | None, step: contract.FeverStepKind | None = None) -> None:
+        self.correcting = (episode_id, step) if episode_id is not None and step is not None else None
+        self.correct_error = None
+
+    @change
+    def correction_refused(self, error: str) -> None:
+        self.correct_error = error
+
+    @change
+    def open_week(self, week: date, *, came_from: str | None = None) -> None:
+        self.week, self.figures = week, None
+        if came_from is not None:
+            self.figures_back = came_from
+
+    @change
+    def show_figures(self, week: date, figures: contract.FeverWeeklyFigures) -> None:
+        self.week, self.figures = week, figures
+
+    @change
+    def show_message(self, message: str | None) -> None:
+        self.message = message

@@ -1,0 +1,1 @@
+"""The fever screens (Hora Dorada): the family's and the unit's."""

@@ -1,0 +1,292 @@
+"""The unit's fever desk: the open episodes with the 60-minute clock from arrival, a tap per step (now, or another
+time), and the week's fever figures with their files. Drawing only; online only like the other staff screens.
+On a desk PC (``wide``) the episodes stand two to a row."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import flet as ft
+
+from carnet.core.i18n import Translator
+from carnet.core.navigation import Screen
+from carnet.fever.desk import FeverDeskCases, minutes_since_arrival, next_step, over_the_hour
+from carnet.shell.state import AppState
+from carnet.views.common import (
+    GREEN,
+    MIN_TOUCH,
+    Handler,
+    app_bar,
+    awaiting,
+    icon_button,
+    notes,
+    save_bytes,
+    screen,
+    section,
+)
+from carnet_contract import models as contract
+from carnet_contract.models import GOLDEN_HOUR_MINUTES, FeverStepKind
+
+__all__ = ["FeverDeskView", "entry_button", "figures_button"]
+
+
+def entry_button(tr: Translator, on_click: Handler) -> ft.Control:
+    """ "Fiebre: Hora Dorada" on the oncology desk and the case desk."""
+    return ft.FilledButton(
+        content=ft.Text(tr.t("desk_fever_open"), size=16),
+        icon=ft.Icons.THERMOSTAT,
+        height=MIN_TOUCH,
+        on_click=on_click,
+        style=ft.ButtonStyle(bgcolor=ft.Colors.RED_800, color=ft.Colors.WHITE),
+    )
+
+
+def figures_button(tr: Translator, on_click: Handler) -> ft.Control:
+    """Beside the other weekly figures: the week's fever figures."""
+    return ft.OutlinedButton(
+        content=ft.Text(tr.t("desk_fever_figures"), size=16),
+        icon=ft.Icons.THERMOSTAT,
+        height=MIN_TOUCH,
+        on_click=on_click,
+    )
+
+
+class FeverDeskView:
+    """The desk's screens; keeps the corrected time being typed across redraws."""
+
+    def __init__(self, cases: FeverDeskCases) -> None:
+        self._cases = cases
+        self._sent = 0
+        self._error: str | None = None
+        self.at = ft.TextField(text_size=18, width=200, keyboard_type=ft.KeyboardType.DATETIME)
+
+    def _notes(self, state: AppState, tr: Translator) -> list[ft.Control]:
+        ui = state.fever_desk
+        return notes(
+            state,
+            tr,
+            message=ui.message,
+            error=ui.error,
+            on_dismiss=lambda _: self._cases.dismiss_message(),
+            online_only=tr.t("desk_online_only"),
+        )
+
+    def build(
+        self,
+        state: AppState,
+        tr: Translator,
+        *,
+        now: datetime,
+        on_back: Handler,
+        on_refresh: Handler,
+        wide: bool = False,
+    ) -> ft.View:
+        ui = state.fever_desk
+        self._error = ui.correct_error
+        if ui.sent != self._sent:
+            self.at.value, self._sent = "", ui.sent
+        if state.screen is Screen.FEVER_FIGURES:
+            return self._figures(state, tr, on_back=on_back, on_refresh=on_refresh)
+        body = self._notes(state, tr)
+        body.append(
+            ft.Row([figures_button(tr, awaiting(self._cases.show_figures, 0))], wrap=True, spacing=8, run_spacing=8)
+        )
+        body.append(ft.Text(tr.t("desk_fever_goal", minutes=GOLDEN_HOUR_MINUTES), size=15, color=ft.Colors.GREY_800))
+        if not ui.episodes:
+            body.append(ft.Text(tr.t("desk_loading") if ui.loading else tr.t("desk_fever_none"), size=17))
+        else:
+            cards = [self._episode(state, tr, e, now) for e in ui.episodes]
+            if wide:
+                body.append(
+                    ft.ResponsiveRow(
+                        [ft.Container(c, col={"xs": 12, "md": 6}) for c in cards], spacing=12, run_spacing=12
+                    )
+                )
+            else:
+                body += cards
+        bar = app_bar(tr.t("desk_fever_title"), tr, on_back=on_back, on_refresh=on_refresh, syncing=ui.loading)
+        return screen("/fever-desk", bar, body)
+
+    def _episode(self, state: AppState, tr: Translator, episode: contract.FeverEpisode, now: datetime) -> ft.Control:
+        ui, cases = state.fever_desk, self._cases
+        name = episode.patient_name or "—"
+        lines: list[ft.Control] = [
+            ft.Text(name, size=20, weight=ft.FontWeight.W_700),
+            ft.Text(episode.unit.name, size=14, color=ft.Colors.GREY_800),
+            ft.Text(
+                tr.t("desk_fever_reading", temp=f"{episode.temperature_c:.1f}", when=tr.datetime(episode.measured_at)),
+                size=16,
+            ),
+            ft.Text(tr.t("desk_fever_notified", when=tr.datetime(episode.created_at)), size=15),
+        ]
+        for label, at in (
+            ("desk_fever_arrived", episode.arrived_at),
+            ("desk_fever_triaged", episode.triage_at),
+            ("desk_fever_antibiotic", episode.antibiotic_at),
+        ):
+            if at is not None:
+                lines.append(ft.Text(tr.t(label, when=tr.datetime(at)), size=15))
+        minutes = minutes_since_arrival(episode, now)
+        if minutes is None:
+            lines.append(ft.Text(tr.t("desk_fever_not_arrived"), size=16, weight=ft.FontWeight.W_600))
+        else:
+            late = over_the_hour(episode, now)
+            lines.append(
+                ft.Text(
+                    tr.t("desk_fever_clock", minutes=minutes, goal=GOLDEN_HOUR_MINUTES),
+                    size=20,
+                    weight=ft.FontWeight.W_800,
+                    color=ft.Colors.RED_900 if late else GREEN,
+                )
+            )
+        step = next_step(episode)
+        if step is not None:
+            label = tr.t(f"desk_fever_step_{step.value}", name=name)
+            lines.append(
+                ft.FilledButton(
+                    content=ft.Text(label, size=16),
+                    icon=ft.Icons.CHECK,
+                    height=MIN_TOUCH + 4,
+                    disabled=ui.busy,
+                    on_click=awaiting(cases.record, episode.id, step, None),
+                    style=ft.ButtonStyle(bgcolor=GREEN, color=ft.Colors.WHITE),
+                )
+            )
+            if ui.correcting is not None and ui.correcting[0] == episode.id:
+                lines += self._correction(tr, episode.id, ui.correcting[1], busy=ui.busy)
+            else:
+                lines += [
+                    ft.TextButton(
+                        content=ft.Text(tr.t(f"desk_fever_other_time_{step.value}", name=name), size=15),
+                        height=MIN_TOUCH,
+                        on_click=lambda _, eid=episode.id, kind=step: cases.ask_correction(eid, kind),
+                    ),
+                    ft.TextButton(
+                        content=ft.Text(tr.t("desk_fever_step_close", name=name), size=15),
+                        height=MIN_TOUCH,
+                        on_click=lambda _, eid=episode.id: cases.ask_correction(eid, FeverStepKind.CLOSE),
+                    ),
+                ]
+        return ft.Card(
+            ft.Container(ft.Column(lines, spacing=6), padding=16),
+            variant=ft.CardVariant.OUTLINED,
+            margin=0,
+        )
+
+    def _correction(self, tr: Translator, episode_id: str, kind: FeverStepKind, *, busy: bool) -> list[ft.Control]:
+        """A step at another time (``HH:MM``), or closing without an antibiotic (the time empty: now): the field,
+        "Guardar" (the confirm step) and "Cancelar"."""
+        cases = self._cases
+        self.at.label = tr.t("desk_fever_at_label_close" if kind is FeverStepKind.CLOSE else "desk_fever_at_label")
+        self.at.hint_text = "14:30"
+        self.at.error = self._error
+
+        async def save(_: Any = None) -> None:
+            text = self.at.value or ""
+            if kind is FeverStepKind.CLOSE and not text.strip():
+                await cases.record(episode_id, kind, None)
+            else:
+                await cases.record_at(episode_id, kind, text)
+
+        save_label = "desk_fever_close_save" if kind is FeverStepKind.CLOSE else "desk_fever_at_save"
+        return [
+            self.at,
+            ft.Row(
+                [
+                    ft.FilledButton(
+                        content=ft.Text(tr.t(save_label), size=16), height=MIN_TOUCH, disabled=busy, on_click=save
+                    ),
+                    ft.OutlinedButton(
+                        content=ft.Text(tr.t("cancel"), size=16),
+                        height=MIN_TOUCH,
+                        on_click=lambda _: cases.ask_correction(None),
+                    ),
+                ],
+                wrap=True,
+                spacing=8,
+            ),
+        ]
+
+    # ---- weekly figures ---------------------------------------------------------------------------------
+
+    def _download(self, kind: str) -> Handler:
+        async def handler(_: Any = None) -> None:
+            made = await self._cases.figures_file(kind)
+            if made is None:
+                return
+            name, data = made
+            self._cases.file_saved(name, await save_bytes(name, data, kind))
+
+        return handler
+
+    def _figures(self, state: AppState, tr: Translator, *, on_back: Handler, on_refresh: Handler) -> ft.View:
+        ui, cases, figures = state.fever_desk, self._cases, state.fever_desk.figures
+        body = self._notes(state, tr)
+        if ui.week is not None:
+            body.append(
+                ft.Row(
+                    [
+                        icon_button(ft.Icons.CHEVRON_LEFT, tr.t("desk_prev_week"), awaiting(cases.show_figures, -1)),
+                        ft.Text(
+                            tr.t("desk_week", start=tr.date(ui.week), end=tr.date(ui.week + timedelta(days=6))),
+                            size=16,
+                            weight=ft.FontWeight.W_700,
+                            expand=True,
+                            text_align=ft.TextAlign.CENTER,
+                        ),
+                        icon_button(ft.Icons.CHEVRON_RIGHT, tr.t("desk_next_week"), awaiting(cases.show_figures, 1)),
+                    ]
+                )
+            )
+        if figures is None:
+            body.append(ft.Text(tr.t("desk_loading") if ui.loading else "—", size=16))
+        else:
+            body.append(
+                ft.Row(
+                    [
+                        ft.FilledButton(
+                            content=ft.Text(tr.t("desk_download_csv"), size=16),
+                            icon=ft.Icons.DOWNLOAD,
+                            height=MIN_TOUCH,
+                            disabled=ui.busy,
+                            on_click=self._download("csv"),
+                            style=ft.ButtonStyle(bgcolor=GREEN, color=ft.Colors.WHITE),
+                        ),
+                        ft.OutlinedButton(
+                            content=ft.Text(tr.t("desk_download_md"), size=16),
+                            icon=ft.Icons.DESCRIPTION,
+                            height=MIN_TOUCH,
+                            disabled=ui.busy,
+                            on_click=self._download("md"),
+                        ),
+                    ],
+                    wrap=True,
+                    spacing=8,
+                    run_spacing=8,
+                )
+            )
+            body.append(section(tr.t("desk_fever_all_units"), _figure_lines(tr, figures)))
+            for unit in figures.by_unit:
+                body.append(section(unit.unit_name, _figure_lines(tr, unit)))
+        bar = app_bar(tr.t("desk_fever_figures"), tr, on_back=on_back, on_refresh=on_refresh, syncing=ui.loading)
+        return screen("/fever-desk/figures", bar, body)
+
+
+def _figure_lines(tr: Translator, f: contract.FeverWeeklyFigures | contract.FeverUnitFigures) -> list[ft.Control]:
+    share = f"{round(f.share_within_60 * 100)} %" if f.share_within_60 is not None else tr.t("desk_no_value")
+    median = (
+        tr.t("desk_fever_minutes", minutes=f"{f.median_minutes_to_antibiotic:g}")
+        if f.median_minutes_to_antibiotic is not None
+        else tr.t("desk_no_value")
+    )
+    return [
+        ft.Text(tr.t("desk_fever_fig_episodes", count=f.episodes), size=20, weight=ft.FontWeight.W_700),
+        ft.Text(tr.t("desk_fever_fig_within", share=share, count=f.within_60, goal=GOLDEN_HOUR_MINUTES), size=16),
+        ft.Text(tr.t("desk_fever_fig_median", median=median), size=16),
+        ft.Text(
+            tr.t("desk_fever_fig_without", count=f.without_antibiotic),
+            size=16,
+            color=ft.Colors.RED_900 if f.without_antibiotic else None,
+        ),
+    ]
