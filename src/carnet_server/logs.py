@@ -11,12 +11,13 @@ from uvicorn.config import LOGGING_CONFIG
 
 __all__ = ["RedactFilter", "log_config", "redact_path"]
 
-_V_TOKEN = re.compile(r"/v/[^/?#\s]+")
+#: The public pages whose path carries a signed token: the carnet QR's ``/v/`` and the emergency card's ``/e/``.
+_TOKEN_PATH = re.compile(r"^/([ve])/[^/?#\s]+")
 
 
 def redact_path(path: str) -> str:
-    """``/v/<token>?x=1`` → ``/v/…``: drop the query string and the token."""
-    return _V_TOKEN.sub("/v/…", path.split("?", 1)[0])
+    """``/v/<token>?x=1`` → ``/v/…`` (and ``/e/…``): drop the query string and the token."""
+    return _TOKEN_PATH.sub(r"/\1/…", path.split("?", 1)[0])
 
 
 class RedactFilter(logging.Filter):

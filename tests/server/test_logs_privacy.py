@@ -7,7 +7,7 @@ answer, the pharmacy counter, the verification page, errors.)
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +150,27 @@ def _scenario(url: str) -> dict[str, Any]:
                              files={"file": ("p.csv", import_file.encode("utf-8"), "text/csv")})
         assert imported.status_code == 200, imported.text
         secrets += [IMPORT_CURP, IMPORT_NSS, "Lucía"]
+
+        # Hora Dorada: a fever alert, the unit's steps, the emergency card, its QR page, the IPS document
+        fever = http.post(f"/api/v1/patients/{mateo['patient']['id']}/fever-episodes", headers=h("madre.demo"),
+                          json={"temperature_c": 39.4, "measured_at": datetime.now(UTC).isoformat()})
+        assert fever.status_code == 201, fever.text
+        for step in ("arrival", "triage", "antibiotic"):
+            assert http.post(f"/api/v1/fever-episodes/{fever.json()['id']}/steps", headers=onco,
+                             json={"step": step}).status_code == 200
+        card = http.get(f"/api/v1/patients/{mateo['patient']['id']}/emergency-card", headers=h("madre.demo"))
+        assert card.status_code == 200, card.text
+        diagnosis = (card.json().get("diagnosis") or {}).get("name")
+        secrets += [card.json()["qr"]["token"], *(v for v in (card.json().get("allergies"), diagnosis) if v)]
+        assert http.get(card.json()["qr"]["url"].replace(url, "")).status_code == 200
+        assert http.get(f"/api/v1/patients/{mateo['patient']['id']}/ips", headers=h("madre.demo")).status_code == 200
+        # the WhatsApp link code (the webhook itself is walked with a signed body in tests/server/test_whatsapp.py)
+        link_code = http.post("/api/v1/me/whatsapp/link-code", headers=h("madre.demo"))
+        assert link_code.status_code == 201, link_code.text
+        secrets.append(link_code.json()["code"])
+        assert http.post("/api/v1/whatsapp/unlink", headers=h("casos.demo"), json={"phone": "55 8123 9999"}
+                         ).status_code == 404
+        secrets.append("8123 9999")
 
         # the sync of a staff member and of the other family, and a logout
         assert http.get("/api/v1/sync", headers=h("padre.demo")).status_code == 200
