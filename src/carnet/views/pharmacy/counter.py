@@ -41,8 +41,10 @@ if TYPE_CHECKING:
 
     from carnet.pharmacy.cases import PharmacyCases
 
-#: Focus requests after a result, and the pause after each for the client's answer (about 4 s in all).
-FOCUS_TRIES, FOCUS_CHECK_SECONDS = 16, 0.25
+#: After a result the field asks for the focus until the client has confirmed it for FOCUS_SETTLED_SECONDS (the new
+#: screen laid out, its accessibility nodes rebuilt), asking again whenever it is lost or unconfirmed, the pauses
+#: growing from FOCUS_FIRST_PAUSE to FOCUS_LAST_PAUSE; a slow desk PC gets FOCUS_WATCH_SECONDS before it stops.
+FOCUS_FIRST_PAUSE, FOCUS_LAST_PAUSE, FOCUS_SETTLED_SECONDS, FOCUS_WATCH_SECONDS = 0.25, 2.0, 3.0, 30.0
 
 
 class PharmacyView:
@@ -68,6 +70,8 @@ class PharmacyView:
             on_blur=self._blurred,
         )
         self._has_focus = False
+        #: Grows with every focus request: an older request's watch stops.
+        self._focus_watch = 0
         self._seen_results = -1
         self._view: ft.View | None = None
         #: The two panes at a desk width (kept, like the screen: the field stays in the same column).
@@ -105,17 +109,34 @@ class PharmacyView:
         """Hand the focus to the field, and again while the client settles the new screen (bounded).
 
         A request that reaches the client before it has laid out a new screen is dropped there, and
-        rebuilding the screen's accessibility nodes can take the focus away once: the field asks for it
-        again whenever it lost it, for about four seconds.
+        rebuilding the screen's accessibility nodes can take the focus away: the field asks again whenever
+        it lost it (or the client has not confirmed it yet) until the focus has held for a few seconds. A
+        newer request (the next result) takes over from this one.
         """
+        self._focus_watch += 1
+        mine = self._focus_watch
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + FOCUS_WATCH_SECONDS
         self._has_focus = False
-        for _ in range(FOCUS_TRIES):
-            if not self._has_focus:
-                try:
-                    await self.field.focus()
-                except Exception:  # noqa: BLE001 - not on a page (any more): nothing to focus
+        held_since: float | None = None
+        asked_at, pause = -FOCUS_LAST_PAUSE, FOCUS_FIRST_PAUSE
+        while mine == self._focus_watch and loop.time() < deadline:
+            now = loop.time()
+            if self._has_focus:
+                held_since = now if held_since is None else held_since
+                if now - held_since >= FOCUS_SETTLED_SECONDS:
                     return
-            await asyncio.sleep(FOCUS_CHECK_SECONDS)  # the client's focus / blur events arrive meanwhile
+            else:
+                if held_since is not None:  # lost again: ask at once
+                    held_since, pause = None, FOCUS_FIRST_PAUSE
+                    asked_at = -FOCUS_LAST_PAUSE
+                if now - asked_at >= pause:
+                    try:
+                        await self.field.focus()
+                    except Exception:  # noqa: BLE001 - not on a page (any more): nothing to focus
+                        return
+                    asked_at, pause = now, min(pause * 2, FOCUS_LAST_PAUSE)
+            await asyncio.sleep(FOCUS_FIRST_PAUSE)  # the client's focus / blur events arrive meanwhile
 
     def build(
         self,
