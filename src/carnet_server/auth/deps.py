@@ -11,9 +11,11 @@ holds that list and fails when another route uses it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
@@ -42,17 +44,32 @@ __all__ = [
 _bearer = HTTPBearer(auto_error=False, description="Access token from /api/v1/auth/login")
 
 
-def get_context(request: Request) -> Context:
+# The cheap dependencies are ``async``: FastAPI runs every plain ``def`` dependency in the thread pool, and each
+# such hop (a thread handoff and two GIL transfers) cost more than the work itself (bench/RESULTS.md, issue #20).
+# Only what does blocking I/O (the token's session lookup, the route) goes to a thread.
+
+
+async def get_context(request: Request) -> Context:
     ctx: Context = request.app.state.ctx
     return ctx
 
 
-def get_session(ctx: Annotated[Context, Depends(get_context)]) -> Iterator[Session]:
-    with ctx.sessions() as session:
+async def get_session(ctx: Annotated[Context, Depends(get_context)]) -> AsyncIterator[Session]:
+    """A session for the request. Making it does no I/O; closing does only when a transaction is still open
+    (a route that refused before committing): then the rollback runs in a thread, not on the event loop — with a
+    limiter of its own, as FastAPI does for a dependency's exit: taking a token of the shared pool could wait on
+    threads that wait for this very connection (the 200-booking race), a deadlock until the pool's timeout."""
+    session = ctx.sessions()
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            await anyio.to_thread.run_sync(session.close, limiter=anyio.CapacityLimiter(1))
+        else:
+            session.close()
 
 
-def get_address(request: Request) -> str:
+async def get_address(request: Request) -> str:
     """The client's address as the throttles count it: the connection's peer, or what a proxy listed in
     ``CARNET_TRUSTED_PROXIES`` forwarded (app.py); never a header from anyone else."""
     return request.client.host if request.client else "unknown"
@@ -60,7 +77,14 @@ def get_address(request: Request) -> str:
 
 ContextDep = Annotated[Context, Depends(get_context)]
 SessionDep = Annotated[Session, Depends(get_session)]
-LangDep = Annotated[Lang, Depends(lang_of)]  # the same negotiation as the error bodies
+
+
+async def request_lang(request: Request) -> Lang:
+    """The caller's language: the same negotiation as the error bodies (``errors.lang_of``)."""
+    return lang_of(request)
+
+
+LangDep = Annotated[Lang, Depends(request_lang)]
 ClientAddress = Annotated[str, Depends(get_address)]
 
 
@@ -104,11 +128,11 @@ async def get_current_user(user: SignedInUser, ctx: ContextDep) -> Principal:
 CurrentUser = Annotated[Principal, Depends(get_current_user)]
 
 
-def require_role(*roles: Role) -> Callable[[Principal], Principal]:
+def require_role(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that lets only ``roles`` through (403 otherwise)."""
     allowed = frozenset(r.value for r in roles)
 
-    def dependency(user: CurrentUser) -> Principal:
+    async def dependency(user: CurrentUser) -> Principal:
         if user.role not in allowed:
             raise Forbidden()
         return user
