@@ -37,7 +37,7 @@ from datetime import datetime, timedelta
 from argon2.exceptions import InvalidHashError, VerificationError
 from joserfc import jwt
 from joserfc.errors import JoseError
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from carnet_server import audit
@@ -488,21 +488,31 @@ def authenticate(session: Session, *, ctx: Context, access_token: str, now: date
     exp, sub, sid = claims.get("exp"), claims.get("sub"), claims.get("sid")
     if not isinstance(exp, int) or exp <= now.timestamp() or not isinstance(sub, str) or not isinstance(sid, str):
         raise InvalidAccessToken()
-    row = session.execute(
-        select(User, AuthSession.revoked_at)
-        .join(AuthSession, AuthSession.user_id == User.id)
-        .where(AuthSession.id == sid, User.id == sub)
-    ).one_or_none()
-    if row is None:
-        raise InvalidAccessToken()
-    user, revoked_at = row
-    if revoked_at is not None or not user.active:
+    # Core, on the session's connection: the columns only, one statement built once (no ORM entity, no identity
+    # map, no statement to build and key per request: most of an authenticated request's cost before, #20).
+    row = session.connection().execute(_SESSION_USER, {"sid": sid, "sub": sub}).one_or_none()
+    if row is None or row.revoked_at is not None or not row.active:
         raise InvalidAccessToken()
     return Principal(
-        id=user.id,
-        role=user.role,
-        display_name=user.display_name,
+        id=sub,
+        role=row.role,
+        display_name=row.display_name,
         session_id=sid,
-        privacy_version=user.privacy_version,
-        must_change_password=user.must_change_password,
+        privacy_version=row.privacy_version,
+        must_change_password=row.must_change_password,
     )
+
+
+#: The caller's user and session, by the token's session and user ids (authenticate).
+_SESSION_USER = (
+    select(
+        User.role,
+        User.display_name,
+        User.privacy_version,
+        User.must_change_password,
+        User.active,
+        AuthSession.revoked_at,
+    )
+    .join_from(AuthSession, User, AuthSession.user_id == User.id)
+    .where(AuthSession.id == bindparam("sid"), User.id == bindparam("sub"))
+)
