@@ -11,9 +11,10 @@ stored copy: the client keeps its own.
 
 from __future__ import annotations
 
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["NO_STORE_PREFIXES", "SecurityHeadersMiddleware"]
+__all__ = ["NO_STORE_PREFIXES", "SecurityHeadersMiddleware", "csv_download", "markdown_text"]
 
 #: Paths whose answers are never stored by a cache.
 NO_STORE_PREFIXES = ("/api/", "/v/")
@@ -44,3 +45,17 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def csv_download(text: str, filename: str) -> Response:
+    """A CSV table (UTF-8) the browser saves as ``filename``: the desks' weekly figures."""
+    return Response(
+        content=text.encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def markdown_text(text: str) -> Response:
+    """A Markdown text (UTF-8): the weekly figures as the working group's minutes paste them."""
+    return Response(content=text.encode("utf-8"), media_type="text/markdown; charset=utf-8")

@@ -14,6 +14,7 @@ from carnet_server.auth.deps import ClientAddress, ContextDep, CurrentUser, Sess
 from carnet_server.auth.service import Principal
 from carnet_server.db import utcnow
 from carnet_server.enrolment import catalogue, figures, importer, registry
+from carnet_server.headers import csv_download, markdown_text
 from carnet_server.idempotency.deps import IdempotencyDep
 from carnet_server.incidents.figures import parse_week
 from carnet_server.limits import write_limit
@@ -129,11 +130,7 @@ def registry_figures_csv(
 ) -> Response:
     """The same figures as one CSV table (UTF-8, header row)."""
     out = _figures(week, user, session, ctx, address)
-    return Response(
-        content=figures.to_csv(out).encode("utf-8"),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="registro-semana-{out.week_start}.csv"'},
-    )
+    return csv_download(figures.to_csv(out), f"registro-semana-{out.week_start}.csv")
 
 
 @router.get("/registry/figures.md", responses={**ERRORS, 200: {"content": {"text/markdown": {}}}})
@@ -142,7 +139,7 @@ def registry_figures_md(
 ) -> Response:
     """The Spanish summary for the working-group session, as Markdown."""
     out = _figures(week, user, session, ctx, address)
-    return Response(content=figures.to_markdown(out).encode("utf-8"), media_type="text/markdown; charset=utf-8")
+    return markdown_text(figures.to_markdown(out))
 
 
 @router.post("/registry/import", response_model=wire.ImportResult, responses=ERRORS)

@@ -17,6 +17,7 @@ from carnet_server.auth.service import Principal
 from carnet_server.db import utcnow
 from carnet_server.domain_errors import NotAllowed
 from carnet_server.fever import card, figures, ips, page, service
+from carnet_server.headers import csv_download, markdown_text
 from carnet_server.i18n import t
 from carnet_server.idempotency.deps import IdempotencyDep
 from carnet_server.incidents.figures import parse_week
@@ -231,11 +232,7 @@ def weekly_csv(
 ) -> Response:
     """The same figures as one CSV table (UTF-8, header row; a row per unit and the total)."""
     out = _figures(week, user, session, ctx, address)
-    return Response(
-        content=figures.to_csv(out).encode("utf-8"),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="hora-dorada-{out.week_start}.csv"'},
-    )
+    return csv_download(figures.to_csv(out), f"hora-dorada-{out.week_start}.csv")
 
 
 @router.get("/fever/weekly.md", responses={**_ERRORS, 200: {"content": {"text/markdown": {}}}})
@@ -244,7 +241,7 @@ def weekly_md(
 ) -> Response:
     """The same figures as a Spanish Markdown summary ("Hora Dorada — semana del …")."""
     out = _figures(week, user, session, ctx, address)
-    return Response(content=figures.to_markdown(out).encode("utf-8"), media_type="text/markdown; charset=utf-8")
+    return markdown_text(figures.to_markdown(out))
 
 
 # ---- the QR's public page ------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from carnet_contract.models import IncidentCategory, IncidentStatus, Role
 from carnet_server.auth.deps import ClientAddress, ContextDep, CurrentUser, SessionDep
 from carnet_server.db import utcnow
 from carnet_server.errors import ApiException
+from carnet_server.headers import csv_download, markdown_text
 from carnet_server.idempotency.deps import IdempotencyDep
 from carnet_server.incidents import figures, service
 from carnet_server.limits import write_limit
@@ -244,11 +245,7 @@ def weekly_csv(
 ) -> Response:
     """The same figures as one CSV table (UTF-8, header row)."""
     out = _figures(week, user, session, ctx, address)
-    return Response(
-        content=figures.to_csv(out).encode("utf-8"),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="casos-semana-{out.week_start}.csv"'},
-    )
+    return csv_download(figures.to_csv(out), f"casos-semana-{out.week_start}.csv")
 
 
 @router.get("/case-desk/weekly.md", responses={**_ERRORS, 200: {"content": {"text/markdown": {}}}})
@@ -257,4 +254,4 @@ def weekly_md(
 ) -> Response:
     """The same figures as a Spanish Markdown summary ("Sesión de trabajo — semana del …")."""
     out = _figures(week, user, session, ctx, address)
-    return Response(content=figures.to_markdown(out).encode("utf-8"), media_type="text/markdown; charset=utf-8")
+    return markdown_text(figures.to_markdown(out))
