@@ -7,6 +7,7 @@ are missing (CI requires them: CARNET_REQUIRE_BROWSER turns those skips into fai
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -83,12 +84,14 @@ def start_app(api_url: str, home: Path, *, env: dict[str, str] | None = None, de
 
 
 def wait_for(what: str, check: Callable[[], object], seconds: float = UI_SECONDS) -> object:
-    """Poll ``check`` until it returns something truthy; fail after ``seconds``."""
+    """Poll ``check`` until it returns something truthy; fail after ``seconds`` (checked at least once)."""
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    while True:
         result = check()
         if result:
             return result
+        if time.monotonic() >= deadline:
+            break
         time.sleep(0.1)  # poll interval, not a wait for state
     raise AssertionError(f"timed out waiting for {what}")
 
@@ -186,34 +189,102 @@ def _enabled(locator) -> bool:  # type: ignore[no-untyped-def]
 def log_in(page, username: str, arrived, password: str = PASSWORD) -> None:  # type: ignore[no-untyped-def]
     """Type the credentials (checking what each field holds) and log in until ``arrived`` shows.
 
-    Tried up to three times: right after a refused login (a test's wrong password) its message may still be
-    on screen while the next attempt runs, so a message seen then is not yet a refusal.
+    Tried again until a deadline (``UI_SECONDS``): a tap on "Entrar" lost in a redraw is tapped again, after a
+    wait for its effect that grows each time. Right after a refused login (a test's wrong password) its message
+    may still be on screen while the next attempt runs, so a message seen then is not yet a refusal; a login
+    still running keeps the form disabled, and no new attempt starts until it is enabled again.
     """
     wait_for("the login form", page.get_by_role("textbox", name="Usuario").count)
+    deadline = time.monotonic() + UI_SECONDS
     problem = page.get_by_text(re.compile("Usuario o contraseña incorrectos|Escribe tu usuario"))
     enter = page.get_by_role("button", name="Entrar")
-    for _ in range(3):
+    seen: list[str] = []
+    taps = 0
+    while time.monotonic() < deadline:
         # A login still running keeps the form disabled (and may show the last attempt's message).
-        wait_for("home, or the login form ready",
-                 lambda: arrived.count() or _enabled(enter))
+        try:
+            wait_for("home, or the login form ready", lambda: arrived.count() or _enabled(enter),
+                     seconds=_left(deadline))
+        except AssertionError:
+            seen.append("the form stayed disabled")
+            break
         if arrived.count():
             return
         try:
             type_into(page, "Usuario", username)
             type_into(page, "Contraseña", password)
-        except AssertionError:
+        except AssertionError as error:
             # The last attempt's message was still on screen while that attempt went through: home, not a form.
             if arrived.count():
                 return
-            raise
-        page.get_by_role("button", name="Entrar").click()
-        wait_for(f"{username}: home or a login message", lambda: arrived.count() or problem.count())
+            seen.append(str(error))
+            break
+        try:
+            enter.first.click(timeout=_tap_ms(deadline))
+        except playwright_api.TimeoutError:
+            seen.append("Entrar not tappable (a redraw replacing it)")
+            continue
+        taps += 1
+        try:
+            wait_for(f"{username}: home or a login message", lambda: arrived.count() or problem.count(),
+                     seconds=_step(taps, deadline))
+        except AssertionError:
+            seen.append(f"tap {taps}: neither home nor a message")
+            continue
         if arrived.count():
             return
-    wait_for(f"{username} logged in", arrived.count)
+        seen.append(f"tap {taps}: a login message")
+    if arrived.count():
+        return
+    _failure_screenshot(page, f"login-{username}")
+    raise AssertionError(f"{username} not logged in after {taps} taps on Entrar in {UI_SECONDS:.0f} s: "
+                         + "; ".join(seen) + f"; on screen: {_screen(page)}")
 
 
-def reveal(page, locator, what: str, *, down: bool = True) -> None:  # type: ignore[no-untyped-def]
+def _left(deadline: float) -> float:
+    """Seconds left before ``deadline`` (never negative)."""
+    return max(0.0, deadline - time.monotonic())
+
+
+def _tap_ms(deadline: float) -> float:
+    """Playwright's timeout for one tap (it waits for the control to hold still): 10 s at most, 1 s at least
+    (0 would mean no timeout)."""
+    return max(1_000.0, min(10_000.0, _left(deadline) * 1000))
+
+
+def _step(taps: int, deadline: float) -> float:
+    """How long to wait for the effect of tap number ``taps``: 5 s, 10 s, 15 s…, capped by what is left (but a
+    tap made just before the deadline still gets 2 s)."""
+    return min(5.0 * taps, max(2.0, _left(deadline)))
+
+
+def _failure_screenshot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    ARTIFACTS.mkdir(exist_ok=True)
+    with contextlib.suppress(playwright_api.Error):  # the message matters more than the picture
+        page.screenshot(path=str(ARTIFACTS / f"failure-{re.sub(r'[^A-Za-z0-9_-]+', '-', name)[:60]}.png"))
+
+
+def _screen(page) -> str:  # type: ignore[no-untyped-def]
+    """What the accessibility tree shows, in short (names and texts of its nodes), for a failure's message."""
+    try:
+        texts = page.evaluate("""() => {
+            const out = [];
+            for (const e of document.querySelectorAll("flt-semantics")) {
+                const label = e.getAttribute("aria-label");
+                const own = [...e.childNodes].filter(n => n.nodeType === 3).map(n => n.textContent).join("").trim();
+                const text = label || own || (e.tagName === "INPUT" ? e.value : "");
+                if (text && !out.includes(text)) out.push(text);
+            }
+            return out;
+        }""")
+    except playwright_api.Error as error:
+        return f"(could not read the screen: {type(error).__name__})"
+    line = " | ".join(str(t).replace("\n", " ") for t in texts)
+    return line[:600] + ("…" if len(line) > 600 else "")
+
+
+def reveal(page, locator, what: str, *, down: bool = True,  # type: ignore[no-untyped-def]
+           seconds: float = UI_SECONDS) -> None:
     """Scroll the screen (mouse wheel over the canvas) until ``locator`` is in the accessibility tree.
 
     Flutter leaves controls far outside the viewport out of the tree; the wait is bounded and polls.
@@ -225,10 +296,10 @@ def reveal(page, locator, what: str, *, down: bool = True) -> None:  # type: ign
         page.mouse.wheel(0, 350 if down else -350)
         return bool(locator.count())
 
-    wait_for(what, found)
+    wait_for(what, found, seconds=seconds)
 
 
-def into_view(page, locator, what: str) -> None:  # type: ignore[no-untyped-def]
+def into_view(page, locator, what: str, *, seconds: float = UI_SECONDS) -> None:  # type: ignore[no-untyped-def]
     """Scroll until ``locator`` sits clear of the app bar and the navigation bar (bounded, polls).
 
     At the end of a screen that can't scroll further, a control wholly inside the viewport will do.
@@ -248,14 +319,19 @@ def into_view(page, locator, what: str) -> None:  # type: ignore[no-untyped-def]
         page.mouse.wheel(0, box["y"] - 340)
         return False
 
-    wait_for(what, placed)
+    wait_for(what, placed, seconds=seconds)
 
 
-def type_into(page, name: str, text: str) -> None:  # type: ignore[no-untyped-def]
-    """Click a text field, wait until *that* field has the focus, type; check what it holds, else type again."""
+def type_into(page, name: str, text: str, *, seconds: float = UI_SECONDS) -> None:  # type: ignore[no-untyped-def]
+    """Click a text field, wait until *that* field has the focus, type; check what it holds, else type again.
+
+    Tried again until a deadline (``seconds``): a click lost in a redraw is made again, after a wait for the
+    focus that grows each time (5 s, 10 s, …); a field already holding ``text`` is not typed into again.
+    """
+    deadline = time.monotonic() + seconds
     field = page.get_by_role("textbox", name=name)
-    reveal(page, field, f"the field {name}")
-    into_view(page, field, f"the field {name} on screen")
+    reveal(page, field, f"the field {name}", seconds=_left(deadline))
+    into_view(page, field, f"the field {name} on screen", seconds=_left(deadline))
     # Where the text goes: the field itself, or the input Flutter lays over it to edit it (a field with autofill
     # hints is edited through an input of its own, placed where the field is painted, whose value the field's
     # node does not always show).
@@ -270,11 +346,15 @@ def type_into(page, name: str, text: str) -> None:  # type: ignore[no-untyped-de
     is_focused = f"e => ({editor})(e) !== null"
     holds = f"(e, text) => {{ const editing = ({editor})(e); return (editing || e).value === text || e.value === text; }}"
     seen: list[str] = []  # what each attempt found, for the failure's message
-    for _ in range(3):
+    clicks = 0
+    while time.monotonic() < deadline:
         try:
+            if field.first.evaluate(holds, text):
+                return
             # A redraw may replace the field's node while Playwright waits for it to hold still: try again.
-            field.first.click(timeout=10_000)
-            wait_for(f"{name} focused", lambda: field.first.evaluate(is_focused), seconds=5.0)
+            field.first.click(timeout=_tap_ms(deadline))
+            clicks += 1
+            wait_for(f"{name} focused", lambda: field.first.evaluate(is_focused), seconds=_step(clicks, deadline))
         except (AssertionError, playwright_api.TimeoutError) as error:
             seen.append(f"not focused ({type(error).__name__}; focus on {_active(page)})")
             continue  # the click did not reach the field (Flutter was still laying out): click again
@@ -283,8 +363,8 @@ def type_into(page, name: str, text: str) -> None:  # type: ignore[no-untyped-de
         if field.first.evaluate(holds, text):
             return
         seen.append(f"typed, the field holds {field.first.evaluate('e => e.value')!r} (focus on {_active(page)})")
-    page.screenshot(path=str(ARTIFACTS / f"type-failure-{name}.png"))
-    raise AssertionError(f"could not type into {name}: " + "; ".join(seen))
+    _failure_screenshot(page, f"type-{name}")
+    raise AssertionError(f"could not type into {name} after {clicks} clicks in {seconds:.0f} s: " + "; ".join(seen))
 
 
 def _active(page) -> str:  # type: ignore[no-untyped-def]
@@ -296,35 +376,63 @@ def _active(page) -> str:  # type: ignore[no-untyped-def]
 
 
 def click_and_wait(page, name: str, done: str) -> None:  # type: ignore[no-untyped-def]
-    """Click the button ``name`` (scrolled into view) until the button ``done`` shows; bounded."""
+    """Click the button ``name`` (scrolled into view) until the button ``done`` shows; see ``click_until``."""
     button = page.get_by_role("button", name=name, exact=True)
     target = page.get_by_role("button", name=done, exact=True)
-    reveal(page, button, name)
-    for _ in range(3):
-        into_view(page, button, f"{name} on screen")
-        button.first.click()
-        try:
-            wait_for(done, target.count, seconds=10.0)
-            return
-        except AssertionError:
-            if not button.count():
-                reveal(page, button, name)
-    wait_for(done, target.count)
+    click_until(page, button, name, target.count)
 
 
-def click_until(page, locator, what: str, done: Callable[[], object]) -> None:  # type: ignore[no-untyped-def]
-    """Click ``locator`` until ``done()`` holds (bounded). A tap that lands while Flutter replaces the node (a
-    redraw under load, a list updated in place) is lost, as a person's would be; like them, tap again."""
-    for _ in range(3):
+def click_until(page, locator, what: str, done: Callable[[], object],  # type: ignore[no-untyped-def]
+                seconds: float = UI_SECONDS, *, scroll: bool = True) -> None:
+    """Click ``locator`` (scrolled into view) until ``done()`` holds, or fail after ``seconds``.
+
+    A tap that lands while Flutter replaces the node (a redraw under load, a list updated in place) is lost,
+    as a person's would be; like them, tap again. Each tap's effect is waited for a little longer than the
+    last one's (5 s, 10 s, 15 s…, capped by what is left), and ``done()`` is checked before every tap: a tap
+    whose effect came late is not repeated. So a tap that is not idempotent (it sends or creates something)
+    is safe here provided ``done`` detects its effect.
+
+    ``scroll=False``: tap where the control is, without scrolling the screen first (a navigation bar's tab,
+    a control whose position the test checks).
+    """
+    deadline = time.monotonic() + seconds
+    seen: list[str] = []
+    taps = 0
+    while True:
         if done():
             return
-        click_in_view(page, locator, what)
+        if time.monotonic() >= deadline:
+            break
         try:
-            wait_for(f"{what}: its effect", done, seconds=10.0)
+            # The control may be off screen (scroll to it), or gone because the last tap's effect came meanwhile.
+            wait_for(f"{what}, or its effect", lambda: done() or (_found(page, locator) if scroll else locator.count()),
+                     seconds=_left(deadline))
+            if done():
+                return
+            if scroll:
+                into_view(page, locator, f"{what} on screen", seconds=min(10.0, _left(deadline)))
+            locator.first.click(timeout=_tap_ms(deadline))
+        except (AssertionError, playwright_api.TimeoutError) as error:
+            seen.append(f"not tapped ({type(error).__name__}: {str(error).splitlines()[0][:120]})")
+            continue
+        taps += 1
+        try:
+            wait_for(f"{what}: its effect", done, seconds=_step(taps, deadline))
             return
         except AssertionError:
-            continue
-    wait_for(f"{what}: its effect", done)
+            seen.append(f"tap {taps}: no effect, {locator.count()} such control(s) on screen")
+    _failure_screenshot(page, what)
+    raise AssertionError(f"{what}: no effect after {taps} taps in {seconds:.0f} s: " + "; ".join(seen)
+                         + f"; on screen: {_screen(page)}")
+
+
+def _found(page, locator) -> bool:  # type: ignore[no-untyped-def]
+    """One step of ``reveal``: whether ``locator`` is in the tree, scrolling down once if not."""
+    if locator.count():
+        return True
+    page.mouse.move(195, 420)
+    page.mouse.wheel(0, 350)
+    return bool(locator.count())
 
 
 def click_in_view(page, locator, what: str) -> None:  # type: ignore[no-untyped-def]

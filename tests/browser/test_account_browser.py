@@ -22,7 +22,7 @@ import pytest
 from tests.browser.support import (
     CHROMIUM,
     CHROMIUM_ARGS,
-    click_in_view,
+    click_until,
     into_view,
     log_in,
     open_app,
@@ -32,6 +32,7 @@ from tests.browser.support import (
     start_app,
     stop,
     type_into,
+    UI_SECONDS,
     wait_for,
 )
 
@@ -68,28 +69,27 @@ def test_notice_then_my_account_download_closure_and_password(api, tmp_path: Pat
                 wait_for("the notice's text", title.count)
                 assert shows(page, "Versión 2026-11") and accept.is_enabled()
                 screenshot_when_painted(page, title.first, "privacy-notice.png", min_fraction=0.05)
-                page.get_by_role("button", name="Ahora no").click()
-                wait_for("the login screen saying why",
-                         lambda: shows(page, "Cerraste la sesión sin aceptar el aviso de privacidad"))
+                click_until(page, page.get_by_role("button", name="Ahora no"), "Ahora no",
+                            lambda: shows(page, "Cerraste la sesión sin aceptar el aviso de privacidad"))
 
                 # Again, and "Acepto": the carnet.
                 log_in(page, "padre.demo", accept)
-                accept.click()
                 qr = page.get_by_role("img", name="Código QR del carnet de Santiago Ramírez")
-                wait_for("the carnet after accepting", qr.count)
+                click_until(page, accept, "Acepto", qr.count)
 
                 # Mi cuenta, from settings.
-                page.get_by_role("button", name="Ajustes").click()
-                click_in_view(page, page.get_by_role("button", name="Mi cuenta"), "Mi cuenta in settings")
+                my_account = page.get_by_role("button", name="Mi cuenta")
+                click_until(page, page.get_by_role("button", name="Ajustes"), "Ajustes", my_account.count)
                 download = page.get_by_role("button", name="Descargar mis datos")
-                wait_for("Mi cuenta", download.count)
+                click_until(page, my_account, "Mi cuenta in settings", download.count)
                 wait_for("the acceptance date", lambda: shows(page, "Aceptado el"))
                 screenshot_when_painted(page, download.first, "account.png", min_fraction=0.2)
 
                 # Descargar mis datos: a real download, its JSON holds the child's data.
                 into_view(page, download, "Descargar mis datos on screen")
-                with page.expect_download(timeout=30_000) as got:
-                    download.first.click()
+                # The download event is caught while click_until polls (each poll is a Playwright call).
+                with page.expect_download(timeout=UI_SECONDS * 1000) as got:
+                    click_until(page, download, "Descargar mis datos", lambda: shows(page, "Listo: se descargó"))
                 name = got.value.suggested_filename
                 assert name.startswith("carnet-mis-datos-") and name.endswith(".json")
                 exported = json.loads(Path(got.value.path()).read_text(encoding="utf-8"))
@@ -99,23 +99,25 @@ def test_notice_then_my_account_download_closure_and_password(api, tmp_path: Pat
                 wait_for("the download confirmed", lambda: shows(page, f"Listo: se descargó {name}"))
 
                 # Ask to close the account (a confirm step), then withdraw it.
-                click_in_view(page, page.get_by_role("button", name="Solicitar cierre de cuenta"), "closure")
-                wait_for("what closing means", lambda: shows(page, "expediente clínico"))
-                click_in_view(page, page.get_by_role("button", name="Continuar"), "Continuar")
-                click_in_view(page, page.get_by_role("button", name="Sí, solicitar el cierre"), "the confirm step")
+                click_until(page, page.get_by_role("button", name="Solicitar cierre de cuenta"), "closure",
+                            lambda: shows(page, "expediente clínico"))
+                confirm = page.get_by_role("button", name="Sí, solicitar el cierre")
+                click_until(page, page.get_by_role("button", name="Continuar"), "Continuar", confirm.count)
                 withdraw = page.get_by_role("button", name="Retirar solicitud")
-                wait_for("the request recorded", lambda: shows(page, "Solicitud registrada el") and withdraw.count())
-                click_in_view(page, withdraw, "Retirar solicitud")
-                wait_for("the request withdrawn", lambda: shows(page, "Retiraste la solicitud"))
+                # Sends the request: not tapped again once it is recorded (done() is checked before each tap).
+                click_until(page, confirm, "the confirm step",
+                            lambda: shows(page, "Solicitud registrada el") and withdraw.count())
+                click_until(page, withdraw, "Retirar solicitud", lambda: shows(page, "Retiraste la solicitud"))
 
                 # Change the password: back to login, and the new one logs in.
-                click_in_view(page, page.get_by_role("button", name="Cambiar contraseña"), "Cambiar contraseña")
-                wait_for("the password form", page.get_by_role("textbox", name="Contraseña actual").count)
+                click_until(page, page.get_by_role("button", name="Cambiar contraseña"), "Cambiar contraseña",
+                            page.get_by_role("textbox", name="Contraseña actual").count)
                 type_into(page, "Contraseña actual", "carnet-demo")
                 type_into(page, "Contraseña nueva", NEW_PASSWORD)
                 type_into(page, "Repite la contraseña nueva", NEW_PASSWORD)
-                click_in_view(page, page.get_by_role("button", name="Cambiar contraseña"), "the submit button")
-                wait_for("back at login", lambda: shows(page, "Contraseña cambiada. Entra de nuevo con la nueva."))
+                # Changes the password: not tapped again once back at login (done() is checked before each tap).
+                click_until(page, page.get_by_role("button", name="Cambiar contraseña"), "the submit button",
+                            lambda: shows(page, "Contraseña cambiada. Entra de nuevo con la nueva."))
                 log_in(page, "padre.demo", qr, password=NEW_PASSWORD)  # the carnet, with the new password
             finally:
                 browser.close()

@@ -17,6 +17,7 @@ from tests.browser.support import (
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
+    click_until,
     Image,
     log_in,
     open_app,
@@ -80,8 +81,7 @@ def test_guardian_browses_the_agenda_filters_by_child_and_opens_details(api, tmp
                     agenda_tab = page.get_by_role("button", name=re.compile("^Agenda"))
                 wait_for("the Agenda tab", agenda_tab.count)
                 children_png = page.screenshot()
-                agenda_tab.first.click()
-                wait_for("the agenda", lambda: shows(page, "Próximas citas"))
+                click_until(page, agenda_tab, "the Agenda tab", lambda: shows(page, "Próximas citas"), scroll=False)
                 assert shows(page, "Mes anterior") or page.get_by_role("button", name="Mes anterior").count()
                 wait_for("demo appointments of both children",
                          lambda: appointment_buttons(page, "Mateo Hernández").count()
@@ -93,8 +93,9 @@ def test_guardian_browses_the_agenda_filters_by_child_and_opens_details(api, tmp
                                                      "agenda.png")
 
                 # Only Valentina's appointments.
-                page.get_by_role("button", name="Valentina Hernández", exact=True).click()
-                wait_for("Mateo's appointments gone", lambda: appointment_buttons(page, "Mateo Hernández").count() == 0)
+                only_valentina = page.get_by_role("button", name="Valentina Hernández", exact=True)
+                click_until(page, only_valentina, "Valentina's filter",
+                            lambda: appointment_buttons(page, "Mateo Hernández").count() == 0, scroll=False)
                 valentina = appointment_buttons(page, "Valentina Hernández")
                 assert valentina.count() > 0
                 # The "Todos" filter turns from filled to outlined when Valentina's is chosen.
@@ -102,17 +103,16 @@ def test_guardian_browses_the_agenda_filters_by_child_and_opens_details(api, tmp
                                         "agenda-valentina.png")
 
                 # Back to both: Mateo's come back (the list really follows the filter).
-                page.get_by_role("button", name="Todos", exact=True).click()
-                wait_for("Mateo's appointments back", lambda: appointment_buttons(page, "Mateo Hernández").count())
-                page.get_by_role("button", name="Valentina Hernández", exact=True).click()
-                wait_for("Valentina only again", lambda: appointment_buttons(page, "Mateo Hernández").count() == 0)
+                click_until(page, page.get_by_role("button", name="Todos", exact=True), "Todos",
+                            appointment_buttons(page, "Mateo Hernández").count, scroll=False)
+                click_until(page, only_valentina, "Valentina again",
+                            lambda: appointment_buttons(page, "Mateo Hernández").count() == 0, scroll=False)
 
                 # Details of one appointment, in Mexico City time.
                 valentina = appointment_buttons(page, "Valentina Hernández")
                 wait_for("an appointment to open", valentina.count)
-                valentina.first.click()
                 when = page.get_by_text("Fecha y hora (hora del centro de México)")
-                wait_for("the appointment's details", when.count)
+                click_until(page, valentina, "Valentina's appointment", when.count)
                 assert shows(page, "Detalle de la cita")
                 assert shows(page, "Valentina Hernández")
                 assert shows(page, "Estado")

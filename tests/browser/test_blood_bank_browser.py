@@ -26,7 +26,7 @@ from tests.browser.support import (
     CHROMIUM,
     CHROMIUM_ARGS,
     click_and_wait,
-    click_in_view,
+    click_until,
     into_view,
     log_in,
     open_app,
@@ -87,8 +87,7 @@ def test_guardian_books_a_donor_and_staff_checks_in(api, tmp_path: Path) -> None
 
                 tab = page.get_by_role("tab", name=re.compile("Banco de sangre"))
                 wait_for("the blood-bank tab", tab.count)
-                tab.first.click()
-                wait_for("the blood-bank screen", lambda: shows(page, "Mis citas de donación"))
+                click_until(page, tab, "the blood-bank tab", lambda: shows(page, "Mis citas de donación"), scroll=False)
                 click_and_wait(page, "Donación para Mateo Hernández", "Donación para Mateo Hernández, seleccionado")
                 click_and_wait(page, bank["name"], TR.t("bb_selected", label=bank["name"]))
                 click_and_wait(page, TR.long_date(day), TR.t("bb_selected", label=TR.long_date(day)))
@@ -97,7 +96,8 @@ def test_guardian_books_a_donor_and_staff_checks_in(api, tmp_path: Path) -> None
                 into_view(page, slot, "the slots on screen")
                 assert shows(page, "Lugares actualizados")
                 screenshot_when_painted(page, slot.first, "blood-bank-slots.png", min_fraction=0.1)
-                click_in_view(page, slot, "the 07:30 slot")
+                click_until(page, slot, "the 07:30 slot",
+                            page.get_by_role("textbox", name="Nombre completo de quien dona").count)
 
                 # The donor form and the questionnaire.
                 type_into(page, "Nombre completo de quien dona", DONOR)
@@ -109,28 +109,28 @@ def test_guardian_books_a_donor_and_staff_checks_in(api, tmp_path: Path) -> None
                     answer = "Sí" if question["eligible_answer"] else "No"
                     name = f"{number}. {question['text']} {answer}"
                     click_and_wait(page, name, f"{name}, seleccionado")
-                click_in_view(page, page.get_by_role("button", name="Reservar"), "the Reservar button")
-
                 # Confirmed by the server (the app syncs right after a write): the folio, big.
                 folio = page.get_by_text(re.compile(r"^BS-\d{4}-\d+$"))
+                reserve = page.get_by_role("button", name="Reservar")
+                # Books: a tap that landed leaves the form at once (no Reservar to tap again) while the folio
+                # comes with the sync; done() is checked before each tap.
+                click_until(page, reserve, "the Reservar button", lambda: folio.count() or not reserve.count())
                 wait_for("the folio", folio.count)
                 assert shows(page, "Confirmada") and shows(page, bank["address"][:30]) and shows(page, DONOR)
                 folio_text = folio.first.inner_text().strip()
                 screenshot_when_painted(page, folio.first, "blood-bank-confirmation.png", min_fraction=0.1)
 
                 # The booking's appointment is in the agenda, on its day.
-                page.get_by_role("button", name="Volver").first.click()
+                back = page.get_by_role("button", name="Volver")
                 agenda_tab = page.get_by_role("tab", name=re.compile("Agenda"))
-                wait_for("the tabs", agenda_tab.count)
-                agenda_tab.first.click()
-                wait_for("the agenda", lambda: shows(page, "Próximas citas"))
-                if day.month != datetime.now(MX).date().month:
-                    page.get_by_role("button", name="Mes siguiente").click()
+                click_until(page, back, "Volver", lambda: agenda_tab.count() and not back.count())
+                click_until(page, agenda_tab, "the Agenda tab", lambda: shows(page, "Próximas citas"), scroll=False)
                 day_cell = page.get_by_role("button", name=re.compile("^" + re.escape(TR.date(day)) + ", con citas"))
+                if day.month != datetime.now(MX).date().month:
+                    click_until(page, page.get_by_role("button", name="Mes siguiente"), "Mes siguiente", day_cell.count)
                 wait_for("the booking's day marked in the month", day_cell.count)
-                click_in_view(page, day_cell, "the booking's day")
                 appointment = page.get_by_role("button", name=re.compile(r"07:30–08:00 · Banco de sangre"))
-                wait_for("the blood-bank appointment in the agenda", appointment.count)
+                click_until(page, day_cell, "the booking's day", appointment.count)
                 page.close()
 
                 # Staff, in a fresh app with its own data dir.
@@ -140,30 +140,29 @@ def test_guardian_books_a_donor_and_staff_checks_in(api, tmp_path: Path) -> None
                 log_in(page, "banco.demo", page.get_by_role("button", name="Día siguiente"))
                 today = datetime.now(MX).date()
                 for step in range(1, (day - today).days + 1):
-                    page.get_by_role("button", name="Día siguiente").click()
                     shown_day = page.get_by_text(TR.long_date(today + timedelta(days=step)), exact=True)
-                    wait_for(f"the list of {today + timedelta(days=step)}", shown_day.count)
+                    # Not idempotent (each tap is a day): done() is checked before each tap.
+                    click_until(page, page.get_by_role("button", name="Día siguiente"),
+                                f"Día siguiente to {today + timedelta(days=step)}", shown_day.count, scroll=False)
                 check_in = page.get_by_role("button", name=f"Registrar llegada de {DONOR}")
                 reveal(page, check_in, "the donor in the day list")
                 assert shows(page, "Para: Mateo Hernández") and shows(page, folio_text)
-                click_in_view(page, check_in, "the check-in button")
                 # The booking is not today's: the reason is asked first (issue #16 item 11).
-                wait_for("the reason asked", lambda: shows(page, "no de hoy"))
+                click_until(page, check_in, "the check-in button", lambda: shows(page, "no de hoy"))
                 type_into(page, "Motivo", "Llegó un día antes por indicación médica.")
-                click_in_view(page, page.get_by_role("button", name="Registrar llegada con este motivo"),
-                              "the check-in with its reason")
                 done = page.get_by_text(f"Llegada registrada: {DONOR}.")
-                wait_for("the check-in confirmed", done.count)
+                click_until(page, page.get_by_role("button", name="Registrar llegada con este motivo"),
+                            "the check-in with its reason", done.count)
                 assert page.get_by_role("button", name=f"Registrar llegada de {DONOR}").count() == 0
                 assert shows(page, "Asistió")
                 screenshot_when_painted(page, done, "blood-bank-staff.png", min_fraction=0.1)
                 # A mistaken check-in is undone, after a confirmation with the reason.
-                click_in_view(page, page.get_by_role("button", name=f"Deshacer la llegada de {DONOR}"), "Deshacer")
-                wait_for("the undo asked", lambda: shows(page, "deja de contar como asistencia"))
+                click_until(page, page.get_by_role("button", name=f"Deshacer la llegada de {DONOR}"), "Deshacer",
+                            lambda: shows(page, "deja de contar como asistencia"))
                 assert booking_status(api_url, folio_text) == "asistio"
                 type_into(page, "Motivo", "Se registró a otra persona por error.")
-                click_in_view(page, page.get_by_role("button", name="Sí, deshacer llegada"), "the undo confirmed")
-                wait_for("the undo done", page.get_by_text(f"Llegada deshecha: {DONOR}.", exact=False).count)
+                click_until(page, page.get_by_role("button", name="Sí, deshacer llegada"), "the undo confirmed",
+                            page.get_by_text(f"Llegada deshecha: {DONOR}.", exact=False).count)
                 wait_for("the check-in offered again",
                          page.get_by_role("button", name=f"Registrar llegada de {DONOR}").count)
                 assert booking_status(api_url, folio_text) == "confirmada"
@@ -193,15 +192,11 @@ EDITING = """(e, text) => {
 
 
 def holds(page, field, text: str) -> bool:  # type: ignore[no-untyped-def]
-    """Whether the text field holds ``text``: focus it (a tap, nothing typed) and read what its editor holds."""
-    for _ in range(3):
-        field.first.click()
-        try:
-            wait_for("the field focused with its text", lambda: field.first.evaluate(EDITING, text), seconds=5.0)
-        except AssertionError:
-            continue
-        return True
-    return False
+    """Whether the text field holds ``text``: focus it (a tap, nothing typed) and read what its editor holds.
+
+    Tapped again until a deadline (a tap lost in a redraw); fails saying what was seen."""
+    click_until(page, field, f"the field focused holding {text!r}", lambda: field.first.evaluate(EDITING, text))
+    return True
 
 
 def test_a_refused_donor_gets_the_reasons_as_the_answer_with_the_form_still_filled(api, tmp_path: Path) -> None:
@@ -222,14 +217,14 @@ def test_a_refused_donor_gets_the_reasons_as_the_answer_with_the_form_still_fill
                 log_in(page, "madre.demo", page.get_by_role("button", name="Mateo Hernández"))
                 tab = page.get_by_role("tab", name=re.compile("Banco de sangre"))
                 wait_for("the blood-bank tab", tab.count)
-                tab.first.click()
-                wait_for("the blood-bank screen", lambda: shows(page, "Mis citas de donación"))
+                click_until(page, tab, "the blood-bank tab", lambda: shows(page, "Mis citas de donación"), scroll=False)
                 click_and_wait(page, "Donación para Mateo Hernández", "Donación para Mateo Hernández, seleccionado")
                 click_and_wait(page, bank["name"], TR.t("bb_selected", label=bank["name"]))
                 click_and_wait(page, TR.long_date(day), TR.t("bb_selected", label=TR.long_date(day)))
                 slot = page.get_by_role("button", name=re.compile(r"^08:00 a 08:30, \d+ lugar"))
                 reveal(page, slot, "the 08:00 slot")
-                click_in_view(page, slot, "the 08:00 slot")
+                click_until(page, slot, "the 08:00 slot",
+                            page.get_by_role("textbox", name="Nombre completo de quien dona").count)
                 for label, value in typed.items():
                     type_into(page, label, value)
                 click_and_wait(page, "Sexo Hombre", "Sexo Hombre, seleccionado")
@@ -237,10 +232,9 @@ def test_a_refused_donor_gets_the_reasons_as_the_answer_with_the_form_still_fill
                     answer = "Sí" if question["eligible_answer"] else "No"
                     name = f"{number}. {question['text']} {answer}"
                     click_and_wait(page, name, f"{name}, seleccionado")
-                click_in_view(page, page.get_by_role("button", name="Reservar"), "the Reservar button")
-
                 # The answer: who may not donate yet, and why — on the form, still filled.
                 title = page.get_by_text(TR.t("bb_not_eligible_title"), exact=True)
+                click_until(page, page.get_by_role("button", name="Reservar"), "the Reservar button", title.count)
                 reveal(page, title, "the answer")
                 into_view(page, title, "the answer on screen, where Reservar was tapped")
                 assert shows(page, why["weight"]) and shows(page, why["donation_interval"])
@@ -253,8 +247,8 @@ def test_a_refused_donor_gets_the_reasons_as_the_answer_with_the_form_still_fill
                     assert holds(page, field, value), label
 
                 # Nothing was sent and nothing failed: the tab's sync icon has nothing to warn about.
-                page.get_by_role("button", name="Volver").first.click()
-                wait_for("the blood-bank screen", lambda: shows(page, "Mis citas de donación"))
+                click_until(page, page.get_by_role("button", name="Volver"), "Volver",
+                            lambda: shows(page, "Mis citas de donación"))
                 wait_for("the sync icon", lambda: page.get_by_role("button", name=TR.t("sync_status")).count())
                 assert not page.get_by_role("button", name=re.compile("hay cambios rechazados")).count()
                 assert not shows(page, DONOR)  # no booking, pending or refused, was made

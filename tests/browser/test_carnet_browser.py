@@ -23,6 +23,7 @@ import pytest
 from tests.browser.support import (
     CHROMIUM,
     CHROMIUM_ARGS,
+    click_until,
     log_in as checked_log_in,
     open_app,
     PASSWORD,
@@ -33,6 +34,7 @@ from tests.browser.support import (
     start_app,
     stop,
     tamper,
+    type_into,
     wait_for,
 )
 
@@ -42,13 +44,12 @@ def log_in(page, username: str) -> None:  # type: ignore[no-untyped-def]
     user = page.get_by_role("textbox", name="Usuario")
     wait_for("the login form", user.count)
     screenshot_when_painted(page, page.get_by_role("button", name="Entrar"), "login.png")
-    # Flutter's web text fields take typed keys (a programmatic fill() does not reach Python).
-    user.click()
-    page.keyboard.type(username)
-    page.get_by_role("textbox", name="Contraseña").click()
-    page.keyboard.type("not-the-password")
-    page.get_by_role("button", name="Entrar").click()
-    wait_for("the wrong-password message", lambda: shows(page, "Usuario o contraseña incorrectos."))
+    # Flutter's web text fields take typed keys (a programmatic fill() does not reach Python); type_into
+    # checks what each field holds.
+    type_into(page, "Usuario", username)
+    type_into(page, "Contraseña", "not-the-password")
+    click_until(page, page.get_by_role("button", name="Entrar"), "Entrar (wrong password)",
+                lambda: shows(page, "Usuario o contraseña incorrectos."))
     # Now the right password, typing and checking each field (keys typed into a just-focused
     # Flutter web field can be lost under load).
     checked_log_in(page, username, page.get_by_role("button", name="Mateo Hernández"))
@@ -111,9 +112,7 @@ def test_guardian_shows_qr_pharmacy_verifies_and_it_opens_offline(api, tmp_path:
                 wait_for("the child picker", mateo.count)
                 assert page.get_by_role("button", name="Valentina Hernández").count() == 1
                 screenshot_when_painted(page, mateo, "children.png")
-                mateo.click()
-
-                wait_for("the carnet", lambda: shows(page, "NSS"))
+                click_until(page, mateo, "Mateo's carnet", lambda: shows(page, "NSS"))
                 assert page.get_by_role("img", name="Código QR del carnet de Mateo Hernández").count() == 1
                 assert shows(page, "Válido hasta")
                 assert shows(page, "Diagnóstico")
@@ -146,21 +145,17 @@ def test_guardian_shows_qr_pharmacy_verifies_and_it_opens_offline(api, tmp_path:
                 open_app(page, app.url)
                 mateo = page.get_by_role("button", name="Mateo Hernández")
                 wait_for("the cached child list", mateo.count)
-                mateo.click()
                 banner = page.get_by_text("Sin conexión — datos del", exact=False)
-                wait_for("the offline banner", banner.count)
+                click_until(page, mateo, "Mateo's carnet, offline", banner.count)
                 assert qr_from_screen(page, "carnet-offline.png", also_painted=banner) == scanned
 
                 # Settings: English, then log out (offline: the phone forgets the session anyway).
-                page.get_by_role("button", name="Ajustes").click()
                 english = page.get_by_role("radio", name="English")
-                wait_for("the settings screen", english.count)
-                english.click()
+                click_until(page, page.get_by_role("button", name="Ajustes"), "Ajustes", english.count)
                 logout = page.get_by_role("button", name="Log out")
-                wait_for("the English settings", logout.count)
+                click_until(page, english, "English", logout.count)
                 screenshot_when_painted(page, logout, "settings.png", min_fraction=0.04)  # an outline
-                logout.click()
-                wait_for("the login screen in English", page.get_by_role("button", name="Log in").count)
+                click_until(page, logout, "Log out", page.get_by_role("button", name="Log in").count)
             finally:
                 browser.close()
     finally:

@@ -149,7 +149,7 @@ def test_a_cycle_written_at_the_desk_reaches_the_family_the_pharmacy_and_the_pro
                 return [o for o in provider.orders().values()
                         if {"name": "Vincristina", "amount": 1.2, "unit": "mg", "basis": "m2"} in o["doses"]]
 
-            orders = wait_for("the order at the provider", received, seconds=30.0)
+            orders = wait_for("the order at the provider", received)
             assert isinstance(orders, list) and orders[0]["bsa_m2"] == 0.78 and orders[0]["recorded"] == 1
         finally:
             stop(app.proc)

@@ -76,7 +76,7 @@ def fits_a_phone(page, name: str, gone, painted) -> None:  # type: ignore[no-unt
         nodes = page.evaluate(NODES)
         return bool(nodes) and max(n["x"] + n["width"] for n in nodes) <= PHONE + 1
 
-    wait_for(f"{name}: nothing wider than {PHONE} px", fitting, seconds=10.0)
+    wait_for(f"{name}: nothing wider than {PHONE} px", fitting)
     screenshot_when_painted(page, painted.first, f"desk-{name}-phone.png", min_fraction=0.05)
 
 

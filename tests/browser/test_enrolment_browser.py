@@ -19,7 +19,7 @@ from tests.browser.support import (
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
-    click_in_view,
+    click_and_wait,
     click_until,
     into_view,
     log_in,
@@ -61,12 +61,12 @@ def test_oncology_registers_a_child_and_a_new_guardian_activates_the_account(api
                                      ("CURP", CHILD_CURP), ("NSS", CHILD_NSS),
                                      ("Fecha de diagnóstico", "2026-10-05")]:
                     type_into(desk, label, value)
-                click_in_view(desk, desk.get_by_role("button", name="Hombre"), "the sex")
+                click_and_wait(desk, "Hombre", "Hombre, seleccionado")
                 type_into(desk, "Buscar diagnóstico", "C91.0")
                 # The matches are redrawn in place as the filter is typed: a tap on one being replaced is lost.
                 click_until(desk, desk.get_by_role("button", name=re.compile(r"^C91\.0")), "the diagnosis",
                             lambda: desk.get_by_role("button", name="Cambiar").count())
-                click_in_view(desk, desk.get_by_role("button", name="O+", exact=True), "the blood group")
+                click_and_wait(desk, "O+", "O+, seleccionado")
                 send = desk.get_by_role("button", name="Registrar", exact=True)
                 into_view(desk, send, "Registrar on screen")
                 screenshot_when_painted(desk, send.first, "enrolment-register.png", min_fraction=0.2)
@@ -75,13 +75,16 @@ def test_oncology_registers_a_child_and_a_new_guardian_activates_the_account(api
                 click_until(desk, send, "Registrar", lambda: add.count() and shows(desk, "Mateo Gómez López"))
 
                 # A guardian for him: the code, large and as a QR.
-                add.click()
-                wait_for("the guardian form", desk.get_by_role("textbox", name="Nombre completo del familiar").count)
+                click_until(desk, add, "Agregar tutor",
+                            desk.get_by_role("textbox", name="Nombre completo del familiar").count)
                 type_into(desk, "Nombre completo del familiar", "Lucía López Pérez")
                 type_into(desk, "Parentesco", "madre")
                 type_into(desk, "Celular", "5587654321")
-                click_in_view(desk, desk.get_by_role("button", name="Generar código"), "Generar código")
                 qr = desk.get_by_role("img", name="Código QR de activación para Lucía López Pérez")
+                # Makes a code on the server: a tap that landed leaves the form (no button to tap again); done() is
+                # checked before each tap.
+                generate = desk.get_by_role("button", name="Generar código")
+                click_until(desk, generate, "Generar código", lambda: qr.count() or not generate.count())
                 wait_for("the code's QR", qr.count)
                 done = desk.get_by_role("button", name="Listo")
                 code = qr_from_screen(desk, "enrolment-code.png", also_painted=done.first)
@@ -96,8 +99,8 @@ def test_oncology_registers_a_child_and_a_new_guardian_activates_the_account(api
                 open_app(phone, app.url)
                 have = phone.get_by_role("button", name="Tengo un código de activación")
                 wait_for("the login screen", have.count)
-                have.click()
-                wait_for("the activation screen", phone.get_by_role("textbox", name="Código de activación").count)
+                click_until(phone, have, "Tengo un código de activación",
+                            phone.get_by_role("textbox", name="Código de activación").count)
                 typed_code = code.lower().replace("-", " ")
                 type_into(phone, "Código de activación", typed_code)
                 type_into(phone, "Elige tu usuario", "lucia.lopez")
@@ -107,21 +110,20 @@ def test_oncology_registers_a_child_and_a_new_guardian_activates_the_account(api
                 screenshot_when_painted(phone, activate.first, "enrolment-activate.png", min_fraction=0.2)
                 accept = phone.get_by_role("button", name="Acepto")
                 code_error = phone.get_by_text("El código tiene 10 caracteres", exact=False)
-                click_in_view(phone, activate, "Activar mi cuenta")
-                wait_for("the privacy notice, or a word on the code", lambda: accept.count() or code_error.count())
+                # Activates the account: not tapped again once the notice (or a word on the code) shows.
+                click_until(phone, activate, "Activar mi cuenta", lambda: accept.count() or code_error.count())
                 # Every character typed reached the app, even with redraws meanwhile (#14: none may be lost).
                 assert not code_error.count(), phone.get_by_role("textbox", name="Código de activación").first.evaluate(
                     "e => e.value")
                 wait_for("the privacy notice", accept.count)
-                accept.click()
                 carnet = phone.get_by_role("img", name="Código QR del carnet de Mateo Gómez")
-                wait_for("the child's carnet", carnet.count)
+                click_until(phone, accept, "Acepto", carnet.count)
                 assert qr_from_screen(phone, "enrolment-carnet.png").startswith("http")  # the carnet's QR scans
 
                 # Back at the desk: the code is used, Lucía has access.
-                done.click()
-                desk.get_by_role("button", name="Actualizar").click()
-                wait_for("the guardian listed", lambda: shows(desk, "Quitar acceso a Lucía López Pérez"))
+                click_until(desk, done, "Listo", lambda: add.count() and not done.count())
+                click_until(desk, desk.get_by_role("button", name="Actualizar"), "Actualizar",
+                            lambda: shows(desk, "Quitar acceso a Lucía López Pérez"), scroll=False)
             except BaseException:
                 ARTIFACTS.mkdir(exist_ok=True)  # what each browser session showed, for whoever reads the failure
                 for n, open_page in enumerate(p for context in browser.contexts for p in context.pages):

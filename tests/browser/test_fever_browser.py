@@ -15,9 +15,9 @@ import pytest
 
 from tests.browser.support import (
     ARTIFACTS,
+    axe_violations,
     CHROMIUM,
     CHROMIUM_ARGS,
-    axe_violations,
     click_until,
     into_view,
     log_in,
@@ -30,7 +30,6 @@ from tests.browser.support import (
     start_app,
     stop,
     type_into,
-    wait_for,
 )
 from tests.support.flaky_proxy import FlakyProxy
 
@@ -50,8 +49,7 @@ def test_fever_offline_reaches_the_unit_which_records_the_golden_hour(api, tmp_p
                     open_app(page, app.url)
                     mateo = page.get_by_role("button", name="Mateo Hernández")
                     log_in(page, "madre.demo", mateo)
-                    mateo.first.click()
-                    wait_for("Mateo's carnet", lambda: shows(page, "Ciclo actual"))
+                    click_until(page, mateo, "Mateo's carnet", lambda: shows(page, "Ciclo actual"))
 
                     proxy.fate.drop = 1.0  # no signal from here on
                     fever = page.get_by_role("button", name="Tiene fiebre (38 °C o más)")

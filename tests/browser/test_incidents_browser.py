@@ -15,6 +15,7 @@ import io
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -26,7 +27,7 @@ from tests.browser.support import (
     CHROMIUM,
     CHROMIUM_ARGS,
     click_and_wait,
-    click_in_view,
+    click_until,
     into_view,
     log_in,
     open_app,
@@ -38,6 +39,7 @@ from tests.browser.support import (
     start_app,
     stop,
     type_into,
+    UI_SECONDS,
     wait_for,
 )
 
@@ -83,8 +85,8 @@ def test_guardian_reports_a_missing_medicine_case_desk_answers_it(api, tmp_path:
                 page = browser.new_page(viewport={"width": 390, "height": 844})
                 open_app(page, family.url)
                 log_in(page, "madre.demo", page.get_by_role("button", name="Mateo Hernández"))
-                page.get_by_role("button", name="Mateo Hernández").first.click()
-                wait_for("Mateo's carnet", lambda: shows(page, "Ciclo actual"))
+                click_until(page, page.get_by_role("button", name="Mateo Hernández"), "Mateo's carnet",
+                            lambda: shows(page, "Ciclo actual"))
                 page.set_viewport_size({"width": 360, "height": 640})  # the smallest phone: the button still fits
                 report_button_in_words(page, 360)
                 page.set_viewport_size({"width": 390, "height": 844})
@@ -96,10 +98,17 @@ def test_guardian_reports_a_missing_medicine_case_desk_answers_it(api, tmp_path:
                 add_photo = page.get_by_role("button", name="Agregar foto")
                 reveal(page, add_photo, "the Agregar foto button")
                 into_view(page, add_photo, "Agregar foto on screen")
-                with page.expect_file_chooser(timeout=30_000) as chooser:
-                    add_photo.first.click()
-                assert chooser.value.is_multiple()
-                chooser.value.set_files({"name": "receta.png", "mimeType": "image/png", "buffer": photo_png()})
+                choosers: list[Any] = []
+
+                def chosen(chooser: Any) -> None:  # (Playwright takes a function, not a list's bound method)
+                    choosers.append(chooser)
+
+                page.on("filechooser", chosen)
+                # (the evaluate lets Playwright deliver the event while polling)
+                click_until(page, add_photo, "Agregar foto", lambda: choosers or page.evaluate("false"))
+                page.remove_listener("filechooser", chosen)
+                assert choosers[0].is_multiple()
+                choosers[0].set_files({"name": "receta.png", "mimeType": "image/png", "buffer": photo_png()})
                 thumb = page.get_by_role("img", name="Foto 1 del reporte").or_(page.get_by_label("Foto 1 del reporte"))
                 wait_for("the photo's thumbnail", thumb.count)
                 into_view(page, thumb, "the thumbnail on screen")
@@ -109,10 +118,13 @@ def test_guardian_reports_a_missing_medicine_case_desk_answers_it(api, tmp_path:
                 reveal(page, tile, "the chosen category", down=False)
                 into_view(page, tile, "the category grid on screen")
                 screenshot_when_painted(page, tile.first, "incident-report.png", min_fraction=0.1)
-                click_in_view(page, page.get_by_role("button", name="Enviar reporte"), "the send button")
                 # The app syncs right after the write: the server's folio replaces "Pendiente de enviar".
                 pattern = re.compile(r"Tu folio: CE-\d{4}-\d+")
                 folio = page.get_by_text(pattern).or_(page.get_by_label(pattern))  # a card merges its texts
+                send = page.get_by_role("button", name="Enviar reporte")
+                # Sends the report: a tap that landed leaves the form at once (no button to tap again) while the folio
+                # comes with the sync; done() is checked before each tap.
+                click_until(page, send, "the send button", lambda: folio.count() or not send.count())
                 wait_for("the folio", folio.count)
                 shown = folio.first.inner_text() + " " + (folio.first.get_attribute("aria-label") or "")
                 found = re.search(r"CE-\d{4}-\d+", shown)
@@ -135,8 +147,10 @@ def test_guardian_reports_a_missing_medicine_case_desk_answers_it(api, tmp_path:
                 # Which child and which unit, in the queue and in the case (issue #16 item 12).
                 child = "Mateo Hernández López · UMAE Hospital de Pediatría CMN Siglo XXI"
                 assert child in (row.first.get_attribute("aria-label") or "") + row.first.inner_text()
-                click_in_view(desk, row, "the new report")
-                wait_for("the report open", lambda: shows(desk, "Falta: Metotrexato 2.5 mg"))
+                # The queue's row shows "Falta: …" too: the report is open when a Volver shows with it.
+                click_until(desk, row, "the new report",
+                            lambda: desk.get_by_role("button", name="Volver").count()
+                            and shows(desk, "Falta: Metotrexato 2.5 mg"))
                 assert shows(desk, child)
                 wait_for("what the family wrote", lambda: shows(desk, DESCRIPTION))
                 family_photo = desk.get_by_role("img", name="Foto 1 del reporte").or_(
@@ -146,19 +160,23 @@ def test_guardian_reports_a_missing_medicine_case_desk_answers_it(api, tmp_path:
                 type_into(desk, "Respuesta", ANSWER)
                 screenshot_when_painted(desk, desk.get_by_role("textbox", name="Respuesta").first,
                                         "incident-casedesk.png", min_fraction=0.1)
-                click_in_view(desk, desk.get_by_role("button", name="Marcar como atendida"), "Marcar como atendida")
-                wait_for("the answer accepted", lambda: shows(desk, f"Reporte {folio_text} marcado como atendido."))
+                # Sends the answer: not tapped again once accepted (done() is checked before each tap).
+                click_until(desk, desk.get_by_role("button", name="Marcar como atendida"), "Marcar como atendida",
+                            lambda: shows(desk, f"Reporte {folio_text} marcado como atendido."))
 
                 # The week's figures, downloaded as CSV by the browser.
-                desk.get_by_role("button", name="Volver").first.click()
+                back = desk.get_by_role("button", name="Volver")
+                figures = desk.get_by_role("button", name="Cifras de la semana")
+                click_until(desk, back, "Volver", lambda: figures.count() and not back.count())
                 click_and_wait(desk, "Cifras de la semana", "Descargar CSV")
                 monday = datetime.now(MX).date() - timedelta(days=datetime.now(MX).weekday())
                 download_button = desk.get_by_role("button", name="Descargar CSV")
                 into_view(desk, download_button, "Descargar CSV on screen")
                 assert desk.get_by_role("button", name="Descargar resumen (Markdown)").count()
                 screenshot_when_painted(desk, download_button.first, "incident-weekly.png", min_fraction=0.1)
-                with desk.expect_download(timeout=30_000) as download:
-                    download_button.first.click()
+                # The download event is caught while click_until polls (each poll is a Playwright call).
+                with desk.expect_download(timeout=UI_SECONDS * 1000) as download:
+                    click_until(desk, download_button, "Descargar CSV", lambda: shows(desk, "Archivo listo:"))
                 assert download.value.suggested_filename == f"casos-semana-{monday.isoformat()}.csv"
                 csv_text = Path(download.value.path()).read_text(encoding="utf-8")
                 assert csv_text.startswith("indicador,categoria,unidad,insumo,valor")
@@ -168,7 +186,8 @@ def test_guardian_reports_a_missing_medicine_case_desk_answers_it(api, tmp_path:
                 desk.close()
 
                 # The family syncs and reads the answer.
-                page.get_by_role("button", name="Actualizar").first.click()
+                click_until(page, page.get_by_role("button", name="Actualizar"), "Actualizar",
+                            lambda: shows(page, "Atendida"), scroll=False)
                 answer = page.get_by_text(ANSWER).or_(page.get_by_label(ANSWER, exact=False))
                 reveal(page, answer, "the case desk's answer")
                 into_view(page, answer, "the answer on screen")

@@ -20,6 +20,7 @@ from tests.browser.support import (
     CHROMIUM,
     CHROMIUM_ARGS,
     click_and_wait,
+    click_until,
     log_in,
     open_app,
     playwright_api,
@@ -66,15 +67,14 @@ def tap_keeps_place(page, name: str, *, what: str, top) -> None:  # type: ignore
     assert first is None or first < 60, f"the screen did not scroll (its top control at y={first})"
     page.mouse.move(195, 420)
     page.mouse.wheel(0, 0)
-    button.first.click()
-    wait_for(f"{what} chosen", chosen.count)
+    click_until(page, button, what, chosen.count, scroll=False)  # tapped where it is: no scrolling here
 
     def settled() -> float | None:  # the redraw may land a frame after the label changes
         top = _top(chosen)
         return top if top is not None and abs(top - before) < 24 else None
 
     try:
-        wait_for(f"{what} still where it was tapped (y={before:.0f})", settled, seconds=5.0)
+        wait_for(f"{what} still where it was tapped (y={before:.0f})", settled)
     except AssertionError:
         raise AssertionError(f"{what} moved from y={before:.0f} to y={_top(chosen)} after the tap") from None
 
@@ -93,8 +93,7 @@ def test_a_tap_keeps_the_scroll_position(api, tmp_path: Path) -> None:
                 # Blood bank: the child, a bank, then a day chip far down the list.
                 tab = page.get_by_role("tab", name=re.compile("Banco de sangre"))
                 wait_for("the blood-bank tab", tab.count)
-                tab.first.click()
-                wait_for("the blood-bank screen", lambda: shows(page, "Mis citas de donación"))
+                click_until(page, tab, "the blood-bank tab", lambda: shows(page, "Mis citas de donación"), scroll=False)
                 click_and_wait(page, "Donación para Mateo Hernández", "Donación para Mateo Hernández, seleccionado")
                 bank = page.get_by_role("button", name=re.compile("Banco de Sangre"))
                 wait_for("the banks", bank.count)
@@ -106,7 +105,9 @@ def test_a_tap_keeps_the_scroll_position(api, tmp_path: Path) -> None:
                                 top=page.get_by_text("Mis citas de donación"))
 
                 # The report form: a category low on the screen.
-                page.get_by_role("tab", name=re.compile("Carnet")).first.click()
+                chip = page.get_by_role("button", name=TR.t("bb_selected", label=TR.long_date(day)), exact=True)
+                click_until(page, page.get_by_role("tab", name=re.compile("Carnet")), "the Carnet tab",
+                            lambda: not chip.count(), scroll=False)  # the blood-bank screen left
                 click_and_wait(page, "Reportar un problema", "Medicamento")
                 tap_keeps_place(page, "Otro", what="the category Otro",
                                 top=page.get_by_role("button", name="Mis reportes"))

@@ -17,14 +17,13 @@ import pytest
 
 from tests.browser.support import (
     AXE_JS,
+    axe_violations,
     CHROMIUM,
     CHROMIUM_ARGS,
-    PASSWORD,
-    axe_violations,
-    click_in_view,
     click_until,
     log_in,
     open_app,
+    PASSWORD,
     playwright_api,
     screenshot_when_painted,
     shows,
@@ -68,17 +67,17 @@ def test_whatsapp_code_and_reminder_switches(tmp_path: Path) -> None:
                 whatsapp = page.get_by_role("button", name="WhatsApp", exact=True)
                 click_until(page, settings, "Ajustes", whatsapp.count)  # a tap during the first sync's redraw is lost
                 click_until(page, whatsapp, "WhatsApp in Ajustes", lambda: shows(page, "WhatsApp no vinculado"))
-                click_in_view(page, page.get_by_role("button", name="Vincular WhatsApp"), "Vincular WhatsApp")
                 # The code is read out one character at a time (its accessible name spells it).
                 code = page.get_by_text(re.compile(r"^Código: C A R N E T - [A-Z0-9]( [A-Z0-9]){4}$"))
-                wait_for("the code", code.count)
+                # Asks the server for a code: not tapped again once it shows (done() is checked before each tap).
+                click_until(page, page.get_by_role("button", name="Vincular WhatsApp"), "Vincular WhatsApp", code.count)
                 assert shows(page, f"Escribe a Mi Chat ONCOIMSS al {BOT}") and shows(page, "Envía este código")
                 assert page.get_by_text(BOT, exact=True).count()  # the number alone, to read or copy
                 screenshot_when_painted(page, code.first, "whatsapp-code.png", min_fraction=0.05)
                 if AXE_JS.exists():
                     assert axe_violations(page) == []
-                click_in_view(page, page.get_by_role("button", name="Ya lo envié"), "Ya lo envié")
-                wait_for("not arrived yet", lambda: shows(page, "Tu código aún no llega"))
+                click_until(page, page.get_by_role("button", name="Ya lo envié"), "Ya lo envié",
+                            lambda: shows(page, "Tu código aún no llega"))
 
                 reminders = page.get_by_role("button", name="Recordatorios", exact=True)
                 click_until(page, page.get_by_role("button", name="Volver"), "Volver", reminders.count)
@@ -89,11 +88,11 @@ def test_whatsapp_code_and_reminder_switches(tmp_path: Path) -> None:
                 screenshot_when_painted(page, mixture.first, "reminders.png", min_fraction=0.05)
                 if AXE_JS.exists():
                     assert axe_violations(page) == []
-                click_in_view(page, mixture, "Mezcla lista")
-                wait_for("the switch off", lambda: not mixture.first.is_checked())
+                # A toggle (not idempotent): done() is checked before each tap.
+                click_until(page, mixture, "Mezcla lista", lambda: not mixture.first.is_checked())
                 on_server = reminders_on_server(server.url)
                 chosen = ["cita_manana", "reporte_respondido", "donacion_manana"]
-                wait_for("the choice on the server", lambda: on_server() == chosen, seconds=30.0)
+                wait_for("the choice on the server", lambda: on_server() == chosen)
             finally:
                 browser.close()
     finally:
