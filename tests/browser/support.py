@@ -470,10 +470,20 @@ def axe_violations(page, rules: tuple[str, ...] = AXE_RULES) -> list[str]:  # ty
         raise AssertionError(f"no {AXE_JS}: run `npm install --no-audit --no-fund` in tests/browser")
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
         page.evaluate(AXE_JS.read_text(encoding="utf-8"))
+    # Left out: the engine's text-editing inputs (class ``transparentTextEditing``) that hold no focus. Flutter makes
+    # one when a field is focused from the canvas rather than from its accessibility node (a click that lands while
+    # the node is being replaced, under load) and leaves it behind; it is not part of the accessibility tree, and
+    # the field's own node is checked. One that holds the focus is checked: a screen reader would be on it.
     found = page.evaluate(
-        """async rules => (await axe.run(document, {runOnly: {type: "rule", values: rules},
-                                                   resultTypes: ["violations"]})).violations
-            .map(v => v.nodes.map(n => `${v.id}: ${n.html.slice(0, 160)}`)).flat()""",
+        """async rules => {
+            for (const e of document.querySelectorAll(".transparentTextEditing")) {
+                const active = document.activeElement;
+                if (e !== active && !e.contains(active)) e.setAttribute("data-axe-skip", "");
+            }
+            return (await axe.run({exclude: [["[data-axe-skip]"]]}, {runOnly: {type: "rule", values: rules},
+                                                                      resultTypes: ["violations"]})).violations
+                .map(v => v.nodes.map(n => `${v.id}: ${n.html.slice(0, 160)}`)).flat();
+        }""",
         list(rules),
     )
     return [str(line) for line in found]

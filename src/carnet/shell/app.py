@@ -288,7 +288,11 @@ class CarnetUI:
                 return self._activation.build(state, tr, on_back=lambda _: self.session.activation.open(False))
             self._activation = None
             if self._login is None:
-                self._login = LoginView(self.session.login, on_activate=lambda _: self.session.activation.open())
+                self._login = LoginView(
+                    self.session.login,
+                    on_activate=lambda _: self.session.activation.open(),
+                    autofocus=_platform(self.page) is not None,
+                )
             return self._login.build(state, tr)
         self._login = self._activation = None
         if state.phase is Phase.PRIVACY:

@@ -15,12 +15,16 @@ LoginHandler = Callable[[str, str], Awaitable[None]]
 
 
 class LoginView:
-    def __init__(self, on_login: LoginHandler, on_activate: Callable[[Any], None] | None = None) -> None:
+    def __init__(
+        self, on_login: LoginHandler, on_activate: Callable[[Any], None] | None = None, *, autofocus: bool = True
+    ) -> None:
+        """``autofocus``: the username field takes the focus at once (not in a browser: there a focus given before
+        a screen reader turns on Flutter's accessibility tree stays on an unnamed input of the engine's own)."""
         self._on_login = on_login
         self._on_activate = on_activate
         self._tr = Translator("es-MX")
         self.username = ft.TextField(
-            autofocus=True,
+            autofocus=autofocus,
             autocorrect=False,
             enable_suggestions=False,
             capitalization=ft.TextCapitalization.NONE,
