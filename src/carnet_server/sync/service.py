@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from carnet_contract import models as contract
@@ -211,8 +211,19 @@ def decode_cursor(ctx: Context, text: str, *, user_id: str) -> Cursor:
 # ---- reading --------------------------------------------------------------------
 
 
+# The two reads of every sync, unchanged ones too: Core statements built once, run on the session's connection
+# (no per-request statement building or ORM result processing: #20).
+_LINKED = select(GuardianPatient.patient_id).where(GuardianPatient.user_id == bindparam("user_id"))
+_AFTER = (
+    select(SyncState.type, SyncState.record_id, SyncState.seq, SyncState.deleted)
+    .where(SyncState.patient_id.in_(bindparam("patient_ids", expanding=True)), SyncState.seq > bindparam("after"))
+    .order_by(SyncState.seq)
+    .limit(bindparam("rows"))
+)
+
+
 def linked_patient_ids(session: Session, *, user_id: str) -> list[str]:
-    return sorted(session.scalars(select(GuardianPatient.patient_id).where(GuardianPatient.user_id == user_id)))
+    return sorted(session.connection().execute(_LINKED, {"user_id": user_id}).scalars())
 
 
 def page(
@@ -230,12 +241,7 @@ def page(
         else:  # children linked or unlinked since: start again from the beginning
             reset = True
     rows = (
-        session.execute(
-            select(SyncState.type, SyncState.record_id, SyncState.seq, SyncState.deleted)
-            .where(SyncState.patient_id.in_(patient_ids), SyncState.seq > after)
-            .order_by(SyncState.seq)
-            .limit(limit + 1)
-        ).all()
+        session.connection().execute(_AFTER, {"patient_ids": patient_ids, "after": after, "rows": limit + 1}).all()
         if patient_ids
         else []
     )
