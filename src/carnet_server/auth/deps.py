@@ -58,13 +58,17 @@ async def get_session(ctx: Annotated[Context, Depends(get_context)]) -> AsyncIte
     """A session for the request. Making it does no I/O; closing does only when a transaction is still open
     (a route that refused before committing): then the rollback runs in a thread, not on the event loop — with a
     limiter of its own, as FastAPI does for a dependency's exit: taking a token of the shared pool could wait on
-    threads that wait for this very connection (the 200-booking race), a deadlock until the pool's timeout."""
+    threads that wait for this very connection (the 200-booking race), a deadlock until the pool's timeout.
+    Shielded from cancellation, as FastAPI shields a dependency's exit: a client that hangs up mid-request cancels
+    the request, and an unshielded close would never run — the connection lost to the pool, and SQLite's write
+    lock held, until every thread waits for a connection (a server that stops answering)."""
     session = ctx.sessions()
     try:
         yield session
     finally:
         if session.in_transaction():
-            await anyio.to_thread.run_sync(session.close, limiter=anyio.CapacityLimiter(1))
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(session.close, limiter=anyio.CapacityLimiter(1))
         else:
             session.close()
 
