@@ -18,7 +18,7 @@ from tests.server.conftest import assert_error
 SERVER = Path(carnet_server.__file__).parent
 #: Modules that speak HTTP; every other module of the server is HTTP-free.
 HTTP_MODULES = {"app.py", "cli.py", "deps.py", "errors.py", "headers.py", "http_protocol.py", "limits.py", "router.py",
-                "text_guard.py"}
+                "routes.py", "text_guard.py"}
 
 
 @pytest.mark.parametrize(("kind", "status"), [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 
 from carnet_contract import enrolment as wire
 from carnet_contract import models as contract
@@ -14,8 +14,9 @@ from carnet_server.auth.deps import ClientAddress, ContextDep, CurrentUser, Sess
 from carnet_server.auth.service import Principal
 from carnet_server.limits import write_limit
 from carnet_server.patients.service import unit_out
+from carnet_server.routes import api_router
 
-router = APIRouter(prefix="/api/v1", tags=["admin"])
+router = api_router(prefix="/api/v1", tags=["admin"])
 
 AdminUser = Annotated[Principal, Depends(require_role(Role.ADMIN))]
 _ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": contract.ErrorBody} for code in (401, 403, 404, 409, 422)}

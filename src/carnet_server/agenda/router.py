@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
 from carnet_contract import models as contract
 from carnet_contract.ics import build_calendar
@@ -13,8 +13,9 @@ from carnet_server.auth.deps import ClientAddress, ContextDep, CurrentUser, Sess
 from carnet_server.db import utcnow
 from carnet_server.idempotency.deps import IdempotencyDep
 from carnet_server.limits import write_limit
+from carnet_server.routes import api_router
 
-router = APIRouter(prefix="/api/v1", tags=["agenda"])
+router = api_router(prefix="/api/v1", tags=["agenda"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": contract.ErrorBody} for code in (401, 403, 404, 422)}
 _ICS: dict[int | str, dict[str, Any]] = {200: {"content": {"text/calendar": {}}}, **_ERRORS}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from carnet_contract import models as contract
 from carnet_contract.models import Role
@@ -13,8 +13,9 @@ from carnet_server.auth.deps import ClientAddress, ContextDep, SessionDep, Signe
 from carnet_server.patients.service import patients_of_guardian, unit_out, units_of
 from carnet_server.privacy import service as privacy
 from carnet_server.privacy.notices import current_version
+from carnet_server.routes import api_router
 
-router = APIRouter(prefix="/api/v1", tags=["auth"])
+router = api_router(prefix="/api/v1", tags=["auth"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": contract.ErrorBody}, 422: {"model": contract.ErrorBody}}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
 from carnet_contract import eligibility
 from carnet_contract import models as contract
@@ -14,8 +14,9 @@ from carnet_server.blood_bank import bookings, service
 from carnet_server.db import utcnow
 from carnet_server.idempotency.deps import IdempotencyDep
 from carnet_server.limits import write_limit
+from carnet_server.routes import api_router
 
-router = APIRouter(prefix="/api/v1", tags=["blood bank"])
+router = api_router(prefix="/api/v1", tags=["blood bank"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": contract.ErrorBody} for code in (401, 403, 404, 409, 422)}
 DateQuery = Annotated[str, Query(max_length=40, description="A local (America/Mexico_City) date, YYYY-MM-DD")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 
 from carnet_contract import chemotherapy as chemo
 from carnet_contract import models as contract
@@ -19,8 +19,9 @@ from carnet_server.idempotency.deps import IdempotencyDep
 from carnet_server.limits import write_limit
 from carnet_server.mixing import service as mixing
 from carnet_server.patients.service import cycle_out, visible_cycle
+from carnet_server.routes import api_router
 
-router = APIRouter(prefix="/api/v1", tags=["chemotherapy"])
+router = api_router(prefix="/api/v1", tags=["chemotherapy"])
 
 Staff = Annotated[
     Principal, Depends(require_role(Role.ONCOLOGY, Role.PHARMACY, Role.CASE_DESK, Role.BLOOD_BANK, Role.ADMIN))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
+from fastapi import Depends, File, Query, Response, UploadFile
 
 from carnet_contract import enrolment as wire
 from carnet_contract import models as contract
@@ -18,8 +18,9 @@ from carnet_server.headers import csv_download, markdown_text
 from carnet_server.idempotency.deps import IdempotencyDep
 from carnet_server.incidents.figures import parse_week
 from carnet_server.limits import write_limit
+from carnet_server.routes import api_router
 
-router = APIRouter(prefix="/api/v1", tags=["registry"])
+router = api_router(prefix="/api/v1", tags=["registry"])
 
 Writer = Annotated[Principal, Depends(require_role(Role.ONCOLOGY, Role.ADMIN))]
 Reader = Annotated[Principal, Depends(require_role(Role.ONCOLOGY, Role.CASE_DESK, Role.ADMIN))]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
@@ -23,10 +23,11 @@ from carnet_server.idempotency.deps import IdempotencyDep
 from carnet_server.incidents.figures import parse_week
 from carnet_server.limits import write_limit
 from carnet_server.patients.service import PatientNotFound, visible_patient
+from carnet_server.routes import api_router
 
-router = APIRouter(prefix="/api/v1", tags=["fever"])
+router = api_router(prefix="/api/v1", tags=["fever"])
 #: The emergency card QR's public page (no prefix, beside the carnet's ``/v/``).
-page_router = APIRouter(tags=["verification"])
+page_router = api_router(tags=["verification"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": contract.ErrorBody} for code in (401, 403, 404, 409, 422)}
 IdQuery = Annotated[str | None, Query(max_length=64)]

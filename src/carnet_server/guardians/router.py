@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import Depends, Response
 
 from carnet_contract import enrolment as wire
 from carnet_contract import models as contract
@@ -16,8 +16,9 @@ from carnet_server.auth.service import Principal
 from carnet_server.enrolment import invitations
 from carnet_server.enrolment.router import ERRORS, Reader, Writer
 from carnet_server.limits import address_limit, write_limit
+from carnet_server.routes import api_router
 
-router = APIRouter(prefix="/api/v1", tags=["guardians"])
+router = api_router(prefix="/api/v1", tags=["guardians"])
 
 Guardian = Annotated[Principal, Depends(require_role(Role.GUARDIAN))]
 WithAccess = Annotated[Principal, Depends(require_role(Role.GUARDIAN, Role.ONCOLOGY, Role.CASE_DESK, Role.ADMIN))]

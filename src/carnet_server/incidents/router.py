@@ -6,7 +6,6 @@ from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile
-from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
 from carnet_contract import models as contract
@@ -18,9 +17,10 @@ from carnet_server.headers import csv_download, markdown_text
 from carnet_server.idempotency.deps import IdempotencyDep
 from carnet_server.incidents import figures, service
 from carnet_server.limits import write_limit
+from carnet_server.routes import SessionEndingRoute, api_router
 from carnet_server.whatsapp import notify as whatsapp_notify
 
-router = APIRouter(prefix="/api/v1", tags=["incidents"])
+router = api_router(prefix="/api/v1", tags=["incidents"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": contract.ErrorBody} for code in (401, 403, 404, 409, 413, 415, 422)
@@ -137,7 +137,7 @@ def reopen(
 MULTIPART_OVERHEAD = 64 * 1024
 
 
-class _BodyFirstRoute(APIRoute):
+class _BodyFirstRoute(SessionEndingRoute):
     """Reads a keyed request's raw body before FastAPI parses the form, so ``IdempotencyDep`` can hash it
     (Starlette keeps the body, as ``Request.body()`` does, and the form is parsed from it). A body larger
     than any photo allowed is refused (413) without being held in memory."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -19,8 +19,9 @@ from carnet_server.errors import ApiException
 from carnet_server.limits import write_limit
 from carnet_server.mixing import service
 from carnet_server.patients.service import cycle_out
+from carnet_server.routes import api_router
 
-router = APIRouter(prefix="/api/v1", tags=["mixing"])
+router = api_router(prefix="/api/v1", tags=["mixing"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": contract.ErrorBody} for code in (401, 403, 404, 409, 422)}
 MAX_CALLBACK_BYTES = 16 * 1024

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
-
 from carnet_contract import models as contract
 from carnet_server.auth.deps import ClientAddress, ContextDep, CurrentUser, SessionDep
 from carnet_server.patients import service
+from carnet_server.routes import api_router
 
-router = APIRouter(prefix="/api/v1", tags=["patients"])
+router = api_router(prefix="/api/v1", tags=["patients"])
 
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": contract.ErrorBody}, 401: {"model": contract.ErrorBody}}
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from carnet_contract import models as contract
 from carnet_server.auth.deps import AdminOrPharmacy, ClientAddress, ContextDep, CurrentUser, SessionDep
@@ -15,10 +15,11 @@ from carnet_server.idempotency.deps import IdempotencyDep
 from carnet_server.limits import write_limit
 from carnet_server.pharmacy import service
 from carnet_server.pharmacy.ledger import dispensation_out
+from carnet_server.routes import api_router
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1", tags=["pharmacy"])
+router = api_router(prefix="/api/v1", tags=["pharmacy"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": contract.ErrorBody} for code in (401, 403, 404, 409, 422)}
 

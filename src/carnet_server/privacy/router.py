@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import Depends, Query, Response
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from carnet_contract import models as contract
@@ -24,10 +24,11 @@ from carnet_server.auth.service import Principal
 from carnet_server.db import utcnow
 from carnet_server.limits import write_limit
 from carnet_server.privacy import export, notices, service
+from carnet_server.routes import api_router
 
 __all__ = ["document_privacy_gate", "router"]
 
-router = APIRouter(prefix="/api/v1/privacy", tags=["privacy"])
+router = api_router(prefix="/api/v1/privacy", tags=["privacy"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": contract.ErrorBody} for code in (401, 403, 404, 409, 422)}
 AdminUser = Annotated[Principal, Depends(require_role(Role.ADMIN))]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 
 from carnet_contract import models as contract
 from carnet_contract.models import Role
@@ -12,10 +12,11 @@ from carnet_server.auth.deps import ClientAddress, SessionDep, require_role
 from carnet_server.auth.service import Principal
 from carnet_server.limits import write_limit
 from carnet_server.reminders import service
+from carnet_server.routes import api_router
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1/me", tags=["reminders"])
+router = api_router(prefix="/api/v1/me", tags=["reminders"])
 
 Guardian = Annotated[Principal, Depends(require_role(Role.GUARDIAN))]
 _ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": contract.ErrorBody} for code in (401, 403, 422)}

@@ -5,15 +5,16 @@ from __future__ import annotations
 import hashlib
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import Depends, Header, Query, Request, Response
 
 from carnet_contract import models as contract
 from carnet_contract.models import Role
 from carnet_server.auth.deps import ContextDep, SessionDep, require_role
 from carnet_server.auth.service import Principal
+from carnet_server.routes import api_router
 from carnet_server.sync import service
 
-router = APIRouter(prefix="/api/v1", tags=["sync"])
+router = api_router(prefix="/api/v1", tags=["sync"])
 
 Guardian = Annotated[Principal, Depends(require_role(Role.GUARDIAN))]
 

@@ -5,17 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from carnet_contract import models as contract
 from carnet_server import audit
 from carnet_server.auth.deps import AdminOrPharmacy, ClientAddress, ContextDep, LangDep, SessionDep
+from carnet_server.routes import api_router
 from carnet_server.verification import service
 from carnet_server.verification.page import page_context
 
-router = APIRouter(tags=["verification"])
+router = api_router(tags=["verification"])
 
 _templates = Environment(
     loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "templates"),

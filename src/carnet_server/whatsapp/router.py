@@ -7,7 +7,7 @@ import hmac
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse
 
@@ -19,9 +19,10 @@ from carnet_server.context import Context
 from carnet_server.db import utcnow
 from carnet_server.errors import ApiException
 from carnet_server.limits import write_limit
+from carnet_server.routes import api_router
 from carnet_server.whatsapp import inbound, links
 
-router = APIRouter(prefix="/api/v1", tags=["whatsapp"])
+router = api_router(prefix="/api/v1", tags=["whatsapp"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": contract.ErrorBody} for code in (401, 403, 404, 422)}
 Desk = Annotated[Principal, Depends(require_role(Role.CASE_DESK, Role.ADMIN))]
