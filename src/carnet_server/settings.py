@@ -137,6 +137,11 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=5, ge=1, le=200)
     db_max_overflow: int = Field(default=10, ge=0, le=200)
     db_pool_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    # Threads that run the routes' blocking work, per worker process (anyio's limiter; its own default is 40). More
+    # threads than a few per core only fight over the interpreter's lock: under wrk -c32 on 2 cores, 8 threads
+    # answered the carnet 14 % faster than 40, and 4 threads 30 % (bench/RESULTS.md, #20). Safe with any number:
+    # a request holds a pool connection only inside its thread (routes.py).
+    request_threads: int = Field(default=8, ge=1, le=200)
 
     # argon2id cost: the library's defaults; only tests lower them.
     argon2_time_cost: int = Field(default=argon2.DEFAULT_TIME_COST, ge=1)

@@ -8,6 +8,7 @@ transaction in its own thread (routes.py), so that more requests than threads an
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import anyio
 import anyio.to_thread
@@ -65,3 +66,9 @@ async def test_more_requests_than_threads_and_connections_all_get_their_answer(c
             answers = await asyncio.gather(*(client.get("/api/v1/me", headers=headers) for _ in range(60)))
     assert [a.status_code for a in answers] == [200] * 60
     assert _checked_out(ctx) == 0
+
+
+async def test_the_server_runs_routes_on_as_many_threads_as_its_setting_says(ctx: Context) -> None:
+    app = create_app(context=dataclasses.replace(ctx, settings=ctx.settings.model_copy(update={"request_threads": 3})))
+    async with app.router.lifespan_context(app):
+        assert anyio.to_thread.current_default_thread_limiter().total_tokens == 3
