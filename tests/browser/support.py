@@ -322,6 +322,18 @@ def into_view(page, locator, what: str, *, seconds: float = UI_SECONDS) -> None:
     wait_for(what, placed, seconds=seconds)
 
 
+#: The element a field's keys go to: the field's own node, or the input Flutter lays over the field to edit it (a
+#: field with autofill hints, or one focused before its accessibility node existed: a slow machine); null if neither.
+EDITOR = """e => {
+    const active = document.activeElement;
+    if (active === e) return e;
+    if (!active || !active.classList.contains("flt-text-editing")) return null;
+    const a = active.getBoundingClientRect(), f = e.getBoundingClientRect();
+    const x = a.left + a.width / 2, y = a.top + a.height / 2;
+    return f.left <= x && x <= f.right && f.top <= y && y <= f.bottom ? active : null;
+}"""
+
+
 def type_into(page, name: str, text: str, *, seconds: float = UI_SECONDS) -> None:  # type: ignore[no-untyped-def]
     """Click a text field, wait until *that* field has the focus, type; check what it holds, else type again.
 
@@ -335,14 +347,7 @@ def type_into(page, name: str, text: str, *, seconds: float = UI_SECONDS) -> Non
     # Where the text goes: the field itself, or the input Flutter lays over it to edit it (a field with autofill
     # hints is edited through an input of its own, placed where the field is painted, whose value the field's
     # node does not always show).
-    editor = """e => {
-        const active = document.activeElement;
-        if (active === e) return e;
-        if (!active || !active.classList.contains("flt-text-editing")) return null;
-        const a = active.getBoundingClientRect(), f = e.getBoundingClientRect();
-        const x = a.left + a.width / 2, y = a.top + a.height / 2;
-        return f.left <= x && x <= f.right && f.top <= y && y <= f.bottom ? active : null;
-    }"""
+    editor = EDITOR
     is_focused = f"e => ({editor})(e) !== null"
     holds = f"(e, text) => {{ const editing = ({editor})(e); return (editing || e).value === text || e.value === text; }}"
     seen: list[str] = []  # what each attempt found, for the failure's message

@@ -36,6 +36,7 @@ from tests.browser.support import (
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
+    EDITOR,
     PASSWORD,
     UI_SECONDS,
     _enabled,
@@ -59,16 +60,6 @@ SCANNER = "Escanee o pegue el código QR"
 WIDTH = 390
 #: The longest drug name of the demo (Mateo's cycles), whose dose was cut at 390 px.
 LONG_DRUG = "Metotrexato (dosis altas, infusión 24 h)"
-#: The element the scanner's keys go to: the field's own node, or the input Flutter lays over the field to edit it
-#: (when the focus was given before the field's accessibility node existed: a slow machine).
-EDITOR = """e => {
-    const active = document.activeElement;
-    if (active === e) return e;
-    if (!active || !active.classList.contains("flt-text-editing")) return null;
-    const a = active.getBoundingClientRect(), f = e.getBoundingClientRect();
-    const x = a.left + a.width / 2, y = a.top + a.height / 2;
-    return f.left <= x && x <= f.right && f.top <= y && y <= f.bottom ? active : null;
-}"""
 IS_FOCUSED = f"e => ({EDITOR})(e) !== null"
 HOLDS = f"e => (({EDITOR})(e) || e).value"
 ACTIVE = """() => { const a = document.activeElement; if (!a) return "nothing";
