@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from argon2 import PasswordHasher, Type
@@ -13,10 +14,31 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from carnet_server.db import make_engine, make_sessionmaker, run_migrations
 from carnet_server.files import read_or_create_secret
+from carnet_server.memo import MemoCache, watch_writes
 from carnet_server.settings import Settings
 from carnet_server.signing import KeyStore, ensure_signing_key
 
-__all__ = ["Context", "build_context", "make_hasher"]
+if TYPE_CHECKING:  # both need the Context
+    from carnet_server.auth.service import Principal
+    from carnet_server.patients.service import CarnetAnswer
+
+__all__ = ["AUTH_TABLES", "CARNET_TABLES", "Context", "build_context", "make_hasher"]
+
+#: What the caller's lookup reads (auth/service.py ``session_principal``).
+AUTH_TABLES = ("users", "auth_sessions")
+#: What a carnet read reads (patients/service.py ``get_carnet``; tests/server/test_memo.py checks the list).
+CARNET_TABLES = (
+    "patients",
+    "guardian_patients",
+    "medical_units",
+    "unit_emergency",
+    "diagnoses",
+    "protocols",
+    "cycles",
+    "cycle_drugs",
+    "dispensations",
+    "qr_tokens",
+)
 
 
 def make_hasher(settings: Settings) -> PasswordHasher:
@@ -37,6 +59,10 @@ class Context:
     access_key: OctKey
     keys: KeyStore
     dummy_hash: str  # verified against for unknown usernames, so both cost the same
+    #: Access token → its caller (auth/deps.py), for a few seconds (memo.py).
+    auth_cache: MemoCache[str, Principal]
+    #: (guardian, child, day) → the carnet's JSON and its QR's id (patients/router.py), for a few seconds.
+    carnet_cache: MemoCache[tuple[str, str, date], CarnetAnswer]
 
     @property
     def tz(self) -> ZoneInfo:
@@ -54,12 +80,18 @@ def build_context(settings: Settings, *, migrate: bool = True) -> Context:
         run_migrations(engine)
     ensure_signing_key(settings)
     hasher = make_hasher(settings)
+    sessions = make_sessionmaker(engine)
+    auth_cache: MemoCache[str, Principal] = MemoCache(settings.cache_seconds, AUTH_TABLES)
+    carnet_cache: MemoCache[tuple[str, str, date], CarnetAnswer] = MemoCache(settings.cache_seconds, CARNET_TABLES)
+    watch_writes(engine, sessions, [auth_cache, carnet_cache])
     return Context(
         settings=settings,
         engine=engine,
-        sessions=make_sessionmaker(engine),
+        sessions=sessions,
         hasher=hasher,
         access_key=OctKey.import_key(read_or_create_secret(settings.access_secret_path)),
         keys=KeyStore(settings.keys_dir),
         dummy_hash=hasher.hash("carnet-dummy-password"),
+        auth_cache=auth_cache,
+        carnet_cache=carnet_cache,
     )

@@ -142,6 +142,10 @@ class Settings(BaseSettings):
     # answered the carnet 14 % faster than 40, and 4 threads 30 % (bench/RESULTS.md, #20). Safe with any number:
     # a request holds a pool connection only inside its thread (routes.py).
     request_threads: int = Field(default=8, ge=1, le=200)
+    # How long a worker keeps a signed-in caller and a family's carnet in memory (memo.py): writes made on this
+    # worker end them at once, another worker's (a session revoked, a dose changed) within this many seconds.
+    # 0: no caches.
+    cache_seconds: float = Field(default=5.0, ge=0, le=60)
 
     # argon2id cost: the library's defaults; only tests lower them.
     argon2_time_cost: int = Field(default=argon2.DEFAULT_TIME_COST, ge=1)

@@ -389,7 +389,8 @@ def test_export_reads_a_bounded_number_of_queries(client: TestClient, ctx: Conte
     statements: list[str] = []
 
     def count(*args: Any) -> None:
-        statements.append(str(args[2]))
+        if "FROM auth_sessions" not in args[2]:  # the caller's lookup, or not, as the auth cache has it
+            statements.append(str(args[2]))
 
     def export_queries() -> int:
         statements.clear()

@@ -11,6 +11,7 @@ holds that list and fails when another route uses it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
@@ -21,7 +22,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from carnet_contract.models import Role
-from carnet_server.auth.service import InvalidAccessToken, Principal, authenticate
+from carnet_server.auth.service import InvalidAccessToken, Principal, access_claims, session_principal
 from carnet_server.context import Context
 from carnet_server.errors import ApiException, Forbidden, NotAuthenticated, lang_of
 from carnet_server.i18n import Lang
@@ -92,16 +93,40 @@ LangDep = Annotated[Lang, Depends(request_lang)]
 ClientAddress = Annotated[str, Depends(get_address)]
 
 
-def get_signed_in_user(
+async def get_signed_in_user(
+    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """The caller behind the bearer token (401 without a good one); no privacy notice check."""
+    """The caller behind the bearer token (401 without a good one); no privacy notice check.
+
+    From memory when this worker looked the very same token up in the last few seconds (memo.py): then no
+    query and no thread. Otherwise the session and user row are read in a thread."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise NotAuthenticated()
+    token = credentials.credentials
+    cached = ctx.auth_cache.get(token)
+    if cached is not None:
+        request.state.auth_from_cache = token
+        return cached
+    return await _look_up(ctx, session, token)
+
+
+async def _look_up(ctx: Context, session: Session, token: str) -> Principal:
+    generation = ctx.auth_cache.generation  # before the read: a write to the auth tables after it voids the answer
     try:
-        return authenticate(session, ctx=ctx, access_token=credentials.credentials)
+        user_id, session_id, expires = access_claims(ctx, token)
+    except InvalidAccessToken as exc:
+        raise NotAuthenticated("invalid_token") from exc
+    principal = await anyio.to_thread.run_sync(_read_principal, session, user_id, session_id)
+    ctx.auth_cache.put(token, principal, generation=generation, good_for=expires - time.time())
+    return principal
+
+
+def _read_principal(session: Session, user_id: str, session_id: str) -> Principal:
+    try:
+        return session_principal(session, user_id=user_id, session_id=session_id)
     except InvalidAccessToken as exc:
         raise NotAuthenticated("invalid_token") from exc
     finally:
@@ -114,18 +139,31 @@ def get_signed_in_user(
 SignedInUser = Annotated[Principal, Depends(get_signed_in_user)]
 
 
-async def get_current_user(user: SignedInUser, ctx: ContextDep) -> Principal:
+def _refusal(user: Principal, ctx: Context) -> str | None:
+    if user.must_change_password:
+        return "password_change_required"
+    if user.role == Role.GUARDIAN and user.privacy_version != current_version(ctx.settings):
+        return "privacy_notice_required"
+    return None
+
+
+async def get_current_user(request: Request, user: SignedInUser, ctx: ContextDep, session: SessionDep) -> Principal:
     """The signed-in caller, with a password of their own; a guardian must have accepted the current privacy
     notice (403 otherwise).
 
     No query: the accepted version came with the user row that authentication read, and the current
     version is cached (privacy/notices.py; one ``stat`` of its directory). ``async`` on purpose: no
-    trip through the thread pool for a check this small.
+    trip through the thread pool for a check this small. A refusal of a cached caller is checked against the
+    database first: the notice may have been accepted (or the password changed) on another worker.
     """
-    if user.must_change_password:
-        raise ApiException(403, "password_change_required")
-    if user.role == Role.GUARDIAN and user.privacy_version != current_version(ctx.settings):
-        raise ApiException(403, "privacy_notice_required")
+    refusal = _refusal(user, ctx)
+    token = getattr(request.state, "auth_from_cache", None)
+    if refusal is not None and token is not None:
+        ctx.auth_cache.forget(token)
+        user = await _look_up(ctx, session, token)
+        refusal = _refusal(user, ctx)
+    if refusal is not None:
+        raise ApiException(403, refusal)
     return user
 
 

@@ -55,17 +55,19 @@ __all__ = [
     "Principal",
     "WeakPassword",
     "WrongCurrentPassword",
+    "access_claims",
     "authenticate",
     "change_password",
     "check_address_throttle",
     "check_new_password",
-    "record_failure",
-    "start_session",
     "create_user",
     "login",
     "logout",
+    "record_failure",
     "refresh",
     "revoke_all_sessions",
+    "session_principal",
+    "start_session",
 ]
 
 ACCESS_ALG = "HS256"
@@ -477,8 +479,8 @@ def logout(session: Session, *, principal: Principal, address: str | None, now: 
     session.commit()
 
 
-def authenticate(session: Session, *, ctx: Context, access_token: str, now: datetime | None = None) -> Principal:
-    """The caller behind an access token, if the token is good and its session alive."""
+def access_claims(ctx: Context, access_token: str, *, now: datetime | None = None) -> tuple[str, str, int]:
+    """A good, unexpired access token's user id, session id and expiry (a Unix time); no database."""
     now = now or utcnow()
     try:
         token = jwt.decode(access_token, ctx.access_key, algorithms=[ACCESS_ALG])
@@ -488,19 +490,30 @@ def authenticate(session: Session, *, ctx: Context, access_token: str, now: date
     exp, sub, sid = claims.get("exp"), claims.get("sub"), claims.get("sid")
     if not isinstance(exp, int) or exp <= now.timestamp() or not isinstance(sub, str) or not isinstance(sid, str):
         raise InvalidAccessToken()
+    return sub, sid, exp
+
+
+def session_principal(session: Session, *, user_id: str, session_id: str) -> Principal:
+    """The caller of a live session of an active user (``InvalidAccessToken`` otherwise)."""
     # Core, on the session's connection: the columns only, one statement built once (no ORM entity, no identity
     # map, no statement to build and key per request: most of an authenticated request's cost before, #20).
-    row = session.connection().execute(_SESSION_USER, {"sid": sid, "sub": sub}).one_or_none()
+    row = session.connection().execute(_SESSION_USER, {"sid": session_id, "sub": user_id}).one_or_none()
     if row is None or row.revoked_at is not None or not row.active:
         raise InvalidAccessToken()
     return Principal(
-        id=sub,
+        id=user_id,
         role=row.role,
         display_name=row.display_name,
-        session_id=sid,
+        session_id=session_id,
         privacy_version=row.privacy_version,
         must_change_password=row.must_change_password,
     )
+
+
+def authenticate(session: Session, *, ctx: Context, access_token: str, now: datetime | None = None) -> Principal:
+    """The caller behind an access token, if the token is good and its session alive."""
+    user_id, session_id, _exp = access_claims(ctx, access_token, now=now)
+    return session_principal(session, user_id=user_id, session_id=session_id)
 
 
 #: The caller's user and session, by the token's session and user ids (authenticate).

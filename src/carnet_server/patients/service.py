@@ -6,10 +6,11 @@ PatientNotFound(NotFound)    unknown id, or a patient the caller may not see (sa
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from carnet_contract import models as contract
@@ -17,7 +18,7 @@ from carnet_contract.models import CycleStatus, Role, SyncType
 from carnet_server import audit
 from carnet_server.auth.service import Principal
 from carnet_server.context import Context
-from carnet_server.db import utcnow
+from carnet_server.db import UTCDateTime, utcnow
 from carnet_server.domain_errors import NotFound
 from carnet_server.patients.tables import (
     Cycle,
@@ -42,6 +43,9 @@ __all__ = [
     "cycle_out",
     "drug_out",
     "due_cycles",
+    "CarnetAnswer",
+    "carnet_answer",
+    "carnet_still_good",
     "get_carnet",
     "load_cycles_for_sync",
     "patients_of_guardian",
@@ -280,6 +284,49 @@ def revoke_qr_tokens(session: Session, *, patient_id: str, now: datetime | None 
     return len(rows)
 
 
+@dataclass(frozen=True)
+class CarnetAnswer:
+    """A carnet as sent (its JSON) and the id of the QR token in it: what a worker keeps in memory
+    (patients/router.py), to check on each reuse that the token is still good (``carnet_still_good``)."""
+
+    body: bytes
+    qr_jti: str
+
+
+def carnet_answer(
+    session: Session, *, ctx: Context, principal: Principal, patient_id: str, ip: str | None
+) -> CarnetAnswer:
+    """:func:`get_carnet`, as the JSON the route sends. Commits."""
+    carnet, jti = _carnet(session, ctx=ctx, principal=principal, patient_id=patient_id, ip=ip, now=utcnow())
+    return CarnetAnswer(body=carnet.model_dump_json().encode(), qr_jti=jti)
+
+
+def carnet_still_good(session: Session, *, user_id: str, patient_id: str, qr_jti: str, now: datetime) -> bool:
+    """Whether a carnet kept in memory may be sent again to this guardian: still linked to the child, its QR
+    token neither revoked nor expired. One indexed lookup, built once; it ends its transaction."""
+    try:
+        found = session.connection().execute(
+            _STILL_GOOD, {"user_id": user_id, "patient_id": patient_id, "jti": qr_jti, "now": now}
+        )
+        return found.first() is not None
+    finally:
+        session.rollback()
+
+
+#: A guardian's link to the child and the child's QR token by id, if not revoked nor expired (carnet_still_good).
+_STILL_GOOD = (
+    select(QrToken.jti)
+    .join_from(QrToken, GuardianPatient, GuardianPatient.patient_id == QrToken.patient_id)
+    .where(
+        QrToken.jti == bindparam("jti"),
+        QrToken.patient_id == bindparam("patient_id"),
+        QrToken.revoked_at.is_(None),
+        QrToken.expires_at > bindparam("now", type_=UTCDateTime),
+        GuardianPatient.user_id == bindparam("user_id"),
+    )
+)
+
+
 def get_carnet(
     session: Session,
     *,
@@ -290,7 +337,12 @@ def get_carnet(
     now: datetime | None = None,
 ) -> contract.Carnet:
     """The carnet of a patient the caller may see; staff reads are audited. Commits."""
-    now = now or utcnow()
+    return _carnet(session, ctx=ctx, principal=principal, patient_id=patient_id, ip=ip, now=now or utcnow())[0]
+
+
+def _carnet(
+    session: Session, *, ctx: Context, principal: Principal, patient_id: str, ip: str | None, now: datetime
+) -> tuple[contract.Carnet, str]:
     patient = visible_patient(session, principal=principal, patient_id=patient_id)
     diagnosis = session.scalar(
         select(Diagnosis)
@@ -318,7 +370,7 @@ def get_carnet(
             ip=ip,
         )
     session.commit()
-    return contract.Carnet(
+    carnet = contract.Carnet(
         patient=contract.CarnetPatient(
             id=patient.id,
             full_name=patient.full_name,
@@ -336,3 +388,4 @@ def get_carnet(
         qr=contract.QrCode(token=qr.token, url=f"{ctx.settings.base_url}/v/{qr.token}", expires_at=qr.expires_at),
         generated_at=now,
     )
+    return carnet, qr.jti

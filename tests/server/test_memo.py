@@ -1,0 +1,294 @@
+"""What a worker keeps in memory (memo.py): the signed-in caller and the family's carnet.
+
+Never another caller's or another family's answer; every write made on this worker applies to the very next
+request; a carnet is sent again only while the guardian is still linked and its QR neither revoked nor expired,
+whoever changed that. "Another worker" is played by writes that go round this app's engine (a raw DBAPI
+connection: no SQLAlchemy events), as a second ``--workers`` process's would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+import re
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+
+
+from sqlalchemy import func, select
+
+from carnet_server.audit import AuditEntry
+from carnet_server.auth.service import Principal
+from carnet_server.context import CARNET_TABLES, Context
+from carnet_server.memo import MemoCache, written_table
+from carnet_server.patients.tables import Cycle
+from carnet_server.privacy.notices import current_version
+from tests.server.conftest import DEMO_PASSWORD, assert_error, bearer, login
+
+ME = "/api/v1/me"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(ctx: Context) -> Iterator[Clock]:
+    clock = Clock()
+    ctx.auth_cache.clock = ctx.carnet_cache.clock = clock
+    yield clock
+
+
+@pytest.fixture
+def lookups(ctx: Context) -> Iterator[list[str]]:
+    """The session lookups the requests make (the auth query), as they happen."""
+    seen: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "FROM auth_sessions" in statement:
+            seen.append(statement)
+
+    event.listen(ctx.engine, "before_cursor_execute", count)
+    yield seen
+    event.remove(ctx.engine, "before_cursor_execute", count)
+
+
+def _elsewhere(ctx: Context, sql: str, *params: object) -> None:
+    """A write that this worker's engine does not see happen: another worker's."""
+    raw = ctx.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        paramstyle = "?" if ctx.engine.dialect.name == "sqlite" else "%s"
+        cursor.execute(sql.replace("?", paramstyle), params)
+        raw.commit()
+    finally:
+        raw.close()
+
+
+def test_a_caller_is_looked_up_once_then_remembered(client: Any, ctx: Context, lookups: list[str],
+                                                    clock: Clock) -> None:
+    madre = bearer(login(client, "madre.demo")["access_token"])
+    for _ in range(3):
+        assert client.get(ME, headers=madre).status_code == 200
+    assert len(lookups) == 1
+    clock.now += ctx.settings.cache_seconds  # the entry's time is up: looked up again
+    assert client.get(ME, headers=madre).status_code == 200
+    assert len(lookups) == 2
+
+
+def test_each_token_gets_its_own_caller_and_nothing_else(client: Any) -> None:
+    tokens = {name: bearer(login(client, name)["access_token"]) for name in ("madre.demo", "padre.demo")}
+    ids = {name: client.get(ME, headers=headers).json()["id"] for name, headers in tokens.items()}
+    assert ids["madre.demo"] != ids["padre.demo"]
+    for _ in range(2):  # now from the cache
+        for name, headers in tokens.items():
+            assert client.get(ME, headers=headers).json()["id"] == ids[name]
+    madre = tokens["madre.demo"]["Authorization"]
+    assert_error(client.get(ME, headers={"Authorization": madre[:-2] + ("AA" if madre[-2:] != "AA" else "BB")}),
+                 401, "invalid_token")
+
+
+def test_logout_and_password_change_on_this_worker_end_cached_tokens_at_once(client: Any) -> None:
+    first = bearer(login(client, "madre.demo")["access_token"])
+    second = bearer(login(client, "madre.demo")["access_token"])
+    for headers in (first, second):
+        assert client.get(ME, headers=headers).status_code == 200
+    assert client.post("/api/v1/auth/logout", headers=first).status_code == 204
+    assert_error(client.get(ME, headers=first), 401)
+    assert client.get(ME, headers=second).status_code == 200  # another session of hers goes on
+
+    new_password = "otra-clave-larga-2026"
+    answer = client.post("/api/v1/auth/password", headers=second,
+                         json={"current_password": DEMO_PASSWORD, "new_password": new_password})
+    assert answer.status_code == 204, answer.text
+    assert_error(client.get(ME, headers=second), 401)
+
+
+def test_another_workers_revocation_applies_here_within_the_cache_time(client: Any, ctx: Context,
+                                                                      clock: Clock) -> None:
+    tokens = login(client, "madre.demo")
+    madre = bearer(tokens["access_token"])
+    assert client.get(ME, headers=madre).status_code == 200
+    _elsewhere(ctx, "UPDATE auth_sessions SET revoked_at = CURRENT_TIMESTAMP WHERE revoked_at IS NULL")
+    assert client.get(ME, headers=madre).status_code == 200  # what the design accepts: at most the cache's time
+    clock.now += ctx.settings.cache_seconds
+    assert_error(client.get(ME, headers=madre), 401)
+
+
+def test_a_cached_refusal_is_checked_again_before_it_refuses(client: Any, ctx: Context) -> None:
+    """She accepted the notice on another worker: the stale entry here would say she had not."""
+    madre = bearer(login(client, "madre.demo")["access_token"])
+    path = f"/api/v1/patients/{client.get(ME, headers=madre).json()['patients'][0]['id']}/carnet"
+    _elsewhere(ctx, "UPDATE users SET privacy_version = NULL WHERE username = ?", "madre.demo")
+    ctx.auth_cache.clear()  # (her entry from /me above said she had accepted)
+    assert_error(client.get(path, headers=madre), 403, "privacy_notice_required")  # now cached, refusing
+    _elsewhere(ctx, "UPDATE users SET privacy_version = ? WHERE username = ?", current_version(ctx.settings),
+               "madre.demo")
+    assert client.get(path, headers=madre).status_code == 200
+
+
+# ---- the carnet ------------------------------------------------------------------------------------------------
+
+
+def _carnet_path(client: Any, headers: dict[str, str]) -> str:
+    return f"/api/v1/patients/{client.get(ME, headers=headers).json()['patients'][0]['id']}/carnet"
+
+
+def _kept(client: Any, ctx: Context, path: str, headers: dict[str, str]) -> dict[str, Any]:
+    """The carnet, read until this worker keeps it (the first read may issue the QR: a write, nothing kept)."""
+    for _ in range(3):
+        answer = client.get(path, headers=headers)
+        assert answer.status_code == 200
+        if ctx.carnet_cache._entries:  # noqa: SLF001 — the test looks inside
+            return dict(answer.json())
+    raise AssertionError("the carnet was never kept")
+
+
+@pytest.fixture
+def statements(ctx: Context) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def keep(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(ctx.engine, "before_cursor_execute", keep)
+    yield seen
+    event.remove(ctx.engine, "before_cursor_execute", keep)
+
+
+def test_a_kept_carnet_costs_one_lookup_and_is_the_same_carnet(client: Any, statements: list[str]) -> None:
+    madre = bearer(login(client, "madre.demo")["access_token"])
+    path = _carnet_path(client, madre)
+    client.get(path, headers=madre)  # issues the QR: a write while it read, so this answer is not kept
+    first = client.get(path, headers=madre)
+    assert first.status_code == 200 and first.headers["content-type"] == "application/json"
+    statements.clear()
+    again = client.get(path, headers=madre)
+    assert again.status_code == 200 and again.json() == first.json()
+    assert len(statements) == 1 and "qr_tokens" in statements[0] and "guardian_patients" in statements[0]
+
+
+def test_what_a_carnet_read_reads_is_what_ends_a_kept_carnet(client: Any, ctx: Context, statements: list[str]) -> None:
+    """Every table the read touches is in CARNET_TABLES: a write to any of them on this worker ends the entry."""
+    madre = bearer(login(client, "madre.demo")["access_token"])
+    path = _carnet_path(client, madre)
+    ctx.carnet_cache.clear()
+    statements.clear()
+    assert client.get(path, headers=madre).status_code == 200
+    read = {name.strip('"') for s in statements for name in re.findall(r'(?:FROM|JOIN)\s+("?\w+"?)', s)}
+    read -= {"users", "auth_sessions"}  # the caller's lookup: the auth cache's tables
+    assert read and read <= set(CARNET_TABLES), read - set(CARNET_TABLES)
+
+
+def test_no_family_gets_another_familys_kept_carnet(client: Any, ctx: Context) -> None:
+    madre = bearer(login(client, "madre.demo")["access_token"])
+    padre = bearer(login(client, "padre.demo")["access_token"])
+    path = _carnet_path(client, madre)
+    _kept(client, ctx, path, madre)
+    assert_error(client.get(path, headers=padre), 404)
+    assert client.get(_carnet_path(client, padre), headers=padre).json()["patient"]["id"] not in path
+
+
+def test_unlinked_elsewhere_the_kept_carnet_is_refused_at_once(client: Any, ctx: Context) -> None:
+    madre = bearer(login(client, "madre.demo")["access_token"])
+    path = _carnet_path(client, madre)
+    _kept(client, ctx, path, madre)
+    child = path.split("/")[-2]
+    _elsewhere(ctx, "DELETE FROM guardian_patients WHERE patient_id = ?", child)
+    assert_error(client.get(path, headers=madre), 404)
+
+
+@pytest.mark.parametrize("change", ["revoked", "expired"])
+def test_a_kept_carnet_never_carries_a_revoked_or_expired_qr(client: Any, ctx: Context, change: str) -> None:
+    madre = bearer(login(client, "madre.demo")["access_token"])
+    path = _carnet_path(client, madre)
+    token = _kept(client, ctx, path, madre)["qr"]["token"]
+    if change == "revoked":
+        _elsewhere(ctx, "UPDATE qr_tokens SET revoked_at = CURRENT_TIMESTAMP")
+    else:
+        _elsewhere(ctx, "UPDATE qr_tokens SET expires_at = ?", "2000-01-01 00:00:00")
+    fresh = client.get(path, headers=madre).json()["qr"]
+    assert fresh["token"] != token and fresh["expires_at"] > "2026"
+
+
+def test_a_change_made_on_this_worker_is_read_at_once(client: Any, ctx: Context) -> None:
+    madre = bearer(login(client, "madre.demo")["access_token"])
+    path = _carnet_path(client, madre)
+    before = _kept(client, ctx, path, madre)["cycles"][-1]
+    with ctx.sessions() as session:  # as the mixing worker or the oncology desk would, through the ORM
+        cycle = session.get(Cycle, before["id"])
+        assert cycle is not None
+        cycle.mixing_status = "lista" if before["mixing"]["status"] != "lista" else "pendiente"
+        session.commit()
+    after = client.get(path, headers=madre).json()["cycles"][-1]
+    assert after["mixing"]["status"] != before["mixing"]["status"]
+
+
+def test_staff_reads_are_never_kept_each_is_audited(client: Any, ctx: Context) -> None:
+    madre = bearer(login(client, "madre.demo")["access_token"])
+    path = _carnet_path(client, madre)
+    farmacia = bearer(login(client, "farmacia.demo")["access_token"])
+
+    def audited() -> int:
+        with ctx.sessions() as session:
+            return int(session.scalar(select(func.count()).where(AuditEntry.action == "carnet.read")) or 0)
+
+    before = audited()
+    for _ in range(2):
+        assert client.get(path, headers=farmacia).status_code == 200
+    assert audited() == before + 2
+
+
+# ---- the cache by itself ----------------------------------------------------------------------------------------
+
+
+def _principal(name: str) -> Principal:
+    return Principal(id=name, role="guardian", display_name=name, session_id=f"s-{name}")
+
+
+def test_the_cache_by_itself() -> None:
+    clock = Clock()
+    cache: MemoCache[str, Principal] = MemoCache(5, ["users"], max_entries=100, clock=clock)
+    cache.put("a", _principal("a"), generation=cache.generation)
+    assert cache.get("a") == _principal("a") and cache.get("b") is None
+
+    # never past what it is good for (a token's own expiry)
+    cache.put("short", _principal("s"), generation=cache.generation, good_for=1)
+    clock.now += 1
+    assert cache.get("short") is None and cache.get("a") is not None
+
+    # a lookup that began before a write stores nothing
+    began = cache.generation
+    cache.clear()
+    cache.put("late", _principal("l"), generation=began)
+    assert cache.get("late") is None and cache.get("a") is None
+
+    # bounded: the oldest go first
+    for n in range(101):
+        cache.put(str(n), _principal("x"), generation=cache.generation)
+    assert cache.get("0") is None and cache.get("100") is not None
+
+    off: MemoCache[str, Principal] = MemoCache(0, ["users"])
+    off.put("a", _principal("a"), generation=off.generation)
+    assert off.get("a") is None
+
+
+@pytest.mark.parametrize(
+    ("statement", "table"),
+    [
+        ('INSERT INTO auth_sessions (id) VALUES (?)', "auth_sessions"),
+        ('UPDATE "users" SET active = 0', "users"),
+        ("  delete from qr_tokens where jti = ?", "qr_tokens"),
+        ("INSERT INTO cycles(id) VALUES (?)", "cycles"),
+        ("SELECT * FROM users", None),
+        ("WITH x AS (SELECT 1) SELECT * FROM x", None),
+    ],
+)
+def test_the_table_a_statement_writes(statement: str, table: str | None) -> None:
+    assert written_table(statement) == table
