@@ -1,11 +1,10 @@
 """The WhatsApp channel on both databases, against a fake Cloud API (httpx.MockTransport): the webhook's
 handshake and signatures, the durable queues, linking, the conversation, the desk's answer back in the chat,
 the 24-hour window, unlinking, and the per-number limit. The end-to-end run against the real simulator over
-HTTP is tests/integration/test_whatsapp_sim.py."""
+HTTP is tests/integration/test_whatsapp_against_sim.py."""
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import hashlib
 import hmac
@@ -13,6 +12,7 @@ import io
 import itertools
 import json
 import logging
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -44,13 +44,20 @@ SANTIAGO = "Santiago Ramírez"
 _ids = itertools.count(1)
 
 
+#: The signed query of a media URL (as Meta's ``lookaside`` URLs carry): it opens the photo, so never in a log.
+MEDIA_SIGNATURE = "hash=SIGNED-media-query-4c1d"
+
+
 class FakeCloud:
-    """The Cloud API's messages and media endpoints; ``fail`` plans answers for the next sends."""
+    """The Cloud API's messages and media endpoints; ``fail`` plans answers for the next sends; a media id in
+    ``media_fail`` answers 500 to its download."""
 
     def __init__(self) -> None:
         self.sent: list[dict[str, Any]] = []
         self.fail: list[httpx.Response] = []
         self.media: dict[str, bytes] = {}
+        self.media_fail: set[str] = set()
+        self.downloads = 0
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         assert request.headers["authorization"] == f"Bearer {TOKEN}"
@@ -61,9 +68,14 @@ class FakeCloud:
             self.sent.append(json.loads(request.content))
             return httpx.Response(200, json={"messages": [{"id": f"wamid.out{len(self.sent)}"}]})
         if request.method == "GET" and path.startswith("/v21.0/media-"):
-            return httpx.Response(200, json={"url": f"{API}/_media/{path.rsplit('/', 1)[1]}"})
+            media_id = path.rsplit("/", 1)[1]
+            return httpx.Response(200, json={"url": f"{API}/_media/{media_id}?mid={media_id}&{MEDIA_SIGNATURE}"})
         if request.method == "GET" and "/_media/" in path:
-            return httpx.Response(200, content=self.media[path.rsplit("/", 1)[1]])
+            media_id = path.rsplit("/", 1)[1]
+            self.downloads += 1
+            if media_id in self.media_fail:
+                return httpx.Response(500)
+            return httpx.Response(200, content=self.media[media_id])
         return httpx.Response(404)
 
     def texts_to(self, phone: str) -> list[str]:
@@ -171,6 +183,10 @@ class Chat:
         body = webhook_body(self.phone, message, message_id)
         assert post(self.client, body).status_code == 200
         pump(self.ctx, self.cloud)
+        return self.new()
+
+    def new(self) -> str:
+        """What the bot sent this number since last time."""
         texts = self.cloud.texts_to(self.phone)
         new, self.seen = texts[self.seen :], len(texts)
         return "\n---\n".join(new)
@@ -179,12 +195,45 @@ class Chat:
         return self.send({"type": "text", "text": {"body": text}})
 
     def choose(self, choice_id: str) -> str:
+        """A row of a list message."""
         return self.send(
             {
                 "type": "interactive",
                 "interactive": {"type": "list_reply", "list_reply": {"id": choice_id, "title": "x"}},
             }
         )
+
+    def button(self, choice_id: str) -> str:
+        """A reply button of an interactive message (how ``photos:done``, ``reopen:…``, ``reply:…`` come back)."""
+        return self.send(
+            {
+                "type": "interactive",
+                "interactive": {"type": "button_reply", "button_reply": {"id": choice_id, "title": "x"}},
+            }
+        )
+
+    def image(self, media_id: str, mime_type: str = "image/jpeg") -> str:
+        return self.send({"type": "image", "image": {"id": media_id, "mime_type": mime_type}})
+
+
+def buttons_of(cloud: FakeCloud, phone: str) -> list[list[str]]:
+    """The button ids of each interactive button message sent to ``phone``."""
+    return [
+        [b["reply"]["id"] for b in body["interactive"]["action"]["buttons"]]
+        for body in cloud.sent
+        if body["to"] == phone and body["type"] == "interactive" and body["interactive"]["type"] == "button"
+    ]
+
+
+def due_now(ctx: Context) -> None:
+    """Bring every queued retry (inbound and outbound) forward to now."""
+    past = utcnow() - timedelta(seconds=1)
+    with ctx.sessions() as session:
+        session.execute(
+            update(InboundMessage).where(InboundMessage.processed_at.is_(None)).values(next_attempt_at=past)
+        )
+        session.execute(update(OutboundMessage).where(OutboundMessage.done_at.is_(None)).values(next_attempt_at=past))
+        session.commit()
 
 
 def link(client: TestClient, auth: Auth, chat: Chat, username: str = "madre.demo") -> str:
@@ -281,8 +330,9 @@ def test_link_by_code_then_status_and_unlink(client: TestClient, auth: Auth, wa_
     from carnet_server.audit import AuditEntry
 
     with wa_ctx.sessions() as session:
-        rows = list(session.scalars(select(AuditEntry).where(AuditEntry.action.like("whatsapp.%"))
-                                    .order_by(AuditEntry.id)))
+        rows = list(
+            session.scalars(select(AuditEntry).where(AuditEntry.action.like("whatsapp.%")).order_by(AuditEntry.id))
+        )
     assert [r.action for r in rows] == ["whatsapp.link_code.issue", "whatsapp.link", "whatsapp.unlink"]
     assert MOTHER_PHONE not in repr([(r.detail, r.object_id) for r in rows])
 
@@ -342,7 +392,8 @@ def test_report_a_missing_medicine_with_a_photo_and_follow_it(
     cloud.media["media-1"] = jpeg()
     photo = chat.send({"type": "image", "image": {"id": "media-1", "mime_type": "image/jpeg"}})
     assert "Foto 1 recibida" in photo
-    assert "Gracias" in chat.choose("photos:done")
+    assert buttons_of(cloud, MOTHER_PHONE)[-1][0] == "photos:done"  # sent as a button, answered as one
+    assert "Gracias" in chat.button("photos:done")
     with wa_ctx.sessions() as session:
         row = session.scalars(select(Incident).where(Incident.channel == "whatsapp")).one()
         assert (row.patient_id, row.category, row.item_name) == (patient_ids[MATEO], "medicamento", "Ondansetrón 8 mg")
@@ -407,7 +458,8 @@ def test_reopen_an_answered_report_with_a_reason(
         json={"message": "Te llamamos al número registrado el martes.", "resolves": True},
     )
     pump(wa_ctx, cloud)
-    assert "¿Por qué" in chat.choose(f"reopen:{incident_id}")
+    assert buttons_of(cloud, MOTHER_PHONE)[-1][0] == f"reopen:{incident_id}"
+    assert "¿Por qué" in chat.button(f"reopen:{incident_id}")
     assert "Reabrimos tu reporte" in chat.text("Nadie nos llamó el martes.")
     assert client.get(f"/api/v1/incidents/{incident_id}", headers=auth("madre.demo")).json()["status"] == "reabierta"
 
@@ -528,14 +580,75 @@ def test_no_message_text_or_number_in_the_logs(
     caplog: pytest.LogCaptureFixture,
     patient_ids: dict[str, str],
 ) -> None:
+    """Report → photo → the desk's answer (retried, then another given up) → a reminders pass, everything logged
+    at DEBUG (httpx and httpcore included): no number, text, child's or guardian's name, folio or signed URL."""
+    from carnet_server.agenda.tables import Appointment
+    from carnet_server.auth.tables import User
+    from carnet_server.reminders.due import run_pass
+    from carnet_server.whatsapp import links
+
     caplog.set_level(logging.DEBUG)
+    for name in ("httpx", "httpcore", "carnet_server", "carnet_server.whatsapp", "carnet_server.reminders"):
+        caplog.set_level(logging.DEBUG, logger=name)
     chat = Chat(client, wa_ctx, cloud, MOTHER_PHONE)
     link(client, auth, chat)
-    chat.text("Texto privado de la familia 12345")
-    logged = "\n".join(r.getMessage() for r in caplog.records)
-    assert "whatsapp message" in logged
-    for secret in ("Texto privado", MOTHER_PHONE, "11112222", "Mateo", "Hernández", base64.b64encode(b"x").decode()):
-        assert secret not in logged
+    chat.choose("menu:report")
+    chat.choose(f"child:{patient_ids[MATEO]}")
+    chat.choose("cat:medicamento")
+    chat.text("Ondansetrón secreto 8 mg")
+    made = chat.text("Texto privado de la familia 12345")
+    found = re.search(r"CE-\d{4}-\d{6}", made)
+    assert found is not None
+    folio = found.group(0)
+    cloud.media["media-log"] = jpeg()
+    assert "Foto 1 recibida" in chat.image("media-log")
+    chat.button("photos:done")
+    with wa_ctx.sessions() as session:
+        incident_id = session.scalars(select(Incident.id).where(Incident.channel == "whatsapp")).one()
+        guardian = session.scalars(select(User.display_name).where(User.username == "madre.demo")).one()
+    desk = auth("casos.demo")
+    # The desk's answer: the first send fails (503) and is retried.
+    cloud.fail.append(httpx.Response(503))
+    answer = "Respuesta privada del módulo 67890"
+    reply_url = f"/api/v1/incidents/{incident_id}/responses"
+    assert client.post(reply_url, json={"message": answer}, headers=desk).status_code == 200
+    pump(wa_ctx, cloud)
+    due_now(wa_ctx)
+    pump(wa_ctx, cloud)
+    assert answer in chat.new()
+    # Another answer fails and is given up (one attempt allowed).
+    stingy = dataclasses.replace(wa_ctx, settings=wa_ctx.settings.model_copy(update={"whatsapp_max_attempts": 1}))
+    cloud.fail.append(httpx.Response(503))
+    assert client.post(reply_url, json={"message": "Otra respuesta privada 24680"}, headers=desk).status_code == 200
+    pump(stingy, cloud)
+    with wa_ctx.sessions() as session:
+        given_up = session.scalars(select(OutboundMessage).where(OutboundMessage.last_error.like("gave up%"))).one()
+        assert given_up.outcome == "dropped" and given_up.session_body is None and given_up.template is None
+    # A reminders pass the evening before Mateo's next chemotherapy.
+    with wa_ctx.sessions() as session:
+        first = session.scalars(
+            select(Appointment)
+            .where(
+                Appointment.patient_id == patient_ids[MATEO],
+                Appointment.kind == "quimioterapia",
+                Appointment.starts_at > utcnow(),
+            )
+            .order_by(Appointment.starts_at)
+        ).first()
+        assert first is not None
+        eve = first.starts_at.astimezone(wa_ctx.tz).replace(hour=18, minute=30) - timedelta(days=1)
+        assert run_pass(session, now=eve, tz=wa_ctx.tz, enqueue=outbox.enqueue, linked_phone=links.linked_phone) >= 1
+    due_now(wa_ctx)
+    pump(wa_ctx, cloud)
+    assert any(b["type"] == "template" and b["to"] == MOTHER_PHONE for b in cloud.sent)
+
+    logged = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
+    assert "whatsapp message" in logged and "given up" in logged
+    assert "HTTP Request: GET" in logged and "/_media/" in logged  # httpx did log, the media URL among it
+    secrets = [MOTHER_PHONE, "11112222", "Texto privado", "12345", "Ondansetrón secreto", answer, "24680"]
+    secrets += ["Mateo", "Hernández", guardian, *guardian.split(), folio, MEDIA_SIGNATURE, "SIGNED-media"]
+    for secret in secrets:
+        assert secret not in logged, secret
 
 
 def test_a_number_verified_at_enrolment_is_linked_on_activation(
@@ -546,8 +659,10 @@ def test_a_number_verified_at_enrolment_is_linked_on_activation(
         body = {"full_name": "Ana Méndez Ruiz", "relationship": "madre", "phone": phone, "whatsapp_verified": verified}
         made = client.post(f"/api/v1/patients/{camila}/guardian-invitations", json=body, headers=auth("oncologia.demo"))
         assert made.status_code == 201, made.text
-        activated = client.post("/api/v1/auth/activate", json={"code": made.json()["code"], "username": username,
-                                                               "password": "una-clave-larga-1"})
+        activated = client.post(
+            "/api/v1/auth/activate",
+            json={"code": made.json()["code"], "username": username, "password": "una-clave-larga-1"},
+        )
         assert activated.status_code == 201, activated.text
     with wa_ctx.sessions() as session:
         rows = session.execute(select(WhatsAppLink.phone, WhatsAppLink.method)).all()
@@ -567,8 +682,11 @@ def test_reminders_go_out_as_approved_templates(
     with wa_ctx.sessions() as session:
         first = session.scalars(
             select(Appointment)
-            .where(Appointment.patient_id == patient_ids[MATEO], Appointment.kind == "quimioterapia",
-                   Appointment.starts_at > utcnow())
+            .where(
+                Appointment.patient_id == patient_ids[MATEO],
+                Appointment.kind == "quimioterapia",
+                Appointment.starts_at > utcnow(),
+            )
             .order_by(Appointment.starts_at)
         ).first()
         assert first is not None
@@ -580,6 +698,8 @@ def test_reminders_go_out_as_approved_templates(
     pump(wa_ctx, cloud)
     templates = [b["template"] for b in cloud.sent if b["type"] == "template" and b["to"] == MOTHER_PHONE]
     assert any(t["name"] == "carnet_cita_manana" for t in templates)
-    params = [p["text"] for p in next(t for t in templates if t["name"] == "carnet_cita_manana")["components"][0][
-        "parameters"]]
+    params = [
+        p["text"]
+        for p in next(t for t in templates if t["name"] == "carnet_cita_manana")["components"][0]["parameters"]
+    ]
     assert params[0] == "Mateo" and len(params) == 4
