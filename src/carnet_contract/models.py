@@ -10,6 +10,7 @@ app keeps working when the server adds a field.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -36,8 +37,11 @@ __all__ = [
     "IncidentReply",
     "IncidentStatus",
     "IncidentChannel",
+    "APPOINTMENT_REMINDERS",
+    "LEGACY_APPOINTMENT_TOMORROW",
     "ReminderKind",
     "ReminderPreferences",
+    "expand_legacy_kinds",
     "WhatsAppLink",
     "WhatsAppLinkCode",
     "WhatsAppUnlink",
@@ -1177,10 +1181,14 @@ class WhatsAppUnlink(_Request):
 
 
 class ReminderKind(StrEnum):
-    """What a family may be reminded of (Ajustes → Recordatorios)."""
+    """What a family may be reminded of (Ajustes → Recordatorios); each appointment kind is chosen apart."""
 
-    #: A chemotherapy session, consultation or laboratory appointment tomorrow.
-    APPOINTMENT_TOMORROW = "cita_manana"
+    #: A chemotherapy session tomorrow.
+    CHEMOTHERAPY_TOMORROW = "quimioterapia_manana"
+    #: A consultation tomorrow.
+    CONSULTATION_TOMORROW = "consulta_manana"
+    #: A laboratory appointment tomorrow.
+    LABORATORY_TOMORROW = "laboratorio_manana"
     #: A cycle's mixture is ready (``lista``).
     MIXTURE_READY = "mezcla_lista"
     #: The case desk answered a report.
@@ -1189,11 +1197,38 @@ class ReminderKind(StrEnum):
     DONOR_TOMORROW = "donacion_manana"
 
 
+#: The kind app versions before the split sent for every appointment tomorrow ("cita_manana"): still accepted
+#: (queued offline on an old phone, or kept in a phone's store), meaning all three.
+LEGACY_APPOINTMENT_TOMORROW = "cita_manana"
+#: The appointment kind each appointment reminder is about.
+APPOINTMENT_REMINDERS: dict[AppointmentKind, ReminderKind] = {
+    AppointmentKind.QUIMIOTERAPIA: ReminderKind.CHEMOTHERAPY_TOMORROW,
+    AppointmentKind.CONSULTA: ReminderKind.CONSULTATION_TOMORROW,
+    AppointmentKind.LABORATORIO: ReminderKind.LABORATORY_TOMORROW,
+}
+
+
+def expand_legacy_kinds(kinds: Iterable[Any]) -> list[Any]:
+    """``cita_manana`` → the three appointment kinds in its place; each value once, the order kept."""
+    out: list[Any] = []
+    for kind in kinds:
+        values = [k.value for k in APPOINTMENT_REMINDERS.values()] if kind == LEGACY_APPOINTMENT_TOMORROW else [kind]
+        out += [v for v in values if v not in out]
+    return out
+
+
 class ReminderPreferences(_Request):
     """GET / PUT /api/v1/me/reminders (guardian): the kinds chosen (WhatsApp to a linked number, and the
-    phone's own notifications)."""
+    phone's own notifications). ``cita_manana`` (older apps) is read as the three appointment kinds."""
 
     kinds: list[ReminderKind]
+
+    @field_validator("kinds", mode="before")
+    @classmethod
+    def _legacy(cls, value: object) -> object:
+        if isinstance(value, list) and LEGACY_APPOINTMENT_TOMORROW in value:
+            return expand_legacy_kinds(value)
+        return value
 
 
 # ---- fever (Hora Dorada) ------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Logging without personal data: the access log never shows query strings or QR tokens."""
+"""Logging without personal data: the access log never shows query strings or QR tokens, nor do httpx's request
+lines (a provider's media URL carries a signed query that opens a family's photo)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 from uvicorn.config import LOGGING_CONFIG
 
-__all__ = ["RedactFilter", "log_config", "redact_path"]
+__all__ = ["RedactFilter", "UrlQueryFilter", "log_config", "quiet_httpx_urls", "redact_path"]
 
 #: The public pages whose path carries a signed token: the carnet QR's ``/v/`` and the emergency card's ``/e/``.
 _TOKEN_PATH = re.compile(r"^/([ve])/[^/?#\s]+")
@@ -28,6 +29,30 @@ class RedactFilter(logging.Filter):
         if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
             record.args = (*args[:2], redact_path(args[2]), *args[3:])
         return True
+
+
+def _without_query(value: object) -> object:
+    text = str(value)
+    if text.startswith(("http://", "https://")) and ("?" in text or "#" in text):
+        return text.split("?", 1)[0].split("#", 1)[0] + "?…"
+    return value
+
+
+class UrlQueryFilter(logging.Filter):
+    """Drops the query string of every URL among a record's arguments (httpx: ``HTTP Request: %s %s …``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple):
+            record.args = tuple(_without_query(a) for a in args)
+        return True
+
+
+def quiet_httpx_urls() -> None:
+    """Put :class:`UrlQueryFilter` on httpx's logger (once)."""
+    logger = logging.getLogger("httpx")
+    if not any(isinstance(f, UrlQueryFilter) for f in logger.filters):
+        logger.addFilter(UrlQueryFilter())
 
 
 def log_config() -> dict[str, Any]:

@@ -86,6 +86,11 @@ class Settings(BaseSettings):
     #: Messages one number may send per minute; beyond it they are not processed (one notice per minute).
     whatsapp_max_per_minute: int = Field(default=20, ge=1)
     whatsapp_link_code_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    #: Wrong link codes one number may send before further codes from it are refused, and for how long.
+    whatsapp_link_max_failures: int = Field(default=5, ge=1)
+    whatsapp_link_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    #: Days a processed inbound message's row (the sender's number, when) is kept; the worker deletes older ones.
+    whatsapp_inbound_retention_days: int = Field(default=30, ge=1)
     #: How often the reminders pass runs (reminders/).
     reminders_every_seconds: float = Field(default=60.0, gt=0)
 

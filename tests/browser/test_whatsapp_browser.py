@@ -83,7 +83,7 @@ def test_whatsapp_code_and_reminder_switches(tmp_path: Path) -> None:
                 click_until(page, page.get_by_role("button", name="Volver"), "Volver", reminders.count)
                 mixture = page.get_by_role("switch", name="Mezcla lista")
                 click_until(page, reminders, "Recordatorios in Ajustes", mixture.count)
-                assert page.get_by_role("switch").count() == 4
+                assert page.get_by_role("switch").count() == 6  # chemotherapy, consultation, laboratory apart
                 assert mixture.first.is_checked()
                 screenshot_when_painted(page, mixture.first, "reminders.png", min_fraction=0.05)
                 if AXE_JS.exists():
@@ -91,7 +91,8 @@ def test_whatsapp_code_and_reminder_switches(tmp_path: Path) -> None:
                 # A toggle (not idempotent): done() is checked before each tap.
                 click_until(page, mixture, "Mezcla lista", lambda: not mixture.first.is_checked())
                 on_server = reminders_on_server(server.url)
-                chosen = ["cita_manana", "reporte_respondido", "donacion_manana"]
+                chosen = ["quimioterapia_manana", "consulta_manana", "laboratorio_manana", "reporte_respondido",
+                          "donacion_manana"]
                 wait_for("the choice on the server", lambda: on_server() == chosen)
             finally:
                 browser.close()

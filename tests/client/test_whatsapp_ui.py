@@ -165,6 +165,10 @@ def switches(page) -> dict[str, ft.Switch]:  # type: ignore[no-untyped-def]
     return found
 
 
+#: The three appointment reminders, each its own switch (chemotherapy, consultation, laboratory).
+APPOINTMENT_KINDS = ["quimioterapia_manana", "consulta_manana", "laboratorio_manana"]
+
+
 async def flip(switch: ft.Switch, value: bool) -> None:
     class Event:
         control = switch
@@ -176,7 +180,7 @@ async def flip(switch: ft.Switch, value: bool) -> None:
 async def test_reminder_switches_reach_the_server_offline_too(page, config, data_dir, server: InProcessServer) -> None:
     _ui, session = await _app(page, config, data_dir, server, "madre.demo")
     assert server.ok("madre.demo", "GET", "/api/v1/me/reminders")["kinds"] == [
-        "cita_manana",
+        *APPOINTMENT_KINDS,
         "mezcla_lista",
         "reporte_respondido",
         "donacion_manana",
@@ -187,7 +191,9 @@ async def test_reminder_switches_reach_the_server_offline_too(page, config, data
     assert "Te llegan por WhatsApp si tu número está vinculado, y como notificaciones en tu teléfono." in texts(page)
     shown = switches(page)
     assert list(shown) == [
-        "Cita de mañana (quimioterapia, consulta, laboratorio)",
+        "Sesión de quimioterapia mañana",
+        "Consulta mañana",
+        "Laboratorio mañana",
         "Mezcla lista",
         "Respuesta a un reporte",
         "Donación de mañana",
@@ -197,11 +203,22 @@ async def test_reminder_switches_reach_the_server_offline_too(page, config, data
     await flip(shown["Mezcla lista"], False)
     await session.refresh()
     assert server.ok("madre.demo", "GET", "/api/v1/me/reminders")["kinds"] == [
-        "cita_manana",
+        *APPOINTMENT_KINDS,
         "reporte_respondido",
         "donacion_manana",
     ]
-    assert session.state.reminders.kinds == {"cita_manana", "reporte_respondido", "donacion_manana"}
+    assert session.state.reminders.kinds == {*APPOINTMENT_KINDS, "reporte_respondido", "donacion_manana"}
+    # each appointment kind is its own switch: the consultation off, chemotherapy and laboratory stay
+    await flip(switches(page)["Consulta mañana"], False)
+    await session.refresh()
+    assert server.ok("madre.demo", "GET", "/api/v1/me/reminders")["kinds"] == [
+        "quimioterapia_manana",
+        "laboratorio_manana",
+        "reporte_respondido",
+        "donacion_manana",
+    ]
+    await flip(switches(page)["Consulta mañana"], True)
+    await session.refresh()
     # offline: kept on the phone (the outbox), sent when the network is back
     server.transport.offline = True
     await flip(switches(page)["Donación de mañana"], False)
@@ -210,14 +227,14 @@ async def test_reminder_switches_reach_the_server_offline_too(page, config, data
     assert any(t and t.startswith("Tu elección está guardada en este teléfono") for t in texts(page))
     assert [i.type for i in session.unsent()] == [REMINDERS_TYPE]
     assert server.ok("madre.demo", "GET", "/api/v1/me/reminders")["kinds"] == [
-        "cita_manana",
+        *APPOINTMENT_KINDS,
         "reporte_respondido",
         "donacion_manana",
     ]
     server.transport.offline = False
     await session.network_changed(True)
     await session.refresh()
-    assert server.ok("madre.demo", "GET", "/api/v1/me/reminders")["kinds"] == ["cita_manana", "reporte_respondido"]
+    assert server.ok("madre.demo", "GET", "/api/v1/me/reminders")["kinds"] == [*APPOINTMENT_KINDS, "reporte_respondido"]
     assert session.unsent() == []
     assert not any(t and t.startswith("Tu elección está guardada en este teléfono") for t in texts(page))
     # chosen on another phone: opening the screen reads it
@@ -238,8 +255,10 @@ async def test_the_case_desk_unlinks_a_lost_phones_number(page, config, data_dir
     _ui, session = await _app(page, config, data_dir, server, "casos.demo")
     assert "WhatsApp: desvincular un número" in texts(page)
     field = next(f for f in find(page, ft.TextField) if f.label == "Número de WhatsApp (10 dígitos)")
-    for typed, expected in (("55 12", "Escriba el número con 10 dígitos"),
-                            ("55 9999 8888", "no está vinculado a ninguna cuenta")):
+    for typed, expected in (
+        ("55 12", "Escriba el número con 10 dígitos"),
+        ("55 9999 8888", "no está vinculado a ninguna cuenta"),
+    ):
         field.value = typed
         field.on_change(type("E", (), {"control": field})())
         await click(button(page, "Desvincular número"))

@@ -3,22 +3,24 @@
 A guardian links her number with the app's code; from that number she reports a missing medicine, the
 description's webhook delivered twice (as Meta retries), and sends a photo; the folio comes back at once. The
 case desk answers in the app (its real services), and the answer arrives in the chat. A forged signature
-changes nothing, and an unknown number learns nothing about any child.
+changes nothing (no answer, no stored message, no report, the chat where it was), and an unknown number
+learns nothing about any child: no name, no folio.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import re
 import secrets
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from PIL import Image
 
 from carnet.core.config import AppConfig
@@ -26,8 +28,6 @@ from carnet.shell.session import AppSession
 from tests.support.processes import free_port, running_server
 from tests.support.secret_stores import DictSecretStore
 from tests.support.whatsapp_sim import WhatsAppSim, running_whatsapp_simulator
-
-pytestmark = pytest.mark.anyio
 
 PASSWORD = "carnet-demo"
 MOTHER = "5215511112222"
@@ -79,13 +79,37 @@ def whatsapp_incidents(url: str) -> list[dict[str, Any]]:
     return [i for i in answer.json() if i["channel"] == "whatsapp"]
 
 
+def server_rows(data_dir: Path, query: str, *args: Any) -> list[tuple[Any, ...]]:
+    """Read the server's SQLite database (read-only) while it runs."""
+    connection = sqlite3.connect(f"file:{data_dir / 'carnet.db'}?mode=ro", uri=True, timeout=10)
+    try:
+        return list(connection.execute(query, args))
+    finally:
+        connection.close()
+
+
+async def desk_answers(url: str, incident_id: str, reply: str, home: Path) -> None:
+    """The case desk answers in the app (its real services): resolved."""
+    desk = AppSession(AppConfig(api_base_url=url, api_timeout_seconds=5.0), DictSecretStore(), home)
+    try:
+        await desk.start()
+        await desk.login("casos.demo", PASSWORD)
+        await desk.desk.load()
+        await desk.desk.open(incident_id)
+        selected = desk.state.desk.selected
+        assert selected is not None and selected.channel == "whatsapp"
+        assert await desk.desk.answer(reply, resolves=True)
+    finally:
+        await desk.close()
+
+
 def photo_b64() -> str:
     out = io.BytesIO()
     Image.new("RGB", (64, 48), (20, 120, 200)).save(out, format="JPEG")
     return base64.b64encode(out.getvalue()).decode()
 
 
-async def test_a_linked_number_reports_and_gets_the_desks_answer(tmp_path: Path) -> None:
+def test_a_linked_number_reports_and_gets_the_desks_answer(tmp_path: Path) -> None:
     app_secret, token = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
     server_port, sim_port = free_port(), free_port()
     webhook = f"http://127.0.0.1:{server_port}/api/v1/whatsapp/webhook"
@@ -99,14 +123,16 @@ async def test_a_linked_number_reports_and_gets_the_desks_answer(tmp_path: Path)
             "CARNET_WHATSAPP_PHONE_NUMBER_ID": simulator.sim.phone_number_id,
             "CARNET_WHATSAPP_ACCESS_TOKEN": token,
             "CARNET_WHATSAPP_POLL_SECONDS": "0.2",
+            # SQLite in the server's data dir, whatever the environment says: the test reads it (read-only).
+            "CARNET_DATABASE_URL": f"sqlite:///{(tmp_path / 'server' / 'carnet.db').resolve()}",
         }
         with running_server(tmp_path / "server", port=server_port, env=env) as server:
             sim = simulator.sim
             # An unknown number learns how to link, and nothing about any child.
             stranger = Phone(sim, STRANGER)
             help_text = stranger.send("vincula este número", text="Hola, ¿cómo va el reporte de mi hijo Mateo?")
-            for word in ("Valentina", "Santiago", "CE-", "Hernández"):
-                assert word not in help_text
+            for word in ("Mateo", "Valentina", "Santiago", "CE-", "Hernández"):
+                assert word not in help_text  # not even the name the stranger wrote
 
             # The guardian links her number with the app's code.
             mother = Phone(sim, MOTHER)
@@ -115,14 +141,24 @@ async def test_a_linked_number_reports_and_gets_the_desks_answer(tmp_path: Path)
             ).json()["code"]
             assert "Mateo" in mother.send("quedó vinculado", text=f"Mi código: {code}")
 
-            # A forged signature changes nothing: no answer, still at the menu.
+            # A forged signature changes nothing: refused, nothing stored, no answer, still at the menu.
+            inbound_before = server_rows(server.data_dir, "SELECT count(*) FROM whatsapp_inbound")[0][0]
             forged = sim.inbound(
                 from_=MOTHER, list={"id": "menu:report", "title": "Reportar un problema"}, signature="forged"
             )
             assert forged["statuses"] == [401]
+            stored = "SELECT count(*) FROM whatsapp_inbound WHERE message_id = ?"
+            assert server_rows(server.data_dir, stored, forged["message_id"]) == [(0,)]
+            assert server_rows(server.data_dir, "SELECT count(*) FROM whatsapp_inbound")[0][0] == inbound_before
+            assert whatsapp_incidents(server.url) == []
 
-            # A missing medicine, with a photo.
+            # A missing medicine, with a photo. Had the forged message been read, it would have opened the report
+            # first: this one would then be a wrong answer to "¿De quién…?", and there would be two replies.
             children = mother.send("¿De quién", list={"id": "menu:report", "title": "Reportar un problema"})
+            since_forged = sim.messages(to=MOTHER, after=forged["seq"])
+            assert len(since_forged) == 1 and "¿De quién" in since_forged[0]["text"], since_forged
+            assert "No encontré" not in children
+            assert server_rows(server.data_dir, "SELECT count(*) FROM whatsapp_inbound")[0][0] == inbound_before + 1
             mateo = re.search(r"child:([A-Za-z0-9_-]+)", str(sim.messages(to=MOTHER)[-1]["body"]))
             assert mateo is not None and "Mateo" in children
             mother.send("¿Qué problema", list={"id": f"child:{mateo.group(1)}", "title": "Mateo"})
@@ -142,19 +178,15 @@ async def test_a_linked_number_reports_and_gets_the_desks_answer(tmp_path: Path)
             assert reports[0]["folio"] == folio.group(0) and reports[0]["item_name"] == "Ondansetrón 8 mg"
 
             # The case desk answers in the app; the answer arrives in the chat.
-            desk = AppSession(
-                AppConfig(api_base_url=server.url, api_timeout_seconds=5.0), DictSecretStore(), tmp_path / "desk"
-            )
-            try:
-                await desk.start()
-                await desk.login("casos.demo", PASSWORD)
-                await desk.desk.load()
-                await desk.desk.open(reports[0]["id"])
-                selected = desk.state.desk.selected
-                assert selected is not None and selected.channel == "whatsapp"
-                reply = "Ya llegó el ondansetrón: pasa hoy a la farmacia de la UMAE con tu receta."
-                assert await desk.desk.answer(reply, resolves=True)
-            finally:
-                await desk.close()
+            reply = "Ya llegó el ondansetrón: pasa hoy a la farmacia de la UMAE con tu receta."
+            asyncio.run(desk_answers(server.url, reports[0]["id"], reply, tmp_path / "desk"))
             arrived = poll("the answer in the chat", lambda: next((r for r in mother.replies() if reply in r), ""))
             assert folio.group(0) in arrived
+
+            # The stranger asks about that folio: still only how to link. Nothing the bot ever sent to that number
+            # names the child or any folio.
+            stranger.send("vincula este número", text=f"Soy la tía de Mateo, ¿qué pasó con el folio {folio.group(0)}?")
+            to_stranger = "\n".join(m["text"] for m in sim.messages(to=STRANGER))
+            assert to_stranger.count("vincula este número") == 2
+            for word in ("Mateo", "Hernández", "Valentina", folio.group(0), "CE-", "Ondansetrón", "ondansetrón"):
+                assert word not in to_stranger

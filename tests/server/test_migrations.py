@@ -5,10 +5,10 @@ from __future__ import annotations
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
 
 from carnet_server.context import Context
-from carnet_server.db import alembic_config
+from carnet_server.db import alembic_config, utcnow
 from carnet_server.tables import metadata
 
 NEW_TABLES = {"appointments", "idempotency_keys", "sync_counter", "sync_state"}
@@ -55,7 +55,9 @@ def test_0004_downgrades_and_upgrades_keeping_the_patients(ctx: Context) -> None
     patients, cycles, links = count("patients"), count("cycles"), count("guardian_patients")
     assert count("incidents") > 0  # the demo's
     with ctx.sessions() as session:  # the demo's incident sync rows point at records about to disappear
-        session.execute(metadata.tables["sync_state"].delete().where(metadata.tables["sync_state"].c.type == "incident"))
+        session.execute(
+            metadata.tables["sync_state"].delete().where(metadata.tables["sync_state"].c.type == "incident")
+        )
         session.commit()
     _run(ctx, "downgrade", "0003")
     assert not INCIDENT_TABLES & set(inspect(ctx.engine).get_table_names())
@@ -121,3 +123,47 @@ def test_0009_downgrades_doses_to_text_and_upgrades_them_to_structured_doses(ctx
     etoposide = structured["Etopósido"]
     assert (etoposide["basis"], etoposide["per_basis"], etoposide["dose_unit"]) == ("m2", 120, "mg")
     assert etoposide["days"] == "1,2,3" and etoposide["amount"] is None and etoposide["computed"] is None
+
+
+def test_0013_adds_and_drops_the_link_code_lockout_columns(ctx: Context) -> None:
+    columns = ("link_failures", "link_failures_since", "link_locked_until")
+    _run(ctx, "downgrade", "0012")
+    names = {c["name"] for c in inspect(ctx.engine).get_columns("whatsapp_conversations")}
+    assert not set(columns) & names
+    _run(ctx, "upgrade", "head")
+    names = {c["name"] for c in inspect(ctx.engine).get_columns("whatsapp_conversations")}
+    assert set(columns) <= names
+    assert _diff(ctx) == []
+
+
+def test_0014_splits_a_stored_appointment_reminder_into_three_and_back(ctx: Context) -> None:
+    table = metadata.tables["reminder_preferences"]
+    with ctx.engine.connect() as connection:
+        users = list(connection.execute(text("SELECT id FROM users WHERE role = 'guardian' ORDER BY id")).scalars())
+    assert len(users) >= 3
+    _run(ctx, "downgrade", "0013")
+    stored = {
+        users[0]: ["mezcla_lista", "cita_manana", "donacion_manana"],
+        users[1]: ["reporte_respondido"],
+        users[2]: [],
+    }
+    with ctx.engine.begin() as connection:
+        connection.execute(table.delete())
+        connection.execute(
+            table.insert(), [{"user_id": u, "kinds": k, "updated_at": utcnow()} for u, k in stored.items()]
+        )
+
+    def kinds() -> dict[str, list[str]]:
+        with ctx.engine.connect() as connection:
+            return {u: list(k) for u, k in connection.execute(select(table.c.user_id, table.c.kinds))}
+
+    _run(ctx, "upgrade", "head")
+    assert kinds() == {
+        users[0]: ["mezcla_lista", "quimioterapia_manana", "consulta_manana", "laboratorio_manana", "donacion_manana"],
+        users[1]: ["reporte_respondido"],
+        users[2]: [],
+    }
+    assert _diff(ctx) == []
+    _run(ctx, "downgrade", "0013")
+    assert kinds() == stored
+    _run(ctx, "upgrade", "head")

@@ -15,7 +15,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
@@ -38,7 +38,10 @@ from tests.server.incident_support import principal, reopen_at, reply_at, report
 
 Auth = Callable[[str], dict[str, str]]
 URL = "/api/v1/me/reminders"
-ALL_KINDS = ["cita_manana", "mezcla_lista", "reporte_respondido", "donacion_manana"]
+ALL_KINDS = ["quimioterapia_manana", "consulta_manana", "laboratorio_manana", "mezcla_lista", "reporte_respondido",
+             "donacion_manana"]
+#: The key prefix of every appointment reminder (the kind before the split into three: kept, so nothing goes twice).
+APPOINTMENTS = "cita_manana"
 MADRE_PHONE, PADRE_PHONE = "5215511110000", "5215522220000"
 
 
@@ -53,10 +56,10 @@ def test_an_account_that_never_chose_gets_every_kind(client: TestClient, auth: A
 
 def test_choosing_replaces_the_set_deduplicated_and_is_audited(client: TestClient, ctx: Context, auth: Auth) -> None:
     headers = auth("madre.demo")
-    response = client.put(URL, json={"kinds": ["mezcla_lista", "cita_manana", "mezcla_lista"]}, headers=headers)
+    response = client.put(URL, json={"kinds": ["mezcla_lista", "consulta_manana", "mezcla_lista"]}, headers=headers)
     assert response.status_code == 200, response.text
-    assert response.json() == {"kinds": ["cita_manana", "mezcla_lista"]}
-    assert client.get(URL, headers=headers).json() == {"kinds": ["cita_manana", "mezcla_lista"]}
+    assert response.json() == {"kinds": ["consulta_manana", "mezcla_lista"]}
+    assert client.get(URL, headers=headers).json() == {"kinds": ["consulta_manana", "mezcla_lista"]}
     assert client.get(URL, headers=auth("padre.demo")).json() == {"kinds": ALL_KINDS}  # only her own account
     assert client.put(URL, json={"kinds": []}, headers=headers).json() == {"kinds": []}
     assert client.get(URL, headers=headers).json() == {"kinds": []}  # none is a choice, not the default
@@ -66,13 +69,14 @@ def test_choosing_replaces_the_set_deduplicated_and_is_audited(client: TestClien
         ).all()
         madre = principal(ctx, "madre.demo").id
         assert [(e.actor_id, e.object_id, e.detail) for e in entries] == [
-            (madre, madre, {"kinds": ["cita_manana", "mezcla_lista"]}),
+            (madre, madre, {"kinds": ["consulta_manana", "mezcla_lista"]}),
             (madre, madre, {"kinds": []}),
         ]
 
 
 @pytest.mark.parametrize(("payload", "named"), [
-    ({"kinds": ["cita_manana", "horoscopo"]}, "kinds.1"),
+    ({"kinds": ["consulta_manana", "horoscopo"]}, "kinds.1"),
+    ({"kinds": ["cita_manana", "horoscopo"]}, "kinds.3"),  # the old kind reads as three
     ({"kinds": "cita_manana"}, "kinds"),
     ({"kinds": [None]}, "kinds.0"),
     ({}, "kinds"),
@@ -88,6 +92,27 @@ def test_bad_input_is_422_in_spanish_first_and_changes_nothing(client: TestClien
     assert client.get(URL, headers=headers).json() == {"kinds": ALL_KINDS}
     with ctx.sessions() as session:
         assert session.scalar(select(ReminderPreference)) is None
+
+
+def test_an_old_app_sending_cita_manana_chooses_the_three_appointment_kinds(client: TestClient, ctx: Context,
+                                                                            auth: Auth) -> None:
+    """An app from before the split queued {"kinds": ["cita_manana", …]} offline: it means all three."""
+    headers = auth("madre.demo")
+    response = client.put(URL, json={"kinds": ["reporte_respondido", "cita_manana"]}, headers=headers)
+    assert response.status_code == 200, response.text
+    three = ["quimioterapia_manana", "consulta_manana", "laboratorio_manana"]
+    assert response.json() == {"kinds": [*three, "reporte_respondido"]}
+    assert client.get(URL, headers=headers).json() == {"kinds": [*three, "reporte_respondido"]}
+    # together with a new kind already in the list: each once
+    again = client.put(URL, json={"kinds": ["consulta_manana", "cita_manana"]}, headers=headers)
+    assert again.json() == {"kinds": three}
+    with ctx.sessions() as session:
+        stored = session.get_one(ReminderPreference, principal(ctx, "madre.demo").id).kinds
+    assert stored == three and "cita_manana" not in client.get(URL, headers=headers).text
+    # a value stored before the migration (or by an old server) reads the same way
+    assert service.normalize(["cita_manana", "mezcla_lista"]) == [
+        ReminderKind.CHEMOTHERAPY_TOMORROW, ReminderKind.CONSULTATION_TOMORROW, ReminderKind.LABORATORY_TOMORROW,
+        ReminderKind.MIXTURE_READY]
 
 
 def test_only_guardians(client: TestClient, auth: Auth) -> None:
@@ -148,8 +173,10 @@ class Outbox:
                            "dedupe_key": dedupe_key, "now": now})
         return True
 
-    def of(self, kind: ReminderKind) -> list[dict[str, Any]]:
-        return [c for c in self.calls if c["dedupe_key"].startswith(f"{kind.value}:")]
+    def of(self, kind: ReminderKind | str) -> list[dict[str, Any]]:
+        """The calls whose key starts with ``kind`` (appointments: ``APPOINTMENTS``)."""
+        prefix = kind.value if isinstance(kind, ReminderKind) else kind
+        return [c for c in self.calls if c["dedupe_key"].startswith(f"{prefix}:")]
 
 
 @dataclass
@@ -228,10 +255,10 @@ def test_appointments_tomorrow_from_18_00_once_to_linked_guardians(world: World,
 
     world.run(world.at(17, 0))
     world.run(world.at(17, 59))
-    assert world.outbox.of(ReminderKind.APPOINTMENT_TOMORROW) == []
+    assert world.outbox.of(APPOINTMENTS) == []
 
     queued = world.run(world.at(18, 0))
-    sent = world.outbox.of(ReminderKind.APPOINTMENT_TOMORROW)
+    sent = world.outbox.of(APPOINTMENTS)
     assert queued >= len(sent) > 0
     keys = {c["dedupe_key"] for c in sent}
     assert keys == _tomorrows_keys(world, patient_ids)
@@ -274,12 +301,29 @@ def test_not_without_the_kind_chosen_nor_without_a_linked_number(world: World, p
     del world.links.phones[world.users["padre.demo"]]
     _appointment(world.ctx, patient_ids["Mateo Hernández"], world.at(9, 30, days=1))
     world.run(world.at(18, 30))
-    assert world.outbox.of(ReminderKind.APPOINTMENT_TOMORROW) == []
+    assert world.outbox.of(APPOINTMENTS) == []
     # choosing it again later that evening: the reminder still goes, once
-    world.choose("madre.demo", ReminderKind.APPOINTMENT_TOMORROW)
+    world.choose("madre.demo", ReminderKind.CHEMOTHERAPY_TOMORROW)
     world.run(world.at(19, 0))
-    sent = world.outbox.of(ReminderKind.APPOINTMENT_TOMORROW)
+    sent = world.outbox.of(APPOINTMENTS)
     assert sent and {c["user_id"] for c in sent} == {world.users["madre.demo"]}
+
+
+def test_each_appointment_kind_is_chosen_apart(world: World, patient_ids: dict[str, str]) -> None:
+    mateo, madre = patient_ids["Mateo Hernández"], world.users["madre.demo"]
+    made = {kind: _appointment(world.ctx, mateo, world.at(9 + n, 0, days=1), kind=kind)
+            for n, kind in enumerate(("quimioterapia", "consulta", "laboratorio"))}
+    for chosen, kind in ((ReminderKind.CONSULTATION_TOMORROW, "consulta"),
+                         (ReminderKind.LABORATORY_TOMORROW, "laboratorio"),
+                         (ReminderKind.CHEMOTHERAPY_TOMORROW, "quimioterapia")):
+        world.choose("madre.demo", chosen)
+        world.outbox.calls.clear()
+        with world.ctx.sessions() as session:  # each round starts from nothing sent
+            session.execute(delete(ReminderSent))
+            session.commit()
+        world.run(world.at(18, 0))
+        mine = {c["dedupe_key"] for c in world.outbox.of(APPOINTMENTS) if c["user_id"] == madre}
+        assert {key.split(":")[1].split("@")[0] for key in mine} & set(made.values()) == {made[kind]}, chosen
 
 
 def _booking_tomorrow(ctx: Context, patient_id: str, guardian_id: str, *, consent: bool, phone: str,
@@ -321,7 +365,7 @@ def test_donor_reminder_only_with_consent_to_the_donors_phone(world: World, pati
 
 
 def test_the_guardian_who_booked_may_turn_the_donor_reminder_off(world: World, patient_ids: dict[str, str]) -> None:
-    world.choose("madre.demo", ReminderKind.APPOINTMENT_TOMORROW)
+    world.choose("madre.demo", ReminderKind.CHEMOTHERAPY_TOMORROW)
     _booking_tomorrow(world.ctx, patient_ids["Mateo Hernández"], world.users["madre.demo"], consent=True,
                       phone="5512345678", at=world.at(8, 30, days=1), folio="BS-T-5")
     world.run(world.at(18, 0))

@@ -1,11 +1,10 @@
 """The WhatsApp channel on both databases, against a fake Cloud API (httpx.MockTransport): the webhook's
 handshake and signatures, the durable queues, linking, the conversation, the desk's answer back in the chat,
 the 24-hour window, unlinking, and the per-number limit. The end-to-end run against the real simulator over
-HTTP is tests/integration/test_whatsapp_sim.py."""
+HTTP is tests/integration/test_whatsapp_against_sim.py."""
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import hashlib
 import hmac
@@ -13,6 +12,7 @@ import io
 import itertools
 import json
 import logging
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -28,8 +28,14 @@ from carnet_server.app import create_app
 from carnet_server.context import Context
 from carnet_server.db import utcnow
 from carnet_server.incidents.tables import Incident
-from carnet_server.whatsapp import inbound, outbox
-from carnet_server.whatsapp.tables import Conversation, InboundMessage, OutboundMessage, WhatsAppLink
+from carnet_server.whatsapp import conversation, inbound, outbox
+from carnet_server.whatsapp.tables import (
+    Conversation,
+    InboundMessage,
+    LinkCode,
+    OutboundMessage,
+    WhatsAppLink,
+)
 from tests.server.conftest import assert_error
 
 Auth = Callable[[str], dict[str, str]]
@@ -44,13 +50,20 @@ SANTIAGO = "Santiago Ramírez"
 _ids = itertools.count(1)
 
 
+#: The signed query of a media URL (as Meta's ``lookaside`` URLs carry): it opens the photo, so never in a log.
+MEDIA_SIGNATURE = "hash=SIGNED-media-query-4c1d"
+
+
 class FakeCloud:
-    """The Cloud API's messages and media endpoints; ``fail`` plans answers for the next sends."""
+    """The Cloud API's messages and media endpoints; ``fail`` plans answers for the next sends; a media id in
+    ``media_fail`` answers 500 to its download."""
 
     def __init__(self) -> None:
         self.sent: list[dict[str, Any]] = []
         self.fail: list[httpx.Response] = []
         self.media: dict[str, bytes] = {}
+        self.media_fail: set[str] = set()
+        self.downloads = 0
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         assert request.headers["authorization"] == f"Bearer {TOKEN}"
@@ -61,9 +74,14 @@ class FakeCloud:
             self.sent.append(json.loads(request.content))
             return httpx.Response(200, json={"messages": [{"id": f"wamid.out{len(self.sent)}"}]})
         if request.method == "GET" and path.startswith("/v21.0/media-"):
-            return httpx.Response(200, json={"url": f"{API}/_media/{path.rsplit('/', 1)[1]}"})
+            media_id = path.rsplit("/", 1)[1]
+            return httpx.Response(200, json={"url": f"{API}/_media/{media_id}?mid={media_id}&{MEDIA_SIGNATURE}"})
         if request.method == "GET" and "/_media/" in path:
-            return httpx.Response(200, content=self.media[path.rsplit("/", 1)[1]])
+            media_id = path.rsplit("/", 1)[1]
+            self.downloads += 1
+            if media_id in self.media_fail:
+                return httpx.Response(500)
+            return httpx.Response(200, content=self.media[media_id])
         return httpx.Response(404)
 
     def texts_to(self, phone: str) -> list[str]:
@@ -171,6 +189,10 @@ class Chat:
         body = webhook_body(self.phone, message, message_id)
         assert post(self.client, body).status_code == 200
         pump(self.ctx, self.cloud)
+        return self.new()
+
+    def new(self) -> str:
+        """What the bot sent this number since last time."""
         texts = self.cloud.texts_to(self.phone)
         new, self.seen = texts[self.seen :], len(texts)
         return "\n---\n".join(new)
@@ -179,12 +201,45 @@ class Chat:
         return self.send({"type": "text", "text": {"body": text}})
 
     def choose(self, choice_id: str) -> str:
+        """A row of a list message."""
         return self.send(
             {
                 "type": "interactive",
                 "interactive": {"type": "list_reply", "list_reply": {"id": choice_id, "title": "x"}},
             }
         )
+
+    def button(self, choice_id: str) -> str:
+        """A reply button of an interactive message (how ``photos:done``, ``reopen:…``, ``reply:…`` come back)."""
+        return self.send(
+            {
+                "type": "interactive",
+                "interactive": {"type": "button_reply", "button_reply": {"id": choice_id, "title": "x"}},
+            }
+        )
+
+    def image(self, media_id: str, mime_type: str = "image/jpeg") -> str:
+        return self.send({"type": "image", "image": {"id": media_id, "mime_type": mime_type}})
+
+
+def buttons_of(cloud: FakeCloud, phone: str) -> list[list[str]]:
+    """The button ids of each interactive button message sent to ``phone``."""
+    return [
+        [b["reply"]["id"] for b in body["interactive"]["action"]["buttons"]]
+        for body in cloud.sent
+        if body["to"] == phone and body["type"] == "interactive" and body["interactive"]["type"] == "button"
+    ]
+
+
+def due_now(ctx: Context) -> None:
+    """Bring every queued retry (inbound and outbound) forward to now."""
+    past = utcnow() - timedelta(seconds=1)
+    with ctx.sessions() as session:
+        session.execute(
+            update(InboundMessage).where(InboundMessage.processed_at.is_(None)).values(next_attempt_at=past)
+        )
+        session.execute(update(OutboundMessage).where(OutboundMessage.done_at.is_(None)).values(next_attempt_at=past))
+        session.commit()
 
 
 def link(client: TestClient, auth: Auth, chat: Chat, username: str = "madre.demo") -> str:
@@ -281,8 +336,9 @@ def test_link_by_code_then_status_and_unlink(client: TestClient, auth: Auth, wa_
     from carnet_server.audit import AuditEntry
 
     with wa_ctx.sessions() as session:
-        rows = list(session.scalars(select(AuditEntry).where(AuditEntry.action.like("whatsapp.%"))
-                                    .order_by(AuditEntry.id)))
+        rows = list(
+            session.scalars(select(AuditEntry).where(AuditEntry.action.like("whatsapp.%")).order_by(AuditEntry.id))
+        )
     assert [r.action for r in rows] == ["whatsapp.link_code.issue", "whatsapp.link", "whatsapp.unlink"]
     assert MOTHER_PHONE not in repr([(r.detail, r.object_id) for r in rows])
 
@@ -342,7 +398,8 @@ def test_report_a_missing_medicine_with_a_photo_and_follow_it(
     cloud.media["media-1"] = jpeg()
     photo = chat.send({"type": "image", "image": {"id": "media-1", "mime_type": "image/jpeg"}})
     assert "Foto 1 recibida" in photo
-    assert "Gracias" in chat.choose("photos:done")
+    assert buttons_of(cloud, MOTHER_PHONE)[-1][0] == "photos:done"  # sent as a button, answered as one
+    assert "Gracias" in chat.button("photos:done")
     with wa_ctx.sessions() as session:
         row = session.scalars(select(Incident).where(Incident.channel == "whatsapp")).one()
         assert (row.patient_id, row.category, row.item_name) == (patient_ids[MATEO], "medicamento", "Ondansetrón 8 mg")
@@ -407,7 +464,8 @@ def test_reopen_an_answered_report_with_a_reason(
         json={"message": "Te llamamos al número registrado el martes.", "resolves": True},
     )
     pump(wa_ctx, cloud)
-    assert "¿Por qué" in chat.choose(f"reopen:{incident_id}")
+    assert buttons_of(cloud, MOTHER_PHONE)[-1][0] == f"reopen:{incident_id}"
+    assert "¿Por qué" in chat.button(f"reopen:{incident_id}")
     assert "Reabrimos tu reporte" in chat.text("Nadie nos llamó el martes.")
     assert client.get(f"/api/v1/incidents/{incident_id}", headers=auth("madre.demo")).json()["status"] == "reabierta"
 
@@ -528,30 +586,112 @@ def test_no_message_text_or_number_in_the_logs(
     caplog: pytest.LogCaptureFixture,
     patient_ids: dict[str, str],
 ) -> None:
+    """Report → photo → the desk's answer (retried, then another given up) → a reminders pass, everything logged
+    at DEBUG (httpx and httpcore included): no number, text, child's or guardian's name, folio or signed URL."""
+    from carnet_server.agenda.tables import Appointment
+    from carnet_server.auth.tables import User
+    from carnet_server.reminders.due import run_pass
+    from carnet_server.whatsapp import links
+
     caplog.set_level(logging.DEBUG)
+    for name in ("httpx", "httpcore", "carnet_server", "carnet_server.whatsapp", "carnet_server.reminders"):
+        caplog.set_level(logging.DEBUG, logger=name)
     chat = Chat(client, wa_ctx, cloud, MOTHER_PHONE)
     link(client, auth, chat)
-    chat.text("Texto privado de la familia 12345")
-    logged = "\n".join(r.getMessage() for r in caplog.records)
-    assert "whatsapp message" in logged
-    for secret in ("Texto privado", MOTHER_PHONE, "11112222", "Mateo", "Hernández", base64.b64encode(b"x").decode()):
-        assert secret not in logged
+    chat.choose("menu:report")
+    chat.choose(f"child:{patient_ids[MATEO]}")
+    chat.choose("cat:medicamento")
+    chat.text("Ondansetrón secreto 8 mg")
+    made = chat.text("Texto privado de la familia 12345")
+    found = re.search(r"CE-\d{4}-\d{6}", made)
+    assert found is not None
+    folio = found.group(0)
+    cloud.media["media-log"] = jpeg()
+    assert "Foto 1 recibida" in chat.image("media-log")
+    chat.button("photos:done")
+    with wa_ctx.sessions() as session:
+        incident_id = session.scalars(select(Incident.id).where(Incident.channel == "whatsapp")).one()
+        guardian = session.scalars(select(User.display_name).where(User.username == "madre.demo")).one()
+    desk = auth("casos.demo")
+    # The desk's answer: the first send fails (503) and is retried.
+    cloud.fail.append(httpx.Response(503))
+    answer = "Respuesta privada del módulo 67890"
+    reply_url = f"/api/v1/incidents/{incident_id}/responses"
+    assert client.post(reply_url, json={"message": answer}, headers=desk).status_code == 200
+    pump(wa_ctx, cloud)
+    due_now(wa_ctx)
+    pump(wa_ctx, cloud)
+    assert answer in chat.new()
+    # Another answer fails and is given up (one attempt allowed).
+    stingy = dataclasses.replace(wa_ctx, settings=wa_ctx.settings.model_copy(update={"whatsapp_max_attempts": 1}))
+    cloud.fail.append(httpx.Response(503))
+    assert client.post(reply_url, json={"message": "Otra respuesta privada 24680"}, headers=desk).status_code == 200
+    pump(stingy, cloud)
+    with wa_ctx.sessions() as session:
+        given_up = session.scalars(select(OutboundMessage).where(OutboundMessage.last_error.like("gave up%"))).one()
+        assert given_up.outcome == "dropped" and given_up.session_body is None and given_up.template is None
+    # A reminders pass the evening before Mateo's next chemotherapy.
+    with wa_ctx.sessions() as session:
+        first = session.scalars(
+            select(Appointment)
+            .where(
+                Appointment.patient_id == patient_ids[MATEO],
+                Appointment.kind == "quimioterapia",
+                Appointment.starts_at > utcnow(),
+            )
+            .order_by(Appointment.starts_at)
+        ).first()
+        assert first is not None
+        eve = first.starts_at.astimezone(wa_ctx.tz).replace(hour=18, minute=30) - timedelta(days=1)
+        assert run_pass(session, now=eve, tz=wa_ctx.tz, enqueue=outbox.enqueue, linked_phone=links.linked_phone) >= 1
+    due_now(wa_ctx)
+    pump(wa_ctx, cloud)
+    assert any(b["type"] == "template" and b["to"] == MOTHER_PHONE for b in cloud.sent)
+
+    logged = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
+    assert "whatsapp message" in logged and "given up" in logged
+    assert "HTTP Request: GET" in logged and "/_media/" in logged  # httpx did log, the media URL among it
+    secrets = [MOTHER_PHONE, "11112222", "Texto privado", "12345", "Ondansetrón secreto", answer, "24680"]
+    secrets += ["Mateo", "Hernández", guardian, *guardian.split(), folio, MEDIA_SIGNATURE, "SIGNED-media"]
+    for secret in secrets:
+        assert secret not in logged, secret
 
 
 def test_a_number_verified_at_enrolment_is_linked_on_activation(
     client: TestClient, auth: Auth, wa_ctx: Context, cloud: FakeCloud, patient_ids: dict[str, str]
 ) -> None:
+    from carnet_server.audit import AuditEntry
+    from carnet_server.auth.tables import User
+
     camila = patient_ids["Camila Torres"]
     for verified, phone, username in ((False, "55 3333 4444", "tia.sin"), (True, "55 1234 5678", "ana.mendez")):
         body = {"full_name": "Ana Méndez Ruiz", "relationship": "madre", "phone": phone, "whatsapp_verified": verified}
         made = client.post(f"/api/v1/patients/{camila}/guardian-invitations", json=body, headers=auth("oncologia.demo"))
         assert made.status_code == 201, made.text
-        activated = client.post("/api/v1/auth/activate", json={"code": made.json()["code"], "username": username,
-                                                               "password": "una-clave-larga-1"})
+        activated = client.post(
+            "/api/v1/auth/activate",
+            json={"code": made.json()["code"], "username": username, "password": "una-clave-larga-1"},
+        )
         assert activated.status_code == 201, activated.text
     with wa_ctx.sessions() as session:
         rows = session.execute(select(WhatsAppLink.phone, WhatsAppLink.method)).all()
+        users = {u.username: u.id for u in session.scalars(select(User))}
+        audited = list(session.scalars(select(AuditEntry).where(AuditEntry.action == "whatsapp.link")))
     assert [tuple(r) for r in rows] == [("525512345678", "enrolment")]
+    # One audit row, for the verified number only: the guardian's account, the staff user who verified it in
+    # person and the invitation — never the number.
+    assert len(audited) == 1
+    entry = audited[0]
+    assert (entry.actor_id, entry.actor_role, entry.object_type, entry.object_id) == (
+        users["ana.mendez"],
+        "guardian",
+        "user",
+        users["ana.mendez"],
+    )
+    assert entry.detail is not None
+    assert entry.detail["method"] == "enrolment" and entry.detail["verified_by"] == users["oncologia.demo"]
+    assert entry.detail["invitation_id"]
+    assert "5512345678" not in repr(entry.detail)
 
 
 def test_reminders_go_out_as_approved_templates(
@@ -567,8 +707,11 @@ def test_reminders_go_out_as_approved_templates(
     with wa_ctx.sessions() as session:
         first = session.scalars(
             select(Appointment)
-            .where(Appointment.patient_id == patient_ids[MATEO], Appointment.kind == "quimioterapia",
-                   Appointment.starts_at > utcnow())
+            .where(
+                Appointment.patient_id == patient_ids[MATEO],
+                Appointment.kind == "quimioterapia",
+                Appointment.starts_at > utcnow(),
+            )
             .order_by(Appointment.starts_at)
         ).first()
         assert first is not None
@@ -580,6 +723,359 @@ def test_reminders_go_out_as_approved_templates(
     pump(wa_ctx, cloud)
     templates = [b["template"] for b in cloud.sent if b["type"] == "template" and b["to"] == MOTHER_PHONE]
     assert any(t["name"] == "carnet_cita_manana" for t in templates)
-    params = [p["text"] for p in next(t for t in templates if t["name"] == "carnet_cita_manana")["components"][0][
-        "parameters"]]
+    params = [
+        p["text"]
+        for p in next(t for t in templates if t["name"] == "carnet_cita_manana")["components"][0]["parameters"]
+    ]
     assert params[0] == "Mateo" and len(params) == 4
+
+
+# ---- photos ------------------------------------------------------------------------------------------
+
+
+def test_a_fourth_photo_a_document_and_a_failed_download_each_get_a_message_and_change_nothing(
+    client: TestClient, auth: Auth, wa_ctx: Context, cloud: FakeCloud, patient_ids: dict[str, str]
+) -> None:
+    chat = Chat(client, wa_ctx, cloud, MOTHER_PHONE)
+    link(client, auth, chat)
+    chat.choose("menu:report")
+    chat.choose(f"child:{patient_ids[MATEO]}")
+    chat.choose("cat:insumo")
+    chat.text("Jeringas de 10 ml")
+    assert "folio CE-" in chat.text("No hay jeringas de 10 ml en la farmacia.")
+
+    def photos_and_notes() -> tuple[int, int]:
+        with wa_ctx.sessions() as session:
+            row = session.scalars(select(Incident).where(Incident.channel == "whatsapp")).one()
+            return len(row.photos), len(row.replies)
+
+    # A file that is not an image: not downloaded, not taken as a message to the report.
+    pdf = {"id": "media-doc", "mime_type": "application/pdf", "filename": "receta.pdf"}
+    reply = chat.send({"type": "document", "document": pdf})
+    assert "no es una foto" in reply and "JPEG o PNG" in reply
+    assert photos_and_notes() == (0, 0) and cloud.downloads == 0
+    # An "image" whose bytes are not one.
+    cloud.media["media-fake"] = b"%PDF-1.4 no es una foto"
+    assert "Solo podemos recibir fotos JPEG o PNG" in chat.image("media-fake")
+    assert photos_and_notes() == (0, 0)
+    # A download that keeps failing: retried quietly, then the family is told; nothing is attached.
+    cloud.media_fail.add("media-broken")
+    downloads = cloud.downloads
+    reply = chat.image("media-broken")
+    assert reply == ""  # the first failure is retried before anyone is told
+    for _ in range(inbound.MAX_ATTEMPTS):
+        if reply:
+            break
+        due_now(wa_ctx)
+        pump(wa_ctx, cloud)
+        reply = chat.new()
+    assert "No pudimos recibir esa foto" in reply
+    assert cloud.downloads - downloads == inbound.MAX_ATTEMPTS
+    assert photos_and_notes() == (0, 0)
+    # Still collecting photos: three go in, the fourth is refused as over the limit.
+    for n in range(1, 5):
+        cloud.media[f"media-ok{n}"] = jpeg()
+    assert "Foto 1 recibida" in chat.image("media-ok1")
+    assert "Foto 2 recibida" in chat.image("media-ok2")
+    assert "Recibimos 3 fotos" in chat.image("media-ok3")
+    fourth = chat.image("media-ok4")
+    assert "ya tiene 3 fotos" in fourth and "no agregamos esta" in fourth
+    assert "primero haz un reporte" not in fourth
+    assert photos_and_notes() == (3, 0)
+    # A voice note at the menu: what the bot can read, and nothing else changes.
+    assert "solo podemos leer mensajes de texto y fotos" in chat.send(
+        {"type": "audio", "audio": {"id": "media-voice", "mime_type": "audio/ogg"}}
+    )
+    assert photos_and_notes() == (3, 0)
+    with wa_ctx.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Incident).where(Incident.channel == "whatsapp")) == 1
+
+
+def test_a_photo_sent_as_a_document_is_read_as_a_photo(
+    client: TestClient, auth: Auth, wa_ctx: Context, cloud: FakeCloud, patient_ids: dict[str, str]
+) -> None:
+    chat = Chat(client, wa_ctx, cloud, MOTHER_PHONE)
+    link(client, auth, chat)
+    chat.choose("menu:report")
+    chat.choose(f"child:{patient_ids[MATEO]}")
+    chat.choose("cat:otro")
+    chat.text("La receta no trae el sello de la farmacia.")
+    cloud.media["media-asdoc"] = jpeg()
+    reply = chat.send({"type": "document", "document": {"id": "media-asdoc", "mime_type": "image/jpeg"}})
+    assert "Foto 1 recibida" in reply
+
+
+# ---- buttons ---------------------------------------------------------------------------------------
+
+
+def test_the_reply_button_and_a_templates_quick_reply(
+    client: TestClient, auth: Auth, wa_ctx: Context, cloud: FakeCloud, patient_ids: dict[str, str]
+) -> None:
+    incident_id = answered_report(client, auth, wa_ctx, cloud, patient_ids[MATEO])
+    chat = Chat(client, wa_ctx, cloud, MOTHER_PHONE)
+    url = f"/api/v1/incidents/{incident_id}/responses"
+    assert client.post(url, json={"message": "¿Qué necesitas?"}, headers=auth("casos.demo")).status_code == 200
+    pump(wa_ctx, cloud)
+    assert buttons_of(cloud, MOTHER_PHONE)[-1] == [f"reply:{incident_id}", "menu"]
+    chat.new()
+    assert "¿Qué quieres hacer?" in chat.button("menu")
+    assert "Escribe tu mensaje" in chat.button(f"reply:{incident_id}")
+    assert "Agregamos tu mensaje" in chat.text("Que nos llamen por la tarde, por favor.")
+    responses = client.get(f"/api/v1/incidents/{incident_id}", headers=auth("madre.demo")).json()["responses"]
+    assert [r["author_role"] for r in responses] == ["case_desk", "guardian"]
+    # A template's quick-reply button comes as type "button" with a payload: the same choice as the menu's.
+    quick = {"type": "button", "button": {"payload": "menu:reports", "text": "Mis reportes"}}
+    assert conversation.parse_message(quick) == conversation.Inbound(choice="menu:reports")
+    assert conversation.parse_message({"type": "button", "button": {"payload": 7}}) == conversation.Inbound()
+    assert "Tus reportes" in chat.send(quick)
+
+
+# ---- unlinking and the audit -------------------------------------------------------------------------
+
+
+def test_a_staff_unlink_drops_what_is_queued_and_the_number_gets_only_general_help(
+    client: TestClient, auth: Auth, wa_ctx: Context, cloud: FakeCloud, patient_ids: dict[str, str]
+) -> None:
+    from carnet_server.audit import AuditEntry
+    from carnet_server.auth.tables import User
+
+    incident_id = answered_report(client, auth, wa_ctx, cloud, patient_ids[MATEO])
+    chat = Chat(client, wa_ctx, cloud, MOTHER_PHONE)
+    chat.new()
+    sent = len(cloud.sent)
+    desk = auth("casos.demo")
+    answer = {"message": "Mateo ya tiene su cita de consulta."}
+    assert client.post(f"/api/v1/incidents/{incident_id}/responses", json=answer, headers=desk).status_code == 200
+    assert client.post("/api/v1/whatsapp/unlink", json={"phone": "55 1111 2222"}, headers=desk).status_code == 204
+    pump(wa_ctx, cloud)
+    assert len(cloud.sent) == sent
+    with wa_ctx.sessions() as session:
+        row = session.scalars(select(OutboundMessage).where(OutboundMessage.purpose == "answer")).one()
+        assert (row.outcome, row.last_error, row.session_body, row.template) == ("dropped", "unlinked", None, None)
+        users = {u.username: u.id for u in session.scalars(select(User))}
+        unlinked = session.scalars(select(AuditEntry).where(AuditEntry.action == "whatsapp.unlink")).one()
+        assert (unlinked.actor_id, unlinked.actor_role) == (users["casos.demo"], "case_desk")
+        assert (unlinked.object_type, unlinked.object_id) == ("user", users["madre.demo"])
+        assert unlinked.detail == {"by": "staff"} and MOTHER_PHONE not in repr(unlinked.detail)
+    # The chat was waiting for a follow-up to that report; now it gets general help, and the text joins nothing.
+    reply = chat.text("¿Ya llegó la respuesta de Mateo?")
+    assert "vincula este número" in reply
+    for word in ("Mateo", "Valentina", "CE-"):
+        assert word not in reply
+    responses = client.get(f"/api/v1/incidents/{incident_id}", headers=auth("madre.demo")).json()["responses"]
+    assert [r["author_role"] for r in responses] == ["case_desk"]
+
+
+# ---- Mis reportes -------------------------------------------------------------------------------------
+
+
+def test_my_reports_state_deadline_last_answer_and_what_is_left_out(
+    client: TestClient, auth: Auth, wa_ctx: Context, cloud: FakeCloud, patient_ids: dict[str, str]
+) -> None:
+    from datetime import datetime
+
+    chat = Chat(client, wa_ctx, cloud, MOTHER_PHONE)
+    link(client, auth, chat)
+    mother, desk = auth("madre.demo"), auth("casos.demo")
+
+    def report(n: int) -> tuple[str, str]:
+        body = {"patient_id": patient_ids[MATEO], "category": "otro", "description": f"Reporte de prueba {n}"}
+        made = client.post("/api/v1/incidents", json=body, headers=mother)
+        assert made.status_code == 201, made.text
+        return made.json()["id"], made.json()["folio"]
+
+    def answer(incident: str, message: str, resolves: bool = False) -> None:
+        body = {"message": message, "resolves": resolves}
+        assert client.post(f"/api/v1/incidents/{incident}/responses", json=body, headers=desk).status_code == 200
+
+    waiting, overdue, answered, resolved, old, reopened = (report(n) for n in range(6))
+    answer(answered[0], "Estamos revisando la receta con farmacia.")
+    answer(resolved[0], "La licencia 140-Bis ya está en ventanilla.", resolves=True)
+    answer(old[0], "Resuelto hace mucho.", resolves=True)
+    answer(reopened[0], "Te llamamos el martes.", resolves=True)
+    reason = {"reason": "Nadie nos llamó el martes."}
+    assert client.post(f"/api/v1/incidents/{reopened[0]}/reopen", json=reason, headers=mother).status_code == 200
+    with wa_ctx.sessions() as session:
+        session.execute(update(Incident).where(Incident.id == old[0]).values(resolved_at=utcnow() - timedelta(days=40)))
+        session.execute(
+            update(Incident)
+            .where(Incident.id == overdue[0])
+            .values(first_response_due_at=utcnow() - timedelta(hours=2))
+        )
+        session.commit()
+        due = session.get_one(Incident, waiting[0]).first_response_due_at
+    pump(wa_ctx, cloud)  # nothing of an app report goes to the chat
+    chat.new()
+
+    reply = chat.choose("menu:reports")
+    assert reply.startswith("Tus reportes:")
+    blocks = {b.split(" ", 1)[0]: b for b in reply.split("\n• ")[1:]}
+    local = due.astimezone(wa_ctx.tz)
+    assert isinstance(local, datetime)
+    assert "Otro problema, recibido; respuesta a más tardar el " in blocks[waiting[1]]
+    assert f"{local.day:02d}/{local.month:02d} a las {local:%H:%M}" in blocks[waiting[1]]
+    assert "(Mateo)" in blocks[waiting[1]] and "venció" not in blocks[waiting[1]]
+    assert "el plazo de respuesta venció el " in blocks[overdue[1]] and "prioridad" in blocks[overdue[1]]
+    assert "más tardar" not in blocks[overdue[1]]
+    assert "en atención" in blocks[answered[1]]
+    assert "Última respuesta: Estamos revisando la receta con farmacia." in blocks[answered[1]]
+    assert "más tardar" not in blocks[answered[1]] and "venció" not in blocks[answered[1]]
+    assert "atendido" in blocks[resolved[1]]
+    assert "Última respuesta: La licencia 140-Bis ya está en ventanilla." in blocks[resolved[1]]
+    assert "reabierto" in blocks[reopened[1]]
+    assert old[1] not in reply  # answered more than 30 days ago: left out
+    rows = cloud.sent[-1]["interactive"]["action"]["sections"][0]["rows"]
+    ids = [r["id"] for r in rows]
+    assert f"reopen:{resolved[0]}" in ids and f"reply:{waiting[0]}" in ids and f"reply:{reopened[0]}" in ids
+    assert not any(old[0] in i for i in ids) and ids[-1] == "menu"
+
+    # Reopen from the list, with a reason (too short first).
+    assert "¿Por qué" in chat.choose(f"reopen:{resolved[0]}")
+    assert "al menos 5 letras" in chat.text("no")
+    assert f"Reabrimos tu reporte {resolved[1]}" in chat.text("Sigue sin estar en ventanilla.")
+    assert client.get(f"/api/v1/incidents/{resolved[0]}", headers=mother).json()["status"] == "reabierta"
+    # A report that is not answered cannot be reopened; it stays as it was.
+    assert "¿Por qué" in chat.choose(f"reopen:{waiting[0]}")
+    assert "no se puede reabrir" in chat.text("Quiero reabrirlo de todos modos.")
+    assert client.get(f"/api/v1/incidents/{waiting[0]}", headers=mother).json()["status"] == "recibida"
+
+
+# ---- keeping little ----------------------------------------------------------------------------------
+
+
+def test_done_messages_keep_no_text_and_old_inbound_rows_are_purged(
+    client: TestClient, wa_ctx: Context, cloud: FakeCloud
+) -> None:
+    from carnet_server.whatsapp.worker import WhatsAppWorker
+
+    assert "vincula este número" in Chat(client, wa_ctx, cloud, STRANGER).text("hola")
+    with wa_ctx.sessions() as session:
+        rows = list(session.scalars(select(OutboundMessage)))
+        assert rows and all(r.done_at is not None and r.outcome == "sent" for r in rows)
+        assert all(r.session_body is None and r.template is None for r in rows)
+    now = utcnow()
+    with wa_ctx.sessions() as session:
+        for key, days, processed in (("wamid.old", 31, True), ("wamid.recent", 29, True), ("wamid.stuck", 31, False)):
+            at = now - timedelta(days=days)
+            session.add(
+                InboundMessage(
+                    message_id=key,
+                    phone=STRANGER,
+                    received_at=at,
+                    payload=None if processed else {"type": "text"},
+                    attempts=0,
+                    next_attempt_at=now + timedelta(days=1),
+                    processed_at=at if processed else None,
+                )
+            )
+        session.commit()
+    with httpx.Client(transport=httpx.MockTransport(cloud)) as http:
+        WhatsAppWorker(wa_ctx).periodic_pass(http)  # the worker's pass purges past the retention (30 days)
+    with wa_ctx.sessions() as session:
+        kept = set(session.scalars(select(InboundMessage.message_id)))
+    assert "wamid.old" not in kept and {"wamid.recent", "wamid.stuck"} <= kept
+    assert inbound.purge(wa_ctx, now=now) == 0
+    week = dataclasses.replace(
+        wa_ctx, settings=wa_ctx.settings.model_copy(update={"whatsapp_inbound_retention_days": 7})
+    )
+    assert inbound.purge(week, now=now) == 1  # the 29-day-old row; the unprocessed one stays
+    with wa_ctx.sessions() as session:
+        assert "wamid.stuck" in set(session.scalars(select(InboundMessage.message_id)))
+
+
+# ---- edges -------------------------------------------------------------------------------------------
+
+
+def test_an_expired_code_is_refused(client: TestClient, auth: Auth, wa_ctx: Context, cloud: FakeCloud) -> None:
+    code = client.post("/api/v1/me/whatsapp/link-code", headers=auth("madre.demo")).json()["code"]
+    with wa_ctx.sessions() as session:
+        session.execute(update(LinkCode).values(expires_at=utcnow() - timedelta(minutes=1)))
+        session.commit()
+    reply = Chat(client, wa_ctx, cloud, MOTHER_PHONE).text(code)
+    assert "no es válido o ya venció" in reply and "Pide uno nuevo en la app" in reply
+    with wa_ctx.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(WhatsAppLink)) == 0
+    assert client.get("/api/v1/me/whatsapp", headers=auth("madre.demo")).json()["linked"] is False
+
+
+def test_a_message_outside_the_window_without_a_template_is_dropped(
+    client: TestClient, wa_ctx: Context, cloud: FakeCloud
+) -> None:
+    Chat(client, wa_ctx, cloud, STRANGER).text("hola")
+    sent = len(cloud.sent)
+    with wa_ctx.sessions() as session:
+        outbox.enqueue(session, phone=STRANGER, purpose="reply", text="Una respuesta que llegó tarde")
+        session.execute(update(Conversation).values(last_inbound_at=utcnow() - timedelta(hours=25)))
+        session.commit()
+    pump(wa_ctx, cloud)
+    assert len(cloud.sent) == sent
+    with wa_ctx.sessions() as session:
+        row = session.scalars(select(OutboundMessage).where(OutboundMessage.last_error == "window_closed")).one()
+        assert (row.outcome, row.session_body, row.attempts) == ("dropped", None, 0)
+
+
+def test_a_linked_number_asking_for_a_person_opens_a_report_for_the_desk(
+    client: TestClient, auth: Auth, wa_ctx: Context, cloud: FakeCloud, patient_ids: dict[str, str]
+) -> None:
+    from carnet_server.auth.tables import User
+
+    chat = Chat(client, wa_ctx, cloud, MOTHER_PHONE)
+    link(client, auth, chat)
+    assert "¿Sobre cuál de tus hijas o hijos" in chat.text("Persona")
+    made = chat.choose(f"child:{patient_ids[MATEO]}")
+    assert "folio CE-" in made and "Una persona del módulo de atención a casos te escribirá" in made
+    assert "¿Sobre cuál" in chat.text("humano")
+    chat.text("2")  # the second child of the list (by name): Valentina
+    with wa_ctx.sessions() as session:
+        mother_id = session.scalars(select(User.id).where(User.username == "madre.demo")).one()
+        rows = list(session.scalars(select(Incident).where(Incident.channel == "whatsapp").order_by(Incident.folio)))
+    assert [(r.category, r.reporter_id) for r in rows] == [("otro", mother_id)] * 2
+    assert {r.patient_id for r in rows} == {patient_ids[MATEO], patient_ids["Valentina Hernández"]}
+    queue = client.get("/api/v1/incidents", headers=auth("casos.demo")).json()
+    assert {r.id for r in rows} <= {i["id"] for i in queue if i["channel"] == "whatsapp"}
+
+
+def test_queued_messages_to_a_deactivated_guardian_are_not_sent(
+    client: TestClient, auth: Auth, wa_ctx: Context, cloud: FakeCloud, patient_ids: dict[str, str]
+) -> None:
+    from carnet_server.auth.tables import User
+
+    incident_id = answered_report(client, auth, wa_ctx, cloud, patient_ids[MATEO])
+    sent = len(cloud.sent)
+    body = {"message": "Listo, ya está."}
+    assert client.post(f"/api/v1/incidents/{incident_id}/responses", json=body, headers=auth("casos.demo")).is_success
+    with wa_ctx.sessions() as session:
+        session.execute(update(User).where(User.username == "madre.demo").values(active=False))
+        session.commit()
+    pump(wa_ctx, cloud)
+    assert len(cloud.sent) == sent
+    with wa_ctx.sessions() as session:
+        row = session.scalars(select(OutboundMessage).where(OutboundMessage.purpose == "answer")).one()
+        assert (row.outcome, row.last_error, row.session_body) == ("dropped", "inactive", None)
+
+
+def test_five_wrong_codes_lock_the_number_out_for_fifteen_minutes(
+    client: TestClient, auth: Auth, wa_ctx: Context, cloud: FakeCloud
+) -> None:
+    from carnet_server.audit import AuditEntry
+
+    chat = Chat(client, wa_ctx, cloud, STRANGER)
+    for wrong in ("CARNET-22222", "CARNET-33333", "CARNET-44444", "CARNET-55555"):
+        assert "no es válido" in chat.text(wrong)
+    fifth = chat.text("CARNET-66666")
+    assert "demasiados códigos incorrectos" in fifth and "espera 15 minutos" in fifth
+    code = client.post("/api/v1/me/whatsapp/link-code", headers=auth("madre.demo")).json()["code"]
+    assert "demasiados códigos incorrectos" in chat.text(code)  # even the right one, while locked
+    with wa_ctx.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(WhatsAppLink)) == 0
+        assert session.scalar(select(func.count()).select_from(LinkCode)) == 1  # the codes tried are not kept
+        chat_row = session.get_one(Conversation, STRANGER)
+        assert chat_row.link_locked_until is not None
+        assert chat_row.link_locked_until > utcnow() + timedelta(minutes=14)
+        lockouts = list(session.scalars(select(AuditEntry).where(AuditEntry.action == "whatsapp.link_code.lockout")))
+        assert len(lockouts) == 1 and STRANGER not in repr((lockouts[0].detail, lockouts[0].object_id))
+        chat_row.link_locked_until = utcnow() - timedelta(seconds=1)  # fifteen minutes later
+        session.commit()
+    assert "quedó vinculado" in chat.text(code)
+    # Another number was never locked.
+    assert "no es válido" in Chat(client, wa_ctx, cloud, MOTHER_PHONE).text("CARNET-77777")

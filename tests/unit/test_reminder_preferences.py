@@ -100,6 +100,11 @@ class World:
         return [i for i in self.outbox.items() if i.type == REMINDERS_TYPE]
 
 
+#: The three appointment reminders (chemotherapy, consultation, laboratory), chosen apart.
+APPOINTMENTS = (K.CHEMOTHERAPY_TOMORROW, K.CONSULTATION_TOMORROW, K.LABORATORY_TOMORROW)
+APPOINTMENT_VALUES = [k.value for k in APPOINTMENTS]
+
+
 def run(coro: Any) -> Any:
     return asyncio.run(coro)
 
@@ -129,27 +134,27 @@ def test_offline_the_choice_is_kept_encrypted_and_sent_when_back() -> None:
     w.cases.choose(K.DONOR_TOMORROW, False)
     w.cases.choose(K.REPORT_ANSWERED, False)
     ui = w.state.reminders
-    assert ui.kinds == {K.APPOINTMENT_TOMORROW, K.MIXTURE_READY} and ui.pending
+    assert ui.kinds == {*APPOINTMENTS, K.MIXTURE_READY} and ui.pending
     assert ui.message is not None and ui.message.startswith("Sin conexión: tu elección se guardó")
     assert w.syncs == 2
     # one PUT waits, with the latest choice (the first one was replaced before it went)
     [item] = w.queued()
     assert (item.method, item.path) == ("PUT", REMINDERS_PATH)
-    assert item.body == {"kinds": ["cita_manana", "mezcla_lista"]}
+    assert item.body == {"kinds": [*APPOINTMENT_VALUES, "mezcla_lista"]}
     # the phone's copy is in the encrypted store: another object over the same store reads it
-    assert ReminderRepository(w.store, Outbox(w.store, "u1")).kinds() == {K.APPOINTMENT_TOMORROW, K.MIXTURE_READY}
+    assert ReminderRepository(w.store, Outbox(w.store, "u1")).kinds() == {*APPOINTMENTS, K.MIXTURE_READY}
     report = run(w.engine.run())  # still offline: it waits
     assert report.offline and len(w.queued()) == 1 and w.queued()[0].state is OutboxState.PENDING
     run(w.cases.fetch())  # the phone's own choice waits: the server's (older) one is not read over it
-    assert ui.kinds == {K.APPOINTMENT_TOMORROW, K.MIXTURE_READY}
+    assert ui.kinds == {*APPOINTMENTS, K.MIXTURE_READY}
     w.server.offline = False
     w.outbox.network_is_back(NOW)
     report = run(w.engine.run())
     assert report.pushed == 1 and w.queued() == []
-    assert w.server.kinds == ["cita_manana", "mezcla_lista"]
+    assert w.server.kinds == [*APPOINTMENT_VALUES, "mezcla_lista"]
     assert w.server.puts[-1][1] == item.key  # sent with its idempotency key
     w.cases.reload()  # what the session does after a sync
-    assert not ui.pending and ui.kinds == {K.APPOINTMENT_TOMORROW, K.MIXTURE_READY}
+    assert not ui.pending and ui.kinds == {*APPOINTMENTS, K.MIXTURE_READY}
     assert ui.message is None  # "kept on this phone" is old news once it went
 
 
@@ -165,10 +170,20 @@ def test_an_older_answer_does_not_overwrite_a_newer_choice() -> None:
     w.cases.reload()
     w.cases.choose(K.MIXTURE_READY, False)
     [first] = w.queued()
-    w.cases.choose(K.APPOINTMENT_TOMORROW, False)  # replaces the first while it is (say) on its way
+    w.cases.choose(K.CHEMOTHERAPY_TOMORROW, False)  # replaces the first while it is (say) on its way
     syncable = ReminderSyncable(w.repo)
-    syncable.settle(first, {"kinds": ["cita_manana", "reporte_respondido", "donacion_manana"]}, w.engine.ledger)
-    assert w.repo.kinds() == {K.REPORT_ANSWERED, K.DONOR_TOMORROW}
+    syncable.settle(first, {"kinds": [*APPOINTMENT_VALUES, "reporte_respondido", "donacion_manana"]}, w.engine.ledger)
+    assert w.repo.kinds() == {K.CONSULTATION_TOMORROW, K.LABORATORY_TOMORROW, K.REPORT_ANSWERED, K.DONOR_TOMORROW}
+
+
+def test_a_choice_kept_by_an_older_app_reads_cita_manana_as_the_three_appointment_kinds() -> None:
+    """A phone updated from an app before the split keeps {"kinds": ["cita_manana", …]} in its store (and maybe
+    a PUT with it in the outbox, which the server still takes): it reads as the three appointment kinds."""
+    w = World()
+    w.store.put("u1", REMINDERS_TYPE, "", {"kinds": ["cita_manana", "mezcla_lista"]})
+    assert w.repo.kinds() == {*APPOINTMENTS, K.MIXTURE_READY}
+    w.cases.reload()
+    assert w.state.reminders.kinds == {*APPOINTMENTS, K.MIXTURE_READY}
 
 
 def test_a_refused_put_is_replaced_by_the_next_choice() -> None:

@@ -140,10 +140,31 @@ def test_an_appointment_far_ahead_is_scheduled_for_its_own_eve() -> None:
 
 
 def test_a_kind_not_chosen_gives_nothing() -> None:
-    chosen = frozenset(ALL - {ReminderKind.APPOINTMENT_TOMORROW})
+    chosen = frozenset(ALL - set(contract.APPOINTMENT_REMINDERS.values()))
     assert run(mx(DAY, 9), chosen, appointments=[appointment()]) == []
     assert run(mx(DAY, 9), frozenset(), appointments=[appointment()], bookings=[booking()],
                carnets=[carnet(cycle())]) == []
+
+
+def test_each_appointment_kind_is_chosen_apart() -> None:
+    """Chemotherapy, consultation and laboratory are three switches; the key stays ``cita_manana:…`` for all
+    three (the kind before the split), so an updated phone schedules nothing twice."""
+    appointments = [
+        appointment("a1", kind="quimioterapia", starts_at=mx(TOMORROW, 9)),
+        appointment("a2", kind="consulta", starts_at=mx(TOMORROW, 10)),
+        appointment("a3", kind="laboratorio", starts_at=mx(TOMORROW, 11)),
+        appointment("a4", kind="estudio", starts_at=mx(TOMORROW, 12)),
+    ]
+    for kind, record in (
+        (ReminderKind.CHEMOTHERAPY_TOMORROW, "a1"),
+        (ReminderKind.CONSULTATION_TOMORROW, "a2"),
+        (ReminderKind.LABORATORY_TOMORROW, "a3"),
+    ):
+        [note] = run(mx(DAY, 9), frozenset({kind}), appointments=appointments)
+        assert note.key.startswith(f"cita_manana:{record}@"), kind
+    both = run(mx(DAY, 9), frozenset({ReminderKind.CHEMOTHERAPY_TOMORROW, ReminderKind.LABORATORY_TOMORROW}),
+               appointments=appointments)
+    assert [n.key.split("@")[0] for n in both] == ["cita_manana:a1", "cita_manana:a3"]
 
 
 def test_a_child_without_a_carnet_on_the_phone_is_named_plainly() -> None:

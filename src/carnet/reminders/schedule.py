@@ -9,8 +9,9 @@ The same rules as the server's WhatsApp pass (carnet_server/reminders/due.py), o
 (carnet.core.clock, the server's ``CARNET_TIMEZONE``; not the phone's own zone):
 
     kind                 what                                              when
-    cita_manana          an appointment tomorrow: quimioterapia, consulta  18:00 the day before
-                         or laboratorio, not cancelada / realizada
+    quimioterapia_manana an appointment tomorrow, not cancelada /          18:00 the day before
+    consulta_manana      realizada: a chemotherapy session, a consultation
+    laboratorio_manana   or a laboratory appointment (each chosen apart)
     donacion_manana      a confirmed donor booking of the family tomorrow  18:00 the day before
                          (a notification on the family's phone: the donor's
                          consent is for WhatsApp messages to the donor)
@@ -25,7 +26,8 @@ now — as long as it is still useful (a day-before reminder until 21:00 that ev
 until its day ends; an answer within 24 hours); later it is dropped.
 
 Each notification has a stable ``id`` (31 bits of a SHA-256 of its ``key``; Android takes 32-bit ids)
-made from what it is about and its time — ``cita_manana:{appointment id}@{start}`` — so it is scheduled
+made from what it is about and its time — ``cita_manana:{appointment id}@{start}`` (every appointment kind
+keys as ``cita_manana``, the kind before the split, so an upgrade schedules nothing twice) — so it is scheduled
 once: recomputed after every sync it has the same id; a moved appointment gets a new id (the old one is
 cancelled, the new one scheduled). The caught-up moment ("in a minute") changes with ``now``; the notifier
 never reschedules an id it has handed to the system already, so that does not postpone it.
@@ -64,11 +66,6 @@ CATCH_UP = timedelta(minutes=1)
 #: An answer is worth a notification this long after it was given.
 ANSWER_WINDOW = timedelta(hours=24)
 
-_REMINDED_KINDS = (
-    contract.AppointmentKind.QUIMIOTERAPIA,
-    contract.AppointmentKind.CONSULTA,
-    contract.AppointmentKind.LABORATORIO,
-)
 _DONE = (contract.AppointmentStatus.CANCELADA, contract.AppointmentStatus.REALIZADA)
 _ACTIVE_CYCLES = (contract.CycleStatus.PROGRAMADO, contract.CycleStatus.CONFIRMADO)
 
@@ -121,9 +118,12 @@ class _Context:
         return self.names.get(patient_id) or self.tr.t("notif_child_fallback")
 
 
-def _appointments(appointments: Iterable[contract.Appointment], c: _Context) -> Iterable[LocalNotification]:
+def _appointments(
+    appointments: Iterable[contract.Appointment], c: _Context, kinds: Collection[ReminderKind]
+) -> Iterable[LocalNotification]:
     for appt in appointments:
-        if appt.kind not in _REMINDED_KINDS or appt.status in _DONE:
+        reminder = contract.APPOINTMENT_REMINDERS.get(appt.kind)
+        if reminder is None or reminder not in kinds or appt.status in _DONE:
             continue
         start = unit_time(appt.starts_at)
         eve = start.date() - timedelta(days=1)
@@ -137,7 +137,7 @@ def _appointments(appointments: Iterable[contract.Appointment], c: _Context) -> 
             "time": hhmm(start),
         }
         body = c.tr.t("notif_appt_body", place=place, **words) if place else c.tr.t("notif_appt_body_noplace", **words)
-        key = f"{ReminderKind.APPOINTMENT_TOMORROW.value}:{appt.id}@{start.isoformat(timespec='minutes')}"
+        key = f"{contract.LEGACY_APPOINTMENT_TOMORROW}:{appt.id}@{start.isoformat(timespec='minutes')}"
         yield LocalNotification(notification_id(key), key, at, c.tr.t("notif_appt_title"), body)
 
 
@@ -206,8 +206,8 @@ def wanted(
     carnets = list(carnets)
     c = _Context(now, translator or Translator(), {k.patient.id: k.patient.display_name for k in carnets})
     found: list[LocalNotification] = []
-    if ReminderKind.APPOINTMENT_TOMORROW in kinds:
-        found += _appointments(appointments, c)
+    if any(kind in kinds for kind in contract.APPOINTMENT_REMINDERS.values()):
+        found += _appointments(appointments, c, kinds)
     if ReminderKind.DONOR_TOMORROW in kinds:
         found += _bookings(bookings, c)
     if ReminderKind.MIXTURE_READY in kinds:

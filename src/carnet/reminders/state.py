@@ -9,7 +9,9 @@ from carnet_contract import models as contract
 
 #: The order the switches are shown in.
 KIND_ORDER: tuple[contract.ReminderKind, ...] = (
-    contract.ReminderKind.APPOINTMENT_TOMORROW,
+    contract.ReminderKind.CHEMOTHERAPY_TOMORROW,
+    contract.ReminderKind.CONSULTATION_TOMORROW,
+    contract.ReminderKind.LABORATORY_TOMORROW,
     contract.ReminderKind.MIXTURE_READY,
     contract.ReminderKind.REPORT_ANSWERED,
     contract.ReminderKind.DONOR_TOMORROW,

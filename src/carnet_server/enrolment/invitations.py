@@ -355,7 +355,14 @@ def _link(session: Session, *, invitation: GuardianInvitation, user: User, now: 
     )
     invitation.used_by_id = user.id
     if invitation.whatsapp_verified:
-        links.link_verified_at_enrolment(session, user_id=user.id, phone_text=invitation.phone, now=now)
+        links.link_verified_at_enrolment(
+            session,
+            user_id=user.id,
+            phone_text=invitation.phone,
+            now=now,
+            verified_by=invitation.created_by_id,
+            invitation_id=invitation.id,
+        )
 
 
 def activate(

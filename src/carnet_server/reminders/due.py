@@ -6,8 +6,9 @@ kinds by default) — a guardian without a linked number gets nothing here (the 
 are the app's, src/carnet/reminders/). Times are local (``CARNET_TIMEZONE``):
 
     kind                 what                                                when it goes
-    cita_manana          an appointment tomorrow: quimioterapia, consulta    18:00–21:00 the day before
-                         or laboratorio, not cancelada / realizada
+    quimioterapia_manana a quimioterapia, consulta or laboratorio           18:00–21:00 the day before
+    consulta_manana      appointment tomorrow, not cancelada / realizada
+    laboratorio_manana   (the kind matching the appointment; chosen apart)
     donacion_manana      a confirmed blood-bank booking tomorrow, to the     18:00–21:00 the day before
                          donor's own phone (52 + the 10 digits), only with
                          the donor's consent given at booking — and not when
@@ -25,10 +26,11 @@ down) is not sent later: after 21:00 it would wake the family, and the next morn
 reminded again for the new day.
 
 Each reminder goes once: its key ``{kind}:{object id}:{recipient}`` (recipient: the guardian's user id, or
-``donor``) is inserted into ``reminders_sent`` in a savepoint first; a second pass — or one running at the
-same moment elsewhere — finds it (or hits the primary key) and skips. The outbox row is queued in the same
-transaction with the same key as ``dedupe_key``, and each reminder commits on its own, so the two are
-written together or not at all and no lock outlives one reminder. Nothing is logged here but counts.
+``donor``; every appointment reminder keys as ``cita_manana``, the one kind before the split, so none goes
+twice across the upgrade) is inserted into ``reminders_sent`` in a savepoint first; a second pass — or one
+running at the same moment elsewhere — finds it (or hits the primary key) and skips. The outbox row is
+queued in the same transaction with the same key as ``dedupe_key``, and each reminder commits on its own, so
+the two are written together or not at all and no lock outlives one reminder. Nothing is logged here but counts.
 
 The outbox and the links are injected (``enqueue``, ``linked_phone``: whatsapp/outbox.py ``enqueue`` and
 whatsapp/links.py ``linked_phone``), so the pass is tested with recording fakes.
@@ -48,6 +50,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from carnet_contract.models import (
+    APPOINTMENT_REMINDERS,
+    LEGACY_APPOINTMENT_TOMORROW,
     AppointmentKind,
     AppointmentStatus,
     BookingStatus,
@@ -135,6 +139,12 @@ class _Due:
     #: A donor's WhatsApp id; ``booked_by``: the guardian whose choice may turn the donor's reminder off.
     phone: str | None = None
     booked_by: str | None = None
+    #: The kind in the reminder's key, when not ``kind`` (appointments: ``cita_manana``).
+    key_kind: str | None = None
+
+    @property
+    def key_prefix(self) -> str:
+        return self.key_kind or self.kind.value
 
 
 def donor_wa_id(phone: str) -> str | None:
@@ -187,10 +197,11 @@ def _appointments(session: Session, tomorrow: date, tz: tzinfo) -> Iterator[_Due
             _place(appointment.place, appointment.unit),
         ]
         yield _Due(
-            ReminderKind.APPOINTMENT_TOMORROW,
+            APPOINTMENT_REMINDERS[AppointmentKind(appointment.kind)],
             f"{appointment.id}@{tomorrow.isoformat()}",
             Template("carnet_cita_manana", params),
             patient_id=appointment.patient_id,
+            key_kind=LEGACY_APPOINTMENT_TOMORROW,
         )
 
 
@@ -341,7 +352,7 @@ def run_pass(
     for item in due:
         if item.phone is not None:
             if item.booked_by is None or item.kind in kinds.get(item.booked_by, ()):
-                sends.append((f"{item.kind.value}:{item.object_id}:{_DONOR}", item.phone, None, item.template))
+                sends.append((f"{item.key_prefix}:{item.object_id}:{_DONOR}", item.phone, None, item.template))
             continue
         for user_id in guardians.get(item.patient_id or "", ()):
             if item.kind not in kinds.get(user_id, ()):
@@ -350,7 +361,7 @@ def run_pass(
                 phones[user_id] = linked_phone(session, user_id)
             linked = phones[user_id]
             if linked:
-                sends.append((f"{item.kind.value}:{item.object_id}:{user_id}", linked, user_id, item.template))
+                sends.append((f"{item.key_prefix}:{item.object_id}:{user_id}", linked, user_id, item.template))
     done = set(_sent_keys(session, [s[0] for s in sends]))
     queued = 0
     for key, to, recipient, template in sends:

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from carnet_contract.models import ReminderKind, Role
+from carnet_contract.models import ReminderKind, Role, expand_legacy_kinds
 from carnet_server import audit
 from carnet_server.auth.service import Principal
 from carnet_server.db import utcnow
@@ -33,8 +33,9 @@ DEFAULT_KINDS: tuple[ReminderKind, ...] = tuple(ReminderKind)
 
 
 def normalize(kinds: Iterable[str]) -> list[ReminderKind]:
-    """Known kinds only, each once, in the enum's order (a stored value no longer known is dropped)."""
-    wanted = {str(k) for k in kinds}
+    """Known kinds only, each once, in the enum's order (a stored value no longer known is dropped; the old
+    ``cita_manana`` counts as the three appointment kinds)."""
+    wanted = {str(k) for k in expand_legacy_kinds(str(k) for k in kinds)}
     return [kind for kind in ReminderKind if kind.value in wanted]
 
 

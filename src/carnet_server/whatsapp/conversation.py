@@ -13,12 +13,15 @@ link) and what the bot answers commit together or not at all. Where the number i
     {"step": "human.child"}                   which child a request for a person is about
     {"step": "reopen", incident}              why the answer did not solve it
     {"step": "followup", incident}            free text joins that report (set when its answer arrives)
+    {"photos_for": incident}                  the menu, just after a report's last photo (one more is refused
+                                              as over the limit, not taken as a photo without a report)
 
 Who is talking decides everything: a number linked to a guardian acts as that guardian through the same
 services as the app (a child not linked to the account is not found); any other number gets general help and
 how to link, and nothing about any child. A message holding a link code links the number (links.py).
 "MENÚ", "hola" or "0" go back to the menu from anywhere; "persona" or "humano" ask for a person, which opens a
-report for the case desk. What the bot does not understand gets the menu again.
+report for the case desk. What the bot does not understand gets the menu again. What it cannot read (a document
+that is not an image, audio, video, a sticker, a location) gets a clear message and changes nothing.
 """
 
 from __future__ import annotations
@@ -84,12 +87,14 @@ WEEKDAYS = ("lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "do
 
 @dataclass(frozen=True)
 class Inbound:
-    """A message as the bot reads it: plain text, a choice (button or list id), or an image's media id."""
+    """A message as the bot reads it: plain text, a choice (button or list id), or an image's media id;
+    ``unsupported`` names a kind of message the bot cannot read (``document``, ``audio``, …)."""
 
     text: str = ""
     choice: str | None = None
     media_id: str | None = None
     media_type: str | None = None
+    unsupported: str | None = None
 
 
 @dataclass
@@ -154,8 +159,8 @@ def parse_message(message: dict[str, Any]) -> Inbound:
     if kind == "button":  # a template's quick-reply button
         payload = (message.get("button") or {}).get("payload")
         return Inbound(choice=payload if isinstance(payload, str) else None)
-    if kind == "image":
-        image = message.get("image") or {}
+    if kind == "image" or (kind == "document" and _is_image_document(message.get("document"))):
+        image = message.get(kind) or {}
         media = image.get("id")
         caption = image.get("caption")
         return Inbound(
@@ -163,7 +168,18 @@ def parse_message(message: dict[str, Any]) -> Inbound:
             media_type=str(image.get("mime_type") or ""),
             text=caption if isinstance(caption, str) else "",
         )
+    if isinstance(kind, str) and kind in _UNSUPPORTED:
+        return Inbound(unsupported=kind)
     return Inbound()
+
+
+#: Message kinds the bot cannot read; each gets "only text and photos" and changes nothing.
+_UNSUPPORTED = frozenset({"document", "audio", "video", "sticker", "location", "contacts", "voice", "unsupported"})
+
+
+def _is_image_document(document: Any) -> bool:
+    """A photo sent "as a document" (JPEG or PNG) is read as a photo; the photo pipeline checks the bytes."""
+    return isinstance(document, dict) and document.get("mime_type") in ("image/jpeg", "image/png")
 
 
 def _plain(text: str) -> str:
@@ -271,6 +287,18 @@ class Bot:
                 "Antes de seguir, abre la app Carnet y acepta el aviso de privacidad vigente. Después escribe MENÚ."
             )
             return self.out
+        if message.unsupported is not None:
+            if self.state.get("step") == "report.photos":
+                self.say(
+                    "Ese archivo no es una foto. Solo podemos recibir fotos JPEG o PNG: envía una foto, o toca Listo.",
+                    buttons=[("photos:done", "Listo"), ("menu", "Menú")],
+                )
+            else:
+                self.say(
+                    "Por ahora solo podemos leer mensajes de texto y fotos. Escribe tu mensaje, o MENÚ para ver "
+                    "tus opciones."
+                )
+            return self.out
         plain = _plain(message.text)
         choice = message.choice
         if choice is None and plain in _MENU_WORDS:
@@ -299,7 +327,18 @@ class Bot:
         self._menu_choice(message, plain)
         return self.out
 
+    def _locked_out(self) -> None:
+        self.state = {}
+        self.say(
+            "Recibimos demasiados códigos incorrectos desde este número. Por seguridad, espera "
+            f"{self.ctx.settings.whatsapp_link_lockout_minutes} minutos y envía un código nuevo de la app "
+            "(Ajustes → WhatsApp)."
+        )
+
     def _link(self, raw: str) -> None:
+        if links.code_locked(self.session, phone=self.phone, now=self.now):
+            self._locked_out()
+            return
         try:
             links.link_by_code(self.session, ctx=self.ctx, phone=self.phone, raw=raw, now=self.now)
         except DomainError as exc:
@@ -308,6 +347,8 @@ class Bot:
                     "Este número ya está vinculado a otra cuenta. Para cambiarlo, desvincúlalo desde esa cuenta "
                     "en la app o pide ayuda en el módulo de atención a casos."
                 )
+            elif links.note_wrong_code(self.session, ctx=self.ctx, phone=self.phone, now=self.now):
+                self._locked_out()
             else:
                 self.say("Ese código no es válido o ya venció. Pide uno nuevo en la app: Ajustes → WhatsApp.")
             return
@@ -333,6 +374,11 @@ class Bot:
             self._reopen_start(choice.split(":", 1)[1])
         elif choice and choice.startswith("reply:"):
             self._followup_start(choice.split(":", 1)[1])
+        elif choice == "photos:done":
+            self.menu("Gracias. Te avisaremos aquí cuando haya respuesta.")
+        elif message.media_id and self.state.get("photos_for"):
+            self.state = {"step": "report.photos", "incident": self.state["photos_for"]}
+            self._report_photos(message, plain)
         elif message.media_id:
             self.menu("Para enviar una foto, primero haz un reporte (opción 1); después podrás enviar hasta tres.")
         else:
@@ -487,17 +533,26 @@ class Bot:
                 )
         except DomainError as exc:
             if exc.code == "too_many_photos":
-                self.menu(f"Ese reporte ya tiene {self.ctx.settings.incident_max_photos} fotos, el máximo.")
+                self.menu(
+                    f"Ese reporte ya tiene {self.ctx.settings.incident_max_photos} fotos, el máximo; no agregamos "
+                    "esta. Si hace falta, cuéntalo en un mensaje al reporte."
+                )
             elif exc.code in ("photo_too_large", "photo_too_large_decoded"):
                 self.say("Esa foto es demasiado grande. Envía otra más pequeña.")
+            elif exc.code == "unsupported_media_type":
+                self.say(
+                    "Solo podemos recibir fotos JPEG o PNG. Envía otra, o toca Listo.",
+                    buttons=[("photos:done", "Listo"), ("menu", "Menú")],
+                )
             else:
-                self.say("Solo podemos recibir fotos JPEG o PNG. Envía otra, o toca Listo.")
+                self.menu("No pudimos agregar la foto a ese reporte.")
             return
         count = len(row.photos)
         left = self.ctx.settings.incident_max_photos - count
         self.state["count"] = count
         if left <= 0:
             self.menu(f"Recibimos {count} fotos para el reporte {row.folio}. Te avisaremos aquí cuando haya respuesta.")
+            self.state = {"photos_for": row.id}
         else:
             self.say(
                 f"Foto {count} recibida para el reporte {row.folio}. Puedes enviar {left} más, o tocar Listo.",

@@ -12,6 +12,9 @@ in the menus, and marks the message processed, clearing its body. A failure roll
 is tried again later; after ``MAX_ATTEMPTS`` it is marked processed with the error and the number gets an
 apology. Each number may send ``whatsapp_max_per_minute`` messages a minute; beyond that they are marked
 processed unread, with one notice a minute. Logs carry message ids and codes only.
+
+:func:`purge` (the worker's periodic pass) deletes processed rows older than
+``whatsapp_inbound_retention_days`` (30): the queue keeps a number only as long as it needs it.
 """
 
 from __future__ import annotations
@@ -24,18 +27,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from carnet_server.context import Context
 from carnet_server.db import rowcount, utcnow
+from carnet_server.logs import quiet_httpx_urls
 from carnet_server.retry import backoff_seconds
 from carnet_server.whatsapp import conversation, outbox
 from carnet_server.whatsapp.lease import due_filter
 from carnet_server.whatsapp.tables import Conversation, InboundMessage
 
-__all__ = ["extract", "process_due", "store", "verify_signature"]
+__all__ = ["extract", "process_due", "purge", "store", "verify_signature"]
 
 log = logging.getLogger("carnet_server.whatsapp")
 
@@ -43,6 +47,8 @@ BATCH = 20
 MAX_ATTEMPTS = 5
 SIGNATURE_PREFIX = "sha256="
 _PHONE_CHARS = frozenset("0123456789")
+
+quiet_httpx_urls()  # the media URL's signed query never reaches a log
 
 
 def verify_signature(secret: bytes, body: bytes, header: str | None) -> bool:
@@ -100,6 +106,23 @@ def store(session: Session, items: list[tuple[str, str, dict[str, Any]]], *, now
         added += rowcount(session.execute(statement))
     session.commit()
     return added
+
+
+def purge(ctx: Context, *, now: datetime) -> int:
+    """Delete processed messages received more than the retention period ago; returns how many. Commits."""
+    cutoff = now - timedelta(days=ctx.settings.whatsapp_inbound_retention_days)
+    with ctx.sessions() as session:
+        removed = rowcount(
+            session.execute(
+                delete(InboundMessage)
+                .where(InboundMessage.processed_at.is_not(None), InboundMessage.received_at < cutoff)
+                .execution_options(synchronize_session=False)
+            )
+        )
+        session.commit()
+    if removed:
+        log.info("whatsapp inbound: %d processed messages past retention deleted", removed)
+    return removed
 
 
 def _claim(session: Session, *, now: datetime, lease_seconds: float) -> list[tuple[str, datetime]]:

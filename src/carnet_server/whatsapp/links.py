@@ -8,6 +8,11 @@ account to the new number; a number linked to another account is refused (the ot
 first, or staff do it). Unlinking — from the app, or by the case desk when a phone is lost — deletes the link:
 every later message and every queued one that carries the account's information stops at once.
 Every link and unlink is audited (ids only; never the number).
+
+Guessing codes is bounded per number: after ``whatsapp_link_max_failures`` (5) wrong codes within
+``whatsapp_link_lockout_minutes`` (15), every code from that number — even a right one — is refused for
+``whatsapp_link_lockout_minutes``. Only a count is kept (``whatsapp_conversations``), never the codes tried;
+the lockout itself is audited without the number.
 """
 
 from __future__ import annotations
@@ -28,11 +33,12 @@ from carnet_server.context import Context
 from carnet_server.db import rowcount, utcnow
 from carnet_server.domain_errors import Conflict, Invalid, NotAllowed, NotFound
 from carnet_server.enrolment.codes import ALPHABET, _draw
-from carnet_server.whatsapp.tables import LinkCode, WhatsAppLink
+from carnet_server.whatsapp.tables import Conversation, LinkCode, WhatsAppLink
 
 __all__ = [
     "CODE_PREFIX",
     "NumberNotLinked",
+    "code_locked",
     "find_code",
     "issue_code",
     "link_by_code",
@@ -41,6 +47,7 @@ __all__ = [
     "linked_phone",
     "mask",
     "normalize_wa_id",
+    "note_wrong_code",
     "unlink_number",
     "unlink_user",
     "user_for_phone",
@@ -148,6 +155,42 @@ def find_code(text: str) -> str | None:
     return match.group(1).upper() if match else None
 
 
+def _chat(session: Session, phone: str, now: datetime) -> Conversation:
+    row = session.get(Conversation, phone)
+    if row is None:
+        row = Conversation(phone=phone, state={}, updated_at=now, link_failures=0)
+        session.add(row)
+        session.flush()
+    return row
+
+
+def code_locked(session: Session, *, phone: str, now: datetime) -> bool:
+    """Whether codes from ``phone`` are refused now (too many wrong ones lately)."""
+    row = session.get(Conversation, phone)
+    return row is not None and row.link_locked_until is not None and row.link_locked_until > now
+
+
+def note_wrong_code(session: Session, *, ctx: Context, phone: str, now: datetime) -> bool:
+    """Count a wrong code from ``phone`` (not the code); True when this one locks the number. Does not commit."""
+    settings = ctx.settings
+    window = timedelta(minutes=settings.whatsapp_link_lockout_minutes)
+    row = _chat(session, phone, now)
+    if row.link_failures_since is None or now - row.link_failures_since >= window:
+        row.link_failures, row.link_failures_since = 0, now
+    row.link_failures = (row.link_failures or 0) + 1
+    if row.link_failures < settings.whatsapp_link_max_failures:
+        return False
+    row.link_failures, row.link_failures_since = 0, None
+    row.link_locked_until = now + window
+    audit.record(
+        session,
+        action="whatsapp.link_code.lockout",
+        object_type="whatsapp_number",
+        detail={"failures": settings.whatsapp_link_max_failures, "minutes": settings.whatsapp_link_lockout_minutes},
+    )
+    return True
+
+
 def link_by_code(session: Session, *, ctx: Context, phone: str, raw: str, now: datetime | None = None) -> str:
     """Link ``phone`` to the account whose live code this is; returns the user id. Does not commit.
 
@@ -162,6 +205,9 @@ def link_by_code(session: Session, *, ctx: Context, phone: str, raw: str, now: d
     if owner is not None and owner != code.user_id:
         raise Conflict("whatsapp_number_taken")
     code.used_at = now
+    chat = session.get(Conversation, phone)
+    if chat is not None:
+        chat.link_failures, chat.link_failures_since = 0, None
     row = session.get(WhatsAppLink, code.user_id)
     if row is None:
         session.add(WhatsAppLink(user_id=code.user_id, phone=phone, method="code", linked_at=now))
@@ -178,9 +224,18 @@ def link_by_code(session: Session, *, ctx: Context, phone: str, raw: str, now: d
     return code.user_id
 
 
-def link_verified_at_enrolment(session: Session, *, user_id: str, phone_text: str, now: datetime) -> bool:
+def link_verified_at_enrolment(
+    session: Session,
+    *,
+    user_id: str,
+    phone_text: str,
+    now: datetime,
+    verified_by: str | None = None,
+    invitation_id: str | None = None,
+) -> bool:
     """Link the number staff verified in person at enrolment to the guardian's account, unless it already speaks
-    for another account or the account has a number (then the family links from the app). Does not commit."""
+    for another account or the account has a number (then the family links from the app). Does not commit.
+    The audit row names the staff user who verified it (``verified_by``) and the invitation."""
     phone = normalize_wa_id(phone_text)
     if phone is None or user_for_phone(session, phone) is not None or session.get(WhatsAppLink, user_id) is not None:
         return False
@@ -191,7 +246,7 @@ def link_verified_at_enrolment(session: Session, *, user_id: str, phone_text: st
         user_id=user_id,
         actor_id=user_id,
         actor_role=Role.GUARDIAN,
-        detail={"method": "enrolment"},
+        detail={"method": "enrolment", "verified_by": verified_by, "invitation_id": invitation_id},
     )
     return True
 

@@ -5,6 +5,7 @@ commits); the worker (whatsapp/worker.py) calls :func:`send_due`, which leases d
 ``{CARNET_WHATSAPP_API_URL}/{phone_number_id}/messages`` with the access token:
 
     the number unlinked since (a row with ``user_id``)      dropped ("unlinked"): nothing about the child goes out
+    the account deactivated since (a row with ``user_id``)  dropped ("inactive")
     inside the 24-hour window, a session body              sent as it is (text, buttons, list)
     outside it (or the provider says 131047), a template   the approved template instead
     outside it, no template                                dropped ("window_closed")
@@ -16,6 +17,8 @@ commits); the worker (whatsapp/worker.py) calls :func:`send_due`, which leases d
 
 The window is ours to track (``whatsapp_conversations.last_inbound_at``) with a five-minute margin, so a
 message never races the window's end. Logs and ``last_error`` carry ids and HTTP codes, never a number or a text.
+Once a row is done (sent, dropped or given up) its texts — ``session_body`` and the template's parameters —
+are cleared: the row keeps only what it was for, when, and how it ended.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from carnet_server.auth.tables import User
 from carnet_server.context import Context
 from carnet_server.db import utcnow
 from carnet_server.retry import backoff_seconds, retry_after
@@ -123,6 +127,8 @@ def _finish(
             outcome=outcome,
             provider_message_id=provider_id,
             last_error=error[:200] if error else None,
+            session_body=None,  # the text sent (or not) is not kept
+            template=None,
         )
         .execution_options(synchronize_session=False)
     )
@@ -209,6 +215,10 @@ def _send_one(
         _finish(session, key, lease, outcome="dropped", error="unlinked")
         log.info("whatsapp message %s dropped: the number is no longer linked", key)
         return Sent(key, "dropped", "unlinked")
+    if row.user_id is not None and not session.scalar(select(User.active).where(User.id == row.user_id)):
+        _finish(session, key, lease, outcome="dropped", error="inactive")
+        log.info("whatsapp message %s dropped: the account is no longer active", key)
+        return Sent(key, "dropped", "inactive")
     bodies: list[tuple[str, dict[str, Any]]] = []
     if row.session_body is not None and window_open(session, row.phone, utcnow()):
         bodies.append(("sent", row.session_body))

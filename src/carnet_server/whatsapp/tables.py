@@ -6,8 +6,10 @@
 ``whatsapp_inbound``      the durable inbound queue: one row per provider message id (Meta's retries insert
                           nothing), processed by a worker with a lease; the message body is cleared once processed.
 ``whatsapp_outbound``     the durable outbound queue: each message as the session text to send and, when the 24-hour
-                          window may have closed by then, the approved template to send instead.
-``whatsapp_conversations`` per number: when it last wrote (the 24-hour window) and where it is in the menus.
+                          window may have closed by then, the approved template to send instead; both are cleared
+                          once the row is done.
+``whatsapp_conversations`` per number: when it last wrote (the 24-hour window), where it is in the menus, and how
+                          many wrong link codes it sent lately (never the codes).
 """
 
 from __future__ import annotations
@@ -106,3 +108,8 @@ class Conversation(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: The per-number limit: when a "too many messages" notice was last sent (once per window).
     throttled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: Wrong link codes from this number since ``link_failures_since`` (a count only: the codes are not kept) …
+    link_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    link_failures_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: … and, after too many, until when every code from it is refused (links.py).
+    link_locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -1,5 +1,6 @@
 """The WhatsApp worker of one server process: a daemon thread that processes the inbound queue, sends the
-outbound queue and, every ``reminders_every_seconds``, runs the reminders pass. The queues live in the
+outbound queue and, every ``reminders_every_seconds``, runs the periodic pass: the reminders, and the purge of
+inbound rows past their retention (inbound.py). The queues live in the
 database, so several processes may each run one (leases keep them apart) and a restart loses nothing. The
 webhook and an answered report wake it (``wake``); without that it still polls every
 ``whatsapp_poll_seconds``."""
@@ -14,6 +15,7 @@ from collections.abc import Callable
 import httpx
 
 from carnet_server.context import Context
+from carnet_server.db import utcnow
 from carnet_server.whatsapp import inbound, outbox
 
 __all__ = ["WhatsAppWorker"]
@@ -59,6 +61,13 @@ class WhatsAppWorker:
         sent = outbox.send_due(self.ctx, client)
         return bool(handled or any(s.outcome != "retry" for s in sent))
 
+    def periodic_pass(self, client: httpx.Client) -> bool:
+        """The reminders (when set), the inbound purge, then a send round; True when something was sent."""
+        if self._periodic is not None:
+            self._periodic(self.ctx)
+        inbound.purge(self.ctx, now=utcnow())
+        return outbox.send_due(self.ctx, client) != []
+
     def _run(self) -> None:
         settings = self.ctx.settings
         timeout = httpx.Timeout(settings.whatsapp_timeout_seconds, connect=min(5.0, settings.whatsapp_timeout_seconds))
@@ -71,10 +80,9 @@ class WhatsAppWorker:
                 busy = False
                 try:
                     busy = self.run_once(client)
-                    if self._periodic is not None and time.monotonic() >= next_periodic:
+                    if time.monotonic() >= next_periodic:
                         next_periodic = time.monotonic() + settings.reminders_every_seconds
-                        self._periodic(self.ctx)
-                        busy = busy or outbox.send_due(self.ctx, client) != []
+                        busy = self.periodic_pass(client) or busy
                 except Exception as exc:  # noqa: BLE001 — keep the loop alive (database restarting, …)
                     log.error("whatsapp round failed: %s", type(exc).__name__)
                 if not busy:
