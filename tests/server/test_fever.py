@@ -21,7 +21,7 @@ from carnet_contract.models import FeverEpisode, SyncType, VerifyReason
 from carnet_server.audit import AuditEntry
 from carnet_server.context import Context
 from carnet_server.db import utcnow
-from carnet_server.fever import card
+from carnet_server.fever import card, ips
 from carnet_server.fever.tables import FeverEpisode as EpisodeRow
 from carnet_server.incidents.figures import week_bounds
 from carnet_server.signing import sign_claims
@@ -409,6 +409,70 @@ def test_ips_validator_catches_a_broken_bundle(
     assert validate_ips(bare) == []
     allergies = next(s for s in bare["entry"][0]["resource"]["section"] if s["code"]["coding"][0]["code"] == "48765-2")
     assert "emptyReason" in allergies and "entry" not in allergies
+
+
+@pytest.mark.parametrize(
+    ("text", "status"),
+    [
+        ("Ninguna conocida", "none_known"),
+        ("  NINGUNA.  ", "none_known"),
+        ("Alergias: negadas", "none_known"),
+        ("Niega alergias", "none_known"),
+        ("Sin alergias conocidas", "none_known"),
+        ("NKDA", "none_known"),
+        ("Penicilina; ninguna otra conocida", "recorded"),
+        ("Alergia a sulfas, niega otras", "recorded"),
+        ("Sin alergias a medicamentos; alergia al huevo", "recorded"),
+        ("No conocidas, excepto látex", "recorded"),
+        ("Ninguna conocida a fármacos. Látex", "recorded"),
+        ("Ibuprofeno", "recorded"),
+        ("Desconocidas", "recorded"),  # unknown is not "none": shown as written
+        ("", "no_information"),
+        ("   ", "no_information"),
+        ("—", "no_information"),
+        (None, "no_information"),
+    ],
+)
+def test_only_a_whole_phrase_of_none_means_no_known_allergy(text: str | None, status: str) -> None:
+    assert ips.allergy_status(text) == status
+
+
+def _ips_allergy(client: TestClient, auth: Auth, ctx: Context, patient_id: str, text: str | None) -> Any:
+    with ctx.sessions() as session:
+        from carnet_server.patients.tables import Patient
+
+        row = session.get(Patient, patient_id)
+        assert row is not None
+        row.allergies = text
+        session.commit()
+    document = client.get(f"/api/v1/patients/{patient_id}/ips", headers=auth("oncologia.demo")).json()
+    assert validate_ips(document) == []
+    sections = document["entry"][0]["resource"]["section"]
+    section = next(s for s in sections if s["code"]["coding"][0]["code"] == "48765-2")
+    allergies = [e["resource"] for e in document["entry"] if e["resource"]["resourceType"] == "AllergyIntolerance"]
+    return section, allergies
+
+
+@pytest.mark.parametrize("text", ["Penicilina; ninguna otra conocida", "Alergia a sulfas, niega otras"])
+def test_an_allergy_followed_by_none_other_is_exported_as_that_allergy(
+    client: TestClient, auth: Auth, patient_ids: dict[str, str], ctx: Context, text: str
+) -> None:
+    section, allergies = _ips_allergy(client, auth, ctx, patient_ids["Mateo Hernández"], text)
+    assert len(allergies) == 1 and allergies[0]["code"] == {"text": text}  # the team's words, no SNOMED "none"
+    assert ips.NO_KNOWN_ALLERGIES not in json.dumps(allergies)
+    assert [r["reference"] for r in section["entry"]] and text.split(";")[0].split(",")[0] in section["text"]["div"]
+    # the card itself carries the text as written
+    got = client.get(f"/api/v1/patients/{patient_ids['Mateo Hernández']}/emergency-card", headers=auth("madre.demo"))
+    assert got.json()["allergies"] == text
+
+
+def test_blank_allergies_are_no_information_not_no_known_allergy(
+    client: TestClient, auth: Auth, patient_ids: dict[str, str], ctx: Context
+) -> None:
+    section, allergies = _ips_allergy(client, auth, ctx, patient_ids["Mateo Hernández"], "  ")
+    assert allergies == [] and "emptyReason" in section and "entry" not in section
+    section, allergies = _ips_allergy(client, auth, ctx, patient_ids["Mateo Hernández"], "Niega alergias.")
+    assert allergies[0]["code"]["coding"][0]["code"] == ips.NO_KNOWN_ALLERGIES
 
 
 # ---- weekly figures ---------------------------------------------------------------------------------------
