@@ -285,6 +285,82 @@ def test_emergency_verify_route_and_the_pharmacy_refuse_the_other_type(
                  403, "forbidden")
 
 
+def _jti(token: str) -> str:
+    return str(json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "==="))["jti"])
+
+
+def test_revoking_the_childs_codes_revokes_the_emergency_card_online_offline_and_on_its_page(
+    client: TestClient, auth: Auth, patient_ids: dict[str, str], ctx: Context
+) -> None:
+    mateo, madre = patient_ids["Mateo Hernández"], auth("madre.demo")
+    old = client.get(f"/api/v1/patients/{mateo}/emergency-card", headers=madre).json()["qr"]
+    assert client.post(f"/api/v1/patients/{mateo}/qr/revoke", headers=madre).json()["revoked"] >= 1
+    # online: refused at once, with no card
+    desk = client.post("/api/v1/emergency-cards/verify", json={"token": old["url"]}, headers=auth("oncologia.demo"))
+    assert desk.status_code == 200
+    assert (desk.json()["valid"], desk.json()["reason"], desk.json()["card"]) == (False, "revoked", None)
+    assert desk.json()["message"] == "El código fue revocado."
+    # its public page
+    page = client.get(old["url"].removeprefix(ctx.settings.base_url))
+    assert "NO VÁLIDA" in page.text and "revocado" in page.text and "Mateo H." not in page.text
+    # offline: the pharmacy trust bundle lists it, so the contract's check refuses it
+    bundle = contract.TrustBundle.model_validate(
+        client.get("/api/v1/pharmacy/trust", headers=auth("farmacia.demo")).json())
+    assert _jti(old["token"]) in bundle.revoked
+    offline = qrtoken.verify(old["url"], {"keys": bundle.keys}, issuer=bundle.issuer,
+                             revoked_jtis=frozenset(bundle.revoked), kind=qrtoken.TokenKind.EMERGENCY)
+    assert offline.reason is VerifyReason.REVOKED
+    assert qrtoken.verify(old["url"], {"keys": bundle.keys}, issuer=bundle.issuer,
+                          kind=qrtoken.TokenKind.EMERGENCY).valid  # the list alone makes the difference
+    # the next read issues a new token, which is good everywhere
+    new = client.get(f"/api/v1/patients/{mateo}/emergency-card", headers=madre).json()["qr"]
+    assert new["token"] != old["token"]
+    fresh = client.post("/api/v1/emergency-cards/verify", json={"token": new["url"]}, headers=auth("oncologia.demo"))
+    assert fresh.json()["valid"] is True and fresh.json()["card"]["patient_id"] == mateo
+    assert _jti(new["token"]) not in client.get("/api/v1/pharmacy/trust", headers=auth("farmacia.demo")).json()[
+        "revoked"]
+    with ctx.sessions() as session:
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "fever.emergency_card.verify")
+                                .order_by(AuditEntry.id)).first()
+    assert entry is not None and entry.detail == {"valid": False, "reason": "revoked", "card": False}
+
+
+def test_removing_a_guardian_revokes_the_emergency_card_too(
+    client: TestClient, auth: Auth, patient_ids: dict[str, str]
+) -> None:
+    camila = patient_ids["Camila Torres"]
+    luis = auth("luis.torres")
+    old = client.get(f"/api/v1/patients/{camila}/emergency-card", headers=luis).json()["qr"]
+    luis_id = client.get("/api/v1/me", headers=luis).json()["id"]
+    removed = client.delete(f"/api/v1/patients/{camila}/guardians/{luis_id}", headers=auth("oncologia.demo"))
+    assert removed.status_code == 204, removed.text
+    verdict = client.post("/api/v1/emergency-cards/verify", json={"token": old["token"]}, headers=auth("casos.demo"))
+    assert (verdict.json()["valid"], verdict.json()["reason"]) == (False, "revoked")
+    assert _jti(old["token"]) in client.get("/api/v1/pharmacy/trust", headers=auth("farmacia.demo")).json()["revoked"]
+
+
+def test_a_card_whose_content_changed_is_reissued_but_the_old_qr_is_not_revoked(
+    client: TestClient, auth: Auth, patient_ids: dict[str, str], ctx: Context
+) -> None:
+    """The token carries no clinical fact: a family still holding yesterday's card offline is not turned away."""
+    mateo, madre = patient_ids["Mateo Hernández"], auth("madre.demo")
+    old = client.get(f"/api/v1/patients/{mateo}/emergency-card", headers=madre).json()["qr"]
+    with ctx.sessions() as session:
+        from carnet_server.patients.tables import Patient
+
+        row = session.get(Patient, mateo)
+        assert row is not None
+        row.allergies = "Penicilina"
+        session.commit()
+    new = client.get(f"/api/v1/patients/{mateo}/emergency-card", headers=madre).json()
+    assert new["qr"]["token"] != old["token"] and new["allergies"] == "Penicilina"
+    verdict = client.post("/api/v1/emergency-cards/verify", json={"token": old["token"]},
+                          headers=auth("oncologia.demo")).json()
+    assert verdict["valid"] is True and verdict["card"]["allergies"] == "Penicilina"  # today's facts, online
+    assert _jti(old["token"]) not in client.get("/api/v1/pharmacy/trust", headers=auth("farmacia.demo")).json()[
+        "revoked"]
+
+
 def test_card_tokens_verify_in_the_contracts_checker_directly(ctx: Context) -> None:
     """The offline checker alone: ok, tampered signature, expired, wrong type (no HTTP)."""
     now = int(utcnow().timestamp())
