@@ -22,6 +22,8 @@ from carnet_server.audit import AuditEntry
 from carnet_server.context import Context
 from carnet_server.db import utcnow
 from carnet_server.fever import card, ips
+from carnet_server.fever import router as fever_router
+from carnet_server.fever import service as fever_service
 from carnet_server.fever.tables import FeverEpisode as EpisodeRow
 from carnet_server.incidents.figures import week_bounds
 from carnet_server.signing import sign_claims
@@ -215,12 +217,25 @@ def test_emergency_card_has_what_the_team_needs_and_a_qr_of_its_own_type(
     client: TestClient, auth: Auth, patient_ids: dict[str, str], ctx: Context
 ) -> None:
     mateo = patient_ids["Mateo Hernández"]
+    with ctx.sessions() as session:  # the demo writes no phase: the last cycle given is in consolidation
+        from carnet_server.patients.tables import Cycle
+
+        cycles = list(session.scalars(select(Cycle).where(Cycle.patient_id == mateo).order_by(Cycle.scheduled_for)))
+        today = ctx.today(utcnow())
+        past = [c for c in cycles if c.scheduled_for <= today and c.status in ("aplicado", "confirmado", "programado")]
+        assert past and any(c.scheduled_for > today for c in cycles)
+        for cycle in cycles:
+            cycle.phase = "Mantenimiento" if cycle.scheduled_for > today else "Inducción"
+        past[-1].phase = "Consolidación"
+        last_date = past[-1].scheduled_for
+        session.commit()
     response = client.get(f"/api/v1/patients/{mateo}/emergency-card", headers=auth("madre.demo"))
     assert response.status_code == 200, response.text
     got = contract.EmergencyCard.model_validate(response.json())
     assert got.full_name == "Mateo Hernández López" and got.age_years >= 5
     assert got.weight_kg and got.diagnosis and got.diagnosis.cie10 == "C91.0"
     assert got.protocol and got.last_chemotherapy_date and got.last_chemotherapy_drugs
+    assert got.phase == "Consolidación" and got.last_chemotherapy_date == last_date  # the last cycle given's
     assert got.central_venous_catheter is True and got.blood_group == "O+" and got.allergies
     assert got.oncology_phone and got.unit.emergency is not None
     assert got.qr.url == f"{ctx.settings.base_url}/e/{got.qr.token}"
@@ -283,6 +298,27 @@ def test_emergency_verify_route_and_the_pharmacy_refuse_the_other_type(
     assert unknown.json()["valid"] is False and unknown.json()["reason"] == "unknown_key"
     assert_error(client.post("/api/v1/emergency-cards/verify", json={"token": token}, headers=auth("madre.demo")),
                  403, "forbidden")
+
+
+def test_staff_of_another_unit_verify_a_genuine_card_but_get_no_card_data(
+    client: TestClient, auth: Auth, patient_ids: dict[str, str], ctx: Context
+) -> None:
+    # Emiliano is treated in Cd. Obregón; oncologia.demo and casos.demo work at Siglo XXI and La Raza
+    emiliano = patient_ids["Emiliano Valenzuela"]
+    url = client.get(f"/api/v1/patients/{emiliano}/emergency-card", headers=auth("admin.demo")).json()["qr"]["url"]
+    for user in ("oncologia.demo", "casos.demo"):
+        answer = client.post("/api/v1/emergency-cards/verify", json={"token": url}, headers=auth(user))
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert body["valid"] is True and body["expires_at"]  # genuine: the signature is public knowledge
+        assert body["card"] is None and body["patient_id"] is None  # but nothing of a child not theirs
+        assert "Emiliano" not in answer.text and "Valenzuela" not in answer.text
+    own = client.post("/api/v1/emergency-cards/verify", json={"token": url}, headers=auth("admin.demo")).json()
+    assert own["card"]["patient_id"] == emiliano
+    with ctx.sessions() as session:
+        details = [e.detail for e in session.scalars(select(AuditEntry).where(
+            AuditEntry.action == "fever.emergency_card.verify").order_by(AuditEntry.id))]
+    assert [d["card"] for d in details if d] == [False, False, True]
 
 
 def _jti(token: str) -> str:
@@ -554,29 +590,42 @@ def test_blank_allergies_are_no_information_not_no_known_allergy(
 # ---- weekly figures ---------------------------------------------------------------------------------------
 
 
+def _last_wednesday_noon(ctx: Context) -> datetime:
+    """Wednesday 12:00 (Mexico City) of last week: a clock for the figures' test, whenever it runs."""
+    today = ctx.today(utcnow())
+    wednesday = today - timedelta(days=today.weekday() + 5)
+    return datetime(wednesday.year, wednesday.month, wednesday.day, 12, tzinfo=ctx.tz).astimezone(UTC)
+
+
 def test_weekly_figures_count_the_golden_hour(
-    client: TestClient, auth: Auth, patient_ids: dict[str, str], ctx: Context
+    client: TestClient, auth: Auth, patient_ids: dict[str, str], ctx: Context, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The fever routes' clock is set to a Wednesday noon: the week, its bounds and the steps' times are fixed,
+    # so the test neither depends on nor skips around Monday midnight.
+    now = _last_wednesday_noon(ctx)
+    monkeypatch.setattr(fever_service, "utcnow", lambda: now)
+    monkeypatch.setattr(fever_router, "utcnow", lambda: now + timedelta(minutes=1))  # the figures, read after
     madre, desk = auth("madre.demo"), auth("casos.demo")  # Siglo XXI (Mateo) and La Raza (Valentina)
-    fast = _alert(client, madre, patient_ids["Mateo Hernández"]).json()["id"]
-    slow = _alert(client, madre, patient_ids["Valentina Hernández"]).json()["id"]
-    _alert(client, madre, patient_ids["Mateo Hernández"])  # never arrived
-    now = _now()
-    with ctx.sessions() as session:  # the two arrivals happened before now: 40 and 95 minutes to antibiotic
-        for episode_id, minutes in ((fast, 40), (slow, 95)):
-            row = session.get(EpisodeRow, episode_id)
-            assert row is not None
-            row.measured_at = now - timedelta(minutes=minutes + 30)
-            session.commit()
-    for episode_id, minutes in ((fast, 40), (slow, 95)):
+
+    def alert(name: str, minutes_ago: int) -> str:
+        body = {"temperature_c": 38.6, "measured_at": (now - timedelta(minutes=minutes_ago)).isoformat()}
+        response = client.post(f"/api/v1/patients/{patient_ids[name]}/fever-episodes", json=body, headers=madre)
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+    fast = alert("Mateo Hernández", 40 + 30)
+    slow = alert("Valentina Hernández", 95 + 30)
+    alert("Mateo Hernández", 3)  # never arrived
+    for episode_id, minutes in ((fast, 40), (slow, 95)):  # 40 and 95 minutes from arrival to antibiotic
         assert _step(client, desk, episode_id, "arrival", now - timedelta(minutes=minutes + 5)).status_code == 200
         assert _step(client, desk, episode_id, "triage", now - timedelta(minutes=minutes)).status_code == 200
         assert _step(client, desk, episode_id, "antibiotic", now - timedelta(minutes=5)).status_code == 200
     today = ctx.today(now)
     monday = today - timedelta(days=today.weekday())
-    lo, _hi = week_bounds(monday, ctx.tz)
-    if now - timedelta(minutes=130) < lo:
-        pytest.skip("the arrivals fall in the previous week right after Monday 00:00")
+    lo, hi = week_bounds(monday, ctx.tz)
+    assert lo < now < hi
+    with ctx.sessions() as session:
+        assert {row.created_at for row in session.scalars(select(EpisodeRow))} == {now}
     response = client.get("/api/v1/fever/weekly", params={"week": monday.isoformat()}, headers=desk)
     assert response.status_code == 200, response.text
     figures = contract.FeverWeeklyFigures.model_validate(response.json())
