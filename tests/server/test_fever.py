@@ -201,6 +201,84 @@ def test_staff_of_another_unit_and_other_roles_get_no_episode(
         assert client.get(path, headers=auth("admin.demo")).status_code == 200
 
 
+def _at_unit(client: TestClient, headers: dict[str, str], patient_id: str, **extra: Any) -> Any:
+    body = {"temperature_c": 38.9, "measured_at": (_now() - timedelta(minutes=2)).isoformat(), **extra}
+    return client.post(f"/api/v1/patients/{patient_id}/fever-episodes/at-unit", json=body, headers=headers)
+
+
+def test_staff_open_an_episode_for_a_child_who_came_without_the_alert(
+    client: TestClient, auth: Auth, patient_ids: dict[str, str], ctx: Context
+) -> None:
+    mateo, desk, madre = patient_ids["Mateo Hernández"], auth("casos.demo"), auth("madre.demo")
+    arrived = _now() - timedelta(minutes=4)
+    key = {**desk, "Idempotency-Key": str(uuid.uuid4())}
+    body = {"temperature_c": 38.9, "measured_at": (arrived + timedelta(minutes=1)).isoformat(),
+            "arrived_at": arrived.isoformat()}
+    opened = client.post(f"/api/v1/patients/{mateo}/fever-episodes/at-unit", json=body, headers=key)
+    assert opened.status_code == 201, opened.text
+    episode = FeverEpisode.model_validate(opened.json())
+    assert (episode.status, episode.origin, episode.arrived_at) == ("en_urgencias", "unidad", arrived)
+    assert episode.patient_name == "Mateo Hernández" and episode.temperature_c == 38.9
+    again = client.post(f"/api/v1/patients/{mateo}/fever-episodes/at-unit", json=body, headers=key)
+    assert again.status_code == 201 and again.json() == opened.json()  # a retry: the same answer, nothing new
+    # on the desk's list, and the clock runs from the arrival
+    assert [e["id"] for e in client.get("/api/v1/fever-episodes", headers=desk).json()] == [episode.id]
+    assert_error(_step(client, desk, episode.id, "arrival"), 409, "fever_step_out_of_order")
+    assert _step(client, desk, episode.id, "triage").status_code == 200
+    done = _step(client, auth("oncologia.demo"), episode.id, "antibiotic")
+    assert done.status_code == 200 and done.json()["minutes_to_antibiotic"] in (4, 5)
+    # the family sees it (the sync record and the list), marked as the unit's
+    changes, _cursor, _pages = sync_all(client, madre)
+    synced = [FeverEpisode.model_validate(c["data"]) for c in changes if c["type"] == SyncType.FEVER_EPISODE]
+    assert [(e.id, e.origin, e.status) for e in synced] == [(episode.id, "unidad", "antibiotico")]
+    assert synced[0].patient_name is None
+    listed = client.get(f"/api/v1/patients/{mateo}/fever-episodes", headers=madre).json()
+    assert [(e["id"], e["origin"]) for e in listed] == [(episode.id, "unidad")]
+    with ctx.sessions() as session:
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "fever.create")).one()
+    assert entry.actor_role == "case_desk" and entry.detail == {
+        "patient_id": mateo, "unit_id": episode.unit.id, "origin": "unidad"}
+    # a family's alert is still "familia"
+    assert _alert(client, madre, mateo).json()["origin"] == "familia"
+
+
+def test_a_child_with_an_open_episode_gets_no_second_one_from_the_desk(
+    client: TestClient, auth: Auth, patient_ids: dict[str, str], ctx: Context
+) -> None:
+    mateo, desk = patient_ids["Mateo Hernández"], auth("oncologia.demo")
+    alerted = _alert(client, auth("madre.demo"), mateo).json()["id"]
+    refused = _at_unit(client, desk, mateo)
+    assert refused.status_code == 409
+    error = refused.json()["error"]
+    assert (error["code"], error["episode_id"]) == ("fever_episode_already_open", alerted)
+    assert "abierto" in error["message"]
+    assert _step(client, desk, alerted, "close").status_code == 200
+    assert _at_unit(client, desk, mateo).status_code == 201  # once it is closed, a new one
+    with ctx.sessions() as session:
+        assert len(session.scalars(select(EpisodeRow).where(EpisodeRow.patient_id == mateo)).all()) == 2
+
+
+def test_only_the_childs_unit_opens_an_episode_and_bad_times_are_refused(
+    client: TestClient, auth: Auth, patient_ids: dict[str, str], ctx: Context
+) -> None:
+    emiliano, mateo = patient_ids["Emiliano Valenzuela"], patient_ids["Mateo Hernández"]
+    for user in ("oncologia.demo", "casos.demo"):  # Emiliano is treated in Cd. Obregón
+        assert_error(_at_unit(client, auth(user), emiliano), 404, "patient_not_found")
+    assert_error(_at_unit(client, auth("oncologia.demo"), "no-such-child"), 404, "patient_not_found")
+    for user in ("madre.demo", "farmacia.demo", "banco.demo"):
+        assert_error(_at_unit(client, auth(user), mateo), 403, "forbidden")
+    onco = auth("oncologia.demo")
+    for arrived in (_now() + timedelta(minutes=6), _now() - timedelta(hours=24, minutes=1)):
+        refused = _at_unit(client, onco, mateo, arrived_at=arrived.isoformat())
+        assert "24 horas" in assert_error(refused, 422, "fever_arrival_time_invalid")["message"]
+    assert_error(_at_unit(client, onco, mateo, measured_at=(_now() - timedelta(hours=25)).isoformat()), 422,
+                 "fever_measured_at_out_of_range")
+    assert_error(_at_unit(client, auth("oncologia.demo"), mateo, temperature_c=44), 422, "validation_error")
+    with ctx.sessions() as session:
+        assert session.scalars(select(EpisodeRow)).all() == []
+    assert _at_unit(client, auth("admin.demo"), emiliano).status_code == 201
+
+
 def test_close_ends_an_episode_without_antibiotic(
     client: TestClient, auth: Auth, patient_ids: dict[str, str]
 ) -> None:
@@ -638,7 +716,7 @@ def test_weekly_figures_count_the_golden_hour(
     assert (raza.episodes, raza.within_60, raza.median_minutes_to_antibiotic) == (1, 0, 95.0)
     table = list(csv.reader(io.StringIO(client.get("/api/v1/fever/weekly.csv", params={"week": monday.isoformat()},
                                                    headers=desk).text)))
-    assert table[0][1] == "unidad" and table[-1][1:] == ["Total", "3", "2", "1", "0.5", "67.5", "1"]
+    assert table[0][1] == "unidad" and table[-1][1:] == ["Total", "3", "2", "1", "0.5", "67.5", "1", "0"]
     summary = client.get("/api/v1/fever/weekly.md", params={"week": monday.isoformat()}, headers=desk).text
     assert "Hora Dorada" in summary and "**1** (50 %)" in summary and "68 min" in summary
     assert_error(client.get("/api/v1/fever/weekly", params={"week": "2026-13-01"}, headers=desk), 422,
@@ -646,6 +724,26 @@ def test_weekly_figures_count_the_golden_hour(
     assert_error(client.get("/api/v1/fever/weekly", params={"week": monday.isoformat()}, headers=madre), 403)
     admin = client.get("/api/v1/fever/weekly", params={"week": monday.isoformat()}, headers=auth("admin.demo"))
     assert len(admin.json()["by_unit"]) == 4
+    # Camila came without the family's alert: the unit opens her episode, and the week counts it (20 minutes)
+    walk_in = client.post(f"/api/v1/patients/{patient_ids['Camila Torres']}/fever-episodes/at-unit", headers=desk,
+                          json={"temperature_c": 38.8, "measured_at": (now - timedelta(minutes=28)).isoformat(),
+                                "arrived_at": (now - timedelta(minutes=30)).isoformat()})
+    assert walk_in.status_code == 201, walk_in.text
+    assert _step(client, desk, walk_in.json()["id"], "triage", now - timedelta(minutes=25)).status_code == 200
+    assert _step(client, desk, walk_in.json()["id"], "antibiotic", now - timedelta(minutes=10)).status_code == 200
+    after = contract.FeverWeeklyFigures.model_validate(
+        client.get("/api/v1/fever/weekly", params={"week": monday.isoformat()}, headers=desk).json())
+    assert (after.episodes, after.arrived, after.within_60, after.opened_at_unit) == (4, 3, 2, 1)
+    assert after.median_minutes_to_antibiotic == 40.0 and after.share_within_60 == 0.667
+    by_name = {u.unit_name: u for u in after.by_unit}
+    assert by_name["UMAE Hospital de Pediatría CMN Siglo XXI"].opened_at_unit == 1
+    assert by_name["Hospital General CMN La Raza"].opened_at_unit == 0
+    table = list(csv.reader(io.StringIO(client.get("/api/v1/fever/weekly.csv", params={"week": monday.isoformat()},
+                                                   headers=desk).text)))
+    assert table[0][-1] == "abiertos_en_la_unidad" and table[-1][1:] == ["Total", "4", "3", "2", "0.667", "40.0",
+                                                                         "1", "1"]
+    summary = client.get("/api/v1/fever/weekly.md", params={"week": monday.isoformat()}, headers=desk).text
+    assert "sin aviso de la familia: **1**" in summary and "| Abiertos en la unidad |" in summary
 
 
 def test_the_figures_of_a_past_week_do_not_change(ctx: Context, client: TestClient, auth: Auth) -> None:

@@ -41,6 +41,9 @@ class FeverEpisode(Base):
     arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     triage_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     antibiotic_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: ``FeverOrigin``: ``familia`` (the family's button) or ``unidad`` (staff, for a child who came without it;
+    #: migration 0013).
+    origin: Mapped[str] = mapped_column(String(8), default="familia", server_default="familia")
 
     unit: Mapped[MedicalUnit] = relationship(lazy="joined")
 
