@@ -1273,6 +1273,25 @@ class FeverEpisodeCreate(_Request):
     measured_at: AwareDatetime
 
 
+class FeverOrigin(StrEnum):
+    """Who opened the episode: the family's button, or the unit's staff for a child who arrived without it."""
+
+    FAMILIA = "familia"
+    UNIDAD = "unidad"
+
+
+class FeverEpisodeAtUnit(_Request):
+    """POST /api/v1/patients/{id}/fever-episodes/at-unit (oncology, case desk of the child's unit; admin): a child
+    with fever arrived without the family's alert. The episode starts ``en_urgencias`` at ``arrived_at`` (default
+    now), so the 60-minute clock runs and the week's figures count it. ``measured_at`` as for the family's alert;
+    ``arrived_at`` at most 5 minutes ahead and 24 hours old (422 ``fever_arrival_time_invalid``). A child with an
+    open episode gets 409 ``fever_episode_already_open``: its arrival is recorded on that one."""
+
+    temperature_c: Annotated[float, Field(ge=FEVER_MIN_C, le=FEVER_MAX_C, allow_inf_nan=False)]
+    measured_at: AwareDatetime
+    arrived_at: AwareDatetime | None = None
+
+
 class FeverEpisodeEmergency(_Response):
     phone: str
     address: str
@@ -1298,6 +1317,8 @@ class FeverEpisode(_Response):
     emergency: FeverEpisodeEmergency | None = None
     #: Staff lists only: the child's name.
     patient_name: str | None = None
+    #: ``familia``: the family's button; ``unidad``: opened by the unit's staff (the child came without it).
+    origin: FeverOrigin = FeverOrigin.FAMILIA
 
 
 class FeverStep(_Request):
@@ -1311,7 +1332,7 @@ class FeverStep(_Request):
 
 class EmergencyCard(_Response):
     """GET /api/v1/patients/{id}/emergency-card: what the emergency team must know without asking, and a signed
-    QR of its own type (``typ`` ``emergencia``, valid 72 hours) that a counter verifies offline."""
+    QR of its own type (``typ`` ``em``, valid 72 hours) that a counter verifies offline."""
 
     patient_id: str
     full_name: str
@@ -1376,6 +1397,8 @@ class FeverUnitFigures(_Response):
     share_within_60: float | None = None
     median_minutes_to_antibiotic: float | None = None
     without_antibiotic: int
+    #: Of ``episodes``, those the unit's staff opened (the child came without the family's alert).
+    opened_at_unit: int = 0
 
 
 class FeverWeeklyFigures(_Response):
@@ -1389,4 +1412,6 @@ class FeverWeeklyFigures(_Response):
     share_within_60: float | None = None
     median_minutes_to_antibiotic: float | None = None
     without_antibiotic: int
+    #: Of ``episodes``, those the unit's staff opened (the child came without the family's alert).
+    opened_at_unit: int = 0
     by_unit: list[FeverUnitFigures] = Field(default_factory=list)

@@ -137,6 +137,26 @@ def test_revoked_token_is_refused_once_the_bundle_lists_it(server: InProcessServ
     assert check.kind is CheckKind.REVOKED and describe(check, TR) == "Revocado: el carnet fue reemplazado"
 
 
+def test_a_revoked_emergency_card_is_refused_offline_from_the_servers_bundle(server: InProcessServer) -> None:
+    """The family revokes the child's codes (phone lost): the emergency card's token is in the real trust bundle,
+    and the counter's offline check refuses it (a new card read gives a new, genuine one)."""
+    pid = server.patient_id("Mateo Hernández")
+    card_path = f"/api/v1/patients/{pid}/emergency-card"
+    card = contract.EmergencyCard.model_validate(server.ok("madre.demo", "GET", card_path))
+    fresh = contract.TrustBundle.model_validate(server.ok("farmacia.demo", "GET", TRUST))
+    assert check_offline(card.qr.url, fresh, now=now()).kind is CheckKind.EMERGENCY
+    assert server.ok("madre.demo", "POST", f"/api/v1/patients/{pid}/qr/revoke")["revoked"] >= 1
+    bundle = contract.TrustBundle.model_validate(server.ok("farmacia.demo", "GET", TRUST))
+    assert jti_of(card.qr.token) in bundle.revoked
+    check = check_offline(card.qr.url, bundle, now=now())
+    assert check.kind is CheckKind.REVOKED and check.emergency and not check.valid
+    assert describe(check, TR) == "Tarjeta de urgencias revocada: pide a la familia abrir la tarjeta actual"
+    assert describe(check, Translator("en")) == "Emergency card revoked: ask the family to open the current card"
+    again = contract.EmergencyCard.model_validate(server.ok("madre.demo", "GET", card_path))
+    assert again.qr.token != card.qr.token
+    assert check_offline(again.qr.url, bundle, now=now()).kind is CheckKind.EMERGENCY
+
+
 @pytest.mark.parametrize("scanned", ["hola", "https://example.com/otra/cosa", "a.b", "x" * 5000,
                                      f"{BASE}/v/abc.def.ghi"])
 def test_anything_else_is_not_a_carnet_code(server: InProcessServer, scanned: str) -> None:

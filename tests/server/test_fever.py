@@ -21,7 +21,9 @@ from carnet_contract.models import FeverEpisode, SyncType, VerifyReason
 from carnet_server.audit import AuditEntry
 from carnet_server.context import Context
 from carnet_server.db import utcnow
-from carnet_server.fever import card
+from carnet_server.fever import card, ips
+from carnet_server.fever import router as fever_router
+from carnet_server.fever import service as fever_service
 from carnet_server.fever.tables import FeverEpisode as EpisodeRow
 from carnet_server.incidents.figures import week_bounds
 from carnet_server.signing import sign_claims
@@ -199,6 +201,84 @@ def test_staff_of_another_unit_and_other_roles_get_no_episode(
         assert client.get(path, headers=auth("admin.demo")).status_code == 200
 
 
+def _at_unit(client: TestClient, headers: dict[str, str], patient_id: str, **extra: Any) -> Any:
+    body = {"temperature_c": 38.9, "measured_at": (_now() - timedelta(minutes=2)).isoformat(), **extra}
+    return client.post(f"/api/v1/patients/{patient_id}/fever-episodes/at-unit", json=body, headers=headers)
+
+
+def test_staff_open_an_episode_for_a_child_who_came_without_the_alert(
+    client: TestClient, auth: Auth, patient_ids: dict[str, str], ctx: Context
+) -> None:
+    mateo, desk, madre = patient_ids["Mateo Hernández"], auth("casos.demo"), auth("madre.demo")
+    arrived = _now() - timedelta(minutes=4)
+    key = {**desk, "Idempotency-Key": str(uuid.uuid4())}
+    body = {"temperature_c": 38.9, "measured_at": (arrived + timedelta(minutes=1)).isoformat(),
+            "arrived_at": arrived.isoformat()}
+    opened = client.post(f"/api/v1/patients/{mateo}/fever-episodes/at-unit", json=body, headers=key)
+    assert opened.status_code == 201, opened.text
+    episode = FeverEpisode.model_validate(opened.json())
+    assert (episode.status, episode.origin, episode.arrived_at) == ("en_urgencias", "unidad", arrived)
+    assert episode.patient_name == "Mateo Hernández" and episode.temperature_c == 38.9
+    again = client.post(f"/api/v1/patients/{mateo}/fever-episodes/at-unit", json=body, headers=key)
+    assert again.status_code == 201 and again.json() == opened.json()  # a retry: the same answer, nothing new
+    # on the desk's list, and the clock runs from the arrival
+    assert [e["id"] for e in client.get("/api/v1/fever-episodes", headers=desk).json()] == [episode.id]
+    assert_error(_step(client, desk, episode.id, "arrival"), 409, "fever_step_out_of_order")
+    assert _step(client, desk, episode.id, "triage").status_code == 200
+    done = _step(client, auth("oncologia.demo"), episode.id, "antibiotic")
+    assert done.status_code == 200 and done.json()["minutes_to_antibiotic"] in (4, 5)
+    # the family sees it (the sync record and the list), marked as the unit's
+    changes, _cursor, _pages = sync_all(client, madre)
+    synced = [FeverEpisode.model_validate(c["data"]) for c in changes if c["type"] == SyncType.FEVER_EPISODE]
+    assert [(e.id, e.origin, e.status) for e in synced] == [(episode.id, "unidad", "antibiotico")]
+    assert synced[0].patient_name is None
+    listed = client.get(f"/api/v1/patients/{mateo}/fever-episodes", headers=madre).json()
+    assert [(e["id"], e["origin"]) for e in listed] == [(episode.id, "unidad")]
+    with ctx.sessions() as session:
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "fever.create")).one()
+    assert entry.actor_role == "case_desk" and entry.detail == {
+        "patient_id": mateo, "unit_id": episode.unit.id, "origin": "unidad"}
+    # a family's alert is still "familia"
+    assert _alert(client, madre, mateo).json()["origin"] == "familia"
+
+
+def test_a_child_with_an_open_episode_gets_no_second_one_from_the_desk(
+    client: TestClient, auth: Auth, patient_ids: dict[str, str], ctx: Context
+) -> None:
+    mateo, desk = patient_ids["Mateo Hernández"], auth("oncologia.demo")
+    alerted = _alert(client, auth("madre.demo"), mateo).json()["id"]
+    refused = _at_unit(client, desk, mateo)
+    assert refused.status_code == 409
+    error = refused.json()["error"]
+    assert (error["code"], error["episode_id"]) == ("fever_episode_already_open", alerted)
+    assert "abierto" in error["message"]
+    assert _step(client, desk, alerted, "close").status_code == 200
+    assert _at_unit(client, desk, mateo).status_code == 201  # once it is closed, a new one
+    with ctx.sessions() as session:
+        assert len(session.scalars(select(EpisodeRow).where(EpisodeRow.patient_id == mateo)).all()) == 2
+
+
+def test_only_the_childs_unit_opens_an_episode_and_bad_times_are_refused(
+    client: TestClient, auth: Auth, patient_ids: dict[str, str], ctx: Context
+) -> None:
+    emiliano, mateo = patient_ids["Emiliano Valenzuela"], patient_ids["Mateo Hernández"]
+    for user in ("oncologia.demo", "casos.demo"):  # Emiliano is treated in Cd. Obregón
+        assert_error(_at_unit(client, auth(user), emiliano), 404, "patient_not_found")
+    assert_error(_at_unit(client, auth("oncologia.demo"), "no-such-child"), 404, "patient_not_found")
+    for user in ("madre.demo", "farmacia.demo", "banco.demo"):
+        assert_error(_at_unit(client, auth(user), mateo), 403, "forbidden")
+    onco = auth("oncologia.demo")
+    for arrived in (_now() + timedelta(minutes=6), _now() - timedelta(hours=24, minutes=1)):
+        refused = _at_unit(client, onco, mateo, arrived_at=arrived.isoformat())
+        assert "24 horas" in assert_error(refused, 422, "fever_arrival_time_invalid")["message"]
+    assert_error(_at_unit(client, onco, mateo, measured_at=(_now() - timedelta(hours=25)).isoformat()), 422,
+                 "fever_measured_at_out_of_range")
+    assert_error(_at_unit(client, auth("oncologia.demo"), mateo, temperature_c=44), 422, "validation_error")
+    with ctx.sessions() as session:
+        assert session.scalars(select(EpisodeRow)).all() == []
+    assert _at_unit(client, auth("admin.demo"), emiliano).status_code == 201
+
+
 def test_close_ends_an_episode_without_antibiotic(
     client: TestClient, auth: Auth, patient_ids: dict[str, str]
 ) -> None:
@@ -215,12 +295,25 @@ def test_emergency_card_has_what_the_team_needs_and_a_qr_of_its_own_type(
     client: TestClient, auth: Auth, patient_ids: dict[str, str], ctx: Context
 ) -> None:
     mateo = patient_ids["Mateo Hernández"]
+    with ctx.sessions() as session:  # the demo writes no phase: the last cycle given is in consolidation
+        from carnet_server.patients.tables import Cycle
+
+        cycles = list(session.scalars(select(Cycle).where(Cycle.patient_id == mateo).order_by(Cycle.scheduled_for)))
+        today = ctx.today(utcnow())
+        past = [c for c in cycles if c.scheduled_for <= today and c.status in ("aplicado", "confirmado", "programado")]
+        assert past and any(c.scheduled_for > today for c in cycles)
+        for cycle in cycles:
+            cycle.phase = "Mantenimiento" if cycle.scheduled_for > today else "Inducción"
+        past[-1].phase = "Consolidación"
+        last_date = past[-1].scheduled_for
+        session.commit()
     response = client.get(f"/api/v1/patients/{mateo}/emergency-card", headers=auth("madre.demo"))
     assert response.status_code == 200, response.text
     got = contract.EmergencyCard.model_validate(response.json())
     assert got.full_name == "Mateo Hernández López" and got.age_years >= 5
     assert got.weight_kg and got.diagnosis and got.diagnosis.cie10 == "C91.0"
     assert got.protocol and got.last_chemotherapy_date and got.last_chemotherapy_drugs
+    assert got.phase == "Consolidación" and got.last_chemotherapy_date == last_date  # the last cycle given's
     assert got.central_venous_catheter is True and got.blood_group == "O+" and got.allergies
     assert got.oncology_phone and got.unit.emergency is not None
     assert got.qr.url == f"{ctx.settings.base_url}/e/{got.qr.token}"
@@ -283,6 +376,103 @@ def test_emergency_verify_route_and_the_pharmacy_refuse_the_other_type(
     assert unknown.json()["valid"] is False and unknown.json()["reason"] == "unknown_key"
     assert_error(client.post("/api/v1/emergency-cards/verify", json={"token": token}, headers=auth("madre.demo")),
                  403, "forbidden")
+
+
+def test_staff_of_another_unit_verify_a_genuine_card_but_get_no_card_data(
+    client: TestClient, auth: Auth, patient_ids: dict[str, str], ctx: Context
+) -> None:
+    # Emiliano is treated in Cd. Obregón; oncologia.demo and casos.demo work at Siglo XXI and La Raza
+    emiliano = patient_ids["Emiliano Valenzuela"]
+    url = client.get(f"/api/v1/patients/{emiliano}/emergency-card", headers=auth("admin.demo")).json()["qr"]["url"]
+    for user in ("oncologia.demo", "casos.demo"):
+        answer = client.post("/api/v1/emergency-cards/verify", json={"token": url}, headers=auth(user))
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert body["valid"] is True and body["expires_at"]  # genuine: the signature is public knowledge
+        assert body["card"] is None and body["patient_id"] is None  # but nothing of a child not theirs
+        assert "Emiliano" not in answer.text and "Valenzuela" not in answer.text
+    own = client.post("/api/v1/emergency-cards/verify", json={"token": url}, headers=auth("admin.demo")).json()
+    assert own["card"]["patient_id"] == emiliano
+    with ctx.sessions() as session:
+        details = [e.detail for e in session.scalars(select(AuditEntry).where(
+            AuditEntry.action == "fever.emergency_card.verify").order_by(AuditEntry.id))]
+    assert [d["card"] for d in details if d] == [False, False, True]
+
+
+def _jti(token: str) -> str:
+    return str(json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "==="))["jti"])
+
+
+def test_revoking_the_childs_codes_revokes_the_emergency_card_online_offline_and_on_its_page(
+    client: TestClient, auth: Auth, patient_ids: dict[str, str], ctx: Context
+) -> None:
+    mateo, madre = patient_ids["Mateo Hernández"], auth("madre.demo")
+    old = client.get(f"/api/v1/patients/{mateo}/emergency-card", headers=madre).json()["qr"]
+    assert client.post(f"/api/v1/patients/{mateo}/qr/revoke", headers=madre).json()["revoked"] >= 1
+    # online: refused at once, with no card
+    desk = client.post("/api/v1/emergency-cards/verify", json={"token": old["url"]}, headers=auth("oncologia.demo"))
+    assert desk.status_code == 200
+    assert (desk.json()["valid"], desk.json()["reason"], desk.json()["card"]) == (False, "revoked", None)
+    assert desk.json()["message"] == "El código fue revocado."
+    # its public page
+    page = client.get(old["url"].removeprefix(ctx.settings.base_url))
+    assert "NO VÁLIDA" in page.text and "revocado" in page.text and "Mateo H." not in page.text
+    # offline: the pharmacy trust bundle lists it, so the contract's check refuses it
+    bundle = contract.TrustBundle.model_validate(
+        client.get("/api/v1/pharmacy/trust", headers=auth("farmacia.demo")).json())
+    assert _jti(old["token"]) in bundle.revoked
+    offline = qrtoken.verify(old["url"], {"keys": bundle.keys}, issuer=bundle.issuer,
+                             revoked_jtis=frozenset(bundle.revoked), kind=qrtoken.TokenKind.EMERGENCY)
+    assert offline.reason is VerifyReason.REVOKED
+    assert qrtoken.verify(old["url"], {"keys": bundle.keys}, issuer=bundle.issuer,
+                          kind=qrtoken.TokenKind.EMERGENCY).valid  # the list alone makes the difference
+    # the next read issues a new token, which is good everywhere
+    new = client.get(f"/api/v1/patients/{mateo}/emergency-card", headers=madre).json()["qr"]
+    assert new["token"] != old["token"]
+    fresh = client.post("/api/v1/emergency-cards/verify", json={"token": new["url"]}, headers=auth("oncologia.demo"))
+    assert fresh.json()["valid"] is True and fresh.json()["card"]["patient_id"] == mateo
+    assert _jti(new["token"]) not in client.get("/api/v1/pharmacy/trust", headers=auth("farmacia.demo")).json()[
+        "revoked"]
+    with ctx.sessions() as session:
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "fever.emergency_card.verify")
+                                .order_by(AuditEntry.id)).first()
+    assert entry is not None and entry.detail == {"valid": False, "reason": "revoked", "card": False}
+
+
+def test_removing_a_guardian_revokes_the_emergency_card_too(
+    client: TestClient, auth: Auth, patient_ids: dict[str, str]
+) -> None:
+    camila = patient_ids["Camila Torres"]
+    luis = auth("luis.torres")
+    old = client.get(f"/api/v1/patients/{camila}/emergency-card", headers=luis).json()["qr"]
+    luis_id = client.get("/api/v1/me", headers=luis).json()["id"]
+    removed = client.delete(f"/api/v1/patients/{camila}/guardians/{luis_id}", headers=auth("oncologia.demo"))
+    assert removed.status_code == 204, removed.text
+    verdict = client.post("/api/v1/emergency-cards/verify", json={"token": old["token"]}, headers=auth("casos.demo"))
+    assert (verdict.json()["valid"], verdict.json()["reason"]) == (False, "revoked")
+    assert _jti(old["token"]) in client.get("/api/v1/pharmacy/trust", headers=auth("farmacia.demo")).json()["revoked"]
+
+
+def test_a_card_whose_content_changed_is_reissued_but_the_old_qr_is_not_revoked(
+    client: TestClient, auth: Auth, patient_ids: dict[str, str], ctx: Context
+) -> None:
+    """The token carries no clinical fact: a family still holding yesterday's card offline is not turned away."""
+    mateo, madre = patient_ids["Mateo Hernández"], auth("madre.demo")
+    old = client.get(f"/api/v1/patients/{mateo}/emergency-card", headers=madre).json()["qr"]
+    with ctx.sessions() as session:
+        from carnet_server.patients.tables import Patient
+
+        row = session.get(Patient, mateo)
+        assert row is not None
+        row.allergies = "Penicilina"
+        session.commit()
+    new = client.get(f"/api/v1/patients/{mateo}/emergency-card", headers=madre).json()
+    assert new["qr"]["token"] != old["token"] and new["allergies"] == "Penicilina"
+    verdict = client.post("/api/v1/emergency-cards/verify", json={"token": old["token"]},
+                          headers=auth("oncologia.demo")).json()
+    assert verdict["valid"] is True and verdict["card"]["allergies"] == "Penicilina"  # today's facts, online
+    assert _jti(old["token"]) not in client.get("/api/v1/pharmacy/trust", headers=auth("farmacia.demo")).json()[
+        "revoked"]
 
 
 def test_card_tokens_verify_in_the_contracts_checker_directly(ctx: Context) -> None:
@@ -411,32 +601,109 @@ def test_ips_validator_catches_a_broken_bundle(
     assert "emptyReason" in allergies and "entry" not in allergies
 
 
+@pytest.mark.parametrize(
+    ("text", "status"),
+    [
+        ("Ninguna conocida", "none_known"),
+        ("  NINGUNA.  ", "none_known"),
+        ("Alergias: negadas", "none_known"),
+        ("Niega alergias", "none_known"),
+        ("Sin alergias conocidas", "none_known"),
+        ("NKDA", "none_known"),
+        ("Penicilina; ninguna otra conocida", "recorded"),
+        ("Alergia a sulfas, niega otras", "recorded"),
+        ("Sin alergias a medicamentos; alergia al huevo", "recorded"),
+        ("No conocidas, excepto látex", "recorded"),
+        ("Ninguna conocida a fármacos. Látex", "recorded"),
+        ("Ibuprofeno", "recorded"),
+        ("Desconocidas", "recorded"),  # unknown is not "none": shown as written
+        ("", "no_information"),
+        ("   ", "no_information"),
+        ("—", "no_information"),
+        (None, "no_information"),
+    ],
+)
+def test_only_a_whole_phrase_of_none_means_no_known_allergy(text: str | None, status: str) -> None:
+    assert ips.allergy_status(text) == status
+
+
+def _ips_allergy(client: TestClient, auth: Auth, ctx: Context, patient_id: str, text: str | None) -> Any:
+    with ctx.sessions() as session:
+        from carnet_server.patients.tables import Patient
+
+        row = session.get(Patient, patient_id)
+        assert row is not None
+        row.allergies = text
+        session.commit()
+    document = client.get(f"/api/v1/patients/{patient_id}/ips", headers=auth("oncologia.demo")).json()
+    assert validate_ips(document) == []
+    sections = document["entry"][0]["resource"]["section"]
+    section = next(s for s in sections if s["code"]["coding"][0]["code"] == "48765-2")
+    allergies = [e["resource"] for e in document["entry"] if e["resource"]["resourceType"] == "AllergyIntolerance"]
+    return section, allergies
+
+
+@pytest.mark.parametrize("text", ["Penicilina; ninguna otra conocida", "Alergia a sulfas, niega otras"])
+def test_an_allergy_followed_by_none_other_is_exported_as_that_allergy(
+    client: TestClient, auth: Auth, patient_ids: dict[str, str], ctx: Context, text: str
+) -> None:
+    section, allergies = _ips_allergy(client, auth, ctx, patient_ids["Mateo Hernández"], text)
+    assert len(allergies) == 1 and allergies[0]["code"] == {"text": text}  # the team's words, no SNOMED "none"
+    assert ips.NO_KNOWN_ALLERGIES not in json.dumps(allergies)
+    assert [r["reference"] for r in section["entry"]] and text.split(";")[0].split(",")[0] in section["text"]["div"]
+    # the card itself carries the text as written
+    got = client.get(f"/api/v1/patients/{patient_ids['Mateo Hernández']}/emergency-card", headers=auth("madre.demo"))
+    assert got.json()["allergies"] == text
+
+
+def test_blank_allergies_are_no_information_not_no_known_allergy(
+    client: TestClient, auth: Auth, patient_ids: dict[str, str], ctx: Context
+) -> None:
+    section, allergies = _ips_allergy(client, auth, ctx, patient_ids["Mateo Hernández"], "  ")
+    assert allergies == [] and "emptyReason" in section and "entry" not in section
+    section, allergies = _ips_allergy(client, auth, ctx, patient_ids["Mateo Hernández"], "Niega alergias.")
+    assert allergies[0]["code"]["coding"][0]["code"] == ips.NO_KNOWN_ALLERGIES
+
+
 # ---- weekly figures ---------------------------------------------------------------------------------------
 
 
+def _last_wednesday_noon(ctx: Context) -> datetime:
+    """Wednesday 12:00 (Mexico City) of last week: a clock for the figures' test, whenever it runs."""
+    today = ctx.today(utcnow())
+    wednesday = today - timedelta(days=today.weekday() + 5)
+    return datetime(wednesday.year, wednesday.month, wednesday.day, 12, tzinfo=ctx.tz).astimezone(UTC)
+
+
 def test_weekly_figures_count_the_golden_hour(
-    client: TestClient, auth: Auth, patient_ids: dict[str, str], ctx: Context
+    client: TestClient, auth: Auth, patient_ids: dict[str, str], ctx: Context, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The fever routes' clock is set to a Wednesday noon: the week, its bounds and the steps' times are fixed,
+    # so the test neither depends on nor skips around Monday midnight.
+    now = _last_wednesday_noon(ctx)
+    monkeypatch.setattr(fever_service, "utcnow", lambda: now)
+    monkeypatch.setattr(fever_router, "utcnow", lambda: now + timedelta(minutes=1))  # the figures, read after
     madre, desk = auth("madre.demo"), auth("casos.demo")  # Siglo XXI (Mateo) and La Raza (Valentina)
-    fast = _alert(client, madre, patient_ids["Mateo Hernández"]).json()["id"]
-    slow = _alert(client, madre, patient_ids["Valentina Hernández"]).json()["id"]
-    _alert(client, madre, patient_ids["Mateo Hernández"])  # never arrived
-    now = _now()
-    with ctx.sessions() as session:  # the two arrivals happened before now: 40 and 95 minutes to antibiotic
-        for episode_id, minutes in ((fast, 40), (slow, 95)):
-            row = session.get(EpisodeRow, episode_id)
-            assert row is not None
-            row.measured_at = now - timedelta(minutes=minutes + 30)
-            session.commit()
-    for episode_id, minutes in ((fast, 40), (slow, 95)):
+
+    def alert(name: str, minutes_ago: int) -> str:
+        body = {"temperature_c": 38.6, "measured_at": (now - timedelta(minutes=minutes_ago)).isoformat()}
+        response = client.post(f"/api/v1/patients/{patient_ids[name]}/fever-episodes", json=body, headers=madre)
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+    fast = alert("Mateo Hernández", 40 + 30)
+    slow = alert("Valentina Hernández", 95 + 30)
+    alert("Mateo Hernández", 3)  # never arrived
+    for episode_id, minutes in ((fast, 40), (slow, 95)):  # 40 and 95 minutes from arrival to antibiotic
         assert _step(client, desk, episode_id, "arrival", now - timedelta(minutes=minutes + 5)).status_code == 200
         assert _step(client, desk, episode_id, "triage", now - timedelta(minutes=minutes)).status_code == 200
         assert _step(client, desk, episode_id, "antibiotic", now - timedelta(minutes=5)).status_code == 200
     today = ctx.today(now)
     monday = today - timedelta(days=today.weekday())
-    lo, _hi = week_bounds(monday, ctx.tz)
-    if now - timedelta(minutes=130) < lo:
-        pytest.skip("the arrivals fall in the previous week right after Monday 00:00")
+    lo, hi = week_bounds(monday, ctx.tz)
+    assert lo < now < hi
+    with ctx.sessions() as session:
+        assert {row.created_at for row in session.scalars(select(EpisodeRow))} == {now}
     response = client.get("/api/v1/fever/weekly", params={"week": monday.isoformat()}, headers=desk)
     assert response.status_code == 200, response.text
     figures = contract.FeverWeeklyFigures.model_validate(response.json())
@@ -449,7 +716,7 @@ def test_weekly_figures_count_the_golden_hour(
     assert (raza.episodes, raza.within_60, raza.median_minutes_to_antibiotic) == (1, 0, 95.0)
     table = list(csv.reader(io.StringIO(client.get("/api/v1/fever/weekly.csv", params={"week": monday.isoformat()},
                                                    headers=desk).text)))
-    assert table[0][1] == "unidad" and table[-1][1:] == ["Total", "3", "2", "1", "0.5", "67.5", "1"]
+    assert table[0][1] == "unidad" and table[-1][1:] == ["Total", "3", "2", "1", "0.5", "67.5", "1", "0"]
     summary = client.get("/api/v1/fever/weekly.md", params={"week": monday.isoformat()}, headers=desk).text
     assert "Hora Dorada" in summary and "**1** (50 %)" in summary and "68 min" in summary
     assert_error(client.get("/api/v1/fever/weekly", params={"week": "2026-13-01"}, headers=desk), 422,
@@ -457,6 +724,26 @@ def test_weekly_figures_count_the_golden_hour(
     assert_error(client.get("/api/v1/fever/weekly", params={"week": monday.isoformat()}, headers=madre), 403)
     admin = client.get("/api/v1/fever/weekly", params={"week": monday.isoformat()}, headers=auth("admin.demo"))
     assert len(admin.json()["by_unit"]) == 4
+    # Camila came without the family's alert: the unit opens her episode, and the week counts it (20 minutes)
+    walk_in = client.post(f"/api/v1/patients/{patient_ids['Camila Torres']}/fever-episodes/at-unit", headers=desk,
+                          json={"temperature_c": 38.8, "measured_at": (now - timedelta(minutes=28)).isoformat(),
+                                "arrived_at": (now - timedelta(minutes=30)).isoformat()})
+    assert walk_in.status_code == 201, walk_in.text
+    assert _step(client, desk, walk_in.json()["id"], "triage", now - timedelta(minutes=25)).status_code == 200
+    assert _step(client, desk, walk_in.json()["id"], "antibiotic", now - timedelta(minutes=10)).status_code == 200
+    after = contract.FeverWeeklyFigures.model_validate(
+        client.get("/api/v1/fever/weekly", params={"week": monday.isoformat()}, headers=desk).json())
+    assert (after.episodes, after.arrived, after.within_60, after.opened_at_unit) == (4, 3, 2, 1)
+    assert after.median_minutes_to_antibiotic == 40.0 and after.share_within_60 == 0.667
+    by_name = {u.unit_name: u for u in after.by_unit}
+    assert by_name["UMAE Hospital de Pediatría CMN Siglo XXI"].opened_at_unit == 1
+    assert by_name["Hospital General CMN La Raza"].opened_at_unit == 0
+    table = list(csv.reader(io.StringIO(client.get("/api/v1/fever/weekly.csv", params={"week": monday.isoformat()},
+                                                   headers=desk).text)))
+    assert table[0][-1] == "abiertos_en_la_unidad" and table[-1][1:] == ["Total", "4", "3", "2", "0.667", "40.0",
+                                                                         "1", "1"]
+    summary = client.get("/api/v1/fever/weekly.md", params={"week": monday.isoformat()}, headers=desk).text
+    assert "sin aviso de la familia: **1**" in summary and "| Abiertos en la unidad |" in summary
 
 
 def test_the_figures_of_a_past_week_do_not_change(ctx: Context, client: TestClient, auth: Auth) -> None:

@@ -2,7 +2,9 @@
 
 (test_cli_and_logs.py checks the QR token and one child's data after a carnet read; this walks the whole
 API: every demo login, a failed login, a refresh, carnet, sync, booking with a donor, an incident with its
-answer, the pharmacy counter, the verification page, errors.)
+answer, the pharmacy counter, the verification page, Hora Dorada — an alert with its temperature, the steps, the
+emergency card with its clinical facts, its page and online check, the IPS, the weekly figures, the admin's
+emergency service —, errors.)
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -30,6 +33,10 @@ GUARDIAN_NAME, GUARDIAN_PHONE = "Guadalupe Reservada Íñiguez", "5587654321"
 IMPORT_HEADER = ("nombres,primer_apellido,segundo_apellido,fecha_nacimiento,sexo,curp,nss,agregado,unidad,"
                  "diagnostico_cie10,fecha_diagnostico")
 IMPORT_CURP, IMPORT_NSS = curp("PAXL170404MDFRXCA"), nss("5566778899")
+TEMPERATURE, BAD_TEMPERATURE = 39.7, 43.8  # one decimal each: the client's port or an address never reads so
+FEVER_ALLERGY = "Alergia privada a cefalosporinas; ninguna otra conocida"
+EMERGENCY_ADDRESS = "Av. Privada de Urgencias 4471, Doctores"
+EMERGENCY_AVOID = "Indicacion privada: no le des paracetamol-7730"
 
 
 def _scenario(url: str) -> dict[str, Any]:
@@ -151,19 +158,51 @@ def _scenario(url: str) -> dict[str, Any]:
         assert imported.status_code == 200, imported.text
         secrets += [IMPORT_CURP, IMPORT_NSS, "Lucía"]
 
-        # Hora Dorada: a fever alert, the unit's steps, the emergency card, its QR page, the IPS document
-        fever = http.post(f"/api/v1/patients/{mateo['patient']['id']}/fever-episodes", headers=h("madre.demo"),
-                          json={"temperature_c": 39.4, "measured_at": datetime.now(UTC).isoformat()})
+        # Hora Dorada: the unit's emergency service (admin), a fever alert (and a refused one), the unit's steps,
+        # the emergency card, its QR page and online check, the IPS document, the week's figures
+        mateo_id = mateo["patient"]["id"]
+        assert http.patch(f"/api/v1/patients/{mateo_id}", headers=onco, json={"allergies": FEVER_ALLERGY}
+                          ).status_code == 200
+        emergency = {"phone": "55 5627 6900", "address": EMERGENCY_ADDRESS, "map_url": "https://maps.example/sxxi",
+                     "bring": ["Carnet"], "avoid": [EMERGENCY_AVOID], "oncology_phone": "55 5627 6901"}
+        assert http.patch(f"/api/v1/admin/units/{sxxi}", headers=h("admin.demo"), json={"emergency": emergency}
+                          ).status_code == 200
+        assert http.patch(f"/api/v1/admin/units/{sxxi}", headers=h("admin.demo"),
+                          json={"emergency": {**emergency, "map_url": "javascript:" + EMERGENCY_AVOID}}
+                          ).status_code == 422
+        secrets += [EMERGENCY_ADDRESS, EMERGENCY_AVOID]
+        fever = http.post(f"/api/v1/patients/{mateo_id}/fever-episodes", headers=h("madre.demo"),
+                          json={"temperature_c": TEMPERATURE, "measured_at": datetime.now(UTC).isoformat()})
         assert fever.status_code == 201, fever.text
+        assert http.post(f"/api/v1/patients/{mateo_id}/fever-episodes", headers=h("madre.demo"),
+                         json={"temperature_c": BAD_TEMPERATURE, "measured_at": datetime.now(UTC).isoformat()}
+                         ).status_code == 422
+        secrets += [str(TEMPERATURE), str(TEMPERATURE).replace(".", ","), str(BAD_TEMPERATURE)]
         for step in ("arrival", "triage", "antibiotic"):
             assert http.post(f"/api/v1/fever-episodes/{fever.json()['id']}/steps", headers=onco,
                              json={"step": step}).status_code == 200
-        card = http.get(f"/api/v1/patients/{mateo['patient']['id']}/emergency-card", headers=h("madre.demo"))
+        card = http.get(f"/api/v1/patients/{mateo_id}/emergency-card", headers=h("madre.demo"))
         assert card.status_code == 200, card.text
-        diagnosis = (card.json().get("diagnosis") or {}).get("name")
-        secrets += [card.json()["qr"]["token"], *(v for v in (card.json().get("allergies"), diagnosis) if v)]
-        assert http.get(card.json()["qr"]["url"].replace(url, "")).status_code == 200
-        assert http.get(f"/api/v1/patients/{mateo['patient']['id']}/ips", headers=h("madre.demo")).status_code == 200
+        facts = card.json()
+        assert facts["allergies"] == FEVER_ALLERGY and facts["blood_group"] and facts["last_chemotherapy_drugs"]
+        assert facts["diagnosis"] and facts["diagnosis"]["name"]
+        secrets += [facts["qr"]["token"], FEVER_ALLERGY, facts["blood_group"], facts["diagnosis"]["name"],
+                    *facts["last_chemotherapy_drugs"], *(v for v in (facts["protocol"], facts["phase"]) if v),
+                    *(v for v in (facts["treating_oncologist"],) if v)]
+        assert http.get(facts["qr"]["url"].replace(url, "")).status_code == 200
+        for user in ("oncologia.demo", "farmacia.demo"):  # with the card, and without it
+            verified = http.post("/api/v1/emergency-cards/verify", headers=h(user), json={"token": facts["qr"]["url"]})
+            assert verified.status_code == 200 and verified.json()["valid"], verified.text
+        assert http.post("/api/v1/emergency-cards/verify", headers=onco,
+                         json={"token": facts["qr"]["token"][:-4] + "AAAA"}).status_code == 200
+        assert http.get(f"/api/v1/patients/{mateo_id}/ips", headers=h("madre.demo")).status_code == 200
+        today = datetime.now(ZoneInfo("America/Mexico_City")).date()
+        week = (today - timedelta(days=today.weekday())).isoformat()
+        for path in ("/api/v1/fever/weekly", "/api/v1/fever/weekly.csv", "/api/v1/fever/weekly.md"):
+            figures = http.get(path, params={"week": week}, headers=h("casos.demo"))
+            assert figures.status_code == 200, figures.text
+        assert http.get("/api/v1/fever/weekly", params={"week": "2026-13-01"}, headers=h("casos.demo")
+                        ).status_code == 422
         # the WhatsApp link code (the webhook itself is walked with a signed body in tests/server/test_whatsapp.py)
         link_code = http.post("/api/v1/me/whatsapp/link-code", headers=h("madre.demo"))
         assert link_code.status_code == 201, link_code.text
@@ -191,7 +230,10 @@ def test_server_output_holds_no_personal_data(tmp_path: Path) -> None:
     # the log did record the session (so its silence about the data means something)
     for line in ('"POST /api/v1/auth/login HTTP/1.1" 200', '"POST /api/v1/auth/login HTTP/1.1" 401',
                  '"POST /api/v1/pharmacy/dispensations HTTP/1.1" 409', '"GET /v/… HTTP/1.1" 200',
-                 '"GET /api/v1/patients/nope/carnet HTTP/1.1" 404'):
+                 '"GET /api/v1/patients/nope/carnet HTTP/1.1" 404', '"GET /e/… HTTP/1.1" 200',
+                 '"POST /api/v1/emergency-cards/verify HTTP/1.1" 200', '"GET /api/v1/fever/weekly HTTP/1.1" 200',
+                 '"GET /api/v1/fever/weekly.csv HTTP/1.1" 200', '"GET /api/v1/fever/weekly.md HTTP/1.1" 200',
+                 '"PATCH /api/v1/admin/units/', '"POST /api/v1/fever-episodes/'):
         assert line in after_start, line
     leaked = [s for s in found["secrets"] if s in log]
     assert not leaked, f"in the server output: {leaked}"

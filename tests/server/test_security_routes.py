@@ -231,6 +231,9 @@ MATRIX: dict[str, Call] = {
     # fever (Hora Dorada)
     "POST /api/v1/patients/{patient_id}/fever-episodes": Call(GUARDIAN, body=lambda w: {
         "temperature_c": 38.5, "measured_at": utcnow().isoformat()}),
+    # Mateo has an open episode (the world's): the allowed roles get 409 fever_episode_already_open
+    "POST /api/v1/patients/{patient_id}/fever-episodes/at-unit": Call(FEVER_STAFF, body=lambda w: {
+        "temperature_c": 38.7, "measured_at": utcnow().isoformat()}),
     "GET /api/v1/patients/{patient_id}/fever-episodes": Call(FEVER_READERS),
     "GET /api/v1/fever-episodes": Call(FEVER_STAFF),
     "GET /api/v1/fever-episodes/{episode_id}": Call(FEVER_READERS),

@@ -190,6 +190,8 @@ def describe(check: Check, tr: Translator) -> str:
     """The verdict in one plain sentence, in the app's language."""
     if check.emergency and check.kind is CheckKind.EXPIRED and check.expires_at is not None:
         return tr.t("ph_kind.emergency_expired_on", when=tr.datetime(check.expires_at))
+    if check.emergency and check.kind is CheckKind.REVOKED:
+        return tr.t("ph_kind.emergency_revoked")
     if check.kind is CheckKind.EXPIRED and check.expires_at is not None:
         return tr.t("ph_kind.expired_on", when=tr.datetime(check.expires_at))
     return tr.t(f"ph_kind.{check.kind.value}")

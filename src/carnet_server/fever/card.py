@@ -9,8 +9,20 @@ Its QR is a compact JWS signed with the same keys as the carnet's (``/.well-know
 trust bundle) with the claims ``iss, sub, typ:"em", iat, exp, jti`` — no name, no diagnosis — valid
 ``EMERGENCY_TTL`` (72 hours). ``carnet_contract.qrtoken.verify(..., kind=TokenKind.EMERGENCY)`` checks it
 offline and refuses a carnet token (``wrong_type``), as the carnet's checks refuse this one. Tokens are kept
-in ``emergency_tokens`` and reused while more than ``REISSUE_BEFORE`` is left, the key is the active one and
-the card is unchanged (``digest``).
+in ``emergency_tokens`` and reused while more than ``REISSUE_BEFORE`` is left, the key is the active one, the
+card is unchanged (``digest``) and the token is not revoked.
+
+What a valid token proves, offline: that this server signed it for this child id (``sub``), and that it is
+within its 72 hours and not on the cached revocation list. Not the clinical facts: those are on the card the
+family shows, or come from the server (``POST /emergency-cards/verify``) when online.
+
+Revocation (``revoked_at``), with the carnet's tokens (``patients.service.revoke_qr_tokens``): when the family
+or an administrator revokes the child's QR codes (phone lost: ``POST /patients/{id}/qr/revoke``, or
+``carnet-server revoke-qr``) and when a guardian is removed from the child (custody change). The online checks
+refuse a revoked token at once (:func:`verify_stored`); the trust bundle lists it until it expires. A card
+whose content changed is reissued but the old token is *not* revoked: it carries no clinical fact, so it is
+not wrong, and a family offline with the previous card must not be turned away at the emergency desk; it
+expires within 72 hours.
 """
 
 from __future__ import annotations
@@ -43,6 +55,7 @@ __all__ = [
     "qr_url",
     "reason_key",
     "verify",
+    "verify_stored",
 ]
 
 EMERGENCY_TTL = timedelta(hours=72)
@@ -128,6 +141,7 @@ def current_token(session: Session, *, ctx: Context, patient: Patient, digest: s
     )
     if (
         latest is not None
+        and latest.revoked_at is None
         and latest.kid == active_kid
         and latest.digest == digest
         and latest.expires_at - now > REISSUE_BEFORE
@@ -179,6 +193,21 @@ def verify(ctx: Context, token_or_url: str, *, now: datetime | None = None) -> q
         issuer=ctx.settings.base_url,
         kind=qrtoken.TokenKind.EMERGENCY,
     )
+
+
+def verify_stored(
+    session: Session, ctx: Context, token_or_url: str, *, now: datetime | None = None
+) -> qrtoken.Verification:
+    """:func:`verify`, then what only the server knows: a revoked token is ``revoked`` at once (a counter
+    offline learns it from its next trust-bundle refresh). Used by ``POST /emergency-cards/verify`` and ``/e/``."""
+    result = verify(ctx, token_or_url, now=now)
+    if not result.valid:
+        return result
+    jti = result.claims.get("jti")
+    stored = session.get(EmergencyToken, jti) if isinstance(jti, str) else None
+    if stored is not None and stored.revoked_at is not None:
+        return qrtoken.Verification(False, VerifyReason.REVOKED, kid=result.kid, claims=result.claims)
+    return result
 
 
 def expiry(claims: Mapping[str, Any]) -> datetime | None:

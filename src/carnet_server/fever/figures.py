@@ -4,7 +4,8 @@ The week is the one of incidents/figures.py (Monday 00:00 to Monday 00:00, Mexic
 in the week its family alert was created, at the unit it went to; steps count when recorded before the
 cut-off (the week's end, or now for the current week), so a past week's report never changes:
 
-* ``episodes``: fever episodes created in the week;
+* ``episodes``: fever episodes created in the week: the family's alerts and those the unit's staff opened for a
+  child who came without one (``opened_at_unit``);
 * ``arrived``: of those, with an arrival recorded;
 * ``within_60``: with the first antibiotic at most 60 minutes after arrival;
 * ``share_within_60``: ``within_60 / arrived`` (None when none arrived);
@@ -24,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from carnet_contract import models as contract
-from carnet_contract.models import GOLDEN_HOUR_MINUTES, Role
+from carnet_contract.models import GOLDEN_HOUR_MINUTES, FeverOrigin, Role
 from carnet_server.auth.service import Principal
 from carnet_server.domain_errors import NotAllowed
 from carnet_server.fever.service import STAFF, audit_action
@@ -58,9 +59,12 @@ class _Tally:
         self.within = 0
         self.minutes: list[float] = []
         self.with_antibiotic = 0
+        self.at_unit = 0
 
     def add(self, row: FeverEpisode, cut: datetime) -> None:
         self.episodes += 1
+        if row.origin == FeverOrigin.UNIDAD.value:
+            self.at_unit += 1
         arrived = row.arrived_at if row.arrived_at is not None and row.arrived_at < cut else None
         antibiotic = row.antibiotic_at if row.antibiotic_at is not None and row.antibiotic_at < cut else None
         if arrived is not None:
@@ -124,6 +128,7 @@ def weekly(
         share_within_60=total.share,
         median_minutes_to_antibiotic=total.median,
         without_antibiotic=total.episodes - total.with_antibiotic,
+        opened_at_unit=total.at_unit,
         by_unit=[
             contract.FeverUnitFigures(
                 unit_id=u.id,
@@ -134,6 +139,7 @@ def weekly(
                 share_within_60=by_unit[u.id].share,
                 median_minutes_to_antibiotic=by_unit[u.id].median,
                 without_antibiotic=by_unit[u.id].episodes - by_unit[u.id].with_antibiotic,
+                opened_at_unit=by_unit[u.id].at_unit,
             )
             for u in units
         ],
@@ -146,7 +152,7 @@ def _num(value: float | None) -> str:
 
 def to_csv(figures: contract.FeverWeeklyFigures) -> str:
     """One table: ``unidad,episodios,con_antibiotico,antibiotico_en_60_min,proporcion_60_min,
-    mediana_minutos_llegada_antibiotico,sin_antibiotico`` — a row per unit, then ``Total``."""
+    mediana_minutos_llegada_antibiotico,sin_antibiotico,abiertos_en_la_unidad`` — a row per unit, then ``Total``."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(
@@ -159,6 +165,7 @@ def to_csv(figures: contract.FeverWeeklyFigures) -> str:
             "proporcion_60_min",
             "mediana_minutos_llegada_antibiotico",
             "sin_antibiotico",
+            "abiertos_en_la_unidad",
         ]
     )
     week = figures.week_start.isoformat()
@@ -173,6 +180,7 @@ def to_csv(figures: contract.FeverWeeklyFigures) -> str:
                 _num(u.share_within_60),
                 _num(u.median_minutes_to_antibiotic),
                 u.without_antibiotic,
+                u.opened_at_unit,
             ]
         )
     writer.writerow(
@@ -185,6 +193,7 @@ def to_csv(figures: contract.FeverWeeklyFigures) -> str:
             _num(figures.share_within_60),
             _num(figures.median_minutes_to_antibiotic),
             figures.without_antibiotic,
+            figures.opened_at_unit,
         ]
     )
     return out.getvalue()
@@ -211,7 +220,8 @@ def to_markdown(figures: contract.FeverWeeklyFigures) -> str:
     lines = [
         f"# Hora Dorada — semana del {_long_date(figures.week_start)} al {_long_date(figures.week_end)}",
         "",
-        f"- Episodios de fiebre avisados: **{figures.episodes}**",
+        f"- Episodios de fiebre: **{figures.episodes}** (abiertos en la unidad, sin aviso de la familia: "
+        f"**{figures.opened_at_unit}**)",
         f"- Con llegada a urgencias registrada: **{figures.arrived}**",
         f"- Antibiótico dentro de los primeros 60 minutos de la llegada: **{figures.within_60}** "
         f"({_share(figures.share_within_60)})",
@@ -220,11 +230,11 @@ def to_markdown(figures: contract.FeverWeeklyFigures) -> str:
         "",
         "## Por unidad médica",
         "",
-        "| Unidad médica | Episodios | En 60 min | Proporción | Mediana | Sin antibiótico |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| Unidad médica | Episodios | En 60 min | Proporción | Mediana | Sin antibiótico | Abiertos en la unidad |",
+        "|---|---:|---:|---:|---:|---:|---:|",
         *[
             f"| {_cell(u.unit_name)} | {u.episodes} | {u.within_60} | {_share(u.share_within_60)} | "
-            f"{_minutes(u.median_minutes_to_antibiotic)} | {u.without_antibiotic} |"
+            f"{_minutes(u.median_minutes_to_antibiotic)} | {u.without_antibiotic} | {u.opened_at_unit} |"
             for u in figures.by_unit
         ],
         "",

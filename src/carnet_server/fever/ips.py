@@ -6,8 +6,11 @@ code, a narrative and entries (or an ``emptyReason``):
 
 * Problems (11450-4): a ``Condition`` per diagnosis (ICD-10 code when known);
 * Allergies and Intolerances (48765-2): an ``AllergyIntolerance`` with the team's text, or the IPS's
-  "no known allergies" (SNOMED CT 716186003) when the team wrote that there are none, or ``emptyReason``
-  ``unavailable`` when nothing was recorded;
+  "no known allergies" (SNOMED CT 716186003) only when the whole text, normalised, is one of the phrases
+  that say there are none (:data:`NONE_PHRASES`: "Ninguna conocida", "Niega alergias", "NKDA"…), or
+  ``emptyReason`` ``unavailable`` when nothing was recorded. A text that names an allergy and then says
+  "ninguna otra" ("Penicilina; ninguna otra conocida") is an allergy: matching words anywhere in the text
+  would tell another hospital that a child allergic to penicillin has none (a clinical safety bug, fixed);
 * Medication Summary (10160-0): a ``MedicationStatement`` per drug of the latest chemotherapy cycle, or
   ``emptyReason`` ``unavailable``.
 
@@ -18,20 +21,57 @@ FHIR library is needed for this small, fixed shape (tests/server/test_fever.py c
 from __future__ import annotations
 
 import html
+import re
+import unicodedata
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from carnet_contract import models as contract
 
-__all__ = ["NO_KNOWN_ALLERGIES", "SECTIONS", "bundle"]
+__all__ = ["NONE_PHRASES", "NO_KNOWN_ALLERGIES", "SECTIONS", "AllergyStatus", "allergy_status", "bundle"]
 
 LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"
 ICD10 = "http://hl7.org/fhir/sid/icd-10"
 SECTIONS = {"problems": "11450-4", "allergies": "48765-2", "medications": "10160-0"}
 NO_KNOWN_ALLERGIES = "716186003"
-_NONE_WORDS = ("ninguna", "ninguno", "niega", "sin alergias", "no conocidas", "negadas", "none", "no known")
+#: Whole texts (normalised: lower case, no accents, punctuation as spaces) that say the child has no known
+#: allergy. Only an exact match counts: anything else is exported as the team wrote it.
+NONE_PHRASES = frozenset(
+    {
+        "no",
+        "nada",
+        "ninguna",
+        "ninguno",
+        "ninguna conocida",
+        "ninguna alergia",
+        "ninguna alergia conocida",
+        "sin alergias",
+        "sin alergia",
+        "sin alergias conocidas",
+        "sin alergia conocida",
+        "niega",
+        "niega alergias",
+        "niega alergia",
+        "negadas",
+        "negada",
+        "alergias negadas",
+        "interrogadas y negadas",
+        "no conocidas",
+        "no conocida",
+        "alergias no conocidas",
+        "no tiene alergias",
+        "no tiene alergias conocidas",
+        "nkda",
+        "nka",
+        "none",
+        "none known",
+        "no known allergies",
+        "no known allergy",
+        "no known drug allergies",
+    }
+)
 _EMPTY_REASON = {
     "coding": [
         {
@@ -52,11 +92,28 @@ def _narrative(lines: list[str]) -> dict[str, str]:
     return {"status": "generated", "div": f'<div xmlns="http://www.w3.org/1999/xhtml"><ul>{items}</ul></div>'}
 
 
-def _no_allergies(text: str | None) -> bool:
+AllergyStatus = Literal["none_known", "no_information", "recorded"]
+
+
+def _normalised(text: str) -> str:
+    """Lower case, no accents, each run of punctuation or space one space ("Ninguna." → "ninguna")."""
+    folded = unicodedata.normalize("NFKD", text.casefold())
+    plain = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    return " ".join(re.sub(r"[\W_]+", " ", plain).split())
+
+
+def allergy_status(text: str | None) -> AllergyStatus:
+    """What the team's allergy text says: ``none_known`` only when the whole text is a phrase of
+    :data:`NONE_PHRASES`; ``no_information`` when nothing (or only punctuation) was written; else ``recorded``
+    (an allergy, or text to be read as written: "Penicilina; ninguna otra conocida" is an allergy)."""
     if text is None:
-        return False
-    folded = text.strip().casefold()
-    return any(word in folded for word in _NONE_WORDS)
+        return "no_information"
+    key = _normalised(text)
+    if not key:
+        return "no_information"
+    # "Alergias: ninguna" is "ninguna" under its label
+    unlabelled = {key, key.removeprefix("alergias "), key.removeprefix("alergia ")}
+    return "none_known" if unlabelled & NONE_PHRASES else "recorded"
 
 
 def bundle(card: contract.EmergencyCard, *, base_url: str, now: datetime) -> dict[str, Any]:
@@ -103,8 +160,9 @@ def bundle(card: contract.EmergencyCard, *, base_url: str, now: datetime) -> dic
 
     # Allergies
     allergy_refs: list[dict[str, str]] = []
-    if card.allergies is not None and card.allergies.strip():
-        if _no_allergies(card.allergies):
+    status = allergy_status(card.allergies)
+    if card.allergies is not None and status != "no_information":
+        if status == "none_known":
             allergy_code = {
                 "coding": [{"system": SNOMED, "code": NO_KNOWN_ALLERGIES, "display": "No known allergy"}],
                 "text": card.allergies,
@@ -176,7 +234,12 @@ def bundle(card: contract.EmergencyCard, *, base_url: str, now: datetime) -> dic
         "title": f"Resumen del paciente — {card.full_name}",
         "section": [
             section("problems", "Problemas", problem_refs, problem_lines),
-            section("allergies", "Alergias e intolerancias", allergy_refs, [card.allergies] if card.allergies else []),
+            section(
+                "allergies",
+                "Alergias e intolerancias",
+                allergy_refs,
+                [card.allergies] if card.allergies is not None and allergy_refs else [],
+            ),
             section("medications", "Medicamentos", medication_refs, medication_lines),
         ],
     }

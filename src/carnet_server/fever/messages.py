@@ -30,6 +30,14 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         "es": "La hora del paso no puede ser futura ni anterior al aviso o al paso previo.",
         "en": "The step's time cannot be in the future or before the episode or the previous step.",
     },
+    "fever_arrival_time_invalid": {
+        "es": "La hora de llegada no puede ser futura ni de hace más de 24 horas.",
+        "en": "The arrival time cannot be in the future or more than 24 hours ago.",
+    },
+    "fever_episode_already_open": {
+        "es": "Este paciente ya tiene un aviso de fiebre abierto: registra la llegada en ese aviso.",
+        "en": "This patient already has an open fever episode: record the arrival on that one.",
+    },
     "verify.wrong_type": {
         "es": "El código es auténtico pero de otro tipo (carnet o tarjeta de urgencias): escanea el que corresponde.",
         "en": "The code is genuine but of another kind (carnet or emergency card): scan the right one.",

@@ -48,7 +48,7 @@ _LABELS: dict[str, dict[Lang, str]] = {
 def page_context(session: Session, ctx: Context, token: str, lang: Lang) -> dict[str, Any]:
     labels = {key: value[lang] for key, value in _LABELS.items()}
     context: dict[str, Any] = {"lang": "es-MX" if lang == "es" else "en", "l": labels, "valid": False}
-    result = card.verify(ctx, token)
+    result = card.verify_stored(session, ctx, token)
     reason = result.reason
     patient = session.get(Patient, result.claims["sub"]) if result.valid else None
     if result.valid and patient is None:

@@ -63,6 +63,27 @@ def create_episode(
     return idem.respond(session, service.episode_out(row), status=201)
 
 
+@router.post(
+    "/patients/{patient_id}/fever-episodes/at-unit",
+    status_code=201,
+    response_model=contract.FeverEpisode,
+    responses=_ERRORS,
+    dependencies=[write_limit("fever_episodes")],
+)
+def open_at_unit(
+    patient_id: str,
+    body: contract.FeverEpisodeAtUnit,
+    user: CurrentUser,
+    session: SessionDep,
+    address: ClientAddress,
+    idem: IdempotencyDep,
+) -> Response:
+    """Oncology or case desk of the child's unit (admin): the child came with fever without the family's alert —
+    201 ``en_urgencias`` (``origin`` ``unidad``); 409 ``fever_episode_already_open`` with its ``episode_id``."""
+    row = service.open_at_unit(session, principal=user, patient_id=patient_id, data=body, ip=address)
+    return idem.respond(session, service.staff_out(session, [row])[0], status=201)
+
+
 @router.get("/patients/{patient_id}/fever-episodes", response_model=list[contract.FeverEpisode], responses=_ERRORS)
 def patient_episodes(
     patient_id: str, user: CurrentUser, session: SessionDep, address: ClientAddress
@@ -174,7 +195,7 @@ def verify_card(
     """Staff: is this emergency card QR genuine and current? With the card when the caller may see the child."""
     if user.role not in _VERIFIERS:
         raise NotAllowed()
-    result = card.verify(ctx, body.token)
+    result = card.verify_stored(session, ctx, body.token)
     claims = result.claims
     expires_at = None
     if result.valid:

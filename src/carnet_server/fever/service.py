@@ -30,7 +30,7 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from carnet_contract import models as contract
-from carnet_contract.models import FeverStatus, FeverStepKind, Role, SyncType
+from carnet_contract.models import FeverOrigin, FeverStatus, FeverStepKind, Role, SyncType
 from carnet_server import audit
 from carnet_server.auth.service import Principal
 from carnet_server.db import utcnow
@@ -51,6 +51,7 @@ __all__ = [
     "list_for_patient",
     "list_for_units",
     "load_for_sync",
+    "open_at_unit",
     "record_step",
     "reader_patient",
 ]
@@ -105,6 +106,7 @@ def episode_out(row: FeverEpisode, *, patient_name: str | None = None) -> contra
         unit=unit,
         emergency=emergency,
         patient_name=patient_name,
+        origin=FeverOrigin(row.origin),
     )
 
 
@@ -257,6 +259,65 @@ def create(
     session.add(row)
     session.flush()
     audit_action(session, principal, "fever.create", row.id, ip, {"patient_id": patient.id, "unit_id": row.unit_id})
+    sync.touch(session, type=SyncType.FEVER_EPISODE, record_id=row.id, patient_id=patient.id)
+    return row
+
+
+def open_at_unit(
+    session: Session,
+    *,
+    principal: Principal,
+    patient_id: str,
+    data: contract.FeverEpisodeAtUnit,
+    ip: str | None,
+    now: datetime | None = None,
+) -> FeverEpisode:
+    """Staff of the child's unit (admin: any): the child came with fever without the family's alert. The episode
+    starts ``en_urgencias`` at the arrival (``origin`` ``unidad``), so its clock runs and the figures count it.
+    A child with an open episode: :class:`Conflict` ``fever_episode_already_open`` (record the arrival there)."""
+    if principal.role not in STAFF:
+        raise NotAllowed()
+    now = (now or utcnow()).astimezone(UTC)
+    if not ID_RE.fullmatch(patient_id):
+        raise PatientNotFound()
+    patient = visible_patient(session, principal=principal, patient_id=patient_id)
+    measured = data.measured_at.astimezone(UTC)
+    if measured > now + contract.FEVER_FUTURE_LEEWAY or measured < now - contract.FEVER_MAX_AGE:
+        raise Invalid("fever_measured_at_out_of_range")
+    arrived = (data.arrived_at or now).astimezone(UTC)
+    if arrived > now + contract.FEVER_FUTURE_LEEWAY or arrived < now - contract.FEVER_MAX_AGE:
+        raise Invalid("fever_arrival_time_invalid")
+    already = session.scalar(
+        select(FeverEpisode.id)
+        .where(FeverEpisode.patient_id == patient.id, FeverEpisode.status.in_([s.value for s in OPEN_STATUSES]))
+        .limit(1)
+    )
+    if already is not None:
+        refusal = Conflict("fever_episode_already_open")
+        refusal.details = {"episode_id": already}  # the desk records the arrival on that one
+        raise refusal
+    row = FeverEpisode(
+        patient_id=patient.id,
+        unit_id=patient.unit_id,
+        reporter_id=principal.id,
+        status=FeverStatus.EN_URGENCIAS.value,
+        temperature_c=round(float(data.temperature_c), 1),
+        measured_at=measured,
+        arrived_at=arrived,
+        origin=FeverOrigin.UNIDAD.value,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(row)
+    session.flush()
+    audit_action(
+        session,
+        principal,
+        "fever.create",
+        row.id,
+        ip,
+        {"patient_id": patient.id, "unit_id": row.unit_id, "origin": FeverOrigin.UNIDAD.value},
+    )
     sync.touch(session, type=SyncType.FEVER_EPISODE, record_id=row.id, patient_id=patient.id)
     return row
 

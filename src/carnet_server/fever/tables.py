@@ -3,14 +3,16 @@
 An episode belongs to the child's unit at the time the family pressed the button (``unit_id``): that unit's
 staff see it and record its steps, and the weekly figures count it there. ``reporter_id`` is kept for the audit
 trail only, as in incidents. Emergency tokens are kept apart from the carnet's ``qr_tokens`` (a carnet read
-must never pick one up); they are reused while they have more than a day left and the card is unchanged.
+must never pick one up); they are reused while they have more than a day left, the card is unchanged and they
+are not revoked. ``revoked_at`` (migration 0015): revoked with the carnet's tokens (card.py says when); the
+pharmacy trust bundle lists those not yet expired, so an offline check refuses them too.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Index, String, Text
+from sqlalchemy import Float, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from carnet_server.db import Base, UTCDateTime, new_id, utcnow
@@ -39,6 +41,9 @@ class FeverEpisode(Base):
     arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     triage_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     antibiotic_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: ``FeverOrigin``: ``familia`` (the family's button) or ``unidad`` (staff, for a child who came without it;
+    #: migration 0015).
+    origin: Mapped[str] = mapped_column(String(8), default="familia", server_default="familia")
 
     unit: Mapped[MedicalUnit] = relationship(lazy="joined")
 
@@ -54,4 +59,15 @@ class EmergencyToken(Base):
     digest: Mapped[str] = mapped_column(String(64))
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     token: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (
+        # The pharmacy trust bundle lists revoked tokens not yet expired: a small partial index (as qr_tokens').
+        Index(
+            "ix_emergency_tokens_revoked_expires_at",
+            "expires_at",
+            postgresql_where=text("revoked_at IS NOT NULL"),
+            sqlite_where=text("revoked_at IS NOT NULL"),
+        ),
+    )

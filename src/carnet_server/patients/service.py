@@ -20,6 +20,7 @@ from carnet_server.auth.service import Principal
 from carnet_server.context import Context
 from carnet_server.db import UTCDateTime, utcnow
 from carnet_server.domain_errors import NotFound
+from carnet_server.fever.tables import EmergencyToken
 from carnet_server.patients.tables import (
     Cycle,
     CycleDrug,
@@ -276,12 +277,25 @@ def current_qr(
 
 
 def revoke_qr_tokens(session: Session, *, patient_id: str, now: datetime | None = None) -> int:
-    """Revoke every live QR token of a patient (the caller commits); the next carnet read reissues."""
+    """Revoke every live QR token of a patient, the carnet's and the emergency card's (fever/card.py), and return
+    how many (the caller commits). The next carnet or card read reissues. Both lists go out in the pharmacy
+    trust bundle, so the offline checks refuse them from the counter's next refresh."""
     now = now or utcnow()
     rows = list(session.scalars(select(QrToken).where(QrToken.patient_id == patient_id, QrToken.revoked_at.is_(None))))
     for row in rows:
         row.revoked_at = now
-    return len(rows)
+    cards = list(
+        session.scalars(
+            select(EmergencyToken).where(
+                EmergencyToken.patient_id == patient_id,
+                EmergencyToken.revoked_at.is_(None),
+                EmergencyToken.expires_at > now,
+            )
+        )
+    )
+    for card in cards:
+        card.revoked_at = now
+    return len(rows) + len(cards)
 
 
 @dataclass(frozen=True)

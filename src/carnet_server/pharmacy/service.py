@@ -41,6 +41,7 @@ from carnet_server.auth.service import Principal
 from carnet_server.context import Context
 from carnet_server.db import utcnow
 from carnet_server.domain_errors import Conflict, DomainError, Invalid, NotAllowed, NotFound, Reason
+from carnet_server.fever.tables import EmergencyToken
 from carnet_server.patients.service import (
     PatientNotFound,
     drug_out,
@@ -125,15 +126,20 @@ class AlreadyDispensed(PharmacyError, Conflict):
 
 
 def trust_bundle(session: Session, *, ctx: Context, now: datetime | None = None) -> contract.TrustBundle:
-    """What a counter caches to verify offline: the keys and the revoked, not yet expired, token ids."""
+    """What a counter caches to verify offline: the keys and the revoked, not yet expired, token ids (the
+    carnet's and the emergency card's: one list, as jtis are unique across both)."""
     now = now or utcnow()
-    revoked = session.scalars(  # served by the partial index ix_qr_tokens_revoked_expires_at
-        select(QrToken.jti).where(QrToken.revoked_at.is_not(None), QrToken.expires_at > now).order_by(QrToken.jti)
-    )
+    # served by the partial indexes ix_qr_tokens_revoked_expires_at and ix_emergency_tokens_revoked_expires_at
+    carnets = session.scalars(
+        select(QrToken.jti).where(QrToken.revoked_at.is_not(None), QrToken.expires_at > now)
+    ).all()
+    cards = session.scalars(
+        select(EmergencyToken.jti).where(EmergencyToken.revoked_at.is_not(None), EmergencyToken.expires_at > now)
+    ).all()
     return contract.TrustBundle(
         issuer=ctx.settings.base_url,
         keys=ctx.keys.jwks()["keys"],
-        revoked=list(revoked),
+        revoked=sorted({*carnets, *cards}),
         generated_at=now,
         max_age=ctx.settings.trust_max_age_seconds,
     )
