@@ -2244,6 +2244,50 @@ _EN.update(
     }
 )
 
+# Administration: a unit's emergency service (fever, "Hora Dorada"; issue #19).
+_ES.update(
+    {
+        "adm_em_title": "Servicio de urgencias (fiebre: Hora Dorada)",
+        "adm_em_note": (
+            "Las familias lo ven tal cual al tocar «Tiene fiebre», también sin internet. Se guarda completo; "
+            "el teléfono y la dirección son obligatorios."
+        ),
+        "adm_em_phone": "Teléfono de urgencias (24 horas)",
+        "adm_em_address": "Dirección de urgencias",
+        "adm_em_map_url": "Enlace al mapa (https://…)",
+        "adm_em_oncology_phone": "Teléfono del equipo de oncología",
+        "adm_em_bring": "Qué llevar",
+        "adm_em_avoid": "Qué no hacer",
+        "adm_em_lines": "Una indicación por renglón.",
+        "adm_em_err_length": "Escriba entre {low} y {high} caracteres.",
+        "adm_em_err_map": "El enlace al mapa debe empezar con https:// y no llevar espacios.",
+        "adm_em_err_items": "Como máximo {most} renglones.",
+        "adm_em_err_item_long": "Cada renglón puede tener hasta {most} caracteres.",
+        "adm_em_err_invalid": "Este dato tiene caracteres no válidos.",
+    }
+)
+_EN.update(
+    {
+        "adm_em_title": "Emergency service (fever: Golden Hour)",
+        "adm_em_note": (
+            'Families see it as written when they tap "Has a fever", offline too. It is saved whole; the phone '
+            "and the address are required."
+        ),
+        "adm_em_phone": "Emergency phone (24 hours)",
+        "adm_em_address": "Emergency address",
+        "adm_em_map_url": "Map link (https://…)",
+        "adm_em_oncology_phone": "Oncology team's phone",
+        "adm_em_bring": "What to bring",
+        "adm_em_avoid": "What not to do",
+        "adm_em_lines": "One instruction a line.",
+        "adm_em_err_length": "Type between {low} and {high} characters.",
+        "adm_em_err_map": "The map link must start with https:// and have no spaces.",
+        "adm_em_err_items": "At most {most} lines.",
+        "adm_em_err_item_long": "Each line may have up to {most} characters.",
+        "adm_em_err_invalid": "This has characters that are not allowed.",
+    }
+)
+
 CATALOG: dict[str, dict[str, str]] = {"es-MX": _ES, "en": _EN}
 
 # The phone's own reminders (carnet/reminders/schedule.py): local notifications.
