@@ -15,9 +15,11 @@ from tests.support.secret_stores import DictSecretStore
 
 from .test_account_ui import button
 from .test_enrolment_ui import field, touch_targets_are_big
-from .test_ui_inprocess import click, find, page, texts  # noqa: F401  (page is a fixture)
+from . import test_ui_inprocess
+from .test_ui_inprocess import click, find, texts
 
 pytestmark = pytest.mark.anyio
+page = test_ui_inprocess.page  # the fixture: a real flet Page, in process
 
 ADDRESS = "Av. Cuauhtémoc 330, puerta 4 (Urgencias Pediatría, planta baja)"
 MAP = "https://maps.example.org/?q=urgencias-siglo-xxi"
@@ -46,7 +48,8 @@ async def test_admin_writes_the_emergency_service_and_the_family_reads_it(  # ty
     touch_targets_are_big(page)  # every field labelled, every button 48 px
     phone = field(page, "Teléfono de urgencias (24 horas)")
     assert phone.value == "55 5555 0101"  # what the unit has now
-    bring, avoid = field(page, "Qué llevar"), field(page, "Qué no hacer")
+    bring = field(page, "Qué llevar")
+    assert field(page, "Qué no hacer").value.startswith("No le des medicina para bajar la fiebre")
     assert bring.multiline and len((bring.value or "").splitlines()) == 4
 
     # Bad fields: each refused beside it, nothing sent.
