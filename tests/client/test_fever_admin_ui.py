@@ -13,9 +13,9 @@ from carnet.shell.session import AppSession
 from tests.support.inprocess_server import InProcessServer, error_response
 from tests.support.secret_stores import DictSecretStore
 
+from . import test_ui_inprocess
 from .test_account_ui import button
 from .test_enrolment_ui import field, touch_targets_are_big
-from . import test_ui_inprocess
 from .test_ui_inprocess import click, find, texts
 
 pytestmark = pytest.mark.anyio
