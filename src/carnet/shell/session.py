@@ -185,7 +185,14 @@ class AppSession:
         )
         self.admin = AdminCases(state=state, api=api, tr=tr, session_expired=self.session_expired)
         self.whatsapp = WhatsAppCases(state=state, api=api, tr=tr, clock=clock, session_expired=self.session_expired)
-        self.fever_desk = FeverDeskCases(state=state, api=api, tr=tr, clock=clock, session_expired=self.session_expired)
+        self.fever_desk = FeverDeskCases(
+            state=state,
+            api=api,
+            tr=tr,
+            clock=clock,
+            session_expired=self.session_expired,
+            store=lambda: self.store,
+        )
         self.staff_modes = StaffModes(
             state, self.staff, self.desk, self.pharmacy, self.oncology, self.chemotherapy, self.fever_desk
         )
@@ -368,6 +375,10 @@ class AppSession:
             return  # every route but the password change answers 403 until then
         if self.state.pharmacy_mode:
             await self.pharmacy.refresh_if_stale()  # the counter's periodic work: its trust bundle
+            return
+        if self.fever_desk.allowed:  # the fever desks' periodic work: the trust bundle, the open episodes
+            await self.fever_desk.refresh_keys_if_stale()
+            await self.fever_desk.count_open()
             return
         if self.privacy.gated:  # nothing syncs until the notice is accepted: only the notice loads
             if self.state.privacy.notice is None:
