@@ -1,8 +1,9 @@
 """Fever during chemotherapy, "Hora Dorada" (issue #19), in a real browser: madre.demo presses "Tiene fiebre" with no
-network (a loopback proxy that drops every request), reads where to go and what not to do (the unit's data, on the
-phone with the carnet), sends the reading (queued), sees "Te esperan en urgencias" and the emergency card with its
-QR; back online the episode reaches the unit; oncologia.demo, on a desk-width window, sees it, records arrival,
-triage and first antibiotic, and the week's fever figures count it; the family then sees each step.
+network (a loopback proxy that drops every request), reads where to go, the map link, what to bring and what not to
+do (the unit's data, on the phone with the carnet), sends the reading (queued), sees "Te esperan en urgencias" and
+the emergency card with its QR; back online the episode reaches the unit; oncologia.demo, on a desk-width window,
+sees it, records arrival, triage and first antibiotic, and the week's fever figures count it; the family then sees
+each step.
 
 Screenshots: test-artifacts/fever-go-now.png, fever-instructions.png, fever-card.png, fever-desk.png, fever-figures.png.
 """
@@ -36,6 +37,11 @@ from tests.support.flaky_proxy import FlakyProxy
 pytestmark = pytest.mark.browser
 
 
+def _words(page, text: str):  # type: ignore[no-untyped-def]
+    """The nodes that show ``text``: as text, or as a control's accessible name (a link button)."""
+    return page.get_by_text(text, exact=False).or_(page.get_by_label(text, exact=False))
+
+
 def test_fever_offline_reaches_the_unit_which_records_the_golden_hour(api, tmp_path: Path) -> None:
     api_url, _stop_api = api
     port = int(api_url.rsplit(":", 1)[1])
@@ -57,6 +63,16 @@ def test_fever_offline_reaches_the_unit_which_records_the_golden_hour(api, tmp_p
                     assert shows(page, "Av. Cuauhtémoc 330")
                     screenshot_when_painted(page, page.get_by_role("button", name="Volver").first, "fever-go-now.png")
                     assert shows(page, "Llamar a urgencias (24 horas): 55 5555 0101")
+                    # The rest of the unit's words, top to bottom on the way down to the form: the map link, what
+                    # to bring, what not to do (the hospital's data, from the phone: no signal).
+                    for words in (
+                        "Ver en el mapa",
+                        "Qué llevar",
+                        "La credencial del IMSS o el NSS",
+                        "Qué no hacer",
+                        "No le des antibióticos que tengas en casa",
+                    ):
+                        reveal(page, _words(page, words), words)
                     type_into(page, "Temperatura (°C)", "38,7")
                     send = page.get_by_role("button", name="Avisar al hospital")
                     click_until(page, send, "Avisar al hospital", lambda: shows(page, "Te esperan en urgencias"))

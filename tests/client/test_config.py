@@ -17,6 +17,7 @@ def test_repo_profile_is_found_from_the_package_and_read() -> None:
     assert config.api_base_url == "http://127.0.0.1:8000"
     assert config.locale == "es-MX"
     assert config.sync_interval_seconds == 300
+    assert config.fever_sync_interval_seconds == 20
     assert config.accepted_kids == ()
     assert config.qr_issuer is None
     assert config.api_timeout_seconds > 0
@@ -30,11 +31,12 @@ def test_env_overrides_api_url(tmp_path: Path) -> None:
 def test_explicit_profile_wins(tmp_path: Path) -> None:
     path = tmp_path / "other.toml"
     path.write_text('[api]\nbase_url = "https://api.example"\n[app]\nlocale = "en"\n'
-                    'sync_interval_seconds = 60\n[qr]\nissuer = "https://carnet.example"\n'
-                    'accepted_kids = ["k1", "k2"]\n', encoding="utf-8")
+                    'sync_interval_seconds = 60\nfever_sync_interval_seconds = 15\n[qr]\n'
+                    'issuer = "https://carnet.example"\naccepted_kids = ["k1", "k2"]\n', encoding="utf-8")
     config = load_config({"CARNET_APP_CONFIG": str(path)})
     assert config == AppConfig(api_base_url="https://api.example", locale="en", sync_interval_seconds=60,
-                               qr_issuer="https://carnet.example", accepted_kids=("k1", "k2"))
+                               fever_sync_interval_seconds=15, qr_issuer="https://carnet.example",
+                               accepted_kids=("k1", "k2"))
     assert config.source == path
 
 
@@ -60,6 +62,7 @@ def test_profile_found_walking_up_then_in_cwd(tmp_path: Path) -> None:
 @pytest.mark.parametrize("body", [
     '[app]\nlocale = "fr"\n',
     '[app]\nsync_interval_seconds = 0\n',
+    '[app]\nfever_sync_interval_seconds = 0\n',
     '[api]\nbase_url = "ftp://x"\n',
     '[qr]\naccepted_kids = "k1"\n',
     'not toml at all [',

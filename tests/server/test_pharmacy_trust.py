@@ -63,8 +63,8 @@ def offline(bundle_: contract.TrustBundle, token: str) -> VerifyReason | None:
 # ---- the trust bundle --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("username", ["farmacia.demo", "admin.demo"])
-def test_trust_bundle_for_pharmacy_and_admin(client: TestClient, auth: Auth, username: str) -> None:
+@pytest.mark.parametrize("username", ["farmacia.demo", "admin.demo", "oncologia.demo", "casos.demo"])
+def test_trust_bundle_for_pharmacy_admin_and_the_fever_desks(client: TestClient, auth: Auth, username: str) -> None:
     response = client.get(TRUST, headers=auth(username))
     assert response.status_code == 200
     assert response.headers["cache-control"] == "private, no-store"
@@ -74,7 +74,7 @@ def test_trust_bundle_for_pharmacy_and_admin(client: TestClient, auth: Auth, use
     assert abs(body.generated_at - utcnow()) < timedelta(minutes=5)
 
 
-@pytest.mark.parametrize("username", ["madre.demo", "banco.demo", "casos.demo"])
+@pytest.mark.parametrize("username", ["madre.demo", "banco.demo"])
 def test_trust_bundle_refused_to_other_roles(client: TestClient, auth: Auth, username: str) -> None:
     assert_error(client.get(TRUST, headers=auth(username)), 403, "forbidden")
     assert_error(client.get(TRUST), 401, "not_authenticated")

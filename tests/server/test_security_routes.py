@@ -128,7 +128,7 @@ MATRIX: dict[str, Call] = {
     "GET /api/v1/patients/{patient_id}/carnet": Call(ALL),
     "POST /api/v1/patients/{patient_id}/qr/revoke": Call(_roles("guardian", "admin")),
     "POST /api/v1/pharmacy/verify": Call(PHARMACY, body=lambda w: {"token": w.qr_token}),
-    "GET /api/v1/pharmacy/trust": Call(PHARMACY),
+    "GET /api/v1/pharmacy/trust": Call(_roles("pharmacy", "oncology", "case_desk", "admin")),
     "POST /api/v1/pharmacy/dispensations": Call(PHARMACY, body=lambda w: {"token": w.qr_token,
                                                                         "cycle_id": w.cycle_id}),
     "POST /api/v1/cycles/{cycle_id}/confirm": Call(PHARMACY),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from pydantic import ValidationError
@@ -21,7 +22,7 @@ from carnet_contract import chemotherapy as chemo
 from carnet_contract import enrolment as wire
 from carnet_contract import models as contract
 
-__all__ = ["AdminCases"]
+__all__ = ["AdminCases", "EmergencyForm"]
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,102 @@ class AdminHost(Navigator, Protocol):
 def _where(loc: tuple[int | str, ...]) -> str:
     """A pydantic error's place as a person reads it: "phases > 1 > drugs > 2 > unit" (counted from 1)."""
     return " > ".join(str(part + 1) if isinstance(part, int) else str(part) for part in loc) or "—"
+
+
+@dataclass(frozen=True)
+class EmergencyForm:
+    """The unit's emergency service as typed on the edit form (fever, "Hora Dorada"): ``bring`` and ``avoid``
+    hold one item a line."""
+
+    phone: str = ""
+    address: str = ""
+    map_url: str = ""
+    oncology_phone: str = ""
+    bring: str = ""
+    avoid: str = ""
+
+    @classmethod
+    def of(cls, emergency: contract.UnitEmergency | None) -> EmergencyForm:
+        """The form filled with what the unit has now (empty when the hospital has not written it)."""
+        if emergency is None:
+            return cls()
+        return cls(
+            phone=emergency.phone,
+            address=emergency.address,
+            map_url=emergency.map_url or "",
+            oncology_phone=emergency.oncology_phone or "",
+            bring="\n".join(emergency.bring),
+            avoid="\n".join(emergency.avoid),
+        )
+
+    def blank(self) -> bool:
+        return not any(
+            v.strip() for v in (self.phone, self.address, self.map_url, self.oncology_phone, self.bring, self.avoid)
+        )
+
+
+#: The contract's limits (``UnitEmergencyUpdate``), checked here first so each problem shows beside its field.
+_EM_PHONE, _EM_ADDRESS, _EM_URL, _EM_ITEMS, _EM_BRING, _EM_AVOID = (3, 40), (3, 300), 500, 12, 200, 300
+
+
+def _lines(text: str) -> list[str]:
+    return [" ".join(line.split()) for line in text.splitlines() if line.strip()]
+
+
+def check_emergency(
+    form: EmergencyForm, t: Callable[..., str]
+) -> tuple[wire.UnitEmergencyUpdate | None, dict[str, str]]:
+    """The emergency service to send, or the problems by field (``em_phone``, ``em_address``, ``em_map_url``,
+    ``em_oncology_phone``, ``em_bring``, ``em_avoid``)."""
+    phone, address = " ".join(form.phone.split()), " ".join(form.address.split())
+    map_url, onc = form.map_url.strip(), " ".join(form.oncology_phone.split())
+    bring, avoid = _lines(form.bring), _lines(form.avoid)
+    errors: dict[str, str] = {}
+    for key, value, (low, high) in (("em_phone", phone, _EM_PHONE), ("em_address", address, _EM_ADDRESS)):
+        if not value:
+            errors[key] = t("enr_err_required")
+        elif not low <= len(value) <= high:
+            errors[key] = t("adm_em_err_length", low=low, high=high)
+    if onc and not _EM_PHONE[0] <= len(onc) <= _EM_PHONE[1]:
+        errors["em_oncology_phone"] = t("adm_em_err_length", low=_EM_PHONE[0], high=_EM_PHONE[1])
+    if map_url and (not map_url.startswith("https://") or len(map_url) > _EM_URL or " " in map_url):
+        errors["em_map_url"] = t("adm_em_err_map")
+    for key, items, longest in (("em_bring", bring, _EM_BRING), ("em_avoid", avoid, _EM_AVOID)):
+        if len(items) > _EM_ITEMS:
+            errors[key] = t("adm_em_err_items", most=_EM_ITEMS)
+        elif any(len(item) > longest for item in items):
+            errors[key] = t("adm_em_err_item_long", most=longest)
+    if errors:
+        return None, errors
+    try:
+        body = wire.UnitEmergencyUpdate(
+            phone=phone,
+            address=address,
+            map_url=map_url or None,
+            oncology_phone=onc or None,
+            bring=bring,
+            avoid=avoid,
+        )
+    except ValidationError as exc:  # e.g. a control character pasted in
+        for error in exc.errors():
+            name = str(error["loc"][0]) if error["loc"] else "phone"
+            errors["em_" + name if "em_" + name in _EM_FIELDS else "em_phone"] = t("adm_em_err_invalid")
+        return None, errors
+    return body, {}
+
+
+_EM_FIELDS = frozenset({"em_phone", "em_address", "em_map_url", "em_oncology_phone", "em_bring", "em_avoid"})
+
+
+def _same_emergency(body: wire.UnitEmergencyUpdate, now: contract.UnitEmergency | None) -> bool:
+    return now is not None and body.model_dump() == {
+        "phone": now.phone,
+        "address": now.address,
+        "map_url": now.map_url,
+        "bring": list(now.bring),
+        "avoid": list(now.avoid),
+        "oncology_phone": now.oncology_phone,
+    }
 
 
 class AdminCases:
@@ -265,9 +362,13 @@ class AdminCases:
         """Open the edit form of a unit (``kind="unit"``) or a staff account (``"staff"``); None closes it."""
         self._ui.start_edit((kind, item_id) if kind in ("unit", "staff") and item_id else None)
 
-    async def update_unit(self, unit_id: str, name: str, level: str, state: str) -> bool:
-        """Save a unit's name, level and state: only what changed is sent; an empty field is refused beside it
-        and nothing is sent."""
+    async def update_unit(
+        self, unit_id: str, name: str, level: str, state: str, emergency: EmergencyForm | None = None
+    ) -> bool:
+        """Save a unit's name, level and state, and its emergency service (``emergency``: the address, the 24-hour
+        phone, the map link, what to bring, what not to do; sent whole, as the server replaces it): only what
+        changed is sent; a problem is refused beside its field and nothing is sent. The server's refusal shows
+        on the form in its own words."""
         ui, t = self._ui, self._tr.t
         unit = next((u for u in ui.units if u.id == unit_id), None)
         if ui.busy or unit is None or ui.editing != ("unit", unit_id):
@@ -280,6 +381,10 @@ class AdminCases:
             errors["level"] = t("enr_err_required")
         if not state:
             errors["state"] = t("enr_err_required")
+        service: wire.UnitEmergencyUpdate | None = None
+        if emergency is not None and not (emergency.blank() and unit.emergency is None):
+            service, problems = check_emergency(emergency, t)
+            errors.update(problems)
         if errors:
             ui.edit_refused(errors)
             return False
@@ -287,6 +392,7 @@ class AdminCases:
             name=name if name != unit.name else None,
             level=contract.UnitLevel(level) if level != unit.level.value else None,
             state=state if state != unit.state else None,
+            emergency=service if service is not None and not _same_emergency(service, unit.emergency) else None,
         )
         if not body.model_dump(exclude_none=True):
             ui.edit_refused({"form": t("adm_no_changes")})

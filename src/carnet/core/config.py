@@ -37,6 +37,9 @@ class AppConfig:
     api_timeout_seconds: float = 10.0
     locale: str = "es-MX"
     sync_interval_seconds: int = 300
+    #: While a child's fever episode is open and the family has its fever screen, emergency card or carnet on
+    #: screen: the shorter interval, so each step the unit records ("Hora Dorada") shows without "Actualizar".
+    fever_sync_interval_seconds: int = 20
     qr_issuer: str | None = None
     accepted_kids: tuple[str, ...] = ()
     source: Path | None = field(default=None, compare=False)
@@ -97,6 +100,7 @@ def load_config(
         timeout = float(api.get("timeout_seconds", defaults.api_timeout_seconds))
         locale = str(app.get("locale", defaults.locale))
         interval = int(app.get("sync_interval_seconds", defaults.sync_interval_seconds))
+        fever_interval = int(app.get("fever_sync_interval_seconds", defaults.fever_sync_interval_seconds))
         issuer = str(qr.get("issuer", "")) or None
         kids_raw = qr.get("accepted_kids", [])
         if not isinstance(kids_raw, list):
@@ -106,8 +110,8 @@ def load_config(
         raise ConfigError(f"bad value in {path}: {exc}") from exc
     if locale not in SUPPORTED_LOCALES:
         raise ConfigError(f"[app] locale must be one of {SUPPORTED_LOCALES}, not {locale!r}")
-    if timeout <= 0 or interval <= 0:
-        raise ConfigError("timeout_seconds and sync_interval_seconds must be positive")
+    if timeout <= 0 or interval <= 0 or fever_interval <= 0:
+        raise ConfigError("timeout_seconds, sync_interval_seconds and fever_sync_interval_seconds must be positive")
     if not base_url.startswith(("http://", "https://")):
         raise ConfigError(f"API base URL must be http(s): {base_url!r}")
     return AppConfig(
@@ -115,6 +119,7 @@ def load_config(
         api_timeout_seconds=timeout,
         locale=locale,
         sync_interval_seconds=interval,
+        fever_sync_interval_seconds=fever_interval,
         qr_issuer=issuer,
         accepted_kids=kids,
         source=path,

@@ -2248,6 +2248,92 @@ _EN.update(
     }
 )
 
+# Administration: a unit's emergency service (fever, "Hora Dorada"; issue #19).
+_ES.update(
+    {
+        "adm_em_title": "Servicio de urgencias (fiebre: Hora Dorada)",
+        "adm_em_note": (
+            "Las familias lo ven tal cual al tocar «Tiene fiebre», también sin internet. Se guarda completo; "
+            "el teléfono y la dirección son obligatorios."
+        ),
+        "adm_em_phone": "Teléfono de urgencias (24 horas)",
+        "adm_em_address": "Dirección de urgencias",
+        "adm_em_map_url": "Enlace al mapa (https://…)",
+        "adm_em_oncology_phone": "Teléfono del equipo de oncología",
+        "adm_em_bring": "Qué llevar",
+        "adm_em_avoid": "Qué no hacer",
+        "adm_em_lines": "Una indicación por renglón.",
+        "adm_em_err_length": "Escriba entre {low} y {high} caracteres.",
+        "adm_em_err_map": "El enlace al mapa debe empezar con https:// y no llevar espacios.",
+        "adm_em_err_items": "Como máximo {most} renglones.",
+        "adm_em_err_item_long": "Cada renglón puede tener hasta {most} caracteres.",
+        "adm_em_err_invalid": "Este dato tiene caracteres no válidos.",
+    }
+)
+_EN.update(
+    {
+        "adm_em_title": "Emergency service (fever: Golden Hour)",
+        "adm_em_note": (
+            'Families see it as written when they tap "Has a fever", offline too. It is saved whole; the phone '
+            "and the address are required."
+        ),
+        "adm_em_phone": "Emergency phone (24 hours)",
+        "adm_em_address": "Emergency address",
+        "adm_em_map_url": "Map link (https://…)",
+        "adm_em_oncology_phone": "Oncology team's phone",
+        "adm_em_bring": "What to bring",
+        "adm_em_avoid": "What not to do",
+        "adm_em_lines": "One instruction a line.",
+        "adm_em_err_length": "Type between {low} and {high} characters.",
+        "adm_em_err_map": "The map link must start with https:// and have no spaces.",
+        "adm_em_err_items": "At most {most} lines.",
+        "adm_em_err_item_long": "Each line may have up to {most} characters.",
+        "adm_em_err_invalid": "This has characters that are not allowed.",
+    }
+)
+
+# The fever desks (issue #19): verifying an emergency card, and the home screens' alert of open episodes.
+_ES.update(
+    {
+        "desk_em_title": "Verificar tarjeta de urgencias",
+        "desk_em_note": (
+            "Escanee el código QR de la tarjeta de urgencias que muestra la familia. Se comprueba en este equipo, "
+            "también sin internet; con internet se muestran los datos de la tarjeta."
+        ),
+        "desk_em_scan_label": "Código QR de la tarjeta de urgencias (escanee o pegue)",
+        "desk_em_verify": "Verificar",
+        "desk_em_next": "Otra tarjeta",
+        "desk_em_is_carnet": "Es el código del carnet, no el de la tarjeta de urgencias: pida la tarjeta de urgencias.",
+        "desk_em_offline": "Sin conexión: comprobada solo en este equipo. Los datos de la tarjeta se ven con internet.",
+        "desk_em_server_ok": "Confirmada por el servidor",
+        "desk_em_not_yours": (
+            "La tarjeta es auténtica. Sus datos los ve el personal de la unidad que atiende al paciente."
+        ),
+        "desk_em_server_refused": "El servidor no la reconoce como tarjeta de urgencias vigente.",
+        "desk_fever_alert_one": "1 niño con fiebre: aviso abierto — abrir",
+        "desk_fever_alert_other": "{n} niños con fiebre: avisos abiertos — abrir",
+    }
+)
+_EN.update(
+    {
+        "desk_em_title": "Verify an emergency card",
+        "desk_em_note": (
+            "Scan the QR code of the emergency card the family shows. It is checked on this device, offline too; "
+            "with the internet the card's details are shown."
+        ),
+        "desk_em_scan_label": "Emergency card QR code (scan or paste)",
+        "desk_em_verify": "Verify",
+        "desk_em_next": "Another card",
+        "desk_em_is_carnet": "This is the carnet's code, not the emergency card's: ask for the emergency card.",
+        "desk_em_offline": "No connection: checked on this device only. The card's details show with the internet.",
+        "desk_em_server_ok": "Confirmed by the server",
+        "desk_em_not_yours": "The card is genuine. Its details are shown to the staff of the patient's unit.",
+        "desk_em_server_refused": "The server does not recognise it as a current emergency card.",
+        "desk_fever_alert_one": "1 child with a fever: open notice — open",
+        "desk_fever_alert_other": "{n} children with a fever: open notices — open",
+    }
+)
+
 CATALOG: dict[str, dict[str, str]] = {"es-MX": _ES, "en": _EN}
 
 # The phone's own reminders (carnet/reminders/schedule.py): local notifications.

@@ -429,6 +429,12 @@ class ApiClient:
         response = await self._authed("POST", "/api/v1/pharmacy/verify", json=body.model_dump())
         return self._parse(response, contract.VerifyResponse)
 
+    async def emergency_verify(self, scanned: str) -> contract.EmergencyVerifyResponse:
+        """The server's verdict on an emergency card's QR (token or URL), with the card when the caller may see it."""
+        body = contract.EmergencyVerifyRequest(token=scanned)
+        response = await self._authed("POST", "/api/v1/emergency-cards/verify", json=body.model_dump())
+        return self._parse(response, contract.EmergencyVerifyResponse)
+
     async def dispense(self, body: contract.DispensationCreate, *, idempotency_key: str) -> contract.Dispensation:
         """Record a cycle as dispensed; sent once (its key makes a retry safe). 409 carries the first one."""
         response = await self._authed(

@@ -25,7 +25,7 @@ from carnet.core.navigation import FEVER_SCREENS, Navigator, Screen
 from carnet.data.api import ApiClient, ApiError, AuthError, NetworkError
 from carnet.data.messages import message_for
 from carnet.data.outbox import Outbox, WriteOp
-from carnet.data.records import SyncLedger
+from carnet.data.records import Mark, SyncLedger
 from carnet.fever.form import FeverForm, check_fever
 from carnet.fever.repository import EPISODE_TYPE, EpisodeView, FeverRepository, episodes_path, merge
 from carnet.fever.state import FeverUi
@@ -37,6 +37,10 @@ from carnet_contract import qrtoken
 __all__ = ["FeverCases", "step_lines"]
 
 log = logging.getLogger(__name__)
+
+
+#: The statuses of an episode under way (None: still on the phone).
+_OPEN = frozenset({None, contract.FeverStatus.AVISADA, contract.FeverStatus.EN_URGENCIAS, contract.FeverStatus.TRIAGE})
 
 
 class FeverHost(Navigator, Protocol):
@@ -145,6 +149,12 @@ class FeverCases:
             kind=qrtoken.TokenKind.EMERGENCY,
         )
         ui.show_card(card, fetched_at, qr, check)
+
+    def episode_open(self) -> bool:
+        """A child of the family has a fever episode under way: waiting to be sent, or sent and not over (no
+        antibiotic, not closed). The session then syncs more often while its screens are shown."""
+        views = merge(self._fever.episodes(), self._outbox.items(), self._ledger.server_id)
+        return any(v.status in _OPEN and v.mark is not Mark.FAILED for v in views)
 
     def latest(self) -> EpisodeView | None:
         """The episode the screen follows: the newest one still open (or the newest)."""

@@ -2,7 +2,13 @@
 clock from arrival, and the three times — arrival, triage, first antibiotic — recorded in one tap each (now) or
 with a corrected time; the week's fever figures with their CSV and Markdown files. For the oncology desk and the
 case desk (the server allows both for their units). Online only like the other staff screens: nothing of it is
-written to the device. No Flet."""
+written to the device. No Flet.
+
+"Verificar tarjeta de urgencias": the emergency team scans the card's QR; it is checked at once on this device with
+the trust bundle kept in the store (:class:`carnet.pharmacy.checks.TrustCache`, the pharmacy counter's, fetched at
+login, when older than its ``max_age`` and on "Actualizar claves"), then, when there is a network, by
+``POST /emergency-cards/verify``, whose answer carries the card's facts. A carnet's code is refused there.
+The home screens' alert counts the open episodes (:meth:`FeverDeskCases.count_open`)."""
 
 from __future__ import annotations
 
@@ -16,13 +22,23 @@ from carnet.core.i18n import Translator
 from carnet.core.navigation import FEVER_DESK_SCREENS, Navigator, Screen
 from carnet.data.api import ApiClient, ApiError, AuthError, NetworkError
 from carnet.data.messages import message_for
+from carnet.data.store import OfflineStore
 from carnet.fever.form import parse_time
 from carnet.fever.state import FeverDeskUi
 from carnet.incidents.repository import monday_of
+from carnet.pharmacy.checks import Check, CheckKind, TrustCache, check_offline, is_stale
 from carnet_contract import models as contract
+from carnet_contract import qrtoken
 from carnet_contract.models import GOLDEN_HOUR_MINUTES, FeverStatus, FeverStepKind
 
 __all__ = ["FeverDeskCases", "minutes_since_arrival", "next_step", "over_the_hour"]
+
+#: Longest text a scan may hold (the contract's limit for a token).
+MAX_SCAN = 4096
+#: ``Check.message`` of a carnet's code scanned at "Verificar tarjeta de urgencias" (refused: not the card).
+CARNET_GIVEN = "carnet"
+#: The roles that have the fever desk (and verify emergency cards there).
+DESK_ROLES = frozenset({contract.Role.ONCOLOGY, contract.Role.CASE_DESK})
 
 #: The step each open status waits for.
 _NEXT: dict[FeverStatus, FeverStepKind] = {
@@ -65,12 +81,14 @@ class FeverDeskCases:
         tr: Translator,
         clock: Clock,
         session_expired: Callable[[], Awaitable[None]],
+        store: Callable[[], OfflineStore | None] = lambda: None,
     ) -> None:
         self._state = state
         self._api = api
         self._tr = tr
         self._clock = clock
         self._session_expired = session_expired
+        self._store = store
         #: A step whose answer never came: sending the same step again reuses its Idempotency-Key.
         self._unsent: dict[tuple[str, FeverStepKind], str] = {}
 
@@ -230,3 +248,113 @@ class FeverDeskCases:
 
     def dismiss_message(self) -> None:
         self._ui.dismiss_message()
+
+    # ---- the home screens: open episodes, the keys -----------------------------------------------
+
+    @property
+    def allowed(self) -> bool:
+        user = self._state.user
+        return user is not None and user.role in DESK_ROLES
+
+    async def enter(self) -> None:
+        """At login (oncology, case desk): the kept trust bundle at once, then a fresh one and the open episodes."""
+        if not self.allowed:
+            return
+        cache = self._cache()
+        cached = cache.load() if cache is not None else None
+        if cached is not None:
+            self._ui.show_trust(*cached)
+        await self.refresh_keys()
+        await self.count_open()
+
+    async def count_open(self) -> None:
+        """How many episodes are open at the caller's units (the home screens' alert); quiet when it cannot ask:
+        the desk's own refresh says why."""
+        if not self.allowed:
+            return
+        try:
+            episodes = await self._api.fever_episodes()
+        except AuthError:
+            await self._session_expired()
+            return
+        except ApiError:
+            return
+        self._ui.counted(len(episodes))
+
+    def _cache(self) -> TrustCache | None:
+        store = self._store()
+        return TrustCache(store) if store is not None else None
+
+    async def refresh_keys(self) -> bool:
+        """Fetch the trust bundle and keep it on the device; False when it could not (the kept one stays)."""
+        ui = self._ui
+        if not self.allowed:
+            return False
+        try:
+            bundle = await self._api.trust_bundle()
+        except AuthError:
+            await self._session_expired()
+            return False
+        except ApiError as exc:
+            offline = isinstance(exc, NetworkError)
+            ui.keys_failed(self._tr.t("ph_keys_offline") if offline else message_for(self._tr, exc))
+            return False
+        now = self._clock()
+        with self._state.batch():
+            ui.show_trust(bundle, now)
+            cache = self._cache()
+            if cache is not None:
+                cache.save(bundle, fetched_at=now)
+            if ui.card_token is not None and ui.card_check is not None and ui.card_answer is None:
+                ui.card_scanned(ui.card_token, self._check(ui.card_token))  # new keys or revocations
+        return True
+
+    async def refresh_keys_if_stale(self) -> None:
+        ui = self._ui
+        if self.allowed and is_stale(ui.trust, ui.trust_fetched_at, self._clock()):
+            await self.refresh_keys()
+
+    # ---- "Verificar tarjeta de urgencias" ---------------------------------------------------------
+
+    def _check(self, token: str) -> Check:
+        check = check_offline(token, self._ui.trust, now=self._clock())
+        if not check.emergency and check.kind is CheckKind.GENUINE:
+            return Check(CheckKind.MALFORMED, expires_at=check.expires_at, message=CARNET_GIVEN)
+        return check
+
+    async def verify_card(self, scanned: str) -> None:
+        """What the scanner typed (URL or bare token): this device's verdict at once (offline too), then the
+        server's with the card's facts. A carnet's code is refused (it is not the emergency card)."""
+        ui = self._ui
+        text = (scanned or "").strip()
+        if not text or ui.card_verifying:
+            return
+        token = qrtoken.extract_token(text)
+        if len(token) > MAX_SCAN:
+            ui.card_scanned(None, Check(CheckKind.MALFORMED))
+            return
+        check = self._check(token)
+        ui.card_scanned(token, check)
+        if not (check.valid_emergency or check.kind in (CheckKind.NO_KEYS, CheckKind.UNKNOWN_KEY)):
+            return  # settled here (a carnet's code, tampered, expired): nothing to ask
+        ui.start_card_verify()
+        try:
+            answer = await self._api.emergency_verify(token)
+        except AuthError:
+            ui.card_verified(token, None)
+            await self._session_expired()
+            return
+        except NetworkError:
+            with self._state.batch():
+                ui.card_verified(token, None, offline=True)
+                self._state.set_online(False)
+            return
+        except ApiError as exc:
+            ui.card_verified(token, None, error=message_for(self._tr, exc))
+            return
+        with self._state.batch():
+            ui.card_verified(token, answer)
+            self._state.set_online(True)
+
+    def clear_card(self) -> None:
+        self._ui.clear_card()

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from carnet.core.observable import Observable, OnlineScreenUi, change
 from carnet.fever.repository import EpisodeView
 from carnet.patients.qr import QrImage
+from carnet.pharmacy.checks import Check
 from carnet_contract import models as contract
 from carnet_contract.qrtoken import Verification
 
@@ -107,6 +108,21 @@ class FeverDeskUi(OnlineScreenUi):
     figures: contract.FeverWeeklyFigures | None = None
     #: Bumped when a correction was sent and accepted (the view empties its field).
     sent: int = 0
+    #: How many episodes are open at the caller's units (the home screen's alert); None: not known yet.
+    open_count: int | None = None
+    #: The trust bundle (public keys, revoked ids) kept on the device, to verify an emergency card offline.
+    trust: contract.TrustBundle | None = None
+    trust_fetched_at: datetime | None = None
+    trust_error: str | None = None
+    #: "Verificar tarjeta de urgencias": the code scanned, this device's verdict, then the server's answer (the card's
+    #: facts, when the caller works at the child's unit); kept in memory only.
+    card_token: str | None = None
+    card_check: Check | None = None
+    card_answer: contract.EmergencyVerifyResponse | None = None
+    card_verifying: bool = False
+    #: The server could not be asked (no network): the verdict is this device's alone.
+    card_offline: bool = False
+    card_error: str | None = None
 
     @change
     def open(self, home: str | None) -> None:
@@ -115,13 +131,53 @@ class FeverDeskUi(OnlineScreenUi):
 
     @change
     def show_episodes(self, episodes: list[contract.FeverEpisode], fetched_at: datetime) -> None:
-        self.episodes, self.fetched_at = episodes, fetched_at
+        self.episodes, self.fetched_at, self.open_count = episodes, fetched_at, len(episodes)
+
+    @change
+    def counted(self, count: int) -> None:
+        self.open_count = count
+
+    @change
+    def show_trust(self, trust: contract.TrustBundle, fetched_at: datetime) -> None:
+        self.trust, self.trust_fetched_at, self.trust_error = trust, fetched_at, None
+
+    @change
+    def keys_failed(self, error: str) -> None:
+        self.trust_error = error
+
+    @change
+    def card_scanned(self, token: str | None, check: Check) -> None:
+        self.card_token, self.card_check, self.card_answer = token, check, None
+        self.card_offline, self.card_error = False, None
+
+    @change
+    def start_card_verify(self) -> None:
+        self.card_verifying = True
+
+    @change
+    def card_verified(
+        self,
+        token: str,
+        answer: contract.EmergencyVerifyResponse | None,
+        *,
+        offline: bool = False,
+        error: str | None = None,
+    ) -> None:
+        self.card_verifying = False
+        if token == self.card_token:
+            self.card_answer, self.card_offline, self.card_error = answer, offline, error
+
+    @change
+    def clear_card(self) -> None:
+        self.card_token = self.card_check = self.card_answer = self.card_error = None
+        self.card_offline = self.card_verifying = False
 
     @change
     def replace(self, episode: contract.FeverEpisode, message: str) -> None:
         """A step was recorded: the episode as the server has it now (it leaves the list once it is over)."""
         open_ = episode.status not in (contract.FeverStatus.ANTIBIOTICO, contract.FeverStatus.CERRADA)
         self.episodes = [e if e.id != episode.id else episode for e in self.episodes if e.id != episode.id or open_]
+        self.open_count = len(self.episodes)
         self.message, self.correcting, self.correct_error = message, None, None
         self.sent += 1
 

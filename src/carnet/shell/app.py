@@ -147,9 +147,9 @@ class CarnetUI:
         if state.staff_mode and state.screen in FEVER_DESK_SCREENS:
             return (state.fever_desk,)
         if state.desk_mode:
-            return (state.desk,)
+            return state.desk, state.fever_desk  # the fever desk's: the home screen's alert of open episodes
         if state.oncology_mode:
-            return state.oncology, state.chemotherapy
+            return state.oncology, state.chemotherapy, state.fever_desk
         if state.pharmacy_mode:
             return (state.pharmacy,)
         if state.staff_mode:

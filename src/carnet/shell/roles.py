@@ -7,7 +7,7 @@ patient data on the device:
 * blood bank → :class:`carnet.blood_bank.staff.StaffCases`, online only;
 * case desk → :class:`carnet.incidents.desk.DeskCases`, online only;
 * oncology desk and case desk, fever episodes ("Hora Dorada") → :class:`carnet.fever.desk.FeverDeskCases`,
-  online only;
+  online only, but for "Verificar tarjeta de urgencias": checked offline with the cached trust bundle, then online;
 * oncology → :class:`carnet.enrolment.desk.OncologyCases`, online only;
 * pharmacy, and admin → :class:`carnet.pharmacy.cases.PharmacyCases`: a scan is checked
   offline with the cached trust bundle, then online; dispensing is online only.
@@ -50,8 +50,10 @@ class StaffModes:
             await self._staff.enter(user)
         elif user.role == contract.Role.CASE_DESK:
             await self._desk.enter(user)
+            await self._fever_desk.enter()  # the trust bundle (emergency cards), the open episodes
         elif user.role == contract.Role.ONCOLOGY:
             await self._oncology.enter(user)
+            await self._fever_desk.enter()
         elif user.role in (contract.Role.PHARMACY, contract.Role.ADMIN):
             await self._pharmacy.enter(user)
         else:
@@ -89,10 +91,12 @@ class StaffModes:
             await self._fever_desk.refresh()
         elif state.desk_mode:
             await self._desk.load()
+            await self._fever_desk.count_open()  # the home screen's alert of open fever episodes
         elif state.oncology_mode and state.screen in CHEMO_SCREENS:
             await self._chemotherapy.reload()
         elif state.oncology_mode:
             await self._oncology.refresh()
+            await self._fever_desk.count_open()
         elif state.pharmacy_mode:
             await self._pharmacy.refresh_keys()
         elif state.staff_mode:

@@ -19,7 +19,9 @@ of the children's data is fetched (``session.privacy``, :mod:`carnet.privacy.cas
 staff modes' navigation, live in :mod:`carnet.shell.roles`; error sentences in
 :mod:`carnet.data.messages`.
 
-Syncs run at start, on the refresh button, every ``sync_interval_seconds``,
+Syncs run at start, on the refresh button, every ``sync_interval_seconds`` (every
+``fever_sync_interval_seconds`` while a child's fever episode is open and the fever screen, the emergency card or
+the carnet is on screen: :meth:`AppSession.sync_interval`),
 when an outbox item's backoff ends, right after a write, when the network
 comes back (Flet's connectivity event, or the first request that succeeds
 after failures), when the app comes back to the foreground after being hidden,
@@ -90,6 +92,9 @@ from carnet_contract import models as contract
 __all__ = ["AppSession"]
 
 log = logging.getLogger(__name__)
+
+#: The screens where the family follows a fever episode (the sync interval shortens while one is open).
+FOLLOW_SCREENS = frozenset({*FEVER_SCREENS, Screen.CARNET})
 
 SESSION_SECRET = "session"
 LOCALE_SECRET = "locale"
@@ -185,7 +190,14 @@ class AppSession:
         )
         self.admin = AdminCases(state=state, api=api, tr=tr, session_expired=self.session_expired)
         self.whatsapp = WhatsAppCases(state=state, api=api, tr=tr, clock=clock, session_expired=self.session_expired)
-        self.fever_desk = FeverDeskCases(state=state, api=api, tr=tr, clock=clock, session_expired=self.session_expired)
+        self.fever_desk = FeverDeskCases(
+            state=state,
+            api=api,
+            tr=tr,
+            clock=clock,
+            session_expired=self.session_expired,
+            store=lambda: self.store,
+        )
         self.staff_modes = StaffModes(
             state, self.staff, self.desk, self.pharmacy, self.oncology, self.chemotherapy, self.fever_desk
         )
@@ -193,6 +205,9 @@ class AppSession:
         self._wake: asyncio.Event | None = None
         #: The app went to the background (hidden, paused) and has not come back yet.
         self._hidden = False
+        #: The screen last seen by :meth:`_screen_changed` (a fever episode's screens shorten the sync interval).
+        self._screen_seen: Screen | None = None
+        state.subscribe(self._screen_changed)
 
     # ---- the login scope ---------------------------------------------------
 
@@ -307,8 +322,32 @@ class AppSession:
             self._wake = asyncio.Event()
         return self._wake
 
+    def sync_interval(self) -> float:
+        """Seconds between two periodic syncs: ``sync_interval_seconds``, or the shorter
+        ``fever_sync_interval_seconds`` while a child's fever episode is open (waiting to be sent, or not over) and
+        the family has the fever screen, the emergency card or the carnet on screen, so "Te esperan en urgencias"
+        and each step the unit records (arrival, triage, antibiotic) show without "Actualizar"."""
+        normal = float(self.config.sync_interval_seconds)
+        scope, state = self._login, self.state
+        if scope is None or self._hidden or state.phase is not Phase.READY or state.screen not in FOLLOW_SCREENS:
+            return normal
+        if not scope.fever.episode_open():
+            return normal
+        return min(normal, float(self.config.fever_sync_interval_seconds))
+
+    def _screen_changed(self, _parts: object = None) -> None:
+        """The family came to a fever episode's screens: the loop, maybe waiting out the long interval, wakes (a sync
+        now, then the short interval)."""
+        screen = self.state.screen
+        if screen is self._screen_seen:
+            return
+        came = screen in FOLLOW_SCREENS and self._screen_seen not in FOLLOW_SCREENS
+        self._screen_seen = screen
+        if came and self._wake is not None and self.sync_interval() < self.config.sync_interval_seconds:
+            self.request_sync()
+
     def _seconds_to_next_sync(self) -> float:
-        interval = float(self.config.sync_interval_seconds)
+        interval = self.sync_interval()
         retry_at = self._login.outbox.next_attempt_at() if self._login is not None else None
         if retry_at is None:
             return interval
@@ -368,6 +407,10 @@ class AppSession:
             return  # every route but the password change answers 403 until then
         if self.state.pharmacy_mode:
             await self.pharmacy.refresh_if_stale()  # the counter's periodic work: its trust bundle
+            return
+        if self.fever_desk.allowed:  # the fever desks' periodic work: the trust bundle, the open episodes
+            await self.fever_desk.refresh_keys_if_stale()
+            await self.fever_desk.count_open()
             return
         if self.privacy.gated:  # nothing syncs until the notice is accepted: only the notice loads
             if self.state.privacy.notice is None:

@@ -5,12 +5,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Response
+from fastapi import Depends, Response
 
 from carnet_contract import models as contract
-from carnet_server.auth.deps import AdminOrPharmacy, ClientAddress, ContextDep, CurrentUser, SessionDep
+from carnet_contract.models import Role
+from carnet_server.auth.deps import AdminOrPharmacy, ClientAddress, ContextDep, CurrentUser, SessionDep, require_role
+from carnet_server.auth.service import Principal
 from carnet_server.idempotency.deps import IdempotencyDep
 from carnet_server.limits import write_limit
 from carnet_server.pharmacy import service
@@ -24,9 +26,15 @@ router = api_router(prefix="/api/v1", tags=["pharmacy"])
 _ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": contract.ErrorBody} for code in (401, 403, 404, 409, 422)}
 
 
+#: Who verifies QR codes offline: the pharmacy counter (the carnet) and the units' fever desks, oncology and the case
+#: desk (the emergency card: same keys), and admin.
+TrustReader = Annotated[Principal, Depends(require_role(Role.PHARMACY, Role.ONCOLOGY, Role.CASE_DESK, Role.ADMIN))]
+
+
 @router.get("/pharmacy/trust", response_model=contract.TrustBundle, responses=_ERRORS)
-def trust(_user: AdminOrPharmacy, session: SessionDep, ctx: ContextDep, response: Response) -> contract.TrustBundle:
-    """Pharmacy, admin: the signing keys and the revoked QR tokens, to verify offline; refresh every ``max_age`` s."""
+def trust(_user: TrustReader, session: SessionDep, ctx: ContextDep, response: Response) -> contract.TrustBundle:
+    """Pharmacy, oncology, case desk, admin: the signing keys and the revoked QR tokens (public data), to verify a
+    carnet or an emergency card offline; refresh every ``max_age`` s."""
     bundle = service.trust_bundle(session, ctx=ctx)
     session.rollback()
     response.headers["Cache-Control"] = "private, no-store"

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import flet as ft
 
+from carnet.admin.cases import EmergencyForm
 from carnet.core.i18n import Translator
 from carnet.shell.state import AppState
 from carnet.views.common import (
@@ -68,6 +69,13 @@ class AdminView:
         self.edit_level = ""
         self.edit_display = _text()
         self.edit_units: list[str] = []
+        # The unit's emergency service (fever, "Hora Dorada"): what the families' fever screen shows.
+        self.em_phone = _text(keyboard_type=ft.KeyboardType.PHONE)
+        self.em_address = _text(multiline=True, min_lines=2, max_lines=4)
+        self.em_map_url = _text(keyboard_type=ft.KeyboardType.URL, capitalization=ft.TextCapitalization.NONE)
+        self.em_oncology_phone = _text(keyboard_type=ft.KeyboardType.PHONE)
+        self.em_bring = _text(multiline=True, min_lines=3, max_lines=12)
+        self.em_avoid = _text(multiline=True, min_lines=3, max_lines=12)
         self._sent = 0
 
     def _choose(self, name: str, value: Any) -> Handler:
@@ -93,6 +101,9 @@ class AdminView:
         def handler(_: Any = None) -> None:
             self.edit_name.value, self.edit_state.value = unit.name, unit.state
             self.edit_level = unit.level.value
+            form = EmergencyForm.of(unit.emergency)
+            for control, value in zip(self._emergency_fields(), self._emergency_values(form), strict=True):
+                control.value = value
             self._cases.edit("unit", unit.id)
 
         return handler
@@ -105,8 +116,37 @@ class AdminView:
 
         return handler
 
+    def _emergency_fields(self) -> tuple[ft.TextField, ...]:
+        return (self.em_phone, self.em_address, self.em_map_url, self.em_oncology_phone, self.em_bring, self.em_avoid)
+
+    @staticmethod
+    def _emergency_values(form: EmergencyForm) -> tuple[str, ...]:
+        return (form.phone, form.address, form.map_url, form.oncology_phone, form.bring, form.avoid)
+
     async def _save_unit(self, unit_id: str) -> None:
-        await self._cases.update_unit(unit_id, self.edit_name.value or "", self.edit_level, self.edit_state.value or "")
+        values = [control.value or "" for control in self._emergency_fields()]
+        emergency = EmergencyForm(*values)
+        await self._cases.update_unit(
+            unit_id, self.edit_name.value or "", self.edit_level, self.edit_state.value or "", emergency
+        )
+
+    def _emergency(self, state: AppState, tr: Translator) -> list[ft.Control]:
+        """The unit's emergency service: the families' fever screen shows it as written here."""
+        errors = state.admin.edit_errors
+        for control, key in zip(
+            self._emergency_fields(),
+            ("em_phone", "em_address", "em_map_url", "em_oncology_phone", "em_bring", "em_avoid"),
+            strict=True,
+        ):
+            control.label, control.error = tr.t("adm_" + key), errors.get(key)
+        self.em_map_url.hint_text = "https://maps.example/…"
+        self.em_bring.helper = tr.t("adm_em_lines")
+        self.em_avoid.helper = tr.t("adm_em_lines")
+        return [
+            ft.Text(tr.t("adm_em_title"), size=16, weight=ft.FontWeight.W_700),
+            ft.Text(tr.t("adm_em_note"), size=14, color=ft.Colors.GREY_800),
+            *self._emergency_fields(),
+        ]
 
     async def _save_account(self, staff_id: str) -> None:
         await self._cases.update_account(staff_id, self.edit_display.value or "", list(self.edit_units))
@@ -179,6 +219,7 @@ class AdminView:
                     ft.Row(levels, wrap=True, spacing=6),
                     *([ft.Text(errors["level"], color=ft.Colors.RED_900, size=14)] if errors.get("level") else []),
                     self.edit_state,
+                    *self._emergency(state, tr),
                     self._edit_buttons(state, tr, awaiting(self._save_unit, unit.id)),
                 ],
                 spacing=8,

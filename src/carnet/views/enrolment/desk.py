@@ -37,6 +37,7 @@ from carnet.views.common import (
 )
 from carnet.views.fever.desk import entry_button as fever_entry
 from carnet.views.fever.desk import figures_button as fever_figures_button
+from carnet.views.fever.desk import open_alert as fever_alert
 from carnet.views.incidents.desk import bars
 from carnet_contract import enrolment as wire
 
@@ -243,7 +244,10 @@ class OncologyView:
         self, state: AppState, tr: Translator, on_refresh: Handler, on_settings: Handler, *, wide: bool = False
     ) -> ft.View:
         ui = state.oncology
-        body = _notes(state, tr, self._cases) + self._search_pane(state, tr, wide=wide)
+        body = _notes(state, tr, self._cases)
+        if self._open_fever is not None:  # a child with a fever on the way: at once, above the search
+            body += fever_alert(state, tr, awaiting(self._open_fever))
+        body += self._search_pane(state, tr, wide=wide)
         bar = app_bar(tr.t("onc_title"), tr, on_refresh=on_refresh, on_settings=on_settings, syncing=ui.loading)
         return screen("/oncology", bar, body)
 

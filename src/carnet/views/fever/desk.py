@@ -11,7 +11,8 @@ import flet as ft
 
 from carnet.core.i18n import Translator
 from carnet.core.navigation import Screen
-from carnet.fever.desk import FeverDeskCases, minutes_since_arrival, next_step, over_the_hour
+from carnet.fever.desk import CARNET_GIVEN, FeverDeskCases, minutes_since_arrival, next_step, over_the_hour
+from carnet.pharmacy.checks import age_text
 from carnet.shell.state import AppState
 from carnet.views.common import (
     GREEN,
@@ -25,10 +26,12 @@ from carnet.views.common import (
     screen,
     section,
 )
+from carnet.views.fever.family import card_facts
+from carnet.views.pharmacy.counter import emergency_claims, verdict_box
 from carnet_contract import models as contract
 from carnet_contract.models import GOLDEN_HOUR_MINUTES, FeverStepKind
 
-__all__ = ["FeverDeskView", "entry_button", "figures_button"]
+__all__ = ["FeverDeskView", "entry_button", "figures_button", "open_alert"]
 
 
 def entry_button(tr: Translator, on_click: Handler) -> ft.Control:
@@ -40,6 +43,27 @@ def entry_button(tr: Translator, on_click: Handler) -> ft.Control:
         on_click=on_click,
         style=ft.ButtonStyle(bgcolor=ft.Colors.RED_800, color=ft.Colors.WHITE),
     )
+
+
+def open_alert(state: AppState, tr: Translator, on_click: Handler) -> list[ft.Control]:
+    """On the oncology desk and the case desk: the open fever episodes of their units, at once ("1 niño con fiebre:
+    aviso abierto — abrir"), a tap opens the fever desk. Nothing while there is none (or not known yet)."""
+    count = state.fever_desk.open_count
+    if not count:
+        return []
+    words = tr.t("desk_fever_alert_one") if count == 1 else tr.t("desk_fever_alert_other", n=count)
+    return [
+        ft.Semantics(
+            live_region=True,
+            content=ft.FilledButton(
+                content=ft.Text(words, size=18, weight=ft.FontWeight.W_700),
+                icon=ft.Icons.WARNING_ROUNDED,
+                height=MIN_TOUCH + 8,
+                on_click=on_click,
+                style=ft.ButtonStyle(bgcolor=ft.Colors.RED_900, color=ft.Colors.WHITE),
+            ),
+        )
+    ]
 
 
 def figures_button(tr: Translator, on_click: Handler) -> ft.Control:
@@ -60,6 +84,20 @@ class FeverDeskView:
         self._sent = 0
         self._error: str | None = None
         self.at = ft.TextField(text_size=18, width=200, keyboard_type=ft.KeyboardType.DATETIME)
+        #: "Verificar tarjeta de urgencias": a hand-held scanner types the QR's URL and Enter (or it is pasted).
+        self.scan = ft.TextField(
+            autocorrect=False,
+            enable_suggestions=False,
+            capitalization=ft.TextCapitalization.NONE,
+            text_size=18,
+            prefix_icon=ft.Icons.QR_CODE_SCANNER,
+            on_submit=self._verify,
+        )
+
+    async def _verify(self, _: Any = None) -> None:
+        scanned = self.scan.value or ""
+        self.scan.value = ""  # ready for the next card
+        await self._cases.verify_card(scanned)
 
     def _notes(self, state: AppState, tr: Translator) -> list[ft.Control]:
         ui = state.fever_desk
@@ -105,8 +143,75 @@ class FeverDeskView:
                 )
             else:
                 body += cards
+        body.append(self._card_check(state, tr, now))
         bar = app_bar(tr.t("desk_fever_title"), tr, on_back=on_back, on_refresh=on_refresh, syncing=ui.loading)
         return screen("/fever-desk", bar, body)
+
+    def _card_check(self, state: AppState, tr: Translator, now: datetime) -> ft.Control:
+        """ "Verificar tarjeta de urgencias": the scanner field, this device's verdict (the cached keys), then the
+        server's answer with the card's facts; the keys' age and "Actualizar claves"."""
+        ui, cases = state.fever_desk, self._cases
+        self.scan.label, self.scan.hint_text = tr.t("desk_em_scan_label"), tr.t("ph_scan_hint")
+        self.scan.disabled = ui.card_verifying
+        actions: list[ft.Control] = [
+            ft.FilledButton(
+                content=ft.Text(tr.t("desk_em_verify"), size=16),
+                icon=ft.Icons.QR_CODE_SCANNER,
+                height=MIN_TOUCH,
+                disabled=ui.card_verifying,
+                on_click=self._verify,
+                style=ft.ButtonStyle(bgcolor=GREEN, color=ft.Colors.WHITE),
+            )
+        ]
+        if ui.card_check is not None:
+            actions.append(
+                ft.OutlinedButton(
+                    content=ft.Text(tr.t("desk_em_next"), size=16),
+                    height=MIN_TOUCH,
+                    on_click=lambda _: cases.clear_card(),
+                )
+            )
+        lines: list[ft.Control] = [
+            ft.Text(tr.t("desk_em_note"), size=14, color=ft.Colors.GREY_800),
+            self.scan,
+            ft.Row(actions, wrap=True, spacing=8, run_spacing=8),
+        ]
+        check = ui.card_check
+        if check is not None:
+            headline = tr.t("desk_em_is_carnet") if check.message == CARNET_GIVEN else None
+            claims = emergency_claims(tr, check) if check.valid_emergency else []
+            lines.append(verdict_box(tr, check, claims, headline=headline))
+            answer = ui.card_answer
+            if ui.card_verifying:
+                lines.append(ft.Text(tr.t("ph_verifying"), size=15))
+            elif ui.card_offline:
+                lines.append(ft.Text(tr.t("desk_em_offline"), size=15, color=ft.Colors.BROWN_700))
+            elif ui.card_error:
+                lines.append(ft.Text(ui.card_error, size=15, color=ft.Colors.RED_900))
+            elif answer is not None and answer.valid:
+                lines.append(ft.Text(tr.t("desk_em_server_ok"), size=17, weight=ft.FontWeight.W_700, color=GREEN))
+                lines += card_facts(tr, answer.card) if answer.card else [ft.Text(tr.t("desk_em_not_yours"), size=15)]
+            elif answer is not None:
+                refused = answer.message or tr.t("desk_em_server_refused")
+                lines.append(ft.Text(refused, size=17, weight=ft.FontWeight.W_700, color=ft.Colors.RED_900))
+        lines.append(
+            ft.Row(
+                [
+                    ft.Icon(ft.Icons.KEY, color=ft.Colors.GREY_700, size=20),
+                    ft.Text(age_text(tr, ui.trust_fetched_at, now), size=14, color=ft.Colors.GREY_800, expand=True),
+                    ft.OutlinedButton(
+                        content=ft.Text(tr.t("ph_refresh_keys"), size=15),
+                        height=MIN_TOUCH,
+                        on_click=awaiting(cases.refresh_keys),
+                    ),
+                ],
+                spacing=8,
+                vertical_alignment=ft.CrossAxisAlignment.CENTER,
+            )
+        )
+        if ui.trust_error:
+            lines.append(ft.Text(ui.trust_error, size=14, color=ft.Colors.BROWN_700))
+        return section(tr.t("desk_em_title"), lines)
 
     def _episode(self, state: AppState, tr: Translator, episode: contract.FeverEpisode, now: datetime) -> ft.Control:
         ui, cases = state.fever_desk, self._cases

@@ -258,6 +258,53 @@ def _yes_no(tr: Translator, value: bool | None) -> str:
     return tr.t("fever_card_yes" if value else "fever_card_no")
 
 
+def card_facts(tr: Translator, card: contract.EmergencyCard) -> list[ft.Control]:
+    """The card's fields in large text, by section (the family's card screen, and the fever desk once the server
+    confirmed a scanned card)."""
+    unknown = tr.t("fever_card_unknown")
+    diagnosis = unknown
+    if card.diagnosis is not None:
+        diagnosis = card.diagnosis.name + (f" ({card.diagnosis.cie10})" if card.diagnosis.cie10 else "")
+    weight = f"{card.weight_kg:g} kg".replace(".", ",") if card.weight_kg is not None else unknown
+    protocol = " — ".join(x for x in (card.protocol, card.phase) if x) or unknown
+    last = tr.date(card.last_chemotherapy_date) if card.last_chemotherapy_date else unknown
+    drugs = ", ".join(card.last_chemotherapy_drugs) or unknown
+    return [
+        section(
+            tr.t("fever_card_who"),
+            [
+                ft.Text(card.full_name, size=24, weight=ft.FontWeight.W_800),
+                _big(
+                    tr.t("fever_card_age"),
+                    tr.t("fever_card_age_value", years=card.age_years, born=tr.date(card.birth_date)),
+                ),
+                _big(tr.t("fever_card_sex"), card.sex or unknown),
+                _big(tr.t("fever_card_weight"), weight),
+                _big(tr.t("fever_card_blood"), card.blood_group or unknown),
+                _big(tr.t("fever_card_allergies"), card.allergies or unknown),
+            ],
+        ),
+        section(
+            tr.t("fever_card_treatment"),
+            [
+                _big(tr.t("diagnosis"), diagnosis),
+                _big(tr.t("fever_card_protocol"), protocol),
+                _big(tr.t("fever_card_last_chemo"), last),
+                _big(tr.t("fever_card_drugs"), drugs),
+                _big(tr.t("fever_card_cvc"), _yes_no(tr, card.central_venous_catheter)),
+            ],
+        ),
+        section(
+            tr.t("fever_card_team"),
+            [
+                _big(tr.t("unit"), card.unit.name),
+                _big(tr.t("fever_card_oncologist"), card.treating_oncologist or unknown),
+                _big(tr.t("fever_card_onc_phone"), card.oncology_phone or unknown),
+            ],
+        ),
+    ]
+
+
 def build_card(
     state: AppState,
     tr: Translator,
@@ -300,49 +347,7 @@ def build_card(
             app_bar(tr.t("fever_card_title"), tr, on_back=on_back, on_refresh=on_refresh, syncing=state.syncing),
             body,
         )
-    unknown = tr.t("fever_card_unknown")
-    diagnosis = unknown
-    if card.diagnosis is not None:
-        diagnosis = card.diagnosis.name + (f" ({card.diagnosis.cie10})" if card.diagnosis.cie10 else "")
-    weight = f"{card.weight_kg:g} kg".replace(".", ",") if card.weight_kg is not None else unknown
-    protocol = " — ".join(x for x in (card.protocol, card.phase) if x) or unknown
-    last = tr.date(card.last_chemotherapy_date) if card.last_chemotherapy_date else unknown
-    drugs = ", ".join(card.last_chemotherapy_drugs) or unknown
-    body += [
-        section(
-            tr.t("fever_card_who"),
-            [
-                ft.Text(card.full_name, size=24, weight=ft.FontWeight.W_800),
-                _big(
-                    tr.t("fever_card_age"),
-                    tr.t("fever_card_age_value", years=card.age_years, born=tr.date(card.birth_date)),
-                ),
-                _big(tr.t("fever_card_sex"), card.sex or unknown),
-                _big(tr.t("fever_card_weight"), weight),
-                _big(tr.t("fever_card_blood"), card.blood_group or unknown),
-                _big(tr.t("fever_card_allergies"), card.allergies or unknown),
-            ],
-        ),
-        section(
-            tr.t("fever_card_treatment"),
-            [
-                _big(tr.t("diagnosis"), diagnosis),
-                _big(tr.t("fever_card_protocol"), protocol),
-                _big(tr.t("fever_card_last_chemo"), last),
-                _big(tr.t("fever_card_drugs"), drugs),
-                _big(tr.t("fever_card_cvc"), _yes_no(tr, card.central_venous_catheter)),
-            ],
-        ),
-        section(
-            tr.t("fever_card_team"),
-            [
-                _big(tr.t("unit"), card.unit.name),
-                _big(tr.t("fever_card_oncologist"), card.treating_oncologist or unknown),
-                _big(tr.t("fever_card_onc_phone"), card.oncology_phone or unknown),
-            ],
-        ),
-        *_qr_block(tr, state, now),
-    ]
+    body += [*card_facts(tr, card), *_qr_block(tr, state, now)]
 
     async def save_ips(_: Any = None) -> None:
         made = await cases.ips_file()

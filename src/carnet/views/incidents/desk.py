@@ -33,7 +33,7 @@ from carnet.views.common import (
     table_header,
     table_row,
 )
-from carnet.views.fever.desk import entry_button, figures_button
+from carnet.views.fever.desk import entry_button, figures_button, open_alert
 from carnet.views.incidents.reports import CATEGORY_ICONS, PHOTO, STATUS_LOOK, photo_image
 from carnet_contract import models as contract
 
@@ -223,6 +223,8 @@ def build_queue(
     """The queue. ``wide`` (a desk PC): a table over the whole width, or beside ``case`` (the open report)."""
     ui = state.desk
     body = _notes(state, tr, desk)
+    if on_fever is not None:
+        body += open_alert(state, tr, on_fever)  # a child with a fever on the way: at once, above the queue
     queue: list[ft.Control] = []
     queue.append(
         ft.FilledButton(

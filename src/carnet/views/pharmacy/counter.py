@@ -19,7 +19,7 @@ import flet as ft
 
 from carnet.chemotherapy.doses import days_text, dose_detail, dose_text
 from carnet.core.i18n import Translator
-from carnet.pharmacy.checks import age_text, describe, dispensed_text
+from carnet.pharmacy.checks import Check, age_text, describe, dispensed_text
 from carnet.shell.state import AppState
 from carnet.views.common import (
     GREEN,
@@ -282,21 +282,39 @@ def _keys_row(state: AppState, tr: Translator, cases: PharmacyCases, now: dateti
 def _verdict(state: AppState, tr: Translator) -> ft.Control:
     check = state.pharmacy.check
     assert check is not None
+    more: list[ft.Control] = []
+    if check.emergency and check.valid_emergency:
+        more = [*emergency_claims(tr, check), ft.Text(tr.t("ph_em_nothing_to_dispense"), size=14, color=GREY)]
+    return verdict_box(tr, check, more)
+
+
+GREY = ft.Colors.GREY_800
+
+
+def emergency_claims(tr: Translator, check: Check) -> list[ft.Control]:
+    """What an emergency card's token carries (no name, no diagnosis: the card itself shows those)."""
+    words: list[ft.Control] = []
+    if check.subject:
+        words.append(ft.Text(tr.t("ph_em_patient", id=check.subject), size=15))
+    if check.issued_at is not None:
+        words.append(ft.Text(tr.t("ph_em_issued", when=tr.datetime(check.issued_at)), size=15))
+    if check.expires_at is not None:
+        words.append(ft.Text(tr.t("ph_em_valid_until", when=tr.datetime(check.expires_at)), size=15))
+    return words
+
+
+def verdict_box(
+    tr: Translator, check: Check, more: list[ft.Control] | None = None, *, headline: str | None = None
+) -> ft.Control:
+    """A scan's verdict: colour, icon and words (``headline``, or the verdict's own), where it was checked, then
+    ``more``. The pharmacy counter's, and the fever desk's "Verificar tarjeta de urgencias"."""
     look = check.look
     source = tr.t("ph_checked_server" if check.online else "ph_checked_here")
     words: list[ft.Control] = [
-        ft.Text(describe(check, tr), size=22, weight=ft.FontWeight.W_700, color=look.colour),
-        ft.Text(source, size=14, color=ft.Colors.GREY_800),
+        ft.Text(headline or describe(check, tr), size=22, weight=ft.FontWeight.W_700, color=look.colour),
+        ft.Text(source, size=14, color=GREY),
+        *(more or []),
     ]
-    if check.emergency and check.valid_emergency:
-        # What the emergency card's token carries (no name, no diagnosis: the card itself shows those).
-        if check.subject:
-            words.append(ft.Text(tr.t("ph_em_patient", id=check.subject), size=15))
-        if check.issued_at is not None:
-            words.append(ft.Text(tr.t("ph_em_issued", when=tr.datetime(check.issued_at)), size=15))
-        if check.expires_at is not None:
-            words.append(ft.Text(tr.t("ph_em_valid_until", when=tr.datetime(check.expires_at)), size=15))
-        words.append(ft.Text(tr.t("ph_em_nothing_to_dispense"), size=14, color=ft.Colors.GREY_800))
     # A live region whose label is the verdict's words (merged): a screen reader announces it when it appears or
     # changes (Flutter web speaks it through its aria-live="polite" announcement element).
     return ft.MergeSemantics(
