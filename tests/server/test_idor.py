@@ -109,6 +109,9 @@ def _body(method: str, path: str, objects: Family) -> dict[str, Any] | None:
         # a reading two days old: 422 fever_measured_at_out_of_range once past the lookup (nothing written)
         ("POST", "/api/v1/patients/{patient_id}/fever-episodes"): {
             "json": {"temperature_c": 38.5, "measured_at": (utcnow() - timedelta(days=2)).isoformat()}},
+        # the same old reading, by the unit's staff: 422 once past the lookup (nothing written)
+        ("POST", "/api/v1/patients/{patient_id}/fever-episodes/at-unit"): {
+            "json": {"temperature_c": 38.5, "measured_at": (utcnow() - timedelta(days=2)).isoformat()}},
         # the antibiotic before arrival: 409 fever_step_out_of_order once past the lookup (nothing written)
         ("POST", "/api/v1/fever-episodes/{episode_id}/steps"): {"json": {"step": "antibiotic"}},
     }
