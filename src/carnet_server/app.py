@@ -131,14 +131,16 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
         """Trivial JSON answer without database access (benchmark baseline)."""
         return {"pong": True}
 
+    # The family's frequent reads first (/me, the carnet, the sync): a request is matched against the routes in
+    # this order, and each route tried costs a regular expression (#20).
     app.include_router(auth_router)
     app.include_router(patients_router)
+    app.include_router(sync_router)
     app.include_router(verification_router)
     app.include_router(pharmacy_router)
     app.include_router(agenda_router)
     app.include_router(blood_bank_router)
     app.include_router(incidents_router)
-    app.include_router(sync_router)
     app.include_router(mixing_router)
     app.include_router(privacy_router)
     app.include_router(admin_router)

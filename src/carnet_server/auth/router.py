@@ -10,7 +10,7 @@ from carnet_contract import models as contract
 from carnet_contract.models import Role
 from carnet_server.auth import service
 from carnet_server.auth.deps import ClientAddress, ContextDep, SessionDep, SignedInUser
-from carnet_server.patients.service import patients_of_guardian, unit_out, units_of
+from carnet_server.patients.service import children_of_guardian, unit_out, units_of
 from carnet_server.privacy import service as privacy
 from carnet_server.privacy.notices import current_version
 from carnet_server.routes import api_router
@@ -84,14 +84,7 @@ def change_password(
 def me(user: SignedInUser, session: SessionDep, ctx: ContextDep) -> contract.Me:
     """The caller, with the children (guardian) or units (staff) they see; for a guardian, where they stand
     with the privacy notice (answered before it is accepted: the app reads it to ask)."""
-    patients = (
-        [
-            contract.PatientRef(id=p.id, display_name=p.display_name)
-            for p in patients_of_guardian(session, user_id=user.id)
-        ]
-        if user.role == Role.GUARDIAN
-        else []
-    )
+    patients = children_of_guardian(session, user_id=user.id) if user.role == Role.GUARDIAN else []
     units = [unit_out(u) for u in units_of(session, principal=user)] if user.role != Role.GUARDIAN else []
     status = (
         privacy.status_of(session, user_id=user.id, current_version=current_version(ctx.settings))

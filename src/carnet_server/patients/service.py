@@ -49,6 +49,7 @@ __all__ = [
     "carnet_still_good",
     "get_carnet",
     "load_cycles_for_sync",
+    "children_of_guardian",
     "patients_of_guardian",
     "revoke_qr_tokens",
     "touch_cycle",
@@ -165,6 +166,20 @@ def patients_of_guardian(session: Session, *, user_id: str) -> list[Patient]:
             .order_by(Patient.display_name)
         )
     )
+
+
+def children_of_guardian(session: Session, *, user_id: str) -> list[contract.PatientRef]:
+    """A guardian's children (id and display name), by name: one Core statement built once, columns only."""
+    rows = session.connection().execute(_CHILDREN, {"user_id": user_id})
+    return [contract.PatientRef(id=row.id, display_name=row.display_name) for row in rows]
+
+
+_CHILDREN = (
+    select(Patient.id, Patient.display_name)
+    .join(GuardianPatient, GuardianPatient.patient_id == Patient.id)
+    .where(GuardianPatient.user_id == bindparam("user_id"))
+    .order_by(Patient.display_name)
+)
 
 
 def units_of(session: Session, *, principal: Principal) -> list[MedicalUnit]:

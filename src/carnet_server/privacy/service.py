@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -74,22 +74,40 @@ def _guardian(principal: Principal) -> None:
 
 
 def status_of(session: Session, *, user_id: str, current_version: str) -> contract.PrivacyStatus:
-    """The user's accepted version and time, and the open closure request (one query)."""
-    row = session.execute(
-        select(User.privacy_version, User.privacy_accepted_at, AccountClosureRequest)
-        .outerjoin(
-            AccountClosureRequest, and_(AccountClosureRequest.user_id == User.id, AccountClosureRequest.status == OPEN)
+    """The user's accepted version and time, and the open closure request (one Core statement built once)."""
+    row = session.connection().execute(_STATUS, {"user_id": user_id}).one()
+    closure = (
+        contract.ClosureRequest(
+            id=row.closure_id,
+            status=ClosureStatus(row.closure_status),
+            requested_at=row.requested_at,
+            decided_at=row.decided_at,
         )
-        .where(User.id == user_id)
-    ).one()
-    version, accepted_at, _ = row
-    closure: AccountClosureRequest | None = row[2]  # the outer join's None when no request is open
+        if row.closure_id is not None  # the outer join's NULLs when no request is open
+        else None
+    )
     return contract.PrivacyStatus(
         current_version=current_version,
-        accepted_version=version,
-        accepted_at=accepted_at,
-        closure_request=closure_out(closure) if closure is not None else None,
+        accepted_version=row.privacy_version,
+        accepted_at=row.privacy_accepted_at,
+        closure_request=closure,
     )
+
+
+_STATUS = (
+    select(
+        User.privacy_version,
+        User.privacy_accepted_at,
+        AccountClosureRequest.id.label("closure_id"),
+        AccountClosureRequest.status.label("closure_status"),
+        AccountClosureRequest.requested_at,
+        AccountClosureRequest.decided_at,
+    )
+    .outerjoin(
+        AccountClosureRequest, and_(AccountClosureRequest.user_id == User.id, AccountClosureRequest.status == OPEN)
+    )
+    .where(User.id == bindparam("user_id"))
+)
 
 
 # ---- the notice ---------------------------------------------------------------------------------------
