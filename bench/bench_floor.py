@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-from common import RESULTS, login, measure, write_section  # also puts the repo on sys.path
+from common import RESULTS, add_appointment, login, measure, sync_to_end, write_section  # also puts the repo on sys.path
 
 from tests.support.processes import free_port, running_server, stop, wait_until_http_ok
 
@@ -78,14 +78,13 @@ def main() -> None:
             base = server.url
             madre = login(base, "madre.demo")
             patient = httpx.get(f"{base}/api/v1/me", headers=madre).json()["patients"][0]["id"]
-            cursor = ""
-            while True:  # sync to the end: the unchanged sync's cursor and ETag
-                page = httpx.get(f"{base}/api/v1/sync", params={"cursor": cursor, "limit": 1000}, headers=madre)
-                page.raise_for_status()
-                cursor = page.json()["cursor"]
-                if not page.json()["has_more"]:
-                    break
-            sync_url = str(httpx.URL(f"{base}/api/v1/sync", params={"cursor": cursor}))
+            # the delta: the page after one change (an appointment added), asked again and again from the cursor
+            # before it; the unchanged sync: from the cursor after it, with its ETag
+            before = sync_to_end(base, madre)
+            add_appointment(base, madre, patient)
+            after = sync_to_end(base, madre, before)
+            delta_url = str(httpx.URL(f"{base}/api/v1/sync", params={"cursor": before}))
+            sync_url = str(httpx.URL(f"{base}/api/v1/sync", params={"cursor": after}))
             etag = httpx.get(sync_url, headers=madre).headers["ETag"]
             targets: dict[str, tuple[str, dict[str, str], int]] = {
                 "bare FastAPI /ping (the floor)": (f"http://127.0.0.1:{floor_port}/ping", {}, 200),
@@ -93,6 +92,7 @@ def main() -> None:
                 "GET /api/v1/me": (f"{base}/api/v1/me", madre, 200),
                 "GET /api/v1/patients/{id}/carnet": (f"{base}/api/v1/patients/{patient}/carnet", madre, 200),
                 "GET /api/v1/sync unchanged (304)": (sync_url, {**madre, "If-None-Match": etag}, 304),
+                "GET /api/v1/sync delta (one change)": (delta_url, madre, 200),
             }
             by_wrk: dict[str, list[float]] = {name: [] for name in targets}
             for _ in range(opts.rounds):

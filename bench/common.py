@@ -13,7 +13,7 @@ import statistics
 import sys
 import time
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +136,25 @@ def login(base: str, username: str, password: str = "carnet-demo") -> dict[str, 
                           timeout=30)
     response.raise_for_status()
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def sync_to_end(base: str, headers: dict[str, str], cursor: str = "") -> str:
+    """Sync from ``cursor`` to the end: the last cursor."""
+    while True:
+        page = httpx.get(f"{base}/api/v1/sync", params={"cursor": cursor, "limit": 1000}, headers=headers, timeout=30)
+        page.raise_for_status()
+        cursor = page.json()["cursor"]
+        if not page.json()["has_more"]:
+            return str(cursor)
+
+
+def add_appointment(base: str, headers: dict[str, str], patient: str) -> None:
+    """One change in the child's sync feed: a consultation nine days ahead."""
+    start = datetime.now(timezone.utc).replace(hour=17, minute=0, second=0, microsecond=0) + timedelta(days=9)
+    httpx.post(f"{base}/api/v1/patients/{patient}/appointments", headers=headers, timeout=30, json={
+        "kind": "consulta", "title": "Dentista: revisión", "place": "Consultorio particular",
+        "starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=1)).isoformat(),
+    }).raise_for_status()
 
 
 def load_table(title: str, command: str, results: Mapping[str, Mapping[str, float]], *,

@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -49,7 +49,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--pg", help="a PostgreSQL URL (a scratch schema is made and dropped); default SQLite")
-    parser.add_argument("--only", nargs="*", help="endpoint names to measure (floor, ping, me, carnet, sync304)")
+    parser.add_argument("--only", nargs="*", help="endpoint names to measure (floor, ping, me, carnet, sync304, delta)")
     parser.add_argument("--write", action="store_true", help="write the section of bench/RESULTS.md")
     opts = parser.parse_args()
 
@@ -116,14 +116,25 @@ async def _measure(opts: argparse.Namespace) -> dict[str, float]:
         answer.raise_for_status()
         madre = {"Authorization": f"Bearer {answer.json()['access_token']}"}
         patient = (await client.get("/api/v1/me", headers=madre)).json()["patients"][0]["id"]
-        cursor = ""
-        while True:  # sync to the end: the unchanged sync's cursor and ETag
-            page = await client.get("/api/v1/sync", params={"cursor": cursor, "limit": 1000}, headers=madre)
-            page.raise_for_status()
-            cursor = page.json()["cursor"]
-            if not page.json()["has_more"]:
-                break
-        sync_path = str(httpx.URL("/api/v1/sync", params={"cursor": cursor}))
+
+        async def to_end(cursor: str = "") -> str:
+            while True:
+                page = await client.get("/api/v1/sync", params={"cursor": cursor, "limit": 1000}, headers=madre)
+                page.raise_for_status()
+                cursor = page.json()["cursor"]
+                if not page.json()["has_more"]:
+                    return cursor
+
+        # the delta: the page after one change (an appointment), asked from the cursor before it; the unchanged
+        # sync: from the cursor after it, with its ETag
+        before = await to_end()
+        start = datetime.now(UTC).replace(hour=17, minute=0, second=0, microsecond=0) + timedelta(days=9)
+        added = await client.post(f"/api/v1/patients/{patient}/appointments", headers=madre, json={
+            "kind": "consulta", "title": "Dentista: revisión", "place": "Consultorio particular",
+            "starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=1)).isoformat()})
+        added.raise_for_status()
+        delta_path = str(httpx.URL("/api/v1/sync", params={"cursor": before}))
+        sync_path = str(httpx.URL("/api/v1/sync", params={"cursor": await to_end(before)}))
         etag = (await client.get(sync_path, headers=madre)).headers["ETag"]
 
     targets: dict[str, tuple[str, Callable[[], object], str, dict[str, str], int]] = {
@@ -132,6 +143,7 @@ async def _measure(opts: argparse.Namespace) -> dict[str, float]:
         "GET /api/v1/me": ("me", lambda: app, "/api/v1/me", madre, 200),
         "GET /api/v1/patients/{id}/carnet": ("carnet", lambda: app, f"/api/v1/patients/{patient}/carnet", madre, 200),
         "GET /api/v1/sync unchanged (304)": ("sync304", lambda: app, sync_path, {**madre, "If-None-Match": etag}, 304),
+        "GET /api/v1/sync delta (one change)": ("delta", lambda: app, delta_path, madre, 200),
     }
     chosen = {n: t for n, t in targets.items() if not opts.only or t[0] in opts.only}
     best: dict[str, float] = {}
