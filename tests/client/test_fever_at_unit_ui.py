@@ -20,6 +20,7 @@ from carnet.core.clock import UNIT_ZONE, hhmm, unit_time
 from carnet.core.config import AppConfig
 from carnet.shell.app import CarnetUI
 from carnet.shell.session import AppSession
+from carnet_contract import enrolment as wire
 from carnet_contract.models import FeverOrigin, FeverStatus
 from tests.support.inprocess_server import InProcessServer
 from tests.support.secret_stores import DictSecretStore
@@ -243,4 +244,22 @@ async def test_the_servers_refusal_is_shown_in_its_words(page, config, data_dir,
     refusal = "La hora de la toma no puede ser futura ni de hace más de 24 horas. Vuelve a tomar la temperatura."
     assert ui.error == refusal and refusal in texts(page)
     assert not ui.episodes and ui.arrival_open and _episodes(server) == []
+    await session.close()
+
+
+async def test_another_units_child_is_refused_in_the_servers_words(page, config, data_dir, server) -> None:  # type: ignore[no-untyped-def]
+    # Valentina is at La Raza, not the oncology desk's unit: its search never finds her; were she chosen (a
+    # stale result), the server answers 404 and the desk says it in the server's words, opening nothing.
+    other = server.ok("casos.demo", "GET", f"/api/v1/patients/{server.patient_id('Valentina Hernández')}")
+    session = await _desk(page, config, data_dir, server)
+    ui = session.state.fever_desk
+    await click(button(page, "Registrar llegada sin aviso"))
+    ui.arrival_found([wire.PatientRecord.model_validate(other)])
+    ui.choose_child(ui.arrival_results[0] if ui.arrival_results else None)
+    field(page, TEMP).value = "38,5"
+    await click(button(page, "Registrar llegada"))
+    assert server.transport.count(AT_UNIT, "POST") == 1
+    assert ui.error == "No se encontró el paciente." and "No se encontró el paciente." in texts(page)
+    assert not ui.episodes and ui.arrival_open
+    assert _episodes(server, "casos.demo") == []
     await session.close()
