@@ -9,7 +9,7 @@ from carnet.core.i18n import Translator
 from carnet.data.outbox import OutboxItem, OutboxState, WriteOp
 from carnet.data.records import Mark
 from carnet.fever.cases import step_lines
-from carnet.fever.form import FeverForm, check_fever, parse_temperature, parse_time
+from carnet.fever.form import FeverForm, check_arrival, check_fever, parse_arrival, parse_temperature, parse_time
 from carnet.fever.repository import EPISODE_TYPE, merge
 from carnet.shell.unsent import describe_unsent
 from carnet_contract import models as contract
@@ -31,6 +31,35 @@ def test_time_is_today_or_yesterday_on_the_unit_clock() -> None:
     assert parse_time("11:30", NOW) == datetime(2026, 12, 4, 17, 30, tzinfo=UTC)
     assert parse_time("13:00", NOW) == datetime(2026, 12, 3, 19, 0, tzinfo=UTC)  # not yet today: yesterday
     assert parse_time("24:00", NOW) is None and parse_time("mañana", NOW) is None
+
+
+def test_an_arrival_is_today_unless_it_says_yesterday() -> None:
+    """The fever desk's "Registrar llegada sin aviso": a time still ahead stays ahead (refused), not yesterday's."""
+    assert parse_arrival("", NOW) == NOW
+    assert parse_arrival("11:30", NOW) == datetime(2026, 12, 4, 17, 30, tzinfo=UTC)
+    assert parse_arrival("13:00", NOW) == datetime(2026, 12, 4, 19, 0, tzinfo=UTC)
+    assert parse_arrival("ayer 23:50", NOW) == parse_arrival("Yesterday 23:50", NOW)
+    assert parse_arrival("ayer 23:50", NOW) == datetime(2026, 12, 4, 5, 50, tzinfo=UTC)
+    assert parse_arrival("ayer", NOW) is None and parse_arrival("24:00", NOW) is None
+
+
+def test_check_arrival_refuses_the_future_the_old_and_the_unreadable() -> None:
+    assert check_arrival("11:30", "38,5", ES, NOW) == ((datetime(2026, 12, 4, 17, 30, tzinfo=UTC), 38.5), {})
+    assert check_arrival("12:04", "38,5", ES, NOW)[0] is not None  # within the 5 minutes' leeway
+    assert check_arrival("12:10", "38", ES, NOW) == (
+        None,
+        {"time": "La hora de llegada no puede ser futura: ahora son las 12:00."},
+    )
+    _, errors = check_arrival("ayer 11:59", "", ES, NOW)
+    assert errors == {
+        "time": "La llegada no puede ser de hace más de 24 horas.",
+        "temperature": "Escriba la temperatura, por ejemplo 38,5.",
+    }
+    _, errors = check_arrival("x", "44", EN, NOW)
+    assert errors == {
+        "time": 'Type the arrival time as 12:00 (or "yesterday 23:50" if it was yesterday).',
+        "temperature": "The temperature must be between 35 and 43 °C.",
+    }
 
 
 def test_check_fever_gives_the_body_or_clear_messages() -> None:

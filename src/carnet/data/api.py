@@ -713,6 +713,19 @@ class ApiClient:
         params = {"unit_id": unit_id} if unit_id else None
         return await self._list("/api/v1/fever-episodes", contract.FeverEpisode, params=params)
 
+    async def fever_at_unit(
+        self, patient_id: str, body: contract.FeverEpisodeAtUnit, *, idempotency_key: str
+    ) -> contract.FeverEpisode:
+        """Staff: a child came with fever without the family's alert — the episode starts at the arrival. 409
+        ``fever_episode_already_open`` carries the open episode's ``episode_id`` in :attr:`HttpError.details`."""
+        response = await self._authed(
+            "POST",
+            f"{self._patient(patient_id)}/fever-episodes/at-unit",
+            json=body.model_dump(mode="json", exclude_none=True),
+            headers={"Idempotency-Key": idempotency_key},
+        )
+        return self._parse(response, contract.FeverEpisode)
+
     async def fever_step(
         self, episode_id: str, body: contract.FeverStep, *, idempotency_key: str
     ) -> contract.FeverEpisode:

@@ -32,9 +32,20 @@ from carnet.patients.qr import render_qr
 from carnet_contract import enrolment as wire
 from carnet_contract import models as contract
 
-__all__ = ["OncologyCases"]
+__all__ = ["OncologyCases", "search_text"]
 
 log = logging.getLogger(__name__)
+
+
+#: The shortest search the desks send (a name's first letters, a CURP, an NSS).
+SEARCH_MIN = 3
+
+
+def search_text(query: str) -> str | None:
+    """The children's search as sent (spaces collapsed), or None when too short (``onc_search_short``). The
+    oncology desk's search, and the fever desk's "Registrar llegada sin aviso"."""
+    text = " ".join(query.split())
+    return text if len(text) >= SEARCH_MIN else None
 
 
 #: The server's body limit (1 MB): a bigger file is refused before sending.
@@ -136,10 +147,10 @@ class OncologyCases:
     # ---- search ----------------------------------------------------------------------------------
 
     async def search(self, query: str) -> None:
-        ui, text = self._ui, " ".join(query.split())
-        if len(text) < 3:
+        ui, text = self._ui, search_text(query)
+        if text is None:
             with self._state.batch():
-                ui.show_results(text, None)
+                ui.show_results(" ".join(query.split()), None)
                 ui.show_error(self._tr.t("onc_search_short"))
             return
         ui.start_loading()

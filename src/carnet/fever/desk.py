@@ -8,7 +8,14 @@ written to the device. No Flet.
 the trust bundle kept in the store (:class:`carnet.pharmacy.checks.TrustCache`, the pharmacy counter's, fetched at
 login, when older than its ``max_age`` and on "Actualizar claves"), then, when there is a network, by
 ``POST /emergency-cards/verify``, whose answer carries the card's facts. A carnet's code is refused there.
-The home screens' alert counts the open episodes (:meth:`FeverDeskCases.count_open`)."""
+The home screens' alert counts the open episodes (:meth:`FeverDeskCases.count_open`).
+
+"Registrar llegada sin aviso": a child came to the emergency room with fever without the family's alert. Staff find
+the child (the oncology desk's search, ``GET /patients?q=``), confirm the arrival (now by default, ``HH:MM`` on the
+unit's clock, ``ayer HH:MM`` across midnight; never in the future nor over 24 hours old) and the temperature taken,
+and ``POST /patients/{id}/fever-episodes/at-unit`` opens the episode at "en urgencias": it joins the list with its
+60-minute clock. A child with an open episode (409) gets that one shown first instead. Online only: offline it
+says so and nothing changes."""
 
 from __future__ import annotations
 
@@ -17,13 +24,14 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from carnet.core.clock import Clock, local_date
+from carnet.core.clock import Clock, hhmm, local_date
 from carnet.core.i18n import Translator
 from carnet.core.navigation import FEVER_DESK_SCREENS, Navigator, Screen
-from carnet.data.api import ApiClient, ApiError, AuthError, NetworkError
+from carnet.data.api import ApiClient, ApiError, AuthError, Conflict, NetworkError
 from carnet.data.messages import message_for
 from carnet.data.store import OfflineStore
-from carnet.fever.form import parse_time
+from carnet.enrolment.desk import search_text
+from carnet.fever.form import check_arrival, parse_time
 from carnet.fever.state import FeverDeskUi
 from carnet.incidents.repository import monday_of
 from carnet.pharmacy.checks import Check, CheckKind, TrustCache, check_offline, is_stale
@@ -39,6 +47,9 @@ MAX_SCAN = 4096
 CARNET_GIVEN = "carnet"
 #: The roles that have the fever desk (and verify emergency cards there).
 DESK_ROLES = frozenset({contract.Role.ONCOLOGY, contract.Role.CASE_DESK})
+
+#: 409 of ``…/at-unit``: the child already has an open episode (its id in the error's ``episode_id``).
+ALREADY_OPEN = "fever_episode_already_open"
 
 #: The step each open status waits for.
 _NEXT: dict[FeverStatus, FeverStepKind] = {
@@ -91,12 +102,19 @@ class FeverDeskCases:
         self._store = store
         #: A step whose answer never came: sending the same step again reuses its Idempotency-Key.
         self._unsent: dict[tuple[str, FeverStepKind], str] = {}
+        #: The same for an arrival without the alert (the request sent, and its key).
+        self._unsent_arrival: tuple[contract.FeverEpisodeAtUnit, str, str] | None = None
 
     @property
     def _ui(self) -> FeverDeskUi:
         return self._state.fever_desk
 
-    async def _guard(self, work: Callable[[], Awaitable[Callable[[], None]]], finish: Callable[[], None]) -> bool:
+    async def _guard(
+        self,
+        work: Callable[[], Awaitable[Callable[[], None]]],
+        finish: Callable[[], None],
+        offline: str = "desk_fever_offline",
+    ) -> bool:
         try:
             show = await work()
         except AuthError:
@@ -105,7 +123,7 @@ class FeverDeskCases:
             return False
         except NetworkError:
             with self._state.batch():
-                self._ui.show_error(self._tr.t("desk_fever_offline"))
+                self._ui.show_error(self._tr.t(offline))
                 self._state.set_online(False)
                 finish()
             return False
@@ -202,6 +220,82 @@ class FeverDeskCases:
             self._ui.correction_refused(self._tr.t("desk_fever_err_time"))
             return False
         return await self.record(episode_id, step, when)
+
+    # ---- "Registrar llegada sin aviso" -------------------------------------------------------------------
+
+    def start_arrival(self) -> None:
+        self._ui.start_arrival()
+
+    def cancel_arrival(self) -> None:
+        self._ui.cancel_arrival()
+
+    async def search_children(self, query: str) -> None:
+        """The oncology desk's search (name, CURP, NSS; at least 3 characters), the children of the caller's units."""
+        ui = self._ui
+        text = search_text(query)
+        if text is None:
+            ui.arrival_found(None, self._tr.t("onc_search_short"))
+            return
+        ui.start_loading()
+
+        async def work() -> Callable[[], None]:
+            found = await self._api.search_patients(text)
+            return lambda: ui.arrival_found(found)
+
+        await self._guard(work, ui.stop_loading, offline="desk_fever_unit_offline")
+
+    def choose_child(self, patient_id: str | None) -> None:
+        ui = self._ui
+        ui.choose_child(next((r for r in ui.arrival_results or [] if r.id == patient_id), None))
+
+    async def register_arrival(self, time_text: str, temperature_text: str) -> bool:
+        """Open the chosen child's episode at the arrival (``HH:MM``; empty: now) with the temperature taken then.
+        True when opened; 409 shows the child's open episode first; anything else says why and changes nothing."""
+        ui, t = self._ui, self._tr.t
+        child = ui.arrival_child
+        if ui.busy or not ui.arrival_open:
+            return False
+        if child is None:
+            ui.arrival_refused({"query": t("desk_fever_unit_err_child")})
+            return False
+        now = self._clock()
+        checked, errors = check_arrival(time_text, temperature_text, self._tr, now)
+        if checked is None:
+            ui.arrival_refused(errors)
+            return False
+        arrived, temperature = checked
+        body = contract.FeverEpisodeAtUnit(temperature_c=temperature, measured_at=arrived, arrived_at=arrived)
+        kept = self._unsent_arrival
+        key = kept[2] if kept is not None and kept[:2] == (body, child.id) else str(uuid.uuid4())
+        self._unsent_arrival = (body, child.id, key)
+        ui.start_busy()
+        done = False
+
+        async def work() -> Callable[[], None]:
+            nonlocal done
+            try:
+                episode = await self._api.fever_at_unit(child.id, body, idempotency_key=key)
+            except NetworkError:
+                raise  # the answer may be lost: the same request goes again with the same key
+            except Conflict as exc:
+                self._unsent_arrival = None
+                episode_id = exc.details.get("episode_id")
+                if exc.code != ALREADY_OPEN or not isinstance(episode_id, str):
+                    raise
+                episodes = await self._api.fever_episodes()
+                fetched = self._clock()
+                return lambda: ui.already_open(episodes, fetched, episode_id, t("desk_fever_unit_already_open"))
+            except ApiError:
+                self._unsent_arrival = None  # refused: nothing changed
+                raise
+            self._unsent_arrival = None
+            done = True
+            name = episode.patient_name or child.full_name
+            when = hhmm(episode.arrived_at or arrived)
+            return lambda: ui.opened_at_unit(episode, t("desk_fever_unit_opened", name=name, when=when))
+
+        await self._guard(work, ui.stop_busy, offline="desk_fever_unit_offline")
+        return done
 
     # ---- weekly figures -------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from carnet.core.observable import Observable, OnlineScreenUi, change
 from carnet.fever.repository import EpisodeView
 from carnet.patients.qr import QrImage
 from carnet.pharmacy.checks import Check
+from carnet_contract import enrolment as wire
 from carnet_contract import models as contract
 from carnet_contract.qrtoken import Verification
 
@@ -123,6 +124,16 @@ class FeverDeskUi(OnlineScreenUi):
     #: The server could not be asked (no network): the verdict is this device's alone.
     card_offline: bool = False
     card_error: str | None = None
+    #: "Registrar llegada sin aviso": the form is open; the children found (the oncology desk's search, None:
+    #: not searched yet); the child chosen; the form's problems by field (``query``, ``time``, ``temperature``).
+    arrival_open: bool = False
+    arrival_results: list[wire.PatientRecord] | None = None
+    arrival_child: wire.PatientRecord | None = None
+    arrival_errors: dict[str, str] = field(default_factory=dict)
+    #: Bumped each time the form opens (the view empties its fields and puts the time now).
+    arrival_round: int = 0
+    #: The episode to look at first: the one just opened at the unit, or the child's open one (409).
+    focus: str | None = None
 
     @change
     def open(self, home: str | None) -> None:
@@ -180,6 +191,46 @@ class FeverDeskUi(OnlineScreenUi):
         self.open_count = len(self.episodes)
         self.message, self.correcting, self.correct_error = message, None, None
         self.sent += 1
+
+    @change
+    def start_arrival(self) -> None:
+        self.arrival_open, self.arrival_results, self.arrival_child = True, None, None
+        self.arrival_errors, self.message, self.error, self.correcting = {}, None, None, None
+        self.arrival_round += 1
+
+    @change
+    def cancel_arrival(self) -> None:
+        self.arrival_open, self.arrival_results, self.arrival_child, self.arrival_errors = False, None, None, {}
+
+    @change
+    def arrival_found(self, results: list[wire.PatientRecord] | None, error: str | None = None) -> None:
+        self.arrival_results = results
+        self.arrival_errors = {"query": error} if error else {}
+
+    @change
+    def choose_child(self, child: wire.PatientRecord | None) -> None:
+        self.arrival_child, self.arrival_errors = child, {}
+
+    @change
+    def arrival_refused(self, errors: dict[str, str]) -> None:
+        self.arrival_errors = errors
+
+    @change
+    def opened_at_unit(self, episode: contract.FeverEpisode, message: str) -> None:
+        """The unit opened an episode: it joins the list (its clock runs from the arrival), shown first."""
+        self.episodes = [*(e for e in self.episodes if e.id != episode.id), episode]
+        self.open_count = len(self.episodes)
+        self.focus, self.message, self.error = episode.id, message, None
+        self.cancel_arrival()
+
+    @change
+    def already_open(
+        self, episodes: list[contract.FeverEpisode], fetched_at: datetime, episode_id: str, error: str
+    ) -> None:
+        """409: the child's open episode, shown first with why nothing was opened."""
+        self.show_episodes(episodes, fetched_at)
+        self.focus, self.message, self.error = episode_id, None, error
+        self.cancel_arrival()
 
     @change
     def ask_correction(self, episode_id: str | None, step: contract.FeverStepKind | None = None) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
 import flet as ft
@@ -13,6 +13,9 @@ import flet as ft
 from carnet.core.i18n import Translator
 from carnet.core.navigation import Tab
 from carnet.shell.state import AppState
+
+if TYPE_CHECKING:
+    from carnet_contract.enrolment import PatientRecord
 
 Handler = Callable[..., Any]
 
@@ -449,3 +452,23 @@ async def save_bytes(name: str, data: bytes, extension: str) -> bool | None:
     if page.web:
         return True  # the browser downloads it; there is no path to report
     return True if path else None
+
+
+def result_button(tr: Translator, record: PatientRecord, *, on_click: Handler, tooltip: str) -> ft.Control:
+    """A child found by the search: name, then born, CURP and unit (the oncology desk's result on a phone; the
+    fever desk's choice of child)."""
+    return ft.OutlinedButton(
+        content=ft.Column(
+            [
+                ft.Text(record.full_name, size=17, weight=ft.FontWeight.W_700),
+                ft.Text(
+                    tr.t("onc_result_line", born=tr.date(record.birth_date), curp=record.curp, unit=record.unit.name),
+                    size=14,
+                ),
+            ],
+            spacing=2,
+        ),
+        tooltip=tooltip,
+        on_click=on_click,
+        style=ft.ButtonStyle(padding=12, shape=ft.RoundedRectangleBorder(radius=10)),
+    )

@@ -29,6 +29,7 @@ from carnet.views.common import (
     field,
     icon_button,
     notes,
+    result_button,
     save_bytes,
     screen,
     section,
@@ -333,22 +334,8 @@ class OncologyView:
         return found
 
     def _result(self, tr: Translator, record: wire.PatientRecord) -> ft.Control:
-        return ft.OutlinedButton(
-            content=ft.Column(
-                [
-                    ft.Text(record.full_name, size=17, weight=ft.FontWeight.W_700),
-                    ft.Text(
-                        tr.t(
-                            "onc_result_line", born=tr.date(record.birth_date), curp=record.curp, unit=record.unit.name
-                        ),
-                        size=14,
-                    ),
-                ],
-                spacing=2,
-            ),
-            tooltip=tr.t("onc_open", name=record.full_name),
-            on_click=awaiting(self._cases.open, record.id),
-            style=ft.ButtonStyle(padding=12, shape=ft.RoundedRectangleBorder(radius=10)),
+        return result_button(
+            tr, record, on_click=awaiting(self._cases.open, record.id), tooltip=tr.t("onc_open", name=record.full_name)
         )
 
     # ---- registration --------------------------------------------------------------------------------

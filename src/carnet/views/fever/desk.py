@@ -1,5 +1,6 @@
 """The unit's fever desk: the open episodes with the 60-minute clock from arrival, a tap per step (now, or another
-time), and the week's fever figures with their files. Drawing only; online only like the other staff screens.
+time), "Registrar llegada sin aviso" (a child who came without the family's alert: find, arrival time, temperature),
+and the week's fever figures with their files. Drawing only; online only like the other staff screens.
 On a desk PC (``wide``) the episodes stand two to a row."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from typing import Any
 
 import flet as ft
 
+from carnet.core.clock import hhmm
 from carnet.core.i18n import Translator
 from carnet.core.navigation import Screen
 from carnet.fever.desk import CARNET_GIVEN, FeverDeskCases, minutes_since_arrival, next_step, over_the_hour
@@ -22,6 +24,7 @@ from carnet.views.common import (
     awaiting,
     icon_button,
     notes,
+    result_button,
     save_bytes,
     screen,
     section,
@@ -84,6 +87,11 @@ class FeverDeskView:
         self._sent = 0
         self._error: str | None = None
         self.at = ft.TextField(text_size=18, width=200, keyboard_type=ft.KeyboardType.DATETIME)
+        #: "Registrar llegada sin aviso": the search, the arrival (the same time field as a step's), the reading.
+        self.arrival_query = ft.TextField(text_size=18, on_submit=self._search_child)
+        self.arrival_time = ft.TextField(text_size=18, width=260, keyboard_type=ft.KeyboardType.DATETIME)
+        self.arrival_temp = ft.TextField(text_size=18, width=260, keyboard_type=ft.KeyboardType.NUMBER)
+        self._arrival_round = 0
         #: "Verificar tarjeta de urgencias": a hand-held scanner types the QR's URL and Enter (or it is pasted).
         self.scan = ft.TextField(
             autocorrect=False,
@@ -93,6 +101,12 @@ class FeverDeskView:
             prefix_icon=ft.Icons.QR_CODE_SCANNER,
             on_submit=self._verify,
         )
+
+    async def _search_child(self, _: Any = None) -> None:
+        await self._cases.search_children(self.arrival_query.value or "")
+
+    async def _register_arrival(self, _: Any = None) -> None:
+        await self._cases.register_arrival(self.arrival_time.value or "", self.arrival_temp.value or "")
 
     async def _verify(self, _: Any = None) -> None:
         scanned = self.scan.value or ""
@@ -124,17 +138,35 @@ class FeverDeskView:
         self._error = ui.correct_error
         if ui.sent != self._sent:
             self.at.value, self._sent = "", ui.sent
+        if ui.arrival_round != self._arrival_round:  # the form opens: empty, the arrival now
+            self._arrival_round = ui.arrival_round
+            self.arrival_query.value, self.arrival_temp.value = "", ""
+            self.arrival_time.value = hhmm(now)
         if state.screen is Screen.FEVER_FIGURES:
             return self._figures(state, tr, on_back=on_back, on_refresh=on_refresh)
         body = self._notes(state, tr)
-        body.append(
-            ft.Row([figures_button(tr, awaiting(self._cases.show_figures, 0))], wrap=True, spacing=8, run_spacing=8)
-        )
+        actions: list[ft.Control] = [figures_button(tr, awaiting(self._cases.show_figures, 0))]
+        if not ui.arrival_open:
+            actions.insert(
+                0,
+                ft.FilledButton(
+                    content=ft.Text(tr.t("desk_fever_unit_open"), size=16),
+                    icon=ft.Icons.LOCAL_HOSPITAL,
+                    height=MIN_TOUCH,
+                    on_click=lambda _: self._cases.start_arrival(),
+                    style=ft.ButtonStyle(bgcolor=ft.Colors.RED_800, color=ft.Colors.WHITE),
+                ),
+            )
+        body.append(ft.Row(actions, wrap=True, spacing=8, run_spacing=8))
+        if ui.arrival_open:
+            body.append(self._arrival(state, tr))
         body.append(ft.Text(tr.t("desk_fever_goal", minutes=GOLDEN_HOUR_MINUTES), size=15, color=ft.Colors.GREY_800))
         if not ui.episodes:
             body.append(ft.Text(tr.t("desk_loading") if ui.loading else tr.t("desk_fever_none"), size=17))
         else:
-            cards = [self._episode(state, tr, e, now) for e in ui.episodes]
+            # The episode just opened at the unit, or the child's open one (409), first.
+            shown = sorted(ui.episodes, key=lambda e: e.id != ui.focus)
+            cards = [self._episode(state, tr, e, now) for e in shown]
             if wide:
                 body.append(
                     ft.ResponsiveRow(
@@ -146,6 +178,94 @@ class FeverDeskView:
         body.append(self._card_check(state, tr, now))
         bar = app_bar(tr.t("desk_fever_title"), tr, on_back=on_back, on_refresh=on_refresh, syncing=ui.loading)
         return screen("/fever-desk", bar, body)
+
+    def _arrival(self, state: AppState, tr: Translator) -> ft.Control:
+        """ "Registrar llegada sin aviso": find the child (the oncology desk's search and result buttons), then the
+        arrival time (now, filled in) and the temperature taken; "Registrar llegada" and "Cancelar"."""
+        ui, cases = state.fever_desk, self._cases
+        errors, child = ui.arrival_errors, ui.arrival_child
+        lines: list[ft.Control] = [ft.Text(tr.t("desk_fever_unit_note"), size=14, color=ft.Colors.GREY_800)]
+        cancel = ft.OutlinedButton(
+            content=ft.Text(tr.t("cancel"), size=16), height=MIN_TOUCH, on_click=lambda _: cases.cancel_arrival()
+        )
+        if child is None:
+            self.arrival_query.label = tr.t("desk_fever_unit_search")
+            self.arrival_query.hint_text = tr.t("onc_search_hint")
+            self.arrival_query.error = errors.get("query")
+            lines += [
+                self.arrival_query,
+                ft.Row(
+                    [
+                        ft.FilledTonalButton(
+                            content=ft.Text(tr.t("desk_fever_unit_search_button"), size=16),
+                            icon=ft.Icons.SEARCH,
+                            height=MIN_TOUCH,
+                            disabled=ui.loading,
+                            on_click=self._search_child,
+                        ),
+                        cancel,
+                    ],
+                    wrap=True,
+                    spacing=8,
+                    run_spacing=8,
+                ),
+            ]
+            if ui.arrival_results is not None and not ui.arrival_results:
+                lines.append(ft.Text(tr.t("desk_fever_unit_none_found"), size=16))
+            for record in ui.arrival_results or []:
+                lines.append(
+                    result_button(
+                        tr,
+                        record,
+                        on_click=lambda _, pid=record.id: cases.choose_child(pid),
+                        tooltip=tr.t("desk_fever_unit_choose", name=record.full_name),
+                    )
+                )
+            return section(tr.t("desk_fever_unit_title"), lines)
+        self.arrival_time.label, self.arrival_time.hint_text = tr.t("desk_fever_unit_time"), "14:30"
+        self.arrival_time.error = errors.get("time")
+        self.arrival_temp.label, self.arrival_temp.hint_text = tr.t("desk_fever_unit_temp"), "38,5"
+        self.arrival_temp.error = errors.get("temperature")
+        for control in (self.arrival_time, self.arrival_temp):
+            control.disabled = ui.busy
+        lines += [
+            ft.Row(
+                [
+                    ft.Text(
+                        tr.t("desk_fever_unit_child", name=child.full_name, unit=child.unit.name),
+                        size=18,
+                        weight=ft.FontWeight.W_700,
+                        expand=True,
+                    ),
+                    ft.TextButton(
+                        content=ft.Text(tr.t("desk_fever_unit_change"), size=15),
+                        height=MIN_TOUCH,
+                        disabled=ui.busy,
+                        on_click=lambda _: cases.choose_child(None),
+                    ),
+                ],
+                wrap=True,
+                vertical_alignment=ft.CrossAxisAlignment.CENTER,
+            ),
+            ft.Row([self.arrival_time, self.arrival_temp], wrap=True, spacing=8, run_spacing=8),
+            ft.Row(
+                [
+                    ft.FilledButton(
+                        content=ft.Text(tr.t("desk_fever_unit_save"), size=16),
+                        icon=ft.Icons.CHECK,
+                        height=MIN_TOUCH + 4,
+                        disabled=ui.busy,
+                        on_click=self._register_arrival,
+                        style=ft.ButtonStyle(bgcolor=GREEN, color=ft.Colors.WHITE),
+                    ),
+                    cancel,
+                ],
+                wrap=True,
+                spacing=8,
+                run_spacing=8,
+            ),
+        ]
+        return section(tr.t("desk_fever_unit_title"), lines)
 
     def _card_check(self, state: AppState, tr: Translator, now: datetime) -> ft.Control:
         """ "Verificar tarjeta de urgencias": the scanner field, this device's verdict (the cached keys), then the
@@ -216,14 +336,22 @@ class FeverDeskView:
     def _episode(self, state: AppState, tr: Translator, episode: contract.FeverEpisode, now: datetime) -> ft.Control:
         ui, cases = state.fever_desk, self._cases
         name = episode.patient_name or "—"
+        focused = ui.focus == episode.id
+        unit_opened = episode.origin is contract.FeverOrigin.UNIDAD
+        opened = "desk_fever_opened_unit" if unit_opened else "desk_fever_notified"
         lines: list[ft.Control] = [
+            *(
+                [ft.Text(tr.t("desk_fever_unit_focus"), size=15, weight=ft.FontWeight.W_700, color=ft.Colors.RED_900)]
+                if focused
+                else []
+            ),
             ft.Text(name, size=20, weight=ft.FontWeight.W_700),
             ft.Text(episode.unit.name, size=14, color=ft.Colors.GREY_800),
             ft.Text(
                 tr.t("desk_fever_reading", temp=f"{episode.temperature_c:.1f}", when=tr.datetime(episode.measured_at)),
                 size=16,
             ),
-            ft.Text(tr.t("desk_fever_notified", when=tr.datetime(episode.created_at)), size=15),
+            ft.Text(tr.t(opened, when=tr.datetime(episode.created_at)), size=15),
         ]
         for label, at in (
             ("desk_fever_arrived", episode.arrived_at),
@@ -274,7 +402,12 @@ class FeverDeskView:
                     ),
                 ]
         return ft.Card(
-            ft.Container(ft.Column(lines, spacing=6), padding=16),
+            ft.Container(
+                ft.Column(lines, spacing=6),
+                padding=16,
+                border=ft.Border.all(3, ft.Colors.RED_900) if focused else None,
+                border_radius=12 if focused else None,
+            ),
             variant=ft.CardVariant.OUTLINED,
             margin=0,
         )
@@ -394,4 +527,5 @@ def _figure_lines(tr: Translator, f: contract.FeverWeeklyFigures | contract.Feve
             size=16,
             color=ft.Colors.RED_900 if f.without_antibiotic else None,
         ),
+        ft.Text(tr.t("desk_fever_fig_at_unit", count=f.opened_at_unit), size=16),
     ]
