@@ -258,6 +258,47 @@ def test_a_child_with_an_open_episode_gets_no_second_one_from_the_desk(
         assert len(session.scalars(select(EpisodeRow).where(EpisodeRow.patient_id == mateo)).all()) == 2
 
 
+def test_the_family_pressing_again_or_after_the_unit_opened_gets_the_open_episode_not_a_second(
+    client: TestClient, auth: Auth, patient_ids: dict[str, str], ctx: Context
+) -> None:
+    mateo, madre, desk = patient_ids["Mateo Hernández"], auth("madre.demo"), auth("oncologia.demo")
+    first = _alert(client, madre, mateo)
+    assert first.status_code == 201
+    again = _alert(client, madre, mateo)
+    assert (again.status_code, again.json()["id"]) == (200, first.json()["id"])
+    assert _step(client, desk, first.json()["id"], "close").status_code == 200
+
+    opened = _at_unit(client, desk, mateo)
+    assert opened.status_code == 201
+    late = _alert(client, madre, mateo)  # the family's button after the unit opened it: already expected
+    assert (late.status_code, late.json()["id"], late.json()["status"]) == (200, opened.json()["id"], "en_urgencias")
+    with ctx.sessions() as session:
+        assert len(session.scalars(select(EpisodeRow).where(EpisodeRow.patient_id == mateo)).all()) == 2
+
+
+def test_the_database_holds_one_open_episode_per_child_whatever_races(
+    client: TestClient, auth: Auth, patient_ids: dict[str, str], ctx: Context
+) -> None:
+    """Two desks (or workers) that both found no open episode: the partial unique index refuses the second."""
+    from sqlalchemy.exc import IntegrityError
+
+    mateo = patient_ids["Mateo Hernández"]
+    opened = _alert(client, auth("madre.demo"), mateo).json()
+    with ctx.sessions() as session:
+        existing = session.get(EpisodeRow, opened["id"])
+        assert existing is not None
+        twin = EpisodeRow(patient_id=mateo, unit_id=existing.unit_id, reporter_id=existing.reporter_id,
+                          status="triage", temperature_c=38.5, measured_at=existing.measured_at,
+                          created_at=existing.created_at, updated_at=existing.updated_at)
+        session.add(twin)
+        with pytest.raises(IntegrityError):
+            session.flush()
+        session.rollback()
+        twin.status = "cerrada"  # closed ones are history: any number
+        session.add(twin)
+        session.flush()
+
+
 def test_only_the_childs_unit_opens_an_episode_and_bad_times_are_refused(
     client: TestClient, auth: Auth, patient_ids: dict[str, str], ctx: Context
 ) -> None:
@@ -693,11 +734,11 @@ def test_weekly_figures_count_the_golden_hour(
 
     fast = alert("Mateo Hernández", 40 + 30)
     slow = alert("Valentina Hernández", 95 + 30)
-    alert("Mateo Hernández", 3)  # never arrived
     for episode_id, minutes in ((fast, 40), (slow, 95)):  # 40 and 95 minutes from arrival to antibiotic
         assert _step(client, desk, episode_id, "arrival", now - timedelta(minutes=minutes + 5)).status_code == 200
         assert _step(client, desk, episode_id, "triage", now - timedelta(minutes=minutes)).status_code == 200
         assert _step(client, desk, episode_id, "antibiotic", now - timedelta(minutes=5)).status_code == 200
+    alert("Mateo Hernández", 3)  # a new fever once he had his antibiotic, never arrived
     today = ctx.today(now)
     monday = today - timedelta(days=today.weekday())
     lo, hi = week_bounds(monday, ctx.tz)

@@ -58,9 +58,10 @@ def create_episode(
     address: ClientAddress,
     idem: IdempotencyDep,
 ) -> Response:
-    """The child's guardian: the child has fever — 201 ``avisada``, with the unit's emergency service."""
-    row = service.create(session, principal=user, patient_id=patient_id, data=body, ip=address)
-    return idem.respond(session, service.episode_out(row), status=201)
+    """The child's guardian: the child has fever — 201 ``avisada``, with the unit's emergency service; 200 with the
+    child's open episode when one is open already (pressed again, or opened by the unit: the family is expected)."""
+    row, created = service.create(session, principal=user, patient_id=patient_id, data=body, ip=address)
+    return idem.respond(session, service.episode_out(row), status=201 if created else 200)
 
 
 @router.post(

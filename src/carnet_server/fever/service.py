@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import exists, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from carnet_contract import models as contract
@@ -227,6 +228,25 @@ def list_for_units(
 # ---- writes ---------------------------------------------------------------------------------------------
 
 
+def _open_episode(session: Session, patient_id: str) -> FeverEpisode | None:
+    return session.scalar(
+        select(FeverEpisode)
+        .where(FeverEpisode.patient_id == patient_id, FeverEpisode.status.in_([s.value for s in OPEN_STATUSES]))
+        .limit(1)
+    )
+
+
+def _insert_if_none_open(session: Session, row: FeverEpisode) -> bool:
+    """Add ``row`` unless the child has an open episode (the partial unique index decides, under any race)."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
 def create(
     session: Session,
     *,
@@ -235,8 +255,9 @@ def create(
     data: contract.FeverEpisodeCreate,
     ip: str | None,
     now: datetime | None = None,
-) -> FeverEpisode:
-    """The child's guardian says the child has fever: ``avisada``, at the child's unit."""
+) -> tuple[FeverEpisode, bool]:
+    """The child's guardian says the child has fever: ``avisada``, at the child's unit. With an episode already
+    open (the button pressed again, or the unit opened it), that one and False: the family is already expected."""
     if principal.role != Role.GUARDIAN:
         raise NotAllowed()
     now = (now or utcnow()).astimezone(UTC)
@@ -256,11 +277,14 @@ def create(
         created_at=now,
         updated_at=now,
     )
-    session.add(row)
-    session.flush()
+    if _open_episode(session, patient.id) is not None or not _insert_if_none_open(session, row):
+        already = _open_episode(session, patient.id)
+        if already is not None:
+            return already, False
+        raise Conflict("fever_episode_already_open")  # it closed in between: the family presses again
     audit_action(session, principal, "fever.create", row.id, ip, {"patient_id": patient.id, "unit_id": row.unit_id})
     sync.touch(session, type=SyncType.FEVER_EPISODE, record_id=row.id, patient_id=patient.id)
-    return row
+    return row, True
 
 
 def open_at_unit(
@@ -287,15 +311,6 @@ def open_at_unit(
     arrived = (data.arrived_at or now).astimezone(UTC)
     if arrived > now + contract.FEVER_FUTURE_LEEWAY or arrived < now - contract.FEVER_MAX_AGE:
         raise Invalid("fever_arrival_time_invalid")
-    already = session.scalar(
-        select(FeverEpisode.id)
-        .where(FeverEpisode.patient_id == patient.id, FeverEpisode.status.in_([s.value for s in OPEN_STATUSES]))
-        .limit(1)
-    )
-    if already is not None:
-        refusal = Conflict("fever_episode_already_open")
-        refusal.details = {"episode_id": already}  # the desk records the arrival on that one
-        raise refusal
     row = FeverEpisode(
         patient_id=patient.id,
         unit_id=patient.unit_id,
@@ -308,8 +323,12 @@ def open_at_unit(
         created_at=now,
         updated_at=now,
     )
-    session.add(row)
-    session.flush()
+    if _open_episode(session, patient.id) is not None or not _insert_if_none_open(session, row):
+        already = _open_episode(session, patient.id)
+        refusal = Conflict("fever_episode_already_open")
+        if already is not None:
+            refusal.details = {"episode_id": already.id}  # the desk records the arrival on that one
+        raise refusal
     audit_action(
         session,
         principal,

@@ -18,7 +18,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from carnet_server.db import Base, UTCDateTime, new_id, utcnow
 from carnet_server.patients.tables import MedicalUnit
 
-__all__ = ["EmergencyToken", "FeverEpisode"]
+__all__ = ["OPEN_WHERE", "EmergencyToken", "FeverEpisode"]
+
+
+#: The open statuses (service.OPEN_STATUSES), as the partial unique index says them.
+OPEN_WHERE = "status IN ('avisada', 'en_urgencias', 'triage')"
 
 
 class FeverEpisode(Base):
@@ -26,6 +30,14 @@ class FeverEpisode(Base):
     __table_args__ = (
         Index("ix_fever_episodes_unit_id_created_at", "unit_id", "created_at"),
         Index("ix_fever_episodes_patient_id_created_at", "patient_id", "created_at"),
+        # One open episode per child, whoever opens it and however many desks or workers at once (service.py).
+        Index(
+            "uq_fever_episodes_open_patient",
+            "patient_id",
+            unique=True,
+            sqlite_where=text(OPEN_WHERE),
+            postgresql_where=text(OPEN_WHERE),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
