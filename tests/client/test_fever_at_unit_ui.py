@@ -263,3 +263,26 @@ async def test_another_units_child_is_refused_in_the_servers_words(page, config,
     assert not ui.episodes and ui.arrival_open
     assert _episodes(server, "casos.demo") == []
     await session.close()
+
+
+async def test_an_empty_time_sent_again_after_a_lost_answer_is_the_first_tries_arrival(  # type: ignore[no-untyped-def]
+    page, config, data_dir, server
+) -> None:
+    """An empty time means "now" — the first try's now: the retry, minutes later, is the same request with the same
+    key, so the server answers the first try's 201 again (not 409 "already open") and one episode exists."""
+    today = unit_time(datetime.now(UTC)).date()
+    now = [datetime(today.year, today.month, today.day, 12, 0, tzinfo=UNIT_ZONE)]
+    session = await _desk(page, config, data_dir, server, clock=lambda: now[0])
+    ui = session.state.fever_desk
+    await _choose_child(page)
+    field(page, TIME).value = ""
+    field(page, TEMP).value = "38.4"
+    server.transport.lose_answer("POST", AT_UNIT)
+    await click(button(page, "Registrar llegada"))
+    assert not ui.episodes and _episodes(server) != []  # opened, but the answer was lost
+    now[0] += timedelta(minutes=3)
+    await click(button(page, "Registrar llegada"))
+    assert len(ui.episodes) == 1 and len(_episodes(server)) == 1
+    assert "Ya hay un aviso abierto" not in " ".join(texts(page))
+    assert hhmm(ui.episodes[0].arrived_at) == "12:00"
+    await session.close()

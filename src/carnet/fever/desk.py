@@ -102,8 +102,8 @@ class FeverDeskCases:
         self._store = store
         #: A step whose answer never came: sending the same step again reuses its Idempotency-Key.
         self._unsent: dict[tuple[str, FeverStepKind], str] = {}
-        #: The same for an arrival without the alert (the request sent, and its key).
-        self._unsent_arrival: tuple[contract.FeverEpisodeAtUnit, str, str] | None = None
+        #: After a lost answer: (child, time typed, temperature typed, the request sent, its Idempotency-Key).
+        self._unsent_arrival: tuple[str, str, str, contract.FeverEpisodeAtUnit, str] | None = None
 
     @property
     def _ui(self) -> FeverDeskUi:
@@ -258,16 +258,21 @@ class FeverDeskCases:
         if child is None:
             ui.arrival_refused({"query": t("desk_fever_unit_err_child")})
             return False
-        now = self._clock()
-        checked, errors = check_arrival(time_text, temperature_text, self._tr, now)
-        if checked is None:
-            ui.arrival_refused(errors)
-            return False
-        arrived, temperature = checked
-        body = contract.FeverEpisodeAtUnit(temperature_c=temperature, measured_at=arrived, arrived_at=arrived)
         kept = self._unsent_arrival
-        key = kept[2] if kept is not None and kept[:2] == (body, child.id) else str(uuid.uuid4())
-        self._unsent_arrival = (body, child.id, key)
+        if kept is not None and kept[:3] == (child.id, time_text, temperature_text):
+            # The same entry again after a lost answer: the same request (an empty time meant the first try's
+            # "now", not this one's) with the same key, so the server answers the first try's 201 again.
+            body, key = kept[3], kept[4]
+        else:
+            checked, errors = check_arrival(time_text, temperature_text, self._tr, self._clock())
+            if checked is None:
+                ui.arrival_refused(errors)
+                return False
+            arrived, temperature = checked
+            body = contract.FeverEpisodeAtUnit(temperature_c=temperature, measured_at=arrived, arrived_at=arrived)
+            key = str(uuid.uuid4())
+        arrived = body.arrived_at or body.measured_at
+        self._unsent_arrival = (child.id, time_text, temperature_text, body, key)
         ui.start_busy()
         done = False
 
