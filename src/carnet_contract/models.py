@@ -15,7 +15,16 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 __all__ = [
@@ -1225,10 +1234,20 @@ class ReminderPreferences(_Request):
 
     @field_validator("kinds", mode="before")
     @classmethod
-    def _legacy(cls, value: object) -> object:
+    def _legacy(cls, value: object, info: ValidationInfo) -> object:
+        if isinstance(value, list) and isinstance(info.context, dict) and info.context.get(DROP_UNKNOWN_KINDS):
+            # a reader (the app) leaves out the kinds a newer server knows and it does not
+            known = {k.value for k in ReminderKind} | {LEGACY_APPOINTMENT_TOMORROW}
+            value = [k for k in value if k in known]
         if isinstance(value, list) and LEGACY_APPOINTMENT_TOMORROW in value:
             return expand_legacy_kinds(value)
         return value
+
+
+#: ``ReminderPreferences.model_validate(..., context={DROP_UNKNOWN_KINDS: True})``: how the app reads the
+#: server's answer, so that a kind added later does not make an older app refuse the whole answer (the server
+#: itself refuses an unknown kind in a request: 422).
+DROP_UNKNOWN_KINDS = "drop_unknown_kinds"
 
 
 # ---- fever (Hora Dorada) ------------------------------------------------------------------------------------

@@ -62,6 +62,7 @@ __all__ = [
     "NotFound",
     "PrivacyNoticeRequired",
     "ProtocolError",
+    "READ_KINDS",
     "REMINDERS_PATH",
     "RateLimited",
     "ServerError",
@@ -511,7 +512,11 @@ class ApiClient:
 
     async def reminder_preferences(self) -> contract.ReminderPreferences:
         """The reminder kinds chosen (every kind for an account that never chose)."""
-        return self._parse(await self._authed("GET", REMINDERS_PATH), contract.ReminderPreferences)
+        response = await self._authed("GET", REMINDERS_PATH)
+        try:
+            return contract.ReminderPreferences.model_validate_json(response.content, context=READ_KINDS)
+        except ValidationError as exc:
+            raise ProtocolError(f"{response.request.url.path}: {exc.error_count()} invalid fields") from exc
 
     # ---- enrolment: activation codes (families), the registry (oncology) ----------------------
 
@@ -845,6 +850,9 @@ class ApiClient:
         except ValidationError as exc:
             raise ProtocolError(f"{response.request.url.path}: {exc.error_count()} invalid fields") from exc
 
+
+#: How the app reads reminder kinds: a kind it does not know yet is left out, not an invalid answer.
+READ_KINDS = {contract.DROP_UNKNOWN_KINDS: True}
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 

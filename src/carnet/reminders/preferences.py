@@ -28,7 +28,7 @@ from pydantic import ValidationError
 from carnet.core.clock import Clock
 from carnet.core.i18n import Translator
 from carnet.core.navigation import Navigator, Screen
-from carnet.data.api import REMINDERS_PATH, ApiClient, ApiError, AuthError, NetworkError
+from carnet.data.api import READ_KINDS, REMINDERS_PATH, ApiClient, ApiError, AuthError, NetworkError
 from carnet.data.outbox import Outbox, OutboxItem, OutboxState, WriteOp
 from carnet.data.records import SyncLedger
 from carnet.data.store import OfflineStore
@@ -75,7 +75,7 @@ class ReminderRepository:
         if cached is None:
             return None
         try:
-            return frozenset(contract.ReminderPreferences.model_validate(cached.value).kinds)
+            return frozenset(contract.ReminderPreferences.model_validate(cached.value, context=READ_KINDS).kinds)
         except ValidationError:
             return None
 
@@ -124,7 +124,7 @@ class ReminderSyncable:
     def settle(self, item: OutboxItem, answer: Any, ledger: SyncLedger) -> None:
         if answer is None:
             return
-        sent = contract.ReminderPreferences.model_validate(answer)
+        sent = contract.ReminderPreferences.model_validate(answer, context=READ_KINDS)
         if any(i.id != item.id for i in self._repo.waiting()):
             return  # a newer choice waits behind this one: the phone's copy is that one already
         self._repo.save(frozenset(sent.kinds))
