@@ -136,19 +136,27 @@ class _GatedConnection(sqlite3.Connection):
     wait, never write wrongly."""
 
     gate: threading.Lock
+    #: The thread holding the gate (a class attribute: one per engine, like the gate).
+    gate_thread: int | None = None
     holds_gate = False
 
     def take_gate(self) -> None:
         if self.holds_gate:
             return
+        if type(self).gate_thread == threading.get_ident():
+            # This thread writes through another connection already: it would wait for itself (SQLite's own
+            # lock would too, for its whole busy timeout). A mistake in the code, said at once.
+            raise RuntimeError("a second connection of this thread writes while the first one has not ended")
         if not self.gate.acquire(timeout=SQLITE_WRITE_WAIT_SECONDS):
             # What SQLite itself says after its busy timeout: an error worth a retry (is_database_unavailable).
             raise sqlite3.OperationalError("database is locked")
+        type(self).gate_thread = threading.get_ident()
         self.holds_gate = True
 
     def _give_gate(self) -> None:
         if self.holds_gate:
             self.holds_gate = False
+            type(self).gate_thread = None
             self.gate.release()
 
     def commit(self) -> None:

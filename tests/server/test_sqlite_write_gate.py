@@ -81,3 +81,14 @@ def test_a_writer_waits_for_the_gate_then_goes(engine: Engine, monkeypatch: pyte
         conn.execute(text("INSERT INTO t VALUES (3)"))
     with engine.connect() as reader:
         assert reader.execute(text("SELECT n FROM t ORDER BY n")).scalars().all() == [1, 3]
+
+
+def test_a_thread_writing_through_a_second_connection_is_told_at_once(engine: Engine) -> None:
+    first = engine.connect()
+    first.execute(text("INSERT INTO t VALUES (1)"))
+    with engine.connect() as second, pytest.raises(RuntimeError, match="second connection"):
+        second.execute(text("INSERT INTO t VALUES (2)"))
+    first.rollback()
+    first.close()
+    with engine.begin() as conn:  # the gate is whole again
+        conn.execute(text("INSERT INTO t VALUES (3)"))
