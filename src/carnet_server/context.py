@@ -26,7 +26,7 @@ __all__ = ["AUTH_TABLES", "CARNET_TABLES", "Context", "build_context", "make_has
 
 #: What the caller's lookup reads (auth/service.py ``session_principal``).
 AUTH_TABLES = ("users", "auth_sessions")
-#: What a carnet read reads (patients/service.py ``get_carnet``; tests/server/test_memo.py checks the list).
+#: What a carnet read reads (patients/service.py ``carnet_answer``; tests/server/test_memo.py checks the list).
 CARNET_TABLES = (
     "patients",
     "guardian_patients",

@@ -33,7 +33,9 @@ def _ending_transactions(endpoint: Callable[..., Any], answer: dict[str, Any]) -
             value = endpoint(*args, **kwargs)
             model = answer.get("model")
             if model is not None and type(value) is model:
-                return Response(value.model_dump_json().encode(), status_code=answer["status"], media_type=_JSON)
+                return Response(
+                    value.model_dump_json(by_alias=True).encode(), status_code=answer["status"], media_type=_JSON
+                )
             return value
         finally:
             for value in kwargs.values():

@@ -47,7 +47,6 @@ __all__ = [
     "CarnetAnswer",
     "carnet_answer",
     "carnet_still_good",
-    "get_carnet",
     "load_cycles_for_sync",
     "children_of_guardian",
     "patients_of_guardian",
@@ -325,9 +324,9 @@ class CarnetAnswer:
 def carnet_answer(
     session: Session, *, ctx: Context, principal: Principal, patient_id: str, ip: str | None
 ) -> CarnetAnswer:
-    """:func:`get_carnet`, as the JSON the route sends. Commits."""
+    """The carnet of a patient the caller may see, as the JSON the route sends; staff reads are audited. Commits."""
     carnet, jti = _carnet(session, ctx=ctx, principal=principal, patient_id=patient_id, ip=ip, now=utcnow())
-    return CarnetAnswer(body=carnet.model_dump_json().encode(), qr_jti=jti)
+    return CarnetAnswer(body=carnet.model_dump_json(by_alias=True).encode(), qr_jti=jti)
 
 
 def carnet_still_good(session: Session, *, user_id: str, patient_id: str, qr_jti: str, now: datetime) -> bool:
@@ -354,19 +353,6 @@ _STILL_GOOD = (
         GuardianPatient.user_id == bindparam("user_id"),
     )
 )
-
-
-def get_carnet(
-    session: Session,
-    *,
-    ctx: Context,
-    principal: Principal,
-    patient_id: str,
-    ip: str | None,
-    now: datetime | None = None,
-) -> contract.Carnet:
-    """The carnet of a patient the caller may see; staff reads are audited. Commits."""
-    return _carnet(session, ctx=ctx, principal=principal, patient_id=patient_id, ip=ip, now=now or utcnow())[0]
 
 
 def _carnet(

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import and_, delete, func, null, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
@@ -229,7 +229,7 @@ def _finish(session: Session, key: str, *, now: datetime, error: str | None = No
     session.execute(
         update(InboundMessage)
         .where(InboundMessage.message_id == key)
-        .values(processed_at=now, payload=None, lease_until=None, last_error=error)
+        .values(processed_at=now, payload=null(), lease_until=None, last_error=error)  # SQL NULL, not JSON null
         .execution_options(synchronize_session=False)
     )
 

@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import null, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -127,8 +127,8 @@ def _finish(
             outcome=outcome,
             provider_message_id=provider_id,
             last_error=error[:200] if error else None,
-            session_body=None,  # the text sent (or not) is not kept
-            template=None,
+            session_body=null(),  # the text sent (or not) is not kept (SQL NULL, not JSON null)
+            template=null(),
         )
         .execution_options(synchronize_session=False)
     )
