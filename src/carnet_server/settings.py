@@ -91,6 +91,8 @@ class Settings(BaseSettings):
     whatsapp_link_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
     #: Days a processed inbound message's row (the sender's number, when) is kept; the worker deletes older ones.
     whatsapp_inbound_retention_days: int = Field(default=30, ge=1)
+    #: Days a finished outbound message's row (the number it went to, when; its text is cleared once done) is kept.
+    whatsapp_outbound_retention_days: int = Field(default=30, ge=1)
     #: How often the reminders pass runs (reminders/).
     reminders_every_seconds: float = Field(default=60.0, gt=0)
 

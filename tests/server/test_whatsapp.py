@@ -752,11 +752,11 @@ def test_a_fourth_photo_a_document_and_a_failed_download_each_get_a_message_and_
     # A file that is not an image: not downloaded, not taken as a message to the report.
     pdf = {"id": "media-doc", "mime_type": "application/pdf", "filename": "receta.pdf"}
     reply = chat.send({"type": "document", "document": pdf})
-    assert "no es una foto" in reply and "JPEG o PNG" in reply
+    assert "no es una foto" in reply and "cámara o de tu galería" in reply
     assert photos_and_notes() == (0, 0) and cloud.downloads == 0
     # An "image" whose bytes are not one.
     cloud.media["media-fake"] = b"%PDF-1.4 no es una foto"
-    assert "Solo podemos recibir fotos JPEG o PNG" in chat.image("media-fake")
+    assert "No pudimos abrir esa foto" in chat.image("media-fake")
     assert photos_and_notes() == (0, 0)
     # A download that keeps failing: retried quietly, then the family is told; nothing is attached.
     cloud.media_fail.add("media-broken")
@@ -981,6 +981,23 @@ def test_done_messages_keep_no_text_and_old_inbound_rows_are_purged(
     assert inbound.purge(week, now=now) == 1  # the 29-day-old row; the unprocessed one stays
     with wa_ctx.sessions() as session:
         assert "wamid.stuck" in set(session.scalars(select(InboundMessage.message_id)))
+
+    # The outbound rows (the number they went to) go too once finished that long ago; a waiting one stays.
+    with wa_ctx.sessions() as session:
+        sent = session.scalars(select(OutboundMessage)).first()
+        assert sent is not None and sent.done_at is not None
+        sent.done_at = now - timedelta(days=31)
+        waiting = OutboundMessage(
+            phone=STRANGER, purpose="reply", session_body={"type": "text"}, attempts=0, next_attempt_at=now,
+            created_at=now - timedelta(days=40),
+        )
+        session.add(waiting)
+        session.commit()
+        old_id, waiting_id = sent.id, waiting.id
+    assert outbox.purge(wa_ctx, now=now) >= 1
+    with wa_ctx.sessions() as session:
+        left = set(session.scalars(select(OutboundMessage.id)))
+    assert old_id not in left and waiting_id in left
 
 
 # ---- edges -------------------------------------------------------------------------------------------

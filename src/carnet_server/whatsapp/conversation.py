@@ -290,7 +290,7 @@ class Bot:
         if message.unsupported is not None:
             if self.state.get("step") == "report.photos":
                 self.say(
-                    "Ese archivo no es una foto. Solo podemos recibir fotos JPEG o PNG: envía una foto, o toca Listo.",
+                    "Ese archivo no es una foto. Envía una foto tomada con la cámara o de tu galería, o toca Listo.",
                     buttons=[("photos:done", "Listo"), ("menu", "Menú")],
                 )
             else:
@@ -541,7 +541,7 @@ class Bot:
                 self.say("Esa foto es demasiado grande. Envía otra más pequeña.")
             elif exc.code == "unsupported_media_type":
                 self.say(
-                    "Solo podemos recibir fotos JPEG o PNG. Envía otra, o toca Listo.",
+                    "No pudimos abrir esa foto. Envía otra tomada con la cámara o de tu galería, o toca Listo.",
                     buttons=[("photos:done", "Listo"), ("menu", "Menú")],
                 )
             else:

@@ -30,13 +30,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import null, select, update
+from sqlalchemy import delete, null, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from carnet_server.auth.tables import User
 from carnet_server.context import Context
-from carnet_server.db import utcnow
+from carnet_server.db import rowcount, utcnow
 from carnet_server.retry import backoff_seconds, retry_after
 from carnet_server.whatsapp.lease import claim
 from carnet_server.whatsapp.links import linked_phone
@@ -277,3 +277,21 @@ def _send_one(
     _retry(session, key, lease, error=error, delay=delay)
     log.warning("whatsapp message %s not sent (%s, attempt %d); next try in %.1f s", key, error, attempts + 1, delay)
     return Sent(key, "retry", error)
+
+
+def purge(ctx: Context, *, now: datetime) -> int:
+    """Delete the rows of messages done (sent, dropped or given up) more than the retention period ago: their text
+    is gone already, this takes the number too. Returns how many. Commits."""
+    cutoff = now - timedelta(days=ctx.settings.whatsapp_outbound_retention_days)
+    with ctx.sessions() as session:
+        removed = rowcount(
+            session.execute(
+                delete(OutboundMessage)
+                .where(OutboundMessage.done_at.is_not(None), OutboundMessage.done_at < cutoff)
+                .execution_options(synchronize_session=False)
+            )
+        )
+        session.commit()
+    if removed:
+        log.info("whatsapp outbound: %d finished messages past retention deleted", removed)
+    return removed

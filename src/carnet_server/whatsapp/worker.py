@@ -1,6 +1,6 @@
 """The WhatsApp worker of one server process: a daemon thread that processes the inbound queue, sends the
 outbound queue and, every ``reminders_every_seconds``, runs the periodic pass: the reminders, and the purge of
-inbound rows past their retention (inbound.py). The queues live in the
+both queues' rows past their retention (inbound.py, outbox.py). The queues live in the
 database, so several processes may each run one (leases keep them apart) and a restart loses nothing. The
 webhook and an answered report wake it (``wake``); without that it still polls every
 ``whatsapp_poll_seconds``."""
@@ -62,10 +62,11 @@ class WhatsAppWorker:
         return bool(handled or any(s.outcome != "retry" for s in sent))
 
     def periodic_pass(self, client: httpx.Client) -> bool:
-        """The reminders (when set), the inbound purge, then a send round; True when something was sent."""
+        """The reminders (when set), the purge of both queues, then a send round; True when something was sent."""
         if self._periodic is not None:
             self._periodic(self.ctx)
         inbound.purge(self.ctx, now=utcnow())
+        outbox.purge(self.ctx, now=utcnow())
         return outbox.send_due(self.ctx, client) != []
 
     def _run(self) -> None:
