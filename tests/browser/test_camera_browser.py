@@ -18,13 +18,13 @@ import pytest
 
 from carnet.patients.qr import render_qr
 from tests.browser.support import (
+    ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
     click_until,
     log_in,
     open_app,
     playwright_api,
-    screenshot_when_painted,
     shows,
     start_app,
     stop,
@@ -85,7 +85,12 @@ def test_counter_reads_the_carnet_qr_with_the_browsers_camera(api, tmp_path: Pat
                 assert not page.get_by_role("button", name="Cerrar la cámara").count()
                 assert not page.get_by_role("button", name="Encender la linterna").count()
                 assert field.first.input_value() == ""
-                screenshot_when_painted(page, genuine, "camera-verdict.png", min_fraction=0.1)
+                # A plain screenshot: the screen gets shorter when the camera's preview closes, and Flutter web's
+                # semantics nodes may stay where the longer layout had them, so the painted check cannot always
+                # line the verdict's node up with the canvas (the known defect tests/browser/
+                # test_chemotherapy_browser.py meets; seen once in CI under load). The verdict is read above.
+                ARTIFACTS.mkdir(exist_ok=True)
+                page.screenshot(path=str(ARTIFACTS / "camera-verdict.png"))
             finally:
                 browser.close()
     finally:
