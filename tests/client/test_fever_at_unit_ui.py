@@ -270,8 +270,9 @@ async def test_an_empty_time_sent_again_after_a_lost_answer_is_the_first_tries_a
 ) -> None:
     """An empty time means "now" — the first try's now: the retry, minutes later, is the same request with the same
     key, so the server answers the first try's 201 again (not 409 "already open") and one episode exists."""
-    today = unit_time(datetime.now(UTC)).date()
-    now = [datetime(today.year, today.month, today.day, 12, 0, tzinfo=UNIT_ZONE)]
+    # the desk's clock from the real one (the server checks the arrival against its own), then moved on
+    start = unit_time(datetime.now(UTC)).replace(second=0, microsecond=0)
+    now = [start]
     session = await _desk(page, config, data_dir, server, clock=lambda: now[0])
     ui = session.state.fever_desk
     await _choose_child(page)
@@ -284,5 +285,5 @@ async def test_an_empty_time_sent_again_after_a_lost_answer_is_the_first_tries_a
     await click(button(page, "Registrar llegada"))
     assert len(ui.episodes) == 1 and len(_episodes(server)) == 1
     assert "Ya hay un aviso abierto" not in " ".join(texts(page))
-    assert hhmm(ui.episodes[0].arrived_at) == "12:00"
+    assert hhmm(ui.episodes[0].arrived_at) == hhmm(start)
     await session.close()
