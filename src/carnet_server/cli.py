@@ -201,6 +201,7 @@ class ServerOptions(TypedDict):
 
     http: type[asyncio.Protocol] | str
     server_header: bool
+    access_log: bool
     proxy_headers: bool
     timeout_keep_alive: int
     limit_concurrency: int | None
@@ -231,6 +232,7 @@ def server_options(settings: Settings, *, workers: int = 1) -> ServerOptions:
     return {
         "http": protocol,
         "server_header": False,
+        "access_log": settings.access_log,
         "proxy_headers": False,
         "timeout_keep_alive": settings.keep_alive_seconds,
         "limit_concurrency": settings.max_connections,

@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # both need the Context
     from carnet_server.auth.service import Principal
     from carnet_server.patients.service import CarnetAnswer
 
-__all__ = ["AUTH_TABLES", "CARNET_TABLES", "Context", "build_context", "make_hasher"]
+__all__ = ["AUTH_TABLES", "CARNET_TABLES", "SYNC_TABLES", "Context", "build_context", "make_hasher"]
 
 #: What the caller's lookup reads (auth/service.py ``session_principal``).
 AUTH_TABLES = ("users", "auth_sessions")
@@ -39,6 +39,9 @@ CARNET_TABLES = (
     "dispensations",
     "qr_tokens",
 )
+
+#: What says whether a guardian's sync page is empty (sync/service.py ``page``: her links, the children's changes).
+SYNC_TABLES = ("guardian_patients", "sync_state")
 
 
 def make_hasher(settings: Settings) -> PasswordHasher:
@@ -63,6 +66,8 @@ class Context:
     auth_cache: MemoCache[str, Principal]
     #: (guardian, child, day) → the carnet's JSON and its QR's id (patients/router.py), for a few seconds.
     carnet_cache: MemoCache[tuple[str, str, date], CarnetAnswer]
+    #: (guardian, cursor) → the JSON of an empty sync page (nothing after that cursor) and its ETag (sync/router.py).
+    sync_cache: MemoCache[tuple[str, str], tuple[bytes, str]]
 
     @property
     def tz(self) -> ZoneInfo:
@@ -83,7 +88,8 @@ def build_context(settings: Settings, *, migrate: bool = True) -> Context:
     sessions = make_sessionmaker(engine)
     auth_cache: MemoCache[str, Principal] = MemoCache(settings.cache_seconds, AUTH_TABLES)
     carnet_cache: MemoCache[tuple[str, str, date], CarnetAnswer] = MemoCache(settings.cache_seconds, CARNET_TABLES)
-    watch_writes(engine, sessions, [auth_cache, carnet_cache])
+    sync_cache: MemoCache[tuple[str, str], tuple[bytes, str]] = MemoCache(settings.cache_seconds, SYNC_TABLES)
+    watch_writes(engine, sessions, [auth_cache, carnet_cache, sync_cache])
     return Context(
         settings=settings,
         engine=engine,
@@ -94,4 +100,5 @@ def build_context(settings: Settings, *, migrate: bool = True) -> Context:
         dummy_hash=hasher.hash("carnet-dummy-password"),
         auth_cache=auth_cache,
         carnet_cache=carnet_cache,
+        sync_cache=sync_cache,
     )

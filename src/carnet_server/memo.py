@@ -1,12 +1,13 @@
 """Answers a worker keeps in memory for a few seconds, ended by any write to the tables they were read from.
 
 Issue #20: an authenticated read cost milliseconds of CPU before it did its own work (the caller's session and
-user row on every request), and the family's carnet several more (eight queries, 17 kB of JSON). Two caches
-use what is here: the signed-in caller (auth/deps.py) and the family's carnet (patients/router.py). What keeps
-them honest:
+user row on every request), and the family's carnet several more (eight queries, 17 kB of JSON). Three caches
+use what is here: the signed-in caller (auth/deps.py), the family's carnet (patients/router.py) and an empty sync
+page (sync/router.py). What keeps them honest:
 
 - **Keys hold who asks.** The caller's entry is keyed by the whole access token; a carnet by the guardian's
-  id, the child's id and the day. Nothing one caller gets can be found by another key.
+  id, the child's id and the day; an empty sync page by the guardian's id and her cursor. Nothing one caller gets
+  can be found by another key.
 - **A write made by this worker ends the entries at once.** Any INSERT, UPDATE or DELETE through this engine on
   a table a cache reads (``tables``) empties that cache when the statement runs and again once its transaction
   has committed; a lookup that began before either stores nothing (``generation``).

@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     timezone: str = "America/Mexico_City"
     # The interactive API docs (/docs, /redoc): off unless CARNET_DOCS=1 (development, the demo).
     docs: bool = False
+    # uvicorn's access log (one line per request, its path redacted: logs.py): off unless CARNET_ACCESS_LOG=1.
+    # A deployment behind a reverse proxy has the proxy's; writing each line here cost a third of the
+    # throughput of a small read (bench/RESULTS.md, #20).
+    access_log: bool = False
 
     access_token_minutes: int = Field(default=15, ge=1)
     refresh_token_days: int = Field(default=30, ge=1)

@@ -220,7 +220,8 @@ def _scenario(url: str) -> dict[str, Any]:
 
 
 def test_server_output_holds_no_personal_data(tmp_path: Path) -> None:
-    with running_server(tmp_path / "srv", env=FAST) as server:
+    # the access log is off by default (settings.py): on here, to prove its lines are redacted
+    with running_server(tmp_path / "srv", env={**FAST, "CARNET_ACCESS_LOG": "1"}) as server:
         found = _scenario(server.url)
     log = server.log_path.read_text(encoding="utf-8")
     # the demo banner (printed once at start for the person running the demo) lists the demo logins and

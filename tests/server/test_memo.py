@@ -1,4 +1,4 @@
-"""What a worker keeps in memory (memo.py): the signed-in caller and the family's carnet.
+"""What a worker keeps in memory (memo.py): the signed-in caller, the family's carnet and an empty sync page.
 
 Never another caller's or another family's answer; every write made on this worker applies to the very next
 request; a carnet is sent again only while the guardian is still linked and its QR neither revoked nor expired,
@@ -9,6 +9,7 @@ connection: no SQLAlchemy events), as a second ``--workers`` process's would.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 import re
 from typing import Any
 
@@ -21,11 +22,11 @@ from sqlalchemy import func, select
 
 from carnet_server.audit import AuditEntry
 from carnet_server.auth.service import Principal
-from carnet_server.context import CARNET_TABLES, Context
+from carnet_server.context import CARNET_TABLES, SYNC_TABLES, Context
 from carnet_server.memo import MemoCache, written_table
 from carnet_server.patients.tables import Cycle
 from carnet_server.privacy.notices import current_version
-from tests.server.conftest import DEMO_PASSWORD, assert_error, bearer, login
+from tests.server.conftest import DEMO_PASSWORD, assert_error, bearer, login, sync_all
 
 ME = "/api/v1/me"
 
@@ -41,7 +42,7 @@ class Clock:
 @pytest.fixture
 def clock(ctx: Context) -> Iterator[Clock]:
     clock = Clock()
-    ctx.auth_cache.clock = ctx.carnet_cache.clock = clock
+    ctx.auth_cache.clock = ctx.carnet_cache.clock = ctx.sync_cache.clock = clock
     yield clock
 
 
@@ -243,6 +244,77 @@ def test_staff_reads_are_never_kept_each_is_audited(client: Any, ctx: Context) -
     for _ in range(2):
         assert client.get(path, headers=farmacia).status_code == 200
     assert audited() == before + 2
+
+
+# ---- an empty sync page -----------------------------------------------------------------------------------------
+
+SYNC = "/api/v1/sync"
+
+
+def _synced(client: Any, headers: dict[str, str]) -> tuple[str, str]:
+    """The cursor at the end of the family's changes and the ETag of the (empty) page after it."""
+    _changes, cursor, _pages = sync_all(client, headers)
+    page = client.get(SYNC, params={"cursor": cursor}, headers=headers)
+    assert page.status_code == 200 and page.json()["changes"] == []
+    return cursor, page.headers["ETag"]
+
+
+def test_an_unchanged_sync_is_answered_from_memory(client: Any, ctx: Context, statements: list[str]) -> None:
+    madre = bearer(login(client, "madre.demo")["access_token"])
+    cursor, etag = _synced(client, madre)
+    statements.clear()
+    for _ in range(3):
+        again = client.get(SYNC, params={"cursor": cursor}, headers={**madre, "If-None-Match": etag})
+        assert again.status_code == 304 and again.headers["ETag"] == etag
+    whole = client.get(SYNC, params={"cursor": cursor}, headers=madre)  # no If-None-Match: the same page, whole
+    assert whole.status_code == 200 and whole.headers["ETag"] == etag and whole.json()["cursor"] == cursor
+    assert statements == []
+
+
+def test_what_a_sync_page_reads_is_what_ends_a_kept_one(client: Any, ctx: Context, statements: list[str]) -> None:
+    madre = bearer(login(client, "madre.demo")["access_token"])
+    cursor, _etag = _synced(client, madre)
+    ctx.sync_cache.clear()
+    statements.clear()
+    assert client.get(SYNC, params={"cursor": cursor}, headers=madre).status_code == 200
+    read = {name.strip('"') for s in statements for name in re.findall(r'(?:FROM|JOIN)\s+("?\w+"?)', s)}
+    read -= {"users", "auth_sessions"}
+    assert read and read <= set(SYNC_TABLES), read - set(SYNC_TABLES)
+
+
+def test_a_kept_empty_page_is_its_owners_alone(client: Any, ctx: Context) -> None:
+    madre = bearer(login(client, "madre.demo")["access_token"])
+    padre = bearer(login(client, "padre.demo")["access_token"])
+    cursor, etag = _synced(client, madre)
+    assert ctx.sync_cache._entries  # noqa: SLF001 — the test looks inside
+    for headers in (padre, {**padre, "If-None-Match": etag}):
+        assert_error(client.get(SYNC, params={"cursor": cursor}, headers=headers), 422, "invalid_cursor")
+    assert_error(client.get(SYNC, params={"cursor": cursor}), 401)
+
+
+def test_a_change_on_this_worker_ends_the_kept_page_at_once(client: Any, ctx: Context) -> None:
+    madre = bearer(login(client, "madre.demo")["access_token"])
+    cursor, etag = _synced(client, madre)
+    child = client.get(ME, headers=madre).json()["patients"][0]["id"]
+    start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=9)
+    made = client.post(f"/api/v1/patients/{child}/appointments", headers=madre, json={
+        "kind": "consulta", "title": "Dentista", "place": "Consultorio", "starts_at": start.isoformat(),
+        "ends_at": (start + timedelta(hours=1)).isoformat()})
+    assert made.status_code == 201, made.text
+    changed = client.get(SYNC, params={"cursor": cursor}, headers={**madre, "If-None-Match": etag})
+    assert changed.status_code == 200 and [c["id"] for c in changed.json()["changes"]] == [made.json()["id"]]
+
+
+def test_another_workers_change_shows_within_the_cache_time(client: Any, ctx: Context, clock: Clock) -> None:
+    madre = bearer(login(client, "madre.demo")["access_token"])
+    cursor, etag = _synced(client, madre)
+    child = client.get(ME, headers=madre).json()["patients"][0]["id"]
+    _elsewhere(ctx, "UPDATE sync_state SET seq = seq + 1000000 WHERE patient_id = ?", child)
+    # for the cache time, "nothing new" (a 304 carries no data: never anyone else's)
+    assert client.get(SYNC, params={"cursor": cursor}, headers={**madre, "If-None-Match": etag}).status_code == 304
+    clock.now += ctx.settings.cache_seconds
+    changed = client.get(SYNC, params={"cursor": cursor}, headers={**madre, "If-None-Match": etag})
+    assert changed.status_code == 200 and changed.json()["changes"]
 
 
 # ---- the cache by itself ----------------------------------------------------------------------------------------

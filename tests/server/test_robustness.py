@@ -258,6 +258,8 @@ def test_server_options_carry_the_settings(settings: Settings) -> None:
     assert options["timeout_keep_alive"] == 3 and options["limit_concurrency"] == 200
     assert options["h11_max_incomplete_event_size"] == 64 * 1024 and options["server_header"] is False
     assert server_options(settings)["limit_concurrency"] is None  # unset: no limit
+    assert server_options(settings)["access_log"] is False  # unless CARNET_ACCESS_LOG=1
+    assert server_options(settings.model_copy(update={"access_log": True}))["access_log"] is True
     assert server_options(settings.model_copy(update={"head_timeout_seconds": 7.0}))["http"].head_timeout == 7.0
     # spawned worker processes import the protocol by name and take the deadline from the environment
     assert server_options(settings, workers=2)["http"] == "carnet_server.http_protocol:EnvironmentHeadTimeoutProtocol"

@@ -31,6 +31,7 @@ from carnet_server.privacy.notices import current_version
 __all__ = [
     "AdminOrPharmacy",
     "ClientAddress",
+    "client_address",
     "ContextDep",
     "CurrentUser",
     "LangDep",
@@ -74,10 +75,14 @@ async def get_session(ctx: Annotated[Context, Depends(get_context)]) -> AsyncIte
             session.close()
 
 
-async def get_address(request: Request) -> str:
+def client_address(request: Request) -> str:
     """The client's address as the throttles count it: the connection's peer, or what a proxy listed in
     ``CARNET_TRUSTED_PROXIES`` forwarded (app.py); never a header from anyone else."""
     return request.client.host if request.client else "unknown"
+
+
+async def get_address(request: Request) -> str:
+    return client_address(request)
 
 
 ContextDep = Annotated[Context, Depends(get_context)]
@@ -94,46 +99,43 @@ ClientAddress = Annotated[str, Depends(get_address)]
 
 
 async def get_signed_in_user(
-    request: Request,
-    ctx: ContextDep,
-    session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
     """The caller behind the bearer token (401 without a good one); no privacy notice check.
 
     From memory when this worker looked the very same token up in the last few seconds (memo.py): then no
-    query and no thread. Otherwise the session and user row are read in a thread."""
+    query and no thread. Otherwise the session and user row are read in a thread, on a session of that thread's
+    own. It takes no other dependency: each one FastAPI solves costs more than this check (#20)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise NotAuthenticated()
+    ctx: Context = request.app.state.ctx
     token = credentials.credentials
     cached = ctx.auth_cache.get(token)
     if cached is not None:
         request.state.auth_from_cache = token
         return cached
-    return await _look_up(ctx, session, token)
+    return await _look_up(ctx, token)
 
 
-async def _look_up(ctx: Context, session: Session, token: str) -> Principal:
+async def _look_up(ctx: Context, token: str) -> Principal:
     generation = ctx.auth_cache.generation  # before the read: a write to the auth tables after it voids the answer
     try:
         user_id, session_id, expires = access_claims(ctx, token)
     except InvalidAccessToken as exc:
         raise NotAuthenticated("invalid_token") from exc
-    principal = await anyio.to_thread.run_sync(_read_principal, session, user_id, session_id)
+    principal = await anyio.to_thread.run_sync(_read_principal, ctx, user_id, session_id)
     ctx.auth_cache.put(token, principal, generation=generation, good_for=expires - time.time())
     return principal
 
 
-def _read_principal(session: Session, user_id: str, session_id: str) -> Principal:
-    try:
-        return session_principal(session, user_id=user_id, session_id=session_id)
-    except InvalidAccessToken as exc:
-        raise NotAuthenticated("invalid_token") from exc
-    finally:
-        # Give the connection back to the pool now: between this dependency and the
-        # route the request waits for a worker thread, and a connection held while
-        # waiting can starve the pool under load (every worker blocked on checkout).
-        session.rollback()
+def _read_principal(ctx: Context, user_id: str, session_id: str) -> Principal:
+    # A session of this thread's own, closed here: the connection is back in the pool before the request waits
+    # for another thread (a connection held while waiting can starve the pool under load).
+    with ctx.sessions() as session:
+        try:
+            return session_principal(session, user_id=user_id, session_id=session_id)
+        except InvalidAccessToken as exc:
+            raise NotAuthenticated("invalid_token") from exc
 
 
 SignedInUser = Annotated[Principal, Depends(get_signed_in_user)]
@@ -147,7 +149,7 @@ def _refusal(user: Principal, ctx: Context) -> str | None:
     return None
 
 
-async def get_current_user(request: Request, user: SignedInUser, ctx: ContextDep, session: SessionDep) -> Principal:
+async def get_current_user(request: Request, user: SignedInUser) -> Principal:
     """The signed-in caller, with a password of their own; a guardian must have accepted the current privacy
     notice (403 otherwise).
 
@@ -156,11 +158,12 @@ async def get_current_user(request: Request, user: SignedInUser, ctx: ContextDep
     trip through the thread pool for a check this small. A refusal of a cached caller is checked against the
     database first: the notice may have been accepted (or the password changed) on another worker.
     """
+    ctx: Context = request.app.state.ctx
     refusal = _refusal(user, ctx)
     token = getattr(request.state, "auth_from_cache", None)
     if refusal is not None and token is not None:
         ctx.auth_cache.forget(token)
-        user = await _look_up(ctx, session, token)
+        user = await _look_up(ctx, token)
         refusal = _refusal(user, ctx)
     if refusal is not None:
         raise ApiException(403, refusal)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Response
+import anyio.to_thread
+from fastapi import Request, Response
+from sqlalchemy.orm import Session
 
 from carnet_contract import models as contract
 from carnet_contract.models import Role
 from carnet_server.auth import service
 from carnet_server.auth.deps import ClientAddress, ContextDep, SessionDep, SignedInUser
+from carnet_server.auth.service import Principal
+from carnet_server.context import Context
 from carnet_server.patients.service import children_of_guardian, unit_out, units_of
 from carnet_server.privacy import service as privacy
 from carnet_server.privacy.notices import current_version
@@ -81,9 +85,20 @@ def change_password(
 
 
 @router.get("/me", response_model=contract.Me, responses=_ERRORS)
-def me(user: SignedInUser, session: SessionDep, ctx: ContextDep) -> contract.Me:
+async def me(user: SignedInUser, request: Request) -> Response:
     """The caller, with the children (guardian) or units (staff) they see; for a guardian, where they stand
-    with the privacy notice (answered before it is accepted: the app reads it to ask)."""
+    with the privacy notice (answered before it is accepted: the app reads it to ask).
+
+    Read in one thread on a session of its own, the answer serialised there (no session dependency: #20)."""
+    return Response(await anyio.to_thread.run_sync(_me, request.app.state.ctx, user), media_type="application/json")
+
+
+def _me(ctx: Context, user: Principal) -> bytes:
+    with ctx.sessions() as session:
+        return _me_model(session, ctx, user).model_dump_json(by_alias=True).encode()
+
+
+def _me_model(session: Session, ctx: Context, user: Principal) -> contract.Me:
     patients = children_of_guardian(session, user_id=user.id) if user.role == Role.GUARDIAN else []
     units = [unit_out(u) for u in units_of(session, principal=user)] if user.role != Role.GUARDIAN else []
     status = (

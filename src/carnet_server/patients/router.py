@@ -6,12 +6,12 @@ from functools import partial
 from typing import Any
 
 import anyio.to_thread
-from fastapi import Response
-from sqlalchemy.orm import Session
+from fastapi import Request, Response
 
 from carnet_contract import models as contract
 from carnet_contract.models import Role
-from carnet_server.auth.deps import ClientAddress, ContextDep, CurrentUser, SessionDep
+from carnet_server.auth.deps import CurrentUser, client_address
+from carnet_server.context import Context
 from carnet_server.db import utcnow
 from carnet_server.patients import service
 from carnet_server.routes import api_router
@@ -22,33 +22,36 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": contract.ErrorBody
 
 
 @router.get("/patients/{patient_id}/carnet", response_model=contract.Carnet, responses=_NOT_FOUND)
-async def read_carnet(
-    patient_id: str, user: CurrentUser, session: SessionDep, ctx: ContextDep, address: ClientAddress
-) -> Response:
+async def read_carnet(patient_id: str, user: CurrentUser, request: Request) -> Response:
     """The child's carnet with its signed QR.
 
     A guardian's carnet is kept in memory a few seconds (memo.py: ended by any write this worker makes to what
     it is read from) and sent again only after one indexed lookup says she is still linked to the child and its
-    QR is neither revoked nor expired. Staff reads are never kept: each one is audited."""
+    QR is neither revoked nor expired. Staff reads are never kept: each one is audited. The reads run in a thread
+    on a session of its own (no session dependency to solve and close: #20)."""
+    ctx: Context = request.app.state.ctx
     now = utcnow()
     key = (user.id, patient_id, ctx.today(now))
     guardian = user.role == Role.GUARDIAN
     kept = ctx.carnet_cache.get(key) if guardian else None
     if kept is not None and await anyio.to_thread.run_sync(
-        partial(service.carnet_still_good, session, user_id=user.id, patient_id=patient_id, qr_jti=kept.qr_jti, now=now)
+        partial(_still_good, ctx, user_id=user.id, patient_id=patient_id, qr_jti=kept.qr_jti, now=now)
     ):
         return Response(kept.body, media_type="application/json")
     generation = ctx.carnet_cache.generation  # before the read: a write after it voids the answer
     answer = await anyio.to_thread.run_sync(
-        partial(_read_carnet, session, ctx=ctx, principal=user, patient_id=patient_id, ip=address)
+        partial(_read_carnet, ctx, principal=user, patient_id=patient_id, ip=client_address(request))
     )
     if guardian:
         ctx.carnet_cache.put(key, answer, generation=generation)
     return Response(answer.body, media_type="application/json")
 
 
-def _read_carnet(session: Session, **kwargs: Any) -> service.CarnetAnswer:
-    try:
-        return service.carnet_answer(session, **kwargs)
-    finally:
-        session.rollback()  # the connection goes back to the pool in this thread (routes.py)
+def _still_good(ctx: Context, **kwargs: Any) -> bool:
+    with ctx.sessions() as session:
+        return service.carnet_still_good(session, **kwargs)
+
+
+def _read_carnet(ctx: Context, **kwargs: Any) -> service.CarnetAnswer:
+    with ctx.sessions() as session:  # closed (the connection back in the pool) in this thread (routes.py)
+        return service.carnet_answer(session, ctx=ctx, **kwargs)

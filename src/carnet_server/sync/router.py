@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+from functools import partial
 from typing import Annotated, Any
 
+import anyio.to_thread
 from fastapi import Depends, Header, Query, Request, Response
 
 from carnet_contract import models as contract
 from carnet_contract.models import Role
-from carnet_server.auth.deps import ContextDep, SessionDep, require_role
+from carnet_server.auth.deps import require_role
 from carnet_server.auth.service import Principal
+from carnet_server.context import Context
 from carnet_server.routes import api_router
 from carnet_server.sync import service
 
@@ -19,13 +22,6 @@ router = api_router(prefix="/api/v1", tags=["sync"])
 Guardian = Annotated[Principal, Depends(require_role(Role.GUARDIAN))]
 
 
-def get_registry(request: Request) -> service.SyncRegistry:
-    """The app's sync loaders (registered by ``create_app``)."""
-    registry: service.SyncRegistry = request.app.state.sync_registry
-    return registry
-
-
-RegistryDep = Annotated[service.SyncRegistry, Depends(get_registry)]
 _ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": contract.ErrorBody} for code in (401, 403, 422)}
 
 
@@ -46,19 +42,40 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
 
 
 @router.get("/sync", response_model=contract.SyncPage, responses={**_ERRORS, 304: {"description": "Not modified"}})
-def read_changes(
+async def read_changes(
     user: Guardian,
-    session: SessionDep,
-    ctx: ContextDep,
-    registry: RegistryDep,
+    request: Request,
     cursor: Annotated[str, Query(max_length=service.MAX_CURSOR_LENGTH)] = "",
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     if_none_match: Annotated[str | None, Header(max_length=1024)] = None,
 ) -> Response:
-    """Changes to the caller's children after ``cursor``; 304 when the ETag still matches."""
-    page = service.page(session, ctx=ctx, registry=registry, user_id=user.id, cursor=cursor, limit=limit)
-    body = page.model_dump_json().encode("utf-8")
-    headers = {"ETag": etag_of(body)}  # no-store (headers.py): the app keeps its own copy and sends If-None-Match
-    if etag_matches(if_none_match, headers["ETag"]):
+    """Changes to the caller's children after ``cursor``; 304 when the ETag still matches.
+
+    An empty page (nothing after the cursor) is kept in memory a few seconds by (guardian, cursor) (memo.py):
+    ended at once by any write this worker makes to her links or to the children's changes. It holds no data,
+    only "nothing new": another worker's change shows here within ``CARNET_CACHE_SECONDS``. The reads run in a
+    thread on a session of its own (#20)."""
+    ctx: Context = request.app.state.ctx
+    key = (user.id, cursor)
+    kept = ctx.sync_cache.get(key)
+    if kept is None:
+        generation = ctx.sync_cache.generation  # before the read: a write after it voids the answer
+        body, empty = await anyio.to_thread.run_sync(
+            partial(_page, ctx, request.app.state.sync_registry, user_id=user.id, cursor=cursor, limit=limit)
+        )
+        kept = (body, etag_of(body))
+        if empty:
+            ctx.sync_cache.put(key, kept, generation=generation)
+    body, etag = kept
+    headers = {"ETag": etag}  # no-store (headers.py): the app keeps its own copy and sends If-None-Match
+    if etag_matches(if_none_match, etag):
         return Response(status_code=304, headers=headers)
     return Response(content=body, media_type="application/json", headers=headers)
+
+
+def _page(ctx: Context, registry: service.SyncRegistry, *, user_id: str, cursor: str, limit: int) -> tuple[bytes, bool]:
+    """The page's JSON, and whether it is empty: the same cursor back, nothing after it."""
+    with ctx.sessions() as session:
+        page = service.page(session, ctx=ctx, registry=registry, user_id=user_id, cursor=cursor, limit=limit)
+    empty = not page.changes and not page.has_more and not page.reset and page.cursor == cursor
+    return page.model_dump_json().encode("utf-8"), empty
