@@ -48,8 +48,8 @@ async def read_carnet(patient_id: str, user: CurrentUser, request: Request) -> R
 
 
 def _still_good(ctx: Context, **kwargs: Any) -> bool:
-    with ctx.sessions() as session:
-        return service.carnet_still_good(session, **kwargs)
+    with ctx.engine.connect() as conn:  # rolled back and back in the pool on leaving, in this thread
+        return service.carnet_still_good(conn, **kwargs)
 
 
 def _read_carnet(ctx: Context, **kwargs: Any) -> service.CarnetAnswer:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, exists, select
+from sqlalchemy import Connection, bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from carnet_contract import models as contract
@@ -329,16 +329,11 @@ def carnet_answer(
     return CarnetAnswer(body=carnet.model_dump_json(by_alias=True).encode(), qr_jti=jti)
 
 
-def carnet_still_good(session: Session, *, user_id: str, patient_id: str, qr_jti: str, now: datetime) -> bool:
+def carnet_still_good(conn: Connection, *, user_id: str, patient_id: str, qr_jti: str, now: datetime) -> bool:
     """Whether a carnet kept in memory may be sent again to this guardian: still linked to the child, its QR
-    token neither revoked nor expired. One indexed lookup, built once; it ends its transaction."""
-    try:
-        found = session.connection().execute(
-            _STILL_GOOD, {"user_id": user_id, "patient_id": patient_id, "jti": qr_jti, "now": now}
-        )
-        return found.first() is not None
-    finally:
-        session.rollback()
+    token neither revoked nor expired. One indexed lookup, built once, on a connection (no ORM session)."""
+    found = conn.execute(_STILL_GOOD, {"user_id": user_id, "patient_id": patient_id, "jti": qr_jti, "now": now})
+    return found.first() is not None
 
 
 #: A guardian's link to the child and the child's QR token by id, if not revoked nor expired (carnet_still_good).
