@@ -307,7 +307,10 @@ def into_view(page, locator, what: str, *, seconds: float = UI_SECONDS) -> None:
     last: list[float] = []
 
     def placed() -> bool:
-        box = locator.first.bounding_box()
+        try:  # briefly: absent for now (a redraw under load) is "not yet", and the deadline is wait_for's
+            box = locator.first.bounding_box(timeout=2000)
+        except playwright_api.TimeoutError:
+            return False
         if box is None:
             return False
         if 80 <= box["y"] <= 660:
