@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import DateTime, Engine, MetaData, Table, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, MetaData, Table, create_engine, event
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -67,6 +68,12 @@ class Base(DeclarativeBase):
 def new_id() -> str:
     """An opaque 12-character id: short on purpose, ids go into the QR token."""
     return secrets.token_urlsafe(9)
+
+
+def dialect_insert(bind: Session | Connection) -> Any:
+    """``insert`` of the database's own dialect, for ``ON CONFLICT`` (PostgreSQL and SQLite both have it)."""
+    dialect = (bind.get_bind() if isinstance(bind, Session) else bind).dialect.name
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 def utcnow() -> datetime:

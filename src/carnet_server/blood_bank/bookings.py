@@ -24,7 +24,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, exists, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from carnet_contract import eligibility
@@ -43,7 +42,7 @@ from carnet_server.blood_bank.service import (
     works_at,
 )
 from carnet_server.blood_bank.tables import BloodBank, Booking, CheckInNote, FolioCounter, Slot
-from carnet_server.db import rowcount, utcnow
+from carnet_server.db import dialect_insert, rowcount, utcnow
 from carnet_server.domain_errors import Conflict, Invalid, NotAllowed, Reason
 from carnet_server.patients.service import PatientNotFound, visible_patient
 from carnet_server.patients.tables import GuardianPatient, Patient
@@ -131,10 +130,6 @@ def _patient(session: Session, principal: Principal, patient_id: str) -> Patient
 # ---- the atomic steps -------------------------------------------------------------------
 
 
-def _insert(session: Session) -> Any:
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-
-
 def _lock_patient(session: Session, patient_id: str) -> None:
     # FOR UPDATE on PostgreSQL; SQLite renders a plain SELECT (its writers are serial anyway).
     session.execute(select(Patient.id).where(Patient.id == patient_id).with_for_update())
@@ -187,7 +182,7 @@ def _check_daily_limit(
 def next_folio(session: Session, year: int) -> str:
     """``BS-{year}-{n:06d}`` from one upsert: atomic on both databases, a rollback gives it back."""
     statement = (
-        _insert(session)(FolioCounter)
+        dialect_insert(session)(FolioCounter)
         .values(year=year, value=1)
         .on_conflict_do_update(index_elements=["year"], set_={"value": FolioCounter.value + 1})
         .returning(FolioCounter.value)

@@ -21,7 +21,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from carnet_contract import models as contract
@@ -30,7 +29,7 @@ from carnet_server import audit
 from carnet_server.auth.service import Principal
 from carnet_server.blood_bank.tables import BloodBank, Booking, Slot, SlotTemplate
 from carnet_server.dates import check_day
-from carnet_server.db import new_id, rowcount
+from carnet_server.db import dialect_insert, new_id, rowcount
 from carnet_server.domain_errors import Conflict, Invalid, NotAllowed, NotFound
 from carnet_server.patients.service import unit_out
 from carnet_server.patients.tables import UserUnit
@@ -228,9 +227,9 @@ def _planned(templates: Sequence[SlotTemplate], day: date, tz: ZoneInfo) -> list
 
 
 def _insert_missing(session: Session, rows: list[dict[str, Any]]) -> None:
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(insert(Slot).values(rows).on_conflict_do_nothing(index_elements=["bank_id", "starts_at"]))
+    session.execute(
+        dialect_insert(session)(Slot).values(rows).on_conflict_do_nothing(index_elements=["bank_id", "starts_at"])
+    )
 
 
 def read_day(session: Session, *, bank: BloodBank, day: date, tz: ZoneInfo) -> list[Slot]:

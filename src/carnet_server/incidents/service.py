@@ -31,14 +31,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from carnet_contract import models as contract
 from carnet_contract.models import IncidentCategory, IncidentChannel, IncidentStatus, Role, SyncType
 from carnet_server import audit
 from carnet_server.auth.service import Principal
-from carnet_server.db import new_id, utcnow
+from carnet_server.db import dialect_insert, new_id, utcnow
 from carnet_server.domain_errors import Conflict, Invalid, NotAllowed, NotFound, TooLarge, Unsupported
 from carnet_server.files import write_private
 from carnet_server.incidents import deadlines
@@ -278,14 +277,10 @@ def list_incidents(
 # ---- writes -------------------------------------------------------------------------------------
 
 
-def _insert(session: Session) -> Any:
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-
-
 def next_folio(session: Session, year: int) -> str:
     """``CE-{year}-{n:06d}`` from one upsert: atomic on both databases, a rollback gives it back."""
     statement = (
-        _insert(session)(IncidentFolioCounter)
+        dialect_insert(session)(IncidentFolioCounter)
         .values(year=year, value=1)
         .on_conflict_do_update(index_elements=["year"], set_={"value": IncidentFolioCounter.value + 1})
         .returning(IncidentFolioCounter.value)

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Table, insert, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 
+from carnet_server.db import dialect_insert
 from carnet_server.sync.service import COUNTER_ID
 from carnet_server.sync.tables import SyncCounter, SyncState
 
@@ -63,9 +63,8 @@ def _take_seq(conn: Connection, count: int) -> int:
 
 
 def set_counters(conn: Connection, table: Table, values: dict[int, int]) -> None:
-    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     for year, value in sorted(values.items()):
-        statement = dialect_insert(table).values(year=year, value=value)
+        statement = dialect_insert(conn)(table).values(year=year, value=value)
         conn.execute(statement.on_conflict_do_update(index_elements=["year"], set_={"value": value}))
 
 

@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from carnet_contract import models as contract
 from carnet_contract.models import SyncType
 from carnet_server.context import Context
+from carnet_server.db import dialect_insert
 from carnet_server.domain_errors import Invalid
 from carnet_server.patients.tables import GuardianPatient
 from carnet_server.sync.tables import SyncCounter, SyncState
@@ -59,7 +60,6 @@ COUNTER_ID = 1
 MAX_CURSOR_LENGTH = 256
 _CURSOR_PREFIX = "c1"
 _MAC_BYTES = 16
-_CHUNK = 500
 
 #: Batch loader of one record type: ids → the record's response model as JSON-ready dicts.
 Loader = Callable[[Session, Sequence[str]], Mapping[str, dict[str, Any]]]
@@ -127,26 +127,24 @@ def touch_many(session: Session, *, type: SyncType, changes: Sequence[tuple[str,
     session.flush()
     last = _take(session, len(changes))
     first = last - len(changes) + 1
-    ids = [record_id for record_id, _, _ in changes]
-    existing: set[str] = set()
-    for start in range(0, len(ids), _CHUNK):
-        existing.update(
-            session.scalars(
-                select(SyncState.record_id).where(
-                    SyncState.type == type.value, SyncState.record_id.in_(ids[start : start + _CHUNK])
-                )
-            )
-        )
     rows = [
         {"type": type.value, "record_id": record_id, "patient_id": patient_id, "seq": first + i, "deleted": deleted}
         for i, (record_id, patient_id, deleted) in enumerate(changes)
     ]
-    new = [r for r in rows if r["record_id"] not in existing]
-    old = [r for r in rows if r["record_id"] in existing]
-    if old:
-        session.execute(update(SyncState).execution_options(synchronize_session=False), old)
-    if new:
-        session.execute(insert(SyncState), new)
+    # One upsert: a record's first change inserts its row, a later one moves it to its new seq (#20: no read of
+    # which rows exist first).
+    statement = dialect_insert(session)(SyncState.__table__)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["type", "record_id"],
+            set_={
+                "patient_id": statement.excluded.patient_id,
+                "seq": statement.excluded.seq,
+                "deleted": statement.excluded.deleted,
+            },
+        ),
+        rows,
+    )
     return last
 
 

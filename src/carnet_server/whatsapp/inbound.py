@@ -28,11 +28,10 @@ from typing import Any
 
 import httpx
 from sqlalchemy import and_, delete, func, null, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from carnet_server.context import Context
-from carnet_server.db import rowcount, utcnow
+from carnet_server.db import dialect_insert, rowcount, utcnow
 from carnet_server.logs import quiet_httpx_urls
 from carnet_server.retry import backoff_seconds
 from carnet_server.whatsapp import conversation, outbox
@@ -88,7 +87,7 @@ def store(session: Session, items: list[tuple[str, str, dict[str, Any]]], *, now
     """Queue the messages (a known message id adds nothing); returns how many were new. Commits."""
     if not items:
         return 0
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = dialect_insert(session)
     added = 0
     for message_id, phone, message in items:
         statement = (
