@@ -30,21 +30,22 @@ Slow clients
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import re
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import Depends, Request
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from carnet_server.audit import AuditEntry
 from carnet_server.auth.deps import ClientAddress, ContextDep, CurrentUser, SessionDep, SignedInUser
 from carnet_server.auth.service import check_address_throttle
-from carnet_server.db import utcnow
+from carnet_server.db import UTCDateTime, utcnow
 from carnet_server.errors import ApiException, error_response, lang_of
 from carnet_server.i18n import t
 from carnet_server.idempotency.deps import IdempotencyDep
@@ -159,20 +160,32 @@ def _check_rate(ctx: Any, session: Any, user_id: str, bucket: str) -> None:
     window = timedelta(seconds=settings.write_rate_window_seconds)
     now = utcnow()
     try:
-        # The limit-th newest write in the window, if there is one: then the limit is reached, until it leaves the
-        # window. One row read (the index on actor and time), not every write of the window (#20).
         last_allowed = session.scalar(
-            select(AuditEntry.at)
-            .where(AuditEntry.actor_id == user_id, AuditEntry.action.in_(BUCKETS[bucket]), AuditEntry.at > now - window)
-            .order_by(AuditEntry.at.desc())
-            .offset(settings.write_rate_limit - 1)
-            .limit(1)
+            _rate_statement(bucket, settings.write_rate_limit), {"user_id": user_id, "since": now - window}
         )
     finally:
         session.rollback()  # give the connection back before the route runs
     if last_allowed is not None:
         seconds = max(1, math.ceil((last_allowed + window - now).total_seconds()))
         raise ApiException(429, "rate_limited", params={"seconds": seconds}, headers={"Retry-After": str(seconds)})
+
+
+@functools.cache
+def _rate_statement(bucket: str, limit: int) -> Select[datetime]:
+    """The limit-th newest write of the bucket's kinds in the window, if there is one: then the limit is reached,
+    until that write leaves the window. One row read (the index on actor and time), not every write of the window;
+    built once per bucket (#20)."""
+    return (
+        select(AuditEntry.at)
+        .where(
+            AuditEntry.actor_id == bindparam("user_id"),
+            AuditEntry.action.in_(BUCKETS[bucket]),
+            AuditEntry.at > bindparam("since", type_=UTCDateTime),
+        )
+        .order_by(AuditEntry.at.desc())
+        .offset(limit - 1)
+        .limit(1)
+    )
 
 
 def write_limit(bucket: str, *, idempotent: bool = True, before_privacy_notice: bool = False) -> Any:
