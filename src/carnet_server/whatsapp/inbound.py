@@ -27,14 +27,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import and_, delete, func, null, select, update
+from sqlalchemy import and_, func, null, select, update
 from sqlalchemy.orm import Session, aliased
 
 from carnet_server.context import Context
 from carnet_server.db import dialect_insert, rowcount, utcnow
 from carnet_server.logs import quiet_httpx_urls
 from carnet_server.retry import backoff_seconds
-from carnet_server.whatsapp import conversation, outbox
+from carnet_server.whatsapp import conversation, lease, outbox
 from carnet_server.whatsapp.lease import due_filter
 from carnet_server.whatsapp.tables import Conversation, InboundMessage
 
@@ -110,18 +110,13 @@ def store(session: Session, items: list[tuple[str, str, dict[str, Any]]], *, now
 def purge(ctx: Context, *, now: datetime) -> int:
     """Delete processed messages received more than the retention period ago; returns how many. Commits."""
     cutoff = now - timedelta(days=ctx.settings.whatsapp_inbound_retention_days)
-    with ctx.sessions() as session:
-        removed = rowcount(
-            session.execute(
-                delete(InboundMessage)
-                .where(InboundMessage.processed_at.is_not(None), InboundMessage.received_at < cutoff)
-                .execution_options(synchronize_session=False)
-            )
-        )
-        session.commit()
-    if removed:
-        log.info("whatsapp inbound: %d processed messages past retention deleted", removed)
-    return removed
+    return lease.purge(
+        ctx,
+        InboundMessage,
+        InboundMessage.processed_at.is_not(None),
+        InboundMessage.received_at < cutoff,
+        what="whatsapp inbound: processed messages",
+    )
 
 
 def _claim(session: Session, *, now: datetime, lease_seconds: float) -> list[tuple[str, datetime]]:

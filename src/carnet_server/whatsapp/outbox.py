@@ -30,14 +30,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import delete, null, select, update
+from sqlalchemy import null, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from carnet_server.auth.tables import User
 from carnet_server.context import Context
-from carnet_server.db import rowcount, utcnow
+from carnet_server.db import utcnow
 from carnet_server.retry import backoff_seconds, retry_after
+from carnet_server.whatsapp import lease
 from carnet_server.whatsapp.lease import claim
 from carnet_server.whatsapp.links import linked_phone
 from carnet_server.whatsapp.tables import Conversation, OutboundMessage
@@ -283,15 +284,10 @@ def purge(ctx: Context, *, now: datetime) -> int:
     """Delete the rows of messages done (sent, dropped or given up) more than the retention period ago: their text
     is gone already, this takes the number too. Returns how many. Commits."""
     cutoff = now - timedelta(days=ctx.settings.whatsapp_outbound_retention_days)
-    with ctx.sessions() as session:
-        removed = rowcount(
-            session.execute(
-                delete(OutboundMessage)
-                .where(OutboundMessage.done_at.is_not(None), OutboundMessage.done_at < cutoff)
-                .execution_options(synchronize_session=False)
-            )
-        )
-        session.commit()
-    if removed:
-        log.info("whatsapp outbound: %d finished messages past retention deleted", removed)
-    return removed
+    return lease.purge(
+        ctx,
+        OutboundMessage,
+        OutboundMessage.done_at.is_not(None),
+        OutboundMessage.done_at < cutoff,
+        what="whatsapp outbound: finished messages",
+    )
