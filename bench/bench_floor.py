@@ -23,7 +23,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-from common import RESULTS, add_appointment, login, measure, sync_to_end, write_section  # also puts the repo on sys.path
+from common import (  # also puts the repo on sys.path
+    RESULTS,
+    add_appointment,
+    database_env,
+    login,
+    measure,
+    sync_to_end,
+    write_section,
+)
 
 from tests.support.processes import free_port, running_server, stop, wait_until_http_ok
 
@@ -58,54 +66,44 @@ def main() -> None:
         sys.exit("wrk is not installed (apt-get install wrk)")
 
     env = {"CARNET_WORKERS": str(opts.workers)}
-    schema = None
-    if opts.pg:
-        from sqlalchemy import create_engine, text
-
-        schema = f"bench_floor_{os.getpid()}"
-        with create_engine(opts.pg, isolation_level="AUTOCOMMIT").connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        env |= {"CARNET_DATABASE_URL": opts.pg, "CARNET_DATABASE_SCHEMA": schema}
-    floor_port = free_port()
-    floor = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "uvicorn", "floor_app:app", "--port", str(floor_port), "--workers", str(opts.workers),
-         "--log-level", "warning", "--app-dir", str(Path(__file__).parent)],
-        stdin=subprocess.DEVNULL, start_new_session=True,
-    )
-    try:
-        wait_until_http_ok(f"http://127.0.0.1:{floor_port}/ping", floor)
-        with tempfile.TemporaryDirectory() as tmp, running_server(Path(tmp) / "server", env=env) as server:
-            base = server.url
-            madre = login(base, "madre.demo")
-            patient = httpx.get(f"{base}/api/v1/me", headers=madre).json()["patients"][0]["id"]
-            # the delta: the page after one change (an appointment added), asked again and again from the cursor
-            # before it; the unchanged sync: from the cursor after it, with its ETag
-            before = sync_to_end(base, madre)
-            add_appointment(base, madre, patient)
-            after = sync_to_end(base, madre, before)
-            delta_url = str(httpx.URL(f"{base}/api/v1/sync", params={"cursor": before}))
-            sync_url = str(httpx.URL(f"{base}/api/v1/sync", params={"cursor": after}))
-            etag = httpx.get(sync_url, headers=madre).headers["ETag"]
-            targets: dict[str, tuple[str, dict[str, str], int]] = {
-                "bare FastAPI /ping (the floor)": (f"http://127.0.0.1:{floor_port}/ping", {}, 200),
-                "our /api/v1/ping": (f"{base}/api/v1/ping", {}, 200),
-                "GET /api/v1/me": (f"{base}/api/v1/me", madre, 200),
-                "GET /api/v1/patients/{id}/carnet": (f"{base}/api/v1/patients/{patient}/carnet", madre, 200),
-                "GET /api/v1/sync unchanged (304)": (sync_url, {**madre, "If-None-Match": etag}, 304),
-                "GET /api/v1/sync delta (one change)": (delta_url, madre, 200),
-            }
-            by_wrk: dict[str, list[float]] = {name: [] for name in targets}
-            for _ in range(opts.rounds):
-                for name, (url, headers, _status) in targets.items():
-                    by_wrk[name].append(wrk(url, headers, seconds=opts.seconds, connections=opts.connections))
-            by_python = measure(targets, rounds=opts.rounds, requests=opts.requests, concurrency=opts.concurrency)
-    finally:
-        stop(floor)
-        if opts.pg and schema:
-            from sqlalchemy import create_engine, text
-
-            with create_engine(opts.pg, isolation_level="AUTOCOMMIT").connect() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    with database_env(opts.pg, "bench_floor") as db_env:
+        env |= db_env
+        floor_port = free_port()
+        floor = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "uvicorn", "floor_app:app", "--port", str(floor_port),
+             "--workers", str(opts.workers), "--log-level", "warning", "--app-dir", str(Path(__file__).parent)],
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+        try:
+            wait_until_http_ok(f"http://127.0.0.1:{floor_port}/ping", floor)
+            with tempfile.TemporaryDirectory() as tmp, running_server(Path(tmp) / "server", env=env) as server:
+                base = server.url
+                madre = login(base, "madre.demo")
+                patient = httpx.get(f"{base}/api/v1/me", headers=madre).json()["patients"][0]["id"]
+                # the delta: the page after one change (an appointment added), asked again and again from the cursor
+                # before it; the unchanged sync: from the cursor after it, with its ETag
+                before = sync_to_end(base, madre)
+                add_appointment(base, madre, patient)
+                after = sync_to_end(base, madre, before)
+                delta_url = str(httpx.URL(f"{base}/api/v1/sync", params={"cursor": before}))
+                sync_url = str(httpx.URL(f"{base}/api/v1/sync", params={"cursor": after}))
+                etag = httpx.get(sync_url, headers=madre).headers["ETag"]
+                targets: dict[str, tuple[str, dict[str, str], int]] = {
+                    "bare FastAPI /ping (the floor)": (f"http://127.0.0.1:{floor_port}/ping", {}, 200),
+                    "our /api/v1/ping": (f"{base}/api/v1/ping", {}, 200),
+                    "GET /api/v1/me": (f"{base}/api/v1/me", madre, 200),
+                    "GET /api/v1/patients/{id}/carnet": (f"{base}/api/v1/patients/{patient}/carnet", madre, 200),
+                    "GET /api/v1/sync unchanged (304)": (sync_url, {**madre, "If-None-Match": etag}, 304),
+                    "GET /api/v1/sync delta (one change)": (delta_url, madre, 200),
+                }
+                by_wrk: dict[str, list[float]] = {name: [] for name in targets}
+                for _ in range(opts.rounds):
+                    for name, (url, headers, _status) in targets.items():
+                        by_wrk[name].append(wrk(url, headers, seconds=opts.seconds, connections=opts.connections))
+                by_python = measure(targets, rounds=opts.rounds, requests=opts.requests,
+                                    concurrency=opts.concurrency)
+        finally:
+            stop(floor)
 
     wrk_rps = {name: sum(runs) / len(runs) for name, runs in by_wrk.items()}
     floor_wrk = wrk_rps["bare FastAPI /ping (the floor)"]

@@ -13,7 +13,6 @@ over the second half (flat: the caches are bounded, nothing else should grow).
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys
@@ -23,7 +22,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-from common import RESULTS, add_appointment, login, sync_to_end, write_section  # also puts the repo on sys.path
+from common import (  # also puts the repo on sys.path
+    RESULTS,
+    add_appointment,
+    database_env,
+    login,
+    sync_to_end,
+    write_section,
+)
 
 from tests.support.processes import running_server, worker_pids
 
@@ -63,16 +69,9 @@ def main() -> None:
         sys.exit("wrk is not installed (apt-get install wrk)")
 
     env = {"CARNET_WORKERS": str(opts.workers), "CARNET_LOGIN_MAX_PER_ADDRESS": "100000"}
-    schema = None
-    if opts.pg:
-        from sqlalchemy import create_engine, text
-
-        schema = f"bench_memory_{os.getpid()}"
-        with create_engine(opts.pg, isolation_level="AUTOCOMMIT").connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        env |= {"CARNET_DATABASE_URL": opts.pg, "CARNET_DATABASE_SCHEMA": schema}
-    readings: list[tuple[float, list[float]]] = []
-    try:
+    with database_env(opts.pg, "bench_memory") as db_env:
+        env |= db_env
+        readings: list[tuple[float, list[float]]] = []
         with tempfile.TemporaryDirectory() as tmp, running_server(Path(tmp) / "server", env=env) as server:
             base = server.url
             madre = login(base, "madre.demo")
@@ -105,12 +104,6 @@ def main() -> None:
             if "Non-2xx or 3xx responses" in out:
                 raise RuntimeError(f"wrk: errors under load:\n{out}")
             total = next((line.split()[0] for line in out.splitlines() if "requests in" in line), "?")
-    finally:
-        if opts.pg and schema:
-            from sqlalchemy import create_engine, text
-
-            with create_engine(opts.pg, isolation_level="AUTOCOMMIT").connect() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
 
     def at(fraction: float) -> tuple[float, list[float]]:
         wanted = fraction * opts.minutes * 60

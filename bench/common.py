@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing
+import os
 import statistics
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -186,3 +188,24 @@ def write_section(path: Path, section: str) -> None:
     if body not in replaced:
         replaced.append(body)
     path.write_text(head.rstrip("\n") + "\n\n" + "\n".join(replaced), encoding="utf-8")
+
+
+@contextmanager
+def database_env(pg: str | None, name: str) -> Iterator[dict[str, str]]:
+    """The server's database settings for a run: none (SQLite in its data dir), or with ``pg`` a PostgreSQL schema
+    made for this run and dropped after it."""
+    if not pg:
+        yield {}
+        return
+    from sqlalchemy import create_engine, text
+
+    schema = f"{name}_{os.getpid()}"
+    engine = create_engine(pg, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield {"CARNET_DATABASE_URL": pg, "CARNET_DATABASE_SCHEMA": schema}
+    finally:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()

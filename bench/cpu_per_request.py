@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from common import RESULTS, write_section  # also puts the repo on sys.path
+from common import RESULTS, database_env, write_section  # also puts the repo on sys.path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -56,22 +56,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["CARNET_DATA_DIR"] = str(Path(tmp) / "server")
         os.environ.setdefault("CARNET_PUBLIC_URL", "http://127.0.0.1")
-        schema = None
-        if opts.pg:
-            from sqlalchemy import create_engine, text
-
-            schema = f"bench_cpu_{os.getpid()}"
-            with create_engine(opts.pg, isolation_level="AUTOCOMMIT").connect() as conn:
-                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-            os.environ |= {"CARNET_DATABASE_URL": opts.pg, "CARNET_DATABASE_SCHEMA": schema}
-        try:
+        with database_env(opts.pg, "bench_cpu") as db_env:
+            os.environ |= db_env
             rows = asyncio.run(_measure(opts))
-        finally:
-            if opts.pg and schema:
-                from sqlalchemy import create_engine, text
-
-                with create_engine(opts.pg, isolation_level="AUTOCOMMIT").connect() as conn:
-                    conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
 
     floor = rows.get("bare FastAPI /ping (the floor)")
     for name, ms in rows.items():
