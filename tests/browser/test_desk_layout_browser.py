@@ -8,6 +8,7 @@ screens have nothing wider than the window. Screenshots: test-artifacts/desk-*.p
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 
@@ -148,9 +149,16 @@ def test_staff_desks_use_a_desk_width_and_fit_a_phone(api, tmp_path: Path) -> No
                 # The oncology desk: the results as a table; the child's record beside them.
                 search = onco.get_by_role("button", name="Buscar")
                 log_in(onco, "oncologia.demo", search)
-                type_into(onco, "Nombre, CURP o NSS", "Mateo")
                 record = onco.get_by_role("button", name=re.compile("Mateo Hernández López"))
-                click_until(onco, search, "Buscar", record.count)
+                # The field can be emptied by a redraw after it was typed into (seen once in CI under load: the
+                # search then asks for 3 letters): type again (type_into leaves a field that holds it) and search.
+                for _ in range(3):
+                    type_into(onco, "Nombre, CURP o NSS", "Mateo")
+                    with contextlib.suppress(AssertionError):
+                        click_until(onco, search, "Buscar", record.count, seconds=20)
+                    if record.count():
+                        break
+                assert record.count(), "the search never listed Mateo"
                 headers(onco, RESULTS)
                 assert box(record, "Mateo's row")["width"] > WIDTH / 2
                 plan = onco.get_by_role("button", name="Plan de quimioterapia")
