@@ -10,6 +10,7 @@ app keeps working when the server adds a field.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -151,7 +152,10 @@ __all__ = [
 def has_control_characters(text: str) -> bool:
     """NUL and the other control characters (tab and line breaks aside), and lone surrogates: text that no
     name, identifier or note needs, and that a database refuses (PostgreSQL: NUL)."""
-    return any((ord(ch) < 32 and ch not in "\t\n\r") or ord(ch) == 127 or 0xD800 <= ord(ch) <= 0xDFFF for ch in text)
+    return _CONTROL.search(text) is not None
+
+
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 def _holds_control_characters(value: object) -> bool:

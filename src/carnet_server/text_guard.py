@@ -36,27 +36,37 @@ class ControlCharactersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = str(scope.get("path", ""))
+        query = bytes(scope.get("query_string", b"")).decode("latin-1")
+        if has_control_characters(path):
+            refusal: tuple[str, list[str]] | None = ("not_found", [])
+        elif "%" in query or has_control_characters(query):  # else nothing to decode and nothing to refuse
+            refusal = _query_refusal(path, query)
+        else:
+            refusal = None
+        if refusal is None:
+            await self.app(scope, receive, send)
+            return
+        code, names = refusal
         request = Request(scope)
         lang = lang_of(request)
-        if has_control_characters(str(scope.get("path", ""))):
-            response = error_response(request, 404, "not_found", t("not_found", lang))
-            await response(scope, receive, send)
-            return
-        query = bytes(scope.get("query_string", b"")).decode("latin-1")
-        fields: list[str] = []
-        for name, value in parse_qsl(query, keep_blank_values=True):
-            if has_control_characters(name) or has_control_characters(value):
-                own = OWN_CODES.get((str(scope.get("path", "")), name))
-                if own is not None:
-                    response = error_response(request, 422, own, t(own, lang))
-                    await response(scope, receive, send)
-                    return
-                item = f"{name if not has_control_characters(name) else '?'} ({t('field.control', lang)})"
-                if item not in fields:
-                    fields.append(item)
-        if fields:
-            message = t("validation_error", lang, fields=", ".join(fields))
-            response = error_response(request, 422, "validation_error", message)
-            await response(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
+        if code == "validation_error":
+            message = t(code, lang, fields=", ".join(f"{name} ({t('field.control', lang)})" for name in names))
+        else:
+            message = t(code, lang)
+        await error_response(request, 404 if code == "not_found" else 422, code, message)(scope, receive, send)
+
+
+def _query_refusal(path: str, query: str) -> tuple[str, list[str]] | None:
+    """The code for a query with control characters — its route's own, else ``validation_error`` with the
+    parameters' names — or None for a clean one."""
+    names: list[str] = []
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if has_control_characters(name) or has_control_characters(value):
+            own = OWN_CODES.get((path, name))
+            if own is not None:
+                return own, []
+            shown = name if not has_control_characters(name) else "?"
+            if shown not in names:
+                names.append(shown)
+    return ("validation_error", names) if names else None

@@ -98,14 +98,22 @@ LangDep = Annotated[Lang, Depends(request_lang)]
 ClientAddress = Annotated[str, Depends(get_address)]
 
 
-async def get_signed_in_user(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> Principal:
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+# Each dependency FastAPI solves per request costs more than the checks themselves (#20): a route's whole
+# authentication — the bearer token, the caller, the privacy notice, the role — is one dependency besides the
+# bearer scheme (which documents it in the OpenAPI). The checks a dependency makes by calling the others are listed
+# in its ``implies``; ``dependency_calls`` counts them, so the structural tests (every route authenticates; which
+# routes skip the privacy notice) see through it.
+
+
+async def get_signed_in_user(request: Request, credentials: Credentials) -> Principal:
     """The caller behind the bearer token (401 without a good one); no privacy notice check.
 
     From memory when this worker looked the very same token up in the last few seconds (memo.py): then no
     query and no thread. Otherwise the session and user row are read in a thread, on a session of that thread's
-    own. It takes no other dependency: each one FastAPI solves costs more than this check (#20)."""
+    own."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise NotAuthenticated()
     ctx: Context = request.app.state.ctx
@@ -149,15 +157,15 @@ def _refusal(user: Principal, ctx: Context) -> str | None:
     return None
 
 
-async def get_current_user(request: Request, user: SignedInUser) -> Principal:
-    """The signed-in caller, with a password of their own; a guardian must have accepted the current privacy
-    notice (403 otherwise).
+async def get_current_user(request: Request, credentials: Credentials) -> Principal:
+    """The signed-in caller (``get_signed_in_user``), with a password of their own; a guardian must have accepted
+    the current privacy notice (403 otherwise).
 
     No query: the accepted version came with the user row that authentication read, and the current
-    version is cached (privacy/notices.py; one ``stat`` of its directory). ``async`` on purpose: no
-    trip through the thread pool for a check this small. A refusal of a cached caller is checked against the
-    database first: the notice may have been accepted (or the password changed) on another worker.
+    version is cached (privacy/notices.py). A refusal of a cached caller is checked against the database first:
+    the notice may have been accepted (or the password changed) on another worker.
     """
+    user = await get_signed_in_user(request, credentials)
     ctx: Context = request.app.state.ctx
     refusal = _refusal(user, ctx)
     token = getattr(request.state, "auth_from_cache", None)
@@ -170,18 +178,21 @@ async def get_current_user(request: Request, user: SignedInUser) -> Principal:
     return user
 
 
+get_current_user.implies = (get_signed_in_user,)  # type: ignore[attr-defined]
 CurrentUser = Annotated[Principal, Depends(get_current_user)]
 
 
-def require_role(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
-    """A dependency that lets only ``roles`` through (403 otherwise)."""
+def require_role(*roles: Role) -> Callable[[Request, HTTPAuthorizationCredentials | None], Awaitable[Principal]]:
+    """A dependency that lets only ``roles`` through (403 otherwise), after ``get_current_user``'s checks."""
     allowed = frozenset(r.value for r in roles)
 
-    async def dependency(user: CurrentUser) -> Principal:
+    async def dependency(request: Request, credentials: Credentials) -> Principal:
+        user = await get_current_user(request, credentials)
         if user.role not in allowed:
             raise Forbidden()
         return user
 
+    dependency.implies = (get_current_user, get_signed_in_user)  # type: ignore[attr-defined]
     return dependency
 
 
@@ -189,9 +200,11 @@ AdminOrPharmacy = Annotated[Principal, Depends(require_role(Role.PHARMACY, Role.
 
 
 def dependency_calls(dependant: Any) -> set[Any]:
-    """Every callable a route depends on, directly or through other dependencies (a FastAPI ``Dependant``)."""
+    """Every callable a route depends on, directly, through other dependencies (a FastAPI ``Dependant``) or
+    called by one of them (its ``implies``)."""
     found = set()
     for sub in dependant.dependencies:
         found.add(sub.call)
+        found.update(getattr(sub.call, "implies", ()))
         found |= dependency_calls(sub)
     return found
