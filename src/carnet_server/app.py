@@ -88,6 +88,7 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
         yield
         await asyncio.gather(asyncio.to_thread(mixing_worker.stop), asyncio.to_thread(whatsapp_worker.stop))
         ctx.engine.dispose()
+        ctx.commits.close()
 
     app = FastAPI(
         title="Carnet API",

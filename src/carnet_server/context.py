@@ -14,13 +14,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from carnet_server.db import make_engine, make_sessionmaker, run_migrations
 from carnet_server.files import read_or_create_secret
-from carnet_server.memo import MemoCache, watch_writes
+from carnet_server.memo import CommitWatch, MemoCache, commit_watch, watch_writes
 from carnet_server.settings import Settings
 from carnet_server.signing import KeyStore, ensure_signing_key
 
 if TYPE_CHECKING:  # both need the Context
     from carnet_server.auth.service import Principal
     from carnet_server.patients.service import CarnetAnswer
+    from carnet_server.sync.router import SyncAnswer
 
 __all__ = ["AUTH_TABLES", "CARNET_TABLES", "SYNC_TABLES", "Context", "build_context", "make_hasher"]
 
@@ -66,8 +67,10 @@ class Context:
     auth_cache: MemoCache[str, Principal]
     #: (guardian, child, day) → the carnet's JSON and its QR's id (patients/router.py), for a few seconds.
     carnet_cache: MemoCache[tuple[str, str, date], CarnetAnswer]
-    #: (guardian, cursor) → the JSON of an empty sync page (nothing after that cursor) and its ETag (sync/router.py).
-    sync_cache: MemoCache[tuple[str, str], tuple[bytes, str]]
+    #: (guardian, page size, cursor) → a sync page's JSON and ETag (sync/router.py).
+    sync_cache: MemoCache[tuple[str, int, str], SyncAnswer]
+    #: Whether anything was committed to the database since a moment, by anyone (memo.py).
+    commits: CommitWatch
 
     @property
     def tz(self) -> ZoneInfo:
@@ -88,7 +91,7 @@ def build_context(settings: Settings, *, migrate: bool = True) -> Context:
     sessions = make_sessionmaker(engine)
     auth_cache: MemoCache[str, Principal] = MemoCache(settings.cache_seconds, AUTH_TABLES)
     carnet_cache: MemoCache[tuple[str, str, date], CarnetAnswer] = MemoCache(settings.cache_seconds, CARNET_TABLES)
-    sync_cache: MemoCache[tuple[str, str], tuple[bytes, str]] = MemoCache(settings.cache_seconds, SYNC_TABLES)
+    sync_cache: MemoCache[tuple[str, int, str], SyncAnswer] = MemoCache(settings.cache_seconds, SYNC_TABLES)
     watch_writes(engine, sessions, [auth_cache, carnet_cache, sync_cache])
     return Context(
         settings=settings,
@@ -101,4 +104,5 @@ def build_context(settings: Settings, *, migrate: bool = True) -> Context:
         auth_cache=auth_cache,
         carnet_cache=carnet_cache,
         sync_cache=sync_cache,
+        commits=commit_watch(engine),
     )

@@ -15,20 +15,29 @@ page (sync/router.py). What keeps them honest:
   ``CARNET_CACHE_SECONDS`` (5 s; 0 turns both caches off): for that long a session revoked there may still read
   here, and a carnet changed there may be read here as it was. A stateless access token would be good for its
   whole life; a carnet the app keeps offline is older than that by design. One worker (the default): no lag.
+- **Nothing committed anywhere since** (``CommitWatch``): on SQLite a worker can tell, in microseconds and without
+  a query, whether any connection of any process committed to the database since a given moment. A kept answer
+  read after that moment is then exactly what a new read would give, and is sent without the lookup its kind
+  otherwise needs (a carnet's "still linked, QR still good"; a sync page with changes is kept only on those terms).
+  PostgreSQL gives no such signal without a query: there every kept carnet is looked up, and pages with changes
+  are not kept.
 - **Bounded**: at most ``max_entries`` each, the oldest go first.
 """
 
 from __future__ import annotations
 
+import os
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Collection, Hashable, Sequence
 from typing import Any, Generic, TypeVar
+from urllib.parse import quote
 
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["MemoCache", "watch_writes", "written_table"]
+__all__ = ["CommitWatch", "MemoCache", "SQLiteCommitWatch", "commit_watch", "watch_writes", "written_table"]
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -135,3 +144,65 @@ def watch_writes(engine: Engine, sessions: sessionmaker[Session], caches: Sequen
         written = info.pop("tables_written", None) if info is not None else None
         if written:
             _clear(written)
+
+
+#: What ``CommitWatch.mark`` returns: an opaque stamp, or None when the watch cannot tell.
+Mark = tuple[int, int] | None
+
+
+class CommitWatch:
+    """Whether anything was committed to the database — by any connection of any process — since a ``mark``.
+    This base cannot tell: nothing is ever quiet (PostgreSQL)."""
+
+    def mark(self) -> Mark:
+        return None
+
+    def quiet_since(self, mark: Mark) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+
+class SQLiteCommitWatch(CommitWatch):
+    """SQLite's ``PRAGMA data_version`` on a read-only connection of its own, which never writes: it moves on
+    whenever another connection — this worker's pool, another worker, the command line — commits. A few
+    microseconds, no disk read in WAL mode (the WAL index is shared memory), so it runs on the event loop."""
+
+    def __init__(self, path: str) -> None:
+        self._uri = f"file:{quote(os.path.abspath(path))}?mode=ro"
+        self._conn: sqlite3.Connection | None = None
+        self._opened = 0  # a stamp holds the connection's number: a reopened one counts anew
+        self._lock = threading.Lock()
+
+    def mark(self) -> Mark:
+        with self._lock:
+            try:
+                if self._conn is None:
+                    self._conn = sqlite3.connect(self._uri, uri=True, isolation_level=None, check_same_thread=False)
+                    self._opened += 1
+                row = self._conn.execute("PRAGMA data_version").fetchone()
+            except sqlite3.Error:
+                self._close()
+                return None
+            return (self._opened, int(row[0]))
+
+    def quiet_since(self, mark: Mark) -> bool:
+        return mark is not None and self.mark() == mark
+
+    def close(self) -> None:
+        with self._lock:
+            self._close()
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def commit_watch(engine: Engine) -> CommitWatch:
+    """The watch for ``engine``'s database: SQLite's in a file, else one that cannot tell."""
+    database = engine.url.database
+    if engine.dialect.name == "sqlite" and database and database != ":memory:" and not database.startswith("file:"):
+        return SQLiteCommitWatch(database)
+    return CommitWatch()

@@ -102,6 +102,7 @@ def ctx(settings: Settings, request: pytest.FixtureRequest) -> Iterator[Context]
             seed(session, ctx=context)
     yield context
     context.engine.dispose()
+    context.commits.close()
 
 
 @pytest.fixture

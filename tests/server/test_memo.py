@@ -8,22 +8,19 @@ connection: no SQLAlchemy events), as a second ``--workers`` process's would.
 
 from __future__ import annotations
 
+import re
+import sqlite3
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-import re
 from typing import Any
 
 import pytest
-from sqlalchemy import event
-
-
-
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, event, func, select
 
 from carnet_server.audit import AuditEntry
 from carnet_server.auth.service import Principal
 from carnet_server.context import CARNET_TABLES, SYNC_TABLES, Context
-from carnet_server.memo import MemoCache, written_table
+from carnet_server.memo import CommitWatch, MemoCache, SQLiteCommitWatch, commit_watch, written_table
 from carnet_server.patients.tables import Cycle
 from carnet_server.privacy.notices import current_version
 from tests.server.conftest import DEMO_PASSWORD, assert_error, bearer, login, sync_all
@@ -163,7 +160,14 @@ def statements(ctx: Context) -> Iterator[list[str]]:
     event.remove(ctx.engine, "before_cursor_execute", keep)
 
 
-def test_a_kept_carnet_costs_one_lookup_and_is_the_same_carnet(client: Any, statements: list[str]) -> None:
+def _tells_commits(ctx: Context) -> bool:
+    """SQLite's watch tells whether anyone committed since a moment; PostgreSQL's cannot (memo.CommitWatch)."""
+    return isinstance(ctx.commits, SQLiteCommitWatch)
+
+
+def test_a_kept_carnet_costs_no_query_while_nothing_is_committed_else_one_lookup(
+    client: Any, ctx: Context, statements: list[str]
+) -> None:
     madre = bearer(login(client, "madre.demo")["access_token"])
     path = _carnet_path(client, madre)
     client.get(path, headers=madre)  # issues the QR: a write while it read, so this answer is not kept
@@ -172,6 +176,11 @@ def test_a_kept_carnet_costs_one_lookup_and_is_the_same_carnet(client: Any, stat
     statements.clear()
     again = client.get(path, headers=madre)
     assert again.status_code == 200 and again.json() == first.json()
+    if _tells_commits(ctx):
+        assert statements == []
+        _elsewhere(ctx, "UPDATE sync_counter SET value = value + 1")  # anyone's commit, of anything
+        again = client.get(path, headers=madre)
+        assert again.status_code == 200 and again.json() == first.json()
     assert len(statements) == 1 and "qr_tokens" in statements[0] and "guardian_patients" in statements[0]
 
 
@@ -315,6 +324,99 @@ def test_another_workers_change_shows_within_the_cache_time(client: Any, ctx: Co
     clock.now += ctx.settings.cache_seconds
     changed = client.get(SYNC, params={"cursor": cursor}, headers={**madre, "If-None-Match": etag})
     assert changed.status_code == 200 and changed.json()["changes"]
+
+
+def _delta(client: Any, headers: dict[str, str]) -> tuple[str, str]:
+    """A cursor whose page has one change (an appointment just made), and that appointment's id."""
+    cursor, _etag = _synced(client, headers)
+    child = client.get(ME, headers=headers).json()["patients"][0]["id"]
+    start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=9)
+    made = client.post(f"/api/v1/patients/{child}/appointments", headers=headers, json={
+        "kind": "consulta", "title": "Dentista", "place": "Consultorio", "starts_at": start.isoformat(),
+        "ends_at": (start + timedelta(hours=1)).isoformat()})
+    assert made.status_code == 201, made.text
+    return cursor, made.json()["id"]
+
+
+def test_a_page_with_changes_asked_again_is_sent_from_memory_while_nothing_is_committed(
+    client: Any, ctx: Context, statements: list[str]
+) -> None:
+    """The app on bad mobile data asks again for a page whose answer it lost."""
+    madre = bearer(login(client, "madre.demo")["access_token"])
+    cursor, made = _delta(client, madre)
+    first = client.get(SYNC, params={"cursor": cursor}, headers=madre)
+    assert first.status_code == 200 and [c["id"] for c in first.json()["changes"]] == [made]
+    statements.clear()
+    again = client.get(SYNC, params={"cursor": cursor}, headers=madre)
+    assert again.status_code == 200 and again.content == first.content
+    assert again.headers["ETag"] == first.headers["ETag"]
+    assert (statements == []) == _tells_commits(ctx)  # PostgreSQL: read again each time
+    _elsewhere(ctx, "UPDATE sync_counter SET value = value + 1")  # anyone's commit, of anything: read again
+    statements.clear()
+    assert client.get(SYNC, params={"cursor": cursor}, headers=madre).content == first.content
+    assert statements
+
+
+def test_a_kept_page_with_changes_never_reaches_a_guardian_unlinked_elsewhere(client: Any, ctx: Context) -> None:
+    madre = bearer(login(client, "madre.demo")["access_token"])
+    cursor, made = _delta(client, madre)
+    assert made in client.get(SYNC, params={"cursor": cursor}, headers=madre).text
+    child = client.get(ME, headers=madre).json()["patients"][0]["id"]
+    _elsewhere(ctx, "DELETE FROM guardian_patients WHERE patient_id = ?", child)
+    after = client.get(SYNC, params={"cursor": cursor}, headers=madre)
+    assert after.status_code in (200, 422) and made not in after.text and child not in after.text
+
+
+def test_a_kept_page_with_changes_is_its_owners_alone(client: Any, ctx: Context) -> None:
+    madre = bearer(login(client, "madre.demo")["access_token"])
+    padre = bearer(login(client, "padre.demo")["access_token"])
+    cursor, made = _delta(client, madre)
+    for _ in range(2):
+        assert made in client.get(SYNC, params={"cursor": cursor}, headers=madre).text
+    assert_error(client.get(SYNC, params={"cursor": cursor}, headers=padre), 422, "invalid_cursor")
+
+
+# ---- the commit watch -------------------------------------------------------------------------------------------
+
+
+def test_the_commit_watch_sees_every_connections_commit_and_nothing_else(tmp_path: Any) -> None:
+    path = tmp_path / "watched.db"
+    writer = sqlite3.connect(path)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("CREATE TABLE t (x)")
+    writer.commit()
+    watch = SQLiteCommitWatch(str(path))
+    try:
+        mark = watch.mark()
+        assert mark is not None and watch.quiet_since(mark) and watch.quiet_since(watch.mark())
+        writer.execute("INSERT INTO t VALUES (1)")
+        assert watch.quiet_since(mark)  # not committed yet
+        writer.rollback()
+        assert watch.quiet_since(mark)  # rolled back: nothing happened
+        writer.execute("INSERT INTO t VALUES (2)")
+        writer.commit()
+        assert not watch.quiet_since(mark)
+        assert watch.quiet_since(watch.mark())
+        reopened = watch.mark()
+        watch.close()  # a new connection counts anew: an older stamp is never taken for quiet
+        assert not watch.quiet_since(mark) and not watch.quiet_since(reopened)
+    finally:
+        watch.close()
+        writer.close()
+    assert not watch.quiet_since(None)
+
+
+def test_a_database_the_watch_cannot_see_is_never_quiet(ctx: Context) -> None:
+    memory = create_engine("sqlite://")
+    try:
+        blind = commit_watch(memory)
+        assert type(blind) is CommitWatch and blind.mark() is None and not blind.quiet_since(blind.mark())
+    finally:
+        memory.dispose()
+    if ctx.engine.dialect.name == "postgresql":
+        assert type(ctx.commits) is CommitWatch and not ctx.commits.quiet_since(ctx.commits.mark())
+    else:
+        assert isinstance(ctx.commits, SQLiteCommitWatch)
 
 
 # ---- the cache by itself ----------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -26,24 +27,33 @@ async def read_carnet(patient_id: str, user: CurrentUser, request: Request) -> R
     """The child's carnet with its signed QR.
 
     A guardian's carnet is kept in memory a few seconds (memo.py: ended by any write this worker makes to what
-    it is read from) and sent again only after one indexed lookup says she is still linked to the child and its
-    QR is neither revoked nor expired. Staff reads are never kept: each one is audited. The reads run in a thread
-    on a session of its own (no session dependency to solve and close: #20)."""
+    it is read from) and sent again as it is when nothing was committed to the database since it was read (no
+    query); otherwise only after one indexed lookup says she is still linked to the child and its QR is neither
+    revoked nor expired. Staff reads are never kept: each one is audited. The reads run in a thread on a session
+    of its own (no session dependency to solve and close: #20)."""
     ctx: Context = request.app.state.ctx
     now = utcnow()
     key = (user.id, patient_id, ctx.today(now))
     guardian = user.role == Role.GUARDIAN
     kept = ctx.carnet_cache.get(key) if guardian else None
-    if kept is not None and await anyio.to_thread.run_sync(
-        partial(_still_good, ctx, user_id=user.id, patient_id=patient_id, qr_jti=kept.qr_jti, now=now)
+    if (
+        kept is not None
+        and kept.qr_expires_at > now
+        and (
+            ctx.commits.quiet_since(kept.mark)
+            or await anyio.to_thread.run_sync(
+                partial(_still_good, ctx, user_id=user.id, patient_id=patient_id, qr_jti=kept.qr_jti, now=now)
+            )
+        )
     ):
         return Response(kept.body, media_type="application/json")
     generation = ctx.carnet_cache.generation  # before the read: a write after it voids the answer
+    mark = ctx.commits.mark()  # likewise, anyone's commit after it: the answer is checked before it is sent again
     answer = await anyio.to_thread.run_sync(
         partial(_read_carnet, ctx, principal=user, patient_id=patient_id, ip=client_address(request))
     )
     if guardian:
-        ctx.carnet_cache.put(key, answer, generation=generation)
+        ctx.carnet_cache.put(key, replace(answer, mark=mark), generation=generation)
     return Response(answer.body, media_type="application/json")
 
 

@@ -21,6 +21,7 @@ from carnet_server.context import Context
 from carnet_server.db import UTCDateTime, utcnow
 from carnet_server.domain_errors import NotFound
 from carnet_server.fever.tables import EmergencyToken
+from carnet_server.memo import Mark
 from carnet_server.patients.tables import (
     Cycle,
     CycleDrug,
@@ -323,11 +324,14 @@ def revoke_qr_tokens(session: Session, *, patient_id: str, now: datetime | None 
 
 @dataclass(frozen=True)
 class CarnetAnswer:
-    """A carnet as sent (its JSON) and the id of the QR token in it: what a worker keeps in memory
-    (patients/router.py), to check on each reuse that the token is still good (``carnet_still_good``)."""
+    """A carnet as sent (its JSON), the id and expiry of the QR token in it: what a worker keeps in memory
+    (patients/router.py), to check on each reuse that the token is still good (``carnet_still_good``) — unless
+    nothing was committed since ``mark``, taken before it was read (memo.py)."""
 
     body: bytes
     qr_jti: str
+    qr_expires_at: datetime
+    mark: Mark = None
 
 
 def carnet_answer(
@@ -335,7 +339,8 @@ def carnet_answer(
 ) -> CarnetAnswer:
     """The carnet of a patient the caller may see, as the JSON the route sends; staff reads are audited. Commits."""
     carnet, jti = _carnet(session, ctx=ctx, principal=principal, patient_id=patient_id, ip=ip, now=utcnow())
-    return CarnetAnswer(body=carnet.model_dump_json(by_alias=True).encode(), qr_jti=jti)
+    body = carnet.model_dump_json(by_alias=True).encode()
+    return CarnetAnswer(body=body, qr_jti=jti, qr_expires_at=carnet.qr.expires_at)
 
 
 def carnet_still_good(conn: Connection, *, user_id: str, patient_id: str, qr_jti: str, now: datetime) -> bool:

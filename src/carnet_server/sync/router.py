@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from functools import partial
 from typing import Annotated, Any
 
@@ -14,6 +15,7 @@ from carnet_contract.models import Role
 from carnet_server.auth.deps import require_role
 from carnet_server.auth.service import Principal
 from carnet_server.context import Context
+from carnet_server.memo import Mark
 from carnet_server.routes import api_router
 from carnet_server.sync import service
 
@@ -21,6 +23,9 @@ router = api_router(prefix="/api/v1", tags=["sync"])
 
 Guardian = Annotated[Principal, Depends(require_role(Role.GUARDIAN))]
 
+
+#: The largest page with changes kept in memory (a delta; a first sync's big pages are asked once).
+KEPT_PAGE_BYTES = 32 * 1024
 
 _ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": contract.ErrorBody} for code in (401, 403, 422)}
 
@@ -41,6 +46,18 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class SyncAnswer:
+    """A sync page as sent, what a worker keeps in memory (``read_changes``)."""
+
+    body: bytes
+    etag: str
+    #: Nothing after the cursor: may be sent again for the cache time whoever writes (it carries no data).
+    empty: bool
+    #: Taken before the page was read (memo.py): a page with changes is sent again only if nothing was committed since.
+    mark: Mark
+
+
 @router.get("/sync", response_model=contract.SyncPage, responses={**_ERRORS, 304: {"description": "Not modified"}})
 async def read_changes(
     user: Guardian,
@@ -51,26 +68,28 @@ async def read_changes(
 ) -> Response:
     """Changes to the caller's children after ``cursor``; 304 when the ETag still matches.
 
-    An empty page (nothing after the cursor) is kept in memory a few seconds by (guardian, cursor) (memo.py):
-    ended at once by any write this worker makes to her links or to the children's changes. It holds no data,
-    only "nothing new": another worker's change shows here within ``CARNET_CACHE_SECONDS``. The reads run in a
-    thread on a session of its own (#20)."""
+    A page is kept in memory a few seconds by (guardian, page size, cursor) (memo.py), ended at once by any write
+    this worker makes to her links or to the children's changes. An empty one ("nothing new") holds no data:
+    another worker's change shows here within ``CARNET_CACHE_SECONDS``. One with changes — the same page asked
+    again, as an app on bad mobile data does when the answer is lost — is sent again only when nothing at all was
+    committed to the database since it was read, so it is what a new read would give. The reads run in a thread
+    on a session of its own (#20)."""
     ctx: Context = request.app.state.ctx
-    key = (user.id, cursor)
+    key = (user.id, limit, cursor)
     kept = ctx.sync_cache.get(key)
-    if kept is None:
+    if kept is None or not (kept.empty or ctx.commits.quiet_since(kept.mark)):
         generation = ctx.sync_cache.generation  # before the read: a write after it voids the answer
+        mark = ctx.commits.mark()
         body, empty = await anyio.to_thread.run_sync(
             partial(_page, ctx, request.app.state.sync_registry, user_id=user.id, cursor=cursor, limit=limit)
         )
-        kept = (body, etag_of(body))
-        if empty:
+        kept = SyncAnswer(body=body, etag=etag_of(body), empty=empty, mark=mark)
+        if empty or (mark is not None and len(body) <= KEPT_PAGE_BYTES):
             ctx.sync_cache.put(key, kept, generation=generation)
-    body, etag = kept
-    headers = {"ETag": etag}  # no-store (headers.py): the app keeps its own copy and sends If-None-Match
-    if etag_matches(if_none_match, etag):
+    headers = {"ETag": kept.etag}  # no-store (headers.py): the app keeps its own copy and sends If-None-Match
+    if etag_matches(if_none_match, kept.etag):
         return Response(status_code=304, headers=headers)
-    return Response(content=body, media_type="application/json", headers=headers)
+    return Response(content=kept.body, media_type="application/json", headers=headers)
 
 
 def _page(ctx: Context, registry: service.SyncRegistry, *, user_id: str, cursor: str, limit: int) -> tuple[bytes, bool]:
