@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = ctx.settings.request_threads
+        ctx.commits.start()  # PostgreSQL: hear other workers' commits from the start (memo.py)
         mixing_worker.start()
         whatsapp_worker.start()
         yield

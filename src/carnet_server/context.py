@@ -92,7 +92,7 @@ def build_context(settings: Settings, *, migrate: bool = True) -> Context:
     auth_cache: MemoCache[str, Principal] = MemoCache(settings.cache_seconds, AUTH_TABLES)
     carnet_cache: MemoCache[tuple[str, str, date], CarnetAnswer] = MemoCache(settings.cache_seconds, CARNET_TABLES)
     sync_cache: MemoCache[tuple[str, int, str], SyncAnswer] = MemoCache(settings.cache_seconds, SYNC_TABLES)
-    watch_writes(engine, sessions, [auth_cache, carnet_cache, sync_cache])
+    clear = watch_writes(engine, sessions, [auth_cache, carnet_cache, sync_cache])
     return Context(
         settings=settings,
         engine=engine,
@@ -104,5 +104,5 @@ def build_context(settings: Settings, *, migrate: bool = True) -> Context:
         auth_cache=auth_cache,
         carnet_cache=carnet_cache,
         sync_cache=sync_cache,
-        commits=commit_watch(engine),
+        commits=commit_watch(engine, on_commit=clear),
     )

@@ -2,31 +2,36 @@
 
 Issue #20: an authenticated read cost milliseconds of CPU before it did its own work (the caller's session and
 user row on every request), and the family's carnet several more (eight queries, 17 kB of JSON). Three caches
-use what is here: the signed-in caller (auth/deps.py), the family's carnet (patients/router.py) and an empty sync
-page (sync/router.py). What keeps them honest:
+use what is here: the signed-in caller (auth/deps.py), the family's carnet (patients/router.py) and sync pages
+(sync/router.py). What keeps them honest:
 
 - **Keys hold who asks.** The caller's entry is keyed by the whole access token; a carnet by the guardian's
-  id, the child's id and the day; an empty sync page by the guardian's id and her cursor. Nothing one caller gets
-  can be found by another key.
+  id, the child's id and the day; a sync page by the guardian's id, the page size and her cursor. Nothing one
+  caller gets can be found by another key.
 - **A write made by this worker ends the entries at once.** Any INSERT, UPDATE or DELETE through this engine on
   a table a cache reads (``tables``) empties that cache when the statement runs and again once its transaction
   has committed; a lookup that began before either stores nothing (``generation``).
-- **Another worker's writes** (``--workers 2``, or the command line) reach this one within
-  ``CARNET_CACHE_SECONDS`` (5 s; 0 turns both caches off): for that long a session revoked there may still read
-  here, and a carnet changed there may be read here as it was. A stateless access token would be good for its
-  whole life; a carnet the app keeps offline is older than that by design. One worker (the default): no lag.
-- **Nothing committed anywhere since** (``CommitWatch``): on SQLite a worker can tell, in microseconds and without
-  a query, whether any connection of any process committed to the database since a given moment. A kept answer
-  read after that moment is then exactly what a new read would give, and is sent without the lookup its kind
-  otherwise needs (a carnet's "still linked, QR still good"; a sync page with changes is kept only on those terms).
-  PostgreSQL gives no such signal without a query: there every kept carnet is looked up, and pages with changes
-  are not kept.
+- **Another worker's commits** (``--workers 2``, the command line, psql) are seen through a ``CommitWatch``:
+  - PostgreSQL: a trigger on every table notifies ``carnet_commits`` with the table's name when the transaction
+    commits (migration 0016); each worker listens on a connection of its own and ends what it keeps from that table,
+    as for its own writes — a few milliseconds after the commit, the notification's trip.
+  - SQLite: ``PRAGMA data_version`` on a read-only connection tells, in microseconds and without a query, whether
+    anyone committed anything since a moment — not what.
+  A kept answer is sent as it is while the watch says every commit since it was read has been dealt with
+  (``quiet_since``); otherwise a carnet only after one indexed lookup (still linked, QR neither revoked nor
+  expired), a sync page with changes not at all (read anew). What the watch does not cover — on SQLite another
+  process's commit, or a PostgreSQL worker not listening (the database restarting) — reaches a kept caller and
+  an empty sync page ("nothing new": no data) within ``CARNET_CACHE_SECONDS`` (5 s; 0 turns the caches off): for
+  that long a session revoked there may still read here. Never a revoked or expired QR, never a kept page or
+  carnet to a guardian no longer linked.
 - **Bounded**: at most ``max_entries`` each, the oldest go first.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import secrets
 import sqlite3
 import threading
 import time
@@ -37,7 +42,17 @@ from urllib.parse import quote
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["CommitWatch", "MemoCache", "SQLiteCommitWatch", "commit_watch", "watch_writes", "written_table"]
+_log = logging.getLogger(__name__)
+
+__all__ = [
+    "CommitWatch",
+    "MemoCache",
+    "PostgresCommitWatch",
+    "SQLiteCommitWatch",
+    "commit_watch",
+    "watch_writes",
+    "written_table",
+]
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -112,9 +127,12 @@ def written_table(statement: str) -> str | None:
     return words[at].strip('"').split("(")[0] if len(words) > at else None
 
 
-def watch_writes(engine: Engine, sessions: sessionmaker[Session], caches: Sequence[MemoCache[Any, Any]]) -> None:
+def watch_writes(
+    engine: Engine, sessions: sessionmaker[Session], caches: Sequence[MemoCache[Any, Any]]
+) -> Callable[[Collection[str]], None]:
     """Empty each cache whenever a statement on ``engine`` writes one of its tables, and again once that
-    transaction has committed: a lookup in between may have read what was there before the commit."""
+    transaction has committed: a lookup in between may have read what was there before the commit. Returns what
+    empties the caches of given tables (for the commits another worker makes: ``PostgresCommitWatch``)."""
 
     def _clear(tables: Collection[str]) -> None:
         for cache in caches:
@@ -145,6 +163,8 @@ def watch_writes(engine: Engine, sessions: sessionmaker[Session], caches: Sequen
         if written:
             _clear(written)
 
+    return _clear
+
 
 #: What ``CommitWatch.mark`` returns: an opaque stamp, or None when the watch cannot tell.
 Mark = tuple[int, int] | None
@@ -153,6 +173,9 @@ Mark = tuple[int, int] | None
 class CommitWatch:
     """Whether anything was committed to the database — by any connection of any process — since a ``mark``.
     This base cannot tell: nothing is ever quiet (PostgreSQL)."""
+
+    def start(self) -> None:
+        """Begin watching now rather than at the first ``mark`` (the app's start)."""
 
     def mark(self) -> Mark:
         return None
@@ -200,9 +223,113 @@ class SQLiteCommitWatch(CommitWatch):
             self._conn = None
 
 
-def commit_watch(engine: Engine) -> CommitWatch:
-    """The watch for ``engine``'s database: SQLite's in a file, else one that cannot tell."""
+class PostgresCommitWatch(CommitWatch):
+    """PostgreSQL: every write statement notifies ``carnet_commits`` with its table when its transaction commits
+    (a trigger, migration 0016), whichever worker or program wrote. A thread of this worker listens on a connection
+    of its own and ends what this worker keeps from that table (``on_commit``, as for its own writes). While it
+    listens — and it has heard from the database in the last ``FRESH_SECONDS`` — every commit since a mark has
+    ended the kept answers it concerns, a few milliseconds after the commit (the notification's trip). When it
+    cannot listen (the database restarting, or not reached yet), the marks are None: nothing is taken as quiet."""
+
+    #: Without word from the database for this long (a connection silently gone), nothing is quiet.
+    FRESH_SECONDS = 3.0
+    #: How often the thread makes sure its connection still answers.
+    PING_SECONDS = 1.0
+    #: How long its own first notification may take to come back.
+    PROBE_SECONDS = 5.0
+
+    def __init__(self, engine: Engine, on_commit: Callable[[Collection[str]], None]) -> None:
+        self._engine = engine
+        self._on_commit = on_commit
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._epoch = 0  # moves on each time the thread (re)starts listening: a stamp of before is never quiet
+        self._live = False
+        self._heard = 0.0  # monotonic time of the last word from the database
+
+    def mark(self) -> Mark:
+        if self._thread is None:
+            self.start()
+        with self._lock:
+            if self._live and time.monotonic() - self._heard < self.FRESH_SECONDS:
+                return (self._epoch, 0)
+            return None
+
+    def quiet_since(self, mark: Mark) -> bool:
+        return mark is not None and self.mark() == mark
+
+    def close(self) -> None:
+        """Stop listening: the thread closes its connection and ends within ``PING_SECONDS``."""
+        self._stop.set()
+        with self._lock:
+            self._live = False
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is not None or self._stop.is_set():
+                return
+            self._thread = threading.Thread(target=self._listen, name="carnet-commit-watch", daemon=True)
+            self._thread.start()
+
+    def _listen(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._listen_once()
+            except Exception as exc:  # noqa: BLE001 — any failure: not listening; try again in a moment
+                _log.warning("commit watch: not listening (%s); trying again", type(exc).__name__)
+            with self._lock:
+                self._live = False
+            self._stop.wait(self.PING_SECONDS)
+
+    def _listen_once(self) -> None:
+        raw = self._engine.raw_connection()  # the engine's own connection settings (schema, timeouts)
+        conn: Any = raw.driver_connection
+        raw.detach()  # this thread's for good: never back in the pool
+        try:
+            conn.autocommit = True
+            schema = conn.execute("SELECT current_schema()").fetchone()[0]
+
+            def heard(payload: str) -> None:
+                written_schema, _, table = payload.partition(".")
+                if written_schema == schema:
+                    self._on_commit((table,))
+
+            conn.execute("LISTEN carnet_commits")
+            # Live only once a notification of its own came back: through a pooler that hands the session to
+            # others (PgBouncer's transaction pooling) none would, and nothing may be taken as quiet.
+            probe = f"{schema}.probe-{secrets.token_hex(8)}"
+            conn.execute("SELECT pg_notify('carnet_commits', %s)", (probe,))
+            for notice in conn.notifies(timeout=self.PROBE_SECONDS):
+                if notice.payload == probe:
+                    break
+                heard(notice.payload)
+            else:
+                raise TimeoutError("its own notification never came back")
+            with self._lock:
+                self._epoch += 1
+                self._live = True
+                self._heard = time.monotonic()
+            while not self._stop.is_set():
+                for notice in conn.notifies(timeout=self.PING_SECONDS):
+                    heard(notice.payload)
+                conn.execute("SELECT 1")  # still answering
+                with self._lock:
+                    self._heard = time.monotonic()
+        finally:
+            raw.close()
+
+
+def commit_watch(engine: Engine, on_commit: Callable[[Collection[str]], None]) -> CommitWatch:
+    """The watch for ``engine``'s database: SQLite's in a file, PostgreSQL's notifications (``on_commit`` gets
+    the tables another connection committed to), else one that cannot tell."""
     database = engine.url.database
+    if engine.dialect.name == "postgresql":
+        return PostgresCommitWatch(engine, on_commit)
     if engine.dialect.name == "sqlite" and database and database != ":memory:" and not database.startswith("file:"):
-        return SQLiteCommitWatch(database)
+        watch = SQLiteCommitWatch(database)
+        # Like the pool's, its connection does not outlive ``dispose()`` (the file may be replaced: a restore);
+        # the next mark opens a new one, and no older mark is taken for quiet.
+        event.listen(engine, "engine_disposed", lambda _engine: watch.close())
+        return watch
     return CommitWatch()

@@ -10,17 +10,26 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, event, func, select
+from sqlalchemy import create_engine, event, func, select, text
 
 from carnet_server.audit import AuditEntry
 from carnet_server.auth.service import Principal
 from carnet_server.context import CARNET_TABLES, SYNC_TABLES, Context
-from carnet_server.memo import CommitWatch, MemoCache, SQLiteCommitWatch, commit_watch, written_table
+from carnet_server.tables import metadata
+from carnet_server.memo import (
+    CommitWatch,
+    MemoCache,
+    PostgresCommitWatch,
+    SQLiteCommitWatch,
+    commit_watch,
+    written_table,
+)
 from carnet_server.patients.tables import Cycle
 from carnet_server.privacy.notices import current_version
 from tests.server.conftest import DEMO_PASSWORD, assert_error, bearer, login, sync_all
@@ -57,8 +66,25 @@ def lookups(ctx: Context) -> Iterator[list[str]]:
     event.remove(ctx.engine, "before_cursor_execute", count)
 
 
+def _hears_each_table(ctx: Context) -> bool:
+    """Whether this worker hears which table another worker committed to (PostgreSQL's notifications: memo.py),
+    once its listener listens; SQLite's watch only tells that something was committed."""
+    if not isinstance(ctx.commits, PostgresCommitWatch):
+        return False
+    deadline = time.monotonic() + 10
+    while ctx.commits.mark() is None:
+        assert time.monotonic() < deadline, "the commit watch never listened"
+        time.sleep(0.01)
+    return True
+
+
 def _elsewhere(ctx: Context, sql: str, *params: object) -> None:
-    """A write that this worker's engine does not see happen: another worker's."""
+    """A write that this worker's engine does not see happen: another worker's. On PostgreSQL this returns once
+    this worker has heard of it (the notification's trip, milliseconds), as it would before a next request."""
+    table = written_table(sql)
+    caches = [c for c in (ctx.auth_cache, ctx.carnet_cache, ctx.sync_cache) if table in c.tables]
+    waits = bool(caches) and _hears_each_table(ctx)
+    before = [c.generation for c in caches]
     raw = ctx.engine.raw_connection()
     try:
         cursor = raw.cursor()
@@ -67,6 +93,10 @@ def _elsewhere(ctx: Context, sql: str, *params: object) -> None:
         raw.commit()
     finally:
         raw.close()
+    deadline = time.monotonic() + 10
+    while waits and [c.generation for c in caches] == before:
+        assert time.monotonic() < deadline, f"this worker never heard of the commit to {table}"
+        time.sleep(0.01)
 
 
 def test_a_caller_is_looked_up_once_then_remembered(client: Any, ctx: Context, lookups: list[str],
@@ -114,9 +144,10 @@ def test_another_workers_revocation_applies_here_within_the_cache_time(client: A
     madre = bearer(tokens["access_token"])
     assert client.get(ME, headers=madre).status_code == 200
     _elsewhere(ctx, "UPDATE auth_sessions SET revoked_at = CURRENT_TIMESTAMP WHERE revoked_at IS NULL")
-    assert client.get(ME, headers=madre).status_code == 200  # what the design accepts: at most the cache's time
-    clock.now += ctx.settings.cache_seconds
-    assert_error(client.get(ME, headers=madre), 401)
+    if not _hears_each_table(ctx):  # SQLite: what the design accepts, at most the cache's time
+        assert client.get(ME, headers=madre).status_code == 200
+        clock.now += ctx.settings.cache_seconds
+    assert_error(client.get(ME, headers=madre), 401)  # PostgreSQL: as soon as the worker heard of it
 
 
 def test_a_cached_refusal_is_checked_again_before_it_refuses(client: Any, ctx: Context) -> None:
@@ -160,28 +191,31 @@ def statements(ctx: Context) -> Iterator[list[str]]:
     event.remove(ctx.engine, "before_cursor_execute", keep)
 
 
-def _tells_commits(ctx: Context) -> bool:
-    """SQLite's watch tells whether anyone committed since a moment; PostgreSQL's cannot (memo.CommitWatch)."""
-    return isinstance(ctx.commits, SQLiteCommitWatch)
-
-
 def test_a_kept_carnet_costs_no_query_while_nothing_is_committed_else_one_lookup(
     client: Any, ctx: Context, statements: list[str]
 ) -> None:
     madre = bearer(login(client, "madre.demo")["access_token"])
     path = _carnet_path(client, madre)
+    hears = _hears_each_table(ctx)
     client.get(path, headers=madre)  # issues the QR: a write while it read, so this answer is not kept
     first = client.get(path, headers=madre)
     assert first.status_code == 200 and first.headers["content-type"] == "application/json"
     statements.clear()
     again = client.get(path, headers=madre)
     assert again.status_code == 200 and again.json() == first.json()
-    if _tells_commits(ctx):
+    assert statements == []
+    # anyone's commit, of anything: SQLite cannot tell what, so the kept carnet is looked up; PostgreSQL names the
+    # table, none that a carnet reads
+    _elsewhere(ctx, "UPDATE sync_counter SET value = value + 1")
+    again = client.get(path, headers=madre)
+    assert again.status_code == 200 and again.json() == first.json()
+    if hears:
         assert statements == []
-        _elsewhere(ctx, "UPDATE sync_counter SET value = value + 1")  # anyone's commit, of anything
-        again = client.get(path, headers=madre)
-        assert again.status_code == 200 and again.json() == first.json()
-    assert len(statements) == 1 and "qr_tokens" in statements[0] and "guardian_patients" in statements[0]
+        _elsewhere(ctx, "UPDATE medical_units SET name = name")  # a table a carnet reads: read anew
+        anew = client.get(path, headers=madre).json()
+        assert anew["generated_at"] > first.json()["generated_at"] and len(statements) > 1
+    else:
+        assert len(statements) == 1 and "qr_tokens" in statements[0] and "guardian_patients" in statements[0]
 
 
 def test_what_a_carnet_read_reads_is_what_ends_a_kept_carnet(client: Any, ctx: Context, statements: list[str]) -> None:
@@ -319,9 +353,10 @@ def test_another_workers_change_shows_within_the_cache_time(client: Any, ctx: Co
     cursor, etag = _synced(client, madre)
     child = client.get(ME, headers=madre).json()["patients"][0]["id"]
     _elsewhere(ctx, "UPDATE sync_state SET seq = seq + 1000000 WHERE patient_id = ?", child)
-    # for the cache time, "nothing new" (a 304 carries no data: never anyone else's)
-    assert client.get(SYNC, params={"cursor": cursor}, headers={**madre, "If-None-Match": etag}).status_code == 304
-    clock.now += ctx.settings.cache_seconds
+    if not _hears_each_table(ctx):
+        # SQLite: for the cache time, "nothing new" (a 304 carries no data: never anyone else's)
+        assert client.get(SYNC, params={"cursor": cursor}, headers={**madre, "If-None-Match": etag}).status_code == 304
+        clock.now += ctx.settings.cache_seconds
     changed = client.get(SYNC, params={"cursor": cursor}, headers={**madre, "If-None-Match": etag})
     assert changed.status_code == 200 and changed.json()["changes"]
 
@@ -343,6 +378,7 @@ def test_a_page_with_changes_asked_again_is_sent_from_memory_while_nothing_is_co
 ) -> None:
     """The app on bad mobile data asks again for a page whose answer it lost."""
     madre = bearer(login(client, "madre.demo")["access_token"])
+    hears = _hears_each_table(ctx)
     cursor, made = _delta(client, madre)
     first = client.get(SYNC, params={"cursor": cursor}, headers=madre)
     assert first.status_code == 200 and [c["id"] for c in first.json()["changes"]] == [made]
@@ -350,11 +386,14 @@ def test_a_page_with_changes_asked_again_is_sent_from_memory_while_nothing_is_co
     again = client.get(SYNC, params={"cursor": cursor}, headers=madre)
     assert again.status_code == 200 and again.content == first.content
     assert again.headers["ETag"] == first.headers["ETag"]
-    assert (statements == []) == _tells_commits(ctx)  # PostgreSQL: read again each time
-    _elsewhere(ctx, "UPDATE sync_counter SET value = value + 1")  # anyone's commit, of anything: read again
-    statements.clear()
+    assert statements == []
+    _elsewhere(ctx, "UPDATE sync_counter SET value = value + 1")  # anyone's commit: SQLite cannot tell what
     assert client.get(SYNC, params={"cursor": cursor}, headers=madre).content == first.content
-    assert statements
+    assert (statements == []) == hears
+    if hears:  # PostgreSQL: a table the page reads, and it is read anew
+        _elsewhere(ctx, "UPDATE sync_state SET seq = seq WHERE patient_id = ?", "nobody")
+        assert client.get(SYNC, params={"cursor": cursor}, headers=madre).content == first.content
+        assert statements
 
 
 def test_a_kept_page_with_changes_never_reaches_a_guardian_unlinked_elsewhere(client: Any, ctx: Context) -> None:
@@ -409,14 +448,38 @@ def test_the_commit_watch_sees_every_connections_commit_and_nothing_else(tmp_pat
 def test_a_database_the_watch_cannot_see_is_never_quiet(ctx: Context) -> None:
     memory = create_engine("sqlite://")
     try:
-        blind = commit_watch(memory)
+        blind = commit_watch(memory, on_commit=lambda _tables: None)
         assert type(blind) is CommitWatch and blind.mark() is None and not blind.quiet_since(blind.mark())
     finally:
         memory.dispose()
-    if ctx.engine.dialect.name == "postgresql":
-        assert type(ctx.commits) is CommitWatch and not ctx.commits.quiet_since(ctx.commits.mark())
-    else:
-        assert isinstance(ctx.commits, SQLiteCommitWatch)
+    kind = PostgresCommitWatch if ctx.engine.dialect.name == "postgresql" else SQLiteCommitWatch
+    assert type(ctx.commits) is kind
+
+
+def test_not_listening_nothing_is_quiet(ctx: Context) -> None:
+    """A PostgreSQL watch that cannot reach its database (restarting, unreachable) takes nothing as quiet."""
+    if ctx.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's watch")
+    unreachable = create_engine(ctx.engine.url.set(host="127.0.0.1", port=1), connect_args={"connect_timeout": 1})
+    heard: list[object] = []
+    watch = PostgresCommitWatch(unreachable, on_commit=heard.append)
+    try:
+        assert watch.mark() is None and not watch.quiet_since(watch.mark()) and not heard
+    finally:
+        watch.close()
+        unreachable.dispose()
+
+
+def test_on_postgresql_every_table_tells_its_commits(ctx: Context) -> None:
+    """Each table has the trigger that notifies the workers (migration 0016); a table added later needs its own."""
+    if ctx.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's trigger")
+    with ctx.engine.connect() as conn:
+        found = set(conn.execute(text(
+            "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "WHERE t.tgname = 'carnet_commit_notify' AND c.relnamespace = current_schema()::regnamespace"
+        )).scalars())
+    assert found == set(metadata.tables), set(metadata.tables) ^ found
 
 
 # ---- the cache by itself ----------------------------------------------------------------------------------------
@@ -466,3 +529,13 @@ def test_the_cache_by_itself() -> None:
 )
 def test_the_table_a_statement_writes(statement: str, table: str | None) -> None:
     assert written_table(statement) == table
+
+
+def test_a_disposed_engine_takes_the_watch_s_connection_with_it(ctx: Context) -> None:
+    """A file replaced after ``dispose()`` (a restore) is watched anew: no mark of the old one is quiet."""
+    if not isinstance(ctx.commits, SQLiteCommitWatch):
+        pytest.skip("SQLite's watch")
+    mark = ctx.commits.mark()
+    assert ctx.commits.quiet_since(mark)
+    ctx.engine.dispose()
+    assert not ctx.commits.quiet_since(mark) and ctx.commits.quiet_since(ctx.commits.mark())
