@@ -49,7 +49,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--pg", help="a PostgreSQL URL (a scratch schema is made and dropped); default SQLite")
-    parser.add_argument("--only", nargs="*", help="endpoint names to measure (floor, ping, me, carnet, sync304, delta)")
+    parser.add_argument("--only", nargs="*",
+                        help="endpoint names to measure (floor, ping, me, carnet, sync304, delta, carnet-anew, delta-anew)")
     parser.add_argument("--write", action="store_true", help="write the section of bench/RESULTS.md")
     opts = parser.parse_args()
 
@@ -124,13 +125,20 @@ async def _measure(opts: argparse.Namespace) -> dict[str, float]:
         sync_path = str(httpx.URL("/api/v1/sync", params={"cursor": await to_end(before)}))
         etag = (await client.get(sync_path, headers=madre)).headers["ETag"]
 
+    # What a first read costs: the same app on the same database with the carnet and sync pages not kept (memo.py)
+    anew_ctx = build_context(Settings())
+    anew_ctx.carnet_cache.seconds = anew_ctx.sync_cache.seconds = 0
+    anew = create_app(context=anew_ctx)
+    carnet_path = f"/api/v1/patients/{patient}/carnet"
     targets: dict[str, tuple[str, Callable[[], object], str, dict[str, str], int]] = {
         "bare FastAPI /ping (the floor)": ("floor", lambda: floor_app.app, "/ping", {}, 200),
         "our /api/v1/ping": ("ping", lambda: app, "/api/v1/ping", {}, 200),
         "GET /api/v1/me": ("me", lambda: app, "/api/v1/me", madre, 200),
-        "GET /api/v1/patients/{id}/carnet": ("carnet", lambda: app, f"/api/v1/patients/{patient}/carnet", madre, 200),
+        "GET /api/v1/patients/{id}/carnet": ("carnet", lambda: app, carnet_path, madre, 200),
         "GET /api/v1/sync unchanged (304)": ("sync304", lambda: app, sync_path, {**madre, "If-None-Match": etag}, 304),
         "GET /api/v1/sync delta (one change)": ("delta", lambda: app, delta_path, madre, 200),
+        "GET /api/v1/patients/{id}/carnet, read anew": ("carnet-anew", lambda: anew, carnet_path, madre, 200),
+        "GET /api/v1/sync delta, read anew": ("delta-anew", lambda: anew, delta_path, madre, 200),
     }
     chosen = {n: t for n, t in targets.items() if not opts.only or t[0] in opts.only}
     best: dict[str, float] = {}
@@ -138,7 +146,9 @@ async def _measure(opts: argparse.Namespace) -> dict[str, float]:
         for name, (_key, which, path, headers, expect) in chosen.items():
             ms = await _cpu_ms(which(), path, headers, expect, opts.requests)
             best[name] = min(ms, best.get(name, ms))
-    ctx.engine.dispose()
+    for each in (ctx, anew_ctx):
+        each.engine.dispose()
+        each.commits.close()
     return best
 
 

@@ -317,7 +317,7 @@ class PostgresCommitWatch(CommitWatch):
                 with self._lock:
                     self._heard = time.monotonic()
         finally:
-            raw.close()
+            conn.close()  # itself: the pool's close of a detached connection would log a dead one's reset failing
 
 
 def commit_watch(engine: Engine, on_commit: Callable[[Collection[str]], None]) -> CommitWatch:
