@@ -293,8 +293,8 @@ def create(
         {"patient_id": patient.id, "slot_id": slot.id, "folio": row.folio},
     )
     sync.touch(session, type=SyncType.BLOOD_BANK_BOOKING, record_id=row.id, patient_id=patient.id)
-    session.expire_all()  # the slot's ``booked`` changed behind the ORM's back
-    return session.get_one(Booking, row.id)
+    session.expire(slot, ["booked"])  # changed behind the ORM's back (_take_place); read again when asked
+    return row
 
 
 def cancel(

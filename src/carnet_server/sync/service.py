@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Integer, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from carnet_contract import models as contract
@@ -99,20 +100,38 @@ class SyncRegistry:
 # ---- writing ------------------------------------------------------------------
 
 
+#: Reserves ``count`` sequence numbers, returning the last one (row-locks the counter). Built once (#20).
+_TAKE = (
+    update(SyncCounter)
+    .where(SyncCounter.id == COUNTER_ID)
+    .values(value=SyncCounter.value + bindparam("count", type_=Integer))
+    .returning(SyncCounter.value)
+    .execution_options(synchronize_session=False)
+)
+
+
 def _take(session: Session, count: int) -> int:
     """Reserve ``count`` sequence numbers; returns the last one (row-locks the counter)."""
-    statement = (
-        update(SyncCounter)
-        .where(SyncCounter.id == COUNTER_ID)
-        .values(value=SyncCounter.value + count)
-        .returning(SyncCounter.value)
-        .execution_options(synchronize_session=False)
-    )
-    value = session.execute(statement).scalar_one_or_none()
+    value = session.execute(_TAKE, {"count": count}).scalar_one_or_none()
     if value is None:  # a database made without the migration that seeds the row
         session.execute(insert(SyncCounter).values(id=COUNTER_ID, value=0))
-        value = session.execute(statement).scalar_one()
+        value = session.execute(_TAKE, {"count": count}).scalar_one()
     return int(value)
+
+
+@functools.cache
+def _upsert(dialect_insert: Callable[..., Any]) -> Any:
+    """A record's first change inserts its row, a later one moves it to its new seq: one statement, no read of
+    which rows exist first; built once per database kind (#20)."""
+    statement = dialect_insert(SyncState.__table__)
+    return statement.on_conflict_do_update(
+        index_elements=["type", "record_id"],
+        set_={
+            "patient_id": statement.excluded.patient_id,
+            "seq": statement.excluded.seq,
+            "deleted": statement.excluded.deleted,
+        },
+    )
 
 
 def touch(session: Session, *, type: SyncType, record_id: str, patient_id: str, deleted: bool = False) -> int:  # noqa: A002 — "type" as on the wire
@@ -131,20 +150,7 @@ def touch_many(session: Session, *, type: SyncType, changes: Sequence[tuple[str,
         {"type": type.value, "record_id": record_id, "patient_id": patient_id, "seq": first + i, "deleted": deleted}
         for i, (record_id, patient_id, deleted) in enumerate(changes)
     ]
-    # One upsert: a record's first change inserts its row, a later one moves it to its new seq (#20: no read of
-    # which rows exist first).
-    statement = dialect_insert(session)(SyncState.__table__)
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["type", "record_id"],
-            set_={
-                "patient_id": statement.excluded.patient_id,
-                "seq": statement.excluded.seq,
-                "deleted": statement.excluded.deleted,
-            },
-        ),
-        rows,
-    )
+    session.execute(_upsert(dialect_insert(session)), rows)
     return last
 
 
