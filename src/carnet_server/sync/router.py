@@ -24,8 +24,9 @@ router = api_router(prefix="/api/v1", tags=["sync"])
 Guardian = Annotated[Principal, Depends(require_role(Role.GUARDIAN))]
 
 
-#: The largest page with changes kept in memory (a delta; a first sync's big pages are asked once).
-KEPT_PAGE_BYTES = 32 * 1024
+#: The largest page with changes kept in memory: a delta of a few records (a first sync's big pages are asked once;
+#: at most ``max_entries`` pages per worker, memo.py).
+KEPT_PAGE_BYTES = 8 * 1024
 
 _ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": contract.ErrorBody} for code in (401, 403, 422)}
 
@@ -54,7 +55,7 @@ class SyncAnswer:
     etag: str
     #: Nothing after the cursor: may be sent again for the cache time whoever writes (it carries no data).
     empty: bool
-    #: Taken before the page was read (memo.py): a page with changes is sent again only if nothing was committed since.
+    #: Taken before the page was read (memo.py): a page with changes is sent again only while quiet since.
     mark: Mark
 
 
@@ -68,12 +69,12 @@ async def read_changes(
 ) -> Response:
     """Changes to the caller's children after ``cursor``; 304 when the ETag still matches.
 
-    A page is kept in memory a few seconds by (guardian, page size, cursor) (memo.py), ended at once by any write
-    this worker makes to her links or to the children's changes. An empty one ("nothing new") holds no data:
-    another worker's change shows here within ``CARNET_CACHE_SECONDS``. One with changes — the same page asked
-    again, as an app on bad mobile data does when the answer is lost — is sent again only when nothing at all was
-    committed to the database since it was read, so it is what a new read would give. The reads run in a thread
-    on a session of its own (#20)."""
+    A page is kept in memory a few seconds by (guardian, page size, cursor) (memo.py), ended by any write to her
+    links or to the children's changes (every change of a synced record moves ``sync_state``): this worker's at
+    once, another's as the commit watch hears of it. An empty one ("nothing new") holds no data: sent again for the
+    cache time whatever the watch says. One with changes — the same page asked again, as an app on bad mobile data
+    does when the answer is lost — only while the watch says every commit since it was read has been dealt with
+    (``quiet_since``), so it is what a new read would give. The reads run in a thread on a session of its own."""
     ctx: Context = request.app.state.ctx
     key = (user.id, limit, cursor)
     kept = ctx.sync_cache.get(key)
