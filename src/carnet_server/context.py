@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from carnet_server.db import make_engine, make_sessionmaker, run_migrations
 from carnet_server.files import read_or_create_secret
-from carnet_server.memo import CommitWatch, MemoCache, commit_watch, watch_writes
+from carnet_server.memo import CommitWatch, Kept, MemoCache, commit_watch, watch_writes
 from carnet_server.settings import Settings
 from carnet_server.signing import KeyStore, ensure_signing_key
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # both need the Context
     from carnet_server.patients.service import CarnetAnswer
     from carnet_server.sync.router import SyncAnswer
 
-__all__ = ["AUTH_TABLES", "CARNET_TABLES", "SYNC_TABLES", "Context", "build_context", "make_hasher"]
+__all__ = ["AUTH_TABLES", "CARNET_TABLES", "ME_TABLES", "SYNC_TABLES", "Context", "build_context", "make_hasher"]
 
 #: What the caller's lookup reads (auth/service.py ``session_principal``).
 AUTH_TABLES = ("users", "auth_sessions")
@@ -39,6 +39,17 @@ CARNET_TABLES = (
     "cycle_drugs",
     "dispensations",
     "qr_tokens",
+)
+
+#: What ``GET /api/v1/me`` reads (auth/router.py ``_me``; tests/server/test_memo.py checks the list).
+ME_TABLES = (
+    "users",
+    "guardian_patients",
+    "patients",
+    "account_closure_requests",
+    "user_units",
+    "medical_units",
+    "unit_emergency",
 )
 
 #: What says whether a guardian's sync page is empty (sync/service.py ``page``: her links, the children's changes).
@@ -69,6 +80,8 @@ class Context:
     carnet_cache: MemoCache[tuple[str, str, date], CarnetAnswer]
     #: (guardian, page size, cursor) → a sync page's JSON and ETag (sync/router.py).
     sync_cache: MemoCache[tuple[str, int, str], SyncAnswer]
+    #: (caller, privacy notice in force) → the JSON of ``GET /api/v1/me`` (auth/router.py).
+    me_cache: MemoCache[tuple[str, str], Kept]
     #: Whether anything was committed to the database since a moment, by anyone (memo.py).
     commits: CommitWatch
 
@@ -92,7 +105,8 @@ def build_context(settings: Settings, *, migrate: bool = True) -> Context:
     auth_cache: MemoCache[str, Principal] = MemoCache(settings.cache_seconds, AUTH_TABLES)
     carnet_cache: MemoCache[tuple[str, str, date], CarnetAnswer] = MemoCache(settings.cache_seconds, CARNET_TABLES)
     sync_cache: MemoCache[tuple[str, int, str], SyncAnswer] = MemoCache(settings.cache_seconds, SYNC_TABLES)
-    clear = watch_writes(engine, sessions, [auth_cache, carnet_cache, sync_cache])
+    me_cache: MemoCache[tuple[str, str], Kept] = MemoCache(settings.cache_seconds, ME_TABLES)
+    clear = watch_writes(engine, sessions, [auth_cache, carnet_cache, sync_cache, me_cache])
     return Context(
         settings=settings,
         engine=engine,
@@ -104,5 +118,6 @@ def build_context(settings: Settings, *, migrate: bool = True) -> Context:
         auth_cache=auth_cache,
         carnet_cache=carnet_cache,
         sync_cache=sync_cache,
+        me_cache=me_cache,
         commits=commit_watch(engine, on_commit=clear),
     )

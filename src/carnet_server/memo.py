@@ -1,13 +1,13 @@
 """Answers a worker keeps in memory for a few seconds, ended by any write to the tables they were read from.
 
 Issue #20: an authenticated read cost milliseconds of CPU before it did its own work (the caller's session and
-user row on every request), and the family's carnet several more (eight queries, 17 kB of JSON). Three caches
-use what is here: the signed-in caller (auth/deps.py), the family's carnet (patients/router.py) and sync pages
-(sync/router.py). What keeps them honest:
+user row on every request), and the family's carnet several more (eight queries, 17 kB of JSON). Four caches
+use what is here: the signed-in caller (auth/deps.py), who-am-I (auth/router.py), the family's carnet
+(patients/router.py) and sync pages (sync/router.py). What keeps them honest:
 
 - **Keys hold who asks.** The caller's entry is keyed by the whole access token; a carnet by the guardian's
-  id, the child's id and the day; a sync page by the guardian's id, the page size and her cursor. Nothing one
-  caller gets can be found by another key.
+  id, the child's id and the day; a sync page by the guardian's id, the page size and her cursor; who-am-I by
+  the caller's id and the privacy notice in force. Nothing one caller gets can be found by another key.
 - **A write made by this worker ends the entries at once.** Any INSERT, UPDATE or DELETE through this engine on
   a table a cache reads (``tables``) empties that cache when the statement runs and again once its transaction
   has committed; a lookup that began before either stores nothing (``generation``).
@@ -19,11 +19,11 @@ use what is here: the signed-in caller (auth/deps.py), the family's carnet (pati
     anyone committed anything since a moment — not what.
   A kept answer is sent as it is while the watch says every commit since it was read has been dealt with
   (``quiet_since``); otherwise a carnet only after one indexed lookup (still linked, QR neither revoked nor
-  expired), a sync page with changes not at all (read anew). What the watch does not cover — on SQLite another
-  process's commit, or a PostgreSQL worker not listening (the database restarting) — reaches a kept caller and
-  an empty sync page ("nothing new": no data) within ``CARNET_CACHE_SECONDS`` (5 s; 0 turns the caches off): for
-  that long a session revoked there may still read here. Never a revoked or expired QR, never a kept page or
-  carnet to a guardian no longer linked.
+  expired), a sync page with changes and who-am-I not at all (read anew). What the watch does not cover — on
+  SQLite another process's commit, or a PostgreSQL worker not listening (the database restarting) — reaches a
+  kept caller and an empty sync page ("nothing new": no data) within ``CARNET_CACHE_SECONDS`` (5 s; 0 turns the
+  caches off): for that long a session revoked there may still read here. Never a revoked or expired QR, never a
+  kept page, carnet or who-am-I to a guardian no longer linked.
 - **Bounded**: at most ``max_entries`` each, the oldest go first.
 """
 
@@ -36,6 +36,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Collection, Hashable, Sequence
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
@@ -168,6 +169,14 @@ def watch_writes(
 
 #: What ``CommitWatch.mark`` returns: an opaque stamp, or None when the watch cannot tell.
 Mark = tuple[int, int] | None
+
+
+@dataclass(frozen=True)
+class Kept:
+    """An answer's JSON as sent, and the watch's mark taken before it was read: sent again only while quiet since."""
+
+    body: bytes
+    mark: Mark
 
 
 class CommitWatch:

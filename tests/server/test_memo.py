@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, event, func, select, text
 
 from carnet_server.audit import AuditEntry
 from carnet_server.auth.service import Principal
-from carnet_server.context import CARNET_TABLES, SYNC_TABLES, Context
+from carnet_server.context import CARNET_TABLES, ME_TABLES, SYNC_TABLES, Context
 from carnet_server.tables import metadata
 from carnet_server.memo import (
     CommitWatch,
@@ -48,7 +48,7 @@ class Clock:
 @pytest.fixture
 def clock(ctx: Context) -> Iterator[Clock]:
     clock = Clock()
-    ctx.auth_cache.clock = ctx.carnet_cache.clock = ctx.sync_cache.clock = clock
+    ctx.auth_cache.clock = ctx.carnet_cache.clock = ctx.sync_cache.clock = ctx.me_cache.clock = clock
     yield clock
 
 
@@ -82,7 +82,7 @@ def _elsewhere(ctx: Context, sql: str, *params: object) -> None:
     """A write that this worker's engine does not see happen: another worker's. On PostgreSQL this returns once
     this worker has heard of it (the notification's trip, milliseconds), as it would before a next request."""
     table = written_table(sql)
-    caches = [c for c in (ctx.auth_cache, ctx.carnet_cache, ctx.sync_cache) if table in c.tables]
+    caches = [c for c in (ctx.auth_cache, ctx.carnet_cache, ctx.sync_cache, ctx.me_cache) if table in c.tables]
     waits = bool(caches) and _hears_each_table(ctx)
     before = [c.generation for c in caches]
     raw = ctx.engine.raw_connection()
@@ -413,6 +413,43 @@ def test_a_kept_page_with_changes_is_its_owners_alone(client: Any, ctx: Context)
     for _ in range(2):
         assert made in client.get(SYNC, params={"cursor": cursor}, headers=madre).text
     assert_error(client.get(SYNC, params={"cursor": cursor}, headers=padre), 422, "invalid_cursor")
+
+
+# ---- who am I ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("username", ["madre.demo", "oncologia.demo"])
+def test_me_is_kept_and_costs_no_query_while_quiet(client: Any, ctx: Context, statements: list[str],
+                                                     username: str) -> None:
+    headers = bearer(login(client, username)["access_token"])
+    _hears_each_table(ctx)  # (PostgreSQL: its listener listens first)
+    first = client.get(ME, headers=headers)
+    statements.clear()
+    again = client.get(ME, headers=headers)
+    assert again.status_code == 200 and again.content == first.content and statements == []
+    _elsewhere(ctx, "UPDATE users SET display_name = ? WHERE username = ?", "Otro Nombre", username)
+    assert client.get(ME, headers=headers).json()["id"] == first.json()["id"] and statements  # read anew
+
+
+@pytest.mark.parametrize("username", ["madre.demo", "oncologia.demo"])
+def test_what_me_reads_is_what_ends_a_kept_one(client: Any, ctx: Context, statements: list[str],
+                                               username: str) -> None:
+    headers = bearer(login(client, username)["access_token"])
+    assert client.get(ME, headers=headers).status_code == 200  # the caller now in the auth cache
+    ctx.me_cache.clear()
+    statements.clear()
+    assert client.get(ME, headers=headers).status_code == 200
+    read = {name.strip('"') for s in statements for name in re.findall(r'(?:FROM|JOIN)\s+("?\w+"?)', s)}
+    assert read and read <= set(ME_TABLES), read - set(ME_TABLES)
+
+
+def test_a_kept_me_never_lists_a_child_unlinked_elsewhere(client: Any, ctx: Context) -> None:
+    madre = bearer(login(client, "madre.demo")["access_token"])
+    _hears_each_table(ctx)
+    children = client.get(ME, headers=madre).json()["patients"]
+    assert children and client.get(ME, headers=madre).json()["patients"] == children  # kept
+    _elsewhere(ctx, "DELETE FROM guardian_patients WHERE patient_id = ?", children[0]["id"])
+    assert children[0]["id"] not in client.get(ME, headers=madre).text
 
 
 # ---- the commit watch -------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from carnet_server.auth import service
 from carnet_server.auth.deps import ClientAddress, ContextDep, SessionDep, SignedInUser
 from carnet_server.auth.service import Principal
 from carnet_server.context import Context
+from carnet_server.memo import Kept
 from carnet_server.patients.service import children_of_guardian, unit_out, units_of
 from carnet_server.privacy import service as privacy
 from carnet_server.privacy.notices import current_version
@@ -89,8 +90,20 @@ async def me(user: SignedInUser, request: Request) -> Response:
     """The caller, with the children (guardian) or units (staff) they see; for a guardian, where they stand
     with the privacy notice (answered before it is accepted: the app reads it to ask).
 
-    Read in one thread on a session of its own, the answer serialised there (no session dependency: #20)."""
-    return Response(await anyio.to_thread.run_sync(_me, request.app.state.ctx, user), media_type="application/json")
+    Read in one thread on a session of its own, the answer serialised there (no session dependency: #20), and kept
+    a few seconds by (caller, notice in force): sent again only while the commit watch says every commit since it
+    was read has been dealt with (memo.py) — never a child no longer linked."""
+    ctx: Context = request.app.state.ctx
+    key = (user.id, current_version(ctx.settings))
+    kept = ctx.me_cache.get(key)
+    if kept is not None and ctx.commits.quiet_since(kept.mark):
+        return Response(kept.body, media_type="application/json")
+    generation = ctx.me_cache.generation  # before the read: a write after it voids the answer
+    mark = ctx.commits.mark()
+    body = await anyio.to_thread.run_sync(_me, ctx, user)
+    if mark is not None:
+        ctx.me_cache.put(key, Kept(body, mark), generation=generation)
+    return Response(body, media_type="application/json")
 
 
 def _me(ctx: Context, user: Principal) -> bytes:
