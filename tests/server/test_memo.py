@@ -335,17 +335,23 @@ def test_a_kept_empty_page_is_its_owners_alone(client: Any, ctx: Context) -> Non
     assert_error(client.get(SYNC, params={"cursor": cursor}), 401)
 
 
-def test_a_change_on_this_worker_ends_the_kept_page_at_once(client: Any, ctx: Context) -> None:
-    madre = bearer(login(client, "madre.demo")["access_token"])
-    cursor, etag = _synced(client, madre)
-    child = client.get(ME, headers=madre).json()["patients"][0]["id"]
+def _delta(client: Any, headers: dict[str, str]) -> tuple[str, str]:
+    """A cursor whose page has one change (an appointment just made), and that appointment's id."""
+    cursor, _etag = _synced(client, headers)
+    child = client.get(ME, headers=headers).json()["patients"][0]["id"]
     start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=9)
-    made = client.post(f"/api/v1/patients/{child}/appointments", headers=madre, json={
+    made = client.post(f"/api/v1/patients/{child}/appointments", headers=headers, json={
         "kind": "consulta", "title": "Dentista", "place": "Consultorio", "starts_at": start.isoformat(),
         "ends_at": (start + timedelta(hours=1)).isoformat()})
     assert made.status_code == 201, made.text
-    changed = client.get(SYNC, params={"cursor": cursor}, headers={**madre, "If-None-Match": etag})
-    assert changed.status_code == 200 and [c["id"] for c in changed.json()["changes"]] == [made.json()["id"]]
+    return cursor, made.json()["id"]
+
+
+def test_a_change_on_this_worker_ends_the_kept_page_at_once(client: Any, ctx: Context) -> None:
+    madre = bearer(login(client, "madre.demo")["access_token"])
+    cursor, made = _delta(client, madre)  # the appointment made after the empty page at this cursor was kept
+    changed = client.get(SYNC, params={"cursor": cursor}, headers=madre)
+    assert changed.status_code == 200 and [c["id"] for c in changed.json()["changes"]] == [made]
 
 
 def test_another_workers_change_shows_within_the_cache_time(client: Any, ctx: Context, clock: Clock) -> None:
@@ -359,18 +365,6 @@ def test_another_workers_change_shows_within_the_cache_time(client: Any, ctx: Co
         clock.now += ctx.settings.cache_seconds
     changed = client.get(SYNC, params={"cursor": cursor}, headers={**madre, "If-None-Match": etag})
     assert changed.status_code == 200 and changed.json()["changes"]
-
-
-def _delta(client: Any, headers: dict[str, str]) -> tuple[str, str]:
-    """A cursor whose page has one change (an appointment just made), and that appointment's id."""
-    cursor, _etag = _synced(client, headers)
-    child = client.get(ME, headers=headers).json()["patients"][0]["id"]
-    start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=9)
-    made = client.post(f"/api/v1/patients/{child}/appointments", headers=headers, json={
-        "kind": "consulta", "title": "Dentista", "place": "Consultorio", "starts_at": start.isoformat(),
-        "ends_at": (start + timedelta(hours=1)).isoformat()})
-    assert made.status_code == 201, made.text
-    return cursor, made.json()["id"]
 
 
 def test_a_page_with_changes_asked_again_is_sent_from_memory_while_nothing_is_committed(
