@@ -180,8 +180,9 @@ class Kept:
 
 
 class CommitWatch:
-    """Whether anything was committed to the database — by any connection of any process — since a ``mark``.
-    This base cannot tell: nothing is ever quiet (PostgreSQL)."""
+    """Whether every commit to the database since a ``mark`` — by any connection of any process — has been dealt
+    with: none happened (what SQLite's watch tells), or each one ended the kept answers read from its table
+    (PostgreSQL's). This base cannot tell (an in-memory database): nothing is ever quiet."""
 
     def start(self) -> None:
         """Begin watching now rather than at the first ``mark`` (the app's start)."""
