@@ -487,10 +487,9 @@ def test_a_database_the_watch_cannot_see_is_never_quiet(ctx: Context) -> None:
     assert type(ctx.commits) is kind
 
 
+@pytest.mark.parametrize("backend", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
 def test_not_listening_nothing_is_quiet(ctx: Context) -> None:
     """A PostgreSQL watch that cannot reach its database (restarting, unreachable) takes nothing as quiet."""
-    if ctx.engine.dialect.name != "postgresql":
-        pytest.skip("PostgreSQL's watch")
     unreachable = create_engine(ctx.engine.url.set(host="127.0.0.1", port=1), connect_args={"connect_timeout": 1})
     heard: list[object] = []
     watch = PostgresCommitWatch(unreachable, on_commit=heard.append)
@@ -501,10 +500,9 @@ def test_not_listening_nothing_is_quiet(ctx: Context) -> None:
         unreachable.dispose()
 
 
+@pytest.mark.parametrize("backend", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
 def test_on_postgresql_every_table_tells_its_commits(ctx: Context) -> None:
     """Each table has the trigger that notifies the workers (migration 0016); a table added later needs its own."""
-    if ctx.engine.dialect.name != "postgresql":
-        pytest.skip("PostgreSQL's trigger")
     with ctx.engine.connect() as conn:
         found = set(conn.execute(text(
             "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
@@ -562,10 +560,9 @@ def test_the_table_a_statement_writes(statement: str, table: str | None) -> None
     assert written_table(statement) == table
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_a_disposed_engine_takes_the_watch_s_connection_with_it(ctx: Context) -> None:
     """A file replaced after ``dispose()`` (a restore) is watched anew: no mark of the old one is quiet."""
-    if not isinstance(ctx.commits, SQLiteCommitWatch):
-        pytest.skip("SQLite's watch")
     mark = ctx.commits.mark()
     assert ctx.commits.quiet_since(mark)
     ctx.engine.dispose()
