@@ -25,11 +25,9 @@ from pathlib import Path
 import httpx
 from common import (  # also puts the repo on sys.path
     RESULTS,
-    add_appointment,
     database_env,
-    login,
+    family_reads,
     measure,
-    sync_to_end,
     write_section,
 )
 
@@ -78,16 +76,11 @@ def main() -> None:
             wait_until_http_ok(f"http://127.0.0.1:{floor_port}/ping", floor)
             with tempfile.TemporaryDirectory() as tmp, running_server(Path(tmp) / "server", env=env) as server:
                 base = server.url
-                madre = login(base, "madre.demo")
-                patient = httpx.get(f"{base}/api/v1/me", headers=madre).json()["patients"][0]["id"]
                 # the delta: the page after one change (an appointment added), asked again and again from the cursor
                 # before it; the unchanged sync: from the cursor after it, with its ETag
-                before = sync_to_end(base, madre)
-                add_appointment(base, madre, patient)
-                after = sync_to_end(base, madre, before)
+                madre, patient, before, after, etag = family_reads(base)
                 delta_url = str(httpx.URL(f"{base}/api/v1/sync", params={"cursor": before}))
                 sync_url = str(httpx.URL(f"{base}/api/v1/sync", params={"cursor": after}))
-                etag = httpx.get(sync_url, headers=madre).headers["ETag"]
                 targets: dict[str, tuple[str, dict[str, str], int]] = {
                     "bare FastAPI /ping (the floor)": (f"http://127.0.0.1:{floor_port}/ping", {}, 200),
                     "our /api/v1/ping": (f"{base}/api/v1/ping", {}, 200),

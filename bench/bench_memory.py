@@ -24,10 +24,9 @@ from pathlib import Path
 import httpx
 from common import (  # also puts the repo on sys.path
     RESULTS,
-    add_appointment,
     database_env,
+    family_reads,
     login,
-    sync_to_end,
     write_section,
 )
 
@@ -74,13 +73,8 @@ def main() -> None:
         readings: list[tuple[float, list[float]]] = []
         with tempfile.TemporaryDirectory() as tmp, running_server(Path(tmp) / "server", env=env) as server:
             base = server.url
-            madre = login(base, "madre.demo")
-            patient = httpx.get(f"{base}/api/v1/me", headers=madre).json()["patients"][0]["id"]
-            before = sync_to_end(base, madre)
-            add_appointment(base, madre, patient)
-            after = sync_to_end(base, madre, before)
+            _madre, patient, before, after, etag = family_reads(base)
             unchanged = str(httpx.URL("/api/v1/sync", params={"cursor": after}))
-            etag = httpx.get(f"{base}{unchanged}", headers=madre).headers["ETag"]
             tokens = [login(base, "madre.demo")["Authorization"].removeprefix("Bearer ") for _ in range(opts.tokens)]
             paths = [f"/api/v1/patients/{patient}/carnet", "/api/v1/me", unchanged,
                      str(httpx.URL("/api/v1/sync", params={"cursor": before}))]

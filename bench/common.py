@@ -159,6 +159,18 @@ def add_appointment(base: str, headers: dict[str, str], patient: str) -> None:
     }).raise_for_status()
 
 
+
+def family_reads(base: str) -> tuple[dict[str, str], str, str, str, str]:
+    """madre.demo's headers, her first child's id, the cursor before one change (an appointment added now, so the
+    page from it is a delta), the cursor after it, and the ETag of the unchanged (empty) page at that one."""
+    madre = login(base, "madre.demo")
+    patient = httpx.get(f"{base}/api/v1/me", headers=madre).json()["patients"][0]["id"]
+    before = sync_to_end(base, madre)
+    add_appointment(base, madre, patient)
+    after = sync_to_end(base, madre, before)
+    etag = httpx.get(f"{base}/api/v1/sync", params={"cursor": after}, headers=madre).headers["ETag"]
+    return madre, patient, before, after, etag
+
 def load_table(title: str, command: str, results: Mapping[str, Mapping[str, float]], *,
                rounds: int, requests: int, concurrency: int) -> list[str]:
     """The section's title, command, run line and throughput table."""
