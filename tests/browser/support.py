@@ -97,6 +97,7 @@ def wait_for(what: str, check: Callable[[], object], seconds: float = UI_SECONDS
 
 
 def open_app(page, url: str) -> None:  # type: ignore[no-untyped-def]
+    watch_console(page)
     page.goto(url)
     page.wait_for_selector("flt-semantics-placeholder", state="attached", timeout=UI_SECONDS * 1000)
     # Flutter draws on a canvas; this turns on its accessibility tree (DOM nodes with roles/names).
@@ -264,8 +265,33 @@ def _failure_screenshot(page, name: str) -> None:  # type: ignore[no-untyped-def
         page.screenshot(path=str(ARTIFACTS / f"failure-{re.sub(r'[^A-Za-z0-9_-]+', '-', name)[:60]}.png"))
 
 
+#: What each page's console said that was an error, and its uncaught exceptions (Flutter's own errors land
+#: there), kept for a failure's message: an empty accessibility tree alone does not say why.
+_CONSOLE: dict[int, list[str]] = {}
+
+
+def watch_console(page) -> None:  # type: ignore[no-untyped-def]
+    """Keep ``page``'s console errors and uncaught exceptions (the last 20) for ``_screen``."""
+    said = _CONSOLE.setdefault(id(page), [])
+
+    def keep(text: str) -> None:
+        said.append(text.replace("\n", " ")[:300])
+        del said[:-20]
+
+    page.on("console", lambda message: keep(f"console.{message.type}: {message.text}")
+            if message.type in ("error", "warning") else None)
+    page.on("pageerror", lambda error: keep(f"uncaught: {error}"))
+    page.on("crash", lambda _page: keep("the page crashed"))
+
+
 def _screen(page) -> str:  # type: ignore[no-untyped-def]
-    """What the accessibility tree shows, in short (names and texts of its nodes), for a failure's message."""
+    """What the accessibility tree shows, in short (names and texts of its nodes), for a failure's message;
+    then what the page's console said that was an error, if anything."""
+    said = _CONSOLE.get(id(page))
+    return _tree(page) + (f"; the page's console: {' / '.join(said)}" if said else "")
+
+
+def _tree(page) -> str:  # type: ignore[no-untyped-def]
     try:
         texts = page.evaluate("""() => {
             const out = [];
