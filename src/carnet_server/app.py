@@ -29,6 +29,7 @@ from carnet_server.headers import SecurityHeadersMiddleware
 from carnet_server.idempotency.deps import install_idempotency
 from carnet_server.incidents import service as incidents
 from carnet_server.incidents.router import router as incidents_router
+from carnet_server.kept import KeptAnswersMiddleware
 from carnet_server.limits import BodyLimitMiddleware, document_limits
 from carnet_server.mixing.delivery import DeliveryWorker
 from carnet_server.mixing.router import router as mixing_router
@@ -105,6 +106,9 @@ def create_app(settings: Settings | None = None, *, context: Context | None = No
     app.state.sync_registry = sync_registry()
     app.state.mixing_worker = mixing_worker
     app.state.whatsapp_worker = whatsapp_worker
+    # Innermost: the family's frequent reads answered from what this worker keeps, before routing, when the route
+    # would send that very answer (kept.py).
+    app.add_middleware(KeptAnswersMiddleware, ctx=ctx)
     install_error_handlers(app)
     install_idempotency(app)
     # A too-large body is refused before any route reads it.

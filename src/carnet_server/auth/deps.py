@@ -19,6 +19,7 @@ import anyio
 import anyio.to_thread
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy.orm import Session
 
 from carnet_contract.models import Role
@@ -40,6 +41,8 @@ __all__ = [
     "dependency_calls",
     "get_current_user",
     "get_signed_in_user",
+    "kept_caller",
+    "refusal",
     "require_role",
 ]
 
@@ -125,6 +128,16 @@ async def get_signed_in_user(request: Request, credentials: Credentials) -> Prin
     return await _look_up(ctx, token)
 
 
+def kept_caller(ctx: Context, authorization: str | None) -> Principal | None:
+    """The caller behind an ``Authorization`` header when this worker keeps that token's lookup: what
+    ``get_signed_in_user`` returns without a query (the header read as ``HTTPBearer`` reads it). None when it
+    would look the token up, or refuse it. For answers sent before routing (kept.py)."""
+    scheme, token = get_authorization_scheme_param(authorization)
+    if not (authorization and scheme and token) or scheme.lower() != "bearer":
+        return None
+    return ctx.auth_cache.get(token)
+
+
 async def _look_up(ctx: Context, token: str) -> Principal:
     generation = ctx.auth_cache.generation  # before the read: a write to the auth tables after it voids the answer
     try:
@@ -149,7 +162,8 @@ def _read_principal(ctx: Context, user_id: str, session_id: str) -> Principal:
 SignedInUser = Annotated[Principal, Depends(get_signed_in_user)]
 
 
-def _refusal(user: Principal, ctx: Context) -> str | None:
+def refusal(user: Principal, ctx: Context) -> str | None:
+    """Why ``get_current_user`` refuses a signed-in caller (its 403 code), or None."""
     if user.must_change_password:
         return "password_change_required"
     if user.role == Role.GUARDIAN and user.privacy_version != current_version(ctx.settings):
@@ -167,14 +181,14 @@ async def get_current_user(request: Request, credentials: Credentials) -> Princi
     """
     user = await get_signed_in_user(request, credentials)
     ctx: Context = request.app.state.ctx
-    refusal = _refusal(user, ctx)
+    refused = refusal(user, ctx)
     token = getattr(request.state, "auth_from_cache", None)
-    if refusal is not None and token is not None:
+    if refused is not None and token is not None:
         ctx.auth_cache.forget(token)
         user = await _look_up(ctx, token)
-        refusal = _refusal(user, ctx)
-    if refusal is not None:
-        raise ApiException(403, refusal)
+        refused = refusal(user, ctx)
+    if refused is not None:
+        raise ApiException(403, refused)
     return user
 
 
@@ -193,6 +207,7 @@ def require_role(*roles: Role) -> Callable[[Request, HTTPAuthorizationCredential
         return user
 
     dependency.implies = (get_current_user, get_signed_in_user)  # type: ignore[attr-defined]
+    dependency.roles = allowed  # type: ignore[attr-defined]
     return dependency
 
 

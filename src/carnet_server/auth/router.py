@@ -94,16 +94,24 @@ async def me(user: SignedInUser, request: Request) -> Response:
     a few seconds by (caller, notice in force): sent again only while the commit watch says every commit since it
     was read has been dealt with (memo.py) — never a child no longer linked."""
     ctx: Context = request.app.state.ctx
-    key = (user.id, current_version(ctx.settings))
-    kept = ctx.me_cache.get(key)
-    if kept is not None and ctx.commits.quiet_since(kept.mark):
-        return Response(kept.body, media_type="application/json")
+    sent = kept_me(ctx, user)
+    if sent is not None:
+        return sent
     generation = ctx.me_cache.generation  # before the read: a write after it voids the answer
     mark = ctx.commits.mark()
     body = await anyio.to_thread.run_sync(_me, ctx, user)
     if mark is not None:
-        ctx.me_cache.put(key, Kept(body, mark), generation=generation)
+        ctx.me_cache.put((user.id, current_version(ctx.settings)), Kept(body, mark), generation=generation)
     return Response(body, media_type="application/json")
+
+
+def kept_me(ctx: Context, user: Principal) -> Response | None:
+    """Who-am-I as the route sends it, kept, while every commit since it was read has been dealt with; else None.
+    Also sent before routing (kept.py)."""
+    kept = ctx.me_cache.get((user.id, current_version(ctx.settings)))
+    if kept is None or not ctx.commits.quiet_since(kept.mark):
+        return None
+    return Response(kept.body, media_type="application/json")
 
 
 def _me(ctx: Context, user: Principal) -> bytes:

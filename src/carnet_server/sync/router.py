@@ -76,21 +76,35 @@ async def read_changes(
     does when the answer is lost — only while the watch says every commit since it was read has been dealt with
     (``quiet_since``), so it is what a new read would give. The reads run in a thread on a session of its own."""
     ctx: Context = request.app.state.ctx
-    key = (user.id, limit, cursor)
-    kept = ctx.sync_cache.get(key)
+    sent = kept_page(ctx, user.id, limit=limit, cursor=cursor, if_none_match=if_none_match)
+    if sent is not None:
+        return sent
+    generation = ctx.sync_cache.generation  # before the read: a write after it voids the answer
+    mark = ctx.commits.mark()
+    body, empty = await anyio.to_thread.run_sync(
+        partial(_page, ctx, request.app.state.sync_registry, user_id=user.id, cursor=cursor, limit=limit)
+    )
+    kept = SyncAnswer(body=body, etag=etag_of(body), empty=empty, mark=mark)
+    if empty or (mark is not None and len(body) <= KEPT_PAGE_BYTES):
+        ctx.sync_cache.put((user.id, limit, cursor), kept, generation=generation)
+    return _sent(kept, if_none_match)
+
+
+def kept_page(ctx: Context, user_id: str, *, limit: int, cursor: str, if_none_match: str | None) -> Response | None:
+    """A kept page as the route sends it (or its 304), when it may go without a query: an empty one for the cache
+    time, one with changes while every commit since it was read has been dealt with. None otherwise. Also sent
+    before routing (kept.py)."""
+    kept = ctx.sync_cache.get((user_id, limit, cursor))
     if kept is None or not (kept.empty or ctx.commits.quiet_since(kept.mark)):
-        generation = ctx.sync_cache.generation  # before the read: a write after it voids the answer
-        mark = ctx.commits.mark()
-        body, empty = await anyio.to_thread.run_sync(
-            partial(_page, ctx, request.app.state.sync_registry, user_id=user.id, cursor=cursor, limit=limit)
-        )
-        kept = SyncAnswer(body=body, etag=etag_of(body), empty=empty, mark=mark)
-        if empty or (mark is not None and len(body) <= KEPT_PAGE_BYTES):
-            ctx.sync_cache.put(key, kept, generation=generation)
-    headers = {"ETag": kept.etag}  # no-store (headers.py): the app keeps its own copy and sends If-None-Match
-    if etag_matches(if_none_match, kept.etag):
+        return None
+    return _sent(kept, if_none_match)
+
+
+def _sent(page: SyncAnswer, if_none_match: str | None) -> Response:
+    headers = {"ETag": page.etag}  # no-store (headers.py): the app keeps its own copy and sends If-None-Match
+    if etag_matches(if_none_match, page.etag):
         return Response(status_code=304, headers=headers)
-    return Response(content=kept.body, media_type="application/json", headers=headers)
+    return Response(content=page.body, media_type="application/json", headers=headers)
 
 
 def _page(ctx: Context, registry: service.SyncRegistry, *, user_id: str, cursor: str, limit: int) -> tuple[bytes, bool]:
