@@ -287,7 +287,8 @@ class PostgresCommitWatch(CommitWatch):
             try:
                 self._listen_once()
             except Exception as exc:  # noqa: BLE001 — any failure: not listening; try again in a moment
-                _log.warning("commit watch: not listening (%s); trying again", type(exc).__name__)
+                if not self._stop.is_set():  # (closed: its database may be going too, which is no news)
+                    _log.warning("commit watch: not listening (%s); trying again", type(exc).__name__)
             with self._lock:
                 self._live = False
             self._stop.wait(self.PING_SECONDS)

@@ -21,7 +21,6 @@ from sqlalchemy import create_engine, event, func, select, text
 from carnet_server.audit import AuditEntry
 from carnet_server.auth.service import Principal
 from carnet_server.context import CARNET_TABLES, ME_TABLES, SYNC_TABLES, Context
-from carnet_server.tables import metadata
 from carnet_server.memo import (
     CommitWatch,
     MemoCache,
@@ -32,7 +31,9 @@ from carnet_server.memo import (
 )
 from carnet_server.patients.tables import Cycle
 from carnet_server.privacy.notices import current_version
+from carnet_server.tables import metadata
 from tests.server.conftest import DEMO_PASSWORD, assert_error, bearer, login, sync_all
+from tests.server.memo_support import caught_up, hears_each_table
 
 ME = "/api/v1/me"
 
@@ -66,24 +67,12 @@ def lookups(ctx: Context) -> Iterator[list[str]]:
     event.remove(ctx.engine, "before_cursor_execute", count)
 
 
-def _hears_each_table(ctx: Context) -> bool:
-    """Whether this worker hears which table another worker committed to (PostgreSQL's notifications: memo.py),
-    once its listener listens; SQLite's watch only tells that something was committed."""
-    if not isinstance(ctx.commits, PostgresCommitWatch):
-        return False
-    deadline = time.monotonic() + 10
-    while ctx.commits.mark() is None:
-        assert time.monotonic() < deadline, "the commit watch never listened"
-        time.sleep(0.01)
-    return True
-
-
 def _elsewhere(ctx: Context, sql: str, *params: object) -> None:
     """A write that this worker's engine does not see happen: another worker's. On PostgreSQL this returns once
     this worker has heard of it (the notification's trip, milliseconds), as it would before a next request."""
     table = written_table(sql)
     caches = [c for c in (ctx.auth_cache, ctx.carnet_cache, ctx.sync_cache, ctx.me_cache) if table in c.tables]
-    waits = bool(caches) and _hears_each_table(ctx)
+    waits = bool(caches) and hears_each_table(ctx)
     before = [c.generation for c in caches]
     raw = ctx.engine.raw_connection()
     try:
@@ -144,7 +133,7 @@ def test_another_workers_revocation_applies_here_within_the_cache_time(client: A
     madre = bearer(tokens["access_token"])
     assert client.get(ME, headers=madre).status_code == 200
     _elsewhere(ctx, "UPDATE auth_sessions SET revoked_at = CURRENT_TIMESTAMP WHERE revoked_at IS NULL")
-    if not _hears_each_table(ctx):  # SQLite: what the design accepts, at most the cache's time
+    if not hears_each_table(ctx):  # SQLite: what the design accepts, at most the cache's time
         assert client.get(ME, headers=madre).status_code == 200
         clock.now += ctx.settings.cache_seconds
     assert_error(client.get(ME, headers=madre), 401)  # PostgreSQL: as soon as the worker heard of it
@@ -196,8 +185,9 @@ def test_a_kept_carnet_costs_no_query_while_nothing_is_committed_else_one_lookup
 ) -> None:
     madre = bearer(login(client, "madre.demo")["access_token"])
     path = _carnet_path(client, madre)
-    hears = _hears_each_table(ctx)
+    hears = hears_each_table(ctx)
     client.get(path, headers=madre)  # issues the QR: a write while it read, so this answer is not kept
+    caught_up(ctx)
     first = client.get(path, headers=madre)
     assert first.status_code == 200 and first.headers["content-type"] == "application/json"
     statements.clear()
@@ -304,6 +294,7 @@ def _synced(client: Any, headers: dict[str, str]) -> tuple[str, str]:
 
 def test_an_unchanged_sync_is_answered_from_memory(client: Any, ctx: Context, statements: list[str]) -> None:
     madre = bearer(login(client, "madre.demo")["access_token"])
+    caught_up(ctx)
     cursor, etag = _synced(client, madre)
     statements.clear()
     for _ in range(3):
@@ -359,7 +350,7 @@ def test_another_workers_change_shows_within_the_cache_time(client: Any, ctx: Co
     cursor, etag = _synced(client, madre)
     child = client.get(ME, headers=madre).json()["patients"][0]["id"]
     _elsewhere(ctx, "UPDATE sync_state SET seq = seq + 1000000 WHERE patient_id = ?", child)
-    if not _hears_each_table(ctx):
+    if not hears_each_table(ctx):
         # SQLite: for the cache time, "nothing new" (a 304 carries no data: never anyone else's)
         assert client.get(SYNC, params={"cursor": cursor}, headers={**madre, "If-None-Match": etag}).status_code == 304
         clock.now += ctx.settings.cache_seconds
@@ -372,8 +363,9 @@ def test_a_page_with_changes_asked_again_is_sent_from_memory_while_nothing_is_co
 ) -> None:
     """The app on bad mobile data asks again for a page whose answer it lost."""
     madre = bearer(login(client, "madre.demo")["access_token"])
-    hears = _hears_each_table(ctx)
+    hears = hears_each_table(ctx)
     cursor, made = _delta(client, madre)
+    caught_up(ctx)
     first = client.get(SYNC, params={"cursor": cursor}, headers=madre)
     assert first.status_code == 200 and [c["id"] for c in first.json()["changes"]] == [made]
     statements.clear()
@@ -416,7 +408,7 @@ def test_a_kept_page_with_changes_is_its_owners_alone(client: Any, ctx: Context)
 def test_me_is_kept_and_costs_no_query_while_quiet(client: Any, ctx: Context, statements: list[str],
                                                      username: str) -> None:
     headers = bearer(login(client, username)["access_token"])
-    _hears_each_table(ctx)  # (PostgreSQL: its listener listens first)
+    caught_up(ctx)  # (PostgreSQL: its listener listens, and has heard the login)
     first = client.get(ME, headers=headers)
     statements.clear()
     again = client.get(ME, headers=headers)
@@ -439,7 +431,7 @@ def test_what_me_reads_is_what_ends_a_kept_one(client: Any, ctx: Context, statem
 
 def test_a_kept_me_never_lists_a_child_unlinked_elsewhere(client: Any, ctx: Context) -> None:
     madre = bearer(login(client, "madre.demo")["access_token"])
-    _hears_each_table(ctx)
+    hears_each_table(ctx)
     children = client.get(ME, headers=madre).json()["patients"]
     assert children and client.get(ME, headers=madre).json()["patients"] == children  # kept
     _elsewhere(ctx, "DELETE FROM guardian_patients WHERE patient_id = ?", children[0]["id"])
