@@ -17,8 +17,8 @@ from tests.server.conftest import assert_error
 
 SERVER = Path(carnet_server.__file__).parent
 #: Modules that speak HTTP; every other module of the server is HTTP-free.
-HTTP_MODULES = {"app.py", "cli.py", "deps.py", "errors.py", "headers.py", "http_protocol.py", "limits.py", "router.py",
-                "routes.py", "text_guard.py"}
+HTTP_MODULES = {"app.py", "cli.py", "deps.py", "errors.py", "headers.py", "http_protocol.py", "kept.py", "limits.py",
+                "router.py", "routes.py", "text_guard.py"}
 
 
 @pytest.mark.parametrize(("kind", "status"), [
