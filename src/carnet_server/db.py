@@ -127,6 +127,9 @@ def is_database_unavailable(error: BaseException) -> bool:
 
 #: How long a SQLite writer waits for the other writers of its process (as SQLite's ``busy_timeout``).
 SQLITE_WRITE_WAIT_SECONDS = 30
+#: Connections the background workers of a process may hold besides the request threads (mixing delivery,
+#: WhatsApp, reminders) — a margin.
+SQLITE_BACKGROUND_CONNECTIONS = 4
 #: The statements before which Python's sqlite3 opens a transaction, and SQLite takes its write lock.
 _SQLITE_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
@@ -190,7 +193,13 @@ def make_engine(settings: Settings) -> Engine:
     if url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         gated = type("GatedConnection", (_GatedConnection,), {"gate": threading.Lock()})
-        engine = create_engine(url, connect_args={"timeout": SQLITE_WRITE_WAIT_SECONDS, "factory": gated})
+        # As many connections kept open as can be busy at once (every request thread and the background workers):
+        # past the pool's size each one would be opened, set up (four PRAGMAs) and closed again per request.
+        engine = create_engine(
+            url,
+            connect_args={"timeout": SQLITE_WRITE_WAIT_SECONDS, "factory": gated},
+            pool_size=settings.request_threads + SQLITE_BACKGROUND_CONNECTIONS,
+        )
 
         @event.listens_for(engine, "before_cursor_execute")
         def _take_write_gate(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:

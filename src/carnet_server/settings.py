@@ -143,10 +143,11 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1, le=64)
     # PostgreSQL connection pool per worker process: pool_size kept open, max_overflow more under load
     # (requests beyond both wait up to pool_timeout seconds). Size them so that
-    # workers × (pool_size + max_overflow) ≤ PostgreSQL max_connections − headroom (superuser slots,
-    # migrations, psql, backups): 2 workers × (5 + 10) = 30 of the default 100.
-    db_pool_size: int = Field(default=5, ge=1, le=200)
-    db_max_overflow: int = Field(default=10, ge=0, le=200)
+    # workers × (pool_size + max_overflow + 1) ≤ PostgreSQL max_connections − headroom (superuser slots,
+    # migrations, psql, backups): 2 workers × (10 + 5 + 1) = 32 of the default 100. Keep pool_size at least the
+    # request threads and the background workers: a connection past it is opened and closed again per use.
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_max_overflow: int = Field(default=5, ge=0, le=200)
     db_pool_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     # Threads that run the routes' blocking work, per worker process (anyio's limiter; its own default is 40). More
     # threads than a few per core only fight over the interpreter's lock: under wrk -c32 on 2 cores, 8 threads

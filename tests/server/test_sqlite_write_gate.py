@@ -92,3 +92,20 @@ def test_a_thread_writing_through_a_second_connection_is_told_at_once(engine: En
     first.close()
     with engine.begin() as conn:  # the gate is whole again
         conn.execute(text("INSERT INTO t VALUES (3)"))
+
+
+def test_every_request_thread_keeps_its_connection_open(engine: Engine) -> None:
+    """As many connections stay open as the request threads (and the background workers) can use at once: past
+    the pool's size each would be opened, set up and closed again per request (a 200-booking race spent a sixth of
+    its threads' time there, bench/RESULTS.md)."""
+    threads = Settings().request_threads
+    held = [engine.connect() for _ in range(threads + db.SQLITE_BACKGROUND_CONNECTIONS)]
+    first = [c.connection.dbapi_connection for c in held]
+    for conn in held:
+        conn.close()
+    again = [engine.connect() for _ in range(len(held))]
+    try:
+        assert {id(c.connection.dbapi_connection) for c in again} == {id(c) for c in first}
+    finally:
+        for conn in again:
+            conn.close()
