@@ -40,6 +40,7 @@ from common import RESULTS, summary, write_section  # also puts the repo on sys.
 from sqlalchemy import create_engine, text
 
 from carnet_server.scale import SCALE_PASSWORD, guardian_username
+from carnet_server.settings import Settings
 from tests.support.processes import BIN, running_server
 
 SCHEMA = "carnet_scale_bench"
@@ -270,8 +271,8 @@ def _section(runs: list[dict[str, Any]], opts: argparse.Namespace, command: str)
         f"Command: `{command}`  ",
         f"Run: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores "
         f"({platform.machine()}, shared by the server, PostgreSQL, the load process and other work on the "
-        f"machine), PostgreSQL on loopback, `carnet-server --workers {opts.workers}` (pool 5 + overflow 10 per "
-        f"worker), load from one separate process over {opts.concurrency} keep-alive connections, "
+        f"machine), PostgreSQL on loopback, `carnet-server --workers {opts.workers}` (pool "
+        f"{Settings().db_pool_size} + overflow {Settings().db_max_overflow} per worker), load from one separate process over {opts.concurrency} keep-alive connections, "
         f"{opts.rounds} alternating rounds of {opts.seconds:g} s per endpoint, as {opts.guardians} different "
         "guardians for reads and as many others for writes (one request in turn each; write limits raised so "
         "that the bench measures the work, not the per-user limits).",
