@@ -7,8 +7,10 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from collections.abc import Callable
+from typing import Any
 
 import pytest
+from fastapi.telemetry import _asgi as telemetry_asgi
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -77,3 +79,11 @@ def test_docs_with_the_setting(ctx: Context, path: str) -> None:
     assert response.status_code == 200
     assert response.headers.get("x-content-type-options") == "nosniff"
     assert login(client, "madre.demo")["access_token"]
+
+
+def test_fastapi_telemetry_is_off_even_with_a_provider_configured(app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing here exports traces, metrics or logs: a provider configured in the process (a library's, an agent's)
+    never gets the app's requests, whose paths carry the children's ids."""
+    monkeypatch.setattr(telemetry_asgi, "_unconfigured", lambda _provider: False)  # as if one were configured
+    assert telemetry_asgi.NativeTelemetry(app._telemetry).enabled() is False
+    assert telemetry_asgi.NativeTelemetry({**app._telemetry, "tracing": True}).enabled() is True  # (the check works)
