@@ -16,7 +16,9 @@ Write rates
     beyond that 429 ``rate_limited`` with ``Retry-After``. The count comes from the audit log — every
     such write already leaves an audit row with its actor and time — so the limit holds across
     worker processes without a table of its own, and an idempotent replay (which writes nothing)
-    does not count: it is answered before the check. Writes refused for bad input leave no audit row
+    does not count: it is answered before the check. The count is read in the route's own thread, on its
+    session, just before the route runs (routes.py ``before_the_route``): a write takes one thread and one
+    connection. Writes refused for bad input leave no audit row
     and are not counted (a refused dispensation is audited, and counts). Two requests racing at the
     limit may both pass: the limit is a brake on floods, not an exact quota.
 
@@ -33,12 +35,13 @@ import asyncio
 import functools
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import Depends, Request
 from sqlalchemy import Select, bindparam, select
+from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -49,6 +52,7 @@ from carnet_server.db import UTCDateTime, utcnow
 from carnet_server.errors import ApiException, error_response, lang_of
 from carnet_server.i18n import t
 from carnet_server.idempotency.deps import IdempotencyDep
+from carnet_server.routes import before_the_route
 
 __all__ = ["BUCKETS", "BodyLimitMiddleware", "PHOTO_MULTIPART_OVERHEAD", "address_limit", "write_limit"]
 
@@ -155,16 +159,18 @@ class BodyLimitMiddleware:
         await self.app(scope, guarded_receive, guarded_send)
 
 
-def _check_rate(ctx: Any, session: Any, user_id: str, bucket: str) -> None:
+def _check_rate(ctx: Any, user_id: str, bucket: str, session: Session | None) -> None:
+    """In the route's thread, on its session (routes.py ``before_the_route``), or on a session of its own."""
     settings = ctx.settings
     window = timedelta(seconds=settings.write_rate_window_seconds)
     now = utcnow()
-    try:
-        last_allowed = session.scalar(
-            _rate_statement(bucket, settings.write_rate_limit), {"user_id": user_id, "since": now - window}
-        )
-    finally:
-        session.rollback()  # give the connection back before the route runs
+    statement = _rate_statement(bucket, settings.write_rate_limit)
+    values = {"user_id": user_id, "since": now - window}
+    if session is None:
+        with ctx.sessions() as own:
+            last_allowed = own.scalar(statement, values)
+    else:
+        last_allowed = session.scalar(statement, values)
     if last_allowed is not None:
         seconds = max(1, math.ceil((last_allowed + window - now).total_seconds()))
         raise ApiException(429, "rate_limited", params={"seconds": seconds}, headers={"Retry-After": str(seconds)})
@@ -199,25 +205,25 @@ def write_limit(bucket: str, *, idempotent: bool = True, before_privacy_notice: 
     if bucket not in BUCKETS:
         raise ValueError(f"unknown rate bucket {bucket!r}")
 
-    dependency: Callable[..., None]
+    dependency: Callable[..., Awaitable[None]]
     if before_privacy_notice:
         if idempotent:
             raise ValueError("the Idempotency-Key claim needs a CurrentUser")
 
-        def signed_in(user: SignedInUser, ctx: ContextDep, session: SessionDep) -> None:
-            _check_rate(ctx, session, user.id, bucket)
+        async def signed_in(request: Request, user: SignedInUser, ctx: ContextDep) -> None:
+            await before_the_route(request, functools.partial(_check_rate, ctx, user.id, bucket))
 
         dependency = signed_in
     elif idempotent:
 
-        def claimed(user: CurrentUser, ctx: ContextDep, session: SessionDep, _idem: IdempotencyDep) -> None:
-            _check_rate(ctx, session, user.id, bucket)
+        async def claimed(request: Request, user: CurrentUser, ctx: ContextDep, _idem: IdempotencyDep) -> None:
+            await before_the_route(request, functools.partial(_check_rate, ctx, user.id, bucket))
 
         dependency = claimed
     else:
 
-        def current(user: CurrentUser, ctx: ContextDep, session: SessionDep) -> None:
-            _check_rate(ctx, session, user.id, bucket)
+        async def current(request: Request, user: CurrentUser, ctx: ContextDep) -> None:
+            await before_the_route(request, functools.partial(_check_rate, ctx, user.id, bucket))
 
         dependency = current
 

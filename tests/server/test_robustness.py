@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
+from sqlalchemy.orm import Session
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -24,6 +26,7 @@ from carnet_server.cli import server_options
 from carnet_server.context import Context, build_context
 from carnet_server.db import utcnow
 from carnet_server.http_protocol import MAX_HEAD_BYTES
+from carnet_server.incidents import service as incident_service
 from carnet_server.settings import Settings
 from tests.server.blood_bank_support import bank_id, body, live_server, open_day
 from tests.server.conftest import assert_error, bearer, login
@@ -213,6 +216,35 @@ def _appointment(n: int) -> dict[str, Any]:
     start = utcnow().replace(microsecond=0) + timedelta(days=3, hours=n)
     return {"kind": "consulta", "title": f"Consulta {n}", "starts_at": start.isoformat(),
             "ends_at": (start + timedelta(minutes=30)).isoformat()}
+
+
+def test_a_write_limit_is_read_in_the_routes_own_thread_on_its_session(
+    limited: tuple[TestClient, Context], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """(#20) A write takes one thread and one connection: the write limit's count is read in the route's thread, on
+    the route's session, before the route runs; refused there, the route never runs."""
+    client, ctx = limited
+    madre = bearer(login(client, "madre.demo")["access_token"])
+    mateo = _patient_ids(client, madre)[MATEO]
+    seen: list[tuple[str, int, int]] = []  # (what, thread, session)
+    check_rate = limits._check_rate
+    create = incident_service.create
+
+    def counted(ctx: Any, user_id: str, bucket: str, session: Any) -> None:
+        assert isinstance(session, Session)
+        seen.append(("limit", threading.get_ident(), id(session)))
+        check_rate(ctx, user_id, bucket, session)
+
+    def created(session: Session, **kwargs: Any) -> Any:
+        seen.append(("route", threading.get_ident(), id(session)))
+        return create(session, **kwargs)
+
+    monkeypatch.setattr(limits, "_check_rate", counted)
+    monkeypatch.setattr(incident_service, "create", created)
+    answers = [client.post(INCIDENTS, json=_incident(mateo, n), headers=madre).status_code for n in range(3)]
+    assert answers == [201, 201, 429]
+    assert [kind for kind, _thread, _session in seen] == ["limit", "route", "limit", "route", "limit"]
+    assert seen[0][1:] == seen[1][1:] and seen[2][1:] == seen[3][1:]  # the same thread, the same session
 
 
 def test_every_bucket_is_limited(limited: tuple[TestClient, Context]) -> None:
