@@ -35,16 +35,10 @@ async def read_carnet(patient_id: str, user: CurrentUser, request: Request) -> R
     of its own (no session dependency to solve and close: #20)."""
     ctx: Context = request.app.state.ctx
     now = utcnow()
-    sent = kept_carnet(ctx, user, patient_id, now)
-    if sent is not None:
-        return sent
-    key = (user.id, patient_id, ctx.today(now))
-    guardian = user.role == Role.GUARDIAN
-    kept = ctx.carnet_cache.get(key) if guardian else None
-    if (
-        kept is not None
-        and kept.qr_expires_at > now
-        and await anyio.to_thread.run_sync(
+    kept = _kept(ctx, user, patient_id, now)
+    if kept is not None and (
+        ctx.commits.quiet_since(kept.mark)
+        or await anyio.to_thread.run_sync(
             partial(_still_good, ctx, user_id=user.id, patient_id=patient_id, qr_jti=kept.qr_jti, now=now)
         )
     ):
@@ -54,20 +48,26 @@ async def read_carnet(patient_id: str, user: CurrentUser, request: Request) -> R
     answer = await anyio.to_thread.run_sync(
         partial(_read_carnet, ctx, principal=user, patient_id=patient_id, ip=client_address(request))
     )
-    if guardian:
-        ctx.carnet_cache.put(key, replace(answer, mark=mark), generation=generation)
+    if user.role == Role.GUARDIAN:
+        ctx.carnet_cache.put((user.id, patient_id, ctx.today(now)), replace(answer, mark=mark), generation=generation)
     return Response(answer.body, media_type="application/json")
 
 
 def kept_carnet(ctx: Context, user: Principal, patient_id: str, now: datetime) -> Response | None:
     """A guardian's kept carnet as the route sends it, when it may go without a query: its QR not expired, and every
     commit since it was read dealt with (memo.py). None otherwise. Also sent before routing (kept.py)."""
+    kept = _kept(ctx, user, patient_id, now)
+    if kept is None or not ctx.commits.quiet_since(kept.mark):
+        return None
+    return Response(kept.body, media_type="application/json")
+
+
+def _kept(ctx: Context, user: Principal, patient_id: str, now: datetime) -> service.CarnetAnswer | None:
+    """The guardian's carnet this worker keeps, its QR not expired (staff reads are never kept)."""
     if user.role != Role.GUARDIAN:
         return None
     kept = ctx.carnet_cache.get((user.id, patient_id, ctx.today(now)))
-    if kept is None or kept.qr_expires_at <= now or not ctx.commits.quiet_since(kept.mark):
-        return None
-    return Response(kept.body, media_type="application/json")
+    return kept if kept is not None and kept.qr_expires_at > now else None
 
 
 def _still_good(ctx: Context, **kwargs: Any) -> bool:
