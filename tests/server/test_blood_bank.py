@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from starlette.testclient import TestClient
 
 from carnet_server.agenda.tables import Appointment
@@ -20,6 +20,7 @@ from carnet_server.blood_bank.tables import Booking, CheckInNote, Slot
 from carnet_server.context import Context
 from carnet_server.demo import DEMO_PASSWORD
 from carnet_server.patients.tables import MedicalUnit, UserUnit
+from carnet_server.sync.tables import SyncState
 from tests.server.blood_bank_support import RAZA, bank_id, body, due_today, eligible_answers, open_day, today
 from tests.server.conftest import assert_error
 
@@ -147,6 +148,31 @@ def test_a_booking_takes_a_place_and_reaches_agenda_and_sync(client: TestClient,
     assert client.get(f"{BOOKINGS}/{booking['id']}", headers=setup["madre"]).json()["folio"] == booking["folio"]
     listed = client.get(BOOKINGS, params={"patient_id": setup["mateo"]}, headers=setup["madre"]).json()
     assert booking["id"] in [b["id"] for b in listed] and len(listed) == 3  # and the two demo bookings
+
+
+def test_a_booking_is_written_in_one_pass(client: TestClient, ctx: Context, setup: dict[str, Any]) -> None:
+    """#20: the booking names its appointment from the start (no UPDATE after), both synced records are numbered by
+    one counter update, appointment first, and the slot is read once (the places held come back from the UPDATE)."""
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(" ".join(statement.split()))
+
+    event.listen(ctx.engine, "before_cursor_execute", seen)
+    try:
+        booking = book(client, setup)
+    finally:
+        event.remove(ctx.engine, "before_cursor_execute", seen)
+    assert sum(s.startswith("UPDATE sync_counter") for s in statements) == 1
+    assert not [s for s in statements if s.startswith("UPDATE blood_bank_bookings")]
+    assert sum(s.startswith("SELECT slots.id") for s in statements) == 1
+    with ctx.sessions() as session:
+        row = session.get(Booking, booking["id"])
+        assert row is not None and row.appointment_id == booking["appointment_id"]
+        seqs = {type_: seq for type_, seq in session.execute(select(SyncState.type, SyncState.seq).where(
+            SyncState.record_id.in_([booking["id"], booking["appointment_id"]])))}
+    assert seqs["blood_bank_booking"] == seqs["appointment"] + 1
+    assert booking["slot"]["available"] == slot_available(client, setup)
 
 
 def test_a_retry_with_the_same_key_books_once(client: TestClient, ctx: Context, setup: dict[str, Any]) -> None:

@@ -25,7 +25,7 @@ from carnet_server import audit
 from carnet_server.agenda.tables import Appointment
 from carnet_server.auth.service import Principal
 from carnet_server.dates import check_day
-from carnet_server.db import utcnow
+from carnet_server.db import new_id, utcnow
 from carnet_server.domain_errors import Invalid, NotAllowed, NotFound
 from carnet_server.patients.service import PatientNotFound, unit_out, visible_patient
 from carnet_server.patients.tables import Cycle, MedicalUnit, Patient
@@ -339,9 +339,16 @@ def add_linked(
     created_by: str | None,
     now: datetime,
     cycle_id: str | None = None,
+    appointment_id: str | None = None,
+    synced_with: Sequence[tuple[SyncType, str, str, bool]] = (),
 ) -> Appointment:
-    """A hospital appointment made on behalf of another domain (the caller checked access); synced."""
+    """A hospital appointment made on behalf of another domain (the caller checked access); synced.
+
+    ``appointment_id``: the id the caller's own record already names (it is added to the session beforehand, so
+    both are written in one flush); ``synced_with``: the caller's changes ``(type, record_id, patient_id,
+    deleted)``, recorded with the appointment's in one counter update (#20)."""
     row = Appointment(
+        id=appointment_id or new_id(),
         patient_id=patient_id,
         kind=kind.value,
         title=title[:120],
@@ -359,8 +366,7 @@ def add_linked(
         updated_at=now,
     )
     session.add(row)
-    session.flush()
-    sync.touch(session, type=SyncType.APPOINTMENT, record_id=row.id, patient_id=patient_id)
+    sync.touch_records(session, [(SyncType.APPOINTMENT, row.id, patient_id, False), *synced_with])
     return row
 
 

@@ -45,6 +45,7 @@ __all__ = [
     "cycle_out",
     "drug_out",
     "due_cycles",
+    "guardian_sees",
     "CarnetAnswer",
     "carnet_answer",
     "carnet_still_good",
@@ -213,6 +214,19 @@ _VISIBLE_TO_GUARDIAN = _VISIBLE_TO_ADMIN.where(
 )
 _VISIBLE_TO_STAFF = _VISIBLE_TO_ADMIN.where(
     exists().where(UserUnit.unit_id == Patient.unit_id, UserUnit.user_id == bindparam("user_id"))
+)
+
+
+def guardian_sees(session: Session, *, user_id: str, patient_id: str) -> bool:
+    """Whether this guardian is linked to the child: what :func:`visible_patient` checks for a guardian (the link
+    exists only for an existing child), for a write that needs the id alone — one primary-key read, no row
+    built (#20)."""
+    return session.execute(_LINKED, {"user_id": user_id, "patient_id": patient_id}).first() is not None
+
+
+_LINK = GuardianPatient.__table__
+_LINKED = select(_LINK.c.patient_id).where(
+    _LINK.c.user_id == bindparam("user_id"), _LINK.c.patient_id == bindparam("patient_id")
 )
 
 
