@@ -30,16 +30,14 @@ import subprocess
 import tempfile
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import httpx
-from common import RESULTS, summary, write_section  # also puts the repo on sys.path
+from common import RESULTS, scale_families, summary, write_section  # also puts the repo on sys.path
 from sqlalchemy import create_engine, text
 
-from carnet_server.scale import SCALE_PASSWORD, guardian_username
 from carnet_server.settings import Settings
 from tests.support.processes import BIN, running_server
 
@@ -86,13 +84,6 @@ def _run_load(args: tuple[list[Request], int, float, int, bool]) -> tuple[float,
 # ---- preparing the guardians ------------------------------------------------------------------------
 
 
-def _login(base: str, username: str) -> dict[str, str]:
-    response = httpx.post(f"{base}/api/v1/auth/login", json={"username": username, "password": SCALE_PASSWORD},
-                          timeout=120)
-    response.raise_for_status()
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
 def _drain(client: httpx.Client, base: str, auth: dict[str, str], cursor: str = "") -> str:
     while True:
         page = client.get(f"{base}/api/v1/sync", params={"cursor": cursor, "limit": 1000}, headers=auth)
@@ -100,23 +91,6 @@ def _drain(client: httpx.Client, base: str, auth: dict[str, str], cursor: str = 
         cursor = page.json()["cursor"]
         if not page.json()["has_more"]:
             return cursor
-
-
-def _families(base: str, guardians: int, wanted: int, seed: int) -> list[tuple[dict[str, str], str]]:
-    """``wanted`` guardians of different families, logged in: (auth headers, one child id)."""
-    candidates = random.Random(seed).sample(range(1, guardians + 1), min(guardians, wanted * 2))
-    out: list[tuple[dict[str, str], str]] = []
-    seen: set[str] = set()
-    with httpx.Client(timeout=60) as client, ThreadPoolExecutor(4) as pool:
-        while candidates and len(out) < wanted:
-            chunk, candidates = candidates[:wanted - len(out)], candidates[wanted - len(out):]
-            for auth in pool.map(lambda n: _login(base, guardian_username(n)), chunk):
-                children = {p["id"] for p in client.get(f"{base}/api/v1/me", headers=auth).json()["patients"]}
-                if children & seen:
-                    continue  # the other guardian of a family already picked
-                seen |= children
-                out.append((auth, sorted(children)[0]))
-    return out
 
 
 def _read_requests(base: str, family: list[tuple[dict[str, str], str]],
@@ -231,8 +205,8 @@ def run_size(n: int, opts: argparse.Namespace) -> dict[str, Any]:
         with running_server(data_dir, demo=False, env=server_env) as server:
             base = server.url
             today = datetime.now(timezone.utc).astimezone().date()
-            readers = _families(base, guardians, opts.guardians, seed=n)
-            writers = _families(base, guardians, opts.guardians, seed=n + 1)
+            readers = scale_families(base, guardians, opts.guardians, seed=n)
+            writers = scale_families(base, guardians, opts.guardians, seed=n + 1)
             writers = [w for w in writers if w[1] not in {c for _a, c in readers}] or writers
             requests = {"trivial": [("GET", f"{base}/healthz", {}, None)]}
             requests |= _read_requests(base, readers, today)

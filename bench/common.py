@@ -10,10 +10,12 @@ import asyncio
 import json
 import multiprocessing
 import os
+import random
 import statistics
 import sys
 import time
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -30,7 +32,8 @@ HEADER = ("# Benchmarks\n\nFigures are ratios against a baseline measured in the
           "absolute numbers depend on the machine.\n\n")
 
 #: name → (url, headers, expected status) for GET load, or
-#: (url, headers, expected status, JSON bodies) for POST load: request i sends bodies[i % len(bodies)].
+#: (url, headers, expected status, JSON bodies) for POST load: request i sends bodies[i % len(bodies)]; a body given
+#: as ``(headers, JSON body)`` is sent with those headers instead (many families, each with its own token).
 Targets = Mapping[str, tuple[str, dict[str, str], int] | tuple[str, dict[str, str], int, list[Any]]]
 Bodies = list[Any] | None
 
@@ -43,7 +46,10 @@ async def _load(url: str, headers: dict[str, str], expect: int, requests: int, c
     async def send(client: httpx.AsyncClient, index: int) -> httpx.Response:
         if bodies is None:
             return await client.get(url, headers=headers)
-        return await client.post(url, headers=headers, json=bodies[index % len(bodies)])
+        body = bodies[index % len(bodies)]
+        if isinstance(body, tuple):
+            return await client.post(url, headers=body[0], json=body[1])
+        return await client.post(url, headers=headers, json=body)
 
     async def worker(client: httpx.AsyncClient) -> None:
         nonlocal remaining
@@ -53,11 +59,11 @@ async def _load(url: str, headers: dict[str, str], expect: int, requests: int, c
             response = await send(client, remaining)
             latencies.append(time.perf_counter() - started)
             if response.status_code != expect:
-                raise RuntimeError(f"{url} answered {response.status_code}, expected {expect}")
+                raise RuntimeError(f"{url} answered {response.status_code}, expected {expect}: {response.text[:300]}")
 
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(limits=limits, timeout=30.0) as client:
-        await send(client, 0)  # warm the connection and caches
+        await send(client, requests)  # warm the connection and caches (with a body of its own: see measure)
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
     return latencies
 
@@ -120,12 +126,17 @@ def summary(elapsed: float, latencies: list[float]) -> dict[str, float]:
 
 
 def measure(targets: Targets, *, rounds: int, requests: int, concurrency: int) -> dict[str, dict[str, float]]:
-    """Alternating rounds of load on each target (GET, or POST with bodies), from one separate process."""
+    """Alternating rounds of load on each target (GET, or POST with bodies), from one separate process. POST bodies
+    enough for every round's requests and its warm-up (``rounds * (requests + 1)``) are each sent once: round r
+    sends its own slice (bookings of places that a round takes and the next must not ask for again)."""
     runs: dict[str, list[tuple[float, list[float]]]] = {name: [] for name in targets}
+    chunk = requests + 1
     with multiprocessing.get_context("spawn").Pool(1) as pool:
-        for _ in range(rounds):
+        for r in range(rounds):
             for name, (url, headers, expect, *rest) in targets.items():
                 bodies = rest[0] if rest else None
+                if bodies is not None and len(bodies) >= rounds * chunk:
+                    bodies = bodies[r * chunk:(r + 1) * chunk]
                 runs[name].append(pool.apply(_run_load, ((url, headers, expect, requests, concurrency, bodies),)))
     return {
         name: summary(sum(e for e, _ in rs), [lat for _, lats in rs for lat in lats])
@@ -135,9 +146,35 @@ def measure(targets: Targets, *, rounds: int, requests: int, concurrency: int) -
 
 def login(base: str, username: str, password: str = "carnet-demo") -> dict[str, str]:
     response = httpx.post(f"{base}/api/v1/auth/login", json={"username": username, "password": password},
-                          timeout=30)
+                          timeout=120)
     response.raise_for_status()
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def scale_login(base: str, username: str) -> dict[str, str]:
+    """A generated account's headers (``carnet-server generate``: every account has one password)."""
+    from carnet_server.scale import SCALE_PASSWORD
+
+    return login(base, username, SCALE_PASSWORD)
+
+
+def scale_families(base: str, guardians: int, wanted: int, seed: int) -> list[tuple[dict[str, str], str]]:
+    """``wanted`` generated guardians of different families, logged in: (auth headers, one child id)."""
+    from carnet_server.scale import guardian_username
+
+    candidates = random.Random(seed).sample(range(1, guardians + 1), min(guardians, wanted * 2))
+    out: list[tuple[dict[str, str], str]] = []
+    seen: set[str] = set()
+    with httpx.Client(timeout=60) as client, ThreadPoolExecutor(4) as pool:
+        while candidates and len(out) < wanted:
+            chunk, candidates = candidates[:wanted - len(out)], candidates[wanted - len(out):]
+            for auth in pool.map(lambda n: scale_login(base, guardian_username(n)), chunk):
+                children = {p["id"] for p in client.get(f"{base}/api/v1/me", headers=auth).json()["patients"]}
+                if children & seen:
+                    continue  # the other guardian of a family already picked
+                seen |= children
+                out.append((auth, sorted(children)[0]))
+    return out
 
 
 def sync_to_end(base: str, headers: dict[str, str], cursor: str = "") -> str:
@@ -172,13 +209,13 @@ def family_reads(base: str) -> tuple[dict[str, str], str, str, str, str]:
     return madre, patient, before, after, etag
 
 def load_table(title: str, command: str, results: Mapping[str, Mapping[str, float]], *,
-               rounds: int, requests: int, concurrency: int) -> list[str]:
+               rounds: int, requests: int, concurrency: int, data: str = "demo data") -> list[str]:
     """The section's title, command, run line and throughput table."""
     return [
         f"## {title}",
         "",
         f"Command: `{command}`  ",
-        f"Run: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, one server process (SQLite, demo data), "
+        f"Run: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, one server process (SQLite, {data}), "
         f"load from a separate process, {concurrency} keep-alive connections, "
         f"{rounds} alternating rounds of {requests} requests each.",
         "",
