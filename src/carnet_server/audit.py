@@ -8,12 +8,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, Integer, String
+from sqlalchemy import JSON, Index, Integer, String, insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from carnet_server.db import Base, UTCDateTime, utcnow
 
-__all__ = ["AuditEntry", "record"]
+__all__ = ["AuditEntry", "record", "record_now"]
 
 
 class AuditEntry(Base):
@@ -55,3 +55,34 @@ def record(
             detail=detail,
         )
     )
+
+
+def record_now(
+    session: Session,
+    *,
+    action: str,
+    actor_id: str | None,
+    actor_role: str | None,
+    object_type: str,
+    object_id: str,
+    ip: str | None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Write one audit row at once, with one INSERT (the caller commits): for a write whose other statements are
+    written at once too, so that no ORM flush is needed for this one row (#20). :func:`record` waits for the flush."""
+    session.execute(
+        _INSERT,
+        {
+            "at": utcnow(),
+            "actor_id": actor_id,
+            "actor_role": actor_role,
+            "action": action,
+            "object_type": object_type,
+            "object_id": object_id,
+            "ip": ip,
+            "detail": detail,
+        },
+    )
+
+
+_INSERT = insert(AuditEntry.__table__)

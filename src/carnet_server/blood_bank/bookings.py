@@ -24,13 +24,14 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, case, exists, func, select, update
+from sqlalchemy import and_, bindparam, case, exists, func, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from carnet_contract import eligibility
 from carnet_contract import models as contract
 from carnet_contract.models import AppointmentKind, AppointmentStatus, BookingStatus, Role, SyncType
+from carnet_server import audit
 from carnet_server.agenda import service as agenda
 from carnet_server.auth.service import Principal
 from carnet_server.blood_bank.service import (
@@ -133,8 +134,10 @@ def _patient(session: Session, principal: Principal, patient_id: str) -> Patient
 
 
 def _lock_patient(session: Session, patient_id: str) -> None:
-    # FOR UPDATE on PostgreSQL; SQLite renders a plain SELECT (its writers are serial anyway).
-    session.execute(_LOCK_PATIENT, {"patient_id": patient_id})
+    # FOR UPDATE on PostgreSQL. Not on SQLite: it would render a plain SELECT, and its writers are serial anyway
+    # (the daily count below is read after this transaction's first write, which waits for every other writer).
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(_LOCK_PATIENT, {"patient_id": patient_id})
 
 
 def _take_place(session: Session, slot_id: str) -> int:
@@ -174,6 +177,7 @@ def next_folio(session: Session, year: int) -> str:
 # The statements of a booking, built once and over the tables rather than the mapped classes: the ORM's paths for
 # an UPDATE or a column read cost two to three times the statement itself (#20).
 _SLOTS, _BOOKINGS, _PATIENTS = Slot.__table__, Booking.__table__, Patient.__table__
+_INSERT_BOOKING = insert(_BOOKINGS)
 _LOCK_PATIENT = select(_PATIENTS.c.id).where(_PATIENTS.c.id == bindparam("patient_id")).with_for_update()
 #: The place taken only while the slot is open and has room; RETURNING the places now held (none: full or closed).
 _TAKE_PLACE = (
@@ -268,42 +272,33 @@ def create(
     set_committed_value(slot, "booked", _take_place(session, slot.id))
     _check_daily_limit(session, patient_id=patient_id, day=day, tz=tz, limit=daily_limit)
     donor = data.donor
-    # Both ids chosen here, so the booking names its appointment from the start: one flush writes the booking,
-    # the appointment and the audit row, and one counter update numbers both synced records.
-    row = Booking(
-        id=new_id(),
-        folio=next_folio(session, now.astimezone(tz).year),
-        slot=slot,  # the relationship itself: the answer reads it, and would load it again if given only the id
-        patient_id=patient_id,
-        guardian_id=principal.id,
-        donor_full_name=donor.full_name,
-        donor_phone=donor.phone,
-        donor_birth_date=donor.birth_date,
-        donor_weight_kg=donor.weight_kg,
-        donor_sex=donor.sex.value,
-        donor_last_donation_on=donor.last_donation_on,
-        donor_reminder_consent=donor.reminder_consent,
-        answers=dict(data.answers),
-        status=ACTIVE,
-        checked_in_at=None,
-        appointment_id=new_id(),
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(row)
-    audit_staff(
-        session,
-        principal,
-        "blood_bank.booking.create",
-        "blood_bank_booking",
-        row.id,
-        ip,
-        {"patient_id": patient_id, "slot_id": slot.id, "folio": row.folio},
-    )
+    # Written at once with one INSERT each, no ORM unit of work (a flush cost several times its statements; #20):
+    # the appointment first (the booking names it), numbered with the booking in one counter update, then the
+    # booking and its audit row.
+    values: dict[str, Any] = {
+        "id": new_id(),
+        "folio": next_folio(session, now.astimezone(tz).year),
+        "slot_id": slot.id,
+        "patient_id": patient_id,
+        "guardian_id": principal.id,
+        "donor_full_name": donor.full_name,
+        "donor_phone": donor.phone,
+        "donor_birth_date": donor.birth_date,
+        "donor_weight_kg": donor.weight_kg,
+        "donor_sex": donor.sex.value,
+        "donor_last_donation_on": donor.last_donation_on,
+        "donor_reminder_consent": donor.reminder_consent,
+        "answers": dict(data.answers),
+        "status": ACTIVE,
+        "checked_in_at": None,
+        "appointment_id": new_id(),
+        "created_at": now,
+        "updated_at": now,
+    }
     bank = slot.bank
     agenda.add_linked(
         session,
-        appointment_id=row.appointment_id,
+        appointment_id=values["appointment_id"],
         patient_id=patient_id,
         kind=AppointmentKind.BANCO_DE_SANGRE,
         title=f"Donación de sangre: {donor.full_name.split()[0]}",
@@ -311,13 +306,25 @@ def create(
         ends_at=slot.ends_at,
         unit_id=bank.unit_id,
         place=_place(bank),
-        notes=f"Folio {row.folio}. {bank.instructions}".strip(),
+        notes=f"Folio {values['folio']}. {bank.instructions}".strip(),
         status=AppointmentStatus.CONFIRMADA,
         created_by=principal.id,
         now=now,
-        synced_with=[(SyncType.BLOOD_BANK_BOOKING, row.id, patient_id, False)],
+        synced_with=[(SyncType.BLOOD_BANK_BOOKING, values["id"], patient_id, False)],
     )
-    return row
+    session.execute(_INSERT_BOOKING, values)
+    audit.record_now(
+        session,
+        action="blood_bank.booking.create",
+        actor_id=principal.id,
+        actor_role=principal.role,
+        object_type="blood_bank_booking",
+        object_id=values["id"],
+        ip=ip,
+        detail={"patient_id": patient_id, "slot_id": slot.id, "folio": values["folio"]},
+    )
+    # The booking as written, for the answer; not attached to the session (nothing here reads it back).
+    return Booking(**values, slot=slot)
 
 
 def cancel(

@@ -147,7 +147,7 @@ def seed_blood_banks(
         )
         session.add(booking)
         session.flush()
-        appointment = agenda.add_linked(
+        booking.appointment_id = agenda.add_linked(
             session,
             patient_id=patient_id,
             kind=AppointmentKind.BANCO_DE_SANGRE,
@@ -161,7 +161,6 @@ def seed_blood_banks(
             created_by=guardian_id,
             now=created,
         )
-        booking.appointment_id = appointment.id
         session.flush()
         sync.touch(session, type=SyncType.BLOOD_BANK_BOOKING, record_id=booking.id, patient_id=patient_id)
     return banks
