@@ -6,16 +6,14 @@ Which records a page carries is up to a :class:`SyncRegistry`: one loader per
 record type of the contract (``SyncType``), registered by ``create_app`` — a
 domain module registers nothing when imported.
 
-Every write to a synced record calls :func:`touch` (or :func:`touch_many`, or
-:func:`touch_records` for records of several types) in the writing transaction.
-It takes the next number from the single-row ``sync_counter`` with ``UPDATE … SET value = value + 1 RETURNING value`` and
-stores it as the record's ``seq`` in ``sync_state`` (deletes keep the row as a
-tombstone). The UPDATE locks the counter row until the transaction ends, so on
-PostgreSQL no other writer can take a higher number before this one commits or
-rolls back (a rollback gives the number back): commit order is seq order, and
-a reader that has seen seq N has already seen every change numbered below N —
-none can commit later with a smaller number and be skipped. SQLite serialises
-writers anyway. Touch last, right before the commit, to hold the lock briefly.
+Every write to a synced record calls :func:`touch` (or :func:`touch_many`, or :func:`touch_records` for
+records of several types) in the writing transaction. It takes the next number from the single-row
+``sync_counter`` with ``UPDATE … SET value = value + 1 RETURNING value`` and stores it as the record's ``seq``
+in ``sync_state`` (deletes keep the row as a tombstone). The UPDATE locks the counter row until the
+transaction ends, so on PostgreSQL no other writer can take a higher number before this one commits or rolls
+back (a rollback gives the number back): commit order is seq order, and a reader that has seen seq N has
+already seen every change numbered below N — none can commit later with a smaller number and be skipped.
+SQLite serialises writers anyway. Touch last, right before the commit, to hold the lock briefly.
 
 The cursor is opaque: ``c1.<payload>.<mac>`` with the user id, the last seq
 delivered and a short hash of the linked children, MACed with a key derived
