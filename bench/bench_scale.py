@@ -8,10 +8,13 @@ sync (304 with ``If-None-Match``), a delta sync (one change since the cursor),
 booking a blood donor and reporting an incident. Alternating rounds of
 ``--seconds`` each; throughput as a ratio to the trivial endpoint of the same
 run, p50/p99, and how they move from the smallest to the largest size (goal:
-flat, ≤ 1.5×). Writes its section of bench/RESULTS.md.
+flat, ≤ 1.5×). With ``--wrk``, also the reads with wrk (each cycling through
+the same guardians' requests by a Lua script), as ratios to a bare FastAPI app
+(``floor_app.py``) with the same workers in the same run: the Python generator
+saturates long before the server does. Writes its section of bench/RESULTS.md.
 
     .venv/bin/python bench/bench_scale.py [--sizes 1000 10000 100000] [--workers 2] [--seconds 6]
-        [--rounds 2] [--concurrency 16] [--guardians 150]
+        [--rounds 2] [--concurrency 16] [--guardians 150] [--wrk [--connections 32]]
 
 Needs ``CARNET_BENCH_DATABASE_URL`` (default ``postgresql+psycopg://postgres@127.0.0.1:5432/test``); the
 schema ``carnet_scale_bench`` in it is dropped and remade for every size.
@@ -26,7 +29,9 @@ import os
 import platform
 import random
 import re
+import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -39,7 +44,7 @@ from common import RESULTS, scale_families, summary, write_section  # also puts 
 from sqlalchemy import create_engine, text
 
 from carnet_server.settings import Settings
-from tests.support.processes import BIN, running_server
+from tests.support.processes import BIN, free_port, running_server, stop, wait_until_http_ok
 
 SCHEMA = "carnet_scale_bench"
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -79,6 +84,46 @@ async def _load(requests: list[Request], expect: int, seconds: float, concurrenc
 
 def _run_load(args: tuple[list[Request], int, float, int, bool]) -> tuple[float, list[float], dict[int, int]]:
     return asyncio.run(_load(*args))
+
+
+WRK_RPS = re.compile(r"Requests/sec:\s+([0-9.]+)")
+
+
+def _lua_text(value: str) -> str:
+    return f"[==[{value}]==]"
+
+
+def _wrk(url: str, requests: list[Request] | None, *, seconds: float, connections: int) -> float:
+    """wrk's requests/s on ``url``, or, with ``requests``, cycling through those GETs (each with its own path and
+    headers: many families, not one) by a Lua script."""
+    args = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s"]
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        if requests:
+            rows = []
+            for _method, full, headers, _body in requests:
+                target = httpx.URL(full)
+                path = target.raw_path.decode("ascii")
+                fields = ", ".join(f"[ {_lua_text(k)} ] = {_lua_text(v)}" for k, v in headers.items())
+                rows.append(f"{{{_lua_text(path)}, {{{fields}}}}}")
+            script.write("local reqs = {\n" + ",\n".join(rows) + "}\nlocal i = 0\n"
+                         "request = function()\n  i = i + 1\n  local r = reqs[(i % #reqs) + 1]\n"
+                         # a table of one's own replaces wrk's headers, Host included
+                         '  r[2]["Host"] = wrk.headers["Host"]\n'
+                         '  return wrk.format("GET", r[1], r[2])\nend\n'
+                         # the first refusal, for the error message
+                         "local told = false\nresponse = function(status, headers, body)\n"
+                         "  if status > 399 and not told then told = true; print(status, body) end\nend\n")
+            args += ["-s", script.name]
+    try:
+        out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
+    finally:
+        os.unlink(script.name)
+    if "Non-2xx or 3xx responses" in out:
+        raise RuntimeError(f"wrk: {url} answered errors:\n{out}")
+    found = WRK_RPS.search(out)
+    if found is None:
+        raise RuntimeError(f"wrk printed no rate:\n{out}")
+    return float(found.group(1))
 
 
 # ---- preparing the guardians ------------------------------------------------------------------------
@@ -186,6 +231,15 @@ TARGETS = (
 )
 
 
+WRK_NAMES = (
+    ("floor", "bare FastAPI /ping (the floor)"),
+    ("ping", "our /api/v1/ping"),
+    ("carnet", "GET carnet"),
+    ("unchanged", "GET sync, unchanged (304)"),
+    ("delta", "GET sync, delta (1 change)"),
+)
+
+
 def run_size(n: int, opts: argparse.Namespace) -> dict[str, Any]:
     url = opts.database_url
     _fresh_schema(url)
@@ -221,6 +275,17 @@ def run_size(n: int, opts: argparse.Namespace) -> dict[str, Any]:
                         if writes:  # the places taken are gone: the next round books the rest
                             taken = sum(len(lat) for _e, lat, _s in runs[key][-1:])
                             requests[key] = requests[key][taken:] or requests[key]
+            by_wrk: dict[str, list[float]] = {}
+            if opts.wrk:
+                wrk_targets: dict[str, tuple[str, list[Request] | None]] = {
+                    "floor": (opts.floor_url, None),
+                    "ping": (f"{base}/api/v1/ping", None),
+                    **{key: (base, requests[key]) for key in ("carnet", "unchanged", "delta")},
+                }
+                by_wrk = {key: [] for key in wrk_targets}
+                for _ in range(opts.rounds):
+                    for key, (target, reqs) in wrk_targets.items():
+                        by_wrk[key].append(_wrk(target, reqs, seconds=opts.seconds, connections=opts.connections))
     results: dict[str, Any] = {}
     for key, name, expect in TARGETS:
         rs = runs[key]
@@ -232,7 +297,8 @@ def run_size(n: int, opts: argparse.Namespace) -> dict[str, Any]:
         results[key] = {**summary(sum(e for e, _l, _s in rs), latencies), "name": name,
                         "errors": sum(c for code, c in statuses.items() if code != expect), "statuses": statuses}
     return {"n": n, "generation_seconds": generation_seconds, "guardians": guardians, "size_bytes": size_bytes,
-            "counts": counts, "results": results, "readers": len(readers), "writers": len(writers)}
+            "counts": counts, "results": results, "readers": len(readers), "writers": len(writers),
+            "wrk": {key: sum(v) / len(v) for key, v in by_wrk.items()}}
 
 
 # ---- report ---------------------------------------------------------------------------------------------
@@ -264,6 +330,22 @@ def _section(runs: list[dict[str, Any]], opts: argparse.Namespace, command: str)
             res, base = r["results"][key], r["results"]["trivial"]
             lines.append(f"| {name} | {r['n']:,} | {res['rps']:.0f} | {res['rps'] / base['rps']:.2f} | "
                          f"{res['p50_ms']:.1f} | {res['p99_ms']:.1f} | {res['errors']} |")
+    if any(r["wrk"] for r in runs):
+        lines += [
+            "",
+            f"With wrk (`--wrk`: 1 thread, {opts.connections} connections, {opts.rounds} alternating rounds of "
+            f"{opts.seconds:g} s per endpoint, after the rounds above, each read cycling through the same "
+            f"{opts.guardians} guardians' requests by a Lua script), against the bare FastAPI floor "
+            f"(`bench/floor_app.py`, uvicorn with the same {opts.workers} workers) measured in the same run:",
+            "",
+            "| endpoint | children | requests/s | ratio to the floor |",
+            "|---|---:|---:|---:|",
+        ]
+        for key, name in WRK_NAMES:
+            for r in runs:
+                if r["wrk"]:
+                    lines.append(f"| {name} | {r['n']:,} | {r['wrk'][key]:,.0f} | "
+                                 f"{r['wrk'][key] / r['wrk']['floor']:.2f} |")
     first, last = runs[0], runs[-1]
     if len(runs) > 1:
         trivial = last["results"]["trivial"]["rps"] / first["results"]["trivial"]["rps"]
@@ -300,11 +382,26 @@ def main() -> None:
     parser.add_argument("--database-url", default=os.environ.get("CARNET_BENCH_DATABASE_URL", DEFAULT_URL))
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--keep-schema", action="store_true", help="leave the last size's schema in place")
+    parser.add_argument("--wrk", action="store_true", help="also the reads with wrk, against a bare FastAPI floor")
+    parser.add_argument("--connections", type=int, default=32, help="wrk's connections")
     opts = parser.parse_args()
+    if opts.wrk and shutil.which("wrk") is None:
+        sys.exit("wrk is not installed (apt-get install wrk)")
     command = (f".venv/bin/python bench/bench_scale.py --sizes {' '.join(map(str, opts.sizes))} "
                f"--workers {opts.workers} --seconds {opts.seconds:g} --rounds {opts.rounds} "
                f"--concurrency {opts.concurrency} --guardians {opts.guardians}")
+    if opts.wrk:
+        command += f" --wrk --connections {opts.connections}"
     runs: list[dict[str, Any]] = []
+    floor = None
+    if opts.wrk:
+        port = free_port()
+        opts.floor_url = f"http://127.0.0.1:{port}/ping"
+        floor = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "uvicorn", "floor_app:app", "--port", str(port), "--workers", str(opts.workers),
+             "--log-level", "warning", "--app-dir", str(Path(__file__).parent)],
+            stdin=subprocess.DEVNULL, start_new_session=True)
+        wait_until_http_ok(opts.floor_url, floor)
     try:
         for n in opts.sizes:
             print(f"== {n} children", flush=True)
@@ -316,6 +413,8 @@ def main() -> None:
             # Written after every size, so a long last size never loses the ones before it.
             write_section(opts.output, _section(runs, opts, command))
     finally:
+        if floor is not None:
+            stop(floor)
         if not opts.keep_schema:
             admin = create_engine(opts.database_url, isolation_level="AUTOCOMMIT")
             with admin.connect() as conn:
