@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -29,24 +28,16 @@ from common import (  # also puts the repo on sys.path
     family_reads,
     measure,
     write_section,
+    wrk_rate,
 )
 
 from tests.support.processes import free_port, running_server, stop, wait_until_http_ok
-
-WRK_RPS = re.compile(r"Requests/sec:\s+([0-9.]+)")
-
 
 def wrk(url: str, headers: dict[str, str], *, seconds: int, connections: int) -> float:
     args = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
     for name, value in headers.items():
         args += ["-H", f"{name}: {value}"]
-    out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
-    if "Non-2xx or 3xx responses" in out:
-        raise RuntimeError(f"wrk: {url} answered errors:\n{out}")
-    found = WRK_RPS.search(out)
-    if found is None:
-        raise RuntimeError(f"wrk printed no rate:\n{out}")
-    return float(found.group(1))
+    return wrk_rate(args, url)
 
 
 def main() -> None:

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from common import RESULTS, scale_families, summary, write_section  # also puts the repo on sys.path
+from common import RESULTS, scale_families, summary, wrk_rate, write_section  # also puts the repo on sys.path
 from sqlalchemy import create_engine, text
 
 from carnet_server.settings import Settings
@@ -86,9 +86,6 @@ def _run_load(args: tuple[list[Request], int, float, int, bool]) -> tuple[float,
     return asyncio.run(_load(*args))
 
 
-WRK_RPS = re.compile(r"Requests/sec:\s+([0-9.]+)")
-
-
 def _lua_text(value: str) -> str:
     return f"[==[{value}]==]"
 
@@ -115,15 +112,9 @@ def _wrk(url: str, requests: list[Request] | None, *, seconds: float, connection
                          "  if status > 399 and not told then told = true; print(status, body) end\nend\n")
             args += ["-s", script.name]
     try:
-        out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
+        return wrk_rate(args, url)
     finally:
         os.unlink(script.name)
-    if "Non-2xx or 3xx responses" in out:
-        raise RuntimeError(f"wrk: {url} answered errors:\n{out}")
-    found = WRK_RPS.search(out)
-    if found is None:
-        raise RuntimeError(f"wrk printed no rate:\n{out}")
-    return float(found.group(1))
 
 
 # ---- preparing the guardians ------------------------------------------------------------------------

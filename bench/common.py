@@ -11,7 +11,9 @@ import json
 import multiprocessing
 import os
 import random
+import re
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
@@ -114,6 +116,20 @@ def burst(url: str, headers: dict[str, str], body: Any, *, count: int) -> list[t
     from a separate process: (status, seconds)."""
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         return pool.apply(_run_burst, ((url, headers, body, count),))
+
+
+WRK_RPS = re.compile(r"Requests/sec:\s+([0-9.]+)")
+
+
+def wrk_rate(args: list[str], url: str) -> float:
+    """Run wrk (``args``: its options) on ``url``: its requests/s; an error if any answer was a 4xx or 5xx."""
+    out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
+    if "Non-2xx or 3xx responses" in out:
+        raise RuntimeError(f"wrk: {url} answered errors:\n{out}")
+    found = WRK_RPS.search(out)
+    if found is None:
+        raise RuntimeError(f"wrk printed no rate:\n{out}")
+    return float(found.group(1))
 
 
 def summary(elapsed: float, latencies: list[float]) -> dict[str, float]:
