@@ -40,7 +40,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import Depends, Request
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, bindparam, literal, select
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -186,7 +186,8 @@ def _rate_statement(bucket: str, limit: int) -> Select[datetime]:
         select(log.c.at)
         .where(
             log.c.actor_id == bindparam("user_id"),
-            log.c.action.in_(BUCKETS[bucket]),
+            # Each kind its own bound value: a list of plain values would be an "expanding" IN, rendered anew per run.
+            log.c.action.in_([literal(action) for action in BUCKETS[bucket]]),
             log.c.at > bindparam("since", type_=UTCDateTime),
         )
         .order_by(log.c.at.desc())
@@ -211,20 +212,20 @@ def write_limit(bucket: str, *, idempotent: bool = True, before_privacy_notice: 
         if idempotent:
             raise ValueError("the Idempotency-Key claim needs a CurrentUser")
 
-        async def signed_in(request: Request, user: SignedInUser, ctx: ContextDep) -> None:
-            await before_the_route(request, functools.partial(_check_rate, ctx, user.id, bucket))
+        async def signed_in(request: Request, user: SignedInUser) -> None:
+            await before_the_route(request, functools.partial(_check_rate, request.app.state.ctx, user.id, bucket))
 
         dependency = signed_in
     elif idempotent:
-
-        async def claimed(request: Request, user: CurrentUser, ctx: ContextDep, _idem: IdempotencyDep) -> None:
-            await before_the_route(request, functools.partial(_check_rate, ctx, user.id, bucket))
+        # The caller through the claim (which took the CurrentUser): each dependency FastAPI solves costs (#20).
+        async def claimed(request: Request, idem: IdempotencyDep) -> None:
+            await before_the_route(request, functools.partial(_check_rate, request.app.state.ctx, idem.user_id, bucket))
 
         dependency = claimed
     else:
 
-        async def current(request: Request, user: CurrentUser, ctx: ContextDep) -> None:
-            await before_the_route(request, functools.partial(_check_rate, ctx, user.id, bucket))
+        async def current(request: Request, user: CurrentUser) -> None:
+            await before_the_route(request, functools.partial(_check_rate, request.app.state.ctx, user.id, bucket))
 
         dependency = current
 

@@ -152,7 +152,8 @@ def test_a_booking_takes_a_place_and_reaches_agenda_and_sync(client: TestClient,
 
 def test_a_booking_is_written_in_one_pass(client: TestClient, ctx: Context, setup: dict[str, Any]) -> None:
     """#20: the booking names its appointment from the start (no UPDATE after), both synced records are numbered by
-    one counter update, appointment first, and the slot is read once (the places held come back from the UPDATE)."""
+    one counter update, appointment first, and the slot is read once, with its bank, in one statement (the places
+    held come back from the UPDATE)."""
     statements: list[str] = []
 
     def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -166,6 +167,7 @@ def test_a_booking_is_written_in_one_pass(client: TestClient, ctx: Context, setu
     assert sum(s.startswith("UPDATE sync_counter") for s in statements) == 1
     assert not [s for s in statements if s.startswith("UPDATE blood_bank_bookings")]
     assert sum(s.startswith("SELECT slots.id") for s in statements) == 1
+    assert not [s for s in statements if s.startswith(("SELECT blood_banks", "SELECT medical_units"))]
     with ctx.sessions() as session:
         row = session.get(Booking, booking["id"])
         assert row is not None and row.appointment_id == booking["appointment_id"]
@@ -173,6 +175,23 @@ def test_a_booking_is_written_in_one_pass(client: TestClient, ctx: Context, setu
             SyncState.record_id.in_([booking["id"], booking["appointment_id"]])))}
     assert seqs["blood_bank_booking"] == seqs["appointment"] + 1
     assert booking["slot"]["available"] == slot_available(client, setup)
+    # The answer's bank (its unit and that unit's emergency service) and slot, made from one narrow read, are the
+    # booking as it is read back.
+    assert booking["bank"]["unit"]["emergency"] is not None
+    assert booking == client.get(f"{BOOKINGS}/{booking['id']}", headers=setup["madre"]).json()
+
+
+def test_a_booking_at_a_bank_whose_unit_has_no_emergency_service_yet(client: TestClient, ctx: Context,
+                                                                      setup: dict[str, Any]) -> None:
+    """The narrow read's other case: the unit's emergency service not written yet (null in the answer)."""
+    with ctx.sessions() as session:
+        slot = session.get(Slot, setup["slots"][0]["id"])
+        assert slot is not None and slot.bank.unit.emergency is not None
+        slot.bank.unit.emergency = None
+        session.commit()
+    booking = book(client, setup)
+    assert booking["bank"]["unit"]["emergency"] is None
+    assert booking == client.get(f"{BOOKINGS}/{booking['id']}", headers=setup["madre"]).json()
 
 
 def test_a_retry_with_the_same_key_books_once(client: TestClient, ctx: Context, setup: dict[str, Any]) -> None:

@@ -59,15 +59,16 @@ async def get_context(request: Request) -> Context:
     return ctx
 
 
-async def get_session(ctx: Annotated[Context, Depends(get_context)]) -> AsyncIterator[Session]:
-    """A session for the request. Making it does no I/O; closing does only when a transaction is still open
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """A session for the request (of the app's context, read off the request rather than through ``get_context``: every
+    dependency FastAPI solves costs, #20). Making it does no I/O; closing does only when a transaction is still open
     (a route that refused before committing): then the rollback runs in a thread, not on the event loop — with a
     limiter of its own, as FastAPI does for a dependency's exit: taking a token of the shared pool could wait on
     threads that wait for this very connection (the 200-booking race), a deadlock until the pool's timeout.
     Shielded from cancellation, as FastAPI shields a dependency's exit: a client that hangs up mid-request cancels
     the request, and an unshielded close would never run — the connection lost to the pool, and SQLite's write
     lock held, until every thread waits for a connection (a server that stops answering)."""
-    session = ctx.sessions()
+    session = request.app.state.ctx.sessions()
     try:
         yield session
     finally:

@@ -26,7 +26,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, case, exists, func, insert, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from carnet_contract import eligibility
 from carnet_contract import models as contract
@@ -41,6 +40,7 @@ from carnet_server.blood_bank.service import (
     booking_out,
     day_bounds,
     get_slot,
+    read_slot,
     staff_bank,
     works_at,
 )
@@ -262,14 +262,14 @@ def create(
     ):
         raise PatientNotFound()
     patient_id = data.patient_id
-    slot = get_slot(session, data.slot_id)
+    slot = read_slot(session, data.slot_id)
     day = slot.starts_at.astimezone(tz).date()
     _eligible(data.donor, data.answers, on=day, today=now.astimezone(tz).date())
     _check_open(slot, now)
     _check_room(slot)
     _lock_patient(session, patient_id)
     # The places now held, as the UPDATE left them: the answer's ``available`` without reading the slot again.
-    set_committed_value(slot, "booked", _take_place(session, slot.id))
+    slot.booked = _take_place(session, slot.id)
     _check_daily_limit(session, patient_id=patient_id, day=day, tz=tz, limit=daily_limit)
     donor = data.donor
     # Written at once with one INSERT each, no ORM unit of work (a flush cost several times its statements; #20):

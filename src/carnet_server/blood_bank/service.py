@@ -20,7 +20,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from carnet_contract import models as contract
@@ -32,7 +32,7 @@ from carnet_server.dates import check_day
 from carnet_server.db import dialect_insert, new_id, rowcount
 from carnet_server.domain_errors import Conflict, Invalid, NotAllowed, NotFound
 from carnet_server.patients.service import unit_out
-from carnet_server.patients.tables import UserUnit
+from carnet_server.patients.tables import MedicalUnit, UnitEmergency, UserUnit
 
 __all__ = [
     "BankNotFound",
@@ -255,6 +255,40 @@ def get_slot(session: Session, slot_id: str, *, bank_id: str | None = None) -> S
     if slot is None or (bank_id is not None and slot.bank_id != bank_id):
         raise SlotNotFound()
     return slot
+
+
+def read_slot(session: Session, slot_id: str) -> Slot:
+    """The slot with its bank, the bank's unit and the unit's emergency service, read by one statement over the
+    tables and given as objects of no session: for a write that only reads them (``bookings.create``). The ORM's
+    joined loading of the same rows cost several times the statement (#20)."""
+    row = session.execute(_SLOT_WITH_BANK, {"slot": slot_id}).one_or_none() if ID_RE.fullmatch(slot_id) else None
+    if row is None:
+        raise SlotNotFound()
+    values = row._mapping
+
+    def made(cls: Any, **related: Any) -> Any:
+        return cls(**{key: values[column] for key, column in _COLUMNS[cls]}, **related)
+
+    emergency = made(UnitEmergency) if values[_EMERGENCY.c.unit_id] is not None else None
+    slot: Slot = made(Slot, bank=made(BloodBank, unit=made(MedicalUnit, emergency=emergency)))
+    return slot
+
+
+_EMERGENCY = UnitEmergency.__table__
+#: Each class's attributes and the columns they map, for objects made from a row of ``_SLOT_WITH_BANK``.
+_COLUMNS = {
+    cls: [(attr.key, attr.columns[0]) for attr in cls.__mapper__.column_attrs]
+    for cls in (Slot, BloodBank, MedicalUnit, UnitEmergency)
+}
+_SLOT_WITH_BANK = (
+    select(*(column for columns in _COLUMNS.values() for _, column in columns))
+    .select_from(
+        Slot.__table__.join(BloodBank.__table__)
+        .join(MedicalUnit.__table__)
+        .outerjoin(_EMERGENCY, _EMERGENCY.c.unit_id == MedicalUnit.__table__.c.id)
+    )
+    .where(Slot.__table__.c.id == bindparam("slot"))
+)
 
 
 def update_slot(
