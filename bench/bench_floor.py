@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from datetime import UTC, datetime
@@ -27,11 +26,12 @@ from common import (  # also puts the repo on sys.path
     database_env,
     family_reads,
     measure,
+    running_floor,
     write_section,
     wrk_rate,
 )
 
-from tests.support.processes import free_port, running_server, stop, wait_until_http_ok
+from tests.support.processes import running_server
 
 def wrk(url: str, headers: dict[str, str], *, seconds: int, connections: int) -> float:
     args = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
@@ -57,37 +57,28 @@ def main() -> None:
     env = {"CARNET_WORKERS": str(opts.workers)}
     with database_env(opts.pg, "bench_floor") as db_env:
         env |= db_env
-        floor_port = free_port()
-        floor = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "uvicorn", "floor_app:app", "--port", str(floor_port),
-             "--workers", str(opts.workers), "--log-level", "warning", "--app-dir", str(Path(__file__).parent)],
-            stdin=subprocess.DEVNULL, start_new_session=True,
-        )
-        try:
-            wait_until_http_ok(f"http://127.0.0.1:{floor_port}/ping", floor)
-            with tempfile.TemporaryDirectory() as tmp, running_server(Path(tmp) / "server", env=env) as server:
-                base = server.url
-                # the delta: the page after one change (an appointment added), asked again and again from the cursor
-                # before it; the unchanged sync: from the cursor after it, with its ETag
-                madre, patient, before, after, etag = family_reads(base)
-                delta_url = str(httpx.URL(f"{base}/api/v1/sync", params={"cursor": before}))
-                sync_url = str(httpx.URL(f"{base}/api/v1/sync", params={"cursor": after}))
-                targets: dict[str, tuple[str, dict[str, str], int]] = {
-                    "bare FastAPI /ping (the floor)": (f"http://127.0.0.1:{floor_port}/ping", {}, 200),
-                    "our /api/v1/ping": (f"{base}/api/v1/ping", {}, 200),
-                    "GET /api/v1/me": (f"{base}/api/v1/me", madre, 200),
-                    "GET /api/v1/patients/{id}/carnet": (f"{base}/api/v1/patients/{patient}/carnet", madre, 200),
-                    "GET /api/v1/sync unchanged (304)": (sync_url, {**madre, "If-None-Match": etag}, 304),
-                    "GET /api/v1/sync delta (one change)": (delta_url, madre, 200),
-                }
-                by_wrk: dict[str, list[float]] = {name: [] for name in targets}
-                for _ in range(opts.rounds):
-                    for name, (url, headers, _status) in targets.items():
-                        by_wrk[name].append(wrk(url, headers, seconds=opts.seconds, connections=opts.connections))
-                by_python = measure(targets, rounds=opts.rounds, requests=opts.requests,
-                                    concurrency=opts.concurrency)
-        finally:
-            stop(floor)
+        with (running_floor(opts.workers) as floor_url, tempfile.TemporaryDirectory() as tmp,
+              running_server(Path(tmp) / "server", env=env) as server):
+            base = server.url
+            # the delta: the page after one change (an appointment added), asked again and again from the cursor
+            # before it; the unchanged sync: from the cursor after it, with its ETag
+            madre, patient, before, after, etag = family_reads(base)
+            delta_url = str(httpx.URL(f"{base}/api/v1/sync", params={"cursor": before}))
+            sync_url = str(httpx.URL(f"{base}/api/v1/sync", params={"cursor": after}))
+            targets: dict[str, tuple[str, dict[str, str], int]] = {
+                "bare FastAPI /ping (the floor)": (floor_url, {}, 200),
+                "our /api/v1/ping": (f"{base}/api/v1/ping", {}, 200),
+                "GET /api/v1/me": (f"{base}/api/v1/me", madre, 200),
+                "GET /api/v1/patients/{id}/carnet": (f"{base}/api/v1/patients/{patient}/carnet", madre, 200),
+                "GET /api/v1/sync unchanged (304)": (sync_url, {**madre, "If-None-Match": etag}, 304),
+                "GET /api/v1/sync delta (one change)": (delta_url, madre, 200),
+            }
+            by_wrk: dict[str, list[float]] = {name: [] for name in targets}
+            for _ in range(opts.rounds):
+                for name, (url, headers, _status) in targets.items():
+                    by_wrk[name].append(wrk(url, headers, seconds=opts.seconds, connections=opts.connections))
+            by_python = measure(targets, rounds=opts.rounds, requests=opts.requests,
+                                concurrency=opts.concurrency)
 
     wrk_rps = {name: sum(runs) / len(runs) for name, runs in by_wrk.items()}
     floor_wrk = wrk_rps["bare FastAPI /ping (the floor)"]

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import platform
@@ -40,11 +41,18 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from common import RESULTS, scale_families, summary, wrk_rate, write_section  # also puts the repo on sys.path
+from common import (  # also puts the repo on sys.path
+    RESULTS,
+    running_floor,
+    scale_families,
+    summary,
+    write_section,
+    wrk_cycling,
+)
 from sqlalchemy import create_engine, text
+from tests.support.processes import BIN, running_server
 
 from carnet_server.settings import Settings
-from tests.support.processes import BIN, free_port, running_server, stop, wait_until_http_ok
 
 SCHEMA = "carnet_scale_bench"
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -84,37 +92,6 @@ async def _load(requests: list[Request], expect: int, seconds: float, concurrenc
 
 def _run_load(args: tuple[list[Request], int, float, int, bool]) -> tuple[float, list[float], dict[int, int]]:
     return asyncio.run(_load(*args))
-
-
-def _lua_text(value: str) -> str:
-    return f"[==[{value}]==]"
-
-
-def _wrk(url: str, requests: list[Request] | None, *, seconds: float, connections: int) -> float:
-    """wrk's requests/s on ``url``, or, with ``requests``, cycling through those GETs (each with its own path and
-    headers: many families, not one) by a Lua script."""
-    args = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s"]
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        if requests:
-            rows = []
-            for _method, full, headers, _body in requests:
-                target = httpx.URL(full)
-                path = target.raw_path.decode("ascii")
-                fields = ", ".join(f"[ {_lua_text(k)} ] = {_lua_text(v)}" for k, v in headers.items())
-                rows.append(f"{{{_lua_text(path)}, {{{fields}}}}}")
-            script.write("local reqs = {\n" + ",\n".join(rows) + "}\nlocal i = 0\n"
-                         "request = function()\n  i = i + 1\n  local r = reqs[(i % #reqs) + 1]\n"
-                         # a table of one's own replaces wrk's headers, Host included
-                         '  r[2]["Host"] = wrk.headers["Host"]\n'
-                         '  return wrk.format("GET", r[1], r[2])\nend\n'
-                         # the first refusal, for the error message
-                         "local told = false\nresponse = function(status, headers, body)\n"
-                         "  if status > 399 and not told then told = true; print(status, body) end\nend\n")
-            args += ["-s", script.name]
-    try:
-        return wrk_rate(args, url)
-    finally:
-        os.unlink(script.name)
 
 
 # ---- preparing the guardians ------------------------------------------------------------------------
@@ -276,7 +253,7 @@ def run_size(n: int, opts: argparse.Namespace) -> dict[str, Any]:
                 by_wrk = {key: [] for key in wrk_targets}
                 for _ in range(opts.rounds):
                     for key, (target, reqs) in wrk_targets.items():
-                        by_wrk[key].append(_wrk(target, reqs, seconds=opts.seconds, connections=opts.connections))
+                        by_wrk[key].append(wrk_cycling(target, reqs, seconds=opts.seconds, connections=opts.connections))
     results: dict[str, Any] = {}
     for key, name, expect in TARGETS:
         rs = runs[key]
@@ -384,28 +361,20 @@ def main() -> None:
     if opts.wrk:
         command += f" --wrk --connections {opts.connections}"
     runs: list[dict[str, Any]] = []
-    floor = None
-    if opts.wrk:
-        port = free_port()
-        opts.floor_url = f"http://127.0.0.1:{port}/ping"
-        floor = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "uvicorn", "floor_app:app", "--port", str(port), "--workers", str(opts.workers),
-             "--log-level", "warning", "--app-dir", str(Path(__file__).parent)],
-            stdin=subprocess.DEVNULL, start_new_session=True)
-        wait_until_http_ok(opts.floor_url, floor)
     try:
-        for n in opts.sizes:
-            print(f"== {n} children", flush=True)
-            runs.append(run_size(n, opts))
-            r = runs[-1]
-            print(f"generated in {r['generation_seconds']:.0f} s; " + ", ".join(
-                f"{v['name']}: {v['rps']:.0f}/s p50 {v['p50_ms']:.1f} p99 {v['p99_ms']:.1f} err {v['errors']}"
-                for v in r["results"].values()), flush=True)
-            # Written after every size, so a long last size never loses the ones before it.
-            write_section(opts.output, _section(runs, opts, command))
+        with contextlib.ExitStack() as stack:
+            if opts.wrk:
+                opts.floor_url = stack.enter_context(running_floor(opts.workers))
+            for n in opts.sizes:
+                print(f"== {n} children", flush=True)
+                runs.append(run_size(n, opts))
+                r = runs[-1]
+                print(f"generated in {r['generation_seconds']:.0f} s; " + ", ".join(
+                    f"{v['name']}: {v['rps']:.0f}/s p50 {v['p50_ms']:.1f} p99 {v['p99_ms']:.1f} err {v['errors']}"
+                    for v in r["results"].values()), flush=True)
+                # Written after every size, so a long last size never loses the ones before it.
+                write_section(opts.output, _section(runs, opts, command))
     finally:
-        if floor is not None:
-            stop(floor)
         if not opts.keep_schema:
             admin = create_engine(opts.database_url, isolation_level="AUTOCOMMIT")
             with admin.connect() as conn:

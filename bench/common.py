@@ -15,6 +15,7 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -119,6 +120,57 @@ def burst(url: str, headers: dict[str, str], body: Any, *, count: int) -> list[t
 
 
 WRK_RPS = re.compile(r"Requests/sec:\s+([0-9.]+)")
+#: One request of a wrk script: method, full URL, headers, JSON body (None: no body).
+WrkRequest = tuple[str, str, dict[str, str], Any]
+
+
+@contextmanager
+def running_floor(workers: int) -> Iterator[str]:
+    """The bare FastAPI app (floor_app.py) under uvicorn with ``workers`` workers, on loopback: its /ping URL."""
+    from tests.support.processes import free_port, stop, wait_until_http_ok
+
+    url = f"http://127.0.0.1:{free_port()}/ping"
+    floor = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "uvicorn", "floor_app:app", "--port", url.split(":")[-1].split("/")[0],
+         "--workers", str(workers), "--log-level", "warning", "--app-dir", str(Path(__file__).parent)],
+        stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_until_http_ok(url, floor)
+        yield url
+    finally:
+        stop(floor)
+
+
+def _lua_text(value: str) -> str:
+    return f"[==[{value}]==]"
+
+
+def wrk_cycling(url: str, requests: list[WrkRequest] | None, *, seconds: float, connections: int) -> float:
+    """wrk's requests/s on ``url`` (1 thread), or, with ``requests``, cycling through those (each with its own
+    method, path, headers and body: many families, not one) by a Lua script. An error if any answer was a 4xx or
+    5xx (a write's requests must outnumber what wrk sends in ``seconds``: each is sent once before any again)."""
+    args = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s"]
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        if requests:
+            rows = []
+            for method, full, headers, body in requests:
+                path = httpx.URL(full).raw_path.decode("ascii")
+                fields = ", ".join(f"[ {_lua_text(k)} ] = {_lua_text(v)}" for k, v in headers.items())
+                payload = "nil" if body is None else _lua_text(json.dumps(body, ensure_ascii=False))
+                rows.append(f"{{{_lua_text(method)}, {_lua_text(path)}, {{{fields}}}, {payload}}}")
+            script.write("local reqs = {\n" + ",\n".join(rows) + "}\nlocal i = 0\n"
+                         "request = function()\n  i = i + 1\n  local r = reqs[((i - 1) % #reqs) + 1]\n"
+                         # a table of one's own replaces wrk's headers, Host included
+                         '  r[3]["Host"] = wrk.headers["Host"]\n'
+                         "  return wrk.format(r[1], r[2], r[3], r[4])\nend\n"
+                         # the first refusal, for the error message
+                         "local told = false\nresponse = function(status, headers, body)\n"
+                         "  if status > 399 and not told then told = true; print(status, body) end\nend\n")
+            args += ["-s", script.name]
+    try:
+        return wrk_rate(args, url)
+    finally:
+        os.unlink(script.name)
 
 
 def wrk_rate(args: list[str], url: str) -> float:
