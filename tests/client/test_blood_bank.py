@@ -3,6 +3,7 @@ offline booking then sync, a lost answer, rejections with every reason, cached s
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, time, timedelta
 
 import httpx
@@ -436,6 +437,25 @@ async def test_blood_bank_staff_see_today_check_in_and_counts(make_session, secr
     assert staff.store is not None and staff.store.get_kind(server.user_id("banco.demo"), "bb_booking") == {}
     await staff.logout()
     assert staff.state.phase is Phase.LOGIN and staff.api.tokens is None and staff.state.login_error is None
+    await staff.close()
+
+
+async def test_staff_tapping_on_two_days_while_the_first_loads_end_on_the_second(make_session, secrets,
+                                                                                   server: InProcessServer) -> None:
+    """A second tap on "Día siguiente" while the first day's list is still loading: the screen ends on the second
+    day with that day's list, not on the first one when its late answer comes (seen in the browser under load)."""
+    family = await _guardian(make_session, secrets, server)
+    assert _book(family, 0)
+    await family.refresh()
+    await family.close()
+    staff = make_session(type(secrets)(), clock=lambda: CLOCK - timedelta(days=2))
+    await staff.start()
+    await staff.login("banco.demo", "carnet-demo")
+    ui = staff.state.staff
+    assert ui.day == DAY - timedelta(days=2) and ui.bookings == []
+    await asyncio.gather(staff.staff.move_day(1), staff.staff.move_day(1))
+    assert ui.day == DAY and not ui.loading
+    assert [b.donor.full_name for b in ui.bookings] == [DONOR]
     await staff.close()
 
 

@@ -14,6 +14,7 @@ import anyio
 import anyio.to_thread
 import httpx
 import pytest
+from starlette.requests import Request
 
 from carnet_server.app import create_app
 from carnet_server.auth.deps import get_session
@@ -32,8 +33,13 @@ def _checked_out(ctx: Context) -> int:
     return int(ctx.engine.pool.checkedout())  # type: ignore[attr-defined]
 
 
+def _request(ctx: Context) -> Request:
+    """A request to the app over ``ctx``, as the session dependency gets it."""
+    return Request({"type": "http", "app": create_app(context=ctx)})
+
+
 async def test_a_finished_request_gives_its_connection_back(ctx: Context) -> None:
-    steps = get_session(ctx)
+    steps = get_session(_request(ctx))
     session = await steps.__anext__()
     session.connection()  # a read: the transaction is open
     assert _checked_out(ctx) == 1
@@ -43,7 +49,7 @@ async def test_a_finished_request_gives_its_connection_back(ctx: Context) -> Non
 
 
 async def test_a_cancelled_request_gives_its_connection_back(ctx: Context) -> None:
-    steps = get_session(ctx)
+    steps = get_session(_request(ctx))
     session = await steps.__anext__()
     session.connection()
     with anyio.CancelScope() as scope:

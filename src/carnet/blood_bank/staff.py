@@ -85,6 +85,7 @@ class StaffCases:
         if not self._state.staff_mode or ui.loading:
             return
         ui.start_loading()
+        moves = ui.moves
         banks, bank_id, day = ui.banks, ui.bank_id, ui.day
         day_list: tuple[list[contract.StaffBooking], list[tuple[str, int, int, int]]] | None = None
         error = ui.error
@@ -106,10 +107,18 @@ class StaffCases:
             return
         except ApiError as exc:
             error = message_for(self._tr, exc)
+        # Tapped on to another day or bank meanwhile (its load waited for this one): what was read is not what is
+        # shown now. Keep the banks, not the list, and read the one shown.
+        moved = ui.moves != moves
         with self._state.batch():
-            ui.loaded(banks=banks, bank_id=bank_id, day=day, day_list=day_list, error=error)
+            if moved:
+                ui.loaded(banks=banks, bank_id=ui.bank_id or bank_id, day=ui.day, day_list=None, error=error)
+            else:
+                ui.loaded(banks=banks, bank_id=bank_id, day=day, day_list=day_list, error=error)
             if reached:
                 self._state.set_online(True)
+        if moved:
+            await self.load()
 
     async def _load_day(
         self, bank_id: str, day: date

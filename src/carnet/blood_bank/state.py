@@ -169,6 +169,8 @@ class StaffUi(Observable):
     asking: tuple[str, str] | None = None
     #: Why the reason typed was refused (shown under its field).
     reason_error: str | None = None
+    #: How many times the day or bank was changed: a load that began before the last change read another list.
+    moves: int = 0
 
     @change
     def start_loading(self) -> None:
@@ -201,6 +203,7 @@ class StaffUi(Observable):
             self.day, self.message = day, None
         if bank_id is not None:
             self.bank_id = bank_id
+        self.moves += 1
         self.bookings, self.counts = [], []
         self.asking, self.reason_error = None, None
 
