@@ -22,10 +22,13 @@ with warnings.catch_warnings():
 
 from carnet_server import limits
 from carnet_server.app import create_app
+from carnet_server.auth.deps import CurrentUser
 from carnet_server.cli import server_options
 from carnet_server.context import Context, build_context
 from carnet_server.db import utcnow
 from carnet_server.http_protocol import MAX_HEAD_BYTES
+from carnet_server.limits import write_limit
+from carnet_server.routes import api_router
 from carnet_server.incidents import service as incident_service
 from carnet_server.settings import Settings
 from tests.server.blood_bank_support import bank_id, body, live_server, open_day
@@ -245,6 +248,24 @@ def test_a_write_limit_is_read_in_the_routes_own_thread_on_its_session(
     assert answers == [201, 201, 429]
     assert [kind for kind, _thread, _session in seen] == ["limit", "route", "limit", "route", "limit"]
     assert seen[0][1:] == seen[1][1:] and seen[2][1:] == seen[3][1:]  # the same thread, the same session
+
+
+def test_an_async_route_has_its_write_limit_checked_in_a_thread(limited: tuple[TestClient, Context]) -> None:
+    """No route is ``async`` with a write limit today; one that is gets the check all the same (``before_the_route``
+    runs it at once, in a thread, on a session of its own), not silently skipped."""
+    client, _ctx = limited
+    router = api_router(prefix="/api/v1")
+
+    @router.post("/async-limited", dependencies=[write_limit("incidents", idempotent=False)])
+    async def async_limited(_user: CurrentUser) -> dict[str, bool]:
+        return {"ok": True}
+
+    client.app.include_router(router)  # type: ignore[attr-defined]
+    madre = bearer(login(client, "madre.demo")["access_token"])
+    mateo = _patient_ids(client, madre)[MATEO]
+    assert client.post("/api/v1/async-limited", headers=madre).status_code == 200
+    assert [client.post(INCIDENTS, json=_incident(mateo, n), headers=madre).status_code for n in range(2)] == [201, 201]
+    assert_error(client.post("/api/v1/async-limited", headers=madre), 429, "rate_limited")
 
 
 def test_every_bucket_is_limited(limited: tuple[TestClient, Context]) -> None:
