@@ -237,9 +237,12 @@ def test_a_refused_donor_gets_the_reasons_as_the_answer_with_the_form_still_fill
                 try:
                     click_until(page, page.get_by_role("button", name="Reservar"), "the Reservar button", title.count)
                 except AssertionError as error:  # seen once under load (#20's notes): say what the form held
+                    said = [TR.t(key) for key in ("form_fix", "bb_err_slot", "form_err_patient", "bb_err_sex",
+                                                  "bb_err_no_questions") if shows(page, TR.t(key))]
                     held = {label: holds(page, page.get_by_role("textbox", name=label), value)
                             for label, value in typed.items()}
-                    raise AssertionError(f"{error}; each field holds what was typed: {held}") from error
+                    raise AssertionError(f"{error}; the phone said: {said}; each field holds what was typed: "
+                                         f"{held}") from error
                 reveal(page, title, "the answer")
                 into_view(page, title, "the answer on screen, where Reservar was tapped")
                 assert shows(page, why["weight"]) and shows(page, why["donation_interval"])
