@@ -76,8 +76,21 @@ def _print_banner(settings: Settings, *, demo: bool) -> None:
     print("\n".join(lines) + "\n", flush=True)
 
 
+def parse_command_line(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The command line. A child's id may begin with "-" (ids are URL-safe base64), which argparse would take for an
+    option: the word after ``revoke-qr`` that is none of ours is the id, passed last, after ``--``."""
+    parser = _parser()
+    words = list(sys.argv[1:] if argv is None else argv)
+    if "revoke-qr" in words:
+        at = words.index("revoke-qr") + 1
+        ours = {option for action in parser._actions for option in action.option_strings}
+        if at < len(words) and words[at].startswith("-") and words[at].split("=")[0] not in ours:
+            words = [*words[: at - 1], *words[at + 1 :], "revoke-qr", "--", words[at]]
+    return parser.parse_args(words)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = parse_command_line(argv)
     settings = Settings()
     updates: dict[str, object] = {}
     if args.host:

@@ -16,6 +16,7 @@ from carnet_contract import models as contract
 from carnet_contract.models import VerifyReason
 from carnet_contract.qrtoken import verify as offline_verify
 from carnet_server.audit import AuditEntry
+from carnet_server.cli import parse_command_line
 from carnet_server.cli import main as cli
 from carnet_server.context import Context
 from carnet_server.db import utcnow
@@ -184,10 +185,23 @@ def test_revoke_from_the_command_line(client: TestClient, auth: Auth, ctx: Conte
     assert jti_of(qr["token"]) in bundle(client, auth).revoked
     assert cli(["revoke-qr", "NoExiste"]) == 2
     assert "no such patient" in capsys.readouterr().err
+    assert cli(["revoke-qr", "-NoExiste"]) == 2  # an id may begin with "-": looked up, not refused as an option
+    assert "no such patient" in capsys.readouterr().err
     assert cli(["revoke-qr"]) == 2
     with ctx.sessions() as session:
         (entry,) = session.scalars(select(AuditEntry).where(AuditEntry.action == "qr.revoke"))
     assert (entry.actor_role, entry.object_id, entry.detail) == ("cli", patient_ids[MATEO], {"revoked": 1})
+
+
+def test_revoke_qr_takes_an_id_that_begins_with_a_dash() -> None:
+    """Ids are URL-safe base64: one in 64 begins with "-", which argparse took for an unknown option (seen in CI)."""
+    assert parse_command_line(["revoke-qr", "-zKSvUCrIu2w"]).patient_id == "-zKSvUCrIu2w"
+    assert parse_command_line(["revoke-qr", "--zKSvUCrIu2"]).patient_id == "--zKSvUCrIu2"
+    args = parse_command_line(["revoke-qr", "-zKSvUCrIu2w", "--demo"])
+    assert (args.command, args.patient_id, args.demo) == ("revoke-qr", "-zKSvUCrIu2w", True)
+    assert parse_command_line(["revoke-qr", "zKSvUCrIu2w-"]).patient_id == "zKSvUCrIu2w-"
+    with pytest.raises(SystemExit):
+        parse_command_line(["serve", "-x"])  # elsewhere an unknown option is still refused
 
 
 # ---- rotation and strangers ------------------------------------------------------------------------------
