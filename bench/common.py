@@ -129,9 +129,10 @@ def running_floor(workers: int) -> Iterator[str]:
     """The bare FastAPI app (floor_app.py) under uvicorn with ``workers`` workers, on loopback: its /ping URL."""
     from tests.support.processes import free_port, stop, wait_until_http_ok
 
-    url = f"http://127.0.0.1:{free_port()}/ping"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/ping"
     floor = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "uvicorn", "floor_app:app", "--port", url.split(":")[-1].split("/")[0],
+        [sys.executable, "-m", "uvicorn", "floor_app:app", "--port", str(port),
          "--workers", str(workers), "--log-level", "warning", "--app-dir", str(Path(__file__).parent)],
         stdin=subprocess.DEVNULL, start_new_session=True)
     try:
