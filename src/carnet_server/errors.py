@@ -45,6 +45,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from carnet_server import domain_errors as domain
+from carnet_server.context import context_of
 from carnet_server.db import is_database_unavailable
 from carnet_server.i18n import Lang, negotiate, t
 
@@ -187,7 +188,7 @@ def _shown(value: object, lang: Lang, request: Request) -> object:
     """A message parameter as the caller reads it: a moment in local time, in their language's format."""
     if not isinstance(value, datetime):
         return value
-    local = value.astimezone(request.app.state.ctx.tz)
+    local = value.astimezone(context_of(request).tz)
     return local.strftime("%d/%m/%Y a las %H:%M") if lang == "es" else local.strftime("%Y-%m-%d at %H:%M")
 
 

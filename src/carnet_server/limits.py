@@ -48,6 +48,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from carnet_server.audit import AuditEntry
 from carnet_server.auth.deps import ClientAddress, ContextDep, CurrentUser, SessionDep, SignedInUser
 from carnet_server.auth.service import check_address_throttle
+from carnet_server.context import context_of
 from carnet_server.db import UTCDateTime, utcnow
 from carnet_server.errors import ApiException, error_response, lang_of
 from carnet_server.i18n import t
@@ -213,19 +214,19 @@ def write_limit(bucket: str, *, idempotent: bool = True, before_privacy_notice: 
             raise ValueError("the Idempotency-Key claim needs a CurrentUser")
 
         async def signed_in(request: Request, user: SignedInUser) -> None:
-            await before_the_route(request, functools.partial(_check_rate, request.app.state.ctx, user.id, bucket))
+            await before_the_route(request, functools.partial(_check_rate, context_of(request), user.id, bucket))
 
         dependency = signed_in
     elif idempotent:
         # The caller through the claim (which took the CurrentUser): each dependency FastAPI solves costs (#20).
         async def claimed(request: Request, idem: IdempotencyDep) -> None:
-            await before_the_route(request, functools.partial(_check_rate, request.app.state.ctx, idem.user_id, bucket))
+            await before_the_route(request, functools.partial(_check_rate, context_of(request), idem.user_id, bucket))
 
         dependency = claimed
     else:
 
         async def current(request: Request, user: CurrentUser) -> None:
-            await before_the_route(request, functools.partial(_check_rate, request.app.state.ctx, user.id, bucket))
+            await before_the_route(request, functools.partial(_check_rate, context_of(request), user.id, bucket))
 
         dependency = current
 

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from carnet_contract.models import Role
 from carnet_server.auth.service import InvalidAccessToken, Principal, access_claims, session_principal
-from carnet_server.context import Context
+from carnet_server.context import Context, context_of
 from carnet_server.errors import ApiException, Forbidden, NotAuthenticated, lang_of
 from carnet_server.i18n import Lang
 from carnet_server.privacy.notices import current_version
@@ -55,8 +55,7 @@ _bearer = HTTPBearer(auto_error=False, description="Access token from /api/v1/au
 
 
 async def get_context(request: Request) -> Context:
-    ctx: Context = request.app.state.ctx
-    return ctx
+    return context_of(request)
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
@@ -68,7 +67,7 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     Shielded from cancellation, as FastAPI shields a dependency's exit: a client that hangs up mid-request cancels
     the request, and an unshielded close would never run — the connection lost to the pool, and SQLite's write
     lock held, until every thread waits for a connection (a server that stops answering)."""
-    session = request.app.state.ctx.sessions()
+    session = context_of(request).sessions()
     try:
         yield session
     finally:
@@ -120,7 +119,7 @@ async def get_signed_in_user(request: Request, credentials: Credentials) -> Prin
     own."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise NotAuthenticated()
-    ctx: Context = request.app.state.ctx
+    ctx = context_of(request)
     token = credentials.credentials
     cached = ctx.auth_cache.get(token)
     if cached is not None:
@@ -181,7 +180,7 @@ async def get_current_user(request: Request, credentials: Credentials) -> Princi
     the notice may have been accepted (or the password changed) on another worker.
     """
     user = await get_signed_in_user(request, credentials)
-    ctx: Context = request.app.state.ctx
+    ctx = context_of(request)
     refused = refusal(user, ctx)
     token = getattr(request.state, "auth_from_cache", None)
     if refused is not None and token is not None:

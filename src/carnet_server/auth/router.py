@@ -13,7 +13,7 @@ from carnet_contract.models import Role
 from carnet_server.auth import service
 from carnet_server.auth.deps import ClientAddress, ContextDep, SessionDep, SignedInUser
 from carnet_server.auth.service import Principal
-from carnet_server.context import Context
+from carnet_server.context import Context, context_of
 from carnet_server.memo import Kept
 from carnet_server.patients.service import children_of_guardian, unit_out, units_of
 from carnet_server.privacy import service as privacy
@@ -93,7 +93,7 @@ async def me(user: SignedInUser, request: Request) -> Response:
     Read in one thread on a session of its own, the answer serialised there (no session dependency: #20), and kept
     a few seconds by (caller, notice in force): sent again only while the commit watch says every commit since it
     was read has been dealt with (memo.py) — never a child no longer linked."""
-    ctx: Context = request.app.state.ctx
+    ctx = context_of(request)
     sent = kept_me(ctx, user)
     if sent is not None:
         return sent

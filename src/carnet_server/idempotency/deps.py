@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from carnet_server.auth.deps import CurrentUser, SessionDep
-from carnet_server.context import Context
+from carnet_server.context import Context, context_of
 from carnet_server.db import is_database_unavailable
 from carnet_server.errors import ApiException
 from carnet_server.idempotency import service
@@ -99,7 +99,7 @@ async def idempotency(
         return
     if not KEY_RE.fullmatch(key):
         raise ApiException(422, "invalid_idempotency_key")
-    ctx: Context = request.app.state.ctx
+    ctx = context_of(request)
     fp = service.fingerprint(request.method, request.url.path, await request.body())
     # End the request session's transaction (authentication read the user): its
     # connection goes back to the pool instead of idling while a claim is awaited.

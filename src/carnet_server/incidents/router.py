@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from carnet_contract import models as contract
 from carnet_contract.models import IncidentCategory, IncidentStatus, Role
 from carnet_server.auth.deps import ClientAddress, ContextDep, CurrentUser, SessionDep
+from carnet_server.context import context_of
 from carnet_server.db import utcnow
 from carnet_server.errors import ApiException
 from carnet_server.headers import csv_download, markdown_text
@@ -147,7 +148,7 @@ class _BodyFirstRoute(SessionEndingRoute):
 
         async def read_body_first(request: Request) -> Response:
             if "idempotency-key" in request.headers:
-                cap = request.app.state.ctx.settings.incident_photo_max_bytes + MULTIPART_OVERHEAD
+                cap = context_of(request).settings.incident_photo_max_bytes + MULTIPART_OVERHEAD
                 chunks: list[bytes] = []
                 size = 0
                 async for chunk in request.stream():

@@ -14,7 +14,7 @@ from carnet_contract import models as contract
 from carnet_contract.models import Role
 from carnet_server.auth.deps import CurrentUser, client_address
 from carnet_server.auth.service import Principal
-from carnet_server.context import Context
+from carnet_server.context import Context, context_of
 from carnet_server.db import utcnow
 from carnet_server.patients import service
 from carnet_server.routes import api_router
@@ -33,7 +33,7 @@ async def read_carnet(patient_id: str, user: CurrentUser, request: Request) -> R
     query); otherwise only after one indexed lookup says she is still linked to the child and its QR is neither
     revoked nor expired. Staff reads are never kept: each one is audited. The reads run in a thread on a session
     of its own (no session dependency to solve and close: #20)."""
-    ctx: Context = request.app.state.ctx
+    ctx = context_of(request)
     now = utcnow()
     kept = _kept(ctx, user, patient_id, now)
     if kept is not None and (

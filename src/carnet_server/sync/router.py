@@ -14,7 +14,7 @@ from carnet_contract import models as contract
 from carnet_contract.models import Role
 from carnet_server.auth.deps import require_role
 from carnet_server.auth.service import Principal
-from carnet_server.context import Context
+from carnet_server.context import Context, context_of
 from carnet_server.memo import Mark
 from carnet_server.routes import api_router
 from carnet_server.sync import service
@@ -75,7 +75,7 @@ async def read_changes(
     cache time whatever the watch says. One with changes — the same page asked again, as an app on bad mobile data
     does when the answer is lost — only while the watch says every commit since it was read has been dealt with
     (``quiet_since``), so it is what a new read would give. The reads run in a thread on a session of its own."""
-    ctx: Context = request.app.state.ctx
+    ctx = context_of(request)
     sent = kept_page(ctx, user.id, limit=limit, cursor=cursor, if_none_match=if_none_match)
     if sent is not None:
         return sent
