@@ -16,8 +16,8 @@ from carnet_contract import models as contract
 from carnet_contract.models import VerifyReason
 from carnet_contract.qrtoken import verify as offline_verify
 from carnet_server.audit import AuditEntry
-from carnet_server.cli import parse_command_line
 from carnet_server.cli import main as cli
+from carnet_server.cli import parse_command_line
 from carnet_server.context import Context
 from carnet_server.db import utcnow
 from carnet_server.patients.service import current_qr

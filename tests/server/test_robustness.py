@@ -27,9 +27,8 @@ from carnet_server.cli import server_options
 from carnet_server.context import Context, build_context
 from carnet_server.db import utcnow
 from carnet_server.http_protocol import MAX_HEAD_BYTES
-from carnet_server.limits import write_limit
-from carnet_server.routes import api_router
 from carnet_server.incidents import service as incident_service
+from carnet_server.routes import api_router
 from carnet_server.settings import Settings
 from tests.server.blood_bank_support import bank_id, body, live_server, open_day
 from tests.server.conftest import assert_error, bearer, login
@@ -256,7 +255,7 @@ def test_an_async_route_has_its_write_limit_checked_in_a_thread(limited: tuple[T
     client, _ctx = limited
     router = api_router(prefix="/api/v1")
 
-    @router.post("/async-limited", dependencies=[write_limit("incidents", idempotent=False)])
+    @router.post("/async-limited", dependencies=[limits.write_limit("incidents", idempotent=False)])
     async def async_limited(_user: CurrentUser) -> dict[str, bool]:
         return {"ok": True}
 
