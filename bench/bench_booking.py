@@ -45,6 +45,7 @@ import httpx
 from common import (  # also puts the repo on sys.path
     RESULTS,
     burst,
+    free_places,
     load_table,
     login,
     measure,
@@ -121,7 +122,7 @@ def _throughput(opts: argparse.Namespace, load: dict[str, int]) -> tuple[dict[st
             [str(BIN / "carnet-server"), "generate", "--patients", str(opts.patients), "--seed", "2026"],
             env={**os.environ, "CARNET_DATA_DIR": str(data_dir)}, capture_output=True, text=True, check=True)
         guardians = int(re.search(r"^guardians: (\d+)$", generated.stdout, re.M).group(1))  # type: ignore[union-attr]
-        with running_floor(1) as floor, running_server(data_dir, demo=False) as server:
+        with running_floor(1) as floor, running_server(data_dir, demo=False) as server, httpx.Client() as client:
             base = server.url
             families = scale_families(base, guardians, opts.families, seed=2026)
             auth = families[0][0]
@@ -138,11 +139,8 @@ def _throughput(opts: argparse.Namespace, load: dict[str, int]) -> tuple[dict[st
                     if offset is None:  # the server books 60 days ahead at most
                         raise RuntimeError("every free place of the next 60 days is taken: fewer --requests, "
                                            "--rounds or --seconds")
-                    day = (date.today() + timedelta(days=offset)).isoformat()
-                    places = [s["id"] for bank in banks
-                              for s in httpx.get(f"{base}/api/v1/blood-banks/{bank}/slots", params={"date": day},
-                                                 headers=auth).raise_for_status().json()
-                              for _ in range(s["available"])]
+                    day = date.today() + timedelta(days=offset)
+                    places = free_places(client, base, auth, banks, day)
                     if len(places) > len(families):
                         raise RuntimeError(f"{len(places)} places on {day}: more than one per family of "
                                            f"{len(families)}")

@@ -33,6 +33,7 @@ from common import (  # also puts the repo on sys.path
 
 from tests.support.processes import running_server
 
+
 def wrk(url: str, headers: dict[str, str], *, seconds: int, connections: int) -> float:
     args = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
     for name, value in headers.items():

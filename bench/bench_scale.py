@@ -43,6 +43,7 @@ from typing import Any
 import httpx
 from common import (  # also puts the repo on sys.path
     RESULTS,
+    free_places,
     running_floor,
     scale_families,
     summary,
@@ -144,10 +145,7 @@ def _write_requests(base: str, family: list[tuple[dict[str, str], str]], today: 
         shuffle = random.Random(1).shuffle
         for offset in range(1, 61):  # the server books 60 days ahead at most
             day = today + timedelta(days=offset)
-            places = [s["id"] for bank in banks
-                      for s in client.get(f"{base}/api/v1/blood-banks/{bank['id']}/slots",
-                                          params={"date": day.isoformat()}, headers=auth0).json()
-                      for _ in range(s["available"])]
+            places = free_places(client, base, auth0, [bank["id"] for bank in banks], day)
             shuffle(places)
             for slot_id in places[:min(len(family), seats - len(bookings))]:
                 i = len(bookings)

@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -244,6 +244,14 @@ def scale_families(base: str, guardians: int, wanted: int, seed: int) -> list[tu
                 seen |= children
                 out.append((auth, sorted(children)[0]))
     return out
+
+
+def free_places(client: httpx.Client, base: str, auth: dict[str, str], banks: list[str], day: date) -> list[str]:
+    """Every free place of the banks' slots on ``day``: each slot's id once per place left."""
+    return [slot["id"] for bank in banks
+            for slot in client.get(f"{base}/api/v1/blood-banks/{bank}/slots", params={"date": day.isoformat()},
+                                   headers=auth).raise_for_status().json()
+            for _ in range(slot["available"])]
 
 
 def sync_to_end(base: str, headers: dict[str, str], cursor: str = "") -> str:
