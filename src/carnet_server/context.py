@@ -19,8 +19,6 @@ from carnet_server.settings import Settings
 from carnet_server.signing import KeyStore, ensure_signing_key
 
 if TYPE_CHECKING:  # both need the Context
-    from starlette.requests import HTTPConnection
-
     from carnet_server.auth.service import Principal
     from carnet_server.patients.service import CarnetAnswer
     from carnet_server.sync.router import SyncAnswer
@@ -32,7 +30,6 @@ __all__ = [
     "SYNC_TABLES",
     "Context",
     "build_context",
-    "context_of",
     "make_hasher",
 ]
 
@@ -102,12 +99,6 @@ class Context:
 
     def today(self, now: datetime) -> date:
         return now.astimezone(self.tz).date()
-
-
-def context_of(request: HTTPConnection) -> Context:
-    """The app's context, as a request reaches it (``create_app`` keeps it on ``app.state``)."""
-    ctx: Context = request.app.state.ctx
-    return ctx
 
 
 def build_context(settings: Settings, *, migrate: bool = True) -> Context:

@@ -45,9 +45,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from carnet_server import domain_errors as domain
-from carnet_server.context import context_of
 from carnet_server.db import is_database_unavailable
 from carnet_server.i18n import Lang, negotiate, t
+from carnet_server.routes import context_of
 
 __all__ = [
     "DATABASE_RETRY_AFTER_SECONDS",

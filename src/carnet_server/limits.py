@@ -48,12 +48,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from carnet_server.audit import AuditEntry
 from carnet_server.auth.deps import ClientAddress, ContextDep, CurrentUser, SessionDep, SignedInUser
 from carnet_server.auth.service import check_address_throttle
-from carnet_server.context import context_of
 from carnet_server.db import UTCDateTime, utcnow
 from carnet_server.errors import ApiException, error_response, lang_of
 from carnet_server.i18n import t
 from carnet_server.idempotency.deps import IdempotencyDep
-from carnet_server.routes import before_the_route
+from carnet_server.routes import before_the_route, context_of
 
 __all__ = ["BUCKETS", "BodyLimitMiddleware", "PHOTO_MULTIPART_OVERHEAD", "address_limit", "write_limit"]
 

@@ -24,8 +24,17 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
 
-__all__ = ["SessionEndingRoute", "api_router", "before_the_route"]
+from carnet_server.context import Context
+
+__all__ = ["SessionEndingRoute", "api_router", "before_the_route", "context_of"]
+
+
+def context_of(request: HTTPConnection) -> Context:
+    """The app's context, as a request reaches it (``create_app`` keeps it on ``app.state``)."""
+    ctx: Context = request.app.state.ctx
+    return ctx
 
 
 #: Checks a dependency leaves to the route's own thread (the write limits, limits.py): run there first, on the route's

@@ -24,10 +24,11 @@ from sqlalchemy.orm import Session
 
 from carnet_contract.models import Role
 from carnet_server.auth.service import InvalidAccessToken, Principal, access_claims, session_principal
-from carnet_server.context import Context, context_of
+from carnet_server.context import Context
 from carnet_server.errors import ApiException, Forbidden, NotAuthenticated, lang_of
 from carnet_server.i18n import Lang
 from carnet_server.privacy.notices import current_version
+from carnet_server.routes import context_of
 
 __all__ = [
     "AdminOrPharmacy",

@@ -13,12 +13,12 @@ from carnet_contract.models import Role
 from carnet_server.auth import service
 from carnet_server.auth.deps import ClientAddress, ContextDep, SessionDep, SignedInUser
 from carnet_server.auth.service import Principal
-from carnet_server.context import Context, context_of
+from carnet_server.context import Context
 from carnet_server.memo import Kept
 from carnet_server.patients.service import children_of_guardian, unit_out, units_of
 from carnet_server.privacy import service as privacy
 from carnet_server.privacy.notices import current_version
-from carnet_server.routes import api_router
+from carnet_server.routes import api_router, context_of
 
 router = api_router(prefix="/api/v1", tags=["auth"])
 

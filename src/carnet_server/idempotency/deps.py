@@ -26,10 +26,11 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from carnet_server.auth.deps import CurrentUser, SessionDep
-from carnet_server.context import Context, context_of
+from carnet_server.context import Context
 from carnet_server.db import is_database_unavailable
 from carnet_server.errors import ApiException
 from carnet_server.idempotency import service
+from carnet_server.routes import context_of
 
 __all__ = ["HEADER", "Idempotency", "IdempotencyDep", "install_idempotency"]
 

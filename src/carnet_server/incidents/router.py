@@ -11,14 +11,13 @@ from sqlalchemy.orm import Session
 from carnet_contract import models as contract
 from carnet_contract.models import IncidentCategory, IncidentStatus, Role
 from carnet_server.auth.deps import ClientAddress, ContextDep, CurrentUser, SessionDep
-from carnet_server.context import context_of
 from carnet_server.db import utcnow
 from carnet_server.errors import ApiException
 from carnet_server.headers import csv_download, markdown_text
 from carnet_server.idempotency.deps import IdempotencyDep
 from carnet_server.incidents import figures, service
 from carnet_server.limits import write_limit
-from carnet_server.routes import SessionEndingRoute, api_router
+from carnet_server.routes import SessionEndingRoute, api_router, context_of
 from carnet_server.whatsapp import notify as whatsapp_notify
 
 router = api_router(prefix="/api/v1", tags=["incidents"])

@@ -14,10 +14,10 @@ from carnet_contract import models as contract
 from carnet_contract.models import Role
 from carnet_server.auth.deps import CurrentUser, client_address
 from carnet_server.auth.service import Principal
-from carnet_server.context import Context, context_of
+from carnet_server.context import Context
 from carnet_server.db import utcnow
 from carnet_server.patients import service
-from carnet_server.routes import api_router
+from carnet_server.routes import api_router, context_of
 
 router = api_router(prefix="/api/v1", tags=["patients"])
 

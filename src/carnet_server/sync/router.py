@@ -14,9 +14,9 @@ from carnet_contract import models as contract
 from carnet_contract.models import Role
 from carnet_server.auth.deps import require_role
 from carnet_server.auth.service import Principal
-from carnet_server.context import Context, context_of
+from carnet_server.context import Context
 from carnet_server.memo import Mark
-from carnet_server.routes import api_router
+from carnet_server.routes import api_router, context_of
 from carnet_server.sync import service
 
 router = api_router(prefix="/api/v1", tags=["sync"])
