@@ -35,6 +35,8 @@ __all__ = [
     "Booking",
     "BookingCreate",
     "BookingStatus",
+    "CheckInNote",
+    "CheckInNoteAction",
     "DonorCount",
     "DonorIn",
     "DonorOut",
@@ -909,8 +911,27 @@ class Booking(_Response):
     appointment_id: str | None = None
 
 
+class CheckInNoteAction(StrEnum):
+    #: Checked in on a day other than the booking's.
+    OVERRIDE = "override"
+    #: A mistaken check-in undone.
+    UNDO = "undo"
+
+
+class CheckInNote(_Response):
+    """Why staff checked a donor in on another day, or undid a check-in: their own words, who and when."""
+
+    action: CheckInNoteAction
+    reason: str
+    at: datetime
+    #: The staff member's name (None once their account is gone).
+    by: str | None = None
+
+
 class StaffBooking(Booking):
     patient_display_name: str
+    #: The booking's check-in notes, oldest first (the bank's staff only: never in a family's answer).
+    notes: list[CheckInNote] = []
 
 
 class DonorCount(_Response):

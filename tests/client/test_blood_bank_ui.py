@@ -187,6 +187,13 @@ def type_reason(page, text: str) -> None:  # type: ignore[no-untyped-def]
     field.on_change(type("E", (), {"control": field})())
 
 
+def notes_shown(shown: list[str]) -> list[tuple[str, str]]:
+    """The check-in notes on screen, each as (its start, its end from the staff member's name): the time between is
+    the server's."""
+    starts = ("Llegada registrada fuera de su día (", "Llegada deshecha (")
+    return [(t[:t.index("(") + 1], t[t.index("Dr. "):]) for t in shown if t and t.startswith(starts)]
+
+
 async def test_staff_check_in_on_another_day_asks_why_and_undo_asks_to_confirm(page, config, data_dir,
                                                                               server) -> None:
     """Issue #16 item 11: the day before the booking, a check-in asks for the reason first; a check-in can be
@@ -212,6 +219,8 @@ async def test_staff_check_in_on_another_day_asks_why_and_undo_asks_to_confirm(p
     assert "Llegada registrada: Laura Hernández Ruiz." in shown
     assert "Valentina Hernández: el día 1 · la semana 1 (de 1 cita)" in shown
     assert [b.status for b in made(server)] == ["asistio"]
+    override = "Dr. Arturo Salinas): «Viene un día antes: su cirugía se adelantó.»"
+    assert notes_shown(shown) == [("Llegada registrada fuera de su día (", override)], "why, by whom, on the list"
     # Undo: a confirmation with the reason first.
     await click(button(page, "Deshacer la llegada de Laura Hernández Ruiz"))
     assert ("¿Deshacer la llegada de Laura Hernández Ruiz? La cita vuelve a quedar confirmada y deja de contar como "
@@ -224,6 +233,8 @@ async def test_staff_check_in_on_another_day_asks_why_and_undo_asks_to_confirm(p
     assert "Llegada deshecha: Laura Hernández Ruiz. La cita vuelve a estar confirmada." in shown
     assert "Valentina Hernández: el día 0 · la semana 0 (de 1 cita)" in shown
     assert [b.status for b in made(server)] == ["confirmada"]
+    assert notes_shown(shown) == [("Llegada registrada fuera de su día (", override),
+                                  ("Llegada deshecha (", "Dr. Arturo Salinas): «Se registró a otra persona donante.»")]
     assert button(page, "Registrar llegada de Laura Hernández Ruiz")
     await session.close()
 

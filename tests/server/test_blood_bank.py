@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, update
 from starlette.testclient import TestClient
 
 from carnet_server.agenda.tables import Appointment
@@ -511,6 +511,15 @@ def check_in_trail(ctx: Context, booking_id: str) -> tuple[str, list[tuple[str, 
     return status, notes, audits
 
 
+def staff_notes(client: TestClient, s: dict[str, Any], staff: dict[str, str], booking_id: str,
+                day: Any = None) -> list[dict[str, Any]]:
+    """A booking's check-in notes as the bank's day list shows them (the booking's day unless ``day``)."""
+    listed = client.get(f"/api/v1/blood-banks/{s['bank']}/bookings", params={"date": (day or s["day"]).isoformat()},
+                        headers=staff)
+    assert listed.status_code == 200, listed.text
+    return list(next(b for b in listed.json() if b["id"] == booking_id)["notes"])
+
+
 def test_check_in_is_for_the_bookings_day_unless_staff_say_why(client: TestClient, ctx: Context, auth: Auth,
                                                                 setup: dict[str, Any]) -> None:
     """Issue #16 item 11: a check-in on another day is refused, unless staff give a reason (kept and audited)."""
@@ -544,6 +553,12 @@ def test_check_in_is_for_the_bookings_day_unless_staff_say_why(client: TestClien
     assert "médico" not in str(detail)  # the audit log names the note; the words stay in the note
     appointment = client.get(f"/api/v1/appointments/{booking['appointment_id']}", headers=setup["madre"]).json()
     assert appointment["status"] == "realizada"
+    # The bank's staff read why on the day's list, with who and when; the family's answers never carry it.
+    [note] = staff_notes(client, setup, staff, booking["id"])
+    me = client.get("/api/v1/me", headers=staff).json()["display_name"]
+    assert (note["action"], note["reason"], note["by"]) == ("override", reason, me) and note["at"]
+    assert "notes" not in client.get(f"{BOOKINGS}/{booking['id']}", headers=setup["madre"]).json()
+    assert all("notes" not in b for b in client.get(BOOKINGS, headers=setup["madre"]).json())
 
 
 def test_a_mistaken_check_in_is_undone_by_staff(client: TestClient, ctx: Context, auth: Auth,
@@ -585,6 +600,13 @@ def test_a_mistaken_check_in_is_undone_by_staff(client: TestClient, ctx: Context
     assert client.get(f"{BOOKINGS}/{booking['id']}", headers=madre).json()["status"] == "confirmada"
     status, notes, audits = check_in_trail(ctx, booking["id"])
     assert status == "confirmada" and notes == [("undo", reason)]
+    [note] = staff_notes(client, setup, staff, booking["id"], day=today(ctx))
+    assert (note["action"], note["reason"]) == ("undo", reason)
+    with ctx.sessions() as session:  # the staff member's account removed: the note stays, without a name
+        session.execute(update(CheckInNote).values(actor_id=None))
+        session.commit()
+    [note] = staff_notes(client, setup, staff, booking["id"], day=today(ctx))
+    assert (note["action"], note["reason"], note["by"]) == ("undo", reason, None)
     assert [a for a, _ in audits] == ["blood_bank.booking.check_in", "blood_bank.booking.check_in_undo"]
     assert audits[-1][1]["note_id"] and "error" not in str(audits[-1][1])
     assert_error(client.post(url, json={"reason": reason}, headers=staff), 409, "booking_not_checked_in")

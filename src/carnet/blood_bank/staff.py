@@ -221,7 +221,9 @@ class StaffCases:
             if isinstance(exc, HttpError) and exc.code == "check_in_wrong_day" and body is None:
                 other_day = message_for(self._tr, exc)  # the server's day is not this device's: ask why
         else:
-            done = contract.StaffBooking(**answer.model_dump(), patient_display_name=booking.patient_display_name)
+            done = contract.StaffBooking(
+                **answer.model_dump(), patient_display_name=booking.patient_display_name, notes=booking.notes
+            )
             self.reason = ""
             ui.marked(booking_id, done, message=self._tr.t(DONE[action], name=booking.donor.full_name), error=None)
         await self.load()  # the counts follow (and another desk's changes show)

@@ -33,6 +33,7 @@ from carnet_contract.models import AppointmentKind, AppointmentStatus, BookingSt
 from carnet_server import audit
 from carnet_server.agenda import service as agenda
 from carnet_server.auth.service import Principal
+from carnet_server.auth.tables import User
 from carnet_server.blood_bank.service import (
     ID_RE,
     BookingNotFound,
@@ -556,8 +557,9 @@ def _touched(session: Session, row: Booking) -> Booking:
 
 def day_list(
     session: Session, *, principal: Principal, bank_id: str, day: date, tz: ZoneInfo, ip: str | None
-) -> list[tuple[Booking, str]]:
-    """Staff: the bank's bookings on a local day (every status), by time; with each child's display name."""
+) -> list[tuple[Booking, str, list[contract.CheckInNote]]]:
+    """Staff: the bank's bookings on a local day (every status), by time; with each child's display name and the
+    booking's check-in notes (why it was checked in on another day, or undone: who, when)."""
     bank = staff_bank(session, principal=principal, bank_id=bank_id)
     lo, hi = day_bounds(day, tz)
     rows = session.execute(
@@ -576,7 +578,24 @@ def day_list(
         ip,
         {"date": day.isoformat(), "bookings": len(rows)},
     )
-    return [(b, name) for b, name in rows]
+    notes = check_in_notes(session, [b.id for b, _ in rows])
+    return [(b, name, notes.get(b.id, [])) for b, name in rows]
+
+
+def check_in_notes(session: Session, booking_ids: Sequence[str]) -> dict[str, list[contract.CheckInNote]]:
+    """The check-in notes of these bookings, oldest first, each with the name of the staff member who wrote it."""
+    if not booking_ids:
+        return {}
+    found: dict[str, list[contract.CheckInNote]] = {}
+    for booking_id, action, reason, at, by in session.execute(
+        select(CheckInNote.booking_id, CheckInNote.action, CheckInNote.reason, CheckInNote.at, User.display_name)
+        .outerjoin(User, User.id == CheckInNote.actor_id)
+        .where(CheckInNote.booking_id.in_(booking_ids))
+        .order_by(CheckInNote.at, CheckInNote.id)
+    ):
+        note = contract.CheckInNote(action=contract.CheckInNoteAction(action), reason=reason, at=at, by=by)
+        found.setdefault(booking_id, []).append(note)
+    return found
 
 
 def donor_counts(

@@ -213,8 +213,8 @@ def day_list(
     day = service.parse_day(date, today=ctx.today(now), days_ahead=None)
     rows = bookings.day_list(session, principal=user, bank_id=bank_id, day=day, tz=ctx.tz, ip=address)
     out = [
-        contract.StaffBooking(**service.booking_out(b, now=now).model_dump(), patient_display_name=name)
-        for b, name in rows
+        contract.StaffBooking(**service.booking_out(b, now=now).model_dump(), patient_display_name=name, notes=notes)
+        for b, name, notes in rows
     ]
     session.commit()
     return out

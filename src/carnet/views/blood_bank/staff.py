@@ -133,6 +133,23 @@ def _actions(
     return None
 
 
+def _notes(tr: Translator, booking: contract.StaffBooking) -> list[ft.Control]:
+    """Why the donor was checked in on another day, or the check-in undone: the staff's words, who and when."""
+    return [
+        ft.Text(
+            tr.t(
+                f"staff_note.{note.action.value}",
+                when=tr.datetime(note.at, zone=False),
+                by=note.by or tr.t("staff_note_no_account"),
+                reason=note.reason,
+            ),
+            size=14,
+            italic=True,
+        )
+        for note in booking.notes
+    ]
+
+
 def _row(tr: Translator, booking: contract.StaffBooking, staff: StaffCases, ui: StaffUi) -> ft.Control:
     name = booking.donor.full_name
     lines: list[ft.Control] = [
@@ -147,6 +164,7 @@ def _row(tr: Translator, booking: contract.StaffBooking, staff: StaffCases, ui: 
     ]
     if booking.checked_in_at is not None:
         lines.append(ft.Text(tr.t("staff_arrived", time=hhmm(booking.checked_in_at)), size=14))
+    lines += _notes(tr, booking)
     actions = _actions(tr, booking, staff, ui)
     if actions is not None:
         lines.append(actions)
@@ -171,6 +189,7 @@ def _table_row(tr: Translator, booking: contract.StaffBooking, staff: StaffCases
     ]
     if booking.checked_in_at is not None:
         status.append(ft.Text(tr.t("staff_arrived", time=hhmm(booking.checked_in_at)), size=14))
+    status += _notes(tr, booking)
     actions = _actions(tr, booking, staff, ui, wide=True)
     return table_row(
         _booking_columns(tr),
