@@ -20,12 +20,14 @@ from carnet.core.config import AppConfig
 from carnet.pharmacy.checks import CheckKind, TrustCache
 from carnet.shell.app import CarnetUI
 from carnet.shell.session import AppSession
+from carnet.views.scanning import Phase
 from tests.support.inprocess_server import InProcessServer
 from tests.support.qr_variants import server_key, sign_raw
 from tests.support.secret_stores import DictSecretStore
 
 from . import test_ui_inprocess
 from .test_account_ui import button
+from .test_camera_scanner import FakeCamera, jpeg_of
 from .test_enrolment_ui import field, touch_targets_are_big
 from .test_ui_inprocess import click, texts
 
@@ -182,4 +184,29 @@ async def test_the_counter_screen_refuses_an_expired_emergency_card(page, config
     assert check is not None and check.kind is CheckKind.EXPIRED and check.emergency and not check.valid
     assert not any(t == "Registrar surtido" for t in shown)
     server.transport.offline = False
+    await session.close()
+
+
+async def test_the_fever_desk_reads_a_card_with_the_camera(page, config, data_dir, server) -> None:  # type: ignore[no-untyped-def]
+    """In a browser or on a phone the card's QR is read by the camera too: "Escanear con la cámara" beside the field,
+    and what it reads takes the scanner's path (the verdict, then the server's answer)."""
+    pid = server.patient_id("Mateo Hernández")
+    card: dict[str, Any] = server.ok("madre.demo", "GET", f"/api/v1/patients/{pid}/emergency-card")
+    page.web = True  # what a browser's page says: the app has a camera
+    session = AppSession(config, DictSecretStore(), data_dir, transport=server.transport)
+    app = CarnetUI(page, session)
+    app.render()
+    await session.start()
+    await session.login("oncologia.demo", "carnet-demo")
+    await click(button(page, "Fiebre: Hora Dorada"))
+    assert "Escanear con la cámara" in texts(page)
+    touch_targets_are_big(page)
+    assert app._fever_desk is not None and app._fever_desk.camera is not None
+    scanner = app._fever_desk.camera
+    scanner._camera, scanner.phase = FakeCamera(), Phase.OPEN  # type: ignore[assignment]  # the preview is up
+    assert await scanner._decode(jpeg_of(card["qr"]["url"]))
+    shown = texts(page)
+    assert "Tarjeta de urgencias auténtica" in shown and "Confirmada por el servidor" in shown
+    assert server.transport.count("/api/v1/emergency-cards/verify", "POST") == 1
+    assert scanner.phase is Phase.CLOSED  # the camera stops once a code is read
     await session.close()

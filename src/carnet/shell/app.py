@@ -347,7 +347,7 @@ class CarnetUI:
             return self._admin.build(state, tr, on_back=self._back, wide=self.wide)
         if state.staff_mode and state.screen in FEVER_DESK_SCREENS:
             if self._fever_desk is None:
-                self._fever_desk = fever_desk_view.FeverDeskView(self.session.fever_desk)
+                self._fever_desk = fever_desk_view.FeverDeskView(self.session.fever_desk, camera=self.has_camera)
             return self._fever_desk.build(
                 state, tr, now=self.session.clock(), on_back=self._back, on_refresh=self._refresh, wide=self.wide
             )

@@ -1,6 +1,7 @@
 """The unit's fever desk: the open episodes with the 60-minute clock from arrival, a tap per step (now, or another
 time), "Registrar llegada sin aviso" (a child who came without the family's alert: find, arrival time, temperature),
-and the week's fever figures with their files. Drawing only; online only like the other staff screens.
+and the week's fever figures with their files; "Verificar tarjeta de urgencias" takes a hand-held scanner, a pasted
+code or the camera (a phone, a browser). Drawing only; online only like the other staff screens.
 On a desk PC (``wide``) the episodes stand two to a row."""
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from carnet.views.common import (
 )
 from carnet.views.fever.family import card_facts
 from carnet.views.pharmacy.counter import emergency_claims, verdict_box
+from carnet.views.scanning import CameraScanner
 from carnet_contract import models as contract
 from carnet_contract.models import GOLDEN_HOUR_MINUTES, FeverStepKind
 
@@ -82,8 +84,10 @@ def figures_button(tr: Translator, on_click: Handler) -> ft.Control:
 class FeverDeskView:
     """The desk's screens; keeps the corrected time being typed across redraws."""
 
-    def __init__(self, cases: FeverDeskCases) -> None:
+    def __init__(self, cases: FeverDeskCases, *, camera: bool = False) -> None:
         self._cases = cases
+        #: "Escanear con la cámara" beside the card's field, where the app has a camera (a phone, a browser).
+        self.camera = CameraScanner(self._verify_read) if camera else None
         self._sent = 0
         self._error: str | None = None
         self.at = ft.TextField(text_size=18, width=200, keyboard_type=ft.KeyboardType.DATETIME)
@@ -112,6 +116,10 @@ class FeverDeskView:
         scanned = self.scan.value or ""
         self.scan.value = ""  # ready for the next card
         await self._cases.verify_card(scanned)
+
+    async def _verify_read(self, text: str) -> None:
+        """The camera read a card's code: the same path as the hand-held scanner's."""
+        await self._cases.verify_card(text)
 
     def _notes(self, state: AppState, tr: Translator) -> list[ft.Control]:
         ui = state.fever_desk
@@ -296,6 +304,8 @@ class FeverDeskView:
             self.scan,
             ft.Row(actions, wrap=True, spacing=8, run_spacing=8),
         ]
+        if self.camera is not None:
+            lines.append(self.camera.draw(tr))
         check = ui.card_check
         if check is not None:
             headline = tr.t("desk_em_is_carnet") if check.message == CARNET_GIVEN else None
