@@ -116,9 +116,51 @@ def limited(settings: Settings, request: pytest.FixtureRequest) -> Iterator[tupl
     context.engine.dispose()
 
 
+class _TestsContext:
+    """The context of the test running now, for an app the tests of a worker share (``app``): each attribute read
+    (or set) is the current test's context's."""
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "target", None)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(object.__getattribute__(self, "target"), name)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        setattr(object.__getattribute__(self, "target"), name, value)
+
+
+#: Apps shared by the tests of this worker, by what ``create_app`` reads of the settings when it builds one.
+_SHARED_APPS: dict[tuple[object, ...], tuple[FastAPI, _TestsContext]] = {}
+
+
+def _shape(settings: Settings) -> tuple[object, ...]:
+    return (settings.docs, settings.max_body_bytes, settings.incident_photo_max_bytes, settings.body_timeout_seconds,
+            settings.trusted_proxies)
+
+
 @pytest.fixture
-def app(ctx: Context) -> FastAPI:
-    return create_app(context=ctx)
+def app(ctx: Context) -> Iterator[FastAPI]:
+    """The API app over the test's own context and database — one app object per worker, reused: FastAPI resolves an
+    app's routes on their first requests (~2 ms each, ~150 routes), and a new app per test spent about a third of the
+    server tests' time there. What a test changes on it is undone after (dependency overrides, the idempotency
+    releaser made on first use); a test that adds routes leaves it to the next test to build a new one."""
+    shape = _shape(ctx.settings)
+    if shape not in _SHARED_APPS:
+        current = _TestsContext()
+        object.__setattr__(current, "target", ctx)
+        _SHARED_APPS[shape] = (create_app(context=current), current)  # type: ignore[arg-type]
+    shared, current = _SHARED_APPS[shape]
+    object.__setattr__(current, "target", ctx)
+    routes = len(shared.router.routes)
+    try:
+        yield shared
+    finally:
+        shared.dependency_overrides.clear()
+        if hasattr(shared.state, "idempotency_pending"):
+            del shared.state.idempotency_pending
+        if len(shared.router.routes) != routes:
+            del _SHARED_APPS[shape]
 
 
 @pytest.fixture
