@@ -13,7 +13,9 @@ thousands of times and measure how long its own audit trail and day count grow.
     ``--families`` guardians of different families in turn, each booking the
     free places of every bank's slots from tomorrow on, at most one per family
     and day, each place once: every booking a real write (eligibility, the
-    conditional UPDATE, folio, appointment, sync, audit, one commit);
+    conditional UPDATE, folio, appointment, sync, audit, one commit); with wrk
+    also a bare FastAPI app's POSTs of a booking's shape doing nothing
+    (``post_shape_app.py``): what the framework alone costs such a write;
 (b) first, on a demo server (SQLite), ``--races`` times, 200 identical bookings
     by madre.demo at once over 200 connections against a fresh 5-place slot
     (each on its own day): exactly 5 must be 201 and 195 409 ``slot_full``; the
@@ -54,12 +56,19 @@ from common import (  # also puts the repo on sys.path
     write_section,
     wrk_cycling,
 )
+from post_shape_app import BOOKING_DEPENDENCIES
 from tests.support.processes import BIN, running_server
 
 RACE = 200
 RACE_PLACES = 5
 FLOOR, PING = "bare FastAPI /ping (the floor)", "our GET /api/v1/ping"
 BOOKING = "POST /api/v1/blood-bank/bookings (201)"
+#: A bare FastAPI app's POSTs shaped like a booking, doing nothing (post_shape_app.py): what the framework costs.
+SHAPES = {
+    "bare FastAPI POST, a booking's body and answer, async route": "/async",
+    "the same, plain route (the thread pool)": "/thread",
+    f"the same, plain route, {BOOKING_DEPENDENCIES} dependencies doing nothing": "/thread-dependencies",
+}
 #: Places set aside for a wrk round, as a multiple of the booking rate the Python generator saw: none sent twice.
 WRK_HEADROOM = 1.6
 
@@ -122,7 +131,12 @@ def _throughput(opts: argparse.Namespace, load: dict[str, int]) -> tuple[dict[st
             [str(BIN / "carnet-server"), "generate", "--patients", str(opts.patients), "--seed", "2026"],
             env={**os.environ, "CARNET_DATA_DIR": str(data_dir)}, capture_output=True, text=True, check=True)
         guardians = int(re.search(r"^guardians: (\d+)$", generated.stdout, re.M).group(1))  # type: ignore[union-attr]
-        with running_floor(1) as floor, running_server(data_dir, demo=False) as server, httpx.Client() as client:
+        with (
+            running_floor(1) as floor,
+            running_floor(1, "post_shape_app:app") as shape,
+            running_server(data_dir, demo=False) as server,
+            httpx.Client() as client,
+        ):
             base = server.url
             families = scale_families(base, guardians, opts.families, seed=2026)
             auth = families[0][0]
@@ -158,10 +172,13 @@ def _throughput(opts: argparse.Namespace, load: dict[str, int]) -> tuple[dict[st
             }, **load)
             # Each wrk round books places of its own: more than wrk can send in its seconds at the rate just seen.
             per_round = math.ceil(opts.seconds * WRK_HEADROOM * by_python[BOOKING]["rps"])
-            by_wrk: dict[str, list[float]] = {FLOOR: [], PING: [], BOOKING: []}
+            by_wrk: dict[str, list[float]] = {FLOOR: [], PING: [], **{name: [] for name in SHAPES}, BOOKING: []}
             for _ in range(opts.rounds):
                 mine = [("POST", url, {**h, "Content-Type": "application/json"}, b) for h, b in more(per_round)]
-                for name, target, requests in ((FLOOR, floor, None), (PING, f"{base}/api/v1/ping", None),
+                shaped = [(name, shape.removesuffix("/ping") + path,
+                           [("POST", shape.removesuffix("/ping") + path, {"Content-Type": "application/json"},
+                             mine[0][3])]) for name, path in SHAPES.items()]
+                for name, target, requests in ((FLOOR, floor, None), (PING, f"{base}/api/v1/ping", None), *shaped,
                                                (BOOKING, url, mine)):
                     by_wrk[name].append(wrk_cycling(target, requests, seconds=opts.seconds,
                                                     connections=opts.connections))
@@ -210,6 +227,10 @@ def main() -> None:
         "| endpoint | requests/s | ratio to the floor |",
         "|---|---:|---:|",
         *(f"| {name} | {rps:.0f} | {rps / by_wrk[FLOOR]:.2f} |" for name, rps in by_wrk.items()),
+        "",
+        "The three rows between our ping and the booking: `bench/post_shape_app.py`, a bare FastAPI app (one uvicorn "
+        "worker) whose POST routes validate a booking's body and send a booking's answer back, doing nothing else "
+        "(one body sent over and over): what the framework costs a write of this shape before any work of ours.",
         "",
         f"Race (on a demo server): {RACE} identical booking requests at once (one connection each, from a separate "
         f"process) on a {RACE_PLACES}-place slot; each run gave exactly {RACE_PLACES} × 201 and "

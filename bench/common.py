@@ -125,14 +125,15 @@ WrkRequest = tuple[str, str, dict[str, str], Any]
 
 
 @contextmanager
-def running_floor(workers: int) -> Iterator[str]:
-    """The bare FastAPI app (floor_app.py) under uvicorn with ``workers`` workers, on loopback: its /ping URL."""
+def running_floor(workers: int, app: str = "floor_app:app") -> Iterator[str]:
+    """The bare FastAPI app (floor_app.py, or ``app`` of this folder) under uvicorn with ``workers`` workers, on
+    loopback: its /ping URL."""
     from tests.support.processes import free_port, stop, wait_until_http_ok
 
     port = free_port()
     url = f"http://127.0.0.1:{port}/ping"
     floor = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "uvicorn", "floor_app:app", "--port", str(port),
+        [sys.executable, "-m", "uvicorn", app, "--port", str(port),
          "--workers", str(workers), "--log-level", "warning", "--app-dir", str(Path(__file__).parent)],
         stdin=subprocess.DEVNULL, start_new_session=True)
     try:
