@@ -578,11 +578,11 @@ def day_list(
         ip,
         {"date": day.isoformat(), "bookings": len(rows)},
     )
-    notes = check_in_notes(session, [b.id for b, _ in rows])
+    notes = _check_in_notes(session, [b.id for b, _ in rows])
     return [(b, name, notes.get(b.id, [])) for b, name in rows]
 
 
-def check_in_notes(session: Session, booking_ids: Sequence[str]) -> dict[str, list[contract.CheckInNote]]:
+def _check_in_notes(session: Session, booking_ids: Sequence[str]) -> dict[str, list[contract.CheckInNote]]:
     """The check-in notes of these bookings, oldest first, each with the name of the staff member who wrote it."""
     if not booking_ids:
         return {}
