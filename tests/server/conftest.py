@@ -120,8 +120,11 @@ class _TestsContext:
     """The context of the test running now, for an app the tests of a worker share (``app``): each attribute read
     (or set) is the current test's context's."""
 
-    def __init__(self) -> None:
-        object.__setattr__(self, "target", None)
+    def __init__(self, ctx: Context) -> None:
+        self.use(ctx)
+
+    def use(self, ctx: Context) -> None:
+        object.__setattr__(self, "target", ctx)
 
     def __getattr__(self, name: str) -> object:
         return getattr(object.__getattribute__(self, "target"), name)
@@ -147,11 +150,10 @@ def app(ctx: Context) -> Iterator[FastAPI]:
     releaser made on first use); a test that adds routes leaves it to the next test to build a new one."""
     shape = _shape(ctx.settings)
     if shape not in _SHARED_APPS:
-        current = _TestsContext()
-        object.__setattr__(current, "target", ctx)
+        current = _TestsContext(ctx)
         _SHARED_APPS[shape] = (create_app(context=current), current)  # type: ignore[arg-type]
     shared, current = _SHARED_APPS[shape]
-    object.__setattr__(current, "target", ctx)
+    current.use(ctx)
     routes = len(shared.router.routes)
     try:
         yield shared
