@@ -7,6 +7,7 @@ neither sees, erases or breaks the other's session, and a third visitor starts a
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from tests.browser.support import (
     ARTIFACTS,
@@ -21,6 +22,7 @@ from tests.browser.support import (
     start_app,
     wait_for,
 )
+from tests.support.flaky_proxy import FlakyProxy
 from tests.support.processes import stop
 
 SCANNER = "Escanee o pegue el código QR"
@@ -88,3 +90,33 @@ def test_two_visitors_at_once_keep_their_own_sessions(api, tmp_path: Path) -> No
     log = app.log_path.read_text(errors="replace")
     assert "readonly database" not in log and "Error running app" not in log, log[-3000:]
     assert "/src/carnet/" not in log, log[-3000:]
+
+
+
+def test_a_dropped_connection_comes_back_to_the_same_session(api, tmp_path: Path) -> None:
+    """A desk PC's or a phone's connection to the web app drops (the hospital's Wi-Fi): the browser connects
+    again to its own session, still logged in, and goes on; the app's log says both."""
+    api_url, _stop_api = api
+    app = start_app(api_url, tmp_path / "web")
+    try:
+        with FlakyProxy(urlsplit(app.url).port or 0, seed=1, drop=0.0, lose_answer=0.0, delay=0.0) as network, \
+                playwright_api.sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            try:
+                family = browser.new_context(viewport=PHONE).new_page()
+                open_app(family, network.url)
+                mateo = family.get_by_role("button", name="Mateo Hernández")
+                log_in(family, "madre.demo", mateo)
+                assert network.cut_all() >= 1  # the app's WebSocket among them
+                wait_for("the app's log of the drop and the return",
+                         lambda: "connected again" in app.log_path.read_text())
+                click_until(family, mateo, "Mateo's carnet after the connection came back",
+                            lambda: shows(family, "Diagnóstico"))
+                assert family.get_by_role("textbox", name="Usuario").count() == 0
+            finally:
+                browser.close()
+    finally:
+        stop(app.proc)
+    log = app.log_path.read_text(errors="replace")
+    assert "a browser session lost its connection" in log, log[-3000:]
+    assert "/src/carnet/" not in log and "madre" not in log, log[-3000:]

@@ -62,6 +62,7 @@ class FlakyProxy:
         self._thread = threading.Thread(target=self._loop.run_forever, name="flaky-proxy", daemon=True)
         self._server: asyncio.base_events.Server | None = None
         self._lock = asyncio.Lock()
+        self._open: set[asyncio.StreamWriter] = set()  # both ends of every connection passing through
 
     @property
     def url(self) -> str:
@@ -77,6 +78,18 @@ class FlakyProxy:
             asyncio.start_server(self._handle, self.host, 0), self._loop).result(timeout=10)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
+
+    def cut_all(self) -> int:
+        """Close every connection open through the proxy, at both ends (a network drop both sides see); new
+        connections pass as before. Returns how many were open."""
+
+        async def cut() -> int:
+            writers = list(self._open)
+            for writer in writers:
+                writer.close()
+            return len(writers) // 2
+
+        return asyncio.run_coroutine_threadsafe(cut(), self._loop).result(timeout=10)
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
@@ -100,11 +113,13 @@ class FlakyProxy:
             return
         cut_answer = asyncio.Event()
         closed = asyncio.Event()
+        self._open.update((client_w, server_w))
 
         def close_all() -> None:
             closed.set()
             for writer in (client_w, server_w):
                 writer.close()
+                self._open.discard(writer)
 
         async def upstream() -> None:
             try:

@@ -826,6 +826,11 @@ async def main(page: ft.Page) -> None:
             _device_open.clear()
 
     page.on_close = close
+    if page.web:
+        # A browser that loses its connection comes back to the same session (for FLET_SESSION_TIMEOUT), which
+        # draws it again from what Python holds: keys typed while it was away are not there.
+        page.on_disconnect = lambda _: log.info("a browser session lost its connection")
+        page.on_connect = lambda _: log.info("a browser session is connected again: its screen drawn anew")
     ui.watch_connectivity()
     sync_now = await session.start()
     ui.start_background(sync_now)

@@ -8,11 +8,12 @@ its data kept in the data folder across restarts (offline use, tested without a 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from pathlib import Path
 
-__all__ = ["assets_dir", "main"]
+__all__ = ["assets_dir", "log_to_stderr", "main"]
 
 
 def assets_dir() -> Path:
@@ -21,6 +22,17 @@ def assets_dir() -> Path:
         if (folder / "assets" / "icon.png").is_file():
             return folder / "assets"
     return Path.cwd() / "assets"
+
+
+def log_to_stderr() -> None:
+    """The app's own log lines (never personal data) on stderr at INFO, as the API server's: whoever runs the web
+    app sees browsers' connections drop and come back, and what failed in the background."""
+    logger = logging.getLogger("carnet")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -49,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("FLET_FORCE_WEB_SERVER", "true")  # no display: don't try to open a browser
     from carnet.shell.app import DEVICE_ENV
 
+    log_to_stderr()
     if args.device:
         os.environ[DEVICE_ENV] = "1"
     else:
