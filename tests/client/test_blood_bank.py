@@ -380,6 +380,84 @@ async def test_cancel_and_reschedule_go_through_the_outbox(make_session, secrets
     await session.close()
 
 
+async def _booked_for_tuesday(make_session, secrets, server: InProcessServer,  # type: ignore[no-untyped-def]
+                              net: FaultTransport | None = None, **changes: object):  # type: ignore[no-untyped-def]
+    """A family's booking on the day after DAY (synced), its view, and a slot of DAY to move it to."""
+    session = await _guardian(make_session, secrets, server)
+    await session.blood_bank.pick_day(DAY + timedelta(days=1))
+    assert _book(session, 0, **changes)
+    await session.refresh()
+    [view] = ours(session)
+    assert view.status is contract.BookingStatus.CONFIRMADA and view.mark is Mark.SYNCED
+    await session.blood_bank.start_reschedule(view.id)
+    await session.blood_bank.pick_day(DAY)
+    return session, view, session.state.blood_bank.slots[2]
+
+
+async def test_a_change_of_time_refused_for_eligibility_is_an_answer_and_the_booking_keeps_its_time(
+        make_session, secrets, server: InProcessServer) -> None:
+    """The donor gave blood 56 days before the booked Tuesday: Monday is one day too soon. The phone cannot know
+    (the last donation is not in the booking it holds); the server's 422 donor_not_eligible comes back as the
+    answer beside the booking — which keeps its time — not as a failed write, nothing under the sync's failures.
+    Another time can be chosen, or the answer put away."""
+    last = (DAY + timedelta(days=1) - timedelta(days=56)).strftime("%d/%m/%Y")
+    session, booked, monday = await _booked_for_tuesday(make_session, secrets, server, last_donation_text=last)
+    session.blood_bank.pick_slot(monday.id)
+    assert next(v for v in ours(session) if v.id == booked.id).mark is Mark.PENDING
+    await session.refresh()
+    why = next(r.message["es"] for r in rules() if r.id == "donation_interval")
+    [view] = ours(session)
+    assert session.scope.outbox.items() == [] and session.state.sync.failed == []  # type: ignore[union-attr]
+    assert view.mark is Mark.SYNCED and view.status is contract.BookingStatus.CONFIRMADA
+    assert view.slot == booked.slot and view.asked_slot is not None and view.asked_slot.id == monday.id
+    assert view.refused == (why,)
+    [on_server] = made(server)
+    assert on_server.slot_id == booked.slot.id and on_server.status == "confirmada"  # type: ignore[union-attr]
+    assert session.state.screen is Screen.BOOKING and session.state.blood_bank.message is None
+    # Kept on the phone across a restart of the screen; put away when read.
+    session.blood_bank.reload()
+    assert ours(session)[0].refused == (why,)
+    session.blood_bank.forget_refused_change(view.id)
+    assert ours(session)[0].refused == () and ours(session)[0].asked_slot is None
+    assert session.scope.bookings.refused_changes() == {}  # type: ignore[union-attr]
+    await session.close()
+
+
+async def test_a_new_time_asked_for_replaces_the_last_refusal(make_session, secrets,
+                                                              server: InProcessServer) -> None:
+    last = (DAY + timedelta(days=1) - timedelta(days=56)).strftime("%d/%m/%Y")
+    session, booked, monday = await _booked_for_tuesday(make_session, secrets, server, last_donation_text=last)
+    session.blood_bank.pick_slot(monday.id)
+    await session.refresh()
+    assert ours(session)[0].refused
+    # "Elegir otro horario": a later slot on the same Tuesday is fine.
+    await session.blood_bank.start_reschedule(booked.id)
+    later = session.state.blood_bank.slots[4]
+    session.blood_bank.pick_slot(later.id)
+    assert ours(session)[0].refused == () and session.scope.bookings.refused_changes() == {}  # type: ignore[union-attr]
+    await session.refresh()
+    [view] = ours(session)
+    assert view.slot is not None and view.slot.id == later.id and view.refused == () and view.mark is Mark.SYNCED
+    await session.close()
+
+
+async def test_a_change_of_time_that_failed_shows_the_bookings_own_time_and_the_one_asked_for(
+        make_session, secrets, server: InProcessServer, net: FaultTransport) -> None:
+    """The Monday slot fills while the phone is offline: the change fails (slot full, retry or discard) and the
+    booking shows its own time, Tuesday's, which still holds — not Monday's as if it had moved."""
+    session, booked, monday = await _booked_for_tuesday(make_session, secrets, server)
+    net.offline = True
+    session.blood_bank.pick_slot(monday.id)
+    server.ok("banco.demo", "PATCH", f"/api/v1/blood-banks/{bank_id(server)}/slots/{monday.id}", json={"capacity": 0})
+    net.offline = False
+    await session.refresh()
+    [view] = ours(session)
+    assert view.mark is Mark.FAILED and view.error == server_text("slot_full", "es")
+    assert view.slot == booked.slot and view.asked_slot is not None and view.asked_slot.id == monday.id
+    assert view.refused == ()
+    await session.close()
+
+
 async def test_slots_work_offline_from_the_cache_with_when_they_were_fetched(make_session, secrets,
                                                                             server: InProcessServer,
                                                                             net: FaultTransport) -> None:

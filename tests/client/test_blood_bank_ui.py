@@ -16,7 +16,7 @@ from carnet_contract.eligibility import rules
 from tests.support.inprocess_server import InProcessServer
 from tests.support.secret_stores import DictSecretStore
 
-from .test_blood_bank import CLOCK, DAY, QS, SIGLO_XXI, bank_id, made
+from .test_blood_bank import CLOCK, DAY, DONOR, QS, SIGLO_XXI, _book, bank_id, made
 from .test_ui_inprocess import click, find, page, texts  # noqa: F401  (page is a fixture)
 
 pytestmark = pytest.mark.anyio
@@ -133,6 +133,44 @@ async def test_a_donor_who_may_not_donate_gets_the_reasons_as_the_answer_on_the_
         assert find(page, ft.TextField, label=label)[0].value == value
     assert session.scope.outbox is not None and session.scope.outbox.items() == []
     assert session.state.sync.failed == [] and made(server) == []
+    await session.close()
+
+
+async def test_a_change_of_time_refused_says_why_and_the_booking_keeps_its_time(page, config, data_dir,
+                                                                                 server) -> None:
+    """The booking's screen after the blood bank refused a new time (too soon after the donor's last donation):
+    the time asked for and every reason, the booking's own time — still confirmed — and the ways on."""
+    ui, session = await _app(page, config, data_dir, server, "madre.demo")
+    await session.blood_bank.open()
+    session.blood_bank.pick_child(server.patient_id("Mateo Hernández"))
+    await session.blood_bank.pick_bank(bank_id(server))
+    tuesday = DAY + timedelta(days=1)
+    await session.blood_bank.pick_day(tuesday)
+    assert _book(session, 0, last_donation_text=(tuesday - timedelta(days=56)).strftime("%d/%m/%Y"))
+    await session.refresh()
+    [booked] = [v for v in session.state.blood_bank.bookings if v.donor_name == DONOR]
+    await click(button(page, TR.t("bb_reschedule")))
+    await session.blood_bank.pick_day(DAY)
+    monday = session.state.blood_bank.slots[2]
+    session.blood_bank.pick_slot(monday.id)
+    await session.refresh()
+    assert page.views[0].route == "/blood-bank/booking"
+    shown = texts(page)
+    why = next(r.message["es"] for r in rules() if r.id == "donation_interval")
+    asked, kept = TR.time_range(monday.starts_at, monday.ends_at), TR.time_range(booked.slot.starts_at,
+                                                                                   booked.slot.ends_at)
+    assert TR.t("bb_change_refused_title", when=asked) in shown and f"• {why}" in shown
+    assert TR.t("bb_change_refused_note", when=kept) in shown
+    assert "Confirmada" in shown and kept in shown and asked != kept
+    assert TR.t("bb_failed_reschedule") not in shown and "Reintentar" not in shown
+    assert button(page, "Cambiar horario") and button(page, "Entendido")
+    # In "Mis citas" too, under the booking's own time.
+    session.blood_bank.close()
+    assert TR.t("bb_change_refused_short") in texts(page)
+    session.blood_bank.open_booking(booked.id)
+    await click(button(page, "Entendido"))
+    shown = texts(page)
+    assert TR.t("bb_change_refused_title", when=asked) not in shown and "Confirmada" in shown
     await session.close()
 
 

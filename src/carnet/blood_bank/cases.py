@@ -103,10 +103,15 @@ class BloodBankCases:
         repo = self._bookings
         children = {c.id for c in self._state.children}
         items = self._outbox.items()
+        synced = repo.bookings()
+        not_moved = repo.refused_changes()
         with repo.transaction():
             repo.forget_drafts(keep={i.id for i in items})
             repo.forget_old_slots(self.today())
-        views = merge(repo.bookings(), items, repo.drafts(), self._ledger.server_id)
+            for record_id in [k for k in not_moved if (self._ledger.server_id(k) or k) not in synced]:
+                repo.delete_refused_change(record_id)  # its booking is gone: so is the answer about it
+                del not_moved[record_id]
+        views = merge(synced, items, repo.drafts(), self._ledger.server_id, not_moved)
         bookings = upcoming([v for v in views if not children or v.patient_id in children], self._clock())
         refusals = [r for r in repo.refusals() if not children or r.patient_id in children]
         ui.show_refusals(refusals)
@@ -368,6 +373,12 @@ class BloodBankCases:
             self._bookings.delete_refusal(refusal_id)
         self.reload()
 
+    def forget_refused_change(self, booking_id: str) -> None:
+        """The family read why the time did not change: the answer leaves the booking (which kept its time)."""
+        with self._bookings.transaction():
+            self._bookings.delete_refused_change(booking_id)
+        self.reload()
+
     def open_booking(self, booking_id: str) -> None:
         ui = self._ui
         if any(v.id == booking_id for v in ui.bookings):
@@ -446,6 +457,7 @@ class BloodBankCases:
                 item_id=item_id,
             )
             self._bookings.put_draft(item_id, bank=view.bank, slot=slot)
+            self._bookings.delete_refused_change(view.id)  # a new time asked for: the last answer is past
         with self._state.batch():
             ui.reschedule_queued(view.id, self._tr.t("bb_reschedule_pending"))
             self._reload()

@@ -14,7 +14,7 @@ server's reason until the person retries or discards it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -34,6 +34,7 @@ __all__ = [
     "BookingChange",
     "BookingRepository",
     "BookingView",
+    "RefusedChange",
     "Refusal",
     "bookable_days",
     "can_change",
@@ -80,6 +81,11 @@ class BookingView:
     error: str | None = None
     #: The outbox item behind ``change`` (retry / discard).
     item_id: str | None = None
+    #: The new time a change asked for that did not go through (a failed write, or ``refused``); ``slot`` is
+    #: the booking's own time, which still holds.
+    asked_slot: contract.Slot | None = None
+    #: Why the blood bank refused that change: the donor may not donate on that day (every reason).
+    refused: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -96,11 +102,21 @@ class Refusal:
     slot: contract.Slot | None
 
 
+@dataclass(frozen=True)
+class RefusedChange:
+    """A change of time the blood bank answered "this donor may not donate on that day": an answer kept for
+    the family beside the booking, which keeps its time (not a failed write)."""
+
+    #: The time asked for.
+    slot: contract.Slot | None
+    reasons: tuple[str, ...]
+
+
 class BookingRepository:
     """One user's bookings and blood-bank reference data in the offline store."""
 
     BOOKING, BANKS, QUESTIONS, SLOTS, DRAFT = "bb_booking", "bb_banks", "bb_questions", "bb_slots", "bb_draft"
-    REFUSAL = "bb_refusal"
+    REFUSAL, REFUSED_CHANGE = "bb_refusal", "bb_refused_change"
 
     def __init__(self, store: OfflineStore, user_id: str) -> None:
         self._store = store
@@ -221,6 +237,20 @@ class BookingRepository:
     def delete_refusal(self, record_id: str) -> None:
         self._store.delete(self.user_id, self.REFUSAL, record_id)
 
+    # changes of time refused for eligibility (keyed by the booking's record id; the booking stays as it was)
+    def refused_changes(self) -> dict[str, RefusedChange]:
+        found = {}
+        for key, record in self._store.get_kind(self.user_id, self.REFUSED_CHANGE).items():
+            _, slot = _draft_parts(record.value.get("draft"))
+            found[key] = RefusedChange(slot=slot, reasons=tuple(str(r) for r in record.value.get("reasons") or []))
+        return found
+
+    def put_refused_change(self, record_id: str, *, reasons: list[str], draft: dict[str, Any] | None) -> None:
+        self._store.put(self.user_id, self.REFUSED_CHANGE, record_id, {"reasons": reasons, "draft": draft})
+
+    def delete_refused_change(self, record_id: str) -> None:
+        self._store.delete(self.user_id, self.REFUSED_CHANGE, record_id)
+
 
 # ---- pure functions ------------------------------------------------------------------------
 
@@ -260,9 +290,15 @@ def merge(
     outbox: Iterable[OutboxItem],
     drafts: dict[str, dict[str, Any]],
     server_id: Callable[[str], str | None] = lambda rid: rid,
+    refused: Mapping[str, RefusedChange] | None = None,
 ) -> list[BookingView]:
-    """The synced bookings with the outbox's booking writes applied in order; soonest first."""
+    """The synced bookings with the changes of time refused for them (``refused``, by record id) and the
+    outbox's booking writes applied in order; soonest first."""
     views: dict[str, BookingView] = {key: _view(value) for key, value in synced.items()}
+    for key, answer in (refused or {}).items():
+        rid = server_id(key) or key
+        if rid in views:
+            views[rid] = replace(views[rid], asked_slot=answer.slot, refused=answer.reasons)
     for item in outbox:
         if item.type != contract.SyncType.BLOOD_BANK_BOOKING:
             continue
@@ -297,8 +333,10 @@ def merge(
             continue  # an earlier rejection is what the person must see first
         elif change is BookingChange.CANCEL:
             views[rid] = replace(current, **marks)
+        elif mark is Mark.FAILED:  # the booking keeps its time; the one asked for is said beside it
+            views[rid] = replace(current, asked_slot=slot, refused=(), **marks)
         else:
-            views[rid] = replace(current, slot=slot or current.slot, **marks)
+            views[rid] = replace(current, slot=slot or current.slot, asked_slot=None, refused=(), **marks)
     far = datetime.max.replace(tzinfo=MX)
     return sorted(views.values(), key=lambda v: (v.slot.starts_at if v.slot else far, v.id))
 

@@ -2,13 +2,15 @@
 cancellation or a reschedule is the ``Booking``, and the item's draft leaves with it).
 
 A booking refused with ``422 donor_not_eligible`` is an answer, not a sync failure: it is kept as a
-:class:`~carnet.blood_bank.repository.Refusal` (reasons and what was typed) and the item leaves the outbox."""
+:class:`~carnet.blood_bank.repository.Refusal` (reasons and what was typed) and the item leaves the outbox. So is
+a change of time refused so (the donor may not donate on the new day): kept as a
+:class:`~carnet.blood_bank.repository.RefusedChange` beside the booking, which keeps its time."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from carnet.blood_bank.repository import BookingRepository
+from carnet.blood_bank.repository import BookingChange, BookingRepository, change_of
 from carnet.core.ids import is_local_id
 from carnet.data.api import HttpError
 from carnet.data.outbox import OutboxItem, WriteOp
@@ -46,14 +48,21 @@ class BookingSyncable:
         self._bookings.delete_draft(item.id)
 
     def refused(self, item: OutboxItem, exc: Any) -> bool:
-        """A new booking refused for eligibility: kept as the family's answer (see ``AnswersRefusals``)."""
-        if item.op is not WriteOp.CREATE or not isinstance(exc, HttpError) or exc.code != NOT_ELIGIBLE:
+        """A new booking, or a change of time, refused for eligibility: kept as the family's answer (see
+        ``AnswersRefusals``)."""
+        if not isinstance(exc, HttpError) or exc.code != NOT_ELIGIBLE:
+            return False
+        change = change_of(item)
+        if change is BookingChange.CANCEL:
             return False
         reasons = [r.message for r in exc.reasons] or [exc.message]
         draft = self._bookings.drafts().get(item.id)
-        self._bookings.put_refusal(
-            item.record_id, patient_id=item.patient_id, body=item.body or {}, reasons=reasons, draft=draft
-        )
+        if change is BookingChange.CREATE:
+            self._bookings.put_refusal(
+                item.record_id, patient_id=item.patient_id, body=item.body or {}, reasons=reasons, draft=draft
+            )
+        else:
+            self._bookings.put_refused_change(item.record_id, reasons=reasons, draft=draft)
         self._bookings.delete_draft(item.id)
         return True
 

@@ -410,6 +410,11 @@ _ES: dict[str, str] = {
     "bb_refused_title": "No se apartó el lugar: esta persona no puede donar todavía",
     "bb_refused_correct": "Corregir y enviar de nuevo",
     "bb_refused_forget": "Quitar",
+    "bb_change_refused_title": "No se cambió la cita a {when}: esta persona no puede donar ese día",
+    "bb_change_refused_note": "La cita sigue como estaba: {when}. Con «Cambiar horario» puedes pedir otro día u hora.",
+    "bb_change_refused_short": "No se cambió el horario: la cita sigue igual",
+    "bb_change_refused_ok": "Entendido",
+    "bb_asked_time": "Horario pedido: {when}",
     "bb_saved_pending": (
         "Cita guardada en este teléfono: pendiente de confirmar. Se enviará al banco de sangre cuando haya conexión."
     ),
@@ -1031,6 +1036,11 @@ _EN: dict[str, str] = {
     "bb_refused_title": "The place was not booked: this person cannot donate yet",
     "bb_refused_correct": "Correct and send again",
     "bb_refused_forget": "Remove",
+    "bb_change_refused_title": "The appointment was not moved to {when}: this person cannot donate on that day",
+    "bb_change_refused_note": 'The appointment stays as it was: {when}. "Change time" asks for another day or time.',
+    "bb_change_refused_short": "Time not changed: the appointment stays as it was",
+    "bb_change_refused_ok": "Got it",
+    "bb_asked_time": "Time asked for: {when}",
     "bb_saved_pending": (
         "Appointment saved on this phone: waiting for confirmation. It will be sent to the blood bank once online."
     ),

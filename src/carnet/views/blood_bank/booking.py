@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 
 import flet as ft
 
-from carnet.blood_bank.repository import can_change
+from carnet.blood_bank.repository import BookingView, can_change
 from carnet.core.i18n import Translator
 from carnet.data.records import Mark
 from carnet.shell.state import AppState
-from carnet.views.blood_bank.bookings import slot_when, status_text
+from carnet.views.blood_bank.bookings import refusal_card, slot_when, status_text
 from carnet.views.common import GREEN, Handler, app_bar, awaiting, banner, field, screen, section, status_banners
 
 if TYPE_CHECKING:
@@ -59,6 +59,8 @@ def build(
     elif view.mark is not Mark.FAILED:
         head.append(ft.Text(tr.t("bb_folio_pending"), size=15))
     if view.mark is Mark.FAILED and view.error:
+        if view.asked_slot is not None:
+            head.append(ft.Text(tr.t("bb_asked_time", when=slot_when(tr, view.asked_slot)), size=16))
         head.append(ft.Text(tr.t("bb_reason"), size=15, weight=ft.FontWeight.W_700, color=ft.Colors.RED_900))
         head += [ft.Text(line, size=16, color=ft.Colors.RED_900) for line in view.error.splitlines() if line.strip()]
         if view.item_id:
@@ -90,6 +92,8 @@ def build(
             bgcolor=ft.Colors.RED_50 if view.mark is Mark.FAILED else ft.Colors.GREEN_50,
         )
     )
+    if view.refused:
+        body.append(_refused_change(tr, view, cases))
     facts: list[ft.Control] = [field(tr.t("appt_when"), slot_when(tr, view.slot))]
     if view.bank is not None:
         facts.append(field(tr.t("kind.banco_de_sangre"), view.bank.name))
@@ -151,3 +155,14 @@ def build(
             )
     body.append(ft.OutlinedButton(content=tr.t("back"), height=52, on_click=on_back, style=ft.ButtonStyle(color=GREEN)))
     return screen("/blood-bank/booking", bar, body)
+
+
+def _refused_change(tr: Translator, view: BookingView, cases: BloodBankCases) -> ft.Control:
+    """The blood bank's answer to a change of time: the donor may not donate on that day (every reason); the
+    booking keeps its time ("Cambiar horario" below asks for another). "Entendido" puts the answer away."""
+    title = tr.t("bb_change_refused_title", when=slot_when(tr, view.asked_slot))
+    note = tr.t("bb_change_refused_note", when=slot_when(tr, view.slot))
+    ok = ft.OutlinedButton(
+        content=tr.t("bb_change_refused_ok"), height=52, on_click=lambda _, b=view.id: cases.forget_refused_change(b)
+    )
+    return ft.Column([refusal_card(tr, view.refused, title=title, note=note), ok], spacing=8)

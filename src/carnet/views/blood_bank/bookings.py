@@ -65,6 +65,8 @@ def _booking_button(state: AppState, tr: Translator, view: BookingView, cases: B
         ft.Text(slot_when(tr, view.slot), size=16, color=ft.Colors.BLACK),
         ft.Text(view.bank.name if view.bank else "", size=14, color=ft.Colors.GREY_800),
     ]
+    if view.refused:
+        lines.append(ft.Text(tr.t("bb_change_refused_short"), size=14, color=ft.Colors.BROWN_900))
     if len(state.children) > 1:
         lines.append(ft.Text(state.child_name(view.patient_id), size=14, color=ft.Colors.GREY_800))
     if view.folio:
@@ -81,7 +83,9 @@ def _booking_button(state: AppState, tr: Translator, view: BookingView, cases: B
     )
 
 
-def refusal_card(tr: Translator, reasons: list[str], *, title: str | None = None) -> ft.Control:
+def refusal_card(
+    tr: Translator, reasons: list[str] | tuple[str, ...], *, title: str | None = None, note: str | None = None
+) -> ft.Control:
     """The answer "this donor may not donate yet", with every reason: information, not an error."""
     lines: list[ft.Control] = [
         ft.Row(
@@ -99,7 +103,7 @@ def refusal_card(tr: Translator, reasons: list[str], *, title: str | None = None
         )
     ]
     lines += [ft.Text(f"• {reason}", size=16, color=ft.Colors.BLACK) for reason in reasons]
-    lines.append(ft.Text(tr.t("bb_not_eligible_note"), size=14, color=ft.Colors.GREY_800))
+    lines.append(ft.Text(note or tr.t("bb_not_eligible_note"), size=14, color=ft.Colors.GREY_800))
     return ft.Container(
         ft.Column(lines, spacing=6),
         padding=16,
