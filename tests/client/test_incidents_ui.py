@@ -359,7 +359,7 @@ async def test_a_refused_photo_shows_the_reason_with_retry_and_discard(page, con
 
 async def test_case_desk_sees_the_photo_and_downloads_the_week(page, config, data_dir, server: InProcessServer,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    from carnet.views.incidents import desk as desk_view
+    from carnet.views import common as common_view
 
     incident_id = add_incident(server, MATEO, "medicamento", "No hay.", item_name="Vincristina")
     [folio] = [i.folio for i in ours(server, "No hay.")]
@@ -374,7 +374,7 @@ async def test_case_desk_sees_the_photo_and_downloads_the_week(page, config, dat
         saved.append((name, data, extension))
         return True
 
-    monkeypatch.setattr(desk_view, "save_bytes", fake_save)
+    monkeypatch.setattr(common_view, "save_bytes", fake_save)  # every download goes through it
     ui, session = await _app(page, config, data_dir, server, "casos.demo")
     await click(find(page, ft.OutlinedButton, tooltip=f"Abrir {folio}")[0])
     assert "Fotos de la familia" in texts(page)

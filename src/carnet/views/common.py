@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
@@ -452,6 +453,66 @@ async def save_bytes(name: str, data: bytes, extension: str) -> bool | None:
     if page.web:
         return True  # the browser downloads it; there is no path to report
     return True if path else None
+
+
+def week_bar(tr: Translator, week: date, move: Callable[[int], Awaitable[Any]]) -> ft.Row:
+    """A weekly report's week (Monday to Sunday) between "Semana anterior" and "Semana siguiente"."""
+    return ft.Row(
+        [
+            icon_button(ft.Icons.CHEVRON_LEFT, tr.t("desk_prev_week"), awaiting(move, -1)),
+            ft.Text(
+                tr.t("desk_week", start=tr.date(week), end=tr.date(week + timedelta(days=6))),
+                size=16,
+                weight=ft.FontWeight.W_700,
+                expand=True,
+                text_align=ft.TextAlign.CENTER,
+            ),
+            icon_button(ft.Icons.CHEVRON_RIGHT, tr.t("desk_next_week"), awaiting(move, 1)),
+        ]
+    )
+
+
+def download_buttons(
+    tr: Translator,
+    *,
+    busy: bool,
+    make: Callable[[str], Awaitable[tuple[str, bytes] | None]],
+    saved: Callable[[str, bool | None], None],
+) -> ft.Row:
+    """A weekly report's downloads, CSV and Markdown: ``make(kind)`` gives the file (None: nothing to save, its
+    owner said why), :func:`save_bytes` hands it over, ``saved`` says what that did."""
+
+    def download(kind: str) -> Handler:
+        async def handler(_: Any = None) -> None:
+            made = await make(kind)
+            if made is not None:
+                name, data = made
+                saved(name, await save_bytes(name, data, kind))
+
+        return handler
+
+    return ft.Row(
+        [
+            ft.FilledButton(
+                content=ft.Text(tr.t("desk_download_csv"), size=16),
+                icon=ft.Icons.DOWNLOAD,
+                height=MIN_TOUCH,
+                disabled=busy,
+                on_click=download("csv"),
+                style=ft.ButtonStyle(bgcolor=GREEN, color=ft.Colors.WHITE),
+            ),
+            ft.OutlinedButton(
+                content=ft.Text(tr.t("desk_download_md"), size=16),
+                icon=ft.Icons.DESCRIPTION,
+                height=MIN_TOUCH,
+                disabled=busy,
+                on_click=download("md"),
+            ),
+        ],
+        wrap=True,
+        spacing=8,
+        run_spacing=8,
+    )
 
 
 def result_button(tr: Translator, record: PatientRecord, *, on_click: Handler, tooltip: str) -> ft.Control:

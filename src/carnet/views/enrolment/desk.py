@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import flet as ft
@@ -26,15 +25,15 @@ from carnet.views.common import (
     banner,
     chip,
     desk_layout,
+    download_buttons,
     field,
-    icon_button,
     notes,
     result_button,
-    save_bytes,
     screen,
     section,
     table_header,
     table_row,
+    week_bar,
 )
 from carnet.views.fever.desk import entry_button as fever_entry
 from carnet.views.fever.desk import figures_button as fever_figures_button
@@ -920,16 +919,6 @@ class OncologyView:
         )
         return screen("/oncology/guardian", app_bar(tr.t("onc_add_guardian"), tr, on_back=on_back), body)
 
-    def _download(self, kind: str) -> Handler:
-        async def handler(_: Any = None) -> None:
-            made = await self._cases.figures_file(kind)
-            if made is None:
-                return
-            name, data = made
-            self._cases.file_saved(name, await save_bytes(name, data, kind))
-
-        return handler
-
     # ---- registry figures -------------------------------------------------------------------------------
 
     def _figures(self, state: AppState, tr: Translator, on_back: Handler) -> ft.View:
@@ -938,48 +927,11 @@ class OncologyView:
         if self._open_fever_figures is not None:
             body.append(fever_figures_button(tr, awaiting(self._open_fever_figures, 0)))
         if ui.week is not None:
-            body.append(
-                ft.Row(
-                    [
-                        icon_button(ft.Icons.CHEVRON_LEFT, tr.t("desk_prev_week"), awaiting(cases.show_figures, -1)),
-                        ft.Text(
-                            tr.t("desk_week", start=tr.date(ui.week), end=tr.date(ui.week + timedelta(days=6))),
-                            size=16,
-                            weight=ft.FontWeight.W_700,
-                            expand=True,
-                            text_align=ft.TextAlign.CENTER,
-                        ),
-                        icon_button(ft.Icons.CHEVRON_RIGHT, tr.t("desk_next_week"), awaiting(cases.show_figures, 1)),
-                    ]
-                )
-            )
+            body.append(week_bar(tr, ui.week, cases.show_figures))
         if figures is None:
             body.append(_busy(tr.t("desk_loading")) if ui.loading else ft.Text("—"))
         else:
-            body.append(
-                ft.Row(
-                    [
-                        ft.FilledButton(
-                            content=ft.Text(tr.t("desk_download_csv"), size=16),
-                            icon=ft.Icons.DOWNLOAD,
-                            height=MIN_TOUCH,
-                            disabled=ui.busy,
-                            on_click=self._download("csv"),
-                            style=ft.ButtonStyle(bgcolor=GREEN, color=ft.Colors.WHITE),
-                        ),
-                        ft.OutlinedButton(
-                            content=ft.Text(tr.t("desk_download_md"), size=16),
-                            icon=ft.Icons.DESCRIPTION,
-                            height=MIN_TOUCH,
-                            disabled=ui.busy,
-                            on_click=self._download("md"),
-                        ),
-                    ],
-                    wrap=True,
-                    spacing=8,
-                    run_spacing=8,
-                )
-            )
+            body.append(download_buttons(tr, busy=ui.busy, make=cases.figures_file, saved=cases.file_saved))
             levels = figures.units_by_level
             body.append(
                 section(

@@ -6,7 +6,7 @@ On a desk PC (``wide``) the episodes stand two to a row."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import flet as ft
@@ -23,12 +23,12 @@ from carnet.views.common import (
     Handler,
     app_bar,
     awaiting,
-    icon_button,
+    download_buttons,
     notes,
     result_button,
-    save_bytes,
     screen,
     section,
+    week_bar,
 )
 from carnet.views.fever.family import card_facts
 from carnet.views.pharmacy.counter import emergency_claims, verdict_box
@@ -458,62 +458,15 @@ class FeverDeskView:
 
     # ---- weekly figures ---------------------------------------------------------------------------------
 
-    def _download(self, kind: str) -> Handler:
-        async def handler(_: Any = None) -> None:
-            made = await self._cases.figures_file(kind)
-            if made is None:
-                return
-            name, data = made
-            self._cases.file_saved(name, await save_bytes(name, data, kind))
-
-        return handler
-
     def _figures(self, state: AppState, tr: Translator, *, on_back: Handler, on_refresh: Handler) -> ft.View:
         ui, cases, figures = state.fever_desk, self._cases, state.fever_desk.figures
         body = self._notes(state, tr)
         if ui.week is not None:
-            body.append(
-                ft.Row(
-                    [
-                        icon_button(ft.Icons.CHEVRON_LEFT, tr.t("desk_prev_week"), awaiting(cases.show_figures, -1)),
-                        ft.Text(
-                            tr.t("desk_week", start=tr.date(ui.week), end=tr.date(ui.week + timedelta(days=6))),
-                            size=16,
-                            weight=ft.FontWeight.W_700,
-                            expand=True,
-                            text_align=ft.TextAlign.CENTER,
-                        ),
-                        icon_button(ft.Icons.CHEVRON_RIGHT, tr.t("desk_next_week"), awaiting(cases.show_figures, 1)),
-                    ]
-                )
-            )
+            body.append(week_bar(tr, ui.week, cases.show_figures))
         if figures is None:
             body.append(ft.Text(tr.t("desk_loading") if ui.loading else "—", size=16))
         else:
-            body.append(
-                ft.Row(
-                    [
-                        ft.FilledButton(
-                            content=ft.Text(tr.t("desk_download_csv"), size=16),
-                            icon=ft.Icons.DOWNLOAD,
-                            height=MIN_TOUCH,
-                            disabled=ui.busy,
-                            on_click=self._download("csv"),
-                            style=ft.ButtonStyle(bgcolor=GREEN, color=ft.Colors.WHITE),
-                        ),
-                        ft.OutlinedButton(
-                            content=ft.Text(tr.t("desk_download_md"), size=16),
-                            icon=ft.Icons.DESCRIPTION,
-                            height=MIN_TOUCH,
-                            disabled=ui.busy,
-                            on_click=self._download("md"),
-                        ),
-                    ],
-                    wrap=True,
-                    spacing=8,
-                    run_spacing=8,
-                )
-            )
+            body.append(download_buttons(tr, busy=ui.busy, make=cases.figures_file, saved=cases.file_saved))
             body.append(section(tr.t("desk_fever_all_units"), _figure_lines(tr, figures)))
             for unit in figures.by_unit:
                 body.append(section(unit.unit_name, _figure_lines(tr, unit)))

@@ -9,7 +9,7 @@ a download of that name; on a phone the system's save dialog; on a desktop a sav
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import flet as ft
@@ -25,13 +25,13 @@ from carnet.views.common import (
     awaiting,
     chip,
     desk_layout,
-    icon_button,
+    download_buttons,
     notes,
-    save_bytes,
     screen,
     section,
     table_header,
     table_row,
+    week_bar,
 )
 from carnet.views.fever.desk import entry_button, figures_button, open_alert
 from carnet.views.incidents.reports import CATEGORY_ICONS, PHOTO, STATUS_LOOK, photo_image
@@ -41,17 +41,6 @@ if TYPE_CHECKING:
     from carnet.incidents.desk import DeskCases
 
 log = logging.getLogger(__name__)
-
-
-def _download(desk: DeskCases, kind: str) -> Handler:
-    async def handler(_: Any = None) -> None:
-        made = await desk.weekly_file(kind)
-        if made is None:
-            return
-        name, data = made
-        desk.file_saved(name, await save_bytes(name, data, kind))
-
-    return handler
 
 
 def _status(tr: Translator, status: contract.IncidentStatus) -> ft.Control:
@@ -467,48 +456,11 @@ def build_weekly(
         body.append(figures_button(tr, on_fever))
     week = ui.week
     if week is not None:
-        body.append(
-            ft.Row(
-                [
-                    icon_button(ft.Icons.CHEVRON_LEFT, tr.t("desk_prev_week"), awaiting(desk.show_weekly, -1)),
-                    ft.Text(
-                        tr.t("desk_week", start=tr.date(week), end=tr.date(week + timedelta(days=6))),
-                        size=16,
-                        weight=ft.FontWeight.W_700,
-                        expand=True,
-                        text_align=ft.TextAlign.CENTER,
-                    ),
-                    icon_button(ft.Icons.CHEVRON_RIGHT, tr.t("desk_next_week"), awaiting(desk.show_weekly, 1)),
-                ]
-            )
-        )
+        body.append(week_bar(tr, week, desk.show_weekly))
     if figures is None:
         body.append(ft.Text(tr.t("desk_loading"), size=16))
     else:
-        body.append(
-            ft.Row(
-                [
-                    ft.FilledButton(
-                        content=ft.Text(tr.t("desk_download_csv"), size=16),
-                        icon=ft.Icons.DOWNLOAD,
-                        height=MIN_TOUCH,
-                        disabled=ui.busy,
-                        on_click=_download(desk, "csv"),
-                        style=ft.ButtonStyle(bgcolor=GREEN, color=ft.Colors.WHITE),
-                    ),
-                    ft.OutlinedButton(
-                        content=ft.Text(tr.t("desk_download_md"), size=16),
-                        icon=ft.Icons.DESCRIPTION,
-                        height=MIN_TOUCH,
-                        disabled=ui.busy,
-                        on_click=_download(desk, "md"),
-                    ),
-                ],
-                wrap=True,
-                spacing=8,
-                run_spacing=8,
-            )
-        )
+        body.append(download_buttons(tr, busy=ui.busy, make=desk.weekly_file, saved=desk.file_saved))
 
         def hours(value: float | None) -> str:
             return tr.t("desk_hours", hours=f"{value:.1f}") if value is not None else tr.t("desk_no_value")
