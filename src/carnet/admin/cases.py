@@ -15,8 +15,9 @@ from pydantic import ValidationError
 from carnet.admin.state import AdminUi
 from carnet.core.i18n import Translator
 from carnet.core.navigation import Navigator, Screen
-from carnet.data.api import ApiClient, ApiError, AuthError, BadRequest, Conflict, NetworkError
+from carnet.data.api import ApiClient, BadRequest, Conflict
 from carnet.data.messages import message_for
+from carnet.data.online import guarded
 from carnet.enrolment.form import USERNAME_RE
 from carnet_contract import chemotherapy as chemo
 from carnet_contract import enrolment as wire
@@ -152,26 +153,9 @@ class AdminCases:
         return user is not None and user.role == contract.Role.ADMIN
 
     async def _guard(self, work: Callable[[], Awaitable[Callable[[], None]]], finish: Callable[[], None]) -> bool:
-        try:
-            show = await work()
-        except AuthError:
-            finish()
-            await self._session_expired()
-            return False
-        except NetworkError:
-            with self._state.batch():
-                self._ui.show_error(self._tr.t("onc_offline"))
-                finish()
-            return False
-        except ApiError as exc:
-            with self._state.batch():
-                self._ui.show_error(message_for(self._tr, exc))
-                finish()
-            return False
-        with self._state.batch():
-            show()
-            finish()
-        return True
+        return await guarded(
+            work, state=self._state, ui=self._ui, tr=self._tr, session_expired=self._session_expired, finish=finish
+        )
 
     async def open(self) -> None:
         if not self.allowed:

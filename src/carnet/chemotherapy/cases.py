@@ -14,8 +14,8 @@ from carnet.chemotherapy.state import ChemoUi, Step
 from carnet.core.clock import MX, Clock, local_date
 from carnet.core.i18n import Translator
 from carnet.core.navigation import Navigator, Screen
-from carnet.data.api import ApiClient, ApiError, AuthError, Conflict, HttpError, NetworkError
-from carnet.data.messages import message_for
+from carnet.data.api import ApiClient, Conflict, HttpError
+from carnet.data.online import guarded
 from carnet_contract import chemotherapy as chemo
 from carnet_contract import models as contract
 
@@ -75,32 +75,15 @@ class ChemotherapyCases:
         """Run ``work()`` busy, then show what it fetched in one redraw; ``refused`` takes the errors it knows."""
         ui = self._ui
         ui.start_busy()
-        try:
-            show = await work()
-        except AuthError:
-            ui.stop_busy()
-            await self._session_expired()
-            return False
-        except HttpError as exc:
-            with self._state.batch():
-                ui.stop_busy()
-                if refused is None or not refused(exc):
-                    ui.show_error(message_for(self._tr, exc))
-            return False
-        except NetworkError:
-            with self._state.batch():
-                ui.stop_busy()
-                ui.show_error(self._tr.t("onc_offline"))
-            return False
-        except ApiError as exc:
-            with self._state.batch():
-                ui.stop_busy()
-                ui.show_error(message_for(self._tr, exc))
-            return False
-        with self._state.batch():
-            ui.stop_busy()
-            show()
-        return True
+        return await guarded(
+            work,
+            state=self._state,
+            ui=ui,
+            tr=self._tr,
+            session_expired=self._session_expired,
+            finish=ui.stop_busy,
+            refused=refused,
+        )
 
     # ---- the plan -----------------------------------------------------------------------------------
 

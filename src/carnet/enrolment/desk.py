@@ -14,8 +14,9 @@ from typing import Protocol
 from carnet.core.clock import Clock, local_date
 from carnet.core.i18n import Translator
 from carnet.core.navigation import Navigator, Screen
-from carnet.data.api import ApiClient, ApiError, AuthError, BadRequest, Conflict, NetworkError
+from carnet.data.api import ApiClient, BadRequest, Conflict
 from carnet.data.messages import message_for
+from carnet.data.online import guarded
 from carnet.enrolment.codes import display_code
 from carnet.enrolment.form import (
     GUARDIAN_CODES,
@@ -91,33 +92,9 @@ class OncologyCases:
         await self.load()
 
     async def _guard(self, work: Callable[[], Awaitable[Callable[[], None]]], finish: Callable[[], None]) -> bool:
-        """Run ``work()``, then show what it fetched and ``finish()`` in one redraw; errors become the screen's
-        message. False when it failed or the session ended."""
-        try:
-            show = await work()
-        except AuthError:
-            finish()
-            await self._session_expired()
-            return False
-        except NetworkError:
-            with self._state.batch():
-                self._ui.show_error(self._tr.t("onc_offline"))
-                self._state.set_online(False)
-                finish()
-            return False
-        except ApiError as exc:
-            with self._state.batch():
-                self._ui.show_error(message_for(self._tr, exc))
-                finish()
-            return False
-        except BaseException:
-            finish()
-            raise
-        with self._state.batch():
-            show()
-            self._state.set_online(True)
-            finish()
-        return True
+        return await guarded(
+            work, state=self._state, ui=self._ui, tr=self._tr, session_expired=self._session_expired, finish=finish
+        )
 
     async def load(self) -> None:
         """The caller's units and the diagnosis catalogue (the form's choices)."""

@@ -29,6 +29,7 @@ from carnet.core.i18n import Translator
 from carnet.core.navigation import FEVER_DESK_SCREENS, Navigator, Screen
 from carnet.data.api import ApiClient, ApiError, AuthError, Conflict, NetworkError
 from carnet.data.messages import message_for
+from carnet.data.online import guarded
 from carnet.data.store import OfflineStore
 from carnet.enrolment.desk import search_text
 from carnet.fever.form import check_arrival, parse_time
@@ -115,28 +116,15 @@ class FeverDeskCases:
         finish: Callable[[], None],
         offline: str = "desk_fever_offline",
     ) -> bool:
-        try:
-            show = await work()
-        except AuthError:
-            finish()
-            await self._session_expired()
-            return False
-        except NetworkError:
-            with self._state.batch():
-                self._ui.show_error(self._tr.t(offline))
-                self._state.set_online(False)
-                finish()
-            return False
-        except ApiError as exc:
-            with self._state.batch():
-                self._ui.show_error(message_for(self._tr, exc))
-                finish()
-            return False
-        with self._state.batch():
-            show()
-            self._state.set_online(True)
-            finish()
-        return True
+        return await guarded(
+            work,
+            state=self._state,
+            ui=self._ui,
+            tr=self._tr,
+            session_expired=self._session_expired,
+            finish=finish,
+            offline=offline,
+        )
 
     async def open(self) -> None:
         """ "Fiebre: Hora Dorada" from the desk's home screen: the open episodes."""

@@ -16,6 +16,7 @@ from carnet.core.i18n import Translator
 from carnet.core.navigation import Navigator, Screen
 from carnet.data.api import ApiClient, ApiError, AuthError, BadRequest
 from carnet.data.messages import message_for
+from carnet.data.online import guarded
 from carnet.incidents.photos import thumbnail
 from carnet.incidents.repository import filter_queue, monday_of, queue_order
 from carnet.incidents.state import DeskUi
@@ -81,27 +82,15 @@ class DeskCases:
     async def _guard(
         self, work: Callable[[], Awaitable[Callable[[], None]]], finish: Callable[[], None] = lambda: None
     ) -> bool:
-        """Run ``work()``, then show what it fetched (the function it returns) and ``finish()`` in one redraw;
-        errors become the screen's message. False when the session ended."""
-        try:
-            show = await work()
-        except AuthError:
-            finish()
-            await self._session_expired()
-            return False
-        except ApiError as exc:
-            with self._state.batch():
-                self._ui.show_error(message_for(self._tr, exc))
-                finish()
-            return True
-        except BaseException:
-            finish()
-            raise
-        with self._state.batch():
-            show()
-            self._state.set_online(True)
-            finish()
-        return True
+        return await guarded(
+            work,
+            state=self._state,
+            ui=self._ui,
+            tr=self._tr,
+            session_expired=self._session_expired,
+            finish=finish,
+            offline="err_network",
+        )
 
     async def load(self) -> None:
         ui = self._ui
