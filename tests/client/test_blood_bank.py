@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from carnet.blood_bank.form import DonorForm, check_donor
+from carnet.blood_bank.form import DonorForm, check_donor, not_eligible_on
 from carnet.blood_bank.repository import bookable_days
 from carnet.core.clock import MX
 from carnet.core.i18n import Translator
@@ -130,6 +130,18 @@ def test_the_phone_applies_the_servers_eligibility_rules_on_the_donation_day() -
     asked = [q for q in QS if q.id != "alcohol"]
     answers = {q.id: q.eligible_answer for q in asked}
     assert check_donor(good_form(answers=answers), asked, tr, today=today, children={"p-mateo"}, on=on).refusal == ()
+
+
+def test_a_change_of_day_is_checked_on_the_phone_by_age_and_weight_only() -> None:
+    donor = contract.DonorOut(full_name=DONOR, phone="5512345678", birth_date=date(2008, 5, 21), weight_kg=68,
+                              sex=contract.DonorSex.MUJER)
+    age = {lang: next(r.message[lang] for r in rules() if r.id == "age") for lang in ("es", "en")}
+    assert not_eligible_on(donor, date(2026, 5, 21), Translator()) == ()  # 18 that day
+    assert not_eligible_on(donor, date(2026, 5, 20), Translator()) == (age["es"],)
+    assert not_eligible_on(donor, date(2026, 5, 20), Translator("en")) == (age["en"],)
+    # The answers and the last donation are not on the phone: left to the server.
+    assert not_eligible_on(donor.model_copy(update={"weight_kg": 49}), date(2026, 6, 1), Translator()) == (
+        next(r.message["es"] for r in rules() if r.id == "weight"),)
 
 
 def test_day_chips_are_only_days_the_bank_has_slots() -> None:
@@ -420,6 +432,30 @@ async def test_a_change_of_time_refused_for_eligibility_is_an_answer_and_the_boo
     session.blood_bank.forget_refused_change(view.id)
     assert ours(session)[0].refused == () and ours(session)[0].asked_slot is None
     assert session.scope.bookings.refused_changes() == {}  # type: ignore[union-attr]
+    await session.close()
+
+
+async def test_a_change_of_time_the_phone_knows_is_refused_is_answered_at_once_and_nothing_is_sent(
+        make_session, secrets, server: InProcessServer, net: FaultTransport) -> None:
+    """The donor turns 18 on the booked Tuesday: on Monday they would be 17. The phone knows the birth date and the
+    rules, so the answer comes at once, offline too, the same as the server's — and nothing is queued."""
+    tuesday = DAY + timedelta(days=1)
+    born = tuesday.replace(year=tuesday.year - 18).strftime("%d/%m/%Y")
+    session, booked, monday = await _booked_for_tuesday(make_session, secrets, server, birth_text=born)
+    net.offline = True
+    session.blood_bank.pick_slot(monday.id)
+    why = next(r.message["es"] for r in rules() if r.id == "age")
+    [view] = ours(session)
+    assert session.scope.outbox.items() == [] and session.state.sync.failed == []  # type: ignore[union-attr]
+    assert view.slot == booked.slot and view.mark is Mark.SYNCED and view.refused == (why,)
+    assert view.asked_slot is not None and view.asked_slot.id == monday.id
+    assert session.state.screen is Screen.BOOKING and session.state.blood_bank.rescheduling_id is None
+    assert session.state.blood_bank.message is None
+    net.offline = False
+    await session.refresh()
+    [on_server] = made(server)
+    assert on_server.slot_id == booked.slot.id  # type: ignore[union-attr]
+    assert net.count(f"/api/v1/blood-bank/bookings/{booked.id}/reschedule", "POST") == 0
     await session.close()
 
 

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Protocol
 
-from carnet.blood_bank.form import DonorForm, check_donor, form_of
+from carnet.blood_bank.form import DonorForm, check_donor, form_of, not_eligible_on
 from carnet.blood_bank.repository import (
     BOOKINGS_PATH,
     CANCEL_PATH,
@@ -29,6 +29,7 @@ from carnet.blood_bank.repository import (
     BookingView,
     bookable_days,
     can_change,
+    draft_of,
     merge,
     open_slots,
     upcoming,
@@ -441,6 +442,16 @@ class BloodBankCases:
         if view is None or view.bank is None:
             return
         if view.slot is not None and view.slot.id == slot.id:
+            return
+        booked = self._bookings.bookings().get(view.id)
+        refusal = not_eligible_on(booked.donor, local_date(slot.starts_at), self._tr) if booked else ()
+        if refusal:  # the answer at once, as the server's would be: beside the booking, which keeps its time
+            with self._store.transaction():
+                self._bookings.put_refused_change(view.id, reasons=list(refusal), draft=draft_of(view.bank, slot))
+            with self._state.batch():
+                ui.reschedule_queued(view.id, None)
+                self._reload()
+                self._state.go_to(Screen.BOOKING)
             return
         item_id = str(uuid.uuid4())
         with self._store.transaction():

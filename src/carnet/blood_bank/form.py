@@ -23,7 +23,7 @@ from carnet.core.i18n import Translator
 from carnet_contract import models as contract
 from carnet_contract.eligibility import Donor, evaluate
 
-__all__ = ["DonorForm", "DonorFormResult", "check_donor", "form_of"]
+__all__ = ["DonorForm", "DonorFormResult", "check_donor", "form_of", "not_eligible_on"]
 
 _WEIGHT = re.compile(r"^\s*(\d{1,3})(?:[.,](\d{1,2}))?\s*(?:kg)?\s*$", re.IGNORECASE)
 NAME_MIN, NAME_MAX = 3, 120
@@ -144,6 +144,22 @@ def check_donor(
         if reasons:
             return DonorFormResult(None, {}, tuple(r.text(lang) for r in reasons))
     return DonorFormResult(body.model_dump(mode="json"), {})
+
+
+def not_eligible_on(donor: contract.DonorOut, day: date, tr: Translator) -> tuple[str, ...]:
+    """Why a booked donor may not donate on ``day`` (a change of time), as far as the phone knows: the rules about
+    the donor's age and weight. The answers and the last donation stay with the server (a booking's answer does
+    not carry them), which checks them again and may still refuse."""
+    lang = "en" if tr.locale == "en" else "es"
+    known = Donor(
+        birth_date=donor.birth_date,
+        weight_kg=donor.weight_kg,
+        sex=donor.sex.value,
+        last_donation_on=None,
+        answers={},
+        on=day,
+    )
+    return tuple(r.text(lang) for r in evaluate(known, asked=()))
 
 
 def form_of(body: dict[str, Any], *, refusal: list[str], refused_id: str | None) -> DonorForm | None:

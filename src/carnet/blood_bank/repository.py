@@ -39,6 +39,7 @@ __all__ = [
     "bookable_days",
     "can_change",
     "change_of",
+    "draft_of",
     "merge",
     "open_slots",
 ]
@@ -197,12 +198,7 @@ class BookingRepository:
         return {key: record.value for key, record in self._store.get_kind(self.user_id, self.DRAFT).items()}
 
     def put_draft(self, item_id: str, *, bank: contract.BloodBank, slot: contract.Slot) -> None:
-        self._store.put(
-            self.user_id,
-            self.DRAFT,
-            item_id,
-            {"bank": bank.model_dump(mode="json"), "slot": slot.model_dump(mode="json")},
-        )
+        self._store.put(self.user_id, self.DRAFT, item_id, draft_of(bank, slot))
 
     def delete_draft(self, item_id: str) -> None:
         self._store.delete(self.user_id, self.DRAFT, item_id)
@@ -253,6 +249,11 @@ class BookingRepository:
 
 
 # ---- pure functions ------------------------------------------------------------------------
+
+
+def draft_of(bank: contract.BloodBank, slot: contract.Slot) -> dict[str, Any]:
+    """The bank and slot of a write, as kept beside it (a draft) or with its answer (a refused change)."""
+    return {"bank": bank.model_dump(mode="json"), "slot": slot.model_dump(mode="json")}
 
 
 def _draft_parts(draft: dict[str, Any] | None) -> tuple[contract.BloodBank | None, contract.Slot | None]:

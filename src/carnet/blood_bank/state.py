@@ -139,7 +139,8 @@ class BloodBankUi(Observable):
         self.selected_id, self.rescheduling_id, self.form = self.rescheduling_id, None, None
 
     @change
-    def reschedule_queued(self, booking_id: str, message: str) -> None:
+    def reschedule_queued(self, booking_id: str, message: str | None) -> None:
+        """The new time asked for (``message`` says it waits to be sent), or refused on the phone (None)."""
         self.rescheduling_id, self.selected_id, self.message = None, booking_id, message
 
     @change
