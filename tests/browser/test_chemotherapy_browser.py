@@ -72,6 +72,10 @@ def test_a_cycle_written_at_the_desk_reaches_the_family_the_pharmacy_and_the_pro
                     open_app(desk, app.url)
                     search = desk.get_by_role("button", name="Buscar")
                     log_in(desk, "oncologia.demo", search)
+                    # Each control of a section is its own node for screen readers: a card merged as one node
+                    # named the search field "Buscar paciente …", and each click on it took its focus away.
+                    wait_for("the search field", desk.get_by_role("textbox", name="Nombre, CURP o NSS").count)
+                    assert desk.get_by_role("textbox", name=re.compile("Buscar paciente")).count() == 0
                     type_into(desk, "Nombre, CURP o NSS", "Mateo")
                     record = desk.get_by_role("button", name=re.compile("Mateo Hernández López"))
                     click_until(desk, search, "Buscar", record.count)

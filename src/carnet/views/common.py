@@ -241,6 +241,9 @@ def section(title: str, body: Sequence[ft.Control]) -> ft.Card:
         ),
         variant=ft.CardVariant.OUTLINED,
         margin=0,
+        # Each control keeps its own node for screen readers: a card as one container merged the title into the
+        # first field's label, and a click on that field (with a screen reader on) took its focus away.
+        semantic_container=False,
     )
 
 
