@@ -190,7 +190,12 @@ def _month(
                 )
             )
         rows.append(ft.Row(cells, spacing=2))
-    return ft.Card(ft.Container(ft.Column(rows, spacing=4), padding=8), variant=ft.CardVariant.OUTLINED, margin=0)
+    return ft.Card(
+        ft.Container(ft.Column(rows, spacing=4), padding=8),
+        variant=ft.CardVariant.OUTLINED,
+        margin=0,
+        semantic_container=False,  # each day its own node (see views.common.section)
+    )
 
 
 def build(

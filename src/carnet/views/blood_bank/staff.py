@@ -168,7 +168,12 @@ def _row(tr: Translator, booking: contract.StaffBooking, staff: StaffCases, ui: 
     actions = _actions(tr, booking, staff, ui)
     if actions is not None:
         lines.append(actions)
-    return ft.Card(ft.Container(ft.Column(lines, spacing=4), padding=12), variant=ft.CardVariant.OUTLINED, margin=0)
+    return ft.Card(
+        ft.Container(ft.Column(lines, spacing=4), padding=12),
+        variant=ft.CardVariant.OUTLINED,
+        margin=0,
+        semantic_container=False,  # the reason field and the buttons their own nodes (see views.common.section)
+    )
 
 
 def _booking_columns(tr: Translator) -> list[tuple[str, int]]:

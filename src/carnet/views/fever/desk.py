@@ -420,6 +420,7 @@ class FeverDeskView:
             ),
             variant=ft.CardVariant.OUTLINED,
             margin=0,
+            semantic_container=False,  # the time fields and the buttons their own nodes (see views.common.section)
         )
 
     def _correction(self, tr: Translator, episode_id: str, kind: FeverStepKind, *, busy: bool) -> list[ft.Control]:
