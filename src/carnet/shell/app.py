@@ -589,7 +589,7 @@ class CarnetUI:
                 state,
                 tr,
                 today=local_date(now),
-                now_ts=now.timestamp(),
+                now=now,
                 on_back=self._back if len(state.children) > 1 else None,
                 on_refresh=self._refresh,
                 on_settings=self._settings,

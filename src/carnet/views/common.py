@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
@@ -16,6 +16,7 @@ from carnet.core.navigation import Tab
 from carnet.shell.state import AppState
 
 if TYPE_CHECKING:
+    from carnet.patients.qr import QrImage
     from carnet_contract.enrolment import PatientRecord
 
 Handler = Callable[..., Any]
@@ -456,6 +457,51 @@ async def save_bytes(name: str, data: bytes, extension: str) -> bool | None:
     if page.web:
         return True  # the browser downloads it; there is no path to report
     return True if path else None
+
+
+#: The widest a QR is drawn (logical pixels): it fits a 360-wide phone with the screen's padding.
+QR_MAX_WIDTH = 340
+
+
+def qr_section(
+    tr: Translator, title: str, qr: QrImage, *, alt: str, expires_at: datetime, now: datetime, verified: bool
+) -> ft.Card:
+    """A large QR to show at a counter (the carnet's, the emergency card's): crisp (a whole number of screen pixels
+    per module), how long it is valid, and whether this phone checked its signature (``verified``)."""
+    side = qr.modules * max(3, QR_MAX_WIDTH // qr.modules)
+    expired = expires_at < now
+    lines: list[ft.Control] = [
+        ft.Container(
+            ft.Image(
+                src=qr.png,
+                width=side,
+                height=side,
+                fit=ft.BoxFit.CONTAIN,
+                filter_quality=ft.FilterQuality.NONE,
+                semantics_label=alt,
+            ),
+            alignment=ft.Alignment.CENTER,
+            bgcolor=ft.Colors.WHITE,
+        ),
+        ft.Text(
+            tr.t("qr_expired" if expired else "qr_valid_until", when=tr.datetime(expires_at)),
+            size=17,
+            weight=ft.FontWeight.W_600,
+            text_align=ft.TextAlign.CENTER,
+            color=ft.Colors.RED_900 if expired else ft.Colors.BLACK,
+        ),
+    ]
+    if verified:
+        lines.append(
+            ft.Row(
+                [
+                    ft.Icon(ft.Icons.VERIFIED, color=GREEN, size=20),
+                    ft.Text(tr.t("qr_signature_ok"), size=14, color=GREEN),
+                ],
+                alignment=ft.MainAxisAlignment.CENTER,
+            )
+        )
+    return section(title, lines)
 
 
 def week_bar(tr: Translator, week: date, move: Callable[[int], Awaitable[Any]]) -> ft.Row:

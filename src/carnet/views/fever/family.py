@@ -21,6 +21,7 @@ from carnet.views.common import (
     app_bar,
     banner,
     field,
+    qr_section,
     save_bytes,
     screen,
     section,
@@ -31,7 +32,6 @@ from carnet_contract import models as contract
 __all__ = ["FeverView", "build_card", "card_button", "fever_button"]
 
 RED = ft.Colors.RED_800
-QR_MAX_WIDTH = 340
 
 
 def fever_button(tr: Translator, on_click: Handler) -> ft.Control:
@@ -206,42 +206,17 @@ def _qr_block(tr: Translator, state: AppState, now: datetime) -> list[ft.Control
     card, qr = ui.card, ui.card_qr
     if card is None or qr is None:
         return []
-    per_module = max(3, QR_MAX_WIDTH // qr.modules)
-    side = qr.modules * per_module
-    expired = card.qr.expires_at < now
-    validity = tr.t("qr_expired" if expired else "qr_valid_until", when=tr.datetime(card.qr.expires_at))
-    lines: list[ft.Control] = [
-        ft.Container(
-            ft.Image(
-                src=qr.png,
-                width=side,
-                height=side,
-                fit=ft.BoxFit.CONTAIN,
-                filter_quality=ft.FilterQuality.NONE,
-                semantics_label=tr.t("fever_card_qr_alt", name=card.full_name),
-            ),
-            alignment=ft.Alignment.CENTER,
-            bgcolor=ft.Colors.WHITE,
-        ),
-        ft.Text(
-            validity,
-            size=17,
-            weight=ft.FontWeight.W_600,
-            text_align=ft.TextAlign.CENTER,
-            color=ft.Colors.RED_900 if expired else ft.Colors.BLACK,
-        ),
-    ]
-    if ui.card_check is not None and ui.card_check.valid:
-        lines.append(
-            ft.Row(
-                [
-                    ft.Icon(ft.Icons.VERIFIED, color=GREEN, size=20),
-                    ft.Text(tr.t("qr_signature_ok"), size=14, color=GREEN),
-                ],
-                alignment=ft.MainAxisAlignment.CENTER,
-            )
+    return [
+        qr_section(
+            tr,
+            tr.t("fever_card_qr"),
+            qr,
+            alt=tr.t("fever_card_qr_alt", name=card.full_name),
+            expires_at=card.qr.expires_at,
+            now=now,
+            verified=ui.card_check is not None and ui.card_check.valid,
         )
-    return [section(tr.t("fever_card_qr"), lines)]
+    ]
 
 
 def _big(label: str, value: str) -> ft.Control:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import flet as ft
 
@@ -10,55 +10,21 @@ from carnet.chemotherapy.doses import dose_detail, drug_text, figure, next_sessi
 from carnet.core.i18n import Translator
 from carnet.patients.cycles import PENDING, current_cycle
 from carnet.shell.state import AppState
-from carnet.views.common import GREEN, Handler, app_bar, banner, field, screen, section, status_banners
+from carnet.views.common import GREEN, Handler, app_bar, banner, field, qr_section, screen, section, status_banners
 from carnet_contract import models as contract
 
-QR_MAX_WIDTH = 340
 
-
-def _qr_block(state: AppState, tr: Translator, carnet: contract.Carnet, today_utc_ts: float) -> ft.Control:
-    qr = state.qr
-    assert qr is not None
-    # Largest whole number of screen pixels per module that fits the phone width.
-    per_module = max(3, QR_MAX_WIDTH // qr.modules)
-    side = qr.modules * per_module
-    expires = carnet.qr.expires_at
-    expired = expires.timestamp() < today_utc_ts
-    validity = (
-        tr.t("qr_expired", when=tr.datetime(expires)) if expired else tr.t("qr_valid_until", when=tr.datetime(expires))
+def _qr_block(state: AppState, tr: Translator, carnet: contract.Carnet, now: datetime) -> ft.Control:
+    assert state.qr is not None
+    return qr_section(
+        tr,
+        tr.t("qr_title"),
+        state.qr,
+        alt=tr.t("qr_alt", name=carnet.patient.display_name),
+        expires_at=carnet.qr.expires_at,
+        now=now,
+        verified=state.qr_check is not None and state.qr_check.valid,
     )
-    lines: list[ft.Control] = [
-        ft.Container(
-            ft.Image(
-                src=qr.png,
-                width=side,
-                height=side,
-                fit=ft.BoxFit.CONTAIN,
-                filter_quality=ft.FilterQuality.NONE,
-                semantics_label=tr.t("qr_alt", name=carnet.patient.display_name),
-            ),
-            alignment=ft.Alignment.CENTER,
-            bgcolor=ft.Colors.WHITE,
-        ),
-        ft.Text(
-            validity,
-            size=17,
-            weight=ft.FontWeight.W_600,
-            text_align=ft.TextAlign.CENTER,
-            color=ft.Colors.RED_900 if expired else ft.Colors.BLACK,
-        ),
-    ]
-    if state.qr_check is not None and state.qr_check.valid:
-        lines.append(
-            ft.Row(
-                [
-                    ft.Icon(ft.Icons.VERIFIED, color=GREEN, size=20),
-                    ft.Text(tr.t("qr_signature_ok"), size=14, color=GREEN),
-                ],
-                alignment=ft.MainAxisAlignment.CENTER,
-            )
-        )
-    return section(tr.t("qr_title"), lines)
 
 
 def _drug_lines(tr: Translator, cycle: contract.Cycle) -> list[ft.Control]:
@@ -219,7 +185,7 @@ def build(
     tr: Translator,
     *,
     today: date,
-    now_ts: float,
+    now: datetime,
     on_back: Handler | None,
     on_refresh: Handler,
     on_settings: Handler,
@@ -252,7 +218,7 @@ def build(
     # The QR first, then the notices: with the navigation bar it must fit a 360×640 screen whole.
     banners, body = body, []
     body += [
-        _qr_block(state, tr, carnet, now_ts),
+        _qr_block(state, tr, carnet, now),
         *banners,
         # Fever during chemotherapy: the big worded button (and the emergency card), right under the QR.
         *(fever or []),
