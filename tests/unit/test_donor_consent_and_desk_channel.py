@@ -107,6 +107,12 @@ class Desk:
     def dismiss_message(self) -> None:  # pragma: no cover
         return None
 
+    async def weekly_file(self, kind: str) -> tuple[str, bytes] | None:  # pragma: no cover
+        return None
+
+    def file_saved(self, name: str, saved: bool | None) -> None:  # pragma: no cover
+        return None
+
 
 @pytest.mark.parametrize(
     "channel, words, icon",
