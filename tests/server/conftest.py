@@ -184,6 +184,24 @@ def login(client: TestClient, username: str, password: str = DEMO_PASSWORD) -> d
     return body
 
 
+def access_tokens(ctx: Context, *usernames: str) -> dict[str, str]:
+    """Access tokens for demo users, issued as a login issues them (a session of their own, audited) without the
+    password's round trip: for tests of what a role may do, not of logging in (tests/server/test_auth.py)."""
+    from carnet_server.auth.service import start_session
+    from carnet_server.auth.tables import User
+    from carnet_server.db import utcnow
+
+    now = utcnow()
+    with ctx.sessions() as session:
+        users = {u.username: u for u in session.scalars(select(User).where(User.username.in_(usernames)))}
+        tokens = {
+            name: start_session(session, ctx=ctx, user=users[name], address=None, now=now).access_token
+            for name in usernames
+        }
+        session.commit()
+    return tokens
+
+
 def bearer(token: object) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 

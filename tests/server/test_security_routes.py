@@ -33,7 +33,7 @@ from carnet_server.incidents.tables import Incident
 from carnet_server.patients.tables import Cycle, Patient
 from tests.server.blood_bank_support import body as booking_body
 from tests.server.blood_bank_support import open_day
-from tests.server.conftest import bearer, login
+from tests.server.conftest import access_tokens, bearer
 from tests.server.enrolment_support import child
 
 # ---- the tables -------------------------------------------------------------------------
@@ -318,18 +318,19 @@ def _world(client: TestClient, ctx: Context) -> World:
         regimen_id = session.scalars(select(Regimen.id)).first()
     assert regimen_id
     assert cycle and booking and incident and {"familia", "hospital"} <= set(appointments)
-    guardian = bearer(login(client, "madre.demo")["access_token"])
+    tokens = access_tokens(ctx, "madre.demo", "oncologia.demo", "padre.demo")
+    guardian = bearer(tokens["madre.demo"])
     qr = client.get(f"/api/v1/patients/{patient.id}/carnet", headers=guardian).json()["qr"]["token"]
     _day, slots = open_day(client, ctx, guardian, bank.id)
     invitation = client.post(f"/api/v1/patients/{patient.id}/guardian-invitations",
                              json={"full_name": "Ana Méndez", "relationship": "tía", "phone": "5512345678"},
-                             headers=bearer(login(client, "oncologia.demo")["access_token"]))
+                             headers=bearer(tokens["oncologia.demo"]))
     assert invitation.status_code == 201, invitation.text
     episode = client.post(f"/api/v1/patients/{patient.id}/fever-episodes", headers=guardian,
                           json={"temperature_c": 38.5, "measured_at": utcnow().isoformat()})
     assert episode.status_code == 201, episode.text
     closure = client.post("/api/v1/privacy/closure-request", json={},
-                          headers=bearer(login(client, "padre.demo")["access_token"]))
+                          headers=bearer(tokens["padre.demo"]))
     assert closure.status_code == 201, closure.text
     return World(patient_id=patient.id, cycle_id=cycle.id, qr_token=qr, appointment_id=appointments["hospital"],
                  family_appointment_id=appointments["familia"], bank_id=bank.id, slot_id=slots[0]["id"],
@@ -365,7 +366,8 @@ def test_role_matrix(client: TestClient, ctx: Context, key: str) -> None:
     call = MATRIX[key]
     method, template = key.split(" ", 1)
     world = _world(client, ctx)
-    tokens = {role: login(client, user) for role, user in USERS.items()}
+    issued = access_tokens(ctx, *USERS.values())
+    tokens = {role: issued[user] for role, user in USERS.items()}
     wrong: list[str] = []
     seen: list[str] = []
 
@@ -380,7 +382,7 @@ def test_role_matrix(client: TestClient, ctx: Context, key: str) -> None:
         wrong.append(f"bad token → {forged.status_code}")
     # the refused roles first: a refusal must change nothing, so the allowed ones still find the objects
     for role in sorted(ALL - call.allowed) + sorted(call.allowed):
-        response = _request(client, method, path_for(role), call, world, bearer(tokens[role]["access_token"]))
+        response = _request(client, method, path_for(role), call, world, bearer(tokens[role]))
         status = response.status_code
         seen.append(f"{role}={status}")
         if role in call.allowed:
