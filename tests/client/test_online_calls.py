@@ -62,8 +62,10 @@ async def test_no_network_says_so_in_the_screens_words_and_the_app_is_offline(lo
     async def work() -> Callable[[], None]:
         raise NetworkError("connection refused")
 
-    assert not await guarded(work, state=call.state, ui=call.ui, tr=tr, session_expired=asyncio.sleep,
-                             offline=offline)
+    async def expired() -> None:  # pragma: no cover - not reached: the session did not end
+        raise AssertionError("no network is not an ended session")
+
+    assert not await guarded(work, state=call.state, ui=call.ui, tr=tr, session_expired=expired, offline=offline)
     assert call.ui.error == tr.t(offline) and call.state.online is False
 
 
