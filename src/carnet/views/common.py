@@ -463,26 +463,32 @@ async def save_bytes(name: str, data: bytes, extension: str) -> bool | None:
 QR_MAX_WIDTH = 340
 
 
+def qr_image(qr: QrImage, *, alt: str, max_width: int = QR_MAX_WIDTH, min_module: int = 3) -> ft.Container:
+    """A QR drawn crisp: a whole number of screen pixels per module (at least ``min_module``), ``max_width`` wide
+    at most, on white, named ``alt`` for screen readers."""
+    side = qr.modules * max(min_module, max_width // qr.modules)
+    return ft.Container(
+        ft.Image(
+            src=qr.png,
+            width=side,
+            height=side,
+            fit=ft.BoxFit.CONTAIN,
+            filter_quality=ft.FilterQuality.NONE,
+            semantics_label=alt,
+        ),
+        alignment=ft.Alignment.CENTER,
+        bgcolor=ft.Colors.WHITE,
+    )
+
+
 def qr_section(
     tr: Translator, title: str, qr: QrImage, *, alt: str, expires_at: datetime, now: datetime, verified: bool
 ) -> ft.Card:
-    """A large QR to show at a counter (the carnet's, the emergency card's): crisp (a whole number of screen pixels
-    per module), how long it is valid, and whether this phone checked its signature (``verified``)."""
-    side = qr.modules * max(3, QR_MAX_WIDTH // qr.modules)
+    """A large QR to show at a counter (the carnet's, the emergency card's): crisp, how long it is valid, and
+    whether this phone checked its signature (``verified``)."""
     expired = expires_at < now
     lines: list[ft.Control] = [
-        ft.Container(
-            ft.Image(
-                src=qr.png,
-                width=side,
-                height=side,
-                fit=ft.BoxFit.CONTAIN,
-                filter_quality=ft.FilterQuality.NONE,
-                semantics_label=alt,
-            ),
-            alignment=ft.Alignment.CENTER,
-            bgcolor=ft.Colors.WHITE,
-        ),
+        qr_image(qr, alt=alt),
         ft.Text(
             tr.t("qr_expired" if expired else "qr_valid_until", when=tr.datetime(expires_at)),
             size=17,

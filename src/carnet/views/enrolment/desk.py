@@ -28,6 +28,7 @@ from carnet.views.common import (
     download_buttons,
     field,
     notes,
+    qr_image,
     result_button,
     screen,
     section,
@@ -855,23 +856,8 @@ class OncologyView:
                 ),
             ]
             if ui.issued_qr is not None:
-                qr = ui.issued_qr
-                per_module = max(4, 300 // qr.modules)
-                side = qr.modules * per_module
-                block.append(
-                    ft.Container(
-                        ft.Image(
-                            src=qr.png,
-                            width=side,
-                            height=side,
-                            fit=ft.BoxFit.CONTAIN,
-                            filter_quality=ft.FilterQuality.NONE,
-                            semantics_label=tr.t("onc_code_qr", name=ui.issued_for),
-                        ),
-                        alignment=ft.Alignment.CENTER,
-                        bgcolor=ft.Colors.WHITE,
-                    )
-                )
+                alt = tr.t("onc_code_qr", name=ui.issued_for)
+                block.append(qr_image(ui.issued_qr, alt=alt, max_width=300, min_module=4))
             block += [
                 ft.Text(
                     tr.t("onc_code_valid", when=tr.datetime(ui.issued.expires_at)),
