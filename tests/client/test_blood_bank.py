@@ -393,7 +393,7 @@ async def test_cancel_and_reschedule_go_through_the_outbox(make_session, secrets
 
 
 async def _booked_for_tuesday(make_session, secrets, server: InProcessServer,  # type: ignore[no-untyped-def]
-                              net: FaultTransport | None = None, **changes: object):  # type: ignore[no-untyped-def]
+                              **changes: object):
     """A family's booking on the day after DAY (synced), its view, and a slot of DAY to move it to."""
     session = await _guardian(make_session, secrets, server)
     await session.blood_bank.pick_day(DAY + timedelta(days=1))
