@@ -100,6 +100,11 @@ def open_app(page, url: str) -> None:  # type: ignore[no-untyped-def]
     watch_console(page)
     page.goto(url)
     page.wait_for_selector("flt-semantics-placeholder", state="attached", timeout=UI_SECONDS * 1000)
+    # The web app draws with skwasm on one thread: the page is not cross-origin isolated, which would make it
+    # multi-threaded skwasm, which can freeze a tab for good (carnet.shell.cli.NotCrossOriginIsolated).
+    drawn = page.evaluate("""() => [self.crossOriginIsolated,
+        window._flutter_skwasmInstance ? 'skwasm' : window.flutterCanvasKit ? 'canvaskit' : '?']""")
+    assert drawn == [False, "skwasm"], f"the web app is drawn by (cross-origin isolated, renderer) {drawn}"
     # Flutter draws on a canvas; this turns on its accessibility tree (DOM nodes with roles/names).
     page.evaluate("document.querySelector('flt-semantics-placeholder').click()")
 

@@ -11,9 +11,14 @@ import argparse
 import logging
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 __all__ = ["assets_dir", "log_to_stderr", "main"]
+
+#: The header that makes Flet's page cross-origin isolated; --web drops it (see ``NotCrossOriginIsolated``).
+EMBEDDER_POLICY = b"cross-origin-embedder-policy"
 
 
 def assets_dir() -> Path:
@@ -57,8 +62,6 @@ def main(argv: list[str] | None = None) -> int:
     if not args.web:
         ft.run(app_main, assets_dir=str(assets_dir()))
         return 0
-    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY") and sys.platform.startswith("linux"):
-        os.environ.setdefault("FLET_FORCE_WEB_SERVER", "true")  # no display: don't try to open a browser
     from carnet.shell.app import DEVICE_ENV
 
     log_to_stderr()
@@ -70,10 +73,48 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("FLET_SESSION_TIMEOUT", "900")
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "") else args.host  # noqa: S104 — compared, not bound
     print(f"Carnet app: http://{shown_host}:{args.port}", flush=True)
-    ft.run(
-        app_main, view=ft.AppView.WEB_BROWSER, host=args.host, port=args.port, no_cdn=True, assets_dir=str(assets_dir())
-    )
+    _serve_web(app_main, args.host, args.port)
     return 0
+
+
+class NotCrossOriginIsolated:
+    """ASGI wrapper: Flet's web app without its Cross-Origin-Embedder-Policy header (its opener policy stays).
+
+    Served cross-origin isolated, the page gets Flutter's multi-threaded skwasm renderer, and the Flutter that
+    Flet 1.0.5 ships (3.44) shares Skia's glyph cache between skwasm's two threads without a lock: text laid out
+    while the last frame is painted can corrupt the heap, and the tab then freezes for good, a core pinned, nothing
+    in the console (flutter/flutter#190039, mended in Flutter 3.47). Two CI runs saw a browser test's page stop
+    answering that way. Not isolated, Flutter draws with skwasm on one thread (or CanvasKit, in a browser without
+    WebAssembly GC): measured here, the faster of the two safe choices (bench/RESULTS.md). Nothing in the app
+    needs the isolation (Flet wants it for Pyodide, not used).
+    """
+
+    def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_without_policy(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    (name, value) for name, value in message.get("headers", []) if name.lower() != EMBEDDER_POLICY
+                ]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_without_policy)
+
+
+def _serve_web(app_main: Callable[..., Any], host: str, port: int) -> None:
+    """Flet's web app (its FastAPI app, as ``ft.run`` builds it, CDN-free) on uvicorn, until stopped."""
+    import flet_web.fastapi as flet_fastapi
+    import uvicorn
+
+    web = flet_fastapi.app(app_main, assets_dir=str(assets_dir()), no_cdn=True)
+    uvicorn.run(NotCrossOriginIsolated(web), host=host, port=port, ws="websockets-sansio", log_level="warning")
 
 
 if __name__ == "__main__":
