@@ -368,8 +368,11 @@ EDITOR = """e => {
 }"""
 
 
-def type_into(page, name: str, text: str, *, seconds: float = UI_SECONDS) -> None:  # type: ignore[no-untyped-def]
+def type_into(page, name: str, text: str, *, seconds: float = UI_SECONDS,  # type: ignore[no-untyped-def]
+              paste: bool = False) -> None:
     """Click a text field, wait until *that* field has the focus, type; check what it holds, else type again.
+
+    ``paste``: the text goes in at once, as a paste does (a long code: each typed key is a frame to paint).
 
     Tried again until a deadline (``seconds``): a click lost in a redraw is made again, after a wait for the
     focus that grows each time (5 s, 10 s, …); a field already holding ``text`` is not typed into again.
@@ -398,7 +401,10 @@ def type_into(page, name: str, text: str, *, seconds: float = UI_SECONDS) -> Non
             seen.append(f"not focused ({type(error).__name__}; focus on {_active(page)})")
             continue  # the click did not reach the field (Flutter was still laying out): click again
         page.keyboard.press("Control+A")
-        page.keyboard.type(text)
+        if paste:
+            page.keyboard.insert_text(text)
+        else:
+            page.keyboard.type(text)
         if field.first.evaluate(holds, text):
             return
         seen.append(f"typed, the field holds {field.first.evaluate('e => e.value')!r} (focus on {_active(page)})")

@@ -120,7 +120,7 @@ def test_a_cycle_written_at_the_desk_reaches_the_family_the_pharmacy_and_the_pro
                     open_app(counter, app.url)
                     scanner = counter.get_by_role("textbox", name="Escanee o pegue el código QR")
                     log_in(counter, "farmacia.demo", scanner)
-                    type_into(counter, "Escanee o pegue el código QR", _qr_url(server.url))
+                    type_into(counter, "Escanee o pegue el código QR", _qr_url(server.url), paste=True)
                     counter.keyboard.press("Enter")
                     confirm = counter.get_by_role("button", name="Confirmar el ciclo 7 y pedir la mezcla")
                     # cycle 7 is due first, but tomorrow: shown, not chosen by itself; the pharmacist picks it
