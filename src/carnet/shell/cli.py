@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -84,9 +83,9 @@ class NotCrossOriginIsolated:
     Flet 1.0.5 ships (3.44) shares Skia's glyph cache between skwasm's two threads without a lock: text laid out
     while the last frame is painted can corrupt the heap, and the tab then freezes for good, a core pinned, nothing
     in the console (flutter/flutter#190039, mended in Flutter 3.47). Two CI runs saw a browser test's page stop
-    answering that way. Not isolated, Flutter draws with skwasm on one thread (or CanvasKit, in a browser without
-    WebAssembly GC): measured here, the faster of the two safe choices (bench/RESULTS.md). Nothing in the app
-    needs the isolation (Flet wants it for Pyodide, not used).
+    answering for good, as that bug leaves a tab. Not isolated, Flutter draws with skwasm on one thread (or
+    CanvasKit, in a browser without WebAssembly GC): measured here, the faster of the two safe choices
+    (bench/RESULTS.md). Nothing in the app needs the isolation (Flet wants it for Pyodide, not used).
     """
 
     def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
