@@ -61,7 +61,6 @@ def start_app(api_url: str, home: Path, *, env: dict[str, str] | None = None, de
         "XDG_DATA_HOME": str(home / "xdg"),
         "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring",
         "CARNET_ALLOW_INSECURE_KEYRING": "1",
-        "FLET_FORCE_WEB_SERVER": "true",
         **(env or {}),
     }
     env.pop("DISPLAY", None)
