@@ -16,6 +16,9 @@ from typing import Any
 
 __all__ = ["assets_dir", "log_to_stderr", "main"]
 
+#: How long a stopped web app waits for its browsers' connections to end before it closes them.
+GRACE_SECONDS = 5
+
 #: The header that makes Flet's page cross-origin isolated; --web drops it (see ``NotCrossOriginIsolated``).
 EMBEDDER_POLICY = b"cross-origin-embedder-policy"
 
@@ -113,7 +116,15 @@ def _serve_web(app_main: Callable[..., Any], host: str, port: int) -> None:
     import uvicorn
 
     web = flet_fastapi.app(app_main, assets_dir=str(assets_dir()), no_cdn=True)
-    uvicorn.run(NotCrossOriginIsolated(web), host=host, port=port, ws="websockets-sansio", log_level="warning")
+    # Stopped (SIGTERM, Ctrl-C), it waits for the browsers' connections at most GRACE_SECONDS, then closes them.
+    uvicorn.run(
+        NotCrossOriginIsolated(web),
+        host=host,
+        port=port,
+        ws="websockets-sansio",
+        log_level="warning",
+        timeout_graceful_shutdown=GRACE_SECONDS,
+    )
 
 
 if __name__ == "__main__":
