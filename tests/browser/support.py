@@ -11,17 +11,15 @@ import contextlib
 import io
 import os
 import re
-import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.support.processes import BIN, free_port, stop, wait_until_http_ok
+# The web app as a child process: tests.support.processes (re-exported here for the browser tests).
+from tests.support.processes import ROOT, WebApp, start_app, stop  # noqa: F401
 
-ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = os.environ.get("CARNET_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -34,49 +32,6 @@ zxingcpp = pytest.importorskip("zxingcpp", reason="zxing-cpp is not installed")
 Image = pytest.importorskip("PIL.Image", reason="pillow is not installed")
 if not Path(CHROMIUM).exists():
     pytest.skip(f"browser: no Chromium at {CHROMIUM}", allow_module_level=True)
-
-
-# ---- processes -------------------------------------------------------------------------------
-
-
-@dataclass
-class WebApp:
-    url: str
-    proc: subprocess.Popen[bytes]
-    log_path: Path
-
-
-def start_app(api_url: str, home: Path, *, env: dict[str, str] | None = None, device: bool = False) -> WebApp:
-    """``carnet --web`` on a free port, with its own data dir and a test-only keyring file.
-
-    ``device``: ``carnet --web --device``, one phone's app whose data outlive a restart (offline tests).
-    """
-    port = free_port()
-    home.mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        "CARNET_API_URL": api_url,
-        "CARNET_APP_DATA": str(home / "app-data"),
-        "FLET_APP_STORAGE_DATA": str(home / "app-data"),
-        "XDG_DATA_HOME": str(home / "xdg"),
-        "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring",
-        "CARNET_ALLOW_INSECURE_KEYRING": "1",
-        **(env or {}),
-    }
-    env.pop("DISPLAY", None)
-    log_path = home / "app.log"
-    with log_path.open("ab") as log:
-        proc = subprocess.Popen([str(BIN / "carnet"), "--web", "--port", str(port),
-                                 *(["--device"] if device else [])], env=env, cwd=ROOT,
-                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
-    app = WebApp(f"http://127.0.0.1:{port}", proc, log_path)
-    try:
-        wait_until_http_ok(app.url, proc)
-    except BaseException:
-        stop(proc)
-        raise
-    return app
 
 
 # ---- browser helpers --------------------------------------------------------------------------

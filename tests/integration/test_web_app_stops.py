@@ -7,30 +7,22 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import websockets
 
 from carnet.shell.cli import GRACE_SECONDS
-from tests.support.processes import free_port, stop, wait_until_http_ok
-
-BIN = Path(sys.executable).parent
+from tests.support.processes import start_app, stop
 
 
 def test_a_stopped_web_app_ends_with_a_browser_still_connected(tmp_path: Path) -> None:
-    port = free_port()
-    env = {**os.environ, "CARNET_API_URL": "http://127.0.0.1:9", "CARNET_APP_DATA": str(tmp_path / "app")}
-    with (tmp_path / "app.log").open("wb") as log:
-        proc = subprocess.Popen([str(BIN / "carnet"), "--web", "--port", str(port)], env=env, stdout=log,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    app = start_app("http://127.0.0.1:9", tmp_path)  # no API behind it: only the page and its WebSocket matter
+    proc = app.proc
     try:
-        wait_until_http_ok(f"http://127.0.0.1:{port}", proc)
 
         async def signalled_while_connected() -> float:
-            async with websockets.connect(f"ws://127.0.0.1:{port}/ws"):  # what a browser's page holds open
+            async with websockets.connect(app.url.replace("http://", "ws://") + "/ws"):  # what a page holds open
                 os.killpg(proc.pid, signal.SIGTERM)
                 os.killpg(proc.pid, signal.SIGTERM)
                 start = time.monotonic()

@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 
 BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parents[2]
 STARTUP_SECONDS = 90.0
 
 
@@ -44,6 +45,46 @@ def wait_until_http_ok(url: str, proc: subprocess.Popen[bytes], *, seconds: floa
             last_error = exc
         time.sleep(0.1)  # poll interval, not a wait for state
     raise TimeoutError(f"{url} did not answer within {seconds:.0f} s (last: {last_error!r})")
+
+
+@dataclass
+class WebApp:
+    url: str
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+
+
+def start_app(api_url: str, home: Path, *, env: dict[str, str] | None = None, device: bool = False) -> WebApp:
+    """``carnet --web`` on a free port, with its own data dir and a test-only keyring file.
+
+    ``device``: ``carnet --web --device``, one phone's app whose data outlive a restart (offline tests).
+    """
+    port = free_port()
+    home.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "CARNET_API_URL": api_url,
+        "CARNET_APP_DATA": str(home / "app-data"),
+        "FLET_APP_STORAGE_DATA": str(home / "app-data"),
+        "XDG_DATA_HOME": str(home / "xdg"),
+        "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring",
+        "CARNET_ALLOW_INSECURE_KEYRING": "1",
+        **(env or {}),
+    }
+    env.pop("DISPLAY", None)
+    log_path = home / "app.log"
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen([str(BIN / "carnet"), "--web", "--port", str(port),
+                                 *(["--device"] if device else [])], env=env, cwd=ROOT,
+                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+    app = WebApp(f"http://127.0.0.1:{port}", proc, log_path)
+    try:
+        wait_until_http_ok(app.url, proc)
+    except BaseException:
+        stop(proc)
+        raise
+    return app
 
 
 def worker_pids(pid: int) -> set[int]:
