@@ -8,7 +8,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select, text
 
 from carnet_server.context import Context
-from carnet_server.db import alembic_config, utcnow
+from carnet_server.db import alembic_config, run_migrations, utcnow
 from carnet_server.tables import metadata
 
 NEW_TABLES = {"appointments", "idempotency_keys", "sync_counter", "sync_state"}
@@ -89,6 +89,22 @@ def test_every_migration_downgrades_to_empty_and_upgrades_again(ctx: Context) ->
     _run(ctx, "downgrade", "base")
     assert set(inspect(ctx.engine).get_table_names()) <= {"alembic_version"}
     _run(ctx, "upgrade", "head")
+    assert _diff(ctx) == []
+
+
+def test_a_start_brings_a_database_a_migration_behind_to_the_newest_and_one_there_stays(ctx: Context) -> None:
+    """What the server does at each start (``build_context``): a database at the newest revision is left as it is
+    after one read of its version; one behind is upgraded."""
+    with ctx.engine.connect() as connection:
+        newest = MigrationContext.configure(connection).get_current_heads()
+    _run(ctx, "downgrade", "-1")
+    with ctx.engine.connect() as connection:
+        assert MigrationContext.configure(connection).get_current_heads() != newest
+    run_migrations(ctx.engine)
+    with ctx.engine.connect() as connection:
+        assert MigrationContext.configure(connection).get_current_heads() == newest
+    assert _diff(ctx) == []
+    run_migrations(ctx.engine)  # at the newest: nothing to do
     assert _diff(ctx) == []
 
 
