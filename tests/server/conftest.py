@@ -49,6 +49,9 @@ def backend(request: pytest.FixtureRequest) -> str:
 #: of an already seeded database and they do not seed again.
 SEEDED_BY = ("ctx", "limited")
 _FROM_TEMPLATE = pytest.StashKey[Settings]()
+#: A test module's ``TEMPLATE_THEN(ctx) -> object``, if it has one, gives its copies more than the demo data: it
+#: runs once on the module's template after the seeding, and what it answered is :func:`template_then`'s.
+_THEN_ANSWER = pytest.StashKey[object]()
 
 
 @pytest.fixture(scope="session")
@@ -68,8 +71,10 @@ def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> It
     if any(name in request.fixturenames for name in SEEDED_BY):
         templates: DemoTemplates = request.getfixturevalue("demo_templates")
         if templates.usable(backend):
-            with templates.copy(backend, _settings(data_dir)) as seeded:
+            then = getattr(request.module, "TEMPLATE_THEN", None)
+            with templates.copy(backend, _settings(data_dir), then) as seeded:
                 request.node.stash[_FROM_TEMPLATE] = seeded
+                request.node.stash[_THEN_ANSWER] = templates.then_answer
                 yield seeded
             return
     if backend == "sqlite":
@@ -86,6 +91,12 @@ def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> It
         with admin.connect() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+def template_then(request: pytest.FixtureRequest) -> object:
+    """What the module's ``TEMPLATE_THEN`` answered on the template this test's database was copied from; None
+    when it was not copied from one (PostgreSQL without CREATEDB): the test makes the same itself."""
+    return request.node.stash.get(_THEN_ANSWER, None)
 
 
 def _seeded(request: pytest.FixtureRequest, settings: Settings) -> bool:

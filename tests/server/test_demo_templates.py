@@ -58,6 +58,49 @@ def test_copies_are_separate(backend: str, tmp_path: Path, demo_templates: DemoT
             third.engine.dispose()
 
 
+_THEN_RUNS: list[str] = []
+
+
+def _then(ctx: Context) -> str:
+    """More for a template: one account fewer; answers which."""
+    _THEN_RUNS.append(ctx.settings.data_dir.name)
+    with ctx.sessions() as session:
+        session.execute(delete(User).where(User.username == "padre.demo"))
+        session.commit()
+    return "padre.demo"
+
+
+def test_then_is_made_once_on_a_template_of_its_own(backend: str, tmp_path: Path,
+                                                    demo_templates: DemoTemplates) -> None:
+    if not demo_templates.usable(backend):
+        pytest.skip("postgres: the role may not create databases, so no templates are made")
+    _THEN_RUNS.clear()
+    with demo_templates.copy(backend, _settings(tmp_path / "plain")) as plain:
+        context = build_context(plain)
+        try:
+            users = _counts(context)["users"]
+        finally:
+            context.engine.dispose()
+    for name in ("a", "b"):
+        with demo_templates.copy(backend, _settings(tmp_path / name), _then) as copied:
+            assert demo_templates.then_answer == "padre.demo"
+            context = build_context(copied)
+            try:
+                assert _counts(context)["users"] == users - 1
+                with context.sessions() as session:
+                    assert session.scalar(select(User.id).where(User.username == "padre.demo")) is None
+            finally:
+                context.engine.dispose()
+    assert len(_THEN_RUNS) == 1  # once, on the template: not on each copy
+    with demo_templates.copy(backend, _settings(tmp_path / "again")) as again:  # the plain template is untouched
+        assert demo_templates.then_answer is None
+        context = build_context(again)
+        try:
+            assert _counts(context)["users"] == users
+        finally:
+            context.engine.dispose()
+
+
 def test_a_copy_holds_what_migrating_and_seeding_makes(backend: str, ctx: Context, tmp_path: Path) -> None:
     location: dict[str, str] = {}
     admin = None

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from carnet_server.agenda.tables import Appointment
+from carnet_server.app import create_app
 from carnet_server.auth.deps import dependency_calls, get_signed_in_user
 from carnet_server.auth.tables import User
 from carnet_server.blood_bank.tables import Booking, BloodBank
@@ -33,7 +34,7 @@ from carnet_server.incidents.tables import Incident
 from carnet_server.patients.tables import Cycle, Patient
 from tests.server.blood_bank_support import body as booking_body
 from tests.server.blood_bank_support import open_day
-from tests.server.conftest import access_tokens, bearer
+from tests.server.conftest import access_tokens, bearer, template_then
 from tests.server.enrolment_support import child
 
 # ---- the tables -------------------------------------------------------------------------
@@ -341,6 +342,21 @@ def _world(client: TestClient, ctx: Context) -> World:
                  episode_id=episode.json()["id"])
 
 
+def _world_on_template(ctx: Context) -> World:
+    return _world(TestClient(create_app(context=ctx)), ctx)
+
+
+#: The world is made once on the template the tests' databases are copied from (tests/server/conftest.py).
+TEMPLATE_THEN = _world_on_template
+
+
+@pytest.fixture
+def world(request: pytest.FixtureRequest, client: TestClient, ctx: Context) -> World:
+    made = template_then(request)
+    assert made is None or isinstance(made, World)
+    return made or _world(client, ctx)
+
+
 def _request(client: TestClient, method: str, path: str, call: Call, world: World,
              headers: dict[str, str]) -> Any:
     kwargs: dict[str, Any] = {"headers": headers}
@@ -362,10 +378,9 @@ def _png() -> bytes:
 
 
 @pytest.mark.parametrize("key", sorted(MATRIX))
-def test_role_matrix(client: TestClient, ctx: Context, key: str) -> None:
+def test_role_matrix(client: TestClient, ctx: Context, world: World, key: str) -> None:
     call = MATRIX[key]
     method, template = key.split(" ", 1)
-    world = _world(client, ctx)
     issued = access_tokens(ctx, *USERS.values())
     tokens = {role: issued[user] for role, user in USERS.items()}
     wrong: list[str] = []
@@ -394,9 +409,8 @@ def test_role_matrix(client: TestClient, ctx: Context, key: str) -> None:
 
 
 @pytest.mark.parametrize("key", sorted(PUBLIC))
-def test_public_routes_answer_anonymous_callers(client: TestClient, ctx: Context, key: str) -> None:
+def test_public_routes_answer_anonymous_callers(client: TestClient, world: World, key: str) -> None:
     method, template = key.split(" ", 1)
-    world = _world(client, ctx)
     path = template.format(token=world.qr_token)
     response = client.request(method, path, json={} if method == "POST" else None)
     assert response.status_code in PUBLIC[key][1], (key, response.status_code, response.text[:200])

@@ -26,7 +26,7 @@ import re
 import secrets
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.exc import OperationalError
 
-from carnet_server.context import build_context
+from carnet_server.context import Context, build_context
 from carnet_server.db import utcnow
 from carnet_server.demo import seed
 from carnet_server.settings import Settings
@@ -107,12 +107,17 @@ def sweep_leftovers(url: str) -> list[str]:
     return dropped
 
 
+#: More for a template to hold, made on it (its context) after the demo seeding; what it answers is kept.
+Then = Callable[[Context], object]
+
+
 @dataclass
 class _Template:
     data_dir: Path
     database: str | None  # PostgreSQL: the template database
     made_at: float
     days: tuple[date, date]  # when it was seeded
+    then: object = None  # what ``then`` answered on it, if anything
     spare: Future[str] | None = None  # PostgreSQL: the next test's copy, being made
 
 
@@ -127,6 +132,7 @@ class DemoTemplates:
         self._admin: Engine | None = None
         self._background: ThreadPoolExecutor | None = None
         self._may_create_databases: bool | None = None
+        self.then_answer: object = None  # what the last copy's template answered to ``then`` (copy())
 
     # ---- PostgreSQL ----------------------------------------------------------------------------------
 
@@ -179,7 +185,7 @@ class DemoTemplates:
 
     # ---- templates -----------------------------------------------------------------------------------
 
-    def _make(self, backend: str, settings: Settings) -> _Template:
+    def _make(self, backend: str, settings: Settings, then: Then | None) -> _Template:
         data_dir = self.root / f"template-{secrets.token_hex(4)}"
         database = None
         update: dict[str, object] = {"data_dir": data_dir}
@@ -196,16 +202,20 @@ class DemoTemplates:
             update |= {"database_url": database_url(self.pg_url, database), "database_schema": PG_SCHEMA}
         made_at, days = time.monotonic(), _days(settings)
         context = build_context(settings.model_copy(update=update))
+        made = None
         try:
             with context.sessions() as session:
                 seed(session, ctx=context)
-        finally:
-            context.engine.dispose()  # no connection may be left on a template (and SQLite folds its WAL in)
+            if then is not None:
+                made = then(context)
+        finally:  # no connection may be left on a template (and SQLite folds its WAL in)
+            context.commits.close()  # PostgreSQL: the listening one, if ``then`` started the app's watch
+            context.engine.dispose()
         if database:
             # Nobody connects to it any more (autovacuum neither); copies can still be made.
             self._execute(f'ALTER DATABASE "{database}" WITH ALLOW_CONNECTIONS false')
         self.made += 1
-        return _Template(data_dir, database, made_at, days)
+        return _Template(data_dir, database, made_at, days, made)
 
     def _drop(self, template: _Template) -> None:
         if template.spare is not None:
@@ -218,8 +228,9 @@ class DemoTemplates:
         if template.database:
             self._drop_database(template.database)
 
-    def _get(self, backend: str, settings: Settings) -> _Template:
-        key = (backend, settings.model_dump_json(exclude=_LOCATION))
+    def _get(self, backend: str, settings: Settings, then: Then | None) -> _Template:
+        made_by = then and f"{then.__module__}.{then.__qualname__}"
+        key = (backend, settings.model_dump_json(exclude=_LOCATION), made_by)
         template = self._templates.get(key)
         if template is not None and (time.monotonic() - template.made_at > MAX_AGE
                                      or template.days != _days(settings)):
@@ -227,14 +238,18 @@ class DemoTemplates:
             self._drop(template)
             template = None
         if template is None:
-            template = self._templates[key] = self._make(backend, settings)
+            template = self._templates[key] = self._make(backend, settings, then)
         return template
 
     @contextmanager
-    def copy(self, backend: str, settings: Settings) -> Iterator[Settings]:
+    def copy(self, backend: str, settings: Settings, then: Then | None = None) -> Iterator[Settings]:
         """``settings`` (a test's, with a data dir of its own) with a migrated and seeded database of its
-        own; on PostgreSQL a database made for it, dropped afterwards."""
-        template = self._get(backend, settings)
+        own; on PostgreSQL a database made for it, dropped afterwards.
+
+        ``then``: what more the template holds, made on it after the seeding (a template of its own); what it
+        answered is ``then_answer`` while the copy is in use."""
+        template = self._get(backend, settings, then)
+        self.then_answer = template.then
         shutil.copytree(template.data_dir, settings.data_dir)
         if template.database is None:
             yield settings
