@@ -218,11 +218,12 @@ def bearer(token: object) -> dict[str, str]:
 
 
 @pytest.fixture
-def auth(client: TestClient) -> Callable[[str], dict[str, str]]:
-    """``auth("madre.demo")`` → headers with a fresh access token for that demo user."""
+def auth(ctx: Context) -> Callable[[str], dict[str, str]]:
+    """``auth("madre.demo")`` → headers with a fresh access token for that demo user (``access_tokens``: a session
+    of their own, as a login makes it, without the login's request; tests/server/test_auth.py logs in)."""
 
     def make(username: str) -> dict[str, str]:
-        return bearer(login(client, username)["access_token"])
+        return bearer(access_tokens(ctx, username)[username])
 
     return make
 
