@@ -304,6 +304,13 @@ def load_table(title: str, command: str, results: Mapping[str, Mapping[str, floa
     ]
 
 
+def cpu_table(rows: Mapping[str, float], floor: float) -> list[str]:
+    """The lines of a table of CPU per request with each row's ratio to the floor (cpu_per_request.py,
+    cpu_per_booking.py)."""
+    return ["| endpoint | CPU ms per request | floor ratio |", "|---|---:|---:|",
+            *(f"| {name} | {ms:.3f} | {floor / ms:.2f} |" for name, ms in rows.items())]
+
+
 def write_section(path: Path, section: str) -> None:
     """Replace the ``## …`` section with the same title in ``path`` (or append it); keep the header and the rest."""
     title = section.splitlines()[0]

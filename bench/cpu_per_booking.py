@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from common import RESULTS, database_env, write_section  # also puts the repo on sys.path
+from common import RESULTS, cpu_table, database_env, write_section  # also puts the repo on sys.path
 from tests.support.processes import BIN
 
 FLOOR = "bare FastAPI GET /ping (the floor)"
@@ -77,9 +77,7 @@ def main() -> None:
             "production. The ratio floor / endpoint is the throughput one core could reach relative to the bare "
             "FastAPI app.",
             "",
-            "| endpoint | CPU ms per request | floor ratio |",
-            "|---|---:|---:|",
-            *(f"| {name} | {ms:.3f} | {floor / ms:.2f} |" for name, ms in rows.items()),
+            *cpu_table(rows, floor),
         ]
         write_section(RESULTS, "\n".join(lines))
 

@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from common import RESULTS, database_env, write_section  # also puts the repo on sys.path
+from common import RESULTS, cpu_table, database_env, write_section  # also puts the repo on sys.path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -79,9 +79,7 @@ def main() -> None:
             "throughput one core could reach relative to the bare FastAPI app; unlike the load benches it hardly "
             "moves with other work on the machine.",
             "",
-            "| endpoint | CPU ms per request | floor ratio |",
-            "|---|---:|---:|",
-            *(f"| {name} | {ms:.3f} | {floor / ms:.2f} |" for name, ms in rows.items()),
+            *cpu_table(rows, floor),
         ]
         write_section(RESULTS, "\n".join(lines))
 
