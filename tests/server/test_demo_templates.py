@@ -17,7 +17,14 @@ from carnet_server.context import Context, build_context
 from carnet_server.db import Base
 from carnet_server.demo import seed
 from carnet_server.settings import Settings
-from tests.support.databases import PG_PREFIX, SCHEMA_PREFIX, DemoTemplates, scratch_name, sweep_leftovers
+from tests.support.databases import (
+    PG_PREFIX,
+    SCHEMA_PREFIX,
+    SPARES,
+    DemoTemplates,
+    scratch_name,
+    sweep_leftovers,
+)
 
 from .conftest import FAST_ARGON2, PG_ENV
 
@@ -123,6 +130,44 @@ def test_a_copy_holds_what_migrating_and_seeding_makes(backend: str, ctx: Contex
             with admin.connect() as conn:
                 conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
             admin.dispose()
+
+
+@pytest.mark.postgres
+def test_copies_in_a_row_are_new_databases_and_close_leaves_none(tmp_path: Path) -> None:
+    """Copies made ahead (SPARES) are each one test's; what a worker's templates made, spares too, is gone after
+    ``close()``."""
+    url = os.environ.get(PG_ENV)
+    if not url:
+        pytest.skip(f"postgres: set {PG_ENV} to check the copies")
+
+    made: list[str] = []
+
+    class Recording(DemoTemplates):
+        def _new_name(self) -> str:
+            made.append(super()._new_name())
+            return made[-1]
+
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+
+    def existing() -> set[str]:
+        with admin.connect() as conn:
+            return set(conn.execute(text("SELECT datname FROM pg_database")).scalars())
+
+    templates = Recording(tmp_path / "templates", url)
+    try:
+        used = []
+        for name in "abcd":
+            with templates.copy("postgresql", _settings(tmp_path / name)) as copied:
+                used.append(copied.resolved_database_url)
+        assert len(set(used)) == 4
+        assert templates.made == 1
+    finally:
+        templates.close()
+    try:
+        assert len(made) == 1 + 4 + SPARES  # the template, the copies used, those made ahead
+        assert not set(made) & existing()
+    finally:
+        admin.dispose()
 
 
 @pytest.mark.postgres

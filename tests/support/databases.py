@@ -10,9 +10,10 @@ A template is made per backend and per settings (the settings a test's database 
 than where it lives), and made again when it is older than :data:`MAX_AGE` or its day is over: the demo
 data are relative to now and today, as they would be if seeded by the test itself.
 
-On PostgreSQL a ``CREATE DATABASE`` waits on the disk, so the next test's copy is made in a background
-thread while the current test runs, and a finished test's database is dropped there too (each copy is
-still used by exactly one test). Under pytest-xdist every worker has its own templates and copies.
+On PostgreSQL a ``CREATE DATABASE`` waits on the disk (about as long as a test runs), so the next tests'
+copies (:data:`SPARES` of them) are made in background threads while the current test runs, and a finished
+test's database is dropped there too, beside them (each copy is still used by exactly one test). Under
+pytest-xdist every worker has its own templates and copies.
 
 Every database and schema a test makes on the shared server is named by :func:`scratch_name`, with the id of
 the process that made it, so that what a killed run could not drop is found and dropped by the next run
@@ -21,6 +22,7 @@ the process that made it, so that what a killed run could not drop is found and 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -29,7 +31,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -46,6 +48,8 @@ from carnet_server.settings import Settings
 MAX_AGE = 300.0
 #: The schema the PostgreSQL template is seeded in; every copy has it.
 PG_SCHEMA = "carnet_test"
+#: How many copies of a PostgreSQL template are made ahead, in as many background threads (one more drops).
+SPARES = 2
 #: Prefix of every database made here, followed by the owning process id.
 PG_PREFIX = "carnet_t"
 #: Prefix of the schemas tests make in the shared database (tests/server), likewise followed by a process id.
@@ -118,7 +122,7 @@ class _Template:
     made_at: float
     days: tuple[date, date]  # when it was seeded
     then: object = None  # what ``then`` answered on it, if anything
-    spare: Future[str] | None = None  # PostgreSQL: the next test's copy, being made
+    spares: list[Future[str]] = field(default_factory=list)  # PostgreSQL: the next tests' copies, being made
 
 
 class DemoTemplates:
@@ -146,7 +150,7 @@ class DemoTemplates:
     @property
     def background(self) -> ThreadPoolExecutor:
         if self._background is None:
-            self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="demo-databases")
+            self._background = ThreadPoolExecutor(max_workers=SPARES + 1, thread_name_prefix="demo-databases")
         return self._background
 
     def usable(self, backend: str) -> bool:
@@ -218,12 +222,10 @@ class DemoTemplates:
         return _Template(data_dir, database, made_at, days, made)
 
     def _drop(self, template: _Template) -> None:
-        if template.spare is not None:
-            try:
-                self._drop_database(template.spare.result())
-            except Exception:  # noqa: BLE001 - a spare that failed to be made leaves nothing to drop
-                pass
-            template.spare = None
+        for spare in template.spares:
+            with contextlib.suppress(Exception):  # a spare that failed to be made leaves nothing to drop
+                self._drop_database(spare.result())
+        template.spares.clear()
         shutil.rmtree(template.data_dir, ignore_errors=True)
         if template.database:
             self._drop_database(template.database)
@@ -255,9 +257,10 @@ class DemoTemplates:
             yield settings
             return
         assert self.pg_url
-        spare, template.spare = template.spare, None
-        name = spare.result() if spare is not None else self._copy_database(template.database)
-        template.spare = self.background.submit(self._copy_database, template.database)  # the next test's
+        spares = template.spares
+        name = spares.pop(0).result() if spares else self._copy_database(template.database)
+        while len(spares) < SPARES:  # the next tests'
+            spares.append(self.background.submit(self._copy_database, template.database))
         try:
             yield settings.model_copy(update={"database_url": database_url(self.pg_url, name),
                                               "database_schema": PG_SCHEMA})
