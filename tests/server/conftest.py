@@ -183,9 +183,10 @@ def client(app: FastAPI) -> TestClient:
 
 @pytest.fixture
 def patient_ids(ctx: Context) -> dict[str, str]:
-    """Demo patient ids by display name."""
+    """Demo patient ids by display name (the two columns: the whole entity, with what it loads joined, took ~7 ms
+    to compile on each test's new engine)."""
     with ctx.sessions() as session:
-        return {p.display_name: p.id for p in session.scalars(select(Patient))}
+        return dict(session.execute(select(Patient.display_name, Patient.id)).all())
 
 
 def login(client: TestClient, username: str, password: str = DEMO_PASSWORD) -> dict[str, object]:
